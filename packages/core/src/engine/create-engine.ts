@@ -1,0 +1,292 @@
+import { EventEmitter } from 'eventemitter3';
+import { dispatchWithIdempotency } from '../dispatch/channels.js';
+import {
+  AutomationError,
+  describeError,
+  RuleValidationError,
+  TriggerStateError,
+  VersionConflictError,
+  type ValidationIssue,
+} from '../errors.js';
+import { normalizeEvent, type AutomationEvent, type NormalizedEvent } from '../events/event.js';
+import { ingestEvent } from '../intake/ingest.js';
+import { createMemoryBus } from '../memory/memory-bus.js';
+import type { BusSubscription, EventBus } from '../ports/bus.js';
+import { systemClock, type Clock } from '../ports/clock.js';
+import type { ActionCommand, ParamsSchema } from '../ports/gateway.js';
+import { silentLogger } from '../ports/logger.js';
+import type { AttemptResult, AutomationStore } from '../ports/store.js';
+import { CompiledRuleCache } from '../rules/compiled-rule.js';
+import { createOperatorCheck, type OperatorFn } from '../rules/operators.js';
+import type { Page, Rule, RuleFilter } from '../rules/rule.js';
+import { createRuleValidator, type RuleValidationResult } from '../rules/rule-schema.js';
+import { ClaimLoop, type RunCounts } from '../scheduling/claim-loop.js';
+import type { ClaimedTrigger, ErrorSummary, Trigger, TriggerFilter } from '../scheduling/trigger.js';
+import { resolveTuning, type AutomationEngineOptions } from './options.js';
+
+/** What an engine tells observers (logs, metrics, demos, tests). */
+export interface EngineEvents {
+  'event:ingested': [info: { event: NormalizedEvent; triggers: Trigger[]; created: number }];
+  'trigger:claimed': [trigger: ClaimedTrigger];
+  'trigger:finished': [info: { trigger: ClaimedTrigger; result: AttemptResult; saved: boolean }];
+  'action:sent': [info: { command: ActionCommand; result: unknown; durationMs: number }];
+  'action:failed': [info: { command: ActionCommand | undefined; error: ErrorSummary; durationMs: number }];
+  'loop:error': [error: unknown];
+}
+
+export interface UpdateRuleOptions {
+  /** Refuse the write (VersionConflictError) unless the stored rule is at this version. */
+  expectedVersion?: number | undefined;
+}
+
+export interface AutomationEngine {
+  readonly rules: {
+    create(accountId: string, input: unknown): Promise<Rule>;
+    get(accountId: string, id: string): Promise<Rule | null>;
+    /** Full replace; null when the rule does not exist in this account. */
+    update(accountId: string, id: string, input: unknown, options?: UpdateRuleOptions): Promise<Rule | null>;
+    delete(accountId: string, id: string): Promise<boolean>;
+    list(accountId: string, filter?: RuleFilter): Promise<Page<Rule>>;
+    /** Checks a rule without storing it; reports every problem with its path. */
+    validate(input: unknown): RuleValidationResult;
+  };
+  readonly triggers: {
+    get(accountId: string, id: string): Promise<Trigger | null>;
+    list(accountId: string, filter?: TriggerFilter): Promise<Page<Trigger>>;
+    /** Cancels a pending or retrying trigger; null when it does not exist in this account. */
+    cancel(accountId: string, id: string): Promise<Trigger | null>;
+    /** Schedules a failed trigger again, now, with a fresh attempt budget. */
+    retry(accountId: string, id: string): Promise<Trigger | null>;
+  };
+  /** Intake: validates the event and stores one trigger per matching rule; returns them. */
+  ingest(event: AutomationEvent): Promise<Trigger[]>;
+  /** Validates the event and sends it to the bus; with the in-process bus, intake is done on return. */
+  publish(event: AutomationEvent): Promise<{ id: string }>;
+  /** One pass of the claim loop: processes everything due now. */
+  runDue(): Promise<RunCounts>;
+  /** Starts consuming the bus and running the claim loop. */
+  start(): Promise<void>;
+  /** Stops fetching, lets in-flight intake and triggers finish and be recorded, then returns. */
+  stop(): Promise<void>;
+  on<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): AutomationEngine;
+  off<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): AutomationEngine;
+  readonly store: AutomationStore;
+  readonly bus: EventBus;
+  readonly clock: Clock;
+  readonly instanceId: string;
+}
+
+const BUILT_IN_ACTION_TYPES = ['sms', 'email', 'webhook'];
+
+function requireAccount(accountId: unknown): string {
+  if (typeof accountId !== 'string' || accountId.length === 0 || accountId.length > 200) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'accountId must be a non-empty string');
+  }
+  return accountId;
+}
+
+/**
+ * Creates an automation engine: rule validation and storage, event intake, the leasing claim loop,
+ * condition evaluation and action dispatch, over the store, bus and gateways you give it.
+ *
+ * @example
+ * const engine = createAutomationEngine({ store: createMemoryStore(), channels: { sms } });
+ * await engine.rules.create('acc_1', rule);
+ * await engine.publish({ name: 'job.status.changed', accountId: 'acc_1', payload: { job } });
+ * await engine.start();
+ */
+export function createAutomationEngine(options: AutomationEngineOptions): AutomationEngine {
+  const tuning = resolveTuning(options);
+  const store = options.store;
+  const bus = options.bus ?? createMemoryBus();
+  const clock = options.clock ?? systemClock;
+  const logger = (options.logger ?? silentLogger).child({ component: 'automation-engine', instanceId: tuning.instanceId });
+  const emitter = new EventEmitter<EngineEvents>();
+  const channels = dispatchWithIdempotency(options.channels ?? {}, options.idempotency);
+
+  const operators = new Map<string, OperatorFn>(Object.entries(options.operators ?? {}));
+  const actionTypes = new Map<string, ParamsSchema | undefined>();
+  for (const type of [...BUILT_IN_ACTION_TYPES, ...(options.actionTypes ?? [])]) actionTypes.set(type, undefined);
+  for (const [type, gateway] of Object.entries(options.channels ?? {})) actionTypes.set(type, gateway.paramsSchema);
+  const validate = createRuleValidator({
+    isOperator: createOperatorCheck(operators.keys()),
+    actionTypes,
+    limits: tuning.limits,
+    checkUrl: options.checkWebhookUrl,
+  });
+
+  const loop = new ClaimLoop(
+    {
+      store,
+      clock,
+      logger,
+      channels,
+      rules: new CompiledRuleCache(tuning.compiledRuleCacheSize, operators),
+      maxAttempts: tuning.maxAttempts,
+      backoff: tuning.backoff,
+      instanceId: tuning.instanceId,
+      sendTimeoutMs: tuning.sendTimeoutMs,
+      onSent: (command, result, durationMs) => emitter.emit('action:sent', { command, result, durationMs }),
+      onFailed: (command, error, durationMs) => emitter.emit('action:failed', { command, error, durationMs }),
+    },
+    {
+      pollIntervalMs: tuning.pollIntervalMs,
+      batchSize: tuning.batchSize,
+      concurrency: tuning.concurrency,
+      leaseMs: tuning.leaseMs,
+      maxStoreBackoffMs: tuning.maxStoreBackoffMs,
+    },
+    {
+      onClaimed: (claimed) => {
+        for (const trigger of claimed) emitter.emit('trigger:claimed', trigger);
+      },
+      onFinished: (trigger, result, saved) => emitter.emit('trigger:finished', { trigger, result, saved }),
+      onLoopError: (error) => emitter.emit('loop:error', error),
+    },
+  );
+
+  const validated = (accountId: string, input: unknown) => {
+    const result = validate(input);
+    const issues: ValidationIssue[] = result.ok ? [] : [...result.issues];
+    const claimed = typeof input === 'object' && input !== null ? (input as { accountId?: unknown }).accountId : undefined;
+    if (claimed !== undefined && claimed !== accountId) {
+      issues.push({ path: 'accountId', code: 'account_mismatch', message: 'accountId in the rule does not match the account it is saved to' });
+    }
+    if (!result.ok || issues.length > 0) throw new RuleValidationError(issues);
+    return result.rule;
+  };
+
+  const ingest = async (input: unknown): Promise<Trigger[]> => {
+    const { event, inserted } = await ingestEvent(input, { store, clock, logger });
+    const triggers = inserted.map((i) => i.trigger);
+    const created = inserted.filter((i) => i.created).length;
+    if (inserted.length > 0) {
+      let earliest = Number.POSITIVE_INFINITY;
+      for (const i of inserted) if (i.created) earliest = Math.min(earliest, i.trigger.evaluateAt.getTime());
+      if (Number.isFinite(earliest)) loop.wake(new Date(earliest));
+    }
+    logger.debug({ accountId: event.accountId, eventId: event.id, eventName: event.name, matched: triggers.length, created }, 'event ingested');
+    emitter.emit('event:ingested', { event, triggers, created });
+    return triggers;
+  };
+
+  let subscription: BusSubscription | undefined;
+  let subscribing: Promise<void> | undefined;
+  const attachIntake = () => {
+    subscribing ??= bus
+      .subscribe(
+        async (message) => {
+          try {
+            await ingest(message);
+          } catch (error) {
+            const summary = describeError(error, 'CRM_ERR_EVENT_INVALID');
+            logger.warn({ error: summary, accountId: (message as { accountId?: unknown } | null)?.accountId }, 'event intake failed');
+            throw error;
+          }
+        },
+        { group: tuning.group },
+      )
+      .then((s) => {
+        subscription = s;
+      });
+    return subscribing;
+  };
+
+  const transition = async (accountId: string, id: string, operation: 'cancel' | 'retry') => {
+    const now = clock.now();
+    const result = await store.transitionTrigger(requireAccount(accountId), id, {
+      from: operation === 'cancel' ? ['pending', 'retrying'] : ['failed'],
+      to: operation === 'cancel' ? 'cancelled' : 'pending',
+      ...(operation === 'retry' ? { evaluateAt: now } : {}),
+      now,
+      history: {
+        at: now,
+        attempt: (await store.getTrigger(accountId, id))?.attempt ?? 0,
+        outcome: operation === 'cancel' ? 'cancelled' : 'retry-requested',
+        by: 'user',
+      },
+    });
+    if (result.ok) {
+      if (operation === 'retry') loop.wake(now);
+      return result.trigger;
+    }
+    if (result.reason === 'not-found') return null;
+    throw new TriggerStateError(id, result.current, operation);
+  };
+
+  const engine: AutomationEngine = {
+    store,
+    bus,
+    clock,
+    instanceId: tuning.instanceId,
+
+    rules: {
+      async create(accountId, input) {
+        const draft = validated(requireAccount(accountId), input);
+        const rule = await store.insertRule(accountId, draft, clock.now());
+        logger.info({ accountId, ruleId: rule.id }, 'rule created');
+        return rule;
+      },
+      get: (accountId, id) => store.getRule(requireAccount(accountId), id),
+      async update(accountId, id, input, updateOptions = {}) {
+        const draft = validated(requireAccount(accountId), input);
+        const result = await store.replaceRule(accountId, id, draft, { now: clock.now(), expectedVersion: updateOptions.expectedVersion });
+        if (result.ok) {
+          logger.info({ accountId, ruleId: id, version: result.rule.version }, 'rule updated');
+          return result.rule;
+        }
+        if (result.reason === 'not-found') return null;
+        throw new VersionConflictError(id, updateOptions.expectedVersion ?? 0, result.currentVersion);
+      },
+      async delete(accountId, id) {
+        const deleted = await store.deleteRule(requireAccount(accountId), id);
+        if (deleted) logger.info({ accountId, ruleId: id }, 'rule deleted');
+        return deleted;
+      },
+      list: (accountId, filter = {}) => store.listRules(requireAccount(accountId), filter),
+      validate: (input) => validate(input),
+    },
+
+    triggers: {
+      get: (accountId, id) => store.getTrigger(requireAccount(accountId), id),
+      list: (accountId, filter = {}) => store.listTriggers(requireAccount(accountId), filter),
+      cancel: (accountId, id) => transition(accountId, id, 'cancel'),
+      retry: (accountId, id) => transition(accountId, id, 'retry'),
+    },
+
+    ingest: (event) => ingest(event),
+
+    async publish(input) {
+      const event = normalizeEvent(input, clock.now());
+      if (bus.local && !subscribing) await attachIntake();
+      await bus.publish({ ...event, timestamp: event.timestamp.toISOString() });
+      return { id: event.id };
+    },
+
+    runDue: () => loop.runDue(),
+
+    async start() {
+      await attachIntake();
+      loop.start();
+      logger.info({ group: tuning.group }, 'engine started');
+    },
+
+    async stop() {
+      const sub = subscription;
+      subscription = undefined;
+      subscribing = undefined;
+      await Promise.all([sub?.stop(), loop.stop()]);
+      logger.info({}, 'engine stopped');
+    },
+
+    on(event, listener) {
+      emitter.on(event, listener as never);
+      return engine;
+    },
+    off(event, listener) {
+      emitter.off(event, listener as never);
+      return engine;
+    },
+  };
+  return engine;
+}

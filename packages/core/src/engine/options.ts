@@ -1,0 +1,107 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { AutomationError } from '../errors.js';
+import type { EventBus } from '../ports/bus.js';
+import type { Clock } from '../ports/clock.js';
+import type { ChannelMap } from '../ports/gateway.js';
+import type { IdempotencyStore } from '../ports/idempotency.js';
+import type { Logger } from '../ports/logger.js';
+import type { AutomationStore } from '../ports/store.js';
+import type { OperatorFn } from '../rules/operators.js';
+import { DEFAULT_RULE_LIMITS, type RuleLimits } from '../rules/rule-schema.js';
+import { DEFAULT_BACKOFF, type BackoffOptions } from '../scheduling/backoff.js';
+
+/** Options of {@link createAutomationEngine}. Only `store` is required. */
+export interface AutomationEngineOptions {
+  /** Where rules and triggers live: `createMemoryStore()`, `createMongoStore(...)`, ... */
+  store: AutomationStore;
+  /** Event transport; defaults to an in-process `createMemoryBus()`. */
+  bus?: EventBus | undefined;
+  /** Gateways by action type: `{ sms, email, webhook, ...custom }`. */
+  channels?: ChannelMap | undefined;
+  clock?: Clock | undefined;
+  /** A pino logger (or anything with its debug/info/warn/error/child); silent by default. */
+  logger?: Logger | undefined;
+  /** When given, every send goes through it, so no command reaches a provider twice. */
+  idempotency?: IdempotencyStore | undefined;
+  /** Custom json-rules-engine operators, usable in rules by name. */
+  operators?: Readonly<Record<string, OperatorFn>> | undefined;
+  /**
+   * Action types rules may use besides those in `channels` and the built-in sms/email/webhook,
+   * for processes that validate rules but do not send (a rules service).
+   */
+  actionTypes?: readonly string[] | undefined;
+  limits?: Partial<RuleLimits> | undefined;
+  /** Save-time check of literal webhook URLs; return a message to refuse (SSRF defences). */
+  checkWebhookUrl?: ((url: URL) => string | null) | undefined;
+
+  /** Consumer group for bus intake. Default `automation-intake`. */
+  group?: string | undefined;
+  /** Longest idle sleep of the claim loop (it wakes earlier for known due times). Default 500 ms. */
+  pollIntervalMs?: number | undefined;
+  /** Triggers claimed per batch. Default 100. */
+  batchSize?: number | undefined;
+  /** Triggers processed at once. Default 16. */
+  concurrency?: number | undefined;
+  /** How long a claim is exclusive; a worker that dies releases its triggers after this. Default 60 s. */
+  leaseMs?: number | undefined;
+  /** Attempts before a transiently failing trigger fails for good. Default 5. */
+  maxAttempts?: number | undefined;
+  backoff?: Partial<BackoffOptions> | undefined;
+  /** A gateway that has not answered after this long has failed transiently. Default 10 s. */
+  sendTimeoutMs?: number | undefined;
+  /** Compiled rule versions kept in memory. Default 10,000. */
+  compiledRuleCacheSize?: number | undefined;
+  /** Name of this engine instance in logs and execution history. */
+  instanceId?: string | undefined;
+}
+
+export interface ResolvedTuning {
+  group: string;
+  pollIntervalMs: number;
+  batchSize: number;
+  concurrency: number;
+  leaseMs: number;
+  maxAttempts: number;
+  backoff: BackoffOptions;
+  sendTimeoutMs: number;
+  compiledRuleCacheSize: number;
+  instanceId: string;
+  limits: RuleLimits;
+  maxStoreBackoffMs: number;
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function resolveTuning(options: AutomationEngineOptions): ResolvedTuning {
+  if (!options.store) throw new AutomationError('CRM_ERR_CONFIG', 'createAutomationEngine needs a store (e.g. createMemoryStore())');
+  const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  if (!(backoff.jitter >= 0 && backoff.jitter <= 1) || !(backoff.factor >= 1) || !(backoff.baseMs >= 0) || !(backoff.maxMs >= backoff.baseMs)) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'backoff needs 0 <= jitter <= 1, factor >= 1 and 0 <= baseMs <= maxMs');
+  }
+  const sendTimeoutMs = positiveInt('sendTimeoutMs', options.sendTimeoutMs, 10_000);
+  const leaseMs = positiveInt('leaseMs', options.leaseMs, 60_000);
+  if (leaseMs <= sendTimeoutMs) {
+    throw new AutomationError('CRM_ERR_CONFIG', `leaseMs (${leaseMs}) must be longer than sendTimeoutMs (${sendTimeoutMs})`);
+  }
+  return {
+    group: options.group ?? 'automation-intake',
+    pollIntervalMs: positiveInt('pollIntervalMs', options.pollIntervalMs, 500),
+    batchSize: positiveInt('batchSize', options.batchSize, 100),
+    concurrency: positiveInt('concurrency', options.concurrency, 16),
+    leaseMs,
+    maxAttempts: positiveInt('maxAttempts', options.maxAttempts, 5),
+    backoff,
+    sendTimeoutMs,
+    compiledRuleCacheSize: positiveInt('compiledRuleCacheSize', options.compiledRuleCacheSize, 10_000),
+    instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    limits: { ...DEFAULT_RULE_LIMITS, ...options.limits },
+    maxStoreBackoffMs: 30_000,
+  };
+}

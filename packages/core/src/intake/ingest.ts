@@ -1,0 +1,38 @@
+import { normalizeEvent, type NormalizedEvent } from '../events/event.js';
+import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import type { AutomationStore, InsertedTrigger, NewTrigger } from '../ports/store.js';
+import { delayToMs } from '../rules/rule.js';
+
+export interface IntakeContext {
+  store: AutomationStore;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface IntakeResult {
+  event: NormalizedEvent;
+  inserted: InsertedTrigger[];
+}
+
+/**
+ * The intake step: validate the event, find the account's enabled rules for its name (an indexed
+ * lookup), and store one pending trigger per rule, due at event time + the rule's delay. A redelivered
+ * event (same id) finds its triggers already stored and creates nothing.
+ */
+export async function ingestEvent(input: unknown, ctx: IntakeContext): Promise<IntakeResult> {
+  const event = normalizeEvent(input, ctx.clock.now());
+  const rules = await ctx.store.findRulesForEvent(event.accountId, event.name);
+  if (rules.length === 0) return { event, inserted: [] };
+  const triggeringEvent = { id: event.id, name: event.name, timestamp: event.timestamp, payload: event.payload };
+  const base = event.timestamp.getTime();
+  const triggers: NewTrigger[] = rules.map((rule) => ({
+    accountId: event.accountId,
+    ruleId: rule.id,
+    ruleVersion: rule.version,
+    evaluateAt: new Date(base + delayToMs(rule.delay)),
+    triggeringEvent,
+  }));
+  const inserted = await ctx.store.insertTriggers(triggers, ctx.clock.now());
+  return { event, inserted };
+}

@@ -1,0 +1,67 @@
+/** What the engine attaches to every command: the design doc's notification `metadata`. */
+export interface CommandMetadata {
+  source: 'automation-engine';
+  ruleId: string;
+  triggerId: string;
+  accountId: string;
+  actionIndex: number;
+  /** `triggerId:actionIndex`: the same command always carries the same key. */
+  idempotencyKey: string;
+}
+
+/**
+ * One action, ready to send: templates rendered, fact references resolved.
+ * `{ ...params, metadata }` is the design doc's notification request body.
+ */
+export interface ActionCommand<P extends Record<string, unknown> = Record<string, unknown>> {
+  type: string;
+  params: P;
+  metadata: CommandMetadata;
+}
+
+/** Rendered SMS params. */
+export interface SmsCommandParams extends Record<string, unknown> {
+  recipient: string;
+  message: string;
+}
+
+/** Rendered email params; `templateData` is the event payload when a `templateId` is named. */
+export interface EmailCommandParams extends Record<string, unknown> {
+  recipient: string;
+  subject: string;
+  body?: string;
+  html?: string;
+  templateId?: string;
+  templateData?: Record<string, unknown>;
+}
+
+/** Rendered webhook params. */
+export interface WebhookCommandParams extends Record<string, unknown> {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  payload?: unknown;
+}
+
+/** Minimal schema shape (zod's `safeParse`) a custom gateway may offer to validate rule params. */
+export interface ParamsSchema {
+  safeParse(value: unknown): {
+    success: boolean;
+    error?: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string }> } | undefined;
+  };
+}
+
+/**
+ * Delivers commands of one action type. A thrown error whose `retryable` property is `true` is
+ * transient (the trigger retries with backoff); any other thrown error is permanent.
+ */
+export interface ChannelGateway<P extends Record<string, unknown> = Record<string, unknown>> {
+  send(command: ActionCommand<P>): Promise<unknown>;
+  /** Provider name for logs and metrics. */
+  readonly name?: string | undefined;
+  /** Validates the params of rules that use this gateway's action type (custom types). */
+  readonly paramsSchema?: ParamsSchema | undefined;
+}
+
+/** Action type (`sms`, `email`, `webhook`, or any custom type) to gateway. */
+export type ChannelMap = Readonly<Record<string, ChannelGateway<any>>>;

@@ -1,0 +1,120 @@
+import type { Page, Rule, RuleDraft, RuleFilter } from '../rules/rule.js';
+import type {
+  ClaimedTrigger,
+  HistoryEntry,
+  Trigger,
+  TriggerFilter,
+  TriggeringEvent,
+  TriggerStatus,
+} from '../scheduling/trigger.js';
+
+/** A trigger as intake builds it, before the store assigns an id. */
+export interface NewTrigger {
+  accountId: string;
+  ruleId: string;
+  ruleVersion: number;
+  evaluateAt: Date;
+  triggeringEvent: TriggeringEvent;
+}
+
+export interface InsertedTrigger {
+  trigger: Trigger;
+  /** `false` when a trigger for the same (account, event id, rule) already existed: a redelivery. */
+  created: boolean;
+}
+
+export interface ClaimRequest {
+  /** The engine's current time; due means `evaluateAt <= now`, an expired lease means `leaseExpiresAt <= now`. */
+  now: Date;
+  limit: number;
+  leaseMs: number;
+  /** Identifies the claiming engine instance, for diagnostics. */
+  owner: string;
+}
+
+/** How one attempt ended; written only while the lease token still matches. */
+export interface AttemptResult {
+  status: Extract<TriggerStatus, 'completed' | 'skipped' | 'failed' | 'retrying'>;
+  /** Next evaluation time, required when status is `retrying`. */
+  evaluateAt?: Date | undefined;
+  /** Action indexes a gateway accepted during this attempt. */
+  sentActions: number[];
+  history: HistoryEntry;
+  now: Date;
+}
+
+export interface TransitionRequest {
+  from: readonly TriggerStatus[];
+  to: Extract<TriggerStatus, 'pending' | 'cancelled'>;
+  evaluateAt?: Date | undefined;
+  history: HistoryEntry;
+  now: Date;
+}
+
+export type RuleReplaceResult =
+  | { ok: true; rule: Rule }
+  | { ok: false; reason: 'not-found' }
+  | { ok: false; reason: 'conflict'; currentVersion: number };
+
+export type TransitionResult =
+  | { ok: true; trigger: Trigger }
+  | { ok: false; reason: 'not-found' }
+  | { ok: false; reason: 'conflict'; current: TriggerStatus };
+
+export interface PurgeRequest {
+  statuses: readonly TriggerStatus[];
+  /** Triggers last updated before this time are removed. */
+  olderThan: Date;
+}
+
+/** What a store can do beyond the required minimum, declared rather than silently missing. */
+export interface StoreCapabilities {
+  /** Name for logs and contract test titles. */
+  name: string;
+  /** The store enforces retention by itself (a TTL index); `purgeTriggers` is still available. */
+  ttlRetention?: boolean | undefined;
+}
+
+/**
+ * Persistence for rules and triggers. Adapters store, match and claim atomically; the engine owns
+ * validation, scheduling, leases, retries and dispatch. Every method that takes an `accountId` must
+ * behave as if records of other accounts did not exist, and must treat a malformed id as not found.
+ */
+export interface AutomationStore {
+  readonly capabilities: StoreCapabilities;
+
+  insertRule(accountId: string, draft: RuleDraft, now: Date): Promise<Rule>;
+  getRule(accountId: string, id: string): Promise<Rule | null>;
+  /** Full replace; bumps `version`. With `expectedVersion`, refuses a stale write. */
+  replaceRule(
+    accountId: string,
+    id: string,
+    draft: RuleDraft,
+    options: { now: Date; expectedVersion?: number | undefined },
+  ): Promise<RuleReplaceResult>;
+  deleteRule(accountId: string, id: string): Promise<boolean>;
+  listRules(accountId: string, filter: RuleFilter): Promise<Page<Rule>>;
+  /** Enabled rules of one account for one event name, answered from an index, never a scan. */
+  findRulesForEvent(accountId: string, eventName: string): Promise<Rule[]>;
+
+  /** Inserts triggers, ignoring any whose (accountId, event id, rule id) already exists. */
+  insertTriggers(triggers: readonly NewTrigger[], now: Date): Promise<InsertedTrigger[]>;
+  getTrigger(accountId: string, id: string): Promise<Trigger | null>;
+  listTriggers(accountId: string, filter: TriggerFilter): Promise<Page<Trigger>>;
+  /**
+   * Atomically moves up to `limit` due triggers (pending or retrying with `evaluateAt <= now`, or
+   * processing with an expired lease) to processing, increments `attempt` and gives each a fresh
+   * lease token. No trigger is handed to two callers while its lease is valid.
+   */
+  claimDueTriggers(request: ClaimRequest): Promise<ClaimedTrigger[]>;
+  /** Records an attempt's outcome if `leaseToken` still holds the lease; returns false otherwise. */
+  finishAttempt(id: string, leaseToken: string, result: AttemptResult): Promise<boolean>;
+  /** Moves a trigger between user-controlled states (cancel, manual retry). */
+  transitionTrigger(accountId: string, id: string, request: TransitionRequest): Promise<TransitionResult>;
+  /** Earliest time any trigger becomes claimable, or null when none is waiting. */
+  nextDueAt(): Promise<Date | null>;
+  /** Deletes finished triggers by age; returns how many were removed. */
+  purgeTriggers(request: PurgeRequest): Promise<number>;
+  /** Releases what the store opened itself; never closes a client it was handed. */
+  close?(): Promise<void>;
+}

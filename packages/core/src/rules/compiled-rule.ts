@@ -1,0 +1,206 @@
+import { Engine } from 'json-rules-engine';
+import { AutomationError } from '../errors.js';
+import type { ConditionTrace } from '../scheduling/trigger.js';
+import { resolvePath } from './json-path.js';
+import type { OperatorFn } from './operators.js';
+import type { FactReference, Rule } from './rule.js';
+import { compileTemplate, type RenderTemplate } from './templates.js';
+
+export interface Evaluation {
+  matched: boolean;
+  conditions: ConditionTrace[];
+}
+
+export interface RenderedAction {
+  type: string;
+  params: Record<string, unknown>;
+}
+
+/** A rule version made ready to run: conditions loaded into json-rules-engine, templates compiled. */
+export interface CompiledRule {
+  readonly id: string;
+  readonly version: number;
+  readonly actionCount: number;
+  actionType(index: number): string;
+  evaluate(payload: Record<string, unknown>): Promise<Evaluation>;
+  /** Renders action `index` for `payload`; throws a CRM_ERR_RENDER error when it cannot. */
+  render(index: number, payload: Record<string, unknown>): RenderedAction;
+}
+
+type Renderer = (payload: Record<string, unknown>) => unknown;
+
+function isFactReference(value: unknown): value is FactReference {
+  return typeof value === 'object' && value !== null && (value as { source?: unknown }).source === 'fact' && typeof (value as { fact?: unknown }).fact === 'string';
+}
+
+function readFact(payload: Record<string, unknown>, ref: FactReference): unknown {
+  const fact = Object.prototype.hasOwnProperty.call(payload, ref.fact) ? payload[ref.fact] : undefined;
+  return resolvePath(fact, ref.path);
+}
+
+/** Compiles any params value: strings become templates, fact references become lookups. */
+function compileValue(value: unknown): Renderer {
+  if (typeof value === 'string') {
+    const template = compileTemplate(value);
+    return (payload) => template(payload);
+  }
+  if (isFactReference(value)) return (payload) => readFact(payload, value);
+  if (Array.isArray(value)) {
+    const items = value.map(compileValue);
+    return (payload) => items.map((render) => render(payload));
+  }
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value).map(([key, v]) => [key, compileValue(v)] as const);
+    return (payload) => {
+      const out: Record<string, unknown> = {};
+      for (const [key, render] of entries) {
+        const rendered = render(payload);
+        if (rendered !== undefined) out[key] = rendered;
+      }
+      return out;
+    };
+  }
+  return () => value;
+}
+
+const URL_EXPRESSION = /\{\{\s*([^{}]+?)\s*\}\}/g;
+
+/** URL templates encode every substituted value, so event data cannot add path segments or a query. */
+function compileUrl(source: string): RenderTemplate {
+  const parts: Array<string | RenderTemplate> = [];
+  let last = 0;
+  for (const match of source.matchAll(URL_EXPRESSION)) {
+    parts.push(source.slice(last, match.index));
+    parts.push(compileTemplate(`{{${match[1] ?? ''}}}`));
+    last = (match.index ?? 0) + match[0].length;
+  }
+  parts.push(source.slice(last));
+  return (payload) => parts.map((p) => (typeof p === 'string' ? p : encodeURIComponent(p(payload)))).join('');
+}
+
+function compileActionParams(type: string, params: Record<string, unknown>): Renderer {
+  if (type !== 'webhook') return compileValue(params);
+  const { url, method, headers, ...rest } = params as { url: string; method?: string; headers?: Record<string, string> };
+  const renderUrl = compileUrl(url);
+  const renderHeaders = compileValue(headers ?? {});
+  const renderRest = compileValue(rest);
+  return (payload) => ({
+    url: renderUrl(payload),
+    method: method ?? 'POST',
+    headers: renderHeaders(payload),
+    ...(renderRest(payload) as Record<string, unknown>),
+  });
+}
+
+function renderError(rule: Rule, index: number, error: unknown): AutomationError {
+  return new AutomationError('CRM_ERR_RENDER', `actions[${index}] of rule ${rule.id} could not be rendered: ${(error as Error).message}`, {
+    cause: error,
+  });
+}
+
+function requireString(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new Error(`${field} resolved to ${value === undefined ? 'nothing' : JSON.stringify(value)}; a non-empty string is needed`);
+  }
+  return value;
+}
+
+/** Collects every evaluated leaf from json-rules-engine's result tree. */
+function collectTraces(node: unknown, path: string, out: ConditionTrace[]): void {
+  if (typeof node !== 'object' || node === null) return;
+  const n = node as Record<string, unknown>;
+  for (const kind of ['all', 'any'] as const) {
+    const children = n[kind];
+    if (Array.isArray(children)) {
+      children.forEach((child, i) => collectTraces(child, `${path}.${kind}[${i}]`, out));
+      return;
+    }
+  }
+  if (n['not'] !== undefined) {
+    collectTraces(n['not'], `${path}.not`, out);
+    return;
+  }
+  if (typeof n['fact'] !== 'string') return;
+  const evaluated = typeof n['result'] === 'boolean';
+  out.push({
+    path,
+    fact: n['fact'],
+    ...(typeof n['path'] === 'string' ? { factPath: n['path'] } : {}),
+    operator: String(n['operator']),
+    value: n['value'],
+    ...(evaluated && 'factResult' in n ? { factResult: n['factResult'] } : {}),
+    result: evaluated ? (n['result'] as boolean) : false,
+    ...(evaluated ? {} : { evaluated: false }),
+  });
+}
+
+export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorFn>): CompiledRule {
+  const engine = new Engine([], { allowUndefinedFacts: true, pathResolver: resolvePath });
+  for (const [name, fn] of operators) engine.addOperator(name, fn);
+  engine.addRule({
+    name: rule.id,
+    conditions: rule.conditions as Parameters<Engine['addRule']>[0]['conditions'],
+    event: { type: 'matched' },
+  });
+
+  const renderers = rule.actions.map((action) => compileActionParams(action.type, action.params as Record<string, unknown>));
+
+  return {
+    id: rule.id,
+    version: rule.version,
+    actionCount: rule.actions.length,
+    actionType: (index) => rule.actions[index]?.type ?? 'unknown',
+    async evaluate(payload) {
+      let result;
+      try {
+        result = await engine.run(payload);
+      } catch (error) {
+        throw new AutomationError('CRM_ERR_EVALUATION', `conditions of rule ${rule.id} could not be evaluated: ${(error as Error).message}`, { cause: error });
+      }
+      const ruleResult = result.results[0] ?? result.failureResults[0];
+      const conditions: ConditionTrace[] = [];
+      if (ruleResult) collectTraces(ruleResult.conditions, 'conditions', conditions);
+      return { matched: result.results.length > 0, conditions };
+    },
+    render(index, payload) {
+      const action = rule.actions[index];
+      const render = renderers[index];
+      if (!action || !render) throw renderError(rule, index, new Error('no such action'));
+      try {
+        const params = render(payload) as Record<string, unknown>;
+        if (action.type === 'sms' || action.type === 'email') params['recipient'] = requireString(params['recipient'], 'recipient');
+        if (action.type === 'email' && typeof params['templateId'] === 'string') params['templateData'] = payload;
+        if (action.type === 'webhook') requireString(params['url'], 'url');
+        return { type: action.type, params };
+      } catch (error) {
+        throw renderError(rule, index, error);
+      }
+    },
+  };
+}
+
+/** Compiled rules by (id, version), least recently used evicted first. */
+export class CompiledRuleCache {
+  private readonly entries = new Map<string, CompiledRule>();
+  constructor(
+    private readonly capacity: number,
+    private readonly operators: ReadonlyMap<string, OperatorFn>,
+  ) {}
+
+  get(rule: Rule): CompiledRule {
+    const key = `${rule.id}@${rule.version}`;
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit;
+    }
+    const compiled = compileRule(rule, this.operators);
+    this.entries.set(key, compiled);
+    if (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    return compiled;
+  }
+}

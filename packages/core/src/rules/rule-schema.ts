@@ -1,0 +1,322 @@
+import { z } from 'zod';
+import type { ValidationIssue } from '../errors.js';
+import type { ParamsSchema } from '../ports/gateway.js';
+import { EVENT_NAME_PATTERN } from '../events/event.js';
+import { toValidationIssues } from './issues.js';
+import { checkJsonPath } from './json-path.js';
+import { checkTemplate } from './templates.js';
+import { checkWebhookUrl } from './webhook-url.js';
+import type { RuleDraft } from './rule.js';
+import { delayToMs } from './rule.js';
+
+export interface RuleLimits {
+  /** Deepest nesting of all/any/not groups. */
+  maxDepth: number;
+  /** Most leaf conditions in one rule. */
+  maxConditions: number;
+  maxActions: number;
+  /** Largest rule document, as JSON. */
+  maxBytes: number;
+}
+
+export const DEFAULT_RULE_LIMITS: RuleLimits = { maxDepth: 8, maxConditions: 100, maxActions: 20, maxBytes: 64 * 1024 };
+
+export const MAX_DELAY_MS = 365 * 86_400_000;
+
+export interface RuleValidatorOptions {
+  isOperator: (name: string) => boolean;
+  /** Action types that may appear in rules, with an optional params schema for custom types. */
+  actionTypes: ReadonlyMap<string, ParamsSchema | undefined>;
+  limits: RuleLimits;
+  /** Extra save-time check of literal webhook URLs (SSRF); returns a message when refused. */
+  checkUrl?: ((url: URL) => string | null) | undefined;
+}
+
+export type RuleValidationResult = { ok: true; rule: RuleDraft } | { ok: false; issues: ValidationIssue[] };
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+// Deliberately simple: one @, no spaces/CR/LF, a dot in the domain. Providers do the rest.
+const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade']);
+
+const issue = (code: string, message: string, path: PropertyKey[] = []) =>
+  ({ code: 'custom' as const, message, path, params: { code } });
+
+const noNewlines = (s: string) => !/[\r\n]/.test(s);
+
+/** A string that may contain Handlebars; checked to compile at save time. */
+const templateString = (max = 10_000) =>
+  z.string().max(max).superRefine((value, ctx) => {
+    const problem = checkTemplate(value);
+    if (problem) ctx.addIssue(issue('template_syntax', problem));
+  });
+
+const singleLineTemplate = (max: number) =>
+  templateString(max).refine(noNewlines, { message: 'must not contain line breaks (header injection)', params: { code: 'header_injection' } });
+
+const factReference = z.strictObject({
+  source: z.literal('fact'),
+  fact: z.string().min(1).max(100),
+  path: z.string().max(500).optional(),
+}).superRefine((ref, ctx) => {
+  if (ref.path === undefined) return;
+  const problem = checkJsonPath(ref.path);
+  if (problem) ctx.addIssue(issue('invalid_path', problem, ['path']));
+});
+
+const recipient = (kind: 'sms' | 'email') => {
+  const literal = singleLineTemplate(320);
+  return z.unknown().superRefine((value, ctx) => {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const ref = factReference.safeParse(value);
+      if (!ref.success) for (const i of ref.error.issues) ctx.addIssue(toCustom(i));
+      return;
+    }
+    if (typeof value !== 'string') {
+      ctx.addIssue(issue(value === undefined ? 'required' : 'invalid_type', 'recipient is required: a literal or { "source": "fact", "fact": ..., "path": ... }'));
+      return;
+    }
+    const parsed = literal.safeParse(value);
+    if (!parsed.success) {
+      for (const i of parsed.error.issues) ctx.addIssue(toCustom(i));
+      return;
+    }
+    if (value.includes('{{')) return;
+    if (kind === 'sms' && !E164.test(value)) {
+      ctx.addIssue(issue('invalid_recipient', 'SMS recipient must be an E.164 number such as +15557654321'));
+    }
+    if (kind === 'email' && !EMAIL.test(value)) {
+      ctx.addIssue(issue('invalid_recipient', 'email recipient must be an email address'));
+    }
+  });
+};
+
+const smsParams = z.strictObject({
+  recipient: recipient('sms'),
+  message: templateString(1_600).refine((s) => s.trim().length > 0, 'message must not be empty'),
+});
+
+const emailParams = z
+  .strictObject({
+    recipient: recipient('email'),
+    subject: singleLineTemplate(998),
+    body: templateString(100_000).optional(),
+    html: templateString(100_000).optional(),
+    templateId: z.string().min(1).max(200).optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.body === undefined && p.html === undefined && p.templateId === undefined) {
+      ctx.addIssue(issue('missing_body', 'email needs a body, html or a templateId', ['body']));
+    }
+  });
+
+const jsonValue: z.ZodType<unknown> = z.lazy(() =>
+  z.union([
+    templateString(10_000),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(jsonValue).max(1_000),
+    z.record(z.string(), jsonValue),
+  ]),
+);
+
+function webhookParams(checkUrl: RuleValidatorOptions['checkUrl']) {
+  return z.strictObject({
+    url: z.string().max(2_048).superRefine((url, ctx) => {
+      const problem = checkWebhookUrl(url, checkUrl);
+      if (problem) ctx.addIssue(issue(problem.code, problem.message));
+    }),
+    method: z.enum(['POST', 'PUT', 'PATCH', 'DELETE', 'GET']).optional(),
+    headers: z
+      .record(
+        z.string().regex(HEADER_NAME, 'invalid header name').refine((h) => !FORBIDDEN_HEADERS.has(h.toLowerCase()), 'this header is set by the gateway'),
+        singleLineTemplate(4_096),
+      )
+      .optional(),
+    payload: jsonValue.optional(),
+  });
+}
+
+const BUILT_IN_PARAMS = (checkUrl: RuleValidatorOptions['checkUrl']): Record<string, z.ZodType> => ({
+  sms: smsParams,
+  email: emailParams,
+  webhook: webhookParams(checkUrl),
+});
+
+interface ShapeStats {
+  depth: number;
+  conditions: number;
+}
+
+/** Measures nesting without recursion, so a hostile 10,000-deep document cannot blow the stack. */
+function measureConditions(root: unknown, maxDepth: number): ShapeStats {
+  const stack: Array<{ node: unknown; depth: number }> = [{ node: root, depth: 1 }];
+  const stats: ShapeStats = { depth: 0, conditions: 0 };
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop() as { node: unknown; depth: number };
+    if (typeof node !== 'object' || node === null) continue;
+    const group = node as Record<string, unknown>;
+    const children = Array.isArray(group['all']) ? group['all'] : Array.isArray(group['any']) ? group['any'] : 'not' in group ? [group['not']] : null;
+    if (children === null) {
+      if ('fact' in group) stats.conditions += 1;
+      continue;
+    }
+    stats.depth = Math.max(stats.depth, depth);
+    if (depth > maxDepth) continue;
+    for (const child of children) stack.push({ node: child, depth: depth + 1 });
+  }
+  return stats;
+}
+
+/** Builds the validator for one engine's operators, action types and limits. */
+export function createRuleValidator(options: RuleValidatorOptions): (input: unknown) => RuleValidationResult {
+  const { isOperator, limits } = options;
+  const builtIns = BUILT_IN_PARAMS(options.checkUrl);
+
+  const leaf = z
+    .strictObject({
+      fact: z.string().min(1).max(100),
+      operator: z.string().min(1).max(100),
+      value: z.unknown(),
+      path: z.string().max(500).optional(),
+      params: z.record(z.string(), z.unknown()).optional(),
+      name: z.string().max(200).optional(),
+      priority: z.number().int().min(1).optional(),
+    })
+    .superRefine((c, ctx) => {
+      if (!isOperator(c.operator)) {
+        ctx.addIssue(issue('unknown_operator', `unknown operator "${c.operator}"`, ['operator']));
+      }
+      if (!('value' in c)) ctx.addIssue(issue('missing_value', 'condition needs a value (null is allowed)', ['value']));
+      if (c.path !== undefined) {
+        const problem = checkJsonPath(c.path);
+        if (problem) ctx.addIssue(issue('invalid_path', problem, ['path']));
+      }
+    });
+
+  const groupMeta = { name: z.string().max(200).optional(), priority: z.number().int().min(1).optional() };
+  // Decide between group and leaf by shape first, so errors point inside the intended branch
+  // instead of a generic "invalid union".
+  const conditionNode = (depth: number): z.ZodType<unknown> =>
+    z.unknown().superRefine((value, ctx) => {
+      const result = (isGroupShape(value) ? groupNode(depth) : leaf).safeParse(value);
+      if (!result.success) for (const i of result.error.issues) ctx.addIssue({ ...toCustom(i) });
+    });
+  const groupNode = (depth: number): z.ZodType<unknown> =>
+    z.unknown().superRefine((value, ctx) => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        ctx.addIssue(issue('invalid_type', 'conditions must be an object with "all", "any" or "not"'));
+        return;
+      }
+      const g = value as Record<string, unknown>;
+      const kinds = ['all', 'any', 'not'].filter((k) => k in g);
+      if ('condition' in g) {
+        ctx.addIssue(issue('unsupported', 'shared condition references are not supported; inline the conditions', ['condition']));
+        return;
+      }
+      if (kinds.length !== 1) {
+        ctx.addIssue(issue('invalid_group', 'a condition group needs exactly one of "all", "any" or "not"'));
+        return;
+      }
+      const kind = kinds[0] as 'all' | 'any' | 'not';
+      for (const key of Object.keys(g)) {
+        if (key !== kind && key !== 'name' && key !== 'priority') ctx.addIssue(issue('unrecognized_keys', `unrecognized key "${key}"`, [key]));
+      }
+      const meta = z.object(groupMeta).safeParse({ name: g['name'], priority: g['priority'] });
+      if (!meta.success) for (const i of meta.error.issues) ctx.addIssue(toCustom(i));
+      if (kind === 'not') {
+        const inner = conditionNode(depth + 1).safeParse(g['not']);
+        if (!inner.success) for (const i of inner.error.issues) ctx.addIssue(toCustom(i, ['not']));
+        return;
+      }
+      const children = g[kind];
+      if (!Array.isArray(children)) {
+        ctx.addIssue(issue('invalid_type', `"${kind}" must be an array of conditions`, [kind]));
+        return;
+      }
+      children.forEach((child, index) => {
+        const inner = conditionNode(depth + 1).safeParse(child);
+        if (!inner.success) for (const i of inner.error.issues) ctx.addIssue(toCustom(i, [kind, index]));
+      });
+    });
+
+  const action = z
+    .strictObject({ type: z.string().min(1).max(50), params: z.record(z.string(), z.unknown()) })
+    .superRefine((a, ctx) => {
+      const builtIn = builtIns[a.type];
+      const known = options.actionTypes.has(a.type);
+      if (!known) {
+        const types = [...options.actionTypes.keys()].join(', ');
+        ctx.addIssue(issue('unknown_action_type', `unknown action type "${a.type}" (known: ${types})`, ['type']));
+        return;
+      }
+      const schema: ParamsSchema | undefined = builtIn ?? options.actionTypes.get(a.type);
+      if (!schema) return;
+      const result = schema.safeParse(a.params);
+      if (!result.success && result.error) {
+        for (const i of result.error.issues) ctx.addIssue(toCustom(i, ['params']));
+      }
+    });
+
+  const ruleSchema = z.strictObject({
+    name: z.string().trim().min(1).max(200),
+    description: z.string().max(2_000).optional(),
+    enabled: z.boolean().default(true),
+    // Present in the design doc's documents; the account always comes from the caller.
+    accountId: z.string().optional(),
+    trigger: z.strictObject({
+      eventName: z.string().min(1).max(200).regex(EVENT_NAME_PATTERN, 'event name may use letters, digits and _ . : - /'),
+    }),
+    delay: z
+      .strictObject({
+        value: z.number().finite().min(0),
+        unit: z.enum(['seconds', 'minutes', 'hours', 'days']),
+      })
+      .refine((d) => delayToMs(d) <= MAX_DELAY_MS, { message: 'delay must be at most 365 days', params: { code: 'delay_too_long' } })
+      .default({ value: 0, unit: 'minutes' }),
+    conditions: groupNode(1),
+    actions: z.array(action).min(1, 'a rule needs at least one action').max(limits.maxActions),
+  });
+
+  return (input) => {
+    let size: number;
+    try {
+      size = Buffer.byteLength(JSON.stringify(input) ?? '');
+    } catch {
+      return { ok: false, issues: [{ path: '', code: 'not_json', message: 'rule must be a JSON document' }] };
+    }
+    if (size > limits.maxBytes) {
+      return { ok: false, issues: [{ path: '', code: 'too_large', message: `rule is ${size} bytes; the limit is ${limits.maxBytes}` }] };
+    }
+    const pre: ValidationIssue[] = [];
+    if (typeof input === 'object' && input !== null) {
+      const stats = measureConditions((input as Record<string, unknown>)['conditions'], limits.maxDepth);
+      if (stats.depth > limits.maxDepth) {
+        // Refuse before parsing: deep documents are the ones that cost the most to walk.
+        return { ok: false, issues: [{ path: 'conditions', code: 'too_deep', message: `conditions nest ${stats.depth} levels; the limit is ${limits.maxDepth}` }] };
+      }
+      if (stats.conditions > limits.maxConditions) {
+        pre.push({ path: 'conditions', code: 'too_many_conditions', message: `rule has ${stats.conditions} conditions; the limit is ${limits.maxConditions}` });
+      }
+    }
+    const parsed = ruleSchema.safeParse(input);
+    const issues = [...pre, ...(parsed.success ? [] : toValidationIssues(parsed.error.issues))];
+    if (issues.length > 0 || !parsed.success) return { ok: false, issues };
+    const { accountId: _ignored, ...rest } = parsed.data;
+    return { ok: true, rule: rest as RuleDraft };
+  };
+}
+
+function isGroupShape(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && ('all' in value || 'any' in value || 'not' in value || 'condition' in value);
+}
+
+type AnyIssue = { code?: string | undefined; path: ReadonlyArray<PropertyKey>; message: string; params?: Record<string, unknown> | undefined };
+
+/** Re-raises a nested parse issue inside a refinement, keeping its code and prefixing its path. */
+function toCustom(i: AnyIssue, prefix: PropertyKey[] = []) {
+  const code = typeof i.params?.['code'] === 'string' ? (i.params['code'] as string) : (i.code ?? 'invalid');
+  return issue(code, i.message, [...prefix, ...i.path]);
+}

@@ -1,0 +1,199 @@
+import { describeError } from '../errors.js';
+import type { AttemptResult } from '../ports/store.js';
+import { backoffDelay } from './backoff.js';
+import { runAttempt, type AttemptContext } from './run-attempt.js';
+import type { ClaimedTrigger, ErrorSummary } from './trigger.js';
+
+export interface ClaimLoopOptions {
+  /** Longest idle sleep; the loop wakes earlier for the next known due time. */
+  pollIntervalMs: number;
+  batchSize: number;
+  /** Triggers processed at once within a batch. */
+  concurrency: number;
+  leaseMs: number;
+  /** Longest back-off after the store itself fails (down, unreachable). */
+  maxStoreBackoffMs: number;
+}
+
+/** Counts of one `runDue()` pass, by outcome. */
+export interface RunCounts {
+  claimed: number;
+  completed: number;
+  skipped: number;
+  failed: number;
+  retrying: number;
+  /** Outcomes not saved because another worker had taken the lease over. */
+  leaseLost: number;
+  /** Outcomes not saved because the store failed; the lease expiry returns them to the queue. */
+  unsaved: number;
+}
+
+export interface ClaimLoopHooks {
+  onClaimed?: ((triggers: ClaimedTrigger[]) => void) | undefined;
+  onFinished?: ((trigger: ClaimedTrigger, result: AttemptResult, saved: boolean) => void) | undefined;
+  onLoopError?: ((error: unknown) => void) | undefined;
+}
+
+const MAX_BATCHES_PER_PASS = 10_000;
+const SAVE_RETRY_DELAYS_MS = [50, 250, 1_000];
+
+function emptyCounts(): RunCounts {
+  return { claimed: 0, completed: 0, skipped: 0, failed: 0, retrying: 0, leaseLost: 0, unsaved: 0 };
+}
+
+async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The locking claim loop: claims due triggers in batches, runs them with bounded concurrency and
+ * records each outcome under its lease. Idle, it sleeps until the next due time or the poll interval,
+ * whichever is sooner, and intake wakes it early for triggers due sooner than that.
+ */
+export class ClaimLoop {
+  private running = false;
+  private cancelTimer: (() => void) | undefined;
+  private wakeAt = Number.POSITIVE_INFINITY;
+  private pass: Promise<unknown> | undefined;
+  private rerun = false;
+  private storeFailures = 0;
+
+  constructor(
+    private readonly ctx: AttemptContext,
+    private readonly options: ClaimLoopOptions,
+    private readonly hooks: ClaimLoopHooks = {},
+  ) {}
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** One pass: claim and process batches until nothing is due. */
+  async runDue(): Promise<RunCounts> {
+    const counts = emptyCounts();
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS; batch++) {
+      const claimed = await this.ctx.store.claimDueTriggers({
+        now: this.ctx.clock.now(),
+        limit: this.options.batchSize,
+        leaseMs: this.options.leaseMs,
+        owner: this.ctx.instanceId,
+      });
+      if (claimed.length === 0) break;
+      counts.claimed += claimed.length;
+      this.hooks.onClaimed?.(claimed);
+      await pool(claimed, this.options.concurrency, (trigger) => this.process(trigger, counts));
+      if (claimed.length < this.options.batchSize) break;
+    }
+    return counts;
+  }
+
+  private async process(trigger: ClaimedTrigger, counts: RunCounts): Promise<void> {
+    const log = this.ctx.logger.child({ accountId: trigger.accountId, ruleId: trigger.ruleId, triggerId: trigger.id });
+    let result: AttemptResult;
+    try {
+      result = await runAttempt(trigger, this.ctx);
+    } catch (error) {
+      // The store failed mid-attempt (reading the rule): retry soon rather than wait for the lease.
+      const summary = describeError(error, 'CRM_ERR_EVALUATION') as ErrorSummary;
+      log.error({ error: summary }, 'attempt failed unexpectedly');
+      const at = this.ctx.clock.now();
+      const evaluateAt = new Date(at.getTime() + backoffDelay(1, this.ctx.backoff));
+      result = {
+        status: 'retrying',
+        evaluateAt,
+        sentActions: [],
+        now: at,
+        history: { at, attempt: trigger.attempt, outcome: 'retrying', reason: 'internal-error', error: { ...summary, retryable: true }, nextAttemptAt: evaluateAt, by: this.ctx.instanceId },
+      };
+    }
+    const saved = await this.save(trigger, result);
+    if (saved === 'saved') counts[result.status] += 1;
+    else if (saved === 'lease-lost') counts.leaseLost += 1;
+    else counts.unsaved += 1;
+    log.info({ status: result.status, reason: result.history.reason, attempt: trigger.attempt, saved }, `trigger ${result.status}`);
+    this.hooks.onFinished?.(trigger, result, saved === 'saved');
+  }
+
+  private async save(trigger: ClaimedTrigger, result: AttemptResult): Promise<'saved' | 'lease-lost' | 'unsaved'> {
+    for (let i = 0; ; i++) {
+      try {
+        return (await this.ctx.store.finishAttempt(trigger.id, trigger.leaseToken, result)) ? 'saved' : 'lease-lost';
+      } catch (error) {
+        const delay = SAVE_RETRY_DELAYS_MS[i];
+        if (delay === undefined) {
+          this.ctx.logger.error({ triggerId: trigger.id, accountId: trigger.accountId, ruleId: trigger.ruleId, error: describeError(error) }, 'could not save attempt outcome');
+          return 'unsaved';
+        }
+        await sleep(delay);
+      }
+    }
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Wakes the loop by `at` if it would otherwise sleep past it. */
+  wake(at: Date): void {
+    if (!this.running) return;
+    if (this.pass) {
+      this.rerun = true;
+      return;
+    }
+    if (at.getTime() < this.wakeAt) this.schedule(at.getTime() - this.ctx.clock.now().getTime());
+  }
+
+  /** Stops claiming; resolves when the batch in progress has finished and been recorded. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    this.wakeAt = Number.POSITIVE_INFINITY;
+    await this.pass;
+  }
+
+  private schedule(delayMs: number): void {
+    this.cancelTimer?.();
+    const delay = Math.max(0, delayMs);
+    this.wakeAt = this.ctx.clock.now().getTime() + delay;
+    this.cancelTimer = this.ctx.clock.setTimer(delay, () => {
+      this.cancelTimer = undefined;
+      this.wakeAt = Number.POSITIVE_INFINITY;
+      this.pass = this.tick().finally(() => {
+        this.pass = undefined;
+      });
+    });
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.running) return;
+    let delay: number;
+    try {
+      do {
+        this.rerun = false;
+        await this.runDue();
+      } while (this.rerun && this.running);
+      this.storeFailures = 0;
+      const next = await this.ctx.store.nextDueAt();
+      const untilNext = next ? next.getTime() - this.ctx.clock.now().getTime() : Number.POSITIVE_INFINITY;
+      delay = Math.min(this.options.pollIntervalMs, Math.max(0, untilNext));
+    } catch (error) {
+      this.storeFailures += 1;
+      delay = Math.min(this.options.maxStoreBackoffMs, this.options.pollIntervalMs * 2 ** this.storeFailures);
+      this.ctx.logger.error({ error: describeError(error), retryInMs: delay }, 'claim loop pass failed; backing off');
+      this.hooks.onLoopError?.(error);
+    }
+    if (this.running) this.schedule(delay);
+  }
+}

@@ -1,0 +1,74 @@
+import { describeError } from '../errors.js';
+import { dispatchActions, type DispatchContext } from '../dispatch/dispatch-actions.js';
+import type { AttemptResult, AutomationStore } from '../ports/store.js';
+import type { CompiledRuleCache } from '../rules/compiled-rule.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import type { ClaimedTrigger, ErrorSummary, HistoryEntry } from './trigger.js';
+
+export interface AttemptContext extends DispatchContext {
+  store: AutomationStore;
+  rules: CompiledRuleCache;
+  maxAttempts: number;
+  backoff: BackoffOptions;
+  instanceId: string;
+}
+
+/** Attempts counted since the last manual retry, so a user's retry gets a fresh budget. */
+export function attemptsInBudget(trigger: ClaimedTrigger): number {
+  let base = 0;
+  for (const entry of trigger.executionHistory) if (entry.outcome === 'retry-requested') base = entry.attempt;
+  return trigger.attempt - base;
+}
+
+/**
+ * One attempt at a claimed trigger: re-read the rule as it is now, evaluate its conditions against the
+ * triggering event, dispatch what is not yet sent, and decide the next status. Never throws for
+ * problems of the trigger itself; those become its outcome.
+ */
+export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext): Promise<AttemptResult> {
+  const now = () => ctx.clock.now();
+  const base = { attempt: trigger.attempt, by: ctx.instanceId };
+  const finish = (status: AttemptResult['status'], entry: Omit<HistoryEntry, 'at' | 'attempt' | 'outcome'>, extra: Partial<AttemptResult> = {}): AttemptResult => {
+    const at = now();
+    return { status, sentActions: [], now: at, ...extra, history: { at, ...base, outcome: status, ...entry } };
+  };
+  const budget = attemptsInBudget(trigger);
+
+  if (budget > ctx.maxAttempts) {
+    // Reclaimed after its lease expired with no attempts left: a worker died on it every time.
+    return finish('failed', { reason: 'max-attempts', error: { code: 'CRM_ERR_MAX_ATTEMPTS', message: `gave up after ${ctx.maxAttempts} attempts; the lease expired on the last one`, retryable: false } });
+  }
+
+  const rule = await ctx.store.getRule(trigger.accountId, trigger.ruleId);
+  if (!rule) return finish('skipped', { reason: 'rule-deleted' });
+  if (!rule.enabled) return finish('skipped', { reason: 'rule-disabled', ruleVersion: rule.version });
+
+  let compiled;
+  let evaluation;
+  try {
+    compiled = ctx.rules.get(rule);
+    evaluation = await compiled.evaluate(trigger.triggeringEvent.payload);
+  } catch (error) {
+    return finish('failed', { reason: 'evaluation-error', ruleVersion: rule.version, error: describeError(error, 'CRM_ERR_EVALUATION') as ErrorSummary });
+  }
+  if (!evaluation.matched) {
+    return finish('skipped', { reason: 'conditions-not-met', ruleVersion: rule.version, conditions: evaluation.conditions });
+  }
+
+  const leaseDeadline = trigger.leaseExpiresAt.getTime();
+  const dispatched = await dispatchActions(trigger, compiled, ctx, () => now().getTime() + ctx.sendTimeoutMs < leaseDeadline);
+  const entry = { ruleVersion: rule.version, conditions: evaluation.conditions, actions: dispatched.outcomes };
+  const firstError = dispatched.outcomes.find((o) => o.error)?.error;
+
+  if (dispatched.transient) {
+    if (budget >= ctx.maxAttempts) {
+      return finish('failed', { ...entry, reason: 'max-attempts', error: firstError }, { sentActions: dispatched.sent });
+    }
+    const nextAttemptAt = new Date(now().getTime() + backoffDelay(budget, ctx.backoff, dispatched.retryAfterMs));
+    return finish('retrying', { ...entry, reason: 'transient-error', error: firstError, nextAttemptAt }, { sentActions: dispatched.sent, evaluateAt: nextAttemptAt });
+  }
+  if (dispatched.permanent) {
+    return finish('failed', { ...entry, reason: 'action-failed', error: firstError }, { sentActions: dispatched.sent });
+  }
+  return finish('completed', entry, { sentActions: dispatched.sent });
+}

@@ -1,0 +1,119 @@
+/**
+ * Lifecycle of a trigger (the design doc's `pending_triggers`):
+ *
+ *   pending ─claim→ processing ─→ completed | skipped | failed
+ *                        └──────→ retrying ─claim→ processing ...
+ *   pending | retrying ─user→ cancelled          failed ─user retry→ pending
+ */
+export type TriggerStatus = 'pending' | 'processing' | 'retrying' | 'completed' | 'skipped' | 'failed' | 'cancelled';
+
+export const TRIGGER_STATUSES: readonly TriggerStatus[] = [
+  'pending',
+  'processing',
+  'retrying',
+  'completed',
+  'skipped',
+  'failed',
+  'cancelled',
+];
+
+/** Statuses a trigger never leaves on its own. */
+export const FINAL_STATUSES: readonly TriggerStatus[] = ['completed', 'skipped', 'failed', 'cancelled'];
+
+export interface TriggeringEvent {
+  id: string;
+  name: string;
+  timestamp: Date;
+  payload: Record<string, unknown>;
+}
+
+/** One evaluated leaf condition, as json-rules-engine saw it. */
+export interface ConditionTrace {
+  path: string;
+  fact: string;
+  factPath?: string | undefined;
+  operator: string;
+  value: unknown;
+  /** The value the fact resolved to (json-rules-engine's `factResult`). */
+  factResult?: unknown;
+  result: boolean;
+  /** `false` when json-rules-engine decided the group before reaching this condition. */
+  evaluated?: false | undefined;
+}
+
+export interface ErrorSummary {
+  code: string;
+  message: string;
+  retryable: boolean;
+  [key: string]: unknown;
+}
+
+export interface ActionOutcome {
+  index: number;
+  type: string;
+  /** `sent` now, `already-sent` by an earlier attempt, `failed` now, `not-attempted` after an earlier failure. */
+  status: 'sent' | 'already-sent' | 'failed' | 'not-attempted';
+  /** What the gateway returned (provider message id, ...). */
+  result?: unknown;
+  error?: ErrorSummary | undefined;
+  durationMs?: number | undefined;
+}
+
+export type HistoryOutcome =
+  | 'completed'
+  | 'skipped'
+  | 'failed'
+  | 'retrying'
+  | 'cancelled'
+  | 'retry-requested';
+
+export interface HistoryEntry {
+  at: Date;
+  attempt: number;
+  outcome: HistoryOutcome;
+  /** Why: `conditions-not-met`, `rule-disabled`, `rule-deleted`, `max-attempts`, ... */
+  reason?: string | undefined;
+  ruleVersion?: number | undefined;
+  conditions?: ConditionTrace[] | undefined;
+  actions?: ActionOutcome[] | undefined;
+  error?: ErrorSummary | undefined;
+  nextAttemptAt?: Date | undefined;
+  /** Who wrote the entry: an engine instance id, or `user` for cancel and retry. */
+  by?: string | undefined;
+}
+
+export interface Trigger {
+  id: string;
+  accountId: string;
+  ruleId: string;
+  /** The rule version matched at intake; evaluation reads the rule as it is at fire time. */
+  ruleVersion: number;
+  status: TriggerStatus;
+  evaluateAt: Date;
+  /** Number of claims so far. */
+  attempt: number;
+  triggeringEvent: TriggeringEvent;
+  executionHistory: HistoryEntry[];
+  /** Indexes of actions a gateway accepted in any attempt; they are never sent again. */
+  sentActions: number[];
+  createdAt: Date;
+  updatedAt: Date;
+  leaseExpiresAt?: Date | undefined;
+}
+
+/** A trigger handed to one worker, with the token that proves it still holds the lease. */
+export interface ClaimedTrigger extends Trigger {
+  leaseToken: string;
+  leaseExpiresAt: Date;
+}
+
+export interface TriggerFilter {
+  status?: TriggerStatus | TriggerStatus[] | undefined;
+  ruleId?: string | undefined;
+  /** Only triggers whose evaluateAt is at or after this time. */
+  from?: Date | undefined;
+  /** Only triggers whose evaluateAt is before this time. */
+  to?: Date | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
