@@ -1,0 +1,3 @@
+export * from './store-contract.js';
+export * from './bus-contract.js';
+export * from './channel-contract.js';
