@@ -179,7 +179,7 @@ export function createRuleValidator(options: RuleValidatorOptions): (input: unkn
     .strictObject({
       fact: z.string().min(1).max(100),
       operator: z.string().min(1).max(100),
-      value: z.unknown(),
+      value: z.unknown().optional(),
       path: z.string().max(500).optional(),
       params: z.record(z.string(), z.unknown()).optional(),
       name: z.string().max(200).optional(),
