@@ -44,3 +44,10 @@ export type { ManualClock } from './memory/manual-clock.js';
 export { createMemoryIdempotencyStore } from './memory/memory-idempotency.js';
 export { createConsoleChannels } from './memory/console-channels.js';
 export type { ConsoleChannelsOptions } from './memory/console-channels.js';
+
+export { parseIpLiteral, parseIPv4, parseIPv6, formatIpAddress } from './net/ip-literal.js';
+export type { IpAddress } from './net/ip-literal.js';
+export { classifyAddress, classifyIpAddress, describeClassification } from './net/address-classification.js';
+export type { AddressClassification, AddressKind, EmbeddingForm } from './net/address-classification.js';
+export { createWebhookAddressCheck, createWebhookUrlCheck, normalizeHost } from './net/webhook-address-policy.js';
+export type { WebhookAddressCheck, WebhookAddressPolicy } from './net/webhook-address-policy.js';
