@@ -21,13 +21,14 @@ import { createOperatorCheck, type OperatorFn } from '../rules/operators.js';
 import type { Page, Rule, RuleFilter } from '../rules/rule.js';
 import { createRuleValidator, type RuleValidationResult } from '../rules/rule-schema.js';
 import { ClaimLoop, type RunCounts } from '../scheduling/claim-loop.js';
-import type { ClaimedTrigger, ErrorSummary, Trigger, TriggerFilter } from '../scheduling/trigger.js';
+import type { ClaimedTrigger, ConditionTrace, ErrorSummary, Trigger, TriggerFilter } from '../scheduling/trigger.js';
 import { resolveTuning, type AutomationEngineOptions } from './options.js';
 
 /** What an engine tells observers (logs, metrics, demos, tests). */
 export interface EngineEvents {
   'event:ingested': [info: { event: NormalizedEvent; triggers: Trigger[]; created: number }];
   'trigger:claimed': [trigger: ClaimedTrigger];
+  'trigger:evaluated': [info: { trigger: ClaimedTrigger; matched: boolean; conditions: ConditionTrace[] }];
   'trigger:finished': [info: { trigger: ClaimedTrigger; result: AttemptResult; saved: boolean }];
   'action:sent': [info: { command: ActionCommand; result: unknown; durationMs: number }];
   'action:failed': [info: { command: ActionCommand | undefined; error: ErrorSummary; durationMs: number }];
@@ -126,6 +127,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
       backoff: tuning.backoff,
       instanceId: tuning.instanceId,
       sendTimeoutMs: tuning.sendTimeoutMs,
+      onEvaluated: (trigger, { matched, conditions }) => emitter.emit('trigger:evaluated', { trigger, matched, conditions }),
       onSent: (command, result, durationMs) => emitter.emit('action:sent', { command, result, durationMs }),
       onFailed: (command, error, durationMs) => emitter.emit('action:failed', { command, error, durationMs }),
     },

@@ -53,7 +53,8 @@ export function createMemoryStore(): AutomationStore & { readonly size: { rules:
   const rulesByEvent = new Map<string, Set<string>>();
   const triggers = new Map<string, Trigger & { leaseToken?: string | undefined }>();
   const triggersByAccount = new Map<string, string[]>();
-  const intakeKeys = new Map<string, string>();
+  /** (account, event id) → rule id → trigger id: what makes intake of a redelivered event a no-op. */
+  const intakeKeys = new Map<string, Map<string, string>>();
   const due = new TimeHeap();
   const leases = new TimeHeap();
 
@@ -169,17 +170,25 @@ export function createMemoryStore(): AutomationStore & { readonly size: { rules:
 
     async insertTriggers(batch: readonly NewTrigger[], at: Date) {
       const out: InsertedTrigger[] = [];
-      const clones = new Map<object, Trigger['triggeringEvent']>();
+      // Intake batches share one event: clone it once, look its dedupe entry up once.
+      let lastEvent: NewTrigger['triggeringEvent'] | undefined;
+      let clone: Trigger['triggeringEvent'] | undefined;
+      let seen: Map<string, string> | undefined;
       for (const input of batch) {
-        const key = `${input.accountId}\u0000${input.triggeringEvent.id}\u0000${input.ruleId}`;
-        const existingId = intakeKeys.get(key);
+        if (input.triggeringEvent !== lastEvent) {
+          lastEvent = input.triggeringEvent;
+          clone = undefined;
+          const key = `${input.accountId}\u0000${input.triggeringEvent.id}`;
+          seen = intakeKeys.get(key);
+          if (!seen) intakeKeys.set(key, (seen = new Map()));
+        }
+        const existingId = seen?.get(input.ruleId);
         const existing = existingId ? triggers.get(existingId) : undefined;
         if (existing) {
           out.push({ trigger: copyTrigger(existing), created: false });
           continue;
         }
-        let event = clones.get(input.triggeringEvent);
-        if (!event) clones.set(input.triggeringEvent, (event = structuredClone(input.triggeringEvent)));
+        clone ??= structuredClone(input.triggeringEvent);
         const trigger: Trigger = {
           id: newId(at.getTime()),
           accountId: input.accountId,
@@ -188,14 +197,14 @@ export function createMemoryStore(): AutomationStore & { readonly size: { rules:
           status: 'pending',
           evaluateAt: input.evaluateAt,
           attempt: 0,
-          triggeringEvent: event,
+          triggeringEvent: clone,
           executionHistory: [],
           sentActions: [],
           createdAt: at,
           updatedAt: at,
         };
         triggers.set(trigger.id, trigger);
-        intakeKeys.set(key, trigger.id);
+        seen?.set(input.ruleId, trigger.id);
         let ids = triggersByAccount.get(input.accountId);
         if (!ids) triggersByAccount.set(input.accountId, (ids = []));
         ids.push(trigger.id);
@@ -290,7 +299,10 @@ export function createMemoryStore(): AutomationStore & { readonly size: { rules:
       for (const [id, t] of triggers) {
         if (!wanted.has(t.status) || t.updatedAt >= olderThan) continue;
         triggers.delete(id);
-        intakeKeys.delete(`${t.accountId}\u0000${t.triggeringEvent.id}\u0000${t.ruleId}`);
+        const key = `${t.accountId}\u0000${t.triggeringEvent.id}`;
+        const seen = intakeKeys.get(key);
+        seen?.delete(t.ruleId);
+        if (seen?.size === 0) intakeKeys.delete(key);
         removed += 1;
       }
       if (removed > 0) {

@@ -1,7 +1,7 @@
 import { describeError } from '../errors.js';
 import { dispatchActions, type DispatchContext } from '../dispatch/dispatch-actions.js';
 import type { AttemptResult, AutomationStore } from '../ports/store.js';
-import type { CompiledRuleCache } from '../rules/compiled-rule.js';
+import type { CompiledRuleCache, Evaluation } from '../rules/compiled-rule.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { ClaimedTrigger, ErrorSummary, HistoryEntry } from './trigger.js';
 
@@ -11,6 +11,7 @@ export interface AttemptContext extends DispatchContext {
   maxAttempts: number;
   backoff: BackoffOptions;
   instanceId: string;
+  onEvaluated?: ((trigger: ClaimedTrigger, evaluation: Evaluation) => void) | undefined;
 }
 
 /** Attempts counted since the last manual retry, so a user's retry gets a fresh budget. */
@@ -51,6 +52,7 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext): 
   } catch (error) {
     return finish('failed', { reason: 'evaluation-error', ruleVersion: rule.version, error: describeError(error, 'CRM_ERR_EVALUATION') as ErrorSummary });
   }
+  ctx.onEvaluated?.(trigger, evaluation);
   if (!evaluation.matched) {
     return finish('skipped', { reason: 'conditions-not-met', ruleVersion: rule.version, conditions: evaluation.conditions });
   }
