@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the suites that need real servers: starts them with scripts/services.sh (installing what is
+# missing, idempotently), exports their URLs, then runs the vitest `services` project.
+# Servers already given through REDIS_URL / MONGODB_URI / RABBITMQ_URL / KAFKA_BROKERS are used as is
+# where scripts/services.sh supports it (MONGODB_URI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+services=(${CRM_TEST_SERVICES:-redis mongo rabbitmq kafka})
+env_lines=$(bash scripts/services.sh up "${services[@]}")
+while IFS= read -r line; do
+  [[ "$line" == *=* ]] || continue
+  name=${line%%=*}
+  # A value the caller set wins over the script's default.
+  if [[ -z "${!name:-}" ]]; then export "$line"; fi
+done <<<"$env_lines"
+
+exec npx vitest run --project services "$@"
