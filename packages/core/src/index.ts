@@ -23,6 +23,7 @@ export type { OperatorFn } from './rules/operators.js';
 export { DEFAULT_RULE_LIMITS, MAX_DELAY_MS } from './rules/rule-schema.js';
 export type { RuleLimits, RuleValidationResult } from './rules/rule-schema.js';
 export { resolvePath } from './rules/json-path.js';
+export type { DryRunCommand, DryRunResult, DryRunSample } from './rules/dry-run.js';
 export { checkTemplate, compileTemplate } from './rules/templates.js';
 
 export type * from './scheduling/trigger.js';

@@ -20,6 +20,7 @@ import { CompiledRuleCache } from '../rules/compiled-rule.js';
 import { createOperatorCheck, type OperatorFn } from '../rules/operators.js';
 import type { Page, Rule, RuleFilter } from '../rules/rule.js';
 import { createRuleValidator, type RuleValidationResult } from '../rules/rule-schema.js';
+import { dryRunRule, type DryRunResult, type DryRunSample } from '../rules/dry-run.js';
 import { ClaimLoop, type RunCounts } from '../scheduling/claim-loop.js';
 import type { ClaimedTrigger, ConditionTrace, ErrorSummary, Trigger, TriggerFilter } from '../scheduling/trigger.js';
 import { resolveTuning, type AutomationEngineOptions } from './options.js';
@@ -50,6 +51,12 @@ export interface AutomationEngine {
     list(accountId: string, filter?: RuleFilter): Promise<Page<Rule>>;
     /** Checks a rule without storing it; reports every problem with its path. */
     validate(input: unknown): RuleValidationResult;
+    /**
+     * Tries a rule against a sample event: which conditions pass or fail with the values seen, the
+     * commands that would be sent, and when. `rule` is a saved rule's id or an unsaved rule document.
+     * Nothing is stored or sent. Null when a rule id does not exist in this account.
+     */
+    dryRun(accountId: string, rule: string | Record<string, unknown>, sample: DryRunSample): Promise<DryRunResult | null>;
   };
   readonly triggers: {
     get(accountId: string, id: string): Promise<Trigger | null>;
@@ -247,6 +254,20 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
       },
       list: (accountId, filter = {}) => store.listRules(requireAccount(accountId), filter),
       validate: (input) => validate(input),
+      async dryRun(accountId, input, sample) {
+        requireAccount(accountId);
+        const now = clock.now();
+        let rule: Rule | null;
+        if (typeof input === 'string') {
+          rule = await store.getRule(accountId, input);
+          if (!rule) return null;
+        } else {
+          const result = validate(input);
+          if (!result.ok) return { valid: false, issues: result.issues };
+          rule = { ...result.rule, id: 'unsaved', accountId, version: 0, createdAt: now, updatedAt: now };
+        }
+        return dryRunRule(rule, sample, now, operators);
+      },
     },
 
     triggers: {
