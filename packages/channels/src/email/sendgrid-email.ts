@@ -1,0 +1,97 @@
+import { AutomationError, type ChannelGateway } from '@crm-automation/core';
+import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-exchange.js';
+import { httpFailure } from '../outcome/gateway-failure.js';
+import type { SendReceipt } from '../receipt.js';
+import { hasLineBreak, requireEmailFields, requireSenderAddress } from '../validation/command-params.js';
+
+/** A sender: an address, or an address with a display name. */
+export type EmailSender = string | { email: string; name?: string | undefined };
+
+export interface SendgridEmailOptions {
+  apiKey: string;
+  from: EmailSender;
+  replyTo?: string | undefined;
+  /** SendGrid's API origin; tests point it at a local server. */
+  baseUrl?: string | undefined;
+  /** Deadline for SendGrid's answer. Default 10 s. */
+  timeoutMs?: number | undefined;
+}
+
+const DEFAULT_BASE_URL = 'https://api.sendgrid.com';
+
+/** Normalizes and checks a configured sender. */
+export function senderOf(provider: string, from: EmailSender): { email: string; name?: string } {
+  const sender = typeof from === 'string' ? { email: from } : from;
+  requireSenderAddress(provider, 'from', sender.email);
+  if (sender.name !== undefined && hasLineBreak(sender.name)) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${provider}: from.name contains a line break`);
+  }
+  return sender.name === undefined ? { email: sender.email } : { email: sender.email, name: sender.name };
+}
+
+/**
+ * Email through SendGrid's v3 Mail Send API (`POST /v3/mail/send`, bearer API key, JSON). With a
+ * `templateId` the message uses that dynamic template with the event payload as
+ * `dynamic_template_data`; otherwise `subject` and text/html `content`. The command's metadata travels
+ * as `custom_args`, so SendGrid's event webhook reports it back. Returns the `X-Message-Id`.
+ *
+ * @example
+ * const email = createSendgridEmail({ apiKey: process.env.SENDGRID_API_KEY, from: 'alerts@example.com' });
+ */
+export function createSendgridEmail(options: SendgridEmailOptions): ChannelGateway {
+  if (!options.apiKey) throw new AutomationError('CRM_ERR_CONFIG', 'createSendgridEmail needs an apiKey');
+  const from = senderOf('sendgrid', options.from);
+  if (options.replyTo !== undefined) requireSenderAddress('sendgrid', 'replyTo', options.replyTo);
+  const url = `${(options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '')}/v3/mail/send`;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+
+  return {
+    name: 'sendgrid',
+    async send(command): Promise<SendReceipt> {
+      const email = requireEmailFields('sendgrid', command.params);
+      const m = command.metadata;
+      const personalization: Record<string, unknown> = { to: [{ email: email.recipient }] };
+      const body: Record<string, unknown> = {
+        personalizations: [personalization],
+        from,
+        // custom_args values must be strings; they come back on every event-webhook event.
+        custom_args: {
+          idempotencyKey: m.idempotencyKey,
+          triggerId: m.triggerId,
+          ruleId: m.ruleId,
+          accountId: m.accountId,
+        },
+      };
+      if (options.replyTo) body['reply_to'] = { email: options.replyTo };
+      if (email.subject !== '') body['subject'] = email.subject;
+      if (email.templateId !== undefined) {
+        body['template_id'] = email.templateId;
+        personalization['dynamic_template_data'] = email.templateData ?? {};
+      }
+      // SendGrid requires text/plain before text/html.
+      const content: Array<{ type: string; value: string }> = [];
+      if (email.body !== undefined) content.push({ type: 'text/plain', value: email.body });
+      if (email.html !== undefined) content.push({ type: 'text/html', value: email.html });
+      if (content.length > 0) body['content'] = content;
+
+      const response = await httpExchange('sendgrid', {
+        url,
+        method: 'POST',
+        headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+        timeoutMs,
+      });
+      if (response.status < 200 || response.status >= 300) {
+        const json = parseJsonBody(response.body) as { errors?: Array<{ message?: unknown; field?: unknown }> } | undefined;
+        const messages = Array.isArray(json?.errors)
+          ? json.errors
+              .map((e) => (typeof e.message === 'string' ? (typeof e.field === 'string' && e.field ? `${e.field}: ${e.message}` : e.message) : ''))
+              .filter(Boolean)
+          : [];
+        throw httpFailure('sendgrid', response, { detail: messages.length > 0 ? messages.join('; ') : undefined });
+      }
+      const messageId = response.headers['x-message-id'];
+      return { provider: 'sendgrid', id: (Array.isArray(messageId) ? messageId[0] : messageId) ?? null, status: response.status };
+    },
+  };
+}

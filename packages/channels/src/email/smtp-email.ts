@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import { createTransport } from 'nodemailer';
+import { AutomationError, type ChannelGateway } from '@crm-automation/core';
+import { DEFAULT_TIMEOUT_MS } from '../http/http-exchange.js';
+import { permanentFailure, smtpFailure } from '../outcome/gateway-failure.js';
+import type { SendReceipt } from '../receipt.js';
+import { hasLineBreak, requireEmailFields } from '../validation/command-params.js';
+import { senderOf, type EmailSender } from './sendgrid-email.js';
+
+/** What a template renderer produces for {@link SmtpEmailOptions.renderTemplate}. */
+export interface RenderedEmail {
+  subject?: string | undefined;
+  text?: string | undefined;
+  html?: string | undefined;
+}
+
+export interface SmtpEmailOptions {
+  host: string;
+  /** Default 587, or 465 with `secure`. */
+  port?: number | undefined;
+  /** Implicit TLS (port 465). Without it, STARTTLS is used when the server offers it. */
+  secure?: boolean | undefined;
+  /** Refuse to send unless STARTTLS succeeds. */
+  requireTLS?: boolean | undefined;
+  auth?: { user: string; pass: string } | undefined;
+  from: EmailSender;
+  /** Domain of the generated Message-ID; default: the sender's domain. */
+  messageIdDomain?: string | undefined;
+  /** Deadline for each SMTP phase (connect, greeting, commands). Default 10 s. */
+  timeoutMs?: number | undefined;
+  /** TLS options for self-signed or private CAs (`{ ca }`, `{ rejectUnauthorized: false }` in tests). */
+  tls?: { ca?: string | Buffer | undefined; rejectUnauthorized?: boolean | undefined; servername?: string | undefined } | undefined;
+  /**
+   * SMTP has no server-side templates: an action naming a `templateId` needs this renderer (it gets
+   * the id and the event payload). Without it, such actions fail permanently unless they also carry
+   * a body or html.
+   */
+  renderTemplate?: ((templateId: string, data: Record<string, unknown>) => RenderedEmail | Promise<RenderedEmail>) | undefined;
+}
+
+/** A gateway that owns a connection and can be closed. */
+export interface ClosableChannelGateway extends ChannelGateway {
+  close(): Promise<void>;
+}
+
+/**
+ * Email through your own SMTP server with nodemailer, for teams that self-host mail. The Message-ID
+ * is derived from the idempotency key, so a resent command carries the same Message-ID and
+ * receiving systems that de-duplicate by it show it once; the key also travels as the
+ * `X-Automation-Idempotency-Key` header. 4xx replies and connection failures are transient, 5xx permanent.
+ *
+ * @example
+ * const email = createSmtpEmail({ host: 'smtp.internal', port: 587, auth: { user, pass }, from: 'crm@example.com' });
+ */
+export function createSmtpEmail(options: SmtpEmailOptions): ClosableChannelGateway {
+  if (!options.host) throw new AutomationError('CRM_ERR_CONFIG', 'createSmtpEmail needs a host');
+  const from = senderOf('smtp', options.from);
+  const domain = options.messageIdDomain ?? from.email.slice(from.email.lastIndexOf('@') + 1);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const transporter = createTransport({
+    host: options.host,
+    port: options.port ?? (options.secure ? 465 : 587),
+    secure: options.secure ?? false,
+    requireTLS: options.requireTLS ?? false,
+    ...(options.auth ? { auth: { user: options.auth.user, pass: options.auth.pass } } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+    dnsTimeout: timeoutMs,
+  });
+
+  return {
+    name: 'smtp',
+    async send(command): Promise<SendReceipt> {
+      const email = requireEmailFields('smtp', command.params);
+      let { subject } = email;
+      let text = email.body;
+      let html = email.html;
+      if (email.templateId !== undefined && text === undefined && html === undefined) {
+        if (!options.renderTemplate) {
+          throw permanentFailure('smtp', `templateId ${JSON.stringify(email.templateId)} needs a renderTemplate option; SMTP has no server-side templates`, 'template_unsupported');
+        }
+        const rendered = await options.renderTemplate(email.templateId, email.templateData ?? {});
+        text = rendered.text;
+        html = rendered.html;
+        if (rendered.subject !== undefined) {
+          if (hasLineBreak(rendered.subject)) throw permanentFailure('smtp', 'the rendered subject contains a line break (header injection refused)', 'header_injection');
+          subject = rendered.subject;
+        }
+      }
+      const key = command.metadata.idempotencyKey;
+      const messageId = `<${createHash('sha256').update(key).digest('hex').slice(0, 32)}@${domain}>`;
+      try {
+        const info = await transporter.sendMail({
+          from: from.name === undefined ? from.email : { address: from.email, name: from.name },
+          to: email.recipient,
+          subject,
+          ...(text !== undefined ? { text } : {}),
+          ...(html !== undefined ? { html } : {}),
+          messageId,
+          headers: { 'X-Automation-Idempotency-Key': key },
+          disableFileAccess: true,
+          disableUrlAccess: true,
+        });
+        if (info.rejected.length > 0) {
+          throw permanentFailure('smtp', `the server rejected ${info.rejected.join(', ')}: ${info.response}`, 'rejected');
+        }
+        const reply = /^(\d{3})/.exec(info.response)?.[1];
+        return { provider: 'smtp', id: info.messageId, ...(reply ? { status: Number(reply) } : {}) };
+      } catch (error) {
+        if (error instanceof AutomationError) throw error;
+        throw smtpFailure('smtp', error);
+      }
+    },
+    async close() {
+      transporter.close();
+    },
+  };
+}

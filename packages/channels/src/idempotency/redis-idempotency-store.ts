@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { AutomationError, type IdempotencyReservation, type IdempotencyStore } from '@crm-automation/core';
+
+export interface RedisIdempotencyStoreOptions {
+  /** A connected ioredis client; the store never closes a client it was handed. */
+  client?: Redis | undefined;
+  /** Or a `redis://` URL: the store opens its own client and closes it on `close()`. */
+  url?: string | undefined;
+  /** How long a sent key is remembered, overriding the `ttlMs` `withIdempotency` passes. */
+  ttlMs?: number | undefined;
+  /** Prefix of every key. Default `crm:idempotency:`. */
+  keyPrefix?: string | undefined;
+}
+
+interface StoredEntry {
+  /** `f` = in flight (with the holder's token), `d` = done (with the result). */
+  s: 'f' | 'd';
+  t?: string;
+  r?: unknown;
+}
+
+// Delete the reservation only while it is still the one this holder took: after its lock expired
+// another worker may hold the key, and a completed key must never be forgotten.
+const RELEASE_SCRIPT = `
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/**
+ * Idempotency keys in Redis, shared by every worker: `acquire` is one atomic
+ * `SET key <in-flight> NX PX lockMs`, `complete` overwrites it with the result and the TTL, and
+ * `release` deletes it only while it is still this holder's reservation.
+ *
+ * @example
+ * const idempotency = createRedisIdempotencyStore({ url: process.env.REDIS_URL });
+ * createAutomationEngine({ store, channels, idempotency });
+ */
+export function createRedisIdempotencyStore(options: RedisIdempotencyStoreOptions): IdempotencyStore {
+  if (!options.client && !options.url) throw new AutomationError('CRM_ERR_CONFIG', 'createRedisIdempotencyStore needs a client or a url');
+  const owned = !options.client;
+  const client = options.client ?? new Redis(options.url as string, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  const prefix = options.keyPrefix ?? 'crm:idempotency:';
+  // Reservation values this process holds, by key, so release can compare.
+  const held = new Map<string, string>();
+
+  const read = (value: string | null): StoredEntry | null => {
+    if (value === null) return null;
+    try {
+      return JSON.parse(value) as StoredEntry;
+    } catch {
+      return null;
+    }
+  };
+
+  return {
+    async acquire(key, lockMs): Promise<IdempotencyReservation> {
+      const redisKey = prefix + key;
+      const value = JSON.stringify({ s: 'f', t: randomUUID() } satisfies StoredEntry);
+      // A key can expire between the failed SET and the GET; try again then.
+      for (let round = 0; round < 3; round++) {
+        const set = await client.set(redisKey, value, 'PX', Math.max(1, Math.ceil(lockMs)), 'NX');
+        if (set === 'OK') {
+          held.set(key, value);
+          return { state: 'acquired' };
+        }
+        const existing = read(await client.get(redisKey));
+        if (existing?.s === 'd') return { state: 'done', result: existing.r ?? null };
+        if (existing) return { state: 'in-flight' };
+      }
+      return { state: 'in-flight' };
+    },
+    async complete(key, result, ttlMs) {
+      held.delete(key);
+      const ttl = Math.max(1, Math.ceil(options.ttlMs ?? ttlMs));
+      await client.set(prefix + key, JSON.stringify({ s: 'd', r: result ?? null } satisfies StoredEntry), 'PX', ttl);
+    },
+    async release(key) {
+      const value = held.get(key);
+      held.delete(key);
+      if (value === undefined) return;
+      await client.eval(RELEASE_SCRIPT, 1, prefix + key, value);
+    },
+    async close() {
+      if (owned) await client.quit();
+    },
+  };
+}

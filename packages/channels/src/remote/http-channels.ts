@@ -1,0 +1,74 @@
+import { AutomationError, type ChannelGateway } from '@crm-automation/core';
+import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-exchange.js';
+import { httpFailure } from '../outcome/gateway-failure.js';
+
+export interface HttpChannelsOptions {
+  /** Origin of the Notification Service, e.g. `http://notifications:3000`. */
+  baseUrl: string;
+  /** Bearer token the Notification Service accepts. */
+  token: string;
+  /** Deadline for the service's answer (which includes the provider call). Default 10 s. */
+  timeoutMs?: number | undefined;
+  /** Action types to build gateways for. Default sms, email, webhook. */
+  types?: readonly string[] | undefined;
+}
+
+/** The error body of the Notification Service: `{ error: { code, message, ... } }`. */
+interface RemoteError {
+  code?: unknown;
+  message?: unknown;
+  provider?: unknown;
+  providerCode?: unknown;
+}
+
+/**
+ * Gateways that hand commands to a remote Notification Service (`POST /api/v1/<type>` with
+ * `{ ...params, metadata }` and a bearer token): what a Trigger Service uses in the three-service
+ * wiring. The service de-duplicates by `metadata.idempotencyKey`, so retries are safe. Its answers
+ * are classified like any provider's: 503/502/429 transient (with Retry-After), 422 and other 4xx
+ * permanent, carrying the provider error the service reported.
+ *
+ * @example
+ * const channels = createHttpChannels({ baseUrl: 'http://notifications:3000', token });
+ * createAutomationEngine({ store, channels });
+ */
+export function createHttpChannels(options: HttpChannelsOptions): Record<string, ChannelGateway> {
+  if (!options.token) throw new AutomationError('CRM_ERR_CONFIG', 'createHttpChannels needs a token');
+  let base: URL;
+  try {
+    base = new URL(options.baseUrl);
+  } catch {
+    throw new AutomationError('CRM_ERR_CONFIG', `createHttpChannels: baseUrl ${JSON.stringify(options.baseUrl)} is not an absolute URL`);
+  }
+  const origin = base.href.replace(/\/+$/, '');
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const gateway = (type: string): ChannelGateway => ({
+    name: 'notification-service',
+    async send(command) {
+      const response = await httpExchange('notification-service', {
+        url: `${origin}/api/v1/${encodeURIComponent(type)}`,
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${options.token}`,
+          'content-type': 'application/json',
+          accept: 'application/json',
+          'idempotency-key': command.metadata.idempotencyKey,
+        },
+        body: JSON.stringify({ ...command.params, metadata: command.metadata }),
+        timeoutMs,
+      });
+      const json = parseJsonBody(response.body) as { result?: unknown; error?: RemoteError } | undefined;
+      if (response.status < 200 || response.status >= 300) {
+        const remote = json?.error;
+        const providerCode = remote?.providerCode ?? remote?.code;
+        const detail = typeof remote?.message === 'string' ? remote.message : undefined;
+        throw httpFailure('notification-service', response, {
+          providerCode: typeof providerCode === 'string' || typeof providerCode === 'number' ? providerCode : undefined,
+          detail,
+        });
+      }
+      return json?.result ?? null;
+    },
+  });
+  return Object.fromEntries((options.types ?? ['sms', 'email', 'webhook']).map((type) => [type, gateway(type)]));
+}

@@ -1,0 +1,84 @@
+import { AutomationError, type ChannelGateway } from '@crm-automation/core';
+import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-exchange.js';
+import { httpFailure, truncate } from '../outcome/gateway-failure.js';
+import type { SendReceipt } from '../receipt.js';
+import { requireSmsFields } from '../validation/command-params.js';
+
+/** The sender: a phone number (or alphanumeric sender id) or a Messaging Service. */
+export type TwilioSender =
+  | { from: string; messagingServiceSid?: undefined }
+  | { messagingServiceSid: string; from?: undefined };
+
+export type TwilioSmsOptions = TwilioSender & {
+  /** `AC...`; also the basic-auth user unless `apiKeySid` is given. */
+  accountSid: string;
+  /** The account's auth token (or the API key secret with `apiKeySid`). */
+  authToken: string;
+  /** Authenticate with an API key (`SK...`) instead of the account SID. */
+  apiKeySid?: string | undefined;
+  /** Twilio's API origin; tests point it at a local server. */
+  baseUrl?: string | undefined;
+  /** Deadline for Twilio's answer. Default 10 s. */
+  timeoutMs?: number | undefined;
+  /** Passed as `StatusCallback` so Twilio reports delivery status to you. */
+  statusCallback?: string | undefined;
+};
+
+const DEFAULT_BASE_URL = 'https://api.twilio.com';
+
+/**
+ * SMS through Twilio's Programmable Messaging REST API: a form-encoded
+ * `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` with HTTP basic auth. Returns the message
+ * `sid`. Twilio's Messages API takes no idempotency key, so a send whose answer is lost (timeout
+ * after Twilio accepted it) may be repeated on retry; `withIdempotency` covers every other case.
+ *
+ * @example
+ * const sms = createTwilioSms({ accountSid, authToken, from: '+15550001111' });
+ */
+export function createTwilioSms(options: TwilioSmsOptions): ChannelGateway {
+  if (!options.accountSid || !options.authToken) throw new AutomationError('CRM_ERR_CONFIG', 'createTwilioSms needs accountSid and authToken');
+  if (Boolean(options.from) === Boolean(options.messagingServiceSid)) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'createTwilioSms needs exactly one of from or messagingServiceSid');
+  }
+  const base = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+  const url = `${base}/2010-04-01/Accounts/${encodeURIComponent(options.accountSid)}/Messages.json`;
+  const user = options.apiKeySid ?? options.accountSid;
+  const authorization = `Basic ${Buffer.from(`${user}:${options.authToken}`).toString('base64')}`;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+
+  return {
+    name: 'twilio',
+    async send(command): Promise<SendReceipt> {
+      const { recipient, message } = requireSmsFields('twilio', command.params);
+      const form = new URLSearchParams({ To: recipient, Body: message });
+      if (options.from) form.set('From', options.from);
+      if (options.messagingServiceSid) form.set('MessagingServiceSid', options.messagingServiceSid);
+      if (options.statusCallback) form.set('StatusCallback', options.statusCallback);
+
+      const response = await httpExchange('twilio', {
+        url,
+        method: 'POST',
+        headers: {
+          authorization,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: form.toString(),
+        timeoutMs,
+      });
+      const json = parseJsonBody(response.body) as { sid?: unknown; status?: unknown; code?: unknown; message?: unknown } | undefined;
+      if (response.status < 200 || response.status >= 300) {
+        throw httpFailure('twilio', response, {
+          providerCode: typeof json?.code === 'number' || typeof json?.code === 'string' ? json.code : undefined,
+          detail: typeof json?.message === 'string' ? json.message : undefined,
+        });
+      }
+      return {
+        provider: 'twilio',
+        id: typeof json?.sid === 'string' ? json.sid : null,
+        status: response.status,
+        ...(typeof json?.status === 'string' ? { providerStatus: truncate(json.status, 40) } : {}),
+      };
+    },
+  };
+}
