@@ -8,6 +8,7 @@ import {
   VersionConflictError,
   type ValidationIssue,
 } from '../errors.js';
+import { createWebhookUrlCheck } from '../net/webhook-address-policy.js';
 import { normalizeEvent, type AutomationEvent, type NormalizedEvent } from '../events/event.js';
 import { ingestEvent } from '../intake/ingest.js';
 import { createMemoryBus } from '../memory/memory-bus.js';
@@ -120,7 +121,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     isOperator: createOperatorCheck(operators.keys()),
     actionTypes,
     limits: tuning.limits,
-    checkUrl: options.checkWebhookUrl,
+    checkUrl: options.checkWebhookUrl ?? createWebhookUrlCheck(options.webhookAddressPolicy),
   });
 
   const loop = new ClaimLoop(

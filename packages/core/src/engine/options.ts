@@ -5,6 +5,7 @@ import type { EventBus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { ChannelMap } from '../ports/gateway.js';
 import type { IdempotencyStore } from '../ports/idempotency.js';
+import type { WebhookAddressPolicy } from '../net/webhook-address-policy.js';
 import type { Logger } from '../ports/logger.js';
 import type { AutomationStore } from '../ports/store.js';
 import type { OperatorFn } from '../rules/operators.js';
@@ -32,8 +33,18 @@ export interface AutomationEngineOptions {
    */
   actionTypes?: readonly string[] | undefined;
   limits?: Partial<RuleLimits> | undefined;
-  /** Save-time check of literal webhook URLs; return a message to refuse (SSRF defences). */
+  /**
+   * Save-time check of literal webhook URLs; return a message to refuse (SSRF defences). Default:
+   * `createWebhookUrlCheck(webhookAddressPolicy)`, which refuses literal non-public addresses in any
+   * spelling and `localhost`. The send-time check of the webhook gateway remains the authority.
+   */
   checkWebhookUrl?: ((url: URL) => string | null) | undefined;
+  /**
+   * Which webhook destinations the default `checkWebhookUrl` accepts besides public addresses:
+   * `{ allowPrivateNetworks: true }` for receivers in your own network, `{ allowHosts: [...] }` for
+   * named hosts. Give the webhook gateway the same policy.
+   */
+  webhookAddressPolicy?: WebhookAddressPolicy | undefined;
 
   /** Consumer group for bus intake. Default `automation-intake`. */
   group?: string | undefined;
