@@ -1,0 +1,213 @@
+import type { BusHandler, BusSubscription, Logger } from '@crm-automation/core';
+import type { ConsumeMessage, Message, Options } from 'amqplib';
+import { ConfirmedChannel } from './confirm-channel.js';
+import { jittered, nextDelay, sleep, type RabbitConnection } from './connection.js';
+import { accountOf, clipReason, HEADER, numberHeader, publisherHeaders, reasonOf } from './message-headers.js';
+import type { ResolvedRabbitOptions } from './options.js';
+import { declareGroup, groupQueues, retryDelayFor, type GroupQueues } from './topology.js';
+
+/** Properties a copy of a message keeps (retry, dead letter, replay), with new headers. */
+export function copyProperties(message: Message, headers: Record<string, unknown>): Options.Publish {
+  const { messageId, type, timestamp, contentType } = message.properties as {
+    messageId?: string;
+    type?: string;
+    timestamp?: number;
+    contentType?: string;
+  };
+  const copy: Options.Publish = { persistent: true, headers, contentType: contentType ?? 'application/json' };
+  if (messageId !== undefined) copy.messageId = messageId;
+  if (type !== undefined) copy.type = type;
+  if (timestamp !== undefined) copy.timestamp = timestamp;
+  return copy;
+}
+
+/** AMQP channel errors the broker raises for a request it will keep refusing (403, 404, 405, 406). */
+function isBrokerRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && [403, 404, 405, 406, 530].includes(code);
+}
+
+function withoutBrokerHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    if (key === 'x-death' || key.startsWith('x-first-death') || key.startsWith('x-last-death') || key === 'x-crm-publish-id') continue;
+    out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * The consumers of one group in this process, on one channel: the group's queue is shared with
+ * every other process subscribed to the same group (competing consumers). Each delivery is acked
+ * only after the handler resolved, or after its retry / dead-letter copy was confirmed, so a
+ * process that dies mid-handle leaves the message to be redelivered.
+ */
+export class GroupConsumer implements BusSubscription {
+  private active = true;
+  private attachment: { channel: ConfirmedChannel; consumerTag: string } | undefined;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly queues: GroupQueues;
+  private readonly logger: Logger;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly connection: RabbitConnection,
+    private readonly options: ResolvedRabbitOptions,
+    group: string,
+    private readonly handler: BusHandler,
+    private readonly onStopped: () => void,
+  ) {
+    this.queues = groupQueues(options, group);
+    this.logger = options.logger.child({ group });
+  }
+
+  /** Starts the supervisor; resolves once consuming, rejects if the first setup fails or times out. */
+  start(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        this.active = false;
+        reject(new Error(`could not start consuming ${this.queues.main} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const settle = (error?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      void this.supervise(settle);
+    });
+  }
+
+  /** Keeps one consuming channel alive across channel errors and reconnects. */
+  private async supervise(settle: (error?: unknown) => void): Promise<void> {
+    let delay = this.options.reconnectDelayMs;
+    let first = true;
+    while (this.active) {
+      let model;
+      try {
+        model = await this.connection.ready();
+      } catch (error) {
+        settle(error);
+        return;
+      }
+      if (!this.active) return;
+      let channel: ConfirmedChannel | undefined;
+      try {
+        channel = await ConfirmedChannel.create(model, this.logger, `consumer ${this.queues.main}`);
+        await declareGroup(channel.channel, this.options, this.queues);
+        await channel.channel.prefetch(this.options.prefetch);
+        const current = channel;
+        const { consumerTag } = await channel.channel.consume(this.queues.main, (message) => this.onDelivery(current, message), { noAck: false });
+        if (!this.active) {
+          await channel.close();
+          return;
+        }
+        this.attachment = { channel, consumerTag };
+        if (!first) this.logger.info({ queue: this.queues.main }, 'RabbitMQ consumer resumed');
+        first = false;
+        delay = this.options.reconnectDelayMs;
+        settle();
+        await channel.closed;
+      } catch (error) {
+        this.logger.warn({ error: reasonOf(error), queue: this.queues.main }, 'RabbitMQ consumer setup failed');
+        // A refusal by the broker (queue exists with other arguments, access denied) will not fix
+        // itself; fail subscribe() rather than retry forever. Connection trouble is retried.
+        if (first && isBrokerRefusal(error)) {
+          this.active = false;
+          settle(error);
+          return;
+        }
+        await channel?.close();
+      }
+      this.attachment = undefined;
+      if (!this.active) return;
+      await sleep(jittered(delay));
+      delay = nextDelay(delay, this.options.reconnectMaxDelayMs);
+    }
+  }
+
+  private onDelivery(channel: ConfirmedChannel, message: ConsumeMessage | null): void {
+    if (message === null) {
+      // The broker cancelled the consumer (queue deleted); closing the channel makes the supervisor redeclare.
+      this.logger.warn({ queue: this.queues.main }, 'RabbitMQ cancelled the consumer; re-subscribing');
+      void channel.close();
+      return;
+    }
+    const work = this.process(channel, message).catch((error: unknown) => {
+      this.logger.error({ error: reasonOf(error), queue: this.queues.main }, 'RabbitMQ delivery could not be settled; the broker will redeliver it');
+    });
+    this.inflight.add(work);
+    void work.finally(() => this.inflight.delete(work));
+  }
+
+  private async process(channel: ConfirmedChannel, message: ConsumeMessage): Promise<void> {
+    const headers = message.properties.headers as Record<string, unknown> | undefined;
+    const attempt = Math.max(1, numberHeader(headers, HEADER.attempt) ?? 1);
+    let body: unknown;
+    try {
+      body = JSON.parse(message.content.toString('utf8')) as unknown;
+    } catch {
+      await this.deadLetter(channel, message, undefined, 'message is not valid JSON', attempt);
+      return;
+    }
+    try {
+      await this.handler(body, { attempt, headers: publisherHeaders(headers) });
+    } catch (error) {
+      const reason = reasonOf(error);
+      if ((error as { retryable?: unknown } | null)?.retryable === false) {
+        await this.deadLetter(channel, message, body, reason, attempt);
+      } else if (attempt >= this.options.maxAttempts) {
+        await this.deadLetter(channel, message, body, `gave up after ${attempt} attempts: ${reason}`, attempt);
+      } else {
+        await this.retry(channel, message, body, attempt, reason);
+      }
+      return;
+    }
+    this.ack(channel, message);
+  }
+
+  /** Acks on the channel the message came on; a closed channel already returned it to the queue. */
+  private ack(channel: ConfirmedChannel, message: ConsumeMessage): void {
+    if (channel.open) channel.channel.ack(message);
+  }
+
+  private async retry(channel: ConfirmedChannel, message: ConsumeMessage, body: unknown, attempt: number, reason: string): Promise<void> {
+    const delayMs = retryDelayFor(this.options, attempt);
+    const headers = { ...withoutBrokerHeaders(message.properties.headers as Record<string, unknown> | undefined), [HEADER.attempt]: attempt + 1 };
+    await channel.publish('', this.queues.retry(delayMs), message.content, { ...copyProperties(message, headers), mandatory: true });
+    this.logger.debug({ accountId: accountOf(body), attempt, retryInMs: delayMs, reason }, 'event intake failed; redelivery scheduled');
+    this.ack(channel, message);
+  }
+
+  private async deadLetter(channel: ConfirmedChannel, message: ConsumeMessage, body: unknown, reason: string, attempt: number): Promise<void> {
+    const accountId = accountOf(body);
+    const headers: Record<string, unknown> = {
+      ...withoutBrokerHeaders(message.properties.headers as Record<string, unknown> | undefined),
+      [HEADER.reason]: clipReason(reason),
+      [HEADER.attempts]: attempt,
+      [HEADER.deadAt]: new Date().toISOString(),
+      [HEADER.group]: this.queues.group,
+    };
+    if (accountId !== undefined) headers[HEADER.accountId] = accountId;
+    await channel.publish('', this.queues.deadLetter, message.content, { ...copyProperties(message, headers), mandatory: true });
+    this.logger.warn({ accountId, attempts: attempt, reason: clipReason(reason) }, 'event dead-lettered');
+    this.ack(channel, message);
+  }
+
+  /** Graceful: cancel the consumer, let in-flight handlers finish and ack, close the channel. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.active = false;
+      const attachment = this.attachment;
+      if (attachment?.channel.open) await attachment.channel.channel.cancel(attachment.consumerTag).catch(() => {});
+      while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+      await attachment?.channel.close();
+      this.onStopped();
+    })();
+    return this.stopping;
+  }
+}
