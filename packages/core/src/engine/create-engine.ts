@@ -20,7 +20,7 @@ import type { AttemptResult, AutomationStore } from '../ports/store.js';
 import { CompiledRuleCache } from '../rules/compiled-rule.js';
 import { createOperatorCheck, type OperatorFn } from '../rules/operators.js';
 import type { Page, Rule, RuleFilter } from '../rules/rule.js';
-import { createRuleValidator, type RuleValidationResult } from '../rules/rule-schema.js';
+import { createRuleValidator, ruleJsonSchema, type RuleValidationResult } from '../rules/rule-schema.js';
 import { dryRunRule, type DryRunResult, type DryRunSample } from '../rules/dry-run.js';
 import { ClaimLoop, type RunCounts } from '../scheduling/claim-loop.js';
 import type { ClaimedTrigger, ConditionTrace, ErrorSummary, Trigger, TriggerFilter } from '../scheduling/trigger.js';
@@ -58,6 +58,8 @@ export interface AutomationEngine {
      * Nothing is stored or sent. Null when a rule id does not exist in this account.
      */
     dryRun(accountId: string, rule: string | Record<string, unknown>, sample: DryRunSample): Promise<DryRunResult | null>;
+    /** JSON Schema (2020-12) of the rule documents this engine accepts, from the validator's zod schema. */
+    jsonSchema(): Record<string, unknown>;
   };
   readonly triggers: {
     get(accountId: string, id: string): Promise<Trigger | null>;
@@ -123,6 +125,8 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     limits: tuning.limits,
     checkUrl: options.checkWebhookUrl ?? createWebhookUrlCheck(options.webhookAddressPolicy),
   });
+
+  let jsonSchema: Record<string, unknown> | undefined;
 
   const loop = new ClaimLoop(
     {
@@ -255,6 +259,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
       },
       list: (accountId, filter = {}) => store.listRules(requireAccount(accountId), filter),
       validate: (input) => validate(input),
+      jsonSchema: () => (jsonSchema ??= ruleJsonSchema(validate)),
       async dryRun(accountId, input, sample) {
         requireAccount(accountId);
         const now = clock.now();

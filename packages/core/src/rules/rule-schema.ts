@@ -65,9 +65,20 @@ const factReference = z.strictObject({
   if (problem) ctx.addIssue(issue('invalid_path', problem, ['path']));
 });
 
+/**
+ * Nodes validated by hand (for precise error paths) are `z.unknown()` to zod's JSON Schema generator;
+ * these marks let {@link ruleJsonSchema} describe them properly.
+ */
+type JsonSchemaHint = 'recipient' | 'conditionGroup' | 'action';
+const JSON_SCHEMA_HINTS = new WeakMap<z.ZodType, JsonSchemaHint>();
+const hinted = <T extends z.ZodType>(schema: T, hint: JsonSchemaHint): T => {
+  JSON_SCHEMA_HINTS.set(schema, hint);
+  return schema;
+};
+
 const recipient = (kind: 'sms' | 'email') => {
   const literal = singleLineTemplate(320);
-  return z.unknown().superRefine((value, ctx) => {
+  return hinted(z.unknown().superRefine((value, ctx) => {
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       const ref = factReference.safeParse(value);
       if (!ref.success) for (const i of ref.error.issues) ctx.addIssue(toCustom(i));
@@ -89,7 +100,7 @@ const recipient = (kind: 'sms' | 'email') => {
     if (kind === 'email' && !EMAIL.test(value)) {
       ctx.addIssue(issue('invalid_recipient', 'email recipient must be an email address'));
     }
-  });
+  }), 'recipient');
 };
 
 const smsParams = z.strictObject({
@@ -171,7 +182,15 @@ function measureConditions(root: unknown, maxDepth: number): ShapeStats {
 }
 
 /** Builds the validator for one engine's operators, action types and limits. */
-export function createRuleValidator(options: RuleValidatorOptions): (input: unknown) => RuleValidationResult {
+export interface RuleValidator {
+  (input: unknown): RuleValidationResult;
+  /** The zod schema behind the validator (for JSON Schema / OpenAPI generation). */
+  readonly schema: z.ZodType;
+  /** Params schemas of the built-in action types. */
+  readonly builtInParams: Readonly<Record<string, z.ZodType>>;
+}
+
+export function createRuleValidator(options: RuleValidatorOptions): RuleValidator {
   const { isOperator, limits } = options;
   const builtIns = BUILT_IN_PARAMS(options.checkUrl);
 
@@ -205,7 +224,7 @@ export function createRuleValidator(options: RuleValidatorOptions): (input: unkn
       if (!result.success) for (const i of result.error.issues) ctx.addIssue({ ...toCustom(i) });
     });
   const groupNode = (depth: number): z.ZodType<unknown> =>
-    z.unknown().superRefine((value, ctx) => {
+    hinted(z.unknown().superRefine((value, ctx) => {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
         ctx.addIssue(issue('invalid_type', 'conditions must be an object with "all", "any" or "not"'));
         return;
@@ -240,9 +259,9 @@ export function createRuleValidator(options: RuleValidatorOptions): (input: unkn
         const inner = conditionNode(depth + 1).safeParse(child);
         if (!inner.success) for (const i of inner.error.issues) ctx.addIssue(toCustom(i, [kind, index]));
       });
-    });
+    }), 'conditionGroup');
 
-  const action = z
+  const action = hinted(z
     .strictObject({ type: z.string().min(1).max(50), params: z.record(z.string(), z.unknown()) })
     .superRefine((a, ctx) => {
       const builtIn = builtIns[a.type];
@@ -258,7 +277,7 @@ export function createRuleValidator(options: RuleValidatorOptions): (input: unkn
       if (!result.success && result.error) {
         for (const i of result.error.issues) ctx.addIssue(toCustom(i, ['params']));
       }
-    });
+    }), 'action');
 
   const ruleSchema = z.strictObject({
     name: z.string().trim().min(1).max(200),
@@ -280,7 +299,7 @@ export function createRuleValidator(options: RuleValidatorOptions): (input: unkn
     actions: z.array(action).min(1, 'a rule needs at least one action').max(limits.maxActions),
   });
 
-  return (input) => {
+  const validateRule = (input: unknown): RuleValidationResult => {
     let size: number;
     try {
       size = Buffer.byteLength(JSON.stringify(input) ?? '');
@@ -307,6 +326,7 @@ export function createRuleValidator(options: RuleValidatorOptions): (input: unkn
     const { accountId: _ignored, ...rest } = parsed.data;
     return { ok: true, rule: rest as RuleDraft };
   };
+  return Object.assign(validateRule, { schema: ruleSchema, builtInParams: builtIns });
 }
 
 function isGroupShape(value: unknown): boolean {
@@ -319,4 +339,71 @@ type AnyIssue = { code?: string | undefined; path: ReadonlyArray<PropertyKey>; m
 function toCustom(i: AnyIssue, prefix: PropertyKey[] = []) {
   const code = typeof i.params?.['code'] === 'string' ? (i.params['code'] as string) : (i.code ?? 'invalid');
   return issue(code, i.message, [...prefix, ...i.path]);
+}
+
+const FACT_REFERENCE_JSON = {
+  type: 'object',
+  properties: { source: { const: 'fact' }, fact: { type: 'string' }, path: { type: 'string', description: 'JSONPath into the fact, e.g. $.assignedTechnician.phone' } },
+  required: ['source', 'fact'],
+  additionalProperties: false,
+};
+
+const CONDITION_DEFS = {
+  Condition: {
+    description: 'A json-rules-engine condition: a group (all/any/not) or a leaf comparing a fact (at a JSONPath) with a value.',
+    anyOf: [{ $ref: '#/$defs/ConditionGroup' }, { $ref: '#/$defs/LeafCondition' }],
+  },
+  ConditionGroup: {
+    oneOf: [
+      { type: 'object', properties: { all: { type: 'array', items: { $ref: '#/$defs/Condition' } }, name: { type: 'string' }, priority: { type: 'integer', minimum: 1 } }, required: ['all'], additionalProperties: false },
+      { type: 'object', properties: { any: { type: 'array', items: { $ref: '#/$defs/Condition' } }, name: { type: 'string' }, priority: { type: 'integer', minimum: 1 } }, required: ['any'], additionalProperties: false },
+      { type: 'object', properties: { not: { $ref: '#/$defs/Condition' }, name: { type: 'string' }, priority: { type: 'integer', minimum: 1 } }, required: ['not'], additionalProperties: false },
+    ],
+  },
+  LeafCondition: {
+    type: 'object',
+    properties: {
+      fact: { type: 'string', minLength: 1 },
+      operator: { type: 'string', description: 'equal, notEqual, in, notIn, contains, doesNotContain, lessThan, lessThanInclusive, greaterThan, greaterThanInclusive, a decorated form (everyFact:equal) or a custom operator' },
+      value: {},
+      path: { type: 'string', description: 'JSONPath, e.g. $.status' },
+      params: { type: 'object' },
+      name: { type: 'string' },
+      priority: { type: 'integer', minimum: 1 },
+    },
+    required: ['fact', 'operator', 'value'],
+    additionalProperties: false,
+  },
+};
+
+/**
+ * JSON Schema (draft 2020-12) of a rule document as `validator` accepts it, generated from the same
+ * zod schema. Checks that need code (operators, templates, URLs, limits) are described, not encoded.
+ */
+export function ruleJsonSchema(validator: RuleValidator): Record<string, unknown> {
+  const schema = z.toJSONSchema(validator.schema, {
+    target: 'draft-2020-12',
+    io: 'input',
+    unrepresentable: 'any',
+    override: (ctx) => {
+      const hint = JSON_SCHEMA_HINTS.get(ctx.zodSchema as unknown as z.ZodType);
+      if (hint === 'recipient') Object.assign(ctx.jsonSchema, { anyOf: [{ type: 'string' }, FACT_REFERENCE_JSON] });
+      if (hint === 'conditionGroup') Object.assign(ctx.jsonSchema, { $ref: '#/$defs/ConditionGroup' });
+      if (hint === 'action') {
+        for (const key of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Record<string, unknown>)[key];
+        Object.assign(ctx.jsonSchema, { $ref: '#/$defs/Action' });
+      }
+    },
+  }) as Record<string, unknown>;
+  delete schema['$schema'];
+  const variants = Object.entries(validator.builtInParams).map(([type, params]) => {
+    const json = z.toJSONSchema(params, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any', override: (ctx) => {
+      if (JSON_SCHEMA_HINTS.get(ctx.zodSchema as unknown as z.ZodType) === 'recipient') Object.assign(ctx.jsonSchema, { anyOf: [{ type: 'string' }, FACT_REFERENCE_JSON] });
+    } }) as Record<string, unknown>;
+    delete json['$schema'];
+    return { type: 'object', properties: { type: { const: type }, params: json }, required: ['type', 'params'], additionalProperties: false };
+  });
+  const custom = { type: 'object', description: 'An action of a custom type, validated by its gateway', properties: { type: { type: 'string' }, params: { type: 'object' } }, required: ['type', 'params'], additionalProperties: false };
+  schema['$defs'] = { ...(schema['$defs'] as Record<string, unknown> | undefined), ...CONDITION_DEFS, Action: { anyOf: [...variants, custom] } };
+  return schema;
 }
