@@ -1,6 +1,7 @@
 import { AutomationError, type ChannelGateway } from '@crm-automation/core';
 import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-exchange.js';
 import { httpFailure } from '../outcome/gateway-failure.js';
+import { MAX_RETRY_AFTER_MS } from '../outcome/retry-after.js';
 import type { SendReceipt } from '../receipt.js';
 import { hasLineBreak, requireEmailFields, requireSenderAddress } from '../validation/command-params.js';
 
@@ -15,6 +16,8 @@ export interface SendgridEmailOptions {
   baseUrl?: string | undefined;
   /** Deadline for SendGrid's answer. Default 10 s. */
   timeoutMs?: number | undefined;
+  /** Clock (ms) for rate-limit reset times. */
+  now?: (() => number) | undefined;
 }
 
 const DEFAULT_BASE_URL = 'https://api.sendgrid.com';
@@ -88,7 +91,14 @@ export function createSendgridEmail(options: SendgridEmailOptions): ChannelGatew
               .map((e) => (typeof e.message === 'string' ? (typeof e.field === 'string' && e.field ? `${e.field}: ${e.message}` : e.message) : ''))
               .filter(Boolean)
           : [];
-        throw httpFailure('sendgrid', response, { detail: messages.length > 0 ? messages.join('; ') : undefined });
+        // SendGrid signals a rate limit with X-RateLimit-Reset (Unix seconds), not Retry-After.
+        const reset = Number(response.headers['x-ratelimit-reset']);
+        const now = (options.now ?? Date.now)();
+        throw httpFailure('sendgrid', response, {
+          detail: messages.length > 0 ? messages.join('; ') : undefined,
+          now,
+          fallbackRetryAfterMs: Number.isFinite(reset) && reset > 0 ? Math.min(Math.max(0, reset * 1000 - now), MAX_RETRY_AFTER_MS) : undefined,
+        });
       }
       const messageId = response.headers['x-message-id'];
       return { provider: 'sendgrid', id: (Array.isArray(messageId) ? messageId[0] : messageId) ?? null, status: response.status };

@@ -28,6 +28,8 @@ export interface HttpFailureDetails {
   detail?: string | undefined;
   /** Clock for Retry-After dates. */
   now?: number | undefined;
+  /** The wait a provider signals its own way (SendGrid's X-RateLimit-Reset), used without a Retry-After. */
+  fallbackRetryAfterMs?: number | undefined;
 }
 
 /** The error for a provider's non-2xx HTTP answer. */
@@ -38,7 +40,7 @@ export function httpFailure(
 ): GatewayError {
   const { status } = response;
   const retryable = isTransientStatus(status);
-  const retryAfterMs = retryable ? parseRetryAfter(response.headers['retry-after'], details.now) : undefined;
+  const retryAfterMs = retryable ? (parseRetryAfter(response.headers['retry-after'], details.now) ?? details.fallbackRetryAfterMs) : undefined;
   let reason = details.detail ?? '';
   if (status >= 300 && status < 400) {
     const location = response.headers['location'];

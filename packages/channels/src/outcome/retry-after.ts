@@ -11,6 +11,8 @@ export function parseRetryAfter(value: string | readonly string[] | undefined, n
   const text = raw.trim();
   if (text === '') return undefined;
   if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, MAX_RETRY_AFTER_MS);
+  // HTTP-date forms all start with a day name; Date.parse would also accept "1.5" or "-5".
+  if (!/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)/i.test(text)) return undefined;
   const at = Date.parse(text);
   if (Number.isNaN(at)) return undefined;
   return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);

@@ -1,0 +1,60 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createHttpChannels } from '@crm-automation/channels';
+import { commandOf } from './support/commands.js';
+import { SERVICE_TOKEN, startFakeNotificationService, type FakeNotificationService } from './support/fake-notification-service.js';
+import { closedPort } from './support/local-http-server.js';
+import { failure } from './support/webhook-command.js';
+
+describe('createHttpChannels', () => {
+  let service: FakeNotificationService;
+  beforeEach(async () => {
+    service = await startFakeNotificationService();
+  });
+  afterEach(() => service.close());
+
+  it('POSTs { ...params, metadata } to /api/v1/<type> with the bearer token and returns the remote result', async () => {
+    const channels = createHttpChannels({ baseUrl: service.url, token: SERVICE_TOKEN });
+    expect(Object.keys(channels)).toEqual(['sms', 'email', 'webhook']);
+    const command = commandOf('sms', { recipient: '+15557654321', message: 'hi' });
+    const result = await channels['sms']?.send(command);
+    expect(result).toEqual({ provider: 'remote', id: 'remote_1' });
+    expect(service.commands).toEqual([{ type: 'sms', body: { recipient: '+15557654321', message: 'hi', metadata: command.metadata } }]);
+    expect(service.requests[0]?.headers['idempotency-key']).toBe(command.metadata.idempotencyKey);
+    expect(service.requests[0]?.headers['content-type']).toBe('application/json');
+  });
+
+  it('maps 503 + Retry-After to a transient error', async () => {
+    service.failNextTransient(9);
+    const channels = createHttpChannels({ baseUrl: `${service.url}/`, token: SERVICE_TOKEN });
+    expect(await failure(channels['email']?.send(commandOf('email', { recipient: 'a@b.example', subject: 's', body: 'b' })) ?? Promise.resolve())).toMatchObject({
+      retryable: true,
+      status: 503,
+      retryAfterMs: 9_000,
+      provider: 'notification-service',
+    });
+  });
+
+  it('maps 422 to a permanent error carrying the provider code the service reported', async () => {
+    service.failNextPermanent();
+    const error = await failure(createHttpChannels({ baseUrl: service.url, token: SERVICE_TOKEN })['sms']?.send(commandOf('sms', { recipient: '+15557654321', message: 'x' })) ?? Promise.resolve());
+    expect(error).toMatchObject({ retryable: false, status: 422, providerCode: 21211 });
+    expect(error['message']).toMatch(/Invalid 'To' Phone Number/);
+  });
+
+  it('a wrong token (401) is permanent', async () => {
+    const error = await failure(createHttpChannels({ baseUrl: service.url, token: 'nope' })['sms']?.send(commandOf('sms', {})) ?? Promise.resolve());
+    expect(error).toMatchObject({ retryable: false, status: 401, providerCode: 'CRM_ERR_UNAUTHORIZED' });
+  });
+
+  it('an unreachable service is transient', async () => {
+    const port = await closedPort();
+    const error = await failure(createHttpChannels({ baseUrl: `http://127.0.0.1:${port}`, token: SERVICE_TOKEN })['webhook']?.send(commandOf('webhook', { url: 'https://x.example' })) ?? Promise.resolve());
+    expect(error).toMatchObject({ retryable: true });
+  });
+
+  it('builds gateways for custom types and refuses a bad configuration', () => {
+    expect(Object.keys(createHttpChannels({ baseUrl: service.url, token: 't', types: ['push'] }))).toEqual(['push']);
+    expect(() => createHttpChannels({ baseUrl: 'not a url', token: 't' })).toThrow(/baseUrl/);
+    expect(() => createHttpChannels({ baseUrl: service.url, token: '' })).toThrow(/token/);
+  });
+});

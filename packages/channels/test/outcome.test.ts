@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { GatewayError } from '@crm-automation/core';
+import { httpFailure, isTransientStatus, parseRetryAfter, smtpFailure, transportFailure, MAX_RETRY_AFTER_MS } from '@crm-automation/channels';
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2030-06-01T12:00:00Z');
+  it.each([
+    ['0', 0],
+    ['5', 5_000],
+    [' 120 ', 120_000],
+    ['Sat, 01 Jun 2030 12:00:30 GMT', 30_000],
+    ['Sat, 01 Jun 2030 11:00:00 GMT', 0],
+    ['99999999', MAX_RETRY_AFTER_MS],
+  ])('%j is %i ms', (header, ms) => {
+    expect(parseRetryAfter(header, now)).toBe(ms);
+  });
+  it.each([undefined, '', 'soon', '-5', '1.5'])('%j is unknown', (header) => {
+    expect(parseRetryAfter(header, now)).toBeUndefined();
+  });
+  it('reads the first of repeated headers', () => {
+    expect(parseRetryAfter(['3', '9'], now)).toBe(3_000);
+  });
+});
+
+describe('shared outcome classification', () => {
+  it.each([
+    [200, false],
+    [301, false],
+    [400, false],
+    [401, false],
+    [403, false],
+    [404, false],
+    [409, false],
+    [410, false],
+    [422, false],
+    [408, true],
+    [429, true],
+    [500, true],
+    [502, true],
+    [503, true],
+    [504, true],
+  ])('status %i transient=%s', (status, transient) => {
+    expect(isTransientStatus(status)).toBe(transient);
+  });
+
+  it('httpFailure keeps provider code, status, a 500-character excerpt and Retry-After only when transient', () => {
+    const body = 'e'.repeat(2_000);
+    const transient = httpFailure('twilio', { status: 503, headers: { 'retry-after': '4' }, body }, { providerCode: 20503 });
+    expect(transient).toBeInstanceOf(GatewayError);
+    expect(transient).toMatchObject({ retryable: true, status: 503, providerCode: 20503, retryAfterMs: 4_000, provider: 'twilio' });
+    expect(transient.response).toHaveLength(501);
+    const permanent = httpFailure('twilio', { status: 400, headers: { 'retry-after': '4' }, body: '' });
+    expect(permanent).toMatchObject({ retryable: false, retryAfterMs: undefined, response: undefined });
+  });
+
+  it('transportFailure is transient and keeps the system code', () => {
+    expect(transportFailure('sendgrid', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toMatchObject({ retryable: true, providerCode: 'ECONNREFUSED' });
+  });
+
+  it.each([
+    [{ responseCode: 421, message: 'busy' }, true],
+    [{ responseCode: 451, message: 'greylisted' }, true],
+    [{ responseCode: 452, message: 'insufficient storage' }, true],
+    [{ responseCode: 550, message: 'no mailbox' }, false],
+    [{ responseCode: 535, code: 'EAUTH', message: 'auth failed' }, false],
+    [{ code: 'ECONNECTION', message: 'refused' }, true],
+    [{ code: 'ETIMEDOUT', message: 'timeout' }, true],
+    [{ code: 'EMESSAGE', message: 'bad message' }, false],
+  ])('smtpFailure(%j) retryable=%s', (error, retryable) => {
+    expect(smtpFailure('smtp', Object.assign(new Error(error.message), error))).toMatchObject({ retryable });
+  });
+});

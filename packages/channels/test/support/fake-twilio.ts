@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import type { ChannelDelivery, ChannelReceiver } from '@crm-automation/testing';
+import { sendJson, startLocalHttpServer, type LocalHttpServer } from './local-http-server.js';
+
+export const TWILIO_ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
+export const TWILIO_AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
+
+type Failure =
+  | { kind: 'rate-limited'; retryAfterSeconds?: number | undefined }
+  | { kind: 'unavailable' }
+  | { kind: 'invalid-number' };
+
+export interface FakeTwilio extends ChannelReceiver, LocalHttpServer {
+  /** Messages accepted (201), as Twilio would have queued them. */
+  messages: Array<{ sid: string; To: string; From?: string | undefined; MessagingServiceSid?: string | undefined; Body: string }>;
+  /** Requests that broke Twilio's documented contract (path, auth, encoding, fields). */
+  violations: string[];
+  failNext(failure: Failure): void;
+}
+
+const twilioError = (code: number, status: number, message: string) => ({
+  code,
+  message,
+  more_info: `https://www.twilio.com/docs/errors/${code}`,
+  status,
+});
+
+/**
+ * A local stand-in for Twilio's Messages endpoint that checks each request as Twilio documents it
+ * (form-encoded POST to /2010-04-01/Accounts/{AccountSid}/Messages.json, basic auth, To + Body +
+ * exactly one of From/MessagingServiceSid) and answers with Twilio's success and error shapes.
+ */
+export async function startFakeTwilio(): Promise<FakeTwilio> {
+  const failures: Failure[] = [];
+  const messages: FakeTwilio['messages'] = [];
+  const violations: string[] = [];
+  const expectedAuth = `Basic ${Buffer.from(`${TWILIO_ACCOUNT_SID}:${TWILIO_AUTH_TOKEN}`).toString('base64')}`;
+
+  const server = await startLocalHttpServer((req, res) => {
+    if (req.method !== 'POST' || req.path !== `/2010-04-01/Accounts/${TWILIO_ACCOUNT_SID}/Messages.json`) {
+      violations.push(`unexpected ${req.method} ${req.path}`);
+      return sendJson(res, 404, twilioError(20404, 404, 'The requested resource was not found'));
+    }
+    if (req.headers.authorization !== expectedAuth) {
+      violations.push('bad basic auth');
+      return sendJson(res, 401, twilioError(20003, 401, 'Authenticate'));
+    }
+    if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') violations.push(`content-type ${req.headers['content-type']}`);
+    const form = new URLSearchParams(req.body);
+    const to = form.get('To');
+    const body = form.get('Body');
+    const from = form.get('From');
+    const service = form.get('MessagingServiceSid');
+    if (!to || !body) {
+      violations.push('missing To or Body');
+      return sendJson(res, 400, twilioError(21604, 400, "A 'To' phone number is required."));
+    }
+    if (Boolean(from) === Boolean(service)) {
+      violations.push('needs exactly one of From and MessagingServiceSid');
+      return sendJson(res, 400, twilioError(21603, 400, "A 'From' phone number is required."));
+    }
+    const failure = failures.shift();
+    if (failure?.kind === 'rate-limited') {
+      return sendJson(res, 429, twilioError(20429, 429, 'Too Many Requests'), failure.retryAfterSeconds === undefined ? {} : { 'retry-after': String(failure.retryAfterSeconds) });
+    }
+    if (failure?.kind === 'unavailable') return sendJson(res, 503, twilioError(20503, 503, 'Service Unavailable'));
+    if (failure?.kind === 'invalid-number') return sendJson(res, 400, twilioError(21211, 400, `Invalid 'To' Phone Number: ${to}`));
+
+    const sid = `SM${randomBytes(16).toString('hex')}`;
+    messages.push({ sid, To: to, Body: body, ...(from ? { From: from } : {}), ...(service ? { MessagingServiceSid: service } : {}) });
+    const now = new Date().toUTCString();
+    return sendJson(res, 201, {
+      account_sid: TWILIO_ACCOUNT_SID,
+      api_version: '2010-04-01',
+      body,
+      date_created: now,
+      date_sent: null,
+      date_updated: now,
+      direction: 'outbound-api',
+      error_code: null,
+      error_message: null,
+      from,
+      messaging_service_sid: service,
+      num_media: '0',
+      num_segments: '1',
+      price: null,
+      price_unit: 'USD',
+      sid,
+      status: 'queued',
+      to,
+      uri: `/2010-04-01/Accounts/${TWILIO_ACCOUNT_SID}/Messages/${sid}.json`,
+    });
+  });
+
+  return Object.assign(server, {
+    messages,
+    violations,
+    failNext: (failure: Failure) => failures.push(failure),
+    deliveries: (): ChannelDelivery[] => messages.map((m) => ({ recipient: m.To, text: m.Body })),
+    failNextTransient: (retryAfterSeconds?: number) => failures.push({ kind: 'rate-limited', retryAfterSeconds }),
+    failNextPermanent: () => failures.push({ kind: 'invalid-number' }),
+  });
+}
