@@ -1,0 +1,11 @@
+export { createMongoStore } from './mongo-store.js';
+export type { MongoStore, MongoStoreOptions, MongoCollectionNames, MongoIndexReport } from './mongo-store.js';
+export { createMongoIdempotencyStore } from './mongo-idempotency-store.js';
+export type { MongoIdempotencyStore, MongoIdempotencyStoreOptions } from './mongo-idempotency-store.js';
+export type { MongoConnectionOptions, ServerDialect } from './connection.js';
+export type { RetentionPolicy, RetentionHandle } from './retention.js';
+export { DEFAULT_RETENTION_MS } from './retention.js';
+export type { ExpiryMode } from './indexes.js';
+export { RULE_INDEXES, TRIGGER_INDEXES } from './indexes.js';
+export { dueClaimQuery } from './claim-tickets.js';
+export type { RuleDocument, TriggerDocument, ClaimTicketDocument } from './documents.js';

@@ -1,0 +1,4 @@
+import { describeStoreContract } from '@crm-automation/testing';
+import { createMemoryStore } from '../src/index.js';
+
+describeStoreContract('memory', () => createMemoryStore());
