@@ -1,0 +1,16 @@
+
+// Rules Service API
+export { rulesRoutes, rulesRouteDefinitions } from './rules/routes.js';
+export type { RulesRoutesOptions, RouteDefinition, EventType } from './rules/routes.js';
+export { buildOpenApiDocument } from './rules/openapi.js';
+export type { OpenApiInfo } from './rules/openapi.js';
+export { createAccountRateLimiter } from './rules/rate-limit.js';
+export type { RateLimitOptions } from './rules/rate-limit.js';
+export { apiKeyAuth, hashApiKey, generateApiKey, API_KEY_PREFIX } from './account-auth/api-keys.js';
+export type { ApiKeyRecord, ApiKeyAuthOptions } from './account-auth/api-keys.js';
+export { jwtAuth } from './account-auth/jwt.js';
+export type { JwtAuthOptions } from './account-auth/jwt.js';
+export { anyOf, bearerToken, RULES_SCOPES } from './account-auth/principal.js';
+export type { Authenticate, Principal, RulesScope } from './account-auth/principal.js';
+export { HttpError, HTTP_ERROR_CODES, toErrorReply, replyWithError } from './http-errors.js';
+export type { HttpErrorCode, ErrorBody } from './http-errors.js';

@@ -1,0 +1,394 @@
+import type { AutomationEngine, Rule, Trigger, TriggerStatus } from '@crm-automation/core';
+import { formatPath, TRIGGER_STATUSES } from '@crm-automation/core';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { Authenticate, Principal, RulesScope } from '../account-auth/principal.js';
+import { HttpError, replyWithError } from '../http-errors.js';
+import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
+import { createAccountRateLimiter, type RateLimitOptions } from './rate-limit.js';
+import * as s from './schemas.js';
+
+/** An event type the CRM emits, offered to rule builders with a sample payload. */
+export interface EventType {
+  name: string;
+  description?: string | undefined;
+  samplePayload?: Record<string, unknown> | undefined;
+}
+
+export interface RulesRoutesOptions {
+  engine: AutomationEngine;
+  /** Who is calling: `apiKeyAuth(...)`, `jwtAuth(...)`, `anyOf(...)` or your own. */
+  authenticate: Authenticate;
+  /** Per-account request rate; `false` turns it off. Default 600 requests a minute. */
+  rateLimit?: RateLimitOptions | false | undefined;
+  /** Largest request body in bytes. Default 256 KiB. */
+  bodyLimit?: number | undefined;
+  /** Event types offered by `GET /event-types`. */
+  eventCatalog?: readonly EventType[] | undefined;
+  /** Window of `GET /rules/:id/stats`. Default 7 days. */
+  statsWindowMs?: number | undefined;
+  /** `info` of the OpenAPI document. */
+  openapi?: Partial<OpenApiInfo> | undefined;
+}
+
+interface RouteInput {
+  principal: Principal;
+  params: Record<string, string>;
+  query: unknown;
+  body: unknown;
+  request: FastifyRequest;
+}
+
+interface RouteResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** One route of the API: what it accepts and answers (for the OpenAPI document) and what it does. */
+export interface RouteDefinition {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  summary: string;
+  /** Required scope; undefined = no authentication (health, OpenAPI). */
+  scope?: RulesScope | undefined;
+  query?: z.ZodType | undefined;
+  /** `'rule'` = a rule document (the engine's own JSON Schema). */
+  body?: z.ZodType | 'rule' | undefined;
+  responses: Record<number, z.ZodType | null>;
+  handler: (input: RouteInput) => Promise<RouteResult>;
+}
+
+const DAY = 86_400_000;
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, location: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => ({ path: formatPath([location, ...i.path]), code: i.code, message: i.message }));
+  throw new HttpError(400, 'CRM_ERR_HTTP_BAD_REQUEST', `invalid ${location}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+}
+
+const notFound = (what: 'Rule' | 'Trigger', id: string) =>
+  new HttpError(404, what === 'Rule' ? 'CRM_ERR_RULE_NOT_FOUND' : 'CRM_ERR_TRIGGER_NOT_FOUND', `${what} ${JSON.stringify(id)} not found`);
+
+/** Fields a client may send back from a GET; they are the server's to set. */
+const READ_ONLY = ['id', 'version', 'createdAt', 'updatedAt'] as const;
+
+function ruleBody(body: unknown): { document: Record<string, unknown>; version?: number | undefined } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(400, 'CRM_ERR_RULE_INVALID', 'Invalid rule: the body must be a JSON object', [{ path: '', code: 'invalid_type', message: 'expected a rule object' }]);
+  }
+  const document = { ...(body as Record<string, unknown>) };
+  const version = document['version'];
+  for (const key of READ_ONLY) delete document[key];
+  return { document, version: typeof version === 'number' ? version : undefined };
+}
+
+function ifMatchVersion(request: FastifyRequest): number | undefined {
+  const header = request.headers['if-match'];
+  if (header === undefined) return undefined;
+  const match = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(Array.isArray(header) ? (header[0] ?? '') : header);
+  if (!match) throw new HttpError(400, 'CRM_ERR_HTTP_PRECONDITION', 'If-Match must be a rule version, e.g. "3"');
+  return Number(match[1]);
+}
+
+const etag = (rule: Rule) => `"${rule.version}"`;
+
+/** The route table, shared by registration and the OpenAPI document. */
+export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinition[] {
+  const { engine } = options;
+  const statsWindowMs = options.statsWindowMs ?? 7 * DAY;
+  let openapi: Record<string, unknown> | undefined;
+  const routes: RouteDefinition[] = [
+    {
+      method: 'POST',
+      url: '/rules',
+      summary: 'Create a rule',
+      scope: 'rules:write',
+      body: 'rule',
+      responses: { 201: s.ruleResponse, 400: s.errorResponse },
+      async handler({ principal, body }) {
+        const rule = await engine.rules.create(principal.accountId, ruleBody(body).document);
+        return { status: 201, body: rule, headers: { location: `/rules/${rule.id}`, etag: etag(rule) } };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/rules',
+      summary: 'List rules (filter by event name and enabled; cursor pagination)',
+      scope: 'rules:read',
+      query: s.listRulesQuery,
+      responses: { 200: s.rulePage, 400: s.errorResponse },
+      async handler({ principal, query }) {
+        const q = parse(s.listRulesQuery, query, 'query');
+        return { status: 200, body: await engine.rules.list(principal.accountId, q) };
+      },
+    },
+    {
+      method: 'POST',
+      url: '/rules/validate',
+      summary: 'Validate a rule without saving it; with a sample event, dry-run it',
+      scope: 'rules:read',
+      body: s.validateBody,
+      responses: { 200: s.validateResponse, 400: s.errorResponse },
+      async handler({ principal, body }) {
+        const { rule, sample } = parse(s.validateBody, body, 'body');
+        const { document } = ruleBody(rule);
+        const result = engine.rules.validate(document);
+        if (!result.ok) return { status: 200, body: { valid: false, issues: result.issues } };
+        const dryRun = sample ? await engine.rules.dryRun(principal.accountId, document, sample) : undefined;
+        return { status: 200, body: { valid: true, rule: result.rule, ...(dryRun ? { dryRun } : {}) } };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/rules/:id',
+      summary: 'Get a rule',
+      scope: 'rules:read',
+      responses: { 200: s.ruleResponse, 404: s.errorResponse },
+      async handler({ principal, params }) {
+        const rule = await engine.rules.get(principal.accountId, params['id'] ?? '');
+        if (!rule) throw notFound('Rule', params['id'] ?? '');
+        return { status: 200, body: rule, headers: { etag: etag(rule) } };
+      },
+    },
+    {
+      method: 'PUT',
+      url: '/rules/:id',
+      summary: 'Replace a rule (bumps its version; If-Match for optimistic concurrency)',
+      scope: 'rules:write',
+      body: 'rule',
+      responses: { 200: s.ruleResponse, 400: s.errorResponse, 404: s.errorResponse, 409: s.errorResponse },
+      async handler({ principal, params, body, request }) {
+        const id = params['id'] ?? '';
+        const { document, version } = ruleBody(body);
+        const expectedVersion = ifMatchVersion(request) ?? version;
+        const rule = await engine.rules.update(principal.accountId, id, document, { expectedVersion });
+        if (!rule) throw notFound('Rule', id);
+        return { status: 200, body: rule, headers: { etag: etag(rule) } };
+      },
+    },
+    {
+      method: 'DELETE',
+      url: '/rules/:id',
+      summary: 'Delete a rule (its pending triggers are skipped when due)',
+      scope: 'rules:write',
+      responses: { 204: null, 404: s.errorResponse },
+      async handler({ principal, params }) {
+        if (!(await engine.rules.delete(principal.accountId, params['id'] ?? ''))) throw notFound('Rule', params['id'] ?? '');
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'POST',
+      url: '/rules/:id/test',
+      summary: 'Dry-run a saved rule against a sample event; nothing is sent',
+      scope: 'rules:read',
+      body: s.sampleEvent,
+      responses: { 200: s.dryRunResponse, 400: s.errorResponse, 404: s.errorResponse },
+      async handler({ principal, params, body }) {
+        const sample = parse(s.sampleEvent, body, 'body');
+        const result = await engine.rules.dryRun(principal.accountId, params['id'] ?? '', sample);
+        if (!result) throw notFound('Rule', params['id'] ?? '');
+        return { status: 200, body: result };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/rules/:id/stats',
+      summary: 'Recent runs of a rule by outcome, and when it last fired',
+      scope: 'triggers:read',
+      responses: { 200: s.ruleStatsResponse, 404: s.errorResponse },
+      async handler({ principal, params }) {
+        const id = params['id'] ?? '';
+        if (!(await engine.rules.get(principal.accountId, id))) throw notFound('Rule', id);
+        const since = new Date(engine.clock.now().getTime() - statsWindowMs);
+        const counts = Object.fromEntries(TRIGGER_STATUSES.map((status) => [status, 0])) as Record<TriggerStatus, number>;
+        let lastFiredAt: Date | null = null;
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await engine.triggers.list(principal.accountId, { ruleId: id, from: since, limit: 500, cursor });
+          for (const trigger of page.items) {
+            counts[trigger.status] += 1;
+            const fired = trigger.status === 'completed' ? trigger.executionHistory.at(-1)?.at : undefined;
+            if (fired && (!lastFiredAt || fired > lastFiredAt)) lastFiredAt = fired;
+          }
+          cursor = page.nextCursor;
+        } while (cursor && ++pages < 4);
+        return { status: 200, body: { ruleId: id, since, lastFiredAt, counts, truncated: cursor !== undefined } };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/triggers',
+      summary: 'List triggers, newest first (by status, rule, evaluateAt range)',
+      scope: 'triggers:read',
+      query: s.listTriggersQuery,
+      responses: { 200: s.triggerPage, 400: s.errorResponse },
+      async handler({ principal, query }) {
+        const q = parse(s.listTriggersQuery, query, 'query');
+        const page = await engine.triggers.list(principal.accountId, {
+          status: q.status as TriggerStatus[] | undefined,
+          ruleId: q.ruleId,
+          from: q.from ? new Date(q.from) : undefined,
+          to: q.to ? new Date(q.to) : undefined,
+          limit: q.limit,
+          cursor: q.cursor,
+        });
+        return { status: 200, body: page };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/triggers/:id',
+      summary: 'Get a trigger with its execution history',
+      scope: 'triggers:read',
+      responses: { 200: s.triggerResponse, 404: s.errorResponse },
+      async handler({ principal, params }) {
+        const trigger = await engine.triggers.get(principal.accountId, params['id'] ?? '');
+        if (!trigger) throw notFound('Trigger', params['id'] ?? '');
+        return { status: 200, body: trigger };
+      },
+    },
+    {
+      method: 'POST',
+      url: '/triggers/:id/retry',
+      summary: 'Run a failed trigger again, now, with a fresh attempt budget',
+      scope: 'triggers:write',
+      responses: { 200: s.triggerResponse, 404: s.errorResponse, 409: s.errorResponse },
+      async handler({ principal, params }) {
+        const trigger = await engine.triggers.retry(principal.accountId, params['id'] ?? '');
+        if (!trigger) throw notFound('Trigger', params['id'] ?? '');
+        return { status: 200, body: trigger };
+      },
+    },
+    {
+      method: 'POST',
+      url: '/triggers/:id/cancel',
+      summary: 'Cancel a pending or retrying trigger',
+      scope: 'triggers:write',
+      responses: { 200: s.triggerResponse, 404: s.errorResponse, 409: s.errorResponse },
+      async handler({ principal, params }) {
+        const trigger = await engine.triggers.cancel(principal.accountId, params['id'] ?? '');
+        if (!trigger) throw notFound('Trigger', params['id'] ?? '');
+        return { status: 200, body: trigger };
+      },
+    },
+    {
+      method: 'POST',
+      url: '/events',
+      summary: 'HTTP intake of a CRM event (same validation and dedupe as the bus)',
+      scope: 'events:write',
+      body: s.eventBody,
+      responses: { 202: s.eventAccepted, 400: s.errorResponse },
+      async handler({ principal, body }) {
+        const event = parse(s.eventBody, body, 'body');
+        if (event.accountId !== undefined && event.accountId !== principal.accountId) {
+          throw new HttpError(400, 'CRM_ERR_EVENT_INVALID', 'Invalid event: accountId does not match the credentials', [
+            { path: 'accountId', code: 'account_mismatch', message: 'leave accountId out; it comes from the credentials' },
+          ]);
+        }
+        const triggers: Trigger[] = await engine.ingest({ ...event, accountId: principal.accountId } as Parameters<AutomationEngine['ingest']>[0]);
+        const id = triggers[0]?.triggeringEvent.id ?? event.id;
+        return {
+          status: 202,
+          body: { id: id ?? '', triggers: triggers.map((t) => ({ id: t.id, ruleId: t.ruleId, evaluateAt: t.evaluateAt, status: t.status })) },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/event-types',
+      summary: 'Event types for the rule builder: the catalogue, plus names used by the account’s rules',
+      scope: 'rules:read',
+      responses: { 200: s.eventTypesResponse },
+      async handler({ principal }) {
+        const items = new Map<string, { name: string; description?: string; samplePayload?: Record<string, unknown> }>();
+        for (const type of options.eventCatalog ?? []) {
+          items.set(type.name, {
+            name: type.name,
+            ...(type.description ? { description: type.description } : {}),
+            ...(type.samplePayload ? { samplePayload: type.samplePayload } : {}),
+          });
+        }
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await engine.rules.list(principal.accountId, { limit: 500, cursor });
+          for (const rule of page.items) if (!items.has(rule.trigger.eventName)) items.set(rule.trigger.eventName, { name: rule.trigger.eventName });
+          cursor = page.nextCursor;
+        } while (cursor && ++pages < 10);
+        return { status: 200, body: { items: [...items.values()] } };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/healthz',
+      summary: 'Liveness',
+      responses: { 200: s.healthResponse },
+      handler: async () => ({ status: 200, body: { status: 'ok' } }),
+    },
+    {
+      method: 'GET',
+      url: '/openapi.json',
+      summary: 'This API as an OpenAPI 3.1 document',
+      responses: { 200: null },
+      handler: async () => {
+        openapi ??= buildOpenApiDocument(routes, engine.rules.jsonSchema(), options.openapi);
+        return { status: 200, body: openapi };
+      },
+    },
+  ];
+  return routes;
+}
+
+/**
+ * The Rules Service REST API as a Fastify plugin, over any engine. Mount it in your own service:
+ * `app.register(rulesRoutes, { engine, authenticate: apiKeyAuth({ keys }) })`.
+ */
+export const rulesRoutes: FastifyPluginAsync<RulesRoutesOptions> = async (app: FastifyInstance, options) => {
+  const routes = rulesRouteDefinitions(options);
+  const limited = options.rateLimit === false ? undefined : createAccountRateLimiter(options.rateLimit ?? {});
+  const bodyLimit = options.bodyLimit ?? 256 * 1024;
+
+  // Bodies are JSON only: without this, Fastify's built-in text/plain parser would accept text.
+  app.removeContentTypeParser(['text/plain']);
+  app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    replyWithError(new HttpError(404, 'CRM_ERR_HTTP_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply),
+  );
+
+  for (const route of routes) {
+    app.route({
+      method: route.method,
+      url: route.url,
+      bodyLimit,
+      handler: async (request: FastifyRequest, reply: FastifyReply) => {
+        let principal: Principal = { accountId: '', scopes: [] };
+        if (route.scope) {
+          const found = await options.authenticate(request);
+          if (!found) {
+            throw new HttpError(401, 'CRM_ERR_HTTP_UNAUTHENTICATED', 'missing or invalid credentials', undefined, { 'www-authenticate': 'Bearer' });
+          }
+          if (!found.scopes.includes(route.scope)) throw new HttpError(403, 'CRM_ERR_HTTP_FORBIDDEN', `this route needs the "${route.scope}" scope`);
+          const waitMs = limited?.(found.accountId) ?? 0;
+          if (waitMs > 0) {
+            throw new HttpError(429, 'CRM_ERR_HTTP_RATE_LIMITED', 'too many requests for this account', undefined, { 'retry-after': String(Math.ceil(waitMs / 1000)) });
+          }
+          principal = found;
+          request.log = request.log.child({ accountId: found.accountId });
+        }
+        const result = await route.handler({
+          principal,
+          params: request.params as Record<string, string>,
+          query: request.query,
+          body: request.body,
+          request,
+        });
+        reply.status(result.status).headers(result.headers ?? {});
+        return result.body === undefined ? reply.send() : reply.send(result.body);
+      },
+    });
+  }
+};

@@ -1,0 +1,377 @@
+/**
+ * The Rules Service API suite, run over any store: the memory store in `npm test`, the Mongo store in
+ * `npm run test:services`.
+ */
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SignJWT, generateKeyPair, exportSPKI } from 'jose';
+import {
+  createAutomationEngine,
+  createManualClock,
+  createRecordingChannel,
+  GatewayError,
+  type AutomationEngine,
+  type AutomationStore,
+} from '@crm-automation/core';
+import { anyOf, apiKeyAuth, generateApiKey, jwtAuth, rulesRoutes } from '@crm-automation/http';
+import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '../../core/test/design-doc-rules.js';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
+
+export interface StoreFixture {
+  store: AutomationStore;
+  cleanup?: () => Promise<void>;
+}
+
+const A = 'acc_A';
+const B = 'acc_B';
+const JWT_SECRET = 'a-test-secret-of-sufficient-length-123456';
+
+export function describeRulesApi(name: string, makeStore: () => Promise<StoreFixture>): void {
+  describe(`Rules Service API over ${name}`, () => {
+    const keyA = generateApiKey();
+    const keyB = generateApiKey();
+    const readOnly = generateApiKey();
+    let app: FastifyInstance;
+    let engine: AutomationEngine;
+    let fixture: StoreFixture;
+    let sms = createRecordingChannel();
+    const clock = createManualClock('2026-06-01T12:00:00Z');
+    let rsa: Awaited<ReturnType<typeof generateKeyPair>>;
+    const responses: Array<{ method: string; url: string; response: LightMyRequestResponse }> = [];
+
+    const call = async (options: InjectOptions & { key?: string | null }) => {
+      const { key, ...rest } = options;
+      const headers: Record<string, string> = { ...(rest.headers as Record<string, string> | undefined) };
+      if (key !== null) headers['authorization'] = `Bearer ${key ?? keyA.key}`;
+      const response = await app.inject({ ...rest, headers });
+      responses.push({ method: String(rest.method ?? 'GET'), url: String(rest.url), response });
+      return response;
+    };
+    const json = (r: LightMyRequestResponse) => r.json() as Record<string, any>;
+
+    beforeAll(async () => {
+      rsa = await generateKeyPair('RS256');
+      fixture = await makeStore();
+      sms = createRecordingChannel();
+      engine = createAutomationEngine({ store: fixture.store, clock, channels: { sms, email: createRecordingChannel(), webhook: createRecordingChannel() }, maxAttempts: 1 });
+      app = Fastify();
+      await app.register(rulesRoutes, {
+        engine,
+        authenticate: anyOf(
+          apiKeyAuth({ keys: [
+            { hash: keyA.hash, accountId: A },
+            { hash: keyB.hash, accountId: B },
+            { hash: readOnly.hash, accountId: A, scopes: ['rules:read', 'triggers:read'] },
+          ] }),
+          jwtAuth({ secret: JWT_SECRET }),
+        ),
+        bodyLimit: 64 * 1024,
+        eventCatalog: [{ name: 'job.status.changed', description: 'A job changed status', samplePayload: doneJobPayload }],
+      });
+      await app.ready();
+    });
+
+    afterAll(async () => {
+      await app?.close();
+      await fixture?.cleanup?.();
+    });
+
+    beforeEach(() => sms.clear());
+
+    describe('rules CRUD', () => {
+      it('creates, reads, lists, replaces with If-Match, and deletes', async () => {
+        const created = await call({ method: 'POST', url: '/rules', payload: technicianSmsRule });
+        expect(created.statusCode).toBe(201);
+        const rule = json(created);
+        expect(rule).toMatchObject({ accountId: A, version: 1, name: technicianSmsRule.name, enabled: true });
+        expect(created.headers['location']).toBe(`/rules/${rule['id']}`);
+        expect(created.headers['etag']).toBe('"1"');
+
+        const got = await call({ url: `/rules/${rule['id']}` });
+        expect(got.statusCode).toBe(200);
+        expect(json(got)).toEqual(rule);
+
+        const listed = await call({ url: '/rules?eventName=job.status.changed&enabled=true' });
+        expect(json(listed)['items'].map((r: { id: string }) => r.id)).toContain(rule['id']);
+
+        const replaced = await call({ method: 'PUT', url: `/rules/${rule['id']}`, headers: { 'if-match': '"1"' }, payload: { ...rule, name: 'Renamed' } });
+        expect(replaced.statusCode).toBe(200);
+        expect(json(replaced)).toMatchObject({ name: 'Renamed', version: 2, createdAt: rule['createdAt'] });
+
+        const stale = await call({ method: 'PUT', url: `/rules/${rule['id']}`, headers: { 'if-match': '"1"' }, payload: technicianSmsRule });
+        expect(stale.statusCode).toBe(409);
+        expect(json(stale)['error']['code']).toBe('CRM_ERR_VERSION_CONFLICT');
+
+        const staleBody = await call({ method: 'PUT', url: `/rules/${rule['id']}`, payload: { ...technicianSmsRule, version: 1 } });
+        expect(staleBody.statusCode).toBe(409);
+
+        const badIfMatch = await call({ method: 'PUT', url: `/rules/${rule['id']}`, headers: { 'if-match': 'abc' }, payload: technicianSmsRule });
+        expect(badIfMatch.statusCode).toBe(400);
+
+        const deleted = await call({ method: 'DELETE', url: `/rules/${rule['id']}` });
+        expect(deleted.statusCode).toBe(204);
+        expect(deleted.body).toBe('');
+        expect((await call({ url: `/rules/${rule['id']}` })).statusCode).toBe(404);
+        expect((await call({ method: 'DELETE', url: `/rules/${rule['id']}` })).statusCode).toBe(404);
+      });
+
+      it('paginates with a cursor', async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) ids.push(json(await call({ method: 'POST', url: '/rules', payload: { ...highValueJobRule, name: `page ${i}`, trigger: { eventName: 'page.test' } } }))['id']);
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = json(await call({ url: `/rules?eventName=page.test&limit=2${cursor ? `&cursor=${cursor}` : ''}` }));
+          expect(page['items'].length).toBeLessThanOrEqual(2);
+          seen.push(...page['items'].map((r: { id: string }) => r.id));
+          cursor = page['nextCursor'];
+        } while (cursor);
+        expect(seen).toEqual(ids);
+        expect((await call({ url: '/rules?limit=0' })).statusCode).toBe(400);
+        expect((await call({ url: '/rules?enabled=maybe' })).statusCode).toBe(400);
+      });
+
+      it('answers validation errors with every issue and its path', async () => {
+        const response = await call({ method: 'POST', url: '/rules', payload: { ...technicianSmsRule, delay: { value: 1, unit: 'weeks' }, actions: [{ type: 'sms', params: { recipient: 'nope', message: '{{' } }] } });
+        expect(response.statusCode).toBe(400);
+        const body = json(response);
+        expect(body['error']['code']).toBe('CRM_ERR_RULE_INVALID');
+        expect(body['error']['issues'].map((i: { path: string }) => i.path).sort()).toEqual(['actions[0].params.message', 'actions[0].params.recipient', 'delay.unit']);
+        expect(response.body).not.toMatch(/at .*\.ts:\d+/);
+      });
+
+      it('takes the account from the credentials, never from the body', async () => {
+        const response = await call({ method: 'POST', url: '/rules', payload: { ...technicianSmsRule, accountId: B } });
+        expect(response.statusCode).toBe(400);
+        expect(json(response)['error']['issues'][0]['path']).toBe('accountId');
+        const same = await call({ method: 'POST', url: '/rules', payload: { ...technicianSmsRule, accountId: A } });
+        expect(json(same)['accountId']).toBe(A);
+      });
+    });
+
+    describe('dry runs', () => {
+      it('validates and dry-runs an unsaved rule', async () => {
+        const response = await call({ method: 'POST', url: '/rules/validate', payload: { rule: technicianSmsRule, sample: { payload: doneJobPayload } } });
+        expect(response.statusCode).toBe(200);
+        const body = json(response);
+        expect(body['valid']).toBe(true);
+        expect(body['dryRun']['commands'][0]['command']['params']).toEqual({ recipient: '+15557654321', message: 'Hi Jane Doe, job #J-5541 for John Smith has been completed.' });
+        const invalid = json(await call({ method: 'POST', url: '/rules/validate', payload: { rule: { ...technicianSmsRule, actions: [] } } }));
+        expect(invalid).toMatchObject({ valid: false, issues: [{ path: 'actions' }] });
+        expect(sms.calls).toHaveLength(0);
+      });
+
+      it('dry-runs a saved rule and shows the failing condition with the value seen', async () => {
+        const rule = json(await call({ method: 'POST', url: '/rules', payload: highValueJobRule }));
+        const response = await call({ method: 'POST', url: `/rules/${rule['id']}/test`, payload: { payload: highValueJobPayload(1999, 'Commercial') } });
+        expect(response.statusCode).toBe(200);
+        expect(json(response)).toMatchObject({ valid: true, matched: false, commands: [], conditions: [{ factPath: '$.total', factResult: 1999, result: false }, { result: true }] });
+        expect((await call({ method: 'POST', url: '/rules/000000000000000000000000/test', payload: { payload: {} } })).statusCode).toBe(404);
+      });
+    });
+
+    describe('events and triggers', () => {
+      it('takes events over HTTP with the bus path’s dedupe, and shows, cancels and retries triggers', async () => {
+        const rule = json(await call({ method: 'POST', url: '/rules', payload: { ...technicianSmsRule, trigger: { eventName: 'http.intake' } } }));
+        const event = { name: 'http.intake', payload: doneJobPayload, id: 'evt-http-1' };
+        const accepted = await call({ method: 'POST', url: '/events', payload: event });
+        expect(accepted.statusCode).toBe(202);
+        const body = json(accepted);
+        expect(body).toMatchObject({ id: 'evt-http-1', triggers: [{ ruleId: rule['id'], status: 'pending', evaluateAt: '2026-06-01T12:05:00.000Z' }] });
+        const again = json(await call({ method: 'POST', url: '/events', payload: event }));
+        expect(again['triggers'][0]['id']).toBe(body['triggers'][0]['id']);
+
+        const triggerId = body['triggers'][0]['id'];
+        const trigger = json(await call({ url: `/triggers/${triggerId}` }));
+        expect(trigger).toMatchObject({ id: triggerId, status: 'pending', executionHistory: [], triggeringEvent: { id: 'evt-http-1', payload: doneJobPayload } });
+
+        const byRule = json(await call({ url: `/triggers?ruleId=${rule['id']}&status=pending,retrying` }));
+        expect(byRule['items'].map((t: { id: string }) => t.id)).toEqual([triggerId]);
+        expect(json(await call({ url: `/triggers?ruleId=${rule['id']}&status=completed` }))['items']).toEqual([]);
+        expect(json(await call({ url: `/triggers?ruleId=${rule['id']}&from=2026-06-01T12:06:00Z` }))['items']).toEqual([]);
+        expect((await call({ url: '/triggers?status=exploded' })).statusCode).toBe(400);
+
+        expect((await call({ method: 'POST', url: `/triggers/${triggerId}/retry` })).statusCode).toBe(409);
+        const cancelled = await call({ method: 'POST', url: `/triggers/${triggerId}/cancel` });
+        expect(cancelled.statusCode).toBe(200);
+        expect(json(cancelled)['status']).toBe('cancelled');
+        const twice = await call({ method: 'POST', url: `/triggers/${triggerId}/cancel` });
+        expect(twice.statusCode).toBe(409);
+        expect(json(twice)['error']['code']).toBe('CRM_ERR_TRIGGER_STATE');
+
+        const second = json(await call({ method: 'POST', url: '/events', payload: { ...event, id: 'evt-http-2' } }))['triggers'][0]['id'];
+        sms.failNext(new GatewayError('invalid number', { status: 400, provider: 'twilio', providerCode: 21211 }));
+        await clock.advance(5 * 60_000);
+        await engine.runDue();
+        const failed = json(await call({ url: `/triggers/${second}` }));
+        expect(failed).toMatchObject({ status: 'failed', executionHistory: [{ outcome: 'failed', actions: [{ status: 'failed', error: { providerCode: 21211 } }] }] });
+        const retried = await call({ method: 'POST', url: `/triggers/${second}/retry` });
+        expect(json(retried)['status']).toBe('pending');
+        await engine.runDue();
+        expect(json(await call({ url: `/triggers/${second}` }))['status']).toBe('completed');
+
+        const stats = json(await call({ url: `/rules/${rule['id']}/stats` }));
+        expect(stats).toMatchObject({ ruleId: rule['id'], counts: { completed: 1, cancelled: 1, failed: 0 }, truncated: false });
+        expect(stats['lastFiredAt']).toBe(clock.now().toISOString());
+      });
+
+      it('refuses malformed events with the field at fault', async () => {
+        const bad = await call({ method: 'POST', url: '/events', payload: { name: 'x', payload: [1] } });
+        expect(bad.statusCode).toBe(400);
+        expect(json(bad)['error']).toMatchObject({ code: 'CRM_ERR_EVENT_INVALID', issues: [{ path: 'payload' }] });
+        const other = await call({ method: 'POST', url: '/events', payload: { name: 'x', payload: {}, accountId: B } });
+        expect(json(other)['error']['issues'][0]['path']).toBe('accountId');
+      });
+
+      it('lists event types from the catalogue and the account’s rules', async () => {
+        const types = json(await call({ url: '/event-types' }))['items'];
+        expect(types[0]).toEqual({ name: 'job.status.changed', description: 'A job changed status', samplePayload: doneJobPayload });
+        expect(types.map((t: { name: string }) => t.name)).toContain('http.intake');
+      });
+    });
+
+    describe('security', () => {
+      it('401 without or with bad credentials, 403 without the scope', async () => {
+        for (const key of [null, 'crm_not-a-key', 'garbage']) {
+          const response = await call({ url: '/rules', key });
+          expect(response.statusCode).toBe(401);
+          expect(json(response)['error']['code']).toBe('CRM_ERR_HTTP_UNAUTHENTICATED');
+        }
+        const forbidden = await call({ method: 'POST', url: '/rules', payload: technicianSmsRule, key: readOnly.key });
+        expect(forbidden.statusCode).toBe(403);
+        expect((await call({ url: '/rules', key: readOnly.key })).statusCode).toBe(200);
+      });
+
+      it('accepts HS256 and RS256 JWTs with the account in a claim; refuses expired and unsigned ones', async () => {
+        const token = await new SignJWT({ accountId: A, scope: 'rules:read' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(new TextEncoder().encode(JWT_SECRET));
+        expect((await call({ url: '/rules', key: token })).statusCode).toBe(200);
+        expect((await call({ method: 'POST', url: '/rules', payload: technicianSmsRule, key: token })).statusCode).toBe(403);
+        const expired = await new SignJWT({ accountId: A, scope: 'rules:read' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(Math.floor(Date.now() / 1000) - 3600).sign(new TextEncoder().encode(JWT_SECRET));
+        expect((await call({ url: '/rules', key: expired })).statusCode).toBe(401);
+        const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ accountId: A, scope: 'rules:read' })).toString('base64url')}.`;
+        expect((await call({ url: '/rules', key: unsigned })).statusCode).toBe(401);
+
+        const rsApp = Fastify();
+        await rsApp.register(rulesRoutes, { engine, authenticate: jwtAuth({ publicKey: await exportSPKI(rsa.publicKey), accountClaim: 'https://crm/account' }) });
+        const rsToken = await new SignJWT({ 'https://crm/account': B, scope: ['rules:read'] }).setProtectedHeader({ alg: 'RS256' }).setExpirationTime('5m').sign(rsa.privateKey);
+        const ok = await rsApp.inject({ url: '/rules', headers: { authorization: `Bearer ${rsToken}` } });
+        expect(ok.statusCode).toBe(200);
+        const hsOnRs = await rsApp.inject({ url: '/rules', headers: { authorization: `Bearer ${token}` } });
+        expect(hsOnRs.statusCode).toBe(401);
+        await rsApp.close();
+      });
+
+      it('413 for a body over the limit, 415 for a body that is not JSON, 400 for broken JSON', async () => {
+        const big = await call({ method: 'POST', url: '/rules', payload: { ...technicianSmsRule, description: 'x'.repeat(70 * 1024) } });
+        expect(big.statusCode).toBe(413);
+        expect(json(big)['error']['code']).toBe('CRM_ERR_HTTP_BODY_TOO_LARGE');
+        const text = await call({ method: 'POST', url: '/rules', payload: 'name=x', headers: { 'content-type': 'text/plain' } });
+        expect(text.statusCode).toBe(415);
+        expect(json(text)['error']['code']).toBe('CRM_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE');
+        const broken = await call({ method: 'POST', url: '/rules', payload: '{"name":', headers: { 'content-type': 'application/json' } });
+        expect(broken.statusCode).toBe(400);
+        expect(json(broken)['error']['code']).toBe('CRM_ERR_HTTP_BAD_REQUEST');
+      });
+
+      it('429 with Retry-After over the per-account rate', async () => {
+        const limitedApp = Fastify();
+        const key = generateApiKey();
+        const other = generateApiKey();
+        await limitedApp.register(rulesRoutes, { engine, authenticate: apiKeyAuth({ keys: [{ hash: key.hash, accountId: A }, { hash: other.hash, accountId: B }] }), rateLimit: { max: 3, windowMs: 60_000 } });
+        const get = (k: string) => limitedApp.inject({ url: '/rules', headers: { authorization: `Bearer ${k}` } });
+        for (let i = 0; i < 3; i++) expect((await get(key.key)).statusCode).toBe(200);
+        const limited = await get(key.key);
+        expect(limited.statusCode).toBe(429);
+        expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        expect((limited.json() as Record<string, any>)['error']['code']).toBe('CRM_ERR_HTTP_RATE_LIMITED');
+        expect((await get(other.key)).statusCode).toBe(200);
+        await limitedApp.close();
+      });
+
+      it('answers unknown routes and internal failures without details', async () => {
+        const missing = await call({ url: '/nope' });
+        expect(missing.statusCode).toBe(404);
+        expect(json(missing)['error']['code']).toBe('CRM_ERR_HTTP_NOT_FOUND');
+      });
+
+      it("tenant isolation: every route called by B on A's resources answers exactly as for a missing resource", async () => {
+        const rule = json(await call({ method: 'POST', url: '/rules', payload: { ...technicianSmsRule, name: 'Secret rule of A', trigger: { eventName: 'iso.test' } } }));
+        const event = json(await call({ method: 'POST', url: '/events', payload: { name: 'iso.test', payload: doneJobPayload, id: 'iso-1' } }));
+        const triggerId = event['triggers'][0]['id'];
+        const missingId = '0123456789abcdef01234567';
+        const ruleRoutes: Array<(id: string) => InjectOptions> = [
+          (id) => ({ url: `/rules/${id}` }),
+          (id) => ({ method: 'PUT', url: `/rules/${id}`, payload: technicianSmsRule }),
+          (id) => ({ method: 'DELETE', url: `/rules/${id}` }),
+          (id) => ({ method: 'POST', url: `/rules/${id}/test`, payload: { payload: doneJobPayload } }),
+          (id) => ({ url: `/rules/${id}/stats` }),
+        ];
+        const triggerRoutes: Array<(id: string) => InjectOptions> = [
+          (id) => ({ url: `/triggers/${id}` }),
+          (id) => ({ method: 'POST', url: `/triggers/${id}/retry` }),
+          (id) => ({ method: 'POST', url: `/triggers/${id}/cancel` }),
+        ];
+        const check = async (make: (id: string) => InjectOptions, realId: string) => {
+          const onA = await call({ ...make(realId), key: keyB.key });
+          const onMissing = await call({ ...make(missingId), key: keyB.key });
+          expect(onA.statusCode).toBe(404);
+          expect(onA.statusCode).toBe(onMissing.statusCode);
+          expect(onA.body.replaceAll(realId, 'ID')).toBe(onMissing.body.replaceAll(missingId, 'ID'));
+          expect(onA.body).not.toContain('Secret rule of A');
+        };
+        for (const make of ruleRoutes) await check(make, rule['id']);
+        for (const make of triggerRoutes) await check(make, triggerId);
+        for (const url of ['/rules', `/triggers`, `/triggers?ruleId=${rule['id']}`, '/event-types']) {
+          const body = (await call({ url, key: keyB.key })).body;
+          expect(body).not.toContain(rule['id']);
+          expect(body).not.toContain(triggerId);
+          expect(body).not.toContain('Secret rule of A');
+          expect(body).not.toContain('iso.test');
+        }
+        // A's resources are untouched by B's attempts.
+        expect(json(await call({ url: `/rules/${rule['id']}` }))['version']).toBe(1);
+        expect(json(await call({ url: `/triggers/${triggerId}` }))['status']).toBe('pending');
+      });
+    });
+
+    describe('OpenAPI', () => {
+      it('serves a 3.1 document and every real response so far validates against it', async () => {
+        const doc = json(await call({ url: '/openapi.json', key: null }));
+        expect(doc['openapi']).toBe('3.1.0');
+        expect((await call({ url: '/healthz', key: null })).statusCode).toBe(200);
+        const ajv = new Ajv2020({ strict: false, validateSchema: false, allErrors: true });
+        addFormats(ajv);
+        ajv.addSchema(doc, 'openapi');
+        const documented = new Set<string>();
+        let checked = 0;
+        for (const { method, url, response } of responses) {
+          const path = url.split('?')[0] ?? url;
+          const template = Object.keys(doc['paths']).find((p) => new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path) && doc['paths'][p][method.toLowerCase()]);
+          if (!template) {
+            expect(response.statusCode, `${method} ${url} is not in the document`).toBe(404);
+            continue;
+          }
+          const operation = doc['paths'][template][method.toLowerCase()];
+          const documentedResponse = operation['responses'][String(response.statusCode)];
+          expect(documentedResponse, `${method} ${template} ${response.statusCode} is not documented`).toBeDefined();
+          documented.add(`${method} ${template}`);
+          const schema = documentedResponse['content']?.['application/json']?.['schema'];
+          if (!schema) continue;
+          const pointer = ['paths', template, method.toLowerCase(), 'responses', String(response.statusCode), 'content', 'application/json', 'schema']
+            .map((seg) => encodeURIComponent(seg.replaceAll('~', '~0').replaceAll('/', '~1')))
+            .join('/');
+          const validate = ajv.compile({ $ref: `openapi#/${pointer}` });
+          const valid = validate(response.json());
+          expect(valid, `${method} ${url} ${response.statusCode}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+          checked += 1;
+        }
+        expect(checked).toBeGreaterThan(40);
+        const allOperations = Object.entries(doc['paths'] as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+        expect(allOperations.filter((op) => !documented.has(op))).toEqual([]);
+      });
+    });
+  });
+}
