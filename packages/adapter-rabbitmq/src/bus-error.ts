@@ -1,9 +1,10 @@
-const BRAND = Symbol.for('crm-automation.bus-error');
+const BRAND = Symbol.for('crm-automation.rabbitmq-bus-error');
 
 /** Stable codes of {@link RabbitBusError}. */
 export const RABBIT_BUS_ERROR_CODES = {
   CRM_ERR_BUS_PUBLISH: 'The broker did not confirm the event before the publish timeout (unreachable, blocked or it refused it).',
   CRM_ERR_BUS_UNROUTABLE: 'No queue is bound for the event (no consumer group declared yet); it was not stored.',
+  CRM_ERR_BUS_SUBSCRIBE: 'The consumer could not start consuming before the timeout.',
   CRM_ERR_BUS_CLOSED: 'The bus is closed.',
 } as const;
 

@@ -1,5 +1,6 @@
 import type { BusHandler, BusSubscription, Logger } from '@crm-automation/core';
 import type { ConsumeMessage, Message, Options } from 'amqplib';
+import { RabbitBusError } from './bus-error.js';
 import { ConfirmedChannel } from './confirm-channel.js';
 import { jittered, nextDelay, sleep, type RabbitConnection } from './connection.js';
 import { accountOf, clipReason, HEADER, numberHeader, publisherHeaders, reasonOf } from './message-headers.js';
@@ -69,7 +70,7 @@ export class GroupConsumer implements BusSubscription {
         if (settled) return;
         settled = true;
         this.active = false;
-        reject(new Error(`could not start consuming ${this.queues.main} within ${timeoutMs} ms`));
+        reject(new RabbitBusError('CRM_ERR_BUS_SUBSCRIBE', `could not start consuming ${this.queues.main} within ${timeoutMs} ms`));
       }, timeoutMs);
       const settle = (error?: unknown) => {
         if (settled) return;
