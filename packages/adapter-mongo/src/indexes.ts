@@ -35,8 +35,26 @@ export const TRIGGER_INDEXES: readonly IndexDefinition[] = [
   { name: 'triggers_purge', key: { status: 1, updatedAt: 1 } },
 ];
 
+/**
+ * Creates the indexes not there yet, one command each: FerretDB v1.24 drops the connection (a
+ * server-side panic) on a multi-index `createIndexes` whose indexes all exist already.
+ */
 export async function createIndexes<D extends Document>(collection: Collection<D>, definitions: readonly IndexDefinition[]): Promise<void> {
-  await collection.createIndexes(definitions.map((d) => ({ key: d.key as Record<string, 1 | -1>, name: d.name, ...(d.unique ? { unique: true } : {}) })));
+  const existing = new Set((await existingIndexes(collection)).map((i) => i['name'] as string));
+  for (const d of definitions) {
+    if (existing.has(d.name)) continue;
+    await collection.createIndex(d.key, { name: d.name, ...(d.unique ? { unique: true } : {}) });
+  }
+}
+
+/** The collection's indexes; none when the collection does not exist yet. */
+async function existingIndexes<D extends Document>(collection: Collection<D>): Promise<Document[]> {
+  try {
+    return await collection.listIndexes().toArray();
+  } catch (error) {
+    if (error instanceof MongoServerError && error.code === 26) return [];
+    throw error;
+  }
 }
 
 /** FerretDB answers `NotImplemented` (238) for `expireAfterSeconds`; other servers may word it differently. */
@@ -56,7 +74,7 @@ export async function ensureExpiryIndex<D extends Document>(
   expireAfterSeconds: number,
   wanted: 'auto' | ExpiryMode,
 ): Promise<ExpiryMode> {
-  const existing = (await collection.listIndexes().toArray().catch(() => [] as Document[])).find((i) => i['name'] === name);
+  const existing = (await existingIndexes(collection)).find((i) => i['name'] === name);
   if (existing) return typeof existing['expireAfterSeconds'] === 'number' ? 'ttl' : 'periodic';
   if (wanted !== 'periodic') {
     try {
