@@ -14,3 +14,22 @@ export { anyOf, bearerToken, RULES_SCOPES } from './account-auth/principal.js';
 export type { Authenticate, Principal, RulesScope } from './account-auth/principal.js';
 export { HttpError, HTTP_ERROR_CODES, toErrorReply, replyWithError } from './http-errors.js';
 export type { HttpErrorCode, ErrorBody } from './http-errors.js';
+
+// Notification Service API
+export { createNotificationService, notificationRoutes, DEFAULT_BODY_LIMIT } from './notification/notification-service.js';
+export type { NotificationServiceOptions, NotificationResponse } from './notification/notification-service.js';
+export { buildNotificationApp } from './notification/build-notification-app.js';
+export type { NotificationAppOptions } from './notification/build-notification-app.js';
+export { deliveryFailure, DEFAULT_RETRY_AFTER_SECONDS } from './notification/delivery-failure.js';
+export type { DeliveryFailureAnswer } from './notification/delivery-failure.js';
+export {
+  smsCommandSchema,
+  emailCommandSchema,
+  webhookCommandSchema,
+  customCommandSchema,
+  commandMetadataSchema,
+  BUILT_IN_COMMAND_SCHEMAS,
+} from './notification/command-schemas.js';
+export type { CommandMetadataInput } from './notification/command-schemas.js';
+export { serviceTokenAuth } from './service-auth/service-token-auth.js';
+export type { ServiceTokenAuthOptions } from './service-auth/service-token-auth.js';
