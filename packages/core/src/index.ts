@@ -1,5 +1,5 @@
 export { createAutomationEngine } from './engine/create-engine.js';
-export type { AutomationEngine, EngineEvents, UpdateRuleOptions } from './engine/create-engine.js';
+export type { AutomationEngine, EngineEvents, IngestOptions, UpdateRuleOptions } from './engine/create-engine.js';
 export type { AutomationEngineOptions } from './engine/options.js';
 
 export * from './errors.js';
@@ -8,6 +8,7 @@ export type { AutomationEvent, NormalizedEvent } from './events/event.js';
 export { normalizeEvent, MAX_EVENT_BYTES } from './events/event.js';
 
 export type * from './ports/store.js';
+export type * from './ports/rule-source.js';
 export type * from './ports/bus.js';
 export type * from './ports/gateway.js';
 export type * from './ports/idempotency.js';

@@ -37,6 +37,14 @@ export interface EngineEvents {
   'loop:error': [error: unknown];
 }
 
+export interface IngestOptions {
+  /**
+   * Rules already matched by the caller (the pub/sub lookup pattern: a `rules_found` message carries
+   * them); intake skips its own lookup but still keeps only enabled rules of this account and event.
+   */
+  rules?: readonly Rule[] | undefined;
+}
+
 export interface UpdateRuleOptions {
   /** Refuse the write (VersionConflictError) unless the stored rule is at this version. */
   expectedVersion?: number | undefined;
@@ -70,7 +78,7 @@ export interface AutomationEngine {
     retry(accountId: string, id: string): Promise<Trigger | null>;
   };
   /** Intake: validates the event and stores one trigger per matching rule; returns them. */
-  ingest(event: AutomationEvent): Promise<Trigger[]>;
+  ingest(event: AutomationEvent, options?: IngestOptions): Promise<Trigger[]>;
   /** Validates the event and sends it to the bus; with the in-process bus, intake is done on return. */
   publish(event: AutomationEvent): Promise<{ id: string }>;
   /** One pass of the claim loop: processes everything due now. */
@@ -109,6 +117,7 @@ function requireAccount(accountId: unknown): string {
 export function createAutomationEngine(options: AutomationEngineOptions): AutomationEngine {
   const tuning = resolveTuning(options);
   const store = options.store;
+  const ruleSource = options.ruleSource ?? store;
   const bus = options.bus ?? createMemoryBus();
   const clock = options.clock ?? systemClock;
   const logger = (options.logger ?? silentLogger).child({ component: 'automation-engine', instanceId: tuning.instanceId });
@@ -131,6 +140,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
   const loop = new ClaimLoop(
     {
       store,
+      ruleSource,
       clock,
       logger,
       channels,
@@ -170,8 +180,8 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     return result.rule;
   };
 
-  const ingest = async (input: unknown): Promise<Trigger[]> => {
-    const { event, inserted } = await ingestEvent(input, { store, clock, logger });
+  const ingest = async (input: unknown, ingestOptions: IngestOptions = {}): Promise<Trigger[]> => {
+    const { event, inserted } = await ingestEvent(input, { store, rules: ruleSource, clock, logger }, ingestOptions.rules);
     const triggers = inserted.map((i) => i.trigger);
     const created = inserted.filter((i) => i.created).length;
     if (inserted.length > 0) {
@@ -283,7 +293,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
       retry: (accountId, id) => transition(accountId, id, 'retry'),
     },
 
-    ingest: (event) => ingest(event),
+    ingest: (event, ingestOptions) => ingest(event, ingestOptions),
 
     async publish(input) {
       const event = normalizeEvent(input, clock.now());

@@ -7,6 +7,7 @@ import type { ChannelMap } from '../ports/gateway.js';
 import type { IdempotencyStore } from '../ports/idempotency.js';
 import type { WebhookAddressPolicy } from '../net/webhook-address-policy.js';
 import type { Logger } from '../ports/logger.js';
+import type { RuleSource } from '../ports/rule-source.js';
 import type { AutomationStore } from '../ports/store.js';
 import type { OperatorFn } from '../rules/operators.js';
 import { DEFAULT_RULE_LIMITS, type RuleLimits } from '../rules/rule-schema.js';
@@ -16,6 +17,11 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from '../scheduling/backoff.js';
 export interface AutomationEngineOptions {
   /** Where rules and triggers live: `createMemoryStore()`, `createMongoStore(...)`, ... */
   store: AutomationStore;
+  /**
+   * Where intake and evaluation read rules; defaults to `store`. A trigger service that fetches
+   * rules from a Rules Service passes a client of it here (`engine.rules.*` still use the store).
+   */
+  ruleSource?: RuleSource | undefined;
   /** Event transport; defaults to an in-process `createMemoryBus()`. */
   bus?: EventBus | undefined;
   /** Gateways by action type: `{ sms, email, webhook, ...custom }`. */

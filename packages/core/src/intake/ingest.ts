@@ -1,11 +1,14 @@
 import { normalizeEvent, type NormalizedEvent } from '../events/event.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
+import type { RuleSource } from '../ports/rule-source.js';
 import type { AutomationStore, InsertedTrigger, NewTrigger } from '../ports/store.js';
+import type { Rule } from '../rules/rule.js';
 import { delayToMs } from '../rules/rule.js';
 
 export interface IntakeContext {
   store: AutomationStore;
+  rules: RuleSource;
   clock: Clock;
   logger: Logger;
 }
@@ -17,12 +20,15 @@ export interface IntakeResult {
 
 /**
  * The intake step: validate the event, find the account's enabled rules for its name (an indexed
- * lookup), and store one pending trigger per rule, due at event time + the rule's delay. A redelivered
+ * lookup, or the rules given by a caller that looked them up already), and store one pending trigger per rule, due at event time + the rule's delay. A redelivered
  * event (same id) finds its triggers already stored and creates nothing.
  */
-export async function ingestEvent(input: unknown, ctx: IntakeContext): Promise<IntakeResult> {
+export async function ingestEvent(input: unknown, ctx: IntakeContext, matched?: readonly Rule[]): Promise<IntakeResult> {
   const event = normalizeEvent(input, ctx.clock.now());
-  const rules = await ctx.store.findRulesForEvent(event.accountId, event.name);
+  // Rules looked up elsewhere (the pub/sub lookup pattern) are still checked against this event.
+  const rules = matched
+    ? matched.filter((r) => r.enabled && r.accountId === event.accountId && r.trigger.eventName === event.name)
+    : await ctx.rules.findRulesForEvent(event.accountId, event.name);
   if (rules.length === 0) return { event, inserted: [] };
   const triggeringEvent = { id: event.id, name: event.name, timestamp: event.timestamp, payload: event.payload };
   const base = event.timestamp.getTime();

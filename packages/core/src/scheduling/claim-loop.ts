@@ -1,7 +1,7 @@
 import { describeError } from '../errors.js';
 import type { AttemptResult } from '../ports/store.js';
 import { backoffDelay } from './backoff.js';
-import { runAttempt, type AttemptContext } from './run-attempt.js';
+import { consecutiveInfrastructureFailures, INFRASTRUCTURE_FAILURE, runAttempt, type AttemptContext } from './run-attempt.js';
 import type { ClaimedTrigger, ErrorSummary } from './trigger.js';
 
 export interface ClaimLoopOptions {
@@ -102,17 +102,18 @@ export class ClaimLoop {
     try {
       result = await runAttempt(trigger, this.ctx);
     } catch (error) {
-      // The store failed mid-attempt (reading the rule): retry soon rather than wait for the lease.
+      // The store or the rule source failed mid-attempt: retry with backoff rather than wait for the
+      // lease, without spending the trigger's attempt budget (see attemptsInBudget).
       const summary = describeError(error, 'CRM_ERR_EVALUATION') as ErrorSummary;
-      log.error({ error: summary }, 'attempt failed unexpectedly');
+      log.error({ error: summary }, 'attempt failed on infrastructure; will retry');
       const at = this.ctx.clock.now();
-      const evaluateAt = new Date(at.getTime() + backoffDelay(1, this.ctx.backoff));
+      const evaluateAt = new Date(at.getTime() + backoffDelay(consecutiveInfrastructureFailures(trigger) + 1, this.ctx.backoff));
       result = {
         status: 'retrying',
         evaluateAt,
         sentActions: [],
         now: at,
-        history: { at, attempt: trigger.attempt, outcome: 'retrying', reason: 'internal-error', error: { ...summary, retryable: true }, nextAttemptAt: evaluateAt, by: this.ctx.instanceId },
+        history: { at, attempt: trigger.attempt, outcome: 'retrying', reason: INFRASTRUCTURE_FAILURE, error: { ...summary, retryable: true }, nextAttemptAt: evaluateAt, by: this.ctx.instanceId },
       };
     }
     const saved = await this.save(trigger, result);

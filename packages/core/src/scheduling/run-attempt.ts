@@ -1,5 +1,6 @@
 import { describeError } from '../errors.js';
 import { dispatchActions, type DispatchContext } from '../dispatch/dispatch-actions.js';
+import type { RuleSource } from '../ports/rule-source.js';
 import type { AttemptResult, AutomationStore } from '../ports/store.js';
 import type { CompiledRuleCache, Evaluation } from '../rules/compiled-rule.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
@@ -7,6 +8,7 @@ import type { ClaimedTrigger, ErrorSummary, HistoryEntry } from './trigger.js';
 
 export interface AttemptContext extends DispatchContext {
   store: AutomationStore;
+  ruleSource: RuleSource;
   rules: CompiledRuleCache;
   maxAttempts: number;
   backoff: BackoffOptions;
@@ -14,12 +16,34 @@ export interface AttemptContext extends DispatchContext {
   onEvaluated?: ((trigger: ClaimedTrigger, evaluation: Evaluation) => void) | undefined;
 }
 
-/** Attempts counted since the last manual retry, so a user's retry gets a fresh budget. */
+/**
+ * Attempts counted against `maxAttempts`: those since the last manual retry, not counting attempts
+ * that failed on our own infrastructure (the store or the rule source was down), so an outage of
+ * the Rules Service delays triggers but does not fail them.
+ */
 export function attemptsInBudget(trigger: ClaimedTrigger): number {
   let base = 0;
-  for (const entry of trigger.executionHistory) if (entry.outcome === 'retry-requested') base = entry.attempt;
-  return trigger.attempt - base;
+  let infrastructure = 0;
+  for (const entry of trigger.executionHistory) {
+    if (entry.outcome === 'retry-requested') {
+      base = entry.attempt;
+      infrastructure = 0;
+    } else if (entry.reason === INFRASTRUCTURE_FAILURE) {
+      infrastructure += 1;
+    }
+  }
+  return trigger.attempt - base - infrastructure;
 }
+
+/** Consecutive infrastructure failures at the end of the history, for the backoff after another. */
+export function consecutiveInfrastructureFailures(trigger: ClaimedTrigger): number {
+  let n = 0;
+  for (let i = trigger.executionHistory.length - 1; i >= 0 && trigger.executionHistory[i]?.reason === INFRASTRUCTURE_FAILURE; i--) n += 1;
+  return n;
+}
+
+/** History reason of an attempt that failed on the store or the rule source, not on the trigger. */
+export const INFRASTRUCTURE_FAILURE = 'internal-error';
 
 /**
  * One attempt at a claimed trigger: re-read the rule as it is now, evaluate its conditions against the
@@ -40,7 +64,7 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext): 
     return finish('failed', { reason: 'max-attempts', error: { code: 'CRM_ERR_MAX_ATTEMPTS', message: `gave up after ${ctx.maxAttempts} attempts; the lease expired on the last one`, retryable: false } });
   }
 
-  const rule = await ctx.store.getRule(trigger.accountId, trigger.ruleId);
+  const rule = await ctx.ruleSource.getRule(trigger.accountId, trigger.ruleId);
   if (!rule) return finish('skipped', { reason: 'rule-deleted' });
   if (!rule.enabled) return finish('skipped', { reason: 'rule-disabled', ruleVersion: rule.version });
 
