@@ -58,3 +58,16 @@ describe('rules read from a rule source (a Rules Service client)', () => {
     expect(triggers.map((t) => t.ruleId)).toEqual([good.id]);
   });
 });
+
+describe('rule change notifications', () => {
+  it('emits rule:changed on create, update and delete', async () => {
+    const engine = createAutomationEngine({ store: createMemoryStore() });
+    const seen: Array<[string, number | null]> = [];
+    engine.on('rule:changed', ({ ruleId, rule }) => seen.push([ruleId, rule?.version ?? null]));
+    const rule = await engine.rules.create('acc_1', technicianSmsRule);
+    await engine.rules.update('acc_1', rule.id, technicianSmsRule);
+    await engine.rules.delete('acc_1', rule.id);
+    await engine.rules.delete('acc_1', rule.id);
+    expect(seen).toEqual([[rule.id, 1], [rule.id, 2], [rule.id, null]]);
+  });
+});

@@ -35,6 +35,8 @@ export interface EngineEvents {
   'action:sent': [info: { command: ActionCommand; result: unknown; durationMs: number }];
   'action:failed': [info: { command: ActionCommand | undefined; error: ErrorSummary; durationMs: number }];
   'loop:error': [error: unknown];
+  /** A rule was created, replaced or deleted through this engine (`rule` is null after a delete). */
+  'rule:changed': [info: { accountId: string; ruleId: string; rule: Rule | null }];
 }
 
 export interface IngestOptions {
@@ -249,6 +251,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
         const draft = validated(requireAccount(accountId), input);
         const rule = await store.insertRule(accountId, draft, clock.now());
         logger.info({ accountId, ruleId: rule.id }, 'rule created');
+        emitter.emit('rule:changed', { accountId, ruleId: rule.id, rule });
         return rule;
       },
       get: (accountId, id) => store.getRule(requireAccount(accountId), id),
@@ -257,6 +260,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
         const result = await store.replaceRule(accountId, id, draft, { now: clock.now(), expectedVersion: updateOptions.expectedVersion });
         if (result.ok) {
           logger.info({ accountId, ruleId: id, version: result.rule.version }, 'rule updated');
+          emitter.emit('rule:changed', { accountId, ruleId: id, rule: result.rule });
           return result.rule;
         }
         if (result.reason === 'not-found') return null;
@@ -264,7 +268,10 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
       },
       async delete(accountId, id) {
         const deleted = await store.deleteRule(requireAccount(accountId), id);
-        if (deleted) logger.info({ accountId, ruleId: id }, 'rule deleted');
+        if (deleted) {
+          logger.info({ accountId, ruleId: id }, 'rule deleted');
+          emitter.emit('rule:changed', { accountId, ruleId: id, rule: null });
+        }
         return deleted;
       },
       list: (accountId, filter = {}) => store.listRules(requireAccount(accountId), filter),
