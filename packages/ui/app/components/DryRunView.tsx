@@ -1,0 +1,208 @@
+import type { ActionCommand, ConditionTrace, DryRunCommand, DryRunOk, ErrorSummary } from '../api/types.js';
+import { formatDateTime, formatRelative, formatValue, pluralize } from '../format.js';
+import { isJsonObject, prettyJson, type JsonValue } from '../model/json.js';
+import { operatorInfo } from '../model/operators.js';
+import { ACTION_LABELS } from './ActionCard.js';
+
+/** The outcome of a dry run: the verdict, each condition with the value seen, and what would be sent. */
+export function DryRunView({ result, eventName, ruleEvent }: { result: DryRunOk; eventName: string; ruleEvent: string }) {
+  const sends = result.commands.filter((c) => c.command).length;
+  const verdict = result.error
+    ? { tone: 'danger', text: 'The conditions could not be evaluated' }
+    : result.matched
+      ? { tone: 'success', text: `Conditions pass: ${pluralize(sends, 'action')} would be sent` }
+      : { tone: 'neutral', text: 'Conditions fail: nothing would be sent' };
+  return (
+    <div class="dry-run">
+      <p class={`verdict verdict--${verdict.tone}`}>
+        <strong>{verdict.text}</strong>
+        {result.matched && !result.error ? (
+          <span>
+            {' '}
+            at <time dateTime={result.evaluateAt}>{formatDateTime(result.evaluateAt)}</time> ({formatRelative(result.evaluateAt)})
+          </span>
+        ) : null}
+      </p>
+      {!result.eventMatches ? (
+        <p class="notice notice--warning">
+          This sample is a <code>{eventName}</code> event; the rule runs on <code>{ruleEvent}</code> events, so no trigger would be created.
+        </p>
+      ) : null}
+      {!result.enabled ? <p class="notice notice--warning">The rule is disabled: events would not create triggers until it is enabled.</p> : null}
+      {result.error ? <ErrorBlock error={result.error} /> : null}
+
+      <h3 class="dry-run__heading">Conditions</h3>
+      <ConditionTraceList traces={result.conditions} />
+
+      {result.commands.length > 0 ? (
+        <>
+          <h3 class="dry-run__heading">What would be sent</h3>
+          <ol class="commands">
+            {result.commands.map((c) => (
+              <li key={c.index}>
+                <CommandView command={c} />
+              </li>
+            ))}
+          </ol>
+        </>
+      ) : null}
+    </div>
+  );
+}
+
+/** Each evaluated condition: passed or failed, with the value the fact had. */
+export function ConditionTraceList({ traces }: { traces: readonly ConditionTrace[] }) {
+  if (traces.length === 0) return <p class="muted">No conditions: every event of this type matches.</p>;
+  return (
+    <ul class="traces">
+      {traces.map((t, i) => {
+        const state = t.evaluated === false ? 'skipped' : t.result ? 'pass' : 'fail';
+        return (
+          <li key={`${t.path}-${i}`} class={`trace trace--${state}`}>
+            <span class="trace__mark" aria-hidden="true">
+              {state === 'pass' ? '✓' : state === 'fail' ? '✕' : '–'}
+            </span>
+            <div class="trace__text">
+              <span class="visually-hidden">{state === 'pass' ? 'Passed: ' : state === 'fail' ? 'Failed: ' : 'Not checked: '}</span>
+              <code>
+                {t.fact}
+                {t.factPath && t.factPath !== '$' ? ` ${t.factPath}` : ''}
+              </code>{' '}
+              {operatorInfo(t.operator)?.label ?? t.operator} <code>{formatValue(t.value)}</code>
+              <div class="trace__seen">
+                {state === 'skipped' ? (
+                  'Not checked: the group was decided before this condition.'
+                ) : (
+                  <>
+                    Value seen: <code>{formatValue(t.factResult)}</code>
+                  </>
+                )}
+              </div>
+            </div>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+function str(value: JsonValue | undefined): string {
+  return typeof value === 'string' ? value : value === undefined ? '' : prettyJson(value);
+}
+
+/** A rendered command the way its channel would get it. */
+export function CommandView({ command }: { command: DryRunCommand }) {
+  const label = ACTION_LABELS[command.type] ?? command.type;
+  if (!command.command) {
+    return (
+      <div class="command command--error">
+        <p class="command__title">
+          {command.index + 1}. {label}: could not be rendered
+        </p>
+        {command.error ? <ErrorBlock error={command.error} /> : null}
+      </div>
+    );
+  }
+  return (
+    <div class="command">
+      <p class="command__title">
+        {command.index + 1}. {label}
+      </p>
+      <RenderedParams command={command.command} />
+      <details class="command__exact">
+        <summary>Exact command</summary>
+        <pre class="code-block">{prettyJson(command.command)}</pre>
+      </details>
+    </div>
+  );
+}
+
+function RenderedParams({ command }: { command: ActionCommand }) {
+  const p = command.params;
+  if (command.type === 'sms') {
+    return (
+      <dl class="rendered">
+        <dt>To</dt>
+        <dd>
+          <code>{str(p['recipient'])}</code>
+        </dd>
+        <dt>Message</dt>
+        <dd class="rendered__message">{str(p['message'])}</dd>
+      </dl>
+    );
+  }
+  if (command.type === 'email') {
+    return (
+      <dl class="rendered">
+        <dt>To</dt>
+        <dd>
+          <code>{str(p['recipient'])}</code>
+        </dd>
+        <dt>Subject</dt>
+        <dd>{str(p['subject'])}</dd>
+        {p['body'] !== undefined ? (
+          <>
+            <dt>Body</dt>
+            <dd class="rendered__message">{str(p['body'])}</dd>
+          </>
+        ) : null}
+        {p['html'] !== undefined ? (
+          <>
+            <dt>HTML</dt>
+            <dd>
+              <pre class="code-block">{str(p['html'])}</pre>
+            </dd>
+          </>
+        ) : null}
+        {p['templateId'] !== undefined ? (
+          <>
+            <dt>Template</dt>
+            <dd>
+              <code>{str(p['templateId'])}</code>
+            </dd>
+          </>
+        ) : null}
+      </dl>
+    );
+  }
+  if (command.type === 'webhook') {
+    const headers = isJsonObject(p['headers']) ? Object.entries(p['headers']) : [];
+    return (
+      <dl class="rendered">
+        <dt>Request</dt>
+        <dd>
+          <code class="rendered__url">
+            {str(p['method'] ?? 'POST')} {str(p['url'])}
+          </code>
+        </dd>
+        {headers.length > 0 ? (
+          <>
+            <dt>Headers</dt>
+            <dd>
+              <pre class="code-block">{headers.map(([k, v]) => `${k}: ${str(v)}`).join('\n')}</pre>
+            </dd>
+          </>
+        ) : null}
+        {p['payload'] !== undefined ? (
+          <>
+            <dt>Body</dt>
+            <dd>
+              <pre class="code-block">{prettyJson(p['payload'])}</pre>
+            </dd>
+          </>
+        ) : null}
+      </dl>
+    );
+  }
+  return <pre class="code-block">{prettyJson(p)}</pre>;
+}
+
+export function ErrorBlock({ error }: { error: ErrorSummary }) {
+  return (
+    <div class="error-block">
+      <code class="error-block__code">{error.code}</code>
+      <p>{error.message}</p>
+      {error.retryable !== undefined ? <p class="muted">{error.retryable ? 'Temporary: retried automatically.' : 'Permanent: not retried automatically.'}</p> : null}
+    </div>
+  );
+}

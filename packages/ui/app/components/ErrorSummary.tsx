@@ -1,0 +1,57 @@
+import type { RefObject } from 'preact';
+import { describeFieldPath, type PathIssue } from '../model/form-fields.js';
+import { fieldId } from '../model/issue-path.js';
+import { pluralize } from '../format.js';
+
+interface ErrorSummaryProps {
+  issues: readonly PathIssue[];
+  /** Issues no field took: shown here in full. */
+  unplaced: readonly PathIssue[];
+  /** The field an issue was placed at, for its link. */
+  fieldFor: (issue: PathIssue) => string | null;
+  /** Called before jumping to a field (to show the form if the JSON view is open). */
+  onJump: () => void;
+  containerRef: RefObject<HTMLDivElement | null>;
+}
+
+/**
+ * Every problem at the top of the editor (GOV.UK's error summary pattern): each links to its field,
+ * and problems with no field of their own are spelled out here.
+ */
+export function ErrorSummary({ issues, unplaced, fieldFor, onJump, containerRef }: ErrorSummaryProps) {
+  if (issues.length === 0) return null;
+  const jump = (event: MouseEvent, field: string) => {
+    event.preventDefault();
+    onJump();
+    requestAnimationFrame(() => {
+      const target = document.getElementById(fieldId(field));
+      target?.scrollIntoView({ block: 'center' });
+      target?.focus();
+    });
+  };
+  return (
+    <div class="error-summary" role="alert" tabIndex={-1} ref={containerRef} aria-labelledby="error-summary-title">
+      <h2 id="error-summary-title" class="error-summary__title">
+        {issues.length === 1 ? 'There is a problem to fix' : `There are ${pluralize(issues.length, 'problem')} to fix`}
+      </h2>
+      <ul class="error-summary__list">
+        {issues.map((issue, i) => {
+          const field = unplaced.includes(issue) ? null : fieldFor(issue);
+          return (
+            <li key={i}>
+              {field ? (
+                <a href={`#${fieldId(field)}`} onClick={(e) => jump(e, field)}>
+                  <strong>{describeFieldPath(issue.path)}</strong>: {issue.message}
+                </a>
+              ) : (
+                <span>
+                  {issue.path ? <code>{issue.path}</code> : <strong>The rule</strong>}: {issue.message}
+                </span>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+    </div>
+  );
+}

@@ -1,0 +1,141 @@
+import { useState } from 'preact/hooks';
+import type { ApiClient } from '../api/client.js';
+import type { DryRunOk, HistoryEntry, Rule, Trigger } from '../api/types.js';
+import { describeReason, formatDateTime } from '../format.js';
+import { prettyJson } from '../model/json.js';
+import { ACTION_LABELS } from './ActionCard.js';
+import { CommandView, ConditionTraceList, ErrorBlock } from './DryRunView.js';
+import { StatusBadge } from './StatusBadge.js';
+
+const ACTION_STATUS: Record<string, string> = {
+  sent: 'Sent',
+  'already-sent': 'Already sent by an earlier attempt',
+  failed: 'Failed',
+  'not-attempted': 'Not attempted (an earlier action failed)',
+};
+
+/** A run's history: every attempt, why it was skipped, what was sent, the errors. */
+export function RunHistory({ api, trigger, rule }: { api: ApiClient; trigger: Trigger; rule: Rule | null }) {
+  const [rendered, setRendered] = useState<{ result: DryRunOk; version: number } | { error: string } | null>(null);
+  const entries = trigger.executionHistory;
+  const lastAttempted = [...entries].reverse().find((e) => e.ruleVersion !== undefined);
+
+  const showRendered = async () => {
+    if (!rule) return;
+    try {
+      const result = await api.testRule(rule.id, {
+        payload: trigger.triggeringEvent.payload,
+        name: trigger.triggeringEvent.name,
+        timestamp: trigger.triggeringEvent.timestamp,
+      });
+      setRendered(result.valid ? { result, version: rule.version } : { error: 'The rule is no longer valid.' });
+    } catch {
+      setRendered({ error: 'The messages could not be rendered.' });
+    }
+  };
+
+  return (
+    <div class="history">
+      {entries.length === 0 ? (
+        <p class="muted">No attempts yet: the run is waiting until {formatDateTime(trigger.evaluateAt)}.</p>
+      ) : (
+        <ol class="history__list">
+          {entries.map((entry, i) => (
+            <li key={i} class="history__entry">
+              <HistoryEntryView entry={entry} />
+            </li>
+          ))}
+        </ol>
+      )}
+      <details class="history__event">
+        <summary>Event payload</summary>
+        <p class="muted">
+          <code>{trigger.triggeringEvent.name}</code> at {formatDateTime(trigger.triggeringEvent.timestamp)}
+        </p>
+        <pre class="code-block">{prettyJson(trigger.triggeringEvent.payload)}</pre>
+      </details>
+      {rule && entries.some((e) => e.actions?.some((a) => a.status === 'sent' || a.status === 'already-sent' || a.status === 'failed')) ? (
+        <div class="history__rendered">
+          <button type="button" class="button button--quiet button--small" onClick={() => void showRendered()}>
+            Show the messages
+          </button>
+          {rendered && 'error' in rendered ? <p class="field__error">{rendered.error}</p> : null}
+          {rendered && 'result' in rendered ? (
+            <div>
+              <p class="muted">
+                {lastAttempted?.ruleVersion === rendered.version
+                  ? `Rendered from this run's event with rule version ${rendered.version}, the version that ran: as sent.`
+                  : `Rendered from this run's event with the current rule (version ${rendered.version}); the run used version ${lastAttempted?.ruleVersion ?? trigger.ruleVersion}.`}
+              </p>
+              <ol class="commands">
+                {rendered.result.commands.map((c) => (
+                  <li key={c.index}>
+                    <CommandView command={c} />
+                  </li>
+                ))}
+              </ol>
+            </div>
+          ) : null}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function HistoryEntryView({ entry }: { entry: HistoryEntry }) {
+  const reason = describeReason(entry.reason);
+  const failing = entry.conditions?.filter((c) => !c.result && c.evaluated !== false) ?? [];
+  return (
+    <div>
+      <p class="history__head">
+        <StatusBadge status={entry.outcome} />
+        <span>
+          Attempt {entry.attempt} · <time dateTime={entry.at}>{formatDateTime(entry.at)}</time>
+          {entry.by === 'user' ? ' · by a user' : ''}
+          {entry.ruleVersion !== undefined ? ` · rule version ${entry.ruleVersion}` : ''}
+        </span>
+      </p>
+      {reason ? <p class="history__reason">{reason}</p> : null}
+      {entry.reason === 'conditions-not-met' && failing.length > 0 ? (
+        <div>
+          <p class="history__label">Failing conditions</p>
+          <ConditionTraceList traces={failing} />
+        </div>
+      ) : null}
+      {entry.conditions && entry.reason !== 'conditions-not-met' && entry.conditions.length > 0 ? (
+        <details>
+          <summary>Conditions ({entry.conditions.filter((c) => c.result).length} of {entry.conditions.length} passed)</summary>
+          <ConditionTraceList traces={entry.conditions} />
+        </details>
+      ) : null}
+      {entry.actions && entry.actions.length > 0 ? (
+        <div>
+          <p class="history__label">Actions</p>
+          <ul class="history__actions">
+            {entry.actions.map((a) => (
+              <li key={a.index} class={`history__action history__action--${a.status}`}>
+                <span>
+                  {a.index + 1}. {ACTION_LABELS[a.type] ?? a.type}: <strong>{ACTION_STATUS[a.status] ?? a.status}</strong>
+                  {a.durationMs !== undefined ? ` in ${a.durationMs} ms` : ''}
+                </span>
+                {a.result !== undefined ? (
+                  <span class="muted">
+                    {' '}
+                    · gateway answered <code>{JSON.stringify(a.result)}</code>
+                  </span>
+                ) : null}
+                {a.error ? <ErrorBlock error={a.error} /> : null}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
+      {entry.error && !entry.actions?.some((a) => a.error) ? <ErrorBlock error={entry.error} /> : null}
+      {entry.nextAttemptAt ? (
+        <p class="muted">
+          Next attempt at <time dateTime={entry.nextAttemptAt}>{formatDateTime(entry.nextAttemptAt)}</time>
+        </p>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,88 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { ApiClient } from '../api/client.js';
+import type { EventAccepted } from '../api/types.js';
+import { formatDateTime, pluralize } from '../format.js';
+import { isJsonObject, parseJson, prettyJson, type JsonObject } from '../model/json.js';
+import { errorText } from './RuleEditor.js';
+
+/** Publishes a test event through `POST /events`: the same intake as the CRM's events. */
+export function PublishEvent({ api, eventName, sample, onPublished }: { api: ApiClient; eventName: string; sample: JsonObject | undefined; onPublished: () => void }) {
+  const [name, setName] = useState(eventName);
+  const [payload, setPayload] = useState(() => prettyJson(sample ?? {}));
+  const [error, setError] = useState<string | null>(null);
+  const [result, setResult] = useState<EventAccepted | null>(null);
+  const [sending, setSending] = useState(false);
+
+  useEffect(() => {
+    setName(eventName);
+    if (sample) setPayload(prettyJson(sample));
+  }, [eventName, sample]);
+
+  const publish = async (event: Event) => {
+    event.preventDefault();
+    setResult(null);
+    const parsed = parseJson(payload);
+    if (!parsed.ok || !isJsonObject(parsed.value)) {
+      setError(parsed.ok ? 'The payload must be a JSON object.' : `The payload is not valid JSON: ${parsed.message}`);
+      document.getElementById('publish-payload')?.focus();
+      return;
+    }
+    setError(null);
+    setSending(true);
+    try {
+      const accepted = await api.publishEvent({ name, payload: parsed.value });
+      setResult(accepted);
+      onPublished();
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setSending(false);
+    }
+  };
+
+  return (
+    <section class="card">
+      <h2 id="publish-heading">Publish a test event</h2>
+      <p class="card__intro">Goes through the same intake as your CRM's events: every matching rule of this account starts a run, and messages are really sent.</p>
+      <form onSubmit={(e) => void publish(e)} method="post" action="">
+        <div class="field">
+          <label for="publish-name" class="field__label">
+            Event name
+          </label>
+          <input id="publish-name" type="text" autocomplete="off" spellcheck={false} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </div>
+        <div class={`field${error ? ' field--invalid' : ''}`}>
+          <label for="publish-payload" class="field__label">
+            Payload (JSON)
+          </label>
+          <textarea
+            id="publish-payload"
+            class="code"
+            rows={10}
+            spellcheck={false}
+            value={payload}
+            aria-invalid={error ? 'true' : undefined}
+            aria-describedby={error ? 'publish-error' : undefined}
+            onInput={(e) => setPayload(e.currentTarget.value)}
+          />
+          {error ? (
+            <p id="publish-error" class="field__error">
+              {error}
+            </p>
+          ) : null}
+        </div>
+        <button type="submit" class="button button--primary button--block" disabled={sending}>
+          {sending ? 'Publishing…' : 'Publish event'}
+        </button>
+      </form>
+      <div aria-live="polite">
+        {result ? (
+          <p class="notice notice--success">
+            Event <code>{result.id}</code> accepted: {pluralize(result.triggers.length, 'run')} started
+            {result.triggers[0] ? <>, the first due {formatDateTime(result.triggers[0].evaluateAt)}</> : null}.
+          </p>
+        ) : null}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,179 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { ApiClient } from '../api/client.js';
+import type { DryRunOk, EventType, Rule, Trigger } from '../api/types.js';
+import { DryRunView } from '../components/DryRunView.js';
+import { formatDateTime, pluralize } from '../format.js';
+import type { FormIssue } from '../model/rule-form.js';
+import type { PathIssue } from '../model/form-fields.js';
+import { isJsonObject, parseJson, prettyJson, type JsonObject } from '../model/json.js';
+import { errorText } from './RuleEditor.js';
+
+interface TestPanelProps {
+  api: ApiClient;
+  /** The document in the editor now. */
+  doc: JsonObject;
+  localIssues: readonly FormIssue[];
+  saved: Rule | null;
+  dirty: boolean;
+  eventName: string;
+  eventTypes: readonly EventType[];
+  /** Validation problems found while testing, to show at their fields. */
+  onIssues: (issues: PathIssue[]) => void;
+}
+
+interface SampleChoice {
+  id: string;
+  label: string;
+  name: string;
+  payload: JsonObject;
+}
+
+/**
+ * Dry run: tries the rule in the editor against a sample event (the event type's sample, a recent
+ * run's event, or pasted JSON) and shows what would happen. Nothing is stored or sent.
+ */
+export function TestPanel({ api, doc, localIssues, saved, dirty, eventName, eventTypes, onIssues }: TestPanelProps) {
+  const [recent, setRecent] = useState<Trigger[]>([]);
+  const [choice, setChoice] = useState('');
+  const [sampleText, setSampleText] = useState('');
+  const [touched, setTouched] = useState(false);
+  const [sampleError, setSampleError] = useState<string | null>(null);
+  const [running, setRunning] = useState(false);
+  const [result, setResult] = useState<{ dryRun: DryRunOk; name: string } | null>(null);
+  const [message, setMessage] = useState<{ tone: 'danger' | 'warning'; text: string } | null>(null);
+
+  useEffect(() => {
+    if (!saved) return;
+    api
+      .listTriggers({ ruleId: saved.id, limit: 5 })
+      .then((page) => setRecent(page.items))
+      .catch(() => undefined);
+  }, [api, saved?.id]);
+
+  const choices: SampleChoice[] = [
+    ...eventTypes
+      .filter((t) => t.samplePayload)
+      .map((t) => ({ id: `type:${t.name}`, label: `Sample ${t.name} event`, name: t.name, payload: t.samplePayload ?? {} })),
+    ...recent.map((t) => ({
+      id: `run:${t.id}`,
+      label: `Event of the run at ${formatDateTime(t.createdAt)}`,
+      name: t.triggeringEvent.name,
+      payload: t.triggeringEvent.payload,
+    })),
+  ];
+
+  // Until the user edits the sample, follow the rule's event: its sample is the natural one.
+  useEffect(() => {
+    if (touched) return;
+    const own = choices.find((c) => c.id === `type:${eventName}`);
+    if (own) {
+      setChoice(own.id);
+      setSampleText(prettyJson(own.payload));
+    } else if (choice === '' || choice.startsWith('type:')) {
+      setChoice('');
+      setSampleText(eventName ? '{\n  \n}' : '');
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- follow the event and the catalogue
+  }, [eventName, eventTypes, touched]);
+
+  const sampleName = choices.find((c) => c.id === choice)?.name ?? eventName;
+
+  const pick = (id: string) => {
+    setChoice(id);
+    setTouched(true);
+    const found = choices.find((c) => c.id === id);
+    if (found) setSampleText(prettyJson(found.payload));
+  };
+
+  const run = async () => {
+    setMessage(null);
+    setResult(null);
+    const parsed = parseJson(sampleText);
+    if (!parsed.ok || !isJsonObject(parsed.value)) {
+      setSampleError(parsed.ok ? 'The event payload must be a JSON object.' : `The event payload is not valid JSON: ${parsed.message}`);
+      document.getElementById('sample-payload')?.focus();
+      return;
+    }
+    setSampleError(null);
+    if (localIssues.length > 0) {
+      onIssues([]);
+      setMessage({ tone: 'warning', text: `Fix ${pluralize(localIssues.length, 'problem')} in the form first.` });
+      return;
+    }
+    const sample = { payload: parsed.value, name: sampleName || eventName };
+    setRunning(true);
+    try {
+      if (saved && !dirty) {
+        const dryRun = await api.testRule(saved.id, sample);
+        if (dryRun.valid) setResult({ dryRun, name: sample.name });
+        else onIssues(dryRun.issues);
+      } else {
+        const validated = await api.validateRule(doc, sample);
+        if (!validated.valid) {
+          onIssues(validated.issues);
+          setMessage({ tone: 'warning', text: `The rule has ${pluralize(validated.issues.length, 'problem')}; fix them to test it.` });
+        } else {
+          onIssues([]);
+          if (validated.dryRun?.valid) setResult({ dryRun: validated.dryRun, name: sample.name });
+        }
+      }
+    } catch (error) {
+      setMessage({ tone: 'danger', text: errorText(error) });
+    } finally {
+      setRunning(false);
+    }
+  };
+
+  return (
+    <section class="card test-panel">
+      <h2 id="test-heading">Test with a sample event</h2>
+      <p class="card__intro">{saved && !dirty ? 'Tries the saved rule.' : 'Tries the rule as it is in the editor, unsaved.'} Nothing is stored or sent.</p>
+      {choices.length > 0 ? (
+        <div class="field">
+          <label for="sample-choice" class="field__label">
+            Sample
+          </label>
+          <select id="sample-choice" value={choice} onChange={(e) => pick(e.currentTarget.value)}>
+            <option value="">Pasted or typed below</option>
+            {choices.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.label}
+              </option>
+            ))}
+          </select>
+        </div>
+      ) : null}
+      <div class={`field${sampleError ? ' field--invalid' : ''}`}>
+        <label for="sample-payload" class="field__label">
+          Event payload (JSON)
+        </label>
+        <textarea
+          id="sample-payload"
+          class="code"
+          rows={10}
+          spellcheck={false}
+          value={sampleText}
+          aria-invalid={sampleError ? 'true' : undefined}
+          aria-describedby={sampleError ? 'sample-payload-error' : undefined}
+          onInput={(e) => {
+            setSampleText(e.currentTarget.value);
+            setTouched(true);
+            setChoice('');
+          }}
+        />
+        {sampleError ? (
+          <p id="sample-payload-error" class="field__error">
+            {sampleError}
+          </p>
+        ) : null}
+      </div>
+      <button type="button" class="button button--primary button--block" onClick={() => void run()} disabled={running}>
+        {running ? 'Testing…' : 'Run test'}
+      </button>
+      <div class="test-panel__result" aria-live="polite">
+        {message ? <p class={`notice notice--${message.tone}`}>{message.text}</p> : null}
+        {result ? <DryRunView result={result.dryRun} eventName={result.name} ruleEvent={String((doc['trigger'] as JsonObject | undefined)?.['eventName'] ?? eventName)} /> : null}
+      </div>
+    </section>
+  );
+}
