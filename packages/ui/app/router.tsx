@@ -15,6 +15,8 @@ function basePath(): string {
 
 export function parseRoute(pathname: string): Route {
   const base = basePath();
+  // `/ui` without its slash is the app's root too.
+  if (`${pathname}/` === base) return { name: 'rules' };
   const rest = pathname.startsWith(base) ? pathname.slice(base.length) : pathname.replace(/^\//, '');
   const parts = rest.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
   if (parts.length === 0) return { name: 'rules' };

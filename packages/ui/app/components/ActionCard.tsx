@@ -143,7 +143,7 @@ function RecipientFields({ action, path, set }: { action: ActionForm; path: stri
         {(['literal', 'fact'] as RecipientMode[]).map((mode) => (
           <label key={mode} class="segmented__option">
             <input type="radio" name={groupName} value={mode} checked={action.recipientMode === mode} onChange={() => set({ recipientMode: mode })} />
-            <span>{mode === 'literal' ? `A fixed ${what}` : `A ${what} from the event`}</span>
+            <span>{mode === 'literal' ? `A fixed ${what}` : `${what === 'address' ? 'An' : 'A'} ${what} from the event`}</span>
           </label>
         ))}
       </div>

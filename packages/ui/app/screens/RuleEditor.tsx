@@ -390,7 +390,7 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
                       </Field>
                     </div>
                     <div class="field-row">
-                      <Field path="delay.value" label="Wait" class="field-row__narrow" hint="0 runs it straight away. The conditions are checked when the wait is over.">
+                      <Field path="delay.value" label="Wait" class="field-row__narrow">
                         {(control) => (
                           <input {...control} type="text" inputMode="numeric" autocomplete="off" value={form.delayValue} onInput={(e) => patch({ delayValue: e.currentTarget.value })} />
                         )}
@@ -407,6 +407,7 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
                         )}
                       </Field>
                     </div>
+                    <p class="field__hint">0 runs the rule straight away. The conditions are checked when the wait is over, against the rule as it is then.</p>
                   </section>
 
                   <section class="card" aria-labelledby="conditions-heading" id={fieldId('conditions')} tabIndex={-1}>
