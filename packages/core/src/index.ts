@@ -15,6 +15,9 @@ export type * from './ports/idempotency.js';
 export type { Clock } from './ports/clock.js';
 export { systemClock } from './ports/clock.js';
 export type { Logger } from './ports/logger.js';
+export type { Tracer, Span, SpanAttributes, StartSpanOptions, TraceCarrier } from './ports/tracer.js';
+export { noopTracer, hasTraceContext } from './ports/tracer.js';
+export { withTracing } from './dispatch/tracing.js';
 export { silentLogger } from './ports/logger.js';
 
 export type * from './rules/rule.js';

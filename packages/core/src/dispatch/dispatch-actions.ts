@@ -2,11 +2,13 @@ import { AutomationError, describeError } from '../errors.js';
 import type { ActionCommand, ChannelMap } from '../ports/gateway.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
+import { hasTraceContext, type Span, type Tracer } from '../ports/tracer.js';
 import type { CompiledRule } from '../rules/compiled-rule.js';
 import type { ActionOutcome, ClaimedTrigger, ErrorSummary } from '../scheduling/trigger.js';
 
 export interface DispatchContext {
   channels: ChannelMap;
+  tracer: Tracer;
   clock: Clock;
   logger: Logger;
   sendTimeoutMs: number;
@@ -67,6 +69,7 @@ export async function dispatchActions(
   ctx: DispatchContext,
   /** Returns false when the lease has too little time left to start another send. */
   canStartSend: () => boolean,
+  parentSpan?: Span,
 ): Promise<DispatchResult> {
   const alreadySent = new Set(trigger.sentActions);
   const failedBefore = permanentlyFailedActions(trigger);
@@ -86,6 +89,11 @@ export async function dispatchActions(
     }
     const started = Date.now();
     let command: ActionCommand | undefined;
+    const span = ctx.tracer.startSpan('crm.action.send', {
+      parent: parentSpan,
+      kind: 'client',
+      attributes: { 'crm.action_index': index, 'crm.action_type': type, 'crm.trigger_id': trigger.id, 'crm.rule_id': trigger.ruleId, 'crm.account_id': trigger.accountId },
+    });
     try {
       const rendered = rule.render(index, payload);
       command = {
@@ -100,6 +108,8 @@ export async function dispatchActions(
           idempotencyKey: `${trigger.id}:${index}`,
         },
       };
+      const trace = span.carrier();
+      if (hasTraceContext(trace)) command.trace = trace;
       const gateway = ctx.channels[rendered.type];
       if (!gateway) {
         throw new AutomationError('CRM_ERR_NO_GATEWAY', `no gateway is configured for action type "${rendered.type}"`);
@@ -120,11 +130,14 @@ export async function dispatchActions(
         result.permanent = true;
       }
       result.outcomes.push({ index, type, status: 'failed', error, durationMs });
+      span.recordError(thrown);
       ctx.onFailed?.(command, error, durationMs);
       ctx.logger.warn(
         { ruleId: trigger.ruleId, triggerId: trigger.id, accountId: trigger.accountId, actionIndex: index, error },
         'action failed',
       );
+    } finally {
+      span.end();
     }
   }
   return result;

@@ -16,6 +16,7 @@ import type { BusSubscription, EventBus } from '../ports/bus.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { ActionCommand, ParamsSchema } from '../ports/gateway.js';
 import { silentLogger } from '../ports/logger.js';
+import { hasTraceContext, noopTracer, type TraceCarrier } from '../ports/tracer.js';
 import type { AttemptResult, AutomationStore } from '../ports/store.js';
 import { CompiledRuleCache } from '../rules/compiled-rule.js';
 import { createOperatorCheck, type OperatorFn } from '../rules/operators.js';
@@ -45,6 +46,8 @@ export interface IngestOptions {
    * them); intake skips its own lookup but still keeps only enabled rules of this account and event.
    */
   rules?: readonly Rule[] | undefined;
+  /** Trace context the event arrived with (bus or HTTP headers); its triggers join that trace. */
+  trace?: TraceCarrier | undefined;
 }
 
 export interface UpdateRuleOptions {
@@ -124,6 +127,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
   const clock = options.clock ?? systemClock;
   const logger = (options.logger ?? silentLogger).child({ component: 'automation-engine', instanceId: tuning.instanceId });
   const emitter = new EventEmitter<EngineEvents>();
+  const tracer = options.tracer ?? noopTracer;
   const channels = dispatchWithIdempotency(options.channels ?? {}, options.idempotency);
 
   const operators = new Map<string, OperatorFn>(Object.entries(options.operators ?? {}));
@@ -147,6 +151,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
       logger,
       channels,
       rules: new CompiledRuleCache(tuning.compiledRuleCacheSize, operators),
+      tracer,
       maxAttempts: tuning.maxAttempts,
       backoff: tuning.backoff,
       instanceId: tuning.instanceId,
@@ -183,7 +188,18 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
   };
 
   const ingest = async (input: unknown, ingestOptions: IngestOptions = {}): Promise<Trigger[]> => {
-    const { event, inserted } = await ingestEvent(input, { store, rules: ruleSource, clock, logger }, ingestOptions.rules);
+    const span = tracer.startSpan('crm.intake', { parent: ingestOptions.trace, kind: 'consumer' });
+    let result;
+    try {
+      result = await ingestEvent(input, { store, rules: ruleSource, clock, logger }, ingestOptions.rules, span.carrier());
+    } catch (error) {
+      span.recordError(error);
+      throw error;
+    } finally {
+      span.end();
+    }
+    const { event, inserted } = result;
+    span.setAttributes({ 'crm.account_id': event.accountId, 'crm.event_id': event.id, 'crm.event_name': event.name, 'crm.triggers': inserted.length });
     const triggers = inserted.map((i) => i.trigger);
     const created = inserted.filter((i) => i.created).length;
     if (inserted.length > 0) {
@@ -201,9 +217,9 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
   const attachIntake = () => {
     subscribing ??= bus
       .subscribe(
-        async (message) => {
+        async (message, delivery) => {
           try {
-            await ingest(message);
+            await ingest(message, { trace: delivery.headers });
           } catch (error) {
             const summary = describeError(error, 'CRM_ERR_EVENT_INVALID');
             logger.warn({ error: summary, accountId: (message as { accountId?: unknown } | null)?.accountId }, 'event intake failed');
@@ -305,7 +321,16 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     async publish(input) {
       const event = normalizeEvent(input, clock.now());
       if (bus.local && !subscribing) await attachIntake();
-      await bus.publish({ ...event, timestamp: event.timestamp.toISOString() });
+      const span = tracer.startSpan('crm.event.publish', { kind: 'producer', attributes: { 'crm.account_id': event.accountId, 'crm.event_name': event.name, 'crm.event_id': event.id } });
+      try {
+        const headers = span.carrier();
+        await bus.publish({ ...event, timestamp: event.timestamp.toISOString() }, hasTraceContext(headers) ? { headers } : undefined);
+      } catch (error) {
+        span.recordError(error);
+        throw error;
+      } finally {
+        span.end();
+      }
       return { id: event.id };
     },
 

@@ -8,6 +8,7 @@ import type { IdempotencyStore } from '../ports/idempotency.js';
 import type { WebhookAddressPolicy } from '../net/webhook-address-policy.js';
 import type { Logger } from '../ports/logger.js';
 import type { RuleSource } from '../ports/rule-source.js';
+import type { Tracer } from '../ports/tracer.js';
 import type { AutomationStore } from '../ports/store.js';
 import type { OperatorFn } from '../rules/operators.js';
 import { DEFAULT_RULE_LIMITS, type RuleLimits } from '../rules/rule-schema.js';
@@ -29,6 +30,8 @@ export interface AutomationEngineOptions {
   clock?: Clock | undefined;
   /** A pino logger (or anything with its debug/info/warn/error/child); silent by default. */
   logger?: Logger | undefined;
+  /** Distributed tracing (e.g. `createOtelTracer()` from `@crm-automation/otel`); off by default. */
+  tracer?: Tracer | undefined;
   /** When given, every send goes through it, so no command reaches a provider twice. */
   idempotency?: IdempotencyStore | undefined;
   /** Custom json-rules-engine operators, usable in rules by name. */

@@ -4,6 +4,7 @@ import type { Logger } from '../ports/logger.js';
 import type { RuleSource } from '../ports/rule-source.js';
 import type { AutomationStore, InsertedTrigger, NewTrigger } from '../ports/store.js';
 import type { Rule } from '../rules/rule.js';
+import { hasTraceContext, type TraceCarrier } from '../ports/tracer.js';
 import { delayToMs } from '../rules/rule.js';
 
 export interface IntakeContext {
@@ -23,7 +24,7 @@ export interface IntakeResult {
  * lookup, or the rules given by a caller that looked them up already), and store one pending trigger per rule, due at event time + the rule's delay. A redelivered
  * event (same id) finds its triggers already stored and creates nothing.
  */
-export async function ingestEvent(input: unknown, ctx: IntakeContext, matched?: readonly Rule[]): Promise<IntakeResult> {
+export async function ingestEvent(input: unknown, ctx: IntakeContext, matched?: readonly Rule[], trace?: TraceCarrier): Promise<IntakeResult> {
   const event = normalizeEvent(input, ctx.clock.now());
   // Rules looked up elsewhere (the pub/sub lookup pattern) are still checked against this event.
   const rules = matched
@@ -38,6 +39,7 @@ export async function ingestEvent(input: unknown, ctx: IntakeContext, matched?: 
     ruleVersion: rule.version,
     evaluateAt: new Date(base + delayToMs(rule.delay)),
     triggeringEvent,
+    ...(hasTraceContext(trace) ? { trace } : {}),
   }));
   const inserted = await ctx.store.insertTriggers(triggers, ctx.clock.now());
   return { event, inserted };

@@ -198,6 +198,7 @@ export function createMemoryStore(): AutomationStore & { readonly size: { rules:
           evaluateAt: input.evaluateAt,
           attempt: 0,
           triggeringEvent: clone,
+          ...(input.trace ? { trace: { ...input.trace } } : {}),
           executionHistory: [],
           sentActions: [],
           createdAt: at,

@@ -17,6 +17,8 @@ export interface ActionCommand<P extends Record<string, unknown> = Record<string
   type: string;
   params: P;
   metadata: CommandMetadata;
+  /** Trace context of the send (when tracing is on); HTTP gateways forward it as headers. */
+  trace?: Record<string, string> | undefined;
 }
 
 /** Rendered SMS params. */

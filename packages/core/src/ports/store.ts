@@ -1,4 +1,5 @@
 import type { Page, Rule, RuleDraft, RuleFilter } from '../rules/rule.js';
+import type { TraceCarrier } from './tracer.js';
 import type {
   ClaimedTrigger,
   HistoryEntry,
@@ -15,6 +16,8 @@ export interface NewTrigger {
   ruleVersion: number;
   evaluateAt: Date;
   triggeringEvent: TriggeringEvent;
+  /** Trace context of the intake that created it, so processing joins the same trace. */
+  trace?: TraceCarrier | undefined;
 }
 
 export interface InsertedTrigger {

@@ -99,9 +99,14 @@ export class ClaimLoop {
   private async process(trigger: ClaimedTrigger, counts: RunCounts): Promise<void> {
     const log = this.ctx.logger.child({ accountId: trigger.accountId, ruleId: trigger.ruleId, triggerId: trigger.id });
     let result: AttemptResult;
+    const span = this.ctx.tracer.startSpan('crm.trigger.process', {
+      parent: trigger.trace,
+      attributes: { 'crm.trigger_id': trigger.id, 'crm.rule_id': trigger.ruleId, 'crm.account_id': trigger.accountId, 'crm.attempt': trigger.attempt },
+    });
     try {
-      result = await runAttempt(trigger, this.ctx);
+      result = await runAttempt(trigger, this.ctx, span);
     } catch (error) {
+      span.recordError(error);
       // The store or the rule source failed mid-attempt: retry with backoff rather than wait for the
       // lease, without spending the trigger's attempt budget (see attemptsInBudget).
       const summary = describeError(error, 'CRM_ERR_EVALUATION') as ErrorSummary;
@@ -116,6 +121,8 @@ export class ClaimLoop {
         history: { at, attempt: trigger.attempt, outcome: 'retrying', reason: INFRASTRUCTURE_FAILURE, error: { ...summary, retryable: true }, nextAttemptAt: evaluateAt, by: this.ctx.instanceId },
       };
     }
+    span.setAttributes({ 'crm.status': result.status, 'crm.reason': result.history.reason });
+    span.end();
     const saved = await this.save(trigger, result);
     if (saved === 'saved') counts[result.status] += 1;
     else if (saved === 'lease-lost') counts.leaseLost += 1;

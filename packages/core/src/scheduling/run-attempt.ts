@@ -1,6 +1,7 @@
 import { describeError } from '../errors.js';
 import { dispatchActions, type DispatchContext } from '../dispatch/dispatch-actions.js';
 import type { RuleSource } from '../ports/rule-source.js';
+import type { Span } from '../ports/tracer.js';
 import type { AttemptResult, AutomationStore } from '../ports/store.js';
 import type { CompiledRuleCache, Evaluation } from '../rules/compiled-rule.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
@@ -50,7 +51,7 @@ export const INFRASTRUCTURE_FAILURE = 'internal-error';
  * triggering event, dispatch what is not yet sent, and decide the next status. Never throws for
  * problems of the trigger itself; those become its outcome.
  */
-export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext): Promise<AttemptResult> {
+export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, span?: Span): Promise<AttemptResult> {
   const now = () => ctx.clock.now();
   const base = { attempt: trigger.attempt, by: ctx.instanceId };
   const finish = (status: AttemptResult['status'], entry: Omit<HistoryEntry, 'at' | 'attempt' | 'outcome'>, extra: Partial<AttemptResult> = {}): AttemptResult => {
@@ -82,7 +83,7 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext): 
   }
 
   const leaseDeadline = trigger.leaseExpiresAt.getTime();
-  const dispatched = await dispatchActions(trigger, compiled, ctx, () => now().getTime() + ctx.sendTimeoutMs < leaseDeadline);
+  const dispatched = await dispatchActions(trigger, compiled, ctx, () => now().getTime() + ctx.sendTimeoutMs < leaseDeadline, span);
   const entry = { ruleVersion: rule.version, conditions: evaluation.conditions, actions: dispatched.outcomes };
   const firstError = dispatched.outcomes.find((o) => o.error)?.error;
 

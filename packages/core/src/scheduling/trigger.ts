@@ -93,6 +93,8 @@ export interface Trigger {
   /** Number of claims so far. */
   attempt: number;
   triggeringEvent: TriggeringEvent;
+  /** W3C trace context of the intake that created it (present only when tracing is on). */
+  trace?: Record<string, string> | undefined;
   executionHistory: HistoryEntry[];
   /** Indexes of actions a gateway accepted in any attempt; they are never sent again. */
   sentActions: number[];
