@@ -18,6 +18,7 @@ export type { Logger } from './ports/logger.js';
 export type { Tracer, Span, SpanAttributes, StartSpanOptions, TraceCarrier } from './ports/tracer.js';
 export { noopTracer, hasTraceContext } from './ports/tracer.js';
 export { withTracing } from './dispatch/tracing.js';
+export type { ActionObservation } from './dispatch/dispatch-actions.js';
 export { silentLogger } from './ports/logger.js';
 
 export type * from './rules/rule.js';

@@ -13,8 +13,17 @@ export interface DispatchContext {
   logger: Logger;
   sendTimeoutMs: number;
   /** Hooks for observers (events, metrics). */
-  onSent?: ((command: ActionCommand, result: unknown, durationMs: number) => void) | undefined;
-  onFailed?: ((command: ActionCommand | undefined, error: ErrorSummary, durationMs: number) => void) | undefined;
+  onSent?: ((info: ActionObservation & { command: ActionCommand; result: unknown }) => void) | undefined;
+  onFailed?: ((info: ActionObservation & { command: ActionCommand | undefined; error: ErrorSummary }) => void) | undefined;
+}
+
+/** What observers (metrics, logs) learn about each send. */
+export interface ActionObservation {
+  /** The gateway's `name`, else the action type. */
+  provider: string;
+  type: string;
+  accountId: string;
+  durationMs: number;
 }
 
 export interface DispatchResult {
@@ -118,7 +127,7 @@ export async function dispatchActions(
       const durationMs = Date.now() - started;
       result.sent.push(index);
       result.outcomes.push({ index, type, status: 'sent', ...(sent === undefined ? {} : { result: sent }), durationMs });
-      ctx.onSent?.(command, sent, durationMs);
+      ctx.onSent?.({ command, result: sent, durationMs, type, provider: gateway.name ?? type, accountId: trigger.accountId });
     } catch (thrown) {
       const durationMs = Date.now() - started;
       const error = describeError(thrown) as ErrorSummary;
@@ -131,7 +140,7 @@ export async function dispatchActions(
       }
       result.outcomes.push({ index, type, status: 'failed', error, durationMs });
       span.recordError(thrown);
-      ctx.onFailed?.(command, error, durationMs);
+      ctx.onFailed?.({ command, error, durationMs, type, provider: ctx.channels[type]?.name ?? type, accountId: trigger.accountId });
       ctx.logger.warn(
         { ruleId: trigger.ruleId, triggerId: trigger.id, accountId: trigger.accountId, actionIndex: index, error },
         'action failed',

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { dispatchWithIdempotency } from '../dispatch/channels.js';
+import type { ActionObservation } from '../dispatch/dispatch-actions.js';
 import {
   AutomationError,
   describeError,
@@ -33,8 +34,9 @@ export interface EngineEvents {
   'trigger:claimed': [trigger: ClaimedTrigger];
   'trigger:evaluated': [info: { trigger: ClaimedTrigger; matched: boolean; conditions: ConditionTrace[] }];
   'trigger:finished': [info: { trigger: ClaimedTrigger; result: AttemptResult; saved: boolean }];
-  'action:sent': [info: { command: ActionCommand; result: unknown; durationMs: number }];
-  'action:failed': [info: { command: ActionCommand | undefined; error: ErrorSummary; durationMs: number }];
+  'batch:claimed': [info: { size: number; at: Date }];
+  'action:sent': [info: ActionObservation & { command: ActionCommand; result: unknown }];
+  'action:failed': [info: ActionObservation & { command: ActionCommand | undefined; error: ErrorSummary }];
   'loop:error': [error: unknown];
   /** A rule was created, replaced or deleted through this engine (`rule` is null after a delete). */
   'rule:changed': [info: { accountId: string; ruleId: string; rule: Rule | null }];
@@ -157,8 +159,8 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
       instanceId: tuning.instanceId,
       sendTimeoutMs: tuning.sendTimeoutMs,
       onEvaluated: (trigger, { matched, conditions }) => emitter.emit('trigger:evaluated', { trigger, matched, conditions }),
-      onSent: (command, result, durationMs) => emitter.emit('action:sent', { command, result, durationMs }),
-      onFailed: (command, error, durationMs) => emitter.emit('action:failed', { command, error, durationMs }),
+      onSent: (info) => emitter.emit('action:sent', info),
+      onFailed: (info) => emitter.emit('action:failed', info),
     },
     {
       pollIntervalMs: tuning.pollIntervalMs,
@@ -169,6 +171,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     },
     {
       onClaimed: (claimed) => {
+        emitter.emit('batch:claimed', { size: claimed.length, at: clock.now() });
         for (const trigger of claimed) emitter.emit('trigger:claimed', trigger);
       },
       onFinished: (trigger, result, saved) => emitter.emit('trigger:finished', { trigger, result, saved }),
