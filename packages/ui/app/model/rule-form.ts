@@ -454,7 +454,9 @@ export function formToRule(form: RuleForm): { rule: JsonObject; issues: FormIssu
 /** Makes a condition's value kind fit its (new) operator, keeping what was typed where it can. */
 export function fitValueToOperator(condition: ConditionForm): ConditionForm {
   const kinds = valueKindsFor(condition.operator);
-  if (kinds.includes(condition.valueKind)) return condition;
-  const next = kinds[0] ?? 'string';
-  return { ...condition, valueKind: next };
+  const preferred = kinds[0] ?? 'string';
+  // Nothing typed yet: take the operator's natural kind (a number for "is at least").
+  const untouched = condition.valueText.trim() === '' && condition.valueKind === 'string';
+  if (kinds.includes(condition.valueKind) && !untouched) return condition;
+  return { ...condition, valueKind: preferred };
 }

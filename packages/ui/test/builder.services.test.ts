@@ -1,0 +1,418 @@
+/**
+ * The Automation Builder in a real browser (Debian's Chromium, headless) against a real rules service
+ * on loopback: `rulesRoutes` over an engine with a memory store, recording gateways and the claim
+ * loop running, and the BUILT app served by `managementUi`.
+ */
+import { GatewayError } from '@crm-automation/core';
+import type { Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { highValueJobRule, technicianSmsRule } from '../../core/test/design-doc-rules.js';
+import { fieldId } from '../app/model/issue-path.js';
+import { describeViolations, ensureBuiltApp, ensureChromium, launchBrowser, overflowsHorizontally, seriousViolations, type Browser } from './e2e/browser.js';
+import { startRulesService, type RulesService } from './e2e/rules-service.js';
+
+const WAIT = 20_000;
+
+interface ApiRule {
+  id: string;
+  name: string;
+  enabled: boolean;
+  version: number;
+  [key: string]: unknown;
+}
+
+function documentOf(rule: ApiRule): Record<string, unknown> {
+  const { id: _i, accountId: _a, version: _v, createdAt: _c, updatedAt: _u, ...doc } = rule;
+  return doc;
+}
+
+async function visible(locator: Locator, timeout = WAIT): Promise<Locator> {
+  await locator.first().waitFor({ state: 'visible', timeout });
+  return locator;
+}
+
+async function expectNoSeriousViolations(page: Page, screen: string): Promise<void> {
+  const violations = await seriousViolations(page);
+  expect(violations, `${screen}:\n${describeViolations(violations)}`).toEqual([]);
+}
+
+async function signIn(page: Page, service: RulesService): Promise<void> {
+  await page.goto(service.uiUrl);
+  await page.getByLabel('API key', { exact: true }).fill(service.apiKey);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await visible(page.getByRole('heading', { name: 'Rules', level: 1 }));
+}
+
+describe('Automation Builder in Chromium', () => {
+  let service: RulesService;
+  let browser: Browser;
+  let page: Page;
+  const rulesByName = async () => {
+    const { body } = await service.api<{ items: ApiRule[] }>('GET', '/rules?limit=500');
+    return new Map(body.items.map((r) => [r.name, r]));
+  };
+
+  beforeAll(async () => {
+    ensureChromium();
+    ensureBuiltApp();
+    service = await startRulesService();
+    browser = await launchBrowser();
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    page.setDefaultTimeout(WAIT);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await service?.close();
+  });
+
+  it('signs in with an API key kept in session storage, never in the URL, and signs out', async () => {
+    await page.goto(service.uiUrl);
+    await visible(page.getByRole('heading', { name: 'Sign in' }));
+    await expectNoSeriousViolations(page, 'sign-in');
+    // The checker itself: an unlabelled field must be reported.
+    await page.evaluate(() => document.body.insertAdjacentHTML('beforeend', '<input id="axe-probe" type="text">'));
+    expect((await seriousViolations(page)).map((v) => v.id)).toContain('label');
+    await page.evaluate(() => document.getElementById('axe-probe')?.remove());
+
+    await page.getByLabel('API key', { exact: true }).fill('crm_not-a-real-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await visible(page.getByText('That API key was not accepted'));
+    expect(await page.getByLabel('API key', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+
+    // Keyboard only: the key field is the first stop, Enter submits.
+    await page.goto(service.uiUrl);
+    await visible(page.getByRole('heading', { name: 'Sign in' }));
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('api-key');
+    await page.keyboard.type(service.apiKey);
+    await page.keyboard.press('Enter');
+    await visible(page.getByRole('heading', { name: 'Rules', level: 1 }));
+
+    expect(page.url()).not.toContain(service.apiKey);
+    expect(await page.evaluate(() => sessionStorage.getItem('crm-automation.apiKey'))).toBe(service.apiKey);
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect((await browser.context.cookies()).length).toBe(0);
+    await visible(page.getByRole('heading', { name: 'No rules yet' }));
+    await expectNoSeriousViolations(page, 'empty rules list');
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await visible(page.getByRole('heading', { name: 'Sign in' }));
+    expect(await page.evaluate(() => sessionStorage.getItem('crm-automation.apiKey'))).toBeNull();
+    await signIn(page, service);
+  });
+
+  it('builds the design doc SMS rule in the form, shows the API validation error at its field, tests and saves it', async () => {
+    await page.locator('.page-head').getByRole('link', { name: 'New rule' }).click();
+    await visible(page.getByRole('heading', { name: 'New rule', level: 1 }));
+
+    await page.getByLabel('Name', { exact: true }).fill(technicianSmsRule.name);
+    await page.getByLabel('Description (optional)').fill(technicianSmsRule.description);
+    await page.getByLabel('Event', { exact: true }).selectOption('job.status.changed');
+    await page.getByLabel('Wait', { exact: true }).fill('5');
+    await page.getByLabel('Unit', { exact: true }).selectOption('minutes');
+
+    await page.getByRole('button', { name: '+ Condition', exact: true }).click();
+    const c1 = page.getByRole('group', { name: 'Condition 1', exact: true });
+    await c1.getByLabel('Fact').fill('job');
+    await c1.getByLabel('Field (JSONPath)').fill('$.status');
+    await visible(c1.getByText('Sample: "Done"'));
+    await c1.getByLabel('Operator').selectOption('equal');
+    await c1.getByLabel('Value type').selectOption('string');
+    await c1.getByLabel('Value', { exact: true }).fill('Done');
+
+    await page.getByRole('button', { name: '+ Condition', exact: true }).click();
+    const c2 = page.getByRole('group', { name: 'Condition 2', exact: true });
+    await c2.getByLabel('Field (JSONPath)').fill('$.assignedTechnician.phone');
+    await c2.getByLabel('Operator').selectOption('notEqual');
+    await c2.getByLabel('Value type').selectOption('null');
+
+    await page.getByRole('button', { name: '+ SMS' }).click();
+    const sms = page.getByRole('region', { name: '1. SMS' });
+    // A literal that is not a phone number: the API refuses it.
+    await sms.getByLabel('Phone number').fill('555-0100');
+    const message = sms.getByLabel('Message', { exact: true });
+    await message.fill('Hi {{job.assignedTechnician.name}}, job #{{job.number}} for ');
+    // The last placeholder comes from the sample payload's picker, inserted at the cursor.
+    await sms.getByText('Insert a placeholder').click();
+    await sms.getByRole('button', { name: 'Insert {{job.client.name}}' }).click();
+    await page.waitForFunction(() => document.activeElement?.tagName === 'TEXTAREA');
+    await page.keyboard.type(' has been completed.');
+    expect(await message.inputValue()).toBe(technicianSmsRule.actions[0]?.params.message);
+
+    await page.getByRole('button', { name: 'Save rule' }).click();
+    const summary = await visible(page.locator('.error-summary'));
+    expect(await summary.textContent()).toContain('E.164');
+    await page.waitForFunction(() => document.activeElement?.classList.contains('error-summary'));
+    const recipientId = fieldId('actions[0].params.recipient');
+    expect(await page.locator(`#${recipientId}`).getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator(`#${recipientId}-error`).textContent()).toContain('E.164');
+    await expectNoSeriousViolations(page, 'editor with validation errors');
+    // The summary links to the field.
+    await summary.getByRole('link').first().click();
+    await page.waitForFunction((id) => document.activeElement?.id === id, recipientId);
+
+    // Fix it: the number comes from the event.
+    await sms.getByLabel('A number from the event').check();
+    await sms.getByLabel('Fact').fill('job');
+    await sms.getByLabel('Field (JSONPath)').fill('$.assignedTechnician.phone');
+    await page.locator('.error-summary').waitFor({ state: 'detached', timeout: WAIT });
+
+    // Dry run against the event type's sample payload.
+    await page.getByRole('button', { name: 'Run test' }).click();
+    const result = await visible(page.locator('.dry-run'));
+    expect(await result.locator('.verdict').textContent()).toContain('Conditions pass: 1 action would be sent');
+    expect(await result.locator('.trace--pass').count()).toBe(2);
+    expect(await result.locator('.rendered__message').textContent()).toBe('Hi Jane Doe, job #J-5541 for John Smith has been completed.');
+    expect(await result.locator('.rendered').textContent()).toContain('+15557654321');
+    await expectNoSeriousViolations(page, 'editor with dry-run result');
+
+    await page.getByRole('button', { name: 'Save rule' }).click();
+    await page.waitForURL(/\/ui\/rules\/[^/]+$/);
+    await visible(page.getByRole('heading', { name: technicianSmsRule.name, level: 1 }));
+    const saved = (await rulesByName()).get(technicianSmsRule.name);
+    expect(saved && documentOf(saved)).toEqual(technicianSmsRule);
+  });
+
+  it('builds the design doc high-value rule in the form, keeps the JSON view in sync, and dry-runs a failing sample', async () => {
+    await page.goto(`${service.uiUrl}rules/new`);
+    await visible(page.getByRole('heading', { name: 'New rule', level: 1 }));
+    await page.getByLabel('Name', { exact: true }).fill('draft');
+    await page.getByLabel('Description (optional)').fill(highValueJobRule.description);
+    await page.getByLabel('Event', { exact: true }).selectOption('job.created');
+
+    await page.getByRole('button', { name: '+ Condition', exact: true }).click();
+    const c1 = page.getByRole('group', { name: 'Condition 1', exact: true });
+    await c1.getByLabel('Field (JSONPath)').fill('$.total');
+    await c1.getByLabel('Operator').selectOption('greaterThanInclusive');
+    expect(await c1.getByLabel('Value type').inputValue()).toBe('number');
+    await c1.getByLabel('Value', { exact: true }).fill('2000');
+    await page.getByRole('button', { name: '+ Condition', exact: true }).click();
+    const c2 = page.getByRole('group', { name: 'Condition 2', exact: true });
+    await c2.getByLabel('Field (JSONPath)').fill('$.client.type');
+    await c2.getByLabel('Value', { exact: true }).fill('Commercial');
+
+    await page.getByRole('button', { name: '+ Email' }).click();
+    const email = page.getByRole('region', { name: '1. Email' });
+    await email.getByLabel('Email address').fill('manager@CRM.com');
+    await email.getByLabel('Subject', { exact: true }).fill('New High-Value Job: #{{job.number}}');
+    await email.getByLabel('Provider template id (optional)').fill('new-high-value-job-template');
+
+    await page.getByRole('button', { name: '+ Webhook' }).click();
+    const webhook = page.getByRole('region', { name: '2. Webhook' });
+    await webhook.getByLabel('URL', { exact: true }).fill('https://hooks.crm.com/new-lead');
+    const fields: Array<[string, string]> = [
+      ['source', 'CRM Automation'],
+      ['jobId', '{{job.id}}'],
+      ['clientName', '{{job.client.name}}'],
+      ['value', '{{job.total}}'],
+    ];
+    for (const [i, [key, value]] of fields.entries()) {
+      await webhook.getByRole('button', { name: '+ Field' }).click();
+      await webhook.getByLabel(`Key of field ${i + 1}`, { exact: true }).fill(key);
+      await webhook.getByLabel(`Value of field ${i + 1}`, { exact: true }).fill(value);
+    }
+
+    // The JSON view shows the exact document; an edit there updates the form; broken JSON does not.
+    await page.getByRole('tab', { name: 'JSON' }).click();
+    const json = page.getByLabel('Rule JSON');
+    const text = await json.inputValue();
+    const doc = JSON.parse(text) as Record<string, unknown>;
+    expect(doc).toEqual({ ...highValueJobRule, name: 'draft' });
+    await json.fill(`${text.slice(0, -2)} oops`);
+    await visible(page.getByText('The JSON is not valid'));
+    await json.fill(JSON.stringify({ ...doc, name: highValueJobRule.name }, null, 2));
+    await page.getByText('The JSON is not valid').waitFor({ state: 'detached' });
+    await json.fill('{ "name": ');
+    await visible(page.getByText('The form keeps the last valid version'));
+    await page.getByRole('tab', { name: 'Form' }).click();
+    expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe(highValueJobRule.name);
+    expect(await page.getByRole('region', { name: '2. Webhook' }).getByLabel('Value of field 3', { exact: true }).inputValue()).toBe('{{job.client.name}}');
+    // Arrow keys move between the tabs.
+    await page.getByRole('tab', { name: 'Form' }).focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await page.getByRole('tab', { name: 'JSON' }).getAttribute('aria-selected')).toBe('true');
+    await page.keyboard.press('ArrowLeft');
+
+    // A sample below the threshold: the failing condition shows the value it saw.
+    const payload = page.getByLabel('Event payload (JSON)');
+    await visible(payload);
+    const sample = JSON.parse(await payload.inputValue()) as { job: { total: number } };
+    sample.job.total = 1500;
+    await payload.fill(JSON.stringify(sample, null, 2));
+    await page.getByRole('button', { name: 'Run test' }).click();
+    const result = await visible(page.locator('.dry-run'));
+    expect(await result.locator('.verdict').textContent()).toContain('Conditions fail: nothing would be sent');
+    const failed = result.locator('.trace--fail');
+    expect(await failed.count()).toBe(1);
+    expect(await failed.textContent()).toContain('Value seen: 1500');
+
+    // The catalogue sample passes and renders the email and the webhook body exactly.
+    await page.getByLabel('Sample', { exact: true }).selectOption('type:job.created');
+    await page.getByRole('button', { name: 'Run test' }).click();
+    await page.locator('.verdict', { hasText: 'Conditions pass: 2 actions would be sent' }).waitFor();
+    const rendered = await page.locator('.commands').textContent();
+    expect(rendered).toContain('New High-Value Job: #J-9001');
+    expect(rendered).toContain('POST https://hooks.crm.com/new-lead');
+    expect(rendered).toContain('"clientName": "Acme Corp"');
+    expect(rendered).toContain('"value": "2450"');
+
+    await page.getByRole('button', { name: 'Save rule' }).click();
+    await page.waitForURL(/\/ui\/rules\/[^/]+$/);
+    await visible(page.getByRole('heading', { name: highValueJobRule.name, level: 1 }));
+    const saved = (await rulesByName()).get(highValueJobRule.name);
+    expect(saved && documentOf(saved)).toEqual(highValueJobRule);
+    await expectNoSeriousViolations(page, 'editor of a saved rule with conditions and actions');
+  });
+
+  it('lists, searches, filters and enables/disables rules in one click', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Rules' }).click();
+    const items = page.locator('.rule-item');
+    await page.waitForFunction(() => document.querySelectorAll('.rule-item').length === 2);
+    await expectNoSeriousViolations(page, 'rules list');
+
+    await page.getByLabel('Search by name').fill('high-value');
+    await page.waitForFunction(() => document.querySelectorAll('.rule-item').length === 1);
+    expect(await items.first().textContent()).toContain(highValueJobRule.name);
+    await page.getByLabel('Search by name').fill('');
+    await page.getByLabel('Event', { exact: true }).selectOption('job.status.changed');
+    await page.waitForFunction(() => document.querySelectorAll('.rule-item').length === 1);
+    expect(await items.first().textContent()).toContain(technicianSmsRule.name);
+    await page.getByLabel('Event', { exact: true }).selectOption('');
+    await page.waitForFunction(() => document.querySelectorAll('.rule-item').length === 2);
+
+    const before = (await rulesByName()).get(technicianSmsRule.name);
+    const toggle = page.getByRole('switch', { name: `Enabled: ${technicianSmsRule.name}` });
+    expect(await toggle.getAttribute('aria-checked')).toBe('true');
+    await toggle.click();
+    await page.waitForFunction((name) => document.querySelector(`[role=switch][aria-label="Enabled: ${name}"]`)?.getAttribute('aria-checked') === 'false', technicianSmsRule.name);
+    const after = (await rulesByName()).get(technicianSmsRule.name);
+    expect(after?.enabled).toBe(false);
+    expect(after?.version).toBe((before?.version ?? 0) + 1);
+
+    await page.getByLabel('Status', { exact: true }).selectOption('false');
+    await page.waitForFunction(() => document.querySelectorAll('.rule-item').length === 1);
+    await page.getByLabel('Status', { exact: true }).selectOption('');
+    await page.waitForFunction(() => document.querySelectorAll('.rule-item').length === 2);
+
+    // Keyboard: the switch toggles with Space and shows where the focus is.
+    await toggle.focus();
+    // Arrive by keyboard, as :focus-visible is about keyboard focus.
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Tab');
+    expect(await toggle.evaluate((el) => el === document.activeElement)).toBe(true);
+    const outline = await toggle.evaluate((el) => getComputedStyle(el).outlineStyle);
+    expect(outline).not.toBe('none');
+    await page.keyboard.press('Space');
+    await page.waitForFunction((name) => document.querySelector(`[role=switch][aria-label="Enabled: ${name}"]`)?.getAttribute('aria-checked') === 'true', technicianSmsRule.name);
+    expect((await rulesByName()).get(technicianSmsRule.name)?.enabled).toBe(true);
+  });
+
+  it('publishes an event, shows the failed run with its history, retries it to completion, and cancels a pending run', async () => {
+    const rules = await rulesByName();
+    const highValue = rules.get(highValueJobRule.name);
+    const smsRule = rules.get(technicianSmsRule.name);
+    if (!highValue || !smsRule) throw new Error('the rules of the earlier tests are missing');
+
+    await page.locator('.rule-item', { hasText: highValueJobRule.name }).getByRole('link', { name: /^Runs/ }).click();
+    await visible(page.getByRole('heading', { name: /^Runs/, level: 1 }));
+    await visible(page.getByRole('heading', { name: 'No runs yet' }));
+
+    // The email gateway refuses the first send for good: the run fails (the webhook still goes out).
+    service.channels.email.failNext(new GatewayError('mailbox unavailable', { retryable: false, provider: 'recording', status: 550 }));
+    await page.getByRole('button', { name: 'Publish event' }).click();
+    await visible(page.getByText(/accepted: 1 run started/));
+    const run = page.locator('.run').first();
+    await visible(run.locator('.badge--failed'));
+    expect(await run.locator('.run__meta').textContent()).toContain('Attempts1');
+
+    await run.getByRole('button', { name: /^History/ }).click();
+    const history = await visible(run.locator('.history'));
+    expect(await history.textContent()).toContain('An action failed and will not be retried');
+    expect(await history.textContent()).toContain('mailbox unavailable');
+    // The other action went out; a retry must not send it again.
+    expect(await history.textContent()).toContain('2. Webhook: Sent');
+    await expectNoSeriousViolations(page, 'runs with a failed run and its history');
+
+    await run.getByRole('button', { name: /^Retry/ }).click();
+    await visible(run.locator('.badge--completed').first(), WAIT);
+    expect(service.channels.email.sent).toHaveLength(1);
+    expect(service.channels.webhook.sent).toHaveLength(1);
+    expect(service.channels.webhook.sent[0]?.params).toMatchObject({ url: 'https://hooks.crm.com/new-lead', payload: { clientName: 'Acme Corp' } });
+    await page.waitForFunction(() => document.querySelector('.run .history')?.textContent?.includes('Retry requested'));
+    expect(await run.locator('.history').textContent()).toContain('Sent');
+
+    // What was sent, rendered again from the run's event with the version that ran.
+    await run.getByRole('button', { name: 'Show the messages' }).click();
+    await visible(run.getByText('as sent.'));
+    expect(await run.locator('.history__rendered').textContent()).toContain('New High-Value Job: #J-9001');
+
+    // A job under the threshold is skipped; its history says why, with the value seen.
+    await service.api('POST', '/events', { name: 'job.created', payload: { job: { id: 'job_small', number: 'J-2', total: 100, client: { name: 'Bob', type: 'Commercial' } } } });
+    const skipped = page.locator('.run', { has: page.locator('.badge--skipped') });
+    await visible(skipped);
+    await skipped.getByRole('button', { name: /^History/ }).click();
+    expect(await visible(skipped.locator('.history')).then((h) => h.textContent())).toContain('The conditions were not met');
+    expect(await skipped.locator('.trace--fail').textContent()).toContain('Value seen: 100');
+
+    // The SMS rule waits 5 minutes: its run is pending and can be cancelled.
+    await page.goto(`${service.uiUrl}rules/${smsRule.id}/runs`);
+    await visible(page.getByRole('heading', { name: 'No runs yet' }));
+    expect(await page.getByLabel('Event name').inputValue()).toBe('job.status.changed');
+    await page.getByRole('button', { name: 'Publish event' }).click();
+    const pending = page.locator('.run').first();
+    await visible(pending.locator('.badge--pending'));
+    expect(await pending.textContent()).toContain('Due in 5 minutes');
+    await pending.getByRole('button', { name: /^Cancel/ }).click();
+    await visible(pending.locator('.badge--cancelled'));
+    expect(service.channels.sms.calls).toHaveLength(0);
+
+    // The list shows the counts of recent runs by outcome and when each rule last fired.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Rules' }).click();
+    const hvItem = page.locator('.rule-item', { hasText: highValueJobRule.name });
+    await visible(hvItem.locator('.badge--completed'));
+    expect(await hvItem.locator('.run-counts').textContent()).toMatch(/Completed\s*1.*Skipped\s*1/);
+    expect(await hvItem.locator('.rule-item__meta').textContent()).toContain('Last firedjust now');
+    expect(await page.locator('.rule-item', { hasText: technicianSmsRule.name }).locator('.run-counts').textContent()).toMatch(/Cancelled\s*1/);
+  });
+
+  it('stays usable at 360 px wide, with long names, and without serious accessibility problems', async () => {
+    const longName = `Escalate ${'very-long-unbroken-rule-name-'.repeat(5)}to the regional manager`;
+    const created = await service.api<ApiRule>('POST', '/rules', {
+      ...highValueJobRule,
+      name: longName,
+      description: 'x'.repeat(400),
+      trigger: { eventName: `job.${'segment.'.repeat(12)}created` },
+    });
+    expect(created.status).toBe(201);
+    await service.api('POST', '/events', { name: `job.${'segment.'.repeat(12)}created`, payload: { job: { id: 'j', number: 'J-3', total: 5000, client: { name: 'C'.repeat(120), type: 'Commercial' } } } });
+
+    const narrow = await browser.context.newPage();
+    narrow.setDefaultTimeout(WAIT);
+    await narrow.setViewportSize({ width: 360, height: 760 });
+    await narrow.goto(service.uiUrl);
+    expect((await overflowsHorizontally(narrow)).overflow).toBe(false);
+    await expectNoSeriousViolations(narrow, 'sign-in at 360 px');
+    await signIn(narrow, service);
+
+    const screens: Array<[string, string, string]> = [
+      ['rules list', '', '.rule-item'],
+      ['editor', `rules/${created.body.id}`, '.action-card'],
+      ['new rule', 'rules/new', '.add-actions'],
+      ['runs', `rules/${created.body.id}/runs`, '.run'],
+    ];
+    for (const [name, path, ready] of screens) {
+      await narrow.goto(`${service.uiUrl}${path}`);
+      await visible(narrow.locator(ready));
+      if (name === 'runs') await narrow.locator('.run').first().getByRole('button', { name: /^History/ }).click();
+      if (name === 'editor') {
+        await narrow.getByRole('button', { name: 'Run test' }).click();
+        await visible(narrow.locator('.dry-run'));
+      }
+      const overflow = await overflowsHorizontally(narrow);
+      expect(overflow, `${name} at 360 px: ${overflow.widest.join(', ')}`).toMatchObject({ overflow: false });
+      await expectNoSeriousViolations(narrow, `${name} at 360 px`);
+    }
+    await narrow.close();
+  });
+});
