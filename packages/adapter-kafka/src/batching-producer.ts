@@ -30,6 +30,7 @@ export class BatchingProducer {
   private readonly queue: Pending[] = [];
   private connected: Promise<void> | undefined;
   private flushing = false;
+  private sending: Pending[] = [];
   private scheduled = false;
   private closed = false;
 
@@ -41,6 +42,9 @@ export class BatchingProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // kafkajs retries an idempotent produce with the same sequence numbers, so a retry cannot
+      // duplicate; keep that up until Kafka is back (each publish still has its own deadline).
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
       // The Java client's murmur2 partitioner, stated explicitly (kafkajs warns when it is implied).
       createPartitioner: Partitioners.DefaultPartitioner,
     });
@@ -96,7 +100,9 @@ export class BatchingProducer {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.options.maxBatchSize).filter((p) => !p.settled);
         if (batch.length === 0) continue;
+        this.sending = batch;
         await this.sendBatch(batch);
+        this.sending = [];
       }
     } finally {
       this.flushing = false;
@@ -136,8 +142,9 @@ export class BatchingProducer {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // Let what is queued go out first: those callers are waiting for their acknowledgement.
-    while (this.queue.length > 0 || this.flushing) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Let what is queued go out first: those callers are waiting for their acknowledgement. Each
+    // has a deadline, so this ends even when Kafka is away.
+    while ([...this.queue, ...this.sending].some((p) => !p.settled)) await new Promise((resolve) => setTimeout(resolve, 10));
     this.closed = true;
     await this.producer.disconnect().catch(() => {});
   }
