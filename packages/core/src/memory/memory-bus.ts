@@ -3,6 +3,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { AutomationEvent } from '../events/event.js';
 import type {
   BusHandler,
+  BusStats,
   BusSubscription,
   DeadLetter,
   DeadLetterFilter,
@@ -40,6 +41,7 @@ interface Group {
 
 export interface MemoryBus extends EventBus {
   readonly local: true;
+  stats(): Promise<BusStats>;
   readonly deadLetters: DeadLetterQueue;
   /** Publishes raw text as a broker would receive it; text that is not JSON is dead-lettered. */
   publishRaw(text: string, headers?: Record<string, string>): Promise<void>;
@@ -193,6 +195,13 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
         }
         return chosen.length;
       },
+    },
+
+    async stats() {
+      return {
+        backlog: [...groups.values()].map((g) => ({ name: g.name, messages: g.backlog.length, consumers: g.consumers.filter((c) => c.active).length })),
+        deadLetters: dead.length,
+      };
     },
 
     idle() {

@@ -46,6 +46,19 @@ export interface DeadLetterQueue {
   replay(filter?: DeadLetterFilter & { dryRun?: boolean | undefined }): Promise<number>;
 }
 
+/** Backlog figures for monitoring: queue depth (RabbitMQ) or consumer-group lag (Kafka). */
+export interface BusStats {
+  backlog: Array<{
+    /** Queue, or `topic/partition` for a Kafka consumer group. */
+    name: string;
+    /** Messages waiting to be consumed. */
+    messages: number;
+    consumers?: number | undefined;
+  }>;
+  /** Messages in the dead-letter queue/topic. */
+  deadLetters: number;
+}
+
 /** Transport for events: the CRM publishes, the engine's intake consumes. */
 export interface EventBus {
   /** In-process transport: `publish()` resolves after the subscriber handled the event. */
@@ -54,5 +67,7 @@ export interface EventBus {
   publish(event: AutomationEvent, options?: { headers?: Record<string, string> | undefined }): Promise<void>;
   subscribe(handler: BusHandler, options?: SubscribeOptions): Promise<BusSubscription>;
   readonly deadLetters?: DeadLetterQueue | undefined;
+  /** Backlog and dead letters, for metrics and alerts; transports that can't tell omit it. */
+  stats?(): Promise<BusStats>;
   close(): Promise<void>;
 }

@@ -1,0 +1,43 @@
+import type { AutomationEngine, EngineEvents } from '@crm-automation/core';
+import { createAutomationMetrics, type AutomationMetrics, type MetricsOptions } from './registry.js';
+
+export interface EngineInstrumentation {
+  readonly metrics: AutomationMetrics;
+  /** Stops listening to the engine. */
+  detach(): void;
+}
+
+/**
+ * Counts what an engine does from its events: events ingested, triggers by outcome, retries, fire lag,
+ * claim batch sizes, gateway latency and errors by provider. Costs one listener call per event.
+ */
+export function instrumentEngine(engine: AutomationEngine, options: MetricsOptions & { metrics?: AutomationMetrics | undefined } = {}): EngineInstrumentation {
+  const m = options.metrics ?? createAutomationMetrics(options);
+  const listeners: { [E in keyof EngineEvents]?: (...args: EngineEvents[E]) => void } = {
+    'event:ingested': ({ triggers, created }) => {
+      m.eventsIngested.inc({ outcome: triggers.length === 0 ? 'unmatched' : created === 0 ? 'duplicate' : 'matched' });
+      if (created > 0) m.triggersCreated.inc(created);
+    },
+    'batch:claimed': ({ size }) => m.claimBatchSize.observe(size),
+    'trigger:claimed': (trigger) => {
+      const lagMs = engine.clock.now().getTime() - trigger.evaluateAt.getTime();
+      m.fireLag.observe(Math.max(0, lagMs) / 1000);
+    },
+    'trigger:finished': ({ result }) => {
+      m.triggersFinished.inc({ status: result.status, reason: result.history.reason ?? 'none' });
+      if (result.status === 'retrying') m.triggerRetries.inc();
+    },
+    'action:sent': ({ provider, type, durationMs }) => m.gatewayDuration.observe({ provider, type, outcome: 'sent' }, durationMs / 1000),
+    'action:failed': ({ provider, type, durationMs, error }) => {
+      m.gatewayDuration.observe({ provider, type, outcome: 'failed' }, durationMs / 1000);
+      m.gatewayErrors.inc({ provider, type, retryable: String(error.retryable) });
+    },
+  };
+  for (const [event, listener] of Object.entries(listeners)) engine.on(event as keyof EngineEvents, listener as never);
+  return {
+    metrics: m,
+    detach() {
+      for (const [event, listener] of Object.entries(listeners)) engine.off(event as keyof EngineEvents, listener as never);
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Seconds buckets from 5 ms to 10 minutes: sends take milliseconds, fire lag can take minutes. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
+const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000];
+
+/**
+ * Every metric the SDK exports, on one registry. Names are the contract the alerting rules in
+ * `deploy/prometheus/alerts.yml` and `docs/operations.md` refer to.
+ */
+export interface AutomationMetrics {
+  readonly registry: Registry;
+  readonly eventsIngested: Counter<'outcome'>;
+  readonly triggersCreated: Counter;
+  readonly triggersFinished: Counter<'status' | 'reason'>;
+  readonly triggerRetries: Counter;
+  readonly fireLag: Histogram;
+  readonly claimBatchSize: Histogram;
+  readonly gatewayDuration: Histogram<'provider' | 'type' | 'outcome'>;
+  readonly gatewayErrors: Counter<'provider' | 'type' | 'retryable'>;
+  readonly busBacklog: Gauge<'bus' | 'name'>;
+  readonly busDeadLetters: Gauge<'bus'>;
+  readonly busStatsFailures: Gauge<'bus'>;
+  /** Read at scrape time, before the bus gauges are reported (see `instrumentBus`). */
+  readonly scrapeHooks: Array<() => Promise<void>>;
+  readonly httpRequests: Counter<'service' | 'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'service' | 'method' | 'route'>;
+}
+
+export interface MetricsOptions {
+  /** Register on this registry (default: a new one). */
+  registry?: Registry | undefined;
+  /** Labels added to every series, e.g. `{ service: 'trigger-service' }`. */
+  defaultLabels?: Record<string, string> | undefined;
+  /** Also collect Node.js process metrics (CPU, memory, event loop lag). Default true. */
+  processMetrics?: boolean | undefined;
+}
+
+const cache = new WeakMap<Registry, AutomationMetrics>();
+
+/** The metrics of one registry, created once (calling it again with the same registry returns them). */
+export function createAutomationMetrics(options: MetricsOptions = {}): AutomationMetrics {
+  const registry = options.registry ?? new Registry();
+  const existing = cache.get(registry);
+  if (existing) return existing;
+  if (options.defaultLabels) registry.setDefaultLabels(options.defaultLabels);
+  const registers = [registry];
+  const scrapeHooks: Array<() => Promise<void>> = [];
+  // prom-client reads metrics concurrently; the bus gauges share one refresh per scrape.
+  let refreshing: Promise<void> | undefined;
+  const refresh = () =>
+    (refreshing ??= Promise.all(scrapeHooks.map((hook) => hook()))
+      .then(() => undefined)
+      .finally(() => {
+        refreshing = undefined;
+      }));
+  const metrics: AutomationMetrics = {
+    registry,
+    scrapeHooks,
+    eventsIngested: new Counter({ name: 'crm_events_ingested_total', help: 'Events through intake, by outcome (matched: stored triggers; unmatched: no rule; duplicate: a redelivery; rejected: invalid)', labelNames: ['outcome'], registers }),
+    triggersCreated: new Counter({ name: 'crm_triggers_created_total', help: 'Pending triggers stored by intake', registers }),
+    triggersFinished: new Counter({ name: 'crm_triggers_finished_total', help: 'Trigger attempts by resulting status and reason', labelNames: ['status', 'reason'], registers }),
+    triggerRetries: new Counter({ name: 'crm_trigger_retries_total', help: 'Attempts that ended in retrying (transient failure, backoff scheduled)', registers }),
+    fireLag: new Histogram({ name: 'crm_trigger_fire_lag_seconds', help: 'Delay between a trigger being due (evaluateAt) and being claimed for dispatch', buckets: LAG_BUCKETS, registers }),
+    claimBatchSize: new Histogram({ name: 'crm_claim_batch_size', help: 'Triggers claimed per claim batch', buckets: BATCH_BUCKETS, registers }),
+    gatewayDuration: new Histogram({ name: 'crm_gateway_request_duration_seconds', help: 'Gateway send latency by provider, action type and outcome', labelNames: ['provider', 'type', 'outcome'], buckets: LATENCY_BUCKETS, registers }),
+    gatewayErrors: new Counter({ name: 'crm_gateway_errors_total', help: 'Gateway send failures by provider, action type and whether they are retryable', labelNames: ['provider', 'type', 'retryable'], registers }),
+    busBacklog: new Gauge({
+      name: 'crm_bus_backlog_messages',
+      help: 'Messages waiting: queue depth (RabbitMQ) or consumer-group lag (Kafka)',
+      labelNames: ['bus', 'name'],
+      registers,
+      collect: refresh,
+    }),
+    busDeadLetters: new Gauge({ name: 'crm_bus_dead_letters', help: 'Messages in the dead-letter queue/topic', labelNames: ['bus'], registers, collect: refresh }),
+    busStatsFailures: new Gauge({ name: 'crm_bus_stats_failures', help: 'Consecutive failures to read bus stats (broker unreachable)', labelNames: ['bus'], registers, collect: refresh }),
+    httpRequests: new Counter({ name: 'crm_http_requests_total', help: 'HTTP requests by service, method, route and status', labelNames: ['service', 'method', 'route', 'status'], registers }),
+    httpDuration: new Histogram({ name: 'crm_http_request_duration_seconds', help: 'HTTP request latency by service, method and route', labelNames: ['service', 'method', 'route'], buckets: LATENCY_BUCKETS, registers }),
+  };
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'crm_process_' });
+  cache.set(registry, metrics);
+  return metrics;
+}

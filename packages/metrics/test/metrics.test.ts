@@ -1,0 +1,87 @@
+import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import {
+  createAutomationEngine,
+  createManualClock,
+  createMemoryBus,
+  createMemoryStore,
+  createRecordingChannel,
+  GatewayError,
+} from '@crm-automation/core';
+import { createAutomationMetrics, httpMetrics, instrumentBus, instrumentEngine } from '@crm-automation/metrics';
+import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '../../core/test/design-doc-rules.js';
+
+async function value(metrics: ReturnType<typeof createAutomationMetrics>, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const metric = metrics.registry.getSingleMetric(name);
+  const data = await metric?.get();
+  const match = data?.values.find((v) => Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val) && (!('metricName' in v) || v.metricName === name || v.metricName === undefined));
+  return match?.value;
+}
+
+describe('engine metrics', () => {
+  it('counts events, triggers by outcome, retries, fire lag, batches and gateway latency by provider', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    const sms = { ...createRecordingChannel(), name: 'twilio' };
+    const email = createRecordingChannel({ name: 'sendgrid' });
+    const webhook = createRecordingChannel({ name: 'webhook' });
+    const bus = createMemoryBus();
+    const engine = createAutomationEngine({ store: createMemoryStore(), bus, clock, channels: { sms, email, webhook }, backoff: { baseMs: 1_000, jitter: 0 } });
+    const metrics = createAutomationMetrics({ processMetrics: false });
+    instrumentEngine(engine, { metrics });
+    instrumentBus(bus, { metrics, name: 'memory' });
+
+    await engine.rules.create('acc_1', technicianSmsRule);
+    await engine.rules.create('acc_1', highValueJobRule);
+    await engine.publish({ name: 'job.status.changed', accountId: 'acc_1', payload: doneJobPayload, id: 'e1' });
+    await engine.publish({ name: 'job.status.changed', accountId: 'acc_1', payload: doneJobPayload, id: 'e1' });
+    await engine.publish({ name: 'job.created', accountId: 'acc_1', payload: highValueJobPayload(2500, 'Commercial') });
+    await engine.publish({ name: 'job.created', accountId: 'acc_1', payload: highValueJobPayload(10, 'Commercial') });
+    await engine.publish({ name: 'job.unknown', accountId: 'acc_1', payload: {} });
+    webhook.failNext(new GatewayError('503', { retryable: true }));
+    await clock.advance(30_000);
+    await engine.runDue();
+
+    expect(await value(metrics, 'crm_events_ingested_total', { outcome: 'matched' })).toBe(3);
+    expect(await value(metrics, 'crm_events_ingested_total', { outcome: 'duplicate' })).toBe(1);
+    expect(await value(metrics, 'crm_events_ingested_total', { outcome: 'unmatched' })).toBe(1);
+    expect(await value(metrics, 'crm_triggers_created_total')).toBe(3);
+    expect(await value(metrics, 'crm_triggers_finished_total', { status: 'retrying', reason: 'transient-error' })).toBe(1);
+    expect(await value(metrics, 'crm_triggers_finished_total', { status: 'skipped', reason: 'conditions-not-met' })).toBe(1);
+    expect(await value(metrics, 'crm_trigger_retries_total')).toBe(1);
+    expect(await value(metrics, 'crm_gateway_errors_total', { provider: 'webhook', type: 'webhook', retryable: 'true' })).toBe(1);
+
+    const text = await metrics.registry.metrics();
+    // The two due triggers were claimed 30 s late: both land in the 30 s bucket, not below.
+    expect(text).toMatch(/crm_trigger_fire_lag_seconds_bucket\{le="10"\} 0/);
+    expect(text).toMatch(/crm_trigger_fire_lag_seconds_bucket\{le="30"\} 2/);
+    expect(text).toMatch(/crm_claim_batch_size_count 1/);
+    expect(text).toMatch(/crm_gateway_request_duration_seconds_count\{provider="sendgrid",type="email",outcome="sent"\} 1/);
+    expect(text).toMatch(/crm_bus_dead_letters\{bus="memory"\} 0/);
+    expect(text).toMatch(/crm_bus_backlog_messages\{bus="memory",name="automation-intake"\} 0/);
+
+    await clock.advance(5 * 60_000);
+    await engine.runDue();
+    expect(await value(metrics, 'crm_triggers_finished_total', { status: 'completed', reason: 'none' })).toBe(2);
+  });
+});
+
+describe('HTTP metrics', () => {
+  it('counts requests by route template and status, and serves /metrics', async () => {
+    const metrics = createAutomationMetrics({ processMetrics: true });
+    const app = Fastify();
+    await app.register(httpMetrics, { metrics, service: 'rules-service' });
+    app.get('/rules/:id', async (request, reply) => ((request.params as { id: string }).id === 'x' ? reply.status(404).send({}) : { ok: true }));
+    await app.inject({ url: '/rules/abc' });
+    await app.inject({ url: '/rules/def' });
+    await app.inject({ url: '/rules/x' });
+    await app.inject({ url: '/nowhere' });
+    const response = await app.inject({ url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toContain('text/plain');
+    expect(response.body).toContain('crm_http_requests_total{service="rules-service",method="GET",route="/rules/:id",status="200"} 2');
+    expect(response.body).toContain('crm_http_requests_total{service="rules-service",method="GET",route="/rules/:id",status="404"} 1');
+    expect(response.body).toContain('route="unmatched",status="404"');
+    expect(response.body).toContain('crm_process_process_cpu_seconds_total');
+    await app.close();
+  });
+});
