@@ -10,6 +10,22 @@ import { HEADER } from './message-headers.js';
 import { resolveKafkaOptions, type KafkaBusOptions } from './options.js';
 import { ensureTopics } from './topics.js';
 
+function withDeadline<T>(work: Promise<T>, deadline: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), Math.max(0, deadline - Date.now()));
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
 export interface KafkaBus extends EventBus {
   readonly deadLetters: KafkaDeadLetterQueue;
   /** Publishes raw bytes to the event topic, as a foreign producer would (tests, tooling). */
@@ -62,7 +78,7 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
     if (closed) throw closedError();
     const deadline = Date.now() + resolved.publishTimeoutMs;
     try {
-      await ready();
+      await withDeadline(ready(), deadline, 'the Kafka topics');
     } catch (error) {
       throw new KafkaBusError('CRM_ERR_BUS_PUBLISH', `Kafka topics could not be created: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
@@ -84,7 +100,11 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
 
     async subscribe(handler: BusHandler, subscribeOptions: SubscribeOptions = {}): Promise<BusSubscription> {
       if (closed) throw closedError();
-      await ready();
+      try {
+        await withDeadline(ready(), Date.now() + resolved.publishTimeoutMs, 'the Kafka topics');
+      } catch (error) {
+        throw new KafkaBusError('CRM_ERR_BUS_SUBSCRIBE', `Kafka topics could not be created: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
       const group = subscribeOptions.group ?? resolved.groupId;
       const subscription: KafkaGroupSubscription = new KafkaGroupSubscription(kafka, producer, resolved, group, handler, () => subscriptions.delete(subscription));
       subscriptions.add(subscription);

@@ -17,7 +17,7 @@ export function requireRabbit(): void {
  * A RabbitMQ bus on names no other test uses, which records the groups it serves so the test can
  * delete every queue it declared (quorum queues are not free on a small broker).
  */
-export function rabbitSubject(options: Partial<RabbitBusOptions> = {}): BusContractSubject & { bus: RabbitBus } {
+export function rabbitSubject(options: Partial<RabbitBusOptions> = {}): BusContractSubject & { bus: RabbitBus; namespace: string } {
   const namespace = `test.${randomUUID().slice(0, 8)}`;
   const retryDelaysMs = options.retryDelaysMs ?? [100, 200];
   const queueType = options.queueType ?? 'quorum';
@@ -30,6 +30,7 @@ export function rabbitSubject(options: Partial<RabbitBusOptions> = {}): BusContr
   };
   return {
     bus,
+    namespace,
     publishRaw: (text) => bus.publishRaw('job.status.changed', text),
     crashConsumer: async (group, publish) => {
       groups.add(group);
