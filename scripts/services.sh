@@ -1,41 +1,54 @@
 #!/usr/bin/env bash
 # Real-server tooling for integration tests: Redis, MongoDB-wire (FerretDB on
 # SQLite), RabbitMQ and Kafka (KRaft), all running as plain processes on
-# 127.0.0.1 without Docker. Installs what is missing, caches builds and data
-# under $CRM_SERVICES_CACHE (default: <repo>/.cache/services).
+# 127.0.0.1 without Docker (docker-compose.yml has the Docker equivalent).
+# Installs what is missing (apt-get, go, mvn), caches builds and data under
+# $CRM_SERVICES_CACHE (default: <repo>/.cache/services); data survives restarts.
 #
 # Usage:
 #   scripts/services.sh up      [redis|mongo|rabbitmq|kafka ...]   # install + start + wait; prints env lines
 #   scripts/services.sh down    [names...]                          # stop (all when no names)
 #   scripts/services.sh start   <name...>                           # start + wait for readiness
 #   scripts/services.sh stop    <name...>                           # stop, wait until the port is closed
-#   scripts/services.sh restart <name...>
+#   scripts/services.sh restart <name...>                           # stop + start
 #   scripts/services.sh status  [names...]
 #   scripts/services.sh env     [--export] [names...]               # print the env lines
 #
 # Env lines go to stdout (one KEY=VALUE a line), progress goes to stderr, so:
 #   export $(scripts/services.sh up)
 #   eval "$(scripts/services.sh env --export)"
+# The lines: REDIS_URL=redis://127.0.0.1:6379  MONGODB_URI=mongodb://127.0.0.1:27017
+#   RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672  KAFKA_BROKERS=127.0.0.1:9092
 #
-# If MONGODB_URI is set to something other than the default local URI, `up mongo`
+# If MONGODB_URI is set and points anywhere but 127.0.0.1:27017, `up mongo`
 # only pings that server and does not start FerretDB.
+# Kafka: single node, auto.create.topics.enable=true, num.partitions=3.
+# Knobs: CRM_SERVICES_CACHE, CRM_SERVICES_PORT_OFFSET (shift all ports, for an
+# isolated second set), CRM_SERVICES_START_TIMEOUT (s, default 120),
+# CRM_SERVICES_STOP_TIMEOUT (s before SIGKILL, default 30),
+# CRM_SERVICES_EXTERNAL_TIMEOUT (s to wait for an external MONGODB_URI, default 30).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${CRM_SERVICES_CACHE:-$REPO/.cache/services}"
 ALL_SERVICES=(redis mongo rabbitmq kafka)
 
-REDIS_PORT=6379
-MONGO_PORT=27017
-RABBIT_PORT=5672
-RABBIT_DIST_PORT=25672
-KAFKA_PORT=9092
-KAFKA_CONTROLLER_PORT=9093
+# CRM_SERVICES_PORT_OFFSET shifts every port (e.g. 10000 -> redis on 16379) so a
+# second, isolated set of servers can run next to the default one (use it with
+# its own CRM_SERVICES_CACHE). Default 0: the standard ports below.
+PORT_OFFSET="${CRM_SERVICES_PORT_OFFSET:-0}"
+[[ "$PORT_OFFSET" =~ ^[0-9]+$ ]] || { echo "[services] ERROR: CRM_SERVICES_PORT_OFFSET must be a number" >&2; exit 1; }
+REDIS_PORT=$((6379 + PORT_OFFSET))
+MONGO_PORT=$((27017 + PORT_OFFSET))
+RABBIT_PORT=$((5672 + PORT_OFFSET))
+RABBIT_DIST_PORT=$((25672 + PORT_OFFSET))
+KAFKA_PORT=$((9092 + PORT_OFFSET))
+KAFKA_CONTROLLER_PORT=$((9093 + PORT_OFFSET))
 
 FERRETDB_VERSION=v1.24.2
 KAFKA_VERSION=3.9.1
 SLF4J_VERSION=1.7.36
-RABBIT_NODE=rabbit@localhost
+if (( PORT_OFFSET == 0 )); then RABBIT_NODE=rabbit@localhost; else RABBIT_NODE="rabbit${PORT_OFFSET}@localhost"; fi
 
 DEFAULT_MONGODB_URI="mongodb://127.0.0.1:${MONGO_PORT}"
 
@@ -70,16 +83,26 @@ wait_port_closed() {
 # pid_alive PID
 pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 
-# read_pid FILE -> prints pid if the file exists and the process is alive
+# cmd_matches PID REGEX -> the process's command line matches REGEX (guards
+# against stale pid files whose pid was reused by an unrelated process)
+cmd_matches() {
+  [[ -z "${2:-}" ]] && return 0
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -Eq -- "$2"
+}
+
+# read_pid FILE [REGEX] -> prints pid if the file exists, the process is alive
+# (and its command line matches REGEX)
 read_pid() {
   local f=$1 pid
   [[ -f "$f" ]] || return 1
   pid=$(tr -dc '0-9' <"$f")
   pid_alive "$pid" || return 1
+  cmd_matches "$pid" "${2:-}" || return 1
   printf '%s\n' "$pid"
 }
 
-# pid_on_port PORT -> pid of the process listening on 127.0.0.1:PORT (if any)
+# pid_on_port PORT [REGEX] -> pid of the process listening on 127.0.0.1:PORT
+# (if any, and if its command line matches REGEX)
 pid_on_port() {
   local port=$1 pid=""
   if command -v ss >/dev/null 2>&1; then
@@ -88,7 +111,9 @@ pid_on_port() {
   if [[ -z "$pid" ]] && command -v fuser >/dev/null 2>&1; then
     pid=$(fuser -n tcp "$port" 2>/dev/null | tr -s ' ' '\n' | grep -E '^[0-9]+$' | head -n1 || true)
   fi
-  [[ -n "$pid" ]] && printf '%s\n' "$pid"
+  [[ -n "$pid" ]] || return 1
+  cmd_matches "$pid" "${2:-}" || return 1
+  printf '%s\n' "$pid"
 }
 
 # kill_and_wait NAME PID PORT : SIGTERM, wait STOP_TIMEOUT, SIGKILL, wait for port close
@@ -118,10 +143,11 @@ spawn() {
   } >>"$logfile"
   # The inner shell records its own pid and then execs the server, so the pid
   # file holds the server's pid.
+  # 9>&-: do not leak the with_lock file descriptor into the long-lived server.
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" \
-    </dev/null >>"$logfile" 2>&1 &
-  local i
-  for i in $(seq 1 50); do
+    </dev/null >>"$logfile" 2>&1 9>&- &
+  local _
+  for _ in $(seq 1 50); do
     [[ -s "$pidfile" ]] && return 0
     sleep 0.1
   done
@@ -153,11 +179,11 @@ with_lock() {
   # Serialise concurrent invocations for the same service.
   local name=$1
   shift
-  mkdir -p "$CACHE"
+  mkdir -p "$CACHE/locks"
   (
-    flock -w 900 9 || die "$name: could not acquire lock $CACHE/.$name.lock"
+    flock -w 900 9 || die "$name: could not acquire lock $CACHE/locks/$name.lock"
     "$@"
-  ) 9>"$CACHE/.$name.lock"
+  ) 9>"$CACHE/locks/$name.lock"
 }
 
 # apt_install PKG... : install Debian packages without starting their services.
@@ -319,7 +345,7 @@ redis_start() {
   rm -f "$REDIS_PID"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
     --save '' --appendonly no --dir "$REDIS_DIR" \
-    --pidfile "$REDIS_PID" --logfile "$REDIS_LOG" >&2 \
+    --pidfile "$REDIS_PID" --logfile "$REDIS_LOG" </dev/null >&2 9>&- \
     || die "redis: redis-server failed (see $REDIS_LOG)"
   local start
   start=$(now)
@@ -332,7 +358,7 @@ redis_start() {
 
 redis_stop() {
   local pid
-  pid=$(read_pid "$REDIS_PID" || pid_on_port "$REDIS_PORT" || true)
+  pid=$(read_pid "$REDIS_PID" redis-server || pid_on_port "$REDIS_PORT" redis-server || true)
   if [[ -z "$pid" ]]; then
     port_open "$REDIS_PORT" && timeout 5 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
     wait_port_closed redis "$REDIS_PORT" 15
@@ -346,7 +372,7 @@ redis_stop() {
 }
 
 redis_status() {
-  if redis_ready; then echo "redis     running  pid=$(read_pid "$REDIS_PID" || pid_on_port "$REDIS_PORT" || echo '?')  redis://127.0.0.1:$REDIS_PORT"
+  if redis_ready; then echo "redis     running  pid=$(read_pid "$REDIS_PID" redis-server || pid_on_port "$REDIS_PORT" redis-server || echo '?')  redis://127.0.0.1:$REDIS_PORT"
   else echo "redis     stopped"; fi
 }
 
@@ -358,8 +384,15 @@ FERRET_DATA="$FERRET_DIR/data"
 FERRET_PID="$FERRET_DIR/ferretdb.pid"
 FERRET_LOG="$FERRET_DIR/ferretdb.log"
 
+# MONGODB_URI set and pointing anywhere but our own local port -> external server.
 mongo_external() {
-  [[ -n "${MONGODB_URI:-}" && "${MONGODB_URI%/}" != "$DEFAULT_MONGODB_URI" ]]
+  [[ -n "${MONGODB_URI:-}" ]] || return 1
+  local hp
+  read -r -a hp <<<"$(mongo_hostport "$MONGODB_URI")"
+  case "${hp[0]}" in
+    127.0.0.1|localhost|::1) [[ "${hp[1]}" != "$MONGO_PORT" ]] ;;
+    *) return 0 ;;
+  esac
 }
 
 mongo_uri() { if mongo_external; then echo "$MONGODB_URI"; else echo "$DEFAULT_MONGODB_URI"; fi; }
@@ -387,7 +420,8 @@ mongo_ready() {
 
 mongo_install() {
   [[ -x "$FERRET_BIN" ]] && return 0
-  command -v go >/dev/null 2>&1 || die "mongo: go is required to build FerretDB"
+  if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then PATH="/usr/local/go/bin:$PATH"; fi
+  command -v go >/dev/null 2>&1 || die "mongo: go (1.24+) is required to build FerretDB"
   mkdir -p "$CACHE/bin"
   log "mongo: building FerretDB $FERRETDB_VERSION (first time only; about a minute)"
   local start src mod
@@ -396,7 +430,7 @@ mongo_install() {
   # start ("Invalid build/version/version.txt"): the release's version.txt is
   # generated, not part of the module. So fetch the module, copy it, add
   # version.txt and build the real CLI from the copy.
-  mod=$(cd / && GOWORK=off GOFLAGS= go mod download -json "github.com/FerretDB/FerretDB@${FERRETDB_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n1) \
+  mod=$(cd / && GOWORK=off GOFLAGS='' go mod download -json "github.com/FerretDB/FerretDB@${FERRETDB_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n1) \
     || die "mongo: go mod download of FerretDB failed"
   [[ -n "$mod" && -d "$mod/cmd/ferretdb" ]] || die "mongo: FerretDB module source not found (go mod download)"
   src="$CACHE/src/ferretdb-${FERRETDB_VERSION}"
@@ -406,19 +440,26 @@ mongo_install() {
   chmod -R u+w "$src"
   echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
   echo "crm-services" >"$src/build/version/package.txt"
-  (cd "$src" && CGO_ENABLED=0 GOFLAGS= GOTOOLCHAIN=local go build -buildvcs=false -trimpath \
+  (cd "$src" && CGO_ENABLED=0 GOFLAGS='' GOTOOLCHAIN=local go build -buildvcs=false -trimpath \
       -o "$FERRET_BIN.tmp" ./cmd/ferretdb) >&2 \
     || die "mongo: building FerretDB failed"
   "$FERRET_BIN.tmp" --version >/dev/null 2>&1 || die "mongo: built FerretDB binary does not run"
   mv -f "$FERRET_BIN.tmp" "$FERRET_BIN"
   rm -rf "$src"
+  rmdir "$CACHE/src" 2>/dev/null || true
   log "mongo: FerretDB built in $(( $(now) - start ))s"
 }
 
 mongo_start() {
   if mongo_external; then
     log "mongo: MONGODB_URI is set ($(mongo_uri)); pinging it instead of starting FerretDB"
-    wait_ready mongo 30 "" /dev/null mongo_ready
+    local start t=${CRM_SERVICES_EXTERNAL_TIMEOUT:-30}
+    start=$(now)
+    until mongo_ready >/dev/null 2>&1; do
+      (( $(now) - start >= t )) && die "mongo: MONGODB_URI=$(mongo_uri) did not answer ping within ${t}s (unset MONGODB_URI to use the local FerretDB)"
+      sleep 0.5
+    done
+    log "mongo: external server answers ping"
     return 0
   fi
   if mongo_ready; then log "mongo: already running on 127.0.0.1:$MONGO_PORT"; return 0; fi
@@ -442,7 +483,7 @@ mongo_stop() {
     die "mongo: MONGODB_URI points to an external server ($(mongo_uri)); not managed by this script"
   fi
   local pid
-  pid=$(read_pid "$FERRET_PID" || pid_on_port "$MONGO_PORT" || true)
+  pid=$(read_pid "$FERRET_PID" ferretdb || pid_on_port "$MONGO_PORT" ferretdb || true)
   if [[ -z "$pid" ]]; then
     wait_port_closed mongo "$MONGO_PORT" 5
     log "mongo: stopped"
@@ -457,7 +498,7 @@ mongo_stop() {
 mongo_status() {
   if mongo_external; then
     if mongo_ready; then echo "mongo     external running  $(mongo_uri)"; else echo "mongo     external NOT reachable  $(mongo_uri)"; fi
-  elif mongo_ready; then echo "mongo     running  pid=$(read_pid "$FERRET_PID" || pid_on_port "$MONGO_PORT" || echo '?')  $(mongo_uri)  (FerretDB/sqlite)"
+  elif mongo_ready; then echo "mongo     running  pid=$(read_pid "$FERRET_PID" ferretdb || pid_on_port "$MONGO_PORT" ferretdb || echo '?')  $(mongo_uri)  (FerretDB/sqlite)"
   else echo "mongo     stopped"; fi
 }
 
@@ -498,8 +539,6 @@ rabbit_exports() {
   export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 }
 
-rabbitmqctl_() { "$RABBIT_SBIN/rabbitmqctl" -n "$RABBIT_NODE" "$@"; }
-
 rabbit_ready() {
   port_open "$RABBIT_PORT" && timeout 20 "$RABBIT_SBIN/rabbitmqctl" -n "$RABBIT_NODE" -q await_startup --timeout 10 >/dev/null 2>&1
 }
@@ -537,13 +576,13 @@ rabbit_stop() {
   rabbit_install
   rabbit_exports
   local pid=""
-  pid=$(read_pid "$RABBIT_PIDFILE" || read_pid "$RABBIT_DIR/server.pid" || pid_on_port "$RABBIT_PORT" || true)
+  pid=$(read_pid "$RABBIT_PIDFILE" rabbit || read_pid "$RABBIT_DIR/server.pid" rabbit || pid_on_port "$RABBIT_PORT" rabbit || true)
   if [[ -z "$pid" ]] && ! port_open "$RABBIT_PORT"; then
     log "rabbitmq: stopped"
     return 0
   fi
   log "rabbitmq: stopping node $RABBIT_NODE${pid:+ (pid $pid)}"
-  if ! timeout "$((STOP_TIMEOUT + 15))" "$RABBIT_SBIN/rabbitmqctl" -n "$RABBIT_NODE" -q stop ${pid:+"$RABBIT_PIDFILE"} >&2 2>/dev/null; then
+  if ! timeout "$((STOP_TIMEOUT + 15))" "$RABBIT_SBIN/rabbitmqctl" -n "$RABBIT_NODE" -q stop ${pid:+"$RABBIT_PIDFILE"} >/dev/null 2>&1; then
     log "rabbitmq: rabbitmqctl stop failed; killing"
   fi
   if [[ -n "$pid" ]] && pid_alive "$pid"; then
@@ -565,7 +604,7 @@ rabbit_stop() {
 rabbit_status() {
   if [[ -x "$RABBIT_SBIN/rabbitmqctl" ]]; then rabbit_exports; fi
   if [[ -x "$RABBIT_SBIN/rabbitmqctl" ]] && rabbit_ready; then
-    echo "rabbitmq  running  pid=$(read_pid "$RABBIT_PIDFILE" || pid_on_port "$RABBIT_PORT" || echo '?')  amqp://127.0.0.1:$RABBIT_PORT  node=$RABBIT_NODE"
+    echo "rabbitmq  running  pid=$(read_pid "$RABBIT_PIDFILE" rabbit || pid_on_port "$RABBIT_PORT" rabbit || echo '?')  amqp://127.0.0.1:$RABBIT_PORT  node=$RABBIT_NODE"
   else echo "rabbitmq  stopped"; fi
 }
 
@@ -618,9 +657,9 @@ kafka_install() {
   local start
   start=$(now)
   rm -rf "$KAFKA_LIB"
-  (cd "$KAFKA_DIR" && mvn -B -q -f pom.xml dependency:copy-dependencies \
-      -DoutputDirectory="$KAFKA_LIB" -DincludeScope=runtime) >&2 \
-    || die "kafka: mvn dependency:copy-dependencies failed"
+  (cd "$KAFKA_DIR" && mvn -B -q -Dstyle.color=never -f pom.xml dependency:copy-dependencies \
+      -DoutputDirectory="$KAFKA_LIB" -DincludeScope=runtime) >"$KAFKA_DIR/mvn.log" 2>&1 \
+    || { tail -n 30 "$KAFKA_DIR/mvn.log" >&2; die "kafka: mvn dependency:copy-dependencies failed (see $KAFKA_DIR/mvn.log)"; }
   [[ -f "$KAFKA_LIB/kafka_2.13-$KAFKA_VERSION.jar" && -f "$KAFKA_LIB/kafka-raft-$KAFKA_VERSION.jar" ]] \
     || die "kafka: Kafka jars missing in $KAFKA_LIB after mvn"
   touch "$marker"
@@ -714,7 +753,7 @@ kafka_start() {
 
 kafka_stop() {
   local pid
-  pid=$(read_pid "$KAFKA_PID" || pid_on_port "$KAFKA_PORT" || pid_on_port "$KAFKA_CONTROLLER_PORT" || true)
+  pid=$(read_pid "$KAFKA_PID" 'kafka[.]Kafka' || pid_on_port "$KAFKA_PORT" 'kafka[.]Kafka' || pid_on_port "$KAFKA_CONTROLLER_PORT" 'kafka[.]Kafka' || true)
   if [[ -z "$pid" ]]; then
     wait_port_closed kafka "$KAFKA_PORT" 5
     log "kafka: stopped"
@@ -728,7 +767,7 @@ kafka_stop() {
 }
 
 kafka_status() {
-  if kafka_ready; then echo "kafka     running  pid=$(read_pid "$KAFKA_PID" || pid_on_port "$KAFKA_PORT" || echo '?')  127.0.0.1:$KAFKA_PORT (KRaft)"
+  if kafka_ready; then echo "kafka     running  pid=$(read_pid "$KAFKA_PID" 'kafka[.]Kafka' || pid_on_port "$KAFKA_PORT" 'kafka[.]Kafka' || echo '?')  127.0.0.1:$KAFKA_PORT (KRaft)"
   else echo "kafka     stopped"; fi
 }
 
@@ -752,7 +791,7 @@ svc_start_locked() { with_lock "$1" svc_call "$1" start; }
 svc_stop_locked() { with_lock "$1" svc_call "$1" stop; }
 
 usage() {
-  sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
   exit "${1:-2}"
 }
 
