@@ -38,7 +38,7 @@ async function exposedSeries(): Promise<Set<string>> {
   const out = new Set<string>();
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
     out.add(metric.name);
-    if (metric.type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) out.add(metric.name + suffix);
+    if (String(metric.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) out.add(metric.name + suffix);
   }
   return out;
 }
