@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { EXAMPLE_ROOT, ServiceProcess } from './service-process.js';
+
+export type ServiceName = 'stand-ins' | 'rules' | 'notification' | 'trigger';
+
+/** Everything that differs between one run of the example and another. */
+export interface StackSettings {
+  transport: 'rabbitmq' | 'kafka';
+  ruleLookup: 'rest' | 'grpc' | 'pubsub';
+  mongodbUri: string;
+  rabbitmqUrl?: string | undefined;
+  kafkaBrokers?: string | undefined;
+  redisUrl: string;
+  /** Names every exchange, queue and topic of this run. */
+  busPrefix: string;
+  rulesDb: string;
+  triggersDb: string;
+  redisPrefix: string;
+  ports: { rules: number; grpc: number; trigger: number; notification: number; standIns: number };
+  secrets: StackSecrets;
+  logLevel?: string | undefined;
+  /** Extra environment per service (timeouts, backoff...). */
+  env?: Partial<Record<ServiceName, Record<string, string>>> | undefined;
+  onLine?: ((service: ServiceName, line: string, stream: 'stdout' | 'stderr') => void) | undefined;
+}
+
+export interface StackSecrets {
+  devApiKey: string;
+  /** Trigger service → rules service (REST internal routes, gRPC). */
+  rulesServiceToken: string;
+  /** Trigger service → notification service. */
+  notificationToken: string;
+  webhookSecret: string;
+  twilioAccountSid: string;
+  twilioAuthToken: string;
+  sendgridApiKey: string;
+}
+
+/** Fresh secrets for one run: nothing in the example is a fixed credential except the dev key, if you pass one. */
+export function randomSecrets(devApiKey = `crm_dev_${randomBytes(18).toString('base64url')}`): StackSecrets {
+  return {
+    devApiKey,
+    rulesServiceToken: randomBytes(24).toString('base64url'),
+    notificationToken: randomBytes(24).toString('base64url'),
+    webhookSecret: `whsec_${randomBytes(32).toString('base64')}`,
+    twilioAccountSid: `AC${randomBytes(16).toString('hex')}`,
+    twilioAuthToken: randomBytes(16).toString('hex'),
+    sendgridApiKey: `SG.${randomBytes(16).toString('base64url')}`,
+  };
+}
+
+export interface ExampleStack {
+  standIns: ServiceProcess;
+  rules: ServiceProcess;
+  notification: ServiceProcess;
+  trigger: ServiceProcess;
+  urls: { rules: string; standIns: string; notification: string; trigger: string; webhook: string };
+  /** Environment of the CRM simulator (and anything else publishing to this run's bus). */
+  busEnv: Record<string, string>;
+  /** Starts in dependency order, each once ready. */
+  startAll(): Promise<void>;
+  /** Stops in reverse order (the trigger service first, so it stops sending). */
+  stopAll(): Promise<void>;
+}
+
+/** The four processes of the example, wired to each other for one set of settings. */
+export function exampleStack(settings: StackSettings): ExampleStack {
+  const host = '127.0.0.1';
+  const { ports, secrets } = settings;
+  const urls = {
+    rules: `http://${host}:${ports.rules}`,
+    standIns: `http://${host}:${ports.standIns}`,
+    notification: `http://${host}:${ports.notification}`,
+    trigger: `http://${host}:${ports.trigger}`,
+    webhook: `http://${host}:${ports.standIns}/hooks/new-lead`,
+  };
+  const busEnv: Record<string, string> = {
+    TRANSPORT: settings.transport,
+    BUS_PREFIX: settings.busPrefix,
+    ...(settings.rabbitmqUrl ? { RABBITMQ_URL: settings.rabbitmqUrl } : {}),
+    ...(settings.kafkaBrokers ? { KAFKA_BROKERS: settings.kafkaBrokers } : {}),
+  };
+  const common = { LOG_LEVEL: settings.logLevel ?? 'info', HOST: host };
+  const providers = {
+    TWILIO_ACCOUNT_SID: secrets.twilioAccountSid,
+    TWILIO_AUTH_TOKEN: secrets.twilioAuthToken,
+    SENDGRID_API_KEY: secrets.sendgridApiKey,
+    WEBHOOK_SIGNING_SECRET: secrets.webhookSecret,
+  };
+  const make = (name: ServiceName, entry: string, port: number, env: Record<string, string>) =>
+    new ServiceProcess({
+      name,
+      entry,
+      env: { ...common, ...env, ...settings.env?.[name] },
+      readyUrl: `http://${host}:${port}/readyz`,
+      onLine: (line, stream) => settings.onLine?.(name, line, stream),
+    });
+
+  const standIns = make('stand-ins', 'src/provider-stand-ins/main.ts', ports.standIns, { HTTP_PORT: String(ports.standIns), ...providers });
+  const rules = make('rules', 'src/rules-service/main.ts', ports.rules, {
+    ...busEnv,
+    HTTP_PORT: String(ports.rules),
+    GRPC_PORT: String(ports.grpc),
+    MONGODB_URI: settings.mongodbUri,
+    RULES_DB_NAME: settings.rulesDb,
+    TRIGGERS_DB_NAME: settings.triggersDb,
+    SERVICE_TOKENS: secrets.rulesServiceToken,
+    DEV_API_KEY: secrets.devApiKey,
+    WEBHOOK_ALLOW_HOSTS: host,
+  });
+  const notification = make('notification', 'src/notification-service/main.ts', ports.notification, {
+    HTTP_PORT: String(ports.notification),
+    REDIS_URL: settings.redisUrl,
+    IDEMPOTENCY_KEY_PREFIX: settings.redisPrefix,
+    SERVICE_TOKENS: secrets.notificationToken,
+    ...providers,
+    TWILIO_BASE_URL: urls.standIns,
+    TWILIO_FROM: '+15550001111',
+    SENDGRID_BASE_URL: urls.standIns,
+    SENDGRID_FROM: 'automation@example.com',
+    WEBHOOK_ALLOW_HOSTS: host,
+  });
+  const trigger = make('trigger', 'src/trigger-service/main.ts', ports.trigger, {
+    ...busEnv,
+    HEALTH_PORT: String(ports.trigger),
+    MONGODB_URI: settings.mongodbUri,
+    TRIGGERS_DB_NAME: settings.triggersDb,
+    RULE_LOOKUP: settings.ruleLookup,
+    RULES_SERVICE_URL: urls.rules,
+    RULES_GRPC_ADDRESS: `${host}:${ports.grpc}`,
+    RULES_SERVICE_TOKEN: secrets.rulesServiceToken,
+    NOTIFICATION_SERVICE_URL: urls.notification,
+    NOTIFICATION_SERVICE_TOKEN: secrets.notificationToken,
+  });
+
+  const order = [standIns, rules, notification, trigger];
+  return {
+    standIns,
+    rules,
+    notification,
+    trigger,
+    urls,
+    busEnv,
+    async startAll() {
+      for (const service of order) await service.start();
+    },
+    async stopAll() {
+      for (const service of [...order].reverse()) await service.stop();
+    },
+  };
+}
+
+/** Runs the CRM simulator once with these arguments; resolves with its output, rejects on failure. */
+export function runSimulator(busEnv: Record<string, string>, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', 'src/crm-simulator/main.ts', ...args], {
+      cwd: EXAMPLE_ROOT,
+      env: { ...process.env, ...busEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`crm-simulator exited ${code}:\n${output}`))));
+  });
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { csv, durationMs, logLevel, port, serviceToken } from '../runtime/env-config.js';
+
+export const notificationServiceEnv = z
+  .object({
+    LOG_LEVEL: logLevel,
+    HOST: z.string().default('127.0.0.1'),
+    HTTP_PORT: port(4103),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+    IDEMPOTENCY_KEY_PREFIX: z.string().default('crm:idempotency:'),
+    /** Tokens the trigger service presents. */
+    SERVICE_TOKENS: csv.pipe(z.array(serviceToken).min(1, 'at least one token')),
+    /** Deadline of one provider call; shorter than the trigger service's NOTIFICATION_TIMEOUT_MS. */
+    PROVIDER_TIMEOUT_MS: durationMs(5_000),
+
+    /** Twilio's API origin; leave unset for Twilio itself, or point it at a compatible server. */
+    TWILIO_BASE_URL: z.string().url().optional(),
+    TWILIO_ACCOUNT_SID: z.string().min(1),
+    TWILIO_AUTH_TOKEN: z.string().min(1),
+    TWILIO_FROM: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number, e.g. +15550001111'),
+
+    SENDGRID_BASE_URL: z.string().url().optional(),
+    SENDGRID_API_KEY: z.string().min(1),
+    SENDGRID_FROM: z.string().email(),
+
+    /** Standard Webhooks signing secret, `whsec_` + base64 of 24+ random bytes. */
+    WEBHOOK_SIGNING_SECRET: z.string().startsWith('whsec_'),
+    /** Hosts webhooks may reach besides public addresses (the local receiver in the example). */
+    WEBHOOK_ALLOW_HOSTS: csv.optional(),
+  });
+
+export type NotificationServiceConfig = z.output<typeof notificationServiceEnv>;

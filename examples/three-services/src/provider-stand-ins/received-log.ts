@@ -1,0 +1,37 @@
+/** What the stand-ins received, in order, for people (`GET /received`) and tests. */
+export interface ReceivedSms {
+  to: string;
+  from: string;
+  body: string;
+  sid: string;
+  at: string;
+}
+
+export interface ReceivedEmail {
+  to: string[];
+  from: string;
+  subject: string | null;
+  templateId: string | null;
+  templateData: unknown;
+  customArgs: Record<string, string>;
+  messageId: string;
+  at: string;
+}
+
+export interface ReceivedWebhook {
+  path: string;
+  method: string;
+  webhookId: string;
+  payload: unknown;
+  at: string;
+}
+
+export interface ReceivedLog {
+  sms: ReceivedSms[];
+  email: ReceivedEmail[];
+  webhook: ReceivedWebhook[];
+}
+
+export function emptyLog(): ReceivedLog {
+  return { sms: [], email: [], webhook: [] };
+}

@@ -1,0 +1,29 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+
+/**
+ * A Fastify instance logging through the service's pino logger. Fastify's per-request lines are off
+ * (a busy service would log every health probe); each response is logged at debug instead, and at
+ * warn when it is a server error.
+ */
+export function createHttpServer(logger: Logger): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'http' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    // On close, drop idle keep-alive sockets at once; requests in flight still finish.
+    forceCloseConnections: 'idle',
+  }) as unknown as FastifyInstance;
+  app.addHook('onResponse', async (request, reply) => {
+    const line = { method: request.method, url: request.url.split('?')[0], statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime) };
+    if (reply.statusCode >= 500) request.log.warn(line, 'request failed');
+    else request.log.debug(line, 'request');
+  });
+  return app;
+}
+
+/** Listens and returns the bound port (the OS's choice when `port` is 0). */
+export async function listen(app: FastifyInstance, host: string, port: number): Promise<number> {
+  await app.listen({ host, port });
+  const address = app.server.address();
+  return typeof address === 'object' && address !== null ? address.port : port;
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { busEnv, busRetryEnv, requireTransportAddress } from '../runtime/bus-transport.js';
+import { durationMs, logLevel, port, serviceToken } from '../runtime/env-config.js';
+
+export const triggerServiceEnv = z
+  .object({
+    LOG_LEVEL: logLevel,
+    HOST: z.string().default('127.0.0.1'),
+    /** Health and readiness only: the trigger service takes no other HTTP traffic. */
+    HEALTH_PORT: port(4102),
+    MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URI'),
+    TRIGGERS_DB_NAME: z.string().default('crm_triggers'),
+    ...busEnv,
+    ...busRetryEnv,
+
+    /** How rules are read: the design doc's three inter-service patterns. */
+    RULE_LOOKUP: z.enum(['rest', 'grpc', 'pubsub']).default('rest'),
+    RULES_SERVICE_URL: z.string().url().default('http://127.0.0.1:4100'),
+    RULES_GRPC_ADDRESS: z.string().default('127.0.0.1:4101'),
+    RULES_SERVICE_TOKEN: serviceToken.optional(),
+    /** Deadline of one lookup call (REST or gRPC). */
+    RULES_TIMEOUT_MS: durationMs(1_000),
+    RULES_RETRIES: z.coerce.number().int().min(0).max(5).default(2),
+    RULES_BREAKER_FAILURES: z.coerce.number().int().positive().default(5),
+    RULES_BREAKER_COOLDOWN_MS: durationMs(5_000),
+    /** Lookup cache (REST and gRPC): fresh for TTL, then served while the rules service is down for STALE more. */
+    RULES_CACHE_TTL_MS: z.coerce.number().int().min(0).default(2_000),
+    RULES_CACHE_STALE_MS: z.coerce.number().int().min(0).default(60_000),
+
+    NOTIFICATION_SERVICE_URL: z.string().url().default('http://127.0.0.1:4103'),
+    NOTIFICATION_SERVICE_TOKEN: serviceToken,
+    /** Deadline of one command to the notification service; it includes the provider's call. */
+    NOTIFICATION_TIMEOUT_MS: durationMs(8_000),
+    /** The engine's deadline for one send: longer than NOTIFICATION_TIMEOUT_MS, so the HTTP timeout decides. */
+    SEND_TIMEOUT_MS: durationMs(10_000),
+    /** How long a claimed trigger is exclusive; a crashed instance's triggers come back after this. */
+    LEASE_MS: durationMs(60_000),
+    POLL_INTERVAL_MS: durationMs(500),
+    CONCURRENCY: z.coerce.number().int().positive().default(16),
+    MAX_ATTEMPTS: z.coerce.number().int().positive().default(5),
+    BACKOFF_BASE_MS: durationMs(5_000),
+    BACKOFF_MAX_MS: durationMs(3_600_000),
+    INSTANCE_ID: z.string().optional(),
+  })
+  .superRefine((env, ctx) => {
+    requireTransportAddress(env, ctx);
+    if (env.RULE_LOOKUP !== 'pubsub' && !env.RULES_SERVICE_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['RULES_SERVICE_TOKEN'], message: `required when RULE_LOOKUP=${env.RULE_LOOKUP} (one of the rules service's SERVICE_TOKENS)` });
+    }
+    // The timeouts nest: provider < notification service call < engine send < lease.
+    if (env.SEND_TIMEOUT_MS <= env.NOTIFICATION_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['SEND_TIMEOUT_MS'], message: `must be longer than NOTIFICATION_TIMEOUT_MS (${env.NOTIFICATION_TIMEOUT_MS}), so a slow send ends as an HTTP timeout the engine can classify` });
+    }
+    if (env.LEASE_MS <= env.SEND_TIMEOUT_MS * 2) {
+      ctx.addIssue({ code: 'custom', path: ['LEASE_MS'], message: `must be more than twice SEND_TIMEOUT_MS (${env.SEND_TIMEOUT_MS}), so a trigger's sends finish inside its lease` });
+    }
+    if (env.BACKOFF_MAX_MS < env.BACKOFF_BASE_MS) ctx.addIssue({ code: 'custom', path: ['BACKOFF_MAX_MS'], message: 'must be at least BACKOFF_BASE_MS' });
+  });
+
+export type TriggerServiceConfig = z.output<typeof triggerServiceEnv>;

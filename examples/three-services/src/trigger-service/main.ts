@@ -1,0 +1,114 @@
+/**
+ * The Trigger Service (the design doc's Microservice 2): consumes CRM events from the bus, stores
+ * pending triggers in the triggers DB, runs the leasing claim loop, re-reads each rule when its
+ * trigger is due, and sends action commands to the notification service over HTTP. Rules come from
+ * the rules service by RULE_LOOKUP = rest | grpc | pubsub.
+ */
+import { createAutomationEngine, type RuleSource } from '@crm-automation/core';
+import { createMongoStore } from '@crm-automation/adapter-mongo';
+import { createHttpChannels } from '@crm-automation/channels';
+import { openBus, type OpenedBus } from '../runtime/bus-transport.js';
+import { loadConfig } from '../runtime/env-config.js';
+import { exitOnStartupFailure, onShutdown } from '../runtime/graceful-shutdown.js';
+import { registerHealthRoutes, type ReadinessCheck } from '../runtime/health-routes.js';
+import { createHttpServer, listen } from '../runtime/http-server.js';
+import { createServiceLogger } from '../runtime/logger.js';
+import { pingMongo } from '../runtime/mongo-ping.js';
+import { triggerServiceEnv } from './config.js';
+import { startPubSubIntake, type PubSubIntake } from './pubsub-intake.js';
+import { remoteRuleSource } from './rule-lookup/create-rule-source.js';
+import { mongoRuleReplica } from './rule-lookup/rule-replica.js';
+
+const logger = createServiceLogger('trigger-service', process.env['LOG_LEVEL'] ?? 'info');
+
+try {
+  const config = loadConfig('trigger-service', triggerServiceEnv);
+  logger.level = config.LOG_LEVEL;
+
+  const store = createMongoStore({ uri: config.MONGODB_URI, dbName: config.TRIGGERS_DB_NAME, logger });
+  await store.ensureIndexes();
+
+  const retries = { maxAttempts: config.BUS_MAX_ATTEMPTS, retryDelaysMs: config.BUS_RETRY_DELAYS_MS };
+  const events = openBus(config, { stream: 'events', logger, ...retries });
+  const buses: OpenedBus[] = [events];
+  const checks: Record<string, ReadinessCheck> = {
+    'triggers-db': { check: () => pingMongo(store.db) },
+    bus: { check: () => Promise.all(buses.map((b) => b.ping())) },
+  };
+
+  let ruleSource: RuleSource;
+  let closeRuleSource = () => {};
+  let startIntake: (engine: ReturnType<typeof createAutomationEngine>) => Promise<PubSubIntake | undefined> = async () => undefined;
+  if (config.RULE_LOOKUP === 'pubsub') {
+    const replica = mongoRuleReplica(store.db);
+    await replica.ensureIndexes();
+    ruleSource = replica;
+    // Requests are kept for the rules service even before it first starts.
+    const lookups = openBus(config, { stream: 'rule-lookups', logger, declareGroups: ['rules-service'], ...retries });
+    const updates = openBus(config, { stream: 'rule-updates', logger, ...retries });
+    buses.push(lookups, updates);
+    startIntake = (engine) => startPubSubIntake({ engine, events: events.bus, lookups: lookups.bus, updates: updates.bus, replica, logger });
+  } else {
+    const remote = remoteRuleSource(config, logger);
+    ruleSource = remote.source;
+    closeRuleSource = remote.close;
+    // Reported, not required: the service is built to ride out a rules service outage.
+    checks['rules-service'] = {
+      critical: false,
+      check: async () => {
+        if (remote.breaker.state === 'open') throw new Error('circuit open');
+      },
+    };
+  }
+
+  const engine = createAutomationEngine({
+    store,
+    ruleSource,
+    // With pub/sub lookup the engine's own bus intake is unused: events arrive through startPubSubIntake.
+    ...(config.RULE_LOOKUP === 'pubsub' ? {} : { bus: events.bus }),
+    group: 'trigger-service',
+    channels: createHttpChannels({ baseUrl: config.NOTIFICATION_SERVICE_URL, token: config.NOTIFICATION_SERVICE_TOKEN, timeoutMs: config.NOTIFICATION_TIMEOUT_MS }),
+    logger,
+    sendTimeoutMs: config.SEND_TIMEOUT_MS,
+    leaseMs: config.LEASE_MS,
+    pollIntervalMs: config.POLL_INTERVAL_MS,
+    concurrency: config.CONCURRENCY,
+    maxAttempts: config.MAX_ATTEMPTS,
+    backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS },
+    ...(config.INSTANCE_ID ? { instanceId: config.INSTANCE_ID } : {}),
+  });
+
+  engine.on('event:ingested', ({ event, triggers, created }) => {
+    if (triggers.length > 0) logger.info({ accountId: event.accountId, eventId: event.id, eventName: event.name, triggers: triggers.map((t) => ({ triggerId: t.id, ruleId: t.ruleId, evaluateAt: t.evaluateAt })), created }, 'event ingested');
+  });
+  engine.on('action:sent', ({ command, durationMs }) => {
+    const m = command.metadata;
+    logger.info({ accountId: m.accountId, ruleId: m.ruleId, triggerId: m.triggerId, action: command.type, actionIndex: m.actionIndex, durationMs }, 'action sent');
+  });
+  engine.on('action:failed', ({ command, error, durationMs }) => {
+    const m = command?.metadata;
+    logger.warn({ accountId: m?.accountId, ruleId: m?.ruleId, triggerId: m?.triggerId, action: command?.type, error, durationMs }, 'action failed');
+  });
+
+  await engine.start();
+  const intake = await startIntake(engine);
+
+  let accepting = true;
+  const app = createHttpServer(logger);
+  registerHealthRoutes(app, { checks, accepting: () => accepting });
+  const healthPort = await listen(app, config.HOST, config.HEALTH_PORT);
+  logger.info({ healthPort, transport: config.TRANSPORT, ruleLookup: config.RULE_LOOKUP, triggersDb: config.TRIGGERS_DB_NAME, instanceId: engine.instanceId }, 'trigger service ready');
+
+  onShutdown(logger, [
+    { name: 'refuse new work', run: async () => void (accepting = false) },
+    { name: 'stop pub/sub intake', run: async () => intake?.stop() },
+    // Stops consuming events and claiming triggers, and waits for triggers in flight to be recorded.
+    { name: 'stop engine', run: () => engine.stop() },
+    { name: 'close buses', run: () => Promise.all(buses.map((b) => b.close())) },
+    { name: 'close rule lookup', run: async () => closeRuleSource() },
+    { name: 'close health server', run: () => app.close() },
+    { name: 'close database', run: () => store.close() },
+  ]);
+} catch (error) {
+  exitOnStartupFailure(logger, error);
+}

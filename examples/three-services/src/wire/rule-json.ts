@@ -1,0 +1,53 @@
+import type { ConditionGroup, Rule, RuleAction } from '@crm-automation/core';
+import { z } from 'zod';
+
+/**
+ * A rule as it travels between services in JSON (REST bodies, bus messages): dates as ISO strings.
+ * The shape is checked, not the rule's semantics: the rules service validated it when it was saved,
+ * and the engine compiles it again before evaluating.
+ */
+const ruleJson = z.object({
+  id: z.string().min(1),
+  accountId: z.string().min(1),
+  name: z.string(),
+  description: z.string().optional(),
+  enabled: z.boolean(),
+  trigger: z.object({ eventName: z.string().min(1) }),
+  delay: z.object({ value: z.number().nonnegative(), unit: z.enum(['seconds', 'minutes', 'hours', 'days']) }),
+  conditions: z.record(z.string(), z.unknown()),
+  actions: z.array(z.object({ type: z.string().min(1), params: z.record(z.string(), z.unknown()) })),
+  version: z.number().int().positive(),
+  createdAt: z.coerce.date(),
+  updatedAt: z.coerce.date(),
+});
+
+/** Thrown for a rule document that does not have a rule's shape (a bug or version skew upstream). */
+export class RuleWireError extends Error {
+  readonly code = 'CRM_ERR_RULE_WIRE';
+  /** A malformed answer will not become well-formed on retry. */
+  readonly retryable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'RuleWireError';
+  }
+}
+
+/** Reads a rule from its JSON form (dates revived); throws {@link RuleWireError} when malformed. */
+export function ruleFromJson(value: unknown): Rule {
+  const parsed = ruleJson.safeParse(value);
+  if (!parsed.success) {
+    throw new RuleWireError(`malformed rule: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  const { description, conditions, actions, ...rest } = parsed.data;
+  return {
+    ...rest,
+    ...(description === undefined ? {} : { description }),
+    conditions: conditions as unknown as ConditionGroup,
+    actions: actions as RuleAction[],
+  };
+}
+
+/** The JSON form of a rule (what `JSON.stringify` makes of it, as a plain object). */
+export function ruleToJson(rule: Rule): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(rule)) as Record<string, unknown>;
+}
