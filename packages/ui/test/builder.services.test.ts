@@ -36,6 +36,20 @@ async function expectNoSeriousViolations(page: Page, screen: string): Promise<vo
   expect(violations, `${screen}:\n${describeViolations(violations)}`).toEqual([]);
 }
 
+// Code run in the page is written as strings: the tests are typechecked without the DOM library.
+// (Not page.waitForFunction: it evaluates strings with eval, which the UI's CSP rightly forbids.)
+async function waitUntil(page: Page, expression: string, timeout = WAIT): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await page.evaluate(expression))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${expression}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+const activeElementId = (page: Page) => page.evaluate(`document.activeElement?.id`);
+const waitForRuleCount = (page: Page, count: number) => waitUntil(page, `document.querySelectorAll('.rule-item').length === ${count}`);
+const waitForSwitch = (page: Page, name: string, checked: boolean) =>
+  waitUntil(page, `document.querySelector('[role=switch][aria-label=' + ${JSON.stringify(JSON.stringify(`Enabled: ${name}`))} + ']')?.getAttribute('aria-checked') === ${JSON.stringify(String(checked))}`);
+
 async function signIn(page: Page, service: RulesService): Promise<void> {
   await page.goto(service.uiUrl);
   await page.getByLabel('API key', { exact: true }).fill(service.apiKey);
@@ -47,6 +61,8 @@ describe('Automation Builder in Chromium', () => {
   let service: RulesService;
   let browser: Browser;
   let page: Page;
+  /** Script errors and console errors (CSP violations among them) seen in any page. */
+  const pageProblems: string[] = [];
   const rulesByName = async () => {
     const { body } = await service.api<{ items: ApiRule[] }>('GET', '/rules?limit=500');
     return new Map(body.items.map((r) => [r.name, r]));
@@ -57,9 +73,19 @@ describe('Automation Builder in Chromium', () => {
     ensureBuiltApp();
     service = await startRulesService();
     browser = await launchBrowser();
+    browser.context.on('page', (p) => watch(p));
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    watch(page);
     page.setDefaultTimeout(WAIT);
   });
+
+  const watch = (p: Page) => {
+    p.on('pageerror', (error) => pageProblems.push(`page error: ${error.message}`));
+    p.on('console', (message) => {
+      // The browser logs every 4xx answer (the wrong key, the refused rule): answers the tests ask for.
+      if (message.type() === 'error' && !/status of 4\d\d/.test(message.text())) pageProblems.push(`console: ${message.text()}`);
+    });
+  };
 
   afterAll(async () => {
     await browser?.close();
@@ -71,9 +97,9 @@ describe('Automation Builder in Chromium', () => {
     await visible(page.getByRole('heading', { name: 'Sign in' }));
     await expectNoSeriousViolations(page, 'sign-in');
     // The checker itself: an unlabelled field must be reported.
-    await page.evaluate(() => document.body.insertAdjacentHTML('beforeend', '<input id="axe-probe" type="text">'));
+    await page.evaluate(`document.body.insertAdjacentHTML('beforeend', '<input id="axe-probe" type="text">')`);
     expect((await seriousViolations(page)).map((v) => v.id)).toContain('label');
-    await page.evaluate(() => document.getElementById('axe-probe')?.remove());
+    await page.evaluate(`document.getElementById('axe-probe').remove()`);
 
     await page.getByLabel('API key', { exact: true }).fill('crm_not-a-real-key');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -84,21 +110,21 @@ describe('Automation Builder in Chromium', () => {
     await page.goto(service.uiUrl);
     await visible(page.getByRole('heading', { name: 'Sign in' }));
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('api-key');
+    expect(await activeElementId(page)).toBe('api-key');
     await page.keyboard.type(service.apiKey);
     await page.keyboard.press('Enter');
     await visible(page.getByRole('heading', { name: 'Rules', level: 1 }));
 
     expect(page.url()).not.toContain(service.apiKey);
-    expect(await page.evaluate(() => sessionStorage.getItem('crm-automation.apiKey'))).toBe(service.apiKey);
-    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(await page.evaluate(`sessionStorage.getItem('crm-automation.apiKey')`)).toBe(service.apiKey);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
     expect((await browser.context.cookies()).length).toBe(0);
     await visible(page.getByRole('heading', { name: 'No rules yet' }));
     await expectNoSeriousViolations(page, 'empty rules list');
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await visible(page.getByRole('heading', { name: 'Sign in' }));
-    expect(await page.evaluate(() => sessionStorage.getItem('crm-automation.apiKey'))).toBeNull();
+    expect(await page.evaluate(`sessionStorage.getItem('crm-automation.apiKey')`)).toBeNull();
     await signIn(page, service);
   });
 
@@ -136,21 +162,21 @@ describe('Automation Builder in Chromium', () => {
     // The last placeholder comes from the sample payload's picker, inserted at the cursor.
     await sms.getByText('Insert a placeholder').click();
     await sms.getByRole('button', { name: 'Insert {{job.client.name}}' }).click();
-    await page.waitForFunction(() => document.activeElement?.tagName === 'TEXTAREA');
+    await waitUntil(page, `document.activeElement?.tagName === 'TEXTAREA'`);
     await page.keyboard.type(' has been completed.');
     expect(await message.inputValue()).toBe(technicianSmsRule.actions[0]?.params.message);
 
     await page.getByRole('button', { name: 'Save rule' }).click();
     const summary = await visible(page.locator('.error-summary'));
     expect(await summary.textContent()).toContain('E.164');
-    await page.waitForFunction(() => document.activeElement?.classList.contains('error-summary'));
+    await waitUntil(page, `document.activeElement?.classList.contains('error-summary')`);
     const recipientId = fieldId('actions[0].params.recipient');
     expect(await page.locator(`#${recipientId}`).getAttribute('aria-invalid')).toBe('true');
     expect(await page.locator(`#${recipientId}-error`).textContent()).toContain('E.164');
     await expectNoSeriousViolations(page, 'editor with validation errors');
     // The summary links to the field.
     await summary.getByRole('link').first().click();
-    await page.waitForFunction((id) => document.activeElement?.id === id, recipientId);
+    await waitUntil(page, `document.activeElement?.id === ${JSON.stringify(recipientId)}`);
 
     // Fix it: the number comes from the event.
     await sms.getByLabel('A number from the event').check();
@@ -268,43 +294,43 @@ describe('Automation Builder in Chromium', () => {
   it('lists, searches, filters and enables/disables rules in one click', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Rules' }).click();
     const items = page.locator('.rule-item');
-    await page.waitForFunction(() => document.querySelectorAll('.rule-item').length === 2);
+    await waitForRuleCount(page, 2);
     await expectNoSeriousViolations(page, 'rules list');
 
     await page.getByLabel('Search by name').fill('high-value');
-    await page.waitForFunction(() => document.querySelectorAll('.rule-item').length === 1);
+    await waitForRuleCount(page, 1);
     expect(await items.first().textContent()).toContain(highValueJobRule.name);
     await page.getByLabel('Search by name').fill('');
     await page.getByLabel('Event', { exact: true }).selectOption('job.status.changed');
-    await page.waitForFunction(() => document.querySelectorAll('.rule-item').length === 1);
+    await waitForRuleCount(page, 1);
     expect(await items.first().textContent()).toContain(technicianSmsRule.name);
     await page.getByLabel('Event', { exact: true }).selectOption('');
-    await page.waitForFunction(() => document.querySelectorAll('.rule-item').length === 2);
+    await waitForRuleCount(page, 2);
 
     const before = (await rulesByName()).get(technicianSmsRule.name);
     const toggle = page.getByRole('switch', { name: `Enabled: ${technicianSmsRule.name}` });
     expect(await toggle.getAttribute('aria-checked')).toBe('true');
     await toggle.click();
-    await page.waitForFunction((name) => document.querySelector(`[role=switch][aria-label="Enabled: ${name}"]`)?.getAttribute('aria-checked') === 'false', technicianSmsRule.name);
+    await waitForSwitch(page, technicianSmsRule.name, false);
     const after = (await rulesByName()).get(technicianSmsRule.name);
     expect(after?.enabled).toBe(false);
     expect(after?.version).toBe((before?.version ?? 0) + 1);
 
     await page.getByLabel('Status', { exact: true }).selectOption('false');
-    await page.waitForFunction(() => document.querySelectorAll('.rule-item').length === 1);
+    await waitForRuleCount(page, 1);
     await page.getByLabel('Status', { exact: true }).selectOption('');
-    await page.waitForFunction(() => document.querySelectorAll('.rule-item').length === 2);
+    await waitForRuleCount(page, 2);
 
     // Keyboard: the switch toggles with Space and shows where the focus is.
     await toggle.focus();
     // Arrive by keyboard, as :focus-visible is about keyboard focus.
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Tab');
-    expect(await toggle.evaluate((el) => el === document.activeElement)).toBe(true);
-    const outline = await toggle.evaluate((el) => getComputedStyle(el).outlineStyle);
+    expect(await page.evaluate(`document.activeElement?.getAttribute('aria-label')`)).toBe(`Enabled: ${technicianSmsRule.name}`);
+    const outline = await page.evaluate(`getComputedStyle(document.activeElement).outlineStyle`);
     expect(outline).not.toBe('none');
     await page.keyboard.press('Space');
-    await page.waitForFunction((name) => document.querySelector(`[role=switch][aria-label="Enabled: ${name}"]`)?.getAttribute('aria-checked') === 'true', technicianSmsRule.name);
+    await waitForSwitch(page, technicianSmsRule.name, true);
     expect((await rulesByName()).get(technicianSmsRule.name)?.enabled).toBe(true);
   });
 
@@ -339,7 +365,7 @@ describe('Automation Builder in Chromium', () => {
     expect(service.channels.email.sent).toHaveLength(1);
     expect(service.channels.webhook.sent).toHaveLength(1);
     expect(service.channels.webhook.sent[0]?.params).toMatchObject({ url: 'https://hooks.crm.com/new-lead', payload: { clientName: 'Acme Corp' } });
-    await page.waitForFunction(() => document.querySelector('.run .history')?.textContent?.includes('Retry requested'));
+    await waitUntil(page, `document.querySelector('.run .history')?.textContent?.includes('Retry requested')`);
     expect(await run.locator('.history').textContent()).toContain('Sent');
 
     // What was sent, rendered again from the run's event with the version that ran.
@@ -414,5 +440,9 @@ describe('Automation Builder in Chromium', () => {
       await expectNoSeriousViolations(narrow, `${name} at 360 px`);
     }
     await narrow.close();
+  });
+
+  it('ran without script errors or Content-Security-Policy violations', () => {
+    expect(pageProblems).toEqual([]);
   });
 });

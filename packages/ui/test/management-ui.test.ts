@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentSecurityPolicy, managementUi, renderIndexHtml } from '../src/index.js';
 
@@ -77,7 +77,7 @@ describe('managementUi plugin', () => {
   it('mounts where Fastify or the prefix option says, and tells the app where the API is', async () => {
     const app = await serve(async (a) => {
       await a.register(managementUi, { root, prefix: '/admin/builder', apiBase: 'https://rules.example.test/api/' });
-      await a.register(async (child) => child.register(managementUi, { root, prefix: '/nested' }), { prefix: '/outer' });
+      await a.register(async (child: FastifyInstance) => child.register(managementUi, { root, prefix: '/nested' }), { prefix: '/outer' });
     });
     const res = await app.inject({ url: '/admin/builder/rules/new' });
     expect(res.statusCode).toBe(200);

@@ -26,8 +26,8 @@ export const OPERATORS: readonly OperatorInfo[] = [
 export const VALUE_KIND_LABELS: Record<ValueKind, string> = {
   string: 'Text',
   number: 'Number',
-  boolean: 'True / false',
-  null: 'Empty (null)',
+  boolean: 'True/false',
+  null: 'Null',
   list: 'List',
   json: 'JSON',
 };

@@ -82,13 +82,12 @@ export interface AxeViolation {
  */
 export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
   axeSource ??= readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-  const hasAxe = await page.evaluate(() => typeof (window as unknown as { axe?: unknown }).axe !== 'undefined');
+  // Page code is written as strings: this file is typechecked without the DOM library.
+  const hasAxe = await page.evaluate(`typeof window.axe !== 'undefined'`);
   if (!hasAxe) await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: unknown) => Promise<{ violations: AxeViolation[] }> } }).axe;
-    const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => ({ target: n.target, failureSummary: n.failureSummary })) }));
-  });
+  const options = { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } };
+  const violations = (await page.evaluate(`axe.run(document, ${JSON.stringify(options)}).then((result) =>
+    result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => ({ target: n.target, failureSummary: n.failureSummary })) })))`)) as AxeViolation[];
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
@@ -99,16 +98,16 @@ export function describeViolations(violations: AxeViolation[]): string {
 
 /** True when the page scrolls sideways: something is wider than the viewport. */
 export async function overflowsHorizontally(page: Page): Promise<{ overflow: boolean; scrollWidth: number; clientWidth: number; widest: string[] }> {
-  return page.evaluate(() => {
+  return page.evaluate(`(() => {
     const root = document.documentElement;
     const width = root.clientWidth;
-    const widest: string[] = [];
+    const widest = [];
     for (const el of Array.from(document.querySelectorAll('body *'))) {
       const rect = el.getBoundingClientRect();
       if (rect.right > width + 1 && rect.width > 0 && getComputedStyle(el).visibility !== 'hidden') {
-        widest.push(`${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${String(el.className).split(' ').join('.')} right=${Math.round(rect.right)}`);
+        widest.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + '.' + String(el.className).split(' ').join('.') + ' right=' + Math.round(rect.right));
       }
     }
     return { overflow: root.scrollWidth > width, scrollWidth: root.scrollWidth, clientWidth: width, widest: widest.slice(0, 8) };
-  });
+  })()`);
 }

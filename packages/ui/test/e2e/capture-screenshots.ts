@@ -1,0 +1,130 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { GatewayError } from '@crm-automation/core';
+import type { Page } from 'playwright-core';
+import { highValueJobRule, technicianSmsRule } from '../../../core/test/design-doc-rules.js';
+import { ensureBuiltApp, ensureChromium, launchBrowser } from './browser.js';
+import { startRulesService, type RulesService } from './rules-service.js';
+
+const VIEWPORTS = {
+  desktop: { width: 1280, height: 860 },
+  mobile: { width: 360, height: 760 },
+} as const;
+
+interface Seeded {
+  highValueId: string;
+  smsId: string;
+}
+
+/** Rules and runs of every outcome, so the screens show what a real account looks like. */
+async function seed(service: RulesService): Promise<Seeded> {
+  const hv = await service.api<{ id: string }>('POST', '/rules', highValueJobRule);
+  const sms = await service.api<{ id: string }>('POST', '/rules', technicianSmsRule);
+  await service.api('POST', '/rules', {
+    ...technicianSmsRule,
+    name: 'Ask the client for a review the day after an invoice is paid in full',
+    description: 'Sends a short thank-you SMS with the review link to the client.',
+    enabled: false,
+    trigger: { eventName: 'invoice.paid' },
+    delay: { value: 1, unit: 'days' },
+    conditions: { all: [{ fact: 'invoice', path: '$.balance', operator: 'equal', value: 0 }] },
+    actions: [{ type: 'sms', params: { recipient: { source: 'fact', fact: 'invoice', path: '$.client.phone' }, message: 'Thanks {{invoice.client.name}}! Tell us how we did: {{invoice.reviewUrl}}' } }],
+  });
+  const job = (total: number, type: string, n: number) => ({ job: { id: `job_${n}`, number: `J-${9000 + n}`, total, client: { name: 'Acme Corp', type } } });
+  await service.api('POST', '/events', { name: 'job.created', payload: job(2450, 'Commercial', 1) });
+  await waitForRuns(service, hv.body.id, 1);
+  await service.api('POST', '/events', { name: 'job.created', payload: job(640, 'Commercial', 2) });
+  await waitForRuns(service, hv.body.id, 2);
+  service.channels.email.failNext(new GatewayError('550 mailbox unavailable', { retryable: false, provider: 'smtp', status: 550 }));
+  await service.api('POST', '/events', { name: 'job.created', payload: job(3100, 'Commercial', 3) });
+  await waitForRuns(service, hv.body.id, 3);
+  await service.api('POST', '/events', { name: 'job.status.changed', payload: { job: { id: 'job_abc123', number: 'J-5541', status: 'Done', client: { name: 'John Smith' }, assignedTechnician: { name: 'Jane Doe', phone: '+15557654321' } } } });
+  return { highValueId: hv.body.id, smsId: sms.body.id };
+}
+
+async function waitForRuns(service: RulesService, ruleId: string, finished: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const { body } = await service.api<{ items: Array<{ status: string }> }>('GET', `/triggers?ruleId=${ruleId}`);
+    if (body.items.filter((t) => ['completed', 'skipped', 'failed'].includes(t.status)).length >= finished) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`runs of ${ruleId} did not finish`);
+}
+
+async function signIn(page: Page, service: RulesService): Promise<void> {
+  await page.goto(service.uiUrl);
+  await page.getByLabel('API key', { exact: true }).fill(service.apiKey);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('.rule-item').first().waitFor();
+}
+
+/**
+ * Takes the README's screenshots of the main screens, at desktop and 360 px width, against the same
+ * loopback service as the end-to-end tests. Returns the files written.
+ */
+export async function captureScreenshots(outDir: string): Promise<string[]> {
+  ensureChromium();
+  ensureBuiltApp();
+  mkdirSync(outDir, { recursive: true });
+  const service = await startRulesService();
+  const written: string[] = [];
+  try {
+    const { highValueId, smsId } = await seed(service);
+    for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+      const browser = await launchBrowser(viewport);
+      try {
+        const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+        page.setDefaultTimeout(20_000);
+        const shot = async (name: string, options: { fullPage?: boolean; maxHeight?: number } = {}) => {
+          const path = join(outDir, `${name}-${size}.png`);
+          // Let counts, relative times and fonts settle; no animation is running.
+          await page.waitForTimeout(300);
+          const height = Number(await page.evaluate('document.documentElement.scrollHeight'));
+          if (options.maxHeight && height > options.maxHeight) {
+            await page.screenshot({ path, fullPage: true, clip: { x: 0, y: 0, width: viewport.width, height: options.maxHeight } });
+          } else {
+            await page.screenshot({ path, fullPage: options.fullPage ?? true });
+          }
+          written.push(path);
+        };
+
+        await page.goto(service.uiUrl);
+        await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+        await shot('sign-in', { fullPage: false });
+
+        await signIn(page, service);
+        await page.locator('.run-counts').first().waitFor();
+        await shot('rules-list');
+
+        await page.goto(`${service.uiUrl}rules/${highValueId}`);
+        await page.locator('.action-card').first().waitFor();
+        await shot('rule-editor', { maxHeight: size === 'mobile' ? 2600 : 3400 });
+
+        await page.goto(`${service.uiUrl}rules/${smsId}`);
+        await page.getByRole('button', { name: 'Run test' }).click();
+        await page.locator('.dry-run').waitFor();
+        await page.mouse.move(0, 0);
+        if (size === 'mobile') {
+          // The sticky top bar would cover the panel's top in an element screenshot.
+          await page.evaluate(`document.querySelector('.topbar').style.setProperty('position', 'static')`);
+          await page.locator('.test-panel').screenshot({ path: join(outDir, `dry-run-${size}.png`) });
+          written.push(join(outDir, `dry-run-${size}.png`));
+        } else {
+          await shot('dry-run', { maxHeight: 1500 });
+        }
+
+        await page.goto(`${service.uiUrl}rules/${highValueId}/runs`);
+        const failed = page.locator('.run', { has: page.locator('.badge--failed') });
+        await failed.waitFor();
+        await failed.getByRole('button', { name: /^History/ }).click();
+        await failed.locator('.history').waitFor();
+        await shot('runs', { maxHeight: size === 'mobile' ? 3000 : 2400 });
+      } finally {
+        await browser.close();
+      }
+    }
+  } finally {
+    await service.close();
+  }
+  return written;
+}
