@@ -3,12 +3,17 @@
  * on loopback: `rulesRoutes` over an engine with a memory store, recording gateways and the claim
  * loop running, and the BUILT app served by `managementUi`.
  */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { GatewayError } from '@crm-automation/core';
+import Fastify, { type FastifyPluginAsync } from 'fastify';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { highValueJobRule, technicianSmsRule } from '../../core/test/design-doc-rules.js';
 import { fieldId } from '../app/model/issue-path.js';
-import { describeViolations, ensureBuiltApp, ensureChromium, launchBrowser, overflowsHorizontally, seriousViolations, type Browser } from './e2e/browser.js';
+import type { ManagementUiOptions } from '../src/index.js';
+import { describeViolations, distDir, ensureBuiltApp, ensureChromium, launchBrowser, overflowsHorizontally, seriousViolations, type Browser } from './e2e/browser.js';
 import { startRulesService, type RulesService } from './e2e/rules-service.js';
 
 const WAIT = 20_000;
@@ -90,6 +95,25 @@ describe('Automation Builder in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await service?.close();
+  });
+
+  it('serves the built app from the published plugin, ESM and CommonJS alike', async () => {
+    type Plugin = { managementUi: FastifyPluginAsync<ManagementUiOptions> };
+    const esm = (await import(pathToFileURL(join(distDir, 'index.js')).href)) as Plugin;
+    const cjs = createRequire(import.meta.url)(join(distDir, 'index.cjs')) as Plugin;
+    for (const plugin of [esm, cjs]) {
+      const app = Fastify();
+      await app.register(plugin.managementUi, { prefix: '/builder' });
+      const index = await app.inject({ url: '/builder/rules/new' });
+      expect(index.statusCode).toBe(200);
+      expect(index.body).toContain('<base href="/builder/" />');
+      const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(index.body)?.[1];
+      expect(script).toBeDefined();
+      const asset = await app.inject({ url: `/builder/${script ?? ''}` });
+      expect(asset.statusCode).toBe(200);
+      expect(asset.headers['cache-control']).toContain('immutable');
+      await app.close();
+    }
   });
 
   it('signs in with an API key kept in session storage, never in the URL, and signs out', async () => {

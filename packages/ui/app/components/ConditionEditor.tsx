@@ -71,7 +71,7 @@ export function GroupEditor({ group, path, label, number, actions, depth, isRoot
   const canAdd = group.mode !== 'not' || group.children.length === 0;
   const numberOf = (i: number) => (number ? `${number}.${i + 1}` : String(i + 1));
   return (
-    <fieldset class={`group group--${group.mode}${isRoot ? ' group--root' : ''}`} data-depth={depth}>
+    <fieldset class={`group group--${group.mode}${isRoot ? ' group--root' : ''}`} data-depth={depth} data-key={group.key}>
       <legend class="visually-hidden">{label}</legend>
       <div class="group__head">
         <Field path={path} label={isRoot ? 'Run the actions when' : `${label}: match when`} class="group__mode">
@@ -129,7 +129,7 @@ function ConditionRow({ condition, path, label, actions }: NodeProps & { conditi
   const valuePath = childPath(path, 'value');
 
   return (
-    <fieldset class="condition" id={fieldId(path)} tabIndex={-1}>
+    <fieldset class="condition" id={fieldId(path)} tabIndex={-1} data-key={condition.key}>
       <legend class="condition__legend">{label}</legend>
       <div class="condition__grid">
         <Field path={childPath(path, 'fact')} label="Fact" class="condition__fact">

@@ -147,10 +147,18 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
     setForm(ruleToForm(parsed.value));
   };
 
+  // Focus follows the edit: into a new condition's first field; to the section after a removal.
+  const focusLater = (selector: string) => requestAnimationFrame(() => document.querySelector<HTMLElement>(selector)?.focus());
   const tree: TreeActions = {
     update: (key, fn) => patch({ conditions: updateNode(form.conditions, key, fn) }),
-    remove: (key) => patch({ conditions: removeNode(form.conditions, key) }),
-    add: (groupKey, child) => patch({ conditions: addChild(form.conditions, groupKey, child) }),
+    remove: (key) => {
+      patch({ conditions: removeNode(form.conditions, key) });
+      focusLater(`#${fieldId('conditions')}`);
+    },
+    add: (groupKey, child) => {
+      patch({ conditions: addChild(form.conditions, groupKey, child) });
+      focusLater(`[data-key="${child.key}"] input, [data-key="${child.key}"] select`);
+    },
     setMode: (groupKey, mode) =>
       patch({ conditions: updateNode(form.conditions, groupKey, (n) => (n.kind === 'group' ? setGroupMode(n, mode, facts[0]) : n)) }),
   };
@@ -446,7 +454,10 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
                           index={i}
                           count={form.actions.length}
                           onChange={(a) => setAction(i, a)}
-                          onRemove={() => patch({ actions: form.actions.filter((_, j) => j !== i) })}
+                          onRemove={() => {
+                            patch({ actions: form.actions.filter((_, j) => j !== i) });
+                            focusLater(`#${fieldId('actions')}`);
+                          }}
                           onMove={(delta) => moveAction(i, delta)}
                         />
                       ))}

@@ -24,13 +24,16 @@ export function ensureChromium(): string {
 }
 
 /**
- * The tests drive the BUILT app (dist/app), as users get it. CI builds before testing; a local run
- * without a build builds once here.
+ * The tests drive the BUILT package (dist/app and the compiled plugin), as users get it. CI builds
+ * before testing; a local run without a build builds once here.
  */
 export function ensureBuiltApp(): void {
-  if (existsSync(join(packageDir, 'dist', 'app', 'index.html'))) return;
-  execFileSync('npm', ['run', 'build:app'], { cwd: packageDir, stdio: 'inherit', timeout: 300_000 });
+  const built = ['app/index.html', 'index.js', 'index.cjs'].every((f) => existsSync(join(packageDir, 'dist', f)));
+  if (built) return;
+  execFileSync('npm', ['run', 'build'], { cwd: packageDir, stdio: 'inherit', timeout: 300_000 });
 }
+
+export const distDir = join(packageDir, 'dist');
 
 export interface Browser {
   context: BrowserContext;
