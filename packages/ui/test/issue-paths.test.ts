@@ -112,7 +112,8 @@ describe('issue paths', () => {
     expect(describeFieldPath('actions[0].params.recipient')).toBe('Action 1 › recipient');
     expect(describeFieldPath('delay.value')).toBe('Delay');
     expect(describeFieldPath('trigger.eventName')).toBe('Event');
-    expect(describeFieldPath('name')).toBe('name');
+    expect(describeFieldPath('name')).toBe('Name');
+    expect(describeFieldPath('accountId')).toBe('accountId');
     expect(describeFieldPath('')).toBe('The rule');
   });
 });

@@ -95,6 +95,8 @@ export function fieldForPath(path: string, fieldPaths: ReadonlySet<string>): str
   return null;
 }
 
+const TOP_LEVEL_NAMES: Record<string, string> = { name: 'Name', description: 'Description', enabled: 'Enabled' };
+
 /**
  * A person's name for a field path: `conditions.all[1].any[0].value` is "Condition 2.1 › value",
  * `actions[0].params.recipient` is "Action 1 › recipient".
@@ -131,6 +133,10 @@ export function describeFieldPath(path: string): string {
     i = segments.length;
   }
   const rest = segments.slice(i).map((s) => (typeof s === 'number' ? `#${s + 1}` : s));
-  if (parts.length === 0) return rest.join(' › ');
+  if (parts.length === 0) {
+    const [first, ...others] = rest;
+    const top = first === undefined ? 'The rule' : (TOP_LEVEL_NAMES[first] ?? first);
+    return [top, ...others].join(' › ');
+  }
   return [...parts, ...rest].join(' › ');
 }

@@ -485,21 +485,21 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
                   <label for="rule-json" class="field__label">
                     Rule JSON
                   </label>
+                  {jsonError ? (
+                    <p id="rule-json-error" class="field__error json-error" role="alert">
+                      {jsonError}
+                    </p>
+                  ) : null}
                   <textarea
                     id="rule-json"
                     class="code json-editor"
-                    rows={28}
+                    rows={24}
                     spellcheck={false}
                     value={jsonText}
                     aria-invalid={jsonError ? 'true' : undefined}
                     aria-describedby={jsonError ? 'rule-json-error' : undefined}
                     onInput={(e) => onJsonInput(e.currentTarget.value)}
                   />
-                  {jsonError ? (
-                    <p id="rule-json-error" class="field__error" role="alert">
-                      {jsonError}
-                    </p>
-                  ) : null}
                 </section>
               ) : null}
             </div>
