@@ -1,7 +1,7 @@
 /**
  * The CRM, simulated: publishes the design doc's events to the bus, as the CRM app would.
  *
- *   npm run simulate -w @crm-automation/example-three-services -- [job-done] [high-value] [low-value] [--count N] [--account acc_12345]
+ *   npm run simulate -w @crm-automation/example-three-services -- [job-done] [high-value] [low-value] [--count N] [--account acc_12345] [--tag T]
  *
  * With no flow named, publishes one of each. Reads TRANSPORT, RABBITMQ_URL / KAFKA_BROKERS, BUS_PREFIX.
  */
@@ -18,7 +18,7 @@ try {
   const config = loadConfig('crm-simulator', z.object({ LOG_LEVEL: logLevel, ...busEnv }).superRefine(requireTransportAddress));
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { count: { type: 'string', default: '1' }, account: { type: 'string', default: 'acc_12345' }, run: { type: 'string' } },
+    options: { count: { type: 'string', default: '1' }, account: { type: 'string', default: 'acc_12345' }, run: { type: 'string' }, tag: { type: 'string' } },
   });
   const count = Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new Error('--count must be a whole number from 1 to 100000');
@@ -30,7 +30,7 @@ try {
   const { bus, close } = openBus(config, { stream: 'events', logger, declareGroups: ['trigger-service'] });
   const started = Date.now();
   for (const flow of flows) {
-    const events = Array.from({ length: count }, (_, i) => flowEvent(flow, values.account, i, count, values.run));
+    const events = Array.from({ length: count }, (_, i) => flowEvent(flow, values.account, i, count, values.run, values.tag));
     // Publish in parallel chunks: each publish waits for the broker's confirm.
     for (let i = 0; i < events.length; i += 100) {
       await Promise.all(events.slice(i, i + 100).map((e) => bus.publish(e)));

@@ -99,11 +99,19 @@ export function openBus(config: BusConfig, options: OpenBusOptions): OpenedBus {
     heartbeatIntervalMs: Math.min(1_000, Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 4)),
     ...retries,
   });
+  // Kafka consumer groups are broker-wide, not per topic: name them after the stream too, so two
+  // deployments (or test runs) sharing a broker never join each other's groups.
+  const scoped: EventBus = {
+    publish: (event, publishOptions) => bus.publish(event, publishOptions),
+    subscribe: (handler, subscribeOptions) => bus.subscribe(handler, { group: `${name}.${subscribeOptions?.group ?? 'default'}` }),
+    deadLetters: bus.deadLetters,
+    close: () => bus.close(),
+  };
   // One admin connection for readiness probes, opened on the first probe.
   const admin = kafka.admin({ retry: { retries: 0 } });
   let adminConnected: Promise<void> | undefined;
   return {
-    bus,
+    bus: scoped,
     ping: async () => {
       adminConnected ??= admin.connect().catch((error: unknown) => {
         adminConnected = undefined;

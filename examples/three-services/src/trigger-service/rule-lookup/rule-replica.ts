@@ -63,7 +63,12 @@ export function mongoRuleReplica(db: Db, collectionName = 'rule_replica'): RuleR
 
   return {
     async ensureIndexes() {
-      const existing = new Set((await rules.indexes()).map((i) => i.name));
+      // Only missing indexes are created (FerretDB fails on re-creating one); a new collection has none.
+      const listed = await rules.indexes().catch((error: unknown) => {
+        if ((error as { code?: unknown } | null)?.code === 26) return [];
+        throw error;
+      });
+      const existing = new Set(listed.map((i) => i.name));
       if (!existing.has('account_event')) await rules.createIndex({ accountId: 1, eventName: 1 }, { name: 'account_event' });
     },
     async upsert(found) {

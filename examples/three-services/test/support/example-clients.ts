@@ -1,0 +1,47 @@
+import type { ReceivedLog } from '../../src/provider-stand-ins/received-log.js';
+
+/** What the provider stand-ins received. */
+export async function received(standInsUrl: string): Promise<ReceivedLog> {
+  const response = await fetch(`${standInsUrl}/received`);
+  if (!response.ok) throw new Error(`stand-ins answered ${response.status}`);
+  return (await response.json()) as ReceivedLog;
+}
+
+export async function setStandInBehaviour(standInsUrl: string, behaviour: { smsDelayMs?: number; smsFailures?: number }): Promise<void> {
+  const response = await fetch(`${standInsUrl}/behaviour`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(behaviour) });
+  if (!response.ok) throw new Error(`stand-ins answered ${response.status}`);
+}
+
+/** A Rules API call with the dev key; throws on a non-2xx answer. */
+export async function rulesApi<T>(rulesUrl: string, apiKey: string, method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${rulesUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export interface TriggerView {
+  id: string;
+  ruleId: string;
+  status: string;
+  attempt: number;
+  evaluateAt: string;
+  triggeringEvent: { id: string; timestamp: string; payload: { job?: { number?: string } } };
+  executionHistory: Array<{ outcome: string; reason?: string; error?: { code?: string; retryable?: boolean } }>;
+}
+
+/** Every trigger of a rule (newest first), through the Rules API. */
+export async function triggersOf(rulesUrl: string, apiKey: string, ruleId: string): Promise<TriggerView[]> {
+  const items: TriggerView[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await rulesApi<{ items: TriggerView[]; nextCursor?: string }>(rulesUrl, apiKey, 'GET', `/triggers?ruleId=${ruleId}&limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return items;
+}

@@ -1,0 +1,265 @@
+/**
+ * The three-service example end to end, as real processes against real servers: rules created over
+ * REST, events published by the CRM simulator, SMS / email / webhook checked at the provider
+ * stand-ins. Then the failures the design is built for: the trigger service killed with SIGKILL
+ * mid-work, the notification service away for a while, the rules service away (with each lookup
+ * pattern). Run once on RabbitMQ and once on Kafka.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { highValueJobRule, technicianSmsRule } from '../src/design-doc-rules.js';
+import { exampleStack, randomSecrets, runSimulator, type ExampleStack, type StackSecrets } from '../src/launcher/example-stack.js';
+import { received, rulesApi, setStandInBehaviour, triggersOf, type TriggerView } from './support/example-clients.js';
+import { deleteKafkaNames, deleteRabbitNames, dropDatabases } from './support/cleanup.js';
+import { freePorts } from './support/free-ports.js';
+import { requireServerEnv } from './support/server-env.js';
+import { sleep, waitFor } from './support/wait-for.js';
+
+type Transport = 'rabbitmq' | 'kafka';
+type Lookup = 'rest' | 'grpc' | 'pubsub';
+
+/** The SMS rule fires this long after its event: the design doc's 5 minutes, shortened. */
+const SMS_DELAY_S = 3;
+const BUS_RETRY_DELAYS_MS = [300, 600, 1_000];
+const ACCOUNT = 'acc_12345';
+const smsText = (job: string) => `Hi Jane Doe, job #${job} for John Smith has been completed.`;
+
+/**
+ * Which scenarios run on which transport: everything on RabbitMQ; on Kafka the design-doc flows,
+ * the crash and the pub/sub lookup's outage (its lookups travel over Kafka), to keep the suite short.
+ */
+const RUNS: Array<{ transport: Transport; lookup: Lookup; outages: Lookup[]; notificationOutage: boolean }> = [
+  { transport: 'rabbitmq', lookup: 'rest', outages: ['rest', 'grpc', 'pubsub'], notificationOutage: true },
+  { transport: 'kafka', lookup: 'pubsub', outages: ['pubsub'], notificationOutage: false },
+];
+
+describe.each(RUNS)('three services on $transport', ({ transport, lookup, outages, notificationOutage }) => {
+  const runId = `e2e${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  let server: Record<string, string>;
+  let stack: ExampleStack;
+  let secrets: StackSecrets;
+  let smsRuleId: string;
+  let emailRuleId: string;
+  const logs: string[] = [];
+
+  const api = <T>(method: string, path: string, body?: unknown) => rulesApi<T>(stack.urls.rules, secrets.devApiKey, method, path, body);
+  const simulate = (...args: string[]) => runSimulator(stack.busEnv, args);
+  const smsTo = async (body: string) => (await received(stack.urls.standIns)).sms.filter((s) => s.body === body);
+  const smsWithTag = async (tag: string) => (await received(stack.urls.standIns)).sms.filter((s) => s.body.includes(`J-5541-${tag}`));
+  const smsTriggersWithTag = async (tag: string) => (await triggersOf(stack.urls.rules, secrets.devApiKey, smsRuleId)).filter((t) => t.triggeringEvent.payload.job?.number?.startsWith(`J-5541-${tag}`));
+  /** Waits until the trigger service has the lookup pattern's dependencies and is serving. */
+  const restartTrigger = async (pattern: Lookup) => {
+    await stack.trigger.stop();
+    stack.trigger.options.env = { ...stack.trigger.options.env, RULE_LOOKUP: pattern };
+    await stack.trigger.start();
+  };
+
+  beforeAll(async () => {
+    server = requireServerEnv('MONGODB_URI', 'REDIS_URL', transport === 'rabbitmq' ? 'RABBITMQ_URL' : 'KAFKA_BROKERS');
+    const [rules, grpc, trigger, notification, standIns] = (await freePorts(5)) as [number, number, number, number, number];
+    secrets = randomSecrets();
+    stack = exampleStack({
+      transport,
+      ruleLookup: lookup,
+      mongodbUri: server['MONGODB_URI'] as string,
+      rabbitmqUrl: server['RABBITMQ_URL'],
+      kafkaBrokers: server['KAFKA_BROKERS'],
+      redisUrl: server['REDIS_URL'] as string,
+      busPrefix: runId,
+      rulesDb: `${runId}_rules`,
+      triggersDb: `${runId}_triggers`,
+      redisPrefix: `${runId}:idempotency:`,
+      ports: { rules, grpc, trigger, notification, standIns },
+      secrets,
+      env: {
+        trigger: {
+          POLL_INTERVAL_MS: '200',
+          // provider 2 s < notification call 3 s < engine send 4 s < lease 9 s
+          NOTIFICATION_TIMEOUT_MS: '3000',
+          SEND_TIMEOUT_MS: '4000',
+          LEASE_MS: '9000',
+          CONCURRENCY: '4',
+          MAX_ATTEMPTS: '30',
+          BACKOFF_BASE_MS: '500',
+          BACKOFF_MAX_MS: '2000',
+          BUS_MAX_ATTEMPTS: '100',
+          BUS_RETRY_DELAYS_MS: BUS_RETRY_DELAYS_MS.join(','),
+          RULES_TIMEOUT_MS: '500',
+          RULES_RETRIES: '1',
+          RULES_BREAKER_FAILURES: '3',
+          RULES_BREAKER_COOLDOWN_MS: '1000',
+          RULES_CACHE_TTL_MS: '500',
+          // No stale answers: a rules service outage must be ridden out by waiting, which is what we test.
+          RULES_CACHE_STALE_MS: '0',
+          KAFKA_SESSION_TIMEOUT_MS: '6000',
+        },
+        notification: { PROVIDER_TIMEOUT_MS: '2000' },
+      },
+      logLevel: 'info',
+      onLine: (service, line) => {
+        logs.push(`[${service}] ${line}`);
+        if (logs.length > 2_000) logs.shift();
+      },
+    });
+    try {
+      await stack.startAll();
+    } catch (error) {
+      await stack.stopAll();
+      throw error;
+    }
+    const sms = await api<{ id: string }>('POST', '/rules', technicianSmsRule({ smsDelay: { value: SMS_DELAY_S, unit: 'seconds' } }));
+    const email = await api<{ id: string }>('POST', '/rules', highValueJobRule({ webhookUrl: stack.urls.webhook }));
+    smsRuleId = sms.id;
+    emailRuleId = email.id;
+  });
+
+  afterAll(async () => {
+    await stack?.stopAll();
+    if (!server) return;
+    await dropDatabases(server['MONGODB_URI'] as string, [`${runId}_rules`, `${runId}_triggers`]).catch(() => {});
+    if (transport === 'rabbitmq') await deleteRabbitNames(server['RABBITMQ_URL'] as string, runId, BUS_RETRY_DELAYS_MS).catch(() => {});
+    else await deleteKafkaNames(server['KAFKA_BROKERS'] as string, runId).catch(() => {});
+  });
+
+  it('runs the design doc flows: the SMS after its delay, the high-value email and webhook at once, nothing for the low-value job', async () => {
+    await simulate('job-done', 'high-value', 'low-value');
+    const body = smsText('J-5541');
+    const [sms] = await waitFor('the technician SMS', async () => ((await smsTo(body)).length > 0 ? smsTo(body) : undefined));
+    const log = await waitFor('the email and the webhook', async () => {
+      const r = await received(stack.urls.standIns);
+      return r.email.length > 0 && r.webhook.length > 0 ? r : undefined;
+    });
+    expect(sms).toMatchObject({ to: '+15557654321', from: '+15550001111', body: 'Hi Jane Doe, job #J-5541 for John Smith has been completed.' });
+    expect(log.email).toEqual([
+      expect.objectContaining({
+        to: ['manager@CRM.com'],
+        subject: 'New High-Value Job: #J-9001',
+        templateId: 'new-high-value-job-template',
+        templateData: { job: { id: 'job_hv_1', number: 'J-9001', total: 2500, client: { name: 'Acme Corp', type: 'Commercial' } } },
+        customArgs: expect.objectContaining({ ruleId: emailRuleId, accountId: ACCOUNT }),
+      }),
+    ]);
+    expect(log.webhook).toEqual([
+      expect.objectContaining({ path: '/hooks/new-lead', payload: { source: 'CRM Automation', jobId: 'job_hv_1', clientName: 'Acme Corp', value: '2500' } }),
+    ]);
+
+    // At the right time: due exactly SMS_DELAY_S after the event, and not sent before that.
+    const [smsTrigger] = (await triggersOf(stack.urls.rules, secrets.devApiKey, smsRuleId)).filter((t) => t.triggeringEvent.payload.job?.number === 'J-5541');
+    expect(smsTrigger).toBeDefined();
+    const eventAt = Date.parse((smsTrigger as TriggerView).triggeringEvent.timestamp);
+    expect(Date.parse((smsTrigger as TriggerView).evaluateAt) - eventAt).toBe(SMS_DELAY_S * 1_000);
+    expect(Date.parse(sms?.at ?? '')).toBeGreaterThanOrEqual(eventAt + SMS_DELAY_S * 1_000);
+
+    // Once each, and the low-value job skipped on its conditions.
+    const emailTriggers = await waitFor('both job.created triggers final', async () => {
+      const all = await triggersOf(stack.urls.rules, secrets.devApiKey, emailRuleId);
+      return all.length === 2 && all.every((t) => t.status === 'completed' || t.status === 'skipped') ? all : undefined;
+    });
+    expect(emailTriggers.map((t) => [t.triggeringEvent.payload.job?.number, t.status]).sort()).toEqual([['J-9001', 'completed'], ['J-9002', 'skipped']]);
+    await sleep(1_000);
+    const after = await received(stack.urls.standIns);
+    expect(after.sms.filter((s) => s.body === body)).toHaveLength(1);
+    expect(after.email).toHaveLength(1);
+    expect(after.webhook).toHaveLength(1);
+    expect(JSON.stringify(after)).not.toContain('J-9002');
+  });
+
+  it('survives kill -9 of the trigger service mid-work: every due trigger completes, nothing is sent twice', async () => {
+    const tag = 'crash';
+    const count = 16;
+    // A slow SMS provider keeps sends in flight when the trigger service dies.
+    await setStandInBehaviour(stack.urls.standIns, { smsDelayMs: 700 });
+    try {
+      await simulate('job-done', '--count', String(count), '--tag', tag);
+      await waitFor('some SMS of the batch sent', async () => (await smsWithTag(tag)).length >= 2);
+      const pidBefore = stack.trigger.pid;
+      await stack.trigger.kill();
+      expect(stack.trigger.running).toBe(false);
+      await stack.trigger.start();
+      expect(stack.trigger.pid).not.toBe(pidBefore);
+
+      const triggers = await waitFor(`all ${count} triggers completed`, async () => {
+        const all = await smsTriggersWithTag(tag);
+        return all.length === count && all.every((t) => t.status === 'completed') ? all : undefined;
+      }, 90_000);
+      expect(triggers).toHaveLength(count);
+      await sleep(1_000);
+      const bodies = (await smsWithTag(tag)).map((s) => s.body).sort();
+      const expected = Array.from({ length: count }, (_, i) => smsText(`J-5541-${tag}-${i + 1}`)).sort();
+      expect(bodies).toEqual(expected);
+    } finally {
+      await setStandInBehaviour(stack.urls.standIns, { smsDelayMs: 0 });
+    }
+  });
+
+  it.runIf(notificationOutage)('retries with backoff while the notification service is down, and completes once it is back', async () => {
+    const tag = 'notify-down';
+    await stack.notification.stop();
+    await simulate('job-done', '--tag', tag);
+    // The trigger comes due, fails on the unreachable service, and is rescheduled more than once.
+    const retrying = await waitFor('the trigger retrying with backoff', async () => {
+      const [t] = await smsTriggersWithTag(tag);
+      const transient = t?.executionHistory.filter((h) => h.outcome === 'retrying' && h.reason === 'transient-error') ?? [];
+      return t && t.status === 'retrying' && transient.length >= 2 ? t : undefined;
+    }, 60_000);
+    expect(retrying.executionHistory.every((h) => h.outcome === 'retrying')).toBe(true);
+    expect(await smsWithTag(tag)).toHaveLength(0);
+
+    await stack.notification.start();
+    const done = await waitFor('the trigger completed', async () => {
+      const [t] = await smsTriggersWithTag(tag);
+      return t?.status === 'completed' ? t : undefined;
+    }, 60_000);
+    expect(done.attempt).toBeGreaterThanOrEqual(3);
+    await sleep(500);
+    expect((await smsWithTag(tag)).map((s) => s.body)).toEqual([smsText(`J-5541-${tag}`)]);
+  });
+
+  describe.each(outages)('with %s rule lookup', (pattern) => {
+    it('keeps running while the rules service is down and catches up when it is back', async () => {
+      if (stack.trigger.options.env['RULE_LOOKUP'] !== pattern) await restartTrigger(pattern);
+
+      // The pattern works: a first event goes through.
+      await simulate('job-done', '--tag', `${pattern}-warm`);
+      await waitFor(`the ${pattern} warm-up SMS`, async () => (await smsWithTag(`${pattern}-warm`)).length === 1);
+
+      // A trigger stored before the outage and due during it (fire-time re-read of the rule).
+      await simulate('job-done', '--tag', `${pattern}-due`);
+      await waitFor('the trigger stored', async () => (await smsTriggersWithTag(`${pattern}-due`)).length === 1);
+      await stack.rules.stop();
+
+      // Events arriving during the outage (intake lookup).
+      await simulate('job-done', '--count', '3', '--tag', `${pattern}-down`);
+      await sleep((SMS_DELAY_S + 2) * 1_000);
+      expect(stack.trigger.running).toBe(true);
+      const health = await fetch(`${stack.urls.trigger}/healthz`);
+      expect(health.status).toBe(200);
+      if (pattern !== 'pubsub') {
+        // No rules service, no lookups: the events wait (the bus redelivers them).
+        expect(await smsWithTag(`${pattern}-down`)).toHaveLength(0);
+      }
+
+      await stack.rules.start();
+      const expected = [smsText(`J-5541-${pattern}-due`), ...[1, 2, 3].map((i) => smsText(`J-5541-${pattern}-down-${i}`))].sort();
+      await waitFor(`the ${pattern} SMS after the outage`, async () => {
+        const got = [...(await smsWithTag(`${pattern}-due`)), ...(await smsWithTag(`${pattern}-down`))];
+        return got.length >= expected.length;
+      }, 90_000);
+      await sleep(1_000);
+      const got = [...(await smsWithTag(`${pattern}-due`)), ...(await smsWithTag(`${pattern}-down`))].map((s) => s.body).sort();
+      expect(got).toEqual(expected);
+      const triggers = [...(await smsTriggersWithTag(`${pattern}-due`)), ...(await smsTriggersWithTag(`${pattern}-down`))];
+      expect(triggers.map((t) => t.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    });
+  });
+
+  it('logs carry accountId, ruleId and triggerId', () => {
+    const sent = logs.filter((l) => l.startsWith('[trigger]') && l.includes('"msg":"action sent"'));
+    expect(sent.length).toBeGreaterThan(0);
+    const entry = JSON.parse((sent[0] as string).slice('[trigger] '.length)) as Record<string, unknown>;
+    expect(entry).toMatchObject({ service: 'trigger-service', accountId: ACCOUNT, ruleId: expect.any(String), triggerId: expect.any(String) });
+    const notified = logs.find((l) => l.startsWith('[notification]') && l.includes('"msg":"notification sent"'));
+    expect(notified).toBeDefined();
+    expect(JSON.parse((notified as string).slice('[notification] '.length))).toMatchObject({ accountId: ACCOUNT, triggerId: expect.any(String), ruleId: expect.any(String) });
+  });
+});
