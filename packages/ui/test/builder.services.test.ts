@@ -463,6 +463,14 @@ describe('Automation Builder in Chromium', () => {
       expect(overflow, `${name} at 360 px: ${overflow.widest.join(', ')}`).toMatchObject({ overflow: false });
       await expectNoSeriousViolations(narrow, `${name} at 360 px`);
     }
+
+    // Deleting asks first, then the rule is gone.
+    await narrow.goto(`${service.uiUrl}rules/${created.body.id}`);
+    narrow.once('dialog', (dialog) => void dialog.accept());
+    await narrow.getByRole('button', { name: 'Delete' }).click();
+    await visible(narrow.getByRole('heading', { name: 'Rules', level: 1 }));
+    expect((await service.api('GET', `/rules/${created.body.id}`)).status).toBe(404);
+    expect(await narrow.locator('.rule-item', { hasText: 'very-long-unbroken' }).count()).toBe(0);
     await narrow.close();
   });
 

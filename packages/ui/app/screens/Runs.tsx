@@ -24,6 +24,8 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
   const [busy, setBusy] = useState<Record<string, boolean>>({});
   const [rowError, setRowError] = useState<Record<string, string>>({});
   const visible = useRef(true);
+  // Once older pages are loaded, polling refreshes the first page only and keeps the cursor.
+  const pagedFurther = useRef(false);
 
   useEffect(() => {
     let cancelled = false;
@@ -45,7 +47,7 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
     try {
       const page = await api.listTriggers({ ruleId, ...(status ? { status: [status] } : {}), limit: 50 });
       setTriggers(page.items);
-      if (!loaded) setCursor(page.nextCursor);
+      if (!pagedFurther.current) setCursor(page.nextCursor);
       setError(null);
     } catch (e) {
       setError(errorText(e));
@@ -57,6 +59,7 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
   // Runs change on their own (due, sent, retried), so the list refreshes while the page is visible.
   useEffect(() => {
     setExtra([]);
+    pagedFurther.current = false;
     setLoaded(false);
     void refresh();
     const onVisibility = () => {
@@ -77,6 +80,7 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
     if (!cursor) return;
     try {
       const page = await api.listTriggers({ ruleId, ...(status ? { status: [status] } : {}), limit: 50, cursor });
+      pagedFurther.current = true;
       setExtra((prev) => [...prev, ...page.items]);
       setCursor(page.nextCursor);
     } catch (e) {
