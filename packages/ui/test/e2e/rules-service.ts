@@ -38,7 +38,7 @@ export interface RulesService {
  * A real rules service on loopback: `rulesRoutes` over an engine with a memory store and recording
  * gateways, the claim loop running, and the built UI served by `managementUi` at /ui.
  */
-export async function startRulesService(): Promise<RulesService> {
+export async function startRulesService(options: { port?: number | undefined } = {}): Promise<RulesService> {
   const channels = { sms: createRecordingChannel({ name: 'sms' }), email: createRecordingChannel({ name: 'email' }), webhook: createRecordingChannel({ name: 'webhook' }) };
   const engine = createAutomationEngine({ store: createMemoryStore(), channels, pollIntervalMs: 100, maxAttempts: 1 });
   const key = generateApiKey();
@@ -50,7 +50,7 @@ export async function startRulesService(): Promise<RulesService> {
     rateLimit: false,
   });
   await app.register(managementUi);
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   await engine.start();
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('the service did not get a TCP port');
