@@ -15,12 +15,13 @@ export async function dropDatabases(uri: string, names: readonly string[]): Prom
 const STREAMS: Record<string, string[]> = { events: ['trigger-service'], 'rule-lookups': ['rules-service'], 'rule-updates': ['trigger-service'] };
 
 /** Deletes a run's exchanges and queues, so quorum queues do not pile up on the test broker. */
-export async function deleteRabbitNames(url: string, prefix: string, retryDelaysMs: readonly number[]): Promise<void> {
+export async function deleteRabbitNames(url: string, prefix: string, retryDelaysMs: readonly number[], extra: Record<string, string[]> = {}): Promise<void> {
   const model = await connect(url);
   try {
     const channel = await model.createChannel();
-    for (const [stream, groups] of Object.entries(STREAMS)) {
+    for (const [stream, known] of Object.entries(STREAMS)) {
       const name = `${prefix}.${stream}`;
+      const groups = [...known, ...(extra[stream] ?? [])];
       for (const group of groups) {
         const main = `${name}.${group}`;
         const delays = new Set([...retryDelaysMs, 1_000, 5_000, 30_000, 120_000]);
@@ -37,13 +38,13 @@ export async function deleteRabbitNames(url: string, prefix: string, retryDelays
 }
 
 /** Deletes a run's topics and consumer groups. */
-export async function deleteKafkaNames(brokers: string, prefix: string): Promise<void> {
+export async function deleteKafkaNames(brokers: string, prefix: string, extra: Record<string, string[]> = {}): Promise<void> {
   const kafka = new Kafka({ clientId: 'three-services-cleanup', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   try {
     const topics = Object.keys(STREAMS).flatMap((s) => [`${prefix}.${s}`, `${prefix}.${s}.retry`, `${prefix}.${s}.dead-letter`]);
-    const groups = Object.entries(STREAMS).flatMap(([s, gs]) => gs.flatMap((g) => [`${prefix}.${s}.${g}`, `${prefix}.${s}.${g}.retry`]));
+    const groups = Object.entries(STREAMS).flatMap(([s, gs]) => [...gs, ...(extra[s] ?? [])].flatMap((g) => [`${prefix}.${s}.${g}`, `${prefix}.${s}.${g}.retry`]));
     await admin.deleteGroups(groups).catch(() => []);
     await admin.deleteTopics({ topics }).catch(() => {});
   } finally {

@@ -1,0 +1,125 @@
+/**
+ * The engine in one realistic process: an HTTP server with the Rules REST API (rules, triggers, dry
+ * runs, HTTP event intake at `POST /events`), the engine's claim loop, and the gateways: console by
+ * default, Twilio / SendGrid / real webhooks when configured. In memory by default; MongoDB with
+ * MONGODB_URI, Redis idempotency with REDIS_URL.
+ *
+ *   npm run app -w @crm-automation/example-single-process
+ *   curl -H "authorization: Bearer <printed key>" localhost:3000/rules
+ */
+import { createAutomationEngine, createMemoryIdempotencyStore, createMemoryStore, type AutomationStore, type IdempotencyStore } from '@crm-automation/core';
+import { createMongoStore, type MongoStore } from '@crm-automation/adapter-mongo';
+import { createRedisIdempotencyStore } from '@crm-automation/channels';
+import { apiKeyAuth, generateApiKey, hashApiKey, rulesRoutes, type ApiKeyRecord } from '@crm-automation/http';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { loadAppConfig } from './app/app-config.js';
+import { appGateways } from './app/app-gateways.js';
+import { mountManagementUi } from './app/management-ui-mount.js';
+import { highValueJobRule, technicianSmsRule } from './rules.js';
+
+const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info', base: { service: 'crm-automation-app' }, timestamp: pino.stdTimeFunctions.isoTime });
+
+try {
+  const config = loadAppConfig();
+  logger.level = config.LOG_LEVEL;
+
+  // Storage: memory (lost on exit) or MongoDB.
+  let mongo: MongoStore | undefined;
+  let store: AutomationStore;
+  if (config.MONGODB_URI) {
+    mongo = createMongoStore({ uri: config.MONGODB_URI, dbName: config.MONGODB_DB, logger });
+    await mongo.ensureIndexes();
+    store = mongo;
+  } else {
+    store = createMemoryStore();
+  }
+  let redis: Redis | undefined;
+  let idempotency: IdempotencyStore;
+  if (config.REDIS_URL) {
+    redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    await redis.connect();
+    idempotency = createRedisIdempotencyStore({ client: redis });
+  } else {
+    idempotency = createMemoryIdempotencyStore();
+  }
+
+  const gateways = appGateways(config, (line) => process.stdout.write(`${line}\n`));
+  const engine = createAutomationEngine({
+    store,
+    channels: gateways.channels,
+    idempotency,
+    logger,
+    webhookAddressPolicy: { allowHosts: config.WEBHOOK_ALLOW_HOSTS },
+  });
+  engine.on('trigger:finished', ({ trigger, result }) => {
+    logger.info({ accountId: trigger.accountId, ruleId: trigger.ruleId, triggerId: trigger.id, status: result.status, reason: result.history.reason }, `trigger ${result.status}`);
+  });
+
+  // Who may call the API: stored hashes, plus a development key printed once.
+  const keys: ApiKeyRecord[] = (config.RULES_API_KEYS ?? []).map((entry) => {
+    const [accountId = '', hash = ''] = entry.split(':');
+    return { accountId, hash };
+  });
+  if (config.NODE_ENV !== 'production' && (config.DEV_API_KEY || keys.length === 0)) {
+    const key = config.DEV_API_KEY ?? generateApiKey().key;
+    keys.push({ hash: hashApiKey(key), accountId: config.DEV_ACCOUNT_ID, id: 'dev-key' });
+    process.stdout.write(`\n  API key for account ${config.DEV_ACCOUNT_ID} (development):  ${key}\n\n`);
+  }
+
+  const seed = config.SEED_RULES ?? !config.MONGODB_URI;
+  if (seed && (await engine.rules.list(config.DEV_ACCOUNT_ID, { limit: 1 })).items.length === 0) {
+    for (const rule of [technicianSmsRule, highValueJobRule]) {
+      const saved = await engine.rules.create(config.DEV_ACCOUNT_ID, rule);
+      logger.info({ accountId: config.DEV_ACCOUNT_ID, ruleId: saved.id, name: saved.name }, 'design doc rule seeded');
+    }
+  }
+
+  const app = Fastify({ loggerInstance: logger.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: 'idle' }) as unknown as FastifyInstance;
+  let accepting = true;
+  app.get('/readyz', async (_request, reply) => {
+    const checks: Record<string, string> = {};
+    let ready = accepting;
+    const probe = async (name: string, check: () => Promise<unknown>) => {
+      try {
+        await check();
+        checks[name] = 'ok';
+      } catch (error) {
+        checks[name] = `down: ${error instanceof Error ? error.message : String(error)}`;
+        ready = false;
+      }
+    };
+    if (mongo) await probe('mongo', () => (mongo as MongoStore).db.command({ ping: 1 }));
+    if (redis) await probe('redis', () => (redis as Redis).ping());
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks });
+  });
+  await app.register(rulesRoutes, { engine, authenticate: apiKeyAuth({ keys }), openapi: { title: 'CRM Automation (single process)', version: '0.1.0' } });
+  await mountManagementUi(app, logger);
+  await engine.start();
+  await app.listen({ host: config.HOST, port: config.PORT });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
+  logger.info({ port, store: mongo ? 'mongodb' : 'memory', idempotency: redis ? 'redis' : 'memory', gateways: gateways.describe }, 'app ready');
+  process.stdout.write(`listening on http://${config.HOST}:${port}\n`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    accepting = false;
+    logger.info({ signal }, 'shutting down');
+    await app.close(); // requests in flight finish
+    await engine.stop(); // triggers in flight finish and are recorded
+    await mongo?.close();
+    await redis?.quit();
+    logger.info({}, 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+} catch (error) {
+  if ((error as { code?: unknown }).code === 'CRM_ERR_CONFIG' && error instanceof Error) process.stderr.write(`${error.message}\n`);
+  logger.fatal({ err: error }, 'failed to start');
+  process.exit(1);
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+const csv = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+/** The app's environment; every problem is reported by variable name. */
+export const appEnv = z
+  .object({
+    NODE_ENV: z.string().default('development'),
+    LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    HOST: z.string().default('127.0.0.1'),
+    PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+    /** Rules and triggers in MongoDB (or FerretDB); in memory when unset. */
+    MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URI').optional(),
+    MONGODB_DB: z.string().default('crm_single_process'),
+    /** Sent-command memory in Redis (survives restarts, shared by instances); in memory when unset. */
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+    /** `accountId:sha256hex`, comma-separated: the stored form of API keys. */
+    RULES_API_KEYS: csv.optional(),
+    /** Development only: a plain API key for DEV_ACCOUNT_ID; made up and printed when no key is configured. */
+    DEV_API_KEY: z.string().startsWith('crm_').min(20).optional(),
+    DEV_ACCOUNT_ID: z.string().default('acc_12345'),
+    /** Save the design doc's two rules at start when the account has none. Default: on with the memory store. */
+    SEED_RULES: flag.optional(),
+    /** Real gateways when configured, printed to the console otherwise. */
+    TWILIO_ACCOUNT_SID: z.string().optional(),
+    TWILIO_AUTH_TOKEN: z.string().optional(),
+    TWILIO_FROM: z.string().optional(),
+    TWILIO_BASE_URL: z.string().url().optional(),
+    SENDGRID_API_KEY: z.string().optional(),
+    SENDGRID_FROM: z.string().email().optional(),
+    SENDGRID_BASE_URL: z.string().url().optional(),
+    /** `real` sends webhooks (signed, SSRF-checked); `console` prints them. Default console. */
+    WEBHOOKS: z.enum(['real', 'console']).default('console'),
+    WEBHOOK_SIGNING_SECRET: z.string().startsWith('whsec_').optional(),
+    WEBHOOK_ALLOW_HOSTS: csv.optional(),
+  })
+  .superRefine((env, ctx) => {
+    const twilio = [env.TWILIO_ACCOUNT_SID, env.TWILIO_AUTH_TOKEN, env.TWILIO_FROM];
+    if (twilio.some(Boolean) && !twilio.every(Boolean)) ctx.addIssue({ code: 'custom', path: ['TWILIO_ACCOUNT_SID'], message: 'set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM together (or none for console SMS)' });
+    if (Boolean(env.SENDGRID_API_KEY) !== Boolean(env.SENDGRID_FROM)) ctx.addIssue({ code: 'custom', path: ['SENDGRID_API_KEY'], message: 'set SENDGRID_API_KEY and SENDGRID_FROM together (or neither for console email)' });
+    if (env.NODE_ENV === 'production' && env.DEV_API_KEY) ctx.addIssue({ code: 'custom', path: ['DEV_API_KEY'], message: 'not allowed when NODE_ENV=production' });
+    if (env.NODE_ENV === 'production' && !env.RULES_API_KEYS) ctx.addIssue({ code: 'custom', path: ['RULES_API_KEYS'], message: 'required when NODE_ENV=production' });
+    for (const entry of env.RULES_API_KEYS ?? []) {
+      if (!/^[^:]+:[0-9a-f]{64}$/.test(entry)) ctx.addIssue({ code: 'custom', path: ['RULES_API_KEYS'], message: 'entries must be accountId:<sha256 hex of the key>' });
+    }
+  });
+
+export type AppConfig = z.output<typeof appEnv>;
+
+/** Parses the environment, or throws one error naming every bad variable. */
+export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = appEnv.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'}: ${i.message}`);
+  throw Object.assign(new Error(`invalid configuration\n${lines.join('\n')}`), { code: 'CRM_ERR_CONFIG' });
+}

@@ -1,0 +1,24 @@
+import { createConsoleChannels, type ChannelGateway } from '@crm-automation/core';
+import { createSendgridEmail, createTwilioSms, createWebhook } from '@crm-automation/channels';
+import type { AppConfig } from './app-config.js';
+
+/**
+ * The gateways by action type: Twilio, SendGrid and real webhooks where configured, the console
+ * elsewhere, so the app runs with no accounts at all and each channel can be switched on alone.
+ */
+export function appGateways(config: AppConfig, write: (line: string) => void): { channels: Record<string, ChannelGateway>; describe: Record<string, string> } {
+  const console = createConsoleChannels({ write });
+  const sms =
+    config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN && config.TWILIO_FROM
+      ? createTwilioSms({ accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, from: config.TWILIO_FROM, baseUrl: config.TWILIO_BASE_URL })
+      : console.sms;
+  const email =
+    config.SENDGRID_API_KEY && config.SENDGRID_FROM
+      ? createSendgridEmail({ apiKey: config.SENDGRID_API_KEY, from: config.SENDGRID_FROM, baseUrl: config.SENDGRID_BASE_URL })
+      : console.email;
+  const webhook = config.WEBHOOKS === 'real' ? createWebhook({ signingSecret: config.WEBHOOK_SIGNING_SECRET, allowHosts: config.WEBHOOK_ALLOW_HOSTS }) : console.webhook;
+  return {
+    channels: { sms, email, webhook },
+    describe: { sms: sms === console.sms ? 'console' : 'twilio', email: email === console.email ? 'console' : 'sendgrid', webhook: webhook === console.webhook ? 'console' : 'webhook' },
+  };
+}

@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const dir = fileURLToPath(new URL('..', import.meta.url));
+const KEY = 'crm_dev_single_process_app_test';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+describe('npm run app (in memory, console gateways)', () => {
+  let child: ChildProcess;
+  let output = '';
+  let base = '';
+  const exited = () => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+  const api = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  const waitForOutput = async (text: string, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!output.includes(text)) {
+      if (Date.now() > deadline) throw new Error(`no "${text}" in the output:\n${output}`);
+      if (child.exitCode !== null) throw new Error(`the app exited (${child.exitCode}):\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  beforeAll(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', 'src/app.ts'], {
+      cwd: dir,
+      env: { ...process.env, PORT: String(port), DEV_API_KEY: KEY, LOG_LEVEL: 'warn', MONGODB_URI: '', REDIS_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await waitForOutput('listening on');
+  }, 60_000);
+
+  afterAll(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await exited();
+    }
+  });
+
+  it('serves the Rules API with the design doc rules seeded', async () => {
+    const { status, body } = await api('GET', '/rules');
+    expect(status).toBe(200);
+    expect((body['items'] as Array<{ name: string }>).map((r) => r.name).sort()).toEqual(['Alert on New High-Value Job', 'Notify Technician 5 Mins After Job Completion']);
+    expect((await fetch(`${base}/rules`)).status).toBe(401);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+  });
+
+  it('takes events over HTTP and sends what the rules say, through the console gateways', async () => {
+    const highValue = await api('POST', '/events', { name: 'job.created', id: 'evt-hv', payload: { job: { id: 'job_hv_1', number: 'J-9001', total: 2500, client: { name: 'Acme Corp', type: 'Commercial' } } } });
+    expect(highValue.status).toBe(202);
+    await waitForOutput('-> Email to manager@CRM.com: "New High-Value Job: #J-9001"');
+    await waitForOutput('"jobId":"job_hv_1","clientName":"Acme Corp","value":"2500"');
+
+    const done = await api('POST', '/events', {
+      name: 'job.status.changed',
+      id: 'evt-done',
+      payload: { job: { id: 'job_abc123', number: 'J-5541', status: 'Done', client: { name: 'John Smith' }, assignedTechnician: { name: 'Jane Doe', phone: '+15557654321' } } },
+    });
+    expect(done.status).toBe(202);
+    const [trigger] = done.body['triggers'] as Array<{ id: string; status: string; evaluateAt: string }>;
+    expect(trigger?.status).toBe('pending');
+    // Due five minutes after the event: the SMS waits, nothing is sent yet.
+    expect(Date.parse(trigger?.evaluateAt ?? '') - Date.now()).toBeGreaterThan(4 * 60_000);
+    expect(output).not.toContain('-> SMS');
+  });
+
+  it('stops gracefully on SIGTERM', async () => {
+    child.kill('SIGTERM');
+    expect(await exited()).toBe(0);
+  });
+});
