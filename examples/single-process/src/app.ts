@@ -2,7 +2,7 @@
  * The engine in one realistic process: an HTTP server with the Rules REST API (rules, triggers, dry
  * runs, HTTP event intake at `POST /events`), the engine's claim loop, and the gateways: console by
  * default, Twilio / SendGrid / real webhooks when configured. In memory by default; MongoDB with
- * MONGODB_URI, Redis idempotency with REDIS_URL.
+ * MONGODB_URI, Redis idempotency with REDIS_URL. The Management UI is at `/ui` (once built).
  *
  *   npm run app -w @crm-automation/example-single-process
  *   curl -H "authorization: Bearer <printed key>" localhost:3000/rules
@@ -16,6 +16,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadAppConfig } from './app/app-config.js';
 import { appGateways } from './app/app-gateways.js';
+import { DESIGN_DOC_EVENT_TYPES } from './app/event-catalog.js';
 import { mountManagementUi } from './app/management-ui-mount.js';
 import { highValueJobRule, technicianSmsRule } from './rules.js';
 
@@ -94,7 +95,7 @@ try {
     if (redis) await probe('redis', () => (redis as Redis).ping());
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks });
   });
-  await app.register(rulesRoutes, { engine, authenticate: apiKeyAuth({ keys }), openapi: { title: 'CRM Automation (single process)', version: '0.1.0' } });
+  await app.register(rulesRoutes, { engine, authenticate: apiKeyAuth({ keys }), eventCatalog: DESIGN_DOC_EVENT_TYPES, openapi: { title: 'CRM Automation (single process)', version: '0.1.0' } });
   await mountManagementUi(app, logger);
   await engine.start();
   await app.listen({ host: config.HOST, port: config.PORT });

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -84,6 +87,19 @@ describe('npm run app (in memory, console gateways)', () => {
     // Due five minutes after the event: the SMS waits, nothing is sent yet.
     expect(Date.parse(trigger?.evaluateAt ?? '') - Date.now()).toBeGreaterThan(4 * 60_000);
     expect(output).not.toContain('-> SMS');
+  });
+
+  it('serves the Management UI at /ui once it is built, and says so when it is not', async () => {
+    const built = existsSync(join(dirname(createRequire(import.meta.url).resolve('@crm-automation/ui/package.json')), 'dist', 'app', 'index.html'));
+    const response = await fetch(`${base}/ui/`);
+    if (built) {
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toContain('text/html');
+      expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    } else {
+      expect(response.status).toBe(404);
+      expect(output).toContain('Management UI not built');
+    }
   });
 
   it('stops gracefully on SIGTERM', async () => {

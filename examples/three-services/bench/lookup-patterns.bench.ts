@@ -190,8 +190,9 @@ try {
       const tag = `${runId}-${pattern}-down-stale${stale}`;
       await restartTrigger(pattern, { RULES_CACHE_STALE_MS: stale });
       // One lookup first, so the REST / gRPC cache holds the rule as it would in steady traffic.
-      await publishAll(`${tag}-warm`, 1);
-      await waitStored(`${tag}-warm`, 1, 30_000);
+      const warm = `${runId}-${pattern}-warm${stale}`;
+      await publishAll(warm, 1);
+      await waitStored(warm, 1, 30_000);
       await stack.rules.stop();
       const downAt = Date.now();
       await publishAll(tag, OUTAGE_EVENTS);

@@ -6,6 +6,9 @@
  * pattern). Run once on RabbitMQ and once on Kafka.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { highValueJobRule, technicianSmsRule } from '../src/design-doc-rules.js';
 import { exampleStack, randomSecrets, runSimulator, type ExampleStack, type StackSecrets } from '../src/launcher/example-stack.js';
@@ -250,6 +253,13 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
       const triggers = [...(await smsTriggersWithTag(`${pattern}-due`)), ...(await smsTriggersWithTag(`${pattern}-down`))];
       expect(triggers.map((t) => t.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
     });
+  });
+
+  it('serves the Management UI next to the Rules API once the UI is built', async () => {
+    const built = existsSync(join(dirname(createRequire(import.meta.url).resolve('@crm-automation/ui/package.json')), 'dist', 'app', 'index.html'));
+    const response = await fetch(`${stack.urls.rules}/ui/`);
+    expect(response.status).toBe(built ? 200 : 404);
+    if (built) expect(await response.text()).toContain('<base href="/ui/"');
   });
 
   it('logs carry accountId, ruleId and triggerId', () => {

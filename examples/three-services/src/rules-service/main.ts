@@ -5,6 +5,7 @@
  * - REST: `GET /internal/v1/rules...` (service token);
  * - gRPC: `proto/rules.proto` on GRPC_PORT;
  * - pub/sub: answers `rule_lookup_requested` with `rules_found`, and publishes `rule_changed`.
+ * The Management UI is served at `/ui`, next to the API it calls.
  */
 import { createAutomationEngine } from '@crm-automation/core';
 import { createMongoStore } from '@crm-automation/adapter-mongo';
@@ -16,6 +17,7 @@ import { registerHealthRoutes } from '../runtime/health-routes.js';
 import { createHttpServer, listen } from '../runtime/http-server.js';
 import { createServiceLogger } from '../runtime/logger.js';
 import { pingMongo } from '../runtime/mongo-ping.js';
+import { DESIGN_DOC_EVENT_TYPES } from '../design-doc-event-types.js';
 import { accountAuthentication } from './account-api-keys.js';
 import { rulesServiceEnv } from './config.js';
 import { startGrpcRulesServer } from './grpc-rules-server.js';
@@ -68,6 +70,7 @@ try {
   await app.register(rulesRoutes, {
     engine,
     authenticate: accountAuthentication(config, logger),
+    eventCatalog: DESIGN_DOC_EVENT_TYPES,
     openapi: { title: 'Rules Service', version: '0.1.0' },
   });
   await mountManagementUi(app, logger);

@@ -1,0 +1,60 @@
+import type { Rule } from '@crm-automation/core';
+import { normalizeEvent } from '@crm-automation/core';
+import { describe, expect, it } from 'vitest';
+import { highValueJobRule, technicianSmsRule } from '../src/design-doc-rules.js';
+import { ruleFromProto, ruleToProto } from '../src/wire/grpc-contract.js';
+import { lookupRequest, parseLookupMessage, ruleChanged, rulesFound } from '../src/wire/lookup-messages.js';
+import { ruleFromJson, ruleToJson } from '../src/wire/rule-json.js';
+
+const stored = (input: ReturnType<typeof technicianSmsRule> | ReturnType<typeof highValueJobRule>, id: string): Rule =>
+  ({ ...input, id, accountId: 'acc_12345', version: 3, createdAt: new Date('2025-07-05T12:00:00Z'), updatedAt: new Date('2025-07-06T10:00:00Z') }) as Rule;
+
+const rules = [stored(technicianSmsRule(), 'r1'), stored(highValueJobRule(), 'r2')];
+const nested: Rule = {
+  ...stored(technicianSmsRule(), 'r3'),
+  conditions: {
+    any: [
+      { not: { fact: 'job', path: '$.status', operator: 'in', value: ['Done', 'Closed'] }, name: 'not closed' },
+      { all: [{ fact: 'job', operator: 'greaterThan', value: 1.5, params: { x: { y: [1, null, true] } }, priority: 2 }] },
+    ],
+  },
+};
+
+describe('rules on the wire', () => {
+  it.each([...rules, nested])('survive the gRPC contract unchanged ($id)', (rule) => {
+    expect(ruleFromProto(ruleToProto(rule))).toEqual(rule);
+  });
+
+  it.each(rules)('survive JSON unchanged ($id)', (rule) => {
+    expect(ruleFromJson(JSON.parse(JSON.stringify(ruleToJson(rule))))).toEqual(rule);
+  });
+
+  it('refuses a malformed rule with its path, as not retryable', () => {
+    expect(() => ruleFromJson({ ...ruleToJson(rules[0] as Rule), version: 'x' })).toThrow(/version/);
+    try {
+      ruleFromJson({});
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'CRM_ERR_RULE_WIRE', retryable: false });
+    }
+  });
+});
+
+describe('lookup messages', () => {
+  const event = normalizeEvent({ id: 'evt-1', name: 'job.created', accountId: 'acc_12345', payload: { job: { total: 1 } }, timestamp: '2025-07-06T21:42:00Z' }, new Date());
+
+  it('carry the original event and the rules found, through JSON', () => {
+    const request = parseLookupMessage(JSON.parse(JSON.stringify(lookupRequest(event))));
+    expect(request).toEqual({ kind: 'requested', event: { id: 'evt-1', name: 'job.created', accountId: 'acc_12345', timestamp: '2025-07-06T21:42:00.000Z', payload: { job: { total: 1 } } } });
+    if (request.kind !== 'requested') throw new Error('unreachable');
+    const found = parseLookupMessage(JSON.parse(JSON.stringify(rulesFound(request.event, rules))));
+    expect(found).toEqual({ kind: 'found', event: request.event, rules });
+    expect(parseLookupMessage(JSON.parse(JSON.stringify(ruleChanged('acc_12345', 'r1', null))))).toEqual({ kind: 'changed', accountId: 'acc_12345', ruleId: 'r1', rule: null });
+  });
+
+  it('refuse rules of another account, and anything malformed, as not retryable', () => {
+    const foreign = { ...rulesFound({ id: 'e', name: 'n', accountId: 'acc_other', timestamp: 't', payload: {} }, rules) };
+    expect(() => parseLookupMessage(JSON.parse(JSON.stringify(foreign)))).toThrow(/another account/);
+    expect(() => parseLookupMessage({ name: 'rules_found', accountId: 'a', payload: {} })).toThrow(/malformed rules_found/);
+    expect(() => parseLookupMessage('nope')).toThrow(expect.objectContaining({ code: 'CRM_ERR_LOOKUP_MESSAGE', retryable: false }));
+  });
+});
