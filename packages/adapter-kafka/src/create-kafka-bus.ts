@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { AutomationEvent, BusHandler, BusSubscription, EventBus, SubscribeOptions } from '@crm-automation/core';
+import type { AutomationEvent, BusHandler, BusStats, BusSubscription, EventBus, SubscribeOptions } from '@crm-automation/core';
 import { Kafka, logLevel } from 'kafkajs';
 import { BatchingProducer } from './batching-producer.js';
 import { KafkaBusError } from './bus-error.js';
 import { createKafkaDeadLetters, type KafkaDeadLetterQueue } from './dead-letters.js';
+import { readGroupLag } from './group-lag.js';
 import { KafkaGroupSubscription } from './group-subscription.js';
 import { kafkaLogCreator } from './kafka-logger.js';
 import { HEADER } from './message-headers.js';
@@ -32,6 +33,12 @@ export interface KafkaBus extends EventBus {
   publishRaw(value: Buffer | string, options?: { key?: string | undefined; headers?: Record<string, string> | undefined }): Promise<void>;
   /** The topic names in use. */
   readonly topics: { readonly events: string; readonly retry: string; readonly deadLetter: string };
+  /**
+   * Consumer-group lag on the event topic per partition (backlog `name` is
+   * `<group>:<topic>/<partition>`) for the groups subscribed through this bus, or the default
+   * `groupId` when there are none, and the dead letters not replayed yet.
+   */
+  stats(): Promise<BusStats>;
 }
 
 /**
@@ -61,6 +68,7 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
     });
   const producer = new BatchingProducer(kafka, { maxBatchSize: resolved.maxBatchSize, logger });
   const subscriptions = new Set<KafkaGroupSubscription>();
+  const subscribedGroups = new Set<string>();
   let topicsReady: Promise<void> | undefined;
   let closed = false;
 
@@ -106,6 +114,7 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
         throw new KafkaBusError('CRM_ERR_BUS_SUBSCRIBE', `Kafka topics could not be created: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       }
       const group = subscribeOptions.group ?? resolved.groupId;
+      subscribedGroups.add(group);
       const subscription: KafkaGroupSubscription = new KafkaGroupSubscription(kafka, producer, resolved, group, handler, () => subscriptions.delete(subscription));
       subscriptions.add(subscription);
       try {
@@ -119,6 +128,13 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
     },
 
     deadLetters: createKafkaDeadLetters(kafka, producer, resolved, ready),
+
+    async stats() {
+      if (closed) throw closedError();
+      await withDeadline(ready(), Date.now() + resolved.publishTimeoutMs, 'the Kafka topics');
+      const groups = subscribedGroups.size > 0 ? [...subscribedGroups].sort() : [resolved.groupId];
+      return readGroupLag(kafka, resolved, groups);
+    },
 
     async close() {
       if (closed) return;

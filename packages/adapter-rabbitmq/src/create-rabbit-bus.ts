@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { AutomationEvent, BusHandler, BusSubscription, EventBus, SubscribeOptions } from '@crm-automation/core';
+import type { AutomationEvent, BusHandler, BusStats, BusSubscription, EventBus, SubscribeOptions } from '@crm-automation/core';
 import { isRabbitBusError, RabbitBusError } from './bus-error.js';
 import { ConfirmedChannel } from './confirm-channel.js';
 import { RabbitConnection, sleep } from './connection.js';
 import { createRabbitDeadLetters, type RabbitDeadLetterQueue } from './dead-letters.js';
+import { readQueueStats } from './queue-stats.js';
 import { GroupConsumer } from './group-consumer.js';
 import { HEADER, reasonOf } from './message-headers.js';
 import { resolveRabbitOptions, type RabbitBusOptions } from './options.js';
@@ -18,6 +19,12 @@ export interface RabbitBus extends EventBus {
   publishRaw(routingKey: string, content: Buffer | string, headers?: Record<string, string> | undefined): Promise<void>;
   /** True while the bus has a live connection to the broker. */
   readonly connected: boolean;
+  /**
+   * Ready messages and consumers of each known group's queue (the `groups` option and the groups
+   * subscribed through this bus; backlog `name` is the queue name), and the messages in their
+   * dead-letter queues. Rejects when the broker cannot be reached within `publishTimeoutMs`.
+   */
+  stats(): Promise<BusStats>;
 }
 
 function remaining(deadline: number): number {
@@ -162,6 +169,11 @@ export function createRabbitBus(options: RabbitBusOptions): RabbitBus {
     },
 
     deadLetters: createRabbitDeadLetters(connection, resolved, () => knownGroups),
+
+    async stats() {
+      if (closed) throw closedError();
+      return readQueueStats(connection, resolved, () => knownGroups);
+    },
 
     async close() {
       if (closed) return;
