@@ -70,7 +70,15 @@ const stack = exampleStack({
 });
 const busConfig = { TRANSPORT: transport, RABBITMQ_URL, KAFKA_BROKERS, BUS_PREFIX: runId, KAFKA_SESSION_TIMEOUT_MS: 6_000 } as const;
 const mongo = new MongoClient(MONGODB_URI);
-const triggers = mongo.db(`${runId}_triggers`).collection<{ createdAt: Date; triggeringEvent: { id: string } }>('pending_triggers');
+type TriggerDoc = { createdAt: Date; triggeringEvent: { id: string } };
+/** Every intake run writes to a fresh triggers DB, so one run's triggers do not slow the next's writes. */
+const databases = [`${runId}_rules`, `${runId}_triggers`];
+let triggers = mongo.db(`${runId}_triggers`).collection<TriggerDoc>('pending_triggers');
+const useTriggersDb = (name: string) => {
+  if (!databases.includes(name)) databases.push(name);
+  triggers = mongo.db(name).collection<TriggerDoc>('pending_triggers');
+  return { TRIGGERS_DB_NAME: name };
+};
 const events = openBus(busConfig, { stream: 'events', logger: quiet, declareGroups: ['trigger-service'] });
 
 const jobEvent = (tag: string, i: number): AutomationEvent => ({
@@ -179,7 +187,7 @@ try {
       const tag = `${runId}-${pattern}-ttl${cacheTtl}`;
       await stack.trigger.stop();
       await publishAll(tag, EVENTS); // a backlog, drained when the trigger service starts
-      await restartTrigger(pattern, { RULES_CACHE_TTL_MS: cacheTtl });
+      await restartTrigger(pattern, { RULES_CACHE_TTL_MS: cacheTtl, ...useTriggersDb(`${runId}_in_${pattern}_${cacheTtl}`) });
       if (!(await waitStored(tag, EVENTS, 180_000))) throw new Error(`${pattern}: intake did not finish`);
       rates.push(await intakeRate(tag));
       log(`${pattern}: intake ${rates.at(-1)?.toFixed(0)} events/s (cache ttl ${cacheTtl} ms)`);
@@ -188,7 +196,7 @@ try {
     const outage: Row['outage'] = [];
     for (const stale of pattern === 'pubsub' ? ['0'] : ['60000', '0']) {
       const tag = `${runId}-${pattern}-down-stale${stale}`;
-      await restartTrigger(pattern, { RULES_CACHE_STALE_MS: stale });
+      await restartTrigger(pattern, { RULES_CACHE_STALE_MS: stale, ...useTriggersDb(`${runId}_triggers`) });
       // One lookup first, so the REST / gRPC cache holds the rule as it would in steady traffic.
       const warm = `${runId}-${pattern}-warm${stale}`;
       await publishAll(warm, 1);
@@ -227,7 +235,7 @@ try {
   await stack.stopAll().catch(() => {});
   await events.close().catch(() => {});
   await mongo.close().catch(() => {});
-  await dropDatabases(MONGODB_URI, [`${runId}_rules`, `${runId}_triggers`]).catch(() => {});
+  await dropDatabases(MONGODB_URI, databases).catch(() => {});
   if (transport === 'rabbitmq') await deleteRabbitNames(RABBITMQ_URL, runId, BUS_RETRY_DELAYS_MS, { 'rule-updates': ['bench-probe'] }).catch(() => {});
   else await deleteKafkaNames(KAFKA_BROKERS, runId, { 'rule-updates': ['bench-probe'] }).catch(() => {});
 }
