@@ -1,6 +1,7 @@
 import { AutomationError, type ChannelGateway } from '@crm-automation/core';
 import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-exchange.js';
 import { httpFailure } from '../outcome/gateway-failure.js';
+import { traceHeadersOf } from './trace-headers.js';
 
 export interface HttpChannelsOptions {
   /** Origin of the Notification Service, e.g. `http://notifications:3000`. */
@@ -26,7 +27,8 @@ interface RemoteError {
  * `{ ...params, metadata }` and a bearer token): what a Trigger Service uses in the three-service
  * wiring. The service de-duplicates by `metadata.idempotencyKey`, so retries are safe. Its answers
  * are classified like any provider's: 503/502/429 transient (with Retry-After), 422 and other 4xx
- * permanent, carrying the provider error the service reported.
+ * permanent, carrying the provider error the service reported. A command's `trace` travels as
+ * headers (`traceparent`, `tracestate`), which the Notification Service routes continue.
  *
  * @example
  * const channels = createHttpChannels({ baseUrl: 'http://notifications:3000', token });
@@ -49,6 +51,8 @@ export function createHttpChannels(options: HttpChannelsOptions): Record<string,
         url: `${origin}/api/v1/${encodeURIComponent(type)}`,
         method: 'POST',
         headers: {
+          // W3C trace context (when tracing is on), so the service's spans join the sender's trace.
+          ...traceHeadersOf(command.trace),
           authorization: `Bearer ${options.token}`,
           'content-type': 'application/json',
           accept: 'application/json',

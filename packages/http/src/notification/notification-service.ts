@@ -18,6 +18,7 @@ import { HttpError, replyWithError } from '../http-errors.js';
 import { serviceTokenAuth } from '../service-auth/service-token-auth.js';
 import { BUILT_IN_COMMAND_SCHEMAS, customCommandSchema, type CommandMetadataInput } from './command-schemas.js';
 import { deliveryFailure, DEFAULT_RETRY_AFTER_SECONDS } from './delivery-failure.js';
+import { traceFromHeaders } from './trace-context.js';
 
 export interface NotificationServiceOptions {
   /** Gateways by action type; a route `POST /api/v1/<type>` is served for each. */
@@ -73,7 +74,9 @@ function observingStore(store: IdempotencyStore, onDone: () => void): Idempotenc
  * `/api/v1/webhook` (one route per configured channel) taking the design doc's
  * `{ ...params, metadata }` body. Requests need a bearer token; each command is sent at most once per
  * `metadata.idempotencyKey` (else `triggerId:actionIndex`); failures answer 503 + Retry-After
- * (transient) or 422 (permanent) so callers retry exactly when it can help.
+ * (transient) or 422 (permanent) so callers retry exactly when it can help. The W3C trace context
+ * headers of a request (`traceparent`, `tracestate`) become the command's `trace`, so a gateway
+ * wrapped with core's `withTracing` continues the caller's trace.
  *
  * @example
  * const app = Fastify();
@@ -118,6 +121,9 @@ export function createNotificationService(options: NotificationServiceOptions): 
           params,
           metadata: { source: 'automation-engine', ruleId: input.ruleId, triggerId: input.triggerId, accountId: input.accountId, actionIndex, idempotencyKey },
         };
+        // Continue the caller's trace: a gateway wrapped with withTracing parents its span on it.
+        const trace = traceFromHeaders(request.headers);
+        if (trace) command.trace = trace;
         const context = { accountId: input.accountId, ruleId: input.ruleId, triggerId: input.triggerId, actionIndex, type, idempotencyKey };
 
         let replayed = false;
