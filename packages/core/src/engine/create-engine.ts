@@ -195,6 +195,8 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     let result;
     try {
       result = await ingestEvent(input, { store, rules: ruleSource, clock, logger }, ingestOptions.rules, span.carrier());
+      // Before end(): an ended span ignores attributes.
+      span.setAttributes({ 'crm.account_id': result.event.accountId, 'crm.event_id': result.event.id, 'crm.event_name': result.event.name, 'crm.triggers': result.inserted.length });
     } catch (error) {
       span.recordError(error);
       throw error;
@@ -202,7 +204,6 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
       span.end();
     }
     const { event, inserted } = result;
-    span.setAttributes({ 'crm.account_id': event.accountId, 'crm.event_id': event.id, 'crm.event_name': event.name, 'crm.triggers': inserted.length });
     const triggers = inserted.map((i) => i.trigger);
     const created = inserted.filter((i) => i.created).length;
     if (inserted.length > 0) {
