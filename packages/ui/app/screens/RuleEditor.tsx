@@ -112,12 +112,17 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
   }, [dirty]);
 
   // Once the API has reported problems, re-check as the user fixes them, so fixed ones disappear.
+  const revalidation = useRef(0);
   useEffect(() => {
     if (apiIssues.length === 0) return;
     const timer = setTimeout(() => {
+      // Only the answer to the latest document counts; an earlier one may arrive after it.
+      const request = ++revalidation.current;
       api
         .validateRule(doc)
-        .then((result) => setApiIssues(result.valid ? [] : result.issues))
+        .then((result) => {
+          if (request === revalidation.current) setApiIssues(result.valid ? [] : result.issues);
+        })
         .catch(() => undefined);
     }, 400);
     return () => clearTimeout(timer);
@@ -183,6 +188,7 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
   const focusSummary = () => requestAnimationFrame(() => summaryRef.current?.focus());
 
   const save = async () => {
+    revalidation.current += 1;
     setNotice(null);
     setShowLocal(true);
     if (localIssues.length > 0) {
@@ -223,6 +229,7 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
   };
 
   const onTestIssues = (found: PathIssue[]) => {
+    revalidation.current += 1;
     setApiIssues(found);
     setShowLocal(true);
     if (found.length > 0) focusSummary();
