@@ -35,7 +35,6 @@ export function onShutdown(logger: Logger, steps: readonly ShutdownStep[], deadl
       }
     }
     logger.info({}, 'stopped');
-    logger.flush?.();
     process.exit(failed ? 1 : 0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -58,6 +57,5 @@ export function exitOnStartupFailure(logger: Logger, error: unknown): never {
     process.stderr.write(`${error.message}\n`);
   }
   logger.fatal({ err: error }, 'failed to start');
-  logger.flush?.();
   process.exit(1);
 }
