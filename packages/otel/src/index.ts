@@ -1,0 +1,2 @@
+export { createOtelTracer } from './create-otel-tracer.js';
+export type { OtelTracerOptions } from './create-otel-tracer.js';
