@@ -4,7 +4,7 @@
  * through Twilio, SendGrid and signed, SSRF-checked webhooks. Stateless apart from Redis.
  */
 import { createRedisIdempotencyStore, createSendgridEmail, createTwilioSms, createWebhook } from '@crm-automation/channels';
-import { createNotificationService, HttpError, replyWithError } from '@crm-automation/http';
+import { HttpError, notificationRoutes, replyWithError } from '@crm-automation/http';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../runtime/env-config.js';
 import { exitOnStartupFailure, onShutdown } from '../runtime/graceful-shutdown.js';
@@ -36,7 +36,7 @@ try {
     replyWithError(new HttpError(404, 'CRM_ERR_HTTP_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply),
   );
   registerHealthRoutes(app, { accepting: () => accepting, checks: { redis: { check: () => redis.ping() } } });
-  await app.register(createNotificationService({ channels, idempotency, auth: { tokens: config.SERVICE_TOKENS }, logger }));
+  await app.register(notificationRoutes, { channels, idempotency, auth: { tokens: config.SERVICE_TOKENS }, logger });
   const httpPort = await listen(app, config.HOST, config.HTTP_PORT);
   logger.info({ httpPort, channels: Object.keys(channels) }, 'notification service ready');
 

@@ -1,4 +1,4 @@
-import type { AutomationEngine, EventBus } from '@crm-automation/core';
+import type { AutomationEngine, EventBus, Rule } from '@crm-automation/core';
 import type { Logger } from 'pino';
 import { ruleChanged } from '../wire/lookup-messages.js';
 
@@ -16,7 +16,7 @@ export interface RuleChangePublisher {
  */
 export function publishRuleChanges(engine: AutomationEngine, bus: EventBus, logger: Logger): RuleChangePublisher {
   const inFlight = new Set<Promise<void>>();
-  const listener = ({ accountId, ruleId, rule }: { accountId: string; ruleId: string; rule: import('@crm-automation/core').Rule | null }) => {
+  const listener = ({ accountId, ruleId, rule }: { accountId: string; ruleId: string; rule: Rule | null }) => {
     const work = bus
       .publish(ruleChanged(accountId, ruleId, rule))
       .then(() => logger.debug({ accountId, ruleId, version: rule?.version ?? null }, 'rule_changed published'))
