@@ -1,0 +1,23 @@
+/** Stable codes of the CLI's own errors (besides the SDK's `CRM_ERR_*`). */
+export const CLI_ERROR_CODES = {
+  CRM_ERR_CLI_USAGE: 'A flag or argument is missing or malformed.',
+  CRM_ERR_CLI_CONFIG: 'A connection setting (MONGODB_URI, RABBITMQ_URL, KAFKA_BROKERS) is missing.',
+  CRM_ERR_CLI_NOT_FOUND: 'The trigger or rule asked for does not exist in that account.',
+  CRM_ERR_CLI_FILE: 'A rules file could not be read, parsed or written.',
+  CRM_ERR_CLI_IMPORT_INVALID: 'A rules file failed validation; nothing was imported.',
+} as const;
+
+export type CliErrorCode = keyof typeof CLI_ERROR_CODES;
+
+/** An error the CLI reports as `code: message` and exits non-zero for, without a stack trace. */
+export class CliError extends Error {
+  readonly code: CliErrorCode;
+  /** Extra detail for `--json` output (validation issues, ...). */
+  readonly details: unknown;
+  constructor(code: CliErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'CliError';
+    this.code = code;
+    this.details = details;
+  }
+}

@@ -1,0 +1,25 @@
+export { runCli, createCliProgram } from './program.js';
+export type { CliIo } from './program.js';
+export { Connections } from './connections.js';
+export type { BusKind, CliConnections, ConnectionSettings } from './connections.js';
+export { createConsoleOutput, createRecordingOutput } from './output.js';
+export type { ConsoleOutputOptions, Output, Progress, RecordingOutput } from './output.js';
+export { CliError, CLI_ERROR_CODES } from './cli-error.js';
+export type { CliErrorCode } from './cli-error.js';
+export { parseDuration, parseDate } from './duration.js';
+export { formatTrigger } from './format-trigger.js';
+export { RULES_FILE_FORMAT, canonicalJson, ruleContent } from './rules-file.js';
+export type { RuleFileEntry, RulesFile } from './rules-file.js';
+
+export { listDeadLetters, replayDeadLetters, printDeadLetters, printReplay, formatTable } from './commands/dead-letters.js';
+export type { DeadLetterRow, DeadLetterSelection, DeadLetterSource, GroupDeadLetterFilter, ReplayResult } from './commands/dead-letters.js';
+export { inspectTrigger, printTrigger } from './commands/triggers-inspect.js';
+export { bulkTransition, selectTriggers, printBulkResult, OPERATION_STATUSES } from './commands/triggers-bulk.js';
+export type { BulkOperation, BulkResult, TriggerSelection } from './commands/triggers-bulk.js';
+export { exportRules, allRules } from './commands/rules-export.js';
+export { importRules, rulesOf, printImport } from './commands/rules-import.js';
+export type { ImportAction, ImportPlanEntry, ImportResult } from './commands/rules-import.js';
+export { ensureIndexes, printIndexReports } from './commands/ensure-indexes.js';
+export type { IndexedCollection, IndexReport } from './commands/ensure-indexes.js';
+export { purgeTriggers, printPurge, DEFAULT_PURGE_STATUSES } from './commands/purge.js';
+export type { PurgeOptions, PurgeResult, RetentionTarget } from './commands/purge.js';

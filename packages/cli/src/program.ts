@@ -1,0 +1,273 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isAutomationError, TRIGGER_STATUSES, type TriggerStatus } from '@crm-automation/core';
+import { CliError } from './cli-error.js';
+import { listDeadLetters, printDeadLetters, printReplay, replayDeadLetters, type DeadLetterSelection } from './commands/dead-letters.js';
+import { ensureIndexes, printIndexReports } from './commands/ensure-indexes.js';
+import { printPurge, purgeTriggers } from './commands/purge.js';
+import { exportRules } from './commands/rules-export.js';
+import { importRules, printImport } from './commands/rules-import.js';
+import { bulkTransition, printBulkResult, type BulkOperation } from './commands/triggers-bulk.js';
+import { inspectTrigger, printTrigger } from './commands/triggers-inspect.js';
+import { Connections, type BusKind, type CliConnections, type ConnectionSettings } from './connections.js';
+import { parseDate, parseDuration } from './duration.js';
+import { createConsoleOutput, type Output } from './output.js';
+
+/** Streams and connection factory of one CLI run; tests inject their own. */
+export interface CliIo {
+  stdout?: NodeJS.WritableStream | undefined;
+  stderr?: (NodeJS.WritableStream & { isTTY?: boolean | undefined }) | undefined;
+  /** Opens connections from the resolved settings; default {@link Connections}. */
+  connect?: ((settings: ConnectionSettings) => CliConnections) | undefined;
+}
+
+interface GlobalOptions {
+  mongodbUri?: string;
+  db?: string;
+  rabbitmqUrl?: string;
+  kafkaBrokers?: string;
+  actionTypes?: string[];
+  allowPrivateWebhooks?: boolean;
+  json?: boolean;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function list(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+}
+
+function statuses(value: string, previous: TriggerStatus[] = []): TriggerStatus[] {
+  const wanted = list(value);
+  const unknown = wanted.filter((s) => !(TRIGGER_STATUSES as readonly string[]).includes(s));
+  if (unknown.length > 0) throw new InvalidArgumentError(`unknown status ${unknown.join(', ')} (known: ${TRIGGER_STATUSES.join(', ')})`);
+  return [...previous, ...(wanted as TriggerStatus[])];
+}
+
+function reportError(output: Output, error: unknown): void {
+  const code = error instanceof CliError || isAutomationError(error) ? error.code : 'CRM_ERR_CLI_FAILED';
+  const message = error instanceof Error ? error.message : String(error);
+  const details = error instanceof CliError ? error.details : (error as { issues?: unknown } | null)?.issues;
+  if (output.json) {
+    output.out(JSON.stringify({ error: { code, message, ...(details === undefined ? {} : { details }) } }, null, 2));
+    return;
+  }
+  output.err(`error ${code}: ${message}`);
+  if (Array.isArray(details)) {
+    for (const issue of details as Array<{ path?: string; code?: string; message?: string }>) output.err(`  ${issue.path || '(root)'}: ${issue.message ?? ''}${issue.code ? ` [${issue.code}]` : ''}`);
+  }
+}
+
+/**
+ * The `crm-automation` command tree. Each action resolves settings (flags, then the environment),
+ * runs one programmatic command (`src/commands/*`) and closes its connections; failures are printed
+ * as `error CODE: message` (or `{ "error": ... }` with `--json`) and set a non-zero exit code.
+ */
+export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: () => number } {
+  let exitCode = 0;
+  const program = new Command('crm-automation');
+  program
+    .description('Admin CLI of the CRM automation engine: dead letters, triggers, rules, indexes and retention.')
+    .addOption(new Option('--mongodb-uri <uri>', 'MongoDB connection string').env('MONGODB_URI'))
+    .addOption(new Option('--db <name>', 'database name (default: the one in the URI, else crm_automation)').env('MONGODB_DB'))
+    .addOption(new Option('--rabbitmq-url <url>', 'RabbitMQ URL').env('RABBITMQ_URL'))
+    .addOption(new Option('--kafka-brokers <list>', 'Kafka brokers, comma-separated').env('KAFKA_BROKERS'))
+    .option('--action-types <types>', 'custom action types rules may use besides sms, email, webhook (comma-separated)', list)
+    .option('--allow-private-webhooks', 'accept rule webhook URLs on private networks (as services with allowPrivateNetworks do)')
+    .option('--json', 'print results as JSON')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => void (io.stdout ?? process.stdout).write(text),
+      writeErr: (text) => void (io.stderr ?? process.stderr).write(text),
+    });
+
+  /** Runs one command with its output and connections; errors become the exit code. */
+  const run = <A extends unknown[]>(work: (ctx: { output: Output; connections: CliConnections; global: GlobalOptions }, ...args: A) => Promise<void>) =>
+    async (...args: A): Promise<void> => {
+      const command = args[args.length - 1] as Command;
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const output = createConsoleOutput({ json: global.json, stdout: io.stdout, stderr: io.stderr });
+      const settings: ConnectionSettings = {
+        mongodbUri: global.mongodbUri,
+        db: global.db,
+        rabbitmqUrl: global.rabbitmqUrl,
+        kafkaBrokers: global.kafkaBrokers,
+        actionTypes: global.actionTypes,
+        allowPrivateWebhooks: global.allowPrivateWebhooks,
+        ...(command.opts<{ exchange?: string; queuePrefix?: string; topic?: string }>()),
+      };
+      const connections = (io.connect ?? ((s) => new Connections(s)))(settings);
+      try {
+        await work({ output, connections, global }, ...(args.slice(0, -1) as A));
+      } catch (error) {
+        reportError(output, error);
+        exitCode = 1;
+      } finally {
+        await connections.close();
+      }
+    };
+
+  // dead-letters ------------------------------------------------------------------------------
+  const deadLetters = program.command('dead-letters').description('inspect and replay events the intake gave up on');
+  const busOptions = (command: Command) =>
+    command
+      .addOption(new Option('--bus <kind>', 'the services bus').choices(['rabbitmq', 'kafka']).makeOptionMandatory())
+      .option('--group <name>', 'consumer group (repeatable or comma-separated); RabbitMQ default automation-intake, Kafka default every group', list)
+      .option('--account <id>', 'only dead letters of this account')
+      .option('--limit <n>', 'at most this many', positiveInt)
+      .option('--exchange <name>', 'RabbitMQ exchange, if not crm-automation.events')
+      .option('--queue-prefix <prefix>', 'RabbitMQ queue prefix, if not crm-automation')
+      .option('--topic <name>', 'Kafka event topic, if not crm-automation.events');
+  const selectionOf = (options: { bus: BusKind; group?: string[]; account?: string; limit?: number }): DeadLetterSelection => ({
+    groups: options.group ?? (options.bus === 'rabbitmq' ? ['automation-intake'] : undefined),
+    accountId: options.account,
+    limit: options.limit,
+  });
+  busOptions(deadLetters.command('list').description('list dead letters: when, which group, account, event and why'))
+    .addHelpText('after', '\nExample:\n  crm-automation dead-letters list --bus rabbitmq --account acc_12345')
+    .action(
+      run(async ({ output, connections }, options: { bus: BusKind; group?: string[]; account?: string; limit?: number }) => {
+        printDeadLetters(output, await listDeadLetters(connections.deadLetters(options.bus), selectionOf(options)));
+      }),
+    );
+  busOptions(deadLetters.command('replay').description('move dead letters back to the queue of the group that gave up on them'))
+    .option('--dry-run', 'print what would move, move nothing')
+    .addHelpText('after', '\nRun with --dry-run first; intake de-duplicates by event id, so a replayed event never makes a second trigger.\n\nExample:\n  crm-automation dead-letters replay --bus kafka --account acc_12345 --dry-run')
+    .action(
+      run(async ({ output, connections }, options: { bus: BusKind; group?: string[]; account?: string; limit?: number; dryRun?: boolean }) => {
+        printReplay(output, await replayDeadLetters(connections.deadLetters(options.bus), { ...selectionOf(options), dryRun: options.dryRun }, output));
+      }),
+    );
+
+  // triggers ----------------------------------------------------------------------------------
+  const triggers = program.command('triggers').description('inspect, retry and cancel triggers');
+  triggers
+    .command('inspect')
+    .description('show a trigger with its execution history')
+    .argument('<id>', 'trigger id')
+    .requiredOption('--account <id>', 'the account the trigger belongs to')
+    .action(
+      run(async ({ output, connections }, id: string, options: { account: string }) => {
+        printTrigger(output, await inspectTrigger(connections.engine(), options.account, id));
+      }),
+    );
+  const bulk = (operation: BulkOperation, description: string, defaults: string) =>
+    triggers
+      .command(operation)
+      .description(description)
+      .requiredOption('--account <id>', 'the account whose triggers to change')
+      .option('--status <list>', `only triggers in these statuses (default ${defaults})`, statuses)
+      .option('--rule <id>', 'only triggers of this rule')
+      .option('--from <date>', 'only triggers due at or after this ISO date')
+      .option('--to <date>', 'only triggers due before this ISO date')
+      .option('--dry-run', 'print the matching trigger ids, change nothing')
+      .action(
+        run(async ({ output, connections }, options: { account: string; status?: TriggerStatus[]; rule?: string; from?: string; to?: string; dryRun?: boolean }) => {
+          const result = await bulkTransition(
+            connections.engine(),
+            operation,
+            {
+              accountId: options.account,
+              statuses: options.status,
+              ruleId: options.rule,
+              from: options.from === undefined ? undefined : parseDate(options.from, '--from'),
+              to: options.to === undefined ? undefined : parseDate(options.to, '--to'),
+              dryRun: options.dryRun,
+            },
+            output,
+          );
+          printBulkResult(output, result);
+        }),
+      );
+  bulk('retry', 'schedule failed triggers again, now, with a fresh attempt budget (the engine refuses any other state)', 'failed');
+  bulk('cancel', 'cancel triggers that have not run yet (the engine refuses any other state)', 'pending,retrying');
+
+  // rules -------------------------------------------------------------------------------------
+  const rules = program.command('rules').description("export and import an account's rules as JSON");
+  rules
+    .command('export')
+    .description("write an account's rules as a rules file (stdout unless --out)")
+    .requiredOption('--account <id>', 'the account to export')
+    .option('--out <file>', 'write to this file')
+    .action(
+      run(async ({ output, connections }, options: { account: string; out?: string }) => {
+        const file = await exportRules(connections.engine(), options.account);
+        const text = `${JSON.stringify(file, null, 2)}\n`;
+        if (options.out === undefined) return output.out(text.trimEnd());
+        await writeFile(options.out, text).catch((error: unknown) => {
+          throw new CliError('CRM_ERR_CLI_FILE', `cannot write ${options.out}: ${error instanceof Error ? error.message : String(error)}`);
+        });
+        if (output.json) output.out(JSON.stringify({ file: options.out, rules: file.rules.length }));
+        else output.out(`exported ${file.rules.length} rule${file.rules.length === 1 ? '' : 's'} of ${options.account} to ${options.out}`);
+      }),
+    );
+  rules
+    .command('import')
+    .description('create or update rules from a rules file: validated first, idempotent')
+    .requiredOption('--account <id>', 'the account to import into')
+    .requiredOption('--in <file>', 'the rules file (from rules export, or an array of rules)')
+    .option('--dry-run', 'print what would be created or updated, change nothing')
+    .addHelpText(
+      'after',
+      '\nEach rule matches an existing one by its "id" when that id exists in the account (re-importing an\nexport), otherwise by its name (which must then be unique in the account). Identical rules are left\nalone, so importing the same file twice changes nothing. Any invalid rule aborts the whole import.',
+    )
+    .action(
+      run(async ({ output, connections }, options: { account: string; in: string; dryRun?: boolean }) => {
+        let file: unknown;
+        try {
+          file = JSON.parse(await readFile(options.in, 'utf8')) as unknown;
+        } catch (error) {
+          throw new CliError('CRM_ERR_CLI_FILE', `cannot read ${options.in} as JSON: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        printImport(output, await importRules(connections.engine(), options.account, file, { dryRun: options.dryRun }, output));
+      }),
+    );
+
+  // indexes and retention ---------------------------------------------------------------------
+  program
+    .command('ensure-indexes')
+    .description('create every index the services rely on (safe to repeat)')
+    .option('--idempotency-collection <name>', 'idempotency keys collection of the Notification Service', 'idempotency_keys')
+    .option('--no-idempotency', 'skip the idempotency keys collection')
+    .action(
+      run(async ({ output, connections }, options: { idempotencyCollection: string; idempotency: boolean }) => {
+        printIndexReports(output, await ensureIndexes(connections.indexTargets(options.idempotency ? options.idempotencyCollection : false), output));
+      }),
+    );
+  program
+    .command('purge')
+    .description('delete finished triggers older than a retention period')
+    .requiredOption('--older-than <age>', 'age since the last update, e.g. 30d, 12h, 2w')
+    .option('--status <list>', 'finished statuses to purge (default completed,skipped)', statuses)
+    .option('--dry-run', 'count what would be deleted, delete nothing')
+    .action(
+      run(async ({ output, connections }, options: { olderThan: string; status?: TriggerStatus[]; dryRun?: boolean }) => {
+        printPurge(output, await purgeTriggers(connections.retention(), { olderThanMs: parseDuration(options.olderThan), statuses: options.status, dryRun: options.dryRun }));
+      }),
+    );
+
+  for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
+    command.exitOverride().configureOutput(program.configureOutput());
+  }
+  return { program, exitCode: () => exitCode };
+}
+
+/**
+ * Runs the CLI on `argv` (as `process.argv`: node, script, args...) and returns the exit code:
+ * 0 on success and for `--help`, 1 when a command failed, the usage error's code otherwise.
+ */
+export async function runCli(argv: readonly string[], io: CliIo = {}): Promise<number> {
+  const { program, exitCode } = createCliProgram(io);
+  try {
+    await program.parseAsync([...argv]);
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    throw error;
+  }
+  return exitCode();
+}

@@ -1,0 +1,47 @@
+import type { Rule } from '@crm-automation/core';
+
+/** Identifies a rules export, so an import can tell one from any other JSON file. */
+export const RULES_FILE_FORMAT = 'crm-automation/rules';
+
+/** One rule in a rules file: the rule document plus the id it had where it was exported. */
+export interface RuleFileEntry {
+  /** Id in the exporting account; an import into the same account matches on it first. */
+  id?: string | undefined;
+  name: string;
+  description?: string | undefined;
+  enabled: boolean;
+  trigger: Rule['trigger'];
+  delay: Rule['delay'];
+  conditions: Rule['conditions'];
+  actions: Rule['actions'];
+}
+
+/** What `rules export` writes and `rules import` reads (a bare array of rules is accepted too). */
+export interface RulesFile {
+  format: typeof RULES_FILE_FORMAT;
+  version: 1;
+  accountId: string;
+  exportedAt: string;
+  rules: RuleFileEntry[];
+}
+
+/** The rule fields a user owns: what export writes and what import compares. */
+export function ruleContent(rule: Pick<Rule, 'name' | 'description' | 'enabled' | 'trigger' | 'delay' | 'conditions' | 'actions'>): Omit<RuleFileEntry, 'id'> {
+  return {
+    name: rule.name,
+    ...(rule.description === undefined ? {} : { description: rule.description }),
+    enabled: rule.enabled,
+    trigger: rule.trigger,
+    delay: rule.delay,
+    conditions: rule.conditions,
+    actions: rule.actions,
+  };
+}
+
+/** JSON with object keys sorted and undefined members dropped: equal content, equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  });
+}
