@@ -1,0 +1,114 @@
+import { Writable } from 'node:stream';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, type CliConnections } from '../src/index.js';
+import { memoryWorld, smsRule } from './memory-world.js';
+
+function sink(): Writable & { text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  return Object.assign(stream, { text: () => chunks.join('') });
+}
+
+async function cli(args: string[], connections?: CliConnections) {
+  const stdout = sink();
+  const stderr = sink();
+  const code = await runCli(['node', 'crm-automation', ...args], {
+    stdout,
+    stderr,
+    connect: () => {
+      if (!connections) throw new Error('this command should not connect');
+      return connections;
+    },
+  });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+const COMMANDS = [
+  [],
+  ['dead-letters'],
+  ['dead-letters', 'list'],
+  ['dead-letters', 'replay'],
+  ['triggers'],
+  ['triggers', 'inspect'],
+  ['triggers', 'retry'],
+  ['triggers', 'cancel'],
+  ['rules'],
+  ['rules', 'export'],
+  ['rules', 'import'],
+  ['ensure-indexes'],
+  ['purge'],
+];
+
+describe('crm-automation commands', () => {
+  it.each(COMMANDS.map((c) => [c.join(' ') || '(root)', c]))('%s --help prints usage and exits 0 without connecting', async (_name, command) => {
+    const { code, stdout } = await cli([...(command as string[]), '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`Usage: crm-automation${(command as string[]).length > 0 ? ` ${(command as string[]).join(' ')}` : ''}`);
+  });
+
+  it('refuses a missing required flag or a bad value with a usage error', async () => {
+    const missing = await cli(['triggers', 'retry']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/required option '--account <id>' not specified/);
+    const status = await cli(['purge', '--older-than', '30d', '--status', 'done']);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toMatch(/unknown status done/);
+    const bus = await cli(['dead-letters', 'list', '--bus', 'sqs']);
+    expect(bus.stderr).toMatch(/Allowed choices are rabbitmq, kafka/);
+  });
+
+  it('retries in bulk with --json, and closes its connections', async () => {
+    const world = memoryWorld();
+    await world.engine.rules.create('acc_1', smsRule('R'));
+    await world.fire('acc_1', 2, { fail: true });
+    const connections = world.connections();
+    const dry = await cli(['triggers', 'retry', '--account', 'acc_1', '--dry-run', '--json'], connections);
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ operation: 'retry', dryRun: true, matched: 2 });
+    const done = await cli(['--json', 'triggers', 'retry', '--account', 'acc_1'], connections);
+    expect(JSON.parse(done.stdout)).toMatchObject({ matched: 2, changed: 2 });
+    expect(connections.closed).toBe(2);
+  });
+
+  it('reports a failure as "error CODE: message" and exit code 1, or as JSON', async () => {
+    const world = memoryWorld();
+    const text = await cli(['triggers', 'inspect', 'nope', '--account', 'acc_1'], world.connections());
+    expect(text.code).toBe(1);
+    expect(text.stderr).toBe('error CRM_ERR_CLI_NOT_FOUND: trigger nope does not exist in account acc_1\n');
+    const json = await cli(['triggers', 'inspect', 'nope', '--account', 'acc_1', '--json'], world.connections());
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({ error: { code: 'CRM_ERR_CLI_NOT_FOUND', message: 'trigger nope does not exist in account acc_1' } });
+  });
+
+  it('exports to a file and imports it, printing validation issues by path when invalid', async () => {
+    const world = memoryWorld();
+    await world.engine.rules.create('acc_1', smsRule('R'));
+    const dir = await mkdtemp(join(tmpdir(), 'crm-cli-'));
+    const file = join(dir, 'rules.json');
+    const exported = await cli(['rules', 'export', '--account', 'acc_1', '--out', file], world.connections());
+    expect(exported.stdout).toBe(`exported 1 rule of acc_1 to ${file}\n`);
+    const imported = await cli(['rules', 'import', '--account', 'acc_2', '--in', file], world.connections());
+    expect(imported.stdout).toMatch(/^created {6}"R" \(.+\)\n1 created, 0 updated, 0 unchanged\n$/);
+
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as { rules: Array<Record<string, unknown>> };
+    (parsed.rules[0] as { delay: unknown }).delay = { value: -1, unit: 'minutes' };
+    await writeFile(file, JSON.stringify(parsed));
+    const invalid = await cli(['rules', 'import', '--account', 'acc_2', '--in', file], world.connections());
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/^error CRM_ERR_CLI_IMPORT_INVALID: the rules file has 1 problem; nothing was imported\n {2}rules\[0\]\.delay\.value: /);
+  });
+
+  it('ensure-indexes covers the idempotency keys unless told not to', async () => {
+    const world = memoryWorld();
+    expect((await cli(['ensure-indexes'], world.connections())).stdout).toBe('store: indexes ensured (dialect=memory)\nkeys idempotency_keys: indexes ensured (expiry=ttl)\n');
+    expect((await cli(['ensure-indexes', '--no-idempotency'], world.connections())).stdout).toBe('store: indexes ensured (dialect=memory)\n');
+  });
+});
