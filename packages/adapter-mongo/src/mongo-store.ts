@@ -17,6 +17,7 @@ import {
   type TransitionResult,
   type Trigger,
   type TriggerFilter,
+  type TriggerStatus,
 } from '@crm-automation/core';
 import { claimDueTriggers, ticketIdForToken } from './claim-tickets.js';
 import { detectDialect, openConnection, type MongoConnectionOptions, type ServerDialect } from './connection.js';
@@ -112,6 +113,14 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
   const logger = options.logger ?? silentLogger;
   const autoIndex = options.autoIndex ?? true;
   const handles = new Set<RetentionHandle>();
+  /** Tickets of finished attempts, deleted in one write at the next claim instead of one write each. */
+  const finishedTickets: string[] = [];
+  const flushFinishedTickets = async () => {
+    if (finishedTickets.length === 0) return;
+    const ids = finishedTickets.splice(0);
+    // Left behind on failure, they only wait for their expiry (purgeExpired / TTL).
+    await claims.deleteMany({ _id: { $in: ids } }).catch(() => undefined);
+  };
 
   let report: MongoIndexReport | undefined;
   let dialect: ServerDialect | undefined = options.dialect === 'auto' ? undefined : options.dialect;
@@ -288,6 +297,7 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
 
     async claimDueTriggers(request) {
       const d = await ready();
+      await flushFinishedTickets();
       return claimDueTriggers({ triggers, tickets: claims, dialect: d }, request);
     },
 
@@ -307,8 +317,7 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
       if (result.sentActions.length > 0) update.$addToSet = { sentActions: { $each: result.sentActions } };
       const saved = await updateOneIfMatches(triggers, d, oid, guard.all(guard.equals<TriggerDocument>('status', 'processing'), guard.equals<TriggerDocument>('leaseToken', leaseToken)), update);
       const ticket = saved ? ticketIdForToken(id, leaseToken) : undefined;
-      // The outcome is saved; a ticket left behind only waits for its expiry, so never fail on it.
-      if (ticket) await claims.deleteOne({ _id: ticket }).catch(() => undefined);
+      if (ticket) finishedTickets.push(ticket);
       return saved;
     },
 
@@ -335,12 +344,22 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
     },
 
     async nextDueAt() {
-      await ready();
-      const [due, lease] = await Promise.all([
-        triggers.find({ status: { $in: ['pending', 'retrying'] } }, { projection: { evaluateAt: 1 } }).sort({ evaluateAt: 1 }).limit(1).next(),
-        triggers.find({ status: 'processing', leaseExpiresAt: { $exists: true } }, { projection: { leaseExpiresAt: 1 } }).sort({ leaseExpiresAt: 1 }).limit(1).next(),
-      ]);
-      const times = [due?.evaluateAt, lease?.leaseExpiresAt].filter((t): t is Date => t instanceof Date).map((t) => t.getTime());
+      const d = await ready();
+      const waiting = { status: { $in: ['pending', 'retrying'] as TriggerStatus[] } };
+      const leased = { status: 'processing' as const, leaseExpiresAt: { $exists: true } };
+      let times: number[];
+      if (d === 'ferretdb') {
+        // FerretDB sorts in memory after a full scan: one unsorted, projected scan instead of two sorted ones.
+        const docs = await triggers.find({ $or: [waiting, leased] }, { projection: { status: 1, evaluateAt: 1, leaseExpiresAt: 1 } }).toArray();
+        times = docs.map((doc) => (doc.status === 'processing' ? doc.leaseExpiresAt : doc.evaluateAt)).filter((t): t is Date => t instanceof Date).map((t) => t.getTime());
+        times = times.length > 0 ? [times.reduce((a, b) => Math.min(a, b))] : [];
+      } else {
+        const [due, lease] = await Promise.all([
+          triggers.find(waiting, { projection: { evaluateAt: 1 } }).sort({ evaluateAt: 1 }).limit(1).next(),
+          triggers.find(leased, { projection: { leaseExpiresAt: 1 } }).sort({ leaseExpiresAt: 1 }).limit(1).next(),
+        ]);
+        times = [due?.evaluateAt, lease?.leaseExpiresAt].filter((t): t is Date => t instanceof Date).map((t) => t.getTime());
+      }
       return times.length > 0 ? new Date(Math.min(...times)) : null;
     },
 
@@ -383,6 +402,7 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
     async close() {
       await Promise.all([...handles].map((h) => h.stop()));
       handles.clear();
+      await flushFinishedTickets();
       await connection.close();
     },
   };

@@ -114,7 +114,9 @@ describe('mongo store: indexes and documents', () => {
     expect(retrying).toMatchObject({ status: 'retrying', evaluateAt: at(60_000), sentActions: [0] });
     for (const field of ['leaseToken', 'leaseExpiresAt', 'leaseOwner', 'expireAt']) expect(retrying && field in retrying).toBe(false);
     expect(retrying?.executionHistory[0]?.at).toBeInstanceOf(Date);
-    // The finished attempt's claim ticket is gone.
+    // The finished attempt's claim ticket is deleted with the next claim.
+    expect(await store.collections.claims.countDocuments({})).toBe(1);
+    expect(await store.claimDueTriggers({ now: at(2_000), limit: 1, leaseMs: 30_000, owner: 'engine-1' })).toEqual([]);
     expect(await store.collections.claims.countDocuments({})).toBe(0);
   });
 
