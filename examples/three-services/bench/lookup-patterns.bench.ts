@@ -194,15 +194,19 @@ try {
     }
 
     const outage: Row['outage'] = [];
-    for (const stale of pattern === 'pubsub' ? ['0'] : ['60000', '0']) {
+    // REST and gRPC: with the default cache and stale-if-error, and with no cache at all.
+    const modes = pattern === 'pubsub' ? [{ ttl: '0', stale: '0' }] : [{ ttl: '2000', stale: '60000' }, { ttl: '0', stale: '0' }];
+    for (const { ttl, stale } of modes) {
       const tag = `${runId}-${pattern}-down-stale${stale}`;
-      await restartTrigger(pattern, { RULES_CACHE_STALE_MS: stale, ...useTriggersDb(`${runId}_triggers`) });
+      await restartTrigger(pattern, { RULES_CACHE_TTL_MS: ttl, RULES_CACHE_STALE_MS: stale, ...useTriggersDb(`${runId}_triggers`) });
       // One lookup first, so the REST / gRPC cache holds the rule as it would in steady traffic.
       const warm = `${runId}-${pattern}-warm${stale}`;
       await publishAll(warm, 1);
       await waitStored(warm, 1, 30_000);
       await stack.rules.stop();
       const downAt = Date.now();
+      // Past the cache's TTL: what is served now is stale, or nothing.
+      await sleep(2_500);
       await publishAll(tag, OUTAGE_EVENTS);
       await sleep(Math.max(0, OUTAGE_MS - (Date.now() - downAt)));
       const during = await storedCount(tag);
@@ -210,7 +214,7 @@ try {
       const backAt = Date.now();
       const caughtUp = await waitStored(tag, OUTAGE_EVENTS, 180_000);
       const catchUpS = caughtUp ? (during === OUTAGE_EVENTS ? 0 : (Date.now() - backAt) / 1000) : null;
-      const mode = pattern === 'pubsub' ? 'requests queue in the bus' : stale === '0' ? 'no stale answers' : 'stale-if-error 60 s';
+      const mode = pattern === 'pubsub' ? 'requests wait in the bus' : stale === '0' ? 'no cache' : '2 s cache, stale-if-error 60 s';
       outage.push({ mode, during, catchUpS });
       log(`${pattern} (${mode}): ${during}/${OUTAGE_EVENTS} stored during the outage, caught up ${catchUpS === null ? 'never (3 min)' : `${catchUpS.toFixed(1)} s`} after it`);
     }
