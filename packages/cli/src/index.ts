@@ -14,6 +14,8 @@ export type { RuleFileEntry, RulesFile } from './rules-file.js';
 export { listDeadLetters, replayDeadLetters, printDeadLetters, printReplay, formatTable } from './commands/dead-letters.js';
 export type { DeadLetterRow, DeadLetterSelection, DeadLetterSource, GroupDeadLetterFilter, ReplayResult } from './commands/dead-letters.js';
 export { inspectTrigger, printTrigger } from './commands/triggers-inspect.js';
+export { listTriggers, printTriggers } from './commands/triggers-list.js';
+export type { TriggerListOptions } from './commands/triggers-list.js';
 export { bulkTransition, selectTriggers, printBulkResult, OPERATION_STATUSES } from './commands/triggers-bulk.js';
 export type { BulkOperation, BulkResult, TriggerSelection } from './commands/triggers-bulk.js';
 export { exportRules, allRules } from './commands/rules-export.js';

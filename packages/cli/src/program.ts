@@ -9,6 +9,7 @@ import { exportRules } from './commands/rules-export.js';
 import { importRules, printImport } from './commands/rules-import.js';
 import { bulkTransition, printBulkResult, type BulkOperation } from './commands/triggers-bulk.js';
 import { inspectTrigger, printTrigger } from './commands/triggers-inspect.js';
+import { listTriggers, printTriggers } from './commands/triggers-list.js';
 import { Connections, type BusKind, type CliConnections, type ConnectionSettings } from './connections.js';
 import { parseDate, parseDuration } from './duration.js';
 import { createConsoleOutput, type Output } from './output.js';
@@ -146,6 +147,28 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
 
   // triggers ----------------------------------------------------------------------------------
   const triggers = program.command('triggers').description('inspect, retry and cancel triggers');
+  triggers
+    .command('list')
+    .description("list an account's triggers by status, rule and due time")
+    .requiredOption('--account <id>', 'the account whose triggers to list')
+    .option('--status <list>', 'only triggers in these statuses', statuses)
+    .option('--rule <id>', 'only triggers of this rule')
+    .option('--from <date>', 'only triggers due at or after this ISO date')
+    .option('--to <date>', 'only triggers due before this ISO date')
+    .option('--limit <n>', 'at most this many (default 50)', positiveInt)
+    .action(
+      run(async ({ output, connections }, options: { account: string; status?: TriggerStatus[]; rule?: string; from?: string; to?: string; limit?: number }) => {
+        const found = await listTriggers(connections.engine(), {
+          accountId: options.account,
+          statuses: options.status,
+          ruleId: options.rule,
+          from: options.from === undefined ? undefined : parseDate(options.from, '--from'),
+          to: options.to === undefined ? undefined : parseDate(options.to, '--to'),
+          limit: options.limit,
+        });
+        printTriggers(output, found);
+      }),
+    );
   triggers
     .command('inspect')
     .description('show a trigger with its execution history')

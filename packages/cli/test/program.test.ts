@@ -37,6 +37,7 @@ const COMMANDS = [
   ['dead-letters', 'list'],
   ['dead-letters', 'replay'],
   ['triggers'],
+  ['triggers', 'list'],
   ['triggers', 'inspect'],
   ['triggers', 'retry'],
   ['triggers', 'cancel'],
@@ -76,6 +77,17 @@ describe('crm-automation commands', () => {
     const done = await cli(['--json', 'triggers', 'retry', '--account', 'acc_1'], connections);
     expect(JSON.parse(done.stdout)).toMatchObject({ matched: 2, changed: 2 });
     expect(connections.closed).toBe(2);
+  });
+
+  it('lists triggers as a table, filtered by status, up to the limit', async () => {
+    const world = memoryWorld();
+    await world.engine.rules.create('acc_1', smsRule('R'));
+    await world.fire('acc_1', 3, { fail: true });
+    await world.fire('acc_1', 1);
+    const failed = await cli(['triggers', 'list', '--account', 'acc_1', '--status', 'failed', '--limit', '2'], world.connections());
+    expect(failed.stdout).toMatch(/^ID +STATUS +RULE +DUE +ATTEMPTS +LAST\n(\S+ +failed +\S+ +2026-10-01T00:00:00\.000Z +1 +failed \(action-failed\): CRM_ERR_GATEWAY twilio answered 400: invalid number\n){2}2 triggers\n$/);
+    const all = JSON.parse((await cli(['triggers', 'list', '--account', 'acc_1', '--json'], world.connections())).stdout) as Array<{ status: string }>;
+    expect(all.map((t) => t.status).sort()).toEqual(['completed', 'failed', 'failed', 'failed']);
   });
 
   it('reports a failure as "error CODE: message" and exit code 1, or as JSON', async () => {

@@ -115,9 +115,9 @@ export function printReplay(output: Output, result: ReplayResult): void {
   output.out(`replayed ${result.moved} dead letter${result.moved === 1 ? '' : 's'}`);
 }
 
-/** Left-aligned columns, the last one unpadded; long cells are cut so rows stay one line each. */
+/** Left-aligned columns; long cells are cut so columns stay narrow, except the last (the reason), kept whole. */
 export function formatTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>, maxCell = 60): string {
-  const clip = (cell: string) => (cell.length > maxCell ? `${cell.slice(0, maxCell - 1)}…` : cell);
+  const clip = (cell: string, i: number) => (i < header.length - 1 && cell.length > maxCell ? `${cell.slice(0, maxCell - 1)}…` : cell);
   const all = [header, ...rows].map((row) => row.map(clip));
   const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
   return all.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n');

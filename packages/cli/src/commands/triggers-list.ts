@@ -1,0 +1,44 @@
+import type { AutomationEngine, Trigger, TriggerStatus } from '@crm-automation/core';
+import type { Output } from '../output.js';
+import { formatTable } from './dead-letters.js';
+
+export interface TriggerListOptions {
+  accountId: string;
+  statuses?: readonly TriggerStatus[] | undefined;
+  ruleId?: string | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+  /** At most this many (default 50). */
+  limit?: number | undefined;
+}
+
+/** Triggers of an account by filter, newest pages first as the store orders them, up to `limit`. */
+export async function listTriggers(engine: Pick<AutomationEngine, 'triggers'>, options: TriggerListOptions): Promise<Trigger[]> {
+  const limit = options.limit ?? 50;
+  const found: Trigger[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await engine.triggers.list(options.accountId, {
+      ...(options.statuses ? { status: [...options.statuses] } : {}),
+      ...(options.ruleId === undefined ? {} : { ruleId: options.ruleId }),
+      ...(options.from === undefined ? {} : { from: options.from }),
+      ...(options.to === undefined ? {} : { to: options.to }),
+      limit: Math.min(500, limit - found.length),
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    found.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined && found.length < limit);
+  return found.slice(0, limit);
+}
+
+export function printTriggers(output: Output, triggers: readonly Trigger[]): void {
+  if (output.json) return output.out(JSON.stringify(triggers, null, 2));
+  if (triggers.length === 0) return output.out('no triggers');
+  const last = (t: Trigger) => {
+    const h = t.executionHistory.at(-1);
+    return h ? `${h.outcome}${h.reason ? ` (${h.reason})` : ''}${h.error ? `: ${h.error.code} ${h.error.message}` : ''}` : '';
+  };
+  output.out(formatTable(['ID', 'STATUS', 'RULE', 'DUE', 'ATTEMPTS', 'LAST'], triggers.map((t) => [t.id, t.status, t.ruleId, t.evaluateAt.toISOString(), String(t.attempt), last(t)])));
+  output.out(`${triggers.length} trigger${triggers.length === 1 ? '' : 's'}`);
+}
