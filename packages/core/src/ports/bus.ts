@@ -49,7 +49,7 @@ export interface DeadLetterQueue {
 /** Backlog figures for monitoring: queue depth (RabbitMQ) or consumer-group lag (Kafka). */
 export interface BusStats {
   backlog: Array<{
-    /** Queue, or `topic/partition` for a Kafka consumer group. */
+    /** Queue (RabbitMQ), or `group:topic/partition` (Kafka consumer-group lag). */
     name: string;
     /** Messages waiting to be consumed. */
     messages: number;
