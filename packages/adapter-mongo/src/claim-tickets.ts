@@ -25,17 +25,18 @@ const DUE_STATUSES: readonly TriggerStatus[] = ['pending', 'retrying'];
  */
 const OVERFETCH = 4;
 const MAX_CANDIDATES = 1_000;
+/**
+ * Tickets inserted per command. FerretDB inserts a batch in one transaction but, when any document
+ * of it collides, retries the whole batch one document (one transaction) at a time; small chunks
+ * keep that fallback cheap.
+ */
+const TICKET_CHUNK: Record<ServerDialect, number> = { ferretdb: 10, mongodb: 100 };
 /** Queries per claim call: when every candidate was lost to other claimers, read the queue again once. */
 const MAX_ROUNDS = 2;
 /** Ticket numbers tried past an expired (abandoned) ticket before giving a trigger up for this call. */
 const MAX_TICKET_STEPS = 3;
 
-/**
- * Lease updates in flight at once. SQLite takes one writer at a time and FerretDB retries a busy
- * database with back-off, so parallel writes there are slower than a few in a row (measured: 100
- * updates by `_id` take 0.7 s in sequence and 2.5 s all at once).
- */
-const FERRETDB_WRITERS = 2;
+/** Lease updates in flight at once on MongoDB (FerretDB gets one write per batch). */
 const MONGODB_WRITERS = 16;
 
 async function inPool<T, R>(items: readonly T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
@@ -61,16 +62,9 @@ type Phase = 'expired' | 'due';
 
 const ticketId = (triggerId: string, attempt: number) => `${triggerId}:${attempt}`;
 
-/** The attempt number a lease token was issued for: tokens are `<attempt>.<random>`. */
-export function attemptOfToken(token: string): number | undefined {
-  const dot = token.indexOf('.');
-  const attempt = Number(token.slice(0, dot));
-  return dot > 0 && Number.isInteger(attempt) && attempt > 0 ? attempt : undefined;
-}
-
-export function ticketIdForToken(triggerId: string, token: string): string | undefined {
-  const attempt = attemptOfToken(token);
-  return attempt === undefined ? undefined : ticketId(triggerId, attempt);
+/** The ticket of attempt `attempt` of trigger `triggerId` (deleted once that attempt is recorded). */
+export function ticketIdOf(triggerId: string, attempt: number): string {
+  return ticketId(triggerId, attempt);
 }
 
 const expiredFilter = (now: Date): Filter<TriggerDocument> => ({ status: 'processing', leaseExpiresAt: { $lte: now } });
@@ -155,14 +149,44 @@ async function winTickets(ctx: ClaimContext, candidates: Candidate[], request: C
   return won;
 }
 
+/**
+ * FerretDB: all leases of a batch in one `updateMany`, which FerretDB runs as one SQLite transaction;
+ * one write per trigger would queue every claimer behind SQLite's single writer lock (measured: 670 ms
+ * per update with 8 writers). The guards are checked on a fresh read first; exclusivity rests on the
+ * tickets, as everywhere.
+ */
+async function takeLeasesInOneWrite(ctx: ClaimContext, won: Candidate[], request: ClaimRequest, leaseExpiresAt: Date): Promise<ClaimedTrigger[]> {
+  if (won.length === 0) return [];
+  const { now, owner } = request;
+  // Reads by exact `_id` (FerretDB's one indexed lookup) rather than one `$in` scan of the collection.
+  const reads = await Promise.all(won.map((c) => ctx.triggers.findOne({ _id: c.doc._id })));
+  const current = new Map(reads.filter((d): d is WithId<TriggerDocument> => d !== null).map((d) => [d._id.toHexString(), d]));
+  const passing: { doc: WithId<TriggerDocument>; attempt: number }[] = [];
+  const skipped: { doc: WithId<TriggerDocument>; attempt: number }[] = [];
+  const refused: string[] = [];
+  for (const { doc, attempt } of won) {
+    const fresh = current.get(doc._id.toHexString());
+    if (!fresh || !unchangedSince(doc, now).matches(fresh)) refused.push(ticketId(doc._id.toHexString(), attempt));
+    // Past an abandoned ticket the attempt jumps by more than one: set it on its own.
+    else (fresh.attempt + 1 === attempt ? passing : skipped).push({ doc: fresh, attempt });
+  }
+  if (refused.length > 0) await ctx.tickets.deleteMany({ _id: { $in: refused } });
+  const leaseToken = randomBytes(16).toString('hex');
+  const lease = { status: 'processing' as const, leaseToken, leaseExpiresAt, leaseOwner: owner, updatedAt: now };
+  if (passing.length > 0) await ctx.triggers.updateMany({ _id: { $in: passing.map((p) => p.doc._id) } }, { $set: lease, $inc: { attempt: 1 } });
+  for (const { doc, attempt } of skipped) await ctx.triggers.updateOne({ _id: doc._id }, { $set: { ...lease, attempt } });
+  return [...passing, ...skipped].map(({ doc, attempt }) => ({ ...toTrigger(doc), status: 'processing', attempt, updatedAt: now, leaseToken, leaseExpiresAt }));
+}
+
 /** Moves each won trigger to processing under a fresh token; returns those whose update applied. */
 async function takeLeases(ctx: ClaimContext, won: Candidate[], request: ClaimRequest, leaseExpiresAt: Date): Promise<ClaimedTrigger[]> {
+  if (ctx.dialect === 'ferretdb') return takeLeasesInOneWrite(ctx, won, request, leaseExpiresAt);
   const { now, owner } = request;
   const results = await inPool(
     won,
-    ctx.dialect === 'ferretdb' ? FERRETDB_WRITERS : MONGODB_WRITERS,
+    MONGODB_WRITERS,
     async ({ doc, attempt }) => {
-      const leaseToken = `${attempt}.${randomBytes(12).toString('hex')}`;
+      const leaseToken = randomBytes(16).toString('hex');
       const applied = await updateOneIfMatches(ctx.triggers, ctx.dialect, doc._id, unchangedSince(doc, now), {
         $set: { status: 'processing', attempt, leaseToken, leaseExpiresAt, leaseOwner: owner, updatedAt: now },
       });
@@ -178,25 +202,36 @@ async function takeLeases(ctx: ClaimContext, won: Candidate[], request: ClaimReq
   return results.filter((t): t is ClaimedTrigger => t !== undefined);
 }
 
+function rotate<T>(items: readonly T[], by: number): T[] {
+  const k = items.length === 0 ? 0 : by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
 /**
  * Claims up to `limit` triggers: expired leases first (their workers are presumed dead), then due
- * triggers in `evaluateAt` order. Each claimed trigger carries a fresh token `<attempt>.<random>`.
+ * triggers in `evaluateAt` order. Each claim call hands out fresh random lease tokens.
  */
 export async function claimDueTriggers(ctx: ClaimContext, request: ClaimRequest): Promise<ClaimedTrigger[]> {
   const limit = Math.floor(request.limit);
   if (!(limit > 0)) return [];
   const leaseExpiresAt = new Date(request.now.getTime() + request.leaseMs);
+  const chunkSize = TICKET_CHUNK[ctx.dialect];
   const claimed: ClaimedTrigger[] = [];
   for (let round = 0; round < MAX_ROUNDS && claimed.length < limit; round++) {
     const fetchLimit = Math.min(MAX_CANDIDATES, Math.max(limit, (limit - claimed.length) * OVERFETCH));
-    const candidates = await findCandidates(ctx, request.now, fetchLimit);
+    const found = await findCandidates(ctx, request.now, fetchLimit);
+    // With more due than one window, claimers start at different chunks instead of all contending
+    // for the head of the queue; within a chunk the order stays by due time.
+    const candidates = found.length === fetchLimit ? rotate(found, chunkSize * Math.floor(Math.random() * Math.ceil(found.length / chunkSize))) : found;
+    // Tickets chunk by chunk until enough are won, then every lease in one go.
+    const won: Candidate[] = [];
     let next = 0;
-    while (claimed.length < limit && next < candidates.length) {
-      const chunk = candidates.slice(next, next + (limit - claimed.length));
+    while (claimed.length + won.length < limit && next < candidates.length) {
+      const chunk = candidates.slice(next, next + Math.min(chunkSize, limit - claimed.length - won.length));
       next += chunk.length;
-      const won = await winTickets(ctx, chunk.map((doc) => ({ doc, attempt: doc.attempt + 1 })), request, leaseExpiresAt);
-      claimed.push(...(await takeLeases(ctx, won, request, leaseExpiresAt)));
+      won.push(...(await winTickets(ctx, chunk.map((doc) => ({ doc, attempt: doc.attempt + 1 })), request, leaseExpiresAt)));
     }
+    claimed.push(...(await takeLeases(ctx, won, request, leaseExpiresAt)));
     // A short read means the queue had nothing more; only a full read lost entirely to others is retried.
     if (candidates.length < fetchLimit) break;
   }

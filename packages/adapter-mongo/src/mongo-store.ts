@@ -19,7 +19,7 @@ import {
   type TriggerFilter,
   type TriggerStatus,
 } from '@crm-automation/core';
-import { claimDueTriggers, ticketIdForToken } from './claim-tickets.js';
+import { claimDueTriggers, ticketIdOf } from './claim-tickets.js';
 import { detectDialect, openConnection, type MongoConnectionOptions, type ServerDialect } from './connection.js';
 import {
   parseObjectId,
@@ -30,7 +30,7 @@ import {
   type RuleDocument,
   type TriggerDocument,
 } from './documents.js';
-import { guard, updateIfMatches, updateOneIfMatches } from './guarded-update.js';
+import { guard, updateIfMatches } from './guarded-update.js';
 import { createIndexes, ensureExpiryIndex, RULE_INDEXES, TRIGGER_INDEXES, type ExpiryMode } from './indexes.js';
 import { duplicateKeyIndexes } from './write-errors.js';
 import { expireAtFor, resolveRetention, startPeriodic, type RetentionHandle, type RetentionPolicy } from './retention.js';
@@ -315,10 +315,9 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
         $push: { executionHistory: result.history },
       };
       if (result.sentActions.length > 0) update.$addToSet = { sentActions: { $each: result.sentActions } };
-      const saved = await updateOneIfMatches(triggers, d, oid, guard.all(guard.equals<TriggerDocument>('status', 'processing'), guard.equals<TriggerDocument>('leaseToken', leaseToken)), update);
-      const ticket = saved ? ticketIdForToken(id, leaseToken) : undefined;
-      if (ticket) finishedTickets.push(ticket);
-      return saved;
+      const saved = await updateIfMatches(triggers, d, oid, guard.all(guard.equals<TriggerDocument>('status', 'processing'), guard.equals<TriggerDocument>('leaseToken', leaseToken)), update, 'before');
+      if (saved.ok) finishedTickets.push(ticketIdOf(id, saved.doc.attempt));
+      return saved.ok;
     },
 
     async transitionTrigger(accountId, id, request: TransitionRequest): Promise<TransitionResult> {
