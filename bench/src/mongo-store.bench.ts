@@ -6,7 +6,8 @@
  *   npx tsx --conditions=source bench/src/mongo-store.bench.ts
  *
  * Server: MONGODB_URI, else the FerretDB of `scripts/services.sh up mongo` (127.0.0.1:27017).
- * BENCH_MONGO_SIZES=1000,10000,100000 sets the pending-trigger sizes (add 1000000 on a real mongod).
+ * BENCH_MONGO_SIZES=1000,10000,100000 sets the pending-trigger sizes (add 1000000 on a real mongod);
+ * BENCH_MONGO_EVENTS / BENCH_MONGO_TRIGGERS / BENCH_MONGO_ROUNDS size the throughput rounds.
  */
 import { randomBytes } from 'node:crypto';
 import { MongoClient, type Document } from 'mongodb';
@@ -143,8 +144,8 @@ async function main(): Promise<void> {
     const intakeRates: number[] = [];
     const fireRates: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      intakeRates.push(await intake(engines, 400));
-      fireRates.push(await claimComplete(engines, 600));
+      intakeRates.push(await intake(engines, Number(process.env['BENCH_MONGO_EVENTS'] ?? 200)));
+      fireRates.push(await claimComplete(engines, Number(process.env['BENCH_MONGO_TRIGGERS'] ?? 300)));
     }
     console.log(`engines=${engines} intake median ${fmt(median(intakeRates))} events/s (rounds: ${intakeRates.map(fmt).join(', ')})`);
     console.log(`engines=${engines} claim+complete median ${fmt(median(fireRates))} triggers/s (rounds: ${fireRates.map(fmt).join(', ')})`);

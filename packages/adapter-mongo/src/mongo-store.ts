@@ -153,7 +153,9 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
   const findOwned = async <D extends { accountId: string }>(collection: Collection<D>, accountId: string, id: string) => {
     const oid = parseObjectId(id);
     if (!oid) return null;
-    // By `_id` alone: an exact-`_id` filter is the one FerretDB answers without a scan.
+    const d = await ready();
+    // FerretDB answers only an exact `{ _id }` filter without a scan: there the account is compared here.
+    if (d === 'mongodb') return collection.findOne({ _id: oid, accountId } as Filter<D>);
     const doc = await collection.findOne({ _id: oid } as Filter<D>);
     return doc && doc.accountId === accountId ? doc : null;
   };
