@@ -4,6 +4,7 @@ import type { ClaimedTrigger, ClaimRequest, TriggerStatus } from '@crm-automatio
 import type { ServerDialect } from './connection.js';
 import { toTrigger, type ClaimTicketDocument, type TriggerDocument } from './documents.js';
 import { guard, updateOneIfMatches, type Guard } from './guarded-update.js';
+import { retryWhileLocked } from './ferretdb-lock.js';
 import { duplicateKeyIndexes } from './write-errors.js';
 
 /*
@@ -108,7 +109,7 @@ async function findCandidates(ctx: ClaimContext, now: Date, limit: number): Prom
 async function insertTickets(tickets: Collection<ClaimTicketDocument>, docs: ClaimTicketDocument[]): Promise<Set<number>> {
   if (docs.length === 0) return new Set();
   try {
-    await tickets.insertMany(docs, { ordered: false });
+    await retryWhileLocked(() => tickets.insertMany(docs, { ordered: false }));
     return new Set();
   } catch (error) {
     const duplicates = duplicateKeyIndexes(error);
@@ -123,7 +124,7 @@ interface Candidate {
 }
 
 /** Takes tickets for the candidates; returns those this call won, with the attempt each won. */
-async function winTickets(ctx: ClaimContext, candidates: Candidate[], request: ClaimRequest, expiresAt: Date): Promise<Candidate[]> {
+async function winTickets(ctx: ClaimContext, candidates: Candidate[], request: ClaimRequest, expiresAt: Date, claim: string): Promise<Candidate[]> {
   const won: Candidate[] = [];
   let pending = candidates;
   for (let step = 0; step < MAX_TICKET_STEPS && pending.length > 0; step++) {
@@ -132,6 +133,7 @@ async function winTickets(ctx: ClaimContext, candidates: Candidate[], request: C
       triggerId: c.doc._id,
       attempt: c.attempt,
       owner: request.owner,
+      claim,
       expiresAt,
     }));
     const taken = await insertTickets(ctx.tickets, docs);
@@ -141,6 +143,10 @@ async function winTickets(ctx: ClaimContext, candidates: Candidate[], request: C
     // A live ticket means another claimer holds the attempt; an expired one was abandoned.
     const ids = contested.map((c) => ticketId(c.doc._id.toHexString(), c.attempt));
     const existing = await ctx.tickets.find({ _id: { $in: ids } }).toArray();
+    // A resent insert (after "database is locked") finds the tickets it already wrote.
+    const ours = new Set(existing.filter((t) => t.claim === claim).map((t) => t._id));
+    const mine = contested.filter((c) => ours.has(ticketId(c.doc._id.toHexString(), c.attempt)));
+    won.push(...mine);
     const abandoned = new Set(existing.filter((t) => t.expiresAt.getTime() <= request.now.getTime()).map((t) => t._id));
     pending = contested
       .filter((c) => abandoned.has(ticketId(c.doc._id.toHexString(), c.attempt)))
@@ -170,11 +176,11 @@ async function takeLeasesInOneWrite(ctx: ClaimContext, won: Candidate[], request
     // Past an abandoned ticket the attempt jumps by more than one: set it on its own.
     else (fresh.attempt + 1 === attempt ? passing : skipped).push({ doc: fresh, attempt });
   }
-  if (refused.length > 0) await ctx.tickets.deleteMany({ _id: { $in: refused } });
+  if (refused.length > 0) await retryWhileLocked(() => ctx.tickets.deleteMany({ _id: { $in: refused } }));
   const leaseToken = randomBytes(16).toString('hex');
   const lease = { status: 'processing' as const, leaseToken, leaseExpiresAt, leaseOwner: owner, updatedAt: now };
-  if (passing.length > 0) await ctx.triggers.updateMany({ _id: { $in: passing.map((p) => p.doc._id) } }, { $set: lease, $inc: { attempt: 1 } });
-  for (const { doc, attempt } of skipped) await ctx.triggers.updateOne({ _id: doc._id }, { $set: { ...lease, attempt } });
+  if (passing.length > 0) await retryWhileLocked(() => ctx.triggers.updateMany({ _id: { $in: passing.map((p) => p.doc._id) } }, { $set: lease, $inc: { attempt: 1 } }));
+  for (const { doc, attempt } of skipped) await retryWhileLocked(() => ctx.triggers.updateOne({ _id: doc._id }, { $set: { ...lease, attempt } }));
   return [...passing, ...skipped].map(({ doc, attempt }) => ({ ...toTrigger(doc), status: 'processing', attempt, updatedAt: now, leaseToken, leaseExpiresAt }));
 }
 
@@ -216,6 +222,7 @@ export async function claimDueTriggers(ctx: ClaimContext, request: ClaimRequest)
   if (!(limit > 0)) return [];
   const leaseExpiresAt = new Date(request.now.getTime() + request.leaseMs);
   const chunkSize = TICKET_CHUNK[ctx.dialect];
+  const claim = randomBytes(8).toString('hex');
   const claimed: ClaimedTrigger[] = [];
   for (let round = 0; round < MAX_ROUNDS && claimed.length < limit; round++) {
     const fetchLimit = Math.min(MAX_CANDIDATES, Math.max(limit, (limit - claimed.length) * OVERFETCH));
@@ -229,7 +236,7 @@ export async function claimDueTriggers(ctx: ClaimContext, request: ClaimRequest)
     while (claimed.length + won.length < limit && next < candidates.length) {
       const chunk = candidates.slice(next, next + Math.min(chunkSize, limit - claimed.length - won.length));
       next += chunk.length;
-      won.push(...(await winTickets(ctx, chunk.map((doc) => ({ doc, attempt: doc.attempt + 1 })), request, leaseExpiresAt)));
+      won.push(...(await winTickets(ctx, chunk.map((doc) => ({ doc, attempt: doc.attempt + 1 })), request, leaseExpiresAt, claim)));
     }
     claimed.push(...(await takeLeases(ctx, won, request, leaseExpiresAt)));
     // A short read means the queue had nothing more; only a full read lost entirely to others is retried.

@@ -53,6 +53,8 @@ export interface ClaimTicketDocument {
   triggerId: ObjectId;
   attempt: number;
   owner: string;
+  /** Random per claim call: lets a call that resent its insert recognise its own tickets. */
+  claim: string;
   expiresAt: Date;
 }
 

@@ -1,5 +1,6 @@
 import type { Collection, Document, Filter, ObjectId, UpdateFilter, WithId } from 'mongodb';
 import type { ServerDialect } from './connection.js';
+import { retryWhileLocked } from './ferretdb-lock.js';
 
 /**
  * A condition a document must meet for a write to apply, written twice: as a query filter, which
@@ -62,7 +63,7 @@ export async function updateIfMatches<D extends Document & { _id: ObjectId }>(
   }
   const current = await collection.findOne(byId);
   if (!current || !condition.matches(current)) return { ok: false, current };
-  const doc = await collection.findOneAndUpdate(byId, update, { returnDocument });
+  const doc = await retryWhileLocked(() => collection.findOneAndUpdate(byId, update, { returnDocument }));
   return doc ? { ok: true, doc: returnDocument === 'before' ? current : doc } : { ok: false, current: null };
 }
 
@@ -80,6 +81,6 @@ export async function updateOneIfMatches<D extends Document & { _id: ObjectId }>
   }
   const current = await collection.findOne({ _id: id } as Filter<D>);
   if (!current || !condition.matches(current)) return false;
-  const result = await collection.updateOne({ _id: id } as Filter<D>, update);
+  const result = await retryWhileLocked(() => collection.updateOne({ _id: id } as Filter<D>, update));
   return result.matchedCount === 1;
 }

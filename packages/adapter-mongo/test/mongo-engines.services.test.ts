@@ -39,7 +39,7 @@ describe('mongo store under several engines', () => {
     // FerretDB (SQLite) manages ~100-150 document writes a second and slows down with many parallel
     // writers, so each engine runs 2 triggers at a time and the lease is long enough that no batch
     // outlives it: this test is about exclusivity, lease expiry is tested on its own.
-    const workers = Array.from({ length: 4 }, (_, i) => worker(dbName, `engine-${i}`, { pollIntervalMs: 1_000, batchSize: 100, concurrency: 2, leaseMs: 1_800_000, sendTimeoutMs: 10_000 }));
+    const workers = Array.from({ length: 4 }, (_, i) => worker(dbName, `engine-${i}`, { pollIntervalMs: 2_000, batchSize: 200, concurrency: 2, leaseMs: 1_800_000, sendTimeoutMs: 10_000 }));
     const [first] = workers as [Worker];
     cleanups.push(async () => void (await first.store.db.dropDatabase()));
     await first.store.ensureIndexes();

@@ -135,7 +135,7 @@ describe('mongo store: claim tickets', () => {
     const [{ trigger } = { trigger: undefined }] = await store.insertTriggers([dueTrigger(rule, 'evt_orphan', T0)], T0);
     const id = trigger?.id as string;
     // A claimer won attempt 1 and crashed before moving the trigger to processing.
-    await store.collections.claims.insertOne({ _id: `${id}:1`, triggerId: new ObjectId(id), attempt: 1, owner: 'crashed', expiresAt: at(30_000) });
+    await store.collections.claims.insertOne({ _id: `${id}:1`, triggerId: new ObjectId(id), attempt: 1, owner: 'crashed', claim: 'crashed-call', expiresAt: at(30_000) });
     expect(await store.claimDueTriggers({ now: at(1_000), limit: 10, leaseMs: 30_000, owner: 'w' })).toEqual([]);
     expect((await store.getTrigger(ACCOUNT, id))?.status).toBe('pending');
     const [claimed] = await store.claimDueTriggers({ now: at(30_000), limit: 10, leaseMs: 30_000, owner: 'w' });
