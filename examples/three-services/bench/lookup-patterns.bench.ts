@@ -222,7 +222,7 @@ try {
   }
 
   const lines = [
-    `Transport ${transport}, ${LOOKUPS} lookups, ${EVENTS}-event backlogs, ${OUTAGE_EVENTS} events during a ${OUTAGE_MS / 1000} s rules service outage.`,
+    `Transport ${transport}, ${LOOKUPS} lookups, ${EVENTS}-event backlogs, ${OUTAGE_EVENTS} events during an ${OUTAGE_MS / 1000} s rules service outage`,
     '',
     '| Pattern | Lookup p50 | Lookup p99 | Intake, no cache | Intake, 2 s cache | Rules service down | Stored during outage | Caught up after return |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
