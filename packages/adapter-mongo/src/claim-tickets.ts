@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Collection, Filter, WithId } from 'mongodb';
+import type { Collection, Filter, ObjectId, WithId } from 'mongodb';
 import type { ClaimedTrigger, ClaimRequest, TriggerStatus } from '@crm-automation/core';
 import type { ServerDialect } from './connection.js';
 import { toTrigger, type ClaimTicketDocument, type TriggerDocument } from './documents.js';
@@ -156,10 +156,10 @@ async function winTickets(ctx: ClaimContext, candidates: Candidate[], request: C
 }
 
 /**
- * FerretDB: all leases of a batch in one `updateMany`, which FerretDB runs as one SQLite transaction;
- * one write per trigger would queue every claimer behind SQLite's single writer lock (measured: 670 ms
- * per update with 8 writers). The guards are checked on a fresh read first; exclusivity rests on the
- * tickets, as everywhere.
+ * FerretDB: the leases of a claim call in one `updateMany` per attempt number (one command and one
+ * scan instead of a read-check-write round trip per trigger, which queued claimers behind SQLite's
+ * single writer: 670 ms per update with 8 writers). The guards are checked on a fresh read by `_id`
+ * first; exclusivity rests on the tickets, as everywhere.
  */
 async function takeLeasesInOneWrite(ctx: ClaimContext, won: Candidate[], request: ClaimRequest, leaseExpiresAt: Date): Promise<ClaimedTrigger[]> {
   if (won.length === 0) return [];
@@ -168,20 +168,22 @@ async function takeLeasesInOneWrite(ctx: ClaimContext, won: Candidate[], request
   const reads = await Promise.all(won.map((c) => ctx.triggers.findOne({ _id: c.doc._id })));
   const current = new Map(reads.filter((d): d is WithId<TriggerDocument> => d !== null).map((d) => [d._id.toHexString(), d]));
   const passing: { doc: WithId<TriggerDocument>; attempt: number }[] = [];
-  const skipped: { doc: WithId<TriggerDocument>; attempt: number }[] = [];
   const refused: string[] = [];
   for (const { doc, attempt } of won) {
     const fresh = current.get(doc._id.toHexString());
-    if (!fresh || !unchangedSince(doc, now).matches(fresh)) refused.push(ticketId(doc._id.toHexString(), attempt));
-    // Past an abandoned ticket the attempt jumps by more than one: set it on its own.
-    else (fresh.attempt + 1 === attempt ? passing : skipped).push({ doc: fresh, attempt });
+    if (fresh && unchangedSince(doc, now).matches(fresh)) passing.push({ doc: fresh, attempt });
+    else refused.push(ticketId(doc._id.toHexString(), attempt));
   }
   if (refused.length > 0) await retryWhileLocked(() => ctx.tickets.deleteMany({ _id: { $in: refused } }));
   const leaseToken = randomBytes(16).toString('hex');
-  const lease = { status: 'processing' as const, leaseToken, leaseExpiresAt, leaseOwner: owner, updatedAt: now };
-  if (passing.length > 0) await retryWhileLocked(() => ctx.triggers.updateMany({ _id: { $in: passing.map((p) => p.doc._id) } }, { $set: lease, $inc: { attempt: 1 } }));
-  for (const { doc, attempt } of skipped) await retryWhileLocked(() => ctx.triggers.updateOne({ _id: doc._id }, { $set: { ...lease, attempt } }));
-  return [...passing, ...skipped].map(({ doc, attempt }) => ({ ...toTrigger(doc), status: 'processing', attempt, updatedAt: now, leaseToken, leaseExpiresAt }));
+  // The attempt is set, not incremented: FerretDB applies updateMany one document (one transaction)
+  // at a time, so a resend after "database is locked" must be harmless for those already written.
+  const byAttempt = new Map<number, ObjectId[]>();
+  for (const { doc, attempt } of passing) byAttempt.set(attempt, [...(byAttempt.get(attempt) ?? []), doc._id]);
+  for (const [attempt, ids] of byAttempt) {
+    await retryWhileLocked(() => ctx.triggers.updateMany({ _id: { $in: ids } }, { $set: { status: 'processing', attempt, leaseToken, leaseExpiresAt, leaseOwner: owner, updatedAt: now } }));
+  }
+  return passing.map(({ doc, attempt }) => ({ ...toTrigger(doc), status: 'processing', attempt, updatedAt: now, leaseToken, leaseExpiresAt }));
 }
 
 /** Moves each won trigger to processing under a fresh token; returns those whose update applied. */
