@@ -39,7 +39,7 @@ describe('mongo store under several engines', () => {
     // FerretDB (SQLite) manages ~100-150 document writes a second and slows down with many parallel
     // writers, so each engine runs 2 triggers at a time and the lease is long enough that no batch
     // outlives it: this test is about exclusivity, lease expiry is tested on its own.
-    const workers = Array.from({ length: 4 }, (_, i) => worker(dbName, `engine-${i}`, { pollIntervalMs: 2_000, batchSize: 200, concurrency: 2, leaseMs: 1_800_000, sendTimeoutMs: 10_000 }));
+    const workers = Array.from({ length: 4 }, (_, i) => worker(dbName, `engine-${i}`, { pollIntervalMs: 2_000, batchSize: 200, concurrency: 2, leaseMs: 3_600_000, sendTimeoutMs: 10_000 }));
     const [first] = workers as [Worker];
     cleanups.push(async () => void (await first.store.db.dropDatabase()));
     await first.store.ensureIndexes();
@@ -64,7 +64,7 @@ describe('mongo store under several engines', () => {
           if (process.env['CRM_TEST_PROGRESS']) console.info(`[4 engines] ${done}/${total} completed after ${Date.now() - started} ms`);
           return done === total;
         },
-        1_500_000,
+        2_700_000,
         2_000,
       );
     } finally {
@@ -88,7 +88,7 @@ describe('mongo store under several engines', () => {
     const perEngine = workers.map((w) => w.sms.sent.length);
     expect(perEngine.every((n) => n > 0)).toBe(true);
     console.info(`[4 engines x 5,000 triggers] sms sends per engine: ${perEngine.join(', ')}`);
-  }, 1_800_000);
+  }, 3_000_000);
 
   it('tolerates clock skew: no second claim while the lease holds, takeover after it, the stale worker’s outcome refused', async () => {
     const dbName = uniqueDbName('crm_skew');
