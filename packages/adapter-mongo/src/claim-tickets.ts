@@ -37,8 +37,9 @@ const MAX_ROUNDS = 2;
 /** Ticket numbers tried past an expired (abandoned) ticket before giving a trigger up for this call. */
 const MAX_TICKET_STEPS = 3;
 
-/** Lease updates in flight at once on MongoDB (FerretDB gets one write per batch). */
+/** Lease updates in flight at once. */
 const MONGODB_WRITERS = 16;
+const FERRETDB_WRITERS = 2;
 
 async function inPool<T, R>(items: readonly T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
@@ -156,10 +157,9 @@ async function winTickets(ctx: ClaimContext, candidates: Candidate[], request: C
 }
 
 /**
- * FerretDB: the leases of a claim call in one `updateMany` per attempt number (one command and one
- * scan instead of a read-check-write round trip per trigger, which queued claimers behind SQLite's
- * single writer: 670 ms per update with 8 writers). The guards are checked on a fresh read by `_id`
- * first; exclusivity rests on the tickets, as everywhere.
+ * FerretDB: the guards of every won trigger are checked on a fresh read by `_id`, then the leases are
+ * written by `_id` with few writers in flight (many parallel writers queue behind SQLite's single
+ * write lock: 670 ms per update with 8 of them). Exclusivity rests on the tickets, as everywhere.
  */
 async function takeLeasesInOneWrite(ctx: ClaimContext, won: Candidate[], request: ClaimRequest, leaseExpiresAt: Date): Promise<ClaimedTrigger[]> {
   if (won.length === 0) return [];
@@ -176,13 +176,12 @@ async function takeLeasesInOneWrite(ctx: ClaimContext, won: Candidate[], request
   }
   if (refused.length > 0) await retryWhileLocked(() => ctx.tickets.deleteMany({ _id: { $in: refused } }));
   const leaseToken = randomBytes(16).toString('hex');
-  // The attempt is set, not incremented: FerretDB applies updateMany one document (one transaction)
-  // at a time, so a resend after "database is locked" must be harmless for those already written.
-  const byAttempt = new Map<number, ObjectId[]>();
-  for (const { doc, attempt } of passing) byAttempt.set(attempt, [...(byAttempt.get(attempt) ?? []), doc._id]);
-  for (const [attempt, ids] of byAttempt) {
-    await retryWhileLocked(() => ctx.triggers.updateMany({ _id: { $in: ids } }, { $set: { status: 'processing', attempt, leaseToken, leaseExpiresAt, leaseOwner: owner, updatedAt: now } }));
-  }
+  // One write per trigger by exact `_id` (FerretDB's indexed path; an `updateMany` with `$in` scans the
+  // collection and still writes one document per transaction), a few at a time for SQLite's single
+  // writer. The attempt is set, not incremented, so a resend after "database is locked" is harmless.
+  await inPool(passing, FERRETDB_WRITERS, ({ doc, attempt }) =>
+    retryWhileLocked(() => ctx.triggers.updateOne({ _id: doc._id }, { $set: { status: 'processing', attempt, leaseToken, leaseExpiresAt, leaseOwner: owner, updatedAt: now } })),
+  );
   return passing.map(({ doc, attempt }) => ({ ...toTrigger(doc), status: 'processing', attempt, updatedAt: now, leaseToken, leaseExpiresAt }));
 }
 
