@@ -31,6 +31,8 @@ export interface TriggerDocument {
   evaluateAt: Date;
   attempt: number;
   triggeringEvent: TriggeringEvent;
+  /** W3C trace context of the intake that created it (only when tracing is on). */
+  trace?: Record<string, string> | undefined;
   executionHistory: HistoryEntry[];
   sentActions: number[];
   createdAt: Date;
@@ -110,6 +112,7 @@ export function toTrigger(doc: TriggerDocument): Trigger {
     evaluateAt: doc.evaluateAt,
     attempt: doc.attempt,
     triggeringEvent: doc.triggeringEvent,
+    ...(doc.trace ? { trace: doc.trace } : {}),
     executionHistory: doc.executionHistory ?? [],
     sentActions: doc.sentActions ?? [],
     createdAt: doc.createdAt,

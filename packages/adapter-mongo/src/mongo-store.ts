@@ -250,6 +250,7 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
           evaluateAt: input.evaluateAt,
           attempt: 0,
           triggeringEvent: input.triggeringEvent,
+          ...(input.trace ? { trace: input.trace } : {}),
           executionHistory: [],
           sentActions: [],
           createdAt: now,

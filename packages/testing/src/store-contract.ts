@@ -258,6 +258,18 @@ export function describeStoreContract(name: string, factory: StoreContractFactor
         expect(await store.getTrigger(ACCOUNT, trigger.id)).toEqual(trigger);
       });
 
+      it('keeps the trace context a trigger was created with, and hands it to the claimer', async () => {
+        const rule = await insertRule();
+        const trace = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+        const [inserted] = await store.insertTriggers([{ ...newTrigger(rule, 'evt_traced', T0), trace }], T0);
+        expect(inserted?.trigger.trace).toEqual(trace);
+        expect((await store.getTrigger(ACCOUNT, inserted?.trigger.id as string))?.trace).toEqual(trace);
+        const [claimed] = await claim(T0);
+        expect(claimed?.trace).toEqual(trace);
+        const [untraced] = await store.insertTriggers([newTrigger(rule, 'evt_untraced', T0)], T0);
+        expect(untraced?.trigger.trace).toBeUndefined();
+      });
+
       it('accepts an empty batch', async () => {
         expect(await store.insertTriggers([], T0)).toEqual([]);
       });
