@@ -262,6 +262,37 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
     if (built) expect(await response.text()).toContain('<base href="/ui/"');
   });
 
+  it('serves Prometheus metrics on every service: triggers by outcome, bus backlog, gateway latency by provider, HTTP by route', async () => {
+    /** The value of the first series named `name` whose labels include `labels` (any order). */
+    const scrape = async (url: string) => {
+      const response = await fetch(`${url}/metrics`);
+      expect(response.status).toBe(200);
+      const series = (await response.text())
+        .split('\n')
+        .filter((line) => line && !line.startsWith('#'))
+        .map((line) => {
+          const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+          const labels = Object.fromEntries([...(match?.[2] ?? '').matchAll(/([a-z_]+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+          return { name: match?.[1], labels, value: Number(match?.[3]) };
+        });
+      return (name: string, labels: Record<string, string> = {}) =>
+        series.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    };
+    const trigger = await scrape(stack.urls.trigger);
+    expect(trigger('crm_triggers_finished_total', { status: 'completed', service: 'trigger-service' })).toBeGreaterThan(0);
+    expect(trigger('crm_trigger_fire_lag_seconds_count')).toBeGreaterThan(0);
+    expect(trigger('crm_bus_backlog_messages', { bus: 'events' })).toBeGreaterThanOrEqual(0);
+    expect(trigger('crm_bus_stats_failures', { bus: 'events' })).toBe(0);
+    expect(trigger('crm_gateway_request_duration_seconds_count', { provider: 'notification-service', type: 'sms', outcome: 'sent' })).toBeGreaterThan(0);
+    const notification = await scrape(stack.urls.notification);
+    expect(notification('crm_gateway_request_duration_seconds_count', { provider: 'twilio', type: 'sms', outcome: 'sent', service: 'notification-service' })).toBeGreaterThan(0);
+    expect(notification('crm_http_requests_total', { method: 'POST', route: '/api/v1/sms', status: '200' })).toBeGreaterThan(0);
+    // The rules service was restarted by the outage tests: make a request its new process counts.
+    await api('GET', `/rules/${smsRuleId}`);
+    const rules = await scrape(stack.urls.rules);
+    expect(rules('crm_http_requests_total', { service: 'rules-service', method: 'GET', route: '/rules/:id', status: '200' })).toBeGreaterThan(0);
+  });
+
   it('logs carry accountId, ruleId and triggerId', () => {
     const sent = logs.filter((l) => l.startsWith('[trigger]') && l.includes('"msg":"action sent"'));
     expect(sent.length).toBeGreaterThan(0);

@@ -5,3 +5,4 @@ export type { EngineInstrumentation } from './instrument-engine.js';
 export { instrumentBus } from './instrument-bus.js';
 export { httpMetrics } from './http-metrics.js';
 export type { HttpMetricsOptions } from './http-metrics.js';
+export { instrumentGateway } from './instrument-gateway.js';

@@ -85,3 +85,19 @@ describe('HTTP metrics', () => {
     await app.close();
   });
 });
+
+describe('gateway metrics', () => {
+  it('times sends and counts failures by provider', async () => {
+    const { instrumentGateway } = await import('@crm-automation/metrics');
+    const metrics = createAutomationMetrics({ processMetrics: false });
+    const channel = createRecordingChannel();
+    const gateway = instrumentGateway(channel, { metrics, provider: 'twilio' });
+    const command = { type: 'sms', params: { recipient: '+15557654321', message: 'hi' }, metadata: { source: 'automation-engine' as const, ruleId: 'r', triggerId: 't', accountId: 'a', actionIndex: 0, idempotencyKey: 't:0' } };
+    await gateway.send(command);
+    channel.failNext(new GatewayError('429', { retryable: true }));
+    await expect(gateway.send(command)).rejects.toThrow('429');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('crm_gateway_request_duration_seconds_count{provider="twilio",type="sms",outcome="sent"} 1');
+    expect(text).toContain('crm_gateway_errors_total{provider="twilio",type="sms",retryable="true"} 1');
+  });
+});

@@ -4,6 +4,9 @@
  * through Twilio, SendGrid and signed, SSRF-checked webhooks. Stateless apart from Redis.
  */
 import { createRedisIdempotencyStore, createSendgridEmail, createTwilioSms, createWebhook } from '@crm-automation/channels';
+import { noopTracer, withTracing, type ChannelGateway } from '@crm-automation/core';
+import { instrumentGateway } from '@crm-automation/metrics';
+import { createObservability } from '../runtime/observability.js';
 import { HttpError, notificationRoutes, replyWithError } from '@crm-automation/http';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../runtime/env-config.js';
@@ -24,14 +27,18 @@ try {
   const idempotency = createRedisIdempotencyStore({ client: redis, keyPrefix: config.IDEMPOTENCY_KEY_PREFIX });
 
   const timeoutMs = config.PROVIDER_TIMEOUT_MS;
+  const observability = createObservability('notification-service');
+  // Every provider call is timed and counted by provider, and traced as a child of the caller's span.
+  const observed = <G extends ChannelGateway<any>>(gateway: G, provider: string): G =>
+    withTracing(instrumentGateway(gateway, { metrics: observability.metrics, provider }), observability.tracer ?? noopTracer, provider);
   const channels = {
-    sms: createTwilioSms({ accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, from: config.TWILIO_FROM, baseUrl: config.TWILIO_BASE_URL, timeoutMs }),
-    email: createSendgridEmail({ apiKey: config.SENDGRID_API_KEY, from: config.SENDGRID_FROM, baseUrl: config.SENDGRID_BASE_URL, timeoutMs }),
-    webhook: createWebhook({ signingSecret: config.WEBHOOK_SIGNING_SECRET, allowHosts: config.WEBHOOK_ALLOW_HOSTS, timeoutMs }),
+    sms: observed(createTwilioSms({ accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, from: config.TWILIO_FROM, baseUrl: config.TWILIO_BASE_URL, timeoutMs }), 'twilio'),
+    email: observed(createSendgridEmail({ apiKey: config.SENDGRID_API_KEY, from: config.SENDGRID_FROM, baseUrl: config.SENDGRID_BASE_URL, timeoutMs }), 'sendgrid'),
+    webhook: observed(createWebhook({ signingSecret: config.WEBHOOK_SIGNING_SECRET, allowHosts: config.WEBHOOK_ALLOW_HOSTS, timeoutMs }), 'webhook'),
   };
 
   let accepting = true;
-  const app = createHttpServer(logger);
+  const app = createHttpServer(logger, observability);
   app.setNotFoundHandler((request, reply) =>
     replyWithError(new HttpError(404, 'CRM_ERR_HTTP_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply),
   );

@@ -8,6 +8,8 @@
  * The Management UI is served at `/ui`, next to the API it calls.
  */
 import { createAutomationEngine } from '@crm-automation/core';
+import { instrumentBus, instrumentEngine } from '@crm-automation/metrics';
+import { createObservability } from '../runtime/observability.js';
 import { createMongoStore } from '@crm-automation/adapter-mongo';
 import { rulesRoutes } from '@crm-automation/http';
 import { openBus } from '../runtime/bus-transport.js';
@@ -39,9 +41,11 @@ try {
   await rulesStore.ensureIndexes();
   await triggersStore.ensureIndexes();
 
+  const observability = createObservability('rules-service');
   const engine = createAutomationEngine({
     store: splitRulesAndTriggers(rulesStore, triggersStore),
     logger,
+    tracer: observability.tracer,
     webhookAddressPolicy: { allowHosts: config.WEBHOOK_ALLOW_HOSTS },
     instanceId: `rules-service-${process.pid}`,
   });
@@ -56,7 +60,9 @@ try {
   const grpcServer = await startGrpcRulesServer({ rules: rulesStore, tokens: config.SERVICE_TOKENS, host: config.HOST, port: config.GRPC_PORT, logger });
 
   let accepting = true;
-  const app = createHttpServer(logger);
+  instrumentEngine(engine, { metrics: observability.metrics });
+  instrumentBus(lookups.bus, { metrics: observability.metrics, name: 'rule-lookups' });
+  const app = createHttpServer(logger, observability);
   registerHealthRoutes(app, {
     liveness: false, // the Rules API serves GET /healthz
     accepting: () => accepting,

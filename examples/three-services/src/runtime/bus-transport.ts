@@ -105,6 +105,7 @@ export function openBus(config: BusConfig, options: OpenBusOptions): OpenedBus {
     publish: (event, publishOptions) => bus.publish(event, publishOptions),
     subscribe: (handler, subscribeOptions) => bus.subscribe(handler, { group: `${name}.${subscribeOptions?.group ?? 'default'}` }),
     deadLetters: bus.deadLetters,
+    stats: () => bus.stats(),
     close: () => bus.close(),
   };
   // One admin connection for readiness probes, opened on the first probe.

@@ -1,18 +1,22 @@
+import { httpMetrics } from '@crm-automation/metrics';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Observability } from './observability.js';
 
 /**
  * A Fastify instance logging through the service's pino logger. Fastify's per-request lines are off
  * (a busy service would log every health probe); each response is logged at debug instead, and at
  * warn when it is a server error.
  */
-export function createHttpServer(logger: Logger): FastifyInstance {
+export function createHttpServer(logger: Logger, observability?: Observability): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
     // On close, drop idle keep-alive sockets at once; requests in flight still finish.
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
+  // Registered first so its request counters see every route; serves GET /metrics.
+  if (observability) void app.register(httpMetrics, { metrics: observability.metrics, service: observability.service });
   app.addHook('onResponse', async (request, reply) => {
     const line = { method: request.method, url: request.url.split('?')[0], statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime) };
     if (reply.statusCode >= 500) request.log.warn(line, 'request failed');

@@ -6,6 +6,8 @@
  */
 import { createAutomationEngine, type RuleSource } from '@crm-automation/core';
 import { createMongoStore } from '@crm-automation/adapter-mongo';
+import { instrumentBus, instrumentEngine } from '@crm-automation/metrics';
+import { createObservability } from '../runtime/observability.js';
 import { createHttpChannels } from '@crm-automation/channels';
 import { openBus, type OpenedBus } from '../runtime/bus-transport.js';
 import { loadConfig } from '../runtime/env-config.js';
@@ -20,6 +22,7 @@ import { remoteRuleSource } from './rule-lookup/create-rule-source.js';
 import { mongoRuleReplica } from './rule-lookup/rule-replica.js';
 
 const logger = createServiceLogger('trigger-service', process.env['LOG_LEVEL'] ?? 'info');
+const observability = createObservability('trigger-service');
 
 try {
   const config = loadConfig('trigger-service', triggerServiceEnv);
@@ -69,6 +72,7 @@ try {
     group: 'trigger-service',
     channels: createHttpChannels({ baseUrl: config.NOTIFICATION_SERVICE_URL, token: config.NOTIFICATION_SERVICE_TOKEN, timeoutMs: config.NOTIFICATION_TIMEOUT_MS }),
     logger,
+    tracer: observability.tracer,
     sendTimeoutMs: config.SEND_TIMEOUT_MS,
     leaseMs: config.LEASE_MS,
     pollIntervalMs: config.POLL_INTERVAL_MS,
@@ -77,6 +81,9 @@ try {
     backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS },
     ...(config.INSTANCE_ID ? { instanceId: config.INSTANCE_ID } : {}),
   });
+
+  instrumentEngine(engine, { metrics: observability.metrics });
+  instrumentBus(events.bus, { metrics: observability.metrics, name: 'events' });
 
   engine.on('event:ingested', ({ event, triggers, created }) => {
     if (triggers.length > 0) logger.info({ accountId: event.accountId, eventId: event.id, eventName: event.name, triggers: triggers.map((t) => ({ triggerId: t.id, ruleId: t.ruleId, evaluateAt: t.evaluateAt })), created }, 'event ingested');
@@ -94,7 +101,7 @@ try {
   const intake = await startIntake(engine);
 
   let accepting = true;
-  const app = createHttpServer(logger);
+  const app = createHttpServer(logger, observability);
   registerHealthRoutes(app, { checks, accepting: () => accepting });
   const healthPort = await listen(app, config.HOST, config.HEALTH_PORT);
   logger.info({ healthPort, transport: config.TRANSPORT, ruleLookup: config.RULE_LOOKUP, triggersDb: config.TRIGGERS_DB_NAME, instanceId: engine.instanceId }, 'trigger service ready');
