@@ -7,6 +7,7 @@
  *   npm run app -w @crm-automation/example-single-process
  *   curl -H "authorization: Bearer <printed key>" localhost:3000/rules
  */
+import { createAutomationMetrics, httpMetrics, instrumentEngine } from '@crm-automation/metrics';
 import { createAutomationEngine, createMemoryIdempotencyStore, createMemoryStore, type AutomationStore, type IdempotencyStore } from '@crm-automation/core';
 import { createMongoStore, type MongoStore } from '@crm-automation/adapter-mongo';
 import { createRedisIdempotencyStore } from '@crm-automation/channels';
@@ -54,6 +55,8 @@ try {
     logger,
     webhookAddressPolicy: { allowHosts: config.WEBHOOK_ALLOW_HOSTS },
   });
+  const metrics = createAutomationMetrics({ defaultLabels: { service: 'single-process' } });
+  instrumentEngine(engine, { metrics });
   engine.on('trigger:finished', ({ trigger, result }) => {
     logger.info({ accountId: trigger.accountId, ruleId: trigger.ruleId, triggerId: trigger.id, status: result.status, reason: result.history.reason }, `trigger ${result.status}`);
   });
@@ -78,6 +81,8 @@ try {
   }
 
   const app = Fastify({ loggerInstance: logger.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: 'idle' }) as unknown as FastifyInstance;
+  // Counts every request by route and status, and serves GET /metrics (Prometheus).
+  await app.register(httpMetrics, { metrics, service: 'single-process' });
   let accepting = true;
   app.get('/readyz', async (_request, reply) => {
     const checks: Record<string, string> = {};

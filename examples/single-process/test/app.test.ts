@@ -89,6 +89,15 @@ describe('npm run app (in memory, console gateways)', () => {
     expect(output).not.toContain('-> SMS');
   });
 
+  it('serves Prometheus metrics: events ingested, triggers by outcome, HTTP requests by route', async () => {
+    const response = await fetch(`${base}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toMatch(/crm_events_ingested_total\{outcome="matched",service="single-process"\} [1-9]/);
+    expect(text).toMatch(/crm_triggers_finished_total\{status="completed",reason="none",service="single-process"\} [1-9]/);
+    expect(text).toMatch(/crm_http_requests_total\{service="single-process",method="POST",route="\/events",status="202"\} [1-9]/);
+  });
+
   it('serves the Management UI at /ui once it is built, and says so when it is not', async () => {
     const built = existsSync(join(dirname(createRequire(import.meta.url).resolve('@crm-automation/ui/package.json')), 'dist', 'app', 'index.html'));
     const response = await fetch(`${base}/ui/`);
