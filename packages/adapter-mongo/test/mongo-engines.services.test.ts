@@ -34,7 +34,7 @@ function worker(dbName: string, name: string, extra: Partial<Parameters<typeof c
 }
 
 describe('mongo store under several engines', () => {
-  it('4 engines, 5,000 due triggers: each completes once, each action is sent once, none is left processing', async () => {
+  it(`4 engines, ${Number(process.env['CRM_ENGINES_TEST_TRIGGERS'] ?? 5_000).toLocaleString('en-US')} due triggers: each completes once, each action is sent once, none is left processing`, async () => {
     const dbName = uniqueDbName('crm_engines');
     // FerretDB (SQLite) manages ~100-150 document writes a second and slows down with many parallel
     // writers, so each engine runs 2 triggers at a time and the lease is long enough that no batch
@@ -45,9 +45,11 @@ describe('mongo store under several engines', () => {
     await first.store.ensureIndexes();
     const rule = await first.engine.rules.create(ACCOUNT, technicianRule());
     const now = new Date();
-    const total = 5_000;
+    // 5,000 by default (the issue's figure). FerretDB on SQLite scans for every operation, so that run
+    // takes 15–30 minutes; `npm run test:services` passes a smaller count (see scripts/test-services.sh).
+    const total = Number(process.env['CRM_ENGINES_TEST_TRIGGERS'] ?? 5_000);
     for (let offset = 0; offset < total; offset += 1_000) {
-      const batch = Array.from({ length: 1_000 }, (_, i) => dueTrigger(rule, `evt_${offset + i}`, new Date(now.getTime() - 60_000 + offset + i)));
+      const batch = Array.from({ length: Math.min(1_000, total - offset) }, (_, i) => dueTrigger(rule, `evt_${offset + i}`, new Date(now.getTime() - 60_000 + offset + i)));
       const inserted = await first.store.insertTriggers(batch, now);
       expect(inserted.every((i) => i.created)).toBe(true);
     }
