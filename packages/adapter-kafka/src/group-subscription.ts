@@ -1,6 +1,7 @@
 import type { BusHandler, BusSubscription, Logger } from '@crm-automation/core';
 import type { ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { BatchingProducer } from './batching-producer.js';
+import { decideFailedDelivery } from '@crm-automation/core';
 import { accountOf, clipReason, decodeHeaders, HEADER, intHeader, publisherHeaders, reasonOf } from './message-headers.js';
 import { retryDelayFor, type ResolvedKafkaOptions } from './options.js';
 import { SupervisedConsumer } from './supervised-consumer.js';
@@ -140,11 +141,10 @@ export class KafkaGroupSubscription implements BusSubscription {
     try {
       await this.handler(body, { attempt, headers: publisherHeaders(headers) });
     } catch (error) {
-      const reason = reasonOf(error);
-      if ((error as { retryable?: unknown } | null)?.retryable === false) {
+      const decision = decideFailedDelivery(error, attempt, this.options.maxAttempts);
+      const reason = decision.reason;
+      if (decision.action === 'dead-letter') {
         await this.deadLetter(message, headers, body, reason, attempt);
-      } else if (attempt >= this.options.maxAttempts) {
-        await this.deadLetter(message, headers, body, `gave up after ${attempt} attempts: ${reason}`, attempt);
       } else {
         const delayMs = retryDelayFor(this.options, attempt);
         const copy = { ...headers, [HEADER.attempt]: String(attempt + 1), [HEADER.group]: this.group, [HEADER.due]: String(Date.now() + delayMs) };

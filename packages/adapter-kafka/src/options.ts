@@ -1,4 +1,4 @@
-import { AutomationError, silentLogger, type Logger } from '@crm-automation/core';
+import { AutomationError, positiveIntOption, silentLogger, type Logger } from '@crm-automation/core';
 import type { Kafka } from 'kafkajs';
 
 /** Options of {@link createKafkaBus}. Give `brokers` or `kafka`. */
@@ -66,14 +66,6 @@ export interface ResolvedKafkaOptions {
   logger: Logger;
 }
 
-function positiveInt(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new AutomationError('CRM_ERR_CONFIG', `${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
 export function resolveKafkaOptions(options: KafkaBusOptions): ResolvedKafkaOptions {
   if (options.brokers === undefined && options.kafka === undefined) {
     throw new AutomationError('CRM_ERR_CONFIG', 'createKafkaBus needs brokers or a kafka client');
@@ -88,9 +80,9 @@ export function resolveKafkaOptions(options: KafkaBusOptions): ResolvedKafkaOpti
   if (new Set([topic, retryTopic, deadLetterTopic]).size !== 3) {
     throw new AutomationError('CRM_ERR_CONFIG', 'topic, retryTopic and deadLetterTopic must be three different topics');
   }
-  const partitions = positiveInt('partitions', options.partitions, 3);
-  const sessionTimeoutMs = positiveInt('sessionTimeoutMs', options.sessionTimeoutMs, 30_000);
-  const heartbeatIntervalMs = positiveInt('heartbeatIntervalMs', options.heartbeatIntervalMs, 1_000);
+  const partitions = positiveIntOption('partitions', options.partitions, 3);
+  const sessionTimeoutMs = positiveIntOption('sessionTimeoutMs', options.sessionTimeoutMs, 30_000);
+  const heartbeatIntervalMs = positiveIntOption('heartbeatIntervalMs', options.heartbeatIntervalMs, 1_000);
   if (heartbeatIntervalMs >= sessionTimeoutMs) {
     throw new AutomationError('CRM_ERR_CONFIG', 'heartbeatIntervalMs must be shorter than sessionTimeoutMs');
   }
@@ -102,16 +94,16 @@ export function resolveKafkaOptions(options: KafkaBusOptions): ResolvedKafkaOpti
     groupId: options.groupId ?? 'automation-intake',
     replayGroupId: options.replayGroupId ?? `${deadLetterTopic}.replay`,
     partitions,
-    replicationFactor: options.replicationFactor === undefined ? -1 : positiveInt('replicationFactor', options.replicationFactor, 1),
-    maxAttempts: positiveInt('maxAttempts', options.maxAttempts, 5),
+    replicationFactor: options.replicationFactor === undefined ? -1 : positiveIntOption('replicationFactor', options.replicationFactor, 1),
+    maxAttempts: positiveIntOption('maxAttempts', options.maxAttempts, 5),
     retryDelaysMs: [...retryDelaysMs],
-    publishTimeoutMs: positiveInt('publishTimeoutMs', options.publishTimeoutMs, 30_000),
-    maxBatchSize: positiveInt('maxBatchSize', options.maxBatchSize, 500),
-    partitionsConsumedConcurrently: positiveInt('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, partitions),
+    publishTimeoutMs: positiveIntOption('publishTimeoutMs', options.publishTimeoutMs, 30_000),
+    maxBatchSize: positiveIntOption('maxBatchSize', options.maxBatchSize, 500),
+    partitionsConsumedConcurrently: positiveIntOption('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, partitions),
     sessionTimeoutMs,
     heartbeatIntervalMs,
-    maxWaitTimeInMs: positiveInt('maxWaitTimeInMs', options.maxWaitTimeInMs, 1_000),
-    commitIntervalMs: positiveInt('commitIntervalMs', options.commitIntervalMs, 1_000),
+    maxWaitTimeInMs: positiveIntOption('maxWaitTimeInMs', options.maxWaitTimeInMs, 1_000),
+    commitIntervalMs: positiveIntOption('commitIntervalMs', options.commitIntervalMs, 1_000),
     logger: (options.logger ?? silentLogger).child({ component: 'kafka-bus' }),
   };
 }

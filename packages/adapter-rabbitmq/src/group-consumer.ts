@@ -3,6 +3,7 @@ import type { ConsumeMessage, Message, Options } from 'amqplib';
 import { RabbitBusError } from './bus-error.js';
 import { ConfirmedChannel } from './confirm-channel.js';
 import { jittered, nextDelay, sleep, type RabbitConnection } from './connection.js';
+import { decideFailedDelivery } from '@crm-automation/core';
 import { accountOf, clipReason, HEADER, numberHeader, publisherHeaders, reasonOf } from './message-headers.js';
 import type { ResolvedRabbitOptions } from './options.js';
 import { declareGroup, groupQueues, retryDelayFor, type GroupQueues } from './topology.js';
@@ -158,14 +159,9 @@ export class GroupConsumer implements BusSubscription {
     try {
       await this.handler(body, { attempt, headers: publisherHeaders(headers) });
     } catch (error) {
-      const reason = reasonOf(error);
-      if ((error as { retryable?: unknown } | null)?.retryable === false) {
-        await this.deadLetter(channel, message, body, reason, attempt);
-      } else if (attempt >= this.options.maxAttempts) {
-        await this.deadLetter(channel, message, body, `gave up after ${attempt} attempts: ${reason}`, attempt);
-      } else {
-        await this.retry(channel, message, body, attempt, reason);
-      }
+      const decision = decideFailedDelivery(error, attempt, this.options.maxAttempts);
+      if (decision.action === 'dead-letter') await this.deadLetter(channel, message, body, decision.reason, attempt);
+      else await this.retry(channel, message, body, attempt, decision.reason);
       return;
     }
     this.ack(channel, message);

@@ -35,17 +35,5 @@ export function stringHeader(headers: Record<string, unknown> | undefined, key: 
   return undefined;
 }
 
-export function accountOf(body: unknown): string | undefined {
-  const id = typeof body === 'object' && body !== null ? (body as { accountId?: unknown }).accountId : undefined;
-  return typeof id === 'string' ? id : undefined;
-}
-
-/** Reasons are stored in a header; keep them well under the broker's frame limits. */
-export function clipReason(reason: string): string {
-  return reason.length > 1_000 ? `${reason.slice(0, 997)}...` : reason;
-}
-
-export function reasonOf(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return String(error);
-}
+// The delivery policy and its helpers are shared by every bus; they live in core.
+export { accountOfMessage as accountOf, failureReason as reasonOf, failureReason as clipReason } from '@crm-automation/core';

@@ -1,4 +1,4 @@
-import { AutomationError, silentLogger, type Logger } from '@crm-automation/core';
+import { AutomationError, positiveIntOption, silentLogger, type Logger } from '@crm-automation/core';
 import type { ChannelModel } from 'amqplib';
 
 /** Options of {@link createRabbitBus}. Give `url` or `connection`. */
@@ -59,14 +59,6 @@ export interface ResolvedRabbitOptions {
   logger: Logger;
 }
 
-function positiveInt(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new AutomationError('CRM_ERR_CONFIG', `${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
 export function resolveRabbitOptions(options: RabbitBusOptions): ResolvedRabbitOptions {
   if (options.url === undefined && options.connection === undefined) {
     throw new AutomationError('CRM_ERR_CONFIG', 'createRabbitBus needs a url or a connection');
@@ -87,13 +79,13 @@ export function resolveRabbitOptions(options: RabbitBusOptions): ResolvedRabbitO
     queueType,
     bindingKeys,
     groups: options.groups ?? [],
-    prefetch: positiveInt('prefetch', options.prefetch, 32),
-    maxAttempts: positiveInt('maxAttempts', options.maxAttempts, 5),
+    prefetch: positiveIntOption('prefetch', options.prefetch, 32),
+    maxAttempts: positiveIntOption('maxAttempts', options.maxAttempts, 5),
     retryDelaysMs: [...retryDelaysMs],
-    publishTimeoutMs: positiveInt('publishTimeoutMs', options.publishTimeoutMs, 30_000),
+    publishTimeoutMs: positiveIntOption('publishTimeoutMs', options.publishTimeoutMs, 30_000),
     mandatory: options.mandatory ?? true,
-    reconnectDelayMs: positiveInt('reconnectDelayMs', options.reconnectDelayMs, 100),
-    reconnectMaxDelayMs: positiveInt('reconnectMaxDelayMs', options.reconnectMaxDelayMs, 5_000),
+    reconnectDelayMs: positiveIntOption('reconnectDelayMs', options.reconnectDelayMs, 100),
+    reconnectMaxDelayMs: positiveIntOption('reconnectMaxDelayMs', options.reconnectMaxDelayMs, 5_000),
     logger: (options.logger ?? silentLogger).child({ component: 'rabbitmq-bus' }),
   };
 }

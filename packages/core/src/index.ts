@@ -1,11 +1,14 @@
 export { createAutomationEngine } from './engine/create-engine.js';
 export type { AutomationEngine, EngineEvents, IngestOptions, UpdateRuleOptions } from './engine/create-engine.js';
 export type { AutomationEngineOptions } from './engine/options.js';
+export { positiveIntOption } from './engine/options.js';
 
 export * from './errors.js';
 
 export type { AutomationEvent, NormalizedEvent } from './events/event.js';
 export { normalizeEvent, MAX_EVENT_BYTES } from './events/event.js';
+export { decideFailedDelivery, failureReason, accountOfMessage } from './intake/delivery-policy.js';
+export type { FailedDelivery } from './intake/delivery-policy.js';
 
 export type * from './ports/store.js';
 export type * from './ports/rule-source.js';

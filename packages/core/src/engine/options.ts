@@ -91,7 +91,8 @@ export interface ResolvedTuning {
   maxStoreBackoffMs: number;
 }
 
-function positiveInt(name: string, value: number | undefined, fallback: number): number {
+/** Reads an integer option that must be positive; `fallback` when absent; a CRM_ERR_CONFIG error otherwise. */
+export function positiveIntOption(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value <= 0) {
     throw new AutomationError('CRM_ERR_CONFIG', `${name} must be a positive integer, got ${String(value)}`);
@@ -105,21 +106,21 @@ export function resolveTuning(options: AutomationEngineOptions): ResolvedTuning 
   if (!(backoff.jitter >= 0 && backoff.jitter <= 1) || !(backoff.factor >= 1) || !(backoff.baseMs >= 0) || !(backoff.maxMs >= backoff.baseMs)) {
     throw new AutomationError('CRM_ERR_CONFIG', 'backoff needs 0 <= jitter <= 1, factor >= 1 and 0 <= baseMs <= maxMs');
   }
-  const sendTimeoutMs = positiveInt('sendTimeoutMs', options.sendTimeoutMs, 10_000);
-  const leaseMs = positiveInt('leaseMs', options.leaseMs, 60_000);
+  const sendTimeoutMs = positiveIntOption('sendTimeoutMs', options.sendTimeoutMs, 10_000);
+  const leaseMs = positiveIntOption('leaseMs', options.leaseMs, 60_000);
   if (leaseMs <= sendTimeoutMs) {
     throw new AutomationError('CRM_ERR_CONFIG', `leaseMs (${leaseMs}) must be longer than sendTimeoutMs (${sendTimeoutMs})`);
   }
   return {
     group: options.group ?? 'automation-intake',
-    pollIntervalMs: positiveInt('pollIntervalMs', options.pollIntervalMs, 500),
-    batchSize: positiveInt('batchSize', options.batchSize, 100),
-    concurrency: positiveInt('concurrency', options.concurrency, 16),
+    pollIntervalMs: positiveIntOption('pollIntervalMs', options.pollIntervalMs, 500),
+    batchSize: positiveIntOption('batchSize', options.batchSize, 100),
+    concurrency: positiveIntOption('concurrency', options.concurrency, 16),
     leaseMs,
-    maxAttempts: positiveInt('maxAttempts', options.maxAttempts, 5),
+    maxAttempts: positiveIntOption('maxAttempts', options.maxAttempts, 5),
     backoff,
     sendTimeoutMs,
-    compiledRuleCacheSize: positiveInt('compiledRuleCacheSize', options.compiledRuleCacheSize, 10_000),
+    compiledRuleCacheSize: positiveIntOption('compiledRuleCacheSize', options.compiledRuleCacheSize, 10_000),
     instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     limits: { ...DEFAULT_RULE_LIMITS, ...options.limits },
     maxStoreBackoffMs: 30_000,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import type { AutomationEvent } from '../events/event.js';
+import { accountOfMessage, decideFailedDelivery } from '../intake/delivery-policy.js';
 import type {
   BusHandler,
   BusStats,
@@ -49,10 +50,6 @@ export interface MemoryBus extends EventBus {
   idle(): Promise<void>;
 }
 
-function accountOf(body: unknown): string | undefined {
-  const id = typeof body === 'object' && body !== null ? (body as { accountId?: unknown }).accountId : undefined;
-  return typeof id === 'string' ? id : undefined;
-}
 
 /**
  * An in-process bus with the semantics of the real ones: consumer groups with competing consumers,
@@ -88,7 +85,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
       reason,
       attempts: message.attempt,
       deadAt: new Date(),
-      accountId: accountOf(message.body),
+      accountId: accountOfMessage(message.body),
       group,
       raw: message,
     });
@@ -112,9 +109,8 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
       try {
         await consumer.handler(message.body, { attempt: message.attempt, headers: message.headers });
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        if ((error as { retryable?: unknown } | null)?.retryable === false) return deadLetter(group.name, message, reason);
-        if (message.attempt >= maxAttempts) return deadLetter(group.name, message, `gave up after ${message.attempt} attempts: ${reason}`);
+        const decision = decideFailedDelivery(error, message.attempt, maxAttempts);
+        if (decision.action === 'dead-letter') return deadLetter(group.name, message, decision.reason);
         const timer = setTimeout(() => {
           scheduled.delete(timer);
           void track(deliver(group, { ...message, attempt: message.attempt + 1 }));
