@@ -19,7 +19,6 @@ export const ERROR_CODES = {
   CRM_ERR_EVALUATION: 'The rule conditions could not be evaluated against the event.',
   CRM_ERR_RENDER: 'An action could not be rendered from the event (template or fact reference).',
   CRM_ERR_MAX_ATTEMPTS: 'The trigger used every attempt it was allowed.',
-  CRM_ERR_ENGINE_STOPPED: 'The engine is stopped or stopping.',
   CRM_ERR_CONFIG: 'The engine or adapter was configured with invalid options.',
 } as const;
 
