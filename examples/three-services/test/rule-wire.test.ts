@@ -40,7 +40,7 @@ describe('rules on the wire', () => {
 });
 
 describe('lookup messages', () => {
-  const event = normalizeEvent({ id: 'evt-1', name: 'job.created', accountId: 'acc_12345', payload: { job: { total: 1 } }, timestamp: '2025-07-06T21:42:00Z' }, new Date());
+  const event = normalizeEvent({ id: 'evt-1', name: 'job.created', accountId: 'acc_12345', payload: { job: { total: 1 } }, timestamp: '2025-07-06T21:42:00Z' }, new Date('2025-07-06T21:45:00Z'));
 
   it('carry the original event and the rules found, through JSON', () => {
     const request = parseLookupMessage(JSON.parse(JSON.stringify(lookupRequest(event))));

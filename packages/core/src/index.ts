@@ -1,12 +1,31 @@
 export { createAutomationEngine } from './engine/create-engine.js';
-export type { AutomationEngine, EngineEvents, IngestOptions, UpdateRuleOptions } from './engine/create-engine.js';
+export type { AutomationEngine, EngineEvents, IngestOptions, SavedRule, UpdateRuleOptions } from './engine/create-engine.js';
 export type { AutomationEngineOptions } from './engine/options.js';
 export { positiveIntOption } from './engine/options.js';
 
 export * from './errors.js';
 
-export type { AutomationEvent, NormalizedEvent } from './events/event.js';
-export { normalizeEvent, MAX_EVENT_BYTES } from './events/event.js';
+export type { AutomationEvent, NormalizedEvent, EventTimeWindow } from './events/event.js';
+export { normalizeEvent, checkEventTime, MAX_EVENT_BYTES, DEFAULT_EVENT_TIME_WINDOW } from './events/event.js';
+export { checkOptions, optionKeys, closestName, didYouMean } from './config/check-options.js';
+export { checkJsonShape, MAX_JSON_DEPTH, MAX_JSON_NODES } from './input/json-shape.js';
+export type { JsonShapeProblem } from './input/json-shape.js';
+export { E164_PATTERN, MAX_EMAIL_LENGTH, isE164, isEmailAddress, hasLineBreak } from './actions/contact-points.js';
+export { HEADER_NAME_PATTERN, RESERVED_WEBHOOK_HEADERS, isReservedWebhookHeader } from './actions/webhook-headers.js';
+export { smsRuleParamsSchema, smsCommandSchema, MAX_SMS_LENGTH } from './actions/sms.js';
+export { emailRuleParamsSchema, emailCommandSchema, MAX_SUBJECT_LENGTH, MAX_EMAIL_BODY_LENGTH } from './actions/email.js';
+export { webhookRuleParamsSchema, webhookCommandSchema, WEBHOOK_METHODS, MAX_WEBHOOK_URL_LENGTH, MAX_HEADER_VALUE_LENGTH } from './actions/webhook.js';
+export type { WebhookRuleParamsOptions } from './actions/webhook.js';
+export {
+  BUILT_IN_ACTION_TYPES,
+  BUILT_IN_COMMAND_SCHEMAS,
+  builtInRuleParamsSchemas,
+  checkCommandParams,
+  isBuiltInActionType,
+  paramsIssues,
+  InvalidCommandError,
+} from './actions/built-in.js';
+export type { BuiltInActionType } from './actions/built-in.js';
 export { decideFailedDelivery, failureReason, accountOfMessage } from './intake/delivery-policy.js';
 export type { FailedDelivery } from './intake/delivery-policy.js';
 
@@ -30,9 +49,12 @@ export { BUILT_IN_OPERATORS, BUILT_IN_DECORATORS } from './rules/operators.js';
 export type { OperatorFn } from './rules/operators.js';
 export { DEFAULT_RULE_LIMITS, MAX_DELAY_MS } from './rules/rule-schema.js';
 export type { RuleLimits, RuleValidationResult } from './rules/rule-schema.js';
-export { resolvePath } from './rules/json-path.js';
+export { resolvePath, checkJsonPath, MAX_PATH_VISITS } from './rules/json-path.js';
+export type { PathProblem } from './rules/json-path.js';
 export type { DryRunCommand, DryRunResult, DryRunSample } from './rules/dry-run.js';
-export { checkTemplate, compileTemplate } from './rules/templates.js';
+export { checkTemplate, checkTemplateSource, compileTemplate, TEMPLATE_LIMITS } from './rules/templates.js';
+export type { TemplateProblem } from './rules/templates.js';
+export { checkWebhookUrl, compileUrlTemplate } from './rules/webhook-url.js';
 
 export type * from './scheduling/trigger.js';
 export { TRIGGER_STATUSES, FINAL_STATUSES } from './scheduling/trigger.js';

@@ -1,3 +1,4 @@
+import { BUILT_IN_COMMAND_SCHEMAS, checkCommandParams, isBuiltInActionType } from '../actions/built-in.js';
 import { AutomationError, describeError } from '../errors.js';
 import type { ActionCommand, ChannelMap } from '../ports/gateway.js';
 import type { Clock } from '../ports/clock.js';
@@ -123,6 +124,8 @@ export async function dispatchActions(
       if (!gateway) {
         throw new AutomationError('CRM_ERR_NO_GATEWAY', `no gateway is configured for action type "${rendered.type}"`);
       }
+      const schema = gateway.commandSchema ?? (isBuiltInActionType(rendered.type) ? BUILT_IN_COMMAND_SCHEMAS[rendered.type] : undefined);
+      if (schema) checkCommandParams(rendered.type, schema, rendered.params);
       const sent = await withTimeout(gateway.send(command), ctx.sendTimeoutMs, ctx.clock);
       const durationMs = Date.now() - started;
       result.sent.push(index);

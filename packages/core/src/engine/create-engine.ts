@@ -20,7 +20,8 @@ import { silentLogger } from '../ports/logger.js';
 import { hasTraceContext, noopTracer, type TraceCarrier } from '../ports/tracer.js';
 import type { AttemptResult, AutomationStore } from '../ports/store.js';
 import { CompiledRuleCache } from '../rules/compiled-rule.js';
-import { createOperatorCheck, type OperatorFn } from '../rules/operators.js';
+import { BUILT_IN_OPERATORS, createOperatorCheck, type OperatorFn } from '../rules/operators.js';
+import { BUILT_IN_ACTION_TYPES } from '../actions/built-in.js';
 import type { Page, Rule, RuleFilter } from '../rules/rule.js';
 import { createRuleValidator, ruleJsonSchema, type RuleValidationResult } from '../rules/rule-schema.js';
 import { dryRunRule, type DryRunResult, type DryRunSample } from '../rules/dry-run.js';
@@ -57,12 +58,18 @@ export interface UpdateRuleOptions {
   expectedVersion?: number | undefined;
 }
 
+/**
+ * A rule as `rules.create` / `rules.update` return it: the stored rule, plus the save's `warnings`
+ * (not stored) when something deserves a look, such as an action type with no gateway on this engine.
+ */
+export type SavedRule = Rule & { warnings?: ValidationIssue[] | undefined };
+
 export interface AutomationEngine {
   readonly rules: {
-    create(accountId: string, input: unknown): Promise<Rule>;
+    create(accountId: string, input: unknown): Promise<SavedRule>;
     get(accountId: string, id: string): Promise<Rule | null>;
     /** Full replace; null when the rule does not exist in this account. */
-    update(accountId: string, id: string, input: unknown, options?: UpdateRuleOptions): Promise<Rule | null>;
+    update(accountId: string, id: string, input: unknown, options?: UpdateRuleOptions): Promise<SavedRule | null>;
     delete(accountId: string, id: string): Promise<boolean>;
     list(accountId: string, filter?: RuleFilter): Promise<Page<Rule>>;
     /** Checks a rule without storing it; reports every problem with its path. */
@@ -102,7 +109,6 @@ export interface AutomationEngine {
   readonly instanceId: string;
 }
 
-const BUILT_IN_ACTION_TYPES = ['sms', 'email', 'webhook'];
 
 function requireAccount(accountId: unknown): string {
   if (typeof accountId !== 'string' || accountId.length === 0 || accountId.length > 200) {
@@ -122,7 +128,7 @@ function requireAccount(accountId: unknown): string {
  * await engine.start();
  */
 export function createAutomationEngine(options: AutomationEngineOptions): AutomationEngine {
-  const tuning = resolveTuning(options);
+  const tuning = resolveTuning(options as AutomationEngineOptions | undefined);
   const store = options.store;
   const ruleSource = options.ruleSource ?? store;
   const bus = options.bus ?? createMemoryBus();
@@ -136,8 +142,13 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
   const actionTypes = new Map<string, ParamsSchema | undefined>();
   for (const type of [...BUILT_IN_ACTION_TYPES, ...(options.actionTypes ?? [])]) actionTypes.set(type, undefined);
   for (const [type, gateway] of Object.entries(options.channels ?? {})) actionTypes.set(type, gateway.paramsSchema);
+  // Types sent elsewhere are declared in `actionTypes`; any other type without a gateway is a warning.
+  const sendableTypes = new Set([...Object.keys(options.channels ?? {}), ...(options.actionTypes ?? [])]);
+  const operatorNames = [...BUILT_IN_OPERATORS, ...operators.keys()];
   const validate = createRuleValidator({
     isOperator: createOperatorCheck(operators.keys()),
+    operatorNames: () => operatorNames,
+    sendableTypes,
     actionTypes,
     limits: tuning.limits,
     checkUrl: options.checkWebhookUrl ?? createWebhookUrlCheck(options.webhookAddressPolicy),
@@ -187,14 +198,21 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
       issues.push({ path: 'accountId', code: 'account_mismatch', message: 'accountId in the rule does not match the account it is saved to' });
     }
     if (!result.ok || issues.length > 0) throw new RuleValidationError(issues);
-    return result.rule;
+    return { draft: result.rule, warnings: result.warnings };
+  };
+
+  /** The saved rule, with the save's warnings attached (never stored). */
+  const withWarnings = (rule: Rule, warnings: ValidationIssue[] | undefined, accountId: string): SavedRule => {
+    if (!warnings || warnings.length === 0) return rule;
+    logger.warn({ accountId, ruleId: rule.id, warnings }, 'rule saved with warnings');
+    return { ...rule, warnings };
   };
 
   const ingest = async (input: unknown, ingestOptions: IngestOptions = {}): Promise<Trigger[]> => {
     const span = tracer.startSpan('crm.intake', { parent: ingestOptions.trace, kind: 'consumer' });
     let result;
     try {
-      result = await ingestEvent(input, { store, rules: ruleSource, clock, logger }, ingestOptions.rules, span.carrier());
+      result = await ingestEvent(input, { store, rules: ruleSource, clock, logger, eventTimeWindow: tuning.eventTimeWindow }, ingestOptions.rules, span.carrier());
       // Before end(): an ended span ignores attributes.
       span.setAttributes({ 'crm.account_id': result.event.accountId, 'crm.event_id': result.event.id, 'crm.event_name': result.event.name, 'crm.triggers': result.inserted.length });
     } catch (error) {
@@ -268,20 +286,20 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
 
     rules: {
       async create(accountId, input) {
-        const draft = validated(requireAccount(accountId), input);
+        const { draft, warnings } = validated(requireAccount(accountId), input);
         const rule = await store.insertRule(accountId, draft, clock.now());
         logger.info({ accountId, ruleId: rule.id }, 'rule created');
         emitter.emit('rule:changed', { accountId, ruleId: rule.id, rule });
-        return rule;
+        return withWarnings(rule, warnings, accountId);
       },
       get: (accountId, id) => store.getRule(requireAccount(accountId), id),
       async update(accountId, id, input, updateOptions = {}) {
-        const draft = validated(requireAccount(accountId), input);
+        const { draft, warnings } = validated(requireAccount(accountId), input);
         const result = await store.replaceRule(accountId, id, draft, { now: clock.now(), expectedVersion: updateOptions.expectedVersion });
         if (result.ok) {
           logger.info({ accountId, ruleId: id, version: result.rule.version }, 'rule updated');
           emitter.emit('rule:changed', { accountId, ruleId: id, rule: result.rule });
-          return result.rule;
+          return withWarnings(result.rule, warnings, accountId);
         }
         if (result.reason === 'not-found') return null;
         throw new VersionConflictError(id, updateOptions.expectedVersion ?? 0, result.currentVersion);
@@ -323,7 +341,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     ingest: (event, ingestOptions) => ingest(event, ingestOptions),
 
     async publish(input) {
-      const event = normalizeEvent(input, clock.now());
+      const event = normalizeEvent(input, clock.now(), tuning.eventTimeWindow);
       if (bus.local && !subscribing) await attachIntake();
       const span = tracer.startSpan('crm.event.publish', { kind: 'producer', attributes: { 'crm.account_id': event.accountId, 'crm.event_name': event.name, 'crm.event_id': event.id } });
       try {

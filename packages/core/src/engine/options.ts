@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { AutomationError } from '../errors.js';
+import { checkOptions, optionKeys } from '../config/check-options.js';
+import { DEFAULT_EVENT_TIME_WINDOW, type EventTimeWindow } from '../events/event.js';
 import type { EventBus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { ChannelMap } from '../ports/gateway.js';
@@ -74,7 +76,18 @@ export interface AutomationEngineOptions {
   compiledRuleCacheSize?: number | undefined;
   /** Name of this engine instance in logs and execution history. */
   instanceId?: string | undefined;
+  /**
+   * Which event timestamps intake accepts, around the engine's clock. Default: at most 1 day ahead
+   * and 7 days old (the default retention of finished triggers, which is what recognises a redelivery).
+   */
+  eventTimeWindow?: Partial<EventTimeWindow> | undefined;
 }
+
+const ENGINE_OPTION_KEYS = optionKeys<AutomationEngineOptions>()(
+  'store', 'ruleSource', 'bus', 'channels', 'clock', 'logger', 'tracer', 'idempotency', 'operators', 'actionTypes', 'limits',
+  'checkWebhookUrl', 'webhookAddressPolicy', 'group', 'pollIntervalMs', 'batchSize', 'concurrency', 'leaseMs', 'maxAttempts',
+  'backoff', 'sendTimeoutMs', 'compiledRuleCacheSize', 'instanceId', 'eventTimeWindow',
+);
 
 export interface ResolvedTuning {
   group: string;
@@ -89,6 +102,7 @@ export interface ResolvedTuning {
   instanceId: string;
   limits: RuleLimits;
   maxStoreBackoffMs: number;
+  eventTimeWindow: EventTimeWindow;
 }
 
 /** Reads an integer option that must be positive; `fallback` when absent; a CRM_ERR_CONFIG error otherwise. */
@@ -100,8 +114,21 @@ export function positiveIntOption(name: string, value: number | undefined, fallb
   return value;
 }
 
-export function resolveTuning(options: AutomationEngineOptions): ResolvedTuning {
-  if (!options.store) throw new AutomationError('CRM_ERR_CONFIG', 'createAutomationEngine needs a store (e.g. createMemoryStore())');
+function nonNegativeMs(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${name} must be a non-negative number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function resolveTuning(options: AutomationEngineOptions | undefined): ResolvedTuning {
+  checkOptions('createAutomationEngine', options, ENGINE_OPTION_KEYS, true);
+  if (!options?.store) throw new AutomationError('CRM_ERR_CONFIG', 'createAutomationEngine needs a store (e.g. createMemoryStore())');
+  checkOptions('createAutomationEngine: backoff', options.backoff, Object.keys(DEFAULT_BACKOFF));
+  checkOptions('createAutomationEngine: limits', options.limits, Object.keys(DEFAULT_RULE_LIMITS));
+  checkOptions('createAutomationEngine: eventTimeWindow', options.eventTimeWindow, Object.keys(DEFAULT_EVENT_TIME_WINDOW));
+  checkOptions('createAutomationEngine: webhookAddressPolicy', options.webhookAddressPolicy, ['allowPrivateNetworks', 'allowHosts']);
   const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
   if (!(backoff.jitter >= 0 && backoff.jitter <= 1) || !(backoff.factor >= 1) || !(backoff.baseMs >= 0) || !(backoff.maxMs >= backoff.baseMs)) {
     throw new AutomationError('CRM_ERR_CONFIG', 'backoff needs 0 <= jitter <= 1, factor >= 1 and 0 <= baseMs <= maxMs');
@@ -124,5 +151,9 @@ export function resolveTuning(options: AutomationEngineOptions): ResolvedTuning 
     instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     limits: { ...DEFAULT_RULE_LIMITS, ...options.limits },
     maxStoreBackoffMs: 30_000,
+    eventTimeWindow: {
+      maxFutureMs: nonNegativeMs('eventTimeWindow.maxFutureMs', options.eventTimeWindow?.maxFutureMs, DEFAULT_EVENT_TIME_WINDOW.maxFutureMs),
+      maxAgeMs: nonNegativeMs('eventTimeWindow.maxAgeMs', options.eventTimeWindow?.maxAgeMs, DEFAULT_EVENT_TIME_WINDOW.maxAgeMs),
+    },
   };
 }

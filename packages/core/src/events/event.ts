@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { EventValidationError } from '../errors.js';
+import { EventValidationError, formatPath } from '../errors.js';
+import { checkJsonShape } from '../input/json-shape.js';
 import { toValidationIssues } from '../rules/issues.js';
 
 /** An event from the CRM, e.g. `{ name: 'job.status.changed', accountId: 'acc_1', payload: { job } }`. */
@@ -35,9 +36,9 @@ const eventSchema = z.object({
   accountId: z.string().min(1).max(200),
   payload: plainObject,
   timestamp: z
-    .union([z.date(), z.string(), z.number()])
+    .union([z.date(), z.string().max(100), z.number()])
     .optional()
-    .refine((v) => v === undefined || !Number.isNaN(new Date(v).getTime()), 'timestamp must be a valid date'),
+    .refine((v) => v === undefined || !Number.isNaN(new Date(v).getTime()), { message: 'timestamp must be a valid date', params: { code: 'invalid_timestamp' } }),
   id: z.string().min(1).max(200).optional(),
 });
 
@@ -45,13 +46,55 @@ const eventSchema = z.object({
 export const MAX_EVENT_BYTES = 256 * 1024;
 
 /**
- * Validates an event and fills in `id` and `timestamp`. Throws {@link EventValidationError}
- * (not retryable) for anything malformed.
+ * Which event timestamps intake accepts, relative to the engine's clock. Delays count from the event's
+ * timestamp, so a timestamp far off would schedule work at a nonsensical time (or, past JavaScript's
+ * date range, at no time at all).
  */
-export function normalizeEvent(input: unknown, now: Date): NormalizedEvent {
+export interface EventTimeWindow {
+  /** How far ahead of the engine's clock a timestamp may be (clock skew). Default 1 day. */
+  maxFutureMs: number;
+  /**
+   * How old an event may be. Default 7 days: the default retention of finished triggers, which is
+   * also how long a redelivered event is recognised as one. Keep it at or below your store's retention.
+   */
+  maxAgeMs: number;
+}
+
+export const DEFAULT_EVENT_TIME_WINDOW: EventTimeWindow = { maxFutureMs: 86_400_000, maxAgeMs: 7 * 86_400_000 };
+
+/** Refusal of a timestamp outside `window` around `now`, or null when it is inside. */
+export function checkEventTime(timestamp: Date, now: Date, window: EventTimeWindow = DEFAULT_EVENT_TIME_WINDOW): string | null {
+  const t = timestamp.getTime();
+  if (Number.isNaN(t)) return 'timestamp must be a valid date';
+  if (t > now.getTime() + window.maxFutureMs) {
+    return `timestamp ${timestamp.toISOString()} is more than ${formatDuration(window.maxFutureMs)} ahead of the engine's clock (${now.toISOString()})`;
+  }
+  if (t < now.getTime() - window.maxAgeMs) {
+    return `timestamp ${timestamp.toISOString()} is more than ${formatDuration(window.maxAgeMs)} old; events older than that are refused`;
+  }
+  return null;
+}
+
+function formatDuration(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} day${ms === 86_400_000 ? '' : 's'}`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  return `${ms} ms`;
+}
+
+/**
+ * Validates an event and fills in `id` and `timestamp`. Throws {@link EventValidationError}
+ * (not retryable) for anything malformed, too large, too deep, or timestamped outside `window`.
+ */
+export function normalizeEvent(input: unknown, now: Date, window: EventTimeWindow = DEFAULT_EVENT_TIME_WINDOW): NormalizedEvent {
+  // Shape first: everything after it (zod, JSON.stringify, structuredClone in stores) recurses.
+  const shape = checkJsonShape(input);
+  if (shape) throw new EventValidationError([{ path: formatPath(shape.path), code: shape.code, message: `event ${shape.message}` }]);
   const parsed = eventSchema.safeParse(input);
   if (!parsed.success) throw new EventValidationError(toValidationIssues(parsed.error.issues));
   const event = parsed.data;
+  const timestamp = event.timestamp === undefined ? now : new Date(event.timestamp);
+  const refused = checkEventTime(timestamp, now, window);
+  if (refused) throw new EventValidationError([{ path: 'timestamp', code: 'timestamp_out_of_range', message: refused }]);
   let size: number;
   try {
     size = Buffer.byteLength(JSON.stringify(event.payload));
@@ -68,6 +111,6 @@ export function normalizeEvent(input: unknown, now: Date): NormalizedEvent {
     name: event.name,
     accountId: event.accountId,
     payload: event.payload,
-    timestamp: event.timestamp === undefined ? now : new Date(event.timestamp),
+    timestamp,
   };
 }

@@ -1,4 +1,5 @@
-import { normalizeEvent, type NormalizedEvent } from '../events/event.js';
+import { AutomationError } from '../errors.js';
+import { normalizeEvent, type EventTimeWindow, type NormalizedEvent } from '../events/event.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { RuleSource } from '../ports/rule-source.js';
@@ -12,6 +13,7 @@ export interface IntakeContext {
   rules: RuleSource;
   clock: Clock;
   logger: Logger;
+  eventTimeWindow?: EventTimeWindow | undefined;
 }
 
 export interface IntakeResult {
@@ -25,7 +27,7 @@ export interface IntakeResult {
  * event (same id) finds its triggers already stored and creates nothing.
  */
 export async function ingestEvent(input: unknown, ctx: IntakeContext, matched?: readonly Rule[], trace?: TraceCarrier): Promise<IntakeResult> {
-  const event = normalizeEvent(input, ctx.clock.now());
+  const event = normalizeEvent(input, ctx.clock.now(), ctx.eventTimeWindow);
   // Rules looked up elsewhere (the pub/sub lookup pattern) are still checked against this event.
   const rules = matched
     ? matched.filter((r) => r.enabled && r.accountId === event.accountId && r.trigger.eventName === event.name)
@@ -33,14 +35,22 @@ export async function ingestEvent(input: unknown, ctx: IntakeContext, matched?: 
   if (rules.length === 0) return { event, inserted: [] };
   const triggeringEvent = { id: event.id, name: event.name, timestamp: event.timestamp, payload: event.payload };
   const base = event.timestamp.getTime();
-  const triggers: NewTrigger[] = rules.map((rule) => ({
-    accountId: event.accountId,
-    ruleId: rule.id,
-    ruleVersion: rule.version,
-    evaluateAt: new Date(base + delayToMs(rule.delay)),
-    triggeringEvent,
-    ...(hasTraceContext(trace) ? { trace } : {}),
-  }));
+  const triggers: NewTrigger[] = rules.map((rule) => {
+    const evaluateAt = new Date(base + delayToMs(rule.delay));
+    // Unreachable for validated rules and events (both are range-checked); a rule from a remote source
+    // that is not must fail this intake loudly rather than store a trigger with no due time.
+    if (Number.isNaN(evaluateAt.getTime())) {
+      throw new AutomationError('CRM_ERR_RULE_INVALID', `rule ${rule.id} has a delay that gives no valid due time`);
+    }
+    return {
+      accountId: event.accountId,
+      ruleId: rule.id,
+      ruleVersion: rule.version,
+      evaluateAt,
+      triggeringEvent,
+      ...(hasTraceContext(trace) ? { trace } : {}),
+    };
+  });
   const inserted = await ctx.store.insertTriggers(triggers, ctx.clock.now());
   return { event, inserted };
 }

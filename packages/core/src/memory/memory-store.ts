@@ -12,6 +12,7 @@ import type {
 } from '../ports/store.js';
 import type { Page, Rule, RuleDraft, RuleFilter } from '../rules/rule.js';
 import type { ClaimedTrigger, Trigger, TriggerFilter, TriggerStatus } from '../scheduling/trigger.js';
+import { AutomationError } from '../errors.js';
 import { TimeHeap } from './min-heap.js';
 
 const ID_PATTERN = /^[0-9a-f]{24}$/;
@@ -43,6 +44,14 @@ const copyTrigger = (t: Trigger): Trigger => ({
 });
 
 const DUE_STATUSES: ReadonlySet<TriggerStatus> = new Set(['pending', 'retrying']);
+
+/** A due time the store can order; anything else is refused before it reaches the heap. */
+function requireValidDate(value: unknown, field: string): Date {
+  if (!(value instanceof Date) || !Number.isFinite(value.getTime())) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${field} must be a valid Date, got ${value instanceof Date ? 'an invalid Date' : typeof value}`);
+  }
+  return value;
+}
 
 /**
  * An in-memory store: everything the Mongo store does, for tests, demos and single-process apps that
@@ -169,6 +178,8 @@ export function createMemoryStore(): AutomationStore & { readonly size: { rules:
     },
 
     async insertTriggers(batch: readonly NewTrigger[], at: Date) {
+      // All or nothing: a bad due time refuses the batch before any trigger is stored.
+      for (const input of batch) requireValidDate(input.evaluateAt, 'evaluateAt');
       const out: InsertedTrigger[] = [];
       // Intake batches share one event: clone it once, look its dedupe entry up once.
       let lastEvent: NewTrigger['triggeringEvent'] | undefined;
@@ -241,7 +252,8 @@ export function createMemoryStore(): AutomationStore & { readonly size: { rules:
     },
 
     async claimDueTriggers({ now, limit, leaseMs }: ClaimRequest) {
-      const at = now.getTime();
+      const at = requireValidDate(now, 'now').getTime();
+      if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw new AutomationError('CRM_ERR_CONFIG', `leaseMs must be a positive number, got ${leaseMs}`);
       const claimed: ClaimedTrigger[] = [];
       while (claimed.length < limit) {
         const trigger = takeFrom(leases, at, isExpired) ?? takeFrom(due, at, isDue);
@@ -262,6 +274,7 @@ export function createMemoryStore(): AutomationStore & { readonly size: { rules:
     async finishAttempt(id, leaseToken, result: AttemptResult) {
       const trigger = triggers.get(id);
       if (!trigger || trigger.status !== 'processing' || trigger.leaseToken !== leaseToken) return false;
+      if (result.status === 'retrying') requireValidDate(result.evaluateAt ?? result.now, 'evaluateAt');
       trigger.status = result.status;
       trigger.updatedAt = result.now;
       trigger.executionHistory.push(result.history);
@@ -279,6 +292,7 @@ export function createMemoryStore(): AutomationStore & { readonly size: { rules:
       const trigger = ownedTrigger(accountId, id);
       if (!trigger) return { ok: false, reason: 'not-found' };
       if (!request.from.includes(trigger.status)) return { ok: false, reason: 'conflict', current: trigger.status };
+      if (request.evaluateAt !== undefined) requireValidDate(request.evaluateAt, 'evaluateAt');
       trigger.status = request.to;
       trigger.updatedAt = request.now;
       trigger.executionHistory.push(request.history);

@@ -8,6 +8,8 @@ export class TimeHeap {
   }
 
   push(time: number, id: string): void {
+    // A NaN would compare false both ways and silently break the heap order for every other entry.
+    if (!Number.isFinite(time)) throw new RangeError(`TimeHeap: time must be a finite number, got ${time}`);
     this.times.push(time);
     this.ids.push(id);
     let i = this.times.length - 1;

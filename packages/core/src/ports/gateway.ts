@@ -61,8 +61,17 @@ export interface ChannelGateway<P extends Record<string, unknown> = Record<strin
   send(command: ActionCommand<P>): Promise<unknown>;
   /** Provider name for logs and metrics. */
   readonly name?: string | undefined;
-  /** Validates the params of rules that use this gateway's action type (custom types). */
+  /**
+   * Validates the `params` of rules that use this gateway's action type, at save time (templates
+   * allowed). Built-in types fall back to core's schema (`smsRuleParamsSchema`, ...); a gateway may
+   * pass a stricter one, such as the webhook gateway's, which checks URLs with its address policy.
+   */
   readonly paramsSchema?: ParamsSchema | undefined;
+  /**
+   * Validates rendered `params` before every send (and in the Notification Service). Built-in types
+   * fall back to core's schema (`smsCommandSchema`, ...). A failure is a permanent `CRM_ERR_RENDER`.
+   */
+  readonly commandSchema?: ParamsSchema | undefined;
 }
 
 /** Action type (`sms`, `email`, `webhook`, or any custom type) to gateway. */

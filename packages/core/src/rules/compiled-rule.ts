@@ -4,7 +4,8 @@ import type { ConditionTrace } from '../scheduling/trigger.js';
 import { resolvePath } from './json-path.js';
 import type { OperatorFn } from './operators.js';
 import type { FactReference, Rule } from './rule.js';
-import { compileTemplate, type RenderTemplate } from './templates.js';
+import { compileTemplate, RenderBudget, withRenderBudget } from './templates.js';
+import { compileUrlTemplate } from './webhook-url.js';
 
 export interface Evaluation {
   matched: boolean;
@@ -63,25 +64,10 @@ function compileValue(value: unknown): Renderer {
   return () => value;
 }
 
-const URL_EXPRESSION = /\{\{\s*([^{}]+?)\s*\}\}/g;
-
-/** URL templates encode every substituted value, so event data cannot add path segments or a query. */
-function compileUrl(source: string): RenderTemplate {
-  const parts: Array<string | RenderTemplate> = [];
-  let last = 0;
-  for (const match of source.matchAll(URL_EXPRESSION)) {
-    parts.push(source.slice(last, match.index));
-    parts.push(compileTemplate(`{{${match[1] ?? ''}}}`));
-    last = (match.index ?? 0) + match[0].length;
-  }
-  parts.push(source.slice(last));
-  return (payload) => parts.map((p) => (typeof p === 'string' ? p : encodeURIComponent(p(payload)))).join('');
-}
-
 function compileActionParams(type: string, params: Record<string, unknown>): Renderer {
   if (type !== 'webhook') return compileValue(params);
   const { url, method, headers, ...rest } = params as { url: string; method?: string; headers?: Record<string, string> };
-  const renderUrl = compileUrl(url);
+  const renderUrl = compileUrlTemplate(url);
   const renderHeaders = compileValue(headers ?? {});
   const renderRest = compileValue(rest);
   return (payload) => ({
@@ -167,7 +153,8 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
       const render = renderers[index];
       if (!action || !render) throw renderError(rule, index, new Error('no such action'));
       try {
-        const params = render(payload) as Record<string, unknown>;
+        // One budget for every template of the action: loops and output are bounded per send.
+        const params = withRenderBudget(new RenderBudget(), () => render(payload)) as Record<string, unknown>;
         if (action.type === 'sms' || action.type === 'email') params['recipient'] = requireString(params['recipient'], 'recipient');
         if (action.type === 'email' && typeof params['templateId'] === 'string') params['templateData'] = payload;
         if (action.type === 'webhook') requireString(params['url'], 'url');

@@ -1,11 +1,14 @@
 import { z } from 'zod';
-import type { ValidationIssue } from '../errors.js';
+import { formatPath, type ValidationIssue } from '../errors.js';
 import type { ParamsSchema } from '../ports/gateway.js';
+import { builtInRuleParamsSchemas, isBuiltInActionType } from '../actions/built-in.js';
+import { issue, toCustom } from '../actions/fields.js';
+import { didYouMean } from '../config/check-options.js';
 import { EVENT_NAME_PATTERN } from '../events/event.js';
+import { checkJsonShape, MAX_JSON_DEPTH } from '../input/json-shape.js';
 import { toValidationIssues } from './issues.js';
 import { checkJsonPath } from './json-path.js';
-import { checkTemplate } from './templates.js';
-import { checkWebhookUrl } from './webhook-url.js';
+import { hinted, JSON_SCHEMA_HINTS } from './json-schema-hints.js';
 import type { RuleDraft } from './rule.js';
 import { delayToMs } from './rule.js';
 
@@ -25,136 +28,23 @@ export const MAX_DELAY_MS = 365 * 86_400_000;
 
 export interface RuleValidatorOptions {
   isOperator: (name: string) => boolean;
-  /** Action types that may appear in rules, with an optional params schema for custom types. */
+  /** Every operator name a rule may use, for "did you mean" hints. */
+  operatorNames?: (() => readonly string[]) | undefined;
+  /**
+   * Action types that may appear in rules, with the params schema of the gateway that sends them
+   * (`ChannelGateway.paramsSchema`). Built-in types without one use core's built-in schema.
+   */
   actionTypes: ReadonlyMap<string, ParamsSchema | undefined>;
+  /** Action types with a gateway on this engine; saving a rule with another type is a warning. */
+  sendableTypes?: ReadonlySet<string> | undefined;
   limits: RuleLimits;
   /** Extra save-time check of literal webhook URLs (SSRF); returns a message when refused. */
   checkUrl?: ((url: URL) => string | null) | undefined;
 }
 
-export type RuleValidationResult = { ok: true; rule: RuleDraft } | { ok: false; issues: ValidationIssue[] };
-
-const E164 = /^\+[1-9]\d{6,14}$/;
-// Deliberately simple: one @, no spaces/CR/LF, a dot in the domain. Providers do the rest.
-const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade']);
-
-const issue = (code: string, message: string, path: PropertyKey[] = []) =>
-  ({ code: 'custom' as const, message, path, params: { code } });
-
-const noNewlines = (s: string) => !/[\r\n]/.test(s);
-
-/** A string that may contain Handlebars; checked to compile at save time. */
-const templateString = (max = 10_000) =>
-  z.string().max(max).superRefine((value, ctx) => {
-    const problem = checkTemplate(value);
-    if (problem) ctx.addIssue(issue('template_syntax', problem));
-  });
-
-const singleLineTemplate = (max: number) =>
-  templateString(max).refine(noNewlines, { message: 'must not contain line breaks (header injection)', params: { code: 'header_injection' } });
-
-const factReference = z.strictObject({
-  source: z.literal('fact'),
-  fact: z.string().min(1).max(100),
-  path: z.string().max(500).optional(),
-}).superRefine((ref, ctx) => {
-  if (ref.path === undefined) return;
-  const problem = checkJsonPath(ref.path);
-  if (problem) ctx.addIssue(issue('invalid_path', problem, ['path']));
-});
-
-/**
- * Nodes validated by hand (for precise error paths) are `z.unknown()` to zod's JSON Schema generator;
- * these marks let {@link ruleJsonSchema} describe them properly.
- */
-type JsonSchemaHint = 'recipient' | 'conditionGroup' | 'action';
-const JSON_SCHEMA_HINTS = new WeakMap<z.ZodType, JsonSchemaHint>();
-const hinted = <T extends z.ZodType>(schema: T, hint: JsonSchemaHint): T => {
-  JSON_SCHEMA_HINTS.set(schema, hint);
-  return schema;
-};
-
-const recipient = (kind: 'sms' | 'email') => {
-  const literal = singleLineTemplate(320);
-  return hinted(z.unknown().superRefine((value, ctx) => {
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      const ref = factReference.safeParse(value);
-      if (!ref.success) for (const i of ref.error.issues) ctx.addIssue(toCustom(i));
-      return;
-    }
-    if (typeof value !== 'string') {
-      ctx.addIssue(issue(value === undefined ? 'required' : 'invalid_type', 'recipient is required: a literal or { "source": "fact", "fact": ..., "path": ... }'));
-      return;
-    }
-    const parsed = literal.safeParse(value);
-    if (!parsed.success) {
-      for (const i of parsed.error.issues) ctx.addIssue(toCustom(i));
-      return;
-    }
-    if (value.includes('{{')) return;
-    if (kind === 'sms' && !E164.test(value)) {
-      ctx.addIssue(issue('invalid_recipient', 'SMS recipient must be an E.164 number such as +15557654321'));
-    }
-    if (kind === 'email' && !EMAIL.test(value)) {
-      ctx.addIssue(issue('invalid_recipient', 'email recipient must be an email address'));
-    }
-  }), 'recipient');
-};
-
-const smsParams = z.strictObject({
-  recipient: recipient('sms'),
-  message: templateString(1_600).refine((s) => s.trim().length > 0, 'message must not be empty'),
-});
-
-const emailParams = z
-  .strictObject({
-    recipient: recipient('email'),
-    subject: singleLineTemplate(998),
-    body: templateString(100_000).optional(),
-    html: templateString(100_000).optional(),
-    templateId: z.string().min(1).max(200).optional(),
-  })
-  .superRefine((p, ctx) => {
-    if (p.body === undefined && p.html === undefined && p.templateId === undefined) {
-      ctx.addIssue(issue('missing_body', 'email needs a body, html or a templateId', ['body']));
-    }
-  });
-
-const jsonValue: z.ZodType<unknown> = z.lazy(() =>
-  z.union([
-    templateString(10_000),
-    z.number(),
-    z.boolean(),
-    z.null(),
-    z.array(jsonValue).max(1_000),
-    z.record(z.string(), jsonValue),
-  ]),
-);
-
-function webhookParams(checkUrl: RuleValidatorOptions['checkUrl']) {
-  return z.strictObject({
-    url: z.string().max(2_048).superRefine((url, ctx) => {
-      const problem = checkWebhookUrl(url, checkUrl);
-      if (problem) ctx.addIssue(issue(problem.code, problem.message));
-    }),
-    method: z.enum(['POST', 'PUT', 'PATCH', 'DELETE', 'GET']).optional(),
-    headers: z
-      .record(
-        z.string().regex(HEADER_NAME, 'invalid header name').refine((h) => !FORBIDDEN_HEADERS.has(h.toLowerCase()), 'this header is set by the gateway'),
-        singleLineTemplate(4_096),
-      )
-      .optional(),
-    payload: jsonValue.optional(),
-  });
-}
-
-const BUILT_IN_PARAMS = (checkUrl: RuleValidatorOptions['checkUrl']): Record<string, z.ZodType> => ({
-  sms: smsParams,
-  email: emailParams,
-  webhook: webhookParams(checkUrl),
-});
+export type RuleValidationResult =
+  | { ok: true; rule: RuleDraft; /** Accepted, but worth a look (an action type with no gateway here). */ warnings?: ValidationIssue[] | undefined }
+  | { ok: false; issues: ValidationIssue[] };
 
 interface ShapeStats {
   depth: number;
@@ -192,7 +82,7 @@ export interface RuleValidator {
 
 export function createRuleValidator(options: RuleValidatorOptions): RuleValidator {
   const { isOperator, limits } = options;
-  const builtIns = BUILT_IN_PARAMS(options.checkUrl);
+  const builtIns = builtInRuleParamsSchemas({ checkUrl: options.checkUrl });
 
   const leaf = z
     .strictObject({
@@ -206,12 +96,14 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
     })
     .superRefine((c, ctx) => {
       if (!isOperator(c.operator)) {
-        ctx.addIssue(issue('unknown_operator', `unknown operator "${c.operator}"`, ['operator']));
+        const names = options.operatorNames?.() ?? [];
+        const op = c.operator.split(':').pop() ?? c.operator;
+        ctx.addIssue(issue('unknown_operator', `unknown operator "${c.operator}"${didYouMean(op, names)}; valid operators: ${names.join(', ')} (optionally decorated, e.g. "everyFact:equal")`, ['operator']));
       }
       if (!('value' in c)) ctx.addIssue(issue('missing_value', 'condition needs a value (null is allowed)', ['value']));
       if (c.path !== undefined) {
         const problem = checkJsonPath(c.path);
-        if (problem) ctx.addIssue(issue('invalid_path', problem, ['path']));
+        if (problem) ctx.addIssue(issue(problem.code, problem.message, ['path']));
       }
     });
 
@@ -264,14 +156,14 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
   const action = hinted(z
     .strictObject({ type: z.string().min(1).max(50), params: z.record(z.string(), z.unknown()) })
     .superRefine((a, ctx) => {
-      const builtIn = builtIns[a.type];
       const known = options.actionTypes.has(a.type);
       if (!known) {
-        const types = [...options.actionTypes.keys()].join(', ');
-        ctx.addIssue(issue('unknown_action_type', `unknown action type "${a.type}" (known: ${types})`, ['type']));
+        const types = [...options.actionTypes.keys()];
+        ctx.addIssue(issue('unknown_action_type', `unknown action type "${a.type}"${didYouMean(a.type, types)} (known: ${types.join(', ')})`, ['type']));
         return;
       }
-      const schema: ParamsSchema | undefined = builtIn ?? options.actionTypes.get(a.type);
+      // The gateway's own schema when it has one; the built-in schema of a built-in type otherwise.
+      const schema: ParamsSchema | undefined = options.actionTypes.get(a.type) ?? (isBuiltInActionType(a.type) ? builtIns[a.type] : undefined);
       if (!schema) return;
       const result = schema.safeParse(a.params);
       if (!result.success && result.error) {
@@ -310,6 +202,9 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
       return { ok: false, issues: [{ path: '', code: 'too_large', message: `rule is ${size} bytes; the limit is ${limits.maxBytes}` }] };
     }
     const pre: ValidationIssue[] = [];
+    // Before anything that recurses (zod, the template checks): a deep value is refused, not a RangeError.
+    const shape = checkJsonShape(input, MAX_JSON_DEPTH);
+    if (shape) return { ok: false, issues: [{ path: formatPath(shape.path), code: shape.code, message: `rule ${shape.message}` }] };
     if (typeof input === 'object' && input !== null) {
       const stats = measureConditions((input as Record<string, unknown>)['conditions'], limits.maxDepth);
       if (stats.depth > limits.maxDepth) {
@@ -324,21 +219,21 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
     const issues = [...pre, ...(parsed.success ? [] : toValidationIssues(parsed.error.issues))];
     if (issues.length > 0 || !parsed.success) return { ok: false, issues };
     const { accountId: _ignored, ...rest } = parsed.data;
-    return { ok: true, rule: rest as RuleDraft };
+    const warnings: ValidationIssue[] = [];
+    if (options.sendableTypes) {
+      parsed.data.actions.forEach((a, index) => {
+        if (!options.sendableTypes?.has(a.type)) {
+          warnings.push({ path: `actions[${index}].type`, code: 'no_gateway', message: `no gateway for "${a.type}" is configured on this engine; runs of this rule will fail on this action until one is` });
+        }
+      });
+    }
+    return warnings.length > 0 ? { ok: true, rule: rest as RuleDraft, warnings } : { ok: true, rule: rest as RuleDraft };
   };
   return Object.assign(validateRule, { schema: ruleSchema, builtInParams: builtIns });
 }
 
 function isGroupShape(value: unknown): boolean {
   return typeof value === 'object' && value !== null && ('all' in value || 'any' in value || 'not' in value || 'condition' in value);
-}
-
-type AnyIssue = { code?: string | undefined; path: ReadonlyArray<PropertyKey>; message: string; params?: Record<string, unknown> | undefined };
-
-/** Re-raises a nested parse issue inside a refinement, keeping its code and prefixing its path. */
-function toCustom(i: AnyIssue, prefix: PropertyKey[] = []) {
-  const code = typeof i.params?.['code'] === 'string' ? (i.params['code'] as string) : (i.code ?? 'invalid');
-  return issue(code, i.message, [...prefix, ...i.path]);
 }
 
 const FACT_REFERENCE_JSON = {

@@ -1,17 +1,57 @@
 import Handlebars from 'handlebars';
+import { AutomationError } from '../errors.js';
 
 /**
- * One isolated Handlebars environment for all rules: user templates cannot register helpers or
- * partials, and cannot reach prototype properties or methods (Handlebars' defaults since 4.6, pinned
- * here explicitly so a global change elsewhere in the app cannot loosen them).
+ * Templates of rules (messages, subjects, webhook payload strings and URLs) are tenant input: they
+ * run in one isolated Handlebars environment that cannot register helpers or partials, cannot reach
+ * prototype properties or methods, has no helper with side effects (`log` is removed), and renders
+ * under a budget, so a template of a few hundred bytes cannot block the event loop:
+ *
+ * - at save time: block nesting ({@link TEMPLATE_LIMITS}`.maxBlockDepth`), only the block helpers
+ *   `if`, `unless`, `each` and `with` with exactly one argument, `lookup` with two, no partials,
+ *   decorators, sections over plain values (`{{#items}}`), or `log`/`helperMissing`/`blockHelperMissing`;
+ * - at render time, always: at most `maxIterations` loop iterations per rendered action (every
+ *   template of the action together) and at most `maxOutputChars` characters produced by loops and by
+ *   each template. Past a limit rendering stops at once with a `CRM_ERR_RENDER` error.
  */
+export const TEMPLATE_LIMITS = {
+  /** Longest template source, in characters. */
+  maxLength: 10_000,
+  /** Deepest nesting of `{{#if}}`, `{{#each}}`, `{{#with}}` and `{{#unless}}` blocks. */
+  maxBlockDepth: 6,
+  /** Deepest nesting of `(lookup ...)` subexpressions. */
+  maxSubexpressionDepth: 4,
+  /** Loop iterations (`{{#each}}`) in one rendered action, all its templates together. */
+  maxIterations: 10_000,
+  /** Characters produced by the loops of one rendered action, and by any one of its templates. */
+  maxOutputChars: 256 * 1024,
+} as const;
+
+/** @deprecated use `TEMPLATE_LIMITS.maxLength`. */
+export const MAX_TEMPLATE_LENGTH = TEMPLATE_LIMITS.maxLength;
+
+export type RenderTemplate = (context: Record<string, unknown>) => string;
+
+export interface TemplateProblem {
+  /** `template_syntax` (does not parse, or uses what cannot render), `template_too_deep` or `too_large`. */
+  code: string;
+  message: string;
+}
+
 const env = Handlebars.create();
+
+/** The block helpers a template may use, and the one inline helper. */
+const BLOCK_HELPERS = new Set(['if', 'unless', 'each', 'with']);
+const INLINE_HELPERS = new Map([['lookup', 2]]);
+/** Names of built-in helpers that must never be invoked from a template. */
+const FORBIDDEN_NAMES = new Set(['log', 'helperMissing', 'blockHelperMissing']);
 
 const COMPILE_OPTIONS = {
   // Message bodies are plain text (SMS, email text, JSON strings); HTML escaping would corrupt them.
   noEscape: true,
-  // Only built-in helpers (if, unless, each, with, lookup); an unknown helper is a save-time error.
+  // Only the helpers above; an unknown helper is a save-time error.
   knownHelpersOnly: true,
+  knownHelpers: { log: false, helperMissing: false, blockHelperMissing: false },
   strict: false,
 } as const;
 
@@ -22,33 +62,212 @@ const RUNTIME_OPTIONS = {
   allowedProtoMethods: {},
 } as const;
 
-export type RenderTemplate = (context: Record<string, unknown>) => string;
+/** What one rendered action may still spend; shared by all templates of the action. */
+export class RenderBudget {
+  iterations = 0;
+  loopOutput = 0;
+  constructor(private readonly limits: { maxIterations: number; maxOutputChars: number } = TEMPLATE_LIMITS) {}
 
-export const MAX_TEMPLATE_LENGTH = 10_000;
+  iteration(): void {
+    this.iterations += 1;
+    if (this.iterations > this.limits.maxIterations) {
+      throw new AutomationError('CRM_ERR_RENDER', `template loops ran more than ${this.limits.maxIterations} iterations; rendering was stopped`);
+    }
+  }
 
-function hasTemplateSyntax(source: string): boolean {
-  return source.includes('{{');
-}
+  produced(chars: number): void {
+    this.loopOutput += chars;
+    if (this.loopOutput > this.limits.maxOutputChars) {
+      throw new AutomationError('CRM_ERR_RENDER', `template loops produced more than ${this.limits.maxOutputChars} characters; rendering was stopped`);
+    }
+  }
 
-/** Returns null when `source` compiles, else a message saying why not. */
-export function checkTemplate(source: string): string | null {
-  if (source.length > MAX_TEMPLATE_LENGTH) return `template is longer than ${MAX_TEMPLATE_LENGTH} characters`;
-  if (!hasTemplateSyntax(source)) return null;
-  try {
-    const ast = env.parse(source);
-    if (containsPartial(ast)) return 'partials ({{> name}}) are not allowed in templates';
-    env.precompile(source, COMPILE_OPTIONS);
-    return null;
-  } catch (error) {
-    return `template does not compile: ${firstLine((error as Error).message)}`;
+  checkOutput(output: string): string {
+    if (output.length > this.limits.maxOutputChars) {
+      throw new AutomationError('CRM_ERR_RENDER', `a template rendered ${output.length} characters; the limit is ${this.limits.maxOutputChars}`);
+    }
+    return output;
   }
 }
 
-/** Compiles once; the returned function renders many times. Plain strings cost nothing. */
-export function compileTemplate(source: string): RenderTemplate {
-  if (!hasTemplateSyntax(source)) return () => source;
-  const template = env.compile(source, COMPILE_OPTIONS);
-  return (context) => template(context, RUNTIME_OPTIONS);
+// Rendering is synchronous, so the budget of the render in progress can live here.
+let activeBudget: RenderBudget | undefined;
+
+/** Runs `render` (synchronous) with every template rendered inside it drawing on `budget`. */
+export function withRenderBudget<T>(budget: RenderBudget, render: () => T): T {
+  const outer = activeBudget;
+  activeBudget = budget;
+  try {
+    return render();
+  } finally {
+    activeBudget = outer;
+  }
+}
+
+type HelperOptions = { fn: (context: unknown, options?: unknown) => string; inverse: (context: unknown, options?: unknown) => string } & Record<string, unknown>;
+type Helper = (this: unknown, ...args: unknown[]) => unknown;
+
+/** Wraps a looping helper so each iteration and its output are charged to the active budget. */
+function budgeted(original: Helper): Helper {
+  return function (this: unknown, ...args: unknown[]) {
+    const options = args[args.length - 1] as HelperOptions;
+    const budget = activeBudget;
+    if (budget && typeof options?.fn === 'function') {
+      const fn = options.fn;
+      options.fn = (context, opts) => {
+        budget.iteration();
+        const out = fn(context, opts);
+        budget.produced(out.length);
+        return out;
+      };
+    }
+    return original.apply(this, args);
+  };
+}
+
+const builtIn = env.helpers as Record<string, Helper>;
+env.registerHelper('each', budgeted(builtIn['each'] as Helper));
+// Sections over arrays (`{{#items}}`) iterate through `each`; over objects they render once.
+env.registerHelper('blockHelperMissing', budgeted(builtIn['blockHelperMissing'] as Helper));
+env.unregisterHelper('log');
+
+/** An upper bound of block nesting, found without parsing (the parser is what deep nesting slows). */
+function scanBlockDepth(source: string): number {
+  let depth = 0;
+  let max = 0;
+  let i = source.indexOf('{{');
+  while (i >= 0) {
+    if (source.startsWith('{{!--', i)) {
+      const end = source.indexOf('--}}', i + 5);
+      if (end < 0) break;
+      i = source.indexOf('{{', end + 4);
+      continue;
+    }
+    let j = i + 2;
+    while (source[j] === '{' || source[j] === '~' || source[j] === ' ') j++;
+    const ch = source[j];
+    if (ch === '#' || (ch === '^' && !/^\^\s*~?}}/.test(source.slice(j, j + 8)))) {
+      depth += 1;
+      max = Math.max(max, depth);
+    } else if (ch === '/') {
+      depth = Math.max(0, depth - 1);
+    }
+    i = source.indexOf('{{', j);
+  }
+  return max;
+}
+
+interface AstNode {
+  type: string;
+  [key: string]: unknown;
+}
+
+const isNode = (value: unknown): value is AstNode => typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+
+function pathName(node: unknown): string | undefined {
+  if (!isNode(node) || node.type !== 'PathExpression') return undefined;
+  const original = node['original'];
+  return typeof original === 'string' ? original : undefined;
+}
+
+function helperCall(node: AstNode): { params: unknown[]; hash: unknown } {
+  const params = Array.isArray(node['params']) ? (node['params'] as unknown[]) : [];
+  return { params, hash: node['hash'] };
+}
+
+function hashKeys(hash: unknown): string[] {
+  if (!isNode(hash) || !Array.isArray(hash['pairs'])) return [];
+  return (hash['pairs'] as Array<{ key?: unknown }>).map((p) => String(p.key));
+}
+
+/** Walks the AST (iteratively) and returns the first reason this template would fail or cost too much. */
+function checkAst(root: AstNode, maxBlockDepth: number): TemplateProblem | null {
+  const stack: Array<{ node: unknown; blocks: number; subexpressions: number }> = [{ node: root, blocks: 0, subexpressions: 0 }];
+  while (stack.length > 0) {
+    const { node, blocks, subexpressions } = stack.pop() as { node: unknown; blocks: number; subexpressions: number };
+    if (!isNode(node)) continue;
+    switch (node.type) {
+      case 'PartialStatement':
+      case 'PartialBlockStatement':
+        return { code: 'template_syntax', message: 'partials ({{> name}}) are not allowed in templates' };
+      case 'Decorator':
+      case 'DecoratorBlock':
+        return { code: 'template_syntax', message: 'decorators and inline partials ({{* ...}}) are not allowed in templates' };
+      case 'Program': {
+        const body = Array.isArray(node['body']) ? (node['body'] as unknown[]) : [];
+        for (let i = body.length - 1; i >= 0; i--) stack.push({ node: body[i], blocks, subexpressions });
+        continue;
+      }
+      case 'BlockStatement': {
+        const name = pathName(node['path']);
+        const { params, hash } = helperCall(node);
+        if (name === undefined || !BLOCK_HELPERS.has(name)) {
+          const shown = name ?? 'a literal';
+          return {
+            code: 'template_syntax',
+            message: `{{#${shown}}} is not a block helper; use {{#if ${shown}}}, {{#each ${shown}}} or {{#with ${shown}}} (blocks may use if, unless, each and with)`,
+          };
+        }
+        if (params.length !== 1) {
+          return { code: 'template_syntax', message: `{{#${name}}} needs exactly one argument, e.g. {{#${name} job.items}}; it has ${params.length}` };
+        }
+        const extra = hashKeys(hash).filter((k) => !(k === 'includeZero' && (name === 'if' || name === 'unless')));
+        if (extra.length > 0) return { code: 'template_syntax', message: `{{#${name}}} does not take ${extra.map((k) => `${k}=`).join(', ')}` };
+        const depth = blocks + 1;
+        if (depth > maxBlockDepth) {
+          return { code: 'template_too_deep', message: `blocks nest more than ${maxBlockDepth} levels` };
+        }
+        const inverse = node['inverse'];
+        // `{{else if x}}` is a chain, not a nesting: its block is charged at the same depth.
+        const chained = isNode(inverse) && inverse['chained'] === true;
+        stack.push({ node: node['program'], blocks: depth, subexpressions });
+        stack.push({ node: inverse, blocks: chained ? blocks : depth, subexpressions });
+        for (const p of params) stack.push({ node: p, blocks, subexpressions });
+        continue;
+      }
+      case 'MustacheStatement':
+      case 'SubExpression': {
+        const name = pathName(node['path']);
+        const { params, hash } = helperCall(node);
+        const isCall = params.length > 0 || hashKeys(hash).length > 0 || node.type === 'SubExpression';
+        if (name !== undefined && FORBIDDEN_NAMES.has(name)) {
+          return { code: 'template_syntax', message: `the ${name} helper is not available in templates` };
+        }
+        if (!isCall) {
+          if (name !== undefined && (BLOCK_HELPERS.has(name) || INLINE_HELPERS.has(name))) {
+            return { code: 'template_syntax', message: `{{${name}}} needs arguments${BLOCK_HELPERS.has(name) ? ` and a block: {{#${name} value}}...{{/${name}}}` : ''}` };
+          }
+          continue;
+        }
+        const arity = name === undefined ? undefined : INLINE_HELPERS.get(name);
+        if (arity === undefined) {
+          const shown = name ?? 'a literal';
+          return {
+            code: 'template_syntax',
+            message: BLOCK_HELPERS.has(shown)
+              ? `{{${shown}}} is a block helper; write {{#${shown} value}}...{{/${shown}}}`
+              : `unknown helper "${shown}"; templates may call lookup and the block helpers if, unless, each and with`,
+          };
+        }
+        if (params.length !== arity || hashKeys(hash).length > 0) {
+          return { code: 'template_syntax', message: `${name} needs exactly ${arity} arguments, e.g. {{lookup job "number"}}` };
+        }
+        const depth = node.type === 'SubExpression' ? subexpressions + 1 : subexpressions;
+        if (depth > TEMPLATE_LIMITS.maxSubexpressionDepth) {
+          return { code: 'template_too_deep', message: `subexpressions nest more than ${TEMPLATE_LIMITS.maxSubexpressionDepth} levels` };
+        }
+        for (const p of params) stack.push({ node: p, blocks, subexpressions: depth });
+        continue;
+      }
+      default:
+        continue;
+    }
+  }
+  return null;
+}
+
+function hasTemplateSyntax(source: string): boolean {
+  return source.includes('{{');
 }
 
 function firstLine(message: string): string {
@@ -56,12 +275,62 @@ function firstLine(message: string): string {
   return line.slice(0, 300);
 }
 
-function containsPartial(node: unknown): boolean {
-  if (typeof node !== 'object' || node === null) return false;
-  const n = node as { type?: string; body?: unknown[]; program?: unknown; inverse?: unknown };
-  if (n.type === 'PartialStatement' || n.type === 'PartialBlockStatement' || n.type === 'DecoratorBlock' || n.type === 'Decorator') {
-    return true;
+/** Parses a template; throws with Handlebars' message when it does not parse. */
+export function parseTemplate(source: string): AstNode {
+  return env.parse(source) as unknown as AstNode;
+}
+
+/**
+ * Save-time check of a template: null when it compiles, stays within the save-time limits and uses
+ * only what renders, else the first problem. Cheap for any accepted size: block depth is bounded
+ * before the template is parsed.
+ */
+export function checkTemplateSource(source: string, maxLength: number = TEMPLATE_LIMITS.maxLength): TemplateProblem | null {
+  if (source.length > maxLength) return { code: 'too_large', message: `template is longer than ${maxLength} characters` };
+  if (!hasTemplateSyntax(source)) return null;
+  if (scanBlockDepth(source) > TEMPLATE_LIMITS.maxBlockDepth) {
+    return { code: 'template_too_deep', message: `blocks nest more than ${TEMPLATE_LIMITS.maxBlockDepth} levels` };
   }
-  if (Array.isArray(n.body) && n.body.some(containsPartial)) return true;
-  return containsPartial(n.program) || containsPartial(n.inverse);
+  let ast: AstNode;
+  try {
+    ast = parseTemplate(source);
+  } catch (error) {
+    return { code: 'template_syntax', message: `template does not compile: ${firstLine((error as Error).message)}` };
+  }
+  const problem = checkAst(ast, TEMPLATE_LIMITS.maxBlockDepth);
+  if (problem) return problem;
+  try {
+    env.precompile(source, COMPILE_OPTIONS);
+    return null;
+  } catch (error) {
+    return { code: 'template_syntax', message: `template does not compile: ${firstLine((error as Error).message)}` };
+  }
+}
+
+/** Returns null when `source` is an acceptable template, else a message saying why not. */
+export function checkTemplate(source: string): string | null {
+  return checkTemplateSource(source)?.message ?? null;
+}
+
+/**
+ * Compiles once; the returned function renders many times, within the budget of the action being
+ * rendered ({@link withRenderBudget}) or, called on its own, within a fresh budget. Plain strings cost
+ * nothing.
+ */
+export function compileTemplate(source: string): RenderTemplate {
+  if (!hasTemplateSyntax(source)) return () => source;
+  const template = env.compile(source, COMPILE_OPTIONS);
+  return (context) => {
+    const budget = activeBudget ?? new RenderBudget();
+    const run = () => {
+      try {
+        return budget.checkOutput(template(context, RUNTIME_OPTIONS));
+      } catch (error) {
+        // Handlebars' own runtime errors, and V8's "Invalid string length", become typed failures.
+        if (error instanceof AutomationError) throw error;
+        throw new AutomationError('CRM_ERR_RENDER', `template failed to render: ${firstLine(error instanceof Error ? error.message : String(error))}`, { cause: error });
+      }
+    };
+    return activeBudget ? run() : withRenderBudget(budget, run);
+  };
 }

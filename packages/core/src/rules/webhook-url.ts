@@ -1,13 +1,68 @@
-const TEMPLATE = /\{\{[^}]*\}\}/g;
+import { AutomationError } from '../errors.js';
+import { checkTemplateSource, compileTemplate, parseTemplate, type RenderTemplate } from './templates.js';
 
 export interface UrlProblem {
   code: string;
   message: string;
 }
 
+/** A webhook URL template, split the way Handlebars reads it: literal text and inserted values. */
+type UrlPart = { kind: 'text'; text: string } | { kind: 'value'; source: string };
+
+// Stands in for every inserted value when the URL is parsed at save time: lower-case letters and
+// digits survive the WHATWG parser's host normalisation, so finding it in the host proves a template
+// could reach the host.
+const SENTINEL = 'crm0tpl0value';
+
+interface Loc {
+  start: { line: number; column: number };
+  end: { line: number; column: number };
+}
+
+function offsets(source: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < source.length; i++) if (source[i] === '\n') starts.push(i + 1);
+  return starts;
+}
+
 /**
- * Save-time check of a webhook URL. Templates may appear in the path and query, never in the scheme,
- * credentials or host, so the destination is fixed when the rule is saved.
+ * Splits a URL template into text and values from Handlebars' own parse, so comments (`{{!}}`),
+ * whitespace control and escapes are read exactly as rendering will read them. URLs may insert values
+ * (`{{job.id}}`, `{{lookup job "id"}}`), not blocks.
+ */
+function splitUrlTemplate(raw: string): UrlPart[] | UrlProblem {
+  if (!raw.includes('{{')) return [{ kind: 'text', text: raw }];
+  const problem = checkTemplateSource(raw);
+  if (problem) return problem;
+  const ast = parseTemplate(raw);
+  const lines = offsets(raw);
+  const at = (p: { line: number; column: number }) => (lines[p.line - 1] ?? 0) + p.column;
+  const parts: UrlPart[] = [];
+  for (const node of (ast['body'] as Array<Record<string, unknown>>) ?? []) {
+    switch (node['type']) {
+      case 'ContentStatement':
+        parts.push({ kind: 'text', text: String(node['value'] ?? '') });
+        break;
+      case 'CommentStatement':
+        break;
+      case 'MustacheStatement': {
+        const loc = node['loc'] as Loc | undefined;
+        if (!loc) return { code: 'invalid_url', message: 'could not read the URL template' };
+        parts.push({ kind: 'value', source: raw.slice(at(loc.start), at(loc.end)) });
+        break;
+      }
+      default:
+        return { code: 'template_syntax', message: 'webhook URLs may insert values ({{job.id}}), not blocks such as {{#if}}' };
+    }
+  }
+  return parts;
+}
+
+/**
+ * Save-time check of a webhook URL. The URL is parsed the way the WHATWG URL parser (what fetch uses)
+ * will parse it at send time, with every inserted value replaced by a marker: templates may appear in
+ * the path, query and fragment, never in the scheme, credentials, host or port, so the destination is
+ * fixed when the rule is saved. `extra` is the SSRF check of the literal destination.
  */
 export function checkWebhookUrl(raw: string, extra?: ((url: URL) => string | null) | undefined): UrlProblem | null {
   const markdown = /^\[([^\]]*)\]\(([^)]*)\)$/.exec(raw.trim());
@@ -17,12 +72,17 @@ export function checkWebhookUrl(raw: string, extra?: ((url: URL) => string | nul
       message: `looks like a Markdown link; write the plain URL (${JSON.stringify(markdown[2] ?? markdown[1])})`,
     };
   }
-  const probe = raw.replace(TEMPLATE, 'x');
+  const parts = splitUrlTemplate(raw);
+  if (!Array.isArray(parts)) return parts;
+  const probe = parts.map((p) => (p.kind === 'text' ? p.text : SENTINEL)).join('');
   let url: URL;
   try {
     url = new URL(probe);
   } catch {
-    return { code: 'invalid_url', message: 'must be an absolute http(s) URL' };
+    return { code: 'invalid_url', message: 'must be an absolute http(s) URL with a literal host (templates only in the path and query)' };
+  }
+  if (url.protocol.includes(SENTINEL) || url.hostname.includes(SENTINEL) || url.port.includes(SENTINEL) || url.username.includes(SENTINEL) || url.password.includes(SENTINEL)) {
+    return { code: 'invalid_url', message: 'templates are allowed in the path and query only, not in the scheme or host' };
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     return { code: 'invalid_url', message: `scheme "${url.protocol.replace(':', '')}" is not allowed; use http or https` };
@@ -30,10 +90,63 @@ export function checkWebhookUrl(raw: string, extra?: ((url: URL) => string | nul
   if (url.username || url.password) {
     return { code: 'invalid_url', message: 'credentials in the URL are not allowed; use headers' };
   }
-  const authority = raw.slice(raw.indexOf('//') + 2).split(/[/?#]/)[0] ?? '';
-  if (authority.includes('{{')) {
-    return { code: 'invalid_url', message: 'templates are allowed in the path and query only, not in the host' };
-  }
   const refused = extra?.(url);
   return refused ? { code: 'blocked_address', message: refused } : null;
+}
+
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
+/** Start of the path in a rendered absolute URL (after `scheme://authority`), or -1. */
+function pathStart(url: string): number {
+  const scheme = /^[a-z][a-z0-9+.-]*:[\\/]*/i.exec(url);
+  if (!scheme) return -1;
+  for (let i = scheme[0].length; i < url.length; i++) {
+    const ch = url[i];
+    if (ch === '/' || ch === '\\' || ch === '?' || ch === '#') return i;
+  }
+  return url.length;
+}
+
+/**
+ * Compiles a webhook URL template. Every inserted value is percent-encoded, so event data cannot add a
+ * query, a fragment or path separators; and a value that would make a whole path segment `.` or `..`
+ * (which the URL parser resolves, climbing out of the saved path) fails the render instead.
+ */
+export function compileUrlTemplate(raw: string): RenderTemplate {
+  const parts = splitUrlTemplate(raw);
+  if (!Array.isArray(parts)) throw new AutomationError('CRM_ERR_RENDER', `webhook URL template is not valid: ${parts.message}`);
+  const compiled: Array<string | RenderTemplate> = parts.map((p) => (p.kind === 'text' ? p.text : compileTemplate(p.source)));
+  if (compiled.every((p) => typeof p === 'string')) {
+    const fixed = compiled.join('');
+    return () => fixed;
+  }
+  return (payload) => {
+    let out = '';
+    const inserted: Array<[number, number]> = [];
+    for (const part of compiled) {
+      if (typeof part === 'string') {
+        out += part;
+        continue;
+      }
+      const value = encodeURIComponent(part(payload));
+      inserted.push([out.length, out.length + value.length]);
+      out += value;
+    }
+    const start = pathStart(out);
+    if (start >= 0) {
+      const end = out.slice(start).search(/[?#]/);
+      const pathEnd = end < 0 ? out.length : start + end;
+      let segmentStart = start;
+      for (let i = start; i <= pathEnd; i++) {
+        const ch = out[i];
+        if (i < pathEnd && ch !== '/' && ch !== '\\') continue;
+        const segment = out.slice(segmentStart, i);
+        if (DOT_SEGMENT.test(segment) && inserted.some(([a, b]) => a < i && b > segmentStart)) {
+          throw new AutomationError('CRM_ERR_RENDER', `a value inserted into the webhook URL makes the path segment ${JSON.stringify(segment)}, which would leave the saved path`);
+        }
+        segmentStart = i + 1;
+      }
+    }
+    return out;
+  };
 }

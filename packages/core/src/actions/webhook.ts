@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { checkWebhookUrl } from '../rules/webhook-url.js';
+import { boundedJson, issue, singleLine, singleLineTemplate, templateString } from './fields.js';
+import { HEADER_NAME_PATTERN, isReservedWebhookHeader } from './webhook-headers.js';
+
+export const WEBHOOK_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'GET'] as const;
+export const MAX_WEBHOOK_URL_LENGTH = 2_048;
+export const MAX_HEADER_VALUE_LENGTH = 4_096;
+
+const headerName = z
+  .string()
+  .regex(HEADER_NAME_PATTERN, 'invalid header name')
+  .refine((h) => !isReservedWebhookHeader(h), { message: 'this header is set by the gateway', params: { code: 'reserved_header' } });
+
+const jsonTemplateValue: z.ZodType<unknown> = z.lazy(() =>
+  z.union([templateString(), z.number(), z.boolean(), z.null(), z.array(jsonTemplateValue).max(1_000), z.record(z.string(), jsonTemplateValue)]),
+);
+
+export interface WebhookRuleParamsOptions {
+  /**
+   * Save-time check of the literal destination (SSRF): a refusal message or null. The webhook gateway
+   * passes its own address policy's check, so the policy is configured once, on the gateway.
+   */
+  checkUrl?: ((url: URL) => string | null) | undefined;
+}
+
+/** `params` of a `webhook` action in a rule: templates in the path, query, headers and payload strings. */
+export function webhookRuleParamsSchema(options: WebhookRuleParamsOptions = {}) {
+  return z.strictObject({
+    url: z.string().max(MAX_WEBHOOK_URL_LENGTH).superRefine((url, ctx) => {
+      const problem = checkWebhookUrl(url, options.checkUrl);
+      if (problem) ctx.addIssue(issue(problem.code, problem.message));
+    }),
+    method: z.enum(WEBHOOK_METHODS).optional(),
+    headers: z.record(headerName, singleLineTemplate(MAX_HEADER_VALUE_LENGTH)).optional(),
+    payload: jsonTemplateValue.optional(),
+  });
+}
+
+/** `params` of a rendered `webhook` command. The gateway checks the destination's addresses itself. */
+export const webhookCommandSchema = z.strictObject({
+  url: singleLine(MAX_WEBHOOK_URL_LENGTH).pipe(z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })),
+  method: z.enum(WEBHOOK_METHODS).optional(),
+  headers: z.record(headerName, singleLine(MAX_HEADER_VALUE_LENGTH)).optional(),
+  payload: boundedJson().optional(),
+});
