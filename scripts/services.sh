@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Real-server tooling for integration tests: Redis, MongoDB-wire (FerretDB on
-# SQLite), RabbitMQ and Kafka (KRaft), all running as plain processes on
-# 127.0.0.1 without Docker (docker-compose.yml has the Docker equivalent).
-# Installs what is missing (apt-get, go, mvn), caches builds and data under
-# $CRM_SERVICES_CACHE (default: <repo>/.cache/services); data survives restarts.
+# Real-server tooling for integration tests: Redis, PostgreSQL 15, MongoDB-wire
+# (mongo-java-server, in memory), RabbitMQ and Kafka (KRaft), all running as
+# plain processes on 127.0.0.1 without Docker (docker-compose.yml has the Docker
+# equivalent). Installs what is missing (apt-get, mvn), caches builds and data
+# under $CRM_SERVICES_CACHE (default: <repo>/.cache/services); data survives
+# restarts, except Mongo's (see below).
 #
 # Usage:
-#   scripts/services.sh up      [redis|mongo|rabbitmq|kafka ...]   # install + start + wait; prints env lines
+#   scripts/services.sh up      [redis|postgres|mongo|rabbitmq|kafka ...]  # install + start + wait; prints env lines
 #   scripts/services.sh down    [names...]                          # stop (all when no names)
 #   scripts/services.sh start   <name...>                           # start + wait for readiness
 #   scripts/services.sh stop    <name...>                           # stop, wait until the port is closed
@@ -17,21 +18,40 @@
 # Env lines go to stdout (one KEY=VALUE a line), progress goes to stderr, so:
 #   export $(scripts/services.sh up)
 #   eval "$(scripts/services.sh env --export)"
-# The lines: REDIS_URL=redis://127.0.0.1:6379  MONGODB_URI=mongodb://127.0.0.1:27017
+# The lines: REDIS_URL=redis://127.0.0.1:6379
+#   POSTGRES_URL=postgres://postgres@127.0.0.1:5433/crm_automation
+#   MONGODB_URI=mongodb://127.0.0.1:27017
 #   RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672  KAFKA_BROKERS=127.0.0.1:9092
 #
+# PostgreSQL: Debian's postgresql-15, but never its system cluster (none is
+# created on install; an existing one is left alone): a cluster of our own in
+# $CACHE/postgres/data, run as the postgres OS user, on 127.0.0.1:5433 (5432 is
+# the system cluster's), unix socket in $CACHE/postgres/run, databases
+# crm_automation and crm_automation_test. `restart postgres` really stops and
+# starts the server; data survives.
+#
+# Mongo is mongo-java-server (scripts/mongo-java-server/, built once with mvn),
+# not FerretDB: the engine relies on MongoDB's per-document atomicity, e.g. a
+# findOneAndUpdate from pending to claimed under concurrent claimers; FerretDB v1
+# runs it as read, filter, then write by _id, so one document was claimed many
+# times (16 claimers, 300 triggers: 1,517 claims), while mongo-java-server
+# claims each exactly once (scripts/mongo-java-server/atomicity-probe.mjs).
+# Its data is IN MEMORY: `restart mongo` starts empty, so restart-recovery
+# tests cut connections through a proxy instead of restarting it.
 # If MONGODB_URI is set and points anywhere but 127.0.0.1:27017, `up mongo`
-# only pings that server and does not start FerretDB.
+# only pings that server and does not start mongo-java-server.
 # Kafka: single node, auto.create.topics.enable=true, num.partitions=3.
 # Knobs: CRM_SERVICES_CACHE, CRM_SERVICES_PORT_OFFSET (shift all ports, for an
 # isolated second set), CRM_SERVICES_START_TIMEOUT (s, default 120),
 # CRM_SERVICES_STOP_TIMEOUT (s before SIGKILL, default 30),
-# CRM_SERVICES_EXTERNAL_TIMEOUT (s to wait for an external MONGODB_URI, default 30).
+# CRM_SERVICES_EXTERNAL_TIMEOUT (s to wait for an external MONGODB_URI, default 30),
+# CRM_MONGO_HEAP (mongo-java-server's -Xmx, default 2g),
+# CRM_MONGO_SERVER_VERSION (what mongo-java-server reports: 4.0 or 5.0, default 5.0).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${CRM_SERVICES_CACHE:-$REPO/.cache/services}"
-ALL_SERVICES=(redis mongo rabbitmq kafka)
+ALL_SERVICES=(redis postgres mongo rabbitmq kafka)
 
 # CRM_SERVICES_PORT_OFFSET shifts every port (e.g. 10000 -> redis on 16379) so a
 # second, isolated set of servers can run next to the default one (use it with
@@ -39,13 +59,14 @@ ALL_SERVICES=(redis mongo rabbitmq kafka)
 PORT_OFFSET="${CRM_SERVICES_PORT_OFFSET:-0}"
 [[ "$PORT_OFFSET" =~ ^[0-9]+$ ]] || { echo "[services] ERROR: CRM_SERVICES_PORT_OFFSET must be a number" >&2; exit 1; }
 REDIS_PORT=$((6379 + PORT_OFFSET))
+POSTGRES_PORT=$((5433 + PORT_OFFSET))
 MONGO_PORT=$((27017 + PORT_OFFSET))
 RABBIT_PORT=$((5672 + PORT_OFFSET))
 RABBIT_DIST_PORT=$((25672 + PORT_OFFSET))
 KAFKA_PORT=$((9092 + PORT_OFFSET))
 KAFKA_CONTROLLER_PORT=$((9093 + PORT_OFFSET))
 
-FERRETDB_VERSION=v1.24.2
+POSTGRES_MAJOR=15
 KAFKA_VERSION=3.9.1
 SLF4J_VERSION=1.7.36
 if (( PORT_OFFSET == 0 )); then RABBIT_NODE=rabbit@localhost; else RABBIT_NODE="rabbit${PORT_OFFSET}@localhost"; fi
@@ -376,13 +397,208 @@ redis_status() {
   else echo "redis     stopped"; fi
 }
 
-# -------------------------------------------------------- mongo (FerretDB) --
+# ---------------------------------------------------------------- postgres --
 
-FERRET_BIN="$CACHE/bin/ferretdb"
-FERRET_DIR="$CACHE/ferretdb"
-FERRET_DATA="$FERRET_DIR/data"
-FERRET_PID="$FERRET_DIR/ferretdb.pid"
-FERRET_LOG="$FERRET_DIR/ferretdb.log"
+PG_BIN="/usr/lib/postgresql/${POSTGRES_MAJOR}/bin"
+# absolute: the postgres-user commands run from / (root's cwd may be closed to them)
+PG_DIR="$(realpath -m "$CACHE")/postgres"
+PG_DATA="$PG_DIR/data"
+PG_RUN="$PG_DIR/run"
+PG_LOG="$PG_DIR/postgres.log"
+PG_USER=postgres
+PG_DATABASES=(crm_automation crm_automation_test)
+
+postgres_env() { echo "POSTGRES_URL=postgres://postgres@127.0.0.1:${POSTGRES_PORT}/${PG_DATABASES[0]}"; }
+
+# as_pg CMD... : run CMD as the postgres OS user (initdb and the server refuse root)
+as_pg() { (cd / && runuser -u "$PG_USER" -- "$@"); }
+
+# The postmaster's pid: first line of postmaster.pid, if that process is alive
+# and is a postgres.
+postgres_pid() {
+  local pid
+  [[ -f "$PG_DATA/postmaster.pid" ]] || return 1
+  pid=$(head -n1 "$PG_DATA/postmaster.pid" 2>/dev/null | tr -dc '0-9')
+  pid_alive "$pid" || return 1
+  cmd_matches "$pid" 'postgres' || return 1
+  printf '%s\n' "$pid"
+}
+
+postgres_ready() {
+  [[ -x "$PG_BIN/pg_isready" ]] || return 1
+  port_open "$POSTGRES_PORT" || return 1
+  timeout 5 "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d postgres >/dev/null 2>&1
+}
+
+# psql over TCP as the postgres role (trust on loopback, see postgres_write_config)
+postgres_psql() {
+  timeout 30 "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres "$@"
+}
+
+postgres_install() {
+  if [[ -x "$PG_BIN/postgres" && -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" ]]; then
+    return 0
+  fi
+  # Debian's postinst creates and starts a system cluster (15/main on 5432)
+  # unless createcluster.conf says no. Only when postgresql-15 is not installed
+  # yet: install postgresql-common first (it owns that conffile), switch the
+  # main cluster off, then install the server. An existing installation and its
+  # clusters are left as they are.
+  if ! dpkg-query -W -f='${Status}' "postgresql-${POSTGRES_MAJOR}" 2>/dev/null | grep -q 'ok installed'; then
+    if ! dpkg-query -W -f='${Status}' postgresql-common 2>/dev/null | grep -q 'ok installed'; then
+      apt_install postgresql-common
+    fi
+    local conf=/etc/postgresql-common/createcluster.conf
+    if [[ -f "$conf" ]] && grep -Eq '^[#[:space:]]*create_main_cluster' "$conf"; then
+      sed -i -E 's/^[#[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' "$conf"
+    else
+      echo 'create_main_cluster = false' >>"$conf"
+    fi
+    log "postgres: $conf: create_main_cluster = false (no system cluster on install)"
+  fi
+  apt_install "postgresql-${POSTGRES_MAJOR}" "postgresql-client-${POSTGRES_MAJOR}"
+  [[ -x "$PG_BIN/postgres" ]] || die "postgres: $PG_BIN/postgres not found after install"
+}
+
+# The data directory and everything the server writes must belong to the
+# postgres OS user, and every parent directory must be traversable by it.
+postgres_prepare_dirs() {
+  id -u "$PG_USER" >/dev/null 2>&1 || die "postgres: OS user '$PG_USER' not found (installed by postgresql-common)"
+  [[ $(id -u) -eq 0 ]] || die "postgres: need root (to run the server as the '$PG_USER' user)"
+  mkdir -p "$CACHE"
+  install -d -o "$PG_USER" -g "$PG_USER" -m 0700 "$PG_DIR"
+  install -d -o "$PG_USER" -g "$PG_USER" -m 0755 "$PG_RUN"
+  [[ -e "$PG_LOG" ]] || install -o "$PG_USER" -g "$PG_USER" -m 0640 /dev/null "$PG_LOG"
+  as_pg test -w "$PG_DIR" \
+    || die "postgres: user '$PG_USER' cannot write $PG_DIR (a parent directory of $CACHE is not traversable by it; set CRM_SERVICES_CACHE elsewhere)"
+}
+
+postgres_initdb() {
+  [[ -f "$PG_DATA/PG_VERSION" ]] && return 0
+  log "postgres: initdb (first time only, data in $PG_DATA)"
+  rm -rf "$PG_DATA"
+  as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >>"$PG_LOG" 2>&1 \
+    || { tail -n 20 "$PG_LOG" >&2; die "postgres: initdb failed (see $PG_LOG)"; }
+}
+
+postgres_write_config() {
+  # Rewritten on every start, so a changed port offset or setting takes effect;
+  # postgresql.conf only includes it (settings later in the file win).
+  as_pg tee "$PG_DATA/crm-services.conf" >/dev/null <<EOF
+# generated by scripts/services.sh -- test cluster, not for production data
+listen_addresses = '127.0.0.1'
+port = ${POSTGRES_PORT}
+unix_socket_directories = '${PG_RUN}'
+max_connections = 200
+shared_buffers = 256MB
+# fsync and synchronous_commit stay at their defaults (on): restart tests
+# expect committed data to be there after a stop.
+logging_collector = off
+log_line_prefix = '%m [%p] %q%u@%d '
+log_min_messages = warning
+log_connections = off
+log_disconnections = off
+EOF
+  grep -q "^include 'crm-services.conf'" "$PG_DATA/postgresql.conf" \
+    || printf "\n# scripts/services.sh\ninclude 'crm-services.conf'\n" | as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
+  # Trust on loopback (and the private socket directory) only: a throwaway test
+  # cluster that listens on 127.0.0.1 alone, so tests and tools connect as
+  # `postgres` without a password, as the docker-compose service does.
+  as_pg tee "$PG_DATA/pg_hba.conf" >/dev/null <<'EOF'
+# generated by scripts/services.sh -- test cluster: trust on loopback only
+# TYPE  DATABASE        USER            ADDRESS                 METHOD
+local   all             all                                     trust
+host    all             all             127.0.0.1/32            trust
+host    all             all             ::1/128                 trust
+local   replication     all                                     trust
+host    replication     all             127.0.0.1/32            trust
+EOF
+}
+
+postgres_create_databases() {
+  local db exists
+  for db in "${PG_DATABASES[@]}"; do
+    exists=$(postgres_psql -d postgres -tA -c "select 1 from pg_database where datname = '$db'") \
+      || die "postgres: cannot query pg_database"
+    if [[ "$exists" != 1 ]]; then
+      log "postgres: creating database $db"
+      postgres_psql -d postgres -c "create database \"$db\"" >/dev/null || die "postgres: create database $db failed"
+    fi
+  done
+}
+
+postgres_start() {
+  postgres_install
+  if postgres_ready; then
+    log "postgres: already running on 127.0.0.1:$POSTGRES_PORT"
+    postgres_create_databases
+    return 0
+  fi
+  port_open "$POSTGRES_PORT" && die "postgres: port $POSTGRES_PORT is in use by something that is not a ready PostgreSQL"
+  postgres_prepare_dirs
+  postgres_initdb
+  postgres_write_config
+  log "postgres: starting PostgreSQL ${POSTGRES_MAJOR} (data in $PG_DATA)"
+  # pg_ctl detaches the postmaster (its own session, stdio to the log file);
+  # -W: readiness is waited for below, like the other services.
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -W -s start </dev/null >>"$PG_LOG" 2>&1 9>&- \
+    || { tail -n 20 "$PG_LOG" >&2; die "postgres: pg_ctl start failed (see $PG_LOG)"; }
+  local start
+  start=$(now)
+  while ! postgres_ready; do
+    if (( $(now) - start >= 3 )) && ! postgres_pid >/dev/null; then
+      log "postgres: server exited during startup; last log lines ($PG_LOG):"
+      tail -n 30 "$PG_LOG" >&2 || true
+      die "postgres failed to start"
+    fi
+    if (( $(now) - start >= START_TIMEOUT )); then
+      tail -n 30 "$PG_LOG" >&2 || true
+      die "postgres failed to become ready after ${START_TIMEOUT}s"
+    fi
+    sleep 0.2
+  done
+  log "postgres: ready after $(( $(now) - start ))s"
+  postgres_create_databases
+}
+
+postgres_stop() {
+  local pid
+  pid=$(postgres_pid || pid_on_port "$POSTGRES_PORT" '^([^ ]*/)?postgres( |$)' || true)
+  if [[ -z "$pid" ]]; then
+    wait_port_closed postgres "$POSTGRES_PORT" 5
+    log "postgres: stopped"
+    return 0
+  fi
+  log "postgres: stopping pid $pid"
+  # fast shutdown: disconnect clients, checkpoint, exit (SIGTERM would be a
+  # "smart" shutdown that waits for every client to leave)
+  if [[ -f "$PG_DATA/postmaster.pid" ]]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t "$STOP_TIMEOUT" -s stop >>"$PG_LOG" 2>&1 9>&- \
+      || log "postgres: pg_ctl stop failed; signalling pid $pid"
+  else
+    kill -INT "$pid" 2>/dev/null || true
+  fi
+  if pid_alive "$pid"; then kill_and_wait postgres "$pid" "$POSTGRES_PORT"; fi
+  wait_port_closed postgres "$POSTGRES_PORT" 15
+  log "postgres: stopped"
+}
+
+postgres_status() {
+  if postgres_ready; then echo "postgres  running  pid=$(postgres_pid || pid_on_port "$POSTGRES_PORT" || echo '?')  $(postgres_env | cut -d= -f2-)  (data in $PG_DATA)"
+  else echo "postgres  stopped"; fi
+}
+
+# ----------------------------------------------- mongo (mongo-java-server) --
+
+MJS_SRC="$REPO/scripts/mongo-java-server"
+MJS_DIR="$CACHE/mongo-java-server"
+MJS_JAR="$MJS_DIR/crm-mongo-java-server.jar"
+MJS_STAMP="$MJS_DIR/jar.sha256"
+MJS_PID="$MJS_DIR/mongo.pid"
+MJS_LOG="$MJS_DIR/mongo.log"
+MJS_CMD_RE='crm-mongo-java-server[.]jar'
+MONGO_HEAP="${CRM_MONGO_HEAP:-2g}"
+MONGO_SERVER_VERSION="${CRM_MONGO_SERVER_VERSION:-5.0}"
 
 # MONGODB_URI set and pointing anywhere but our own local port -> external server.
 mongo_external() {
@@ -415,67 +631,57 @@ mongo_hostport() {
 mongo_ready() {
   local hp
   read -r -a hp <<<"$(mongo_hostport "$(mongo_uri)")"
+  if ! mongo_external; then port_open "${hp[1]}" || return 1; fi
   node_probe mongo "${hp[0]}" "${hp[1]}"
 }
 
+# Hash of the launcher's sources: the jar is rebuilt only when they change.
+mongo_source_hash() { cat "$MJS_SRC/pom.xml" "$MJS_SRC/Main.java" | sha256sum | cut -c1-16; }
+
 mongo_install() {
-  [[ -x "$FERRET_BIN" ]] && return 0
-  if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then PATH="/usr/local/go/bin:$PATH"; fi
-  command -v go >/dev/null 2>&1 || die "mongo: go (1.24+) is required to build FerretDB"
-  mkdir -p "$CACHE/bin"
-  log "mongo: building FerretDB $FERRETDB_VERSION (first time only; about a minute)"
-  local start src mod
+  local sum
+  sum=$(mongo_source_hash)
+  [[ -f "$MJS_JAR" && "$(cat "$MJS_STAMP" 2>/dev/null)" == "$sum" ]] && return 0
+  command -v java >/dev/null 2>&1 || die "mongo: java (17+) is required for mongo-java-server"
+  command -v mvn >/dev/null 2>&1 || die "mongo: mvn is required to build the mongo-java-server launcher"
+  local build="$MJS_DIR/build" start
   start=$(now)
-  # A plain `go install .../cmd/ferretdb@v1.24.2` builds a binary that panics at
-  # start ("Invalid build/version/version.txt"): the release's version.txt is
-  # generated, not part of the module. So fetch the module, copy it, add
-  # version.txt and build the real CLI from the copy.
-  mod=$(cd / && GOWORK=off GOFLAGS='' go mod download -json "github.com/FerretDB/FerretDB@${FERRETDB_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n1) \
-    || die "mongo: go mod download of FerretDB failed"
-  [[ -n "$mod" && -d "$mod/cmd/ferretdb" ]] || die "mongo: FerretDB module source not found (go mod download)"
-  src="$CACHE/src/ferretdb-${FERRETDB_VERSION}"
-  rm -rf "$src"
-  mkdir -p "$src"
-  cp -R "$mod/." "$src/"
-  chmod -R u+w "$src"
-  echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
-  echo "crm-services" >"$src/build/version/package.txt"
-  (cd "$src" && CGO_ENABLED=0 GOFLAGS='' GOTOOLCHAIN=local go build -buildvcs=false -trimpath \
-      -o "$FERRET_BIN.tmp" ./cmd/ferretdb) >&2 \
-    || die "mongo: building FerretDB failed"
-  "$FERRET_BIN.tmp" --version >/dev/null 2>&1 || die "mongo: built FerretDB binary does not run"
-  mv -f "$FERRET_BIN.tmp" "$FERRET_BIN"
-  rm -rf "$src"
-  rmdir "$CACHE/src" 2>/dev/null || true
-  log "mongo: FerretDB built in $(( $(now) - start ))s"
+  log "mongo: building the mongo-java-server launcher with mvn (only when scripts/mongo-java-server changes)"
+  # Built in a copy under the cache, so target/ never lands in the work tree.
+  rm -rf "$build"
+  mkdir -p "$build"
+  cp "$MJS_SRC/pom.xml" "$MJS_SRC/Main.java" "$build/"
+  (cd "$build" && mvn -B -q -Dstyle.color=never -DskipTests package) >"$MJS_DIR/mvn.log" 2>&1 \
+    || { tail -n 30 "$MJS_DIR/mvn.log" >&2; die "mongo: mvn package failed (see $MJS_DIR/mvn.log)"; }
+  [[ -f "$build/target/crm-mongo-java-server.jar" ]] || die "mongo: $build/target/crm-mongo-java-server.jar missing after mvn"
+  cp -f "$build/target/crm-mongo-java-server.jar" "$MJS_JAR.tmp"
+  mv -f "$MJS_JAR.tmp" "$MJS_JAR"
+  echo "$sum" >"$MJS_STAMP"
+  rm -rf "$build"
+  log "mongo: launcher built in $(( $(now) - start ))s"
 }
 
 mongo_start() {
   if mongo_external; then
-    log "mongo: MONGODB_URI is set ($(mongo_uri)); pinging it instead of starting FerretDB"
+    log "mongo: MONGODB_URI is set ($(mongo_uri)); pinging it instead of starting mongo-java-server"
     local start t=${CRM_SERVICES_EXTERNAL_TIMEOUT:-30}
     start=$(now)
     until mongo_ready >/dev/null 2>&1; do
-      (( $(now) - start >= t )) && die "mongo: MONGODB_URI=$(mongo_uri) did not answer ping within ${t}s (unset MONGODB_URI to use the local FerretDB)"
+      (( $(now) - start >= t )) && die "mongo: MONGODB_URI=$(mongo_uri) did not answer ping within ${t}s (unset MONGODB_URI to use the local mongo-java-server)"
       sleep 0.5
     done
     log "mongo: external server answers ping"
     return 0
   fi
+  [[ "$MONGO_HEAP" =~ ^[0-9]+[kKmMgG]?$ ]] || die "mongo: CRM_MONGO_HEAP must look like 2g or 512m, got '$MONGO_HEAP'"
   if mongo_ready; then log "mongo: already running on 127.0.0.1:$MONGO_PORT"; return 0; fi
   port_open "$MONGO_PORT" && die "mongo: port $MONGO_PORT is in use by something that does not answer ping"
+  mkdir -p "$MJS_DIR"
   mongo_install
-  mkdir -p "$FERRET_DATA"
-  log "mongo: starting FerretDB (sqlite backend, data in $FERRET_DATA)"
-  spawn mongo "$FERRET_PID" "$FERRET_LOG" "$FERRET_BIN" \
-    --handler=sqlite \
-    --sqlite-url="file:$FERRET_DATA/" \
-    --listen-addr="127.0.0.1:$MONGO_PORT" \
-    --state-dir=- \
-    --debug-addr=- \
-    --telemetry=disable \
-    --log-level=warn
-  wait_ready mongo "$START_TIMEOUT" "$FERRET_PID" "$FERRET_LOG" mongo_ready
+  log "mongo: starting mongo-java-server (in memory, -Xmx$MONGO_HEAP, reports MongoDB $MONGO_SERVER_VERSION)"
+  spawn mongo "$MJS_PID" "$MJS_LOG" java "-Xmx$MONGO_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
+    -jar "$MJS_JAR" --host 127.0.0.1 --port "$MONGO_PORT" --server-version "$MONGO_SERVER_VERSION"
+  wait_ready mongo "$START_TIMEOUT" "$MJS_PID" "$MJS_LOG" mongo_ready
 }
 
 mongo_stop() {
@@ -483,22 +689,22 @@ mongo_stop() {
     die "mongo: MONGODB_URI points to an external server ($(mongo_uri)); not managed by this script"
   fi
   local pid
-  pid=$(read_pid "$FERRET_PID" ferretdb || pid_on_port "$MONGO_PORT" ferretdb || true)
+  pid=$(read_pid "$MJS_PID" "$MJS_CMD_RE" || pid_on_port "$MONGO_PORT" "$MJS_CMD_RE" || true)
   if [[ -z "$pid" ]]; then
     wait_port_closed mongo "$MONGO_PORT" 5
     log "mongo: stopped"
     return 0
   fi
-  log "mongo: stopping pid $pid"
+  log "mongo: stopping pid $pid (in-memory data is dropped)"
   kill_and_wait mongo "$pid" "$MONGO_PORT"
-  rm -f "$FERRET_PID"
+  rm -f "$MJS_PID"
   log "mongo: stopped"
 }
 
 mongo_status() {
   if mongo_external; then
     if mongo_ready; then echo "mongo     external running  $(mongo_uri)"; else echo "mongo     external NOT reachable  $(mongo_uri)"; fi
-  elif mongo_ready; then echo "mongo     running  pid=$(read_pid "$FERRET_PID" ferretdb || pid_on_port "$MONGO_PORT" ferretdb || echo '?')  $(mongo_uri)  (FerretDB/sqlite)"
+  elif mongo_ready; then echo "mongo     running  pid=$(read_pid "$MJS_PID" "$MJS_CMD_RE" || pid_on_port "$MONGO_PORT" "$MJS_CMD_RE" || echo '?')  $(mongo_uri)  (mongo-java-server, in memory)"
   else echo "mongo     stopped"; fi
 }
 
@@ -776,7 +982,8 @@ kafka_status() {
 canon() {
   case "$1" in
     redis) echo redis ;;
-    mongo|mongodb|ferretdb) echo mongo ;;
+    postgres|postgresql|pg) echo postgres ;;
+    mongo|mongodb|mongo-java-server) echo mongo ;;
     rabbit|rabbitmq|amqp) echo rabbitmq ;;
     kafka) echo kafka ;;
     *) die "unknown service '$1' (expected: ${ALL_SERVICES[*]})" ;;
