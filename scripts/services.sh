@@ -304,6 +304,9 @@ function mongo() {
     fail('ping not ok: ' + ok);
   });
   sock.on('error', (e) => fail(e.message));
+  // A peer that hangs up without a reply (e.g. PostgreSQL on that port) is not ready: without this the
+  // process would just run out of work and exit 0.
+  sock.on('close', () => fail('connection closed before a reply'));
 }
 
 function kafka() {
@@ -331,6 +334,7 @@ function kafka() {
     fail('no live brokers yet');
   });
   sock.on('error', (e) => fail(e.message));
+  sock.on('close', () => fail('connection closed before a reply'));
 }
 
 if (kind === 'mongo') mongo();
