@@ -19,7 +19,12 @@ export type AddressKind =
   | 'broadcast'
   | 'documentation'
   | 'benchmarking'
-  | 'reserved';
+  | 'reserved'
+  /**
+   * A cloud provider's metadata or platform endpoint outside 169.254.0.0/16 (those inside it are
+   * `link-local`): blocked whatever the policy, unless named in `allowHosts`.
+   */
+  | 'metadata';
 
 /** How an IPv6 address carries an IPv4 address that was classified instead. */
 export type EmbeddingForm = 'ipv4-mapped' | 'ipv4-compatible' | 'nat64' | '6to4';
@@ -48,6 +53,19 @@ function range(text: string, kind: AddressKind): Range {
   if (!parsed) throw new Error(`bad range ${text}`);
   return { prefix: parsed.bytes, length: Number(bits), text, kind };
 }
+
+/**
+ * Metadata and platform endpoints that sit outside link-local space, so a policy allowing private
+ * networks would otherwise reach them. Sources: each provider's instance-metadata documentation.
+ */
+const METADATA_ENDPOINTS: readonly Range[] = [
+  range('fd00:ec2::254/128', 'metadata'), // AWS EC2 instance metadata (IMDS) over IPv6
+  range('fd00:ec2::23/128', 'metadata'), // AWS EKS Pod Identity agent over IPv6
+  range('fd20:ce::254/128', 'metadata'), // Google Cloud metadata server over IPv6
+  range('100.100.100.200/32', 'metadata'), // Alibaba Cloud ECS metadata (inside 100.64.0.0/10)
+  range('168.63.129.16/32', 'metadata'), // Azure WireServer / platform endpoint
+  range('192.0.0.192/32', 'metadata'), // Oracle Cloud legacy metadata
+];
 
 // IANA IPv4/IPv6 Special-Purpose Address Registries (RFC 6890 and updates), most specific first.
 const IPV4_RANGES: readonly Range[] = [
@@ -100,7 +118,7 @@ function inRange(bytes: Uint8Array, r: Range): boolean {
 }
 
 function classifyV4(bytes: Uint8Array): { kind: AddressKind; range?: string } {
-  const match = IPV4_RANGES.find((r) => inRange(bytes, r));
+  const match = METADATA_ENDPOINTS.find((r) => r.prefix.length === 4 && inRange(bytes, r)) ?? IPV4_RANGES.find((r) => inRange(bytes, r));
   return match ? { kind: match.kind, range: match.text } : { kind: 'public' };
 }
 
@@ -130,7 +148,7 @@ export function classifyIpAddress(address: IpAddress): AddressClassification {
     }
     return { address: text, family: 6, ...inner, embedded: info };
   }
-  const match = IPV6_RANGES.find((r) => inRange(address.bytes, r));
+  const match = METADATA_ENDPOINTS.find((r) => r.prefix.length === 16 && inRange(address.bytes, r)) ?? IPV6_RANGES.find((r) => inRange(address.bytes, r));
   if (match) return { address: text, family: 6, kind: match.kind, range: match.text };
   // Only 2000::/3 is allocated for global unicast; everything else is unassigned or special.
   if (!inRange(address.bytes, GLOBAL_UNICAST)) return { address: text, family: 6, kind: 'reserved', range: 'outside 2000::/3' };

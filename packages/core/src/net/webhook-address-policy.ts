@@ -8,8 +8,11 @@ import { formatIpAddress, parseIpLiteral } from './ip-literal.js';
 export interface WebhookAddressPolicy {
   /**
    * Also allow loopback, private (RFC 1918), carrier-grade NAT and unique-local addresses, for
-   * receivers inside your own network. Link-local (cloud metadata), multicast, broadcast,
-   * unspecified, documentation and reserved ranges stay blocked; name such a host in `allowHosts`.
+   * receivers inside your own network. Link-local (169.254.169.254 and the other metadata services
+   * there), the cloud metadata endpoints outside it (`fd00:ec2::254`, `fd20:ce::254`,
+   * `100.100.100.200`, `168.63.129.16`, ..., also in their IPv4-mapped, NAT64 and 6to4 forms),
+   * multicast, broadcast, unspecified, documentation and reserved ranges stay blocked; name such a
+   * host in `allowHosts`.
    */
   allowPrivateNetworks?: boolean | undefined;
   /**
