@@ -327,7 +327,9 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
           if (!result.ok) return { valid: false, issues: result.issues };
           rule = { ...result.rule, id: 'unsaved', accountId, version: 0, createdAt: now, updatedAt: now };
         }
-        return dryRunRule(rule, sample, now, operators);
+        // The sample is an event like any other: same shape, size and time checks (EventValidationError).
+        const event = normalizeEvent({ name: sample?.name ?? rule.trigger.eventName, accountId, payload: sample?.payload, timestamp: sample?.timestamp }, now, tuning.eventTimeWindow);
+        return dryRunRule(rule, { name: event.name, payload: event.payload, timestamp: event.timestamp }, now, operators);
       },
     },
 

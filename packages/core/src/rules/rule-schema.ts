@@ -192,6 +192,10 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
   });
 
   const validateRule = (input: unknown): RuleValidationResult => {
+    // Before anything that recurses (JSON.stringify, zod, the template checks): a deep value is a
+    // typed refusal, not a RangeError.
+    const shape = checkJsonShape(input, MAX_JSON_DEPTH);
+    if (shape) return { ok: false, issues: [{ path: formatPath(shape.path), code: shape.code, message: `rule ${shape.message}` }] };
     let size: number;
     try {
       size = Buffer.byteLength(JSON.stringify(input) ?? '');
@@ -202,9 +206,6 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
       return { ok: false, issues: [{ path: '', code: 'too_large', message: `rule is ${size} bytes; the limit is ${limits.maxBytes}` }] };
     }
     const pre: ValidationIssue[] = [];
-    // Before anything that recurses (zod, the template checks): a deep value is refused, not a RangeError.
-    const shape = checkJsonShape(input, MAX_JSON_DEPTH);
-    if (shape) return { ok: false, issues: [{ path: formatPath(shape.path), code: shape.code, message: `rule ${shape.message}` }] };
     if (typeof input === 'object' && input !== null) {
       const stats = measureConditions((input as Record<string, unknown>)['conditions'], limits.maxDepth);
       if (stats.depth > limits.maxDepth) {

@@ -87,12 +87,20 @@ export function checkWebhookUrl(raw: string, extra?: ((url: URL) => string | nul
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     return { code: 'invalid_url', message: `scheme "${url.protocol.replace(':', '')}" is not allowed; use http or https` };
   }
+  // A DNS name (IDNs arrive in punycode) or an IP literal; anything else (braces of an escaped
+  // `\{{...}}`, say) is no host a request can reach.
+  if (!HOST_PATTERN.test(url.hostname)) {
+    return { code: 'invalid_url', message: `${JSON.stringify(url.hostname.slice(0, 100))} is not a host name` };
+  }
   if (url.username || url.password) {
     return { code: 'invalid_url', message: 'credentials in the URL are not allowed; use headers' };
   }
   const refused = extra?.(url);
   return refused ? { code: 'blocked_address', message: refused } : null;
 }
+
+// Dot-separated labels (unambiguous, so linear on any input), or a bracketed IPv6 literal.
+const HOST_PATTERN = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?$|^\[[0-9a-f:.]+\]$/;
 
 const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
 

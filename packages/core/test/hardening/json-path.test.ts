@@ -1,0 +1,124 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkJsonPath, createAutomationEngine, createManualClock, createMemoryStore, createRecordingChannel, isAutomationError, MAX_PATH_VISITS, resolvePath } from '@crm-automation/core';
+
+/** A reference reading of the single-value subset: plain own-property steps. */
+function reference(value: unknown, steps: Array<string | number>): unknown {
+  let current = value;
+  for (const step of steps) {
+    if (typeof current !== 'object' || current === null || !Object.prototype.hasOwnProperty.call(current, step)) return undefined;
+    current = (current as Record<string | number, unknown>)[step];
+  }
+  return current;
+}
+
+const key = fc.oneof(fc.constantFrom('a', 'b', 'job', 'status', '__proto__', 'constructor', 'length', 'x-y', 'név'), fc.string({ minLength: 1, maxLength: 6 }));
+
+function spell(steps: Array<string | number>): string {
+  return '$' + steps.map((s) => (typeof s === 'number' ? `[${s}]` : /^[\p{L}\p{N}_$-]+$/u.test(s) ? `.${s}` : `['${s}']`)).join('');
+}
+
+function deepEvent(levels: number): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  let node = root;
+  for (let i = 0; i < levels; i++) {
+    const next: Record<string, unknown> = { v: i, w: [i, i + 1] };
+    node['n'] = next;
+    node = next;
+  }
+  return root;
+}
+
+describe('JSONPath dialect', () => {
+  it('reads single-value paths exactly like own-property steps, never reaching a prototype', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), fc.array(fc.oneof(key, fc.nat({ max: 4 })), { maxLength: 5 }), (json, steps) => {
+        const path = spell(steps.filter((s) => typeof s === 'number' || !s.includes("'")));
+        const filtered = steps.filter((s) => typeof s === 'number' || !s.includes("'"));
+        if (checkJsonPath(path) !== null) return; // a spelling outside the dialect (e.g. a bracket in a name)
+        expect(resolvePath(json, path)).toEqual(reference(json, filtered));
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(resolvePath({}, '$.__proto__')).toBeUndefined();
+    expect(resolvePath({}, '$.constructor.name')).toBeUndefined();
+  });
+
+  it('returns every match of a wildcard, union or slice as an array, in document order', () => {
+    const json = { items: [{ p: 1 }, { p: 2 }, { q: 3 }], o: { a: 1, b: 2 } };
+    expect(resolvePath(json, '$.items[*].p')).toEqual([1, 2]);
+    expect(resolvePath(json, '$.items.*.p')).toEqual([1, 2]);
+    expect(resolvePath(json, '$..p')).toEqual([1, 2]);
+    expect(resolvePath(json, '$.items[0,2]')).toEqual([{ p: 1 }, { q: 3 }]);
+    expect(resolvePath(json, "$.o['a','b']")).toEqual([1, 2]);
+    expect(resolvePath(json, '$.items[-1:]')).toEqual([{ q: 3 }]);
+    expect(resolvePath(json, '$.items[::2]')).toEqual([{ p: 1 }, { q: 3 }]);
+    expect(resolvePath(json, '$.items[*].zz')).toBeUndefined();
+    expect(resolvePath(json, '$.items[0].p')).toBe(1);
+  });
+
+  const refused: Array<[string, string]> = [
+    ['$..*..*', 'path_too_costly'],
+    ['$..*..*..*', 'path_too_costly'],
+    ['$..a..b', 'path_too_costly'],
+    ['$..[0]..[1]', 'path_too_costly'],
+    ['$[0,0,0]', 'path_too_costly'],
+    ["$['a','a']", 'path_too_costly'],
+    ['$.items[?(@.price > 10)]', 'invalid_path'],
+    ['$.items[(@.length-1)]', 'invalid_path'],
+    ['$.a^', 'invalid_path'],
+    ['$.a~', 'invalid_path'],
+    ['$.a[-1]', 'invalid_path'],
+    ['$.a[', 'invalid_path'],
+    ['$.', 'invalid_path'],
+    ['a.b', 'invalid_path'],
+    ['$.a[0:2:0]', 'invalid_path'],
+    ["$['a\\'b']", 'invalid_path'],
+    ['$.@', 'invalid_path'],
+  ];
+  it.each(refused)('refuses %s at save time (%s)', (path, code) => {
+    expect(checkJsonPath(path)).toMatchObject({ code });
+  });
+
+  it('refuses any path with two recursive descents, wherever they are', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('.a', '[0]', '.*', '[*]', "['b']"), { maxLength: 3 }), fc.array(fc.constantFrom('.a', '[0]', '.*', '[*]'), { maxLength: 3 }), fc.constantFrom('..a', '..*', '..[0]'), fc.constantFrom('..b', '..*', '..[1]'), (pre, mid, d1, d2) => {
+        expect(checkJsonPath('$' + pre.join('') + d1 + mid.join('') + d2)).toMatchObject({ code: 'path_too_costly' });
+        expect(checkJsonPath('$' + pre.join('') + d1 + mid.join(''))).toBeNull();
+      }),
+    );
+  });
+
+  it('evaluates a recursive descent over a 120-level event quickly, and stops a path past the visit budget', () => {
+    const event = deepEvent(120);
+    const all = resolvePath(event, '$..*') as unknown[];
+    expect(all.length).toBeGreaterThan(120 * 3);
+    // Each wildcard after the descent revisits nearly every node: the budget stops it.
+    let error: unknown;
+    try {
+      resolvePath({ list: Array.from({ length: 3_000 }, (_, i) => [i, [i]]) }, '$..*[*][*][*][*]');
+    } catch (e) {
+      error = e;
+    }
+    expect(isAutomationError(error) && error.code).toBe('CRM_ERR_EVALUATION');
+    expect((error as Error).message).toContain(String(MAX_PATH_VISITS));
+  });
+
+  it('fails only the trigger whose condition path exceeds the budget', async () => {
+    const engine = createAutomationEngine({ store: createMemoryStore(), clock: createManualClock('2026-01-01T00:00:00Z'), channels: { sms: createRecordingChannel() } });
+    const rule = (path: string) => ({
+      name: 'r',
+      trigger: { eventName: 'e' },
+      conditions: { all: [{ fact: 'doc', path, operator: 'notEqual', value: null }] },
+      actions: [{ type: 'sms', params: { recipient: '+15557654321', message: 'hi' } }],
+    });
+    await engine.rules.create('hostile', rule('$..*[*][*][*][*][*]'));
+    await engine.rules.create('victim', rule('$.id'));
+    const list = Array.from({ length: 5_000 }, (_, i) => [[i], [i]]);
+    await engine.ingest({ name: 'e', accountId: 'hostile', payload: { doc: { list } } });
+    await engine.ingest({ name: 'e', accountId: 'victim', payload: { doc: { id: 1 } } });
+    expect(await engine.runDue()).toMatchObject({ completed: 1, failed: 1 });
+    const [failed] = (await engine.triggers.list('hostile')).items;
+    expect(failed?.executionHistory.at(-1)).toMatchObject({ reason: 'evaluation-error', error: { code: 'CRM_ERR_EVALUATION' } });
+  });
+});
