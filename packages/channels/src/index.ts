@@ -17,7 +17,8 @@ export { createRedisIdempotencyStore } from './idempotency/redis-idempotency-sto
 export type { RedisIdempotencyStoreOptions } from './idempotency/redis-idempotency-store.js';
 export { httpFailure, transportFailure, permanentFailure, smtpFailure, isTransientStatus, truncate, RESPONSE_EXCERPT_CHARS } from './outcome/gateway-failure.js';
 export { parseRetryAfter, MAX_RETRY_AFTER_MS } from './outcome/retry-after.js';
-export { isE164, isEmailAddress, hasLineBreak, E164_PATTERN } from './validation/command-params.js';
+// What a recipient and a header line are lives in core, shared with rule validation; re-exported here.
+export { isE164, isEmailAddress, hasLineBreak, E164_PATTERN } from '@crm-automation/core';
 export type { SendReceipt } from './receipt.js';
 // Idempotency lives in core (every engine can use it); re-exported here where the stores are.
 export { withIdempotency, idempotencyKeyOf, createMemoryIdempotencyStore } from '@crm-automation/core';

@@ -42,8 +42,29 @@ describe('createHttpChannels', () => {
   });
 
   it('a wrong token (401) is permanent', async () => {
-    const error = await failure(createHttpChannels({ baseUrl: service.url, token: 'nope' })['sms']?.send(commandOf('sms', {})) ?? Promise.resolve());
+    const error = await failure(createHttpChannels({ baseUrl: service.url, token: 'nope' })['sms']?.send(commandOf('sms', { recipient: '+15557654321', message: 'x' })) ?? Promise.resolve());
     expect(error).toMatchObject({ retryable: false, status: 401, providerCode: 'CRM_ERR_UNAUTHORIZED' });
+  });
+
+  it.each([
+    ['sms', { recipient: '555-1234', message: 'x' }, 'invalid_recipient'],
+    ['sms', { recipient: '+15557654321', message: 'x', extra: 1 }, 'unrecognized_keys'],
+    ['email', { recipient: 'a@b.example', subject: 'Hi\r\nBcc: v@e.example', body: 'x' }, 'header_injection'],
+    ['webhook', { url: 'https://x.example/h', headers: { 'webhook-id': 'forged' } }, 'reserved_header'],
+    ['webhook', { url: 'https://x.example/h', headers: { TE: 'trailers' } }, 'reserved_header'],
+  ])('checks a %s command with core\'s command schema before calling the service', async (type, params, providerCode) => {
+    const gateway = createHttpChannels({ baseUrl: service.url, token: SERVICE_TOKEN })[type];
+    expect(gateway?.commandSchema).toBeDefined();
+    const error = await failure(gateway?.send(commandOf(type, params)) ?? Promise.resolve());
+    expect(error).toMatchObject({ retryable: false, providerCode });
+    expect(service.requests).toHaveLength(0);
+  });
+
+  it('custom types are forwarded unchecked (the service owns their schema)', async () => {
+    const push = createHttpChannels({ baseUrl: service.url, token: SERVICE_TOKEN, types: ['push'] })['push'];
+    expect(push?.commandSchema).toBeUndefined();
+    await push?.send(commandOf('push', { deviceId: 'd1' }));
+    expect(service.commands).toHaveLength(1);
   });
 
   it('an unreachable service is transient', async () => {

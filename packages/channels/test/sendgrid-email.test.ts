@@ -74,16 +74,20 @@ describe('createSendgridEmail', () => {
   });
 
   it.each([
-    [{ recipient: 'not-an-address' }, /not an email address/],
-    [{ recipient: 'a@example.com\r\nBcc: victim@example.com' }, /line break/],
-    [{ recipient: 'a@example.com, b@example.com' }, /not an email address/],
-    [{ subject: 'Hello\r\nBcc: victim@example.com' }, /line break/],
-    [{ subject: 'Hello\nX-Injected: 1' }, /line break/],
-    [{ body: undefined }, /needs a body, html or templateId/],
-    [{ templateData: 'nope', templateId: 'd-1' }, /templateData must be an object/],
-  ])('refuses %j permanently without calling SendGrid', async (params, message) => {
+    [{ recipient: 'not-an-address' }, 'invalid_recipient', /must be an email address/],
+    [{ recipient: 'a@example.com\r\nBcc: victim@example.com' }, 'header_injection', /line break/],
+    [{ recipient: 'a@example.com, b@example.com' }, 'invalid_recipient', /must be an email address/],
+    [{ recipient: `${'a'.repeat(320)}@example.com` }, 'too_big', /recipient/],
+    [{ subject: 'Hello\r\nBcc: victim@example.com' }, 'header_injection', /line break/],
+    [{ subject: 'Hello\nX-Injected: 1' }, 'header_injection', /line break/],
+    [{ subject: 'x'.repeat(999) }, 'too_big', /subject/],
+    [{ body: undefined }, 'missing_body', /needs a body, html or a templateId/],
+    [{ templateData: 'nope', templateId: 'd-1' }, 'invalid_type', /templateData/],
+    [{ templateId: 'd-1\r\nX: y' }, 'header_injection', /templateId/],
+    [{ cc: 'x@example.com' }, 'unrecognized_keys', /cc/],
+  ])('refuses %j permanently without calling SendGrid', async (params, providerCode, message) => {
     const error = await failure(gateway().send(email(params)));
-    expect(error).toMatchObject({ retryable: false });
+    expect(error).toMatchObject({ retryable: false, providerCode });
     expect(error['message']).toMatch(message);
     expect(sendgrid.requests).toHaveLength(0);
   });

@@ -68,15 +68,21 @@ describe('createTwilioSms', () => {
   });
 
   it.each([
-    [{ recipient: '5557654321' }, /E\.164/],
-    [{ recipient: '+1555\r\nBcc: x' }, /line break/],
-    [{ recipient: '+0123456789' }, /E\.164/],
-    [{ recipient: 15557654321 }, /must be a string/],
-    [{ message: '   ' }, /empty/],
-    [{ message: 'x'.repeat(1_601) }, /1600/],
-  ])('refuses %j permanently without calling Twilio', async (params, message) => {
+    [{ recipient: '5557654321' }, 'invalid_recipient', /E\.164/],
+    [{ recipient: '+1555\r\nBcc: x' }, 'header_injection', /line break/],
+    [{ recipient: '+15557654321\u2028' }, 'header_injection', /line break/],
+    [{ recipient: '+0123456789' }, 'invalid_recipient', /E\.164/],
+    [{ recipient: '+1234' }, 'invalid_recipient', /E\.164/],
+    [{ recipient: '+1234567890123456' }, 'invalid_recipient', /E\.164/],
+    [{ recipient: 15557654321 }, 'invalid_type', /expected string/],
+    [{ recipient: undefined }, 'invalid_type', /recipient/],
+    [{ message: '   ' }, 'custom', /empty/],
+    [{ message: 'x'.repeat(1_601) }, 'too_big', /1600/],
+    [{ message: 42 }, 'invalid_type', /message/],
+    [{ mediaUrl: 'https://x.example/a.png' }, 'unrecognized_keys', /mediaUrl/],
+  ])('refuses %j permanently without calling Twilio', async (params, providerCode, message) => {
     const error = await failure(gateway().send(sms(params)));
-    expect(error).toMatchObject({ retryable: false });
+    expect(error).toMatchObject({ retryable: false, providerCode });
     expect(error['message']).toMatch(message);
     expect(twilio.requests).toHaveLength(0);
   });

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RESERVED_WEBHOOK_HEADERS } from '@crm-automation/core';
 import { createWebhook, type HostResolver } from '@crm-automation/channels';
 import { closedPort } from './support/local-http-server.js';
 import { verifyStandardWebhook } from './support/standard-webhooks-verifier.js';
@@ -83,7 +84,7 @@ describe('createWebhook delivery', () => {
 
   it('sends webhook-id and timestamp but no signature without a secret', async () => {
     const open = await startWebhookReceiver(undefined);
-    await createWebhook({ allowHosts: ['receiver.test'], lookup }).send(webhookCommand({ url: `http://receiver.test:${open.port}/h`, payload: 1 }));
+    await createWebhook({ unsigned: true, allowHosts: ['receiver.test'], lookup }).send(webhookCommand({ url: `http://receiver.test:${open.port}/h`, payload: 1 }));
     expect(open.accepted[0]?.headers['webhook-id']).toBeDefined();
     expect(open.accepted[0]?.headers['webhook-signature']).toBeUndefined();
     await open.close();
@@ -146,16 +147,42 @@ describe('createWebhook delivery', () => {
   });
 
   it.each([
-    [{ 'X-Evil': 'a\r\nInjected: yes' }, /line break/],
-    [{ 'X-Evil': 'a\nb' }, /line break/],
-    [{ 'Bad Header': 'x' }, /not a valid HTTP token/],
-    [{ 'webhook-signature': 'v1,forged' }, /set by the gateway/],
-    [{ Host: 'internal' }, /set by the gateway/],
-    [{ 'X-Number': 5 }, /must be a string/],
-  ])('refuses headers %j permanently without sending', async (headers, message) => {
+    [{ 'X-Evil': 'a\r\nInjected: yes' }, 'header_injection', /line break/],
+    [{ 'X-Evil': 'a\nb' }, 'header_injection', /line break/],
+    [{ 'X-Evil': 'a\u2028b' }, 'header_injection', /line break/],
+    [{ 'Bad Header': 'x' }, 'invalid_format', /invalid header name/],
+    [{ 'X-Number': 5 }, 'invalid_type', /expected string/],
+    [{ 'X-Object': { a: 1 } }, 'invalid_type', /expected string/],
+  ])('refuses headers %j permanently without sending', async (headers, providerCode, message) => {
     const error = await failure(gateway().send(webhookCommand({ url: `${base}/h`, headers, payload: {} })));
-    expect(error).toMatchObject({ retryable: false });
+    expect(error).toMatchObject({ retryable: false, providerCode });
     expect(error['message']).toMatch(message);
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  // Every header the gateway sets itself, in the spellings a rule could use: core's one list.
+  it.each([...RESERVED_WEBHOOK_HEADERS].flatMap((name) => [name, name.toUpperCase(), name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())]))(
+    'refuses the reserved header %s at send time, and the rule schema refuses it at save time',
+    async (name) => {
+      const g = gateway();
+      const error = await failure(g.send(webhookCommand({ url: `${base}/h`, headers: { [name]: 'x' }, payload: {} })));
+      expect(error).toMatchObject({ retryable: false, providerCode: 'reserved_header' });
+      expect(error['message']).toMatch(/set by the gateway/);
+      expect(receiver.requests).toHaveLength(0);
+      const saved = g.paramsSchema?.safeParse({ url: 'https://hooks.example.com/x', headers: { [name]: 'x' } });
+      expect(saved?.success).toBe(false);
+    },
+  );
+
+  it.each([
+    [{ method: 'post' }, 'invalid_value'],
+    [{ method: 'TRACE' }, 'invalid_value'],
+    [{ payload: JSON.parse('['.repeat(70) + ']'.repeat(70)) as unknown }, 'too_deep'],
+    [{ extra: 1 }, 'unrecognized_keys'],
+    [{ url: 42 }, 'invalid_type'],
+  ])('refuses rendered params %j with core\'s command schema', async (params, providerCode) => {
+    const error = await failure(gateway().send(webhookCommand({ url: `${base}/h`, payload: {}, ...params })));
+    expect(error).toMatchObject({ retryable: false, providerCode });
     expect(receiver.requests).toHaveLength(0);
   });
 
@@ -166,6 +193,34 @@ describe('createWebhook delivery', () => {
 
   it('refuses a bad configuration', () => {
     expect(() => createWebhook({ signingSecret: 'whsec_short' })).toThrow(/at least 24 bytes/);
-    expect(() => createWebhook({ timeoutMs: 0 })).toThrow(/timeoutMs/);
+    expect(() => createWebhook({ signingSecret: SECRET, timeoutMs: 0 })).toThrow(/timeoutMs/);
+  });
+
+  it.each([
+    ['no options', undefined],
+    ['an empty object', {}],
+    ['an empty list of secrets', { signingSecret: [] }],
+    ['unsigned: false', { unsigned: false }],
+    ['an explicit undefined secret', { signingSecret: undefined, allowHosts: ['x.test'] }],
+  ])('without a signing secret, requires unsigned: true (%s)', (_name, options) => {
+    const make = () => createWebhook(options as unknown as Parameters<typeof createWebhook>[0]);
+    expect(make).toThrow(expect.objectContaining({ code: 'CRM_ERR_CONFIG' }));
+    expect(make).toThrow(/signingSecret|options object/);
+  });
+
+  it('refuses a secret together with unsigned: true', () => {
+    expect(() => createWebhook({ signingSecret: SECRET, unsigned: true })).toThrow(expect.objectContaining({ code: 'CRM_ERR_CONFIG', message: expect.stringMatching(/contradicts/) }));
+  });
+
+  it('validates rule params with its own address policy (paramsSchema) and rendered params with core\'s (commandSchema)', () => {
+    const strict = createWebhook({ signingSecret: SECRET });
+    const internal = createWebhook({ signingSecret: SECRET, allowPrivateNetworks: true });
+    const rule = { url: 'http://10.0.0.7/hook/{{job.id}}', method: 'POST' };
+    expect(strict.paramsSchema?.safeParse(rule).success).toBe(false);
+    expect(internal.paramsSchema?.safeParse(rule).success).toBe(true);
+    expect(strict.paramsSchema?.safeParse({ url: 'http://169.254.169.254/latest/' }).success).toBe(false);
+    expect(internal.paramsSchema?.safeParse({ url: 'http://169.254.169.254/latest/' }).success).toBe(false);
+    expect(strict.commandSchema?.safeParse({ url: 'https://hooks.example.com/x', headers: { Expect: '100-continue' } }).success).toBe(false);
+    expect(strict.commandSchema?.safeParse({ url: 'https://hooks.example.com/x', headers: { 'X-Team': 'sales' }, payload: { a: 1 } }).success).toBe(true);
   });
 });

@@ -76,7 +76,7 @@ describe('webhook SSRF defences', () => {
     'http://admin.localhost:8080/',
   ])('refuses %s without resolving or connecting', async (url) => {
     const net = recordingNetwork(() => [PUBLIC]);
-    const error = await failure(createWebhook({ lookup: net.lookup, connect: net.connector }).send(webhookCommand({ url, payload: {} })));
+    const error = await failure(createWebhook({ unsigned: true, lookup: net.lookup, connect: net.connector }).send(webhookCommand({ url, payload: {} })));
     expect(error).toMatchObject({ code: 'CRM_ERR_GATEWAY', retryable: false, providerCode: 'blocked_address' });
     expect(net.lookups).toEqual([]);
     expect(net.connects).toEqual([]);
@@ -93,7 +93,7 @@ describe('webhook SSRF defences', () => {
     ['http://hooks.example.com/x\r\nX-Injected: 1', /line break/],
   ])('refuses %s before any network access', async (url, message) => {
     const net = recordingNetwork(() => [PUBLIC]);
-    const error = await failure(createWebhook({ lookup: net.lookup, connect: net.connector }).send(webhookCommand({ url, payload: {} })));
+    const error = await failure(createWebhook({ unsigned: true, lookup: net.lookup, connect: net.connector }).send(webhookCommand({ url, payload: {} })));
     expect(error).toMatchObject({ retryable: false });
     expect(error['message']).toMatch(message);
     expect(net.lookups).toEqual([]);
@@ -113,7 +113,7 @@ describe('webhook SSRF defences', () => {
     ['fe80::1', 6],
   ] as const)('refuses a hostname that resolves to %s, without connecting', async (address, family) => {
     const net = recordingNetwork(() => [{ address, family }]);
-    const error = await failure(createWebhook({ lookup: net.lookup, connect: net.connector }).send(webhookCommand({ url: 'https://hooks.attacker.example/x', payload: {} })));
+    const error = await failure(createWebhook({ unsigned: true, lookup: net.lookup, connect: net.connector }).send(webhookCommand({ url: 'https://hooks.attacker.example/x', payload: {} })));
     expect(error).toMatchObject({ retryable: false, providerCode: 'blocked_address' });
     expect(error['message']).toMatch(/hooks\.attacker\.example resolves to a blocked address/);
     expect(net.lookups).toEqual(['hooks.attacker.example']);
@@ -122,21 +122,21 @@ describe('webhook SSRF defences', () => {
 
   it('refuses when ANY resolved address is blocked, even if the first is public', async () => {
     const net = recordingNetwork(() => [PUBLIC, { address: '127.0.0.1', family: 4 }]);
-    const error = await failure(createWebhook({ lookup: net.lookup, connect: net.connector }).send(webhookCommand({ url: 'https://mixed.example/x', payload: {} })));
+    const error = await failure(createWebhook({ unsigned: true, lookup: net.lookup, connect: net.connector }).send(webhookCommand({ url: 'https://mixed.example/x', payload: {} })));
     expect(error).toMatchObject({ retryable: false, providerCode: 'blocked_address' });
     expect(net.connects).toEqual([]);
   });
 
   it('refuses a rebinding resolver that answers private first', async () => {
     const net = recordingNetwork((_host, call) => (call === 1 ? [{ address: '10.0.0.1', family: 4 }] : [PUBLIC]));
-    const error = await failure(createWebhook({ lookup: net.lookup, connect: net.connector }).send(webhookCommand({ url: 'https://rebind.example/x', payload: {} })));
+    const error = await failure(createWebhook({ unsigned: true, lookup: net.lookup, connect: net.connector }).send(webhookCommand({ url: 'https://rebind.example/x', payload: {} })));
     expect(error).toMatchObject({ providerCode: 'blocked_address' });
     expect(net.connects).toEqual([]);
   });
 
   it('connects to the checked address only, with the URL host for TLS', async () => {
     const net = recordingNetwork(() => [PUBLIC]);
-    const error = await failure(createWebhook({ lookup: net.lookup, connect: net.connector }).send(webhookCommand({ url: 'https://hooks.example.com/x', payload: {} })));
+    const error = await failure(createWebhook({ unsigned: true, lookup: net.lookup, connect: net.connector }).send(webhookCommand({ url: 'https://hooks.example.com/x', payload: {} })));
     // The recording connector refuses, which is a transient connection failure.
     expect(error).toMatchObject({ retryable: true });
     expect(net.connects.length).toBeGreaterThan(0);
@@ -147,7 +147,7 @@ describe('webhook SSRF defences', () => {
 
   it('refuses non-http(s) even with allowHosts and allowPrivateNetworks', async () => {
     const net = recordingNetwork(() => [PUBLIC]);
-    const gateway = createWebhook({ lookup: net.lookup, connect: net.connector, allowHosts: ['hooks.example.com'], allowPrivateNetworks: true });
+    const gateway = createWebhook({ unsigned: true, lookup: net.lookup, connect: net.connector, allowHosts: ['hooks.example.com'], allowPrivateNetworks: true });
     expect(await failure(gateway.send(webhookCommand({ url: 'ftp://hooks.example.com/', payload: {} })))).toMatchObject({ retryable: false });
     expect(net.connects).toEqual([]);
   });
@@ -175,7 +175,7 @@ describe('webhook SSRF defences', () => {
           const socket = connect({ host: '127.0.0.1', port: receiver.port }, () => resolve(socket));
           socket.once('error', reject);
         });
-      const gateway = createWebhook({ lookup, connect: connector });
+      const gateway = createWebhook({ unsigned: true, lookup, connect: connector });
       await gateway.send(webhookCommand({ url: `http://rebind.example:${receiver.port}/hook`, payload: { n: 1 } }));
 
       expect(lookups).toEqual(['rebind.example']);
@@ -198,7 +198,7 @@ describe('webhook SSRF defences', () => {
         if (calls > 1) throw new Error('resolved twice');
         return [{ address: '127.0.0.1', family: 4 }];
       };
-      await createWebhook({ lookup, allowHosts: ['pinned.test'] }).send(webhookCommand({ url: `http://pinned.test:${receiver.port}/p`, payload: {} }));
+      await createWebhook({ unsigned: true, lookup, allowHosts: ['pinned.test'] }).send(webhookCommand({ url: `http://pinned.test:${receiver.port}/p`, payload: {} }));
       expect(calls).toBe(1);
       expect(receiver.accepted).toHaveLength(1);
       expect(receiver.accepted[0]?.headers['host']).toBe(`pinned.test:${receiver.port}`);

@@ -1,9 +1,19 @@
-import { AutomationError, type ChannelGateway } from '@crm-automation/core';
+import {
+  AutomationError,
+  checkOptions,
+  emailCommandSchema,
+  emailRuleParamsSchema,
+  hasLineBreak,
+  optionKeys,
+  positiveIntOption,
+  type ChannelGateway,
+  type EmailCommandParams,
+} from '@crm-automation/core';
 import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-exchange.js';
 import { httpFailure } from '../outcome/gateway-failure.js';
 import { MAX_RETRY_AFTER_MS } from '../outcome/retry-after.js';
 import type { SendReceipt } from '../receipt.js';
-import { hasLineBreak, requireEmailFields, requireSenderAddress } from '../validation/command-params.js';
+import { requireSenderAddress, requireValidCommand } from '../validation/command-params.js';
 
 /** A sender: an address, or an address with a display name. */
 export type EmailSender = string | { email: string; name?: string | undefined };
@@ -22,11 +32,15 @@ export interface SendgridEmailOptions {
 
 const DEFAULT_BASE_URL = 'https://api.sendgrid.com';
 
+const SENDGRID_OPTION_KEYS = optionKeys<SendgridEmailOptions>()('apiKey', 'from', 'replyTo', 'baseUrl', 'timeoutMs', 'now');
+const SENDER_KEYS = optionKeys<Exclude<EmailSender, string>>()('email', 'name');
+
 /** Normalizes and checks a configured sender. */
-export function senderOf(provider: string, from: EmailSender): { email: string; name?: string } {
+export function senderOf(provider: string, from: EmailSender, factory: string = provider): { email: string; name?: string } {
+  if (typeof from !== 'string') checkOptions(`${factory}: from`, from, SENDER_KEYS, true);
   const sender = typeof from === 'string' ? { email: from } : from;
   requireSenderAddress(provider, 'from', sender.email);
-  if (sender.name !== undefined && hasLineBreak(sender.name)) {
+  if (sender.name !== undefined && (typeof sender.name !== 'string' || hasLineBreak(sender.name))) {
     throw new AutomationError('CRM_ERR_CONFIG', `${provider}: from.name contains a line break`);
   }
   return sender.name === undefined ? { email: sender.email } : { email: sender.email, name: sender.name };
@@ -42,16 +56,20 @@ export function senderOf(provider: string, from: EmailSender): { email: string; 
  * const email = createSendgridEmail({ apiKey: process.env.SENDGRID_API_KEY, from: 'alerts@example.com' });
  */
 export function createSendgridEmail(options: SendgridEmailOptions): ChannelGateway {
+  checkOptions('createSendgridEmail', options, SENDGRID_OPTION_KEYS, true);
   if (!options.apiKey) throw new AutomationError('CRM_ERR_CONFIG', 'createSendgridEmail needs an apiKey');
-  const from = senderOf('sendgrid', options.from);
+  const from = senderOf('sendgrid', options.from, 'createSendgridEmail');
   if (options.replyTo !== undefined) requireSenderAddress('sendgrid', 'replyTo', options.replyTo);
   const url = `${(options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '')}/v3/mail/send`;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs = positiveIntOption('createSendgridEmail: timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
 
   return {
     name: 'sendgrid',
+    paramsSchema: emailRuleParamsSchema,
+    commandSchema: emailCommandSchema,
     async send(command): Promise<SendReceipt> {
-      const email = requireEmailFields('sendgrid', command.params);
+      requireValidCommand('sendgrid', emailCommandSchema, command.params);
+      const email = command.params as EmailCommandParams;
       const m = command.metadata;
       const personalization: Record<string, unknown> = { to: [{ email: email.recipient }] };
       const body: Record<string, unknown> = {

@@ -1,10 +1,20 @@
 import { createHash } from 'node:crypto';
 import { createTransport } from 'nodemailer';
-import { AutomationError, type ChannelGateway } from '@crm-automation/core';
+import {
+  AutomationError,
+  checkOptions,
+  emailCommandSchema,
+  emailRuleParamsSchema,
+  hasLineBreak,
+  optionKeys,
+  positiveIntOption,
+  type ChannelGateway,
+  type EmailCommandParams,
+} from '@crm-automation/core';
 import { DEFAULT_TIMEOUT_MS } from '../http/http-exchange.js';
 import { permanentFailure, smtpFailure } from '../outcome/gateway-failure.js';
 import type { SendReceipt } from '../receipt.js';
-import { hasLineBreak, requireEmailFields } from '../validation/command-params.js';
+import { requireValidCommand } from '../validation/command-params.js';
 import { senderOf, type EmailSender } from './sendgrid-email.js';
 
 /** What a template renderer produces for {@link SmtpEmailOptions.renderTemplate}. */
@@ -38,6 +48,10 @@ export interface SmtpEmailOptions {
   renderTemplate?: ((templateId: string, data: Record<string, unknown>) => RenderedEmail | Promise<RenderedEmail>) | undefined;
 }
 
+const SMTP_OPTION_KEYS = optionKeys<SmtpEmailOptions>()('host', 'port', 'secure', 'requireTLS', 'auth', 'from', 'messageIdDomain', 'timeoutMs', 'tls', 'renderTemplate');
+const AUTH_KEYS = optionKeys<NonNullable<SmtpEmailOptions['auth']>>()('user', 'pass');
+const TLS_KEYS = optionKeys<NonNullable<SmtpEmailOptions['tls']>>()('ca', 'rejectUnauthorized', 'servername');
+
 /** A gateway that owns a connection and can be closed. */
 export interface ClosableChannelGateway extends ChannelGateway {
   close(): Promise<void>;
@@ -53,10 +67,13 @@ export interface ClosableChannelGateway extends ChannelGateway {
  * const email = createSmtpEmail({ host: 'smtp.internal', port: 587, auth: { user, pass }, from: 'crm@example.com' });
  */
 export function createSmtpEmail(options: SmtpEmailOptions): ClosableChannelGateway {
+  checkOptions('createSmtpEmail', options, SMTP_OPTION_KEYS, true);
+  checkOptions('createSmtpEmail: auth', options.auth, AUTH_KEYS);
+  checkOptions('createSmtpEmail: tls', options.tls, TLS_KEYS);
   if (!options.host) throw new AutomationError('CRM_ERR_CONFIG', 'createSmtpEmail needs a host');
-  const from = senderOf('smtp', options.from);
+  const from = senderOf('smtp', options.from, 'createSmtpEmail');
   const domain = options.messageIdDomain ?? from.email.slice(from.email.lastIndexOf('@') + 1);
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs = positiveIntOption('createSmtpEmail: timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
   const transporter = createTransport({
     host: options.host,
     port: options.port ?? (options.secure ? 465 : 587),
@@ -72,8 +89,11 @@ export function createSmtpEmail(options: SmtpEmailOptions): ClosableChannelGatew
 
   return {
     name: 'smtp',
+    paramsSchema: emailRuleParamsSchema,
+    commandSchema: emailCommandSchema,
     async send(command): Promise<SendReceipt> {
-      const email = requireEmailFields('smtp', command.params);
+      requireValidCommand('smtp', emailCommandSchema, command.params);
+      const email = command.params as EmailCommandParams;
       let { subject } = email;
       let text = email.body;
       let html = email.html;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { AutomationError, type IdempotencyReservation, type IdempotencyStore } from '@crm-automation/core';
+import { AutomationError, checkOptions, optionKeys, positiveIntOption, type IdempotencyReservation, type IdempotencyStore } from '@crm-automation/core';
 
 export interface RedisIdempotencyStoreOptions {
   /** A connected ioredis client; the store never closes a client it was handed. */
@@ -12,6 +12,8 @@ export interface RedisIdempotencyStoreOptions {
   /** Prefix of every key. Default `crm:idempotency:`. */
   keyPrefix?: string | undefined;
 }
+
+const REDIS_IDEMPOTENCY_OPTION_KEYS = optionKeys<RedisIdempotencyStoreOptions>()('client', 'url', 'ttlMs', 'keyPrefix');
 
 interface StoredEntry {
   /** `f` = in flight (with the holder's token), `d` = done (with the result). */
@@ -37,7 +39,9 @@ return 0`;
  * createAutomationEngine({ store, channels, idempotency });
  */
 export function createRedisIdempotencyStore(options: RedisIdempotencyStoreOptions): IdempotencyStore {
+  checkOptions('createRedisIdempotencyStore', options, REDIS_IDEMPOTENCY_OPTION_KEYS, true);
   if (!options.client && !options.url) throw new AutomationError('CRM_ERR_CONFIG', 'createRedisIdempotencyStore needs a client or a url');
+  const ttlOverride = options.ttlMs === undefined ? undefined : positiveIntOption('createRedisIdempotencyStore: ttlMs', options.ttlMs, 1);
   const owned = !options.client;
   const client = options.client ?? new Redis(options.url as string, { lazyConnect: false, maxRetriesPerRequest: 3 });
   const prefix = options.keyPrefix ?? 'crm:idempotency:';
@@ -72,7 +76,7 @@ export function createRedisIdempotencyStore(options: RedisIdempotencyStoreOption
     },
     async complete(key, result, ttlMs) {
       held.delete(key);
-      const ttl = Math.max(1, Math.ceil(options.ttlMs ?? ttlMs));
+      const ttl = Math.max(1, Math.ceil(ttlOverride ?? ttlMs));
       await client.set(prefix + key, JSON.stringify({ s: 'd', r: result ?? null } satisfies StoredEntry), 'PX', ttl);
     },
     async release(key) {

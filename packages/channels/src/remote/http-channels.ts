@@ -1,6 +1,15 @@
-import { AutomationError, type ChannelGateway } from '@crm-automation/core';
+import {
+  AutomationError,
+  BUILT_IN_COMMAND_SCHEMAS,
+  checkOptions,
+  isBuiltInActionType,
+  optionKeys,
+  positiveIntOption,
+  type ChannelGateway,
+} from '@crm-automation/core';
 import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-exchange.js';
 import { httpFailure } from '../outcome/gateway-failure.js';
+import { requireValidCommand } from '../validation/command-params.js';
 import { traceHeadersOf } from './trace-headers.js';
 
 export interface HttpChannelsOptions {
@@ -13,6 +22,8 @@ export interface HttpChannelsOptions {
   /** Action types to build gateways for. Default sms, email, webhook. */
   types?: readonly string[] | undefined;
 }
+
+const HTTP_CHANNELS_OPTION_KEYS = optionKeys<HttpChannelsOptions>()('baseUrl', 'token', 'timeoutMs', 'types');
 
 /** The error body of the Notification Service: `{ error: { code, message, ... } }`. */
 interface RemoteError {
@@ -30,11 +41,17 @@ interface RemoteError {
  * permanent, carrying the provider error the service reported. A command's `trace` travels as
  * headers (`traceparent`, `tracestate`), which the Notification Service routes continue.
  *
+ * Built-in types carry core's `commandSchema` and check each command before the request, so a bad
+ * command fails permanently here with the same `providerCode` the service would report. They carry no
+ * `paramsSchema`: the engine's own checks apply at save time (give the engine the same
+ * `webhookAddressPolicy` as the service's webhook gateway).
+ *
  * @example
  * const channels = createHttpChannels({ baseUrl: 'http://notifications:3000', token });
  * createAutomationEngine({ store, channels });
  */
 export function createHttpChannels(options: HttpChannelsOptions): Record<string, ChannelGateway> {
+  checkOptions('createHttpChannels', options, HTTP_CHANNELS_OPTION_KEYS, true);
   if (!options.token) throw new AutomationError('CRM_ERR_CONFIG', 'createHttpChannels needs a token');
   let base: URL;
   try {
@@ -43,36 +60,41 @@ export function createHttpChannels(options: HttpChannelsOptions): Record<string,
     throw new AutomationError('CRM_ERR_CONFIG', `createHttpChannels: baseUrl ${JSON.stringify(options.baseUrl)} is not an absolute URL`);
   }
   const origin = base.href.replace(/\/+$/, '');
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const gateway = (type: string): ChannelGateway => ({
-    name: 'notification-service',
-    async send(command) {
-      const response = await httpExchange('notification-service', {
-        url: `${origin}/api/v1/${encodeURIComponent(type)}`,
-        method: 'POST',
-        headers: {
-          // W3C trace context (when tracing is on), so the service's spans join the sender's trace.
-          ...traceHeadersOf(command.trace),
-          authorization: `Bearer ${options.token}`,
-          'content-type': 'application/json',
-          accept: 'application/json',
-          'idempotency-key': command.metadata.idempotencyKey,
-        },
-        body: JSON.stringify({ ...command.params, metadata: command.metadata }),
-        timeoutMs,
-      });
-      const json = parseJsonBody(response.body) as { result?: unknown; error?: RemoteError } | undefined;
-      if (response.status < 200 || response.status >= 300) {
-        const remote = json?.error;
-        const providerCode = remote?.providerCode ?? remote?.code;
-        const detail = typeof remote?.message === 'string' ? remote.message : undefined;
-        throw httpFailure('notification-service', response, {
-          providerCode: typeof providerCode === 'string' || typeof providerCode === 'number' ? providerCode : undefined,
-          detail,
+  const timeoutMs = positiveIntOption('createHttpChannels: timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
+  const gateway = (type: string): ChannelGateway => {
+    const commandSchema = isBuiltInActionType(type) ? BUILT_IN_COMMAND_SCHEMAS[type] : undefined;
+    return {
+      name: 'notification-service',
+      ...(commandSchema ? { commandSchema } : {}),
+      async send(command) {
+        if (commandSchema) requireValidCommand('notification-service', commandSchema, command.params);
+        const response = await httpExchange('notification-service', {
+          url: `${origin}/api/v1/${encodeURIComponent(type)}`,
+          method: 'POST',
+          headers: {
+            // W3C trace context (when tracing is on), so the service's spans join the sender's trace.
+            ...traceHeadersOf(command.trace),
+            authorization: `Bearer ${options.token}`,
+            'content-type': 'application/json',
+            accept: 'application/json',
+            'idempotency-key': command.metadata.idempotencyKey,
+          },
+          body: JSON.stringify({ ...command.params, metadata: command.metadata }),
+          timeoutMs,
         });
-      }
-      return json?.result ?? null;
-    },
-  });
+        const json = parseJsonBody(response.body) as { result?: unknown; error?: RemoteError } | undefined;
+        if (response.status < 200 || response.status >= 300) {
+          const remote = json?.error;
+          const providerCode = remote?.providerCode ?? remote?.code;
+          const detail = typeof remote?.message === 'string' ? remote.message : undefined;
+          throw httpFailure('notification-service', response, {
+            providerCode: typeof providerCode === 'string' || typeof providerCode === 'number' ? providerCode : undefined,
+            detail,
+          });
+        }
+        return json?.result ?? null;
+      },
+    };
+  };
   return Object.fromEntries((options.types ?? ['sms', 'email', 'webhook']).map((type) => [type, gateway(type)]));
 }

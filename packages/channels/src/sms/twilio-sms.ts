@@ -1,8 +1,8 @@
-import { AutomationError, type ChannelGateway } from '@crm-automation/core';
+import { AutomationError, checkOptions, optionKeys, positiveIntOption, smsCommandSchema, smsRuleParamsSchema, type ChannelGateway, type SmsCommandParams } from '@crm-automation/core';
 import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-exchange.js';
 import { httpFailure, truncate } from '../outcome/gateway-failure.js';
 import type { SendReceipt } from '../receipt.js';
-import { requireSmsFields } from '../validation/command-params.js';
+import { requireValidCommand } from '../validation/command-params.js';
 
 /** The sender: a phone number (or alphanumeric sender id) or a Messaging Service. */
 export type TwilioSender =
@@ -26,6 +26,8 @@ export type TwilioSmsOptions = TwilioSender & {
 
 const DEFAULT_BASE_URL = 'https://api.twilio.com';
 
+const TWILIO_OPTION_KEYS = optionKeys<TwilioSmsOptions>()('accountSid', 'authToken', 'from', 'messagingServiceSid', 'apiKeySid', 'baseUrl', 'timeoutMs', 'statusCallback');
+
 /**
  * SMS through Twilio's Programmable Messaging REST API: a form-encoded
  * `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` with HTTP basic auth. Returns the message
@@ -36,6 +38,7 @@ const DEFAULT_BASE_URL = 'https://api.twilio.com';
  * const sms = createTwilioSms({ accountSid, authToken, from: '+15550001111' });
  */
 export function createTwilioSms(options: TwilioSmsOptions): ChannelGateway {
+  checkOptions('createTwilioSms', options, TWILIO_OPTION_KEYS, true);
   if (!options.accountSid || !options.authToken) throw new AutomationError('CRM_ERR_CONFIG', 'createTwilioSms needs accountSid and authToken');
   if (Boolean(options.from) === Boolean(options.messagingServiceSid)) {
     throw new AutomationError('CRM_ERR_CONFIG', 'createTwilioSms needs exactly one of from or messagingServiceSid');
@@ -44,12 +47,15 @@ export function createTwilioSms(options: TwilioSmsOptions): ChannelGateway {
   const url = `${base}/2010-04-01/Accounts/${encodeURIComponent(options.accountSid)}/Messages.json`;
   const user = options.apiKeySid ?? options.accountSid;
   const authorization = `Basic ${Buffer.from(`${user}:${options.authToken}`).toString('base64')}`;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs = positiveIntOption('createTwilioSms: timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
 
   return {
     name: 'twilio',
+    paramsSchema: smsRuleParamsSchema,
+    commandSchema: smsCommandSchema,
     async send(command): Promise<SendReceipt> {
-      const { recipient, message } = requireSmsFields('twilio', command.params);
+      requireValidCommand('twilio', smsCommandSchema, command.params);
+      const { recipient, message } = command.params as SmsCommandParams;
       const form = new URLSearchParams({ To: recipient, Body: message });
       if (options.from) form.set('From', options.from);
       if (options.messagingServiceSid) form.set('MessagingServiceSid', options.messagingServiceSid);

@@ -1,8 +1,19 @@
-import { AutomationError, createWebhookAddressCheck, type ChannelGateway } from '@crm-automation/core';
+import {
+  AutomationError,
+  checkOptions,
+  createWebhookAddressCheck,
+  hasLineBreak,
+  optionKeys,
+  positiveIntOption,
+  webhookCommandSchema,
+  webhookRuleParamsSchema,
+  type ChannelGateway,
+  type WebhookCommandParams,
+} from '@crm-automation/core';
 import { DEFAULT_TIMEOUT_MS, httpExchange } from '../http/http-exchange.js';
 import { httpFailure, permanentFailure } from '../outcome/gateway-failure.js';
 import type { SendReceipt } from '../receipt.js';
-import { hasLineBreak, HEADER_NAME_PATTERN } from '../validation/command-params.js';
+import { requireValidCommand } from '../validation/command-params.js';
 import { createDefaultConnector, createPinnedDispatcher, type WebhookConnector } from './pinned-connection.js';
 import { resolveDestination, systemResolver, type HostResolver } from './resolve-destination.js';
 import { decodeSigningSecret, standardWebhookHeaders } from './standard-webhooks-signature.js';
@@ -12,9 +23,14 @@ export interface WebhookOptions {
   timeoutMs?: number | undefined;
   /**
    * Standard Webhooks signing secret(s), `whsec_<base64>`. With several, every delivery carries one
-   * signature per secret, so receivers can rotate keys without a gap.
+   * signature per secret, so receivers can rotate keys without a gap. Required unless `unsigned: true`.
    */
   signingSecret?: string | readonly string[] | undefined;
+  /**
+   * Send without a signature. Receivers then cannot tell deliveries from forgeries, so this must be
+   * said explicitly: without a `signingSecret` and without `unsigned: true`, `createWebhook` refuses.
+   */
+  unsigned?: boolean | undefined;
   /** Also allow loopback, RFC 1918, CGNAT and unique-local receivers (see core's WebhookAddressPolicy). */
   allowPrivateNetworks?: boolean | undefined;
   /** Hosts that may be reached whatever they resolve to (tests, internal receivers). */
@@ -29,31 +45,35 @@ export interface WebhookOptions {
   now?: (() => number) | undefined;
 }
 
-const METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'GET']);
-// Set by the gateway (framing, signature); a rule may not override them.
-const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'expect', 'webhook-id', 'webhook-timestamp', 'webhook-signature']);
+const WEBHOOK_OPTION_KEYS = optionKeys<WebhookOptions>()(
+  'timeoutMs', 'signingSecret', 'unsigned', 'allowPrivateNetworks', 'allowHosts', 'lookup', 'connect', 'userAgent', 'now',
+);
 
-function invalid(message: string, code = 'invalid_params'): never {
+function invalid(message: string, code: string): never {
   throw permanentFailure('webhook', message, code);
 }
 
-function headersOf(value: unknown): Record<string, string> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) invalid('params.headers must be an object of strings');
-  const out: Record<string, string> = {};
-  for (const [name, raw] of Object.entries(value as Record<string, unknown>)) {
-    if (!HEADER_NAME_PATTERN.test(name)) invalid(`header name ${JSON.stringify(name)} is not a valid HTTP token`);
-    if (RESERVED_HEADERS.has(name.toLowerCase())) invalid(`header ${name} is set by the gateway`);
-    if (typeof raw !== 'string') invalid(`header ${name} must be a string`);
-    if (hasLineBreak(raw)) invalid(`header ${name} contains a line break (header injection refused)`, 'header_injection');
-    out[name.toLowerCase()] = raw;
+/**
+ * Parses and checks a rendered URL against the address policy (literal addresses, scheme,
+ * credentials); undefined when it is not a one-line string, which the command schema then reports.
+ */
+function checkedDestination(raw: unknown, checkUrl: (url: URL) => string | null): URL | undefined {
+  if (typeof raw !== 'string' || raw === '' || hasLineBreak(raw)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return invalid(`params.url ${JSON.stringify(raw.slice(0, 200))} is not an absolute URL`, 'invalid_url');
   }
-  return out;
+  const refused = checkUrl(url);
+  if (refused) invalid(refused, /scheme|credentials|no host/.test(refused) ? 'invalid_url' : 'blocked_address');
+  return url;
 }
 
 /**
  * Webhooks that are safe to point at user-supplied URLs. Each delivery:
- * 1. accepts only http(s) URLs without credentials;
+ * 1. checks the rendered params with core's `webhookCommandSchema` (headers the gateway sets, such as
+ *    `webhook-id`, `expect` or `te`, are refused) and accepts only http(s) URLs without credentials;
  * 2. resolves the host and refuses it when ANY address is not public unicast (unless allowed);
  * 3. connects to the checked address only, so DNS rebinding cannot swap it;
  * 4. sends the rendered payload as JSON with the rule's method and headers, signed per Standard
@@ -62,11 +82,25 @@ function headersOf(value: unknown): Record<string, string> {
  *
  * @example
  * const webhook = createWebhook({ signingSecret: process.env.WEBHOOK_SECRET });
+ * const internal = createWebhook({ unsigned: true, allowHosts: ['hooks.internal'] });
+ *
+ * The gateway's `paramsSchema` validates the webhook actions of rules with this gateway's address
+ * policy, so an engine that has the gateway refuses literal blocked destinations at save time.
  */
-export function createWebhook(options: WebhookOptions = {}): ChannelGateway {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new AutomationError('CRM_ERR_CONFIG', 'createWebhook: timeoutMs must be a positive integer');
+export function createWebhook(options: WebhookOptions): ChannelGateway {
+  checkOptions('createWebhook', options, WEBHOOK_OPTION_KEYS, true);
+  const timeoutMs = positiveIntOption('createWebhook: timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
   const secrets = options.signingSecret === undefined ? [] : typeof options.signingSecret === 'string' ? [options.signingSecret] : options.signingSecret;
+  if (!Array.isArray(secrets)) throw new AutomationError('CRM_ERR_CONFIG', 'createWebhook: signingSecret must be a string or an array of strings');
+  if (secrets.length === 0 && options.unsigned !== true) {
+    throw new AutomationError(
+      'CRM_ERR_CONFIG',
+      'createWebhook needs a signingSecret (whsec_...), or unsigned: true to send deliveries receivers cannot verify',
+    );
+  }
+  if (secrets.length > 0 && options.unsigned === true) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'createWebhook: unsigned: true contradicts the signingSecret given; pass one of them');
+  }
   const keys = secrets.map(decodeSigningSecret);
   const check = createWebhookAddressCheck({ allowPrivateNetworks: options.allowPrivateNetworks, allowHosts: options.allowHosts });
   const resolve = options.lookup ?? systemResolver;
@@ -76,24 +110,20 @@ export function createWebhook(options: WebhookOptions = {}): ChannelGateway {
 
   return {
     name: 'webhook',
+    // Save time: the rule's literal destination is checked with this gateway's own address policy.
+    paramsSchema: webhookRuleParamsSchema({ checkUrl: check.checkUrl }),
+    commandSchema: webhookCommandSchema,
     async send(command): Promise<SendReceipt> {
-      const params = command.params;
-      const rawUrl = params['url'];
-      if (typeof rawUrl !== 'string' || rawUrl === '') invalid('params.url is required');
-      if (hasLineBreak(rawUrl)) invalid('params.url contains a line break', 'header_injection');
-      let url: URL;
-      try {
-        url = new URL(rawUrl);
-      } catch {
-        return invalid(`params.url ${JSON.stringify(rawUrl.slice(0, 200))} is not an absolute URL`, 'invalid_url');
-      }
-      const refused = check.checkUrl(url);
-      if (refused) invalid(refused, /scheme|credentials|no host/.test(refused) ? 'invalid_url' : 'blocked_address');
-      const method = typeof params['method'] === 'string' ? params['method'].toUpperCase() : 'POST';
-      if (!METHODS.has(method)) invalid(`method ${JSON.stringify(method)} is not one of ${[...METHODS].join(', ')}`);
-      const headers = headersOf(params['headers']);
+      // The destination first, so a refusal names the scheme, the credentials or the blocked address.
+      const url = checkedDestination(command.params['url'], check.checkUrl);
+      requireValidCommand('webhook', webhookCommandSchema, command.params);
+      if (!url) return invalid('params.url is required', 'invalid_url');
+      const params = command.params as Partial<WebhookCommandParams>;
+      const method = params.method ?? 'POST';
+      // Header names are case-insensitive; the checked names are sent lower-case, as before.
+      const headers = Object.fromEntries(Object.entries(params.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
 
-      const payload = params['payload'];
+      const payload = params.payload;
       const body = method === 'GET' || payload === undefined ? '' : JSON.stringify(payload);
       const id = command.metadata.idempotencyKey;
       const timestamp = Math.floor(now() / 1000);
