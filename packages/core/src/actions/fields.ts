@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { checkJsonShape, MAX_JSON_DEPTH } from '../input/json-shape.js';
 import { checkJsonPath } from '../rules/json-path.js';
 import { hinted } from '../rules/json-schema-hints.js';
-import { checkTemplateSource, TEMPLATE_LIMITS } from '../rules/templates.js';
+import { checkTemplateCached, TEMPLATE_LIMITS } from '../rules/templates.js';
 import { hasLineBreak, isE164, isEmailAddress, MAX_EMAIL_LENGTH } from './contact-points.js';
 
 /**
@@ -26,7 +26,7 @@ const singleLineRefinement = { message: 'must not contain line breaks (header in
 /** A string that may contain Handlebars; checked to compile and to stay within budget at save time. */
 export const templateString = (max: number = TEMPLATE_LIMITS.maxLength) =>
   z.string().max(max).superRefine((value, ctx) => {
-    const problem = checkTemplateSource(value, Math.max(max, TEMPLATE_LIMITS.maxLength));
+    const problem = checkTemplateCached(value, Math.max(max, TEMPLATE_LIMITS.maxLength));
     if (problem) ctx.addIssue(issue(problem.code, problem.message));
   });
 

@@ -149,7 +149,9 @@ export function resolveTuning(options: AutomationEngineOptions | undefined): Res
     sendTimeoutMs,
     compiledRuleCacheSize: positiveIntOption('compiledRuleCacheSize', options.compiledRuleCacheSize, 10_000),
     instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
-    limits: { ...DEFAULT_RULE_LIMITS, ...options.limits },
+    limits: Object.fromEntries(
+      Object.entries(DEFAULT_RULE_LIMITS).map(([key, fallback]) => [key, positiveIntOption(`limits.${key}`, options.limits?.[key as keyof RuleLimits], fallback)]),
+    ) as unknown as RuleLimits,
     maxStoreBackoffMs: 30_000,
     eventTimeWindow: {
       maxFutureMs: nonNegativeMs('eventTimeWindow.maxFutureMs', options.eventTimeWindow?.maxFutureMs, DEFAULT_EVENT_TIME_WINDOW.maxFutureMs),

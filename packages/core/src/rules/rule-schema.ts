@@ -20,9 +20,14 @@ export interface RuleLimits {
   maxActions: number;
   /** Largest rule document, as JSON. */
   maxBytes: number;
+  /**
+   * Most template expressions (`{{...}}`) in one rule, all fields together. Parsing templates is the
+   * costly part of validation; this keeps a rule within the size limit fast to check and to render.
+   */
+  maxTemplateExpressions: number;
 }
 
-export const DEFAULT_RULE_LIMITS: RuleLimits = { maxDepth: 8, maxConditions: 100, maxActions: 20, maxBytes: 64 * 1024 };
+export const DEFAULT_RULE_LIMITS: RuleLimits = { maxDepth: 8, maxConditions: 100, maxActions: 20, maxBytes: 64 * 1024, maxTemplateExpressions: 1_000 };
 
 export const MAX_DELAY_MS = 365 * 86_400_000;
 
@@ -196,14 +201,19 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
     // typed refusal, not a RangeError.
     const shape = checkJsonShape(input, MAX_JSON_DEPTH);
     if (shape) return { ok: false, issues: [{ path: formatPath(shape.path), code: shape.code, message: `rule ${shape.message}` }] };
-    let size: number;
+    let json: string;
     try {
-      size = Buffer.byteLength(JSON.stringify(input) ?? '');
+      json = JSON.stringify(input) ?? '';
     } catch {
       return { ok: false, issues: [{ path: '', code: 'not_json', message: 'rule must be a JSON document' }] };
     }
+    const size = Buffer.byteLength(json);
     if (size > limits.maxBytes) {
       return { ok: false, issues: [{ path: '', code: 'too_large', message: `rule is ${size} bytes; the limit is ${limits.maxBytes}` }] };
+    }
+    const expressions = countOccurrences(json, '{{');
+    if (expressions > limits.maxTemplateExpressions) {
+      return { ok: false, issues: [{ path: '', code: 'too_many_expressions', message: `rule has ${expressions} template expressions ({{...}}); the limit is ${limits.maxTemplateExpressions}` }] };
     }
     const pre: ValidationIssue[] = [];
     if (typeof input === 'object' && input !== null) {
@@ -231,6 +241,12 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
     return warnings.length > 0 ? { ok: true, rule: rest as RuleDraft, warnings } : { ok: true, rule: rest as RuleDraft };
   };
   return Object.assign(validateRule, { schema: ruleSchema, builtInParams: builtIns });
+}
+
+function countOccurrences(text: string, needle: string): number {
+  let n = 0;
+  for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) n += 1;
+  return n;
 }
 
 function isGroupShape(value: unknown): boolean {

@@ -300,11 +300,43 @@ export function checkTemplateSource(source: string, maxLength: number = TEMPLATE
   const problem = checkAst(ast, TEMPLATE_LIMITS.maxBlockDepth);
   if (problem) return problem;
   try {
-    env.precompile(source, COMPILE_OPTIONS);
+    // The compile step that raises Handlebars' compile-time errors, on the AST already parsed; the
+    // JavaScript it would generate is not needed to know the template renders.
+    compileAst(ast);
     return null;
   } catch (error) {
     return { code: 'template_syntax', message: `template does not compile: ${firstLine((error as Error).message)}` };
   }
+}
+
+type AstCompiler = { compile(ast: unknown, options: unknown): unknown };
+const HandlebarsCompiler = (env as unknown as { Compiler?: new () => AstCompiler }).Compiler;
+// The options the compiler step sees after `precompile` has filled in its defaults.
+const AST_COMPILE_OPTIONS = {
+  ...COMPILE_OPTIONS,
+  knownHelpers: Object.assign(Object.create(null) as Record<string, boolean>, { helperMissing: true, blockHelperMissing: true, each: true, if: true, unless: true, with: true, log: true, lookup: true }, COMPILE_OPTIONS.knownHelpers),
+};
+
+function compileAst(ast: AstNode): void {
+  if (HandlebarsCompiler) new HandlebarsCompiler().compile(ast, AST_COMPILE_OPTIONS);
+  else env.precompile(ast as unknown as string, COMPILE_OPTIONS);
+}
+
+const CHECK_CACHE = new Map<string, TemplateProblem | null>();
+const CHECK_CACHE_ENTRIES = 2_000;
+
+/**
+ * {@link checkTemplateSource} with its answers remembered by source (a UI re-validates the same
+ * templates on every keystroke; a rule often repeats one template across actions).
+ */
+export function checkTemplateCached(source: string, maxLength: number = TEMPLATE_LIMITS.maxLength): TemplateProblem | null {
+  if (maxLength !== TEMPLATE_LIMITS.maxLength || source.length > maxLength) return checkTemplateSource(source, maxLength);
+  const hit = CHECK_CACHE.get(source);
+  if (hit !== undefined) return hit;
+  const problem = checkTemplateSource(source, maxLength);
+  if (CHECK_CACHE.size >= CHECK_CACHE_ENTRIES) CHECK_CACHE.delete(CHECK_CACHE.keys().next().value as string);
+  CHECK_CACHE.set(source, problem);
+  return problem;
 }
 
 /** Returns null when `source` is an acceptable template, else a message saying why not. */

@@ -165,7 +165,7 @@ describe('fuzzing the engine with generated rules and events', () => {
     await fc.assert(
       fc.asyncProperty(event, async (e) => {
         try {
-          await engine.ingest(e);
+          await engine.ingest(e as Parameters<typeof engine.ingest>[0]);
         } catch (error) {
           expectTyped(error, ['CRM_ERR_EVENT_INVALID', 'CRM_ERR_CONFIG']);
         }
