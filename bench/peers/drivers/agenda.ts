@@ -58,7 +58,8 @@ const mongoStorage: Storage = {
     try {
       const info = await client.db('admin').command({ buildInfo: 1 });
       const ferret = (info as { ferretdbVersion?: unknown }).ferretdbVersion;
-      const product = typeof ferret === 'string' ? `FerretDB ${ferret} (MongoDB wire ${String(info['version'])})` : `MongoDB ${String(info['version'])}`;
+      // Wire-compatible servers (mongo-java-server, FerretDB) answer buildInfo with a MongoDB version.
+      const product = typeof ferret === 'string' ? `FerretDB ${ferret}` : `MongoDB-wire server (buildInfo version ${String(info['version'])})`;
       return `${product} at ${new URL(mongoUri()).host}`;
     } finally {
       await client.close();

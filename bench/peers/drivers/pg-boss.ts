@@ -3,7 +3,7 @@
  * Workers poll (LISTEN/NOTIFY only wakes them at insert time, which does not help a job that is
  * due later), so the polling interval bounds how late a job can start.
  *
- * Knobs: BENCH_PEERS_PGBOSS_BATCH (jobs per fetch, default 100), BENCH_PEERS_PGBOSS_POLL_S (polling
+ * Knobs: BENCH_PEERS_PGBOSS_BATCH (jobs per fetch, default 500), BENCH_PEERS_PGBOSS_POLL_S (polling
  * interval, default 0.5, pg-boss's minimum), BENCH_PEERS_PGBOSS_WORKERS (localConcurrency, default 2).
  */
 import { PgBoss } from 'pg-boss';
@@ -20,7 +20,7 @@ interface JobData {
 }
 
 export async function createPgBossDriver(options: DriverOptions): Promise<PeerDriver> {
-  const batchSize = positiveIntEnv('BENCH_PEERS_PGBOSS_BATCH', 100);
+  const batchSize = positiveIntEnv('BENCH_PEERS_PGBOSS_BATCH', 500);
   const pollingIntervalSeconds = positiveNumberEnv('BENCH_PEERS_PGBOSS_POLL_S', 0.5);
   const localConcurrency = positiveIntEnv('BENCH_PEERS_PGBOSS_WORKERS', 2);
   let server = '';
