@@ -12,7 +12,16 @@ export { jwtAuth } from './account-auth/jwt.js';
 export type { JwtAuthOptions } from './account-auth/jwt.js';
 export { anyOf, bearerToken, RULES_SCOPES } from './account-auth/principal.js';
 export type { Authenticate, Principal, RulesScope } from './account-auth/principal.js';
-export { HttpError, HTTP_ERROR_CODES, toErrorReply, replyWithError } from './http-errors.js';
+export {
+  HttpError,
+  HTTP_ERROR_CODES,
+  toErrorReply,
+  replyWithError,
+  notFoundHandler,
+  frameworkErrorHandler,
+  clientErrorHandler,
+  useJsonErrors,
+} from './http-errors.js';
 export type { HttpErrorCode, ErrorBody } from './http-errors.js';
 
 // Notification Service API
@@ -22,14 +31,9 @@ export { buildNotificationApp } from './notification/build-notification-app.js';
 export type { NotificationAppOptions } from './notification/build-notification-app.js';
 export { deliveryFailure, DEFAULT_RETRY_AFTER_SECONDS } from './notification/delivery-failure.js';
 export type { DeliveryFailureAnswer } from './notification/delivery-failure.js';
-export {
-  smsCommandSchema,
-  emailCommandSchema,
-  webhookCommandSchema,
-  customCommandSchema,
-  commandMetadataSchema,
-  BUILT_IN_COMMAND_SCHEMAS,
-} from './notification/command-schemas.js';
+// The params of a command are checked with core's schemas (`smsCommandSchema`, ...); this package owns `metadata`.
+export { commandMetadataSchema, MAX_IDEMPOTENCY_KEY_LENGTH } from './notification/command-schemas.js';
+export { canonicalJson, requestIdempotencyKey, storedIdempotencyKey } from './notification/idempotency-key.js';
 export type { CommandMetadataInput } from './notification/command-schemas.js';
 export { serviceTokenAuth } from './service-auth/service-token-auth.js';
 export type { ServiceTokenAuthOptions } from './service-auth/service-token-auth.js';

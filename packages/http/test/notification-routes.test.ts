@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import Fastify from 'fastify';
 import { createMemoryIdempotencyStore, createRecordingChannel, GatewayError, type ActionCommand, type RecordingChannel } from '@crm-automation/core';
+import { createHash } from 'node:crypto';
 import { buildNotificationApp, createNotificationService, notificationRoutes } from '@crm-automation/http';
 
 const TOKEN = 'svc-token-0123456789abcdef';
@@ -40,12 +41,17 @@ describe('Notification Service routes', () => {
   it('sends the design doc request body and answers 200 with the provider result', async () => {
     const res = await post('/api/v1/sms', designDocSms);
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ result: { provider: 'twilio', id: 'SM1' }, idempotencyKey: '75b6c9f9g2c3d4e5f6a7b2c2:0', replayed: false });
+    // Without actionIndex the action part of the key is a digest of the params.
+    // Keys sorted: the canonical JSON of the params, written out here independently of the service.
+    const canonical = `{"message":${JSON.stringify(designDocSms.message)},"recipient":"+15557654321"}`;
+    const digest = createHash('sha256').update(canonical).digest('hex').slice(0, 32);
+    const key = `75b6c9f9g2c3d4e5f6a7b2c2:p${digest}`;
+    expect(res.json()).toEqual({ result: { provider: 'twilio', id: 'SM1' }, idempotencyKey: key, replayed: false });
     expect(sms.sent).toHaveLength(1);
     const command = sms.sent[0] as ActionCommand;
     expect(command.type).toBe('sms');
     expect(command.params).toEqual({ recipient: '+15557654321', message: designDocSms.message });
-    expect(command.metadata).toEqual({ ...designDocSms.metadata, actionIndex: 0, idempotencyKey: '75b6c9f9g2c3d4e5f6a7b2c2:0' });
+    expect(command.metadata).toEqual({ ...designDocSms.metadata, actionIndex: 0, idempotencyKey: key });
   });
 
   it('a replay returns the stored result without calling the provider again', async () => {
@@ -197,7 +203,8 @@ describe('Notification Service routes', () => {
     expect(email.sent[0]?.params).toEqual({ recipient: 'manager@crm.example', subject: 'New High-Value Job: #J-5541', templateId: 'new-high-value-job-template', templateData: { job: { number: 'J-5541' } } });
     const hook = { url: 'https://hooks.crm.example/new-lead', payload: { jobId: 'job_abc123' }, metadata: { ...designDocSms.metadata, actionIndex: 1 } };
     expect((await post('/api/v1/webhook', hook)).statusCode).toBe(200);
-    expect(webhook.sent[0]?.params).toEqual({ url: 'https://hooks.crm.example/new-lead', method: 'POST', headers: {}, payload: { jobId: 'job_abc123' } });
+    // Passed on as sent: the gateway defaults the method to POST.
+    expect(webhook.sent[0]?.params).toEqual({ url: 'https://hooks.crm.example/new-lead', payload: { jobId: 'job_abc123' } });
   });
 
   it('404 (JSON) for unknown routes and unconfigured channels; /healthz needs no token', async () => {

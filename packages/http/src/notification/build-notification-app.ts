@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { HttpError, replyWithError } from '../http-errors.js';
+import { checkOptions, optionKeys } from '@crm-automation/core';
+import { clientErrorHandler, frameworkErrorHandler, useJsonErrors } from '../http-errors.js';
 import { createNotificationService, type NotificationServiceOptions } from './notification-service.js';
 
 export interface NotificationAppOptions extends NotificationServiceOptions {
@@ -7,21 +8,28 @@ export interface NotificationAppOptions extends NotificationServiceOptions {
   fastify?: FastifyServerOptions | undefined;
 }
 
+const APP_OPTION_KEYS = optionKeys<NotificationAppOptions>()(
+  'fastify', 'channels', 'idempotency', 'idempotencyOptions', 'auth', 'logger', 'bodyLimit', 'defaultRetryAfterSeconds',
+);
+
 /**
  * A standalone Notification Service: a Fastify instance with the notification routes, an
- * unauthenticated `GET /healthz` and JSON 404s. Call `listen()` on it, or `inject()` in tests.
+ * unauthenticated `GET /healthz`, and `{ error: { code, message } }` for every error, including an
+ * unknown route, a bad percent-escape in the URL and a request Node's HTTP parser refuses. Call
+ * `listen()` on it, or `inject()` in tests.
  *
  * @example
  * const app = await buildNotificationApp({ channels, idempotency, auth: { tokens: [process.env.SERVICE_TOKEN] } });
  * await app.listen({ port: 3000, host: '0.0.0.0' });
  */
 export async function buildNotificationApp(options: NotificationAppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, ...options.fastify });
-  app.setNotFoundHandler((request, reply) =>
-    replyWithError(new HttpError(404, 'CRM_ERR_HTTP_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply),
-  );
-  app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply));
+  // Checked here too, so the message lists `fastify` among the valid options.
+  checkOptions('buildNotificationApp', options, APP_OPTION_KEYS, true);
+  const { fastify, ...service } = options;
+  const plugin = createNotificationService(service);
+  const app = Fastify({ logger: false, frameworkErrors: frameworkErrorHandler, clientErrorHandler, ...fastify });
+  useJsonErrors(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
-  await app.register(createNotificationService(options));
+  await app.register(plugin);
   return app;
 }

@@ -1,8 +1,15 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import {
   AutomationError,
+  BUILT_IN_COMMAND_SCHEMAS,
+  checkJsonShape,
+  checkOptions,
   createMemoryIdempotencyStore,
   formatPath,
+  isBuiltInActionType,
+  MAX_JSON_DEPTH,
+  optionKeys,
+  positiveIntOption,
   silentLogger,
   withIdempotency,
   type ActionCommand,
@@ -11,13 +18,15 @@ import {
   type IdempotencyOptions,
   type IdempotencyStore,
   type Logger,
+  type ParamsSchema,
   type ValidationIssue,
 } from '@crm-automation/core';
-import type { z } from 'zod';
-import { HttpError, replyWithError } from '../http-errors.js';
+import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
 import { serviceTokenAuth } from '../service-auth/service-token-auth.js';
-import { BUILT_IN_COMMAND_SCHEMAS, customCommandSchema, type CommandMetadataInput } from './command-schemas.js';
+import { schemaIssues } from './command-issues.js';
+import { commandMetadataSchema, idempotencyKeyHeaderSchema, type CommandMetadataInput } from './command-schemas.js';
 import { deliveryFailure, DEFAULT_RETRY_AFTER_SECONDS } from './delivery-failure.js';
+import { requestIdempotencyKey, storedIdempotencyKey } from './idempotency-key.js';
 import { traceFromHeaders } from './trace-context.js';
 
 export interface NotificationServiceOptions {
@@ -49,45 +58,101 @@ export interface NotificationResponse {
 
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
 
-function issuesOf(error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((i) => {
-    const custom = (i as { params?: Record<string, unknown> }).params?.['code'];
-    return { path: formatPath(i.path), code: typeof custom === 'string' ? custom : i.code, message: i.message };
-  });
+const NOTIFICATION_OPTION_KEYS = optionKeys<NotificationServiceOptions>()(
+  'channels', 'idempotency', 'idempotencyOptions', 'auth', 'logger', 'bodyLimit', 'defaultRetryAfterSeconds',
+);
+
+function badRequest(type: string, issues: ValidationIssue[]): HttpError {
+  const described = issues.slice(0, 5).map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ');
+  return new HttpError(400, 'CRM_ERR_HTTP_BAD_REQUEST', `invalid ${type} command: ${described}`, issues);
 }
 
-/** Reads the store's answer for this request, so the response can say whether it was a replay. */
-function observingStore(store: IdempotencyStore, onDone: () => void): IdempotencyStore {
+/**
+ * Splits a request body into its `metadata` and the params beside it, checking the shape first (no
+ * recursive work on params deeper than {@link MAX_JSON_DEPTH}), then both parts: every problem is
+ * reported at once, with paths such as `recipient` and `metadata.triggerId`.
+ */
+function parseCommandBody(type: string, body: unknown, paramsSchema: ParamsSchema | undefined): { metadata: CommandMetadataInput; params: Record<string, unknown> } {
+  // The body wraps the params by one level: a webhook payload the engine may send (64 levels) is a
+  // body of 65. The params schema then bounds each field itself.
+  const shape = checkJsonShape(body, MAX_JSON_DEPTH + 1);
+  if (shape) throw badRequest(type, [{ path: formatPath(shape.path), code: shape.code, message: shape.message }]);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest(type, [{ path: '', code: 'invalid_type', message: 'the body must be a JSON object: { ...params, metadata }' }]);
+  }
+  const { metadata, ...params } = body as Record<string, unknown>;
+  const issues = [...(paramsSchema ? schemaIssues(paramsSchema, params) : []), ...schemaIssues(commandMetadataSchema, metadata, ['metadata'])];
+  if (issues.length > 0) throw badRequest(type, issues);
+  return { metadata: commandMetadataSchema.parse(metadata), params };
+}
+
+/** The caller's key: `metadata.idempotencyKey` or the `Idempotency-Key` header (they must agree). */
+function explicitKey(type: string, metadataKey: string | undefined, header: string | string[] | undefined): string | undefined {
+  if (header === undefined || header === '') return metadataKey;
+  const headerKey = Array.isArray(header) ? header.join(', ') : header;
+  const issues = schemaIssues(idempotencyKeyHeaderSchema, headerKey, ['headers', 'idempotency-key']);
+  if (issues.length > 0) throw badRequest(type, issues);
+  if (metadataKey !== undefined && headerKey !== metadataKey) {
+    throw new HttpError(400, 'CRM_ERR_HTTP_BAD_REQUEST', 'the Idempotency-Key header differs from metadata.idempotencyKey');
+  }
+  return headerKey;
+}
+
+/**
+ * The store seen by one request: every call uses the namespaced key, and a stored result is noted so
+ * the response can say it was a replay.
+ */
+function requestStore(store: IdempotencyStore, storedKey: string, onDone: () => void): IdempotencyStore {
   return {
-    acquire: async (key, lockMs) => {
-      const reservation = await store.acquire(key, lockMs);
+    acquire: async (_key, lockMs) => {
+      const reservation = await store.acquire(storedKey, lockMs);
       if (reservation.state === 'done') onDone();
       return reservation;
     },
-    complete: (key, result, ttlMs) => store.complete(key, result, ttlMs),
-    release: (key) => store.release(key),
+    complete: (_key, result, ttlMs) => store.complete(storedKey, result, ttlMs),
+    release: () => store.release(storedKey),
   };
 }
 
 /**
  * The Notification Service as a Fastify plugin: `POST /api/v1/sms`, `/api/v1/email`,
  * `/api/v1/webhook` (one route per configured channel) taking the design doc's
- * `{ ...params, metadata }` body. Requests need a bearer token; each command is sent at most once per
- * `metadata.idempotencyKey` (else `triggerId:actionIndex`); failures answer 503 + Retry-After
- * (transient) or 422 (permanent) so callers retry exactly when it can help. The W3C trace context
- * headers of a request (`traceparent`, `tracestate`) become the command's `trace`, so a gateway
- * wrapped with core's `withTracing` continues the caller's trace.
+ * `{ ...params, metadata }` body. The params are checked with the gateway's `commandSchema` (else
+ * core's schema of the built-in type; custom types without one are free-form JSON, at most 64 levels
+ * deep), the schema the engine checks every command with.
+ *
+ * Requests need a bearer token; each command is sent at most once per idempotency key:
+ * `metadata.idempotencyKey` or the `Idempotency-Key` header, else `triggerId:actionIndex`, else (no
+ * `actionIndex`) `triggerId:` and a SHA-256 of the params, so two actions of one trigger are two sends.
+ * Keys are stored per account and channel (`<accountId>:<type>:<key>`): two accounts, or the SMS and
+ * the email of one trigger, never answer each other's request as a replay.
+ *
+ * Failures answer 503 + Retry-After (transient) or 422 (permanent) so callers retry exactly when it
+ * can help. The W3C trace context headers of a request (`traceparent`, `tracestate`) become the
+ * command's `trace`, so a gateway wrapped with core's `withTracing` continues the caller's trace.
+ *
+ * Every error is `{ error: { code, message, issues? } }`. Create the host app with
+ * `frameworkErrors: frameworkErrorHandler` so a URL with a bad percent-escape gets that body too.
  *
  * @example
- * const app = Fastify();
+ * const app = Fastify({ frameworkErrors: frameworkErrorHandler });
  * await app.register(createNotificationService({ channels: { sms, email, webhook }, idempotency, auth: { tokens: [token] } }));
  */
 export function createNotificationService(options: NotificationServiceOptions): FastifyPluginAsync {
+  checkOptions('createNotificationService', options, NOTIFICATION_OPTION_KEYS, true);
+  checkOptions('createNotificationService: auth', options.auth, ['tokens']);
+  checkOptions('createNotificationService: idempotencyOptions', options.idempotencyOptions, ['lockMs', 'ttlMs']);
   const authenticate = serviceTokenAuth({ tokens: options.auth?.tokens ?? [], realm: 'notifications' });
   const store = options.idempotency ?? createMemoryIdempotencyStore();
   const logger = (options.logger ?? silentLogger).child({ component: 'notification-service' });
-  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const bodyLimit = positiveIntOption('createNotificationService: bodyLimit', options.bodyLimit, DEFAULT_BODY_LIMIT);
   const defaultRetryAfter = options.defaultRetryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
+  if (!Number.isInteger(defaultRetryAfter) || defaultRetryAfter < 0) {
+    throw new AutomationError('CRM_ERR_CONFIG', `createNotificationService: defaultRetryAfterSeconds must be a non-negative integer, got ${String(defaultRetryAfter)}`);
+  }
+  if (typeof options.channels !== 'object' || options.channels === null) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'createNotificationService needs channels: { sms, email, webhook, ... }');
+  }
   const types = Object.keys(options.channels);
   if (types.length === 0) throw new AutomationError('CRM_ERR_CONFIG', 'createNotificationService needs at least one channel');
 
@@ -96,26 +161,19 @@ export function createNotificationService(options: NotificationServiceOptions): 
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, app.getDefaultJsonParser('error', 'error'));
     app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply));
+    setNotFoundHandlerUnlessSet(app);
     app.addHook('onRequest', authenticate);
 
     for (const type of types) {
       const gateway = options.channels[type] as ChannelGateway;
-      const schema = BUILT_IN_COMMAND_SCHEMAS[type] ?? customCommandSchema;
+      const paramsSchema = gateway.commandSchema ?? (isBuiltInActionType(type) ? BUILT_IN_COMMAND_SCHEMAS[type] : undefined);
 
       app.post(`/api/v1/${type}`, { bodyLimit }, async (request, reply) => {
-        const parsed = schema.safeParse(request.body);
-        if (!parsed.success) {
-          const issues = issuesOf(parsed.error);
-          throw new HttpError(400, 'CRM_ERR_HTTP_BAD_REQUEST', `invalid ${type} command: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, issues);
-        }
-        const { metadata: input, ...params } = parsed.data as { metadata: CommandMetadataInput } & Record<string, unknown>;
+        const { metadata: input, params } = parseCommandBody(type, request.body, paramsSchema);
+        const explicit = explicitKey(type, input.idempotencyKey, request.headers['idempotency-key']);
+        const idempotencyKey = requestIdempotencyKey({ triggerId: input.triggerId, actionIndex: input.actionIndex, explicit }, params);
+        const storedKey = storedIdempotencyKey(input.accountId, type, idempotencyKey);
         const actionIndex = input.actionIndex ?? 0;
-        const header = request.headers['idempotency-key'];
-        const headerKey = typeof header === 'string' && header !== '' ? header : undefined;
-        if (headerKey !== undefined && input.idempotencyKey !== undefined && headerKey !== input.idempotencyKey) {
-          throw new HttpError(400, 'CRM_ERR_HTTP_BAD_REQUEST', 'the Idempotency-Key header differs from metadata.idempotencyKey');
-        }
-        const idempotencyKey = input.idempotencyKey ?? headerKey ?? `${input.triggerId}:${actionIndex}`;
         const command: ActionCommand = {
           type,
           params,
@@ -127,7 +185,7 @@ export function createNotificationService(options: NotificationServiceOptions): 
         const context = { accountId: input.accountId, ruleId: input.ruleId, triggerId: input.triggerId, actionIndex, type, idempotencyKey };
 
         let replayed = false;
-        const once = withIdempotency(gateway, observingStore(store, () => (replayed = true)), options.idempotencyOptions);
+        const once = withIdempotency(gateway, requestStore(store, storedKey, () => (replayed = true)), options.idempotencyOptions);
         const started = Date.now();
         try {
           const result = await once.send(command);
@@ -151,5 +209,8 @@ export function createNotificationService(options: NotificationServiceOptions): 
  * `app.register(notificationRoutes, { channels, idempotency, auth: { tokens } })`.
  */
 export const notificationRoutes: FastifyPluginAsync<NotificationServiceOptions> = async (app, options) => {
-  await createNotificationService(options)(app, {});
+  // Fastify reads these from the registration options itself.
+  const { prefix: _prefix, logLevel: _logLevel, logSerializers: _logSerializers, ...own } = options as NotificationServiceOptions & Record<string, unknown>;
+  checkOptions('notificationRoutes', own, NOTIFICATION_OPTION_KEYS, true);
+  await createNotificationService(own as NotificationServiceOptions)(app, {});
 };

@@ -1,3 +1,5 @@
+import { checkOptions, optionKeys, positiveIntOption } from '@crm-automation/core';
+
 export interface RateLimitOptions {
   /** Requests allowed per window and account. Default 600. */
   max?: number | undefined;
@@ -6,6 +8,8 @@ export interface RateLimitOptions {
   /** Accounts tracked at once; the least recently seen are forgotten first. Default 100,000. */
   maxAccounts?: number | undefined;
 }
+
+const RATE_LIMIT_OPTION_KEYS = optionKeys<RateLimitOptions>()('max', 'windowMs', 'maxAccounts');
 
 interface Bucket {
   tokens: number;
@@ -17,9 +21,10 @@ interface Bucket {
  * request may proceed, else how many milliseconds until it could.
  */
 export function createAccountRateLimiter(options: RateLimitOptions = {}, now: () => number = Date.now): (accountId: string) => number {
-  const max = options.max ?? 600;
-  const windowMs = options.windowMs ?? 60_000;
-  const maxAccounts = options.maxAccounts ?? 100_000;
+  checkOptions('rateLimit', options, RATE_LIMIT_OPTION_KEYS);
+  const max = positiveIntOption('rateLimit.max', options.max, 600);
+  const windowMs = positiveIntOption('rateLimit.windowMs', options.windowMs, 60_000);
+  const maxAccounts = positiveIntOption('rateLimit.maxAccounts', options.maxAccounts, 100_000);
   const perMs = max / windowMs;
   const buckets = new Map<string, Bucket>();
   return (accountId) => {

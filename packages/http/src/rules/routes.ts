@@ -1,9 +1,9 @@
 import type { AutomationEngine, Rule, Trigger, TriggerStatus } from '@crm-automation/core';
-import { formatPath, TRIGGER_STATUSES } from '@crm-automation/core';
+import { checkJsonShape, checkOptions, formatPath, MAX_JSON_DEPTH, optionKeys, positiveIntOption, TRIGGER_STATUSES } from '@crm-automation/core';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Authenticate, Principal, RulesScope } from '../account-auth/principal.js';
-import { HttpError, replyWithError } from '../http-errors.js';
+import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
 import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { createAccountRateLimiter, type RateLimitOptions } from './rate-limit.js';
 import * as s from './schemas.js';
@@ -31,6 +31,9 @@ export interface RulesRoutesOptions {
   openapi?: Partial<OpenApiInfo> | undefined;
 }
 
+const RULES_ROUTES_OPTION_KEYS = optionKeys<RulesRoutesOptions>()('engine', 'authenticate', 'rateLimit', 'bodyLimit', 'eventCatalog', 'statsWindowMs', 'openapi');
+const OPENAPI_INFO_KEYS = optionKeys<OpenApiInfo>()('title', 'version', 'description');
+
 interface RouteInput {
   principal: Principal;
   params: Record<string, string>;
@@ -55,6 +58,8 @@ export interface RouteDefinition {
   query?: z.ZodType | undefined;
   /** `'rule'` = a rule document (the engine's own JSON Schema). */
   body?: z.ZodType | 'rule' | undefined;
+  /** Code of a body nested too deep: the engine's for rules and events, a bad request otherwise. */
+  invalidBodyCode?: 'CRM_ERR_RULE_INVALID' | 'CRM_ERR_EVENT_INVALID' | undefined;
   responses: Record<number, z.ZodType | null>;
   handler: (input: RouteInput) => Promise<RouteResult>;
 }
@@ -66,6 +71,17 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, location: string): T {
   if (result.success) return result.data;
   const issues = result.error.issues.map((i) => ({ path: formatPath([location, ...i.path]), code: i.code, message: i.message }));
   throw new HttpError(400, 'CRM_ERR_HTTP_BAD_REQUEST', `invalid ${location}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+}
+
+/**
+ * Refuses a body nested deeper than {@link MAX_JSON_DEPTH} (or holding too many values) before any
+ * recursive work on it, with the path of the first level too deep.
+ */
+function checkBodyShape(body: unknown, code: string): void {
+  const problem = checkJsonShape(body, MAX_JSON_DEPTH);
+  if (!problem) return;
+  const path = formatPath(problem.path);
+  throw new HttpError(400, code, `invalid body: ${path || '(root)'}: ${problem.message}`, [{ path, code: problem.code, message: problem.message }]);
 }
 
 const notFound = (what: 'Rule' | 'Trigger', id: string) =>
@@ -96,8 +112,10 @@ const etag = (rule: Rule) => `"${rule.version}"`;
 
 /** The route table, shared by registration and the OpenAPI document. */
 export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinition[] {
+  checkOptions('rulesRoutes', options, RULES_ROUTES_OPTION_KEYS, true);
+  checkOptions('rulesRoutes: openapi', options.openapi, OPENAPI_INFO_KEYS);
   const { engine } = options;
-  const statsWindowMs = options.statsWindowMs ?? 7 * DAY;
+  const statsWindowMs = positiveIntOption('rulesRoutes: statsWindowMs', options.statsWindowMs, 7 * DAY);
   let openapi: Record<string, unknown> | undefined;
   const routes: RouteDefinition[] = [
     {
@@ -106,7 +124,8 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       summary: 'Create a rule',
       scope: 'rules:write',
       body: 'rule',
-      responses: { 201: s.ruleResponse, 400: s.errorResponse },
+      invalidBodyCode: 'CRM_ERR_RULE_INVALID',
+      responses: { 201: s.savedRuleResponse, 400: s.errorResponse },
       async handler({ principal, body }) {
         const rule = await engine.rules.create(principal.accountId, ruleBody(body).document);
         return { status: 201, body: rule, headers: { location: `/rules/${rule.id}`, etag: etag(rule) } };
@@ -136,8 +155,10 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
         const { document } = ruleBody(rule);
         const result = engine.rules.validate(document);
         if (!result.ok) return { status: 200, body: { valid: false, issues: result.issues } };
+        // The same render and evaluation budgets as a real run; reading is all it needs.
         const dryRun = sample ? await engine.rules.dryRun(principal.accountId, document, sample) : undefined;
-        return { status: 200, body: { valid: true, rule: result.rule, ...(dryRun ? { dryRun } : {}) } };
+        const warnings = result.warnings && result.warnings.length > 0 ? { warnings: result.warnings } : {};
+        return { status: 200, body: { valid: true, rule: result.rule, ...warnings, ...(dryRun ? { dryRun } : {}) } };
       },
     },
     {
@@ -145,7 +166,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       url: '/rules/:id',
       summary: 'Get a rule',
       scope: 'rules:read',
-      responses: { 200: s.ruleResponse, 404: s.errorResponse },
+      responses: { 200: s.ruleResponse, 400: s.errorResponse, 404: s.errorResponse },
       async handler({ principal, params }) {
         const rule = await engine.rules.get(principal.accountId, params['id'] ?? '');
         if (!rule) throw notFound('Rule', params['id'] ?? '');
@@ -158,7 +179,8 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       summary: 'Replace a rule (bumps its version; If-Match for optimistic concurrency)',
       scope: 'rules:write',
       body: 'rule',
-      responses: { 200: s.ruleResponse, 400: s.errorResponse, 404: s.errorResponse, 409: s.errorResponse },
+      invalidBodyCode: 'CRM_ERR_RULE_INVALID',
+      responses: { 200: s.savedRuleResponse, 400: s.errorResponse, 404: s.errorResponse, 409: s.errorResponse },
       async handler({ principal, params, body, request }) {
         const id = params['id'] ?? '';
         const { document, version } = ruleBody(body);
@@ -173,7 +195,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       url: '/rules/:id',
       summary: 'Delete a rule (its pending triggers are skipped when due)',
       scope: 'rules:write',
-      responses: { 204: null, 404: s.errorResponse },
+      responses: { 204: null, 400: s.errorResponse, 404: s.errorResponse },
       async handler({ principal, params }) {
         if (!(await engine.rules.delete(principal.accountId, params['id'] ?? ''))) throw notFound('Rule', params['id'] ?? '');
         return { status: 204 };
@@ -198,7 +220,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       url: '/rules/:id/stats',
       summary: 'Recent runs of a rule by outcome, and when it last fired',
       scope: 'triggers:read',
-      responses: { 200: s.ruleStatsResponse, 404: s.errorResponse },
+      responses: { 200: s.ruleStatsResponse, 400: s.errorResponse, 404: s.errorResponse },
       async handler({ principal, params }) {
         const id = params['id'] ?? '';
         if (!(await engine.rules.get(principal.accountId, id))) throw notFound('Rule', id);
@@ -244,7 +266,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       url: '/triggers/:id',
       summary: 'Get a trigger with its execution history',
       scope: 'triggers:read',
-      responses: { 200: s.triggerResponse, 404: s.errorResponse },
+      responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse },
       async handler({ principal, params }) {
         const trigger = await engine.triggers.get(principal.accountId, params['id'] ?? '');
         if (!trigger) throw notFound('Trigger', params['id'] ?? '');
@@ -256,7 +278,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       url: '/triggers/:id/retry',
       summary: 'Run a failed trigger again, now, with a fresh attempt budget',
       scope: 'triggers:write',
-      responses: { 200: s.triggerResponse, 404: s.errorResponse, 409: s.errorResponse },
+      responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse, 409: s.errorResponse },
       async handler({ principal, params }) {
         const trigger = await engine.triggers.retry(principal.accountId, params['id'] ?? '');
         if (!trigger) throw notFound('Trigger', params['id'] ?? '');
@@ -268,7 +290,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       url: '/triggers/:id/cancel',
       summary: 'Cancel a pending or retrying trigger',
       scope: 'triggers:write',
-      responses: { 200: s.triggerResponse, 404: s.errorResponse, 409: s.errorResponse },
+      responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse, 409: s.errorResponse },
       async handler({ principal, params }) {
         const trigger = await engine.triggers.cancel(principal.accountId, params['id'] ?? '');
         if (!trigger) throw notFound('Trigger', params['id'] ?? '');
@@ -281,6 +303,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       summary: 'HTTP intake of a CRM event (same validation and dedupe as the bus)',
       scope: 'events:write',
       body: s.eventBody,
+      invalidBodyCode: 'CRM_ERR_EVENT_INVALID',
       responses: { 202: s.eventAccepted, 400: s.errorResponse },
       async handler({ principal, body }) {
         const event = parse(s.eventBody, body, 'body');
@@ -346,20 +369,25 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
 /**
  * The Rules Service REST API as a Fastify plugin, over any engine. Mount it in your own service:
  * `app.register(rulesRoutes, { engine, authenticate: apiKeyAuth({ keys }) })`.
+ *
+ * Every error is `{ error: { code, message, issues? } }`, unknown routes included (unless the host set
+ * its own 404 handler for this prefix first). Create the host app with
+ * `frameworkErrors: frameworkErrorHandler` so a URL with a bad percent-escape gets that body too.
  */
-export const rulesRoutes: FastifyPluginAsync<RulesRoutesOptions> = async (app: FastifyInstance, options) => {
-  const routes = rulesRouteDefinitions(options);
+export const rulesRoutes: FastifyPluginAsync<RulesRoutesOptions> = async (app: FastifyInstance, registered) => {
+  // Fastify reads these from the registration options itself.
+  const { prefix: _prefix, logLevel: _logLevel, logSerializers: _logSerializers, ...options } = registered as RulesRoutesOptions & Record<string, unknown>;
+  const routes = rulesRouteDefinitions(options as RulesRoutesOptions);
   const limited = options.rateLimit === false ? undefined : createAccountRateLimiter(options.rateLimit ?? {});
-  const bodyLimit = options.bodyLimit ?? 256 * 1024;
+  const bodyLimit = positiveIntOption('rulesRoutes: bodyLimit', options.bodyLimit, 256 * 1024);
 
   // Bodies are JSON only: without this, Fastify's built-in text/plain parser would accept text.
   app.removeContentTypeParser(['text/plain']);
   app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply));
-  app.setNotFoundHandler((request, reply) =>
-    replyWithError(new HttpError(404, 'CRM_ERR_HTTP_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply),
-  );
+  setNotFoundHandlerUnlessSet(app);
 
   for (const route of routes) {
+    const hasId = route.url.includes(':id');
     app.route({
       method: route.method,
       url: route.url,
@@ -379,13 +407,10 @@ export const rulesRoutes: FastifyPluginAsync<RulesRoutesOptions> = async (app: F
           principal = found;
           request.log = request.log.child({ accountId: found.accountId });
         }
-        const result = await route.handler({
-          principal,
-          params: request.params as Record<string, string>,
-          query: request.query,
-          body: request.body,
-          request,
-        });
+        const params = request.params as Record<string, string>;
+        if (hasId) parse(s.idParams, params, 'params');
+        if (route.body) checkBodyShape(request.body, route.invalidBodyCode ?? 'CRM_ERR_HTTP_BAD_REQUEST');
+        const result = await route.handler({ principal, params, query: request.query, body: request.body, request });
         reply.status(result.status).headers(result.headers ?? {});
         return result.body === undefined ? reply.send() : reply.send(result.body);
       },

@@ -7,7 +7,8 @@ import { z } from 'zod';
  */
 
 const isoDate = z.iso.datetime({ offset: true });
-const id = z.string().min(1).max(64);
+/** Ids of rules and triggers: printable ASCII without spaces, at most 64 characters. */
+const id = z.string().min(1).max(64).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 
 export const idParams = z.strictObject({ id });
 
@@ -57,6 +58,8 @@ export const eventBody = z.strictObject({
   accountId: z.string().optional(),
 });
 
+const issue = z.object({ path: z.string(), code: z.string(), message: z.string() });
+
 export const errorResponse = z.object({
   error: z.object({
     code: z.string(),
@@ -105,6 +108,9 @@ export const ruleResponse = z.object({
   createdAt: isoDate,
   updatedAt: isoDate,
 });
+
+/** A rule as `POST /rules` and `PUT /rules/:id` answer it: with the save's warnings, when there are any. */
+export const savedRuleResponse = ruleResponse.extend({ warnings: z.array(issue).optional() });
 
 export const rulePage = z.object({ items: z.array(ruleResponse), nextCursor: z.string().optional() });
 
@@ -165,7 +171,7 @@ export const dryRunResponse = z.union([
 ]);
 
 export const validateResponse = z.union([
-  z.object({ valid: z.literal(true), rule: z.record(z.string(), z.unknown()), dryRun: dryRunResponse.optional() }),
+  z.object({ valid: z.literal(true), rule: z.record(z.string(), z.unknown()), warnings: z.array(issue).optional(), dryRun: dryRunResponse.optional() }),
   z.object({ valid: z.literal(false), issues: z.array(z.object({ path: z.string(), code: z.string(), message: z.string() })) }),
 ]);
 
