@@ -56,7 +56,8 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
       rsa = await generateKeyPair('RS256');
       fixture = await makeStore();
       sms = createRecordingChannel();
-      engine = createAutomationEngine({ store: fixture.store, clock, channels: { sms, email: createRecordingChannel(), webhook: createRecordingChannel() }, maxAttempts: 1 });
+      // No webhook gateway: saving a webhook rule is accepted with a warning.
+      engine = createAutomationEngine({ store: fixture.store, clock, channels: { sms, email: createRecordingChannel() }, maxAttempts: 1 });
       app = Fastify();
       await app.register(rulesRoutes, {
         engine,
@@ -334,6 +335,126 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
         // A's resources are untouched by B's attempts.
         expect(json(await call({ url: `/rules/${rule['id']}` }))['version']).toBe(1);
         expect(json(await call({ url: `/triggers/${triggerId}` }))['status']).toBe('pending');
+      });
+    });
+
+    describe('read scope, warnings and bad input', () => {
+      const webhookRule = { ...technicianSmsRule, name: 'Hook without a gateway', actions: [{ type: 'webhook', params: { url: 'https://hooks.crm.example/done/{{job.id}}', payload: { id: '{{job.id}}' } } }] };
+      const noGateway = [{ path: 'actions[0].type', code: 'no_gateway', message: expect.stringContaining('no gateway for "webhook"') }];
+
+      it('a read-only key may validate, dry-run an unsaved rule and test a saved one, but not save', async () => {
+        const validated = await call({ method: 'POST', url: '/rules/validate', payload: { rule: technicianSmsRule, sample: { payload: doneJobPayload } }, key: readOnly.key });
+        expect(validated.statusCode).toBe(200);
+        expect(json(validated)['dryRun']['matched']).toBe(true);
+        const rule = json(await call({ method: 'POST', url: '/rules', payload: highValueJobRule }));
+        const tested = await call({ method: 'POST', url: `/rules/${rule['id']}/test`, payload: { payload: highValueJobPayload(2500, 'Commercial') }, key: readOnly.key });
+        expect(tested.statusCode).toBe(200);
+        expect(json(tested)['matched']).toBe(true);
+        expect((await call({ method: 'POST', url: '/rules', payload: technicianSmsRule, key: readOnly.key })).statusCode).toBe(403);
+        expect(sms.calls).toHaveLength(0);
+      });
+
+      it('answers the warnings of a save (POST, PUT, validate) and never stores them', async () => {
+        const created = await call({ method: 'POST', url: '/rules', payload: webhookRule });
+        expect(created.statusCode).toBe(201);
+        expect(json(created)['warnings']).toEqual(noGateway);
+        const id = json(created)['id'];
+        const replaced = await call({ method: 'PUT', url: `/rules/${id}`, payload: { ...webhookRule, name: 'Renamed hook' } });
+        expect(replaced.statusCode).toBe(200);
+        expect(json(replaced)['warnings']).toEqual(noGateway);
+        const validated = json(await call({ method: 'POST', url: '/rules/validate', payload: { rule: webhookRule } }));
+        expect(validated).toMatchObject({ valid: true, warnings: noGateway });
+        expect(json(await call({ url: `/rules/${id}` }))['warnings']).toBeUndefined();
+        expect(json(await call({ method: 'POST', url: '/rules', payload: technicianSmsRule }))['warnings']).toBeUndefined();
+        expect(json(await call({ method: 'POST', url: '/rules/validate', payload: { rule: technicianSmsRule } }))['warnings']).toBeUndefined();
+      });
+
+      const ID_ROUTES: Array<(id: string) => InjectOptions> = [
+        (id) => ({ url: `/rules/${id}` }),
+        (id) => ({ method: 'PUT', url: `/rules/${id}`, payload: technicianSmsRule }),
+        (id) => ({ method: 'DELETE', url: `/rules/${id}` }),
+        (id) => ({ method: 'POST', url: `/rules/${id}/test`, payload: { payload: doneJobPayload } }),
+        (id) => ({ url: `/rules/${id}/stats` }),
+        (id) => ({ url: `/triggers/${id}` }),
+        (id) => ({ method: 'POST', url: `/triggers/${id}/retry` }),
+        (id) => ({ method: 'POST', url: `/triggers/${id}/cancel` }),
+      ];
+      const BAD_IDS = ['x'.repeat(65), 'x'.repeat(100), '%00', '%20', 'a%20b', 'a%0Ab', '%7F', '%C3%A9'];
+
+      it.each(ID_ROUTES.flatMap((route, r) => BAD_IDS.map((id) => [r, id, route] as const)))('route #%d refuses the id %s with a 400 naming params.id', async (_r, id, route) => {
+        const response = await call(route(id));
+        expect(response.statusCode).toBe(400);
+        expect(json(response)['error']).toMatchObject({ code: 'CRM_ERR_HTTP_BAD_REQUEST', issues: [{ path: 'params.id' }] });
+      });
+
+      it.each([
+        '/rules?limit=abc', '/rules?limit=0', '/rules?limit=501', '/rules?limit=1.5', '/rules?limit=', '/rules?enabled=yes', '/rules?enabled=1', '/rules?eventName=',
+        '/rules?unknown=1', '/rules?cursor=', `/rules?cursor=${'c'.repeat(101)}`, '/rules?limit=1&limit=2',
+        '/triggers?from=yesterday', '/triggers?from=2026-13-01T00:00:00Z', '/triggers?to=2026-06-01', '/triggers?from=+275760-09-13T00:00:00Z', '/triggers?from=2026-06-01T12:00:00',
+        '/triggers?status=bogus', '/triggers?status=', '/triggers?status=pending,nope', `/triggers?ruleId=${'r'.repeat(65)}`, '/triggers?ruleId=a%20b', '/triggers?limit=-1', '/triggers?other=x',
+      ])('refuses the query %s with a 400 naming the parameter', async (url) => {
+        const response = await call({ url });
+        expect(response.statusCode).toBe(400);
+        const error = json(response)['error'];
+        expect(error['code']).toBe('CRM_ERR_HTTP_BAD_REQUEST');
+        expect(error['issues'][0]['path']).toMatch(/^query/);
+      });
+
+      const now = clock.now().getTime();
+      const BAD_TIMESTAMPS: unknown[] = [8.64e15, -8.64e15, 8.64e15 + 1, 1e300, -1e300, Number.MAX_SAFE_INTEGER, now + 2 * 86_400_000, now - 30 * 86_400_000, 0, -1, 1.5e12 * 10,
+        '+275760-09-13T00:00:00Z', '-271821-04-20T00:00:00Z', '9999-12-31T23:59:59Z', '0000-01-01T00:00:00Z', '1970-01-01T00:00:00Z', 'tomorrow', '', '2026-06-01', true, null, {}, []];
+
+      it.each(BAD_TIMESTAMPS.map((t) => [JSON.stringify(t), t] as const))('refuses the event timestamp %s on every route that takes one', async (_label, timestamp) => {
+        const saved = json(await call({ method: 'POST', url: '/rules', payload: { ...technicianSmsRule, trigger: { eventName: 'time.test' } } }));
+        const answers = [
+          await call({ method: 'POST', url: '/events', payload: { name: 'time.test', payload: doneJobPayload, timestamp } }),
+          await call({ method: 'POST', url: '/rules/validate', payload: { rule: technicianSmsRule, sample: { payload: doneJobPayload, timestamp } } }),
+          await call({ method: 'POST', url: `/rules/${saved['id']}/test`, payload: { payload: doneJobPayload, timestamp } }),
+        ];
+        for (const response of answers) {
+          expect(response.statusCode, response.body).toBe(400);
+          expect(['CRM_ERR_EVENT_INVALID', 'CRM_ERR_HTTP_BAD_REQUEST']).toContain(json(response)['error']['code']);
+          expect(json(response)['error']['issues'][0]['path']).toMatch(/timestamp$/);
+        }
+        expect(json(await call({ url: '/triggers?limit=500' }))['items'].filter((t: { triggeringEvent: { name: string } }) => t.triggeringEvent.name === 'time.test')).toEqual([]);
+      });
+
+      // Built as text: JSON.stringify itself recurses and cannot write 10,000 levels.
+      const DEEP = '__deep__';
+      const deepJson = (depth: number) => {
+        let open = '';
+        let close = '';
+        for (let i = 0; i < depth; i++) {
+          open += i % 2 ? '[' : '{"a":';
+          close = (i % 2 ? ']' : '}') + close;
+        }
+        return `${open}1${close}`;
+      };
+      const withDeep = (value: unknown, depth: number) => ({
+        payload: JSON.stringify(value).replace(`"${DEEP}"`, deepJson(depth)),
+        headers: { 'content-type': 'application/json' },
+      });
+
+      it.each([65, 100, 2_500, 10_000])('refuses JSON %d levels deep on every route with a body, with a typed code and a path', async (depth) => {
+        const saved = json(await call({ method: 'POST', url: '/rules', payload: technicianSmsRule }));
+        const cases: Array<[InjectOptions, string[]]> = [
+          [{ method: 'POST', url: '/rules', ...withDeep({ ...technicianSmsRule, conditions: { all: [{ fact: 'job', operator: 'equal', value: DEEP }] } }, depth) }, ['CRM_ERR_RULE_INVALID']],
+          [{ method: 'POST', url: '/rules', ...withDeep(DEEP, depth) }, ['CRM_ERR_RULE_INVALID']],
+          [{ method: 'PUT', url: `/rules/${saved['id']}`, ...withDeep({ ...technicianSmsRule, extra: DEEP }, depth) }, ['CRM_ERR_RULE_INVALID']],
+          [{ method: 'POST', url: '/events', ...withDeep({ name: 'deep.test', payload: { x: DEEP } }, depth) }, ['CRM_ERR_EVENT_INVALID']],
+          [{ method: 'POST', url: `/rules/${saved['id']}/test`, ...withDeep({ payload: { x: DEEP } }, depth) }, ['CRM_ERR_EVENT_INVALID', 'CRM_ERR_HTTP_BAD_REQUEST']],
+          [{ method: 'POST', url: '/rules/validate', ...withDeep({ rule: technicianSmsRule, sample: { payload: { x: DEEP } } }, depth) }, ['CRM_ERR_EVENT_INVALID', 'CRM_ERR_HTTP_BAD_REQUEST']],
+        ];
+        for (const [request, codes] of cases) {
+          const response = await call(request);
+          expect(response.statusCode, `${request.method} ${request.url}: ${response.body.slice(0, 200)}`).toBe(400);
+          const error = json(response)['error'];
+          expect(codes).toContain(error['code']);
+          expect(error['issues'][0]['code']).toBe('too_deep');
+          expect(error['issues'][0]['path'].length).toBeGreaterThan(0);
+        }
+        const validated = await call({ method: 'POST', url: '/rules/validate', ...withDeep({ rule: { ...technicianSmsRule, conditions: DEEP } }, depth) });
+        expect(validated.statusCode === 400 || json(validated)['valid'] === false).toBe(true);
       });
     });
 

@@ -74,11 +74,17 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, location: string): T {
 }
 
 /**
- * Refuses a body nested deeper than {@link MAX_JSON_DEPTH} (or holding too many values) before any
- * recursive work on it, with the path of the first level too deep.
+ * A body may wrap a tenant document by two levels (`{ sample: { payload } }`); the engine bounds the
+ * documents themselves to {@link MAX_JSON_DEPTH} and reports them with their own codes.
+ */
+const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 2;
+
+/**
+ * Refuses a body nested deeper than {@link MAX_BODY_DEPTH} (or holding too many values) before any
+ * other work on it, with the path of the first level too deep.
  */
 function checkBodyShape(body: unknown, code: string): void {
-  const problem = checkJsonShape(body, MAX_JSON_DEPTH);
+  const problem = checkJsonShape(body, MAX_BODY_DEPTH);
   if (!problem) return;
   const path = formatPath(problem.path);
   throw new HttpError(400, code, `invalid body: ${path || '(root)'}: ${problem.message}`, [{ path, code: problem.code, message: problem.message }]);

@@ -1,0 +1,71 @@
+import { expect } from 'vitest';
+
+/** One malformed request and the answer every server must give it. */
+export interface MalformedRequest {
+  name: string;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+  url: string;
+  headers?: Record<string, string>;
+  payload?: string;
+  status: number;
+  code: string;
+}
+
+const BAD_PERCENT_ESCAPES = ['%E0%A4%A', '%', '%zz', '%C0%AF', '%E0%A4', '%FF', '%ED%A0%80', 'a%2', '%%'];
+const BAD_JSON = ['{', '{"a":', 'nul', '[1,]', '{"a":1}}', "{'a':1}", '{"a":1,}', '{"a" 1}', '\u0000', '"unterminated', '{"a":01}', '{"a":NaN}'];
+const OTHER_MEDIA_TYPES = ['text/plain', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonp', 'text/json', 'application/octet-stream'];
+
+/**
+ * Malformed requests of every class a framework error comes from: the URL, the route, the body's
+ * encoding, its media type and its size. `bodyRoute` is a JSON route of the server under test;
+ * `headers` lets the request through its authentication (so the body is what is wrong).
+ */
+export function malformedRequests(options: { bodyRoute: string; headers?: Record<string, string>; bodyLimit: number; knownPaths: string[]; idRoute?: string }): MalformedRequest[] {
+  const auth = options.headers ?? {};
+  const json = { ...auth, 'content-type': 'application/json' };
+  const requests: MalformedRequest[] = [];
+  for (const path of options.knownPaths) {
+    for (const escape of BAD_PERCENT_ESCAPES) {
+      requests.push({ name: `bad percent-escape ${escape} in ${path}`, method: 'GET', url: `${path}/${escape}`, headers: auth, status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
+    }
+  }
+  if (options.idRoute) {
+    // Over Fastify's parameter limit (a framework error) and over the id schema's (the route's).
+    for (const length of [65, 100, 101, 200, 5000]) {
+      requests.push({ name: `an id of ${length} characters`, method: 'GET', url: `${options.idRoute}/${'x'.repeat(length)}`, headers: auth, status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
+    }
+    for (const id of ['%00', '%20', 'a%0Ab', '%7F']) {
+      requests.push({ name: `an id ${id}`, method: 'GET', url: `${options.idRoute}/${id}`, headers: auth, status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
+    }
+  }
+  requests.push({ name: 'bad percent-escape on a POST', method: 'POST', url: `${options.bodyRoute}%E0%A4%A`, headers: json, payload: '{}', status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
+  for (const [method, url] of [['GET', '/nope'], ['POST', '/nope'], ['GET', '/api'], ['PATCH', options.bodyRoute], ['DELETE', options.bodyRoute], ['GET', '/%2e%2e/etc/passwd'], ['GET', `/${'x'.repeat(3000)}`]] as const) {
+    requests.push({ name: `unknown route ${method} ${url.slice(0, 40)}`, method, url, headers: auth, status: 404, code: 'CRM_ERR_HTTP_NOT_FOUND' });
+  }
+  for (const body of BAD_JSON) {
+    requests.push({ name: `bad JSON ${JSON.stringify(body)}`, method: 'POST', url: options.bodyRoute, headers: json, payload: body, status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
+  }
+  requests.push({ name: 'an empty JSON body', method: 'POST', url: options.bodyRoute, headers: json, payload: '', status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
+  for (const body of ['{"__proto__":{"admin":true}}', '{"a":{"__proto__":{}}}', '{"constructor":{"prototype":{"admin":true}}}']) {
+    requests.push({ name: `prototype poisoning ${body}`, method: 'POST', url: options.bodyRoute, headers: json, payload: body, status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
+  }
+  for (const type of OTHER_MEDIA_TYPES) {
+    requests.push({ name: `content type ${type}`, method: 'POST', url: options.bodyRoute, headers: { ...auth, 'content-type': type }, payload: 'a=1', status: 415, code: 'CRM_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE' });
+  }
+  requests.push({ name: 'a body over the limit', method: 'POST', url: options.bodyRoute, headers: json, payload: JSON.stringify({ x: 'x'.repeat(options.bodyLimit) }), status: 413, code: 'CRM_ERR_HTTP_BODY_TOO_LARGE' });
+  requests.push({ name: 'a body just over the limit', method: 'POST', url: options.bodyRoute, headers: json, payload: `"${'x'.repeat(options.bodyLimit - 1)}"`, status: 413, code: 'CRM_ERR_HTTP_BODY_TOO_LARGE' });
+  return requests;
+}
+
+/** The answer is `{ error: { code, message } }` (plus `issues`), JSON, without a stack or Fastify's fields. */
+export function expectErrorBody(response: { statusCode: number; headers: Record<string, unknown>; body: string }, expected: { status: number; code: string }): void {
+  expect(response.statusCode, response.body).toBe(expected.status);
+  expect(String(response.headers['content-type'])).toMatch(/^application\/json/);
+  const body = JSON.parse(response.body) as Record<string, unknown>;
+  expect(Object.keys(body)).toEqual(['error']);
+  const error = body['error'] as Record<string, unknown>;
+  expect(error['code']).toBe(expected.code);
+  expect(typeof error['message']).toBe('string');
+  expect(Object.keys(error).filter((k) => !['code', 'message', 'issues'].includes(k))).toEqual([]);
+  expect(response.body).not.toMatch(/FST_ERR|statusCode|\n\s+at /);
+}
