@@ -11,7 +11,7 @@ import { createAutomationMetrics, httpMetrics, instrumentEngine } from '@crm-aut
 import { createAutomationEngine, createMemoryIdempotencyStore, createMemoryStore, type AutomationStore, type IdempotencyStore } from '@crm-automation/core';
 import { createMongoStore, type MongoStore } from '@crm-automation/adapter-mongo';
 import { createRedisIdempotencyStore } from '@crm-automation/channels';
-import { apiKeyAuth, generateApiKey, hashApiKey, rulesRoutes, type ApiKeyRecord } from '@crm-automation/http';
+import { apiKeyAuth, clientErrorHandler, frameworkErrorHandler, generateApiKey, hashApiKey, rulesRoutes, useJsonErrors, type ApiKeyRecord } from '@crm-automation/http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -80,7 +80,16 @@ try {
     }
   }
 
-  const app = Fastify({ loggerInstance: logger.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: 'idle' }) as unknown as FastifyInstance;
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'http' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: 'idle',
+    // Errors raised before routing (a bad percent-escape, a request Node's parser refuses) get the same JSON body.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+  }) as unknown as FastifyInstance;
+  // Every other error, and unknown routes, answer { error: { code, message } } too; set before the plugins.
+  useJsonErrors(app);
   // Counts every request by route and status, and serves GET /metrics (Prometheus).
   await app.register(httpMetrics, { metrics, service: 'single-process' });
   let accepting = true;

@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectErrorBody, malformedRequests } from '../../../packages/http/test/support/malformed-requests.js';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
 const KEY = 'crm_dev_single_process_app_test';
@@ -109,6 +111,26 @@ describe('npm run app (in memory, console gateways)', () => {
       expect(response.status).toBe(404);
       expect(output).toContain('Management UI not built');
     }
+  });
+
+  // Over real HTTP, with the path sent exactly as written (no client normalisation).
+  const raw = (method: string, path: string, headers: Record<string, string> = {}, payload?: string) =>
+    new Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+      const url = new URL(base);
+      const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers: payload === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(payload)) } }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+
+  // The Rules API's body limit (256 KiB) and the app's other routes (/readyz, /metrics).
+  it.each(
+    malformedRequests({ bodyRoute: '/rules', headers: { authorization: `Bearer ${KEY}` }, bodyLimit: 256 * 1024, knownPaths: ['/rules', '/triggers', '/readyz', '/metrics'], idRoute: '/rules' }).map((r) => [r.name, r] as const),
+  )('answers %s with { error: { code, message } }', async (_name, request) => {
+    expectErrorBody(await raw(request.method, request.url, request.headers, request.payload), request);
   });
 
   it('stops gracefully on SIGTERM', async () => {

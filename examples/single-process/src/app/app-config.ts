@@ -33,12 +33,20 @@ export const appEnv = z
     /** `real` sends webhooks (signed, SSRF-checked); `console` prints them. Default console. */
     WEBHOOKS: z.enum(['real', 'console']).default('console'),
     WEBHOOK_SIGNING_SECRET: z.string().startsWith('whsec_').optional(),
+    /** `true` sends real webhooks without a signature (receivers cannot verify them); say so explicitly. */
+    WEBHOOK_UNSIGNED: flag.optional(),
     WEBHOOK_ALLOW_HOSTS: csv.optional(),
   })
   .superRefine((env, ctx) => {
     const twilio = [env.TWILIO_ACCOUNT_SID, env.TWILIO_AUTH_TOKEN, env.TWILIO_FROM];
     if (twilio.some(Boolean) && !twilio.every(Boolean)) ctx.addIssue({ code: 'custom', path: ['TWILIO_ACCOUNT_SID'], message: 'set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM together (or none for console SMS)' });
     if (Boolean(env.SENDGRID_API_KEY) !== Boolean(env.SENDGRID_FROM)) ctx.addIssue({ code: 'custom', path: ['SENDGRID_API_KEY'], message: 'set SENDGRID_API_KEY and SENDGRID_FROM together (or neither for console email)' });
+    if (env.WEBHOOKS === 'real' && !env.WEBHOOK_SIGNING_SECRET && env.WEBHOOK_UNSIGNED !== true) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SIGNING_SECRET'], message: 'required with WEBHOOKS=real (or WEBHOOK_UNSIGNED=true to send webhooks receivers cannot verify)' });
+    }
+    if (env.WEBHOOK_SIGNING_SECRET && env.WEBHOOK_UNSIGNED === true) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_UNSIGNED'], message: 'contradicts WEBHOOK_SIGNING_SECRET; set one of them' });
+    }
     if (env.NODE_ENV === 'production' && env.DEV_API_KEY) ctx.addIssue({ code: 'custom', path: ['DEV_API_KEY'], message: 'not allowed when NODE_ENV=production' });
     if (env.NODE_ENV === 'production' && !env.RULES_API_KEYS) ctx.addIssue({ code: 'custom', path: ['RULES_API_KEYS'], message: 'required when NODE_ENV=production' });
     for (const entry of env.RULES_API_KEYS ?? []) {

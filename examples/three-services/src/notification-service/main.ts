@@ -7,7 +7,7 @@ import { createRedisIdempotencyStore, createSendgridEmail, createTwilioSms, crea
 import { noopTracer, withTracing, type ChannelGateway } from '@crm-automation/core';
 import { instrumentGateway } from '@crm-automation/metrics';
 import { createObservability } from '../runtime/observability.js';
-import { HttpError, notificationRoutes, replyWithError } from '@crm-automation/http';
+import { notificationRoutes } from '@crm-automation/http';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../runtime/env-config.js';
 import { exitOnStartupFailure, onShutdown } from '../runtime/graceful-shutdown.js';
@@ -38,10 +38,8 @@ try {
   };
 
   let accepting = true;
+  // JSON errors everywhere, unknown routes included (createHttpServer).
   const app = createHttpServer(logger, observability);
-  app.setNotFoundHandler((request, reply) =>
-    replyWithError(new HttpError(404, 'CRM_ERR_HTTP_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply),
-  );
   registerHealthRoutes(app, { accepting: () => accepting, checks: { redis: { check: () => redis.ping() } } });
   await app.register(notificationRoutes, { channels, idempotency, auth: { tokens: config.SERVICE_TOKENS }, logger });
   const httpPort = await listen(app, config.HOST, config.HTTP_PORT);

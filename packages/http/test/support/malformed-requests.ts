@@ -17,10 +17,11 @@ const OTHER_MEDIA_TYPES = ['text/plain', 'application/xml', 'application/x-www-f
 
 /**
  * Malformed requests of every class a framework error comes from: the URL, the route, the body's
- * encoding, its media type and its size. `bodyRoute` is a JSON route of the server under test;
- * `headers` lets the request through its authentication (so the body is what is wrong).
+ * encoding, its media type and its size. `bodyRoute` is a JSON route of the server under test (a
+ * server without one gets the URL and route classes only); `headers` lets the request through its
+ * authentication (so the body is what is wrong).
  */
-export function malformedRequests(options: { bodyRoute: string; headers?: Record<string, string>; bodyLimit: number; knownPaths: string[]; idRoute?: string }): MalformedRequest[] {
+export function malformedRequests(options: { bodyRoute?: string; headers?: Record<string, string>; bodyLimit?: number; knownPaths: string[]; idRoute?: string }): MalformedRequest[] {
   const auth = options.headers ?? {};
   const json = { ...auth, 'content-type': 'application/json' };
   const requests: MalformedRequest[] = [];
@@ -38,22 +39,28 @@ export function malformedRequests(options: { bodyRoute: string; headers?: Record
       requests.push({ name: `an id ${id}`, method: 'GET', url: `${options.idRoute}/${id}`, headers: auth, status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
     }
   }
-  requests.push({ name: 'bad percent-escape on a POST', method: 'POST', url: `${options.bodyRoute}%E0%A4%A`, headers: json, payload: '{}', status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
-  for (const [method, url] of [['GET', '/nope'], ['POST', '/nope'], ['GET', '/api'], ['PATCH', options.bodyRoute], ['DELETE', options.bodyRoute], ['GET', '/%2e%2e/etc/passwd'], ['GET', `/${'x'.repeat(3000)}`]] as const) {
+  for (const [method, url] of [['GET', '/nope'], ['POST', '/nope'], ['GET', '/api'], ['GET', '/%2e%2e/etc/passwd'], ['GET', `/${'x'.repeat(3000)}`]] as const) {
     requests.push({ name: `unknown route ${method} ${url.slice(0, 40)}`, method, url, headers: auth, status: 404, code: 'CRM_ERR_HTTP_NOT_FOUND' });
   }
-  for (const body of BAD_JSON) {
-    requests.push({ name: `bad JSON ${JSON.stringify(body)}`, method: 'POST', url: options.bodyRoute, headers: json, payload: body, status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
+  const bodyRoute = options.bodyRoute;
+  if (bodyRoute === undefined) return requests;
+  const bodyLimit = options.bodyLimit ?? 1024 * 1024;
+  for (const method of ['PATCH', 'DELETE'] as const) {
+    requests.push({ name: `unknown route ${method} ${bodyRoute}`, method, url: bodyRoute, headers: auth, status: 404, code: 'CRM_ERR_HTTP_NOT_FOUND' });
   }
-  requests.push({ name: 'an empty JSON body', method: 'POST', url: options.bodyRoute, headers: json, payload: '', status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
+  requests.push({ name: 'bad percent-escape on a POST', method: 'POST', url: `${bodyRoute}%E0%A4%A`, headers: json, payload: '{}', status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
+  for (const body of BAD_JSON) {
+    requests.push({ name: `bad JSON ${JSON.stringify(body)}`, method: 'POST', url: bodyRoute, headers: json, payload: body, status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
+  }
+  requests.push({ name: 'an empty JSON body', method: 'POST', url: bodyRoute, headers: json, payload: '', status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
   for (const body of ['{"__proto__":{"admin":true}}', '{"a":{"__proto__":{}}}', '{"constructor":{"prototype":{"admin":true}}}']) {
-    requests.push({ name: `prototype poisoning ${body}`, method: 'POST', url: options.bodyRoute, headers: json, payload: body, status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
+    requests.push({ name: `prototype poisoning ${body}`, method: 'POST', url: bodyRoute, headers: json, payload: body, status: 400, code: 'CRM_ERR_HTTP_BAD_REQUEST' });
   }
   for (const type of OTHER_MEDIA_TYPES) {
-    requests.push({ name: `content type ${type}`, method: 'POST', url: options.bodyRoute, headers: { ...auth, 'content-type': type }, payload: 'a=1', status: 415, code: 'CRM_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE' });
+    requests.push({ name: `content type ${type}`, method: 'POST', url: bodyRoute, headers: { ...auth, 'content-type': type }, payload: 'a=1', status: 415, code: 'CRM_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE' });
   }
-  requests.push({ name: 'a body over the limit', method: 'POST', url: options.bodyRoute, headers: json, payload: JSON.stringify({ x: 'x'.repeat(options.bodyLimit) }), status: 413, code: 'CRM_ERR_HTTP_BODY_TOO_LARGE' });
-  requests.push({ name: 'a body just over the limit', method: 'POST', url: options.bodyRoute, headers: json, payload: `"${'x'.repeat(options.bodyLimit - 1)}"`, status: 413, code: 'CRM_ERR_HTTP_BODY_TOO_LARGE' });
+  requests.push({ name: 'a body over the limit', method: 'POST', url: bodyRoute, headers: json, payload: JSON.stringify({ x: 'x'.repeat(bodyLimit) }), status: 413, code: 'CRM_ERR_HTTP_BODY_TOO_LARGE' });
+  requests.push({ name: 'a body just over the limit', method: 'POST', url: bodyRoute, headers: json, payload: `"${'x'.repeat(bodyLimit - 1)}"`, status: 413, code: 'CRM_ERR_HTTP_BODY_TOO_LARGE' });
   return requests;
 }
 
