@@ -1,4 +1,4 @@
-import { AutomationError, positiveIntOption, silentLogger, type Logger } from '@crm-automation/core';
+import { AutomationError, checkOptions, optionKeys, positiveIntOption, silentLogger, type Logger } from '@crm-automation/core';
 import type { Kafka } from 'kafkajs';
 
 /** Options of {@link createKafkaBus}. Give `brokers` or `kafka`. */
@@ -45,6 +45,12 @@ export interface KafkaBusOptions {
   logger?: Logger | undefined;
 }
 
+const KAFKA_OPTION_KEYS = optionKeys<KafkaBusOptions>()(
+  'brokers', 'kafka', 'clientId', 'topic', 'retryTopic', 'deadLetterTopic', 'groupId', 'replayGroupId', 'partitions', 'replicationFactor',
+  'maxAttempts', 'retryDelaysMs', 'publishTimeoutMs', 'maxBatchSize', 'partitionsConsumedConcurrently', 'sessionTimeoutMs',
+  'heartbeatIntervalMs', 'maxWaitTimeInMs', 'commitIntervalMs', 'logger',
+);
+
 export interface ResolvedKafkaOptions {
   clientId: string;
   topic: string;
@@ -67,6 +73,7 @@ export interface ResolvedKafkaOptions {
 }
 
 export function resolveKafkaOptions(options: KafkaBusOptions): ResolvedKafkaOptions {
+  checkOptions('createKafkaBus', options, KAFKA_OPTION_KEYS, true);
   if (options.brokers === undefined && options.kafka === undefined) {
     throw new AutomationError('CRM_ERR_CONFIG', 'createKafkaBus needs brokers or a kafka client');
   }

@@ -1,5 +1,5 @@
 import type { Collection } from 'mongodb';
-import type { IdempotencyReservation, IdempotencyStore } from '@crm-automation/core';
+import { checkOptions, optionKeys, type IdempotencyReservation, type IdempotencyStore } from '@crm-automation/core';
 import { openConnection, type MongoConnectionOptions } from './connection.js';
 import { ensureExpiryIndex, type ExpiryMode } from './indexes.js';
 import { isDuplicateKey } from './write-errors.js';
@@ -47,6 +47,7 @@ export interface MongoIdempotencyStore extends IdempotencyStore {
  * const engine = createAutomationEngine({ store, channels, idempotency });
  */
 export function createMongoIdempotencyStore(options: MongoIdempotencyStoreOptions): MongoIdempotencyStore {
+  checkOptions('createMongoIdempotencyStore', options, optionKeys<MongoIdempotencyStoreOptions>()('client', 'uri', 'clientOptions', 'dbName', 'collection', 'now', 'autoIndex'), true);
   const connection = openConnection(options, 'createMongoIdempotencyStore');
   const keys = connection.db.collection<KeyDocument>(options.collection ?? 'idempotency_keys');
   const takeovers = keys as unknown as Collection<TakeoverDocument>;

@@ -1,7 +1,9 @@
 import { ObjectId, type Collection, type Db, type Filter, type UpdateFilter } from 'mongodb';
 import {
   AutomationError,
+  checkOptions,
   clampLimit,
+  optionKeys,
   silentLogger,
   type AttemptResult,
   type AutomationStore,
@@ -103,6 +105,9 @@ const intakeKey = (accountId: string, eventId: string, ruleId: string) => `${acc
  * const engine = createAutomationEngine({ store, channels });
  */
 export function createMongoStore(options: MongoStoreOptions): MongoStore {
+  checkOptions('createMongoStore', options, optionKeys<MongoStoreOptions>()('client', 'uri', 'clientOptions', 'dbName', 'collections', 'retention', 'autoIndex', 'dialect', 'logger'), true);
+  checkOptions('createMongoStore: collections', options.collections, optionKeys<MongoCollectionNames>()('rules', 'triggers', 'claims'));
+  if (options.retention) checkOptions('createMongoStore: retention', options.retention, optionKeys<RetentionPolicy>()('completedMs', 'skippedMs', 'failedMs', 'cancelledMs', 'mode', 'intervalMs'));
   const connection = openConnection(options, 'createMongoStore');
   const { db } = connection;
   const names = options.collections ?? {};

@@ -1,4 +1,4 @@
-import { AutomationError, positiveIntOption, silentLogger, type Logger } from '@crm-automation/core';
+import { AutomationError, checkOptions, optionKeys, positiveIntOption, silentLogger, type Logger } from '@crm-automation/core';
 import type { ChannelModel } from 'amqplib';
 
 /** Options of {@link createRabbitBus}. Give `url` or `connection`. */
@@ -43,6 +43,11 @@ export interface RabbitBusOptions {
   logger?: Logger | undefined;
 }
 
+const RABBIT_OPTION_KEYS = optionKeys<RabbitBusOptions>()(
+  'url', 'connection', 'exchange', 'queuePrefix', 'queueType', 'bindingKeys', 'groups', 'prefetch', 'maxAttempts', 'retryDelaysMs',
+  'publishTimeoutMs', 'mandatory', 'reconnectDelayMs', 'reconnectMaxDelayMs', 'logger',
+);
+
 export interface ResolvedRabbitOptions {
   exchange: string;
   queuePrefix: string;
@@ -60,6 +65,7 @@ export interface ResolvedRabbitOptions {
 }
 
 export function resolveRabbitOptions(options: RabbitBusOptions): ResolvedRabbitOptions {
+  checkOptions('createRabbitBus', options, RABBIT_OPTION_KEYS, true);
   if (options.url === undefined && options.connection === undefined) {
     throw new AutomationError('CRM_ERR_CONFIG', 'createRabbitBus needs a url or a connection');
   }

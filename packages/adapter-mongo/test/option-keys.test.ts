@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { createMongoIdempotencyStore, createMongoStore } from '../src/index.js';
+
+/** Misspellings a person makes: a plural, a dropped letter, two letters swapped. */
+function typosOf(key: string): string[] {
+  const typos = new Set([key.endsWith('s') ? key.slice(0, -1) : `${key}s`, key.slice(0, -1)]);
+  if (key.length >= 5) typos.add(key.slice(0, 2) + (key[3] ?? '') + (key[2] ?? '') + key.slice(4));
+  typos.delete(key);
+  return [...typos].filter((t) => t.length >= 2);
+}
+
+// Nothing listens here; every case is refused before a connection is opened.
+const URI = 'mongodb://127.0.0.1:1/options_test';
+
+const FACTORIES: Array<[name: string, make: (o: Record<string, unknown>) => unknown, base: Record<string, unknown>, keys: string[]]> = [
+  ['createMongoStore', (o) => createMongoStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collections', 'retention', 'autoIndex', 'dialect', 'logger']],
+  ['createMongoStore: collections', (o) => createMongoStore({ uri: URI, collections: o as never }), { rules: 'r' }, ['rules', 'triggers', 'claims']],
+  ['createMongoStore: retention', (o) => createMongoStore({ uri: URI, retention: o as never }), { completedMs: 1000 }, ['completedMs', 'skippedMs', 'failedMs', 'cancelledMs', 'mode', 'intervalMs']],
+  ['createMongoIdempotencyStore', (o) => createMongoIdempotencyStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collection', 'now', 'autoIndex']],
+];
+
+describe.each(FACTORIES)('%s refuses unknown option keys', (name, make, base, keys) => {
+  it.each(keys.flatMap((key) => typosOf(key).map((typo) => [typo, key])))('"%s" is refused, suggesting "%s"', (typo, key) => {
+    let thrown: unknown;
+    try {
+      make({ ...base, [typo]: 1 });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ code: 'CRM_ERR_CONFIG' });
+    expect((thrown as Error).message).toContain(name);
+    expect((thrown as Error).message).toContain(`"${typo}" (did you mean "${key}"?)`);
+  });
+});
