@@ -66,6 +66,8 @@ export { withIdempotency, idempotencyKeyOf, DEFAULT_IDEMPOTENCY_LOCK_MS, DEFAULT
 export type { IdempotencyOptions } from './dispatch/idempotency.js';
 
 export { createMemoryStore, clampLimit } from './memory/memory-store.js';
+export { createMemoryRuleStore } from './memory/memory-rule-store.js';
+export { createMemoryTriggerStore } from './memory/memory-trigger-store.js';
 export { createMemoryBus } from './memory/memory-bus.js';
 export type { MemoryBus, MemoryBusOptions } from './memory/memory-bus.js';
 export { createRecordingChannel } from './memory/recording-channel.js';

@@ -18,7 +18,7 @@ import { systemClock, type Clock } from '../ports/clock.js';
 import type { ActionCommand, ParamsSchema } from '../ports/gateway.js';
 import { silentLogger } from '../ports/logger.js';
 import { hasTraceContext, noopTracer, type TraceCarrier } from '../ports/tracer.js';
-import type { AttemptResult, AutomationStore } from '../ports/store.js';
+import type { AttemptResult, AutomationStore, RuleStore, TriggerStore } from '../ports/store.js';
 import { CompiledRuleCache } from '../rules/compiled-rule.js';
 import { BUILT_IN_OPERATORS, createOperatorCheck, type OperatorFn } from '../rules/operators.js';
 import { BUILT_IN_ACTION_TYPES } from '../actions/built-in.js';
@@ -103,7 +103,16 @@ export interface AutomationEngine {
   stop(): Promise<void>;
   on<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): AutomationEngine;
   off<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): AutomationEngine;
+  /**
+   * The store of both aggregates when the engine was given one (`store`); with `ruleStore` and
+   * `triggerStore`, a view of both whose missing half throws `CRM_ERR_CONFIG`.
+   * @deprecated read `ruleStore` / `triggerStore`.
+   */
   readonly store: AutomationStore;
+  /** Where this engine keeps rules (`engine.rules.*`); undefined for a trigger-only engine. */
+  readonly ruleStore: RuleStore | undefined;
+  /** Where this engine keeps triggers (intake, the claim loop, `engine.triggers.*`); undefined for a rules-only engine. */
+  readonly triggerStore: TriggerStore | undefined;
   readonly bus: EventBus;
   readonly clock: Clock;
   readonly instanceId: string;
@@ -129,8 +138,23 @@ function requireAccount(accountId: unknown): string {
  */
 export function createAutomationEngine(options: AutomationEngineOptions): AutomationEngine {
   const tuning = resolveTuning(options as AutomationEngineOptions | undefined);
-  const store = options.store;
-  const ruleSource = options.ruleSource ?? store;
+  const ruleStoreOption = options.ruleStore ?? options.store;
+  const triggerStoreOption = options.triggerStore ?? options.store;
+  const missing = (what: 'rule' | 'trigger') => (): never => {
+    throw new AutomationError(
+      'CRM_ERR_CONFIG',
+      what === 'rule'
+        ? 'this engine has no rule store: give it `store` or `ruleStore` to manage rules (a trigger service reads rules through `ruleSource`)'
+        : 'this engine has no trigger store: give it `store` or `triggerStore` for intake, the claim loop and triggers.*',
+    );
+  };
+  const rulesStore: RuleStore = ruleStoreOption ?? unavailable<RuleStore>(missing('rule'));
+  const store: TriggerStore = triggerStoreOption ?? unavailable<TriggerStore>(missing('trigger'));
+  const ruleSource = options.ruleSource ?? ruleStoreOption;
+  if (!ruleSource && triggerStoreOption) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'createAutomationEngine: intake needs rules: give `ruleStore` (or `store`) or a `ruleSource`');
+  }
+  const combined: AutomationStore = options.store ?? combineStores(rulesStore, store);
   const bus = options.bus ?? createMemoryBus();
   const clock = options.clock ?? systemClock;
   const logger = (options.logger ?? silentLogger).child({ component: 'automation-engine', instanceId: tuning.instanceId });
@@ -159,7 +183,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
   const loop = new ClaimLoop(
     {
       store,
-      ruleSource,
+      ruleSource: ruleSource ?? rulesStore,
       clock,
       logger,
       channels,
@@ -209,10 +233,11 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
   };
 
   const ingest = async (input: unknown, ingestOptions: IngestOptions = {}): Promise<Trigger[]> => {
+    if (!triggerStoreOption) missing('trigger')();
     const span = tracer.startSpan('crm.intake', { parent: ingestOptions.trace, kind: 'consumer' });
     let result;
     try {
-      result = await ingestEvent(input, { store, rules: ruleSource, clock, logger, eventTimeWindow: tuning.eventTimeWindow }, ingestOptions.rules, span.carrier());
+      result = await ingestEvent(input, { store, rules: ruleSource ?? rulesStore, clock, logger, eventTimeWindow: tuning.eventTimeWindow }, ingestOptions.rules, span.carrier());
       // Before end(): an ended span ignores attributes.
       span.setAttributes({ 'crm.account_id': result.event.accountId, 'crm.event_id': result.event.id, 'crm.event_name': result.event.name, 'crm.triggers': result.inserted.length });
     } catch (error) {
@@ -279,7 +304,9 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
   };
 
   const engine: AutomationEngine = {
-    store,
+    store: combined,
+    ruleStore: ruleStoreOption,
+    triggerStore: triggerStoreOption,
     bus,
     clock,
     instanceId: tuning.instanceId,
@@ -287,15 +314,15 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     rules: {
       async create(accountId, input) {
         const { draft, warnings } = validated(requireAccount(accountId), input);
-        const rule = await store.insertRule(accountId, draft, clock.now());
+        const rule = await rulesStore.insertRule(accountId, draft, clock.now());
         logger.info({ accountId, ruleId: rule.id }, 'rule created');
         emitter.emit('rule:changed', { accountId, ruleId: rule.id, rule });
         return withWarnings(rule, warnings, accountId);
       },
-      get: (accountId, id) => store.getRule(requireAccount(accountId), id),
+      get: (accountId, id) => rulesStore.getRule(requireAccount(accountId), id),
       async update(accountId, id, input, updateOptions = {}) {
         const { draft, warnings } = validated(requireAccount(accountId), input);
-        const result = await store.replaceRule(accountId, id, draft, { now: clock.now(), expectedVersion: updateOptions.expectedVersion });
+        const result = await rulesStore.replaceRule(accountId, id, draft, { now: clock.now(), expectedVersion: updateOptions.expectedVersion });
         if (result.ok) {
           logger.info({ accountId, ruleId: id, version: result.rule.version }, 'rule updated');
           emitter.emit('rule:changed', { accountId, ruleId: id, rule: result.rule });
@@ -305,14 +332,14 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
         throw new VersionConflictError(id, updateOptions.expectedVersion ?? 0, result.currentVersion);
       },
       async delete(accountId, id) {
-        const deleted = await store.deleteRule(requireAccount(accountId), id);
+        const deleted = await rulesStore.deleteRule(requireAccount(accountId), id);
         if (deleted) {
           logger.info({ accountId, ruleId: id }, 'rule deleted');
           emitter.emit('rule:changed', { accountId, ruleId: id, rule: null });
         }
         return deleted;
       },
-      list: (accountId, filter = {}) => store.listRules(requireAccount(accountId), filter),
+      list: (accountId, filter = {}) => rulesStore.listRules(requireAccount(accountId), filter),
       validate: (input) => validate(input),
       jsonSchema: () => (jsonSchema ??= ruleJsonSchema(validate)),
       async dryRun(accountId, input, sample) {
@@ -320,7 +347,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
         const now = clock.now();
         let rule: Rule | null;
         if (typeof input === 'string') {
-          rule = await store.getRule(accountId, input);
+          rule = await rulesStore.getRule(accountId, input);
           if (!rule) return null;
         } else {
           const result = validate(input);
@@ -358,9 +385,10 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
       return { id: event.id };
     },
 
-    runDue: () => loop.runDue(),
+    runDue: async () => (triggerStoreOption ? loop.runDue() : missing('trigger')()),
 
     async start() {
+      if (!triggerStoreOption) missing('trigger')();
       await attachIntake();
       loop.start();
       logger.info({ group: tuning.group }, 'engine started');
@@ -384,4 +412,32 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     },
   };
   return engine;
+}
+
+/** A stand-in for a store the engine was not given: every method throws `fail()`'s error. */
+function unavailable<T extends object>(fail: () => never): T {
+  return new Proxy({ capabilities: { name: 'none' } } as T, {
+    get: (target, key) => (key === 'capabilities' ? (target as { capabilities: unknown }).capabilities : key === 'close' ? undefined : key === 'then' ? undefined : async () => fail()),
+  });
+}
+
+/** Both halves as one `AutomationStore`, for `engine.store` (deprecated) when they were given apart. */
+function combineStores(rules: RuleStore, triggers: TriggerStore): AutomationStore {
+  return {
+    capabilities: { name: `${rules.capabilities.name}+${triggers.capabilities.name}` },
+    insertRule: (...a) => rules.insertRule(...a),
+    getRule: (...a) => rules.getRule(...a),
+    replaceRule: (...a) => rules.replaceRule(...a),
+    deleteRule: (...a) => rules.deleteRule(...a),
+    listRules: (...a) => rules.listRules(...a),
+    findRulesForEvent: (...a) => rules.findRulesForEvent(...a),
+    insertTriggers: (...a) => triggers.insertTriggers(...a),
+    getTrigger: (...a) => triggers.getTrigger(...a),
+    listTriggers: (...a) => triggers.listTriggers(...a),
+    claimDueTriggers: (...a) => triggers.claimDueTriggers(...a),
+    finishAttempt: (...a) => triggers.finishAttempt(...a),
+    transitionTrigger: (...a) => triggers.transitionTrigger(...a),
+    nextDueAt: () => triggers.nextDueAt(),
+    purgeTriggers: (...a) => triggers.purgeTriggers(...a),
+  };
 }

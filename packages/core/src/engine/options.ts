@@ -11,15 +11,23 @@ import type { WebhookAddressPolicy } from '../net/webhook-address-policy.js';
 import type { Logger } from '../ports/logger.js';
 import type { RuleSource } from '../ports/rule-source.js';
 import type { Tracer } from '../ports/tracer.js';
-import type { AutomationStore } from '../ports/store.js';
+import type { AutomationStore, RuleStore, TriggerStore } from '../ports/store.js';
 import type { OperatorFn } from '../rules/operators.js';
 import { DEFAULT_RULE_LIMITS, type RuleLimits } from '../rules/rule-schema.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from '../scheduling/backoff.js';
 
 /** Options of {@link createAutomationEngine}. Only `store` is required. */
 export interface AutomationEngineOptions {
-  /** Where rules and triggers live: `createMemoryStore()`, `createMongoStore(...)`, ... */
-  store: AutomationStore;
+  /**
+   * Where rules and triggers live, both in one adapter: `createMemoryStore()`, `createMongoStore(...)`,
+   * `createPostgresStore(...)`. Give `ruleStore` and/or `triggerStore` instead to keep them apart (a
+   * rules service has only a rule store, a trigger service only a trigger store and a `ruleSource`).
+   */
+  store?: AutomationStore | undefined;
+  /** Where rules live, when not in `store`. */
+  ruleStore?: RuleStore | undefined;
+  /** Where triggers live, when not in `store`. */
+  triggerStore?: TriggerStore | undefined;
   /**
    * Where intake and evaluation read rules; defaults to `store`. A trigger service that fetches
    * rules from a Rules Service passes a client of it here (`engine.rules.*` still use the store).
@@ -84,7 +92,7 @@ export interface AutomationEngineOptions {
 }
 
 const ENGINE_OPTION_KEYS = optionKeys<AutomationEngineOptions>()(
-  'store', 'ruleSource', 'bus', 'channels', 'clock', 'logger', 'tracer', 'idempotency', 'operators', 'actionTypes', 'limits',
+  'store', 'ruleStore', 'triggerStore', 'ruleSource', 'bus', 'channels', 'clock', 'logger', 'tracer', 'idempotency', 'operators', 'actionTypes', 'limits',
   'checkWebhookUrl', 'webhookAddressPolicy', 'group', 'pollIntervalMs', 'batchSize', 'concurrency', 'leaseMs', 'maxAttempts',
   'backoff', 'sendTimeoutMs', 'compiledRuleCacheSize', 'instanceId', 'eventTimeWindow',
 );
@@ -124,7 +132,9 @@ function nonNegativeMs(name: string, value: number | undefined, fallback: number
 
 export function resolveTuning(options: AutomationEngineOptions | undefined): ResolvedTuning {
   checkOptions('createAutomationEngine', options, ENGINE_OPTION_KEYS, true);
-  if (!options?.store) throw new AutomationError('CRM_ERR_CONFIG', 'createAutomationEngine needs a store (e.g. createMemoryStore())');
+  if (!options?.store && !options?.ruleStore && !options?.triggerStore) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'createAutomationEngine needs a store (e.g. createMemoryStore()), or a ruleStore and/or a triggerStore');
+  }
   checkOptions('createAutomationEngine: backoff', options.backoff, Object.keys(DEFAULT_BACKOFF));
   checkOptions('createAutomationEngine: limits', options.limits, Object.keys(DEFAULT_RULE_LIMITS));
   checkOptions('createAutomationEngine: eventTimeWindow', options.eventTimeWindow, Object.keys(DEFAULT_EVENT_TIME_WINDOW));

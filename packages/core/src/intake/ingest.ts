@@ -3,13 +3,13 @@ import { normalizeEvent, type EventTimeWindow, type NormalizedEvent } from '../e
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { RuleSource } from '../ports/rule-source.js';
-import type { AutomationStore, InsertedTrigger, NewTrigger } from '../ports/store.js';
+import type { InsertedTrigger, NewTrigger, TriggerStore } from '../ports/store.js';
 import type { Rule } from '../rules/rule.js';
 import { hasTraceContext, type TraceCarrier } from '../ports/tracer.js';
 import { delayToMs } from '../rules/rule.js';
 
 export interface IntakeContext {
-  store: AutomationStore;
+  store: TriggerStore;
   rules: RuleSource;
   clock: Clock;
   logger: Logger;

@@ -1,4 +1,6 @@
-import type { Page, Rule, RuleDraft, RuleFilter } from '../rules/rule.js';
+import type { Page } from '../rules/rule.js';
+import type { RuleStore } from './rule-store.js';
+import type { StoreCapabilities } from './store-capabilities.js';
 import type { TraceCarrier } from './tracer.js';
 import type {
   ClaimedTrigger,
@@ -54,11 +56,6 @@ export interface TransitionRequest {
   now: Date;
 }
 
-export type RuleReplaceResult =
-  | { ok: true; rule: Rule }
-  | { ok: false; reason: 'not-found' }
-  | { ok: false; reason: 'conflict'; currentVersion: number };
-
 export type TransitionResult =
   | { ok: true; trigger: Trigger }
   | { ok: false; reason: 'not-found' }
@@ -70,39 +67,22 @@ export interface PurgeRequest {
   olderThan: Date;
 }
 
-/** What a store can do beyond the required minimum, declared rather than silently missing. */
-export interface StoreCapabilities {
-  /** Name for logs and contract test titles. */
-  name: string;
-  /** The store enforces retention by itself (a TTL index); `purgeTriggers` is still available. */
-  ttlRetention?: boolean | undefined;
-}
-
 /**
- * Persistence for rules and triggers. Adapters store, match and claim atomically; the engine owns
- * validation, scheduling, leases, retries and dispatch. Every method that takes an `accountId` must
- * behave as if records of other accounts did not exist, and must treat a malformed id as not found.
+ * Persistence of triggers, one aggregate: intake stores them, the claim loop leases and finishes
+ * them. Adapters store, match and claim atomically; the engine owns validation, scheduling, leases,
+ * retries and dispatch. Rule ids in triggers are opaque references (the rules may live in another
+ * store). Trigger ids are the store's own and opaque to the engine. Every method that takes an
+ * `accountId` behaves as if other accounts' triggers did not exist, and treats an id the store could
+ * not have issued as not found, never as an error. A due time that is not a valid date is refused
+ * with `CRM_ERR_CONFIG` before anything is stored.
  */
-export interface AutomationStore {
+export interface TriggerStore {
   readonly capabilities: StoreCapabilities;
-
-  insertRule(accountId: string, draft: RuleDraft, now: Date): Promise<Rule>;
-  getRule(accountId: string, id: string): Promise<Rule | null>;
-  /** Full replace; bumps `version`. With `expectedVersion`, refuses a stale write. */
-  replaceRule(
-    accountId: string,
-    id: string,
-    draft: RuleDraft,
-    options: { now: Date; expectedVersion?: number | undefined },
-  ): Promise<RuleReplaceResult>;
-  deleteRule(accountId: string, id: string): Promise<boolean>;
-  listRules(accountId: string, filter: RuleFilter): Promise<Page<Rule>>;
-  /** Enabled rules of one account for one event name, answered from an index, never a scan. */
-  findRulesForEvent(accountId: string, eventName: string): Promise<Rule[]>;
 
   /** Inserts triggers, ignoring any whose (accountId, event id, rule id) already exists. */
   insertTriggers(triggers: readonly NewTrigger[], now: Date): Promise<InsertedTrigger[]>;
   getTrigger(accountId: string, id: string): Promise<Trigger | null>;
+  /** An account's triggers, newest first (the reverse of the order they were created), in pages. */
   listTriggers(accountId: string, filter: TriggerFilter): Promise<Page<Trigger>>;
   /**
    * Atomically moves up to `limit` due triggers (pending or retrying with `evaluateAt <= now`, or
@@ -121,3 +101,16 @@ export interface AutomationStore {
   /** Releases what the store opened itself; never closes a client it was handed. */
   close?(): Promise<void>;
 }
+
+/**
+ * Both aggregates in one adapter (`createMemoryStore()`, `createMongoStore()`): what
+ * `createAutomationEngine({ store })` takes. A deployment that keeps them apart passes `ruleStore` and
+ * `triggerStore` instead.
+ */
+export interface AutomationStore extends RuleStore, TriggerStore {
+  readonly capabilities: StoreCapabilities;
+  close?(): Promise<void>;
+}
+
+export type { RuleReplaceResult, RuleStore } from './rule-store.js';
+export type { StoreCapabilities } from './store-capabilities.js';

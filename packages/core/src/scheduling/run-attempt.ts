@@ -2,13 +2,13 @@ import { describeError } from '../errors.js';
 import { dispatchActions, type DispatchContext } from '../dispatch/dispatch-actions.js';
 import type { RuleSource } from '../ports/rule-source.js';
 import type { Span } from '../ports/tracer.js';
-import type { AttemptResult, AutomationStore } from '../ports/store.js';
+import type { AttemptResult, TriggerStore } from '../ports/store.js';
 import type { CompiledRuleCache, Evaluation } from '../rules/compiled-rule.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { ClaimedTrigger, ErrorSummary, HistoryEntry } from './trigger.js';
 
 export interface AttemptContext extends DispatchContext {
-  store: AutomationStore;
+  store: TriggerStore;
   ruleSource: RuleSource;
   rules: CompiledRuleCache;
   maxAttempts: number;

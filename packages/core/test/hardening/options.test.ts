@@ -43,7 +43,7 @@ describe('engine configuration is loud', () => {
   });
 
   it('names an unknown key with no near match and lists the valid ones', () => {
-    expect(() => createAutomationEngine({ store: createMemoryStore(), zzz: 1 } as never)).toThrow(/unknown option "zzz"; valid options: store, ruleSource/);
+    expect(() => createAutomationEngine({ store: createMemoryStore(), zzz: 1 } as never)).toThrow(/unknown option "zzz"; valid options: store, ruleStore, triggerStore, ruleSource/);
   });
 
   it('suggests only near names', () => {

@@ -1,0 +1,238 @@
+import { randomBytes } from 'node:crypto';
+import { AutomationError } from '../errors.js';
+import type {
+  AttemptResult,
+  ClaimRequest,
+  InsertedTrigger,
+  NewTrigger,
+  PurgeRequest,
+  TransitionRequest,
+  TransitionResult,
+  TriggerStore,
+} from '../ports/store.js';
+import type { ClaimedTrigger, Trigger, TriggerFilter, TriggerStatus } from '../scheduling/trigger.js';
+import { clampLimit, isMemoryId, newMemoryId, paginate } from './memory-ids.js';
+import { TimeHeap } from './min-heap.js';
+
+const copyTrigger = (t: Trigger): Trigger => ({
+  ...t,
+  executionHistory: [...t.executionHistory],
+  sentActions: [...t.sentActions],
+});
+
+const DUE_STATUSES: ReadonlySet<TriggerStatus> = new Set(['pending', 'retrying']);
+
+/** A due time the store can order; anything else is refused before it reaches the heap. */
+function requireValidDate(value: unknown, field: string): Date {
+  if (!(value instanceof Date) || !Number.isFinite(value.getTime())) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${field} must be a valid Date, got ${value instanceof Date ? 'an invalid Date' : typeof value}`);
+  }
+  return value;
+}
+
+/**
+ * An in-memory trigger store: due and lease heaps for claims, an intake-key map for redelivery. Claims
+ * are atomic because they never yield. Pending triggers are lost on restart.
+ */
+export function createMemoryTriggerStore(): TriggerStore & { readonly size: number } {
+  const triggers = new Map<string, Trigger & { leaseToken?: string | undefined }>();
+  const triggersByAccount = new Map<string, string[]>();
+  /** (account, event id) → rule id → trigger id: what makes intake of a redelivered event a no-op. */
+  const intakeKeys = new Map<string, Map<string, string>>();
+  const due = new TimeHeap();
+  const leases = new TimeHeap();
+
+  const ownedTrigger = (accountId: string, id: string) => {
+    if (!isMemoryId(id)) return undefined;
+    const trigger = triggers.get(id);
+    return trigger && trigger.accountId === accountId ? trigger : undefined;
+  };
+
+  /** Takes the next claimable trigger off a heap, skipping entries made stale by later writes. */
+  const takeFrom = (heap: TimeHeap, now: number, isCurrent: (t: Trigger, time: number) => boolean) => {
+    while (heap.size > 0) {
+      const time = heap.peekTime() as number;
+      if (time > now) return undefined;
+      const id = heap.peekId() as string;
+      heap.pop();
+      const trigger = triggers.get(id);
+      if (trigger && isCurrent(trigger, time)) return trigger;
+    }
+    return undefined;
+  };
+  const isDue = (t: Trigger, time: number) => DUE_STATUSES.has(t.status) && t.evaluateAt.getTime() === time;
+  const isExpired = (t: Trigger, time: number) => t.status === 'processing' && t.leaseExpiresAt?.getTime() === time;
+  const earliestValid = (heap: TimeHeap, isCurrent: (t: Trigger, time: number) => boolean) => {
+    while (heap.size > 0) {
+      const time = heap.peekTime() as number;
+      const trigger = triggers.get(heap.peekId() as string);
+      if (trigger && isCurrent(trigger, time)) return time;
+      heap.pop();
+    }
+    return undefined;
+  };
+
+  return {
+    capabilities: { name: 'memory' },
+
+    get size() {
+      return triggers.size;
+    },
+
+    async insertTriggers(batch: readonly NewTrigger[], at: Date) {
+      // All or nothing: a bad due time refuses the batch before any trigger is stored.
+      for (const input of batch) requireValidDate(input.evaluateAt, 'evaluateAt');
+      const out: InsertedTrigger[] = [];
+      // Intake batches share one event: clone it once, look its dedupe entry up once.
+      let lastEvent: NewTrigger['triggeringEvent'] | undefined;
+      let clone: Trigger['triggeringEvent'] | undefined;
+      let seen: Map<string, string> | undefined;
+      for (const input of batch) {
+        if (input.triggeringEvent !== lastEvent) {
+          lastEvent = input.triggeringEvent;
+          clone = undefined;
+          const key = `${input.accountId}\u0000${input.triggeringEvent.id}`;
+          seen = intakeKeys.get(key);
+          if (!seen) intakeKeys.set(key, (seen = new Map()));
+        }
+        const existingId = seen?.get(input.ruleId);
+        const existing = existingId ? triggers.get(existingId) : undefined;
+        if (existing) {
+          out.push({ trigger: copyTrigger(existing), created: false });
+          continue;
+        }
+        clone ??= structuredClone(input.triggeringEvent);
+        const trigger: Trigger = {
+          id: newMemoryId(at.getTime()),
+          accountId: input.accountId,
+          ruleId: input.ruleId,
+          ruleVersion: input.ruleVersion,
+          status: 'pending',
+          evaluateAt: input.evaluateAt,
+          attempt: 0,
+          triggeringEvent: clone,
+          ...(input.trace ? { trace: { ...input.trace } } : {}),
+          executionHistory: [],
+          sentActions: [],
+          createdAt: at,
+          updatedAt: at,
+        };
+        triggers.set(trigger.id, trigger);
+        seen?.set(input.ruleId, trigger.id);
+        let ids = triggersByAccount.get(input.accountId);
+        if (!ids) triggersByAccount.set(input.accountId, (ids = []));
+        ids.push(trigger.id);
+        due.push(trigger.evaluateAt.getTime(), trigger.id);
+        out.push({ trigger: copyTrigger(trigger), created: true });
+      }
+      return out;
+    },
+
+    async getTrigger(accountId, id) {
+      const trigger = ownedTrigger(accountId, id);
+      return trigger ? stripLease(trigger) : null;
+    },
+
+    async listTriggers(accountId, filter: TriggerFilter) {
+      const limit = clampLimit(filter.limit);
+      const statuses = filter.status === undefined ? undefined : new Set(Array.isArray(filter.status) ? filter.status : [filter.status]);
+      const ids = triggersByAccount.get(accountId) ?? [];
+      const out: Trigger[] = [];
+      // Newest first; the cursor is the last id of the previous page.
+      for (let i = ids.length - 1; i >= 0 && out.length <= limit; i--) {
+        const t = triggers.get(ids[i] as string);
+        if (!t) continue;
+        if (filter.cursor !== undefined && t.id >= filter.cursor) continue;
+        if (statuses && !statuses.has(t.status)) continue;
+        if (filter.ruleId !== undefined && t.ruleId !== filter.ruleId) continue;
+        if (filter.from && t.evaluateAt < filter.from) continue;
+        if (filter.to && t.evaluateAt >= filter.to) continue;
+        out.push(t);
+      }
+      const page = paginate(out, limit);
+      return { ...page, items: page.items.map(stripLease) };
+    },
+
+    async claimDueTriggers({ now, limit, leaseMs }: ClaimRequest) {
+      const at = requireValidDate(now, 'now').getTime();
+      if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw new AutomationError('CRM_ERR_CONFIG', `leaseMs must be a positive number, got ${leaseMs}`);
+      const claimed: ClaimedTrigger[] = [];
+      while (claimed.length < limit) {
+        const trigger = takeFrom(leases, at, isExpired) ?? takeFrom(due, at, isDue);
+        if (!trigger) break;
+        const leaseToken = randomBytes(12).toString('hex');
+        const leaseExpiresAt = new Date(at + leaseMs);
+        trigger.status = 'processing';
+        trigger.attempt += 1;
+        trigger.leaseToken = leaseToken;
+        trigger.leaseExpiresAt = leaseExpiresAt;
+        trigger.updatedAt = now;
+        leases.push(leaseExpiresAt.getTime(), trigger.id);
+        claimed.push({ ...copyTrigger(trigger), leaseToken, leaseExpiresAt });
+      }
+      return claimed;
+    },
+
+    async finishAttempt(id, leaseToken, result: AttemptResult) {
+      const trigger = triggers.get(id);
+      if (!trigger || trigger.status !== 'processing' || trigger.leaseToken !== leaseToken) return false;
+      if (result.status === 'retrying') requireValidDate(result.evaluateAt ?? result.now, 'evaluateAt');
+      trigger.status = result.status;
+      trigger.updatedAt = result.now;
+      trigger.executionHistory.push(result.history);
+      for (const index of result.sentActions) if (!trigger.sentActions.includes(index)) trigger.sentActions.push(index);
+      trigger.leaseToken = undefined;
+      trigger.leaseExpiresAt = undefined;
+      if (result.status === 'retrying') {
+        trigger.evaluateAt = result.evaluateAt ?? result.now;
+        due.push(trigger.evaluateAt.getTime(), id);
+      }
+      return true;
+    },
+
+    async transitionTrigger(accountId, id, request: TransitionRequest): Promise<TransitionResult> {
+      const trigger = ownedTrigger(accountId, id);
+      if (!trigger) return { ok: false, reason: 'not-found' };
+      if (!request.from.includes(trigger.status)) return { ok: false, reason: 'conflict', current: trigger.status };
+      if (request.evaluateAt !== undefined) requireValidDate(request.evaluateAt, 'evaluateAt');
+      trigger.status = request.to;
+      trigger.updatedAt = request.now;
+      trigger.executionHistory.push(request.history);
+      if (request.evaluateAt) trigger.evaluateAt = request.evaluateAt;
+      if (request.to === 'pending') due.push(trigger.evaluateAt.getTime(), id);
+      return { ok: true, trigger: stripLease(trigger) };
+    },
+
+    async nextDueAt() {
+      const a = earliestValid(due, isDue);
+      const b = earliestValid(leases, isExpired);
+      const next = Math.min(a ?? Number.POSITIVE_INFINITY, b ?? Number.POSITIVE_INFINITY);
+      return Number.isFinite(next) ? new Date(next) : null;
+    },
+
+    async purgeTriggers({ statuses, olderThan }: PurgeRequest) {
+      let removed = 0;
+      const wanted = new Set(statuses);
+      for (const [id, t] of triggers) {
+        if (!wanted.has(t.status) || t.updatedAt >= olderThan) continue;
+        triggers.delete(id);
+        const key = `${t.accountId}\u0000${t.triggeringEvent.id}`;
+        const seen = intakeKeys.get(key);
+        seen?.delete(t.ruleId);
+        if (seen?.size === 0) intakeKeys.delete(key);
+        removed += 1;
+      }
+      if (removed > 0) {
+        for (const [account, ids] of triggersByAccount) triggersByAccount.set(account, ids.filter((id) => triggers.has(id)));
+      }
+      return removed;
+    },
+
+    async close() {},
+  };
+}
+
+function stripLease(trigger: Trigger & { leaseToken?: string | undefined }): Trigger {
+  const { leaseToken: _token, ...rest } = trigger;
+  return copyTrigger(rest);
+}
