@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { createAutomationMetrics, type AutomationMetrics, type MetricsOptions } from './registry.js';
+import { metricsFor, type AutomationMetrics, type MetricsOptions } from './registry.js';
 
 export interface HttpMetricsOptions extends MetricsOptions {
   metrics?: AutomationMetrics | undefined;
@@ -15,8 +15,10 @@ const startedAt = Symbol('crm-metrics-started-at');
  * Counts requests by route template (not raw URL, so ids don't explode cardinality), method and status,
  * times them, and serves `/metrics`. Registered without encapsulation so it sees every route.
  */
-const plugin: FastifyPluginAsync<HttpMetricsOptions> = async (app: FastifyInstance, options) => {
-  const m = options.metrics ?? createAutomationMetrics(options);
+const plugin: FastifyPluginAsync<HttpMetricsOptions> = async (app: FastifyInstance, registered) => {
+  // Fastify reads these from the registration options itself.
+  const { prefix: _prefix, logLevel: _logLevel, logSerializers: _logSerializers, ...options } = registered as HttpMetricsOptions & Record<string, unknown>;
+  const m = metricsFor('httpMetrics', options, ['service', 'path']);
   app.addHook('onRequest', async (request) => {
     (request as unknown as Record<symbol, bigint>)[startedAt] = process.hrtime.bigint();
   });

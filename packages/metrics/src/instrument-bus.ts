@@ -1,5 +1,5 @@
 import type { EventBus } from '@crm-automation/core';
-import { createAutomationMetrics, type AutomationMetrics, type MetricsOptions } from './registry.js';
+import { metricsFor, type AutomationMetrics, type MetricsOptions } from './registry.js';
 
 /**
  * Reports a bus's backlog (queue depth / consumer lag) and dead letters at scrape time, from
@@ -7,7 +7,7 @@ import { createAutomationMetrics, type AutomationMetrics, type MetricsOptions } 
  * counts consecutive failures in `crm_bus_stats_failures`.
  */
 export function instrumentBus(bus: EventBus, options: MetricsOptions & { metrics?: AutomationMetrics | undefined; name?: string | undefined } = {}): AutomationMetrics {
-  const m = options.metrics ?? createAutomationMetrics(options);
+  const m = metricsFor('instrumentBus', options, ['name']);
   const name = options.name ?? 'events';
   let consecutive = 0;
   m.scrapeHooks.push(async () => {

@@ -1,5 +1,5 @@
 import type { AutomationEngine, EngineEvents } from '@crm-automation/core';
-import { createAutomationMetrics, type AutomationMetrics, type MetricsOptions } from './registry.js';
+import { metricsFor, type AutomationMetrics, type MetricsOptions } from './registry.js';
 
 export interface EngineInstrumentation {
   readonly metrics: AutomationMetrics;
@@ -12,7 +12,7 @@ export interface EngineInstrumentation {
  * claim batch sizes, gateway latency and errors by provider. Costs one listener call per event.
  */
 export function instrumentEngine(engine: AutomationEngine, options: MetricsOptions & { metrics?: AutomationMetrics | undefined } = {}): EngineInstrumentation {
-  const m = options.metrics ?? createAutomationMetrics(options);
+  const m = metricsFor('instrumentEngine', options, []);
   const listeners: { [E in keyof EngineEvents]?: (...args: EngineEvents[E]) => void } = {
     'event:ingested': ({ triggers, created }) => {
       m.eventsIngested.inc({ outcome: triggers.length === 0 ? 'unmatched' : created === 0 ? 'duplicate' : 'matched' });

@@ -1,5 +1,5 @@
 import type { ChannelGateway } from '@crm-automation/core';
-import { createAutomationMetrics, type AutomationMetrics, type MetricsOptions } from './registry.js';
+import { metricsFor, type AutomationMetrics, type MetricsOptions } from './registry.js';
 
 /**
  * Wraps a gateway so each send is timed and each failure counted by provider, for services that call
@@ -9,7 +9,7 @@ export function instrumentGateway<G extends ChannelGateway<any>>(
   gateway: G,
   options: MetricsOptions & { metrics?: AutomationMetrics | undefined; provider?: string | undefined } = {},
 ): G {
-  const m = options.metrics ?? createAutomationMetrics(options);
+  const m = metricsFor('instrumentGateway', options, ['provider']);
   const provider = options.provider ?? gateway.name ?? 'gateway';
   const wrapped: ChannelGateway<any> = {
     ...gateway,

@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '@crm-automation/core';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Seconds buckets from 5 ms to 10 minutes: sends take milliseconds, fire lag can take minutes. */
@@ -37,10 +38,27 @@ export interface MetricsOptions {
   processMetrics?: boolean | undefined;
 }
 
+export const METRICS_OPTION_KEYS = optionKeys<MetricsOptions>()('registry', 'defaultLabels', 'processMetrics');
+
+/**
+ * Checks the options of one of this package's functions (its own keys plus {@link MetricsOptions})
+ * and returns the metrics to record on: the ones given, or those of the options' registry.
+ */
+export function metricsFor(
+  factory: string,
+  options: (MetricsOptions & { metrics?: AutomationMetrics | undefined }) | undefined,
+  ownKeys: readonly string[],
+): AutomationMetrics {
+  checkOptions(factory, options, [...ownKeys, 'metrics', ...METRICS_OPTION_KEYS]);
+  const { registry, defaultLabels, processMetrics } = options ?? {};
+  return options?.metrics ?? createAutomationMetrics({ registry, defaultLabels, processMetrics });
+}
+
 const cache = new WeakMap<Registry, AutomationMetrics>();
 
 /** The metrics of one registry, created once (calling it again with the same registry returns them). */
 export function createAutomationMetrics(options: MetricsOptions = {}): AutomationMetrics {
+  checkOptions('createAutomationMetrics', options, METRICS_OPTION_KEYS);
   const registry = options.registry ?? new Registry();
   const existing = cache.get(registry);
   if (existing) return existing;

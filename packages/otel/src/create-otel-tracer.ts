@@ -13,7 +13,7 @@ import {
   type Tracer as OtelTracer,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import type { Span, SpanAttributes, StartSpanOptions, TraceCarrier, Tracer } from '@crm-automation/core';
+import { checkOptions, optionKeys, type Span, type SpanAttributes, type StartSpanOptions, type TraceCarrier, type Tracer } from '@crm-automation/core';
 
 /** Options of {@link createOtelTracer}. */
 export interface OtelTracerOptions {
@@ -26,6 +26,8 @@ export interface OtelTracerOptions {
    */
   propagator?: Pick<TextMapPropagator, 'inject' | 'extract'> | undefined;
 }
+
+const OTEL_TRACER_OPTION_KEYS = optionKeys<OtelTracerOptions>()('tracer', 'propagator');
 
 const KINDS: Record<NonNullable<StartSpanOptions['kind']>, SpanKind> = {
   internal: SpanKind.INTERNAL,
@@ -100,6 +102,7 @@ class OtelSpanAdapter implements Span {
  * const engine = createAutomationEngine({ store, bus, channels, tracer: createOtelTracer() });
  */
 export function createOtelTracer(options: OtelTracerOptions = {}): Tracer {
+  checkOptions('createOtelTracer', options, OTEL_TRACER_OPTION_KEYS);
   const tracer = options.tracer ?? trace.getTracer('@crm-automation/core');
   const propagator = options.propagator ?? new W3CTraceContextPropagator();
 

@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '@crm-automation/core';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { assetFor, defaultAppRoot, loadAppAssets, type AppAsset } from './app-assets.js';
 
@@ -17,6 +18,8 @@ export interface ManagementUiOptions {
   /** Directory of the built app. Default: the `dist/app` shipped in this package. */
   root?: string | undefined;
 }
+
+const MANAGEMENT_UI_OPTION_KEYS = optionKeys<ManagementUiOptions>()('prefix', 'apiBase', 'root');
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
@@ -120,7 +123,10 @@ const serveApp: FastifyPluginAsync<ManagementUiOptions> = async (app: FastifyIns
  * under the prefix that is not a file gets the app (client-side routes), and hashed assets are
  * cached for a year.
  */
-export const managementUi: FastifyPluginAsync<ManagementUiOptions> = async (app, options) => {
+export const managementUi: FastifyPluginAsync<ManagementUiOptions> = async (app, registered) => {
+  // Fastify reads logLevel and logSerializers from the registration options itself.
+  const { logLevel: _logLevel, logSerializers: _logSerializers, ...options } = registered as ManagementUiOptions & Record<string, unknown>;
+  checkOptions('managementUi', options, MANAGEMENT_UI_OPTION_KEYS);
   // Fastify applies a register-time `prefix` itself; without one, mount at options.prefix or /ui.
   if ((options as { prefix?: unknown }).prefix !== undefined && app.prefix !== '') {
     await serveApp(app, options);

@@ -1,5 +1,5 @@
 import { childPath, fieldId } from '../model/issue-path.js';
-import { OPERATORS, VALUE_KIND_LABELS, valueKindsFor, type ValueKind } from '../model/operators.js';
+import { OPERATORS, VALUE_KIND_LABELS, operatorLabel, valueKindsFor, type ValueKind } from '../model/operators.js';
 import { sampleValueAt } from '../model/placeholders.js';
 import { emptyCondition, emptyGroup, fitValueToOperator, type ConditionForm, type GroupForm, type GroupMode, type NodeForm } from '../model/rule-form.js';
 import { formatValue } from '../format.js';
@@ -162,7 +162,7 @@ function ConditionRow({ condition, path, label, actions }: NodeProps & { conditi
             <select {...control} value={condition.operator} onChange={(e) => actions.update(condition.key, (n) => fitValueToOperator({ ...(n as ConditionForm), operator: e.currentTarget.value }))}>
               {OPERATORS.map((o) => (
                 <option key={o.name} value={o.name}>
-                  {o.label}
+                  {operatorLabel(o.name)}
                 </option>
               ))}
               {known ? null : <option value={condition.operator}>{condition.operator} (not a built-in operator)</option>}

@@ -1,7 +1,7 @@
 import type { ActionCommand, ConditionTrace, DryRunCommand, DryRunOk, ErrorSummary } from '../api/types.js';
 import { formatDateTime, formatRelative, formatValue, pluralize } from '../format.js';
 import { isJsonObject, prettyJson, type JsonValue } from '../model/json.js';
-import { operatorInfo } from '../model/operators.js';
+import { operatorLabel } from '../model/operators.js';
 import { ACTION_LABELS } from './ActionCard.js';
 
 /** The outcome of a dry run: the verdict, each condition with the value seen, and what would be sent. */
@@ -68,7 +68,7 @@ export function ConditionTraceList({ traces }: { traces: readonly ConditionTrace
                 {t.fact}
                 {t.factPath && t.factPath !== '$' ? ` ${t.factPath}` : ''}
               </code>{' '}
-              {operatorInfo(t.operator)?.label ?? t.operator} <code>{formatValue(t.value)}</code>
+              {operatorLabel(t.operator)} <code>{formatValue(t.value)}</code>
               <div class="trace__seen">
                 {state === 'skipped' ? (
                   'Not checked: the group was decided before this condition.'

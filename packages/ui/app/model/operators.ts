@@ -2,26 +2,36 @@
 export type ValueKind = 'string' | 'number' | 'boolean' | 'null' | 'list' | 'json';
 
 export interface OperatorInfo {
+  /** The name a rule's JSON uses (`greaterThanInclusive`), which is also what the form shows. */
   name: string;
-  /** How the form reads it: "is greater than or equal to". */
-  label: string;
+  /** A short reading of it, shown after the name: `≥`, `is one of`. */
+  hint: string;
   /** Value kinds that make sense with it, the first being the default. */
   valueKinds: readonly ValueKind[];
 }
 
-/** json-rules-engine's built-in operators: the only ones the form offers. */
+/**
+ * json-rules-engine's built-in operators: the only ones the form offers. The form names them as the
+ * JSON view, the API's errors and the rule reference do, so what a user picks is what they would type.
+ */
 export const OPERATORS: readonly OperatorInfo[] = [
-  { name: 'equal', label: 'equals', valueKinds: ['string', 'number', 'boolean', 'null', 'json'] },
-  { name: 'notEqual', label: 'does not equal', valueKinds: ['string', 'number', 'boolean', 'null', 'json'] },
-  { name: 'lessThan', label: 'is less than', valueKinds: ['number', 'string'] },
-  { name: 'lessThanInclusive', label: 'is at most', valueKinds: ['number', 'string'] },
-  { name: 'greaterThan', label: 'is greater than', valueKinds: ['number', 'string'] },
-  { name: 'greaterThanInclusive', label: 'is at least', valueKinds: ['number', 'string'] },
-  { name: 'in', label: 'is one of', valueKinds: ['list', 'json'] },
-  { name: 'notIn', label: 'is not one of', valueKinds: ['list', 'json'] },
-  { name: 'contains', label: 'contains', valueKinds: ['string', 'number', 'boolean', 'null', 'json'] },
-  { name: 'doesNotContain', label: 'does not contain', valueKinds: ['string', 'number', 'boolean', 'null', 'json'] },
+  { name: 'equal', hint: '=', valueKinds: ['string', 'number', 'boolean', 'null', 'json'] },
+  { name: 'notEqual', hint: '≠', valueKinds: ['string', 'number', 'boolean', 'null', 'json'] },
+  { name: 'lessThan', hint: '<', valueKinds: ['number', 'string'] },
+  { name: 'lessThanInclusive', hint: '≤', valueKinds: ['number', 'string'] },
+  { name: 'greaterThan', hint: '>', valueKinds: ['number', 'string'] },
+  { name: 'greaterThanInclusive', hint: '≥', valueKinds: ['number', 'string'] },
+  { name: 'in', hint: 'is one of', valueKinds: ['list', 'json'] },
+  { name: 'notIn', hint: 'is not one of', valueKinds: ['list', 'json'] },
+  { name: 'contains', hint: 'has the value', valueKinds: ['string', 'number', 'boolean', 'null', 'json'] },
+  { name: 'doesNotContain', hint: 'lacks the value', valueKinds: ['string', 'number', 'boolean', 'null', 'json'] },
 ];
+
+/** How the form labels an operator: its JSON name, then its hint (`greaterThanInclusive (≥)`). */
+export function operatorLabel(name: string): string {
+  const info = operatorInfo(name);
+  return info ? `${info.name} (${info.hint})` : name;
+}
 
 export const VALUE_KIND_LABELS: Record<ValueKind, string> = {
   string: 'Text',

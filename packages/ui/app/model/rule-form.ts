@@ -455,7 +455,7 @@ export function formToRule(form: RuleForm): { rule: JsonObject; issues: FormIssu
 export function fitValueToOperator(condition: ConditionForm): ConditionForm {
   const kinds = valueKindsFor(condition.operator);
   const preferred = kinds[0] ?? 'string';
-  // Nothing typed yet: take the operator's natural kind (a number for "is at least").
+  // Nothing typed yet: take the operator's natural kind (a number for greaterThanInclusive).
   const untouched = condition.valueText.trim() === '' && condition.valueKind === 'string';
   if (kinds.includes(condition.valueKind) && !untouched) return condition;
   return { ...condition, valueKind: preferred };
