@@ -37,6 +37,8 @@ export interface DispatchResult {
   permanent: boolean;
   /** Largest Retry-After any gateway asked for. */
   retryAfterMs?: number | undefined;
+  /** The only transient outcomes are actions deferred because the lease ran short (none failed). */
+  onlyDeferred: boolean;
 }
 
 /** Indexes whose send failed with a non-retryable error in an earlier attempt; they are not retried. */
@@ -83,7 +85,9 @@ export async function dispatchActions(
 ): Promise<DispatchResult> {
   const alreadySent = new Set(trigger.sentActions);
   const failedBefore = permanentlyFailedActions(trigger);
-  const result: DispatchResult = { outcomes: [], sent: [], transient: false, permanent: failedBefore.size > 0 };
+  const result: DispatchResult = { outcomes: [], sent: [], transient: false, permanent: failedBefore.size > 0, onlyDeferred: false };
+  let deferred = 0;
+  let failedTransiently = 0;
   const payload = trigger.triggeringEvent.payload;
 
   for (let index = 0; index < rule.actionCount; index++) {
@@ -94,6 +98,7 @@ export async function dispatchActions(
     }
     if (!canStartSend()) {
       result.transient = true;
+      deferred += 1;
       result.outcomes.push({ index, type, status: 'not-attempted', error: { code: 'CRM_ERR_GATEWAY', message: 'lease nearly expired; deferred to the next attempt', retryable: true } });
       continue;
     }
@@ -136,6 +141,7 @@ export async function dispatchActions(
       const error = describeError(thrown) as ErrorSummary;
       if (error.retryable) {
         result.transient = true;
+        failedTransiently += 1;
         const after = error['retryAfterMs'];
         if (typeof after === 'number') result.retryAfterMs = Math.max(result.retryAfterMs ?? 0, after);
       } else {
@@ -152,5 +158,6 @@ export async function dispatchActions(
       span.end();
     }
   }
+  result.onlyDeferred = deferred > 0 && failedTransiently === 0 && !result.permanent;
   return result;
 }

@@ -35,7 +35,8 @@ export interface EngineEvents {
   'trigger:claimed': [trigger: ClaimedTrigger];
   'trigger:evaluated': [info: { trigger: ClaimedTrigger; matched: boolean; conditions: ConditionTrace[] }];
   'trigger:finished': [info: { trigger: ClaimedTrigger; result: AttemptResult; saved: boolean }];
-  'batch:claimed': [info: { size: number; at: Date }];
+  /** `limit` is what the claim asked for: `batchSize`, or less while triggers take long (see `batchLimit`). */
+  'batch:claimed': [info: { size: number; limit: number; at: Date }];
   'action:sent': [info: ActionObservation & { command: ActionCommand; result: unknown }];
   'action:failed': [info: ActionObservation & { command: ActionCommand | undefined; error: ErrorSummary }];
   'loop:error': [error: unknown];
@@ -205,8 +206,8 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
       maxStoreBackoffMs: tuning.maxStoreBackoffMs,
     },
     {
-      onClaimed: (claimed) => {
-        emitter.emit('batch:claimed', { size: claimed.length, at: clock.now() });
+      onClaimed: (claimed, limit) => {
+        emitter.emit('batch:claimed', { size: claimed.length, limit, at: clock.now() });
         for (const trigger of claimed) emitter.emit('trigger:claimed', trigger);
       },
       onFinished: (trigger, result, saved) => emitter.emit('trigger:finished', { trigger, result, saved }),

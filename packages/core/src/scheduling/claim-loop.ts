@@ -1,7 +1,7 @@
 import { describeError } from '../errors.js';
 import type { AttemptResult } from '../ports/store.js';
 import { backoffDelay } from './backoff.js';
-import { consecutiveInfrastructureFailures, INFRASTRUCTURE_FAILURE, runAttempt, type AttemptContext } from './run-attempt.js';
+import { consecutiveInfrastructureFailures, INFRASTRUCTURE_FAILURE, LEASE_DEFERRED, runAttempt, type AttemptContext } from './run-attempt.js';
 import type { ClaimedTrigger, ErrorSummary } from './trigger.js';
 
 export interface ClaimLoopOptions {
@@ -29,7 +29,7 @@ export interface RunCounts {
 }
 
 export interface ClaimLoopHooks {
-  onClaimed?: ((triggers: ClaimedTrigger[]) => void) | undefined;
+  onClaimed?: ((triggers: ClaimedTrigger[], limit: number) => void) | undefined;
   onFinished?: ((trigger: ClaimedTrigger, result: AttemptResult, saved: boolean) => void) | undefined;
   onLoopError?: ((error: unknown) => void) | undefined;
 }
@@ -66,6 +66,8 @@ export class ClaimLoop {
   private pass: Promise<unknown> | undefined;
   private rerun = false;
   private storeFailures = 0;
+  /** Engine-clock time one trigger takes, start to saved outcome (moving average); unknown at first. */
+  private perTriggerMs: number | undefined;
 
   constructor(
     private readonly ctx: AttemptContext,
@@ -73,31 +75,61 @@ export class ClaimLoop {
     private readonly hooks: ClaimLoopHooks = {},
   ) {}
 
-  get isRunning(): boolean {
-    return this.running;
+  /**
+   * How many triggers the next claim takes: no more than the loop can start within one lease, at
+   * `concurrency` at a time and the measured time per trigger, so that a slow store or gateway cannot
+   * leave claimed triggers waiting until their lease runs out (at most `batchSize`). Before the first
+   * measurement, two rounds of `concurrency`.
+   */
+  get batchLimit(): number {
+    const { batchSize, concurrency, leaseMs } = this.options;
+    if (this.perTriggerMs === undefined) return Math.min(batchSize, 2 * concurrency);
+    // A trigger must start while a send still fits in its lease; keep a fifth of that as margin.
+    const window = Math.max(0, leaseMs - this.ctx.sendTimeoutMs) * 0.8;
+    const rounds = Math.max(1, Math.floor(window / Math.max(1, this.perTriggerMs)));
+    return Math.max(1, Math.min(batchSize, concurrency * rounds));
   }
 
   /** One pass: claim and process batches until nothing is due. */
   async runDue(): Promise<RunCounts> {
     const counts = emptyCounts();
     for (let batch = 0; batch < MAX_BATCHES_PER_PASS; batch++) {
+      const limit = this.batchLimit;
       const claimed = await this.ctx.store.claimDueTriggers({
         now: this.ctx.clock.now(),
-        limit: this.options.batchSize,
+        limit,
         leaseMs: this.options.leaseMs,
         owner: this.ctx.instanceId,
       });
       if (claimed.length === 0) break;
       counts.claimed += claimed.length;
-      this.hooks.onClaimed?.(claimed);
+      this.hooks.onClaimed?.(claimed, limit);
       await pool(claimed, this.options.concurrency, (trigger) => this.process(trigger, counts));
-      if (claimed.length < this.options.batchSize) break;
+      if (claimed.length < limit) break;
     }
     return counts;
   }
 
+  private measure(startedAt: number): void {
+    const took = this.ctx.clock.now().getTime() - startedAt;
+    this.perTriggerMs = this.perTriggerMs === undefined ? took : 0.8 * this.perTriggerMs + 0.2 * took;
+  }
+
   private async process(trigger: ClaimedTrigger, counts: RunCounts): Promise<void> {
     const log = this.ctx.logger.child({ accountId: trigger.accountId, ruleId: trigger.ruleId, triggerId: trigger.id });
+    const startedAt = this.ctx.clock.now().getTime();
+    if (startedAt + this.ctx.sendTimeoutMs >= trigger.leaseExpiresAt.getTime()) {
+      // Claimed but not started in time: give it back untouched, outside its attempt budget.
+      const at = this.ctx.clock.now();
+      const result: AttemptResult = { status: 'retrying', evaluateAt: at, sentActions: [], now: at, history: { at, attempt: trigger.attempt, outcome: 'retrying', reason: LEASE_DEFERRED, nextAttemptAt: at, by: this.ctx.instanceId } };
+      const saved = await this.save(trigger, result);
+      if (saved === 'saved') counts.retrying += 1;
+      else if (saved === 'lease-lost') counts.leaseLost += 1;
+      else counts.unsaved += 1;
+      log.warn({ attempt: trigger.attempt, leaseExpiresAt: trigger.leaseExpiresAt }, 'lease ran short before the trigger could start; handed back');
+      this.hooks.onFinished?.(trigger, result, saved === 'saved');
+      return;
+    }
     let result: AttemptResult;
     const span = this.ctx.tracer.startSpan('crm.trigger.process', {
       parent: trigger.trace,
@@ -124,6 +156,7 @@ export class ClaimLoop {
     span.setAttributes({ 'crm.status': result.status, 'crm.reason': result.history.reason });
     span.end();
     const saved = await this.save(trigger, result);
+    this.measure(startedAt);
     if (saved === 'saved') counts[result.status] += 1;
     else if (saved === 'lease-lost') counts.leaseLost += 1;
     else counts.unsaved += 1;

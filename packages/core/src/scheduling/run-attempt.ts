@@ -29,7 +29,7 @@ export function attemptsInBudget(trigger: ClaimedTrigger): number {
     if (entry.outcome === 'retry-requested') {
       base = entry.attempt;
       infrastructure = 0;
-    } else if (entry.reason === INFRASTRUCTURE_FAILURE) {
+    } else if (entry.reason === INFRASTRUCTURE_FAILURE || entry.reason === LEASE_DEFERRED) {
       infrastructure += 1;
     }
   }
@@ -45,6 +45,12 @@ export function consecutiveInfrastructureFailures(trigger: ClaimedTrigger): numb
 
 /** History reason of an attempt that failed on the store or the rule source, not on the trigger. */
 export const INFRASTRUCTURE_FAILURE = 'internal-error';
+
+/**
+ * History reason of a claim the engine gave back unused (or with actions left) because its lease ran
+ * short before the work could start: the engine's own doing, so not counted against `maxAttempts`.
+ */
+export const LEASE_DEFERRED = 'lease-deferred';
 
 /**
  * One attempt at a claimed trigger: re-read the rule as it is now, evaluate its conditions against the
@@ -87,6 +93,11 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
   const entry = { ruleVersion: rule.version, conditions: evaluation.conditions, actions: dispatched.outcomes };
   const firstError = dispatched.outcomes.find((o) => o.error)?.error;
 
+  if (dispatched.transient && dispatched.onlyDeferred) {
+    // Nothing failed: the lease ran short before every action could start. Hand the rest back now,
+    // outside the attempt budget.
+    return finish('retrying', { ...entry, reason: LEASE_DEFERRED, nextAttemptAt: now() }, { sentActions: dispatched.sent, evaluateAt: now() });
+  }
   if (dispatched.transient) {
     if (budget >= ctx.maxAttempts) {
       return finish('failed', { ...entry, reason: 'max-attempts', error: firstError }, { sentActions: dispatched.sent });
