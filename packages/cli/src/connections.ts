@@ -1,7 +1,7 @@
 import { createKafkaBus, type KafkaBus } from '@crm-automation/adapter-kafka';
 import { createMongoIdempotencyStore, createMongoStore, type MongoStore } from '@crm-automation/adapter-mongo';
 import { createRabbitBus, type RabbitBus } from '@crm-automation/adapter-rabbitmq';
-import { createAutomationEngine, type AutomationEngine } from '@crm-automation/core';
+import { checkOptions, createAutomationEngine, optionKeys, type AutomationEngine } from '@crm-automation/core';
 import { CliError } from './cli-error.js';
 import type { IndexedCollection } from './commands/ensure-indexes.js';
 import type { RetentionTarget } from './commands/purge.js';
@@ -28,6 +28,10 @@ export interface ConnectionSettings {
   allowPrivateWebhooks?: boolean | undefined;
 }
 
+const CONNECTION_SETTING_KEYS = optionKeys<ConnectionSettings>()(
+  'mongodbUri', 'db', 'rabbitmqUrl', 'kafkaBrokers', 'exchange', 'queuePrefix', 'topic', 'actionTypes', 'allowPrivateWebhooks',
+);
+
 export type BusKind = 'rabbitmq' | 'kafka';
 
 /** What the commands of one CLI run use; {@link Connections} opens the real ones, tests pass memory ones. */
@@ -50,7 +54,9 @@ export class Connections implements CliConnections {
   private readonly buses: Array<RabbitBus | KafkaBus> = [];
   private readonly closers: Array<() => Promise<void>> = [];
 
-  constructor(private readonly settings: ConnectionSettings) {}
+  constructor(private readonly settings: ConnectionSettings) {
+    checkOptions('Connections', settings, CONNECTION_SETTING_KEYS, true);
+  }
 
   store(): MongoStore {
     if (!this.mongo) {

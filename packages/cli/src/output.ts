@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { checkOptions, optionKeys } from '@crm-automation/core';
 
 /** Progress of one long operation: `tick()` after each item, `done()` at the end. */
 export interface Progress {
@@ -19,6 +20,8 @@ export interface Output {
   progress(label: string, total: number): Progress;
 }
 
+const CONSOLE_OUTPUT_OPTION_KEYS = optionKeys<ConsoleOutputOptions>()('json', 'stdout', 'stderr');
+
 const silentProgress: Progress = { tick() {}, done() {} };
 
 export interface ConsoleOutputOptions {
@@ -32,6 +35,7 @@ export interface ConsoleOutputOptions {
  * output is not JSON, so piped and scripted runs get clean output.
  */
 export function createConsoleOutput(options: ConsoleOutputOptions = {}): Output {
+  checkOptions('createConsoleOutput', options, CONSOLE_OUTPUT_OPTION_KEYS);
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   const json = options.json ?? false;
@@ -62,6 +66,7 @@ export interface RecordingOutput extends Output {
 }
 
 export function createRecordingOutput(options: { json?: boolean | undefined } = {}): RecordingOutput {
+  checkOptions('createRecordingOutput', options, ['json']);
   const stdout: string[] = [];
   const stderr: string[] = [];
   const progressLog: RecordingOutput['progressLog'] = [];

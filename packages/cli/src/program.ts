@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { isAutomationError, TRIGGER_STATUSES, type TriggerStatus } from '@crm-automation/core';
+import { checkOptions, isAutomationError, optionKeys, TRIGGER_STATUSES, type TriggerStatus } from '@crm-automation/core';
 import { CliError } from './cli-error.js';
 import { listDeadLetters, printDeadLetters, printReplay, replayDeadLetters, type DeadLetterSelection } from './commands/dead-letters.js';
 import { ensureIndexes, printIndexReports } from './commands/ensure-indexes.js';
@@ -21,6 +21,8 @@ export interface CliIo {
   /** Opens connections from the resolved settings; default {@link Connections}. */
   connect?: ((settings: ConnectionSettings) => CliConnections) | undefined;
 }
+
+const CLI_IO_KEYS = optionKeys<CliIo>()('stdout', 'stderr', 'connect');
 
 interface GlobalOptions {
   mongodbUri?: string;
@@ -69,6 +71,7 @@ function reportError(output: Output, error: unknown): void {
  * as `error CODE: message` (or `{ "error": ... }` with `--json`) and set a non-zero exit code.
  */
 export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: () => number } {
+  checkOptions('createCliProgram', io, CLI_IO_KEYS);
   let exitCode = 0;
   const program = new Command('crm-automation');
   program
@@ -100,8 +103,12 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
         kafkaBrokers: global.kafkaBrokers,
         actionTypes: global.actionTypes,
         allowPrivateWebhooks: global.allowPrivateWebhooks,
-        ...(command.opts<{ exchange?: string; queuePrefix?: string; topic?: string }>()),
       };
+      // Only the connection flags of the subcommand; its other flags are the command's own.
+      const { exchange, queuePrefix, topic } = command.opts<{ exchange?: string; queuePrefix?: string; topic?: string }>();
+      if (exchange !== undefined) settings.exchange = exchange;
+      if (queuePrefix !== undefined) settings.queuePrefix = queuePrefix;
+      if (topic !== undefined) settings.topic = topic;
       const connections = (io.connect ?? ((s) => new Connections(s)))(settings);
       try {
         await work({ output, connections, global }, ...(args.slice(0, -1) as A));
