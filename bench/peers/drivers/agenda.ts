@@ -5,8 +5,9 @@
  * Its processor locks due (and soon-due) jobs one query per job and runs each at its `nextRunAt`.
  *
  * Knobs: BENCH_PEERS_AGENDA_PROCESS_EVERY_MS (default 1000), BENCH_PEERS_AGENDA_CONCURRENCY
- * (per job type and global maxConcurrency, default 50), BENCH_PEERS_AGENDA_LOCK_LIMIT (0 = no limit,
- * Agenda's default; default 0).
+ * (per job type and global maxConcurrency, default 50), BENCH_PEERS_AGENDA_LOCK_LIMIT (jobs locked
+ * at once, default 1000; 0 = no limit, Agenda's default). Agenda locks every due job, one query each,
+ * before it runs any of them; without a limit a 10,000-job burst waits for 10,000 lock queries.
  */
 import { randomBytes } from 'node:crypto';
 import { Agenda, type AgendaBackend } from 'agenda';
@@ -85,8 +86,9 @@ const mongoStorage: Storage = {
 function createDriver(storage: Storage, name: string, options: DriverOptions): PeerDriver {
   const processEvery = positiveIntEnv('BENCH_PEERS_AGENDA_PROCESS_EVERY_MS', 1_000);
   const concurrency = positiveIntEnv('BENCH_PEERS_AGENDA_CONCURRENCY', 50);
+  // 0 turns the limit off (Agenda's default), so it is read apart from the positive-only knobs.
   const lockLimitRaw = process.env['BENCH_PEERS_AGENDA_LOCK_LIMIT'];
-  const lockLimit = lockLimitRaw === undefined || lockLimitRaw === '0' ? 0 : positiveIntEnv('BENCH_PEERS_AGENDA_LOCK_LIMIT', 0);
+  const lockLimit = lockLimitRaw === '0' ? 0 : positiveIntEnv('BENCH_PEERS_AGENDA_LOCK_LIMIT', 1_000);
   let server = '';
   let run: { agenda: Agenda; cleanup: () => Promise<void> } | undefined;
   let agendaError: unknown;
