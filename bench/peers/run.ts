@@ -8,7 +8,7 @@
  * `--help` lists every knob. Drivers live in `drivers/registry.ts`.
  */
 import { writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readConfig, usage, type Mode, type RunConfig } from './config.js';
 import type { PeerDriver } from './driver.js';
@@ -20,6 +20,9 @@ import { machine } from '../src/stats.js';
 /** Lets the previous system's server-side cleanup (obliterate, DROP SCHEMA) settle before the next run. */
 const PAUSE_BETWEEN_RUNS_MS = 1_000;
 const WARMUP_JOBS = 500;
+
+/** The machine is shared: the load average says how much else ran during the measurement. */
+const load = (): string => loadavg().map((n) => n.toFixed(2)).join(' ');
 
 const errorText = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
@@ -44,7 +47,7 @@ async function main(): Promise<number> {
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(`# Peer benchmark: delayed jobs, each run once (${new Date().toISOString()})`);
-  console.log(`machine: ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${machine()}`);
+  console.log(`machine: ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${machine()}; load average at start ${load()}`);
   console.log(
     `workload: ${config.modes
       .map((mode) =>
@@ -95,6 +98,7 @@ async function main(): Promise<number> {
     }
   }
 
+  console.log(`load average at end ${load()}`);
   const names = active.map((driver) => driver.name);
   for (const mode of config.modes) {
     console.log(`\n## ${mode}: medians of ${config.rounds} rounds; (×r) = this driver's median / ${config.baseline}'s; duplicates, missing and early are totals over the rounds\n`);
