@@ -58,7 +58,8 @@ describe('claiming on a slow store', () => {
     const memory = createMemoryStore();
     // Every outcome takes 800 ms (engine time) to write: the second trigger of a batch of two starts
     // 800 ms into a 1,000 ms lease, too late for a 300 ms send.
-    const store: AutomationStore = { ...memory, finishAttempt: async (...args) => { await clock.advance(800); return memory.finishAttempt(...args); } };
+    const { finishAttempts: _batched, ...oneByOne } = memory;
+    const store: AutomationStore = { ...oneByOne, finishAttempt: async (...args) => { await clock.advance(800); return memory.finishAttempt(...args); } };
     const sms = createRecordingChannel();
     const engine = createAutomationEngine({ store, clock, channels: { sms }, leaseMs: 1_000, sendTimeoutMs: 300, concurrency: 1, batchSize: 2, maxAttempts: 1 });
     await engine.rules.create('acc_1', { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } });

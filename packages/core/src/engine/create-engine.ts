@@ -440,5 +440,7 @@ function combineStores(rules: RuleStore, triggers: TriggerStore): AutomationStor
     transitionTrigger: (...a) => triggers.transitionTrigger(...a),
     nextDueAt: () => triggers.nextDueAt(),
     purgeTriggers: (...a) => triggers.purgeTriggers(...a),
+    ...(triggers.finishAttempts ? { finishAttempts: (...a: Parameters<NonNullable<TriggerStore['finishAttempts']>>) => (triggers.finishAttempts as NonNullable<TriggerStore['finishAttempts']>)(...a) } : {}),
+    ...(triggers.watchDue ? { watchDue: (...a: Parameters<NonNullable<TriggerStore['watchDue']>>) => (triggers.watchDue as NonNullable<TriggerStore['watchDue']>)(...a) } : {}),
   };
 }

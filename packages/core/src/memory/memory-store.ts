@@ -31,6 +31,8 @@ export function createMemoryStore(): AutomationStore & { readonly size: { rules:
     transitionTrigger: triggers.transitionTrigger,
     nextDueAt: triggers.nextDueAt,
     purgeTriggers: triggers.purgeTriggers,
+    finishAttempts: (requests) => triggers.finishAttempts?.(requests) ?? Promise.resolve([]),
+    watchDue: (onDue) => triggers.watchDue?.(onDue) ?? Promise.resolve(async () => undefined),
     async close() {},
   };
 }

@@ -41,6 +41,7 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
   const intakeKeys = new Map<string, Map<string, string>>();
   const due = new TimeHeap();
   const leases = new TimeHeap();
+  const watchers = new Set<(at: Date) => void>();
 
   const ownedTrigger = (accountId: string, id: string) => {
     if (!isMemoryId(id)) return undefined;
@@ -72,7 +73,7 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
     return undefined;
   };
 
-  return {
+  const store: TriggerStore & { readonly size: number } = {
     capabilities: { name: 'memory' },
 
     get size() {
@@ -124,6 +125,11 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
         ids.push(trigger.id);
         due.push(trigger.evaluateAt.getTime(), trigger.id);
         out.push({ trigger: copyTrigger(trigger), created: true });
+      }
+      if (watchers.size > 0) {
+        let earliest = Number.POSITIVE_INFINITY;
+        for (const i of out) if (i.created) earliest = Math.min(earliest, i.trigger.evaluateAt.getTime());
+        if (Number.isFinite(earliest)) for (const watcher of watchers) watcher(new Date(earliest));
       }
       return out;
     },
@@ -228,8 +234,22 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
       return removed;
     },
 
+    async finishAttempts(requests) {
+      const out: boolean[] = [];
+      for (const r of requests) out.push(await store.finishAttempt(r.id, r.leaseToken, r.result));
+      return out;
+    },
+
+    async watchDue(onDue) {
+      watchers.add(onDue);
+      return async () => {
+        watchers.delete(onDue);
+      };
+    },
+
     async close() {},
   };
+  return store;
 }
 
 function stripLease(trigger: Trigger & { leaseToken?: string | undefined }): Trigger {

@@ -98,8 +98,27 @@ export interface TriggerStore {
   nextDueAt(): Promise<Date | null>;
   /** Deletes finished triggers by age; returns how many were removed. */
   purgeTriggers(request: PurgeRequest): Promise<number>;
+  /**
+   * Optional: records several outcomes in one round trip, each exactly as `finishAttempt` would
+   * (guarded by its own lease token); resolves to one boolean per request, in order. The claim loop
+   * uses it, when present, to write the outcomes of concurrent triggers together.
+   */
+  finishAttempts?(requests: readonly FinishRequest[]): Promise<boolean[]>;
+  /**
+   * Optional: tells `onDue` the due time of triggers stored by any process (PostgreSQL
+   * `LISTEN/NOTIFY`, change streams, ...), so idle claim loops everywhere wake for them rather than
+   * at their next poll. Resolves to a function that stops watching. The poll stays the backstop.
+   */
+  watchDue?(onDue: (dueAt: Date) => void): Promise<() => Promise<void>>;
   /** Releases what the store opened itself; never closes a client it was handed. */
   close?(): Promise<void>;
+}
+
+/** One outcome for {@link TriggerStore.finishAttempts}. */
+export interface FinishRequest {
+  id: string;
+  leaseToken: string;
+  result: AttemptResult;
 }
 
 /**

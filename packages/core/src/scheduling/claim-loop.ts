@@ -1,5 +1,5 @@
 import { describeError } from '../errors.js';
-import type { AttemptResult } from '../ports/store.js';
+import type { AttemptResult, FinishRequest, TriggerStore } from '../ports/store.js';
 import { backoffDelay } from './backoff.js';
 import { consecutiveInfrastructureFailures, INFRASTRUCTURE_FAILURE, LEASE_DEFERRED, runAttempt, type AttemptContext } from './run-attempt.js';
 import type { ClaimedTrigger, ErrorSummary } from './trigger.js';
@@ -55,6 +55,44 @@ async function pool<T>(items: readonly T[], concurrency: number, work: (item: T)
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Collects the outcomes that concurrent triggers finish within one turn of the event loop and writes
+ * them with one `finishAttempts` call (when the store has it), instead of one round trip each.
+ */
+class OutcomeWriter {
+  private queue: Array<{ request: FinishRequest; resolve: (saved: boolean) => void; reject: (error: unknown) => void }> = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly store: TriggerStore,
+    private readonly maxBatch: () => number,
+  ) {}
+
+  write(request: FinishRequest): Promise<boolean> {
+    if (!this.store.finishAttempts) return this.store.finishAttempt(request.id, request.leaseToken, request.result);
+    return new Promise<boolean>((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      if (this.queue.length >= this.maxBatch()) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch());
+      const write = this.store.finishAttempts?.(batch.map((b) => b.request)) ?? Promise.reject(new Error('finishAttempts is gone'));
+      write.then(
+        (saved) => batch.forEach((b, i) => b.resolve(saved[i] === true)),
+        (error: unknown) => batch.forEach((b) => b.reject(error)),
+      );
+    }
+  }
+}
+
+/**
  * The locking claim loop: claims due triggers in batches, runs them with bounded concurrency and
  * records each outcome under its lease. Idle, it sleeps until the next due time or the poll interval,
  * whichever is sooner, and intake wakes it early for triggers due sooner than that.
@@ -68,12 +106,16 @@ export class ClaimLoop {
   private storeFailures = 0;
   /** Engine-clock time one trigger takes, start to saved outcome (moving average); unknown at first. */
   private perTriggerMs: number | undefined;
+  private readonly outcomes: OutcomeWriter;
+  private watching: Promise<(() => Promise<void>) | undefined> | undefined;
 
   constructor(
     private readonly ctx: AttemptContext,
     private readonly options: ClaimLoopOptions,
     private readonly hooks: ClaimLoopHooks = {},
-  ) {}
+  ) {
+    this.outcomes = new OutcomeWriter(ctx.store, () => Math.max(1, options.concurrency));
+  }
 
   /**
    * How many triggers the next claim takes: no more than the loop can start within one lease, at
@@ -167,7 +209,7 @@ export class ClaimLoop {
   private async save(trigger: ClaimedTrigger, result: AttemptResult): Promise<'saved' | 'lease-lost' | 'unsaved'> {
     for (let i = 0; ; i++) {
       try {
-        return (await this.ctx.store.finishAttempt(trigger.id, trigger.leaseToken, result)) ? 'saved' : 'lease-lost';
+        return (await this.outcomes.write({ id: trigger.id, leaseToken: trigger.leaseToken, result })) ? 'saved' : 'lease-lost';
       } catch (error) {
         const delay = SAVE_RETRY_DELAYS_MS[i];
         if (delay === undefined) {
@@ -183,6 +225,16 @@ export class ClaimLoop {
     if (this.running) return;
     this.running = true;
     this.schedule(0);
+    const watch = this.ctx.store.watchDue;
+    if (watch) {
+      this.watching = watch
+        .call(this.ctx.store, (at) => this.wake(at))
+        .catch((error: unknown) => {
+          // Wake-ups are an optimisation; the poll still finds every trigger.
+          this.ctx.logger.warn({ error: describeError(error) }, 'store wake-ups unavailable; polling only');
+          return undefined;
+        });
+    }
   }
 
   /** Wakes the loop by `at` if it would otherwise sleep past it. */
@@ -201,7 +253,9 @@ export class ClaimLoop {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     this.wakeAt = Number.POSITIVE_INFINITY;
-    await this.pass;
+    const watching = this.watching;
+    this.watching = undefined;
+    await Promise.all([this.pass, watching?.then((unwatch) => unwatch?.()).catch(() => undefined)]);
   }
 
   private schedule(delayMs: number): void {

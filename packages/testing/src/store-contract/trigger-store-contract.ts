@@ -366,6 +366,53 @@ export function describeTriggerStoreContract<S extends TriggerStore>(name: strin
       });
     });
 
+    describe('triggers: optional batched outcomes and wake-ups', () => {
+      it('writes several outcomes in one call, each under its own lease token (finishAttempts), or declares it cannot', async () => {
+        if (!store.finishAttempts) {
+          expect(store.finishAttempts).toBeUndefined();
+          return;
+        }
+        const rule = ruleRef();
+        await insertDue(rule, 4, 'batch', (i) => at(i));
+        const claimed = await claim(at(10), 4);
+        const [a, b, c, d] = claimed as [ClaimedTrigger, ClaimedTrigger, ClaimedTrigger, ClaimedTrigger];
+        const saved = await store.finishAttempts([
+          { id: a.id, leaseToken: a.leaseToken, result: attemptResult('completed', at(20), 1, { sentActions: [0] }) },
+          { id: b.id, leaseToken: 'not-the-token', result: attemptResult('completed', at(20), 1) },
+          { id: c.id, leaseToken: c.leaseToken, result: attemptResult('retrying', at(20), 1, { evaluateAt: at(60_000) }) },
+          { id: d.id, leaseToken: d.leaseToken, result: attemptResult('failed', at(20), 1) },
+          { id: 'nope', leaseToken: 'x', result: attemptResult('completed', at(20), 1) },
+        ]);
+        expect(saved).toEqual([true, false, true, true, false]);
+        expect((await store.getTrigger(ACCOUNT, a.id))?.status).toBe('completed');
+        expect((await store.getTrigger(ACCOUNT, b.id))?.status).toBe('processing');
+        expect(await store.getTrigger(ACCOUNT, c.id)).toMatchObject({ status: 'retrying', evaluateAt: at(60_000) });
+        expect((await store.getTrigger(ACCOUNT, d.id))?.status).toBe('failed');
+        expect(await store.finishAttempts([])).toEqual([]);
+        await expectConfigError(store.finishAttempts([{ id: b.id, leaseToken: b.leaseToken, result: attemptResult('retrying', at(30), 1, { evaluateAt: new Date(Number.NaN) }) }]));
+      });
+
+      it('tells watchers the due time of triggers stored afterwards (watchDue), or declares it cannot', async () => {
+        if (!store.watchDue) {
+          expect(store.watchDue).toBeUndefined();
+          return;
+        }
+        const seen: Date[] = [];
+        const unwatch = await store.watchDue((dueAt) => seen.push(dueAt));
+        const rule = ruleRef();
+        await store.insertTriggers([newTrigger(rule, 'w_late', at(5_000)), newTrigger(rule, 'w_early', at(2_000))], T0);
+        const deadline = Date.now() + 10_000;
+        while (seen.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(seen.length).toBeGreaterThan(0);
+        expect(Math.min(...seen.map((d) => d.getTime()))).toBeLessThanOrEqual(at(2_000).getTime());
+        await unwatch();
+        const before = seen.length;
+        await store.insertTriggers([newTrigger(rule, 'w_after', at(1_000))], T0);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(seen.length).toBe(before);
+      });
+    });
+
     describe('triggers: listing', () => {
       it('lists newest first, filtered by status, rule and evaluateAt range, in pages that cover everything once', async () => {
         const ruleA = ruleRef();
