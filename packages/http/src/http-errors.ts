@@ -53,6 +53,12 @@ const FASTIFY_ERRORS: Record<string, [number, HttpErrorCode, string?]> = {
   FST_ERR_VALIDATION: [400, 'CRM_ERR_HTTP_BAD_REQUEST'],
 };
 
+const CLIENT_STATUS: Record<number, [number, HttpErrorCode]> = {
+  404: [404, 'CRM_ERR_HTTP_NOT_FOUND'],
+  413: [413, 'CRM_ERR_HTTP_BODY_TOO_LARGE'],
+  415: [415, 'CRM_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE'],
+};
+
 // Fastify's messages for these name the path, which may be long or hold the offending bytes.
 const MAX_MESSAGE_LENGTH = 300;
 
@@ -84,10 +90,11 @@ export function toErrorReply(error: unknown): { status: number; body: ErrorBody;
   if (error instanceof SyntaxError) {
     return { status: 400, body: { error: { code: 'CRM_ERR_HTTP_BAD_REQUEST', message: 'request body is not valid JSON' } }, headers: {} };
   }
-  // Any other client error Fastify raises (a 4xx of its own): a bad request, never its default body.
+  // Any other client error (a 4xx Fastify or a plugin raises): our code for its status, our message.
   const status = fastifyError?.statusCode;
-  if (typeof fastifyError?.code === 'string' && fastifyError.code.startsWith('FST_') && typeof status === 'number' && status >= 400 && status < 500) {
-    return { status: 400, body: { error: { code: 'CRM_ERR_HTTP_BAD_REQUEST', message: HTTP_ERROR_CODES.CRM_ERR_HTTP_BAD_REQUEST } }, headers: {} };
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const [answer, code] = CLIENT_STATUS[status] ?? [400, 'CRM_ERR_HTTP_BAD_REQUEST'];
+    return { status: answer, body: { error: { code, message: HTTP_ERROR_CODES[code] } }, headers: {} };
   }
   return internal();
 }

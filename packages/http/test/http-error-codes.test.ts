@@ -20,4 +20,24 @@ describe('HTTP error codes', () => {
     expect(JSON.stringify(internal.body)).not.toContain('secret');
     expect(toErrorReply(new AutomationError('CRM_ERR_GATEWAY', 'provider said no')).status).toBe(500);
   });
+
+  it.each([
+    ['a Fastify bad URL', Object.assign(new Error("'/%' is not a valid url component"), { code: 'FST_ERR_BAD_URL', statusCode: 400 }), 400, 'CRM_ERR_HTTP_BAD_REQUEST'],
+    ['an over-long path parameter', Object.assign(new Error('x'), { code: 'FST_ERR_MAX_PARAM_LENGTH', statusCode: 414 }), 400, 'CRM_ERR_HTTP_BAD_REQUEST'],
+    ['bad JSON', Object.assign(new SyntaxError('Unexpected end of JSON input'), { statusCode: 400 }), 400, 'CRM_ERR_HTTP_BAD_REQUEST'],
+    ['a plugin 400', Object.assign(new Error('detail that stays inside'), { statusCode: 400 }), 400, 'CRM_ERR_HTTP_BAD_REQUEST'],
+    ['a plugin 404', Object.assign(new Error('detail that stays inside'), { statusCode: 404 }), 404, 'CRM_ERR_HTTP_NOT_FOUND'],
+    ['a plugin 413', Object.assign(new Error('detail that stays inside'), { statusCode: 413 }), 413, 'CRM_ERR_HTTP_BODY_TOO_LARGE'],
+    ['a plugin 415', Object.assign(new Error('detail that stays inside'), { statusCode: 415 }), 415, 'CRM_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE'],
+    ['a plugin 422', Object.assign(new Error('detail that stays inside'), { statusCode: 422 }), 400, 'CRM_ERR_HTTP_BAD_REQUEST'],
+    ['a plugin 500', Object.assign(new Error('detail that stays inside'), { statusCode: 500 }), 500, 'CRM_ERR_HTTP_INTERNAL'],
+    ['a thrown string', 'boom', 500, 'CRM_ERR_HTTP_INTERNAL'],
+    ['null', null, 500, 'CRM_ERR_HTTP_INTERNAL'],
+  ])('maps %s to %d %s without its detail', (_name, error, status, code) => {
+    const reply = toErrorReply(error);
+    expect(reply.status).toBe(status);
+    expect(reply.body.error.code).toBe(code);
+    expect(JSON.stringify(reply.body)).not.toContain('detail that stays inside');
+    expect(Object.keys(HTTP_ERROR_CODES)).toContain(code);
+  });
 });

@@ -1,3 +1,4 @@
+import { E164_PATTERN } from '@crm-automation/core';
 import { z } from 'zod';
 import { csv, durationMs, logLevel, port, serviceToken } from '../runtime/env-config.js';
 
@@ -17,7 +18,7 @@ export const notificationServiceEnv = z
     TWILIO_BASE_URL: z.string().url().optional(),
     TWILIO_ACCOUNT_SID: z.string().min(1),
     TWILIO_AUTH_TOKEN: z.string().min(1),
-    TWILIO_FROM: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number, e.g. +15550001111'),
+    TWILIO_FROM: z.string().regex(E164_PATTERN, 'must be an E.164 number, e.g. +15550001111'),
 
     SENDGRID_BASE_URL: z.string().url().optional(),
     SENDGRID_API_KEY: z.string().min(1),
