@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '../config/check-options.js';
 import { AutomationError } from '../errors.js';
 import type { ActionCommand, ChannelGateway } from '../ports/gateway.js';
 import type { IdempotencyStore } from '../ports/idempotency.js';
@@ -28,6 +29,7 @@ export function idempotencyKeyOf(command: ActionCommand): string {
  * accept a provider-side idempotency key (webhook-id, SendGrid custom args) narrow that window further.
  */
 export function withIdempotency<G extends ChannelGateway<any>>(gateway: G, store: IdempotencyStore, options: IdempotencyOptions = {}): G {
+  checkOptions('withIdempotency', options, optionKeys<IdempotencyOptions>()('lockMs', 'ttlMs'));
   const lockMs = options.lockMs ?? DEFAULT_IDEMPOTENCY_LOCK_MS;
   const ttlMs = options.ttlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
   const wrapped: ChannelGateway<any> = {

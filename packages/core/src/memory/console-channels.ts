@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '../config/check-options.js';
 import type { ActionCommand, ChannelGateway } from '../ports/gateway.js';
 
 export interface ConsoleChannelsOptions {
@@ -21,6 +22,7 @@ function describe(command: ActionCommand): string {
 
 /** Gateways that print each command instead of sending it: for demos and local development. */
 export function createConsoleChannels(options: ConsoleChannelsOptions = {}): { sms: ChannelGateway; email: ChannelGateway; webhook: ChannelGateway } {
+  checkOptions('createConsoleChannels', options, optionKeys<ConsoleChannelsOptions>()('write'));
   const write = options.write ?? ((line: string) => console.log(line));
   let n = 0;
   const gateway = (): ChannelGateway => ({

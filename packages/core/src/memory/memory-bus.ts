@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '../config/check-options.js';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import type { AutomationEvent } from '../events/event.js';
@@ -58,6 +59,7 @@ export interface MemoryBus extends EventBus {
  * delivery attempt has finished, so in-process intake has stored the triggers when it returns.
  */
 export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
+  checkOptions('createMemoryBus', options, optionKeys<MemoryBusOptions>()('maxAttempts', 'retryDelayMs'));
   const maxAttempts = options.maxAttempts ?? 5;
   const retryDelayMs = options.retryDelayMs ?? 50;
   const groups = new Map<string, Group>();

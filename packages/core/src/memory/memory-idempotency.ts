@@ -1,3 +1,4 @@
+import { checkOptions } from '../config/check-options.js';
 import type { IdempotencyReservation, IdempotencyStore } from '../ports/idempotency.js';
 
 interface Entry {
@@ -8,6 +9,7 @@ interface Entry {
 
 /** Idempotency keys in memory: for tests and single-process apps. */
 export function createMemoryIdempotencyStore(options: { now?: (() => number) | undefined } = {}): IdempotencyStore & { readonly size: number } {
+  checkOptions('createMemoryIdempotencyStore', options, ['now']);
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
   const live = (key: string) => {

@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '../config/check-options.js';
 import type { ActionCommand, ChannelGateway } from '../ports/gateway.js';
 
 export interface RecordingChannelOptions {
@@ -18,6 +19,7 @@ export interface RecordingChannel extends ChannelGateway {
 
 /** A gateway for tests: keeps every command it accepts in `.sent`. */
 export function createRecordingChannel(options: RecordingChannelOptions = {}): RecordingChannel {
+  checkOptions('createRecordingChannel', options, optionKeys<RecordingChannelOptions>()('respond', 'name'));
   const sent: ActionCommand[] = [];
   const calls: ActionCommand[] = [];
   const failures: Error[] = [];

@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '../config/check-options.js';
 import { classifyIpAddress, describeClassification, type AddressClassification, type AddressKind } from './address-classification.js';
 import { formatIpAddress, parseIpLiteral } from './ip-literal.js';
 
@@ -48,6 +49,7 @@ export interface WebhookAddressCheck {
 
 /** Builds the address check of a webhook policy (see {@link WebhookAddressPolicy}). */
 export function createWebhookAddressCheck(policy: WebhookAddressPolicy = {}): WebhookAddressCheck {
+  checkOptions('createWebhookAddressCheck', policy, optionKeys<WebhookAddressPolicy>()('allowPrivateNetworks', 'allowHosts'));
   const allowed = new Set((policy.allowHosts ?? []).map(normalizeHost));
   const allowPrivate = policy.allowPrivateNetworks === true;
 

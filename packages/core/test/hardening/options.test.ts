@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { closestName, createAutomationEngine, createMemoryStore, createRecordingChannel, optionKeys, type AutomationEngineOptions } from '@crm-automation/core';
+import {
+  closestName,
+  createAutomationEngine,
+  createConsoleChannels,
+  createMemoryBus,
+  createMemoryIdempotencyStore,
+  createMemoryStore,
+  createRecordingChannel,
+  createWebhookAddressCheck,
+  optionKeys,
+  type AutomationEngineOptions,
+} from '@crm-automation/core';
 
 describe('engine configuration is loud', () => {
   it('refuses a missing argument, a non-object and a missing store with CRM_ERR_CONFIG, not a TypeError', () => {
@@ -95,5 +106,24 @@ describe('rules the engine cannot send', () => {
     expect(messages[1]).toMatch(/did you mean "greaterThanInclusive"/);
     expect(messages[2]).toMatch(/did you mean "startsWith"/);
     expect(result.issues.every((i) => i.code === 'unknown_operator')).toBe(true);
+  });
+});
+
+describe('in-memory factories are loud too', () => {
+  it.each([
+    ['createMemoryBus', () => createMemoryBus({ maxAttempt: 3 } as never), 'maxAttempts'],
+    ['createRecordingChannel', () => createRecordingChannel({ respnd: () => 1 } as never), 'respond'],
+    ['createConsoleChannels', () => createConsoleChannels({ writer: () => undefined } as never), 'write'],
+    ['createMemoryIdempotencyStore', () => createMemoryIdempotencyStore({ clock: () => 1 } as never), undefined],
+    ['createWebhookAddressCheck', () => createWebhookAddressCheck({ allowHost: ['x'] } as never), 'allowHosts'],
+  ])('%s refuses a typo', (_name, make, suggestion) => {
+    let error: unknown;
+    try {
+      make();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'CRM_ERR_CONFIG' });
+    if (suggestion) expect((error as Error).message).toContain(`did you mean "${suggestion}"`);
   });
 });
