@@ -3,8 +3,9 @@
  * on loopback: `rulesRoutes` over an engine with a memory store, recording gateways and the claim
  * loop running, and the BUILT app served by `managementUi`.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GatewayError } from '@crm-automation/core';
 import Fastify, { type FastifyPluginAsync } from 'fastify';
@@ -24,6 +25,19 @@ interface ApiRule {
   enabled: boolean;
   version: number;
   [key: string]: unknown;
+}
+
+/**
+ * Loads a CommonJS build with some of its requires answered from modules already loaded. The test
+ * runner resolves packages with the `source` condition, under which Node's own `require` of the peer
+ * `@crm-automation/core` would reach TypeScript; the build itself is evaluated as Node would.
+ */
+function loadCommonJs(file: string, provided: Record<string, unknown>): unknown {
+  const nodeRequire = createRequire(file);
+  const module = { exports: {} as unknown };
+  const requireFor = (id: string): unknown => (id in provided ? provided[id] : nodeRequire(id));
+  new Function('exports', 'require', 'module', '__filename', '__dirname', readFileSync(file, 'utf8'))(module.exports, requireFor, module, file, dirname(file));
+  return module.exports;
 }
 
 function documentOf(rule: ApiRule): Record<string, unknown> {
@@ -100,7 +114,7 @@ describe('Automation Builder in Chromium', () => {
   it('serves the built app from the published plugin, ESM and CommonJS alike', async () => {
     type Plugin = { managementUi: FastifyPluginAsync<ManagementUiOptions> };
     const esm = (await import(pathToFileURL(join(distDir, 'index.js')).href)) as Plugin;
-    const cjs = createRequire(import.meta.url)(join(distDir, 'index.cjs')) as Plugin;
+    const cjs = loadCommonJs(join(distDir, 'index.cjs'), { '@crm-automation/core': await import('@crm-automation/core') }) as Plugin;
     for (const plugin of [esm, cjs]) {
       const app = Fastify();
       await app.register(plugin.managementUi, { prefix: '/builder' });
