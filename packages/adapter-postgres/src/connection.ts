@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { AutomationError, type Logger } from '@crm-automation/core';
+
+/** How a store reaches PostgreSQL: a pool you own, or a connection string it opens a pool for. */
+export interface PostgresConnectionOptions {
+  /** A `pg.Pool` you created and end yourself; the store never ends it. */
+  pool?: pg.Pool | undefined;
+  /** A connection string; the store opens a pool and ends it on `close()`. */
+  connectionString?: string | undefined;
+  /**
+   * Settings of the pool opened from `connectionString` (`max`, `ssl`, `application_name`, timeouts).
+   * Default `max` is 10: a claim loop needs one connection at a time, intake and batched outcomes a
+   * few more, and `watchDue` holds one for `LISTEN`.
+   */
+  poolConfig?: Omit<pg.PoolConfig, 'connectionString'> | undefined;
+  /** Schema of the store's tables. Default `crm_automation`. */
+  schema?: string | undefined;
+}
+
+export const CONNECTION_OPTION_KEYS = ['pool', 'connectionString', 'poolConfig', 'schema'] as const;
+
+/** A named statement: prepared once per connection, by a name derived from its text. */
+export interface Statement {
+  readonly name: string;
+  readonly text: string;
+}
+
+export function statement(text: string): Statement {
+  return { name: `crm_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text };
+}
+
+export interface Database {
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  /** Runs a statement; schema-missing errors become a CRM_ERR_CONFIG that says to call `ensureSchema()`. */
+  query<R extends pg.QueryResultRow>(sql: Statement | string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  /** Ends the pool when the store opened it; a handed pool is left alone. */
+  close(): Promise<void>;
+}
+
+export function openDatabase(factory: string, options: PostgresConnectionOptions, schema: string, logger: Logger): Database {
+  if (options.pool && options.connectionString !== undefined) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${factory}: pass either pool or connectionString, not both`);
+  }
+  if (options.pool && options.poolConfig) throw new AutomationError('CRM_ERR_CONFIG', `${factory}: poolConfig applies only to the pool opened from connectionString`);
+  let pool: pg.Pool;
+  const owned = !options.pool;
+  if (options.pool) pool = options.pool;
+  else if (typeof options.connectionString === 'string' && options.connectionString.length > 0) {
+    pool = new pg.Pool({ max: 10, ...options.poolConfig, connectionString: options.connectionString });
+    // An idle client whose server went away (restart, failover) emits 'error' on the pool; unheard,
+    // that would end the process. The next query simply opens a new connection.
+    pool.on('error', (error) => logger.warn({ error: error.message }, 'postgres: idle connection lost'));
+  } else throw new AutomationError('CRM_ERR_CONFIG', `${factory}: needs a pool or a connectionString`);
+
+  let closed: Promise<void> | undefined;
+  return {
+    pool,
+    schema,
+    async query<R extends pg.QueryResultRow>(sql: Statement | string, values: readonly unknown[] = []) {
+      try {
+        const config = typeof sql === 'string' ? { text: sql, values: [...values] } : { name: sql.name, text: sql.text, values: [...values] };
+        return await pool.query<R>(config);
+      } catch (error) {
+        throw explainMissingSchema(error, schema);
+      }
+    },
+    close() {
+      if (!owned) return Promise.resolve();
+      closed ??= pool.end();
+      return closed;
+    },
+  };
+}
+
+/** SQLSTATE of a driver error, when it has one. */
+export const sqlState = (error: unknown): string | undefined => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+};
+
+function explainMissingSchema(error: unknown, schema: string): unknown {
+  const state = sqlState(error);
+  // 42P01 undefined_table, 3F000 invalid_schema_name
+  if (state !== '42P01' && state !== '3F000') return error;
+  return new AutomationError('CRM_ERR_CONFIG', `postgres store: schema "${schema}" is not set up (${(error as Error).message}); call ensureSchema() first`, { cause: error });
+}
+
+/** Data exceptions (SQLSTATE class 22): a value PostgreSQL cannot store, such as U+0000 in text or JSON. */
+export const isDataException = (error: unknown) => sqlState(error)?.startsWith('22') === true;
+
+/** Text PostgreSQL can hold: no U+0000. A lookup by any other string matches nothing. */
+export const storableText = (value: unknown): value is string => typeof value === 'string' && !value.includes('\u0000');

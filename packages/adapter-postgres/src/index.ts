@@ -1,0 +1,18 @@
+export { createPostgresStore, createPostgresRuleStore, createPostgresTriggerStore } from './postgres-store.js';
+export type {
+  PostgresStore,
+  PostgresRuleStore,
+  PostgresTriggerStore,
+  PostgresStoreOptions,
+  PostgresStoreControls,
+  PostgresRetentionControls,
+} from './postgres-store.js';
+export { createPostgresIdempotencyStore } from './idempotency-store.js';
+export type { PostgresIdempotencyStore, PostgresIdempotencyStoreOptions } from './idempotency-store.js';
+export type { PostgresConnectionOptions } from './connection.js';
+export type { RetentionPolicy, RetentionHandle } from './retention.js';
+export { DEFAULT_RETENTION_MS } from './retention.js';
+export { MIGRATIONS } from './migrations.js';
+export type { Migration, SchemaComponent, SchemaReport, AppliedMigration } from './migrations.js';
+export { DEFAULT_SCHEMA } from './identifiers.js';
+export { MALFORMED_IDS } from './ids.js';

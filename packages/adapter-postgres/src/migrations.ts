@@ -1,0 +1,167 @@
+import type { Database } from './connection.js';
+
+/** The parts of the schema a store needs; each has its own numbered migrations. */
+export type SchemaComponent = 'rules' | 'triggers' | 'idempotency';
+
+export interface Migration {
+  component: SchemaComponent;
+  /** 1, 2, 3, ... within the component; never renumbered once released. */
+  version: number;
+  name: string;
+  /** DDL for schema `s` (already quoted). Runs in one transaction with the bookkeeping row. */
+  sql: (s: string) => string;
+}
+
+/**
+ * Every migration, oldest first. A released migration is never edited: a change is a new one. The
+ * partial indexes name the query each serves; their predicates repeat the literal statuses of those
+ * queries so that the planner can prove the query implies them.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    component: 'rules',
+    version: 1,
+    name: 'rules table',
+    sql: (s) => `
+      CREATE TABLE ${s}.rules (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        account_id text NOT NULL,
+        name text NOT NULL,
+        description text,
+        enabled boolean NOT NULL,
+        event_name text NOT NULL,
+        delay_value double precision NOT NULL,
+        delay_unit text NOT NULL,
+        conditions jsonb NOT NULL,
+        actions jsonb NOT NULL,
+        version integer NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      -- listRules: an account's rules in id (creation) order
+      CREATE INDEX rules_by_account ON ${s}.rules (account_id, id);
+      -- findRulesForEvent: every intake asks for the enabled rules of (account, event name)
+      CREATE INDEX rules_for_event ON ${s}.rules (account_id, event_name) WHERE enabled;
+    `,
+  },
+  {
+    component: 'triggers',
+    version: 1,
+    name: 'triggers table',
+    sql: (s) => `
+      CREATE TABLE ${s}.triggers (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        account_id text NOT NULL,
+        -- opaque: the rule may live in another store
+        rule_id text NOT NULL,
+        rule_version integer NOT NULL,
+        event_id text NOT NULL,
+        status text NOT NULL CHECK (status IN ('pending', 'processing', 'retrying', 'completed', 'skipped', 'failed', 'cancelled')),
+        evaluate_at timestamptz NOT NULL,
+        attempt integer NOT NULL,
+        triggering_event jsonb NOT NULL,
+        trace jsonb,
+        execution_history jsonb NOT NULL,
+        sent_actions integer[] NOT NULL,
+        lease_token text,
+        lease_owner text,
+        lease_expires_at timestamptz,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        -- intake dedupe: a redelivered event finds its trigger instead of adding one
+        CONSTRAINT triggers_intake_key UNIQUE (account_id, event_id, rule_id)
+      );
+      -- claims and nextDueAt: waiting triggers by due time
+      CREATE INDEX triggers_due ON ${s}.triggers (evaluate_at) WHERE status IN ('pending', 'retrying');
+      -- claims and nextDueAt: leases by expiry
+      CREATE INDEX triggers_leases ON ${s}.triggers (lease_expires_at) WHERE status = 'processing';
+      -- listTriggers: an account's triggers newest first (scanned backwards)
+      CREATE INDEX triggers_by_account ON ${s}.triggers (account_id, id);
+      -- listTriggers filtered by rule
+      CREATE INDEX triggers_by_rule ON ${s}.triggers (account_id, rule_id, id);
+      -- purgeTriggers and retention: finished triggers by age
+      CREATE INDEX triggers_finished ON ${s}.triggers (updated_at) WHERE status IN ('completed', 'skipped', 'failed', 'cancelled');
+      -- A queue table: most rows are rewritten twice soon after insert. Vacuum after 2% dead rows
+      -- rather than the default 20%, so the due index stays short at its head.
+      ALTER TABLE ${s}.triggers SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
+    `,
+  },
+  {
+    component: 'idempotency',
+    version: 1,
+    name: 'idempotency keys table',
+    sql: (s) => `
+      CREATE TABLE ${s}.idempotency_keys (
+        key text PRIMARY KEY,
+        state text NOT NULL CHECK (state IN ('in-flight', 'done')),
+        -- the reservation's owner, so that only it may release the key
+        holder text,
+        result jsonb,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX idempotency_keys_expiry ON ${s}.idempotency_keys (expires_at);
+    `,
+  },
+];
+
+/** One migration `ensureSchema()` applied. */
+export interface AppliedMigration {
+  component: SchemaComponent;
+  version: number;
+  name: string;
+}
+
+/** What `ensureSchema()` found and did. */
+export interface SchemaReport {
+  schema: string;
+  /** Migrations applied by this call (empty when the schema was up to date). */
+  applied: AppliedMigration[];
+  /** The version of each component after the call. */
+  versions: Partial<Record<SchemaComponent, number>>;
+}
+
+/**
+ * Brings the schema's components up to date: creates the schema and the `schema_migrations` table,
+ * then applies each missing migration with its bookkeeping row, all in one transaction under a
+ * transaction-scoped advisory lock keyed by the schema name, so processes that start together wait
+ * for the first one and then find nothing left to do.
+ */
+export async function ensureSchema(db: Database, components: readonly SchemaComponent[]): Promise<SchemaReport> {
+  const s = `"${db.schema}"`;
+  const client = await db.pool.connect();
+  let failed: unknown;
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`crm-automation:schema:${db.schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
+        component text NOT NULL,
+        version integer NOT NULL,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (component, version)
+      )`);
+    const { rows } = await client.query<{ component: SchemaComponent; version: number }>(`SELECT component, version FROM ${s}.schema_migrations`);
+    const done = new Set(rows.map((r) => `${r.component}:${r.version}`));
+    const versions: Partial<Record<SchemaComponent, number>> = {};
+    for (const r of rows) versions[r.component] = Math.max(versions[r.component] ?? 0, r.version);
+    const applied: AppliedMigration[] = [];
+    for (const m of MIGRATIONS) {
+      if (!components.includes(m.component) || done.has(`${m.component}:${m.version}`)) continue;
+      await client.query(m.sql(s));
+      await client.query(`INSERT INTO ${s}.schema_migrations (component, version, name) VALUES ($1, $2, $3)`, [m.component, m.version, m.name]);
+      applied.push({ component: m.component, version: m.version, name: m.name });
+      versions[m.component] = Math.max(versions[m.component] ?? 0, m.version);
+    }
+    await client.query('COMMIT');
+    return { schema: db.schema, applied, versions: Object.fromEntries(components.map((c) => [c, versions[c] ?? 0])) };
+  } catch (error) {
+    failed = error;
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    // A connection whose transaction failed halfway is not handed to anyone else.
+    client.release(failed instanceof Error ? failed : undefined);
+  }
+}

@@ -1,0 +1,102 @@
+import type { HistoryEntry, Rule, RuleAction, ConditionGroup, DelayUnit, Trigger, TriggeringEvent, TriggerStatus } from '@crm-automation/core';
+
+export interface RuleRow {
+  id: string;
+  account_id: string;
+  name: string;
+  description: string | null;
+  enabled: boolean;
+  event_name: string;
+  delay_value: number;
+  delay_unit: DelayUnit;
+  conditions: ConditionGroup;
+  actions: RuleAction[];
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const RULE_COLUMNS = 'id, account_id, name, description, enabled, event_name, delay_value, delay_unit, conditions, actions, version, created_at, updated_at';
+
+export function toRule(row: RuleRow): Rule {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    name: row.name,
+    ...(row.description === null ? {} : { description: row.description }),
+    enabled: row.enabled,
+    trigger: { eventName: row.event_name },
+    delay: { value: row.delay_value, unit: row.delay_unit },
+    conditions: row.conditions,
+    actions: row.actions,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** The JSONB form of a triggering event and of history entries: dates as ISO strings. */
+export interface StoredEvent {
+  id: string;
+  name: string;
+  timestamp: string;
+  payload: Record<string, unknown>;
+}
+
+type StoredHistoryEntry = Omit<HistoryEntry, 'at' | 'nextAttemptAt'> & { at: string; nextAttemptAt?: string | undefined };
+
+export interface TriggerRow {
+  id: string;
+  account_id: string;
+  rule_id: string;
+  rule_version: number;
+  status: TriggerStatus;
+  evaluate_at: Date;
+  attempt: number;
+  triggering_event: StoredEvent;
+  trace: Record<string, string> | null;
+  execution_history: StoredHistoryEntry[];
+  sent_actions: number[];
+  lease_expires_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const TRIGGER_COLUMNS = 'id, account_id, rule_id, rule_version, status, evaluate_at, attempt, triggering_event, trace, execution_history, sent_actions, lease_expires_at, created_at, updated_at';
+
+/**
+ * JSONB keeps JSON: the dates the engine puts in an event and in history entries come back as
+ * strings and are turned back into dates here. Dates inside an event's payload stay strings, as
+ * they would after any JSON transport.
+ */
+export function reviveEvent(stored: StoredEvent): TriggeringEvent {
+  return { id: stored.id, name: stored.name, timestamp: new Date(stored.timestamp), payload: stored.payload };
+}
+
+export function reviveHistory(stored: readonly StoredHistoryEntry[]): HistoryEntry[] {
+  return stored.map((entry) => {
+    const revived: HistoryEntry = { ...entry, at: new Date(entry.at) } as HistoryEntry;
+    if (typeof entry.nextAttemptAt === 'string') revived.nextAttemptAt = new Date(entry.nextAttemptAt);
+    return revived;
+  });
+}
+
+export function toTrigger(row: TriggerRow): Trigger {
+  const trigger: Trigger = {
+    id: row.id,
+    accountId: row.account_id,
+    ruleId: row.rule_id,
+    ruleVersion: row.rule_version,
+    status: row.status,
+    evaluateAt: row.evaluate_at,
+    attempt: row.attempt,
+    triggeringEvent: reviveEvent(row.triggering_event),
+    executionHistory: reviveHistory(row.execution_history),
+    sentActions: row.sent_actions,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.trace !== null) trigger.trace = row.trace;
+  if (row.lease_expires_at !== null) trigger.leaseExpiresAt = row.lease_expires_at;
+  return trigger;
+}

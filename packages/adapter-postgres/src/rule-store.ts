@@ -1,0 +1,115 @@
+import { clampLimit, RuleValidationError, type Page, type Rule, type RuleDraft, type RuleFilter, type RuleReplaceResult, type RuleStore } from '@crm-automation/core';
+import { isDataException, statement, storableText, type Database } from './connection.js';
+import { isStoreId } from './ids.js';
+import { RULE_COLUMNS, toRule, type RuleRow } from './rows.js';
+import { timestampParam } from './dates.js';
+
+/** Rules in `<schema>.rules`: documents (conditions, actions) as JSONB, the fields queries match on as columns. */
+export function ruleStoreOn(db: Database): RuleStore {
+  const s = `"${db.schema}"`;
+  const sql = {
+    insert: statement(`
+      INSERT INTO ${s}.rules (account_id, name, description, enabled, event_name, delay_value, delay_unit, conditions, actions, version, created_at, updated_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, 1, $10::timestamptz, $10::timestamptz)
+      RETURNING ${RULE_COLUMNS}`),
+    get: statement(`SELECT ${RULE_COLUMNS} FROM ${s}.rules WHERE id = $1::bigint AND account_id = $2`),
+    replace: statement(`
+      UPDATE ${s}.rules
+      SET name = $3, description = $4, enabled = $5, event_name = $6, delay_value = $7, delay_unit = $8,
+          conditions = $9::jsonb, actions = $10::jsonb, version = version + 1, updated_at = $11::timestamptz
+      WHERE id = $1::bigint AND account_id = $2 AND ($12::integer IS NULL OR version = $12::integer)
+      RETURNING ${RULE_COLUMNS}`),
+    version: statement(`SELECT version FROM ${s}.rules WHERE id = $1::bigint AND account_id = $2`),
+    delete: statement(`DELETE FROM ${s}.rules WHERE id = $1::bigint AND account_id = $2`),
+    forEvent: statement(`SELECT ${RULE_COLUMNS} FROM ${s}.rules WHERE account_id = $1 AND event_name = $2 AND enabled`),
+  };
+
+  const draftValues = (draft: RuleDraft) => [
+    draft.name,
+    draft.description ?? null,
+    draft.enabled,
+    draft.trigger.eventName,
+    draft.delay.value,
+    draft.delay.unit,
+    JSON.stringify(draft.conditions),
+    JSON.stringify(draft.actions),
+  ];
+
+  /** A rule PostgreSQL cannot hold (U+0000 in a string, say) is an invalid rule, not a driver error. */
+  const unstorable = (error: unknown): unknown =>
+    isDataException(error) ? new RuleValidationError([{ path: '', code: 'unstorable', message: `PostgreSQL cannot store this rule: ${(error as Error).message}` }]) : error;
+
+  const owned = (accountId: string, id: string) => isStoreId(id) && storableText(accountId);
+
+  return {
+    capabilities: { name: 'postgres' },
+
+    async insertRule(accountId, draft, now) {
+      const at = timestampParam(now, 'now');
+      const { rows } = await db.query<RuleRow>(sql.insert, [accountId, ...draftValues(draft), at]).catch((error: unknown) => Promise.reject(unstorable(error)));
+      return toRule(rows[0] as RuleRow);
+    },
+
+    async getRule(accountId, id) {
+      if (!owned(accountId, id)) return null;
+      const { rows } = await db.query<RuleRow>(sql.get, [id, accountId]);
+      return rows[0] ? toRule(rows[0]) : null;
+    },
+
+    async replaceRule(accountId, id, draft, { now, expectedVersion }): Promise<RuleReplaceResult> {
+      if (!owned(accountId, id)) return { ok: false, reason: 'not-found' };
+      const at = timestampParam(now, 'now');
+      const { rows } = await db
+        .query<RuleRow>(sql.replace, [id, accountId, ...draftValues(draft), at, expectedVersion ?? null])
+        .catch((error: unknown) => Promise.reject(unstorable(error)));
+      if (rows[0]) return { ok: true, rule: toRule(rows[0]) };
+      // A statement of its own: it sees the version a concurrent writer committed, which the
+      // refused update waited for.
+      const current = await db.query<{ version: number }>(sql.version, [id, accountId]);
+      const version = current.rows[0]?.version;
+      return version === undefined ? { ok: false, reason: 'not-found' } : { ok: false, reason: 'conflict', currentVersion: version };
+    },
+
+    async deleteRule(accountId, id) {
+      if (!owned(accountId, id)) return false;
+      return ((await db.query(sql.delete, [id, accountId])).rowCount ?? 0) === 1;
+    },
+
+    async listRules(accountId, filter: RuleFilter): Promise<Page<Rule>> {
+      const limit = clampLimit(filter.limit);
+      if (!storableText(accountId)) return { items: [] };
+      const values: unknown[] = [accountId];
+      const where = ['account_id = $1'];
+      if (filter.eventName !== undefined) {
+        if (!storableText(filter.eventName)) return { items: [] };
+        values.push(filter.eventName);
+        where.push(`event_name = $${values.length}`);
+      }
+      if (filter.enabled !== undefined) {
+        values.push(filter.enabled === true);
+        where.push(`enabled = $${values.length}`);
+      }
+      if (filter.cursor !== undefined) {
+        if (!isStoreId(filter.cursor)) return { items: [] };
+        values.push(filter.cursor);
+        where.push(`id > $${values.length}::bigint`);
+      }
+      values.push(limit + 1);
+      const { rows } = await db.query<RuleRow>(`SELECT ${RULE_COLUMNS} FROM ${s}.rules WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${values.length}`, values);
+      return page(rows.map(toRule), limit);
+    },
+
+    async findRulesForEvent(accountId, eventName) {
+      if (!storableText(accountId) || !storableText(eventName)) return [];
+      const { rows } = await db.query<RuleRow>(sql.forEvent, [accountId, eventName]);
+      return rows.map(toRule);
+    },
+  };
+}
+
+export function page<T extends { id: string }>(items: T[], limit: number): Page<T> {
+  if (items.length <= limit) return { items };
+  const shown = items.slice(0, limit);
+  const last = shown[shown.length - 1];
+  return last ? { items: shown, nextCursor: last.id } : { items: shown };
+}

@@ -1,0 +1,112 @@
+import { statement, type Statement } from './connection.js';
+import { TRIGGER_COLUMNS } from './rows.js';
+
+/** The statements of the trigger store for schema `s` (quoted). */
+export function triggerStatements(s: string): Record<'insert' | 'existing' | 'get' | 'claim' | 'finish' | 'transition' | 'status' | 'nextDue', Statement> {
+  return {
+    /**
+     * Intake, one statement per batch: rows in batch order (so ids follow it), duplicates of the
+     * intake key skipped (also within the batch), and the earliest new due time notified in the same
+     * transaction, so that listeners hear of it once it is committed. Distinct events are sent once
+     * ($6) and referenced by position.
+     */
+    insert: statement(`
+      WITH input AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::timestamptz[], $5::integer[], $7::jsonb[])
+          WITH ORDINALITY AS i(account_id, rule_id, rule_version, evaluate_at, event_index, trace, ord)
+      ), events AS (
+        SELECT * FROM unnest($6::jsonb[]) WITH ORDINALITY AS e(event, index)
+      ), inserted AS (
+        INSERT INTO ${s}.triggers (account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, trace, execution_history, sent_actions, created_at, updated_at)
+        SELECT i.account_id, i.rule_id, i.rule_version, e.event->>'id', 'pending', i.evaluate_at, 0, e.event, i.trace, '[]'::jsonb, '{}'::integer[], $8::timestamptz, $8::timestamptz
+        FROM input i JOIN events e ON e.index = i.event_index
+        ORDER BY i.ord
+        ON CONFLICT ON CONSTRAINT triggers_intake_key DO NOTHING
+        RETURNING id, account_id, event_id, rule_id, evaluate_at
+      ), notified AS (
+        SELECT pg_notify($9, (extract(epoch FROM min(evaluate_at)) * 1000)::bigint::text) FROM inserted HAVING count(*) > 0
+      )
+      SELECT id, account_id, event_id, rule_id, (SELECT count(*) FROM notified) AS notified FROM inserted`),
+
+    /** The triggers already stored under some intake keys (a redelivery). */
+    existing: statement(`
+      SELECT ${TRIGGER_COLUMNS} FROM ${s}.triggers
+      WHERE (account_id, event_id, rule_id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`),
+
+    get: statement(`SELECT ${TRIGGER_COLUMNS} FROM ${s}.triggers WHERE id = $1::bigint AND account_id = $2`),
+
+    /**
+     * One claim, one statement: expired leases first (a worker died holding them), then due triggers
+     * for the rest of the limit, each earliest first and read from its partial index; rows another
+     * claimer holds are skipped, not waited for. Time is the engine's (`$1`), never the server's.
+     */
+    claim: statement(`
+      WITH expired AS (
+        SELECT id, lease_expires_at AS sort_at FROM ${s}.triggers
+        WHERE status = 'processing' AND lease_expires_at <= $1::timestamptz
+        ORDER BY lease_expires_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+      ), due AS (
+        SELECT id, evaluate_at AS sort_at FROM ${s}.triggers
+        WHERE status IN ('pending', 'retrying') AND evaluate_at <= $1::timestamptz
+        ORDER BY evaluate_at
+        LIMIT greatest(0, $2 - (SELECT count(*) FROM expired))
+        FOR UPDATE SKIP LOCKED
+      ), picked AS (
+        SELECT id, sort_at, true AS expired FROM expired
+        UNION ALL
+        SELECT id, sort_at, false FROM due
+      )
+      UPDATE ${s}.triggers t
+      SET status = 'processing', attempt = t.attempt + 1, lease_token = gen_random_uuid()::text,
+          lease_expires_at = $3::timestamptz, lease_owner = $4, updated_at = $1::timestamptz
+      FROM picked
+      WHERE t.id = picked.id
+      RETURNING t.id, t.account_id, t.rule_id, t.rule_version, t.evaluate_at, t.attempt, t.triggering_event, t.trace,
+                t.execution_history, t.sent_actions, t.created_at, t.lease_token, picked.expired, picked.sort_at`),
+
+    /**
+     * Outcomes, many in one statement, each written only while its lease token still holds; returns
+     * the positions of the outcomes it wrote.
+     */
+    finish: statement(`
+      WITH input AS (
+        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::jsonb[], $7::text[])
+          WITH ORDINALITY AS i(id, lease_token, status, evaluate_at, updated_at, history, sent, ord)
+      )
+      UPDATE ${s}.triggers t
+      SET status = i.status,
+          evaluate_at = coalesce(i.evaluate_at, t.evaluate_at),
+          updated_at = i.updated_at,
+          execution_history = t.execution_history || i.history,
+          sent_actions = CASE WHEN i.sent = '{}' THEN t.sent_actions
+                              ELSE ARRAY(SELECT DISTINCT a FROM unnest(t.sent_actions || i.sent::integer[]) AS a ORDER BY a) END,
+          lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
+      FROM input i
+      WHERE t.id = i.id AND t.status = 'processing' AND t.lease_token = i.lease_token
+      RETURNING i.ord`),
+
+    /** A user transition (cancel, manual retry); a retry notifies its due time like intake does. */
+    transition: statement(`
+      WITH updated AS (
+        UPDATE ${s}.triggers
+        SET status = $3, updated_at = $4::timestamptz, evaluate_at = coalesce($5::timestamptz, evaluate_at),
+            execution_history = execution_history || $6::jsonb,
+            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = $1::bigint AND account_id = $2 AND status = ANY($7::text[])
+        RETURNING ${TRIGGER_COLUMNS}
+      ), notified AS (
+        SELECT pg_notify($8, (extract(epoch FROM evaluate_at) * 1000)::bigint::text) FROM updated WHERE status = 'pending'
+      )
+      SELECT ${TRIGGER_COLUMNS}, (SELECT count(*) FROM notified) AS notified FROM updated`),
+
+    status: statement(`SELECT status FROM ${s}.triggers WHERE id = $1::bigint AND account_id = $2`),
+
+    nextDue: statement(`
+      SELECT least(
+        (SELECT evaluate_at FROM ${s}.triggers WHERE status IN ('pending', 'retrying') ORDER BY evaluate_at LIMIT 1),
+        (SELECT lease_expires_at FROM ${s}.triggers WHERE status = 'processing' ORDER BY lease_expires_at LIMIT 1)
+      ) AS next`),
+  };
+}

@@ -1,0 +1,367 @@
+import {
+  AutomationError,
+  clampLimit,
+  TRIGGER_STATUSES,
+  type AttemptResult,
+  type ClaimedTrigger,
+  type FinishRequest,
+  type InsertedTrigger,
+  type Logger,
+  type NewTrigger,
+  type Page,
+  type PurgeRequest,
+  type TransitionRequest,
+  type TransitionResult,
+  type Trigger,
+  type TriggerFilter,
+  type TriggeringEvent,
+  type TriggerStatus,
+  type TriggerStore,
+} from '@crm-automation/core';
+import { isDataException, storableText, type Database } from './connection.js';
+import { timestampParam } from './dates.js';
+import { createDueWatcher, type DueWatcher } from './due-watcher.js';
+import { dueChannelOf } from './identifiers.js';
+import { compareIds, isStoreId } from './ids.js';
+import { purgeGroups, startPeriodic, type ResolvedRetention, type RetentionHandle } from './retention.js';
+import { reviveEvent, reviveHistory, toTrigger, TRIGGER_COLUMNS, type StoredEvent, type TriggerRow } from './rows.js';
+import { page } from './rule-store.js';
+import { triggerStatements } from './trigger-statements.js';
+
+/** What the trigger store adds to the port: retention and its own shutdown. */
+export interface TriggerStoreExtras {
+  finishAttempts: NonNullable<TriggerStore['finishAttempts']>;
+  watchDue: NonNullable<TriggerStore['watchDue']>;
+  /** Deletes the finished triggers the retention policy no longer keeps; returns how many. */
+  purgeExpired(now?: Date): Promise<number>;
+  /** Runs `purgeExpired` every `intervalMs` (default: the policy's, else 60 s). */
+  startRetention(options?: { intervalMs?: number | undefined; now?: (() => Date) | undefined }): RetentionHandle;
+  /** Stops retention timers and wake-ups. */
+  shutdown(): Promise<void>;
+}
+
+const OUTCOME_STATUSES: ReadonlySet<string> = new Set(['completed', 'skipped', 'failed', 'retrying']);
+const KNOWN_STATUSES: ReadonlySet<string> = new Set(TRIGGER_STATUSES);
+/** Rows one purge statement deletes, so that a large purge never holds many locks for long. */
+const PURGE_CHUNK = 5_000;
+
+interface ClaimRow {
+  id: string;
+  account_id: string;
+  rule_id: string;
+  rule_version: number;
+  evaluate_at: Date;
+  attempt: number;
+  triggering_event: StoredEvent;
+  trace: Record<string, string> | null;
+  execution_history: TriggerRow['execution_history'];
+  sent_actions: number[];
+  created_at: Date;
+  lease_token: string;
+  expired: boolean;
+  sort_at: Date;
+}
+
+const intakeKey = (accountId: string, eventId: string, ruleId: string) => `${accountId}\u0000${eventId}\u0000${ruleId}`;
+
+/** Triggers in `<schema>.triggers`: see the README for the claim, the indexes and the wake-ups. */
+export function triggerStoreOn(db: Database, settings: { logger: Logger; retention: ResolvedRetention | undefined }): TriggerStore & TriggerStoreExtras {
+  const s = `"${db.schema}"`;
+  const sql = triggerStatements(s);
+  const channel = dueChannelOf(db.schema);
+  const { logger, retention } = settings;
+  const handles = new Set<RetentionHandle>();
+  let watcher: DueWatcher | undefined;
+
+  const insertOnce = async (batch: readonly NewTrigger[], dueAt: readonly string[], at: string) => {
+    const events: string[] = [];
+    const parsedEvents: TriggeringEvent[] = [];
+    const eventIndex: number[] = [];
+    let lastEvent: NewTrigger['triggeringEvent'] | undefined;
+    for (const input of batch) {
+      // Intake batches share one event object: serialize it once.
+      if (input.triggeringEvent !== lastEvent) {
+        lastEvent = input.triggeringEvent;
+        const json = JSON.stringify({ id: lastEvent.id, name: lastEvent.name, timestamp: lastEvent.timestamp, payload: lastEvent.payload });
+        events.push(json);
+        // What a read returns: the JSON round trip of what was written.
+        parsedEvents.push(reviveEvent(JSON.parse(json) as StoredEvent));
+      }
+      eventIndex.push(events.length);
+    }
+    const { rows } = await db
+      .query<{ id: string; account_id: string; event_id: string; rule_id: string }>(sql.insert, [
+        batch.map((t) => t.accountId),
+        batch.map((t) => t.ruleId),
+        batch.map((t) => t.ruleVersion),
+        dueAt,
+        eventIndex,
+        events,
+        batch.map((t) => (t.trace ? JSON.stringify(t.trace) : null)),
+        at,
+        channel,
+      ])
+      .catch((error: unknown) => {
+        throw isDataException(error) ? new AutomationError('CRM_ERR_EVENT_INVALID', `PostgreSQL cannot store these triggers: ${(error as Error).message}`, { cause: error }) : error;
+      });
+    const created = new Map(rows.map((r) => [intakeKey(r.account_id, r.event_id, r.rule_id), r.id]));
+    return { created, parsedEvents, eventIndex };
+  };
+
+  const existing = async (inputs: readonly NewTrigger[]) => {
+    const { rows } = await db.query<TriggerRow>(sql.existing, [inputs.map((t) => t.accountId), inputs.map((t) => t.triggeringEvent.id), inputs.map((t) => t.ruleId)]);
+    return new Map(rows.map((r) => [intakeKey(r.account_id, r.triggering_event.id, r.rule_id), toTrigger(r)]));
+  };
+
+  const store: TriggerStore & TriggerStoreExtras = {
+    capabilities: { name: 'postgres', ttlRetention: false },
+
+    async insertTriggers(batch, now): Promise<InsertedTrigger[]> {
+      const at = timestampParam(now, 'now');
+      // All or nothing: a bad due time refuses the batch before anything is sent.
+      const dueAt = batch.map((t, i) => timestampParam(t.evaluateAt, `triggers[${i}].evaluateAt`));
+      if (batch.length === 0) return [];
+      const out: Array<InsertedTrigger | undefined> = new Array(batch.length);
+      let pending = batch.map((_, i) => i);
+      // A trigger reported as existing can be purged before it is read: then insert it again.
+      for (let round = 0; round < 3 && pending.length > 0; round++) {
+        const inputs = pending.map((i) => batch[i] as NewTrigger);
+        const { created, parsedEvents, eventIndex } = await insertOnce(inputs, pending.map((i) => dueAt[i] as string), at);
+        const firstOfKey = new Map<string, InsertedTrigger>();
+        const missing: number[] = [];
+        inputs.forEach((input, k) => {
+          const key = intakeKey(input.accountId, input.triggeringEvent.id, input.ruleId);
+          const index = pending[k] as number;
+          const earlier = firstOfKey.get(key);
+          if (earlier) {
+            out[index] = { trigger: earlier.trigger, created: false };
+            return;
+          }
+          const id = created.get(key);
+          if (id === undefined) {
+            missing.push(index);
+            return;
+          }
+          const trigger: Trigger = {
+            id,
+            accountId: input.accountId,
+            ruleId: input.ruleId,
+            ruleVersion: input.ruleVersion,
+            status: 'pending',
+            evaluateAt: new Date(input.evaluateAt.getTime()),
+            attempt: 0,
+            triggeringEvent: parsedEvents[(eventIndex[k] as number) - 1] as TriggeringEvent,
+            ...(input.trace ? { trace: { ...input.trace } } : {}),
+            executionHistory: [],
+            sentActions: [],
+            createdAt: new Date(now.getTime()),
+            updatedAt: new Date(now.getTime()),
+          };
+          const inserted = { trigger, created: true };
+          firstOfKey.set(key, inserted);
+          out[index] = inserted;
+        });
+        pending = [];
+        if (missing.length === 0) break;
+        const found = await existing(missing.map((i) => batch[i] as NewTrigger));
+        for (const index of missing) {
+          const input = batch[index] as NewTrigger;
+          const trigger = found.get(intakeKey(input.accountId, input.triggeringEvent.id, input.ruleId));
+          if (trigger) out[index] = { trigger, created: false };
+          else pending.push(index);
+        }
+      }
+      if (pending.length > 0) {
+        throw new AutomationError('CRM_ERR_TRIGGER_NOT_FOUND', `triggers for event ${batch[pending[0] as number]?.triggeringEvent.id} were reported as existing but are gone; retry the intake`, { retryable: true });
+      }
+      return out as InsertedTrigger[];
+    },
+
+    async getTrigger(accountId, id) {
+      if (!isStoreId(id) || !storableText(accountId)) return null;
+      const { rows } = await db.query<TriggerRow>(sql.get, [id, accountId]);
+      return rows[0] ? toTrigger(rows[0]) : null;
+    },
+
+    async listTriggers(accountId, filter: TriggerFilter): Promise<Page<Trigger>> {
+      const limit = clampLimit(filter.limit);
+      if (!storableText(accountId)) return { items: [] };
+      const values: unknown[] = [accountId];
+      const where = ['account_id = $1'];
+      const param = (value: unknown) => {
+        values.push(value);
+        return `$${values.length}`;
+      };
+      if (filter.status !== undefined) where.push(`status = ANY(${param((Array.isArray(filter.status) ? filter.status : [filter.status]).filter((x) => KNOWN_STATUSES.has(x)))}::text[])`);
+      if (filter.ruleId !== undefined) {
+        if (!storableText(filter.ruleId)) return { items: [] };
+        where.push(`rule_id = ${param(filter.ruleId)}`);
+      }
+      if (filter.from !== undefined) where.push(`evaluate_at >= ${param(timestampParam(filter.from, 'from'))}::timestamptz`);
+      if (filter.to !== undefined) where.push(`evaluate_at < ${param(timestampParam(filter.to, 'to'))}::timestamptz`);
+      if (filter.cursor !== undefined) {
+        if (!isStoreId(filter.cursor)) return { items: [] };
+        where.push(`id < ${param(filter.cursor)}::bigint`);
+      }
+      const { rows } = await db.query<TriggerRow>(`SELECT ${TRIGGER_COLUMNS} FROM ${s}.triggers WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ${param(limit + 1)}`, values);
+      return page(rows.map(toTrigger), limit);
+    },
+
+    async claimDueTriggers({ now, limit, leaseMs, owner }): Promise<ClaimedTrigger[]> {
+      const at = timestampParam(now, 'now');
+      if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) throw new AutomationError('CRM_ERR_CONFIG', `leaseMs must be a positive number, got ${String(leaseMs)}`);
+      const count = Math.floor(limit);
+      if (!(count > 0)) return [];
+      const leaseExpiresAt = new Date(now.getTime() + leaseMs);
+      const { rows } = await db.query<ClaimRow>(sql.claim, [at, count, timestampParam(leaseExpiresAt, 'lease expiry'), String(owner).replaceAll('\u0000', '')]);
+      rows.sort((a, b) => (a.expired !== b.expired ? (a.expired ? -1 : 1) : a.sort_at.getTime() - b.sort_at.getTime() || compareIds(a.id, b.id)));
+      return rows.map(
+        (row): ClaimedTrigger => ({
+          id: row.id,
+          accountId: row.account_id,
+          ruleId: row.rule_id,
+          ruleVersion: row.rule_version,
+          status: 'processing',
+          evaluateAt: row.evaluate_at,
+          attempt: row.attempt,
+          triggeringEvent: reviveEvent(row.triggering_event),
+          ...(row.trace === null ? {} : { trace: row.trace }),
+          executionHistory: reviveHistory(row.execution_history),
+          sentActions: row.sent_actions,
+          createdAt: row.created_at,
+          updatedAt: new Date(now.getTime()),
+          leaseToken: row.lease_token,
+          leaseExpiresAt: new Date(leaseExpiresAt.getTime()),
+        }),
+      );
+    },
+
+    async finishAttempt(id, leaseToken, result: AttemptResult) {
+      const [saved] = await finishMany(db, sql.finish, [{ id, leaseToken, result }]);
+      return saved === true;
+    },
+
+    async finishAttempts(requests) {
+      return finishMany(db, sql.finish, requests);
+    },
+
+    async transitionTrigger(accountId, id, request: TransitionRequest): Promise<TransitionResult> {
+      if (!isStoreId(id) || !storableText(accountId)) return { ok: false, reason: 'not-found' };
+      const at = timestampParam(request.now, 'now');
+      const evaluateAt = request.evaluateAt === undefined ? null : timestampParam(request.evaluateAt, 'evaluateAt');
+      const from = request.from.filter((x) => KNOWN_STATUSES.has(x));
+      const values = [id, accountId, request.to, at, evaluateAt, JSON.stringify(request.history), from, channel];
+      // The status may change between a refused update and the read; decide on a stable answer.
+      for (let round = 0; round < 3; round++) {
+        const { rows } = await db.query<TriggerRow>(sql.transition, values);
+        if (rows[0]) return { ok: true, trigger: toTrigger(rows[0]) };
+        const current = (await db.query<{ status: TriggerStatus }>(sql.status, [id, accountId])).rows[0]?.status;
+        if (current === undefined) return { ok: false, reason: 'not-found' };
+        if (!from.includes(current)) return { ok: false, reason: 'conflict', current };
+      }
+      const current = (await db.query<{ status: TriggerStatus }>(sql.status, [id, accountId])).rows[0]?.status;
+      return current === undefined ? { ok: false, reason: 'not-found' } : { ok: false, reason: 'conflict', current };
+    },
+
+    async nextDueAt() {
+      const { rows } = await db.query<{ next: Date | null }>(sql.nextDue);
+      return rows[0]?.next ?? null;
+    },
+
+    async purgeTriggers({ statuses, olderThan }: PurgeRequest) {
+      const before = timestampParam(olderThan, 'olderThan');
+      const wanted = [...new Set(statuses)].filter((x) => KNOWN_STATUSES.has(x));
+      if (wanted.length === 0) return 0;
+      // Literal statuses (from the fixed list above), so that the planner matches the partial index of finished triggers.
+      const inList = wanted.map((x) => `'${x}'`).join(', ');
+      const text = `
+        WITH doomed AS (
+          SELECT id FROM ${s}.triggers WHERE status IN (${inList}) AND updated_at < $1::timestamptz LIMIT ${PURGE_CHUNK}
+        )
+        DELETE FROM ${s}.triggers t USING doomed
+        WHERE t.id = doomed.id AND t.status IN (${inList}) AND t.updated_at < $1::timestamptz`;
+      let removed = 0;
+      for (;;) {
+        const deleted = (await db.query(text, [before])).rowCount ?? 0;
+        removed += deleted;
+        if (deleted < PURGE_CHUNK) return removed;
+      }
+    },
+
+    async watchDue(onDue) {
+      watcher ??= createDueWatcher({ pool: db.pool, channel, logger, catchUp: () => store.nextDueAt() });
+      return watcher.add(onDue);
+    },
+
+    async purgeExpired(now = new Date()) {
+      if (!retention) return 0;
+      let removed = 0;
+      for (const { statuses, ageMs } of purgeGroups(retention)) removed += await store.purgeTriggers({ statuses, olderThan: new Date(now.getTime() - ageMs) });
+      return removed;
+    },
+
+    startRetention(options = {}) {
+      const now = options.now ?? (() => new Date());
+      const intervalMs = options.intervalMs ?? retention?.intervalMs ?? 60_000;
+      const handle = startPeriodic(
+        intervalMs,
+        async () => {
+          const removed = await store.purgeExpired(now());
+          if (removed > 0) logger.debug({ removed }, 'retention purged finished triggers');
+        },
+        (error) => logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'retention purge failed; will retry'),
+      );
+      handles.add(handle);
+      return {
+        async stop() {
+          handles.delete(handle);
+          await handle.stop();
+        },
+      };
+    },
+
+    async shutdown() {
+      await Promise.all([...handles].map((h) => h.stop()));
+      handles.clear();
+      await watcher?.stop();
+    },
+  };
+  return store;
+}
+
+/**
+ * Outcomes in one statement. Invalid dates are refused before anything is written; requests with an
+ * id or token this store could not have issued are answered `false` without being sent.
+ */
+async function finishMany(db: Database, finish: ReturnType<typeof triggerStatements>['finish'], requests: readonly FinishRequest[]): Promise<boolean[]> {
+  const ids: string[] = [];
+  const tokens: string[] = [];
+  const statuses: string[] = [];
+  const evaluateAts: Array<string | null> = [];
+  const updatedAts: string[] = [];
+  const histories: string[] = [];
+  const sent: string[] = [];
+  const positions: number[] = [];
+  requests.forEach(({ id, leaseToken, result }, position) => {
+    if (!OUTCOME_STATUSES.has(result.status)) throw new AutomationError('CRM_ERR_CONFIG', `an attempt cannot end as ${JSON.stringify(result.status)}`);
+    const updatedAt = timestampParam(result.now, 'now');
+    const evaluateAt = result.status === 'retrying' ? timestampParam(result.evaluateAt ?? result.now, 'evaluateAt') : null;
+    if (!isStoreId(id) || !storableText(leaseToken)) return;
+    ids.push(id);
+    tokens.push(leaseToken);
+    statuses.push(result.status);
+    evaluateAts.push(evaluateAt);
+    updatedAts.push(updatedAt);
+    histories.push(JSON.stringify(result.history));
+    sent.push(`{${result.sentActions.filter((i) => Number.isInteger(i)).join(',')}}`);
+    positions.push(position);
+  });
+  const saved = requests.map(() => false);
+  if (ids.length === 0) return saved;
+  const { rows } = await db.query<{ ord: string }>(finish, [ids, tokens, statuses, evaluateAts, updatedAts, histories, sent]);
+  for (const row of rows) {
+    const position = positions[Number(row.ord) - 1];
+    if (position !== undefined) saved[position] = true;
+  }
+  return saved;
+}
