@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { AutomationError, formatPath, type ValidationIssue } from '../errors.js';
+import { AutomationError, type ValidationIssue } from '../errors.js';
+import { toValidationIssues } from '../rules/issues.js';
 import type { ParamsSchema } from '../ports/gateway.js';
 import { emailCommandSchema, emailRuleParamsSchema } from './email.js';
 import { smsCommandSchema, smsRuleParamsSchema } from './sms.js';
@@ -27,10 +28,7 @@ export const BUILT_IN_COMMAND_SCHEMAS: Readonly<Record<BuiltInActionType, z.ZodT
 
 /** Maps the issues of a failed {@link ParamsSchema} parse to ours. */
 export function paramsIssues(result: ReturnType<ParamsSchema['safeParse']>, prefix: readonly PropertyKey[] = []): ValidationIssue[] {
-  return (result.error?.issues ?? []).map((i) => {
-    const custom = (i as { params?: Record<string, unknown> }).params?.['code'];
-    return { path: formatPath([...prefix, ...i.path]), code: typeof custom === 'string' ? custom : (i.code ?? 'invalid'), message: i.message };
-  });
+  return toValidationIssues(result.error?.issues ?? [], prefix);
 }
 
 /** A rendered command's params failed their type's schema: a permanent failure of that action. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { checkJsonShape, MAX_JSON_DEPTH } from '../input/json-shape.js';
 import { checkJsonPath } from '../rules/json-path.js';
+import { expandIssues } from '../rules/issues.js';
 import { hinted } from '../rules/json-schema-hints.js';
 import { checkTemplateCached, TEMPLATE_LIMITS } from '../rules/templates.js';
 import { hasLineBreak, isE164, isEmailAddress, MAX_EMAIL_LENGTH } from './contact-points.js';
@@ -19,6 +20,11 @@ type AnyIssue = { code?: string | undefined; path: ReadonlyArray<PropertyKey>; m
 export function toCustom(i: AnyIssue, prefix: PropertyKey[] = []) {
   const code = typeof i.params?.['code'] === 'string' ? (i.params['code'] as string) : (i.code ?? 'invalid');
   return issue(code, i.message, [...prefix, ...i.path]);
+}
+
+/** {@link toCustom} for every issue of a nested parse, wrapper issues (record keys) unwrapped. */
+export function toCustomAll(issues: ReadonlyArray<AnyIssue>, prefix: PropertyKey[] = []) {
+  return expandIssues(issues).map((i) => toCustom(i, prefix));
 }
 
 const singleLineRefinement = { message: 'must not contain line breaks (header injection)', params: { code: 'header_injection' } };
@@ -61,7 +67,7 @@ export const recipientField = (kind: RecipientKind) => {
     z.unknown().superRefine((value, ctx) => {
       if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
         const ref = factReference.safeParse(value);
-        if (!ref.success) for (const i of ref.error.issues) ctx.addIssue(toCustom(i));
+        if (!ref.success) for (const i of toCustomAll(ref.error.issues)) ctx.addIssue(i);
         return;
       }
       if (typeof value !== 'string') {
@@ -70,7 +76,7 @@ export const recipientField = (kind: RecipientKind) => {
       }
       const parsed = literal.safeParse(value);
       if (!parsed.success) {
-        for (const i of parsed.error.issues) ctx.addIssue(toCustom(i));
+        for (const i of toCustomAll(parsed.error.issues)) ctx.addIssue(i);
         return;
       }
       if (value.includes('{{')) return;

@@ -39,7 +39,15 @@ export function webhookRuleParamsSchema(options: WebhookRuleParamsOptions = {}) 
 
 /** `params` of a rendered `webhook` command. The gateway checks the destination's addresses itself. */
 export const webhookCommandSchema = z.strictObject({
-  url: singleLine(MAX_WEBHOOK_URL_LENGTH).pipe(z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })),
+  url: singleLine(MAX_WEBHOOK_URL_LENGTH).superRefine((value, ctx) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) ctx.addIssue(issue('invalid_url', 'must be an absolute http(s) URL'));
+  }),
   method: z.enum(WEBHOOK_METHODS).optional(),
   headers: z.record(headerName, singleLine(MAX_HEADER_VALUE_LENGTH)).optional(),
   payload: boundedJson().optional(),

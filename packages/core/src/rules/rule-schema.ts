@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { formatPath, type ValidationIssue } from '../errors.js';
 import type { ParamsSchema } from '../ports/gateway.js';
 import { builtInRuleParamsSchemas, isBuiltInActionType } from '../actions/built-in.js';
-import { issue, toCustom } from '../actions/fields.js';
+import { issue, toCustom, toCustomAll } from '../actions/fields.js';
 import { didYouMean } from '../config/check-options.js';
 import { EVENT_NAME_PATTERN } from '../events/event.js';
 import { checkJsonShape, MAX_JSON_DEPTH } from '../input/json-shape.js';
@@ -172,7 +172,7 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
       if (!schema) return;
       const result = schema.safeParse(a.params);
       if (!result.success && result.error) {
-        for (const i of result.error.issues) ctx.addIssue(toCustom(i, ['params']));
+        for (const i of toCustomAll(result.error.issues, ['params'])) ctx.addIssue(i);
       }
     }), 'action');
 

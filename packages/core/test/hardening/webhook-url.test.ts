@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkWebhookUrl, compileUrlTemplate, createAutomationEngine, createMemoryStore, createWebhookUrlCheck, isAutomationError } from '@crm-automation/core';
+import { checkWebhookUrl, compileUrlTemplate, createAutomationEngine, createMemoryStore, createWebhookUrlCheck, isAutomationError, paramsIssues, webhookCommandSchema } from '@crm-automation/core';
 
 const ssrf = createWebhookUrlCheck();
 const check = (url: string) => checkWebhookUrl(url, ssrf);
@@ -147,5 +147,28 @@ describe('webhook URL templates at render time', () => {
   it('allows dots inside a segment and anywhere in the query', () => {
     const render = compileUrlTemplate('https://example.com/files/v{{job.a}}/x?q={{job.b}}');
     expect(render({ job: { a: '..', b: '..' } })).toBe('https://example.com/files/v../x?q=..');
+  });
+});
+
+describe('webhook headers', () => {
+  it.each(['webhook-id', 'Webhook-Signature', 'expect', 'keep-alive', 'TE', 'trailer', 'host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'proxy-authorization'])(
+    'refuses the reserved header %s with reserved_header on its path, at save time and in a rendered command',
+    (name) => {
+      const engine = createAutomationEngine({ store: createMemoryStore() });
+      const result = engine.rules.validate({
+        name: 'r',
+        trigger: { eventName: 'e' },
+        conditions: { all: [{ fact: 'a', operator: 'equal', value: 1 }] },
+        actions: [{ type: 'webhook', params: { url: 'https://example.com/x', headers: { [name]: 'v' } } }],
+      });
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.issues).toEqual([{ path: `actions[0].params.headers[${JSON.stringify(name)}]`.replace(/\["([A-Za-z_$][\w$]*)"\]/, '.$1'), code: 'reserved_header', message: expect.any(String) as string }]);
+      const command = webhookCommandSchema.safeParse({ url: 'https://example.com/x', headers: { [name]: 'v' } });
+      expect(paramsIssues(command).map((i) => i.code)).toEqual(['reserved_header']);
+    },
+  );
+
+  it('reports a bad rendered URL as invalid_url', () => {
+    expect(paramsIssues(webhookCommandSchema.safeParse({ url: 'ftp://example.com/x' }))).toEqual([{ path: 'url', code: 'invalid_url', message: expect.any(String) as string }]);
   });
 });
