@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { checkOptions, optionKeys, positiveIntOption, silentLogger, type IdempotencyReservation, type IdempotencyStore, type Logger } from '@crm-automation/core';
-import { CONNECTION_OPTION_KEYS, openDatabase, statement, storableText, type PostgresConnectionOptions } from './connection.js';
+import { CONNECTION_OPTION_KEYS, openDatabase, statement, type PostgresConnectionOptions } from './connection.js';
 import { checkSchemaName } from './identifiers.js';
 import { ensureSchema, type SchemaReport } from './migrations.js';
 
@@ -23,6 +23,12 @@ export interface PostgresIdempotencyStore extends IdempotencyStore {
   /** Ends the pool if the store opened it. */
   close(): Promise<void>;
 }
+
+/**
+ * Keys as stored: `%` and U+0000 (which PostgreSQL text cannot hold) percent-encoded, a one-to-one
+ * mapping, so every key a sender passes has a row of its own.
+ */
+const storedKey = (key: string) => (key.includes('%') || key.includes('\u0000') ? key.replaceAll('%', '%25').replaceAll('\u0000', '%00') : key);
 
 const OPTION_KEYS = optionKeys<PostgresIdempotencyStoreOptions>()(...CONNECTION_OPTION_KEYS, 'ttlMs', 'now', 'logger');
 
@@ -69,18 +75,17 @@ export function createPostgresIdempotencyStore(options: PostgresIdempotencyStore
     ensureSchema: () => ensureSchema(db, ['idempotency']),
 
     async acquire(key, lockMs): Promise<IdempotencyReservation> {
-      // A key PostgreSQL cannot store is one no other sender can hold either.
-      if (!storableText(key)) return { state: 'acquired' };
+      const stored = storedKey(key);
       const holder = randomUUID();
       // The entry can expire or be released between the refused insert and the read: try again then.
       for (let round = 0; round < 3; round++) {
         const now = clock();
-        const { rows } = await db.query<{ acquired: boolean }>(sql.acquire, [key, holder, iso(now + Math.max(1, Math.ceil(lockMs))), iso(now)]);
+        const { rows } = await db.query<{ acquired: boolean }>(sql.acquire, [stored, holder, iso(now + Math.max(1, Math.ceil(lockMs))), iso(now)]);
         if (rows[0]?.acquired) {
           held.set(key, holder);
           return { state: 'acquired' };
         }
-        const current = (await db.query<{ state: 'in-flight' | 'done'; result: unknown; expires_at: Date }>(sql.read, [key])).rows[0];
+        const current = (await db.query<{ state: 'in-flight' | 'done'; result: unknown; expires_at: Date }>(sql.read, [stored])).rows[0];
         if (!current || current.expires_at.getTime() <= clock()) continue;
         return current.state === 'done' ? { state: 'done', result: current.result ?? null } : { state: 'in-flight' };
       }
@@ -89,16 +94,15 @@ export function createPostgresIdempotencyStore(options: PostgresIdempotencyStore
 
     async complete(key, result, ttlMs) {
       held.delete(key);
-      if (!storableText(key)) return;
       const ttl = Math.max(1, Math.ceil(ttlOverride ?? ttlMs));
-      await db.query(sql.complete, [key, JSON.stringify(result ?? null), iso(clock() + ttl)]);
+      await db.query(sql.complete, [storedKey(key), JSON.stringify(result ?? null), iso(clock() + ttl)]);
     },
 
     async release(key) {
       const holder = held.get(key);
       held.delete(key);
       if (holder === undefined) return;
-      await db.query(sql.release, [key, holder]);
+      await db.query(sql.release, [storedKey(key), holder]);
     },
 
     async purgeExpired() {

@@ -1,0 +1,294 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { isAutomationError, type NewTrigger, type RuleDraft } from '@crm-automation/core';
+import { createPostgresRuleStore, createPostgresStore, createPostgresTriggerStore, type PostgresStore } from '../src/index.js';
+import { triggerStatements } from '../src/trigger-statements.js';
+import { dropSchema, postgresUrl, testPool, uniqueSchema } from './postgres-server.js';
+
+const url = postgresUrl();
+let pool: pg.Pool;
+const schemas: string[] = [];
+const T0 = new Date('2030-01-01T00:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+const fresh = (prefix = 'crm_store') => {
+  const schema = uniqueSchema(prefix);
+  schemas.push(schema);
+  return schema;
+};
+
+const trigger = (eventId: string, evaluateAt: Date, payload: Record<string, unknown> = { job: { id: eventId } }): NewTrigger => ({
+  accountId: 'acc_1',
+  ruleId: 'rule-1',
+  ruleVersion: 1,
+  evaluateAt,
+  triggeringEvent: { id: eventId, name: 'job.created', timestamp: T0, payload },
+});
+
+const draft = (overrides: Partial<RuleDraft> = {}): RuleDraft => ({
+  name: 'r',
+  enabled: true,
+  trigger: { eventName: 'job.created' },
+  delay: { value: 0, unit: 'minutes' },
+  conditions: { all: [] },
+  actions: [{ type: 'sms', params: { recipient: '+15557654321', message: 'hi' } }],
+  ...overrides,
+});
+
+async function errorOf(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isAutomationError(error)) throw new Error(`expected an AutomationError, got ${String(error)}`);
+  return error;
+}
+
+const waitFor = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
+describe.skipIf(!url)('postgres store', () => {
+  beforeAll(() => {
+    pool = testPool(url as string);
+  });
+  afterAll(async () => {
+    for (const schema of schemas) await dropSchema(pool, schema).catch(() => undefined);
+    await pool?.end();
+  });
+
+  describe('ensureSchema', () => {
+    it('applies each migration once, and reports nothing to do the second time', async () => {
+      const schema = fresh();
+      const store = createPostgresStore({ pool, schema });
+      const first = await store.ensureSchema();
+      expect(first).toEqual({ schema, applied: [{ component: 'rules', version: 1, name: 'rules table' }, { component: 'triggers', version: 1, name: 'triggers table' }], versions: { rules: 1, triggers: 1 } });
+      const second = await store.ensureSchema();
+      expect(second).toEqual({ schema, applied: [], versions: { rules: 1, triggers: 1 } });
+      const { rows } = await pool.query(`SELECT component, version FROM "${schema}".schema_migrations ORDER BY component`);
+      expect(rows).toEqual([{ component: 'rules', version: 1 }, { component: 'triggers', version: 1 }]);
+    });
+
+    it('is serialized when 4 processes call it at once: one applies the migrations, the others find them applied', async () => {
+      const schema = fresh();
+      // One pool each, as separate processes would have.
+      const pools = Array.from({ length: 4 }, () => testPool(url as string, 2));
+      try {
+        const reports = await Promise.all(pools.map((p) => createPostgresStore({ pool: p, schema }).ensureSchema()));
+        expect(reports.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 2]);
+        expect(reports.every((r) => r.versions.rules === 1 && r.versions.triggers === 1)).toBe(true);
+        const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".schema_migrations`);
+        expect(rows[0].n).toBe(2);
+      } finally {
+        await Promise.all(pools.map((p) => p.end()));
+      }
+    });
+
+    it('creates only the tables of the stores that ask: a rule store, a trigger store and the idempotency store are separate components', async () => {
+      const schema = fresh();
+      const tables = async () => (await pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])).rows.map((r) => r.table_name);
+      expect((await createPostgresRuleStore({ pool, schema }).ensureSchema()).applied.map((m) => m.component)).toEqual(['rules']);
+      expect(await tables()).toEqual(['rules', 'schema_migrations']);
+      expect((await createPostgresTriggerStore({ pool, schema }).ensureSchema()).applied.map((m) => m.component)).toEqual(['triggers']);
+      expect(await tables()).toEqual(['rules', 'schema_migrations', 'triggers']);
+      expect((await createPostgresStore({ pool, schema }).ensureSchema()).applied).toEqual([]);
+    });
+
+    it('says to call ensureSchema() when the tables are missing', async () => {
+      const store = createPostgresStore({ pool, schema: fresh() });
+      const error = await errorOf(store.insertRule('acc_1', draft(), T0));
+      expect(error.code).toBe('CRM_ERR_CONFIG');
+      expect(error.message).toMatch(/ensureSchema\(\)/);
+      expect((await errorOf(store.claimDueTriggers({ now: T0, limit: 10, leaseMs: 1_000, owner: 'w' }))).code).toBe('CRM_ERR_CONFIG');
+    });
+  });
+
+  describe('pools', () => {
+    it('never ends a handed pool; ends the pool it opened from a connection string', async () => {
+      const handed = testPool(url as string, 2);
+      const schema = fresh();
+      const store = createPostgresStore({ pool: handed, schema });
+      await store.ensureSchema();
+      const unwatch = await store.watchDue(() => undefined);
+      await store.close();
+      expect(handed.ended).toBe(false);
+      expect((await handed.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      // The LISTEN connection went back to the pool on close().
+      expect(handed.totalCount - handed.idleCount).toBe(0);
+      await unwatch();
+      await handed.end();
+
+      const owned = createPostgresStore({ connectionString: url as string, schema });
+      await owned.getRule('acc_1', '1');
+      await owned.close();
+      expect(owned.pool.ended).toBe(true);
+    });
+
+    it('keeps the prepared statements of stores on different schemas apart on one pool', async () => {
+      const a = createPostgresStore({ pool, schema: fresh() });
+      const b = createPostgresStore({ pool, schema: fresh() });
+      await Promise.all([a.ensureSchema(), b.ensureSchema()]);
+      const ruleA = await a.insertRule('acc_1', draft({ name: 'in a' }), T0);
+      const ruleB = await b.insertRule('acc_1', draft({ name: 'in b' }), T0);
+      expect(ruleA.id).toBe('1');
+      expect(ruleB.id).toBe('1');
+      for (let i = 0; i < 3; i++) {
+        expect((await a.getRule('acc_1', '1'))?.name).toBe('in a');
+        expect((await b.getRule('acc_1', '1'))?.name).toBe('in b');
+      }
+    });
+  });
+
+  describe('claims', () => {
+    it('read the due and lease partial indexes (the predicates match the statement)', async () => {
+      const schema = fresh();
+      const store = createPostgresStore({ pool, schema });
+      await store.ensureSchema();
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        // Tiny tables are scanned whatever the indexes: forbid that, so only an unusable index shows.
+        await client.query('SET LOCAL enable_seqscan = off');
+        const { rows } = await client.query(`EXPLAIN ${triggerStatements(`"${schema}"`).claim.text}`, [T0.toISOString(), 100, at(1_000).toISOString(), 'w']);
+        const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+        expect(plan).toMatch(/Index Scan using triggers_due/);
+        expect(plan).toMatch(/Index Scan using triggers_leases/);
+        expect(plan).toMatch(/LockRows/);
+        const next = (await client.query(`EXPLAIN ${triggerStatements(`"${schema}"`).nextDue.text}`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+        expect(next).toMatch(/triggers_due/);
+        expect(next).toMatch(/triggers_leases/);
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+    });
+
+    it('use the engine time given, not the server clock', async () => {
+      const store = createPostgresStore({ pool, schema: fresh() });
+      await store.ensureSchema();
+      // Due in the year 2999 by the server's clock; the engine says it is 3000.
+      await store.insertTriggers([trigger('future', new Date('2999-06-01T00:00:00Z'))], T0);
+      expect(await store.claimDueTriggers({ now: new Date('2999-05-31T00:00:00Z'), limit: 10, leaseMs: 1_000, owner: 'w' })).toEqual([]);
+      const [claimed] = await store.claimDueTriggers({ now: new Date('3000-01-01T00:00:00Z'), limit: 10, leaseMs: 1_000, owner: 'w' });
+      expect(claimed?.leaseExpiresAt).toEqual(new Date('3000-01-01T00:00:01Z'));
+    });
+  });
+
+  describe('what PostgreSQL cannot store', () => {
+    let store: PostgresStore;
+    beforeAll(async () => {
+      store = createPostgresStore({ pool, schema: fresh() });
+      await store.ensureSchema();
+    });
+
+    it('refuses U+0000 in an event with CRM_ERR_EVENT_INVALID and stores nothing of the batch', async () => {
+      const error = await errorOf(store.insertTriggers([trigger('fine', T0), trigger('nul', T0, { text: 'a\u0000b' })], T0));
+      expect(error.code).toBe('CRM_ERR_EVENT_INVALID');
+      expect((await store.listTriggers('acc_1', {})).items).toEqual([]);
+    });
+
+    it('refuses U+0000 in a rule with CRM_ERR_RULE_INVALID', async () => {
+      expect((await errorOf(store.insertRule('acc_1', draft({ name: 'a\u0000b' }), T0))).code).toBe('CRM_ERR_RULE_INVALID');
+      const rule = await store.insertRule('acc_1', draft(), T0);
+      expect((await errorOf(store.replaceRule('acc_1', rule.id, draft({ conditions: { all: [{ fact: 'x', operator: 'equal', value: '\u0000' }] } }), { now: at(1) }))).code).toBe('CRM_ERR_RULE_INVALID');
+      expect((await store.getRule('acc_1', rule.id))?.version).toBe(1);
+    });
+
+    it('answers lookups by text it cannot hold as not found', async () => {
+      expect(await store.getRule('acc\u0000', '1')).toBeNull();
+      expect(await store.findRulesForEvent('acc_1', 'job\u0000')).toEqual([]);
+      expect((await store.listRules('acc\u0000', {})).items).toEqual([]);
+      expect((await store.listTriggers('acc_1', { ruleId: 'r\u0000' })).items).toEqual([]);
+      expect(await store.finishAttempt('1', 'to\u0000ken', { status: 'completed', sentActions: [], now: T0, history: { at: T0, attempt: 1, outcome: 'completed' } })).toBe(false);
+    });
+
+    it('refuses due times outside the years 1 to 9999 with CRM_ERR_CONFIG', async () => {
+      for (const bad of [new Date('+010000-01-01T00:00:00Z'), new Date('-000001-01-01T00:00:00Z')]) {
+        expect((await errorOf(store.insertTriggers([trigger(`far_${bad.getTime()}`, bad)], T0))).code).toBe('CRM_ERR_CONFIG');
+      }
+    });
+  });
+
+  describe('retention', () => {
+    it('purges finished triggers by status and age as the policy says, and leaves the rest', async () => {
+      const store = createPostgresStore({ pool, schema: fresh(), retention: { completedMs: 60_000, skippedMs: 1_000 } });
+      await store.ensureSchema();
+      await store.insertTriggers(['c_old', 'c_new', 's_old', 'f_old', 'p'].map((id) => trigger(id, T0)), T0);
+      const claimed = await store.claimDueTriggers({ now: T0, limit: 4, leaseMs: 600_000, owner: 'w' });
+      const byEvent = new Map(claimed.map((c) => [c.triggeringEvent.id, c]));
+      const finish = (eventId: string, status: 'completed' | 'skipped' | 'failed', when: Date) => {
+        const c = byEvent.get(eventId);
+        if (!c) throw new Error(`not claimed: ${eventId}`);
+        return store.finishAttempt(c.id, c.leaseToken, { status, sentActions: [], now: when, history: { at: when, attempt: 1, outcome: status } });
+      };
+      await finish('c_old', 'completed', T0);
+      await finish('c_new', 'completed', at(100_000));
+      await finish('s_old', 'skipped', T0);
+      await finish('f_old', 'failed', T0);
+      expect(await store.purgeExpired(at(120_000))).toBe(2);
+      const left = (await store.listTriggers('acc_1', { limit: 10 })).items.map((t) => t.triggeringEvent.id).sort();
+      expect(left).toEqual(['c_new', 'f_old', 'p']);
+      // startRetention runs the same purge on its own.
+      const handle = store.startRetention({ intervalMs: 20, now: () => at(10_000_000) });
+      await waitFor('the periodic purge', async () => (await store.listTriggers('acc_1', {})).items.length === 2);
+      await handle.stop();
+      await store.close();
+      expect(await createPostgresStore({ pool, schema: fresh() }).purgeExpired()).toBe(0);
+    });
+  });
+
+  describe('wake-ups', () => {
+    it('reach a watcher on another pool (another process), and survive the LISTEN connection being killed', async () => {
+      const schema = fresh();
+      const listenerPool = testPool(url as string, 2);
+      const watching = createPostgresStore({ pool: listenerPool, schema });
+      const writing = createPostgresStore({ pool, schema });
+      await writing.ensureSchema();
+      const seen: Date[] = [];
+      const unwatch = await watching.watchDue((dueAt) => seen.push(dueAt));
+      try {
+        await writing.insertTriggers([trigger('a', at(5_000)), trigger('b', at(3_000))], T0);
+        await waitFor('the first notification', () => seen.length > 0);
+        expect(seen).toEqual([at(3_000)]);
+        // A redelivery creates nothing and notifies nothing.
+        await writing.insertTriggers([trigger('a', at(5_000))], T0);
+
+        const killed = await pool.query(`SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE query = $1 AND pid <> pg_backend_pid()`, [`LISTEN "${schema}_due"`]);
+        expect(killed.rows).toEqual([{ killed: true }]);
+        // After reconnecting, the watcher reports the earliest due time it may have missed.
+        await waitFor('the catch-up after reconnecting', () => seen.length >= 2);
+        expect(seen[1]).toEqual(at(3_000));
+        await writing.insertTriggers([trigger('c', at(1_000))], T0);
+        await waitFor('a notification on the new connection', () => seen.some((d) => d.getTime() === at(1_000).getTime()));
+      } finally {
+        await unwatch();
+        await watching.close();
+        await listenerPool.end();
+      }
+      // Unwatched: the connection is gone from the server.
+      const listening = await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1`, [`LISTEN "${schema}_due"`]);
+      expect(listening.rows[0].n).toBe(0);
+    });
+
+    it('notify a manual retry (back to pending) like an intake', async () => {
+      const store = createPostgresStore({ pool, schema: fresh() });
+      await store.ensureSchema();
+      const [inserted] = await store.insertTriggers([trigger('x', T0)], T0);
+      const [claimed] = await store.claimDueTriggers({ now: T0, limit: 1, leaseMs: 60_000, owner: 'w' });
+      await store.finishAttempt(claimed?.id as string, claimed?.leaseToken as string, { status: 'failed', sentActions: [], now: at(1), history: { at: at(1), attempt: 1, outcome: 'failed' } });
+      const seen: Date[] = [];
+      const unwatch = await store.watchDue((d) => seen.push(d));
+      seen.length = 0;
+      const retried = await store.transitionTrigger('acc_1', inserted?.trigger.id as string, { from: ['failed'], to: 'pending', evaluateAt: at(7_000), now: at(2), history: { at: at(2), attempt: 1, outcome: 'retry-requested', by: 'user' } });
+      expect(retried.ok).toBe(true);
+      await waitFor('the retry notification', () => seen.length > 0);
+      expect(seen).toEqual([at(7_000)]);
+      await unwatch();
+      await store.close();
+    });
+  });
+});
