@@ -18,7 +18,10 @@ export function instrumentEngine(engine: AutomationEngine, options: MetricsOptio
       m.eventsIngested.inc({ outcome: triggers.length === 0 ? 'unmatched' : created === 0 ? 'duplicate' : 'matched' });
       if (created > 0) m.triggersCreated.inc(created);
     },
-    'batch:claimed': ({ size }) => m.claimBatchSize.observe(size),
+    'batch:claimed': ({ size, limit }) => {
+      m.claimBatchSize.observe(size);
+      m.claimBatchLimit.set(limit);
+    },
     'trigger:claimed': (trigger) => {
       const lagMs = engine.clock.now().getTime() - trigger.evaluateAt.getTime();
       m.fireLag.observe(Math.max(0, lagMs) / 1000);

@@ -18,6 +18,7 @@ export interface AutomationMetrics {
   readonly triggerRetries: Counter;
   readonly fireLag: Histogram;
   readonly claimBatchSize: Histogram;
+  readonly claimBatchLimit: Gauge;
   readonly gatewayDuration: Histogram<'provider' | 'type' | 'outcome'>;
   readonly gatewayErrors: Counter<'provider' | 'type' | 'retryable'>;
   readonly busBacklog: Gauge<'bus' | 'name'>;
@@ -82,6 +83,7 @@ export function createAutomationMetrics(options: MetricsOptions = {}): Automatio
     triggerRetries: new Counter({ name: 'crm_trigger_retries_total', help: 'Attempts that ended in retrying (transient failure, backoff scheduled)', registers }),
     fireLag: new Histogram({ name: 'crm_trigger_fire_lag_seconds', help: 'Delay between a trigger being due (evaluateAt) and being claimed for dispatch', buckets: LAG_BUCKETS, registers }),
     claimBatchSize: new Histogram({ name: 'crm_claim_batch_size', help: 'Triggers claimed per claim batch', buckets: BATCH_BUCKETS, registers }),
+    claimBatchLimit: new Gauge({ name: 'crm_claim_batch_limit', help: 'Triggers the last claim asked for: batchSize, or less while triggers take long enough that more could not start within one lease', registers }),
     gatewayDuration: new Histogram({ name: 'crm_gateway_request_duration_seconds', help: 'Gateway send latency by provider, action type and outcome', labelNames: ['provider', 'type', 'outcome'], buckets: LATENCY_BUCKETS, registers }),
     gatewayErrors: new Counter({ name: 'crm_gateway_errors_total', help: 'Gateway send failures by provider, action type and whether they are retryable', labelNames: ['provider', 'type', 'retryable'], registers }),
     busBacklog: new Gauge({
