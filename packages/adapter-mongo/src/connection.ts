@@ -13,12 +13,7 @@ export interface MongoConnectionOptions {
   dbName?: string | undefined;
 }
 
-/**
- * Which server the adapter talks to. On MongoDB a guarded update is evaluated atomically by the
- * server; FerretDB v1 evaluates update filters by reading, filtering and then overwriting by `_id`
- * (no compare-and-set), and only pushes a filter down to its backend when it is exactly `{ _id }`.
- */
-export type ServerDialect = 'mongodb' | 'ferretdb';
+export const CONNECTION_OPTION_KEYS = ['client', 'uri', 'clientOptions', 'dbName'] as const;
 
 export interface Connection {
   client: MongoClient;
@@ -29,6 +24,7 @@ export interface Connection {
 
 export const DEFAULT_DB_NAME = 'crm_automation';
 
+/** Opens nothing yet: the driver connects on the first operation. */
 export function openConnection(options: MongoConnectionOptions, adapter: string): Connection {
   if (options.client && options.uri) {
     throw new AutomationError('CRM_ERR_CONFIG', `${adapter}: pass either client or uri, not both`);
@@ -52,10 +48,4 @@ export function openConnection(options: MongoConnectionOptions, adapter: string)
       await client.close();
     },
   };
-}
-
-/** Asks the server what it is: FerretDB adds `ferretdbVersion` to `buildInfo`. */
-export async function detectDialect(db: Db): Promise<ServerDialect> {
-  const info = await db.admin().command({ buildInfo: 1 });
-  return typeof info['ferretdbVersion'] === 'string' ? 'ferretdb' : 'mongodb';
 }

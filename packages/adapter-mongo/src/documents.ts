@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import type { HistoryEntry, Rule, RuleDraft, Trigger, TriggeringEvent, TriggerStatus } from '@crm-automation/core';
+import type { ClaimedTrigger, HistoryEntry, Page, Rule, RuleDraft, Trigger, TriggeringEvent, TriggerStatus } from '@crm-automation/core';
 
 /** A `rules` document: the design doc's shape, `_id` an ObjectId, dates as BSON dates. */
 export interface RuleDocument {
@@ -18,14 +18,13 @@ export interface RuleDocument {
 }
 
 /**
- * A `pending_triggers` document. `ruleId` is an ObjectId like the design doc shows: it has the same
- * type as `rules._id` (so the two can be matched without conversion), and its index keys are 12
- * bytes instead of a 24-character string.
+ * A `pending_triggers` document. `ruleId` is stored exactly as given, a string: the rule may live in
+ * another store (a Rules Service on PostgreSQL, say), so it is a reference, not an ObjectId.
  */
 export interface TriggerDocument {
   _id: ObjectId;
   accountId: string;
-  ruleId: ObjectId;
+  ruleId: string;
   ruleVersion: number;
   status: TriggerStatus;
   evaluateAt: Date;
@@ -46,23 +45,12 @@ export interface TriggerDocument {
   expireAt?: Date | undefined;
 }
 
-/**
- * A `trigger_claims` document: the right to run attempt `attempt` of one trigger. Its `_id`
- * (`<triggerId>:<attempt>`) is unique, so exactly one claimer can insert it; see claim-tickets.ts.
- */
-export interface ClaimTicketDocument {
-  _id: string;
-  triggerId: ObjectId;
-  attempt: number;
-  owner: string;
-  /** Random per claim call: lets a call that resent its insert recognise its own tickets. */
-  claim: string;
-  expiresAt: Date;
-}
-
 const OBJECT_ID_HEX = /^[0-9a-f]{24}$/;
 
-/** The ObjectId for a public id, or null when the id is malformed (which callers treat as not found). */
+/**
+ * The ObjectId for a public id, or null when the id is malformed for this store (which callers treat
+ * as not found). Only the lowercase 24-hex form the store hands out is accepted.
+ */
 export function parseObjectId(id: unknown): ObjectId | null {
   return typeof id === 'string' && OBJECT_ID_HEX.test(id) ? ObjectId.createFromHexString(id) : null;
 }
@@ -101,12 +89,12 @@ export function toRule(doc: RuleDocument): Rule {
   };
 }
 
-/** The public trigger: `_id`/`ruleId` as hex strings; lease token, owner and expiry stamp stay inside. */
+/** The public trigger: `_id` as hex; lease token, owner and expiry stamp stay inside. */
 export function toTrigger(doc: TriggerDocument): Trigger {
   return {
     id: doc._id.toHexString(),
     accountId: doc.accountId,
-    ruleId: doc.ruleId.toHexString(),
+    ruleId: doc.ruleId,
     ruleVersion: doc.ruleVersion,
     status: doc.status,
     evaluateAt: doc.evaluateAt,
@@ -119,4 +107,18 @@ export function toTrigger(doc: TriggerDocument): Trigger {
     updatedAt: doc.updatedAt,
     ...(doc.leaseExpiresAt ? { leaseExpiresAt: doc.leaseExpiresAt } : {}),
   };
+}
+
+/** The trigger as its claimer sees it, lease token included; null when the document holds no lease. */
+export function toClaimedTrigger(doc: TriggerDocument): ClaimedTrigger | null {
+  if (typeof doc.leaseToken !== 'string' || !(doc.leaseExpiresAt instanceof Date)) return null;
+  return { ...toTrigger(doc), leaseToken: doc.leaseToken, leaseExpiresAt: doc.leaseExpiresAt };
+}
+
+/** A page of `limit` items out of `limit + 1` read: the extra one only says that there is more. */
+export function page<T extends { id: string }>(items: T[], limit: number): Page<T> {
+  if (items.length <= limit) return { items };
+  const shown = items.slice(0, limit);
+  const last = shown[shown.length - 1];
+  return last ? { items: shown, nextCursor: last.id } : { items: shown };
 }

@@ -1,30 +1,39 @@
-import { MongoServerError, type Collection, type Document, type IndexSpecification } from 'mongodb';
+import { MongoServerError, type Collection, type Document, type IndexDirection } from 'mongodb';
 import { AutomationError } from '@crm-automation/core';
 
 /** How expired documents are removed: by the server (TTL index) or by the adapter's periodic delete. */
 export type ExpiryMode = 'ttl' | 'periodic';
 
-interface IndexDefinition {
+export interface IndexDefinition {
   name: string;
-  key: IndexSpecification;
+  key: Record<string, IndexDirection>;
   unique?: boolean;
 }
 
 /**
- * The indexes every query of the store is answered from (names appear in `explain()` output):
+ * One index per query shape of the rule store (names appear in `explain()` output):
  * - `rules_by_event`: `findRulesForEvent` (account + event name + enabled: equality on all three).
  * - `rules_by_account`: `listRules` pages in `_id` order within one account.
- * - `triggers_due`: the claim query, `status ∈ {pending, retrying}, evaluateAt <= now` in due order.
- * - `triggers_lease_expiry`: claims of expired leases, `status = processing, leaseExpiresAt <= now`.
- * - `triggers_intake_dedupe` (unique): a redelivered event cannot create a second trigger per rule.
- * - `triggers_by_account`, `triggers_by_rule`, `triggers_by_status`: `listTriggers`, newest first.
- * - `triggers_purge`: `purgeTriggers` by status and age.
+ * Reads and writes of one rule go by `{ _id, accountId }`, which the `_id` index answers.
  */
 export const RULE_INDEXES: readonly IndexDefinition[] = [
   { name: 'rules_by_event', key: { accountId: 1, 'trigger.eventName': 1, enabled: 1 } },
   { name: 'rules_by_account', key: { accountId: 1, _id: 1 } },
 ];
 
+/**
+ * One index per query shape of the trigger store:
+ * - `triggers_due`: claim candidates `status ∈ {pending, retrying}, evaluateAt <= now` in due order,
+ *   and the waiting half of `nextDueAt`.
+ * - `triggers_lease_expiry`: claim candidates `status = processing, leaseExpiresAt <= now`, and the
+ *   leased half of `nextDueAt`.
+ * - `triggers_intake_dedupe` (unique): a redelivered event cannot create a second trigger per rule;
+ *   also answers the read of the existing triggers after a duplicate.
+ * - `triggers_by_account`, `triggers_by_rule`, `triggers_by_status`: `listTriggers`, newest first.
+ * - `triggers_purge`: `purgeTriggers` by status and age.
+ * - `triggers_retention` (see {@link ensureExpiryIndex}): the expiry stamp.
+ * Claims, outcomes and transitions write one document by `{ _id, ...guard }`: the `_id` index.
+ */
 export const TRIGGER_INDEXES: readonly IndexDefinition[] = [
   { name: 'triggers_due', key: { status: 1, evaluateAt: 1 } },
   { name: 'triggers_lease_expiry', key: { status: 1, leaseExpiresAt: 1 } },
@@ -35,16 +44,9 @@ export const TRIGGER_INDEXES: readonly IndexDefinition[] = [
   { name: 'triggers_purge', key: { status: 1, updatedAt: 1 } },
 ];
 
-/**
- * Creates the indexes not there yet, one command each: FerretDB v1.24 drops the connection (a
- * server-side panic) on a multi-index `createIndexes` whose indexes all exist already.
- */
+/** Creates the indexes in one command; the server leaves existing identical ones as they are. */
 export async function createIndexes<D extends Document>(collection: Collection<D>, definitions: readonly IndexDefinition[]): Promise<void> {
-  const existing = new Set((await existingIndexes(collection)).map((i) => i['name'] as string));
-  for (const d of definitions) {
-    if (existing.has(d.name)) continue;
-    await collection.createIndex(d.key, { name: d.name, ...(d.unique ? { unique: true } : {}) });
-  }
+  await collection.createIndexes(definitions.map((d) => ({ key: d.key, name: d.name, ...(d.unique ? { unique: true } : {}) })));
 }
 
 /** The collection's indexes; none when the collection does not exist yet. */
@@ -57,34 +59,38 @@ async function existingIndexes<D extends Document>(collection: Collection<D>): P
   }
 }
 
-/** FerretDB answers `NotImplemented` (238) for `expireAfterSeconds`; other servers may word it differently. */
-function rejectsTtl(error: unknown): boolean {
-  return error instanceof MongoServerError && (error.code === 238 || /expireAfterSeconds|TTL/i.test(error.message));
-}
-
 /**
- * Creates the single-field index that expiry runs on: a TTL index where the server accepts one,
- * else a plain index the periodic delete uses. An index that already exists under `name` is kept as
- * it is (that is what makes this idempotent); its kind decides the mode.
+ * Creates the single-field index that expiry runs on and says who deletes: the server (a TTL index
+ * on a server that runs a TTL monitor) or the adapter's periodic delete (a plain index). An index
+ * that already exists under `name` is kept as it is, which is what makes this idempotent; drop it to
+ * switch kinds.
+ *
+ * @param ttlMonitor what {@link serverRunsTtlMonitor} said: false means TTL indexes would never fire.
  */
 export async function ensureExpiryIndex<D extends Document>(
   collection: Collection<D>,
   field: string,
   name: string,
-  expireAfterSeconds: number,
   wanted: 'auto' | ExpiryMode,
+  ttlMonitor: boolean | undefined,
 ): Promise<ExpiryMode> {
+  const refuse = (why: string): never => {
+    throw new AutomationError('CRM_ERR_CONFIG', `retention mode 'ttl' on ${collection.collectionName}.${field}: ${why}; use mode 'auto' or 'periodic'`);
+  };
   const existing = (await existingIndexes(collection)).find((i) => i['name'] === name);
-  if (existing) return typeof existing['expireAfterSeconds'] === 'number' ? 'ttl' : 'periodic';
-  if (wanted !== 'periodic') {
+  if (existing) {
+    const mode: ExpiryMode = typeof existing['expireAfterSeconds'] === 'number' && ttlMonitor !== false ? 'ttl' : 'periodic';
+    if (wanted === 'ttl' && mode === 'periodic') refuse(ttlMonitor === false ? 'the server runs no TTL monitor' : `the existing index ${name} is not a TTL index`);
+    return mode;
+  }
+  if (wanted === 'ttl' && ttlMonitor === false) refuse('the server accepts TTL indexes but runs no TTL monitor (serverStatus has no metrics.ttl)');
+  if (wanted !== 'periodic' && ttlMonitor !== false) {
     try {
-      await collection.createIndex({ [field]: 1 }, { name, expireAfterSeconds });
+      await collection.createIndex({ [field]: 1 }, { name, expireAfterSeconds: 0 });
       return 'ttl';
     } catch (error) {
-      if (!rejectsTtl(error)) throw error;
-      if (wanted === 'ttl') {
-        throw new AutomationError('CRM_ERR_CONFIG', `the server rejected a TTL index on ${collection.collectionName}.${field}; use retention mode 'auto' or 'periodic'`, { cause: error });
-      }
+      // A server that refuses TTL options outright gets the plain index in 'auto' mode.
+      if (wanted === 'ttl' || !(error instanceof MongoServerError)) throw error;
     }
   }
   await collection.createIndex({ [field]: 1 }, { name });

@@ -3,8 +3,8 @@ import type { ExpiryMode } from './indexes.js';
 
 /**
  * How long finished triggers are kept. A trigger gets an `expireAt` stamp when it reaches a status the
- * policy covers (`updatedAt + age`); a TTL index removes it where the server supports one, else
- * `purgeExpired()` / `startRetention()` does. Changing the policy affects triggers finished later.
+ * policy covers (`updatedAt + age`); a TTL index removes it where the server runs a TTL monitor (MongoDB),
+ * else `purgeExpired()` / `startRetention()` does. Changing the policy affects triggers finished later.
  */
 export interface RetentionPolicy {
   /** Keep completed triggers this long. Default 7 days. */
@@ -16,8 +16,9 @@ export interface RetentionPolicy {
   /** Keep cancelled triggers this long. Default: kept. */
   cancelledMs?: number | undefined;
   /**
-   * `auto` (default) uses a TTL index when the server accepts one and the periodic delete otherwise
-   * (FerretDB); `ttl` fails when the server refuses TTL; `periodic` never creates a TTL index.
+   * `auto` (default) uses a TTL index when the server runs a TTL monitor and the periodic delete
+   * otherwise (a server that accepts TTL indexes but never expires, like the in-memory test server);
+   * `ttl` fails at `ensureIndexes()` when the server would not expire; `periodic` never creates a TTL index.
    */
   mode?: 'auto' | ExpiryMode | undefined;
   /** Period of `startRetention()`'s delete. Default 60 s. */

@@ -5,6 +5,7 @@ export const DUPLICATE_KEY = 11000;
 /**
  * Indexes of an unordered insertMany's documents that hit a unique index, or undefined when the
  * error is anything else (which the caller must rethrow: then nothing is known about the batch).
+ * Only the write errors are used: some servers miscount `insertedCount` in this case.
  */
 export function duplicateKeyIndexes(error: unknown): Set<number> | undefined {
   if (!(error instanceof MongoBulkWriteError)) return undefined;

@@ -36,17 +36,15 @@ function worker(dbName: string, name: string, extra: Partial<Parameters<typeof c
 describe('mongo store under several engines', () => {
   it(`4 engines, ${Number(process.env['CRM_ENGINES_TEST_TRIGGERS'] ?? 5_000).toLocaleString('en-US')} due triggers: each completes once, each action is sent once, none is left processing`, async () => {
     const dbName = uniqueDbName('crm_engines');
-    // FerretDB (SQLite) manages ~100-150 document writes a second and slows down with many parallel
-    // writers, so each engine runs 2 triggers at a time and the lease is long enough that no batch
-    // outlives it: this test is about exclusivity, lease expiry is tested on its own.
-    const workers = Array.from({ length: 4 }, (_, i) => worker(dbName, `engine-${i}`, { pollIntervalMs: 2_000, batchSize: 200, concurrency: 2, leaseMs: 3_600_000, sendTimeoutMs: 10_000 }));
+    // The engine's defaults for batch and concurrency, a short poll and a lease that outlives any
+    // batch: this test is about exclusivity under contention; lease expiry is tested on its own.
+    const workers = Array.from({ length: 4 }, (_, i) => worker(dbName, `engine-${i}`, { pollIntervalMs: 200, leaseMs: 60_000, sendTimeoutMs: 10_000 }));
     const [first] = workers as [Worker];
     cleanups.push(async () => void (await first.store.db.dropDatabase()));
     await first.store.ensureIndexes();
     const rule = await first.engine.rules.create(ACCOUNT, technicianRule());
     const now = new Date();
-    // 5,000 by default (the issue's figure). FerretDB on SQLite scans for every operation, so that run
-    // takes 15–30 minutes; `npm run test:services` passes a smaller count (see scripts/test-services.sh).
+    // 5,000 by default (the issue's figure); CRM_ENGINES_TEST_TRIGGERS sets another count.
     const total = Number(process.env['CRM_ENGINES_TEST_TRIGGERS'] ?? 5_000);
     for (let offset = 0; offset < total; offset += 1_000) {
       const batch = Array.from({ length: Math.min(1_000, total - offset) }, (_, i) => dueTrigger(rule, `evt_${offset + i}`, new Date(now.getTime() - 60_000 + offset + i)));
@@ -66,9 +64,10 @@ describe('mongo store under several engines', () => {
           if (process.env['CRM_TEST_PROGRESS']) console.info(`[4 engines] ${done}/${total} completed after ${Date.now() - started} ms`);
           return done === total;
         },
-        2_700_000,
-        2_000,
+        600_000,
+        500,
       );
+      console.info(`[4 engines] ${total} triggers completed in ${Date.now() - started} ms`);
     } finally {
       await Promise.all(workers.map((w) => w.engine.stop()));
     }
@@ -90,8 +89,8 @@ describe('mongo store under several engines', () => {
     // find nothing left to claim).
     const perEngine = workers.map((w) => w.sms.sent.length);
     expect(perEngine.filter((n) => n > 0).length).toBeGreaterThan(1);
-    console.info(`[4 engines x 5,000 triggers] sms sends per engine: ${perEngine.join(', ')}`);
-  }, 3_000_000);
+    console.info(`[4 engines x ${total} triggers] sms sends per engine: ${perEngine.join(', ')}`);
+  }, 900_000);
 
   it('tolerates clock skew: no second claim while the lease holds, takeover after it, the stale worker’s outcome refused', async () => {
     const dbName = uniqueDbName('crm_skew');

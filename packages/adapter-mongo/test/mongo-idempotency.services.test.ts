@@ -1,15 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { createMongoIdempotencyStore, type MongoIdempotencyStore } from '../src/index.js';
-import { isFerretDb, resolveMongoServer, uniqueDbName } from './mongo-server.js';
+import { serverRunsTtlMonitor } from '../src/ttl-monitor.js';
+import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
 
 let client: MongoClient;
-let ferret: boolean;
+/** False on a server that accepts TTL indexes but never expires documents. */
+let ttlMonitor: boolean | undefined;
 const dbs: string[] = [];
 
 beforeAll(async () => {
   client = await new MongoClient((await resolveMongoServer()).uri).connect();
-  ferret = await isFerretDb(client);
+  ttlMonitor = await serverRunsTtlMonitor(client.db('admin'));
 });
 
 afterAll(async () => {
@@ -66,16 +68,44 @@ describe('mongo idempotency store', () => {
     const expired = await Promise.all(many.flatMap((s) => [s.acquire('race', 10_000), s.acquire('race', 10_000)]));
     expect(expired.filter((r) => r.state === 'acquired')).toHaveLength(1);
     expect(expired.filter((r) => r.state === 'in-flight')).toHaveLength(15);
+    // The taker's reservation is a fresh one: a stale result does not survive the takeover.
+    const doc = await many[0]?.collection.findOne({ _id: 'race' });
+    expect(doc).toMatchObject({ state: 'in-flight', expiresAt: new Date(clock.now + 10_000) });
   });
 
-  it('purges expired entries and uses a TTL index only where the server supports it', async () => {
+  it('takes over an expired done entry once, dropping its old result', async () => {
+    const clock = { now: 20_000_000 };
+    const many = stores(6, clock);
+    const [first] = many as [MongoIdempotencyStore];
+    await first.complete('sent-long-ago', { id: 'old' }, 1_000);
+    clock.now += 1_000;
+    const results = await Promise.all(many.map((s) => s.acquire('sent-long-ago', 5_000)));
+    expect(results.filter((r) => r.state === 'acquired')).toHaveLength(1);
+    const doc = await first.collection.findOne({ _id: 'sent-long-ago' });
+    expect(doc && 'result' in doc).toBe(false);
+    await first.complete('sent-long-ago', { id: 'new' }, 60_000);
+    expect(await first.acquire('sent-long-ago', 5_000)).toEqual({ state: 'done', result: { id: 'new' } });
+  });
+
+  it('releases only a reservation, never a key already sent', async () => {
+    const clock = { now: 30_000_000 };
+    const [store] = stores(1, clock) as [MongoIdempotencyStore];
+    await store.acquire('r', 10_000);
+    await store.release('r');
+    expect(await store.collection.countDocuments({ _id: 'r' })).toBe(0);
+    await store.complete('d', 'ok', 10_000);
+    await store.release('d');
+    expect(await store.acquire('d', 10_000)).toEqual({ state: 'done', result: 'ok' });
+  });
+
+  it('purges expired entries and uses a TTL index only where the server expires documents', async () => {
     const clock = { now: 1_000 };
     const [store] = stores(1, clock) as [MongoIdempotencyStore];
     await store.complete('a', 1, 1_000);
     await store.complete('b', 2, 5_000);
     clock.now = 2_000;
     expect(await store.purgeExpired()).toBe(1);
-    expect((await store.ensureIndexes()).expiry).toBe(ferret ? 'periodic' : 'ttl');
+    expect((await store.ensureIndexes()).expiry).toBe(ttlMonitor === false ? 'periodic' : 'ttl');
     expect(await store.acquire('b', 1_000)).toEqual({ state: 'done', result: 2 });
   });
 });

@@ -7,13 +7,16 @@ import { MongoClient } from 'mongodb';
 /** Where the services tests found a MongoDB-wire server. */
 export interface MongoTestServer {
   uri: string;
-  /** `env`: MONGODB_URI; `ferretdb`: the server `scripts/services.sh up mongo` runs; `memory-server`: a mongod from mongodb-memory-server. */
-  source: 'env' | 'ferretdb' | 'memory-server';
+  /**
+   * `env`: MONGODB_URI; `local`: the mongo-java-server that `scripts/services.sh up mongo` runs on
+   * 127.0.0.1:27017; `memory-server`: a mongod from mongodb-memory-server.
+   */
+  source: 'env' | 'local' | 'memory-server';
   /** Stops what the resolver started itself (only the memory server); a no-op otherwise. */
   stop(): Promise<void>;
 }
 
-const FERRETDB_URI = 'mongodb://127.0.0.1:27017';
+const LOCAL_URI = 'mongodb://127.0.0.1:27017';
 const SERVICES_SCRIPT = fileURLToPath(new URL('../../../scripts/services.sh', import.meta.url));
 
 async function pings(uri: string): Promise<boolean> {
@@ -47,29 +50,32 @@ async function memoryServer(): Promise<MongoTestServer | undefined> {
 let resolved: Promise<MongoTestServer> | undefined;
 
 /**
- * Finds a server for the services tests, in this order: `MONGODB_URI`; the FerretDB that
- * `scripts/services.sh up mongo` runs on 127.0.0.1:27017 (started here if it is not running);
- * `mongodb-memory-server` if it is installed. Throws with instructions when none is reachable —
- * services tests fail loudly rather than skip.
+ * Finds a server for the services tests: `MONGODB_URI` (which CI must set: there a missing URI is an
+ * error, never a skip); otherwise, on a developer machine, the mongo-java-server of
+ * `scripts/services.sh up mongo` on 127.0.0.1:27017 (started here if it is not running), then
+ * `mongodb-memory-server` if it is installed. Throws with instructions when none is reachable.
  */
 export function resolveMongoServer(): Promise<MongoTestServer> {
   resolved ??= (async (): Promise<MongoTestServer> => {
     const fromEnv = process.env['MONGODB_URI'];
     if (fromEnv) {
-      if (await pings(fromEnv)) return { uri: fromEnv, source: 'env', stop: async () => {} };
+      if (await pings(fromEnv)) return { uri: fromEnv, source: fromEnv.replace(/\/+$/, '') === LOCAL_URI ? 'local' : 'env', stop: async () => {} };
       throw new Error(`MONGODB_URI is set (${fromEnv.replace(/\/\/[^@/]*@/, '//***@')}) but the server does not answer ping`);
     }
-    if (await pings(FERRETDB_URI)) return { uri: FERRETDB_URI, source: 'ferretdb', stop: async () => {} };
+    if (process.env['CI'] === 'true') {
+      throw new Error('CI=true but MONGODB_URI is not set: the Mongo services tests need a server (scripts/test-services.sh exports it after `scripts/services.sh up mongo`)');
+    }
+    if (await pings(LOCAL_URI)) return { uri: LOCAL_URI, source: 'local', stop: async () => {} };
     try {
       await promisify(execFile)('bash', [SERVICES_SCRIPT, 'up', 'mongo'], { timeout: 600_000 });
-      if (await pings(FERRETDB_URI)) return { uri: FERRETDB_URI, source: 'ferretdb', stop: async () => {} };
+      if (await pings(LOCAL_URI)) return { uri: LOCAL_URI, source: 'local', stop: async () => {} };
     } catch {
-      // FerretDB could not be built or started here: try the next source.
+      // The local server could not be built or started here: try the next source.
     }
     const memory = await memoryServer();
     if (memory) return memory;
     throw new Error(
-      'No MongoDB-wire server for the services tests: set MONGODB_URI, or run `scripts/services.sh up mongo` (FerretDB), ' +
+      'No MongoDB-wire server for the services tests: set MONGODB_URI, or run `scripts/services.sh up mongo` (mongo-java-server), ' +
         'or install mongodb-memory-server on a machine that can download a mongod (see packages/adapter-mongo/README.md).',
     );
   })();
@@ -81,8 +87,14 @@ export function uniqueDbName(prefix = 'crm_test'): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`;
 }
 
-/** Whether the server is FerretDB (which lacks TTL indexes and evaluates filters by scanning). */
-export async function isFerretDb(client: MongoClient): Promise<boolean> {
-  const info = await client.db('admin').command({ buildInfo: 1 });
-  return typeof info['ferretdbVersion'] === 'string';
-}
+/** Ids of the right general shape that this store could never have issued (its ids are lowercase 24-hex). */
+export const MALFORMED_MONGO_IDS = [
+  '64a5b8e8f1b2c3d4e5f6a7b', // 23 hex digits
+  '64a5b8e8f1b2c3d4e5f6a7b1c', // 25
+  '64A5B8E8F1B2C3D4E5F6A7B1', // upper case: the store never hands it out
+  'zzzzzzzzzzzzzzzzzzzzzzzz', // 24 characters, not hex
+  ' 64a5b8e8f1b2c3d4e5f6a7b1',
+  '64a5b8e8f1b2c3d4e5f6a7b1\n',
+  'ObjectId("64a5b8e8f1b2c3d4e5f6a7b1")',
+  '5f0c7a1e-0001-4b3a-9c1d-000000000000', // a UUID: another store's id
+];

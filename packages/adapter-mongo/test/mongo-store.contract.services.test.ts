@@ -1,8 +1,8 @@
 import { afterAll, beforeAll } from 'vitest';
 import { MongoClient } from 'mongodb';
-import { describeStoreContract } from '@crm-automation/testing';
-import { createMongoStore } from '../src/index.js';
-import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
+import { describeRuleStoreContract, describeStoreContract, describeTriggerStoreContract } from '@crm-automation/testing';
+import { createMongoRuleStore, createMongoStore, createMongoTriggerStore } from '../src/index.js';
+import { MALFORMED_MONGO_IDS, resolveMongoServer, uniqueDbName } from './mongo-server.js';
 
 let client: MongoClient | undefined;
 
@@ -15,20 +15,35 @@ afterAll(async () => {
   await client?.close();
 });
 
-const factory = (dialect: 'auto' | 'mongodb') => async () => {
+const connected = (): MongoClient => {
   if (!client) throw new Error('no MongoDB client: the server resolver failed in beforeAll');
-  const store = createMongoStore({ client, dbName: uniqueDbName('crm_contract'), dialect });
-  await store.ensureIndexes();
-  return {
-    store,
-    cleanup: async () => {
-      await store.db.dropDatabase();
-      await store.close();
-    },
-  };
+  return client;
 };
 
-// The dialect the server reports (on FerretDB: read by _id, check, write by _id).
-describeStoreContract('mongodb', factory('auto'));
-// Guards evaluated by the server, the path MongoDB uses, run against whatever server is here.
-describeStoreContract('mongodb (server-evaluated guards)', factory('mongodb'));
+const subject = <S extends { db: { dropDatabase(): Promise<unknown> }; close(): Promise<void> }>(store: S) => ({
+  store,
+  cleanup: async () => {
+    await store.db.dropDatabase();
+    await store.close();
+  },
+});
+
+// Both aggregates on one connection and database, as createMongoStore is used by the examples.
+describeStoreContract('mongodb', async () => {
+  const store = createMongoStore({ client: connected(), dbName: uniqueDbName('crm_contract') });
+  await store.ensureIndexes();
+  return subject(store);
+}, { malformedIds: MALFORMED_MONGO_IDS, concurrentClaims: 16 });
+
+// The split stores, each on a database of its own, as a three-service deployment keeps them.
+describeRuleStoreContract('mongodb rule store', async () => {
+  const store = createMongoRuleStore({ client: connected(), dbName: uniqueDbName('crm_contract_rules') });
+  await store.ensureIndexes();
+  return subject(store);
+}, { malformedIds: MALFORMED_MONGO_IDS });
+
+describeTriggerStoreContract('mongodb trigger store', async () => {
+  const store = createMongoTriggerStore({ client: connected(), dbName: uniqueDbName('crm_contract_triggers') });
+  await store.ensureIndexes();
+  return subject(store);
+}, { malformedIds: MALFORMED_MONGO_IDS, concurrentClaims: 16 });

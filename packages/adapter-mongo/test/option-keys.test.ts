@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMongoIdempotencyStore, createMongoStore } from '../src/index.js';
+import { createMongoIdempotencyStore, createMongoRuleStore, createMongoStore, createMongoTriggerStore } from '../src/index.js';
 
 /** Misspellings a person makes: a plural, a dropped letter, two letters swapped. */
 function typosOf(key: string): string[] {
@@ -11,11 +11,15 @@ function typosOf(key: string): string[] {
 
 // Nothing listens here; every case is refused before a connection is opened.
 const URI = 'mongodb://127.0.0.1:1/options_test';
+const RETENTION_KEYS = ['completedMs', 'skippedMs', 'failedMs', 'cancelledMs', 'mode', 'intervalMs'];
 
 const FACTORIES: Array<[name: string, make: (o: Record<string, unknown>) => unknown, base: Record<string, unknown>, keys: string[]]> = [
-  ['createMongoStore', (o) => createMongoStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collections', 'retention', 'autoIndex', 'dialect', 'logger']],
-  ['createMongoStore: collections', (o) => createMongoStore({ uri: URI, collections: o as never }), { rules: 'r' }, ['rules', 'triggers', 'claims']],
-  ['createMongoStore: retention', (o) => createMongoStore({ uri: URI, retention: o as never }), { completedMs: 1000 }, ['completedMs', 'skippedMs', 'failedMs', 'cancelledMs', 'mode', 'intervalMs']],
+  ['createMongoStore', (o) => createMongoStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collections', 'retention', 'autoIndex', 'logger']],
+  ['createMongoStore: collections', (o) => createMongoStore({ uri: URI, collections: o as never }), { rules: 'r' }, ['rules', 'triggers']],
+  ['createMongoStore: retention', (o) => createMongoStore({ uri: URI, retention: o as never }), { completedMs: 1000 }, RETENTION_KEYS],
+  ['createMongoRuleStore', (o) => createMongoRuleStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collections', 'autoIndex']],
+  ['createMongoTriggerStore', (o) => createMongoTriggerStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collections', 'retention', 'autoIndex', 'logger']],
+  ['createMongoTriggerStore: retention', (o) => createMongoTriggerStore({ uri: URI, retention: o as never }), { completedMs: 1000 }, RETENTION_KEYS],
   ['createMongoIdempotencyStore', (o) => createMongoIdempotencyStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collection', 'now', 'autoIndex']],
 ];
 

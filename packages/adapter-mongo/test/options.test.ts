@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ObjectId } from 'mongodb';
 import { isAutomationError } from '@crm-automation/core';
 import { parseObjectId } from '../src/documents.js';
-import { guard } from '../src/guarded-update.js';
 import { DEFAULT_RETENTION_MS, expireAtFor, resolveRetention } from '../src/retention.js';
-import { createMongoStore } from '../src/index.js';
+import { createMongoRuleStore, createMongoStore, createMongoTriggerStore } from '../src/index.js';
+import { MALFORMED_MONGO_IDS } from './mongo-server.js';
 
 describe('retention policy', () => {
   it('is off unless given, and then keeps completed and skipped triggers 7 days by default', () => {
@@ -34,43 +34,41 @@ describe('retention policy', () => {
 });
 
 describe('ids', () => {
-  it('accepts only lowercase 24-hex ObjectIds', () => {
+  it('accepts only the lowercase 24-hex ObjectIds the store hands out', () => {
     expect(parseObjectId('64a5b8e8f1b2c3d4e5f6a7b1')).toEqual(new ObjectId('64a5b8e8f1b2c3d4e5f6a7b1'));
-    for (const bad of ['', '64A5B8E8F1B2C3D4E5F6A7B1', '64a5b8e8f1b2c3d4e5f6a7b', 'zzzzzzzzzzzzzzzzzzzzzzzz', 42, null, { $ne: null }]) expect(parseObjectId(bad)).toBeNull();
+    for (const bad of ['', ...MALFORMED_MONGO_IDS, 42, null, { $ne: null }]) expect(parseObjectId(bad)).toBeNull();
   });
 });
 
-describe('guards', () => {
-  // The same condition is a server filter on MongoDB and a predicate on FerretDB: they must agree.
-  const now = new Date('2030-01-01T00:00:10Z');
-  const due = guard.all<{ _id: ObjectId; status: string; evaluateAt: Date; attempt: number }>(guard.oneOf('status', ['pending', 'retrying']), guard.atOrBefore('evaluateAt', now), guard.equals('attempt', 2));
-  const doc = (status: string, evaluateAt: Date, attempt: number) => ({ _id: new ObjectId(), status, evaluateAt, attempt });
+describe('factory options', () => {
+  const factories = [
+    ['createMongoStore', (o: Record<string, unknown>) => createMongoStore(o as never)],
+    ['createMongoRuleStore', (o: Record<string, unknown>) => createMongoRuleStore(o as never)],
+    ['createMongoTriggerStore', (o: Record<string, unknown>) => createMongoTriggerStore(o as never)],
+  ] as const;
 
-  it('builds the filter MongoDB evaluates', () => {
-    expect(due.filter).toEqual({ status: { $in: ['pending', 'retrying'] }, evaluateAt: { $lte: now }, attempt: 2 });
+  it.each(factories)('%s needs exactly one of client and uri', (_name, make) => {
+    expect(() => make({})).toThrow(/client or a uri/);
   });
 
-  it('evaluates the same condition in memory', () => {
-    expect(due.matches(doc('pending', now, 2))).toBe(true);
-    expect(due.matches(doc('retrying', new Date(0), 2))).toBe(true);
-    expect(due.matches(doc('processing', now, 2))).toBe(false);
-    expect(due.matches(doc('pending', new Date(now.getTime() + 1), 2))).toBe(false);
-    expect(due.matches(doc('pending', now, 3))).toBe(false);
-  });
-});
-
-describe('createMongoStore options', () => {
-  it('needs exactly one of client and uri', () => {
-    expect(() => createMongoStore({})).toThrow(/client or a uri/);
-  });
-
-  it('names the database after the URI, else crm_automation, and opens no connection until used', async () => {
-    const fromUri = createMongoStore({ uri: 'mongodb://127.0.0.1:1/tenant_db' });
+  it.each(factories)('%s names the database after the URI, else crm_automation, and opens no connection until used', async (_name, make) => {
+    const fromUri = make({ uri: 'mongodb://127.0.0.1:1/tenant_db' });
     expect(fromUri.db.databaseName).toBe('tenant_db');
-    const fallback = createMongoStore({ uri: 'mongodb://127.0.0.1:1' });
+    const fallback = make({ uri: 'mongodb://127.0.0.1:1' });
     expect(fallback.db.databaseName).toBe('crm_automation');
-    expect(createMongoStore({ uri: 'mongodb://127.0.0.1:1', dbName: 'x' }).db.databaseName).toBe('x');
-    await fromUri.close();
-    await fallback.close();
+    const named = make({ uri: 'mongodb://127.0.0.1:1', dbName: 'x' });
+    expect(named.db.databaseName).toBe('x');
+    await Promise.all([fromUri.close(), fallback.close(), named.close()]);
+  });
+
+  it('refuses the options of the removed FerretDB support', () => {
+    expect(() => createMongoStore({ uri: 'mongodb://127.0.0.1:1', dialect: 'ferretdb' } as never)).toThrow(/unknown option "dialect"/);
+    expect(() => createMongoStore({ uri: 'mongodb://127.0.0.1:1', collections: { claims: 'trigger_claims' } } as never)).toThrow(/unknown option "claims"/);
+  });
+
+  it('keeps each split store to the options that apply to it', () => {
+    expect(() => createMongoRuleStore({ uri: 'mongodb://127.0.0.1:1', retention: {} } as never)).toThrow(/createMongoRuleStore: unknown option "retention"/);
+    expect(() => createMongoRuleStore({ uri: 'mongodb://127.0.0.1:1', collections: { triggers: 't' } } as never)).toThrow(/unknown option "triggers"/);
+    expect(() => createMongoTriggerStore({ uri: 'mongodb://127.0.0.1:1', collections: { rules: 'r' } } as never)).toThrow(/unknown option "rules"/);
   });
 });

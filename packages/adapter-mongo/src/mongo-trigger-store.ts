@@ -1,0 +1,323 @@
+import { ObjectId, type Collection, type Db, type Filter, type UpdateFilter } from 'mongodb';
+import {
+  AutomationError,
+  checkOptions,
+  clampLimit,
+  optionKeys,
+  silentLogger,
+  type AttemptResult,
+  type InsertedTrigger,
+  type Logger,
+  type NewTrigger,
+  type Page,
+  type TransitionRequest,
+  type TransitionResult,
+  type Trigger,
+  type TriggerFilter,
+  type TriggerStatus,
+  type TriggerStore,
+} from '@crm-automation/core';
+import { claimDueTriggers } from './claim-due-triggers.js';
+import { CONNECTION_OPTION_KEYS, openConnection, type MongoConnectionOptions } from './connection.js';
+import { page, parseObjectId, toTrigger, type TriggerDocument } from './documents.js';
+import { createIndexes, ensureExpiryIndex, TRIGGER_INDEXES, type ExpiryMode } from './indexes.js';
+import { prepareOnce } from './prepare-once.js';
+import { expireAtFor, resolveRetention, startPeriodic, type ResolvedRetention, type RetentionHandle, type RetentionPolicy } from './retention.js';
+import { serverRunsTtlMonitor } from './ttl-monitor.js';
+import { requireValidDate } from './valid-date.js';
+import { duplicateKeyIndexes } from './write-errors.js';
+
+export interface MongoTriggerStoreOptions extends MongoConnectionOptions {
+  /** Default `{ triggers: 'pending_triggers' }`. */
+  collections?: { triggers?: string | undefined } | undefined;
+  /** Purge finished triggers by age; off by default (everything is kept). */
+  retention?: RetentionPolicy | false | undefined;
+  /**
+   * Run `ensureIndexes()` before the first operation. Default true; set false when indexes are
+   * managed by migrations (the intake dedupe depends on the unique index, so do create it).
+   */
+  autoIndex?: boolean | undefined;
+  /** Where periodic retention reports failures. */
+  logger?: Logger | undefined;
+}
+
+/** What `ensureIndexes()` found and did. */
+export interface MongoIndexReport {
+  /** Who deletes expired triggers: the server (a TTL index) or `purgeExpired()` / `startRetention()`. */
+  retention: ExpiryMode;
+}
+
+/** Retention controls of a trigger store. */
+export interface MongoRetentionControls {
+  /** Deletes triggers whose retention stamp has run out; returns how many were removed. */
+  purgeExpired(now?: Date): Promise<number>;
+  /**
+   * Runs `purgeExpired` periodically: needed where the server does not expire documents by itself
+   * (`ensureIndexes()` reports `retention: 'periodic'`); harmless where it does.
+   */
+  startRetention(options?: { intervalMs?: number | undefined; now?: (() => Date) | undefined }): RetentionHandle;
+}
+
+/** Triggers in MongoDB: the core trigger port plus index, retention and lifecycle controls. */
+export interface MongoTriggerStore extends TriggerStore, MongoRetentionControls {
+  readonly db: Db;
+  readonly collections: { readonly triggers: Collection<TriggerDocument> };
+  /** Creates every index the trigger store relies on; safe to call any number of times. */
+  ensureIndexes(): Promise<MongoIndexReport>;
+  /** Stops retention timers and closes the client if the store opened it. */
+  close(): Promise<void>;
+}
+
+const intakeKey = (accountId: string, eventId: string, ruleId: string) => `${accountId}\u0000${eventId}\u0000${ruleId}`;
+const LEASE_FIELDS = { leaseToken: '', leaseExpiresAt: '', leaseOwner: '' } as const;
+const WAITING: readonly TriggerStatus[] = ['pending', 'retrying'];
+
+interface TriggerContext {
+  db: Db;
+  triggers: Collection<TriggerDocument>;
+  retention: ResolvedRetention | undefined;
+  autoIndex: boolean;
+  logger: Logger;
+}
+
+/** The trigger store on one collection, without the connection's lifecycle (the caller owns that). */
+export function triggerOperations(ctx: TriggerContext): Omit<MongoTriggerStore, 'db' | 'collections' | 'close'> & { stopRetention(): Promise<void> } {
+  const { triggers, retention, logger } = ctx;
+  const handles = new Set<RetentionHandle>();
+  let report: MongoIndexReport | undefined;
+
+  const ensureIndexes = async (): Promise<MongoIndexReport> => {
+    await createIndexes(triggers, TRIGGER_INDEXES);
+    const ttlMonitor = await serverRunsTtlMonitor(ctx.db);
+    report = { retention: await ensureExpiryIndex(triggers, 'expireAt', 'triggers_retention', retention?.mode ?? 'auto', ttlMonitor) };
+    return report;
+  };
+  const prepared = prepareOnce(ensureIndexes, ctx.autoIndex);
+  const ready = prepared.ready;
+
+  /** The triggers that already hold the intake keys of `inputs` (after a duplicate-key error). */
+  const existingTriggers = async (inputs: readonly NewTrigger[]) => {
+    const byEvent = new Map<string, { accountId: string; eventId: string; ruleIds: Set<string> }>();
+    for (const t of inputs) {
+      const key = `${t.accountId}\u0000${t.triggeringEvent.id}`;
+      const group = byEvent.get(key) ?? { accountId: t.accountId, eventId: t.triggeringEvent.id, ruleIds: new Set<string>() };
+      group.ruleIds.add(t.ruleId);
+      byEvent.set(key, group);
+    }
+    const clauses = [...byEvent.values()].map((g) => ({ accountId: g.accountId, 'triggeringEvent.id': g.eventId, ruleId: { $in: [...g.ruleIds] } }));
+    const docs = await triggers.find(clauses.length === 1 ? (clauses[0] as Filter<TriggerDocument>) : { $or: clauses }).toArray();
+    return new Map(docs.map((d) => [intakeKey(d.accountId, d.triggeringEvent.id, d.ruleId), d]));
+  };
+
+  const ops: ReturnType<typeof triggerOperations> = {
+    capabilities: {
+      name: 'mongodb',
+      get ttlRetention() {
+        return retention !== undefined && report?.retention === 'ttl';
+      },
+    },
+
+    async ensureIndexes() {
+      const result = await ensureIndexes();
+      prepared.markReady();
+      return result;
+    },
+
+    async insertTriggers(batch: readonly NewTrigger[], now): Promise<InsertedTrigger[]> {
+      // All or nothing: a bad due time refuses the batch before any trigger is written.
+      requireValidDate(now, 'now');
+      for (const input of batch) requireValidDate(input.evaluateAt, 'evaluateAt');
+      if (batch.length === 0) return [];
+      await ready();
+      const docs: TriggerDocument[] = batch.map((input) => ({
+        _id: new ObjectId(),
+        accountId: input.accountId,
+        ruleId: input.ruleId,
+        ruleVersion: input.ruleVersion,
+        status: 'pending',
+        evaluateAt: input.evaluateAt,
+        attempt: 0,
+        triggeringEvent: input.triggeringEvent,
+        ...(input.trace ? { trace: input.trace } : {}),
+        executionHistory: [],
+        sentActions: [],
+        createdAt: now,
+        updatedAt: now,
+      }));
+      let duplicates = new Set<number>();
+      try {
+        await triggers.insertMany(docs, { ordered: false });
+      } catch (error) {
+        const indexes = duplicateKeyIndexes(error);
+        if (!indexes) throw error;
+        duplicates = indexes;
+      }
+      const existing = duplicates.size > 0 ? await existingTriggers(batch.filter((_, i) => duplicates.has(i))) : new Map<string, TriggerDocument>();
+      return docs.map((doc, i): InsertedTrigger => {
+        if (!duplicates.has(i)) return { trigger: toTrigger(doc), created: true };
+        const found = existing.get(intakeKey(doc.accountId, doc.triggeringEvent.id, doc.ruleId));
+        if (!found) throw new AutomationError('CRM_ERR_TRIGGER_NOT_FOUND', `trigger for event ${doc.triggeringEvent.id} was reported as existing but is gone; retry the intake`, { retryable: true });
+        return { trigger: toTrigger(found), created: false };
+      });
+    },
+
+    async getTrigger(accountId, id) {
+      const _id = parseObjectId(id);
+      if (!_id) return null;
+      await ready();
+      const doc = await triggers.findOne({ _id, accountId });
+      return doc ? toTrigger(doc) : null;
+    },
+
+    async listTriggers(accountId, filter: TriggerFilter): Promise<Page<Trigger>> {
+      const limit = clampLimit(filter.limit);
+      const query: Filter<TriggerDocument> = { accountId };
+      if (filter.status !== undefined) query.status = { $in: Array.isArray(filter.status) ? filter.status : [filter.status] };
+      if (filter.ruleId !== undefined) query.ruleId = filter.ruleId;
+      if (filter.from || filter.to) query.evaluateAt = { ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lt: filter.to } : {}) };
+      if (filter.cursor !== undefined) {
+        const before = parseObjectId(filter.cursor);
+        if (!before) return { items: [] };
+        query._id = { $lt: before };
+      }
+      await ready();
+      const docs = await triggers.find(query).sort({ _id: -1 }).limit(limit + 1).toArray();
+      return page(docs.map(toTrigger), limit);
+    },
+
+    async claimDueTriggers(request) {
+      await ready();
+      return claimDueTriggers(triggers, request);
+    },
+
+    async finishAttempt(id, leaseToken, result: AttemptResult) {
+      requireValidDate(result.now, 'now');
+      if (result.status === 'retrying') requireValidDate(result.evaluateAt ?? result.now, 'evaluateAt');
+      const _id = parseObjectId(id);
+      if (!_id || typeof leaseToken !== 'string') return false;
+      await ready();
+      const set: Partial<TriggerDocument> = { status: result.status, updatedAt: result.now };
+      if (result.status === 'retrying') set.evaluateAt = result.evaluateAt ?? result.now;
+      const expireAt = expireAtFor(retention, result.status, result.now);
+      if (expireAt) set.expireAt = expireAt;
+      const update: UpdateFilter<TriggerDocument> = { $set: set, $unset: LEASE_FIELDS, $push: { executionHistory: result.history } };
+      if (result.sentActions.length > 0) update.$addToSet = { sentActions: { $each: result.sentActions } };
+      // The lease token is the guard: a worker whose lease was taken over matches nothing.
+      const saved = await triggers.findOneAndUpdate({ _id, status: 'processing', leaseToken }, update, { projection: { _id: 1 } });
+      return saved !== null;
+    },
+
+    async transitionTrigger(accountId, id, request: TransitionRequest): Promise<TransitionResult> {
+      requireValidDate(request.now, 'now');
+      if (request.evaluateAt !== undefined) requireValidDate(request.evaluateAt, 'evaluateAt');
+      const _id = parseObjectId(id);
+      if (!_id) return { ok: false, reason: 'not-found' };
+      await ready();
+      const set: Partial<TriggerDocument> = { status: request.to, updatedAt: request.now };
+      if (request.evaluateAt) set.evaluateAt = request.evaluateAt;
+      const expireAt = expireAtFor(retention, request.to, request.now);
+      if (expireAt) set.expireAt = expireAt;
+      const update: UpdateFilter<TriggerDocument> = { $set: set, $unset: expireAt ? LEASE_FIELDS : { ...LEASE_FIELDS, expireAt: '' }, $push: { executionHistory: request.history } };
+      // The status may change between a refused update and the re-read; decide on a stable answer.
+      for (let i = 0; i < 3; i++) {
+        const doc = await triggers.findOneAndUpdate({ _id, accountId, status: { $in: [...request.from] } }, update, { returnDocument: 'after' });
+        if (doc) return { ok: true, trigger: toTrigger(doc) };
+        const current = await triggers.findOne({ _id, accountId }, { projection: { status: 1 } });
+        if (!current) return { ok: false, reason: 'not-found' };
+        if (!request.from.includes(current.status)) return { ok: false, reason: 'conflict', current: current.status };
+      }
+      const current = await triggers.findOne({ _id, accountId }, { projection: { status: 1 } });
+      return current ? { ok: false, reason: 'conflict', current: current.status } : { ok: false, reason: 'not-found' };
+    },
+
+    async nextDueAt() {
+      await ready();
+      const [due, lease] = await Promise.all([
+        triggers.find({ status: { $in: [...WAITING] } }, { projection: { evaluateAt: 1 } }).sort({ evaluateAt: 1 }).limit(1).next(),
+        triggers.find({ status: 'processing' }, { projection: { leaseExpiresAt: 1 } }).sort({ leaseExpiresAt: 1 }).limit(1).next(),
+      ]);
+      const times = [due?.evaluateAt, lease?.leaseExpiresAt].filter((t): t is Date => t instanceof Date).map((t) => t.getTime());
+      return times.length > 0 ? new Date(Math.min(...times)) : null;
+    },
+
+    async purgeTriggers({ statuses, olderThan }) {
+      requireValidDate(olderThan, 'olderThan');
+      if (statuses.length === 0) return 0;
+      await ready();
+      const result = await triggers.deleteMany({ status: { $in: [...statuses] }, updatedAt: { $lt: olderThan } });
+      return result.deletedCount;
+    },
+
+    async purgeExpired(now = new Date()) {
+      await ready();
+      return (await triggers.deleteMany({ expireAt: { $lte: now } })).deletedCount;
+    },
+
+    startRetention(retentionOptions = {}) {
+      const now = retentionOptions.now ?? (() => new Date());
+      const intervalMs = retentionOptions.intervalMs ?? retention?.intervalMs ?? 60_000;
+      const handle = startPeriodic(
+        intervalMs,
+        async () => {
+          const removed = await ops.purgeExpired(now());
+          if (removed > 0) logger.debug({ removed }, 'retention purged finished triggers');
+        },
+        (error) => logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'retention purge failed; will retry'),
+      );
+      handles.add(handle);
+      return {
+        async stop() {
+          handles.delete(handle);
+          await handle.stop();
+        },
+      };
+    },
+
+    async stopRetention() {
+      await Promise.all([...handles].map((h) => h.stop()));
+      handles.clear();
+    },
+  };
+  return ops;
+}
+
+export const TRIGGER_STORE_OPTION_KEYS = optionKeys<MongoTriggerStoreOptions>()(...CONNECTION_OPTION_KEYS, 'collections', 'retention', 'autoIndex', 'logger');
+export const RETENTION_OPTION_KEYS = optionKeys<RetentionPolicy>()('completedMs', 'skippedMs', 'failedMs', 'cancelledMs', 'mode', 'intervalMs');
+
+export function triggerContext(db: Db, collection: string, options: Pick<MongoTriggerStoreOptions, 'retention' | 'autoIndex' | 'logger'>): TriggerContext {
+  return {
+    db,
+    triggers: db.collection<TriggerDocument>(collection),
+    retention: resolveRetention(options.retention),
+    autoIndex: options.autoIndex ?? true,
+    logger: options.logger ?? silentLogger,
+  };
+}
+
+/**
+ * Pending triggers in MongoDB, for a deployment that keeps them apart from rules (a Trigger Service
+ * with its own database). Rule ids are stored as the opaque strings they are; trigger ids are the
+ * 24-hex form of ObjectIds. Claims take each trigger with one conditional single-document update,
+ * outcomes are guarded by the lease token (see the README).
+ *
+ * @example
+ * const triggerStore = createMongoTriggerStore({ uri: process.env.MONGODB_URI, dbName: 'triggers' });
+ * const engine = createAutomationEngine({ ruleSource, triggerStore, channels });
+ */
+export function createMongoTriggerStore(options: MongoTriggerStoreOptions): MongoTriggerStore {
+  checkOptions('createMongoTriggerStore', options, TRIGGER_STORE_OPTION_KEYS, true);
+  checkOptions('createMongoTriggerStore: collections', options.collections, optionKeys<NonNullable<MongoTriggerStoreOptions['collections']>>()('triggers'));
+  if (options.retention) checkOptions('createMongoTriggerStore: retention', options.retention, RETENTION_OPTION_KEYS);
+  const connection = openConnection(options, 'createMongoTriggerStore');
+  const ctx = triggerContext(connection.db, options.collections?.triggers ?? 'pending_triggers', options);
+  const { stopRetention, ...ops } = triggerOperations(ctx);
+  return {
+    ...ops,
+    db: connection.db,
+    collections: { triggers: ctx.triggers },
+    async close() {
+      await stopRetention();
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import net from 'node:net';
+
+/** A loopback TCP proxy the test controls: the way to take a server away from a client without stopping it. */
+export interface TcpProxy {
+  /** The port the proxy listens on (127.0.0.1), kept across `cut()` / `restore()`. */
+  readonly port: number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Destroys every open connection and stops listening, so new connections are refused. */
+  cut(): Promise<void>;
+  /** Listens again on the same port. */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Proxies 127.0.0.1:<port> to `target`, piping bytes both ways. */
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const open = new Set<net.Socket>();
+  let accepted = 0;
+  const server = net.createServer((client) => {
+    accepted += 1;
+    const upstream = net.connect(target.port, target.host);
+    const pair = [client, upstream];
+    for (const socket of pair) {
+      open.add(socket);
+      socket.on('error', () => pair.forEach((s) => s.destroy()));
+      socket.on('close', () => {
+        open.delete(socket);
+        pair.forEach((s) => s.destroy());
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const listen = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        const address = server.address();
+        resolve(typeof address === 'object' && address ? address.port : port);
+      });
+    });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      for (const socket of open) socket.destroy();
+    });
+  const port = await listen(0);
+  return {
+    port,
+    get accepted() {
+      return accepted;
+    },
+    cut: stop,
+    restore: async () => void (await listen(port)),
+    close: stop,
+  };
+}
+
+/** The host and port of a single-host `mongodb://` URI, and that URI pointed at 127.0.0.1:`port` instead. */
+export function singleHostUri(uri: string): { host: string; port: number; via(port: number): string } {
+  const match = /^mongodb:\/\/(?<auth>[^@/]*@)?(?<host>\[[^\]]+\]|[^:/,?]+)(?::(?<port>\d+))?(?<rest>[/?].*)?$/.exec(uri);
+  if (!match?.groups) throw new Error('the outage test needs a single-host mongodb:// URI (not mongodb+srv, not a host list), to put a proxy in front of it');
+  const { auth = '', host = '127.0.0.1', port = '27017', rest = '/' } = match.groups;
+  const [path = '/', query = ''] = rest.split('?', 2);
+  // directConnection: the driver must keep talking to the proxy, not to the hosts the server names.
+  const params = new URLSearchParams(query);
+  params.set('directConnection', 'true');
+  return { host: host.replace(/^\[|\]$/g, ''), port: Number(port), via: (proxyPort) => `mongodb://${auth}127.0.0.1:${proxyPort}${path || '/'}?${params.toString()}` };
+}
