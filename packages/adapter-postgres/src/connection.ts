@@ -87,6 +87,19 @@ function explainMissingSchema(error: unknown, schema: string): unknown {
   return new AutomationError('CRM_ERR_CONFIG', `postgres store: schema "${schema}" is not set up (${(error as Error).message}); call ensureSchema() first`, { cause: error });
 }
 
+/**
+ * The server could not be reached or went away mid-statement (restart, failover, network): SQLSTATE
+ * class 08, an administrator shutdown or start-up (57P01-57P03), or a socket error from the driver.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state) return state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03';
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code)) return true;
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
+}
+
 /** Data exceptions (SQLSTATE class 22): a value PostgreSQL cannot store, such as U+0000 in text or JSON. */
 export const isDataException = (error: unknown) => sqlState(error)?.startsWith('22') === true;
 

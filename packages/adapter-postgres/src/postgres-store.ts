@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { checkOptions, optionKeys, silentLogger, type AutomationStore, type Logger, type RuleStore, type TriggerStore } from '@crm-automation/core';
+import { AutomationError, checkOptions, optionKeys, silentLogger, type AutomationStore, type Logger, type RuleStore, type TriggerStore } from '@crm-automation/core';
 import { CONNECTION_OPTION_KEYS, openDatabase, type Database, type PostgresConnectionOptions } from './connection.js';
 import { checkSchemaName } from './identifiers.js';
 import { ensureSchema, type SchemaComponent, type SchemaReport } from './migrations.js';
@@ -13,6 +13,12 @@ export interface PostgresStoreOptions extends PostgresConnectionOptions {
   retention?: RetentionPolicy | false | undefined;
   /** Where lost connections and retention failures are reported. Silent by default. */
   logger?: Logger | undefined;
+  /**
+   * How long an outcome write waits for an unreachable server (restart, failover) before it fails.
+   * An outcome lost after its actions were sent means they are sent again once the lease runs out,
+   * so it is worth waiting for; keep it well below the engine's `leaseMs`. Default 10 s; 0 fails at once.
+   */
+  outcomeRetryMs?: number | undefined;
 }
 
 /** What every PostgreSQL store has besides its port. */
@@ -56,7 +62,7 @@ export interface PostgresStore extends AutomationStore, PostgresStoreControls, P
   watchDue: NonNullable<TriggerStore['watchDue']>;
 }
 
-const STORE_OPTION_KEYS = optionKeys<PostgresStoreOptions>()(...CONNECTION_OPTION_KEYS, 'retention', 'logger');
+const STORE_OPTION_KEYS = optionKeys<PostgresStoreOptions>()(...CONNECTION_OPTION_KEYS, 'retention', 'logger', 'outcomeRetryMs');
 
 function open(factory: string, options: PostgresStoreOptions) {
   checkOptions(factory, options, STORE_OPTION_KEYS, true);
@@ -64,8 +70,12 @@ function open(factory: string, options: PostgresStoreOptions) {
   const schema = checkSchemaName(factory, options.schema);
   const logger = options.logger ?? silentLogger;
   const retention = resolveRetention(options.retention);
+  const outcomeRetryMs = options.outcomeRetryMs ?? 10_000;
+  if (typeof outcomeRetryMs !== 'number' || !Number.isFinite(outcomeRetryMs) || outcomeRetryMs < 0) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${factory}: outcomeRetryMs must be a non-negative number of milliseconds, got ${String(outcomeRetryMs)}`);
+  }
   const db = openDatabase(factory, options, schema, logger);
-  return { db, logger, retention };
+  return { db, logger, retention, outcomeRetryMs };
 }
 
 function controls(db: Database, components: readonly SchemaComponent[], shutdown: () => Promise<void>): PostgresStoreControls & Closable {
@@ -93,9 +103,9 @@ function controls(db: Database, components: readonly SchemaComponent[], shutdown
  * const engine = createAutomationEngine({ store, channels });
  */
 export function createPostgresStore(options: PostgresStoreOptions): PostgresStore {
-  const { db, logger, retention } = open('createPostgresStore', options);
+  const { db, logger, retention, outcomeRetryMs } = open('createPostgresStore', options);
   const rules = ruleStoreOn(db);
-  const { shutdown, capabilities: _capabilities, finishAttempts, watchDue, ...triggers } = triggerStoreOn(db, { logger, retention });
+  const { shutdown, capabilities: _capabilities, finishAttempts, watchDue, ...triggers } = triggerStoreOn(db, { logger, retention, outcomeRetryMs });
   return {
     ...rules,
     ...triggers,
@@ -114,7 +124,7 @@ export function createPostgresRuleStore(options: PostgresStoreOptions): Postgres
 
 /** Triggers only (a trigger service that reads rules elsewhere), with the same options as {@link createPostgresStore}. */
 export function createPostgresTriggerStore(options: PostgresStoreOptions): PostgresTriggerStore {
-  const { db, logger, retention } = open('createPostgresTriggerStore', options);
-  const { shutdown, finishAttempts, watchDue, ...triggers } = triggerStoreOn(db, { logger, retention });
+  const { db, logger, retention, outcomeRetryMs } = open('createPostgresTriggerStore', options);
+  const { shutdown, finishAttempts, watchDue, ...triggers } = triggerStoreOn(db, { logger, retention, outcomeRetryMs });
   return { ...triggers, finishAttempts, watchDue, ...controls(db, ['triggers'], shutdown) };
 }

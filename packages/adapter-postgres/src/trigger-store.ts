@@ -18,7 +18,7 @@ import {
   type TriggerStatus,
   type TriggerStore,
 } from '@crm-automation/core';
-import { isDataException, storableText, type Database } from './connection.js';
+import { isConnectionFailure, isDataException, storableText, type Database } from './connection.js';
 import { timestampParam } from './dates.js';
 import { createDueWatcher, type DueWatcher } from './due-watcher.js';
 import { dueChannelOf } from './identifiers.js';
@@ -65,11 +65,11 @@ interface ClaimRow {
 const intakeKey = (accountId: string, eventId: string, ruleId: string) => `${accountId}\u0000${eventId}\u0000${ruleId}`;
 
 /** Triggers in `<schema>.triggers`: see the README for the claim, the indexes and the wake-ups. */
-export function triggerStoreOn(db: Database, settings: { logger: Logger; retention: ResolvedRetention | undefined }): TriggerStore & TriggerStoreExtras {
+export function triggerStoreOn(db: Database, settings: { logger: Logger; retention: ResolvedRetention | undefined; outcomeRetryMs: number }): TriggerStore & TriggerStoreExtras {
   const s = `"${db.schema}"`;
   const sql = triggerStatements(s);
   const channel = dueChannelOf(db.schema);
-  const { logger, retention } = settings;
+  const { logger, retention, outcomeRetryMs } = settings;
   const handles = new Set<RetentionHandle>();
   let watcher: DueWatcher | undefined;
 
@@ -237,12 +237,12 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
     },
 
     async finishAttempt(id, leaseToken, result: AttemptResult) {
-      const [saved] = await finishMany(db, sql.finish, [{ id, leaseToken, result }]);
+      const [saved] = await finishMany(db, sql.finish, [{ id, leaseToken, result }], outcomeRetryMs, logger);
       return saved === true;
     },
 
     async finishAttempts(requests) {
-      return finishMany(db, sql.finish, requests);
+      return finishMany(db, sql.finish, requests, outcomeRetryMs, logger);
     },
 
     async transitionTrigger(accountId, id, request: TransitionRequest): Promise<TransitionResult> {
@@ -332,8 +332,13 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
 /**
  * Outcomes in one statement. Invalid dates are refused before anything is written; requests with an
  * id or token this store could not have issued are answered `false` without being sent.
+ *
+ * An outcome is written after its actions were sent: if it is lost, the lease runs out and the
+ * actions are sent again. So while the server is unreachable (a restart takes seconds) the write is
+ * repeated for up to `retryMs`. Repeating it is safe: each row is written only under its lease
+ * token, so a write that did commit before its reply was lost finds no lease the second time.
  */
-async function finishMany(db: Database, finish: ReturnType<typeof triggerStatements>['finish'], requests: readonly FinishRequest[]): Promise<boolean[]> {
+async function finishMany(db: Database, finish: ReturnType<typeof triggerStatements>['finish'], requests: readonly FinishRequest[], retryMs: number, logger: Logger): Promise<boolean[]> {
   const ids: string[] = [];
   const tokens: string[] = [];
   const statuses: string[] = [];
@@ -358,7 +363,19 @@ async function finishMany(db: Database, finish: ReturnType<typeof triggerStateme
   });
   const saved = requests.map(() => false);
   if (ids.length === 0) return saved;
-  const { rows } = await db.query<{ ord: string }>(finish, [ids, tokens, statuses, evaluateAts, updatedAts, histories, sent]);
+  const values = [ids, tokens, statuses, evaluateAts, updatedAts, histories, sent];
+  const deadline = Date.now() + retryMs;
+  let rows: Array<{ ord: string }>;
+  for (let wait = 100; ; wait = Math.min(1_000, wait * 2)) {
+    try {
+      ({ rows } = await db.query<{ ord: string }>(finish, values));
+      break;
+    } catch (error) {
+      if (!isConnectionFailure(error) || Date.now() + wait > deadline) throw error;
+      logger.warn({ error: error instanceof Error ? error.message : String(error), outcomes: ids.length, retryInMs: wait }, 'postgres: server unreachable while saving outcomes; retrying');
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
   for (const row of rows) {
     const position = positions[Number(row.ord) - 1];
     if (position !== undefined) saved[position] = true;
