@@ -1,5 +1,5 @@
 export { createAutomationEngine } from './engine/create-engine.js';
-export type { AutomationEngine, EngineEvents, IngestOptions, SavedRule, UpdateRuleOptions } from './engine/create-engine.js';
+export type { AutomationEngine, EngineEvents, IngestManyResult, IngestOptions, SavedRule, UpdateRuleOptions } from './engine/create-engine.js';
 export type { AutomationEngineOptions } from './engine/options.js';
 export { positiveIntOption } from './engine/options.js';
 

@@ -11,7 +11,7 @@ import {
 } from '../errors.js';
 import { createWebhookUrlCheck } from '../net/webhook-address-policy.js';
 import { normalizeEvent, type AutomationEvent, type NormalizedEvent } from '../events/event.js';
-import { ingestEvent } from '../intake/ingest.js';
+import { ingestEvent, ingestEvents } from '../intake/ingest.js';
 import { createMemoryBus } from '../memory/memory-bus.js';
 import type { BusSubscription, EventBus } from '../ports/bus.js';
 import { systemClock, type Clock } from '../ports/clock.js';
@@ -54,6 +54,9 @@ export interface IngestOptions {
   trace?: TraceCarrier | undefined;
 }
 
+/** One event of `ingestMany`: its triggers, or the error that refused it (an `EventValidationError`). */
+export type IngestManyResult = { ok: true; eventId: string; triggers: Trigger[] } | { ok: false; error: AutomationError | Error };
+
 export interface UpdateRuleOptions {
   /** Refuse the write (VersionConflictError) unless the stored rule is at this version. */
   expectedVersion?: number | undefined;
@@ -94,6 +97,12 @@ export interface AutomationEngine {
   };
   /** Intake: validates the event and stores one trigger per matching rule; returns them. */
   ingest(event: AutomationEvent, options?: IngestOptions): Promise<Trigger[]>;
+  /**
+   * Intake of many events at once (bulk import, a batch off a queue): each is validated on its own,
+   * so one bad event does not refuse the others; rules are looked up once per (account, event name)
+   * and all triggers are stored with one store call. One result per event, in order.
+   */
+  ingestMany(events: readonly AutomationEvent[]): Promise<IngestManyResult[]>;
   /** Validates the event and sends it to the bus; with the in-process bus, intake is done on return. */
   publish(event: AutomationEvent): Promise<{ id: string }>;
   /** One pass of the claim loop: processes everything due now. */
@@ -260,6 +269,33 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     return triggers;
   };
 
+  const ingestMany = async (inputs: readonly unknown[]): Promise<IngestManyResult[]> => {
+    if (!triggerStoreOption) missing('trigger')();
+    if (!Array.isArray(inputs)) throw new AutomationError('CRM_ERR_CONFIG', 'ingestMany takes an array of events');
+    const span = tracer.startSpan('crm.intake.batch', { kind: 'consumer', attributes: { 'crm.events': inputs.length } });
+    let results;
+    try {
+      results = await ingestEvents(inputs, { store, rules: ruleSource ?? rulesStore, clock, logger, eventTimeWindow: tuning.eventTimeWindow });
+    } catch (error) {
+      span.recordError(error);
+      throw error;
+    } finally {
+      span.end();
+    }
+    let earliest = Number.POSITIVE_INFINITY;
+    const out: IngestManyResult[] = results.map((r) => {
+      if (!r.ok) return { ok: false, error: r.error instanceof Error ? r.error : new AutomationError('CRM_ERR_EVENT_INVALID', String(r.error)) };
+      const triggers = r.inserted.map((i) => i.trigger);
+      const created = r.inserted.filter((i) => i.created).length;
+      for (const i of r.inserted) if (i.created) earliest = Math.min(earliest, i.trigger.evaluateAt.getTime());
+      emitter.emit('event:ingested', { event: r.event, triggers, created });
+      return { ok: true, eventId: r.event.id, triggers };
+    });
+    if (Number.isFinite(earliest)) loop.wake(new Date(earliest));
+    logger.debug({ events: inputs.length, refused: out.filter((r) => !r.ok).length }, 'events ingested');
+    return out;
+  };
+
   let subscription: BusSubscription | undefined;
   let subscribing: Promise<void> | undefined;
   const attachIntake = () => {
@@ -369,6 +405,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     },
 
     ingest: (event, ingestOptions) => ingest(event, ingestOptions),
+    ingestMany: (events) => ingestMany(events),
 
     async publish(input) {
       const event = normalizeEvent(input, clock.now(), tuning.eventTimeWindow);
