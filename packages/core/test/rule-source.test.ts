@@ -23,6 +23,25 @@ describe('rules read from a rule source (a Rules Service client)', () => {
     expect(sms.sent).toHaveLength(1);
   });
 
+  it('reads each rule once per claimed batch, however many of its triggers the batch holds', async () => {
+    const clock = createManualClock(0);
+    const rulesDb = createAutomationEngine({ store: createMemoryStore(), clock });
+    const first = await rulesDb.rules.create('acc_1', { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } });
+    const second = await rulesDb.rules.create('acc_1', { ...technicianSmsRule, name: 'second', delay: { value: 0, unit: 'minutes' } });
+    const gets: string[] = [];
+    const source: RuleSource = {
+      findRulesForEvent: (a, e) => rulesDb.store.findRulesForEvent(a, e),
+      getRule: async (a, id) => (gets.push(id), rulesDb.store.getRule(a, id)),
+    };
+    const sms = createRecordingChannel();
+    const engine = createAutomationEngine({ store: createMemoryStore(), ruleSource: source, clock, channels: { sms }, batchSize: 100 });
+    for (let i = 0; i < 10; i++) await engine.ingest({ id: `e${i}`, name: 'job.status.changed', accountId: 'acc_1', payload: doneJobPayload });
+    // The first claim takes 2 x concurrency (32) at most: all 20 triggers in one batch.
+    expect(await engine.runDue()).toMatchObject({ claimed: 20, completed: 20 });
+    expect(gets.sort()).toEqual([first.id, second.id].sort());
+    expect(sms.sent).toHaveLength(20);
+  });
+
   it('a rule source that is down fails intake (the bus redelivers) and defers due triggers, which catch up', async () => {
     const clock = createManualClock(0);
     const rulesDb = createAutomationEngine({ store: createMemoryStore(), clock });

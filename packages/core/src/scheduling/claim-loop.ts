@@ -1,5 +1,7 @@
 import { describeError } from '../errors.js';
+import type { RuleSource } from '../ports/rule-source.js';
 import type { AttemptResult, FinishRequest, TriggerStore } from '../ports/store.js';
+import type { Rule } from '../rules/rule.js';
 import { backoffDelay } from './backoff.js';
 import { consecutiveInfrastructureFailures, INFRASTRUCTURE_FAILURE, LEASE_DEFERRED, runAttempt, type AttemptContext } from './run-attempt.js';
 import type { ClaimedTrigger, ErrorSummary } from './trigger.js';
@@ -53,6 +55,24 @@ async function pool<T>(items: readonly T[], concurrency: number, work: (item: T)
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A rule source that answers each (account, rule) once; a failed read is not remembered. */
+function readOncePerBatch(source: RuleSource): RuleSource {
+  const reads = new Map<string, Promise<Rule | null>>();
+  return {
+    findRulesForEvent: (accountId, eventName) => source.findRulesForEvent(accountId, eventName),
+    getRule(accountId, id) {
+      const key = `${accountId}\u0000${id}`;
+      let read = reads.get(key);
+      if (!read) {
+        read = source.getRule(accountId, id);
+        reads.set(key, read);
+        read.catch(() => reads.delete(key));
+      }
+      return read;
+    },
+  };
+}
 
 /**
  * Collects the outcomes that concurrent triggers finish within one turn of the event loop and writes
@@ -146,7 +166,10 @@ export class ClaimLoop {
       if (claimed.length === 0) break;
       counts.claimed += claimed.length;
       this.hooks.onClaimed?.(claimed, limit);
-      await pool(claimed, this.options.concurrency, (trigger) => this.process(trigger, counts));
+      // One read per rule per batch: the triggers of a batch were claimed at one instant, so they all
+      // see the rule as it is now; a remote rule source is asked once, not once per trigger.
+      const ctx: AttemptContext = { ...this.ctx, ruleSource: readOncePerBatch(this.ctx.ruleSource) };
+      await pool(claimed, this.options.concurrency, (trigger) => this.process(trigger, counts, ctx));
       if (claimed.length < limit) break;
     }
     return counts;
@@ -157,7 +180,7 @@ export class ClaimLoop {
     this.perTriggerMs = this.perTriggerMs === undefined ? took : 0.8 * this.perTriggerMs + 0.2 * took;
   }
 
-  private async process(trigger: ClaimedTrigger, counts: RunCounts): Promise<void> {
+  private async process(trigger: ClaimedTrigger, counts: RunCounts, ctx: AttemptContext = this.ctx): Promise<void> {
     const log = this.ctx.logger.child({ accountId: trigger.accountId, ruleId: trigger.ruleId, triggerId: trigger.id });
     const startedAt = this.ctx.clock.now().getTime();
     if (startedAt + this.ctx.sendTimeoutMs >= trigger.leaseExpiresAt.getTime()) {
@@ -178,7 +201,7 @@ export class ClaimLoop {
       attributes: { 'crm.trigger_id': trigger.id, 'crm.rule_id': trigger.ruleId, 'crm.account_id': trigger.accountId, 'crm.attempt': trigger.attempt },
     });
     try {
-      result = await runAttempt(trigger, this.ctx, span);
+      result = await runAttempt(trigger, ctx, span);
     } catch (error) {
       span.recordError(error);
       // The store or the rule source failed mid-attempt: retry with backoff rather than wait for the
