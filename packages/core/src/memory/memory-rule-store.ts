@@ -2,7 +2,22 @@ import type { RuleReplaceResult, RuleStore } from '../ports/rule-store.js';
 import type { Rule, RuleDraft, RuleFilter } from '../rules/rule.js';
 import { clampLimit, isMemoryId, newMemoryId, paginate } from './memory-ids.js';
 
-const copyRule = (rule: Rule): Rule => structuredClone(rule);
+/**
+ * Rules are stored frozen and handed out as they are: no caller can change a stored rule through a
+ * returned object, and reading one (once per claimed batch, on the fire path) copies nothing.
+ */
+function frozen<T>(value: T): T {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node !== 'object' || node === null || Object.isFrozen(node)) continue;
+    Object.freeze(node);
+    for (const child of Object.values(node)) stack.push(child);
+  }
+  return value;
+}
+
+const snapshot = (rule: Rule): Rule => frozen(structuredClone(rule));
 
 /** An in-memory rule store: rules indexed by (account, event name), for tests, demos and one process. */
 export function createMemoryRuleStore(): RuleStore & { readonly size: number } {
@@ -31,15 +46,14 @@ export function createMemoryRuleStore(): RuleStore & { readonly size: number } {
     },
 
     async insertRule(accountId, draft: RuleDraft, now) {
-      const rule: Rule = { ...structuredClone(draft), id: newMemoryId(now.getTime()), accountId, version: 1, createdAt: now, updatedAt: now };
+      const rule = snapshot({ ...draft, id: newMemoryId(now.getTime()), accountId, version: 1, createdAt: now, updatedAt: now });
       rules.set(rule.id, rule);
       index(rule);
-      return copyRule(rule);
+      return rule;
     },
 
     async getRule(accountId, id) {
-      const rule = owned(accountId, id);
-      return rule ? copyRule(rule) : null;
+      return owned(accountId, id) ?? null;
     },
 
     async replaceRule(accountId, id, draft, { now, expectedVersion }): Promise<RuleReplaceResult> {
@@ -48,11 +62,11 @@ export function createMemoryRuleStore(): RuleStore & { readonly size: number } {
       if (expectedVersion !== undefined && expectedVersion !== current.version) {
         return { ok: false, reason: 'conflict', currentVersion: current.version };
       }
-      const next: Rule = { ...structuredClone(draft), id, accountId, version: current.version + 1, createdAt: current.createdAt, updatedAt: now };
+      const next = snapshot({ ...draft, id, accountId, version: current.version + 1, createdAt: current.createdAt, updatedAt: now });
       unindex(current);
       rules.set(id, next);
       index(next);
-      return { ok: true, rule: copyRule(next) };
+      return { ok: true, rule: next };
     },
 
     async deleteRule(accountId, id) {
@@ -74,8 +88,7 @@ export function createMemoryRuleStore(): RuleStore & { readonly size: number } {
         out.push(rule);
       }
       out.sort((a, b) => (a.id < b.id ? -1 : 1));
-      const page = paginate(out, limit);
-      return { ...page, items: page.items.map(copyRule) };
+      return paginate(out, limit);
     },
 
     async findRulesForEvent(accountId, eventName) {
@@ -86,7 +99,6 @@ export function createMemoryRuleStore(): RuleStore & { readonly size: number } {
         const rule = rules.get(id);
         if (rule?.enabled) out.push(rule);
       }
-      // Intake only reads id, version and delay; returning the stored objects keeps it allocation-free.
       return out;
     },
 

@@ -163,10 +163,13 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
       const at = requireValidDate(now, 'now').getTime();
       if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw new AutomationError('CRM_ERR_CONFIG', `leaseMs must be a positive number, got ${leaseMs}`);
       const claimed: ClaimedTrigger[] = [];
+      // One random part per claim, made unique per trigger by a counter: as unguessable as a token
+      // per trigger for what it guards (a stale worker's write), at a fraction of the cost.
+      const batchToken = randomBytes(12).toString('hex');
       while (claimed.length < limit) {
         const trigger = takeFrom(leases, at, isExpired) ?? takeFrom(due, at, isDue);
         if (!trigger) break;
-        const leaseToken = randomBytes(12).toString('hex');
+        const leaseToken = `${batchToken}${(claimed.length + 1).toString(36)}`;
         const leaseExpiresAt = new Date(at + leaseMs);
         trigger.status = 'processing';
         trigger.attempt += 1;
