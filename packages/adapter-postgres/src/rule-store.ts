@@ -3,6 +3,7 @@ import { isDataException, statement, storableText, type Database } from './conne
 import { isStoreId } from './ids.js';
 import { RULE_COLUMNS, toRule, type RuleRow } from './rows.js';
 import { timestampParam } from './dates.js';
+import { tickBatch } from './tick-batch.js';
 
 /** Rules in `<schema>.rules`: documents (conditions, actions) as JSONB, the fields queries match on as columns. */
 export function ruleStoreOn(db: Database): RuleStore {
@@ -12,7 +13,7 @@ export function ruleStoreOn(db: Database): RuleStore {
       INSERT INTO ${s}.rules (account_id, name, description, enabled, event_name, delay_value, delay_unit, conditions, actions, version, created_at, updated_at)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, 1, $10::timestamptz, $10::timestamptz)
       RETURNING ${RULE_COLUMNS}`),
-    get: statement(`SELECT ${RULE_COLUMNS} FROM ${s}.rules WHERE id = $1::bigint AND account_id = $2`),
+    getMany: statement(`SELECT ${RULE_COLUMNS} FROM ${s}.rules WHERE id = ANY($1::bigint[])`),
     replace: statement(`
       UPDATE ${s}.rules
       SET name = $3, description = $4, enabled = $5, event_name = $6, delay_value = $7, delay_unit = $8,
@@ -41,6 +42,12 @@ export function ruleStoreOn(db: Database): RuleStore {
 
   const owned = (accountId: string, id: string) => isStoreId(id) && storableText(accountId);
 
+  // The claim loop reads each trigger's rule as it starts: read those of one turn together.
+  const loadRule = tickBatch<string, RuleRow>(async (ids) => {
+    const { rows } = await db.query<RuleRow>(sql.getMany, [ids]);
+    return new Map(rows.map((row) => [row.id, row]));
+  });
+
   return {
     capabilities: { name: 'postgres' },
 
@@ -52,8 +59,8 @@ export function ruleStoreOn(db: Database): RuleStore {
 
     async getRule(accountId, id) {
       if (!owned(accountId, id)) return null;
-      const { rows } = await db.query<RuleRow>(sql.get, [id, accountId]);
-      return rows[0] ? toRule(rows[0]) : null;
+      const row = await loadRule(id);
+      return row && row.account_id === accountId ? toRule(row) : null;
     },
 
     async replaceRule(accountId, id, draft, { now, expectedVersion }): Promise<RuleReplaceResult> {

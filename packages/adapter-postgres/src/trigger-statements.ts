@@ -62,7 +62,9 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
       SET status = 'processing', attempt = t.attempt + 1, lease_token = gen_random_uuid()::text,
           lease_expires_at = $3::timestamptz, lease_owner = $4, updated_at = $1::timestamptz
       FROM picked
-      WHERE t.id = picked.id
+      -- The id array (an InitPlan, computed once) puts the primary key under the update whatever the
+      -- statistics say; joined on picked alone, a stale estimate can make it a scan of the table.
+      WHERE t.id = ANY (ARRAY(SELECT id FROM picked)) AND t.id = picked.id
       RETURNING t.id, t.account_id, t.rule_id, t.rule_version, t.evaluate_at, t.attempt, t.triggering_event, t.trace,
                 t.execution_history, t.sent_actions, t.created_at, t.lease_token, picked.expired, picked.sort_at`),
 
@@ -84,7 +86,10 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
                               ELSE ARRAY(SELECT DISTINCT a FROM unnest(t.sent_actions || i.sent::integer[]) AS a ORDER BY a) END,
           lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
       FROM input i
-      WHERE t.id = i.id AND t.status = 'processing' AND t.lease_token = i.lease_token
+      -- A lease token is set only while the trigger is processing (claims set it, every other write
+      -- clears it), so it alone guards the write. Leaving the status out keeps the planner on the
+      -- primary key: the lease index would hold every finished trigger's old entry until a vacuum.
+      WHERE t.id = i.id AND t.lease_token = i.lease_token
       RETURNING i.ord`),
 
     /** A user transition (cancel, manual retry); a retry notifies its due time like intake does. */
