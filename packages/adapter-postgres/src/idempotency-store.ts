@@ -18,6 +18,8 @@ export interface PostgresIdempotencyStore extends IdempotencyStore {
   readonly schema: string;
   /** Creates the `idempotency_keys` table (migrations as for the store); safe to repeat and to run concurrently. */
   ensureSchema(): Promise<SchemaReport>;
+  /** Drops the schema and everything in it, as the stores' `dropSchema()` does (tests, benchmarks). */
+  dropSchema(): Promise<void>;
   /** Deletes entries whose lock or remembered period has passed; returns how many. */
   purgeExpired(): Promise<number>;
   /** Ends the pool if the store opened it. */
@@ -73,6 +75,7 @@ export function createPostgresIdempotencyStore(options: PostgresIdempotencyStore
     pool: db.pool,
     schema,
     ensureSchema: () => ensureSchema(db, ['idempotency']),
+    dropSchema: async () => void (await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)),
 
     async acquire(key, lockMs): Promise<IdempotencyReservation> {
       const stored = storedKey(key);

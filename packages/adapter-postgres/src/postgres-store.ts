@@ -30,6 +30,11 @@ export interface PostgresStoreControls {
    * advisory lock: safe to call any number of times, from any number of processes at once.
    */
   ensureSchema(): Promise<SchemaReport>;
+  /**
+   * Drops the schema and everything in it (`DROP SCHEMA ... CASCADE`), the tables of every store
+   * sharing it included. For tests and benchmarks that use a schema per run; never needed otherwise.
+   */
+  dropSchema(): Promise<void>;
 }
 
 /** What every `close()` of these stores does. */
@@ -84,6 +89,7 @@ function controls(db: Database, components: readonly SchemaComponent[], shutdown
     pool: db.pool,
     schema: db.schema,
     ensureSchema: () => ensureSchema(db, components),
+    dropSchema: async () => void (await db.query(`DROP SCHEMA IF EXISTS "${db.schema}" CASCADE`)),
     close() {
       closing ??= shutdown().then(() => db.close());
       return closing;

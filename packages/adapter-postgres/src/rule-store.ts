@@ -22,7 +22,9 @@ export function ruleStoreOn(db: Database): RuleStore {
       RETURNING ${RULE_COLUMNS}`),
     version: statement(`SELECT version FROM ${s}.rules WHERE id = $1::bigint AND account_id = $2`),
     delete: statement(`DELETE FROM ${s}.rules WHERE id = $1::bigint AND account_id = $2`),
-    forEvent: statement(`SELECT ${RULE_COLUMNS} FROM ${s}.rules WHERE account_id = $1 AND event_name = $2 AND enabled`),
+    forEvents: statement(`
+      SELECT ${RULE_COLUMNS} FROM ${s}.rules
+      WHERE (account_id, event_name) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND enabled`),
   };
 
   const draftValues = (draft: RuleDraft) => [
@@ -41,6 +43,21 @@ export function ruleStoreOn(db: Database): RuleStore {
     isDataException(error) ? new RuleValidationError([{ path: '', code: 'unstorable', message: `PostgreSQL cannot store this rule: ${(error as Error).message}` }]) : error;
 
   const owned = (accountId: string, id: string) => isStoreId(id) && storableText(accountId);
+
+  // Concurrent ingests (a bus consumer's prefetch) look their rules up together.
+  const eventKey = (accountId: string, eventName: string) => `${accountId}\u0000${eventName}`;
+  const loadRulesForEvent = tickBatch<string, RuleRow[]>(async (keys) => {
+    const pairs = keys.map((k) => k.split('\u0000') as [string, string]);
+    const { rows } = await db.query<RuleRow>(sql.forEvents, [pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
+    const found = new Map<string, RuleRow[]>();
+    for (const row of rows) {
+      const key = eventKey(row.account_id, row.event_name);
+      const list = found.get(key);
+      if (list) list.push(row);
+      else found.set(key, [row]);
+    }
+    return found;
+  });
 
   // The claim loop reads each trigger's rule as it starts: read those of one turn together.
   const loadRule = tickBatch<string, RuleRow>(async (ids) => {
@@ -108,8 +125,7 @@ export function ruleStoreOn(db: Database): RuleStore {
 
     async findRulesForEvent(accountId, eventName) {
       if (!storableText(accountId) || !storableText(eventName)) return [];
-      const { rows } = await db.query<RuleRow>(sql.forEvent, [accountId, eventName]);
-      return rows.map(toRule);
+      return ((await loadRulesForEvent(eventKey(accountId, eventName))) ?? []).map(toRule);
     },
   };
 }

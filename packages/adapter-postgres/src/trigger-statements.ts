@@ -12,13 +12,13 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
      */
     insert: statement(`
       WITH input AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::timestamptz[], $5::integer[], $7::jsonb[])
-          WITH ORDINALITY AS i(account_id, rule_id, rule_version, evaluate_at, event_index, trace, ord)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::timestamptz[], $5::integer[], $7::jsonb[], $8::timestamptz[])
+          WITH ORDINALITY AS i(account_id, rule_id, rule_version, evaluate_at, event_index, trace, created_at, ord)
       ), events AS (
         SELECT * FROM unnest($6::jsonb[]) WITH ORDINALITY AS e(event, index)
       ), inserted AS (
         INSERT INTO ${s}.triggers (account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, trace, execution_history, sent_actions, created_at, updated_at)
-        SELECT i.account_id, i.rule_id, i.rule_version, e.event->>'id', 'pending', i.evaluate_at, 0, e.event, i.trace, '[]'::jsonb, '{}'::integer[], $8::timestamptz, $8::timestamptz
+        SELECT i.account_id, i.rule_id, i.rule_version, e.event->>'id', 'pending', i.evaluate_at, 0, e.event, i.trace, '[]'::jsonb, '{}'::integer[], i.created_at, i.created_at
         FROM input i JOIN events e ON e.index = i.event_index
         ORDER BY i.ord
         ON CONFLICT ON CONSTRAINT triggers_intake_key DO NOTHING

@@ -26,6 +26,7 @@ import { compareIds, isStoreId } from './ids.js';
 import { purgeGroups, startPeriodic, type ResolvedRetention, type RetentionHandle } from './retention.js';
 import { reviveEvent, reviveHistory, toTrigger, TRIGGER_COLUMNS, type StoredEvent, type TriggerRow } from './rows.js';
 import { page } from './rule-store.js';
+import { createIntake, type IntakeRow } from './intake.js';
 import { triggerStatements } from './trigger-statements.js';
 
 /** What the trigger store adds to the port: retention and its own shutdown. */
@@ -73,45 +74,7 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
   const handles = new Set<RetentionHandle>();
   let watcher: DueWatcher | undefined;
 
-  const insertOnce = async (batch: readonly NewTrigger[], dueAt: readonly string[], at: string) => {
-    const events: string[] = [];
-    const parsedEvents: TriggeringEvent[] = [];
-    const eventIndex: number[] = [];
-    let lastEvent: NewTrigger['triggeringEvent'] | undefined;
-    for (const input of batch) {
-      // Intake batches share one event object: serialize it once.
-      if (input.triggeringEvent !== lastEvent) {
-        lastEvent = input.triggeringEvent;
-        const json = JSON.stringify({ id: lastEvent.id, name: lastEvent.name, timestamp: lastEvent.timestamp, payload: lastEvent.payload });
-        events.push(json);
-        // What a read returns: the JSON round trip of what was written.
-        parsedEvents.push(reviveEvent(JSON.parse(json) as StoredEvent));
-      }
-      eventIndex.push(events.length);
-    }
-    const { rows } = await db
-      .query<{ id: string; account_id: string; event_id: string; rule_id: string }>(sql.insert, [
-        batch.map((t) => t.accountId),
-        batch.map((t) => t.ruleId),
-        batch.map((t) => t.ruleVersion),
-        dueAt,
-        eventIndex,
-        events,
-        batch.map((t) => (t.trace ? JSON.stringify(t.trace) : null)),
-        at,
-        channel,
-      ])
-      .catch((error: unknown) => {
-        throw isDataException(error) ? new AutomationError('CRM_ERR_EVENT_INVALID', `PostgreSQL cannot store these triggers: ${(error as Error).message}`, { cause: error }) : error;
-      });
-    const created = new Map(rows.map((r) => [intakeKey(r.account_id, r.event_id, r.rule_id), r.id]));
-    return { created, parsedEvents, eventIndex };
-  };
-
-  const existing = async (inputs: readonly NewTrigger[]) => {
-    const { rows } = await db.query<TriggerRow>(sql.existing, [inputs.map((t) => t.accountId), inputs.map((t) => t.triggeringEvent.id), inputs.map((t) => t.ruleId)]);
-    return new Map(rows.map((r) => [intakeKey(r.account_id, r.triggering_event.id, r.rule_id), toTrigger(r)]));
-  };
+  const intake = createIntake(db, sql, channel);
 
   const store: TriggerStore & TriggerStoreExtras = {
     capabilities: { name: 'postgres', ttlRetention: false },
@@ -119,62 +82,9 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
     async insertTriggers(batch, now): Promise<InsertedTrigger[]> {
       const at = timestampParam(now, 'now');
       // All or nothing: a bad due time refuses the batch before anything is sent.
-      const dueAt = batch.map((t, i) => timestampParam(t.evaluateAt, `triggers[${i}].evaluateAt`));
-      if (batch.length === 0) return [];
-      const out: Array<InsertedTrigger | undefined> = new Array(batch.length);
-      let pending = batch.map((_, i) => i);
-      // A trigger reported as existing can be purged before it is read: then insert it again.
-      for (let round = 0; round < 3 && pending.length > 0; round++) {
-        const inputs = pending.map((i) => batch[i] as NewTrigger);
-        const { created, parsedEvents, eventIndex } = await insertOnce(inputs, pending.map((i) => dueAt[i] as string), at);
-        const firstOfKey = new Map<string, InsertedTrigger>();
-        const missing: number[] = [];
-        inputs.forEach((input, k) => {
-          const key = intakeKey(input.accountId, input.triggeringEvent.id, input.ruleId);
-          const index = pending[k] as number;
-          const earlier = firstOfKey.get(key);
-          if (earlier) {
-            out[index] = { trigger: earlier.trigger, created: false };
-            return;
-          }
-          const id = created.get(key);
-          if (id === undefined) {
-            missing.push(index);
-            return;
-          }
-          const trigger: Trigger = {
-            id,
-            accountId: input.accountId,
-            ruleId: input.ruleId,
-            ruleVersion: input.ruleVersion,
-            status: 'pending',
-            evaluateAt: new Date(input.evaluateAt.getTime()),
-            attempt: 0,
-            triggeringEvent: parsedEvents[(eventIndex[k] as number) - 1] as TriggeringEvent,
-            ...(input.trace ? { trace: { ...input.trace } } : {}),
-            executionHistory: [],
-            sentActions: [],
-            createdAt: new Date(now.getTime()),
-            updatedAt: new Date(now.getTime()),
-          };
-          const inserted = { trigger, created: true };
-          firstOfKey.set(key, inserted);
-          out[index] = inserted;
-        });
-        pending = [];
-        if (missing.length === 0) break;
-        const found = await existing(missing.map((i) => batch[i] as NewTrigger));
-        for (const index of missing) {
-          const input = batch[index] as NewTrigger;
-          const trigger = found.get(intakeKey(input.accountId, input.triggeringEvent.id, input.ruleId));
-          if (trigger) out[index] = { trigger, created: false };
-          else pending.push(index);
-        }
-      }
-      if (pending.length > 0) {
-        throw new AutomationError('CRM_ERR_TRIGGER_NOT_FOUND', `triggers for event ${batch[pending[0] as number]?.triggeringEvent.id} were reported as existing but are gone; retry the intake`, { retryable: true });
-      }
-      return out as InsertedTrigger[];
+      const rows = batch.map((input, i): IntakeRow => ({ input, dueAt: timestampParam(input.evaluateAt, `triggers[${i}].evaluateAt`), createdAt: now, createdAtParam: at }));
+      if (rows.length === 0) return [];
+      return intake(rows);
     },
 
     async getTrigger(accountId, id) {

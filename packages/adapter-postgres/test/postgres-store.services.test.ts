@@ -98,6 +98,17 @@ describe.skipIf(!url)('postgres store', () => {
       expect((await createPostgresStore({ pool, schema }).ensureSchema()).applied).toEqual([]);
     });
 
+    it('dropSchema() removes the schema and everything in it', async () => {
+      const schema = fresh();
+      const store = createPostgresStore({ pool, schema });
+      await store.ensureSchema();
+      await store.dropSchema();
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM information_schema.schemata WHERE schema_name = $1`, [schema]);
+      expect(rows[0].n).toBe(0);
+      await store.dropSchema();
+      expect((await store.ensureSchema()).applied).toHaveLength(2);
+    });
+
     it('says to call ensureSchema() when the tables are missing', async () => {
       const store = createPostgresStore({ pool, schema: fresh() });
       const error = await errorOf(store.insertRule('acc_1', draft(), T0));
@@ -188,7 +199,19 @@ describe.skipIf(!url)('postgres store', () => {
     it('refuses U+0000 in an event with CRM_ERR_EVENT_INVALID and stores nothing of the batch', async () => {
       const error = await errorOf(store.insertTriggers([trigger('fine', T0), trigger('nul', T0, { text: 'a\u0000b' })], T0));
       expect(error.code).toBe('CRM_ERR_EVENT_INVALID');
-      expect((await store.listTriggers('acc_1', {})).items).toEqual([]);
+      expect((await store.listTriggers('acc_1', {})).items.filter((t) => ['fine', 'nul'].includes(t.triggeringEvent.id))).toEqual([]);
+    });
+
+    it('fails only the call that carried it when concurrent intakes share a statement', async () => {
+      const calls = ['m1', 'm2', 'm_bad', 'm3'].map((id) => store.insertTriggers([trigger(id, T0, id === 'm_bad' ? { text: '\u0000' } : { ok: true })], T0));
+      const settled = await Promise.allSettled(calls);
+      expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      expect(settled[2]?.status === 'rejected' && isAutomationError(settled[2].reason) && settled[2].reason.code).toBe('CRM_ERR_EVENT_INVALID');
+      const stored = (await store.listTriggers('acc_1', {})).items.map((t) => t.triggeringEvent.id).sort();
+      expect(stored).toEqual(['m1', 'm2', 'm3']);
+      // Each call got its own triggers back.
+      const ids = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value.map((i) => i.trigger.triggeringEvent.id) : []));
+      expect(ids).toEqual(['m1', 'm2', 'm3']);
     });
 
     it('refuses U+0000 in a rule with CRM_ERR_RULE_INVALID', async () => {
