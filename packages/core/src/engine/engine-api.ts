@@ -1,0 +1,112 @@
+import type { ActionObservation } from '../dispatch/dispatch-actions.js';
+import type { AutomationError, ValidationIssue } from '../errors.js';
+import type { AutomationEvent, NormalizedEvent } from '../events/event.js';
+import type { EventBus } from '../ports/bus.js';
+import type { Clock } from '../ports/clock.js';
+import type { ActionCommand } from '../ports/gateway.js';
+import type { TraceCarrier } from '../ports/tracer.js';
+import type { AttemptResult, AutomationStore, RuleStore, TriggerStore } from '../ports/store.js';
+import type { Page, Rule, RuleFilter } from '../rules/rule.js';
+import type { RuleValidationResult } from '../rules/rule-schema.js';
+import type { DryRunResult, DryRunSample } from '../rules/dry-run.js';
+import type { RunCounts } from '../scheduling/claim-loop.js';
+import type { ClaimedTrigger, ConditionTrace, ErrorSummary, Trigger, TriggerFilter } from '../scheduling/trigger.js';
+
+/** What an engine tells observers (logs, metrics, demos, tests). */
+export interface EngineEvents {
+  'event:ingested': [info: { event: NormalizedEvent; triggers: Trigger[]; created: number }];
+  'trigger:claimed': [trigger: ClaimedTrigger];
+  'trigger:evaluated': [info: { trigger: ClaimedTrigger; matched: boolean; conditions: ConditionTrace[] }];
+  'trigger:finished': [info: { trigger: ClaimedTrigger; result: AttemptResult; saved: boolean }];
+  /** `limit` is what the claim asked for: `batchSize`, or less while triggers take long (see `batchLimit`). */
+  'batch:claimed': [info: { size: number; limit: number; at: Date }];
+  'action:sent': [info: ActionObservation & { command: ActionCommand; result: unknown }];
+  'action:failed': [info: ActionObservation & { command: ActionCommand | undefined; error: ErrorSummary }];
+  'loop:error': [error: unknown];
+  /** A rule was created, replaced or deleted through this engine (`rule` is null after a delete). */
+  'rule:changed': [info: { accountId: string; ruleId: string; rule: Rule | null }];
+}
+
+export interface IngestOptions {
+  /**
+   * Rules already matched by the caller (the pub/sub lookup pattern: a `rules_found` message carries
+   * them); intake skips its own lookup but still keeps only enabled rules of this account and event.
+   */
+  rules?: readonly Rule[] | undefined;
+  /** Trace context the event arrived with (bus or HTTP headers); its triggers join that trace. */
+  trace?: TraceCarrier | undefined;
+}
+
+/** One event of `ingestMany`: its triggers, or the error that refused it (an `EventValidationError`). */
+export type IngestManyResult = { ok: true; eventId: string; triggers: Trigger[] } | { ok: false; error: AutomationError | Error };
+
+export interface UpdateRuleOptions {
+  /** Refuse the write (VersionConflictError) unless the stored rule is at this version. */
+  expectedVersion?: number | undefined;
+}
+
+/**
+ * A rule as `rules.create` / `rules.update` return it: the stored rule, plus the save's `warnings`
+ * (not stored) when something deserves a look, such as an action type with no gateway on this engine.
+ */
+export type SavedRule = Rule & { warnings?: ValidationIssue[] | undefined };
+
+export interface AutomationEngine {
+  readonly rules: {
+    create(accountId: string, input: unknown): Promise<SavedRule>;
+    get(accountId: string, id: string): Promise<Rule | null>;
+    /** Full replace; null when the rule does not exist in this account. */
+    update(accountId: string, id: string, input: unknown, options?: UpdateRuleOptions): Promise<SavedRule | null>;
+    delete(accountId: string, id: string): Promise<boolean>;
+    list(accountId: string, filter?: RuleFilter): Promise<Page<Rule>>;
+    /** Checks a rule without storing it; reports every problem with its path. */
+    validate(input: unknown): RuleValidationResult;
+    /**
+     * Tries a rule against a sample event: which conditions pass or fail with the values seen, the
+     * commands that would be sent, and when. `rule` is a saved rule's id or an unsaved rule document.
+     * Nothing is stored or sent. Null when a rule id does not exist in this account.
+     */
+    dryRun(accountId: string, rule: string | Record<string, unknown>, sample: DryRunSample): Promise<DryRunResult | null>;
+    /** JSON Schema (2020-12) of the rule documents this engine accepts, from the validator's zod schema. */
+    jsonSchema(): Record<string, unknown>;
+  };
+  readonly triggers: {
+    get(accountId: string, id: string): Promise<Trigger | null>;
+    list(accountId: string, filter?: TriggerFilter): Promise<Page<Trigger>>;
+    /** Cancels a pending or retrying trigger; null when it does not exist in this account. */
+    cancel(accountId: string, id: string): Promise<Trigger | null>;
+    /** Schedules a failed trigger again, now, with a fresh attempt budget. */
+    retry(accountId: string, id: string): Promise<Trigger | null>;
+  };
+  /** Intake: validates the event and stores one trigger per matching rule; returns them. */
+  ingest(event: AutomationEvent, options?: IngestOptions): Promise<Trigger[]>;
+  /**
+   * Intake of many events at once (bulk import, a batch off a queue): each is validated on its own,
+   * so one bad event does not refuse the others; rules are looked up once per (account, event name)
+   * and all triggers are stored with one store call. One result per event, in order.
+   */
+  ingestMany(events: readonly AutomationEvent[]): Promise<IngestManyResult[]>;
+  /** Validates the event and sends it to the bus; with the in-process bus, intake is done on return. */
+  publish(event: AutomationEvent): Promise<{ id: string }>;
+  /** One pass of the claim loop: processes everything due now. */
+  runDue(): Promise<RunCounts>;
+  /** Starts consuming the bus and running the claim loop. */
+  start(): Promise<void>;
+  /** Stops fetching, lets in-flight intake and triggers finish and be recorded, then returns. */
+  stop(): Promise<void>;
+  on<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): AutomationEngine;
+  off<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): AutomationEngine;
+  /**
+   * The store of both aggregates when the engine was given one (`store`); with `ruleStore` and
+   * `triggerStore`, a view of both whose missing half throws `CRM_ERR_CONFIG`.
+   * @deprecated read `ruleStore` / `triggerStore`.
+   */
+  readonly store: AutomationStore;
+  /** Where this engine keeps rules (`engine.rules.*`); undefined for a trigger-only engine. */
+  readonly ruleStore: RuleStore | undefined;
+  /** Where this engine keeps triggers (intake, the claim loop, `engine.triggers.*`); undefined for a rules-only engine. */
+  readonly triggerStore: TriggerStore | undefined;
+  readonly bus: EventBus;
+  readonly clock: Clock;
+  readonly instanceId: string;
+}

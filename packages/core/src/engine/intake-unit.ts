@@ -1,0 +1,147 @@
+import { AutomationError, describeError } from '../errors.js';
+import { normalizeEvent, type EventTimeWindow } from '../events/event.js';
+import { ingestEvent, ingestEvents, type IntakeContext } from '../intake/ingest.js';
+import type { BusSubscription, EventBus } from '../ports/bus.js';
+import { hasTraceContext, type Tracer } from '../ports/tracer.js';
+import type { InsertedTrigger } from '../ports/store.js';
+import type { Trigger } from '../scheduling/trigger.js';
+import type { AutomationEngine, IngestManyResult, IngestOptions } from './engine-api.js';
+import type { EngineObserver } from './observer.js';
+
+export interface IntakeUnitContext extends IntakeContext {
+  eventTimeWindow: EventTimeWindow;
+  bus: EventBus;
+  group: string;
+  tracer: Tracer;
+  observer: EngineObserver;
+  /** Tells the claim loop the earliest new trigger is due at `at`. */
+  wake: (at: Date) => void;
+  /** Throws when the engine has no trigger store to take events into. */
+  requireTriggers: () => void;
+}
+
+export interface IntakeUnit {
+  ingest: AutomationEngine['ingest'];
+  ingestMany: AutomationEngine['ingestMany'];
+  publish: AutomationEngine['publish'];
+  /** Starts consuming the bus into intake (idempotent). */
+  attach(): Promise<void>;
+  /** Stops consuming; resolves when the handler in flight is done. */
+  detach(): Promise<void>;
+}
+
+function earliestCreated(inserted: readonly InsertedTrigger[]): number {
+  let earliest = Number.POSITIVE_INFINITY;
+  for (const i of inserted) if (i.created) earliest = Math.min(earliest, i.trigger.evaluateAt.getTime());
+  return earliest;
+}
+
+/**
+ * Event intake as the engine exposes it: `ingest` / `ingestMany` (validate, match, store triggers, wake
+ * the loop), `publish` onto the bus, and the bus consumer that feeds intake.
+ */
+export function createIntakeUnit(ctx: IntakeUnitContext): IntakeUnit {
+  const { tracer, observer, logger, bus } = ctx;
+
+  const ingest = async (input: unknown, options: IngestOptions = {}): Promise<Trigger[]> => {
+    ctx.requireTriggers();
+    const span = tracer.startSpan('crm.intake', { parent: options.trace, kind: 'consumer' });
+    let result;
+    try {
+      result = await ingestEvent(input, ctx, options.rules, span.carrier());
+      // Before end(): an ended span ignores attributes.
+      span.setAttributes({ 'crm.account_id': result.event.accountId, 'crm.event_id': result.event.id, 'crm.event_name': result.event.name, 'crm.triggers': result.inserted.length });
+    } catch (error) {
+      span.recordError(error);
+      throw error;
+    } finally {
+      span.end();
+    }
+    const { event, inserted } = result;
+    const triggers = inserted.map((i) => i.trigger);
+    const created = inserted.filter((i) => i.created).length;
+    const earliest = earliestCreated(inserted);
+    if (Number.isFinite(earliest)) ctx.wake(new Date(earliest));
+    logger.debug({ accountId: event.accountId, eventId: event.id, eventName: event.name, matched: triggers.length, created }, 'event ingested');
+    observer.emit('event:ingested', { event, triggers, created });
+    return triggers;
+  };
+
+  const ingestMany = async (inputs: readonly unknown[]): Promise<IngestManyResult[]> => {
+    ctx.requireTriggers();
+    if (!Array.isArray(inputs)) throw new AutomationError('CRM_ERR_CONFIG', 'ingestMany takes an array of events');
+    const span = tracer.startSpan('crm.intake.batch', { kind: 'consumer', attributes: { 'crm.events': inputs.length } });
+    let results;
+    try {
+      results = await ingestEvents(inputs, ctx);
+    } catch (error) {
+      span.recordError(error);
+      throw error;
+    } finally {
+      span.end();
+    }
+    let earliest = Number.POSITIVE_INFINITY;
+    const out: IngestManyResult[] = results.map((r) => {
+      if (!r.ok) return { ok: false, error: r.error instanceof Error ? r.error : new AutomationError('CRM_ERR_EVENT_INVALID', String(r.error)) };
+      const triggers = r.inserted.map((i) => i.trigger);
+      const created = r.inserted.filter((i) => i.created).length;
+      earliest = Math.min(earliest, earliestCreated(r.inserted));
+      observer.emit('event:ingested', { event: r.event, triggers, created });
+      return { ok: true, eventId: r.event.id, triggers };
+    });
+    if (Number.isFinite(earliest)) ctx.wake(new Date(earliest));
+    logger.debug({ events: inputs.length, refused: out.filter((r) => !r.ok).length }, 'events ingested');
+    return out;
+  };
+
+  let subscription: BusSubscription | undefined;
+  let subscribing: Promise<void> | undefined;
+  const attach = () => {
+    subscribing ??= bus
+      .subscribe(
+        async (message, delivery) => {
+          try {
+            await ingest(message, { trace: delivery.headers });
+          } catch (error) {
+            const summary = describeError(error, 'CRM_ERR_EVENT_INVALID');
+            logger.warn({ error: summary, accountId: (message as { accountId?: unknown } | null)?.accountId }, 'event intake failed');
+            throw error;
+          }
+        },
+        { group: ctx.group },
+      )
+      .then((s) => {
+        subscription = s;
+      });
+    return subscribing;
+  };
+
+  return {
+    ingest,
+    ingestMany,
+    attach,
+    async detach() {
+      const sub = subscription;
+      subscription = undefined;
+      subscribing = undefined;
+      await sub?.stop();
+    },
+    async publish(input) {
+      const event = normalizeEvent(input, ctx.clock.now(), ctx.eventTimeWindow);
+      // An in-process bus delivers only to subscribers that exist when the event is published: the
+      // first publish attaches intake, so `publish()` before `start()` is not lost in one process.
+      if (bus.local && !subscribing) await attach();
+      const span = tracer.startSpan('crm.event.publish', { kind: 'producer', attributes: { 'crm.account_id': event.accountId, 'crm.event_name': event.name, 'crm.event_id': event.id } });
+      try {
+        const headers = span.carrier();
+        await bus.publish({ ...event, timestamp: event.timestamp.toISOString() }, hasTraceContext(headers) ? { headers } : undefined);
+      } catch (error) {
+        span.recordError(error);
+        throw error;
+      } finally {
+        span.end();
+      }
+      return { id: event.id };
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import { RuleValidationError, VersionConflictError, type ValidationIssue } from '../errors.js';
+import { normalizeEvent, type EventTimeWindow } from '../events/event.js';
+import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import type { RuleStore } from '../ports/rule-store.js';
+import { dryRunRule } from '../rules/dry-run.js';
+import type { Rule } from '../rules/rule.js';
+import { ruleJsonSchema } from '../rules/rule-schema.js';
+import { requireAccount } from './account.js';
+import type { AutomationEngine, SavedRule } from './engine-api.js';
+import type { EngineRuleLanguage } from './engine-validator.js';
+import type { EngineObserver } from './observer.js';
+
+export interface RuleAdminContext {
+  store: RuleStore;
+  language: EngineRuleLanguage;
+  clock: Clock;
+  logger: Logger;
+  observer: EngineObserver;
+  eventTimeWindow: EventTimeWindow;
+}
+
+/** `engine.rules`: validated CRUD over the rule store, dry runs and the JSON Schema of rules. */
+export function createRuleAdmin(ctx: RuleAdminContext): AutomationEngine['rules'] {
+  const { store, clock, logger, observer } = ctx;
+  const { validate, operators } = ctx.language;
+  let jsonSchema: Record<string, unknown> | undefined;
+
+  const validated = (accountId: string, input: unknown) => {
+    const result = validate(input);
+    const issues: ValidationIssue[] = result.ok ? [] : [...result.issues];
+    const claimed = typeof input === 'object' && input !== null ? (input as { accountId?: unknown }).accountId : undefined;
+    if (claimed !== undefined && claimed !== accountId) {
+      issues.push({ path: 'accountId', code: 'account_mismatch', message: 'accountId in the rule does not match the account it is saved to' });
+    }
+    if (!result.ok || issues.length > 0) throw new RuleValidationError(issues);
+    return { draft: result.rule, warnings: result.warnings };
+  };
+
+  /** The saved rule, with the save's warnings attached (never stored). */
+  const withWarnings = (rule: Rule, warnings: ValidationIssue[] | undefined, accountId: string): SavedRule => {
+    if (!warnings || warnings.length === 0) return rule;
+    logger.warn({ accountId, ruleId: rule.id, warnings }, 'rule saved with warnings');
+    return { ...rule, warnings };
+  };
+
+  return {
+    async create(accountId, input) {
+      const { draft, warnings } = validated(requireAccount(accountId), input);
+      const rule = await store.insertRule(accountId, draft, clock.now());
+      logger.info({ accountId, ruleId: rule.id }, 'rule created');
+      observer.emit('rule:changed', { accountId, ruleId: rule.id, rule });
+      return withWarnings(rule, warnings, accountId);
+    },
+    get: (accountId, id) => store.getRule(requireAccount(accountId), id),
+    async update(accountId, id, input, options = {}) {
+      const { draft, warnings } = validated(requireAccount(accountId), input);
+      const result = await store.replaceRule(accountId, id, draft, { now: clock.now(), expectedVersion: options.expectedVersion });
+      if (result.ok) {
+        logger.info({ accountId, ruleId: id, version: result.rule.version }, 'rule updated');
+        observer.emit('rule:changed', { accountId, ruleId: id, rule: result.rule });
+        return withWarnings(result.rule, warnings, accountId);
+      }
+      if (result.reason === 'not-found') return null;
+      throw new VersionConflictError(id, options.expectedVersion ?? 0, result.currentVersion);
+    },
+    async delete(accountId, id) {
+      const deleted = await store.deleteRule(requireAccount(accountId), id);
+      if (deleted) {
+        logger.info({ accountId, ruleId: id }, 'rule deleted');
+        observer.emit('rule:changed', { accountId, ruleId: id, rule: null });
+      }
+      return deleted;
+    },
+    list: (accountId, filter = {}) => store.listRules(requireAccount(accountId), filter),
+    validate: (input) => validate(input),
+    jsonSchema: () => (jsonSchema ??= ruleJsonSchema(validate)),
+    async dryRun(accountId, input, sample) {
+      requireAccount(accountId);
+      const now = clock.now();
+      let rule: Rule | null;
+      if (typeof input === 'string') {
+        rule = await store.getRule(accountId, input);
+        if (!rule) return null;
+      } else {
+        const result = validate(input);
+        if (!result.ok) return { valid: false, issues: result.issues };
+        rule = { ...result.rule, id: 'unsaved', accountId, version: 0, createdAt: now, updatedAt: now };
+      }
+      // The sample is an event like any other: same shape, size and time checks (EventValidationError).
+      const event = normalizeEvent({ name: sample?.name ?? rule.trigger.eventName, accountId, payload: sample?.payload, timestamp: sample?.timestamp }, now, ctx.eventTimeWindow);
+      return dryRunRule(rule, { name: event.name, payload: event.payload, timestamp: event.timestamp }, now, operators);
+    },
+  };
+}
