@@ -58,6 +58,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     },
     {
       pollIntervalMs: tuning.pollIntervalMs,
+      idlePollMs: tuning.idlePollMs,
       batchSize: tuning.batchSize,
       concurrency: tuning.concurrency,
       leaseMs: tuning.leaseMs,

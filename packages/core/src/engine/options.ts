@@ -67,7 +67,12 @@ export interface AutomationEngineOptions {
 
   /** Consumer group for bus intake. Default `automation-intake`. */
   group?: string | undefined;
-  /** Longest idle sleep of the claim loop (it wakes earlier for known due times). Default 500 ms. */
+  /**
+   * Longest idle sleep of the claim loop; it wakes earlier for the next known due time and whenever
+   * this engine's intake stores an earlier trigger. Default 500 ms; with a trigger store that announces
+   * triggers stored by any process (`watchDue`: the memory and PostgreSQL stores), the loop sleeps until
+   * the next due time or a wake-up, with a 30 s backstop poll. Setting it sets both.
+   */
   pollIntervalMs?: number | undefined;
   /** Triggers claimed per batch. Default 100. */
   batchSize?: number | undefined;
@@ -97,9 +102,14 @@ const ENGINE_OPTION_KEYS = optionKeys<AutomationEngineOptions>()(
   'backoff', 'sendTimeoutMs', 'compiledRuleCacheSize', 'instanceId', 'eventTimeWindow',
 );
 
+/** The backstop poll of an engine whose trigger store wakes it (`watchDue`). */
+export const DEFAULT_IDLE_POLL_MS = 30_000;
+
 export interface ResolvedTuning {
   group: string;
   pollIntervalMs: number;
+  /** The poll when the trigger store announces new triggers itself (`watchDue`): a backstop only. */
+  idlePollMs: number;
   batchSize: number;
   concurrency: number;
   leaseMs: number;
@@ -151,6 +161,7 @@ export function resolveTuning(options: AutomationEngineOptions | undefined): Res
   return {
     group: options.group ?? 'automation-intake',
     pollIntervalMs: positiveIntOption('pollIntervalMs', options.pollIntervalMs, 500),
+    idlePollMs: options.pollIntervalMs === undefined ? DEFAULT_IDLE_POLL_MS : positiveIntOption('pollIntervalMs', options.pollIntervalMs, 500),
     batchSize: positiveIntOption('batchSize', options.batchSize, 100),
     concurrency: positiveIntOption('concurrency', options.concurrency, 16),
     leaseMs,

@@ -9,6 +9,11 @@ import type { ClaimedTrigger, ErrorSummary } from './trigger.js';
 export interface ClaimLoopOptions {
   /** Longest idle sleep; the loop wakes earlier for the next known due time. */
   pollIntervalMs: number;
+  /**
+   * Longest idle sleep when the store announces new triggers (`watchDue`): then the loop sleeps until
+   * the next due time or a wake-up, and this poll is only the backstop.
+   */
+  idlePollMs?: number | undefined;
   batchSize: number;
   /** Triggers processed at once within a batch. */
   concurrency: number;
@@ -128,6 +133,8 @@ export class ClaimLoop {
   private perTriggerMs: number | undefined;
   private readonly outcomes: OutcomeWriter;
   private watching: Promise<(() => Promise<void>) | undefined> | undefined;
+  /** The store's wake-ups are on: idle, the loop need not poll often. */
+  private watched = false;
 
   constructor(
     private readonly ctx: AttemptContext,
@@ -252,6 +259,10 @@ export class ClaimLoop {
     if (watch) {
       this.watching = watch
         .call(this.ctx.store, (at) => this.wake(at))
+        .then((unwatch) => {
+          this.watched = true;
+          return unwatch;
+        })
         .catch((error: unknown) => {
           // Wake-ups are an optimisation; the poll still finds every trigger.
           this.ctx.logger.warn({ error: describeError(error) }, 'store wake-ups unavailable; polling only');
@@ -278,6 +289,7 @@ export class ClaimLoop {
     this.wakeAt = Number.POSITIVE_INFINITY;
     const watching = this.watching;
     this.watching = undefined;
+    this.watched = false;
     await Promise.all([this.pass, watching?.then((unwatch) => unwatch?.()).catch(() => undefined)]);
   }
 
@@ -305,7 +317,8 @@ export class ClaimLoop {
       this.storeFailures = 0;
       const next = await this.ctx.store.nextDueAt();
       const untilNext = next ? next.getTime() - this.ctx.clock.now().getTime() : Number.POSITIVE_INFINITY;
-      delay = Math.min(this.options.pollIntervalMs, Math.max(0, untilNext));
+      const poll = this.watched ? (this.options.idlePollMs ?? this.options.pollIntervalMs) : this.options.pollIntervalMs;
+      delay = Math.min(poll, Math.max(0, untilNext));
     } catch (error) {
       this.storeFailures += 1;
       delay = Math.min(this.options.maxStoreBackoffMs, this.options.pollIntervalMs * 2 ** this.storeFailures);
