@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import pg, { type Pool, type PoolConfig, type QueryResult, type QueryResultRow } from 'pg';
 import { AutomationError, type Logger } from '@crm-automation/core';
 
 /** How a store reaches PostgreSQL: a pool you own, or a connection string it opens a pool for. */
 export interface PostgresConnectionOptions {
   /** A `pg.Pool` you created and end yourself; the store never ends it. */
-  pool?: pg.Pool | undefined;
+  pool?: Pool | undefined;
   /** A connection string; the store opens a pool and ends it on `close()`. */
   connectionString?: string | undefined;
   /**
@@ -13,7 +13,7 @@ export interface PostgresConnectionOptions {
    * Default `max` is 10: a claim loop needs one connection at a time, intake and batched outcomes a
    * few more, and `watchDue` holds one for `LISTEN`.
    */
-  poolConfig?: Omit<pg.PoolConfig, 'connectionString'> | undefined;
+  poolConfig?: Omit<PoolConfig, 'connectionString'> | undefined;
   /** Schema of the store's tables. Default `crm_automation`. */
   schema?: string | undefined;
 }
@@ -31,10 +31,10 @@ export function statement(text: string): Statement {
 }
 
 export interface Database {
-  readonly pool: pg.Pool;
+  readonly pool: Pool;
   readonly schema: string;
   /** Runs a statement; schema-missing errors become a CRM_ERR_CONFIG that says to call `ensureSchema()`. */
-  query<R extends pg.QueryResultRow>(sql: Statement | string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends QueryResultRow>(sql: Statement | string, values?: readonly unknown[]): Promise<QueryResult<R>>;
   /** Ends the pool when the store opened it; a handed pool is left alone. */
   close(): Promise<void>;
 }
@@ -44,7 +44,7 @@ export function openDatabase(factory: string, options: PostgresConnectionOptions
     throw new AutomationError('CRM_ERR_CONFIG', `${factory}: pass either pool or connectionString, not both`);
   }
   if (options.pool && options.poolConfig) throw new AutomationError('CRM_ERR_CONFIG', `${factory}: poolConfig applies only to the pool opened from connectionString`);
-  let pool: pg.Pool;
+  let pool: Pool;
   const owned = !options.pool;
   if (options.pool) pool = options.pool;
   else if (typeof options.connectionString === 'string' && options.connectionString.length > 0) {
@@ -58,7 +58,7 @@ export function openDatabase(factory: string, options: PostgresConnectionOptions
   return {
     pool,
     schema,
-    async query<R extends pg.QueryResultRow>(sql: Statement | string, values: readonly unknown[] = []) {
+    async query<R extends QueryResultRow>(sql: Statement | string, values: readonly unknown[] = []) {
       try {
         const config = typeof sql === 'string' ? { text: sql, values: [...values] } : { name: sql.name, text: sql.text, values: [...values] };
         return await pool.query<R>(config);

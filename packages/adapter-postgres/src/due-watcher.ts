@@ -1,8 +1,8 @@
-import type pg from 'pg';
+import type { Notification, Pool, PoolClient } from 'pg';
 import type { Logger } from '@crm-automation/core';
 
 export interface DueWatcherOptions {
-  pool: pg.Pool;
+  pool: Pool;
   channel: string;
   logger: Logger;
   /** Asked after every (re)connection: what may have been notified while no one listened. */
@@ -29,7 +29,7 @@ export function createDueWatcher(options: DueWatcherOptions): DueWatcher {
   const { pool, channel, logger } = options;
   const maxBackoffMs = options.maxBackoffMs ?? 5_000;
   const listeners = new Set<(dueAt: Date) => void>();
-  let client: pg.PoolClient | undefined;
+  let client: PoolClient | undefined;
   let connecting: Promise<void> | undefined;
   let releasing: Promise<void> | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -49,7 +49,7 @@ export function createDueWatcher(options: DueWatcherOptions): DueWatcher {
     }
   };
 
-  const onNotification = (notification: pg.Notification) => {
+  const onNotification = (notification: Notification) => {
     if (notification.channel !== channel) return;
     const ms = Number(notification.payload);
     if (Number.isFinite(ms)) emit(new Date(ms));
@@ -58,7 +58,7 @@ export function createDueWatcher(options: DueWatcherOptions): DueWatcher {
   const onEnd = () => drop(new Error('LISTEN connection ended'));
 
   /** Detaches the held connection: our handlers off, the client out of `client`. */
-  const detach = (): pg.PoolClient | undefined => {
+  const detach = (): PoolClient | undefined => {
     const held = client;
     client = undefined;
     held?.removeListener('notification', onNotification);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import type { Pool } from 'pg';
 import { checkOptions, optionKeys, positiveIntOption, silentLogger, type IdempotencyReservation, type IdempotencyStore, type Logger } from '@crm-automation/core';
 import { CONNECTION_OPTION_KEYS, openDatabase, statement, type PostgresConnectionOptions } from './connection.js';
 import { checkSchemaName } from './identifiers.js';
@@ -14,7 +14,7 @@ export interface PostgresIdempotencyStoreOptions extends PostgresConnectionOptio
 }
 
 export interface PostgresIdempotencyStore extends IdempotencyStore {
-  readonly pool: pg.Pool;
+  readonly pool: Pool;
   readonly schema: string;
   /** Creates the `idempotency_keys` table (migrations as for the store); safe to repeat and to run concurrently. */
   ensureSchema(): Promise<SchemaReport>;

@@ -16,3 +16,4 @@ export { MIGRATIONS } from './migrations.js';
 export type { Migration, SchemaComponent, SchemaReport, AppliedMigration } from './migrations.js';
 export { DEFAULT_SCHEMA } from './identifiers.js';
 export { MALFORMED_IDS } from './ids.js';
+export { claimStatement } from './trigger-statements.js';

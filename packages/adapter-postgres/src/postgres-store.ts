@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { Pool } from 'pg';
 import { AutomationError, checkOptions, optionKeys, silentLogger, type AutomationStore, type Logger, type RuleStore, type TriggerStore } from '@crm-automation/core';
 import { CONNECTION_OPTION_KEYS, openDatabase, type Database, type PostgresConnectionOptions } from './connection.js';
 import { checkSchemaName } from './identifiers.js';
@@ -23,7 +23,7 @@ export interface PostgresStoreOptions extends PostgresConnectionOptions {
 
 /** What every PostgreSQL store has besides its port. */
 export interface PostgresStoreControls {
-  readonly pool: pg.Pool;
+  readonly pool: Pool;
   readonly schema: string;
   /**
    * Creates the schema and applies the migrations this store needs, in one transaction under an

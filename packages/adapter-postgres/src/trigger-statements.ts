@@ -115,3 +115,9 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
       ) AS next`),
   };
 }
+
+/**
+ * The text of the claim statement for a schema, with its parameters `$1` now, `$2` limit, `$3` lease
+ * expiry (ISO text) and `$4` owner: for `EXPLAIN` in benchmarks and when operating a store.
+ */
+export const claimStatement = (schema: string): string => triggerStatements(`"${schema}"`).claim.text;
