@@ -5,16 +5,17 @@ import { toClaimedTrigger, type TriggerDocument } from './documents.js';
 import { requireValidDate } from './valid-date.js';
 
 /*
- * A claim is two steps, each relying only on what MongoDB guarantees:
+ * A claim relies only on what MongoDB guarantees for single documents:
  * 1. Read candidate ids in claim order (expired leases by `leaseExpiresAt`, then due triggers by
  *    `evaluateAt`), from the `triggers_lease_expiry` and `triggers_due` indexes.
- * 2. Take each candidate with `findOneAndUpdate({ _id, ...still claimable at now })`: a single-document
- *    update is atomic and the server re-evaluates the filter on the document it writes, so of several
- *    claimers racing for one trigger exactly one matches; the others get null and move on. The update
- *    sets a fresh lease token and `$inc`s the attempt, and returns the document as written.
- * Nothing spans documents, so nothing needs a transaction, a lock or a claim-ticket collection.
- * Measured against the alternatives (a sorted findOneAndUpdate per trigger; an updateMany stamping a
- * claim token then a read by token) in bench/src/mongo-store.bench.ts; see the README.
+ * 2. One `updateMany({ _id: { $in: candidates }, ...still claimable at now })` stamps a fresh claim
+ *    token as the lease token, sets the lease and `$inc`s the attempt. Each document's update is
+ *    atomic and the server re-evaluates the filter on the document it writes, so of several claimers
+ *    whose candidates overlap, exactly one takes each trigger; the others' filters no longer match it.
+ * 3. One read by `_id` of the same candidates; those carrying this call's token are this call's.
+ * Nothing spans documents as a unit, so nothing needs a transaction, a lock or a ticket collection.
+ * Chosen by measurement over a sorted findOneAndUpdate per trigger and a conditional findOneAndUpdate
+ * per candidate (bench/src/mongo-store.bench.ts; figures in the README).
  */
 
 const DUE_STATUSES: readonly TriggerStatus[] = ['pending', 'retrying'];
@@ -26,8 +27,6 @@ const OVERFETCH = 4;
 const MAX_CANDIDATES = 1_000;
 /** Candidate reads per claim call: only a full read lost entirely to other claimers is repeated. */
 const MAX_ROUNDS = 3;
-/** Conditional updates in flight at once, per claim call. */
-const IN_FLIGHT = 16;
 
 /** Pending or retrying and due at `now`. */
 export function dueFilter(now: Date): Filter<TriggerDocument> {
@@ -63,29 +62,16 @@ async function readCandidates(triggers: Collection<TriggerDocument>, now: Date, 
   return { expired, due };
 }
 
-async function inPool<T, R>(items: readonly T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-  return results;
-}
-
 function rotate<T>(items: readonly T[], by: number): T[] {
   const k = items.length === 0 ? 0 : by % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
 /**
- * Claims up to `limit` triggers: expired leases first, then due triggers in `evaluateAt` order, each
- * with a fresh random lease token and `attempt + 1`. Times are the engine's (`request.now`), never the
- * server's, so engines with skewed clocks agree on what a lease means as long as the skew is small
- * compared with the lease.
+ * Claims up to `limit` triggers: expired leases first, then due triggers in `evaluateAt` order, with
+ * a fresh random lease token (one per wave of a claim call) and `attempt + 1`. Times are the
+ * engine's (`request.now`), never the server's, so engines with skewed clocks agree on what a lease
+ * means as long as the skew is small compared with the lease.
  */
 export async function claimDueTriggers(triggers: Collection<TriggerDocument>, request: ClaimRequest): Promise<ClaimedTrigger[]> {
   const now = requireValidDate(request.now, 'now');
@@ -94,14 +80,27 @@ export async function claimDueTriggers(triggers: Collection<TriggerDocument>, re
   if (!(limit > 0)) return [];
   const leaseExpiresAt = new Date(now.getTime() + request.leaseMs);
 
-  const take = async (candidate: Candidate): Promise<ClaimedTrigger | null> => {
-    const still = candidate.expired ? expiredLeaseFilter(now) : dueFilter(now);
-    const doc = await triggers.findOneAndUpdate(
-      { ...still, _id: candidate._id },
-      { $set: { status: 'processing', leaseToken: randomBytes(16).toString('hex'), leaseExpiresAt, leaseOwner: request.owner, updatedAt: now }, $inc: { attempt: 1 } },
-      { returnDocument: 'after' },
+  /** Takes what it can of one wave of candidates: one conditional updateMany, one read by `_id`. */
+  const takeWave = async (wave: readonly Candidate[]): Promise<ClaimedTrigger[]> => {
+    const ids = wave.map((c) => c._id);
+    const expired = wave.some((c) => c.expired);
+    const due = wave.some((c) => !c.expired);
+    const still: Filter<TriggerDocument> = expired && due ? { $or: [expiredLeaseFilter(now), dueFilter(now)] } : expired ? expiredLeaseFilter(now) : dueFilter(now);
+    const leaseToken = randomBytes(16).toString('hex');
+    const result = await triggers.updateMany(
+      { _id: { $in: ids }, ...still },
+      { $set: { status: 'processing', leaseToken, leaseExpiresAt, leaseOwner: request.owner, updatedAt: now }, $inc: { attempt: 1 } },
     );
-    return doc ? toClaimedTrigger(doc) : null;
+    if (result.modifiedCount === 0) return [];
+    // Read by `_id` alone and keep what carries this call's token: the token is the proof of the claim.
+    const docs = new Map((await triggers.find({ _id: { $in: ids } }).toArray()).map((d) => [d._id.toHexString(), d]));
+    const won: ClaimedTrigger[] = [];
+    for (const id of ids) {
+      const doc = docs.get(id.toHexString());
+      const claimed = doc && doc.leaseToken === leaseToken ? toClaimedTrigger(doc) : null;
+      if (claimed) won.push(claimed);
+    }
+    return won;
   };
 
   const claimed: ClaimedTrigger[] = [];
@@ -119,7 +118,7 @@ export async function claimDueTriggers(triggers: Collection<TriggerDocument>, re
     while (claimed.length < limit && next < candidates.length) {
       const wave = candidates.slice(next, next + (limit - claimed.length));
       next += wave.length;
-      for (const trigger of await inPool(wave, IN_FLIGHT, take)) if (trigger) claimed.push(trigger);
+      claimed.push(...(await takeWave(wave)));
     }
     if (found < fetchLimit) break;
   }
