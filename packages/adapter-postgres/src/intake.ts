@@ -136,6 +136,8 @@ export function createIntake(db: Database, sql: ReturnType<typeof triggerStateme
     const calls = queue;
     queue = [];
     queuedRows = 0;
+    // A merge flushed early (it grew past the statement limit) leaves its scheduled flush nothing to do.
+    if (calls.length === 0) return;
     if (calls.length === 1) {
       void runAlone(calls[0] as Call);
       return;

@@ -37,12 +37,6 @@ export interface PostgresStoreControls {
   dropSchema(): Promise<void>;
 }
 
-/** What every `close()` of these stores does. */
-interface Closable {
-  /** Stops wake-ups and retention timers and ends the pool if the store opened it (never a handed pool). */
-  close(): Promise<void>;
-}
-
 export interface PostgresRetentionControls {
   /** Deletes the finished triggers the retention policy no longer keeps (nothing without a policy); returns how many. */
   purgeExpired(now?: Date): Promise<number>;
@@ -50,11 +44,15 @@ export interface PostgresRetentionControls {
   startRetention(options?: { intervalMs?: number | undefined; now?: (() => Date) | undefined }): RetentionHandle;
 }
 
+/** Rules only, for a rules service. */
 export interface PostgresRuleStore extends RuleStore, PostgresStoreControls {
+  /** Stops wake-ups and retention timers, then ends the pool if the store opened it (never a handed pool). */
   close(): Promise<void>;
 }
 
+/** Triggers only, for a trigger service that reads rules elsewhere. */
 export interface PostgresTriggerStore extends TriggerStore, PostgresStoreControls, PostgresRetentionControls {
+  /** Stops wake-ups and retention timers, then ends the pool if the store opened it (never a handed pool). */
   close(): Promise<void>;
   finishAttempts: NonNullable<TriggerStore['finishAttempts']>;
   watchDue: NonNullable<TriggerStore['watchDue']>;
@@ -62,6 +60,7 @@ export interface PostgresTriggerStore extends TriggerStore, PostgresStoreControl
 
 /** Rules and triggers on one pool and schema. */
 export interface PostgresStore extends AutomationStore, PostgresStoreControls, PostgresRetentionControls {
+  /** Stops wake-ups and retention timers, then ends the pool if the store opened it (never a handed pool). */
   close(): Promise<void>;
   finishAttempts: NonNullable<TriggerStore['finishAttempts']>;
   watchDue: NonNullable<TriggerStore['watchDue']>;
@@ -83,7 +82,7 @@ function open(factory: string, options: PostgresStoreOptions) {
   return { db, logger, retention, outcomeRetryMs };
 }
 
-function controls(db: Database, components: readonly SchemaComponent[], shutdown: () => Promise<void>): PostgresStoreControls & Closable {
+function controls(db: Database, components: readonly SchemaComponent[], shutdown: () => Promise<void>): PostgresStoreControls & { close(): Promise<void> } {
   let closing: Promise<void> | undefined;
   return {
     pool: db.pool,

@@ -8,6 +8,7 @@ export function tickBatch<K, V>(load: (keys: readonly K[]) => Promise<Map<K, V>>
   const flush = () => {
     const batch = queue;
     queue = [];
+    if (batch.length === 0) return;
     load([...new Set(batch.map((b) => b.key))]).then(
       (found) => {
         for (const b of batch) b.resolve(found.get(b.key));

@@ -189,6 +189,28 @@ describe.skipIf(!url)('postgres store', () => {
     });
   });
 
+  describe('intake', () => {
+    it('merges concurrent calls into statements of at most 5,000 rows, each call answered with its own triggers in order', async () => {
+      const store = createPostgresStore({ pool, schema: fresh() });
+      await store.ensureSchema();
+      const calls = [0, 1, 2].map((c) => store.insertTriggers(Array.from({ length: 3_000 }, (_, i) => trigger(`c${c}_${i}`, at(i))), T0));
+      const results = await Promise.all(calls);
+      results.forEach((inserted, c) => {
+        expect(inserted).toHaveLength(3_000);
+        expect(inserted.every((r, i) => r.created && r.trigger.triggeringEvent.id === `c${c}_${i}` && r.trigger.evaluateAt.getTime() === at(i).getTime())).toBe(true);
+      });
+      const ids = results.flat().map((r) => Number(r.trigger.id));
+      expect(new Set(ids).size).toBe(9_000);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${store.schema}".triggers`);
+      expect(rows[0].n).toBe(9_000);
+      // Within a call, ids follow the batch order.
+      for (const inserted of results) {
+        const callIds = inserted.map((r) => Number(r.trigger.id));
+        expect(callIds).toEqual([...callIds].sort((a, b) => a - b));
+      }
+    });
+  });
+
   describe('what PostgreSQL cannot store', () => {
     let store: PostgresStore;
     beforeAll(async () => {
