@@ -190,6 +190,26 @@ describe.skipIf(!url)('postgres store', () => {
   });
 
   describe('intake', () => {
+    it('creates one trigger when 8 processes (pools of their own) ingest the same event at once', async () => {
+      const schema = fresh();
+      const pools = Array.from({ length: 8 }, () => testPool(url as string, 1));
+      try {
+        const stores = pools.map((p) => createPostgresStore({ pool: p, schema }));
+        await stores[0]?.ensureSchema();
+        for (let round = 0; round < 5; round++) {
+          const results = (await Promise.all(stores.map((s) => s.insertTriggers([trigger(`race_${round}`, T0), trigger(`solo_${round}_${Math.random()}`, T0)], T0)))).map((r) => r[0]);
+          expect(results.filter((r) => r?.created)).toHaveLength(1);
+          expect(new Set(results.map((r) => r?.trigger.id)).size).toBe(1);
+          const first = results.find((r) => r?.created)?.trigger;
+          expect(results.every((r) => r?.trigger.createdAt.getTime() === first?.createdAt.getTime())).toBe(true);
+        }
+        const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".triggers WHERE event_id LIKE 'race_%'`);
+        expect(rows[0].n).toBe(5);
+      } finally {
+        await Promise.all(pools.map((p) => p.end()));
+      }
+    });
+
     it('merges concurrent calls into statements of at most 5,000 rows, each call answered with its own triggers in order', async () => {
       const store = createPostgresStore({ pool, schema: fresh() });
       await store.ensureSchema();
