@@ -7,29 +7,27 @@ import {
   type FinishRequest,
   type InsertedTrigger,
   type Logger,
-  type NewTrigger,
   type Page,
   type PurgeRequest,
   type TransitionRequest,
   type TransitionResult,
   type Trigger,
   type TriggerFilter,
-  type TriggeringEvent,
   type TriggerStatus,
   type TriggerStore,
 } from '@crm-automation/core';
-import { isConnectionFailure, isDataException, storableText, type Database } from './connection.js';
+import { isConnectionFailure, storableText, type Database } from './connection.js';
 import { timestampParam } from './dates.js';
 import { createDueWatcher, type DueWatcher } from './due-watcher.js';
 import { dueChannelOf } from './identifiers.js';
 import { compareIds, isStoreId } from './ids.js';
 import { purgeGroups, startPeriodic, type ResolvedRetention, type RetentionHandle } from './retention.js';
+import { createIntake, type IntakeRow } from './intake.js';
 import { reviveEvent, reviveHistory, toTrigger, TRIGGER_COLUMNS, type StoredEvent, type TriggerRow } from './rows.js';
 import { page } from './rule-store.js';
-import { createIntake, type IntakeRow } from './intake.js';
 import { triggerStatements } from './trigger-statements.js';
 
-/** What the trigger store adds to the port: retention and its own shutdown. */
+/** What the trigger store adds to the port: the optional methods it has, retention and its own shutdown. */
 export interface TriggerStoreExtras {
   finishAttempts: NonNullable<TriggerStore['finishAttempts']>;
   watchDue: NonNullable<TriggerStore['watchDue']>;
@@ -62,8 +60,6 @@ interface ClaimRow {
   expired: boolean;
   sort_at: Date;
 }
-
-const intakeKey = (accountId: string, eventId: string, ruleId: string) => `${accountId}\u0000${eventId}\u0000${ruleId}`;
 
 /** Triggers in `<schema>.triggers`: see the README for the claim, the indexes and the wake-ups. */
 export function triggerStoreOn(db: Database, settings: { logger: Logger; retention: ResolvedRetention | undefined; outcomeRetryMs: number }): TriggerStore & TriggerStoreExtras {
@@ -159,6 +155,7 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
       if (!isStoreId(id) || !storableText(accountId)) return { ok: false, reason: 'not-found' };
       const at = timestampParam(request.now, 'now');
       const evaluateAt = request.evaluateAt === undefined ? null : timestampParam(request.evaluateAt, 'evaluateAt');
+      if (request.to !== 'pending' && request.to !== 'cancelled') throw new AutomationError('CRM_ERR_CONFIG', `a user transition leads to pending or cancelled, not ${JSON.stringify(request.to)}`);
       const from = request.from.filter((x) => KNOWN_STATUSES.has(x));
       const values = [id, accountId, request.to, at, evaluateAt, JSON.stringify(request.history), from, channel];
       // The status may change between a refused update and the read; decide on a stable answer.
@@ -188,8 +185,8 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
         WITH doomed AS (
           SELECT id FROM ${s}.triggers WHERE status IN (${inList}) AND updated_at < $1::timestamptz LIMIT ${PURGE_CHUNK}
         )
-        DELETE FROM ${s}.triggers t USING doomed
-        WHERE t.id = doomed.id AND t.status IN (${inList}) AND t.updated_at < $1::timestamptz`;
+        DELETE FROM ${s}.triggers t
+        WHERE t.id = ANY (ARRAY(SELECT id FROM doomed)) AND t.status IN (${inList}) AND t.updated_at < $1::timestamptz`;
       let removed = 0;
       for (;;) {
         const deleted = (await db.query(text, [before])).rowCount ?? 0;
