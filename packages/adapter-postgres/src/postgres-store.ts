@@ -13,12 +13,6 @@ export interface PostgresStoreOptions extends PostgresConnectionOptions {
   retention?: RetentionPolicy | false | undefined;
   /** Where lost connections and retention failures are reported. Silent by default. */
   logger?: Logger | undefined;
-  /**
-   * How long an outcome write waits for an unreachable server (restart, failover) before it fails.
-   * An outcome lost after its actions were sent means they are sent again once the lease runs out,
-   * so it is worth waiting for; keep it well below the engine's `leaseMs`. Default 10 s; 0 fails at once.
-   */
-  outcomeRetryMs?: number | undefined;
 }
 
 /** What every PostgreSQL store has besides its port. */
@@ -66,7 +60,7 @@ export interface PostgresStore extends AutomationStore, PostgresStoreControls, P
   watchDue: NonNullable<TriggerStore['watchDue']>;
 }
 
-const STORE_OPTION_KEYS = optionKeys<PostgresStoreOptions>()(...CONNECTION_OPTION_KEYS, 'retention', 'logger', 'outcomeRetryMs');
+const STORE_OPTION_KEYS = optionKeys<PostgresStoreOptions>()(...CONNECTION_OPTION_KEYS, 'retention', 'logger');
 
 function open(factory: string, options: PostgresStoreOptions) {
   checkOptions(factory, options, STORE_OPTION_KEYS, true);
@@ -74,12 +68,8 @@ function open(factory: string, options: PostgresStoreOptions) {
   const schema = checkSchemaName(factory, options.schema);
   const logger = options.logger ?? silentLogger;
   const retention = resolveRetention(options.retention);
-  const outcomeRetryMs = options.outcomeRetryMs ?? 10_000;
-  if (typeof outcomeRetryMs !== 'number' || !Number.isFinite(outcomeRetryMs) || outcomeRetryMs < 0) {
-    throw new AutomationError('CRM_ERR_CONFIG', `${factory}: outcomeRetryMs must be a non-negative number of milliseconds, got ${String(outcomeRetryMs)}`);
-  }
   const db = openDatabase(factory, options, schema, logger);
-  return { db, logger, retention, outcomeRetryMs };
+  return { db, logger, retention };
 }
 
 function controls(db: Database, components: readonly SchemaComponent[], shutdown: () => Promise<void>): PostgresStoreControls & { close(): Promise<void> } {
@@ -108,9 +98,9 @@ function controls(db: Database, components: readonly SchemaComponent[], shutdown
  * const engine = createAutomationEngine({ store, channels });
  */
 export function createPostgresStore(options: PostgresStoreOptions): PostgresStore {
-  const { db, logger, retention, outcomeRetryMs } = open('createPostgresStore', options);
+  const { db, logger, retention } = open('createPostgresStore', options);
   const rules = ruleStoreOn(db);
-  const { shutdown, capabilities: _capabilities, finishAttempts, watchDue, ...triggers } = triggerStoreOn(db, { logger, retention, outcomeRetryMs });
+  const { shutdown, capabilities: _capabilities, finishAttempts, watchDue, ...triggers } = triggerStoreOn(db, { logger, retention });
   return {
     ...rules,
     ...triggers,
@@ -129,7 +119,7 @@ export function createPostgresRuleStore(options: PostgresStoreOptions): Postgres
 
 /** Triggers only (a trigger service that reads rules elsewhere), with the same options as {@link createPostgresStore}. */
 export function createPostgresTriggerStore(options: PostgresStoreOptions): PostgresTriggerStore {
-  const { db, logger, retention, outcomeRetryMs } = open('createPostgresTriggerStore', options);
-  const { shutdown, finishAttempts, watchDue, ...triggers } = triggerStoreOn(db, { logger, retention, outcomeRetryMs });
+  const { db, logger, retention } = open('createPostgresTriggerStore', options);
+  const { shutdown, finishAttempts, watchDue, ...triggers } = triggerStoreOn(db, { logger, retention });
   return { ...triggers, finishAttempts, watchDue, ...controls(db, ['triggers'], shutdown) };
 }

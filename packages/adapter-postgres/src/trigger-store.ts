@@ -16,7 +16,7 @@ import {
   type TriggerStatus,
   type TriggerStore,
 } from '@crm-automation/core';
-import { isConnectionFailure, storableText, type Database } from './connection.js';
+import { storableText, type Database } from './connection.js';
 import { timestampParam } from './dates.js';
 import { createDueWatcher, type DueWatcher } from './due-watcher.js';
 import { dueChannelOf } from './identifiers.js';
@@ -62,11 +62,11 @@ interface ClaimRow {
 }
 
 /** Triggers in `<schema>.triggers`: see the README for the claim, the indexes and the wake-ups. */
-export function triggerStoreOn(db: Database, settings: { logger: Logger; retention: ResolvedRetention | undefined; outcomeRetryMs: number }): TriggerStore & TriggerStoreExtras {
+export function triggerStoreOn(db: Database, settings: { logger: Logger; retention: ResolvedRetention | undefined }): TriggerStore & TriggerStoreExtras {
   const s = `"${db.schema}"`;
   const sql = triggerStatements(s);
   const channel = dueChannelOf(db.schema);
-  const { logger, retention, outcomeRetryMs } = settings;
+  const { logger, retention } = settings;
   const handles = new Set<RetentionHandle>();
   let watcher: DueWatcher | undefined;
 
@@ -143,12 +143,12 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
     },
 
     async finishAttempt(id, leaseToken, result: AttemptResult) {
-      const [saved] = await finishMany(db, sql.finish, [{ id, leaseToken, result }], outcomeRetryMs, logger);
+      const [saved] = await finishMany(db, sql.finish, [{ id, leaseToken, result }]);
       return saved === true;
     },
 
     async finishAttempts(requests) {
-      return finishMany(db, sql.finish, requests, outcomeRetryMs, logger);
+      return finishMany(db, sql.finish, requests);
     },
 
     async transitionTrigger(accountId, id, request: TransitionRequest): Promise<TransitionResult> {
@@ -245,7 +245,7 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
  * repeated for up to `retryMs`. Repeating it is safe: each row is written only under its lease
  * token, so a write that did commit before its reply was lost finds no lease the second time.
  */
-async function finishMany(db: Database, finish: ReturnType<typeof triggerStatements>['finish'], requests: readonly FinishRequest[], retryMs: number, logger: Logger): Promise<boolean[]> {
+async function finishMany(db: Database, finish: ReturnType<typeof triggerStatements>['finish'], requests: readonly FinishRequest[]): Promise<boolean[]> {
   const ids: string[] = [];
   const tokens: string[] = [];
   const statuses: string[] = [];
@@ -271,18 +271,8 @@ async function finishMany(db: Database, finish: ReturnType<typeof triggerStateme
   const saved = requests.map(() => false);
   if (ids.length === 0) return saved;
   const values = [ids, tokens, statuses, evaluateAts, updatedAts, histories, sent];
-  const deadline = Date.now() + retryMs;
-  let rows: Array<{ ord: string }>;
-  for (let wait = 100; ; wait = Math.min(1_000, wait * 2)) {
-    try {
-      ({ rows } = await db.query<{ ord: string }>(finish, values));
-      break;
-    } catch (error) {
-      if (!isConnectionFailure(error) || Date.now() + wait > deadline) throw error;
-      logger.warn({ error: error instanceof Error ? error.message : String(error), outcomes: ids.length, retryInMs: wait }, 'postgres: server unreachable while saving outcomes; retrying');
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-  }
+  // No retry here: the claim loop repeats an outcome write while the lease holds (core owns retries).
+  const { rows } = await db.query<{ ord: string }>(finish, values);
   for (const row of rows) {
     const position = positions[Number(row.ord) - 1];
     if (position !== undefined) saved[position] = true;

@@ -16,7 +16,7 @@ function typosOf(key: string): string[] {
 
 // Nothing listens here; every case is decided before a connection is opened.
 const URL = 'postgres://postgres@127.0.0.1:1/options_test';
-const STORE_KEYS = ['pool', 'connectionString', 'poolConfig', 'schema', 'retention', 'logger', 'outcomeRetryMs'];
+const STORE_KEYS = ['pool', 'connectionString', 'poolConfig', 'schema', 'retention', 'logger'];
 
 const FACTORIES: Array<[name: string, make: (o: Record<string, unknown>) => { close(): Promise<void> }, base: Record<string, unknown>, keys: string[]]> = [
   ['createPostgresStore', (o) => createPostgresStore(o as never), { connectionString: URL }, STORE_KEYS],

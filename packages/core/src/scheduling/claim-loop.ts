@@ -42,7 +42,8 @@ export interface ClaimLoopHooks {
 }
 
 const MAX_BATCHES_PER_PASS = 10_000;
-const SAVE_RETRY_DELAYS_MS = [50, 250, 1_000];
+const SAVE_RETRY_FIRST_MS = 50;
+const SAVE_RETRY_MAX_MS = 2_000;
 
 function emptyCounts(): RunCounts {
   return { claimed: 0, completed: 0, skipped: 0, failed: 0, retrying: 0, leaseLost: 0, unsaved: 0 };
@@ -236,17 +237,27 @@ export class ClaimLoop {
     this.hooks.onFinished?.(trigger, result, saved === 'saved');
   }
 
+  /**
+   * Writes an outcome, retrying while the lease still holds: once it has expired another worker may
+   * have taken the trigger and the lease token would refuse the write anyway. An outcome that could
+   * not be written returns the trigger to the queue when its lease expires (and its sent actions are
+   * then known only to the idempotency store), so giving up early is what costs a duplicate.
+   */
   private async save(trigger: ClaimedTrigger, result: AttemptResult): Promise<'saved' | 'lease-lost' | 'unsaved'> {
-    for (let i = 0; ; i++) {
+    const startedAt = Date.now();
+    let delay = SAVE_RETRY_FIRST_MS;
+    for (;;) {
       try {
         return (await this.outcomes.write({ id: trigger.id, leaseToken: trigger.leaseToken, result })) ? 'saved' : 'lease-lost';
       } catch (error) {
-        const delay = SAVE_RETRY_DELAYS_MS[i];
-        if (delay === undefined) {
-          this.ctx.logger.error({ triggerId: trigger.id, accountId: trigger.accountId, ruleId: trigger.ruleId, error: describeError(error) }, 'could not save attempt outcome');
+        // Engine time bounds it in production; real time bounds it under a manual clock that stands still.
+        const leaseLeft = trigger.leaseExpiresAt.getTime() - this.ctx.clock.now().getTime();
+        if (leaseLeft <= delay || Date.now() - startedAt + delay >= this.options.leaseMs) {
+          this.ctx.logger.error({ triggerId: trigger.id, accountId: trigger.accountId, ruleId: trigger.ruleId, error: describeError(error) }, 'could not save attempt outcome before the lease ran out');
           return 'unsaved';
         }
         await sleep(delay);
+        delay = Math.min(SAVE_RETRY_MAX_MS, delay * 2);
       }
     }
   }
