@@ -6,6 +6,18 @@
 import type { DriverEntry } from '../driver.js';
 
 export const drivers: Readonly<Record<string, DriverEntry>> = {
+  'engine-memory': {
+    description: 'this engine, in memory (no server)',
+    create: async (options) => (await import('./engine.js')).createEngineDriver('memory', options),
+  },
+  'engine-postgres': {
+    description: 'this engine on PostgreSQL (@crm-automation/adapter-postgres, POSTGRES_URL); one schema per run',
+    create: async (options) => (await import('./engine.js')).createEngineDriver('postgres', options),
+  },
+  'engine-mongo': {
+    description: 'this engine on the MongoDB-wire server (@crm-automation/adapter-mongo, MONGODB_URI); one database per run',
+    create: async (options) => (await import('./engine.js')).createEngineDriver('mongo', options),
+  },
   bullmq: {
     description: 'BullMQ on Redis (REDIS_URL, default redis://127.0.0.1:6379)',
     create: async (options) => (await import('./bullmq.js')).createBullmqRedisDriver(options),

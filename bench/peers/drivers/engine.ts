@@ -1,0 +1,146 @@
+/**
+ * This engine, driven like the peers: each job is an event whose timestamp is its due time, matched by
+ * one rule (delay 0, one condition, one action of a custom `job` type whose gateway reports the run).
+ * So every job goes through the whole engine: intake (validation, indexed rule lookup, trigger
+ * storage), the leasing claim loop, re-reading the rule, evaluating its condition, rendering the action
+ * and recording the outcome and history. A burst is added with `ingestMany` (one store call per chunk).
+ *
+ * Stores: in memory, on PostgreSQL (@crm-automation/adapter-postgres, POSTGRES_URL, a schema per run)
+ * and on the MongoDB-wire server (@crm-automation/adapter-mongo, MONGODB_URI, a database per run).
+ *
+ * Knobs: BENCH_PEERS_ENGINE_CONCURRENCY (triggers processed at once, default 64),
+ * BENCH_PEERS_ENGINE_BATCH (claim batch, default 500), BENCH_PEERS_ENGINE_POLL_MS (idle poll, default 500).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  createAutomationEngine,
+  createMemoryStore,
+  type AutomationEngine,
+  type AutomationEvent,
+  type AutomationStore,
+  type ChannelGateway,
+} from '@crm-automation/core';
+import type { DelayedJob, DriverOptions, OnJobRun, PeerDriver } from '../driver.js';
+import { positiveIntEnv } from '../knobs.js';
+import { chunks } from './limit.js';
+import { packageVersion } from './package-version.js';
+import { describePostgres, postgresUrl, runSchemaName } from './postgres.js';
+
+export type EngineStoreKind = 'memory' | 'postgres' | 'mongo';
+
+const ACCOUNT = 'acc_bench';
+const EVENT = 'bench.job';
+
+interface OpenedStore {
+  store: AutomationStore;
+  describe(): Promise<string>;
+  /** Drops the run's schema/database and closes the store. */
+  dispose(): Promise<void>;
+}
+
+async function openStore(kind: EngineStoreKind): Promise<OpenedStore> {
+  if (kind === 'memory') return { store: createMemoryStore(), describe: async () => 'in memory (this process)', dispose: async () => undefined };
+  if (kind === 'postgres') {
+    const { createPostgresStore } = await import('@crm-automation/adapter-postgres');
+    const schema = runSchemaName('engine');
+    const store = createPostgresStore({ connectionString: postgresUrl(), schema });
+    await store.ensureSchema();
+    return {
+      store,
+      describe: describePostgres,
+      dispose: async () => {
+        await store.dropSchema?.();
+        await store.close();
+      },
+    };
+  }
+  const { createMongoStore } = await import('@crm-automation/adapter-mongo');
+  const uri = process.env['MONGODB_URI'] ?? 'mongodb://127.0.0.1:27017';
+  const store = createMongoStore({ uri, dbName: `bench_engine_${randomBytes(4).toString('hex')}` });
+  await store.ensureIndexes();
+  return {
+    store,
+    describe: async () => `MongoDB-wire server at ${new URL(uri).host}`,
+    dispose: async () => {
+      await store.db.dropDatabase();
+      await store.close();
+    },
+  };
+}
+
+const rule = {
+  name: 'bench job',
+  trigger: { eventName: EVENT },
+  delay: { value: 0, unit: 'seconds' as const },
+  conditions: { all: [{ fact: 'job', path: '$.id', operator: 'notEqual', value: null }] },
+  actions: [{ type: 'job', params: { id: '{{job.id}}' } }],
+};
+
+const eventOf = (job: DelayedJob): AutomationEvent => ({ id: job.id, name: EVENT, accountId: ACCOUNT, payload: { job: { id: job.id } }, timestamp: new Date(job.dueAt) });
+
+export async function createEngineDriver(kind: EngineStoreKind, options: DriverOptions): Promise<PeerDriver> {
+  const concurrency = positiveIntEnv('BENCH_PEERS_ENGINE_CONCURRENCY', 64);
+  const batchSize = positiveIntEnv('BENCH_PEERS_ENGINE_BATCH', 500);
+  const pollIntervalMs = positiveIntEnv('BENCH_PEERS_ENGINE_POLL_MS', 500);
+  let server = '';
+  let opened: OpenedStore | undefined;
+  let engine: AutomationEngine | undefined;
+  let onRun: OnJobRun = () => undefined;
+  const job: ChannelGateway = {
+    name: 'bench',
+    send: async (command) => {
+      onRun(String(command.params['id']));
+      return undefined;
+    },
+  };
+
+  const current = (): AutomationEngine => {
+    if (!engine) throw new Error('engine driver: setup() was not called');
+    return engine;
+  };
+
+  const adapter = kind === 'memory' ? '' : kind === 'postgres' ? `, @crm-automation/adapter-postgres ${packageVersion('@crm-automation/adapter-postgres')}` : `, @crm-automation/adapter-mongo ${packageVersion('@crm-automation/adapter-mongo')}`;
+  return {
+    name: `engine-${kind}`,
+    version: `@crm-automation/core ${packageVersion('@crm-automation/core')}${adapter}`,
+    get server() {
+      return server;
+    },
+    settings: `one engine: concurrency ${concurrency}, batchSize ${batchSize} (adaptive below that), poll ${pollIntervalMs} ms, lease 60 s; ingestMany in chunks of ${options.addBatchSize}, ingest() for one job; rule with 1 condition and 1 action`,
+    async setup() {
+      opened = await openStore(kind);
+      if (!server) server = await opened.describe();
+      engine = createAutomationEngine({ store: opened.store, channels: { job }, concurrency, batchSize, pollIntervalMs, eventTimeWindow: { maxFutureMs: 7 * 86_400_000 } });
+      await engine.rules.create(ACCOUNT, rule);
+    },
+    async add(jobs) {
+      const e = current();
+      const [only] = jobs;
+      if (jobs.length === 1 && only) {
+        await e.ingest(eventOf(only));
+        return;
+      }
+      for (const chunk of chunks(jobs, options.addBatchSize)) {
+        const results = await e.ingestMany(chunk.map(eventOf));
+        const refused = results.find((r) => !r.ok);
+        if (refused && !refused.ok) throw refused.error;
+      }
+    },
+    async start(run) {
+      onRun = run;
+      await current().start();
+    },
+    async stop() {
+      await engine?.stop();
+    },
+    async teardown() {
+      try {
+        await engine?.stop();
+        await opened?.dispose();
+      } finally {
+        engine = undefined;
+        opened = undefined;
+      }
+    },
+  };
+}
