@@ -47,12 +47,13 @@ function backoffRecorder(): { logger: Logger; delays: number[] } {
 }
 
 const OUTAGE_MS = 4_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('mongo store across a lost connection', () => {
-  it('the claim loop backs off while the server is unreachable, then finishes every trigger with each action sent once', async () => {
+  it('in-flight work survives a cut, the idle claim loop backs off while the server is unreachable, and every action is sent once', async () => {
     const dbName = uniqueDbName('crm_outage');
-    // Operations wait at most 2 s for the server, so a claim during the outage fails (and the loop
-    // backs off) while the engine's retries of an outcome (4 tries over ~7 s) outlast the outage.
+    // Operations wait at most 2 s for the server, so a claim during a cut fails (and the loop backs
+    // off), while the engine's retries of an outcome (4 tries over ~7 s) outlast a 4 s cut.
     store = createMongoStore({ uri: proxiedUri, dbName, clientOptions: { serverSelectionTimeoutMS: 2_000, connectTimeoutMS: 1_000, heartbeatFrequencyMS: 500 } });
     const sms = createRecordingChannel();
     const email = createRecordingChannel();
@@ -64,42 +65,58 @@ describe('mongo store across a lost connection', () => {
     });
     await store.ensureIndexes();
     const rule = await engine.rules.create(ACCOUNT, technicianRule());
-    const total = 600;
-    const now = new Date();
-    await store.insertTriggers(Array.from({ length: total }, (_, i) => dueTrigger(rule, `evt_${i}`, new Date(now.getTime() - 1_000 + i))), now);
-
     const observed = direct.db(dbName).collection<TriggerDocument>('pending_triggers');
     const completed = () => observed.countDocuments({ status: 'completed' });
+    const busy = 600;
+    const later = 200;
+    const now = new Date();
+    await store.insertTriggers(Array.from({ length: busy }, (_, i) => dueTrigger(rule, `busy_${i}`, new Date(now.getTime() - 1_000 + i))), now);
+
     await engine.start();
-    let duringOutage: number[] = [];
+    let frozen: number[] = [];
+    let errorsWhileIdle = 0;
     try {
-      await waitFor('a quarter of the triggers to complete', async () => (await completed()) >= total / 4, 120_000, 50);
+      // 1. A cut while the loop is busy: whatever was claimed, sent or being saved must come through.
+      await waitFor('a quarter of the triggers to complete', async () => (await completed()) >= busy / 4, 120_000, 50);
       await proxy.cut();
-      const errorsBefore = loopErrors;
       // Writes already on the wire may still land just after the cut; from then on nothing moves.
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const frozenAt = await completed();
-      await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS - 500));
-      duringOutage = [frozenAt, await completed()];
-      expect(loopErrors).toBeGreaterThan(errorsBefore);
+      await sleep(500);
+      frozen = [await completed()];
+      await sleep(OUTAGE_MS - 500);
+      frozen.push(await completed());
       await proxy.restore();
-      await waitFor('every trigger to complete after the connection is back', async () => (await completed()) === total, 300_000, 250);
+      await waitFor('every trigger to complete after the first cut', async () => (await completed()) === busy, 300_000, 250);
+
+      // 2. A cut while the loop is idle, with triggers falling due during it: every pass fails, and
+      // the loop waits longer after each failure instead of spinning.
+      const dueSoon = new Date(Date.now() + 1_000);
+      await store.insertTriggers(Array.from({ length: later }, (_, i) => dueTrigger(rule, `later_${i}`, dueSoon)), new Date());
+      const errorsBefore = loopErrors;
+      const delaysBefore = delays.length;
+      await proxy.cut();
+      await waitFor('two failed claim loop passes while the server is unreachable', () => loopErrors - errorsBefore >= 2, 60_000, 50);
+      errorsWhileIdle = loopErrors - errorsBefore;
+      expect(delays.slice(delaysBefore).length).toBeGreaterThanOrEqual(2);
+      await proxy.restore();
+      await waitFor('the triggers that fell due during the cut to complete', async () => (await completed()) === busy + later, 300_000, 250);
     } finally {
       await engine.stop();
     }
 
-    // The outage was real: no trigger completed while the proxy refused connections.
-    expect(duringOutage[1]).toBe(duringOutage[0]);
-    expect(duringOutage[0]).toBeLessThan(total);
-    // The loop backed off: each failed pass waited longer than the one before.
-    expect(delays.length).toBeGreaterThan(0);
-    for (let i = 1; i < delays.length; i++) expect(delays[i]).toBeGreaterThan(delays[i - 1] as number);
+    // The first cut was real: no trigger completed while the proxy refused connections.
+    expect(frozen[1]).toBe(frozen[0]);
+    expect(frozen[0]).toBeLessThan(busy);
+    // The loop backed off: each failed pass in a row waited longer than the one before (the engine
+    // resets the delay after a good pass).
+    const idleDelays = delays.slice(-errorsWhileIdle);
+    for (let i = 1; i < idleDelays.length; i++) expect(idleDelays[i]).toBeGreaterThan(idleDelays[i - 1] as number);
+    const total = busy + later;
     expect(await observed.countDocuments({ status: { $ne: 'completed' } })).toBe(0);
     const sent = [...sms.sent, ...email.sent].map((c) => `${c.metadata.triggerId}:${c.metadata.actionIndex}`);
     // Every action reached its gateway exactly once: nothing lost, nothing sent twice.
     expect(new Set(sent).size).toBe(2 * total);
     expect(sent).toHaveLength(2 * total);
     const reclaimed = await observed.countDocuments({ attempt: { $gt: 1 } });
-    console.info(`[outage] ${OUTAGE_MS} ms cut after ${duringOutage[0]} of ${total} completed; loop errors ${loopErrors}, back-off delays ${delays.join(', ')} ms; triggers claimed again after their lease: ${reclaimed}; proxy connections accepted: ${proxy.accepted}`);
+    console.info(`[outage] busy cut of ${OUTAGE_MS} ms after ${frozen[0]} of ${busy} completed; idle cut: ${errorsWhileIdle} failed passes, back-off delays ${idleDelays.join(', ')} ms; all loop errors ${loopErrors}; triggers claimed again after their lease: ${reclaimed}; proxy connections accepted: ${proxy.accepted}`);
   }, 600_000);
 });
