@@ -103,7 +103,7 @@ export class Connections implements CliConnections {
   /** The automation store's collections and, unless `idempotencyCollection` is false, the idempotency keys. */
   indexTargets(idempotencyCollection: string | false): IndexedCollection[] {
     const store = this.store();
-    const targets: IndexedCollection[] = [{ name: `automation store (${store.collections.rules.collectionName}, ${store.collections.triggers.collectionName}, ${store.collections.claims.collectionName})`, ensureIndexes: () => store.ensureIndexes() }];
+    const targets: IndexedCollection[] = [{ name: `automation store (${store.collections.rules.collectionName}, ${store.collections.triggers.collectionName})`, ensureIndexes: () => store.ensureIndexes() }];
     if (idempotencyCollection !== false) {
       const keys = createMongoIdempotencyStore({ client: store.db.client, dbName: store.db.databaseName, collection: idempotencyCollection, autoIndex: false });
       targets.push({ name: `idempotency keys (${keys.collection.collectionName})`, ensureIndexes: () => keys.ensureIndexes() });
