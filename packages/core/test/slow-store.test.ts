@@ -56,21 +56,83 @@ describe('claiming on a slow store', () => {
   it('hands back a claimed trigger whose lease ran short before it started, without spending an attempt', async () => {
     const clock = createManualClock('2026-01-01T00:00:00Z');
     const memory = createMemoryStore();
-    // Every outcome takes 800 ms (engine time) to write: the second trigger of a batch of two starts
-    // 800 ms into a 1,000 ms lease, too late for a 300 ms send.
-    const { finishAttempts: _batched, ...oneByOne } = memory;
-    const store: AutomationStore = { ...oneByOne, finishAttempt: async (...args) => { await clock.advance(800); return memory.finishAttempt(...args); } };
-    const sms = createRecordingChannel();
-    const engine = createAutomationEngine({ store, clock, channels: { sms }, leaseMs: 1_000, sendTimeoutMs: 300, concurrency: 1, batchSize: 2, maxAttempts: 1 });
+    // Reading a rule takes 450 ms and a send 250 ms (engine time): one at a time, the second trigger of
+    // a batch of two would start 700 ms into its 1,000 ms lease, too late for a 300 ms send.
+    const slowSource = { findRulesForEvent: memory.findRulesForEvent, getRule: async (a: string, id: string) => { await clock.advance(450); return memory.getRule(a, id); } };
+    const recording = createRecordingChannel();
+    const sms: ChannelGateway = { send: async (command) => { await clock.advance(250); return recording.send(command); } };
+    const engine = createAutomationEngine({ store: memory, ruleSource: slowSource, clock, channels: { sms }, leaseMs: 1_000, sendTimeoutMs: 300, concurrency: 1, batchSize: 2, maxAttempts: 1 });
     await engine.rules.create('acc_1', { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } });
-    for (const id of ['a', 'b']) await engine.ingest({ id, name: 'job.status.changed', accountId: 'acc_1', payload: doneJobPayload });
+    await engine.rules.create('acc_1', { ...technicianSmsRule, name: 'second', delay: { value: 0, unit: 'minutes' } });
+    await engine.ingest({ id: 'a', name: 'job.status.changed', accountId: 'acc_1', payload: doneJobPayload });
 
     const first = await engine.runDue();
     expect(first).toMatchObject({ claimed: 3, completed: 2, retrying: 1, failed: 0 });
-    expect(sms.sent).toHaveLength(2);
+    expect(recording.sent).toHaveLength(2);
     const triggers = (await engine.triggers.list('acc_1')).items;
     const deferred = triggers.find((t) => t.attempt === 2);
     expect(deferred?.status).toBe('completed');
     expect(deferred?.executionHistory.map((h) => h.reason ?? h.outcome)).toEqual(['lease-deferred', 'completed']);
+  });
+
+  it('stops handing back a trigger that can never finish within its lease: after a few free deferrals they count, and it fails', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    const memory = createMemoryStore();
+    // Every rule read takes longer than the lease allows for a send: no attempt can ever send.
+    const slowSource = { findRulesForEvent: memory.findRulesForEvent, getRule: async (a: string, id: string) => { await clock.advance(800); return memory.getRule(a, id); } };
+    const sms = createRecordingChannel();
+    const engine = createAutomationEngine({ store: memory, ruleSource: slowSource, clock, channels: { sms }, leaseMs: 1_000, sendTimeoutMs: 300, maxAttempts: 2 });
+    await engine.rules.create('acc_1', { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } });
+    await engine.ingest({ name: 'job.status.changed', accountId: 'acc_1', payload: doneJobPayload });
+    let passes = 0;
+    let failed = 0;
+    while (failed === 0 && passes < 20) {
+      failed += (await engine.runDue()).failed;
+      passes += 1;
+    }
+    expect(failed).toBe(1);
+    // 3 free deferrals, then the 2 attempts of the budget, then the claim that records the failure.
+    expect(passes).toBe(6);
+    const [trigger] = (await engine.triggers.list('acc_1')).items;
+    expect(trigger?.status).toBe('failed');
+    expect(trigger?.executionHistory.at(-1)?.reason).toBe('max-attempts');
+    expect(sms.sent).toHaveLength(0);
+  });
+});
+
+describe('claiming ahead', () => {
+  it('claims the next batch while a quick one runs, and a claim that fails meanwhile is the pass error, not an unhandled rejection', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    const memory = createMemoryStore();
+    let claims = 0;
+    const store: AutomationStore = {
+      ...memory,
+      claimDueTriggers: async (request) => {
+        claims += 1;
+        if (claims === 4) throw new Error('store went away');
+        return memory.claimDueTriggers(request);
+      },
+    };
+    const recording = createRecordingChannel();
+    // Sends that take a turn of the event loop, as real I/O does.
+    const sms: ChannelGateway = { send: async (command) => { await new Promise((resolve) => setImmediate(resolve)); return recording.send(command); } };
+    const engine = createAutomationEngine({ store, clock, channels: { sms }, batchSize: 5, concurrency: 5 });
+    await engine.rules.create('acc_1', { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } });
+    for (let i = 0; i < 30; i++) await engine.ingest({ id: `e${i}`, name: 'job.status.changed', accountId: 'acc_1', payload: doneJobPayload });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(engine.runDue()).rejects.toThrow('store went away');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    // Batches 1-3 ran (the third claimed while the second ran); the 4th claim failed.
+    expect(recording.sent.length).toBe(15);
+    // The next pass picks up the rest.
+    expect(await engine.runDue()).toMatchObject({ completed: 15 });
+    expect(recording.sent.length).toBe(30);
   });
 });

@@ -1,4 +1,5 @@
 import { describeError } from '../errors.js';
+import type { Logger } from '../ports/logger.js';
 import type { RuleSource } from '../ports/rule-source.js';
 import type { AttemptResult, FinishRequest, TriggerStore } from '../ports/store.js';
 import type { Rule } from '../rules/rule.js';
@@ -163,24 +164,52 @@ export class ClaimLoop {
   /** One pass: claim and process batches until nothing is due. */
   async runDue(): Promise<RunCounts> {
     const counts = emptyCounts();
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS; batch++) {
-      const limit = this.batchLimit;
-      const claimed = await this.ctx.store.claimDueTriggers({
-        now: this.ctx.clock.now(),
-        limit,
-        leaseMs: this.options.leaseMs,
-        owner: this.ctx.instanceId,
-      });
-      if (claimed.length === 0) break;
-      counts.claimed += claimed.length;
-      this.hooks.onClaimed?.(claimed, limit);
-      // One read per rule per batch: the triggers of a batch were claimed at one instant, so they all
-      // see the rule as it is now; a remote rule source is asked once, not once per trigger.
-      const ctx: AttemptContext = { ...this.ctx, ruleSource: readOncePerBatch(this.ctx.ruleSource) };
-      await pool(claimed, this.options.concurrency, (trigger) => this.process(trigger, counts, ctx));
-      if (claimed.length < limit) break;
+    const claim = (limit: number) => {
+      const claiming = this.ctx.store.claimDueTriggers({ now: this.ctx.clock.now(), limit, leaseMs: this.options.leaseMs, owner: this.ctx.instanceId }).then((claimed) => ({ claimed, limit }));
+      // Awaited later (after the current batch): marked handled now, so a failing claim is not an
+      // unhandled rejection in between (which Node turns into a crash).
+      claiming.catch(() => undefined);
+      return claiming;
+    };
+    let next: Promise<{ claimed: ClaimedTrigger[]; limit: number }> | undefined = claim(this.batchLimit);
+    const recording: Array<Promise<void>> = [];
+    try {
+      for (let batch = 0; next && batch < MAX_BATCHES_PER_PASS; batch++) {
+        const { claimed, limit } = await next;
+        next = undefined;
+        if (claimed.length === 0) break;
+        counts.claimed += claimed.length;
+        this.hooks.onClaimed?.(claimed, limit);
+        // While this batch runs, the next one is claimed, when a full batch is quick enough that the
+        // wait cannot eat into the next one's lease (see `pipelined`).
+        const full = claimed.length >= limit;
+        if (full && this.pipelined(limit)) next = claim(this.batchLimit);
+        // One read per rule per batch: the triggers of a batch were claimed at one instant, so they all
+        // see the rule as it is now; a remote rule source is asked once, not once per trigger.
+        const ctx: AttemptContext = { ...this.ctx, ruleSource: readOncePerBatch(this.ctx.ruleSource) };
+        await pool(claimed, this.options.concurrency, (trigger) => this.process(trigger, counts, ctx, recording));
+        if (full && !next) next = claim(this.batchLimit);
+      }
+    } finally {
+      // Outcomes are written while later triggers run; the pass ends when all of them are recorded.
+      await Promise.all(recording);
+      if (next) {
+        // A claim issued for a batch this pass will not run (stopped, or the loop broke on an error):
+        // its triggers are released by their lease; nothing is lost.
+        await next.catch(() => undefined);
+      }
     }
     return counts;
+  }
+
+  /**
+   * Whether to claim the next batch while this one runs: only when a whole batch takes under a tenth
+   * of the usable lease, so the wait of the claimed-ahead triggers stays small against their lease.
+   */
+  private pipelined(limit: number): boolean {
+    if (this.perTriggerMs === undefined) return false;
+    const batchMs = (limit / Math.max(1, this.options.concurrency)) * this.perTriggerMs;
+    return batchMs < 0.1 * Math.max(0, this.options.leaseMs - this.ctx.sendTimeoutMs);
   }
 
   private measure(startedAt: number): void {
@@ -188,19 +217,19 @@ export class ClaimLoop {
     this.perTriggerMs = this.perTriggerMs === undefined ? took : 0.8 * this.perTriggerMs + 0.2 * took;
   }
 
-  private async process(trigger: ClaimedTrigger, counts: RunCounts, ctx: AttemptContext = this.ctx): Promise<void> {
+  /**
+   * Runs one trigger and queues the write of its outcome on `recording`, without waiting for it: the
+   * next trigger starts while the outcome is written, and outcomes finishing together go in one write.
+   */
+  private async process(trigger: ClaimedTrigger, counts: RunCounts, ctx: AttemptContext, recording: Array<Promise<void>>): Promise<void> {
     const log = this.ctx.logger.child({ accountId: trigger.accountId, ruleId: trigger.ruleId, triggerId: trigger.id });
     const startedAt = this.ctx.clock.now().getTime();
     if (startedAt + this.ctx.sendTimeoutMs >= trigger.leaseExpiresAt.getTime()) {
       // Claimed but not started in time: give it back untouched, outside its attempt budget.
       const at = this.ctx.clock.now();
       const result: AttemptResult = { status: 'retrying', evaluateAt: at, sentActions: [], now: at, history: { at, attempt: trigger.attempt, outcome: 'retrying', reason: LEASE_DEFERRED, nextAttemptAt: at, by: this.ctx.instanceId } };
-      const saved = await this.save(trigger, result);
-      if (saved === 'saved') counts.retrying += 1;
-      else if (saved === 'lease-lost') counts.leaseLost += 1;
-      else counts.unsaved += 1;
       log.warn({ attempt: trigger.attempt, leaseExpiresAt: trigger.leaseExpiresAt }, 'lease ran short before the trigger could start; handed back');
-      this.hooks.onFinished?.(trigger, result, saved === 'saved');
+      recording.push(this.recorded(trigger, result, counts, log));
       return;
     }
     let result: AttemptResult;
@@ -228,8 +257,19 @@ export class ClaimLoop {
     }
     span.setAttributes({ 'crm.status': result.status, 'crm.reason': result.history.reason });
     span.end();
-    const saved = await this.save(trigger, result);
     this.measure(startedAt);
+    recording.push(this.recorded(trigger, result, counts, log));
+  }
+
+  /** {@link record}, marked handled at once: it is awaited only when the batch ends. */
+  private recorded(trigger: ClaimedTrigger, result: AttemptResult, counts: RunCounts, log: Logger): Promise<void> {
+    const recording = this.record(trigger, result, counts, log);
+    recording.catch(() => undefined);
+    return recording;
+  }
+
+  private async record(trigger: ClaimedTrigger, result: AttemptResult, counts: RunCounts, log: Logger): Promise<void> {
+    const saved = await this.save(trigger, result);
     if (saved === 'saved') counts[result.status] += 1;
     else if (saved === 'lease-lost') counts.leaseLost += 1;
     else counts.unsaved += 1;

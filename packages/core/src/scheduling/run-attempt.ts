@@ -24,17 +24,27 @@ export interface AttemptContext extends DispatchContext {
  */
 export function attemptsInBudget(trigger: ClaimedTrigger): number {
   let base = 0;
-  let infrastructure = 0;
+  let free = 0;
+  let deferrals = 0;
   for (const entry of trigger.executionHistory) {
     if (entry.outcome === 'retry-requested') {
       base = entry.attempt;
-      infrastructure = 0;
-    } else if (entry.reason === INFRASTRUCTURE_FAILURE || entry.reason === LEASE_DEFERRED) {
-      infrastructure += 1;
+      free = 0;
+      deferrals = 0;
+    } else if (entry.reason === INFRASTRUCTURE_FAILURE) {
+      free += 1;
+    } else if (entry.reason === LEASE_DEFERRED) {
+      // A few are the engine's doing (a batch ran long); a trigger deferred again and again cannot
+      // finish within its lease at all, and must spend its budget rather than loop for ever.
+      deferrals += 1;
+      if (deferrals <= FREE_LEASE_DEFERRALS) free += 1;
     }
   }
-  return trigger.attempt - base - infrastructure;
+  return trigger.attempt - base - free;
 }
+
+/** Lease deferrals of one trigger not counted against `maxAttempts`. */
+export const FREE_LEASE_DEFERRALS = 3;
 
 /** Consecutive infrastructure failures at the end of the history, for the backoff after another. */
 export function consecutiveInfrastructureFailures(trigger: ClaimedTrigger): number {
