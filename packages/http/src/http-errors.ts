@@ -13,6 +13,7 @@ export const HTTP_ERROR_CODES = {
   CRM_ERR_HTTP_RATE_LIMITED: 'Too many requests for this account; retry after the Retry-After delay.',
   CRM_ERR_HTTP_PRECONDITION: 'The If-Match header is not a rule version.',
   CRM_ERR_HTTP_INTERNAL: 'The server failed; the request may be retried.',
+  CRM_ERR_HTTP_TRIGGER_SERVICE_UNAVAILABLE: 'The trigger service that keeps the triggers did not answer (down, slow or misconfigured); retry after the Retry-After delay.',
 } as const;
 
 export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES;

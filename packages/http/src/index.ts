@@ -5,6 +5,13 @@ export type { RulesRoutesOptions, RouteDefinition, EventType } from './rules/rou
 export { buildOpenApiDocument } from './rules/openapi.js';
 export type { OpenApiInfo } from './rules/openapi.js';
 export { createAccountRateLimiter } from './rules/rate-limit.js';
+// Trigger routes served from another service (a rules service without the triggers database)
+export { ruleRunStats } from './triggers/trigger-administration.js';
+export type { TriggerAdministration, RuleRunStats } from './triggers/trigger-administration.js';
+export { triggerServiceRoutes, TRIGGER_SERVICE_API_PREFIX } from './triggers/trigger-service-routes.js';
+export type { TriggerServiceRoutesOptions } from './triggers/trigger-service-routes.js';
+export { triggerServiceClient } from './triggers/trigger-service-client.js';
+export type { TriggerServiceClientOptions } from './triggers/trigger-service-client.js';
 export type { RateLimitOptions } from './rules/rate-limit.js';
 export { apiKeyAuth, hashApiKey, generateApiKey, API_KEY_PREFIX } from './account-auth/api-keys.js';
 export type { ApiKeyRecord, ApiKeyAuthOptions } from './account-auth/api-keys.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import { createAutomationEngine, createMemoryStore, createRecordingChannel } from '@crm-automation/core';
-import { apiKeyAuth, buildNotificationApp, createAccountRateLimiter, createNotificationService, generateApiKey, notificationRoutes, rulesRoutes, rulesRouteDefinitions } from '@crm-automation/http';
+import { apiKeyAuth, buildNotificationApp, createAccountRateLimiter, createNotificationService, generateApiKey, notificationRoutes, rulesRoutes, rulesRouteDefinitions, triggerServiceClient, triggerServiceRoutes } from '@crm-automation/http';
 
 const TOKEN = 'svc-token-0123456789abcdef';
 
@@ -15,9 +15,10 @@ function typosOf(key: string): string[] {
 
 const notification = { channels: { sms: createRecordingChannel() }, auth: { tokens: [TOKEN] } };
 const rules = { engine: createAutomationEngine({ store: createMemoryStore() }), authenticate: apiKeyAuth({ keys: [{ hash: generateApiKey().hash, accountId: 'a' }] }) };
+const triggerService = { engine: createAutomationEngine({ store: createMemoryStore() }), auth: { tokens: [TOKEN] } };
 const NOTIFICATION_KEYS = ['channels', 'idempotency', 'idempotencyOptions', 'auth', 'logger', 'bodyLimit', 'defaultRetryAfterSeconds'];
 
-const registered = (plugin: typeof rulesRoutes | typeof notificationRoutes) => async (options: Record<string, unknown>) => {
+const registered = (plugin: typeof rulesRoutes | typeof notificationRoutes | typeof triggerServiceRoutes) => async (options: Record<string, unknown>) => {
   const app = Fastify();
   try {
     await app.register(plugin as never, options as never);
@@ -36,7 +37,10 @@ const FACTORIES: Array<[name: string, make: Factory, base: Record<string, unknow
   ['createNotificationService: idempotencyOptions', (o) => createNotificationService({ ...notification, idempotencyOptions: o as never }), { lockMs: 1000 }, ['lockMs', 'ttlMs']],
   ['notificationRoutes', registered(notificationRoutes), notification, NOTIFICATION_KEYS],
   ['buildNotificationApp', (o) => buildNotificationApp(o as never), notification, ['fastify', ...NOTIFICATION_KEYS]],
-  ['rulesRoutes', registered(rulesRoutes), rules, ['engine', 'authenticate', 'rateLimit', 'bodyLimit', 'eventCatalog', 'statsWindowMs', 'openapi']],
+  ['rulesRoutes', registered(rulesRoutes), rules, ['engine', 'authenticate', 'rateLimit', 'bodyLimit', 'eventCatalog', 'statsWindowMs', 'openapi', 'triggers']],
+  ['triggerServiceRoutes', registered(triggerServiceRoutes), triggerService, ['engine', 'auth', 'bodyLimit']],
+  ['triggerServiceRoutes: auth', (o) => registered(triggerServiceRoutes)({ ...triggerService, auth: o }), { tokens: [TOKEN] }, ['tokens']],
+  ['triggerServiceClient', (o) => triggerServiceClient(o as never), { baseUrl: 'http://127.0.0.1:4102', token: TOKEN }, ['baseUrl', 'token', 'timeoutMs', 'rules', 'retryAfterSeconds']],
   ['rulesRoutes: openapi', (o) => rulesRouteDefinitions({ ...rules, openapi: o as never }), { title: 't' }, ['title', 'version', 'description']],
   ['rateLimit', (o) => createAccountRateLimiter(o as never), { max: 10 }, ['max', 'windowMs', 'maxAccounts']],
 ];
@@ -67,6 +71,7 @@ describe('plugins registered with Fastify\'s own options', () => {
   it.each([
     ['notificationRoutes', registered(notificationRoutes), notification],
     ['rulesRoutes', registered(rulesRoutes), rules],
+    ['triggerServiceRoutes', registered(triggerServiceRoutes), triggerService],
   ] as const)('%s accepts prefix, logLevel and logSerializers', async (_name, make, base) => {
     expect(await thrownBy(() => make({ ...base, prefix: '/v1', logLevel: 'warn', logSerializers: {} }))).toBeUndefined();
   });

@@ -15,7 +15,7 @@ import {
   type AutomationEngine,
   type AutomationStore,
 } from '@crm-automation/core';
-import { anyOf, apiKeyAuth, generateApiKey, jwtAuth, rulesRoutes } from '@crm-automation/http';
+import { anyOf, apiKeyAuth, generateApiKey, jwtAuth, rulesRoutes, triggerServiceClient, triggerServiceRoutes } from '@crm-automation/http';
 import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '../../core/test/design-doc-rules.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
@@ -25,17 +25,29 @@ export interface StoreFixture {
   cleanup?: () => Promise<void>;
 }
 
+/**
+ * `one-engine`: the Rules API over one engine with both halves of the store (a single process).
+ * `trigger-service`: a rules-only engine whose trigger routes go over real HTTP to a trigger-only
+ * engine behind `triggerServiceRoutes` (the three-service deployment).
+ */
+export type RulesApiTopology = 'one-engine' | 'trigger-service';
+
+const SERVICE_TOKEN = 'suite-service-token-0123456789';
+
 const A = 'acc_A';
 const B = 'acc_B';
 const JWT_SECRET = 'a-test-secret-of-sufficient-length-123456';
 
-export function describeRulesApi(name: string, makeStore: () => Promise<StoreFixture>): void {
-  describe(`Rules Service API over ${name}`, () => {
+export function describeRulesApi(name: string, makeStore: () => Promise<StoreFixture>, topology: RulesApiTopology = 'one-engine'): void {
+  describe(`Rules Service API over ${name}${topology === 'trigger-service' ? ', triggers in a trigger service' : ''}`, () => {
     const keyA = generateApiKey();
     const keyB = generateApiKey();
     const readOnly = generateApiKey();
     let app: FastifyInstance;
     let engine: AutomationEngine;
+    /** The engine that runs due triggers: `engine` itself, or the trigger service's. */
+    let runner: AutomationEngine;
+    let triggerService: FastifyInstance | undefined;
     let fixture: StoreFixture;
     let sms = createRecordingChannel();
     const clock = createManualClock('2026-06-01T12:00:00Z');
@@ -57,10 +69,23 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
       fixture = await makeStore();
       sms = createRecordingChannel();
       // No webhook gateway: saving a webhook rule is accepted with a warning.
-      engine = createAutomationEngine({ store: fixture.store, clock, channels: { sms, email: createRecordingChannel() }, maxAttempts: 1 });
+      const channels = { sms, email: createRecordingChannel() };
+      let triggers: Parameters<typeof rulesRoutes>[1]['triggers'];
+      if (topology === 'one-engine') {
+        engine = createAutomationEngine({ store: fixture.store, clock, channels, maxAttempts: 1 });
+        runner = engine;
+      } else {
+        engine = createAutomationEngine({ ruleStore: fixture.store, clock, channels });
+        runner = createAutomationEngine({ triggerStore: fixture.store, ruleSource: fixture.store, clock, channels, maxAttempts: 1 });
+        triggerService = Fastify();
+        await triggerService.register(triggerServiceRoutes, { engine: runner, auth: { tokens: [SERVICE_TOKEN] } });
+        const address = await triggerService.listen({ host: '127.0.0.1', port: 0 });
+        triggers = triggerServiceClient({ baseUrl: address, token: SERVICE_TOKEN, rules: fixture.store });
+      }
       app = Fastify();
       await app.register(rulesRoutes, {
         engine,
+        ...(triggers ? { triggers } : {}),
         authenticate: anyOf(
           apiKeyAuth({ keys: [
             { hash: keyA.hash, accountId: A },
@@ -77,6 +102,7 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
 
     afterAll(async () => {
       await app?.close();
+      await triggerService?.close();
       await fixture?.cleanup?.();
     });
 
@@ -206,12 +232,12 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
         const second = json(await call({ method: 'POST', url: '/events', payload: { ...event, id: 'evt-http-2' } }))['triggers'][0]['id'];
         sms.failNext(new GatewayError('invalid number', { status: 400, provider: 'twilio', providerCode: 21211 }));
         await clock.advance(5 * 60_000);
-        await engine.runDue();
+        await runner.runDue();
         const failed = json(await call({ url: `/triggers/${second}` }));
         expect(failed).toMatchObject({ status: 'failed', executionHistory: [{ outcome: 'failed', actions: [{ status: 'failed', error: { providerCode: 21211 } }] }] });
         const retried = await call({ method: 'POST', url: `/triggers/${second}/retry` });
         expect(json(retried)['status']).toBe('pending');
-        await engine.runDue();
+        await runner.runDue();
         expect(json(await call({ url: `/triggers/${second}` }))['status']).toBe('completed');
 
         const stats = json(await call({ url: `/rules/${rule['id']}/stats` }));

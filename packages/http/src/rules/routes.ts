@@ -1,5 +1,5 @@
 import type { AutomationEngine, Rule, Trigger, TriggerStatus } from '@crm-automation/core';
-import { checkJsonShape, checkOptions, formatPath, MAX_JSON_DEPTH, optionKeys, positiveIntOption, TRIGGER_STATUSES } from '@crm-automation/core';
+import { AutomationError, checkJsonShape, checkOptions, formatPath, MAX_JSON_DEPTH, optionKeys, positiveIntOption } from '@crm-automation/core';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Authenticate, Principal, RulesScope } from '../account-auth/principal.js';
@@ -7,6 +7,7 @@ import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-
 import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { createAccountRateLimiter, type RateLimitOptions } from './rate-limit.js';
 import * as s from './schemas.js';
+import { ruleRunStats, TRIGGER_ADMINISTRATION_METHODS, type TriggerAdministration } from '../triggers/trigger-administration.js';
 
 /** An event type the CRM emits, offered to rule builders with a sample payload. */
 export interface EventType {
@@ -29,9 +30,25 @@ export interface RulesRoutesOptions {
   statsWindowMs?: number | undefined;
   /** `info` of the OpenAPI document. */
   openapi?: Partial<OpenApiInfo> | undefined;
+  /**
+   * Where the trigger routes (`/triggers...`, the counts of `/rules/:id/stats`, `POST /events`) read
+   * and change triggers. Default: the engine's own (`engine.triggers`, `engine.ingest`). A rules
+   * service whose triggers live in a trigger service passes `triggerServiceClient({ ... })`.
+   */
+  triggers?: TriggerAdministration | undefined;
 }
 
-const RULES_ROUTES_OPTION_KEYS = optionKeys<RulesRoutesOptions>()('engine', 'authenticate', 'rateLimit', 'bodyLimit', 'eventCatalog', 'statsWindowMs', 'openapi');
+const RULES_ROUTES_OPTION_KEYS = optionKeys<RulesRoutesOptions>()('engine', 'authenticate', 'rateLimit', 'bodyLimit', 'eventCatalog', 'statsWindowMs', 'openapi', 'triggers');
+
+function triggerAdministration(options: RulesRoutesOptions): TriggerAdministration {
+  const given = options.triggers;
+  if (given === undefined) return options.engine.triggers;
+  const missing = TRIGGER_ADMINISTRATION_METHODS.filter((name) => typeof (given as unknown as Record<string, unknown>)[name] !== 'function');
+  if (typeof given !== 'object' || given === null || missing.length > 0) {
+    throw new AutomationError('CRM_ERR_CONFIG', `rulesRoutes: triggers must have the methods of engine.triggers (${TRIGGER_ADMINISTRATION_METHODS.join(', ')}); missing: ${missing.join(', ')}`);
+  }
+  return given;
+}
 const OPENAPI_INFO_KEYS = optionKeys<OpenApiInfo>()('title', 'version', 'description');
 
 interface RouteInput {
@@ -121,6 +138,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
   checkOptions('rulesRoutes', options, RULES_ROUTES_OPTION_KEYS, true);
   checkOptions('rulesRoutes: openapi', options.openapi, OPENAPI_INFO_KEYS);
   const { engine } = options;
+  const triggers = triggerAdministration(options);
   const statsWindowMs = positiveIntOption('rulesRoutes: statsWindowMs', options.statsWindowMs, 7 * DAY);
   let openapi: Record<string, unknown> | undefined;
   const routes: RouteDefinition[] = [
@@ -226,25 +244,13 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       url: '/rules/:id/stats',
       summary: 'Recent runs of a rule by outcome, and when it last fired',
       scope: 'triggers:read',
-      responses: { 200: s.ruleStatsResponse, 400: s.errorResponse, 404: s.errorResponse },
+      responses: { 200: s.ruleStatsResponse, 400: s.errorResponse, 404: s.errorResponse, 503: s.errorResponse },
       async handler({ principal, params }) {
         const id = params['id'] ?? '';
         if (!(await engine.rules.get(principal.accountId, id))) throw notFound('Rule', id);
         const since = new Date(engine.clock.now().getTime() - statsWindowMs);
-        const counts = Object.fromEntries(TRIGGER_STATUSES.map((status) => [status, 0])) as Record<TriggerStatus, number>;
-        let lastFiredAt: Date | null = null;
-        let cursor: string | undefined;
-        let pages = 0;
-        do {
-          const page = await engine.triggers.list(principal.accountId, { ruleId: id, from: since, limit: 500, cursor });
-          for (const trigger of page.items) {
-            counts[trigger.status] += 1;
-            const fired = trigger.status === 'completed' ? trigger.executionHistory.at(-1)?.at : undefined;
-            if (fired && (!lastFiredAt || fired > lastFiredAt)) lastFiredAt = fired;
-          }
-          cursor = page.nextCursor;
-        } while (cursor && ++pages < 4);
-        return { status: 200, body: { ruleId: id, since, lastFiredAt, counts, truncated: cursor !== undefined } };
+        const stats = triggers.ruleStats ? await triggers.ruleStats(principal.accountId, id, { since }) : await ruleRunStats(triggers.list, principal.accountId, id, since);
+        return { status: 200, body: { ruleId: id, ...stats } };
       },
     },
     {
@@ -253,10 +259,10 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       summary: 'List triggers, newest first (by status, rule, evaluateAt range)',
       scope: 'triggers:read',
       query: s.listTriggersQuery,
-      responses: { 200: s.triggerPage, 400: s.errorResponse },
+      responses: { 200: s.triggerPage, 400: s.errorResponse, 503: s.errorResponse },
       async handler({ principal, query }) {
         const q = parse(s.listTriggersQuery, query, 'query');
-        const page = await engine.triggers.list(principal.accountId, {
+        const page = await triggers.list(principal.accountId, {
           status: q.status as TriggerStatus[] | undefined,
           ruleId: q.ruleId,
           from: q.from ? new Date(q.from) : undefined,
@@ -272,9 +278,9 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       url: '/triggers/:id',
       summary: 'Get a trigger with its execution history',
       scope: 'triggers:read',
-      responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse },
+      responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse, 503: s.errorResponse },
       async handler({ principal, params }) {
-        const trigger = await engine.triggers.get(principal.accountId, params['id'] ?? '');
+        const trigger = await triggers.get(principal.accountId, params['id'] ?? '');
         if (!trigger) throw notFound('Trigger', params['id'] ?? '');
         return { status: 200, body: trigger };
       },
@@ -284,9 +290,9 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       url: '/triggers/:id/retry',
       summary: 'Run a failed trigger again, now, with a fresh attempt budget',
       scope: 'triggers:write',
-      responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse, 409: s.errorResponse },
+      responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse, 409: s.errorResponse, 503: s.errorResponse },
       async handler({ principal, params }) {
-        const trigger = await engine.triggers.retry(principal.accountId, params['id'] ?? '');
+        const trigger = await triggers.retry(principal.accountId, params['id'] ?? '');
         if (!trigger) throw notFound('Trigger', params['id'] ?? '');
         return { status: 200, body: trigger };
       },
@@ -296,9 +302,9 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       url: '/triggers/:id/cancel',
       summary: 'Cancel a pending or retrying trigger',
       scope: 'triggers:write',
-      responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse, 409: s.errorResponse },
+      responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse, 409: s.errorResponse, 503: s.errorResponse },
       async handler({ principal, params }) {
-        const trigger = await engine.triggers.cancel(principal.accountId, params['id'] ?? '');
+        const trigger = await triggers.cancel(principal.accountId, params['id'] ?? '');
         if (!trigger) throw notFound('Trigger', params['id'] ?? '');
         return { status: 200, body: trigger };
       },
@@ -310,7 +316,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       scope: 'events:write',
       body: s.eventBody,
       invalidBodyCode: 'CRM_ERR_EVENT_INVALID',
-      responses: { 202: s.eventAccepted, 400: s.errorResponse },
+      responses: { 202: s.eventAccepted, 400: s.errorResponse, 503: s.errorResponse },
       async handler({ principal, body }) {
         const event = parse(s.eventBody, body, 'body');
         if (event.accountId !== undefined && event.accountId !== principal.accountId) {
@@ -318,11 +324,12 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
             { path: 'accountId', code: 'account_mismatch', message: 'leave accountId out; it comes from the credentials' },
           ]);
         }
-        const triggers: Trigger[] = await engine.ingest({ ...event, accountId: principal.accountId } as Parameters<AutomationEngine['ingest']>[0]);
-        const id = triggers[0]?.triggeringEvent.id ?? event.id;
+        const accepted = { ...event, accountId: principal.accountId } as Parameters<AutomationEngine['ingest']>[0];
+        const stored: Trigger[] = triggers.ingest ? await triggers.ingest(accepted) : await engine.ingest(accepted);
+        const id = stored[0]?.triggeringEvent.id ?? event.id;
         return {
           status: 202,
-          body: { id: id ?? '', triggers: triggers.map((t) => ({ id: t.id, ruleId: t.ruleId, evaluateAt: t.evaluateAt, status: t.status })) },
+          body: { id: id ?? '', triggers: stored.map((t) => ({ id: t.id, ruleId: t.ruleId, evaluateAt: t.evaluateAt, status: t.status })) },
         };
       },
     },

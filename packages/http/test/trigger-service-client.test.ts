@@ -1,0 +1,216 @@
+/**
+ * The trigger routes of a rules service that has no trigger store: served by asking a trigger service
+ * over HTTP (`triggerServiceRoutes` + `triggerServiceClient`). The Rules API suite runs whole over this
+ * hop (rules-api-trigger-service.test.ts); these are the failures only a hop has.
+ */
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAutomationEngine, createManualClock, createMemoryRuleStore, createMemoryTriggerStore, createRecordingChannel, type AutomationEngine } from '@crm-automation/core';
+import { apiKeyAuth, generateApiKey, rulesRoutes, triggerServiceClient, triggerServiceRoutes } from '@crm-automation/http';
+import { doneJobPayload, technicianSmsRule } from '../../core/test/design-doc-rules.js';
+
+const TOKEN = 'trigger-service-token-0123456789';
+const A = 'acc_A';
+const B = 'acc_B';
+
+/** A server that answers every request with `respond`, or never (when `respond` returns undefined). */
+async function fakeService(respond: (url: string) => { status: number; body: string } | undefined): Promise<{ url: string; server: Server }> {
+  const server = createServer((request, response) => {
+    request.resume();
+    const answer = respond(request.url ?? '');
+    if (!answer) return; // hangs: the client's deadline must end the call
+    response.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe('trigger routes served from a trigger service', () => {
+  const keyA = generateApiKey();
+  const keyB = generateApiKey();
+  const clock = createManualClock('2026-06-01T12:00:00Z');
+  const ruleStore = createMemoryRuleStore();
+  const triggerStore = createMemoryTriggerStore();
+  let rulesEngine: AutomationEngine;
+  let triggerEngine: AutomationEngine;
+  let triggerApp: FastifyInstance;
+  let triggerUrl: string;
+  const fakes: Server[] = [];
+  const apps: FastifyInstance[] = [];
+
+  /** A rules service (Rules API over a rule store only) whose trigger routes call `baseUrl`. */
+  const rulesService = async (baseUrl: string, token = TOKEN, timeoutMs = 1_000) => {
+    const app = Fastify();
+    await app.register(rulesRoutes, {
+      engine: rulesEngine,
+      authenticate: apiKeyAuth({ keys: [{ hash: keyA.hash, accountId: A }, { hash: keyB.hash, accountId: B }] }),
+      triggers: triggerServiceClient({ baseUrl, token, timeoutMs, rules: ruleStore }),
+    });
+    apps.push(app);
+    return (method: 'GET' | 'POST', url: string, key = keyA.key, payload?: unknown) =>
+      app.inject({ method, url, headers: { authorization: `Bearer ${key}` }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
+  };
+
+  let ruleId: string;
+  let triggerId: string;
+  let call: Awaited<ReturnType<typeof rulesService>>;
+
+  beforeAll(async () => {
+    rulesEngine = createAutomationEngine({ ruleStore, clock });
+    triggerEngine = createAutomationEngine({ triggerStore, ruleSource: ruleStore, clock, channels: { sms: createRecordingChannel() } });
+    triggerApp = Fastify();
+    await triggerApp.register(triggerServiceRoutes, { engine: triggerEngine, auth: { tokens: [TOKEN] } });
+    triggerUrl = await triggerApp.listen({ host: '127.0.0.1', port: 0 });
+    call = await rulesService(triggerUrl);
+    ruleId = (await rulesEngine.rules.create(A, technicianSmsRule)).id;
+    const accepted = await call('POST', '/events', keyA.key, { name: 'job.status.changed', id: 'evt-1', payload: doneJobPayload });
+    expect(accepted.statusCode).toBe(202);
+    triggerId = (accepted.json() as { triggers: Array<{ id: string }> }).triggers[0]?.id ?? '';
+    expect(triggerId).not.toBe('');
+  });
+
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await triggerApp?.close();
+    for (const server of fakes) await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('the rules service has no trigger store of its own: every trigger it shows is the trigger service’s', async () => {
+    expect(rulesEngine.triggerStore).toBeUndefined();
+    await expect(rulesEngine.triggers.list(A)).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
+    const page = (await call('GET', '/triggers')).json() as { items: Array<{ id: string; evaluateAt: string }> };
+    expect(page.items.map((t) => t.id)).toEqual([triggerId]);
+    expect(page.items[0]?.evaluateAt).toBe('2026-06-01T12:05:00.000Z');
+    expect((await triggerEngine.triggers.get(A, triggerId))?.status).toBe('pending');
+  });
+
+  it('keeps tenants apart across the hop: account B can neither read nor change A’s trigger', async () => {
+    const missing = '0123456789abcdef01234567';
+    for (const [method, path] of [['GET', ''], ['POST', '/retry'], ['POST', '/cancel']] as const) {
+      const onA = await call(method, `/triggers/${triggerId}${path}`, keyB.key);
+      const onMissing = await call(method, `/triggers/${missing}${path}`, keyB.key);
+      expect(onA.statusCode).toBe(404);
+      expect(onA.body.replaceAll(triggerId, 'ID')).toBe(onMissing.body.replaceAll(missing, 'ID'));
+    }
+    expect(((await call('GET', '/triggers', keyB.key)).json() as { items: unknown[] }).items).toEqual([]);
+    // B's stats of A's rule: the rule is not B's, so 404 before the trigger service is asked.
+    expect((await call('GET', `/rules/${ruleId}/stats`, keyB.key)).statusCode).toBe(404);
+    // An event of B names B's account whatever its body says, and matches none of A's rules.
+    const other = await call('POST', '/events', keyB.key, { name: 'job.status.changed', id: 'evt-b', payload: doneJobPayload });
+    expect(other.json()).toMatchObject({ triggers: [] });
+    expect((await triggerEngine.triggers.get(A, triggerId))?.status).toBe('pending');
+  });
+
+  it('ids that look like paths reach no other route of the trigger service: they are ids, not found', async () => {
+    // As sent on the wire, so that the rules service's router decodes them to `..`, `a/b`, ...
+    const app = Fastify();
+    apps.push(app);
+    await app.register(rulesRoutes, {
+      engine: rulesEngine,
+      authenticate: apiKeyAuth({ keys: [{ hash: keyA.hash, accountId: A }] }),
+      triggers: triggerServiceClient({ baseUrl: triggerUrl, token: TOKEN }),
+    });
+    const base = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
+    const raw = (method: string, path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest({ host: base.hostname, port: base.port, method, path, headers: { authorization: `Bearer ${keyA.key}` } }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const id of ['%2E%2E', '%2E', '..%2F..%2Fevents', 'a%2Fb', 'list', 'rule-stats', `${triggerId}%3Fx`]) {
+      for (const [method, suffix] of [['GET', ''], ['POST', '/cancel'], ['POST', '/retry']] as const) {
+        const response = await raw(method, `/triggers/${id}${suffix}`);
+        expect([id, suffix, response.status, (JSON.parse(response.body) as { error: { code: string } }).error.code]).toEqual([id, suffix, 404, 'CRM_ERR_TRIGGER_NOT_FOUND']);
+      }
+    }
+    expect((await triggerEngine.triggers.get(A, triggerId))?.status).toBe('pending');
+  });
+
+  it('passes typed refusals through: 409 for a transition the engine refuses, 400 with issues for a bad event', async () => {
+    const retry = await call('POST', `/triggers/${triggerId}/retry`);
+    expect(retry.statusCode).toBe(409);
+    expect(retry.json()).toMatchObject({ error: { code: 'CRM_ERR_TRIGGER_STATE' } });
+    const bad = await call('POST', '/events', keyA.key, { name: 'job.status.changed', payload: [1] });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: { code: 'CRM_ERR_EVENT_INVALID', issues: [{ path: 'payload' }] } });
+  });
+
+  it('stats are counted by the trigger service', async () => {
+    const stats = await call('GET', `/rules/${ruleId}/stats`);
+    expect(stats.statusCode).toBe(200);
+    expect(stats.json()).toMatchObject({ ruleId, counts: { pending: 1, completed: 0 }, lastFiredAt: null, truncated: false });
+  });
+
+  it('the internal API admits only the service token, and the account is required', async () => {
+    const post = (path: string, body: unknown, token?: string) =>
+      triggerApp.inject({ method: 'POST', url: `/internal/v1${path}`, headers: token ? { authorization: `Bearer ${token}` } : {}, payload: body as Record<string, unknown> });
+    expect((await post('/triggers/get', { accountId: A, id: triggerId })).statusCode).toBe(401);
+    expect((await post('/triggers/get', { accountId: A, id: triggerId }, 'not-the-token-0123456789')).statusCode).toBe(401);
+    const noAccount = await post('/triggers/get', { id: triggerId }, TOKEN);
+    expect(noAccount.statusCode).toBe(400);
+    expect(noAccount.json()).toMatchObject({ error: { code: 'CRM_ERR_HTTP_BAD_REQUEST', issues: [{ path: 'body.accountId' }] } });
+    expect((await post('/triggers/get', { accountId: B, id: triggerId }, TOKEN)).json()).toMatchObject({ error: { code: 'CRM_ERR_TRIGGER_NOT_FOUND' } });
+    expect((await post('/triggers/get', { accountId: A, id: triggerId }, TOKEN)).json()).toMatchObject({ id: triggerId, accountId: A });
+  });
+
+  describe('when the trigger service cannot answer, every trigger route is a typed 503 with Retry-After', () => {
+    const routes = () =>
+      [
+        ['GET', '/triggers', undefined],
+        ['GET', `/triggers/${triggerId}`, undefined],
+        ['POST', `/triggers/${triggerId}/retry`, undefined],
+        ['POST', `/triggers/${triggerId}/cancel`, undefined],
+        ['GET', `/rules/${ruleId}/stats`, undefined],
+        ['POST', '/events', { name: 'job.status.changed', payload: doneJobPayload }],
+      ] as const;
+    const expectUnavailable = async (rules: Awaited<ReturnType<typeof rulesService>>) => {
+      for (const [method, url, payload] of routes()) {
+        const response = await rules(method, url, keyA.key, payload);
+        expect([method, url, response.statusCode]).toEqual([method, url, 503]);
+        expect(response.json()).toEqual({ error: { code: 'CRM_ERR_HTTP_TRIGGER_SERVICE_UNAVAILABLE', message: 'the trigger service is unavailable; retry later' } });
+        expect(response.headers['retry-after']).toBe('5');
+      }
+    };
+
+    it('down (nothing listens)', async () => {
+      const { url, server } = await fakeService(() => ({ status: 200, body: '{}' }));
+      await new Promise((resolve) => server.close(resolve));
+      await expectUnavailable(await rulesService(url));
+    });
+
+    it('too slow (past the client deadline)', async () => {
+      const { url, server } = await fakeService(() => undefined);
+      fakes.push(server);
+      await expectUnavailable(await rulesService(url, TOKEN, 200));
+    });
+
+    it('refusing this service’s token (a misconfiguration, not the caller’s fault)', async () => {
+      await expectUnavailable(await rulesService(triggerUrl, 'a-token-it-does-not-know-0123'));
+    });
+
+    it('failing, or answering something that is not a trigger', async () => {
+      const failing = await fakeService(() => ({ status: 500, body: JSON.stringify({ error: { code: 'CRM_ERR_HTTP_INTERNAL', message: 'x' } }) }));
+      const nonsense = await fakeService((url) => ({ status: 200, body: url.endsWith('/list') ? '{"items":[{"id":1}]}' : url.endsWith('/events') ? '{"triggers":[{}]}' : '{"id":"x"}' }));
+      const html = await fakeService(() => ({ status: 502, body: '<html>bad gateway</html>' }));
+      fakes.push(failing.server, nonsense.server, html.server);
+      await expectUnavailable(await rulesService(failing.url));
+      await expectUnavailable(await rulesService(nonsense.url));
+      await expectUnavailable(await rulesService(html.url));
+    });
+  });
+
+  it('refuses a client without a usable address or token, and a triggers option missing methods', async () => {
+    expect(() => triggerServiceClient({ baseUrl: 'not a url', token: TOKEN })).toThrow(/baseUrl must be a URL/);
+    expect(() => triggerServiceClient({ baseUrl: triggerUrl, token: 'short' })).toThrow(/at least 16 characters/);
+    expect(() => triggerServiceClient({ baseUrl: triggerUrl, token: TOKEN, timeout: 5 } as never)).toThrow(/did you mean "timeoutMs"/);
+    const app = Fastify();
+    apps.push(app);
+    await expect(app.register(rulesRoutes, { engine: rulesEngine, authenticate: async () => null, triggers: { get: async () => null } as never }).ready()).rejects.toThrow(/missing: list, cancel, retry/);
+  });
+});
