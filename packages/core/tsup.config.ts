@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: { index: 'src/index.ts', memory: 'src/entries/memory.ts', spi: 'src/entries/spi.ts', doubles: 'src/entries/doubles.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

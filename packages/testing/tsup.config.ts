@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: ['src/index.ts', 'src/doubles.ts'],
   external: ['vitest', '@crm-automation/core'],
   format: ['esm', 'cjs'],
   dts: true,
