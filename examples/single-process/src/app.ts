@@ -1,21 +1,23 @@
 /**
  * The engine in one realistic process: an HTTP server with the Rules REST API (rules, triggers, dry
  * runs, HTTP event intake at `POST /events`), the engine's claim loop, and the gateways: console by
- * default, Twilio / SendGrid / real webhooks when configured. In memory by default; MongoDB with
- * MONGODB_URI, Redis idempotency with REDIS_URL. The Management UI is at `/ui` (once built).
+ * default, Twilio / SendGrid / real webhooks when configured. In memory by default; MongoDB or
+ * PostgreSQL by STORE (MongoDB whenever MONGODB_URI is set), Redis idempotency with REDIS_URL. The
+ * Management UI is at `/ui` (once built).
  *
  *   npm run app -w @crm-automation/example-single-process
  *   curl -H "authorization: Bearer <printed key>" localhost:3000/rules
  */
 import { createAutomationMetrics, httpMetrics, instrumentEngine } from '@crm-automation/metrics';
 import { createAutomationEngine, createMemoryIdempotencyStore, createMemoryStore, type AutomationStore, type IdempotencyStore } from '@crm-automation/core';
-import { createMongoStore, type MongoStore } from '@crm-automation/adapter-mongo';
+import { createMongoStore } from '@crm-automation/adapter-mongo';
+import { createPostgresIdempotencyStore, createPostgresStore } from '@crm-automation/adapter-postgres';
 import { createRedisIdempotencyStore } from '@crm-automation/channels';
 import { apiKeyAuth, clientErrorHandler, frameworkErrorHandler, generateApiKey, hashApiKey, rulesRoutes, useJsonErrors, type ApiKeyRecord } from '@crm-automation/http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { loadAppConfig } from './app/app-config.js';
+import { loadAppConfig, storeKind } from './app/app-config.js';
 import { appGateways } from './app/app-gateways.js';
 import { DESIGN_DOC_EVENT_TYPES } from './app/event-catalog.js';
 import { mountManagementUi } from './app/management-ui-mount.js';
@@ -27,24 +29,44 @@ try {
   const config = loadAppConfig();
   logger.level = config.LOG_LEVEL;
 
-  // Storage: memory (lost on exit) or MongoDB.
-  let mongo: MongoStore | undefined;
+  // Storage: memory (lost on exit), MongoDB or PostgreSQL; indexes or migrations applied at start.
+  const kind = storeKind(config);
+  /** Readiness probes and what to close on shutdown, per dependency. */
+  const probes: Record<string, () => Promise<unknown>> = {};
+  const closers: Array<() => Promise<unknown>> = [];
   let store: AutomationStore;
-  if (config.MONGODB_URI) {
-    mongo = createMongoStore({ uri: config.MONGODB_URI, dbName: config.MONGODB_DB, logger });
+  let durableKeys: IdempotencyStore | undefined;
+  if (kind === 'mongo') {
+    const mongo = createMongoStore({ uri: config.MONGODB_URI, dbName: config.MONGODB_DB, logger });
     await mongo.ensureIndexes();
     store = mongo;
+    probes['mongo'] = () => mongo.db.command({ ping: 1 });
+    closers.push(() => mongo.close());
+  } else if (kind === 'postgres') {
+    const postgres = createPostgresStore({ connectionString: config.POSTGRES_URL, schema: config.POSTGRES_SCHEMA, logger });
+    await postgres.ensureSchema();
+    store = postgres;
+    probes['postgres'] = () => postgres.pool.query('SELECT 1');
+    if (!config.REDIS_URL) {
+      const keys = createPostgresIdempotencyStore({ pool: postgres.pool, schema: postgres.schema });
+      await keys.ensureSchema();
+      durableKeys = keys;
+    }
+    closers.push(() => postgres.close());
   } else {
     store = createMemoryStore();
   }
   let redis: Redis | undefined;
   let idempotency: IdempotencyStore;
   if (config.REDIS_URL) {
-    redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    await redis.connect();
-    idempotency = createRedisIdempotencyStore({ client: redis });
+    const client = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    await client.connect();
+    redis = client;
+    idempotency = createRedisIdempotencyStore({ client });
+    probes['redis'] = () => client.ping();
+    closers.unshift(() => client.quit());
   } else {
-    idempotency = createMemoryIdempotencyStore();
+    idempotency = durableKeys ?? createMemoryIdempotencyStore();
   }
 
   const gateways = appGateways(config, (line) => process.stdout.write(`${line}\n`));
@@ -72,7 +94,7 @@ try {
     process.stdout.write(`\n  API key for account ${config.DEV_ACCOUNT_ID} (development):  ${key}\n\n`);
   }
 
-  const seed = config.SEED_RULES ?? !config.MONGODB_URI;
+  const seed = config.SEED_RULES ?? kind === 'memory';
   if (seed && (await engine.rules.list(config.DEV_ACCOUNT_ID, { limit: 1 })).items.length === 0) {
     for (const rule of [technicianSmsRule, highValueJobRule]) {
       const saved = await engine.rules.create(config.DEV_ACCOUNT_ID, rule);
@@ -105,8 +127,7 @@ try {
         ready = false;
       }
     };
-    if (mongo) await probe('mongo', () => (mongo as MongoStore).db.command({ ping: 1 }));
-    if (redis) await probe('redis', () => (redis as Redis).ping());
+    for (const [name, check] of Object.entries(probes)) await probe(name, check);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks });
   });
   await app.register(rulesRoutes, { engine, authenticate: apiKeyAuth({ keys }), eventCatalog: DESIGN_DOC_EVENT_TYPES, openapi: { title: 'CRM Automation (single process)', version: '0.1.0' } });
@@ -115,7 +136,7 @@ try {
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
-  logger.info({ port, store: mongo ? 'mongodb' : 'memory', idempotency: redis ? 'redis' : 'memory', gateways: gateways.describe }, 'app ready');
+  logger.info({ port, store: kind, idempotency: redis ? 'redis' : durableKeys ? 'postgres' : 'memory', gateways: gateways.describe }, 'app ready');
   process.stdout.write(`listening on http://${config.HOST}:${port}\n`);
 
   let stopping = false;
@@ -126,8 +147,7 @@ try {
     logger.info({ signal }, 'shutting down');
     await app.close(); // requests in flight finish
     await engine.stop(); // triggers in flight finish and are recorded
-    await mongo?.close();
-    await redis?.quit();
+    for (const close of closers) await close();
     logger.info({}, 'stopped');
     process.exit(0);
   };

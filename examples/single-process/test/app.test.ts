@@ -1,66 +1,30 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectErrorBody, malformedRequests } from '../../../packages/http/test/support/malformed-requests.js';
+import { startApp, type AppProcess } from './support/app-process.js';
 
-const dir = fileURLToPath(new URL('..', import.meta.url));
 const KEY = 'crm_dev_single_process_app_test';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 describe('npm run app (in memory, console gateways)', () => {
-  let child: ChildProcess;
-  let output = '';
+  let app: AppProcess;
   let base = '';
-  const exited = () => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
-  const api = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-  };
-  const waitForOutput = async (text: string, timeoutMs = 30_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!output.includes(text)) {
-      if (Date.now() > deadline) throw new Error(`no "${text}" in the output:\n${output}`);
-      if (child.exitCode !== null) throw new Error(`the app exited (${child.exitCode}):\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
+  let output = () => '';
+  const api = (method: string, path: string, body?: unknown) => app.api(method, path, body);
+  const waitForOutput = (text: string) => app.waitForOutput(text);
 
   beforeAll(async () => {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', 'src/app.ts'], {
-      cwd: dir,
-      env: { ...process.env, PORT: String(port), DEV_API_KEY: KEY, LOG_LEVEL: 'warn', MONGODB_URI: '', REDIS_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitForOutput('listening on');
+    app = await startApp(KEY, {});
+    base = app.base;
+    output = app.output;
   }, 60_000);
 
   afterAll(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGKILL');
-      await exited();
+    if (app && app.child.exitCode === null) {
+      app.child.kill('SIGKILL');
+      await app.exited();
     }
   });
 
@@ -88,7 +52,7 @@ describe('npm run app (in memory, console gateways)', () => {
     expect(trigger?.status).toBe('pending');
     // Due five minutes after the event: the SMS waits, nothing is sent yet.
     expect(Date.parse(trigger?.evaluateAt ?? '') - Date.now()).toBeGreaterThan(4 * 60_000);
-    expect(output).not.toContain('-> SMS');
+    expect(output()).not.toContain('-> SMS');
   });
 
   it('serves Prometheus metrics: events ingested, triggers by outcome, HTTP requests by route', async () => {
@@ -109,7 +73,7 @@ describe('npm run app (in memory, console gateways)', () => {
       expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
     } else {
       expect(response.status).toBe(404);
-      expect(output).toContain('Management UI not built');
+      expect(output()).toContain('Management UI not built');
     }
   });
 
@@ -134,7 +98,7 @@ describe('npm run app (in memory, console gateways)', () => {
   });
 
   it('stops gracefully on SIGTERM', async () => {
-    child.kill('SIGTERM');
-    expect(await exited()).toBe(0);
+    app.child.kill('SIGTERM');
+    expect(await app.exited()).toBe(0);
   });
 });

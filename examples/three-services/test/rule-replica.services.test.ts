@@ -1,8 +1,9 @@
 import type { Rule } from '@crm-automation/core';
 import { MongoClient } from 'mongodb';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuleLookupUnavailableError } from '../src/trigger-service/rule-lookup/rule-lookup-error.js';
-import { mongoRuleReplica, type RuleReplica } from '../src/trigger-service/rule-lookup/rule-replica.js';
+import { mongoRuleReplica, postgresRuleReplica, type RuleReplica } from '../src/trigger-service/rule-lookup/rule-replica.js';
 import { requireServerEnv } from './support/server-env.js';
 
 const rule = (id: string, version: number, overrides: Partial<Rule> = {}): Rule => ({
@@ -21,22 +22,47 @@ const rule = (id: string, version: number, overrides: Partial<Rule> = {}): Rule 
   ...overrides,
 });
 
-describe('the pub/sub trigger service’s rule replica (Mongo-wire)', () => {
-  let client: MongoClient;
+interface ReplicaFixture {
+  replica: RuleReplica;
+  cleanup(): Promise<void>;
+}
+
+const run = `replica_${Date.now().toString(36)}`;
+
+// The same behaviour from both replicas: the one in the trigger service's MongoDB and the one in its PostgreSQL.
+const STORES: Array<[name: string, open: () => Promise<ReplicaFixture>]> = [
+  [
+    'MongoDB',
+    async () => {
+      const { MONGODB_URI } = requireServerEnv('MONGODB_URI');
+      const client = new MongoClient(MONGODB_URI);
+      return { replica: mongoRuleReplica(client.db(run)), cleanup: async () => { await client.db(run).dropDatabase().catch(() => {}); await client.close(); } };
+    },
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const { POSTGRES_URL } = requireServerEnv('POSTGRES_URL');
+      const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 });
+      return { replica: postgresRuleReplica(pool, run), cleanup: async () => { await pool.query(`DROP SCHEMA IF EXISTS "${run}" CASCADE`).catch(() => {}); await pool.end(); } };
+    },
+  ],
+];
+
+describe.each(STORES)('the pub/sub trigger service’s rule replica (%s)', (_name, open) => {
+  let fixture: ReplicaFixture | undefined;
   let replica: RuleReplica;
-  const dbName = `replica_${Date.now().toString(36)}`;
 
   beforeAll(async () => {
-    const { MONGODB_URI } = requireServerEnv('MONGODB_URI');
-    client = new MongoClient(MONGODB_URI);
-    replica = mongoRuleReplica(client.db(dbName));
-    await replica.ensureIndexes();
-    await replica.ensureIndexes(); // twice: only missing indexes are created
+    fixture = await open();
+    replica = fixture.replica;
+    // Twice, and twice at once: safe to repeat, from several trigger services starting together.
+    await replica.ensureStorage();
+    await Promise.all([replica.ensureStorage(), replica.ensureStorage()]);
   });
 
   afterAll(async () => {
-    await client?.db(dbName).dropDatabase().catch(() => {});
-    await client?.close();
+    await fixture?.cleanup();
   });
 
   it('keeps the newest version whatever order updates arrive in', async () => {
@@ -62,5 +88,12 @@ describe('the pub/sub trigger service’s rule replica (Mongo-wire)', () => {
     const unseen = replica.getRule('acc_1', 'never-seen');
     await expect(unseen).rejects.toBeInstanceOf(RuleLookupUnavailableError);
     await expect(unseen).rejects.toMatchObject({ retryable: true });
+  });
+
+  it('keeps a rule document exactly, U+0000 and all, and finds only enabled rules of the event', async () => {
+    const odd = rule('r4', 1, { name: 'nul \u0000 and emoji 🙂', trigger: { eventName: 'job.odd' } });
+    await replica.upsert([odd, rule('r5', 1, { enabled: false, trigger: { eventName: 'job.odd' } })]);
+    expect(await replica.findRulesForEvent('acc_1', 'job.odd')).toEqual([odd]);
+    expect(await replica.getRule('acc_1', 'r4')).toEqual(odd);
   });
 });

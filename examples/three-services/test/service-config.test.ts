@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/runtime/env-config.js';
+import { notificationServiceEnv } from '../src/notification-service/config.js';
+import { rulesServiceEnv } from '../src/rules-service/config.js';
 import { triggerServiceEnv } from '../src/trigger-service/config.js';
 
 const base = {
@@ -7,7 +9,29 @@ const base = {
   RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:5672',
   RULES_SERVICE_TOKEN: 'a-long-enough-token',
   NOTIFICATION_SERVICE_TOKEN: 'another-long-token',
+  SERVICE_TOKENS: 'token-the-rules-service-presents',
 };
+const rulesBase = { MONGODB_URI: 'mongodb://127.0.0.1:27017', RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:5672', SERVICE_TOKENS: 'a-long-enough-token', TRIGGER_SERVICE_TOKEN: 'token-the-rules-service-presents' };
+const notificationBase = {
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  SERVICE_TOKENS: 'another-long-token',
+  TWILIO_ACCOUNT_SID: 'AC1',
+  TWILIO_AUTH_TOKEN: 't',
+  TWILIO_FROM: '+15550001111',
+  SENDGRID_API_KEY: 'SG.x',
+  SENDGRID_FROM: 'a@example.com',
+  WEBHOOK_SIGNING_SECRET: 'whsec_abc',
+};
+
+/** The variables a configuration refuses, or [] when it loads. */
+function refused(service: string, schema: Parameters<typeof loadConfig>[1], env: Record<string, string>): string[] {
+  try {
+    loadConfig(service, schema, env);
+    return [];
+  } catch (e) {
+    return (e as ConfigError).issues.map((i) => i.variable);
+  }
+}
 
 describe('service configuration from the environment', () => {
   it('applies defaults whose timeouts nest: provider < notification call < send < lease', () => {
@@ -44,5 +68,30 @@ describe('service configuration from the environment', () => {
     expect(attempt({ ...base, RULES_SERVICE_TOKEN: '', RULE_LOOKUP: 'pubsub' })).toEqual([]);
     expect(attempt({ ...base, SEND_TIMEOUT_MS: '8000' })).toEqual(['SEND_TIMEOUT_MS']);
     expect(attempt({ ...base, LEASE_MS: '15000' })).toEqual(['LEASE_MS']);
+    expect(attempt({ ...base, SERVICE_TOKENS: '' })).toEqual(['SERVICE_TOKENS']);
+  });
+
+  it('chooses each service’s store by STORE, and asks for that store’s address only', () => {
+    const postgres = { STORE: 'postgres', POSTGRES_URL: 'postgres://postgres@127.0.0.1:5433/crm_automation' };
+    for (const [service, schema, env] of [['trigger-service', triggerServiceEnv, base], ['rules-service', rulesServiceEnv, rulesBase]] as const) {
+      const { MONGODB_URI: _uri, ...withoutMongo } = env;
+      expect(refused(service, schema, env)).toEqual([]);
+      expect(refused(service, schema, withoutMongo)).toEqual(['MONGODB_URI']);
+      expect(refused(service, schema, { ...withoutMongo, STORE: 'postgres' })).toEqual(['POSTGRES_URL']);
+      expect(refused(service, schema, { ...withoutMongo, ...postgres })).toEqual([]);
+      expect(refused(service, schema, { ...withoutMongo, ...postgres, POSTGRES_SCHEMA: 'Bad-Name' })).toEqual(['POSTGRES_SCHEMA']);
+      expect(refused(service, schema, { ...env, STORE: 'ferretdb' })).toEqual(['STORE']);
+      // The default database and schema are the CLI's and the adapters': crm_automation.
+      const config = loadConfig(service, schema, { ...withoutMongo, ...postgres });
+      expect(config.POSTGRES_SCHEMA).toBe('crm_automation');
+    }
+    expect(loadConfig('rules-service', rulesServiceEnv, rulesBase).RULES_DB_NAME).toBeUndefined();
+    expect(refused('rules-service', rulesServiceEnv, { ...rulesBase, TRIGGER_SERVICE_TOKEN: '' })).toEqual(['TRIGGER_SERVICE_TOKEN']);
+
+    expect(refused('notification-service', notificationServiceEnv, notificationBase)).toEqual([]);
+    const { REDIS_URL: _redis, ...withoutRedis } = notificationBase;
+    expect(refused('notification-service', notificationServiceEnv, withoutRedis)).toEqual(['REDIS_URL']);
+    expect(refused('notification-service', notificationServiceEnv, { ...withoutRedis, STORE: 'postgres' })).toEqual(['POSTGRES_URL']);
+    expect(refused('notification-service', notificationServiceEnv, { ...withoutRedis, ...postgres })).toEqual([]);
   });
 });

@@ -3,7 +3,11 @@
  * REST, events published by the CRM simulator, SMS / email / webhook checked at the provider
  * stand-ins. Then the failures the design is built for: the trigger service killed with SIGKILL
  * mid-work, the notification service away for a while, the rules service away (with each lookup
- * pattern). Run once on RabbitMQ and once on Kafka.
+ * pattern), the trigger service away behind the Rules API's trigger routes. Run on RabbitMQ and on
+ * Kafka with MongoDB (and Redis for sent commands), and the main scenarios again on PostgreSQL alone.
+ *
+ * A server that is missing, or a service that does not start, fails every test of its run with that
+ * reason (vitest would report a failed `beforeAll` as its tests "skipped"; here they fail).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -16,13 +20,17 @@ import { expectErrorBody, malformedRequests } from '../../../packages/http/test/
 import { highValueJobRule, technicianSmsRule } from '../src/design-doc-rules.js';
 import { exampleStack, randomSecrets, runSimulator, type ExampleStack, type StackSecrets } from '../src/launcher/example-stack.js';
 import { received, rulesApi, setStandInBehaviour, triggersOf, type TriggerView } from './support/example-clients.js';
-import { deleteKafkaNames, deleteRabbitNames, dropDatabases } from './support/cleanup.js';
+import { deleteKafkaNames, deleteRabbitNames, dropDatabases, dropSchemas } from './support/cleanup.js';
+import { MongoClient } from 'mongodb';
+import pg from 'pg';
+import { generateApiKey } from '@crm-automation/http';
 import { freePorts } from '../src/launcher/free-ports.js';
 import { requireServerEnv } from './support/server-env.js';
 import { sleep, waitFor } from './support/wait-for.js';
 
 type Transport = 'rabbitmq' | 'kafka';
 type Lookup = 'rest' | 'grpc' | 'pubsub';
+type Store = 'mongo' | 'postgres';
 
 /** The SMS rule fires this long after its event: the design doc's 5 minutes, shortened. */
 const SMS_DELAY_S = 3;
@@ -30,14 +38,25 @@ const BUS_RETRY_DELAYS_MS = [300, 600, 1_000];
 const ACCOUNT = 'acc_12345';
 const smsText = (job: string) => `Hi Jane Doe, job #${job} for John Smith has been completed.`;
 
-/** The same scenarios on both transports; each run starts with a different lookup pattern. */
-const RUNS: Array<{ transport: Transport; lookup: Lookup; outages: Lookup[] }> = [
-  { transport: 'rabbitmq', lookup: 'rest', outages: ['rest', 'grpc', 'pubsub'] },
-  { transport: 'kafka', lookup: 'pubsub', outages: ['pubsub', 'grpc', 'rest'] },
+/**
+ * The same scenarios on both transports with MongoDB, each run starting with a different lookup
+ * pattern; on PostgreSQL (rules, triggers, the pub/sub replica and the sent commands) once, on
+ * RabbitMQ, with the two patterns whose storage differs (the replica, and none).
+ */
+const RUNS: Array<{ transport: Transport; store: Store; lookup: Lookup; outages: Lookup[] }> = [
+  { transport: 'rabbitmq', store: 'mongo', lookup: 'rest', outages: ['rest', 'grpc', 'pubsub'] },
+  { transport: 'kafka', store: 'mongo', lookup: 'pubsub', outages: ['pubsub', 'grpc', 'rest'] },
+  { transport: 'rabbitmq', store: 'postgres', lookup: 'pubsub', outages: ['pubsub', 'rest'] },
 ];
 
-describe.each(RUNS)('three services on $transport', ({ transport, lookup, outages }) => {
+const SERVERS: Record<Store, string[]> = { mongo: ['MONGODB_URI', 'REDIS_URL'], postgres: ['POSTGRES_URL'] };
+
+describe.each(RUNS)('three services on $transport with $store', ({ transport, store, lookup, outages }) => {
   const runId = `e2e${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  /** Where each service keeps its data: separate databases (schemas), so a test can see each touches only its own. */
+  const names = { rules: `${runId}_rules`, triggers: `${runId}_triggers`, notify: `${runId}_notify` };
+  /** A second account with its own key, for tenant isolation across the services. */
+  const other = { accountId: 'acc_other', ...generateApiKey() };
   let server: Record<string, string>;
   let stack: ExampleStack;
   let secrets: StackSecrets;
@@ -46,6 +65,32 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
   const logs: string[] = [];
 
   const api = <T>(method: string, path: string, body?: unknown) => rulesApi<T>(stack.urls.rules, secrets.devApiKey, method, path, body);
+  /** A Rules API call that may fail: its status, headers and JSON body. */
+  const call = async (method: string, path: string, options: { body?: unknown; key?: string } = {}) => {
+    const response = await fetch(`${stack.urls.rules}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${options.key ?? secrets.devApiKey}`, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    });
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Record<string, any> };
+  };
+  /** The tables (PostgreSQL) or collections (MongoDB) of one service's database. */
+  const storageOf = async (name: string): Promise<string[]> => {
+    if (store === 'postgres') {
+      const pool = new pg.Pool({ connectionString: server['POSTGRES_URL'], max: 1 });
+      try {
+        return (await pool.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [name])).rows.map((r) => r.table_name);
+      } finally {
+        await pool.end();
+      }
+    }
+    const client = new MongoClient(server['MONGODB_URI'] as string);
+    try {
+      return (await client.db(name).listCollections().toArray()).map((c) => c.name).sort();
+    } finally {
+      await client.close();
+    }
+  };
   const simulate = (...args: string[]) => runSimulator(stack.busEnv, args);
   const smsTo = async (body: string) => (await received(stack.urls.standIns)).sms.filter((s) => s.body === body);
   const smsWithTag = async (tag: string) => (await received(stack.urls.standIns)).sms.filter((s) => s.body.includes(`J-5541-${tag}`));
@@ -57,21 +102,27 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
     await stack.trigger.start();
   };
 
-  beforeAll(async () => {
-    server = requireServerEnv('MONGODB_URI', 'REDIS_URL', transport === 'rabbitmq' ? 'RABBITMQ_URL' : 'KAFKA_BROKERS');
+  /** Everything the tests need, up; a failure here fails every test of the run with its reason. */
+  const start = async () => {
+    server = requireServerEnv(...SERVERS[store], transport === 'rabbitmq' ? 'RABBITMQ_URL' : 'KAFKA_BROKERS');
     const [rules, grpc, trigger, notification, standIns] = (await freePorts(5)) as [number, number, number, number, number];
     secrets = randomSecrets();
     stack = exampleStack({
       transport,
       ruleLookup: lookup,
-      mongodbUri: server['MONGODB_URI'] as string,
+      store,
+      mongodbUri: server['MONGODB_URI'],
+      rulesDb: names.rules,
+      triggersDb: names.triggers,
+      redisUrl: server['REDIS_URL'],
+      redisPrefix: `${runId}:idempotency:`,
+      postgresUrl: server['POSTGRES_URL'],
+      rulesSchema: names.rules,
+      triggersSchema: names.triggers,
+      idempotencySchema: names.notify,
       rabbitmqUrl: server['RABBITMQ_URL'],
       kafkaBrokers: server['KAFKA_BROKERS'],
-      redisUrl: server['REDIS_URL'] as string,
       busPrefix: runId,
-      rulesDb: `${runId}_rules`,
-      triggersDb: `${runId}_triggers`,
-      redisPrefix: `${runId}:idempotency:`,
       ports: { rules, grpc, trigger, notification, standIns },
       secrets,
       env: {
@@ -97,6 +148,7 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
           KAFKA_SESSION_TIMEOUT_MS: '6000',
         },
         notification: { PROVIDER_TIMEOUT_MS: '2000' },
+        rules: { RULES_API_KEYS: `${other.accountId}:${other.hash}`, TRIGGER_SERVICE_TIMEOUT_MS: '2000' },
       },
       logLevel: 'info',
       // Kept: the lines that show a send, to check what every log line of one must carry.
@@ -114,17 +166,30 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
     const email = await api<{ id: string }>('POST', '/rules', highValueJobRule({ webhookUrl: stack.urls.webhook }));
     smsRuleId = sms.id;
     emailRuleId = email.id;
+  };
+  let started: Promise<void>;
+  beforeAll(() => {
+    started = start();
+    // Awaited by every test instead: a failed start then fails each of them, loudly, with its reason.
+    return started.catch(() => undefined);
   });
+  /** A test of this run: fails at once with the start-up error when the run could not start. */
+  const scenario = (name: string, body: () => Promise<void> | void, timeoutMs?: number) =>
+    it(name, async () => {
+      await started;
+      await body();
+    }, timeoutMs);
 
   afterAll(async () => {
     await stack?.stopAll();
     if (!server) return;
-    await dropDatabases(server['MONGODB_URI'] as string, [`${runId}_rules`, `${runId}_triggers`]).catch(() => {});
+    if (store === 'mongo') await dropDatabases(server['MONGODB_URI'] as string, [names.rules, names.triggers]).catch(() => {});
+    else await dropSchemas(server['POSTGRES_URL'] as string, [names.rules, names.triggers, names.notify]).catch(() => {});
     if (transport === 'rabbitmq') await deleteRabbitNames(server['RABBITMQ_URL'] as string, runId, BUS_RETRY_DELAYS_MS).catch(() => {});
     else await deleteKafkaNames(server['KAFKA_BROKERS'] as string, runId).catch(() => {});
   });
 
-  it('runs the design doc flows: the SMS after its delay, the high-value email and webhook at once, nothing for the low-value job', async () => {
+  scenario('runs the design doc flows: the SMS after its delay, the high-value email and webhook at once, nothing for the low-value job', async () => {
     await simulate('job-done', 'high-value', 'low-value');
     const body = smsText('J-5541');
     const [sms] = await waitFor('the technician SMS', async () => ((await smsTo(body)).length > 0 ? smsTo(body) : undefined));
@@ -167,7 +232,52 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
     expect(JSON.stringify(after)).not.toContain('J-9002');
   });
 
-  it('survives kill -9 of the trigger service mid-work: every due trigger completes, nothing is sent twice', async () => {
+  scenario('serves the Rules API’s trigger routes by asking the trigger service: runs, stats, cancel, retry and HTTP intake, account by account', async () => {
+    // A rule whose triggers wait an hour, so there is one to cancel.
+    const later = await api<{ id: string }>('POST', '/rules', { ...technicianSmsRule({ smsDelay: { value: 1, unit: 'hours' } }), name: 'Follow up in an hour' });
+    const job = { id: 'job_http', number: 'J-5541-http', status: 'Done', client: { name: 'John Smith' }, assignedTechnician: { name: 'Jane Doe', phone: '+15557654321' } };
+    const event = { name: 'job.status.changed', id: `${runId}-http`, payload: { job } };
+    // HTTP intake at the rules service: matched against its rules there, stored by the trigger service.
+    const accepted = await call('POST', '/events', { body: event });
+    expect(accepted.status).toBe(202);
+    const stored = accepted.body['triggers'] as Array<{ id: string; ruleId: string; status: string }>;
+    expect(stored.map((t) => t.ruleId).sort()).toEqual([smsRuleId, later.id].sort());
+    expect((await call('POST', '/events', { body: event })).body['triggers'].map((t: { id: string }) => t.id).sort()).toEqual(stored.map((t) => t.id).sort());
+    await waitFor('the SMS of the HTTP-ingested event', async () => (await smsWithTag('http')).length === 1);
+    const waiting = stored.find((t) => t.ruleId === later.id)?.id ?? '';
+    const trigger = await call('GET', `/triggers/${waiting}`);
+    expect(trigger.body).toMatchObject({ id: waiting, accountId: ACCOUNT, status: 'pending', triggeringEvent: { id: event.id, payload: { job } } });
+    expect(Date.parse(trigger.body['evaluateAt']) - Date.parse(trigger.body['triggeringEvent']['timestamp'])).toBe(3_600_000);
+
+    // Another account sees none of it, changes none of it, and its events match none of its rules.
+    const missing = store === 'postgres' ? '999999999' : '0123456789abcdef01234567';
+    for (const [method, suffix] of [['GET', ''], ['POST', '/cancel'], ['POST', '/retry']] as const) {
+      const onA = await call(method, `/triggers/${waiting}${suffix}`, { key: other.key });
+      const onMissing = await call(method, `/triggers/${missing}${suffix}`, { key: other.key });
+      expect([onA.status, onA.body['error']?.['code']]).toEqual([404, 'CRM_ERR_TRIGGER_NOT_FOUND']);
+      expect(JSON.stringify(onA.body).replaceAll(waiting, 'ID')).toBe(JSON.stringify(onMissing.body).replaceAll(missing, 'ID'));
+    }
+    expect((await call('GET', '/triggers?limit=500', { key: other.key })).body['items']).toEqual([]);
+    expect((await call('GET', `/rules/${later.id}/stats`, { key: other.key })).status).toBe(404);
+    expect((await call('POST', '/events', { key: other.key, body: { ...event, id: `${runId}-other` } })).body['triggers']).toEqual([]);
+    expect((await call('GET', `/triggers/${waiting}`)).body['status']).toBe('pending');
+
+    // Transitions go through the trigger service's engine, with its state rules.
+    expect((await call('POST', `/triggers/${waiting}/retry`)).body['error']).toMatchObject({ code: 'CRM_ERR_TRIGGER_STATE' });
+    const cancelled = await call('POST', `/triggers/${waiting}/cancel`);
+    expect([cancelled.status, cancelled.body['status']]).toEqual([200, 'cancelled']);
+    const twice = await call('POST', `/triggers/${waiting}/cancel`);
+    expect([twice.status, twice.body['error']?.['code']]).toEqual([409, 'CRM_ERR_TRIGGER_STATE']);
+    const stats = await call('GET', `/rules/${later.id}/stats`);
+    expect(stats.body).toMatchObject({ ruleId: later.id, counts: { cancelled: 1, pending: 0, completed: 0 }, lastFiredAt: null, truncated: false });
+    const smsStats = await call('GET', `/rules/${smsRuleId}/stats`);
+    expect(smsStats.body['counts']['completed']).toBeGreaterThanOrEqual(2);
+    expect(Date.parse(smsStats.body['lastFiredAt'])).toBeGreaterThan(Date.parse(trigger.body['createdAt']) - 1);
+    // Out of the way of the other scenarios' job-done events.
+    await api('DELETE', `/rules/${later.id}`);
+  });
+
+  scenario('survives kill -9 of the trigger service mid-work: every due trigger completes, nothing is sent twice', async () => {
     const tag = 'crash';
     const count = 16;
     // A slow SMS provider keeps sends in flight when the trigger service dies.
@@ -197,7 +307,7 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
     }
   });
 
-  it('retries with backoff while the notification service is down, and completes once it is back', async () => {
+  scenario('retries with backoff while the notification service is down, and completes once it is back', async () => {
     const tag = 'notify-down';
     await stack.notification.stop();
     await simulate('job-done', '--tag', tag);
@@ -220,8 +330,26 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
     expect((await smsWithTag(tag)).map((s) => s.body)).toEqual([smsText(`J-5541-${tag}`)]);
   });
 
+  scenario('answers the trigger routes with a typed 503 while the trigger service is away, and goes on serving rules', async () => {
+    await stack.trigger.stop();
+    try {
+      for (const [method, path] of [['GET', '/triggers'], ['GET', `/rules/${smsRuleId}/stats`], ['POST', '/triggers/1/cancel']] as const) {
+        const answer = await call(method, path);
+        expect([method, path, answer.status, answer.body]).toEqual([method, path, 503, { error: { code: 'CRM_ERR_HTTP_TRIGGER_SERVICE_UNAVAILABLE', message: 'the trigger service is unavailable; retry later' } }]);
+        expect(Number(answer.retryAfter)).toBeGreaterThan(0);
+      }
+      expect((await call('GET', `/rules/${smsRuleId}`)).status).toBe(200);
+      const ready = await fetch(`${stack.urls.rules}/readyz`);
+      const checks = ((await ready.json()) as { checks: Record<string, string> }).checks;
+      expect([ready.status, checks['rules-db'], checks['trigger-service']?.startsWith('down')]).toEqual([200, 'ok', true]);
+    } finally {
+      await stack.trigger.start();
+    }
+    expect((await call('GET', `/triggers?ruleId=${smsRuleId}&limit=1`)).status).toBe(200);
+  });
+
   describe.each(outages)('with %s rule lookup', (pattern) => {
-    it('keeps running while the rules service is down and catches up when it is back', async () => {
+    scenario('keeps running while the rules service is down and catches up when it is back', async () => {
       if (stack.trigger.options.env['RULE_LOOKUP'] !== pattern) await restartTrigger(pattern);
 
       // The pattern works: a first event goes through.
@@ -258,14 +386,28 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
     });
   });
 
-  it('serves the Management UI next to the Rules API once the UI is built', async () => {
+  scenario('keeps each service to its own database: rules in the rules service’s, triggers in the trigger service’s', async () => {
+    const rules = await storageOf(names.rules);
+    const triggers = await storageOf(names.triggers);
+    if (store === 'postgres') {
+      expect(rules).toEqual(['rules', 'schema_migrations']);
+      // rule_replica: the pub/sub lookup's copy of the rules, the trigger service's own.
+      expect(triggers).toEqual(['rule_replica', 'schema_migrations', 'triggers']);
+      expect(await storageOf(names.notify)).toEqual(['idempotency_keys', 'schema_migrations']);
+    } else {
+      expect(rules).toEqual(['rules']);
+      expect(triggers).toEqual(['pending_triggers', 'rule_replica']);
+    }
+  });
+
+  scenario('serves the Management UI next to the Rules API once the UI is built', async () => {
     const built = existsSync(join(dirname(createRequire(import.meta.url).resolve('@crm-automation/ui/package.json')), 'dist', 'app', 'index.html'));
     const response = await fetch(`${stack.urls.rules}/ui/`);
     expect(response.status).toBe(built ? 200 : 404);
     if (built) expect(await response.text()).toContain('<base href="/ui/"');
   });
 
-  it('serves Prometheus metrics on every service: triggers by outcome, bus backlog, gateway latency by provider, HTTP by route', async () => {
+  scenario('serves Prometheus metrics on every service: triggers by outcome, bus backlog, gateway latency by provider, HTTP by route', async () => {
     /** The value of the first series named `name` whose labels include `labels` (any order). */
     const scrape = async (url: string) => {
       const response = await fetch(`${url}/metrics`);
@@ -296,7 +438,7 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
     expect(rules('crm_http_requests_total', { service: 'rules-service', method: 'GET', route: '/rules/:id', status: '200' })).toBeGreaterThan(0);
   });
 
-  it('every service answers malformed requests with { error: { code, message } }, over real HTTP', async () => {
+  scenario('every service answers malformed requests with { error: { code, message } }, over real HTTP', async () => {
     const raw = (base: string, method: string, path: string, headers: Record<string, string> = {}, payload?: string) =>
       new Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
         const url = new URL(base);
@@ -311,7 +453,7 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
     const services = [
       { base: stack.urls.rules, requests: malformedRequests({ bodyRoute: '/rules', headers: { authorization: `Bearer ${secrets.devApiKey}` }, bodyLimit: 256 * 1024, knownPaths: ['/rules', '/internal/v1/rules'], idRoute: '/rules' }) },
       { base: stack.urls.notification, requests: malformedRequests({ bodyRoute: '/api/v1/sms', headers: { authorization: `Bearer ${secrets.notificationToken}` }, bodyLimit: 256 * 1024, knownPaths: ['/api/v1', '/readyz'] }) },
-      { base: stack.urls.trigger, requests: malformedRequests({ knownPaths: ['/healthz', '/metrics'] }) },
+      { base: stack.urls.trigger, requests: malformedRequests({ bodyRoute: '/internal/v1/triggers/list', headers: { authorization: `Bearer ${secrets.triggerServiceToken}` }, bodyLimit: 1024 * 1024, knownPaths: ['/healthz', '/metrics', '/internal/v1/triggers'] }) },
     ];
     for (const { base, requests } of services) {
       for (const request of requests) expectErrorBody(await raw(base, request.method, request.url, request.headers, request.payload), request);
@@ -329,7 +471,7 @@ describe.each(RUNS)('three services on $transport', ({ transport, lookup, outage
     }
   });
 
-  it('logs carry accountId, ruleId and triggerId', () => {
+  scenario('logs carry accountId, ruleId and triggerId', () => {
     const sent = logs.filter((l) => l.startsWith('[trigger]') && l.includes('"msg":"action sent"'));
     expect(sent.length).toBeGreaterThan(0);
     const entry = JSON.parse((sent[0] as string).slice('[trigger] '.length)) as Record<string, unknown>;

@@ -1,7 +1,7 @@
 /** Stable codes of the CLI's own errors (besides the SDK's `CRM_ERR_*`). */
 export const CLI_ERROR_CODES = {
   CRM_ERR_CLI_USAGE: 'A flag or argument is missing or malformed.',
-  CRM_ERR_CLI_CONFIG: 'A connection setting (MONGODB_URI, RABBITMQ_URL, KAFKA_BROKERS) is missing.',
+  CRM_ERR_CLI_CONFIG: 'A connection setting (MONGODB_URI or POSTGRES_URL, RABBITMQ_URL, KAFKA_BROKERS) is missing or ambiguous, or the store is not set up.',
   CRM_ERR_CLI_NOT_FOUND: 'The trigger or rule asked for does not exist in that account.',
   CRM_ERR_CLI_FILE: 'A rules file could not be read, parsed or written.',
   CRM_ERR_CLI_IMPORT_INVALID: 'A rules file failed validation; nothing was imported.',

@@ -1,18 +1,26 @@
 import { createKafkaBus, type KafkaBus } from '@crm-automation/adapter-kafka';
-import { createMongoIdempotencyStore, createMongoStore, type MongoStore } from '@crm-automation/adapter-mongo';
 import { createRabbitBus, type RabbitBus } from '@crm-automation/adapter-rabbitmq';
 import { checkOptions, createAutomationEngine, optionKeys, type AutomationEngine } from '@crm-automation/core';
 import { CliError } from './cli-error.js';
 import type { IndexedCollection } from './commands/ensure-indexes.js';
 import type { RetentionTarget } from './commands/purge.js';
 import type { DeadLetterSource } from './commands/dead-letters.js';
+import { openMongoBackend } from './stores/mongo-backend.js';
+import { openPostgresBackend } from './stores/postgres-backend.js';
+import { STORE_KINDS, type StoreBackend, type StoreKind } from './stores/store-backend.js';
 
 /** Where the CLI connects, from flags or the services' environment variables. */
 export interface ConnectionSettings {
+  /** `STORE`: which store the services use. Default: the one whose address is given (`mongodbUri` or `postgresUrl`). */
+  store?: StoreKind | undefined;
   /** `MONGODB_URI`. */
   mongodbUri?: string | undefined;
-  /** Database name; default the one in the URI, else `crm_automation` (as the services use). */
+  /** MongoDB database name; default the one in the URI, else `crm_automation` (as the services use). */
   db?: string | undefined;
+  /** `POSTGRES_URL`. */
+  postgresUrl?: string | undefined;
+  /** PostgreSQL schema of the tables; default `crm_automation` (as the services use). */
+  schema?: string | undefined;
   /** `RABBITMQ_URL`. */
   rabbitmqUrl?: string | undefined;
   /** `KAFKA_BROKERS`, comma-separated. */
@@ -29,7 +37,7 @@ export interface ConnectionSettings {
 }
 
 const CONNECTION_SETTING_KEYS = optionKeys<ConnectionSettings>()(
-  'mongodbUri', 'db', 'rabbitmqUrl', 'kafkaBrokers', 'exchange', 'queuePrefix', 'topic', 'actionTypes', 'allowPrivateWebhooks',
+  'store', 'mongodbUri', 'db', 'postgresUrl', 'schema', 'rabbitmqUrl', 'kafkaBrokers', 'exchange', 'queuePrefix', 'topic', 'actionTypes', 'allowPrivateWebhooks',
 );
 
 export type BusKind = 'rabbitmq' | 'kafka';
@@ -44,33 +52,58 @@ export interface CliConnections {
   close(): Promise<void>;
 }
 
+/** Empty values (`POSTGRES_URL=`) mean "not set", as in the services. */
+const given = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : value);
+
+/**
+ * Which store the settings name: `store` when set, else the only one whose address is given. Both
+ * addresses without `store` are refused rather than guessed: a purge must not run on the wrong one.
+ */
+export function chooseStore(settings: ConnectionSettings): { kind: 'mongo'; uri: string } | { kind: 'postgres'; url: string } {
+  const uri = given(settings.mongodbUri);
+  const url = given(settings.postgresUrl);
+  if (settings.store !== undefined && !STORE_KINDS.includes(settings.store)) {
+    throw new CliError('CRM_ERR_CLI_USAGE', `unknown store ${JSON.stringify(settings.store)} (known: ${STORE_KINDS.join(', ')})`);
+  }
+  const kind = settings.store ?? (uri && url ? undefined : url ? 'postgres' : uri ? 'mongo' : undefined);
+  if (kind === 'mongo') {
+    if (!uri) throw new CliError('CRM_ERR_CLI_CONFIG', 'set MONGODB_URI or pass --mongodb-uri');
+    return { kind, uri };
+  }
+  if (kind === 'postgres') {
+    if (!url) throw new CliError('CRM_ERR_CLI_CONFIG', 'set POSTGRES_URL or pass --postgres-url');
+    return { kind, url };
+  }
+  if (uri && url) throw new CliError('CRM_ERR_CLI_CONFIG', 'both MONGODB_URI and POSTGRES_URL are set: choose the store with --store mongo|postgres (or STORE)');
+  throw new CliError('CRM_ERR_CLI_CONFIG', 'set MONGODB_URI or POSTGRES_URL (or pass --mongodb-uri or --postgres-url)');
+}
+
 /**
  * Opens what a command needs, when it first needs it (so `--help` connects nowhere), and closes all
- * of it at the end. Indexes are never created as a side effect: only `ensure-indexes` does that.
+ * of it at the end. Indexes and tables are never created as a side effect: only `ensure-indexes`
+ * (`ensure-schema`) does that.
  */
 export class Connections implements CliConnections {
-  private mongo: MongoStore | undefined;
+  private backend: StoreBackend | undefined;
   private engineInstance: AutomationEngine | undefined;
   private readonly buses: Array<RabbitBus | KafkaBus> = [];
-  private readonly closers: Array<() => Promise<void>> = [];
 
   constructor(private readonly settings: ConnectionSettings) {
     checkOptions('Connections', settings, CONNECTION_SETTING_KEYS, true);
   }
 
-  store(): MongoStore {
-    if (!this.mongo) {
-      if (!this.settings.mongodbUri) throw new CliError('CRM_ERR_CLI_CONFIG', 'set MONGODB_URI or pass --mongodb-uri');
-      this.mongo = createMongoStore({ uri: this.settings.mongodbUri, dbName: this.settings.db, autoIndex: false });
-      const store = this.mongo;
-      this.closers.push(() => store.close());
+  /** The store the settings name, opened once. */
+  store(): StoreBackend {
+    if (!this.backend) {
+      const chosen = chooseStore(this.settings);
+      this.backend = chosen.kind === 'mongo' ? openMongoBackend(chosen.uri, given(this.settings.db)) : openPostgresBackend(chosen.url, given(this.settings.schema));
     }
-    return this.mongo;
+    return this.backend;
   }
 
   engine(): AutomationEngine {
     this.engineInstance ??= createAutomationEngine({
-      store: this.store(),
+      store: this.store().store,
       actionTypes: this.settings.actionTypes,
       ...(this.settings.allowPrivateWebhooks ? { webhookAddressPolicy: { allowPrivateNetworks: true } } : {}),
       instanceId: 'crm-automation-cli',
@@ -91,28 +124,17 @@ export class Connections implements CliConnections {
     return bus.deadLetters;
   }
 
-  /** Retention through the store's `purgeTriggers`; the dry-run count uses the same filter. */
   retention(): RetentionTarget {
-    const store = this.store();
-    return {
-      purge: (request) => store.purgeTriggers(request),
-      count: ({ statuses, olderThan }) => store.collections.triggers.countDocuments({ status: { $in: [...statuses] }, updatedAt: { $lt: olderThan } }),
-    };
+    return this.store().retention;
   }
 
-  /** The automation store's collections and, unless `idempotencyCollection` is false, the idempotency keys. */
+  /** The automation store's indexes (MongoDB) or schema (PostgreSQL) and, unless `idempotencyCollection` is false, the idempotency keys'. */
   indexTargets(idempotencyCollection: string | false): IndexedCollection[] {
-    const store = this.store();
-    const targets: IndexedCollection[] = [{ name: `automation store (${store.collections.rules.collectionName}, ${store.collections.triggers.collectionName})`, ensureIndexes: () => store.ensureIndexes() }];
-    if (idempotencyCollection !== false) {
-      const keys = createMongoIdempotencyStore({ client: store.db.client, dbName: store.db.databaseName, collection: idempotencyCollection, autoIndex: false });
-      targets.push({ name: `idempotency keys (${keys.collection.collectionName})`, ensureIndexes: () => keys.ensureIndexes() });
-    }
-    return targets;
+    return this.store().indexTargets(idempotencyCollection);
   }
 
   async close(): Promise<void> {
     await Promise.allSettled(this.buses.map((bus) => bus.close()));
-    await Promise.allSettled(this.closers.map((close) => close()));
+    await this.backend?.close().catch(() => undefined);
   }
 }

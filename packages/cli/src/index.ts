@@ -1,6 +1,8 @@
 export { runCli, createCliProgram } from './program.js';
 export type { CliIo } from './program.js';
-export { Connections } from './connections.js';
+export { Connections, chooseStore } from './connections.js';
+export { DEFAULT_DATABASE_NAME, STORE_KINDS } from './stores/store-backend.js';
+export type { StoreBackend, StoreKind } from './stores/store-backend.js';
 export type { BusKind, CliConnections, ConnectionSettings } from './connections.js';
 export { createConsoleOutput, createRecordingOutput } from './output.js';
 export type { ConsoleOutputOptions, Output, Progress, RecordingOutput } from './output.js';

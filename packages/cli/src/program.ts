@@ -11,6 +11,7 @@ import { bulkTransition, printBulkResult, type BulkOperation } from './commands/
 import { inspectTrigger, printTrigger } from './commands/triggers-inspect.js';
 import { listTriggers, printTriggers } from './commands/triggers-list.js';
 import { Connections, type BusKind, type CliConnections, type ConnectionSettings } from './connections.js';
+import { DEFAULT_DATABASE_NAME, STORE_KINDS, type StoreKind } from './stores/store-backend.js';
 import { parseDate, parseDuration } from './duration.js';
 import { createConsoleOutput, type Output } from './output.js';
 
@@ -25,8 +26,11 @@ export interface CliIo {
 const CLI_IO_KEYS = optionKeys<CliIo>()('stdout', 'stderr', 'connect');
 
 interface GlobalOptions {
+  store?: StoreKind;
   mongodbUri?: string;
   db?: string;
+  postgresUrl?: string;
+  schema?: string;
   rabbitmqUrl?: string;
   kafkaBrokers?: string;
   actionTypes?: string[];
@@ -75,9 +79,12 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
   let exitCode = 0;
   const program = new Command('crm-automation');
   program
-    .description('Admin CLI of the CRM automation engine: dead letters, triggers, rules, indexes and retention.')
+    .description('Admin CLI of the CRM automation engine: dead letters, triggers, rules, indexes and retention, on MongoDB or PostgreSQL.')
+    .addOption(new Option('--store <kind>', 'the store the services use (default: the one whose address is given)').choices(STORE_KINDS).env('STORE'))
     .addOption(new Option('--mongodb-uri <uri>', 'MongoDB connection string').env('MONGODB_URI'))
-    .addOption(new Option('--db <name>', 'database name (default: the one in the URI, else crm_automation)').env('MONGODB_DB'))
+    .addOption(new Option('--db <name>', `MongoDB database name (default: the one in the URI, else ${DEFAULT_DATABASE_NAME})`).env('MONGODB_DB'))
+    .addOption(new Option('--postgres-url <url>', 'PostgreSQL connection string').env('POSTGRES_URL'))
+    .addOption(new Option('--schema <name>', `PostgreSQL schema of the tables (default ${DEFAULT_DATABASE_NAME})`).env('POSTGRES_SCHEMA'))
     .addOption(new Option('--rabbitmq-url <url>', 'RabbitMQ URL').env('RABBITMQ_URL'))
     .addOption(new Option('--kafka-brokers <list>', 'Kafka brokers, comma-separated').env('KAFKA_BROKERS'))
     .option('--action-types <types>', 'custom action types rules may use besides sms, email, webhook (comma-separated)', list)
@@ -97,8 +104,11 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
       const global = command.optsWithGlobals<GlobalOptions>();
       const output = createConsoleOutput({ json: global.json, stdout: io.stdout, stderr: io.stderr });
       const settings: ConnectionSettings = {
+        store: global.store,
         mongodbUri: global.mongodbUri,
         db: global.db,
+        postgresUrl: global.postgresUrl,
+        schema: global.schema,
         rabbitmqUrl: global.rabbitmqUrl,
         kafkaBrokers: global.kafkaBrokers,
         actionTypes: global.actionTypes,
@@ -261,8 +271,9 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
   // indexes and retention ---------------------------------------------------------------------
   program
     .command('ensure-indexes')
-    .description('create every index the services rely on (safe to repeat)')
-    .option('--idempotency-collection <name>', 'idempotency keys collection of the Notification Service', 'idempotency_keys')
+    .alias('ensure-schema')
+    .description('create every index (MongoDB) or table and index (PostgreSQL migrations) the services rely on (safe to repeat)')
+    .option('--idempotency-collection <name>', 'idempotency keys collection of the Notification Service (MongoDB; PostgreSQL uses <schema>.idempotency_keys)', 'idempotency_keys')
     .option('--no-idempotency', 'skip the idempotency keys collection')
     .action(
       run(async ({ output, connections }, options: { idempotencyCollection: string; idempotency: boolean }) => {

@@ -11,7 +11,7 @@ function typosOf(key: string): string[] {
 
 // The programmatic API of the CLI: each factory and every key it takes, written out here.
 const FACTORIES: Array<[name: string, make: (o: Record<string, unknown>) => unknown, keys: string[]]> = [
-  ['Connections', (o) => new Connections(o as never), ['mongodbUri', 'db', 'rabbitmqUrl', 'kafkaBrokers', 'exchange', 'queuePrefix', 'topic', 'actionTypes', 'allowPrivateWebhooks']],
+  ['Connections', (o) => new Connections(o as never), ['store', 'mongodbUri', 'db', 'postgresUrl', 'schema', 'rabbitmqUrl', 'kafkaBrokers', 'exchange', 'queuePrefix', 'topic', 'actionTypes', 'allowPrivateWebhooks']],
   ['createConsoleOutput', (o) => createConsoleOutput(o as never), ['json', 'stdout', 'stderr']],
   ['createRecordingOutput', (o) => createRecordingOutput(o as never), ['json']],
   ['createCliProgram', (o) => createCliProgram(o as never), ['stdout', 'stderr', 'connect']],

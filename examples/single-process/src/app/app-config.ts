@@ -10,17 +10,25 @@ export const appEnv = z
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     HOST: z.string().default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
-    /** Rules and triggers in MongoDB (or FerretDB); in memory when unset. */
+    /**
+     * Where rules and triggers live: `memory` (lost on exit), `mongo` (any MongoDB) or `postgres`
+     * (PostgreSQL 13+). Default: `mongo` when MONGODB_URI is set, else `memory`.
+     */
+    STORE: z.enum(['memory', 'mongo', 'postgres']).optional(),
     MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URI').optional(),
-    MONGODB_DB: z.string().default('crm_single_process'),
-    /** Sent-command memory in Redis (survives restarts, shared by instances); in memory when unset. */
+    /** Default: the URI's database, else crm_automation (the adapter's and the CLI's default). */
+    MONGODB_DB: z.string().min(1).optional(),
+    POSTGRES_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    /** Schema of the tables; default crm_automation (the adapter's and the CLI's default). */
+    POSTGRES_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,47}$/, 'lowercase letters, digits and _, at most 48 characters').optional(),
+    /** Sent-command memory in Redis (survives restarts, shared by instances); else PostgreSQL with STORE=postgres, else in memory. */
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
     /** `accountId:sha256hex`, comma-separated: the stored form of API keys. */
     RULES_API_KEYS: csv.optional(),
     /** Development only: a plain API key for DEV_ACCOUNT_ID; made up and printed when no key is configured. */
     DEV_API_KEY: z.string().startsWith('crm_').min(20).optional(),
     DEV_ACCOUNT_ID: z.string().default('acc_12345'),
-    /** Save the design doc's two rules at start when the account has none. Default: on with the memory store. */
+    /** Save the design doc's two rules at start when the account has none. Default: on with the memory store only. */
     SEED_RULES: flag.optional(),
     /** Real gateways when configured, printed to the console otherwise. */
     TWILIO_ACCOUNT_SID: z.string().optional(),
@@ -38,6 +46,8 @@ export const appEnv = z
     WEBHOOK_ALLOW_HOSTS: csv.optional(),
   })
   .superRefine((env, ctx) => {
+    if (env.STORE === 'mongo' && !env.MONGODB_URI) ctx.addIssue({ code: 'custom', path: ['MONGODB_URI'], message: 'required with STORE=mongo' });
+    if (env.STORE === 'postgres' && !env.POSTGRES_URL) ctx.addIssue({ code: 'custom', path: ['POSTGRES_URL'], message: 'required with STORE=postgres' });
     const twilio = [env.TWILIO_ACCOUNT_SID, env.TWILIO_AUTH_TOKEN, env.TWILIO_FROM];
     if (twilio.some(Boolean) && !twilio.every(Boolean)) ctx.addIssue({ code: 'custom', path: ['TWILIO_ACCOUNT_SID'], message: 'set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM together (or none for console SMS)' });
     if (Boolean(env.SENDGRID_API_KEY) !== Boolean(env.SENDGRID_FROM)) ctx.addIssue({ code: 'custom', path: ['SENDGRID_API_KEY'], message: 'set SENDGRID_API_KEY and SENDGRID_FROM together (or neither for console email)' });
@@ -55,6 +65,11 @@ export const appEnv = z
   });
 
 export type AppConfig = z.output<typeof appEnv>;
+
+/** The store the app runs on: STORE, else MongoDB when MONGODB_URI is set (as before STORE existed), else memory. */
+export function storeKind(config: AppConfig): 'memory' | 'mongo' | 'postgres' {
+  return config.STORE ?? (config.MONGODB_URI ? 'mongo' : 'memory');
+}
 
 /** Parses the environment, or throws one error naming every bad variable. */
 export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {

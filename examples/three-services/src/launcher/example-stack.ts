@@ -8,15 +8,25 @@ export type ServiceName = 'stand-ins' | 'rules' | 'notification' | 'trigger';
 export interface StackSettings {
   transport: 'rabbitmq' | 'kafka';
   ruleLookup: 'rest' | 'grpc' | 'pubsub';
-  mongodbUri: string;
+  /** Where the rules and trigger services keep their stores. Default `mongo`. */
+  store?: 'mongo' | 'postgres' | undefined;
+  /** Where the notification service remembers sent commands. Default: Redis with MongoDB, PostgreSQL with PostgreSQL. */
+  idempotencyStore?: 'redis' | 'postgres' | undefined;
+  mongodbUri?: string | undefined;
+  /** MongoDB databases of the rules and the trigger service; default the services' own (crm_automation). */
+  rulesDb?: string | undefined;
+  triggersDb?: string | undefined;
+  postgresUrl?: string | undefined;
+  /** PostgreSQL schemas of the rules, trigger and notification services; default the services' own (crm_automation). */
+  rulesSchema?: string | undefined;
+  triggersSchema?: string | undefined;
+  idempotencySchema?: string | undefined;
   rabbitmqUrl?: string | undefined;
   kafkaBrokers?: string | undefined;
-  redisUrl: string;
+  redisUrl?: string | undefined;
+  redisPrefix?: string | undefined;
   /** Names every exchange, queue and topic of this run. */
   busPrefix: string;
-  rulesDb: string;
-  triggersDb: string;
-  redisPrefix: string;
   ports: { rules: number; grpc: number; trigger: number; notification: number; standIns: number };
   secrets: StackSecrets;
   logLevel?: string | undefined;
@@ -29,6 +39,8 @@ export interface StackSecrets {
   devApiKey: string;
   /** Trigger service → rules service (REST internal routes, gRPC). */
   rulesServiceToken: string;
+  /** Rules service → trigger service (the internal trigger API behind the Rules API's trigger routes). */
+  triggerServiceToken: string;
   /** Trigger service → notification service. */
   notificationToken: string;
   webhookSecret: string;
@@ -42,6 +54,7 @@ export function randomSecrets(devApiKey = `crm_dev_${randomBytes(18).toString('b
   return {
     devApiKey,
     rulesServiceToken: randomBytes(24).toString('base64url'),
+    triggerServiceToken: randomBytes(24).toString('base64url'),
     notificationToken: randomBytes(24).toString('base64url'),
     webhookSecret: `whsec_${randomBytes(32).toString('base64')}`,
     twilioAccountSid: `AC${randomBytes(16).toString('hex')}`,
@@ -82,6 +95,21 @@ export function exampleStack(settings: StackSettings): ExampleStack {
     ...(settings.kafkaBrokers ? { KAFKA_BROKERS: settings.kafkaBrokers } : {}),
   };
   const common = { LOG_LEVEL: settings.logLevel ?? 'info', HOST: host };
+  const store = settings.store ?? 'mongo';
+  const idempotencyStore = settings.idempotencyStore ?? (store === 'postgres' ? 'postgres' : 'redis');
+  const required = (value: string | undefined, what: string) => {
+    if (!value) throw new Error(`exampleStack: ${what} is required with these settings`);
+    return value;
+  };
+  /** The store variables of the rules or the trigger service. */
+  const storeEnv = (database: string | undefined, schema: string | undefined, dbVariable: 'RULES_DB_NAME' | 'TRIGGERS_DB_NAME'): Record<string, string> =>
+    store === 'postgres'
+      ? { STORE: 'postgres', POSTGRES_URL: required(settings.postgresUrl, 'postgresUrl'), ...(schema ? { POSTGRES_SCHEMA: schema } : {}) }
+      : { STORE: 'mongo', MONGODB_URI: required(settings.mongodbUri, 'mongodbUri'), ...(database ? { [dbVariable]: database } : {}) };
+  const idempotencyEnv: Record<string, string> =
+    idempotencyStore === 'postgres'
+      ? { STORE: 'postgres', POSTGRES_URL: required(settings.postgresUrl, 'postgresUrl'), ...(settings.idempotencySchema ? { POSTGRES_SCHEMA: settings.idempotencySchema } : {}) }
+      : { STORE: 'redis', REDIS_URL: required(settings.redisUrl, 'redisUrl'), ...(settings.redisPrefix ? { IDEMPOTENCY_KEY_PREFIX: settings.redisPrefix } : {}) };
   const providers = {
     TWILIO_ACCOUNT_SID: secrets.twilioAccountSid,
     TWILIO_AUTH_TOKEN: secrets.twilioAuthToken,
@@ -102,17 +130,16 @@ export function exampleStack(settings: StackSettings): ExampleStack {
     ...busEnv,
     HTTP_PORT: String(ports.rules),
     GRPC_PORT: String(ports.grpc),
-    MONGODB_URI: settings.mongodbUri,
-    RULES_DB_NAME: settings.rulesDb,
-    TRIGGERS_DB_NAME: settings.triggersDb,
+    ...storeEnv(settings.rulesDb, settings.rulesSchema, 'RULES_DB_NAME'),
     SERVICE_TOKENS: secrets.rulesServiceToken,
+    TRIGGER_SERVICE_URL: urls.trigger,
+    TRIGGER_SERVICE_TOKEN: secrets.triggerServiceToken,
     DEV_API_KEY: secrets.devApiKey,
     WEBHOOK_ALLOW_HOSTS: host,
   });
   const notification = make('notification', 'src/notification-service/main.ts', ports.notification, {
     HTTP_PORT: String(ports.notification),
-    REDIS_URL: settings.redisUrl,
-    IDEMPOTENCY_KEY_PREFIX: settings.redisPrefix,
+    ...idempotencyEnv,
     SERVICE_TOKENS: secrets.notificationToken,
     ...providers,
     TWILIO_BASE_URL: urls.standIns,
@@ -123,9 +150,9 @@ export function exampleStack(settings: StackSettings): ExampleStack {
   });
   const trigger = make('trigger', 'src/trigger-service/main.ts', ports.trigger, {
     ...busEnv,
-    HEALTH_PORT: String(ports.trigger),
-    MONGODB_URI: settings.mongodbUri,
-    TRIGGERS_DB_NAME: settings.triggersDb,
+    HTTP_PORT: String(ports.trigger),
+    ...storeEnv(settings.triggersDb, settings.triggersSchema, 'TRIGGERS_DB_NAME'),
+    SERVICE_TOKENS: secrets.triggerServiceToken,
     RULE_LOOKUP: settings.ruleLookup,
     RULES_SERVICE_URL: urls.rules,
     RULES_GRPC_ADDRESS: `${host}:${ports.grpc}`,
@@ -134,6 +161,8 @@ export function exampleStack(settings: StackSettings): ExampleStack {
     NOTIFICATION_SERVICE_TOKEN: secrets.notificationToken,
   });
 
+  // The rules service serves its trigger routes from the trigger service, but starts without it
+  // (those routes answer 503 until it is up); the trigger service rides out the rules service's absence.
   const order = [standIns, rules, notification, trigger];
   return {
     standIns,

@@ -3,9 +3,11 @@
  * service, each its own process, with prefixed, readable output. Ctrl-C stops them all (trigger
  * service first). Run from the repository root: `npm run example:three-services`.
  *
- * Reads TRANSPORT (rabbitmq|kafka), RULE_LOOKUP (rest|grpc|pubsub), MONGODB_URI, RABBITMQ_URL,
- * KAFKA_BROKERS, REDIS_URL (defaults: the servers of `scripts/services.sh up`), BUS_PREFIX,
- * DEV_API_KEY, LOG_LEVEL, and LOG_FORMAT=json for raw JSON lines.
+ * Reads TRANSPORT (rabbitmq|kafka), RULE_LOOKUP (rest|grpc|pubsub), STORE (mongo|postgres),
+ * MONGODB_URI, POSTGRES_URL, RABBITMQ_URL, KAFKA_BROKERS, REDIS_URL (defaults: the servers of
+ * `scripts/services.sh up`), BUS_PREFIX, DEV_API_KEY, LOG_LEVEL, and LOG_FORMAT=json for raw JSON lines.
+ * The services keep their data in their default database (MongoDB) or schema (PostgreSQL),
+ * `crm_automation`, which is also the CLI's default.
  */
 import { z } from 'zod';
 import { loadConfig, logLevel } from '../runtime/env-config.js';
@@ -15,7 +17,10 @@ import { formatLogLine } from './log-lines.js';
 const env = z.object({
   TRANSPORT: z.enum(['rabbitmq', 'kafka']).default('rabbitmq'),
   RULE_LOOKUP: z.enum(['rest', 'grpc', 'pubsub']).default('rest'),
+  /** mongo: MongoDB for rules and triggers, Redis for sent commands; postgres: PostgreSQL for all three. */
+  STORE: z.enum(['mongo', 'postgres']).default('mongo'),
   MONGODB_URI: z.string().default('mongodb://127.0.0.1:27017'),
+  POSTGRES_URL: z.string().default('postgres://postgres@127.0.0.1:5433/crm_automation'),
   RABBITMQ_URL: z.string().default('amqp://guest:guest@127.0.0.1:5672'),
   KAFKA_BROKERS: z.string().default('127.0.0.1:9092'),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
@@ -35,13 +40,13 @@ const say = (line: string) => process.stdout.write(`${color ? '\u001b[1m' : ''}[
 const stack = exampleStack({
   transport: config.TRANSPORT,
   ruleLookup: config.RULE_LOOKUP,
+  store: config.STORE,
   mongodbUri: config.MONGODB_URI,
+  postgresUrl: config.POSTGRES_URL,
   rabbitmqUrl: config.RABBITMQ_URL,
   kafkaBrokers: config.KAFKA_BROKERS,
   redisUrl: config.REDIS_URL,
   busPrefix: config.BUS_PREFIX,
-  rulesDb: 'crm_example_rules',
-  triggersDb: 'crm_example_triggers',
   redisPrefix: `${config.BUS_PREFIX}:idempotency:`,
   ports: { rules: 4100, grpc: 4101, trigger: 4102, notification: 4103, standIns: 4104 },
   secrets: randomSecrets(config.DEV_API_KEY),
@@ -65,12 +70,12 @@ const stopAll = async (code: number) => {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
-say(`starting: TRANSPORT=${config.TRANSPORT} RULE_LOOKUP=${config.RULE_LOOKUP} (servers: scripts/services.sh up)`);
+say(`starting: TRANSPORT=${config.TRANSPORT} RULE_LOOKUP=${config.RULE_LOOKUP} STORE=${config.STORE} (servers: scripts/services.sh up)`);
 try {
   await stack.startAll();
 } catch (error) {
   say(`a service failed to start: ${error instanceof Error ? error.message : String(error)}`);
-  say('are the servers running? `scripts/services.sh up redis mongo rabbitmq kafka`');
+  say('are the servers running? `scripts/services.sh up redis mongo postgres rabbitmq kafka`');
   await stopAll(1);
 }
 // A service that dies on its own takes the example down with it, loudly.

@@ -1,14 +1,21 @@
 import { E164_PATTERN } from '@crm-automation/core';
 import { z } from 'zod';
 import { csv, durationMs, logLevel, port, serviceToken } from '../runtime/env-config.js';
+import { storeEnv } from '../runtime/store-config.js';
 
 export const notificationServiceEnv = z
   .object({
     LOG_LEVEL: logLevel,
     HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port(4103),
-    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+    /** Where sent commands are remembered (idempotency keys): `redis` or `postgres`. */
+    STORE: z.enum(['redis', 'postgres']).default('redis'),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+    /** Prefix of the keys in Redis. */
     IDEMPOTENCY_KEY_PREFIX: z.string().default('crm:idempotency:'),
+    POSTGRES_URL: storeEnv.POSTGRES_URL,
+    /** Schema of `idempotency_keys` with STORE=postgres. */
+    POSTGRES_SCHEMA: storeEnv.POSTGRES_SCHEMA,
     /** Tokens the trigger service presents. */
     SERVICE_TOKENS: csv.pipe(z.array(serviceToken).min(1, 'at least one token')),
     /** Deadline of one provider call; shorter than the trigger service's NOTIFICATION_TIMEOUT_MS. */
@@ -28,6 +35,10 @@ export const notificationServiceEnv = z
     WEBHOOK_SIGNING_SECRET: z.string().startsWith('whsec_'),
     /** Hosts webhooks may reach besides public addresses (the local receiver in the example). */
     WEBHOOK_ALLOW_HOSTS: csv.optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (env.STORE === 'redis' && !env.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required when STORE=redis (e.g. redis://127.0.0.1:6379)' });
+    if (env.STORE === 'postgres' && !env.POSTGRES_URL) ctx.addIssue({ code: 'custom', path: ['POSTGRES_URL'], message: 'required when STORE=postgres (e.g. postgres://postgres@127.0.0.1:5433/crm_automation)' });
   });
 
 export type NotificationServiceConfig = z.output<typeof notificationServiceEnv>;

@@ -1,10 +1,12 @@
 /**
  * The Notification Service (the design doc's Microservice 3): `POST /api/v1/sms|email|webhook`,
- * each command sent at most once per idempotency key (kept in Redis, shared by every instance),
- * through Twilio, SendGrid and signed, SSRF-checked webhooks. Stateless apart from Redis.
+ * each command sent at most once per idempotency key (kept in Redis or PostgreSQL by STORE, shared by
+ * every instance), through Twilio, SendGrid and signed, SSRF-checked webhooks. Stateless apart from
+ * that store.
  */
 import { createRedisIdempotencyStore, createSendgridEmail, createTwilioSms, createWebhook } from '@crm-automation/channels';
-import { noopTracer, withTracing, type ChannelGateway } from '@crm-automation/core';
+import { createPostgresIdempotencyStore } from '@crm-automation/adapter-postgres';
+import { noopTracer, withTracing, type ChannelGateway, type IdempotencyStore } from '@crm-automation/core';
 import { instrumentGateway } from '@crm-automation/metrics';
 import { createObservability } from '../runtime/observability.js';
 import { notificationRoutes } from '@crm-automation/http';
@@ -22,9 +24,22 @@ try {
   const config = loadConfig('notification-service', notificationServiceEnv);
   logger.level = config.LOG_LEVEL;
 
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: true });
-  await redis.connect();
-  const idempotency = createRedisIdempotencyStore({ client: redis, keyPrefix: config.IDEMPOTENCY_KEY_PREFIX });
+  let idempotency: IdempotencyStore;
+  let ping: () => Promise<unknown>;
+  let closeStore: () => Promise<unknown>;
+  if (config.STORE === 'postgres') {
+    const keys = createPostgresIdempotencyStore({ connectionString: config.POSTGRES_URL, schema: config.POSTGRES_SCHEMA, logger, poolConfig: { max: 10, application_name: 'notification-service' } });
+    await keys.ensureSchema();
+    idempotency = keys;
+    ping = () => keys.pool.query('SELECT 1');
+    closeStore = () => keys.close();
+  } else {
+    const redis = new Redis(config.REDIS_URL ?? '', { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: true });
+    await redis.connect();
+    idempotency = createRedisIdempotencyStore({ client: redis, keyPrefix: config.IDEMPOTENCY_KEY_PREFIX });
+    ping = () => redis.ping();
+    closeStore = () => redis.quit();
+  }
 
   const timeoutMs = config.PROVIDER_TIMEOUT_MS;
   const observability = createObservability('notification-service');
@@ -40,16 +55,16 @@ try {
   let accepting = true;
   // JSON errors everywhere, unknown routes included (createHttpServer).
   const app = createHttpServer(logger, observability);
-  registerHealthRoutes(app, { accepting: () => accepting, checks: { redis: { check: () => redis.ping() } } });
+  registerHealthRoutes(app, { accepting: () => accepting, checks: { [config.STORE]: { check: ping } } });
   await app.register(notificationRoutes, { channels, idempotency, auth: { tokens: config.SERVICE_TOKENS }, logger });
   const httpPort = await listen(app, config.HOST, config.HTTP_PORT);
-  logger.info({ httpPort, channels: Object.keys(channels) }, 'notification service ready');
+  logger.info({ httpPort, channels: Object.keys(channels), idempotency: config.STORE }, 'notification service ready');
 
   onShutdown(logger, [
     { name: 'refuse new work', run: async () => void (accepting = false) },
     // Requests in flight finish (and record their idempotency keys) before the server closes.
     { name: 'close HTTP', run: () => app.close() },
-    { name: 'close Redis', run: () => redis.quit() },
+    { name: `close ${config.STORE}`, run: () => closeStore() },
   ]);
 } catch (error) {
   exitOnStartupFailure(logger, error);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { busEnv, requireTransportAddress } from '../runtime/bus-transport.js';
-import { csv, logLevel, port, serviceToken } from '../runtime/env-config.js';
+import { csv, durationMs, logLevel, port, serviceToken } from '../runtime/env-config.js';
+import { requireStoreAddress, storeEnv } from '../runtime/store-config.js';
 
 /** `accountId:sha256hex[:label]`, comma-separated: the stored form of the Rules API keys. */
 const apiKeyList = z.string().transform((value, ctx) => {
@@ -23,12 +24,10 @@ export const rulesServiceEnv = z
     HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port(4100),
     GRPC_PORT: port(4101),
-    MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URI'),
-    /** The rules DB (the design doc's "Rules DB"). */
-    RULES_DB_NAME: z.string().default('crm_rules'),
-    /** The trigger service's DB, read for the Management UI's trigger views and written by HTTP intake. */
-    TRIGGERS_DB_NAME: z.string().default('crm_triggers'),
-    /** Tokens the trigger service presents on the internal REST routes and gRPC. */
+    ...storeEnv,
+    /** The rules DB (the design doc's "Rules DB") with STORE=mongo; default the URI's database, else crm_automation. */
+    RULES_DB_NAME: z.string().min(1).optional(),
+    /** Tokens the trigger service presents on the internal rule routes and gRPC. */
     SERVICE_TOKENS: csv.pipe(z.array(serviceToken).min(1, 'at least one token')),
     RULES_API_KEYS: apiKeyList.optional(),
     /** Development only: a plain API key for DEV_ACCOUNT_ID (refused when NODE_ENV=production). */
@@ -36,13 +35,19 @@ export const rulesServiceEnv = z
     DEV_ACCOUNT_ID: z.string().default('acc_12345'),
     /** Webhook hosts rules may name besides public ones (the local receiver in the example). */
     WEBHOOK_ALLOW_HOSTS: csv.optional(),
+    /** The trigger service, which keeps the triggers the Rules API's trigger routes show and change. */
+    TRIGGER_SERVICE_URL: z.string().url().default('http://127.0.0.1:4102'),
+    /** One of the trigger service's SERVICE_TOKENS. */
+    TRIGGER_SERVICE_TOKEN: serviceToken,
+    /** Deadline of one call to the trigger service; past it the route answers 503. */
+    TRIGGER_SERVICE_TIMEOUT_MS: durationMs(5_000),
     ...busEnv,
   })
   .superRefine((env, ctx) => {
     requireTransportAddress(env, ctx);
+    requireStoreAddress(env, ctx);
     if (env.NODE_ENV === 'production' && env.DEV_API_KEY) ctx.addIssue({ code: 'custom', path: ['DEV_API_KEY'], message: 'not allowed when NODE_ENV=production; store hashes in RULES_API_KEYS' });
     if (env.NODE_ENV === 'production' && !env.RULES_API_KEYS) ctx.addIssue({ code: 'custom', path: ['RULES_API_KEYS'], message: 'required when NODE_ENV=production' });
-    if (env.RULES_DB_NAME === env.TRIGGERS_DB_NAME) ctx.addIssue({ code: 'custom', path: ['TRIGGERS_DB_NAME'], message: 'must differ from RULES_DB_NAME: rules and triggers live in separate databases' });
   });
 
 export type RulesServiceConfig = z.output<typeof rulesServiceEnv>;

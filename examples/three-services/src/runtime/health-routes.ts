@@ -62,3 +62,10 @@ export function registerHealthRoutes(app: FastifyInstance, options: HealthRoutes
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks: results });
   });
 }
+
+/** Resolves when another service answers `GET /healthz` with 200 (for a non-critical readiness check). */
+export async function probeHealth(baseUrl: string, timeoutMs = 1_000): Promise<void> {
+  const response = await fetch(`${baseUrl.replace(/\/+$/, '')}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+  await response.body?.cancel();
+  if (!response.ok) throw new Error(`answered ${response.status}`);
+}

@@ -1,15 +1,19 @@
 import { z } from 'zod';
 import { busEnv, busRetryEnv, requireTransportAddress } from '../runtime/bus-transport.js';
-import { durationMs, logLevel, port, serviceToken } from '../runtime/env-config.js';
+import { csv, durationMs, logLevel, port, serviceToken } from '../runtime/env-config.js';
+import { requireStoreAddress, storeEnv } from '../runtime/store-config.js';
 
 export const triggerServiceEnv = z
   .object({
     LOG_LEVEL: logLevel,
     HOST: z.string().default('127.0.0.1'),
-    /** Health and readiness only: the trigger service takes no other HTTP traffic. */
-    HEALTH_PORT: port(4102),
-    MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URI'),
-    TRIGGERS_DB_NAME: z.string().default('crm_triggers'),
+    /** Health, readiness, metrics, and the internal trigger API the rules service calls. */
+    HTTP_PORT: port(4102),
+    ...storeEnv,
+    /** The triggers DB (the design doc's "Triggers DB") with STORE=mongo; default the URI's database, else crm_automation. */
+    TRIGGERS_DB_NAME: z.string().min(1).optional(),
+    /** Tokens the rules service presents on the internal trigger API (several during a rotation). */
+    SERVICE_TOKENS: csv.pipe(z.array(serviceToken).min(1, 'at least one token')),
     ...busEnv,
     ...busRetryEnv,
 
@@ -44,6 +48,7 @@ export const triggerServiceEnv = z
   })
   .superRefine((env, ctx) => {
     requireTransportAddress(env, ctx);
+    requireStoreAddress(env, ctx);
     if (env.RULE_LOOKUP !== 'pubsub' && !env.RULES_SERVICE_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['RULES_SERVICE_TOKEN'], message: `required when RULE_LOOKUP=${env.RULE_LOOKUP} (one of the rules service's SERVICE_TOKENS)` });
     }

@@ -1,25 +1,26 @@
 /**
  * The Trigger Service (the design doc's Microservice 2): consumes CRM events from the bus, stores
- * pending triggers in the triggers DB, runs the leasing claim loop, re-reads each rule when its
- * trigger is due, and sends action commands to the notification service over HTTP. Rules come from
- * the rules service by RULE_LOOKUP = rest | grpc | pubsub.
+ * pending triggers in the triggers DB (MongoDB or PostgreSQL, by STORE; a trigger store only), runs
+ * the leasing claim loop, re-reads each rule when its trigger is due, and sends action commands to the
+ * notification service over HTTP. Rules come from the rules service by RULE_LOOKUP = rest | grpc |
+ * pubsub. Its internal trigger API (`/internal/v1/*`, service token) is how the rules service serves
+ * the Rules API's trigger routes without reading this database.
  */
 import { createAutomationEngine, type RuleSource } from '@crm-automation/core';
-import { createMongoStore } from '@crm-automation/adapter-mongo';
 import { instrumentBus, instrumentEngine } from '@crm-automation/metrics';
 import { createObservability } from '../runtime/observability.js';
 import { createHttpChannels } from '@crm-automation/channels';
+import { triggerServiceRoutes } from '@crm-automation/http';
 import { openBus, type OpenedBus } from '../runtime/bus-transport.js';
 import { loadConfig } from '../runtime/env-config.js';
 import { exitOnStartupFailure, onShutdown } from '../runtime/graceful-shutdown.js';
 import { registerHealthRoutes, type ReadinessCheck } from '../runtime/health-routes.js';
 import { createHttpServer, listen } from '../runtime/http-server.js';
 import { createServiceLogger } from '../runtime/logger.js';
-import { pingMongo } from '../runtime/mongo-ping.js';
+import { openTriggerStore } from '../runtime/service-stores.js';
 import { triggerServiceEnv } from './config.js';
 import { startPubSubIntake, type PubSubIntake } from './pubsub-intake.js';
 import { remoteRuleSource } from './rule-lookup/create-rule-source.js';
-import { mongoRuleReplica } from './rule-lookup/rule-replica.js';
 
 const logger = createServiceLogger('trigger-service', process.env['LOG_LEVEL'] ?? 'info');
 const observability = createObservability('trigger-service');
@@ -28,14 +29,14 @@ try {
   const config = loadConfig('trigger-service', triggerServiceEnv);
   logger.level = config.LOG_LEVEL;
 
-  const store = createMongoStore({ uri: config.MONGODB_URI, dbName: config.TRIGGERS_DB_NAME, logger });
-  await store.ensureIndexes();
+  // Its own indexes or migrations are applied here.
+  const triggers = await openTriggerStore(config, logger);
 
   const retries = { maxAttempts: config.BUS_MAX_ATTEMPTS, retryDelaysMs: config.BUS_RETRY_DELAYS_MS };
   const events = openBus(config, { stream: 'events', logger, ...retries });
   const buses: OpenedBus[] = [events];
   const checks: Record<string, ReadinessCheck> = {
-    'triggers-db': { check: () => pingMongo(store.db) },
+    'triggers-db': { check: () => triggers.ping() },
     bus: { check: () => Promise.all(buses.map((b) => b.ping())) },
   };
 
@@ -43,8 +44,7 @@ try {
   let closeRuleSource = () => {};
   let startIntake: (engine: ReturnType<typeof createAutomationEngine>) => Promise<PubSubIntake | undefined> = async () => undefined;
   if (config.RULE_LOOKUP === 'pubsub') {
-    const replica = mongoRuleReplica(store.db);
-    await replica.ensureIndexes();
+    const replica = await triggers.ruleReplica();
     ruleSource = replica;
     // Requests are kept for the rules service even before it first starts.
     const lookups = openBus(config, { stream: 'rule-lookups', logger, declareGroups: ['rules-service'], ...retries });
@@ -65,7 +65,7 @@ try {
   }
 
   const engine = createAutomationEngine({
-    store,
+    triggerStore: triggers.store,
     ruleSource,
     // With pub/sub lookup the engine's own bus intake is unused: events arrive through startPubSubIntake.
     ...(config.RULE_LOOKUP === 'pubsub' ? {} : { bus: events.bus }),
@@ -103,8 +103,9 @@ try {
   let accepting = true;
   const app = createHttpServer(logger, observability);
   registerHealthRoutes(app, { checks, accepting: () => accepting });
-  const healthPort = await listen(app, config.HOST, config.HEALTH_PORT);
-  logger.info({ healthPort, transport: config.TRANSPORT, ruleLookup: config.RULE_LOOKUP, triggersDb: config.TRIGGERS_DB_NAME, instanceId: engine.instanceId }, 'trigger service ready');
+  await app.register(triggerServiceRoutes, { engine, auth: { tokens: config.SERVICE_TOKENS } });
+  const httpPort = await listen(app, config.HOST, config.HTTP_PORT);
+  logger.info({ httpPort, transport: config.TRANSPORT, ruleLookup: config.RULE_LOOKUP, triggersDb: triggers.where, instanceId: engine.instanceId }, 'trigger service ready');
 
   onShutdown(logger, [
     { name: 'refuse new work', run: async () => void (accepting = false) },
@@ -113,8 +114,8 @@ try {
     { name: 'stop engine', run: () => engine.stop() },
     { name: 'close buses', run: () => Promise.all(buses.map((b) => b.close())) },
     { name: 'close rule lookup', run: async () => closeRuleSource() },
-    { name: 'close health server', run: () => app.close() },
-    { name: 'close database', run: () => store.close() },
+    { name: 'close HTTP', run: () => app.close() },
+    { name: 'close database', run: () => triggers.close() },
   ]);
 } catch (error) {
   exitOnStartupFailure(logger, error);

@@ -1,6 +1,7 @@
 import { connect } from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
+import pg from 'pg';
 
 /** Drops a run's databases. */
 export async function dropDatabases(uri: string, names: readonly string[]): Promise<void> {
@@ -9,6 +10,16 @@ export async function dropDatabases(uri: string, names: readonly string[]): Prom
     for (const name of names) await client.db(name).dropDatabase().catch(() => {});
   } finally {
     await client.close();
+  }
+}
+
+/** Drops a run's PostgreSQL schemas (and every table in them). */
+export async function dropSchemas(url: string, names: readonly string[]): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    for (const name of names) await pool.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`).catch(() => {});
+  } finally {
+    await pool.end();
   }
 }
 

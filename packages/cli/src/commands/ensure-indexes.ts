@@ -1,13 +1,16 @@
 import type { Output } from '../output.js';
 
-/** Something that creates its indexes: the Mongo store, the Mongo idempotency store. */
+/** Something that creates its indexes (the Mongo stores) or its tables and indexes (PostgreSQL migrations). */
 export interface IndexedCollection {
   name: string;
+  /** What the report line says was ensured. Default `indexes`. */
+  what?: 'indexes' | 'schema' | undefined;
   ensureIndexes(): Promise<unknown>;
 }
 
 export interface IndexReport {
   name: string;
+  what?: 'indexes' | 'schema' | undefined;
   report: unknown;
 }
 
@@ -17,7 +20,7 @@ export async function ensureIndexes(targets: readonly IndexedCollection[], outpu
   const reports: IndexReport[] = [];
   try {
     for (const target of targets) {
-      reports.push({ name: target.name, report: await target.ensureIndexes() });
+      reports.push({ name: target.name, ...(target.what ? { what: target.what } : {}), report: await target.ensureIndexes() });
       progress?.tick();
     }
   } finally {
@@ -28,8 +31,9 @@ export async function ensureIndexes(targets: readonly IndexedCollection[], outpu
 
 export function printIndexReports(output: Output, reports: readonly IndexReport[]): void {
   if (output.json) return output.out(JSON.stringify(reports, null, 2));
-  for (const { name, report } of reports) {
-    const detail = typeof report === 'object' && report !== null ? Object.entries(report).map(([k, v]) => `${k}=${String(v)}`).join(' ') : '';
-    output.out(`${name}: indexes ensured${detail ? ` (${detail})` : ''}`);
+  const value = (v: unknown) => (Array.isArray(v) ? (v.length === 0 ? 'none' : v.map(String).join(', ')) : String(v));
+  for (const { name, what, report } of reports) {
+    const detail = typeof report === 'object' && report !== null ? Object.entries(report).map(([k, v]) => `${k}=${value(v)}`).join(' ') : '';
+    output.out(`${name}: ${what ?? 'indexes'} ensured${detail ? ` (${detail})` : ''}`);
   }
 }

@@ -1,0 +1,25 @@
+import { createMongoIdempotencyStore, createMongoStore } from '@crm-automation/adapter-mongo';
+import type { IndexedCollection } from '../commands/ensure-indexes.js';
+import type { StoreBackend } from './store-backend.js';
+
+/** The MongoDB store; indexes are created only by `ensure-indexes` (`autoIndex: false`). */
+export function openMongoBackend(uri: string, dbName: string | undefined): StoreBackend {
+  const store = createMongoStore({ uri, dbName, autoIndex: false });
+  return {
+    kind: 'mongo',
+    store,
+    retention: {
+      purge: (request) => store.purgeTriggers(request),
+      count: ({ statuses, olderThan }) => store.collections.triggers.countDocuments({ status: { $in: [...statuses] }, updatedAt: { $lt: olderThan } }),
+    },
+    indexTargets(idempotencyCollection) {
+      const targets: IndexedCollection[] = [{ name: `automation store (${store.collections.rules.collectionName}, ${store.collections.triggers.collectionName})`, ensureIndexes: () => store.ensureIndexes() }];
+      if (idempotencyCollection !== false) {
+        const keys = createMongoIdempotencyStore({ client: store.db.client, dbName: store.db.databaseName, collection: idempotencyCollection, autoIndex: false });
+        targets.push({ name: `idempotency keys (${keys.collection.collectionName})`, ensureIndexes: () => keys.ensureIndexes() });
+      }
+      return targets;
+    },
+    close: () => store.close(),
+  };
+}
