@@ -70,27 +70,33 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
 
     /**
      * Outcomes, many in one statement, each written only while its lease token still holds; returns
-     * the positions of the outcomes it wrote.
+     * the positions (`p`) of the outcomes it wrote. The outcomes arrive as one JSON array (`$1`):
+     * cheaper to build in Node than seven arrays of escaped elements (and as JSONB a little cheaper
+     * for the server than JSON).
+     * `sent` comes sorted and without repeats, so a trigger with nothing sent before takes it as it is.
      */
     finish: statement(`
       WITH input AS (
-        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::jsonb[], $7::text[])
-          WITH ORDINALITY AS i(id, lease_token, status, evaluate_at, updated_at, history, sent, ord)
+        SELECT * FROM jsonb_to_recordset($1::jsonb)
+          AS i(p integer, id bigint, token text, status text, evaluate_at timestamptz, updated_at timestamptz, history jsonb, sent integer[])
       )
       UPDATE ${s}.triggers t
       SET status = i.status,
           evaluate_at = coalesce(i.evaluate_at, t.evaluate_at),
           updated_at = i.updated_at,
           execution_history = t.execution_history || i.history,
-          sent_actions = CASE WHEN i.sent = '{}' THEN t.sent_actions
-                              ELSE ARRAY(SELECT DISTINCT a FROM unnest(t.sent_actions || i.sent::integer[]) AS a ORDER BY a) END,
+          sent_actions = CASE WHEN cardinality(i.sent) = 0 THEN t.sent_actions
+                              WHEN cardinality(t.sent_actions) = 0 THEN i.sent
+                              ELSE ARRAY(SELECT DISTINCT a FROM unnest(t.sent_actions || i.sent) AS a ORDER BY a) END,
           lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
       FROM input i
       -- A lease token is set only while the trigger is processing (claims set it, every other write
       -- clears it), so it alone guards the write. Leaving the status out keeps the planner on the
       -- primary key: the lease index would hold every finished trigger's old entry until a vacuum.
-      WHERE t.id = i.id AND t.lease_token = i.lease_token
-      RETURNING i.ord`),
+      -- The id array (an InitPlan) keeps it there whatever it guesses of the input's size (it
+      -- guesses 100 rows for jsonb_to_recordset, and then scanned the table).
+      WHERE t.id = ANY (ARRAY(SELECT id FROM input)) AND t.id = i.id AND t.lease_token = i.token
+      RETURNING i.p`),
 
     /** A user transition (cancel, manual retry); a retry notifies its due time like intake does. */
     transition: statement(`

@@ -241,41 +241,42 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
  * id or token this store could not have issued are answered `false` without being sent.
  *
  * An outcome is written after its actions were sent: if it is lost, the lease runs out and the
- * actions are sent again. So while the server is unreachable (a restart takes seconds) the write is
- * repeated for up to `retryMs`. Repeating it is safe: each row is written only under its lease
- * token, so a write that did commit before its reply was lost finds no lease the second time.
+ * actions are sent again. The claim loop (core) repeats a failed write while the lease holds;
+ * repeating it is safe: each row is written only under its lease token, so a write that did commit
+ * before its reply was lost finds no lease the second time.
  */
 async function finishMany(db: Database, finish: ReturnType<typeof triggerStatements>['finish'], requests: readonly FinishRequest[]): Promise<boolean[]> {
-  const ids: string[] = [];
-  const tokens: string[] = [];
-  const statuses: string[] = [];
-  const evaluateAts: Array<string | null> = [];
-  const updatedAts: string[] = [];
-  const histories: string[] = [];
-  const sent: string[] = [];
-  const positions: number[] = [];
+  const outcomes: FinishInput[] = [];
   requests.forEach(({ id, leaseToken, result }, position) => {
     if (!OUTCOME_STATUSES.has(result.status)) throw new AutomationError('CRM_ERR_CONFIG', `an attempt cannot end as ${JSON.stringify(result.status)}`);
     const updatedAt = timestampParam(result.now, 'now');
     const evaluateAt = result.status === 'retrying' ? timestampParam(result.evaluateAt ?? result.now, 'evaluateAt') : null;
     if (!isStoreId(id) || !storableText(leaseToken)) return;
-    ids.push(id);
-    tokens.push(leaseToken);
-    statuses.push(result.status);
-    evaluateAts.push(evaluateAt);
-    updatedAts.push(updatedAt);
-    histories.push(JSON.stringify(result.history));
-    sent.push(`{${result.sentActions.filter((i) => Number.isInteger(i)).join(',')}}`);
-    positions.push(position);
+    outcomes.push({ p: position, id, token: leaseToken, status: result.status, evaluate_at: evaluateAt, updated_at: updatedAt, history: result.history, sent: sentIndexes(result.sentActions) });
   });
   const saved = requests.map(() => false);
-  if (ids.length === 0) return saved;
-  const values = [ids, tokens, statuses, evaluateAts, updatedAts, histories, sent];
+  if (outcomes.length === 0) return saved;
   // No retry here: the claim loop repeats an outcome write while the lease holds (core owns retries).
-  const { rows } = await db.query<{ ord: string }>(finish, values);
-  for (const row of rows) {
-    const position = positions[Number(row.ord) - 1];
-    if (position !== undefined) saved[position] = true;
-  }
+  const { rows } = await db.query<{ p: number }>(finish, [JSON.stringify(outcomes)]);
+  for (const row of rows) saved[Number(row.p)] = true;
   return saved;
+}
+
+/** One outcome as the finish statement reads it (`jsonb_to_recordset`): keys are its column names. */
+interface FinishInput {
+  p: number;
+  id: string;
+  token: string;
+  status: string;
+  evaluate_at: string | null;
+  updated_at: string;
+  history: AttemptResult['history'];
+  sent: number[];
+}
+
+/** Sent action indexes sorted and without repeats, as the column keeps them. */
+function sentIndexes(sent: readonly number[]): number[] {
+  if (sent.length === 0) return [];
+  if (sent.length === 1) return Number.isInteger(sent[0]) ? [sent[0] as number] : [];
+  return [...new Set(sent.filter((i) => Number.isInteger(i)))].sort((a, b) => a - b);
 }
