@@ -28,11 +28,11 @@ export function idempotencyKeyOf(command: ActionCommand): string {
  * `complete` leaves the key reserved until `lockMs` passes; the retry then sends again. Gateways that
  * accept a provider-side idempotency key (webhook-id, SendGrid custom args) narrow that window further.
  */
-export function withIdempotency<G extends ChannelGateway<any>>(gateway: G, store: IdempotencyStore, options: IdempotencyOptions = {}): G {
+export function withIdempotency<G extends ChannelGateway>(gateway: G, store: IdempotencyStore, options: IdempotencyOptions = {}): G {
   checkOptions('withIdempotency', options, optionKeys<IdempotencyOptions>()('lockMs', 'ttlMs'));
   const lockMs = options.lockMs ?? DEFAULT_IDEMPOTENCY_LOCK_MS;
   const ttlMs = options.ttlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
-  const wrapped: ChannelGateway<any> = {
+  const wrapped: ChannelGateway = {
     ...gateway,
     async send(command) {
       const key = idempotencyKeyOf(command);

@@ -6,8 +6,8 @@ import { hasTraceContext, type Tracer } from '../ports/tracer.js';
  * command passed on carries the span's own context (for gateways that forward it as headers).
  * For services that receive commands from elsewhere (a Notification Service).
  */
-export function withTracing<G extends ChannelGateway<any>>(gateway: G, tracer: Tracer, name = gateway.name ?? 'gateway'): G {
-  const wrapped: ChannelGateway<any> = {
+export function withTracing<G extends ChannelGateway>(gateway: G, tracer: Tracer, name = gateway.name ?? 'gateway'): G {
+  const wrapped: ChannelGateway = {
     ...gateway,
     async send(command) {
       const span = tracer.startSpan(`crm.gateway.${name}`, {

@@ -75,4 +75,4 @@ export interface ChannelGateway<P extends Record<string, unknown> = Record<strin
 }
 
 /** Action type (`sms`, `email`, `webhook`, or any custom type) to gateway. */
-export type ChannelMap = Readonly<Record<string, ChannelGateway<any>>>;
+export type ChannelMap = Readonly<Record<string, ChannelGateway>>;
