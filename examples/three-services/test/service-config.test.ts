@@ -80,7 +80,7 @@ describe('service configuration from the environment', () => {
       expect(refused(service, schema, { ...withoutMongo, STORE: 'postgres' })).toEqual(['POSTGRES_URL']);
       expect(refused(service, schema, { ...withoutMongo, ...postgres })).toEqual([]);
       expect(refused(service, schema, { ...withoutMongo, ...postgres, POSTGRES_SCHEMA: 'Bad-Name' })).toEqual(['POSTGRES_SCHEMA']);
-      expect(refused(service, schema, { ...env, STORE: 'ferretdb' })).toEqual(['STORE']);
+      expect(refused(service, schema, { ...env, STORE: 'sqlite' })).toEqual(['STORE']);
       // The default database and schema are the CLI's and the adapters': crm_automation.
       const config = loadConfig(service, schema, { ...withoutMongo, ...postgres });
       expect(config.POSTGRES_SCHEMA).toBe('crm_automation');

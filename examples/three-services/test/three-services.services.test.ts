@@ -49,6 +49,25 @@ const RUNS: Array<{ transport: Transport; store: Store; lookup: Lookup; outages:
   { transport: 'rabbitmq', store: 'postgres', lookup: 'pubsub', outages: ['pubsub', 'rest'] },
 ];
 
+/** Under the services project's hookTimeout (180 s). */
+const START_DEADLINE_MS = 170_000;
+
+function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
 const SERVERS: Record<Store, string[]> = { mongo: ['MONGODB_URI', 'REDIS_URL'], postgres: ['POSTGRES_URL'] };
 
 describe.each(RUNS)('three services on $transport with $store', ({ transport, store, lookup, outages }) => {
@@ -169,7 +188,8 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
   };
   let started: Promise<void>;
   beforeAll(() => {
-    started = start();
+    // Bounded below the hook timeout: a hook that times out would again leave the tests "skipped".
+    started = withDeadline(start(), START_DEADLINE_MS, 'starting the servers and services');
     // Awaited by every test instead: a failed start then fails each of them, loudly, with its reason.
     return started.catch(() => undefined);
   });

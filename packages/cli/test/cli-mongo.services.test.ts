@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { createMongoStore, TRIGGER_INDEXES, type MongoStore } from '@crm-automation/adapter-mongo';
 import { describeCliStore } from './cli-store-suite.js';
 import { spawnCli, spawnCliJson } from './spawn-cli.js';
@@ -25,8 +25,8 @@ describeCliStore(
       },
     };
   },
-  (fixture) => {
-    it('ensure-indexes creates the store and idempotency indexes, and is safe to repeat', async () => {
+  (test, fixture) => {
+    test('ensure-indexes creates the store and idempotency indexes, and is safe to repeat', async () => {
       expect((await store.collections.triggers.indexes()).map((i) => i.name)).toEqual(['_id_']);
       const first = await spawnCliJson<Array<{ name: string; report: Record<string, unknown> }>>(['ensure-indexes'], fixture().env);
       expect(first.map((r) => r.name)).toEqual(['automation store (rules, pending_triggers)', 'idempotency keys (idempotency_keys)']);
@@ -43,7 +43,7 @@ describeCliStore(
       }
     });
 
-    it('says which setting is missing, and refuses to guess between two stores', async () => {
+    test('says which setting is missing, and refuses to guess between two stores', async () => {
       const none = await spawnCli(['purge', '--older-than', '30d'], { MONGODB_URI: '', POSTGRES_URL: '' });
       expect([none.code, none.stderr]).toEqual([1, 'error CRM_ERR_CLI_CONFIG: set MONGODB_URI or POSTGRES_URL (or pass --mongodb-uri or --postgres-url)\n']);
       const mongoless = await spawnCli(['--store', 'mongo', 'purge', '--older-than', '30d'], { MONGODB_URI: '', POSTGRES_URL: '' });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { createPostgresStore, type PostgresStore } from '@crm-automation/adapter-postgres';
 import { describeCliStore } from './cli-store-suite.js';
 import { spawnCli, spawnCliJson } from './spawn-cli.js';
@@ -34,8 +34,8 @@ describeCliStore(
       },
     };
   },
-  (fixture) => {
-    it('ensure-schema (and its name ensure-indexes) creates the tables and indexes by migration, and is safe to repeat', async () => {
+  (test, fixture) => {
+    test('ensure-schema (and its name ensure-indexes) creates the tables and indexes by migration, and is safe to repeat', async () => {
       const env = { ...fixture().env, POSTGRES_SCHEMA: fresh };
       const before = await spawnCli(['triggers', 'list', '--account', 'acc_1'], env);
       expect([before.code, before.stderr]).toEqual([1, expect.stringMatching(/^error CRM_ERR_CONFIG: postgres store: schema ".*_fresh" is not set up .*call ensureSchema\(\) first\n$/)]);
@@ -59,12 +59,12 @@ describeCliStore(
       expect(without).toHaveLength(1);
     });
 
-    it('the purge dry run on a schema not set up says what to do', async () => {
+    test('the purge dry run on a schema not set up says what to do', async () => {
       const run = await spawnCli(['purge', '--older-than', '30d', '--dry-run'], { ...fixture().env, POSTGRES_SCHEMA: `${schema}_none` });
       expect([run.code, run.stderr]).toEqual([1, `error CRM_ERR_CLI_CONFIG: schema "${schema}_none" has no triggers table: run crm-automation ensure-schema first\n`]);
     });
 
-    it('is chosen by POSTGRES_URL alone, or by --store when both addresses are given', async () => {
+    test('is chosen by POSTGRES_URL alone, or by --store when both addresses are given', async () => {
       const both = { ...fixture().env, MONGODB_URI: 'mongodb://127.0.0.1:1' };
       expect((await spawnCli(['triggers', 'list', '--account', 'acc_1'], both)).stderr).toMatch(/both MONGODB_URI and POSTGRES_URL are set/);
       const chosen = await spawnCliJson<unknown[]>(['--store', 'postgres', 'triggers', 'list', '--account', 'acc_1'], both);

@@ -19,14 +19,18 @@ export interface CliStoreFixture {
   cleanup(): Promise<void>;
 }
 
-export function describeCliStore(name: string, prepare: () => Promise<CliStoreFixture>, extra: (fixture: () => CliStoreFixture) => void): void {
+export function describeCliStore(
+  name: string,
+  prepare: () => Promise<CliStoreFixture>,
+  extra: (test: (title: string, body: () => Promise<void>) => void, fixture: () => CliStoreFixture) => void,
+): void {
   let fixture: CliStoreFixture;
   let engine: AutomationEngine;
   let ids: { failed: string; completed: string; laterRule: string; notifyRule: string };
   const env = () => fixture.env;
   const statusOf = async (id: string) => (await engine.triggers.get('acc_1', id))?.status;
 
-  beforeAll(async () => {
+  const seed = async () => {
     fixture = await prepare();
     const sms = createRecordingChannel({ name: 'twilio' });
     // Months ago, so what it finishes is old enough to purge.
@@ -52,16 +56,27 @@ export function describeCliStore(name: string, prepare: () => Promise<CliStoreFi
     expect((await engine.runDue()).completed).toBe(1);
     const byStatus = async (status: 'failed' | 'completed') => (await engine.triggers.list('acc_1', { status, ruleId: notify.id })).items[0]?.id ?? '';
     ids = { failed: await byStatus('failed'), completed: await byStatus('completed'), laterRule: later.id, notifyRule: notify.id };
+  };
+  let ready: Promise<void>;
+  // A failed start fails every test with its reason (a failed beforeAll would only mark them skipped).
+  beforeAll(() => {
+    ready = seed();
+    return ready.catch(() => undefined);
   });
+  const test = (title: string, body: () => Promise<void>) =>
+    it(title, async () => {
+      await ready;
+      await body();
+    });
 
   afterAll(async () => {
     await fixture?.cleanup();
   });
 
   describe(`crm-automation against ${name} (the real binary)`, () => {
-    extra(() => fixture);
+    extra(test, () => fixture);
 
-    it('triggers list and inspect print the triggers with their history', async () => {
+    test('triggers list and inspect print the triggers with their history', async () => {
       const listed = await spawnCliJson<Array<{ id: string; status: string }>>(['triggers', 'list', '--account', 'acc_1', '--status', 'failed,completed'], env());
       expect(listed.map((t) => [t.id, t.status]).sort()).toEqual([[ids.completed, 'completed'], [ids.failed, 'failed']].sort());
       const run = await spawnCli(['triggers', 'inspect', ids.failed, '--account', 'acc_1'], env());
@@ -74,7 +89,7 @@ export function describeCliStore(name: string, prepare: () => Promise<CliStoreFi
       expect([missing.code, missing.stderr]).toEqual([1, `error CRM_ERR_CLI_NOT_FOUND: trigger ${ids.failed} does not exist in account acc_2\n`]);
     });
 
-    it('triggers retry and cancel in bulk: dry run first, then through the engine state rules', async () => {
+    test('triggers retry and cancel in bulk: dry run first, then through the engine state rules', async () => {
       const dry = await spawnCliJson<BulkResult>(['triggers', 'retry', '--account', 'acc_1', '--dry-run'], env());
       expect(dry).toMatchObject({ dryRun: true, matched: 1, ids: [ids.failed] });
       expect(await statusOf(ids.failed)).toBe('failed');
@@ -87,7 +102,7 @@ export function describeCliStore(name: string, prepare: () => Promise<CliStoreFi
       expect((await engine.triggers.list('acc_1', { ruleId: ids.laterRule })).items.map((t) => t.status)).toEqual(['cancelled', 'cancelled']);
     });
 
-    it('rules export and import: into another account by name, then again with no change', async () => {
+    test('rules export and import: into another account by name, then again with no change', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'crm-cli-'));
       const file = join(dir, 'rules.json');
       expect((await spawnCli(['rules', 'export', '--account', 'acc_1', '--out', file], env())).stdout).toBe(`exported 2 rules of acc_1 to ${file}\n`);
@@ -112,7 +127,7 @@ export function describeCliStore(name: string, prepare: () => Promise<CliStoreFi
       ]);
     });
 
-    it('purge removes finished triggers older than the period, dry run first', async () => {
+    test('purge removes finished triggers older than the period, dry run first', async () => {
       const dry = await spawnCliJson<PurgeResult>(['purge', '--older-than', '30d', '--dry-run'], env());
       expect(dry).toMatchObject({ dryRun: true, statuses: ['completed', 'skipped'], triggers: 1 });
       expect(await statusOf(ids.completed)).toBe('completed');
