@@ -105,3 +105,13 @@ export const isDataException = (error: unknown) => sqlState(error)?.startsWith('
 
 /** Text PostgreSQL can hold: no U+0000. A lookup by any other string matches nothing. */
 export const storableText = (value: unknown): value is string => typeof value === 'string' && !value.includes('\u0000');
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * Text as PostgreSQL receives it in a text parameter: the driver encodes a lone UTF-16 surrogate as
+ * U+FFFD. Text that travels inside a JSON parameter instead would reach the server as a `\uD800`
+ * escape, which JSONB refuses; this keeps such text what a text parameter would have made of it.
+ */
+export const wellFormed = (text: string): string => (ANY_SURROGATE.test(text) ? text.replace(LONE_SURROGATE, '\uFFFD') : text);

@@ -11,11 +11,5 @@ export function isStoreId(id: unknown): id is string {
   return id.length < 19 || BigInt(id) <= MAX_ID;
 }
 
-/** Orders two store ids numerically (decimal text without leading zeros). */
-export function compareIds(a: string, b: string): number {
-  if (a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Malformed ids for the store contract: the right general form (digits), never issued. */
 export const MALFORMED_IDS: readonly string[] = ['0', '00', '007', '+1', '1.0', '1e3', ' 1', '1 ', '-0', '9223372036854775808', '99999999999999999999', '18446744073709551616', '１２', '0x1F'];

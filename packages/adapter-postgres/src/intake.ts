@@ -1,5 +1,5 @@
 import { AutomationError, type InsertedTrigger, type NewTrigger, type Trigger, type TriggeringEvent } from '@crm-automation/core';
-import { isDataException, type Database } from './connection.js';
+import { isDataException, wellFormed, type Database } from './connection.js';
 import { reviveEvent, toTrigger, type StoredEvent, type TriggerRow } from './rows.js';
 import type { triggerStatements } from './trigger-statements.js';
 
@@ -9,6 +9,18 @@ export interface IntakeRow {
   dueAt: string;
   createdAt: Date;
   createdAtParam: string;
+}
+
+/** One trigger as the intake statement reads it (`json_to_recordset`): keys are its column names. */
+interface InsertInput {
+  ord: number;
+  account_id: string;
+  rule_id: string;
+  rule_version: number;
+  evaluate_at: string;
+  event_index: number;
+  trace: Record<string, string> | null;
+  created_at: string;
 }
 
 /** Rows one intake statement carries at most; larger merges are split. */
@@ -41,14 +53,19 @@ export function createIntake(db: Database, sql: ReturnType<typeof triggerStateme
     }
     const { rows: inserted } = await db
       .query<{ id: string; account_id: string; event_id: string; rule_id: string }>(sql.insert, [
-        rows.map((r) => r.input.accountId),
-        rows.map((r) => r.input.ruleId),
-        rows.map((r) => r.input.ruleVersion),
-        rows.map((r) => r.dueAt),
-        eventIndex,
-        events,
-        rows.map((r) => (r.input.trace ? JSON.stringify(r.input.trace) : null)),
-        rows.map((r) => r.createdAtParam),
+        JSON.stringify(
+          rows.map(({ input, dueAt, createdAtParam }, k): InsertInput => ({
+            ord: k,
+            account_id: wellFormed(input.accountId),
+            rule_id: wellFormed(input.ruleId),
+            rule_version: input.ruleVersion,
+            evaluate_at: dueAt,
+            event_index: eventIndex[k] as number,
+            trace: input.trace ? input.trace : null,
+            created_at: createdAtParam,
+          })),
+        ),
+        `[${events.join(',')}]`,
         channel,
       ])
       .catch((error: unknown) => {

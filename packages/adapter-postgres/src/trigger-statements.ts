@@ -1,21 +1,27 @@
 import { statement, type Statement } from './connection.js';
 import { TRIGGER_COLUMNS } from './rows.js';
 
+/**
+ * An instant as epoch milliseconds, the sub-millisecond part dropped as `new Date` drops it, exact
+ * on PostgreSQL 13 (where `extract` gives a float) as on 14 and later (a numeric).
+ */
+const epochMs = (column: string) => `round(extract(epoch FROM date_trunc('milliseconds', ${column})) * 1000)`;
+
 /** The statements of the trigger store for schema `s` (quoted). */
 export function triggerStatements(s: string): Record<'insert' | 'existing' | 'get' | 'claim' | 'finish' | 'transition' | 'status' | 'nextDue', Statement> {
   return {
     /**
      * Intake, one statement per batch: rows in batch order (so ids follow it), duplicates of the
      * intake key skipped (also within the batch), and the earliest new due time notified in the same
-     * transaction, so that listeners hear of it once it is committed. Distinct events are sent once
-     * ($6) and referenced by position.
+     * transaction, so that listeners hear of it once it is committed. The rows come as one JSON array
+     * (`$1`); distinct events are sent once (`$2`, a JSON array) and referenced by position.
      */
     insert: statement(`
       WITH input AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::timestamptz[], $5::integer[], $7::jsonb[], $8::timestamptz[])
-          WITH ORDINALITY AS i(account_id, rule_id, rule_version, evaluate_at, event_index, trace, created_at, ord)
+        SELECT * FROM json_to_recordset($1::json)
+          AS i(ord integer, account_id text, rule_id text, rule_version integer, evaluate_at timestamptz, event_index integer, trace jsonb, created_at timestamptz)
       ), events AS (
-        SELECT * FROM unnest($6::jsonb[]) WITH ORDINALITY AS e(event, index)
+        SELECT * FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(event, index)
       ), inserted AS (
         INSERT INTO ${s}.triggers (account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, trace, execution_history, sent_actions, created_at, updated_at)
         SELECT i.account_id, i.rule_id, i.rule_version, e.event->>'id', 'pending', i.evaluate_at, 0, e.event, i.trace, '[]'::jsonb, '{}'::integer[], i.created_at, i.created_at
@@ -24,7 +30,7 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
         ON CONFLICT ON CONSTRAINT triggers_intake_key DO NOTHING
         RETURNING id, account_id, event_id, rule_id, evaluate_at
       ), notified AS (
-        SELECT pg_notify($9, (extract(epoch FROM min(evaluate_at)) * 1000)::bigint::text) FROM inserted HAVING count(*) > 0
+        SELECT pg_notify($3, (extract(epoch FROM min(evaluate_at)) * 1000)::bigint::text) FROM inserted HAVING count(*) > 0
       )
       SELECT id, account_id, event_id, rule_id, (SELECT count(*) FROM notified) AS notified FROM inserted`),
 
@@ -39,6 +45,11 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
      * One claim, one statement: expired leases first (a worker died holding them), then due triggers
      * for the rest of the limit, each earliest first and read from its partial index; rows another
      * claimer holds are skipped, not waited for. Time is the engine's (`$1`), never the server's.
+     *
+     * The claimed triggers come back as one JSON array of arrays, in claim order (expired first, then
+     * by time, then id), with instants as epoch milliseconds (truncated, as a `Date` would): one
+     * value for the driver to read and one `JSON.parse`, instead of a dozen typed columns per row.
+     * Ids are text (a `bigint` can exceed what a JSON number holds exactly).
      */
     claim: statement(`
       WITH expired AS (
@@ -57,16 +68,22 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
         SELECT id, sort_at, true AS expired FROM expired
         UNION ALL
         SELECT id, sort_at, false FROM due
+      ), claimed AS (
+        UPDATE ${s}.triggers t
+        SET status = 'processing', attempt = t.attempt + 1, lease_token = gen_random_uuid()::text,
+            lease_expires_at = $3::timestamptz, lease_owner = $4, updated_at = $1::timestamptz
+        FROM picked
+        -- The id array (an InitPlan, computed once) puts the primary key under the update whatever the
+        -- statistics say; joined on picked alone, a stale estimate can make it a scan of the table.
+        WHERE t.id = ANY (ARRAY(SELECT id FROM picked)) AND t.id = picked.id
+        RETURNING t.id, t.account_id, t.rule_id, t.rule_version, t.evaluate_at, t.attempt, t.triggering_event, t.trace,
+                  t.execution_history, t.sent_actions, t.created_at, t.lease_token, picked.expired, picked.sort_at
       )
-      UPDATE ${s}.triggers t
-      SET status = 'processing', attempt = t.attempt + 1, lease_token = gen_random_uuid()::text,
-          lease_expires_at = $3::timestamptz, lease_owner = $4, updated_at = $1::timestamptz
-      FROM picked
-      -- The id array (an InitPlan, computed once) puts the primary key under the update whatever the
-      -- statistics say; joined on picked alone, a stale estimate can make it a scan of the table.
-      WHERE t.id = ANY (ARRAY(SELECT id FROM picked)) AND t.id = picked.id
-      RETURNING t.id, t.account_id, t.rule_id, t.rule_version, t.evaluate_at, t.attempt, t.triggering_event, t.trace,
-                t.execution_history, t.sent_actions, t.created_at, t.lease_token, picked.expired, picked.sort_at`),
+      SELECT json_agg(json_build_array(
+               id::text, account_id, rule_id, rule_version, ${epochMs('evaluate_at')}, attempt, triggering_event, trace,
+               execution_history, sent_actions, ${epochMs('created_at')}, lease_token)
+             ORDER BY expired DESC, sort_at, id)::text AS claimed
+      FROM claimed`),
 
     /**
      * Outcomes, many in one statement, each written only while its lease token still holds; returns
@@ -124,6 +141,9 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
 
 /**
  * The text of the claim statement for a schema, with its parameters `$1` now, `$2` limit, `$3` lease
- * expiry (ISO text) and `$4` owner: for `EXPLAIN` in benchmarks and when operating a store.
+ * expiry (ISO text) and `$4` owner: for `EXPLAIN` in benchmarks and when operating a store. It returns
+ * one row with one column, `claimed`: a JSON array (or null when nothing was due) of
+ * `[id, account_id, rule_id, rule_version, evaluate_at (epoch ms), attempt, triggering_event, trace,
+ * execution_history, sent_actions, created_at (epoch ms), lease_token]`.
  */
 export const claimStatement = (schema: string): string => triggerStatements(`"${schema}"`).claim.text;

@@ -16,11 +16,11 @@ import {
   type TriggerStatus,
   type TriggerStore,
 } from '@crm-automation/core';
-import { storableText, type Database } from './connection.js';
+import { storableText, wellFormed, type Database } from './connection.js';
 import { timestampParam } from './dates.js';
 import { createDueWatcher, type DueWatcher } from './due-watcher.js';
 import { dueChannelOf } from './identifiers.js';
-import { compareIds, isStoreId } from './ids.js';
+import { isStoreId } from './ids.js';
 import { purgeGroups, startPeriodic, type ResolvedRetention, type RetentionHandle } from './retention.js';
 import { createIntake, type IntakeRow } from './intake.js';
 import { reviveEvent, reviveHistory, toTrigger, TRIGGER_COLUMNS, type StoredEvent, type TriggerRow } from './rows.js';
@@ -44,22 +44,12 @@ const KNOWN_STATUSES: ReadonlySet<string> = new Set(TRIGGER_STATUSES);
 /** Rows one purge statement deletes, so that a large purge never holds many locks for long. */
 const PURGE_CHUNK = 5_000;
 
-interface ClaimRow {
-  id: string;
-  account_id: string;
-  rule_id: string;
-  rule_version: number;
-  evaluate_at: Date;
-  attempt: number;
-  triggering_event: StoredEvent;
-  trace: Record<string, string> | null;
-  execution_history: TriggerRow['execution_history'];
-  sent_actions: number[];
-  created_at: Date;
-  lease_token: string;
-  expired: boolean;
-  sort_at: Date;
-}
+/**
+ * One claimed trigger as the claim statement returns it (a JSON array, see `claimStatement`): id,
+ * account, rule, rule version, due time (epoch ms), attempt, event, trace, history, sent actions,
+ * creation time (epoch ms), lease token.
+ */
+type ClaimedRow = [string, string, string, number, number, number, StoredEvent, Record<string, string> | null, TriggerRow['execution_history'], number[], number, string];
 
 /** Triggers in `<schema>.triggers`: see the README for the claim, the indexes and the wake-ups. */
 export function triggerStoreOn(db: Database, settings: { logger: Logger; retention: ResolvedRetention | undefined }): TriggerStore & TriggerStoreExtras {
@@ -119,24 +109,26 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
       const count = Math.floor(limit);
       if (!(count > 0)) return [];
       const leaseExpiresAt = new Date(now.getTime() + leaseMs);
-      const { rows } = await db.query<ClaimRow>(sql.claim, [at, count, timestampParam(leaseExpiresAt, 'lease expiry'), String(owner).replaceAll('\u0000', '')]);
-      rows.sort((a, b) => (a.expired !== b.expired ? (a.expired ? -1 : 1) : a.sort_at.getTime() - b.sort_at.getTime() || compareIds(a.id, b.id)));
-      return rows.map(
-        (row): ClaimedTrigger => ({
-          id: row.id,
-          accountId: row.account_id,
-          ruleId: row.rule_id,
-          ruleVersion: row.rule_version,
+      const { rows } = await db.query<{ claimed: string | null }>(sql.claim, [at, count, timestampParam(leaseExpiresAt, 'lease expiry'), String(owner).replaceAll('\u0000', '')]);
+      const text = rows[0]?.claimed;
+      if (text === null || text === undefined) return [];
+      // In claim order already (expired leases first, then by time, then id).
+      return (JSON.parse(text) as ClaimedRow[]).map(
+        ([id, accountId, ruleId, ruleVersion, evaluateAt, attempt, event, trace, history, sentActions, createdAt, leaseToken]): ClaimedTrigger => ({
+          id,
+          accountId,
+          ruleId,
+          ruleVersion,
           status: 'processing',
-          evaluateAt: row.evaluate_at,
-          attempt: row.attempt,
-          triggeringEvent: reviveEvent(row.triggering_event),
-          ...(row.trace === null ? {} : { trace: row.trace }),
-          executionHistory: reviveHistory(row.execution_history),
-          sentActions: row.sent_actions,
-          createdAt: row.created_at,
+          evaluateAt: new Date(evaluateAt),
+          attempt,
+          triggeringEvent: reviveEvent(event),
+          ...(trace === null ? {} : { trace }),
+          executionHistory: reviveHistory(history),
+          sentActions,
+          createdAt: new Date(createdAt),
           updatedAt: new Date(now.getTime()),
-          leaseToken: row.lease_token,
+          leaseToken,
           leaseExpiresAt: new Date(leaseExpiresAt.getTime()),
         }),
       );
@@ -252,7 +244,7 @@ async function finishMany(db: Database, finish: ReturnType<typeof triggerStateme
     const updatedAt = timestampParam(result.now, 'now');
     const evaluateAt = result.status === 'retrying' ? timestampParam(result.evaluateAt ?? result.now, 'evaluateAt') : null;
     if (!isStoreId(id) || !storableText(leaseToken)) return;
-    outcomes.push({ p: position, id, token: leaseToken, status: result.status, evaluate_at: evaluateAt, updated_at: updatedAt, history: result.history, sent: sentIndexes(result.sentActions) });
+    outcomes.push({ p: position, id, token: wellFormed(leaseToken), status: result.status, evaluate_at: evaluateAt, updated_at: updatedAt, history: result.history, sent: sentIndexes(result.sentActions) });
   });
   const saved = requests.map(() => false);
   if (outcomes.length === 0) return saved;

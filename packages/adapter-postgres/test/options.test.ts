@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { isAutomationError } from '@crm-automation/core';
 import { createPostgresIdempotencyStore, createPostgresRuleStore, createPostgresStore, createPostgresTriggerStore } from '../src/index.js';
-import { compareIds, isStoreId, MALFORMED_IDS } from '../src/ids.js';
+import { isStoreId, MALFORMED_IDS } from '../src/ids.js';
 import { timestampParam } from '../src/dates.js';
 import { DEFAULT_RETENTION_MS, purgeGroups, resolveRetention } from '../src/retention.js';
 
@@ -91,10 +91,6 @@ describe('ids', () => {
   it('are bigint identity values as decimal text; anything else is malformed', () => {
     for (const id of ['1', '42', '9223372036854775807', '1000000000000000000']) expect(isStoreId(id)).toBe(true);
     for (const id of [...MALFORMED_IDS, '', '123abc', 'nope', 1, null, undefined, { $ne: null }]) expect(isStoreId(id)).toBe(false);
-  });
-
-  it('compare numerically', () => {
-    expect(['10', '9', '100', '11'].sort(compareIds)).toEqual(['9', '10', '11', '100']);
   });
 });
 

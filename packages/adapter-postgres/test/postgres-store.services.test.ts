@@ -178,6 +178,36 @@ describe.skipIf(!url)('postgres store', () => {
       }
     });
 
+    it('return a batch in claim order (expired leases by expiry, then due triggers by time, then id) with the values stored', async () => {
+      const store = createPostgresStore({ pool, schema: fresh() });
+      await store.ensureSchema();
+      await store.insertTriggers([trigger('e1', T0), trigger('e2', T0)], T0);
+      const leased = await store.claimDueTriggers({ now: T0, limit: 2, leaseMs: 1_000, owner: 'w' });
+      expect(leased).toHaveLength(2);
+      const traced = { ...trigger('d1', at(500)), trace: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } };
+      await store.insertTriggers([traced, trigger('d2', at(500)), trigger('d3', at(200))], at(100));
+      const claimed = await store.claimDueTriggers({ now: at(2_000), limit: 10, leaseMs: 60_000, owner: 'w2' });
+      expect(claimed.map((c) => c.triggeringEvent.id)).toEqual(['e1', 'e2', 'd3', 'd1', 'd2']);
+      expect(claimed.map((c) => c.attempt)).toEqual([2, 2, 1, 1, 1]);
+      const [, , d3, d1] = claimed;
+      expect(d3).toMatchObject({ accountId: 'acc_1', ruleId: 'rule-1', ruleVersion: 1, status: 'processing', evaluateAt: at(200), createdAt: at(100), updatedAt: at(2_000), leaseExpiresAt: at(62_000), executionHistory: [], sentActions: [] });
+      expect(d3?.triggeringEvent).toEqual({ id: 'd3', name: 'job.created', timestamp: T0, payload: { job: { id: 'd3' } } });
+      expect(d3 && 'trace' in d3).toBe(false);
+      expect(d1?.trace).toEqual(traced.trace);
+      expect(new Set(claimed.map((c) => c.leaseToken)).size).toBe(5);
+      expect(claimed.every((c) => /^\d+$/.test(c.id))).toBe(true);
+    });
+
+    it('keep instants to the millisecond, before 1970 and after 2038 too', async () => {
+      const store = createPostgresStore({ pool, schema: fresh() });
+      await store.ensureSchema();
+      const dues = [new Date('1969-12-31T23:59:59.999Z'), new Date('0001-01-01T00:00:00.001Z'), new Date('2106-02-07T06:28:15.123Z')];
+      await store.insertTriggers(dues.map((d, i) => trigger(`t${i}`, d)), new Date('1900-06-30T12:00:00.457Z'));
+      const claimed = await store.claimDueTriggers({ now: new Date('2200-01-01T00:00:00Z'), limit: 10, leaseMs: 1_000, owner: 'w' });
+      expect(claimed.map((c) => c.evaluateAt)).toEqual([dues[1], dues[0], dues[2]]);
+      expect(claimed.map((c) => c.createdAt)).toEqual(dues.map(() => new Date('1900-06-30T12:00:00.457Z')));
+    });
+
     it('use the engine time given, not the server clock', async () => {
       const store = createPostgresStore({ pool, schema: fresh() });
       await store.ensureSchema();
@@ -186,6 +216,35 @@ describe.skipIf(!url)('postgres store', () => {
       expect(await store.claimDueTriggers({ now: new Date('2999-05-31T00:00:00Z'), limit: 10, leaseMs: 1_000, owner: 'w' })).toEqual([]);
       const [claimed] = await store.claimDueTriggers({ now: new Date('3000-01-01T00:00:00Z'), limit: 10, leaseMs: 1_000, owner: 'w' });
       expect(claimed?.leaseExpiresAt).toEqual(new Date('3000-01-01T00:00:01Z'));
+    });
+  });
+
+  describe('outcomes', () => {
+    it('reach the rows by primary key whatever the planner guesses of the input', async () => {
+      const schema = fresh();
+      const store = createPostgresStore({ pool, schema });
+      await store.ensureSchema();
+      for (let i = 0; i < 5_000; i += 1_000) await store.insertTriggers(Array.from({ length: 1_000 }, (_, k) => trigger(`p${i + k}`, T0)), T0);
+      const claimed = await store.claimDueTriggers({ now: T0, limit: 2, leaseMs: 60_000, owner: 'w' });
+      await pool.query(`ANALYZE "${schema}".triggers`);
+      const outcomes = claimed.map((c, p) => ({ p, id: c.id, token: c.leaseToken, status: 'completed', evaluate_at: null, updated_at: T0.toISOString(), history: { at: T0 }, sent: [] }));
+      const plan = (await pool.query(`EXPLAIN ${triggerStatements(`"${schema}"`).finish.text}`, [JSON.stringify(outcomes)])).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
+      expect(plan).toMatch(/triggers_pkey/);
+      expect(plan).not.toMatch(/Seq Scan on triggers/);
+    });
+
+    it('keep sent action indexes sorted and without repeats', async () => {
+      const store = createPostgresStore({ pool, schema: fresh() });
+      await store.ensureSchema();
+      await store.insertTriggers([trigger('s', T0)], T0);
+      const [first] = await store.claimDueTriggers({ now: T0, limit: 1, leaseMs: 1_000, owner: 'w' });
+      const history = { at: T0, attempt: 1, outcome: 'retrying' as const };
+      expect(await store.finishAttempt(first?.id as string, first?.leaseToken as string, { status: 'retrying', evaluateAt: at(10), sentActions: [2, 0, 2], now: T0, history })).toBe(true);
+      const [second] = await store.claimDueTriggers({ now: at(10), limit: 1, leaseMs: 1_000, owner: 'w' });
+      expect(second?.sentActions).toEqual([0, 2]);
+      expect(second?.executionHistory).toEqual([history]);
+      expect(await store.finishAttempt(second?.id as string, second?.leaseToken as string, { status: 'completed', sentActions: [3, 1, 0], now: at(20), history: { ...history, at: at(20), attempt: 2, outcome: 'completed' } })).toBe(true);
+      expect((await store.getTrigger('acc_1', first?.id as string))?.sentActions).toEqual([0, 1, 2, 3]);
     });
   });
 
@@ -269,6 +328,16 @@ describe.skipIf(!url)('postgres store', () => {
       expect((await store.listRules('acc\u0000', {})).items).toEqual([]);
       expect((await store.listTriggers('acc_1', { ruleId: 'r\u0000' })).items).toEqual([]);
       expect(await store.finishAttempt('1', 'to\u0000ken', { status: 'completed', sentActions: [], now: T0, history: { at: T0, attempt: 1, outcome: 'completed' } })).toBe(false);
+    });
+
+    it('answers a lease token with a lone surrogate (which it could not have issued) false, like any unknown token', async () => {
+      const store = createPostgresStore({ pool, schema: fresh() });
+      await store.ensureSchema();
+      const [created] = await store.insertTriggers([trigger('lone', T0)], T0);
+      const [claimed] = await store.claimDueTriggers({ now: T0, limit: 1, leaseMs: 60_000, owner: 'w' });
+      expect(claimed?.id).toBe(created?.trigger.id);
+      const result = { status: 'completed' as const, sentActions: [], now: T0, history: { at: T0, attempt: 1, outcome: 'completed' as const } };
+      expect(await store.finishAttempts([{ id: claimed?.id as string, leaseToken: `${claimed?.leaseToken as string}\uD800`, result }, { id: claimed?.id as string, leaseToken: claimed?.leaseToken as string, result }])).toEqual([false, true]);
     });
 
     it('refuses due times outside the years 1 to 9999 with CRM_ERR_CONFIG', async () => {
