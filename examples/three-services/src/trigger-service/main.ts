@@ -21,6 +21,7 @@ import { openTriggerStore } from '../runtime/service-stores.js';
 import { triggerServiceEnv } from './config.js';
 import { startPubSubIntake, type PubSubIntake } from './pubsub-intake.js';
 import { remoteRuleSource } from './rule-lookup/create-rule-source.js';
+import type { RuleReplica } from './rule-lookup/rule-replica.js';
 
 const logger = createServiceLogger('trigger-service', process.env['LOG_LEVEL'] ?? 'info');
 const observability = createObservability('trigger-service');
@@ -41,11 +42,13 @@ try {
   };
 
   let ruleSource: RuleSource;
+  let intakeReplica: RuleReplica | undefined;
   let closeRuleSource = () => {};
   let startIntake: (engine: ReturnType<typeof createAutomationEngine>) => Promise<PubSubIntake | undefined> = async () => undefined;
   if (config.RULE_LOOKUP === 'pubsub') {
     const replica = await triggers.ruleReplica();
     ruleSource = replica;
+    intakeReplica = replica;
     // Requests are kept for the rules service even before it first starts.
     const lookups = openBus(config, { stream: 'rule-lookups', logger, declareGroups: ['rules-service'], ...retries });
     const updates = openBus(config, { stream: 'rule-updates', logger, ...retries });
@@ -103,7 +106,16 @@ try {
   let accepting = true;
   const app = createHttpServer(logger, observability);
   registerHealthRoutes(app, { checks, accepting: () => accepting });
-  await app.register(triggerServiceRoutes, { engine, auth: { tokens: config.SERVICE_TOKENS } });
+  // HTTP intake from the rules service carries the rules it matched; with pub/sub lookup they go into
+  // the replica too, as a rules_found's would, so the fire-time re-read finds them.
+  const replica = intakeReplica;
+  const ingest: typeof engine.ingest = replica
+    ? async (event, options) => {
+        await replica.upsert(options?.rules ?? []);
+        return engine.ingest(event, options);
+      }
+    : (event, options) => engine.ingest(event, options);
+  await app.register(triggerServiceRoutes, { engine: { triggers: engine.triggers, ingest }, auth: { tokens: config.SERVICE_TOKENS } });
   const httpPort = await listen(app, config.HOST, config.HTTP_PORT);
   logger.info({ httpPort, transport: config.TRANSPORT, ruleLookup: config.RULE_LOOKUP, triggersDb: triggers.where, instanceId: engine.instanceId }, 'trigger service ready');
 

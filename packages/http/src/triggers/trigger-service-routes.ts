@@ -7,8 +7,11 @@ import { ruleRunStats } from './trigger-administration.js';
 import { ruleFromJson, WireShapeError } from './wire-json.js';
 
 export interface TriggerServiceRoutesOptions {
-  /** The trigger service's engine: its `triggers` API and its intake. */
-  engine: AutomationEngine;
+  /**
+   * The trigger service's engine, or what of it these routes use: its `triggers` API and its intake
+   * (wrap `ingest` to see the rules that come with an intake request, e.g. into a rule replica).
+   */
+  engine: Pick<AutomationEngine, 'triggers' | 'ingest'>;
   /** Tokens the calling services (the rules service) present; several during a rotation. */
   auth: { tokens: readonly string[] };
   /** Largest request body in bytes. Default 1 MiB (an intake request carries the event and its rules). */
