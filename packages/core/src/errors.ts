@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   CRM_ERR_NO_GATEWAY: 'No gateway is configured for the action type.',
   CRM_ERR_GATEWAY: 'A gateway failed to deliver the command; `retryable` says whether a retry may succeed.',
   CRM_ERR_IDEMPOTENCY_IN_FLIGHT: 'Another worker is sending the same command right now.',
+  CRM_ERR_DELIVERY_UNKNOWN: 'A send may have reached the provider, which cannot deduplicate it: held until a receipt or an operator resolves it.',
   CRM_ERR_EVALUATION: 'The rule conditions could not be evaluated against the event.',
   CRM_ERR_RENDER: 'An action could not be rendered from the event (template or fact reference).',
   CRM_ERR_MAX_ATTEMPTS: 'The trigger used every attempt it was allowed.',
@@ -129,6 +130,11 @@ export interface GatewayErrorOptions extends AutomationErrorOptions {
   response?: string | undefined;
   /** How long the provider asked us to wait (Retry-After), in milliseconds. */
   retryAfterMs?: number | undefined;
+  /**
+   * The request may have reached the provider (a timeout or a connection lost after it was written):
+   * the send is recorded as `unknown` and is not retried unless the gateway dedupes.
+   */
+  ambiguous?: boolean | undefined;
 }
 
 /**
@@ -141,6 +147,7 @@ export class GatewayError extends AutomationError {
   readonly providerCode: string | number | undefined;
   readonly response: string | undefined;
   readonly retryAfterMs: number | undefined;
+  readonly ambiguous: boolean;
 
   constructor(message: string, options: GatewayErrorOptions = {}) {
     super('CRM_ERR_GATEWAY', message, options);
@@ -150,6 +157,7 @@ export class GatewayError extends AutomationError {
     this.providerCode = options.providerCode;
     this.response = options.response;
     this.retryAfterMs = options.retryAfterMs;
+    this.ambiguous = options.ambiguous === true;
   }
 
   override toJSON(): Record<string, unknown> {
@@ -160,6 +168,7 @@ export class GatewayError extends AutomationError {
       providerCode: this.providerCode,
       response: this.response,
       retryAfterMs: this.retryAfterMs,
+      ...(this.ambiguous ? { ambiguous: true } : {}),
     };
   }
 }
@@ -199,11 +208,13 @@ export function describeError(
     const retryable = (error as { retryable?: unknown }).retryable === true;
     const code = (error as { code?: unknown }).code;
     const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+    const ambiguous = (error as { ambiguous?: unknown }).ambiguous === true;
     return {
       code: typeof code === 'string' ? code : fallbackCode,
       message: error.message.slice(0, 1000),
       retryable,
       ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}),
+      ...(ambiguous ? { ambiguous: true } : {}),
     };
   }
   return { code: fallbackCode, message: String(error).slice(0, 1000), retryable: false };

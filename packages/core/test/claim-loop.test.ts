@@ -238,22 +238,47 @@ describe('claim loop and dispatch', () => {
     expect(stored?.executionHistory[0]?.actions?.[0]).toMatchObject({ status: 'sent', result: { id: 'SM123' } });
   });
 
-  it('a gateway that never answers fails transiently after sendTimeoutMs', async () => {
+  it('a gateway that never answers is aborted after sendTimeoutMs: the send is unknown, held, not retried blindly', async () => {
     const clock = createManualClock(0);
+    let aborted: unknown;
     const engine = createAutomationEngine({
       store: createMemoryStore(),
       clock,
       sendTimeoutMs: 5_000,
-      channels: { sms: { send: () => new Promise(() => {}) } },
+      channels: { sms: { send: (_command, context) => new Promise(() => context?.signal.addEventListener('abort', () => (aborted = context.signal.reason))) } },
     });
     await engine.rules.create(ACCOUNT, immediate);
-    await engine.ingest(doneEvent());
+    const [trigger] = await engine.ingest(doneEvent());
     const pass = engine.runDue();
     while (clock.pendingTimers === 0) await new Promise((resolve) => setImmediate(resolve));
     await clock.advance(4_999);
     expect(clock.pendingTimers).toBe(1);
     await clock.advance(1);
+    expect(await pass).toMatchObject({ completed: 1, retrying: 0 });
+    expect(aborted).toMatchObject({ code: 'CRM_ERR_GATEWAY' });
+    const stored = await engine.triggers.get(ACCOUNT, trigger?.id ?? '');
+    expect(stored?.executionHistory.at(-1)).toMatchObject({ reason: 'delivery-unknown', actions: [{ status: 'unknown', error: { ambiguous: true } }] });
+  });
+
+  it('retries a timed-out send when the gateway deduplicates by the idempotency key', async () => {
+    const clock = createManualClock(0);
+    let calls = 0;
+    const engine = createAutomationEngine({
+      store: createMemoryStore(),
+      clock,
+      sendTimeoutMs: 5_000,
+      backoff: { baseMs: 1_000, jitter: 0 },
+      channels: { sms: { dedupes: true, send: () => (++calls === 1 ? new Promise(() => {}) : Promise.resolve({ id: 'SM2' })) } },
+    });
+    await engine.rules.create(ACCOUNT, immediate);
+    await engine.ingest(doneEvent());
+    const pass = engine.runDue();
+    while (clock.pendingTimers === 0) await new Promise((resolve) => setImmediate(resolve));
+    await clock.advance(5_000);
     expect(await pass).toMatchObject({ retrying: 1 });
+    await clock.advance(1_000);
+    expect(await engine.runDue()).toMatchObject({ completed: 1 });
+    expect(calls).toBe(2);
   });
 
   it('users can cancel a pending trigger and retry a failed one with a fresh budget', async () => {

@@ -46,6 +46,8 @@ describe("the design doc's rules, end to end", () => {
       accountId: ACCOUNT,
       actionIndex: 0,
       idempotencyKey: `${triggers[0]?.id}:0`,
+      // The delivery ledger's record of this send (the memory store keeps a ledger).
+      deliveryId: expect.any(String) as string,
     });
     const stored = await engine.triggers.get(ACCOUNT, triggers[0]?.id ?? '');
     expect(stored?.status).toBe('completed');

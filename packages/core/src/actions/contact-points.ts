@@ -28,3 +28,22 @@ export function isEmailAddress(value: string): boolean {
 export function hasLineBreak(value: string): boolean {
   return LINE_BREAK.test(value);
 }
+
+/**
+ * The recipient a delivery is counted and found by: an E.164 number as is, an email address
+ * lower-cased, a webhook's host; undefined for actions without one.
+ */
+export function normalizedRecipient(type: string, params: Record<string, unknown>): string | undefined {
+  if (type === 'webhook') {
+    const url = params['url'];
+    if (typeof url !== 'string') return undefined;
+    try {
+      return new URL(url).host.toLowerCase();
+    } catch {
+      return undefined;
+    }
+  }
+  const recipient = params['recipient'];
+  if (typeof recipient !== 'string' || recipient === '') return undefined;
+  return recipient.includes('@') ? recipient.trim().toLowerCase() : recipient.trim();
+}

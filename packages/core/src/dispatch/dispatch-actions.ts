@@ -4,6 +4,9 @@ import type { ActionCommand, ChannelMap } from '../ports/gateway.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import { hasTraceContext, type Span, type Tracer } from '../ports/tracer.js';
+import type { Delivery } from '../ports/delivery-ledger.js';
+import { normalizedRecipient } from '../actions/contact-points.js';
+import type { DeliveryRecorder } from './delivery-recorder.js';
 import type { CompiledRule } from '../rules/compiled-rule.js';
 import type { ActionOutcome, ClaimedTrigger, ErrorSummary } from '../scheduling/trigger.js';
 
@@ -13,6 +16,8 @@ export interface DispatchContext {
   clock: Clock;
   logger: Logger;
   sendTimeoutMs: number;
+  /** The delivery ledger, batched; without one, sends are not recorded beyond the trigger's history. */
+  deliveries?: DeliveryRecorder | undefined;
   /** Hooks for observers (events, metrics). */
   onSent?: ((info: ActionObservation & { command: ActionCommand; result: unknown }) => void) | undefined;
   onFailed?: ((info: ActionObservation & { command: ActionCommand | undefined; error: ErrorSummary }) => void) | undefined;
@@ -39,6 +44,23 @@ export interface DispatchResult {
   retryAfterMs?: number | undefined;
   /** The only transient outcomes are actions deferred because the lease ran short (none failed). */
   onlyDeferred: boolean;
+  /** The only transient failures are another worker holding the same idempotency key (a wait). */
+  onlyWaiting: boolean;
+  /**
+   * Actions whose send is `unknown` (it may have reached the provider) through a gateway that cannot
+   * deduplicate: held, not retried, until a receipt or an operator resolves them.
+   */
+  held: number[];
+}
+
+/** Indexes whose send ended `unknown` in an earlier attempt (since the last manual retry). */
+export function heldActions(trigger: ClaimedTrigger): Set<number> {
+  const held = new Set<number>();
+  for (const entry of trigger.executionHistory) {
+    if (entry.outcome === 'retry-requested') held.clear();
+    for (const action of entry.actions ?? []) if (action.status === 'unknown') held.add(action.index);
+  }
+  return held;
 }
 
 /** Indexes whose send failed with a non-retryable error in an earlier attempt; they are not retried. */
@@ -53,11 +75,26 @@ export function permanentlyFailedActions(trigger: ClaimedTrigger): Set<number> {
   return failed;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock): Promise<T> {
+/** A send the engine stopped waiting for: it may still have reached the provider. */
+class SendTimeoutError extends AutomationError {
+  readonly ambiguous = true;
+  constructor(ms: number) {
+    super('CRM_ERR_GATEWAY', `gateway did not answer within ${ms} ms; the send was aborted and may have reached the provider`, { retryable: true });
+    this.name = 'SendTimeoutError';
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), ambiguous: true };
+  }
+}
+
+function withTimeout<T>(send: (signal: AbortSignal) => Promise<T>, ms: number, clock: Clock): Promise<T> {
+  const controller = new AbortController();
+  const promise = send(controller.signal);
   return new Promise<T>((resolve, reject) => {
-    const cancel = clock.setTimer(ms, () =>
-      reject(new AutomationError('CRM_ERR_GATEWAY', `gateway did not answer within ${ms} ms`, { retryable: true })),
-    );
+    const cancel = clock.setTimer(ms, () => {
+      controller.abort(new SendTimeoutError(ms));
+      reject(new SendTimeoutError(ms));
+    });
     promise.then(
       (value) => {
         cancel();
@@ -71,9 +108,31 @@ function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock): Promise<
   });
 }
 
+/** Ledger states that mean the provider took the message (a receipt or an operator may say so). */
+const TAKEN: ReadonlySet<Delivery['state']> = new Set(['accepted', 'delivered', 'undelivered', 'bounced', 'failed']);
+
+/** The latest delivery of each action of a trigger, from its earlier attempts. */
+function latestByAction(deliveries: readonly Delivery[]): Map<number, Delivery> {
+  const latest = new Map<number, Delivery>();
+  for (const d of deliveries) {
+    const seen = latest.get(d.actionIndex);
+    if (!seen || d.attempt > seen.attempt || (d.attempt === seen.attempt && d.createdAt >= seen.createdAt)) latest.set(d.actionIndex, d);
+  }
+  return latest;
+}
+
+/** The provider's message id and name in what a gateway returned (`{ provider, id }` receipts). */
+function receiptOf(result: unknown): { providerId?: string; provider?: string } {
+  if (typeof result !== 'object' || result === null) return {};
+  const { id, provider } = result as { id?: unknown; provider?: unknown };
+  return { ...(typeof id === 'string' && id !== '' ? { providerId: id } : {}), ...(typeof provider === 'string' && provider !== '' ? { provider } : {}) };
+}
+
 /**
  * Sends every action of a matched trigger that is not yet done, in order. Actions are independent:
- * one failing does not stop the others. Actions sent in an earlier attempt are never sent again.
+ * one failing does not stop the others. Actions sent in an earlier attempt are never sent again, and
+ * with a ledger neither are actions whose earlier send may have reached the provider (`intent` or
+ * `unknown`), unless their gateway deduplicates by our key.
  */
 export async function dispatchActions(
   trigger: ClaimedTrigger,
@@ -85,15 +144,40 @@ export async function dispatchActions(
 ): Promise<DispatchResult> {
   const alreadySent = new Set(trigger.sentActions);
   const failedBefore = permanentlyFailedActions(trigger);
-  const result: DispatchResult = { outcomes: [], sent: [], transient: false, permanent: failedBefore.size > 0, onlyDeferred: false };
+  const result: DispatchResult = { outcomes: [], sent: [], transient: false, permanent: failedBefore.size > 0, onlyDeferred: false, onlyWaiting: false, held: [] };
   let deferred = 0;
   let failedTransiently = 0;
+  let waiting = 0;
   const payload = trigger.triggeringEvent.payload;
+  const recorder = ctx.deliveries;
+  // A first attempt has no earlier sends; a later one (a retry, or a takeover after a crash) reads them.
+  // Without a ledger, the history is what remembers a send that may have reached the provider.
+  const heldBefore = recorder ? new Set<number>() : heldActions(trigger);
+  const earlier = recorder && trigger.attempt > 1 ? latestByAction(await recorder.ledger.deliveriesOfTrigger(trigger.accountId, trigger.id)) : new Map<number, Delivery>();
 
   for (let index = 0; index < rule.actionCount; index++) {
     const type = rule.actionType(index);
     if (alreadySent.has(index) || failedBefore.has(index)) {
       result.outcomes.push({ index, type, status: alreadySent.has(index) ? 'already-sent' : 'not-attempted' });
+      continue;
+    }
+    if (!recorder && heldBefore.has(index)) {
+      result.held.push(index);
+      result.outcomes.push({ index, type, status: 'unknown', error: { code: 'CRM_ERR_DELIVERY_UNKNOWN', message: 'an earlier send may have reached the provider; not sent again without an operator', retryable: false } });
+      continue;
+    }
+    const last = earlier.get(index);
+    if (last && TAKEN.has(last.state)) {
+      // The provider took it, but the attempt that sent it never recorded so (it died, or its write failed).
+      result.sent.push(index);
+      result.outcomes.push({ index, type, status: 'already-sent', deliveryId: last.id });
+      continue;
+    }
+    if (last && (last.state === 'intent' || last.state === 'unknown') && !ctx.channels[type]?.dedupes) {
+      const error: ErrorSummary = { code: 'CRM_ERR_DELIVERY_UNKNOWN', message: `an earlier send (attempt ${last.attempt}) may have reached the provider, which cannot deduplicate it; waiting for a receipt or an operator`, retryable: false };
+      if (last.state === 'intent') recorder?.outcome({ id: last.id, state: 'unknown', at: ctx.clock.now(), source: 'reconcile', error });
+      result.held.push(index);
+      result.outcomes.push({ index, type, status: 'unknown', deliveryId: last.id, error });
       continue;
     }
     if (!canStartSend()) {
@@ -109,6 +193,7 @@ export async function dispatchActions(
       kind: 'client',
       attributes: { 'crm.action_index': index, 'crm.action_type': type, 'crm.trigger_id': trigger.id, 'crm.rule_id': trigger.ruleId, 'crm.account_id': trigger.accountId },
     });
+    let delivery: Delivery | undefined;
     try {
       const rendered = rule.render(index, payload);
       command = {
@@ -131,33 +216,67 @@ export async function dispatchActions(
       }
       const schema = gateway.commandSchema ?? (isBuiltInActionType(rendered.type) ? BUILT_IN_COMMAND_SCHEMAS[rendered.type] : undefined);
       if (schema) checkCommandParams(rendered.type, schema, rendered.params);
-      const sent = await withTimeout(gateway.send(command), ctx.sendTimeoutMs, ctx.clock);
+      if (recorder) {
+        const recipient = normalizedRecipient(rendered.type, rendered.params);
+        // Before the gateway is called: if this process dies mid-send, the intent says so.
+        delivery = await recorder.intent({
+          accountId: trigger.accountId,
+          triggerId: trigger.id,
+          ruleId: trigger.ruleId,
+          actionIndex: index,
+          attempt: trigger.attempt,
+          type: rendered.type,
+          provider: gateway.name ?? rendered.type,
+          idempotencyKey: command.metadata.idempotencyKey,
+          ...(recipient === undefined ? {} : { recipient }),
+          dedupes: gateway.dedupes === true,
+          at: ctx.clock.now(),
+        });
+        command.metadata.deliveryId = delivery.id;
+      }
+      const sending = command;
+      const sent = await withTimeout((signal) => gateway.send(sending, { signal }), ctx.sendTimeoutMs, ctx.clock);
       const durationMs = Date.now() - started;
       result.sent.push(index);
-      result.outcomes.push({ index, type, status: 'sent', ...(sent === undefined ? {} : { result: sent }), durationMs });
+      result.outcomes.push({ index, type, status: 'sent', ...(sent === undefined ? {} : { result: sent }), durationMs, ...(delivery ? { deliveryId: delivery.id } : {}) });
+      if (delivery && recorder) {
+        const receipt = receiptOf(sent);
+        recorder.outcome({ id: delivery.id, state: 'accepted', at: ctx.clock.now(), ...(receipt.providerId ? { providerId: receipt.providerId } : {}) });
+      }
       ctx.onSent?.({ command, result: sent, durationMs, type, provider: gateway.name ?? type, accountId: trigger.accountId });
     } catch (thrown) {
       const durationMs = Date.now() - started;
       const error = describeError(thrown) as ErrorSummary;
-      if (error.retryable) {
-        result.transient = true;
-        failedTransiently += 1;
-        const after = error['retryAfterMs'];
-        if (typeof after === 'number') result.retryAfterMs = Math.max(result.retryAfterMs ?? 0, after);
+      const gateway = ctx.channels[type];
+      const ambiguous = error['ambiguous'] === true;
+      if (delivery && recorder) recorder.outcome({ id: delivery.id, state: ambiguous ? 'unknown' : 'refused', at: ctx.clock.now(), error });
+      if (ambiguous && !gateway?.dedupes) {
+        // It may have reached the provider, which could not tell a second send from the first.
+        result.held.push(index);
+        result.outcomes.push({ index, type, status: 'unknown', error: { ...error, retryable: false }, durationMs, ...(delivery ? { deliveryId: delivery.id } : {}) });
       } else {
-        result.permanent = true;
+        if (error.retryable) {
+          result.transient = true;
+          failedTransiently += 1;
+          if (error.code === 'CRM_ERR_IDEMPOTENCY_IN_FLIGHT') waiting += 1;
+          const after = error['retryAfterMs'];
+          if (typeof after === 'number') result.retryAfterMs = Math.max(result.retryAfterMs ?? 0, after);
+        } else {
+          result.permanent = true;
+        }
+        result.outcomes.push({ index, type, status: 'failed', error, durationMs, ...(delivery ? { deliveryId: delivery.id } : {}) });
       }
-      result.outcomes.push({ index, type, status: 'failed', error, durationMs });
       span.recordError(thrown);
-      ctx.onFailed?.({ command, error, durationMs, type, provider: ctx.channels[type]?.name ?? type, accountId: trigger.accountId });
+      ctx.onFailed?.({ command, error, durationMs, type, provider: gateway?.name ?? type, accountId: trigger.accountId });
       ctx.logger.warn(
-        { ruleId: trigger.ruleId, triggerId: trigger.id, accountId: trigger.accountId, actionIndex: index, error },
-        'action failed',
+        { ruleId: trigger.ruleId, triggerId: trigger.id, accountId: trigger.accountId, actionIndex: index, error, ...(delivery ? { deliveryId: delivery.id } : {}) },
+        ambiguous ? 'action outcome unknown' : 'action failed',
       );
     } finally {
       span.end();
     }
   }
   result.onlyDeferred = deferred > 0 && failedTransiently === 0 && !result.permanent;
+  result.onlyWaiting = waiting > 0 && waiting === failedTransiently && !result.permanent;
   return result;
 }

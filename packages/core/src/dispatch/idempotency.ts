@@ -34,7 +34,7 @@ export function withIdempotency<G extends ChannelGateway>(gateway: G, store: Ide
   const ttlMs = options.ttlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
   const wrapped: ChannelGateway = {
     ...gateway,
-    async send(command) {
+    async send(command, context) {
       const key = idempotencyKeyOf(command);
       const reservation = await store.acquire(key, lockMs);
       if (reservation.state === 'done') return reservation.result;
@@ -43,7 +43,7 @@ export function withIdempotency<G extends ChannelGateway>(gateway: G, store: Ide
       }
       let result: unknown;
       try {
-        result = await gateway.send(command);
+        result = await gateway.send(command, context);
       } catch (error) {
         await store.release(key).catch(() => {});
         throw error;

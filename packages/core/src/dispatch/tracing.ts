@@ -9,7 +9,7 @@ import { hasTraceContext, type Tracer } from '../ports/tracer.js';
 export function withTracing<G extends ChannelGateway>(gateway: G, tracer: Tracer, name = gateway.name ?? 'gateway'): G {
   const wrapped: ChannelGateway = {
     ...gateway,
-    async send(command) {
+    async send(command, context) {
       const span = tracer.startSpan(`crm.gateway.${name}`, {
         parent: command.trace,
         kind: 'client',
@@ -23,7 +23,7 @@ export function withTracing<G extends ChannelGateway>(gateway: G, tracer: Tracer
       });
       try {
         const trace = span.carrier();
-        return await gateway.send(hasTraceContext(trace) ? { ...command, trace } : command);
+        return await gateway.send(hasTraceContext(trace) ? { ...command, trace } : command, context);
       } catch (error) {
         span.recordError(error);
         throw error;

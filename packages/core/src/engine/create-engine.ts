@@ -1,8 +1,13 @@
 import { dispatchWithIdempotency } from '../dispatch/channels.js';
+import { DeliveryRecorder } from '../dispatch/delivery-recorder.js';
+import type { DeliveryLedger } from '../ports/delivery-ledger.js';
+import { positiveIntOption } from './options.js';
+import { createDeliveryAdmin } from './delivery-admin.js';
 import { createMemoryBus } from '../memory/memory-bus.js';
 import { systemClock } from '../ports/clock.js';
 import { silentLogger } from '../ports/logger.js';
 import { noopTracer } from '../ports/tracer.js';
+import { describeError } from '../errors.js';
 import { CompiledRuleCache } from '../rules/compiled-rule.js';
 import { ClaimLoop } from '../scheduling/claim-loop.js';
 import type { AutomationEngine } from './engine-api.js';
@@ -13,6 +18,13 @@ import { createObserver } from './observer.js';
 import { resolveTuning, type AutomationEngineOptions } from './options.js';
 import { createRuleAdmin } from './rule-admin.js';
 import { createTriggerAdmin } from './trigger-admin.js';
+
+/** The store's own ledger, when it keeps one. */
+function ledgerOf(store: object | undefined): DeliveryLedger | undefined {
+  if (!store) return undefined;
+  const candidate = store as Partial<DeliveryLedger>;
+  return typeof candidate.recordIntents === 'function' && typeof candidate.recordOutcomes === 'function' ? (store as DeliveryLedger) : undefined;
+}
 
 export type { AutomationEngine, EngineEvents, IngestManyResult, IngestOptions, SavedRule, UpdateRuleOptions } from './engine-api.js';
 
@@ -38,6 +50,9 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
   const observer = createObserver();
   const tracer = options.tracer ?? noopTracer;
   const language = createEngineRuleLanguage(options, tuning.limits);
+  const ledger = options.ledger === false ? undefined : (options.ledger ?? ledgerOf(stores.givenTriggers));
+  const deliveries = ledger ? new DeliveryRecorder(ledger, logger) : undefined;
+  const idempotencyLockMs = positiveIntOption('idempotencyLockMs', options.idempotencyLockMs, 60_000);
 
   const loop = new ClaimLoop(
     {
@@ -45,7 +60,8 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
       ruleSource: stores.source,
       clock,
       logger,
-      channels: dispatchWithIdempotency(options.channels ?? {}, options.idempotency),
+      channels: dispatchWithIdempotency(options.channels ?? {}, options.idempotency, { lockMs: idempotencyLockMs }),
+      deliveries,
       rules: new CompiledRuleCache(tuning.compiledRuleCacheSize, language.operators),
       tracer,
       maxAttempts: tuning.maxAttempts,
@@ -98,6 +114,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     instanceId: tuning.instanceId,
     rules: createRuleAdmin({ store: stores.rules, language, clock, logger, observer, eventTimeWindow: tuning.eventTimeWindow }),
     triggers: createTriggerAdmin({ store: stores.triggers, clock, wake }),
+    deliveries: createDeliveryAdmin({ ledger, triggers: stores.triggers, clock, logger, observer, leaseMs: tuning.leaseMs, wake }),
     ingest: intake.ingest,
     ingestMany: intake.ingestMany,
     publish: intake.publish,
@@ -109,6 +126,8 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
 
     async start() {
       stores.requireTriggers();
+      // Sends an earlier process left half done are `unknown` before this one claims their triggers.
+      if (ledger) await engine.deliveries.reconcile().catch((error: unknown) => logger.error({ error: describeError(error) }, 'could not reconcile the delivery ledger'));
       await intake.attach();
       loop.start();
       logger.info({ group: tuning.group }, 'engine started');
@@ -116,6 +135,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
 
     async stop() {
       await Promise.all([intake.detach(), loop.stop()]);
+      await deliveries?.flushed();
       logger.info({}, 'engine stopped');
     },
 

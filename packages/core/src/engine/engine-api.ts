@@ -2,6 +2,8 @@ import type { ActionObservation } from '../dispatch/dispatch-actions.js';
 import type { AutomationError, ValidationIssue } from '../errors.js';
 import type { AutomationEvent, NormalizedEvent } from '../events/event.js';
 import type { EventBus } from '../ports/bus.js';
+import type { Delivery } from '../ports/delivery-ledger.js';
+import type { DeliveryAdmin } from './delivery-admin.js';
 import type { Clock } from '../ports/clock.js';
 import type { ActionCommand } from '../ports/gateway.js';
 import type { TraceCarrier } from '../ports/tracer.js';
@@ -23,6 +25,8 @@ export interface EngineEvents {
   'action:sent': [info: ActionObservation & { command: ActionCommand; result: unknown }];
   'action:failed': [info: ActionObservation & { command: ActionCommand | undefined; error: ErrorSummary }];
   'loop:error': [error: unknown];
+  /** A delivery moved on a receipt, an operator's decision or reconciliation (engine sends: `action:*`). */
+  'delivery:changed': [info: { delivery: Delivery; source: 'receipt' | 'operator' | 'reconcile' }];
   /** A rule was created, replaced or deleted through this engine (`rule` is null after a delete). */
   'rule:changed': [info: { accountId: string; ruleId: string; rule: Rule | null }];
 }
@@ -70,6 +74,8 @@ export interface AutomationEngine {
     /** JSON Schema (2020-12) of the rule documents this engine accepts, from the validator's zod schema. */
     jsonSchema(): Record<string, unknown>;
   };
+  /** The delivery ledger: every send from intent to receipt (when the store keeps one). */
+  readonly deliveries: DeliveryAdmin;
   readonly triggers: {
     get(accountId: string, id: string): Promise<Trigger | null>;
     list(accountId: string, filter?: TriggerFilter): Promise<Page<Trigger>>;

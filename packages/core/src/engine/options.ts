@@ -6,6 +6,7 @@ import { DEFAULT_EVENT_TIME_WINDOW, type EventTimeWindow } from '../events/event
 import type { EventBus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { ChannelMap } from '../ports/gateway.js';
+import type { DeliveryLedger } from '../ports/delivery-ledger.js';
 import type { IdempotencyStore } from '../ports/idempotency.js';
 import type { WebhookAddressPolicy } from '../net/webhook-address-policy.js';
 import type { Logger } from '../ports/logger.js';
@@ -44,6 +45,16 @@ export interface AutomationEngineOptions {
   tracer?: Tracer | undefined;
   /** When given, every send goes through it, so no command reaches a provider twice. */
   idempotency?: IdempotencyStore | undefined;
+  /**
+   * How long a send's idempotency reservation blocks other senders if its holder dies mid-send.
+   * Default 60 s. With a delivery ledger such a send is `unknown` and is not resent when it expires.
+   */
+  idempotencyLockMs?: number | undefined;
+  /**
+   * Where every send is recorded, from intent to receipt. Default: the trigger store, when it keeps a
+   * ledger (the memory, PostgreSQL and MongoDB stores do); `false` to keep none.
+   */
+  ledger?: DeliveryLedger | false | undefined;
   /** Custom json-rules-engine operators, usable in rules by name. */
   operators?: Readonly<Record<string, OperatorFn>> | undefined;
   /**
@@ -97,7 +108,7 @@ export interface AutomationEngineOptions {
 }
 
 const ENGINE_OPTION_KEYS = optionKeys<AutomationEngineOptions>()(
-  'store', 'ruleStore', 'triggerStore', 'ruleSource', 'bus', 'channels', 'clock', 'logger', 'tracer', 'idempotency', 'operators', 'actionTypes', 'limits',
+  'store', 'ruleStore', 'triggerStore', 'ruleSource', 'bus', 'channels', 'clock', 'logger', 'tracer', 'idempotency', 'idempotencyLockMs', 'ledger', 'operators', 'actionTypes', 'limits',
   'checkWebhookUrl', 'webhookAddressPolicy', 'group', 'pollIntervalMs', 'batchSize', 'concurrency', 'leaseMs', 'maxAttempts',
   'backoff', 'sendTimeoutMs', 'compiledRuleCacheSize', 'instanceId', 'eventTimeWindow',
 );

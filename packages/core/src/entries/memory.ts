@@ -10,3 +10,4 @@ export type { MemoryBus, MemoryBusOptions } from '../memory/memory-bus.js';
 export { createMemoryIdempotencyStore } from '../memory/memory-idempotency.js';
 export { createConsoleChannels } from '../memory/console-channels.js';
 export type { ConsoleChannelsOptions } from '../memory/console-channels.js';
+export { createMemoryDeliveryLedger } from '../memory/memory-delivery-ledger.js';

@@ -43,3 +43,5 @@ export { classifyAddress, classifyIpAddress, describeClassification } from '../n
 export type { AddressClassification, AddressKind, EmbeddingForm } from '../net/address-classification.js';
 export { createWebhookAddressCheck, createWebhookUrlCheck, normalizeHost } from '../net/webhook-address-policy.js';
 export type { WebhookAddressCheck } from '../net/webhook-address-policy.js';
+export { deliveryRank } from '../ports/delivery-ledger.js';
+export { normalizedRecipient } from '../actions/contact-points.js';

@@ -1,21 +1,24 @@
+import type { DeliveryLedger } from '../ports/delivery-ledger.js';
 import type { AutomationStore } from '../ports/store.js';
+import { createMemoryDeliveryLedger } from './memory-delivery-ledger.js';
 import { createMemoryRuleStore } from './memory-rule-store.js';
 import { createMemoryTriggerStore } from './memory-trigger-store.js';
 
 export { clampLimit } from './memory-ids.js';
 
 /**
- * An in-memory store of both aggregates (a {@link createMemoryRuleStore} and a
+ * An in-memory store of both aggregates, with a delivery ledger (a {@link createMemoryRuleStore} and a
  * {@link createMemoryTriggerStore}): for tests, demos and single-process apps that can afford to lose
  * pending triggers on restart.
  */
-export function createMemoryStore(): AutomationStore & { readonly size: { rules: number; triggers: number } } {
+export function createMemoryStore(): AutomationStore & DeliveryLedger & { readonly size: { rules: number; triggers: number; deliveries: number } } {
   const rules = createMemoryRuleStore();
   const triggers = createMemoryTriggerStore();
+  const ledger = createMemoryDeliveryLedger();
   return {
     capabilities: { name: 'memory' },
     get size() {
-      return { rules: rules.size, triggers: triggers.size };
+      return { rules: rules.size, triggers: triggers.size, deliveries: ledger.size };
     },
     insertRule: rules.insertRule,
     getRule: rules.getRule,
@@ -33,6 +36,15 @@ export function createMemoryStore(): AutomationStore & { readonly size: { rules:
     purgeTriggers: triggers.purgeTriggers,
     finishAttempts: (requests) => triggers.finishAttempts?.(requests) ?? Promise.resolve([]),
     watchDue: (onDue) => triggers.watchDue?.(onDue) ?? Promise.resolve(async () => undefined),
+    recordIntents: ledger.recordIntents,
+    recordOutcomes: ledger.recordOutcomes,
+    applyReceipt: ledger.applyReceipt,
+    getDelivery: ledger.getDelivery,
+    listDeliveries: ledger.listDeliveries,
+    deliveriesOfTrigger: ledger.deliveriesOfTrigger,
+    staleIntents: ledger.staleIntents,
+    resolveDelivery: ledger.resolveDelivery,
+    countDeliveries: (...args) => ledger.countDeliveries?.(...args) ?? Promise.resolve({}),
     async close() {},
   };
 }

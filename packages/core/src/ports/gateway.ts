@@ -7,6 +7,12 @@ export interface CommandMetadata {
   actionIndex: number;
   /** `triggerId:actionIndex`: the same command always carries the same key. */
   idempotencyKey: string;
+  /**
+   * The delivery ledger's id of this send, when the engine keeps a ledger: gateways pass it where the
+   * provider echoes it back in receipts (a status-callback URL, custom args), so a receipt finds its
+   * send even when the provider's answer was lost.
+   */
+  deliveryId?: string | undefined;
 }
 
 /**
@@ -53,12 +59,29 @@ export interface ParamsSchema {
   };
 }
 
+/** What the engine hands a gateway with each command. */
+export interface SendContext {
+  /**
+   * Aborted when the engine gives up waiting (its `sendTimeoutMs`). A gateway stops the request when
+   * it can; the engine records the send as `unknown` (it may have reached the provider).
+   */
+  signal: AbortSignal;
+}
+
 /**
  * Delivers commands of one action type. A thrown error whose `retryable` property is `true` is
- * transient (the trigger retries with backoff); any other thrown error is permanent.
+ * transient (the trigger retries with backoff); any other thrown error is permanent. An error whose
+ * `ambiguous` property is `true` says the request may have reached the provider (a timeout or a lost
+ * connection after it was written): the send is recorded as `unknown` and is not retried unless the
+ * gateway `dedupes`.
  */
 export interface ChannelGateway<P extends Record<string, unknown> = Record<string, unknown>> {
-  send(command: ActionCommand<P>): Promise<unknown>;
+  send(command: ActionCommand<P>, context?: SendContext): Promise<unknown>;
+  /**
+   * The provider deduplicates by `metadata.idempotencyKey` (a webhook receiver by `webhook-id`, an
+   * SMTP relay by Message-ID): an `unknown` send may then be retried safely. Default false.
+   */
+  readonly dedupes?: boolean | undefined;
   /** Provider name for logs and metrics. */
   readonly name?: string | undefined;
   /**

@@ -31,7 +31,7 @@ export function attemptsInBudget(trigger: ClaimedTrigger): number {
       base = entry.attempt;
       free = 0;
       deferrals = 0;
-    } else if (entry.reason === INFRASTRUCTURE_FAILURE) {
+    } else if (entry.reason === INFRASTRUCTURE_FAILURE || entry.reason === IN_FLIGHT_WAIT) {
       free += 1;
     } else if (entry.reason === LEASE_DEFERRED) {
       // A few are the engine's doing (a batch ran long); a trigger deferred again and again cannot
@@ -45,6 +45,19 @@ export function attemptsInBudget(trigger: ClaimedTrigger): number {
 
 /** Lease deferrals of one trigger not counted against `maxAttempts`. */
 export const FREE_LEASE_DEFERRALS = 3;
+
+/** History reason of an attempt that waited for another worker's send of the same key. */
+export const IN_FLIGHT_WAIT = 'in-flight';
+
+/** History reason of a trigger completed with some send `unknown` (held for a receipt or an operator). */
+export const DELIVERY_UNKNOWN = 'delivery-unknown';
+
+/** Consecutive history entries with `reason` at the end of the history. */
+function consecutiveReasons(trigger: ClaimedTrigger, reason: string): number {
+  let n = 0;
+  for (let i = trigger.executionHistory.length - 1; i >= 0 && trigger.executionHistory[i]?.reason === reason; i--) n += 1;
+  return n;
+}
 
 /** Consecutive infrastructure failures at the end of the history, for the backoff after another. */
 export function consecutiveInfrastructureFailures(trigger: ClaimedTrigger): number {
@@ -103,6 +116,11 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
   const entry = { ruleVersion: rule.version, conditions: evaluation.conditions, actions: dispatched.outcomes };
   const firstError = dispatched.outcomes.find((o) => o.error)?.error;
 
+  if (dispatched.transient && dispatched.onlyWaiting) {
+    // Another worker holds the idempotency key of a send right now: wait for it, outside the budget.
+    const nextAttemptAt = new Date(now().getTime() + backoffDelay(consecutiveReasons(trigger, IN_FLIGHT_WAIT) + 1, ctx.backoff, dispatched.retryAfterMs));
+    return finish('retrying', { ...entry, reason: IN_FLIGHT_WAIT, error: firstError, nextAttemptAt }, { sentActions: dispatched.sent, evaluateAt: nextAttemptAt });
+  }
   if (dispatched.transient && dispatched.onlyDeferred) {
     // Nothing failed: the lease ran short before every action could start. Hand the rest back now,
     // outside the attempt budget.
@@ -117,6 +135,11 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
   }
   if (dispatched.permanent) {
     return finish('failed', { ...entry, reason: 'action-failed', error: firstError }, { sentActions: dispatched.sent });
+  }
+  if (dispatched.held.length > 0) {
+    // Everything that could be sent was; what may have reached the provider waits for a receipt or
+    // an operator (`engine.deliveries.resolve`), and is counted and alerted on as `unknown`.
+    return finish('completed', { ...entry, reason: DELIVERY_UNKNOWN }, { sentActions: dispatched.sent });
   }
   return finish('completed', entry, { sentActions: dispatched.sent });
 }

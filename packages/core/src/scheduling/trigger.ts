@@ -51,8 +51,14 @@ export interface ErrorSummary {
 export interface ActionOutcome {
   index: number;
   type: string;
-  /** `sent` now, `already-sent` by an earlier attempt, `failed` now, `not-attempted` after an earlier failure. */
-  status: 'sent' | 'already-sent' | 'failed' | 'not-attempted';
+  /**
+   * `sent` now, `already-sent` by an earlier attempt, `failed` now, `not-attempted` after an earlier
+   * failure, `unknown`: the send may have reached the provider (a timeout, a crash mid-send) and the
+   * gateway cannot deduplicate it, so it is held until a receipt or an operator resolves it.
+   */
+  status: 'sent' | 'already-sent' | 'failed' | 'not-attempted' | 'unknown';
+  /** The delivery ledger's record of this send, when the engine keeps a ledger. */
+  deliveryId?: string | undefined;
   /** What the gateway returned (provider message id, ...). */
   result?: unknown;
   error?: ErrorSummary | undefined;

@@ -126,10 +126,11 @@ const historyEntry = z.object({
       z.object({
         index: z.number().int(),
         type: z.string(),
-        status: z.enum(['sent', 'already-sent', 'failed', 'not-attempted']),
+        status: z.enum(['sent', 'already-sent', 'failed', 'not-attempted', 'unknown']),
         result: z.unknown().optional(),
         error: errorSummary.optional(),
         durationMs: z.number().optional(),
+        deliveryId: z.string().optional(),
       }),
     )
     .optional(),

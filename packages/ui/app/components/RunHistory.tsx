@@ -12,6 +12,7 @@ const ACTION_STATUS: Record<string, string> = {
   'already-sent': 'Already sent by an earlier attempt',
   failed: 'Failed',
   'not-attempted': 'Not attempted (an earlier action failed)',
+  unknown: 'Unknown: may have reached the provider; held for a receipt or an operator',
 };
 
 /** A run's history: every attempt, why it was skipped, what was sent, the errors. */

@@ -1,0 +1,89 @@
+import { AutomationError, TriggerStateError } from '../errors.js';
+import type { Clock } from '../ports/clock.js';
+import type { Delivery, DeliveryLedger, DeliveryReceipt, ReceiptResult } from '../ports/delivery-ledger.js';
+import type { Logger } from '../ports/logger.js';
+import type { TriggerStore } from '../ports/store.js';
+import type { Page } from '../rules/rule.js';
+import { requireAccount } from './account.js';
+import type { EngineObserver } from './observer.js';
+
+/** `engine.deliveries`: the delivery ledger as users and operators see it. */
+export interface DeliveryAdmin {
+  /** An account's deliveries, newest first (filter by trigger, recipient, provider, provider id, state). */
+  list(accountId: string, filter?: Parameters<DeliveryLedger['listDeliveries']>[1]): Promise<Page<Delivery>>;
+  get(accountId: string, id: string): Promise<Delivery | null>;
+  /** Every send of one trigger, oldest first. */
+  ofTrigger(accountId: string, triggerId: string): Promise<Delivery[]>;
+  /**
+   * An operator's decision on an `unknown` send: `sent` (it did reach the provider) or `resend` (send
+   * the action again: the delivery is `abandoned` and the trigger runs again now). Null when the
+   * delivery does not exist in this account.
+   */
+  resolve(accountId: string, id: string, resolution: { as: 'sent' | 'resend'; by?: string | undefined; note?: string | undefined }): Promise<Delivery | null>;
+  /** Applies a provider receipt (the receipt routes call it), forward only. */
+  applyReceipt(receipt: DeliveryReceipt): Promise<ReceiptResult>;
+  /** Marks intents older than the lease that never got an outcome as `unknown`; returns how many. */
+  reconcile(): Promise<number>;
+}
+
+export interface DeliveryAdminContext {
+  ledger: DeliveryLedger | undefined;
+  triggers: TriggerStore;
+  clock: Clock;
+  logger: Logger;
+  observer: EngineObserver;
+  leaseMs: number;
+  wake: (at: Date) => void;
+}
+
+export function createDeliveryAdmin(ctx: DeliveryAdminContext): DeliveryAdmin {
+  const ledger = (): DeliveryLedger => {
+    if (!ctx.ledger) throw new AutomationError('CRM_ERR_CONFIG', 'this engine keeps no delivery ledger: give it a store that has one (memory, PostgreSQL, MongoDB) or `ledger`');
+    return ctx.ledger;
+  };
+  return {
+    list: async (accountId, filter = {}) => ledger().listDeliveries(requireAccount(accountId), filter),
+    get: async (accountId, id) => ledger().getDelivery(requireAccount(accountId), id),
+    ofTrigger: async (accountId, triggerId) => ledger().deliveriesOfTrigger(requireAccount(accountId), triggerId),
+    async resolve(accountId, id, resolution) {
+      requireAccount(accountId);
+      const at = ctx.clock.now();
+      const by = resolution.by ?? 'user';
+      const before = await ledger().getDelivery(accountId, id);
+      if (!before) return null;
+      const after = await ledger().resolveDelivery(accountId, id, { as: resolution.as, at, by, note: resolution.note });
+      if (!after) return null;
+      ctx.logger.info({ accountId, triggerId: after.triggerId, ruleId: after.ruleId, deliveryId: id, resolution: resolution.as, by }, 'delivery resolved by an operator');
+      if (resolution.as === 'resend' && before.state === 'unknown') {
+        const trigger = await ctx.triggers.getTrigger(accountId, after.triggerId);
+        const result = await ctx.triggers.transitionTrigger(accountId, after.triggerId, {
+          from: ['completed', 'failed', 'skipped', 'cancelled'],
+          to: 'pending',
+          evaluateAt: at,
+          now: at,
+          history: { at, attempt: trigger?.attempt ?? 0, outcome: 'retry-requested', reason: 'resend', by },
+        });
+        if (!result.ok && result.reason === 'conflict') throw new TriggerStateError(after.triggerId, result.current, 'resend an action of');
+        ctx.wake(at);
+      }
+      ctx.observer.emit('delivery:changed', { delivery: after, source: 'operator' });
+      return after;
+    },
+    async applyReceipt(receipt) {
+      const result = await ledger().applyReceipt(receipt);
+      if (result.applied) ctx.observer.emit('delivery:changed', { delivery: result.delivery, source: 'receipt' });
+      return result;
+    },
+    async reconcile() {
+      const at = ctx.clock.now();
+      const stale = await ledger().staleIntents(new Date(at.getTime() - ctx.leaseMs), 1_000);
+      if (stale.length === 0) return 0;
+      const error = { code: 'CRM_ERR_DELIVERY_UNKNOWN', message: 'the engine stopped during this send; it may have reached the provider', retryable: false };
+      const applied = await ledger().recordOutcomes(stale.map((d) => ({ id: d.id, state: 'unknown' as const, at, source: 'reconcile' as const, error })));
+      const count = applied.filter(Boolean).length;
+      for (const d of stale) ctx.observer.emit('delivery:changed', { delivery: { ...d, state: 'unknown' }, source: 'reconcile' });
+      if (count > 0) ctx.logger.warn({ deliveries: count }, 'sends interrupted by a stopped engine marked unknown');
+      return count;
+    },
+  };
+}
