@@ -16,13 +16,14 @@ import {
   type TriggerStatus,
   type TriggerStore,
 } from '@crm-automation/core';
-import { storableText, wellFormed, type Database } from './connection.js';
+import { storableText, type Database } from './connection.js';
 import { timestampParam } from './dates.js';
 import { createDueWatcher, type DueWatcher } from './due-watcher.js';
 import { dueChannelOf } from './identifiers.js';
 import { isStoreId } from './ids.js';
 import { purgeGroups, startPeriodic, type ResolvedRetention, type RetentionHandle } from './retention.js';
 import { createIntake, type IntakeRow } from './intake.js';
+import { createOutcomeWriter } from './outcome-writer.js';
 import { reviveEvent, reviveHistory, toTrigger, TRIGGER_COLUMNS, type StoredEvent, type TriggerRow } from './rows.js';
 import { page } from './rule-store.js';
 import { triggerStatements } from './trigger-statements.js';
@@ -39,7 +40,6 @@ export interface TriggerStoreExtras {
   shutdown(): Promise<void>;
 }
 
-const OUTCOME_STATUSES: ReadonlySet<string> = new Set(['completed', 'skipped', 'failed', 'retrying']);
 const KNOWN_STATUSES: ReadonlySet<string> = new Set(TRIGGER_STATUSES);
 /** Rows one purge statement deletes, so that a large purge never holds many locks for long. */
 const PURGE_CHUNK = 5_000;
@@ -61,6 +61,7 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
   let watcher: DueWatcher | undefined;
 
   const intake = createIntake(db, sql, channel);
+  const writeOutcomes = createOutcomeWriter(db, sql.finish);
 
   const store: TriggerStore & TriggerStoreExtras = {
     capabilities: { name: 'postgres', ttlRetention: false },
@@ -135,12 +136,12 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
     },
 
     async finishAttempt(id, leaseToken, result: AttemptResult) {
-      const [saved] = await finishMany(db, sql.finish, [{ id, leaseToken, result }]);
+      const [saved] = await writeOutcomes([{ id, leaseToken, result }]);
       return saved === true;
     },
 
     async finishAttempts(requests) {
-      return finishMany(db, sql.finish, requests);
+      return writeOutcomes(requests);
     },
 
     async transitionTrigger(accountId, id, request: TransitionRequest): Promise<TransitionResult> {
@@ -226,49 +227,4 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
     },
   };
   return store;
-}
-
-/**
- * Outcomes in one statement. Invalid dates are refused before anything is written; requests with an
- * id or token this store could not have issued are answered `false` without being sent.
- *
- * An outcome is written after its actions were sent: if it is lost, the lease runs out and the
- * actions are sent again. The claim loop (core) repeats a failed write while the lease holds;
- * repeating it is safe: each row is written only under its lease token, so a write that did commit
- * before its reply was lost finds no lease the second time.
- */
-async function finishMany(db: Database, finish: ReturnType<typeof triggerStatements>['finish'], requests: readonly FinishRequest[]): Promise<boolean[]> {
-  const outcomes: FinishInput[] = [];
-  requests.forEach(({ id, leaseToken, result }, position) => {
-    if (!OUTCOME_STATUSES.has(result.status)) throw new AutomationError('CRM_ERR_CONFIG', `an attempt cannot end as ${JSON.stringify(result.status)}`);
-    const updatedAt = timestampParam(result.now, 'now');
-    const evaluateAt = result.status === 'retrying' ? timestampParam(result.evaluateAt ?? result.now, 'evaluateAt') : null;
-    if (!isStoreId(id) || !storableText(leaseToken)) return;
-    outcomes.push({ p: position, id, token: wellFormed(leaseToken), status: result.status, evaluate_at: evaluateAt, updated_at: updatedAt, history: result.history, sent: sentIndexes(result.sentActions) });
-  });
-  const saved = requests.map(() => false);
-  if (outcomes.length === 0) return saved;
-  // No retry here: the claim loop repeats an outcome write while the lease holds (core owns retries).
-  const { rows } = await db.query<{ p: number }>(finish, [JSON.stringify(outcomes)]);
-  for (const row of rows) saved[Number(row.p)] = true;
-  return saved;
-}
-
-/** One outcome as the finish statement reads it (`jsonb_to_recordset`): keys are its column names. */
-interface FinishInput {
-  p: number;
-  id: string;
-  token: string;
-  status: string;
-  evaluate_at: string | null;
-  updated_at: string;
-  history: AttemptResult['history'];
-  sent: number[];
-}
-
-/** Sent action indexes sorted and without repeats, as the column keeps them. */
-function sentIndexes(sent: readonly number[]): number[] {
-  if (sent.length === 0) return [];
-  if (sent.length === 1) return Number.isInteger(sent[0]) ? [sent[0] as number] : [];
-  return [...new Set(sent.filter((i) => Number.isInteger(i)))].sort((a, b) => a - b);
 }

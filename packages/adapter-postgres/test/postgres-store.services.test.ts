@@ -233,6 +233,78 @@ describe.skipIf(!url)('postgres store', () => {
       expect(plan).not.toMatch(/Seq Scan on triggers/);
     });
 
+    it('are written one statement at a time per store: calls made meanwhile share the next one, each answered with its own results', async () => {
+      const own = testPool(url as string);
+      let inFlight = 0;
+      let mostInFlight = 0;
+      let statements = 0;
+      const query = own.query.bind(own) as (config: { text?: string }) => Promise<unknown>;
+      // Observes the finish statements the store sends through its pool.
+      (own as unknown as { query: typeof query }).query = async (config) => {
+        const isFinish = typeof config === 'object' && config.text?.includes('jsonb_to_recordset') === true;
+        if (!isFinish) return query(config);
+        statements += 1;
+        inFlight += 1;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        try {
+          return await query(config);
+        } finally {
+          inFlight -= 1;
+        }
+      };
+      try {
+        const store = createPostgresStore({ pool: own, schema: fresh() });
+        await store.ensureSchema();
+        await store.insertTriggers(Array.from({ length: 300 }, (_, i) => trigger(`w${i}`, T0)), T0);
+        const claimed = await store.claimDueTriggers({ now: T0, limit: 300, leaseMs: 60_000, owner: 'w' });
+        const result = (i: number) => ({ status: 'completed' as const, sentActions: [0], now: at(1), history: { at: at(1), attempt: 1, outcome: 'completed' as const, reason: `r${i}` } });
+        const requests = claimed.map((c, i) => ({ id: c.id, leaseToken: c.leaseToken, result: result(i) }));
+        // One turn: 5 calls, one statement. A call's own answers, in its order (an unknown token and a malformed id are false).
+        const first = requests.slice(0, 100);
+        const calls = [0, 1, 2, 3, 4].map((k) => first.slice(k * 20, k * 20 + 20));
+        const mixed = [...(calls[2] as typeof first)];
+        mixed.splice(1, 0, { ...(mixed[0] as (typeof first)[number]), leaseToken: 'not-a-token' }, { ...(mixed[0] as (typeof first)[number]), id: 'x1' });
+        calls[2] = mixed;
+        const answers = await Promise.all(calls.map((c) => store.finishAttempts(c)));
+        expect(statements).toBe(1);
+        expect(answers.map((a) => a.length)).toEqual([20, 20, 22, 20, 20]);
+        expect(answers[2]?.slice(0, 4)).toEqual([true, false, false, true]);
+        expect(answers.flat().filter(Boolean)).toHaveLength(100);
+        // Calls spread over many turns while statements run: never two statements at once, and fewer statements than calls.
+        const rest = requests.slice(100);
+        const spread = [];
+        for (let k = 0; k < rest.length; k += 10) {
+          spread.push(store.finishAttempts(rest.slice(k, k + 10)));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        const later = await Promise.all(spread);
+        expect(later.flat()).toEqual(rest.map(() => true));
+        expect(mostInFlight).toBe(1);
+        expect(statements).toBeLessThan(1 + spread.length);
+        const stored = await store.getTrigger('acc_1', claimed[150]?.id as string);
+        expect(stored?.executionHistory.map((h) => h.reason)).toEqual(['r150']);
+        expect(stored?.status).toBe('completed');
+      } finally {
+        await own.end();
+      }
+    });
+
+    it('fail only the call that carried a refused value, or an invalid outcome, when calls share a statement', async () => {
+      const store = createPostgresStore({ pool, schema: fresh() });
+      await store.ensureSchema();
+      await store.insertTriggers(['o1', 'o2', 'o3', 'o4'].map((id) => trigger(id, T0)), T0);
+      const claimed = await store.claimDueTriggers({ now: T0, limit: 4, leaseMs: 60_000, owner: 'w' });
+      const finish = (c: (typeof claimed)[number] | undefined, reason: string, status = 'completed') =>
+        store.finishAttempts([{ id: c?.id as string, leaseToken: c?.leaseToken as string, result: { status: status as 'completed', sentActions: [], now: at(1), history: { at: at(1), attempt: 1, outcome: 'completed', reason } } }]);
+      const settled = await Promise.allSettled([finish(claimed[0], 'fine'), finish(claimed[1], 'nul \u0000 here'), finish(claimed[2], 'fine'), finish(claimed[3], 'fine', 'processing')]);
+      expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected']);
+      expect(settled[0]?.status === 'fulfilled' && settled[0].value).toEqual([true]);
+      expect(settled[2]?.status === 'fulfilled' && settled[2].value).toEqual([true]);
+      expect(settled[3]?.status === 'rejected' && isAutomationError(settled[3].reason) && settled[3].reason.code).toBe('CRM_ERR_CONFIG');
+      const statuses = await Promise.all(claimed.map(async (c) => (await store.getTrigger('acc_1', c.id))?.status));
+      expect(statuses).toEqual(['completed', 'processing', 'completed', 'processing']);
+    });
+
     it('keep sent action indexes sorted and without repeats', async () => {
       const store = createPostgresStore({ pool, schema: fresh() });
       await store.ensureSchema();
