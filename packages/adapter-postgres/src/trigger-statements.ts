@@ -70,7 +70,9 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
         SELECT id, sort_at, false FROM due
       ), claimed AS (
         UPDATE ${s}.triggers t
-        SET status = 'processing', attempt = t.attempt + 1, lease_token = gen_random_uuid()::text,
+        -- A lease token: one random value per claim (an InitPlan, drawn once) and the trigger's id, so
+        -- unique per trigger and claim, without drawing a random UUID for every row.
+        SET status = 'processing', attempt = t.attempt + 1, lease_token = (SELECT gen_random_uuid()::text) || ':' || t.id::text,
             lease_expires_at = $3::timestamptz, lease_owner = $4, updated_at = $1::timestamptz
         FROM picked
         -- The id array (an InitPlan, computed once) puts the primary key under the update whatever the
