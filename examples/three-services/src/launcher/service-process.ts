@@ -49,8 +49,8 @@ export class ServiceProcess {
     if (this.running) throw new Error(`${this.options.name} is already running`);
     const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', this.options.entry], {
       cwd: EXAMPLE_ROOT,
-      // STOP_WITH_PARENT: the service shuts down if this process dies without stopping it.
-      env: { ...process.env, ...this.options.env, STOP_WITH_PARENT: '1' },
+      // STOP_WITH_PARENT (this process's pid): the service shuts down if this process dies without stopping it.
+      env: { ...process.env, ...this.options.env, STOP_WITH_PARENT: String(process.pid) },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group: a Ctrl-C in the terminal reaches only this parent, which then stops
       // the services one by one, in order, instead of all of them at once.

@@ -39,10 +39,11 @@ export function onShutdown(logger: Logger, steps: readonly ShutdownStep[], deadl
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  if (process.env['STOP_WITH_PARENT'] === '1') {
+  const parent = Number(process.env['STOP_WITH_PARENT']);
+  if (Number.isInteger(parent) && parent > 0) {
     // Started by the launcher or a test in its own process group: if that parent dies without
-    // stopping us (a crash, a SIGKILL), shut down rather than linger as an orphan.
-    const parent = process.ppid;
+    // stopping us (a crash, a SIGKILL), shut down rather than linger as an orphan. The parent's pid
+    // comes from the parent itself, so a parent that died while we were starting is noticed too.
     setInterval(() => {
       if (!stopping && process.ppid !== parent) void stop('SIGTERM');
     }, 1_000).unref();
