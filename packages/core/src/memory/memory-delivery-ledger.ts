@@ -45,7 +45,8 @@ export function createMemoryDeliveryLedger(): DeliveryLedger & { readonly size: 
         const tkey = `${d.accountId}\u0000${d.triggerId}`;
         (byTrigger.get(tkey) ?? byTrigger.set(tkey, []).get(tkey))?.push(d.id);
         (byAccount.get(d.accountId) ?? byAccount.set(d.accountId, []).get(d.accountId))?.push(d.id);
-        return copy(d);
+        // Handed out as stored (the engine reads the id); queries hand out copies.
+        return d;
       });
     },
 
