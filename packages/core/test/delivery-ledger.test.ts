@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { AutomationError, createAutomationEngine, type AutomationStore, type ChannelGateway } from '@crm-automation/core';
+import { createMemoryStore } from '@crm-automation/core/memory';
+import { createManualClock } from '@crm-automation/core/doubles';
+import { doneJobPayload, technicianSmsRule } from './design-doc-rules.js';
+
+const ACCOUNT = 'acc_1';
+const immediate = { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } };
+const event = (id = 'evt-1') => ({ id, name: 'job.status.changed', accountId: ACCOUNT, payload: doneJobPayload });
+
+/** A provider stand-in: accepts every message, keeps what it took, answers with a message id. */
+function provider(options: { dedupes?: boolean } = {}) {
+  const taken: Array<{ key: string; deliveryId: string | undefined }> = [];
+  const gateway: ChannelGateway = {
+    name: 'stand-in',
+    ...(options.dedupes ? { dedupes: true } : {}),
+    send: async (command) => {
+      taken.push({ key: command.metadata.idempotencyKey, deliveryId: command.metadata.deliveryId });
+      return { provider: 'stand-in', id: `SM${taken.length}` };
+    },
+  };
+  return { gateway, taken };
+}
+
+/** The store, as seen by an engine that dies after the provider took its sends: nothing it writes after sending lands. */
+function dyingAfterSend(store: AutomationStore & Record<string, unknown>): AutomationStore {
+  const down = async () => {
+    throw new AutomationError('CRM_ERR_CONFIG', 'the process died');
+  };
+  return { ...store, finishAttempt: down, finishAttempts: down, recordOutcomes: down } as unknown as AutomationStore;
+}
+
+describe('the delivery ledger in the engine', () => {
+  it('records each send: intent before the gateway is called, accepted with the provider id after', async () => {
+    const store = createMemoryStore();
+    const { gateway, taken } = provider();
+    const engine = createAutomationEngine({ store, channels: { sms: gateway }, clock: createManualClock('2026-01-01T00:00:00Z') });
+    await engine.rules.create(ACCOUNT, immediate);
+    const [trigger] = await engine.ingest(event());
+    expect(await engine.runDue()).toMatchObject({ completed: 1 });
+    await engine.stop();
+    const [delivery] = await engine.deliveries.ofTrigger(ACCOUNT, trigger?.id ?? '');
+    expect(delivery).toMatchObject({ state: 'accepted', providerId: 'SM1', provider: 'stand-in', type: 'sms', recipient: '+15557654321', attempt: 1, actionIndex: 0, idempotencyKey: `${trigger?.id}:0` });
+    expect(delivery?.events.map((e) => e.state)).toEqual(['intent', 'accepted']);
+    expect(taken[0]?.deliveryId).toBe(delivery?.id);
+    expect((await engine.deliveries.list(ACCOUNT, { recipient: '+15557654321' })).items.map((d) => d.id)).toEqual([delivery?.id]);
+    const stored = await engine.triggers.get(ACCOUNT, trigger?.id ?? '');
+    expect(stored?.executionHistory.at(-1)?.actions?.[0]).toMatchObject({ status: 'sent', deliveryId: delivery?.id });
+  });
+
+  it('never sends twice when an engine died after the provider took the send: the next one holds it as unknown', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    const store = createMemoryStore();
+    const { gateway, taken } = provider();
+    const first = createAutomationEngine({ store: dyingAfterSend(store as never), channels: { sms: gateway }, clock, leaseMs: 300, sendTimeoutMs: 100 });
+    await first.rules.create(ACCOUNT, immediate);
+    await first.ingest(event());
+    await first.runDue().catch(() => undefined);
+    expect(taken).toHaveLength(1);
+
+    // A second engine on the same store, after the dead one's lease: reconciliation, then the claim.
+    await clock.advance(301);
+    const second = createAutomationEngine({ store, channels: { sms: gateway }, clock, leaseMs: 300, sendTimeoutMs: 100 });
+    expect(await second.deliveries.reconcile()).toBe(1);
+    expect(await second.runDue()).toMatchObject({ claimed: 1, completed: 1 });
+    expect(taken).toHaveLength(1);
+    const [trigger] = (await second.triggers.list(ACCOUNT)).items;
+    expect(trigger?.executionHistory.at(-1)).toMatchObject({ reason: 'delivery-unknown', actions: [{ status: 'unknown', error: { code: 'CRM_ERR_DELIVERY_UNKNOWN' } }] });
+    const [delivery] = await second.deliveries.ofTrigger(ACCOUNT, trigger?.id ?? '');
+    expect(delivery?.state).toBe('unknown');
+
+    // A receipt the provider sends later settles it, without any resend.
+    expect(await second.deliveries.applyReceipt({ provider: 'stand-in', deliveryId: delivery?.id, providerId: 'SM1', state: 'delivered', at: clock.now() })).toMatchObject({ applied: true });
+    expect((await second.deliveries.get(ACCOUNT, delivery?.id ?? ''))?.state).toBe('delivered');
+    expect(taken).toHaveLength(1);
+  });
+
+  it('resends such a send when the provider deduplicates by our key', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    const store = createMemoryStore();
+    const { gateway, taken } = provider({ dedupes: true });
+    const first = createAutomationEngine({ store: dyingAfterSend(store as never), channels: { sms: gateway }, clock, leaseMs: 300, sendTimeoutMs: 100 });
+    await first.rules.create(ACCOUNT, immediate);
+    await first.ingest(event());
+    await first.runDue().catch(() => undefined);
+    await clock.advance(301);
+    const second = createAutomationEngine({ store, channels: { sms: gateway }, clock, leaseMs: 300, sendTimeoutMs: 100 });
+    expect(await second.runDue()).toMatchObject({ completed: 1 });
+    expect(taken.map((t) => t.key)).toEqual([taken[0]?.key, taken[0]?.key]);
+  });
+
+  it('lets an operator settle an unknown send: `sent` resends nothing, `resend` sends the action once more', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    const store = createMemoryStore();
+    let calls = 0;
+    const timesOut: ChannelGateway = { name: 'slow', send: (command) => (++calls === 1 ? new Promise(() => {}) : Promise.resolve({ id: `SM${calls}`, key: command.metadata.idempotencyKey })) };
+    const engine = createAutomationEngine({ store, channels: { sms: timesOut }, clock, sendTimeoutMs: 1_000 });
+    await engine.rules.create(ACCOUNT, immediate);
+    await engine.ingest(event('a'));
+    await engine.ingest(event('b'));
+    const pass = engine.runDue();
+    while (clock.pendingTimers === 0) await new Promise((resolve) => setImmediate(resolve));
+    await clock.advance(1_000);
+    await pass;
+    const unknown = (await engine.deliveries.list(ACCOUNT, { state: 'unknown' })).items;
+    expect(unknown).toHaveLength(1);
+    const held = unknown[0];
+
+    expect(await engine.deliveries.resolve(ACCOUNT, held?.id ?? '', { as: 'resend', by: 'ops' })).toMatchObject({ state: 'abandoned' });
+    expect(await engine.runDue()).toMatchObject({ claimed: 1, completed: 1 });
+    const ofTrigger = await engine.deliveries.ofTrigger(ACCOUNT, held?.triggerId ?? '');
+    expect(ofTrigger.map((d) => [d.attempt, d.state])).toEqual([[1, 'abandoned'], [2, 'accepted']]);
+    // Resolving it again changes nothing.
+    expect(await engine.deliveries.resolve(ACCOUNT, held?.id ?? '', { as: 'resend' })).toMatchObject({ state: 'abandoned' });
+    expect(await engine.runDue()).toMatchObject({ claimed: 0 });
+    expect(await engine.deliveries.resolve('acc_other', held?.id ?? '', { as: 'sent' })).toBeNull();
+  });
+
+  it('waits, without spending attempts, while another worker holds the same idempotency key', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    let held = 12;
+    const busy: ChannelGateway = {
+      send: async () => {
+        if (held-- > 0) throw new AutomationError('CRM_ERR_IDEMPOTENCY_IN_FLIGHT', 'command is being sent by another worker', { retryable: true });
+        return { id: 'SM1' };
+      },
+    };
+    const engine = createAutomationEngine({ store: createMemoryStore(), channels: { sms: busy }, clock, maxAttempts: 2, backoff: { baseMs: 100, maxMs: 100, jitter: 0 } });
+    await engine.rules.create(ACCOUNT, immediate);
+    await engine.ingest(event());
+    let completed = 0;
+    for (let i = 0; i < 20 && completed === 0; i++) {
+      completed += (await engine.runDue()).completed;
+      await clock.advance(100);
+    }
+    expect(completed).toBe(1);
+    const [trigger] = (await engine.triggers.list(ACCOUNT)).items;
+    expect(trigger?.attempt).toBe(13);
+    expect(trigger?.executionHistory.filter((h) => h.reason === 'in-flight')).toHaveLength(12);
+  });
+
+  it('keeps no ledger when told so, and says so when asked for one', async () => {
+    const engine = createAutomationEngine({ store: createMemoryStore(), ledger: false });
+    await expect(engine.deliveries.list(ACCOUNT)).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
+  });
+});
