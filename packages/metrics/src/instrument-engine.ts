@@ -30,11 +30,17 @@ export function instrumentEngine(engine: AutomationEngine, options: MetricsOptio
       m.triggersFinished.inc({ status: result.status, reason: result.history.reason ?? 'none' });
       if (result.status === 'retrying') m.triggerRetries.inc();
     },
-    'action:sent': ({ provider, type, durationMs }) => m.gatewayDuration.observe({ provider, type, outcome: 'sent' }, durationMs / 1000),
-    'action:failed': ({ provider, type, durationMs, error }) => {
+    'action:sent': ({ provider, type, durationMs }) => {
+      m.gatewayDuration.observe({ provider, type, outcome: 'sent' }, durationMs / 1000);
+      m.deliveries.inc({ provider, type, state: 'accepted' });
+    },
+    'action:failed': ({ provider, type, durationMs, error, command }) => {
       m.gatewayDuration.observe({ provider, type, outcome: 'failed' }, durationMs / 1000);
       m.gatewayErrors.inc({ provider, type, retryable: String(error.retryable) });
+      // Failures before the gateway was called (rendering, validation) are not sends.
+      if (command && error.code !== 'CRM_ERR_RENDER' && error.code !== 'CRM_ERR_NO_GATEWAY') m.deliveries.inc({ provider, type, state: error['ambiguous'] === true ? 'unknown' : 'refused' });
     },
+    'delivery:changed': ({ delivery }) => m.deliveries.inc({ provider: delivery.provider, type: delivery.type, state: delivery.state }),
   };
   for (const [event, listener] of Object.entries(listeners)) engine.on(event as keyof EngineEvents, listener as never);
   return {

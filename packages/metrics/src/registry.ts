@@ -21,6 +21,11 @@ export interface AutomationMetrics {
   readonly claimBatchLimit: Gauge;
   readonly gatewayDuration: Histogram<'provider' | 'type' | 'outcome'>;
   readonly gatewayErrors: Counter<'provider' | 'type' | 'retryable'>;
+  /**
+   * Sends by the state the ledger gives them: `accepted`, `refused` and `unknown` from the engine's
+   * sends, `delivered`, `undelivered`, `bounced`, `failed` from receipts, `abandoned` from operators.
+   */
+  readonly deliveries: Counter<'provider' | 'type' | 'state'>;
   readonly busBacklog: Gauge<'bus' | 'name'>;
   readonly busDeadLetters: Gauge<'bus'>;
   readonly busStatsFailures: Gauge<'bus'>;
@@ -85,6 +90,7 @@ export function createAutomationMetrics(options: MetricsOptions = {}): Automatio
     claimBatchSize: new Histogram({ name: 'crm_claim_batch_size', help: 'Triggers claimed per claim batch', buckets: BATCH_BUCKETS, registers }),
     claimBatchLimit: new Gauge({ name: 'crm_claim_batch_limit', help: 'Triggers the last claim asked for: batchSize, or less while triggers take long enough that more could not start within one lease', registers }),
     gatewayDuration: new Histogram({ name: 'crm_gateway_request_duration_seconds', help: 'Gateway send latency by provider, action type and outcome', labelNames: ['provider', 'type', 'outcome'], buckets: LATENCY_BUCKETS, registers }),
+    deliveries: new Counter({ name: 'crm_deliveries_total', help: 'Sends by provider, action type and delivery state (engine outcomes, receipts, operator decisions)', labelNames: ['provider', 'type', 'state'], registers }),
     gatewayErrors: new Counter({ name: 'crm_gateway_errors_total', help: 'Gateway send failures by provider, action type and whether they are retryable', labelNames: ['provider', 'type', 'retryable'], registers }),
     busBacklog: new Gauge({
       name: 'crm_bus_backlog_messages',

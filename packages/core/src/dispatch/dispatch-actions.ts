@@ -239,11 +239,13 @@ export async function dispatchActions(
       const durationMs = Date.now() - started;
       result.sent.push(index);
       result.outcomes.push({ index, type, status: 'sent', ...(sent === undefined ? {} : { result: sent }), durationMs, ...(delivery ? { deliveryId: delivery.id } : {}) });
+      const receipt = receiptOf(sent);
       if (delivery && recorder) {
-        const receipt = receiptOf(sent);
         recorder.outcome({ id: delivery.id, state: 'accepted', at: ctx.clock.now(), ...(receipt.providerId ? { providerId: receipt.providerId } : {}) });
       }
-      ctx.onSent?.({ command, result: sent, durationMs, type, provider: gateway.name ?? type, accountId: trigger.accountId });
+      // The provider that took it, as the receipt names it: through a Notification Service or a
+      // failover gateway, that is the real provider rather than the gateway in front of it.
+      ctx.onSent?.({ command, result: sent, durationMs, type, provider: receipt.provider ?? gateway.name ?? type, accountId: trigger.accountId });
     } catch (thrown) {
       const durationMs = Date.now() - started;
       const error = describeError(thrown) as ErrorSummary;
