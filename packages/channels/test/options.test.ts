@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createHttpChannels, createRedisIdempotencyStore, createSendgridEmail, createSmtpEmail, createTwilioSms, createWebhook } from '@crm-automation/channels';
+import { typosOf } from '@crm-automation/testing';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
-
-/** Misspellings a person makes: a plural, a dropped letter, two letters swapped. */
-function typosOf(key: string): string[] {
-  const typos = new Set([key.endsWith('s') ? key.slice(0, -1) : `${key}s`, key.slice(0, -1)]);
-  if (key.length >= 5) typos.add(key.slice(0, 2) + (key[3] ?? '') + (key[2] ?? '') + key.slice(4));
-  typos.delete(key);
-  return [...typos].filter((t) => t.length >= 2);
-}
 
 type Factory = (options: Record<string, unknown>) => unknown;
 

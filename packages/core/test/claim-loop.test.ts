@@ -8,7 +8,7 @@ import {
   GatewayError,
   type AutomationStore,
 } from '@crm-automation/core';
-import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from './design-doc-rules.js';
+import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 
 const ACCOUNT = 'acc_1';
 const immediate = { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AutomationError, createAutomationEngine, type AutomationStore, type ChannelGateway } from '@crm-automation/core';
 import { createMemoryStore } from '@crm-automation/core/memory';
 import { createManualClock } from '@crm-automation/core/doubles';
-import { doneJobPayload, technicianSmsRule } from './design-doc-rules.js';
+import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 
 const ACCOUNT = 'acc_1';
 const immediate = { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } };

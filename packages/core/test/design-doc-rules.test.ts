@@ -5,7 +5,7 @@ import {
   createMemoryStore,
   createRecordingChannel,
 } from '@crm-automation/core';
-import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from './design-doc-rules.js';
+import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 
 const ACCOUNT = 'acc_12345';
 const EVENT_TIME = '2025-07-06T21:42:00.000Z';

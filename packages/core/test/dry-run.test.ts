@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAutomationEngine, createManualClock, createMemoryStore, createRecordingChannel } from '@crm-automation/core';
-import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from './design-doc-rules.js';
+import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 
 function setup() {
   const clock = createManualClock('2026-05-01T12:00:00Z');

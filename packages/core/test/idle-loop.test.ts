@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAutomationEngine, createManualClock, createMemoryStore, createRecordingChannel, type AutomationStore } from '@crm-automation/core';
-import { doneJobPayload, technicianSmsRule } from './design-doc-rules.js';
+import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 

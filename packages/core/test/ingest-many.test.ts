@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createAutomationEngine, createManualClock, createMemoryStore, createRecordingChannel, EventValidationError } from '@crm-automation/core';
-import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from './design-doc-rules.js';
+import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 
 describe('ingestMany', () => {
   it('stores the triggers of many events with one store call and one rule lookup per (account, event name); a bad event is refused alone', async () => {

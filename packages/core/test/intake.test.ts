@@ -7,7 +7,7 @@ import {
   createRecordingChannel,
   EventValidationError,
 } from '@crm-automation/core';
-import { doneJobPayload, technicianSmsRule } from './design-doc-rules.js';
+import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 
 const ACCOUNT = 'acc_1';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAutomationEngine, createManualClock, createMemoryStore, createRecordingChannel, type RuleSource } from '@crm-automation/core';
-import { doneJobPayload, technicianSmsRule } from './design-doc-rules.js';
+import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 
 describe('rules read from a rule source (a Rules Service client)', () => {
   it('intake and evaluation read the rule source; triggers stay in the store', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAutomationEngine, createMemoryStore, createRecordingChannel, RuleValidationError, isAutomationError } from '@crm-automation/core';
-import { highValueJobRule, technicianSmsRule } from './design-doc-rules.js';
+import { highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 
 const engine = createAutomationEngine({
   store: createMemoryStore(),

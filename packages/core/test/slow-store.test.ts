@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAutomationEngine, createManualClock, createMemoryStore, createRecordingChannel, type AutomationStore, type ChannelGateway } from '@crm-automation/core';
-import { doneJobPayload, technicianSmsRule } from './design-doc-rules.js';
+import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

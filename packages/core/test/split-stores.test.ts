@@ -7,7 +7,7 @@ import {
   createRecordingChannel,
   type RuleSource,
 } from '@crm-automation/core';
-import { doneJobPayload, technicianSmsRule } from './design-doc-rules.js';
+import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 
 const immediate = { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } };
 const event = { name: 'job.status.changed', accountId: 'acc_1', payload: doneJobPayload };

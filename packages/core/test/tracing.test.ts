@@ -10,7 +10,7 @@ import {
   type TraceCarrier,
   type Tracer,
 } from '@crm-automation/core';
-import { highValueJobPayload, highValueJobRule } from './design-doc-rules.js';
+import { highValueJobPayload, highValueJobRule } from '@crm-automation/testing';
 
 interface Recorded { name: string; traceId: string; spanId: string; parentId: string | undefined; kind: string; attributes: Record<string, unknown>; ended: boolean }
 

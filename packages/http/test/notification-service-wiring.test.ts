@@ -11,7 +11,7 @@ import {
   type RecordingChannel,
 } from '@crm-automation/core';
 import { createHttpChannels } from '@crm-automation/channels';
-import { describeChannelContract } from '@crm-automation/testing';
+import { describeChannelContract, doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 import { buildNotificationApp } from '@crm-automation/http';
 
 const TOKEN = 'svc-token-0123456789abcdef';
@@ -47,30 +47,6 @@ describeChannelContract('http channels → Notification Service (Fastify, over l
 
 // The design doc's first rule, with a Trigger Service (an engine whose channels are HTTP) and a
 // Notification Service (these routes) as separate parts talking over loopback.
-const technicianSmsRule = {
-  name: 'Notify Technician 5 Mins After Job Completion',
-  trigger: { eventName: 'job.status.changed' },
-  delay: { value: 5, unit: 'minutes' },
-  conditions: {
-    all: [
-      { fact: 'job', path: '$.status', operator: 'equal', value: 'Done' },
-      { fact: 'job', path: '$.assignedTechnician.phone', operator: 'notEqual', value: null },
-    ],
-  },
-  actions: [
-    {
-      type: 'sms',
-      params: {
-        recipient: { source: 'fact', fact: 'job', path: '$.assignedTechnician.phone' },
-        message: 'Hi {{job.assignedTechnician.name}}, job #{{job.number}} for {{job.client.name}} has been completed.',
-      },
-    },
-  ],
-};
-const doneJob = {
-  job: { id: 'job_abc123', number: 'J-5541', status: 'Done', client: { name: 'John Smith' }, assignedTechnician: { name: 'Jane Doe', phone: '+15557654321' } },
-};
-
 describe('Trigger Service → Notification Service over HTTP', () => {
   let service: Awaited<ReturnType<typeof startNotificationService>>;
   beforeEach(async () => {
@@ -87,7 +63,7 @@ describe('Trigger Service → Notification Service over HTTP', () => {
   it('delivers the rendered command with its metadata once, and records the provider result', async () => {
     const { clock, engine } = triggerService();
     const rule = await engine.rules.create('acc_12345', technicianSmsRule);
-    const [trigger] = await engine.ingest({ name: 'job.status.changed', accountId: 'acc_12345', payload: doneJob });
+    const [trigger] = await engine.ingest({ name: 'job.status.changed', accountId: 'acc_12345', payload: doneJobPayload });
     await clock.advance(5 * 60_000);
     expect(await engine.runDue()).toMatchObject({ claimed: 1, completed: 1 });
 
@@ -102,7 +78,7 @@ describe('Trigger Service → Notification Service over HTTP', () => {
   it('a provider rate limit comes back as a retry no sooner than its Retry-After; the retry sends once', async () => {
     const { clock, engine } = triggerService();
     await engine.rules.create('acc_12345', technicianSmsRule);
-    const [trigger] = await engine.ingest({ name: 'job.status.changed', accountId: 'acc_12345', payload: doneJob });
+    const [trigger] = await engine.ingest({ name: 'job.status.changed', accountId: 'acc_12345', payload: doneJobPayload });
     await clock.advance(5 * 60_000);
     service.sms.failNext(new GatewayError('twilio answered 429', { provider: 'twilio', status: 429, providerCode: 20429, retryable: true, retryAfterMs: 120_000 }));
     expect(await engine.runDue()).toMatchObject({ claimed: 1 });
@@ -120,7 +96,7 @@ describe('Trigger Service → Notification Service over HTTP', () => {
   it('an invalid number fails the trigger permanently with the provider code', async () => {
     const { clock, engine } = triggerService();
     await engine.rules.create('acc_12345', technicianSmsRule);
-    const [trigger] = await engine.ingest({ name: 'job.status.changed', accountId: 'acc_12345', payload: doneJob });
+    const [trigger] = await engine.ingest({ name: 'job.status.changed', accountId: 'acc_12345', payload: doneJobPayload });
     await clock.advance(5 * 60_000);
     service.sms.failNext(new GatewayError("twilio answered 400: Invalid 'To' Phone Number (code 21211)", { provider: 'twilio', status: 400, providerCode: 21211 }));
     await engine.runDue();

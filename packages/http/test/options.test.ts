@@ -2,16 +2,9 @@ import { describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import { createAutomationEngine, createMemoryStore, createRecordingChannel } from '@crm-automation/core';
 import { apiKeyAuth, buildNotificationApp, createAccountRateLimiter, createNotificationService, generateApiKey, notificationRoutes, rulesRoutes, rulesRouteDefinitions, triggerServiceClient, triggerServiceRoutes } from '@crm-automation/http';
+import { typosOf } from '@crm-automation/testing';
 
 const TOKEN = 'svc-token-0123456789abcdef';
-
-/** Misspellings a person makes: a plural, a dropped letter, two letters swapped. */
-function typosOf(key: string): string[] {
-  const typos = new Set([key.endsWith('s') ? key.slice(0, -1) : `${key}s`, key.slice(0, -1)]);
-  if (key.length >= 5) typos.add(key.slice(0, 2) + (key[3] ?? '') + (key[2] ?? '') + key.slice(4));
-  typos.delete(key);
-  return [...typos].filter((t) => t.length >= 2);
-}
 
 const notification = { channels: { sms: createRecordingChannel() }, auth: { tokens: [TOKEN] } };
 const rules = { engine: createAutomationEngine({ store: createMemoryStore() }), authenticate: apiKeyAuth({ keys: [{ hash: generateApiKey().hash, accountId: 'a' }] }) };

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fast
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAutomationEngine, createManualClock, createMemoryStore, createRecordingChannel, type AutomationEngine } from '@crm-automation/core';
 import { apiKeyAuth, frameworkErrorHandler, generateApiKey, rulesRoutes } from '@crm-automation/http';
-import { doneJobPayload, technicianSmsRule } from '../../core/test/design-doc-rules.js';
+import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 import { event, hostileString, ruleDocument, validRule } from '../../core/test/hardening/fuzz-arbitraries.js';
 
 const ACCOUNT = 'acc_fuzz';

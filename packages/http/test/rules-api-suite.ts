@@ -16,7 +16,7 @@ import {
   type AutomationStore,
 } from '@crm-automation/core';
 import { anyOf, apiKeyAuth, generateApiKey, jwtAuth, rulesRoutes, triggerServiceClient, triggerServiceRoutes } from '@crm-automation/http';
-import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '../../core/test/design-doc-rules.js';
+import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 

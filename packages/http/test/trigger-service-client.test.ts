@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAutomationEngine, createManualClock, createMemoryRuleStore, createMemoryTriggerStore, createRecordingChannel, type AutomationEngine } from '@crm-automation/core';
 import { apiKeyAuth, generateApiKey, rulesRoutes, triggerServiceClient, triggerServiceRoutes } from '@crm-automation/http';
-import { doneJobPayload, technicianSmsRule } from '../../core/test/design-doc-rules.js';
+import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 
 const TOKEN = 'trigger-service-token-0123456789';
 const A = 'acc_A';

@@ -9,7 +9,7 @@ import {
   GatewayError,
 } from '@crm-automation/core';
 import { createAutomationMetrics, httpMetrics, instrumentBus, instrumentEngine } from '@crm-automation/metrics';
-import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '../../core/test/design-doc-rules.js';
+import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 
 async function value(metrics: ReturnType<typeof createAutomationMetrics>, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   const metric = metrics.registry.getSingleMetric(name);

@@ -2,15 +2,8 @@ import { describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { createAutomationEngine, createMemoryBus, createMemoryStore, createRecordingChannel } from '@crm-automation/core';
+import { typosOf } from '@crm-automation/testing';
 import { createAutomationMetrics, httpMetrics, instrumentBus, instrumentEngine, instrumentGateway } from '../src/index.js';
-
-/** Misspellings a person makes: a plural, a dropped letter, two letters swapped. */
-function typosOf(key: string): string[] {
-  const typos = new Set([key.endsWith('s') ? key.slice(0, -1) : `${key}s`, key.slice(0, -1)]);
-  if (key.length >= 5) typos.add(key.slice(0, 2) + (key[3] ?? '') + (key[2] ?? '') + key.slice(4));
-  typos.delete(key);
-  return [...typos].filter((t) => t.length >= 2);
-}
 
 const METRICS = ['registry', 'defaultLabels', 'processMetrics'];
 const registered = async (options: Record<string, unknown>) => {

@@ -1,6 +1,6 @@
 // `npm run serve -w @crm-automation/ui`: the built UI next to a real rules service on 127.0.0.1 (memory
 // store, recording gateways, the design doc's two rules), for trying the UI by hand. PORT=3000 to pin it.
-import { highValueJobRule, technicianSmsRule } from '../../core/test/design-doc-rules.js';
+import { highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 import { ensureBuiltApp } from '../test/e2e/browser.js';
 import { startRulesService } from '../test/e2e/rules-service.js';
 

@@ -11,7 +11,7 @@ import { GatewayError } from '@crm-automation/core';
 import Fastify, { type FastifyPluginAsync } from 'fastify';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { highValueJobRule, technicianSmsRule } from '../../core/test/design-doc-rules.js';
+import { highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 import { fieldId } from '../app/model/issue-path.js';
 import type { ManagementUiOptions } from '../src/index.js';
 import { describeViolations, distDir, ensureBuiltApp, ensureChromium, launchBrowser, overflowsHorizontally, seriousViolations, type Browser } from './e2e/browser.js';

@@ -1,6 +1,6 @@
 import { createAutomationEngine, createMemoryStore } from '@crm-automation/core';
 import { describe, expect, it } from 'vitest';
-import { highValueJobRule, technicianSmsRule } from '../../core/test/design-doc-rules.js';
+import { highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 import { describeFieldPath, fieldForPath, formFieldPaths, placeIssues } from '../app/model/form-fields.js';
 import { fieldId, formatPath, parsePath } from '../app/model/issue-path.js';
 import type { JsonObject } from '../app/model/json.js';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_IN_OPERATORS } from '@crm-automation/core';
+import { typosOf } from '@crm-automation/testing';
 import { OPERATORS, operatorLabel } from '../app/model/operators.js';
 import { managementUi } from '../src/index.js';
 
@@ -22,14 +23,6 @@ describe('operator labels of the form builder', () => {
     expect(operatorLabel('isWeekday')).toBe('isWeekday');
   });
 });
-
-/** Misspellings a person makes: a plural, a dropped letter, two letters swapped. */
-function typosOf(key: string): string[] {
-  const typos = new Set([key.endsWith('s') ? key.slice(0, -1) : `${key}s`, key.slice(0, -1)]);
-  if (key.length >= 5) typos.add(key.slice(0, 2) + (key[3] ?? '') + (key[2] ?? '') + key.slice(4));
-  typos.delete(key);
-  return [...typos].filter((t) => t.length >= 2);
-}
 
 describe('managementUi options', () => {
   let root: string;

@@ -1,6 +1,6 @@
 import { compileTemplate, resolvePath } from '@crm-automation/core';
 import { describe, expect, it } from 'vitest';
-import { doneJobPayload } from '../../core/test/design-doc-rules.js';
+import { doneJobPayload } from '@crm-automation/testing';
 import type { JsonObject } from '../app/model/json.js';
 import { factsFrom, placeholdersFrom, placeholdersIn, sampleValueAt } from '../app/model/placeholders.js';
 

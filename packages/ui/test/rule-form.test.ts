@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { highValueJobRule, technicianSmsRule } from '../../core/test/design-doc-rules.js';
+import { highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 import { addChild, removeNode, setGroupMode, updateNode } from '../app/model/condition-tree.js';
 import type { JsonObject, JsonValue } from '../app/model/json.js';
 import { emptyCondition, emptyGroup, formToRule, ruleToForm, type ConditionForm, type GroupForm } from '../app/model/rule-form.js';

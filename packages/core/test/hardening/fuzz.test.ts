@@ -8,7 +8,7 @@ import {
   ERROR_CODES,
   isAutomationError,
 } from '@crm-automation/core';
-import { doneJobPayload, technicianSmsRule } from '../design-doc-rules.js';
+import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 import { event, ruleDocument, validRule } from './fuzz-arbitraries.js';
 
 const KNOWN_CODES = new Set(Object.keys(ERROR_CODES));

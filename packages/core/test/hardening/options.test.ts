@@ -11,6 +11,7 @@ import {
   optionKeys,
   type AutomationEngineOptions,
 } from '@crm-automation/core';
+import { createRecordingLogger } from '@crm-automation/testing';
 
 describe('engine configuration is loud', () => {
   it('refuses a missing argument, a non-object and a missing store with CRM_ERR_CONFIG, not a TypeError', () => {
@@ -67,8 +68,7 @@ describe('engine configuration is loud', () => {
 
 describe('rules the engine cannot send', () => {
   it('warns (result and log) when an action type has no gateway on this engine, and not when it was declared', async () => {
-    const warnings: unknown[] = [];
-    const logger = { debug() {}, info() {}, error() {}, warn: (obj: unknown) => void warnings.push(obj), child() { return logger; } };
+    const logger = createRecordingLogger();
     const engine = createAutomationEngine({ store: createMemoryStore(), channels: { sms: createRecordingChannel() }, logger });
     const rule = {
       name: 'r',
@@ -83,7 +83,7 @@ describe('rules the engine cannot send', () => {
     expect(validated.ok && validated.warnings).toEqual([expect.objectContaining({ path: 'actions[1].type', code: 'no_gateway' })]);
     const saved = await engine.rules.create('acc', rule);
     expect(saved.warnings).toEqual([expect.objectContaining({ path: 'actions[1].type', code: 'no_gateway' })]);
-    expect(warnings).toEqual([expect.objectContaining({ accountId: 'acc', ruleId: saved.id })]);
+    expect(logger.records.filter((r) => r.level === 'warn').map((r) => r.bindings)).toEqual([expect.objectContaining({ accountId: 'acc', ruleId: saved.id })]);
     expect((await engine.rules.get('acc', saved.id)) ?? {}).not.toHaveProperty('warnings');
 
     const rulesService = createAutomationEngine({ store: createMemoryStore(), actionTypes: ['sms', 'email', 'webhook'] });

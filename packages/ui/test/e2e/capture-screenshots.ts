@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GatewayError } from '@crm-automation/core';
 import type { Page } from 'playwright-core';
-import { highValueJobRule, technicianSmsRule } from '../../../core/test/design-doc-rules.js';
+import { highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 import { ensureBuiltApp, ensureChromium, launchBrowser } from './browser.js';
 import { startRulesService, type RulesService } from './rules-service.js';
 

@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createAutomationEngine, createMemoryStore, createRecordingChannel, type AutomationEngine, type RecordingChannel } from '@crm-automation/core';
 import { apiKeyAuth, generateApiKey, rulesRoutes } from '@crm-automation/http';
 import { managementUi } from '../../src/index.js';
-import { doneJobPayload } from '../../../core/test/design-doc-rules.js';
+import { doneJobPayload } from '@crm-automation/testing';
 
 export const ACCOUNT = 'acc_12345';
 
