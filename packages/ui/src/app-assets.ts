@@ -29,6 +29,14 @@ const CONTENT_TYPES: Record<string, string> = {
 
 const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.css', '.json', '.svg', '.txt', '.map']);
 
+/** The command that builds the app into this package's `dist/app`, run from the repository's root. */
+export const BUILD_COMMAND = 'npm run build -w @crm-automation/ui';
+
+/** Whether `root` holds a built app (its `index.html`). */
+export function hasBuiltApp(root: string): boolean {
+  return existsSync(join(root, 'index.html'));
+}
+
 /**
  * Where the built app is: `dist/app` next to the compiled plugin (`dist/index.js`), or, when the
  * plugin runs from source (tests, `tsx`), the package's `dist/app`.
@@ -36,7 +44,7 @@ const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.css', '.json', '.svg', '
 export function defaultAppRoot(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [join(here, 'app'), join(here, '..', 'dist', 'app')];
-  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0] ?? join(here, 'app');
+  return candidates.find(hasBuiltApp) ?? candidates[0] ?? join(here, 'app');
 }
 
 export function assetFor(body: Buffer, path: string): AppAsset {
@@ -52,9 +60,7 @@ export function assetFor(body: Buffer, path: string): AppAsset {
 
 /** Reads every file under `root` into memory, keyed by its URL path (`assets/index-abc.js`). */
 export function loadAppAssets(root: string): Map<string, AppAsset> {
-  if (!existsSync(join(root, 'index.html'))) {
-    throw new Error(`managementUi: no built app in ${root} (run \`npm run build -w @crm-automation/ui\`)`);
-  }
+  if (!hasBuiltApp(root)) throw new Error(`managementUi: no built app in ${root} (run \`${BUILD_COMMAND}\`)`);
   const assets = new Map<string, AppAsset>();
   const walk = (dir: string) => {
     for (const name of readdirSync(dir)) {

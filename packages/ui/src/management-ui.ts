@@ -1,6 +1,6 @@
 import { checkOptions, optionKeys } from '@crm-automation/core';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { assetFor, defaultAppRoot, loadAppAssets, type AppAsset } from './app-assets.js';
+import { assetFor, BUILD_COMMAND, defaultAppRoot, hasBuiltApp, loadAppAssets, type AppAsset } from './app-assets.js';
 
 /** Options of {@link managementUi}. */
 export interface ManagementUiOptions {
@@ -81,8 +81,38 @@ function send(request: FastifyRequest, reply: FastifyReply, asset: AppAsset, cac
   return reply.send(asset.body);
 }
 
-const serveApp: FastifyPluginAsync<ManagementUiOptions> = async (app: FastifyInstance, options) => {
-  const assets = loadAppAssets(options.root ?? defaultAppRoot());
+/**
+ * The page served in place of the app when this package's own build is missing (a fresh checkout):
+ * it says which command builds it. Nothing inline but text, so the strictest policy fits it.
+ */
+export const NOT_BUILT_HTML = `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>Management UI not built</title>
+  </head>
+  <body>
+    <h1>The Management UI is not built yet</h1>
+    <p>This server serves the Management UI (the Automation Builder) here, but its app has not been built. From the repository's root, run:</p>
+    <pre><code>${escapeHtml(BUILD_COMMAND)}</code></pre>
+    <p>then restart the server and reload this page. The rest of the server works without it.</p>
+  </body>
+</html>
+`;
+
+const NOT_BUILT_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** Every path under the prefix answers 503 with {@link NOT_BUILT_HTML}, never cached: the next load after a build gets the app. */
+const serveNotBuilt: FastifyPluginAsync = async (app: FastifyInstance) => {
+  const page = (_request: FastifyRequest, reply: FastifyReply) =>
+    reply.code(503).headers({ ...SECURITY_HEADERS, 'content-security-policy': NOT_BUILT_CSP, 'cache-control': 'no-store' }).type('text/html; charset=utf-8').send(NOT_BUILT_HTML);
+  app.get('/', page);
+  app.get('/*', page);
+};
+
+const serveApp = (root: string): FastifyPluginAsync<ManagementUiOptions> => async (app: FastifyInstance, options) => {
+  const assets = loadAppAssets(root);
   const apiBase = (options.apiBase ?? '').replace(/\/+$/, '');
   const basePath = `${app.prefix.replace(/\/+$/, '')}/`;
   const template = assets.get('index.html');
@@ -123,15 +153,31 @@ const serveApp: FastifyPluginAsync<ManagementUiOptions> = async (app: FastifyIns
  * under the prefix that is not a file gets the app (client-side routes), and hashed assets are
  * cached for a year.
  */
-export const managementUi: FastifyPluginAsync<ManagementUiOptions> = async (app, registered) => {
-  // Fastify reads logLevel and logSerializers from the registration options itself.
-  const { logLevel: _logLevel, logSerializers: _logSerializers, ...options } = registered as ManagementUiOptions & Record<string, unknown>;
-  checkOptions('managementUi', options, MANAGEMENT_UI_OPTION_KEYS);
-  // Fastify applies a register-time `prefix` itself; without one, mount at options.prefix or /ui.
-  if ((options as { prefix?: unknown }).prefix !== undefined && app.prefix !== '') {
-    await serveApp(app, options);
-    return;
-  }
-  const prefix = options.prefix ?? '/ui';
-  await app.register(serveApp, { ...options, prefix });
-};
+export const managementUi: FastifyPluginAsync<ManagementUiOptions> = createManagementUi(defaultAppRoot);
+
+/**
+ * {@link managementUi} with where its own build is looked for when no `root` is given. A `root` the
+ * caller names must hold a build (a wrong path is a deployment error, refused at start); the
+ * package's own build missing is a fresh checkout, answered by a page saying how to build it.
+ * Exported for tests, not from the package entry.
+ */
+export function createManagementUi(defaultRoot: () => string): FastifyPluginAsync<ManagementUiOptions> {
+  return async (app, registered) => {
+    // Fastify reads logLevel and logSerializers from the registration options itself.
+    const { logLevel: _logLevel, logSerializers: _logSerializers, ...options } = registered as ManagementUiOptions & Record<string, unknown>;
+    checkOptions('managementUi', options, MANAGEMENT_UI_OPTION_KEYS);
+    const root = options.root ?? defaultRoot();
+    let serve: FastifyPluginAsync<ManagementUiOptions> = serveApp(root);
+    if (options.root === undefined && !hasBuiltApp(root)) {
+      app.log.warn({ root }, `Management UI not built: run \`${BUILD_COMMAND}\` and restart; meanwhile its pages say so`);
+      serve = serveNotBuilt;
+    }
+    // Fastify applies a register-time `prefix` itself; without one, mount at options.prefix or /ui.
+    if ((options as { prefix?: unknown }).prefix !== undefined && app.prefix !== '') {
+      await serve(app, options);
+      return;
+    }
+    const prefix = options.prefix ?? '/ui';
+    await app.register(serve, { ...options, prefix });
+  };
+}
