@@ -2,7 +2,9 @@ export { createTwilioSms } from './sms/twilio-sms.js';
 export type { TwilioSmsOptions, TwilioSender } from './sms/twilio-sms.js';
 export { createSendgridEmail } from './email/sendgrid-email.js';
 export type { SendgridEmailOptions, EmailSender } from './email/sendgrid-email.js';
-export { createSmtpEmail } from './email/smtp-email.js';
+// SMTP (nodemailer) and Redis (ioredis) have their own entries, `/smtp` and `/redis`, so their drivers
+// are optional peers; these deprecated exports load the driver on first call.
+export { createSmtpEmail, createRedisIdempotencyStore } from './entries/deprecated-optional.js';
 export type { SmtpEmailOptions, RenderedEmail, ClosableChannelGateway } from './email/smtp-email.js';
 export { createWebhook } from './webhook/webhook-gateway.js';
 export type { WebhookOptions } from './webhook/webhook-gateway.js';
@@ -13,7 +15,6 @@ export { decodeSigningSecret, signWebhookPayload, standardWebhookHeaders } from 
 export type { WebhookSignatureHeaders } from './webhook/standard-webhooks-signature.js';
 export { createHttpChannels } from './remote/http-channels.js';
 export type { HttpChannelsOptions } from './remote/http-channels.js';
-export { createRedisIdempotencyStore } from './idempotency/redis-idempotency-store.js';
 export type { RedisIdempotencyStoreOptions } from './idempotency/redis-idempotency-store.js';
 export { httpFailure, transportFailure, permanentFailure, smtpFailure, isTransientStatus, truncate, RESPONSE_EXCERPT_CHARS } from './outcome/gateway-failure.js';
 export { parseRetryAfter, MAX_RETRY_AFTER_MS } from './outcome/retry-after.js';

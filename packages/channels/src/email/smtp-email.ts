@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createTransport } from 'nodemailer';
+import type { createTransport as nodemailerCreateTransport } from 'nodemailer';
 import {
   AutomationError,
   checkOptions,
@@ -52,21 +52,19 @@ const SMTP_OPTION_KEYS = optionKeys<SmtpEmailOptions>()('host', 'port', 'secure'
 const AUTH_KEYS = optionKeys<NonNullable<SmtpEmailOptions['auth']>>()('user', 'pass');
 const TLS_KEYS = optionKeys<NonNullable<SmtpEmailOptions['tls']>>()('ca', 'rejectUnauthorized', 'servername');
 
+/**
+ * nodemailer's `createTransport`, handed in by the entry that loaded nodemailer: `/smtp` imports it,
+ * the deprecated main-entry export loads it on first call, so nodemailer stays an optional peer.
+ */
+export type SmtpTransportFactory = typeof nodemailerCreateTransport;
+
 /** A gateway that owns a connection and can be closed. */
 export interface ClosableChannelGateway extends ChannelGateway {
   close(): Promise<void>;
 }
 
-/**
- * Email through your own SMTP server with nodemailer, for teams that self-host mail. The Message-ID
- * is derived from the idempotency key, so a resent command carries the same Message-ID and
- * receiving systems that de-duplicate by it show it once; the key also travels as the
- * `X-Automation-Idempotency-Key` header. 4xx replies and connection failures are transient, 5xx permanent.
- *
- * @example
- * const email = createSmtpEmail({ host: 'smtp.internal', port: 587, auth: { user, pass }, from: 'crm@example.com' });
- */
-export function createSmtpEmail(options: SmtpEmailOptions): ClosableChannelGateway {
+/** The SMTP gateway on the `createTransport` it is handed; `createSmtpEmail` (entries/smtp.ts) documents it. */
+export function smtpEmailGateway(createTransport: SmtpTransportFactory, options: SmtpEmailOptions): ClosableChannelGateway {
   checkOptions('createSmtpEmail', options, SMTP_OPTION_KEYS, true);
   checkOptions('createSmtpEmail: auth', options.auth, AUTH_KEYS);
   checkOptions('createSmtpEmail: tls', options.tls, TLS_KEYS);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { AutomationError, checkOptions, optionKeys, positiveIntOption, type IdempotencyReservation, type IdempotencyStore } from '@crm-automation/core';
 
 export interface RedisIdempotencyStoreOptions {
@@ -12,6 +12,12 @@ export interface RedisIdempotencyStoreOptions {
   /** Prefix of every key. Default `crm:idempotency:`. */
   keyPrefix?: string | undefined;
 }
+
+/**
+ * ioredis's `Redis` class, handed in by the entry that loaded ioredis: `/redis` imports it, the
+ * deprecated main-entry export loads it on first call, so ioredis stays an optional peer.
+ */
+export type RedisClientConstructor = typeof Redis;
 
 const REDIS_IDEMPOTENCY_OPTION_KEYS = optionKeys<RedisIdempotencyStoreOptions>()('client', 'url', 'ttlMs', 'keyPrefix');
 
@@ -29,21 +35,13 @@ local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-/**
- * Idempotency keys in Redis, shared by every worker: `acquire` is one atomic
- * `SET key <in-flight> NX PX lockMs`, `complete` overwrites it with the result and the TTL, and
- * `release` deletes it only while it is still this holder's reservation.
- *
- * @example
- * const idempotency = createRedisIdempotencyStore({ url: process.env.REDIS_URL });
- * createAutomationEngine({ store, channels, idempotency });
- */
-export function createRedisIdempotencyStore(options: RedisIdempotencyStoreOptions): IdempotencyStore {
+/** The Redis idempotency store on the `Redis` class it is handed; `createRedisIdempotencyStore` (entries/redis.ts) documents it. */
+export function redisIdempotencyStore(RedisClient: RedisClientConstructor, options: RedisIdempotencyStoreOptions): IdempotencyStore {
   checkOptions('createRedisIdempotencyStore', options, REDIS_IDEMPOTENCY_OPTION_KEYS, true);
   if (!options.client && !options.url) throw new AutomationError('CRM_ERR_CONFIG', 'createRedisIdempotencyStore needs a client or a url');
   const ttlOverride = options.ttlMs === undefined ? undefined : positiveIntOption('createRedisIdempotencyStore: ttlMs', options.ttlMs, 1);
   const owned = !options.client;
-  const client = options.client ?? new Redis(options.url as string, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  const client = options.client ?? new RedisClient(options.url as string, { lazyConnect: false, maxRetriesPerRequest: 3 });
   const prefix = options.keyPrefix ?? 'crm:idempotency:';
   // Reservation values this process holds, by key, so release can compare.
   const held = new Map<string, string>();
