@@ -139,6 +139,41 @@ describe('the delivery ledger in the engine', () => {
     expect(trigger?.executionHistory.filter((h) => h.reason === 'in-flight')).toHaveLength(12);
   });
 
+  it('sends an action once more through the next provider when a receipt says undelivered within the failover window', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    const sent: Array<{ provider: string; excluded: readonly string[] }> = [];
+    const failover: ChannelGateway = {
+      name: 'failover',
+      failover: { providers: ['first', 'second'], undeliveredWithinMs: 60_000 },
+      send: async (command) => {
+        const excluded = command.metadata.excludeProviders ?? [];
+        const provider = ['first', 'second'].find((p) => !excluded.includes(p)) ?? 'none';
+        sent.push({ provider, excluded });
+        return { provider, id: `${provider}-${sent.length}` };
+      },
+    };
+    const engine = createAutomationEngine({ store: createMemoryStore(), channels: { sms: failover }, clock });
+    await engine.rules.create(ACCOUNT, immediate);
+    const [trigger] = await engine.ingest(event());
+    await engine.runDue();
+    await engine.stop();
+    expect(sent.map((s) => s.provider)).toEqual(['first']);
+
+    await clock.advance(30_000);
+    expect(await engine.deliveries.applyReceipt({ provider: 'first', providerId: 'first-1', state: 'undelivered', at: clock.now(), detail: '30007 carrier violation' })).toMatchObject({ applied: true });
+    await engine.runDue();
+    await engine.stop();
+    expect(sent).toEqual([{ provider: 'first', excluded: [] }, { provider: 'second', excluded: ['first'] }]);
+
+    // The second provider is the last: its undelivered receipt is recorded and nothing more is sent.
+    await engine.deliveries.applyReceipt({ provider: 'second', providerId: 'second-2', state: 'undelivered', at: clock.now() });
+    expect((await engine.runDue()).claimed).toBe(0);
+    // Outside the window nothing is resent either.
+    const deliveries = await engine.deliveries.ofTrigger(ACCOUNT, trigger?.id ?? '');
+    expect(deliveries.map((d) => [d.provider, d.state])).toEqual([['first', 'undelivered'], ['second', 'undelivered']]);
+    expect(sent).toHaveLength(2);
+  });
+
   it('keeps no ledger when told so, and says so when asked for one', async () => {
     const engine = createAutomationEngine({ store: createMemoryStore(), ledger: false });
     await expect(engine.deliveries.list(ACCOUNT)).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });

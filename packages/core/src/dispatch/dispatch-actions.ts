@@ -1,6 +1,6 @@
 import { BUILT_IN_COMMAND_SCHEMAS, checkCommandParams, isBuiltInActionType } from '../actions/built-in.js';
 import { AutomationError, describeError } from '../errors.js';
-import type { ActionCommand, ChannelMap } from '../ports/gateway.js';
+import type { ActionCommand, ChannelGateway, ChannelMap } from '../ports/gateway.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import { hasTraceContext, type Span, type Tracer } from '../ports/tracer.js';
@@ -121,6 +121,28 @@ function latestByAction(deliveries: readonly Delivery[]): Map<number, Delivery> 
   return latest;
 }
 
+/** Every delivery of each action, oldest first. */
+function byAction(deliveries: readonly Delivery[]): Map<number, Delivery[]> {
+  const out = new Map<number, Delivery[]>();
+  for (const d of deliveries) (out.get(d.actionIndex) ?? out.set(d.actionIndex, []).get(d.actionIndex))?.push(d);
+  return out;
+}
+
+/**
+ * The providers to skip when an action's last send was reported undelivered soon enough after its
+ * acceptance and its gateway can fail over to a provider not yet tried; undefined otherwise.
+ */
+export function failoverAfter(gateway: ChannelGateway | undefined, sends: readonly Delivery[], last: Delivery): string[] | undefined {
+  const within = gateway?.failover?.undeliveredWithinMs;
+  if (within === undefined || last.state !== 'undelivered') return undefined;
+  const accepted = last.events.find((e) => e.state === 'accepted')?.at ?? last.createdAt;
+  const undelivered = last.events.find((e) => e.state === 'undelivered')?.at ?? last.updatedAt;
+  if (undelivered.getTime() - accepted.getTime() > within) return undefined;
+  const failed = [...new Set(sends.filter((d) => d.state === 'undelivered').map((d) => d.provider))];
+  const remaining = (gateway?.failover?.providers ?? []).filter((p) => !failed.includes(p));
+  return remaining.length > 0 ? failed : undefined;
+}
+
 /** The provider's message id and name in what a gateway returned (`{ provider, id }` receipts). */
 function receiptOf(result: unknown): { providerId?: string; provider?: string } {
   if (typeof result !== 'object' || result === null) return {};
@@ -153,11 +175,16 @@ export async function dispatchActions(
   // A first attempt has no earlier sends; a later one (a retry, or a takeover after a crash) reads them.
   // Without a ledger, the history is what remembers a send that may have reached the provider.
   const heldBefore = recorder ? new Set<number>() : heldActions(trigger);
-  const earlier = recorder && trigger.attempt > 1 ? latestByAction(await recorder.ledger.deliveriesOfTrigger(trigger.accountId, trigger.id)) : new Map<number, Delivery>();
+  const history = recorder && trigger.attempt > 1 ? await recorder.ledger.deliveriesOfTrigger(trigger.accountId, trigger.id) : [];
+  const earlier = latestByAction(history);
+  const earliest = byAction(history);
 
   for (let index = 0; index < rule.actionCount; index++) {
     const type = rule.actionType(index);
-    if (alreadySent.has(index) || failedBefore.has(index)) {
+    const last = earlier.get(index);
+    // A receipt said undelivered soon after acceptance and the gateway has another provider to try.
+    const failover = last ? failoverAfter(ctx.channels[type], earliest.get(index) ?? [], last) : undefined;
+    if ((alreadySent.has(index) && !failover) || failedBefore.has(index)) {
       result.outcomes.push({ index, type, status: alreadySent.has(index) ? 'already-sent' : 'not-attempted' });
       continue;
     }
@@ -166,8 +193,7 @@ export async function dispatchActions(
       result.outcomes.push({ index, type, status: 'unknown', error: { code: 'CRM_ERR_DELIVERY_UNKNOWN', message: 'an earlier send may have reached the provider; not sent again without an operator', retryable: false } });
       continue;
     }
-    const last = earlier.get(index);
-    if (last && TAKEN.has(last.state)) {
+    if (last && TAKEN.has(last.state) && !failover) {
       // The provider took it, but the attempt that sent it never recorded so (it died, or its write failed).
       result.sent.push(index);
       result.outcomes.push({ index, type, status: 'already-sent', deliveryId: last.id });
@@ -234,6 +260,7 @@ export async function dispatchActions(
         });
         command.metadata.deliveryId = delivery.id;
       }
+      if (failover) command.metadata.excludeProviders = failover;
       const sending = command;
       const sent = await withTimeout((signal) => gateway.send(sending, { signal }), ctx.sendTimeoutMs, ctx.clock);
       const durationMs = Date.now() - started;
@@ -241,7 +268,13 @@ export async function dispatchActions(
       result.outcomes.push({ index, type, status: 'sent', ...(sent === undefined ? {} : { result: sent }), durationMs, ...(delivery ? { deliveryId: delivery.id } : {}) });
       const receipt = receiptOf(sent);
       if (delivery && recorder) {
-        recorder.outcome({ id: delivery.id, state: 'accepted', at: ctx.clock.now(), ...(receipt.providerId ? { providerId: receipt.providerId } : {}) });
+        recorder.outcome({
+          id: delivery.id,
+          state: 'accepted',
+          at: ctx.clock.now(),
+          ...(receipt.providerId ? { providerId: receipt.providerId } : {}),
+          ...(receipt.provider && receipt.provider !== delivery.provider ? { provider: receipt.provider } : {}),
+        });
       }
       // The provider that took it, as the receipt names it: through a Notification Service or a
       // failover gateway, that is the real provider rather than the gateway in front of it.

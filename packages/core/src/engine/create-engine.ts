@@ -114,7 +114,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     instanceId: tuning.instanceId,
     rules: createRuleAdmin({ store: stores.rules, language, clock, logger, observer, eventTimeWindow: tuning.eventTimeWindow }),
     triggers: createTriggerAdmin({ store: stores.triggers, clock, wake }),
-    deliveries: createDeliveryAdmin({ ledger, triggers: stores.triggers, clock, logger, observer, leaseMs: tuning.leaseMs, wake }),
+    deliveries: createDeliveryAdmin({ ledger, channels: options.channels ?? {}, triggers: stores.triggers, clock, logger, observer, leaseMs: tuning.leaseMs, wake }),
     ingest: intake.ingest,
     ingestMany: intake.ingestMany,
     publish: intake.publish,

@@ -1,9 +1,11 @@
 import { AutomationError, TriggerStateError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { Delivery, DeliveryLedger, DeliveryReceipt, ReceiptResult } from '../ports/delivery-ledger.js';
+import type { ChannelMap } from '../ports/gateway.js';
 import type { Logger } from '../ports/logger.js';
 import type { TriggerStore } from '../ports/store.js';
 import type { Page } from '../rules/rule.js';
+import { failoverAfter } from '../dispatch/dispatch-actions.js';
 import { requireAccount } from './account.js';
 import type { EngineObserver } from './observer.js';
 
@@ -28,6 +30,8 @@ export interface DeliveryAdmin {
 
 export interface DeliveryAdminContext {
   ledger: DeliveryLedger | undefined;
+  /** The engine's gateways, for their failover settings. */
+  channels: ChannelMap;
   triggers: TriggerStore;
   clock: Clock;
   logger: Logger;
@@ -71,7 +75,27 @@ export function createDeliveryAdmin(ctx: DeliveryAdminContext): DeliveryAdmin {
     },
     async applyReceipt(receipt) {
       const result = await ledger().applyReceipt(receipt);
-      if (result.applied) ctx.observer.emit('delivery:changed', { delivery: result.delivery, source: 'receipt' });
+      if (!result.applied) return result;
+      const delivery = result.delivery;
+      ctx.observer.emit('delivery:changed', { delivery, source: 'receipt' });
+      const gateway = ctx.channels[delivery.type];
+      const sends = delivery.state === 'undelivered' && gateway?.failover ? (await ledger().deliveriesOfTrigger(delivery.accountId, delivery.triggerId)).filter((d) => d.actionIndex === delivery.actionIndex) : [];
+      if (sends.length > 0 && failoverAfter(gateway, sends, delivery)) {
+        // Run the trigger again now: dispatch sends this action through a provider not yet tried.
+        const at = ctx.clock.now();
+        const trigger = await ctx.triggers.getTrigger(delivery.accountId, delivery.triggerId);
+        const moved = await ctx.triggers.transitionTrigger(delivery.accountId, delivery.triggerId, {
+          from: ['completed', 'failed'],
+          to: 'pending',
+          evaluateAt: at,
+          now: at,
+          history: { at, attempt: trigger?.attempt ?? 0, outcome: 'retry-requested', reason: 'failover', by: `receipt:${delivery.provider}` },
+        });
+        if (moved.ok) {
+          ctx.logger.info({ accountId: delivery.accountId, triggerId: delivery.triggerId, ruleId: delivery.ruleId, deliveryId: delivery.id, provider: delivery.provider }, 'undelivered within the failover window: sending through the next provider');
+          ctx.wake(at);
+        }
+      }
       return result;
     },
     async reconcile() {

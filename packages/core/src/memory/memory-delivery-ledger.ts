@@ -58,6 +58,7 @@ export function createMemoryDeliveryLedger(): DeliveryLedger & { readonly size: 
         const source = o.source ?? 'engine';
         const from: readonly DeliveryState[] = source === 'engine' ? ['intent'] : ['intent', 'unknown'];
         if (!from.includes(d.state) || deliveryRank(o.state) < deliveryRank(d.state)) return false;
+        if (o.provider !== undefined) d.provider = o.provider;
         if (o.providerId !== undefined) {
           d.providerId = o.providerId;
           byProviderId.set(providerKey(d.provider, o.providerId), d.id);

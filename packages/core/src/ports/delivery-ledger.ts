@@ -67,6 +67,8 @@ export interface DeliveryOutcome {
   id: string;
   state: Extract<DeliveryState, 'accepted' | 'refused' | 'unknown'>;
   providerId?: string | undefined;
+  /** The provider that took it, when it is not the gateway's name (a failover gateway, a Notification Service). */
+  provider?: string | undefined;
   error?: ErrorSummary | undefined;
   at: Date;
   source?: DeliverySource | undefined;

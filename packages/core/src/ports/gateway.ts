@@ -13,6 +13,11 @@ export interface CommandMetadata {
    * send even when the provider's answer was lost.
    */
   deliveryId?: string | undefined;
+  /**
+   * Providers that already took this action and reported it undelivered: a failover gateway sends
+   * through one of its others. Set by the engine when it sends an action again after such a receipt.
+   */
+  excludeProviders?: readonly string[] | undefined;
 }
 
 /**
@@ -84,6 +89,12 @@ export interface ChannelGateway<P extends Record<string, unknown> = Record<strin
   readonly dedupes?: boolean | undefined;
   /** Provider name for logs and metrics. */
   readonly name?: string | undefined;
+  /**
+   * A gateway in front of several providers (`createFailoverGateway`): when a receipt says a send
+   * was undelivered within `undeliveredWithinMs` of its acceptance, the engine sends the action again
+   * once per remaining provider (`metadata.excludeProviders` names those that failed).
+   */
+  readonly failover?: { readonly providers: readonly string[]; readonly undeliveredWithinMs?: number | undefined } | undefined;
   /**
    * Validates the `params` of rules that use this gateway's action type, at save time (templates
    * allowed). Built-in types fall back to core's schema (`smsRuleParamsSchema`, ...); a gateway may
