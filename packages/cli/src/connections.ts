@@ -1,10 +1,11 @@
-import { createKafkaBus, type KafkaBus } from '@crm-automation/adapter-kafka';
-import { createRabbitBus, type RabbitBus } from '@crm-automation/adapter-rabbitmq';
+import type { KafkaBus } from '@crm-automation/adapter-kafka';
+import type { RabbitBus } from '@crm-automation/adapter-rabbitmq';
 import { checkOptions, createAutomationEngine, optionKeys, type AutomationEngine } from '@crm-automation/core';
 import { CliError } from './cli-error.js';
 import type { IndexedCollection } from './commands/ensure-indexes.js';
 import type { RetentionTarget } from './commands/purge.js';
 import type { DeadLetterSource } from './commands/dead-letters.js';
+import { loadAdapter } from './load-adapter.js';
 import { openMongoBackend } from './stores/mongo-backend.js';
 import { openPostgresBackend } from './stores/postgres-backend.js';
 import { STORE_KINDS, type StoreBackend, type StoreKind } from './stores/store-backend.js';
@@ -42,13 +43,16 @@ const CONNECTION_SETTING_KEYS = optionKeys<ConnectionSettings>()(
 
 export type BusKind = 'rabbitmq' | 'kafka';
 
-/** What the commands of one CLI run use; {@link Connections} opens the real ones, tests pass memory ones. */
+/**
+ * What the commands of one CLI run use; {@link Connections} opens the real ones, tests pass memory ones.
+ * `engine` and `indexTargets` may answer with a promise: the real ones import the store's adapter first.
+ */
 export interface CliConnections {
   /** An engine over the store that is never started: its rules and triggers APIs apply the engine's rules. */
-  engine(): AutomationEngine;
+  engine(): AutomationEngine | Promise<AutomationEngine>;
   deadLetters(kind: BusKind): DeadLetterSource;
   retention(): RetentionTarget;
-  indexTargets(idempotencyCollection: string | false): IndexedCollection[];
+  indexTargets(idempotencyCollection: string | false): IndexedCollection[] | Promise<IndexedCollection[]>;
   close(): Promise<void>;
 }
 
@@ -80,20 +84,21 @@ export function chooseStore(settings: ConnectionSettings): { kind: 'mongo'; uri:
 
 /**
  * Opens what a command needs, when it first needs it (so `--help` connects nowhere), and closes all
- * of it at the end. Indexes and tables are never created as a side effect: only `ensure-indexes`
- * (`ensure-schema`) does that.
+ * of it at the end. The adapters are optional peer dependencies, imported on first use: a missing one
+ * is a `CRM_ERR_CLI_CONFIG` naming the package. Indexes and tables are never created as a side
+ * effect: only `ensure-indexes` (`ensure-schema`) does that.
  */
 export class Connections implements CliConnections {
-  private backend: StoreBackend | undefined;
-  private engineInstance: AutomationEngine | undefined;
-  private readonly buses: Array<RabbitBus | KafkaBus> = [];
+  private backend: Promise<StoreBackend> | undefined;
+  private engineInstance: Promise<AutomationEngine> | undefined;
+  private readonly buses: Array<Promise<RabbitBus | KafkaBus>> = [];
 
   constructor(private readonly settings: ConnectionSettings) {
     checkOptions('Connections', settings, CONNECTION_SETTING_KEYS, true);
   }
 
-  /** The store the settings name, opened once. */
-  store(): StoreBackend {
+  /** The store the settings name, opened once. Settings errors are thrown before anything is imported. */
+  store(): Promise<StoreBackend> {
     if (!this.backend) {
       const chosen = chooseStore(this.settings);
       this.backend = chosen.kind === 'mongo' ? openMongoBackend(chosen.uri, given(this.settings.db)) : openPostgresBackend(chosen.url, given(this.settings.schema));
@@ -101,40 +106,67 @@ export class Connections implements CliConnections {
     return this.backend;
   }
 
-  engine(): AutomationEngine {
-    this.engineInstance ??= createAutomationEngine({
-      store: this.store().store,
-      actionTypes: this.settings.actionTypes,
-      ...(this.settings.allowPrivateWebhooks ? { webhookAddressPolicy: { allowPrivateNetworks: true } } : {}),
-      instanceId: 'crm-automation-cli',
-    });
+  engine(): Promise<AutomationEngine> {
+    this.engineInstance ??= this.store().then((backend) =>
+      createAutomationEngine({
+        store: backend.store,
+        actionTypes: this.settings.actionTypes,
+        ...(this.settings.allowPrivateWebhooks ? { webhookAddressPolicy: { allowPrivateNetworks: true } } : {}),
+        instanceId: 'crm-automation-cli',
+      }),
+    );
     return this.engineInstance;
   }
 
   deadLetters(kind: BusKind): DeadLetterSource {
     if (kind === 'rabbitmq') {
-      if (!this.settings.rabbitmqUrl) throw new CliError('CRM_ERR_CLI_CONFIG', 'set RABBITMQ_URL or pass --rabbitmq-url');
-      const bus = createRabbitBus({ url: this.settings.rabbitmqUrl, exchange: this.settings.exchange, queuePrefix: this.settings.queuePrefix, publishTimeoutMs: 15_000 });
-      this.buses.push(bus);
-      return bus.deadLetters;
+      const url = this.settings.rabbitmqUrl;
+      if (!url) throw new CliError('CRM_ERR_CLI_CONFIG', 'set RABBITMQ_URL or pass --rabbitmq-url');
+      return this.busDeadLetters(async () => {
+        const { createRabbitBus } = await loadAdapter('@crm-automation/adapter-rabbitmq', 'dead-letters --bus rabbitmq', () => import('@crm-automation/adapter-rabbitmq'));
+        return createRabbitBus({ url, exchange: this.settings.exchange, queuePrefix: this.settings.queuePrefix, publishTimeoutMs: 15_000 });
+      });
     }
-    if (!this.settings.kafkaBrokers) throw new CliError('CRM_ERR_CLI_CONFIG', 'set KAFKA_BROKERS or pass --kafka-brokers');
-    const bus = createKafkaBus({ brokers: this.settings.kafkaBrokers, topic: this.settings.topic, clientId: 'crm-automation-cli', publishTimeoutMs: 15_000 });
-    this.buses.push(bus);
-    return bus.deadLetters;
+    const brokers = this.settings.kafkaBrokers;
+    if (!brokers) throw new CliError('CRM_ERR_CLI_CONFIG', 'set KAFKA_BROKERS or pass --kafka-brokers');
+    return this.busDeadLetters(async () => {
+      const { createKafkaBus } = await loadAdapter('@crm-automation/adapter-kafka', 'dead-letters --bus kafka', () => import('@crm-automation/adapter-kafka'));
+      return createKafkaBus({ brokers, topic: this.settings.topic, clientId: 'crm-automation-cli', publishTimeoutMs: 15_000 });
+    });
+  }
+
+  /** Dead letters of a bus opened on the first call, so that the adapter is imported only when used. */
+  private busDeadLetters(open: () => Promise<RabbitBus | KafkaBus>): DeadLetterSource {
+    let opened: Promise<RabbitBus | KafkaBus> | undefined;
+    const bus = () => {
+      if (!opened) {
+        opened = open();
+        this.buses.push(opened);
+      }
+      return opened;
+    };
+    return {
+      list: async (filter) => (await bus()).deadLetters.list(filter),
+      replay: async (filter) => (await bus()).deadLetters.replay(filter),
+    };
   }
 
   retention(): RetentionTarget {
-    return this.store().retention;
+    // Settings errors now, as before; the store (and its adapter) only when the purge runs.
+    chooseStore(this.settings);
+    return {
+      purge: async (request) => (await this.store()).retention.purge(request),
+      count: async (request) => (await this.store()).retention.count(request),
+    };
   }
 
   /** The automation store's indexes (MongoDB) or schema (PostgreSQL) and, unless `idempotencyCollection` is false, the idempotency keys'. */
-  indexTargets(idempotencyCollection: string | false): IndexedCollection[] {
-    return this.store().indexTargets(idempotencyCollection);
+  async indexTargets(idempotencyCollection: string | false): Promise<IndexedCollection[]> {
+    return (await this.store()).indexTargets(idempotencyCollection);
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.buses.map((bus) => bus.close()));
-    await this.backend?.close().catch(() => undefined);
+    await Promise.allSettled(this.buses.map(async (opened) => (await opened).close()));
+    await this.backend?.then((backend) => backend.close()).catch(() => undefined);
   }
 }

@@ -175,7 +175,7 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
     .option('--limit <n>', 'at most this many (default 50)', positiveInt)
     .action(
       run(async ({ output, connections }, options: { account: string; status?: TriggerStatus[]; rule?: string; from?: string; to?: string; limit?: number }) => {
-        const found = await listTriggers(connections.engine(), {
+        const found = await listTriggers(await connections.engine(), {
           accountId: options.account,
           statuses: options.status,
           ruleId: options.rule,
@@ -193,7 +193,7 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
     .requiredOption('--account <id>', 'the account the trigger belongs to')
     .action(
       run(async ({ output, connections }, id: string, options: { account: string }) => {
-        printTrigger(output, await inspectTrigger(connections.engine(), options.account, id));
+        printTrigger(output, await inspectTrigger(await connections.engine(), options.account, id));
       }),
     );
   const bulk = (operation: BulkOperation, description: string, defaults: string) =>
@@ -209,7 +209,7 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
       .action(
         run(async ({ output, connections }, options: { account: string; status?: TriggerStatus[]; rule?: string; from?: string; to?: string; dryRun?: boolean }) => {
           const result = await bulkTransition(
-            connections.engine(),
+            await connections.engine(),
             operation,
             {
               accountId: options.account,
@@ -236,7 +236,7 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
     .option('--out <file>', 'write to this file')
     .action(
       run(async ({ output, connections }, options: { account: string; out?: string }) => {
-        const file = await exportRules(connections.engine(), options.account);
+        const file = await exportRules(await connections.engine(), options.account);
         const text = `${JSON.stringify(file, null, 2)}\n`;
         if (options.out === undefined) return output.out(text.trimEnd());
         await writeFile(options.out, text).catch((error: unknown) => {
@@ -264,7 +264,7 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
         } catch (error) {
           throw new CliError('CRM_ERR_CLI_FILE', `cannot read ${options.in} as JSON: ${error instanceof Error ? error.message : String(error)}`);
         }
-        printImport(output, await importRules(connections.engine(), options.account, file, { dryRun: options.dryRun }, output));
+        printImport(output, await importRules(await connections.engine(), options.account, file, { dryRun: options.dryRun }, output));
       }),
     );
 
@@ -277,7 +277,7 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
     .option('--no-idempotency', 'skip the idempotency keys collection')
     .action(
       run(async ({ output, connections }, options: { idempotencyCollection: string; idempotency: boolean }) => {
-        printIndexReports(output, await ensureIndexes(connections.indexTargets(options.idempotency ? options.idempotencyCollection : false), output));
+        printIndexReports(output, await ensureIndexes(await connections.indexTargets(options.idempotency ? options.idempotencyCollection : false), output));
       }),
     );
   program

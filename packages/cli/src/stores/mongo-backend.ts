@@ -1,9 +1,10 @@
-import { createMongoIdempotencyStore, createMongoStore } from '@crm-automation/adapter-mongo';
 import type { IndexedCollection } from '../commands/ensure-indexes.js';
+import { loadAdapter } from '../load-adapter.js';
 import type { StoreBackend } from './store-backend.js';
 
 /** The MongoDB store; indexes are created only by `ensure-indexes` (`autoIndex: false`). */
-export function openMongoBackend(uri: string, dbName: string | undefined): StoreBackend {
+export async function openMongoBackend(uri: string, dbName: string | undefined): Promise<StoreBackend> {
+  const { createMongoIdempotencyStore, createMongoStore } = await loadAdapter('@crm-automation/adapter-mongo', 'a MongoDB store (MONGODB_URI)', () => import('@crm-automation/adapter-mongo'));
   const store = createMongoStore({ uri, dbName, autoIndex: false });
   return {
     kind: 'mongo',

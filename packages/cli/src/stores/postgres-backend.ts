@@ -1,6 +1,7 @@
-import { createPostgresIdempotencyStore, createPostgresStore, type SchemaReport } from '@crm-automation/adapter-postgres';
+import type { SchemaReport } from '@crm-automation/adapter-postgres';
 import { CliError } from '../cli-error.js';
 import type { IndexedCollection } from '../commands/ensure-indexes.js';
+import { loadAdapter } from '../load-adapter.js';
 import type { StoreBackend } from './store-backend.js';
 
 /** SQLSTATEs of a missing schema or table. */
@@ -20,7 +21,8 @@ function schemaSummary(report: SchemaReport) {
  * (`ensureSchema()`); any other command on a schema not set up fails with the adapter's
  * `CRM_ERR_CONFIG` saying so.
  */
-export function openPostgresBackend(connectionString: string, schema: string | undefined): StoreBackend {
+export async function openPostgresBackend(connectionString: string, schema: string | undefined): Promise<StoreBackend> {
+  const { createPostgresIdempotencyStore, createPostgresStore } = await loadAdapter('@crm-automation/adapter-postgres', 'a PostgreSQL store (POSTGRES_URL)', () => import('@crm-automation/adapter-postgres'));
   const store = createPostgresStore({ connectionString, schema, poolConfig: { max: 4, application_name: 'crm-automation-cli' } });
   const quoted = `"${store.schema}"`;
   return {
