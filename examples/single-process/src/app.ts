@@ -21,6 +21,7 @@ import { loadAppConfig, storeKind } from './app/app-config.js';
 import { appGateways } from './app/app-gateways.js';
 import { DESIGN_DOC_EVENT_TYPES } from './app/event-catalog.js';
 import { mountManagementUi } from './app/management-ui-mount.js';
+import { startupBanner, type StartupBannerInput } from './app/startup-banner.js';
 import { highValueJobRule, technicianSmsRule } from './rules.js';
 
 const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info', base: { service: 'crm-automation-app' }, timestamp: pino.stdTimeFunctions.isoTime });
@@ -83,15 +84,16 @@ try {
     logger.info({ accountId: trigger.accountId, ruleId: trigger.ruleId, triggerId: trigger.id, status: result.status, reason: result.history.reason }, `trigger ${result.status}`);
   });
 
-  // Who may call the API: stored hashes, plus a development key printed once.
+  // Who may call the API: stored hashes, plus a development key printed once the server listens.
   const keys: ApiKeyRecord[] = (config.RULES_API_KEYS ?? []).map((entry) => {
     const [accountId = '', hash = ''] = entry.split(':');
     return { accountId, hash };
   });
+  let devKey: StartupBannerInput['devKey'];
   if (config.NODE_ENV !== 'production' && (config.DEV_API_KEY || keys.length === 0)) {
     const key = config.DEV_API_KEY ?? generateApiKey().key;
     keys.push({ hash: hashApiKey(key), accountId: config.DEV_ACCOUNT_ID, id: 'dev-key' });
-    process.stdout.write(`\n  API key for account ${config.DEV_ACCOUNT_ID} (development):  ${key}\n\n`);
+    devKey = { accountId: config.DEV_ACCOUNT_ID, key, fromEnv: config.DEV_API_KEY !== undefined };
   }
 
   const seed = config.SEED_RULES ?? kind === 'memory';
@@ -131,13 +133,15 @@ try {
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks });
   });
   await app.register(rulesRoutes, { engine, authenticate: apiKeyAuth({ keys }), eventCatalog: DESIGN_DOC_EVENT_TYPES, openapi: { title: 'CRM Automation (single process)', version: '0.1.0' } });
-  await mountManagementUi(app, logger);
+  const uiBuilt = await mountManagementUi(app);
+  // The address a person opens first: the UI (or the page at /ui saying how to build it).
+  app.get('/', (_request, reply) => reply.redirect('/ui/'));
   await engine.start();
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
   logger.info({ port, store: kind, idempotency: redis ? 'redis' : durableKeys ? 'postgres' : 'memory', gateways: gateways.describe }, 'app ready');
-  process.stdout.write(`listening on http://${config.HOST}:${port}\n`);
+  process.stdout.write(startupBanner({ host: config.HOST, port, uiBuilt, devKey }));
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -64,16 +64,32 @@ describe('npm run app (in memory, console gateways)', () => {
     expect(text).toMatch(/crm_http_requests_total\{service="single-process",method="POST",route="\/events",status="202"\} [1-9]/);
   });
 
-  it('serves the Management UI at /ui once it is built, and says so when it is not', async () => {
+  it('prints where it listens, the Management UI and the key, and redirects / to the UI', async () => {
+    expect(output()).toContain(`  listening on ${base}\n  Management UI:  ${base}/ui/`);
+    expect(output()).toContain(`  API key for account acc_12345 (development, from DEV_API_KEY):  ${KEY}\n`);
+    const root = await fetch(`${base}/`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/ui/');
+  });
+
+  it('serves the Management UI at /ui once it is built, and a page saying how to build it when it is not', async () => {
     const built = existsSync(join(dirname(createRequire(import.meta.url).resolve('@crm-automation/ui/package.json')), 'dist', 'app', 'index.html'));
-    const response = await fetch(`${base}/ui/`);
-    if (built) {
-      expect(response.status).toBe(200);
-      expect(response.headers.get('content-type')).toContain('text/html');
+    for (const path of ['/ui', '/ui/', '/']) {
+      const response = await fetch(`${base}${path}`);
+      expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
       expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
-    } else {
-      expect(response.status).toBe(404);
+      const page = await response.text();
+      if (built) {
+        expect(response.status, path).toBe(200);
+        expect(page).toContain('<base href="/ui/" />');
+      } else {
+        expect(response.status, path).toBe(503);
+        expect(page).toContain('npm run build -w @crm-automation/ui');
+      }
+    }
+    if (!built) {
       expect(output()).toContain('Management UI not built');
+      expect(output()).toContain('(not built yet: npm run build -w @crm-automation/ui, then restart)');
     }
   });
 

@@ -3,21 +3,16 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { managementUi } from '@crm-automation/ui';
 import type { FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
 
 /**
  * Serves the Management UI (the Automation Builder, `@crm-automation/ui`) at `/ui`, next to the
  * Rules API it calls at the same origin. The app's build ships in the package's `dist/app`; in a
  * fresh checkout it exists after `npm run build` (or `npm run build -w @crm-automation/ui`), and
- * until then the service runs without the UI and says so.
+ * until then the plugin answers `/ui` with a page giving that command (and logs it). Returns
+ * whether the build is there, for the start-up lines.
  */
-export async function mountManagementUi(app: FastifyInstance, logger: Logger): Promise<boolean> {
+export async function mountManagementUi(app: FastifyInstance): Promise<boolean> {
+  await app.register(managementUi, { prefix: '/ui' });
   const root = join(dirname(createRequire(import.meta.url).resolve('@crm-automation/ui/package.json')), 'dist', 'app');
-  if (!existsSync(join(root, 'index.html'))) {
-    logger.warn({ root }, 'Management UI not built: run `npm run build -w @crm-automation/ui` to serve it at /ui');
-    return false;
-  }
-  await app.register(managementUi, { prefix: '/ui', root });
-  logger.info({ path: '/ui' }, 'Management UI mounted');
-  return true;
+  return existsSync(join(root, 'index.html'));
 }
