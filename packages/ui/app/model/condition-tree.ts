@@ -39,10 +39,3 @@ export function setGroupMode(group: GroupForm, mode: GroupMode, fact?: string): 
   }
   return { ...group, mode };
 }
-
-/** Counts leaf conditions, for headings like "3 conditions". */
-export function countConditions(node: NodeForm): number {
-  if (node.kind === 'condition') return 1;
-  if (node.kind === 'raw') return 0;
-  return node.children.reduce((sum, child) => sum + countConditions(child), 0);
-}

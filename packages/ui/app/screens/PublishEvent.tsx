@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ApiClient } from '../api/client.js';
+import { errorText } from '../api/error-text.js';
 import type { EventAccepted } from '../api/types.js';
 import { formatDateTime, pluralize } from '../format.js';
 import { isJsonObject, parseJson, prettyJson, type JsonObject } from '../model/json.js';
-import { errorText } from './RuleEditor.js';
 
 /** Publishes a test event through `POST /events`: the same intake as the CRM's events. */
 export function PublishEvent({ api, eventName, sample, onPublished }: { api: ApiClient; eventName: string; sample: JsonObject | undefined; onPublished: () => void }) {

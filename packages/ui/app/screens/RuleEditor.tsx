@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, type ApiClient } from '../api/client.js';
+import { errorText } from '../api/error-text.js';
 import type { EventType, Rule } from '../api/types.js';
 import { ActionCard } from '../components/ActionCard.js';
 import { factsListId, GroupEditor, pathsListId, type TreeActions } from '../components/ConditionEditor.js';
@@ -10,6 +11,7 @@ import { addChild, removeNode, setGroupMode, updateNode } from '../model/conditi
 import { formFieldPaths, placeIssues, type PathIssue } from '../model/form-fields.js';
 import { fieldId } from '../model/issue-path.js';
 import { parseJson, prettyJson, isJsonObject } from '../model/json.js';
+import { documentOf } from '../model/rule-document.js';
 import { factsFrom, placeholdersFrom } from '../model/placeholders.js';
 import { DELAY_UNITS, emptyAction, emptyRuleForm, formToRule, ruleToForm, type ActionEntry, type DelayUnit, type GroupForm, type RuleForm } from '../model/rule-form.js';
 import { Link, navigate, ruleHref, runsHref } from '../router.js';
@@ -23,12 +25,6 @@ interface RuleEditorProps {
 }
 
 const OTHER_EVENT = '\u0000other';
-
-/** Strips what the server owns, leaving the document a user edits. */
-export function documentOf(rule: Rule): Record<string, unknown> {
-  const { id: _id, accountId: _account, version: _version, createdAt: _created, updatedAt: _updated, ...doc } = rule;
-  return doc;
-}
 
 /** Builds or edits a rule: a form and a JSON view of the same document, a dry run, and saving. */
 export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
@@ -551,9 +547,4 @@ function Tabs({ view, onChange }: { view: 'form' | 'json'; onChange: (view: 'for
       ))}
     </div>
   );
-}
-
-export function errorText(error: unknown): string {
-  if (error instanceof ApiError) return error.message;
-  return 'Something went wrong. Try again.';
 }

@@ -1,10 +1,11 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, type ApiClient } from '../api/client.js';
+import { errorText } from '../api/error-text.js';
 import type { Rule, RuleStats, TriggerStatus } from '../api/types.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { formatDateTime, formatDelay, formatRelative, pluralize } from '../format.js';
+import { documentOf } from '../model/rule-document.js';
 import { Link, ruleHref, runsHref } from '../router.js';
-import { documentOf, errorText } from './RuleEditor.js';
 
 const SHOWN_COUNTS: TriggerStatus[] = ['completed', 'skipped', 'failed', 'pending', 'retrying', 'processing', 'cancelled'];
 

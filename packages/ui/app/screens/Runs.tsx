@@ -1,11 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, type ApiClient } from '../api/client.js';
+import { errorText } from '../api/error-text.js';
 import { TRIGGER_STATUSES, type EventType, type Rule, type Trigger, type TriggerStatus } from '../api/types.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { RunHistory } from '../components/RunHistory.js';
 import { formatDateTime, formatRelative, pluralize } from '../format.js';
 import { Link, ruleHref } from '../router.js';
-import { errorText } from './RuleEditor.js';
 import { PublishEvent } from './PublishEvent.js';
 
 const POLL_MS = 2_500;

@@ -1,12 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ApiClient } from '../api/client.js';
+import { errorText } from '../api/error-text.js';
 import type { DryRunOk, EventType, Rule, Trigger } from '../api/types.js';
 import { DryRunView } from '../components/DryRunView.js';
 import { formatDateTime, pluralize } from '../format.js';
 import type { FormIssue } from '../model/rule-form.js';
 import type { PathIssue } from '../model/form-fields.js';
 import { isJsonObject, parseJson, prettyJson, type JsonObject } from '../model/json.js';
-import { errorText } from './RuleEditor.js';
 
 interface TestPanelProps {
   api: ApiClient;

@@ -1,8 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createAutomationEngine, createMemoryStore, createRecordingChannel, type AutomationEngine, type RecordingChannel } from '@crm-automation/core';
 import { apiKeyAuth, generateApiKey, rulesRoutes } from '@crm-automation/http';
-import { managementUi } from '../../src/index.js';
 import { doneJobPayload } from '@crm-automation/testing';
+import { managementUi } from '../../src/index.js';
 
 export const ACCOUNT = 'acc_12345';
 
