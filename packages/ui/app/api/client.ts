@@ -4,11 +4,14 @@ import type {
   DryRunResult,
   EventAccepted,
   EventType,
-  Page,
+  PublishedEvent,
   Rule,
+  RulePage,
   RuleStats,
   SampleEvent,
+  SavedRule,
   Trigger,
+  TriggerPage,
   TriggerStatus,
   ValidateResult,
 } from './types.js';
@@ -85,22 +88,22 @@ export function createApiClient(options: ApiClientOptions) {
 
   return {
     listRules: (filter: { eventName?: string | undefined; enabled?: boolean | undefined; limit?: number | undefined; cursor?: string | undefined } = {}) =>
-      data<Page<Rule>>('GET', `/rules${query(filter)}`),
+      data<RulePage>('GET', `/rules${query(filter)}`),
     getRule: (id: string) => data<Rule>('GET', `/rules/${enc(id)}`),
-    createRule: (doc: JsonObject) => data<Rule>('POST', '/rules', doc),
+    createRule: (doc: JsonObject) => data<SavedRule>('POST', '/rules', doc),
     /** Replaces a rule if it is still at `version` (409 otherwise). */
-    updateRule: (id: string, doc: JsonObject, version: number) => data<Rule>('PUT', `/rules/${enc(id)}`, doc, { 'if-match': `"${version}"` }),
+    updateRule: (id: string, doc: JsonObject, version: number) => data<SavedRule>('PUT', `/rules/${enc(id)}`, doc, { 'if-match': `"${version}"` }),
     deleteRule: (id: string) => data<undefined>('DELETE', `/rules/${enc(id)}`),
     ruleStats: (id: string) => data<RuleStats>('GET', `/rules/${enc(id)}/stats`),
     validateRule: (rule: JsonObject, sample?: SampleEvent) => data<ValidateResult>('POST', '/rules/validate', sample ? { rule, sample } : { rule }),
     testRule: (id: string, sample: SampleEvent) => data<DryRunResult>('POST', `/rules/${enc(id)}/test`, sample),
     eventTypes: () => data<{ items: EventType[] }>('GET', '/event-types'),
     listTriggers: (filter: { ruleId?: string | undefined; status?: TriggerStatus[] | undefined; limit?: number | undefined; cursor?: string | undefined } = {}) =>
-      data<Page<Trigger>>('GET', `/triggers${query({ ...filter, status: filter.status?.join(',') })}`),
+      data<TriggerPage>('GET', `/triggers${query({ ...filter, status: filter.status?.join(',') })}`),
     getTrigger: (id: string) => data<Trigger>('GET', `/triggers/${enc(id)}`),
     retryTrigger: (id: string) => data<Trigger>('POST', `/triggers/${enc(id)}/retry`),
     cancelTrigger: (id: string) => data<Trigger>('POST', `/triggers/${enc(id)}/cancel`),
-    publishEvent: (event: { name: string; payload: JsonObject; id?: string }) => data<EventAccepted>('POST', '/events', event),
+    publishEvent: (event: PublishedEvent) => data<EventAccepted>('POST', '/events', event),
   };
 }
 

@@ -1,133 +1,51 @@
-import type { JsonObject, JsonValue } from '../model/json.js';
-import type { PathIssue } from '../model/form-fields.js';
+import type { operations } from '../api-types.js';
+import type { JsonValue } from '../model/json.js';
 
-/** Wire shapes of the Rules Service API (docs/rules-api.md), as the browser receives them. */
+/*
+ * Wire shapes of the Rules Service API, named for the app. Each is taken from app/api-types.ts, which is
+ * generated from the OpenAPI document the server serves (`npm run generate:api-types`), so a change of
+ * the server's schemas shows up here as a type error instead of a silent drift.
+ */
 
-export type TriggerStatus = 'pending' | 'processing' | 'retrying' | 'completed' | 'skipped' | 'failed' | 'cancelled';
-export const TRIGGER_STATUSES: readonly TriggerStatus[] = ['pending', 'processing', 'retrying', 'completed', 'skipped', 'failed', 'cancelled'];
+/**
+ * A body as the browser holds it after `response.json()`: what the document leaves open (`unknown`:
+ * payloads, condition values, rendered params) is a JSON value, since it came as JSON text.
+ */
+export type AsJson<T> = unknown extends T ? JsonValue : T extends readonly (infer I)[] ? AsJson<I>[] : T extends object ? { [K in keyof T]: AsJson<T[K]> } : T;
 
-export interface Rule {
-  id: string;
-  accountId: string;
-  name: string;
-  description?: string;
-  enabled: boolean;
-  trigger: { eventName: string };
-  delay: { value: number; unit: string };
-  conditions: JsonObject;
-  actions: JsonObject[];
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-}
+type JsonContent<R> = R extends { content: { 'application/json': infer B } } ? AsJson<B> : never;
 
-export interface Page<T> {
-  items: T[];
-  nextCursor?: string;
-}
+/** The JSON body of operation `O`'s answer with status `S`. */
+export type ResponseBody<O extends keyof operations, S extends keyof operations[O]['responses']> = JsonContent<operations[O]['responses'][S]>;
 
-export interface RuleStats {
-  lastFiredAt: string | null;
-  counts: Record<TriggerStatus, number>;
-  since: string;
-}
+/** The JSON body operation `O` takes. */
+export type RequestBody<O extends keyof operations> = JsonContent<NonNullable<operations[O]['requestBody']>>;
 
-export interface EventType {
-  name: string;
-  description?: string;
-  samplePayload?: JsonObject;
-}
+export type Rule = ResponseBody<'getRulesId', 200>;
+export type SavedRule = ResponseBody<'postRules', 201>;
+export type RulePage = ResponseBody<'getRules', 200>;
+export type RuleStats = ResponseBody<'getRulesIdStats', 200>;
+export type EventType = ResponseBody<'getEventTypes', 200>['items'][number];
 
-export interface ErrorSummary {
-  code: string;
-  message: string;
-  retryable?: boolean;
-  [key: string]: JsonValue | undefined;
-}
+export type ValidateResult = ResponseBody<'postRulesValidate', 200>;
+export type DryRunResult = ResponseBody<'postRulesIdTest', 200>;
+export type DryRunOk = Extract<DryRunResult, { valid: true }>;
+export type ConditionTrace = DryRunOk['conditions'][number];
+export type DryRunCommand = DryRunOk['commands'][number];
+export type ActionCommand = NonNullable<DryRunCommand['command']>;
+/** A failure as the API reports it inside a result (a dry run's, a run's): stable code and message. */
+export type ErrorSummary = NonNullable<DryRunOk['error']>;
+/** The dry-run body of `POST /rules/:id/test`, and `sample` of `POST /rules/validate`. */
+export type SampleEvent = RequestBody<'postRulesIdTest'>;
 
-export interface ConditionTrace {
-  path: string;
-  fact: string;
-  factPath?: string;
-  operator: string;
-  value: JsonValue;
-  factResult?: JsonValue;
-  result: boolean;
-  evaluated?: false;
-}
+export type Trigger = ResponseBody<'getTriggersId', 200>;
+export type TriggerPage = ResponseBody<'getTriggers', 200>;
+export type TriggerStatus = Trigger['status'];
+export type HistoryEntry = Trigger['executionHistory'][number];
+export type ActionOutcome = NonNullable<HistoryEntry['actions']>[number];
 
-export interface ActionCommand {
-  type: string;
-  params: JsonObject;
-  metadata: JsonObject;
-}
+export type PublishedEvent = RequestBody<'postEvents'>;
+export type EventAccepted = ResponseBody<'postEvents', 202>;
 
-export interface DryRunCommand {
-  index: number;
-  type: string;
-  command?: ActionCommand;
-  error?: ErrorSummary;
-}
-
-export interface DryRunOk {
-  valid: true;
-  eventMatches: boolean;
-  enabled: boolean;
-  evaluateAt: string;
-  matched: boolean;
-  conditions: ConditionTrace[];
-  commands: DryRunCommand[];
-  error?: ErrorSummary;
-}
-
-export type DryRunResult = DryRunOk | { valid: false; issues: PathIssue[] };
-
-export type ValidateResult = { valid: true; rule: JsonObject; dryRun?: DryRunResult } | { valid: false; issues: PathIssue[] };
-
-export interface ActionOutcome {
-  index: number;
-  type: string;
-  status: 'sent' | 'already-sent' | 'failed' | 'not-attempted';
-  result?: JsonValue;
-  error?: ErrorSummary;
-  durationMs?: number;
-}
-
-export interface HistoryEntry {
-  at: string;
-  attempt: number;
-  outcome: string;
-  reason?: string;
-  ruleVersion?: number;
-  conditions?: ConditionTrace[];
-  actions?: ActionOutcome[];
-  error?: ErrorSummary;
-  nextAttemptAt?: string;
-  by?: string;
-}
-
-export interface Trigger {
-  id: string;
-  accountId: string;
-  ruleId: string;
-  ruleVersion: number;
-  status: TriggerStatus;
-  evaluateAt: string;
-  attempt: number;
-  triggeringEvent: { id: string; name: string; timestamp: string; payload: JsonObject };
-  executionHistory: HistoryEntry[];
-  sentActions: number[];
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface EventAccepted {
-  id: string;
-  triggers: Array<{ id: string; ruleId: string; evaluateAt: string; status: TriggerStatus }>;
-}
-
-export interface SampleEvent {
-  payload: JsonObject;
-  name?: string;
-  timestamp?: string;
-}
+/** The statuses in the order the filters offer them; a test checks it against the engine's list. */
+export const TRIGGER_STATUSES = ['pending', 'processing', 'retrying', 'completed', 'skipped', 'failed', 'cancelled'] as const satisfies readonly TriggerStatus[];

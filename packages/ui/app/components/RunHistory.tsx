@@ -1,13 +1,13 @@
 import { useState } from 'preact/hooks';
 import type { ApiClient } from '../api/client.js';
-import type { DryRunOk, HistoryEntry, Rule, Trigger } from '../api/types.js';
+import type { ActionOutcome, DryRunOk, HistoryEntry, Rule, Trigger } from '../api/types.js';
 import { describeReason, formatDateTime } from '../format.js';
 import { prettyJson } from '../model/json.js';
 import { ACTION_LABELS } from './ActionCard.js';
 import { CommandView, ConditionTraceList, ErrorBlock } from './DryRunView.js';
 import { StatusBadge } from './StatusBadge.js';
 
-const ACTION_STATUS: Record<string, string> = {
+const ACTION_STATUS: Record<ActionOutcome['status'], string> = {
   sent: 'Sent',
   'already-sent': 'Already sent by an earlier attempt',
   failed: 'Failed',
