@@ -1,6 +1,6 @@
 import type { KafkaBus } from '@crm-automation/adapter-kafka';
 import type { RabbitBus } from '@crm-automation/adapter-rabbitmq';
-import { checkOptions, createAutomationEngine, optionKeys, type AutomationEngine } from '@crm-automation/core';
+import { checkOptions, createAutomationEngine, optionKeys, type AutomationEngine, type AutomationStore } from '@crm-automation/core';
 import { CliError } from './cli-error.js';
 import type { IndexedCollection } from './commands/ensure-indexes.js';
 import type { RetentionTarget } from './commands/purge.js';
@@ -83,6 +83,19 @@ export function chooseStore(settings: ConnectionSettings): { kind: 'mongo'; uri:
 }
 
 /**
+ * The CLI's engine over `store`, never started: its rules and triggers APIs apply the engine's rules,
+ * with the action types and webhook policy the services use (from the settings).
+ */
+export function createCliEngine(store: AutomationStore, settings: Pick<ConnectionSettings, 'actionTypes' | 'allowPrivateWebhooks'>): AutomationEngine {
+  return createAutomationEngine({
+    store,
+    actionTypes: settings.actionTypes,
+    ...(settings.allowPrivateWebhooks ? { webhookAddressPolicy: { allowPrivateNetworks: true } } : {}),
+    instanceId: 'crm-automation-cli',
+  });
+}
+
+/**
  * Opens what a command needs, when it first needs it (so `--help` connects nowhere), and closes all
  * of it at the end. The adapters are optional peer dependencies, imported on first use: a missing one
  * is a `CRM_ERR_CLI_CONFIG` naming the package. Indexes and tables are never created as a side
@@ -107,14 +120,7 @@ export class Connections implements CliConnections {
   }
 
   engine(): Promise<AutomationEngine> {
-    this.engineInstance ??= this.store().then((backend) =>
-      createAutomationEngine({
-        store: backend.store,
-        actionTypes: this.settings.actionTypes,
-        ...(this.settings.allowPrivateWebhooks ? { webhookAddressPolicy: { allowPrivateNetworks: true } } : {}),
-        instanceId: 'crm-automation-cli',
-      }),
-    );
+    this.engineInstance ??= this.store().then((backend) => createCliEngine(backend.store, this.settings));
     return this.engineInstance;
   }
 

@@ -1,16 +1,18 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { checkOptions, isAutomationError, optionKeys, TRIGGER_STATUSES, type TriggerStatus } from '@crm-automation/core';
+import { createMemoryStore } from '@crm-automation/core/memory';
 import { CliError } from './cli-error.js';
 import { listDeadLetters, printDeadLetters, printReplay, replayDeadLetters, type DeadLetterSelection } from './commands/dead-letters.js';
 import { ensureIndexes, printIndexReports } from './commands/ensure-indexes.js';
 import { printPurge, purgeTriggers } from './commands/purge.js';
 import { exportRules } from './commands/rules-export.js';
-import { importRules, printImport } from './commands/rules-import.js';
+import { checkRulesFile, importRules, printImport, printRulesFileCheck } from './commands/rules-import.js';
 import { bulkTransition, printBulkResult, type BulkOperation } from './commands/triggers-bulk.js';
 import { inspectTrigger, printTrigger } from './commands/triggers-inspect.js';
 import { listTriggers, printTriggers } from './commands/triggers-list.js';
-import { Connections, type BusKind, type CliConnections, type ConnectionSettings } from './connections.js';
+import { Connections, createCliEngine, type BusKind, type CliConnections, type ConnectionSettings } from './connections.js';
 import { DEFAULT_DATABASE_NAME, STORE_KINDS, type StoreKind } from './stores/store-backend.js';
 import { parseDate, parseDuration } from './duration.js';
 import { createConsoleOutput, type Output } from './output.js';
@@ -55,6 +57,15 @@ function statuses(value: string, previous: TriggerStatus[] = []): TriggerStatus[
   return [...previous, ...(wanted as TriggerStatus[])];
 }
 
+/** The package's version, from its package.json one level up from both src/ and dist/ (ESM or CJS). */
+function cliVersion(): string {
+  const load = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
+  return (load('../package.json') as { version: string }).version;
+}
+
+/** Empty values (`MONGODB_URI=`) mean "not set", as in the services. */
+const noStoreGiven = (settings: ConnectionSettings) => settings.store === undefined && !settings.mongodbUri && !settings.postgresUrl;
+
 function reportError(output: Output, error: unknown): void {
   const code = error instanceof CliError || isAutomationError(error) ? error.code : 'CRM_ERR_CLI_FAILED';
   const message = error instanceof Error ? error.message : String(error);
@@ -80,6 +91,7 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
   const program = new Command('crm-automation');
   program
     .description('Admin CLI of the CRM automation engine: dead letters, triggers, rules, indexes and retention, on MongoDB or PostgreSQL.')
+    .version(cliVersion(), '-V, --version', 'print the version of @crm-automation/cli')
     .addOption(new Option('--store <kind>', 'the store the services use (default: the one whose address is given)').choices(STORE_KINDS).env('STORE'))
     .addOption(new Option('--mongodb-uri <uri>', 'MongoDB connection string').env('MONGODB_URI'))
     .addOption(new Option('--db <name>', `MongoDB database name (default: the one in the URI, else ${DEFAULT_DATABASE_NAME})`).env('MONGODB_DB'))
@@ -98,7 +110,7 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
     });
 
   /** Runs one command with its output and connections; errors become the exit code. */
-  const run = <A extends unknown[]>(work: (ctx: { output: Output; connections: CliConnections; global: GlobalOptions }, ...args: A) => Promise<void>) =>
+  const run = <A extends unknown[]>(work: (ctx: { output: Output; connections: CliConnections; global: GlobalOptions; settings: ConnectionSettings }, ...args: A) => Promise<void>) =>
     async (...args: A): Promise<void> => {
       const command = args[args.length - 1] as Command;
       const global = command.optsWithGlobals<GlobalOptions>();
@@ -119,14 +131,25 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
       if (exchange !== undefined) settings.exchange = exchange;
       if (queuePrefix !== undefined) settings.queuePrefix = queuePrefix;
       if (topic !== undefined) settings.topic = topic;
-      const connections = (io.connect ?? ((s) => new Connections(s)))(settings);
+      // Made on first use: a command that needs no store or bus (an offline dry run) opens nothing.
+      let connections: CliConnections | undefined;
+      const connect = io.connect ?? ((s: ConnectionSettings) => new Connections(s));
+      const ctx = {
+        output,
+        global,
+        settings,
+        get connections(): CliConnections {
+          connections ??= connect(settings);
+          return connections;
+        },
+      };
       try {
-        await work({ output, connections, global }, ...(args.slice(0, -1) as A));
+        await work(ctx, ...(args.slice(0, -1) as A));
       } catch (error) {
         reportError(output, error);
         exitCode = 1;
       } finally {
-        await connections.close();
+        await connections?.close();
       }
     };
 
@@ -250,21 +273,25 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
     .command('import')
     .description('create or update rules from a rules file: validated first, idempotent')
     .requiredOption('--account <id>', 'the account to import into')
-    .requiredOption('--in <file>', 'the rules file (from rules export, or an array of rules)')
-    .option('--dry-run', 'print what would be created or updated, change nothing')
+    .requiredOption('--in <file>', "the rules file (from rules export, the Rules API's { \"items\": [...] }, or an array of rules)")
+    .option('--dry-run', 'print what would be created or updated, change nothing; with no store given, validate the file offline')
     .addHelpText(
       'after',
-      '\nEach rule matches an existing one by its "id" when that id exists in the account (re-importing an\nexport), otherwise by its name (which must then be unique in the account). Identical rules are left\nalone, so importing the same file twice changes nothing. Any invalid rule aborts the whole import.',
+      '\nEach rule matches an existing one by its "id" when that id exists in the account (re-importing an\nexport), otherwise by its name (which must then be unique in the account). Identical rules are left\nalone, so importing the same file twice changes nothing. Any invalid rule aborts the whole import.\n\nWith --dry-run and no store given (no MONGODB_URI, POSTGRES_URL or --store), the file is validated\noffline, connecting nowhere: every rule checked as the services would, none compared with the rules of the account.\n\nExample:\n  crm-automation rules import --account acc_12345 --in rules.json --dry-run',
     )
     .action(
-      run(async ({ output, connections }, options: { account: string; in: string; dryRun?: boolean }) => {
+      run(async (ctx, options: { account: string; in: string; dryRun?: boolean }) => {
+        const { output } = ctx;
         let file: unknown;
         try {
           file = JSON.parse(await readFile(options.in, 'utf8')) as unknown;
         } catch (error) {
           throw new CliError('CRM_ERR_CLI_FILE', `cannot read ${options.in} as JSON: ${error instanceof Error ? error.message : String(error)}`);
         }
-        printImport(output, await importRules(await connections.engine(), options.account, file, { dryRun: options.dryRun }, output));
+        if (options.dryRun && noStoreGiven(ctx.settings)) {
+          return printRulesFileCheck(output, await checkRulesFile(createCliEngine(createMemoryStore(), ctx.settings), file, output), options.account);
+        }
+        printImport(output, await importRules(await ctx.connections.engine(), options.account, file, { dryRun: options.dryRun }, output));
       }),
     );
 

@@ -55,6 +55,11 @@ describe('crm-automation commands', () => {
     expect(stdout).toContain(`Usage: crm-automation${(command as string[]).length > 0 ? ` ${(command as string[]).join(' ')}` : ''}`);
   });
 
+  it('--version and -V print the package version and exit 0 without connecting', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) expect(await cli([flag])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
   it('refuses a missing required flag or a bad value with a usage error', async () => {
     const missing = await cli(['triggers', 'retry']);
     expect(missing.code).toBe(1);

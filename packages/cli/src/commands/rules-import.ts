@@ -28,17 +28,28 @@ export interface ImportResult {
 /** Fields a rules file may carry that belong to where it came from, not to the rule's content. */
 const PROVENANCE = ['id', 'accountId', 'version', 'createdAt', 'updatedAt'] as const;
 
-/** The rules of a rules file (or of a bare array), with the file-level problems found. */
-export function rulesOf(file: unknown): { entries: unknown[]; issues: ValidationIssue[] } {
+/**
+ * The rules of a rules file, of the Rules API's list answer (`GET /rules`: `{ "items": [...] }`, saved
+ * as it came) or of a bare array, with the file-level problems found.
+ */
+export function rulesOf(file: unknown): { entries: unknown[]; issues: ValidationIssue[]; warnings?: string[] } {
   if (Array.isArray(file)) return { entries: file, issues: [] };
   if (typeof file === 'object' && file !== null) {
-    const { format, rules } = file as { format?: unknown; rules?: unknown };
+    const { format, rules, items, nextCursor } = file as { format?: unknown; rules?: unknown; items?: unknown; nextCursor?: unknown };
     if (format !== undefined && format !== RULES_FILE_FORMAT) {
       return { entries: [], issues: [{ path: 'format', code: 'unknown_format', message: `expected "${RULES_FILE_FORMAT}", got ${JSON.stringify(format)}` }] };
     }
     if (Array.isArray(rules)) return { entries: rules, issues: [] };
+    if (format === undefined && rules === undefined && Array.isArray(items)) {
+      // A saved page of a longer list would import part of the account's rules without a word.
+      const warnings = typeof nextCursor === 'string' ? ['the file is one page of GET /rules (it has a nextCursor): rules on later pages are not in it; `crm-automation rules export` writes every rule'] : [];
+      return { entries: items, issues: [], warnings };
+    }
   }
-  return { entries: [], issues: [{ path: 'rules', code: 'invalid_type', message: 'a rules file is { "format": "crm-automation/rules", "rules": [...] } or an array of rules' }] };
+  return {
+    entries: [],
+    issues: [{ path: 'rules', code: 'invalid_type', message: 'a rules file is { "format": "crm-automation/rules", "rules": [...] }, the Rules API\'s { "items": [...] } or an array of rules' }],
+  };
 }
 
 /**
@@ -57,7 +68,8 @@ export async function importRules(
   options: { dryRun?: boolean | undefined } = {},
   output?: Output,
 ): Promise<ImportResult> {
-  const { entries, issues } = rulesOf(file);
+  const { entries, issues, warnings = [] } = rulesOf(file);
+  for (const warning of warnings) output?.err(`warning: ${warning}`);
   const existing = await allRules(engine, accountId);
   const byId = new Map(existing.map((r) => [r.id, r]));
   const byName = new Map<string, Rule[]>();
@@ -137,6 +149,34 @@ export async function importRules(
     progress?.done();
   }
   return result;
+}
+
+/** What an offline dry run found: every rule of the file valid, not compared with any account's rules. */
+export interface RulesFileCheck {
+  dryRun: true;
+  /** No store was given: the file was validated by an engine over an empty in-memory store. */
+  offline: true;
+  valid: number;
+  entries: Array<{ index: number; name: string }>;
+}
+
+/**
+ * Validates a rules file with no store at all: `engine` is an engine over an empty memory store (with
+ * the CLI's action types and webhook policy), so every check of {@link importRules} that needs no
+ * account's rules runs (each rule's validation, names unique within the file), and nothing is written
+ * anywhere. Throws the same `CRM_ERR_CLI_IMPORT_INVALID` as an import.
+ */
+export async function checkRulesFile(engine: Pick<AutomationEngine, 'rules'>, file: unknown, output?: Output): Promise<RulesFileCheck> {
+  const planned = await importRules(engine, 'offline-check', file, { dryRun: true }, output);
+  return { dryRun: true, offline: true, valid: planned.entries.length, entries: planned.entries.map(({ index, name }) => ({ index, name })) };
+}
+
+export function printRulesFileCheck(output: Output, check: RulesFileCheck, accountId: string): void {
+  if (output.json) return output.out(JSON.stringify(check, null, 2));
+  for (const e of check.entries) output.out(`${'valid'.padEnd(12)} ${JSON.stringify(e.name)}`);
+  output.out(
+    `dry run, offline: ${check.valid} rule${check.valid === 1 ? '' : 's'} valid; not compared with the rules of ${accountId} (no store given: set MONGODB_URI or POSTGRES_URL to see what would be created or updated)`,
+  );
 }
 
 export function printImport(output: Output, result: ImportResult): void {

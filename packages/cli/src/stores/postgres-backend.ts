@@ -3,6 +3,7 @@ import { CliError } from '../cli-error.js';
 import type { IndexedCollection } from '../commands/ensure-indexes.js';
 import { loadAdapter } from '../load-adapter.js';
 import type { StoreBackend } from './store-backend.js';
+import { explainUnreachable, STORE_CONNECT_TIMEOUT_MS } from './store-unreachable.js';
 
 /** SQLSTATEs of a missing schema or table. */
 const MISSING = new Set(['3F000', '42P01']);
@@ -17,13 +18,20 @@ function schemaSummary(report: SchemaReport) {
 }
 
 /**
- * The PostgreSQL store on one small pool. Tables are created or migrated only by `ensure-indexes`
- * (`ensureSchema()`); any other command on a schema not set up fails with the adapter's
- * `CRM_ERR_CONFIG` saying so.
+ * The PostgreSQL store on one small pool, reached once before any command runs (`SELECT 1`) so that a
+ * server that is down fails in seconds with a hint. Tables are created or migrated only by
+ * `ensure-indexes` (`ensureSchema()`); any other command on a schema not set up fails with the
+ * adapter's `CRM_ERR_CONFIG` saying so.
  */
 export async function openPostgresBackend(connectionString: string, schema: string | undefined): Promise<StoreBackend> {
   const { createPostgresIdempotencyStore, createPostgresStore } = await loadAdapter('@crm-automation/adapter-postgres', 'a PostgreSQL store (POSTGRES_URL)', () => import('@crm-automation/adapter-postgres'));
-  const store = createPostgresStore({ connectionString, schema, poolConfig: { max: 4, application_name: 'crm-automation-cli' } });
+  const store = createPostgresStore({ connectionString, schema, poolConfig: { max: 4, application_name: 'crm-automation-cli', connectionTimeoutMillis: STORE_CONNECT_TIMEOUT_MS } });
+  try {
+    await store.pool.query('SELECT 1');
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw explainUnreachable('postgres', connectionString, error);
+  }
   const quoted = `"${store.schema}"`;
   return {
     kind: 'postgres',
