@@ -1,7 +1,7 @@
 import type { Logger } from '@crm-automation/core';
+import { failureReason } from '@crm-automation/core/spi';
 import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { KafkaBusError } from './bus-error.js';
-import { reasonOf } from './message-headers.js';
 
 interface Pending {
   topic: string;
@@ -79,7 +79,7 @@ export class BatchingProducer {
     if (pending.settled) return;
     pending.settled = true;
     clearTimeout(pending.timer);
-    const detail = cause === undefined ? 'timed out' : reasonOf(cause);
+    const detail = cause === undefined ? 'timed out' : failureReason(cause);
     pending.reject(new KafkaBusError('CRM_ERR_BUS_PUBLISH', `Kafka did not acknowledge the message to ${pending.topic}: ${detail}`, { cause }));
   }
 
@@ -133,7 +133,7 @@ export class BatchingProducer {
           for (const p of live) this.fail(p, error);
           return;
         }
-        this.options.logger.warn({ error: reasonOf(error), messages: live.length, retryInMs: delay }, 'Kafka produce failed; retrying');
+        this.options.logger.warn({ error: failureReason(error), messages: live.length, retryInMs: delay }, 'Kafka produce failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(delay * 2, 2_000);
       }

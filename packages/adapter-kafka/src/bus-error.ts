@@ -1,11 +1,12 @@
+import { BUS_ERRORS, BusError, hasErrorBrand } from '@crm-automation/core/spi';
+
 const BRAND = Symbol.for('crm-automation.kafka-bus-error');
 
-/** Stable codes of {@link KafkaBusError}. */
-export const KAFKA_BUS_ERROR_CODES = {
-  CRM_ERR_BUS_PUBLISH: 'Kafka did not acknowledge the event (acks=all) before the publish timeout.',
-  CRM_ERR_BUS_SUBSCRIBE: 'The consumer could not join its group before the timeout.',
-  CRM_ERR_BUS_CLOSED: 'The bus is closed.',
-} as const;
+// Kafka has no unroutable events: a topic takes whatever is published to it.
+const KAFKA_BUS_ERRORS = BUS_ERRORS.pick('CRM_ERR_BUS_PUBLISH', 'CRM_ERR_BUS_SUBSCRIBE', 'CRM_ERR_BUS_CLOSED');
+
+/** Stable codes of {@link KafkaBusError}: the bus codes of core's SPI (`BUS_ERROR_CODES`) Kafka raises, with the same meanings. */
+export const KAFKA_BUS_ERROR_CODES = KAFKA_BUS_ERRORS.codes;
 
 export type KafkaBusErrorCode = keyof typeof KAFKA_BUS_ERROR_CODES;
 
@@ -13,23 +14,15 @@ export type KafkaBusErrorCode = keyof typeof KAFKA_BUS_ERROR_CODES;
  * What the Kafka bus throws. `retryable` says whether the same publish may succeed later: a
  * timeout may, a closed bus will not.
  */
-export class KafkaBusError extends Error {
-  readonly code: KafkaBusErrorCode;
-  readonly retryable: boolean;
+export class KafkaBusError extends BusError<KafkaBusErrorCode> {
   private readonly [BRAND] = true;
 
   constructor(code: KafkaBusErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options);
     this.name = 'KafkaBusError';
-    this.code = code;
-    this.retryable = code !== 'CRM_ERR_BUS_CLOSED';
-  }
-
-  toJSON(): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message, retryable: this.retryable };
   }
 }
 
 export function isKafkaBusError(value: unknown): value is KafkaBusError {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  return hasErrorBrand(value, BRAND);
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AutomationEvent, BusHandler, BusStats, BusSubscription, EventBus, SubscribeOptions } from '@crm-automation/core';
+import { withDeadline } from '@crm-automation/core/spi';
 import { Kafka, logLevel } from 'kafkajs';
 import { BatchingProducer } from './batching-producer.js';
 import { KafkaBusError } from './bus-error.js';
@@ -10,22 +11,6 @@ import { kafkaLogCreator } from './kafka-logger.js';
 import { HEADER } from './message-headers.js';
 import { resolveKafkaOptions, type KafkaBusOptions } from './options.js';
 import { ensureTopics } from './topics.js';
-
-function withDeadline<T>(work: Promise<T>, deadline: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), Math.max(0, deadline - Date.now()));
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
 
 export interface KafkaBus extends EventBus {
   readonly deadLetters: KafkaDeadLetterQueue;

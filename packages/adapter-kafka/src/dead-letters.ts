@@ -1,7 +1,8 @@
 import type { DeadLetter, DeadLetterFilter, DeadLetterQueue } from '@crm-automation/core';
+import { DEFAULT_DEAD_LETTER_LIST_LIMIT, readDeadLetter } from '@crm-automation/core/spi';
 import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import type { BatchingProducer } from './batching-producer.js';
-import { decodeHeaders, HEADER, intHeader } from './message-headers.js';
+import { decodeHeaders, HEADER } from './message-headers.js';
 import type { ResolvedKafkaOptions } from './options.js';
 import { readTopicRanges, type PartitionRange } from './topic-range-reader.js';
 
@@ -22,29 +23,13 @@ export interface KafkaDeadLetterQueue extends DeadLetterQueue {
   replay(filter?: KafkaDeadLetterFilter & { dryRun?: boolean | undefined }): Promise<number>;
 }
 
-const DEFAULT_LIST_LIMIT = 1_000;
-
 function toDeadLetter(partition: number, message: KafkaMessage): KafkaDeadLetter {
   const headers = decodeHeaders(message.headers);
-  const text = message.value?.toString('utf8') ?? '';
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text) as unknown;
-  } catch {
-    // kept as the raw text it arrived as
-  }
-  const deadAt = headers[HEADER.deadAt];
-  return {
+  const letter = readDeadLetter(message.value?.toString('utf8') ?? '', headers, {
     id: headers[HEADER.messageId] ?? `${partition}:${message.offset}`,
-    message: body,
-    reason: headers[HEADER.reason] ?? 'unknown',
-    attempts: intHeader(headers, HEADER.attempts) ?? 1,
-    deadAt: deadAt ? new Date(deadAt) : new Date(Number(message.timestamp)),
-    accountId: headers[HEADER.accountId],
-    group: headers[HEADER.group] ?? '',
-    partition,
-    offset: message.offset,
-  };
+    deadAt: new Date(Number(message.timestamp)),
+  });
+  return { ...letter, group: headers[HEADER.group] ?? '', partition, offset: message.offset };
 }
 
 /**
@@ -105,7 +90,7 @@ export function createKafkaDeadLetters(
 
   return {
     async list(filter = {}) {
-      const limit = filter.limit ?? DEFAULT_LIST_LIMIT;
+      const limit = filter.limit ?? DEFAULT_DEAD_LETTER_LIST_LIMIT;
       const letters: KafkaDeadLetter[] = [];
       await read(await pendingRanges(), (letter) => {
         if (letters.length < limit && matches(letter, filter)) letters.push(letter);

@@ -1,9 +1,9 @@
 import type { BusHandler, BusSubscription, Logger } from '@crm-automation/core';
+import { consumeDelivery, failureReason, numberHeader, type BusConsumerPolicy } from '@crm-automation/core/spi';
 import type { ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { BatchingProducer } from './batching-producer.js';
-import { decideFailedDelivery } from '@crm-automation/core';
-import { accountOf, clipReason, decodeHeaders, HEADER, intHeader, publisherHeaders, reasonOf } from './message-headers.js';
-import { retryDelayFor, type ResolvedKafkaOptions } from './options.js';
+import { decodeHeaders, HEADER } from './message-headers.js';
+import type { ResolvedKafkaOptions } from './options.js';
 import { SupervisedConsumer } from './supervised-consumer.js';
 
 /** Retries due sooner than this are waited out in place; later ones pause their partition. */
@@ -34,6 +34,7 @@ export class KafkaGroupSubscription implements BusSubscription {
   private readonly retries: SupervisedConsumer;
   private readonly pauses = new Set<ReturnType<typeof setTimeout>>();
   private readonly logger: Logger;
+  private readonly policy: BusConsumerPolicy;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -45,6 +46,7 @@ export class KafkaGroupSubscription implements BusSubscription {
     private readonly onStopped: () => void,
   ) {
     this.logger = options.logger.child({ group });
+    this.policy = { group, maxAttempts: options.maxAttempts, retryDelaysMs: options.retryDelaysMs, logger: this.logger };
     const consumerConfig = (groupId: string): ConsumerConfig => ({
       groupId,
       sessionTimeout: options.sessionTimeoutMs,
@@ -91,7 +93,7 @@ export class KafkaGroupSubscription implements BusSubscription {
       } catch (error) {
         // Typically a rebalance: the partition's next owner starts from the last commit and sees
         // these messages again, which intake dedupes.
-        this.logger.warn({ error: reasonOf(error), topic: batch.topic, partition: batch.partition }, 'Kafka offset commit failed; messages will be redelivered');
+        this.logger.warn({ error: failureReason(error), topic: batch.topic, partition: batch.partition }, 'Kafka offset commit failed; messages will be redelivered');
       }
     };
     try {
@@ -104,7 +106,7 @@ export class KafkaGroupSubscription implements BusSubscription {
             toCommit = nextOffset(message.offset);
             continue;
           }
-          const wait = (intHeader(headers, HEADER.due) ?? 0) - Date.now();
+          const wait = (numberHeader(headers, HEADER.due) ?? 0) - Date.now();
           if (wait > SHORT_WAIT_MS) {
             // Unresolved, so after the resume kafkajs fetches from this message again.
             const resume = pause();
@@ -130,43 +132,24 @@ export class KafkaGroupSubscription implements BusSubscription {
 
   /** Runs the handler; on failure writes the retry or dead-letter copy. Throws only if Kafka did not take that copy. */
   private async handle(message: KafkaMessage, headers: Record<string, string>): Promise<void> {
-    const attempt = Math.max(1, intHeader(headers, HEADER.attempt) ?? 1);
-    let body: unknown;
-    try {
-      body = JSON.parse(message.value?.toString('utf8') ?? '') as unknown;
-    } catch {
-      await this.deadLetter(message, headers, undefined, 'message is not valid JSON', attempt);
-      return;
-    }
-    try {
-      await this.handler(body, { attempt, headers: publisherHeaders(headers) });
-    } catch (error) {
-      const decision = decideFailedDelivery(error, attempt, this.options.maxAttempts);
-      const reason = decision.reason;
-      if (decision.action === 'dead-letter') {
-        await this.deadLetter(message, headers, body, reason, attempt);
-      } else {
-        const delayMs = retryDelayFor(this.options, attempt);
-        const copy = { ...headers, [HEADER.attempt]: String(attempt + 1), [HEADER.group]: this.group, [HEADER.due]: String(Date.now() + delayMs) };
-        await this.producer.send(this.options.retryTopic, { key: message.key, value: message.value, headers: copy }, Date.now() + this.options.publishTimeoutMs);
-        this.logger.debug({ accountId: accountOf(body), attempt, retryInMs: delayMs, reason }, 'event intake failed; redelivery scheduled');
-      }
-    }
-  }
-
-  private async deadLetter(message: KafkaMessage, headers: Record<string, string>, body: unknown, reason: string, attempt: number): Promise<void> {
-    const { [HEADER.due]: _due, ...kept } = headers;
-    const accountId = accountOf(body) ?? headers[HEADER.accountId];
-    const copy: Record<string, string> = {
-      ...kept,
-      [HEADER.reason]: clipReason(reason),
-      [HEADER.attempts]: String(attempt),
-      [HEADER.deadAt]: new Date().toISOString(),
-      [HEADER.group]: this.group,
-    };
-    if (accountId !== undefined) copy[HEADER.accountId] = accountId;
-    await this.producer.send(this.options.deadLetterTopic, { key: message.key, value: message.value, headers: copy }, Date.now() + this.options.publishTimeoutMs);
-    this.logger.warn({ accountId, attempts: attempt, reason: clipReason(reason) }, 'event dead-lettered');
+    const copy = (topic: string, copyHeaders: Record<string, string>) =>
+      this.producer.send(topic, { key: message.key, value: message.value, headers: copyHeaders }, Date.now() + this.options.publishTimeoutMs);
+    await consumeDelivery(
+      { text: message.value?.toString('utf8') ?? '', headers },
+      this.handler,
+      {
+        retry: ({ attempt, delayMs }) =>
+          copy(this.options.retryTopic, { ...headers, [HEADER.attempt]: String(attempt), [HEADER.group]: this.group, [HEADER.due]: String(Date.now() + delayMs) }),
+        deadLetter: ({ headers: added }) => {
+          const { [HEADER.due]: _due, ...kept } = headers;
+          const letter: Record<string, string> = { ...kept };
+          // Kafka header values are bytes; the attempts count goes as text like every other header.
+          for (const [key, value] of Object.entries(added)) letter[key] = String(value);
+          return copy(this.options.deadLetterTopic, letter);
+        },
+      },
+      this.policy,
+    );
   }
 
   /** Graceful: both consumers finish the message in hand, commit, and leave their groups. */

@@ -1,4 +1,5 @@
-import { AutomationError, checkOptions, optionKeys, positiveIntOption, silentLogger, type Logger } from '@crm-automation/core';
+import { AutomationError, silentLogger, type Logger } from '@crm-automation/core';
+import { checkOptions, optionKeys, positiveIntOption, retryDelaysOption } from '@crm-automation/core/spi';
 import type { Kafka } from 'kafkajs';
 
 /** Options of {@link createKafkaBus}. Give `brokers` or `kafka`. */
@@ -77,10 +78,7 @@ export function resolveKafkaOptions(options: KafkaBusOptions): ResolvedKafkaOpti
   if (options.brokers === undefined && options.kafka === undefined) {
     throw new AutomationError('CRM_ERR_CONFIG', 'createKafkaBus needs brokers or a kafka client');
   }
-  const retryDelaysMs = options.retryDelaysMs ?? [1_000, 5_000, 30_000, 120_000];
-  if (retryDelaysMs.length === 0 || retryDelaysMs.some((d) => !Number.isInteger(d) || d <= 0)) {
-    throw new AutomationError('CRM_ERR_CONFIG', 'retryDelaysMs must be a non-empty list of positive integers (milliseconds)');
-  }
+  const retryDelaysMs = retryDelaysOption(options.retryDelaysMs);
   const topic = options.topic ?? 'crm-automation.events';
   const deadLetterTopic = options.deadLetterTopic ?? `${topic}.dead-letter`;
   const retryTopic = options.retryTopic ?? `${topic}.retry`;
@@ -103,7 +101,7 @@ export function resolveKafkaOptions(options: KafkaBusOptions): ResolvedKafkaOpti
     partitions,
     replicationFactor: options.replicationFactor === undefined ? -1 : positiveIntOption('replicationFactor', options.replicationFactor, 1),
     maxAttempts: positiveIntOption('maxAttempts', options.maxAttempts, 5),
-    retryDelaysMs: [...retryDelaysMs],
+    retryDelaysMs,
     publishTimeoutMs: positiveIntOption('publishTimeoutMs', options.publishTimeoutMs, 30_000),
     maxBatchSize: positiveIntOption('maxBatchSize', options.maxBatchSize, 500),
     partitionsConsumedConcurrently: positiveIntOption('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, partitions),
@@ -113,10 +111,4 @@ export function resolveKafkaOptions(options: KafkaBusOptions): ResolvedKafkaOpti
     commitIntervalMs: positiveIntOption('commitIntervalMs', options.commitIntervalMs, 1_000),
     logger: (options.logger ?? silentLogger).child({ component: 'kafka-bus' }),
   };
-}
-
-/** The redelivery delay after failed attempt `attempt` (1-based); the last one repeats. */
-export function retryDelayFor(options: ResolvedKafkaOptions, attempt: number): number {
-  const delays = options.retryDelaysMs;
-  return delays[Math.min(attempt, delays.length) - 1] ?? delays[delays.length - 1] ?? 1_000;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from '@crm-automation/core';
+import { failureReason, withDeadline } from '@crm-automation/core/spi';
 import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka } from 'kafkajs';
 import { KafkaBusError } from './bus-error.js';
-import { reasonOf } from './message-headers.js';
 
 export interface SupervisedConsumerOptions {
   config: ConsumerConfig;
@@ -41,10 +41,9 @@ export class SupervisedConsumer {
     consumer.on(consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload;
       if (!this.active || this.consumer !== consumer) return;
-      this.options.logger.warn({ error: reasonOf(error), groupId: this.options.config.groupId, restart }, 'Kafka consumer crashed');
+      this.options.logger.warn({ error: failureReason(error), groupId: this.options.config.groupId, restart }, 'Kafka consumer crashed');
       if (!restart) this.replace(consumer);
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await consumer.connect();
       await consumer.subscribe({ topic: this.options.topic, fromBeginning: true });
@@ -54,20 +53,15 @@ export class SupervisedConsumer {
         partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
         eachBatch: this.options.eachBatch,
       });
-      await Promise.race([
+      await withDeadline(
         joined,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new KafkaBusError('CRM_ERR_BUS_SUBSCRIBE', `consumer group ${this.options.config.groupId} did not join within ${timeoutMs} ms`)),
-            timeoutMs,
-          );
-        }),
-      ]);
+        Date.now() + timeoutMs,
+        () => new KafkaBusError('CRM_ERR_BUS_SUBSCRIBE', `consumer group ${this.options.config.groupId} did not join within ${timeoutMs} ms`),
+      );
     } catch (error) {
       await consumer.disconnect().catch(() => {});
       throw error;
     } finally {
-      if (timer) clearTimeout(timer);
       removeJoin();
     }
   }
@@ -86,7 +80,7 @@ export class SupervisedConsumer {
           this.options.logger.info({ groupId: this.options.config.groupId }, 'Kafka consumer replaced after a crash');
           this.restarts = 0;
         } catch (error) {
-          this.options.logger.error({ error: reasonOf(error), groupId: this.options.config.groupId }, 'Kafka consumer could not be replaced; retrying');
+          this.options.logger.error({ error: failureReason(error), groupId: this.options.config.groupId }, 'Kafka consumer could not be replaced; retrying');
           this.replace(this.consumer ?? crashed);
         }
       })();

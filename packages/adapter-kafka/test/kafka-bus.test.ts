@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isAutomationError, type AutomationEvent } from '@crm-automation/core';
 import { createKafkaBus, isKafkaBusError, KAFKA_BUS_ERROR_CODES } from '../src/index.js';
-import { resolveKafkaOptions, retryDelayFor } from '../src/options.js';
+import { retryDelayFor } from '@crm-automation/core/spi';
+import { resolveKafkaOptions } from '../src/options.js';
 
 // No server: a port nothing listens on, to see how the bus fails when Kafka is unreachable.
 const UNREACHABLE = '127.0.0.1:1';

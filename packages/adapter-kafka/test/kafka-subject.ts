@@ -2,9 +2,8 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { BusContractSubject } from '@crm-automation/testing';
+import { crashConsumerProcess, type BusContractSubject } from '@crm-automation/testing';
 import { createKafkaBus, type KafkaBus, type KafkaBusOptions } from '../src/index.js';
-import { crashConsumerProcess } from './crash-consumer.js';
 import { deleteKafkaNames } from './kafka-cleanup.js';
 
 export const kafkaBrokers = process.env.KAFKA_BROKERS ?? '';

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel, ConfirmChannel, Message, Options } from 'amqplib';
 import type { Logger } from '@crm-automation/core';
+import { failureReason } from '@crm-automation/core/spi';
 import { RabbitBusError } from './bus-error.js';
-import { reasonOf } from './message-headers.js';
+import { PUBLISH_ID_HEADER } from './message-headers.js';
 
 /**
  * A confirm channel that knows whether it is still open and turns a publish into a promise that
@@ -27,9 +28,9 @@ export class ConfirmedChannel {
         resolve();
       });
     });
-    channel.on('error', (error: Error) => logger.warn({ error: reasonOf(error), channel: purpose }, 'RabbitMQ channel error'));
+    channel.on('error', (error: Error) => logger.warn({ error: failureReason(error), channel: purpose }, 'RabbitMQ channel error'));
     channel.on('return', (message: Message) => {
-      const id = message.properties.headers?.['x-crm-publish-id'];
+      const id = message.properties.headers?.[PUBLISH_ID_HEADER];
       if (typeof id === 'string') this.returned.add(id);
     });
   }
@@ -42,7 +43,7 @@ export class ConfirmedChannel {
   publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
     if (!this.open) return Promise.reject(new Error('channel closed'));
     const publishId = options.mandatory ? randomUUID() : undefined;
-    const headers = publishId ? { ...(options.headers as Record<string, unknown> | undefined), 'x-crm-publish-id': publishId } : options.headers;
+    const headers = publishId ? { ...(options.headers as Record<string, unknown> | undefined), [PUBLISH_ID_HEADER]: publishId } : options.headers;
     return new Promise<void>((resolve, reject) => {
       try {
         this.channel.publish(exchange, routingKey, content, { ...options, headers }, (error: unknown) => {

@@ -1,7 +1,7 @@
 import { connect, type ChannelModel } from 'amqplib';
 import type { Logger } from '@crm-automation/core';
+import { failureReason } from '@crm-automation/core/spi';
 import { RabbitBusError } from './bus-error.js';
-import { reasonOf } from './message-headers.js';
 
 export interface ConnectionSource {
   url?: string | undefined;
@@ -93,7 +93,7 @@ export class RabbitConnection {
   }
 
   private adopt(model: ChannelModel): void {
-    model.on('error', (error: Error) => this.tuning.logger.warn({ error: reasonOf(error) }, 'RabbitMQ connection error'));
+    model.on('error', (error: Error) => this.tuning.logger.warn({ error: failureReason(error) }, 'RabbitMQ connection error'));
     model.once('close', (error?: Error) => this.lost(model, error));
     this.model = model;
     this.settleWaiters(undefined, model);
@@ -123,7 +123,7 @@ export class RabbitConnection {
           this.adopt(model);
           return;
         } catch (error) {
-          this.tuning.logger.warn({ error: reasonOf(error), attempt, retryInMs: delay }, 'RabbitMQ connection failed; retrying');
+          this.tuning.logger.warn({ error: failureReason(error), attempt, retryInMs: delay }, 'RabbitMQ connection failed; retrying');
           await sleep(jittered(delay));
           delay = nextDelay(delay, this.tuning.reconnectMaxDelayMs);
         }
@@ -140,10 +140,10 @@ export class RabbitConnection {
     if (!this.owned) {
       this.failure = new RabbitBusError('CRM_ERR_BUS_PUBLISH', 'the RabbitMQ connection handed to the bus was closed; it cannot be reopened here', { cause: error });
       this.settleWaiters(this.failure);
-      this.tuning.logger.error({ error: error ? reasonOf(error) : 'closed' }, 'RabbitMQ connection lost (not owned by the bus, not reconnecting)');
+      this.tuning.logger.error({ error: error ? failureReason(error) : 'closed' }, 'RabbitMQ connection lost (not owned by the bus, not reconnecting)');
       return;
     }
-    this.tuning.logger.warn({ error: error ? reasonOf(error) : 'closed' }, 'RabbitMQ connection lost; reconnecting');
+    this.tuning.logger.warn({ error: error ? failureReason(error) : 'closed' }, 'RabbitMQ connection lost; reconnecting');
     void this.connectLoop();
   }
 }

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { AutomationEvent, BusHandler, BusStats, BusSubscription, EventBus, SubscribeOptions } from '@crm-automation/core';
+import { BUS_HEADER, failureReason, remainingMs, withDeadline } from '@crm-automation/core/spi';
 import { isRabbitBusError, RabbitBusError } from './bus-error.js';
 import { ConfirmedChannel } from './confirm-channel.js';
 import { RabbitConnection, sleep } from './connection.js';
 import { createRabbitDeadLetters, type RabbitDeadLetterQueue } from './dead-letters.js';
 import { readQueueStats } from './queue-stats.js';
 import { GroupConsumer } from './group-consumer.js';
-import { HEADER, reasonOf } from './message-headers.js';
 import { resolveRabbitOptions, type RabbitBusOptions } from './options.js';
 import { declareExchange, declareGroup, groupQueues } from './topology.js';
 
@@ -25,26 +25,6 @@ export interface RabbitBus extends EventBus {
    * dead-letter queues. Rejects when the broker cannot be reached within `publishTimeoutMs`.
    */
   stats(): Promise<BusStats>;
-}
-
-function remaining(deadline: number): number {
-  return deadline - Date.now();
-}
-
-function withDeadline<T>(work: Promise<T>, deadline: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), Math.max(0, remaining(deadline)));
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
 
 /**
@@ -104,8 +84,8 @@ export function createRabbitBus(options: RabbitBusOptions): RabbitBus {
     let lastError: unknown;
     for (;;) {
       if (closed) throw closedError();
-      if (remaining(deadline) <= 0) {
-        throw new RabbitBusError('CRM_ERR_BUS_PUBLISH', `RabbitMQ did not confirm the event within ${resolved.publishTimeoutMs} ms: ${lastError === undefined ? 'no connection' : reasonOf(lastError)}`, { cause: lastError });
+      if (remainingMs(deadline) <= 0) {
+        throw new RabbitBusError('CRM_ERR_BUS_PUBLISH', `RabbitMQ did not confirm the event within ${resolved.publishTimeoutMs} ms: ${lastError === undefined ? 'no connection' : failureReason(lastError)}`, { cause: lastError });
       }
       try {
         const channel = await publisherChannel(deadline);
@@ -126,7 +106,7 @@ export function createRabbitBus(options: RabbitBusOptions): RabbitBus {
       } catch (error) {
         if (isRabbitBusError(error) && error.code !== 'CRM_ERR_BUS_PUBLISH') throw error;
         lastError = error;
-        await sleep(Math.min(delay, Math.max(0, remaining(deadline))));
+        await sleep(Math.min(delay, Math.max(0, remainingMs(deadline))));
         delay = Math.min(delay * 2, 1_000);
       }
     }
@@ -134,7 +114,7 @@ export function createRabbitBus(options: RabbitBusOptions): RabbitBus {
 
   // Declare the topology (and the configured groups' queues) as soon as the broker is reachable.
   void publisherChannel(Date.now() + resolved.publishTimeoutMs).catch((error: unknown) => {
-    if (!closed) logger.warn({ error: reasonOf(error) }, 'RabbitMQ topology not declared yet; will retry on first publish');
+    if (!closed) logger.warn({ error: failureReason(error) }, 'RabbitMQ topology not declared yet; will retry on first publish');
   });
 
   const bus: RabbitBus = {
@@ -143,13 +123,13 @@ export function createRabbitBus(options: RabbitBusOptions): RabbitBus {
     },
 
     async publish(event: AutomationEvent, publishOptions) {
-      const headers: Record<string, unknown> = { ...publishOptions?.headers, [HEADER.attempt]: 1 };
-      if (typeof event.accountId === 'string') headers[HEADER.accountId] = event.accountId;
+      const headers: Record<string, unknown> = { ...publishOptions?.headers, [BUS_HEADER.attempt]: 1 };
+      if (typeof event.accountId === 'string') headers[BUS_HEADER.accountId] = event.accountId;
       await confirmPublish(event.name, Buffer.from(JSON.stringify(event)), headers, event.name);
     },
 
     async publishRaw(routingKey, content, headers = {}) {
-      await confirmPublish(routingKey, Buffer.isBuffer(content) ? content : Buffer.from(content), { ...headers, [HEADER.attempt]: 1 }, undefined);
+      await confirmPublish(routingKey, Buffer.isBuffer(content) ? content : Buffer.from(content), { ...headers, [BUS_HEADER.attempt]: 1 }, undefined);
     },
 
     async subscribe(handler: BusHandler, subscribeOptions: SubscribeOptions = {}): Promise<BusSubscription> {

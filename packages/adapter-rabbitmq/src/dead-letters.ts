@@ -1,9 +1,9 @@
 import type { DeadLetter, DeadLetterFilter, DeadLetterQueue } from '@crm-automation/core';
+import { BUS_HEADER, DEFAULT_DEAD_LETTER_LIST_LIMIT, readDeadLetter } from '@crm-automation/core/spi';
 import type { GetMessage } from 'amqplib';
 import { ConfirmedChannel } from './confirm-channel.js';
 import type { RabbitConnection } from './connection.js';
 import { copyProperties } from './group-consumer.js';
-import { HEADER, numberHeader, stringHeader } from './message-headers.js';
 import type { ResolvedRabbitOptions } from './options.js';
 import { groupQueues } from './topology.js';
 
@@ -23,28 +23,13 @@ export interface RabbitDeadLetterQueue extends DeadLetterQueue {
   replay(filter?: RabbitDeadLetterFilter & { dryRun?: boolean | undefined }): Promise<number>;
 }
 
-const DEFAULT_LIST_LIMIT = 1_000;
-
 function toDeadLetter(message: GetMessage, group: string): RabbitDeadLetter {
-  const headers = message.properties.headers as Record<string, unknown> | undefined;
-  const text = message.content.toString('utf8');
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text) as unknown;
-  } catch {
-    // kept as the raw text it arrived as
-  }
-  const deadAt = stringHeader(headers, HEADER.deadAt);
   const messageId = (message.properties as { messageId?: string }).messageId;
-  return {
+  const letter = readDeadLetter(message.content.toString('utf8'), message.properties.headers as Record<string, unknown> | undefined, {
     id: messageId ?? `${group}:${message.fields.deliveryTag}`,
-    message: body,
-    reason: stringHeader(headers, HEADER.reason) ?? 'unknown',
-    attempts: numberHeader(headers, HEADER.attempts) ?? 1,
-    deadAt: deadAt ? new Date(deadAt) : new Date(0),
-    accountId: stringHeader(headers, HEADER.accountId),
-    group,
-  };
+    deadAt: new Date(0),
+  });
+  return { ...letter, group };
 }
 
 /**
@@ -73,7 +58,7 @@ export function createRabbitDeadLetters(
 
   return {
     async list(filter = {}) {
-      const limit = filter.limit ?? DEFAULT_LIST_LIMIT;
+      const limit = filter.limit ?? DEFAULT_DEAD_LETTER_LIST_LIMIT;
       return withChannel(async ({ channel }) => {
         const letters: RabbitDeadLetter[] = [];
         for (const group of groupsFor(filter)) {
@@ -107,9 +92,9 @@ export function createRabbitDeadLetters(
             if (filter.dryRun) continue;
             const headers: Record<string, unknown> = {};
             for (const [key, value] of Object.entries((message.properties.headers as Record<string, unknown> | undefined) ?? {})) {
-              if (key !== HEADER.reason && key !== HEADER.attempts && key !== HEADER.deadAt && key !== HEADER.group) headers[key] = value;
+              if (key !== BUS_HEADER.reason && key !== BUS_HEADER.attempts && key !== BUS_HEADER.deadAt && key !== BUS_HEADER.group) headers[key] = value;
             }
-            headers[HEADER.attempt] = 1;
+            headers[BUS_HEADER.attempt] = 1;
             // Back to this group's queue only: the other groups handled the event already.
             await confirmed.publish('', queues.main, message.content, { ...copyProperties(message, headers), mandatory: true });
             channel.ack(message);

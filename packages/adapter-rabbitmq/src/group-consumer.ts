@@ -1,12 +1,12 @@
 import type { BusHandler, BusSubscription, Logger } from '@crm-automation/core';
+import { BUS_HEADER, consumeDelivery, failureReason, type BusConsumerPolicy } from '@crm-automation/core/spi';
 import type { ConsumeMessage, Message, Options } from 'amqplib';
 import { RabbitBusError } from './bus-error.js';
 import { ConfirmedChannel } from './confirm-channel.js';
 import { jittered, nextDelay, sleep, type RabbitConnection } from './connection.js';
-import { decideFailedDelivery } from '@crm-automation/core';
-import { accountOf, clipReason, HEADER, numberHeader, publisherHeaders, reasonOf } from './message-headers.js';
+import { RESERVED_HEADERS, withoutBrokerHeaders } from './message-headers.js';
 import type { ResolvedRabbitOptions } from './options.js';
-import { declareGroup, groupQueues, retryDelayFor, type GroupQueues } from './topology.js';
+import { declareGroup, groupQueues, type GroupQueues } from './topology.js';
 
 /** Properties a copy of a message keeps (retry, dead letter, replay), with new headers. */
 export function copyProperties(message: Message, headers: Record<string, unknown>): Options.Publish {
@@ -29,15 +29,6 @@ function isBrokerRefusal(error: unknown): boolean {
   return typeof code === 'number' && [403, 404, 405, 406, 530].includes(code);
 }
 
-function withoutBrokerHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(headers ?? {})) {
-    if (key === 'x-death' || key.startsWith('x-first-death') || key.startsWith('x-last-death') || key === 'x-crm-publish-id') continue;
-    out[key] = value;
-  }
-  return out;
-}
-
 /**
  * The consumers of one group in this process, on one channel: the group's queue is shared with
  * every other process subscribed to the same group (competing consumers). Each delivery is acked
@@ -50,6 +41,7 @@ export class GroupConsumer implements BusSubscription {
   private readonly inflight = new Set<Promise<void>>();
   private readonly queues: GroupQueues;
   private readonly logger: Logger;
+  private readonly policy: BusConsumerPolicy;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -61,6 +53,7 @@ export class GroupConsumer implements BusSubscription {
   ) {
     this.queues = groupQueues(options, group);
     this.logger = options.logger.child({ group });
+    this.policy = { group, maxAttempts: options.maxAttempts, retryDelaysMs: options.retryDelaysMs, logger: this.logger, reservedHeaders: RESERVED_HEADERS };
   }
 
   /** Starts the supervisor; resolves once consuming, rejects if the first setup fails or times out. */
@@ -115,7 +108,7 @@ export class GroupConsumer implements BusSubscription {
         settle();
         await channel.closed;
       } catch (error) {
-        this.logger.warn({ error: reasonOf(error), queue: this.queues.main }, 'RabbitMQ consumer setup failed');
+        this.logger.warn({ error: failureReason(error), queue: this.queues.main }, 'RabbitMQ consumer setup failed');
         // A refusal by the broker (queue exists with other arguments, access denied) will not fix
         // itself; fail subscribe() rather than retry forever. Connection trouble is retried.
         if (first && isBrokerRefusal(error)) {
@@ -140,30 +133,22 @@ export class GroupConsumer implements BusSubscription {
       return;
     }
     const work = this.process(channel, message).catch((error: unknown) => {
-      this.logger.error({ error: reasonOf(error), queue: this.queues.main }, 'RabbitMQ delivery could not be settled; the broker will redeliver it');
+      this.logger.error({ error: failureReason(error), queue: this.queues.main }, 'RabbitMQ delivery could not be settled; the broker will redeliver it');
     });
     this.inflight.add(work);
     void work.finally(() => this.inflight.delete(work));
   }
 
   private async process(channel: ConfirmedChannel, message: ConsumeMessage): Promise<void> {
-    const headers = message.properties.headers as Record<string, unknown> | undefined;
-    const attempt = Math.max(1, numberHeader(headers, HEADER.attempt) ?? 1);
-    let body: unknown;
-    try {
-      body = JSON.parse(message.content.toString('utf8')) as unknown;
-    } catch {
-      await this.deadLetter(channel, message, undefined, 'message is not valid JSON', attempt);
-      return;
-    }
-    try {
-      await this.handler(body, { attempt, headers: publisherHeaders(headers) });
-    } catch (error) {
-      const decision = decideFailedDelivery(error, attempt, this.options.maxAttempts);
-      if (decision.action === 'dead-letter') await this.deadLetter(channel, message, body, decision.reason, attempt);
-      else await this.retry(channel, message, body, attempt, decision.reason);
-      return;
-    }
+    await consumeDelivery(
+      { text: message.content.toString('utf8'), headers: message.properties.headers as Record<string, unknown> | undefined },
+      this.handler,
+      {
+        retry: ({ attempt, delayMs }) => this.publishCopy(channel, this.queues.retry(delayMs), message, { [BUS_HEADER.attempt]: attempt }),
+        deadLetter: ({ headers }) => this.publishCopy(channel, this.queues.deadLetter, message, headers),
+      },
+      this.policy,
+    );
     this.ack(channel, message);
   }
 
@@ -172,27 +157,10 @@ export class GroupConsumer implements BusSubscription {
     if (channel.open) channel.channel.ack(message);
   }
 
-  private async retry(channel: ConfirmedChannel, message: ConsumeMessage, body: unknown, attempt: number, reason: string): Promise<void> {
-    const delayMs = retryDelayFor(this.options, attempt);
-    const headers = { ...withoutBrokerHeaders(message.properties.headers as Record<string, unknown> | undefined), [HEADER.attempt]: attempt + 1 };
-    await channel.publish('', this.queues.retry(delayMs), message.content, { ...copyProperties(message, headers), mandatory: true });
-    this.logger.debug({ accountId: accountOf(body), attempt, retryInMs: delayMs, reason }, 'event intake failed; redelivery scheduled');
-    this.ack(channel, message);
-  }
-
-  private async deadLetter(channel: ConfirmedChannel, message: ConsumeMessage, body: unknown, reason: string, attempt: number): Promise<void> {
-    const accountId = accountOf(body);
-    const headers: Record<string, unknown> = {
-      ...withoutBrokerHeaders(message.properties.headers as Record<string, unknown> | undefined),
-      [HEADER.reason]: clipReason(reason),
-      [HEADER.attempts]: attempt,
-      [HEADER.deadAt]: new Date().toISOString(),
-      [HEADER.group]: this.queues.group,
-    };
-    if (accountId !== undefined) headers[HEADER.accountId] = accountId;
-    await channel.publish('', this.queues.deadLetter, message.content, { ...copyProperties(message, headers), mandatory: true });
-    this.logger.warn({ accountId, attempts: attempt, reason: clipReason(reason) }, 'event dead-lettered');
-    this.ack(channel, message);
+  /** A confirmed copy of `message` in `queue` (a retry tier, the dead-letter queue), with `extra` headers. */
+  private publishCopy(channel: ConfirmedChannel, queue: string, message: ConsumeMessage, extra: object): Promise<void> {
+    const headers = { ...withoutBrokerHeaders(message.properties.headers as Record<string, unknown> | undefined), ...extra };
+    return channel.publish('', queue, message.content, { ...copyProperties(message, headers), mandatory: true });
   }
 
   /** Graceful: cancel the consumer, let in-flight handlers finish and ack, close the channel. */

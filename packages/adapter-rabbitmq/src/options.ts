@@ -1,4 +1,5 @@
-import { AutomationError, checkOptions, optionKeys, positiveIntOption, silentLogger, type Logger } from '@crm-automation/core';
+import { AutomationError, silentLogger, type Logger } from '@crm-automation/core';
+import { checkOptions, optionKeys, positiveIntOption, retryDelaysOption } from '@crm-automation/core/spi';
 import type { ChannelModel } from 'amqplib';
 
 /** Options of {@link createRabbitBus}. Give `url` or `connection`. */
@@ -69,10 +70,7 @@ export function resolveRabbitOptions(options: RabbitBusOptions): ResolvedRabbitO
   if (options.url === undefined && options.connection === undefined) {
     throw new AutomationError('CRM_ERR_CONFIG', 'createRabbitBus needs a url or a connection');
   }
-  const retryDelaysMs = options.retryDelaysMs ?? [1_000, 5_000, 30_000, 120_000];
-  if (retryDelaysMs.length === 0 || retryDelaysMs.some((d) => !Number.isInteger(d) || d <= 0)) {
-    throw new AutomationError('CRM_ERR_CONFIG', 'retryDelaysMs must be a non-empty list of positive integers (milliseconds)');
-  }
+  const retryDelaysMs = retryDelaysOption(options.retryDelaysMs);
   const queueType = options.queueType ?? 'quorum';
   if (queueType !== 'quorum' && queueType !== 'classic') {
     throw new AutomationError('CRM_ERR_CONFIG', `queueType must be 'quorum' or 'classic', got ${String(queueType)}`);
@@ -87,7 +85,7 @@ export function resolveRabbitOptions(options: RabbitBusOptions): ResolvedRabbitO
     groups: options.groups ?? [],
     prefetch: positiveIntOption('prefetch', options.prefetch, 32),
     maxAttempts: positiveIntOption('maxAttempts', options.maxAttempts, 5),
-    retryDelaysMs: [...retryDelaysMs],
+    retryDelaysMs,
     publishTimeoutMs: positiveIntOption('publishTimeoutMs', options.publishTimeoutMs, 30_000),
     mandatory: options.mandatory ?? true,
     reconnectDelayMs: positiveIntOption('reconnectDelayMs', options.reconnectDelayMs, 100),

@@ -22,12 +22,6 @@ export function groupQueues(options: ResolvedRabbitOptions, group: string): Grou
   };
 }
 
-/** The retry tier after failed attempt `attempt` (1-based); the last tier repeats. */
-export function retryDelayFor(options: ResolvedRabbitOptions, attempt: number): number {
-  const delays = options.retryDelaysMs;
-  return delays[Math.min(attempt, delays.length) - 1] ?? delays[delays.length - 1] ?? 1_000;
-}
-
 function queueArguments(options: ResolvedRabbitOptions): Record<string, unknown> {
   return { 'x-queue-type': options.queueType };
 }

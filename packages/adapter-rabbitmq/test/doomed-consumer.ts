@@ -1,25 +1,13 @@
 // A consumer process the crash test kills with SIGKILL mid-handle: it prints "ready" once consuming
 // and "received" when the first event arrives, then never finishes the handler.
+import { requiredEnv, runDoomedConsumer } from '@crm-automation/testing';
 import { createRabbitBus } from '../src/index.js';
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is required`);
-  return value;
-};
-
 const bus = createRabbitBus({
-  url: env('RABBITMQ_URL'),
-  exchange: env('CRASH_EXCHANGE'),
-  queuePrefix: env('CRASH_QUEUE_PREFIX'),
-  retryDelaysMs: JSON.parse(env('CRASH_RETRY_DELAYS')) as number[],
-  queueType: env('CRASH_QUEUE_TYPE') === 'classic' ? 'classic' : 'quorum',
+  url: requiredEnv('RABBITMQ_URL'),
+  exchange: requiredEnv('CRASH_EXCHANGE'),
+  queuePrefix: requiredEnv('CRASH_QUEUE_PREFIX'),
+  retryDelaysMs: JSON.parse(requiredEnv('CRASH_RETRY_DELAYS')) as number[],
+  queueType: requiredEnv('CRASH_QUEUE_TYPE') === 'classic' ? 'classic' : 'quorum',
 });
-await bus.subscribe(
-  async () => {
-    process.stdout.write('received\n');
-    await new Promise(() => {});
-  },
-  { group: env('CRASH_GROUP') },
-);
-process.stdout.write('ready\n');
+await runDoomedConsumer(bus, requiredEnv('CRASH_GROUP'));

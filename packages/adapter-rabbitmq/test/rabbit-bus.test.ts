@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isAutomationError, type AutomationEvent } from '@crm-automation/core';
 import { createRabbitBus, isRabbitBusError, RABBIT_BUS_ERROR_CODES } from '../src/index.js';
-import { retryDelayFor } from '../src/topology.js';
+import { retryDelayFor } from '@crm-automation/core/spi';
 import { resolveRabbitOptions } from '../src/options.js';
 
 // No server: a port nothing listens on, to see how the bus fails when RabbitMQ is unreachable.

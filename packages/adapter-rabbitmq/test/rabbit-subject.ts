@@ -2,9 +2,8 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { BusContractSubject } from '@crm-automation/testing';
+import { crashConsumerProcess, type BusContractSubject } from '@crm-automation/testing';
 import { createRabbitBus, type RabbitBus, type RabbitBusOptions } from '../src/index.js';
-import { crashConsumerProcess } from './crash-consumer.js';
 import { deleteTopology } from './rabbit-cleanup.js';
 
 export const rabbitUrl = process.env.RABBITMQ_URL ?? '';

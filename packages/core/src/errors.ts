@@ -6,7 +6,10 @@
  * the package end up in one application (a common state of npm trees).
  */
 
-export const ERROR_CODES = {
+import { CodedError } from './spi/coded-error.js';
+import { defineErrorCodes } from './spi/error-registry.js';
+
+export const ERROR_CODES = defineErrorCodes({
   CRM_ERR_RULE_INVALID: 'The rule failed validation; see `issues` for every problem with its path.',
   CRM_ERR_EVENT_INVALID: 'The event failed validation (name, accountId and an object payload are required).',
   CRM_ERR_RULE_NOT_FOUND: 'No rule with that id exists in this account.',
@@ -21,7 +24,7 @@ export const ERROR_CODES = {
   CRM_ERR_RENDER: 'An action could not be rendered from the event (template or fact reference).',
   CRM_ERR_MAX_ATTEMPTS: 'The trigger used every attempt it was allowed.',
   CRM_ERR_CONFIG: 'The engine or adapter was configured with invalid options.',
-} as const;
+}).codes;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -41,22 +44,13 @@ export interface AutomationErrorOptions {
   retryable?: boolean | undefined;
 }
 
-/** Base class of every error the SDK throws on purpose. */
-export class AutomationError extends Error {
-  readonly code: ErrorCode;
-  /** `true` when the same operation may succeed later (transient failure). */
-  readonly retryable: boolean;
+/** Base class of every error the engine throws on purpose (the SPI's `CodedError`, with core's codes and brand). */
+export class AutomationError extends CodedError<ErrorCode> {
   private readonly [BRAND] = true;
 
   constructor(code: ErrorCode, message: string, options: AutomationErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options);
     this.name = 'AutomationError';
-    this.code = code;
-    this.retryable = options.retryable ?? false;
-  }
-
-  toJSON(): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message, retryable: this.retryable };
   }
 }
 

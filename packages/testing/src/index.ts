@@ -6,3 +6,4 @@ export * from './delivery-ledger-contract.js';
 export * from './design-doc-rules.js';
 export * from './recording-logger.js';
 export * from './option-typos.js';
+export * from './crash-consumer.js';

@@ -45,3 +45,17 @@ export { createWebhookAddressCheck, createWebhookUrlCheck, normalizeHost } from 
 export type { WebhookAddressCheck } from '../net/webhook-address-policy.js';
 export { deliveryRank } from '../ports/delivery-ledger.js';
 export { normalizedRecipient } from '../actions/contact-points.js';
+
+export { defineErrorCodes } from '../spi/error-registry.js';
+export type { CrmErrorCode, ErrorCodeRegistry } from '../spi/error-registry.js';
+export { CodedError, isCodedError, hasErrorBrand } from '../spi/coded-error.js';
+export type { CodedErrorOptions } from '../spi/coded-error.js';
+export { BUS_ERRORS, BUS_ERROR_CODES, BusError } from '../spi/bus-errors.js';
+export type { BusErrorCode } from '../spi/bus-errors.js';
+export { withDeadline, remainingMs } from '../spi/deadline.js';
+export { BUS_HEADER, BUS_HEADER_PATTERN, publisherHeaders, numberHeader, stringHeader, deadLetterHeaders } from '../spi/message-headers.js';
+export type { DeadLetterHeaders } from '../spi/message-headers.js';
+export { DEFAULT_RETRY_DELAYS_MS, retryDelaysOption, retryDelayFor } from '../spi/redelivery-delays.js';
+export { DEFAULT_DEAD_LETTER_LIST_LIMIT, readDeadLetter } from '../spi/dead-letter-records.js';
+export { consumeDelivery, runBusHandler } from '../spi/bus-consumer.js';
+export type { BusConsumerPolicy, ConsumedMessage, DeliveryOutcome, DeliverySettlement, HandlerOutcome } from '../spi/bus-consumer.js';

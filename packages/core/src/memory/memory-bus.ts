@@ -2,7 +2,9 @@ import { checkOptions, optionKeys } from '../config/check-options.js';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import type { AutomationEvent } from '../events/event.js';
-import { accountOfMessage, decideFailedDelivery } from '../intake/delivery-policy.js';
+import { accountOfMessage } from '../intake/delivery-policy.js';
+import { runBusHandler } from '../spi/bus-consumer.js';
+import { DEFAULT_DEAD_LETTER_LIST_LIMIT } from '../spi/dead-letter-records.js';
 import type {
   BusHandler,
   BusStats,
@@ -108,18 +110,15 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
       return Promise.resolve();
     }
     const work = (async () => {
-      try {
-        await consumer.handler(message.body, { attempt: message.attempt, headers: message.headers });
-      } catch (error) {
-        const decision = decideFailedDelivery(error, message.attempt, maxAttempts);
-        if (decision.action === 'dead-letter') return deadLetter(group.name, message, decision.reason);
-        const timer = setTimeout(() => {
-          scheduled.delete(timer);
-          void track(deliver(group, { ...message, attempt: message.attempt + 1 }));
-        }, retryDelayMs * 2 ** (message.attempt - 1));
-        timer.unref?.();
-        scheduled.add(timer);
-      }
+      const outcome = await runBusHandler(consumer.handler, message.body, { attempt: message.attempt, headers: message.headers }, maxAttempts);
+      if (outcome.action === 'handled') return;
+      if (outcome.action === 'dead-letter') return deadLetter(group.name, message, outcome.reason);
+      const timer = setTimeout(() => {
+        scheduled.delete(timer);
+        void track(deliver(group, { ...message, attempt: message.attempt + 1 }));
+      }, retryDelayMs * 2 ** (message.attempt - 1));
+      timer.unref?.();
+      scheduled.add(timer);
     })();
     consumer.inflight.add(work);
     void work.finally(() => consumer.inflight.delete(work));
@@ -177,7 +176,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
       async list(filter: DeadLetterFilter = {}) {
         return dead
           .filter((d) => filter.accountId === undefined || d.accountId === filter.accountId)
-          .slice(0, filter.limit ?? 1_000)
+          .slice(0, filter.limit ?? DEFAULT_DEAD_LETTER_LIST_LIMIT)
           .map(({ group: _g, raw: _r, ...letter }) => ({ ...letter }));
       },
       async replay(filter = {}) {
