@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import type { ClaimedTrigger, HistoryEntry, Page, Rule, RuleDraft, Trigger, TriggeringEvent, TriggerStatus } from '@crm-automation/core';
+import type { ClaimedTrigger, Delivery, DeliveryEvent, DeliveryState, ErrorSummary, HistoryEntry, Page, Rule, RuleDraft, Trigger, TriggeringEvent, TriggerStatus } from '@crm-automation/core';
 
 /** A `rules` document: the design doc's shape, `_id` an ObjectId, dates as BSON dates. */
 export interface RuleDocument {
@@ -42,6 +42,32 @@ export interface TriggerDocument {
   /** Engine instance that holds the lease, for diagnostics. */
   leaseOwner?: string | undefined;
   /** When retention may delete this trigger (set only on finished triggers a policy covers). */
+  expireAt?: Date | undefined;
+}
+
+/**
+ * A `deliveries` document: one send of one action in one trigger attempt. `triggerId` and `ruleId` are
+ * references stored as the strings they are (the ledger may sit in another database than the
+ * triggers); `expireAt` is the retention stamp and never leaves the store.
+ */
+export interface DeliveryDocument {
+  _id: ObjectId;
+  accountId: string;
+  triggerId: string;
+  ruleId: string;
+  actionIndex: number;
+  attempt: number;
+  type: string;
+  provider: string;
+  idempotencyKey: string;
+  recipient?: string | undefined;
+  state: DeliveryState;
+  providerId?: string | undefined;
+  error?: ErrorSummary | undefined;
+  dedupes: boolean;
+  events: DeliveryEvent[];
+  createdAt: Date;
+  updatedAt: Date;
   expireAt?: Date | undefined;
 }
 
@@ -113,6 +139,29 @@ export function toTrigger(doc: TriggerDocument): Trigger {
 export function toClaimedTrigger(doc: TriggerDocument): ClaimedTrigger | null {
   if (typeof doc.leaseToken !== 'string' || !(doc.leaseExpiresAt instanceof Date)) return null;
   return { ...toTrigger(doc), leaseToken: doc.leaseToken, leaseExpiresAt: doc.leaseExpiresAt };
+}
+
+/** The public delivery: `_id` as hex; the expiry stamp stays inside. */
+export function toDelivery(doc: DeliveryDocument): Delivery {
+  return {
+    id: doc._id.toHexString(),
+    accountId: doc.accountId,
+    triggerId: doc.triggerId,
+    ruleId: doc.ruleId,
+    actionIndex: doc.actionIndex,
+    attempt: doc.attempt,
+    type: doc.type,
+    provider: doc.provider,
+    idempotencyKey: doc.idempotencyKey,
+    ...(typeof doc.recipient === 'string' ? { recipient: doc.recipient } : {}),
+    state: doc.state,
+    ...(typeof doc.providerId === 'string' ? { providerId: doc.providerId } : {}),
+    ...(doc.error ? { error: doc.error } : {}),
+    dedupes: doc.dedupes,
+    events: (doc.events ?? []).map((e) => ({ at: e.at, state: e.state, source: e.source, ...(typeof e.detail === 'string' ? { detail: e.detail } : {}) })),
+    createdAt: doc.createdAt,
+    updatedAt: doc.updatedAt,
+  };
 }
 
 /** A page of `limit` items out of `limit + 1` read: the extra one only says that there is more. */

@@ -44,6 +44,25 @@ export const TRIGGER_INDEXES: readonly IndexDefinition[] = [
   { name: 'triggers_purge', key: { status: 1, updatedAt: 1 } },
 ];
 
+/**
+ * One index per query shape of the delivery ledger:
+ * - `deliveries_by_account`: `listDeliveries` pages, newest first.
+ * - `deliveries_by_trigger`: `deliveriesOfTrigger` (oldest first) and the trigger filter of `listDeliveries`.
+ * - `deliveries_by_provider_id`: receipts found by `(provider, providerId)`, the latest first; `providerId`
+ *   leads so that the provider-id filter of `listDeliveries` (no provider given) uses it too.
+ * - `deliveries_stale`: `staleIntents`, `state = intent, createdAt < t`, oldest first.
+ * - `deliveries_by_recipient`: the recipient filter of `listDeliveries`, newest first.
+ * - `deliveries_retention` (see {@link ensureExpiryIndex}): the expiry stamp.
+ * Outcomes, receipts and resolutions write one document by `{ _id, state: { $in: ... } }`: the `_id` index.
+ */
+export const DELIVERY_INDEXES: readonly IndexDefinition[] = [
+  { name: 'deliveries_by_account', key: { accountId: 1, _id: -1 } },
+  { name: 'deliveries_by_trigger', key: { accountId: 1, triggerId: 1, createdAt: 1, _id: 1 } },
+  { name: 'deliveries_by_provider_id', key: { providerId: 1, provider: 1, _id: -1 } },
+  { name: 'deliveries_stale', key: { state: 1, createdAt: 1, _id: 1 } },
+  { name: 'deliveries_by_recipient', key: { accountId: 1, recipient: 1, _id: -1 } },
+];
+
 /** Creates the indexes in one command; the server leaves existing identical ones as they are. */
 export async function createIndexes<D extends Document>(collection: Collection<D>, definitions: readonly IndexDefinition[]): Promise<void> {
   await collection.createIndexes(definitions.map((d) => ({ key: d.key, name: d.name, ...(d.unique ? { unique: true } : {}) })));

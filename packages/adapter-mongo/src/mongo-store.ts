@@ -1,12 +1,14 @@
 import type { Collection, Db } from 'mongodb';
-import { checkOptions, optionKeys, type AutomationStore, type Logger } from '@crm-automation/core';
+import type { AutomationStore, DeliveryLedger, Logger } from '@crm-automation/core';
+import { checkOptions, optionKeys } from '@crm-automation/core/spi';
 import { CONNECTION_OPTION_KEYS, openConnection, type MongoConnectionOptions } from './connection.js';
-import type { RuleDocument, TriggerDocument } from './documents.js';
+import type { DeliveryDocument, RuleDocument, TriggerDocument } from './documents.js';
 import { createIndexes, RULE_INDEXES } from './indexes.js';
+import { ledgerContext } from './mongo-delivery-ledger.js';
 import { ruleOperations } from './mongo-rule-store.js';
-import { RETENTION_OPTION_KEYS, triggerContext, triggerOperations, type MongoIndexReport, type MongoRetentionControls } from './mongo-trigger-store.js';
+import { triggerContext, triggerStoreOperations, type MongoIndexReport } from './mongo-trigger-store.js';
 import { prepareOnce } from './prepare-once.js';
-import type { RetentionPolicy } from './retention.js';
+import { RETENTION_OPTION_KEYS, type MongoRetentionControls, type RetentionPolicy } from './retention.js';
 
 /** Collection names; defaults follow the design doc. */
 export interface MongoCollectionNames {
@@ -14,11 +16,13 @@ export interface MongoCollectionNames {
   rules?: string | undefined;
   /** Default `pending_triggers`. */
   triggers?: string | undefined;
+  /** The delivery ledger. Default `deliveries`. */
+  deliveries?: string | undefined;
 }
 
 export interface MongoStoreOptions extends MongoConnectionOptions {
   collections?: MongoCollectionNames | undefined;
-  /** Purge finished triggers by age; off by default (everything is kept). */
+  /** Purge finished triggers (and deliveries, by the same ages) by age; off by default (everything is kept). */
   retention?: RetentionPolicy | false | undefined;
   /**
    * Run `ensureIndexes()` before the first operation. Default true; set false when indexes are
@@ -29,12 +33,13 @@ export interface MongoStoreOptions extends MongoConnectionOptions {
   logger?: Logger | undefined;
 }
 
-/** The Mongo store of both aggregates: the core store port plus index, retention and lifecycle controls. */
-export interface MongoStore extends AutomationStore, MongoRetentionControls {
+/** The Mongo store of both aggregates and the delivery ledger: the core ports plus index, retention and lifecycle controls. */
+export interface MongoStore extends AutomationStore, Required<DeliveryLedger>, MongoRetentionControls {
   readonly db: Db;
   readonly collections: {
     readonly rules: Collection<RuleDocument>;
     readonly triggers: Collection<TriggerDocument>;
+    readonly deliveries: Collection<DeliveryDocument>;
   };
   /** Creates every index the store relies on; safe to call any number of times. */
   ensureIndexes(): Promise<MongoIndexReport>;
@@ -46,7 +51,8 @@ const STORE_OPTION_KEYS = optionKeys<MongoStoreOptions>()(...CONNECTION_OPTION_K
 
 /**
  * Creates the MongoDB store of rules and triggers on one connection: rules in `rules`, triggers in
- * `pending_triggers` (the design doc's documents). A deployment that keeps the two apart uses
+ * `pending_triggers` (the design doc's documents), the delivery ledger in `deliveries` (the engine
+ * uses it because the store has the ledger's methods). A deployment that keeps the two apart uses
  * `createMongoRuleStore` and `createMongoTriggerStore` instead. Time is the engine's clock (the `now`
  * it passes), so leases tolerate clock skew between workers that is small compared with the lease.
  *
@@ -56,20 +62,21 @@ const STORE_OPTION_KEYS = optionKeys<MongoStoreOptions>()(...CONNECTION_OPTION_K
  */
 export function createMongoStore(options: MongoStoreOptions): MongoStore {
   checkOptions('createMongoStore', options, STORE_OPTION_KEYS, true);
-  checkOptions('createMongoStore: collections', options.collections, optionKeys<MongoCollectionNames>()('rules', 'triggers'));
+  checkOptions('createMongoStore: collections', options.collections, optionKeys<MongoCollectionNames>()('rules', 'triggers', 'deliveries'));
   if (options.retention) checkOptions('createMongoStore: retention', options.retention, RETENTION_OPTION_KEYS);
   const connection = openConnection(options, 'createMongoStore');
   const { db } = connection;
   const rules = db.collection<RuleDocument>(options.collections?.rules ?? 'rules');
   // The trigger half prepares its own indexes before its first operation; the rule half here.
   const triggerCtx = triggerContext(db, options.collections?.triggers ?? 'pending_triggers', options);
-  const trigger = triggerOperations(triggerCtx);
+  const ledgerCtx = ledgerContext(db, options.collections?.deliveries ?? 'deliveries', options);
+  const trigger = triggerStoreOperations(triggerCtx, ledgerCtx);
   const ruleIndexes = prepareOnce(() => createIndexes(rules, RULE_INDEXES), options.autoIndex ?? true);
   const { stopRetention, ensureIndexes: ensureTriggerIndexes, capabilities, ...triggerOps } = trigger;
   return {
     capabilities,
     db,
-    collections: { rules, triggers: triggerCtx.triggers },
+    collections: { rules, triggers: triggerCtx.triggers, deliveries: ledgerCtx.deliveries },
     async ensureIndexes() {
       await createIndexes(rules, RULE_INDEXES);
       ruleIndexes.markReady();

@@ -1,15 +1,14 @@
 import { ObjectId, type Collection, type Db, type Filter, type UpdateFilter } from 'mongodb';
 import {
   AutomationError,
-  checkOptions,
-  clampLimit,
-  optionKeys,
   silentLogger,
   type AttemptResult,
+  type DeliveryLedger,
   type InsertedTrigger,
   type Logger,
   type NewTrigger,
   type Page,
+  type StoreCapabilities,
   type TransitionRequest,
   type TransitionResult,
   type Trigger,
@@ -17,20 +16,25 @@ import {
   type TriggerStatus,
   type TriggerStore,
 } from '@crm-automation/core';
+import { checkOptions, clampLimit, optionKeys } from '@crm-automation/core/spi';
 import { claimDueTriggers } from './claim-due-triggers.js';
 import { CONNECTION_OPTION_KEYS, openConnection, type MongoConnectionOptions } from './connection.js';
-import { page, parseObjectId, toTrigger, type TriggerDocument } from './documents.js';
+import { page, parseObjectId, toTrigger, type DeliveryDocument, type TriggerDocument } from './documents.js';
 import { createIndexes, ensureExpiryIndex, TRIGGER_INDEXES, type ExpiryMode } from './indexes.js';
+import { ledgerContext, ledgerOperations, type LedgerContext } from './mongo-delivery-ledger.js';
 import { prepareOnce } from './prepare-once.js';
-import { expireAtFor, resolveRetention, startPeriodic, type ResolvedRetention, type RetentionHandle, type RetentionPolicy } from './retention.js';
+import { expireAtFor, resolveRetention, retentionControls, RETENTION_OPTION_KEYS, type MongoRetentionControls, type ResolvedRetention, type RetentionPolicy } from './retention.js';
 import { serverRunsTtlMonitor } from './ttl-monitor.js';
 import { requireValidDate } from './valid-date.js';
 import { duplicateKeyIndexes } from './write-errors.js';
 
+export type { MongoRetentionControls } from './retention.js';
+export { RETENTION_OPTION_KEYS } from './retention.js';
+
 export interface MongoTriggerStoreOptions extends MongoConnectionOptions {
-  /** Default `{ triggers: 'pending_triggers' }`. */
-  collections?: { triggers?: string | undefined } | undefined;
-  /** Purge finished triggers by age; off by default (everything is kept). */
+  /** Default `{ triggers: 'pending_triggers', deliveries: 'deliveries' }`. */
+  collections?: { triggers?: string | undefined; deliveries?: string | undefined } | undefined;
+  /** Purge finished triggers (and deliveries, by the same ages) by age; off by default (everything is kept). */
   retention?: RetentionPolicy | false | undefined;
   /**
    * Run `ensureIndexes()` before the first operation. Default true; set false when indexes are
@@ -43,25 +47,17 @@ export interface MongoTriggerStoreOptions extends MongoConnectionOptions {
 
 /** What `ensureIndexes()` found and did. */
 export interface MongoIndexReport {
-  /** Who deletes expired triggers: the server (a TTL index) or `purgeExpired()` / `startRetention()`. */
+  /**
+   * Who deletes expired triggers and deliveries: the server (TTL indexes) or `purgeExpired()` /
+   * `startRetention()`; `periodic` when either collection needs the periodic delete.
+   */
   retention: ExpiryMode;
 }
 
-/** Retention controls of a trigger store. */
-export interface MongoRetentionControls {
-  /** Deletes triggers whose retention stamp has run out; returns how many were removed. */
-  purgeExpired(now?: Date): Promise<number>;
-  /**
-   * Runs `purgeExpired` periodically: needed where the server does not expire documents by itself
-   * (`ensureIndexes()` reports `retention: 'periodic'`); harmless where it does.
-   */
-  startRetention(options?: { intervalMs?: number | undefined; now?: (() => Date) | undefined }): RetentionHandle;
-}
-
-/** Triggers in MongoDB: the core trigger port plus index, retention and lifecycle controls. */
-export interface MongoTriggerStore extends TriggerStore, MongoRetentionControls {
+/** Triggers and their delivery ledger in MongoDB: the core ports plus index, retention and lifecycle controls. */
+export interface MongoTriggerStore extends TriggerStore, Required<DeliveryLedger>, MongoRetentionControls {
   readonly db: Db;
-  readonly collections: { readonly triggers: Collection<TriggerDocument> };
+  readonly collections: { readonly triggers: Collection<TriggerDocument>; readonly deliveries: Collection<DeliveryDocument> };
   /** Creates every index the trigger store relies on; safe to call any number of times. */
   ensureIndexes(): Promise<MongoIndexReport>;
   /** Stops retention timers and closes the client if the store opened it. */
@@ -72,7 +68,7 @@ const intakeKey = (accountId: string, eventId: string, ruleId: string) => `${acc
 const LEASE_FIELDS = { leaseToken: '', leaseExpiresAt: '', leaseOwner: '' } as const;
 const WAITING: readonly TriggerStatus[] = ['pending', 'retrying'];
 
-interface TriggerContext {
+export interface TriggerContext {
   db: Db;
   triggers: Collection<TriggerDocument>;
   retention: ResolvedRetention | undefined;
@@ -80,17 +76,16 @@ interface TriggerContext {
   logger: Logger;
 }
 
-/** The trigger store on one collection, without the connection's lifecycle (the caller owns that). */
-export function triggerOperations(ctx: TriggerContext): Omit<MongoTriggerStore, 'db' | 'collections' | 'close'> & { stopRetention(): Promise<void> } {
-  const { triggers, retention, logger } = ctx;
-  const handles = new Set<RetentionHandle>();
-  let report: MongoIndexReport | undefined;
+type TriggerOperations = Omit<TriggerStore, 'capabilities'> & { ensureIndexes(): Promise<ExpiryMode>; purgeExpired(now: Date): Promise<number> };
 
-  const ensureIndexes = async (): Promise<MongoIndexReport> => {
+/** The trigger store on one collection, without the connection's lifecycle (the caller owns that). */
+export function triggerOperations(ctx: TriggerContext): TriggerOperations {
+  const { triggers, retention } = ctx;
+
+  const ensureIndexes = async (): Promise<ExpiryMode> => {
     await createIndexes(triggers, TRIGGER_INDEXES);
     const ttlMonitor = await serverRunsTtlMonitor(ctx.db);
-    report = { retention: await ensureExpiryIndex(triggers, 'expireAt', 'triggers_retention', retention?.mode ?? 'auto', ttlMonitor) };
-    return report;
+    return ensureExpiryIndex(triggers, 'expireAt', 'triggers_retention', retention?.mode ?? 'auto', ttlMonitor);
   };
   const prepared = prepareOnce(ensureIndexes, ctx.autoIndex);
   const ready = prepared.ready;
@@ -109,14 +104,7 @@ export function triggerOperations(ctx: TriggerContext): Omit<MongoTriggerStore, 
     return new Map(docs.map((d) => [intakeKey(d.accountId, d.triggeringEvent.id, d.ruleId), d]));
   };
 
-  const ops: ReturnType<typeof triggerOperations> = {
-    capabilities: {
-      name: 'mongodb',
-      get ttlRetention() {
-        return retention !== undefined && report?.retention === 'ttl';
-      },
-    },
-
+  const ops: TriggerOperations = {
     async ensureIndexes() {
       const result = await ensureIndexes();
       prepared.markReady();
@@ -248,41 +236,44 @@ export function triggerOperations(ctx: TriggerContext): Omit<MongoTriggerStore, 
       return result.deletedCount;
     },
 
-    async purgeExpired(now = new Date()) {
+    async purgeExpired(now) {
       await ready();
       return (await triggers.deleteMany({ expireAt: { $lte: now } })).deletedCount;
-    },
-
-    startRetention(retentionOptions = {}) {
-      const now = retentionOptions.now ?? (() => new Date());
-      const intervalMs = retentionOptions.intervalMs ?? retention?.intervalMs ?? 60_000;
-      const handle = startPeriodic(
-        intervalMs,
-        async () => {
-          const removed = await ops.purgeExpired(now());
-          if (removed > 0) logger.debug({ removed }, 'retention purged finished triggers');
-        },
-        (error) => logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'retention purge failed; will retry'),
-      );
-      handles.add(handle);
-      return {
-        async stop() {
-          handles.delete(handle);
-          await handle.stop();
-        },
-      };
-    },
-
-    async stopRetention() {
-      await Promise.all([...handles].map((h) => h.stop()));
-      handles.clear();
     },
   };
   return ops;
 }
 
+/**
+ * The trigger store with its delivery ledger next to it, on one database, without the connection's
+ * lifecycle: one `ensureIndexes()` and one retention for both collections (the same policy and mode).
+ */
+export function triggerStoreOperations(triggerCtx: TriggerContext, ledgerCtx: LedgerContext): Omit<MongoTriggerStore, 'db' | 'collections' | 'close'> & { stopRetention(): Promise<void> } {
+  const { ensureIndexes: ensureTriggerIndexes, purgeExpired: purgeTriggers, ...trigger } = triggerOperations(triggerCtx);
+  const { ensureIndexes: ensureLedgerIndexes, purgeExpired: purgeDeliveries, ...ledger } = ledgerOperations(ledgerCtx);
+  const purge = async (now: Date) => (await Promise.all([purgeTriggers(now), purgeDeliveries(now)])).reduce((a, b) => a + b, 0);
+  const retention = retentionControls(purge, triggerCtx.retention, triggerCtx.logger, 'finished triggers and deliveries');
+  let report: MongoIndexReport | undefined;
+  const capabilities: StoreCapabilities = {
+    name: 'mongodb',
+    get ttlRetention() {
+      return triggerCtx.retention !== undefined && report?.retention === 'ttl';
+    },
+  };
+  return {
+    capabilities,
+    ...trigger,
+    ...ledger,
+    ...retention,
+    async ensureIndexes() {
+      const modes = [await ensureTriggerIndexes(), await ensureLedgerIndexes()];
+      report = { retention: modes.every((m) => m === 'ttl') ? 'ttl' : 'periodic' };
+      return report;
+    },
+  };
+}
+
 export const TRIGGER_STORE_OPTION_KEYS = optionKeys<MongoTriggerStoreOptions>()(...CONNECTION_OPTION_KEYS, 'collections', 'retention', 'autoIndex', 'logger');
-export const RETENTION_OPTION_KEYS = optionKeys<RetentionPolicy>()('completedMs', 'skippedMs', 'failedMs', 'cancelledMs', 'mode', 'intervalMs');
 
 export function triggerContext(db: Db, collection: string, options: Pick<MongoTriggerStoreOptions, 'retention' | 'autoIndex' | 'logger'>): TriggerContext {
   return {
@@ -296,9 +287,10 @@ export function triggerContext(db: Db, collection: string, options: Pick<MongoTr
 
 /**
  * Pending triggers in MongoDB, for a deployment that keeps them apart from rules (a Trigger Service
- * with its own database). Rule ids are stored as the opaque strings they are; trigger ids are the
- * 24-hex form of ObjectIds. Claims take each trigger with one conditional single-document update,
- * outcomes are guarded by the lease token (see the README).
+ * with its own database), with the delivery ledger in `deliveries` next to them (the engine uses it
+ * because the store has the ledger's methods). Rule ids are stored as the opaque strings they are;
+ * trigger and delivery ids are the 24-hex form of ObjectIds. Claims take each trigger with one
+ * conditional single-document update, outcomes are guarded by the lease token (see the README).
  *
  * @example
  * const triggerStore = createMongoTriggerStore({ uri: process.env.MONGODB_URI, dbName: 'triggers' });
@@ -306,15 +298,16 @@ export function triggerContext(db: Db, collection: string, options: Pick<MongoTr
  */
 export function createMongoTriggerStore(options: MongoTriggerStoreOptions): MongoTriggerStore {
   checkOptions('createMongoTriggerStore', options, TRIGGER_STORE_OPTION_KEYS, true);
-  checkOptions('createMongoTriggerStore: collections', options.collections, optionKeys<NonNullable<MongoTriggerStoreOptions['collections']>>()('triggers'));
+  checkOptions('createMongoTriggerStore: collections', options.collections, optionKeys<NonNullable<MongoTriggerStoreOptions['collections']>>()('triggers', 'deliveries'));
   if (options.retention) checkOptions('createMongoTriggerStore: retention', options.retention, RETENTION_OPTION_KEYS);
   const connection = openConnection(options, 'createMongoTriggerStore');
   const ctx = triggerContext(connection.db, options.collections?.triggers ?? 'pending_triggers', options);
-  const { stopRetention, ...ops } = triggerOperations(ctx);
+  const ledgerCtx = ledgerContext(connection.db, options.collections?.deliveries ?? 'deliveries', options);
+  const { stopRetention, ...ops } = triggerStoreOperations(ctx, ledgerCtx);
   return {
     ...ops,
     db: connection.db,
-    collections: { triggers: ctx.triggers },
+    collections: { triggers: ctx.triggers, deliveries: ledgerCtx.deliveries },
     async close() {
       await stopRetention();
       await connection.close();

@@ -1,4 +1,5 @@
-import { AutomationError, type TriggerStatus } from '@crm-automation/core';
+import { AutomationError, type DeliveryState, type Logger, type TriggerStatus } from '@crm-automation/core';
+import { optionKeys } from '@crm-automation/core/spi';
 import type { ExpiryMode } from './indexes.js';
 
 /**
@@ -26,6 +27,8 @@ export interface RetentionPolicy {
 }
 
 export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
+
+export const RETENTION_OPTION_KEYS = optionKeys<RetentionPolicy>()('completedMs', 'skippedMs', 'failedMs', 'cancelledMs', 'mode', 'intervalMs');
 
 export interface ResolvedRetention {
   ages: Partial<Record<TriggerStatus, number>>;
@@ -60,6 +63,31 @@ export function expireAtFor(retention: ResolvedRetention | undefined, status: Tr
   return ms === undefined ? undefined : new Date(now.getTime() + ms);
 }
 
+/**
+ * Whose age a delivery in each state is kept by, in the trigger policy's terms: a send that went out as
+ * a completed trigger, a send that did not (or bounced) as a failed one, a send an operator gave up as a
+ * cancelled one. `intent` and `unknown` are never stamped: they are what stops a send from going out
+ * twice (dispatch reads them before a retry, reconciliation and operators settle them), so only a
+ * later move can make them expire.
+ */
+const DELIVERY_AGE_OF: Readonly<Record<DeliveryState, TriggerStatus | undefined>> = {
+  intent: undefined,
+  unknown: undefined,
+  accepted: 'completed',
+  delivered: 'completed',
+  refused: 'failed',
+  undelivered: 'failed',
+  bounced: 'failed',
+  failed: 'failed',
+  abandoned: 'cancelled',
+};
+
+/** The `expireAt` stamp for a delivery entering `state` at `at`, or undefined when it is kept. */
+export function deliveryExpireAt(retention: ResolvedRetention | undefined, state: DeliveryState, at: Date): Date | undefined {
+  const status = DELIVERY_AGE_OF[state];
+  return status === undefined ? undefined : expireAtFor(retention, status, at);
+}
+
 /** A running periodic delete; `stop()` resolves once a delete in progress has finished. */
 export interface RetentionHandle {
   stop(): Promise<void>;
@@ -85,4 +113,50 @@ export function startPeriodic(intervalMs: number, purge: () => Promise<unknown>,
       await running;
     },
   };
+}
+
+/** Retention controls of a store with expiring documents (triggers, deliveries). */
+export interface MongoRetentionControls {
+  /** Deletes the documents whose retention stamp has run out (finished triggers, deliveries); returns how many were removed. */
+  purgeExpired(now?: Date): Promise<number>;
+  /**
+   * Runs `purgeExpired` periodically: needed where the server does not expire documents by itself
+   * (`ensureIndexes()` reports `retention: 'periodic'`); harmless where it does.
+   */
+  startRetention(options?: { intervalMs?: number | undefined; now?: (() => Date) | undefined }): RetentionHandle;
+}
+
+/**
+ * `purgeExpired` and `startRetention` over one delete (`purge`), plus `stopRetention` for the store's
+ * `close()`. `what` names the documents in the logs.
+ */
+export function retentionControls(purge: (now: Date) => Promise<number>, retention: ResolvedRetention | undefined, logger: Logger, what: string): MongoRetentionControls & { stopRetention(): Promise<void> } {
+  const handles = new Set<RetentionHandle>();
+  const controls = {
+    purgeExpired: (now = new Date()) => purge(now),
+    startRetention(options: { intervalMs?: number | undefined; now?: (() => Date) | undefined } = {}): RetentionHandle {
+      const now = options.now ?? (() => new Date());
+      const intervalMs = options.intervalMs ?? retention?.intervalMs ?? 60_000;
+      const handle = startPeriodic(
+        intervalMs,
+        async () => {
+          const removed = await purge(now());
+          if (removed > 0) logger.debug({ removed }, `retention purged ${what}`);
+        },
+        (error) => logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'retention purge failed; will retry'),
+      );
+      handles.add(handle);
+      return {
+        async stop() {
+          handles.delete(handle);
+          await handle.stop();
+        },
+      };
+    },
+    async stopRetention() {
+      await Promise.all([...handles].map((h) => h.stop()));
+      handles.clear();
+    },
+  };
+  return controls;
 }

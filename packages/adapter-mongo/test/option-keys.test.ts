@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMongoIdempotencyStore, createMongoRuleStore, createMongoStore, createMongoTriggerStore } from '../src/index.js';
+import { createMongoDeliveryLedger, createMongoIdempotencyStore, createMongoRuleStore, createMongoStore, createMongoTriggerStore } from '../src/index.js';
 
 /** Misspellings a person makes: a plural, a dropped letter, two letters swapped. */
 function typosOf(key: string): string[] {
@@ -15,11 +15,15 @@ const RETENTION_KEYS = ['completedMs', 'skippedMs', 'failedMs', 'cancelledMs', '
 
 const FACTORIES: Array<[name: string, make: (o: Record<string, unknown>) => unknown, base: Record<string, unknown>, keys: string[]]> = [
   ['createMongoStore', (o) => createMongoStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collections', 'retention', 'autoIndex', 'logger']],
-  ['createMongoStore: collections', (o) => createMongoStore({ uri: URI, collections: o as never }), { rules: 'r' }, ['rules', 'triggers']],
+  ['createMongoStore: collections', (o) => createMongoStore({ uri: URI, collections: o as never }), { rules: 'r' }, ['rules', 'triggers', 'deliveries']],
   ['createMongoStore: retention', (o) => createMongoStore({ uri: URI, retention: o as never }), { completedMs: 1000 }, RETENTION_KEYS],
   ['createMongoRuleStore', (o) => createMongoRuleStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collections', 'autoIndex']],
   ['createMongoTriggerStore', (o) => createMongoTriggerStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collections', 'retention', 'autoIndex', 'logger']],
+  ['createMongoTriggerStore: collections', (o) => createMongoTriggerStore({ uri: URI, collections: o as never }), { triggers: 't' }, ['triggers', 'deliveries']],
   ['createMongoTriggerStore: retention', (o) => createMongoTriggerStore({ uri: URI, retention: o as never }), { completedMs: 1000 }, RETENTION_KEYS],
+  ['createMongoDeliveryLedger', (o) => createMongoDeliveryLedger(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collections', 'retention', 'autoIndex', 'logger']],
+  ['createMongoDeliveryLedger: collections', (o) => createMongoDeliveryLedger({ uri: URI, collections: o as never }), { deliveries: 'd' }, ['deliveries']],
+  ['createMongoDeliveryLedger: retention', (o) => createMongoDeliveryLedger({ uri: URI, retention: o as never }), { completedMs: 1000 }, RETENTION_KEYS],
   ['createMongoIdempotencyStore', (o) => createMongoIdempotencyStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collection', 'now', 'autoIndex']],
 ];
 
