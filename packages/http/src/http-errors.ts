@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import { isAutomationError, type ValidationIssue } from '@crm-automation/core';
+import { CodedError, defineErrorCodes } from '@crm-automation/core/spi';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-/** Codes the HTTP layer adds to core's (docs/errors.md lists both). */
-export const HTTP_ERROR_CODES = {
+const HTTP_ERRORS = defineErrorCodes({
   CRM_ERR_HTTP_BAD_REQUEST: 'The request is malformed: bad JSON, a bad query or path parameter, a bad header.',
   CRM_ERR_HTTP_UNAUTHENTICATED: 'Missing or invalid credentials.',
   CRM_ERR_HTTP_FORBIDDEN: 'The credentials lack the scope this route needs.',
@@ -14,21 +14,32 @@ export const HTTP_ERROR_CODES = {
   CRM_ERR_HTTP_PRECONDITION: 'The If-Match header is not a rule version.',
   CRM_ERR_HTTP_INTERNAL: 'The server failed; the request may be retried.',
   CRM_ERR_HTTP_TRIGGER_SERVICE_UNAVAILABLE: 'The trigger service that keeps the triggers did not answer (down, slow or misconfigured); retry after the Retry-After delay.',
-} as const;
+});
+
+/** Codes the HTTP layer adds to core's (docs/errors.md lists both). */
+export const HTTP_ERROR_CODES = HTTP_ERRORS.codes;
 
 export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES;
 
-/** An error with the HTTP status and body it maps to. */
-export class HttpError extends Error {
+/**
+ * An error with the HTTP status and body it maps to. `code` is one of the HTTP layer's codes or one
+ * of core's (a refusal a route answers itself, or one relayed from a trigger service); `retryable`
+ * is true for 429 and 5xx, the answers a client may retry.
+ */
+export class HttpError extends CodedError<string> {
   constructor(
     readonly statusCode: number,
-    readonly code: string,
+    code: string,
     message: string,
     readonly issues?: readonly ValidationIssue[] | undefined,
     readonly headers: Readonly<Record<string, string>> = {},
   ) {
-    super(message);
+    super(code, message, { retryable: statusCode === 429 || statusCode >= 500 });
     this.name = 'HttpError';
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), statusCode: this.statusCode, ...(this.issues ? { issues: this.issues } : {}) };
   }
 }
 

@@ -1,16 +1,7 @@
 import { z } from 'zod';
+import { ConfigError } from '../service-errors.js';
 
-/** A service's environment did not pass validation; `issues` names every bad variable. */
-export class ConfigError extends Error {
-  readonly code = 'CRM_ERR_CONFIG';
-  constructor(
-    readonly service: string,
-    readonly issues: ReadonlyArray<{ variable: string; message: string }>,
-  ) {
-    super(`${service}: invalid configuration\n${issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 /**
  * Parses `env` with a zod schema whose keys are variable names. Every problem is reported at once,

@@ -1,6 +1,9 @@
 import type { AutomationEvent, NormalizedEvent, Rule } from '@crm-automation/core';
 import { z } from 'zod';
 import { ruleFromJson, ruleToJson } from './rule-json.js';
+import { LookupMessageError } from '../service-errors.js';
+
+export { LookupMessageError };
 
 /**
  * The messages of the pub/sub rule lookup (the design doc's Option 3), as bus events:
@@ -35,16 +38,6 @@ const wireEvent = z.object({
 
 export function toWireEvent(event: NormalizedEvent): WireEvent {
   return { id: event.id, name: event.name, accountId: event.accountId, timestamp: event.timestamp.toISOString(), payload: event.payload };
-}
-
-/** A malformed lookup message: dead-lettered at once, retrying cannot fix it. */
-export class LookupMessageError extends Error {
-  readonly code = 'CRM_ERR_LOOKUP_MESSAGE';
-  readonly retryable = false;
-  constructor(message: string) {
-    super(message);
-    this.name = 'LookupMessageError';
-  }
 }
 
 // The message id derives from the event id, so a redelivered request is recognisably the same one.

@@ -1,5 +1,8 @@
 import type { ConditionGroup, Rule, RuleAction } from '@crm-automation/core';
 import { z } from 'zod';
+import { RuleWireError } from '../service-errors.js';
+
+export { RuleWireError };
 
 /**
  * A rule as it travels between services in JSON (REST bodies, bus messages): dates as ISO strings.
@@ -20,17 +23,6 @@ const ruleJson = z.object({
   createdAt: z.coerce.date(),
   updatedAt: z.coerce.date(),
 });
-
-/** Thrown for a rule document that does not have a rule's shape (a bug or version skew upstream). */
-export class RuleWireError extends Error {
-  readonly code = 'CRM_ERR_RULE_WIRE';
-  /** A malformed answer will not become well-formed on retry. */
-  readonly retryable = false;
-  constructor(message: string) {
-    super(message);
-    this.name = 'RuleWireError';
-  }
-}
 
 /** Reads a rule from its JSON form (dates revived); throws {@link RuleWireError} when malformed. */
 export function ruleFromJson(value: unknown): Rule {
