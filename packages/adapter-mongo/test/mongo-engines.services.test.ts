@@ -92,7 +92,7 @@ describe('mongo store under several engines', () => {
     console.info(`[4 engines x ${total} triggers] sms sends per engine: ${perEngine.join(', ')}`);
   }, 900_000);
 
-  it('tolerates clock skew: no second claim while the lease holds, takeover after it, the stale worker’s outcome refused', async () => {
+  it('tolerates clock skew: no second claim while the lease holds, takeover after it without a second send, the stale worker’s outcome refused', async () => {
     const dbName = uniqueDbName('crm_skew');
     const t0 = Date.parse('2030-01-01T00:00:00.000Z');
     const clockA = createManualClock(t0);
@@ -114,17 +114,24 @@ describe('mongo store under several engines', () => {
     expect((await b.engine.runDue()).claimed).toBe(0);
     await clockB.set(t0 + 19_999);
     expect((await b.engine.runDue()).claimed).toBe(0);
-    // A stalls past its lease (by B's clock): B takes over and finishes the trigger.
+    // A stalls past its lease (by B's clock): B takes over and finishes the trigger. A's send is still
+    // at the provider, which the recording gateway cannot deduplicate: B finds its intent in the
+    // ledger and does not send again, marking it unknown.
     await clockB.set(t0 + 20_000);
     const countsB = await b.engine.runDue();
     expect(countsB).toMatchObject({ claimed: 1, completed: 1 });
-    expect(b.sms.sent).toHaveLength(1);
+    expect(b.sms.calls).toHaveLength(0);
 
     releaseA(undefined);
     const countsA = await runA;
     expect(countsA).toMatchObject({ claimed: 1, completed: 0, leaseLost: 1 });
+    expect(a.sms.calls).toHaveLength(1);
     const stored = await b.engine.triggers.get(ACCOUNT, id);
     expect(stored).toMatchObject({ status: 'completed', attempt: 2 });
     expect(stored?.executionHistory.map((h) => [h.outcome, h.by])).toEqual([['completed', 'engine-b']]);
+    expect(stored?.executionHistory[0]?.actions?.map((x) => [x.status, x.error?.code])).toEqual([['unknown', 'CRM_ERR_DELIVERY_UNKNOWN']]);
+    // One delivery, A's: B's reconcile moved it to unknown, so A's late `accepted` (an engine outcome) does not apply.
+    const deliveries = await b.store.deliveriesOfTrigger(ACCOUNT, id);
+    expect(deliveries.map((d) => [d.attempt, d.provider, d.state, d.events.map((e) => `${e.state}:${e.source}`).join()])).toEqual([[1, 'engine-a-sms', 'unknown', 'intent:engine,unknown:reconcile']]);
   });
 });

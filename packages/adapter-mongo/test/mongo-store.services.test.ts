@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient, ObjectId } from 'mongodb';
 import { createAutomationEngine, createRecordingChannel, isAutomationError, type ClaimedTrigger, type RuleDraft } from '@crm-automation/core';
-import { createMongoRuleStore, createMongoStore, createMongoTriggerStore, RULE_INDEXES, TRIGGER_INDEXES, type MongoStore, type MongoStoreOptions } from '../src/index.js';
+import { createMongoRuleStore, createMongoStore, createMongoTriggerStore, DELIVERY_INDEXES, RULE_INDEXES, TRIGGER_INDEXES, type MongoStore, type MongoStoreOptions } from '../src/index.js';
 import { serverRunsTtlMonitor } from '../src/ttl-monitor.js';
 import { ACCOUNT, dueTrigger, EVENT, technicianRule, waitFor } from './fixtures.js';
 import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
@@ -95,8 +95,11 @@ describe('mongo store: indexes and documents', () => {
     // A server that accepts TTL indexes but never expires documents gets a plain index and the periodic delete.
     expect(first.retention).toBe(ttlMonitor === false ? 'periodic' : 'ttl');
     expect(retentionIndex?.expireAfterSeconds).toBe(ttlMonitor === false ? undefined : 0);
-    // Nothing but the two collections of the design doc.
-    expect((await store.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort()).toEqual(['pending_triggers', 'rules']);
+    const deliveryIndexes = await store.collections.deliveries.indexes();
+    for (const def of DELIVERY_INDEXES) expect(deliveryIndexes.find((i) => i.name === def.name)?.key).toEqual(def.key);
+    expect(deliveryIndexes.find((i) => i.name === 'deliveries_retention')?.expireAfterSeconds).toBe(ttlMonitor === false ? undefined : 0);
+    // Nothing but the two collections of the design doc and the delivery ledger.
+    expect((await store.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort()).toEqual(['deliveries', 'pending_triggers', 'rules']);
   });
 
   it("stores the design doc's document shapes: ObjectIds, the rule id as given, BSON dates, lease fields only while processing", async () => {
@@ -226,7 +229,9 @@ describe('mongo store: split rule and trigger stores', () => {
     const [trigger] = await triggerStore.collections.triggers.find({}).toArray();
     expect(trigger).toMatchObject({ ruleId: rule.id, status: 'completed' });
     expect((await ruleStore.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name)).toEqual(['rules']);
-    expect((await triggerStore.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name)).toEqual(['pending_triggers']);
+    // The delivery ledger sits with the triggers, and the engine used it.
+    expect((await triggerStore.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort()).toEqual(['deliveries', 'pending_triggers']);
+    expect(await triggerStore.collections.deliveries.countDocuments({ triggerId: String(trigger?._id.toHexString()) })).toBe(2);
   });
 });
 
