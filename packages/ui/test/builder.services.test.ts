@@ -170,6 +170,14 @@ describe('Automation Builder in Chromium', () => {
     await page.locator('.page-head').getByRole('link', { name: 'New rule' }).click();
     await visible(page.getByRole('heading', { name: 'New rule', level: 1 }));
 
+    // Saving the empty form: messages written for people, one per field (the validator reports the
+    // empty event name twice).
+    await page.getByRole('button', { name: 'Save rule' }).click();
+    const empty = await visible(page.locator('.error-summary'));
+    expect(await empty.locator('li').allTextContents()).toEqual(['Name is required', 'Event is required', 'A rule needs at least one action']);
+    expect(await page.locator(`#${fieldId('name')}-error`).textContent()).toBe('Error: Name is required');
+    expect(await page.locator(`#${fieldId('trigger.eventName')}-error p`).allTextContents()).toEqual(['Error: Event is required']);
+
     await page.getByLabel('Name', { exact: true }).fill(technicianSmsRule.name);
     await page.getByLabel('Description (optional)').fill(technicianSmsRule.description);
     await page.getByLabel('Event', { exact: true }).selectOption('job.status.changed');
@@ -230,6 +238,17 @@ describe('Automation Builder in Chromium', () => {
     expect(await result.locator('.rendered__message').textContent()).toBe('Hi Jane Doe, job #J-5541 for John Smith has been completed.');
     expect(await result.locator('.rendered').textContent()).toContain('+15557654321');
     await expectNoSeriousViolations(page, 'editor with dry-run result');
+
+    // A job without the technician's phone passes the conditions, but the SMS would fail: a warning.
+    const payload = page.getByLabel('Event payload (JSON)');
+    const sample = JSON.parse(await payload.inputValue()) as { job: { assignedTechnician: Record<string, unknown> } };
+    delete sample.job.assignedTechnician['phone'];
+    await payload.fill(JSON.stringify(sample, null, 2));
+    await page.getByRole('button', { name: 'Run test' }).click();
+    const warning = await visible(page.locator('.verdict--warning'));
+    expect(await warning.textContent()).toContain('Warning: Conditions pass, but the action would fail: 0 actions would be sent at ');
+    expect(await page.locator('.command--error').textContent()).toContain('recipient resolved to nothing');
+    await expectNoSeriousViolations(page, 'editor with a dry run whose action would fail');
 
     await page.getByRole('button', { name: 'Save rule' }).click();
     await page.waitForURL(/\/ui\/rules\/[^/]+$/);
@@ -385,7 +404,7 @@ describe('Automation Builder in Chromium', () => {
     // The email gateway refuses the first send for good: the run fails (the webhook still goes out).
     service.channels.email.failNext(new GatewayError('mailbox unavailable', { retryable: false, provider: 'recording', status: 550 }));
     await page.getByRole('button', { name: 'Publish event' }).click();
-    await visible(page.getByText(/accepted: 1 run started/));
+    await visible(page.getByText(/accepted: 1 run started, due .+\((in a few seconds|just now)\)\./));
     const run = page.locator('.run').first();
     await visible(run.locator('.badge--failed'));
     expect(await run.locator('.run__meta').textContent()).toContain('Attempts1');
@@ -424,6 +443,7 @@ describe('Automation Builder in Chromium', () => {
     await visible(page.getByRole('heading', { name: 'No runs yet' }));
     expect(await page.getByLabel('Event name').inputValue()).toBe('job.status.changed');
     await page.getByRole('button', { name: 'Publish event' }).click();
+    await visible(page.getByText(/accepted: 1 run started, due .+\(in 5 minutes\)\./));
     const pending = page.locator('.run').first();
     await visible(pending.locator('.badge--pending'));
     expect(await pending.textContent()).toContain('Due in 5 minutes');

@@ -1,20 +1,26 @@
 import type { ActionCommand, ConditionTrace, DryRunCommand, DryRunOk, ErrorSummary } from '../api/types.js';
-import { formatDateTime, formatRelative, formatValue, pluralize } from '../format.js';
+import { formatDateTime, formatRelative, formatValue } from '../format.js';
+import { dryRunVerdict } from '../model/dry-run-verdict.js';
+import type { PathIssue } from '../model/form-fields.js';
 import { isJsonObject, prettyJson, type JsonValue } from '../model/json.js';
 import { operatorLabel } from '../model/operators.js';
 import { ACTION_LABELS } from './ActionCard.js';
 
+interface DryRunViewProps {
+  result: DryRunOk;
+  eventName: string;
+  ruleEvent: string;
+  /** The rule's save warnings (an action type with no gateway here): such an action would fail. */
+  warnings?: readonly PathIssue[] | undefined;
+}
+
 /** The outcome of a dry run: the verdict, each condition with the value seen, and what would be sent. */
-export function DryRunView({ result, eventName, ruleEvent }: { result: DryRunOk; eventName: string; ruleEvent: string }) {
-  const sends = result.commands.filter((c) => c.command).length;
-  const verdict = result.error
-    ? { tone: 'danger', text: 'The conditions could not be evaluated' }
-    : result.matched
-      ? { tone: 'success', text: `Conditions pass: ${pluralize(sends, 'action')} would be sent` }
-      : { tone: 'neutral', text: 'Conditions fail: nothing would be sent' };
+export function DryRunView({ result, eventName, ruleEvent, warnings = [] }: DryRunViewProps) {
+  const verdict = dryRunVerdict(result, warnings);
   return (
     <div class="dry-run">
       <p class={`verdict verdict--${verdict.tone}`}>
+        {verdict.tone === 'warning' ? <span class="visually-hidden">Warning: </span> : null}
         <strong>{verdict.text}</strong>
         {result.matched && !result.error ? (
           <span>
@@ -38,11 +44,15 @@ export function DryRunView({ result, eventName, ruleEvent }: { result: DryRunOk;
         <>
           <h3 class="dry-run__heading">What would be sent</h3>
           <ol class="commands">
-            {result.commands.map((c) => (
-              <li key={c.index}>
-                <CommandView command={c} />
-              </li>
-            ))}
+            {result.commands.map((c) => {
+              const failure = c.command ? verdict.failing.get(c.index) : undefined;
+              return (
+                <li key={c.index}>
+                  <CommandView command={c} />
+                  {failure ? <p class="notice notice--warning command__failure">Would fail when sent: {failure}</p> : null}
+                </li>
+              );
+            })}
           </ol>
         </>
       ) : null}

@@ -1,14 +1,14 @@
 import type { RefObject } from 'preact';
-import { describeFieldPath, type PathIssue } from '../model/form-fields.js';
+import type { PathIssue } from '../model/form-fields.js';
+import { placeOf } from '../model/issue-messages.js';
 import { fieldId } from '../model/issue-path.js';
 import { pluralize } from '../format.js';
 
 interface ErrorSummaryProps {
+  /** One issue per field, in words for people (`issuesForPeople`), and those no field took. */
   issues: readonly PathIssue[];
-  /** Issues no field took: shown here in full. */
-  unplaced: readonly PathIssue[];
-  /** The field an issue was placed at, for its link. */
-  fieldFor: (issue: PathIssue) => string | null;
+  /** The field each issue was placed at, for its link; absent for those no field took. */
+  fieldOf: ReadonlyMap<PathIssue, string>;
   /** Called before jumping to a field (to show the form if the JSON view is open). */
   onJump: () => void;
   containerRef: RefObject<HTMLDivElement | null>;
@@ -18,7 +18,7 @@ interface ErrorSummaryProps {
  * Every problem at the top of the editor (GOV.UK's error summary pattern): each links to its field,
  * and problems with no field of their own are spelled out here.
  */
-export function ErrorSummary({ issues, unplaced, fieldFor, onJump, containerRef }: ErrorSummaryProps) {
+export function ErrorSummary({ issues, fieldOf, onJump, containerRef }: ErrorSummaryProps) {
   if (issues.length === 0) return null;
   const jump = (event: MouseEvent, field: string) => {
     event.preventDefault();
@@ -36,12 +36,14 @@ export function ErrorSummary({ issues, unplaced, fieldFor, onJump, containerRef 
       </h2>
       <ul class="error-summary__list">
         {issues.map((issue, i) => {
-          const field = unplaced.includes(issue) ? null : fieldFor(issue);
+          const field = fieldOf.get(issue);
+          const place = placeOf(issue.path);
           return (
             <li key={i}>
               {field ? (
                 <a href={`#${fieldId(field)}`} onClick={(e) => jump(e, field)}>
-                  <strong>{describeFieldPath(issue.path)}</strong>: {issue.message}
+                  {place ? <strong>{place}: </strong> : null}
+                  {issue.message}
                 </a>
               ) : (
                 <span>

@@ -333,7 +333,7 @@ class IssueSink {
   json(path: string, source: string): JsonValue {
     const parsed = parseJson(source);
     if (parsed.ok) return parsed.value;
-    this.add(path, 'invalid_json', `not valid JSON: ${parsed.message}`);
+    this.add(path, 'invalid_json', `This is not valid JSON: ${parsed.message}`);
     return source;
   }
 }
@@ -357,7 +357,7 @@ function formToValue(c: Pick<ConditionForm, 'valueKind' | 'valueText' | 'valueBo
     case 'number': {
       const n = parseNumber(c.valueText);
       if (n === null) {
-        sink.add(path, 'invalid_number', 'enter a number');
+        sink.add(path, 'invalid_number', 'Value must be a number, like 2000');
         return c.valueText;
       }
       return n;
@@ -367,7 +367,7 @@ function formToValue(c: Pick<ConditionForm, 'valueKind' | 'valueText' | 'valueBo
       if (c.listItemKind === 'string') return items;
       return items.map((item) => {
         const n = parseNumber(item);
-        if (n === null) sink.add(path, 'invalid_number', `"${item}" is not a number`);
+        if (n === null) sink.add(path, 'invalid_number', `Values must be numbers, one per line: "${item}" is not one`);
         return n ?? item;
       });
     }
@@ -444,7 +444,7 @@ export function formToRule(form: RuleForm): { rule: JsonObject; issues: FormIssu
   rule['enabled'] = form.enabled;
   rule['trigger'] = { eventName: form.eventName };
   const delay = parseNumber(form.delayValue);
-  if (delay === null) sink.add('delay.value', 'invalid_number', 'enter a number');
+  if (delay === null) sink.add('delay.value', 'invalid_number', 'Wait must be a number, like 5 (0 runs straight away)');
   rule['delay'] = { value: delay ?? form.delayValue, unit: form.delayUnit };
   rule['conditions'] = nodeToDoc(form.conditions, 'conditions', sink);
   rule['actions'] = form.actions.map((a, i) => actionToDoc(a, childPath('actions', i), sink));

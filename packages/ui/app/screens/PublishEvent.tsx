@@ -2,11 +2,21 @@ import { useEffect, useState } from 'preact/hooks';
 import type { ApiClient } from '../api/client.js';
 import { errorText } from '../api/error-text.js';
 import type { EventAccepted } from '../api/types.js';
-import { formatDateTime, pluralize } from '../format.js';
+import { formatDateTime, formatRelative } from '../format.js';
 import { isJsonObject, parseJson, prettyJson, type JsonObject } from '../model/json.js';
+import { publishedRunsText } from '../model/published-runs.js';
+
+interface PublishEventProps {
+  api: ApiClient;
+  /** The rule whose runs the screen shows: the answer says when its first run is due. */
+  ruleId: string;
+  eventName: string;
+  sample: JsonObject | undefined;
+  onPublished: () => void;
+}
 
 /** Publishes a test event through `POST /events`: the same intake as the CRM's events. */
-export function PublishEvent({ api, eventName, sample, onPublished }: { api: ApiClient; eventName: string; sample: JsonObject | undefined; onPublished: () => void }) {
+export function PublishEvent({ api, ruleId, eventName, sample, onPublished }: PublishEventProps) {
   const [name, setName] = useState(eventName);
   const [payload, setPayload] = useState(() => prettyJson(sample ?? {}));
   const [error, setError] = useState<string | null>(null);
@@ -78,8 +88,7 @@ export function PublishEvent({ api, eventName, sample, onPublished }: { api: Api
       <div aria-live="polite">
         {result ? (
           <p class="notice notice--success">
-            Event <code>{result.id}</code> accepted: {pluralize(result.triggers.length, 'run')} started
-            {result.triggers[0] ? <>, the first due {formatDateTime(result.triggers[0].evaluateAt)}</> : null}.
+            Event <code>{result.id}</code> accepted: {publishedRunsText(result, ruleId, (iso) => `${formatDateTime(iso)} (${formatRelative(iso)})`)}.
           </p>
         ) : null}
       </div>

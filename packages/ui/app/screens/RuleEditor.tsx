@@ -8,7 +8,8 @@ import { EditorContext, type EditorContextValue } from '../components/editor-con
 import { ErrorSummary } from '../components/ErrorSummary.js';
 import { Field, FieldError } from '../components/Field.js';
 import { addChild, removeNode, setGroupMode, updateNode } from '../model/condition-tree.js';
-import { formFieldPaths, placeIssues, type PathIssue } from '../model/form-fields.js';
+import { formFieldPaths, type PathIssue } from '../model/form-fields.js';
+import { issuesForPeople } from '../model/issue-messages.js';
 import { fieldId } from '../model/issue-path.js';
 import { parseJson, prettyJson, isJsonObject } from '../model/json.js';
 import { documentOf } from '../model/rule-document.js';
@@ -89,9 +90,12 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
 
   const { rule: doc, issues: localIssues } = useMemo(() => formToRule(form), [form]);
   const dirty = JSON.stringify(doc) !== savedJson;
-  const issues = useMemo(() => [...(showLocal || localIssues.length > 0 ? localIssues : []), ...apiIssues], [localIssues, apiIssues, showLocal]);
   const fieldPaths = useMemo(() => formFieldPaths(form), [form]);
-  const placed = useMemo(() => placeIssues(issues, fieldPaths), [issues, fieldPaths]);
+  const placed = useMemo(
+    () => issuesForPeople([...(showLocal || localIssues.length > 0 ? localIssues : []), ...apiIssues], fieldPaths, form.actions.map((a) => (a.kind === 'action' ? a.type : ''))),
+    [localIssues, apiIssues, showLocal, fieldPaths, form.actions],
+  );
+  const issues = placed.shown;
 
   const eventType = eventTypes.find((t) => t.name === form.eventName);
   const sample = eventType?.samplePayload;
@@ -301,11 +305,7 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
         <ErrorSummary
           containerRef={summaryRef}
           issues={issues}
-          unplaced={placed.unplaced}
-          fieldFor={(issue) => {
-            for (const [field, list] of placed.byField) if (list.includes(issue)) return field;
-            return null;
-          }}
+          fieldOf={placed.fieldOf}
           onJump={() => setView('form')}
         />
 

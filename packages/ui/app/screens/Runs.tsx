@@ -242,7 +242,7 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
           ) : null}
         </div>
         <aside class="runs-layout__side" aria-labelledby="publish-heading">
-          {rule ? <PublishEvent api={api} eventName={rule.trigger.eventName} sample={eventType?.samplePayload} onPublished={() => void refresh()} /> : null}
+          {rule ? <PublishEvent api={api} ruleId={rule.id} eventName={rule.trigger.eventName} sample={eventType?.samplePayload} onPublished={() => void refresh()} /> : null}
         </aside>
       </div>
     </div>

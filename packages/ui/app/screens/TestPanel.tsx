@@ -3,7 +3,7 @@ import type { ApiClient } from '../api/client.js';
 import { errorText } from '../api/error-text.js';
 import type { DryRunOk, EventType, Rule, Trigger } from '../api/types.js';
 import { DryRunView } from '../components/DryRunView.js';
-import { formatDateTime, pluralize } from '../format.js';
+import { formatDateTime } from '../format.js';
 import type { FormIssue } from '../model/rule-form.js';
 import type { PathIssue } from '../model/form-fields.js';
 import { isJsonObject, parseJson, prettyJson, type JsonObject } from '../model/json.js';
@@ -39,7 +39,7 @@ export function TestPanel({ api, doc, localIssues, saved, dirty, eventName, even
   const [touched, setTouched] = useState(false);
   const [sampleError, setSampleError] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
-  const [result, setResult] = useState<{ dryRun: DryRunOk; name: string } | null>(null);
+  const [result, setResult] = useState<{ dryRun: DryRunOk; name: string; warnings: PathIssue[] } | null>(null);
   const [message, setMessage] = useState<{ tone: 'danger' | 'warning'; text: string } | null>(null);
 
   useEffect(() => {
@@ -97,24 +97,25 @@ export function TestPanel({ api, doc, localIssues, saved, dirty, eventName, even
     setSampleError(null);
     if (localIssues.length > 0) {
       onIssues([]);
-      setMessage({ tone: 'warning', text: `Fix ${pluralize(localIssues.length, 'problem')} in the form first.` });
+      setMessage({ tone: 'warning', text: 'Fix the problems listed at the top of the rule first, then run the test again.' });
       return;
     }
     const sample = { payload: parsed.value, name: sampleName || eventName };
     setRunning(true);
     try {
       if (saved && !dirty) {
-        const dryRun = await api.testRule(saved.id, sample);
-        if (dryRun.valid) setResult({ dryRun, name: sample.name });
+        // The saved rule's test answers no save warnings; its validation says which actions have no gateway.
+        const [dryRun, checked] = await Promise.all([api.testRule(saved.id, sample), api.validateRule(doc)]);
+        if (dryRun.valid) setResult({ dryRun, name: sample.name, warnings: checked.valid ? (checked.warnings ?? []) : [] });
         else onIssues(dryRun.issues);
       } else {
         const validated = await api.validateRule(doc, sample);
         if (!validated.valid) {
           onIssues(validated.issues);
-          setMessage({ tone: 'warning', text: `The rule has ${pluralize(validated.issues.length, 'problem')}; fix them to test it.` });
+          setMessage({ tone: 'warning', text: 'The rule has problems, listed at the top of the rule: fix them to test it.' });
         } else {
           onIssues([]);
-          if (validated.dryRun?.valid) setResult({ dryRun: validated.dryRun, name: sample.name });
+          if (validated.dryRun?.valid) setResult({ dryRun: validated.dryRun, name: sample.name, warnings: validated.warnings ?? [] });
         }
       }
     } catch (error) {
@@ -172,7 +173,9 @@ export function TestPanel({ api, doc, localIssues, saved, dirty, eventName, even
       </button>
       <div class="test-panel__result" aria-live="polite">
         {message ? <p class={`notice notice--${message.tone}`}>{message.text}</p> : null}
-        {result ? <DryRunView result={result.dryRun} eventName={result.name} ruleEvent={String((doc['trigger'] as JsonObject | undefined)?.['eventName'] ?? eventName)} /> : null}
+        {result ? (
+          <DryRunView result={result.dryRun} eventName={result.name} ruleEvent={String((doc['trigger'] as JsonObject | undefined)?.['eventName'] ?? eventName)} warnings={result.warnings} />
+        ) : null}
       </div>
     </section>
   );

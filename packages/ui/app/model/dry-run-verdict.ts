@@ -1,0 +1,36 @@
+import type { DryRunOk } from '../api/types.js';
+import { pluralize } from '../format.js';
+import type { PathIssue } from './form-fields.js';
+import { parsePath } from './issue-path.js';
+
+export type VerdictTone = 'success' | 'warning' | 'danger' | 'neutral';
+
+/** The banner over a dry run's result, and why each action that would fail would. */
+export interface DryRunVerdict {
+  tone: VerdictTone;
+  text: string;
+  /** Index of each action that would fail → the reason, for people. */
+  failing: ReadonlyMap<number, string>;
+}
+
+/**
+ * What a dry run says, in one line. Conditions that pass are a success only when every action would go
+ * out: one that cannot be rendered from this event, or that has no gateway on this engine (a save
+ * warning), would fail on a real run, so the banner is then a warning that says how many.
+ */
+export function dryRunVerdict(result: DryRunOk, warnings: readonly PathIssue[] = []): DryRunVerdict {
+  const failing = new Map<number, string>();
+  if (result.error) return { tone: 'danger', text: 'The conditions could not be evaluated', failing };
+  if (!result.matched) return { tone: 'neutral', text: 'Conditions fail: nothing would be sent', failing };
+  for (const command of result.commands) {
+    if (!command.command) failing.set(command.index, command.error?.message ?? 'It could not be rendered from this event.');
+  }
+  for (const warning of warnings) {
+    const [section, index] = parsePath(warning.path) ?? [];
+    if (section === 'actions' && typeof index === 'number' && !failing.has(index) && result.commands.some((c) => c.index === index)) failing.set(index, warning.message);
+  }
+  const total = result.commands.length;
+  if (failing.size === 0) return { tone: 'success', text: `Conditions pass: ${pluralize(total, 'action')} would be sent`, failing };
+  const which = failing.size === total ? (total === 1 ? 'the action' : `all ${total} actions`) : `${failing.size} of ${total} actions`;
+  return { tone: 'warning', text: `Conditions pass, but ${which} would fail: ${pluralize(total - failing.size, 'action')} would be sent`, failing };
+}
