@@ -3,19 +3,29 @@
  *
  *   npm run simulate -w @crm-automation/example-three-services -- [job-done] [high-value] [low-value] [--count N] [--account acc_12345] [--tag T]
  *
- * With no flow named, publishes one of each. Reads TRANSPORT, RABBITMQ_URL / KAFKA_BROKERS, BUS_PREFIX.
+ * With no flow named, publishes one of each. Reads TRANSPORT, RABBITMQ_URL / KAFKA_BROKERS, BUS_PREFIX;
+ * their defaults are the launcher's (`npm run example:three-services`): the local servers of
+ * `scripts/services.sh up` and the bus prefix `crm-example`, so that it can be run next to it as is.
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { busEnv, openBus, requireTransportAddress } from '../runtime/bus-transport.js';
 import { loadConfig, logLevel } from '../runtime/env-config.js';
+import { LAUNCHER_BUS_PREFIX, LOCAL_SERVERS } from '../launcher/local-servers.js';
 import { createServiceLogger } from '../runtime/logger.js';
 import { flowEvent, FLOWS, type Flow } from './design-doc-events.js';
 
 const logger = createServiceLogger('crm-simulator', process.env['LOG_LEVEL'] ?? 'warn');
 
 try {
-  const config = loadConfig('crm-simulator', z.object({ LOG_LEVEL: logLevel, ...busEnv }).superRefine(requireTransportAddress));
+  const simulatorEnv = z.object({
+    LOG_LEVEL: logLevel,
+    ...busEnv,
+    RABBITMQ_URL: busEnv.RABBITMQ_URL.unwrap().default(LOCAL_SERVERS.RABBITMQ_URL),
+    KAFKA_BROKERS: busEnv.KAFKA_BROKERS.unwrap().default(LOCAL_SERVERS.KAFKA_BROKERS),
+    BUS_PREFIX: busEnv.BUS_PREFIX.unwrap().default(LAUNCHER_BUS_PREFIX),
+  });
+  const config = loadConfig('crm-simulator', simulatorEnv.superRefine(requireTransportAddress));
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: { count: { type: 'string', default: '1' }, account: { type: 'string', default: 'acc_12345' }, run: { type: 'string' }, tag: { type: 'string' } },

@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { loadConfig, logLevel } from '../runtime/env-config.js';
 import { exampleStack, randomSecrets, type ServiceName } from './example-stack.js';
+import { LAUNCHER_BUS_PREFIX, LOCAL_SERVERS } from './local-servers.js';
 import { formatLogLine } from './log-lines.js';
 
 const env = z.object({
@@ -19,12 +20,12 @@ const env = z.object({
   RULE_LOOKUP: z.enum(['rest', 'grpc', 'pubsub']).default('rest'),
   /** mongo: MongoDB for rules and triggers, Redis for sent commands; postgres: PostgreSQL for all three. */
   STORE: z.enum(['mongo', 'postgres']).default('mongo'),
-  MONGODB_URI: z.string().default('mongodb://127.0.0.1:27017'),
-  POSTGRES_URL: z.string().default('postgres://postgres@127.0.0.1:5433/crm_automation'),
-  RABBITMQ_URL: z.string().default('amqp://guest:guest@127.0.0.1:5672'),
-  KAFKA_BROKERS: z.string().default('127.0.0.1:9092'),
-  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
-  BUS_PREFIX: z.string().default('crm-example'),
+  MONGODB_URI: z.string().default(LOCAL_SERVERS.MONGODB_URI),
+  POSTGRES_URL: z.string().default(LOCAL_SERVERS.POSTGRES_URL),
+  RABBITMQ_URL: z.string().default(LOCAL_SERVERS.RABBITMQ_URL),
+  KAFKA_BROKERS: z.string().default(LOCAL_SERVERS.KAFKA_BROKERS),
+  REDIS_URL: z.string().default(LOCAL_SERVERS.REDIS_URL),
+  BUS_PREFIX: z.string().default(LAUNCHER_BUS_PREFIX),
   // A fixed development key, so the README's curl commands can be pasted as they are.
   DEV_API_KEY: z.string().default('crm_dev_three_services_example'),
   LOG_LEVEL: logLevel,

@@ -46,6 +46,8 @@ try {
     logger,
     tracer: observability.tracer,
     webhookAddressPolicy: { allowHosts: config.WEBHOOK_ALLOW_HOSTS },
+    // Sent by the notification service, not here: declared, so saving a rule does not warn that it has no gateway.
+    actionTypes: ['sms', 'email', 'webhook'],
     instanceId: `rules-service-${process.pid}`,
   });
   // This engine validates, stores and dry-runs rules; without a trigger store it can claim nothing.
