@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { IdempotencyStore } from '@crm-automation/core';
 import { redisIdempotencyStore, type RedisIdempotencyStoreOptions } from '../idempotency/redis-idempotency-store.js';
 
-export type { RedisIdempotencyStoreOptions } from '../idempotency/redis-idempotency-store.js';
+export type { RedisIdempotencyClient, RedisIdempotencyStoreOptions } from '../idempotency/redis-idempotency-store.js';
 
 /**
  * Idempotency keys in Redis through ioredis (an optional peer: `npm install ioredis`), shared by

@@ -2,9 +2,21 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AutomationError, checkOptions, optionKeys, positiveIntOption, type IdempotencyReservation, type IdempotencyStore } from '@crm-automation/core';
 
+/**
+ * The commands the store sends, which an ioredis `Redis` (or `Cluster`) client has. Declared here
+ * rather than as ioredis's type so that the main entry's types do not name ioredis, an optional peer.
+ */
+export interface RedisIdempotencyClient {
+  set(key: string, value: string, millisecondsToken: 'PX', milliseconds: number, nx: 'NX'): Promise<'OK' | null>;
+  set(key: string, value: string, millisecondsToken: 'PX', milliseconds: number): Promise<'OK'>;
+  get(key: string): Promise<string | null>;
+  eval(script: string, numkeys: number, ...args: string[]): Promise<unknown>;
+  quit(): Promise<unknown>;
+}
+
 export interface RedisIdempotencyStoreOptions {
   /** A connected ioredis client; the store never closes a client it was handed. */
-  client?: Redis | undefined;
+  client?: RedisIdempotencyClient | undefined;
   /** Or a `redis://` URL: the store opens its own client and closes it on `close()`. */
   url?: string | undefined;
   /** How long a sent key is remembered, overriding the `ttlMs` `withIdempotency` passes. */
