@@ -1,4 +1,6 @@
 /**
+ * One file, one browser session: each test goes on from the rules and runs the one before it made.
+ *
  * The Automation Builder in a real browser (Debian's Chromium, headless) against a real rules service
  * on loopback: `rulesRoutes` over an engine with a memory store, recording gateways and the claim
  * loop running, and the BUILT app served by `managementUi`.

@@ -1,8 +1,7 @@
 import { childPath, fieldId } from '../model/issue-path.js';
 import { isBuiltInAction, type ActionEntry, type ActionForm, type RecipientMode } from '../model/rule-form.js';
-import { useEditor } from './editor-context.js';
 import { Field, FieldError } from './Field.js';
-import { factsListId, pathsListId } from './ConditionEditor.js';
+import { FactInput, JsonPathInput } from './FactInputs.js';
 import { KeyValueRows } from './KeyValueRows.js';
 import { PlaceholderPicker } from './PlaceholderPicker.js';
 
@@ -132,10 +131,8 @@ function ActionFields({ action, path, onChange }: { action: ActionForm; path: st
 }
 
 function RecipientFields({ action, path, set }: { action: ActionForm; path: string; set: (patch: Partial<ActionForm>) => void }) {
-  const { facts } = useEditor();
   const what = action.type === 'sms' ? 'number' : 'address';
   const groupName = `${fieldId(path)}-mode`;
-  const factIndex = facts.indexOf(action.recipientFact);
   return (
     <fieldset class="subsection recipient" id={action.recipientMode === 'fact' ? fieldId(path) : undefined} tabIndex={action.recipientMode === 'fact' ? -1 : undefined}>
       <legend>Send to</legend>
@@ -162,21 +159,11 @@ function RecipientFields({ action, path, set }: { action: ActionForm; path: stri
           <FieldError path={path} />
           <div class="field-row">
             <Field path={childPath(path, 'fact')} label="Fact" class="field-row__narrow">
-              {(control) => <input {...control} type="text" list={factsListId()} autocomplete="off" spellcheck={false} value={action.recipientFact} onInput={(e) => set({ recipientFact: e.currentTarget.value })} />}
+              {(control) => <FactInput control={control} value={action.recipientFact} onInput={(recipientFact) => set({ recipientFact })} />}
             </Field>
             <Field path={childPath(path, 'path')} label="Field (JSONPath)" class="field-row__wide">
               {(control) => (
-                <input
-                  {...control}
-                  type="text"
-                  class="code"
-                  list={factIndex >= 0 ? pathsListId(factIndex) : undefined}
-                  autocomplete="off"
-                  spellcheck={false}
-                  placeholder="$.assignedTechnician.phone"
-                  value={action.recipientPath}
-                  onInput={(e) => set({ recipientPath: e.currentTarget.value })}
-                />
+                <JsonPathInput control={control} fact={action.recipientFact} placeholder="$.assignedTechnician.phone" value={action.recipientPath} onInput={(recipientPath) => set({ recipientPath })} />
               )}
             </Field>
           </div>

@@ -4,6 +4,7 @@ import { sampleValueAt } from '../model/placeholders.js';
 import { emptyCondition, emptyGroup, fitValueToOperator, type ConditionForm, type GroupForm, type GroupMode, type NodeForm } from '../model/rule-form.js';
 import { formatValue } from '../format.js';
 import { useEditor } from './editor-context.js';
+import { FactInput, JsonPathInput } from './FactInputs.js';
 import { Field, FieldError } from './Field.js';
 
 /** Edits of the conditions tree, addressed by node key (see model/condition-tree). */
@@ -19,14 +20,6 @@ const MODE_LABELS: Record<GroupMode, string> = {
   any: 'Any of these is true',
   not: 'This is NOT true',
 };
-
-/** datalist ids for fact and JSONPath suggestions; rendered once by the editor. */
-export function factsListId(): string {
-  return 'suggest-facts';
-}
-export function pathsListId(factIndex: number): string {
-  return `suggest-paths-${factIndex}`;
-}
 
 interface NodeProps {
   node: NodeForm;
@@ -119,12 +112,11 @@ export function GroupEditor({ group, path, label, number, actions, depth, isRoot
 }
 
 function ConditionRow({ condition, path, label, actions }: NodeProps & { condition: ConditionForm }) {
-  const { facts, sample } = useEditor();
+  const { sample } = useEditor();
   const set = (patch: Partial<ConditionForm>) => actions.update(condition.key, (n) => ({ ...(n as ConditionForm), ...patch }));
   const kinds = valueKindsFor(condition.operator);
   const kindOptions: ValueKind[] = kinds.includes(condition.valueKind) ? [...kinds] : [...kinds, condition.valueKind];
   const known = OPERATORS.some((o) => o.name === condition.operator);
-  const factIndex = facts.indexOf(condition.fact);
   const seen = sampleValueAt(sample, condition.fact, condition.path);
   const valuePath = childPath(path, 'value');
 
@@ -134,7 +126,7 @@ function ConditionRow({ condition, path, label, actions }: NodeProps & { conditi
       <div class="condition__grid">
         <Field path={childPath(path, 'fact')} label="Fact" class="condition__fact">
           {(control) => (
-            <input {...control} type="text" list={factsListId()} autocomplete="off" spellcheck={false} value={condition.fact} onInput={(e) => set({ fact: e.currentTarget.value })} />
+            <FactInput control={control} value={condition.fact} onInput={(fact) => set({ fact })} />
           )}
         </Field>
         <Field
@@ -143,19 +135,7 @@ function ConditionRow({ condition, path, label, actions }: NodeProps & { conditi
           class="condition__path"
           hint={seen === undefined ? undefined : <>Sample: <code>{formatValue(seen)}</code></>}
         >
-          {(control) => (
-            <input
-              {...control}
-              type="text"
-              class="code"
-              list={factIndex >= 0 ? pathsListId(factIndex) : undefined}
-              autocomplete="off"
-              spellcheck={false}
-              placeholder="$.status"
-              value={condition.path}
-              onInput={(e) => set({ path: e.currentTarget.value })}
-            />
-          )}
+          {(control) => <JsonPathInput control={control} fact={condition.fact} placeholder="$.status" value={condition.path} onInput={(path) => set({ path })} />}
         </Field>
         <Field path={childPath(path, 'operator')} label="Operator" class="condition__operator">
           {(control) => (

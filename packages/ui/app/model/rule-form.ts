@@ -1,3 +1,5 @@
+// The form model stays one file: a document read into the form (ruleToForm) and the form written back
+// (formToRule) mirror each other part by part, so a change to one direction is made next to the other.
 import { isJsonObject, parseJson, prettyJson, type JsonObject, type JsonValue } from './json.js';
 import { childPath } from './issue-path.js';
 import { valueKindsFor, type ValueKind } from './operators.js';

@@ -1,9 +1,13 @@
+// The rule editor stays one file: its sections (basics, when, conditions, actions, the JSON view and
+// the test panel's wiring) all read and write the same form state, issues and focus, and a reader
+// follows an edit from its control to the saved document in one place.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, type ApiClient } from '../api/client.js';
 import { errorText } from '../api/error-text.js';
 import type { EventType, Rule } from '../api/types.js';
 import { ActionCard } from '../components/ActionCard.js';
-import { factsListId, GroupEditor, pathsListId, type TreeActions } from '../components/ConditionEditor.js';
+import { GroupEditor, type TreeActions } from '../components/ConditionEditor.js';
+import { factsListId, pathsListId } from '../components/FactInputs.js';
 import { EditorContext, type EditorContextValue } from '../components/editor-context.js';
 import { ErrorSummary } from '../components/ErrorSummary.js';
 import { Field, FieldError } from '../components/Field.js';
