@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectErrorBody, malformedRequests } from '../../../packages/http/test/support/malformed-requests.js';
+import { expectErrorBody, malformedRequests } from '@crm-automation/testing';
 import { startApp, type AppProcess } from './support/app-process.js';
 
 const KEY = 'crm_dev_single_process_app_test';

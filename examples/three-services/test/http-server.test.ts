@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createAutomationEngine, createMemoryStore, createRecordingChannel } from '@crm-automation/core';
 import { apiKeyAuth, generateApiKey, notificationRoutes, rulesRoutes } from '@crm-automation/http';
-import { expectErrorBody, malformedRequests } from '../../../packages/http/test/support/malformed-requests.js';
+import { expectErrorBody, malformedRequests } from '@crm-automation/testing';
 import { registerHealthRoutes } from '../src/runtime/health-routes.js';
 import { createHttpServer } from '../src/runtime/http-server.js';
 import { createServiceLogger } from '../src/runtime/logger.js';

@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectErrorBody, malformedRequests } from '../../../packages/http/test/support/malformed-requests.js';
+import { expectErrorBody, malformedRequests } from '@crm-automation/testing';
 import { highValueJobRule, technicianSmsRule } from '../src/design-doc-rules.js';
 import { exampleStack, randomSecrets, runSimulator, type ExampleStack, type StackSecrets } from '../src/launcher/example-stack.js';
 import { received, rulesApi, setStandInBehaviour, triggersOf, type TriggerView } from './support/example-clients.js';

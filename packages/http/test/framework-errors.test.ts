@@ -12,7 +12,7 @@ import {
   rulesRoutes,
   useJsonErrors,
 } from '@crm-automation/http';
-import { expectErrorBody, malformedRequests } from './support/malformed-requests.js';
+import { expectErrorBody, malformedRequests } from '@crm-automation/testing';
 
 const TOKEN = 'svc-token-0123456789abcdef';
 const BODY_LIMIT = 4 * 1024;

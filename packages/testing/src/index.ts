@@ -7,3 +7,4 @@ export * from './design-doc-rules.js';
 export * from './recording-logger.js';
 export * from './option-typos.js';
 export * from './crash-consumer.js';
+export * from './malformed-requests.js';

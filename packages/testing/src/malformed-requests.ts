@@ -1,5 +1,12 @@
 import { expect } from 'vitest';
 
+/*
+ * Requests every HTTP service of this SDK must refuse the same way, and the check of its error body:
+ * the Rules API, the Notification Service and the examples' services run them, so a framework error
+ * (a bad percent-escape, broken JSON, another media type, a body over the limit) never leaks
+ * Fastify's own answer.
+ */
+
 /** One malformed request and the answer every server must give it. */
 export interface MalformedRequest {
   name: string;
