@@ -24,3 +24,7 @@ export type { SendReceipt } from './receipt.js';
 // Idempotency lives in core (every engine can use it); re-exported here where the stores are.
 export { withIdempotency, idempotencyKeyOf, createMemoryIdempotencyStore } from '@crm-automation/core';
 export type { IdempotencyOptions, IdempotencyStore, IdempotencyReservation } from '@crm-automation/core';
+export { createFailoverGateway } from './failover/failover-gateway.js';
+export type { FailoverOptions, FailoverTrigger } from './failover/failover-gateway.js';
+export type { TransportFailureDetails, HttpFailureDetails } from './outcome/gateway-failure.js';
+export type { RemoteChannelCapabilities } from './remote/http-channels.js';

@@ -78,4 +78,53 @@ describe('createHttpChannels', () => {
     expect(() => createHttpChannels({ baseUrl: 'not a url', token: 't' })).toThrow(/baseUrl/);
     expect(() => createHttpChannels({ baseUrl: service.url, token: '' })).toThrow(/token/);
   });
+
+  describe('deliveries', () => {
+    const command = (type: string, params: Record<string, unknown>, metadata: Record<string, unknown> = {}) => {
+      const c = commandOf(type, params);
+      return { ...c, metadata: { ...c.metadata, ...metadata } };
+    };
+
+    it("sends the delivery id and the failover exclusions in metadata and returns the service's result, naming the provider", async () => {
+      const sent = command('sms', { recipient: '+15557654321', message: 'hi' }, { deliveryId: 'dlv_1', excludeProviders: ['twilio'] });
+      expect(await createHttpChannels({ baseUrl: service.url, token: SERVICE_TOKEN })['sms']?.send(sent)).toEqual({ provider: 'remote', id: 'remote_1' });
+      expect(service.commands[0]?.body['metadata']).toMatchObject({ deliveryId: 'dlv_1', excludeProviders: ['twilio'] });
+    });
+
+    it('a lost answer after the command was written is ambiguous; an unreachable service is not', async () => {
+      service.loseNextAnswer({ kind: 'hang' });
+      const channels = createHttpChannels({ baseUrl: service.url, token: SERVICE_TOKEN, timeoutMs: 300 });
+      expect(await failure(channels['sms']?.send(command('sms', { recipient: '+15557654321', message: 'x' })) ?? Promise.resolve())).toMatchObject({ ambiguous: true, retryable: true });
+      service.loseNextAnswer({ kind: 'reset' });
+      expect(await failure(channels['sms']?.send(command('sms', { recipient: '+15557654321', message: 'x' })) ?? Promise.resolve())).toMatchObject({ ambiguous: true });
+      const port = await closedPort();
+      const unreachable = await failure(createHttpChannels({ baseUrl: `http://127.0.0.1:${port}`, token: SERVICE_TOKEN })['sms']?.send(command('sms', { recipient: '+15557654321', message: 'x' })) ?? Promise.resolve());
+      expect(unreachable['ambiguous']).not.toBe(true);
+    });
+
+    it("the service's ambiguous provider failure stays ambiguous", async () => {
+      service.failNext({ status: 503, error: { code: 'CRM_ERR_GATEWAY', message: 'twilio request timed out failed after the request was sent', provider: 'twilio', retryable: true, ambiguous: true } });
+      expect(await failure(createHttpChannels({ baseUrl: service.url, token: SERVICE_TOKEN })['sms']?.send(command('sms', { recipient: '+15557654321', message: 'x' })) ?? Promise.resolve())).toMatchObject({
+        ambiguous: true,
+        retryable: true,
+        status: 503,
+      });
+    });
+
+    it("the service's in-flight answer is a retryable CRM_ERR_IDEMPOTENCY_IN_FLIGHT with its Retry-After", async () => {
+      service.failNext({ status: 503, headers: { 'retry-after': '2' }, error: { code: 'CRM_ERR_IDEMPOTENCY_IN_FLIGHT', message: 'command k is being sent by another worker', retryable: true } });
+      const error = await failure(createHttpChannels({ baseUrl: service.url, token: SERVICE_TOKEN })['sms']?.send(command('sms', { recipient: '+15557654321', message: 'x' })) ?? Promise.resolve());
+      expect(error).toMatchObject({ code: 'CRM_ERR_IDEMPOTENCY_IN_FLIGHT', retryable: true, retryAfterMs: 2_000 });
+      expect(error['ambiguous']).not.toBe(true);
+    });
+
+    it("repeats what the service's gateways declare (dedupes, failover), by type", () => {
+      const failover = { providers: ['twilio', 'twilio-backup'], undeliveredWithinMs: 60_000 };
+      const channels = createHttpChannels({ baseUrl: service.url, token: SERVICE_TOKEN, capabilities: { webhook: { dedupes: true }, sms: { failover } } });
+      expect(channels['webhook']?.dedupes).toBe(true);
+      expect(channels['sms']?.dedupes).not.toBe(true);
+      expect(channels['sms']?.failover).toEqual(failover);
+      expect(() => createHttpChannels({ baseUrl: service.url, token: SERVICE_TOKEN, capabilities: { webhook: { dedupe: true } as never } })).toThrow(/dedupe/);
+    });
+  });
 });

@@ -13,7 +13,7 @@ import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-ex
 import { httpFailure } from '../outcome/gateway-failure.js';
 import { MAX_RETRY_AFTER_MS } from '../outcome/retry-after.js';
 import type { SendReceipt } from '../receipt.js';
-import { requireSenderAddress, requireValidCommand } from '../validation/command-params.js';
+import { providerName, requireSenderAddress, requireValidCommand } from '../validation/command-params.js';
 
 /** A sender: an address, or an address with a display name. */
 export type EmailSender = string | { email: string; name?: string | undefined };
@@ -28,11 +28,13 @@ export interface SendgridEmailOptions {
   timeoutMs?: number | undefined;
   /** Clock (ms) for rate-limit reset times. */
   now?: (() => number) | undefined;
+  /** Provider name in deliveries, logs and metrics; give a second account its own. Default `sendgrid`. */
+  name?: string | undefined;
 }
 
 const DEFAULT_BASE_URL = 'https://api.sendgrid.com';
 
-const SENDGRID_OPTION_KEYS = optionKeys<SendgridEmailOptions>()('apiKey', 'from', 'replyTo', 'baseUrl', 'timeoutMs', 'now');
+const SENDGRID_OPTION_KEYS = optionKeys<SendgridEmailOptions>()('apiKey', 'from', 'replyTo', 'baseUrl', 'timeoutMs', 'now', 'name');
 const SENDER_KEYS = optionKeys<Exclude<EmailSender, string>>()('email', 'name');
 
 /** Normalizes and checks a configured sender. */
@@ -50,7 +52,10 @@ export function senderOf(provider: string, from: EmailSender, factory: string = 
  * Email through SendGrid's v3 Mail Send API (`POST /v3/mail/send`, bearer API key, JSON). With a
  * `templateId` the message uses that dynamic template with the event payload as
  * `dynamic_template_data`; otherwise `subject` and text/html `content`. The command's metadata travels
- * as `custom_args`, so SendGrid's event webhook reports it back. Returns the `X-Message-Id`.
+ * as `custom_args` (with the delivery ledger's `deliveryId`), so SendGrid's event webhook reports it
+ * back and a receipt finds its send even when SendGrid's answer was lost. Returns the `X-Message-Id`.
+ * Mail Send takes no idempotency key, so the gateway does not declare `dedupes`: a send whose answer
+ * is lost after the request was written fails `ambiguous` and is held by the engine, not resent.
  *
  * @example
  * const email = createSendgridEmail({ apiKey: process.env.SENDGRID_API_KEY, from: 'alerts@example.com' });
@@ -62,13 +67,14 @@ export function createSendgridEmail(options: SendgridEmailOptions): ChannelGatew
   if (options.replyTo !== undefined) requireSenderAddress('sendgrid', 'replyTo', options.replyTo);
   const url = `${(options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '')}/v3/mail/send`;
   const timeoutMs = positiveIntOption('createSendgridEmail: timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
+  const name = providerName('createSendgridEmail', options.name, 'sendgrid');
 
   return {
-    name: 'sendgrid',
+    name,
     paramsSchema: emailRuleParamsSchema,
     commandSchema: emailCommandSchema,
-    async send(command): Promise<SendReceipt> {
-      requireValidCommand('sendgrid', emailCommandSchema, command.params);
+    async send(command, context): Promise<SendReceipt> {
+      requireValidCommand(name, emailCommandSchema, command.params);
       const email = command.params as EmailCommandParams;
       const m = command.metadata;
       const personalization: Record<string, unknown> = { to: [{ email: email.recipient }] };
@@ -81,6 +87,7 @@ export function createSendgridEmail(options: SendgridEmailOptions): ChannelGatew
           triggerId: m.triggerId,
           ruleId: m.ruleId,
           accountId: m.accountId,
+          ...(m.deliveryId === undefined ? {} : { deliveryId: m.deliveryId }),
         },
       };
       if (options.replyTo) body['reply_to'] = { email: options.replyTo };
@@ -95,12 +102,13 @@ export function createSendgridEmail(options: SendgridEmailOptions): ChannelGatew
       if (email.html !== undefined) content.push({ type: 'text/html', value: email.html });
       if (content.length > 0) body['content'] = content;
 
-      const response = await httpExchange('sendgrid', {
+      const response = await httpExchange(name, {
         url,
         method: 'POST',
         headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(body),
         timeoutMs,
+        signal: context?.signal,
       });
       if (response.status < 200 || response.status >= 300) {
         const json = parseJsonBody(response.body) as { errors?: Array<{ message?: unknown; field?: unknown }> } | undefined;
@@ -112,14 +120,14 @@ export function createSendgridEmail(options: SendgridEmailOptions): ChannelGatew
         // SendGrid signals a rate limit with X-RateLimit-Reset (Unix seconds), not Retry-After.
         const reset = Number(response.headers['x-ratelimit-reset']);
         const now = (options.now ?? Date.now)();
-        throw httpFailure('sendgrid', response, {
+        throw httpFailure(name, response, {
           detail: messages.length > 0 ? messages.join('; ') : undefined,
           now,
           fallbackRetryAfterMs: Number.isFinite(reset) && reset > 0 ? Math.min(Math.max(0, reset * 1000 - now), MAX_RETRY_AFTER_MS) : undefined,
         });
       }
       const messageId = response.headers['x-message-id'];
-      return { provider: 'sendgrid', id: (Array.isArray(messageId) ? messageId[0] : messageId) ?? null, status: response.status };
+      return { provider: name, id: (Array.isArray(messageId) ? messageId[0] : messageId) ?? null, status: response.status };
     },
   };
 }

@@ -14,7 +14,7 @@ import {
 import { DEFAULT_TIMEOUT_MS } from '../http/http-exchange.js';
 import { permanentFailure, smtpFailure } from '../outcome/gateway-failure.js';
 import type { SendReceipt } from '../receipt.js';
-import { requireValidCommand } from '../validation/command-params.js';
+import { providerName, requireValidCommand } from '../validation/command-params.js';
 import { senderOf, type EmailSender } from './sendgrid-email.js';
 
 /** What a template renderer produces for {@link SmtpEmailOptions.renderTemplate}. */
@@ -46,9 +46,11 @@ export interface SmtpEmailOptions {
    * a body or html.
    */
   renderTemplate?: ((templateId: string, data: Record<string, unknown>) => RenderedEmail | Promise<RenderedEmail>) | undefined;
+  /** Provider name in deliveries, logs and metrics. Default `smtp`. */
+  name?: string | undefined;
 }
 
-const SMTP_OPTION_KEYS = optionKeys<SmtpEmailOptions>()('host', 'port', 'secure', 'requireTLS', 'auth', 'from', 'messageIdDomain', 'timeoutMs', 'tls', 'renderTemplate');
+const SMTP_OPTION_KEYS = optionKeys<SmtpEmailOptions>()('host', 'port', 'secure', 'requireTLS', 'auth', 'from', 'messageIdDomain', 'timeoutMs', 'tls', 'renderTemplate', 'name');
 const AUTH_KEYS = optionKeys<NonNullable<SmtpEmailOptions['auth']>>()('user', 'pass');
 const TLS_KEYS = optionKeys<NonNullable<SmtpEmailOptions['tls']>>()('ca', 'rejectUnauthorized', 'servername');
 
@@ -72,6 +74,7 @@ export function smtpEmailGateway(createTransport: SmtpTransportFactory, options:
   const from = senderOf('smtp', options.from, 'createSmtpEmail');
   const domain = options.messageIdDomain ?? from.email.slice(from.email.lastIndexOf('@') + 1);
   const timeoutMs = positiveIntOption('createSmtpEmail: timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
+  const name = providerName('createSmtpEmail', options.name, 'smtp');
   const transporter = createTransport({
     host: options.host,
     port: options.port ?? (options.secure ? 465 : 587),
@@ -86,24 +89,27 @@ export function smtpEmailGateway(createTransport: SmtpTransportFactory, options:
   });
 
   return {
-    name: 'smtp',
+    name,
+    // The Message-ID is derived from the idempotency key: a resent message is the same message to
+    // every receiving system that de-duplicates by Message-ID, so an `unknown` send may be retried.
+    dedupes: true,
     paramsSchema: emailRuleParamsSchema,
     commandSchema: emailCommandSchema,
-    async send(command): Promise<SendReceipt> {
-      requireValidCommand('smtp', emailCommandSchema, command.params);
+    async send(command, context): Promise<SendReceipt> {
+      requireValidCommand(name, emailCommandSchema, command.params);
       const email = command.params as EmailCommandParams;
       let { subject } = email;
       let text = email.body;
       let html = email.html;
       if (email.templateId !== undefined && text === undefined && html === undefined) {
         if (!options.renderTemplate) {
-          throw permanentFailure('smtp', `templateId ${JSON.stringify(email.templateId)} needs a renderTemplate option; SMTP has no server-side templates`, 'template_unsupported');
+          throw permanentFailure(name, `templateId ${JSON.stringify(email.templateId)} needs a renderTemplate option; SMTP has no server-side templates`, 'template_unsupported');
         }
         const rendered = await options.renderTemplate(email.templateId, email.templateData ?? {});
         text = rendered.text;
         html = rendered.html;
         if (rendered.subject !== undefined) {
-          if (hasLineBreak(rendered.subject)) throw permanentFailure('smtp', 'the rendered subject contains a line break (header injection refused)', 'header_injection');
+          if (hasLineBreak(rendered.subject)) throw permanentFailure(name, 'the rendered subject contains a line break (header injection refused)', 'header_injection');
           subject = rendered.subject;
         }
       }
@@ -120,15 +126,17 @@ export function smtpEmailGateway(createTransport: SmtpTransportFactory, options:
           headers: { 'X-Automation-Idempotency-Key': key },
           disableFileAccess: true,
           disableUrlAccess: true,
+          // nodemailer closes the connection when the engine gives up (its sendTimeoutMs).
+          ...(context?.signal ? { signal: context.signal } : {}),
         });
         if (info.rejected.length > 0) {
-          throw permanentFailure('smtp', `the server rejected ${info.rejected.join(', ')}: ${info.response}`, 'rejected');
+          throw permanentFailure(name, `the server rejected ${info.rejected.join(', ')}: ${info.response}`, 'rejected');
         }
         const reply = /^(\d{3})/.exec(info.response)?.[1];
-        return { provider: 'smtp', id: info.messageId, ...(reply ? { status: Number(reply) } : {}) };
+        return { provider: name, id: info.messageId, ...(reply ? { status: Number(reply) } : {}) };
       } catch (error) {
         if (error instanceof AutomationError) throw error;
-        throw smtpFailure('smtp', error);
+        throw smtpFailure(name, error);
       }
     },
     async close() {

@@ -1,4 +1,4 @@
-import { request, type Dispatcher } from 'undici';
+import { getGlobalDispatcher, request, type Dispatcher } from 'undici';
 import { transportFailure } from '../outcome/gateway-failure.js';
 
 /** Default bound on how long a provider may take to answer, connect to last byte. */
@@ -14,6 +14,8 @@ export interface HttpExchangeRequest {
   timeoutMs: number;
   /** A custom undici dispatcher (the webhook gateway's pinned connection); the global one otherwise. */
   dispatcher?: Dispatcher | undefined;
+  /** The engine's signal (`SendContext.signal`): aborting it stops the request like the timeout does. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface HttpExchangeResponse {
@@ -24,20 +26,47 @@ export interface HttpExchangeResponse {
 }
 
 /**
+ * The dispatcher, with a hook that notes the moment undici starts writing the request to a connected
+ * socket (`onRequestStart`): from then on the provider may have received it, so a failure is
+ * ambiguous. Before it (name resolution, connecting, the TLS handshake) nothing has left this process.
+ */
+function noteWhenWritten(dispatcher: Dispatcher, onWrite: () => void): Dispatcher {
+  return dispatcher.compose((dispatch) => (options, handler) =>
+    dispatch(options, {
+      onRequestStart(controller, context) {
+        onWrite();
+        handler.onRequestStart?.(controller, context);
+      },
+      onRequestUpgrade: (controller, statusCode, headers, socket) => handler.onRequestUpgrade?.(controller, statusCode, headers, socket),
+      onResponseStart: (controller, statusCode, headers, statusMessage) => handler.onResponseStart?.(controller, statusCode, headers, statusMessage),
+      onResponseData: (controller, chunk) => handler.onResponseData?.(controller, chunk),
+      onResponseEnd: (controller, trailers) => handler.onResponseEnd?.(controller, trailers),
+      onResponseError: (controller, error) => handler.onResponseError?.(controller, error),
+    }),
+  );
+}
+
+/**
  * One HTTP request with a hard deadline and a bounded body read. Redirects are never followed.
- * Anything that prevents an answer (timeout, refused, reset) becomes a transient GatewayError;
- * classifying the answer is the caller's job (see `httpFailure`).
+ * Anything that prevents an answer (timeout, abort, refused, reset) becomes a transient GatewayError,
+ * `ambiguous` when the request had started to be written (the provider may have acted on it: a
+ * timeout waiting for the answer, a connection reset or closed mid-response) and not ambiguous when
+ * nothing was sent (DNS failure, connection refused, TLS handshake failure, connect timeout).
+ * Classifying the answer is the caller's job (see `httpFailure`).
  */
 export async function httpExchange(provider: string, req: HttpExchangeRequest): Promise<HttpExchangeResponse> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${req.timeoutMs} ms`)), req.timeoutMs);
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new Error(`no answer within ${req.timeoutMs} ms`)), req.timeoutMs);
+  const signal = req.signal ? AbortSignal.any([timeout.signal, req.signal]) : timeout.signal;
+  let written = false;
   try {
+    if (req.signal?.aborted) throw req.signal.reason;
     const response = await request(req.url, {
       method: req.method as Dispatcher.HttpMethod,
       headers: req.headers,
       body: req.body ?? null,
-      signal: controller.signal,
-      ...(req.dispatcher ? { dispatcher: req.dispatcher } : {}),
+      signal,
+      dispatcher: noteWhenWritten(req.dispatcher ?? getGlobalDispatcher(), () => (written = true)),
     });
     const chunks: Buffer[] = [];
     let size = 0;
@@ -56,8 +85,9 @@ export async function httpExchange(provider: string, req: HttpExchangeRequest): 
       body: Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString('utf8'),
     };
   } catch (error) {
-    if (controller.signal.aborted) throw transportFailure(provider, controller.signal.reason, 'request timed out');
-    throw transportFailure(provider, error);
+    if (timeout.signal.aborted) throw transportFailure(provider, timeout.signal.reason, 'request timed out', { ambiguous: written });
+    if (req.signal?.aborted) throw transportFailure(provider, req.signal.reason, 'request aborted', { ambiguous: written });
+    throw transportFailure(provider, error, 'request', { ambiguous: written });
   } finally {
     clearTimeout(timer);
   }

@@ -6,7 +6,9 @@ import { parseRetryAfter } from './retry-after.js';
  * and a webhook timeout all reach core as the same kind of error:
  * - 2xx: sent;
  * - 408, 429, 5xx, timeouts and connection errors: transient (`retryable: true`, with Retry-After);
- * - any other status (other 4xx, unfollowed 3xx): permanent.
+ * - any other status (other 4xx, unfollowed 3xx): permanent;
+ * - a timeout or a lost connection after the request was written is also `ambiguous` (the provider
+ *   may have taken it); an answer, however bad, is never ambiguous.
  */
 
 /** How much of a provider's response is kept in the error (and so in the execution history). */
@@ -30,6 +32,11 @@ export interface HttpFailureDetails {
   now?: number | undefined;
   /** The wait a provider signals its own way (SendGrid's X-RateLimit-Reset), used without a Retry-After. */
   fallbackRetryAfterMs?: number | undefined;
+  /**
+   * The answer says the message may have reached the provider behind (a Notification Service whose
+   * own provider call was ambiguous): the error is `ambiguous` too.
+   */
+  ambiguous?: boolean | undefined;
 }
 
 /** The error for a provider's non-2xx HTTP answer. */
@@ -54,19 +61,33 @@ export function httpFailure(
     providerCode: details.providerCode,
     response: response.body === '' ? undefined : truncate(response.body),
     retryAfterMs,
+    ...(details.ambiguous === true ? { ambiguous: true } : {}),
   });
 }
 
-/** The error for a request that never got an answer: timeout, refused, reset, DNS trouble. */
-export function transportFailure(provider: string, error: unknown, what = 'request'): GatewayError {
+export interface TransportFailureDetails {
+  /**
+   * The request may have reached the provider (it had started to be written when the connection was
+   * lost or the wait ended): core records the send as `unknown` and does not resend it blindly.
+   */
+  ambiguous?: boolean | undefined;
+}
+
+/**
+ * The error for a request that never got an answer: timeout, refused, reset, DNS trouble. Transient;
+ * `ambiguous` when the caller knows the request may have been received (see {@link TransportFailureDetails}).
+ */
+export function transportFailure(provider: string, error: unknown, what = 'request', details: TransportFailureDetails = {}): GatewayError {
   const e = error as { code?: unknown; message?: unknown; name?: unknown };
   const code = typeof e.code === 'string' ? e.code : typeof e.name === 'string' ? e.name : undefined;
   const message = typeof e.message === 'string' ? e.message : String(error);
-  return new GatewayError(`${provider} ${what} failed: ${truncate(message, 300)}`, {
+  const ambiguous = details.ambiguous === true;
+  return new GatewayError(`${provider} ${what} failed${ambiguous ? ' after the request was sent' : ''}: ${truncate(message, 300)}`, {
     provider,
     retryable: true,
     providerCode: code,
     cause: error,
+    ...(ambiguous ? { ambiguous: true } : {}),
   });
 }
 
@@ -75,18 +96,46 @@ export function permanentFailure(provider: string, message: string, providerCode
   return new GatewayError(`${provider}: ${message}`, { provider, retryable: false, providerCode });
 }
 
-const TRANSIENT_SMTP_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPROTOCOL']);
+const TRANSIENT_SMTP_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPROTOCOL', 'EABORT']);
+
+/** nodemailer failures that happen before a message can have been handed over. */
+const SMTP_NOT_SENT_CODES = new Set(['EDNS', 'ETLS', 'EAUTH', 'ENOAUTH', 'EENVELOPE', 'EMESSAGE', 'EREQUIRETLS', 'ECONFIG', 'ESTREAM']);
+/** System errors of the connect step, kept by nodemailer as `originalCode`. */
+const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+/** nodemailer's timeouts of the phases before any command is sent (`timeoutType`). */
+const SETUP_TIMEOUTS = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT']);
+/** Commands whose failure leaves no message at the server (the message is only taken at the end of DATA). */
+const ENVELOPE_COMMANDS = /^(EHLO|HELO|LHLO|STARTTLS|AUTH\b|MAIL FROM|RCPT TO|RSET)/;
+
+/**
+ * Whether a failed SMTP send may still have delivered the message: a connection lost, a socket timeout
+ * or an abort once the session was under way (nodemailer does not say whether the message had been
+ * streamed, so every such failure counts). A reply, a failure to connect, resolve, negotiate TLS or
+ * authenticate, and a refused envelope do not.
+ */
+function smtpMayHaveSent(e: { responseCode?: unknown; code?: unknown; originalCode?: unknown; timeoutType?: unknown; command?: unknown }): boolean {
+  if (typeof e.responseCode === 'number') return false;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (SMTP_NOT_SENT_CODES.has(code)) return false;
+  if (typeof e.originalCode === 'string' && CONNECT_ERROR_CODES.has(e.originalCode)) return false;
+  if (CONNECT_ERROR_CODES.has(code)) return false;
+  if (typeof e.timeoutType === 'string' && SETUP_TIMEOUTS.has(e.timeoutType)) return false;
+  if (typeof e.command === 'string' && ENVELOPE_COMMANDS.test(e.command)) return false;
+  return code !== '';
+}
 
 /**
  * SMTP's version of the same rule: a 4xx reply (451, 421, 452, ...) or a connection failure is
- * transient, a 5xx reply (550 mailbox unavailable, 535 auth failed, ...) permanent.
+ * transient, a 5xx reply (550 mailbox unavailable, 535 auth failed, ...) permanent; a connection lost
+ * or timed out mid-session is ambiguous.
  */
 export function smtpFailure(provider: string, error: unknown): GatewayError {
-  const e = error as { responseCode?: unknown; code?: unknown; response?: unknown; message?: unknown };
+  const e = error as { responseCode?: unknown; code?: unknown; response?: unknown; message?: unknown; originalCode?: unknown; timeoutType?: unknown; command?: unknown };
   const reply = typeof e.responseCode === 'number' ? e.responseCode : undefined;
   const code = typeof e.code === 'string' ? e.code : undefined;
   const message = typeof e.message === 'string' ? e.message : String(error);
   const retryable = reply !== undefined ? reply >= 400 && reply < 500 : code !== undefined && TRANSIENT_SMTP_CODES.has(code);
+  const ambiguous = retryable && smtpMayHaveSent(e);
   return new GatewayError(`${provider} failed: ${truncate(message, 300)}`, {
     provider,
     retryable,
@@ -94,5 +143,6 @@ export function smtpFailure(provider: string, error: unknown): GatewayError {
     providerCode: reply ?? code,
     response: typeof e.response === 'string' ? truncate(e.response) : undefined,
     cause: error,
+    ...(ambiguous ? { ambiguous: true } : {}),
   });
 }

@@ -50,3 +50,29 @@ export function requireSenderAddress(provider: string, field: string, value: unk
   }
   return value;
 }
+
+/** Provider names travel in deliveries, metrics labels and receipts: short, one token. */
+const PROVIDER_NAME = /^[a-z][a-z0-9_.-]{0,62}$/;
+
+/** A gateway's configured `name`, or its default; refuses one that is not a short lower-case token. */
+export function providerName(factory: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !PROVIDER_NAME.test(value)) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${factory}: name ${JSON.stringify(value)} must be a lower-case token (letters, digits, _ . -), e.g. "twilio-backup"`);
+  }
+  return value;
+}
+
+/** An absolute http(s) URL option, parsed. */
+export function absoluteUrl(option: string, value: unknown): URL {
+  let url: URL | undefined;
+  try {
+    url = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${option} must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  return url;
+}

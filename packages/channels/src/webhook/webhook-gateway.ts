@@ -13,7 +13,7 @@ import {
 import { DEFAULT_TIMEOUT_MS, httpExchange } from '../http/http-exchange.js';
 import { httpFailure, permanentFailure } from '../outcome/gateway-failure.js';
 import type { SendReceipt } from '../receipt.js';
-import { requireValidCommand } from '../validation/command-params.js';
+import { providerName, requireValidCommand } from '../validation/command-params.js';
 import { createDefaultConnector, createPinnedDispatcher, type WebhookConnector } from './pinned-connection.js';
 import { resolveDestination, systemResolver, type HostResolver } from './resolve-destination.js';
 import { decodeSigningSecret, standardWebhookHeaders } from './standard-webhooks-signature.js';
@@ -43,10 +43,12 @@ export interface WebhookOptions {
   userAgent?: string | undefined;
   /** Clock for `webhook-timestamp`, in milliseconds. */
   now?: (() => number) | undefined;
+  /** Provider name in deliveries, logs and metrics. Default `webhook`. */
+  name?: string | undefined;
 }
 
 const WEBHOOK_OPTION_KEYS = optionKeys<WebhookOptions>()(
-  'timeoutMs', 'signingSecret', 'unsigned', 'allowPrivateNetworks', 'allowHosts', 'lookup', 'connect', 'userAgent', 'now',
+  'timeoutMs', 'signingSecret', 'unsigned', 'allowPrivateNetworks', 'allowHosts', 'lookup', 'connect', 'userAgent', 'now', 'name',
 );
 
 function invalid(message: string, code: string): never {
@@ -80,6 +82,11 @@ function checkedDestination(raw: unknown, checkUrl: (url: URL) => string | null)
  *    Webhooks (`webhook-id` = the command's idempotency key, stable across retries);
  * 5. never follows redirects: a 3xx is a permanent failure naming the Location.
  *
+ * Receivers de-duplicate by `webhook-id` (Standard Webhooks), so the gateway declares `dedupes`: a
+ * delivery whose answer was lost (a timeout or a connection lost after the request was written,
+ * `ambiguous`) may be retried by the engine with the same `webhook-id`. The engine's
+ * `SendContext.signal` aborts the request.
+ *
  * @example
  * const webhook = createWebhook({ signingSecret: process.env.WEBHOOK_SECRET });
  * const internal = createWebhook({ unsigned: true, allowHosts: ['hooks.internal'] });
@@ -107,13 +114,15 @@ export function createWebhook(options: WebhookOptions): ChannelGateway {
   const connector = options.connect ?? createDefaultConnector(timeoutMs);
   const now = options.now ?? Date.now;
   const userAgent = options.userAgent ?? 'crm-automation-webhooks/0.1';
+  const name = providerName('createWebhook', options.name, 'webhook');
 
   return {
-    name: 'webhook',
+    name,
+    dedupes: true,
     // Save time: the rule's literal destination is checked with this gateway's own address policy.
     paramsSchema: webhookRuleParamsSchema({ checkUrl: check.checkUrl }),
     commandSchema: webhookCommandSchema,
-    async send(command): Promise<SendReceipt> {
+    async send(command, context): Promise<SendReceipt> {
       // The destination first, so a refusal names the scheme, the credentials or the blocked address.
       const url = checkedDestination(command.params['url'], check.checkUrl);
       requireValidCommand('webhook', webhookCommandSchema, command.params);
@@ -132,7 +141,7 @@ export function createWebhook(options: WebhookOptions): ChannelGateway {
       const destination = await resolveDestination(url, check, resolve);
       const dispatcher = createPinnedDispatcher(url, destination, connector);
       try {
-        const response = await httpExchange('webhook', {
+        const response = await httpExchange(name, {
           url,
           method,
           headers: {
@@ -144,9 +153,10 @@ export function createWebhook(options: WebhookOptions): ChannelGateway {
           body: body === '' ? undefined : body,
           timeoutMs,
           dispatcher,
+          signal: context?.signal,
         });
-        if (response.status < 200 || response.status >= 300) throw httpFailure('webhook', response, { now: now() });
-        return { provider: 'webhook', id, status: response.status };
+        if (response.status < 200 || response.status >= 300) throw httpFailure(name, response, { now: now() });
+        return { provider: name, id, status: response.status };
       } finally {
         dispatcher.destroy().catch(() => undefined);
       }

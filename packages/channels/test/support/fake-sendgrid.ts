@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ChannelDelivery, ChannelReceiver } from '@crm-automation/testing';
-import { sendJson, startLocalHttpServer, type LocalHttpServer } from './local-http-server.js';
+import { loseAnswer, messageTaking, sendJson, startLocalHttpServer, type AnswerLost, type LocalHttpServer, type TakesMessages } from './local-http-server.js';
 
 export const SENDGRID_API_KEY = 'SG.test-key.0123456789';
 /** A fixed clock shared by the fake and the gateway, so rate-limit resets are exact. */
@@ -16,9 +16,9 @@ interface MailSend {
   reply_to?: { email: string };
 }
 
-type Failure = { kind: 'rate-limited'; resetInSeconds: number } | { kind: 'server-error' } | { kind: 'bad-request' };
+type Failure = { kind: 'rate-limited'; resetInSeconds: number } | { kind: 'server-error' } | { kind: 'bad-request' } | AnswerLost;
 
-export interface FakeSendgrid extends ChannelReceiver, LocalHttpServer {
+export interface FakeSendgrid extends ChannelReceiver, LocalHttpServer, TakesMessages {
   mails: Array<MailSend & { messageId: string }>;
   violations: string[];
   failNext(failure: Failure): void;
@@ -37,7 +37,8 @@ export async function startFakeSendgrid(): Promise<FakeSendgrid> {
   const mails: FakeSendgrid['mails'] = [];
   const violations: string[] = [];
 
-  const server = await startLocalHttpServer((req, res) => {
+  const taking = messageTaking(() => mails.length);
+  const server = await startLocalHttpServer(async (req, res) => {
     if (req.method !== 'POST' || req.path !== '/v3/mail/send') {
       violations.push(`unexpected ${req.method} ${req.path}`);
       return sendJson(res, 404, errors({ message: 'resource not found', field: null }));
@@ -87,12 +88,15 @@ export async function startFakeSendgrid(): Promise<FakeSendgrid> {
     }
     const messageId = randomBytes(16).toString('base64url');
     mails.push({ ...mail, messageId });
+    taking.took();
+    if (failure && (await loseAnswer(failure, res))) return;
     res.writeHead(202, { 'x-message-id': messageId });
     res.end();
   });
 
   return Object.assign(server, {
     mails,
+    waitForMessages: taking.waitFor,
     violations,
     failNext: (failure: Failure) => failures.push(failure),
     deliveries: (): ChannelDelivery[] =>

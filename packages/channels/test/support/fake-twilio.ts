@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ChannelDelivery, ChannelReceiver } from '@crm-automation/testing';
-import { sendJson, startLocalHttpServer, type LocalHttpServer } from './local-http-server.js';
+import { loseAnswer, messageTaking, sendJson, startLocalHttpServer, type AnswerLost, type LocalHttpServer, type TakesMessages } from './local-http-server.js';
 
 export const TWILIO_ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
 export const TWILIO_AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
@@ -8,11 +8,12 @@ export const TWILIO_AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 type Failure =
   | { kind: 'rate-limited'; retryAfterSeconds?: number | undefined }
   | { kind: 'unavailable' }
-  | { kind: 'invalid-number' };
+  | { kind: 'invalid-number' }
+  | AnswerLost;
 
-export interface FakeTwilio extends ChannelReceiver, LocalHttpServer {
+export interface FakeTwilio extends ChannelReceiver, LocalHttpServer, TakesMessages {
   /** Messages accepted (201), as Twilio would have queued them. */
-  messages: Array<{ sid: string; To: string; From?: string | undefined; MessagingServiceSid?: string | undefined; Body: string }>;
+  messages: Array<{ sid: string; To: string; From?: string | undefined; MessagingServiceSid?: string | undefined; Body: string; StatusCallback?: string | undefined }>;
   /** Requests that broke Twilio's documented contract (path, auth, encoding, fields). */
   violations: string[];
   failNext(failure: Failure): void;
@@ -36,7 +37,8 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
   const violations: string[] = [];
   const expectedAuth = `Basic ${Buffer.from(`${TWILIO_ACCOUNT_SID}:${TWILIO_AUTH_TOKEN}`).toString('base64')}`;
 
-  const server = await startLocalHttpServer((req, res) => {
+  const taking = messageTaking(() => messages.length);
+  const server = await startLocalHttpServer(async (req, res) => {
     if (req.method !== 'POST' || req.path !== `/2010-04-01/Accounts/${TWILIO_ACCOUNT_SID}/Messages.json`) {
       violations.push(`unexpected ${req.method} ${req.path}`);
       return sendJson(res, 404, twilioError(20404, 404, 'The requested resource was not found'));
@@ -67,7 +69,10 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
     if (failure?.kind === 'invalid-number') return sendJson(res, 400, twilioError(21211, 400, `Invalid 'To' Phone Number: ${to}`));
 
     const sid = `SM${randomBytes(16).toString('hex')}`;
-    messages.push({ sid, To: to, Body: body, ...(from ? { From: from } : {}), ...(service ? { MessagingServiceSid: service } : {}) });
+    const callback = form.get('StatusCallback');
+    messages.push({ sid, To: to, Body: body, ...(from ? { From: from } : {}), ...(service ? { MessagingServiceSid: service } : {}), ...(callback ? { StatusCallback: callback } : {}) });
+    taking.took();
+    if (failure && (await loseAnswer(failure, res))) return;
     const now = new Date().toUTCString();
     return sendJson(res, 201, {
       account_sid: TWILIO_ACCOUNT_SID,
@@ -94,6 +99,7 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
 
   return Object.assign(server, {
     messages,
+    waitForMessages: taking.waitFor,
     violations,
     failNext: (failure: Failure) => failures.push(failure),
     deliveries: (): ChannelDelivery[] => messages.map((m) => ({ recipient: m.To, text: m.Body })),

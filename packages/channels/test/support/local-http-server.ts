@@ -69,3 +69,45 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/**
+ * The provider takes the message (records it as accepted) but its answer never arrives as sent:
+ * `hang` never answers, `reset` closes the connection, `slow` answers after `ms`.
+ */
+export type AnswerLost = { kind: 'hang' } | { kind: 'reset' } | { kind: 'slow'; ms: number };
+
+/** A fake provider that can say when it has taken messages. */
+export interface TakesMessages {
+  /** Resolves once at least `count` messages were taken. */
+  waitForMessages(count: number): Promise<void>;
+}
+
+/** Plays an {@link AnswerLost} failure; returns false when `failure` is another kind (answer normally). */
+export async function loseAnswer(failure: { kind: string; ms?: number }, res: ServerResponse): Promise<boolean> {
+  if (failure.kind === 'hang') return true;
+  if (failure.kind === 'reset') {
+    res.socket?.destroy();
+    return true;
+  }
+  if (failure.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, failure.ms ?? 0));
+  return false;
+}
+
+/** Counts taken messages and resolves waiters as the count grows. */
+export function messageTaking(count: () => number): { took(): void; waitFor(n: number): Promise<void> } {
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  return {
+    took() {
+      for (const w of [...waiters]) {
+        if (count() >= w.n) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    },
+    waitFor(n) {
+      if (count() >= n) return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.push({ n, resolve }));
+    },
+  };
+}

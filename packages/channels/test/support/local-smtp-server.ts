@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import type { ChannelDelivery, ChannelReceiver } from '@crm-automation/testing';
+import { messageTaking, type TakesMessages } from './local-http-server.js';
 
 export const SMTP_USER = 'mailer';
 export const SMTP_PASS = 'mailer-secret';
@@ -14,9 +15,9 @@ export interface ReceivedMail {
   raw: string;
 }
 
-type Failure = { at: 'rcpt' | 'data'; code: number; message: string };
+type Failure = { at: 'rcpt' | 'data'; code: number; message: string } | { at: 'data'; holdMs: number };
 
-export interface LocalSmtpServer extends ChannelReceiver {
+export interface LocalSmtpServer extends ChannelReceiver, TakesMessages {
   port: number;
   mails: ReceivedMail[];
   authenticated: string[];
@@ -40,7 +41,8 @@ export async function startLocalSmtpServer(): Promise<LocalSmtpServer> {
   const mails: ReceivedMail[] = [];
   const authenticated: string[] = [];
   const failures: Failure[] = [];
-  const reject = (failure: Failure) => Object.assign(new Error(failure.message), { responseCode: failure.code });
+  const taking = messageTaking(() => mails.length);
+  const reject = (failure: { code: number; message: string }) => Object.assign(new Error(failure.message), { responseCode: failure.code });
 
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS'],
@@ -54,14 +56,19 @@ export async function startLocalSmtpServer(): Promise<LocalSmtpServer> {
       return callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
     },
     onRcptTo(_address, _session, callback) {
-      if (failures[0]?.at === 'rcpt') return callback(reject(failures.shift() as Failure));
+      const next = failures[0];
+      if (next?.at === 'rcpt' && 'code' in next) {
+        failures.shift();
+        return callback(reject(next));
+      }
       return callback();
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
-        if (failures[0]?.at === 'data') return callback(reject(failures.shift() as Failure));
+        const failure = failures[0]?.at === 'data' ? failures.shift() : undefined;
+        if (failure && 'code' in failure) return callback(reject(failure));
         const raw = Buffer.concat(chunks).toString('utf8');
         mails.push({
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
@@ -69,6 +76,9 @@ export async function startLocalSmtpServer(): Promise<LocalSmtpServer> {
           headers: parseHeaders(raw),
           raw,
         });
+        taking.took();
+        // The server has the whole message but has not said so yet: the reply to DATA is late.
+        if (failure) return void setTimeout(() => callback(), failure.holdMs);
         return callback();
       });
     },
@@ -81,6 +91,7 @@ export async function startLocalSmtpServer(): Promise<LocalSmtpServer> {
     mails,
     authenticated,
     failNext: (failure) => failures.push(failure),
+    waitForMessages: taking.waitFor,
     deliveries: (): ChannelDelivery[] =>
       mails.map((m) => ({ recipient: m.to[0], idempotencyKey: m.headers['x-automation-idempotency-key'] })),
     failNextTransient: () => failures.push({ at: 'rcpt', code: 451, message: '4.7.1 Greylisted, try again later' }),
