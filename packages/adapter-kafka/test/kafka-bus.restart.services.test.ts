@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, expect } from 'vitest';
-import { describeBrokerRestart } from '@crm-automation/testing';
-import { recordingLogger } from './recording-logger.js';
+import { createRecordingLogger, describeBrokerRestart } from '@crm-automation/testing';
 import { kafkaSubject, requireKafka, restartKafka } from './kafka-subject.js';
 
 beforeAll(requireKafka);
 
-const logger = recordingLogger();
+const logger = createRecordingLogger();
 
 describeBrokerRestart('Kafka bus', () => kafkaSubject({ publishTimeoutMs: 120_000, logger }), restartKafka);
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { crashConsumerProcess, type BusContractSubject } from '@crm-automation/testing';
+import { crashConsumerProcess, trackSubscribedGroups, type BusContractSubject } from '@crm-automation/testing';
 import { createKafkaBus, type KafkaBus, type KafkaBusOptions } from '../src/index.js';
 import { deleteKafkaNames } from './kafka-cleanup.js';
 
@@ -17,12 +17,7 @@ export function kafkaSubject(options: Partial<KafkaBusOptions> = {}): BusContrac
   const topic = `test-${randomUUID().slice(0, 8)}`;
   const retryDelaysMs = options.retryDelaysMs ?? [100, 200];
   const bus = createKafkaBus({ brokers: kafkaBrokers, topic, sessionTimeoutMs: 10_000, ...options, retryDelaysMs });
-  const groups = new Set<string>();
-  const subscribe = bus.subscribe.bind(bus);
-  bus.subscribe = (handler, subscribeOptions) => {
-    groups.add(subscribeOptions?.group ?? 'automation-intake');
-    return subscribe(handler, subscribeOptions);
-  };
+  const groups = trackSubscribedGroups(bus, 'automation-intake');
   return {
     bus,
     publishRaw: (text) => bus.publishRaw(text, { key: 'acc-raw' }),

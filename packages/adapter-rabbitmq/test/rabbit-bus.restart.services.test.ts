@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, expect } from 'vitest';
-import { describeBrokerRestart } from '@crm-automation/testing';
-import { recordingLogger } from './recording-logger.js';
+import { createRecordingLogger, describeBrokerRestart } from '@crm-automation/testing';
 import { rabbitSubject, requireRabbit, restartRabbit } from './rabbit-subject.js';
 
 beforeAll(requireRabbit);
 
-const logger = recordingLogger();
+const logger = createRecordingLogger();
 
 describeBrokerRestart('RabbitMQ bus', () => rabbitSubject({ publishTimeoutMs: 120_000, logger }), restartRabbit);
 

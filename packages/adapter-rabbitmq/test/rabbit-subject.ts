@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { crashConsumerProcess, type BusContractSubject } from '@crm-automation/testing';
+import { crashConsumerProcess, trackSubscribedGroups, type BusContractSubject } from '@crm-automation/testing';
 import { createRabbitBus, type RabbitBus, type RabbitBusOptions } from '../src/index.js';
 import { deleteTopology } from './rabbit-cleanup.js';
 
@@ -21,12 +21,7 @@ export function rabbitSubject(options: Partial<RabbitBusOptions> = {}): BusContr
   const retryDelaysMs = options.retryDelaysMs ?? [100, 200];
   const queueType = options.queueType ?? 'quorum';
   const bus = createRabbitBus({ url: rabbitUrl, exchange: namespace, queuePrefix: namespace, ...options, retryDelaysMs, queueType });
-  const groups = new Set<string>(options.groups ?? []);
-  const subscribe = bus.subscribe.bind(bus);
-  bus.subscribe = (handler, subscribeOptions) => {
-    groups.add(subscribeOptions?.group ?? 'automation-intake');
-    return subscribe(handler, subscribeOptions);
-  };
+  const groups = trackSubscribedGroups(bus, 'automation-intake', options.groups ?? []);
   return {
     bus,
     namespace,

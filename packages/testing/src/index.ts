@@ -7,4 +7,5 @@ export * from './design-doc-rules.js';
 export * from './recording-logger.js';
 export * from './option-typos.js';
 export * from './crash-consumer.js';
+export * from './subscribed-groups.js';
 export * from './malformed-requests.js';
