@@ -1,3 +1,5 @@
+// One file: the bus contract is one suite that every bus adapter runs; its cases share one fixture
+// (subject, groups, cleanup) and read as the specification of a bus.
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import {

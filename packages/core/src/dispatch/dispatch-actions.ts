@@ -1,3 +1,5 @@
+// One file: the order of a send (hold checks, ledger intent, gateway call under the abort signal,
+// outcome, failover) is the exactly-once argument, and it reads top to bottom only when kept together.
 import { BUILT_IN_COMMAND_SCHEMAS, checkCommandParams, isBuiltInActionType } from '../actions/built-in.js';
 import { AutomationError, describeError } from '../errors.js';
 import type { ActionCommand, ChannelGateway, ChannelMap } from '../ports/gateway.js';

@@ -1,3 +1,5 @@
+// One file: the rule schema and its refinements (limits, templates, paths, action params through the
+// gateways' schemas) must agree on every JSON path they report, so they are defined side by side.
 import { z } from 'zod';
 import { formatPath, type ValidationIssue } from '../errors.js';
 import type { ParamsSchema } from '../ports/gateway.js';

@@ -1,3 +1,5 @@
+// One file: the save-time checks and the render-time budget guard the same Handlebars features; a
+// helper allowed in one place and not the other would be a hole, so both live here.
 import Handlebars from 'handlebars';
 import { AutomationError } from '../errors.js';
 

@@ -1,3 +1,5 @@
+// One file: claiming, adaptive batch size, claim-ahead, lease deferral and idle sleep share one state
+// machine (the loop's timers and in-flight claim); split, its invariants would span files.
 import { describeError } from '../errors.js';
 import type { Logger } from '../ports/logger.js';
 import type { RuleSource } from '../ports/rule-source.js';

@@ -1,3 +1,5 @@
+// One file: the trigger store contract is the single definition of a correct trigger store; its
+// cases share fixtures and are read as one specification (rules and ledger have suites of their own).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAutomationError, type AttemptResult, type ClaimedTrigger, type Trigger, type TriggerStore } from '@crm-automation/core';
 import {
