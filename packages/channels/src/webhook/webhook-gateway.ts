@@ -10,6 +10,7 @@ import {
   type ChannelGateway,
   type WebhookCommandParams,
 } from '@crm-automation/core';
+import { canonicalWebhookAddressPolicy } from '@crm-automation/core/spi';
 import { DEFAULT_TIMEOUT_MS, httpExchange } from '../http/http-exchange.js';
 import { httpFailure, permanentFailure } from '../outcome/gateway-failure.js';
 import type { SendReceipt } from '../receipt.js';
@@ -121,6 +122,7 @@ export function createWebhook(options: WebhookOptions): ChannelGateway {
     dedupes: true,
     // Save time: the rule's literal destination is checked with this gateway's own address policy.
     paramsSchema: webhookRuleParamsSchema({ checkUrl: check.checkUrl }),
+    addressPolicy: canonicalWebhookAddressPolicy({ allowPrivateNetworks: options.allowPrivateNetworks, allowHosts: options.allowHosts }),
     commandSchema: webhookCommandSchema,
     async send(command, context): Promise<SendReceipt> {
       // The destination first, so a refusal names the scheme, the credentials or the blocked address.

@@ -1,5 +1,6 @@
 import { BUILT_IN_ACTION_TYPES } from '../actions/built-in.js';
-import { createWebhookUrlCheck } from '../net/webhook-address-policy.js';
+import { AutomationError } from '../errors.js';
+import { createWebhookUrlCheck, sameWebhookAddressPolicy } from '../net/webhook-address-policy.js';
 import type { ParamsSchema } from '../ports/gateway.js';
 import { BUILT_IN_OPERATORS, createOperatorCheck, type OperatorFn } from '../rules/operators.js';
 import { createRuleValidator, type RuleLimits, type RuleValidator } from '../rules/rule-schema.js';
@@ -12,6 +13,7 @@ export interface EngineRuleLanguage {
 }
 
 export function createEngineRuleLanguage(options: AutomationEngineOptions, limits: RuleLimits): EngineRuleLanguage {
+  checkOnePolicy(options);
   const operators = new Map<string, OperatorFn>(Object.entries(options.operators ?? {}));
   const actionTypes = new Map<string, ParamsSchema | undefined>();
   for (const type of [...BUILT_IN_ACTION_TYPES, ...(options.actionTypes ?? [])]) actionTypes.set(type, undefined);
@@ -29,4 +31,24 @@ export function createEngineRuleLanguage(options: AutomationEngineOptions, limit
     checkUrl: options.checkWebhookUrl ?? createWebhookUrlCheck(options.webhookAddressPolicy),
   });
   return { validate, operators };
+}
+
+/**
+ * The webhook address policy is configured once. With a webhook gateway, rules are validated with the
+ * gateway's own policy (its `paramsSchema`), so an engine `webhookAddressPolicy` would have no effect:
+ * one that says the same is tolerated, one that differs (or a gateway that does not say its policy)
+ * is a configuration error rather than a policy silently ignored. `webhookAddressPolicy` is for
+ * processes that validate rules without sending webhooks (a rules service).
+ */
+function checkOnePolicy(options: AutomationEngineOptions): void {
+  const gateway = options.channels?.['webhook'];
+  // A gateway without a schema of its own is validated with the engine's policy, which then applies.
+  if (!gateway?.paramsSchema || options.webhookAddressPolicy === undefined) return;
+  if (gateway.addressPolicy !== undefined && sameWebhookAddressPolicy(gateway.addressPolicy, options.webhookAddressPolicy)) return;
+  throw new AutomationError(
+    'CRM_ERR_CONFIG',
+    gateway.addressPolicy === undefined
+      ? 'createAutomationEngine: webhookAddressPolicy is given, but the webhook gateway validates destinations with its own policy and does not say which; configure the policy on the gateway only'
+      : 'createAutomationEngine: webhookAddressPolicy differs from the webhook gateway\'s policy, which is the one rules are validated and sent with; configure it on the gateway only (createWebhook({ allowHosts, allowPrivateNetworks }))',
+  );
 }

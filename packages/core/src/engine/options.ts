@@ -72,7 +72,9 @@ export interface AutomationEngineOptions {
   /**
    * Which webhook destinations the default `checkWebhookUrl` accepts besides public addresses:
    * `{ allowPrivateNetworks: true }` for receivers in your own network, `{ allowHosts: [...] }` for
-   * named hosts. Give the webhook gateway the same policy.
+   * named hosts. Only for engines without a webhook gateway (a rules service that validates rules
+   * another service sends): with one, its policy (`createWebhook({ allowHosts })`) is the one used,
+   * and a different policy here is a `CRM_ERR_CONFIG`.
    */
   webhookAddressPolicy?: WebhookAddressPolicy | undefined;
 

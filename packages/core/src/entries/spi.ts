@@ -41,7 +41,7 @@ export { parseIpLiteral, parseIPv4, parseIPv6, formatIpAddress } from '../net/ip
 export type { IpAddress } from '../net/ip-literal.js';
 export { classifyAddress, classifyIpAddress, describeClassification } from '../net/address-classification.js';
 export type { AddressClassification, AddressKind, EmbeddingForm } from '../net/address-classification.js';
-export { createWebhookAddressCheck, createWebhookUrlCheck, normalizeHost } from '../net/webhook-address-policy.js';
+export { canonicalWebhookAddressPolicy, createWebhookAddressCheck, createWebhookUrlCheck, normalizeHost, sameWebhookAddressPolicy } from '../net/webhook-address-policy.js';
 export type { WebhookAddressCheck } from '../net/webhook-address-policy.js';
 export { deliveryRank } from '../ports/delivery-ledger.js';
 export { normalizedRecipient } from '../actions/contact-points.js';

@@ -34,6 +34,18 @@ export function normalizeHost(host: string): string {
   return literal ? formatIpAddress(literal) : h;
 }
 
+/** The same policy whatever its spelling: hosts normalized, de-duplicated and sorted. */
+export function canonicalWebhookAddressPolicy(policy: WebhookAddressPolicy = {}): { allowPrivateNetworks: boolean; allowHosts: string[] } {
+  return { allowPrivateNetworks: policy.allowPrivateNetworks === true, allowHosts: [...new Set((policy.allowHosts ?? []).map(normalizeHost))].sort() };
+}
+
+/** Whether two policies allow the same destinations. */
+export function sameWebhookAddressPolicy(a: WebhookAddressPolicy | undefined, b: WebhookAddressPolicy | undefined): boolean {
+  const x = canonicalWebhookAddressPolicy(a);
+  const y = canonicalWebhookAddressPolicy(b);
+  return x.allowPrivateNetworks === y.allowPrivateNetworks && x.allowHosts.length === y.allowHosts.length && x.allowHosts.every((h, i) => h === y.allowHosts[i]);
+}
+
 /** Answers "may this host/address be reached?" for one policy. */
 export interface WebhookAddressCheck {
   /** True when the host is named in `allowHosts`: it may reach any address. */

@@ -1,3 +1,5 @@
+import type { WebhookAddressPolicy } from '../net/webhook-address-policy.js';
+
 /** What the engine attaches to every command: the design doc's notification `metadata`. */
 export interface CommandMetadata {
   source: 'automation-engine';
@@ -101,6 +103,12 @@ export interface ChannelGateway<P extends Record<string, unknown> = Record<strin
    * pass a stricter one, such as the webhook gateway's, which checks URLs with its address policy.
    */
   readonly paramsSchema?: ParamsSchema | undefined;
+  /**
+   * The destinations a webhook gateway may reach besides public addresses (`createWebhook`'s
+   * `allowPrivateNetworks` / `allowHosts`). An engine with this gateway validates rules with it, so
+   * the policy is configured once, on the gateway.
+   */
+  readonly addressPolicy?: WebhookAddressPolicy | undefined;
   /**
    * Validates rendered `params` before every send (and in the Notification Service). Built-in types
    * fall back to core's schema (`smsCommandSchema`, ...). A failure is a permanent `CRM_ERR_RENDER`.
