@@ -42,8 +42,9 @@ export type { ActionObservation } from './dispatch/dispatch-actions.js';
 export type { WebhookAddressPolicy } from './net/webhook-address-policy.js';
 
 export type * from './rules/rule.js';
+export { asUntrustedRule } from './rules/rule.js';
 export { BUILT_IN_OPERATORS, BUILT_IN_DECORATORS } from './rules/operators.js';
-export type { OperatorFn } from './rules/operators.js';
+export type { BuiltInOperator, OperatorDecorator, OperatorFn } from './rules/operators.js';
 export { DEFAULT_RULE_LIMITS, MAX_DELAY_MS } from './rules/rule-schema.js';
 export type { RuleLimits, RuleValidationResult } from './rules/rule-schema.js';
 export { MAX_PATH_VISITS } from './rules/json-path.js';

@@ -1,6 +1,8 @@
 import { dispatchWithIdempotency } from '../dispatch/channels.js';
 import { DeliveryRecorder } from '../dispatch/delivery-recorder.js';
 import type { DeliveryLedger } from '../ports/delivery-ledger.js';
+import type { ChannelGateway, ChannelMap } from '../ports/gateway.js';
+import type { OperatorFn } from '../rules/operators.js';
 import { positiveIntOption } from './options.js';
 import { createDeliveryAdmin } from './delivery-admin.js';
 import { createMemoryBus } from '../memory/memory-bus.js';
@@ -41,7 +43,14 @@ export type { AutomationEngine, EngineEvents, IngestManyResult, IngestOptions, S
  * await engine.publish({ name: 'job.status.changed', accountId: 'acc_1', payload: { job } });
  * await engine.start();
  */
-export function createAutomationEngine(options: AutomationEngineOptions): AutomationEngine {
+export function createAutomationEngine<
+  Channels extends ChannelMap = Record<never, ChannelGateway>,
+  Operators extends Readonly<Record<string, OperatorFn>> = Record<never, OperatorFn>,
+  ActionType extends string = never,
+>(
+  options: AutomationEngineOptions & { channels?: Channels | undefined; operators?: Operators | undefined; actionTypes?: readonly ActionType[] | undefined },
+): AutomationEngine<(keyof Channels & string) | ActionType, keyof Operators & string> {
+  type Engine = AutomationEngine<(keyof Channels & string) | ActionType, keyof Operators & string>;
   const tuning = resolveTuning(options as AutomationEngineOptions | undefined);
   const stores = resolveStores(options);
   const bus = options.bus ?? createMemoryBus();
@@ -105,7 +114,7 @@ export function createAutomationEngine(options: AutomationEngineOptions): Automa
     requireTriggers: stores.requireTriggers,
   });
 
-  const engine: AutomationEngine = {
+  const engine: Engine = {
     store: stores.combined,
     ruleStore: stores.givenRules,
     triggerStore: stores.givenTriggers,

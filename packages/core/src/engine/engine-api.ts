@@ -8,7 +8,7 @@ import type { Clock } from '../ports/clock.js';
 import type { ActionCommand } from '../ports/gateway.js';
 import type { TraceCarrier } from '../ports/tracer.js';
 import type { AttemptResult, AutomationStore, RuleStore, TriggerStore } from '../ports/store.js';
-import type { Page, Rule, RuleFilter } from '../rules/rule.js';
+import type { Page, Rule, RuleFilter, RuleInput, UntrustedRuleInput } from '../rules/rule.js';
 import type { RuleValidationResult } from '../rules/rule-schema.js';
 import type { DryRunResult, DryRunSample } from '../rules/dry-run.js';
 import type { RunCounts } from '../scheduling/claim-loop.js';
@@ -55,22 +55,35 @@ export interface UpdateRuleOptions {
  */
 export type SavedRule = Rule & { warnings?: ValidationIssue[] | undefined };
 
-export interface AutomationEngine {
+/**
+ * An engine. `CustomActionType` and `CustomOperator` are what its rules may use besides the built-ins
+ * (`createAutomationEngine` infers them from `channels`, `actionTypes` and `operators`), so a rule
+ * literal with a misspelt action type or operator does not compile.
+ */
+export interface AutomationEngine<CustomActionType extends string = never, CustomOperator extends string = never> {
   readonly rules: {
-    create(accountId: string, input: unknown): Promise<SavedRule>;
+    /**
+     * Validates and stores a rule (`RuleValidationError` with every problem). A document of unknown
+     * shape (a request body, a file) goes through `asUntrustedRule`: the same checks apply at run time.
+     */
+    create(accountId: string, input: RuleInput<CustomActionType, CustomOperator> | UntrustedRuleInput): Promise<SavedRule>;
     get(accountId: string, id: string): Promise<Rule | null>;
     /** Full replace; null when the rule does not exist in this account. */
-    update(accountId: string, id: string, input: unknown, options?: UpdateRuleOptions): Promise<SavedRule | null>;
+    update(accountId: string, id: string, input: RuleInput<CustomActionType, CustomOperator> | UntrustedRuleInput, options?: UpdateRuleOptions): Promise<SavedRule | null>;
     delete(accountId: string, id: string): Promise<boolean>;
     list(accountId: string, filter?: RuleFilter): Promise<Page<Rule>>;
-    /** Checks a rule without storing it; reports every problem with its path. */
+    /**
+     * Checks a rule without storing it; reports every problem with its path. It takes any value:
+     * deciding whether untrusted input is a rule is what it is for.
+     */
     validate(input: unknown): RuleValidationResult;
     /**
      * Tries a rule against a sample event: which conditions pass or fail with the values seen, the
-     * commands that would be sent, and when. `rule` is a saved rule's id or an unsaved rule document.
-     * Nothing is stored or sent. Null when a rule id does not exist in this account.
+     * commands that would be sent, and when. `rule` is a saved rule's id or an unsaved rule document
+     * (invalid: `{ valid: false, issues }`). Nothing is stored or sent. Null when a rule id does not
+     * exist in this account.
      */
-    dryRun(accountId: string, rule: string | Record<string, unknown>, sample: DryRunSample): Promise<DryRunResult | null>;
+    dryRun(accountId: string, rule: string | RuleInput<CustomActionType, CustomOperator> | UntrustedRuleInput, sample: DryRunSample): Promise<DryRunResult | null>;
     /** JSON Schema (2020-12) of the rule documents this engine accepts, from the validator's zod schema. */
     jsonSchema(): Record<string, unknown>;
   };
@@ -100,8 +113,8 @@ export interface AutomationEngine {
   start(): Promise<void>;
   /** Stops fetching, lets in-flight intake and triggers finish and be recorded, then returns. */
   stop(): Promise<void>;
-  on<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): AutomationEngine;
-  off<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): AutomationEngine;
+  on<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): AutomationEngine<CustomActionType, CustomOperator>;
+  off<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): AutomationEngine<CustomActionType, CustomOperator>;
   /**
    * The store of both aggregates when the engine was given one (`store`); with `ruleStore` and
    * `triggerStore`, a view of both whose missing half throws `CRM_ERR_CONFIG`.

@@ -20,8 +20,11 @@ export interface RuleAdminContext {
   eventTimeWindow: EventTimeWindow;
 }
 
-/** `engine.rules`: validated CRUD over the rule store, dry runs and the JSON Schema of rules. */
-export function createRuleAdmin(ctx: RuleAdminContext): AutomationEngine['rules'] {
+/**
+ * `engine.rules`: validated CRUD over the rule store, dry runs and the JSON Schema of rules. Typed for
+ * any action type and operator: which ones an engine accepts is decided by `ctx.language` at run time.
+ */
+export function createRuleAdmin(ctx: RuleAdminContext): AutomationEngine<string, string>['rules'] {
   const { store, clock, logger, observer } = ctx;
   const { validate, operators } = ctx.language;
   let jsonSchema: Record<string, unknown> | undefined;

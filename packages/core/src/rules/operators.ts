@@ -11,9 +11,11 @@ export const BUILT_IN_OPERATORS = [
   'greaterThan',
   'greaterThanInclusive',
 ] as const;
+export type BuiltInOperator = (typeof BUILT_IN_OPERATORS)[number];
 
 /** json-rules-engine's built-in operator decorators, written `decorator:operator` (`everyFact:equal`). */
 export const BUILT_IN_DECORATORS = ['someFact', 'someValue', 'everyFact', 'everyValue', 'swap', 'not'] as const;
+export type OperatorDecorator = (typeof BUILT_IN_DECORATORS)[number];
 
 /** A custom operator: compares the fact's value with the condition's value. */
 export type OperatorFn = (factValue: unknown, compareTo: unknown) => boolean;

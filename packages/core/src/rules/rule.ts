@@ -1,3 +1,6 @@
+import type { BuiltInActionType } from '../actions/built-in.js';
+import type { BuiltInOperator, OperatorDecorator } from './operators.js';
+
 /** Units a rule delay may be expressed in. */
 export type DelayUnit = 'seconds' | 'minutes' | 'hours' | 'days';
 
@@ -6,10 +9,13 @@ export interface RuleDelay {
   unit: DelayUnit;
 }
 
-/** A json-rules-engine leaf condition: compare a fact (optionally at a JSONPath) with a value. */
-export interface LeafCondition {
+/**
+ * A json-rules-engine leaf condition: compare a fact (optionally at a JSONPath) with a value.
+ * `Operator` is `string` in stored rules; rules written for an engine use {@link ConditionOperator}.
+ */
+export interface LeafCondition<Operator extends string = string> {
   fact: string;
-  operator: string;
+  operator: Operator;
   value: unknown;
   path?: string | undefined;
   params?: Record<string, unknown> | undefined;
@@ -17,13 +23,25 @@ export interface LeafCondition {
   priority?: number | undefined;
 }
 
-export type NestedCondition = LeafCondition | ConditionGroup;
+export type NestedCondition<Operator extends string = string> = LeafCondition<Operator> | ConditionGroup<Operator>;
 
 /** A json-rules-engine boolean group: `all`, `any` or `not`. */
-export type ConditionGroup =
-  | { all: NestedCondition[]; name?: string | undefined; priority?: number | undefined }
-  | { any: NestedCondition[]; name?: string | undefined; priority?: number | undefined }
-  | { not: NestedCondition; name?: string | undefined; priority?: number | undefined };
+export type ConditionGroup<Operator extends string = string> =
+  | { all: NestedCondition<Operator>[]; name?: string | undefined; priority?: number | undefined }
+  | { any: NestedCondition<Operator>[]; name?: string | undefined; priority?: number | undefined }
+  | { not: NestedCondition<Operator>; name?: string | undefined; priority?: number | undefined };
+
+type OperatorName<CustomOperator extends string> = BuiltInOperator | CustomOperator;
+
+/**
+ * The operators a rule may name: json-rules-engine's built-ins and `CustomOperator` (the names given
+ * in the engine's `operators`), each with up to two decorators (`everyFact:equal`, `not:someValue:in`).
+ * Run-time validation accepts deeper decoration too; such a rule goes through {@link asUntrustedRule}.
+ */
+export type ConditionOperator<CustomOperator extends string = never> =
+  | OperatorName<CustomOperator>
+  | `${OperatorDecorator}:${OperatorName<CustomOperator>}`
+  | `${OperatorDecorator}:${OperatorDecorator}:${OperatorName<CustomOperator>}`;
 
 /** A value taken from the triggering event at send time. */
 export interface FactReference {
@@ -54,21 +72,60 @@ export interface WebhookParams {
   payload?: unknown;
 }
 
+/** An action of a stored rule: any type, since another engine (with other gateways) may have saved it. */
 export type RuleAction =
   | { type: 'sms'; params: SmsParams }
   | { type: 'email'; params: EmailParams }
   | { type: 'webhook'; params: WebhookParams }
   | { type: string; params: Record<string, unknown> };
 
-/** What a user writes: the design doc's rule document without id, account and timestamps. */
-export interface RuleInput {
+/** An action of a built-in type, with the params core's schemas check. */
+export type BuiltInActionInput =
+  | { type: 'sms'; params: SmsParams }
+  | { type: 'email'; params: EmailParams }
+  | { type: 'webhook'; params: WebhookParams };
+
+/**
+ * An action of a rule written for an engine: a built-in type with its params, or `CustomActionType`
+ * (the engine's `channels` keys and `actionTypes`) with params its gateway's schema checks at run time.
+ */
+export type ActionInput<CustomActionType extends string = never> = [Exclude<CustomActionType, BuiltInActionType>] extends [never]
+  ? BuiltInActionInput
+  : BuiltInActionInput | { type: Exclude<CustomActionType, BuiltInActionType>; params: Record<string, unknown> };
+
+/**
+ * What a user writes: the design doc's rule document without id and timestamps. The type parameters
+ * name what an engine adds to the built-ins (`rules.create` of an engine fills them in from its
+ * `channels`, `actionTypes` and `operators`): `RuleInput<'slack', 'startsWith'>`.
+ */
+export interface RuleInput<CustomActionType extends string = never, CustomOperator extends string = never> {
   name: string;
   description?: string | undefined;
   enabled?: boolean | undefined;
+  /** The design doc's documents carry it; when present it must be the account the rule is saved to. */
+  accountId?: string | undefined;
   trigger: { eventName: string };
   delay?: RuleDelay | undefined;
-  conditions: ConditionGroup;
-  actions: RuleAction[];
+  conditions: ConditionGroup<ConditionOperator<CustomOperator>>;
+  actions: ActionInput<CustomActionType>[];
+}
+
+declare const untrustedRuleBrand: unique symbol;
+
+/**
+ * A rule document whose shape the compiler cannot know (a request body, a parsed file), marked by
+ * {@link asUntrustedRule}. The engine validates it at run time like any other input.
+ */
+export interface UntrustedRuleInput {
+  readonly [untrustedRuleBrand]: 'validated at run time';
+}
+
+/**
+ * Passes a value of unknown shape to `rules.create` / `rules.update` / `rules.dryRun`, which validate
+ * it at run time (`RuleValidationError` with every problem and its path). Returns `value` itself.
+ */
+export function asUntrustedRule(value: unknown): UntrustedRuleInput {
+  return value as UntrustedRuleInput;
 }
 
 /** A stored rule: the input after validation and defaults, plus what the store assigns. */
