@@ -1,3 +1,5 @@
+import type { RuleInput } from '@crm-automation/core';
+
 /** The design doc's two example rules, as a user saves them. */
 export const technicianSmsRule = {
   name: 'Notify Technician 5 Mins After Job Completion',
@@ -20,7 +22,7 @@ export const technicianSmsRule = {
       },
     },
   ],
-};
+} satisfies RuleInput;
 
 export const highValueJobRule = {
   name: 'Alert on New High-Value Job',
@@ -47,4 +49,4 @@ export const highValueJobRule = {
       },
     },
   ],
-};
+} satisfies RuleInput;

@@ -12,6 +12,7 @@ import {
   type BusHandler,
   type BusSubscription,
   type EventBus,
+  type RuleInput,
 } from '@crm-automation/core';
 
 /** Settings every bus under test is created with; the suite's expectations depend on them. */
@@ -61,7 +62,7 @@ const CONTRACT_RULE = {
   delay: { value: 1, unit: 'days' },
   conditions: { all: [{ fact: 'job', path: '$.status', operator: 'equal', value: 'Done' }] },
   actions: [{ type: 'sms', params: { recipient: '+15550000000', message: 'Job {{job.number}} is done' } }],
-};
+} satisfies RuleInput;
 
 interface Received {
   message: AutomationEvent;
