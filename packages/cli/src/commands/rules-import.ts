@@ -1,4 +1,4 @@
-import type { AutomationEngine, Rule, ValidationIssue } from '@crm-automation/core';
+import { asUntrustedRule, type AutomationEngine, type Rule, type ValidationIssue } from '@crm-automation/core';
 import { CliError } from '../cli-error.js';
 import type { Output } from '../output.js';
 import { canonicalJson, ruleContent, RULES_FILE_FORMAT } from '../rules-file.js';
@@ -136,10 +136,10 @@ export async function importRules(
   try {
     for (const { input, current, ...entry } of plan) {
       if (!options.dryRun && entry.action === 'create') {
-        entry.ruleId = (await engine.rules.create(accountId, input)).id;
+        entry.ruleId = (await engine.rules.create(accountId, asUntrustedRule(input))).id;
         progress?.tick();
       } else if (!options.dryRun && entry.action === 'update' && current) {
-        await engine.rules.update(accountId, current.id, input, { expectedVersion: current.version });
+        await engine.rules.update(accountId, current.id, asUntrustedRule(input), { expectedVersion: current.version });
         progress?.tick();
       }
       result[entry.action === 'create' ? 'created' : entry.action === 'update' ? 'updated' : 'unchanged'] += 1;
