@@ -7,11 +7,12 @@ import {
   createRecordingChannel,
   GatewayError,
   type AutomationStore,
+  type RuleInput,
 } from '@crm-automation/core';
 import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 
 const ACCOUNT = 'acc_1';
-const immediate = { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } };
+const immediate = { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } } satisfies RuleInput;
 const doneEvent = (id?: string) => ({ name: 'job.status.changed', accountId: ACCOUNT, payload: doneJobPayload, ...(id ? { id } : {}) });
 
 function setup(options: { store?: AutomationStore; maxAttempts?: number } = {}) {
