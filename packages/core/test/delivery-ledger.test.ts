@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AutomationError, createAutomationEngine, type AutomationStore, type ChannelGateway } from '@crm-automation/core';
+import { AutomationError, createAutomationEngine, type AutomationStore, type ChannelGateway, type RuleInput } from '@crm-automation/core';
 import { createMemoryStore } from '@crm-automation/core/memory';
 import { createManualClock } from '@crm-automation/core/doubles';
 import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 
 const ACCOUNT = 'acc_1';
-const immediate = { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } };
+const immediate = { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } } satisfies RuleInput;
 const event = (id = 'evt-1') => ({ id, name: 'job.status.changed', accountId: ACCOUNT, payload: doneJobPayload });
 
 /** A provider stand-in: accepts every message, keeps what it took, answers with a message id. */
