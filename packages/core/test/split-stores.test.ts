@@ -6,10 +6,11 @@ import {
   createMemoryTriggerStore,
   createRecordingChannel,
   type RuleSource,
+  type RuleInput,
 } from '@crm-automation/core';
 import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 
-const immediate = { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } };
+const immediate = { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } } satisfies RuleInput;
 const event = { name: 'job.status.changed', accountId: 'acc_1', payload: doneJobPayload };
 
 describe('rule store and trigger store apart', () => {
