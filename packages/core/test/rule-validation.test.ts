@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createAutomationEngine, createMemoryStore, createRecordingChannel, RuleValidationError, isAutomationError } from '@crm-automation/core';
+import { asUntrustedRule, createAutomationEngine, createMemoryStore, createRecordingChannel, RuleValidationError, isAutomationError } from '@crm-automation/core';
 import { highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 
 const engine = createAutomationEngine({
@@ -67,7 +67,7 @@ describe('rule validation', () => {
   });
 
   it('throws a RuleValidationError with a stable code from rules.create', async () => {
-    const error = await engine.rules.create('acc_1', withAction({ type: 'sms', params: { message: 'x' } })).catch((e: unknown) => e);
+    const error = await engine.rules.create('acc_1', asUntrustedRule(withAction({ type: 'sms', params: { message: 'x' } }))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RuleValidationError);
     expect(isAutomationError(error) && error.code).toBe('CRM_ERR_RULE_INVALID');
     expect((error as RuleValidationError).issues).toEqual([
