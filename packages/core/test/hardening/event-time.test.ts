@@ -9,10 +9,11 @@ import {
   DEFAULT_EVENT_TIME_WINDOW,
   EventValidationError,
   isAutomationError,
+  type RuleInput,
 } from '@crm-automation/core';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
-const rule = (delayDays: number) => ({
+const rule = (delayDays: number): RuleInput => ({
   name: 'r',
   trigger: { eventName: 'job.created' },
   delay: { value: delayDays, unit: 'days' },
