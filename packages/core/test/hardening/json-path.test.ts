@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkJsonPath, createAutomationEngine, createManualClock, createMemoryStore, createRecordingChannel, isAutomationError, MAX_PATH_VISITS, resolvePath } from '@crm-automation/core';
+import { checkJsonPath, createAutomationEngine, createManualClock, createMemoryStore, createRecordingChannel, isAutomationError, MAX_PATH_VISITS, resolvePath, type RuleInput } from '@crm-automation/core';
 
 /** A reference reading of the single-value subset: plain own-property steps. */
 function reference(value: unknown, steps: Array<string | number>): unknown {
@@ -106,7 +106,7 @@ describe('JSONPath dialect', () => {
 
   it('fails only the trigger whose condition path exceeds the budget', async () => {
     const engine = createAutomationEngine({ store: createMemoryStore(), clock: createManualClock('2026-01-01T00:00:00Z'), channels: { sms: createRecordingChannel() } });
-    const rule = (path: string) => ({
+    const rule = (path: string): RuleInput => ({
       name: 'r',
       trigger: { eventName: 'e' },
       conditions: { all: [{ fact: 'doc', path, operator: 'notEqual', value: null }] },
