@@ -9,6 +9,7 @@ import {
   createRecordingChannel,
   isAutomationError,
   TEMPLATE_LIMITS,
+  type RuleInput,
 } from '@crm-automation/core';
 
 /** `{{#each path}}` nested `depth` times around `body`, each level iterating the same array. */
@@ -201,7 +202,7 @@ describe('a template over budget in a running engine', () => {
     const clock = createManualClock('2026-01-01T00:00:00Z');
     const sms = createRecordingChannel();
     const engine = createAutomationEngine({ store: createMemoryStore(), clock, channels: { sms } });
-    const rule = (message: string) => ({
+    const rule = (message: string): RuleInput => ({
       name: 'r',
       trigger: { eventName: 'job.created' },
       conditions: { all: [{ fact: 'job', operator: 'notEqual', value: null }] },
