@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  asUntrustedRule,
   createAutomationEngine,
   createManualClock,
   createMemoryStore,
@@ -44,7 +45,7 @@ describe('fuzzing the engine with generated rules and events', () => {
           }
         }
         try {
-          await engine.rules.create(`acc_${account}`, doc);
+          await engine.rules.create(`acc_${account}`, asUntrustedRule(doc));
           accepted += 1;
           expect(result.ok).toBe(true);
         } catch (error) {
