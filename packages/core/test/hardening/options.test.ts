@@ -10,6 +10,7 @@ import {
   createWebhookAddressCheck,
   optionKeys,
   type AutomationEngineOptions,
+  type RuleInput,
 } from '@crm-automation/core';
 import { createRecordingLogger } from '@crm-automation/testing';
 
@@ -78,7 +79,7 @@ describe('rules the engine cannot send', () => {
         { type: 'sms', params: { recipient: '+15557654321', message: 'x' } },
         { type: 'email', params: { recipient: 'a@example.com', subject: 's', body: 'b' } },
       ],
-    };
+    } satisfies RuleInput;
     const validated = engine.rules.validate(rule);
     expect(validated.ok && validated.warnings).toEqual([expect.objectContaining({ path: 'actions[1].type', code: 'no_gateway' })]);
     const saved = await engine.rules.create('acc', rule);
