@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createAutomationEngine, createMemoryStore, RuleValidationError } from '@crm-automation/core';
+import { createAutomationEngine, createMemoryStore, RuleValidationError, type RuleInput } from '@crm-automation/core';
 
-const ruleTo = (url: string) => ({
+const ruleTo = (url: string): RuleInput => ({
   name: 'Post new leads',
   trigger: { eventName: 'job.created' },
   conditions: { all: [{ fact: 'job', path: '$.total', operator: 'greaterThan', value: 0 }] },
