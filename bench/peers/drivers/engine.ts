@@ -19,6 +19,7 @@ import {
   type AutomationEvent,
   type AutomationStore,
   type ChannelGateway,
+  type RuleInput,
 } from '@crm-automation/core';
 import type { DelayedJob, DriverOptions, OnJobRun, PeerDriver } from '../driver.js';
 import { positiveIntEnv } from '../knobs.js';
@@ -74,7 +75,7 @@ const rule = {
   delay: { value: 0, unit: 'seconds' as const },
   conditions: { all: [{ fact: 'job', path: '$.id', operator: 'notEqual', value: null }] },
   actions: [{ type: 'job', params: { id: '{{job.id}}' } }],
-};
+} satisfies RuleInput<'job'>;
 
 const eventOf = (job: DelayedJob): AutomationEvent => ({ id: job.id, name: EVENT, accountId: ACCOUNT, payload: { job: { id: job.id } }, timestamp: new Date(job.dueAt) });
 
@@ -84,7 +85,7 @@ export async function createEngineDriver(kind: EngineStoreKind, options: DriverO
   const pollIntervalMs = positiveIntEnv('BENCH_PEERS_ENGINE_POLL_MS', 500);
   let server = '';
   let opened: OpenedStore | undefined;
-  let engine: AutomationEngine | undefined;
+  let engine: AutomationEngine<'job'> | undefined;
   let onRun: OnJobRun = () => undefined;
   const job: ChannelGateway = {
     name: 'bench',
