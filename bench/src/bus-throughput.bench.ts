@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
-import { createAutomationEngine, createMemoryBus, createMemoryStore, type AutomationStore, type EventBus } from '@crm-automation/core';
+import { createAutomationEngine, createMemoryBus, createMemoryStore, type AutomationStore, type EventBus, type RuleInput } from '@crm-automation/core';
 import { createKafkaBus } from '@crm-automation/adapter-kafka';
 import { createRabbitBus } from '@crm-automation/adapter-rabbitmq';
 import { fmt, machine, median } from './stats.js';
@@ -28,7 +28,7 @@ const rule = {
   delay: { value: 1, unit: 'days' as const },
   conditions: { all: [{ fact: 'job', path: '$.status', operator: 'equal', value: 'Done' }] },
   actions: [{ type: 'sms', params: { recipient: '+15550000000', message: 'Job {{job.number}} is done' } }],
-};
+} satisfies RuleInput;
 
 interface Subject {
   bus: EventBus;
