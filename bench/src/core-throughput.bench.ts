@@ -5,7 +5,7 @@
  * Run: npm run bench  (single Node process = one core). Prints medians of several rounds.
  */
 import { cpus } from 'node:os';
-import { createAutomationEngine, createManualClock, createMemoryStore, type ChannelGateway } from '@crm-automation/core';
+import { createAutomationEngine, createManualClock, createMemoryStore, type ChannelGateway, type RuleInput } from '@crm-automation/core';
 import { fmt, machine, median } from './stats.js';
 
 const ACCOUNTS = 100;
@@ -16,7 +16,7 @@ const EVENTS_PER_ROUND = Number(process.env['BENCH_EVENTS'] ?? 20_000);
 
 const noop: ChannelGateway = { send: async () => undefined };
 
-function ruleFor(i: number) {
+function ruleFor(i: number): RuleInput {
   return {
     name: `rule ${i}`,
     trigger: { eventName: `job.event${i % EVENT_NAMES}` },
