@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { MongoClient, MongoServerError, ObjectId, type Collection, type Document } from 'mongodb';
-import { createAutomationEngine, type AutomationEngine, type ChannelGateway, type NewTrigger, type Rule, type TriggerStatus } from '@crm-automation/core';
+import { createAutomationEngine, type AutomationEngine, type ChannelGateway, type NewTrigger, type Rule, type TriggerStatus, type RuleInput } from '@crm-automation/core';
 import { createMongoStore, dueClaimQuery, type MongoStore, type TriggerDocument } from '@crm-automation/adapter-mongo';
 import { fmt, machine, median } from './stats.js';
 
@@ -26,7 +26,7 @@ const TRIGGERS = Number(process.env['BENCH_MONGO_TRIGGERS'] ?? 5_000);
 const ACCOUNT = 'acc_bench';
 const EVENT_NAMES = ['job.created', 'job.status.changed', 'invoice.paid', 'estimate.sent'];
 
-const ruleInput = (eventName: string, i: number) => ({
+const ruleInput = (eventName: string, i: number): RuleInput => ({
   name: `bench rule ${i}`,
   trigger: { eventName },
   delay: { value: 0, unit: 'minutes' },
