@@ -20,7 +20,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createAutomationEngine, createMemoryStore, type AutomationStore, type ChannelGateway, type FinishRequest } from '@crm-automation/core';
+import { createAutomationEngine, createMemoryStore, type AutomationStore, type ChannelGateway, type FinishRequest, type RuleInput } from '@crm-automation/core';
 import { createPostgresStore, type PostgresStore } from '@crm-automation/adapter-postgres';
 import { fmt, machine, median } from './stats.js';
 
@@ -41,7 +41,7 @@ const rule = {
   delay: { value: 0, unit: 'seconds' as const },
   conditions: { all: [{ fact: 'job', path: '$.id', operator: 'notEqual', value: null }] },
   actions: [{ type: 'job', params: { id: '{{job.id}}' } }],
-};
+} satisfies RuleInput<'job'>;
 
 setFlagsFromString('--expose-gc');
 /**
