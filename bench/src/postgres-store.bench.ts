@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import pg from 'pg';
-import { createAutomationEngine, type AutomationEngine, type ChannelGateway, type NewTrigger, type Rule } from '@crm-automation/core';
+import { createAutomationEngine, type AutomationEngine, type ChannelGateway, type NewTrigger, type Rule, type RuleInput } from '@crm-automation/core';
 import { claimStatement, createPostgresStore, type PostgresStore } from '@crm-automation/adapter-postgres';
 import { fmt, machine, median } from './stats.js';
 
@@ -32,7 +32,7 @@ const INTAKE_IN_FLIGHT = 32;
 const ACCOUNT = 'acc_bench';
 const EVENT_NAMES = ['job.created', 'job.status.changed', 'invoice.paid', 'estimate.sent'];
 
-const ruleInput = (eventName: string, i: number) => ({
+const ruleInput = (eventName: string, i: number): RuleInput => ({
   name: `bench rule ${i}`,
   trigger: { eventName },
   delay: { value: 0, unit: 'minutes' },
