@@ -12,7 +12,7 @@
  */
 import { cpus } from 'node:os';
 import { BasicTracerProvider, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { createAutomationEngine, createManualClock, createMemoryStore, noopTracer, type ChannelGateway, type Tracer } from '@crm-automation/core';
+import { createAutomationEngine, createManualClock, createMemoryStore, noopTracer, type ChannelGateway, type Tracer, type RuleInput } from '@crm-automation/core';
 import { createOtelTracer } from '@crm-automation/otel';
 import { fmt, machine, median } from './stats.js';
 
@@ -40,7 +40,7 @@ const variants: Array<{ name: string; tracer: () => Tracer | undefined }> = [
   },
 ];
 
-const rule = (i: number) => ({
+const rule = (i: number): RuleInput => ({
   name: `rule ${i}`,
   trigger: { eventName: 'job.status.changed' },
   delay: { value: 0, unit: 'minutes' as const },
