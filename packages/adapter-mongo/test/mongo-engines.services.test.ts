@@ -104,7 +104,7 @@ describe('mongo store under several engines', () => {
     const a = worker(dbName, 'engine-a', { clock: clockA, leaseMs: 20_000, sendTimeoutMs: 10_000 }, () => gateA.then(() => ({ id: 'from-a' })));
     const b = worker(dbName, 'engine-b', { clock: clockB, leaseMs: 20_000, sendTimeoutMs: 10_000 });
     cleanups.push(async () => void (await a.store.db.dropDatabase()));
-    const rule: Rule = await a.engine.rules.create(ACCOUNT, technicianRule({ actions: [technicianRule().actions[0]] }));
+    const rule: Rule = await a.engine.rules.create(ACCOUNT, technicianRule({ actions: technicianRule().actions.slice(0, 1) }));
     const [inserted] = await a.store.insertTriggers([dueTrigger(rule, 'evt_skew', new Date(t0))], new Date(t0));
     const id = inserted?.trigger.id as string;
 
