@@ -1,10 +1,10 @@
-import type { NewTrigger, Rule } from '@crm-automation/core';
+import type { NewTrigger, Rule, RuleInput } from '@crm-automation/core';
 
 export const ACCOUNT = 'acc_12345';
 export const EVENT = 'job.status.changed';
 
 /** The design doc's first example rule, as a user would submit it (no delay, two actions). */
-export function technicianRule(overrides: Record<string, unknown> = {}) {
+export function technicianRule(overrides: Partial<RuleInput> = {}): RuleInput {
   return {
     name: 'Notify Technician 5 Mins After Job Completion',
     enabled: true,
