@@ -105,7 +105,7 @@ describe.skipIf(!url)('postgres store under several engines', () => {
     const a = worker(schema, 'engine-a', { clock: clockA, leaseMs: 20_000, sendTimeoutMs: 10_000 }, () => gateA.then(() => ({ id: 'from-a' })));
     const b = worker(schema, 'engine-b', { clock: clockB, leaseMs: 20_000, sendTimeoutMs: 10_000 });
     await a.store.ensureSchema();
-    const rule = await a.engine.rules.create(ACCOUNT, technicianRule({ actions: [technicianRule().actions[0]] }));
+    const rule = await a.engine.rules.create(ACCOUNT, technicianRule({ actions: technicianRule().actions.slice(0, 1) }));
     const [inserted] = await a.store.insertTriggers([dueTrigger(rule, 'evt_skew', new Date(t0))], new Date(t0));
     const id = inserted?.trigger.id as string;
 
