@@ -1,4 +1,4 @@
-import type { AutomationEvent } from '@crm-automation/core';
+import type { AutomationEvent, RuleInput } from '@crm-automation/core';
 
 /** A rule with one action of each built-in type, so a trace has one send per gateway. */
 export const everyChannelRule = {
@@ -11,7 +11,7 @@ export const everyChannelRule = {
     { type: 'email', params: { recipient: 'manager@example.com', subject: 'Job {{job.number}}', body: 'done' } },
     { type: 'webhook', params: { url: 'https://hooks.example.com/jobs', payload: { job: '{{job.number}}' } } },
   ],
-};
+} satisfies RuleInput;
 
 export function jobDone(accountId: string, id = `evt-${Math.random().toString(36).slice(2)}`): AutomationEvent {
   return { id, name: 'job.status.changed', accountId, payload: { job: { number: 'J-5541', status: 'Done' } } };
