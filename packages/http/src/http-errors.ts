@@ -13,6 +13,8 @@ const HTTP_ERRORS = defineErrorCodes({
   CRM_ERR_HTTP_RATE_LIMITED: 'Too many requests for this account; retry after the Retry-After delay.',
   CRM_ERR_HTTP_PRECONDITION: 'The If-Match header is not a rule version.',
   CRM_ERR_HTTP_INTERNAL: 'The server failed; the request may be retried.',
+  CRM_ERR_HTTP_DELIVERY_NOT_FOUND: 'No delivery with that id exists in this account.',
+  CRM_ERR_HTTP_DELIVERY_STATE: 'Only an unknown delivery can be resolved; this one has an outcome already.',
   CRM_ERR_HTTP_TRIGGER_SERVICE_UNAVAILABLE: 'The trigger service that keeps the triggers did not answer (down, slow or misconfigured); retry after the Retry-After delay.',
 });
 

@@ -11,7 +11,7 @@ export type { TriggerAdministration, RuleRunStats } from './triggers/trigger-adm
 export { triggerServiceRoutes, TRIGGER_SERVICE_API_PREFIX } from './triggers/trigger-service-routes.js';
 export type { TriggerServiceRoutesOptions } from './triggers/trigger-service-routes.js';
 export { triggerServiceClient } from './triggers/trigger-service-client.js';
-export type { TriggerServiceClientOptions } from './triggers/trigger-service-client.js';
+export type { TriggerServiceClientOptions, TriggerServiceClient } from './triggers/trigger-service-client.js';
 export type { RateLimitOptions } from './rules/rate-limit.js';
 export { apiKeyAuth, hashApiKey, generateApiKey, API_KEY_PREFIX } from './account-auth/api-keys.js';
 export type { ApiKeyRecord, ApiKeyAuthOptions } from './account-auth/api-keys.js';
@@ -44,3 +44,11 @@ export { canonicalJson, requestIdempotencyKey, storedIdempotencyKey } from './no
 export type { CommandMetadataInput } from './notification/command-schemas.js';
 export { serviceTokenAuth } from './service-auth/service-token-auth.js';
 export type { ServiceTokenAuthOptions } from './service-auth/service-token-auth.js';
+
+// Delivery receipts (Twilio status callbacks, SendGrid Event Webhook)
+export { receiptRoutes, DEFAULT_RECEIPT_BODY_LIMIT } from './receipts/receipt-routes.js';
+export type { ReceiptRoutesOptions, ReceiptDeliveries, Suppression, TwilioReceiptOptions, SendgridReceiptOptions } from './receipts/receipt-routes.js';
+export type { SuppressionReason } from './receipts/receipt-mapping.js';
+export { twilioSignature, verifyTwilioSignature } from './receipts/twilio-signature.js';
+export type { TwilioParams } from './receipts/twilio-signature.js';
+export { sendgridPublicKey, verifySendgridSignature } from './receipts/sendgrid-signature.js';

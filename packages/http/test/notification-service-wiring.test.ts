@@ -69,7 +69,11 @@ describe('Trigger Service → Notification Service over HTTP', () => {
 
     expect(service.sms.sent).toHaveLength(1);
     expect(service.sms.sent[0]?.params).toEqual({ recipient: '+15557654321', message: 'Hi Jane Doe, job #J-5541 for John Smith has been completed.' });
-    expect(service.sms.sent[0]?.metadata).toEqual({ source: 'automation-engine', ruleId: rule.id, triggerId: trigger?.id, accountId: 'acc_12345', actionIndex: 0, idempotencyKey: `${trigger?.id}:0` });
+    const [delivery] = await engine.deliveries.ofTrigger('acc_12345', trigger?.id ?? '');
+    // The ledger's id travels with the command, so the provider's receipts can name it.
+    expect(service.sms.sent[0]?.metadata).toEqual({ source: 'automation-engine', ruleId: rule.id, triggerId: trigger?.id, accountId: 'acc_12345', actionIndex: 0, idempotencyKey: `${trigger?.id}:0`, deliveryId: delivery?.id });
+    // The provider that took it is the service's (twilio), not the service itself.
+    expect(delivery).toMatchObject({ state: 'accepted', provider: 'twilio', providerId: 'SM1' });
     const stored = await engine.triggers.get('acc_12345', trigger?.id ?? '');
     expect(stored?.status).toBe('completed');
     expect(stored?.executionHistory.at(-1)?.actions?.[0]).toMatchObject({ status: 'sent', result: { provider: 'twilio', id: 'SM1' } });

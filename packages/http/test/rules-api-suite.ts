@@ -484,6 +484,124 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
       });
     });
 
+    describe('deliveries', () => {
+      /** One run of an SMS rule on a fresh event; answers the trigger's id. */
+      const runOnce = async (eventId: string, failure?: Error): Promise<string> => {
+        const accepted = json(await call({ method: 'POST', url: '/events', payload: { name: 'delivery.test', payload: doneJobPayload, id: eventId } }));
+        const triggerId = accepted['triggers'][0]['id'] as string;
+        if (failure) sms.failNext(failure);
+        await clock.advance(5 * 60_000);
+        await runner.runDue();
+        return triggerId;
+      };
+      const timedOut = () => new GatewayError('twilio: no answer within 5000 ms', { provider: 'twilio', retryable: true, ambiguous: true });
+
+      it('lists, filters and shows the sends of a run, reachable from the trigger', async () => {
+        await call({ method: 'POST', url: '/rules', payload: { ...technicianSmsRule, trigger: { eventName: 'delivery.test' } } });
+        const triggerId = await runOnce('dlv-1');
+        const ofTrigger = await call({ url: `/triggers/${triggerId}/deliveries` });
+        expect(ofTrigger.statusCode, ofTrigger.body).toBe(200);
+        const [delivery, ...others] = json(ofTrigger)['items'];
+        expect(others).toEqual([]);
+        expect(delivery).toMatchObject({ accountId: A, triggerId, actionIndex: 0, attempt: 1, type: 'sms', state: 'accepted', recipient: '+15557654321', dedupes: false });
+        expect(delivery['providerId']).toMatch(/^rec_\d+$/);
+        expect(delivery['events'].map((e: { state: string }) => e.state)).toEqual(['intent', 'accepted']);
+        // The run view's history names the same send.
+        const trigger = json(await call({ url: `/triggers/${triggerId}` }));
+        expect(trigger['executionHistory'].at(-1)['actions'][0]['deliveryId']).toBe(delivery['id']);
+
+        expect(json(await call({ url: `/deliveries/${delivery['id']}` }))).toEqual(delivery);
+        expect(json(await call({ url: `/deliveries?triggerId=${triggerId}` }))['items']).toEqual([delivery]);
+        expect(json(await call({ url: `/deliveries?triggerId=${triggerId}&state=accepted,delivered&recipient=%2B15557654321&providerId=${delivery['providerId']}&provider=${delivery['provider']}` }))['items']).toEqual([delivery]);
+        expect(json(await call({ url: `/deliveries?triggerId=${triggerId}&state=unknown` }))['items']).toEqual([]);
+        expect(json(await call({ url: `/deliveries?triggerId=${triggerId}&provider=nobody` }))['items']).toEqual([]);
+        // A read-only key reads them.
+        expect((await call({ url: `/deliveries/${delivery['id']}`, key: readOnly.key })).statusCode).toBe(200);
+
+        const second = await runOnce('dlv-2');
+        const page1 = json(await call({ url: '/deliveries?limit=1' }));
+        expect(page1['items']).toHaveLength(1);
+        expect(page1['items'][0]['triggerId']).toBe(second);
+        const page2 = json(await call({ url: `/deliveries?limit=1&cursor=${encodeURIComponent(page1['nextCursor'])}` }));
+        expect(page2['items'][0]['id']).not.toBe(page1['items'][0]['id']);
+      });
+
+      it('answers missing deliveries and triggers as 404, and bad filters as 400 with the parameter', async () => {
+        const missing = await call({ url: '/deliveries/0123456789abcdef01234567' });
+        expect(missing.statusCode).toBe(404);
+        expect(json(missing)['error']['code']).toBe('CRM_ERR_HTTP_DELIVERY_NOT_FOUND');
+        const noTrigger = await call({ url: '/triggers/0123456789abcdef01234567/deliveries' });
+        expect(noTrigger.statusCode).toBe(404);
+        expect(json(noTrigger)['error']['code']).toBe('CRM_ERR_TRIGGER_NOT_FOUND');
+        const resolveMissing = await call({ method: 'POST', url: '/deliveries/0123456789abcdef01234567/resolve', payload: { as: 'sent' } });
+        expect(resolveMissing.statusCode).toBe(404);
+        for (const query of ['state=exploded', 'limit=0', 'limit=501', 'sort=id', `recipient=${'x'.repeat(400)}`]) {
+          const bad = await call({ url: `/deliveries?${query}` });
+          expect(bad.statusCode, query).toBe(400);
+          expect(json(bad)['error']['code']).toBe('CRM_ERR_HTTP_BAD_REQUEST');
+          expect(json(bad)['error']['issues'][0]['path']).toMatch(/^query/);
+        }
+      });
+
+      it('resolves an unknown send as sent, once, with the write scope', async () => {
+        const triggerId = await runOnce('dlv-3', timedOut());
+        const [unknown] = json(await call({ url: `/triggers/${triggerId}/deliveries` }))['items'];
+        expect(unknown).toMatchObject({ state: 'unknown', error: { code: 'CRM_ERR_GATEWAY' } });
+        expect(json(await call({ url: '/deliveries?state=unknown' }))['items'].map((d: { id: string }) => d.id)).toContain(unknown['id']);
+
+        const readOnlyTry = await call({ method: 'POST', url: `/deliveries/${unknown['id']}/resolve`, payload: { as: 'sent' }, key: readOnly.key });
+        expect(readOnlyTry.statusCode).toBe(403);
+        for (const payload of [{ as: 'delivered' }, {}, { as: 'sent', note: 'x'.repeat(501) }, { as: 'sent', by: 'someone else' }]) {
+          const bad = await call({ method: 'POST', url: `/deliveries/${unknown['id']}/resolve`, payload });
+          expect(bad.statusCode, JSON.stringify(payload)).toBe(400);
+          expect(json(bad)['error']['issues'][0]['path']).toMatch(/^body/);
+        }
+        expect(json(await call({ url: `/deliveries/${unknown['id']}` }))['state']).toBe('unknown');
+
+        const resolved = await call({ method: 'POST', url: `/deliveries/${unknown['id']}/resolve`, payload: { as: 'sent', note: 'Twilio console shows it' } });
+        expect(resolved.statusCode, resolved.body).toBe(200);
+        expect(json(resolved)).toMatchObject({ id: unknown['id'], state: 'accepted' });
+        expect(json(resolved)['events'].at(-1)).toMatchObject({ state: 'accepted', source: 'operator' });
+        const again = await call({ method: 'POST', url: `/deliveries/${unknown['id']}/resolve`, payload: { as: 'resend' } });
+        expect(again.statusCode).toBe(409);
+        expect(json(again)['error']['code']).toBe('CRM_ERR_HTTP_DELIVERY_STATE');
+        await runner.runDue();
+        expect(sms.sent.filter((c) => c.metadata.triggerId === triggerId)).toHaveLength(0);
+      });
+
+      it('resolves an unknown send as resend: the action goes out again, once', async () => {
+        const triggerId = await runOnce('dlv-4', timedOut());
+        const [unknown] = json(await call({ url: `/triggers/${triggerId}/deliveries` }))['items'];
+        const resolved = await call({ method: 'POST', url: `/deliveries/${unknown['id']}/resolve`, payload: { as: 'resend' } });
+        expect(resolved.statusCode, resolved.body).toBe(200);
+        expect(json(resolved)['state']).toBe('abandoned');
+        await runner.runDue();
+        await runner.runDue();
+        expect(sms.sent.filter((c) => c.metadata.triggerId === triggerId)).toHaveLength(1);
+        const sends = json(await call({ url: `/triggers/${triggerId}/deliveries` }))['items'];
+        expect(sends.map((d: { state: string }) => d.state)).toEqual(['abandoned', 'accepted']);
+      });
+
+      it("tenant isolation: B sees none of A's deliveries and cannot resolve them", async () => {
+        const triggerId = await runOnce('dlv-5', timedOut());
+        const [unknown] = json(await call({ url: `/triggers/${triggerId}/deliveries` }))['items'];
+        const missingId = '0123456789abcdef01234567';
+        for (const make of [(id: string) => ({ url: `/deliveries/${id}` }), (id: string) => ({ method: 'POST' as const, url: `/deliveries/${id}/resolve`, payload: { as: 'resend' } })]) {
+          const onA = await call({ ...make(unknown['id']), key: keyB.key });
+          const onMissing = await call({ ...make(missingId), key: keyB.key });
+          expect(onA.statusCode).toBe(404);
+          expect(onA.body.replaceAll(unknown['id'], 'ID')).toBe(onMissing.body.replaceAll(missingId, 'ID'));
+        }
+        expect((await call({ url: `/triggers/${triggerId}/deliveries`, key: keyB.key })).statusCode).toBe(404);
+        for (const url of ['/deliveries', `/deliveries?triggerId=${triggerId}`, '/deliveries?state=unknown']) {
+          const body = (await call({ url, key: keyB.key })).body;
+          expect(body).not.toContain(unknown['id']);
+          expect(body).not.toContain(triggerId);
+        }
+        expect(json(await call({ url: `/deliveries/${unknown['id']}` }))['state']).toBe('unknown');
+      });
+    });
+
     describe('OpenAPI', () => {
       it('serves a 3.1 document and every real response so far validates against it', async () => {
         const doc = json(await call({ url: '/openapi.json', key: null }));

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import type { ChannelDelivery, ChannelReceiver } from '@crm-automation/testing';
 import { loseAnswer, messageTaking, sendJson, startLocalHttpServer, type AnswerLost, type LocalHttpServer, type TakesMessages } from './local-http-server.js';
 
@@ -22,6 +22,12 @@ export interface FakeSendgrid extends ChannelReceiver, LocalHttpServer, TakesMes
   mails: Array<MailSend & { messageId: string }>;
   violations: string[];
   failNext(failure: Failure): void;
+  /** The Event Webhook's verification key, as SendGrid's settings show it (base64 DER of a P-256 public key). */
+  verificationKey: string;
+  /** An Event Webhook event for a mail this fake accepted, with its custom args at the top level as SendGrid sends them. */
+  eventFor(mail: { messageId: string; personalizations: MailSend['personalizations']; custom_args?: Record<string, unknown> | undefined }, event: string, extra?: Record<string, unknown>): Record<string, unknown>;
+  /** Posts events to `url`, signed as SendGrid signs them (or with a tampered body or signature). */
+  postEvents(url: string, events: unknown[], options?: { tamper?: 'body' | 'signature' | 'unsigned' | undefined }): Promise<{ status: number; body: string }>;
 }
 
 const errors = (...list: Array<{ message: string; field: string | null; help?: string | null }>) => ({ errors: list });
@@ -94,7 +100,32 @@ export async function startFakeSendgrid(): Promise<FakeSendgrid> {
     res.end();
   });
 
+  const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   return Object.assign(server, {
+    verificationKey: keys.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+    eventFor: (mail: { messageId: string; personalizations: MailSend['personalizations']; custom_args?: Record<string, unknown> | undefined }, event: string, extra: Record<string, unknown> = {}) => ({
+      email: mail.personalizations[0]?.to[0]?.email,
+      timestamp: Math.floor(Date.now() / 1000),
+      event,
+      sg_event_id: randomBytes(16).toString('base64url'),
+      sg_message_id: `${mail.messageId}.recvd-5f5b8d8d8-abcde-1-64B7A8B4-1.0`,
+      'smtp-id': `<${mail.messageId}@ismtpd0001p1las1.sendgrid.net>`,
+      ...mail.custom_args,
+      ...extra,
+    }),
+    async postEvents(url: string, events: unknown[], options: { tamper?: 'body' | 'signature' | 'unsigned' | undefined } = {}) {
+      const body = JSON.stringify(events);
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      const signature = sign('sha256', Buffer.from(timestamp + body), keys.privateKey).toString('base64');
+      const sent = options.tamper === 'body' ? body.replace('"delivered"', '"bounce"') : body;
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (options.tamper !== 'unsigned') {
+        headers['x-twilio-email-event-webhook-timestamp'] = timestamp;
+        headers['x-twilio-email-event-webhook-signature'] = options.tamper === 'signature' ? sign('sha256', Buffer.from(`${timestamp}[]`), keys.privateKey).toString('base64') : signature;
+      }
+      const response = await fetch(url, { method: 'POST', headers, body: sent });
+      return { status: response.status, body: await response.text() };
+    },
     mails,
     waitForMessages: taking.waitFor,
     violations,

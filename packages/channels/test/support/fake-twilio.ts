@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { ChannelDelivery, ChannelReceiver } from '@crm-automation/testing';
 import { loseAnswer, messageTaking, sendJson, startLocalHttpServer, type AnswerLost, type LocalHttpServer, type TakesMessages } from './local-http-server.js';
 
@@ -17,6 +17,17 @@ export interface FakeTwilio extends ChannelReceiver, LocalHttpServer, TakesMessa
   /** Requests that broke Twilio's documented contract (path, auth, encoding, fields). */
   violations: string[];
   failNext(failure: Failure): void;
+  /**
+   * Posts a status callback for a message to its `StatusCallback` (or `url`), signed as Twilio signs
+   * them (`X-Twilio-Signature` with the auth token, or `authToken` to forge one).
+   */
+  statusCallback(sid: string, status: string, options?: { url?: string | undefined; authToken?: string | undefined; errorCode?: string | undefined }): Promise<{ status: number; body: string }>;
+}
+
+/** Twilio's signature, computed here independently of the code under test: HMAC-SHA1 over URL + sorted name/value pairs. */
+function signTwilio(authToken: string, url: string, params: URLSearchParams): string {
+  const data = [...params.keys()].sort().reduce((acc, key) => acc + key + (params.get(key) ?? ''), url);
+  return createHmac('sha1', authToken).update(data, 'utf8').digest('base64');
 }
 
 const twilioError = (code: number, status: number, message: string) => ({
@@ -102,6 +113,28 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
     waitForMessages: taking.waitFor,
     violations,
     failNext: (failure: Failure) => failures.push(failure),
+    async statusCallback(sid: string, status: string, options: { url?: string | undefined; authToken?: string | undefined; errorCode?: string | undefined } = {}) {
+      const message = messages.find((m) => m.sid === sid);
+      const url = options.url ?? message?.StatusCallback;
+      if (!url) throw new Error(`message ${sid} has no StatusCallback`);
+      const form = new URLSearchParams({
+        AccountSid: TWILIO_ACCOUNT_SID,
+        ApiVersion: '2010-04-01',
+        From: message?.From ?? '+15550001111',
+        MessageSid: sid,
+        MessageStatus: status,
+        SmsSid: sid,
+        SmsStatus: status,
+        To: message?.To ?? '+15557654321',
+        ...(options.errorCode ? { ErrorCode: options.errorCode } : {}),
+      });
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', 'x-twilio-signature': signTwilio(options.authToken ?? TWILIO_AUTH_TOKEN, url, form), 'i-twilio-idempotency-token': randomBytes(8).toString('hex') },
+        body: form.toString(),
+      });
+      return { status: response.status, body: await response.text() };
+    },
     deliveries: (): ChannelDelivery[] => messages.map((m) => ({ recipient: m.To, text: m.Body })),
     failNextTransient: (retryAfterSeconds?: number) => failures.push({ kind: 'rate-limited', retryAfterSeconds }),
     failNextPermanent: () => failures.push({ kind: 'invalid-number' }),

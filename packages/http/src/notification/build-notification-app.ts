@@ -1,21 +1,29 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { checkOptions, optionKeys } from '@crm-automation/core';
 import { clientErrorHandler, frameworkErrorHandler, useJsonErrors } from '../http-errors.js';
+import { receiptRoutes, type ReceiptRoutesOptions } from '../receipts/receipt-routes.js';
 import { createNotificationService, type NotificationServiceOptions } from './notification-service.js';
 
 export interface NotificationAppOptions extends NotificationServiceOptions {
   /** Options for the Fastify instance (its own logger, trustProxy, ...). Logging is off by default. */
   fastify?: FastifyServerOptions | undefined;
+  /**
+   * Provider receipts (`POST /receipts/twilio`, `/receipts/sendgrid`, see `receiptRoutes`), served
+   * without the service token (providers sign them instead). `deliveries` is where the ledger is:
+   * in the three-service wiring, a `triggerServiceClient` of the trigger service.
+   */
+  receipts?: ReceiptRoutesOptions | undefined;
 }
 
 const APP_OPTION_KEYS = optionKeys<NotificationAppOptions>()(
-  'fastify', 'channels', 'idempotency', 'idempotencyOptions', 'auth', 'logger', 'bodyLimit', 'defaultRetryAfterSeconds',
+  'fastify', 'receipts', 'channels', 'idempotency', 'idempotencyOptions', 'auth', 'logger', 'bodyLimit', 'defaultRetryAfterSeconds',
 );
 
 /**
  * A standalone Notification Service: a Fastify instance with the notification routes, an
  * unauthenticated `GET /healthz`, and `{ error: { code, message } }` for every error, including an
- * unknown route, a bad percent-escape in the URL and a request Node's HTTP parser refuses. Call
+ * unknown route, a bad percent-escape in the URL and a request Node's HTTP parser refuses; with
+ * `receipts`, the provider receipt routes too. Call
  * `listen()` on it, or `inject()` in tests.
  *
  * @example
@@ -25,11 +33,12 @@ const APP_OPTION_KEYS = optionKeys<NotificationAppOptions>()(
 export async function buildNotificationApp(options: NotificationAppOptions): Promise<FastifyInstance> {
   // Checked here too, so the message lists `fastify` among the valid options.
   checkOptions('buildNotificationApp', options, APP_OPTION_KEYS, true);
-  const { fastify, ...service } = options;
+  const { fastify, receipts, ...service } = options;
   const plugin = createNotificationService(service);
   const app = Fastify({ logger: false, frameworkErrors: frameworkErrorHandler, clientErrorHandler, ...fastify });
   useJsonErrors(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(plugin);
+  if (receipts) await app.register(receiptRoutes, { logger: service.logger, ...receipts });
   return app;
 }

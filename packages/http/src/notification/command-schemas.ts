@@ -24,6 +24,10 @@ export const commandMetadataSchema = z.object({
   accountId: z.string().min(1).max(200),
   actionIndex: z.number().int().min(0).max(1_000).optional(),
   idempotencyKey: idempotencyKey.optional(),
+  /** The caller's delivery ledger id of this send: gateways pass it where receipts echo it back. */
+  deliveryId: z.string().min(1).max(200).optional(),
+  /** Providers a failover gateway must skip (they reported this message undelivered). */
+  excludeProviders: z.array(z.string().min(1).max(100)).max(20).optional(),
 });
 
 export type CommandMetadataInput = z.infer<typeof commandMetadataSchema>;

@@ -172,17 +172,29 @@ export function createNotificationService(options: NotificationServiceOptions): 
         const { metadata: input, params } = parseCommandBody(type, request.body, paramsSchema);
         const explicit = explicitKey(type, input.idempotencyKey, request.headers['idempotency-key']);
         const idempotencyKey = requestIdempotencyKey({ triggerId: input.triggerId, actionIndex: input.actionIndex, explicit }, params);
-        const storedKey = storedIdempotencyKey(input.accountId, type, idempotencyKey);
+        // A failover send after an undelivered receipt is a new send of the same key: it must not be
+        // answered with the first provider's stored result.
+        const excluded = input.excludeProviders && input.excludeProviders.length > 0 ? [...new Set(input.excludeProviders)].sort() : undefined;
+        const storedKey = storedIdempotencyKey(input.accountId, type, excluded ? `${idempotencyKey}#without:${excluded.join(',')}` : idempotencyKey);
         const actionIndex = input.actionIndex ?? 0;
         const command: ActionCommand = {
           type,
           params,
-          metadata: { source: 'automation-engine', ruleId: input.ruleId, triggerId: input.triggerId, accountId: input.accountId, actionIndex, idempotencyKey },
+          metadata: {
+            source: 'automation-engine',
+            ruleId: input.ruleId,
+            triggerId: input.triggerId,
+            accountId: input.accountId,
+            actionIndex,
+            idempotencyKey,
+            ...(input.deliveryId === undefined ? {} : { deliveryId: input.deliveryId }),
+            ...(excluded ? { excludeProviders: excluded } : {}),
+          },
         };
         // Continue the caller's trace: a gateway wrapped with withTracing parents its span on it.
         const trace = traceFromHeaders(request.headers);
         if (trace) command.trace = trace;
-        const context = { accountId: input.accountId, ruleId: input.ruleId, triggerId: input.triggerId, actionIndex, type, idempotencyKey };
+        const context = { accountId: input.accountId, ruleId: input.ruleId, triggerId: input.triggerId, actionIndex, type, idempotencyKey, ...(input.deliveryId === undefined ? {} : { deliveryId: input.deliveryId }) };
 
         let replayed = false;
         const once = withIdempotency(gateway, requestStore(store, storedKey, () => (replayed = true)), options.idempotencyOptions);

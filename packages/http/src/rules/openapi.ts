@@ -52,7 +52,7 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], ruleSch
       const query = jsonSchemaOf(route.query, 'input');
       const required = new Set((query['required'] as string[] | undefined) ?? []);
       for (const [name, schema] of Object.entries((query['properties'] as Record<string, unknown> | undefined) ?? {})) {
-        parameters.push({ name, in: 'query', required: required.has(name), schema, ...(name === 'status' ? { style: 'form', explode: true } : {}) });
+        parameters.push({ name, in: 'query', required: required.has(name), schema, ...(name === 'status' || name === 'state' ? { style: 'form', explode: true } : {}) });
       }
     }
     const responses: Record<string, unknown> = {};

@@ -1,5 +1,6 @@
 import type { AutomationEngine, Rule, Trigger, TriggerStatus } from '@crm-automation/core';
-import { AutomationError, checkJsonShape, checkOptions, formatPath, MAX_JSON_DEPTH, optionKeys, positiveIntOption } from '@crm-automation/core';
+import { AutomationError, asUntrustedRule, checkJsonShape, checkOptions, formatPath, MAX_JSON_DEPTH, optionKeys, positiveIntOption, type DeliveryState, type UntrustedRuleInput } from '@crm-automation/core';
+import { normalizedRecipient } from '@crm-automation/core/spi';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Authenticate, Principal, RulesScope } from '../account-auth/principal.js';
@@ -7,7 +8,7 @@ import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-
 import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { createAccountRateLimiter, type RateLimitOptions } from './rate-limit.js';
 import * as s from './schemas.js';
-import { ruleRunStats, TRIGGER_ADMINISTRATION_METHODS, type TriggerAdministration } from '../triggers/trigger-administration.js';
+import { DELIVERY_ADMINISTRATION_METHODS, ruleRunStats, TRIGGER_ADMINISTRATION_METHODS, type DeliveryAdministration, type TriggerAdministration } from '../triggers/trigger-administration.js';
 
 /** An event type the CRM emits, offered to rule builders with a sample payload. */
 export interface EventType {
@@ -36,9 +37,25 @@ export interface RulesRoutesOptions {
    * service whose triggers live in a trigger service passes `triggerServiceClient({ ... })`.
    */
   triggers?: TriggerAdministration | undefined;
+  /**
+   * Where the delivery routes (`/deliveries...`, `/triggers/:id/deliveries`) read the ledger and
+   * resolve unknown sends. Default: `triggers.deliveries` when `triggers` has it (a
+   * `triggerServiceClient` does), else `engine.deliveries`.
+   */
+  deliveries?: DeliveryAdministration | undefined;
 }
 
-const RULES_ROUTES_OPTION_KEYS = optionKeys<RulesRoutesOptions>()('engine', 'authenticate', 'rateLimit', 'bodyLimit', 'eventCatalog', 'statsWindowMs', 'openapi', 'triggers');
+const RULES_ROUTES_OPTION_KEYS = optionKeys<RulesRoutesOptions>()('engine', 'authenticate', 'rateLimit', 'bodyLimit', 'eventCatalog', 'statsWindowMs', 'openapi', 'triggers', 'deliveries');
+
+function deliveryAdministration(options: RulesRoutesOptions, triggers: TriggerAdministration): DeliveryAdministration {
+  const given = options.deliveries ?? triggers.deliveries;
+  if (given === undefined) return options.engine.deliveries;
+  const missing = DELIVERY_ADMINISTRATION_METHODS.filter((name) => typeof (given as unknown as Record<string, unknown>)[name] !== 'function');
+  if (typeof given !== 'object' || given === null || missing.length > 0) {
+    throw new AutomationError('CRM_ERR_CONFIG', `rulesRoutes: deliveries must have the methods of engine.deliveries (${DELIVERY_ADMINISTRATION_METHODS.join(', ')}); missing: ${missing.join(', ')}`);
+  }
+  return given;
+}
 
 function triggerAdministration(options: RulesRoutesOptions): TriggerAdministration {
   const given = options.triggers;
@@ -107,20 +124,23 @@ function checkBodyShape(body: unknown, code: string): void {
   throw new HttpError(400, code, `invalid body: ${path || '(root)'}: ${problem.message}`, [{ path, code: problem.code, message: problem.message }]);
 }
 
+const deliveryNotFound = (id: string) => new HttpError(404, 'CRM_ERR_HTTP_DELIVERY_NOT_FOUND', `Delivery ${JSON.stringify(id)} not found`);
+
 const notFound = (what: 'Rule' | 'Trigger', id: string) =>
   new HttpError(404, what === 'Rule' ? 'CRM_ERR_RULE_NOT_FOUND' : 'CRM_ERR_TRIGGER_NOT_FOUND', `${what} ${JSON.stringify(id)} not found`);
 
 /** Fields a client may send back from a GET; they are the server's to set. */
 const READ_ONLY = ['id', 'version', 'createdAt', 'updatedAt'] as const;
 
-function ruleBody(body: unknown): { document: Record<string, unknown>; version?: number | undefined } {
+/** A rule document from a request body, validated by the engine when it is used. */
+function ruleBody(body: unknown): { document: UntrustedRuleInput; version?: number | undefined } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpError(400, 'CRM_ERR_RULE_INVALID', 'Invalid rule: the body must be a JSON object', [{ path: '', code: 'invalid_type', message: 'expected a rule object' }]);
   }
   const document = { ...(body as Record<string, unknown>) };
   const version = document['version'];
   for (const key of READ_ONLY) delete document[key];
-  return { document, version: typeof version === 'number' ? version : undefined };
+  return { document: asUntrustedRule(document), version: typeof version === 'number' ? version : undefined };
 }
 
 function ifMatchVersion(request: FastifyRequest): number | undefined {
@@ -139,6 +159,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
   checkOptions('rulesRoutes: openapi', options.openapi, OPENAPI_INFO_KEYS);
   const { engine } = options;
   const triggers = triggerAdministration(options);
+  const deliveries = deliveryAdministration(options, triggers);
   const statsWindowMs = positiveIntOption('rulesRoutes: statsWindowMs', options.statsWindowMs, 7 * DAY);
   let openapi: Record<string, unknown> | undefined;
   const routes: RouteDefinition[] = [
@@ -307,6 +328,73 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
         const trigger = await triggers.cancel(principal.accountId, params['id'] ?? '');
         if (!trigger) throw notFound('Trigger', params['id'] ?? '');
         return { status: 200, body: trigger };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/triggers/:id/deliveries',
+      summary: 'Every send of a trigger, oldest first (one per action and attempt; execution history entries name theirs by deliveryId)',
+      scope: 'triggers:read',
+      responses: { 200: s.triggerDeliveries, 400: s.errorResponse, 404: s.errorResponse, 503: s.errorResponse },
+      async handler({ principal, params }) {
+        const id = params['id'] ?? '';
+        const items = await deliveries.ofTrigger(principal.accountId, id);
+        // A trigger with no sends yet and no trigger at all look alike in the ledger.
+        if (items.length === 0 && !(await triggers.get(principal.accountId, id))) throw notFound('Trigger', id);
+        return { status: 200, body: { items } };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/deliveries',
+      summary: 'List deliveries, newest first (by trigger, recipient, provider, provider id, state; cursor pagination)',
+      scope: 'triggers:read',
+      query: s.listDeliveriesQuery,
+      responses: { 200: s.deliveryPage, 400: s.errorResponse, 503: s.errorResponse },
+      async handler({ principal, query }) {
+        const q = parse(s.listDeliveriesQuery, query, 'query');
+        const page = await deliveries.list(principal.accountId, {
+          triggerId: q.triggerId,
+          // The ledger keeps recipients normalised (email lower-cased); the query is read the same way.
+          recipient: q.recipient === undefined ? undefined : normalizedRecipient('query', { recipient: q.recipient }),
+          provider: q.provider,
+          providerId: q.providerId,
+          state: q.state as DeliveryState[] | undefined,
+          limit: q.limit,
+          cursor: q.cursor,
+        });
+        return { status: 200, body: page };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/deliveries/:id',
+      summary: 'Get a delivery with its events (intent, outcome, receipts, resolutions)',
+      scope: 'triggers:read',
+      responses: { 200: s.deliveryResponse, 400: s.errorResponse, 404: s.errorResponse, 503: s.errorResponse },
+      async handler({ principal, params }) {
+        const delivery = await deliveries.get(principal.accountId, params['id'] ?? '');
+        if (!delivery) throw deliveryNotFound(params['id'] ?? '');
+        return { status: 200, body: delivery };
+      },
+    },
+    {
+      method: 'POST',
+      url: '/deliveries/:id/resolve',
+      summary: "Resolve an unknown send: 'sent' (it reached the provider) or 'resend' (send the action again now)",
+      scope: 'triggers:write',
+      body: s.resolveDeliveryBody,
+      responses: { 200: s.deliveryResponse, 400: s.errorResponse, 404: s.errorResponse, 409: s.errorResponse, 503: s.errorResponse },
+      async handler({ principal, params, body }) {
+        const id = params['id'] ?? '';
+        const { as, note } = parse(s.resolveDeliveryBody, body, 'body');
+        const before = await deliveries.get(principal.accountId, id);
+        if (!before) throw deliveryNotFound(id);
+        if (before.state !== 'unknown') throw new HttpError(409, 'CRM_ERR_HTTP_DELIVERY_STATE', `Delivery ${JSON.stringify(id)} is ${before.state}: only an unknown delivery can be resolved`);
+        const by = principal.subject ? `api:${principal.subject}` : 'api';
+        const after = await deliveries.resolve(principal.accountId, id, { as, by, ...(note === undefined ? {} : { note }) });
+        if (!after) throw deliveryNotFound(id);
+        return { status: 200, body: after };
       },
     },
     {

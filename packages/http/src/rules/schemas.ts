@@ -1,4 +1,4 @@
-import { TRIGGER_STATUSES } from '@crm-automation/core';
+import { DELIVERY_STATES, TRIGGER_STATUSES } from '@crm-automation/core';
 import { z } from 'zod';
 
 /**
@@ -35,6 +35,28 @@ export const listTriggersQuery = z.strictObject({
   to: isoDate.optional(),
   limit,
   cursor,
+});
+
+const stateList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).filter(Boolean))
+  .pipe(z.array(z.enum(DELIVERY_STATES as [string, ...string[]])).min(1));
+
+export const listDeliveriesQuery = z.strictObject({
+  triggerId: id.optional(),
+  /** An E.164 number, an email address (matched lower-cased) or a webhook's host. */
+  recipient: z.string().min(1).max(320).optional(),
+  provider: z.string().min(1).max(100).optional(),
+  providerId: z.string().min(1).max(200).optional(),
+  state: stateList.optional(),
+  limit,
+  cursor,
+});
+
+export const resolveDeliveryBody = z.strictObject({
+  /** `sent`: it did reach the provider (the delivery becomes `accepted`); `resend`: send the action again. */
+  as: z.enum(['sent', 'resend']),
+  note: z.string().max(500).optional(),
 });
 
 const eventTimestamp = z.union([isoDate, z.number()]);
@@ -156,6 +178,42 @@ export const triggerResponse = z.object({
 });
 
 export const triggerPage = z.object({ items: z.array(triggerResponse), nextCursor: z.string().optional() });
+
+const deliveryState = z.enum(DELIVERY_STATES as [string, ...string[]]);
+
+export const deliveryResponse = z.object({
+  id: z.string(),
+  accountId: z.string(),
+  triggerId: z.string(),
+  ruleId: z.string(),
+  actionIndex: z.number().int(),
+  attempt: z.number().int(),
+  type: z.string(),
+  /** The gateway's name; after a failover or through a Notification Service, the provider that took it. */
+  provider: z.string(),
+  idempotencyKey: z.string(),
+  recipient: z.string().optional(),
+  state: deliveryState,
+  providerId: z.string().optional(),
+  error: errorSummary.optional(),
+  /** Whether the provider deduplicates by the idempotency key (an unknown send may then be retried). */
+  dedupes: z.boolean(),
+  events: z.array(
+    z.object({
+      at: isoDate,
+      state: deliveryState,
+      source: z.enum(['engine', 'receipt', 'operator', 'reconcile']),
+      detail: z.string().optional(),
+    }),
+  ),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+});
+
+export const deliveryPage = z.object({ items: z.array(deliveryResponse), nextCursor: z.string().optional() });
+
+/** Every send of one trigger, oldest first (no pages: a trigger has a handful of actions and attempts). */
+export const triggerDeliveries = z.object({ items: z.array(deliveryResponse) });
 
 export const dryRunResponse = z.union([
   z.object({ valid: z.literal(false), issues: z.array(z.object({ path: z.string(), code: z.string(), message: z.string() })) }),

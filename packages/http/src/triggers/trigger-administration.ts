@@ -1,4 +1,4 @@
-import { TRIGGER_STATUSES, type AutomationEngine, type AutomationEvent, type Trigger, type TriggerStatus } from '@crm-automation/core';
+import { TRIGGER_STATUSES, type AutomationEngine, type AutomationEvent, type DeliveryAdmin, type Trigger, type TriggerStatus } from '@crm-automation/core';
 
 /** Runs of one rule in a window, as `GET /rules/:id/stats` answers them. */
 export interface RuleRunStats {
@@ -28,9 +28,23 @@ export interface TriggerAdministration {
   ruleStats?: ((accountId: string, ruleId: string, options: { since: Date }) => Promise<RuleRunStats>) | undefined;
   /** Optional: the intake of `POST /events`. Without it the route calls `engine.ingest`. */
   ingest?: ((event: AutomationEvent) => Promise<Trigger[]>) | undefined;
+  /**
+   * Optional: the delivery ledger next to these triggers, for the Rules API's `/deliveries` routes
+   * (a trigger service's ledger, through {@link triggerServiceClient}). Without it the routes use
+   * `engine.deliveries`.
+   */
+  deliveries?: DeliveryAdministration | undefined;
 }
 
 export const TRIGGER_ADMINISTRATION_METHODS = ['get', 'list', 'cancel', 'retry'] as const;
+
+/**
+ * Where the Rules API's delivery routes read the ledger and resolve unknown sends: `engine.deliveries`,
+ * or a client of the service that keeps it. Scoped to `accountId` like the trigger methods.
+ */
+export type DeliveryAdministration = Pick<DeliveryAdmin, 'list' | 'get' | 'ofTrigger' | 'resolve'>;
+
+export const DELIVERY_ADMINISTRATION_METHODS = ['list', 'get', 'ofTrigger', 'resolve'] as const;
 
 /** Pages of 500 read at most for one rule's stats: the window's newest 2,000 runs. */
 const STATS_PAGE_SIZE = 500;

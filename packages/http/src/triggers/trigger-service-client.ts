@@ -1,8 +1,8 @@
-import { checkOptions, optionKeys, positiveIntOption, AutomationError, type Page, type RuleSource, type Trigger, type TriggerFilter, type ValidationIssue } from '@crm-automation/core';
+import { checkOptions, optionKeys, positiveIntOption, AutomationError, type Delivery, type DeliveryFilter, type DeliveryReceipt, type Page, type ReceiptResult, type RuleSource, type Trigger, type TriggerFilter, type ValidationIssue } from '@crm-automation/core';
 import { HttpError } from '../http-errors.js';
 import { TRIGGER_SERVICE_API_PREFIX } from './trigger-service-routes.js';
-import type { TriggerAdministration } from './trigger-administration.js';
-import { ruleRunStatsFromJson, triggerFromJson, WireShapeError } from './wire-json.js';
+import type { DeliveryAdministration, TriggerAdministration } from './trigger-administration.js';
+import { deliveryFromJson, receiptResultFromJson, ruleRunStatsFromJson, triggerFromJson, WireShapeError } from './wire-json.js';
 
 export interface TriggerServiceClientOptions {
   /** Origin of the trigger service, e.g. `http://127.0.0.1:4102`. */
@@ -18,6 +18,19 @@ export interface TriggerServiceClientOptions {
   rules?: RuleSource | undefined;
   /** Seconds in the `Retry-After` of a 503 while the trigger service is unavailable. Default 5. */
   retryAfterSeconds?: number | undefined;
+}
+
+/** The trigger service's internal API as its callers see it: trigger administration, and receipts for its ledger. */
+export interface TriggerServiceClient extends TriggerAdministration {
+  /**
+   * Applies a provider receipt to the trigger service's delivery ledger (what the notification
+   * service's receipt routes call: `receiptRoutes({ deliveries: client })`). Throws a `503
+   * CRM_ERR_HTTP_TRIGGER_SERVICE_UNAVAILABLE` when the trigger service cannot answer, so the receipt
+   * route answers an error and the provider retries.
+   */
+  applyReceipt(receipt: DeliveryReceipt): Promise<ReceiptResult>;
+  /** The trigger service's delivery ledger, for the Rules API's delivery routes (`rulesRoutes` finds it here). */
+  deliveries: DeliveryAdministration;
 }
 
 const OPTION_KEYS = optionKeys<TriggerServiceClientOptions>()('baseUrl', 'token', 'timeoutMs', 'rules', 'retryAfterSeconds');
@@ -40,7 +53,7 @@ interface ErrorAnswer {
  * service token, an answer of the wrong shape), calls throw a `503 CRM_ERR_HTTP_TRIGGER_SERVICE_UNAVAILABLE`
  * with `Retry-After`, whose `cause` holds what happened (logged by the Rules API, never sent).
  */
-export function triggerServiceClient(options: TriggerServiceClientOptions): TriggerAdministration {
+export function triggerServiceClient(options: TriggerServiceClientOptions): TriggerServiceClient {
   checkOptions('triggerServiceClient', options, OPTION_KEYS, true);
   let origin: string;
   try {
@@ -57,7 +70,7 @@ export function triggerServiceClient(options: TriggerServiceClientOptions): Trig
     return error;
   };
 
-  /** One call; resolves to the JSON answer, or null for a 404 of a missing trigger. */
+  /** One call; resolves to the JSON answer, or null for a 404 of a missing trigger or delivery. */
   const call = async (path: string, body: unknown): Promise<unknown> => {
     let response: Response;
     try {
@@ -79,7 +92,7 @@ export function triggerServiceClient(options: TriggerServiceClientOptions): Trig
     }
     if (response.ok) return answer;
     const { code, message, issues } = (answer as ErrorAnswer | null)?.error ?? {};
-    if (response.status === 404 && code === 'CRM_ERR_TRIGGER_NOT_FOUND') return null;
+    if (response.status === 404 && (code === 'CRM_ERR_TRIGGER_NOT_FOUND' || code === 'CRM_ERR_HTTP_DELIVERY_NOT_FOUND')) return null;
     // A refusal of the request itself is the caller's to see; anything else means this service cannot do its job.
     const typed = typeof code === 'string' && code.startsWith('CRM_ERR_') && typeof message === 'string';
     if (typed && response.status >= 400 && response.status < 500 && response.status !== 401 && response.status !== 403 && code !== 'CRM_ERR_HTTP_NOT_FOUND') {
@@ -101,7 +114,7 @@ export function triggerServiceClient(options: TriggerServiceClientOptions): Trig
     return answer === null ? null : revive(triggerFromJson, answer);
   };
 
-  const client: TriggerAdministration = {
+  const client: TriggerServiceClient = {
     get: (accountId, id) => one('get', accountId, id),
     retry: (accountId, id) => one('retry', accountId, id),
     cancel: (accountId, id) => one('cancel', accountId, id),
@@ -124,6 +137,51 @@ export function triggerServiceClient(options: TriggerServiceClientOptions): Trig
     },
     async ruleStats(accountId, ruleId, { since }) {
       return revive(ruleRunStatsFromJson, await call('/triggers/rule-stats', { accountId, ruleId, since: since.toISOString() }));
+    },
+    async applyReceipt(receipt) {
+      const body = {
+        provider: receipt.provider,
+        state: receipt.state,
+        at: receipt.at.toISOString(),
+        ...(receipt.providerId === undefined ? {} : { providerId: receipt.providerId }),
+        ...(receipt.deliveryId === undefined ? {} : { deliveryId: receipt.deliveryId }),
+        ...(receipt.detail === undefined ? {} : { detail: receipt.detail }),
+      };
+      return revive(receiptResultFromJson, await call('/deliveries/receipt', { receipt: body }));
+    },
+    deliveries: {
+      async list(accountId, filter: DeliveryFilter = {}): Promise<Page<Delivery>> {
+        const state = filter.state === undefined ? undefined : Array.isArray(filter.state) ? filter.state : [filter.state];
+        const answer = (await call('/deliveries/list', {
+          accountId,
+          filter: {
+            ...(filter.triggerId === undefined ? {} : { triggerId: filter.triggerId }),
+            ...(filter.recipient === undefined ? {} : { recipient: filter.recipient }),
+            ...(filter.provider === undefined ? {} : { provider: filter.provider }),
+            ...(filter.providerId === undefined ? {} : { providerId: filter.providerId }),
+            ...(state ? { state } : {}),
+            ...(filter.limit === undefined ? {} : { limit: filter.limit }),
+            ...(filter.cursor === undefined ? {} : { cursor: filter.cursor }),
+          },
+        })) as { items?: unknown; nextCursor?: unknown } | null;
+        if (!answer || !Array.isArray(answer.items)) throw unavailable(new Error('trigger service answered a delivery list without items'));
+        const items = answer.items.map((item) => revive(deliveryFromJson, item));
+        return typeof answer.nextCursor === 'string' ? { items, nextCursor: answer.nextCursor } : { items };
+      },
+      async get(accountId, id) {
+        const answer = await call('/deliveries/get', { accountId, id });
+        return answer === null ? null : revive(deliveryFromJson, answer);
+      },
+      async ofTrigger(accountId, triggerId) {
+        const answer = (await call('/deliveries/of-trigger', { accountId, triggerId })) as { items?: unknown } | null;
+        if (!answer || !Array.isArray(answer.items)) throw unavailable(new Error("trigger service answered a trigger's deliveries without items"));
+        return answer.items.map((item) => revive(deliveryFromJson, item));
+      },
+      async resolve(accountId, id, { as, by, note }) {
+        const resolution = { as, ...(by === undefined ? {} : { by }), ...(note === undefined ? {} : { note }) };
+        const answer = await call('/deliveries/resolve', { accountId, id, resolution });
+        return answer === null ? null : revive(deliveryFromJson, answer);
+      },
     },
   };
   const { rules } = options;

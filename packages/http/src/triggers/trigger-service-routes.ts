@@ -1,4 +1,4 @@
-import { checkJsonShape, checkOptions, formatPath, MAX_JSON_DEPTH, optionKeys, positiveIntOption, TRIGGER_STATUSES, type AutomationEngine, type TriggerStatus } from '@crm-automation/core';
+import { checkJsonShape, checkOptions, DELIVERY_STATES, formatPath, MAX_JSON_DEPTH, optionKeys, positiveIntOption, TRIGGER_STATUSES, type AutomationEngine, type DeliveryAdmin, type DeliveryState, type TriggerStatus } from '@crm-automation/core';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
@@ -11,7 +11,13 @@ export interface TriggerServiceRoutesOptions {
    * The trigger service's engine, or what of it these routes use: its `triggers` API and its intake
    * (wrap `ingest` to see the rules that come with an intake request, e.g. into a rule replica).
    */
-  engine: Pick<AutomationEngine, 'triggers' | 'ingest'>;
+  engine: Pick<AutomationEngine, 'triggers' | 'ingest'> & {
+    /**
+     * The engine's delivery ledger (`engine.deliveries`): serves the `deliveries/*` routes when given
+     * (receipts from the notification service; list, get, of-trigger and resolve for the rules service).
+     */
+    deliveries?: Pick<DeliveryAdmin, 'applyReceipt' | 'list' | 'get' | 'ofTrigger' | 'resolve'> | undefined;
+  };
   /** Tokens the calling services (the rules service) present; several during a rotation. */
   auth: { tokens: readonly string[] };
   /** Largest request body in bytes. Default 1 MiB (an intake request carries the event and its rules). */
@@ -42,6 +48,36 @@ const listBody = z.strictObject({
     .default({}),
 });
 const statsBody = z.strictObject({ accountId, ruleId: id, since: isoDate });
+const receiptBody = z.strictObject({
+  receipt: z.strictObject({
+    provider: z.string().min(1).max(100),
+    providerId: id.optional(),
+    deliveryId: id.optional(),
+    state: z.enum(['accepted', 'delivered', 'undelivered', 'bounced', 'failed']),
+    at: isoDate,
+    detail: z.string().max(1000).optional(),
+  }),
+});
+const deliveryListBody = z.strictObject({
+  accountId,
+  filter: z
+    .strictObject({
+      triggerId: id.optional(),
+      recipient: z.string().min(1).max(320).optional(),
+      provider: z.string().min(1).max(100).optional(),
+      providerId: id.optional(),
+      state: z.array(z.enum(DELIVERY_STATES as [DeliveryState, ...DeliveryState[]])).min(1).optional(),
+      limit: z.number().int().min(1).max(500).optional(),
+      cursor: z.string().min(1).max(200).optional(),
+    })
+    .default({}),
+});
+const ofTriggerBody = z.strictObject({ accountId, triggerId: id });
+const resolveBody = z.strictObject({
+  accountId,
+  id,
+  resolution: z.strictObject({ as: z.enum(['sent', 'resend']), by: z.string().min(1).max(300).optional(), note: z.string().max(1000).optional() }),
+});
 const intakeBody = z.strictObject({
   accountId,
   event: z.looseObject({ name: z.unknown(), payload: z.unknown() }),
@@ -56,6 +92,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
 }
 
 const notFound = (triggerId: string) => new HttpError(404, 'CRM_ERR_TRIGGER_NOT_FOUND', `Trigger ${JSON.stringify(triggerId)} not found`);
+const deliveryNotFound = (deliveryId: string) => new HttpError(404, 'CRM_ERR_HTTP_DELIVERY_NOT_FOUND', `Delivery ${JSON.stringify(deliveryId)} not found`);
 
 /**
  * The trigger service's internal API, for a rules service that serves the Rules API's trigger routes
@@ -63,7 +100,8 @@ const notFound = (triggerId: string) => new HttpError(404, 'CRM_ERR_TRIGGER_NOT_
  * auth; the account is given explicitly in every request, because the caller acts for every account,
  * and every operation is scoped to it exactly as the engine's `triggers.*` are.
  *
- * Every route is a `POST` of a JSON body under `/internal/v1/triggers/` (and `/internal/v1/events`):
+ * Every route is a `POST` of a JSON body under `/internal/v1/triggers/`, `/internal/v1/deliveries/` (and
+ * `/internal/v1/events`):
  * ids travel in bodies, never in paths, so no id can be read as a path segment (`..`).
  *
  * - `list {accountId, filter}` → `{ items, nextCursor? }`
@@ -71,6 +109,11 @@ const notFound = (triggerId: string) => new HttpError(404, 'CRM_ERR_TRIGGER_NOT_
  * - `rule-stats {accountId, ruleId, since}` → `{ since, lastFiredAt, counts, truncated }`
  * - `/internal/v1/events {accountId, event, rules}` → `{ triggers }`: intake of an event with the rules the
  *   caller matched (the rules service owns the rules), so it works whatever way this service reads rules.
+ * - `/internal/v1/deliveries/...` (when `engine.deliveries` is given), this service's delivery ledger:
+ *   - `receipt {receipt}` → the `ReceiptResult`: a provider receipt the notification service received
+ *   - `list {accountId, filter}` → `{ items, nextCursor? }`; `of-trigger {accountId, triggerId}` → `{ items }`
+ *   - `get {accountId, id}` → the delivery; `resolve {accountId, id, resolution}` → the delivery after it;
+ *     both `404 CRM_ERR_HTTP_DELIVERY_NOT_FOUND` when it is missing
  */
 export const triggerServiceRoutes: FastifyPluginAsync<TriggerServiceRoutesOptions> = async (app: FastifyInstance, registered) => {
   const { prefix: _prefix, logLevel: _logLevel, logSerializers: _logSerializers, ...options } = registered as TriggerServiceRoutesOptions & Record<string, unknown>;
@@ -114,6 +157,33 @@ export const triggerServiceRoutes: FastifyPluginAsync<TriggerServiceRoutesOption
     const { accountId: account, ruleId, since } = parse(statsBody, body);
     return ruleRunStats(engine.triggers.list, account, ruleId, new Date(since));
   });
+  const { deliveries } = engine;
+  if (deliveries) {
+    route('/deliveries/receipt', async (body) => {
+      const { receipt } = parse(receiptBody, body);
+      return deliveries.applyReceipt({ ...receipt, at: new Date(receipt.at) });
+    });
+    route('/deliveries/list', async (body) => {
+      const { accountId: account, filter } = parse(deliveryListBody, body);
+      return deliveries.list(account, filter);
+    });
+    route('/deliveries/of-trigger', async (body) => {
+      const { accountId: account, triggerId } = parse(ofTriggerBody, body);
+      return { items: await deliveries.ofTrigger(account, triggerId) };
+    });
+    route('/deliveries/get', async (body) => {
+      const { accountId: account, id: deliveryId } = parse(byId, body);
+      const delivery = await deliveries.get(account, deliveryId);
+      if (!delivery) throw deliveryNotFound(deliveryId);
+      return delivery;
+    });
+    route('/deliveries/resolve', async (body) => {
+      const { accountId: account, id: deliveryId, resolution } = parse(resolveBody, body);
+      const delivery = await deliveries.resolve(account, deliveryId, resolution);
+      if (!delivery) throw deliveryNotFound(deliveryId);
+      return delivery;
+    });
+  }
   route('/events', async (body) => {
     const { accountId: account, event, rules } = parse(intakeBody, body);
     let matched;

@@ -1,4 +1,4 @@
-import { TRIGGER_STATUSES, type Rule, type Trigger, type TriggerStatus } from '@crm-automation/core';
+import { DELIVERY_STATES, TRIGGER_STATUSES, type Delivery, type DeliveryState, type ReceiptResult, type Rule, type Trigger, type TriggerStatus } from '@crm-automation/core';
 import { z } from 'zod';
 import type { RuleRunStats } from './trigger-administration.js';
 
@@ -54,6 +54,30 @@ const statsJson = z.object({
   truncated: z.boolean(),
 });
 
+const deliveryState = z.enum(DELIVERY_STATES as [DeliveryState, ...DeliveryState[]]);
+const deliveryJson = z.looseObject({
+  id: z.string().min(1),
+  accountId: z.string().min(1),
+  triggerId: z.string(),
+  ruleId: z.string(),
+  actionIndex: z.number().int(),
+  attempt: z.number().int(),
+  type: z.string(),
+  provider: z.string(),
+  idempotencyKey: z.string(),
+  state: deliveryState,
+  dedupes: z.boolean(),
+  events: z.array(z.looseObject({ at: date, state: deliveryState, source: z.string() })),
+  createdAt: date,
+  updatedAt: date,
+});
+
+const receiptResultJson = z.union([
+  z.looseObject({ applied: z.literal(true), delivery: deliveryJson }),
+  z.looseObject({ applied: z.literal(false), reason: z.literal('stale'), delivery: deliveryJson }),
+  z.looseObject({ applied: z.literal(false), reason: z.literal('unknown-id') }),
+]);
+
 /** A JSON answer or request that does not have the expected shape. */
 export class WireShapeError extends Error {
   constructor(what: string, error: z.ZodError) {
@@ -72,3 +96,5 @@ function read<T>(schema: z.ZodType, what: string, value: unknown): T {
 export const triggerFromJson = (value: unknown): Trigger => read<Trigger>(triggerJson, 'trigger', value);
 export const ruleFromJson = (value: unknown): Rule => read<Rule>(ruleJson, 'rule', value);
 export const ruleRunStatsFromJson = (value: unknown): RuleRunStats => read<RuleRunStats>(statsJson, 'rule stats', value);
+export const deliveryFromJson = (value: unknown): Delivery => read<Delivery>(deliveryJson, 'delivery', value);
+export const receiptResultFromJson = (value: unknown): ReceiptResult => read<ReceiptResult>(receiptResultJson, 'receipt result', value);
