@@ -1,8 +1,9 @@
-export { createPostgresStore, createPostgresRuleStore, createPostgresTriggerStore } from './postgres-store.js';
+export { createPostgresStore, createPostgresRuleStore, createPostgresTriggerStore, createPostgresDeliveryLedger } from './postgres-store.js';
 export type {
   PostgresStore,
   PostgresRuleStore,
   PostgresTriggerStore,
+  PostgresDeliveryLedger,
   PostgresStoreOptions,
   PostgresStoreControls,
   PostgresRetentionControls,

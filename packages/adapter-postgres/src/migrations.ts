@@ -1,7 +1,7 @@
 import type { Database } from './connection.js';
 
 /** The parts of the schema a store needs; each has its own numbered migrations. */
-export type SchemaComponent = 'rules' | 'triggers' | 'idempotency';
+export type SchemaComponent = 'rules' | 'triggers' | 'idempotency' | 'deliveries';
 
 export interface Migration {
   component: SchemaComponent;
@@ -100,6 +100,50 @@ export const MIGRATIONS: readonly Migration[] = [
         expires_at timestamptz NOT NULL
       );
       CREATE INDEX idempotency_keys_expiry ON ${s}.idempotency_keys (expires_at);
+    `,
+  },
+  {
+    component: 'deliveries',
+    version: 1,
+    name: 'deliveries table',
+    sql: (s) => `
+      CREATE TABLE ${s}.deliveries (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        account_id text NOT NULL,
+        -- opaque: references into the trigger store, which may be another schema or service
+        trigger_id text NOT NULL,
+        rule_id text NOT NULL,
+        action_index integer NOT NULL,
+        attempt integer NOT NULL,
+        type text NOT NULL,
+        provider text NOT NULL,
+        idempotency_key text NOT NULL,
+        recipient text,
+        state text NOT NULL CHECK (state IN ('intent', 'accepted', 'refused', 'unknown', 'delivered', 'undelivered', 'bounced', 'failed', 'abandoned')),
+        provider_id text,
+        error jsonb,
+        dedupes boolean NOT NULL,
+        events jsonb NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      -- listDeliveries: an account's deliveries newest first (scanned backwards)
+      CREATE INDEX deliveries_by_account ON ${s}.deliveries (account_id, id);
+      -- deliveriesOfTrigger (read by every retry before it sends) and the trigger filter of listDeliveries
+      CREATE INDEX deliveries_by_trigger ON ${s}.deliveries (account_id, trigger_id, id);
+      -- the recipient filter of listDeliveries
+      CREATE INDEX deliveries_by_recipient ON ${s}.deliveries (account_id, recipient, id) WHERE recipient IS NOT NULL;
+      -- receipts, found by (provider, provider id), the latest first; the provider id leads so that the
+      -- provider-id filter of listDeliveries (no provider given) uses it too. Not unique: a resend the
+      -- provider deduplicated shares the first send's id.
+      CREATE INDEX deliveries_by_provider_id ON ${s}.deliveries (provider_id, provider, id) WHERE provider_id IS NOT NULL;
+      -- staleIntents: sends without an outcome, oldest first; an intent leaves the index once it moves
+      CREATE INDEX deliveries_stale ON ${s}.deliveries (created_at, id) WHERE state = 'intent';
+      -- retention: settled deliveries by state and age (intent and unknown are never purged)
+      CREATE INDEX deliveries_settled ON ${s}.deliveries (state, updated_at) WHERE state IN ('accepted', 'refused', 'delivered', 'undelivered', 'bounced', 'failed', 'abandoned');
+      -- Most rows are rewritten once or twice soon after insert (outcome, receipt): vacuum early, so the
+      -- dead entries at the head of the stale-intent index stay few.
+      ALTER TABLE ${s}.deliveries SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
     `,
   },
 ];

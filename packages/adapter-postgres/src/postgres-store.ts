@@ -1,15 +1,23 @@
 import type { Pool } from 'pg';
-import { AutomationError, checkOptions, optionKeys, silentLogger, type AutomationStore, type Logger, type RuleStore, type TriggerStore } from '@crm-automation/core';
+import { checkOptions, optionKeys, silentLogger, type AutomationStore, type DeliveryLedger, type Logger, type RuleStore, type TriggerStore } from '@crm-automation/core';
 import { CONNECTION_OPTION_KEYS, openDatabase, type Database, type PostgresConnectionOptions } from './connection.js';
+import { deliveryLedgerOn } from './delivery-ledger.js';
 import { checkSchemaName } from './identifiers.js';
 import { ensureSchema, type SchemaComponent, type SchemaReport } from './migrations.js';
-import { RETENTION_OPTION_KEYS, resolveRetention, type RetentionHandle, type RetentionPolicy } from './retention.js';
+import { RETENTION_OPTION_KEYS, resolveRetention, retentionControls, type RetentionControls, type RetentionPolicy } from './retention.js';
 import { ruleStoreOn } from './rule-store.js';
 import { triggerStoreOn } from './trigger-store.js';
 
-/** Options of {@link createPostgresStore}, {@link createPostgresRuleStore} and {@link createPostgresTriggerStore}. */
+/**
+ * Options of {@link createPostgresStore}, {@link createPostgresRuleStore}, {@link createPostgresTriggerStore}
+ * and {@link createPostgresDeliveryLedger}.
+ */
 export interface PostgresStoreOptions extends PostgresConnectionOptions {
-  /** Which finished triggers `purgeExpired()` / `startRetention()` delete, by age; off by default (everything is kept). */
+  /**
+   * Which finished triggers and settled deliveries `purgeExpired()` / `startRetention()` delete, by age;
+   * off by default (everything is kept). Deliveries are kept by the age of the trigger status they
+   * match (see the README); `intent` and `unknown` ones are never purged.
+   */
   retention?: RetentionPolicy | false | undefined;
   /** Where lost connections and retention failures are reported. Silent by default. */
   logger?: Logger | undefined;
@@ -31,12 +39,8 @@ export interface PostgresStoreControls {
   dropSchema(): Promise<void>;
 }
 
-export interface PostgresRetentionControls {
-  /** Deletes the finished triggers the retention policy no longer keeps (nothing without a policy); returns how many. */
-  purgeExpired(now?: Date): Promise<number>;
-  /** Runs `purgeExpired` periodically (default every `retention.intervalMs`, else 60 s), in this process. */
-  startRetention(options?: { intervalMs?: number | undefined; now?: (() => Date) | undefined }): RetentionHandle;
-}
+/** Retention of a store that keeps triggers or deliveries. */
+export type PostgresRetentionControls = RetentionControls;
 
 /** Rules only, for a rules service. */
 export interface PostgresRuleStore extends RuleStore, PostgresStoreControls {
@@ -44,20 +48,26 @@ export interface PostgresRuleStore extends RuleStore, PostgresStoreControls {
   close(): Promise<void>;
 }
 
-/** Triggers only, for a trigger service that reads rules elsewhere. */
-export interface PostgresTriggerStore extends TriggerStore, PostgresStoreControls, PostgresRetentionControls {
+/** Triggers and their delivery ledger, for a trigger service that reads rules elsewhere. */
+export interface PostgresTriggerStore extends TriggerStore, Required<DeliveryLedger>, PostgresStoreControls, PostgresRetentionControls {
   /** Stops wake-ups and retention timers, then ends the pool if the store opened it (never a handed pool). */
   close(): Promise<void>;
   finishAttempts: NonNullable<TriggerStore['finishAttempts']>;
   watchDue: NonNullable<TriggerStore['watchDue']>;
 }
 
-/** Rules and triggers on one pool and schema. */
-export interface PostgresStore extends AutomationStore, PostgresStoreControls, PostgresRetentionControls {
+/** Rules, triggers and the delivery ledger on one pool and schema. */
+export interface PostgresStore extends AutomationStore, Required<DeliveryLedger>, PostgresStoreControls, PostgresRetentionControls {
   /** Stops wake-ups and retention timers, then ends the pool if the store opened it (never a handed pool). */
   close(): Promise<void>;
   finishAttempts: NonNullable<TriggerStore['finishAttempts']>;
   watchDue: NonNullable<TriggerStore['watchDue']>;
+}
+
+/** The delivery ledger on its own, for a process that needs it without the trigger store (a service applying receipts). */
+export interface PostgresDeliveryLedger extends Required<DeliveryLedger>, PostgresStoreControls, PostgresRetentionControls {
+  /** Stops retention timers, then ends the pool if the ledger opened it (never a handed pool). */
+  close(): Promise<void>;
 }
 
 const STORE_OPTION_KEYS = optionKeys<PostgresStoreOptions>()(...CONNECTION_OPTION_KEYS, 'retention', 'logger');
@@ -87,10 +97,32 @@ function controls(db: Database, components: readonly SchemaComponent[], shutdown
 }
 
 /**
- * The PostgreSQL store of both aggregates: rules in `<schema>.rules`, triggers in
- * `<schema>.triggers`, claimed with `FOR UPDATE SKIP LOCKED` in one statement per batch, outcomes
- * written in batches under their lease tokens, and intake waking idle claim loops everywhere through
- * `LISTEN/NOTIFY`. Call `ensureSchema()` once before use (at deploy or start-up).
+ * Triggers and the delivery ledger on one database: one retention over both tables (one policy), one
+ * shutdown. The engine uses the ledger because the store has its methods.
+ */
+function triggersWithLedger(db: Database, logger: Logger, retention: ReturnType<typeof resolveRetention>) {
+  const { shutdown, purgeFinished, capabilities: _capabilities, ...triggers } = triggerStoreOn(db, { logger, retention });
+  const { purgeDeliveries, ...ledger } = deliveryLedgerOn(db, { logger, retention });
+  const purge = async (now: Date) => (await purgeFinished(now)) + (await purgeDeliveries(now));
+  const { stopRetention, ...retentionControl } = retentionControls(purge, retention, logger, 'finished triggers and settled deliveries');
+  return {
+    triggers: { ...triggers, ...ledger, ...retentionControl },
+    shutdown: async () => {
+      await stopRetention();
+      await shutdown();
+    },
+  };
+}
+
+const CAPABILITIES = { name: 'postgres', ttlRetention: false } as const;
+
+/**
+ * The PostgreSQL store of both aggregates and the delivery ledger: rules in `<schema>.rules`, triggers
+ * in `<schema>.triggers`, claimed with `FOR UPDATE SKIP LOCKED` in one statement per batch, outcomes
+ * written in batches under their lease tokens, intake waking idle claim loops everywhere through
+ * `LISTEN/NOTIFY`, and every send in `<schema>.deliveries` (the engine uses it because the store has
+ * the ledger's methods; `ledger: false` on the engine turns it off). Call `ensureSchema()` once before
+ * use (at deploy or start-up).
  *
  * @example
  * const store = createPostgresStore({ connectionString: process.env.POSTGRES_URL });
@@ -100,14 +132,12 @@ function controls(db: Database, components: readonly SchemaComponent[], shutdown
 export function createPostgresStore(options: PostgresStoreOptions): PostgresStore {
   const { db, logger, retention } = open('createPostgresStore', options);
   const rules = ruleStoreOn(db);
-  const { shutdown, capabilities: _capabilities, finishAttempts, watchDue, ...triggers } = triggerStoreOn(db, { logger, retention });
+  const { triggers, shutdown } = triggersWithLedger(db, logger, retention);
   return {
     ...rules,
     ...triggers,
-    finishAttempts,
-    watchDue,
-    ...controls(db, ['rules', 'triggers'], shutdown),
-    capabilities: { name: 'postgres', ttlRetention: false },
+    ...controls(db, ['rules', 'triggers', 'deliveries'], shutdown),
+    capabilities: { ...CAPABILITIES },
   };
 }
 
@@ -117,9 +147,29 @@ export function createPostgresRuleStore(options: PostgresStoreOptions): Postgres
   return { ...ruleStoreOn(db), ...controls(db, ['rules'], async () => undefined) };
 }
 
-/** Triggers only (a trigger service that reads rules elsewhere), with the same options as {@link createPostgresStore}. */
+/**
+ * Triggers and the delivery ledger (a trigger service that reads rules elsewhere), with the same options
+ * as {@link createPostgresStore}.
+ */
 export function createPostgresTriggerStore(options: PostgresStoreOptions): PostgresTriggerStore {
   const { db, logger, retention } = open('createPostgresTriggerStore', options);
-  const { shutdown, finishAttempts, watchDue, ...triggers } = triggerStoreOn(db, { logger, retention });
-  return { ...triggers, finishAttempts, watchDue, ...controls(db, ['triggers'], shutdown) };
+  const { triggers, shutdown } = triggersWithLedger(db, logger, retention);
+  return { ...triggers, ...controls(db, ['triggers', 'deliveries'], shutdown), capabilities: { ...CAPABILITIES } };
+}
+
+/**
+ * The delivery ledger in `<schema>.deliveries` on its own, for a process that needs it without the
+ * trigger store (a Notification Service applying provider receipts, say): point it at the trigger
+ * store's database and schema. `createPostgresStore` and `createPostgresTriggerStore` already include
+ * the same ledger. Same options as {@link createPostgresStore}; `retention` purges settled deliveries.
+ *
+ * @example
+ * const ledger = createPostgresDeliveryLedger({ connectionString: process.env.POSTGRES_URL });
+ * await ledger.applyReceipt({ provider: 'twilio', providerId: 'SM123', state: 'delivered', at: new Date() });
+ */
+export function createPostgresDeliveryLedger(options: PostgresStoreOptions): PostgresDeliveryLedger {
+  const { db, logger, retention } = open('createPostgresDeliveryLedger', options);
+  const { purgeDeliveries, ...ledger } = deliveryLedgerOn(db, { logger, retention });
+  const { stopRetention, ...retentionControl } = retentionControls(purgeDeliveries, retention, logger, 'settled deliveries');
+  return { ...ledger, ...retentionControl, ...controls(db, ['deliveries'], stopRetention) };
 }

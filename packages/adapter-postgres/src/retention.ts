@@ -1,4 +1,4 @@
-import { AutomationError, type TriggerStatus } from '@crm-automation/core';
+import { AutomationError, type DeliveryState, type Logger, type TriggerStatus } from '@crm-automation/core';
 
 /**
  * How long finished triggers are kept, by status, measured from their last update. PostgreSQL has no
@@ -60,6 +60,36 @@ export function purgeGroups(retention: ResolvedRetention): Array<{ statuses: Tri
   return [...byAge].map(([ageMs, statuses]) => ({ statuses, ageMs }));
 }
 
+/**
+ * Whose age a delivery in each state is kept by, in the trigger policy's terms: a send that went out as
+ * a completed trigger, a send that did not (or bounced) as a failed one, a send an operator gave up as
+ * a cancelled one. `intent` and `unknown` are never purged: they are what stops a send from going out
+ * twice (dispatch reads them before a retry; reconciliation and operators settle them). The same
+ * mapping as the MongoDB adapter's.
+ */
+const DELIVERY_AGE_OF: Readonly<Record<Exclude<DeliveryState, 'intent' | 'unknown'>, TriggerStatus>> = {
+  accepted: 'completed',
+  delivered: 'completed',
+  refused: 'failed',
+  undelivered: 'failed',
+  bounced: 'failed',
+  failed: 'failed',
+  abandoned: 'cancelled',
+};
+
+/** Delivery states grouped by the age the policy keeps them, so that one delete covers states kept equally long. */
+export function deliveryPurgeGroups(retention: ResolvedRetention): Array<{ states: DeliveryState[]; ageMs: number }> {
+  const byAge = new Map<number, DeliveryState[]>();
+  for (const [state, status] of Object.entries(DELIVERY_AGE_OF) as Array<[DeliveryState, TriggerStatus]>) {
+    const ms = retention.ages[status];
+    if (ms === undefined) continue;
+    const group = byAge.get(ms);
+    if (group) group.push(state);
+    else byAge.set(ms, [state]);
+  }
+  return [...byAge].map(([ageMs, states]) => ({ states, ageMs }));
+}
+
 /** A running periodic purge; `stop()` resolves once a purge in progress has finished. */
 export interface RetentionHandle {
   stop(): Promise<void>;
@@ -83,6 +113,48 @@ export function startPeriodic(intervalMs: number, purge: () => Promise<unknown>,
       stopped = true;
       clearInterval(timer);
       await running;
+    },
+  };
+}
+
+/** What a store with retention has: the purge, and the purge run periodically in this process. */
+export interface RetentionControls {
+  /** Deletes what the retention policy no longer keeps (nothing without a policy); returns how many rows. */
+  purgeExpired(now?: Date): Promise<number>;
+  /** Runs `purgeExpired` periodically (default every `retention.intervalMs`, else 60 s), in this process. */
+  startRetention(options?: { intervalMs?: number | undefined; now?: (() => Date) | undefined }): RetentionHandle;
+}
+
+/**
+ * `purgeExpired` and `startRetention` over one purge, plus `stopRetention` for the store's `close()`.
+ * `what` names the rows in the logs.
+ */
+export function retentionControls(purge: (now: Date) => Promise<number>, retention: ResolvedRetention | undefined, logger: Logger, what: string): RetentionControls & { stopRetention(): Promise<void> } {
+  const handles = new Set<RetentionHandle>();
+  return {
+    purgeExpired: (now = new Date()) => purge(now),
+    startRetention(options = {}) {
+      const now = options.now ?? (() => new Date());
+      const intervalMs = options.intervalMs ?? retention?.intervalMs ?? 60_000;
+      const handle = startPeriodic(
+        intervalMs,
+        async () => {
+          const removed = await purge(now());
+          if (removed > 0) logger.debug({ removed }, `retention purged ${what}`);
+        },
+        (error) => logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'retention purge failed; will retry'),
+      );
+      handles.add(handle);
+      return {
+        async stop() {
+          handles.delete(handle);
+          await handle.stop();
+        },
+      };
+    },
+    async stopRetention() {
+      await Promise.all([...handles].map((h) => h.stop()));
+      handles.clear();
     },
   };
 }

@@ -21,22 +21,20 @@ import { timestampParam } from './dates.js';
 import { createDueWatcher, type DueWatcher } from './due-watcher.js';
 import { dueChannelOf } from './identifiers.js';
 import { isStoreId } from './ids.js';
-import { purgeGroups, startPeriodic, type ResolvedRetention, type RetentionHandle } from './retention.js';
+import { purgeGroups, type ResolvedRetention } from './retention.js';
 import { createIntake, type IntakeRow } from './intake.js';
 import { createOutcomeWriter } from './outcome-writer.js';
 import { reviveEvent, reviveHistory, toTrigger, TRIGGER_COLUMNS, type StoredEvent, type TriggerRow } from './rows.js';
 import { page } from './rule-store.js';
 import { triggerStatements } from './trigger-statements.js';
 
-/** What the trigger store adds to the port: the optional methods it has, retention and its own shutdown. */
+/** What the trigger store adds to the port: the optional methods it has, its purge and its own shutdown. */
 export interface TriggerStoreExtras {
   finishAttempts: NonNullable<TriggerStore['finishAttempts']>;
   watchDue: NonNullable<TriggerStore['watchDue']>;
   /** Deletes the finished triggers the retention policy no longer keeps; returns how many. */
-  purgeExpired(now?: Date): Promise<number>;
-  /** Runs `purgeExpired` every `intervalMs` (default: the policy's, else 60 s). */
-  startRetention(options?: { intervalMs?: number | undefined; now?: (() => Date) | undefined }): RetentionHandle;
-  /** Stops retention timers and wake-ups. */
+  purgeFinished(now: Date): Promise<number>;
+  /** Stops wake-ups. */
   shutdown(): Promise<void>;
 }
 
@@ -57,7 +55,6 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
   const sql = triggerStatements(s);
   const channel = dueChannelOf(db.schema);
   const { logger, retention } = settings;
-  const handles = new Set<RetentionHandle>();
   let watcher: DueWatcher | undefined;
 
   const intake = createIntake(db, sql, channel);
@@ -193,36 +190,14 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
       return watcher.add(onDue);
     },
 
-    async purgeExpired(now = new Date()) {
+    async purgeFinished(now) {
       if (!retention) return 0;
       let removed = 0;
       for (const { statuses, ageMs } of purgeGroups(retention)) removed += await store.purgeTriggers({ statuses, olderThan: new Date(now.getTime() - ageMs) });
       return removed;
     },
 
-    startRetention(options = {}) {
-      const now = options.now ?? (() => new Date());
-      const intervalMs = options.intervalMs ?? retention?.intervalMs ?? 60_000;
-      const handle = startPeriodic(
-        intervalMs,
-        async () => {
-          const removed = await store.purgeExpired(now());
-          if (removed > 0) logger.debug({ removed }, 'retention purged finished triggers');
-        },
-        (error) => logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'retention purge failed; will retry'),
-      );
-      handles.add(handle);
-      return {
-        async stop() {
-          handles.delete(handle);
-          await handle.stop();
-        },
-      };
-    },
-
     async shutdown() {
-      await Promise.all([...handles].map((h) => h.stop()));
-      handles.clear();
       await watcher?.stop();
     },
   };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { isAutomationError, type NewTrigger, type RuleDraft } from '@crm-automation/core';
-import { createPostgresRuleStore, createPostgresStore, createPostgresTriggerStore, type PostgresStore } from '../src/index.js';
+import { createPostgresDeliveryLedger, createPostgresRuleStore, createPostgresStore, createPostgresTriggerStore, type PostgresStore } from '../src/index.js';
 import { triggerStatements } from '../src/trigger-statements.js';
 import { dropSchema, postgresUrl, testPool, uniqueSchema } from './postgres-server.js';
 
@@ -66,11 +66,19 @@ describe.skipIf(!url)('postgres store', () => {
       const schema = fresh();
       const store = createPostgresStore({ pool, schema });
       const first = await store.ensureSchema();
-      expect(first).toEqual({ schema, applied: [{ component: 'rules', version: 1, name: 'rules table' }, { component: 'triggers', version: 1, name: 'triggers table' }], versions: { rules: 1, triggers: 1 } });
+      expect(first).toEqual({
+        schema,
+        applied: [
+          { component: 'rules', version: 1, name: 'rules table' },
+          { component: 'triggers', version: 1, name: 'triggers table' },
+          { component: 'deliveries', version: 1, name: 'deliveries table' },
+        ],
+        versions: { rules: 1, triggers: 1, deliveries: 1 },
+      });
       const second = await store.ensureSchema();
-      expect(second).toEqual({ schema, applied: [], versions: { rules: 1, triggers: 1 } });
+      expect(second).toEqual({ schema, applied: [], versions: { rules: 1, triggers: 1, deliveries: 1 } });
       const { rows } = await pool.query(`SELECT component, version FROM "${schema}".schema_migrations ORDER BY component`);
-      expect(rows).toEqual([{ component: 'rules', version: 1 }, { component: 'triggers', version: 1 }]);
+      expect(rows).toEqual([{ component: 'deliveries', version: 1 }, { component: 'rules', version: 1 }, { component: 'triggers', version: 1 }]);
     });
 
     it('is serialized when 4 processes call it at once: one applies the migrations, the others find them applied', async () => {
@@ -79,23 +87,27 @@ describe.skipIf(!url)('postgres store', () => {
       const pools = Array.from({ length: 4 }, () => testPool(url as string, 2));
       try {
         const reports = await Promise.all(pools.map((p) => createPostgresStore({ pool: p, schema }).ensureSchema()));
-        expect(reports.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 2]);
-        expect(reports.every((r) => r.versions.rules === 1 && r.versions.triggers === 1)).toBe(true);
+        expect(reports.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 3]);
+        expect(reports.every((r) => r.versions.rules === 1 && r.versions.triggers === 1 && r.versions.deliveries === 1)).toBe(true);
         const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".schema_migrations`);
-        expect(rows[0].n).toBe(2);
+        expect(rows[0].n).toBe(3);
       } finally {
         await Promise.all(pools.map((p) => p.end()));
       }
     });
 
-    it('creates only the tables of the stores that ask: a rule store, a trigger store and the idempotency store are separate components', async () => {
+    it('creates only the tables of the stores that ask: rules, triggers, deliveries and idempotency keys are separate components', async () => {
       const schema = fresh();
       const tables = async () => (await pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])).rows.map((r) => r.table_name);
       expect((await createPostgresRuleStore({ pool, schema }).ensureSchema()).applied.map((m) => m.component)).toEqual(['rules']);
       expect(await tables()).toEqual(['rules', 'schema_migrations']);
-      expect((await createPostgresTriggerStore({ pool, schema }).ensureSchema()).applied.map((m) => m.component)).toEqual(['triggers']);
-      expect(await tables()).toEqual(['rules', 'schema_migrations', 'triggers']);
+      expect((await createPostgresTriggerStore({ pool, schema }).ensureSchema()).applied.map((m) => m.component)).toEqual(['triggers', 'deliveries']);
+      expect(await tables()).toEqual(['deliveries', 'rules', 'schema_migrations', 'triggers']);
       expect((await createPostgresStore({ pool, schema }).ensureSchema()).applied).toEqual([]);
+      // A ledger on its own (a receipts service) finds the trigger store's deliveries table in place.
+      expect((await createPostgresDeliveryLedger({ pool, schema }).ensureSchema()).applied).toEqual([]);
+      const alone = fresh();
+      expect((await createPostgresDeliveryLedger({ pool, schema: alone }).ensureSchema()).applied.map((m) => m.component)).toEqual(['deliveries']);
     });
 
     it('dropSchema() removes the schema and everything in it', async () => {
@@ -106,7 +118,7 @@ describe.skipIf(!url)('postgres store', () => {
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM information_schema.schemata WHERE schema_name = $1`, [schema]);
       expect(rows[0].n).toBe(0);
       await store.dropSchema();
-      expect((await store.ensureSchema()).applied).toHaveLength(2);
+      expect((await store.ensureSchema()).applied).toHaveLength(3);
     });
 
     it('says to call ensureSchema() when the tables are missing', async () => {
