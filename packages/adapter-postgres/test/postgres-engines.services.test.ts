@@ -87,13 +87,18 @@ describe.skipIf(!url)('postgres store under several engines', () => {
     expect(sends).toHaveLength(2 * TOTAL);
     expect(new Set(sends.map((c) => `${c.metadata.triggerId}:${c.metadata.actionIndex}`)).size).toBe(2 * TOTAL);
     expect(lost).toBe(0);
+    // The delivery ledger the engines keep by default on this store: one record per action, each accepted.
+    const ledger = await admin.query<{ n: number; actions: number; accepted: number }>(
+      `SELECT count(*)::int AS n, count(DISTINCT (trigger_id, action_index))::int AS actions, count(*) FILTER (WHERE state = 'accepted')::int AS accepted FROM "${schema}".deliveries`,
+    );
+    expect(ledger.rows[0]).toEqual({ n: 2 * TOTAL, actions: 2 * TOTAL, accepted: 2 * TOTAL });
     // Several engines took part, so the claims really were contended.
     const perEngine = workers.map((w) => w.sms.sent.length);
     expect(perEngine.filter((n) => n > 0).length).toBeGreaterThan(1);
     console.info(`[4 engines x ${TOTAL.toLocaleString('en-US')} triggers] drained in ${drainMs} ms (${Math.round(TOTAL / (drainMs / 1000))} triggers/s, poll wake-ups included); sms sends per engine: ${perEngine.join(', ')}`);
   }, 900_000);
 
-  it('tolerates clock skew: no second claim while the lease holds, takeover after it, the stale worker’s outcome refused', async () => {
+  it('tolerates clock skew: no second claim while the lease holds, takeover after it without a second send, the stale worker’s outcome refused', async () => {
     const schema = fresh();
     const t0 = Date.parse('2030-01-01T00:00:00.000Z');
     const clockA = createManualClock(t0);
@@ -115,15 +120,23 @@ describe.skipIf(!url)('postgres store under several engines', () => {
     expect((await b.engine.runDue()).claimed).toBe(0);
     await clockB.set(t0 + 19_999);
     expect((await b.engine.runDue()).claimed).toBe(0);
-    // A stalls past its lease (by B's clock): B takes over and finishes the trigger.
+    // A stalls past its lease (by B's clock): B takes over and finishes the trigger. A's send is still
+    // at the provider, which the recording gateway cannot deduplicate: B finds its intent in the
+    // ledger and does not send again, marking it unknown.
     await clockB.set(t0 + 20_000);
     expect(await b.engine.runDue()).toMatchObject({ claimed: 1, completed: 1 });
-    expect(b.sms.sent).toHaveLength(1);
+    expect(b.sms.calls).toHaveLength(0);
 
     releaseA(undefined);
     expect(await runA).toMatchObject({ claimed: 1, completed: 0, leaseLost: 1 });
+    expect(a.sms.calls).toHaveLength(1);
     const stored = await b.engine.triggers.get(ACCOUNT, id);
     expect(stored).toMatchObject({ status: 'completed', attempt: 2 });
     expect(stored?.executionHistory.map((h) => [h.outcome, h.by])).toEqual([['completed', 'engine-b']]);
+    expect(stored?.executionHistory[0]?.actions?.map((x) => [x.status, x.error?.code])).toEqual([['unknown', 'CRM_ERR_DELIVERY_UNKNOWN']]);
+    // One delivery, A's: B moved it to unknown, so A's late `accepted` (an engine outcome) does not apply.
+    await a.engine.stop();
+    const deliveries = await b.store.deliveriesOfTrigger(ACCOUNT, id);
+    expect(deliveries.map((d) => [d.attempt, d.provider, d.state, d.events.map((e) => `${e.state}:${e.source}`).join()])).toEqual([[1, 'engine-a-sms', 'unknown', 'intent:engine,unknown:reconcile']]);
   });
 });
