@@ -26,8 +26,16 @@ export interface FakeSendgrid extends ChannelReceiver, LocalHttpServer, TakesMes
   verificationKey: string;
   /** An Event Webhook event for a mail this fake accepted, with its custom args at the top level as SendGrid sends them. */
   eventFor(mail: { messageId: string; personalizations: MailSend['personalizations']; custom_args?: Record<string, unknown> | undefined }, event: string, extra?: Record<string, unknown>): Record<string, unknown>;
-  /** Posts events to `url`, signed as SendGrid signs them (or with a tampered body or signature). */
-  postEvents(url: string, events: unknown[], options?: { tamper?: 'body' | 'signature' | 'unsigned' | undefined }): Promise<{ status: number; body: string }>;
+  /**
+   * Posts events to `url`, signed as SendGrid signs them (or with a tampered body or signature);
+   * `rawBody` is signed and sent instead of the events' JSON.
+   */
+  postEvents(url: string, events: unknown[], options?: PostEventsOptions): Promise<{ status: number; body: string }>;
+}
+
+export interface PostEventsOptions {
+  tamper?: 'body' | 'signature' | 'unsigned' | undefined;
+  rawBody?: string | undefined;
 }
 
 const errors = (...list: Array<{ message: string; field: string | null; help?: string | null }>) => ({ errors: list });
@@ -113,8 +121,8 @@ export async function startFakeSendgrid(): Promise<FakeSendgrid> {
       ...mail.custom_args,
       ...extra,
     }),
-    async postEvents(url: string, events: unknown[], options: { tamper?: 'body' | 'signature' | 'unsigned' | undefined } = {}) {
-      const body = JSON.stringify(events);
+    async postEvents(url: string, events: unknown[], options: PostEventsOptions = {}) {
+      const body = options.rawBody ?? JSON.stringify(events);
       const timestamp = String(Math.floor(Date.now() / 1000));
       const signature = sign('sha256', Buffer.from(timestamp + body), keys.privateKey).toString('base64');
       const sent = options.tamper === 'body' ? body.replace('"delivered"', '"bounce"') : body;

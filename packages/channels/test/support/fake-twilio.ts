@@ -19,9 +19,19 @@ export interface FakeTwilio extends ChannelReceiver, LocalHttpServer, TakesMessa
   failNext(failure: Failure): void;
   /**
    * Posts a status callback for a message to its `StatusCallback` (or `url`), signed as Twilio signs
-   * them (`X-Twilio-Signature` with the auth token, or `authToken` to forge one).
+   * them (`X-Twilio-Signature` with the auth token, or `authToken` to forge one). `signedUrl` is the
+   * URL Twilio believes it called when that is not where the request lands (a proxy in between);
+   * `headers` are added (a proxy's `X-Forwarded-*`).
    */
-  statusCallback(sid: string, status: string, options?: { url?: string | undefined; authToken?: string | undefined; errorCode?: string | undefined }): Promise<{ status: number; body: string }>;
+  statusCallback(sid: string, status: string, options?: StatusCallbackOptions): Promise<{ status: number; body: string }>;
+}
+
+export interface StatusCallbackOptions {
+  url?: string | undefined;
+  signedUrl?: string | undefined;
+  authToken?: string | undefined;
+  errorCode?: string | undefined;
+  headers?: Record<string, string> | undefined;
 }
 
 /** Twilio's signature, computed here independently of the code under test: HMAC-SHA1 over URL + sorted name/value pairs. */
@@ -113,7 +123,7 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
     waitForMessages: taking.waitFor,
     violations,
     failNext: (failure: Failure) => failures.push(failure),
-    async statusCallback(sid: string, status: string, options: { url?: string | undefined; authToken?: string | undefined; errorCode?: string | undefined } = {}) {
+    async statusCallback(sid: string, status: string, options: StatusCallbackOptions = {}) {
       const message = messages.find((m) => m.sid === sid);
       const url = options.url ?? message?.StatusCallback;
       if (!url) throw new Error(`message ${sid} has no StatusCallback`);
@@ -130,7 +140,12 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
       });
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', 'x-twilio-signature': signTwilio(options.authToken ?? TWILIO_AUTH_TOKEN, url, form), 'i-twilio-idempotency-token': randomBytes(8).toString('hex') },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+          'x-twilio-signature': signTwilio(options.authToken ?? TWILIO_AUTH_TOKEN, options.signedUrl ?? url, form),
+          'i-twilio-idempotency-token': randomBytes(8).toString('hex'),
+          ...options.headers,
+        },
         body: form.toString(),
       });
       return { status: response.status, body: await response.text() };

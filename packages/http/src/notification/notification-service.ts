@@ -203,10 +203,11 @@ export function createNotificationService(options: NotificationServiceOptions): 
           const result = await once.send(command);
           logger.info({ ...context, replayed, durationMs: Date.now() - started }, replayed ? 'notification replayed' : 'notification sent');
           if (replayed) reply.header('idempotent-replayed', 'true');
-          const body: NotificationResponse = { result: result ?? null, idempotencyKey, replayed };
+          const body: NotificationResponse = { result: namingProvider(result ?? null, gateway.name), idempotencyKey, replayed };
           return reply.code(200).send(body);
         } catch (error) {
           const answer = deliveryFailure(error, defaultRetryAfter);
+          if (typeof answer.body.error['provider'] !== 'string' && gateway.name) answer.body.error['provider'] = gateway.name;
           logger.warn({ ...context, durationMs: Date.now() - started, error: answer.body.error }, 'notification failed');
           if (answer.retryAfterSeconds !== undefined) reply.header('retry-after', String(answer.retryAfterSeconds));
           return reply.code(answer.status).type('application/json').send(answer.body);
@@ -214,6 +215,17 @@ export function createNotificationService(options: NotificationServiceOptions): 
       });
     }
   };
+}
+
+/**
+ * A gateway's result with the provider named: the caller (`createHttpChannels`) reports and counts the
+ * send under the provider its result names, and without one every series would be the Notification
+ * Service's. A result that names one, or is not an object, is answered as it is.
+ */
+function namingProvider(result: unknown, provider: string | undefined): unknown {
+  if (provider === undefined || typeof result !== 'object' || result === null || Array.isArray(result)) return result;
+  const named = (result as { provider?: unknown }).provider;
+  return typeof named === 'string' && named !== '' ? result : { provider, ...result };
 }
 
 /**

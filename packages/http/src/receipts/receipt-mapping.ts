@@ -30,7 +30,7 @@ export function twilioReceiptState(status: string): ReceiptState | undefined {
 }
 
 /** Why a recipient should not be written to again, as a receipt tells it. */
-export type SuppressionReason = 'spamreport' | 'unsubscribe' | 'group_unsubscribe' | 'bounce' | 'undelivered' | 'failed';
+export type SuppressionReason = 'bounce' | 'undelivered' | 'spamreport' | 'unsubscribe' | 'group_unsubscribe';
 
 /**
  * A SendGrid Event Webhook event as a delivery state or a suppression: `processed` → accepted,

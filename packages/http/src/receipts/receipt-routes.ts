@@ -42,9 +42,12 @@ export interface TwilioReceiptOptions {
   authToken: string | readonly string[];
   /**
    * The public origin Twilio calls (`https://hooks.example.com`), plus the path prefix a proxy strips,
-   * if any: the signed URL is this followed by the path and query the request arrived with.
+   * if any: Twilio signs the URL it called, and the URL checked is this followed by the path and query
+   * the request arrived with. Without it, the URL is rebuilt from the request (`request.protocol` and
+   * `request.host`, which follow `X-Forwarded-Proto` / `X-Forwarded-Host` only with Fastify's
+   * `trustProxy`): right when the app is reached directly or through a proxy that keeps the path.
    */
-  publicUrl: string;
+  publicUrl?: string | undefined;
   /** Provider name of the receipts (the Twilio gateway's `name`). Default `twilio`. */
   provider?: string | undefined;
 }
@@ -63,8 +66,10 @@ export interface ReceiptRoutesOptions {
   /** Serves `POST /receipts/sendgrid` (the Event Webhook) when given. */
   sendgrid?: SendgridReceiptOptions | undefined;
   /**
-   * Called for spam reports, unsubscribes, hard bounces and undelivered or failed SMS, so a contact
-   * policy can stop writing to the recipient. Its failure is logged; the receipt is still answered.
+   * Called for hard bounces, undelivered SMS, spam reports and unsubscribes, so a contact policy can
+   * stop writing to the recipient. A bounce or an undelivered SMS is reported once, when the receipt
+   * moves its delivery (a repeated receipt does not); a spam report or an unsubscribe each time the
+   * provider posts it. Its failure is logged; the receipt is still answered.
    */
   onSuppression?: ((suppression: Suppression) => void | Promise<void>) | undefined;
   logger?: Logger | undefined;
@@ -165,14 +170,17 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
   if (twilio) {
     const tokens = typeof twilio.authToken === 'string' ? [twilio.authToken] : [...twilio.authToken];
     if (tokens.length === 0 || tokens.some((t) => typeof t !== 'string' || t === '')) throw new AutomationError('CRM_ERR_CONFIG', 'receiptRoutes: twilio.authToken must be the auth token (or a list of them)');
-    let publicUrl: string;
-    try {
-      const parsed = new URL(twilio.publicUrl);
-      if (parsed.search !== '' || parsed.hash !== '') throw new Error('no query or fragment');
-      publicUrl = parsed.href.replace(/\/+$/, '');
-    } catch (error) {
-      throw new AutomationError('CRM_ERR_CONFIG', `receiptRoutes: twilio.publicUrl must be the absolute URL (origin and path prefix) Twilio calls, got ${JSON.stringify(twilio.publicUrl)}`, { cause: error });
+    let publicUrl: string | undefined;
+    if (twilio.publicUrl !== undefined) {
+      try {
+        const parsed = new URL(twilio.publicUrl);
+        if (parsed.search !== '' || parsed.hash !== '' || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) throw new Error('an http(s) URL without query or fragment');
+        publicUrl = parsed.href.replace(/\/+$/, '');
+      } catch (error) {
+        throw new AutomationError('CRM_ERR_CONFIG', `receiptRoutes: twilio.publicUrl must be the absolute URL (origin and path prefix) Twilio calls, got ${JSON.stringify(twilio.publicUrl)}`, { cause: error });
+      }
     }
+    const signedUrl = (request: FastifyRequest) => `${publicUrl ?? `${request.protocol}://${request.host}`}${request.originalUrl}`;
     const provider = twilio.provider ?? 'twilio';
 
     app.post('/receipts/twilio', { bodyLimit }, async (request: FastifyRequest, reply: FastifyReply) => {
@@ -180,7 +188,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
       const signature = header(request, 'x-twilio-signature');
       if (signature === '') throw unauthenticated('X-Twilio-Signature is missing');
       const params = [...new URLSearchParams(request.body)];
-      if (!verifyTwilioSignature(tokens, signature, `${publicUrl}${request.url}`, params)) {
+      if (!verifyTwilioSignature(tokens, signature, signedUrl(request), params)) {
         logger.warn({ provider, path: request.url.split('?')[0] }, 'status callback with a bad signature refused');
         throw unauthenticated('X-Twilio-Signature does not match this request');
       }
@@ -194,7 +202,8 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
       const detail = errorCode ? `${status} ${errorCode}` : status;
       const at = now();
       const result = await apply({ provider, state, at, detail, ...(providerId ? { providerId } : {}), ...(deliveryId ? { deliveryId } : {}) });
-      if (result.applied && (state === 'undelivered' || state === 'failed')) {
+      // `failed` is Twilio's own refusal (a queue overflow, a suspended account), not news about the recipient.
+      if (result.applied && state === 'undelivered') {
         await suppress({ reason: state, provider, channel: 'sms', recipient: get('To'), accountId: result.delivery.accountId, deliveryId: result.delivery.id, providerId, detail: errorCode, at });
       }
       return reply.code(200).send(result.applied ? { applied: true } : { applied: false, reason: result.reason });

@@ -40,7 +40,7 @@ export interface LoopbackApp {
  * A Fastify app on a loopback port known before it is built, since receipt routes sign against their
  * public URL: the server listens first and Fastify is handed it (`serverFactory`).
  */
-export async function startLoopbackApp(build: (app: FastifyInstance, url: string) => Promise<void>): Promise<LoopbackApp> {
+export async function startLoopbackApp(build: (app: FastifyInstance, url: string) => Promise<void>, fastify: { trustProxy?: boolean | undefined } = {}): Promise<LoopbackApp> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -49,6 +49,7 @@ export async function startLoopbackApp(build: (app: FastifyInstance, url: string
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
     serverFactory: (handler) => server.on('request', handler),
+    ...(fastify.trustProxy === undefined ? {} : { trustProxy: fastify.trustProxy }),
   });
   useJsonErrors(app);
   await build(app, url);
@@ -84,6 +85,8 @@ export async function startDeliveryStack(options: {
   /** The gateways; by default Twilio, SendGrid and an unsigned loopback webhook. */
   channels?: ((defaults: { sms: ChannelGateway; email: ChannelGateway; webhook: ChannelGateway }, fakes: { twilio: FakeTwilio; sendgrid: FakeSendgrid; receiptsUrl: string }) => Record<string, ChannelGateway>) | undefined;
   twilioTimeoutMs?: number | undefined;
+  /** Fastify's `trustProxy` for the receipts app (whether `X-Forwarded-*` say where Twilio called). */
+  trustProxy?: boolean | undefined;
 } = {}): Promise<DeliveryStack> {
   const [twilio, sendgrid] = await Promise.all([startFakeTwilio(), startFakeSendgrid()]);
   let engine: AutomationEngine | undefined;
@@ -94,7 +97,7 @@ export async function startDeliveryStack(options: {
       sendgrid: { publicKey: sendgrid.verificationKey },
       ...options.receipts,
     });
-  });
+  }, { trustProxy: options.trustProxy });
   const defaults = {
     sms: createTwilioSms({ accountSid: TWILIO_ACCOUNT_SID, authToken: TWILIO_AUTH_TOKEN, from: '+15550001111', baseUrl: twilio.url, statusCallback: `${receipts.url}/receipts/twilio`, timeoutMs: options.twilioTimeoutMs ?? 5_000 }),
     email: createSendgridEmail({ apiKey: SENDGRID_API_KEY, from: 'crm@crm.example', baseUrl: sendgrid.url }),
@@ -103,15 +106,19 @@ export async function startDeliveryStack(options: {
   const channels = options.channels ? options.channels(defaults, { twilio, sendgrid, receiptsUrl: receipts.url }) : defaults;
   engine = createAutomationEngine({ store: createMemoryStore(), channels, sendTimeoutMs: 5_000, leaseMs: 30_000, ...options.engine });
   const running = engine;
+  let closed: Promise<void> | undefined;
   return {
     twilio,
     sendgrid,
     receiptsUrl: receipts.url,
     engine: running,
-    async close() {
-      await running.stop();
-      await receipts.close();
-      await Promise.all([twilio.close(), sendgrid.close()]);
+    close() {
+      closed ??= (async () => {
+        await running.stop();
+        await receipts.close();
+        await Promise.all([twilio.close(), sendgrid.close()]);
+      })();
+      return closed;
     },
   };
 }
