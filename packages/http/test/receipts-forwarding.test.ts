@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createHttpChannels, createSendgridEmail, createTwilioSms } from '@crm-automation/channels';
-import { createAutomationEngine, createMemoryIdempotencyStore, createMemoryStore, createRecordingChannel, type AutomationEngine, type Delivery } from '@crm-automation/core';
+import { asUntrustedRule, createAutomationEngine, createMemoryIdempotencyStore, createMemoryStore, createRecordingChannel, type AutomationEngine, type Delivery } from '@crm-automation/core';
 import { apiKeyAuth, buildNotificationApp, generateApiKey, rulesRoutes, triggerServiceClient, triggerServiceRoutes, type Suppression } from '@crm-automation/http';
 import { SENDGRID_API_KEY, startFakeSendgrid, type FakeSendgrid } from '../../channels/test/support/fake-sendgrid.js';
 import { startFakeTwilio, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, type FakeTwilio } from '../../channels/test/support/fake-twilio.js';
@@ -107,7 +107,7 @@ describe('receipts in the three-service deployment: notification service → tri
   let services: ThreeServices;
   afterEach(() => services?.close());
 
-  const sendOnce = async (rule: typeof smsRule): Promise<Delivery> => {
+  const sendOnce = async (rule: Parameters<AutomationEngine['rules']['create']>[1]): Promise<Delivery> => {
     const saved = await services.engine.rules.create(ACCOUNT, rule);
     const trigger = (await services.engine.ingest(jobDone())).find((t) => t.ruleId === saved.id);
     await services.engine.runDue();
@@ -191,7 +191,7 @@ describe('receipts in the three-service deployment: notification service → tri
     services = await startThreeServices({ push });
     const sent: string[] = [];
     services.engine.on('action:sent', ({ provider }) => void sent.push(provider));
-    const delivery = await sendOnce({ ...smsRule, name: 'Push', actions: [{ type: 'push', params: { recipient: '+15557654321', message: 'Done' } }] });
+    const delivery = await sendOnce(asUntrustedRule({ ...smsRule, name: 'Push', actions: [{ type: 'push', params: { recipient: '+15557654321', message: 'Done' } }] }));
     expect(delivery).toMatchObject({ provider: 'onesignal', providerId: 'push-1', state: 'accepted' });
     expect(sent).toEqual(['onesignal']);
   });
