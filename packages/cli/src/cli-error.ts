@@ -4,9 +4,11 @@ const CLI_ERRORS = defineErrorCodes({
   CRM_ERR_CLI_USAGE: 'A flag or argument is missing or malformed.',
   CRM_ERR_CLI_CONFIG: 'A connection setting (MONGODB_URI or POSTGRES_URL, RABBITMQ_URL, KAFKA_BROKERS) is missing or ambiguous, or the store is not set up.',
   CRM_ERR_CLI_UNREACHABLE: "The store's server refused the connection or did not answer within 5 s; the message names its address (without credentials).",
-  CRM_ERR_CLI_NOT_FOUND: 'The trigger or rule asked for does not exist in that account.',
+  CRM_ERR_CLI_NOT_FOUND: 'The trigger, rule or delivery asked for does not exist in that account.',
   CRM_ERR_CLI_FILE: 'A rules file could not be read, parsed or written.',
   CRM_ERR_CLI_IMPORT_INVALID: 'A rules file failed validation; nothing was imported.',
+  CRM_ERR_CLI_NO_LEDGER: 'The store keeps no delivery ledger (its adapter has none, or it is a custom store without one): the deliveries commands cannot run on it.',
+  CRM_ERR_CLI_NOT_RESOLVABLE: 'The delivery is not unknown (still in flight, or already settled), or its trigger has not finished: nothing was resolved.',
 });
 
 /** Stable codes of the CLI's own errors (besides the SDK's `CRM_ERR_*`). */

@@ -8,6 +8,7 @@ import type { DeadLetterSource } from './commands/dead-letters.js';
 import { loadAdapter } from './load-adapter.js';
 import { openMongoBackend } from './stores/mongo-backend.js';
 import { openPostgresBackend } from './stores/postgres-backend.js';
+import { requireDeliveryLedger } from './stores/require-ledger.js';
 import { STORE_KINDS, type StoreBackend, type StoreKind } from './stores/store-backend.js';
 
 /** Where the CLI connects, from flags or the services' environment variables. */
@@ -50,6 +51,8 @@ export type BusKind = 'rabbitmq' | 'kafka';
 export interface CliConnections {
   /** An engine over the store that is never started: its rules and triggers APIs apply the engine's rules. */
   engine(): AutomationEngine | Promise<AutomationEngine>;
+  /** The same engine, once the store is known to keep a delivery ledger (`CRM_ERR_CLI_NO_LEDGER` otherwise). */
+  deliveryEngine(): AutomationEngine | Promise<AutomationEngine>;
   deadLetters(kind: BusKind): DeadLetterSource;
   retention(): RetentionTarget;
   indexTargets(idempotencyCollection: string | false): IndexedCollection[] | Promise<IndexedCollection[]>;
@@ -122,6 +125,12 @@ export class Connections implements CliConnections {
   engine(): Promise<AutomationEngine> {
     this.engineInstance ??= this.store().then((backend) => createCliEngine(backend.store, this.settings));
     return this.engineInstance;
+  }
+
+  async deliveryEngine(): Promise<AutomationEngine> {
+    const backend = await this.store();
+    requireDeliveryLedger(backend.store, backend.kind);
+    return this.engine();
   }
 
   deadLetters(kind: BusKind): DeadLetterSource {

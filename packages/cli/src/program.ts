@@ -1,10 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { userInfo } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { checkOptions, isAutomationError, optionKeys, TRIGGER_STATUSES, type TriggerStatus } from '@crm-automation/core';
+import { checkOptions, DELIVERY_STATES, isAutomationError, optionKeys, TRIGGER_STATUSES, type DeliveryState, type TriggerStatus } from '@crm-automation/core';
 import { createMemoryStore } from '@crm-automation/core/memory';
 import { CliError } from './cli-error.js';
 import { listDeadLetters, printDeadLetters, printReplay, replayDeadLetters, type DeadLetterSelection } from './commands/dead-letters.js';
+import { listDeliveries, printDeliveries } from './commands/deliveries-list.js';
+import { printResolve, resolveDelivery, type DeliveryResolution } from './commands/deliveries-resolve.js';
+import { printDelivery, showDelivery } from './commands/deliveries-show.js';
 import { ensureIndexes, printIndexReports } from './commands/ensure-indexes.js';
 import { printPurge, purgeTriggers } from './commands/purge.js';
 import { exportRules } from './commands/rules-export.js';
@@ -57,6 +61,23 @@ function statuses(value: string, previous: TriggerStatus[] = []): TriggerStatus[
   return [...previous, ...(wanted as TriggerStatus[])];
 }
 
+function deliveryStates(value: string, previous: DeliveryState[] = []): DeliveryState[] {
+  const wanted = list(value);
+  const unknown = wanted.filter((s) => !(DELIVERY_STATES as readonly string[]).includes(s));
+  if (unknown.length > 0) throw new InvalidArgumentError(`unknown state ${unknown.join(', ')} (known: ${DELIVERY_STATES.join(', ')})`);
+  return [...previous, ...(wanted as DeliveryState[])];
+}
+
+/** Who resolves a delivery when `--by` is not given: the CLI and the OS user, for the delivery's events and the engine's log. */
+function defaultOperator(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    // No passwd entry for the uid (some containers).
+    return 'cli';
+  }
+}
+
 /** The package's version, from its package.json one level up from both src/ and dist/ (ESM or CJS). */
 function cliVersion(): string {
   const load = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
@@ -90,7 +111,7 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
   let exitCode = 0;
   const program = new Command('crm-automation');
   program
-    .description('Admin CLI of the CRM automation engine: dead letters, triggers, rules, indexes and retention, on MongoDB or PostgreSQL.')
+    .description('Admin CLI of the CRM automation engine: dead letters, triggers, deliveries, rules, indexes and retention, on MongoDB or PostgreSQL.')
     .version(cliVersion(), '-V, --version', 'print the version of @crm-automation/cli')
     .addOption(new Option('--store <kind>', 'the store the services use (default: the one whose address is given)').choices(STORE_KINDS).env('STORE'))
     .addOption(new Option('--mongodb-uri <uri>', 'MongoDB connection string').env('MONGODB_URI'))
@@ -249,6 +270,70 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
       );
   bulk('retry', 'schedule failed triggers again, now, with a fresh attempt budget (the engine refuses any other state)', 'failed');
   bulk('cancel', 'cancel triggers that have not run yet (the engine refuses any other state)', 'pending,retrying');
+
+  // deliveries --------------------------------------------------------------------------------
+  const deliveries = program.command('deliveries').description('the delivery ledger: every send from intent to receipt, and resolving unknown ones');
+  deliveries
+    .command('list')
+    .description("list an account's deliveries, newest first: state, provider and its id, recipient, trigger")
+    .requiredOption('--account <id>', 'the account whose deliveries to list')
+    .option('--trigger <id>', 'only the deliveries of this trigger')
+    .option('--state <list>', `only deliveries in these states (${DELIVERY_STATES.join(', ')})`, deliveryStates)
+    .option('--recipient <address>', 'only deliveries to this recipient (E.164 number, email address, webhook host)')
+    .option('--provider <name>', 'only deliveries through this provider (twilio, sendgrid, ...)')
+    .option('--provider-id <id>', "only the delivery with this provider's message id (Twilio SID, SendGrid message id, ...)")
+    .option('--limit <n>', 'at most this many (default 50)', positiveInt)
+    .addHelpText('after', '\nExample (the CrmDeliveriesUnknown runbook):\n  crm-automation deliveries list --account acc_12345 --state unknown')
+    .action(
+      run(async ({ output, connections }, options: { account: string; trigger?: string; state?: DeliveryState[]; recipient?: string; provider?: string; providerId?: string; limit?: number }) => {
+        const found = await listDeliveries(await connections.deliveryEngine(), {
+          accountId: options.account,
+          triggerId: options.trigger,
+          states: options.state,
+          recipient: options.recipient,
+          provider: options.provider,
+          providerId: options.providerId,
+          limit: options.limit,
+        });
+        printDeliveries(output, found);
+      }),
+    );
+  deliveries
+    .command('show')
+    .description('show a delivery with its events (intent, provider answer, receipts, operators)')
+    .argument('<id>', 'delivery id')
+    .requiredOption('--account <id>', 'the account the delivery belongs to')
+    .action(
+      run(async ({ output, connections }, id: string, options: { account: string }) => {
+        printDelivery(output, await showDelivery(await connections.deliveryEngine(), options.account, id));
+      }),
+    );
+  deliveries
+    .command('resolve')
+    .description("settle an unknown send: --as sent when the provider's console has it, --as resend when it does not")
+    .argument('<id>', 'delivery id')
+    .requiredOption('--account <id>', 'the account the delivery belongs to')
+    .addOption(new Option('--as <resolution>', 'sent: mark it accepted; resend: mark it abandoned and run its trigger again now, sending the action once more').choices(['sent', 'resend']).makeOptionMandatory())
+    .option('--note <text>', "why (kept in the delivery's events)")
+    .option('--by <name>', 'who resolves it (default cli:<your user name>)')
+    .option('--dry-run', 'print what would change, change nothing')
+    .addHelpText(
+      'after',
+      '\nOnly an unknown delivery can be resolved; a resend also needs its trigger finished (not pending,\nretrying or processing). Anything else is refused before it changes.\n\nExample:\n  crm-automation deliveries resolve dlv_123 --account acc_12345 --as resend --note "not in the Twilio console" --dry-run',
+    )
+    .action(
+      run(async ({ output, connections }, id: string, options: { account: string; as: DeliveryResolution; note?: string; by?: string; dryRun?: boolean }) => {
+        const result = await resolveDelivery(await connections.deliveryEngine(), {
+          accountId: options.account,
+          id,
+          as: options.as,
+          by: options.by ?? defaultOperator(),
+          note: options.note,
+          dryRun: options.dryRun,
+        });
+        printResolve(output, result);
+      }),
+    );
 
   // rules -------------------------------------------------------------------------------------
   const rules = program.command('rules').description("export and import an account's rules as JSON");

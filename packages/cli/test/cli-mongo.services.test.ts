@@ -29,7 +29,7 @@ describeCliStore(
     test('ensure-indexes creates the store and idempotency indexes, and is safe to repeat', async () => {
       expect((await store.collections.triggers.indexes()).map((i) => i.name)).toEqual(['_id_']);
       const first = await spawnCliJson<Array<{ name: string; report: Record<string, unknown> }>>(['ensure-indexes'], fixture().env);
-      expect(first.map((r) => r.name)).toEqual(['automation store (rules, pending_triggers)', 'idempotency keys (idempotency_keys)']);
+      expect(first.map((r) => r.name)).toEqual(['automation store (rules, pending_triggers, deliveries)', 'idempotency keys (idempotency_keys)']);
       expect(first[0]?.report).toMatchObject({ retention: expect.stringMatching(/^(ttl|periodic)$/) });
       const again = await spawnCliJson<unknown[]>(['ensure-indexes'], fixture().env);
       expect(again).toEqual(first);

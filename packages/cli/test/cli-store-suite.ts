@@ -1,6 +1,6 @@
 /**
- * The store commands of the real `crm-automation` binary (triggers list/inspect/retry/cancel, rules
- * export/import, purge), against a real server: run by cli-mongo.services.test.ts and
+ * The store commands of the real `crm-automation` binary (triggers list/inspect/retry/cancel,
+ * deliveries list/show/resolve, rules export/import, purge), against a real server: run by cli-mongo.services.test.ts and
  * cli-postgres.services.test.ts, each with its own `ensure-indexes` checks.
  */
 import { mkdtemp, readFile } from 'node:fs/promises';
@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAutomationEngine, createManualClock, createRecordingChannel, GatewayError, type AutomationEngine, type AutomationStore } from '@crm-automation/core';
-import type { BulkResult, ImportResult, PurgeResult, RulesFile } from '../src/index.js';
+import type { Delivery } from '@crm-automation/core';
+import { keepsDeliveryLedger, type BulkResult, type ImportResult, type PurgeResult, type ResolveDeliveryResult, type RulesFile } from '../src/index.js';
 import { spawnCli, spawnCliJson } from './spawn-cli.js';
 
 export interface CliStoreFixture {
@@ -138,6 +139,73 @@ export function describeCliStore(
       expect((await engine.triggers.list('acc_1', { limit: 100 })).items).toHaveLength(3);
       const refused = await spawnCli(['purge', '--older-than', '1d', '--status', 'pending'], env());
       expect([refused.code, refused.stderr]).toEqual([1, expect.stringMatching(/^error CRM_ERR_CLI_USAGE: only finished triggers can be purged/)]);
+    });
+
+    test('deliveries list, show and resolve on the store\'s ledger (or CRM_ERR_CLI_NO_LEDGER where it keeps none)', async () => {
+      if (!keepsDeliveryLedger(fixture.store)) {
+        // A capability the store declares by its methods: without them, every deliveries command says so.
+        const refused = await spawnCli(['deliveries', 'list', '--account', 'acc_d', '--state', 'unknown'], env());
+        expect([refused.code, refused.stderr]).toEqual([1, expect.stringMatching(/^error CRM_ERR_CLI_NO_LEDGER: the (MongoDB|PostgreSQL) store keeps no delivery ledger/)]);
+        return;
+      }
+      // Last, in an account of its own: the engine here also runs what the retry test left due in acc_1,
+      // so only acc_d's first two sends time out and only acc_d's sends are counted.
+      let timeouts = 2;
+      const sms = createRecordingChannel({
+        name: 'twilio',
+        respond(command, call) {
+          if (command.metadata.accountId === 'acc_d' && timeouts > 0) {
+            timeouts -= 1;
+            throw new GatewayError('twilio did not answer within 10 s', { retryable: true, ambiguous: true, provider: 'twilio' });
+          }
+          return { id: `SM${call}` };
+        },
+      });
+      const live = createAutomationEngine({ store: fixture.store, channels: { sms }, maxAttempts: 1 });
+      const sentToAccD = () => sms.sent.filter((c) => c.metadata.accountId === 'acc_d').map((c) => c.metadata.triggerId);
+      await live.rules.create('acc_d', {
+        name: 'Notify customer',
+        trigger: { eventName: 'job.status.changed' },
+        delay: { value: 0, unit: 'minutes' },
+        conditions: { all: [] },
+        actions: [{ type: 'sms', params: { recipient: '+15550001111', message: 'Job {{job.number}} done' } }],
+      });
+      for (const n of [1, 2]) await live.ingest({ id: `evt-d${n}`, name: 'job.status.changed', accountId: 'acc_d', payload: { job: { number: `J-${n}`, status: 'Done' } } });
+      await live.runDue();
+      expect((await live.triggers.list('acc_d', {})).items.map((t) => t.status)).toEqual(['completed', 'completed']);
+      expect(sentToAccD()).toEqual([]);
+
+      const unknown = await spawnCliJson<Delivery[]>(['deliveries', 'list', '--account', 'acc_d', '--state', 'unknown'], env());
+      expect(unknown.map((d) => [d.state, d.type, d.provider, d.recipient])).toEqual([
+        ['unknown', 'sms', 'twilio', '+15550001111'],
+        ['unknown', 'sms', 'twilio', '+15550001111'],
+      ]);
+      const [asSent, toResend] = unknown;
+      const table = await spawnCli(['deliveries', 'list', '--account', 'acc_d'], env());
+      expect(table.stdout).toMatch(/^ID +STATE +TYPE +PROVIDER +PROVIDER ID +RECIPIENT +TRIGGER +UPDATED +DETAIL\n/);
+      expect(table.stdout).toContain('2 deliveries\n');
+      expect((await spawnCliJson<Delivery[]>(['deliveries', 'list', '--account', 'acc_1', '--state', 'unknown'], env()))).toEqual([]);
+      const shown = await spawnCli(['deliveries', 'show', asSent?.id ?? '', '--account', 'acc_d'], env());
+      expect(shown.stdout).toContain(`delivery     ${asSent?.id}\n`);
+      expect(shown.stdout).toContain('error        CRM_ERR_GATEWAY: twilio did not answer within 10 s\n');
+
+      const sent = await spawnCli(['deliveries', 'resolve', asSent?.id ?? '', '--account', 'acc_d', '--as', 'sent', '--note', 'in the console', '--by', 'oncall'], env());
+      expect([sent.code, sent.stdout]).toEqual([0, `delivery ${asSent?.id} (sms to +15550001111 through twilio) marked accepted\n`]);
+      expect(await live.deliveries.get('acc_d', asSent?.id ?? '')).toMatchObject({ state: 'accepted', events: expect.arrayContaining([expect.objectContaining({ state: 'accepted', source: 'operator' })]) });
+
+      const dry = await spawnCliJson<ResolveDeliveryResult>(['deliveries', 'resolve', toResend?.id ?? '', '--account', 'acc_d', '--as', 'resend', '--dry-run'], env());
+      expect(dry).toMatchObject({ dryRun: true, state: 'abandoned', trigger: { id: toResend?.triggerId, status: 'completed' } });
+      expect((await live.deliveries.get('acc_d', toResend?.id ?? ''))?.state).toBe('unknown');
+      const resend = await spawnCliJson<ResolveDeliveryResult>(['deliveries', 'resolve', toResend?.id ?? '', '--account', 'acc_d', '--as', 'resend'], env());
+      expect(resend).toMatchObject({ dryRun: false, state: 'abandoned', delivery: { state: 'abandoned' }, trigger: { status: 'pending' } });
+      const again = await spawnCli(['deliveries', 'resolve', toResend?.id ?? '', '--account', 'acc_d', '--as', 'resend'], env());
+      expect([again.code, again.stderr]).toEqual([1, expect.stringMatching(/^error CRM_ERR_CLI_NOT_RESOLVABLE: delivery \S+ is abandoned, not unknown/)]);
+
+      // The trigger service's next pass sends that action once more, and only that one.
+      await live.runDue();
+      expect(sentToAccD()).toEqual([toResend?.triggerId]);
+      const sends = await spawnCliJson<Delivery[]>(['deliveries', 'list', '--account', 'acc_d', '--trigger', toResend?.triggerId ?? ''], env());
+      expect(sends.map((d) => d.state)).toEqual(['accepted', 'abandoned']);
     });
   });
 }

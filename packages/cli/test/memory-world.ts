@@ -9,12 +9,13 @@ import {
   type ManualClock,
   type MemoryBus,
   type RecordingChannel,
+  type RuleInput,
 } from '@crm-automation/core';
 import type { CliConnections, RetentionTarget } from '../src/index.js';
 
 export const DAY = 86_400_000;
 
-export const smsRule = (name: string, delayMinutes = 0) => ({
+export const smsRule = (name: string, delayMinutes = 0): RuleInput => ({
   name,
   trigger: { eventName: 'job.status.changed' },
   delay: { value: delayMinutes, unit: 'minutes' },
@@ -31,8 +32,11 @@ export interface MemoryWorld {
   sms: RecordingChannel;
   bus: MemoryBus;
   accounts: Set<string>;
-  /** Publishes events and runs the due triggers; `fail` makes every send fail permanently. */
-  fire(accountId: string, count: number, options?: { fail?: boolean | undefined }): Promise<void>;
+  /**
+   * Publishes events and runs the due triggers; `fail` makes every send fail permanently, `timeout`
+   * makes every send time out after it may have reached the provider (the delivery ends `unknown`).
+   */
+  fire(accountId: string, count: number, options?: { fail?: boolean | undefined; timeout?: boolean | undefined }): Promise<void>;
   connections(): CliConnections & { closed: number };
 }
 
@@ -54,8 +58,9 @@ export function memoryWorld(start = '2026-10-01T00:00:00Z'): MemoryWorld {
       accounts.add(accountId);
       for (let i = 0; i < count; i++) await engine.publish(jobDone(accountId, (n += 1)));
       if (options.fail) sms.failNext(new GatewayError('twilio answered 400: invalid number', { retryable: false, provider: 'twilio', status: 400 }), 1_000);
+      if (options.timeout) sms.failNext(new GatewayError('twilio did not answer within 10 s', { retryable: true, ambiguous: true, provider: 'twilio' }), 1_000);
       await engine.runDue();
-      if (options.fail) sms.clear();
+      if (options.fail || options.timeout) sms.clear();
     },
     connections() {
       // Cross-account count the memory store has no API for: list each known account.
@@ -73,6 +78,7 @@ export function memoryWorld(start = '2026-10-01T00:00:00Z'): MemoryWorld {
       const connections = {
         closed: 0,
         engine: () => engine,
+        deliveryEngine: () => engine,
         deadLetters: () => bus.deadLetters,
         retention: () => retention,
         indexTargets: (idempotency: string | false) => [

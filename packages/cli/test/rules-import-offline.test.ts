@@ -37,7 +37,7 @@ async function cli(args: string[], connections?: CliConnections) {
 }
 
 /** `GET /rules` as the Rules API answers it, saved to a file. */
-const apiPage = (rules: Array<Record<string, unknown>>, nextCursor?: string) => ({
+const apiPage = (rules: readonly object[], nextCursor?: string) => ({
   items: rules.map((rule, i) => ({ id: `r_${i}`, accountId: 'acc_9', ...rule, version: 3, createdAt: '2026-10-01T00:00:00.000Z', updatedAt: '2026-10-02T00:00:00.000Z' })),
   ...(nextCursor === undefined ? {} : { nextCursor }),
 });

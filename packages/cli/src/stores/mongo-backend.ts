@@ -29,7 +29,7 @@ export async function openMongoBackend(uri: string, dbName: string | undefined):
       count: ({ statuses, olderThan }) => store.collections.triggers.countDocuments({ status: { $in: [...statuses] }, updatedAt: { $lt: olderThan } }),
     },
     indexTargets(idempotencyCollection) {
-      const targets: IndexedCollection[] = [{ name: `automation store (${store.collections.rules.collectionName}, ${store.collections.triggers.collectionName})`, ensureIndexes: () => store.ensureIndexes() }];
+      const targets: IndexedCollection[] = [{ name: `automation store (${store.collections.rules.collectionName}, ${store.collections.triggers.collectionName}, ${store.collections.deliveries.collectionName})`, ensureIndexes: () => store.ensureIndexes() }];
       if (idempotencyCollection !== false) {
         const keys = createMongoIdempotencyStore({ client: store.db.client, dbName: store.db.databaseName, collection: idempotencyCollection, autoIndex: false });
         targets.push({ name: `idempotency keys (${keys.collection.collectionName})`, ensureIndexes: () => keys.ensureIndexes() });
