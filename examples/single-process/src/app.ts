@@ -1,24 +1,29 @@
 /**
  * The engine in one realistic process: an HTTP server with the Rules REST API (rules, triggers, dry
- * runs, HTTP event intake at `POST /events`), the engine's claim loop, and the gateways: console by
- * default, Twilio / SendGrid / real webhooks when configured. In memory by default; MongoDB or
+ * runs, deliveries, HTTP event intake at `POST /events`), the engine's claim loop, and the gateways:
+ * console by default, Twilio / SendGrid / real webhooks when configured, with the providers' delivery
+ * receipts at `POST /receipts/twilio` and `/receipts/sendgrid`. In memory by default; MongoDB or
  * PostgreSQL by STORE (MongoDB whenever MONGODB_URI is set), Redis idempotency with REDIS_URL. The
  * Management UI is at `/ui` (once built).
  *
  *   npm run app -w @crm-automation/example-single-process
  *   curl -H "authorization: Bearer <printed key>" localhost:3000/rules
  */
+// First: the channels' HTTP client (undici) must install the process's global dispatcher before
+// anything wakes Node's bundled one (pg reads globalThis.Response when loaded), or on Node 20 every
+// Twilio and SendGrid send fails with "invalid onError method" (reported against packages/channels).
+import { createRedisIdempotencyStore } from '@crm-automation/channels';
 import { createAutomationMetrics, httpMetrics, instrumentEngine } from '@crm-automation/metrics';
 import { createAutomationEngine, createMemoryIdempotencyStore, createMemoryStore, type AutomationStore, type IdempotencyStore } from '@crm-automation/core';
 import { createMongoStore } from '@crm-automation/adapter-mongo';
 import { createPostgresIdempotencyStore, createPostgresStore } from '@crm-automation/adapter-postgres';
-import { createRedisIdempotencyStore } from '@crm-automation/channels';
-import { apiKeyAuth, clientErrorHandler, frameworkErrorHandler, generateApiKey, hashApiKey, rulesRoutes, useJsonErrors, type ApiKeyRecord } from '@crm-automation/http';
+import { apiKeyAuth, clientErrorHandler, frameworkErrorHandler, generateApiKey, hashApiKey, receiptRoutes, rulesRoutes, useJsonErrors, type ApiKeyRecord } from '@crm-automation/http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadAppConfig, storeKind } from './app/app-config.js';
 import { appGateways } from './app/app-gateways.js';
+import { appReceipts } from './app/app-receipts.js';
 import { DESIGN_DOC_EVENT_TYPES } from './app/event-catalog.js';
 import { mountManagementUi } from './app/management-ui-mount.js';
 import { startupBanner, type StartupBannerInput } from './app/startup-banner.js';
@@ -111,6 +116,7 @@ try {
     // Errors raised before routing (a bad percent-escape, a request Node's parser refuses) get the same JSON body.
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
+    ...(config.TRUST_PROXY ? { trustProxy: true } : {}),
   }) as unknown as FastifyInstance;
   // Every other error, and unknown routes, answer { error: { code, message } } too; set before the plugins.
   useJsonErrors(app);
@@ -133,6 +139,9 @@ try {
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks });
   });
   await app.register(rulesRoutes, { engine, authenticate: apiKeyAuth({ keys }), eventCatalog: DESIGN_DOC_EVENT_TYPES, openapi: { title: 'CRM Automation (single process)', version: '0.1.0' } });
+  // Providers' delivery receipts (signed by them, no API key) move the engine's ledger forward.
+  const receipts = appReceipts(config, engine.deliveries, logger);
+  if (receipts) await app.register(receiptRoutes, receipts);
   const uiBuilt = await mountManagementUi(app);
   // The address a person opens first: the UI (or the page at /ui saying how to build it).
   app.get('/', (_request, reply) => reply.redirect('/ui/'));
@@ -140,7 +149,8 @@ try {
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
-  logger.info({ port, store: kind, idempotency: redis ? 'redis' : durableKeys ? 'postgres' : 'memory', gateways: gateways.describe }, 'app ready');
+  const receiptRoutesServed = [receipts?.twilio ? '/receipts/twilio' : undefined, receipts?.sendgrid ? '/receipts/sendgrid' : undefined].filter((r) => r !== undefined);
+  logger.info({ port, store: kind, idempotency: redis ? 'redis' : durableKeys ? 'postgres' : 'memory', gateways: gateways.describe, receipts: receiptRoutesServed }, 'app ready');
   process.stdout.write(startupBanner({ host: config.HOST, port, uiBuilt, devKey }));
 
   let stopping = false;

@@ -84,6 +84,22 @@ describe('receiptRoutes options', () => {
     await expect(register(options)).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
   });
 
+  it('serves only the providers it is given', async () => {
+    for (const [options, served, missing] of [
+      [{ deliveries, twilio: { authToken: 't' } }, '/receipts/twilio', '/receipts/sendgrid'],
+      [{ deliveries, sendgrid: { publicKey: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA==' }, twilio: undefined }, '/receipts/sendgrid', '/receipts/twilio'],
+    ] as const) {
+      const app = Fastify();
+      await app.register(receiptRoutes, options);
+      const unsigned = await app.inject({ method: 'POST', url: served, headers: { 'content-type': served.endsWith('twilio') ? 'application/x-www-form-urlencoded' : 'application/json' }, payload: served.endsWith('twilio') ? 'MessageSid=SM1' : '[]' });
+      expect(unsigned.statusCode, served).toBe(401);
+      const absent = await app.inject({ method: 'POST', url: missing, headers: { 'content-type': 'application/json' }, payload: '[]' });
+      expect(absent.statusCode, missing).toBe(404);
+      expect(absent.json()).toMatchObject({ error: { code: 'CRM_ERR_HTTP_NOT_FOUND' } });
+      await app.close();
+    }
+  });
+
   it('defaults the body limit to 1 MiB', () => {
     expect(DEFAULT_RECEIPT_BODY_LIMIT).toBe(1024 * 1024);
   });

@@ -44,12 +44,23 @@ export const appEnv = z
     /** `true` sends real webhooks without a signature (receivers cannot verify them); say so explicitly. */
     WEBHOOK_UNSIGNED: flag.optional(),
     WEBHOOK_ALLOW_HOSTS: csv.optional(),
+    /**
+     * The URL providers reach this app at (`https://hooks.example.com`, with the path prefix a proxy
+     * strips): Twilio's status callbacks go to `<PUBLIC_URL>/receipts/twilio`, and their signature is
+     * checked against it. Without it no status callback is asked for.
+     */
+    PUBLIC_URL: z.string().url().refine((u) => /^https?:/.test(u) && !u.includes('?') && !u.includes('#'), 'an http(s) URL without query or fragment').optional(),
+    /** SendGrid's Event Webhook verification key (base64, as its settings show it): serves `POST /receipts/sendgrid`. */
+    SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(1).optional(),
+    /** Behind a proxy: trust its X-Forwarded-* headers (client address, and the URL a provider called). */
+    TRUST_PROXY: flag.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE === 'mongo' && !env.MONGODB_URI) ctx.addIssue({ code: 'custom', path: ['MONGODB_URI'], message: 'required with STORE=mongo' });
     if (env.STORE === 'postgres' && !env.POSTGRES_URL) ctx.addIssue({ code: 'custom', path: ['POSTGRES_URL'], message: 'required with STORE=postgres' });
     const twilio = [env.TWILIO_ACCOUNT_SID, env.TWILIO_AUTH_TOKEN, env.TWILIO_FROM];
     if (twilio.some(Boolean) && !twilio.every(Boolean)) ctx.addIssue({ code: 'custom', path: ['TWILIO_ACCOUNT_SID'], message: 'set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM together (or none for console SMS)' });
+    if (env.SENDGRID_WEBHOOK_PUBLIC_KEY && !env.SENDGRID_API_KEY) ctx.addIssue({ code: 'custom', path: ['SENDGRID_WEBHOOK_PUBLIC_KEY'], message: 'receipts need SendGrid sending too (SENDGRID_API_KEY and SENDGRID_FROM)' });
     if (Boolean(env.SENDGRID_API_KEY) !== Boolean(env.SENDGRID_FROM)) ctx.addIssue({ code: 'custom', path: ['SENDGRID_API_KEY'], message: 'set SENDGRID_API_KEY and SENDGRID_FROM together (or neither for console email)' });
     if (env.WEBHOOKS === 'real' && !env.WEBHOOK_SIGNING_SECRET && env.WEBHOOK_UNSIGNED !== true) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SIGNING_SECRET'], message: 'required with WEBHOOKS=real (or WEBHOOK_UNSIGNED=true to send webhooks receivers cannot verify)' });

@@ -10,7 +10,14 @@ export function appGateways(config: AppConfig, write: (line: string) => void): {
   const console = createConsoleChannels({ write });
   const sms =
     config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN && config.TWILIO_FROM
-      ? createTwilioSms({ accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, from: config.TWILIO_FROM, baseUrl: config.TWILIO_BASE_URL })
+      ? createTwilioSms({
+          accountSid: config.TWILIO_ACCOUNT_SID,
+          authToken: config.TWILIO_AUTH_TOKEN,
+          from: config.TWILIO_FROM,
+          baseUrl: config.TWILIO_BASE_URL,
+          // Twilio reports each message's fate to the app's receipt routes (see appReceipts).
+          statusCallback: config.PUBLIC_URL ? `${config.PUBLIC_URL.replace(/\/+$/, '')}/receipts/twilio` : undefined,
+        })
       : console.sms;
   const email =
     config.SENDGRID_API_KEY && config.SENDGRID_FROM

@@ -26,16 +26,18 @@ export interface AppProcess {
 }
 
 /**
- * Starts `src/app.ts` with `env` on top of the test's environment (and a free port) and waits for
+ * Starts `src/app.ts` with `env` (or `env(base)`, for variables naming the app's own address) on top
+ * of the test's environment (and a free port) and waits for
  * "listening on". Store variables the caller does not give are blanked, so the environment a services
  * run exports (MONGODB_URI, POSTGRES_URL, ...) never chooses the store behind the test's back.
  */
-export async function startApp(key: string, env: Record<string, string>): Promise<AppProcess> {
+export async function startApp(key: string, env: Record<string, string> | ((base: string) => Record<string, string>)): Promise<AppProcess> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  const extra = typeof env === 'function' ? env(base) : env;
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', 'src/app.ts'], {
     cwd: dir,
-    env: { ...process.env, STORE: '', MONGODB_URI: '', POSTGRES_URL: '', REDIS_URL: '', PORT: String(port), DEV_API_KEY: key, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, STORE: '', MONGODB_URI: '', POSTGRES_URL: '', REDIS_URL: '', PORT: String(port), DEV_API_KEY: key, LOG_LEVEL: 'warn', ...extra },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

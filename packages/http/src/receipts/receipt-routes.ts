@@ -136,8 +136,9 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
   const { prefix: _prefix, logLevel: _logLevel, logSerializers: _logSerializers, ...options } = registered as ReceiptRoutesOptions & Record<string, unknown>;
   checkOptions('receiptRoutes', options, OPTION_KEYS, true);
   const { deliveries, twilio, sendgrid, onSuppression } = options as ReceiptRoutesOptions;
-  checkOptions('receiptRoutes: twilio', twilio, TWILIO_KEYS, true);
-  checkOptions('receiptRoutes: sendgrid', sendgrid, SENDGRID_KEYS, true);
+  // Each provider is optional (one of them is required below).
+  checkOptions('receiptRoutes: twilio', twilio, TWILIO_KEYS);
+  checkOptions('receiptRoutes: sendgrid', sendgrid, SENDGRID_KEYS);
   if (typeof deliveries?.applyReceipt !== 'function') throw new AutomationError('CRM_ERR_CONFIG', 'receiptRoutes needs deliveries: engine.deliveries, or a client with applyReceipt');
   if (!twilio && !sendgrid) throw new AutomationError('CRM_ERR_CONFIG', 'receiptRoutes needs twilio or sendgrid (or both)');
   const bodyLimit = positiveIntOption('receiptRoutes: bodyLimit', (options as ReceiptRoutesOptions).bodyLimit, DEFAULT_RECEIPT_BODY_LIMIT);
