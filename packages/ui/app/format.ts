@@ -46,6 +46,7 @@ const REASONS: Record<string, string> = {
   'transient-error': 'A temporary error; it will be tried again',
   'action-failed': 'An action failed and will not be retried',
   'evaluation-error': 'The conditions could not be evaluated',
+  'delivery-unknown': 'A send may have reached the provider without saying so; it is held until a receipt or an operator settles it (see Sends)',
 };
 
 export function describeReason(reason: string | undefined): string | undefined {

@@ -1,6 +1,10 @@
 import type { JsonObject } from '../model/json.js';
 import type { PathIssue } from '../model/form-fields.js';
 import type {
+  Delivery,
+  DeliveryPage,
+  DeliveryResolution,
+  DeliveryState,
   DryRunResult,
   EventAccepted,
   EventType,
@@ -11,6 +15,7 @@ import type {
   SampleEvent,
   SavedRule,
   Trigger,
+  TriggerDeliveries,
   TriggerPage,
   TriggerStatus,
   ValidateResult,
@@ -103,6 +108,14 @@ export function createApiClient(options: ApiClientOptions) {
     getTrigger: (id: string) => data<Trigger>('GET', `/triggers/${enc(id)}`),
     retryTrigger: (id: string) => data<Trigger>('POST', `/triggers/${enc(id)}/retry`),
     cancelTrigger: (id: string) => data<Trigger>('POST', `/triggers/${enc(id)}/cancel`),
+    /** Every send of a run, oldest first. */
+    triggerDeliveries: (triggerId: string) => data<TriggerDeliveries>('GET', `/triggers/${enc(triggerId)}/deliveries`),
+    listDeliveries: (
+      filter: { triggerId?: string | undefined; recipient?: string | undefined; provider?: string | undefined; providerId?: string | undefined; state?: DeliveryState[] | undefined; limit?: number | undefined; cursor?: string | undefined } = {},
+    ) => data<DeliveryPage>('GET', `/deliveries${query({ ...filter, state: filter.state?.join(',') })}`),
+    getDelivery: (id: string) => data<Delivery>('GET', `/deliveries/${enc(id)}`),
+    /** An operator's decision on an `unknown` send (needs the triggers:write scope). */
+    resolveDelivery: (id: string, resolution: DeliveryResolution) => data<Delivery>('POST', `/deliveries/${enc(id)}/resolve`, resolution),
     publishEvent: (event: PublishedEvent) => data<EventAccepted>('POST', '/events', event),
   };
 }

@@ -44,8 +44,18 @@ export type TriggerStatus = Trigger['status'];
 export type HistoryEntry = Trigger['executionHistory'][number];
 export type ActionOutcome = NonNullable<HistoryEntry['actions']>[number];
 
+/** One send of one action in one attempt of a run, from the engine's intent to the provider's last receipt. */
+export type Delivery = ResponseBody<'getDeliveriesId', 200>;
+export type DeliveryState = Delivery['state'];
+export type DeliveryEvent = Delivery['events'][number];
+export type TriggerDeliveries = ResponseBody<'getTriggersIdDeliveries', 200>;
+export type DeliveryPage = ResponseBody<'getDeliveries', 200>;
+export type DeliveryResolution = RequestBody<'postDeliveriesIdResolve'>;
+
 export type PublishedEvent = RequestBody<'postEvents'>;
 export type EventAccepted = ResponseBody<'postEvents', 202>;
 
 /** The statuses in the order the filters offer them; a test checks it against the engine's list. */
 export const TRIGGER_STATUSES = ['pending', 'processing', 'retrying', 'completed', 'skipped', 'failed', 'cancelled'] as const satisfies readonly TriggerStatus[];
+/** The delivery states in the order a send goes through them; a test checks it against the engine's list. */
+export const DELIVERY_STATES = ['intent', 'accepted', 'refused', 'unknown', 'delivered', 'undelivered', 'bounced', 'failed', 'abandoned'] as const satisfies readonly DeliveryState[];

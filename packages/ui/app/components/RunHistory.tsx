@@ -5,6 +5,7 @@ import { describeReason, formatDateTime } from '../format.js';
 import { prettyJson } from '../model/json.js';
 import { ACTION_LABELS } from './ActionCard.js';
 import { CommandView, ConditionTraceList, ErrorBlock } from './DryRunView.js';
+import { RunDeliveries } from './RunDeliveries.js';
 import { StatusBadge } from './StatusBadge.js';
 
 const ACTION_STATUS: Record<ActionOutcome['status'], string> = {
@@ -15,8 +16,21 @@ const ACTION_STATUS: Record<ActionOutcome['status'], string> = {
   unknown: 'Unknown: may have reached the provider; held for a receipt or an operator',
 };
 
-/** A run's history: every attempt, why it was skipped, what was sent, the errors. */
-export function RunHistory({ api, trigger, rule }: { api: ApiClient; trigger: Trigger; rule: Rule | null }) {
+/** A run's history: every attempt, why it was skipped, what was sent, the errors; then its sends, from the delivery ledger. */
+export function RunHistory({
+  api,
+  trigger,
+  rule,
+  onChanged,
+  announce,
+}: {
+  api: ApiClient;
+  trigger: Trigger;
+  rule: Rule | null;
+  /** A resolution changed the run (a resend makes it pending again). */
+  onChanged: () => void;
+  announce: (message: string) => void;
+}) {
   const [rendered, setRendered] = useState<{ result: DryRunOk; version: number } | { error: string } | null>(null);
   const entries = trigger.executionHistory;
   const lastAttempted = [...entries].reverse().find((e) => e.ruleVersion !== undefined);
@@ -48,6 +62,7 @@ export function RunHistory({ api, trigger, rule }: { api: ApiClient; trigger: Tr
           ))}
         </ol>
       )}
+      {entries.length > 0 || trigger.status === 'processing' ? <RunDeliveries api={api} trigger={trigger} onChanged={onChanged} announce={announce} /> : null}
       <details class="history__event">
         <summary>Event payload</summary>
         <p class="muted">

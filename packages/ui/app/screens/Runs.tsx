@@ -229,7 +229,7 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
                     </p>
                   ) : null}
                   <div id={`run-${trigger.id}-history`} hidden={!open[trigger.id]}>
-                    {open[trigger.id] ? <RunHistory api={api} trigger={trigger} rule={rule} /> : null}
+                    {open[trigger.id] ? <RunHistory api={api} trigger={trigger} rule={rule} onChanged={() => void refresh()} announce={announce} /> : null}
                   </div>
                 </li>
               ))}
