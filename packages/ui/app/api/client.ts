@@ -57,20 +57,23 @@ export function createApiClient(options: ApiClientOptions) {
   const base = options.base.replace(/\/+$/, '');
 
   async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ data: T; response: Response }> {
+    // Built before it is passed: `cache` is in the DOM's RequestInit but not in Node's fetch types,
+    // which the tests (calling this client from Node) are checked against.
+    const init = {
+      method,
+      headers: {
+        authorization: `Bearer ${options.apiKey}`,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      credentials: 'omit' as const,
+      cache: 'no-store' as const,
+    };
     let response: Response;
     try {
-      response = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${options.apiKey}`,
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...headers,
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        credentials: 'omit',
-        cache: 'no-store',
-      });
+      response = await fetch(`${base}${path}`, init);
     } catch {
       throw new ApiError(0, 'CRM_ERR_NETWORK', 'The Rules Service could not be reached. Check your connection and try again.');
     }
