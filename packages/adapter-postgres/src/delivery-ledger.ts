@@ -59,9 +59,10 @@ interface OutcomeInput {
   id: string;
   from_states: DeliveryState[];
   state: DeliveryState;
-  provider: string | null;
-  provider_id: string | null;
-  error: unknown;
+  // Absent keys are NULL to jsonb_to_recordset: an outcome without them sends nothing for them.
+  provider?: string;
+  provider_id?: string;
+  error?: unknown;
   event: StoredDeliveryEvent;
   at: string;
 }
@@ -119,9 +120,9 @@ export function deliveryLedgerOn(db: Database, settings: { logger: Logger; reten
           id: o.id,
           from_states: from,
           state: o.state,
-          provider: typeof o.provider === 'string' ? ledgerText(o.provider) : null,
-          provider_id: typeof o.providerId === 'string' ? ledgerText(o.providerId) : null,
-          error: o.error === undefined ? null : ledgerJson(o.error),
+          ...(typeof o.provider === 'string' ? { provider: ledgerText(o.provider) } : {}),
+          ...(typeof o.providerId === 'string' ? { provider_id: ledgerText(o.providerId) } : {}),
+          ...(o.error === undefined ? {} : { error: ledgerJson(o.error) }),
           event: eventOf(at, o.state, source, o.error?.code),
           at,
         });

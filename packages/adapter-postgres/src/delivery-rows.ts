@@ -57,7 +57,10 @@ export function toDelivery(row: DeliveryRow): Delivery {
  * the sends of every trigger sharing the batch or leave a send without its outcome. Lookups go through
  * the same mapping, so what was written is found.
  */
-export const ledgerText = (text: string): string => wellFormed(text).replaceAll('\u0000', '\uFFFD');
+export const ledgerText = (text: string): string => (UNSTORABLE.test(text) ? wellFormed(text).replaceAll('\u0000', '\uFFFD') : text);
+
+/** Any character {@link ledgerText} may have to replace; most text has none, and is passed as it is. */
+const UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
 
 /** A JSON value (an error summary, an event's detail) with every string and key as {@link ledgerText} makes it. */
 export function ledgerJson<T>(value: T): T {

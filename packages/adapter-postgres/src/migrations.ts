@@ -141,9 +141,6 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX deliveries_stale ON ${s}.deliveries (created_at, id) WHERE state = 'intent';
       -- retention: settled deliveries by state and age (intent and unknown are never purged)
       CREATE INDEX deliveries_settled ON ${s}.deliveries (state, updated_at) WHERE state IN ('accepted', 'refused', 'delivered', 'undelivered', 'bounced', 'failed', 'abandoned');
-      -- Most rows are rewritten once or twice soon after insert (outcome, receipt): vacuum early, so the
-      -- dead entries at the head of the stale-intent index stay few.
-      ALTER TABLE ${s}.deliveries SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
     `,
   },
 ];
