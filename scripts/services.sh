@@ -41,6 +41,11 @@
 # If MONGODB_URI is set and points anywhere but 127.0.0.1:27017, `up mongo`
 # only pings that server and does not start mongo-java-server.
 # Kafka: single node, auto.create.topics.enable=true, num.partitions=3.
+# Optional, only when named (`up secantus`; never part of `up`/`down` without
+# names, nor of CI): secantus, secantusd-rs (crate secantus-mdb, GPL-2.0, beta)
+# on 127.0.0.1:27018, a MongoDB-wire server with index use and `explain`, for
+# benchmarks; built once with cargo under $HOME/.cache/crm-automation/secantus
+# (see scripts/secantus/README.md). Its env line is SECANTUS_MONGODB_URI=...
 # Knobs: CRM_SERVICES_CACHE, CRM_SERVICES_PORT_OFFSET (shift all ports, for an
 # isolated second set), CRM_SERVICES_START_TIMEOUT (s, default 120),
 # CRM_SERVICES_STOP_TIMEOUT (s before SIGKILL, default 30),
@@ -981,6 +986,16 @@ kafka_status() {
   else echo "kafka     stopped"; fi
 }
 
+# ------------------------------------------------- secantus (optional, named) --
+# Not in ALL_SERVICES: a 10-20 minute cargo build that CI must never start. The
+# work is in scripts/secantus/secantus.sh; here it only follows the port offset.
+
+secantus_cmd() { CRM_SECANTUS_PORT="${CRM_SECANTUS_PORT:-$((27018 + PORT_OFFSET))}" bash "$REPO/scripts/secantus/secantus.sh" "$@"; }
+secantus_start() { secantus_cmd start >/dev/null; }
+secantus_stop() { secantus_cmd stop; }
+secantus_status() { secantus_cmd status; }
+secantus_env() { secantus_cmd env; }
+
 # --------------------------------------------------------------- dispatch --
 
 canon() {
@@ -990,7 +1005,8 @@ canon() {
     mongo|mongodb|mongo-java-server) echo mongo ;;
     rabbit|rabbitmq|amqp) echo rabbitmq ;;
     kafka) echo kafka ;;
-    *) die "unknown service '$1' (expected: ${ALL_SERVICES[*]})" ;;
+    secantus|secantusd|secantusd-rs|secantus-mdb) echo secantus ;;
+    *) die "unknown service '$1' (expected: ${ALL_SERVICES[*]}, or the optional secantus)" ;;
   esac
 }
 
