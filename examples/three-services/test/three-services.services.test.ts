@@ -9,7 +9,7 @@
  * A server that is missing, or a service that does not start, fails every test of its run with that
  * reason (vitest would report a failed `beforeAll` as its tests "skipped"; here they fail).
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectErrorBody, malformedRequests } from '@crm-automation/testing';
 import { highValueJobRule, technicianSmsRule } from '../src/design-doc-rules.js';
 import { exampleStack, randomSecrets, runSimulator, type ExampleStack, type StackSecrets } from '../src/launcher/example-stack.js';
-import { received, rulesApi, setStandInBehaviour, triggersOf, type TriggerView } from './support/example-clients.js';
+import { received, rulesApi, setStandInBehaviour, triggersOf, type DeliveryView, type TriggerView } from './support/example-clients.js';
 import { deleteKafkaNames, deleteRabbitNames, dropDatabases, dropSchemas } from './support/cleanup.js';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
@@ -267,6 +267,66 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
     expect(after.email).toHaveLength(1);
     expect(after.webhook).toHaveLength(1);
     expect(JSON.stringify(after)).not.toContain('J-9002');
+  });
+
+  scenario('delivery receipts: the providers’ signed receipts reach the trigger service’s ledger through the notification service, forward only; the Rules API shows them', async () => {
+    const sendsOf = async (triggerId: string) => (await call('GET', `/triggers/${triggerId}/deliveries`)).body['items'] as DeliveryView[];
+    const settled = (what: string, triggerId: string, done: (sends: DeliveryView[]) => boolean) =>
+      waitFor(what, async () => {
+        const sends = await sendsOf(triggerId);
+        return done(sends) ? sends : undefined;
+      });
+
+    // The first scenario's SMS and email: Twilio said sent then delivered, SendGrid processed then delivered.
+    const [smsTrigger] = (await triggersOf(stack.urls.rules, secrets.devApiKey, smsRuleId)).filter((t) => t.triggeringEvent.payload.job?.number === 'J-5541');
+    const [sms] = await settled('the SMS delivered', smsTrigger?.id ?? '', (sends) => sends[0]?.state === 'delivered');
+    expect(sms).toMatchObject({ type: 'sms', provider: 'twilio', state: 'delivered' });
+    expect(sms?.events.filter((e) => e.source === 'receipt' && e.state !== 'accepted').map((e) => e.state)).toEqual(['delivered']);
+    const [emailTrigger] = (await triggersOf(stack.urls.rules, secrets.devApiKey, emailRuleId)).filter((t) => t.triggeringEvent.payload.job?.number === 'J-9001');
+    const sends = await settled('the email delivered', emailTrigger?.id ?? '', (all) => all.some((d) => d.type === 'email' && d.state === 'delivered'));
+    expect(sends.map((d) => [d.type, d.provider, d.state]).sort()).toEqual([['email', 'sendgrid', 'delivered'], ['webhook', 'webhook', 'accepted']]);
+    const posted = (await received(stack.urls.standIns)).receipts.filter((r) => r.messageId === sms?.providerId);
+    expect(posted.map((r) => [r.status, r.answer])).toEqual([['sent', 200], ['delivered', 200]]);
+
+    // Out of order and repeated: delivered first, then a late sent, a duplicate and a contradicting undelivered.
+    await setStandInBehaviour(stack.urls.standIns, { smsReceipts: ['delivered', 'sent', 'delivered', 'undelivered'] });
+    try {
+      await simulate('job-done', '--tag', 'receipts');
+      const [trigger] = await waitFor('the receipts SMS trigger', async () => {
+        const found = await smsTriggersWithTag('receipts');
+        return found.length === 1 && found[0]?.status === 'completed' ? found : undefined;
+      });
+      const [late] = await settled('the out-of-order SMS delivered', trigger?.id ?? '', (all) => all[0]?.state === 'delivered');
+      await waitFor('all four receipts posted', async () => (await received(stack.urls.standIns)).receipts.filter((r) => r.messageId === late?.providerId).length === 4);
+      expect((await received(stack.urls.standIns)).receipts.filter((r) => r.messageId === late?.providerId).map((r) => r.answer)).toEqual([200, 200, 200, 200]);
+      const [after] = await sendsOf(trigger?.id ?? '');
+      expect(after?.state).toBe('delivered');
+      expect(after?.events.filter((e) => e.source === 'receipt' && e.state !== 'accepted').map((e) => e.state)).toEqual(['delivered']);
+      expect((await call('GET', `/deliveries?state=delivered&provider=twilio&triggerId=${trigger?.id}`)).body['items'].map((d: DeliveryView) => d.id)).toEqual([late?.id]);
+    } finally {
+      await setStandInBehaviour(stack.urls.standIns, { smsReceipts: ['sent', 'delivered'] });
+    }
+
+    // Signed with Twilio's scheme here, independently of the code under test.
+    const twilioPost = (url: string, params: Record<string, string>, authToken: string) => {
+      const form = new URLSearchParams(params);
+      const signature = createHmac('sha1', authToken).update([...form.keys()].sort().reduce((acc, key) => acc + key + (form.get(key) ?? ''), url)).digest('base64');
+      return fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature }, body: form.toString() });
+    };
+    const callback = `${stack.urls.notification}/receipts/twilio?d=${encodeURIComponent(sms?.id ?? '')}`;
+    const forged = await twilioPost(callback, { MessageSid: sms?.providerId ?? '', MessageStatus: 'undelivered' }, 'not-the-auth-token-0123456789abcd');
+    expect([forged.status, ((await forged.json()) as { error: { code: string } }).error.code]).toEqual([401, 'CRM_ERR_HTTP_UNAUTHENTICATED']);
+    const unsigned = await fetch(`${stack.urls.notification}/receipts/sendgrid`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ event: 'bounce', deliveryId: sends.find((d) => d.type === 'email')?.id }]) });
+    expect(unsigned.status).toBe(401);
+    const unknown = await twilioPost(`${stack.urls.notification}/receipts/twilio`, { MessageSid: `SM${'0'.repeat(32)}`, MessageStatus: 'delivered' }, secrets.twilioAuthToken);
+    expect([unknown.status, await unknown.json()]).toEqual([200, { applied: false, reason: 'unknown-id' }]);
+    expect((await sendsOf(smsTrigger?.id ?? ''))[0]?.events).toEqual(sms?.events);
+    expect((await sendsOf(emailTrigger?.id ?? '')).find((d) => d.type === 'email')?.state).toBe('delivered');
+
+    // Another account sees none of these sends.
+    expect((await call('GET', '/deliveries?limit=500', { key: other.key })).body['items']).toEqual([]);
+    expect((await call('GET', `/deliveries/${sms?.id}`, { key: other.key })).status).toBe(404);
+    expect((await call('GET', `/triggers/${smsTrigger?.id}/deliveries`, { key: other.key })).status).toBe(404);
   });
 
   scenario('serves the Rules API’s trigger routes by asking the trigger service: runs, stats, cancel, retry and HTTP intake, account by account', async () => {

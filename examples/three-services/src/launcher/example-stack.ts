@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { EXAMPLE_ROOT, ServiceProcess } from './service-process.js';
 
@@ -43,6 +43,12 @@ export interface StackSecrets {
   triggerServiceToken: string;
   /** Trigger service → notification service. */
   notificationToken: string;
+  /** Notification service → trigger service (delivery receipts for its ledger). */
+  receiptsToken: string;
+  /** The SendGrid stand-in signs its Event Webhook posts with this (PKCS#8 PEM, P-256)... */
+  sendgridWebhookSigningKey: string;
+  /** ...and the notification service verifies them with this (base64 DER, as SendGrid's settings show it). */
+  sendgridWebhookPublicKey: string;
   webhookSecret: string;
   twilioAccountSid: string;
   twilioAuthToken: string;
@@ -51,7 +57,11 @@ export interface StackSecrets {
 
 /** Fresh secrets for one run: nothing in the example is a fixed credential except the dev key, if you pass one. */
 export function randomSecrets(devApiKey = `crm_dev_${randomBytes(18).toString('base64url')}`): StackSecrets {
+  const webhookKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   return {
+    receiptsToken: randomBytes(24).toString('base64url'),
+    sendgridWebhookSigningKey: webhookKeys.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    sendgridWebhookPublicKey: webhookKeys.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
     devApiKey,
     rulesServiceToken: randomBytes(24).toString('base64url'),
     triggerServiceToken: randomBytes(24).toString('base64url'),
@@ -125,7 +135,12 @@ export function exampleStack(settings: StackSettings): ExampleStack {
       onLine: (line, stream) => settings.onLine?.(name, line, stream),
     });
 
-  const standIns = make('stand-ins', 'src/provider-stand-ins/main.ts', ports.standIns, { HTTP_PORT: String(ports.standIns), ...providers });
+  const standIns = make('stand-ins', 'src/provider-stand-ins/main.ts', ports.standIns, {
+    HTTP_PORT: String(ports.standIns),
+    ...providers,
+    SENDGRID_EVENT_WEBHOOK_URL: `${urls.notification}/receipts/sendgrid`,
+    SENDGRID_WEBHOOK_SIGNING_KEY: secrets.sendgridWebhookSigningKey,
+  });
   const rules = make('rules', 'src/rules-service/main.ts', ports.rules, {
     ...busEnv,
     HTTP_PORT: String(ports.rules),
@@ -147,12 +162,18 @@ export function exampleStack(settings: StackSettings): ExampleStack {
     SENDGRID_BASE_URL: urls.standIns,
     SENDGRID_FROM: 'automation@example.com',
     WEBHOOK_ALLOW_HOSTS: host,
+    // Receipts: Twilio calls back here, SendGrid posts its events here; both go on to the trigger service's ledger.
+    PUBLIC_URL: urls.notification,
+    SENDGRID_WEBHOOK_PUBLIC_KEY: secrets.sendgridWebhookPublicKey,
+    TRIGGER_SERVICE_URL: urls.trigger,
+    TRIGGER_SERVICE_TOKEN: secrets.receiptsToken,
   });
   const trigger = make('trigger', 'src/trigger-service/main.ts', ports.trigger, {
     ...busEnv,
     HTTP_PORT: String(ports.trigger),
     ...storeEnv(settings.triggersDb, settings.triggersSchema, 'TRIGGERS_DB_NAME'),
-    SERVICE_TOKENS: secrets.triggerServiceToken,
+    // The rules service's token, and the notification service's (receipts).
+    SERVICE_TOKENS: `${secrets.triggerServiceToken},${secrets.receiptsToken}`,
     RULE_LOOKUP: settings.ruleLookup,
     RULES_SERVICE_URL: urls.rules,
     RULES_GRPC_ADDRESS: `${host}:${ports.grpc}`,

@@ -35,9 +35,32 @@ export const notificationServiceEnv = z
     WEBHOOK_SIGNING_SECRET: z.string().startsWith('whsec_'),
     /** Hosts webhooks may reach besides public addresses (the local receiver in the example). */
     WEBHOOK_ALLOW_HOSTS: csv.optional(),
+
+    /**
+     * Delivery receipts: where the trigger service (which keeps the delivery ledger) is, and the
+     * token this service presents to it. Without them no receipt route is served.
+     */
+    TRIGGER_SERVICE_URL: z.string().url().optional(),
+    TRIGGER_SERVICE_TOKEN: serviceToken.optional(),
+    TRIGGER_SERVICE_TIMEOUT_MS: durationMs(5_000),
+    /**
+     * The URL providers reach this service at (with the path prefix a proxy strips): Twilio's status
+     * callbacks go to `<PUBLIC_URL>/receipts/twilio` and their signature is checked against it.
+     */
+    PUBLIC_URL: z.string().url().refine((u) => /^https?:/.test(u) && !u.includes('?') && !u.includes('#'), 'an http(s) URL without query or fragment').optional(),
+    /** SendGrid's Event Webhook verification key (base64 DER, as its settings show it, or PEM): serves `POST /receipts/sendgrid`. */
+    SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(1).optional(),
+    /** Behind a proxy: trust its X-Forwarded-* headers. */
+    TRUST_PROXY: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE === 'redis' && !env.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required when STORE=redis (e.g. redis://127.0.0.1:6379)' });
+    if (Boolean(env.TRIGGER_SERVICE_URL) !== Boolean(env.TRIGGER_SERVICE_TOKEN)) {
+      ctx.addIssue({ code: 'custom', path: [env.TRIGGER_SERVICE_URL ? 'TRIGGER_SERVICE_TOKEN' : 'TRIGGER_SERVICE_URL'], message: 'set TRIGGER_SERVICE_URL and TRIGGER_SERVICE_TOKEN together (receipts go to the trigger service), or neither' });
+    }
+    if ((env.PUBLIC_URL || env.SENDGRID_WEBHOOK_PUBLIC_KEY) && !env.TRIGGER_SERVICE_URL) {
+      ctx.addIssue({ code: 'custom', path: [env.PUBLIC_URL ? 'PUBLIC_URL' : 'SENDGRID_WEBHOOK_PUBLIC_KEY'], message: 'receipts need TRIGGER_SERVICE_URL and TRIGGER_SERVICE_TOKEN (the trigger service keeps the delivery ledger)' });
+    }
     if (env.STORE === 'postgres' && !env.POSTGRES_URL) ctx.addIssue({ code: 'custom', path: ['POSTGRES_URL'], message: 'required when STORE=postgres (e.g. postgres://postgres@127.0.0.1:5433/crm_automation)' });
   });
 

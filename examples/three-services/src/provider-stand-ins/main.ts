@@ -3,8 +3,11 @@
  * - Twilio's Messages API: `POST /2010-04-01/Accounts/:sid/Messages.json` (form, basic auth);
  * - SendGrid's Mail Send: `POST /v3/mail/send` (JSON, bearer key), answering 202 + X-Message-Id;
  * - a webhook receiver: `POST /hooks/:name`, verifying the Standard Webhooks signature.
- * `GET /received` shows everything received; `POST /behaviour` makes the SMS API slow or failing
- * (`{ "smsDelayMs": 500, "smsFailures": 2 }`) for resilience tests; `DELETE /received` clears.
+ * Like the real ones, the Twilio and SendGrid stand-ins post signed delivery receipts back (a
+ * message's StatusCallback; SENDGRID_EVENT_WEBHOOK_URL).
+ * `GET /received` shows everything received and every receipt posted; `POST /behaviour` makes the SMS
+ * API slow or failing (`{ "smsDelayMs": 500, "smsFailures": 2 }`) and sets the receipts
+ * (`{ "smsReceipts": ["delivered", "sent"], "emailReceipts": ["bounce"] }`); `DELETE /received` clears.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
@@ -13,6 +16,7 @@ import { exitOnStartupFailure, onShutdown } from '../runtime/graceful-shutdown.j
 import { createHttpServer, listen } from '../runtime/http-server.js';
 import { createServiceLogger } from '../runtime/logger.js';
 import { emptyLog, type ReceivedLog } from './received-log.js';
+import { receiptPoster } from './receipt-poster.js';
 import { verifyStandardWebhook } from './standard-webhooks-verifier.js';
 
 const env = z.object({
@@ -23,17 +27,31 @@ const env = z.object({
   TWILIO_AUTH_TOKEN: z.string().min(1),
   SENDGRID_API_KEY: z.string().min(1),
   WEBHOOK_SIGNING_SECRET: z.string().startsWith('whsec_'),
+  /** Where SendGrid's Event Webhook posts (the notification service's receipt route), and the P-256 key it signs with (PKCS#8 PEM). */
+  SENDGRID_EVENT_WEBHOOK_URL: z.string().url().optional(),
+  SENDGRID_WEBHOOK_SIGNING_KEY: z.string().includes('PRIVATE KEY').optional(),
 });
 
 const logger = createServiceLogger('provider-stand-ins', process.env['LOG_LEVEL'] ?? 'info');
 const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+/** Receipts come a moment after the answer, as the providers' do (they take seconds; this keeps tests quick). */
+const RECEIPT_DELAY_MS = 250;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 try {
   const config = loadConfig('provider-stand-ins', env);
   logger.level = config.LOG_LEVEL;
   let received: ReceivedLog = emptyLog();
-  const behaviour = { smsDelayMs: 0, smsFailures: 0 };
+  /** Receipts: the Twilio statuses posted to a message's StatusCallback, the SendGrid events posted per mail, in this order. */
+  const behaviour = { smsDelayMs: 0, smsFailures: 0, smsReceipts: ['sent', 'delivered'], emailReceipts: ['processed', 'delivered'] };
+  const receipts = receiptPoster({
+    twilioAuthToken: config.TWILIO_AUTH_TOKEN,
+    twilioAccountSid: config.TWILIO_ACCOUNT_SID,
+    sendgridWebhookUrl: config.SENDGRID_EVENT_WEBHOOK_URL,
+    sendgridSigningKey: config.SENDGRID_WEBHOOK_SIGNING_KEY,
+    logger,
+    record: (receipt) => received.receipts.push(receipt),
+  });
 
   const app = createHttpServer(logger);
   // Keep the raw body: the webhook signature is over the exact bytes sent.
@@ -57,7 +75,11 @@ try {
     return received;
   });
   app.post('/behaviour', async (request) => {
-    Object.assign(behaviour, z.object({ smsDelayMs: z.number().int().min(0).optional(), smsFailures: z.number().int().min(0).optional() }).parse(request.body));
+    const status = z.string().min(1).max(40);
+    const update = z
+      .object({ smsDelayMs: z.number().int().min(0).optional(), smsFailures: z.number().int().min(0).optional(), smsReceipts: z.array(status).max(10).optional(), emailReceipts: z.array(status).max(10).optional() })
+      .parse(request.body);
+    Object.assign(behaviour, Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)));
     return behaviour;
   });
 
@@ -75,8 +97,11 @@ try {
     const form = request.body as Record<string, string>;
     if (!form['To'] || !form['Body'] || !form['From']) return reply.code(400).send({ code: 21604, message: 'To, From and Body are required', status: 400 });
     const sid = `SM${randomBytes(16).toString('hex')}`;
-    received.sms.push({ to: form['To'], from: form['From'], body: form['Body'], sid, at: new Date().toISOString() });
+    const statusCallback = form['StatusCallback'];
+    received.sms.push({ to: form['To'], from: form['From'], body: form['Body'], sid, ...(statusCallback ? { statusCallback } : {}), at: new Date().toISOString() });
     logger.info({ to: form['To'], body: form['Body'], sid }, 'SMS received');
+    // Like Twilio, the status callbacks come after the answer.
+    if (statusCallback) setTimeout(() => void receipts.twilio({ sid, to: form['To'] ?? '', from: form['From'] ?? '', statusCallback }, [...behaviour.smsReceipts]), RECEIPT_DELAY_MS);
     return reply.code(201).send({ sid, status: 'queued', to: form['To'], from: form['From'], body: form['Body'] });
   });
 
@@ -106,6 +131,7 @@ try {
       at: new Date().toISOString(),
     });
     logger.info({ to: personalization.to.map((t) => t.email), subject: mail.subject, templateId: mail.template_id }, 'email received');
+    setTimeout(() => void receipts.sendgrid({ messageId, to: personalization.to?.[0]?.email ?? '', customArgs: mail.custom_args ?? {} }, [...behaviour.emailReceipts]), RECEIPT_DELAY_MS);
     return reply.code(202).header('x-message-id', messageId).send();
   });
 

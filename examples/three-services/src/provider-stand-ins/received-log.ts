@@ -1,9 +1,12 @@
+import type { PostedReceipt } from './receipt-poster.js';
+
 /** What the stand-ins received, in order, for people (`GET /received`) and tests. */
 export interface ReceivedSms {
   to: string;
   from: string;
   body: string;
   sid: string;
+  statusCallback?: string | undefined;
   at: string;
 }
 
@@ -30,8 +33,10 @@ export interface ReceivedLog {
   sms: ReceivedSms[];
   email: ReceivedEmail[];
   webhook: ReceivedWebhook[];
+  /** Delivery receipts the stand-ins posted back (Twilio status callbacks, SendGrid events), with the answers. */
+  receipts: PostedReceipt[];
 }
 
 export function emptyLog(): ReceivedLog {
-  return { sms: [], email: [], webhook: [] };
+  return { sms: [], email: [], webhook: [], receipts: [] };
 }

@@ -10,8 +10,9 @@ import type { Observability } from './observability.js';
  * warn when it is a server error. Every error, including an unknown route, a URL with a bad
  * percent-escape and a request Node's parser refuses, answers `{ error: { code, message } }`.
  */
-export function createHttpServer(logger: Logger, observability?: Observability): FastifyInstance {
+export function createHttpServer(logger: Logger, observability?: Observability, options: { trustProxy?: boolean | undefined } = {}): FastifyInstance {
   const app = Fastify({
+    ...(options.trustProxy ? { trustProxy: true } : {}),
     loggerInstance: logger.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
     // On close, drop idle keep-alive sockets at once; requests in flight still finish.

@@ -4,7 +4,8 @@
  * the leasing claim loop, re-reads each rule when its trigger is due, and sends action commands to the
  * notification service over HTTP. Rules come from the rules service by RULE_LOOKUP = rest | grpc |
  * pubsub. Its internal trigger API (`/internal/v1/*`, service token) is how the rules service serves
- * the Rules API's trigger routes without reading this database.
+ * the Rules API's trigger and delivery routes without reading this database, and where the
+ * notification service forwards the providers' delivery receipts.
  */
 import { createAutomationEngine, type RuleSource } from '@crm-automation/core';
 import { instrumentBus, instrumentEngine } from '@crm-automation/metrics';
@@ -115,7 +116,8 @@ try {
         return engine.ingest(event, options);
       }
     : (event, options) => engine.ingest(event, options);
-  await app.register(triggerServiceRoutes, { engine: { triggers: engine.triggers, ingest }, auth: { tokens: config.SERVICE_TOKENS } });
+  // The delivery ledger too: receipts from the notification service, deliveries for the Rules API.
+  await app.register(triggerServiceRoutes, { engine: { triggers: engine.triggers, ingest, deliveries: engine.deliveries }, auth: { tokens: config.SERVICE_TOKENS } });
   const httpPort = await listen(app, config.HOST, config.HTTP_PORT);
   logger.info({ httpPort, transport: config.TRANSPORT, ruleLookup: config.RULE_LOOKUP, triggersDb: triggers.where, instanceId: engine.instanceId }, 'trigger service ready');
 

@@ -7,7 +7,7 @@ export async function received(standInsUrl: string): Promise<ReceivedLog> {
   return (await response.json()) as ReceivedLog;
 }
 
-export async function setStandInBehaviour(standInsUrl: string, behaviour: { smsDelayMs?: number; smsFailures?: number }): Promise<void> {
+export async function setStandInBehaviour(standInsUrl: string, behaviour: { smsDelayMs?: number; smsFailures?: number; smsReceipts?: string[]; emailReceipts?: string[] }): Promise<void> {
   const response = await fetch(`${standInsUrl}/behaviour`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(behaviour) });
   if (!response.ok) throw new Error(`stand-ins answered ${response.status}`);
 }
@@ -44,4 +44,14 @@ export async function triggersOf(rulesUrl: string, apiKey: string, ruleId: strin
     cursor = page.nextCursor;
   } while (cursor);
   return items;
+}
+
+export interface DeliveryView {
+  id: string;
+  triggerId: string;
+  type: string;
+  provider: string;
+  providerId?: string;
+  state: string;
+  events: Array<{ state: string; source: string; detail?: string }>;
 }
