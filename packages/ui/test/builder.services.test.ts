@@ -71,6 +71,12 @@ const waitForRuleCount = (page: Page, count: number) => waitUntil(page, `documen
 const waitForSwitch = (page: Page, name: string, checked: boolean) =>
   waitUntil(page, `document.querySelector('[role=switch][aria-label=' + ${JSON.stringify(JSON.stringify(`Enabled: ${name}`))} + ']')?.getAttribute('aria-checked') === ${JSON.stringify(String(checked))}`);
 
+/** The id of the first run on the runs screen (from its title's element id). */
+async function runId(page: Page): Promise<string> {
+  const id = await page.locator('.run .run__title').first().getAttribute('id');
+  return (id ?? '').replace(/^run-/, '').replace(/-title$/, '');
+}
+
 async function signIn(page: Page, service: RulesService): Promise<void> {
   await page.goto(service.uiUrl);
   await page.getByLabel('API key', { exact: true }).fill(service.apiKey);
@@ -460,6 +466,64 @@ describe('Automation Builder in Chromium', () => {
     expect(await hvItem.locator('.run-counts').textContent()).toMatch(/Completed\s*1.*Skipped\s*1/);
     expect(await hvItem.locator('.rule-item__meta').textContent()).toMatch(/Last fired(just now|\d+ minutes? ago)/);
     expect(await page.locator('.rule-item', { hasText: technicianSmsRule.name }).locator('.run-counts').textContent()).toMatch(/Cancelled\s*1/);
+  });
+
+  it("shows a run's sends from the delivery ledger and resolves an unknown one as sent, then another by sending it again", async () => {
+    const created = await service.api<ApiRule>('POST', '/rules', { ...technicianSmsRule, name: 'Tell the technician now', delay: { value: 0, unit: 'minutes' } });
+    expect(created.status).toBe(201);
+    const timeout = () => new GatewayError('sms did not answer within 10 s', { retryable: true, ambiguous: true, provider: 'sms' });
+    const sentBefore = service.channels.sms.sent.length;
+
+    // The gateway times out after the request may have reached the provider: the send is unknown, held.
+    service.channels.sms.failNext(timeout());
+    await service.api('POST', '/events', { name: 'job.status.changed', payload: { job: { number: 'J-41', status: 'Done', assignedTechnician: { name: 'Jane Doe', phone: '+15557654321' } } } });
+    await page.goto(`${service.uiUrl}rules/${created.body.id}/runs`);
+    const run = page.locator('.run').first();
+    await visible(run.locator('.badge--completed'));
+    await run.getByRole('button', { name: /^History/ }).click();
+    const send = await visible(run.locator('.delivery'));
+    await visible(send.locator('.badge--delivery-warning', { hasText: 'Unknown' }));
+    const text = (await send.textContent()) ?? '';
+    expect(text).toContain('1. SMS · attempt 1');
+    expect(text).toContain('It is not sent again on its own.');
+    expect(text).toContain('+15557654321');
+    expect(text).toContain('sms did not answer within 10 s');
+    expect(await run.locator('.history').textContent()).toContain('held until a receipt or an operator settles it');
+    await send.locator('summary', { hasText: 'Timeline' }).click();
+    expect(await send.locator('.delivery__timeline li').allTextContents()).toEqual([expect.stringContaining('Sending, by the engine'), expect.stringContaining('Unknown, by the engine')]);
+    await expectNoSeriousViolations(page, 'runs with an unknown send');
+
+    await send.getByLabel('Note (optional)').fill('found in the console');
+    await send.getByRole('button', { name: /^Mark as sent/ }).click();
+    await visible(send.locator('.badge--delivery-success', { hasText: 'Accepted' }));
+    expect(await send.getByRole('button', { name: /^Mark as sent/ }).count()).toBe(0);
+    const [delivery] = (await service.api<{ items: Array<{ state: string; events: Array<{ source: string; detail?: string }> }> }>('GET', `/triggers/${await runId(page)}/deliveries`)).body.items;
+    expect(delivery?.state).toBe('accepted');
+    expect(delivery?.events.at(-1)).toMatchObject({ source: 'operator', detail: expect.stringContaining('found in the console') });
+    expect(service.channels.sms.sent).toHaveLength(sentBefore);
+
+    // The next one is not at the provider: sent again, once, after the user confirms.
+    service.channels.sms.failNext(timeout());
+    await service.api('POST', '/events', { name: 'job.status.changed', payload: { job: { number: 'J-42', status: 'Done', assignedTechnician: { name: 'Jane Doe', phone: '+15557654321' } } } });
+    await waitUntil(page, `document.querySelectorAll('.run .badge--completed').length === 2`);
+    // The first run's history is open ("Hide history"): the new run is the other one.
+    const titleId = await page.locator('.run', { has: page.getByRole('button', { name: /^History/ }) }).locator('.run__title').getAttribute('id');
+    const second = page.locator(`li.run[aria-labelledby="${titleId ?? ''}"]`);
+    await second.getByRole('button', { name: /^History/ }).click();
+    const unknown = await visible(second.locator('.delivery', { has: page.locator('.badge--delivery-warning') }));
+    let asked = '';
+    page.once('dialog', (dialog) => {
+      asked = dialog.message();
+      void dialog.accept();
+    });
+    await unknown.getByRole('button', { name: /^Send again/ }).click();
+    await visible(second.locator('.delivery .badge--delivery-neutral', { hasText: 'Abandoned' }));
+    expect(asked).toBe('Send this SMS to +15557654321 again? If sms did take the first one, the recipient gets it twice.');
+    // The claim loop runs the trigger again: the second send goes out and is listed after the first.
+    await visible(second.locator('.delivery .badge--delivery-success', { hasText: 'Accepted' }));
+    expect(await second.locator('.delivery__head').allTextContents()).toEqual(['Abandoned1. SMS · attempt 1', 'Accepted1. SMS · attempt 2']);
+    expect(service.channels.sms.sent).toHaveLength(sentBefore + 1);
+    await expectNoSeriousViolations(page, 'runs after resolving sends');
   });
 
   it('stays usable at 360 px wide, with long names, and without serious accessibility problems', async () => {
