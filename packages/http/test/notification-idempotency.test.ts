@@ -47,6 +47,30 @@ describe('Notification Service idempotency keys', () => {
     app.inject({ method: 'POST', url: `/api/v1/${type}`, headers: { ...auth, ...headers }, payload: JSON.stringify(body) });
   const sends = () => sms.calls.length + email.calls.length + webhook.calls.length + push.calls.length;
 
+  it('a failover send (providers to skip) is a send of its own, replayed as such; the delivery id travels to the gateway', async () => {
+    const base = metadata({ actionIndex: 0, deliveryId: 'dlv_1' });
+    const first = await post('sms', { ...SMS, metadata: base });
+    expect([first.statusCode, first.json().replayed]).toEqual([200, false]);
+    expect(sms.sent[0]?.metadata).toMatchObject({ deliveryId: 'dlv_1', idempotencyKey: 'trg_1:0' });
+    expect(sms.sent[0]?.metadata.excludeProviders).toBeUndefined();
+    expect((await post('sms', { ...SMS, metadata: base })).json().replayed).toBe(true);
+
+    // Undelivered by the first provider: the same key without it must reach a gateway again, once.
+    const failover = await post('sms', { ...SMS, metadata: { ...base, deliveryId: 'dlv_2', excludeProviders: ['twilio'] } });
+    expect([failover.statusCode, failover.json().replayed, failover.json().idempotencyKey]).toEqual([200, false, 'trg_1:0']);
+    expect(sms.sent[1]?.metadata).toMatchObject({ deliveryId: 'dlv_2', excludeProviders: ['twilio'] });
+    // The same set of providers in another order, or repeated, is the same failover send.
+    expect((await post('sms', { ...SMS, metadata: { ...base, excludeProviders: ['twilio', 'twilio'] } })).json().replayed).toBe(true);
+    expect((await post('sms', { ...SMS, metadata: { ...base, excludeProviders: ['vonage', 'twilio'] } })).json().replayed).toBe(false);
+    expect((await post('sms', { ...SMS, metadata: { ...base, excludeProviders: ['twilio', 'vonage'] } })).json().replayed).toBe(true);
+    expect(sms.calls).toHaveLength(3);
+    // An empty list is no failover.
+    expect((await post('sms', { ...SMS, metadata: { ...base, excludeProviders: [] } })).json().replayed).toBe(true);
+    const bad = await post('sms', { ...SMS, metadata: { ...base, excludeProviders: [''] } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.issues[0].path).toMatch(/^metadata\.excludeProviders/);
+  });
+
   it('the SMS and the email of one trigger, without actionIndex, are both sent; a replay of each is one', async () => {
     const first = [await post('sms', { ...SMS, metadata: metadata() }), await post('email', { ...EMAIL, metadata: metadata() })];
     expect(first.map((r) => [r.statusCode, r.json().replayed])).toEqual([[200, false], [200, false]]);
