@@ -116,6 +116,63 @@ describe('the delivery ledger in the engine', () => {
     expect(await engine.deliveries.resolve('acc_other', held?.id ?? '', { as: 'sent' })).toBeNull();
   });
 
+  it('tries a failed outcome write again, so a send the engine saw accepted does not end up unknown', async () => {
+    const store = createMemoryStore();
+    let failures = 2;
+    const flaky: typeof store = {
+      ...store,
+      recordOutcomes: async (outcomes) => {
+        if (failures-- > 0) throw new Error('connection reset');
+        return store.recordOutcomes(outcomes);
+      },
+    };
+    const { gateway, taken } = provider();
+    const engine = createAutomationEngine({ store: flaky, channels: { sms: gateway } });
+    await engine.rules.create(ACCOUNT, immediate);
+    await engine.ingest(event());
+    await engine.runDue();
+    await expect.poll(async () => (await engine.deliveries.list(ACCOUNT)).items.map((d) => d.state), { timeout: 5_000, interval: 50 }).toEqual(['accepted']);
+    expect(failures).toBe(-1);
+    expect(taken).toHaveLength(1);
+  });
+
+  it('stops promptly while outcome writes keep failing: they are tried without their backoff, then left to reconciliation', async () => {
+    const store = createMemoryStore();
+    let tries = 0;
+    const down: typeof store = {
+      ...store,
+      recordOutcomes: async () => {
+        tries++;
+        throw new Error('connection refused');
+      },
+    };
+    const { gateway } = provider();
+    const engine = createAutomationEngine({ store: down, channels: { sms: gateway } });
+    await engine.rules.create(ACCOUNT, immediate);
+    await engine.ingest(event());
+    await engine.runDue();
+    const started = Date.now();
+    await engine.stop();
+    // Every try was made (the first and each retry) well before the backoff would have allowed it.
+    expect(tries).toBe(8);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await engine.deliveries.list(ACCOUNT)).items.map((d) => d.state)).toEqual(['intent']);
+  });
+
+  it('refuses to resend an unknown send while its trigger has not finished, and changes nothing', async () => {
+    const store = createMemoryStore();
+    const { gateway } = provider();
+    const engine = createAutomationEngine({ store, channels: { sms: gateway } });
+    await engine.rules.create(ACCOUNT, immediate);
+    await engine.ingest(event());
+    const [trigger] = (await engine.triggers.list(ACCOUNT)).items;
+    const [recorded] = await store.recordIntents([{ accountId: ACCOUNT, triggerId: trigger?.id ?? '', ruleId: trigger?.ruleId ?? '', actionIndex: 0, attempt: 1, type: 'sms', provider: 'stand-in', idempotencyKey: 'k1', dedupes: false, at: new Date() }]);
+    await store.recordOutcomes([{ id: recorded?.id ?? '', state: 'unknown', at: new Date(), source: 'reconcile' }]);
+    await expect(engine.deliveries.resolve(ACCOUNT, recorded?.id ?? '', { as: 'resend' })).rejects.toMatchObject({ code: 'CRM_ERR_TRIGGER_STATE' });
+    expect(await engine.deliveries.get(ACCOUNT, recorded?.id ?? '')).toMatchObject({ state: 'unknown' });
+    expect((await engine.triggers.get(ACCOUNT, trigger?.id ?? ''))?.status).toBe('pending');
+  });
+
   it('waits, without spending attempts, while another worker holds the same idempotency key', async () => {
     const clock = createManualClock('2026-01-01T00:00:00Z');
     let held = 12;

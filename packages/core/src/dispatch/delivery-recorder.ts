@@ -5,18 +5,29 @@ import type { Logger } from '../ports/logger.js';
 /**
  * Writes the ledger for dispatch: intents are batched across the triggers running at once (one
  * `recordIntents` per turn of the event loop) and awaited, since a send may start only once its
- * intent is stored; outcomes are batched the same way but not awaited by the send, and a failed write
- * leaves the intent behind for reconciliation (`staleIntents`) rather than failing the trigger.
+ * intent is stored; outcomes are batched the same way but not awaited by the send. A failed outcome
+ * write is tried again with backoff ({@link OUTCOME_RETRY_DELAYS_MS}; outcomes are state-guarded, so
+ * writing one twice changes nothing), because an outcome lost for good leaves its send `intent`, later
+ * reconciled to `unknown` and held for an operator although the engine knew how it ended. Only after
+ * the last retry is the intent left to reconciliation, and that is logged.
  */
+/** Delays before each further try of a failed outcome write: about 25 s in all, under a typical lease. */
+export const OUTCOME_RETRY_DELAYS_MS: readonly number[] = [100, 400, 1_000, 2_500, 5_000, 7_500, 8_500];
+
 export class DeliveryRecorder {
   private intents: Array<{ intent: NewDelivery; resolve: (d: Delivery) => void; reject: (e: unknown) => void }> = [];
   private outcomes: DeliveryOutcome[] = [];
   private scheduled = false;
   private writing = new Set<Promise<unknown>>();
 
+  /** Retries waiting out their backoff, each as the function that starts it now. */
+  private readonly retries = new Set<() => void>();
+  private stopping = false;
+
   constructor(
     readonly ledger: DeliveryLedger,
     private readonly logger: Logger,
+    private readonly retryDelaysMs: readonly number[] = OUTCOME_RETRY_DELAYS_MS,
   ) {}
 
   intent(intent: NewDelivery): Promise<Delivery> {
@@ -31,10 +42,22 @@ export class DeliveryRecorder {
     this.schedule();
   }
 
-  /** Resolves when every outcome queued so far is written (or has failed and been logged). */
+  /**
+   * Resolves when every outcome queued so far is written or has failed for good and been logged.
+   * Called by `engine.stop()`: outcomes waiting for a retry are tried at once, without waiting out
+   * their backoff, so stopping takes a few round trips at most.
+   */
   async flushed(): Promise<void> {
-    if (this.scheduled) await new Promise<void>((resolve) => setImmediate(resolve));
-    await Promise.all([...this.writing]);
+    this.stopping = true;
+    try {
+      while (this.scheduled || this.writing.size > 0) {
+        if (this.scheduled) await new Promise<void>((resolve) => setImmediate(resolve));
+        for (const fire of [...this.retries]) fire();
+        await Promise.all([...this.writing]);
+      }
+    } finally {
+      this.stopping = false;
+    }
   }
 
   private schedule(): void {
@@ -61,11 +84,33 @@ export class DeliveryRecorder {
       );
       this.track(write);
     }
-    if (outcomes.length > 0) {
-      const write = this.ledger.recordOutcomes(outcomes).catch((error: unknown) => {
-        this.logger.error({ error: describeError(error), outcomes: outcomes.length }, 'could not record delivery outcomes; their intents will be reconciled');
-      });
-      this.track(write);
-    }
+    if (outcomes.length > 0) void this.writeOutcomes(outcomes, 0);
+  }
+
+  private writeOutcomes(outcomes: DeliveryOutcome[], tries: number): Promise<void> {
+    const write = this.ledger.recordOutcomes(outcomes).then(
+      () => undefined,
+      (error: unknown): Promise<void> | undefined => {
+        const delay = this.retryDelaysMs[tries];
+        if (delay === undefined) {
+          this.logger.error({ error: describeError(error), outcomes: outcomes.length, tries: tries + 1 }, 'could not record delivery outcomes; their intents will be reconciled as unknown');
+          return undefined;
+        }
+        this.logger.warn({ error: describeError(error), outcomes: outcomes.length, retryInMs: delay }, 'could not record delivery outcomes; trying again');
+        if (this.stopping) return this.writeOutcomes(outcomes, tries + 1);
+        return new Promise<void>((resolve) => {
+          const fire = () => {
+            clearTimeout(timer);
+            this.retries.delete(fire);
+            resolve(this.writeOutcomes(outcomes, tries + 1));
+          };
+          const timer = setTimeout(fire, delay);
+          timer.unref?.();
+          this.retries.add(fire);
+        });
+      },
+    );
+    this.track(write);
+    return write;
   }
 }

@@ -55,13 +55,20 @@ export function createDeliveryAdmin(ctx: DeliveryAdminContext): DeliveryAdmin {
       const by = resolution.by ?? 'user';
       const before = await ledger().getDelivery(accountId, id);
       if (!before) return null;
+      // A resend runs the trigger again, which it can only do once it has finished: refuse before the
+      // delivery is touched, so a refusal leaves nothing half done.
+      const finished = ['completed', 'failed', 'skipped', 'cancelled'] as const;
+      if (resolution.as === 'resend' && before.state === 'unknown') {
+        const trigger = await ctx.triggers.getTrigger(accountId, before.triggerId);
+        if (trigger && !(finished as readonly string[]).includes(trigger.status)) throw new TriggerStateError(before.triggerId, trigger.status, 'resend an action of');
+      }
       const after = await ledger().resolveDelivery(accountId, id, { as: resolution.as, at, by, note: resolution.note });
       if (!after) return null;
       ctx.logger.info({ accountId, triggerId: after.triggerId, ruleId: after.ruleId, deliveryId: id, resolution: resolution.as, by }, 'delivery resolved by an operator');
       if (resolution.as === 'resend' && before.state === 'unknown') {
         const trigger = await ctx.triggers.getTrigger(accountId, after.triggerId);
         const result = await ctx.triggers.transitionTrigger(accountId, after.triggerId, {
-          from: ['completed', 'failed', 'skipped', 'cancelled'],
+          from: [...finished],
           to: 'pending',
           evaluateAt: at,
           now: at,
