@@ -301,7 +301,8 @@ describe('receipts through the real stack (engine, Twilio and SendGrid gateways,
     it('a hard bounce settles the send and reaches the suppression hook once; a blocked bounce does not suppress', async () => {
       await start();
       const sent = await sendOnce(emailRule);
-      const bounce = stack.sendgrid.eventFor(mailOf(sent), 'bounce', { type: 'bounce', reason: '550 5.1.1 The email account that you tried to reach does not exist' });
+      // SendGrid reports the address as written; the hook gets it as the ledger keeps it.
+      const bounce = stack.sendgrid.eventFor(mailOf(sent), 'bounce', { type: 'bounce', email: 'Manager@CRM.example', reason: '550 5.1.1 The email account that you tried to reach does not exist' });
       expect(JSON.parse((await stack.sendgrid.postEvents(webhook(), [bounce, bounce])).body)).toEqual({ events: 2, applied: 1, ignored: 1 });
       expect((await current(sent)).state).toBe('bounced');
       expect(suppressions).toEqual([expect.objectContaining({ reason: 'bounce', provider: 'sendgrid', channel: 'email', recipient: 'manager@crm.example', accountId: ACCOUNT, deliveryId: sent.id })]);

@@ -10,6 +10,7 @@ import {
   type Logger,
   type ReceiptResult,
 } from '@crm-automation/core';
+import { normalizedRecipient } from '@crm-automation/core/spi';
 import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
 import { sendgridEventMeaning, sendgridMessageId, twilioReceiptState, type SuppressionReason } from './receipt-mapping.js';
 import { sendgridPublicKey, verifySendgridSignature } from './sendgrid-signature.js';
@@ -26,7 +27,7 @@ export interface Suppression {
   /** `twilio`, `sendgrid` (the routes' provider names). */
   provider: string;
   channel: 'sms' | 'email';
-  /** The phone number or email address, as the provider reports it. */
+  /** The phone number or email address the provider reports, normalised as the ledger keeps recipients (email lower-cased). */
   recipient?: string | undefined;
   /** The account of the send, when the receipt or the ledger says. */
   accountId?: string | undefined;
@@ -95,6 +96,11 @@ const badRequest = (message: string) => new HttpError(400, 'CRM_ERR_HTTP_BAD_REQ
 function header(request: FastifyRequest, name: string): string {
   const value = request.headers[name];
   return (Array.isArray(value) ? value[0] : value) ?? '';
+}
+
+/** A recipient as the ledger and a contact policy compare them (one rule, core's). */
+function recipientOf(channel: 'sms' | 'email', value: unknown): string | undefined {
+  return typeof value === 'string' ? normalizedRecipient(channel, { recipient: value }) : undefined;
 }
 
 function idOf(value: unknown): string | undefined {
@@ -205,7 +211,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
       const result = await apply({ provider, state, at, detail, ...(providerId ? { providerId } : {}), ...(deliveryId ? { deliveryId } : {}) });
       // `failed` is Twilio's own refusal (a queue overflow, a suspended account), not news about the recipient.
       if (result.applied && state === 'undelivered') {
-        await suppress({ reason: state, provider, channel: 'sms', recipient: get('To'), accountId: result.delivery.accountId, deliveryId: result.delivery.id, providerId, detail: errorCode, at });
+        await suppress({ reason: state, provider, channel: 'sms', recipient: recipientOf('sms', get('To')), accountId: result.delivery.accountId, deliveryId: result.delivery.id, providerId, detail: errorCode, at });
       }
       return reply.code(200).send(result.applied ? { applied: true } : { applied: false, reason: result.reason });
     });
@@ -243,7 +249,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
         const deliveryId = idOf(e['deliveryId']);
         const providerId = typeof e['sg_message_id'] === 'string' ? idOf(sendgridMessageId(e['sg_message_id'])) : undefined;
         const at = eventTime(e['timestamp'], now());
-        const recipient = typeof e['email'] === 'string' ? e['email'] : undefined;
+        const recipient = recipientOf('email', e['email']);
         const detail = [e['event'], e['type'], e['reason']].filter((part): part is string => typeof part === 'string' && part !== '').join(': ').slice(0, 300);
         if (meaning && 'suppression' in meaning) {
           counts.ignored += 1;
