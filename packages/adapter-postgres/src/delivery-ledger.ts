@@ -20,6 +20,7 @@ import { isStoreId } from './ids.js';
 import { deliveryPurgeGroups, type ResolvedRetention } from './retention.js';
 import { page } from './rule-store.js';
 import { createIntentWriter } from './intent-writer.js';
+import type { OutcomeWriter } from './outcome-writer.js';
 import { markTransient } from './transient-errors.js';
 
 /** States a receipt may not move: the message never reached the provider, or an operator gave it up. */
@@ -74,7 +75,11 @@ export interface LedgerOperations extends Required<DeliveryLedger> {
 }
 
 /** The delivery ledger in `<schema>.deliveries`: see the README for the statements and the indexes. */
-export function deliveryLedgerOn(db: Database, settings: { logger: Logger; retention: ResolvedRetention | undefined }): LedgerOperations {
+export function deliveryLedgerOn(
+  db: Database,
+  /** `outcomes`: a writer shared with the trigger store on the same database, so that outcomes share its statements. */
+  settings: { logger: Logger; retention: ResolvedRetention | undefined; outcomes?: OutcomeWriter | undefined },
+): LedgerOperations {
   const s = `"${db.schema}"`;
   const sql = deliveryStatements(s);
   const { logger, retention } = settings;
@@ -96,8 +101,17 @@ export function deliveryLedgerOn(db: Database, settings: { logger: Logger; reten
           now.push(input);
         }
       }
-      const { rows } = await db.query<{ p: number }>(sql.outcomes, [JSON.stringify(now)]);
-      for (const row of rows) applied[row.p] = true;
+      if (settings.outcomes) {
+        // Positions within this round (the writer answers by position), mapped back to the call's.
+        const rows = now.map((input, n) => ({ ...input, p: n }));
+        const saved = await settings.outcomes.writeLedger(rows, rows.length);
+        saved.forEach((ok, n) => {
+          if (ok) applied[(now[n] as OutcomeInput).p] = true;
+        });
+      } else {
+        const { rows } = await db.query<{ p: number }>(sql.outcomes, [JSON.stringify(now)]);
+        for (const row of rows) applied[row.p] = true;
+      }
       pending = later;
     }
   };

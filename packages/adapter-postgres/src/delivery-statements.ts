@@ -7,6 +7,27 @@ const columnsOf = (alias: string) =>
     .map((c) => `${alias}.${c}`)
     .join(', ');
 
+/** Delivery outcomes as the outcome statements read them from one JSON array (`$N`, the parameter's place). */
+export const OUTCOME_INPUT = `SELECT * FROM jsonb_to_recordset($N::jsonb)
+          AS i(p integer, id bigint, from_states text[], state text, provider text, provider_id text, error jsonb, event jsonb, at timestamptz)`;
+
+/**
+ * Delivery outcomes read from the CTE `input` (rows of {@link OUTCOME_INPUT}): each delivery moves
+ * only from the states its outcome may start from (`from_states`, computed from core's
+ * `deliveryRank`); returns the positions (`p`) of the outcomes it applied. At most one outcome per
+ * delivery in a statement (the caller sends repeats in the next): an UPDATE writes a row once,
+ * whichever input row it matched. The id array (an InitPlan) keeps the planner on the primary key,
+ * as in the trigger store's finish. Shared by the outcome statement and the statement that writes
+ * them with the finish of attempts (outcome-writer.ts).
+ */
+export const outcomeUpdate = (s: string, input: string): string => `
+      UPDATE ${s}.deliveries d
+      SET state = i.state, updated_at = i.at, provider = coalesce(i.provider, d.provider), provider_id = coalesce(i.provider_id, d.provider_id),
+          error = coalesce(i.error, d.error), events = d.events || i.event
+      FROM ${input} i
+      WHERE d.id = ANY (ARRAY(SELECT id FROM ${input})) AND d.id = i.id AND d.state = ANY (i.from_states)
+      RETURNING i.p`;
+
 /** The statements of the delivery ledger for schema `s` (quoted). */
 export function deliveryStatements(s: string): Record<'insert' | 'outcomes' | 'receiptById' | 'receiptByProviderId' | 'resolve' | 'get' | 'ofTrigger' | 'stale' | 'removeIntents' | 'count', Statement> {
   /**
@@ -43,24 +64,10 @@ export function deliveryStatements(s: string): Record<'insert' | 'outcomes' | 'r
       ORDER BY i.ord
       RETURNING id::text AS id`),
 
-    /**
-     * Outcomes, many in one statement (`$1`, a JSON array): each delivery moves only from the states its
-     * outcome may start from (`from_states`, computed from core's `deliveryRank`); returns the positions
-     * (`p`) of the outcomes it applied. At most one outcome per delivery in a statement (the caller
-     * sends repeats in the next): an UPDATE writes a row once, whichever input row it matched.
-     * The id array (an InitPlan) keeps the planner on the primary key, as in the trigger store's finish.
-     */
+    /** Outcomes, many in one statement (`$1`, a JSON array): see {@link outcomeUpdate}. */
     outcomes: statement(`
-      WITH input AS (
-        SELECT * FROM jsonb_to_recordset($1::jsonb)
-          AS i(p integer, id bigint, from_states text[], state text, provider text, provider_id text, error jsonb, event jsonb, at timestamptz)
-      )
-      UPDATE ${s}.deliveries d
-      SET state = i.state, updated_at = i.at, provider = coalesce(i.provider, d.provider), provider_id = coalesce(i.provider_id, d.provider_id),
-          error = coalesce(i.error, d.error), events = d.events || i.event
-      FROM input i
-      WHERE d.id = ANY (ARRAY(SELECT id FROM input)) AND d.id = i.id AND d.state = ANY (i.from_states)
-      RETURNING i.p`),
+      WITH input AS (${OUTCOME_INPUT.replace('$N', '$1')})
+      ${outcomeUpdate(s, 'input')}`),
 
     /** `$1` our delivery id, `$2` the receipt's provider id (or null), `$3` new state, `$4` states it may leave, `$5` at, `$6` event. */
     receiptById: statement(receipt(`SELECT $1::bigint AS id`)),

@@ -1,6 +1,8 @@
 import { AutomationError, type AttemptResult, type FinishRequest } from '@crm-automation/core';
-import { isDataException, storableText, wellFormed, type Database, type Statement } from './connection.js';
+import { isDataException, statement, storableText, wellFormed, type Database, type Statement } from './connection.js';
 import { timestampParam } from './dates.js';
+import { OUTCOME_INPUT, outcomeUpdate } from './delivery-statements.js';
+import { FINISH_INPUT, finishUpdate, triggerStatements } from './trigger-statements.js';
 import { isStoreId } from './ids.js';
 
 const OUTCOME_STATUSES: ReadonlySet<string> = new Set(['completed', 'skipped', 'failed', 'retrying']);
@@ -21,54 +23,125 @@ interface FinishInput {
   sent: number[];
 }
 
+/** What a call of the ledger lane carries: outcomes keyed by delivery id, `p` their position in the call. */
+export interface LedgerRow {
+  p: number;
+  id: string;
+}
+
 interface Call {
-  /** The call's outcomes that can be written, `p` being the position of the request in the call. */
-  outcomes: FinishInput[];
+  /** Attempt outcomes (`finish`) or delivery outcomes (`ledger`). */
+  lane: 'finish' | 'ledger';
+  /** The call's rows that can be written, `p` being the position of the request in the call. */
+  outcomes: Array<{ p: number }>;
   size: number;
   resolve: (saved: boolean[]) => void;
   reject: (error: unknown) => void;
 }
 
+/** The statements the writer runs: the finish alone, delivery outcomes alone, and both in one. */
+export interface OutcomeStatements {
+  finish: Statement;
+  /** Delivery outcomes (`$1`); with `both`, when the ledger shares the store's database. */
+  ledger?: Statement | undefined;
+  /** Finish (`$1`) and delivery outcomes (`$2`) in one statement, returning `(ledger, p)` rows. */
+  both?: Statement | undefined;
+}
+
 /**
- * Writes attempt outcomes (`finishAttempts`, `finishAttempt`) with one statement at a time per store:
- * the calls made while a statement runs wait for it and then share the next one. A claim loop's
- * outcome writes of one batch (eight calls of 64 at concurrency 64) so become a few statements instead
- * of eight concurrent ones, which on a small server took the CPU from the claim the loop was waiting
- * for. Each call resolves once the statement that carried it has committed, with its own answers.
+ * The statements for schema `s` (quoted): with the ledger, the two outcome updates in one statement
+ * too (data-modifying CTEs on two tables, so one commit); `p` comes back with the lane it belongs to.
+ */
+export function outcomeStatements(s: string, withLedger: boolean): OutcomeStatements {
+  const finish = triggerStatements(s).finish;
+  if (!withLedger) return { finish };
+  return {
+    finish,
+    ledger: statement(`
+      WITH input AS (${OUTCOME_INPUT.replace('$N', '$1')})
+      ${outcomeUpdate(s, 'input')}`),
+    both: statement(`
+      WITH finish_input AS (${FINISH_INPUT}), outcome_input AS (${OUTCOME_INPUT.replace('$N', '$2')}),
+      finished AS (${finishUpdate(s, 'finish_input')}),
+      moved AS (${outcomeUpdate(s, 'outcome_input')})
+      SELECT false AS ledger, p FROM finished
+      UNION ALL
+      SELECT true, p FROM moved`),
+  };
+}
+
+/** The writer: attempt outcomes, and delivery outcomes when the ledger shares the database. */
+export interface OutcomeWriter {
+  finishAttempts(requests: readonly FinishRequest[]): Promise<boolean[]>;
+  /**
+   * Delivery outcomes (at most one per delivery in a call), answered true for each row applied. They
+   * share the next statement with the attempt outcomes waiting then: one round trip and one commit
+   * for both, where the claim loop's outcome write and the ledger's come in the same turn.
+   */
+  writeLedger(rows: readonly LedgerRow[], size: number): Promise<boolean[]>;
+}
+
+/**
+ * Writes attempt outcomes (`finishAttempts`, `finishAttempt`), and the delivery outcomes of a ledger on
+ * the same database, with one statement at a time per store: the calls made while a statement runs
+ * wait for it and then share the next one. A claim loop's outcome writes of one batch (eight calls of
+ * 64 at concurrency 64) so become a few statements instead of eight concurrent ones, which on a small
+ * server took the CPU from the claim the loop was waiting for; and the ledger's outcomes of the same
+ * sends go in the same statement and commit (measured: bench/src/postgres-fire-path.bench.ts). Each
+ * call resolves once the statement that carried it has committed, with its own answers.
  *
  * Requests are checked when the call is made: an invalid status or date rejects that call alone, and
  * an id or token this store could not have issued is answered `false` without being sent. If
  * PostgreSQL refuses a value in a statement shared by several calls, each call is written alone, so
  * that only the call that carried the value fails. There is no retry here: the claim loop repeats an
- * outcome write while the lease holds (core owns retries); repeating it is safe, each row being written
- * only under its lease token.
+ * outcome write while the lease holds and the ledger's recorder repeats a delivery outcome (core owns
+ * retries); repeating either is safe, each trigger being written only under its lease token and each
+ * delivery only from the states its outcome may leave.
  */
-export function createOutcomeWriter(db: Database, finish: Statement): (requests: readonly FinishRequest[]) => Promise<boolean[]> {
+export function createOutcomeWriter(db: Database, sql: OutcomeStatements): OutcomeWriter {
   let queue: Call[] = [];
   let writing = false;
 
   const write = async (calls: readonly Call[]): Promise<void> => {
-    const outcomes: FinishInput[] = [];
+    const lanes = { finish: [] as Array<{ p: number }>, ledger: [] as Array<{ p: number }> };
+    const offsets = { finish: 0, ledger: 0 };
     const starts: number[] = [];
-    let offset = 0;
     for (const call of calls) {
+      const offset = offsets[call.lane];
       starts.push(offset);
-      for (const outcome of call.outcomes) outcomes.push(offset === 0 ? outcome : { ...outcome, p: outcome.p + offset });
-      offset += call.size;
+      for (const outcome of call.outcomes) lanes[call.lane].push(offset === 0 ? outcome : { ...outcome, p: outcome.p + offset });
+      offsets[call.lane] += call.size;
     }
-    const saved = new Array<boolean>(offset).fill(false);
-    if (outcomes.length > 0) {
-      const { rows } = await db.query<{ p: number }>(finish, [JSON.stringify(outcomes)]);
-      for (const row of rows) saved[Number(row.p)] = true;
+    const saved = { finish: new Array<boolean>(offsets.finish).fill(false), ledger: new Array<boolean>(offsets.ledger).fill(false) };
+    if (lanes.finish.length > 0 && lanes.ledger.length > 0 && sql.both) {
+      const { rows } = await db.query<{ ledger: boolean; p: number }>(sql.both, [JSON.stringify(lanes.finish), JSON.stringify(lanes.ledger)]);
+      for (const row of rows) saved[row.ledger ? 'ledger' : 'finish'][Number(row.p)] = true;
+    } else {
+      for (const lane of ['finish', 'ledger'] as const) {
+        const statement = lane === 'finish' ? sql.finish : sql.ledger;
+        if (lanes[lane].length === 0 || !statement) continue;
+        const { rows } = await db.query<{ p: number }>(statement, [JSON.stringify(lanes[lane])]);
+        for (const row of rows) saved[lane][Number(row.p)] = true;
+      }
     }
-    calls.forEach((call, i) => call.resolve(saved.slice(starts[i], (starts[i] as number) + call.size)));
+    calls.forEach((call, i) => call.resolve(saved[call.lane].slice(starts[i], (starts[i] as number) + call.size)));
   };
 
+  /** The calls of the next statement: in queue order, up to the row limit, and one outcome per delivery. */
   const next = (): Call[] => {
     let rows = 0;
     let count = 0;
-    while (count < queue.length && (count === 0 || rows + (queue[count] as Call).outcomes.length <= MAX_OUTCOMES_PER_STATEMENT)) {
-      rows += (queue[count] as Call).outcomes.length;
+    const deliveries = new Set<string>();
+    while (count < queue.length) {
+      const call = queue[count] as Call;
+      if (count > 0 && rows + call.outcomes.length > MAX_OUTCOMES_PER_STATEMENT) break;
+      if (call.lane === 'ledger') {
+        const ids = (call.outcomes as LedgerRow[]).map((o) => o.id);
+        // An UPDATE writes a row once: a delivery already in this statement waits for the next one.
+        if (count > 0 && ids.some((id) => deliveries.has(id))) break;
+        for (const id of ids) deliveries.add(id);
+      }
+      rows += call.outcomes.length;
       count += 1;
     }
     const calls = queue.slice(0, count);
@@ -95,20 +168,35 @@ export function createOutcomeWriter(db: Database, finish: Statement): (requests:
     }
   };
 
-  return (requests) =>
+  const enqueue = (lane: Call['lane'], outcomes: Array<{ p: number }>, size: number) =>
     new Promise<boolean[]>((resolve, reject) => {
-      const outcomes = toInputs(requests);
       if (outcomes.length === 0) {
-        resolve(requests.map(() => false));
+        resolve(new Array<boolean>(size).fill(false));
         return;
       }
-      queue.push({ outcomes, size: requests.length, resolve, reject });
+      queue.push({ lane, outcomes, size, resolve, reject });
       // The calls of this turn of the event loop share the first statement too.
       if (!writing) {
         writing = true;
         setImmediate(() => void drain());
       }
     });
+
+  return {
+    finishAttempts: (requests) => {
+      let outcomes: FinishInput[];
+      try {
+        outcomes = toInputs(requests);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return enqueue('finish', outcomes, requests.length);
+    },
+    writeLedger: (rows, size) => {
+      if (!sql.ledger) return Promise.reject(new Error('outcome writer: no ledger statement'));
+      return enqueue('ledger', [...rows], size);
+    },
+  };
 }
 
 /** The writable outcomes of one call; throws CRM_ERR_CONFIG for an invalid status or date. */

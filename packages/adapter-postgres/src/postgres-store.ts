@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { checkOptions, optionKeys, silentLogger, type AutomationStore, type DeliveryLedger, type Logger, type RuleStore, type TriggerStore } from '@crm-automation/core';
 import { CONNECTION_OPTION_KEYS, openDatabase, type Database, type PostgresConnectionOptions } from './connection.js';
 import { deliveryLedgerOn } from './delivery-ledger.js';
+import { createOutcomeWriter, outcomeStatements } from './outcome-writer.js';
 import { checkSchemaName } from './identifiers.js';
 import { ensureSchema, type SchemaComponent, type SchemaReport } from './migrations.js';
 import { RETENTION_OPTION_KEYS, resolveRetention, retentionControls, type RetentionControls, type RetentionPolicy } from './retention.js';
@@ -101,8 +102,10 @@ function controls(db: Database, components: readonly SchemaComponent[], shutdown
  * shutdown. The engine uses the ledger because the store has its methods.
  */
 function triggersWithLedger(db: Database, logger: Logger, retention: ReturnType<typeof resolveRetention>) {
-  const { shutdown, purgeFinished, capabilities: _capabilities, ...triggers } = triggerStoreOn(db, { logger, retention });
-  const { purgeDeliveries, ...ledger } = deliveryLedgerOn(db, { logger, retention });
+  // One writer for both: the attempt outcomes and the delivery outcomes of the same sends share statements.
+  const outcomes = createOutcomeWriter(db, outcomeStatements(`"${db.schema}"`, true));
+  const { shutdown, purgeFinished, capabilities: _capabilities, ...triggers } = triggerStoreOn(db, { logger, retention, outcomes });
+  const { purgeDeliveries, ...ledger } = deliveryLedgerOn(db, { logger, retention, outcomes });
   const purge = async (now: Date) => (await purgeFinished(now)) + (await purgeDeliveries(now));
   const { stopRetention, ...retentionControl } = retentionControls(purge, retention, logger, 'finished triggers and settled deliveries');
   return {

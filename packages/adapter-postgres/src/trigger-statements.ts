@@ -7,6 +7,35 @@ import { TRIGGER_COLUMNS } from './rows.js';
  */
 const epochMs = (column: string) => `round(extract(epoch FROM date_trunc('milliseconds', ${column})) * 1000)`;
 
+/** The outcomes of attempts as the finish statement reads them from one JSON array. */
+export const FINISH_INPUT = `SELECT * FROM jsonb_to_recordset($1::jsonb)
+          AS i(p integer, id bigint, token text, status text, evaluate_at timestamptz, updated_at timestamptz, history jsonb, sent integer[])`;
+
+/**
+ * The finish of attempts read from the CTE `input` (rows of {@link FINISH_INPUT}), each written only
+ * while its lease token still holds; returns the positions (`p`) of the outcomes it wrote. Shared by
+ * the finish statement and the statement that writes delivery outcomes with it (outcome-writer.ts).
+ * `sent` comes sorted and without repeats, so a trigger with nothing sent before takes it as it is.
+ */
+export const finishUpdate = (s: string, input: string): string => `
+      UPDATE ${s}.triggers t
+      SET status = i.status,
+          evaluate_at = coalesce(i.evaluate_at, t.evaluate_at),
+          updated_at = i.updated_at,
+          execution_history = t.execution_history || i.history,
+          sent_actions = CASE WHEN cardinality(i.sent) = 0 THEN t.sent_actions
+                              WHEN cardinality(t.sent_actions) = 0 THEN i.sent
+                              ELSE ARRAY(SELECT DISTINCT a FROM unnest(t.sent_actions || i.sent) AS a ORDER BY a) END,
+          lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
+      FROM ${input} i
+      -- A lease token is set only while the trigger is processing (claims set it, every other write
+      -- clears it), so it alone guards the write. Leaving the status out keeps the planner on the
+      -- primary key: the lease index would hold every finished trigger's old entry until a vacuum.
+      -- The id array (an InitPlan) keeps it there whatever it guesses of the input's size (it
+      -- guesses 100 rows for jsonb_to_recordset, and then scanned the table).
+      WHERE t.id = ANY (ARRAY(SELECT id FROM ${input})) AND t.id = i.id AND t.lease_token = i.token
+      RETURNING i.p`;
+
 /** The statements of the trigger store for schema `s` (quoted). */
 export function triggerStatements(s: string): Record<'insert' | 'existing' | 'get' | 'claim' | 'finish' | 'transition' | 'status' | 'nextDue', Statement> {
   return {
@@ -92,30 +121,10 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
      * the positions (`p`) of the outcomes it wrote. The outcomes arrive as one JSON array (`$1`):
      * cheaper to build in Node than seven arrays of escaped elements (and as JSONB a little cheaper
      * for the server than JSON).
-     * `sent` comes sorted and without repeats, so a trigger with nothing sent before takes it as it is.
      */
     finish: statement(`
-      WITH input AS (
-        SELECT * FROM jsonb_to_recordset($1::jsonb)
-          AS i(p integer, id bigint, token text, status text, evaluate_at timestamptz, updated_at timestamptz, history jsonb, sent integer[])
-      )
-      UPDATE ${s}.triggers t
-      SET status = i.status,
-          evaluate_at = coalesce(i.evaluate_at, t.evaluate_at),
-          updated_at = i.updated_at,
-          execution_history = t.execution_history || i.history,
-          sent_actions = CASE WHEN cardinality(i.sent) = 0 THEN t.sent_actions
-                              WHEN cardinality(t.sent_actions) = 0 THEN i.sent
-                              ELSE ARRAY(SELECT DISTINCT a FROM unnest(t.sent_actions || i.sent) AS a ORDER BY a) END,
-          lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
-      FROM input i
-      -- A lease token is set only while the trigger is processing (claims set it, every other write
-      -- clears it), so it alone guards the write. Leaving the status out keeps the planner on the
-      -- primary key: the lease index would hold every finished trigger's old entry until a vacuum.
-      -- The id array (an InitPlan) keeps it there whatever it guesses of the input's size (it
-      -- guesses 100 rows for jsonb_to_recordset, and then scanned the table).
-      WHERE t.id = ANY (ARRAY(SELECT id FROM input)) AND t.id = i.id AND t.lease_token = i.token
-      RETURNING i.p`),
+      WITH input AS (${FINISH_INPUT})
+      ${finishUpdate(s, 'input')}`),
 
     /** A user transition (cancel, manual retry); a retry notifies its due time like intake does. */
     transition: statement(`

@@ -23,7 +23,7 @@ import { dueChannelOf } from './identifiers.js';
 import { isStoreId } from './ids.js';
 import { purgeGroups, type ResolvedRetention } from './retention.js';
 import { createIntake, type IntakeRow } from './intake.js';
-import { createOutcomeWriter } from './outcome-writer.js';
+import { createOutcomeWriter, outcomeStatements, type OutcomeWriter } from './outcome-writer.js';
 import { reviveEvent, reviveHistory, toTrigger, TRIGGER_COLUMNS, type StoredEvent, type TriggerRow } from './rows.js';
 import { page } from './rule-store.js';
 import { triggerStatements } from './trigger-statements.js';
@@ -50,7 +50,11 @@ const PURGE_CHUNK = 5_000;
 type ClaimedRow = [string, string, string, number, number, number, StoredEvent, Record<string, string> | null, TriggerRow['execution_history'], number[], number, string];
 
 /** Triggers in `<schema>.triggers`: see the README for the claim, the indexes and the wake-ups. */
-export function triggerStoreOn(db: Database, settings: { logger: Logger; retention: ResolvedRetention | undefined }): TriggerStore & TriggerStoreExtras {
+export function triggerStoreOn(
+  db: Database,
+  /** `outcomes`: a writer shared with a ledger on the same database (see outcome-writer.ts); else the store's own. */
+  settings: { logger: Logger; retention: ResolvedRetention | undefined; outcomes?: OutcomeWriter | undefined },
+): TriggerStore & TriggerStoreExtras {
   const s = `"${db.schema}"`;
   const sql = triggerStatements(s);
   const channel = dueChannelOf(db.schema);
@@ -58,7 +62,7 @@ export function triggerStoreOn(db: Database, settings: { logger: Logger; retenti
   let watcher: DueWatcher | undefined;
 
   const intake = createIntake(db, sql, channel);
-  const writeOutcomes = createOutcomeWriter(db, sql.finish);
+  const writeOutcomes = (settings.outcomes ?? createOutcomeWriter(db, outcomeStatements(s, false))).finishAttempts;
 
   const store: TriggerStore & TriggerStoreExtras = {
     capabilities: { name: 'postgres', ttlRetention: false },

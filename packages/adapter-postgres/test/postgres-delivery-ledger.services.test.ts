@@ -125,6 +125,32 @@ describe.skipIf(!url)('postgres delivery ledger', () => {
       expect((await ledger.getDelivery(ACCOUNT, b?.id as string))?.events.map((e) => [e.state, e.source])).toEqual([['intent', 'engine'], ['unknown', 'engine'], ['accepted', 'reconcile']]);
     });
 
+    it('on the store, shares statements with attempt outcomes: each call its own answers, repeats in call order, a refused value fails only its call', async () => {
+      const store = createPostgresStore({ pool, schema: fresh() });
+      opened.push(store);
+      await store.ensureSchema();
+      const event = (id: string) => ({ accountId: ACCOUNT, ruleId: 'rule-1', ruleVersion: 1, evaluateAt: T0, triggeringEvent: { id, name: 'job.done', timestamp: T0, payload: {} } });
+      await store.insertTriggers([event('e1'), event('e2')], T0);
+      const claimed = await store.claimDueTriggers({ now: T0, limit: 2, leaseMs: 60_000, owner: 'w' });
+      const [d0, d1] = await store.recordIntents([intent({ triggerId: claimed[0]?.id as string }), intent({ triggerId: claimed[1]?.id as string })]);
+      const finish = (c: (typeof claimed)[number] | undefined, reason: string) =>
+        store.finishAttempts([{ id: c?.id as string, leaseToken: c?.leaseToken as string, result: { status: 'completed', sentActions: [0], now: at(1), history: { at: at(1), attempt: 1, outcome: 'completed', reason } } }]);
+      // All in one turn, as the claim loop and the ledger's recorder write them.
+      const settled = await Promise.allSettled([
+        finish(claimed[0], 'fine'),
+        store.recordOutcomes([{ id: d0?.id as string, state: 'accepted', providerId: 'SM0', at: at(1) }]),
+        // The same delivery again: written after the first, from which refused may not start.
+        store.recordOutcomes([{ id: d0?.id as string, state: 'refused', at: at(1) }]),
+        store.recordOutcomes([{ id: d1?.id as string, state: 'unknown', at: at(1) }]),
+        finish(claimed[1], 'nul \u0000 here'),
+      ]);
+      expect(settled.map((r) => (r.status === 'fulfilled' ? r.value : 'rejected'))).toEqual([[true], [true], [false], [true], 'rejected']);
+      expect((await store.getTrigger(ACCOUNT, claimed[0]?.id as string))?.status).toBe('completed');
+      expect((await store.getTrigger(ACCOUNT, claimed[1]?.id as string))?.status).toBe('processing');
+      expect((await store.getDelivery(ACCOUNT, d0?.id as string))?.events.map((e) => e.state)).toEqual(['intent', 'accepted']);
+      expect((await store.getDelivery(ACCOUNT, d1?.id as string))?.state).toBe('unknown');
+    });
+
     it('keeps one delivery consistent under racing writers: one outcome applies, receipts never move it back', async () => {
       const ledger = await openLedger();
       const sends = await ledger.recordIntents(Array.from({ length: 40 }, (_, i) => intent({ actionIndex: i, idempotencyKey: `trigger-1:${i}` })));
