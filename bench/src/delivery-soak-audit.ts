@@ -69,6 +69,8 @@ export interface ChannelAudit {
    * (the engine stopped between writing the trigger's outcome and the ledger's).
    */
   unknownButHistorySaysSent: number;
+  /** Triggers `failed` although the ledger says the provider accepted their send. */
+  failedButAccepted: number;
   /** Up to 3 examples (`seq <n>, trigger <id>`) of each nonzero count above that must be 0 or is a finding. */
   examples: Record<string, string[]>;
 }
@@ -139,6 +141,7 @@ export function auditSoak(sends: number, triggers: readonly Trigger[], deliverie
       held: { total: 0, providerDelivered: 0, providerDidNot: 0 },
       supersededUnknown: 0,
       unknownButHistorySaysSent: 0,
+      failedButAccepted: 0,
       examples: {},
     });
   }
@@ -190,6 +193,10 @@ export function auditSoak(sends: number, triggers: readonly Trigger[], deliverie
     const status: TriggerStatus | 'completed (held)' = trigger.status === 'completed' && last?.reason === 'delivery-unknown' ? 'completed (held)' : trigger.status;
     increment(a.triggerStatuses, status);
     if (trigger.status === 'failed') increment(a.failureReasons, `${last?.reason ?? '?'} ${last?.error?.code ?? ''}`.trim());
+    if (trigger.status === 'failed' && verdict === 'accepted') {
+      a.failedButAccepted += 1;
+      example(a, 'failedButAccepted', ref);
+    }
     if (!FINAL_STATUSES.includes(trigger.status)) miss(a, 'unsettled', ref);
     else if (records.length === 0 && (attemptedInHistory(trigger) || delivered.length > 0)) miss(a, 'noLedgerRecord', ref);
     else if (records.length === 0) a.neverSent += 1;

@@ -112,6 +112,8 @@ interface EngineFleetStats {
   startMs: number[];
   reconciledAtStart: number;
   lastStderr: string[];
+  /** Each unplanned exit: the instance, its exit code or signal, and the end of its stderr. */
+  crashReports: string[];
 }
 
 /**
@@ -120,7 +122,7 @@ interface EngineFleetStats {
  * incarnation does some work however slowly this machine starts processes.
  */
 class EngineFleet {
-  readonly stats: EngineFleetStats = { starts: 0, kills: 0, crashes: 0, startMs: [], reconciledAtStart: 0, lastStderr: [] };
+  readonly stats: EngineFleetStats = { starts: 0, kills: 0, crashes: 0, startMs: [], reconciledAtStart: 0, lastStderr: [], crashReports: [] };
   private readonly live = new Map<number, { child: ChildProcess; ready: boolean; killed: boolean; spawnedAt: number; killTimer?: NodeJS.Timeout }>();
   private stopping = false;
   private killing = true;
@@ -146,7 +148,9 @@ class EngineFleet {
     const entry: { child: ChildProcess; ready: boolean; killed: boolean; spawnedAt: number; killTimer?: NodeJS.Timeout } = { child, ready: false, killed: false, spawnedAt: performance.now() };
     this.live.set(slot, entry);
     this.stats.starts += 1;
+    let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4_000);
       this.stats.lastStderr.push(`${instance}: ${chunk.toString().trim()}`);
       if (this.stats.lastStderr.length > 20) this.stats.lastStderr.shift();
     });
@@ -157,10 +161,13 @@ class EngineFleet {
       this.stats.reconciledAtStart += message.reconciled;
       if (this.killing) entry.killTimer = setTimeout(() => this.kill(entry), this.lifetimeMs());
     });
-    child.on('exit', () => {
+    child.on('exit', (code, signal) => {
       clearTimeout(entry.killTimer);
       if (this.live.get(slot)?.child === child) this.live.delete(slot);
-      if (!entry.killed && !this.stopping) this.stats.crashes += 1;
+      if (!entry.killed && !this.stopping) {
+        this.stats.crashes += 1;
+        this.stats.crashReports.push(`${instance} exited (${signal ?? `code ${String(code)}`}): ${stderr.trim() || '(no stderr)'}`);
+      }
       if (!this.stopping) this.spawn(slot);
     });
   }
@@ -346,10 +353,12 @@ function report(r: SoakResult): string {
       ['missing, by kind', counts(webhook.missing), counts(sms.missing)],
       ['`unknown` held for an operator', fmt(webhook.held.total), fmt(sms.held.total)],
       ['… of which the provider did deliver / did not', `${webhook.held.providerDelivered} / ${webhook.held.providerDidNot}`, `${sms.held.providerDelivered} / ${sms.held.providerDidNot}`],
+      ['triggers `failed` though their send is `accepted`', fmt(webhook.failedButAccepted), fmt(sms.failedButAccepted)],
       ['`unknown` records whose resend (same key) was accepted', fmt(webhook.supersededUnknown), '—'],
       ['`unknown` records whose trigger\'s history has the acceptance', fmt(webhook.unknownButHistorySaysSent), fmt(sms.unknownButHistorySaysSent)],
     ]),
   ];
+  for (const crash of r.fleet.crashReports) lines.push('', `Unplanned exit: ${crash}`);
   const examples = r.audits.flatMap((a) => Object.entries(a.examples).map(([kind, refs]) => `- ${a.channel} ${kind}, e.g. ${refs.join('; ')}`));
   if (examples.length > 0) lines.push('', ...examples);
   return lines.join('\n');
