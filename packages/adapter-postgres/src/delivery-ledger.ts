@@ -102,15 +102,12 @@ export function deliveryLedgerOn(
         }
       }
       if (settings.outcomes) {
-        // Positions within this round (the writer answers by position), mapped back to the call's.
-        const rows = now.map((input, n) => ({ ...input, p: n }));
-        const saved = await settings.outcomes.writeLedger(rows, rows.length);
-        saved.forEach((ok, n) => {
-          if (ok) applied[(now[n] as OutcomeInput).p] = true;
-        });
+        // Answered by position in the call (`p`), which this round's inputs keep.
+        const saved = await settings.outcomes.writeLedger(now, applied.length);
+        for (const input of now) if (saved[input.p] === true) applied[input.p] = true;
       } else {
-        const { rows } = await db.query<{ p: number }>(sql.outcomes, [JSON.stringify(now)]);
-        for (const row of rows) applied[row.p] = true;
+        const { rows } = await db.query<{ moved: number[] | null }>(sql.outcomes, [JSON.stringify(now)]);
+        for (const p of rows[0]?.moved ?? []) applied[p] = true;
       }
       pending = later;
     }

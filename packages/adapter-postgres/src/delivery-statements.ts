@@ -52,22 +52,26 @@ export function deliveryStatements(s: string): Record<'insert' | 'outcomes' | 'r
   return {
     /**
      * Intents, one statement per batch, as one JSON array (`$1`). Rows are inserted in batch order, so
-     * their identity ids increase in that order (the caller sorts the returned ids to pair them). The
-     * intent's event is built here from the same ISO text as its timestamps.
+     * their identity ids increase in that order: the ids come back as one array in id order (as text:
+     * a bigint can exceed what a JSON number holds), which pairs them with the batch. The intent's
+     * event is built here from the same ISO text as its timestamps.
      */
     insert: statement(`
+      WITH inserted AS (
       INSERT INTO ${s}.deliveries (account_id, trigger_id, rule_id, action_index, attempt, type, provider, idempotency_key, recipient, state, dedupes, events, created_at, updated_at)
       SELECT i.account_id, i.trigger_id, i.rule_id, i.action_index, i.attempt, i.type, i.provider, i.idempotency_key, i.recipient, 'intent', i.dedupes,
              jsonb_build_array(jsonb_build_object('at', i.at, 'state', 'intent', 'source', 'engine')), i.at::timestamptz, i.at::timestamptz
       FROM json_to_recordset($1::json)
         AS i(ord integer, account_id text, trigger_id text, rule_id text, action_index integer, attempt integer, type text, provider text, idempotency_key text, recipient text, dedupes boolean, at text)
       ORDER BY i.ord
-      RETURNING id::text AS id`),
+      RETURNING id
+      )
+      SELECT array_agg(id ORDER BY id)::text[] AS ids FROM inserted`),
 
-    /** Outcomes, many in one statement (`$1`, a JSON array): see {@link outcomeUpdate}. */
+    /** Outcomes, many in one statement (`$1`, a JSON array; see {@link outcomeUpdate}): one row, the positions applied as one array (null when none). */
     outcomes: statement(`
-      WITH input AS (${OUTCOME_INPUT.replace('$N', '$1')})
-      ${outcomeUpdate(s, 'input')}`),
+      WITH input AS (${OUTCOME_INPUT.replace('$N', '$1')}), moved AS (${outcomeUpdate(s, 'input')})
+      SELECT array_agg(p) AS moved FROM moved`),
 
     /** `$1` our delivery id, `$2` the receipt's provider id (or null), `$3` new state, `$4` states it may leave, `$5` at, `$6` event. */
     receiptById: statement(receipt(`SELECT $1::bigint AS id`)),

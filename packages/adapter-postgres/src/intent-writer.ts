@@ -88,7 +88,7 @@ export function createIntentWriter(db: Database, sql: ReturnType<typeof delivery
     await removeOrphans();
     let ids: string[];
     try {
-      ids = (await db.query<{ id: string }>(sql.insert, [JSON.stringify(inputs)])).rows.map((r) => r.id);
+      ids = (await db.query<{ ids: string[] | null }>(sql.insert, [JSON.stringify(inputs)])).rows[0]?.ids ?? [];
     } catch (error) {
       // The caller sends nothing for a batch that failed. A refusal by the server wrote nothing; a lost
       // connection may hide an insert that committed: its intents are removed, now or before the next
@@ -102,10 +102,10 @@ export function createIntentWriter(db: Database, sql: ReturnType<typeof delivery
       throw markTransient(error);
     }
     if (ids.length !== inputs.length) throw new AutomationError('CRM_ERR_CONFIG', `postgres ledger: ${ids.length} intents stored of ${inputs.length}`);
-    // Identity values increase in insertion order, which is batch order.
-    ids.sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+    // Identity values increase in insertion order, which is batch order; the statement sorts them.
     return inputs.map((input, n): Delivery => {
-      const createdAt = new Date(input.at);
+      // The instant `at` was validated from (the ISO text holds the same milliseconds).
+      const createdAt = new Date((intents[n] as NewDelivery).at.getTime());
       return {
         id: ids[n] as string,
         accountId: input.account_id,

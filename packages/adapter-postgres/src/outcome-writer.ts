@@ -1,7 +1,7 @@
 import { AutomationError, type AttemptResult, type FinishRequest } from '@crm-automation/core';
 import { isDataException, statement, storableText, wellFormed, type Database, type Statement } from './connection.js';
 import { timestampParam } from './dates.js';
-import { OUTCOME_INPUT, outcomeUpdate } from './delivery-statements.js';
+import { deliveryStatements, OUTCOME_INPUT, outcomeUpdate } from './delivery-statements.js';
 import { FINISH_INPUT, finishUpdate, triggerStatements } from './trigger-statements.js';
 import { isStoreId } from './ids.js';
 
@@ -44,29 +44,27 @@ export interface OutcomeStatements {
   finish: Statement;
   /** Delivery outcomes (`$1`); with `both`, when the ledger shares the store's database. */
   ledger?: Statement | undefined;
-  /** Finish (`$1`) and delivery outcomes (`$2`) in one statement, returning `(ledger, p)` rows. */
+  /** Finish (`$1`) and delivery outcomes (`$2`) in one statement. */
   both?: Statement | undefined;
 }
 
 /**
  * The statements for schema `s` (quoted): with the ledger, the two outcome updates in one statement
- * too (data-modifying CTEs on two tables, so one commit); `p` comes back with the lane it belongs to.
+ * too (data-modifying CTEs on two tables, so one commit). Each answers with one row: the positions
+ * (`p`) written, as one integer array per lane (null when none), which the driver reads faster than a
+ * row per outcome.
  */
 export function outcomeStatements(s: string, withLedger: boolean): OutcomeStatements {
   const finish = triggerStatements(s).finish;
   if (!withLedger) return { finish };
   return {
     finish,
-    ledger: statement(`
-      WITH input AS (${OUTCOME_INPUT.replace('$N', '$1')})
-      ${outcomeUpdate(s, 'input')}`),
+    ledger: deliveryStatements(s).outcomes,
     both: statement(`
       WITH finish_input AS (${FINISH_INPUT}), outcome_input AS (${OUTCOME_INPUT.replace('$N', '$2')}),
       finished AS (${finishUpdate(s, 'finish_input')}),
       moved AS (${outcomeUpdate(s, 'outcome_input')})
-      SELECT false AS ledger, p FROM finished
-      UNION ALL
-      SELECT true, p FROM moved`),
+      SELECT (SELECT array_agg(p) FROM finished) AS finished, (SELECT array_agg(p) FROM moved) AS moved`),
   };
 }
 
@@ -113,16 +111,16 @@ export function createOutcomeWriter(db: Database, sql: OutcomeStatements): Outco
       offsets[call.lane] += call.size;
     }
     const saved = { finish: new Array<boolean>(offsets.finish).fill(false), ledger: new Array<boolean>(offsets.ledger).fill(false) };
+    const mark = (lane: Call['lane'], written: readonly number[] | null | undefined) => {
+      for (const p of written ?? []) saved[lane][p] = true;
+    };
     if (lanes.finish.length > 0 && lanes.ledger.length > 0 && sql.both) {
-      const { rows } = await db.query<{ ledger: boolean; p: number }>(sql.both, [JSON.stringify(lanes.finish), JSON.stringify(lanes.ledger)]);
-      for (const row of rows) saved[row.ledger ? 'ledger' : 'finish'][Number(row.p)] = true;
+      const { rows } = await db.query<{ finished: number[] | null; moved: number[] | null }>(sql.both, [JSON.stringify(lanes.finish), JSON.stringify(lanes.ledger)]);
+      mark('finish', rows[0]?.finished);
+      mark('ledger', rows[0]?.moved);
     } else {
-      for (const lane of ['finish', 'ledger'] as const) {
-        const statement = lane === 'finish' ? sql.finish : sql.ledger;
-        if (lanes[lane].length === 0 || !statement) continue;
-        const { rows } = await db.query<{ p: number }>(statement, [JSON.stringify(lanes[lane])]);
-        for (const row of rows) saved[lane][Number(row.p)] = true;
-      }
+      if (lanes.finish.length > 0) mark('finish', (await db.query<{ finished: number[] | null }>(sql.finish, [JSON.stringify(lanes.finish)])).rows[0]?.finished);
+      if (lanes.ledger.length > 0 && sql.ledger) mark('ledger', (await db.query<{ moved: number[] | null }>(sql.ledger, [JSON.stringify(lanes.ledger)])).rows[0]?.moved);
     }
     calls.forEach((call, i) => call.resolve(saved[call.lane].slice(starts[i], (starts[i] as number) + call.size)));
   };

@@ -118,13 +118,14 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
 
     /**
      * Outcomes, many in one statement, each written only while its lease token still holds; returns
-     * the positions (`p`) of the outcomes it wrote. The outcomes arrive as one JSON array (`$1`):
+     * one row: the positions (`p`) of the outcomes it wrote as one array (null when none), which the
+     * driver reads faster than a row per outcome. The outcomes arrive as one JSON array (`$1`):
      * cheaper to build in Node than seven arrays of escaped elements (and as JSONB a little cheaper
      * for the server than JSON).
      */
     finish: statement(`
-      WITH input AS (${FINISH_INPUT})
-      ${finishUpdate(s, 'input')}`),
+      WITH input AS (${FINISH_INPUT}), finished AS (${finishUpdate(s, 'input')})
+      SELECT array_agg(p) AS finished FROM finished`),
 
     /** A user transition (cancel, manual retry); a retry notifies its due time like intake does. */
     transition: statement(`
