@@ -1,4 +1,4 @@
-import { getGlobalDispatcher, request, type Dispatcher } from 'undici';
+import { Agent, Dispatcher, getGlobalDispatcher, request } from 'undici';
 import { transportFailure } from '../outcome/gateway-failure.js';
 
 /** Default bound on how long a provider may take to answer, connect to last byte. */
@@ -23,6 +23,22 @@ export interface HttpExchangeResponse {
   headers: Record<string, string | string[] | undefined>;
   /** The body as text, cut at {@link MAX_RESPONSE_BYTES}. */
   body: string;
+}
+
+let ownAgent: Agent | undefined;
+
+/**
+ * The dispatcher of a request without one of its own: the global dispatcher when it is one of this
+ * undici's (an application's `setGlobalDispatcher(new ProxyAgent(...))` is honoured), else an agent of
+ * our own. The global slot is shared with Node's built-in fetch, and when anything calls `fetch` before
+ * the first send (the pg driver does on import) it holds Node's bundled undici agent, whose handler
+ * interface differs from this version's: composing on it fails every request ("invalid onError method").
+ */
+function defaultDispatcher(): Dispatcher {
+  const global = getGlobalDispatcher();
+  if (global instanceof Dispatcher) return global;
+  ownAgent ??= new Agent();
+  return ownAgent;
 }
 
 /**
@@ -66,7 +82,7 @@ export async function httpExchange(provider: string, req: HttpExchangeRequest): 
       headers: req.headers,
       body: req.body ?? null,
       signal,
-      dispatcher: noteWhenWritten(req.dispatcher ?? getGlobalDispatcher(), () => (written = true)),
+      dispatcher: noteWhenWritten(req.dispatcher ?? defaultDispatcher(), () => (written = true)),
     });
     const chunks: Buffer[] = [];
     let size = 0;
