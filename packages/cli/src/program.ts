@@ -1,3 +1,5 @@
+// One file: the command tree (every command, flag and its help text) is read as the CLI's one reference;
+// each command's work lives in src/commands/, this file only wires flags to it.
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';

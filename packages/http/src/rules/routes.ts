@@ -1,3 +1,5 @@
+// One file: every Rules API route is defined once here as data (method, path, scope, schemas, handler),
+// from which both Fastify and the OpenAPI document are built, so a route and its documentation cannot drift.
 import type { AutomationEngine, Rule, Trigger, TriggerStatus } from '@crm-automation/core';
 import { AutomationError, asUntrustedRule, checkJsonShape, checkOptions, formatPath, MAX_JSON_DEPTH, optionKeys, positiveIntOption, type DeliveryState, type UntrustedRuleInput } from '@crm-automation/core';
 import { normalizedRecipient } from '@crm-automation/core/spi';
