@@ -4,7 +4,7 @@ import type { Logger } from '../ports/logger.js';
 
 /**
  * Writes the ledger for dispatch: intents are batched across the triggers running at once (one
- * `recordIntents` per turn of the event loop) and awaited, since a send may start only once its
+ * `recordIntents` per turn of the event loop, or per {@link INTENT_BATCH_EARLY} intents) and awaited, since a send may start only once its
  * intent is stored; outcomes are batched the same way but not awaited by the send. A failed outcome
  * write is tried again with backoff ({@link OUTCOME_RETRY_DELAYS_MS}; outcomes are state-guarded, so
  * writing one twice changes nothing), because an outcome lost for good leaves its send `intent`, later
@@ -13,6 +13,15 @@ import type { Logger } from '../ports/logger.js';
  */
 /** Delays before each further try of a failed outcome write: about 25 s in all, under a typical lease. */
 export const OUTCOME_RETRY_DELAYS_MS: readonly number[] = [100, 400, 1_000, 2_500, 5_000, 7_500, 8_500];
+
+/**
+ * Intents queued at which a batch leaves at once rather than at the end of the turn. The triggers of
+ * a claim batch start together, so without it every send of a wave waits for the whole wave to be
+ * evaluated and then for one insert; in two halves, the first half's insert is on its way while the
+ * second half is evaluated, and the waves stop moving in lock-step (measured on PostgreSQL at
+ * concurrency 64: see bench/src/postgres-fire-path.bench.ts).
+ */
+export const INTENT_BATCH_EARLY = 32;
 
 export class DeliveryRecorder {
   private intents: Array<{ intent: NewDelivery; resolve: (d: Delivery) => void; reject: (e: unknown) => void }> = [];
@@ -33,7 +42,8 @@ export class DeliveryRecorder {
   intent(intent: NewDelivery): Promise<Delivery> {
     return new Promise<Delivery>((resolve, reject) => {
       this.intents.push({ intent, resolve, reject });
-      this.schedule();
+      if (this.intents.length >= INTENT_BATCH_EARLY) this.flush();
+      else this.schedule();
     });
   }
 
@@ -63,7 +73,10 @@ export class DeliveryRecorder {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    setImmediate(() => {
+      // An early flush may have taken everything since.
+      if (this.scheduled) this.flush();
+    });
   }
 
   private track(write: Promise<unknown>): void {
@@ -78,7 +91,8 @@ export class DeliveryRecorder {
     this.intents = [];
     this.outcomes = [];
     if (intents.length > 0) {
-      const write = this.ledger.recordIntents(intents.map((i) => i.intent)).then(
+      // A ledger that throws instead of rejecting fails this batch alone (an early flush runs inside a caller's promise).
+      const write = new Promise<Delivery[]>((resolve) => resolve(this.ledger.recordIntents(intents.map((i) => i.intent)))).then(
         (recorded) => intents.forEach((i, n) => (recorded[n] ? i.resolve(recorded[n]) : i.reject(new Error('the ledger returned fewer intents than it was given')))),
         (error: unknown) => intents.forEach((i) => i.reject(error)),
       );
@@ -88,7 +102,7 @@ export class DeliveryRecorder {
   }
 
   private writeOutcomes(outcomes: DeliveryOutcome[], tries: number): Promise<void> {
-    const write = this.ledger.recordOutcomes(outcomes).then(
+    const write = new Promise<boolean[]>((resolve) => resolve(this.ledger.recordOutcomes(outcomes))).then(
       () => undefined,
       (error: unknown): Promise<void> | undefined => {
         const delay = this.retryDelaysMs[tries];
