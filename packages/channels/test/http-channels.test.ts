@@ -23,14 +23,15 @@ describe('createHttpChannels', () => {
     expect(service.requests[0]?.headers['content-type']).toBe('application/json');
   });
 
-  it('maps 503 + Retry-After to a transient error', async () => {
+  it('maps 503 + Retry-After to a transient error naming the provider the service reported', async () => {
     service.failNextTransient(9);
     const channels = createHttpChannels({ baseUrl: `${service.url}/`, token: SERVICE_TOKEN });
     expect(await failure(channels['email']?.send(commandOf('email', { recipient: 'a@b.example', subject: 's', body: 'b' })) ?? Promise.resolve())).toMatchObject({
       retryable: true,
       status: 503,
       retryAfterMs: 9_000,
-      provider: 'notification-service',
+      // The stand-in service's gateway is named twilio; without a provider in its answer it would be notification-service.
+      provider: 'twilio',
     });
   });
 

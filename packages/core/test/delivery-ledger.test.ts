@@ -159,6 +159,37 @@ describe('the delivery ledger in the engine', () => {
     expect((await engine.deliveries.list(ACCOUNT)).items.map((d) => d.state)).toEqual(['intent']);
   });
 
+  it('reconciles an intent whose outcome write was lost from the trigger\'s history: accepted, with the provider id, not unknown', async () => {
+    const store = createMemoryStore();
+    const { gateway, taken } = provider();
+    // The ledger's outcome writes never land (the process died after recording the trigger's outcome).
+    const lost: typeof store = { ...store, recordOutcomes: () => new Promise<boolean[]>(() => {}) };
+    const first = createAutomationEngine({ store, ledger: lost, channels: { sms: gateway }, leaseMs: 2_000, sendTimeoutMs: 1_000 });
+    await first.rules.create(ACCOUNT, immediate);
+    await first.ingest(event());
+    expect(await first.runDue()).toMatchObject({ completed: 1 });
+    expect((await store.listDeliveries(ACCOUNT, {})).items.map((d) => d.state)).toEqual(['intent']);
+
+    const clock = createManualClock(new Date(Date.now() + 5_000));
+    const second = createAutomationEngine({ store, channels: { sms: gateway }, clock, leaseMs: 2_000, sendTimeoutMs: 1_000 });
+    expect(await second.deliveries.reconcile()).toBe(1);
+    const [settled] = (await second.deliveries.list(ACCOUNT)).items;
+    expect(settled).toMatchObject({ state: 'accepted', providerId: 'SM1' });
+    expect(settled?.events.at(-1)).toMatchObject({ state: 'accepted', source: 'reconcile' });
+    expect(taken).toHaveLength(1);
+  });
+
+  it('reconciles an intent whose trigger recorded nothing about the send as unknown', async () => {
+    const store = createMemoryStore();
+    const engine = createAutomationEngine({ store, channels: { sms: provider().gateway } });
+    await engine.rules.create(ACCOUNT, immediate);
+    await engine.ingest(event());
+    const [trigger] = (await engine.triggers.list(ACCOUNT)).items;
+    await store.recordIntents([{ accountId: ACCOUNT, triggerId: trigger?.id ?? '', ruleId: trigger?.ruleId ?? '', actionIndex: 0, attempt: 1, type: 'sms', provider: 'stand-in', idempotencyKey: 'k1', dedupes: false, at: new Date(Date.now() - 120_000) }]);
+    expect(await engine.deliveries.reconcile()).toBe(1);
+    expect((await engine.deliveries.list(ACCOUNT)).items.map((d) => d.state)).toEqual(['unknown']);
+  });
+
   it('refuses to resend an unknown send while its trigger has not finished, and changes nothing', async () => {
     const store = createMemoryStore();
     const { gateway } = provider();

@@ -139,7 +139,9 @@ export function createHttpChannels(options: HttpChannelsOptions): Record<string,
             throw new RemoteInFlightError(`notification-service: ${detail ?? 'the command is being sent by another worker'}`, parseRetryAfter(response.headers['retry-after']));
           }
           const providerCode = remote?.providerCode ?? remote?.code;
-          throw httpFailure('notification-service', response, {
+          // The provider the service's gateway named, so failure series and the ledger keep it too.
+          const provider = typeof remote?.provider === 'string' && remote.provider !== '' ? remote.provider : 'notification-service';
+          throw httpFailure(provider, response, {
             providerCode: typeof providerCode === 'string' || typeof providerCode === 'number' ? providerCode : undefined,
             detail,
             ambiguous: remote?.ambiguous === true,

@@ -146,7 +146,7 @@ export function failoverAfter(gateway: ChannelGateway | undefined, sends: readon
 }
 
 /** The provider's message id and name in what a gateway returned (`{ provider, id }` receipts). */
-function receiptOf(result: unknown): { providerId?: string; provider?: string } {
+export function receiptOf(result: unknown): { providerId?: string; provider?: string } {
   if (typeof result !== 'object' || result === null) return {};
   const { id, provider } = result as { id?: unknown; provider?: unknown };
   return { ...(typeof id === 'string' && id !== '' ? { providerId: id } : {}), ...(typeof provider === 'string' && provider !== '' ? { provider } : {}) };
@@ -304,7 +304,9 @@ export async function dispatchActions(
         result.outcomes.push({ index, type, status: 'failed', error, durationMs, ...(delivery ? { deliveryId: delivery.id } : {}) });
       }
       span.recordError(thrown);
-      ctx.onFailed?.({ command, error, durationMs, type, provider: gateway?.name ?? type, accountId: trigger.accountId });
+      // As for a send, the provider the error names (a Notification Service's answer says which one).
+      const named = typeof error['provider'] === 'string' && error['provider'] !== '' ? error['provider'] : undefined;
+      ctx.onFailed?.({ command, error, durationMs, type, provider: named ?? gateway?.name ?? type, accountId: trigger.accountId });
       ctx.logger.warn(
         { ruleId: trigger.ruleId, triggerId: trigger.id, accountId: trigger.accountId, actionIndex: index, error, ...(delivery ? { deliveryId: delivery.id } : {}) },
         ambiguous ? 'action outcome unknown' : 'action failed',

@@ -5,7 +5,9 @@ import type { ChannelMap } from '../ports/gateway.js';
 import type { Logger } from '../ports/logger.js';
 import type { TriggerStore } from '../ports/store.js';
 import type { Page } from '../rules/rule.js';
-import { failoverAfter } from '../dispatch/dispatch-actions.js';
+import { failoverAfter, receiptOf } from '../dispatch/dispatch-actions.js';
+import type { DeliveryOutcome } from '../ports/delivery-ledger.js';
+import type { Trigger } from '../scheduling/trigger.js';
 import { requireAccount } from './account.js';
 import type { EngineObserver } from './observer.js';
 
@@ -24,7 +26,11 @@ export interface DeliveryAdmin {
   resolve(accountId: string, id: string, resolution: { as: 'sent' | 'resend'; by?: string | undefined; note?: string | undefined }): Promise<Delivery | null>;
   /** Applies a provider receipt (the receipt routes call it), forward only. */
   applyReceipt(receipt: DeliveryReceipt): Promise<ReceiptResult>;
-  /** Marks intents older than the lease that never got an outcome as `unknown`; returns how many. */
+  /**
+   * Settles intents older than the lease that never got an outcome: from the trigger's history when it
+   * recorded how the send ended (the outcome write to the ledger was lost, not the send's result), else
+   * `unknown`. Returns how many were settled.
+   */
   reconcile(): Promise<number>;
 }
 
@@ -110,10 +116,39 @@ export function createDeliveryAdmin(ctx: DeliveryAdminContext): DeliveryAdmin {
       const stale = await ledger().staleIntents(new Date(at.getTime() - ctx.leaseMs), 1_000);
       if (stale.length === 0) return 0;
       const error = { code: 'CRM_ERR_DELIVERY_UNKNOWN', message: 'the engine stopped during this send; it may have reached the provider', retryable: false };
-      const applied = await ledger().recordOutcomes(stale.map((d) => ({ id: d.id, state: 'unknown' as const, at, source: 'reconcile' as const, error })));
+      // The trigger's outcome and the ledger's are two writes; when only the trigger's landed, its
+      // history says how the send ended, and that is what the ledger records (never a needless hold).
+      const triggers = new Map<string, Promise<Trigger | null>>();
+      const triggerOf = (d: Delivery) => {
+        const key = `${d.accountId}\u0000${d.triggerId}`;
+        let found = triggers.get(key);
+        if (!found) {
+          found = ctx.triggers.getTrigger(d.accountId, d.triggerId).catch(() => null);
+          triggers.set(key, found);
+        }
+        return found;
+      };
+      const outcomes: DeliveryOutcome[] = await Promise.all(
+        stale.map(async (d): Promise<DeliveryOutcome> => {
+          const trigger = await triggerOf(d);
+          const seen = trigger?.executionHistory.flatMap((h) => h.actions ?? []).find((a) => a.deliveryId === d.id && (a.status === 'sent' || a.status === 'failed'));
+          if (seen?.status === 'sent') {
+            const receipt = receiptOf(seen.result);
+            return { id: d.id, state: 'accepted', at, source: 'reconcile', ...(receipt.providerId ? { providerId: receipt.providerId } : {}), ...(receipt.provider ? { provider: receipt.provider } : {}) };
+          }
+          if (seen?.status === 'failed' && seen.error?.['ambiguous'] !== true) return { id: d.id, state: 'refused', at, source: 'reconcile', ...(seen.error ? { error: seen.error } : {}) };
+          return { id: d.id, state: 'unknown', at, source: 'reconcile', error };
+        }),
+      );
+      const applied = await ledger().recordOutcomes(outcomes);
       const count = applied.filter(Boolean).length;
-      for (const d of stale) ctx.observer.emit('delivery:changed', { delivery: { ...d, state: 'unknown' }, source: 'reconcile' });
-      if (count > 0) ctx.logger.warn({ deliveries: count }, 'sends interrupted by a stopped engine marked unknown');
+      const held = outcomes.filter((o, n) => applied[n] && o.state === 'unknown').length;
+      stale.forEach((d, n) => {
+        const outcome = outcomes[n];
+        if (applied[n] && outcome) ctx.observer.emit('delivery:changed', { delivery: { ...d, state: outcome.state, ...(outcome.providerId ? { providerId: outcome.providerId } : {}) }, source: 'reconcile' });
+      });
+      if (count > held) ctx.logger.info({ deliveries: count - held }, 'sends whose outcome the ledger missed settled from their triggers\' history');
+      if (held > 0) ctx.logger.warn({ deliveries: held }, 'sends interrupted by a stopped engine marked unknown');
       return count;
     },
   };
