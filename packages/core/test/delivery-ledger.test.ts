@@ -87,6 +87,11 @@ describe('the delivery ledger in the engine', () => {
     const second = createAutomationEngine({ store, channels: { sms: gateway }, clock, leaseMs: 300, sendTimeoutMs: 100 });
     expect(await second.runDue()).toMatchObject({ completed: 1 });
     expect(taken.map((t) => t.key)).toEqual([taken[0]?.key, taken[0]?.key]);
+    await second.stop();
+    // Both records are of one message (the provider deduplicated it by key): neither is left unknown.
+    const records = await store.listDeliveries(ACCOUNT, {});
+    expect(records.items.map((d) => [d.attempt, d.state]).sort()).toEqual([[1, 'accepted'], [2, 'accepted']]);
+    expect(records.items.find((d) => d.attempt === 1)?.events.at(-1)).toMatchObject({ state: 'accepted', source: 'reconcile' });
   });
 
   it('lets an operator settle an unknown send: `sent` resends nothing, `resend` sends the action once more', async () => {
@@ -188,6 +193,45 @@ describe('the delivery ledger in the engine', () => {
     await store.recordIntents([{ accountId: ACCOUNT, triggerId: trigger?.id ?? '', ruleId: trigger?.ruleId ?? '', actionIndex: 0, attempt: 1, type: 'sms', provider: 'stand-in', idempotencyKey: 'k1', dedupes: false, at: new Date(Date.now() - 120_000) }]);
     expect(await engine.deliveries.reconcile()).toBe(1);
     expect((await engine.deliveries.list(ACCOUNT)).items.map((d) => d.state)).toEqual(['unknown']);
+  });
+
+  it('completes, not fails with max-attempts, a trigger reclaimed past its budget whose sends the provider took', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    const store = createMemoryStore();
+    const { gateway, taken } = provider();
+    // The worker dies after the send: its trigger outcome never lands, its ledger outcome does.
+    const hangs = () => new Promise<never>(() => {});
+    const dying: typeof store = { ...store, finishAttempt: hangs, finishAttempts: hangs };
+    const first = createAutomationEngine({ store: dying, ledger: store, channels: { sms: gateway }, clock, maxAttempts: 1, leaseMs: 300, sendTimeoutMs: 100 });
+    await first.rules.create(ACCOUNT, immediate);
+    await first.ingest(event());
+    void first.runDue();
+    await expect.poll(async () => (await store.listDeliveries(ACCOUNT, {})).items.map((d) => d.state), { timeout: 5_000, interval: 20 }).toEqual(['accepted']);
+    await clock.advance(301);
+    const second = createAutomationEngine({ store, channels: { sms: gateway }, clock, maxAttempts: 1, leaseMs: 300, sendTimeoutMs: 100 });
+    expect(await second.runDue()).toMatchObject({ claimed: 1, completed: 1, failed: 0 });
+    const [trigger] = (await second.triggers.list(ACCOUNT)).items;
+    expect(trigger).toMatchObject({ status: 'completed', sentActions: [0] });
+    expect(trigger?.executionHistory.at(-1)).toMatchObject({ outcome: 'completed', reason: 'sent-before-lease-expired', actions: [{ index: 0, status: 'already-sent' }] });
+    expect(taken).toHaveLength(1);
+  });
+
+  it('still fails with max-attempts a trigger reclaimed past its budget whose send is not known taken', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    const store = createMemoryStore();
+    const hangs = () => new Promise<never>(() => {});
+    const stuck: ChannelGateway = { name: 'stuck', send: hangs };
+    const dying: typeof store = { ...store, finishAttempt: hangs, finishAttempts: hangs };
+    const first = createAutomationEngine({ store: dying, ledger: store, channels: { sms: stuck }, clock, maxAttempts: 1, leaseMs: 300, sendTimeoutMs: 100 });
+    await first.rules.create(ACCOUNT, immediate);
+    await first.ingest(event());
+    void first.runDue();
+    await expect.poll(async () => (await store.listDeliveries(ACCOUNT, {})).items.length, { timeout: 5_000, interval: 20 }).toBe(1);
+    await clock.advance(301);
+    const second = createAutomationEngine({ store, channels: { sms: provider().gateway }, clock, maxAttempts: 1, leaseMs: 300, sendTimeoutMs: 100 });
+    expect(await second.runDue()).toMatchObject({ claimed: 1, failed: 1 });
+    const [trigger] = (await second.triggers.list(ACCOUNT)).items;
+    expect(trigger?.executionHistory.at(-1)).toMatchObject({ outcome: 'failed', reason: 'max-attempts' });
   });
 
   it('refuses to resend an unknown send while its trigger has not finished, and changes nothing', async () => {

@@ -277,6 +277,14 @@ export async function dispatchActions(
           ...(receipt.providerId ? { providerId: receipt.providerId } : {}),
           ...(receipt.provider && receipt.provider !== delivery.provider ? { provider: receipt.provider } : {}),
         });
+        // Earlier sends of this action left `intent` or `unknown` carried the same idempotency key to a
+        // provider that deduplicates by it: they and this one are one message, now known accepted.
+        if (gateway.dedupes) {
+          for (const before of earliest.get(index) ?? []) {
+            if (before.id === delivery.id || before.idempotencyKey !== delivery.idempotencyKey || (before.state !== 'intent' && before.state !== 'unknown')) continue;
+            recorder.outcome({ id: before.id, state: 'accepted', at: ctx.clock.now(), source: 'reconcile', ...(receipt.providerId ? { providerId: receipt.providerId } : {}) });
+          }
+        }
       }
       // The provider that took it, as the receipt names it: through a Notification Service or a
       // failover gateway, that is the real provider rather than the gateway in front of it.

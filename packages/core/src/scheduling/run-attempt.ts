@@ -5,7 +5,7 @@ import type { Span } from '../ports/tracer.js';
 import type { AttemptResult, TriggerStore } from '../ports/store.js';
 import type { CompiledRuleCache, Evaluation } from '../rules/compiled-rule.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import type { ClaimedTrigger, ErrorSummary, HistoryEntry } from './trigger.js';
+import type { ActionOutcome, ClaimedTrigger, ErrorSummary, HistoryEntry } from './trigger.js';
 
 export interface AttemptContext extends DispatchContext {
   store: TriggerStore;
@@ -90,7 +90,10 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
   const budget = attemptsInBudget(trigger);
 
   if (budget > ctx.maxAttempts) {
-    // Reclaimed after its lease expired with no attempts left: a worker died on it every time.
+    // Reclaimed after its lease expired with no attempts left: a worker died on it every time. It may
+    // have died after its sends: where the ledger says the provider took every action, it is done.
+    const settled = await sentPerLedger(trigger, ctx);
+    if (settled) return finish('completed', { reason: 'sent-before-lease-expired', ruleVersion: settled.ruleVersion, actions: settled.actions }, { sentActions: settled.actions.map((a) => a.index) });
     return finish('failed', { reason: 'max-attempts', error: { code: 'CRM_ERR_MAX_ATTEMPTS', message: `gave up after ${ctx.maxAttempts} attempts; the lease expired on the last one`, retryable: false } });
   }
 
@@ -142,4 +145,32 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
     return finish('completed', { ...entry, reason: DELIVERY_UNKNOWN }, { sentActions: dispatched.sent });
   }
   return finish('completed', entry, { sentActions: dispatched.sent });
+}
+
+/** States of a delivery the provider took. */
+const TAKEN_STATES: ReadonlySet<string> = new Set(['accepted', 'delivered', 'undelivered', 'bounced', 'failed']);
+
+/**
+ * Every action of the trigger's rule, with the ledger's record of a send the provider took, or
+ * undefined when any action lacks one (or there is no ledger, or no rule to count the actions of).
+ */
+async function sentPerLedger(trigger: ClaimedTrigger, ctx: AttemptContext): Promise<{ ruleVersion: number; actions: ActionOutcome[] } | undefined> {
+  if (!ctx.deliveries) return undefined;
+  try {
+    const rule = await ctx.ruleSource.getRule(trigger.accountId, trigger.ruleId);
+    if (!rule || rule.actions.length === 0) return undefined;
+    const sends = await ctx.deliveries.ledger.deliveriesOfTrigger(trigger.accountId, trigger.id);
+    const actions: ActionOutcome[] = [];
+    for (let index = 0; index < rule.actions.length; index++) {
+      const taken = sends.find((d) => d.actionIndex === index && TAKEN_STATES.has(d.state));
+      const type = rule.actions[index]?.type ?? 'unknown';
+      if (trigger.sentActions.includes(index)) actions.push({ index, type, status: 'already-sent' });
+      else if (taken) actions.push({ index, type, status: 'already-sent', deliveryId: taken.id });
+      else return undefined;
+    }
+    return { ruleVersion: rule.version, actions };
+  } catch {
+    // Reading failed: the trigger fails as it would have without a ledger.
+    return undefined;
+  }
 }
