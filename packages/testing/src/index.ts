@@ -9,3 +9,4 @@ export * from './option-typos.js';
 export * from './crash-consumer.js';
 export * from './subscribed-groups.js';
 export * from './malformed-requests.js';
+export * from './adapter-fixtures.js';
