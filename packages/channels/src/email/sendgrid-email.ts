@@ -1,22 +1,12 @@
-import {
-  AutomationError,
-  checkOptions,
-  emailCommandSchema,
-  emailRuleParamsSchema,
-  hasLineBreak,
-  optionKeys,
-  positiveIntOption,
-  type ChannelGateway,
-  type EmailCommandParams,
-} from '@crm-automation/core';
+import { AutomationError, checkOptions, optionKeys, positiveIntOption, type ChannelGateway } from '@crm-automation/core';
 import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-exchange.js';
 import { httpFailure } from '../outcome/gateway-failure.js';
 import { MAX_RETRY_AFTER_MS } from '../outcome/retry-after.js';
 import type { SendReceipt } from '../receipt.js';
-import { providerName, requireSenderAddress, requireValidCommand } from '../validation/command-params.js';
+import { providerName, requireSenderAddress } from '../validation/command-params.js';
+import { emailGatewaySchemas, senderOf, validEmailCommand, type EmailSender } from './email-gateway-parts.js';
 
-/** A sender: an address, or an address with a display name. */
-export type EmailSender = string | { email: string; name?: string | undefined };
+export type { EmailSender } from './email-gateway-parts.js';
 
 export interface SendgridEmailOptions {
   apiKey: string;
@@ -35,18 +25,6 @@ export interface SendgridEmailOptions {
 const DEFAULT_BASE_URL = 'https://api.sendgrid.com';
 
 const SENDGRID_OPTION_KEYS = optionKeys<SendgridEmailOptions>()('apiKey', 'from', 'replyTo', 'baseUrl', 'timeoutMs', 'now', 'name');
-const SENDER_KEYS = optionKeys<Exclude<EmailSender, string>>()('email', 'name');
-
-/** Normalizes and checks a configured sender. */
-export function senderOf(provider: string, from: EmailSender, factory: string = provider): { email: string; name?: string } {
-  if (typeof from !== 'string') checkOptions(`${factory}: from`, from, SENDER_KEYS, true);
-  const sender = typeof from === 'string' ? { email: from } : from;
-  requireSenderAddress(provider, 'from', sender.email);
-  if (sender.name !== undefined && (typeof sender.name !== 'string' || hasLineBreak(sender.name))) {
-    throw new AutomationError('CRM_ERR_CONFIG', `${provider}: from.name contains a line break`);
-  }
-  return sender.name === undefined ? { email: sender.email } : { email: sender.email, name: sender.name };
-}
 
 /**
  * Email through SendGrid's v3 Mail Send API (`POST /v3/mail/send`, bearer API key, JSON). With a
@@ -71,11 +49,9 @@ export function createSendgridEmail(options: SendgridEmailOptions): ChannelGatew
 
   return {
     name,
-    paramsSchema: emailRuleParamsSchema,
-    commandSchema: emailCommandSchema,
+    ...emailGatewaySchemas,
     async send(command, context): Promise<SendReceipt> {
-      requireValidCommand(name, emailCommandSchema, command.params);
-      const email = command.params as EmailCommandParams;
+      const email = validEmailCommand(name, command.params);
       const m = command.metadata;
       const personalization: Record<string, unknown> = { to: [{ email: email.recipient }] };
       const body: Record<string, unknown> = {

@@ -1,21 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { createTransport as nodemailerCreateTransport } from 'nodemailer';
-import {
-  AutomationError,
-  checkOptions,
-  emailCommandSchema,
-  emailRuleParamsSchema,
-  hasLineBreak,
-  optionKeys,
-  positiveIntOption,
-  type ChannelGateway,
-  type EmailCommandParams,
-} from '@crm-automation/core';
+import { AutomationError, checkOptions, hasLineBreak, optionKeys, positiveIntOption, type ChannelGateway } from '@crm-automation/core';
 import { DEFAULT_TIMEOUT_MS } from '../http/http-exchange.js';
 import { permanentFailure, smtpFailure } from '../outcome/gateway-failure.js';
 import type { SendReceipt } from '../receipt.js';
-import { providerName, requireValidCommand } from '../validation/command-params.js';
-import { senderOf, type EmailSender } from './sendgrid-email.js';
+import { providerName } from '../validation/command-params.js';
+import { emailGatewaySchemas, senderOf, validEmailCommand, type EmailSender } from './email-gateway-parts.js';
 
 /** What a template renderer produces for {@link SmtpEmailOptions.renderTemplate}. */
 export interface RenderedEmail {
@@ -93,11 +83,9 @@ export function smtpEmailGateway(createTransport: SmtpTransportFactory, options:
     // The Message-ID is derived from the idempotency key: a resent message is the same message to
     // every receiving system that de-duplicates by Message-ID, so an `unknown` send may be retried.
     dedupes: true,
-    paramsSchema: emailRuleParamsSchema,
-    commandSchema: emailCommandSchema,
+    ...emailGatewaySchemas,
     async send(command, context): Promise<SendReceipt> {
-      requireValidCommand(name, emailCommandSchema, command.params);
-      const email = command.params as EmailCommandParams;
+      const email = validEmailCommand(name, command.params);
       let { subject } = email;
       let text = email.body;
       let html = email.html;

@@ -1,4 +1,5 @@
-import { AutomationError, hasLineBreak, isEmailAddress, paramsIssues, type ParamsSchema, type ValidationIssue } from '@crm-automation/core';
+import { AutomationError, hasLineBreak, isEmailAddress, type ParamsSchema, type ValidationIssue } from '@crm-automation/core';
+import { paramsIssues } from '@crm-automation/core/spi';
 import { permanentFailure } from '../outcome/gateway-failure.js';
 
 /**
@@ -7,27 +8,11 @@ import { permanentFailure } from '../outcome/gateway-failure.js';
  * Service. Only what is specific to a provider's configuration (the sender address) is checked here.
  */
 
-type ParseResult = ReturnType<ParamsSchema['safeParse']>;
-type Issue = NonNullable<ParseResult['error']>['issues'][number];
-
-/**
- * zod reports a bad record key (a reserved or malformed header name) as one `invalid_key` issue that
- * wraps the real one ("Invalid key in record"); unwrapping it keeps the code (`reserved_header`) and
- * the message that say what is wrong.
- */
-function unwrapKeyIssues(issues: readonly Issue[]): Issue[] {
-  return issues.flatMap((issue) => {
-    const inner = (issue as { issues?: unknown }).issues;
-    if (issue.code !== 'invalid_key' || !Array.isArray(inner) || inner.length === 0) return [issue];
-    return (inner as Issue[]).map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
-  });
-}
-
 /** The problems of `params` against `schema`, with paths under `params` (empty when they are valid). */
 export function commandIssues(schema: ParamsSchema, params: unknown, prefix: readonly PropertyKey[] = ['params']): ValidationIssue[] {
   const result = schema.safeParse(params);
-  if (result.success) return [];
-  return paramsIssues({ success: false, error: { issues: unwrapKeyIssues(result.error?.issues ?? []) } }, prefix);
+  // paramsIssues unwraps zod's `invalid_key` wrapper, so a reserved header keeps its own code.
+  return result.success ? [] : paramsIssues(result, prefix);
 }
 
 /**

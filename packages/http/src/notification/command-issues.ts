@@ -1,24 +1,12 @@
-import { paramsIssues, type ParamsSchema, type ValidationIssue } from '@crm-automation/core';
-
-type ParseResult = ReturnType<ParamsSchema['safeParse']>;
-type Issue = NonNullable<ParseResult['error']>['issues'][number];
+import type { ParamsSchema, ValidationIssue } from '@crm-automation/core';
+import { paramsIssues } from '@crm-automation/core/spi';
 
 /**
- * zod reports a bad record key (a reserved or malformed header name) as one `invalid_key` issue that
- * wraps the real one ("Invalid key in record"); unwrapping it keeps the code (`reserved_header`) and
- * message that say what is wrong.
+ * Every problem of `value` against `schema`, with our codes and paths under `prefix`; empty when valid.
+ * `paramsIssues` is the one mapping of zod issues (it unwraps a bad record key's `invalid_key` into the
+ * key's own code, e.g. `reserved_header`), shared with the channels' send-time check.
  */
-function unwrapKeyIssues(issues: readonly Issue[]): Issue[] {
-  return issues.flatMap((issue) => {
-    const inner = (issue as { issues?: unknown }).issues;
-    if (issue.code !== 'invalid_key' || !Array.isArray(inner) || inner.length === 0) return [issue];
-    return (inner as Issue[]).map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
-  });
-}
-
-/** Every problem of `value` against `schema`, with our codes and paths under `prefix`; empty when valid. */
 export function schemaIssues(schema: ParamsSchema, value: unknown, prefix: readonly PropertyKey[] = []): ValidationIssue[] {
   const result = schema.safeParse(value);
-  if (result.success) return [];
-  return paramsIssues({ success: false, error: { issues: unwrapKeyIssues(result.error?.issues ?? []) } }, prefix);
+  return result.success ? [] : paramsIssues(result, prefix);
 }
