@@ -1,27 +1,11 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createAutomationEngine, createRecordingChannel, GatewayError, type Delivery } from '@crm-automation/core';
 import { createMemoryRuleStore, createMemoryStore, createMemoryTriggerStore } from '@crm-automation/core/memory';
-import { CliError, keepsDeliveryLedger, requireDeliveryLedger, runCli, type CliConnections, type ResolveDeliveryResult } from '../src/index.js';
+import { CliError, keepsDeliveryLedger, requireDeliveryLedger, type CliConnections, type ResolveDeliveryResult } from '../src/index.js';
+import { runCaptured } from './cli-run.js';
 import { memoryWorld, smsRule, type MemoryWorld } from './memory-world.js';
 
-function sink(): Writable & { text: () => string } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return Object.assign(stream, { text: () => chunks.join('') });
-}
-
-async function cli(args: string[], connections: CliConnections) {
-  const stdout = sink();
-  const stderr = sink();
-  const code = await runCli(['node', 'crm-automation', ...args], { stdout, stderr, connect: () => connections });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+const cli = (args: string[], connections: CliConnections) => runCaptured(args, () => connections);
 
 const json = <T>(run: { code: number; stdout: string; stderr: string }): T => {
   expect([run.code, run.stderr]).toEqual([0, '']);

@@ -1,35 +1,12 @@
-import { Writable } from 'node:stream';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, type CliConnections } from '../src/index.js';
+import type { CliConnections } from '../src/index.js';
+import { guardedConnect, runCaptured } from './cli-run.js';
 import { memoryWorld, smsRule } from './memory-world.js';
 
-function sink(): Writable & { text: () => string } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return Object.assign(stream, { text: () => chunks.join('') });
-}
-
-async function cli(args: string[], connections?: CliConnections) {
-  const stdout = sink();
-  const stderr = sink();
-  const code = await runCli(['node', 'crm-automation', ...args], {
-    stdout,
-    stderr,
-    connect: () => {
-      if (!connections) throw new Error('this command should not connect');
-      return connections;
-    },
-  });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+const cli = (args: string[], connections?: CliConnections) => runCaptured(args, guardedConnect(connections).connect);
 
 const COMMANDS = [
   [],

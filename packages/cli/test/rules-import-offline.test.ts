@@ -1,39 +1,18 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAutomationEngine } from '@crm-automation/core';
 import { createMemoryStore } from '@crm-automation/core/memory';
-import { importRules, runCli, type CliConnections, type RulesFileCheck } from '../src/index.js';
+import { importRules, type CliConnections, type RulesFileCheck } from '../src/index.js';
+import { guardedConnect, runCaptured } from './cli-run.js';
 import { memoryWorld, smsRule } from './memory-world.js';
-
-function sink(): Writable & { text: () => string } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return Object.assign(stream, { text: () => chunks.join('') });
-}
 
 /** The CLI with a `connect` that fails the test when called, unless `connections` are given. */
 async function cli(args: string[], connections?: CliConnections) {
-  const stdout = sink();
-  const stderr = sink();
-  let connected = false;
-  const code = await runCli(['node', 'crm-automation', ...args], {
-    stdout,
-    stderr,
-    connect: () => {
-      connected = true;
-      if (!connections) throw new Error('this command should not connect');
-      return connections;
-    },
-  });
-  return { code, stdout: stdout.text(), stderr: stderr.text(), connected };
+  const guard = guardedConnect(connections);
+  const run = await runCaptured(args, guard.connect);
+  return { ...run, connected: guard.called };
 }
 
 /** `GET /rules` as the Rules API answers it, saved to a file. */

@@ -1,29 +1,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMongoStore } from '@crm-automation/adapter-mongo';
 import { createPostgresStore } from '@crm-automation/adapter-postgres';
-import { DEFAULT_DATABASE_NAME, runCli } from '../src/index.js';
+import { DEFAULT_DATABASE_NAME } from '../src/index.js';
 import { printableUrl } from '../src/stores/store-unreachable.js';
-
-function sink(): Writable & { text: () => string } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return Object.assign(stream, { text: () => chunks.join('') });
-}
+import { runCaptured } from './cli-run.js';
 
 /** The real CLI with its real connections (no `connect` injected), as `crm-automation <args>`. */
-async function cli(args: string[]) {
-  const stdout = sink();
-  const stderr = sink();
-  const code = await runCli(['node', 'crm-automation', ...args], { stdout, stderr });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+const cli = (args: string[]) => runCaptured(args);
 
 const listen = (server: Server) =>
   new Promise<number>((resolve, reject) => {
