@@ -1,25 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AutomationEvent } from '@crm-automation/core';
-import { createKafkaBus, type KafkaBus } from '../src/index.js';
+import { cleanUpBusesAfterEach } from '@crm-automation/testing';
+import { createKafkaBus } from '../src/index.js';
 import { deleteKafkaNames } from './kafka-cleanup.js';
 import { kafkaBrokers, kafkaSubject, requireKafka } from './kafka-subject.js';
 
 beforeAll(requireKafka);
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function track(subject: ReturnType<typeof kafkaSubject>): KafkaBus {
-  cleanups.push(async () => {
-    await subject.bus.close();
-    await subject.cleanup?.();
-  });
-  return subject.bus;
-}
+const { track, defer } = cleanUpBusesAfterEach();
 
 const event = (accountId: string, n = 0): AutomationEvent => ({ id: `evt-${randomUUID()}`, name: 'job.status.changed', accountId, payload: { n } });
 
@@ -146,6 +136,6 @@ describe('Kafka bus', () => {
     } finally {
       await other.close();
     }
-    cleanups.push(() => deleteKafkaNames(kafkaBrokers, { topics: [], groups: [`${bus.topics.deadLetter}.replay`] }));
+    defer(() => deleteKafkaNames(kafkaBrokers, { topics: [], groups: [`${bus.topics.deadLetter}.replay`] }));
   });
 });

@@ -1,35 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AutomationEvent, BusStats } from '@crm-automation/core';
+import { busStatsWhen, cleanUpBusesAfterEach } from '@crm-automation/testing';
 import { isKafkaBusError, type KafkaBus } from '../src/index.js';
 import { kafkaSubject, requireKafka } from './kafka-subject.js';
 
 beforeAll(requireKafka);
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function track(subject: ReturnType<typeof kafkaSubject>): KafkaBus {
-  cleanups.push(async () => {
-    await subject.bus.close();
-    await subject.cleanup?.();
-  });
-  return subject.bus;
-}
+const { track } = cleanUpBusesAfterEach();
 
 const event = (accountId: string): AutomationEvent => ({ id: `evt-${randomUUID()}`, name: 'job.status.changed', accountId, payload: {} });
 
-async function statsWhen(bus: KafkaBus, ready: (stats: BusStats) => boolean, what: string): Promise<BusStats> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const stats = await bus.stats();
-    if (ready(stats)) return stats;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last stats ${JSON.stringify(stats)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** Broker stats settle asynchronously; polls until they say what the test expects. */
+const statsWhen = (bus: KafkaBus, ready: (stats: BusStats) => boolean, what: string) => busStatsWhen(bus, ready, what, { timeoutMs: 60_000, everyMs: 200 });
 
 const total = (stats: BusStats) => stats.backlog.reduce((n, b) => n + b.messages, 0);
 

@@ -1,25 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AutomationEvent, BusSubscription } from '@crm-automation/core';
-import { createRabbitBus, isRabbitBusError, type RabbitBus } from '../src/index.js';
+import { cleanUpBusesAfterEach } from '@crm-automation/testing';
+import { createRabbitBus, isRabbitBusError } from '../src/index.js';
 import { deleteTopology } from './rabbit-cleanup.js';
 import { rabbitSubject, rabbitUrl, requireRabbit } from './rabbit-subject.js';
 
 beforeAll(requireRabbit);
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function track(subject: ReturnType<typeof rabbitSubject>): RabbitBus {
-  cleanups.push(async () => {
-    await subject.bus.close();
-    await subject.cleanup?.();
-  });
-  return subject.bus;
-}
+const { track, defer } = cleanUpBusesAfterEach();
 
 const event = (accountId = 'acc-1'): AutomationEvent => ({ id: `evt-${randomUUID()}`, name: 'job.status.changed', accountId, payload: { job: { status: 'Done' } } });
 
@@ -128,7 +118,7 @@ describe('RabbitMQ bus', () => {
     const bus = track(subject);
     await (await bus.subscribe(async () => {}, { group: 'intake' })).stop();
     const classic = createRabbitBus({ url: rabbitUrl, exchange: subject.namespace, queuePrefix: subject.namespace, queueType: 'classic' });
-    cleanups.push(() => classic.close());
+    defer(() => classic.close());
     const error: unknown = await classic.subscribe(async () => {}, { group: 'intake' }).catch((e: unknown) => e);
     expect(String(error)).toMatch(/PRECONDITION_FAILED|inequivalent arg/);
   });

@@ -1,36 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AutomationEvent, BusStats } from '@crm-automation/core';
+import { busStatsWhen, cleanUpBusesAfterEach } from '@crm-automation/testing';
 import { isRabbitBusError, type RabbitBus } from '../src/index.js';
 import { rabbitSubject, rabbitUrl, requireRabbit } from './rabbit-subject.js';
 
 beforeAll(requireRabbit);
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function track(subject: ReturnType<typeof rabbitSubject>): RabbitBus {
-  cleanups.push(async () => {
-    await subject.bus.close();
-    await subject.cleanup?.();
-  });
-  return subject.bus;
-}
+const { track } = cleanUpBusesAfterEach();
 
 const event = (accountId = 'acc-1'): AutomationEvent => ({ id: `evt-${randomUUID()}`, name: 'job.status.changed', accountId, payload: {} });
 
-async function statsWhen(bus: RabbitBus, ready: (stats: BusStats) => boolean, what: string): Promise<BusStats> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const stats = await bus.stats();
-    if (ready(stats)) return stats;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last stats ${JSON.stringify(stats)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** Broker stats settle asynchronously; polls until they say what the test expects. */
+const statsWhen = (bus: RabbitBus, ready: (stats: BusStats) => boolean, what: string) => busStatsWhen(bus, ready, what, { timeoutMs: 20_000, everyMs: 100 });
 
 describe('RabbitMQ bus stats()', () => {
   it('reports ready messages and consumers of each group queue, and the dead letters of every group', async () => {

@@ -1,25 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKafkaBus } from '@crm-automation/adapter-kafka';
 import { createRabbitBus } from '@crm-automation/adapter-rabbitmq';
 import type { AutomationEvent, EventBus } from '@crm-automation/core';
+import { cleanUpBusesAfterEach, rabbitAndKafkaFromEnv } from '@crm-automation/testing';
 import type { DeadLetterRow, ReplayResult } from '../src/index.js';
 import { spawnCli, spawnCliJson } from './spawn-cli.js';
 
-const rabbitUrl = process.env.RABBITMQ_URL ?? '';
-const kafkaBrokers = process.env.KAFKA_BROKERS ?? '';
-
-beforeAll(() => {
-  if (!rabbitUrl) throw new Error('RABBITMQ_URL is not set: run `scripts/services.sh up rabbitmq` and export what it prints');
-  if (!kafkaBrokers) throw new Error('KAFKA_BROKERS is not set: run `scripts/services.sh up kafka` and export what it prints');
-});
-
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
+const { rabbitUrl, kafkaBrokers } = rabbitAndKafkaFromEnv();
+// Broker names are dropped best-effort: a leftover topic must not fail a test that passed.
+const { defer } = cleanUpBusesAfterEach({ ignoreFailures: true });
 
 interface Subject {
   bus: EventBus & { deadLetters: { list(filter?: { group?: string }): Promise<unknown[]> } };
@@ -30,7 +22,7 @@ interface Subject {
 function rabbitSubject(): Subject {
   const namespace = `cli.${randomUUID().slice(0, 8)}`;
   const bus = createRabbitBus({ url: rabbitUrl, exchange: namespace, queuePrefix: namespace, queueType: 'classic', retryDelaysMs: [100], groups: ['intake'] });
-  cleanups.push(async () => {
+  defer(async () => {
     await bus.close();
     const model = await connect(rabbitUrl);
     const channel = await model.createChannel();
@@ -44,7 +36,7 @@ function rabbitSubject(): Subject {
 function kafkaSubject(): Subject {
   const topic = `cli-${randomUUID().slice(0, 8)}`;
   const bus = createKafkaBus({ brokers: kafkaBrokers, topic, partitions: 1, sessionTimeoutMs: 10_000, retryDelaysMs: [100] });
-  cleanups.push(async () => {
+  defer(async () => {
     await bus.close();
     const admin = new Kafka({ clientId: 'cli-test-cleanup', brokers: kafkaBrokers.split(','), logLevel: logLevel.NOTHING }).admin();
     await admin.connect();

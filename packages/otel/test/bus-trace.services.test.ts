@@ -1,27 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKafkaBus } from '@crm-automation/adapter-kafka';
 import { createRabbitBus } from '@crm-automation/adapter-rabbitmq';
 import { createHttpChannels } from '@crm-automation/channels';
 import { createAutomationEngine, createMemoryStore, type EventBus } from '@crm-automation/core';
+import { cleanUpBusesAfterEach, rabbitAndKafkaFromEnv } from '@crm-automation/testing';
 import { SERVICE_TOKEN, startNotificationService } from './notification-process.js';
 import { everyChannelRule, jobDone } from './rule-fixture.js';
 import { chainOf, parentIdOf, spanIdOf, spanRecorder, traceIdOf } from './span-recorder.js';
 
-const rabbitUrl = process.env.RABBITMQ_URL ?? '';
-const kafkaBrokers = process.env.KAFKA_BROKERS ?? '';
-
-beforeAll(() => {
-  if (!rabbitUrl) throw new Error('RABBITMQ_URL is not set: run `scripts/services.sh up rabbitmq` and export what it prints');
-  if (!kafkaBrokers) throw new Error('KAFKA_BROKERS is not set: run `scripts/services.sh up kafka` and export what it prints');
-});
-
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
+const { rabbitUrl, kafkaBrokers } = rabbitAndKafkaFromEnv();
+// Broker names are dropped best-effort: a leftover topic must not fail a test that passed.
+const { defer } = cleanUpBusesAfterEach({ ignoreFailures: true });
 
 interface BusPair {
   /** The CRM's bus (publishes only). */
@@ -34,7 +26,7 @@ function rabbitPair(): BusPair {
   const namespace = `otel.${randomUUID().slice(0, 8)}`;
   const options = { url: rabbitUrl, exchange: namespace, queuePrefix: namespace, queueType: 'classic' as const, retryDelaysMs: [100], groups: ['automation-intake'] };
   const pair = { crm: createRabbitBus(options), triggers: createRabbitBus(options) };
-  cleanups.push(async () => {
+  defer(async () => {
     const model = await connect(rabbitUrl);
     const channel = await model.createChannel();
     for (const queue of ['', '.dead-letter', '.retry.100ms']) await channel.deleteQueue(`${namespace}.automation-intake${queue}`);
@@ -48,7 +40,7 @@ function kafkaPair(): BusPair {
   const topic = `otel-${randomUUID().slice(0, 8)}`;
   const options = { brokers: kafkaBrokers, topic, partitions: 1, sessionTimeoutMs: 10_000, retryDelaysMs: [100] };
   const pair = { crm: createKafkaBus(options), triggers: createKafkaBus(options) };
-  cleanups.push(async () => {
+  defer(async () => {
     const admin = new Kafka({ clientId: 'otel-test-cleanup', brokers: kafkaBrokers.split(','), logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     await admin.deleteGroups(['automation-intake', 'automation-intake.retry']).catch(() => []);
@@ -76,7 +68,7 @@ describe.each([
     const notificationService = spanRecorder('notification-service');
     const notifications = await startNotificationService(notificationService);
     const buses = makePair();
-    cleanups.push(() => notifications.close(), () => buses.crm.close(), () => buses.triggers.close());
+    defer(() => notifications.close(), () => buses.crm.close(), () => buses.triggers.close());
 
     // Three processes in one test: each has its own OTel SDK, so only propagated headers link them.
     const crmEngine = createAutomationEngine({ store: createMemoryStore(), bus: buses.crm, tracer: crm.tracer });
@@ -87,7 +79,7 @@ describe.each([
       tracer: triggerService.tracer,
       pollIntervalMs: 50,
     });
-    cleanups.push(() => engine.stop());
+    defer(() => engine.stop());
     await engine.rules.create('acc_1', everyChannelRule);
     await engine.start();
 

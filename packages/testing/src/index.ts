@@ -10,3 +10,4 @@ export * from './crash-consumer.js';
 export * from './subscribed-groups.js';
 export * from './malformed-requests.js';
 export * from './adapter-fixtures.js';
+export * from './bus-subjects.js';
