@@ -1,15 +1,16 @@
 import { createServer as createTcpServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSendgridEmail, createSmtpEmail, createTwilioSms, createWebhook, type ClosableChannelGateway, type HostResolver } from '@crm-automation/channels';
+import { createSendgridEmail, createTwilioSms, createWebhook, type HostResolver } from '@crm-automation/channels';
 import type { ActionCommand, ChannelGateway } from '@crm-automation/core';
 import { commandOf } from './support/commands.js';
 import { SENDGRID_API_KEY, startFakeSendgrid, type FakeSendgrid } from './support/fake-sendgrid.js';
 import { startFakeTwilio, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, type FakeTwilio } from './support/fake-twilio.js';
 import { closedPort } from './support/local-http-server.js';
-import { SMTP_PASS, SMTP_USER, startLocalSmtpServer, type LocalSmtpServer } from './support/local-smtp-server.js';
+import type { LocalSmtpServer } from './support/local-smtp-server.js';
 import { failure, webhookCommand } from './support/webhook-command.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
+import { fakeProviderPerTest, smtpServerPerTest } from './support/per-test.js';
 
 // Which failures may have reached the provider. Ambiguous ones are held by the engine (unknown) unless
 // the gateway dedupes; the others are ordinary transient or permanent failures.
@@ -26,13 +27,7 @@ const signal = (controller = new AbortController()) => ({ controller, context: {
 
 describe('Twilio sends: ambiguity, aborts, status callbacks', () => {
   let twilio: FakeTwilio;
-  beforeEach(async () => {
-    twilio = await startFakeTwilio();
-  });
-  afterEach(async () => {
-    expect(twilio.violations).toEqual([]);
-    await twilio.close();
-  });
+  fakeProviderPerTest(startFakeTwilio, (started) => (twilio = started));
   const gateway = (extra: Partial<Parameters<typeof createTwilioSms>[0]> = {}) =>
     createTwilioSms({ accountSid: TWILIO_ACCOUNT_SID, authToken: TWILIO_AUTH_TOKEN, from: '+15550001111', baseUrl: twilio.url, ...extra } as Parameters<typeof createTwilioSms>[0]);
 
@@ -98,13 +93,7 @@ describe('Twilio sends: ambiguity, aborts, status callbacks', () => {
 
 describe('SendGrid sends: ambiguity and the delivery id in custom_args', () => {
   let sendgrid: FakeSendgrid;
-  beforeEach(async () => {
-    sendgrid = await startFakeSendgrid();
-  });
-  afterEach(async () => {
-    expect(sendgrid.violations).toEqual([]);
-    await sendgrid.close();
-  });
+  fakeProviderPerTest(startFakeSendgrid, (started) => (sendgrid = started));
   const gateway = (extra: Partial<Parameters<typeof createSendgridEmail>[0]> = {}) => createSendgridEmail({ apiKey: SENDGRID_API_KEY, from: 'crm@crm.example', baseUrl: sendgrid.url, ...extra });
 
   it('sends the delivery id and the idempotency key as custom args', async () => {
@@ -193,20 +182,7 @@ describe('webhook sends: dedupes by webhook-id; refusals before the network are 
 
 describe('SMTP sends: dedupes by Message-ID; a session lost mid-message is ambiguous', () => {
   let server: LocalSmtpServer;
-  let gateways: ClosableChannelGateway[];
-  beforeEach(async () => {
-    server = await startLocalSmtpServer();
-    gateways = [];
-  });
-  afterEach(async () => {
-    await Promise.all(gateways.map((g) => g.close()));
-    await server.close();
-  });
-  const gateway = (extra: Partial<Parameters<typeof createSmtpEmail>[0]> = {}) => {
-    const g = createSmtpEmail({ host: '127.0.0.1', port: server.port, secure: false, auth: { user: SMTP_USER, pass: SMTP_PASS }, from: 'crm@crm.example', timeoutMs: 5_000, ...extra });
-    gateways.push(g);
-    return g;
-  };
+  const gateway = smtpServerPerTest((started) => (server = started));
 
   it('declares dedupes: a resend carries the same Message-ID', async () => {
     const g = gateway();

@@ -1,21 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSendgridEmail } from '@crm-automation/channels';
 import { commandOf } from './support/commands.js';
 import { SENDGRID_API_KEY, SENDGRID_NOW_MS, startFakeSendgrid, type FakeSendgrid } from './support/fake-sendgrid.js';
 import { failure } from './support/webhook-command.js';
+import { fakeProviderPerTest } from './support/per-test.js';
 
 const email = (params: Record<string, unknown> = {}) =>
   commandOf('email', { recipient: 'manager@crm.example', subject: 'New High-Value Job: #J-5541', body: 'A job over $2000 was created.', ...params });
 
 describe('createSendgridEmail', () => {
   let sendgrid: FakeSendgrid;
-  beforeEach(async () => {
-    sendgrid = await startFakeSendgrid();
-  });
-  afterEach(async () => {
-    expect(sendgrid.violations).toEqual([]);
-    await sendgrid.close();
-  });
+  fakeProviderPerTest(startFakeSendgrid, (started) => (sendgrid = started));
 
   const gateway = (extra: Record<string, unknown> = {}) =>
     createSendgridEmail({ apiKey: SENDGRID_API_KEY, from: { email: 'alerts@crm.example', name: 'CRM Alerts' }, baseUrl: sendgrid.url, now: () => SENDGRID_NOW_MS, ...extra });

@@ -1,29 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSmtpEmail, type ClosableChannelGateway, type SmtpEmailOptions } from '@crm-automation/channels';
+import { describe, expect, it } from 'vitest';
 import { commandOf } from './support/commands.js';
 import { closedPort } from './support/local-http-server.js';
-import { SMTP_PASS, SMTP_USER, startLocalSmtpServer, type LocalSmtpServer } from './support/local-smtp-server.js';
+import { SMTP_USER, type LocalSmtpServer } from './support/local-smtp-server.js';
 import { failure } from './support/webhook-command.js';
+import { smtpServerPerTest } from './support/per-test.js';
 
 const email = (params: Record<string, unknown> = {}) => commandOf('email', { recipient: 'jane@crm.example', subject: 'Job J-5541 completed', body: 'The job is done.', ...params });
 
 describe('createSmtpEmail against a real SMTP server', () => {
   let server: LocalSmtpServer;
-  let gateways: ClosableChannelGateway[];
-  beforeEach(async () => {
-    server = await startLocalSmtpServer();
-    gateways = [];
-  });
-  afterEach(async () => {
-    await Promise.all(gateways.map((g) => g.close()));
-    await server.close();
-  });
-
-  const gateway = (extra: Partial<SmtpEmailOptions> = {}) => {
-    const g = createSmtpEmail({ host: '127.0.0.1', port: server.port, secure: false, auth: { user: SMTP_USER, pass: SMTP_PASS }, from: 'crm@crm.example', timeoutMs: 5_000, ...extra });
-    gateways.push(g);
-    return g;
-  };
+  const gateway = smtpServerPerTest((started) => (server = started));
 
   it('authenticates, delivers the message and returns its Message-ID', async () => {
     const command = email({ html: '<p>The job is done.</p>' });

@@ -1,21 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createTwilioSms } from '@crm-automation/channels';
 import { commandOf } from './support/commands.js';
 import { startFakeTwilio, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, type FakeTwilio } from './support/fake-twilio.js';
 import { closedPort } from './support/local-http-server.js';
 import { failure } from './support/webhook-command.js';
+import { fakeProviderPerTest } from './support/per-test.js';
 
 const sms = (params: Record<string, unknown> = {}) => commandOf('sms', { recipient: '+15557654321', message: 'Hi Jane Doe, job #J-5541 for John Smith has been completed.', ...params });
 
 describe('createTwilioSms', () => {
   let twilio: FakeTwilio;
-  beforeEach(async () => {
-    twilio = await startFakeTwilio();
-  });
-  afterEach(async () => {
-    expect(twilio.violations).toEqual([]);
-    await twilio.close();
-  });
+  fakeProviderPerTest(startFakeTwilio, (started) => (twilio = started));
 
   const gateway = (extra: Record<string, unknown> = {}) =>
     createTwilioSms({ accountSid: TWILIO_ACCOUNT_SID, authToken: TWILIO_AUTH_TOKEN, from: '+15550001111', baseUrl: twilio.url, ...extra });
