@@ -1,16 +1,6 @@
-import {
-  createAutomationEngine,
-  createManualClock,
-  createMemoryBus,
-  createMemoryStore,
-  createRecordingChannel,
-  GatewayError,
-  type AutomationEngine,
-  type ManualClock,
-  type MemoryBus,
-  type RecordingChannel,
-  type RuleInput,
-} from '@crm-automation/core';
+import { createAutomationEngine, GatewayError, type AutomationEngine, type RuleInput } from '@crm-automation/core';
+import { createMemoryBus, createMemoryStore, type MemoryBus } from '@crm-automation/core/memory';
+import { createManualClock, createRecordingChannel, type ManualClock, type RecordingChannel } from '@crm-automation/testing/doubles';
 import type { CliConnections, RetentionTarget } from '../src/index.js';
 
 export const DAY = 86_400_000;

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createAutomationEngine,
-  createManualClock,
-  createMemoryIdempotencyStore,
-  createMemoryStore,
-  createRecordingChannel,
-  GatewayError,
-  type AutomationStore,
-  type RuleInput,
-} from '@crm-automation/core';
+import { createAutomationEngine, GatewayError, type AutomationStore, type RuleInput } from '@crm-automation/core';
+import { createManualClock, createRecordingChannel } from '@crm-automation/core/doubles';
+import { createMemoryIdempotencyStore, createMemoryStore } from '@crm-automation/core/memory';
 import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 
 const ACCOUNT = 'acc_1';

@@ -1,15 +1,10 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import {
-  createAutomationEngine,
-  createManualClock,
-  createMemoryBus,
-  createMemoryStore,
-  createRecordingChannel,
-  GatewayError,
-} from '@crm-automation/core';
+import { createAutomationEngine, GatewayError } from '@crm-automation/core';
+import { createMemoryBus, createMemoryStore } from '@crm-automation/core/memory';
 import { createAutomationMetrics, httpMetrics, instrumentBus, instrumentEngine } from '@crm-automation/metrics';
 import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
+import { createManualClock, createRecordingChannel } from '@crm-automation/testing/doubles';
 
 async function value(metrics: ReturnType<typeof createAutomationMetrics>, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   const metric = metrics.registry.getSingleMetric(name);

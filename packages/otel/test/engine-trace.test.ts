@@ -1,14 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createAutomationEngine,
-  createManualClock,
-  createMemoryBus,
-  createMemoryStore,
-  createRecordingChannel,
-  GatewayError,
-  withTracing,
-  type ChannelGateway,
-} from '@crm-automation/core';
+import { createAutomationEngine, GatewayError, withTracing, type ChannelGateway } from '@crm-automation/core';
+import { createManualClock, createRecordingChannel } from '@crm-automation/core/doubles';
+import { createMemoryBus, createMemoryStore } from '@crm-automation/core/memory';
 import { everyChannelRule, jobDone } from './rule-fixture.js';
 import { chainOf, parentIdOf, spanIdOf, spanRecorder, traceIdOf, type SpanRecorder } from './span-recorder.js';
 import { SpanStatusCode } from '@opentelemetry/api';
