@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import type { ActionCommand, ConditionTrace, DryRunCommand, DryRunOk, ErrorSummary } from '../api/types.js';
 import { formatDateTime, formatRelative, formatValue } from '../format.js';
 import { dryRunVerdict } from '../model/dry-run-verdict.js';
@@ -132,45 +133,32 @@ function RenderedParams({ command }: { command: ActionCommand }) {
   if (command.type === 'sms') {
     return (
       <dl class="rendered">
-        <dt>To</dt>
-        <dd>
+        <Param label="To">
           <code>{str(p['recipient'])}</code>
-        </dd>
-        <dt>Message</dt>
-        <dd class="rendered__message">{str(p['message'])}</dd>
+        </Param>
+        <Param label="Message" class="rendered__message">
+          {str(p['message'])}
+        </Param>
       </dl>
     );
   }
   if (command.type === 'email') {
     return (
       <dl class="rendered">
-        <dt>To</dt>
-        <dd>
+        <Param label="To">
           <code>{str(p['recipient'])}</code>
-        </dd>
-        <dt>Subject</dt>
-        <dd>{str(p['subject'])}</dd>
+        </Param>
+        <Param label="Subject">{str(p['subject'])}</Param>
         {p['body'] !== undefined ? (
-          <>
-            <dt>Body</dt>
-            <dd class="rendered__message">{str(p['body'])}</dd>
-          </>
+          <Param label="Body" class="rendered__message">
+            {str(p['body'])}
+          </Param>
         ) : null}
-        {p['html'] !== undefined ? (
-          <>
-            <dt>HTML</dt>
-            <dd>
-              <pre class="code-block">{str(p['html'])}</pre>
-            </dd>
-          </>
-        ) : null}
+        {p['html'] !== undefined ? <CodeBlockParam label="HTML" text={str(p['html'])} /> : null}
         {p['templateId'] !== undefined ? (
-          <>
-            <dt>Template</dt>
-            <dd>
-              <code>{str(p['templateId'])}</code>
-            </dd>
-          </>
+          <Param label="Template">
+            <code>{str(p['templateId'])}</code>
+          </Param>
         ) : null}
       </dl>
     );
@@ -179,32 +167,36 @@ function RenderedParams({ command }: { command: ActionCommand }) {
     const headers = isJsonObject(p['headers']) ? Object.entries(p['headers']) : [];
     return (
       <dl class="rendered">
-        <dt>Request</dt>
-        <dd>
+        <Param label="Request">
           <code class="rendered__url">
             {str(p['method'] ?? 'POST')} {str(p['url'])}
           </code>
-        </dd>
-        {headers.length > 0 ? (
-          <>
-            <dt>Headers</dt>
-            <dd>
-              <pre class="code-block">{headers.map(([k, v]) => `${k}: ${str(v)}`).join('\n')}</pre>
-            </dd>
-          </>
-        ) : null}
-        {p['payload'] !== undefined ? (
-          <>
-            <dt>Body</dt>
-            <dd>
-              <pre class="code-block">{prettyJson(p['payload'])}</pre>
-            </dd>
-          </>
-        ) : null}
+        </Param>
+        {headers.length > 0 ? <CodeBlockParam label="Headers" text={headers.map(([k, v]) => `${k}: ${str(v)}`).join('\n')} /> : null}
+        {p['payload'] !== undefined ? <CodeBlockParam label="Body" text={prettyJson(p['payload'])} /> : null}
       </dl>
     );
   }
   return <pre class="code-block">{prettyJson(p)}</pre>;
+}
+
+/** One rendered param of a command: its label and its value. */
+function Param({ label, class: valueClass, children }: { label: string; class?: string | undefined; children: ComponentChildren }) {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd class={valueClass}>{children}</dd>
+    </>
+  );
+}
+
+/** A rendered param whose value keeps its lines (HTML, headers, a JSON body). */
+function CodeBlockParam({ label, text }: { label: string; text: string }) {
+  return (
+    <Param label={label}>
+      <pre class="code-block">{text}</pre>
+    </Param>
+  );
 }
 
 export function ErrorBlock({ error }: { error: ErrorSummary }) {
