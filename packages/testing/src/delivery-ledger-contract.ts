@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isAutomationError, type DeliveryLedger, type NewDelivery } from '@crm-automation/core';
-import { open, type ContractFactory } from './store-contract/fixtures.js';
+import { storePerTest, type ContractFactory } from './store-contract/fixtures.js';
 
 const ACCOUNT = 'acc_ledger_a';
 const OTHER = 'acc_ledger_b';
@@ -40,14 +40,7 @@ export interface DeliveryLedgerContractOptions {
 export function describeDeliveryLedgerContract<S extends DeliveryLedger>(name: string, factory: ContractFactory<S>, options: DeliveryLedgerContractOptions = {}): void {
   describe(`delivery ledger contract: ${name}`, () => {
     let ledger: S;
-    let cleanup: (() => Promise<void> | void) | undefined;
-
-    beforeEach(async () => {
-      ({ store: ledger, cleanup } = await open(factory));
-    });
-    afterEach(async () => {
-      await cleanup?.();
-    });
+    storePerTest(factory, (opened) => (ledger = opened));
 
     it('records intents in order, each with an id of its own, as `intent`', async () => {
       const recorded = await ledger.recordIntents([intent(), intent({ actionIndex: 1, type: 'email', provider: 'sendgrid', idempotencyKey: 'trigger-1:1', recipient: 'a@example.com' })]);

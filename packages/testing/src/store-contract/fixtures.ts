@@ -1,3 +1,4 @@
+import { afterEach, beforeEach } from 'vitest';
 import type { AttemptResult, HistoryEntry, HistoryOutcome, NewTrigger, RuleDraft } from '@crm-automation/core';
 
 export const ACCOUNT = 'acc_contract_a';
@@ -85,4 +86,18 @@ export async function open<S extends object>(factory: ContractFactory<S>): Promi
   const made = await factory();
   if ('store' in made && typeof (made as ContractSubject<S>).store === 'object' && !('capabilities' in made)) return made as ContractSubject<S>;
   return { store: made as S };
+}
+
+/** Opens a fresh store from `factory` before each test of the suite and hands it to `use`; disposes of it after. */
+export function storePerTest<S extends object>(factory: ContractFactory<S>, use: (store: S) => void): void {
+  let cleanup: (() => Promise<void> | void) | undefined;
+  beforeEach(async () => {
+    const subject = await open(factory);
+    cleanup = subject.cleanup;
+    use(subject.store);
+  });
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = undefined;
+  });
 }

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Rule, RuleDraft, RuleStore } from '@crm-automation/core';
-import { ACCOUNT, at, EVENT, ids, open, OTHER_ACCOUNT, ruleDraft, T0, WEIRD_IDS, type ContractFactory } from './fixtures.js';
+import { ACCOUNT, at, EVENT, ids, OTHER_ACCOUNT, ruleDraft, storePerTest, T0, WEIRD_IDS, type ContractFactory } from './fixtures.js';
 
 export interface RuleStoreContractOptions {
   /** Ids of the right general form that this store could never have issued (e.g. a bad ObjectId). */
@@ -19,15 +19,7 @@ export function describeRuleStoreContract<S extends RuleStore>(name: string, fac
 
   describe(`rule store contract: ${name}`, () => {
     let store: S;
-    let cleanup: (() => Promise<void> | void) | undefined;
-
-    beforeEach(async () => {
-      ({ store, cleanup } = await open(factory));
-    });
-
-    afterEach(async () => {
-      await cleanup?.();
-    });
+    storePerTest(factory, (opened) => (store = opened));
 
     const insertRule = (overrides: Partial<RuleDraft> = {}, accountId = ACCOUNT, now = T0) => store.insertRule(accountId, ruleDraft(overrides), now);
 

@@ -1,6 +1,6 @@
 // One file: the trigger store contract is the single definition of a correct trigger store; its
 // cases share fixtures and are read as one specification (rules and ledger have suites of their own).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isAutomationError, type AttemptResult, type ClaimedTrigger, type Trigger, type TriggerStore } from '@crm-automation/core';
 import {
   ACCOUNT,
@@ -10,10 +10,10 @@ import {
   ids,
   LEASE_MS,
   newTrigger,
-  open,
   OTHER_ACCOUNT,
   ruleRef,
   sorted,
+  storePerTest,
   T0,
   WEIRD_IDS,
   type ContractFactory,
@@ -41,15 +41,7 @@ export function describeTriggerStoreContract<S extends TriggerStore>(name: strin
 
   describe(`trigger store contract: ${name}`, () => {
     let store: S;
-    let cleanup: (() => Promise<void> | void) | undefined;
-
-    beforeEach(async () => {
-      ({ store, cleanup } = await open(factory));
-    });
-
-    afterEach(async () => {
-      await cleanup?.();
-    });
+    storePerTest(factory, (opened) => (store = opened));
 
     const insertDue = async (rule: RuleRef, count: number, prefix = 'evt', evaluateAt: (i: number) => Date = () => T0) => {
       const inserted = await store.insertTriggers(Array.from({ length: count }, (_, i) => newTrigger(rule, `${prefix}_${i}`, evaluateAt(i))), T0);
