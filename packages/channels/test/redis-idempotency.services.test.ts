@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisIdempotencyStore, createTwilioSms, withIdempotency } from '@crm-automation/channels';
 import type { ActionCommand } from '@crm-automation/core';
+import { sendUntilDone as sendSettled } from '@crm-automation/testing';
 import { startFakeTwilio, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, type FakeTwilio } from './support/fake-twilio.js';
 
 const REDIS_URL = process.env['REDIS_URL'];
@@ -104,17 +105,7 @@ describe('createRedisIdempotencyStore against a real Redis', () => {
     });
 
     /** Sends like the engine would: retry transient failures (in-flight included) until it resolves. */
-    async function sendUntilDone(send: () => Promise<unknown>): Promise<unknown> {
-      for (let attempt = 0; attempt < 200; attempt++) {
-        try {
-          return await send();
-        } catch (error) {
-          if ((error as { retryable?: unknown }).retryable !== true) throw error;
-          await sleep(10 + Math.random() * 20);
-        }
-      }
-      throw new Error('never completed');
-    }
+    const sendUntilDone = (send: () => Promise<unknown>) => sendSettled(send, { attempts: 200, minDelayMs: 10, jitterMs: 20 });
 
     it('reaches the provider exactly once, and every worker gets the same result', async () => {
       const provider = createTwilioSms({ accountSid: TWILIO_ACCOUNT_SID, authToken: TWILIO_AUTH_TOKEN, from: '+15550001111', baseUrl: twilio.url });

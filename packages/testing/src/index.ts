@@ -11,3 +11,4 @@ export * from './subscribed-groups.js';
 export * from './malformed-requests.js';
 export * from './adapter-fixtures.js';
 export * from './bus-subjects.js';
+export * from './send-until-done.js';
