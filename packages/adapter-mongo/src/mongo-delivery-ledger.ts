@@ -8,6 +8,7 @@ import { prepareOnce } from './prepare-once.js';
 import { deliveryExpireAt, resolveRetention, retentionControls, RETENTION_OPTION_KEYS, type MongoRetentionControls, type ResolvedRetention, type RetentionPolicy } from './retention.js';
 import { serverRunsTtlMonitor } from './ttl-monitor.js';
 import { requireValidDate } from './valid-date.js';
+import { isTransientDriverError, markTransient } from './write-errors.js';
 
 export interface MongoDeliveryLedgerOptions extends MongoConnectionOptions {
   /** Default `{ deliveries: 'deliveries' }`. */
@@ -16,7 +17,7 @@ export interface MongoDeliveryLedgerOptions extends MongoConnectionOptions {
   retention?: RetentionPolicy | false | undefined;
   /** Run `ensureIndexes()` before the first operation. Default true; set false when migrations own the indexes. */
   autoIndex?: boolean | undefined;
-  /** Where periodic retention and a failed clean-up of refused intents are reported. */
+  /** Where periodic retention and a failed clean-up of a refused intent batch are reported. */
   logger?: Logger | undefined;
 }
 
@@ -92,6 +93,26 @@ export function ledgerOperations(ctx: LedgerContext): Required<DeliveryLedger> &
   const prepared = prepareOnce(ensureIndexes, ctx.autoIndex);
   const ready = prepared.ready;
 
+  /*
+   * Intents of batches whose write failed, not yet known to be removed (hex ids). The caller sent
+   * nothing for them, but a write whose reply was lost may still have landed: until their removal
+   * succeeds they are left out of what dispatch and reconciliation read here, so that this process
+   * neither holds a send that never happened as `unknown` nor marks it so. Another process that reads
+   * one first cannot tell it from a send in flight and holds it: never sent twice, at worst held.
+   */
+  const orphans = new Set<string>();
+  const removeOrphans = async (): Promise<void> => {
+    if (orphans.size === 0) return;
+    const ids = [...orphans];
+    try {
+      await deliveries.deleteMany({ _id: { $in: ids.map((id) => ObjectId.createFromHexString(id)) }, state: 'intent' });
+      for (const id of ids) orphans.delete(id);
+    } catch (error) {
+      logger.warn({ error: error instanceof Error ? error.message : String(error), intents: orphans.size }, 'could not remove the intents of a failed batch; will try again before the next read');
+    }
+  };
+  const withoutOrphans = (docs: DeliveryDocument[]) => (orphans.size === 0 ? docs : docs.filter((d) => !orphans.has(d._id.toHexString())));
+
   const applyOutcome = async (outcome: DeliveryOutcome): Promise<boolean> => {
     const _id = parseObjectId(outcome.id);
     const source = outcome.source ?? 'engine';
@@ -147,12 +168,14 @@ export function ledgerOperations(ctx: LedgerContext): Required<DeliveryLedger> &
       try {
         await deliveries.insertMany(docs, { ordered: true });
       } catch (error) {
-        // The caller sends nothing for a batch that failed, so the intents written before the failure
-        // are removed; one left behind (the server is gone) is reconciled to `unknown`, never resent blindly.
-        await deliveries.deleteMany({ _id: { $in: docs.map((d) => d._id) }, state: 'intent' }).catch((cleanup: unknown) => {
-          logger.warn({ error: cleanup instanceof Error ? cleanup.message : String(cleanup), intents: docs.length }, 'could not remove the intents of a failed batch; reconciliation will mark them unknown');
-        });
-        throw error;
+        // The caller sends nothing for a batch that failed, so whatever part of it was written is removed:
+        // at once after the server refused it, in the background after a lost connection (the removal
+        // would wait for the server as long as the write did, and reads retry it).
+        for (const d of docs) orphans.add(d._id.toHexString());
+        if (!isTransientDriverError(error)) await removeOrphans();
+        else void removeOrphans();
+        // Nothing was sent, so a lost connection is a reason to try again later, not a failed action.
+        throw markTransient(error);
       }
       return docs.map(toDelivery);
     },
@@ -237,17 +260,19 @@ export function ledgerOperations(ctx: LedgerContext): Required<DeliveryLedger> &
     async deliveriesOfTrigger(accountId, triggerId) {
       if (typeof accountId !== 'string' || typeof triggerId !== 'string') return [];
       await ready();
+      await removeOrphans();
       const docs = await deliveries.find({ accountId, triggerId }).sort({ createdAt: 1, _id: 1 }).toArray();
-      return docs.map(toDelivery);
+      return withoutOrphans(docs).map(toDelivery);
     },
 
     async staleIntents(olderThan, limit) {
       requireValidDate(olderThan, 'olderThan');
       if (!(limit > 0)) return [];
       await ready();
+      await removeOrphans();
       // limit(0) would mean "no limit" to the server; an unbounded request is asked for as such.
       const docs = await deliveries.find({ state: 'intent', createdAt: { $lt: olderThan } }).sort({ createdAt: 1, _id: 1 }).limit(Number.isFinite(limit) ? Math.ceil(limit) : 0).toArray();
-      return docs.map(toDelivery);
+      return withoutOrphans(docs).map(toDelivery);
     },
 
     async resolveDelivery(accountId, id, resolution) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
-import { createAutomationEngine, createRecordingChannel, silentLogger, type Logger } from '@crm-automation/core';
-import { createMongoStore, type MongoStore, type TriggerDocument } from '../src/index.js';
+import { createAutomationEngine, createRecordingChannel, describeError, silentLogger, type Logger, type NewDelivery } from '@crm-automation/core';
+import { createMongoDeliveryLedger, createMongoStore, type DeliveryDocument, type MongoStore, type TriggerDocument } from '../src/index.js';
 import { ACCOUNT, dueTrigger, technicianRule, waitFor } from './fixtures.js';
 import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
 import { singleHostUri, startTcpProxy, type TcpProxy } from './tcp-proxy.js';
@@ -47,6 +47,8 @@ function backoffRecorder(): { logger: Logger; delays: number[] } {
 }
 
 const OUTAGE_MS = 4_000;
+// Operations wait at most 2 s for the server, so one made during a cut fails rather than waits it out.
+const CLIENT_OPTIONS = { serverSelectionTimeoutMS: 2_000, connectTimeoutMS: 1_000, heartbeatFrequencyMS: 500 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('mongo store across a lost connection', () => {
@@ -54,7 +56,7 @@ describe('mongo store across a lost connection', () => {
     const dbName = uniqueDbName('crm_outage');
     // Operations wait at most 2 s for the server, so a claim during a cut fails (and the loop backs
     // off), while the engine's retries of an outcome (4 tries over ~7 s) outlast a 4 s cut.
-    store = createMongoStore({ uri: proxiedUri, dbName, clientOptions: { serverSelectionTimeoutMS: 2_000, connectTimeoutMS: 1_000, heartbeatFrequencyMS: 500 } });
+    store = createMongoStore({ uri: proxiedUri, dbName, clientOptions: CLIENT_OPTIONS });
     const sms = createRecordingChannel();
     const email = createRecordingChannel();
     const { logger, delays } = backoffRecorder();
@@ -119,4 +121,46 @@ describe('mongo store across a lost connection', () => {
     const reclaimed = await observed.countDocuments({ attempt: { $gt: 1 } });
     console.info(`[outage] busy cut of ${OUTAGE_MS} ms after ${frozen[0]} of ${busy} completed; idle cut: ${errorsWhileIdle} failed passes, back-off delays ${idleDelays.join(', ')} ms; all loop errors ${loopErrors}; triggers claimed again after their lease: ${reclaimed}; proxy connections accepted: ${proxy.accepted}`);
   }, 600_000);
+
+  it('an intent batch whose reply was lost fails as retryable, and its intents, written all the same, are gone before the next read', async () => {
+    const dbName = uniqueDbName('crm_outage_ledger');
+    const ledger = createMongoDeliveryLedger({ uri: proxiedUri, dbName, clientOptions: CLIENT_OPTIONS });
+    const observed = direct.db(dbName).collection<DeliveryDocument>('deliveries');
+    const triggerId = 'trigger-lost-reply';
+    const intent = (actionIndex: number, attempt: number): NewDelivery => ({
+      accountId: ACCOUNT,
+      triggerId,
+      ruleId: 'rule-1',
+      actionIndex,
+      attempt,
+      type: 'sms',
+      provider: 'twilio',
+      idempotencyKey: `${triggerId}:${actionIndex}`,
+      dedupes: false,
+      at: new Date(),
+    });
+    try {
+      await ledger.ensureIndexes();
+      proxy.muteReplies();
+      const failed = ledger.recordIntents([intent(0, 1), intent(1, 1)]).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await waitFor('the batch to be written at the server', async () => (await observed.countDocuments({ triggerId })) === 2, 10_000, 20);
+      await proxy.cut();
+      const error = await failed;
+      await proxy.restore();
+      // Nothing was sent for the batch: core retries a retryable failure instead of failing the action.
+      expect(error).toBeInstanceOf(Error);
+      expect(describeError(error).retryable).toBe(true);
+      // An intent left behind would read as a send that may have reached the provider, and be held.
+      expect(await ledger.deliveriesOfTrigger(ACCOUNT, triggerId)).toEqual([]);
+      expect(await observed.countDocuments({ triggerId })).toBe(0);
+      const [retried] = await ledger.recordIntents([intent(0, 2)]);
+      expect((await ledger.deliveriesOfTrigger(ACCOUNT, triggerId)).map((d) => [d.id, d.attempt, d.state])).toEqual([[retried?.id, 2, 'intent']]);
+    } finally {
+      await ledger.db.dropDatabase().catch(() => undefined);
+      await ledger.close();
+    }
+  }, 60_000);
 });

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { Transform } from 'node:stream';
 
 /** A loopback TCP proxy the test controls: the way to take a server away from a client without stopping it. */
 export interface TcpProxy {
@@ -8,6 +9,11 @@ export interface TcpProxy {
   readonly accepted: number;
   /** Destroys every open connection and stops listening, so new connections are refused. */
   cut(): Promise<void>;
+  /**
+   * Stops passing the server's replies on (requests still reach it) until `cut()`: a write then lands
+   * while its client never learns so, as when a connection dies between the server's write and its reply.
+   */
+  muteReplies(): void;
   /** Listens again on the same port. */
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -17,6 +23,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const open = new Set<net.Socket>();
   let accepted = 0;
+  let muted = false;
   const server = net.createServer((client) => {
     accepted += 1;
     const upstream = net.connect(target.port, target.host);
@@ -30,7 +37,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       });
     }
     client.pipe(upstream);
-    upstream.pipe(client);
+    const replies = new Transform({ transform: (chunk: Buffer, _encoding, done) => done(null, muted ? undefined : chunk) });
+    upstream.pipe(replies).pipe(client);
   });
   const listen = (port: number) =>
     new Promise<number>((resolve, reject) => {
@@ -53,7 +61,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     get accepted() {
       return accepted;
     },
-    cut: stop,
+    cut: async () => {
+      await stop();
+      muted = false;
+    },
+    muteReplies: () => {
+      muted = true;
+    },
     restore: async () => void (await listen(port)),
     close: stop,
   };
