@@ -1,9 +1,4 @@
-// The adapters' shared services-test fixtures live in @crm-automation/testing; this module keeps the
-// short names the tests of this package import.
-export {
-  ADAPTER_TEST_ACCOUNT as ACCOUNT,
-  ADAPTER_TEST_EVENT as EVENT,
-  dueTriggerOf as dueTrigger,
-  immediateTechnicianRule as technicianRule,
-  pollUntil as waitFor,
-} from '@crm-automation/testing';
+import * as shared from '@crm-automation/testing';
+
+// The adapters' services-test fixtures live once in @crm-automation/testing; the short names stay for this package's tests.
+export const { ADAPTER_TEST_ACCOUNT: ACCOUNT, ADAPTER_TEST_EVENT: EVENT, dueTriggerOf: dueTrigger, immediateTechnicianRule: technicianRule, pollUntil: waitFor } = shared;
