@@ -1,16 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHttpChannels } from '@crm-automation/channels';
 import { commandOf } from './support/commands.js';
 import { SERVICE_TOKEN, startFakeNotificationService, type FakeNotificationService } from './support/fake-notification-service.js';
+import { serverPerTest } from './support/per-test.js';
 
 const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 describe('createHttpChannels trace context', () => {
   let service: FakeNotificationService;
-  beforeEach(async () => {
-    service = await startFakeNotificationService();
-  });
-  afterEach(() => service.close());
+  serverPerTest(startFakeNotificationService, (started) => (service = started));
 
   it('sends the command trace as traceparent / tracestate headers, not in the body', async () => {
     const channels = createHttpChannels({ baseUrl: service.url, token: SERVICE_TOKEN });

@@ -1,16 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHttpChannels } from '@crm-automation/channels';
 import { commandOf } from './support/commands.js';
 import { SERVICE_TOKEN, startFakeNotificationService, type FakeNotificationService } from './support/fake-notification-service.js';
 import { closedPort } from './support/local-http-server.js';
 import { failure } from './support/webhook-command.js';
+import { serverPerTest } from './support/per-test.js';
 
 describe('createHttpChannels', () => {
   let service: FakeNotificationService;
-  beforeEach(async () => {
-    service = await startFakeNotificationService();
-  });
-  afterEach(() => service.close());
+  serverPerTest(startFakeNotificationService, (started) => (service = started));
 
   it('POSTs { ...params, metadata } to /api/v1/<type> with the bearer token and returns the remote result', async () => {
     const channels = createHttpChannels({ baseUrl: service.url, token: SERVICE_TOKEN });

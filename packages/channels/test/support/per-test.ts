@@ -13,20 +13,25 @@ interface FakeProvider {
   close(): Promise<void>;
 }
 
-/** Starts a fake provider before each test; after it, checks it saw no unexpected request and closes it. */
-export function fakeProviderPerTest<F extends FakeProvider>(start: () => Promise<F>, use: (fake: F) => void): void {
-  let current: F | undefined;
+/** Starts a local server before each test and closes it after. */
+export function serverPerTest<S extends { close(): Promise<void> }>(start: () => Promise<S>, use: (server: S) => void, beforeClose?: (server: S) => void): void {
+  let current: S | undefined;
   beforeEach(async () => {
     current = await start();
     use(current);
   });
   afterEach(async () => {
-    const fake = current;
+    const server = current;
     current = undefined;
-    if (!fake) return;
-    expect(fake.violations).toEqual([]);
-    await fake.close();
+    if (!server) return;
+    beforeClose?.(server);
+    await server.close();
   });
+}
+
+/** Starts a fake provider before each test; after it, checks it saw no unexpected request and closes it. */
+export function fakeProviderPerTest<F extends FakeProvider>(start: () => Promise<F>, use: (fake: F) => void): void {
+  serverPerTest(start, use, (fake) => expect(fake.violations).toEqual([]));
 }
 
 /**
