@@ -1,3 +1,5 @@
+// One file: every ledger write is a state-guarded filter built from core's deliveryRank, and the intent
+// clean-up after a lost reply interacts with the reads below it; kept together so the guards are read as one.
 import { ObjectId, type Collection, type Db, type Filter, type UpdateFilter } from 'mongodb';
 import { AutomationError, DELIVERY_STATES, silentLogger, type Delivery, type DeliveryEvent, type DeliveryLedger, type DeliveryOutcome, type DeliveryReceipt, type DeliveryState, type Logger, type NewDelivery, type Page, type ReceiptResult } from '@crm-automation/core';
 import { checkOptions, clampLimit, deliveryRank, optionKeys } from '@crm-automation/core/spi';

@@ -1,3 +1,5 @@
+// One file: the claim (candidates, claim token, read back), the lease-guarded outcomes and the intake
+// insert share the trigger document's fields and guards; split, their filters would be read apart.
 import { ObjectId, type Collection, type Db, type Filter, type UpdateFilter } from 'mongodb';
 import {
   AutomationError,
