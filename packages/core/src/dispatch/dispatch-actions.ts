@@ -111,7 +111,8 @@ function withTimeout<T>(send: (signal: AbortSignal) => Promise<T>, ms: number, c
 }
 
 /** Ledger states that mean the provider took the message (a receipt or an operator may say so). */
-const TAKEN: ReadonlySet<Delivery['state']> = new Set(['accepted', 'delivered', 'undelivered', 'bounced', 'failed']);
+/** States of a delivery the provider took. */
+export const TAKEN: ReadonlySet<Delivery['state']> = new Set(['accepted', 'delivered', 'undelivered', 'bounced', 'failed']);
 
 /** The latest delivery of each action of a trigger, from its earlier attempts. */
 function latestByAction(deliveries: readonly Delivery[]): Map<number, Delivery> {

@@ -1,5 +1,5 @@
 import { describeError } from '../errors.js';
-import { dispatchActions, type DispatchContext } from '../dispatch/dispatch-actions.js';
+import { dispatchActions, TAKEN, type DispatchContext } from '../dispatch/dispatch-actions.js';
 import type { RuleSource } from '../ports/rule-source.js';
 import type { Span } from '../ports/tracer.js';
 import type { AttemptResult, TriggerStore } from '../ports/store.js';
@@ -147,9 +147,6 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
   return finish('completed', entry, { sentActions: dispatched.sent });
 }
 
-/** States of a delivery the provider took. */
-const TAKEN_STATES: ReadonlySet<string> = new Set(['accepted', 'delivered', 'undelivered', 'bounced', 'failed']);
-
 /**
  * Every action of the trigger's rule, with the ledger's record of a send the provider took, or
  * undefined when any action lacks one (or there is no ledger, or no rule to count the actions of).
@@ -162,7 +159,7 @@ async function sentPerLedger(trigger: ClaimedTrigger, ctx: AttemptContext): Prom
     const sends = await ctx.deliveries.ledger.deliveriesOfTrigger(trigger.accountId, trigger.id);
     const actions: ActionOutcome[] = [];
     for (let index = 0; index < rule.actions.length; index++) {
-      const taken = sends.find((d) => d.actionIndex === index && TAKEN_STATES.has(d.state));
+      const taken = sends.find((d) => d.actionIndex === index && TAKEN.has(d.state));
       const type = rule.actions[index]?.type ?? 'unknown';
       if (trigger.sentActions.includes(index)) actions.push({ index, type, status: 'already-sent' });
       else if (taken) actions.push({ index, type, status: 'already-sent', deliveryId: taken.id });
