@@ -122,6 +122,9 @@ describe('mongo store under several engines', () => {
     expect(countsB).toMatchObject({ claimed: 1, completed: 1 });
     expect(b.sms.calls).toHaveLength(0);
 
+    // B's outcome write is not awaited by its run: wait until its reconcile is in the ledger, so that
+    // A's late outcome meets an `unknown` delivery (released earlier, A's `accepted` may win the race).
+    await waitFor('B to record its reconcile', async () => (await b.store.deliveriesOfTrigger(ACCOUNT, id))[0]?.state === 'unknown', 10_000, 10);
     releaseA(undefined);
     const countsA = await runA;
     expect(countsA).toMatchObject({ claimed: 1, completed: 0, leaseLost: 1 });

@@ -30,7 +30,10 @@ export interface RuleStore extends RuleSource {
   deleteRule(accountId: string, id: string): Promise<boolean>;
   /** An account's rules, oldest first (the order they were created), in pages. */
   listRules(accountId: string, filter: RuleFilter): Promise<Page<Rule>>;
-  /** Enabled rules of one account for one event name, answered from an index, never a scan. */
+  /**
+   * Enabled rules of one account whose `trigger.eventName` or any `cancelOn[].eventName` is this name,
+   * answered from an index, never a scan.
+   */
   findRulesForEvent(accountId: string, eventName: string): Promise<Rule[]>;
   /** Releases what the store opened itself; never closes a client it was handed. */
   close?(): Promise<void>;

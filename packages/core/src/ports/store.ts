@@ -20,13 +20,70 @@ export interface NewTrigger {
   triggeringEvent: TriggeringEvent;
   /** Trace context of the intake that created it, so processing joins the same trace. */
   trace?: TraceCarrier | undefined;
+  /** The rule's `trigger.key` resolved in the payload (keyed rules only). */
+  entityKey?: string | undefined;
+  /**
+   * Keyed rules in `supersede` or `skipIfPending` mode: the store keeps at most one `pending` trigger
+   * per (accountId, ruleId, entityKey), deciding atomically (a unique key or compare-and-set), so that
+   * concurrent intake on several engines cannot leave two. See {@link InsertOutcome}.
+   */
+  concurrency?: TriggerConcurrency | undefined;
 }
+
+/**
+ * `supersede`: an existing pending trigger of the same (account, rule, entityKey) whose event is older
+ * than this one is cancelled (history `superseded`, naming this event) and this trigger is stored
+ * pending, its `firstEventAt` carried over and its `evaluateAt` capped at `firstEventAt + maxWaitMs`;
+ * when the pending one's event is as new or newer, this trigger is stored `cancelled` (reason
+ * `superseded`, naming the pending trigger) instead. `skipIfPending`: when one is pending, this trigger
+ * is stored `skipped` (reason `pending-exists`). Either way the event is recorded, so a redelivery of
+ * it is recognised by the usual (account, event id, rule) key.
+ */
+export type TriggerConcurrency = { mode: 'supersede'; maxWaitMs?: number | undefined } | { mode: 'skipIfPending' };
+
+/**
+ * What an insert did: `created` pending (or, for a keyed rule, `superseded` the pending one it
+ * replaced), `redelivered` (the (account, event id, rule) key existed: nothing changed), or stored the
+ * event's trigger finished at once: `stale` (supersede: the pending trigger holds a newer event) or
+ * `skipped` (skipIfPending: one is pending).
+ */
+export type InsertOutcome = 'created' | 'superseded' | 'redelivered' | 'stale' | 'skipped';
 
 export interface InsertedTrigger {
   trigger: Trigger;
   /** `false` when a trigger for the same (account, event id, rule) already existed: a redelivery. */
   created: boolean;
+  /** What the insert did; stores without keyed concurrency may leave it out (`created` or `redelivered`). */
+  outcome?: InsertOutcome | undefined;
+  /** `superseded`: the trigger this one replaced; `stale`/`skipped`: the pending trigger that stays. */
+  pendingTriggerId?: string | undefined;
 }
+
+/**
+ * A cancelling event for one rule and entity: pending and retrying triggers of (accountId, ruleId,
+ * entityKey) whose event is older than `eventTimestamp` become `cancelled` (history `cancelled`, reason
+ * `cancelled-by-event`, with `event`); processing ones whose event is older get `cancelRequested`, which
+ * the worker holding them honours before each action it has not sent yet.
+ */
+export interface CancelRequest {
+  accountId: string;
+  ruleId: string;
+  entityKey: string;
+  /** Only triggers whose `triggeringEvent.timestamp` is strictly before this are affected. */
+  eventTimestamp: Date;
+  event: { id: string; name: string };
+  now: Date;
+  /** Engine instance id, for history `by`. */
+  by: string;
+}
+
+export interface CancelResult {
+  /** Triggers moved to `cancelled`. */
+  cancelled: Trigger[];
+  /** Processing triggers marked `cancelRequested`. */
+  requested: Trigger[];
+}
+
 
 export interface ClaimRequest {
   /** The engine's current time; due means `evaluateAt <= now`, an expired lease means `leaseExpiresAt <= now`. */
@@ -39,7 +96,8 @@ export interface ClaimRequest {
 
 /** How one attempt ended; written only while the lease token still matches. */
 export interface AttemptResult {
-  status: Extract<TriggerStatus, 'completed' | 'skipped' | 'failed' | 'retrying'>;
+  /** `cancelled`: a cancel was requested while the trigger was processing (see {@link CancelRequest}). */
+  status: Extract<TriggerStatus, 'completed' | 'skipped' | 'failed' | 'retrying' | 'cancelled'>;
   /** Next evaluation time, required when status is `retrying`. */
   evaluateAt?: Date | undefined;
   /** Action indexes a gateway accepted during this attempt. */
@@ -98,6 +156,11 @@ export interface TriggerStore {
   nextDueAt(): Promise<Date | null>;
   /** Deletes finished triggers by age; returns how many were removed. */
   purgeTriggers(request: PurgeRequest): Promise<number>;
+  /**
+   * Optional (required for rules with `cancelOn`): cancels one rule's runs for one entity, as
+   * {@link CancelRequest} says, with indexed writes on (accountId, ruleId, entityKey, status).
+   */
+  cancelTriggers?(request: CancelRequest): Promise<CancelResult>;
   /**
    * Optional: records several outcomes in one round trip, each exactly as `finishAttempt` would
    * (guarded by its own lease token); resolves to one boolean per request, in order. The claim loop

@@ -43,6 +43,44 @@ export type ConditionOperator<CustomOperator extends string = never> =
   | `${OperatorDecorator}:${OperatorName<CustomOperator>}`
   | `${OperatorDecorator}:${OperatorDecorator}:${OperatorName<CustomOperator>}`;
 
+/**
+ * The entity a rule's runs are about: a JSONPath into the event payload (`$.job.id`) whose value
+ * (a string or a finite number, kept as a string) is the trigger's `entityKey`.
+ */
+export interface RuleTrigger {
+  eventName: string;
+  /** JSONPath into the payload naming the entity; a rule without it behaves as before (no key). */
+  key?: string | undefined;
+}
+
+/**
+ * An event that cancels a keyed rule's pending and retrying runs for the same entity whose event is
+ * older than it (event timestamps, not arrival order), and a run being processed before each action
+ * it has not sent yet.
+ */
+export interface CancelOn<Operator extends string = string> {
+  eventName: string;
+  /** Only events that satisfy these cancel (same language as the rule's conditions, over the cancelling event). */
+  conditions?: ConditionGroup<Operator> | undefined;
+  /** Where the cancelling event carries the entity key; defaults to the rule's `trigger.key`. */
+  key?: string | undefined;
+}
+
+/**
+ * What a keyed rule does when an event for an entity arrives while a run for that entity is pending:
+ * `all` (default) starts one run per event; `supersede` (debounce) replaces the pending run with one for
+ * the new event, due at the new event's time + delay but never later than the first event's time +
+ * `maxWait`; `skipIfPending` starts nothing (the event is recorded as a skipped trigger).
+ */
+export interface RuleConcurrency {
+  mode: 'all' | 'supersede' | 'skipIfPending';
+  /** `supersede` only: the longest a run may be pushed out, from the first event; at least the delay. */
+  maxWait?: RuleDelay | undefined;
+}
+
+/** Which value of a fact conditions and templates see: the event's, or the loader's at fire time. */
+export type FactEvaluation = 'event' | 'current';
+
 /** A value taken from the triggering event at send time. */
 export interface FactReference {
   source: 'fact';
@@ -104,10 +142,19 @@ export interface RuleInput<CustomActionType extends string = never, CustomOperat
   enabled?: boolean | undefined;
   /** The design doc's documents carry it; when present it must be the account the rule is saved to. */
   accountId?: string | undefined;
-  trigger: { eventName: string };
+  trigger: RuleTrigger;
   delay?: RuleDelay | undefined;
   conditions: ConditionGroup<ConditionOperator<CustomOperator>>;
   actions: ActionInput<CustomActionType>[];
+  /** Keyed rules only: events that cancel this rule's runs for the same entity. */
+  cancelOn?: CancelOn<ConditionOperator<CustomOperator>>[] | undefined;
+  /** Keyed rules only: one run per event (default), supersede (debounce), or skip while one is pending. */
+  concurrency?: RuleConcurrency | undefined;
+  /**
+   * `'current'`: conditions and templates see the engine's `facts` loaders' values at fire time
+   * (all facts, or per fact name); `'event'` (default): the event's payload as stored.
+   */
+  evaluate?: FactEvaluation | Record<string, FactEvaluation> | undefined;
 }
 
 declare const untrustedRuleBrand: unique symbol;
@@ -135,10 +182,13 @@ export interface Rule {
   name: string;
   description?: string | undefined;
   enabled: boolean;
-  trigger: { eventName: string };
+  trigger: RuleTrigger;
   delay: RuleDelay;
   conditions: ConditionGroup;
   actions: RuleAction[];
+  cancelOn?: CancelOn[] | undefined;
+  concurrency?: RuleConcurrency | undefined;
+  evaluate?: FactEvaluation | Record<string, FactEvaluation> | undefined;
   /** Starts at 1 and grows by one on every update. */
   version: number;
   createdAt: Date;

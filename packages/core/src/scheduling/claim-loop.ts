@@ -32,6 +32,8 @@ export interface RunCounts {
   skipped: number;
   failed: number;
   retrying: number;
+  /** Runs stopped by a cancelling event that arrived while they were processing. */
+  cancelled: number;
   /** Outcomes not saved because another worker had taken the lease over. */
   leaseLost: number;
   /** Outcomes not saved because the store failed; the lease expiry returns them to the queue. */
@@ -49,7 +51,7 @@ const SAVE_RETRY_FIRST_MS = 50;
 const SAVE_RETRY_MAX_MS = 2_000;
 
 function emptyCounts(): RunCounts {
-  return { claimed: 0, completed: 0, skipped: 0, failed: 0, retrying: 0, leaseLost: 0, unsaved: 0 };
+  return { claimed: 0, completed: 0, skipped: 0, failed: 0, retrying: 0, cancelled: 0, leaseLost: 0, unsaved: 0 };
 }
 
 async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {

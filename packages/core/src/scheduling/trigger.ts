@@ -36,6 +36,8 @@ export interface ConditionTrace {
   value: unknown;
   /** The value the fact resolved to (json-rules-engine's `factResult`). */
   factResult?: unknown;
+  /** Rules evaluated on current state: the value the same path had in the stored event. */
+  eventValue?: unknown;
   result: boolean;
   /** `false` when json-rules-engine decided the group before reaching this condition. */
   evaluated?: false | undefined;
@@ -71,7 +73,9 @@ export type HistoryOutcome =
   | 'failed'
   | 'retrying'
   | 'cancelled'
-  | 'retry-requested';
+  | 'retry-requested'
+  /** A newer event for the same entity replaced this pending trigger (`supersede`). */
+  | 'superseded';
 
 export interface HistoryEntry {
   at: Date;
@@ -86,6 +90,10 @@ export interface HistoryEntry {
   nextAttemptAt?: Date | undefined;
   /** Who wrote the entry: an engine instance id, or `user` for cancel and retry. */
   by?: string | undefined;
+  /** The event that cancelled or superseded the trigger, or that it was skipped for. */
+  event?: { id: string; name: string } | undefined;
+  /** The other trigger involved: the one that superseded this, or the pending one this was skipped or stale for. */
+  triggerId?: string | undefined;
 }
 
 export interface Trigger {
@@ -107,6 +115,12 @@ export interface Trigger {
   createdAt: Date;
   updatedAt: Date;
   leaseExpiresAt?: Date | undefined;
+  /** The rule's `trigger.key` resolved in the event payload (keyed rules only). */
+  entityKey?: string | undefined;
+  /** Keyed `supersede` rules: the first event's timestamp of the chain of superseded triggers. */
+  firstEventAt?: Date | undefined;
+  /** A cancelling event arrived while it was processing; the worker stops before its next action. */
+  cancelRequested?: { event: { id: string; name: string }; at: Date } | undefined;
 }
 
 /** A trigger handed to one worker, with the token that proves it still holds the lease. */
@@ -118,6 +132,8 @@ export interface ClaimedTrigger extends Trigger {
 export interface TriggerFilter {
   status?: TriggerStatus | TriggerStatus[] | undefined;
   ruleId?: string | undefined;
+  /** Only triggers of this entity (keyed rules' `entityKey`). */
+  entityKey?: string | undefined;
   /** Only triggers whose evaluateAt is at or after this time. */
   from?: Date | undefined;
   /** Only triggers whose evaluateAt is before this time. */
