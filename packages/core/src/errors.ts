@@ -24,6 +24,7 @@ export const ERROR_CODES = defineErrorCodes({
   CRM_ERR_RENDER: 'An action could not be rendered from the event (template or fact reference).',
   CRM_ERR_MAX_ATTEMPTS: 'The trigger used every attempt it was allowed.',
   CRM_ERR_CONFIG: 'The engine or adapter was configured with invalid options.',
+  CRM_ERR_STORE_TIMEOUT: 'A store or ledger request did not answer within `storeTimeoutMs`; the engine treats it as a store failure and goes on.',
 }).codes;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

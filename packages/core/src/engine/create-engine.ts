@@ -20,6 +20,7 @@ import { createObserver } from './observer.js';
 import { resolveTuning, type AutomationEngineOptions } from './options.js';
 import { createRuleAdmin } from './rule-admin.js';
 import { createTriggerAdmin } from './trigger-admin.js';
+import { boundStores, withStoreDeadlines } from './store-deadlines.js';
 
 /** The store's own ledger, when it keeps one. */
 function ledgerOf(store: object | undefined): DeliveryLedger | undefined {
@@ -52,14 +53,15 @@ export function createAutomationEngine<
 ): AutomationEngine<(keyof Channels & string) | ActionType, keyof Operators & string> {
   type Engine = AutomationEngine<(keyof Channels & string) | ActionType, keyof Operators & string>;
   const tuning = resolveTuning(options as AutomationEngineOptions | undefined);
-  const stores = resolveStores(options);
+  const stores = boundStores(resolveStores(options), tuning.storeTimeoutMs);
   const bus = options.bus ?? createMemoryBus();
   const clock = options.clock ?? systemClock;
   const logger = (options.logger ?? silentLogger).child({ component: 'automation-engine', instanceId: tuning.instanceId });
   const observer = createObserver();
   const tracer = options.tracer ?? noopTracer;
   const language = createEngineRuleLanguage(options, tuning.limits);
-  const ledger = options.ledger === false ? undefined : (options.ledger ?? ledgerOf(stores.givenTriggers));
+  const givenLedger = options.ledger === false ? undefined : (options.ledger ?? ledgerOf(stores.givenTriggers));
+  const ledger = givenLedger && withStoreDeadlines(givenLedger, tuning.storeTimeoutMs, 'ledger');
   const deliveries = ledger ? new DeliveryRecorder(ledger, logger) : undefined;
   const idempotencyLockMs = positiveIntOption('idempotencyLockMs', options.idempotencyLockMs, 60_000);
 

@@ -98,6 +98,12 @@ export interface AutomationEngineOptions {
   backoff?: Partial<BackoffOptions> | undefined;
   /** A gateway that has not answered after this long has failed transiently. Default 10 s. */
   sendTimeoutMs?: number | undefined;
+  /**
+   * A trigger store, ledger or rule source request that has not answered after this long fails with
+   * `CRM_ERR_STORE_TIMEOUT`, as a store failure, so that one request a driver never answers cannot hold
+   * the claim loop or intake for good. Default 30 s, or `leaseMs` when that is shorter.
+   */
+  storeTimeoutMs?: number | undefined;
   /** Compiled rule versions kept in memory. Default 10,000. */
   compiledRuleCacheSize?: number | undefined;
   /** Name of this engine instance in logs and execution history. */
@@ -112,7 +118,7 @@ export interface AutomationEngineOptions {
 const ENGINE_OPTION_KEYS = optionKeys<AutomationEngineOptions>()(
   'store', 'ruleStore', 'triggerStore', 'ruleSource', 'bus', 'channels', 'clock', 'logger', 'tracer', 'idempotency', 'idempotencyLockMs', 'ledger', 'operators', 'actionTypes', 'limits',
   'checkWebhookUrl', 'webhookAddressPolicy', 'group', 'pollIntervalMs', 'batchSize', 'concurrency', 'leaseMs', 'maxAttempts',
-  'backoff', 'sendTimeoutMs', 'compiledRuleCacheSize', 'instanceId', 'eventTimeWindow',
+  'backoff', 'sendTimeoutMs', 'storeTimeoutMs', 'compiledRuleCacheSize', 'instanceId', 'eventTimeWindow',
 );
 
 /** The backstop poll of an engine whose trigger store wakes it (`watchDue`). */
@@ -129,6 +135,7 @@ export interface ResolvedTuning {
   maxAttempts: number;
   backoff: BackoffOptions;
   sendTimeoutMs: number;
+  storeTimeoutMs: number;
   compiledRuleCacheSize: number;
   instanceId: string;
   limits: RuleLimits;
@@ -181,6 +188,7 @@ export function resolveTuning(options: AutomationEngineOptions | undefined): Res
     maxAttempts: positiveIntOption('maxAttempts', options.maxAttempts, 5),
     backoff,
     sendTimeoutMs,
+    storeTimeoutMs: positiveIntOption('storeTimeoutMs', options.storeTimeoutMs, Math.min(30_000, leaseMs)),
     compiledRuleCacheSize: positiveIntOption('compiledRuleCacheSize', options.compiledRuleCacheSize, 10_000),
     instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     limits: Object.fromEntries(

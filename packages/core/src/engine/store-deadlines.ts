@@ -1,0 +1,46 @@
+import { AutomationError } from '../errors.js';
+import type { EngineStores } from './engine-stores.js';
+import { withDeadline } from '../spi/deadline.js';
+
+/** Methods that are subscriptions or lifecycle, not requests: they get no deadline. */
+const UNBOUNDED = new Set<PropertyKey>(['watchDue', 'close', 'capabilities', 'then']);
+
+/**
+ * The same store (or ledger), with every request bounded by `timeoutMs`: a call that has not settled
+ * by then rejects with a retryable `CRM_ERR_STORE_TIMEOUT`. A driver can leave a request unanswered
+ * forever (a socket closed under a write it never fails), and one such call must not hold a claim-loop
+ * pass, and with it every later trigger, for good: with a deadline the pass fails like any store
+ * failure, the loop backs off and goes on, and what the stuck call held comes back when its lease
+ * expires. The request itself is not cancelled; whatever it writes late is guarded by lease tokens and
+ * state guards like any late write.
+ */
+export function withStoreDeadlines<T extends object>(target: T, timeoutMs: number, name: string): T {
+  const bounded = new Map<PropertyKey, unknown>();
+  return new Proxy(target, {
+    get(object, key, receiver) {
+      const value: unknown = Reflect.get(object, key, receiver);
+      if (typeof value !== 'function' || UNBOUNDED.has(key)) return value;
+      let wrapped = bounded.get(key);
+      if (!wrapped) {
+        const method = value as (...args: unknown[]) => unknown;
+        wrapped = (...args: unknown[]): unknown => {
+          const result = method.apply(object, args);
+          if (typeof (result as PromiseLike<unknown> | undefined)?.then !== 'function') return result;
+          return withDeadline(Promise.resolve(result), Date.now() + timeoutMs, () => new AutomationError('CRM_ERR_STORE_TIMEOUT', `${name}.${String(key)} did not answer within ${timeoutMs} ms`, { retryable: true }));
+        };
+        bounded.set(key, wrapped);
+      }
+      return wrapped;
+    },
+  });
+}
+
+/** The engine's stores with {@link withStoreDeadlines} on every one it calls (those given stay as given). */
+export function boundStores(stores: EngineStores, timeoutMs: number): EngineStores {
+  return {
+    ...stores,
+    rules: withStoreDeadlines(stores.rules, timeoutMs, 'ruleStore'),
+    triggers: withStoreDeadlines(stores.triggers, timeoutMs, 'triggerStore'),
+    source: withStoreDeadlines(stores.source, timeoutMs, 'ruleSource'),
+  };
+}
