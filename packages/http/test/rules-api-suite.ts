@@ -17,6 +17,7 @@ import {
 } from '@crm-automation/core';
 import { anyOf, apiKeyAuth, generateApiKey, jwtAuth, rulesRoutes, triggerServiceClient, triggerServiceRoutes } from '@crm-automation/http';
 import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
+import { describeEntityRoutes } from './rules-api-entities.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 
@@ -601,6 +602,8 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
         expect(json(await call({ url: `/deliveries/${unknown['id']}` }))['state']).toBe('unknown');
       });
     });
+
+    describeEntityRoutes({ call, clock, runner: () => runner });
 
     describe('OpenAPI', () => {
       it('serves a 3.1 document and every real response so far validates against it', async () => {

@@ -193,7 +193,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
     {
       method: 'POST',
       url: '/rules/validate',
-      summary: 'Validate a rule without saving it; with a sample event, dry-run it',
+      summary: 'Validate a rule without saving it; with a sample event (and current state for facts evaluated at fire time), dry-run it',
       scope: 'rules:read',
       body: s.validateBody,
       responses: { 200: s.validateResponse, 400: s.errorResponse },
@@ -251,7 +251,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
     {
       method: 'POST',
       url: '/rules/:id/test',
-      summary: 'Dry-run a saved rule against a sample event; nothing is sent',
+      summary: 'Dry-run a saved rule against a sample event (and current state for facts evaluated at fire time); nothing is sent',
       scope: 'rules:read',
       body: s.sampleEvent,
       responses: { 200: s.dryRunResponse, 400: s.errorResponse, 404: s.errorResponse },
@@ -279,7 +279,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
     {
       method: 'GET',
       url: '/triggers',
-      summary: 'List triggers, newest first (by status, rule, evaluateAt range)',
+      summary: 'List triggers, newest first (by status, rule, entity key, evaluateAt range)',
       scope: 'triggers:read',
       query: s.listTriggersQuery,
       responses: { 200: s.triggerPage, 400: s.errorResponse, 503: s.errorResponse },
@@ -288,6 +288,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
         const page = await triggers.list(principal.accountId, {
           status: q.status as TriggerStatus[] | undefined,
           ruleId: q.ruleId,
+          entityKey: q.entityKey,
           from: q.from ? new Date(q.from) : undefined,
           to: q.to ? new Date(q.to) : undefined,
           limit: q.limit,
@@ -419,7 +420,10 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
         const id = stored[0]?.triggeringEvent.id ?? event.id;
         return {
           status: 202,
-          body: { id: id ?? '', triggers: stored.map((t) => ({ id: t.id, ruleId: t.ruleId, evaluateAt: t.evaluateAt, status: t.status })) },
+          body: {
+            id: id ?? '',
+            triggers: stored.map((t) => ({ id: t.id, ruleId: t.ruleId, evaluateAt: t.evaluateAt, status: t.status, ...(t.entityKey === undefined ? {} : { entityKey: t.entityKey }) })),
+          },
         };
       },
     },
@@ -442,7 +446,10 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
         let pages = 0;
         do {
           const page = await engine.rules.list(principal.accountId, { limit: 500, cursor });
-          for (const rule of page.items) if (!items.has(rule.trigger.eventName)) items.set(rule.trigger.eventName, { name: rule.trigger.eventName });
+          for (const rule of page.items) {
+            // A cancelling event is one the builder offers too: a rule may start on it next.
+            for (const name of [rule.trigger.eventName, ...(rule.cancelOn ?? []).map((entry) => entry.eventName)]) if (!items.has(name)) items.set(name, { name });
+          }
           cursor = page.nextCursor;
         } while (cursor && ++pages < 10);
         return { status: 200, body: { items: [...items.values()] } };

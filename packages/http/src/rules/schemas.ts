@@ -28,9 +28,14 @@ const statusList = z
   .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).filter(Boolean))
   .pipe(z.array(z.enum(TRIGGER_STATUSES as [string, ...string[]])).min(1));
 
+/** A trigger's `entityKey`: the value of its rule's `trigger.key` in the event, as a string. */
+export const entityKey = z.string().min(1).max(256);
+
 export const listTriggersQuery = z.strictObject({
   status: statusList.optional(),
   ruleId: id.optional(),
+  /** Only the runs of one entity (the rule's `trigger.key` value, e.g. a job id). */
+  entityKey: entityKey.optional(),
   from: isoDate.optional(),
   to: isoDate.optional(),
   limit,
@@ -65,6 +70,12 @@ export const sampleEvent = z.strictObject({
   payload: z.record(z.string(), z.unknown()),
   name: z.string().min(1).max(200).optional(),
   timestamp: eventTimestamp.optional(),
+  /**
+   * Current state, fact by fact (`{ job: {...} }`), for a rule that evaluates facts at fire time
+   * (`evaluate: 'current'`): what the engine's `facts` loaders would answer. Facts the rule reads from
+   * the event are left as the payload has them.
+   */
+  current: z.record(z.string(), z.unknown()).optional(),
 });
 
 export const validateBody = z.strictObject({
@@ -97,6 +108,8 @@ const conditionTrace = z.object({
   operator: z.string(),
   value: z.unknown(),
   factResult: z.unknown().optional(),
+  /** Rules evaluated on current state: the value the same path had in the event. */
+  eventValue: z.unknown().optional(),
   result: z.boolean(),
   evaluated: z.literal(false).optional(),
 });
@@ -116,16 +129,26 @@ const command = z.object({
   }),
 });
 
+const ruleDelay = z.object({ value: z.number(), unit: z.enum(['seconds', 'minutes', 'hours', 'days']) });
+const factEvaluation = z.enum(['event', 'current']);
+
 export const ruleResponse = z.object({
   id: z.string(),
   accountId: z.string(),
   name: z.string(),
   description: z.string().optional(),
   enabled: z.boolean(),
-  trigger: z.object({ eventName: z.string() }),
-  delay: z.object({ value: z.number(), unit: z.enum(['seconds', 'minutes', 'hours', 'days']) }),
+  /** `key`: the JSONPath naming the entity the rule's runs are about (`$.job.id`). */
+  trigger: z.object({ eventName: z.string(), key: z.string().optional() }),
+  delay: ruleDelay,
   conditions: z.record(z.string(), z.unknown()),
   actions: z.array(z.object({ type: z.string(), params: z.record(z.string(), z.unknown()) })),
+  /** Events that cancel this rule's runs for the same entity (`key`: where they carry it, default `trigger.key`). */
+  cancelOn: z.array(z.object({ eventName: z.string(), conditions: z.record(z.string(), z.unknown()).optional(), key: z.string().optional() })).optional(),
+  /** What a new event for an entity does while a run of it is pending; `maxWait` with `supersede` only. */
+  concurrency: z.object({ mode: z.enum(['all', 'supersede', 'skipIfPending']), maxWait: ruleDelay.optional() }).optional(),
+  /** Which value of each fact conditions and templates see: the event's or the `facts` loader's at fire time. */
+  evaluate: z.union([factEvaluation, z.record(z.string(), factEvaluation)]).optional(),
   version: z.number().int().min(1),
   createdAt: isoDate,
   updatedAt: isoDate,
@@ -139,7 +162,7 @@ export const rulePage = z.object({ items: z.array(ruleResponse), nextCursor: z.s
 const historyEntry = z.object({
   at: isoDate,
   attempt: z.number().int(),
-  outcome: z.enum(['completed', 'skipped', 'failed', 'retrying', 'cancelled', 'retry-requested']),
+  outcome: z.enum(['completed', 'skipped', 'failed', 'retrying', 'cancelled', 'retry-requested', 'superseded']),
   reason: z.string().optional(),
   ruleVersion: z.number().int().optional(),
   conditions: z.array(conditionTrace).optional(),
@@ -159,6 +182,10 @@ const historyEntry = z.object({
   error: errorSummary.optional(),
   nextAttemptAt: isoDate.optional(),
   by: z.string().optional(),
+  /** The event that cancelled or superseded the run, or that it was skipped for. */
+  event: z.object({ id: z.string(), name: z.string() }).optional(),
+  /** The other run involved: the one that superseded this one, or the pending one this was skipped or stale for. */
+  triggerId: z.string().optional(),
 });
 
 export const triggerResponse = z.object({
@@ -175,6 +202,12 @@ export const triggerResponse = z.object({
   createdAt: isoDate,
   updatedAt: isoDate,
   leaseExpiresAt: isoDate.optional(),
+  /** The rule's `trigger.key` in the event (keyed rules only). */
+  entityKey: z.string().optional(),
+  /** `supersede` rules: the first event's time of the chain of runs this one replaced (`maxWait` counts from it). */
+  firstEventAt: isoDate.optional(),
+  /** A cancelling event arrived while the run was processing; it stops before its next unsent action. */
+  cancelRequested: z.object({ event: z.object({ id: z.string(), name: z.string() }), at: isoDate }).optional(),
 });
 
 export const triggerPage = z.object({ items: z.array(triggerResponse), nextCursor: z.string().optional() });
@@ -245,7 +278,7 @@ export const ruleStatsResponse = z.object({
 
 export const eventAccepted = z.object({
   id: z.string(),
-  triggers: z.array(z.object({ id: z.string(), ruleId: z.string(), evaluateAt: isoDate, status: z.string() })),
+  triggers: z.array(z.object({ id: z.string(), ruleId: z.string(), evaluateAt: isoDate, status: z.string(), entityKey: z.string().optional() })),
 });
 
 export const eventTypesResponse = z.object({

@@ -125,6 +125,7 @@ export function triggerServiceClient(options: TriggerServiceClientOptions): Trig
         filter: {
           ...(status ? { status } : {}),
           ...(filter.ruleId === undefined ? {} : { ruleId: filter.ruleId }),
+          ...(filter.entityKey === undefined ? {} : { entityKey: filter.entityKey }),
           ...(filter.from === undefined ? {} : { from: filter.from.toISOString() }),
           ...(filter.to === undefined ? {} : { to: filter.to.toISOString() }),
           ...(filter.limit === undefined ? {} : { limit: filter.limit }),

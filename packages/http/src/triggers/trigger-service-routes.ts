@@ -40,6 +40,7 @@ const listBody = z.strictObject({
     .strictObject({
       status: z.array(z.enum(TRIGGER_STATUSES as [TriggerStatus, ...TriggerStatus[]])).min(1).optional(),
       ruleId: id.optional(),
+      entityKey: z.string().min(1).max(256).optional(),
       from: isoDate.optional(),
       to: isoDate.optional(),
       limit: z.number().int().min(1).max(500).optional(),
@@ -139,6 +140,7 @@ export const triggerServiceRoutes: FastifyPluginAsync<TriggerServiceRoutesOption
     return engine.triggers.list(account, {
       status: filter.status,
       ruleId: filter.ruleId,
+      entityKey: filter.entityKey,
       from: filter.from === undefined ? undefined : new Date(filter.from),
       to: filter.to === undefined ? undefined : new Date(filter.to),
       limit: filter.limit,

@@ -31,6 +31,8 @@ const triggerJson = z.looseObject({
   createdAt: date,
   updatedAt: date,
   leaseExpiresAt: date.optional(),
+  firstEventAt: date.optional(),
+  cancelRequested: z.looseObject({ event: z.looseObject({ id: z.string(), name: z.string() }), at: date }).optional(),
 });
 
 const ruleJson = z.looseObject({
