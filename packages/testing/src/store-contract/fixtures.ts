@@ -61,6 +61,21 @@ export function newTrigger(rule: RuleRef, eventId: string, evaluateAt: Date, acc
   };
 }
 
+/** A trigger of a keyed rule: its event's timestamp, entity key and (optionally) concurrency mode. */
+export function keyedTrigger(
+  rule: RuleRef,
+  eventId: string,
+  options: { entityKey: string; timestamp: Date; evaluateAt: Date; concurrency?: NewTrigger['concurrency']; accountId?: string },
+): NewTrigger {
+  const base = newTrigger(rule, eventId, options.evaluateAt, options.accountId ?? rule.accountId);
+  return {
+    ...base,
+    entityKey: options.entityKey,
+    triggeringEvent: { ...base.triggeringEvent, timestamp: options.timestamp, payload: { job: { id: options.entityKey, status: 'Done', event: eventId } } },
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+  };
+}
+
 export function history(outcome: HistoryOutcome, time: Date, attempt: number, extra: Partial<HistoryEntry> = {}): HistoryEntry {
   return { at: time, attempt, outcome, by: 'contract', ...extra };
 }
@@ -77,6 +92,14 @@ export interface ContractSubject<S> {
   store: S;
   /** Called after each test (drop the database, close clients, ...). */
   cleanup?: (() => Promise<void> | void) | undefined;
+  /**
+   * Opens another handle on the same data as `store`, with clients of its own, as a second engine
+   * process would: the tests of concurrent intake on several engines insert through several handles.
+   * The contract closes (`close?.()`) every handle it opened after the test, before `cleanup`. Without
+   * it those tests use `store` for every engine, which is right only for a store whose handles are
+   * one state (the in-memory store); an adapter over a server should give it.
+   */
+  openAnother?: (() => S | Promise<S>) | undefined;
 }
 
 /** Returns a fresh, empty store for each test. */
@@ -88,16 +111,35 @@ export async function open<S extends object>(factory: ContractFactory<S>): Promi
   return { store: made as S };
 }
 
-/** Opens a fresh store from `factory` before each test of the suite and hands it to `use`; disposes of it after. */
-export function storePerTest<S extends object>(factory: ContractFactory<S>, use: (store: S) => void): void {
-  let cleanup: (() => Promise<void> | void) | undefined;
+/** More handles on the data of the current test's store: `handles(4)` gives the store and three others. */
+export type OpenHandles<S> = (count: number) => Promise<S[]>;
+
+/**
+ * Opens a fresh store from `factory` before each test of the suite and hands it to `use`, with a way to
+ * open more handles on the same data; disposes of them after.
+ */
+export function storePerTest<S extends object>(factory: ContractFactory<S>, use: (store: S, handles: OpenHandles<S>) => void): void {
+  let subject: ContractSubject<S> | undefined;
+  let extra: S[] = [];
   beforeEach(async () => {
-    const subject = await open(factory);
-    cleanup = subject.cleanup;
-    use(subject.store);
+    const opened = await open(factory);
+    subject = opened;
+    extra = [];
+    use(opened.store, async (count) => {
+      const out: S[] = [opened.store];
+      for (let i = 1; i < count; i++) {
+        const another = opened.openAnother ? await opened.openAnother() : opened.store;
+        if (another !== opened.store) extra.push(another);
+        out.push(another);
+      }
+      return out;
+    });
   });
   afterEach(async () => {
-    await cleanup?.();
-    cleanup = undefined;
+    const handles = extra;
+    extra = [];
+    for (const handle of handles) await (handle as { close?: () => Promise<void> }).close?.();
+    await subject?.cleanup?.();
+    subject = undefined;
   });
 }

@@ -164,6 +164,37 @@ export function describeRuleStoreContract<S extends RuleStore>(name: string, fac
         expect(found[0]?.version).toBe(2);
         expect(ids(await store.findRulesForEvent(ACCOUNT, 'job.created')).sort()).toEqual([match.id, otherEvent.id].sort());
       });
+
+      it('finds rules by a cancelOn event name too (once each), only enabled ones of the account, and follows updates and deletes', async () => {
+        const keyed = { trigger: { eventName: EVENT, key: '$.job.id' }, concurrency: { mode: 'supersede' as const, maxWait: { value: 30, unit: 'minutes' as const } }, evaluate: { job: 'current' as const } };
+        const cancelling = await insertRule({ ...keyed, cancelOn: [{ eventName: 'job.cancelled' }, { eventName: 'job.deleted', key: '$.id', conditions: { all: [{ fact: 'reason', operator: 'equal', value: 'duplicate' }] } }] });
+        const startsAndCancels = await insertRule({ ...keyed, cancelOn: [{ eventName: EVENT }, { eventName: 'job.cancelled' }] });
+        await insertRule({ ...keyed, enabled: false, cancelOn: [{ eventName: 'job.cancelled' }] });
+        await insertRule({ ...keyed, cancelOn: [{ eventName: 'job.cancelled' }] }, OTHER_ACCOUNT);
+        const plain = await insertRule();
+
+        // What a keyed rule adds is stored exactly.
+        const stored = await store.getRule(ACCOUNT, cancelling.id);
+        expect(stored).toEqual(cancelling);
+        expect(stored).toMatchObject({ trigger: keyed.trigger, concurrency: keyed.concurrency, evaluate: keyed.evaluate, cancelOn: cancelling.cancelOn });
+
+        expect(ids(await store.findRulesForEvent(ACCOUNT, 'job.cancelled')).sort()).toEqual([cancelling.id, startsAndCancels.id].sort());
+        expect(ids(await store.findRulesForEvent(ACCOUNT, 'job.deleted'))).toEqual([cancelling.id]);
+        expect(ids(await store.findRulesForEvent(ACCOUNT, EVENT)).sort()).toEqual([cancelling.id, startsAndCancels.id, plain.id].sort());
+        expect(ids(await store.findRulesForEvent(OTHER_ACCOUNT, 'job.deleted'))).toEqual([]);
+        expect(await store.findRulesForEvent(OTHER_ACCOUNT, 'job.cancelled')).toHaveLength(1);
+
+        const { cancelOn: _dropped, ...withoutCancel } = ruleDraft({ ...keyed });
+        await store.replaceRule(ACCOUNT, cancelling.id, withoutCancel, { now: at(1) });
+        expect(ids(await store.findRulesForEvent(ACCOUNT, 'job.deleted'))).toEqual([]);
+        expect(ids(await store.findRulesForEvent(ACCOUNT, 'job.cancelled'))).toEqual([startsAndCancels.id]);
+        await store.replaceRule(ACCOUNT, plain.id, ruleDraft({ ...keyed, cancelOn: [{ eventName: 'job.deleted' }] }), { now: at(1) });
+        expect(ids(await store.findRulesForEvent(ACCOUNT, 'job.deleted'))).toEqual([plain.id]);
+        await store.replaceRule(ACCOUNT, startsAndCancels.id, ruleDraft({ ...keyed, enabled: false, cancelOn: [{ eventName: 'job.cancelled' }] }), { now: at(1) });
+        expect(await store.findRulesForEvent(ACCOUNT, 'job.cancelled')).toEqual([]);
+        await store.deleteRule(ACCOUNT, plain.id);
+        expect(await store.findRulesForEvent(ACCOUNT, 'job.deleted')).toEqual([]);
+      });
     });
   });
 }

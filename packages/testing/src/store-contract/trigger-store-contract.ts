@@ -17,8 +17,10 @@ import {
   T0,
   WEIRD_IDS,
   type ContractFactory,
+  type OpenHandles,
   type RuleRef,
 } from './fixtures.js';
+import { describeKeyedTriggerCases } from './keyed-trigger-contract.js';
 
 export interface TriggerStoreContractOptions {
   /** Parallel `claimDueTriggers` calls in the exclusivity test. Default 12. */
@@ -41,7 +43,11 @@ export function describeTriggerStoreContract<S extends TriggerStore>(name: strin
 
   describe(`trigger store contract: ${name}`, () => {
     let store: S;
-    storePerTest(factory, (opened) => (store = opened));
+    let handles: OpenHandles<S>;
+    storePerTest(factory, (opened, more) => {
+      store = opened;
+      handles = more;
+    });
 
     const insertDue = async (rule: RuleRef, count: number, prefix = 'evt', evaluateAt: (i: number) => Date = () => T0) => {
       const inserted = await store.insertTriggers(Array.from({ length: count }, (_, i) => newTrigger(rule, `${prefix}_${i}`, evaluateAt(i))), T0);
@@ -68,6 +74,8 @@ export function describeTriggerStoreContract<S extends TriggerStore>(name: strin
       expect(typeof store.capabilities.name).toBe('string');
       expect(store.capabilities.name.length).toBeGreaterThan(0);
       expect(['boolean', 'undefined']).toContain(typeof store.capabilities.ttlRetention);
+      expect(['boolean', 'undefined']).toContain(typeof store.capabilities.keyedConcurrency);
+      expect(['boolean', 'undefined']).toContain(typeof store.capabilities.cancelByEvent);
     });
 
     describe('triggers: intake', () => {
@@ -104,7 +112,10 @@ export function describeTriggerStoreContract<S extends TriggerStore>(name: strin
         const otherRule = ruleRef();
         const [first] = await store.insertTriggers([newTrigger(rule, 'evt_dup', T0)], T0);
         const again = await store.insertTriggers([newTrigger(rule, 'evt_dup', at(999)), newTrigger(otherRule, 'evt_dup', T0)], at(1_000));
-        expect(again[0]).toEqual({ trigger: first?.trigger, created: false });
+        expect(again[0]?.trigger).toEqual(first?.trigger);
+        expect(again[0]?.created).toBe(false);
+        // Stores report what an insert did, or (without keyed concurrency) leave it out.
+        expect(['redelivered', undefined]).toContain(again[0]?.outcome);
         expect(again[1]?.created).toBe(true);
         const inOneBatch = await store.insertTriggers([newTrigger(rule, 'evt_twice', T0), newTrigger(rule, 'evt_twice', T0)], T0);
         expect(inOneBatch.map((i) => i.created)).toEqual([true, false]);
@@ -267,6 +278,21 @@ export function describeTriggerStoreContract<S extends TriggerStore>(name: strin
         expect(sorted(stored?.sentActions ?? [])).toEqual([0, 1]);
         expect(stored?.executionHistory.map((h) => [h.outcome, h.attempt])).toEqual([['retrying', 1], ['completed', 2]]);
         expect(stored?.executionHistory[0]?.at).toEqual(at(1_000));
+      });
+
+      it('records a cancelled outcome like any final status: history, sent actions, lease cleared, never claimed again', async () => {
+        const rule = ruleRef();
+        await insertDue(rule, 1);
+        const [claimed] = await claim(T0);
+        const c = claimed as ClaimedTrigger;
+        const entry = history('cancelled', at(100), 1, { reason: 'cancelled-by-event', event: { id: 'evt_cancel', name: 'job.cancelled' }, actions: [{ index: 0, type: 'sms', status: 'sent' }, { index: 1, type: 'email', status: 'not-attempted' }] });
+        expect(await store.finishAttempt(c.id, c.leaseToken, { status: 'cancelled', sentActions: [0], now: at(100), history: entry })).toBe(true);
+        const stored = await store.getTrigger(ACCOUNT, c.id);
+        expect(stored).toMatchObject({ status: 'cancelled', attempt: 1, updatedAt: at(100), executionHistory: [entry], sentActions: [0] });
+        expect(stored?.leaseExpiresAt).toBeUndefined();
+        expect(await store.finishAttempt(c.id, c.leaseToken, attemptResult('completed', at(200), 1))).toBe(false);
+        expect(await claim(at(10 * LEASE_MS))).toEqual([]);
+        expect(await store.nextDueAt()).toBeNull();
       });
 
       it('retries at the time of the outcome when a retrying result has no evaluateAt', async () => {
@@ -454,5 +480,7 @@ export function describeTriggerStoreContract<S extends TriggerStore>(name: strin
         expect(ids(rest.items)).toEqual([created[5], created[4]].map((t) => t?.id));
       });
     });
+
+    describeKeyedTriggerCases(() => store, () => handles);
   });
 }
