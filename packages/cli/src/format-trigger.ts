@@ -20,11 +20,28 @@ function action(a: ActionOutcome): string {
   return `[${a.index}] ${a.type} ${a.status}${took}${error}`;
 }
 
+const eventText = (event: { id: string; name: string }) => `${event.name} ${event.id}`;
+
+/**
+ * Why another trigger or event ended this one, in words: the cancelling event, the trigger that
+ * superseded it, or the pending one it was stale or skipped for. Undefined for any other entry.
+ */
+export function otherRunText(h: HistoryEntry): string | undefined {
+  if (h.outcome === 'cancelled' && h.event) return `cancelled by event ${eventText(h.event)}`;
+  if (h.outcome === 'superseded' && h.reason === 'stale') return `stale: pending trigger ${h.triggerId ?? '?'} holds a newer event`;
+  if (h.outcome === 'superseded') return `superseded by trigger ${h.triggerId ?? '?'}${h.event ? ` (event ${eventText(h.event)})` : ''}`;
+  if (h.outcome === 'skipped' && h.reason === 'pending-exists') return `skipped: trigger ${h.triggerId ?? '?'} was already pending`;
+  return undefined;
+}
+
 function entry(h: HistoryEntry, n: number): string[] {
   const head = [`${n}. ${iso(h.at)}  attempt ${h.attempt}  ${h.outcome}`];
   if (h.reason) head[0] += ` (${h.reason})`;
   if (h.by) head[0] += `  by ${h.by}`;
   const lines = [...head];
+  const other = otherRunText(h);
+  if (other) lines.push(`     ${other}`);
+  else if (h.event) lines.push(`     event ${eventText(h.event)}`);
   if (h.ruleVersion !== undefined) lines.push(`     rule version ${h.ruleVersion}`);
   for (const c of h.conditions ?? []) lines.push(`     ${condition(c)}`);
   for (const a of h.actions ?? []) lines.push(`     ${action(a)}`);
@@ -40,12 +57,18 @@ export function formatTrigger(trigger: Trigger): string {
     `trigger   ${trigger.id}`,
     `account   ${trigger.accountId}`,
     `rule      ${trigger.ruleId} (version ${trigger.ruleVersion} at intake)`,
+    ...(trigger.entityKey === undefined ? [] : [`entity    ${trigger.entityKey}`]),
     `status    ${trigger.status}`,
     `attempts  ${trigger.attempt}`,
     `due       ${iso(trigger.evaluateAt)}`,
     `created   ${iso(trigger.createdAt)}`,
     `updated   ${iso(trigger.updatedAt)}`,
   ];
+  // The newest entry that names another run or event says why a cancelled, superseded or skipped trigger ended.
+  const why = [...trigger.executionHistory].reverse().map(otherRunText).find((text) => text !== undefined);
+  if (why && (trigger.status === 'cancelled' || trigger.status === 'skipped')) lines.push(`why       ${why}`);
+  if (trigger.cancelRequested) lines.push(`cancel    requested by event ${eventText(trigger.cancelRequested.event)} at ${iso(trigger.cancelRequested.at)}; stops before its next unsent action`);
+  if (trigger.firstEventAt) lines.push(`first     event at ${iso(trigger.firstEventAt)} (superseded runs of this entity; maxWait counts from it)`);
   if (trigger.leaseExpiresAt && trigger.status === 'processing') lines.push(`lease     until ${iso(trigger.leaseExpiresAt)}`);
   if (trigger.sentActions.length > 0) lines.push(`sent      actions ${trigger.sentActions.join(', ')}`);
   if (trigger.trace?.['traceparent']) lines.push(`trace     ${trigger.trace['traceparent']}`);

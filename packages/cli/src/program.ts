@@ -63,6 +63,12 @@ function statuses(value: string, previous: TriggerStatus[] = []): TriggerStatus[
   return [...previous, ...(wanted as TriggerStatus[])];
 }
 
+/** An entity key as the engine stores it: a non-empty string of at most 256 characters. */
+function entityKey(value: string): string {
+  if (value.length === 0 || value.length > 256) throw new InvalidArgumentError('expected an entity key of 1 to 256 characters');
+  return value;
+}
+
 function deliveryStates(value: string, previous: DeliveryState[] = []): DeliveryState[] {
   const wanted = list(value);
   const unknown = wanted.filter((s) => !(DELIVERY_STATES as readonly string[]).includes(s));
@@ -216,15 +222,17 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
     .requiredOption('--account <id>', 'the account whose triggers to list')
     .option('--status <list>', 'only triggers in these statuses', statuses)
     .option('--rule <id>', 'only triggers of this rule')
+    .option('--entity <key>', "only triggers of this entity (a keyed rule's trigger.key value, e.g. a job id)", entityKey)
     .option('--from <date>', 'only triggers due at or after this ISO date')
     .option('--to <date>', 'only triggers due before this ISO date')
     .option('--limit <n>', 'at most this many (default 50)', positiveInt)
     .action(
-      run(async ({ output, connections }, options: { account: string; status?: TriggerStatus[]; rule?: string; from?: string; to?: string; limit?: number }) => {
+      run(async ({ output, connections }, options: { account: string; status?: TriggerStatus[]; rule?: string; entity?: string; from?: string; to?: string; limit?: number }) => {
         const found = await listTriggers(await connections.engine(), {
           accountId: options.account,
           statuses: options.status,
           ruleId: options.rule,
+          entityKey: options.entity,
           from: options.from === undefined ? undefined : parseDate(options.from, '--from'),
           to: options.to === undefined ? undefined : parseDate(options.to, '--to'),
           limit: options.limit,
@@ -249,11 +257,12 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
       .requiredOption('--account <id>', 'the account whose triggers to change')
       .option('--status <list>', `only triggers in these statuses (default ${defaults})`, statuses)
       .option('--rule <id>', 'only triggers of this rule')
+      .option('--entity <key>', "only triggers of this entity (a keyed rule's trigger.key value)", entityKey)
       .option('--from <date>', 'only triggers due at or after this ISO date')
       .option('--to <date>', 'only triggers due before this ISO date')
       .option('--dry-run', 'print the matching trigger ids, change nothing')
       .action(
-        run(async ({ output, connections }, options: { account: string; status?: TriggerStatus[]; rule?: string; from?: string; to?: string; dryRun?: boolean }) => {
+        run(async ({ output, connections }, options: { account: string; status?: TriggerStatus[]; rule?: string; entity?: string; from?: string; to?: string; dryRun?: boolean }) => {
           const result = await bulkTransition(
             await connections.engine(),
             operation,
@@ -261,6 +270,7 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
               accountId: options.account,
               statuses: options.status,
               ruleId: options.rule,
+              entityKey: options.entity,
               from: options.from === undefined ? undefined : parseDate(options.from, '--from'),
               to: options.to === undefined ? undefined : parseDate(options.to, '--to'),
               dryRun: options.dryRun,

@@ -9,6 +9,8 @@ export interface TriggerSelection {
   /** Default: the statuses the operation applies to (`failed` for retry, `pending`/`retrying` for cancel). */
   statuses?: readonly TriggerStatus[] | undefined;
   ruleId?: string | undefined;
+  /** Only the runs of one entity (a keyed rule's `trigger.key` value). */
+  entityKey?: string | undefined;
   /** `evaluateAt` at or after this time. */
   from?: Date | undefined;
   /** `evaluateAt` before this time. */
@@ -41,6 +43,7 @@ export async function selectTriggers(engine: Pick<AutomationEngine, 'triggers'>,
   const filter: TriggerFilter = {
     status: [...(selection.statuses ?? OPERATION_STATUSES[operation])],
     ...(selection.ruleId === undefined ? {} : { ruleId: selection.ruleId }),
+    ...(selection.entityKey === undefined ? {} : { entityKey: selection.entityKey }),
     ...(selection.from === undefined ? {} : { from: selection.from }),
     ...(selection.to === undefined ? {} : { to: selection.to }),
     limit: PAGE,

@@ -6,6 +6,8 @@ export interface TriggerListOptions {
   accountId: string;
   statuses?: readonly TriggerStatus[] | undefined;
   ruleId?: string | undefined;
+  /** Only the runs of one entity (a keyed rule's `trigger.key` value, e.g. a job id). */
+  entityKey?: string | undefined;
   from?: Date | undefined;
   to?: Date | undefined;
   /** At most this many (default 50). */
@@ -21,6 +23,7 @@ export async function listTriggers(engine: Pick<AutomationEngine, 'triggers'>, o
     const page = await engine.triggers.list(options.accountId, {
       ...(options.statuses ? { status: [...options.statuses] } : {}),
       ...(options.ruleId === undefined ? {} : { ruleId: options.ruleId }),
+      ...(options.entityKey === undefined ? {} : { entityKey: options.entityKey }),
       ...(options.from === undefined ? {} : { from: options.from }),
       ...(options.to === undefined ? {} : { to: options.to }),
       limit: Math.min(500, limit - found.length),
@@ -39,6 +42,10 @@ export function printTriggers(output: Output, triggers: readonly Trigger[]): voi
     const h = t.executionHistory.at(-1);
     return h ? `${h.outcome}${h.reason ? ` (${h.reason})` : ''}${h.error ? `: ${h.error.code} ${h.error.message}` : ''}` : '';
   };
-  output.out(formatTable(['ID', 'STATUS', 'RULE', 'DUE', 'ATTEMPTS', 'LAST'], triggers.map((t) => [t.id, t.status, t.ruleId, t.evaluateAt.toISOString(), String(t.attempt), last(t)])));
+  // The entity column only when a keyed rule's runs are listed, so unkeyed listings read as before.
+  const keyed = triggers.some((t) => t.entityKey !== undefined);
+  const head = keyed ? ['ID', 'STATUS', 'RULE', 'ENTITY', 'DUE', 'ATTEMPTS', 'LAST'] : ['ID', 'STATUS', 'RULE', 'DUE', 'ATTEMPTS', 'LAST'];
+  const row = (t: Trigger) => [t.id, t.status, t.ruleId, ...(keyed ? [t.entityKey ?? '-'] : []), t.evaluateAt.toISOString(), String(t.attempt), last(t)];
+  output.out(formatTable(head, triggers.map(row)));
   output.out(`${triggers.length} trigger${triggers.length === 1 ? '' : 's'}`);
 }
