@@ -12,3 +12,4 @@ export * from './malformed-requests.js';
 export * from './adapter-fixtures.js';
 export * from './bus-subjects.js';
 export * from './send-until-done.js';
+export * from './tcp-proxy.js';
