@@ -19,7 +19,10 @@ function frozen<T>(value: T): T {
 
 const snapshot = (rule: Rule): Rule => frozen(structuredClone(rule));
 
-/** An in-memory rule store: rules indexed by (account, event name), for tests, demos and one process. */
+/**
+ * An in-memory rule store: rules indexed by (account, event name), under their trigger's event name and
+ * every `cancelOn` event name, for tests, demos and one process.
+ */
 export function createMemoryRuleStore(): RuleStore & { readonly size: number } {
   const rules = new Map<string, Rule>();
   const rulesByEvent = new Map<string, Set<string>>();
@@ -30,13 +33,24 @@ export function createMemoryRuleStore(): RuleStore & { readonly size: number } {
     const rule = rules.get(id);
     return rule && rule.accountId === accountId ? rule : undefined;
   };
+  /** The names a rule answers to: the one it starts on and those that cancel it (a Set, so a name counts once). */
+  const eventNames = (rule: Rule) => new Set([rule.trigger.eventName, ...(rule.cancelOn ?? []).map((entry) => entry.eventName)]);
   const index = (rule: Rule) => {
-    const key = eventKey(rule.accountId, rule.trigger.eventName);
-    let set = rulesByEvent.get(key);
-    if (!set) rulesByEvent.set(key, (set = new Set()));
-    set.add(rule.id);
+    for (const name of eventNames(rule)) {
+      const key = eventKey(rule.accountId, name);
+      let set = rulesByEvent.get(key);
+      if (!set) rulesByEvent.set(key, (set = new Set()));
+      set.add(rule.id);
+    }
   };
-  const unindex = (rule: Rule) => rulesByEvent.get(eventKey(rule.accountId, rule.trigger.eventName))?.delete(rule.id);
+  const unindex = (rule: Rule) => {
+    for (const name of eventNames(rule)) {
+      const key = eventKey(rule.accountId, name);
+      const set = rulesByEvent.get(key);
+      set?.delete(rule.id);
+      if (set?.size === 0) rulesByEvent.delete(key);
+    }
+  };
 
   return {
     capabilities: { name: 'memory' },

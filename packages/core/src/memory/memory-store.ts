@@ -16,7 +16,7 @@ export function createMemoryStore(): AutomationStore & DeliveryLedger & { readon
   const triggers = createMemoryTriggerStore();
   const ledger = createMemoryDeliveryLedger();
   return {
-    capabilities: { name: 'memory' },
+    capabilities: { name: 'memory', keyedConcurrency: true, cancelByEvent: true },
     get size() {
       return { rules: rules.size, triggers: triggers.size, deliveries: ledger.size };
     },
@@ -34,6 +34,7 @@ export function createMemoryStore(): AutomationStore & DeliveryLedger & { readon
     transitionTrigger: triggers.transitionTrigger,
     nextDueAt: triggers.nextDueAt,
     purgeTriggers: triggers.purgeTriggers,
+    cancelTriggers: triggers.cancelTriggers,
     finishAttempts: (requests) => triggers.finishAttempts?.(requests) ?? Promise.resolve([]),
     watchDue: (onDue) => triggers.watchDue?.(onDue) ?? Promise.resolve(async () => undefined),
     recordIntents: ledger.recordIntents,

@@ -1,7 +1,13 @@
+// One file: every method of the memory trigger store reads and writes the same closure state (the
+// triggers, the due and lease heaps, the intake keys, the entity index) without yielding, which is what
+// makes each operation atomic; split across files, that state would have to become shared mutable
+// exports. The keyed-rule indexes live in memory-entity-index.ts.
 import { randomBytes } from 'node:crypto';
 import { AutomationError } from '../errors.js';
 import type {
   AttemptResult,
+  CancelRequest,
+  CancelResult,
   ClaimRequest,
   InsertedTrigger,
   NewTrigger,
@@ -10,7 +16,8 @@ import type {
   TransitionResult,
   TriggerStore,
 } from '../ports/store.js';
-import type { ClaimedTrigger, Trigger, TriggerFilter, TriggerStatus } from '../scheduling/trigger.js';
+import type { ClaimedTrigger, HistoryEntry, Trigger, TriggerFilter, TriggerStatus } from '../scheduling/trigger.js';
+import { EntityIndex } from './memory-entity-index.js';
 import { clampLimit, isMemoryId, newMemoryId, paginate } from './memory-ids.js';
 import { TimeHeap } from './min-heap.js';
 
@@ -18,7 +25,16 @@ const copyTrigger = (t: Trigger): Trigger => ({
   ...t,
   executionHistory: [...t.executionHistory],
   sentActions: [...t.sentActions],
+  ...(t.cancelRequested ? { cancelRequested: { ...t.cancelRequested, event: { ...t.cancelRequested.event } } } : {}),
 });
+
+type StoredTrigger = Trigger & { leaseToken?: string | undefined };
+
+/** What a keyed insert decided, before the trigger is built. */
+type KeyedDecision =
+  | { outcome: 'created'; takeSlot: boolean }
+  | { outcome: 'superseded'; replaced: StoredTrigger; firstEventAt: Date; maxWaitMs: number | undefined }
+  | { outcome: 'stale' | 'skipped'; pending: StoredTrigger };
 
 const DUE_STATUSES: ReadonlySet<TriggerStatus> = new Set(['pending', 'retrying']);
 
@@ -31,11 +47,14 @@ function requireValidDate(value: unknown, field: string): Date {
 }
 
 /**
- * An in-memory trigger store: due and lease heaps for claims, an intake-key map for redelivery. Claims
- * are atomic because they never yield. Pending triggers are lost on restart.
+ * An in-memory trigger store: due and lease heaps for claims, an intake-key map for redelivery, an
+ * {@link EntityIndex} for keyed rules (the pending slot per entity, cancel by entity, listing by
+ * entity). Every operation is atomic because none yields, so several engines sharing one store object
+ * keep the one-pending-per-entity invariant. Pending triggers are lost on restart.
  */
-export function createMemoryTriggerStore(): TriggerStore & { readonly size: number } {
-  const triggers = new Map<string, Trigger & { leaseToken?: string | undefined }>();
+export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>; readonly size: number } {
+  const triggers = new Map<string, StoredTrigger>();
+  const entities = new EntityIndex();
   const triggersByAccount = new Map<string, string[]>();
   /** (account, event id) → rule id → trigger id: what makes intake of a redelivered event a no-op. */
   const intakeKeys = new Map<string, Map<string, string>>();
@@ -73,8 +92,25 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
     return undefined;
   };
 
-  const store: TriggerStore & { readonly size: number } = {
-    capabilities: { name: 'memory' },
+  const setStatus = (trigger: StoredTrigger, status: TriggerStatus) => {
+    trigger.status = status;
+    entities.statusChanged(trigger);
+  };
+
+  /** Supersede / skipIfPending against the entity's pending slot (only for a keyed trigger with a mode). */
+  const decide = (input: NewTrigger): KeyedDecision => {
+    const { concurrency, entityKey } = input;
+    if (!concurrency || entityKey === undefined) return { outcome: 'created', takeSlot: false };
+    const holderId = entities.slotHolder(input.accountId, input.ruleId, entityKey);
+    const holder = holderId === undefined ? undefined : triggers.get(holderId);
+    if (!holder || holder.status !== 'pending') return { outcome: 'created', takeSlot: true };
+    if (concurrency.mode === 'skipIfPending') return { outcome: 'skipped', pending: holder };
+    if (holder.triggeringEvent.timestamp.getTime() >= input.triggeringEvent.timestamp.getTime()) return { outcome: 'stale', pending: holder };
+    return { outcome: 'superseded', replaced: holder, firstEventAt: holder.firstEventAt ?? holder.triggeringEvent.timestamp, maxWaitMs: concurrency.maxWaitMs };
+  };
+
+  const store: TriggerStore & { cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>; readonly size: number } = {
+    capabilities: { name: 'memory', keyedConcurrency: true, cancelByEvent: true },
 
     get size() {
       return triggers.size;
@@ -99,36 +135,65 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
         const existingId = seen?.get(input.ruleId);
         const existing = existingId ? triggers.get(existingId) : undefined;
         if (existing) {
-          out.push({ trigger: copyTrigger(existing), created: false });
+          out.push({ trigger: stripLease(existing), created: false, outcome: 'redelivered' });
           continue;
         }
         clone ??= structuredClone(input.triggeringEvent);
-        const trigger: Trigger = {
-          id: newMemoryId(at.getTime()),
+        const decision = decide(input);
+        const id = newMemoryId(at.getTime());
+        const eventAt = input.triggeringEvent.timestamp;
+        let status: TriggerStatus = 'pending';
+        let evaluateAt = input.evaluateAt;
+        let firstEventAt: Date | undefined = input.entityKey === undefined ? undefined : eventAt;
+        const historyEntries: HistoryEntry[] = [];
+        const event = { id: input.triggeringEvent.id, name: input.triggeringEvent.name };
+        if (decision.outcome === 'superseded') {
+          firstEventAt = decision.firstEventAt;
+          if (decision.maxWaitMs !== undefined) evaluateAt = new Date(Math.min(evaluateAt.getTime(), firstEventAt.getTime() + decision.maxWaitMs));
+          const replaced = decision.replaced;
+          replaced.executionHistory.push({ outcome: 'superseded', reason: 'superseded', triggerId: id, event, at, attempt: replaced.attempt });
+          replaced.updatedAt = at;
+          setStatus(replaced, 'cancelled');
+        } else if (decision.outcome === 'stale') {
+          status = 'cancelled';
+          historyEntries.push({ outcome: 'superseded', reason: 'stale', triggerId: decision.pending.id, at, attempt: 0 });
+        } else if (decision.outcome === 'skipped') {
+          status = 'skipped';
+          historyEntries.push({ outcome: 'skipped', reason: 'pending-exists', triggerId: decision.pending.id, event, at, attempt: 0 });
+        }
+        const trigger: StoredTrigger = {
+          id,
           accountId: input.accountId,
           ruleId: input.ruleId,
           ruleVersion: input.ruleVersion,
-          status: 'pending',
-          evaluateAt: input.evaluateAt,
+          status,
+          evaluateAt,
           attempt: 0,
           triggeringEvent: clone,
           ...(input.trace ? { trace: { ...input.trace } } : {}),
-          executionHistory: [],
+          executionHistory: historyEntries,
           sentActions: [],
           createdAt: at,
           updatedAt: at,
+          ...(input.entityKey === undefined ? {} : { entityKey: input.entityKey }),
+          ...(firstEventAt === undefined ? {} : { firstEventAt }),
         };
         triggers.set(trigger.id, trigger);
         seen?.set(input.ruleId, trigger.id);
         let ids = triggersByAccount.get(input.accountId);
         if (!ids) triggersByAccount.set(input.accountId, (ids = []));
         ids.push(trigger.id);
-        due.push(trigger.evaluateAt.getTime(), trigger.id);
-        out.push({ trigger: copyTrigger(trigger), created: true });
+        entities.added(trigger);
+        if (status === 'pending') {
+          if (decision.outcome === 'superseded' || (decision.outcome === 'created' && decision.takeSlot)) entities.takeSlot(trigger as StoredTrigger & { entityKey: string });
+          due.push(trigger.evaluateAt.getTime(), trigger.id);
+        }
+        const pendingTriggerId = decision.outcome === 'superseded' ? decision.replaced.id : decision.outcome === 'created' ? undefined : decision.pending.id;
+        out.push({ trigger: stripLease(trigger), created: true, outcome: decision.outcome, ...(pendingTriggerId === undefined ? {} : { pendingTriggerId }) });
       }
       if (watchers.size > 0) {
         let earliest = Number.POSITIVE_INFINITY;
-        for (const i of out) if (i.created) earliest = Math.min(earliest, i.trigger.evaluateAt.getTime());
+        for (const i of out) if (i.created && i.trigger.status === 'pending') earliest = Math.min(earliest, i.trigger.evaluateAt.getTime());
         if (Number.isFinite(earliest)) for (const watcher of watchers) watcher(new Date(earliest));
       }
       return out;
@@ -142,8 +207,9 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
     async listTriggers(accountId, filter: TriggerFilter) {
       const limit = clampLimit(filter.limit);
       const statuses = filter.status === undefined ? undefined : new Set(Array.isArray(filter.status) ? filter.status : [filter.status]);
-      const ids = triggersByAccount.get(accountId) ?? [];
-      const out: Trigger[] = [];
+      // An entity's own id list when filtering by entity: the filter never walks the account's triggers.
+      const ids = filter.entityKey === undefined ? (triggersByAccount.get(accountId) ?? []) : entities.listed(accountId, filter.entityKey);
+      const out: StoredTrigger[] = [];
       // Newest first; the cursor is the last id of the previous page.
       for (let i = ids.length - 1; i >= 0 && out.length <= limit; i--) {
         const t = triggers.get(ids[i] as string);
@@ -151,6 +217,7 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
         if (filter.cursor !== undefined && t.id >= filter.cursor) continue;
         if (statuses && !statuses.has(t.status)) continue;
         if (filter.ruleId !== undefined && t.ruleId !== filter.ruleId) continue;
+        if (filter.entityKey !== undefined && t.entityKey !== filter.entityKey) continue;
         if (filter.from && t.evaluateAt < filter.from) continue;
         if (filter.to && t.evaluateAt >= filter.to) continue;
         out.push(t);
@@ -171,13 +238,13 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
         if (!trigger) break;
         const leaseToken = `${batchToken}${(claimed.length + 1).toString(36)}`;
         const leaseExpiresAt = new Date(at + leaseMs);
-        trigger.status = 'processing';
+        setStatus(trigger, 'processing');
         trigger.attempt += 1;
         trigger.leaseToken = leaseToken;
         trigger.leaseExpiresAt = leaseExpiresAt;
         trigger.updatedAt = now;
         leases.push(leaseExpiresAt.getTime(), trigger.id);
-        claimed.push({ ...copyTrigger(trigger), leaseToken, leaseExpiresAt });
+        claimed.push({ ...stripLease(trigger), leaseToken, leaseExpiresAt });
       }
       return claimed;
     },
@@ -186,13 +253,19 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
       const trigger = triggers.get(id);
       if (!trigger || trigger.status !== 'processing' || trigger.leaseToken !== leaseToken) return false;
       if (result.status === 'retrying') requireValidDate(result.evaluateAt ?? result.now, 'evaluateAt');
-      trigger.status = result.status;
+      // A cancel requested while it ran wins over a retry, in this same write (the engine checks too).
+      const cancelInstead = result.status === 'retrying' && trigger.cancelRequested !== undefined;
       trigger.updatedAt = result.now;
       trigger.executionHistory.push(result.history);
+      if (cancelInstead && trigger.cancelRequested) {
+        trigger.executionHistory.push({ outcome: 'cancelled', reason: 'cancelled-by-event', event: { ...trigger.cancelRequested.event }, at: result.now, attempt: trigger.attempt });
+      }
+      const status = cancelInstead ? 'cancelled' : result.status;
+      setStatus(trigger, status);
       for (const index of result.sentActions) if (!trigger.sentActions.includes(index)) trigger.sentActions.push(index);
       trigger.leaseToken = undefined;
       trigger.leaseExpiresAt = undefined;
-      if (result.status === 'retrying') {
+      if (status === 'retrying') {
         trigger.evaluateAt = result.evaluateAt ?? result.now;
         due.push(trigger.evaluateAt.getTime(), id);
       }
@@ -204,7 +277,7 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
       if (!trigger) return { ok: false, reason: 'not-found' };
       if (!request.from.includes(trigger.status)) return { ok: false, reason: 'conflict', current: trigger.status };
       if (request.evaluateAt !== undefined) requireValidDate(request.evaluateAt, 'evaluateAt');
-      trigger.status = request.to;
+      setStatus(trigger, request.to);
       trigger.updatedAt = request.now;
       trigger.executionHistory.push(request.history);
       if (request.evaluateAt) trigger.evaluateAt = request.evaluateAt;
@@ -222,9 +295,11 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
     async purgeTriggers({ statuses, olderThan }: PurgeRequest) {
       let removed = 0;
       const wanted = new Set(statuses);
+      const gone: Trigger[] = [];
       for (const [id, t] of triggers) {
         if (!wanted.has(t.status) || t.updatedAt >= olderThan) continue;
         triggers.delete(id);
+        gone.push(t);
         const key = `${t.accountId}\u0000${t.triggeringEvent.id}`;
         const seen = intakeKeys.get(key);
         seen?.delete(t.ruleId);
@@ -233,8 +308,29 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
       }
       if (removed > 0) {
         for (const [account, ids] of triggersByAccount) triggersByAccount.set(account, ids.filter((id) => triggers.has(id)));
+        entities.removed(gone, (id) => !triggers.has(id));
       }
       return removed;
+    },
+
+    async cancelTriggers(request: CancelRequest): Promise<CancelResult> {
+      const result: CancelResult = { cancelled: [], requested: [] };
+      const before = requireValidDate(request.eventTimestamp, 'eventTimestamp').getTime();
+      for (const id of entities.cancellableIds(request.accountId, request.ruleId, request.entityKey)) {
+        const trigger = triggers.get(id);
+        // A late, older cancel must not cancel a newer run: only strictly older events are affected.
+        if (!trigger || trigger.triggeringEvent.timestamp.getTime() >= before) continue;
+        if (trigger.status === 'processing') {
+          trigger.cancelRequested = { event: { ...request.event }, at: request.now };
+          result.requested.push(stripLease(trigger));
+          continue;
+        }
+        trigger.executionHistory.push({ outcome: 'cancelled', reason: 'cancelled-by-event', event: { ...request.event }, at: request.now, attempt: trigger.attempt, by: request.by });
+        trigger.updatedAt = request.now;
+        setStatus(trigger, 'cancelled');
+        result.cancelled.push(stripLease(trigger));
+      }
+      return result;
     },
 
     async finishAttempts(requests) {
@@ -255,7 +351,7 @@ export function createMemoryTriggerStore(): TriggerStore & { readonly size: numb
   return store;
 }
 
-function stripLease(trigger: Trigger & { leaseToken?: string | undefined }): Trigger {
+function stripLease(trigger: StoredTrigger): Trigger {
   const { leaseToken: _token, ...rest } = trigger;
   return copyTrigger(rest);
 }
