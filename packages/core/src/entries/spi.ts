@@ -59,3 +59,5 @@ export { DEFAULT_RETRY_DELAYS_MS, retryDelaysOption, retryDelayFor } from '../sp
 export { DEFAULT_DEAD_LETTER_LIST_LIMIT, readDeadLetter } from '../spi/dead-letter-records.js';
 export { consumeDelivery, runBusHandler } from '../spi/bus-consumer.js';
 export type { BusConsumerPolicy, ConsumedMessage, DeliveryOutcome, DeliverySettlement, HandlerOutcome } from '../spi/bus-consumer.js';
+export { DEFAULT_RETENTION_MS, deliveryRetentionStatus, resolveRetentionAges, retentionControls, startPeriodic } from '../spi/retention.js';
+export type { RetentionAges, RetentionControls, RetentionHandle, ResolvedRetentionAges } from '../spi/retention.js';
