@@ -89,7 +89,8 @@ export async function claimDueTriggers(triggers: Collection<TriggerDocument>, re
     const leaseToken = randomBytes(16).toString('hex');
     const result = await triggers.updateMany(
       { _id: { $in: ids }, ...still },
-      { $set: { status: 'processing', leaseToken, leaseExpiresAt, leaseOwner: request.owner, updatedAt: now }, $inc: { attempt: 1 } },
+      // Claimed is no longer pending: the keyed pending slot is freed in the same write.
+      { $set: { status: 'processing', leaseToken, leaseExpiresAt, leaseOwner: request.owner, updatedAt: now }, $unset: { pendingSlot: '' }, $inc: { attempt: 1 } },
     );
     if (result.modifiedCount === 0) return [];
     // Read by `_id` alone and keep what carries this call's token: the token is the proof of the claim.

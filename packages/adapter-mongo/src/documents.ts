@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import type { ClaimedTrigger, Delivery, DeliveryEvent, DeliveryState, ErrorSummary, HistoryEntry, Page, Rule, RuleDraft, Trigger, TriggeringEvent, TriggerStatus } from '@crm-automation/core';
+import type { ClaimedTrigger, Delivery, DeliveryEvent, DeliveryState, ErrorSummary, HistoryEntry, Page, Rule, RuleDraft, RuleTrigger, Trigger, TriggeringEvent, TriggerStatus } from '@crm-automation/core';
 
 /** A `rules` document: the design doc's shape, `_id` an ObjectId, dates as BSON dates. */
 export interface RuleDocument {
@@ -8,10 +8,14 @@ export interface RuleDocument {
   description?: string | undefined;
   accountId: string;
   enabled: boolean;
-  trigger: { eventName: string };
+  trigger: RuleTrigger;
   delay: Rule['delay'];
   conditions: Rule['conditions'];
   actions: Rule['actions'];
+  /** Multikey-indexed on `cancelOn.eventName`, so `findRulesForEvent` finds the rules an event cancels. */
+  cancelOn?: Rule['cancelOn'];
+  concurrency?: Rule['concurrency'];
+  evaluate?: Rule['evaluate'];
   version: number;
   createdAt: Date;
   updatedAt: Date;
@@ -43,6 +47,25 @@ export interface TriggerDocument {
   leaseOwner?: string | undefined;
   /** When retention may delete this trigger (set only on finished triggers a policy covers). */
   expireAt?: Date | undefined;
+  /** Keyed rules only: the rule's `trigger.key` resolved in the payload. */
+  entityKey?: string | undefined;
+  /** Keyed rules only: the first event's timestamp of a chain of superseded triggers. */
+  firstEventAt?: Date | undefined;
+  /** A cancelling event arrived while it was processing. */
+  cancelRequested?: { event: { id: string; name: string }; at: Date } | undefined;
+  /**
+   * Present only while the trigger is `pending` and was inserted with a concurrency mode: its
+   * (account, rule, entityKey) as {@link pendingSlotOf} spells it. A sparse unique index on it keeps at
+   * most one such pending trigger per entity; claim, cancel and supersede `$unset` it. Never leaves the store.
+   */
+  pendingSlot?: string | undefined;
+  /** The last `cancelTriggers` call that changed it (its random mark), to read back what that call did. Never leaves the store. */
+  cancelMark?: string | undefined;
+}
+
+/** The value of `pendingSlot` for one rule and entity: unambiguous whatever the strings hold. */
+export function pendingSlotOf(accountId: string, ruleId: string, entityKey: string): string {
+  return JSON.stringify([accountId, ruleId, entityKey]);
 }
 
 /**
@@ -88,10 +111,13 @@ export function ruleDocument(id: ObjectId, accountId: string, draft: RuleDraft, 
     ...(draft.description === undefined ? {} : { description: draft.description }),
     accountId,
     enabled: draft.enabled,
-    trigger: { eventName: draft.trigger.eventName },
+    trigger: draft.trigger.key === undefined ? { eventName: draft.trigger.eventName } : { eventName: draft.trigger.eventName, key: draft.trigger.key },
     delay: draft.delay,
     conditions: draft.conditions,
     actions: draft.actions,
+    ...(draft.cancelOn === undefined ? {} : { cancelOn: draft.cancelOn }),
+    ...(draft.concurrency === undefined ? {} : { concurrency: draft.concurrency }),
+    ...(draft.evaluate === undefined ? {} : { evaluate: draft.evaluate }),
     version,
     createdAt,
     updatedAt,
@@ -105,17 +131,20 @@ export function toRule(doc: RuleDocument): Rule {
     name: doc.name,
     ...(doc.description === undefined || doc.description === null ? {} : { description: doc.description }),
     enabled: doc.enabled,
-    trigger: doc.trigger,
+    trigger: typeof doc.trigger.key === 'string' ? { eventName: doc.trigger.eventName, key: doc.trigger.key } : { eventName: doc.trigger.eventName },
     delay: doc.delay,
     conditions: doc.conditions,
     actions: doc.actions,
+    ...(doc.cancelOn === undefined || doc.cancelOn === null ? {} : { cancelOn: doc.cancelOn }),
+    ...(doc.concurrency === undefined || doc.concurrency === null ? {} : { concurrency: doc.concurrency }),
+    ...(doc.evaluate === undefined || doc.evaluate === null ? {} : { evaluate: doc.evaluate }),
     version: doc.version,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
   };
 }
 
-/** The public trigger: `_id` as hex; lease token, owner and expiry stamp stay inside. */
+/** The public trigger: `_id` as hex; lease token, owner, expiry stamp, pending slot and cancel mark stay inside. */
 export function toTrigger(doc: TriggerDocument): Trigger {
   return {
     id: doc._id.toHexString(),
@@ -132,6 +161,9 @@ export function toTrigger(doc: TriggerDocument): Trigger {
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
     ...(doc.leaseExpiresAt ? { leaseExpiresAt: doc.leaseExpiresAt } : {}),
+    ...(typeof doc.entityKey === 'string' ? { entityKey: doc.entityKey } : {}),
+    ...(doc.firstEventAt instanceof Date ? { firstEventAt: doc.firstEventAt } : {}),
+    ...(doc.cancelRequested ? { cancelRequested: doc.cancelRequested } : {}),
   };
 }
 

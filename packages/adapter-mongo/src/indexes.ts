@@ -8,16 +8,21 @@ export interface IndexDefinition {
   name: string;
   key: Record<string, IndexDirection>;
   unique?: boolean;
+  /** Leaves out documents that lack the field (a single-field index), so a unique one constrains only those that have it. */
+  sparse?: boolean;
 }
 
 /**
  * One index per query shape of the rule store (names appear in `explain()` output):
- * - `rules_by_event`: `findRulesForEvent` (account + event name + enabled: equality on all three).
+ * - `rules_by_event`: `findRulesForEvent`'s rules an event starts (account + event name + enabled: equality on all three).
+ * - `rules_by_cancel_event` (multikey): `findRulesForEvent`'s rules an event cancels (`cancelOn[].eventName`);
+ *   the two are the branches of one `$or`, each answered by its own index.
  * - `rules_by_account`: `listRules` pages in `_id` order within one account.
  * Reads and writes of one rule go by `{ _id, accountId }`, which the `_id` index answers.
  */
 export const RULE_INDEXES: readonly IndexDefinition[] = [
   { name: 'rules_by_event', key: { accountId: 1, 'trigger.eventName': 1, enabled: 1 } },
+  { name: 'rules_by_cancel_event', key: { accountId: 1, 'cancelOn.eventName': 1, enabled: 1 } },
   { name: 'rules_by_account', key: { accountId: 1, _id: 1 } },
 ];
 
@@ -29,6 +34,12 @@ export const RULE_INDEXES: readonly IndexDefinition[] = [
  *   leased half of `nextDueAt`.
  * - `triggers_intake_dedupe` (unique): a redelivered event cannot create a second trigger per rule;
  *   also answers the read of the existing triggers after a duplicate.
+ * - `triggers_pending_slot` (unique, sparse): at most one pending trigger per (account, rule, entityKey)
+ *   among those inserted with a concurrency mode; only they carry `pendingSlot`, and only while pending.
+ *   Sparse rather than partial: a partial index's filter is the better tool on MongoDB, but servers that
+ *   ignore `partialFilterExpression` would then make every document collide (see the README).
+ * - `triggers_by_entity_status`: `cancelTriggers` and the entity filter of `listTriggers` within a rule.
+ * - `triggers_by_entity`: the entity filter of `listTriggers` across rules, newest first.
  * - `triggers_by_account`, `triggers_by_rule`, `triggers_by_status`: `listTriggers`, newest first.
  * - `triggers_purge`: `purgeTriggers` by status and age.
  * - `triggers_retention` (see {@link ensureExpiryIndex}): the expiry stamp.
@@ -38,6 +49,9 @@ export const TRIGGER_INDEXES: readonly IndexDefinition[] = [
   { name: 'triggers_due', key: { status: 1, evaluateAt: 1 } },
   { name: 'triggers_lease_expiry', key: { status: 1, leaseExpiresAt: 1 } },
   { name: 'triggers_intake_dedupe', key: { accountId: 1, 'triggeringEvent.id': 1, ruleId: 1 }, unique: true },
+  { name: 'triggers_pending_slot', key: { pendingSlot: 1 }, unique: true, sparse: true },
+  { name: 'triggers_by_entity_status', key: { accountId: 1, ruleId: 1, entityKey: 1, status: 1 } },
+  { name: 'triggers_by_entity', key: { accountId: 1, entityKey: 1, _id: -1 } },
   { name: 'triggers_by_account', key: { accountId: 1, _id: -1 } },
   { name: 'triggers_by_rule', key: { accountId: 1, ruleId: 1, _id: -1 } },
   { name: 'triggers_by_status', key: { accountId: 1, status: 1, _id: -1 } },
@@ -65,7 +79,7 @@ export const DELIVERY_INDEXES: readonly IndexDefinition[] = [
 
 /** Creates the indexes in one command; the server leaves existing identical ones as they are. */
 export async function createIndexes<D extends Document>(collection: Collection<D>, definitions: readonly IndexDefinition[]): Promise<void> {
-  await collection.createIndexes(definitions.map((d) => ({ key: d.key, name: d.name, ...(d.unique ? { unique: true } : {}) })));
+  await collection.createIndexes(definitions.map((d) => ({ key: d.key, name: d.name, ...(d.unique ? { unique: true } : {}), ...(d.sparse ? { sparse: true } : {}) })));
 }
 
 /** The collection's indexes; none when the collection does not exist yet. */

@@ -23,6 +23,8 @@ export interface MongoRuleStore extends RuleStore {
   close(): Promise<void>;
 }
 
+const OPTIONAL_RULE_FIELDS = ['description', 'cancelOn', 'concurrency', 'evaluate'] as const;
+
 /** The rule store's operations on one collection; `ready` runs before each (index creation). */
 export function ruleOperations(rules: Collection<RuleDocument>, ready: () => Promise<void>): Omit<RuleStore, 'capabilities' | 'close'> {
   return {
@@ -49,7 +51,9 @@ export function ruleOperations(rules: Collection<RuleDocument>, ready: () => Pro
       await ready();
       const { _id: _same, version: _version, createdAt: _created, ...fields } = ruleDocument(_id, accountId, draft, 0, now, now);
       const update: UpdateFilter<RuleDocument> = { $set: fields, $inc: { version: 1 } };
-      if (draft.description === undefined) update.$unset = { description: '' };
+      // A full replace: optional fields the new draft leaves out are removed, not kept from the old rule.
+      const absent = OPTIONAL_RULE_FIELDS.filter((f) => draft[f] === undefined);
+      if (absent.length > 0) update.$unset = Object.fromEntries(absent.map((f) => [f, ''])) as Record<(typeof absent)[number], ''>;
       // The version check is part of the filter: the server compares and writes in one step.
       const filter: Filter<RuleDocument> = expectedVersion === undefined ? { _id, accountId } : { _id, accountId, version: expectedVersion };
       const doc = await rules.findOneAndUpdate(filter, update, { returnDocument: 'after' });
@@ -82,7 +86,11 @@ export function ruleOperations(rules: Collection<RuleDocument>, ready: () => Pro
 
     async findRulesForEvent(accountId, eventName) {
       await ready();
-      const docs = await rules.find({ accountId, 'trigger.eventName': eventName, enabled: true }).toArray();
+      // Each `$or` branch is whole (account, name, enabled) so each is one index's equality match
+      // (rules_by_event, rules_by_cancel_event); a rule matching both comes back once.
+      const docs = await rules
+        .find({ $or: [{ accountId, 'trigger.eventName': eventName, enabled: true }, { accountId, 'cancelOn.eventName': eventName, enabled: true }] })
+        .toArray();
       return docs.map(toRule);
     },
   };

@@ -1,6 +1,6 @@
 // One file: the claim (candidates, claim token, read back), the lease-guarded outcomes and the intake
 // insert share the trigger document's fields and guards; split, their filters would be read apart.
-import { ObjectId, type Collection, type Db, type Filter, type UpdateFilter } from 'mongodb';
+import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
 import {
   AutomationError,
   silentLogger,
@@ -19,6 +19,7 @@ import {
   type TriggerStore,
 } from '@crm-automation/core';
 import { checkOptions, clampLimit, optionKeys } from '@crm-automation/core/spi';
+import { cancelledInstead, cancelTriggers } from './cancel-triggers.js';
 import { claimDueTriggers } from './claim-due-triggers.js';
 import { CONNECTION_OPTION_KEYS, openConnection, type MongoConnectionOptions } from './connection.js';
 import { page, parseObjectId, toTrigger, type DeliveryDocument, type TriggerDocument } from './documents.js';
@@ -29,6 +30,7 @@ import { expireAtFor, resolveRetention, retentionControls, RETENTION_OPTION_KEYS
 import { serverRunsTtlMonitor } from './ttl-monitor.js';
 import { requireValidDate } from './valid-date.js';
 import { duplicateKeyIndexes } from './write-errors.js';
+import { newTriggerDocument, redelivered, settleKeyedTriggers } from './keyed-insert.js';
 
 export type { MongoRetentionControls } from './retention.js';
 export { RETENTION_OPTION_KEYS } from './retention.js';
@@ -68,6 +70,8 @@ export interface MongoTriggerStore extends TriggerStore, Required<DeliveryLedger
 
 const intakeKey = (accountId: string, eventId: string, ruleId: string) => `${accountId}\u0000${eventId}\u0000${ruleId}`;
 const LEASE_FIELDS = { leaseToken: '', leaseExpiresAt: '', leaseOwner: '' } as const;
+/** A user's cancel frees the pending slot; a manual retry to pending never takes it (it is no intake). */
+const TRANSITION_UNSET = { ...LEASE_FIELDS, pendingSlot: '' } as const;
 const WAITING: readonly TriggerStatus[] = ['pending', 'retrying'];
 
 export interface TriggerContext {
@@ -119,21 +123,7 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
       for (const input of batch) requireValidDate(input.evaluateAt, 'evaluateAt');
       if (batch.length === 0) return [];
       await ready();
-      const docs: TriggerDocument[] = batch.map((input) => ({
-        _id: new ObjectId(),
-        accountId: input.accountId,
-        ruleId: input.ruleId,
-        ruleVersion: input.ruleVersion,
-        status: 'pending',
-        evaluateAt: input.evaluateAt,
-        attempt: 0,
-        triggeringEvent: input.triggeringEvent,
-        ...(input.trace ? { trace: input.trace } : {}),
-        executionHistory: [],
-        sentActions: [],
-        createdAt: now,
-        updatedAt: now,
-      }));
+      const docs = batch.map((input) => newTriggerDocument(input, now));
       let duplicates = new Set<number>();
       try {
         await triggers.insertMany(docs, { ordered: false });
@@ -143,11 +133,19 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
         duplicates = indexes;
       }
       const existing = duplicates.size > 0 ? await existingTriggers(batch.filter((_, i) => duplicates.has(i))) : new Map<string, TriggerDocument>();
-      return docs.map((doc, i): InsertedTrigger => {
-        if (!duplicates.has(i)) return { trigger: toTrigger(doc), created: true };
+      const results: (InsertedTrigger | undefined)[] = docs.map((doc, i) => {
+        const keyed = batch[i]?.concurrency !== undefined && doc.pendingSlot !== undefined;
+        if (!duplicates.has(i)) return keyed ? { trigger: toTrigger(doc), created: true, outcome: 'created' } : { trigger: toTrigger(doc), created: true };
         const found = existing.get(intakeKey(doc.accountId, doc.triggeringEvent.id, doc.ruleId));
-        if (!found) throw new AutomationError('CRM_ERR_TRIGGER_NOT_FOUND', `trigger for event ${doc.triggeringEvent.id} was reported as existing but is gone; retry the intake`, { retryable: true });
-        return { trigger: toTrigger(found), created: false };
+        if (found) return keyed ? redelivered(found) : { trigger: toTrigger(found), created: false };
+        // Refused by the pending slot, not as a redelivery: decided below, one trigger at a time per slot.
+        if (keyed) return undefined;
+        throw new AutomationError('CRM_ERR_TRIGGER_NOT_FOUND', `trigger for event ${doc.triggeringEvent.id} was reported as existing but is gone; retry the intake`, { retryable: true });
+      });
+      await settleKeyedTriggers({ triggers, retention }, batch, docs, results, now);
+      return results.map((r, i) => {
+        if (!r) throw new AutomationError('CRM_ERR_TRIGGER_STATE', `trigger ${i} of the batch was not decided`, { retryable: true });
+        return r;
       });
     },
 
@@ -164,6 +162,7 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
       const query: Filter<TriggerDocument> = { accountId };
       if (filter.status !== undefined) query.status = { $in: Array.isArray(filter.status) ? filter.status : [filter.status] };
       if (filter.ruleId !== undefined) query.ruleId = filter.ruleId;
+      if (filter.entityKey !== undefined) query.entityKey = filter.entityKey;
       if (filter.from || filter.to) query.evaluateAt = { ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lt: filter.to } : {}) };
       if (filter.cursor !== undefined) {
         const before = parseObjectId(filter.cursor);
@@ -186,15 +185,26 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
       const _id = parseObjectId(id);
       if (!_id || typeof leaseToken !== 'string') return false;
       await ready();
-      const set: Partial<TriggerDocument> = { status: result.status, updatedAt: result.now };
-      if (result.status === 'retrying') set.evaluateAt = result.evaluateAt ?? result.now;
-      const expireAt = expireAtFor(retention, result.status, result.now);
-      if (expireAt) set.expireAt = expireAt;
-      const update: UpdateFilter<TriggerDocument> = { $set: set, $unset: LEASE_FIELDS, $push: { executionHistory: result.history } };
-      if (result.sentActions.length > 0) update.$addToSet = { sentActions: { $each: result.sentActions } };
-      // The lease token is the guard: a worker whose lease was taken over matches nothing.
-      const saved = await triggers.findOneAndUpdate({ _id, status: 'processing', leaseToken }, update, { projection: { _id: 1 } });
-      return saved !== null;
+      const write = async (outcome: AttemptResult, guard: Filter<TriggerDocument>) => {
+        const set: Partial<TriggerDocument> = { status: outcome.status, updatedAt: outcome.now };
+        if (outcome.status === 'retrying') set.evaluateAt = outcome.evaluateAt ?? outcome.now;
+        const expireAt = expireAtFor(retention, outcome.status, outcome.now);
+        if (expireAt) set.expireAt = expireAt;
+        const update: UpdateFilter<TriggerDocument> = { $set: set, $unset: LEASE_FIELDS, $push: { executionHistory: outcome.history } };
+        if (outcome.sentActions.length > 0) update.$addToSet = { sentActions: { $each: outcome.sentActions } };
+        // The lease token is the guard: a worker whose lease was taken over matches nothing.
+        return (await triggers.findOneAndUpdate({ _id, status: 'processing', leaseToken, ...guard }, update, { projection: { _id: 1 } })) !== null;
+      };
+      if (result.status !== 'retrying') return write(result, {});
+      // A retry of a trigger whose cancel was requested while it ran is written as the cancel.
+      if (await write(result, { cancelRequested: { $exists: false } })) return true;
+      const held = await triggers.findOne({ _id, status: 'processing', leaseToken }, { projection: { cancelRequested: 1 } });
+      return held?.cancelRequested ? write(cancelledInstead(result, held.cancelRequested), {}) : false;
+    },
+
+    async cancelTriggers(request) {
+      await ready();
+      return cancelTriggers(triggers, retention, request);
     },
 
     async transitionTrigger(accountId, id, request: TransitionRequest): Promise<TransitionResult> {
@@ -207,7 +217,7 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
       if (request.evaluateAt) set.evaluateAt = request.evaluateAt;
       const expireAt = expireAtFor(retention, request.to, request.now);
       if (expireAt) set.expireAt = expireAt;
-      const update: UpdateFilter<TriggerDocument> = { $set: set, $unset: expireAt ? LEASE_FIELDS : { ...LEASE_FIELDS, expireAt: '' }, $push: { executionHistory: request.history } };
+      const update: UpdateFilter<TriggerDocument> = { $set: set, $unset: expireAt ? TRANSITION_UNSET : { ...TRANSITION_UNSET, expireAt: '' }, $push: { executionHistory: request.history } };
       // The status may change between a refused update and the re-read; decide on a stable answer.
       for (let i = 0; i < 3; i++) {
         const doc = await triggers.findOneAndUpdate({ _id, accountId, status: { $in: [...request.from] } }, update, { returnDocument: 'after' });
@@ -258,6 +268,8 @@ export function triggerStoreOperations(triggerCtx: TriggerContext, ledgerCtx: Le
   let report: MongoIndexReport | undefined;
   const capabilities: StoreCapabilities = {
     name: 'mongodb',
+    keyedConcurrency: true,
+    cancelByEvent: true,
     get ttlRetention() {
       return triggerCtx.retention !== undefined && report?.retention === 'ttl';
     },

@@ -5,9 +5,11 @@ import { createMongoRuleStore, createMongoStore, createMongoTriggerStore } from 
 import { MALFORMED_MONGO_IDS, resolveMongoServer, uniqueDbName } from './mongo-server.js';
 
 let client: MongoClient | undefined;
+let uri: string | undefined;
 
 beforeAll(async () => {
   const server = await resolveMongoServer();
+  uri = server.uri;
   client = await new MongoClient(server.uri).connect();
 });
 
@@ -20,8 +22,18 @@ const connected = (): MongoClient => {
   return client;
 };
 
-const subject = <S extends { db: { dropDatabase(): Promise<unknown> }; close(): Promise<void> }>(store: S) => ({
+const serverUri = (): string => {
+  if (!uri) throw new Error('no MongoDB URI: the server resolver failed in beforeAll');
+  return uri;
+};
+
+/**
+ * The contract's subject; `another` opens a second handle on the same database with a MongoClient of
+ * its own (from the URI, so its `close()` closes that client), as a second engine process would.
+ */
+const subject = <S extends { db: { dropDatabase(): Promise<unknown>; databaseName: string }; close(): Promise<void> }>(store: S, another?: (dbName: string) => S) => ({
   store,
+  ...(another ? { openAnother: () => another(store.db.databaseName) } : {}),
   cleanup: async () => {
     await store.db.dropDatabase();
     await store.close();
@@ -32,7 +44,7 @@ const subject = <S extends { db: { dropDatabase(): Promise<unknown> }; close(): 
 describeStoreContract('mongodb', async () => {
   const store = createMongoStore({ client: connected(), dbName: uniqueDbName('crm_contract') });
   await store.ensureIndexes();
-  return subject(store);
+  return subject(store, (dbName) => createMongoStore({ uri: serverUri(), dbName, autoIndex: false }));
 }, { malformedIds: MALFORMED_MONGO_IDS, concurrentClaims: 16 });
 
 // The split stores, each on a database of its own, as a three-service deployment keeps them.
@@ -45,5 +57,5 @@ describeRuleStoreContract('mongodb rule store', async () => {
 describeTriggerStoreContract('mongodb trigger store', async () => {
   const store = createMongoTriggerStore({ client: connected(), dbName: uniqueDbName('crm_contract_triggers') });
   await store.ensureIndexes();
-  return subject(store);
+  return subject(store, (dbName) => createMongoTriggerStore({ uri: serverUri(), dbName, autoIndex: false }));
 }, { malformedIds: MALFORMED_MONGO_IDS, concurrentClaims: 16 });

@@ -1,0 +1,174 @@
+import { ObjectId, type Collection } from 'mongodb';
+import { AutomationError, type HistoryEntry, type InsertedTrigger, type NewTrigger, type TriggerConcurrency, type TriggerStatus } from '@crm-automation/core';
+import { pendingSlotOf, toTrigger, type TriggerDocument } from './documents.js';
+import { expireAtFor, type ResolvedRetention } from './retention.js';
+import { isDuplicateKey } from './write-errors.js';
+
+/*
+ * Keyed concurrency (`supersede`, `skipIfPending`) on what MongoDB guarantees for single documents:
+ * a trigger inserted with a mode carries `pendingSlot` while it is pending, and the sparse unique index
+ * `triggers_pending_slot` lets only one document hold a slot value. The intake's one `insertMany` tries
+ * every trigger with its slot; a trigger refused by the slot index (and not a redelivery) comes here,
+ * where each decision is a compare-and-set:
+ * - the holder P is read by its slot; gone since → insert again (the slot may be free now);
+ * - `skipIfPending`: this event is stored `skipped`, naming P (it never takes the slot);
+ * - `supersede`, P older: `findOneAndUpdate({ _id: P, status: 'pending', pendingSlot })` cancels P and
+ *   frees the slot in one write, then this trigger is inserted with the slot; a claim, cancel or other
+ *   superseder that got to P first makes that write match nothing, and the decision is made again;
+ * - `supersede`, P as new or newer: this event is stored `cancelled` (stale), naming P.
+ * Any insert that the (account, event id, rule) index refuses is a redelivery, whatever was decided.
+ */
+
+/** Decisions made again for one trigger before the intake is refused as retryable (contention). */
+const MAX_ROUNDS = 8;
+
+type Inserted = { kind: 'inserted' } | { kind: 'redelivered'; existing: TriggerDocument } | { kind: 'slot-taken' };
+
+export interface KeyedInsertContext {
+  triggers: Collection<TriggerDocument>;
+  retention: ResolvedRetention | undefined;
+}
+
+/**
+ * The document intake stores for one trigger: pending; a keyed trigger carries its entity key and
+ * `firstEventAt`, and one inserted with a concurrency mode also its pending slot. A concurrency mode
+ * without an entity key is mode `all` (the engine found no key in the event).
+ */
+export function newTriggerDocument(input: NewTrigger, now: Date): TriggerDocument {
+  const keyed = typeof input.entityKey === 'string';
+  return {
+    _id: new ObjectId(),
+    accountId: input.accountId,
+    ruleId: input.ruleId,
+    ruleVersion: input.ruleVersion,
+    status: 'pending',
+    evaluateAt: input.evaluateAt,
+    attempt: 0,
+    triggeringEvent: input.triggeringEvent,
+    ...(input.trace ? { trace: input.trace } : {}),
+    executionHistory: [],
+    sentActions: [],
+    createdAt: now,
+    updatedAt: now,
+    ...(keyed ? { entityKey: input.entityKey, firstEventAt: input.triggeringEvent.timestamp } : {}),
+    ...(keyed && input.concurrency && input.entityKey !== undefined ? { pendingSlot: pendingSlotOf(input.accountId, input.ruleId, input.entityKey) } : {}),
+  };
+}
+
+/**
+ * Fills the `undefined` places of `results` (keyed triggers the slot index refused) with their
+ * decisions: triggers of different slots concurrently, those of one slot one after the other in batch
+ * order, so a batch never races itself.
+ */
+export async function settleKeyedTriggers(ctx: KeyedInsertContext, batch: readonly NewTrigger[], docs: readonly TriggerDocument[], results: (InsertedTrigger | undefined)[], now: Date): Promise<void> {
+  const bySlot = new Map<string, number[]>();
+  results.forEach((r, i) => {
+    const slot = docs[i]?.pendingSlot;
+    if (r !== undefined || slot === undefined) return;
+    bySlot.set(slot, [...(bySlot.get(slot) ?? []), i]);
+  });
+  await Promise.all(
+    [...bySlot.values()].map(async (indexes) => {
+      for (const i of indexes) {
+        const doc = docs[i];
+        const concurrency = batch[i]?.concurrency;
+        if (!doc || doc.pendingSlot === undefined || !concurrency) continue;
+        results[i] = await settleKeyedTrigger(ctx, { ...doc, pendingSlot: doc.pendingSlot }, concurrency, now);
+      }
+    }),
+  );
+}
+
+/** The redelivery answer: the trigger that already holds this (account, event id, rule). */
+export function redelivered(existing: TriggerDocument): InsertedTrigger {
+  return { trigger: toTrigger(existing), created: false, outcome: 'redelivered' };
+}
+
+/**
+ * Decides one keyed trigger whose first insert the slot index refused. `doc` is the trigger as the
+ * intake built it: pending, holding `pendingSlot`, `firstEventAt` its own event's timestamp.
+ */
+export async function settleKeyedTrigger(ctx: KeyedInsertContext, doc: TriggerDocument & { pendingSlot: string }, concurrency: TriggerConcurrency, now: Date): Promise<InsertedTrigger> {
+  const { triggers, retention } = ctx;
+  const slot = doc.pendingSlot;
+  const event = { id: doc.triggeringEvent.id, name: doc.triggeringEvent.name };
+  const eventTime = doc.triggeringEvent.timestamp.getTime();
+
+  const insert = async (candidate: TriggerDocument): Promise<Inserted> => {
+    try {
+      await triggers.insertOne(candidate);
+      return { kind: 'inserted' };
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+    const existing = await triggers.findOne({ accountId: candidate.accountId, 'triggeringEvent.id': candidate.triggeringEvent.id, ruleId: candidate.ruleId });
+    if (existing) return { kind: 'redelivered', existing };
+    if (candidate.pendingSlot !== undefined) return { kind: 'slot-taken' };
+    throw new AutomationError('CRM_ERR_TRIGGER_NOT_FOUND', `trigger for event ${candidate.triggeringEvent.id} was reported as existing but is gone; retry the intake`, { retryable: true });
+  };
+
+  /** This event stored finished at once (skipped or stale): it never holds the slot. */
+  const finished = (status: Extract<TriggerStatus, 'skipped' | 'cancelled'>, entry: HistoryEntry): TriggerDocument => {
+    const { pendingSlot: _slot, ...rest } = doc;
+    const expireAt = expireAtFor(retention, status, now);
+    return { ...rest, status, executionHistory: [entry], ...(expireAt ? { expireAt } : {}) };
+  };
+
+  let candidate: TriggerDocument & { pendingSlot: string } = doc;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const pending = await triggers.findOne({ pendingSlot: slot });
+    if (!pending) {
+      const result = await insert(candidate);
+      if (result.kind === 'inserted') return { trigger: toTrigger(candidate), created: true, outcome: 'created' };
+      if (result.kind === 'redelivered') return redelivered(result.existing);
+      continue;
+    }
+    const pendingId = pending._id.toHexString();
+
+    if (concurrency.mode === 'skipIfPending') {
+      const skipped = finished('skipped', { outcome: 'skipped', reason: 'pending-exists', triggerId: pendingId, event, at: now, attempt: 0 });
+      const result = await insert(skipped);
+      if (result.kind === 'redelivered') return redelivered(result.existing);
+      return { trigger: toTrigger(skipped), created: true, outcome: 'skipped', pendingTriggerId: pendingId };
+    }
+
+    if (pending.triggeringEvent.timestamp.getTime() >= eventTime) {
+      const stale = finished('cancelled', { outcome: 'superseded', reason: 'stale', triggerId: pendingId, at: now, attempt: 0 });
+      const result = await insert(stale);
+      if (result.kind === 'redelivered') return redelivered(result.existing);
+      return { trigger: toTrigger(stale), created: true, outcome: 'stale', pendingTriggerId: pendingId };
+    }
+
+    const newId = candidate._id.toHexString();
+    const cancelledExpireAt = expireAtFor(retention, 'cancelled', now);
+    const replaced = await triggers.findOneAndUpdate(
+      { _id: pending._id, status: 'pending', pendingSlot: slot },
+      {
+        $set: { status: 'cancelled', updatedAt: now, ...(cancelledExpireAt ? { expireAt: cancelledExpireAt } : {}) },
+        $unset: { pendingSlot: '' },
+        $push: { executionHistory: { outcome: 'superseded', reason: 'superseded', triggerId: newId, event, at: now, attempt: pending.attempt } },
+      },
+      { projection: { _id: 1 } },
+    );
+    // Claimed, cancelled or superseded by another intake since it was read: decide again.
+    if (!replaced) continue;
+    const chainStart = pending.firstEventAt ?? pending.triggeringEvent.timestamp;
+    const firstEventAt = candidate.firstEventAt && candidate.firstEventAt.getTime() < chainStart.getTime() ? candidate.firstEventAt : chainStart;
+    const cap = concurrency.maxWaitMs === undefined ? undefined : firstEventAt.getTime() + concurrency.maxWaitMs;
+    const evaluateAt = cap !== undefined && cap < doc.evaluateAt.getTime() ? new Date(cap) : doc.evaluateAt;
+    candidate = { ...candidate, firstEventAt, evaluateAt };
+    const result = await insert(candidate);
+    if (result.kind === 'inserted') return { trigger: toTrigger(candidate), created: true, outcome: 'superseded', pendingTriggerId: pendingId };
+    if (result.kind === 'redelivered') {
+      // The same event got in through another intake meanwhile: P's history names the trigger that exists.
+      await triggers.updateOne({ _id: pending._id }, { $set: { 'executionHistory.$[entry].triggerId': result.existing._id.toHexString() } }, { arrayFilters: [{ 'entry.triggerId': newId }] });
+      return redelivered(result.existing);
+    }
+    // Another intake's trigger took the freed slot first: decide against it, keeping the chain's first event.
+  }
+  throw new AutomationError(
+    'CRM_ERR_TRIGGER_STATE',
+    `the pending trigger of rule ${doc.ruleId} for entity ${JSON.stringify(doc.entityKey)} changed ${MAX_ROUNDS} times while event ${doc.triggeringEvent.id} was being decided; retry the intake`,
+    { retryable: true },
+  );
+}
