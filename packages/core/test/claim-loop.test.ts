@@ -171,13 +171,14 @@ describe('claim loop and dispatch', () => {
     expect(sms.sent).toHaveLength(1);
   });
 
-  it('a render failure (missing recipient fact) fails the trigger with a clear error', async () => {
+  it('a recipient fact that resolves to nothing skips the trigger (recipient-missing) with a clear error, not a failed run', async () => {
     const { sms, engine } = setup();
     await engine.rules.create(ACCOUNT, { ...immediate, conditions: { all: [] } });
     await engine.ingest({ name: 'job.status.changed', accountId: ACCOUNT, payload: { job: { status: 'Done' } } });
-    expect(await engine.runDue()).toMatchObject({ failed: 1 });
+    expect(await engine.runDue()).toMatchObject({ skipped: 1, failed: 0 });
     const { items } = await engine.triggers.list(ACCOUNT);
-    expect(items[0]?.executionHistory[0]?.actions?.[0]?.error).toMatchObject({ code: 'CRM_ERR_RENDER', message: expect.stringContaining('recipient') as string });
+    expect(items[0]?.executionHistory[0]).toMatchObject({ outcome: 'skipped', reason: 'recipient-missing' });
+    expect(items[0]?.executionHistory[0]?.actions?.[0]).toMatchObject({ status: 'not-attempted', error: { code: 'CRM_ERR_RENDER', message: expect.stringContaining('recipient') as string } });
     expect(sms.calls).toHaveLength(0);
   });
 

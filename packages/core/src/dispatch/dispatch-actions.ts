@@ -53,6 +53,18 @@ export interface DispatchResult {
    * deduplicate: held, not retried, until a receipt or an operator resolves them.
    */
   held: number[];
+  /** A cancelling event stopped the run before an action it had not sent (see {@link DispatchOptions}). */
+  cancelledBy?: { id: string; name: string } | undefined;
+}
+
+export interface DispatchOptions {
+  /** What templates and fact references render from; the stored event's payload when absent. */
+  payload?: Record<string, unknown> | undefined;
+  /**
+   * Asked before each action that would be sent now: the cancelling event, when the run must stop
+   * there. Once it answers, the actions not yet sent are `not-attempted`; those sent stay sent.
+   */
+  cancelledBy?: (() => Promise<{ id: string; name: string } | undefined>) | undefined;
 }
 
 /** Indexes whose send ended `unknown` in an earlier attempt (since the last manual retry). */
@@ -166,6 +178,7 @@ export async function dispatchActions(
   /** Returns false when the lease has too little time left to start another send. */
   canStartSend: () => boolean,
   parentSpan?: Span,
+  options: DispatchOptions = {},
 ): Promise<DispatchResult> {
   const alreadySent = new Set(trigger.sentActions);
   const failedBefore = permanentlyFailedActions(trigger);
@@ -173,7 +186,7 @@ export async function dispatchActions(
   let deferred = 0;
   let failedTransiently = 0;
   let waiting = 0;
-  const payload = trigger.triggeringEvent.payload;
+  const payload = options.payload ?? trigger.triggeringEvent.payload;
   const recorder = ctx.deliveries;
   // A first attempt has no earlier sends; a later one (a retry, or a takeover after a crash) reads them.
   // Without a ledger, the history is what remembers a send that may have reached the provider.
@@ -207,6 +220,11 @@ export async function dispatchActions(
       if (last.state === 'intent') recorder?.outcome({ id: last.id, state: 'unknown', at: ctx.clock.now(), source: 'reconcile', error });
       result.held.push(index);
       result.outcomes.push({ index, type, status: 'unknown', deliveryId: last.id, error });
+      continue;
+    }
+    if (!result.cancelledBy && options.cancelledBy) result.cancelledBy = await options.cancelledBy();
+    if (result.cancelledBy) {
+      result.outcomes.push({ index, type, status: 'not-attempted' });
       continue;
     }
     if (!canStartSend()) {

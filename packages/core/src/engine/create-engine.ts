@@ -59,11 +59,13 @@ export function createAutomationEngine<
   const logger = (options.logger ?? silentLogger).child({ component: 'automation-engine', instanceId: tuning.instanceId });
   const observer = createObserver();
   const tracer = options.tracer ?? noopTracer;
-  const language = createEngineRuleLanguage(options, tuning.limits);
+  // Only an engine that fires rules knows its loaders; a rules service leaves `evaluate` unchecked.
+  const language = createEngineRuleLanguage(options, tuning.limits, stores.givenTriggers !== undefined);
   const givenLedger = options.ledger === false ? undefined : (options.ledger ?? ledgerOf(stores.givenTriggers));
   const ledger = givenLedger && withStoreDeadlines(givenLedger, tuning.storeTimeoutMs, 'ledger');
   const deliveries = ledger ? new DeliveryRecorder(ledger, logger) : undefined;
   const idempotencyLockMs = positiveIntOption('idempotencyLockMs', options.idempotencyLockMs, 60_000);
+  const compiled = new CompiledRuleCache(tuning.compiledRuleCacheSize, language.operators);
 
   const loop = new ClaimLoop(
     {
@@ -73,7 +75,9 @@ export function createAutomationEngine<
       logger,
       channels: dispatchWithIdempotency(options.channels ?? {}, options.idempotency, { lockMs: idempotencyLockMs }),
       deliveries,
-      rules: new CompiledRuleCache(tuning.compiledRuleCacheSize, language.operators),
+      rules: compiled,
+      facts: options.facts ?? {},
+      factTimeoutMs: tuning.factTimeoutMs,
       tracer,
       maxAttempts: tuning.maxAttempts,
       backoff: tuning.backoff,
@@ -96,7 +100,13 @@ export function createAutomationEngine<
         observer.emit('batch:claimed', { size: claimed.length, limit, at: clock.now() });
         for (const trigger of claimed) observer.emit('trigger:claimed', trigger);
       },
-      onFinished: (trigger, result, saved) => observer.emit('trigger:finished', { trigger, result, saved }),
+      onFinished: (trigger, result, saved) => {
+        observer.emit('trigger:finished', { trigger, result, saved });
+        const event = result.history.event;
+        if (saved && result.status === 'cancelled' && event) {
+          observer.emit('trigger:cancelled', { trigger, reason: 'cancelled-by-event', event, stage: 'processing' });
+        }
+      },
       onLoopError: (error) => observer.emit('loop:error', error),
     },
   );
@@ -114,6 +124,8 @@ export function createAutomationEngine<
     observer,
     wake,
     requireTriggers: stores.requireTriggers,
+    compiled,
+    instanceId: tuning.instanceId,
   });
 
   const engine: Engine = {
@@ -123,7 +135,7 @@ export function createAutomationEngine<
     bus,
     clock,
     instanceId: tuning.instanceId,
-    rules: createRuleAdmin({ store: stores.rules, language, clock, logger, observer, eventTimeWindow: tuning.eventTimeWindow }),
+    rules: createRuleAdmin({ store: stores.rules, language, clock, logger, observer, eventTimeWindow: tuning.eventTimeWindow, canCancel: stores.givenTriggers === undefined || typeof stores.givenTriggers.cancelTriggers === 'function' }),
     triggers: createTriggerAdmin({ store: stores.triggers, clock, wake }),
     deliveries: createDeliveryAdmin({ ledger, channels: options.channels ?? {}, triggers: stores.triggers, clock, logger, observer, leaseMs: tuning.leaseMs, wake }),
     ingest: intake.ingest,

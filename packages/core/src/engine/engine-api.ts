@@ -11,12 +11,46 @@ import type { AttemptResult, AutomationStore, RuleStore, TriggerStore } from '..
 import type { Page, Rule, RuleFilter, RuleInput, UntrustedRuleInput } from '../rules/rule.js';
 import type { RuleValidationResult } from '../rules/rule-schema.js';
 import type { DryRunResult, DryRunSample } from '../rules/dry-run.js';
+import type { IntakeSummary } from '../intake/ingest.js';
 import type { RunCounts } from '../scheduling/claim-loop.js';
 import type { ClaimedTrigger, ConditionTrace, ErrorSummary, Trigger, TriggerFilter } from '../scheduling/trigger.js';
 
+/**
+ * A trigger that will not run because of another for the same rule and entity (`concurrency:
+ * 'supersede'`): `superseded`, a newer event replaced the pending trigger `triggerId` with
+ * `pendingTriggerId`; `stale`, this event's trigger `triggerId` was stored cancelled because the
+ * pending `pendingTriggerId` holds a newer event.
+ */
+export interface TriggerSupersededInfo {
+  accountId: string;
+  ruleId: string;
+  entityKey?: string | undefined;
+  reason: 'superseded' | 'stale';
+  /** The trigger that will not run. */
+  triggerId: string;
+  /** The pending trigger that will. */
+  pendingTriggerId: string;
+  /** The event whose intake decided it. */
+  event: { id: string; name: string };
+}
+
+/**
+ * A run stopped by a cancelling event (`cancelOn`): at `intake` (it was pending or retrying), or during
+ * `processing`, before an action it had not sent yet (those sent stay sent).
+ */
+export interface TriggerCancelledInfo {
+  trigger: Trigger;
+  reason: 'cancelled-by-event';
+  event: { id: string; name: string };
+  stage: 'intake' | 'processing';
+}
+
 /** What an engine tells observers (logs, metrics, demos, tests). */
 export interface EngineEvents {
-  'event:ingested': [info: { event: NormalizedEvent; triggers: Trigger[]; created: number }];
+  /** `summary` counts what intake did: created, superseded, stale, skipped, redelivered, cancelled. */
+  'event:ingested': [info: { event: NormalizedEvent; triggers: Trigger[]; created: number; summary: IntakeSummary }];
+  'trigger:superseded': [info: TriggerSupersededInfo];
+  'trigger:cancelled': [info: TriggerCancelledInfo];
   'trigger:claimed': [trigger: ClaimedTrigger];
   'trigger:evaluated': [info: { trigger: ClaimedTrigger; matched: boolean; conditions: ConditionTrace[] }];
   'trigger:finished': [info: { trigger: ClaimedTrigger; result: AttemptResult; saved: boolean }];
@@ -42,7 +76,14 @@ export interface IngestOptions {
 }
 
 /** One event of `ingestMany`: its triggers, or the error that refused it (an `EventValidationError`). */
-export type IngestManyResult = { ok: true; eventId: string; triggers: Trigger[] } | { ok: false; error: AutomationError | Error };
+export type IngestManyResult = { ok: true; eventId: string; triggers: Trigger[]; summary?: IntakeSummary | undefined } | { ok: false; error: AutomationError | Error };
+
+/**
+ * The triggers `ingest` stored or found for an event (one per rule it starts, in any status: a
+ * `supersede` rule's stale trigger is `cancelled`, a `skipIfPending` rule's is `skipped`), with
+ * `summary`, a non-enumerable count of what intake did.
+ */
+export type IngestedTriggers = Trigger[] & { readonly summary?: IntakeSummary | undefined };
 
 export interface UpdateRuleOptions {
   /** Refuse the write (VersionConflictError) unless the stored rule is at this version. */
@@ -97,8 +138,11 @@ export interface AutomationEngine<CustomActionType extends string = never, Custo
     /** Schedules a failed trigger again, now, with a fresh attempt budget. */
     retry(accountId: string, id: string): Promise<Trigger | null>;
   };
-  /** Intake: validates the event and stores one trigger per matching rule; returns them. */
-  ingest(event: AutomationEvent, options?: IngestOptions): Promise<Trigger[]>;
+  /**
+   * Intake: validates the event, cancels the runs it cancels (`cancelOn`) and stores one trigger per
+   * rule it starts; returns them (with `summary`).
+   */
+  ingest(event: AutomationEvent, options?: IngestOptions): Promise<IngestedTriggers>;
   /**
    * Intake of many events at once (bulk import, a batch off a queue): each is validated on its own,
    * so one bad event does not refuse the others; rules are looked up once per (account, event name)

@@ -57,6 +57,7 @@ function combineStores(rules: RuleStore, triggers: TriggerStore): AutomationStor
     nextDueAt: () => triggers.nextDueAt(),
     purgeTriggers: (...a) => triggers.purgeTriggers(...a),
     ...(triggers.finishAttempts ? { finishAttempts: (...a: Parameters<NonNullable<TriggerStore['finishAttempts']>>) => (triggers.finishAttempts as NonNullable<TriggerStore['finishAttempts']>)(...a) } : {}),
+    ...(triggers.cancelTriggers ? { cancelTriggers: (...a: Parameters<NonNullable<TriggerStore['cancelTriggers']>>) => (triggers.cancelTriggers as NonNullable<TriggerStore['cancelTriggers']>)(...a) } : {}),
     ...(triggers.watchDue ? { watchDue: (...a: Parameters<NonNullable<TriggerStore['watchDue']>>) => (triggers.watchDue as NonNullable<TriggerStore['watchDue']>)(...a) } : {}),
   };
 }

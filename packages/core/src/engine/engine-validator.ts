@@ -2,7 +2,7 @@ import { BUILT_IN_ACTION_TYPES } from '../actions/built-in.js';
 import { AutomationError } from '../errors.js';
 import { createWebhookUrlCheck, sameWebhookAddressPolicy } from '../net/webhook-address-policy.js';
 import type { ParamsSchema } from '../ports/gateway.js';
-import { BUILT_IN_OPERATORS, createOperatorCheck, type OperatorFn } from '../rules/operators.js';
+import { BUILT_IN_OPERATORS, CORE_OPERATORS, createOperatorCheck, type OperatorFn } from '../rules/operators.js';
 import { createRuleValidator, type RuleLimits, type RuleValidator } from '../rules/rule-schema.js';
 import type { AutomationEngineOptions } from './options.js';
 
@@ -12,7 +12,11 @@ export interface EngineRuleLanguage {
   operators: ReadonlyMap<string, OperatorFn>;
 }
 
-export function createEngineRuleLanguage(options: AutomationEngineOptions, limits: RuleLimits): EngineRuleLanguage {
+/**
+ * @param firesRules the engine has a trigger store: rules that evaluate facts on current state must
+ *   then have a loader in `options.facts`.
+ */
+export function createEngineRuleLanguage(options: AutomationEngineOptions, limits: RuleLimits, firesRules = false): EngineRuleLanguage {
   checkOnePolicy(options);
   const operators = new Map<string, OperatorFn>(Object.entries(options.operators ?? {}));
   const actionTypes = new Map<string, ParamsSchema | undefined>();
@@ -21,7 +25,7 @@ export function createEngineRuleLanguage(options: AutomationEngineOptions, limit
   for (const [type, gateway] of Object.entries(options.channels ?? {})) actionTypes.set(type, gateway.paramsSchema);
   // Types sent elsewhere are declared in `actionTypes`; any other type without a gateway is a warning.
   const sendableTypes = new Set([...Object.keys(options.channels ?? {}), ...(options.actionTypes ?? [])]);
-  const operatorNames = [...BUILT_IN_OPERATORS, ...operators.keys()];
+  const operatorNames = [...BUILT_IN_OPERATORS, ...CORE_OPERATORS, ...operators.keys()];
   const validate = createRuleValidator({
     isOperator: createOperatorCheck(operators.keys()),
     operatorNames: () => operatorNames,
@@ -29,6 +33,7 @@ export function createEngineRuleLanguage(options: AutomationEngineOptions, limit
     actionTypes,
     limits,
     checkUrl: options.checkWebhookUrl ?? createWebhookUrlCheck(options.webhookAddressPolicy),
+    ...(firesRules ? { factLoaders: new Set(Object.keys(options.facts ?? {})) } : {}),
   });
   return { validate, operators };
 }

@@ -1,11 +1,12 @@
 import { AutomationError, describeError } from '../errors.js';
 import { normalizeEvent, type EventTimeWindow } from '../events/event.js';
-import { ingestEvent, ingestEvents, type IntakeContext } from '../intake/ingest.js';
+import { ingestEvent, ingestEvents, outcomeOf, type CancelOutcome, type IntakeContext, type IntakeSummary } from '../intake/ingest.js';
 import type { BusSubscription, EventBus } from '../ports/bus.js';
 import { hasTraceContext, type Tracer } from '../ports/tracer.js';
 import type { InsertedTrigger } from '../ports/store.js';
 import type { Trigger } from '../scheduling/trigger.js';
-import type { AutomationEngine, IngestManyResult, IngestOptions } from './engine-api.js';
+import type { AutomationEngine, IngestedTriggers, IngestManyResult, IngestOptions } from './engine-api.js';
+import type { NormalizedEvent } from '../events/event.js';
 import type { EngineObserver } from './observer.js';
 
 export interface IntakeUnitContext extends IntakeContext {
@@ -32,8 +33,13 @@ export interface IntakeUnit {
 
 function earliestCreated(inserted: readonly InsertedTrigger[]): number {
   let earliest = Number.POSITIVE_INFINITY;
-  for (const i of inserted) if (i.created) earliest = Math.min(earliest, i.trigger.evaluateAt.getTime());
+  for (const i of inserted) if (i.created && i.trigger.status === 'pending') earliest = Math.min(earliest, i.trigger.evaluateAt.getTime());
   return earliest;
+}
+
+/** The triggers of one event, with what intake did as a non-enumerable `summary` (the array stays an array). */
+function withSummary(triggers: Trigger[], summary: IntakeSummary): IngestedTriggers {
+  return Object.defineProperty(triggers, 'summary', { value: summary, enumerable: false }) as IngestedTriggers;
 }
 
 /**
@@ -43,7 +49,24 @@ function earliestCreated(inserted: readonly InsertedTrigger[]): number {
 export function createIntakeUnit(ctx: IntakeUnitContext): IntakeUnit {
   const { tracer, observer, logger, bus } = ctx;
 
-  const ingest = async (input: unknown, options: IngestOptions = {}): Promise<Trigger[]> => {
+  /** Tells observers what an event's intake superseded and cancelled, and logs it. */
+  const report = (event: NormalizedEvent, inserted: readonly InsertedTrigger[], cancels: readonly CancelOutcome[], summary: IntakeSummary) => {
+    const eventRef = { id: event.id, name: event.name };
+    for (const i of inserted) {
+      const outcome = outcomeOf(i);
+      if ((outcome !== 'superseded' && outcome !== 'stale') || i.pendingTriggerId === undefined) continue;
+      const [triggerId, pendingTriggerId] = outcome === 'superseded' ? [i.pendingTriggerId, i.trigger.id] : [i.trigger.id, i.pendingTriggerId];
+      observer.emit('trigger:superseded', { accountId: i.trigger.accountId, ruleId: i.trigger.ruleId, ...(i.trigger.entityKey === undefined ? {} : { entityKey: i.trigger.entityKey }), reason: outcome, triggerId, pendingTriggerId, event: eventRef });
+    }
+    for (const c of cancels) for (const trigger of c.cancelled) observer.emit('trigger:cancelled', { trigger, reason: 'cancelled-by-event', event: eventRef, stage: 'intake' });
+    const triggers = inserted.map((i) => i.trigger);
+    const created = inserted.filter((i) => i.created).length;
+    logger.debug({ accountId: event.accountId, eventId: event.id, eventName: event.name, matched: triggers.length, ...summary }, 'event ingested');
+    observer.emit('event:ingested', { event, triggers, created, summary });
+    return triggers;
+  };
+
+  const ingest = async (input: unknown, options: IngestOptions = {}): Promise<IngestedTriggers> => {
     ctx.requireTriggers();
     const span = tracer.startSpan('crm.intake', { parent: options.trace, kind: 'consumer' });
     let result;
@@ -57,14 +80,10 @@ export function createIntakeUnit(ctx: IntakeUnitContext): IntakeUnit {
     } finally {
       span.end();
     }
-    const { event, inserted } = result;
-    const triggers = inserted.map((i) => i.trigger);
-    const created = inserted.filter((i) => i.created).length;
+    const { event, inserted, cancels, summary } = result;
     const earliest = earliestCreated(inserted);
     if (Number.isFinite(earliest)) ctx.wake(new Date(earliest));
-    logger.debug({ accountId: event.accountId, eventId: event.id, eventName: event.name, matched: triggers.length, created }, 'event ingested');
-    observer.emit('event:ingested', { event, triggers, created });
-    return triggers;
+    return withSummary(report(event, inserted, cancels, summary), summary);
   };
 
   const ingestMany = async (inputs: readonly unknown[]): Promise<IngestManyResult[]> => {
@@ -83,11 +102,9 @@ export function createIntakeUnit(ctx: IntakeUnitContext): IntakeUnit {
     let earliest = Number.POSITIVE_INFINITY;
     const out: IngestManyResult[] = results.map((r) => {
       if (!r.ok) return { ok: false, error: r.error instanceof Error ? r.error : new AutomationError('CRM_ERR_EVENT_INVALID', String(r.error)) };
-      const triggers = r.inserted.map((i) => i.trigger);
-      const created = r.inserted.filter((i) => i.created).length;
       earliest = Math.min(earliest, earliestCreated(r.inserted));
-      observer.emit('event:ingested', { event: r.event, triggers, created });
-      return { ok: true, eventId: r.event.id, triggers };
+      const triggers = report(r.event, r.inserted, r.cancels, r.summary);
+      return { ok: true, eventId: r.event.id, triggers, summary: r.summary };
     });
     if (Number.isFinite(earliest)) ctx.wake(new Date(earliest));
     logger.debug({ events: inputs.length, refused: out.filter((r) => !r.ok).length }, 'events ingested');

@@ -16,6 +16,7 @@ import type { AutomationStore, RuleStore, TriggerStore } from '../ports/store.js
 import type { OperatorFn } from '../rules/operators.js';
 import { DEFAULT_RULE_LIMITS, type RuleLimits } from '../rules/rule-schema.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from '../scheduling/backoff.js';
+import type { FactLoader } from '../scheduling/current-facts.js';
 
 /** Options of {@link createAutomationEngine}. Only `store` is required. */
 export interface AutomationEngineOptions {
@@ -55,6 +56,20 @@ export interface AutomationEngineOptions {
    * ledger (the memory, PostgreSQL and MongoDB stores do); `false` to keep none.
    */
   ledger?: DeliveryLedger | false | undefined;
+  /**
+   * Loaders of facts' current values, by fact name, for rules that evaluate on current state
+   * (`evaluate: 'current'` or `{ job: 'current' }`): when such a trigger fires, the payload's fact is
+   * replaced by what the loader returns, for conditions and templates alike. A loader that throws or
+   * does not answer within `factTimeoutMs` fails the attempt as an infrastructure failure (retried with
+   * backoff, not counted against `maxAttempts`); one that returns `null` or `undefined` (the entity is
+   * gone) skips the trigger with reason `entity-missing`.
+   *
+   * @example
+   * facts: { job: async ({ accountId, entityKey, signal }) => crm.getJob(accountId, entityKey, { signal }) }
+   */
+  facts?: Readonly<Record<string, FactLoader>> | undefined;
+  /** How long a `facts` loader may take before the attempt is retried. Default 5 s. */
+  factTimeoutMs?: number | undefined;
   /** Custom json-rules-engine operators, usable in rules by name. */
   operators?: Readonly<Record<string, OperatorFn>> | undefined;
   /**
@@ -118,7 +133,7 @@ export interface AutomationEngineOptions {
 const ENGINE_OPTION_KEYS = optionKeys<AutomationEngineOptions>()(
   'store', 'ruleStore', 'triggerStore', 'ruleSource', 'bus', 'channels', 'clock', 'logger', 'tracer', 'idempotency', 'idempotencyLockMs', 'ledger', 'operators', 'actionTypes', 'limits',
   'checkWebhookUrl', 'webhookAddressPolicy', 'group', 'pollIntervalMs', 'batchSize', 'concurrency', 'leaseMs', 'maxAttempts',
-  'backoff', 'sendTimeoutMs', 'storeTimeoutMs', 'compiledRuleCacheSize', 'instanceId', 'eventTimeWindow',
+  'backoff', 'sendTimeoutMs', 'storeTimeoutMs', 'compiledRuleCacheSize', 'instanceId', 'eventTimeWindow', 'facts', 'factTimeoutMs',
 );
 
 /** The backstop poll of an engine whose trigger store wakes it (`watchDue`). */
@@ -136,6 +151,7 @@ export interface ResolvedTuning {
   backoff: BackoffOptions;
   sendTimeoutMs: number;
   storeTimeoutMs: number;
+  factTimeoutMs: number;
   compiledRuleCacheSize: number;
   instanceId: string;
   limits: RuleLimits;
@@ -175,6 +191,7 @@ export function resolveTuning(options: AutomationEngineOptions | undefined): Res
   }
   const sendTimeoutMs = positiveIntOption('sendTimeoutMs', options.sendTimeoutMs, 10_000);
   const leaseMs = positiveIntOption('leaseMs', options.leaseMs, 60_000);
+  checkFactLoaders(options.facts);
   if (leaseMs <= sendTimeoutMs) {
     throw new AutomationError('CRM_ERR_CONFIG', `leaseMs (${leaseMs}) must be longer than sendTimeoutMs (${sendTimeoutMs})`);
   }
@@ -189,6 +206,7 @@ export function resolveTuning(options: AutomationEngineOptions | undefined): Res
     backoff,
     sendTimeoutMs,
     storeTimeoutMs: positiveIntOption('storeTimeoutMs', options.storeTimeoutMs, Math.min(30_000, leaseMs)),
+    factTimeoutMs: positiveIntOption('factTimeoutMs', options.factTimeoutMs, 5_000),
     compiledRuleCacheSize: positiveIntOption('compiledRuleCacheSize', options.compiledRuleCacheSize, 10_000),
     instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     limits: Object.fromEntries(
@@ -200,4 +218,17 @@ export function resolveTuning(options: AutomationEngineOptions | undefined): Res
       maxAgeMs: nonNegativeMs('eventTimeWindow.maxAgeMs', options.eventTimeWindow?.maxAgeMs, DEFAULT_EVENT_TIME_WINDOW.maxAgeMs),
     },
   };
+}
+
+/** `facts` is an object of functions: a loader that is not one would fail every run that needs it. */
+function checkFactLoaders(facts: unknown): void {
+  if (facts === undefined) return;
+  if (typeof facts !== 'object' || facts === null || Array.isArray(facts)) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'createAutomationEngine: facts must be an object of loader functions by fact name');
+  }
+  for (const [name, loader] of Object.entries(facts)) {
+    if (typeof loader !== 'function') {
+      throw new AutomationError('CRM_ERR_CONFIG', `createAutomationEngine: facts.${name} must be a function (an async loader of the fact's current value), got ${loader === null ? 'null' : typeof loader}`);
+    }
+  }
 }

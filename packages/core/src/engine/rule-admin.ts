@@ -1,4 +1,4 @@
-import { RuleValidationError, VersionConflictError, type ValidationIssue } from '../errors.js';
+import { AutomationError, RuleValidationError, VersionConflictError, type ValidationIssue } from '../errors.js';
 import { normalizeEvent, type EventTimeWindow } from '../events/event.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
@@ -18,6 +18,8 @@ export interface RuleAdminContext {
   logger: Logger;
   observer: EngineObserver;
   eventTimeWindow: EventTimeWindow;
+  /** The engine's trigger store can cancel triggers (`cancelTriggers`), or it has none to run rules on. */
+  canCancel: boolean;
 }
 
 /**
@@ -37,6 +39,9 @@ export function createRuleAdmin(ctx: RuleAdminContext): AutomationEngine<string,
       issues.push({ path: 'accountId', code: 'account_mismatch', message: 'accountId in the rule does not match the account it is saved to' });
     }
     if (!result.ok || issues.length > 0) throw new RuleValidationError(issues);
+    if (!ctx.canCancel && result.rule.cancelOn && result.rule.cancelOn.length > 0) {
+      throw new AutomationError('CRM_ERR_CONFIG', 'this rule has cancelOn, but the engine\'s trigger store cannot cancel triggers (it has no cancelTriggers); use a store that can, or remove cancelOn');
+    }
     return { draft: result.rule, warnings: result.warnings };
   };
 

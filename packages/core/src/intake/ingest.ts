@@ -1,12 +1,15 @@
-import { AutomationError } from '../errors.js';
+import { AutomationError, describeError } from '../errors.js';
 import { normalizeEvent, type EventTimeWindow, type NormalizedEvent } from '../events/event.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { RuleSource } from '../ports/rule-source.js';
-import type { InsertedTrigger, NewTrigger, TriggerStore } from '../ports/store.js';
+import type { CancelRequest, InsertedTrigger, InsertOutcome, NewTrigger, TriggerConcurrency, TriggerStore } from '../ports/store.js';
+import type { CompiledRuleCache } from '../rules/compiled-rule.js';
 import type { Rule } from '../rules/rule.js';
+import type { Trigger } from '../scheduling/trigger.js';
 import { hasTraceContext, type TraceCarrier } from '../ports/tracer.js';
 import { delayToMs } from '../rules/rule.js';
+import { entityKeyOf } from './entity-key.js';
 
 export interface IntakeContext {
   store: TriggerStore;
@@ -14,86 +17,245 @@ export interface IntakeContext {
   clock: Clock;
   logger: Logger;
   eventTimeWindow?: EventTimeWindow | undefined;
+  /** Compiles the `cancelOn` conditions intake evaluates (the claim loop's cache, shared). */
+  compiled: CompiledRuleCache;
+  /** Engine instance id, for the history of the triggers a cancelling event cancels. */
+  instanceId: string;
+}
+
+/** What a cancelling event did to one rule's runs for one entity. */
+export interface CancelOutcome {
+  ruleId: string;
+  entityKey: string;
+  /** Pending and retrying triggers now `cancelled`. */
+  cancelled: Trigger[];
+  /** Triggers being processed, asked to stop before their next action. */
+  requested: Trigger[];
+}
+
+/** What intake did with one event, by kind (see `InsertOutcome`). */
+export interface IntakeSummary {
+  /** New pending triggers (including those that superseded a pending one). */
+  created: number;
+  /** New pending triggers that replaced a pending one of the same rule and entity (`supersede`). */
+  superseded: number;
+  /** Triggers stored cancelled because a pending one held a newer event (`supersede`). */
+  stale: number;
+  /** Triggers stored skipped because one was pending (`skipIfPending`). */
+  skipped: number;
+  /** Triggers that existed already for this event (a redelivery): nothing changed. */
+  redelivered: number;
+  /** Triggers of other events this event cancelled (`cancelOn`). */
+  cancelled: number;
+  /** Triggers being processed that this event asked to stop (`cancelOn`). */
+  cancelRequested: number;
 }
 
 export interface IntakeResult {
   event: NormalizedEvent;
   inserted: InsertedTrigger[];
+  cancels: CancelOutcome[];
+  summary: IntakeSummary;
 }
 
-function triggersFor(event: NormalizedEvent, rules: readonly Rule[], trace: TraceCarrier | undefined): NewTrigger[] {
+/** What an insert did, for stores that do not say (no keyed concurrency): created or redelivered. */
+export function outcomeOf(inserted: InsertedTrigger): InsertOutcome {
+  return inserted.outcome ?? (inserted.created ? 'created' : 'redelivered');
+}
+
+export function summarize(inserted: readonly InsertedTrigger[], cancels: readonly CancelOutcome[]): IntakeSummary {
+  const summary: IntakeSummary = { created: 0, superseded: 0, stale: 0, skipped: 0, redelivered: 0, cancelled: 0, cancelRequested: 0 };
+  for (const i of inserted) {
+    const outcome = outcomeOf(i);
+    if (outcome === 'superseded') {
+      summary.superseded += 1;
+      summary.created += 1;
+    } else {
+      summary[outcome] += 1;
+    }
+  }
+  for (const c of cancels) {
+    summary.cancelled += c.cancelled.length;
+    summary.cancelRequested += c.requested.length;
+  }
+  return summary;
+}
+
+/** A rule this event starts (`trigger.eventName`), rather than only cancels. */
+const starts = (rule: Rule, name: string) => rule.trigger.eventName === name;
+/** A rule with a `cancelOn` entry for this event name. */
+const cancelledBy = (rule: Rule, name: string) => rule.cancelOn?.some((c) => c.eventName === name) === true;
+
+function concurrencyOf(rule: Rule): TriggerConcurrency | undefined {
+  const mode = rule.concurrency?.mode;
+  if (mode === 'skipIfPending') return { mode };
+  if (mode !== 'supersede') return undefined;
+  const maxWait = rule.concurrency?.maxWait;
+  return maxWait ? { mode, maxWaitMs: delayToMs(maxWait) } : { mode };
+}
+
+function triggersFor(event: NormalizedEvent, rules: readonly Rule[], trace: TraceCarrier | undefined, logger: Logger): NewTrigger[] {
   const triggeringEvent = { id: event.id, name: event.name, timestamp: event.timestamp, payload: event.payload };
   const base = event.timestamp.getTime();
-  return rules.map((rule) => {
+  const out: NewTrigger[] = [];
+  for (const rule of rules) {
+    if (!starts(rule, event.name)) continue;
     const evaluateAt = new Date(base + delayToMs(rule.delay));
     // Unreachable for validated rules and events (both are range-checked); a rule from a remote source
     // that is not must fail this intake loudly rather than store a trigger with no due time.
     if (Number.isNaN(evaluateAt.getTime())) {
       throw new AutomationError('CRM_ERR_RULE_INVALID', `rule ${rule.id} has a delay that gives no valid due time`);
     }
-    return {
+    const keyPath = rule.trigger.key;
+    const entityKey = keyPath === undefined ? undefined : entityKeyOf(event.payload, keyPath);
+    if (keyPath !== undefined && entityKey === undefined) {
+      // Refusing the event would lose it for every other rule; without a key this run is simply unkeyed.
+      logger.warn({ accountId: event.accountId, eventId: event.id, ruleId: rule.id, key: keyPath }, 'event has no usable entity key for the rule (a string or finite number, at most 256 characters); its trigger runs unkeyed, as concurrency "all"');
+    }
+    const concurrency = entityKey === undefined ? undefined : concurrencyOf(rule);
+    out.push({
       accountId: event.accountId,
       ruleId: rule.id,
       ruleVersion: rule.version,
       evaluateAt,
       triggeringEvent,
       ...(hasTraceContext(trace) ? { trace } : {}),
-    };
-  });
+      ...(entityKey === undefined ? {} : { entityKey }),
+      ...(concurrency ? { concurrency } : {}),
+    });
+  }
+  return out;
+}
+
+/**
+ * The cancel requests of one event: for each rule with a `cancelOn` entry of this name whose
+ * conditions pass on the event, one request for the entity key found at the entry's `key` (or the
+ * rule's `trigger.key`). A broken condition or a missing key cancels nothing and is logged: retrying
+ * the event would not mend either, and refusing it would lose it for the rules it starts.
+ */
+async function cancelsFor(event: NormalizedEvent, rules: readonly Rule[], ctx: IntakeContext): Promise<CancelRequest[]> {
+  const requests = new Map<string, CancelRequest>();
+  for (const rule of rules) {
+    const entries = rule.cancelOn ?? [];
+    for (let index = 0; index < entries.length; index++) {
+      const entry = entries[index];
+      if (!entry || entry.eventName !== event.name) continue;
+      const log = { accountId: event.accountId, eventId: event.id, eventName: event.name, ruleId: rule.id, cancelOn: index };
+      let matches: boolean;
+      try {
+        matches = await ctx.compiled.get(rule).cancelMatches(index, event.payload);
+      } catch (error) {
+        ctx.logger.error({ ...log, error: describeError(error, 'CRM_ERR_EVALUATION') }, 'cancelOn conditions could not be evaluated; the event cancels nothing for this rule');
+        continue;
+      }
+      if (!matches) continue;
+      const keyPath = entry.key ?? rule.trigger.key;
+      const entityKey = keyPath === undefined ? undefined : entityKeyOf(event.payload, keyPath);
+      if (entityKey === undefined) {
+        ctx.logger.warn({ ...log, key: keyPath }, 'cancelling event has no usable entity key; it cancels nothing for this rule');
+        continue;
+      }
+      requests.set(`${rule.id}\u0000${entityKey}`, {
+        accountId: event.accountId,
+        ruleId: rule.id,
+        entityKey,
+        eventTimestamp: event.timestamp,
+        event: { id: event.id, name: event.name },
+        now: ctx.clock.now(),
+        by: ctx.instanceId,
+      });
+    }
+  }
+  return [...requests.values()];
+}
+
+async function runCancels(requests: readonly CancelRequest[], ctx: IntakeContext): Promise<CancelOutcome[]> {
+  if (requests.length === 0) return [];
+  const cancel = ctx.store.cancelTriggers;
+  if (!cancel) {
+    // Rules with cancelOn are refused at create on such an engine; this one came from elsewhere.
+    ctx.logger.error({ rules: requests.map((r) => r.ruleId), eventId: requests[0]?.event.id }, 'the trigger store cannot cancel triggers (no cancelTriggers); cancelOn is ignored');
+    return [];
+  }
+  return Promise.all(
+    requests.map(async (request) => {
+      const result = await cancel.call(ctx.store, request);
+      return { ruleId: request.ruleId, entityKey: request.entityKey, cancelled: result.cancelled, requested: result.requested };
+    }),
+  );
+}
+
+/** The rules of `matched` (looked up by a caller) that this event starts or cancels. */
+function relevant(matched: readonly Rule[], event: NormalizedEvent): Rule[] {
+  return matched.filter((r) => r.enabled && r.accountId === event.accountId && (starts(r, event.name) || cancelledBy(r, event.name)));
 }
 
 /**
  * The intake step: validate the event, find the account's enabled rules for its name (an indexed
- * lookup, or the rules given by a caller that looked them up already), and store one pending trigger
- * per rule, due at event time + the rule's delay. A redelivered event (same id) finds its triggers
- * already stored and creates nothing.
+ * lookup, or the rules given by a caller that looked them up already), cancel the runs it cancels
+ * (`cancelOn`), and store one trigger per rule it starts, due at event time + the rule's delay (keyed
+ * rules with a concurrency mode: the store decides supersede / skip atomically). A redelivered event
+ * (same id) finds its triggers already stored and creates nothing.
  */
 export async function ingestEvent(input: unknown, ctx: IntakeContext, matched?: readonly Rule[], trace?: TraceCarrier): Promise<IntakeResult> {
   const event = normalizeEvent(input, ctx.clock.now(), ctx.eventTimeWindow);
   // Rules looked up elsewhere (the pub/sub lookup pattern) are still checked against this event.
-  const rules = matched
-    ? matched.filter((r) => r.enabled && r.accountId === event.accountId && r.trigger.eventName === event.name)
-    : await ctx.rules.findRulesForEvent(event.accountId, event.name);
-  if (rules.length === 0) return { event, inserted: [] };
-  const inserted = await ctx.store.insertTriggers(triggersFor(event, rules, trace), ctx.clock.now());
-  return { event, inserted };
+  const rules = matched ? relevant(matched, event) : await ctx.rules.findRulesForEvent(event.accountId, event.name);
+  if (rules.length === 0) return { event, inserted: [], cancels: [], summary: summarize([], []) };
+  // Cancel before inserting: a rule may start and cancel on the same name, and the run this event
+  // starts is newer than any it cancels, so it must not be among them.
+  const cancels = await runCancels(await cancelsFor(event, rules, ctx), ctx);
+  const triggers = triggersFor(event, rules, trace, ctx.logger);
+  const inserted = triggers.length > 0 ? await ctx.store.insertTriggers(triggers, ctx.clock.now()) : [];
+  return { event, inserted, cancels, summary: summarize(inserted, cancels) };
 }
 
 /** One event of a batch: stored (with its triggers) or refused (with why). */
-export type BatchIntakeResult = { ok: true; event: NormalizedEvent; inserted: InsertedTrigger[] } | { ok: false; index: number; error: unknown };
+export type BatchIntakeResult = { ok: true; event: NormalizedEvent; inserted: InsertedTrigger[]; cancels: CancelOutcome[]; summary: IntakeSummary } | { ok: false; index: number; error: unknown };
 
 /**
  * Intake of many events at once (a CRM's bulk import, a batch off the bus): each is validated on its
  * own (an invalid one is refused, the others go on), rules are looked up once per (account, event
- * name), and every trigger of the batch is stored with one `insertTriggers` call.
+ * name), and every trigger of the batch is stored with one `insertTriggers` call. An event that
+ * cancels runs splits the batch there, so that it cancels the runs of the events before it.
  */
 export async function ingestEvents(inputs: readonly unknown[], ctx: IntakeContext): Promise<BatchIntakeResult[]> {
   const now = ctx.clock.now();
-  const results: Array<BatchIntakeResult | { ok: true; event: NormalizedEvent; from: number; count: number }> = [];
   const lookups = new Map<string, Promise<Rule[]>>();
-  const normalized: Array<{ index: number; event: NormalizedEvent } | { index: number; error: unknown }> = inputs.map((input, index) => {
-    try {
-      return { index, event: normalizeEvent(input, now, ctx.eventTimeWindow) };
-    } catch (error) {
-      return { index, error };
-    }
-  });
   const rulesOf = (event: NormalizedEvent) => {
     const key = `${event.accountId}\u0000${event.name}`;
     let found = lookups.get(key);
     if (!found) lookups.set(key, (found = ctx.rules.findRulesForEvent(event.accountId, event.name)));
     return found;
   };
-  const batch: NewTrigger[] = [];
-  for (const item of normalized) {
-    if ('error' in item) {
-      results.push({ ok: false, index: item.index, error: item.error });
+  const results: BatchIntakeResult[] = [];
+  const pending: Array<{ result: Extract<BatchIntakeResult, { ok: true }>; triggers: NewTrigger[] }> = [];
+  const flush = async () => {
+    const batch = pending.flatMap((p) => p.triggers);
+    const inserted = batch.length > 0 ? await ctx.store.insertTriggers(batch, ctx.clock.now()) : [];
+    let from = 0;
+    for (const p of pending) {
+      p.result.inserted = inserted.slice(from, from + p.triggers.length);
+      p.result.summary = summarize(p.result.inserted, p.result.cancels);
+      from += p.triggers.length;
+    }
+    pending.length = 0;
+  };
+  for (let index = 0; index < inputs.length; index++) {
+    let event: NormalizedEvent;
+    try {
+      event = normalizeEvent(inputs[index], now, ctx.eventTimeWindow);
+    } catch (error) {
+      results.push({ ok: false, index, error });
       continue;
     }
-    const triggers = triggersFor(item.event, await rulesOf(item.event), undefined);
-    results.push({ ok: true, event: item.event, from: batch.length, count: triggers.length });
-    batch.push(...triggers);
+    const rules = await rulesOf(event);
+    const requests = await cancelsFor(event, rules, ctx);
+    if (requests.length > 0) await flush();
+    const result: Extract<BatchIntakeResult, { ok: true }> = { ok: true, event, inserted: [], cancels: await runCancels(requests, ctx), summary: summarize([], []) };
+    results.push(result);
+    pending.push({ result, triggers: triggersFor(event, rules, undefined, ctx.logger) });
   }
-  const inserted = batch.length > 0 ? await ctx.store.insertTriggers(batch, ctx.clock.now()) : [];
-  return results.map((r) => (r.ok && 'from' in r ? { ok: true, event: r.event, inserted: inserted.slice(r.from, r.from + r.count) } : (r as BatchIntakeResult)));
+  await flush();
+  return results;
 }

@@ -2,7 +2,7 @@ import { Engine } from 'json-rules-engine';
 import { AutomationError } from '../errors.js';
 import type { ConditionTrace } from '../scheduling/trigger.js';
 import { resolvePath } from './json-path.js';
-import type { OperatorFn } from './operators.js';
+import { CORE_OPERATOR_FNS, type OperatorFn } from './operators.js';
 import type { FactReference, Rule } from './rule.js';
 import { compileTemplate, RenderBudget, withRenderBudget } from './templates.js';
 import { compileUrlTemplate } from './webhook-url.js';
@@ -26,6 +26,13 @@ export interface CompiledRule {
   evaluate(payload: Record<string, unknown>): Promise<Evaluation>;
   /** Renders action `index` for `payload`; throws a CRM_ERR_RENDER error when it cannot. */
   render(index: number, payload: Record<string, unknown>): RenderedAction;
+  /**
+   * The recipient fact reference of action `index` (sms, email) when it resolves to nothing in
+   * `payload` (`undefined`, `null` or `''`): the run is then skipped (`recipient-missing`), not failed.
+   */
+  missingRecipient(index: number, payload: Record<string, unknown>): FactReference | undefined;
+  /** Whether `cancelOn[index]`'s conditions pass on a cancelling event's payload (true without conditions). */
+  cancelMatches(index: number, payload: Record<string, unknown>): Promise<boolean>;
 }
 
 type Renderer = (payload: Record<string, unknown>) => unknown;
@@ -120,14 +127,24 @@ function collectTraces(node: unknown, path: string, out: ConditionTrace[]): void
   });
 }
 
-export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorFn>): CompiledRule {
+/** One json-rules-engine with core's and the engine's operators, holding one rule of `conditions`. */
+function conditionEngine(name: string, conditions: unknown, operators: ReadonlyMap<string, OperatorFn>): Engine {
+  // Undefined facts are allowed: an absent fact is `undefined`, which `present` tells from a value.
   const engine = new Engine([], { allowUndefinedFacts: true, pathResolver: resolvePath });
-  for (const [name, fn] of operators) engine.addOperator(name, fn);
-  engine.addRule({
-    name: rule.id,
-    conditions: rule.conditions as Parameters<Engine['addRule']>[0]['conditions'],
-    event: { type: 'matched' },
-  });
+  for (const [op, fn] of CORE_OPERATOR_FNS) engine.addOperator(op, fn);
+  for (const [op, fn] of operators) engine.addOperator(op, fn);
+  engine.addRule({ name, conditions: conditions as Parameters<Engine['addRule']>[0]['conditions'], event: { type: 'matched' } });
+  return engine;
+}
+
+function isNothing(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
+}
+
+export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorFn>): CompiledRule {
+  const engine = conditionEngine(rule.id, rule.conditions, operators);
+  // Compiled on first use: most events a rule sees start it rather than cancel it.
+  const cancelEngines = new Map<number, Engine>();
 
   const renderers = rule.actions.map((action) => compileActionParams(action.type, action.params as Record<string, unknown>));
 
@@ -147,6 +164,33 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
       const conditions: ConditionTrace[] = [];
       if (ruleResult) collectTraces(ruleResult.conditions, 'conditions', conditions);
       return { matched: result.results.length > 0, conditions };
+    },
+    missingRecipient(index, payload) {
+      const action = rule.actions[index];
+      if (!action || (action.type !== 'sms' && action.type !== 'email')) return undefined;
+      const recipient = (action.params as { recipient?: unknown }).recipient;
+      if (!isFactReference(recipient)) return undefined;
+      let value: unknown;
+      try {
+        value = readFact(payload, recipient);
+      } catch {
+        // A path too costly to resolve is a render error, reported when the action is rendered.
+        return undefined;
+      }
+      return isNothing(value) ? recipient : undefined;
+    },
+    async cancelMatches(index, payload) {
+      const entry = rule.cancelOn?.[index];
+      if (!entry) return false;
+      if (!entry.conditions) return true;
+      let cancelEngine = cancelEngines.get(index);
+      if (!cancelEngine) cancelEngines.set(index, (cancelEngine = conditionEngine(`${rule.id}:cancelOn[${index}]`, entry.conditions, operators)));
+      try {
+        const result = await cancelEngine.run(payload);
+        return result.results.length > 0;
+      } catch (error) {
+        throw new AutomationError('CRM_ERR_EVALUATION', `cancelOn[${index}] conditions of rule ${rule.id} could not be evaluated: ${(error as Error).message}`, { cause: error });
+      }
     },
     render(index, payload) {
       const action = rule.actions[index];

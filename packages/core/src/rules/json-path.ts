@@ -293,3 +293,16 @@ export function checkJsonPath(path: string): PathProblem | null {
     return { code: 'invalid_path', message: String(error) };
   }
 }
+
+/**
+ * Save-time check of a path that must name exactly one value (a rule's entity key): the rules of
+ * {@link checkJsonPath}, and no wildcard, recursive descent, union or slice, and not `$` itself.
+ */
+export function checkSingleValuePath(path: string): PathProblem | null {
+  const problem = checkJsonPath(path);
+  if (problem) return problem;
+  const compiled = parsed(path);
+  if (compiled.multi) return { code: 'invalid_path', message: 'must name one value: wildcards, recursive descent (".."), unions and slices are not allowed here' };
+  if (compiled.steps.length === 0) return { code: 'invalid_path', message: 'must name a field of the payload (e.g. "$.job.id"), not the whole payload' };
+  return null;
+}

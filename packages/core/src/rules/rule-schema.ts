@@ -9,8 +9,9 @@ import { didYouMean } from '../config/check-options.js';
 import { EVENT_NAME_PATTERN } from '../events/event.js';
 import { checkJsonShape, MAX_JSON_DEPTH } from '../input/json-shape.js';
 import { toValidationIssues } from './issues.js';
-import { checkJsonPath } from './json-path.js';
+import { checkJsonPath, checkSingleValuePath } from './json-path.js';
 import { hinted, JSON_SCHEMA_HINTS } from './json-schema-hints.js';
+import { entityIssues, loaderIssues } from './rule-entity-checks.js';
 import type { RuleDraft } from './rule.js';
 import { delayToMs } from './rule.js';
 
@@ -33,6 +34,9 @@ export const DEFAULT_RULE_LIMITS: RuleLimits = { maxDepth: 8, maxConditions: 100
 
 export const MAX_DELAY_MS = 365 * 86_400_000;
 
+/** Most `cancelOn` entries of one rule. */
+export const MAX_CANCEL_ON = 10;
+
 export interface RuleValidatorOptions {
   isOperator: (name: string) => boolean;
   /** Every operator name a rule may use, for "did you mean" hints. */
@@ -47,6 +51,12 @@ export interface RuleValidatorOptions {
   limits: RuleLimits;
   /** Extra save-time check of literal webhook URLs (SSRF); returns a message when refused. */
   checkUrl?: ((url: URL) => string | null) | undefined;
+  /**
+   * Facts this engine has a loader for (its `facts` option). When given, a rule that evaluates a fact
+   * on current state (`evaluate`) without a loader for it is refused; when absent (an engine that never
+   * fires rules, such as a rules service), `evaluate` is not checked against loaders.
+   */
+  factLoaders?: ReadonlySet<string> | undefined;
 }
 
 export type RuleValidationResult =
@@ -108,6 +118,9 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
         ctx.addIssue(issue('unknown_operator', `unknown operator "${c.operator}"${didYouMean(op, names)}; valid operators: ${names.join(', ')} (optionally decorated, e.g. "everyFact:equal")`, ['operator']));
       }
       if (!('value' in c)) ctx.addIssue(issue('missing_value', 'condition needs a value (null is allowed)', ['value']));
+      else if (c.operator.split(':').pop() === 'present' && typeof c.value !== 'boolean') {
+        ctx.addIssue(issue('invalid_value', 'the "present" operator takes value true (the field is there and not null) or false (it is absent or null)', ['value']));
+      }
       if (c.path !== undefined) {
         const problem = checkJsonPath(c.path);
         if (problem) ctx.addIssue(issue(problem.code, problem.message, ['path']));
@@ -178,6 +191,23 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
       }
     }), 'action');
 
+  const eventName = z.string().min(1).max(200).regex(EVENT_NAME_PATTERN, 'event name may use letters, digits and _ . : - /');
+  const entityKeyPath = z
+    .string()
+    .min(1)
+    .max(500)
+    .superRefine((path, ctx) => {
+      const problem = checkSingleValuePath(path);
+      if (problem) ctx.addIssue(issue(problem.code, problem.message));
+    });
+  const delay = z
+    .strictObject({
+      value: z.number().finite().min(0),
+      unit: z.enum(['seconds', 'minutes', 'hours', 'days']),
+    })
+    .refine((d) => delayToMs(d) <= MAX_DELAY_MS, { message: 'delay must be at most 365 days', params: { code: 'delay_too_long' } });
+  const factEvaluation = z.enum(['event', 'current']);
+
   const ruleSchema = z.strictObject({
     name: z.string().trim().min(1).max(200),
     description: z.string().max(2_000).optional(),
@@ -185,17 +215,23 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
     // Present in the design doc's documents; the account always comes from the caller.
     accountId: z.string().optional(),
     trigger: z.strictObject({
-      eventName: z.string().min(1).max(200).regex(EVENT_NAME_PATTERN, 'event name may use letters, digits and _ . : - /'),
+      eventName,
+      // The entity the rule's runs are about: one value of the payload (`$.job.id`).
+      key: entityKeyPath.optional(),
     }),
-    delay: z
-      .strictObject({
-        value: z.number().finite().min(0),
-        unit: z.enum(['seconds', 'minutes', 'hours', 'days']),
-      })
-      .refine((d) => delayToMs(d) <= MAX_DELAY_MS, { message: 'delay must be at most 365 days', params: { code: 'delay_too_long' } })
-      .default({ value: 0, unit: 'minutes' }),
+    delay: delay.default({ value: 0, unit: 'minutes' }),
     conditions: groupNode(1),
     actions: z.array(action).min(1, 'a rule needs at least one action').max(limits.maxActions),
+    cancelOn: z
+      .array(z.strictObject({ eventName, conditions: groupNode(1).optional(), key: entityKeyPath.optional() }))
+      .max(MAX_CANCEL_ON, `a rule may have at most ${MAX_CANCEL_ON} cancelOn entries`)
+      .optional(),
+    concurrency: z.strictObject({ mode: z.enum(['all', 'supersede', 'skipIfPending']), maxWait: delay.optional() }).optional(),
+    evaluate: z
+      .union([factEvaluation, z.record(z.string().min(1).max(100), factEvaluation)], {
+        error: () => 'evaluate must be "event", "current", or an object mapping fact names to "event" or "current"',
+      })
+      .optional(),
   });
 
   const validateRule = (input: unknown): RuleValidationResult => {
@@ -224,12 +260,30 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
         // Refuse before parsing: deep documents are the ones that cost the most to walk.
         return { ok: false, issues: [{ path: 'conditions', code: 'too_deep', message: `conditions nest ${stats.depth} levels; the limit is ${limits.maxDepth}` }] };
       }
+      // cancelOn conditions spend the same budgets: one rule, one bound on what evaluating it costs.
+      let total = stats.conditions;
+      const cancelOn = (input as Record<string, unknown>)['cancelOn'];
+      if (Array.isArray(cancelOn)) {
+        for (let index = 0; index < Math.min(cancelOn.length, MAX_CANCEL_ON); index++) {
+          const entry: unknown = cancelOn[index];
+          if (typeof entry !== 'object' || entry === null || !('conditions' in entry)) continue;
+          const entryStats = measureConditions((entry as Record<string, unknown>)['conditions'], limits.maxDepth);
+          if (entryStats.depth > limits.maxDepth) {
+            return { ok: false, issues: [{ path: `cancelOn[${index}].conditions`, code: 'too_deep', message: `conditions nest ${entryStats.depth} levels; the limit is ${limits.maxDepth}` }] };
+          }
+          total += entryStats.conditions;
+        }
+      }
       if (stats.conditions > limits.maxConditions) {
         pre.push({ path: 'conditions', code: 'too_many_conditions', message: `rule has ${stats.conditions} conditions; the limit is ${limits.maxConditions}` });
+      } else if (total > limits.maxConditions) {
+        pre.push({ path: 'cancelOn', code: 'too_many_conditions', message: `rule has ${total} conditions with those of cancelOn; the limit is ${limits.maxConditions}` });
       }
+      pre.push(...entityIssues(input as Record<string, unknown>));
     }
     const parsed = ruleSchema.safeParse(input);
     const issues = [...pre, ...(parsed.success ? [] : toValidationIssues(parsed.error.issues))];
+    if (parsed.success && options.factLoaders) issues.push(...loaderIssues(parsed.data as RuleDraft, options.factLoaders));
     if (issues.length > 0 || !parsed.success) return { ok: false, issues };
     const { accountId: _ignored, ...rest } = parsed.data;
     const warnings: ValidationIssue[] = [];
@@ -278,7 +332,7 @@ const CONDITION_DEFS = {
     type: 'object',
     properties: {
       fact: { type: 'string', minLength: 1 },
-      operator: { type: 'string', description: 'equal, notEqual, in, notIn, contains, doesNotContain, lessThan, lessThanInclusive, greaterThan, greaterThanInclusive, a decorated form (everyFact:equal) or a custom operator' },
+      operator: { type: 'string', description: 'equal, notEqual, in, notIn, contains, doesNotContain, lessThan, lessThanInclusive, greaterThan, greaterThanInclusive, present (value true: the field is there and not null; false: absent or null), a decorated form (everyFact:equal) or a custom operator' },
       value: {},
       path: { type: 'string', description: 'JSONPath, e.g. $.status' },
       params: { type: 'object' },

@@ -1,10 +1,12 @@
-import { describeError } from '../errors.js';
+import { AutomationError, describeError } from '../errors.js';
 import { dispatchActions, TAKEN, type DispatchContext } from '../dispatch/dispatch-actions.js';
 import type { RuleSource } from '../ports/rule-source.js';
 import type { Span } from '../ports/tracer.js';
 import type { AttemptResult, TriggerStore } from '../ports/store.js';
-import type { CompiledRuleCache, Evaluation } from '../rules/compiled-rule.js';
+import type { CompiledRule, CompiledRuleCache, Evaluation } from '../rules/compiled-rule.js';
+import { currentFactsOf, factsToLoad } from '../rules/rule-facts.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { loadCurrentFacts, withEventValues, type FactLoader } from './current-facts.js';
 import type { ActionOutcome, ClaimedTrigger, ErrorSummary, HistoryEntry } from './trigger.js';
 
 export interface AttemptContext extends DispatchContext {
@@ -15,7 +17,20 @@ export interface AttemptContext extends DispatchContext {
   backoff: BackoffOptions;
   instanceId: string;
   onEvaluated?: ((trigger: ClaimedTrigger, evaluation: Evaluation) => void) | undefined;
+  /** The engine's `facts` loaders, for rules that evaluate on current state. */
+  facts?: Readonly<Record<string, FactLoader>> | undefined;
+  /** How long a loader may take; default 5 s. */
+  factTimeoutMs?: number | undefined;
 }
+
+/** History reason of a run stopped by a cancelling event (`cancelOn`) while it was processing. */
+export const CANCELLED_BY_EVENT = 'cancelled-by-event';
+
+/** History reason of a run skipped because a `facts` loader found no entity (it returned null). */
+export const ENTITY_MISSING = 'entity-missing';
+
+/** History reason of a run skipped because a recipient fact reference resolved to nothing. */
+export const RECIPIENT_MISSING = 'recipient-missing';
 
 /**
  * Attempts counted against `maxAttempts`: those since the last manual retry, not counting attempts
@@ -89,6 +104,11 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
   };
   const budget = attemptsInBudget(trigger);
 
+  if (trigger.cancelRequested) {
+    // Asked to stop while another attempt held it (a store that kept it retrying): nothing more is sent.
+    return finish('cancelled', { reason: CANCELLED_BY_EVENT, event: trigger.cancelRequested.event });
+  }
+
   if (budget > ctx.maxAttempts) {
     // Reclaimed after its lease expired with no attempts left: a worker died on it every time. It may
     // have died after its sends: where the ledger says the provider took every action, it is done.
@@ -101,11 +121,36 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
   if (!rule) return finish('skipped', { reason: 'rule-deleted' });
   if (!rule.enabled) return finish('skipped', { reason: 'rule-disabled', ruleVersion: rule.version });
 
+  const eventPayload = trigger.triggeringEvent.payload;
+  let payload = eventPayload;
+  let loadedFacts: ReadonlySet<string> = new Set();
+  if (rule.evaluate !== undefined && rule.evaluate !== 'event') {
+    const loaders = ctx.facts ?? {};
+    const hasLoader = (fact: string) => Object.prototype.hasOwnProperty.call(loaders, fact);
+    const unloadable = currentFactsOf(rule).filter((fact) => !hasLoader(fact));
+    if (unloadable.length > 0) {
+      // Saved through another engine (rules are refused here without a loader): a configuration error.
+      const error = new AutomationError('CRM_ERR_EVALUATION', `rule ${rule.id} evaluates ${unloadable.map((f) => `"${f}"`).join(', ')} on current state, but this engine has no loader for ${unloadable.length > 1 ? 'them' : 'it'} (facts option)`);
+      return finish('failed', { reason: 'evaluation-error', ruleVersion: rule.version, error: describeError(error) as ErrorSummary });
+    }
+    const toLoad = factsToLoad(rule, eventPayload, hasLoader);
+    if (toLoad.length > 0) {
+      // A throw or a timeout propagates: the claim loop retries it as an infrastructure failure.
+      const current = await loadCurrentFacts(trigger, toLoad, loaders, ctx.factTimeoutMs ?? 5_000, ctx.clock);
+      if (!current.ok) {
+        ctx.logger.info({ triggerId: trigger.id, accountId: trigger.accountId, ruleId: trigger.ruleId, fact: current.missing, entityKey: trigger.entityKey }, 'fact loader found no entity; trigger skipped');
+        return finish('skipped', { reason: ENTITY_MISSING, ruleVersion: rule.version });
+      }
+      payload = { ...eventPayload, ...current.values };
+      loadedFacts = new Set(toLoad);
+    }
+  }
+
   let compiled;
   let evaluation;
   try {
     compiled = ctx.rules.get(rule);
-    evaluation = await compiled.evaluate(trigger.triggeringEvent.payload);
+    evaluation = withEventValues(await compiled.evaluate(payload), loadedFacts, eventPayload);
   } catch (error) {
     return finish('failed', { reason: 'evaluation-error', ruleVersion: rule.version, error: describeError(error, 'CRM_ERR_EVALUATION') as ErrorSummary });
   }
@@ -114,10 +159,28 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
     return finish('skipped', { reason: 'conditions-not-met', ruleVersion: rule.version, conditions: evaluation.conditions });
   }
 
+  const missingRecipients = recipientsMissing(trigger, compiled, payload);
+  if (missingRecipients) {
+    return finish('skipped', { reason: RECIPIENT_MISSING, ruleVersion: rule.version, conditions: evaluation.conditions, actions: missingRecipients });
+  }
+
+  const cancellable = (rule.cancelOn?.length ?? 0) > 0;
   const leaseDeadline = trigger.leaseExpiresAt.getTime();
-  const dispatched = await dispatchActions(trigger, compiled, ctx, () => now().getTime() + ctx.sendTimeoutMs < leaseDeadline, span);
+  const dispatched = await dispatchActions(trigger, compiled, ctx, () => now().getTime() + ctx.sendTimeoutMs < leaseDeadline, span, {
+    payload,
+    ...(cancellable ? { cancelledBy: () => cancelRequestedOf(trigger, ctx) } : {}),
+  });
   const entry = { ruleVersion: rule.version, conditions: evaluation.conditions, actions: dispatched.outcomes };
   const firstError = dispatched.outcomes.find((o) => o.error)?.error;
+
+  if (dispatched.cancelledBy) {
+    return finish('cancelled', { ...entry, reason: CANCELLED_BY_EVENT, event: dispatched.cancelledBy }, { sentActions: dispatched.sent });
+  }
+  if (dispatched.transient && cancellable) {
+    // A retry of a run that a cancelling event stopped in the meantime would only be cancelled later.
+    const cancelledBy = await cancelRequestedOf(trigger, ctx);
+    if (cancelledBy) return finish('cancelled', { ...entry, reason: CANCELLED_BY_EVENT, event: cancelledBy }, { sentActions: dispatched.sent });
+  }
 
   if (dispatched.transient && dispatched.onlyWaiting) {
     // Another worker holds the idempotency key of a send right now: wait for it, outside the budget.
@@ -145,6 +208,47 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
     return finish('completed', { ...entry, reason: DELIVERY_UNKNOWN }, { sentActions: dispatched.sent });
   }
   return finish('completed', entry, { sentActions: dispatched.sent });
+}
+
+/**
+ * The cancelling event of a trigger being processed, re-read from the store. A failed read is not a
+ * cancel (the run goes on, as it would have had the cancel come a moment later): failing the attempt
+ * instead would forget what it has sent so far.
+ */
+async function cancelRequestedOf(trigger: ClaimedTrigger, ctx: AttemptContext): Promise<{ id: string; name: string } | undefined> {
+  try {
+    const current = await ctx.store.getTrigger(trigger.accountId, trigger.id);
+    return current?.cancelRequested?.event;
+  } catch (error) {
+    ctx.logger.warn({ triggerId: trigger.id, accountId: trigger.accountId, error: describeError(error) }, 'could not re-read the trigger for a cancel request; going on');
+    return undefined;
+  }
+}
+
+/**
+ * The actions of a run whose recipient fact reference resolves to nothing among those not sent yet,
+ * as the outcomes of a skipped run (nothing is sent), or undefined when every recipient is there.
+ */
+function recipientsMissing(trigger: ClaimedTrigger, compiled: CompiledRule, payload: Record<string, unknown>): ActionOutcome[] | undefined {
+  const sent = new Set(trigger.sentActions);
+  let missing = false;
+  const outcomes: ActionOutcome[] = [];
+  for (let index = 0; index < compiled.actionCount; index++) {
+    const type = compiled.actionType(index);
+    if (sent.has(index)) {
+      outcomes.push({ index, type, status: 'already-sent' });
+      continue;
+    }
+    const ref = compiled.missingRecipient(index, payload);
+    if (ref) missing = true;
+    outcomes.push({
+      index,
+      type,
+      status: 'not-attempted',
+      ...(ref ? { error: { code: 'CRM_ERR_RENDER', message: `recipient ${ref.fact}${ref.path === undefined ? '' : ` at ${ref.path}`} resolved to nothing`, retryable: false } } : {}),
+    });
+  }
+  return missing ? outcomes : undefined;
 }
 
 /**
