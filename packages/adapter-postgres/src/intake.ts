@@ -21,6 +21,8 @@ interface InsertInput {
   event_index: number;
   trace: Record<string, string> | null;
   created_at: string;
+  /** Left out for unkeyed triggers (read as null). */
+  entity_key?: string;
 }
 
 /** Rows one intake statement carries at most; larger merges are split. */
@@ -63,6 +65,7 @@ export function createIntake(db: Database, sql: ReturnType<typeof triggerStateme
             event_index: eventIndex[k] as number,
             trace: input.trace ? input.trace : null,
             created_at: createdAtParam,
+            ...(input.entityKey === undefined ? {} : { entity_key: wellFormed(input.entityKey) }),
           })),
         ),
         `[${events.join(',')}]`,
@@ -95,7 +98,7 @@ export function createIntake(db: Database, sql: ReturnType<typeof triggerStateme
         const index = pending[k] as number;
         const earlier = firstOfKey.get(key);
         if (earlier) {
-          out[index] = { trigger: earlier.trigger, created: false };
+          out[index] = { trigger: earlier.trigger, created: false, outcome: 'redelivered' };
           return;
         }
         const id = created.get(key);
@@ -103,6 +106,7 @@ export function createIntake(db: Database, sql: ReturnType<typeof triggerStateme
           missing.push(index);
           return;
         }
+        const triggeringEvent = parsedEvents[(eventIndex[k] as number) - 1] as TriggeringEvent;
         const trigger: Trigger = {
           id,
           accountId: input.accountId,
@@ -111,14 +115,15 @@ export function createIntake(db: Database, sql: ReturnType<typeof triggerStateme
           status: 'pending',
           evaluateAt: new Date(input.evaluateAt.getTime()),
           attempt: 0,
-          triggeringEvent: parsedEvents[(eventIndex[k] as number) - 1] as TriggeringEvent,
+          triggeringEvent,
           ...(input.trace ? { trace: { ...input.trace } } : {}),
           executionHistory: [],
           sentActions: [],
           createdAt: new Date(createdAt.getTime()),
           updatedAt: new Date(createdAt.getTime()),
+          ...(input.entityKey === undefined ? {} : { entityKey: wellFormed(input.entityKey), firstEventAt: new Date(triggeringEvent.timestamp.getTime()) }),
         };
-        const inserted = { trigger, created: true };
+        const inserted: InsertedTrigger = { trigger, created: true, outcome: 'created' };
         firstOfKey.set(key, inserted);
         out[index] = inserted;
       });
@@ -128,7 +133,7 @@ export function createIntake(db: Database, sql: ReturnType<typeof triggerStateme
       for (const index of missing) {
         const { input } = rows[index] as IntakeRow;
         const trigger = found.get(intakeKey(input.accountId, input.triggeringEvent.id, input.ruleId));
-        if (trigger) out[index] = { trigger, created: false };
+        if (trigger) out[index] = { trigger, created: false, outcome: 'redelivered' };
         else pending.push(index);
       }
     }

@@ -143,6 +143,49 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX deliveries_settled ON ${s}.deliveries (state, updated_at) WHERE state IN ('accepted', 'refused', 'delivered', 'undelivered', 'bounced', 'failed', 'abandoned');
     `,
   },
+  {
+    component: 'rules',
+    version: 2,
+    name: 'entity keys, cancel events, concurrency and evaluation of rules',
+    sql: (s) => `
+      ALTER TABLE ${s}.rules
+        ADD COLUMN trigger_key text,
+        ADD COLUMN cancel_on jsonb,
+        ADD COLUMN concurrency jsonb,
+        ADD COLUMN evaluate jsonb,
+        -- one element per cancelOn event name: account_id || ':' || name, so that the index finds one
+        -- account's rules for a name, not every account's (lookups also match account_id, which makes
+        -- the key exact whatever either part contains)
+        ADD COLUMN cancel_event_keys text[] NOT NULL DEFAULT '{}';
+      -- The keys derive from cancel_on, as insert and replace write them. No rule has a cancel_on before
+      -- this migration, so on a version-1 table this backfill updates nothing.
+      UPDATE ${s}.rules
+      SET cancel_event_keys = ARRAY(SELECT DISTINCT account_id || ':' || (e->>'eventName') FROM jsonb_array_elements(cancel_on) AS e WHERE e ? 'eventName')
+      WHERE cancel_on IS NOT NULL AND jsonb_typeof(cancel_on) = 'array';
+      -- findRulesForEvent: the enabled rules a cancelling event names in their cancelOn
+      CREATE INDEX rules_for_cancel_event ON ${s}.rules USING gin (cancel_event_keys) WHERE enabled;
+    `,
+  },
+  {
+    component: 'triggers',
+    version: 2,
+    name: 'entity keys, pending slots and cancel requests of triggers',
+    sql: (s) => `
+      -- Nullable, no default: adding them rewrites nothing.
+      ALTER TABLE ${s}.triggers
+        ADD COLUMN entity_key text,
+        ADD COLUMN first_event_at timestamptz,
+        ADD COLUMN cancel_requested jsonb,
+        -- the entity key while a trigger inserted with a concurrency mode is pending, else null
+        ADD COLUMN pending_slot text;
+      -- At most one pending trigger per (account, rule, entity) among those inserted with a concurrency
+      -- mode, whichever process inserts them: intake takes the slot, claim, cancel and supersede free it.
+      CREATE UNIQUE INDEX triggers_pending_slot ON ${s}.triggers (account_id, rule_id, pending_slot) WHERE pending_slot IS NOT NULL;
+      -- cancelTriggers (account, rule, entity, status) and listTriggers by entity, with or without a rule:
+      -- the entity before the rule so that both use it. Unkeyed triggers stay out of it.
+      CREATE INDEX triggers_by_entity ON ${s}.triggers (account_id, entity_key, rule_id, status) WHERE entity_key IS NOT NULL;
+    `,
+  },
 ];
 
 /** One migration `ensureSchema()` applied. */

@@ -5,7 +5,7 @@ import { deliveryStatements, OUTCOME_INPUT, outcomeUpdate } from './delivery-sta
 import { FINISH_INPUT, finishUpdate, triggerStatements } from './trigger-statements.js';
 import { isStoreId } from './ids.js';
 
-const OUTCOME_STATUSES: ReadonlySet<string> = new Set(['completed', 'skipped', 'failed', 'retrying']);
+const OUTCOME_STATUSES: ReadonlySet<string> = new Set(['completed', 'skipped', 'failed', 'retrying', 'cancelled']);
 
 /** Outcomes one statement carries at most; a longer queue is written in several, one after another. */
 const MAX_OUTCOMES_PER_STATEMENT = 2_000;

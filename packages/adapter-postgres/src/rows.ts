@@ -1,4 +1,4 @@
-import type { HistoryEntry, Rule, RuleAction, ConditionGroup, DelayUnit, Trigger, TriggeringEvent, TriggerStatus } from '@crm-automation/core';
+import type { CancelOn, ConditionGroup, DelayUnit, FactEvaluation, HistoryEntry, Rule, RuleAction, RuleConcurrency, Trigger, TriggeringEvent, TriggerStatus } from '@crm-automation/core';
 
 export interface RuleRow {
   id: string;
@@ -14,9 +14,14 @@ export interface RuleRow {
   version: number;
   created_at: Date;
   updated_at: Date;
+  trigger_key: string | null;
+  cancel_on: CancelOn[] | null;
+  concurrency: RuleConcurrency | null;
+  evaluate: FactEvaluation | Record<string, FactEvaluation> | null;
 }
 
-export const RULE_COLUMNS = 'id, account_id, name, description, enabled, event_name, delay_value, delay_unit, conditions, actions, version, created_at, updated_at';
+export const RULE_COLUMNS =
+  'id, account_id, name, description, enabled, event_name, delay_value, delay_unit, conditions, actions, version, created_at, updated_at, trigger_key, cancel_on, concurrency, evaluate';
 
 export function toRule(row: RuleRow): Rule {
   return {
@@ -25,10 +30,13 @@ export function toRule(row: RuleRow): Rule {
     name: row.name,
     ...(row.description === null ? {} : { description: row.description }),
     enabled: row.enabled,
-    trigger: { eventName: row.event_name },
+    trigger: row.trigger_key === null ? { eventName: row.event_name } : { eventName: row.event_name, key: row.trigger_key },
     delay: { value: row.delay_value, unit: row.delay_unit },
     conditions: row.conditions,
     actions: row.actions,
+    ...(row.cancel_on === null ? {} : { cancelOn: row.cancel_on }),
+    ...(row.concurrency === null ? {} : { concurrency: row.concurrency }),
+    ...(row.evaluate === null ? {} : { evaluate: row.evaluate }),
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -60,9 +68,19 @@ export interface TriggerRow {
   lease_expires_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  entity_key: string | null;
+  first_event_at: Date | null;
+  cancel_requested: StoredCancelRequest | null;
 }
 
-export const TRIGGER_COLUMNS = 'id, account_id, rule_id, rule_version, status, evaluate_at, attempt, triggering_event, trace, execution_history, sent_actions, lease_expires_at, created_at, updated_at';
+/** The JSONB form of `Trigger.cancelRequested`. */
+export interface StoredCancelRequest {
+  event: { id: string; name: string };
+  at: string;
+}
+
+export const TRIGGER_COLUMNS =
+  'id, account_id, rule_id, rule_version, status, evaluate_at, attempt, triggering_event, trace, execution_history, sent_actions, lease_expires_at, created_at, updated_at, entity_key, first_event_at, cancel_requested';
 
 /**
  * JSONB keeps JSON: the dates the engine puts in an event and in history entries come back as
@@ -98,5 +116,12 @@ export function toTrigger(row: TriggerRow): Trigger {
   };
   if (row.trace !== null) trigger.trace = row.trace;
   if (row.lease_expires_at !== null) trigger.leaseExpiresAt = row.lease_expires_at;
+  if (row.entity_key !== null) trigger.entityKey = row.entity_key;
+  if (row.first_event_at !== null) trigger.firstEventAt = row.first_event_at;
+  if (row.cancel_requested !== null) trigger.cancelRequested = reviveCancelRequest(row.cancel_requested);
   return trigger;
+}
+
+export function reviveCancelRequest(stored: StoredCancelRequest): NonNullable<Trigger['cancelRequested']> {
+  return { event: { id: stored.event.id, name: stored.event.name }, at: new Date(stored.at) };
 }

@@ -10,21 +10,28 @@ export function ruleStoreOn(db: Database): RuleStore {
   const s = `"${db.schema}"`;
   const sql = {
     insert: statement(`
-      INSERT INTO ${s}.rules (account_id, name, description, enabled, event_name, delay_value, delay_unit, conditions, actions, version, created_at, updated_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, 1, $10::timestamptz, $10::timestamptz)
+      INSERT INTO ${s}.rules (account_id, name, description, enabled, event_name, delay_value, delay_unit, conditions, actions, trigger_key, cancel_on, concurrency, evaluate, cancel_event_keys, version, created_at, updated_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::jsonb, $13::jsonb, ${cancelEventKeys('$1', '$14')}, 1, $15::timestamptz, $15::timestamptz)
       RETURNING ${RULE_COLUMNS}`),
     getMany: statement(`SELECT ${RULE_COLUMNS} FROM ${s}.rules WHERE id = ANY($1::bigint[])`),
     replace: statement(`
       UPDATE ${s}.rules
       SET name = $3, description = $4, enabled = $5, event_name = $6, delay_value = $7, delay_unit = $8,
-          conditions = $9::jsonb, actions = $10::jsonb, version = version + 1, updated_at = $11::timestamptz
-      WHERE id = $1::bigint AND account_id = $2 AND ($12::integer IS NULL OR version = $12::integer)
+          conditions = $9::jsonb, actions = $10::jsonb, trigger_key = $11, cancel_on = $12::jsonb, concurrency = $13::jsonb,
+          evaluate = $14::jsonb, cancel_event_keys = ${cancelEventKeys('$2', '$15')}, version = version + 1, updated_at = $16::timestamptz
+      WHERE id = $1::bigint AND account_id = $2 AND ($17::integer IS NULL OR version = $17::integer)
       RETURNING ${RULE_COLUMNS}`),
     version: statement(`SELECT version FROM ${s}.rules WHERE id = $1::bigint AND account_id = $2`),
     delete: statement(`DELETE FROM ${s}.rules WHERE id = $1::bigint AND account_id = $2`),
+    // The rules an event starts (by trigger name) and those it may cancel (by cancelOn name, through
+    // the GIN index of cancel_event_keys), each row with the name it was found for.
     forEvents: statement(`
-      SELECT ${RULE_COLUMNS} FROM ${s}.rules
-      WHERE (account_id, event_name) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND enabled`),
+      WITH wanted AS (SELECT * FROM unnest($1::text[], $2::text[]) AS w(account_id, event_name))
+      SELECT ${RULE_COLUMNS}, event_name AS found_for FROM ${s}.rules
+      WHERE (account_id, event_name) IN (SELECT account_id, event_name FROM wanted) AND enabled
+      UNION ALL
+      SELECT ${RULE_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}, w.event_name FROM wanted w
+      JOIN ${s}.rules r ON r.cancel_event_keys @> ARRAY[w.account_id || ':' || w.event_name] AND r.account_id = w.account_id AND r.enabled`),
   };
 
   const draftValues = (draft: RuleDraft) => [
@@ -36,6 +43,11 @@ export function ruleStoreOn(db: Database): RuleStore {
     draft.delay.unit,
     JSON.stringify(draft.conditions),
     JSON.stringify(draft.actions),
+    draft.trigger.key ?? null,
+    draft.cancelOn === undefined ? null : JSON.stringify(draft.cancelOn),
+    draft.concurrency === undefined ? null : JSON.stringify(draft.concurrency),
+    draft.evaluate === undefined ? null : JSON.stringify(draft.evaluate),
+    (draft.cancelOn ?? []).map((entry) => entry.eventName),
   ];
 
   /** A rule PostgreSQL cannot hold (U+0000 in a string, say) is an invalid rule, not a driver error. */
@@ -48,14 +60,19 @@ export function ruleStoreOn(db: Database): RuleStore {
   const eventKey = (accountId: string, eventName: string) => `${accountId}\u0000${eventName}`;
   const loadRulesForEvent = tickBatch<string, RuleRow[]>(async (keys) => {
     const pairs = keys.map((k) => k.split('\u0000') as [string, string]);
-    const { rows } = await db.query<RuleRow>(sql.forEvents, [pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
+    const { rows } = await db.query<RuleRow & { found_for: string }>(sql.forEvents, [pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
     const found = new Map<string, RuleRow[]>();
+    const seen = new Set<string>();
     for (const row of rows) {
-      const key = eventKey(row.account_id, row.event_name);
+      const key = eventKey(row.account_id, row.found_for);
+      // A rule that both starts and cancels on the name is found twice.
+      if (seen.has(`${key}\u0000${row.id}`)) continue;
+      seen.add(`${key}\u0000${row.id}`);
       const list = found.get(key);
       if (list) list.push(row);
       else found.set(key, [row]);
     }
+    for (const list of found.values()) list.sort((a, b) => Number(a.id) - Number(b.id));
     return found;
   });
 
@@ -128,6 +145,11 @@ export function ruleStoreOn(db: Database): RuleStore {
       return ((await loadRulesForEvent(eventKey(accountId, eventName))) ?? []).map(toRule);
     },
   };
+}
+
+/** The elements of `cancel_event_keys` for an account (`account`, SQL) and its cancelOn names (`names`, a text[] parameter). */
+function cancelEventKeys(account: string, names: string): string {
+  return `ARRAY(SELECT DISTINCT ${account}::text || ':' || n FROM unnest(${names}::text[]) AS n ORDER BY 1)`;
 }
 
 export function page<T extends { id: string }>(items: T[], limit: number): Page<T> {

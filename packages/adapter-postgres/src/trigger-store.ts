@@ -3,6 +3,8 @@ import {
   clampLimit,
   TRIGGER_STATUSES,
   type AttemptResult,
+  type CancelRequest,
+  type CancelResult,
   type ClaimedTrigger,
   type FinishRequest,
   type InsertedTrigger,
@@ -16,15 +18,16 @@ import {
   type TriggerStatus,
   type TriggerStore,
 } from '@crm-automation/core';
-import { storableText, type Database } from './connection.js';
+import { isDataException, storableText, wellFormed, type Database } from './connection.js';
 import { timestampParam } from './dates.js';
 import { createDueWatcher, type DueWatcher } from './due-watcher.js';
 import { dueChannelOf } from './identifiers.js';
 import { isStoreId } from './ids.js';
 import { purgeGroups, type ResolvedRetention } from './retention.js';
 import { createIntake, type IntakeRow } from './intake.js';
+import { createKeyedIntake } from './keyed-intake.js';
 import { createOutcomeWriter, outcomeStatements, type OutcomeWriter } from './outcome-writer.js';
-import { reviveEvent, reviveHistory, toTrigger, TRIGGER_COLUMNS, type StoredEvent, type TriggerRow } from './rows.js';
+import { reviveCancelRequest, reviveEvent, reviveHistory, toTrigger, TRIGGER_COLUMNS, type StoredCancelRequest, type StoredEvent, type TriggerRow } from './rows.js';
 import { page } from './rule-store.js';
 import { triggerStatements } from './trigger-statements.js';
 
@@ -45,9 +48,25 @@ const PURGE_CHUNK = 5_000;
 /**
  * One claimed trigger as the claim statement returns it (a JSON array, see `claimStatement`): id,
  * account, rule, rule version, due time (epoch ms), attempt, event, trace, history, sent actions,
- * creation time (epoch ms), lease token.
+ * creation time (epoch ms), lease token, entity key, first event time (epoch ms), cancel request.
  */
-type ClaimedRow = [string, string, string, number, number, number, StoredEvent, Record<string, string> | null, TriggerRow['execution_history'], number[], number, string];
+type ClaimedRow = [
+  string,
+  string,
+  string,
+  number,
+  number,
+  number,
+  StoredEvent,
+  Record<string, string> | null,
+  TriggerRow['execution_history'],
+  number[],
+  number,
+  string,
+  string | null,
+  number | null,
+  StoredCancelRequest | null,
+];
 
 /** Triggers in `<schema>.triggers`: see the README for the claim, the indexes and the wake-ups. */
 export function triggerStoreOn(
@@ -62,6 +81,7 @@ export function triggerStoreOn(
   let watcher: DueWatcher | undefined;
 
   const intake = createIntake(db, sql, channel);
+  const keyedIntake = createKeyedIntake(db, sql, channel);
   const writeOutcomes = (settings.outcomes ?? createOutcomeWriter(db, outcomeStatements(s, false))).finishAttempts;
 
   const store: TriggerStore & TriggerStoreExtras = {
@@ -72,7 +92,21 @@ export function triggerStoreOn(
       // All or nothing: a bad due time refuses the batch before anything is sent.
       const rows = batch.map((input, i): IntakeRow => ({ input, dueAt: timestampParam(input.evaluateAt, `triggers[${i}].evaluateAt`), createdAt: now, createdAtParam: at }));
       if (rows.length === 0) return [];
-      return intake(rows);
+      // Triggers inserted with a concurrency mode take statements of their own (keyed-intake.ts);
+      // every other one goes through the one-statement-per-batch intake, as before.
+      const keyed = rows.some(({ input }) => input.concurrency !== undefined && input.entityKey !== undefined);
+      if (!keyed) return intake(rows);
+      const plain: number[] = [];
+      const withSlot: number[] = [];
+      rows.forEach(({ input }, i) => (input.concurrency !== undefined && input.entityKey !== undefined ? withSlot : plain).push(i));
+      const [plainDone, keyedDone] = await Promise.all([
+        plain.length > 0 ? intake(plain.map((i) => rows[i] as IntakeRow)) : Promise.resolve([]),
+        keyedIntake(withSlot.map((i) => rows[i] as IntakeRow)),
+      ]);
+      const out: InsertedTrigger[] = new Array(rows.length);
+      plain.forEach((i, k) => (out[i] = plainDone[k] as InsertedTrigger));
+      withSlot.forEach((i, k) => (out[i] = keyedDone[k] as InsertedTrigger));
+      return out;
     },
 
     async getTrigger(accountId, id) {
@@ -95,6 +129,10 @@ export function triggerStoreOn(
         if (!storableText(filter.ruleId)) return { items: [] };
         where.push(`rule_id = ${param(filter.ruleId)}`);
       }
+      if (filter.entityKey !== undefined) {
+        if (!storableText(filter.entityKey)) return { items: [] };
+        where.push(`entity_key = ${param(wellFormed(filter.entityKey))}`);
+      }
       if (filter.from !== undefined) where.push(`evaluate_at >= ${param(timestampParam(filter.from, 'from'))}::timestamptz`);
       if (filter.to !== undefined) where.push(`evaluate_at < ${param(timestampParam(filter.to, 'to'))}::timestamptz`);
       if (filter.cursor !== undefined) {
@@ -116,7 +154,7 @@ export function triggerStoreOn(
       if (text === null || text === undefined) return [];
       // In claim order already (expired leases first, then by time, then id).
       return (JSON.parse(text) as ClaimedRow[]).map(
-        ([id, accountId, ruleId, ruleVersion, evaluateAt, attempt, event, trace, history, sentActions, createdAt, leaseToken]): ClaimedTrigger => ({
+        ([id, accountId, ruleId, ruleVersion, evaluateAt, attempt, event, trace, history, sentActions, createdAt, leaseToken, entityKey, firstEventAt, cancelRequested]): ClaimedTrigger => ({
           id,
           accountId,
           ruleId,
@@ -132,6 +170,9 @@ export function triggerStoreOn(
           updatedAt: new Date(now.getTime()),
           leaseToken,
           leaseExpiresAt: new Date(leaseExpiresAt.getTime()),
+          ...(entityKey === null ? {} : { entityKey }),
+          ...(firstEventAt === null ? {} : { firstEventAt: new Date(firstEventAt) }),
+          ...(cancelRequested === null ? {} : { cancelRequested: reviveCancelRequest(cancelRequested) }),
         }),
       );
     },
@@ -162,6 +203,28 @@ export function triggerStoreOn(
       }
       const current = (await db.query<{ status: TriggerStatus }>(sql.status, [id, accountId])).rows[0]?.status;
       return current === undefined ? { ok: false, reason: 'not-found' } : { ok: false, reason: 'conflict', current };
+    },
+
+    async cancelTriggers(request: CancelRequest): Promise<CancelResult> {
+      const at = timestampParam(request.now, 'now');
+      const before = timestampParam(request.eventTimestamp, 'eventTimestamp');
+      const { accountId, ruleId, entityKey, event, by } = request;
+      if (!storableText(accountId) || !storableText(ruleId) || !storableText(entityKey)) return { cancelled: [], requested: [] };
+      const { rows } = await db.query<TriggerRow & { cancelled: boolean }>(sql.cancel, [
+        accountId,
+        entityKey,
+        ruleId,
+        before,
+        JSON.stringify({ id: event.id, name: event.name }),
+        at,
+        String(by),
+        at,
+      ]).catch((error: unknown) => {
+        throw isDataException(error) ? new AutomationError('CRM_ERR_EVENT_INVALID', `PostgreSQL cannot store this cancel: ${(error as Error).message}`, { cause: error }) : error;
+      });
+      const result: CancelResult = { cancelled: [], requested: [] };
+      for (const row of rows.sort((a, b) => Number(a.id) - Number(b.id))) (row.cancelled ? result.cancelled : result.requested).push(toTrigger(row));
+      return result;
     },
 
     async nextDueAt() {
