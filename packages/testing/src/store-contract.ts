@@ -22,13 +22,22 @@ export interface StoreContractOptions {
 
 /**
  * The behaviour every store of both aggregates must have: the rule store contract and the trigger
- * store contract, run against the same factory.
+ * store contract, run against the same factory. The trigger contract includes issue 16's entity-key
+ * cases (supersede, skipIfPending, cancelTriggers, concurrent intake through several handles); a store
+ * that lacks keyed concurrency or cancel by event says so with `capabilities.keyedConcurrency: false`
+ * or `capabilities.cancelByEvent: false`, otherwise those cases hold it to them.
  *
  * @example
  * describeStoreContract('memory', () => createMemoryStore());
  * describeStoreContract('mongodb', async () => {
- *   const store = createMongoStore({ uri, dbName: `contract_${randomUUID()}` });
- *   return { store, cleanup: async () => { await store.db.dropDatabase(); await store.close(); } };
+ *   const dbName = `contract_${randomUUID()}`;
+ *   const store = createMongoStore({ uri, dbName });
+ *   return {
+ *     store,
+ *     // Each engine of the concurrent-intake cases gets a handle with its own client on the same data.
+ *     openAnother: () => createMongoStore({ uri, dbName }),
+ *     cleanup: async () => { await store.db.dropDatabase(); await store.close(); },
+ *   };
  * });
  */
 export function describeStoreContract(name: string, factory: StoreContractFactory, options: StoreContractOptions = {}): void {

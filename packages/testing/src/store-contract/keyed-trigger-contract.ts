@@ -288,51 +288,64 @@ export function describeKeyedTriggerCases<S extends TriggerStore>(current: () =>
       expect((await get(c.id)).status).toBe('pending');
     });
 
-    it('8 concurrent supersede inserts for one entity through 4 handles leave exactly one pending trigger, holding the newest event', async () => {
+    // Issue orders per round, out of timestamp order, so arrival order and event order disagree.
+    const RACE_ORDERS = [
+      [3, 7, 0, 5, 1, 6, 2, 4],
+      [7, 6, 5, 4, 3, 2, 1, 0],
+      [0, 1, 2, 3, 4, 5, 6, 7],
+    ] as const;
+
+    it('8 concurrent supersede inserts for one entity through 4 handles leave exactly one pending trigger, holding the newest event (3 rounds)', async () => {
       if (!keyedConcurrency()) return;
       const rule = ruleRef();
       const engines = await handles()(4);
-      // Issued out of timestamp order, so arrival order and event order disagree.
-      const order = [3, 7, 0, 5, 1, 6, 2, 4];
-      const results = await Promise.all(
-        order.map((i, n) => insertOne(event(rule, `race_${i}`, i * 1_000, { concurrency: SUPERSEDE }), at(10 * MINUTE), engines[n % engines.length] ?? current())),
-      );
-      const all = await allOf(rule);
-      expect(all).toHaveLength(8);
-      const pending = all.filter((t) => t.status === 'pending');
-      expect(pending).toHaveLength(1);
-      expect(pending[0]?.triggeringEvent.id).toBe('race_7');
-      const others = all.filter((t) => t.status !== 'pending');
-      expect(others.every((t) => t.status === 'cancelled' && t.executionHistory[0]?.outcome === 'superseded')).toBe(true);
-      expect(results.every((r) => r.created)).toBe(true);
-      expect(results.filter((r) => r.outcome === 'created')).toHaveLength(1);
-      expect(results.every((r) => r.outcome === 'created' || r.outcome === 'superseded' || r.outcome === 'stale')).toBe(true);
-      // Every supersede is written on the trigger it replaced, and every stale one names a trigger of the chain.
-      const reasons = others.map((t) => t.executionHistory[0]?.reason);
-      expect(reasons.filter((r) => r === 'superseded')).toHaveLength(results.filter((r) => r.outcome === 'superseded').length);
-      expect(reasons.filter((r) => r === 'stale')).toHaveLength(results.filter((r) => r.outcome === 'stale').length);
-      const chainIds = new Set(ids(all));
-      expect(others.every((t) => chainIds.has(t.executionHistory[0]?.triggerId ?? ''))).toBe(true);
-      expect(ids(await claim(at(60 * MINUTE)))).toEqual([pending[0]?.id]);
+      const survivors: string[] = [];
+      for (const [round, order] of RACE_ORDERS.entries()) {
+        const entityKey = `race_job_${round}`;
+        const results = await Promise.all(
+          order.map((i, n) => insertOne(event(rule, `race_${round}_${i}`, i * 1_000, { entityKey, concurrency: SUPERSEDE }), at(10 * MINUTE), engines[n % engines.length] ?? current())),
+        );
+        const all = await allOf(rule, entityKey);
+        expect(all).toHaveLength(8);
+        const pending = all.filter((t) => t.status === 'pending');
+        expect(pending).toHaveLength(1);
+        expect(pending[0]?.triggeringEvent.id).toBe(`race_${round}_7`);
+        survivors.push(pending[0]?.id ?? '');
+        const others = all.filter((t) => t.status !== 'pending');
+        expect(others.every((t) => t.status === 'cancelled' && t.executionHistory.length === 1 && t.executionHistory[0]?.outcome === 'superseded')).toBe(true);
+        expect(results.every((r) => r.created)).toBe(true);
+        expect(results.filter((r) => r.outcome === 'created')).toHaveLength(1);
+        expect(results.every((r) => r.outcome === 'created' || r.outcome === 'superseded' || r.outcome === 'stale')).toBe(true);
+        // Every supersede is written on the trigger it replaced, and every stale one names a trigger of the chain.
+        const reasons = others.map((t) => t.executionHistory[0]?.reason);
+        expect(reasons.filter((r) => r === 'superseded')).toHaveLength(results.filter((r) => r.outcome === 'superseded').length);
+        expect(reasons.filter((r) => r === 'stale')).toHaveLength(results.filter((r) => r.outcome === 'stale').length);
+        const chainIds = new Set(ids(all));
+        expect(others.every((t) => chainIds.has(t.executionHistory[0]?.triggerId ?? ''))).toBe(true);
+      }
+      expect(ids(await claim(at(60 * MINUTE))).sort()).toEqual([...survivors].sort());
     });
 
-    it('8 concurrent skipIfPending inserts for one entity through 4 handles leave exactly one pending trigger and 7 skipped naming it', async () => {
+    it('8 concurrent skipIfPending inserts for one entity through 4 handles leave exactly one pending trigger and 7 skipped naming it (3 rounds)', async () => {
       if (!keyedConcurrency()) return;
       const rule = ruleRef();
       const engines = await handles()(4);
-      const results = await Promise.all(
-        Array.from({ length: 8 }, (_, i) => insertOne(event(rule, `srace_${i}`, i * 1_000, { concurrency: SKIP }), at(10 * MINUTE), engines[i % engines.length] ?? current())),
-      );
-      const all = await allOf(rule);
-      expect(all).toHaveLength(8);
-      const pending = all.filter((t) => t.status === 'pending');
-      expect(pending).toHaveLength(1);
-      const pendingId = pending[0]?.id as string;
-      const skipped = all.filter((t) => t.status === 'skipped');
-      expect(skipped).toHaveLength(7);
-      expect(skipped.every((t) => t.executionHistory[0]?.triggerId === pendingId && t.executionHistory[0]?.reason === 'pending-exists')).toBe(true);
-      expect(results.filter((r) => r.outcome === 'created').map((r) => r.trigger.id)).toEqual([pendingId]);
-      expect(results.filter((r) => r.outcome === 'skipped').every((r) => r.pendingTriggerId === pendingId)).toBe(true);
+      for (const [round, order] of RACE_ORDERS.entries()) {
+        const entityKey = `srace_job_${round}`;
+        const results = await Promise.all(
+          order.map((i, n) => insertOne(event(rule, `srace_${round}_${i}`, i * 1_000, { entityKey, concurrency: SKIP }), at(10 * MINUTE), engines[n % engines.length] ?? current())),
+        );
+        const all = await allOf(rule, entityKey);
+        expect(all).toHaveLength(8);
+        const pending = all.filter((t) => t.status === 'pending');
+        expect(pending).toHaveLength(1);
+        const pendingId = pending[0]?.id as string;
+        const skipped = all.filter((t) => t.status === 'skipped');
+        expect(skipped).toHaveLength(7);
+        expect(skipped.every((t) => t.executionHistory[0]?.triggerId === pendingId && t.executionHistory[0]?.reason === 'pending-exists')).toBe(true);
+        expect(results.filter((r) => r.outcome === 'created').map((r) => r.trigger.id)).toEqual([pendingId]);
+        expect(results.filter((r) => r.outcome === 'skipped').every((r) => r.pendingTriggerId === pendingId)).toBe(true);
+      }
     });
   });
 
