@@ -4,7 +4,10 @@
  * in `@crm-automation/core/spi`, and the test doubles in `@crm-automation/testing/doubles`.
  */
 export { createAutomationEngine } from './engine/create-engine.js';
-export type { AutomationEngine, EngineEvents, IngestManyResult, IngestOptions, SavedRule, UpdateRuleOptions } from './engine/create-engine.js';
+export type { AutomationEngine, EngineEvents, IngestedTriggers, IngestManyResult, IngestOptions, SavedRule, TriggerCancelledInfo, TriggerSupersededInfo, UpdateRuleOptions } from './engine/create-engine.js';
+export type { IntakeSummary } from './intake/ingest.js';
+export { MAX_ENTITY_KEY_LENGTH } from './intake/entity-key.js';
+export type { FactLoader, FactLoaderContext } from './scheduling/current-facts.js';
 export type { AutomationEngineOptions } from './engine/options.js';
 
 export {
@@ -43,9 +46,9 @@ export type { WebhookAddressPolicy } from './net/webhook-address-policy.js';
 
 export type * from './rules/rule.js';
 export { asUntrustedRule } from './rules/rule.js';
-export { BUILT_IN_OPERATORS, BUILT_IN_DECORATORS } from './rules/operators.js';
-export type { BuiltInOperator, OperatorDecorator, OperatorFn } from './rules/operators.js';
-export { DEFAULT_RULE_LIMITS, MAX_DELAY_MS } from './rules/rule-schema.js';
+export { BUILT_IN_OPERATORS, BUILT_IN_DECORATORS, CORE_OPERATORS } from './rules/operators.js';
+export type { BuiltInOperator, CoreOperator, OperatorDecorator, OperatorFn } from './rules/operators.js';
+export { DEFAULT_RULE_LIMITS, MAX_CANCEL_ON, MAX_DELAY_MS } from './rules/rule-schema.js';
 export type { RuleLimits, RuleValidationResult } from './rules/rule-schema.js';
 export { MAX_PATH_VISITS } from './rules/json-path.js';
 export { TEMPLATE_LIMITS } from './rules/templates.js';

@@ -1,4 +1,4 @@
-import { AutomationError, RuleValidationError, VersionConflictError, type ValidationIssue } from '../errors.js';
+import { AutomationError, EventValidationError, RuleValidationError, VersionConflictError, type ValidationIssue } from '../errors.js';
 import { normalizeEvent, type EventTimeWindow } from '../events/event.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
@@ -97,7 +97,18 @@ export function createRuleAdmin(ctx: RuleAdminContext): AutomationEngine<string,
       }
       // The sample is an event like any other: same shape, size and time checks (EventValidationError).
       const event = normalizeEvent({ name: sample?.name ?? rule.trigger.eventName, accountId, payload: sample?.payload, timestamp: sample?.timestamp }, now, ctx.eventTimeWindow);
-      return dryRunRule(rule, { name: event.name, payload: event.payload, timestamp: event.timestamp }, now, operators);
+      const current = sample?.current === undefined ? undefined : checkedCurrentSample(sample.current, accountId, now);
+      return dryRunRule(rule, { name: event.name, payload: event.payload, timestamp: event.timestamp, ...(current ? { current } : {}) }, now, operators);
     },
   };
+}
+
+/** The dry run's current-state sample passes the same shape and size checks as an event payload, reported at `current`. */
+function checkedCurrentSample(current: unknown, accountId: string, now: Date): Record<string, unknown> {
+  try {
+    return normalizeEvent({ name: 'dry-run.current', accountId, payload: current, timestamp: now }, now).payload;
+  } catch (error) {
+    if (error instanceof EventValidationError) throw new EventValidationError(error.issues.map((i) => ({ ...i, path: i.path.replace(/^payload/, 'current'), message: i.message.replace(/^payload/, 'current') })));
+    throw error;
+  }
 }

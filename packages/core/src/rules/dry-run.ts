@@ -4,6 +4,8 @@ import type { ConditionTrace, ErrorSummary } from '../scheduling/trigger.js';
 import { compileRule } from './compiled-rule.js';
 import type { OperatorFn } from './operators.js';
 import { delayToMs, type Rule } from './rule.js';
+import { currentFactsOf } from './rule-facts.js';
+import { withEventValues } from '../scheduling/current-facts.js';
 
 /** A sample event to try a rule against. */
 export interface DryRunSample {
@@ -12,6 +14,13 @@ export interface DryRunSample {
   name?: string | undefined;
   /** When the event happened; defaults to now. */
   timestamp?: Date | string | number | undefined;
+  /**
+   * Current-state sample (fact name → value), for rules that evaluate facts on current state: each
+   * fact the rule evaluates current takes its value from here (`null` plays a loader that found no
+   * entity: `skipped: 'entity-missing'`); one not given here keeps the event's value. Ignored for
+   * facts the rule evaluates on the event.
+   */
+  current?: Record<string, unknown> | undefined;
 }
 
 export interface DryRunCommand {
@@ -35,6 +44,14 @@ export type DryRunResult =
       conditions: ConditionTrace[];
       /** Rendered commands, when the conditions pass. Nothing is sent. */
       commands: DryRunCommand[];
+      /**
+       * A run would be skipped although nothing is wrong with the rule: `entity-missing` (a fact the
+       * rule evaluates current is `null` in the `current` sample) or `recipient-missing` (a recipient
+       * fact reference resolves to nothing).
+       */
+      skipped?: 'entity-missing' | 'recipient-missing' | undefined;
+      /** The facts whose current value (from `current`) replaced the event's. */
+      currentFacts?: string[] | undefined;
       error?: ErrorSummary | undefined;
     };
 
@@ -48,18 +65,23 @@ export async function dryRunRule(rule: Rule, sample: DryRunSample, now: Date, op
     evaluateAt: new Date(timestamp.getTime() + delayToMs(rule.delay)),
   };
   const compiled = compileRule(rule, operators);
+  const { payload, replaced, missing } = withCurrentSample(rule, sample);
+  if (missing !== undefined) return { ...base, matched: false, conditions: [], commands: [], skipped: 'entity-missing', currentFacts: replaced };
+  const current = replaced.length > 0 ? { currentFacts: replaced } : {};
   let evaluation;
   try {
-    evaluation = await compiled.evaluate(sample.payload);
+    evaluation = withEventValues(await compiled.evaluate(payload), new Set(replaced), sample.payload);
   } catch (error) {
-    return { ...base, matched: false, conditions: [], commands: [], error: describeError(error, 'CRM_ERR_EVALUATION') as ErrorSummary };
+    return { ...base, matched: false, conditions: [], commands: [], error: describeError(error, 'CRM_ERR_EVALUATION') as ErrorSummary, ...current };
   }
   const commands: DryRunCommand[] = [];
+  let recipientMissing = false;
   if (evaluation.matched) {
     for (let index = 0; index < compiled.actionCount; index++) {
       const type = compiled.actionType(index);
+      if (compiled.missingRecipient(index, payload)) recipientMissing = true;
       try {
-        const rendered = compiled.render(index, sample.payload);
+        const rendered = compiled.render(index, payload);
         commands.push({
           index,
           type,
@@ -81,5 +103,19 @@ export async function dryRunRule(rule: Rule, sample: DryRunSample, now: Date, op
       }
     }
   }
-  return { ...base, matched: evaluation.matched, conditions: evaluation.conditions, commands };
+  return { ...base, matched: evaluation.matched, conditions: evaluation.conditions, commands, ...(recipientMissing ? { skipped: 'recipient-missing' as const } : {}), ...current };
+}
+
+/** The payload the rule would see at fire time, with the `current` sample in place of the facts it evaluates current. */
+function withCurrentSample(rule: Rule, sample: DryRunSample): { payload: Record<string, unknown>; replaced: string[]; missing?: string | undefined } {
+  const current = sample.current;
+  if (current === undefined || rule.evaluate === undefined || rule.evaluate === 'event') return { payload: sample.payload, replaced: [] };
+  const facts = new Set(currentFactsOf(rule));
+  // As at fire time, `'current'` covers every fact a loader answers for; here, every fact the sample gives.
+  if (rule.evaluate === 'current') for (const key of Object.keys(current)) facts.add(key);
+  const replaced = [...facts].filter((fact) => Object.prototype.hasOwnProperty.call(current, fact));
+  const missing = replaced.find((fact) => current[fact] === null || current[fact] === undefined);
+  const payload = { ...sample.payload };
+  for (const fact of replaced) payload[fact] = current[fact];
+  return { payload, replaced, missing };
 }
