@@ -8,16 +8,21 @@ export interface EngineInstrumentation {
 }
 
 /**
- * Counts what an engine does from its events: events ingested, triggers by outcome, retries, fire lag,
- * claim batch sizes, gateway latency and errors by provider. Costs one listener call per event.
+ * Counts what an engine does from its events: events ingested, triggers by outcome, retries, runs
+ * cancelled, superseded and skipped by reason, fire lag, claim batch sizes, gateway latency and errors
+ * by provider. Costs one listener call per event.
  */
 export function instrumentEngine(engine: AutomationEngine, options: MetricsOptions & { metrics?: AutomationMetrics | undefined } = {}): EngineInstrumentation {
   const m = metricsFor('instrumentEngine', options, []);
   const listeners: { [E in keyof EngineEvents]?: (...args: EngineEvents[E]) => void } = {
-    'event:ingested': ({ triggers, created }) => {
+    'event:ingested': ({ triggers, created, summary }) => {
       m.eventsIngested.inc({ outcome: triggers.length === 0 ? 'unmatched' : created === 0 ? 'duplicate' : 'matched' });
       if (created > 0) m.triggersCreated.inc(created);
+      // A skipIfPending rule's event is recorded as a skipped trigger at intake; it never reaches trigger:finished.
+      if (summary.skipped > 0) m.triggersSkipped.inc({ reason: 'pending-exists' }, summary.skipped);
     },
+    'trigger:superseded': ({ reason }) => m.triggersSuperseded.inc({ reason }),
+    'trigger:cancelled': ({ reason, stage }) => m.triggersCancelled.inc({ reason, stage }),
     'batch:claimed': ({ size, limit }) => {
       m.claimBatchSize.observe(size);
       m.claimBatchLimit.set(limit);
@@ -29,6 +34,7 @@ export function instrumentEngine(engine: AutomationEngine, options: MetricsOptio
     'trigger:finished': ({ result }) => {
       m.triggersFinished.inc({ status: result.status, reason: result.history.reason ?? 'none' });
       if (result.status === 'retrying') m.triggerRetries.inc();
+      if (result.status === 'skipped') m.triggersSkipped.inc({ reason: result.history.reason ?? 'none' });
     },
     'action:sent': ({ provider, type, durationMs }) => {
       m.gatewayDuration.observe({ provider, type, outcome: 'sent' }, durationMs / 1000);

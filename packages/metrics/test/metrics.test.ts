@@ -96,3 +96,34 @@ describe('gateway metrics', () => {
     expect(text).toContain('crm_gateway_errors_total{provider="twilio",type="sms",retryable="true"} 1');
   });
 });
+
+describe('entity metrics', () => {
+  it('counts runs superseded, stale, cancelled by event and skipped, by reason', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    const engine = createAutomationEngine({ store: createMemoryStore(), clock, channels: { sms: createRecordingChannel() } });
+    const metrics = createAutomationMetrics({ processMetrics: false });
+    instrumentEngine(engine, { metrics });
+    const keyed = { ...technicianSmsRule, trigger: { eventName: 'job.status.changed', key: '$.job.id' } };
+    await engine.rules.create('acc_1', { ...keyed, name: 'Debounced', concurrency: { mode: 'supersede' } });
+    await engine.rules.create('acc_1', { ...keyed, name: 'Once', concurrency: { mode: 'skipIfPending' }, cancelOn: [{ eventName: 'job.reopened' }] });
+    const at = (seconds: number) => new Date(clock.now().getTime() + seconds * 1000);
+    const job = (id: string, extra: Record<string, unknown> = {}) => ({ job: { ...doneJobPayload.job, id, ...extra } });
+    await engine.ingest({ name: 'job.status.changed', accountId: 'acc_1', id: 'e1', timestamp: at(0), payload: job('J1') });
+    await engine.ingest({ name: 'job.status.changed', accountId: 'acc_1', id: 'e2', timestamp: at(2), payload: job('J1') });
+    // Older than the pending one: stale for the supersede rule, skipped for the skipIfPending rule.
+    await engine.ingest({ name: 'job.status.changed', accountId: 'acc_1', id: 'e0', timestamp: at(1), payload: job('J1') });
+    await engine.ingest({ name: 'job.reopened', accountId: 'acc_1', id: 'r1', timestamp: at(3), payload: job('J1') });
+    // A run whose recipient is missing is skipped when it fires, not failed.
+    await engine.ingest({ name: 'job.status.changed', accountId: 'acc_1', id: 'e3', timestamp: at(0), payload: job('J2', { assignedTechnician: { name: 'Nobody' } }) });
+    await clock.advance(10 * 60_000);
+    await engine.runDue();
+
+    expect(await value(metrics, 'crm_triggers_superseded_total', { reason: 'superseded' })).toBe(1);
+    expect(await value(metrics, 'crm_triggers_superseded_total', { reason: 'stale' })).toBe(1);
+    expect(await value(metrics, 'crm_triggers_skipped_total', { reason: 'pending-exists' })).toBe(2);
+    expect(await value(metrics, 'crm_triggers_cancelled_total', { reason: 'cancelled-by-event', stage: 'intake' })).toBe(1);
+    // J2's runs of both rules: the design doc's `notEqual: null` passes for an absent phone, the recipient does not resolve.
+    expect(await value(metrics, 'crm_triggers_skipped_total', { reason: 'recipient-missing' })).toBe(2);
+    expect(await value(metrics, 'crm_triggers_finished_total', { status: 'completed', reason: 'none' })).toBe(1);
+  });
+});
