@@ -55,6 +55,7 @@ export interface PostgresTriggerStore extends TriggerStore, Required<DeliveryLed
   close(): Promise<void>;
   finishAttempts: NonNullable<TriggerStore['finishAttempts']>;
   watchDue: NonNullable<TriggerStore['watchDue']>;
+  cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>;
 }
 
 /** Rules, triggers and the delivery ledger on one pool and schema. */
@@ -63,6 +64,7 @@ export interface PostgresStore extends AutomationStore, Required<DeliveryLedger>
   close(): Promise<void>;
   finishAttempts: NonNullable<TriggerStore['finishAttempts']>;
   watchDue: NonNullable<TriggerStore['watchDue']>;
+  cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>;
 }
 
 /** The delivery ledger on its own, for a process that needs it without the trigger store (a service applying receipts). */
@@ -117,7 +119,7 @@ function triggersWithLedger(db: Database, logger: Logger, retention: ReturnType<
   };
 }
 
-const CAPABILITIES = { name: 'postgres', ttlRetention: false } as const;
+const CAPABILITIES = { name: 'postgres', ttlRetention: false, keyedConcurrency: true, cancelByEvent: true } as const;
 
 /**
  * The PostgreSQL store of both aggregates and the delivery ledger: rules in `<schema>.rules`, triggers

@@ -35,6 +35,7 @@ import { triggerStatements } from './trigger-statements.js';
 export interface TriggerStoreExtras {
   finishAttempts: NonNullable<TriggerStore['finishAttempts']>;
   watchDue: NonNullable<TriggerStore['watchDue']>;
+  cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>;
   /** Deletes the finished triggers the retention policy no longer keeps; returns how many. */
   purgeFinished(now: Date): Promise<number>;
   /** Stops wake-ups. */
@@ -85,7 +86,7 @@ export function triggerStoreOn(
   const writeOutcomes = (settings.outcomes ?? createOutcomeWriter(db, outcomeStatements(s, false))).finishAttempts;
 
   const store: TriggerStore & TriggerStoreExtras = {
-    capabilities: { name: 'postgres', ttlRetention: false },
+    capabilities: { name: 'postgres', ttlRetention: false, keyedConcurrency: true, cancelByEvent: true },
 
     async insertTriggers(batch, now): Promise<InsertedTrigger[]> {
       const at = timestampParam(now, 'now');
