@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Collection, Filter, ObjectId } from 'mongodb';
 import type { AttemptResult, CancelRequest, CancelResult, TriggerStatus } from '@crm-automation/core';
-import { toTrigger, type TriggerDocument } from './documents.js';
+import { pendingSlotOf, toTrigger, type TriggerDocument } from './documents.js';
+import { settleSlot, SLOT_FIELDS } from './pending-slot.js';
 import { expireAtFor, type ResolvedRetention } from './retention.js';
 import { requireValidDate } from './valid-date.js';
 
@@ -10,6 +11,8 @@ import { requireValidDate } from './valid-date.js';
  * lack, and no transaction):
  * 1. Read the candidates of (account, rule, entityKey) with an older event that are pending, retrying
  *    or processing (index `triggers_by_entity_status`); none, and the call is done in that one read.
+ *    A superseded trigger still handing its slot over (pending-slot.ts) is finished first, so the
+ *    successor it carries is stored and can be cancelled too.
  * 2. Waiting ones: one `updateMany({ _id: { $in }, status: pending|retrying, attempt })` per attempt
  *    number (usually one; the history entry records the attempt); processing ones: one
  *    `updateMany({ _id: { $in }, status: 'processing', cancelRequested: missing })` setting
@@ -29,6 +32,7 @@ interface Candidate {
   status: TriggerStatus;
   attempt: number;
   cancelRequested?: TriggerDocument['cancelRequested'];
+  handover?: { _id: ObjectId };
 }
 
 export async function cancelTriggers(triggers: Collection<TriggerDocument>, retention: ResolvedRetention | undefined, request: CancelRequest): Promise<CancelResult> {
@@ -44,8 +48,16 @@ export async function cancelTriggers(triggers: Collection<TriggerDocument>, rete
 
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const candidates = (await triggers
-      .find({ ...scope, status: { $in: [...WAITING, 'processing'] }, 'triggeringEvent.timestamp': { $lt: eventTimestamp } }, { projection: { _id: 1, status: 1, attempt: 1, cancelRequested: 1 } })
+      .find(
+        { ...scope, 'triggeringEvent.timestamp': { $lt: eventTimestamp }, $or: [{ status: { $in: [...WAITING, 'processing'] } }, { handover: { $exists: true } }] },
+        { projection: { _id: 1, status: 1, attempt: 1, cancelRequested: 1, 'handover._id': 1 } },
+      )
       .toArray()) as Candidate[];
+    // A supersede under way: its successor (maybe older than this cancel) is stored first, then read again.
+    if (candidates.some((c) => c.handover)) {
+      await settleSlot(triggers, pendingSlotOf(request.accountId, request.ruleId, request.entityKey));
+      continue;
+    }
     const waiting = candidates.filter((c) => WAITING.includes(c.status));
     const processing = candidates.filter((c) => c.status === 'processing' && !c.cancelRequested);
     if (waiting.length === 0 && processing.length === 0) break;
@@ -57,7 +69,7 @@ export async function cancelTriggers(triggers: Collection<TriggerDocument>, rete
         { _id: { $in: ids }, status: { $in: [...WAITING] }, attempt },
         {
           $set: { status: 'cancelled', updatedAt: now, cancelMark: cancelledMark, ...(expireAt ? { expireAt } : {}) },
-          $unset: { pendingSlot: '' },
+          $unset: SLOT_FIELDS,
           $push: { executionHistory: { outcome: 'cancelled', reason: 'cancelled-by-event', event, at: now, attempt, by: request.by } },
         },
       );

@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Collection, Filter, ObjectId } from 'mongodb';
 import { AutomationError, type ClaimedTrigger, type ClaimRequest, type TriggerStatus } from '@crm-automation/core';
 import { toClaimedTrigger, type TriggerDocument } from './documents.js';
+import { SLOT_FIELDS } from './pending-slot.js';
 import { requireValidDate } from './valid-date.js';
 
 /*
@@ -90,7 +91,7 @@ export async function claimDueTriggers(triggers: Collection<TriggerDocument>, re
     const result = await triggers.updateMany(
       { _id: { $in: ids }, ...still },
       // Claimed is no longer pending: the keyed pending slot is freed in the same write.
-      { $set: { status: 'processing', leaseToken, leaseExpiresAt, leaseOwner: request.owner, updatedAt: now }, $unset: { pendingSlot: '' }, $inc: { attempt: 1 } },
+      { $set: { status: 'processing', leaseToken, leaseExpiresAt, leaseOwner: request.owner, updatedAt: now }, $unset: SLOT_FIELDS, $inc: { attempt: 1 } },
     );
     if (result.modifiedCount === 0) return [];
     // Read by `_id` alone and keep what carries this call's token: the token is the proof of the claim.

@@ -54,11 +54,15 @@ export interface TriggerDocument {
   /** A cancelling event arrived while it was processing. */
   cancelRequested?: { event: { id: string; name: string }; at: Date } | undefined;
   /**
-   * Present only while the trigger is `pending` and was inserted with a concurrency mode: its
-   * (account, rule, entityKey) as {@link pendingSlotOf} spells it. A sparse unique index on it keeps at
-   * most one such pending trigger per entity; claim, cancel and supersede `$unset` it. Never leaves the store.
+   * Keyed triggers inserted with a concurrency mode, while they hold their (account, rule, entityKey)'s
+   * pending slot ({@link pendingSlotOf}): a settled pending holder has both `pendingSlot` and
+   * `slotLatch`; during a supersede the two pass from the old trigger to the new one one at a time
+   * (see pending-slot.ts). Each has a sparse unique index. Never leave the store.
    */
   pendingSlot?: string | undefined;
+  slotLatch?: string | undefined;
+  /** On a trigger being superseded: its successor's whole document, until the successor holds the slot. */
+  handover?: TriggerDocument | undefined;
   /** The last `cancelTriggers` call that changed it (its random mark), to read back what that call did. Never leaves the store. */
   cancelMark?: string | undefined;
 }

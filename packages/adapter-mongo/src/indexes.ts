@@ -34,8 +34,9 @@ export const RULE_INDEXES: readonly IndexDefinition[] = [
  *   leased half of `nextDueAt`.
  * - `triggers_intake_dedupe` (unique): a redelivered event cannot create a second trigger per rule;
  *   also answers the read of the existing triggers after a duplicate.
- * - `triggers_pending_slot` (unique, sparse): at most one pending trigger per (account, rule, entityKey)
- *   among those inserted with a concurrency mode; only they carry `pendingSlot`, and only while pending.
+ * - `triggers_pending_slot`, `triggers_slot_latch` (unique, sparse): at most one pending trigger per
+ *   (account, rule, entityKey) among those inserted with a concurrency mode, held without a gap through a
+ *   supersede (pending-slot.ts); only such triggers carry the fields, and only while pending (or handing over).
  *   Sparse rather than partial: a partial index's filter is the better tool on MongoDB, but servers that
  *   ignore `partialFilterExpression` would then make every document collide (see the README).
  * - `triggers_by_entity_status`: `cancelTriggers` and the entity filter of `listTriggers` within a rule.
@@ -50,6 +51,7 @@ export const TRIGGER_INDEXES: readonly IndexDefinition[] = [
   { name: 'triggers_lease_expiry', key: { status: 1, leaseExpiresAt: 1 } },
   { name: 'triggers_intake_dedupe', key: { accountId: 1, 'triggeringEvent.id': 1, ruleId: 1 }, unique: true },
   { name: 'triggers_pending_slot', key: { pendingSlot: 1 }, unique: true, sparse: true },
+  { name: 'triggers_slot_latch', key: { slotLatch: 1 }, unique: true, sparse: true },
   { name: 'triggers_by_entity_status', key: { accountId: 1, ruleId: 1, entityKey: 1, status: 1 } },
   { name: 'triggers_by_entity', key: { accountId: 1, entityKey: 1, _id: -1 } },
   { name: 'triggers_by_account', key: { accountId: 1, _id: -1 } },

@@ -2,21 +2,21 @@ import { ObjectId, type Collection } from 'mongodb';
 import { AutomationError, type HistoryEntry, type InsertedTrigger, type NewTrigger, type TriggerConcurrency, type TriggerStatus } from '@crm-automation/core';
 import { pendingSlotOf, toTrigger, type TriggerDocument } from './documents.js';
 import { expireAtFor, type ResolvedRetention } from './retention.js';
+import { completeHandover, settleSlot } from './pending-slot.js';
 import { isDuplicateKey } from './write-errors.js';
 
 /*
- * Keyed concurrency (`supersede`, `skipIfPending`) on what MongoDB guarantees for single documents:
- * a trigger inserted with a mode carries `pendingSlot` while it is pending, and the sparse unique index
- * `triggers_pending_slot` lets only one document hold a slot value. The intake's one `insertMany` tries
- * every trigger with its slot; a trigger refused by the slot index (and not a redelivery) comes here,
- * where each decision is a compare-and-set:
- * - the holder P is read by its slot; gone since → insert again (the slot may be free now);
+ * Keyed concurrency (`supersede`, `skipIfPending`) on what MongoDB guarantees for single documents.
+ * A trigger inserted with a mode takes its entity's pending slot (pending-slot.ts: two sparse unique
+ * fields) in the intake's one `insertMany`; one refused by the slot (and not a redelivery) comes here,
+ * where each decision is made against the settled holder P (an unfinished supersede is finished first):
+ * - none → insert again with the slot (it may be free now);
  * - `skipIfPending`: this event is stored `skipped`, naming P (it never takes the slot);
- * - `supersede`, P older: `findOneAndUpdate({ _id: P, status: 'pending', pendingSlot })` cancels P and
- *   frees the slot in one write, then this trigger is inserted with the slot; a claim, cancel or other
- *   superseder that got to P first makes that write match nothing, and the decision is made again;
+ * - `supersede`, P older: the hand-over of pending-slot.ts, whose first write is a compare-and-set on P
+ *   (`pending`, holding the slot, no hand-over); a claim, cancel or other superseder that got to P first
+ *   makes it match nothing, and the decision is made again;
  * - `supersede`, P as new or newer: this event is stored `cancelled` (stale), naming P.
- * Any insert that the (account, event id, rule) index refuses is a redelivery, whatever was decided.
+ * Any insert the (account, event id, rule) index refuses is a redelivery, whatever was decided.
  */
 
 /** Decisions made again for one trigger before the intake is refused as retryable (contention). */
@@ -51,9 +51,12 @@ export function newTriggerDocument(input: NewTrigger, now: Date): TriggerDocumen
     createdAt: now,
     updatedAt: now,
     ...(keyed ? { entityKey: input.entityKey, firstEventAt: input.triggeringEvent.timestamp } : {}),
-    ...(keyed && input.concurrency && input.entityKey !== undefined ? { pendingSlot: pendingSlotOf(input.accountId, input.ruleId, input.entityKey) } : {}),
+    ...(keyed && input.concurrency && input.entityKey !== undefined ? slotFields(pendingSlotOf(input.accountId, input.ruleId, input.entityKey)) : {}),
   };
 }
+
+/** Both slot fields: what a trigger that takes a free slot carries. */
+const slotFields = (slot: string) => ({ pendingSlot: slot, slotLatch: slot });
 
 /**
  * Fills the `undefined` places of `results` (keyed triggers the slot index refused) with their
@@ -109,14 +112,14 @@ export async function settleKeyedTrigger(ctx: KeyedInsertContext, doc: TriggerDo
 
   /** This event stored finished at once (skipped or stale): it never holds the slot. */
   const finished = (status: Extract<TriggerStatus, 'skipped' | 'cancelled'>, entry: HistoryEntry): TriggerDocument => {
-    const { pendingSlot: _slot, ...rest } = doc;
+    const { pendingSlot: _slot, slotLatch: _latch, ...rest } = doc;
     const expireAt = expireAtFor(retention, status, now);
     return { ...rest, status, executionHistory: [entry], ...(expireAt ? { expireAt } : {}) };
   };
 
-  let candidate: TriggerDocument & { pendingSlot: string } = doc;
+  const candidate = doc;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const pending = await triggers.findOne({ pendingSlot: slot });
+    const pending = await settleSlot(triggers, slot);
     if (!pending) {
       const result = await insert(candidate);
       if (result.kind === 'inserted') return { trigger: toTrigger(candidate), created: true, outcome: 'created' };
@@ -139,32 +142,27 @@ export async function settleKeyedTrigger(ctx: KeyedInsertContext, doc: TriggerDo
       return { trigger: toTrigger(stale), created: true, outcome: 'stale', pendingTriggerId: pendingId };
     }
 
-    const newId = candidate._id.toHexString();
+    const firstEventAt = pending.firstEventAt ?? pending.triggeringEvent.timestamp;
+    const cap = concurrency.maxWaitMs === undefined ? undefined : firstEventAt.getTime() + concurrency.maxWaitMs;
+    const evaluateAt = cap !== undefined && cap < candidate.evaluateAt.getTime() ? new Date(cap) : candidate.evaluateAt;
+    // Step 2's document: pending, holding the latch only until P has let go of the slot.
+    const { pendingSlot: _slot, ...fields } = candidate;
+    const successor: TriggerDocument = { ...fields, firstEventAt, evaluateAt, slotLatch: slot };
     const cancelledExpireAt = expireAtFor(retention, 'cancelled', now);
-    const replaced = await triggers.findOneAndUpdate(
-      { _id: pending._id, status: 'pending', pendingSlot: slot },
+    const from = await triggers.findOneAndUpdate(
+      { _id: pending._id, status: 'pending', pendingSlot: slot, slotLatch: slot, handover: { $exists: false } },
       {
-        $set: { status: 'cancelled', updatedAt: now, ...(cancelledExpireAt ? { expireAt: cancelledExpireAt } : {}) },
-        $unset: { pendingSlot: '' },
-        $push: { executionHistory: { outcome: 'superseded', reason: 'superseded', triggerId: newId, event, at: now, attempt: pending.attempt } },
+        $set: { status: 'cancelled', updatedAt: now, handover: successor, ...(cancelledExpireAt ? { expireAt: cancelledExpireAt } : {}) },
+        $unset: { slotLatch: '' },
+        $push: { executionHistory: { outcome: 'superseded', reason: 'superseded', triggerId: successor._id.toHexString(), event, at: now, attempt: pending.attempt } },
       },
-      { projection: { _id: 1 } },
+      { returnDocument: 'after' },
     );
     // Claimed, cancelled or superseded by another intake since it was read: decide again.
-    if (!replaced) continue;
-    const chainStart = pending.firstEventAt ?? pending.triggeringEvent.timestamp;
-    const firstEventAt = candidate.firstEventAt && candidate.firstEventAt.getTime() < chainStart.getTime() ? candidate.firstEventAt : chainStart;
-    const cap = concurrency.maxWaitMs === undefined ? undefined : firstEventAt.getTime() + concurrency.maxWaitMs;
-    const evaluateAt = cap !== undefined && cap < doc.evaluateAt.getTime() ? new Date(cap) : doc.evaluateAt;
-    candidate = { ...candidate, firstEventAt, evaluateAt };
-    const result = await insert(candidate);
-    if (result.kind === 'inserted') return { trigger: toTrigger(candidate), created: true, outcome: 'superseded', pendingTriggerId: pendingId };
-    if (result.kind === 'redelivered') {
-      // The same event got in through another intake meanwhile: P's history names the trigger that exists.
-      await triggers.updateOne({ _id: pending._id }, { $set: { 'executionHistory.$[entry].triggerId': result.existing._id.toHexString() } }, { arrayFilters: [{ 'entry.triggerId': newId }] });
-      return redelivered(result.existing);
-    }
-    // Another intake's trigger took the freed slot first: decide against it, keeping the chain's first event.
+    if (!from) continue;
+    const sameEvent = await completeHandover(triggers, from);
+    if (sameEvent) return redelivered(sameEvent);
+    return { trigger: toTrigger(successor), created: true, outcome: 'superseded', pendingTriggerId: pendingId };
   }
   throw new AutomationError(
     'CRM_ERR_TRIGGER_STATE',

@@ -25,6 +25,7 @@ import { CONNECTION_OPTION_KEYS, openConnection, type MongoConnectionOptions } f
 import { page, parseObjectId, toTrigger, type DeliveryDocument, type TriggerDocument } from './documents.js';
 import { createIndexes, ensureExpiryIndex, TRIGGER_INDEXES, type ExpiryMode } from './indexes.js';
 import { ledgerContext, ledgerOperations, type LedgerContext } from './mongo-delivery-ledger.js';
+import { SLOT_FIELDS } from './pending-slot.js';
 import { prepareOnce } from './prepare-once.js';
 import { expireAtFor, resolveRetention, retentionControls, RETENTION_OPTION_KEYS, type MongoRetentionControls, type ResolvedRetention, type RetentionPolicy } from './retention.js';
 import { serverRunsTtlMonitor } from './ttl-monitor.js';
@@ -71,7 +72,7 @@ export interface MongoTriggerStore extends TriggerStore, Required<DeliveryLedger
 const intakeKey = (accountId: string, eventId: string, ruleId: string) => `${accountId}\u0000${eventId}\u0000${ruleId}`;
 const LEASE_FIELDS = { leaseToken: '', leaseExpiresAt: '', leaseOwner: '' } as const;
 /** A user's cancel frees the pending slot; a manual retry to pending never takes it (it is no intake). */
-const TRANSITION_UNSET = { ...LEASE_FIELDS, pendingSlot: '' } as const;
+const TRANSITION_UNSET = { ...LEASE_FIELDS, ...SLOT_FIELDS } as const;
 const WAITING: readonly TriggerStatus[] = ['pending', 'retrying'];
 
 export interface TriggerContext {
