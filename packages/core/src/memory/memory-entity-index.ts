@@ -26,13 +26,13 @@ export class EntityIndex {
     return this.slots.get(ruleEntityKey(accountId, ruleId, entityKey));
   }
 
-  /** Gives the slot to `trigger` (pending), taking it from whoever held it. */
-  takeSlot(trigger: Trigger & { entityKey: string }): void {
-    const slot = ruleEntityKey(trigger.accountId, trigger.ruleId, trigger.entityKey);
+  /** Gives the slot of (account, rule, entityKey) to a pending trigger, taking it from whoever held it. */
+  takeSlot(triggerId: string, accountId: string, ruleId: string, entityKey: string): void {
+    const slot = ruleEntityKey(accountId, ruleId, entityKey);
     const previous = this.slots.get(slot);
     if (previous !== undefined) this.heldSlots.delete(previous);
-    this.slots.set(slot, trigger.id);
-    this.heldSlots.set(trigger.id, slot);
+    this.slots.set(slot, triggerId);
+    this.heldSlots.set(triggerId, slot);
   }
 
   /** Records a new keyed trigger in the listing index and, when it can still be cancelled, the cancel index. */

@@ -141,10 +141,9 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
         clone ??= structuredClone(input.triggeringEvent);
         const decision = decide(input);
         const id = newMemoryId(at.getTime());
-        const eventAt = input.triggeringEvent.timestamp;
         let status: TriggerStatus = 'pending';
         let evaluateAt = input.evaluateAt;
-        let firstEventAt: Date | undefined = input.entityKey === undefined ? undefined : eventAt;
+        let firstEventAt: Date | undefined = input.entityKey === undefined ? undefined : clone.timestamp;
         const historyEntries: HistoryEntry[] = [];
         const event = { id: input.triggeringEvent.id, name: input.triggeringEvent.name };
         if (decision.outcome === 'superseded') {
@@ -185,7 +184,8 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
         ids.push(trigger.id);
         entities.added(trigger);
         if (status === 'pending') {
-          if (decision.outcome === 'superseded' || (decision.outcome === 'created' && decision.takeSlot)) entities.takeSlot(trigger as StoredTrigger & { entityKey: string });
+          const takesSlot = decision.outcome === 'superseded' || (decision.outcome === 'created' && decision.takeSlot);
+          if (takesSlot && input.entityKey !== undefined) entities.takeSlot(trigger.id, input.accountId, input.ruleId, input.entityKey);
           due.push(trigger.evaluateAt.getTime(), trigger.id);
         }
         const pendingTriggerId = decision.outcome === 'superseded' ? decision.replaced.id : decision.outcome === 'created' ? undefined : decision.pending.id;
