@@ -10,7 +10,8 @@ export const technicianSmsRule = {
   conditions: {
     all: [
       { fact: 'job', path: '$.status', operator: 'equal', value: 'Done' },
-      { fact: 'job', path: '$.assignedTechnician.phone', operator: 'notEqual', value: null },
+      // `notEqual null` would pass for a job with no technician at all; `present` does not.
+      { fact: 'job', path: '$.assignedTechnician.phone', operator: 'present', value: true },
     ],
   },
   actions: [
@@ -22,6 +23,19 @@ export const technicianSmsRule = {
       },
     },
   ],
+} satisfies RuleInput;
+
+/**
+ * The same SMS, aware of the job it is about: its runs are keyed by the job's id, a newer status change
+ * of the job replaces the run waiting for its delay (`supersede`: three quick changes, one SMS), and the
+ * conditions and the message see the job as the CRM has it when the delay is over (`evaluate:
+ * 'current'`, read by the engine's `facts.job` loader), not as the event carried it.
+ */
+export const technicianSmsOnCurrentJobRule = {
+  ...technicianSmsRule,
+  trigger: { eventName: 'job.status.changed', key: '$.job.id' },
+  evaluate: 'current',
+  concurrency: { mode: 'supersede' },
 } satisfies RuleInput;
 
 export const highValueJobRule = {
