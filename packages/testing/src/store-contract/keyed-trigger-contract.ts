@@ -223,6 +223,32 @@ export function describeKeyedTriggerCases<S extends TriggerStore>(current: () =>
       expect((await get(first.trigger.id)).status).toBe('processing');
     });
 
+    it('decides per rule within one intake batch (one event, several rules), and recognises a repeat in the same batch', async () => {
+      if (!keyedConcurrency()) return;
+      const [a, b, c] = [ruleRef(), ruleRef(), ruleRef()];
+      const batch = (eventId: string, ts: number) => {
+        const [ta, tb, tc] = [event(a, eventId, ts, { concurrency: SUPERSEDE }), event(b, eventId, ts, { concurrency: SKIP }), event(c, eventId, ts)];
+        // Intake hands the store one event object for all the rules it matched.
+        return [ta, { ...tb, triggeringEvent: ta.triggeringEvent }, { ...tc, triggeringEvent: ta.triggeringEvent }];
+      };
+      const first = await current().insertTriggers(batch('b_1', 0), T0);
+      expect(first.map((r) => r.outcome)).toEqual(['created', 'created', expect.toBeOneOf(['created', undefined])]);
+      const second = await current().insertTriggers(batch('b_2', MINUTE), at(MINUTE));
+      expect(second.map((r) => [r.created, r.trigger.status])).toEqual([[true, 'pending'], [true, 'skipped'], [true, 'pending']]);
+      expect(second.map((r) => r.outcome)).toEqual(['superseded', 'skipped', expect.toBeOneOf(['created', undefined])]);
+      expect(second[0]?.pendingTriggerId).toBe(first[0]?.trigger.id);
+      expect(second[1]?.pendingTriggerId).toBe(first[1]?.trigger.id);
+      const again = await current().insertTriggers(batch('b_2', MINUTE), at(2 * MINUTE));
+      expect(again.map((r) => r.created)).toEqual([false, false, false]);
+      expect(again.map((r) => r.trigger.id)).toEqual(second.map((r) => r.trigger.id));
+      const repeated = await current().insertTriggers([event(a, 'b_3', 2 * MINUTE, { concurrency: SUPERSEDE }), event(a, 'b_3', 2 * MINUTE, { concurrency: SUPERSEDE })], at(2 * MINUTE));
+      expect(repeated.map((r) => [r.created, r.outcome])).toEqual([[true, 'superseded'], [false, 'redelivered']]);
+      expect(repeated[1]?.trigger.id).toBe(repeated[0]?.trigger.id);
+      expect(ids(await pendingOf(a))).toEqual([repeated[0]?.trigger.id]);
+      expect(ids(await pendingOf(b))).toEqual([first[1]?.trigger.id]);
+      expect(await pendingOf(c)).toHaveLength(2);
+    });
+
     it('the slot is per (account, rule, entity), and triggers inserted without a mode neither take it nor are replaced', async () => {
       if (!keyedConcurrency()) return;
       const rule = ruleRef();
