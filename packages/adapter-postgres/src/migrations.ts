@@ -149,21 +149,22 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'entity keys, cancel events, concurrency and evaluation of rules',
     sql: (s) => `
       ALTER TABLE ${s}.rules
-        ADD COLUMN trigger_key text,
-        ADD COLUMN cancel_on jsonb,
-        ADD COLUMN concurrency jsonb,
-        ADD COLUMN evaluate jsonb,
+        ADD COLUMN IF NOT EXISTS trigger_key text,
+        ADD COLUMN IF NOT EXISTS cancel_on jsonb,
+        ADD COLUMN IF NOT EXISTS concurrency jsonb,
+        ADD COLUMN IF NOT EXISTS evaluate jsonb,
         -- one element per cancelOn event name: account_id || ':' || name, so that the index finds one
         -- account's rules for a name, not every account's (lookups also match account_id, which makes
         -- the key exact whatever either part contains)
-        ADD COLUMN cancel_event_keys text[] NOT NULL DEFAULT '{}';
+        ADD COLUMN IF NOT EXISTS cancel_event_keys text[] NOT NULL DEFAULT '{}';
       -- The keys derive from cancel_on, as insert and replace write them. No rule has a cancel_on before
       -- this migration, so on a version-1 table this backfill updates nothing.
       UPDATE ${s}.rules
       SET cancel_event_keys = ARRAY(SELECT DISTINCT account_id || ':' || (e->>'eventName') FROM jsonb_array_elements(cancel_on) AS e WHERE e ? 'eventName')
       WHERE cancel_on IS NOT NULL AND jsonb_typeof(cancel_on) = 'array';
       -- findRulesForEvent: the enabled rules a cancelling event names in their cancelOn
-      CREATE INDEX rules_for_cancel_event ON ${s}.rules USING gin (cancel_event_keys) WHERE enabled;
+      CREATE INDEX IF NOT EXISTS rules_for_cancel_event ON ${s}.rules USING gin (cancel_event_keys) WHERE enabled;
+      ${refuseInvalidIndexes(s, ['rules_for_cancel_event'])}
     `,
   },
   {
@@ -171,22 +172,40 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     name: 'entity keys, pending slots and cancel requests of triggers',
     sql: (s) => `
-      -- Nullable, no default: adding them rewrites nothing.
+      -- Nullable, no default: adding them rewrites nothing. IF NOT EXISTS (here and on the indexes): an
+      -- operator may add the columns and build the indexes CONCURRENTLY beforehand on a large table,
+      -- and this migration then only records them (see the README).
       ALTER TABLE ${s}.triggers
-        ADD COLUMN entity_key text,
-        ADD COLUMN first_event_at timestamptz,
-        ADD COLUMN cancel_requested jsonb,
+        ADD COLUMN IF NOT EXISTS entity_key text,
+        ADD COLUMN IF NOT EXISTS first_event_at timestamptz,
+        ADD COLUMN IF NOT EXISTS cancel_requested jsonb,
         -- the entity key while a trigger inserted with a concurrency mode is pending, else null
-        ADD COLUMN pending_slot text;
+        ADD COLUMN IF NOT EXISTS pending_slot text;
       -- At most one pending trigger per (account, rule, entity) among those inserted with a concurrency
       -- mode, whichever process inserts them: intake takes the slot, claim, cancel and supersede free it.
-      CREATE UNIQUE INDEX triggers_pending_slot ON ${s}.triggers (account_id, rule_id, pending_slot) WHERE pending_slot IS NOT NULL;
+      CREATE UNIQUE INDEX IF NOT EXISTS triggers_pending_slot ON ${s}.triggers (account_id, rule_id, pending_slot) WHERE pending_slot IS NOT NULL;
       -- cancelTriggers (account, rule, entity, status) and listTriggers by entity, with or without a rule:
       -- the entity before the rule so that both use it. Unkeyed triggers stay out of it.
-      CREATE INDEX triggers_by_entity ON ${s}.triggers (account_id, entity_key, rule_id, status) WHERE entity_key IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS triggers_by_entity ON ${s}.triggers (account_id, entity_key, rule_id, status) WHERE entity_key IS NOT NULL;
+      ${refuseInvalidIndexes(s, ['triggers_pending_slot', 'triggers_by_entity'])}
     `,
   },
 ];
+
+/**
+ * A statement that fails the migration when one of `names` exists but is invalid: what a failed
+ * `CREATE INDEX CONCURRENTLY` leaves behind, which `IF NOT EXISTS` would otherwise accept. Drop it and
+ * build it again (or let the migration build it).
+ */
+function refuseInvalidIndexes(s: string, names: readonly string[]): string {
+  const schema = s.replaceAll('"', '');
+  return `DO $check$ BEGIN
+        IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = '${schema}' AND c.relname IN (${names.map((n) => `'${n}'`).join(', ')}) AND NOT i.indisvalid) THEN
+          RAISE EXCEPTION 'an index of this migration exists but is invalid (a failed CREATE INDEX CONCURRENTLY?): drop it and run ensureSchema() again';
+        END IF;
+      END $check$;`;
+}
 
 /** One migration `ensureSchema()` applied. */
 export interface AppliedMigration {

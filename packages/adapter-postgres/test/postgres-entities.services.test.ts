@@ -113,6 +113,36 @@ describe.skipIf(!url)('postgres store: entities, concurrency and cancel (issue 1
       expect(rows.map((r: { indexname: string }) => r.indexname)).toEqual(expect.arrayContaining(['rules_for_cancel_event', 'triggers_pending_slot', 'triggers_by_entity']));
       expect((await store.ensureSchema()).applied).toEqual([]);
     });
+
+    it('accepts indexes an operator built beforehand (CONCURRENTLY), and refuses one left invalid by a failed build', async () => {
+      const schema = fresh();
+      const s = `"${schema}"`;
+      const v1 = createPostgresStore({ pool, schema });
+      await pool.query(`CREATE SCHEMA ${s}`);
+      await pool.query(`CREATE TABLE ${s}.schema_migrations (component text NOT NULL, version integer NOT NULL, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))`);
+      for (const m of MIGRATIONS.filter((x) => x.version === 1 && (x.component === 'rules' || x.component === 'triggers'))) {
+        await pool.query(m.sql(s));
+        await pool.query(`INSERT INTO ${s}.schema_migrations (component, version, name) VALUES ($1, $2, $3)`, [m.component, m.version, m.name]);
+      }
+      await pool.query(`ALTER TABLE ${s}.triggers ADD COLUMN entity_key text, ADD COLUMN pending_slot text`);
+      await pool.query(`CREATE INDEX CONCURRENTLY triggers_by_entity ON ${s}.triggers (account_id, entity_key, rule_id, status) WHERE entity_key IS NOT NULL`);
+      // Two rows holding one slot: the unique build fails and leaves an invalid index behind.
+      for (const id of ['a', 'b']) {
+        await pool.query(
+          `INSERT INTO ${s}.triggers (account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, execution_history, sent_actions, created_at, updated_at, pending_slot)
+           VALUES ('acc_1', 'r', 1, $1, 'pending', now(), 0, '{}', '[]', '{}', now(), now(), 'job-1')`,
+          [id],
+        );
+      }
+      await expect(pool.query(`CREATE UNIQUE INDEX CONCURRENTLY triggers_pending_slot ON ${s}.triggers (account_id, rule_id, pending_slot) WHERE pending_slot IS NOT NULL`)).rejects.toThrow(/duplicate|unique/i);
+      await expect(v1.ensureSchema()).rejects.toThrow(/invalid/);
+      await pool.query(`DROP INDEX ${s}.triggers_pending_slot`);
+      await pool.query(`UPDATE ${s}.triggers SET pending_slot = NULL WHERE event_id = 'b'`);
+      const report = await v1.ensureSchema();
+      expect(report.applied.map((m) => `${m.component}:${m.version}`)).toEqual(['deliveries:1', 'rules:2', 'triggers:2']);
+      const { rows } = await pool.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname IN ('triggers_by_entity', 'triggers_pending_slot') ORDER BY 1`, [schema]);
+      expect(rows).toEqual([{ indexname: 'triggers_by_entity' }, { indexname: 'triggers_pending_slot' }]);
+    });
   });
 
   describe('rules', () => {
