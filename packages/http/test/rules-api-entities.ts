@@ -15,6 +15,8 @@ export interface EntityRoutesContext {
   clock: ManualClock;
   /** The engine that runs due triggers (the trigger service's in that topology). */
   runner: () => AutomationEngine;
+  /** What the engines' `facts.job` loader answers for a job id: the CRM's job now (`null`: deleted). */
+  currentJobs: Map<string, unknown>;
 }
 
 const MINUTE = 60_000;
@@ -126,14 +128,41 @@ export function describeEntityRoutes(ctx: EntityRoutesContext): void {
       const response = await call({ method: 'POST', url: '/rules/validate', payload: { rule, sample: { payload: doneJobPayload, current: reopened } } });
       expect(response.statusCode, response.body).toBe(200);
       const body = json(response);
-      expect(body).toMatchObject({ valid: true, rule: { evaluate: 'current' }, dryRun: { matched: false, commands: [] } });
+      expect(body).toMatchObject({ valid: true, rule: { evaluate: 'current' }, dryRun: { matched: false, commands: [], currentFacts: ['job'] } });
       expect(body['dryRun']['conditions'][0]).toMatchObject({ factPath: '$.status', factResult: 'Scheduled', eventValue: 'Done', result: false });
       const asEvent = json(await call({ method: 'POST', url: '/rules/validate', payload: { rule, sample: { payload: doneJobPayload, current: doneJobPayload } } }));
       expect(asEvent['dryRun']['matched']).toBe(true);
 
+      const gone = json(await call({ method: 'POST', url: '/rules/validate', payload: { rule, sample: { payload: doneJobPayload, current: { job: null } } } }));
+      expect(gone['dryRun']).toMatchObject({ matched: false, skipped: 'entity-missing' });
+
       const bad = await call({ method: 'POST', url: '/rules/validate', payload: { rule, sample: { payload: doneJobPayload, current: [reopened] } } });
       expect(bad.statusCode).toBe(400);
       expect(json(bad)['error']['issues'][0]['path']).toBe('body.sample.current');
+
+      // A saved rule's test takes the same sample.
+      const saved = json(await call({ method: 'POST', url: '/rules', payload: { ...rule, trigger: { eventName: 'entity.current', key: '$.job.id' } } }));
+      const tested = json(await call({ method: 'POST', url: `/rules/${saved['id']}/test`, payload: { payload: doneJobPayload, current: reopened } }));
+      expect(tested).toMatchObject({ valid: true, matched: false, currentFacts: ['job'] });
+    });
+
+    it('runs a rule on current state: a re-opened job sends nothing, a deleted one skips as entity-missing, and the run shows both values', async () => {
+      const rule = json(await call({ method: 'POST', url: '/rules', payload: { ...technicianSmsRule, name: 'Current', trigger: { eventName: 'entity.fired', key: '$.job.id' }, evaluate: 'current' } }));
+      const t0 = clock.now();
+      const reopened = (await event('entity.fired', 'fire-1', jobPayload('J7'), at(t0, 0)))['triggers'][0];
+      const deleted = (await event('entity.fired', 'fire-2', jobPayload('J8'), at(t0, 0)))['triggers'][0];
+      const done = (await event('entity.fired', 'fire-3', jobPayload('J9'), at(t0, 0)))['triggers'][0];
+      ctx.currentJobs.set('J7', { ...doneJobPayload.job, id: 'J7', status: 'Scheduled' });
+      ctx.currentJobs.set('J8', null);
+      await clock.advance(5 * MINUTE);
+      await ctx.runner().runDue();
+      const run = async (id: string) => json(await call({ url: `/triggers/${id}` }));
+      const skipped = await run(reopened['id']);
+      expect(skipped).toMatchObject({ status: 'skipped', executionHistory: [{ outcome: 'skipped', reason: 'conditions-not-met' }] });
+      expect(skipped['executionHistory'][0]['conditions'][0]).toMatchObject({ factPath: '$.status', factResult: 'Scheduled', eventValue: 'Done', result: false });
+      expect(await run(deleted['id'])).toMatchObject({ status: 'skipped', executionHistory: [{ outcome: 'skipped', reason: 'entity-missing' }] });
+      expect((await run(done['id']))['status']).toBe('completed');
+      expect((await listed(`ruleId=${rule['id']}&status=completed`)).map((t) => t['entityKey'])).toEqual(['J9']);
     });
 
     it('refuses an entity filter that no trigger can have, naming the parameter', async () => {

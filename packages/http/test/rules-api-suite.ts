@@ -52,6 +52,7 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
     let fixture: StoreFixture;
     let sms = createRecordingChannel();
     const clock = createManualClock('2026-06-01T12:00:00Z');
+    const currentJobs = new Map<string, unknown>();
     let rsa: Awaited<ReturnType<typeof generateKeyPair>>;
     const responses: Array<{ method: string; url: string; response: LightMyRequestResponse }> = [];
 
@@ -71,13 +72,15 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
       sms = createRecordingChannel();
       // No webhook gateway: saving a webhook rule is accepted with a warning.
       const channels = { sms, email: createRecordingChannel() };
+      // The CRM's jobs as they are now, for rules evaluated on current state; a job not set here is as its event had it.
+      const facts = { job: async ({ entityKey, event }: { entityKey?: string | undefined; event: { payload: Record<string, unknown> } }) => (entityKey !== undefined && currentJobs.has(entityKey) ? currentJobs.get(entityKey) : event.payload['job']) };
       let triggers: Parameters<typeof rulesRoutes>[1]['triggers'];
       if (topology === 'one-engine') {
-        engine = createAutomationEngine({ store: fixture.store, clock, channels, maxAttempts: 1 });
+        engine = createAutomationEngine({ store: fixture.store, clock, channels, maxAttempts: 1, facts });
         runner = engine;
       } else {
-        engine = createAutomationEngine({ ruleStore: fixture.store, clock, channels });
-        runner = createAutomationEngine({ triggerStore: fixture.store, ruleSource: fixture.store, clock, channels, maxAttempts: 1 });
+        engine = createAutomationEngine({ ruleStore: fixture.store, clock, channels, facts });
+        runner = createAutomationEngine({ triggerStore: fixture.store, ruleSource: fixture.store, clock, channels, maxAttempts: 1, facts });
         triggerService = Fastify();
         await triggerService.register(triggerServiceRoutes, { engine: runner, auth: { tokens: [SERVICE_TOKEN] } });
         const address = await triggerService.listen({ host: '127.0.0.1', port: 0 });
@@ -603,7 +606,7 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
       });
     });
 
-    describeEntityRoutes({ call, clock, runner: () => runner });
+    describeEntityRoutes({ call, clock, runner: () => runner, currentJobs });
 
     describe('OpenAPI', () => {
       it('serves a 3.1 document and every real response so far validates against it', async () => {

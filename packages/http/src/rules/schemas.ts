@@ -258,6 +258,10 @@ export const dryRunResponse = z.union([
     matched: z.boolean(),
     conditions: z.array(conditionTrace),
     commands: z.array(z.object({ index: z.number().int(), type: z.string(), command: command.optional(), error: errorSummary.optional() })),
+    /** A run would be skipped with nothing wrong in the rule: the entity is gone (`current` has it null), or the recipient is missing. */
+    skipped: z.enum(['entity-missing', 'recipient-missing']).optional(),
+    /** The facts whose value came from the `current` sample instead of the event. */
+    currentFacts: z.array(z.string()).optional(),
     error: errorSummary.optional(),
   }),
 ]);
