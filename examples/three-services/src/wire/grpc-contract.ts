@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { ConditionGroup, NestedCondition, Rule, RuleAction, RuleDelay } from '@crm-automation/core';
+import type { CancelOn, ConditionGroup, FactEvaluation, NestedCondition, Rule, RuleAction, RuleConcurrency, RuleDelay } from '@crm-automation/core';
 import { RuleWireError } from './rule-json.js';
 
 /** `proto/rules.proto`, the contract both sides load. */
@@ -46,6 +46,11 @@ export interface ProtoRule {
   version: number;
   createdAtMs: number;
   updatedAtMs: number;
+  triggerKey?: string | null;
+  cancelOn?: Array<{ eventName: string; conditions?: ProtoCondition | null; key?: string | null }>;
+  concurrency?: { mode: string; maxWait?: { value: number; unit: string } | null } | null;
+  evaluate?: string | null;
+  evaluateFacts?: Record<string, string>;
 }
 
 export interface FindRulesForEventRequest {
@@ -149,29 +154,77 @@ export function ruleToProto(rule: Rule): ProtoRule {
     version: rule.version,
     createdAtMs: rule.createdAt.getTime(),
     updatedAtMs: rule.updatedAt.getTime(),
+    ...(rule.trigger.key === undefined ? {} : { triggerKey: rule.trigger.key }),
+    ...(rule.cancelOn === undefined
+      ? {}
+      : { cancelOn: rule.cancelOn.map((c) => ({ eventName: c.eventName, ...(c.conditions === undefined ? {} : { conditions: conditionToProto(c.conditions) }), ...(c.key === undefined ? {} : { key: c.key }) })) }),
+    ...(rule.concurrency === undefined ? {} : { concurrency: { mode: rule.concurrency.mode, ...(rule.concurrency.maxWait === undefined ? {} : { maxWait: { value: rule.concurrency.maxWait.value, unit: rule.concurrency.maxWait.unit } }) } }),
+    ...(rule.evaluate === undefined ? {} : typeof rule.evaluate === 'string' ? { evaluate: rule.evaluate } : { evaluateFacts: { ...rule.evaluate } }),
   };
 }
 
 const UNITS = new Set(['seconds', 'minutes', 'hours', 'days']);
+const MODES = new Set(['all', 'supersede', 'skipIfPending']);
+const EVALUATIONS = new Set(['event', 'current']);
+
+function delayFromProto(ruleId: string, what: string, delay: { value: number; unit: string } | null | undefined): RuleDelay {
+  if (!delay || !UNITS.has(delay.unit)) throw new RuleWireError(`rule ${ruleId}: bad ${what}`);
+  return { value: delay.value, unit: delay.unit } as RuleDelay;
+}
+
+function groupFromProto(ruleId: string, what: string, proto: ProtoCondition | null | undefined): ConditionGroup {
+  const conditions = conditionFromProto(proto);
+  if (!('all' in conditions || 'any' in conditions || 'not' in conditions)) throw new RuleWireError(`rule ${ruleId}: ${what} must be a group`);
+  return conditions;
+}
+
+function evaluationFromProto(ruleId: string, value: string): FactEvaluation {
+  if (!EVALUATIONS.has(value)) throw new RuleWireError(`rule ${ruleId}: bad evaluate "${value}"`);
+  return value as FactEvaluation;
+}
+
+/** The entity-aware parts of a rule (issue 16), each only when the rule has it. */
+function entityPartsFromProto(proto: ProtoRule): Pick<Rule, 'cancelOn' | 'concurrency' | 'evaluate'> {
+  const cancelOn: CancelOn[] | undefined = proto.cancelOn?.length
+    ? proto.cancelOn.map((c) => ({
+        eventName: c.eventName,
+        ...(c.conditions ? { conditions: groupFromProto(proto.id, 'a cancelOn condition', c.conditions) } : {}),
+        ...(c.key === undefined || c.key === null ? {} : { key: c.key }),
+      }))
+    : undefined;
+  let concurrency: RuleConcurrency | undefined;
+  if (proto.concurrency) {
+    if (!MODES.has(proto.concurrency.mode)) throw new RuleWireError(`rule ${proto.id}: bad concurrency mode "${proto.concurrency.mode}"`);
+    concurrency = { mode: proto.concurrency.mode as RuleConcurrency['mode'], ...(proto.concurrency.maxWait ? { maxWait: delayFromProto(proto.id, 'concurrency.maxWait', proto.concurrency.maxWait) } : {}) };
+  }
+  const perFact = Object.entries(proto.evaluateFacts ?? {});
+  const evaluate =
+    proto.evaluate !== undefined && proto.evaluate !== null
+      ? evaluationFromProto(proto.id, proto.evaluate)
+      : perFact.length > 0
+        ? Object.fromEntries(perFact.map(([fact, value]) => [fact, evaluationFromProto(proto.id, value)]))
+        : undefined;
+  return { ...(cancelOn ? { cancelOn } : {}), ...(concurrency ? { concurrency } : {}), ...(evaluate === undefined ? {} : { evaluate }) };
+}
 
 export function ruleFromProto(proto: ProtoRule): Rule {
   if (!proto.id || !proto.accountId || !proto.eventName) throw new RuleWireError('a rule needs id, account id and event name');
-  if (!proto.delay || !UNITS.has(proto.delay.unit)) throw new RuleWireError(`rule ${proto.id}: bad delay`);
-  const conditions = conditionFromProto(proto.conditions);
-  if (!('all' in conditions || 'any' in conditions || 'not' in conditions)) throw new RuleWireError(`rule ${proto.id}: top-level condition must be a group`);
+  const delay = delayFromProto(proto.id, 'delay', proto.delay);
+  const conditions = groupFromProto(proto.id, 'the top-level condition', proto.conditions);
   return {
     id: proto.id,
     accountId: proto.accountId,
     name: proto.name,
     ...(proto.description === undefined || proto.description === null ? {} : { description: proto.description }),
     enabled: proto.enabled,
-    trigger: { eventName: proto.eventName },
-    delay: { value: proto.delay.value, unit: proto.delay.unit } as RuleDelay,
-    conditions: conditions as ConditionGroup,
+    trigger: { eventName: proto.eventName, ...(proto.triggerKey === undefined || proto.triggerKey === null ? {} : { key: proto.triggerKey }) },
+    delay,
+    conditions,
     actions: (proto.actions ?? []).map((a) => ({ type: a.type, params: structToJson(a.params) }) as RuleAction),
     version: proto.version,
     createdAt: new Date(Number(proto.createdAtMs)),
     updatedAt: new Date(Number(proto.updatedAtMs)),
+    ...entityPartsFromProto(proto),
   };
 }
 
