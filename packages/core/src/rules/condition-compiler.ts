@@ -22,9 +22,9 @@ import type { OperatorFn } from './operators.js';
  * What it does not copy it refuses at compile time with a reason ({@link CompiledConditions}): async
  * operators, unknown operators or decorators, shapes the validator refuses, priorities other than
  * positive integers. The evaluator throws wherever json-rules-engine would reject (an operator or a
- * path that throws, a payload with an empty key) and for a payload that is not JSON data (a function
- * fact, a non-plain object); the caller then evaluates with json-rules-engine, whose result or error
- * is the one that counts.
+ * path that throws, a payload with an empty key), when a sync operator returns a promise, and for a
+ * payload that is not JSON data (a function fact, a non-plain object); the caller then evaluates with
+ * json-rules-engine, whose result or error is the one that counts.
  */
 
 export interface ConditionEvaluation {
@@ -81,6 +81,17 @@ function factValue(facts: Facts, id: string, path: unknown): unknown {
   const value = readFact(facts, id);
   return path && value !== null && typeof value === 'object' ? resolvePath(value, path as string) : value;
 }
+
+/**
+ * A leaf's result flows through json-rules-engine's promise chain, which waits for a thenable: the
+ * verdict sees what it resolves to while the trace keeps the thenable (not evaluated). Only
+ * json-rules-engine can give that verdict.
+ */
+function isThenable(value: unknown): boolean {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+const thenableResult = (operator: string) => new ConditionEvaluationDeferred(`operator "${operator}" returned a promise`);
 
 const priorityOf = (node: Record<string, unknown>, path: string): number => {
   const priority = node['priority'];
@@ -147,6 +158,8 @@ class TreeCompiler {
     if (typeof operator !== 'string') throw new Unsupported(`${path}: "operator" must be a string`);
     if (!hasOwn(node, 'value')) throw new Unsupported(`${path}: a condition needs a value`);
     if (factPath !== undefined && typeof factPath !== 'string') throw new Unsupported(`${path}: "path" must be a string`);
+    const valueProblem = uncloneableKey(value);
+    if (valueProblem) throw new Unsupported(`${path}: the value has a key "${valueProblem}" json-rules-engine's copy of the rule drops or turns into a prototype`);
     const resolved = this.operators.resolve(operator);
     if ('unsupported' in resolved) throw new Unsupported(`${path}: ${resolved.unsupported}`);
     const compare: OperatorEvaluation = resolved.evaluate;
@@ -164,6 +177,7 @@ class TreeCompiler {
         const factResult = factValue(facts, fact, factPath);
         const result = compare(factResult, compareTo);
         if (typeof result === 'boolean') slots[index] = evaluated(factResult, result);
+        else if (isThenable(result)) throw thenableResult(operator);
         return result;
       };
     }
@@ -171,9 +185,30 @@ class TreeCompiler {
       const factResult = factValue(facts, fact, factPath);
       const result = compare(factResult, value);
       if (typeof result === 'boolean') slots[index] = evaluated(factResult, result);
+      else if (isThenable(result)) throw thenableResult(operator);
       return result;
     };
   }
+}
+
+/**
+ * json-rules-engine compares with (and traces) a copy of the condition's value made by the `clone`
+ * package, which skips an object's keys that Object.prototype has (`constructor`, `toString`, ...) and
+ * assigns `__proto__` as a prototype: the first such key in `value`, or undefined.
+ */
+function uncloneableKey(value: unknown): string | undefined {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    const isArray = Array.isArray(node);
+    if (!isArray && Object.getPrototypeOf(node) !== Object.prototype) return '(a non-plain object)';
+    for (const key of Object.keys(node)) {
+      if (!isArray && hasOwn(Object.prototype, key)) return key;
+      stack.push((node as Record<string, unknown>)[key]);
+    }
+  }
+  return undefined;
 }
 
 /** The one of `all`/`any`/`not` a node has, undefined for a leaf; refuses a node with several. */

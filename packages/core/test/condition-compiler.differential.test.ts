@@ -1,0 +1,156 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ConditionEvaluationDeferred, compileConditions } from '../src/rules/condition-compiler.js';
+import type { OperatorFn } from '../src/rules/operators.js';
+import { CUSTOM_OPERATORS, conditionTree, payload } from './condition-compiler.arbitraries.js';
+import { compile, compiledOutcomes, difference, hasPresentOperator, referenceOutcomes, registeredOperators, type Outcome } from './condition-compiler.harness.js';
+
+/*
+ * The compiled condition evaluator against json-rules-engine (issue 19): the same verdict and the same
+ * trace for every generated condition tree and payload. A difference fails with fast-check's shrunk
+ * case and both outcomes. CONDITION_COMPILER_RUNS scales the run counts (e.g. 10 for a long local run).
+ */
+
+const SCALE = Number(process.env['CONDITION_COMPILER_RUNS'] ?? '1');
+const PAYLOADS_PER_TREE = 4;
+
+interface Tally {
+  cases: number;
+  matched: number;
+  unmatched: number;
+  failed: number;
+  deferred: number;
+  deferredFor: Record<string, number>;
+  skippedLeaves: number;
+  evaluatedLeaves: number;
+}
+
+const newTally = (): Tally => ({ cases: 0, matched: 0, unmatched: 0, failed: 0, deferred: 0, deferredFor: {}, skippedLeaves: 0, evaluatedLeaves: 0 });
+
+function count(tally: Tally, outcomes: Outcome[], compiled: Outcome[]): void {
+  for (const outcome of compiled) {
+    if (outcome.kind !== 'deferred') continue;
+    tally.deferred += 1;
+    const reason = outcome.message.replace(/"[^"]*"/g, '…');
+    tally.deferredFor[reason] = (tally.deferredFor[reason] ?? 0) + 1;
+  }
+  for (const outcome of outcomes) {
+    tally.cases += 1;
+    if (outcome.kind === 'error') {
+      tally.failed += 1;
+      continue;
+    }
+    if (outcome.matched) tally.matched += 1;
+    else tally.unmatched += 1;
+    for (const trace of outcome.conditions) {
+      if (trace.evaluated === false) tally.skippedLeaves += 1;
+      else tally.evaluatedLeaves += 1;
+    }
+  }
+}
+
+/** One property: trees with operators `custom`, each against PAYLOADS_PER_TREE payloads. */
+async function checkGenerated(custom: ReadonlyMap<string, OperatorFn>, extraOperators: readonly string[], numRuns: number): Promise<Tally> {
+  const tally = newTally();
+  await fc.assert(
+    fc.asyncProperty(conditionTree(extraOperators), fc.array(payload, { minLength: PAYLOADS_PER_TREE, maxLength: PAYLOADS_PER_TREE }), async (conditions, payloads) => {
+      const reference = await referenceOutcomes(conditions, custom, payloads);
+      const compiled = compiledOutcomes(compile(conditions, custom), payloads);
+      const diff = difference(payloads, reference, compiled);
+      if (diff) throw new Error(`compiled evaluation differs from json-rules-engine\n${diff}`);
+      count(tally, reference, compiled);
+    }),
+    { numRuns },
+  );
+  return tally;
+}
+
+/** Checks that a property exercised what it is meant to, so that a broken generator cannot pass it. */
+function expectCoverage(tally: Tally, minimumCases: number): void {
+  expect(tally.cases).toBeGreaterThanOrEqual(minimumCases);
+  expect(tally.matched).toBeGreaterThan(tally.cases * 0.1);
+  expect(tally.unmatched).toBeGreaterThan(tally.cases * 0.1);
+  expect(tally.failed).toBeGreaterThan(0);
+  expect(tally.failed).toBeLessThan(tally.cases * 0.3);
+  expect(tally.skippedLeaves).toBeGreaterThan(0);
+  // Deferring is for payloads and operators json-rules-engine alone can read; rare here by design.
+  expect(tally.deferred).toBeLessThan(tally.cases * 0.1);
+}
+
+describe('compiled conditions against json-rules-engine, generated', () => {
+  const extra = hasPresentOperator() ? ['present'] : [];
+
+  it('agree on verdict and trace for the built-in, core and custom operators', { timeout: 600_000 }, async () => {
+    const runs = Math.round(25_000 * SCALE);
+    const tally = await checkGenerated(CUSTOM_OPERATORS, extra, runs);
+    console.info('condition compiler differential (built-in, core, custom):', tally);
+    expectCoverage(tally, runs * PAYLOADS_PER_TREE);
+  });
+
+  it('agree when custom operators replace built-ins of the same name', { timeout: 600_000 }, async () => {
+    const replacing = new Map<string, OperatorFn>([
+      ...CUSTOM_OPERATORS,
+      // Loose equality and a lenient `in`: a rule naming them must get these, not json-rules-engine's.
+      ['equal', (a, b) => a == b], // eslint-disable-line eqeqeq
+      ['in', (a, b) => Array.isArray(b) && b.includes(a)],
+    ]);
+    const runs = Math.round(2_500 * SCALE);
+    const tally = await checkGenerated(replacing, extra, runs);
+    console.info('condition compiler differential (replaced built-ins):', tally);
+    expectCoverage(tally, runs * PAYLOADS_PER_TREE);
+  });
+});
+
+describe('compiled conditions, what they refuse', () => {
+  const compileWith = (conditions: unknown, custom: ReadonlyMap<string, OperatorFn> = new Map()) => compileConditions(conditions, { operators: registeredOperators(custom) });
+  const leafOf = (operator: string) => ({ all: [{ fact: 'a', operator: 'equal', value: 1 }, { fact: 'a', operator, value: 1 }] });
+
+  it.each([
+    ['an async custom operator', leafOf('slow'), /conditions\.all\[1\]: operator "slow" is async/],
+    ['an async custom operator under a decorator', leafOf('not:slow'), /operator "slow" is async/],
+    ['an unknown operator', leafOf('bogus'), /conditions\.all\[1\]: unknown operator "bogus"/],
+    ['an unknown decorator', leafOf('sometimes:equal'), /unknown operator decorator "sometimes"/],
+    ['a bare decorator', leafOf('not'), /unknown operator "not"/],
+    ['a leaf at the root', { fact: 'a', operator: 'equal', value: 1 }, /the root must be a group/],
+    ['a group with two kinds', { all: [], any: [] }, /exactly one of/],
+    ['a shared condition reference', { all: [{ condition: 'shared' }] }, /unsupported key "condition"/],
+    ['an unknown leaf key', { all: [{ fact: 'a', operator: 'equal', value: 1, result: true }] }, /unsupported key "result"/],
+    ['a leaf without a value', { all: [{ fact: 'a', operator: 'equal' }] }, /needs a value/],
+    ['a fractional priority', { all: [{ fact: 'a', operator: 'equal', value: 1, priority: 1.5 }] }, /priority 1\.5 is not a positive integer/],
+    ['a string priority', { any: [{ all: [], priority: '2' }] }, /priority "2" is not a positive integer/],
+    ['a value with a key json-rules-engine\'s copy drops', { all: [{ fact: 'a', operator: 'equal', value: [{ x: 1, constructor: 2 }] }] }, /key "constructor"/],
+    ['a value with a __proto__ key', { all: [{ fact: 'a', operator: 'equal', value: JSON.parse('{"__proto__": {"x": 1}}') as unknown }] }, /key "__proto__"/],
+    ['"not" over an array', { not: [{ fact: 'a', operator: 'equal', value: 1 }] }, /a condition must be an object/],
+  ])('falls back for %s', (_label, conditions, reason) => {
+    const slow: OperatorFn = (async () => true) as unknown as OperatorFn;
+    const result = compileWith(conditions, new Map([['slow', slow]]));
+    expect(result.fallback).toMatch(reason);
+    expect(result.evaluate).toBeUndefined();
+  });
+
+  it('falls back for nesting deeper than it compiles', () => {
+    let conditions: Record<string, unknown> = { fact: 'a', operator: 'equal', value: 1 };
+    for (let i = 0; i < 70; i++) conditions = { not: conditions };
+    expect(compileWith(conditions).fallback).toMatch(/nests deeper than 64 levels/);
+  });
+
+  it('falls back for an operator name with a colon', () => {
+    expect(compileWith({ all: [] }, new Map([['not:equal', () => true]])).fallback).toMatch(/contains ":"/);
+  });
+
+  it('compiles a rule that does not use the async operator', () => {
+    const slow: OperatorFn = (async () => true) as unknown as OperatorFn;
+    expect(compileWith(leafOf('equal'), new Map([['slow', slow]])).evaluate).toBeTypeOf('function');
+  });
+
+  it('defers to json-rules-engine for payloads it reads differently, which json-rules-engine refuses or computes', async () => {
+    const conditions = { all: [{ fact: 'a', operator: 'equal', value: 1 }] };
+    const compiled = compileWith(conditions);
+    if (compiled.fallback !== undefined) throw new Error(compiled.fallback);
+    expect(() => compiled.evaluate({ '': 1, a: 1 })).toThrow(ConditionEvaluationDeferred);
+    expect(() => compiled.evaluate({ a: () => 1 })).toThrow(ConditionEvaluationDeferred);
+    expect(() => compiled.evaluate(new (class Payload { a = 1 })() as unknown as Record<string, unknown>)).toThrow(ConditionEvaluationDeferred);
+    const [emptyKey] = await referenceOutcomes(conditions, new Map(), [{ '': 1, a: 1 }]);
+    expect(emptyKey).toEqual({ kind: 'error', message: expect.stringContaining('factId required') as string });
+  });
+});

@@ -1,0 +1,96 @@
+import { inspect, isDeepStrictEqual } from 'node:util';
+import type { Rule } from '../src/rules/rule.js';
+import { compileRule } from '../src/rules/compiled-rule.js';
+import { ConditionEvaluationDeferred, compileConditions, type CompiledConditions } from '../src/rules/condition-compiler.js';
+import * as operatorsModule from '../src/rules/operators.js';
+import type { OperatorFn } from '../src/rules/operators.js';
+import type { ConditionTrace } from '../src/scheduling/trigger.js';
+
+/*
+ * Both sides of the differential test: json-rules-engine through compiled-rule.ts's own `compileRule`
+ * (the path the engine takes today) and the compiled evaluator, each given its own copy of the conditions.
+ */
+
+export type Outcome =
+  | { kind: 'result'; matched: boolean; conditions: ConditionTrace[] }
+  | { kind: 'error'; message: string }
+  /** The evaluator sent the caller to json-rules-engine (ConditionEvaluationDeferred). */
+  | { kind: 'deferred'; message: string };
+
+/**
+ * Operators compiled-rule.ts registers besides json-rules-engine's: core's (`present`, issue 16, read
+ * from operators.ts when it is there), then the engine's custom ones.
+ */
+export function registeredOperators(custom: ReadonlyMap<string, OperatorFn>): ReadonlyMap<string, OperatorFn> {
+  const core = (operatorsModule as unknown as Record<string, unknown>)['CORE_OPERATOR_FNS'];
+  const coreOperators = core instanceof Map ? (core as ReadonlyMap<string, OperatorFn>) : new Map<string, OperatorFn>();
+  return new Map([...coreOperators, ...custom]);
+}
+
+export const hasPresentOperator = (): boolean => registeredOperators(new Map()).has('present');
+
+function ruleOf(conditions: unknown): Rule {
+  return {
+    id: 'differential',
+    accountId: 'acc',
+    name: 'differential',
+    enabled: true,
+    trigger: { eventName: 'e' },
+    delay: { value: 0, unit: 'minutes' },
+    conditions: structuredClone(conditions) as Rule['conditions'],
+    actions: [{ type: 'noop', params: {} }],
+    version: 1,
+    createdAt: new Date(0),
+    updatedAt: new Date(0),
+  };
+}
+
+/** json-rules-engine's outcomes for each payload, through compileRule. */
+export async function referenceOutcomes(conditions: unknown, custom: ReadonlyMap<string, OperatorFn>, payloads: ReadonlyArray<Record<string, unknown>>): Promise<Outcome[]> {
+  const compiled = compileRule(ruleOf(conditions), custom);
+  const out: Outcome[] = [];
+  for (const payload of payloads) {
+    try {
+      const evaluation = await compiled.evaluate(payload);
+      out.push({ kind: 'result', matched: evaluation.matched, conditions: evaluation.conditions });
+    } catch (error) {
+      out.push({ kind: 'error', message: (error as Error).message });
+    }
+  }
+  return out;
+}
+
+export function compile(conditions: unknown, custom: ReadonlyMap<string, OperatorFn>): CompiledConditions {
+  return compileConditions(structuredClone(conditions), { operators: registeredOperators(custom) });
+}
+
+/** The compiled evaluator's outcomes; throws when it falls back, since the case was meant to compile. */
+export function compiledOutcomes(compiled: CompiledConditions, payloads: ReadonlyArray<Record<string, unknown>>): Outcome[] {
+  if (compiled.fallback !== undefined) throw new Error(`expected the conditions to compile, got fallback: ${compiled.fallback}`);
+  return payloads.map((payload) => {
+    try {
+      const evaluation = compiled.evaluate(payload);
+      return { kind: 'result', matched: evaluation.matched, conditions: evaluation.conditions };
+    } catch (error) {
+      return { kind: error instanceof ConditionEvaluationDeferred ? 'deferred' : 'error', message: (error as Error).message };
+    }
+  });
+}
+
+/**
+ * Null when both sides agree: the same verdict and trace (deep, strict: `factResult: undefined` is not
+ * a missing `factResult`, -0 is not 0), or both failed, or the evaluator deferred to json-rules-engine
+ * (the caller then takes json-rules-engine's outcome). A failure's message may differ: the caller
+ * re-evaluates with json-rules-engine on any throw, and reports json-rules-engine's error.
+ */
+export function difference(payloads: ReadonlyArray<Record<string, unknown>>, reference: Outcome[], compiled: Outcome[]): string | null {
+  for (let i = 0; i < payloads.length; i++) {
+    const want = reference[i];
+    const got = compiled[i];
+    if (got?.kind === 'deferred' || (want?.kind === 'error' && got?.kind === 'error')) continue;
+    if (isDeepStrictEqual(want, got)) continue;
+    const show = (value: unknown) => inspect(value, { depth: null, breakLength: 120 });
+    return `payload ${show(payloads[i])}\n  json-rules-engine: ${show(want)}\n  compiled:          ${show(got)}`;
+  }
+  return null;
+}
