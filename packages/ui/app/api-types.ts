@@ -33,7 +33,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Validate a rule without saving it; with a sample event, dry-run it */
+        /** Validate a rule without saving it; with a sample event (and current state for facts evaluated at fire time), dry-run it */
         post: operations["postRulesValidate"];
         delete?: never;
         options?: never;
@@ -69,7 +69,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Dry-run a saved rule against a sample event; nothing is sent */
+        /** Dry-run a saved rule against a sample event (and current state for facts evaluated at fire time); nothing is sent */
         post: operations["postRulesIdTest"];
         delete?: never;
         options?: never;
@@ -101,7 +101,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List triggers, newest first (by status, rule, evaluateAt range) */
+        /** List triggers, newest first (by status, rule, entity key, evaluateAt range) */
         get: operations["getTriggers"];
         put?: never;
         post?: never;
@@ -319,7 +319,7 @@ export interface components {
         };
         LeafCondition: {
             fact: string;
-            /** @description equal, notEqual, in, notIn, contains, doesNotContain, lessThan, lessThanInclusive, greaterThan, greaterThanInclusive, a decorated form (everyFact:equal) or a custom operator */
+            /** @description equal, notEqual, in, notIn, contains, doesNotContain, lessThan, lessThanInclusive, greaterThan, greaterThanInclusive, present (value true: the field is there and not null; false: absent or null), a decorated form (everyFact:equal) or a custom operator */
             operator: string;
             value: unknown;
             /** @description JSONPath, e.g. $.status */
@@ -381,6 +381,7 @@ export interface components {
             accountId?: string;
             trigger: {
                 eventName: string;
+                key?: string;
             };
             /**
              * @default {
@@ -395,6 +396,23 @@ export interface components {
             };
             conditions: components["schemas"]["ConditionGroup"];
             actions: components["schemas"]["Action"][];
+            cancelOn?: {
+                eventName: string;
+                conditions?: components["schemas"]["ConditionGroup"];
+                key?: string;
+            }[];
+            concurrency?: {
+                /** @enum {string} */
+                mode: "all" | "supersede" | "skipIfPending";
+                maxWait?: {
+                    value: number;
+                    /** @enum {string} */
+                    unit: "seconds" | "minutes" | "hours" | "days";
+                };
+            };
+            evaluate?: ("event" | "current") | {
+                [key: string]: "event" | "current";
+            };
         };
         Error: {
             error: {
@@ -446,6 +464,7 @@ export interface operations {
                             enabled: boolean;
                             trigger: {
                                 eventName: string;
+                                key?: string;
                             };
                             delay: {
                                 value: number;
@@ -461,6 +480,25 @@ export interface operations {
                                     [key: string]: unknown;
                                 };
                             }[];
+                            cancelOn?: {
+                                eventName: string;
+                                conditions?: {
+                                    [key: string]: unknown;
+                                };
+                                key?: string;
+                            }[];
+                            concurrency?: {
+                                /** @enum {string} */
+                                mode: "all" | "supersede" | "skipIfPending";
+                                maxWait?: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    unit: "seconds" | "minutes" | "hours" | "days";
+                                };
+                            };
+                            evaluate?: ("event" | "current") | {
+                                [key: string]: "event" | "current";
+                            };
                             version: number;
                             /** Format: date-time */
                             createdAt: string;
@@ -547,6 +585,7 @@ export interface operations {
                         enabled: boolean;
                         trigger: {
                             eventName: string;
+                            key?: string;
                         };
                         delay: {
                             value: number;
@@ -562,6 +601,25 @@ export interface operations {
                                 [key: string]: unknown;
                             };
                         }[];
+                        cancelOn?: {
+                            eventName: string;
+                            conditions?: {
+                                [key: string]: unknown;
+                            };
+                            key?: string;
+                        }[];
+                        concurrency?: {
+                            /** @enum {string} */
+                            mode: "all" | "supersede" | "skipIfPending";
+                            maxWait?: {
+                                value: number;
+                                /** @enum {string} */
+                                unit: "seconds" | "minutes" | "hours" | "days";
+                            };
+                        };
+                        evaluate?: ("event" | "current") | {
+                            [key: string]: "event" | "current";
+                        };
                         version: number;
                         /** Format: date-time */
                         createdAt: string;
@@ -661,6 +719,9 @@ export interface operations {
                         };
                         name?: string;
                         timestamp?: string | number;
+                        current?: {
+                            [key: string]: unknown;
+                        };
                     };
                 };
             };
@@ -706,6 +767,7 @@ export interface operations {
                                 operator: string;
                                 value: unknown;
                                 factResult?: unknown;
+                                eventValue?: unknown;
                                 result: boolean;
                                 /** @constant */
                                 evaluated?: false;
@@ -736,6 +798,9 @@ export interface operations {
                                     [key: string]: unknown;
                                 };
                             }[];
+                            /** @enum {string} */
+                            skipped?: "entity-missing" | "recipient-missing";
+                            currentFacts?: string[];
                             error?: {
                                 code: string;
                                 message: string;
@@ -847,6 +912,7 @@ export interface operations {
                         enabled: boolean;
                         trigger: {
                             eventName: string;
+                            key?: string;
                         };
                         delay: {
                             value: number;
@@ -862,6 +928,25 @@ export interface operations {
                                 [key: string]: unknown;
                             };
                         }[];
+                        cancelOn?: {
+                            eventName: string;
+                            conditions?: {
+                                [key: string]: unknown;
+                            };
+                            key?: string;
+                        }[];
+                        concurrency?: {
+                            /** @enum {string} */
+                            mode: "all" | "supersede" | "skipIfPending";
+                            maxWait?: {
+                                value: number;
+                                /** @enum {string} */
+                                unit: "seconds" | "minutes" | "hours" | "days";
+                            };
+                        };
+                        evaluate?: ("event" | "current") | {
+                            [key: string]: "event" | "current";
+                        };
                         version: number;
                         /** Format: date-time */
                         createdAt: string;
@@ -967,6 +1052,7 @@ export interface operations {
                         enabled: boolean;
                         trigger: {
                             eventName: string;
+                            key?: string;
                         };
                         delay: {
                             value: number;
@@ -982,6 +1068,25 @@ export interface operations {
                                 [key: string]: unknown;
                             };
                         }[];
+                        cancelOn?: {
+                            eventName: string;
+                            conditions?: {
+                                [key: string]: unknown;
+                            };
+                            key?: string;
+                        }[];
+                        concurrency?: {
+                            /** @enum {string} */
+                            mode: "all" | "supersede" | "skipIfPending";
+                            maxWait?: {
+                                value: number;
+                                /** @enum {string} */
+                                unit: "seconds" | "minutes" | "hours" | "days";
+                            };
+                        };
+                        evaluate?: ("event" | "current") | {
+                            [key: string]: "event" | "current";
+                        };
                         version: number;
                         /** Format: date-time */
                         createdAt: string;
@@ -1203,6 +1308,9 @@ export interface operations {
                     };
                     name?: string;
                     timestamp?: string | number;
+                    current?: {
+                        [key: string]: unknown;
+                    };
                 };
             };
         };
@@ -1236,6 +1344,7 @@ export interface operations {
                             operator: string;
                             value: unknown;
                             factResult?: unknown;
+                            eventValue?: unknown;
                             result: boolean;
                             /** @constant */
                             evaluated?: false;
@@ -1266,6 +1375,9 @@ export interface operations {
                                 [key: string]: unknown;
                             };
                         }[];
+                        /** @enum {string} */
+                        skipped?: "entity-missing" | "recipient-missing";
+                        currentFacts?: string[];
                         error?: {
                             code: string;
                             message: string;
@@ -1483,6 +1595,7 @@ export interface operations {
             query?: {
                 status?: string | string[];
                 ruleId?: string;
+                entityKey?: string;
                 from?: string;
                 to?: string;
                 limit?: number;
@@ -1525,7 +1638,7 @@ export interface operations {
                                 at: string;
                                 attempt: number;
                                 /** @enum {string} */
-                                outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested";
+                                outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested" | "superseded";
                                 reason?: string;
                                 ruleVersion?: number;
                                 conditions?: {
@@ -1535,6 +1648,7 @@ export interface operations {
                                     operator: string;
                                     value: unknown;
                                     factResult?: unknown;
+                                    eventValue?: unknown;
                                     result: boolean;
                                     /** @constant */
                                     evaluated?: false;
@@ -1565,6 +1679,11 @@ export interface operations {
                                 /** Format: date-time */
                                 nextAttemptAt?: string;
                                 by?: string;
+                                event?: {
+                                    id: string;
+                                    name: string;
+                                };
+                                triggerId?: string;
                             }[];
                             sentActions: number[];
                             /** Format: date-time */
@@ -1573,6 +1692,17 @@ export interface operations {
                             updatedAt: string;
                             /** Format: date-time */
                             leaseExpiresAt?: string;
+                            entityKey?: string;
+                            /** Format: date-time */
+                            firstEventAt?: string;
+                            cancelRequested?: {
+                                event: {
+                                    id: string;
+                                    name: string;
+                                };
+                                /** Format: date-time */
+                                at: string;
+                            };
                         }[];
                         nextCursor?: string;
                     };
@@ -1687,7 +1817,7 @@ export interface operations {
                             at: string;
                             attempt: number;
                             /** @enum {string} */
-                            outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested";
+                            outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested" | "superseded";
                             reason?: string;
                             ruleVersion?: number;
                             conditions?: {
@@ -1697,6 +1827,7 @@ export interface operations {
                                 operator: string;
                                 value: unknown;
                                 factResult?: unknown;
+                                eventValue?: unknown;
                                 result: boolean;
                                 /** @constant */
                                 evaluated?: false;
@@ -1727,6 +1858,11 @@ export interface operations {
                             /** Format: date-time */
                             nextAttemptAt?: string;
                             by?: string;
+                            event?: {
+                                id: string;
+                                name: string;
+                            };
+                            triggerId?: string;
                         }[];
                         sentActions: number[];
                         /** Format: date-time */
@@ -1735,6 +1871,17 @@ export interface operations {
                         updatedAt: string;
                         /** Format: date-time */
                         leaseExpiresAt?: string;
+                        entityKey?: string;
+                        /** Format: date-time */
+                        firstEventAt?: string;
+                        cancelRequested?: {
+                            event: {
+                                id: string;
+                                name: string;
+                            };
+                            /** Format: date-time */
+                            at: string;
+                        };
                     };
                 };
             };
@@ -1866,7 +2013,7 @@ export interface operations {
                             at: string;
                             attempt: number;
                             /** @enum {string} */
-                            outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested";
+                            outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested" | "superseded";
                             reason?: string;
                             ruleVersion?: number;
                             conditions?: {
@@ -1876,6 +2023,7 @@ export interface operations {
                                 operator: string;
                                 value: unknown;
                                 factResult?: unknown;
+                                eventValue?: unknown;
                                 result: boolean;
                                 /** @constant */
                                 evaluated?: false;
@@ -1906,6 +2054,11 @@ export interface operations {
                             /** Format: date-time */
                             nextAttemptAt?: string;
                             by?: string;
+                            event?: {
+                                id: string;
+                                name: string;
+                            };
+                            triggerId?: string;
                         }[];
                         sentActions: number[];
                         /** Format: date-time */
@@ -1914,6 +2067,17 @@ export interface operations {
                         updatedAt: string;
                         /** Format: date-time */
                         leaseExpiresAt?: string;
+                        entityKey?: string;
+                        /** Format: date-time */
+                        firstEventAt?: string;
+                        cancelRequested?: {
+                            event: {
+                                id: string;
+                                name: string;
+                            };
+                            /** Format: date-time */
+                            at: string;
+                        };
                     };
                 };
             };
@@ -2064,7 +2228,7 @@ export interface operations {
                             at: string;
                             attempt: number;
                             /** @enum {string} */
-                            outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested";
+                            outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested" | "superseded";
                             reason?: string;
                             ruleVersion?: number;
                             conditions?: {
@@ -2074,6 +2238,7 @@ export interface operations {
                                 operator: string;
                                 value: unknown;
                                 factResult?: unknown;
+                                eventValue?: unknown;
                                 result: boolean;
                                 /** @constant */
                                 evaluated?: false;
@@ -2104,6 +2269,11 @@ export interface operations {
                             /** Format: date-time */
                             nextAttemptAt?: string;
                             by?: string;
+                            event?: {
+                                id: string;
+                                name: string;
+                            };
+                            triggerId?: string;
                         }[];
                         sentActions: number[];
                         /** Format: date-time */
@@ -2112,6 +2282,17 @@ export interface operations {
                         updatedAt: string;
                         /** Format: date-time */
                         leaseExpiresAt?: string;
+                        entityKey?: string;
+                        /** Format: date-time */
+                        firstEventAt?: string;
+                        cancelRequested?: {
+                            event: {
+                                id: string;
+                                name: string;
+                            };
+                            /** Format: date-time */
+                            at: string;
+                        };
                     };
                 };
             };
@@ -2859,6 +3040,7 @@ export interface operations {
                             /** Format: date-time */
                             evaluateAt: string;
                             status: string;
+                            entityKey?: string;
                         }[];
                     };
                 };

@@ -47,6 +47,12 @@ const REASONS: Record<string, string> = {
   'action-failed': 'An action failed and will not be retried',
   'evaluation-error': 'The conditions could not be evaluated',
   'delivery-unknown': 'A send may have reached the provider without saying so; it is held until a receipt or an operator settles it (see Sends)',
+  'cancelled-by-event': 'A later event for the same entity cancelled it',
+  superseded: 'A newer event for the same entity replaced it',
+  stale: 'A run for a newer event of the same entity was already waiting',
+  'pending-exists': 'A run for the same entity was already waiting',
+  'entity-missing': 'The entity no longer exists (its current state came back empty)',
+  'recipient-missing': 'The recipient is missing from the event, so nothing was sent',
 };
 
 export function describeReason(reason: string | undefined): string | undefined {

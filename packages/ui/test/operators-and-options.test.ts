@@ -3,17 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILT_IN_OPERATORS } from '@crm-automation/core';
+import { BUILT_IN_OPERATORS, CORE_OPERATORS } from '@crm-automation/core';
 import { typosOf } from '@crm-automation/testing';
 import { OPERATORS, operatorLabel } from '../app/model/operators.js';
 import { managementUi } from '../src/index.js';
 
 describe('operator labels of the form builder', () => {
   it('offers exactly the engine\'s built-in operators', () => {
-    expect(OPERATORS.map((o) => o.name).sort()).toEqual([...BUILT_IN_OPERATORS].sort());
+    expect(OPERATORS.map((o) => o.name).sort()).toEqual([...BUILT_IN_OPERATORS, ...CORE_OPERATORS].sort());
   });
 
-  it.each([...BUILT_IN_OPERATORS])('labels %s with the name a rule\'s JSON uses, then a short hint', (name) => {
+  it.each([...BUILT_IN_OPERATORS, ...CORE_OPERATORS])('labels %s with the name a rule\'s JSON uses, then a short hint', (name) => {
     const label = operatorLabel(name);
     expect(label.startsWith(`${name} (`)).toBe(true);
     expect(label).toMatch(/^\w+ \([^()]{1,20}\)$/);

@@ -12,7 +12,10 @@ import Fastify from 'fastify';
 export async function rulesApiAnswers(options: { channels?: AutomationEngineOptions['channels'] } = {}) {
   const clock = createManualClock('2030-01-01T09:00:00.000Z');
   const channels = options.channels ?? { sms: createRecordingChannel(), email: createRecordingChannel(), webhook: createRecordingChannel() };
-  const engine = createAutomationEngine({ store: createMemoryStore(), channels, clock, maxAttempts: 1 });
+  // Rules on current state need a loader for each fact they read so; `currentJobs` is the CRM's jobs now.
+  const currentJobs = new Map<string, unknown>();
+  const facts = { job: async ({ entityKey, event }: { entityKey?: string | undefined; event: { payload: Record<string, unknown> } }) => (entityKey !== undefined && currentJobs.has(entityKey) ? currentJobs.get(entityKey) : event.payload['job']) };
+  const engine = createAutomationEngine({ store: createMemoryStore(), channels, clock, maxAttempts: 1, facts });
   const key = generateApiKey();
   // A key that may look but not change: what a user without the write scopes signs in with.
   const readOnly = generateApiKey();
@@ -34,5 +37,5 @@ export async function rulesApiAnswers(options: { channels?: AutomationEngineOpti
   };
   let listening: Promise<string> | undefined;
   const origin = () => (listening ??= app.listen({ host: '127.0.0.1', port: 0 }));
-  return { call, clock, engine, origin, apiKey: key.key, readOnlyKey: readOnly.key, close: () => app.close() };
+  return { call, clock, engine, currentJobs, origin, apiKey: key.key, readOnlyKey: readOnly.key, close: () => app.close() };
 }

@@ -27,7 +27,8 @@ describe("the test panel's banner", () => {
   });
 
   it('is a warning when an action cannot be rendered from the event, naming how many would fail', async () => {
-    const rule = { ...highValueJobRule, actions: [...highValueJobRule.actions, { type: 'sms', params: { recipient: { source: 'fact', fact: 'job', path: '$.manager.phone' }, message: 'New job' } }] };
+    // A template recipient that renders empty: the action fails (a missing fact reference skips the run instead, below).
+    const rule = { ...highValueJobRule, actions: [...highValueJobRule.actions, { type: 'sms', params: { recipient: '{{job.manager.phone}}', message: 'New job' } }] };
     const { dryRun, warnings } = await tryRule(rule, highValueJobPayload(2500, 'Commercial'));
     const verdict = dryRunVerdict(dryRun, warnings);
     expect(verdict).toMatchObject({ tone: 'warning', text: 'Conditions pass, but 1 of 3 actions would fail: 2 actions would be sent' });
@@ -46,11 +47,20 @@ describe("the test panel's banner", () => {
     expect(dryRunVerdict(dryRun).tone).toBe('success');
   });
 
-  it('says when every action would fail, and stays neutral when the conditions fail', async () => {
+  it('says when every action would fail, when a missing recipient skips the run, and stays neutral when the conditions fail', async () => {
     const onlySms = { ...technicianSmsRule, conditions: { all: [{ fact: 'job', path: '$.status', operator: 'equal', value: 'Done' }] } };
     const { job } = doneJobPayload;
+    const badNumber = await tryRule({ ...onlySms, actions: [{ type: 'sms', params: { recipient: '{{job.manager.phone}}', message: 'Hi' } }] }, doneJobPayload);
+    expect(dryRunVerdict(badNumber.dryRun)).toMatchObject({ tone: 'warning', text: 'Conditions pass, but the action would fail: 0 actions would be sent' });
+    await api?.close();
     const withoutPhone = await tryRule(onlySms, { job: { ...job, assignedTechnician: { name: 'Jane Doe' } } });
-    expect(dryRunVerdict(withoutPhone.dryRun)).toMatchObject({ tone: 'warning', text: 'Conditions pass, but the action would fail: 0 actions would be sent' });
+    expect(withoutPhone.dryRun.skipped).toBe('recipient-missing');
+    expect(dryRunVerdict(withoutPhone.dryRun)).toMatchObject({ tone: 'warning', text: 'Conditions pass, but a recipient is missing from this event: the run would be skipped, nothing sent' });
+    await api?.close();
+    api = await rulesApiAnswers();
+    const deleted = await api.call<ValidateResult>('POST', '/rules/validate', { rule: { ...technicianSmsRule, evaluate: 'current' }, sample: { payload: doneJobPayload, current: { job: null } } });
+    if (!deleted.valid || !deleted.dryRun?.valid) throw new Error(JSON.stringify(deleted));
+    expect(dryRunVerdict(deleted.dryRun)).toMatchObject({ tone: 'neutral', text: 'The entity is gone (its current state is empty): the run would be skipped, nothing sent' });
     await api?.close();
     const notDone = await tryRule(technicianSmsRule, { job: { ...job, status: 'Open' } });
     expect(dryRunVerdict(notDone.dryRun)).toMatchObject({ tone: 'neutral', text: 'Conditions fail: nothing would be sent' });

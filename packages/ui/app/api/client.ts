@@ -106,7 +106,7 @@ export function createApiClient(options: ApiClientOptions) {
     validateRule: (rule: JsonObject, sample?: SampleEvent) => data<ValidateResult>('POST', '/rules/validate', sample ? { rule, sample } : { rule }),
     testRule: (id: string, sample: SampleEvent) => data<DryRunResult>('POST', `/rules/${enc(id)}/test`, sample),
     eventTypes: () => data<{ items: EventType[] }>('GET', '/event-types'),
-    listTriggers: (filter: { ruleId?: string | undefined; status?: TriggerStatus[] | undefined; limit?: number | undefined; cursor?: string | undefined } = {}) =>
+    listTriggers: (filter: { ruleId?: string | undefined; status?: TriggerStatus[] | undefined; entityKey?: string | undefined; limit?: number | undefined; cursor?: string | undefined } = {}) =>
       data<TriggerPage>('GET', `/triggers${query({ ...filter, status: filter.status?.join(',') })}`),
     getTrigger: (id: string) => data<Trigger>('GET', `/triggers/${enc(id)}`),
     retryTrigger: (id: string) => data<Trigger>('POST', `/triggers/${enc(id)}/retry`),

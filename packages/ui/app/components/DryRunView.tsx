@@ -36,6 +36,17 @@ export function DryRunView({ result, eventName, ruleEvent, warnings = [] }: DryR
         </p>
       ) : null}
       {!result.enabled ? <p class="notice notice--warning">The rule is disabled: events would not create triggers until it is enabled.</p> : null}
+      {result.currentFacts && result.currentFacts.length > 0 ? (
+        <p class="muted">
+          Read as they are when the run fires (from the current state given): {result.currentFacts.map((fact, i) => (
+            <span key={fact}>
+              {i > 0 ? ', ' : ''}
+              <code>{fact}</code>
+            </span>
+          ))}
+          .
+        </p>
+      ) : null}
       {result.error ? <ErrorBlock error={result.error} /> : null}
 
       <h3 class="dry-run__heading">Conditions</h3>
@@ -86,6 +97,12 @@ export function ConditionTraceList({ traces }: { traces: readonly ConditionTrace
                 ) : (
                   <>
                     Value seen: <code>{formatValue(t.factResult)}</code>
+                    {'eventValue' in t ? (
+                      <>
+                        {' '}
+                        (current state; the event had <code>{formatValue(t.eventValue)}</code>)
+                      </>
+                    ) : null}
                   </>
                 )}
               </div>

@@ -3,6 +3,7 @@ import type { ApiClient } from '../api/client.js';
 import type { ActionOutcome, DryRunOk, HistoryEntry, Rule, Trigger } from '../api/types.js';
 import { describeReason, formatDateTime } from '../format.js';
 import { prettyJson } from '../model/json.js';
+import { cancelRequestedText, otherRunText } from '../model/run-outcome.js';
 import { ACTION_LABELS } from './ActionCard.js';
 import { CommandView, ConditionTraceList, ErrorBlock } from './DryRunView.js';
 import { RunDeliveries } from './RunDeliveries.js';
@@ -49,8 +50,21 @@ export function RunHistory({
     }
   };
 
+  const cancelRequested = cancelRequestedText(trigger);
   return (
     <div class="history">
+      {trigger.entityKey !== undefined ? (
+        <p class="muted">
+          Entity <code>{trigger.entityKey}</code>
+          {trigger.firstEventAt ? (
+            <>
+              {' '}
+              · first event of the replaced runs at <time dateTime={trigger.firstEventAt}>{formatDateTime(trigger.firstEventAt)}</time>
+            </>
+          ) : null}
+        </p>
+      ) : null}
+      {cancelRequested ? <p class="notice notice--warning">{cancelRequested}</p> : null}
       {entries.length === 0 ? (
         <p class="muted">No attempts yet: the run is waiting until {formatDateTime(trigger.evaluateAt)}.</p>
       ) : (
@@ -100,6 +114,7 @@ export function RunHistory({
 
 function HistoryEntryView({ entry }: { entry: HistoryEntry }) {
   const reason = describeReason(entry.reason);
+  const other = otherRunText(entry);
   const failing = entry.conditions?.filter((c) => !c.result && c.evaluated !== false) ?? [];
   return (
     <div>
@@ -112,6 +127,7 @@ function HistoryEntryView({ entry }: { entry: HistoryEntry }) {
         </span>
       </p>
       {reason ? <p class="history__reason">{reason}</p> : null}
+      {other ? <p class="history__reason">{other}</p> : null}
       {entry.reason === 'conditions-not-met' && failing.length > 0 ? (
         <div>
           <p class="history__label">Failing conditions</p>

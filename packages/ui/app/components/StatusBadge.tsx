@@ -7,6 +7,7 @@ const LABELS: Record<string, string> = {
   failed: 'Failed',
   cancelled: 'Cancelled',
   'retry-requested': 'Retry requested',
+  superseded: 'Superseded',
 };
 
 /** A trigger status or history outcome: colour and word, never colour alone. */

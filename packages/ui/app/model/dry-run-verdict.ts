@@ -21,6 +21,8 @@ export interface DryRunVerdict {
 export function dryRunVerdict(result: DryRunOk, warnings: readonly PathIssue[] = []): DryRunVerdict {
   const failing = new Map<number, string>();
   if (result.error) return { tone: 'danger', text: 'The conditions could not be evaluated', failing };
+  // A skip is not a fault of the rule: the run would end quietly, sending nothing.
+  if (result.skipped === 'entity-missing') return { tone: 'neutral', text: 'The entity is gone (its current state is empty): the run would be skipped, nothing sent', failing };
   if (!result.matched) return { tone: 'neutral', text: 'Conditions fail: nothing would be sent', failing };
   for (const command of result.commands) {
     if (!command.command) failing.set(command.index, command.error?.message ?? 'It could not be rendered from this event.');
@@ -30,6 +32,7 @@ export function dryRunVerdict(result: DryRunOk, warnings: readonly PathIssue[] =
     if (section === 'actions' && typeof index === 'number' && !failing.has(index) && result.commands.some((c) => c.index === index)) failing.set(index, warning.message);
   }
   const total = result.commands.length;
+  if (result.skipped === 'recipient-missing') return { tone: 'warning', text: 'Conditions pass, but a recipient is missing from this event: the run would be skipped, nothing sent', failing };
   if (failing.size === 0) return { tone: 'success', text: `Conditions pass: ${pluralize(total, 'action')} would be sent`, failing };
   const which = failing.size === total ? (total === 1 ? 'the action' : `all ${total} actions`) : `${failing.size} of ${total} actions`;
   return { tone: 'warning', text: `Conditions pass, but ${which} would fail: ${pluralize(total - failing.size, 'action')} would be sent`, failing };

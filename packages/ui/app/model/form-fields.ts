@@ -1,3 +1,4 @@
+import { entityFieldPaths } from './entity-form.js';
 import { childPath, formatPath, parsePath } from './issue-path.js';
 import { isBuiltInAction, type NodeForm, type RuleForm } from './rule-form.js';
 
@@ -12,6 +13,7 @@ export interface PathIssue {
 const ALIASES: Record<string, string> = {
   trigger: 'trigger.eventName',
   delay: 'delay.value',
+  concurrency: 'concurrency.mode',
 };
 
 function addNode(node: NodeForm, path: string, out: Set<string>): void {
@@ -32,6 +34,7 @@ function addNode(node: NodeForm, path: string, out: Set<string>): void {
 export function formFieldPaths(form: RuleForm): Set<string> {
   const out = new Set<string>(['name', 'description', 'enabled', 'trigger.eventName', 'delay.value', 'delay.unit', 'conditions', 'actions']);
   addNode(form.conditions, 'conditions', out);
+  entityFieldPaths(form.entity, out);
   form.actions.forEach((action, i) => {
     const path = childPath('actions', i);
     out.add(path);
@@ -126,8 +129,20 @@ export function describeFieldPath(path: string): string {
     i = 2;
     if (segments[2] === 'params') i = 3;
   } else if (segments[0] === 'trigger') {
-    parts.push('Event');
+    parts.push(segments[1] === 'key' ? 'Entity key' : 'Event');
     i = segments.length;
+  } else if (segments[0] === 'cancelOn' && typeof segments[1] === 'number') {
+    parts.push(`Cancel event ${segments[1] + 1}`);
+    i = 2;
+  } else if (segments[0] === 'cancelOn') {
+    parts.push('Cancel events');
+    i = 1;
+  } else if (segments[0] === 'concurrency') {
+    parts.push(segments[1] === 'maxWait' ? 'Longest wait' : 'Concurrency');
+    i = segments.length;
+  } else if (segments[0] === 'evaluate') {
+    parts.push('Evaluate');
+    i = 1;
   } else if (segments[0] === 'delay') {
     parts.push('Delay');
     i = segments.length;

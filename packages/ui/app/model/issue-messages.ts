@@ -8,7 +8,19 @@ import { parsePath, type PathSegment } from './issue-path.js';
  * does: "Name is required".
  */
 
-const TOP_LEVEL: Record<string, string> = { name: 'Name', description: 'Description', enabled: 'Enabled', trigger: 'Event', delay: 'Wait', actions: 'Actions', conditions: 'Conditions' };
+const TOP_LEVEL: Record<string, string> = {
+  name: 'Name',
+  description: 'Description',
+  enabled: 'Enabled',
+  trigger: 'Event',
+  delay: 'Wait',
+  actions: 'Actions',
+  conditions: 'Conditions',
+  cancelOn: 'Cancel events',
+  concurrency: 'When a run is already waiting',
+  evaluate: 'Facts read at fire time',
+};
+const CANCEL_PARTS: Record<string, string> = { eventName: 'Cancel event', conditions: 'Cancel conditions', key: 'Entity key in the cancel event' };
 const CONDITION_PARTS: Record<string, string> = { fact: 'Fact', path: 'JSONPath', operator: 'Operator', value: 'Value' };
 const PARAM_LABELS: Record<string, string> = {
   message: 'Message',
@@ -32,6 +44,12 @@ export function fieldLabel(path: string, actionTypes: readonly string[] = []): s
   const [first, second] = segments ?? [];
   if (segments === null || first === undefined) return 'The rule';
   if (first === 'delay' && second === 'unit') return 'Unit';
+  if (first === 'trigger' && second === 'key') return 'Entity key';
+  if (first === 'concurrency' && second === 'maxWait') return 'Longest wait';
+  if (first === 'cancelOn' && typeof second === 'number') {
+    const part = segments[2];
+    return (typeof part === 'string' && CANCEL_PARTS[part]) || 'This cancel event';
+  }
   if (first === 'conditions') {
     const last = segments[segments.length - 1];
     return (typeof last === 'string' && CONDITION_PARTS[last]) || (segments.length === 1 ? 'Conditions' : 'This condition');
@@ -157,7 +175,7 @@ export function issuesForPeople(issues: readonly PathIssue[], fieldPaths: Readon
  */
 export function placeOf(path: string): string | null {
   const segments = parsePath(path);
-  if (segments === null || segments.length < 2 || (segments[0] !== 'conditions' && segments[0] !== 'actions')) return null;
+  if (segments === null || segments.length < 2 || (segments[0] !== 'conditions' && segments[0] !== 'actions' && segments[0] !== 'cancelOn')) return null;
   const place = describeFieldPath(path).split(' › ')[0];
   return place === undefined || place === 'Conditions' ? null : place;
 }

@@ -11,8 +11,9 @@ export interface OperatorInfo {
 }
 
 /**
- * json-rules-engine's built-in operators: the only ones the form offers. The form names them as the
- * JSON view, the API's errors and the rule reference do, so what a user picks is what they would type.
+ * json-rules-engine's built-in operators and the engine's own (`present`): the ones the form offers.
+ * The form names them as the JSON view, the API's errors and the rule reference do, so what a user
+ * picks is what they would type.
  */
 export const OPERATORS: readonly OperatorInfo[] = [
   { name: 'equal', hint: '=', valueKinds: ['string', 'number', 'boolean', 'null', 'json'] },
@@ -25,6 +26,8 @@ export const OPERATORS: readonly OperatorInfo[] = [
   { name: 'notIn', hint: 'is not one of', valueKinds: ['list', 'json'] },
   { name: 'contains', hint: 'has the value', valueKinds: ['string', 'number', 'boolean', 'null', 'json'] },
   { name: 'doesNotContain', hint: 'lacks the value', valueKinds: ['string', 'number', 'boolean', 'null', 'json'] },
+  // true: there and not null; false: missing or null (`notEqual: null` passes for a missing field).
+  { name: 'present', hint: 'is there, not null', valueKinds: ['boolean'] },
 ];
 
 /** How the form labels an operator: its JSON name, then its hint (`greaterThanInclusive (≥)`). */

@@ -1,16 +1,18 @@
 // The form model stays one file: a document read into the form (ruleToForm) and the form written back
 // (formToRule) mirror each other part by part, so a change to one direction is made next to the other.
+import { DELAY_UNITS, type DelayUnit } from './delay-units.js';
+import { emptyEntityForm, entityToDoc, entityToForm, type EntityForm } from './entity-form.js';
 import { isJsonObject, parseJson, prettyJson, type JsonObject, type JsonValue } from './json.js';
 import { childPath } from './issue-path.js';
 import { valueKindsFor, type ValueKind } from './operators.js';
+
+export { DELAY_UNITS, type DelayUnit };
 
 /**
  * The editor's model of a rule: what the form shows, field by field. `ruleToForm` and `formToRule`
  * convert between it and the rule document the API takes; a well-typed document survives the round
  * trip unchanged, and keys the form has no field for are carried along in `extra`.
  */
-export type DelayUnit = 'seconds' | 'minutes' | 'hours' | 'days';
-export const DELAY_UNITS: readonly DelayUnit[] = ['seconds', 'minutes', 'hours', 'days'];
 
 export type ListItemKind = 'string' | 'number';
 
@@ -103,6 +105,10 @@ export interface RuleForm {
   delayUnit: DelayUnit;
   conditions: GroupForm | RawNodeForm;
   actions: ActionEntry[];
+  /** Entity key, cancel events, concurrency and evaluation (entity-form.ts). */
+  entity: EntityForm;
+  /** Keys of `trigger` the form has no field for. */
+  triggerExtra: JsonObject;
   extra: JsonObject;
 }
 
@@ -179,6 +185,8 @@ export function emptyRuleForm(eventName = ''): RuleForm {
     delayUnit: 'minutes',
     conditions: emptyGroup('all', []),
     actions: [],
+    entity: emptyEntityForm(),
+    triggerExtra: {},
     extra: {},
   };
 }
@@ -310,6 +318,7 @@ export function ruleToForm(doc: JsonValue): RuleForm {
   const unit = delay['unit'];
   const conditions = nodeToForm(rule['conditions'] ?? { all: [] });
   const actions = Array.isArray(rule['actions']) ? rule['actions'] : [];
+  const entity = entityToForm(rule, trigger);
   return {
     name: text(rule['name']),
     description: text(rule['description']),
@@ -319,7 +328,9 @@ export function ruleToForm(doc: JsonValue): RuleForm {
     delayUnit: typeof unit === 'string' && (DELAY_UNITS as readonly string[]).includes(unit) ? (unit as DelayUnit) : 'minutes',
     conditions: conditions.kind === 'condition' ? { kind: 'raw', key: newKey('n'), text: prettyJson(rule['conditions'] ?? null) } : conditions,
     actions: actions.map((a) => actionToForm(a)),
-    extra: pick(rule, ['name', 'description', 'enabled', 'trigger', 'delay', 'conditions', 'actions']),
+    entity: entity.form,
+    triggerExtra: entity.triggerExtra,
+    extra: pick(rule, ['name', 'description', 'enabled', 'trigger', 'delay', 'conditions', 'actions', ...entity.read]),
   };
 }
 
@@ -444,13 +455,14 @@ export function formToRule(form: RuleForm): { rule: JsonObject; issues: FormIssu
   const rule: JsonObject = { name: form.name };
   if (form.description !== '') rule['description'] = form.description;
   rule['enabled'] = form.enabled;
-  rule['trigger'] = { eventName: form.eventName };
+  const entity = entityToDoc(form.entity, sink);
+  rule['trigger'] = { eventName: form.eventName, ...(entity.key === undefined ? {} : { key: entity.key }), ...form.triggerExtra };
   const delay = parseNumber(form.delayValue);
   if (delay === null) sink.add('delay.value', 'invalid_number', 'Wait must be a number, like 5 (0 runs straight away)');
   rule['delay'] = { value: delay ?? form.delayValue, unit: form.delayUnit };
   rule['conditions'] = nodeToDoc(form.conditions, 'conditions', sink);
   rule['actions'] = form.actions.map((a, i) => actionToDoc(a, childPath('actions', i), sink));
-  return { rule: { ...rule, ...form.extra }, issues: sink.issues };
+  return { rule: { ...rule, ...entity.fields, ...form.extra }, issues: sink.issues };
 }
 
 /** Makes a condition's value kind fit its (new) operator, keeping what was typed where it can. */

@@ -9,6 +9,7 @@ import { ActionCard } from '../components/ActionCard.js';
 import { GroupEditor, type TreeActions } from '../components/ConditionEditor.js';
 import { factsListId, pathsListId } from '../components/FactInputs.js';
 import { EditorContext, type EditorContextValue } from '../components/editor-context.js';
+import { EntitySection } from '../components/EntitySection.js';
 import { ErrorSummary } from '../components/ErrorSummary.js';
 import { Field, FieldError } from '../components/Field.js';
 import { addChild, removeNode, setGroupMode, updateNode } from '../model/condition-tree.js';
@@ -424,6 +425,8 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
                     </div>
                     <p class="field__hint">0 runs the rule straight away. The conditions are checked when the wait is over, against the rule as it is then.</p>
                   </section>
+
+                  <EntitySection entity={form.entity} eventNames={eventNames} onChange={(entity) => patch({ entity })} />
 
                   <section class="card" aria-labelledby="conditions-heading" id={fieldId('conditions')} tabIndex={-1}>
                     <h2 id="conditions-heading">Only if</h2>

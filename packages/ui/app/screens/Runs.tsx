@@ -5,6 +5,7 @@ import { TRIGGER_STATUSES, type EventType, type Rule, type Trigger, type Trigger
 import { StatusBadge } from '../components/StatusBadge.js';
 import { RunHistory } from '../components/RunHistory.js';
 import { formatDateTime, formatRelative, pluralize } from '../format.js';
+import { cancelRequestedText, runEndReason } from '../model/run-outcome.js';
 import { Link, ruleHref } from '../router.js';
 import { PublishEvent } from './PublishEvent.js';
 
@@ -18,6 +19,9 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
   const [cursor, setCursor] = useState<string | undefined>(undefined);
   const [extra, setExtra] = useState<Trigger[]>([]);
   const [status, setStatus] = useState<'' | TriggerStatus>('');
+  /** The entity filter as typed, and as applied (on Enter or when the field is left). */
+  const [entityText, setEntityText] = useState('');
+  const [entityKey, setEntityKey] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [loaded, setLoaded] = useState(false);
   const [open, setOpen] = useState<Record<string, boolean>>({});
@@ -45,7 +49,7 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
 
   const refresh = async () => {
     try {
-      const page = await api.listTriggers({ ruleId, ...(status ? { status: [status] } : {}), limit: 50 });
+      const page = await api.listTriggers({ ruleId, ...(status ? { status: [status] } : {}), ...(entityKey ? { entityKey } : {}), limit: 50 });
       setTriggers(page.items);
       if (!pagedFurther.current) setCursor(page.nextCursor);
       setError(null);
@@ -74,12 +78,12 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
       document.removeEventListener('visibilitychange', onVisibility);
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps -- restart polling when the filter changes
-  }, [ruleId, status]);
+  }, [ruleId, status, entityKey]);
 
   const loadMore = async () => {
     if (!cursor) return;
     try {
-      const page = await api.listTriggers({ ruleId, ...(status ? { status: [status] } : {}), limit: 50, cursor });
+      const page = await api.listTriggers({ ruleId, ...(status ? { status: [status] } : {}), ...(entityKey ? { entityKey } : {}), limit: 50, cursor });
       pagedFurther.current = true;
       setExtra((prev) => [...prev, ...page.items]);
       setCursor(page.nextCursor);
@@ -156,6 +160,23 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
                 ))}
               </select>
             </div>
+            {rule?.trigger.key || entityKey ? (
+              <div class="field">
+                <label for="run-entity-filter" class="field__label">
+                  Entity
+                </label>
+                <input
+                  id="run-entity-filter"
+                  type="search"
+                  autocomplete="off"
+                  spellcheck={false}
+                  placeholder={rule?.trigger.key ? `Value of ${rule.trigger.key}` : ''}
+                  value={entityText}
+                  onInput={(e) => setEntityText(e.currentTarget.value)}
+                  onChange={(e) => setEntityKey(e.currentTarget.value.trim())}
+                />
+              </div>
+            ) : null}
             <button type="button" class="button button--secondary" onClick={() => void refresh()}>
               Refresh
             </button>
@@ -165,8 +186,20 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
           </p>
           {loaded && all.length === 0 ? (
             <div class="empty">
-              <h2>No runs yet</h2>
-              <p>A run starts when a matching event arrives. Publish a test event to see one.</p>
+              {entityKey ? (
+                <>
+                  <h2>No runs for this entity</h2>
+                  <p>
+                    No run of this rule has the entity key <code>{entityKey}</code>
+                    {status ? ` with the status ${status}` : ''}.
+                  </p>
+                </>
+              ) : (
+                <>
+                  <h2>No runs yet</h2>
+                  <p>A run starts when a matching event arrives. Publish a test event to see one.</p>
+                </>
+              )}
             </div>
           ) : (
             <ol class="run-list">
@@ -199,6 +232,14 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
                           <code>{trigger.triggeringEvent.id}</code>
                         </dd>
                       </div>
+                      {trigger.entityKey !== undefined ? (
+                        <div>
+                          <dt>Entity</dt>
+                          <dd class="break">
+                            <code>{trigger.entityKey}</code>
+                          </dd>
+                        </div>
+                      ) : null}
                     </dl>
                     <div class="run__actions">
                       <button
@@ -223,6 +264,7 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
                       ) : null}
                     </div>
                   </div>
+                  <RunWhy trigger={trigger} />
                   {rowError[trigger.id] ? (
                     <p class="field__error" role="alert">
                       {rowError[trigger.id]}
@@ -247,4 +289,10 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
       </div>
     </div>
   );
+}
+
+/** Why a keyed run was cancelled, replaced or skipped, or that a cancel waits for it: in the run's row, without opening its history. */
+function RunWhy({ trigger }: { trigger: Trigger }) {
+  const why = cancelRequestedText(trigger) ?? runEndReason(trigger);
+  return why ? <p class="run__why">{why}</p> : null;
 }

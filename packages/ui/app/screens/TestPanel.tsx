@@ -6,6 +6,7 @@ import { DryRunView } from '../components/DryRunView.js';
 import { formatDateTime } from '../format.js';
 import type { FormIssue } from '../model/rule-form.js';
 import type { PathIssue } from '../model/form-fields.js';
+import { readsCurrentState } from '../model/entity-form.js';
 import { isJsonObject, parseJson, prettyJson, type JsonObject } from '../model/json.js';
 
 interface TestPanelProps {
@@ -38,6 +39,9 @@ export function TestPanel({ api, doc, localIssues, saved, dirty, eventName, even
   const [sampleText, setSampleText] = useState('');
   const [touched, setTouched] = useState(false);
   const [sampleError, setSampleError] = useState<string | null>(null);
+  /** Current state for facts the rule reads at fire time, as the engine's loaders would answer (JSON object, fact → value). */
+  const [currentText, setCurrentText] = useState('');
+  const [currentError, setCurrentError] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
   const [result, setResult] = useState<{ dryRun: DryRunOk; name: string; warnings: PathIssue[] } | null>(null);
   const [message, setMessage] = useState<{ tone: 'danger' | 'warning'; text: string } | null>(null);
@@ -77,6 +81,7 @@ export function TestPanel({ api, doc, localIssues, saved, dirty, eventName, even
   }, [eventName, eventTypes, touched]);
 
   const sampleName = choices.find((c) => c.id === choice)?.name ?? eventName;
+  const readsCurrent = readsCurrentState(doc['evaluate']);
 
   const pick = (id: string) => {
     setChoice(id);
@@ -95,12 +100,23 @@ export function TestPanel({ api, doc, localIssues, saved, dirty, eventName, even
       return;
     }
     setSampleError(null);
+    let current: JsonObject | undefined;
+    if (readsCurrent && currentText.trim() !== '') {
+      const parsedCurrent = parseJson(currentText);
+      if (!parsedCurrent.ok || !isJsonObject(parsedCurrent.value)) {
+        setCurrentError(parsedCurrent.ok ? 'The current state must be a JSON object: fact name → value.' : `The current state is not valid JSON: ${parsedCurrent.message}`);
+        document.getElementById('sample-current')?.focus();
+        return;
+      }
+      current = parsedCurrent.value;
+    }
+    setCurrentError(null);
     if (localIssues.length > 0) {
       onIssues([]);
       setMessage({ tone: 'warning', text: 'Fix the problems listed at the top of the rule first, then run the test again.' });
       return;
     }
-    const sample = { payload: parsed.value, name: sampleName || eventName };
+    const sample = { payload: parsed.value, name: sampleName || eventName, ...(current ? { current } : {}) };
     setRunning(true);
     try {
       if (saved && !dirty) {
@@ -168,6 +184,31 @@ export function TestPanel({ api, doc, localIssues, saved, dirty, eventName, even
           </p>
         ) : null}
       </div>
+      {readsCurrent ? (
+        <div class={`field${currentError ? ' field--invalid' : ''}`}>
+          <label for="sample-current" class="field__label">
+            Current state (JSON, optional)
+          </label>
+          <p id="sample-current-hint" class="field__hint">
+            The rule reads facts as they are when it fires. Give them here, fact by fact (<code>{'{ "job": { ... } }'}</code>), to see what it would do now; facts left out keep the event's value.
+          </p>
+          <textarea
+            id="sample-current"
+            class="code"
+            rows={6}
+            spellcheck={false}
+            value={currentText}
+            aria-invalid={currentError ? 'true' : undefined}
+            aria-describedby={currentError ? 'sample-current-hint sample-current-error' : 'sample-current-hint'}
+            onInput={(e) => setCurrentText(e.currentTarget.value)}
+          />
+          {currentError ? (
+            <p id="sample-current-error" class="field__error">
+              {currentError}
+            </p>
+          ) : null}
+        </div>
+      ) : null}
       <button type="button" class="button button--primary button--block" onClick={() => void run()} disabled={running}>
         {running ? 'Testing…' : 'Run test'}
       </button>

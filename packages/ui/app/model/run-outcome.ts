@@ -1,0 +1,33 @@
+import type { HistoryEntry, Trigger } from '../api/types.js';
+
+/**
+ * Why another event or run ended this one, in words, from one history entry: the event that
+ * cancelled it, the run that superseded it, or the waiting run it was stale or skipped for. Null for
+ * entries that name neither.
+ */
+export function otherRunText(entry: HistoryEntry): string | null {
+  const event = entry.event ? `${entry.event.name} (${entry.event.id})` : null;
+  const run = entry.triggerId ? `the run ${entry.triggerId}` : 'another run';
+  if (entry.outcome === 'cancelled' && event) return `Cancelled by the event ${event}.`;
+  if (entry.outcome === 'superseded' && entry.reason === 'stale') return `Not run: ${run} was already waiting with a newer event for this entity.`;
+  if (entry.outcome === 'superseded') return `Replaced by ${run}, for a newer event${event ? ` ${event}` : ''}.`;
+  if (entry.outcome === 'skipped' && entry.reason === 'pending-exists') return `Not run: ${run} was already waiting for this entity.`;
+  return null;
+}
+
+/** Why a finished run of a keyed rule ended, from its newest entry that says; null otherwise. */
+export function runEndReason(trigger: Trigger): string | null {
+  if (trigger.status !== 'cancelled' && trigger.status !== 'skipped') return null;
+  for (const entry of [...trigger.executionHistory].reverse()) {
+    const text = otherRunText(entry);
+    if (text) return text;
+  }
+  return null;
+}
+
+/** A cancel that waits for the run being processed: it stops before its next action not yet sent. */
+export function cancelRequestedText(trigger: Trigger): string | null {
+  const requested = trigger.cancelRequested;
+  if (!requested) return null;
+  return `Cancel requested by the event ${requested.event.name} (${requested.event.id}): the run stops before its next action not yet sent.`;
+}
