@@ -49,6 +49,7 @@ describe('current state at fire time', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({ accountId: ACCOUNT, fact: 'job', entityKey: 'job-1', event: { id: 'e1', name: 'job.status.changed' }, trigger: { id: trigger?.id } });
     expect(calls[0]?.signal).toBeInstanceOf(AbortSignal);
+    expect(calls[0]?.trigger).not.toHaveProperty('leaseToken');
   });
 
   it('templates render the current value; facts evaluated on the event keep theirs', async () => {

@@ -136,7 +136,9 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
     const toLoad = factsToLoad(rule, eventPayload, hasLoader);
     if (toLoad.length > 0) {
       // A throw or a timeout propagates: the claim loop retries it as an infrastructure failure.
-      const current = await loadCurrentFacts(trigger, toLoad, loaders, ctx.factTimeoutMs ?? 5_000, ctx.clock);
+      // Loaders are user code: they see the trigger, not the lease token that proves this worker holds it.
+      const { leaseToken: _lease, ...visible } = trigger;
+      const current = await loadCurrentFacts(visible, toLoad, loaders, ctx.factTimeoutMs ?? 5_000, ctx.clock);
       if (!current.ok) {
         ctx.logger.info({ triggerId: trigger.id, accountId: trigger.accountId, ruleId: trigger.ruleId, fact: current.missing, entityKey: trigger.entityKey }, 'fact loader found no entity; trigger skipped');
         return finish('skipped', { reason: ENTITY_MISSING, ruleVersion: rule.version });
