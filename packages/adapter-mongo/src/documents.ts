@@ -55,9 +55,9 @@ export interface TriggerDocument {
   cancelRequested?: { event: { id: string; name: string }; at: Date } | undefined;
   /**
    * Keyed triggers inserted with a concurrency mode, while they hold their (account, rule, entityKey)'s
-   * pending slot ({@link pendingSlotOf}): a settled pending holder has both `pendingSlot` and
-   * `slotLatch`; during a supersede the two pass from the old trigger to the new one one at a time
-   * (see pending-slot.ts). Each has a sparse unique index. Never leave the store.
+   * pending slot ({@link pendingSlotOf}): a trigger that took a free slot has both fields, a successor
+   * of a supersede the one its predecessor gave up (see pending-slot.ts). Each has a sparse unique
+   * index. Never leave the store.
    */
   pendingSlot?: string | undefined;
   slotLatch?: string | undefined;

@@ -2,7 +2,7 @@ import { ObjectId, type Collection } from 'mongodb';
 import { AutomationError, type HistoryEntry, type InsertedTrigger, type NewTrigger, type TriggerConcurrency, type TriggerStatus } from '@crm-automation/core';
 import { pendingSlotOf, toTrigger, type TriggerDocument } from './documents.js';
 import { expireAtFor, type ResolvedRetention } from './retention.js';
-import { completeHandover, settleSlot } from './pending-slot.js';
+import { completeHandover, handoverFields, settleSlot } from './pending-slot.js';
 import { isDuplicateKey } from './write-errors.js';
 
 /*
@@ -145,15 +145,16 @@ export async function settleKeyedTrigger(ctx: KeyedInsertContext, doc: TriggerDo
     const firstEventAt = pending.firstEventAt ?? pending.triggeringEvent.timestamp;
     const cap = concurrency.maxWaitMs === undefined ? undefined : firstEventAt.getTime() + concurrency.maxWaitMs;
     const evaluateAt = cap !== undefined && cap < candidate.evaluateAt.getTime() ? new Date(cap) : candidate.evaluateAt;
-    // Step 2's document: pending, holding the latch only until P has let go of the slot.
-    const { pendingSlot: _slot, ...fields } = candidate;
-    const successor: TriggerDocument = { ...fields, firstEventAt, evaluateAt, slotLatch: slot };
+    // Step 2's document: pending, holding the field P gives up (pending-slot.ts).
+    const { keep, give } = handoverFields(pending);
+    const { pendingSlot: _slot, slotLatch: _latch, ...fields } = candidate;
+    const successor: TriggerDocument = { ...fields, firstEventAt, evaluateAt, [give]: slot };
     const cancelledExpireAt = expireAtFor(retention, 'cancelled', now);
     const from = await triggers.findOneAndUpdate(
-      { _id: pending._id, status: 'pending', pendingSlot: slot, slotLatch: slot, handover: { $exists: false } },
+      { _id: pending._id, status: 'pending', handover: { $exists: false }, [keep]: slot, [give]: pending[give] ?? { $exists: false } },
       {
         $set: { status: 'cancelled', updatedAt: now, handover: successor, ...(cancelledExpireAt ? { expireAt: cancelledExpireAt } : {}) },
-        $unset: { slotLatch: '' },
+        $unset: { [give]: '' },
         $push: { executionHistory: { outcome: 'superseded', reason: 'superseded', triggerId: successor._id.toHexString(), event, at: now, attempt: pending.attempt } },
       },
       { returnDocument: 'after' },

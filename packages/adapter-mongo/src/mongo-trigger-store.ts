@@ -135,12 +135,13 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
       }
       const existing = duplicates.size > 0 ? await existingTriggers(batch.filter((_, i) => duplicates.has(i))) : new Map<string, TriggerDocument>();
       const results: (InsertedTrigger | undefined)[] = docs.map((doc, i) => {
-        const keyed = batch[i]?.concurrency !== undefined && doc.pendingSlot !== undefined;
+        // Keyed triggers say what the insert did; unkeyed ones answer exactly as before issue 16.
+        const keyed = doc.entityKey !== undefined;
         if (!duplicates.has(i)) return keyed ? { trigger: toTrigger(doc), created: true, outcome: 'created' } : { trigger: toTrigger(doc), created: true };
         const found = existing.get(intakeKey(doc.accountId, doc.triggeringEvent.id, doc.ruleId));
         if (found) return keyed ? redelivered(found) : { trigger: toTrigger(found), created: false };
         // Refused by the pending slot, not as a redelivery: decided below, one trigger at a time per slot.
-        if (keyed) return undefined;
+        if (doc.pendingSlot !== undefined) return undefined;
         throw new AutomationError('CRM_ERR_TRIGGER_NOT_FOUND', `trigger for event ${doc.triggeringEvent.id} was reported as existing but is gone; retry the intake`, { retryable: true });
       });
       await settleKeyedTriggers({ triggers, retention }, batch, docs, results, now);

@@ -9,13 +9,13 @@ import { isDuplicateKey } from './write-errors.js';
  *
  * Two sparse unique indexes, on `pendingSlot` and on `slotLatch`. A trigger that takes a free slot
  * (intake's insert) carries the slot value in BOTH fields, so it is refused while any document holds
- * either. A settled holder is a `pending` trigger with both. Supersede (P → T) is a hand-over-hand:
- * 1. P: `pending`, both fields, no hand-over → `cancelled`, keeps `pendingSlot`, drops `slotLatch`,
- *    and carries T's whole document in `handover` (one compare-and-set write).
- * 2. T inserted `pending` with `slotLatch` only (nobody else can hold the latch: new triggers need both
- *    fields and P still holds `pendingSlot`).
- * 3. P drops `pendingSlot` and `handover` (T's latch still keeps new triggers out).
- * 4. T takes `pendingSlot`: settled.
+ * either. The holder is the `pending` trigger with one or both of them and no hand-over under way.
+ * Supersede (P → T) is hand-over-hand:
+ * 1. P (`pending`, no hand-over, its fields as read) → `cancelled`; it keeps one field (`pendingSlot`
+ *    if it has it), drops the other, and carries T's whole document in `handover` (one compare-and-set).
+ * 2. T is inserted `pending` holding the other field (free: P dropped it, new triggers need both and
+ *    are refused by P's, and no other hand-over can start from a trigger that is handing over).
+ * 3. P drops its field and `handover`. T holds one field: the holder.
  * At every moment some document holds one of the two fields, so no intake ever sees the slot free in
  * the middle of a supersede. Every step is idempotent and P carries all that is needed, so any
  * process that meets an unfinished hand-over (another intake, a cancel) finishes it itself: a
@@ -33,15 +33,19 @@ export function contended(slot: string): AutomationError {
   return new AutomationError('CRM_ERR_TRIGGER_STATE', `the pending trigger of ${slot} kept changing while it was read; retry`, { retryable: true });
 }
 
+/** The field a holder keeps while it hands over (step 1), and so the one its successor takes. */
+export function handoverFields(holder: TriggerDocument): { keep: 'pendingSlot' | 'slotLatch'; give: 'pendingSlot' | 'slotLatch' } {
+  return holder.pendingSlot !== undefined ? { keep: 'pendingSlot', give: 'slotLatch' } : { keep: 'slotLatch', give: 'pendingSlot' };
+}
+
 /**
- * Finishes steps 2-4 of the hand-over `from` carries. Resolves to the existing trigger of the
+ * Finishes steps 2-3 of the hand-over `from` carries. Resolves to the existing trigger of the
  * successor's event when that event turned out to be stored already under another id (its redelivery
  * got in through another path): then P's history is pointed at it and the slot is simply released.
  */
 export async function completeHandover(triggers: Collection<TriggerDocument>, from: TriggerDocument): Promise<TriggerDocument | undefined> {
   const successor = from.handover;
-  const slot = from.pendingSlot;
-  if (!successor || slot === undefined) return undefined;
+  if (!successor) return undefined;
   let sameEvent: TriggerDocument | undefined;
   try {
     await triggers.insertOne(successor);
@@ -50,7 +54,7 @@ export async function completeHandover(triggers: Collection<TriggerDocument>, fr
     // Already inserted (by the superseder or a helper), or its event already has a trigger of its own.
     if (!(await triggers.findOne({ _id: successor._id }, { projection: { _id: 1 } }))) {
       const existing = await triggers.findOne({ accountId: successor.accountId, 'triggeringEvent.id': successor.triggeringEvent.id, ruleId: successor.ruleId });
-      if (!existing) throw contended(slot);
+      if (!existing) throw contended(from.pendingSlot ?? from.slotLatch ?? String(from._id));
       sameEvent = existing;
       await triggers.updateOne(
         { _id: from._id },
@@ -59,24 +63,13 @@ export async function completeHandover(triggers: Collection<TriggerDocument>, fr
       );
     }
   }
-  await triggers.updateOne({ _id: from._id, 'handover._id': successor._id }, { $unset: { pendingSlot: '', handover: '' } });
-  if (!sameEvent) await takeSlot(triggers, successor._id, slot);
+  await triggers.updateOne({ _id: from._id, 'handover._id': successor._id }, { $unset: { ...SLOT_FIELDS, handover: '' } });
   return sameEvent;
 }
 
-/** Step 4: a pending latch holder takes `pendingSlot` too (no match once it left `pending`). */
-async function takeSlot(triggers: Collection<TriggerDocument>, _id: TriggerDocument['_id'], slot: string): Promise<void> {
-  try {
-    await triggers.updateOne({ _id, status: 'pending', slotLatch: slot, pendingSlot: { $exists: false } }, { $set: { pendingSlot: slot } });
-  } catch (error) {
-    // Only a hand-over still releasing the field can hold it; the next settle tries again.
-    if (!isDuplicateKey(error)) throw error;
-  }
-}
-
 /**
- * The settled pending holder of `slot`, or null when the slot is free, after finishing whatever
- * hand-over is under way. Reads by both indexed fields (at most two documents).
+ * The pending holder of `slot`, or null when the slot is free, after finishing whatever hand-over is
+ * under way. Reads by both indexed fields (at most two documents).
  */
 export async function settleSlot(triggers: Collection<TriggerDocument>, slot: string): Promise<TriggerDocument | null> {
   for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -87,15 +80,10 @@ export async function settleSlot(triggers: Collection<TriggerDocument>, slot: st
       await completeHandover(triggers, handingOver);
       continue;
     }
-    const settled = holders.find((h) => h.status === 'pending' && h.pendingSlot === slot && h.slotLatch === slot);
-    if (settled) return settled;
-    for (const h of holders) {
-      if (h.status !== 'pending') await triggers.updateOne({ _id: h._id, status: h.status, handover: { $exists: false } }, { $unset: SLOT_FIELDS });
-      else if (h.slotLatch === slot) await takeSlot(triggers, h._id, slot);
-      else await triggers.updateOne({ _id: h._id, status: 'pending', pendingSlot: slot, slotLatch: { $exists: false }, handover: { $exists: false } }, { $set: { slotLatch: slot } }).catch((error: unknown) => {
-        if (!isDuplicateKey(error)) throw error;
-      });
-    }
+    const holder = holders.find((h) => h.status === 'pending');
+    if (holder) return holder;
+    // Only a write that forgot the slot fields could leave them on a trigger that is not pending.
+    for (const h of holders) await triggers.updateOne({ _id: h._id, status: h.status, handover: { $exists: false } }, { $unset: SLOT_FIELDS });
   }
   throw contended(slot);
 }

@@ -86,7 +86,7 @@ describe('mongo keyed triggers: the pending slot', () => {
     expect((await store.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort()).toEqual(['deliveries', 'pending_triggers', 'rules']);
   });
 
-  it('holds the slot on the pending trigger only (both fields), hands it over on supersede, frees it on claim; none of it leaves the store', async () => {
+  it('holds the slot on the pending trigger only (both fields when it found the slot free), hands it over on supersede, frees it on claim; none of it leaves the store', async () => {
     const [store] = await openStores(0);
     const unkeyedMode = await insertOne(store, keyed('e_all', 0, { delayMs: 0 }), T0);
     const first = await insertOne(store, keyed('e_1', 0, { concurrency: SUPERSEDE, delayMs: 0 }), T0);
@@ -99,10 +99,18 @@ describe('mongo keyed triggers: the pending slot', () => {
     expect(second).toMatchObject({ outcome: 'superseded', pendingTriggerId: first.trigger.id });
     state = await slotState(store, 'job_1');
     expect(state.slotHolders.map((d) => d._id.toHexString())).toEqual([second.trigger.id]);
+    // The successor holds the field its predecessor gave up; the predecessor holds nothing.
+    expect(state.slotHolders[0]).toMatchObject({ slotLatch: JSON.stringify([ACCOUNT, RULE, 'job_1']) });
+    expect(state.slotHolders[0]?.pendingSlot).toBeUndefined();
     expect(state.handovers).toEqual([]);
+    // A third event: the field alternates back.
+    const third = await insertOne(store, keyed('e_3', MINUTE + 1, { concurrency: SUPERSEDE, delayMs: 0 }), at(MINUTE));
+    expect(third).toMatchObject({ outcome: 'superseded', pendingTriggerId: second.trigger.id });
+    state = await slotState(store, 'job_1');
+    expect(state.slotHolders.map((d) => [d._id.toHexString(), d.pendingSlot !== undefined, d.slotLatch !== undefined])).toEqual([[third.trigger.id, true, false]]);
 
     const claimed = await store.claimDueTriggers({ now: at(2 * MINUTE), limit: 10, leaseMs: 30_000, owner: 'w' });
-    expect(claimed.map((c) => c.id).sort()).toEqual([unkeyedMode.trigger.id, second.trigger.id].sort());
+    expect(claimed.map((c) => c.id).sort()).toEqual([unkeyedMode.trigger.id, third.trigger.id].sort());
     expect((await slotState(store, 'job_1')).slotHolders).toEqual([]);
 
     const seen = [second.trigger, ...claimed, ...(await store.listTriggers(ACCOUNT, { entityKey: 'job_1' })).items, await store.getTrigger(ACCOUNT, first.trigger.id)];
@@ -251,7 +259,7 @@ describe('mongo keyed triggers: concurrent intake through separate MongoClients'
       expect(state.handovers).toEqual([]);
       // Whatever holds the slot is the one pending trigger.
       expect(state.slotHolders.map((d) => d._id.toHexString())).toEqual(state.pending.map((d) => d._id.toHexString()));
-      for (const d of state.slotHolders) expect([d.pendingSlot, d.slotLatch]).toEqual([JSON.stringify([ACCOUNT, RULE, entityKey]), JSON.stringify([ACCOUNT, RULE, entityKey])]);
+      for (const d of state.slotHolders) expect([d.pendingSlot, d.slotLatch]).toContain(JSON.stringify([ACCOUNT, RULE, entityKey]));
     }
     const all = await slotState(stores[0] as MongoStore, entityKey);
     expect(all.docs).toHaveLength(48);
