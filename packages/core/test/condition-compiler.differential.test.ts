@@ -1,8 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { designDocRules, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 import { ConditionEvaluationDeferred, compileConditions } from '../src/rules/condition-compiler.js';
-import type { OperatorFn } from '../src/rules/operators.js';
+import { BUILT_IN_OPERATORS, type OperatorFn } from '../src/rules/operators.js';
 import { CUSTOM_OPERATORS, conditionTree, payload } from './condition-compiler.arbitraries.js';
+import { collectRepositoryConditions, operatorsNamed, payloadFor } from './condition-compiler.repository-rules.js';
 import { compile, compiledOutcomes, difference, hasPresentOperator, referenceOutcomes, registeredOperators, type Outcome } from './condition-compiler.harness.js';
 
 /*
@@ -13,6 +15,7 @@ import { compile, compiledOutcomes, difference, hasPresentOperator, referenceOut
 
 const SCALE = Number(process.env['CONDITION_COMPILER_RUNS'] ?? '1');
 const PAYLOADS_PER_TREE = 4;
+const BUILT_IN_NAMES = new Set<string>(BUILT_IN_OPERATORS);
 
 interface Tally {
   cases: number;
@@ -152,5 +155,71 @@ describe('compiled conditions, what they refuse', () => {
     expect(() => compiled.evaluate(new (class Payload { a = 1 })() as unknown as Record<string, unknown>)).toThrow(ConditionEvaluationDeferred);
     const [emptyKey] = await referenceOutcomes(conditions, new Map(), [{ '': 1, a: 1 }]);
     expect(emptyKey).toEqual({ kind: 'error', message: expect.stringContaining('factId required') as string });
+  });
+});
+
+describe("compiled conditions against json-rules-engine, the repository's rules", () => {
+  const agree = async (conditions: unknown, payloads: Array<Record<string, unknown>>, custom: ReadonlyMap<string, OperatorFn> = new Map()) => {
+    const reference = await referenceOutcomes(conditions, custom, payloads);
+    const compiled = compiledOutcomes(compile(conditions, custom), payloads);
+    return { reference, diff: difference(payloads, reference, compiled) };
+  };
+
+  it("gives the design doc's rules their verdicts and traces", async () => {
+    const { doneJob, highValueJob } = designDocRules.payloads;
+    const { assignedTechnician: _technician, ...unassigned } = doneJob.job;
+    const technician = await agree(technicianSmsRule.conditions, [
+      doneJob,
+      { job: { ...doneJob.job, status: 'Scheduled' } },
+      { job: unassigned },
+      { job: { ...doneJob.job, assignedTechnician: { name: 'Jane Doe', phone: null } } },
+      { job: 'not an object' },
+      {},
+    ]);
+    expect(technician.diff).toBeNull();
+    expect(technician.reference.map((o) => o.kind === 'result' && o.matched)).toEqual([true, false, true, false, false, false]);
+    const highValue = await agree(highValueJobRule.conditions, [
+      highValueJob(2500, 'Commercial'),
+      highValueJob(2000, 'Commercial'),
+      highValueJob(1999.99, 'Commercial'),
+      highValueJob(2500, 'Residential'),
+      highValueJob('2500' as unknown as number, 'Commercial'),
+      highValueJob(Number.NaN, 'Commercial'),
+      { job: { total: 5000 } },
+    ]);
+    expect(highValue.diff).toBeNull();
+    expect(highValue.reference.map((o) => o.kind === 'result' && o.matched)).toEqual([true, true, false, false, true, false, false]);
+  });
+
+  it('agrees on every rule literal of the tests, examples and docs', { timeout: 300_000 }, async () => {
+    const collection = collectRepositoryConditions();
+    const fallbacks: string[] = [];
+    let compared = 0;
+    let cases = 0;
+    for (const { where, conditions } of collection.found) {
+      const known = registeredOperators(CUSTOM_OPERATORS);
+      const custom = new Map<string, OperatorFn>(CUSTOM_OPERATORS);
+      // A custom operator of some test's own engine: any sync stand-in, the same on both sides.
+      for (const name of operatorsNamed(conditions)) if (!known.has(name) && !BUILT_IN_NAMES.has(name)) custom.set(name, (a, b) => a === b);
+      const compiled = compile(conditions, custom);
+      if (compiled.fallback !== undefined) {
+        fallbacks.push(`${where}: ${compiled.fallback}`);
+        continue;
+      }
+      compared += 1;
+      await fc.assert(
+        fc.asyncProperty(fc.array(payloadFor(conditions), { minLength: PAYLOADS_PER_TREE, maxLength: PAYLOADS_PER_TREE }), async (payloads) => {
+          const { diff } = await agree(conditions, payloads, custom);
+          if (diff) throw new Error(`${where}: compiled evaluation differs from json-rules-engine\n${diff}`);
+          cases += payloads.length;
+        }),
+        { numRuns: Math.round(25 * SCALE) },
+      );
+    }
+    console.info(`repository rule literals: ${collection.found.length} found in ${collection.files} files (${collection.notLiteral} computed, left out); ${compared} compared on ${cases} payloads; fallbacks:\n  ${fallbacks.join('\n  ')}`);
+    expect(collection.found.length).toBeGreaterThan(50);
+    expect(compared).toBeGreaterThan(collection.found.length * 0.8);
+    // The validator refuses every shape the compiler refuses: a fallback here is a test's invalid rule.
+    for (const fallback of fallbacks) expect(fallback).toMatch(/test\//);
   });
 });
