@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { checkOptions, DELIVERY_STATES, isAutomationError, optionKeys, TRIGGER_STATUSES, type DeliveryState, type TriggerStatus } from '@crm-automation/core';
+import { checkOptions, DELIVERY_STATES, isAutomationError, MAX_ENTITY_KEY_LENGTH, optionKeys, TRIGGER_STATUSES, type DeliveryState, type TriggerStatus } from '@crm-automation/core';
 import { createMemoryStore } from '@crm-automation/core/memory';
 import { CliError } from './cli-error.js';
 import { listDeadLetters, printDeadLetters, printReplay, replayDeadLetters, type DeadLetterSelection } from './commands/dead-letters.js';
@@ -63,9 +63,9 @@ function statuses(value: string, previous: TriggerStatus[] = []): TriggerStatus[
   return [...previous, ...(wanted as TriggerStatus[])];
 }
 
-/** An entity key as the engine stores it: a non-empty string of at most 256 characters. */
+/** An entity key as the engine stores it: a non-empty string of at most MAX_ENTITY_KEY_LENGTH characters. */
 function entityKey(value: string): string {
-  if (value.length === 0 || value.length > 256) throw new InvalidArgumentError('expected an entity key of 1 to 256 characters');
+  if (value.length === 0 || value.length > MAX_ENTITY_KEY_LENGTH) throw new InvalidArgumentError(`expected an entity key of 1 to ${MAX_ENTITY_KEY_LENGTH} characters`);
   return value;
 }
 

@@ -1,4 +1,4 @@
-import { DELIVERY_STATES, TRIGGER_STATUSES } from '@crm-automation/core';
+import { DELIVERY_STATES, MAX_ENTITY_KEY_LENGTH, TRIGGER_STATUSES } from '@crm-automation/core';
 import { z } from 'zod';
 
 /**
@@ -29,7 +29,7 @@ const statusList = z
   .pipe(z.array(z.enum(TRIGGER_STATUSES as [string, ...string[]])).min(1));
 
 /** A trigger's `entityKey`: the value of its rule's `trigger.key` in the event, as a string. */
-export const entityKey = z.string().min(1).max(256);
+export const entityKey = z.string().min(1).max(MAX_ENTITY_KEY_LENGTH);
 
 export const listTriggersQuery = z.strictObject({
   status: statusList.optional(),

@@ -1,4 +1,4 @@
-import { checkJsonShape, checkOptions, DELIVERY_STATES, formatPath, MAX_JSON_DEPTH, optionKeys, positiveIntOption, TRIGGER_STATUSES, type AutomationEngine, type DeliveryAdmin, type DeliveryState, type TriggerStatus } from '@crm-automation/core';
+import { checkJsonShape, checkOptions, DELIVERY_STATES, formatPath, MAX_ENTITY_KEY_LENGTH, MAX_JSON_DEPTH, optionKeys, positiveIntOption, TRIGGER_STATUSES, type AutomationEngine, type DeliveryAdmin, type DeliveryState, type TriggerStatus } from '@crm-automation/core';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
@@ -40,7 +40,7 @@ const listBody = z.strictObject({
     .strictObject({
       status: z.array(z.enum(TRIGGER_STATUSES as [TriggerStatus, ...TriggerStatus[]])).min(1).optional(),
       ruleId: id.optional(),
-      entityKey: z.string().min(1).max(256).optional(),
+      entityKey: z.string().min(1).max(MAX_ENTITY_KEY_LENGTH).optional(),
       from: isoDate.optional(),
       to: isoDate.optional(),
       limit: z.number().int().min(1).max(500).optional(),
