@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createAutomationEngine, type EngineEvents, type Logger, type RuleInput } from '@crm-automation/core';
+import { createAutomationEngine, type EngineEvents, type Logger, type Rule, type RuleInput, type TriggerStore } from '@crm-automation/core';
 import { createManualClock, createRecordingChannel } from '@crm-automation/core/doubles';
-import { createMemoryStore } from '@crm-automation/core/memory';
+import { createMemoryStore, createMemoryTriggerStore } from '@crm-automation/core/memory';
 import { technicianSmsRule } from '@crm-automation/testing';
 
 const ACCOUNT = 'acc_1';
@@ -248,5 +248,36 @@ describe('cancel on a later event', () => {
     const [run] = await statusChanged('e1', 'Done', 0);
     await engine.ingest({ id: 'e2', name: 'job.deleted', accountId: ACCOUNT, payload: { jobId: 'job-1' }, timestamp: at(1_000) }, { rules: [rule] });
     expect((await engine.triggers.get(ACCOUNT, run?.id ?? ''))?.status).toBe('cancelled');
+  });
+
+  it('cancelOn conditions that cannot be evaluated cancel nothing, are logged, and do not refuse the event', async () => {
+    const clock = createManualClock(START);
+    const { logger, lines } = recordingLogger();
+    const engine = createAutomationEngine({ store: createMemoryStore(), clock, logger, channels: { sms: createRecordingChannel() }, operators: { explodes: () => { throw new Error('boom'); } } });
+    await engine.rules.create(ACCOUNT, { ...cancelling, cancelOn: [{ eventName: 'job.deleted', key: '$.jobId', conditions: { all: [{ fact: 'jobId', operator: 'explodes', value: 1 }] } }] });
+    const [run] = await engine.ingest({ id: 'e1', name: 'job.status.changed', accountId: ACCOUNT, payload: job('Done'), timestamp: at(0) });
+    const deleted = await engine.ingest({ id: 'e2', name: 'job.deleted', accountId: ACCOUNT, payload: { jobId: 'job-1' }, timestamp: at(1_000) });
+    expect(deleted.summary?.cancelled).toBe(0);
+    expect((await engine.triggers.get(ACCOUNT, run?.id ?? ''))?.status).toBe('pending');
+    expect(lines.find((l) => l.level === 'error' && l.message.includes('cancelOn conditions could not be evaluated'))?.fields).toMatchObject({ ruleId: run?.ruleId, cancelOn: 0, error: { code: 'CRM_ERR_EVALUATION' } });
+  });
+
+  it('a cancelOn rule from another source on a store that cannot cancel: logged as an error, the event still starts its runs', async () => {
+    const clock = createManualClock(START);
+    const { logger, lines } = recordingLogger();
+    const { cancelTriggers: _cannot, ...rest } = createMemoryTriggerStore();
+    const triggerStore: TriggerStore = rest;
+    const now = new Date(START);
+    const saved: Rule = { ...cancelling, id: 'r1', accountId: ACCOUNT, enabled: true, version: 1, createdAt: now, updatedAt: now };
+    const engine = createAutomationEngine({
+      triggerStore,
+      ruleSource: { findRulesForEvent: async () => [saved], getRule: async () => saved },
+      clock,
+      logger,
+      channels: { sms: createRecordingChannel() },
+    });
+    const triggers = await engine.ingest({ id: 'e1', name: 'job.status.changed', accountId: ACCOUNT, payload: job('Open'), timestamp: at(0) });
+    expect(triggers.summary).toMatchObject({ created: 1, cancelled: 0 });
+    expect(lines.some((l) => l.level === 'error' && l.message.includes('cannot cancel triggers'))).toBe(true);
   });
 });
