@@ -2,8 +2,7 @@ import { inspect, isDeepStrictEqual } from 'node:util';
 import type { Rule } from '../src/rules/rule.js';
 import { compileRule } from '../src/rules/compiled-rule.js';
 import { ConditionEvaluationDeferred, compileConditions, type CompiledConditions } from '../src/rules/condition-compiler.js';
-import * as operatorsModule from '../src/rules/operators.js';
-import type { OperatorFn } from '../src/rules/operators.js';
+import { CORE_OPERATOR_FNS, type OperatorFn } from '../src/rules/operators.js';
 import type { ConditionTrace } from '../src/scheduling/trigger.js';
 
 /*
@@ -17,17 +16,10 @@ export type Outcome =
   /** The evaluator sent the caller to json-rules-engine (ConditionEvaluationDeferred). */
   | { kind: 'deferred'; message: string };
 
-/**
- * Operators compiled-rule.ts registers besides json-rules-engine's: core's (`present`, issue 16, read
- * from operators.ts when it is there), then the engine's custom ones.
- */
+/** Every operator name a rule may use with `custom`: core's (`present`) and the custom ones. */
 export function registeredOperators(custom: ReadonlyMap<string, OperatorFn>): ReadonlyMap<string, OperatorFn> {
-  const core = (operatorsModule as unknown as Record<string, unknown>)['CORE_OPERATOR_FNS'];
-  const coreOperators = core instanceof Map ? (core as ReadonlyMap<string, OperatorFn>) : new Map<string, OperatorFn>();
-  return new Map([...coreOperators, ...custom]);
+  return new Map([...CORE_OPERATOR_FNS, ...custom]);
 }
-
-export const hasPresentOperator = (): boolean => registeredOperators(new Map()).has('present');
 
 function ruleOf(conditions: unknown): Rule {
   return {
@@ -61,7 +53,7 @@ export async function referenceOutcomes(conditions: unknown, custom: ReadonlyMap
 }
 
 export function compile(conditions: unknown, custom: ReadonlyMap<string, OperatorFn>): CompiledConditions {
-  return compileConditions(structuredClone(conditions), { operators: registeredOperators(custom) });
+  return compileConditions(structuredClone(conditions), { operators: custom });
 }
 
 /** The compiled evaluator's outcomes; throws when it falls back, since the case was meant to compile. */

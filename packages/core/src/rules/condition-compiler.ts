@@ -1,7 +1,7 @@
 import type { ConditionTrace } from '../scheduling/trigger.js';
 import { OperatorTable, type OperatorEvaluation } from './condition-operators.js';
 import { resolvePath } from './json-path.js';
-import type { OperatorFn } from './operators.js';
+import { CORE_OPERATOR_FNS, type OperatorFn } from './operators.js';
 
 /**
  * A rule's condition tree compiled once into a synchronous function over the facts, giving the verdict
@@ -40,8 +40,9 @@ export type CompiledConditions =
 
 export interface ConditionCompilerOptions {
   /**
-   * The operators registered on the rule's json-rules-engine besides its built-ins, in registration
-   * order (core's, then the engine's custom ones): the same map compiled-rule.ts passes to `addOperator`.
+   * The engine's custom operators, the map compiled-rule.ts registers on json-rules-engine after
+   * json-rules-engine's built-ins and core's ({@link CORE_OPERATOR_FNS}, such as `present`), in that
+   * order: a custom operator replaces a built-in or core operator of the same name.
    */
   operators: ReadonlyMap<string, OperatorFn>;
 }
@@ -268,9 +269,10 @@ function traceFactories(path: string, fact: string, factPath: string | undefined
 
 const tables = new WeakMap<ReadonlyMap<string, OperatorFn>, OperatorTable>();
 
+/** One table per engine's operators, so that rules share resolved (decorated) operators. */
 function operatorTable(operators: ReadonlyMap<string, OperatorFn>): OperatorTable {
   let table = tables.get(operators);
-  if (!table) tables.set(operators, (table = new OperatorTable(operators)));
+  if (!table) tables.set(operators, (table = new OperatorTable(new Map([...CORE_OPERATOR_FNS, ...operators]))));
   return table;
 }
 
