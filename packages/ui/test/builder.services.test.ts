@@ -247,14 +247,15 @@ describe('Automation Builder in Chromium', () => {
     expect(await result.locator('.rendered').textContent()).toContain('+15557654321');
     await expectNoSeriousViolations(page, 'editor with dry-run result');
 
-    // A job without the technician's phone passes the conditions, but the SMS would fail: a warning.
+    // A job without the technician's phone passes the conditions (`notEqual: null` passes for an absent
+    // field), and the missing recipient would skip the run: a warning.
     const payload = page.getByLabel('Event payload (JSON)');
     const sample = JSON.parse(await payload.inputValue()) as { job: { assignedTechnician: Record<string, unknown> } };
     delete sample.job.assignedTechnician['phone'];
     await payload.fill(JSON.stringify(sample, null, 2));
     await page.getByRole('button', { name: 'Run test' }).click();
     const warning = await visible(page.locator('.verdict--warning'));
-    expect(await warning.textContent()).toContain('Warning: Conditions pass, but the action would fail: 0 actions would be sent at ');
+    expect(await warning.textContent()).toContain('Warning: Conditions pass, but a recipient is missing from this event: the run would be skipped, nothing sent at ');
     expect(await page.locator('.command--error').textContent()).toContain('recipient resolved to nothing');
     await expectNoSeriousViolations(page, 'editor with a dry run whose action would fail');
 
@@ -524,6 +525,75 @@ describe('Automation Builder in Chromium', () => {
     expect(await second.locator('.delivery__head').allTextContents()).toEqual(['Abandoned1. SMS · attempt 1', 'Accepted1. SMS · attempt 2']);
     expect(service.channels.sms.sent).toHaveLength(sentBefore + 1);
     await expectNoSeriousViolations(page, 'runs after resolving sends');
+  });
+
+  it('builds an entity-aware rule (entity key, debounce with a longest wait, a cancel event), placing the API’s refusals at their fields; runs say which run replaced which and filter by entity', async () => {
+    const smsBefore = service.channels.sms.calls.length;
+    await page.goto(`${service.uiUrl}rules/new`);
+    await visible(page.getByRole('heading', { name: 'New rule', level: 1 }));
+    await page.getByLabel('Name', { exact: true }).fill('Debounced job SMS');
+    await page.getByLabel('Event', { exact: true }).selectOption('job.status.changed');
+    await page.getByLabel('Wait', { exact: true }).fill('5');
+    await page.getByRole('button', { name: '+ SMS' }).click();
+    const sms = page.getByRole('region', { name: '1. SMS' });
+    await sms.getByLabel('Phone number').fill('+15557654321');
+    await sms.getByLabel('Message', { exact: true }).fill('Job {{job.number}} is done');
+
+    // Debounce without an entity key, and a longest wait shorter than the wait: both refused, at their fields.
+    await page.getByLabel('When a run for the same entity is already waiting').selectOption('supersede');
+    await page.getByLabel('Longest wait (optional)').fill('3');
+    await page.getByRole('button', { name: 'Save rule' }).click();
+    await visible(page.locator('.error-summary'));
+    const keyField = fieldId('trigger.key');
+    expect(await page.locator(`#${keyField}`).getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator(`#${keyField}-error`).textContent()).toContain('need');
+    expect(await page.locator(`#${fieldId('concurrency.maxWait')}-error`).textContent()).toContain('shorter than the delay');
+    await expectNoSeriousViolations(page, 'editor with entity validation errors');
+
+    await page.getByLabel('Entity key (optional)').fill('$.job.id');
+    await page.getByLabel('Longest wait (optional)').fill('15');
+    await page.getByRole('button', { name: '+ Cancel event' }).click();
+    await waitUntil(page, `document.activeElement?.id === ${JSON.stringify(fieldId('cancelOn[0].eventName'))}`);
+    await page.getByLabel('Cancel event 1').fill('job.reopened');
+    await page.locator('.error-summary').waitFor({ state: 'detached', timeout: WAIT });
+    await page.getByRole('button', { name: 'Save rule' }).click();
+    await page.waitForURL(/\/ui\/rules\/[^/]+$/);
+    const saved = (await rulesByName()).get('Debounced job SMS');
+    if (!saved) throw new Error('the entity rule was not saved');
+    expect(documentOf(saved)).toMatchObject({
+      trigger: { eventName: 'job.status.changed', key: '$.job.id' },
+      concurrency: { mode: 'supersede', maxWait: { value: 15, unit: 'minutes' } },
+      cancelOn: [{ eventName: 'job.reopened' }],
+    });
+    // Read back into the form as saved.
+    expect(await page.getByLabel('Entity key (optional)').inputValue()).toBe('$.job.id');
+    expect(await page.getByLabel('Cancel event 1').inputValue()).toBe('job.reopened');
+
+    // Two changes of job J-1 within the wait: the first run is replaced by the second.
+    const now = Date.now();
+    const job = (id: string) => ({ job: { id, number: `N-${id}`, status: 'Done' } });
+    await service.api('POST', '/events', { name: 'job.status.changed', id: 'ent-1', payload: job('J-1'), timestamp: new Date(now).toISOString() });
+    const second = await service.api<{ triggers: Array<{ id: string; ruleId: string }> }>('POST', '/events', { name: 'job.status.changed', id: 'ent-2', payload: job('J-1'), timestamp: new Date(now + 1_000).toISOString() });
+    await service.api('POST', '/events', { name: 'job.status.changed', id: 'ent-3', payload: job('J-2'), timestamp: new Date(now).toISOString() });
+    const replacing = second.body.triggers.find((t) => t.ruleId === saved.id)?.id;
+    await page.goto(`${service.uiUrl}rules/${saved.id}/runs`);
+    const replaced = await visible(page.locator('.run', { has: page.locator('.badge--cancelled') }));
+    expect(await replaced.locator('.run__why').textContent()).toBe(`Replaced by the run ${replacing}, for a newer event job.status.changed (ent-2).`);
+    expect(await replaced.locator('.run__meta').textContent()).toContain('EntityJ-1');
+    await replaced.getByRole('button', { name: /^History/ }).click();
+    expect(await visible(replaced.locator('.history')).then((h) => h.textContent())).toContain('A newer event for the same entity replaced it');
+    await expectNoSeriousViolations(page, 'runs of a keyed rule');
+
+    const filter = page.getByLabel('Entity', { exact: true });
+    await filter.fill('J-2');
+    await filter.press('Enter');
+    await waitUntil(page, `document.querySelectorAll('.run').length === 1`);
+    expect(await page.locator('.run .run__meta').textContent()).toContain('EntityJ-2');
+    await filter.fill('nobody');
+    await filter.press('Enter');
+    await visible(page.getByRole('heading', { name: 'No runs for this entity' }));
+    // Every run waits its 5 minutes: nothing was sent.
+    expect(service.channels.sms.calls).toHaveLength(smsBefore);
   });
 
   it('stays usable at 360 px wide, with long names, and without serious accessibility problems', async () => {
