@@ -42,7 +42,7 @@ export const finishUpdate = (s: string, input: string): string => `
       RETURNING i.p`;
 
 /** The statements of the trigger store for schema `s` (quoted). */
-export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 'existing' | 'get' | 'claim' | 'finish' | 'transition' | 'cancel' | 'status' | 'nextDue', Statement> {
+export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 'insertKeyedMany' | 'existing' | 'get' | 'claim' | 'finish' | 'transition' | 'cancel' | 'status' | 'nextDue', Statement> {
   return {
     /**
      * Intake, one statement per batch: rows in batch order (so ids follow it), duplicates of the
@@ -140,9 +140,10 @@ export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 
         OVERRIDING SYSTEM VALUE
         SELECT r.id, $1, $2, $8, $5::jsonb->>'id', r.status, r.evaluate_at, 0, $5::jsonb, $9::jsonb, r.execution_history,
                '{}'::integer[], $10::timestamptz, $10::timestamptz, $3, r.first_event_at, r.pending_slot
-        -- The count reads released to its end first: the pending trigger has let go of the slot (in this
-        -- transaction) before this row takes it.
-        FROM planned r WHERE r.outcome = 'superseded' AND (SELECT count(*) FROM released) = 1
+        -- The count (always true) reads released to its end first: the pending trigger has let go of the
+        -- slot (in this transaction) before this row takes it; had it not, the insert would fail, and
+        -- the whole statement with it.
+        FROM planned r WHERE r.outcome = 'superseded' AND (SELECT count(*) FROM released) >= 0
         RETURNING ${TRIGGER_COLUMNS}
       ), inserted AS (
         SELECT * FROM inserted_free UNION ALL SELECT * FROM inserted_after
@@ -152,6 +153,101 @@ export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 
       SELECT d.outcome, d.pending_id::text AS pending_id, (SELECT count(*) FROM notified) AS notified, x.*
       FROM decided d
       LEFT JOIN LATERAL (SELECT * FROM inserted UNION ALL SELECT * FROM dup) AS x ON true`),
+
+    /**
+     * The same decisions as {@link insertKeyed} for many triggers in one statement and one commit
+     * (the keyed triggers of one turn of the event loop), at most one per pending slot (the caller
+     * splits the rest into later statements). The rows come as one JSON array (`$1`), the distinct
+     * events as another (`$2`); `$3` is the channel. The pending triggers are locked in slot order, so
+     * statements that meet on several slots wait for each other in one order. A row whose insert met
+     * a slot or key taken since the snapshot comes back without a trigger (`id` null) and is decided
+     * again on its own; a conflict of a superseding insert fails the statement (23505), and then every
+     * row is decided on its own.
+     */
+    insertKeyedMany: statement(`
+      WITH input AS (
+        SELECT * FROM jsonb_to_recordset($1::jsonb)
+          AS i(ord integer, account_id text, rule_id text, entity_key text, mode text, event_index integer, evaluate_at timestamptz,
+               max_wait_ms double precision, rule_version integer, trace jsonb, created_at timestamptz, created_text text)
+      ), events AS (
+        SELECT * FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(event, index)
+      ), wanted AS (
+        SELECT i.*, e.event, e.event->>'id' AS event_id, (e.event->>'timestamp')::timestamptz AS event_at
+        FROM input i JOIN events e ON e.index = i.event_index
+      ), dup AS (
+        SELECT w.ord, ${TRIGGER_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ')}
+        FROM wanted w JOIN ${s}.triggers t ON t.account_id = w.account_id AND t.event_id = w.event_id AND t.rule_id = w.rule_id
+      ), held AS (
+        SELECT w.ord, t.id, t.attempt, (t.triggering_event->>'timestamp')::timestamptz AS event_at,
+               coalesce(t.first_event_at, (t.triggering_event->>'timestamp')::timestamptz) AS first_at
+        FROM wanted w JOIN ${s}.triggers t ON t.account_id = w.account_id AND t.rule_id = w.rule_id AND t.pending_slot = w.entity_key
+        WHERE NOT EXISTS (SELECT 1 FROM dup WHERE dup.ord = w.ord)
+        ORDER BY w.account_id, w.rule_id, w.entity_key
+        FOR UPDATE OF t
+      ), decided AS (
+        SELECT w.*, h.id AS pending_id, h.attempt AS pending_attempt, h.first_at,
+               CASE WHEN EXISTS (SELECT 1 FROM dup WHERE dup.ord = w.ord) THEN 'redelivered'
+                    WHEN h.id IS NULL THEN 'created'
+                    WHEN w.mode = 'skipIfPending' THEN 'skipped'
+                    WHEN h.event_at < w.event_at THEN 'superseded'
+                    ELSE 'stale' END AS outcome,
+               nextval(pg_get_serial_sequence('${s}.triggers', 'id')) AS new_id
+        FROM wanted w LEFT JOIN held h ON h.ord = w.ord
+      ), released AS (
+        UPDATE ${s}.triggers t
+        SET status = 'cancelled', pending_slot = NULL, updated_at = d.created_at,
+            execution_history = t.execution_history || jsonb_build_object('at', d.created_text, 'attempt', d.pending_attempt, 'outcome', 'superseded',
+              'reason', 'superseded', 'triggerId', d.new_id::text, 'event', jsonb_build_object('id', d.event->'id', 'name', d.event->'name'))
+        FROM decided d
+        WHERE d.outcome = 'superseded' AND t.id = d.pending_id
+        RETURNING t.id
+      ), planned AS (
+        SELECT d.ord, d.new_id AS id, d.outcome, d.account_id, d.rule_id, d.rule_version, d.event_id, d.event, d.trace, d.entity_key, d.created_at,
+               CASE d.outcome WHEN 'skipped' THEN 'skipped' WHEN 'stale' THEN 'cancelled' ELSE 'pending' END AS status,
+               CASE WHEN d.outcome = 'superseded' AND d.max_wait_ms IS NOT NULL
+                    THEN least(d.evaluate_at, d.first_at + d.max_wait_ms * interval '1 millisecond') ELSE d.evaluate_at END AS evaluate_at,
+               CASE WHEN d.outcome = 'superseded' THEN d.first_at ELSE d.event_at END AS first_event_at,
+               CASE d.outcome
+                 WHEN 'skipped' THEN jsonb_build_array(jsonb_build_object('at', d.created_text, 'attempt', 0, 'outcome', 'skipped', 'reason', 'pending-exists',
+                   'triggerId', d.pending_id::text, 'event', jsonb_build_object('id', d.event->'id', 'name', d.event->'name')))
+                 WHEN 'stale' THEN jsonb_build_array(jsonb_build_object('at', d.created_text, 'attempt', 0, 'outcome', 'superseded', 'reason', 'stale', 'triggerId', d.pending_id::text))
+                 ELSE '[]'::jsonb END AS execution_history,
+               CASE WHEN d.outcome IN ('created', 'superseded') THEN d.entity_key END AS pending_slot
+        FROM decided d WHERE d.outcome <> 'redelivered'
+      ), inserted_free AS (
+        INSERT INTO ${s}.triggers (id, account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, trace, execution_history,
+                                   sent_actions, created_at, updated_at, entity_key, first_event_at, pending_slot)
+        OVERRIDING SYSTEM VALUE
+        SELECT r.id, r.account_id, r.rule_id, r.rule_version, r.event_id, r.status, r.evaluate_at, 0, r.event, r.trace, r.execution_history,
+               '{}'::integer[], r.created_at, r.created_at, r.entity_key, r.first_event_at, r.pending_slot
+        FROM planned r WHERE r.outcome <> 'superseded'
+        ORDER BY r.ord
+        ON CONFLICT DO NOTHING
+        RETURNING ${TRIGGER_COLUMNS}
+      ), inserted_after AS (
+        INSERT INTO ${s}.triggers (id, account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, trace, execution_history,
+                                   sent_actions, created_at, updated_at, entity_key, first_event_at, pending_slot)
+        OVERRIDING SYSTEM VALUE
+        SELECT r.id, r.account_id, r.rule_id, r.rule_version, r.event_id, r.status, r.evaluate_at, 0, r.event, r.trace, r.execution_history,
+               '{}'::integer[], r.created_at, r.created_at, r.entity_key, r.first_event_at, r.pending_slot
+        -- The count (always true) reads released to its end first: the pending triggers have let go of
+        -- their slots (in this transaction) before these rows take them; one that had not would make
+        -- the insert fail, and the whole statement with it.
+        FROM planned r WHERE r.outcome = 'superseded' AND (SELECT count(*) FROM released) >= 0
+        ORDER BY r.ord
+        RETURNING ${TRIGGER_COLUMNS}
+      ), inserted AS (
+        SELECT * FROM inserted_free UNION ALL SELECT * FROM inserted_after
+      ), notified AS (
+        SELECT pg_notify($3, (extract(epoch FROM min(evaluate_at)) * 1000)::bigint::text) FROM inserted WHERE status = 'pending' HAVING count(*) > 0
+      )
+      SELECT d.ord, d.outcome, d.pending_id::text AS pending_id, (SELECT count(*) FROM notified) AS notified, x.*
+      FROM decided d
+      LEFT JOIN LATERAL (
+        SELECT * FROM inserted WHERE inserted.id = d.new_id
+        UNION ALL
+        SELECT ${TRIGGER_COLUMNS} FROM dup WHERE dup.ord = d.ord
+      ) AS x ON true`),
 
     /** The triggers already stored under some intake keys (a redelivery). */
     existing: statement(`

@@ -341,6 +341,47 @@ describe.skipIf(!url)('postgres store: entities, concurrency and cancel (issue 1
     });
   });
 
+  describe('keyed intake of one store', () => {
+    it('shares statements among the calls of one turn: triggers of one entity decided in call order, each call answered with its own', async () => {
+      const store = await storeOn();
+      // 60 calls at once, 2 triggers each, over 6 entities; event times grow with the call number.
+      const calls = Array.from({ length: 60 }, (_, c) =>
+        store.insertTriggers(
+          [keyed(`m${c}a`, c * 10, { key: `job-${c % 6}`, concurrency: supersede() }), keyed(`m${c}b`, c * 10 + 1, { key: `job-${(c + 3) % 6}`, concurrency: skipIfPending, ruleId: 'rule-2' })],
+          at(10_000),
+        ),
+      );
+      const results = await Promise.all(calls);
+      results.forEach((pair, c) => {
+        expect(pair.map((r) => r.trigger.triggeringEvent.id)).toEqual([`m${c}a`, `m${c}b`]);
+        // In call order: the first six calls find each slot empty, every later one finds it held.
+        expect(pair[0]?.outcome).toBe(c < 6 ? 'created' : 'superseded');
+        expect(pair[1]?.outcome).toBe(c < 6 ? 'created' : 'skipped');
+      });
+      for (let k = 0; k < 6; k++) {
+        const pending = await store.listTriggers('acc_1', { entityKey: `job-${k}`, status: 'pending' });
+        // The newest supersede event of the entity (call 54..59) and the first skipIfPending one (call 0..5).
+        expect(pending.items.map((t) => t.triggeringEvent.id).sort()).toEqual([`m${54 + k}a`, `m${(k + 3) % 6}b`].sort());
+      }
+      // A redelivery within the same turn is recognised too.
+      const [again, fresh] = await Promise.all([store.insertTriggers([keyed('m59a', 590, { key: 'job-5', concurrency: supersede() })], at(20_000)), store.insertTriggers([keyed('m60a', 600, { key: 'job-5', concurrency: supersede() })], at(20_000))]);
+      expect(again[0]).toMatchObject({ created: false, outcome: 'redelivered' });
+      expect(fresh[0]).toMatchObject({ created: true, outcome: 'superseded', pendingTriggerId: again[0]?.trigger.id });
+    });
+
+    it('fails only the call that carried a value PostgreSQL refuses, when calls share a statement', async () => {
+      const store = await storeOn();
+      const bad = keyed('bad', 0, { key: 'job-9', concurrency: supersede() });
+      const [good, refused] = await Promise.allSettled([
+        store.insertTriggers([keyed('good', 0, { concurrency: supersede() })], at(1)),
+        store.insertTriggers([{ ...bad, triggeringEvent: { ...bad.triggeringEvent, payload: { note: 'a\u0000b' } } }], at(1)),
+      ]);
+      expect(good.status === 'fulfilled' && good.value[0]?.outcome).toBe('created');
+      expect(refused.status === 'rejected' && (refused.reason as { code?: string }).code).toBe('CRM_ERR_EVENT_INVALID');
+      expect((await store.listTriggers('acc_1', { entityKey: 'job-9' })).items).toEqual([]);
+    });
+  });
+
   describe('exactly one pending trigger under concurrent intake', () => {
     const race = async (concurrency: TriggerConcurrency, rounds: number) => {
       const schema = fresh();
