@@ -1,3 +1,5 @@
+// One file: the save-time checks and the run-time evaluation share one parser, cache and cost model;
+// split, a path accepted when a rule is saved could be read differently when it runs.
 import { AutomationError } from '../errors.js';
 
 /**
