@@ -14,6 +14,9 @@ export interface RuleFileEntry {
   delay: Rule['delay'];
   conditions: Rule['conditions'];
   actions: Rule['actions'];
+  cancelOn?: Rule['cancelOn'];
+  concurrency?: Rule['concurrency'];
+  evaluate?: Rule['evaluate'];
 }
 
 /** What `rules export` writes and `rules import` reads (a bare array of rules is accepted too). */
@@ -25,8 +28,8 @@ export interface RulesFile {
   rules: RuleFileEntry[];
 }
 
-/** The rule fields a user owns: what export writes and what import compares. */
-export function ruleContent(rule: Pick<Rule, 'name' | 'description' | 'enabled' | 'trigger' | 'delay' | 'conditions' | 'actions'>): Omit<RuleFileEntry, 'id'> {
+/** The rule fields a user owns: what export writes and what import compares (a field left out of one is not a difference). */
+export function ruleContent(rule: Pick<Rule, 'name' | 'description' | 'enabled' | 'trigger' | 'delay' | 'conditions' | 'actions' | 'cancelOn' | 'concurrency' | 'evaluate'>): Omit<RuleFileEntry, 'id'> {
   return {
     name: rule.name,
     ...(rule.description === undefined ? {} : { description: rule.description }),
@@ -35,6 +38,9 @@ export function ruleContent(rule: Pick<Rule, 'name' | 'description' | 'enabled' 
     delay: rule.delay,
     conditions: rule.conditions,
     actions: rule.actions,
+    ...(rule.cancelOn === undefined ? {} : { cancelOn: rule.cancelOn }),
+    ...(rule.concurrency === undefined ? {} : { concurrency: rule.concurrency }),
+    ...(rule.evaluate === undefined ? {} : { evaluate: rule.evaluate }),
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryEntry, RuleInput, Trigger } from '@crm-automation/core';
-import { createRecordingOutput, formatTrigger, printTriggers } from '../src/index.js';
+import { createRecordingOutput, exportRules, formatTrigger, importRules, printTriggers } from '../src/index.js';
 import { guardedConnect, runCaptured } from './cli-run.js';
 import { memoryWorld, smsRule } from './memory-world.js';
 
@@ -119,5 +119,32 @@ describe('triggers list --entity', () => {
       expect(run.stderr).toContain('expected an entity key of 1 to 256 characters');
       expect(guard.called).toBe(false);
     }
+  });
+});
+
+describe('rules export and import of entity-aware rules', () => {
+  it('keep the entity fields, and an import that changes only them updates the rule', async () => {
+    const world = memoryWorld();
+    const keyed: RuleInput = {
+      ...smsRule('Keyed', 5),
+      trigger: { eventName: 'job.status.changed', key: '$.job.id' },
+      cancelOn: [{ eventName: 'job.reopened', key: '$.job.id' }],
+      concurrency: { mode: 'supersede', maxWait: { value: 15, unit: 'minutes' } },
+      evaluate: 'event',
+    };
+    const rule = await world.engine.rules.create('acc_1', keyed);
+    const file = await exportRules(world.engine, 'acc_1');
+    expect(file.rules[0]).toMatchObject({ trigger: keyed.trigger, cancelOn: keyed.cancelOn, concurrency: keyed.concurrency, evaluate: 'event' });
+
+    expect(await importRules(world.engine, 'acc_2', JSON.parse(JSON.stringify(file)))).toMatchObject({ created: 1 });
+    const [copy] = (await world.engine.rules.list('acc_2')).items;
+    expect(copy).toMatchObject({ trigger: keyed.trigger, cancelOn: keyed.cancelOn, concurrency: keyed.concurrency, evaluate: 'event' });
+    expect(await importRules(world.engine, 'acc_1', JSON.parse(JSON.stringify(file)))).toMatchObject({ unchanged: 1 });
+
+    const debounceOff = { ...file, rules: file.rules.map(({ concurrency: _dropped, ...r }) => ({ ...r, cancelOn: [{ eventName: 'job.cancelled' }] })) };
+    expect(await importRules(world.engine, 'acc_1', debounceOff)).toMatchObject({ updated: 1 });
+    const updated = await world.engine.rules.get('acc_1', rule.id);
+    expect(updated).toMatchObject({ version: 2, cancelOn: [{ eventName: 'job.cancelled' }] });
+    expect(updated?.concurrency).toBeUndefined();
   });
 });
