@@ -158,8 +158,10 @@ export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 
      * The same decisions as {@link insertKeyed} for many triggers in one statement and one commit
      * (the keyed triggers of one turn of the event loop), at most one per pending slot (the caller
      * splits the rest into later statements). The rows come as one JSON array (`$1`), the distinct
-     * events as another (`$2`); `$3` is the channel. The pending triggers are locked in slot order, so
-     * statements that meet on several slots wait for each other in one order. A row whose insert met
+     * events as another (`$2`); `$3` is the channel. Ids follow the rows' order; the pending triggers
+     * are locked, and the rows written, in slot order, so that statements meeting on several slots
+     * wait for each other in one order (a deadlock, 40P01, is still possible between the two inserts
+     * and is then decided alone like a conflict). A row whose insert met
      * a slot or key taken since the snapshot comes back without a trigger (`id` null) and is decided
      * again on its own; a conflict of a superseding insert fails the statement (23505), and then every
      * row is decided on its own.
@@ -221,7 +223,7 @@ export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 
         SELECT r.id, r.account_id, r.rule_id, r.rule_version, r.event_id, r.status, r.evaluate_at, 0, r.event, r.trace, r.execution_history,
                '{}'::integer[], r.created_at, r.created_at, r.entity_key, r.first_event_at, r.pending_slot
         FROM planned r WHERE r.outcome <> 'superseded'
-        ORDER BY r.ord
+        ORDER BY r.account_id, r.rule_id, r.entity_key
         ON CONFLICT DO NOTHING
         RETURNING ${TRIGGER_COLUMNS}
       ), inserted_after AS (
@@ -234,7 +236,7 @@ export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 
         -- their slots (in this transaction) before these rows take them; one that had not would make
         -- the insert fail, and the whole statement with it.
         FROM planned r WHERE r.outcome = 'superseded' AND (SELECT count(*) FROM released) >= 0
-        ORDER BY r.ord
+        ORDER BY r.account_id, r.rule_id, r.entity_key
         RETURNING ${TRIGGER_COLUMNS}
       ), inserted AS (
         SELECT * FROM inserted_free UNION ALL SELECT * FROM inserted_after
