@@ -147,6 +147,23 @@ describe('concurrency per entity', () => {
     expect(seen.ingested.map((i) => i.summary.skipped)).toEqual([0, 1, 0, 0]);
   });
 
+  it('supersede: 8 concurrent ingests for one entity on 4 engines over one store leave one pending trigger, the newest event\'s', async () => {
+    const clock = createManualClock(START);
+    const store = createMemoryStore();
+    const engines = Array.from({ length: 4 }, (_, i) => createAutomationEngine({ store, clock, channels: { sms: createRecordingChannel() }, instanceId: `engine-${i}` }));
+    await engines[0]?.rules.create(ACCOUNT, { ...keyed, concurrency: { mode: 'supersede' } });
+    // Arrival order differs from event order: the newest event (e7) is not the last to arrive.
+    const order = [3, 7, 0, 5, 1, 6, 2, 4];
+    const results = await Promise.all(order.map((n, i) => engines[i % 4]?.ingest({ id: `e${n}`, name: 'job.status.changed', accountId: ACCOUNT, payload: job('Done'), timestamp: at(n * 1_000) })));
+    const pending = await engines[0]?.triggers.list(ACCOUNT, { status: 'pending', entityKey: 'job-1' });
+    expect(pending?.items.map((t) => t.triggeringEvent.id)).toEqual(['e7']);
+    const all = await engines[0]?.triggers.list(ACCOUNT, { entityKey: 'job-1' });
+    expect(all?.items).toHaveLength(8);
+    expect(all?.items.filter((t) => t.status === 'cancelled')).toHaveLength(7);
+    const totals = results.reduce((sum, r) => ({ superseded: sum.superseded + (r?.summary?.superseded ?? 0), stale: sum.stale + (r?.summary?.stale ?? 0) }), { superseded: 0, stale: 0 });
+    expect(totals.superseded + totals.stale).toBe(7);
+  });
+
   it('skipIfPending: once the pending run is claimed, a new event starts a new pending trigger', async () => {
     const { clock, engine, statusChanged } = setup();
     await engine.rules.create(ACCOUNT, { ...keyed, delay: { value: 0, unit: 'minutes' }, concurrency: { mode: 'skipIfPending' } });
