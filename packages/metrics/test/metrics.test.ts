@@ -127,3 +127,36 @@ describe('entity metrics', () => {
     expect(await value(metrics, 'crm_triggers_finished_total', { status: 'completed', reason: 'none' })).toBe(1);
   });
 });
+
+describe('entity metrics while a run is processing', () => {
+  it('counts a cancel that stops a run between its actions as stage processing, once', async () => {
+    const clock = createManualClock('2026-03-01T10:00:00Z');
+    let engine: ReturnType<typeof createAutomationEngine> | undefined;
+    // The appointment is cancelled while the reminder's SMS is being sent.
+    const sms = createRecordingChannel({
+      respond: async () => {
+        await engine?.ingest({ id: 'c1', name: 'appointment.cancelled', accountId: 'acc_1', payload: { appointment: { id: 'apt-1' } }, timestamp: '2026-03-01T10:00:01Z' });
+        return { id: 'sms-1' };
+      },
+    });
+    engine = createAutomationEngine({ store: createMemoryStore(), clock, channels: { sms, email: createRecordingChannel() } });
+    const metrics = createAutomationMetrics({ processMetrics: false });
+    instrumentEngine(engine, { metrics });
+    await engine.rules.create('acc_1', {
+      name: 'Reminder',
+      trigger: { eventName: 'appointment.booked', key: '$.appointment.id' },
+      delay: { value: 0, unit: 'minutes' },
+      conditions: { all: [] },
+      cancelOn: [{ eventName: 'appointment.cancelled' }],
+      actions: [
+        { type: 'sms', params: { recipient: '+15550001111', message: 'See you tomorrow' } },
+        { type: 'email', params: { recipient: 'client@example.com', subject: 'Reminder', body: 'See you tomorrow' } },
+      ],
+    });
+    await engine.ingest({ id: 'b1', name: 'appointment.booked', accountId: 'acc_1', payload: { appointment: { id: 'apt-1' } }, timestamp: '2026-03-01T10:00:00Z' });
+    expect(await engine.runDue()).toMatchObject({ cancelled: 1 });
+    expect(await value(metrics, 'crm_triggers_cancelled_total', { reason: 'cancelled-by-event', stage: 'processing' })).toBe(1);
+    expect(await value(metrics, 'crm_triggers_cancelled_total', { reason: 'cancelled-by-event', stage: 'intake' })).toBeUndefined();
+    expect(await value(metrics, 'crm_triggers_finished_total', { status: 'cancelled', reason: 'cancelled-by-event' })).toBe(1);
+  });
+});
