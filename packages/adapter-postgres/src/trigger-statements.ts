@@ -85,35 +85,40 @@ export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 
      *   one is inserted pending with the slot; the insert has no ON CONFLICT, so that any conflict
      *   fails the whole statement and the pending one stays as it was (23505: decide again).
      * - stale / skipped: this one is inserted finished (cancelled / skipped), naming the pending one.
+     * - A slot held by a trigger that is no longer pending (claimed by an engine of a version before
+     *   the slot existed, during a rolling upgrade) is freed, and this one is created as if it were free.
      */
     insertKeyed: statement(`
       WITH dup AS (
         SELECT ${TRIGGER_COLUMNS} FROM ${s}.triggers WHERE account_id = $1 AND event_id = $5::jsonb->>'id' AND rule_id = $2
       ), held AS (
-        SELECT id, attempt, (triggering_event->>'timestamp')::timestamptz AS event_at,
+        SELECT id, status, attempt, (triggering_event->>'timestamp')::timestamptz AS event_at,
                coalesce(first_event_at, (triggering_event->>'timestamp')::timestamptz) AS first_at
         FROM ${s}.triggers
         WHERE account_id = $1 AND rule_id = $2 AND pending_slot = $3 AND NOT EXISTS (SELECT 1 FROM dup)
         FOR UPDATE
       ), decided AS (
         SELECT CASE WHEN EXISTS (SELECT 1 FROM dup) THEN 'redelivered'
-                    WHEN held.id IS NULL THEN 'created'
+                    WHEN held.id IS NULL OR held.status <> 'pending' THEN 'created'
                     WHEN $4 = 'skipIfPending' THEN 'skipped'
                     WHEN held.event_at < ($5::jsonb->>'timestamp')::timestamptz THEN 'superseded'
                     ELSE 'stale' END AS outcome,
-               held.id AS pending_id, held.attempt AS pending_attempt, held.first_at,
+               CASE WHEN held.status = 'pending' THEN held.id END AS pending_id, held.id AS holder_id,
+               coalesce(held.status <> 'pending', false) AS freed, held.attempt AS pending_attempt, held.first_at,
                nextval(pg_get_serial_sequence('${s}.triggers', 'id')) AS id
         FROM (SELECT 1) AS one LEFT JOIN held ON true
       ), released AS (
         UPDATE ${s}.triggers t
-        SET status = 'cancelled', pending_slot = NULL, updated_at = $10::timestamptz,
-            execution_history = t.execution_history || jsonb_build_object('at', $12::text, 'attempt', d.pending_attempt, 'outcome', 'superseded',
-              'reason', 'superseded', 'triggerId', d.id::text, 'event', jsonb_build_object('id', $5::jsonb->'id', 'name', $5::jsonb->'name'))
+        SET status = CASE WHEN d.freed THEN t.status ELSE 'cancelled' END, pending_slot = NULL,
+            updated_at = CASE WHEN d.freed THEN t.updated_at ELSE $10::timestamptz END,
+            execution_history = CASE WHEN d.freed THEN t.execution_history
+              ELSE t.execution_history || jsonb_build_object('at', $12::text, 'attempt', d.pending_attempt, 'outcome', 'superseded',
+                'reason', 'superseded', 'triggerId', d.id::text, 'event', jsonb_build_object('id', $5::jsonb->'id', 'name', $5::jsonb->'name')) END
         FROM decided d
-        WHERE d.outcome = 'superseded' AND t.id = d.pending_id
+        WHERE (d.outcome = 'superseded' OR d.freed) AND t.id = d.holder_id
         RETURNING t.id
       ), planned AS (
-        SELECT d.id, d.outcome, d.pending_id,
+        SELECT d.id, d.outcome, d.pending_id, d.freed,
                CASE d.outcome WHEN 'skipped' THEN 'skipped' WHEN 'stale' THEN 'cancelled' ELSE 'pending' END AS status,
                CASE WHEN d.outcome = 'superseded' AND $7::double precision IS NOT NULL
                     THEN least($6::timestamptz, d.first_at + $7::double precision * interval '1 millisecond') ELSE $6::timestamptz END AS evaluate_at,
@@ -131,7 +136,7 @@ export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 
         OVERRIDING SYSTEM VALUE
         SELECT r.id, $1, $2, $8, $5::jsonb->>'id', r.status, r.evaluate_at, 0, $5::jsonb, $9::jsonb, r.execution_history,
                '{}'::integer[], $10::timestamptz, $10::timestamptz, $3, r.first_event_at, r.pending_slot
-        FROM planned r WHERE r.outcome <> 'superseded'
+        FROM planned r WHERE r.outcome <> 'superseded' AND NOT r.freed
         ON CONFLICT DO NOTHING
         RETURNING ${TRIGGER_COLUMNS}
       ), inserted_after AS (
@@ -143,7 +148,7 @@ export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 
         -- The count (always true) reads released to its end first: the pending trigger has let go of the
         -- slot (in this transaction) before this row takes it; had it not, the insert would fail, and
         -- the whole statement with it.
-        FROM planned r WHERE r.outcome = 'superseded' AND (SELECT count(*) FROM released) >= 0
+        FROM planned r WHERE (r.outcome = 'superseded' OR r.freed) AND (SELECT count(*) FROM released) >= 0
         RETURNING ${TRIGGER_COLUMNS}
       ), inserted AS (
         SELECT * FROM inserted_free UNION ALL SELECT * FROM inserted_after
@@ -180,16 +185,17 @@ export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 
         SELECT w.ord, ${TRIGGER_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ')}
         FROM wanted w JOIN ${s}.triggers t ON t.account_id = w.account_id AND t.event_id = w.event_id AND t.rule_id = w.rule_id
       ), held AS (
-        SELECT w.ord, t.id, t.attempt, (t.triggering_event->>'timestamp')::timestamptz AS event_at,
+        SELECT w.ord, t.id, t.status, t.attempt, (t.triggering_event->>'timestamp')::timestamptz AS event_at,
                coalesce(t.first_event_at, (t.triggering_event->>'timestamp')::timestamptz) AS first_at
         FROM wanted w JOIN ${s}.triggers t ON t.account_id = w.account_id AND t.rule_id = w.rule_id AND t.pending_slot = w.entity_key
         WHERE NOT EXISTS (SELECT 1 FROM dup WHERE dup.ord = w.ord)
         ORDER BY w.account_id, w.rule_id, w.entity_key
         FOR UPDATE OF t
       ), decided AS (
-        SELECT w.*, h.id AS pending_id, h.attempt AS pending_attempt, h.first_at,
+        SELECT w.*, CASE WHEN h.status = 'pending' THEN h.id END AS pending_id, h.id AS holder_id,
+               coalesce(h.status <> 'pending', false) AS freed, h.attempt AS pending_attempt, h.first_at,
                CASE WHEN EXISTS (SELECT 1 FROM dup WHERE dup.ord = w.ord) THEN 'redelivered'
-                    WHEN h.id IS NULL THEN 'created'
+                    WHEN h.id IS NULL OR h.status <> 'pending' THEN 'created'
                     WHEN w.mode = 'skipIfPending' THEN 'skipped'
                     WHEN h.event_at < w.event_at THEN 'superseded'
                     ELSE 'stale' END AS outcome,
@@ -197,14 +203,16 @@ export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 
         FROM wanted w LEFT JOIN held h ON h.ord = w.ord
       ), released AS (
         UPDATE ${s}.triggers t
-        SET status = 'cancelled', pending_slot = NULL, updated_at = d.created_at,
-            execution_history = t.execution_history || jsonb_build_object('at', d.created_text, 'attempt', d.pending_attempt, 'outcome', 'superseded',
-              'reason', 'superseded', 'triggerId', d.new_id::text, 'event', jsonb_build_object('id', d.event->'id', 'name', d.event->'name'))
+        SET status = CASE WHEN d.freed THEN t.status ELSE 'cancelled' END, pending_slot = NULL,
+            updated_at = CASE WHEN d.freed THEN t.updated_at ELSE d.created_at END,
+            execution_history = CASE WHEN d.freed THEN t.execution_history
+              ELSE t.execution_history || jsonb_build_object('at', d.created_text, 'attempt', d.pending_attempt, 'outcome', 'superseded',
+                'reason', 'superseded', 'triggerId', d.new_id::text, 'event', jsonb_build_object('id', d.event->'id', 'name', d.event->'name')) END
         FROM decided d
-        WHERE d.outcome = 'superseded' AND t.id = d.pending_id
+        WHERE (d.outcome = 'superseded' OR d.freed) AND t.id = d.holder_id
         RETURNING t.id
       ), planned AS (
-        SELECT d.ord, d.new_id AS id, d.outcome, d.account_id, d.rule_id, d.rule_version, d.event_id, d.event, d.trace, d.entity_key, d.created_at,
+        SELECT d.ord, d.new_id AS id, d.outcome, d.freed, d.account_id, d.rule_id, d.rule_version, d.event_id, d.event, d.trace, d.entity_key, d.created_at,
                CASE d.outcome WHEN 'skipped' THEN 'skipped' WHEN 'stale' THEN 'cancelled' ELSE 'pending' END AS status,
                CASE WHEN d.outcome = 'superseded' AND d.max_wait_ms IS NOT NULL
                     THEN least(d.evaluate_at, d.first_at + d.max_wait_ms * interval '1 millisecond') ELSE d.evaluate_at END AS evaluate_at,
@@ -222,7 +230,7 @@ export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 
         OVERRIDING SYSTEM VALUE
         SELECT r.id, r.account_id, r.rule_id, r.rule_version, r.event_id, r.status, r.evaluate_at, 0, r.event, r.trace, r.execution_history,
                '{}'::integer[], r.created_at, r.created_at, r.entity_key, r.first_event_at, r.pending_slot
-        FROM planned r WHERE r.outcome <> 'superseded'
+        FROM planned r WHERE r.outcome <> 'superseded' AND NOT r.freed
         ORDER BY r.account_id, r.rule_id, r.entity_key
         ON CONFLICT DO NOTHING
         RETURNING ${TRIGGER_COLUMNS}
@@ -235,7 +243,7 @@ export function triggerStatements(s: string): Record<'insert' | 'insertKeyed' | 
         -- The count (always true) reads released to its end first: the pending triggers have let go of
         -- their slots (in this transaction) before these rows take them; one that had not would make
         -- the insert fail, and the whole statement with it.
-        FROM planned r WHERE r.outcome = 'superseded' AND (SELECT count(*) FROM released) >= 0
+        FROM planned r WHERE (r.outcome = 'superseded' OR r.freed) AND (SELECT count(*) FROM released) >= 0
         ORDER BY r.account_id, r.rule_id, r.entity_key
         RETURNING ${TRIGGER_COLUMNS}
       ), inserted AS (

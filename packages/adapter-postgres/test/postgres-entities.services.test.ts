@@ -314,6 +314,27 @@ describe.skipIf(!url)('postgres store: entities, concurrency and cancel (issue 1
       expect((await pendingOf(store)).map((t) => t.triggeringEvent.id).sort()).toEqual(['e1', 'e3']);
     });
 
+    it('frees a slot still held by a trigger an engine of the previous version claimed (rolling upgrade), merged or alone', async () => {
+      const store = await storeOn();
+      const s = `"${store.schema}"`;
+      const oldClaim = (id: string) => pool.query(`UPDATE ${s}.triggers SET status = 'processing', attempt = 1, lease_token = 'old', lease_expires_at = $2 WHERE id = $1`, [id, at(600_000)]);
+      const first = await insertOne(store, keyed('e1', 0, { concurrency: supersede() }), at(1));
+      await oldClaim(first.trigger.id);
+      const second = await insertOne(store, keyed('e2', 10, { concurrency: supersede() }), at(11));
+      expect(second).toMatchObject({ created: true, outcome: 'created', trigger: { status: 'pending', firstEventAt: at(10) } });
+      expect(second).not.toHaveProperty('pendingTriggerId');
+      const held = await store.getTrigger('acc_1', first.trigger.id);
+      expect(held).toMatchObject({ status: 'processing', attempt: 1, executionHistory: [] });
+      // The statement that decides a trigger alone (after a conflict) does the same.
+      await oldClaim(second.trigger.id);
+      const sql = triggerStatements(s);
+      const event = JSON.stringify({ id: 'e3', name: 'job.updated', timestamp: at(20), payload: {} });
+      const { rows } = await pool.query(sql.insertKeyed.text, ['acc_1', 'rule-1', 'job-1', 'supersede', event, at(20 + DELAY).toISOString(), null, 1, null, at(21).toISOString(), 'nobody', at(21).toISOString()]);
+      expect(rows[0]).toMatchObject({ outcome: 'created', pending_id: null, status: 'pending' });
+      const slots = await pool.query(`SELECT event_id, status FROM ${s}.triggers WHERE pending_slot IS NOT NULL`);
+      expect(slots.rows).toEqual([{ event_id: 'e3', status: 'pending' }]);
+    });
+
     it('frees the slot when a user cancels the pending trigger', async () => {
       const store = await storeOn();
       const first = await insertOne(store, keyed('e1', 0, { concurrency: supersede() }), at(1));
