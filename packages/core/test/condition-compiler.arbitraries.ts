@@ -9,6 +9,7 @@ import type { OperatorFn } from '../src/rules/operators.js';
 export const FACTS = ['a', 'b', 'job', 'items'] as const;
 const RARE_FACTS = ['constructor', '__proto__', 'toString', 'c'] as const;
 const FIELDS = ['x', 'y', 'status', 'total', '0', '1'] as const;
+export const FIELD_NAMES: readonly string[] = FIELDS;
 
 const BUILT_IN = ['equal', 'notEqual', 'in', 'notIn', 'contains', 'doesNotContain', 'lessThan', 'lessThanInclusive', 'greaterThan', 'greaterThanInclusive'] as const;
 const DECORATORS = ['someFact', 'someValue', 'everyFact', 'everyValue', 'swap', 'not'] as const;

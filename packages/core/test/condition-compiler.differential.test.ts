@@ -1,9 +1,12 @@
+import { inspect, isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { designDocRules, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 import { ConditionEvaluationDeferred, compileConditions } from '../src/rules/condition-compiler.js';
+import { resolvePath } from '../src/rules/json-path.js';
 import { BUILT_IN_OPERATORS, type OperatorFn } from '../src/rules/operators.js';
-import { CUSTOM_OPERATORS, conditionTree, payload } from './condition-compiler.arbitraries.js';
+import { pathAccessor } from '../src/rules/path-accessor.js';
+import { CUSTOM_OPERATORS, FIELD_NAMES, conditionTree, json, payload } from './condition-compiler.arbitraries.js';
 import { collectRepositoryConditions, operatorsNamed, payloadFor } from './condition-compiler.repository-rules.js';
 import { compile, compiledOutcomes, difference, referenceOutcomes, registeredOperators, type Outcome } from './condition-compiler.harness.js';
 
@@ -223,5 +226,34 @@ describe("compiled conditions against json-rules-engine, the repository's rules"
     expect(compared).toBeGreaterThan(collection.found.length * 0.8);
     // The validator refuses every shape the compiler refuses: a fallback here is a test's invalid rule.
     for (const fallback of fallbacks) expect(fallback).toMatch(/test\//);
+  });
+});
+
+describe('compiled paths against the engine resolver', () => {
+  const segment = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...FIELD_NAMES, '__proto__', 'constructor', 'length').map((name) => `.${name}`) },
+    { weight: 2, arbitrary: fc.string({ unit: fc.constantFrom('a', 'é', '1', '_', '$', '-', ' ', "'", '"', ',', ':', '*', '.', '[', ']', '\\'), maxLength: 3 }).map((name) => `.${name}`) },
+    { weight: 2, arbitrary: fc.string({ unit: fc.constantFrom('x', '0', ' ', "'", '"', ',', ':', '*', '\\', '-'), maxLength: 4 }).map((body) => `[${body}]`) },
+    { weight: 2, arbitrary: fc.constantFrom('[0]', '[1]', '[01]', '[ 0 ]', "['x']", '["x"]', "[ 'x' ]", "['x y']", "['x','y']", '[*]', '[0:1]', '..x', '.*', '[-1]', "['']", '[99999999999999999999]') },
+  );
+  const path = fc.tuple(fc.constantFrom('$', '$', '$', '', 'x'), fc.array(segment, { maxLength: 4 })).map(([head, rest]) => head + rest.join(''));
+  const outcome = (read: () => unknown) => {
+    try {
+      return { value: read() };
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  };
+
+  it('read every path as resolvePath does, on objects', () => {
+    fc.assert(
+      fc.property(path, json, (p, value) => {
+        if (typeof value !== 'object' || value === null) return;
+        const want = outcome(() => resolvePath(value, p));
+        const got = outcome(() => pathAccessor(p)(value));
+        if (!isDeepStrictEqual(got, want)) throw new Error(`path ${JSON.stringify(p)}: resolvePath ${inspect(want)}, accessor ${inspect(got)}`);
+      }),
+      { numRuns: Math.round(20_000 * SCALE) },
+    );
   });
 });

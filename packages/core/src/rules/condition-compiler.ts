@@ -2,6 +2,7 @@ import type { ConditionTrace } from '../scheduling/trigger.js';
 import { OperatorTable, type OperatorEvaluation } from './condition-operators.js';
 import { resolvePath } from './json-path.js';
 import { CORE_OPERATOR_FNS, type OperatorFn } from './operators.js';
+import { asPropertyKey, pathAccessor, type PathAccessor } from './path-accessor.js';
 
 /**
  * A rule's condition tree compiled once into a synchronous function over the facts, giving the verdict
@@ -14,7 +15,8 @@ import { CORE_OPERATOR_FNS, type OperatorFn } from './operators.js';
  *   group of one child takes that child's raw result; a nested group passes only on `=== true`, while
  *   the rule as a whole matches on a truthy result.
  * - Leaves: the fact is the payload's own enumerable property (absent: `undefined`); the path is
- *   applied only when the fact's value is a non-null object, through {@link resolvePath}; a value of
+ *   applied only when the fact's value is a non-null object, through {@link resolvePath} (or the walk
+ *   it was checked to take, see path-accessor.ts); a value of
  *   the form `{ fact, path }` is read the same way; `params` change nothing for payload facts.
  * - Trace: one entry per leaf in document order; a leaf counts as evaluated only when its operator
  *   returned a boolean, exactly as compiled-rule.ts reads json-rules-engine's result tree.
@@ -59,9 +61,11 @@ const LEAF_KEYS = new Set(['fact', 'operator', 'value', 'path', 'params', 'name'
 const GROUP_META_KEYS = new Set(['name', 'priority']);
 
 type Facts = Record<string, unknown>;
+/** The values of the facts the conditions name, read once per evaluation, by fact index. */
+type FactValues = unknown[];
 type Slots = Array<ConditionTrace | undefined>;
 /** A node as its parent sees it: a leaf's raw operator result, a group's `=== true`. */
-type NodeEvaluation = (facts: Facts, slots: Slots) => unknown;
+type NodeEvaluation = (facts: FactValues, slots: Slots) => unknown;
 
 class Unsupported extends Error {}
 
@@ -71,16 +75,23 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 
 /** json-rules-engine makes every enumerable payload key a fact (and a function a computed one). */
 function readFact(facts: Facts, id: string): unknown {
-  if (!isEnumerableOwn(facts, id)) return undefined;
+  // hasOwnProperty first: V8 answers it inline, propertyIsEnumerable only through a runtime call.
+  if (!hasOwn(facts, id) || !isEnumerableOwn(facts, id)) return undefined;
   const value = facts[id];
   if (typeof value === 'function') throw new ConditionEvaluationDeferred(`fact "${id}" is a function`);
   return value;
 }
 
 /** The almanac's `factValue(id, params, path)`: the path only reaches into non-null objects. */
-function factValue(facts: Facts, id: string, path: unknown): unknown {
-  const value = readFact(facts, id);
-  return path && value !== null && typeof value === 'object' ? resolvePath(value, path as string) : value;
+function atPath(value: unknown, read: PathAccessor | undefined): unknown {
+  return read !== undefined && value !== null && typeof value === 'object' ? read(value) : value;
+}
+
+/** The reader of a condition's (or a value reference's) path; undefined where the almanac applies none. */
+function accessorOf(path: unknown): PathAccessor | undefined {
+  if (!path) return undefined;
+  // Not a string only in a value reference the validator does not look into: the resolver decides.
+  return typeof path === 'string' ? pathAccessor(path) : (value) => resolvePath(value, path as string);
 }
 
 /**
@@ -108,6 +119,8 @@ const priorityOf = (node: Record<string, unknown>, path: string): number => {
 class TreeCompiler {
   /** One factory per leaf, in document order: the trace of a leaf that was not evaluated. */
   readonly skipped: Array<() => ConditionTrace> = [];
+  /** The facts the conditions read, each once: their values are read once per evaluation. */
+  readonly factNames: string[] = [];
 
   constructor(private readonly operators: OperatorTable) {}
 
@@ -150,12 +163,20 @@ class TreeCompiler {
     return kind === 'all' ? allOf(prioritySets(compiled)) : anyOf(prioritySets(compiled));
   }
 
+  private factIndex(name: string): number {
+    const index = this.factNames.indexOf(name);
+    if (index >= 0) return index;
+    this.factNames.push(name);
+    return this.factNames.length - 1;
+  }
+
   private leaf(node: Record<string, unknown>, path: string): NodeEvaluation {
     for (const key of Object.keys(node)) {
       if (!LEAF_KEYS.has(key)) throw new Unsupported(`${path}: unsupported key "${key}" in a condition`);
     }
-    const { fact, operator, path: factPath, value } = node;
-    if (typeof fact !== 'string') throw new Unsupported(`${path}: "fact" must be a string`);
+    const { operator, path: factPath, value } = node;
+    if (typeof node['fact'] !== 'string') throw new Unsupported(`${path}: "fact" must be a string`);
+    const fact = asPropertyKey(node['fact']);
     if (typeof operator !== 'string') throw new Unsupported(`${path}: "operator" must be a string`);
     if (!hasOwn(node, 'value')) throw new Unsupported(`${path}: a condition needs a value`);
     if (factPath !== undefined && typeof factPath !== 'string') throw new Unsupported(`${path}: "path" must be a string`);
@@ -168,14 +189,17 @@ class TreeCompiler {
     const trace = traceFactories(path, fact, factPath, operator, value);
     this.skipped.push(trace.skipped);
     const evaluated = trace.evaluated;
+    const read = accessorOf(factPath);
+    const factAt = this.factIndex(fact);
 
     if (isRecord(value) && hasOwn(value, 'fact')) {
       // `{ fact, path }` as a value: json-rules-engine compares with that fact's value.
-      const ref = value;
+      // A fact named by anything but a string is one json-rules-engine never has: undefined.
+      const referenceAt = typeof value['fact'] === 'string' ? this.factIndex(asPropertyKey(value['fact'])) : -1;
+      const readReference = accessorOf(value['path']);
       return (facts, slots) => {
-        const id = ref['fact'];
-        const compareTo = typeof id === 'string' ? factValue(facts, id, ref['path']) : undefined;
-        const factResult = factValue(facts, fact, factPath);
+        const compareTo = referenceAt < 0 ? undefined : atPath(facts[referenceAt], readReference);
+        const factResult = atPath(facts[factAt], read);
         const result = compare(factResult, compareTo);
         if (typeof result === 'boolean') slots[index] = evaluated(factResult, result);
         else if (isThenable(result)) throw thenableResult(operator);
@@ -183,7 +207,7 @@ class TreeCompiler {
       };
     }
     return (facts, slots) => {
-      const factResult = factValue(facts, fact, factPath);
+      const factResult = atPath(facts[factAt], read);
       const result = compare(factResult, value);
       if (typeof result === 'boolean') slots[index] = evaluated(factResult, result);
       else if (isThenable(result)) throw thenableResult(operator);
@@ -293,15 +317,16 @@ export function compileConditions(conditions: unknown, options: ConditionCompile
     if (error instanceof Unsupported) return { fallback: error.message };
     throw error;
   }
-  const skipped = compiler.skipped;
+  const { skipped, factNames } = compiler;
   const count = skipped.length;
   const evaluate: ConditionEvaluator = (facts) => {
     const proto: unknown = Object.getPrototypeOf(facts);
     if (proto !== Object.prototype && proto !== null) throw new ConditionEvaluationDeferred('the payload is not a plain object');
     // json-rules-engine refuses a fact named "" ("factId required"), whatever the conditions read.
-    if (isEnumerableOwn(facts, '')) throw new ConditionEvaluationDeferred('the payload has an empty key');
+    if (hasOwn(facts, '') && isEnumerableOwn(facts, '')) throw new ConditionEvaluationDeferred('the payload has an empty key');
+    const values: FactValues = factNames.map((name) => readFact(facts, name));
     const slots: Slots = new Array<ConditionTrace | undefined>(count);
-    const matched = Boolean(root(facts, slots));
+    const matched = Boolean(root(values, slots));
     for (let i = 0; i < count; i++) {
       if (slots[i] === undefined) slots[i] = (skipped[i] as () => ConditionTrace)();
     }
