@@ -3,7 +3,7 @@ import { isDataException, sqlState, wellFormed, type Database } from './connecti
 import { timestampParam } from './dates.js';
 import type { IntakeRow } from './intake.js';
 import { toTrigger, type TriggerRow } from './rows.js';
-import type { triggerStatements } from './trigger-statements.js';
+import type { keyedStatements } from './keyed-statements.js';
 
 /**
  * Decisions one trigger may take on its own before intake gives up: each retry follows a commit by
@@ -83,7 +83,7 @@ const refused = (error: unknown) => new AutomationError('CRM_ERR_EVENT_INVALID',
  * its slot. If PostgreSQL refuses a value, the triggers are decided alone, so only the call that
  * carried it fails.
  */
-export function createKeyedIntake(db: Database, sql: ReturnType<typeof triggerStatements>, channel: string): (rows: readonly IntakeRow[]) => Promise<InsertedTrigger[]> {
+export function createKeyedIntake(db: Database, sql: ReturnType<typeof keyedStatements>, channel: string): (rows: readonly IntakeRow[]) => Promise<InsertedTrigger[]> {
   /** One trigger alone, as often as a concurrent writer makes it necessary. */
   const decideAlone = async (p: Prepared): Promise<InsertedTrigger> => {
     const { input, dueAt, createdAtParam } = p.row;

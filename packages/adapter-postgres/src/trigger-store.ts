@@ -30,6 +30,7 @@ import { createOutcomeWriter, outcomeStatements, type OutcomeWriter } from './ou
 import { reviveCancelRequest, reviveEvent, reviveHistory, toTrigger, TRIGGER_COLUMNS, type StoredCancelRequest, type StoredEvent, type TriggerRow } from './rows.js';
 import { page } from './rule-store.js';
 import { triggerStatements } from './trigger-statements.js';
+import { keyedStatements } from './keyed-statements.js';
 
 /** What the trigger store adds to the port: the optional methods it has, its purge and its own shutdown. */
 export interface TriggerStoreExtras {
@@ -77,12 +78,13 @@ export function triggerStoreOn(
 ): TriggerStore & TriggerStoreExtras {
   const s = `"${db.schema}"`;
   const sql = triggerStatements(s);
+  const keyedSql = keyedStatements(s);
   const channel = dueChannelOf(db.schema);
   const { logger, retention } = settings;
   let watcher: DueWatcher | undefined;
 
   const intake = createIntake(db, sql, channel);
-  const keyedIntake = createKeyedIntake(db, sql, channel);
+  const keyedIntake = createKeyedIntake(db, keyedSql, channel);
   const writeOutcomes = (settings.outcomes ?? createOutcomeWriter(db, outcomeStatements(s, false))).finishAttempts;
 
   const store: TriggerStore & TriggerStoreExtras = {
@@ -93,7 +95,7 @@ export function triggerStoreOn(
       // All or nothing: a bad due time refuses the batch before anything is sent.
       const rows = batch.map((input, i): IntakeRow => ({ input, dueAt: timestampParam(input.evaluateAt, `triggers[${i}].evaluateAt`), createdAt: now, createdAtParam: at }));
       if (rows.length === 0) return [];
-      // Triggers inserted with a concurrency mode take statements of their own (keyed-intake.ts);
+      // Triggers inserted with a concurrency mode are decided under the pending slot (keyed-intake.ts);
       // every other one goes through the one-statement-per-batch intake, as before.
       const keyed = rows.some(({ input }) => input.concurrency !== undefined && input.entityKey !== undefined);
       if (!keyed) return intake(rows);
@@ -211,7 +213,7 @@ export function triggerStoreOn(
       const before = timestampParam(request.eventTimestamp, 'eventTimestamp');
       const { accountId, ruleId, entityKey, event, by } = request;
       if (!storableText(accountId) || !storableText(ruleId) || !storableText(entityKey)) return { cancelled: [], requested: [] };
-      const { rows } = await db.query<TriggerRow & { cancelled: boolean }>(sql.cancel, [
+      const { rows } = await db.query<TriggerRow & { cancelled: boolean }>(keyedSql.cancel, [
         accountId,
         entityKey,
         ruleId,

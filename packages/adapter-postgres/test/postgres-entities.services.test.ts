@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import type { HistoryEntry, InsertedTrigger, NewTrigger, RuleDraft, TriggerConcurrency } from '@crm-automation/core';
 import { createPostgresStore, MIGRATIONS, type PostgresStore } from '../src/index.js';
-import { triggerStatements } from '../src/trigger-statements.js';
+import { keyedStatements } from '../src/keyed-statements.js';
 import { dropSchema, postgresUrl, testPool, uniqueSchema } from './postgres-server.js';
 
 // Issue 16 in the PostgreSQL store: entity keys, the pending slot of keyed concurrency modes,
@@ -227,7 +227,7 @@ describe.skipIf(!url)('postgres store: entities, concurrency and cancel (issue 1
     it('are listed by entity and cancelled by entity through the entity index', async () => {
       const schema = fresh();
       await storeOn(schema);
-      const sql = triggerStatements(`"${schema}"`);
+      const sql = keyedStatements(`"${schema}"`);
       const cancelPlan = await explain(schema, sql.cancel.text, ['acc_1', 'job-1', 'rule-1', T0.toISOString(), '{"id":"c","name":"n"}', T0.toISOString(), 'w', T0.toISOString()]);
       expect(cancelPlan.match(/triggers_by_entity/g)).toHaveLength(2);
       // An account with many triggers over many entities: the planner's choice on real statistics.
@@ -327,7 +327,7 @@ describe.skipIf(!url)('postgres store: entities, concurrency and cancel (issue 1
       expect(held).toMatchObject({ status: 'processing', attempt: 1, executionHistory: [] });
       // The statement that decides a trigger alone (after a conflict) does the same.
       await oldClaim(second.trigger.id);
-      const sql = triggerStatements(s);
+      const sql = keyedStatements(s);
       const event = JSON.stringify({ id: 'e3', name: 'job.updated', timestamp: at(20), payload: {} });
       const { rows } = await pool.query(sql.insertKeyed.text, ['acc_1', 'rule-1', 'job-1', 'supersede', event, at(20 + DELAY).toISOString(), null, 1, null, at(21).toISOString(), 'nobody', at(21).toISOString()]);
       expect(rows[0]).toMatchObject({ outcome: 'created', pending_id: null, status: 'pending' });
