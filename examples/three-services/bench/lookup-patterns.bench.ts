@@ -50,7 +50,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 
-const [rulesPort, grpcPort, triggerPort, notificationPort, standInsPort] = (await freePorts(5)) as [number, number, number, number, number];
+const [rulesPort, grpcPort, triggerPort, notificationPort, standInsPort, crmPort] = (await freePorts(6)) as [number, number, number, number, number, number];
 const secrets = randomSecrets();
 const stack = exampleStack({
   transport,
@@ -63,7 +63,7 @@ const stack = exampleStack({
   rulesDb: `${runId}_rules`,
   triggersDb: `${runId}_triggers`,
   redisPrefix: `${runId}:`,
-  ports: { rules: rulesPort, grpc: grpcPort, trigger: triggerPort, notification: notificationPort, standIns: standInsPort },
+  ports: { rules: rulesPort, grpc: grpcPort, trigger: triggerPort, notification: notificationPort, standIns: standInsPort, crm: crmPort },
   secrets,
   logLevel: 'warn',
   env: { trigger: { BUS_MAX_ATTEMPTS: '1000', BUS_RETRY_DELAYS_MS: BUS_RETRY_DELAYS_MS.join(','), RULES_BREAKER_COOLDOWN_MS: '1000', KAFKA_SESSION_TIMEOUT_MS: '6000' } },

@@ -2,6 +2,11 @@
  * The design doc's two example rules, as a user creates them over the Rules API. Two things are
  * adjustable for a local run: where the webhook goes (the local receiver instead of
  * hooks.crm.com) and the SMS delay (seconds instead of five minutes, to watch it fire).
+ *
+ * The SMS rule is entity-aware (issue 16): its runs are keyed by the job's id, a newer status change
+ * of the job supersedes the run still waiting for its delay, and its conditions and message see the
+ * job as the CRM has it when the delay is over (the trigger service's `facts.job` loader asks the CRM
+ * simulator), so a job re-opened during the delay gets no SMS and three quick changes to Done get one.
  */
 export interface DesignDocRuleOptions {
   /** Default `http://127.0.0.1:4104/hooks/new-lead` (the provider stand-ins). */
@@ -15,12 +20,15 @@ export function technicianSmsRule(options: DesignDocRuleOptions = {}) {
     name: 'Notify Technician 5 Mins After Job Completion',
     description: "Sends an SMS to the assigned technician 5 minutes after a job's status is changed to 'Done'.",
     enabled: true,
-    trigger: { eventName: 'job.status.changed' },
+    trigger: { eventName: 'job.status.changed', key: '$.job.id' },
     delay: options.smsDelay ?? { value: 5, unit: 'minutes' },
+    evaluate: 'current' as const,
+    concurrency: { mode: 'supersede' as const },
     conditions: {
       all: [
         { fact: 'job', path: '$.status', operator: 'equal', value: 'Done' },
-        { fact: 'job', path: '$.assignedTechnician.phone', operator: 'notEqual', value: null },
+        // `notEqual null` would pass for a job with no technician at all.
+        { fact: 'job', path: '$.assignedTechnician.phone', operator: 'present', value: true },
       ],
     },
     actions: [

@@ -13,6 +13,8 @@ import { registerHealthRoutes } from '../src/runtime/health-routes.js';
 import { createHttpServer } from '../src/runtime/http-server.js';
 import { createServiceLogger } from '../src/runtime/logger.js';
 import { internalRuleRoutes } from '../src/rules-service/internal-rule-routes.js';
+import { crmRoutes } from '../src/crm-simulator/crm-routes.js';
+import { JobBook } from '../src/crm-simulator/job-book.js';
 
 const TOKEN = 'svc-token-0123456789abcdef';
 const key = generateApiKey();
@@ -40,6 +42,16 @@ const SERVICES: Array<{ name: string; build: () => Promise<FastifyInstance>; req
       return app;
     },
     requests: malformedRequests({ bodyRoute: '/rules', headers: { authorization: `Bearer ${key.key}` }, bodyLimit: 64 * 1024, knownPaths: ['/rules', '/internal/v1/rules', '/readyz'], idRoute: '/rules' }),
+  },
+  {
+    name: 'CRM simulator (job API)',
+    build: async () => {
+      const app = createHttpServer(logger);
+      registerHealthRoutes(app, { checks: {} });
+      await app.register(crmRoutes, { jobs: new JobBook(), publish: async () => undefined, logger });
+      return app;
+    },
+    requests: malformedRequests({ bodyRoute: '/accounts/acc/jobs/j1/status', bodyLimit: 1024 * 1024, knownPaths: ['/accounts/acc/jobs/j1', '/healthz'] }),
   },
   {
     name: 'trigger service (health and metrics only)',

@@ -67,6 +67,8 @@ describe('service configuration from the environment', () => {
     expect(attempt({ ...base, RULES_SERVICE_TOKEN: '' })).toEqual(['RULES_SERVICE_TOKEN']);
     expect(attempt({ ...base, RULES_SERVICE_TOKEN: '', RULE_LOOKUP: 'pubsub' })).toEqual([]);
     expect(attempt({ ...base, SEND_TIMEOUT_MS: '8000' })).toEqual(['SEND_TIMEOUT_MS']);
+    // The facts.job loader's own deadline must end a slow CRM call before the engine's bound does.
+    expect(attempt({ ...base, CRM_TIMEOUT_MS: '5000' })).toEqual(['FACT_TIMEOUT_MS']);
     expect(attempt({ ...base, LEASE_MS: '15000' })).toEqual(['LEASE_MS']);
     expect(attempt({ ...base, SERVICE_TOKENS: '' })).toEqual(['SERVICE_TOKENS']);
   });

@@ -1,7 +1,8 @@
 /**
  * The three-service example end to end, as real processes against real servers: rules created over
- * REST, events published by the CRM simulator, SMS / email / webhook checked at the provider
- * stand-ins. Then the failures the design is built for: the trigger service killed with SIGKILL
+ * REST, events published by the CRM simulator (job status changes through its job API, which the SMS
+ * rule reads back when it fires), SMS / email / webhook checked at the provider stand-ins; a job
+ * re-opened during the delay, and three quick changes to Done. Then the failures the design is built for: the trigger service killed with SIGKILL
  * mid-work, the notification service away for a while, the rules service away (with each lookup
  * pattern), the trigger service away behind the Rules API's trigger routes. Run on RabbitMQ and on
  * Kafka with MongoDB (and Redis for sent commands), and the main scenarios again on PostgreSQL alone.
@@ -19,7 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectErrorBody, malformedRequests } from '@crm-automation/testing';
 import { highValueJobRule, technicianSmsRule } from '../src/design-doc-rules.js';
 import { exampleStack, randomSecrets, runSimulator, type ExampleStack, type StackSecrets } from '../src/launcher/example-stack.js';
-import { received, rulesApi, setStandInBehaviour, triggersOf, type DeliveryView, type TriggerView } from './support/example-clients.js';
+import { received, rulesApi, setStandInBehaviour, triggersOf, triggersOfEntity, type DeliveryView, type TriggerView } from './support/example-clients.js';
+import { deleteJob, putJob, setJobStatus } from '../src/crm-simulator/crm-client.js';
 import { deleteKafkaNames, deleteRabbitNames, dropDatabases, dropSchemas } from './support/cleanup.js';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
@@ -34,6 +36,8 @@ type Store = 'mongo' | 'postgres';
 
 /** The SMS rule fires this long after its event: the design doc's 5 minutes, shortened. */
 const SMS_DELAY_S = 3;
+/** The entity scenarios' SMS delay: every status change of a scenario is consumed well within it. */
+const ENTITY_SMS_DELAY_S = 8;
 const BUS_RETRY_DELAYS_MS = [300, 600, 1_000];
 const ACCOUNT = 'acc_12345';
 const smsText = (job: string) => `Hi Jane Doe, job #${job} for John Smith has been completed.`;
@@ -76,6 +80,13 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
   const names = { rules: `${runId}_rules`, triggers: `${runId}_triggers`, notify: `${runId}_notify` };
   /** A second account with its own key, for tenant isolation across the services. */
   const other = { accountId: 'acc_other', ...generateApiKey() };
+  /**
+   * The entity scenarios' account: its SMS rule (the example's, with a longer delay) waits long enough
+   * for every status change to be consumed before the first run is due, even on a loaded machine where
+   * intake lags; acc_12345's 3-second rule does not see its events.
+   */
+  const entities = { accountId: 'acc_entities', ...generateApiKey() };
+  let entitySmsRuleId: string;
   let server: Record<string, string>;
   let stack: ExampleStack;
   let secrets: StackSecrets;
@@ -141,7 +152,7 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
   /** Everything the tests need, up; a failure here fails every test of the run with its reason. */
   const start = async () => {
     server = requireServerEnv(...SERVERS[store], transport === 'rabbitmq' ? 'RABBITMQ_URL' : 'KAFKA_BROKERS');
-    const [rules, grpc, trigger, notification, standIns] = (await freePorts(5)) as [number, number, number, number, number];
+    const [rules, grpc, trigger, notification, standIns, crm] = (await freePorts(6)) as [number, number, number, number, number, number];
     secrets = randomSecrets();
     stack = exampleStack({
       transport,
@@ -159,7 +170,7 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
       rabbitmqUrl: server['RABBITMQ_URL'],
       kafkaBrokers: server['KAFKA_BROKERS'],
       busPrefix: runId,
-      ports: { rules, grpc, trigger, notification, standIns },
+      ports: { rules, grpc, trigger, notification, standIns, crm },
       secrets,
       env: {
         trigger: {
@@ -184,7 +195,7 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
           KAFKA_SESSION_TIMEOUT_MS: '6000',
         },
         notification: { PROVIDER_TIMEOUT_MS: '2000' },
-        rules: { RULES_API_KEYS: `${other.accountId}:${other.hash}`, TRIGGER_SERVICE_TIMEOUT_MS: '2000' },
+        rules: { RULES_API_KEYS: `${other.accountId}:${other.hash},${entities.accountId}:${entities.hash}`, TRIGGER_SERVICE_TIMEOUT_MS: '2000' },
       },
       logLevel: 'info',
       // Kept: the lines that show a send, to check what every log line of one must carry.
@@ -202,6 +213,7 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
     const email = await api<{ id: string }>('POST', '/rules', highValueJobRule({ webhookUrl: stack.urls.webhook }));
     smsRuleId = sms.id;
     emailRuleId = email.id;
+    entitySmsRuleId = (await rulesApi<{ id: string }>(stack.urls.rules, entities.key, 'POST', '/rules', technicianSmsRule({ smsDelay: { value: ENTITY_SMS_DELAY_S, unit: 'seconds' } }))).id;
   };
   let started: Promise<void>;
   beforeAll(() => {
@@ -252,7 +264,7 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
     const [smsTrigger] = (await triggersOf(stack.urls.rules, secrets.devApiKey, smsRuleId)).filter((t) => t.triggeringEvent.payload.job?.number === 'J-5541');
     expect(smsTrigger).toBeDefined();
     const eventAt = Date.parse((smsTrigger as TriggerView).triggeringEvent.timestamp);
-    expect(Date.parse((smsTrigger as TriggerView).evaluateAt) - eventAt).toBe(SMS_DELAY_S * 1_000);
+    expect(Date.parse((smsTrigger as TriggerView).evaluateAt) - eventAt, JSON.stringify((smsTrigger as TriggerView).executionHistory)).toBe(SMS_DELAY_S * 1_000);
     expect(Date.parse(sms?.at ?? '')).toBeGreaterThanOrEqual(eventAt + SMS_DELAY_S * 1_000);
 
     // Once each, and the low-value job skipped on its conditions.
@@ -267,6 +279,71 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
     expect(after.email).toHaveLength(1);
     expect(after.webhook).toHaveLength(1);
     expect(JSON.stringify(after)).not.toContain('J-9002');
+  });
+
+  /** A job of the CRM simulator, in progress, for the entity scenarios. */
+  const crmJob = (tag: string) => ({ id: `job_${tag}`, number: `J-5541-${tag}`, status: 'In Progress', client: { name: 'John Smith' }, assignedTechnician: { name: 'Jane Doe', phone: '+15557654321' } });
+  const FINAL = new Set(['completed', 'skipped', 'cancelled', 'failed']);
+  /** Waits until the entity account's SMS rule has `count` runs for the job, every one final. */
+  const finalRunsOf = (jobId: string, count: number) =>
+    waitFor(`${count} final runs for ${jobId}`, async () => {
+      const runs = await triggersOfEntity(stack.urls.rules, entities.key, entitySmsRuleId, jobId);
+      return runs.length === count && runs.every((t) => FINAL.has(t.status)) ? runs : undefined;
+    }, 60_000);
+
+  scenario('a job re-opened before the delay gets no SMS: the rule reads the job from the CRM when it fires (and skips a job the CRM no longer has)', async () => {
+    // Re-opened with its status event: the re-opening's run replaces the waiting one, and finds the job open.
+    const reopened = crmJob('reopened');
+    await putJob(stack.urls.crm, entities.accountId, reopened);
+    await setJobStatus(stack.urls.crm, entities.accountId, reopened.id, 'Done');
+    await setJobStatus(stack.urls.crm, entities.accountId, reopened.id, 'In Progress');
+    // Re-opened in the CRM but its event not here yet: the run of "Done" fires, and reads the job as it is.
+    const late = crmJob('reopened-late');
+    await putJob(stack.urls.crm, entities.accountId, late);
+    await setJobStatus(stack.urls.crm, entities.accountId, late.id, 'Done');
+    await putJob(stack.urls.crm, entities.accountId, { ...late, status: 'In Progress' });
+    // Gone from the CRM before the SMS was due.
+    const deleted = crmJob('deleted');
+    await putJob(stack.urls.crm, entities.accountId, deleted);
+    await setJobStatus(stack.urls.crm, entities.accountId, deleted.id, 'Done');
+    await deleteJob(stack.urls.crm, entities.accountId, deleted.id);
+
+    const runs = await finalRunsOf(reopened.id, 2);
+    expect(runs.map((t) => t.status).sort()).toEqual(['cancelled', 'skipped']);
+    const replaced = runs.find((t) => t.status === 'cancelled');
+    const kept = runs.find((t) => t.status === 'skipped');
+    expect(replaced?.executionHistory.at(-1)).toMatchObject({ outcome: 'superseded', triggerId: kept?.id });
+    expect(kept?.executionHistory.at(-1)).toMatchObject({ outcome: 'skipped', reason: 'conditions-not-met' });
+
+    const [lateRun] = await finalRunsOf(late.id, 1);
+    expect(lateRun?.status).toBe('skipped');
+    const statusCheck = lateRun?.executionHistory.at(-1)?.conditions?.find((c) => c.factPath === '$.status');
+    expect(statusCheck).toMatchObject({ fact: 'job', factResult: 'In Progress', eventValue: 'Done', result: false });
+
+    const [deletedRun] = await finalRunsOf(deleted.id, 1);
+    expect([deletedRun?.status, deletedRun?.executionHistory.at(-1)?.reason]).toEqual(['skipped', 'entity-missing']);
+
+    await sleep(1_000);
+    expect([...(await smsWithTag('reopened')), ...(await smsWithTag('deleted'))]).toEqual([]);
+  });
+
+  scenario('three quick status changes to Done send one SMS (supersede), due the delay after the last change', async () => {
+    const flapping = crmJob('flapping');
+    await putJob(stack.urls.crm, entities.accountId, flapping);
+    const changes = [];
+    for (const status of ['Done', 'In Progress', 'Done', 'In Progress', 'Done']) changes.push(await setJobStatus(stack.urls.crm, entities.accountId, flapping.id, status));
+    const runs = await finalRunsOf(flapping.id, changes.length);
+    expect(runs.map((t) => t.status).sort()).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled', 'completed']);
+    // Events may be consumed out of order: whichever came later, the run kept is the newest event's.
+    const last = changes.at(-1);
+    const completed = runs.find((t) => t.status === 'completed');
+    expect(completed?.triggeringEvent.id).toBe(last?.event.id);
+    expect(Date.parse(completed?.evaluateAt ?? '')).toBe(Date.parse(last?.event.timestamp ?? '') + ENTITY_SMS_DELAY_S * 1_000);
+    for (const run of runs.filter((t) => t.status === 'cancelled')) {
+      expect(run.executionHistory.at(-1), run.id).toMatchObject({ outcome: 'superseded' });
+    }
+    await sleep(1_000);
+    expect((await smsWithTag('flapping')).map((m) => m.body)).toEqual([smsText('J-5541-flapping')]);
   });
 
   scenario('delivery receipts: the providers’ signed receipts reach the trigger service’s ledger through the notification service, forward only; the Rules API shows them', async () => {
@@ -334,6 +411,8 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
     const later = await api<{ id: string }>('POST', '/rules', { ...technicianSmsRule({ smsDelay: { value: 1, unit: 'hours' } }), name: 'Follow up in an hour' });
     const job = { id: 'job_http', number: 'J-5541-http', status: 'Done', client: { name: 'John Smith' }, assignedTechnician: { name: 'Jane Doe', phone: '+15557654321' } };
     const event = { name: 'job.status.changed', id: `${runId}-http`, payload: { job } };
+    // The SMS rule reads the job from the CRM when it fires: the CRM has it, Done.
+    await putJob(stack.urls.crm, ACCOUNT, job);
     if (stack.trigger.options.env['RULE_LOOKUP'] === 'pubsub') {
       // The replica forgets the SMS rule: the rules that come with an HTTP intake must put it back, or
       // its trigger would wait for the rule at fire time instead of sending.

@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { EXAMPLE_ROOT, ServiceProcess } from './service-process.js';
 
-export type ServiceName = 'stand-ins' | 'rules' | 'notification' | 'trigger';
+export type ServiceName = 'stand-ins' | 'crm' | 'rules' | 'notification' | 'trigger';
 
 /** Everything that differs between one run of the example and another. */
 export interface StackSettings {
@@ -27,7 +27,8 @@ export interface StackSettings {
   redisPrefix?: string | undefined;
   /** Names every exchange, queue and topic of this run. */
   busPrefix: string;
-  ports: { rules: number; grpc: number; trigger: number; notification: number; standIns: number };
+  /** `crm`: the CRM simulator's job API, which the trigger service's `facts.job` loader reads. */
+  ports: { rules: number; grpc: number; trigger: number; notification: number; standIns: number; crm: number };
   secrets: StackSecrets;
   logLevel?: string | undefined;
   /** Extra environment per service (timeouts, backoff...). */
@@ -75,11 +76,13 @@ export function randomSecrets(devApiKey = `crm_dev_${randomBytes(18).toString('b
 
 export interface ExampleStack {
   standIns: ServiceProcess;
+  /** The CRM simulator's server mode: the jobs as they are now, and the events their status changes publish. */
+  crm: ServiceProcess;
   rules: ServiceProcess;
   notification: ServiceProcess;
   trigger: ServiceProcess;
-  urls: { rules: string; standIns: string; notification: string; trigger: string; webhook: string };
-  /** Environment of the CRM simulator (and anything else publishing to this run's bus). */
+  urls: { rules: string; standIns: string; notification: string; trigger: string; webhook: string; crm: string };
+  /** Environment of the CRM simulator's command line (and anything else publishing to this run's bus): the bus, and CRM_URL. */
   busEnv: Record<string, string>;
   /** Starts in dependency order, each once ready. */
   startAll(): Promise<void>;
@@ -97,13 +100,15 @@ export function exampleStack(settings: StackSettings): ExampleStack {
     notification: `http://${host}:${ports.notification}`,
     trigger: `http://${host}:${ports.trigger}`,
     webhook: `http://${host}:${ports.standIns}/hooks/new-lead`,
+    crm: `http://${host}:${ports.crm}`,
   };
-  const busEnv: Record<string, string> = {
+  const transportEnv: Record<string, string> = {
     TRANSPORT: settings.transport,
     BUS_PREFIX: settings.busPrefix,
     ...(settings.rabbitmqUrl ? { RABBITMQ_URL: settings.rabbitmqUrl } : {}),
     ...(settings.kafkaBrokers ? { KAFKA_BROKERS: settings.kafkaBrokers } : {}),
   };
+  const busEnv: Record<string, string> = { ...transportEnv, CRM_URL: urls.crm };
   const common = { LOG_LEVEL: settings.logLevel ?? 'info', HOST: host };
   const store = settings.store ?? 'mongo';
   const idempotencyStore = settings.idempotencyStore ?? (store === 'postgres' ? 'postgres' : 'redis');
@@ -141,8 +146,9 @@ export function exampleStack(settings: StackSettings): ExampleStack {
     SENDGRID_EVENT_WEBHOOK_URL: `${urls.notification}/receipts/sendgrid`,
     SENDGRID_WEBHOOK_SIGNING_KEY: secrets.sendgridWebhookSigningKey,
   });
+  const crm = make('crm', 'src/crm-simulator/crm-server.ts', ports.crm, { ...transportEnv, HTTP_PORT: String(ports.crm) });
   const rules = make('rules', 'src/rules-service/main.ts', ports.rules, {
-    ...busEnv,
+    ...transportEnv,
     HTTP_PORT: String(ports.rules),
     GRPC_PORT: String(ports.grpc),
     ...storeEnv(settings.rulesDb, settings.rulesSchema, 'RULES_DB_NAME'),
@@ -169,7 +175,7 @@ export function exampleStack(settings: StackSettings): ExampleStack {
     TRIGGER_SERVICE_TOKEN: secrets.receiptsToken,
   });
   const trigger = make('trigger', 'src/trigger-service/main.ts', ports.trigger, {
-    ...busEnv,
+    ...transportEnv,
     HTTP_PORT: String(ports.trigger),
     ...storeEnv(settings.triggersDb, settings.triggersSchema, 'TRIGGERS_DB_NAME'),
     // The rules service's token, and the notification service's (receipts).
@@ -180,13 +186,15 @@ export function exampleStack(settings: StackSettings): ExampleStack {
     RULES_SERVICE_TOKEN: secrets.rulesServiceToken,
     NOTIFICATION_SERVICE_URL: urls.notification,
     NOTIFICATION_SERVICE_TOKEN: secrets.notificationToken,
+    CRM_URL: urls.crm,
   });
 
   // The rules service serves its trigger routes from the trigger service, but starts without it
   // (those routes answer 503 until it is up); the trigger service rides out the rules service's absence.
-  const order = [standIns, rules, notification, trigger];
+  const order = [standIns, crm, rules, notification, trigger];
   return {
     standIns,
+    crm,
     rules,
     notification,
     trigger,

@@ -1,7 +1,8 @@
 /**
- * Starts the whole example: provider stand-ins, rules service, notification service and trigger
- * service, each its own process, with prefixed, readable output. Ctrl-C stops them all (trigger
- * service first). Run from the repository root: `npm run example:three-services`.
+ * Starts the whole example: provider stand-ins, the CRM simulator's job API, rules service,
+ * notification service and trigger service, each its own process, with prefixed, readable output.
+ * Ctrl-C stops them all (trigger service first). Run from the repository root:
+ * `npm run example:three-services`.
  *
  * Reads TRANSPORT (rabbitmq|kafka), RULE_LOOKUP (rest|grpc|pubsub), STORE (mongo|postgres),
  * MONGODB_URI, POSTGRES_URL, RABBITMQ_URL, KAFKA_BROKERS, REDIS_URL (defaults: the servers of
@@ -34,8 +35,8 @@ const env = z.object({
 
 const config = loadConfig('launcher', env);
 const color = process.stdout.isTTY === true && config.LOG_FORMAT === 'pretty';
-const LABELS: Record<ServiceName, string> = { 'stand-ins': 'stand-ins   ', rules: 'rules       ', notification: 'notification', trigger: 'trigger     ' };
-const TINTS: Record<ServiceName, string> = { 'stand-ins': '\u001b[90m', rules: '\u001b[32m', notification: '\u001b[35m', trigger: '\u001b[36m' };
+const LABELS: Record<ServiceName, string> = { 'stand-ins': 'stand-ins   ', crm: 'crm         ', rules: 'rules       ', notification: 'notification', trigger: 'trigger     ' };
+const TINTS: Record<ServiceName, string> = { 'stand-ins': '\u001b[90m', crm: '\u001b[33m', rules: '\u001b[32m', notification: '\u001b[35m', trigger: '\u001b[36m' };
 const say = (line: string) => process.stdout.write(`${color ? '\u001b[1m' : ''}[launcher]${color ? '\u001b[0m' : ''}     ${line}\n`);
 
 const stack = exampleStack({
@@ -49,7 +50,7 @@ const stack = exampleStack({
   redisUrl: config.REDIS_URL,
   busPrefix: config.BUS_PREFIX,
   redisPrefix: `${config.BUS_PREFIX}:idempotency:`,
-  ports: { rules: 4100, grpc: 4101, trigger: 4102, notification: 4103, standIns: 4104 },
+  ports: { rules: 4100, grpc: 4101, trigger: 4102, notification: 4103, standIns: 4104, crm: 4105 },
   secrets: randomSecrets(config.DEV_API_KEY),
   logLevel: config.LOG_LEVEL,
   onLine: (service, line) => {
@@ -80,7 +81,7 @@ try {
   await stopAll(1);
 }
 // A service that dies on its own takes the example down with it, loudly.
-for (const [name, service] of Object.entries({ 'stand-ins': stack.standIns, rules: stack.rules, notification: stack.notification, trigger: stack.trigger })) {
+for (const [name, service] of Object.entries({ 'stand-ins': stack.standIns, crm: stack.crm, rules: stack.rules, notification: stack.notification, trigger: stack.trigger })) {
   void service.exited.then((code) => {
     if (!stopping) {
       say(`${name} exited unexpectedly (code ${code}); stopping the others`);
@@ -88,5 +89,5 @@ for (const [name, service] of Object.entries({ 'stand-ins': stack.standIns, rule
     }
   });
 }
-say(`ready. Rules API ${stack.urls.rules} (key ${config.DEV_API_KEY}), gRPC 127.0.0.1:4101, notification ${stack.urls.notification}, stand-ins ${stack.urls.standIns}/received`);
+say(`ready. Rules API ${stack.urls.rules} (key ${config.DEV_API_KEY}), gRPC 127.0.0.1:4101, notification ${stack.urls.notification}, stand-ins ${stack.urls.standIns}/received, CRM jobs ${stack.urls.crm}/accounts/acc_12345/jobs/<id>`);
 say('Ctrl-C stops everything.');

@@ -31,6 +31,14 @@ export const triggerServiceEnv = z
     RULES_CACHE_TTL_MS: z.coerce.number().int().min(0).default(2_000),
     RULES_CACHE_STALE_MS: z.coerce.number().int().min(0).default(60_000),
 
+    /** The CRM's job API (the CRM simulator's server mode): the `facts.job` loader of rules with `evaluate: 'current'`. */
+    CRM_URL: z.string().url().default('http://127.0.0.1:4105'),
+    /** Deadline of one job read; FACT_TIMEOUT_MS, the engine's bound on a loader, is longer. */
+    CRM_TIMEOUT_MS: durationMs(2_000),
+    CRM_BREAKER_FAILURES: z.coerce.number().int().positive().default(5),
+    CRM_BREAKER_COOLDOWN_MS: durationMs(5_000),
+    FACT_TIMEOUT_MS: durationMs(5_000),
+
     NOTIFICATION_SERVICE_URL: z.string().url().default('http://127.0.0.1:4103'),
     NOTIFICATION_SERVICE_TOKEN: serviceToken,
     /** Deadline of one command to the notification service; it includes the provider's call. */
@@ -58,6 +66,9 @@ export const triggerServiceEnv = z
     }
     if (env.LEASE_MS <= env.SEND_TIMEOUT_MS * 2) {
       ctx.addIssue({ code: 'custom', path: ['LEASE_MS'], message: `must be more than twice SEND_TIMEOUT_MS (${env.SEND_TIMEOUT_MS}), so a trigger's sends finish inside its lease` });
+    }
+    if (env.FACT_TIMEOUT_MS <= env.CRM_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['FACT_TIMEOUT_MS'], message: `must be longer than CRM_TIMEOUT_MS (${env.CRM_TIMEOUT_MS}), so a slow CRM ends as the loader's own timeout` });
     }
     if (env.BACKOFF_MAX_MS < env.BACKOFF_BASE_MS) ctx.addIssue({ code: 'custom', path: ['BACKOFF_MAX_MS'], message: 'must be at least BACKOFF_BASE_MS' });
   });

@@ -5,7 +5,8 @@
  * notification service over HTTP. Rules come from the rules service by RULE_LOOKUP = rest | grpc |
  * pubsub. Its internal trigger API (`/internal/v1/*`, service token) is how the rules service serves
  * the Rules API's trigger and delivery routes without reading this database, and where the
- * notification service forwards the providers' delivery receipts.
+ * notification service forwards the providers' delivery receipts. Rules that evaluate the job as it
+ * is now (`evaluate: 'current'`) read it from the CRM (CRM_URL) when their trigger fires.
  */
 import { createAutomationEngine, type RuleSource } from '@crm-automation/core';
 import { instrumentBus, instrumentEngine } from '@crm-automation/metrics';
@@ -20,6 +21,7 @@ import { createHttpServer, listen } from '../runtime/http-server.js';
 import { createServiceLogger } from '../runtime/logger.js';
 import { openTriggerStore } from '../runtime/service-stores.js';
 import { triggerServiceEnv } from './config.js';
+import { crmJobLoader } from './crm-job-loader.js';
 import { startPubSubIntake, type PubSubIntake } from './pubsub-intake.js';
 import { remoteRuleSource } from './rule-lookup/create-rule-source.js';
 import type { RuleReplica } from './rule-lookup/rule-replica.js';
@@ -68,6 +70,22 @@ try {
     };
   }
 
+  // Rules with `evaluate: 'current'` see the job as the CRM has it when their trigger fires.
+  const jobs = crmJobLoader({
+    baseUrl: config.CRM_URL,
+    timeoutMs: config.CRM_TIMEOUT_MS,
+    breakerFailures: config.CRM_BREAKER_FAILURES,
+    breakerCooldownMs: config.CRM_BREAKER_COOLDOWN_MS,
+    logger,
+  });
+  // Reported, not required: due triggers wait (retried, outside their budget) while the CRM is away.
+  checks['crm'] = {
+    critical: false,
+    check: async () => {
+      if (jobs.breaker.state === 'open') throw new Error('circuit open');
+    },
+  };
+
   const engine = createAutomationEngine({
     triggerStore: triggers.store,
     ruleSource,
@@ -83,6 +101,8 @@ try {
     concurrency: config.CONCURRENCY,
     maxAttempts: config.MAX_ATTEMPTS,
     backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS },
+    facts: { job: jobs.load },
+    factTimeoutMs: config.FACT_TIMEOUT_MS,
     ...(config.INSTANCE_ID ? { instanceId: config.INSTANCE_ID } : {}),
   });
 
@@ -91,6 +111,12 @@ try {
 
   engine.on('event:ingested', ({ event, triggers, created }) => {
     if (triggers.length > 0) logger.info({ accountId: event.accountId, eventId: event.id, eventName: event.name, triggers: triggers.map((t) => ({ triggerId: t.id, ruleId: t.ruleId, evaluateAt: t.evaluateAt })), created }, 'event ingested');
+  });
+  engine.on('trigger:superseded', ({ accountId, ruleId, entityKey, reason, triggerId, pendingTriggerId, event }) => {
+    logger.info({ accountId, ruleId, entityKey, triggerId, pendingTriggerId, reason, eventId: event.id }, reason === 'superseded' ? 'trigger superseded by a newer event' : 'trigger stale: a newer event is pending');
+  });
+  engine.on('trigger:cancelled', ({ trigger, event, stage }) => {
+    logger.info({ accountId: trigger.accountId, ruleId: trigger.ruleId, entityKey: trigger.entityKey, triggerId: trigger.id, eventId: event.id, eventName: event.name, stage }, 'trigger cancelled by event');
   });
   engine.on('action:sent', ({ command, durationMs }) => {
     const m = command.metadata;

@@ -30,8 +30,24 @@ export interface TriggerView {
   status: string;
   attempt: number;
   evaluateAt: string;
+  /** Keyed rules: the job the run is about. */
+  entityKey?: string;
   triggeringEvent: { id: string; timestamp: string; payload: { job?: { number?: string } } };
-  executionHistory: Array<{ outcome: string; reason?: string; error?: { code?: string; retryable?: boolean } }>;
+  executionHistory: Array<{
+    outcome: string;
+    reason?: string;
+    error?: { code?: string; retryable?: boolean };
+    /** Superseded or stale: the other run of the entity. */
+    triggerId?: string;
+    /** A condition on a fact read at fire time carries the event's value next to the current one. */
+    conditions?: Array<{ fact: string; factPath?: string; factResult?: unknown; eventValue?: unknown; result: boolean }>;
+  }>;
+}
+
+/** The runs of one rule for one entity (`GET /triggers?ruleId=&entityKey=`), newest first. */
+export async function triggersOfEntity(rulesUrl: string, apiKey: string, ruleId: string, entityKey: string): Promise<TriggerView[]> {
+  const page = await rulesApi<{ items: TriggerView[] }>(rulesUrl, apiKey, 'GET', `/triggers?ruleId=${ruleId}&entityKey=${encodeURIComponent(entityKey)}&limit=100`);
+  return page.items;
 }
 
 /** Every trigger of a rule (newest first), through the Rules API. */

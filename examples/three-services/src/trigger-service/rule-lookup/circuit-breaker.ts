@@ -9,11 +9,16 @@ export interface CircuitBreakerOptions {
   cooldownMs: number;
   now?: (() => number) | undefined;
   onStateChange?: ((state: CircuitState, reason: string) => void) | undefined;
+  /** What the refusals name. Default `rules service`. */
+  service?: string | undefined;
+  /** The error a refused call fails with. Default {@link RuleLookupUnavailableError} (retryable). */
+  unavailable?: ((message: string) => Error) | undefined;
 }
 
 /**
- * A circuit breaker around calls to the rules service. After `failureThreshold` consecutive failures
- * it opens: calls fail at once (no timeout to wait out), so a dead or hung rules service costs the
+ * A circuit breaker around calls to another service (the rules service; the CRM, for the `facts.job`
+ * loader). After `failureThreshold` consecutive failures
+ * it opens: calls fail at once (no timeout to wait out), so a dead or hung service costs the
  * claim loop nothing. After `cooldownMs` one trial call goes through (half-open); its success closes
  * the circuit, its failure opens it for another cooldown. Other calls fail fast during the trial.
  */
@@ -38,12 +43,12 @@ export class CircuitBreaker {
     if (this.current === 'open') {
       const waited = this.now() - this.openedAt;
       if (waited < this.options.cooldownMs) {
-        throw new RuleLookupUnavailableError(`rules service circuit open (retrying in ${this.options.cooldownMs - waited} ms)`);
+        throw this.refusal(`circuit open (retrying in ${this.options.cooldownMs - waited} ms)`);
       }
       this.transition('half-open', 'cooldown over: trying one call');
     }
     if (this.current === 'half-open') {
-      if (this.trialInFlight) throw new RuleLookupUnavailableError('rules service circuit half-open: a trial call is in flight');
+      if (this.trialInFlight) throw this.refusal('circuit half-open: a trial call is in flight');
       this.trialInFlight = true;
       trial = true;
     }
@@ -62,6 +67,11 @@ export class CircuitBreaker {
     } finally {
       if (trial) this.trialInFlight = false;
     }
+  }
+
+  private refusal(why: string): Error {
+    const message = `${this.options.service ?? 'rules service'} ${why}`;
+    return this.options.unavailable ? this.options.unavailable(message) : new RuleLookupUnavailableError(message);
   }
 
   private transition(state: CircuitState, reason: string) {
