@@ -63,7 +63,14 @@ const slotFields = (slot: string) => ({ pendingSlot: slot, slotLatch: slot });
  * decisions: triggers of different slots concurrently, those of one slot one after the other in batch
  * order, so a batch never races itself.
  */
-export async function settleKeyedTriggers(ctx: KeyedInsertContext, batch: readonly NewTrigger[], docs: readonly TriggerDocument[], results: (InsertedTrigger | undefined)[], now: Date): Promise<void> {
+export async function settleKeyedTriggers(
+  ctx: KeyedInsertContext,
+  batch: readonly NewTrigger[],
+  docs: readonly TriggerDocument[],
+  results: (InsertedTrigger | undefined)[],
+  now: Date,
+  holders: ReadonlyMap<string, TriggerDocument | null>,
+): Promise<void> {
   const bySlot = new Map<string, number[]>();
   results.forEach((r, i) => {
     const slot = docs[i]?.pendingSlot;
@@ -72,14 +79,24 @@ export async function settleKeyedTriggers(ctx: KeyedInsertContext, batch: readon
   });
   await Promise.all(
     [...bySlot.values()].map(async (indexes) => {
+      let first = true;
       for (const i of indexes) {
         const doc = docs[i];
         const concurrency = batch[i]?.concurrency;
         if (!doc || doc.pendingSlot === undefined || !concurrency) continue;
-        results[i] = await settleKeyedTrigger(ctx, { ...doc, pendingSlot: doc.pendingSlot }, concurrency, now);
+        // The holder read with the redelivery check serves the slot's first trigger; later ones read again.
+        const known = first ? holders.get(doc.pendingSlot) : undefined;
+        first = false;
+        results[i] = await settleKeyedTrigger(ctx, { ...doc, pendingSlot: doc.pendingSlot }, concurrency, now, known);
       }
     }),
   );
+}
+
+/** The settled holder of each slot the refused documents wanted (see {@link settleSlot}). */
+export async function readHolders(triggers: Collection<TriggerDocument>, refused: readonly TriggerDocument[]): Promise<Map<string, TriggerDocument | null>> {
+  const slots = [...new Set(refused.flatMap((d) => (d.pendingSlot === undefined ? [] : [d.pendingSlot])))];
+  return new Map(await Promise.all(slots.map(async (slot) => [slot, await settleSlot(triggers, slot)] as const)));
 }
 
 /** The redelivery answer: the trigger that already holds this (account, event id, rule). */
@@ -91,7 +108,13 @@ export function redelivered(existing: TriggerDocument): InsertedTrigger {
  * Decides one keyed trigger whose first insert the slot index refused. `doc` is the trigger as the
  * intake built it: pending, holding `pendingSlot`, `firstEventAt` its own event's timestamp.
  */
-export async function settleKeyedTrigger(ctx: KeyedInsertContext, doc: TriggerDocument & { pendingSlot: string }, concurrency: TriggerConcurrency, now: Date): Promise<InsertedTrigger> {
+export async function settleKeyedTrigger(
+  ctx: KeyedInsertContext,
+  doc: TriggerDocument & { pendingSlot: string },
+  concurrency: TriggerConcurrency,
+  now: Date,
+  known?: TriggerDocument | null,
+): Promise<InsertedTrigger> {
   const { triggers, retention } = ctx;
   const slot = doc.pendingSlot;
   const event = { id: doc.triggeringEvent.id, name: doc.triggeringEvent.name };
@@ -119,7 +142,7 @@ export async function settleKeyedTrigger(ctx: KeyedInsertContext, doc: TriggerDo
 
   const candidate = doc;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const pending = await settleSlot(triggers, slot);
+    const pending = round === 0 && known !== undefined ? known : await settleSlot(triggers, slot);
     if (!pending) {
       const result = await insert(candidate);
       if (result.kind === 'inserted') return { trigger: toTrigger(candidate), created: true, outcome: 'created' };

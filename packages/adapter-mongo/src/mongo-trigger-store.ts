@@ -31,7 +31,7 @@ import { expireAtFor, resolveRetention, retentionControls, RETENTION_OPTION_KEYS
 import { serverRunsTtlMonitor } from './ttl-monitor.js';
 import { requireValidDate } from './valid-date.js';
 import { duplicateKeyIndexes } from './write-errors.js';
-import { newTriggerDocument, redelivered, settleKeyedTriggers } from './keyed-insert.js';
+import { newTriggerDocument, readHolders, redelivered, settleKeyedTriggers } from './keyed-insert.js';
 
 export type { MongoRetentionControls } from './retention.js';
 export { RETENTION_OPTION_KEYS } from './retention.js';
@@ -106,7 +106,11 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
       group.ruleIds.add(t.ruleId);
       byEvent.set(key, group);
     }
-    const clauses = [...byEvent.values()].map((g) => ({ accountId: g.accountId, 'triggeringEvent.id': g.eventId, ruleId: { $in: [...g.ruleIds] } }));
+    // One rule: plain equality on the unique index's keys, which every server answers from the index.
+    const clauses = [...byEvent.values()].map((g): Filter<TriggerDocument> => {
+      const [only, ...more] = g.ruleIds;
+      return { accountId: g.accountId, 'triggeringEvent.id': g.eventId, ruleId: only !== undefined && more.length === 0 ? only : { $in: [...g.ruleIds] } };
+    });
     const docs = await triggers.find(clauses.length === 1 ? (clauses[0] as Filter<TriggerDocument>) : { $or: clauses }).toArray();
     return new Map(docs.map((d) => [intakeKey(d.accountId, d.triggeringEvent.id, d.ruleId), d]));
   };
@@ -133,7 +137,11 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
         if (!indexes) throw error;
         duplicates = indexes;
       }
-      const existing = duplicates.size > 0 ? await existingTriggers(batch.filter((_, i) => duplicates.has(i))) : new Map<string, TriggerDocument>();
+      // The redelivery check and the read of the refused keyed triggers' slot holders, side by side.
+      const [existing, holders] =
+        duplicates.size > 0
+          ? await Promise.all([existingTriggers(batch.filter((_, i) => duplicates.has(i))), readHolders(triggers, docs.filter((_, i) => duplicates.has(i)))])
+          : [new Map<string, TriggerDocument>(), new Map<string, TriggerDocument | null>()];
       const results: (InsertedTrigger | undefined)[] = docs.map((doc, i) => {
         // Keyed triggers say what the insert did; unkeyed ones answer exactly as before issue 16.
         const keyed = doc.entityKey !== undefined;
@@ -144,7 +152,7 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
         if (doc.pendingSlot !== undefined) return undefined;
         throw new AutomationError('CRM_ERR_TRIGGER_NOT_FOUND', `trigger for event ${doc.triggeringEvent.id} was reported as existing but is gone; retry the intake`, { retryable: true });
       });
-      await settleKeyedTriggers({ triggers, retention }, batch, docs, results, now);
+      await settleKeyedTriggers({ triggers, retention }, batch, docs, results, now, holders);
       return results.map((r, i) => {
         if (!r) throw new AutomationError('CRM_ERR_TRIGGER_STATE', `trigger ${i} of the batch was not decided`, { retryable: true });
         return r;

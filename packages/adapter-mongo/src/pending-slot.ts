@@ -73,7 +73,10 @@ export async function completeHandover(triggers: Collection<TriggerDocument>, fr
  */
 export async function settleSlot(triggers: Collection<TriggerDocument>, slot: string): Promise<TriggerDocument | null> {
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const holders = await triggers.find({ $or: [{ pendingSlot: slot }, { slotLatch: slot }] }).toArray();
+    // Two exact lookups, one per unique index, rather than one `$or`: servers that use an index only for
+    // a filter naming exactly its key (the test server) would otherwise scan the collection.
+    const found = await Promise.all([triggers.findOne({ pendingSlot: slot }), triggers.findOne({ slotLatch: slot })]);
+    const holders = found.filter((d, i): d is TriggerDocument => d !== null && (i === 0 || !d._id.equals(found[0]?._id ?? '')));
     if (holders.length === 0) return null;
     const handingOver = holders.find((h) => h.handover);
     if (handingOver) {
