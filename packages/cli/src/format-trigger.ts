@@ -68,7 +68,8 @@ export function formatTrigger(trigger: Trigger): string {
   const why = [...trigger.executionHistory].reverse().map(otherRunText).find((text) => text !== undefined);
   if (why && (trigger.status === 'cancelled' || trigger.status === 'skipped')) lines.push(`why       ${why}`);
   if (trigger.cancelRequested) lines.push(`cancel    requested by event ${eventText(trigger.cancelRequested.event)} at ${iso(trigger.cancelRequested.at)}; stops before its next unsent action`);
-  if (trigger.firstEventAt) lines.push(`first     event at ${iso(trigger.firstEventAt)} (superseded runs of this entity; maxWait counts from it)`);
+  // Every keyed trigger has one; it says something only when a chain of superseded runs began earlier.
+  if (trigger.firstEventAt && trigger.firstEventAt < event.timestamp) lines.push(`first     event at ${iso(trigger.firstEventAt)} (superseded runs of this entity; maxWait counts from it)`);
   if (trigger.leaseExpiresAt && trigger.status === 'processing') lines.push(`lease     until ${iso(trigger.leaseExpiresAt)}`);
   if (trigger.sentActions.length > 0) lines.push(`sent      actions ${trigger.sentActions.join(', ')}`);
   if (trigger.trace?.['traceparent']) lines.push(`trace     ${trigger.trace['traceparent']}`);

@@ -48,6 +48,9 @@ describe('a keyed trigger as the CLI shows it', () => {
     expect(text).toContain('cancel    requested by event job.reopened evt-cancel at 2026-10-01T00:02:00.000Z; stops before its next unsent action');
     expect(text).toContain('first     event at 2026-09-30T23:58:00.000Z');
     expect(text).not.toContain('why ');
+    // A run that replaced nothing has its own event as its first: nothing to say.
+    const alone = formatTrigger(keyedTrigger('pending', { at, attempt: 0, outcome: 'retrying' }, { firstEventAt: new Date('2026-10-01T00:00:00Z') }));
+    expect(alone).not.toContain('first     ');
   });
 
   it('lists an ENTITY column only when a listed trigger has one', () => {

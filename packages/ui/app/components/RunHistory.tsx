@@ -56,7 +56,8 @@ export function RunHistory({
       {trigger.entityKey !== undefined ? (
         <p class="muted">
           Entity <code>{trigger.entityKey}</code>
-          {trigger.firstEventAt ? (
+          {/* Every keyed run has one; it says something only when it is older than the run's own event. */}
+          {trigger.firstEventAt && Date.parse(trigger.firstEventAt) < Date.parse(trigger.triggeringEvent.timestamp) ? (
             <>
               {' '}
               · first event of the replaced runs at <time dateTime={trigger.firstEventAt}>{formatDateTime(trigger.firstEventAt)}</time>
@@ -127,7 +128,7 @@ function HistoryEntryView({ entry }: { entry: HistoryEntry }) {
         </span>
       </p>
       {reason ? <p class="history__reason">{reason}</p> : null}
-      {other ? <p class="history__reason">{other}</p> : null}
+      {other ? <p>{other}</p> : null}
       {entry.reason === 'conditions-not-met' && failing.length > 0 ? (
         <div>
           <p class="history__label">Failing conditions</p>

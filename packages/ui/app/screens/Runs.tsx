@@ -209,7 +209,12 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
                     <div class="run__title" id={`run-${trigger.id}-title`}>
                       <StatusBadge status={trigger.status} />
                       <span class="run__when">
-                        {trigger.status === 'pending' || trigger.status === 'retrying' ? 'Due ' : 'Was due '}
+                        {trigger.status === 'pending' || trigger.status === 'retrying'
+                          ? 'Due '
+                          : // A run cancelled, replaced or skipped before its time never came due.
+                            Date.parse(trigger.evaluateAt) > Date.now()
+                            ? 'Would have been due '
+                            : 'Was due '}
                         <time dateTime={trigger.evaluateAt} title={formatDateTime(trigger.evaluateAt)}>
                           {formatRelative(trigger.evaluateAt)}
                         </time>

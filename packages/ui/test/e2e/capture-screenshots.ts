@@ -14,6 +14,8 @@ const VIEWPORTS = {
 interface Seeded {
   highValueId: string;
   smsId: string;
+  /** A keyed rule (debounced by job, cancelled on re-opening) with superseded and cancelled runs. */
+  keyedId: string;
 }
 
 /** Rules and runs of every outcome, so the screens show what a real account looks like. */
@@ -39,7 +41,24 @@ async function seed(service: RulesService): Promise<Seeded> {
   await service.api('POST', '/events', { name: 'job.created', payload: job(3100, 'Commercial', 3) });
   await waitForRuns(service, hv.body.id, 3);
   await service.api('POST', '/events', { name: 'job.status.changed', payload: { job: { id: 'job_abc123', number: 'J-5541', status: 'Done', client: { name: 'John Smith' }, assignedTechnician: { name: 'Jane Doe', phone: '+15557654321' } } } });
-  return { highValueId: hv.body.id, smsId: sms.body.id };
+  const keyed = await service.api<{ id: string }>('POST', '/rules', {
+    ...technicianSmsRule,
+    name: 'Job done SMS, once per job',
+    description: 'Debounced by job: quick status changes send one SMS; re-opening the job cancels it.',
+    trigger: { eventName: 'job.status.changed', key: '$.job.id' },
+    concurrency: { mode: 'supersede', maxWait: { value: 15, unit: 'minutes' } },
+    cancelOn: [{ eventName: 'job.reopened' }],
+    conditions: { all: [{ fact: 'job', path: '$.status', operator: 'equal', value: 'Done' }, { fact: 'job', path: '$.assignedTechnician.phone', operator: 'present', value: true }] },
+  });
+  // Three quick changes of one job (the first two replaced), and a job re-opened before its run.
+  const now = Date.now();
+  const done = (id: string, number: string) => ({ job: { id, number, status: 'Done', client: { name: 'John Smith' }, assignedTechnician: { name: 'Jane Doe', phone: '+15557654321' } } });
+  for (const [i, seconds] of [0, 20, 40].entries()) {
+    await service.api('POST', '/events', { name: 'job.status.changed', id: `quick-${i}`, payload: done('job_7001', 'J-7001'), timestamp: new Date(now + seconds * 1000).toISOString() });
+  }
+  await service.api('POST', '/events', { name: 'job.status.changed', id: 'done-7002', payload: done('job_7002', 'J-7002'), timestamp: new Date(now).toISOString() });
+  await service.api('POST', '/events', { name: 'job.reopened', id: 'reopen-7002', payload: done('job_7002', 'J-7002'), timestamp: new Date(now + 60_000).toISOString() });
+  return { highValueId: hv.body.id, smsId: sms.body.id, keyedId: keyed.body.id };
 }
 
 async function waitForRuns(service: RulesService, ruleId: string, finished: number): Promise<void> {
@@ -69,7 +88,7 @@ export async function captureScreenshots(outDir: string): Promise<string[]> {
   const service = await startRulesService();
   const written: string[] = [];
   try {
-    const { highValueId, smsId } = await seed(service);
+    const { highValueId, smsId, keyedId } = await seed(service);
     for (const [size, viewport] of Object.entries(VIEWPORTS)) {
       const browser = await launchBrowser(viewport);
       try {
@@ -119,6 +138,20 @@ export async function captureScreenshots(outDir: string): Promise<string[]> {
         await failed.getByRole('button', { name: /^History/ }).click();
         await failed.locator('.history').waitFor();
         await shot('runs', { maxHeight: size === 'mobile' ? 3000 : 2400 });
+
+        await page.goto(`${service.uiUrl}rules/${keyedId}`);
+        await page.locator('.action-card').first().waitFor();
+        // The sticky top bar would cover the card's top in an element screenshot.
+        await page.evaluate(`document.querySelector('.topbar').style.setProperty('position', 'static')`);
+        await page.locator('section[aria-labelledby="entity-heading"]').screenshot({ path: join(outDir, `entity-rule-${size}.png`) });
+        written.push(join(outDir, `entity-rule-${size}.png`));
+
+        await page.goto(`${service.uiUrl}rules/${keyedId}/runs`);
+        await page.locator('.run__why').first().waitFor();
+        const replaced = page.locator('.run', { has: page.locator('.run__why') }).first();
+        await replaced.getByRole('button', { name: /^History/ }).click();
+        await replaced.locator('.history').waitFor();
+        await shot('entity-runs', { maxHeight: size === 'mobile' ? 3000 : 2000 });
       } finally {
         await browser.close();
       }
