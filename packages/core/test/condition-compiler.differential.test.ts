@@ -56,14 +56,14 @@ function count(tally: Tally, outcomes: Outcome[], compiled: Outcome[]): void {
 }
 
 /** One property: trees with operators `custom`, each against PAYLOADS_PER_TREE payloads. */
-async function checkGenerated(custom: ReadonlyMap<string, OperatorFn>, extraOperators: readonly string[], numRuns: number): Promise<Tally> {
+async function checkGenerated(custom: ReadonlyMap<string, OperatorFn>, extraOperators: readonly string[], numRuns: number, generate = true): Promise<Tally> {
   const tally = newTally();
   await fc.assert(
     fc.asyncProperty(conditionTree(extraOperators), fc.array(payload, { minLength: PAYLOADS_PER_TREE, maxLength: PAYLOADS_PER_TREE }), async (conditions, payloads) => {
       const reference = await referenceOutcomes(conditions, custom, payloads);
-      const compiled = compiledOutcomes(compile(conditions, custom), payloads);
+      const compiled = compiledOutcomes(compile(conditions, custom, generate), payloads);
       const diff = difference(payloads, reference, compiled);
-      if (diff) throw new Error(`compiled evaluation differs from json-rules-engine\n${diff}`);
+      if (diff) throw new Error(`compiled evaluation (${generate ? 'generated code' : 'closures'}) differs from json-rules-engine\n${diff}`);
       count(tally, reference, compiled);
     }),
     { numRuns },
@@ -90,6 +90,13 @@ describe('compiled conditions against json-rules-engine, generated', () => {
     const runs = Math.round(25_000 * SCALE);
     const tally = await checkGenerated(CUSTOM_OPERATORS, extra, runs);
     console.info('condition compiler differential (built-in, core, custom):', tally);
+    expectCoverage(tally, runs * PAYLOADS_PER_TREE);
+  });
+
+  it('agree with the closure back end too (runtimes that refuse generated code)', { timeout: 600_000 }, async () => {
+    const runs = Math.round(3_000 * SCALE);
+    const tally = await checkGenerated(CUSTOM_OPERATORS, extra, runs, false);
+    console.info('condition compiler differential (closures):', tally);
     expectCoverage(tally, runs * PAYLOADS_PER_TREE);
   });
 

@@ -52,8 +52,12 @@ export async function referenceOutcomes(conditions: unknown, custom: ReadonlyMap
   return out;
 }
 
-export function compile(conditions: unknown, custom: ReadonlyMap<string, OperatorFn>): CompiledConditions {
-  return compileConditions(structuredClone(conditions), { operators: custom });
+/** Compiles a copy of `conditions`; `generate: false` for the closure back end. */
+export function compile(conditions: unknown, custom: ReadonlyMap<string, OperatorFn>, generate = true): CompiledConditions {
+  const compiled = compileConditions(structuredClone(conditions), { operators: custom, generate });
+  // Generated code is expected wherever it is asked for: this runtime allows `new Function`.
+  if (compiled.fallback === undefined && compiled.backend !== (generate ? 'generated' : 'closures')) throw new Error(`expected the ${generate ? 'generated' : 'closure'} back end, got ${compiled.backend}`);
+  return compiled;
 }
 
 /** The compiled evaluator's outcomes; throws when it falls back, since the case was meant to compile. */

@@ -23,10 +23,13 @@ interface Iterable2 {
 
 // Written as json-rules-engine writes them: `Number.parseFloat(x).toString() !== 'NaN'` is what lets
 // `'12abc'` and `[3]` through and turns `null` away, and a value without `indexOf` throws the same way.
-const isNumberLike = (factValue: unknown): boolean => Number.parseFloat(factValue as string).toString() !== 'NaN';
+export const isNumberLike = (factValue: unknown): boolean => Number.parseFloat(factValue as string).toString() !== 'NaN';
 const indexOf = (container: unknown, item: unknown): number => (container as Indexable).indexOf(item);
 
-const BUILT_IN: ReadonlyMap<string, OperatorEvaluation> = new Map<string, OperatorEvaluation>([
+/** json-rules-engine's own operators by name; generated code writes these inline. */
+export type BuiltInEvaluation = 'equal' | 'notEqual' | 'in' | 'notIn' | 'contains' | 'doesNotContain' | 'lessThan' | 'lessThanInclusive' | 'greaterThan' | 'greaterThanInclusive';
+
+const BUILT_IN: ReadonlyMap<string, OperatorEvaluation> = new Map<BuiltInEvaluation, OperatorEvaluation>([
   ['equal', (a, b) => a === b],
   ['notEqual', (a, b) => a !== b],
   ['in', (a, b) => indexOf(b, a) > -1],
@@ -52,7 +55,7 @@ const DECORATORS: ReadonlyMap<string, Decorator> = new Map<string, Decorator>([
   ['not', (next) => (fv, jv) => !next(fv, jv)],
 ]);
 
-export type OperatorResolution = { evaluate: OperatorEvaluation } | { unsupported: string };
+export type OperatorResolution = { evaluate: OperatorEvaluation; builtIn?: BuiltInEvaluation | undefined } | { unsupported: string };
 
 function isAsync(fn: OperatorFn): boolean {
   const tag = Object.prototype.toString.call(fn);
@@ -102,7 +105,7 @@ export class OperatorTable {
       return { evaluate: own };
     }
     const builtIn = BUILT_IN.get(name);
-    if (builtIn) return { evaluate: builtIn };
+    if (builtIn) return { evaluate: builtIn, builtIn: name as BuiltInEvaluation };
     const colon = name.indexOf(':');
     if (colon <= 0) return { unsupported: `unknown operator "${name}"` };
     const decorator = DECORATORS.get(name.slice(0, colon));

@@ -72,9 +72,14 @@ function walk(keys: readonly string[]): PathAccessor {
   };
 }
 
+/** The keys `path` walks, checked against the engine's resolver; null for any other path. */
+export function pathKeys(path: string): readonly string[] | null {
+  const keys = parseKeys(path);
+  return keys && resolverAgrees(path, keys) ? keys : null;
+}
+
 /** The accessor of `path` for reading an object fact's value (the almanac applies paths only to objects). */
 export function pathAccessor(path: string): PathAccessor {
-  const keys = parseKeys(path);
-  if (keys && resolverAgrees(path, keys)) return walk(keys);
-  return (value) => resolvePath(value, path);
+  const keys = pathKeys(path);
+  return keys ? walk(keys) : (value) => resolvePath(value, path);
 }

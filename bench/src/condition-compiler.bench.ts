@@ -1,0 +1,161 @@
+/**
+ * Evaluations per second of one rule's conditions (issue 19): json-rules-engine through core's
+ * `compileRule(...).evaluate` (the path the fire loop takes today: engine.run with its almanac, then
+ * the trace collected from its result tree) against the compiled evaluator (`compileConditions`),
+ * for rules of 2, 10 and 30 conditions, verdict and full trace on both sides.
+ *
+ * Each rule is evaluated over 64 payloads in turn (about two in three match; the rest fail at
+ * different conditions, so short-circuits vary). Variants and sizes run interleaved, round by round,
+ * each for BENCH_SLICE_MS; the figures are medians over BENCH_ROUNDS rounds, and the ratio is the
+ * median of the per-round ratios. One Node process, so one core.
+ * Run: npm run bench:conditions -w @crm-automation/bench  (BENCH_ROUNDS, BENCH_SLICE_MS)
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { Rule } from '@crm-automation/core';
+import { compileRule } from '../../packages/core/src/rules/compiled-rule.js';
+import { compileConditions } from '../../packages/core/src/rules/condition-compiler.js';
+import { fmt, machine, median } from './stats.js';
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
+const SLICE_MS = Number(process.env['BENCH_SLICE_MS'] ?? 400);
+const SIZES: readonly number[] = [2, 10, 30];
+
+type Leaf = Record<string, unknown>;
+
+/** The i-th leaf of a rule: the kinds of conditions rules are written with, over two facts. */
+function leafAt(i: number): Leaf {
+  const kinds: Array<() => Leaf> = [
+    () => ({ fact: 'job', path: '$.status', operator: 'equal', value: 'Done' }),
+    () => ({ fact: 'job', path: '$.total', operator: 'greaterThanInclusive', value: 2000 }),
+    () => ({ fact: 'job', path: '$.client.type', operator: 'in', value: ['Commercial', 'Industrial'] }),
+    () => ({ fact: 'job', path: '$.assignedTechnician.phone', operator: 'present', value: true }),
+    () => ({ fact: 'job', path: '$.tags', operator: 'contains', value: 'priority' }),
+    () => ({ fact: 'job', path: '$.client.region', operator: 'notEqual', value: 'closed' }),
+    () => ({ fact: 'account', path: '$.plan', operator: 'notIn', value: ['free', 'trial'] }),
+    () => ({ fact: 'job', path: '$.lineItems[0].qty', operator: 'lessThan', value: 100 }),
+    () => ({ fact: 'job', path: '$.tags', operator: 'someFact:equal', value: 'vip' }),
+    () => ({ fact: 'account', path: '$.seats', operator: 'greaterThan', value: 1 }),
+  ];
+  return (kinds[i % kinds.length] as () => Leaf)();
+}
+
+/** `size` leaves: an `all` of most of them and, past two, an `any` of the last third. */
+function conditionsOf(size: number): Record<string, unknown> {
+  const leaves = Array.from({ length: size }, (_, i) => leafAt(i));
+  if (size <= 2) return { all: leaves };
+  const split = size - Math.floor(size / 3);
+  return { all: [...leaves.slice(0, split), { any: leaves.slice(split) }] };
+}
+
+function payloadAt(n: number): Record<string, unknown> {
+  // One in three fails somewhere: a different condition each time.
+  const failing = n % 3 === 2 ? n % 10 : -1;
+  return {
+    job: {
+      id: `job_${n}`,
+      status: failing === 0 ? 'Scheduled' : 'Done',
+      total: failing === 1 ? 150 : 2500 + n,
+      client: { name: 'Acme Corp', type: failing === 2 ? 'Residential' : 'Commercial', region: 'north' },
+      assignedTechnician: failing === 3 ? { name: 'Jane Doe' } : { name: 'Jane Doe', phone: '+15557654321' },
+      tags: failing === 4 ? ['vip'] : ['priority', 'vip'],
+      lineItems: [{ sku: 'A-1', qty: failing === 7 ? 500 : 2 }],
+    },
+    account: { plan: failing === 6 ? 'free' : 'pro', seats: 12 },
+  };
+}
+
+const PAYLOADS = Array.from({ length: 64 }, (_, n) => payloadAt(n));
+
+const ruleOf = (size: number): Rule => ({
+  id: `rule_${size}`,
+  accountId: 'acc',
+  name: `${size} conditions`,
+  enabled: true,
+  trigger: { eventName: 'job.created' },
+  delay: { value: 0, unit: 'minutes' },
+  conditions: conditionsOf(size) as Rule['conditions'],
+  actions: [{ type: 'webhook', params: { url: 'https://example.invalid/hook' } }],
+  version: 1,
+  createdAt: new Date(0),
+  updatedAt: new Date(0),
+});
+
+let sink = 0;
+
+interface Subject {
+  size: number;
+  reference: (payload: Record<string, unknown>) => Promise<{ matched: boolean; conditions: unknown[] }>;
+  compiled: (payload: Record<string, unknown>) => { matched: boolean; conditions: unknown[] };
+}
+
+const subjects: Subject[] = SIZES.map((size) => {
+  const rule = ruleOf(size);
+  const reference = compileRule(rule, new Map());
+  const compiled = compileConditions(rule.conditions, { operators: new Map() });
+  if (compiled.fallback !== undefined) throw new Error(`${size} conditions fell back: ${compiled.fallback}`);
+  return { size, reference: (payload) => reference.evaluate(payload), compiled: compiled.evaluate };
+});
+
+// Both sides must agree on what is measured (the differential test proves it in general).
+let matchedPayloads = 0;
+for (const subject of subjects) {
+  for (const payload of PAYLOADS) {
+    const want = await subject.reference(payload);
+    if (!isDeepStrictEqual(subject.compiled(payload), want)) throw new Error(`${subject.size} conditions: the evaluators disagree on ${JSON.stringify(payload)}`);
+    if (want.matched) matchedPayloads += 1;
+  }
+}
+
+async function timeReference(subject: Subject): Promise<number> {
+  let n = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < SLICE_MS) {
+    for (const payload of PAYLOADS) if ((await subject.reference(payload)).matched) sink += 1;
+    n += PAYLOADS.length;
+    elapsed = performance.now() - start;
+  }
+  return (n / elapsed) * 1000;
+}
+
+function timeCompiled(subject: Subject): number {
+  let n = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < SLICE_MS) {
+    for (let i = 0; i < 16; i++) for (const payload of PAYLOADS) if (subject.compiled(payload).matched) sink += 1;
+    n += 16 * PAYLOADS.length;
+    elapsed = performance.now() - start;
+  }
+  return (n / elapsed) * 1000;
+}
+
+const figures = new Map(SIZES.map((size) => [size, { reference: [] as number[], compiled: [] as number[], ratio: [] as number[] }]));
+for (const subject of subjects) {
+  await timeReference(subject); // warm-up
+  timeCompiled(subject);
+}
+for (let round = 0; round < ROUNDS; round++) {
+  for (const subject of subjects) {
+    const entry = figures.get(subject.size);
+    if (!entry) continue;
+    // Alternate which side goes first, so neither always follows the other's garbage.
+    const first = round % 2 === 0;
+    const compiled = first ? timeCompiled(subject) : 0;
+    const reference = await timeReference(subject);
+    const compiledAfter = first ? compiled : timeCompiled(subject);
+    entry.reference.push(reference);
+    entry.compiled.push(compiledAfter);
+    entry.ratio.push(compiledAfter / reference);
+  }
+}
+
+console.log(`condition evaluation, ${machine()}; ${ROUNDS} rounds of ${SLICE_MS} ms per variant; ${PAYLOADS.length} payloads, ${matchedPayloads} of ${PAYLOADS.length * SIZES.length} evaluations match`);
+console.log('| Conditions | json-rules-engine (compileRule) | Compiled | Ratio |');
+console.log('| --- | --- | --- | --- |');
+for (const size of SIZES) {
+  const entry = figures.get(size);
+  if (!entry) continue;
+  console.log(`| ${size} | ${fmt(median(entry.reference))} evaluations/s | ${fmt(median(entry.compiled))} evaluations/s | **${median(entry.ratio).toFixed(0)}x** (rounds: ${entry.ratio.map((r) => r.toFixed(0)).join(', ')}) |`);
+}
+if (sink < 0) console.log(sink);
