@@ -170,6 +170,23 @@ describe('compiled conditions, what they refuse', () => {
   });
 });
 
+describe('compiled conditions, generated code', () => {
+  it('writes no rule text into code: quotes, backslashes, template and line breaks stay data', async () => {
+    const hostile = ['"', "'", '\\', '`${globalThis.injected = 1}`', '"); globalThis.injected = 1; ("', '\u2028', '\n', '*/', '</script>'];
+    const leaves = hostile.flatMap((text) => [
+      { fact: text, operator: 'equal', value: text },
+      { fact: 'job', path: `$['${text.replace(/'/g, '')}']`, operator: 'notEqual', value: text },
+      { fact: 'job', operator: 'in', value: [text] },
+    ]);
+    const conditions = { any: [{ all: leaves }, { not: { fact: 'job', operator: 'equal', value: hostile.join('') } }] };
+    const payloads = [Object.fromEntries(hostile.map((text) => [text, text])), { job: Object.fromEntries(hostile.map((text) => [text.replace(/'/g, ''), text])) }, {}];
+    const reference = await referenceOutcomes(conditions, new Map(), payloads);
+    const compiled = compiledOutcomes(compile(conditions, new Map()), payloads);
+    expect(difference(payloads, reference, compiled)).toBeNull();
+    expect((globalThis as { injected?: unknown }).injected).toBeUndefined();
+  });
+});
+
 describe("compiled conditions against json-rules-engine, the repository's rules", () => {
   const agree = async (conditions: unknown, payloads: Array<Record<string, unknown>>, custom: ReadonlyMap<string, OperatorFn> = new Map()) => {
     const reference = await referenceOutcomes(conditions, custom, payloads);

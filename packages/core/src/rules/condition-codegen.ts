@@ -8,17 +8,19 @@ import { hasOwn, isThenable, thenableResult, type ConditionNode, type ConditionT
  * json-rules-engine's own operators written inline, paths walked key by key. One function per rule
  * gives each rule its own inline caches, which is most of the speed over closures shared by all rules.
  *
- * The generated text holds no value from the rule or the payload: fact names, keys, values, trace
- * fields and operators are read from the constants array `C` (or called from `O`) by index, so a rule
- * cannot inject code. It reads exactly as condition-closures.ts evaluates; the differential test
- * runs both against json-rules-engine.
+ * The generated text holds nothing of the rule but numbers and strings of letters, digits and
+ * `_ .@:+-/` written as literals (so that the JIT compares and looks up constants); every other value,
+ * key, trace field and operator is read from the constants array `C` (or called from `F`) by index,
+ * so a rule cannot inject code. It reads exactly as condition-closures.ts evaluates; the differential
+ * test runs both against json-rules-engine.
  */
 
 const INLINE: Record<BuiltInEvaluation, (fact: string, value: string) => string> = {
   equal: (a, b) => `${a} === ${b}`,
   notEqual: (a, b) => `${a} !== ${b}`,
-  in: (a, b) => `${b}.indexOf(${a}) > -1`,
-  notIn: (a, b) => `${b}.indexOf(${a}) === -1`,
+  // Parenthesized: the value may be written as a number literal.
+  in: (a, b) => `(${b}).indexOf(${a}) > -1`,
+  notIn: (a, b) => `(${b}).indexOf(${a}) === -1`,
   contains: (a, b) => `Array.isArray(${a}) && ${a}.indexOf(${b}) > -1`,
   doesNotContain: (a, b) => `Array.isArray(${a}) && ${a}.indexOf(${b}) === -1`,
   lessThan: (a, b) => `N(${a}) && ${a} < ${b}`,
@@ -26,6 +28,21 @@ const INLINE: Record<BuiltInEvaluation, (fact: string, value: string) => string>
   greaterThan: (a, b) => `N(${a}) && ${a} > ${b}`,
   greaterThanInclusive: (a, b) => `N(${a}) && ${a} >= ${b}`,
 };
+
+const SAFE_STRING = /^[\p{L}\p{N}_ .@:+\-/]{0,200}$/u;
+
+/** `value` as a literal of the generated text, when it is one that cannot be anything else. */
+function literal(value: unknown): string | null {
+  if (typeof value === 'number') {
+    if (Object.is(value, -0)) return '-0';
+    return Number.isFinite(value) ? String(value) : null;
+  }
+  if (typeof value === 'boolean') return String(value);
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string' && SAFE_STRING.test(value)) return `"${value}"`;
+  return null;
+}
 
 class Emitter {
   readonly lines: string[] = [];
@@ -43,6 +60,8 @@ class Emitter {
   }
 
   constant(value: unknown): string {
+    const written = literal(value);
+    if (written !== null) return written;
     this.constants.push(value);
     return `C[${this.constants.length - 1}]`;
   }
