@@ -1,5 +1,6 @@
-// One file: the claim (candidates, claim token, read back), the lease-guarded outcomes and the intake
-// insert share the trigger document's fields and guards; split, their filters would be read apart.
+// One file: the lease-guarded outcomes, transitions, listing and the intake insert share the trigger
+// document's fields and guards; split, their filters would be read apart (claims, keyed decisions and
+// cancels live in claim-due-triggers.ts, keyed-insert.ts, pending-slot.ts and cancel-triggers.ts).
 import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
 import {
   AutomationError,
