@@ -96,4 +96,20 @@ describe.each(STORES)('the pub/sub trigger service’s rule replica (%s)', (_nam
     expect(await replica.findRulesForEvent('acc_1', 'job.odd')).toEqual([odd]);
     expect(await replica.getRule('acc_1', 'r4')).toEqual(odd);
   });
+
+  it('finds a keyed rule by its cancelOn events too, with every entity-aware part kept; a newer version without them drops them', async () => {
+    const keyed = rule('r6', 1, {
+      trigger: { eventName: 'appointment.booked', key: '$.appointment.id' },
+      cancelOn: [{ eventName: 'appointment.cancelled' }, { eventName: 'appointment.moved', conditions: { all: [{ fact: 'appointment', path: '$.notify', operator: 'equal', value: false }] } }],
+      concurrency: { mode: 'supersede', maxWait: { value: 1, unit: 'hours' } },
+      evaluate: { appointment: 'current' },
+    });
+    await replica.upsert([keyed]);
+    for (const eventName of ['appointment.booked', 'appointment.cancelled', 'appointment.moved']) expect(await replica.findRulesForEvent('acc_1', eventName), eventName).toEqual([keyed]);
+    expect(await replica.findRulesForEvent('acc_other', 'appointment.cancelled')).toEqual([]);
+    const { cancelOn: _dropped, ...withoutCancel } = keyed;
+    await replica.applyChange('acc_1', 'r6', { ...withoutCancel, version: 2 });
+    expect(await replica.findRulesForEvent('acc_1', 'appointment.cancelled')).toEqual([]);
+    expect(await replica.findRulesForEvent('acc_1', 'appointment.booked')).toEqual([{ ...withoutCancel, version: 2 }]);
+  });
 });

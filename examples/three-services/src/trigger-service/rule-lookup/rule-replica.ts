@@ -30,12 +30,16 @@ interface ReplicaDocument {
   _id: string;
   accountId: string;
   eventName: string | null;
+  /** The rule's `cancelOn` event names: intake finds a rule by these too (it may cancel runs). */
+  cancelEventNames?: string[];
   enabled: boolean;
   version: number;
   deleted: boolean;
   rule: string | null;
   updatedAt: Date;
 }
+
+const cancelEventNames = (rule: Rule): string[] => [...new Set((rule.cancelOn ?? []).map((c) => c.eventName))];
 
 const isDuplicateKey = (error: unknown) => (error as { code?: unknown } | null)?.code === 11000;
 
@@ -52,6 +56,7 @@ export function mongoRuleReplica(db: Db, collectionName = 'rule_replica'): RuleR
           $set: {
             accountId: rule.accountId,
             eventName: rule.trigger.eventName,
+            cancelEventNames: cancelEventNames(rule),
             enabled: rule.enabled,
             version: rule.version,
             deleted: false,
@@ -70,6 +75,7 @@ export function mongoRuleReplica(db: Db, collectionName = 'rule_replica'): RuleR
   return {
     async ensureStorage() {
       await rules.createIndex({ accountId: 1, eventName: 1 }, { name: 'account_event' });
+      await rules.createIndex({ accountId: 1, cancelEventNames: 1 }, { name: 'account_cancel_event' });
     },
     async upsert(found) {
       for (const rule of found) await put(rule);
@@ -81,12 +87,12 @@ export function mongoRuleReplica(db: Db, collectionName = 'rule_replica'): RuleR
       }
       await rules.updateOne(
         { _id: ruleId },
-        { $set: { accountId, eventName: null, enabled: false, version: Number.MAX_SAFE_INTEGER, deleted: true, rule: null, updatedAt: new Date() } },
+        { $set: { accountId, eventName: null, cancelEventNames: [], enabled: false, version: Number.MAX_SAFE_INTEGER, deleted: true, rule: null, updatedAt: new Date() } },
         { upsert: true },
       );
     },
     async findRulesForEvent(accountId, eventName) {
-      const docs = await rules.find({ accountId, eventName, enabled: true, deleted: false }).toArray();
+      const docs = await rules.find({ accountId, $or: [{ eventName }, { cancelEventNames: eventName }], enabled: true, deleted: false }).sort({ _id: 1 }).toArray();
       return docs.flatMap((d) => (d.rule ? [ruleFromJson(JSON.parse(d.rule))] : []));
     },
     async getRule(accountId, id) {
@@ -113,16 +119,16 @@ export function postgresRuleReplica(pool: Pool, schema: string): RuleReplica {
   const table = `"${schema}".rule_replica`;
   // The newest version wins; a tombstone (deleted) is never overwritten.
   const upsert = `
-    INSERT INTO ${table} AS r (id, account_id, event_name, enabled, version, deleted, rule, updated_at)
-    VALUES ($1, $2, $3, $4, $5, false, $6, now())
-    ON CONFLICT (id) DO UPDATE SET account_id = EXCLUDED.account_id, event_name = EXCLUDED.event_name, enabled = EXCLUDED.enabled,
+    INSERT INTO ${table} AS r (id, account_id, event_name, cancel_event_names, enabled, version, deleted, rule, updated_at)
+    VALUES ($1, $2, $3, $7, $4, $5, false, $6, now())
+    ON CONFLICT (id) DO UPDATE SET account_id = EXCLUDED.account_id, event_name = EXCLUDED.event_name, cancel_event_names = EXCLUDED.cancel_event_names, enabled = EXCLUDED.enabled,
       version = EXCLUDED.version, rule = EXCLUDED.rule, updated_at = EXCLUDED.updated_at
     WHERE NOT r.deleted AND r.version < EXCLUDED.version`;
   const tombstone = `
     INSERT INTO ${table} (id, account_id, event_name, enabled, version, deleted, rule, updated_at)
     VALUES ($1, $2, NULL, false, $3, true, NULL, now())
-    ON CONFLICT (id) DO UPDATE SET event_name = NULL, enabled = false, version = EXCLUDED.version, deleted = true, rule = NULL, updated_at = EXCLUDED.updated_at`;
-  const put = (rule: Rule) => pool.query(upsert, [rule.id, rule.accountId, rule.trigger.eventName, rule.enabled, rule.version, JSON.stringify(rule)]);
+    ON CONFLICT (id) DO UPDATE SET event_name = NULL, cancel_event_names = '{}', enabled = false, version = EXCLUDED.version, deleted = true, rule = NULL, updated_at = EXCLUDED.updated_at`;
+  const put = (rule: Rule) => pool.query(upsert, [rule.id, rule.accountId, rule.trigger.eventName, rule.enabled, rule.version, JSON.stringify(rule), cancelEventNames(rule)]);
 
   return {
     async ensureStorage() {
@@ -144,6 +150,9 @@ export function postgresRuleReplica(pool: Pool, schema: string): RuleReplica {
             updated_at timestamptz NOT NULL
           )`);
         await client.query(`CREATE INDEX IF NOT EXISTS rule_replica_for_event ON ${table} (account_id, event_name) WHERE enabled AND NOT deleted`);
+        // Added with keyed rules (issue 16): a replica made before has the column added, empty until a rule's next version.
+        await client.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS cancel_event_names text[] NOT NULL DEFAULT '{}'`);
+        await client.query(`CREATE INDEX IF NOT EXISTS rule_replica_for_cancel_event ON ${table} USING gin (cancel_event_names) WHERE enabled AND NOT deleted`);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -160,7 +169,10 @@ export function postgresRuleReplica(pool: Pool, schema: string): RuleReplica {
       else await pool.query(tombstone, [ruleId, accountId, Number.MAX_SAFE_INTEGER]);
     },
     async findRulesForEvent(accountId, eventName) {
-      const { rows } = await pool.query<{ rule: string }>(`SELECT rule FROM ${table} WHERE account_id = $1 AND event_name = $2 AND enabled AND NOT deleted ORDER BY id`, [accountId, eventName]);
+      const { rows } = await pool.query<{ rule: string }>(
+        `SELECT rule FROM ${table} WHERE account_id = $1 AND (event_name = $2 OR cancel_event_names @> ARRAY[$2]::text[]) AND enabled AND NOT deleted ORDER BY id`,
+        [accountId, eventName],
+      );
       return rows.map((row) => ruleFromJson(JSON.parse(row.rule)));
     },
     async getRule(accountId, id) {
