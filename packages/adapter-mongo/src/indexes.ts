@@ -10,6 +10,11 @@ export interface IndexDefinition {
   unique?: boolean;
   /** Leaves out documents that lack the field (a single-field index), so a unique one constrains only those that have it. */
   sparse?: boolean;
+  /**
+   * MongoDB's `partialFilterExpression`: only matching documents are indexed. Used only on non-unique
+   * indexes, where a server that ignores it (the test server indexes every document) is still correct.
+   */
+  partial?: Document;
 }
 
 /**
@@ -41,6 +46,8 @@ export const RULE_INDEXES: readonly IndexDefinition[] = [
  *   ignore `partialFilterExpression` would then make every document collide (see the README).
  * - `triggers_by_entity_status`: `cancelTriggers` and the entity filter of `listTriggers` within a rule.
  * - `triggers_by_entity`: the entity filter of `listTriggers` across rules, newest first.
+ *   Both partial on keyed triggers, so unkeyed ones cost them nothing (their queries name an entity key,
+ *   which implies the filter, so MongoDB uses them).
  * - `triggers_by_account`, `triggers_by_rule`, `triggers_by_status`: `listTriggers`, newest first.
  * - `triggers_purge`: `purgeTriggers` by status and age.
  * - `triggers_retention` (see {@link ensureExpiryIndex}): the expiry stamp.
@@ -52,8 +59,8 @@ export const TRIGGER_INDEXES: readonly IndexDefinition[] = [
   { name: 'triggers_intake_dedupe', key: { accountId: 1, 'triggeringEvent.id': 1, ruleId: 1 }, unique: true },
   { name: 'triggers_pending_slot', key: { pendingSlot: 1 }, unique: true, sparse: true },
   { name: 'triggers_slot_latch', key: { slotLatch: 1 }, unique: true, sparse: true },
-  { name: 'triggers_by_entity_status', key: { accountId: 1, ruleId: 1, entityKey: 1, status: 1 } },
-  { name: 'triggers_by_entity', key: { accountId: 1, entityKey: 1, _id: -1 } },
+  { name: 'triggers_by_entity_status', key: { accountId: 1, ruleId: 1, entityKey: 1, status: 1 }, partial: { entityKey: { $exists: true } } },
+  { name: 'triggers_by_entity', key: { accountId: 1, entityKey: 1, _id: -1 }, partial: { entityKey: { $exists: true } } },
   { name: 'triggers_by_account', key: { accountId: 1, _id: -1 } },
   { name: 'triggers_by_rule', key: { accountId: 1, ruleId: 1, _id: -1 } },
   { name: 'triggers_by_status', key: { accountId: 1, status: 1, _id: -1 } },
@@ -81,7 +88,15 @@ export const DELIVERY_INDEXES: readonly IndexDefinition[] = [
 
 /** Creates the indexes in one command; the server leaves existing identical ones as they are. */
 export async function createIndexes<D extends Document>(collection: Collection<D>, definitions: readonly IndexDefinition[]): Promise<void> {
-  await collection.createIndexes(definitions.map((d) => ({ key: d.key, name: d.name, ...(d.unique ? { unique: true } : {}), ...(d.sparse ? { sparse: true } : {}) })));
+  await collection.createIndexes(
+    definitions.map((d) => ({
+      key: d.key,
+      name: d.name,
+      ...(d.unique ? { unique: true } : {}),
+      ...(d.sparse ? { sparse: true } : {}),
+      ...(d.partial ? { partialFilterExpression: d.partial } : {}),
+    })),
+  );
 }
 
 /** The collection's indexes; none when the collection does not exist yet. */

@@ -74,7 +74,7 @@ async function slotState(store: MongoStore, entityKey: string) {
 const INTERNAL_FIELDS = ['pendingSlot', 'slotLatch', 'handover', 'cancelMark', 'leaseOwner', 'expireAt'];
 
 describe('mongo keyed triggers: the pending slot', () => {
-  it('creates both slot indexes unique and sparse, and adds no collection', async () => {
+  it('creates both slot indexes unique and sparse, the entity indexes partial, and adds no collection', async () => {
     const [store] = await openStores(0);
     const indexes = await store.collections.triggers.indexes();
     for (const name of ['triggers_pending_slot', 'triggers_slot_latch']) {
@@ -83,6 +83,9 @@ describe('mongo keyed triggers: the pending slot', () => {
       expect(index?.key).toEqual(TRIGGER_INDEXES.find((d) => d.name === name)?.key);
     }
     expect(indexes.find((i) => i.name === 'triggers_by_entity_status')?.key).toEqual({ accountId: 1, ruleId: 1, entityKey: 1, status: 1 });
+    // The entity indexes cover keyed triggers only (non-unique, so a server that ignores the filter is still right).
+    for (const name of ['triggers_by_entity_status', 'triggers_by_entity']) expect(indexes.find((i) => i.name === name)).toMatchObject({ partialFilterExpression: { entityKey: { $exists: true } } });
+    expect(indexes.find((i) => i.name === 'triggers_by_entity_status')?.unique).toBeUndefined();
     expect((await store.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort()).toEqual(['deliveries', 'pending_triggers', 'rules']);
   });
 
