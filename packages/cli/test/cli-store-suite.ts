@@ -1,5 +1,5 @@
 /**
- * The store commands of the real `crm-automation` binary (triggers list/inspect/retry/cancel,
+ * The store commands of the real `crm-automation` binary (triggers list/inspect/retry/cancel, by entity too,
  * deliveries list/show/resolve, rules export/import, purge), against a real server: run by cli-mongo.services.test.ts and
  * cli-postgres.services.test.ts, each with its own `ensure-indexes` checks.
  */
@@ -101,6 +101,31 @@ export function describeCliStore(
       const cancelled = await spawnCliJson<BulkResult>(['triggers', 'cancel', '--account', 'acc_1', '--rule', ids.laterRule], env());
       expect(cancelled).toMatchObject({ matched: 2, changed: 2, skipped: [] });
       expect((await engine.triggers.list('acc_1', { ruleId: ids.laterRule })).items.map((t) => t.status)).toEqual(['cancelled', 'cancelled']);
+    });
+
+    test("triggers list --entity lists one entity's runs of a keyed rule, inspect says which run superseded which, cancel --entity stops one entity's", async () => {
+      await engine.rules.create('acc_ent', {
+        name: 'Debounced',
+        trigger: { eventName: 'job.status.changed', key: '$.job.id' },
+        delay: { value: 1, unit: 'days' },
+        concurrency: { mode: 'supersede' },
+        conditions: { all: [] },
+        actions: [{ type: 'sms', params: { recipient: '+15557654321', message: 'Job {{job.id}} done' } }],
+      });
+      const at = (seconds: number) => new Date(Date.parse('2026-01-01T00:00:00Z') + seconds * 1000);
+      const change = (id: string, job: string, seconds: number) => engine.ingest({ id, name: 'job.status.changed', accountId: 'acc_ent', timestamp: at(seconds), payload: { job: { id: job } } });
+      const [first] = await change('ent-1', 'J1', 0);
+      const [second] = await change('ent-2', 'J1', 1);
+      await change('ent-3', 'J2', 0);
+
+      const listed = await spawnCliJson<Array<{ id: string; status: string; entityKey: string }>>(['triggers', 'list', '--account', 'acc_ent', '--entity', 'J1'], env());
+      expect(listed.map((t) => [t.id, t.status, t.entityKey]).sort()).toEqual([[first?.id, 'cancelled', 'J1'], [second?.id, 'pending', 'J1']].sort());
+      const shown = await spawnCli(['triggers', 'inspect', first?.id ?? '', '--account', 'acc_ent'], env());
+      expect(shown.stdout).toContain('entity    J1');
+      expect(shown.stdout).toContain(`why       superseded by trigger ${second?.id} (event job.status.changed ent-2)`);
+
+      expect(await spawnCliJson<BulkResult>(['triggers', 'cancel', '--account', 'acc_ent', '--entity', 'J2'], env())).toMatchObject({ matched: 1, changed: 1 });
+      expect((await engine.triggers.list('acc_ent', { status: 'pending' })).items.map((t) => t.entityKey)).toEqual(['J1']);
     });
 
     test('rules export and import: into another account by name, then again with no change', async () => {
