@@ -1,5 +1,5 @@
 import type { NodeEvaluation } from './condition-closures.js';
-import { isNumberLike, type BuiltInEvaluation } from './condition-operators.js';
+import { isNumberLike, type BuiltInEvaluation, type OperatorChain } from './condition-operators.js';
 import { hasOwn, isThenable, thenableResult, type ConditionNode, type ConditionTree, type GroupNode, type LeafNode, type NotNode } from './condition-tree.js';
 
 /**
@@ -15,19 +15,27 @@ import { hasOwn, isThenable, thenableResult, type ConditionNode, type ConditionT
  * test runs both against json-rules-engine.
  */
 
+// Operands are variables or literals, used more than once; member calls are parenthesized since a
+// literal may be a number.
 const INLINE: Record<BuiltInEvaluation, (fact: string, value: string) => string> = {
   equal: (a, b) => `${a} === ${b}`,
   notEqual: (a, b) => `${a} !== ${b}`,
-  // Parenthesized: the value may be written as a number literal.
   in: (a, b) => `(${b}).indexOf(${a}) > -1`,
   notIn: (a, b) => `(${b}).indexOf(${a}) === -1`,
-  contains: (a, b) => `Array.isArray(${a}) && ${a}.indexOf(${b}) > -1`,
-  doesNotContain: (a, b) => `Array.isArray(${a}) && ${a}.indexOf(${b}) === -1`,
+  contains: (a, b) => `Array.isArray(${a}) && (${a}).indexOf(${b}) > -1`,
+  doesNotContain: (a, b) => `Array.isArray(${a}) && (${a}).indexOf(${b}) === -1`,
   lessThan: (a, b) => `N(${a}) && ${a} < ${b}`,
   lessThanInclusive: (a, b) => `N(${a}) && ${a} <= ${b}`,
   greaterThan: (a, b) => `N(${a}) && ${a} > ${b}`,
   greaterThanInclusive: (a, b) => `N(${a}) && ${a} >= ${b}`,
 };
+
+/** Whether the chain's result is always a boolean (json-rules-engine's operators and decorators but `swap`). */
+function givesBoolean(chain: OperatorChain): boolean {
+  const [outer, ...rest] = chain.decorators;
+  if (outer === undefined) return 'builtIn' in chain.base;
+  return outer === 'swap' ? givesBoolean({ decorators: rest, base: chain.base }) : true;
+}
 
 const SAFE_STRING = /^[\p{L}\p{N}_ .@:+\-/]{0,200}$/u;
 
@@ -49,6 +57,13 @@ class Emitter {
   readonly constants: unknown[] = [];
   readonly functions: Array<(...args: never[]) => unknown> = [];
   private variables = 0;
+  private parameters = 0;
+
+  /** A name for an arrow function's parameter (decorators), unique in the function. */
+  parameter(): string {
+    this.parameters += 1;
+    return `p${this.parameters}`;
+  }
 
   variable(): string {
     this.variables += 1;
@@ -92,6 +107,28 @@ function emitRead(out: Emitter, target: string, factAt: number, read: LeafNode['
   out.line('}');
 }
 
+/** The chain's comparison of `a` with `b`, as json-rules-engine's decorators compose (outermost first). */
+function emitOperator(out: Emitter, chain: OperatorChain, a: string, b: string): string {
+  const [outer, ...rest] = chain.decorators;
+  if (outer === undefined) return 'builtIn' in chain.base ? `(${INLINE[chain.base.builtIn](a, b)})` : `${out.fn(chain.base.registered)}(${a}, ${b})`;
+  const inner = { decorators: rest, base: chain.base };
+  const item = out.parameter();
+  switch (outer) {
+    case 'someFact':
+      return `(Array.isArray(${a}) && (${a}).some((${item}) => ${emitOperator(out, inner, item, b)}))`;
+    case 'everyFact':
+      return `(Array.isArray(${a}) && (${a}).every((${item}) => ${emitOperator(out, inner, item, b)}))`;
+    case 'someValue':
+      return `(${b}).some((${item}) => ${emitOperator(out, inner, a, item)})`;
+    case 'everyValue':
+      return `(${b}).every((${item}) => ${emitOperator(out, inner, a, item)})`;
+    case 'swap':
+      return emitOperator(out, inner, b, a);
+    case 'not':
+      return `!${emitOperator(out, inner, a, b)}`;
+  }
+}
+
 function emitLeaf(out: Emitter, leaf: LeafNode): string {
   const factResult = out.variable();
   const result = out.variable();
@@ -104,14 +141,13 @@ function emitLeaf(out: Emitter, leaf: LeafNode): string {
     against = out.constant(leaf.trace.value);
   }
   emitRead(out, factResult, leaf.factAt, leaf.read, leaf.keys);
-  out.line(`${result} = ${leaf.builtIn ? INLINE[leaf.builtIn](factResult, against) : `${out.fn(leaf.compare)}(${factResult}, ${against})`};`);
+  out.line(`${result} = ${emitOperator(out, leaf.chain, factResult, against)};`);
   const { path, fact, factPath, operator, value } = leaf.trace;
   const fields = [`path: ${out.constant(path)}`, `fact: ${out.constant(fact)}`];
   if (factPath !== undefined) fields.push(`factPath: ${out.constant(factPath)}`);
   fields.push(`operator: ${out.constant(operator)}`, `value: ${out.constant(value)}`, `factResult: ${factResult}`, `result: ${result}`);
   const record = `S[${leaf.index}] = { ${fields.join(', ')} };`;
-  // json-rules-engine's own operators always give a boolean.
-  if (leaf.builtIn) out.line(record);
+  if (givesBoolean(leaf.chain)) out.line(record);
   else out.line(`if (typeof ${result} === "boolean") ${record} else if (T(${result})) throw D(${out.constant(operator)});`);
   return result;
 }

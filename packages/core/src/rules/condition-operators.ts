@@ -55,7 +55,15 @@ const DECORATORS: ReadonlyMap<string, Decorator> = new Map<string, Decorator>([
   ['not', (next) => (fv, jv) => !next(fv, jv)],
 ]);
 
-export type OperatorResolution = { evaluate: OperatorEvaluation; builtIn?: BuiltInEvaluation | undefined } | { unsupported: string };
+export type DecoratorName = 'someFact' | 'someValue' | 'everyFact' | 'everyValue' | 'swap' | 'not';
+
+/** How an operator name resolved: decorators outermost first, around a built-in or registered operator. */
+export interface OperatorChain {
+  decorators: DecoratorName[];
+  base: { builtIn: BuiltInEvaluation } | { registered: OperatorEvaluation };
+}
+
+export type OperatorResolution = { evaluate: OperatorEvaluation; chain: OperatorChain } | { unsupported: string };
 
 function isAsync(fn: OperatorFn): boolean {
   const tag = Object.prototype.toString.call(fn);
@@ -102,16 +110,17 @@ export class OperatorTable {
     if (own !== undefined) {
       if (isAsync(own)) return { unsupported: `operator "${name}" is async` };
       // Registered operators have no validator in json-rules-engine: the callback's result as it is.
-      return { evaluate: own };
+      return { evaluate: own, chain: { decorators: [], base: { registered: own } } };
     }
     const builtIn = BUILT_IN.get(name);
-    if (builtIn) return { evaluate: builtIn, builtIn: name as BuiltInEvaluation };
+    if (builtIn) return { evaluate: builtIn, chain: { decorators: [], base: { builtIn: name as BuiltInEvaluation } } };
     const colon = name.indexOf(':');
     if (colon <= 0) return { unsupported: `unknown operator "${name}"` };
     const decorator = DECORATORS.get(name.slice(0, colon));
     if (!decorator) return { unsupported: `unknown operator decorator "${name.slice(0, colon)}" in "${name}"` };
     const inner = this.resolve(name.slice(colon + 1));
     if ('unsupported' in inner) return inner;
-    return { evaluate: decorator(inner.evaluate) };
+    const decoratorName = name.slice(0, colon) as DecoratorName;
+    return { evaluate: decorator(inner.evaluate), chain: { decorators: [decoratorName, ...inner.chain.decorators], base: inner.chain.base } };
   }
 }

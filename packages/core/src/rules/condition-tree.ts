@@ -1,5 +1,5 @@
 import type { ConditionTrace } from '../scheduling/trigger.js';
-import type { BuiltInEvaluation, OperatorEvaluation, OperatorTable } from './condition-operators.js';
+import type { OperatorChain, OperatorEvaluation, OperatorTable } from './condition-operators.js';
 import { resolvePath } from './json-path.js';
 import { asPropertyKey, pathAccessor, pathKeys, type PathAccessor } from './path-accessor.js';
 
@@ -38,8 +38,8 @@ export interface LeafNode {
   /** The keys `read` walks, when it is such a walk (see path-accessor.ts). */
   keys: readonly string[] | null;
   compare: OperatorEvaluation;
-  /** The undecorated json-rules-engine operator this is, unless one registered under its name replaces it. */
-  builtIn: BuiltInEvaluation | undefined;
+  /** What `compare` is made of, for generated code to write out. */
+  chain: OperatorChain;
   /** `{ fact, path }` as the value: the fact index (-1: a fact json-rules-engine never has) and path reader. */
   reference: { factAt: number; read: PathAccessor | undefined } | null;
   trace: TraceFields;
@@ -216,7 +216,7 @@ class TreeBuilder {
       read: accessorOf(factPath),
       keys: factPath ? pathKeys(factPath) : null,
       compare: resolved.evaluate,
-      builtIn: resolved.builtIn,
+      chain: resolved.chain,
       reference,
       trace: { path, fact, factPath, operator, value },
     };
