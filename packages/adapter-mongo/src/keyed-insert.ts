@@ -29,6 +29,9 @@ export interface KeyedInsertContext {
   retention: ResolvedRetention | undefined;
 }
 
+/** Both slot fields: what a trigger that takes a free slot carries. */
+const slotFields = (slot: string) => ({ pendingSlot: slot, slotLatch: slot });
+
 /**
  * The document intake stores for one trigger: pending; a keyed trigger carries its entity key and
  * `firstEventAt`, and one inserted with a concurrency mode also its pending slot. A concurrency mode
@@ -54,9 +57,6 @@ export function newTriggerDocument(input: NewTrigger, now: Date): TriggerDocumen
     ...(keyed && input.concurrency && input.entityKey !== undefined ? slotFields(pendingSlotOf(input.accountId, input.ruleId, input.entityKey)) : {}),
   };
 }
-
-/** Both slot fields: what a trigger that takes a free slot carries. */
-const slotFields = (slot: string) => ({ pendingSlot: slot, slotLatch: slot });
 
 /**
  * Fills the `undefined` places of `results` (keyed triggers the slot index refused) with their
@@ -140,12 +140,11 @@ export async function settleKeyedTrigger(
     return { ...rest, status, executionHistory: [entry], ...(expireAt ? { expireAt } : {}) };
   };
 
-  const candidate = doc;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const pending = round === 0 && known !== undefined ? known : await settleSlot(triggers, slot);
     if (!pending) {
-      const result = await insert(candidate);
-      if (result.kind === 'inserted') return { trigger: toTrigger(candidate), created: true, outcome: 'created' };
+      const result = await insert(doc);
+      if (result.kind === 'inserted') return { trigger: toTrigger(doc), created: true, outcome: 'created' };
       if (result.kind === 'redelivered') return redelivered(result.existing);
       continue;
     }
@@ -167,10 +166,10 @@ export async function settleKeyedTrigger(
 
     const firstEventAt = pending.firstEventAt ?? pending.triggeringEvent.timestamp;
     const cap = concurrency.maxWaitMs === undefined ? undefined : firstEventAt.getTime() + concurrency.maxWaitMs;
-    const evaluateAt = cap !== undefined && cap < candidate.evaluateAt.getTime() ? new Date(cap) : candidate.evaluateAt;
+    const evaluateAt = cap !== undefined && cap < doc.evaluateAt.getTime() ? new Date(cap) : doc.evaluateAt;
     // Step 2's document: pending, holding the field P gives up (pending-slot.ts).
     const { keep, give } = handoverFields(pending);
-    const { pendingSlot: _slot, slotLatch: _latch, ...fields } = candidate;
+    const { pendingSlot: _slot, slotLatch: _latch, ...fields } = doc;
     const successor: TriggerDocument = { ...fields, firstEventAt, evaluateAt, [give]: slot };
     const cancelledExpireAt = expireAtFor(retention, 'cancelled', now);
     const from = await triggers.findOneAndUpdate(
