@@ -23,7 +23,9 @@ interface Iterable2 {
 
 // Written as json-rules-engine writes them: `Number.parseFloat(x).toString() !== 'NaN'` is what lets
 // `'12abc'` and `[3]` through and turns `null` away, and a value without `indexOf` throws the same way.
-export const isNumberLike = (factValue: unknown): boolean => Number.parseFloat(factValue as string).toString() !== 'NaN';
+// A number goes through parseFloat(String(n)), which is NaN only for NaN: answered without the strings.
+export const isNumberLike = (factValue: unknown): boolean =>
+  typeof factValue === 'number' ? factValue === factValue : Number.parseFloat(factValue as string).toString() !== 'NaN';
 const indexOf = (container: unknown, item: unknown): number => (container as Indexable).indexOf(item);
 
 /** json-rules-engine's own operators by name; generated code writes these inline. */
