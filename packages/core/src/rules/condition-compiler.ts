@@ -10,7 +10,7 @@ export { ConditionEvaluationDeferred } from './condition-tree.js';
 /**
  * A rule's condition tree compiled once into a synchronous function over the facts, giving the verdict
  * and the per-condition trace that json-rules-engine v7 gives through compiled-rule.ts (with
- * `allowUndefinedFacts` and core's `resolvePath`), without its almanac and promises:
+ * `allowUndefinedFacts` and core's `resolvePath`), without its almanac and promises (issue 19):
  *
  * - Groups: json-rules-engine splits the children of `all`/`any` into sets by priority (a leaf's own
  *   `priority`, a group's, else 1), highest first, and evaluates every member of a set before it looks
@@ -19,17 +19,21 @@ export { ConditionEvaluationDeferred } from './condition-tree.js';
  *   the rule as a whole matches on a truthy result.
  * - Leaves: the fact is the payload's own enumerable property (absent: `undefined`); the path is
  *   applied only when the fact's value is a non-null object, through {@link resolvePath} (or the walk
- *   it was checked to take, see path-accessor.ts); a value of
- *   the form `{ fact, path }` is read the same way; `params` change nothing for payload facts.
+ *   it was checked to take, see path-accessor.ts); a value of the form `{ fact, path }` is read the
+ *   same way; `params` change nothing for payload facts. Operators and decorators: condition-operators.ts.
  * - Trace: one entry per leaf in document order; a leaf counts as evaluated only when its operator
  *   returned a boolean, exactly as compiled-rule.ts reads json-rules-engine's result tree.
  *
  * What it does not copy it refuses at compile time with a reason ({@link CompiledConditions}): async
  * operators, unknown operators or decorators, shapes the validator refuses, priorities other than
- * positive integers. The evaluator throws wherever json-rules-engine would reject (an operator or a
- * path that throws, a payload with an empty key), when a sync operator returns a promise, and for a
- * payload that is not JSON data (a function fact, a non-plain object); the caller then evaluates with
- * json-rules-engine, whose result or error is the one that counts.
+ * positive integers, values with keys json-rules-engine's copy of the rule drops. The evaluator throws
+ * wherever json-rules-engine would reject (an operator or a path that throws, a payload with an empty
+ * key), when a sync operator returns a promise, and for a payload that is not JSON data (a function
+ * fact, a non-plain object); the caller then evaluates with json-rules-engine, whose result or error is
+ * the one that counts.
+ *
+ * The tree (condition-tree.ts) runs as one generated function per rule (condition-codegen.ts), or as
+ * closures (condition-closures.ts) where the runtime refuses `new Function`.
  */
 
 export interface ConditionEvaluation {
