@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 import type { Rule, Trigger, ValidateResult } from '../app/api/types.js';
 import { describeReason } from '../app/format.js';
-import { emptyCancelOn, emptyEvaluateRow, needsEntityKey, readsCurrentState } from '../app/model/entity-form.js';
+import { emptyCancelOn, emptyEvaluateRow, entitySummary, needsEntityKey, readsCurrentState } from '../app/model/entity-form.js';
 import { describeFieldPath, formFieldPaths } from '../app/model/form-fields.js';
 import { issuesForPeople } from '../app/model/issue-messages.js';
 import type { JsonObject, JsonValue } from '../app/model/json.js';
@@ -103,6 +103,9 @@ describe('entity fields: rule document ↔ form', () => {
     expect(needsEntityKey({ ...base, concurrencyMode: 'supersede' })).toBe(true);
     expect(needsEntityKey({ ...base, cancelOn: [emptyCancelOn('x')] })).toBe(true);
     expect(needsEntityKey({ ...base, entityKey: '$.job.id', cancelOn: [emptyCancelOn('x')] })).toBe(false);
+    expect(entitySummary(entityRule as Parameters<typeof entitySummary>[0])).toEqual(['debounced', 'cancels on 2 events', 'reads current state']);
+    expect(entitySummary({ concurrency: { mode: 'skipIfPending' }, cancelOn: [{}], evaluate: { job: 'event' } })).toEqual(['one waiting run at a time', 'cancels on 1 event']);
+    expect(entitySummary({})).toEqual([]);
     expect([readsCurrentState('current'), readsCurrentState({ job: 'current' }), readsCurrentState('event'), readsCurrentState({ job: 'event' }), readsCurrentState(undefined)]).toEqual([true, true, false, false, false]);
   });
 

@@ -191,3 +191,14 @@ export function readsCurrentState(evaluate: JsonValue | undefined): boolean {
   if (evaluate === 'current') return true;
   return isJsonObject(evaluate) && Object.values(evaluate).includes('current');
 }
+
+/** What a keyed rule does per entity, in a few words each, for the rules list: `debounced`, `cancels on 2 events`. */
+export function entitySummary(rule: { concurrency?: { mode: string } | undefined; cancelOn?: readonly unknown[] | undefined; evaluate?: JsonValue | undefined }): string[] {
+  const mode = rule.concurrency?.mode;
+  const cancels = rule.cancelOn?.length ?? 0;
+  return [
+    ...(mode === 'supersede' ? ['debounced'] : mode === 'skipIfPending' ? ['one waiting run at a time'] : []),
+    ...(cancels > 0 ? [`cancels on ${cancels} event${cancels === 1 ? '' : 's'}`] : []),
+    ...(readsCurrentState(rule.evaluate) ? ['reads current state'] : []),
+  ];
+}

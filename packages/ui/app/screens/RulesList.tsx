@@ -4,6 +4,7 @@ import { errorText } from '../api/error-text.js';
 import type { Rule, RuleStats, TriggerStatus } from '../api/types.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { formatDateTime, formatDelay, formatRelative, pluralize } from '../format.js';
+import { entitySummary } from '../model/entity-form.js';
 import { documentOf } from '../model/rule-document.js';
 import { Link, ruleHref, runsHref } from '../router.js';
 
@@ -176,6 +177,15 @@ export function RulesList({ api, announce }: { api: ApiClient; announce: (messag
                       <dt>Delay</dt>
                       <dd>{formatDelay(rule.delay)}</dd>
                     </div>
+                    {rule.trigger.key ? (
+                      <div>
+                        <dt>Per</dt>
+                        <dd>
+                          <code>{rule.trigger.key}</code>
+                          {entitySummary(rule).map((part) => ` · ${part}`).join('')}
+                        </dd>
+                      </div>
+                    ) : null}
                     <div>
                       <dt>Last fired</dt>
                       <dd>
