@@ -16,8 +16,11 @@ export function instrumentEngine(engine: AutomationEngine, options: MetricsOptio
   const m = metricsFor('instrumentEngine', options, []);
   const listeners: { [E in keyof EngineEvents]?: (...args: EngineEvents[E]) => void } = {
     'event:ingested': ({ triggers, created, summary }) => {
-      m.eventsIngested.inc({ outcome: triggers.length === 0 ? 'unmatched' : created === 0 ? 'duplicate' : 'matched' });
-      if (created > 0) m.triggersCreated.inc(created);
+      // An event that only cancels runs (a rule's cancelOn) starts none, but it did match.
+      const cancelling = summary.cancelled + summary.cancelRequested > 0;
+      m.eventsIngested.inc({ outcome: triggers.length === 0 ? (cancelling ? 'matched' : 'unmatched') : created === 0 ? 'duplicate' : 'matched' });
+      // Pending ones only: a keyed rule's event may be stored finished at once (stale, skipped).
+      if (summary.created > 0) m.triggersCreated.inc(summary.created);
       // A skipIfPending rule's event is recorded as a skipped trigger at intake; it never reaches trigger:finished.
       if (summary.skipped > 0) m.triggersSkipped.inc({ reason: 'pending-exists' }, summary.skipped);
     },

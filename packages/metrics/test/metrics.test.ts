@@ -122,6 +122,11 @@ describe('entity metrics', () => {
     expect(await value(metrics, 'crm_triggers_superseded_total', { reason: 'stale' })).toBe(1);
     expect(await value(metrics, 'crm_triggers_skipped_total', { reason: 'pending-exists' })).toBe(2);
     expect(await value(metrics, 'crm_triggers_cancelled_total', { reason: 'cancelled-by-event', stage: 'intake' })).toBe(1);
+    // Pending ones: e1, e2 (replacing e1) and J2's for the supersede rule; e1 and J2's for the other. Stale and skipped ones are stored finished.
+    expect(await value(metrics, 'crm_triggers_created_total')).toBe(5);
+    // The re-opening event starts nothing but cancels a run: matched, like the four that started runs.
+    expect(await value(metrics, 'crm_events_ingested_total', { outcome: 'matched' })).toBe(5);
+    expect(await value(metrics, 'crm_events_ingested_total', { outcome: 'unmatched' })).toBeUndefined();
     // J2's runs of both rules: the design doc's `notEqual: null` passes for an absent phone, the recipient does not resolve.
     expect(await value(metrics, 'crm_triggers_skipped_total', { reason: 'recipient-missing' })).toBe(2);
     expect(await value(metrics, 'crm_triggers_finished_total', { status: 'completed', reason: 'none' })).toBe(1);
