@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb';
-import type { AutomationStore, DeliveryLedger, Logger } from '@crm-automation/core';
+import type { AutomationStore, DeliveryLedger, Logger, TriggerStore } from '@crm-automation/core';
 import { checkOptions, optionKeys } from '@crm-automation/core/spi';
 import { CONNECTION_OPTION_KEYS, openConnection, type MongoConnectionOptions } from './connection.js';
 import type { DeliveryDocument, RuleDocument, TriggerDocument } from './documents.js';
@@ -35,6 +35,8 @@ export interface MongoStoreOptions extends MongoConnectionOptions {
 
 /** The Mongo store of both aggregates and the delivery ledger: the core ports plus index, retention and lifecycle controls. */
 export interface MongoStore extends AutomationStore, Required<DeliveryLedger>, MongoRetentionControls {
+  /** Always present here: the store cancels by event (`capabilities.cancelByEvent`). */
+  cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>;
   readonly db: Db;
   readonly collections: {
     readonly rules: Collection<RuleDocument>;

@@ -62,6 +62,8 @@ export interface MongoIndexReport {
 
 /** Triggers and their delivery ledger in MongoDB: the core ports plus index, retention and lifecycle controls. */
 export interface MongoTriggerStore extends TriggerStore, Required<DeliveryLedger>, MongoRetentionControls {
+  /** Always present here: the store cancels by event (`capabilities.cancelByEvent`). */
+  cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>;
   readonly db: Db;
   readonly collections: { readonly triggers: Collection<TriggerDocument>; readonly deliveries: Collection<DeliveryDocument> };
   /** Creates every index the trigger store relies on; safe to call any number of times. */
@@ -84,7 +86,11 @@ export interface TriggerContext {
   logger: Logger;
 }
 
-type TriggerOperations = Omit<TriggerStore, 'capabilities'> & { ensureIndexes(): Promise<ExpiryMode>; purgeExpired(now: Date): Promise<number> };
+type TriggerOperations = Omit<TriggerStore, 'capabilities'> & {
+  cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>;
+  ensureIndexes(): Promise<ExpiryMode>;
+  purgeExpired(now: Date): Promise<number>;
+};
 
 /** The trigger store on one collection, without the connection's lifecycle (the caller owns that). */
 export function triggerOperations(ctx: TriggerContext): TriggerOperations {
