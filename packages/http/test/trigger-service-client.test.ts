@@ -147,6 +147,25 @@ describe('trigger routes served from a trigger service', () => {
     expect(stats.json()).toMatchObject({ ruleId, counts: { pending: 1, completed: 0 }, lastFiredAt: null, truncated: false });
   });
 
+  it('carries a keyed rule’s triggers across the hop with their entity fields as dates, and lists them by entity', async () => {
+    const keyed = await rulesEngine.rules.create(A, { ...technicianSmsRule, name: 'Keyed over the hop', trigger: { eventName: 'hop.keyed', key: '$.job.id' }, concurrency: { mode: 'supersede' } });
+    const client = triggerServiceClient({ baseUrl: triggerUrl, token: TOKEN, rules: ruleStore });
+    if (!client.ingest) throw new Error('a client given rules has an intake');
+    const change = (id: string, timestamp: string) => client.ingest?.({ name: 'hop.keyed', id, accountId: A, payload: doneJobPayload, timestamp }) ?? Promise.resolve([]);
+    const [first] = await change('hop-1', '2026-06-01T12:00:00.000Z');
+    const [second] = await change('hop-2', '2026-06-01T12:00:01.000Z');
+    if (!first || !second) throw new Error('each event should start a run');
+    expect(second).toMatchObject({ entityKey: doneJobPayload.job.id, status: 'pending' });
+    expect(second.firstEventAt).toEqual(new Date('2026-06-01T12:00:00.000Z'));
+
+    const page = await client.list(A, { ruleId: keyed.id, entityKey: doneJobPayload.job.id });
+    expect(page.items.map((t) => t.id).sort()).toEqual([first.id, second.id].sort());
+    expect(await client.list(A, { entityKey: 'another job' })).toEqual({ items: [] });
+    const replaced = await client.get(A, first.id);
+    expect(replaced?.executionHistory[0]).toMatchObject({ outcome: 'superseded', reason: 'superseded', triggerId: second.id, event: { id: 'hop-2', name: 'hop.keyed' } });
+    expect(replaced?.executionHistory[0]?.at).toBeInstanceOf(Date);
+  });
+
   it('the internal API admits only the service token, and the account is required', async () => {
     const post = (path: string, body: unknown, token?: string) =>
       triggerApp.inject({ method: 'POST', url: `/internal/v1${path}`, headers: token ? { authorization: `Bearer ${token}` } : {}, payload: body as Record<string, unknown> });
