@@ -100,7 +100,7 @@ export async function createIndexes<D extends Document>(collection: Collection<D
 }
 
 /** The collection's indexes; none when the collection does not exist yet. */
-async function existingIndexes<D extends Document>(collection: Collection<D>): Promise<Document[]> {
+export async function existingIndexes<D extends Document>(collection: Collection<D>): Promise<Document[]> {
   try {
     return await collection.listIndexes().toArray();
   } catch (error) {

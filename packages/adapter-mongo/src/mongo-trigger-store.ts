@@ -26,7 +26,7 @@ import { CONNECTION_OPTION_KEYS, openConnection, type MongoConnectionOptions } f
 import { page, parseObjectId, toTrigger, type DeliveryDocument, type TriggerDocument } from './documents.js';
 import { createIndexes, ensureExpiryIndex, TRIGGER_INDEXES, type ExpiryMode } from './indexes.js';
 import { ledgerContext, ledgerOperations, type LedgerContext } from './mongo-delivery-ledger.js';
-import { SLOT_FIELDS } from './pending-slot.js';
+import { requireSlotIndexes, SLOT_FIELDS } from './pending-slot.js';
 import { prepareOnce } from './prepare-once.js';
 import { expireAtFor, resolveRetention, retentionControls, RETENTION_OPTION_KEYS, type MongoRetentionControls, type ResolvedRetention, type RetentionPolicy } from './retention.js';
 import { serverRunsTtlMonitor } from './ttl-monitor.js';
@@ -103,6 +103,9 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
   };
   const prepared = prepareOnce(ensureIndexes, ctx.autoIndex);
   const ready = prepared.ready;
+  // With indexes left to migrations, checked once before the first keyed-concurrency insert.
+  const slotCheck = prepareOnce(() => requireSlotIndexes(triggers), !ctx.autoIndex);
+  const slotIndexes = slotCheck.ready;
 
   /** The triggers that already hold the intake keys of `inputs` (after a duplicate-key error). */
   const existingTriggers = async (inputs: readonly NewTrigger[]) => {
@@ -126,6 +129,7 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
     async ensureIndexes() {
       const result = await ensureIndexes();
       prepared.markReady();
+      slotCheck.markReady();
       return result;
     },
 
@@ -136,6 +140,7 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
       if (batch.length === 0) return [];
       await ready();
       const docs = batch.map((input) => newTriggerDocument(input, now));
+      if (docs.some((d) => d.pendingSlot !== undefined)) await slotIndexes();
       let duplicates = new Set<number>();
       try {
         await triggers.insertMany(docs, { ordered: false });

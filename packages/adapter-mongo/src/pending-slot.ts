@@ -1,6 +1,7 @@
 import { AutomationError } from '@crm-automation/core';
 import type { Collection } from 'mongodb';
 import type { TriggerDocument } from './documents.js';
+import { existingIndexes } from './indexes.js';
 import { isDuplicateKey } from './write-errors.js';
 
 /*
@@ -28,6 +29,20 @@ export const SLOT_FIELDS = { pendingSlot: '', slotLatch: '' } as const;
 
 /** Read-and-repair rounds before the slot is declared contended (retryable). */
 const MAX_ROUNDS = 8;
+
+/**
+ * Refuses keyed concurrency on a collection whose slot indexes are missing (indexes managed by
+ * migrations, `autoIndex: false`): without them nothing would keep two triggers pending.
+ */
+export async function requireSlotIndexes(triggers: Collection<TriggerDocument>): Promise<void> {
+  const indexes = await existingIndexes(triggers);
+  const missing = SLOT_INDEXES.filter((name) => !indexes.some((i) => i['name'] === name && i['unique'] === true && i['sparse'] === true));
+  if (missing.length > 0) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${triggers.collectionName} lacks the unique sparse index(es) ${missing.join(', ')} that keyed concurrency (supersede, skipIfPending) relies on; run ensureIndexes() or create them (see TRIGGER_INDEXES)`);
+  }
+}
+
+const SLOT_INDEXES = ['triggers_pending_slot', 'triggers_slot_latch'] as const;
 
 export function contended(slot: string): AutomationError {
   return new AutomationError('CRM_ERR_TRIGGER_STATE', `the pending trigger of ${slot} kept changing while it was read; retry`, { retryable: true });

@@ -89,6 +89,22 @@ describe('mongo keyed triggers: the pending slot', () => {
     expect((await store.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort()).toEqual(['deliveries', 'pending_triggers', 'rules']);
   });
 
+  it('refuses keyed concurrency where migrations left out the slot indexes (autoIndex: false), and accepts it once they exist', async () => {
+    const dbName = uniqueDbName('crm_keyed_noindex');
+    const store = createMongoStore({ client, dbName, autoIndex: false });
+    opened.push(store);
+    await expect(insertOne(store, keyed('n_1', 0, { concurrency: SUPERSEDE }), T0)).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG', message: expect.stringContaining('triggers_pending_slot, triggers_slot_latch') });
+    expect(await store.collections.triggers.countDocuments({})).toBe(0);
+    // Triggers without a mode do not need them.
+    expect(await insertOne(store, keyed('n_2', 0), T0)).toMatchObject({ created: true, outcome: 'created' });
+    const other = createMongoStore({ client, dbName, autoIndex: false });
+    opened.push(other);
+    await other.ensureIndexes();
+    const fresh = createMongoStore({ client, dbName, autoIndex: false });
+    opened.push(fresh);
+    expect(await insertOne(fresh, keyed('n_3', 0, { concurrency: SUPERSEDE }), T0)).toMatchObject({ outcome: 'created' });
+  });
+
   it('holds the slot on the pending trigger only (both fields when it found the slot free), hands it over on supersede, frees it on claim; none of it leaves the store', async () => {
     const [store] = await openStores(0);
     const unkeyedMode = await insertOne(store, keyed('e_all', 0, { delayMs: 0 }), T0);
