@@ -1,11 +1,12 @@
 /**
  * Evaluations per second of one rule's conditions (issue 19): json-rules-engine through core's
  * `compileRule(...).evaluate` (the path the fire loop takes today: engine.run with its almanac, then
- * the trace collected from its result tree) against the compiled evaluator (`compileConditions`),
+ * the trace collected from its result tree) against the compiled evaluator (`compileConditions`; its
+ * generated code, which a rule gets after its first 16 evaluations),
  * for rules of 2, 10 and 30 conditions, verdict and full trace on both sides.
  *
- * Each rule is evaluated over 64 payloads in turn (about two in three match; the rest fail at
- * different conditions, so short-circuits vary). Variants and sizes run interleaved, round by round,
+ * Each rule is evaluated over 64 payloads in turn: one in three is built to fail one of the
+ * conditions (where the rule has it), so verdicts and short-circuits vary; the run prints how many match. Variants and sizes run interleaved, round by round,
  * each for BENCH_SLICE_MS; the figures are medians over BENCH_ROUNDS rounds, and the ratio is the
  * median of the per-round ratios. One Node process, so one core.
  * Run: npm run bench:conditions -w @crm-automation/bench  (BENCH_ROUNDS, BENCH_SLICE_MS)
@@ -88,10 +89,13 @@ interface Subject {
   compiled: (payload: Record<string, unknown>) => { matched: boolean; conditions: unknown[] };
 }
 
+/** One engine's operators: the compiler shares resolved operators per map, as an engine would. */
+const OPERATORS = new Map<string, never>();
+
 const subjects: Subject[] = SIZES.map((size) => {
   const rule = ruleOf(size);
-  const reference = compileRule(rule, new Map());
-  const compiled = compileConditions(rule.conditions, { operators: new Map() });
+  const reference = compileRule(rule, OPERATORS);
+  const compiled = compileConditions(rule.conditions, { operators: OPERATORS });
   if (compiled.fallback !== undefined) throw new Error(`${size} conditions fell back: ${compiled.fallback}`);
   return { size, reference: (payload) => reference.evaluate(payload), compiled: compiled.evaluate };
 });
@@ -150,6 +154,22 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 
+// Compiling: json-rules-engine's side is compileRule (an Engine, addRule, the action templates); the
+// compiler's, its tree and closures (what a rule gets first) and, separately, its generated code.
+const compileRounds = { reference: [] as number[], closures: [] as number[], generated: [] as number[] };
+for (let round = 0; round < ROUNDS; round++) {
+  const rules = Array.from({ length: 500 }, (_, i) => ({ ...ruleOf(10), id: `rule_${round}_${i}`, conditions: conditionsOf(10) as Rule['conditions'] }));
+  let start = performance.now();
+  for (const rule of rules) sink += compileRule(rule, OPERATORS).actionCount;
+  compileRounds.reference.push((rules.length / (performance.now() - start)) * 1000);
+  start = performance.now();
+  for (const rule of rules) sink += compileConditions(rule.conditions, { operators: OPERATORS }).evaluate ? 1 : 0;
+  compileRounds.closures.push((rules.length / (performance.now() - start)) * 1000);
+  start = performance.now();
+  for (const rule of rules) sink += compileConditions(rule.conditions, { operators: OPERATORS, generateAfter: 0 }).evaluate ? 1 : 0;
+  compileRounds.generated.push((rules.length / (performance.now() - start)) * 1000);
+}
+
 console.log(`condition evaluation, ${machine()}; ${ROUNDS} rounds of ${SLICE_MS} ms per variant; ${PAYLOADS.length} payloads, ${matchedPayloads} of ${PAYLOADS.length * SIZES.length} evaluations match`);
 console.log('| Conditions | json-rules-engine (compileRule) | Compiled | Ratio |');
 console.log('| --- | --- | --- | --- |');
@@ -158,4 +178,5 @@ for (const size of SIZES) {
   if (!entry) continue;
   console.log(`| ${size} | ${fmt(median(entry.reference))} evaluations/s | ${fmt(median(entry.compiled))} evaluations/s | **${median(entry.ratio).toFixed(0)}x** (rounds: ${entry.ratio.map((r) => r.toFixed(0)).join(', ')}) |`);
 }
+console.log(`compiling 10-condition rules: json-rules-engine (compileRule) ${fmt(median(compileRounds.reference))} rules/s; condition compiler ${fmt(median(compileRounds.closures))} rules/s (tree and closures), ${fmt(median(compileRounds.generated))} rules/s (generating code at once)`);
 if (sink < 0) console.log(sink);

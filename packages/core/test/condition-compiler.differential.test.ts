@@ -171,6 +171,22 @@ describe('compiled conditions, what they refuse', () => {
 });
 
 describe('compiled conditions, generated code', () => {
+  it('generates code after generateAfter evaluations, giving the same outcomes before and after', async () => {
+    const conditions = { any: [{ fact: 'job', path: '$.status', operator: 'equal', value: 'Done' }, { fact: 'job', path: '$.total', operator: 'greaterThan', value: 10, priority: 2 }] };
+    const compiled = compileConditions(conditions, { operators: new Map(), generateAfter: 3 });
+    if (compiled.fallback !== undefined) throw new Error(compiled.fallback);
+    const payloads = [{ job: { status: 'Done' } }, { job: { total: 11 } }, { job: {} }, { job: { status: 'Done', total: 1 } }];
+    const reference = await referenceOutcomes(conditions, new Map(), [...payloads, ...payloads]);
+    const backends: string[] = [];
+    const outcomes = [...payloads, ...payloads].map((payload) => {
+      const evaluation = compiled.evaluate(payload);
+      backends.push(compiled.backend);
+      return { kind: 'result' as const, matched: evaluation.matched, conditions: evaluation.conditions };
+    });
+    expect(backends).toEqual(['closures', 'closures', 'generated', 'generated', 'generated', 'generated', 'generated', 'generated']);
+    expect(difference([...payloads, ...payloads], reference, outcomes)).toBeNull();
+  });
+
   it('writes no rule text into code: quotes, backslashes, template and line breaks stay data', async () => {
     const hostile = ['"', "'", '\\', '`${globalThis.injected = 1}`', '"); globalThis.injected = 1; ("', '\u2028', '\n', '*/', '</script>'];
     const leaves = hostile.flatMap((text) => [

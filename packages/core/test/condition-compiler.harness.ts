@@ -54,7 +54,7 @@ export async function referenceOutcomes(conditions: unknown, custom: ReadonlyMap
 
 /** Compiles a copy of `conditions`; `generate: false` for the closure back end. */
 export function compile(conditions: unknown, custom: ReadonlyMap<string, OperatorFn>, generate = true): CompiledConditions {
-  const compiled = compileConditions(structuredClone(conditions), { operators: custom, generate });
+  const compiled = compileConditions(structuredClone(conditions), { operators: custom, generateAfter: generate ? 0 : Number.POSITIVE_INFINITY });
   // Generated code is expected wherever it is asked for: this runtime allows `new Function`.
   if (compiled.fallback === undefined && compiled.backend !== (generate ? 'generated' : 'closures')) throw new Error(`expected the ${generate ? 'generated' : 'closure'} back end, got ${compiled.backend}`);
   return compiled;

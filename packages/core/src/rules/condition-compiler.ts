@@ -48,7 +48,7 @@ export type CompiledConditions =
       readonly evaluate: ConditionEvaluator;
       /** Leaf conditions, i.e. trace entries per evaluation. */
       readonly conditionCount: number;
-      /** `generated`: one generated function; `closures`: where the runtime refuses generated code. */
+      /** `generated`: one generated function; `closures`: before that (see `generateAfter`), or where the runtime refuses generated code. */
       readonly backend: 'generated' | 'closures';
       readonly fallback?: undefined;
     }
@@ -61,9 +61,15 @@ export interface ConditionCompilerOptions {
    * order: a custom operator replaces a built-in or core operator of the same name.
    */
   operators: ReadonlyMap<string, OperatorFn>;
-  /** `false`: closures only, never generated code (tests of that back end; runtimes without `new Function`). */
-  generate?: boolean | undefined;
+  /**
+   * Evaluations on closures before the rule's code is generated (default {@link GENERATE_AFTER}):
+   * generating costs about as much as a hundred evaluations, so a rule seen a few times never pays it.
+   * 0: at compile time; `Infinity`: never.
+   */
+  generateAfter?: number | undefined;
 }
+
+export const GENERATE_AFTER = 16;
 
 type Facts = Record<string, unknown>;
 
@@ -87,21 +93,42 @@ function operatorTable(operators: ReadonlyMap<string, OperatorFn>): OperatorTabl
   return table;
 }
 
-function evaluatorOf(tree: ConditionTree, root: NodeEvaluation): ConditionEvaluator {
+/** The compiled conditions over `tree`: closures, replaced by generated code after `generateAfter` evaluations. */
+function compiledOf(tree: ConditionTree, generateAfter: number): CompiledConditions {
   const { leaves, factNames } = tree;
   const count = leaves.length;
-  return (facts) => {
+  let root: NodeEvaluation = comparison(tree.root);
+  let backend: 'generated' | 'closures' = 'closures';
+  let untilGenerated = generateAfter;
+  const generate = () => {
+    const generated = generateEvaluation(tree);
+    if (generated) {
+      root = generated;
+      backend = 'generated';
+    }
+  };
+  if (untilGenerated <= 0) generate();
+  const evaluate: ConditionEvaluator = (facts) => {
+    if (untilGenerated > 0 && --untilGenerated === 0) generate();
     const proto: unknown = Object.getPrototypeOf(facts);
     if (proto !== Object.prototype && proto !== null) throw new ConditionEvaluationDeferred('the payload is not a plain object');
     // json-rules-engine refuses a fact named "" ("factId required"), whatever the conditions read.
     if (hasOwn(facts, '') && isEnumerableOwn(facts, '')) throw new ConditionEvaluationDeferred('the payload has an empty key');
-    const values: FactValues = factNames.map((name) => readFact(facts, name));
+    const values: FactValues = new Array<unknown>(factNames.length);
+    for (let i = 0; i < factNames.length; i++) values[i] = readFact(facts, factNames[i] as string);
     const slots: Slots = new Array<ConditionTrace | undefined>(count);
     const matched = Boolean(root(values, slots));
     for (let i = 0; i < count; i++) {
       if (slots[i] === undefined) slots[i] = skippedTrace((leaves[i] as (typeof leaves)[number]).trace);
     }
     return { matched, conditions: slots as ConditionTrace[] };
+  };
+  return {
+    evaluate,
+    conditionCount: count,
+    get backend() {
+      return backend;
+    },
   };
 }
 
@@ -121,7 +148,5 @@ export function compileConditions(conditions: unknown, options: ConditionCompile
     if (error instanceof Unsupported) return { fallback: error.message };
     throw error;
   }
-  const generated = options.generate === false ? null : generateEvaluation(tree);
-  const root = generated ?? comparison(tree.root);
-  return { evaluate: evaluatorOf(tree, root), conditionCount: tree.leaves.length, backend: generated ? 'generated' : 'closures' };
+  return compiledOf(tree, options.generateAfter ?? GENERATE_AFTER);
 }

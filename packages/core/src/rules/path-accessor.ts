@@ -72,10 +72,20 @@ function walk(keys: readonly string[]): PathAccessor {
   };
 }
 
+// Rules repeat their paths: each is parsed and checked once (bounded as json-path.ts bounds its cache).
+const KEYS = new Map<string, readonly string[] | null>();
+const KEYS_LIMIT = 10_000;
+
 /** The keys `path` walks, checked against the engine's resolver; null for any other path. */
 export function pathKeys(path: string): readonly string[] | null {
-  const keys = parseKeys(path);
-  return keys && resolverAgrees(path, keys) ? keys : null;
+  let keys = KEYS.get(path);
+  if (keys === undefined) {
+    const parsed = parseKeys(path);
+    keys = parsed && resolverAgrees(path, parsed) ? parsed : null;
+    if (KEYS.size >= KEYS_LIMIT) KEYS.clear();
+    KEYS.set(path, keys);
+  }
+  return keys;
 }
 
 /** The accessor of `path` for reading an object fact's value (the almanac applies paths only to objects). */
