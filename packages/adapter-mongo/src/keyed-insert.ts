@@ -29,6 +29,9 @@ export interface KeyedInsertContext {
   retention: ResolvedRetention | undefined;
 }
 
+/** Only the two modes take the slot; anything else (a caller passing `all` at run time) is mode `all`. */
+const takesSlot = (concurrency: NewTrigger['concurrency']): boolean => concurrency?.mode === 'supersede' || concurrency?.mode === 'skipIfPending';
+
 /** Both slot fields: what a trigger that takes a free slot carries. */
 const slotFields = (slot: string) => ({ pendingSlot: slot, slotLatch: slot });
 
@@ -54,7 +57,7 @@ export function newTriggerDocument(input: NewTrigger, now: Date): TriggerDocumen
     createdAt: now,
     updatedAt: now,
     ...(keyed ? { entityKey: input.entityKey, firstEventAt: input.triggeringEvent.timestamp } : {}),
-    ...(keyed && input.concurrency && input.entityKey !== undefined ? slotFields(pendingSlotOf(input.accountId, input.ruleId, input.entityKey)) : {}),
+    ...(keyed && takesSlot(input.concurrency) && input.entityKey !== undefined ? slotFields(pendingSlotOf(input.accountId, input.ruleId, input.entityKey)) : {}),
   };
 }
 
