@@ -1,6 +1,6 @@
 import type { NodeEvaluation } from './condition-closures.js';
 import { isNumberLike, type BuiltInEvaluation, type OperatorChain } from './condition-operators.js';
-import { hasOwn, isThenable, thenableResult, type ConditionNode, type ConditionTree, type GroupNode, type LeafNode, type NotNode } from './condition-tree.js';
+import { isThenable, thenableResult, type ConditionNode, type ConditionTree, type GroupNode, type LeafNode, type NotNode } from './condition-tree.js';
 
 /**
  * The generated-code back end of the condition compiler: one function per rule, the tree's control
@@ -15,6 +15,12 @@ import { hasOwn, isThenable, thenableResult, type ConditionNode, type ConditionT
  * test runs both against json-rules-engine.
  */
 
+/** isNumberLike, its number case written out (a helper call per leaf outruns the JIT's inlining budget). */
+const numberLike = (a: string): string => `(typeof ${a} === "number" ? ${a} === ${a} : N(${a}))`;
+
+/** hasOwnProperty as the JIT reduces it in place (see numberLike). */
+const own = (target: string, key: string): string => `Object.prototype.hasOwnProperty.call(${target}, ${key})`;
+
 // Operands are variables or literals, used more than once; member calls are parenthesized since a
 // literal may be a number.
 const INLINE: Record<BuiltInEvaluation, (fact: string, value: string) => string> = {
@@ -24,10 +30,10 @@ const INLINE: Record<BuiltInEvaluation, (fact: string, value: string) => string>
   notIn: (a, b) => `(${b}).indexOf(${a}) === -1`,
   contains: (a, b) => `Array.isArray(${a}) && (${a}).indexOf(${b}) > -1`,
   doesNotContain: (a, b) => `Array.isArray(${a}) && (${a}).indexOf(${b}) === -1`,
-  lessThan: (a, b) => `N(${a}) && ${a} < ${b}`,
-  lessThanInclusive: (a, b) => `N(${a}) && ${a} <= ${b}`,
-  greaterThan: (a, b) => `N(${a}) && ${a} > ${b}`,
-  greaterThanInclusive: (a, b) => `N(${a}) && ${a} >= ${b}`,
+  lessThan: (a, b) => `${numberLike(a)} && ${a} < ${b}`,
+  lessThanInclusive: (a, b) => `${numberLike(a)} && ${a} <= ${b}`,
+  greaterThan: (a, b) => `${numberLike(a)} && ${a} > ${b}`,
+  greaterThanInclusive: (a, b) => `${numberLike(a)} && ${a} >= ${b}`,
 };
 
 /** Whether the chain's result is always a boolean (json-rules-engine's operators and decorators but `swap`). */
@@ -99,11 +105,11 @@ function emitRead(out: Emitter, target: string, factAt: number, read: LeafNode['
     out.line(`if (${target} !== null && typeof ${target} === "object") ${target} = ${out.fn(read)}(${target});`);
     return;
   }
-  if (keys.length === 0) return;
   const [first, ...rest] = keys.map((key) => out.constant(key));
+  if (first === undefined) return;
   out.line(`if (${target} !== null && typeof ${target} === "object") {`);
-  out.line(`${target} = H(${target}, ${first}) ? ${target}[${first}] : undefined;`);
-  for (const key of rest) out.line(`${target} = typeof ${target} === "object" && ${target} !== null && H(${target}, ${key}) ? ${target}[${key}] : undefined;`);
+  out.line(`${target} = ${own(target, first)} ? ${target}[${first}] : undefined;`);
+  for (const key of rest) out.line(`${target} = typeof ${target} === "object" && ${target} !== null && ${own(target, key)} ? ${target}[${key}] : undefined;`);
   out.line('}');
 }
 
@@ -195,8 +201,8 @@ export function generateEvaluation(tree: ConditionTree): NodeEvaluation | null {
   const body = ['"use strict";', 'return function evaluateConditions(V, S) {', out.declarations(), ...out.lines, `return ${verdict};`, '};'].join('\n');
   try {
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from the tree's shape only (see the module comment)
-    const factory = new Function('C', 'F', 'H', 'N', 'T', 'D', body) as (...args: unknown[]) => NodeEvaluation;
-    return factory(out.constants, out.functions, hasOwn, isNumberLike, isThenable, thenableResult);
+    const factory = new Function('C', 'F', 'N', 'T', 'D', body) as (...args: unknown[]) => NodeEvaluation;
+    return factory(out.constants, out.functions, isNumberLike, isThenable, thenableResult);
   } catch {
     return null;
   }
