@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MongoClient } from 'mongodb';
+import { MongoClient, ObjectId } from 'mongodb';
 import type { NewTrigger, RuleDraft, TriggerConcurrency } from '@crm-automation/core';
 import { createMongoStore, TRIGGER_INDEXES, type MongoStore } from '../src/index.js';
 import { ACCOUNT, EVENT } from './fixtures.js';
@@ -199,6 +199,32 @@ describe('mongo keyed triggers: the pending slot', () => {
     expect(state.slotHolders).toEqual([]);
     expect(state.handovers).toEqual([]);
     expect(await insertOne(store, keyed('hc_3', 3 * MINUTE, { concurrency: SUPERSEDE }), at(3 * MINUTE))).toMatchObject({ outcome: 'created' });
+  });
+
+  it("a hand-over whose successor's event turns out to be stored already names that trigger instead and frees the slot", async () => {
+    const [store] = await openStores(0);
+    const triggers = store.collections.triggers;
+    const held = await insertOne(store, keyed('x_1', 0, { concurrency: SUPERSEDE }), T0);
+    // The event x_2 is stored already (mode all here, as if the rule had changed mode in between).
+    const existing = await insertOne(store, keyed('x_2', MINUTE), T0);
+    // A superseder of x_1 by x_2 that got as far as step 1, under an id of its own.
+    const slot = JSON.stringify([ACCOUNT, RULE, 'job_1']);
+    const raw = await triggers.findOne({ _id: new ObjectId(held.trigger.id) });
+    if (!raw) throw new Error('held trigger not found');
+    const successorId = new ObjectId();
+    const { pendingSlot: _taken, ...fields } = raw;
+    const successor = { ...fields, _id: successorId, triggeringEvent: { ...raw.triggeringEvent, id: 'x_2', timestamp: at(MINUTE) }, executionHistory: [], slotLatch: slot };
+    await triggers.updateOne(
+      { _id: raw._id },
+      { $set: { status: 'cancelled', handover: successor }, $unset: { slotLatch: '' }, $push: { executionHistory: { outcome: 'superseded', reason: 'superseded', triggerId: successorId.toHexString(), event: { id: 'x_2', name: EVENT }, at: at(MINUTE), attempt: 0 } } },
+    );
+    const next = await insertOne(store, keyed('x_3', 2 * MINUTE, { concurrency: SUPERSEDE }), at(2 * MINUTE));
+    expect(next).toMatchObject({ created: true, outcome: 'created' });
+    expect((await store.getTrigger(ACCOUNT, held.trigger.id))?.executionHistory.map((h) => h.triggerId)).toEqual([existing.trigger.id]);
+    expect(await triggers.countDocuments({ _id: successorId })).toBe(0);
+    const state = await slotState(store, 'job_1');
+    expect(state.handovers).toEqual([]);
+    expect(state.slotHolders.map((d) => d._id.toHexString())).toEqual([next.trigger.id]);
   });
 
   it('a retry written for a trigger whose cancel was requested is stored as the cancel, with the cancelling event', async () => {
