@@ -121,25 +121,26 @@ describe('compiled conditions, what they refuse', () => {
   const leafOf = (operator: string) => ({ all: [{ fact: 'a', operator: 'equal', value: 1 }, { fact: 'a', operator, value: 1 }] });
 
   it.each([
-    ['an async custom operator', leafOf('slow'), /conditions\.all\[1\]: operator "slow" is async/],
-    ['an async custom operator under a decorator', leafOf('not:slow'), /operator "slow" is async/],
-    ['an unknown operator', leafOf('bogus'), /conditions\.all\[1\]: unknown operator "bogus"/],
-    ['an unknown decorator', leafOf('sometimes:equal'), /unknown operator decorator "sometimes"/],
-    ['a bare decorator', leafOf('not'), /unknown operator "not"/],
-    ['a leaf at the root', { fact: 'a', operator: 'equal', value: 1 }, /the root must be a group/],
-    ['a group with two kinds', { all: [], any: [] }, /exactly one of/],
-    ['a shared condition reference', { all: [{ condition: 'shared' }] }, /unsupported key "condition"/],
-    ['an unknown leaf key', { all: [{ fact: 'a', operator: 'equal', value: 1, result: true }] }, /unsupported key "result"/],
-    ['a leaf without a value', { all: [{ fact: 'a', operator: 'equal' }] }, /needs a value/],
-    ['a fractional priority', { all: [{ fact: 'a', operator: 'equal', value: 1, priority: 1.5 }] }, /priority 1\.5 is not a positive integer/],
-    ['a string priority', { any: [{ all: [], priority: '2' }] }, /priority "2" is not a positive integer/],
-    ['a value with a key json-rules-engine\'s copy drops', { all: [{ fact: 'a', operator: 'equal', value: [{ x: 1, constructor: 2 }] }] }, /key "constructor"/],
-    ['a value with a __proto__ key', { all: [{ fact: 'a', operator: 'equal', value: JSON.parse('{"__proto__": {"x": 1}}') as unknown }] }, /key "__proto__"/],
-    ['"not" over an array', { not: [{ fact: 'a', operator: 'equal', value: 1 }] }, /a condition must be an object/],
-  ])('falls back for %s', (_label, conditions, reason) => {
+    ['an async custom operator', leafOf('slow'), /conditions\.all\[1\]: operator "slow" is async/, 'async_operator'],
+    ['an async custom operator under a decorator', leafOf('not:slow'), /operator "slow" is async/, 'async_operator'],
+    ['an unknown operator', leafOf('bogus'), /conditions\.all\[1\]: unknown operator "bogus"/, 'unknown_operator'],
+    ['an unknown decorator', leafOf('sometimes:equal'), /unknown operator decorator "sometimes"/, 'unknown_operator'],
+    ['a bare decorator', leafOf('not'), /unknown operator "not"/, 'unknown_operator'],
+    ['a leaf at the root', { fact: 'a', operator: 'equal', value: 1 }, /the root must be a group/, 'unsupported_shape'],
+    ['a group with two kinds', { all: [], any: [] }, /exactly one of/, 'unsupported_shape'],
+    ['a shared condition reference', { all: [{ condition: 'shared' }] }, /unsupported key "condition"/, 'unsupported_shape'],
+    ['an unknown leaf key', { all: [{ fact: 'a', operator: 'equal', value: 1, result: true }] }, /unsupported key "result"/, 'unsupported_shape'],
+    ['a leaf without a value', { all: [{ fact: 'a', operator: 'equal' }] }, /needs a value/, 'unsupported_shape'],
+    ['a fractional priority', { all: [{ fact: 'a', operator: 'equal', value: 1, priority: 1.5 }] }, /priority 1\.5 is not a positive integer/, 'priority'],
+    ['a string priority', { any: [{ all: [], priority: '2' }] }, /priority "2" is not a positive integer/, 'priority'],
+    ['a value with a key json-rules-engine\'s copy drops', { all: [{ fact: 'a', operator: 'equal', value: [{ x: 1, constructor: 2 }] }] }, /key "constructor"/, 'value_copy'],
+    ['a value with a __proto__ key', { all: [{ fact: 'a', operator: 'equal', value: JSON.parse('{"__proto__": {"x": 1}}') as unknown }] }, /key "__proto__"/, 'value_copy'],
+    ['"not" over an array', { not: [{ fact: 'a', operator: 'equal', value: 1 }] }, /a condition must be an object/, 'unsupported_shape'],
+  ])('falls back for %s', (_label, conditions, reason, code) => {
     const slow: OperatorFn = (async () => true) as unknown as OperatorFn;
     const result = compileWith(conditions, new Map([['slow', slow]]));
     expect(result.fallback).toMatch(reason);
+    expect(result.code).toBe(code);
     expect(result.evaluate).toBeUndefined();
   });
 

@@ -2,10 +2,10 @@ import type { ConditionTrace } from '../scheduling/trigger.js';
 import { comparison, type FactValues, type NodeEvaluation, type Slots } from './condition-closures.js';
 import { generateEvaluation } from './condition-codegen.js';
 import { OperatorTable } from './condition-operators.js';
-import { buildConditionTree, ConditionEvaluationDeferred, hasOwn, skippedTrace, Unsupported, type ConditionTree } from './condition-tree.js';
+import { buildConditionTree, ConditionEvaluationDeferred, hasOwn, skippedTrace, Unsupported, type ConditionTree, type FallbackCode } from './condition-tree.js';
 import { CORE_OPERATOR_FNS, type OperatorFn } from './operators.js';
 
-export { ConditionEvaluationDeferred } from './condition-tree.js';
+export { ConditionEvaluationDeferred, type FallbackCode } from './condition-tree.js';
 
 /**
  * A rule's condition tree compiled once into a synchronous function over the facts, giving the verdict
@@ -51,8 +51,15 @@ export type CompiledConditions =
       /** `generated`: one generated function; `closures`: before that (see `generateAfter`), or where the runtime refuses generated code. */
       readonly backend: 'generated' | 'closures';
       readonly fallback?: undefined;
+      readonly code?: undefined;
     }
-  | { readonly fallback: string; readonly evaluate?: undefined };
+  | {
+      /** Why, with the path of the condition: for a debug log. */
+      readonly fallback: string;
+      /** Why, as a metric label. */
+      readonly code: FallbackCode;
+      readonly evaluate?: undefined;
+    };
 
 export interface ConditionCompilerOptions {
   /**
@@ -140,12 +147,12 @@ function compiledOf(tree: ConditionTree, generateAfter: number): CompiledConditi
 export function compileConditions(conditions: unknown, options: ConditionCompilerOptions): CompiledConditions {
   const table = operatorTable(options.operators);
   const problem = table.problem();
-  if (problem) return { fallback: problem };
+  if (problem) return { fallback: problem, code: 'operator_names' };
   let tree: ConditionTree;
   try {
     tree = buildConditionTree(conditions, table);
   } catch (error) {
-    if (error instanceof Unsupported) return { fallback: error.message };
+    if (error instanceof Unsupported) return { fallback: error.message, code: error.code };
     throw error;
   }
   return compiledOf(tree, options.generateAfter ?? GENERATE_AFTER);

@@ -65,7 +65,7 @@ export interface OperatorChain {
   base: { builtIn: BuiltInEvaluation } | { registered: OperatorEvaluation };
 }
 
-export type OperatorResolution = { evaluate: OperatorEvaluation; chain: OperatorChain } | { unsupported: string };
+export type OperatorResolution = { evaluate: OperatorEvaluation; chain: OperatorChain } | { unsupported: string; code: 'async_operator' | 'unknown_operator' };
 
 function isAsync(fn: OperatorFn): boolean {
   const tag = Object.prototype.toString.call(fn);
@@ -110,16 +110,16 @@ export class OperatorTable {
   private resolveUncached(name: string): OperatorResolution {
     const own = this.registered.get(name);
     if (own !== undefined) {
-      if (isAsync(own)) return { unsupported: `operator "${name}" is async` };
+      if (isAsync(own)) return { unsupported: `operator "${name}" is async`, code: 'async_operator' };
       // Registered operators have no validator in json-rules-engine: the callback's result as it is.
       return { evaluate: own, chain: { decorators: [], base: { registered: own } } };
     }
     const builtIn = BUILT_IN.get(name);
     if (builtIn) return { evaluate: builtIn, chain: { decorators: [], base: { builtIn: name as BuiltInEvaluation } } };
     const colon = name.indexOf(':');
-    if (colon <= 0) return { unsupported: `unknown operator "${name}"` };
+    if (colon <= 0) return { unsupported: `unknown operator "${name}"`, code: 'unknown_operator' };
     const decorator = DECORATORS.get(name.slice(0, colon));
-    if (!decorator) return { unsupported: `unknown operator decorator "${name.slice(0, colon)}" in "${name}"` };
+    if (!decorator) return { unsupported: `unknown operator decorator "${name.slice(0, colon)}" in "${name}"`, code: 'unknown_operator' };
     const inner = this.resolve(name.slice(colon + 1));
     if ('unsupported' in inner) return inner;
     const decoratorName = name.slice(0, colon) as DecoratorName;

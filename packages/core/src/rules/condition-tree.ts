@@ -15,8 +15,18 @@ export class ConditionEvaluationDeferred extends Error {
   override readonly name = 'ConditionEvaluationDeferred';
 }
 
-/** Why a tree cannot be compiled; becomes `{ fallback }`. */
-export class Unsupported extends Error {}
+/** Why conditions fall back to json-rules-engine, as a metric label: few values, stable. */
+export type FallbackCode = 'async_operator' | 'unknown_operator' | 'operator_names' | 'unsupported_shape' | 'priority' | 'value_copy' | 'too_deep';
+
+/** Why a tree cannot be compiled; becomes `{ fallback, code }`. */
+export class Unsupported extends Error {
+  constructor(
+    message: string,
+    readonly code: FallbackCode = 'unsupported_shape',
+  ) {
+    super(message);
+  }
+}
 
 /** What a leaf's trace entry says besides its outcome, in collectTraces' key order. */
 export interface TraceFields {
@@ -106,7 +116,7 @@ function priorityOf(node: Record<string, unknown>, path: string): number {
   // json-rules-engine parses a group's priority but keeps a leaf's as written (and rewrites the
   // rule object it was given): only integers mean the same to both, and the validator allows no other.
   if (typeof priority !== 'number' || !Number.isSafeInteger(priority) || priority < 1) {
-    throw new Unsupported(`${path}: priority ${JSON.stringify(priority)} is not a positive integer`);
+    throw new Unsupported(`${path}: priority ${JSON.stringify(priority)} is not a positive integer`, 'priority');
   }
   return priority;
 }
@@ -164,7 +174,7 @@ class TreeBuilder {
   }
 
   private node(node: unknown, path: string, depth: number): ConditionNode {
-    if (depth > MAX_COMPILED_DEPTH) throw new Unsupported(`${path}: nests deeper than ${MAX_COMPILED_DEPTH} levels`);
+    if (depth > MAX_COMPILED_DEPTH) throw new Unsupported(`${path}: nests deeper than ${MAX_COMPILED_DEPTH} levels`, 'too_deep');
     if (!isRecord(node)) throw new Unsupported(`${path}: a condition must be an object`);
     return groupKind(node, path) === undefined ? this.leaf(node, path) : this.group(node, path, depth);
   }
@@ -203,9 +213,9 @@ class TreeBuilder {
     if (!hasOwn(node, 'value')) throw new Unsupported(`${path}: a condition needs a value`);
     if (factPath !== undefined && typeof factPath !== 'string') throw new Unsupported(`${path}: "path" must be a string`);
     const valueProblem = uncloneableKey(value);
-    if (valueProblem) throw new Unsupported(`${path}: the value has a key "${valueProblem}" json-rules-engine's copy of the rule drops or turns into a prototype`);
+    if (valueProblem) throw new Unsupported(`${path}: the value has a key "${valueProblem}" json-rules-engine's copy of the rule drops or turns into a prototype`, 'value_copy');
     const resolved = this.operators.resolve(operator);
-    if ('unsupported' in resolved) throw new Unsupported(`${path}: ${resolved.unsupported}`);
+    if ('unsupported' in resolved) throw new Unsupported(`${path}: ${resolved.unsupported}`, resolved.code);
     // A fact a value reference names by anything but a string is one json-rules-engine never has.
     const reference =
       isRecord(value) && hasOwn(value, 'fact') ? { factAt: typeof value['fact'] === 'string' ? this.factIndex(asPropertyKey(value['fact'])) : -1, read: accessorOf(value['path']) } : null;
