@@ -82,6 +82,8 @@ class PortCalls {
 
 /** Statements sent by every pg client of this process (the adapter's pool included: one `pg` module), by their first words. */
 let pgStatements = 0;
+/** The last keyed intake statement sent, to show its plan. */
+let lastKeyedStatement: { text: string; values: unknown[] } | undefined;
 const pgStatementKinds = new Map<string, number>();
 const clientQuery = pg.Client.prototype.query;
 pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
@@ -90,6 +92,8 @@ pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unkn
   const text = typeof first === 'string' ? first : typeof first === 'object' && first !== null && 'text' in first ? String((first as { text: unknown }).text) : '?';
   const kind = text.replace(/\s+/g, ' ').trim().slice(0, 48);
   pgStatementKinds.set(kind, (pgStatementKinds.get(kind) ?? 0) + 1);
+  const values = Array.isArray(args[1]) ? args[1] : typeof first === 'object' && first !== null && 'values' in first ? (first as { values: unknown }).values : undefined;
+  if (text.includes('jsonb_to_recordset') && Array.isArray(values)) lastKeyedStatement = { text, values: values as unknown[] };
   return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof clientQuery;
 
@@ -174,9 +178,43 @@ async function postgresSubject(): Promise<Subject> {
       'SELECT sum(coalesce(idx_scan, 0)) AS idx, sum(seq_scan) AS seq, sum(n_tup_ins) AS ins, sum(n_tup_upd) AS upd FROM pg_stat_user_tables WHERE schemaname = $1',
       [schema],
     );
-    const byIndex = await admin.query<{ name: string; scans: string }>('SELECT indexrelname AS name, idx_scan AS scans FROM pg_stat_user_indexes WHERE schemaname = $1', [schema]);
+    const byIndex = await admin.query<{ name: string; scans: string; tuples: string }>('SELECT indexrelname AS name, idx_scan AS scans, idx_tup_read AS tuples FROM pg_stat_user_indexes WHERE schemaname = $1', [schema]);
     const row = rows[0];
-    return { idx: Number(row?.idx ?? 0), seq: Number(row?.seq ?? 0), ins: Number(row?.ins ?? 0), upd: Number(row?.upd ?? 0), byIndex: new Map(byIndex.rows.map((r) => [r.name, Number(r.scans)])) };
+    return { idx: Number(row?.idx ?? 0), seq: Number(row?.seq ?? 0), ins: Number(row?.ins ?? 0), upd: Number(row?.upd ?? 0), byIndex: new Map(byIndex.rows.map((r) => [r.name, { scans: Number(r.scans), tuples: Number(r.tuples) }])) };
+  };
+  /**
+   * The plan of the last keyed intake statement, run again for new events and jobs (its round's name
+   * changed in the parameters) inside a transaction rolled back: which index each lookup uses, and how
+   * many entries it reads.
+   */
+  const keyedPlan = async (round: string): Promise<string> => {
+    const statement = lastKeyedStatement;
+    if (!statement || !JSON.stringify(statement.values).includes(round)) return '';
+    const values = JSON.parse(JSON.stringify(statement.values).replaceAll(round, `${round}x`)) as unknown[];
+    const client = await admin.connect();
+    const scansOf = (rows: Array<{ 'QUERY PLAN': string }>) =>
+      rows
+        .map((r) => r['QUERY PLAN'].trim())
+        .filter((line) => /Index|Seq Scan/.test(line) && /triggers/.test(line))
+        .map((line) => line.replace(/^->\s*/, ''))
+        .join(' | ');
+    try {
+      await client.query('BEGIN');
+      const custom = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ${statement.text}`, values);
+      // The adapter sends it as a named statement: after five runs PostgreSQL may keep a generic plan.
+      await client.query('SAVEPOINT generic');
+      await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+      await client.query(`PREPARE bench_keyed_generic AS ${statement.text}`);
+      // EXECUTE takes no bind parameters: the values go in as literals.
+      const literal = (v: unknown) => (v === null || v === undefined ? 'NULL' : typeof v === 'number' ? String(v) : client.escapeLiteral(typeof v === 'string' ? v : JSON.stringify(v)));
+      const generic = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE bench_keyed_generic(${values.map(literal).join(', ')})`);
+      return `plan of one merged statement, custom: ${scansOf(custom.rows)}\n                  generic: ${scansOf(generic.rows)}\n                  `;
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      // A prepared statement outlives the transaction.
+      await client.query('DEALLOCATE bench_keyed_generic').catch(() => undefined);
+      client.release();
+    }
   };
   return withRules('postgres', EVENTS['postgres'] ?? 2_000, store, {
     countServer: async (mode, _run, events, calls) => {
@@ -188,17 +226,23 @@ async function postgresSubject(): Promise<Subject> {
       calls.reset();
       const before = await tableStats();
       const statementsBefore = pgStatements;
+      const round = `count${randomBytes(2).toString('hex')}`;
       pgStatementKinds.clear();
-      await ingestAll(engine, roundEvents(mode, `count${randomBytes(2).toString('hex')}`, events));
+      await ingestAll(engine, roundEvents(mode, round, events));
       const statements = pgStatements - statementsBefore;
       await counted.close();
       await new Promise((resolve) => setTimeout(resolve, 500));
       const after = await tableStats();
       const per = (n: number) => (n / events).toFixed(2);
-      const indexes = [...after.byIndex].map(([name, scans]) => [name, scans - (before.byIndex.get(name) ?? 0)] as const).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${per(n)}`);
+      // Scans, and index entries read (a scan that reads many entries is not one indexed operation).
+      const indexes = [...after.byIndex]
+        .map(([name, a]) => ({ name, scans: a.scans - (before.byIndex.get(name)?.scans ?? 0), tuples: a.tuples - (before.byIndex.get(name)?.tuples ?? 0) }))
+        .filter((i) => i.scans > 0)
+        .map((i) => `${i.name} ${per(i.scans)} (${per(i.tuples)} entries read)`);
       // The statistics reads of this pass are the bench's own.
       const kinds = [...pgStatementKinds].filter(([kind]) => !kind.includes('pg_stat') && !kind.includes('idx_scan')).map(([kind, n]) => `"${kind}…" ${per(n)}`);
-      return `statements ${per(statements)} [${kinds.join('; ')}], index scans ${per(after.idx - before.idx)} [${indexes.join(', ')}], seq scans ${per(after.seq - before.seq)}, rows inserted ${per(after.ins - before.ins)}, rows updated ${per(after.upd - before.upd)}`;
+      const plan = mode === 'unkeyed' ? '' : await keyedPlan(round);
+      return `${plan}statements ${per(statements)} [${kinds.join('; ')}], index scans ${per(after.idx - before.idx)} [${indexes.join(', ')}], seq scans ${per(after.seq - before.seq)}, rows inserted ${per(after.ins - before.ins)}, rows updated ${per(after.upd - before.upd)}`;
     },
   }, async () => {
     await store.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
