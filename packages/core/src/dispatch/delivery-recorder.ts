@@ -81,7 +81,33 @@ export class DeliveryRecorder {
 
   private track(write: Promise<unknown>): void {
     this.writing.add(write);
+    this.calling += 1;
     void write.finally(() => this.writing.delete(write));
+  }
+
+  /** Ledger calls under way (a write waiting out its retry backoff is not one). */
+  private calling = 0;
+
+  /**
+   * Resolves when every write queued so far has had its answer from the ledger: what `runDue()` waits
+   * for, so that a pass it ran can be read back from the ledger at once. Unlike {@link flushed}, it does
+   * not hurry writes waiting to be retried, nor wait for them.
+   */
+  async settled(): Promise<void> {
+    while (this.scheduled || this.calling > 0) {
+      if (this.scheduled) await new Promise<void>((resolve) => setImmediate(resolve));
+      else await new Promise<void>((resolve) => this.onIdle.push(resolve));
+    }
+  }
+
+  private onIdle: Array<() => void> = [];
+
+  private answered(): void {
+    this.calling -= 1;
+    if (this.calling > 0) return;
+    const waiting = this.onIdle;
+    this.onIdle = [];
+    for (const resolve of waiting) resolve();
   }
 
   private flush(): void {
@@ -92,17 +118,24 @@ export class DeliveryRecorder {
     this.outcomes = [];
     if (intents.length > 0) {
       // A ledger that throws instead of rejecting fails this batch alone (an early flush runs inside a caller's promise).
-      const write = new Promise<Delivery[]>((resolve) => resolve(this.ledger.recordIntents(intents.map((i) => i.intent)))).then(
-        (recorded) => intents.forEach((i, n) => (recorded[n] ? i.resolve(recorded[n]) : i.reject(new Error('the ledger returned fewer intents than it was given')))),
-        (error: unknown) => intents.forEach((i) => i.reject(error)),
-      );
+      const write = new Promise<Delivery[]>((resolve) => resolve(this.ledger.recordIntents(intents.map((i) => i.intent))))
+        .then(
+          (recorded) => intents.forEach((i, n) => (recorded[n] ? i.resolve(recorded[n]) : i.reject(new Error('the ledger returned fewer intents than it was given')))),
+          (error: unknown) => intents.forEach((i) => i.reject(error)),
+        )
+        .finally(() => this.answered());
       this.track(write);
     }
     if (outcomes.length > 0) void this.writeOutcomes(outcomes, 0);
   }
 
   private writeOutcomes(outcomes: DeliveryOutcome[], tries: number): Promise<void> {
-    const write = new Promise<boolean[]>((resolve) => resolve(this.ledger.recordOutcomes(outcomes))).then(
+    const call = new Promise<boolean[]>((resolve) => resolve(this.ledger.recordOutcomes(outcomes)));
+    void call.then(
+      () => this.answered(),
+      () => this.answered(),
+    );
+    const write = call.then(
       () => undefined,
       (error: unknown): Promise<void> | undefined => {
         const delay = this.retryDelaysMs[tries];

@@ -144,7 +144,10 @@ export function createAutomationEngine<
 
     async runDue() {
       stores.requireTriggers();
-      return loop.runDue();
+      const counts = await loop.runDue();
+      // The pass's ledger outcomes are written behind its sends; a caller reads them back at once.
+      await deliveries?.settled();
+      return counts;
     },
 
     async start() {

@@ -151,7 +151,7 @@ export interface AutomationEngine<CustomActionType extends string = never, Custo
   ingestMany(events: readonly AutomationEvent[]): Promise<IngestManyResult[]>;
   /** Validates the event and sends it to the bus; with the in-process bus, intake is done on return. */
   publish(event: AutomationEvent): Promise<{ id: string }>;
-  /** One pass of the claim loop: processes everything due now. */
+  /** One pass of the claim loop: processes everything due now; resolves once its outcomes (and ledger outcomes) are written. */
   runDue(): Promise<RunCounts>;
   /** Starts consuming the bus and running the claim loop. */
   start(): Promise<void>;

@@ -232,10 +232,13 @@ export function describeKeyedTriggerCases<S extends TriggerStore>(current: () =>
         return [ta, { ...tb, triggeringEvent: ta.triggeringEvent }, { ...tc, triggeringEvent: ta.triggeringEvent }];
       };
       const first = await current().insertTriggers(batch('b_1', 0), T0);
-      expect(first.map((r) => r.outcome)).toEqual(['created', 'created', expect.toBeOneOf(['created', undefined])]);
+      // A trigger without a mode may leave `outcome` out (stores need not report it for the unkeyed path).
+      expect(first.map((r) => r.outcome ?? 'created')).toEqual(['created', 'created', 'created']);
+      expect(first.slice(0, 2).every((r) => r.outcome !== undefined)).toBe(true);
       const second = await current().insertTriggers(batch('b_2', MINUTE), at(MINUTE));
       expect(second.map((r) => [r.created, r.trigger.status])).toEqual([[true, 'pending'], [true, 'skipped'], [true, 'pending']]);
-      expect(second.map((r) => r.outcome)).toEqual(['superseded', 'skipped', expect.toBeOneOf(['created', undefined])]);
+      expect(second.map((r) => r.outcome ?? 'created')).toEqual(['superseded', 'skipped', 'created']);
+      expect(second.slice(0, 2).every((r) => r.outcome !== undefined)).toBe(true);
       expect(second[0]?.pendingTriggerId).toBe(first[0]?.trigger.id);
       expect(second[1]?.pendingTriggerId).toBe(first[1]?.trigger.id);
       const again = await current().insertTriggers(batch('b_2', MINUTE), at(2 * MINUTE));
