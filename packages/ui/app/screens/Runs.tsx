@@ -5,7 +5,7 @@ import { TRIGGER_STATUSES, type EventType, type Rule, type Trigger, type Trigger
 import { StatusBadge } from '../components/StatusBadge.js';
 import { RunHistory } from '../components/RunHistory.js';
 import { formatDateTime, formatRelative, pluralize } from '../format.js';
-import { cancelRequestedText, runEndReason } from '../model/run-outcome.js';
+import { RunWhy } from '../components/RunWhy.js';
 import { Link, ruleHref } from '../router.js';
 import { PublishEvent } from './PublishEvent.js';
 
@@ -294,10 +294,4 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
       </div>
     </div>
   );
-}
-
-/** Why a keyed run was cancelled, replaced or skipped, or that a cancel waits for it: in the run's row, without opening its history. */
-function RunWhy({ trigger }: { trigger: Trigger }) {
-  const why = cancelRequestedText(trigger) ?? runEndReason(trigger);
-  return why ? <p class="run__why">{why}</p> : null;
 }
