@@ -2,7 +2,7 @@
  * Evaluations per second of one rule's conditions (issue 19): json-rules-engine through core's
  * `compileRule(...).evaluate` (the path the fire loop takes today: engine.run with its almanac, then
  * the trace collected from its result tree) against the compiled evaluator (`compileConditions`; its
- * generated code, which a rule gets after its first 16 evaluations),
+ * generated code, which a rule gets after its first 256 evaluations),
  * for rules of 2, 10 and 30 conditions, verdict and full trace on both sides.
  *
  * Each rule is evaluated over 64 payloads in turn: one in three is built to fail one of the
@@ -87,6 +87,8 @@ interface Subject {
   size: number;
   reference: (payload: Record<string, unknown>) => Promise<{ matched: boolean; conditions: unknown[] }>;
   compiled: (payload: Record<string, unknown>) => { matched: boolean; conditions: unknown[] };
+  /** The same tree on closures only: what a rule runs on before its code is generated. */
+  closures: (payload: Record<string, unknown>) => { matched: boolean; conditions: unknown[] };
 }
 
 /** One engine's operators: the compiler shares resolved operators per map, as an engine would. */
@@ -96,8 +98,9 @@ const subjects: Subject[] = SIZES.map((size) => {
   const rule = ruleOf(size);
   const reference = compileRule(rule, OPERATORS);
   const compiled = compileConditions(rule.conditions, { operators: OPERATORS });
-  if (compiled.fallback !== undefined) throw new Error(`${size} conditions fell back: ${compiled.fallback}`);
-  return { size, reference: (payload) => reference.evaluate(payload), compiled: compiled.evaluate };
+  const closures = compileConditions(rule.conditions, { operators: OPERATORS, generateAfter: Number.POSITIVE_INFINITY });
+  if (compiled.fallback !== undefined || closures.fallback !== undefined) throw new Error(`${size} conditions fell back: ${compiled.fallback ?? closures.fallback}`);
+  return { size, reference: (payload) => reference.evaluate(payload), compiled: compiled.evaluate, closures: closures.evaluate };
 });
 
 // Both sides must agree on what is measured (the differential test proves it in general).
@@ -105,7 +108,7 @@ let matchedPayloads = 0;
 for (const subject of subjects) {
   for (const payload of PAYLOADS) {
     const want = await subject.reference(payload);
-    if (!isDeepStrictEqual(subject.compiled(payload), want)) throw new Error(`${subject.size} conditions: the evaluators disagree on ${JSON.stringify(payload)}`);
+    if (!isDeepStrictEqual(subject.compiled(payload), want) || !isDeepStrictEqual(subject.closures(payload), want)) throw new Error(`${subject.size} conditions: the evaluators disagree on ${JSON.stringify(payload)}`);
     if (want.matched) matchedPayloads += 1;
   }
 }
@@ -122,22 +125,23 @@ async function timeReference(subject: Subject): Promise<number> {
   return (n / elapsed) * 1000;
 }
 
-function timeCompiled(subject: Subject): number {
+function timeCompiled(evaluate: Subject['compiled']): number {
   let n = 0;
   const start = performance.now();
   let elapsed = 0;
   while (elapsed < SLICE_MS) {
-    for (let i = 0; i < 16; i++) for (const payload of PAYLOADS) if (subject.compiled(payload).matched) sink += 1;
+    for (let i = 0; i < 16; i++) for (const payload of PAYLOADS) if (evaluate(payload).matched) sink += 1;
     n += 16 * PAYLOADS.length;
     elapsed = performance.now() - start;
   }
   return (n / elapsed) * 1000;
 }
 
-const figures = new Map(SIZES.map((size) => [size, { reference: [] as number[], compiled: [] as number[], ratio: [] as number[] }]));
+const figures = new Map(SIZES.map((size) => [size, { reference: [] as number[], compiled: [] as number[], ratio: [] as number[], closures: [] as number[], closuresRatio: [] as number[] }]));
 for (const subject of subjects) {
   await timeReference(subject); // warm-up
-  timeCompiled(subject);
+  timeCompiled(subject.compiled);
+  timeCompiled(subject.closures);
 }
 for (let round = 0; round < ROUNDS; round++) {
   for (const subject of subjects) {
@@ -145,12 +149,15 @@ for (let round = 0; round < ROUNDS; round++) {
     if (!entry) continue;
     // Alternate which side goes first, so neither always follows the other's garbage.
     const first = round % 2 === 0;
-    const compiled = first ? timeCompiled(subject) : 0;
+    const compiled = first ? timeCompiled(subject.compiled) : 0;
     const reference = await timeReference(subject);
-    const compiledAfter = first ? compiled : timeCompiled(subject);
+    const compiledAfter = first ? compiled : timeCompiled(subject.compiled);
+    const closures = timeCompiled(subject.closures);
     entry.reference.push(reference);
     entry.compiled.push(compiledAfter);
     entry.ratio.push(compiledAfter / reference);
+    entry.closures.push(closures);
+    entry.closuresRatio.push(closures / reference);
   }
 }
 
@@ -171,12 +178,13 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 console.log(`condition evaluation, ${machine()}; ${ROUNDS} rounds of ${SLICE_MS} ms per variant; ${PAYLOADS.length} payloads, ${matchedPayloads} of ${PAYLOADS.length * SIZES.length} evaluations match`);
-console.log('| Conditions | json-rules-engine (compileRule) | Compiled | Ratio |');
-console.log('| --- | --- | --- | --- |');
+console.log('| Conditions | json-rules-engine (compileRule) | Compiled (generated code) | Ratio | Closures only | Ratio |');
+console.log('| --- | --- | --- | --- | --- | --- |');
 for (const size of SIZES) {
   const entry = figures.get(size);
   if (!entry) continue;
-  console.log(`| ${size} | ${fmt(median(entry.reference))} evaluations/s | ${fmt(median(entry.compiled))} evaluations/s | **${median(entry.ratio).toFixed(0)}x** (rounds: ${entry.ratio.map((r) => r.toFixed(0)).join(', ')}) |`);
+  const rounds = (ratios: number[]) => ratios.map((r) => r.toFixed(0)).join(', ');
+  console.log(`| ${size} | ${fmt(median(entry.reference))} evaluations/s | ${fmt(median(entry.compiled))} evaluations/s | **${median(entry.ratio).toFixed(0)}x** (rounds: ${rounds(entry.ratio)}) | ${fmt(median(entry.closures))} evaluations/s | ${median(entry.closuresRatio).toFixed(0)}x (rounds: ${rounds(entry.closuresRatio)}) |`);
 }
 console.log(`compiling 10-condition rules: json-rules-engine (compileRule) ${fmt(median(compileRounds.reference))} rules/s; condition compiler ${fmt(median(compileRounds.closures))} rules/s (tree and closures), ${fmt(median(compileRounds.generated))} rules/s (generating code at once)`);
 if (sink < 0) console.log(sink);
