@@ -1,13 +1,14 @@
 import { inspect, isDeepStrictEqual } from 'node:util';
 import type { Rule } from '../src/rules/rule.js';
-import { compileRule } from '../src/rules/compiled-rule.js';
+import { jsonRulesEngineEvaluator } from '../src/rules/compiled-rule.js';
 import { ConditionEvaluationDeferred, compileConditions, type CompiledConditions } from '../src/rules/condition-compiler.js';
 import { CORE_OPERATOR_FNS, type OperatorFn } from '../src/rules/operators.js';
 import type { ConditionTrace } from '../src/scheduling/trigger.js';
 
 /*
- * Both sides of the differential test: json-rules-engine through compiled-rule.ts's own `compileRule`
- * (the path the engine takes today) and the compiled evaluator, each given its own copy of the conditions.
+ * Both sides of the differential test: json-rules-engine as compiled-rule.ts sets it up
+ * (`jsonRulesEngineEvaluator`, what evaluates a rule the compiler does not support) and the compiled
+ * evaluator, each given its own copy of the conditions.
  */
 
 export type Outcome =
@@ -37,13 +38,13 @@ function ruleOf(conditions: unknown): Rule {
   };
 }
 
-/** json-rules-engine's outcomes for each payload, through compileRule. */
+/** json-rules-engine's outcomes for each payload. */
 export async function referenceOutcomes(conditions: unknown, custom: ReadonlyMap<string, OperatorFn>, payloads: ReadonlyArray<Record<string, unknown>>): Promise<Outcome[]> {
-  const compiled = compileRule(ruleOf(conditions), custom);
+  const evaluate = jsonRulesEngineEvaluator('differential', ruleOf(conditions).conditions, custom);
   const out: Outcome[] = [];
   for (const payload of payloads) {
     try {
-      const evaluation = await compiled.evaluate(payload);
+      const evaluation = await evaluate(payload);
       out.push({ kind: 'result', matched: evaluation.matched, conditions: evaluation.conditions });
     } catch (error) {
       out.push({ kind: 'error', message: (error as Error).message });

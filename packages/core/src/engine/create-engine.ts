@@ -65,7 +65,10 @@ export function createAutomationEngine<
   const ledger = givenLedger && withStoreDeadlines(givenLedger, tuning.storeTimeoutMs, 'ledger');
   const deliveries = ledger ? new DeliveryRecorder(ledger, logger) : undefined;
   const idempotencyLockMs = positiveIntOption('idempotencyLockMs', options.idempotencyLockMs, 60_000);
-  const compiled = new CompiledRuleCache(tuning.compiledRuleCacheSize, language.operators);
+  const compiled = new CompiledRuleCache(tuning.compiledRuleCacheSize, language.operators, (rule, { evaluator, fallback }) => {
+    if (fallback) logger.debug({ accountId: rule.accountId, ruleId: rule.id, version: rule.version, code: fallback.code, reason: fallback.reason }, 'rule conditions evaluated by json-rules-engine');
+    observer.emit('rule:compiled', { accountId: rule.accountId, ruleId: rule.id, version: rule.version, evaluator, ...(fallback ? { fallback } : {}) });
+  });
 
   const loop = new ClaimLoop(
     {

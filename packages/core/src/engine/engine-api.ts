@@ -61,6 +61,11 @@ export interface EngineEvents {
   'loop:error': [error: unknown];
   /** A delivery moved on a receipt, an operator's decision or reconciliation (engine sends: `action:*`). */
   'delivery:changed': [info: { delivery: Delivery; source: 'receipt' | 'operator' | 'reconcile' }];
+  /**
+   * A rule version was compiled for evaluation: by the condition compiler, or by json-rules-engine with
+   * the compiler's reason (`fallback.code`: `async_operator`, `unknown_operator`, ...).
+   */
+  'rule:compiled': [info: { accountId: string; ruleId: string; version: number; evaluator: 'compiled' | 'json-rules-engine'; fallback?: { code: string; reason: string } | undefined }];
   /** A rule was created, replaced or deleted through this engine (`rule` is null after a delete). */
   'rule:changed': [info: { accountId: string; ruleId: string; rule: Rule | null }];
 }

@@ -1,4 +1,5 @@
 import { Engine } from 'json-rules-engine';
+import { compileConditions, type CompiledConditions, type FallbackCode } from './condition-compiler.js';
 import { AutomationError } from '../errors.js';
 import type { ConditionTrace } from '../scheduling/trigger.js';
 import { resolvePath } from './json-path.js';
@@ -33,6 +34,13 @@ export interface CompiledRule {
   missingRecipient(index: number, payload: Record<string, unknown>): FactReference | undefined;
   /** Whether `cancelOn[index]`'s conditions pass on a cancelling event's payload (true without conditions). */
   cancelMatches(index: number, payload: Record<string, unknown>): Promise<boolean>;
+  /**
+   * How the conditions are evaluated: `compiled` (condition-compiler.ts, proven to give
+   * json-rules-engine's verdict and trace), or `json-rules-engine` for a rule the compiler does not
+   * support, with why (`fallback`).
+   */
+  readonly evaluator: 'compiled' | 'json-rules-engine';
+  readonly fallback?: { code: FallbackCode; reason: string } | undefined;
 }
 
 type Renderer = (payload: Record<string, unknown>) => unknown;
@@ -141,10 +149,52 @@ function isNothing(value: unknown): boolean {
   return value === undefined || value === null || value === '';
 }
 
+/**
+ * `conditions` evaluated by json-rules-engine (with core's and the engine's operators), verdict and
+ * trace: the reference the condition compiler is proven against, and what evaluates a rule it does not
+ * support. The engine is built on first use, on a copy.
+ */
+export function jsonRulesEngineEvaluator(name: string, conditions: unknown, operators: ReadonlyMap<string, OperatorFn>): (payload: Record<string, unknown>) => Promise<Evaluation> {
+  let engine: Engine | undefined;
+  return async (payload) => {
+    engine ??= conditionEngine(name, structuredClone(conditions), operators);
+    const result = await engine.run(payload);
+    const ruleResult = result.results[0] ?? result.failureResults[0];
+    const traces: ConditionTrace[] = [];
+    if (ruleResult) collectTraces(ruleResult.conditions, 'conditions', traces);
+    return { matched: result.results.length > 0, conditions: traces };
+  };
+}
+
+/**
+ * Evaluates with the compiled conditions when they answer, else with json-rules-engine, whose verdict
+ * or error is then the one that counts: the compiler throws where json-rules-engine would fail and
+ * defers what it cannot decide alone (a promise from an operator, a function-valued fact).
+ * json-rules-engine is built only when needed, on a copy: it writes parsed priorities back into the
+ * conditions it is given, and stored rules are frozen.
+ */
+function conditionsEvaluator(name: string, conditions: unknown, operators: ReadonlyMap<string, OperatorFn>): { compiled: CompiledConditions; run(payload: Record<string, unknown>): Promise<Evaluation> } {
+  const compiled = compileConditions(conditions, { operators });
+  const reference = jsonRulesEngineEvaluator(name, conditions, operators);
+  return {
+    compiled,
+    run(payload) {
+      if (compiled.evaluate) {
+        try {
+          return Promise.resolve(compiled.evaluate(payload));
+        } catch {
+          // Decided by json-rules-engine below, error included.
+        }
+      }
+      return reference(payload);
+    },
+  };
+}
+
 export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorFn>): CompiledRule {
-  const engine = conditionEngine(rule.id, rule.conditions, operators);
+  const conditions = conditionsEvaluator(rule.id, rule.conditions, operators);
   // Compiled on first use: most events a rule sees start it rather than cancel it.
-  const cancelEngines = new Map<number, Engine>();
+  const cancelEvaluators = new Map<number, ReturnType<typeof conditionsEvaluator>>();
 
   const renderers = rule.actions.map((action) => compileActionParams(action.type, action.params as Record<string, unknown>));
 
@@ -153,17 +203,14 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
     version: rule.version,
     actionCount: rule.actions.length,
     actionType: (index) => rule.actions[index]?.type ?? 'unknown',
+    evaluator: conditions.compiled.evaluate ? 'compiled' : 'json-rules-engine',
+    ...(conditions.compiled.fallback === undefined ? {} : { fallback: { code: conditions.compiled.code, reason: conditions.compiled.fallback } }),
     async evaluate(payload) {
-      let result;
       try {
-        result = await engine.run(payload);
+        return await conditions.run(payload);
       } catch (error) {
         throw new AutomationError('CRM_ERR_EVALUATION', `conditions of rule ${rule.id} could not be evaluated: ${(error as Error).message}`, { cause: error });
       }
-      const ruleResult = result.results[0] ?? result.failureResults[0];
-      const conditions: ConditionTrace[] = [];
-      if (ruleResult) collectTraces(ruleResult.conditions, 'conditions', conditions);
-      return { matched: result.results.length > 0, conditions };
     },
     missingRecipient(index, payload) {
       const action = rule.actions[index];
@@ -183,11 +230,10 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
       const entry = rule.cancelOn?.[index];
       if (!entry) return false;
       if (!entry.conditions) return true;
-      let cancelEngine = cancelEngines.get(index);
-      if (!cancelEngine) cancelEngines.set(index, (cancelEngine = conditionEngine(`${rule.id}:cancelOn[${index}]`, entry.conditions, operators)));
+      let evaluator = cancelEvaluators.get(index);
+      if (!evaluator) cancelEvaluators.set(index, (evaluator = conditionsEvaluator(`${rule.id}:cancelOn[${index}]`, entry.conditions, operators)));
       try {
-        const result = await cancelEngine.run(payload);
-        return result.results.length > 0;
+        return (await evaluator.run(payload)).matched;
       } catch (error) {
         throw new AutomationError('CRM_ERR_EVALUATION', `cancelOn[${index}] conditions of rule ${rule.id} could not be evaluated: ${(error as Error).message}`, { cause: error });
       }
@@ -216,6 +262,8 @@ export class CompiledRuleCache {
   constructor(
     private readonly capacity: number,
     private readonly operators: ReadonlyMap<string, OperatorFn>,
+    /** Told of every rule version compiled (which evaluator, and why json-rules-engine when it is). */
+    private readonly onCompiled?: (rule: Rule, compiled: CompiledRule) => void,
   ) {}
 
   get(rule: Rule): CompiledRule {
@@ -227,6 +275,7 @@ export class CompiledRuleCache {
       return hit;
     }
     const compiled = compileRule(rule, this.operators);
+    this.onCompiled?.(rule, compiled);
     this.entries.set(key, compiled);
     if (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next().value;
