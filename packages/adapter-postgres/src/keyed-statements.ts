@@ -121,15 +121,24 @@ export function keyedStatements(s: string): Record<'insertKeyed' | 'insertKeyedM
         SELECT i.*, e.event, e.event->>'id' AS event_id, (e.event->>'timestamp')::timestamptz AS event_at
         FROM input i JOIN events e ON e.index = i.event_index
       ), dup AS (
-        SELECT w.ord, ${TRIGGER_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ')}
-        FROM wanted w JOIN ${s}.triggers t ON t.account_id = w.account_id AND t.event_id = w.event_id AND t.rule_id = w.rule_id
+        -- LATERAL: one lookup per row on the intake key. As a join, the planner (which cannot know how
+        -- many rows the JSON holds) sometimes walked triggers_by_rule, reading every trigger of the rule.
+        SELECT w.ord, t.*
+        FROM wanted w CROSS JOIN LATERAL (
+          SELECT ${TRIGGER_COLUMNS.split(', ').map((c) => `x.${c}`).join(', ')} FROM ${s}.triggers x
+          WHERE x.account_id = w.account_id AND x.event_id = w.event_id AND x.rule_id = w.rule_id
+        ) t
       ), held AS (
-        SELECT w.ord, t.id, t.status, t.attempt, (t.triggering_event->>'timestamp')::timestamptz AS event_at,
-               coalesce(t.first_event_at, (t.triggering_event->>'timestamp')::timestamptz) AS first_at
-        FROM wanted w JOIN ${s}.triggers t ON t.account_id = w.account_id AND t.rule_id = w.rule_id AND t.pending_slot = w.entity_key
-        WHERE NOT EXISTS (SELECT 1 FROM dup WHERE dup.ord = w.ord)
-        ORDER BY w.account_id, w.rule_id, w.entity_key
-        FOR UPDATE OF t
+        -- The same for the slot holder, by the pending-slot index, locked in slot order.
+        SELECT w.ord, t.id, t.status, t.attempt, t.event_at, t.first_at
+        FROM (SELECT * FROM wanted v WHERE NOT EXISTS (SELECT 1 FROM dup WHERE dup.ord = v.ord) ORDER BY v.account_id, v.rule_id, v.entity_key) w
+        CROSS JOIN LATERAL (
+          SELECT x.id, x.status, x.attempt, (x.triggering_event->>'timestamp')::timestamptz AS event_at,
+                 coalesce(x.first_event_at, (x.triggering_event->>'timestamp')::timestamptz) AS first_at
+          FROM ${s}.triggers x
+          WHERE x.account_id = w.account_id AND x.rule_id = w.rule_id AND x.pending_slot = w.entity_key AND x.pending_slot IS NOT NULL
+          FOR UPDATE
+        ) t
       ), decided AS (
         SELECT w.*, CASE WHEN h.status = 'pending' THEN h.id END AS pending_id, h.id AS holder_id,
                coalesce(h.status <> 'pending', false) AS freed, h.attempt AS pending_attempt, h.first_at,
