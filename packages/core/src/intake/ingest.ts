@@ -204,7 +204,7 @@ export async function ingestEvent(input: unknown, ctx: IntakeContext, matched?: 
   if (rules.length === 0) return { event, inserted: [], cancels: [], summary: summarize([], []) };
   // Cancel before inserting: a rule may start and cancel on the same name, and the run this event
   // starts is newer than any it cancels, so it must not be among them.
-  const cancels = await runCancels(await cancelsFor(event, rules, ctx), ctx);
+  const cancels = rules.some((r) => r.cancelOn !== undefined) ? await runCancels(await cancelsFor(event, rules, ctx), ctx) : [];
   const triggers = triggersFor(event, rules, trace, ctx.logger);
   const inserted = triggers.length > 0 ? await ctx.store.insertTriggers(triggers, ctx.clock.now()) : [];
   return { event, inserted, cancels, summary: summarize(inserted, cancels) };

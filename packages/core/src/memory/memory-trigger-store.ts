@@ -145,7 +145,7 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
         let evaluateAt = input.evaluateAt;
         let firstEventAt: Date | undefined = input.entityKey === undefined ? undefined : clone.timestamp;
         const historyEntries: HistoryEntry[] = [];
-        const event = { id: input.triggeringEvent.id, name: input.triggeringEvent.name };
+        const event = decision.outcome === 'created' ? undefined : { id: input.triggeringEvent.id, name: input.triggeringEvent.name };
         if (decision.outcome === 'superseded') {
           firstEventAt = decision.firstEventAt;
           if (decision.maxWaitMs !== undefined) evaluateAt = new Date(Math.min(evaluateAt.getTime(), firstEventAt.getTime() + decision.maxWaitMs));
@@ -189,7 +189,8 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
           due.push(trigger.evaluateAt.getTime(), trigger.id);
         }
         const pendingTriggerId = decision.outcome === 'superseded' ? decision.replaced.id : decision.outcome === 'created' ? undefined : decision.pending.id;
-        out.push({ trigger: stripLease(trigger), created: true, outcome: decision.outcome, ...(pendingTriggerId === undefined ? {} : { pendingTriggerId }) });
+        // A trigger stored just now has no lease to strip.
+        out.push({ trigger: copyTrigger(trigger), created: true, outcome: decision.outcome, ...(pendingTriggerId === undefined ? {} : { pendingTriggerId }) });
       }
       if (watchers.size > 0) {
         let earliest = Number.POSITIVE_INFINITY;
