@@ -7,7 +7,7 @@ describe('conditions with priorities', () => {
   // store hands out frozen rules: evaluation must never run on the stored rule itself.
   it.each([
     ['compiled', {}],
-    ['json-rules-engine (an async custom operator makes the compiler fall back)', { operators: { later: async (a: unknown, b: unknown) => a === b } }],
+    ['json-rules-engine (an async custom operator makes the compiler fall back)', { operators: { later: (async (a: unknown, b: unknown) => a === b) as unknown as (a: unknown, b: unknown) => boolean } }],
   ])('a rule whose leaves carry priorities runs on the memory store: %s', async (_name, extra) => {
     const clock = createManualClock('2026-01-01T00:00:00Z');
     const sms = createRecordingChannel();
