@@ -5,7 +5,7 @@ import { deliveryRank } from '@crm-automation/core/spi';
 import { createRecordingChannel, describeDeliveryLedgerContract } from '@crm-automation/testing';
 import { createMongoDeliveryLedger, createMongoStore, createMongoTriggerStore, DELIVERY_INDEXES, type MongoDeliveryLedger, type MongoDeliveryLedgerOptions } from '../src/index.js';
 import { serverRunsTtlMonitor } from '../src/ttl-monitor.js';
-import { ACCOUNT, EVENT, technicianRule, waitFor } from './fixtures.js';
+import { ACCOUNT, at, intent, T0, EVENT, technicianRule, waitFor } from './fixtures.js';
 import { MALFORMED_MONGO_IDS, resolveMongoServer, uniqueDbName } from './mongo-server.js';
 
 let client: MongoClient | undefined;
@@ -51,23 +51,6 @@ describeDeliveryLedgerContract('mongodb delivery ledger', async () => {
   await ledger.ensureIndexes();
   return subject(ledger);
 }, { malformedIds: MALFORMED_MONGO_IDS });
-
-const T0 = new Date('2030-01-01T00:00:00.000Z');
-const at = (ms: number) => new Date(T0.getTime() + ms);
-const intent = (overrides: Partial<NewDelivery> = {}): NewDelivery => ({
-  accountId: ACCOUNT,
-  triggerId: 'trigger-1',
-  ruleId: 'rule-1',
-  actionIndex: 0,
-  attempt: 1,
-  type: 'sms',
-  provider: 'twilio',
-  idempotencyKey: 'trigger-1:0',
-  recipient: '+15557654321',
-  dedupes: false,
-  at: T0,
-  ...overrides,
-});
 
 function openLedger(options: Partial<MongoDeliveryLedgerOptions> = {}): MongoDeliveryLedger {
   const ledger = createMongoDeliveryLedger({ client: connected(), dbName: uniqueDbName('crm_ledger'), ...options });

@@ -5,7 +5,7 @@ import { deliveryRank } from '@crm-automation/core/spi';
 import { describeDeliveryLedgerContract } from '@crm-automation/testing';
 import { createPostgresDeliveryLedger, createPostgresRuleStore, createPostgresStore, createPostgresTriggerStore, MALFORMED_IDS, type PostgresDeliveryLedger, type PostgresStoreOptions } from '../src/index.js';
 import { deliveryStatements } from '../src/delivery-statements.js';
-import { ACCOUNT, dueTrigger, technicianRule, waitFor } from './fixtures.js';
+import { ACCOUNT, at, intent, T0, dueTrigger, technicianRule, waitFor } from './fixtures.js';
 import { dropSchema, postgresUrl, testPool, uniqueSchema } from './postgres-server.js';
 import { proxiedUrl, startTcpProxy } from './tcp-proxy.js';
 
@@ -35,23 +35,6 @@ function factoryOf<S extends { ensureSchema(): Promise<unknown>; close(): Promis
     };
   };
 }
-
-const T0 = new Date('2030-01-01T00:00:00.000Z');
-const at = (ms: number) => new Date(T0.getTime() + ms);
-const intent = (overrides: Partial<NewDelivery> = {}): NewDelivery => ({
-  accountId: ACCOUNT,
-  triggerId: 'trigger-1',
-  ruleId: 'rule-1',
-  actionIndex: 0,
-  attempt: 1,
-  type: 'sms',
-  provider: 'twilio',
-  idempotencyKey: 'trigger-1:0',
-  recipient: '+15557654321',
-  dedupes: false,
-  at: T0,
-  ...overrides,
-});
 
 async function openLedger(options: Partial<PostgresStoreOptions> = {}): Promise<PostgresDeliveryLedger> {
   const ledger = createPostgresDeliveryLedger({ pool, schema: fresh(), ...options });

@@ -1,4 +1,4 @@
-import type { NewTrigger, Rule, RuleInput } from '@crm-automation/core';
+import type { NewDelivery, NewTrigger, Rule, RuleInput } from '@crm-automation/core';
 
 /*
  * The rule, trigger and polling helper the MongoDB and PostgreSQL adapters' own services tests build
@@ -50,4 +50,28 @@ export async function pollUntil(what: string, check: () => Promise<boolean> | bo
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/** The instant the delivery-ledger tests record their first intent at; later steps are offsets from it. */
+export const DELIVERY_T0 = new Date('2030-01-01T00:00:00.000Z');
+
+/** `ms` after {@link DELIVERY_T0}. */
+export const deliveryAt = (ms: number): Date => new Date(DELIVERY_T0.getTime() + ms);
+
+/** The intent of the first (SMS) action of `trigger-1` under the adapters' test account, at {@link DELIVERY_T0}. */
+export function deliveryIntent(overrides: Partial<NewDelivery> = {}): NewDelivery {
+  return {
+    accountId: ADAPTER_TEST_ACCOUNT,
+    triggerId: 'trigger-1',
+    ruleId: 'rule-1',
+    actionIndex: 0,
+    attempt: 1,
+    type: 'sms',
+    provider: 'twilio',
+    idempotencyKey: 'trigger-1:0',
+    recipient: '+15557654321',
+    dedupes: false,
+    at: DELIVERY_T0,
+    ...overrides,
+  };
 }

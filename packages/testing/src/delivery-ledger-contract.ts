@@ -1,28 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { isAutomationError, type DeliveryLedger, type NewDelivery } from '@crm-automation/core';
 import { storePerTest, type ContractFactory } from './store-contract/fixtures.js';
+import { DELIVERY_T0, deliveryAt, deliveryIntent } from './adapter-fixtures.js';
 
 const ACCOUNT = 'acc_ledger_a';
 const OTHER = 'acc_ledger_b';
-const T0 = new Date('2030-01-01T00:00:00.000Z');
-const at = (ms: number) => new Date(T0.getTime() + ms);
-
-function intent(overrides: Partial<NewDelivery> = {}): NewDelivery {
-  return {
-    accountId: ACCOUNT,
-    triggerId: 'trigger-1',
-    ruleId: 'rule-1',
-    actionIndex: 0,
-    attempt: 1,
-    type: 'sms',
-    provider: 'twilio',
-    idempotencyKey: 'trigger-1:0',
-    recipient: '+15557654321',
-    dedupes: false,
-    at: T0,
-    ...overrides,
-  };
-}
+const T0 = DELIVERY_T0;
+const at = deliveryAt;
+const intent = (overrides: Partial<NewDelivery> = {}): NewDelivery => deliveryIntent({ accountId: ACCOUNT, ...overrides });
 
 export interface DeliveryLedgerContractOptions {
   /** Ids of the right general form that this ledger could never have issued. */
