@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
-import { createAutomationEngine, createManualClock, createRecordingChannel, type AutomationEngine, type RecordingChannel, type Rule } from '@crm-automation/core';
+import { engineWorker, expectClockSkewTakeover, type EngineWorker, type EngineWorkerOptions } from '@crm-automation/testing';
 import { createMongoStore, type MongoStore } from '../src/index.js';
 import { ACCOUNT, dueTrigger, technicianRule, waitFor } from './fixtures.js';
 import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
@@ -16,21 +16,13 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
 
-interface Worker {
-  engine: AutomationEngine;
-  store: MongoStore;
-  sms: RecordingChannel;
-  email: RecordingChannel;
-}
+type Worker = EngineWorker<MongoStore>;
 
 /** One engine with its own client, store instance and recording gateways, on a shared database. */
-function worker(dbName: string, name: string, extra: Partial<Parameters<typeof createAutomationEngine>[0]> = {}, smsRespond?: () => unknown): Worker {
+function worker(dbName: string, name: string, extra: EngineWorkerOptions = {}, smsRespond?: () => unknown): Worker {
   const store = createMongoStore({ uri, dbName });
-  const sms = createRecordingChannel({ name: `${name}-sms`, ...(smsRespond ? { respond: smsRespond } : {}) });
-  const email = createRecordingChannel({ name: `${name}-email` });
-  const engine = createAutomationEngine({ store, channels: { sms, email }, instanceId: name, ...extra });
   cleanups.push(() => store.close());
-  return { engine, store, sms, email };
+  return engineWorker(store, name, extra, smsRespond);
 }
 
 describe('mongo store under several engines', () => {
@@ -94,47 +86,12 @@ describe('mongo store under several engines', () => {
 
   it('tolerates clock skew: no second claim while the lease holds, takeover after it without a second send, the stale worker’s outcome refused', async () => {
     const dbName = uniqueDbName('crm_skew');
-    const t0 = Date.parse('2030-01-01T00:00:00.000Z');
-    const clockA = createManualClock(t0);
-    const clockB = createManualClock(t0 + 5_000); // B runs 5 s ahead of A
-    let releaseA: (value: unknown) => void = () => {};
-    const gateA = new Promise((resolve) => {
-      releaseA = resolve;
+    let dropped = false;
+    await expectClockSkewTakeover(async (name, extra, smsRespond) => {
+      const w = worker(dbName, name, extra, smsRespond);
+      if (!dropped) cleanups.push(async () => void (await w.store.db.dropDatabase()));
+      dropped = true;
+      return w;
     });
-    const a = worker(dbName, 'engine-a', { clock: clockA, leaseMs: 20_000, sendTimeoutMs: 10_000 }, () => gateA.then(() => ({ id: 'from-a' })));
-    const b = worker(dbName, 'engine-b', { clock: clockB, leaseMs: 20_000, sendTimeoutMs: 10_000 });
-    cleanups.push(async () => void (await a.store.db.dropDatabase()));
-    const rule: Rule = await a.engine.rules.create(ACCOUNT, technicianRule({ actions: technicianRule().actions.slice(0, 1) }));
-    const [inserted] = await a.store.insertTriggers([dueTrigger(rule, 'evt_skew', new Date(t0))], new Date(t0));
-    const id = inserted?.trigger.id as string;
-
-    const runA = a.engine.runDue();
-    await waitFor('engine A to start sending', () => a.sms.calls.length === 1, 10_000, 10);
-    // B's clock reads A's claim time + 5 s: the 20 s lease is still valid for it.
-    expect((await b.engine.runDue()).claimed).toBe(0);
-    await clockB.set(t0 + 19_999);
-    expect((await b.engine.runDue()).claimed).toBe(0);
-    // A stalls past its lease (by B's clock): B takes over and finishes the trigger. A's send is still
-    // at the provider, which the recording gateway cannot deduplicate: B finds its intent in the
-    // ledger and does not send again, marking it unknown.
-    await clockB.set(t0 + 20_000);
-    const countsB = await b.engine.runDue();
-    expect(countsB).toMatchObject({ claimed: 1, completed: 1 });
-    expect(b.sms.calls).toHaveLength(0);
-
-    // B's outcome write is not awaited by its run: wait until its reconcile is in the ledger, so that
-    // A's late outcome meets an `unknown` delivery (released earlier, A's `accepted` may win the race).
-    await waitFor('B to record its reconcile', async () => (await b.store.deliveriesOfTrigger(ACCOUNT, id))[0]?.state === 'unknown', 10_000, 10);
-    releaseA(undefined);
-    const countsA = await runA;
-    expect(countsA).toMatchObject({ claimed: 1, completed: 0, leaseLost: 1 });
-    expect(a.sms.calls).toHaveLength(1);
-    const stored = await b.engine.triggers.get(ACCOUNT, id);
-    expect(stored).toMatchObject({ status: 'completed', attempt: 2 });
-    expect(stored?.executionHistory.map((h) => [h.outcome, h.by])).toEqual([['completed', 'engine-b']]);
-    expect(stored?.executionHistory[0]?.actions?.map((x) => [x.status, x.error?.code])).toEqual([['unknown', 'CRM_ERR_DELIVERY_UNKNOWN']]);
-    // One delivery, A's: B's reconcile moved it to unknown, so A's late `accepted` (an engine outcome) does not apply.
-    const deliveries = await b.store.deliveriesOfTrigger(ACCOUNT, id);
-    expect(deliveries.map((d) => [d.attempt, d.provider, d.state, d.events.map((e) => `${e.state}:${e.source}`).join()])).toEqual([[1, 'engine-a-sms', 'unknown', 'intent:engine,unknown:reconcile']]);
   });
 });

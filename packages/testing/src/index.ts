@@ -13,3 +13,4 @@ export * from './adapter-fixtures.js';
 export * from './bus-subjects.js';
 export * from './send-until-done.js';
 export * from './tcp-proxy.js';
+export * from './engine-workers.js';
