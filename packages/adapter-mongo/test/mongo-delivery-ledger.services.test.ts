@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { createAutomationEngine, type NewDelivery } from '@crm-automation/core';
-import { deliveryRank } from '@crm-automation/core/spi';
-import { createRecordingChannel, describeDeliveryLedgerContract } from '@crm-automation/testing';
+import { createRecordingChannel, describeDeliveryLedgerContract, expectRacingWritersConsistent } from '@crm-automation/testing';
 import { createMongoDeliveryLedger, createMongoStore, createMongoTriggerStore, DELIVERY_INDEXES, type MongoDeliveryLedger, type MongoDeliveryLedgerOptions } from '../src/index.js';
 import { serverRunsTtlMonitor } from '../src/ttl-monitor.js';
 import { ACCOUNT, at, intent, T0, EVENT, technicianRule, waitFor } from './fixtures.js';
@@ -74,27 +73,7 @@ describe('mongo delivery ledger: documents and indexes', () => {
 
   it('keeps one delivery consistent under racing writers: one outcome applies, receipts never move it back', async () => {
     const ledger = openLedger();
-    const sends = await ledger.recordIntents(Array.from({ length: 40 }, (_, i) => intent({ actionIndex: i, idempotencyKey: `trigger-1:${i}` })));
-    // Per delivery, an engine outcome, a reconcile and an operator-side outcome race; exactly one applies.
-    const raced = await Promise.all(
-      sends.flatMap((d) => [
-        ledger.recordOutcomes([{ id: d.id, state: 'accepted', providerId: `SM${d.actionIndex}`, at: at(1) }]),
-        ledger.recordOutcomes([{ id: d.id, state: 'unknown', at: at(1), source: 'reconcile' }]),
-        ledger.recordOutcomes([{ id: d.id, state: 'refused', at: at(1) }]),
-      ]),
-    );
-    for (let i = 0; i < sends.length; i++) expect(raced.slice(i * 3, i * 3 + 3).flat().filter(Boolean)).toHaveLength(1);
-    // Receipts of three ranks at once for every accepted send: one of the two final ones applies.
-    const accepted = (await ledger.listDeliveries(ACCOUNT, { state: 'accepted', limit: 100 })).items;
-    await Promise.all(accepted.flatMap((d) => (['delivered', 'accepted', 'undelivered'] as const).map((state) => ledger.applyReceipt({ provider: 'twilio', providerId: d.providerId as string, state, at: at(2) }))));
-    const all = await ledger.deliveriesOfTrigger(ACCOUNT, 'trigger-1');
-    expect(all).toHaveLength(sends.length);
-    for (const d of all) {
-      const ranks = d.events.map((e) => deliveryRank(e.state));
-      expect(ranks).toEqual([...ranks].sort((x, y) => x - y));
-      expect(d.events[0]?.state).toBe('intent');
-      expect(d.events.filter((e) => e.source === 'receipt')).toHaveLength(accepted.some((x) => x.id === d.id) ? 1 : 0);
-    }
+    await expectRacingWritersConsistent(ledger);
   });
 
   it('writes nothing of an intent batch that the server refuses part-way, and finds receipts by our id only with a matching provider id', async () => {

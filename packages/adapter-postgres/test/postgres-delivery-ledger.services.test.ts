@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { createAutomationEngine, createRecordingChannel, isAutomationError, type NewDelivery } from '@crm-automation/core';
-import { deliveryRank } from '@crm-automation/core/spi';
-import { describeDeliveryLedgerContract } from '@crm-automation/testing';
+import { describeDeliveryLedgerContract, expectRacingWritersConsistent } from '@crm-automation/testing';
 import { createPostgresDeliveryLedger, createPostgresRuleStore, createPostgresStore, createPostgresTriggerStore, MALFORMED_IDS, type PostgresDeliveryLedger, type PostgresStoreOptions } from '../src/index.js';
 import { deliveryStatements } from '../src/delivery-statements.js';
 import { ACCOUNT, at, intent, T0, dueTrigger, technicianRule, waitFor } from './fixtures.js';
@@ -136,25 +135,7 @@ describe.skipIf(!url)('postgres delivery ledger', () => {
 
     it('keeps one delivery consistent under racing writers: one outcome applies, receipts never move it back', async () => {
       const ledger = await openLedger();
-      const sends = await ledger.recordIntents(Array.from({ length: 40 }, (_, i) => intent({ actionIndex: i, idempotencyKey: `trigger-1:${i}` })));
-      const raced = await Promise.all(
-        sends.flatMap((d) => [
-          ledger.recordOutcomes([{ id: d.id, state: 'accepted', providerId: `SM${d.actionIndex}`, at: at(1) }]),
-          ledger.recordOutcomes([{ id: d.id, state: 'unknown', at: at(1), source: 'reconcile' }]),
-          ledger.recordOutcomes([{ id: d.id, state: 'refused', at: at(1) }]),
-        ]),
-      );
-      for (let i = 0; i < sends.length; i++) expect(raced.slice(i * 3, i * 3 + 3).flat().filter(Boolean)).toHaveLength(1);
-      const accepted = (await ledger.listDeliveries(ACCOUNT, { state: 'accepted', limit: 100 })).items;
-      const results = await Promise.all(accepted.flatMap((d) => (['delivered', 'accepted', 'undelivered'] as const).map((state) => ledger.applyReceipt({ provider: 'twilio', providerId: d.providerId as string, state, at: at(2) }))));
-      expect(results.filter((r) => r.applied)).toHaveLength(accepted.length);
-      const all = await ledger.deliveriesOfTrigger(ACCOUNT, 'trigger-1');
-      expect(all).toHaveLength(sends.length);
-      for (const d of all) {
-        const ranks = d.events.map((e) => deliveryRank(e.state));
-        expect(ranks).toEqual([...ranks].sort((x, y) => x - y));
-        expect(d.events.filter((e) => e.source === 'receipt')).toHaveLength(accepted.some((x) => x.id === d.id) ? 1 : 0);
-      }
+      await expectRacingWritersConsistent(ledger);
     });
 
     it('finds receipts by our id only with a matching provider id, the latest send sharing a provider id, and ignores fields that are not strings', async () => {

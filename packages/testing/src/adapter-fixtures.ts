@@ -1,7 +1,9 @@
-import type { NewDelivery, NewTrigger, Rule, RuleInput } from '@crm-automation/core';
+import { expect } from 'vitest';
+import type { DeliveryLedger, NewDelivery, NewTrigger, Rule, RuleInput } from '@crm-automation/core';
+import { deliveryRank } from '@crm-automation/core/spi';
 
 /*
- * The rule, trigger and polling helper the MongoDB and PostgreSQL adapters' own services tests build
+ * The rule, trigger, delivery and polling helpers the MongoDB and PostgreSQL adapters' own services tests build
  * alike (engines, restarts, ledgers), kept once so both stores are tested against the same documents.
  */
 
@@ -74,4 +76,32 @@ export function deliveryIntent(overrides: Partial<NewDelivery> = {}): NewDeliver
     at: DELIVERY_T0,
     ...overrides,
   };
+}
+
+/**
+ * Forty intents of `trigger-1`, each raced by an engine outcome, a reconcile and an operator-side
+ * outcome (exactly one of the three applies), then by receipts of three ranks at once for every
+ * accepted send (one final receipt applies): every delivery's events stay in rank order from `intent`.
+ */
+export async function expectRacingWritersConsistent(ledger: DeliveryLedger): Promise<void> {
+  const sends = await ledger.recordIntents(Array.from({ length: 40 }, (_, i) => deliveryIntent({ actionIndex: i, idempotencyKey: `trigger-1:${i}` })));
+  const raced = await Promise.all(
+    sends.flatMap((d) => [
+      ledger.recordOutcomes([{ id: d.id, state: 'accepted', providerId: `SM${d.actionIndex}`, at: deliveryAt(1) }]),
+      ledger.recordOutcomes([{ id: d.id, state: 'unknown', at: deliveryAt(1), source: 'reconcile' }]),
+      ledger.recordOutcomes([{ id: d.id, state: 'refused', at: deliveryAt(1) }]),
+    ]),
+  );
+  for (let i = 0; i < sends.length; i++) expect(raced.slice(i * 3, i * 3 + 3).flat().filter(Boolean)).toHaveLength(1);
+  const accepted = (await ledger.listDeliveries(ADAPTER_TEST_ACCOUNT, { state: 'accepted', limit: 100 })).items;
+  const results = await Promise.all(accepted.flatMap((d) => (['delivered', 'accepted', 'undelivered'] as const).map((state) => ledger.applyReceipt({ provider: 'twilio', providerId: d.providerId as string, state, at: deliveryAt(2) }))));
+  expect(results.filter((r) => r.applied)).toHaveLength(accepted.length);
+  const all = await ledger.deliveriesOfTrigger(ADAPTER_TEST_ACCOUNT, 'trigger-1');
+  expect(all).toHaveLength(sends.length);
+  for (const d of all) {
+    const ranks = d.events.map((e) => deliveryRank(e.state));
+    expect(ranks).toEqual([...ranks].sort((x, y) => x - y));
+    expect(d.events[0]?.state).toBe('intent');
+    expect(d.events.filter((e) => e.source === 'receipt')).toHaveLength(accepted.some((x) => x.id === d.id) ? 1 : 0);
+  }
 }
