@@ -49,25 +49,16 @@ export interface RulesRoutesOptions {
 
 const RULES_ROUTES_OPTION_KEYS = optionKeys<RulesRoutesOptions>()('engine', 'authenticate', 'rateLimit', 'bodyLimit', 'eventCatalog', 'statsWindowMs', 'openapi', 'triggers', 'deliveries');
 
-function deliveryAdministration(options: RulesRoutesOptions, triggers: TriggerAdministration): DeliveryAdministration {
-  const given = options.deliveries ?? triggers.deliveries;
-  if (given === undefined) return options.engine.deliveries;
-  const missing = DELIVERY_ADMINISTRATION_METHODS.filter((name) => typeof (given as unknown as Record<string, unknown>)[name] !== 'function');
+/** `given` when it has every method of the engine's own `what`, else a configuration error naming the missing ones. */
+function checkedAdministration<T>(what: 'triggers' | 'deliveries', given: T | undefined, methods: readonly string[], engineOwn: T): T {
+  if (given === undefined) return engineOwn;
+  const missing = methods.filter((name) => typeof (given as Record<string, unknown> | null)?.[name] !== 'function');
   if (typeof given !== 'object' || given === null || missing.length > 0) {
-    throw new AutomationError('CRM_ERR_CONFIG', `rulesRoutes: deliveries must have the methods of engine.deliveries (${DELIVERY_ADMINISTRATION_METHODS.join(', ')}); missing: ${missing.join(', ')}`);
+    throw new AutomationError('CRM_ERR_CONFIG', `rulesRoutes: ${what} must have the methods of engine.${what} (${methods.join(', ')}); missing: ${missing.join(', ')}`);
   }
   return given;
 }
 
-function triggerAdministration(options: RulesRoutesOptions): TriggerAdministration {
-  const given = options.triggers;
-  if (given === undefined) return options.engine.triggers;
-  const missing = TRIGGER_ADMINISTRATION_METHODS.filter((name) => typeof (given as unknown as Record<string, unknown>)[name] !== 'function');
-  if (typeof given !== 'object' || given === null || missing.length > 0) {
-    throw new AutomationError('CRM_ERR_CONFIG', `rulesRoutes: triggers must have the methods of engine.triggers (${TRIGGER_ADMINISTRATION_METHODS.join(', ')}); missing: ${missing.join(', ')}`);
-  }
-  return given;
-}
 const OPENAPI_INFO_KEYS = optionKeys<OpenApiInfo>()('title', 'version', 'description');
 
 interface RouteInput {
@@ -155,13 +146,31 @@ function ifMatchVersion(request: FastifyRequest): number | undefined {
 
 const etag = (rule: Rule) => `"${rule.version}"`;
 
+/** `/triggers/:id` and its actions: the trigger `act` returns, or 404 when it finds none (a change may also answer 409). */
+function triggerByIdRoute(method: 'GET' | 'POST', suffix: string, summary: string, scope: RulesScope, act: (accountId: string, id: string) => Promise<Trigger | null | undefined>): RouteDefinition {
+  const conflict = method === 'POST' ? { 409: s.errorResponse } : {};
+  return {
+    method,
+    url: `/triggers/:id${suffix}`,
+    summary,
+    scope,
+    responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse, ...conflict, 503: s.errorResponse },
+    async handler({ principal, params }) {
+      const id = params['id'] ?? '';
+      const trigger = await act(principal.accountId, id);
+      if (!trigger) throw notFound('Trigger', id);
+      return { status: 200, body: trigger };
+    },
+  };
+}
+
 /** The route table, shared by registration and the OpenAPI document. */
 export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinition[] {
   checkOptions('rulesRoutes', options, RULES_ROUTES_OPTION_KEYS, true);
   checkOptions('rulesRoutes: openapi', options.openapi, OPENAPI_INFO_KEYS);
   const { engine } = options;
-  const triggers = triggerAdministration(options);
-  const deliveries = deliveryAdministration(options, triggers);
+  const triggers = checkedAdministration<TriggerAdministration>('triggers', options.triggers, TRIGGER_ADMINISTRATION_METHODS, engine.triggers);
+  const deliveries = checkedAdministration<DeliveryAdministration>('deliveries', options.deliveries ?? triggers.deliveries, DELIVERY_ADMINISTRATION_METHODS, engine.deliveries);
   const statsWindowMs = positiveIntOption('rulesRoutes: statsWindowMs', options.statsWindowMs, 7 * DAY);
   let openapi: Record<string, unknown> | undefined;
   const routes: RouteDefinition[] = [
@@ -297,42 +306,9 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
         return { status: 200, body: page };
       },
     },
-    {
-      method: 'GET',
-      url: '/triggers/:id',
-      summary: 'Get a trigger with its execution history',
-      scope: 'triggers:read',
-      responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse, 503: s.errorResponse },
-      async handler({ principal, params }) {
-        const trigger = await triggers.get(principal.accountId, params['id'] ?? '');
-        if (!trigger) throw notFound('Trigger', params['id'] ?? '');
-        return { status: 200, body: trigger };
-      },
-    },
-    {
-      method: 'POST',
-      url: '/triggers/:id/retry',
-      summary: 'Run a failed trigger again, now, with a fresh attempt budget',
-      scope: 'triggers:write',
-      responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse, 409: s.errorResponse, 503: s.errorResponse },
-      async handler({ principal, params }) {
-        const trigger = await triggers.retry(principal.accountId, params['id'] ?? '');
-        if (!trigger) throw notFound('Trigger', params['id'] ?? '');
-        return { status: 200, body: trigger };
-      },
-    },
-    {
-      method: 'POST',
-      url: '/triggers/:id/cancel',
-      summary: 'Cancel a pending or retrying trigger',
-      scope: 'triggers:write',
-      responses: { 200: s.triggerResponse, 400: s.errorResponse, 404: s.errorResponse, 409: s.errorResponse, 503: s.errorResponse },
-      async handler({ principal, params }) {
-        const trigger = await triggers.cancel(principal.accountId, params['id'] ?? '');
-        if (!trigger) throw notFound('Trigger', params['id'] ?? '');
-        return { status: 200, body: trigger };
-      },
-    },
+    triggerByIdRoute('GET', '', 'Get a trigger with its execution history', 'triggers:read', triggers.get),
+    triggerByIdRoute('POST', '/retry', 'Run a failed trigger again, now, with a fresh attempt budget', 'triggers:write', triggers.retry),
+    triggerByIdRoute('POST', '/cancel', 'Cancel a pending or retrying trigger', 'triggers:write', triggers.cancel),
     {
       method: 'GET',
       url: '/triggers/:id/deliveries',
