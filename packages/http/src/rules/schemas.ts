@@ -1,5 +1,6 @@
 import { DELIVERY_STATES, MAX_ENTITY_KEY_LENGTH, TRIGGER_STATUSES } from '@crm-automation/core';
 import { z } from 'zod';
+import { deliveryReferenceFields } from '../triggers/delivery-fields.js';
 
 /**
  * Request and response schemas of the Rules Service API. Requests are parsed with them; the OpenAPI
@@ -217,14 +218,7 @@ const deliveryState = z.enum(DELIVERY_STATES as [string, ...string[]]);
 export const deliveryResponse = z.object({
   id: z.string(),
   accountId: z.string(),
-  triggerId: z.string(),
-  ruleId: z.string(),
-  actionIndex: z.number().int(),
-  attempt: z.number().int(),
-  type: z.string(),
-  /** The gateway's name; after a failover or through a Notification Service, the provider that took it. */
-  provider: z.string(),
-  idempotencyKey: z.string(),
+  ...deliveryReferenceFields,
   recipient: z.string().optional(),
   state: deliveryState,
   providerId: z.string().optional(),

@@ -1,5 +1,6 @@
 import { DELIVERY_STATES, TRIGGER_STATUSES, type Delivery, type DeliveryState, type ReceiptResult, type Rule, type Trigger, type TriggerStatus } from '@crm-automation/core';
 import { z } from 'zod';
+import { deliveryReferenceFields } from './delivery-fields.js';
 import type { RuleRunStats } from './trigger-administration.js';
 
 /**
@@ -60,13 +61,7 @@ const deliveryState = z.enum(DELIVERY_STATES as [DeliveryState, ...DeliveryState
 const deliveryJson = z.looseObject({
   id: z.string().min(1),
   accountId: z.string().min(1),
-  triggerId: z.string(),
-  ruleId: z.string(),
-  actionIndex: z.number().int(),
-  attempt: z.number().int(),
-  type: z.string(),
-  provider: z.string(),
-  idempotencyKey: z.string(),
+  ...deliveryReferenceFields,
   state: deliveryState,
   dedupes: z.boolean(),
   events: z.array(z.looseObject({ at: date, state: deliveryState, source: z.string() })),
