@@ -1,4 +1,4 @@
-import type { Delivery, DeliveryLedger, DeliveryOutcome, DeliveryState } from '../ports/delivery-ledger.js';
+import type { Delivery, DeliveryLedger, DeliveryOutcome, DeliveryState, NewDelivery } from '../ports/delivery-ledger.js';
 import { deliveryRank } from '../ports/delivery-ledger.js';
 import { AutomationError } from '../errors.js';
 import { clampLimit, isMemoryId, newMemoryId, paginate } from './memory-ids.js';
@@ -8,6 +8,17 @@ const copy = (d: Delivery): Delivery => ({ ...d, events: [...d.events] });
 function requireDate(value: unknown, field: string): Date {
   if (!(value instanceof Date) || !Number.isFinite(value.getTime())) throw new AutomationError('CRM_ERR_CONFIG', `${field} must be a valid Date`);
   return value;
+}
+
+/**
+ * The intent's fields but `at`, in their order, as the delivery to complete. Not `{ ...rest, id, ... }`:
+ * V8 defines each property after a spread through the runtime when the spread object's shape lacks it,
+ * which made that literal most of this ledger's cost on the fire path (about 7 µs an intent).
+ */
+function withoutAt(intent: NewDelivery): Delivery {
+  const d: Record<string, unknown> = {};
+  for (const key of Object.keys(intent)) if (key !== 'at') d[key] = intent[key as keyof NewDelivery];
+  return d as unknown as Delivery;
 }
 
 /** States a receipt may not move (the message never reached the provider, or was given up). */
@@ -39,8 +50,13 @@ export function createMemoryDeliveryLedger(): DeliveryLedger & { readonly size: 
     async recordIntents(intents) {
       for (const i of intents) requireDate(i.at, 'at');
       return intents.map((intent) => {
-        const { at, ...rest } = intent;
-        const d: Delivery = { ...rest, id: newMemoryId(at.getTime()), state: 'intent', events: [{ at, state: 'intent', source: 'engine' }], createdAt: at, updatedAt: at };
+        const at = intent.at;
+        const d = withoutAt(intent);
+        d.id = newMemoryId(at.getTime());
+        d.state = 'intent';
+        d.events = [{ at, state: 'intent', source: 'engine' }];
+        d.createdAt = at;
+        d.updatedAt = at;
         deliveries.set(d.id, d);
         const tkey = `${d.accountId}\u0000${d.triggerId}`;
         (byTrigger.get(tkey) ?? byTrigger.set(tkey, []).get(tkey))?.push(d.id);
