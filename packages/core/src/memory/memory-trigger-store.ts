@@ -17,6 +17,7 @@ import type {
   TriggerStore,
 } from '../ports/store.js';
 import type { ClaimedTrigger, HistoryEntry, Trigger, TriggerFilter, TriggerStatus } from '../scheduling/trigger.js';
+import { cloneValue } from './clone-value.js';
 import { EntityIndex } from './memory-entity-index.js';
 import { clampLimit, isMemoryId, newMemoryId, paginate } from './memory-ids.js';
 import { TimeHeap } from './min-heap.js';
@@ -138,7 +139,7 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
           out.push({ trigger: stripLease(existing), created: false, outcome: 'redelivered' });
           continue;
         }
-        clone ??= structuredClone(input.triggeringEvent);
+        clone ??= cloneValue(input.triggeringEvent);
         const decision = decide(input);
         const id = newMemoryId(at.getTime());
         let status: TriggerStatus = 'pending';
