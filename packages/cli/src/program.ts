@@ -216,28 +216,32 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
 
   // triggers ----------------------------------------------------------------------------------
   const triggers = program.command('triggers').description('inspect, retry and cancel triggers');
-  triggers
-    .command('list')
-    .description("list an account's triggers by status, rule and due time")
-    .requiredOption('--account <id>', 'the account whose triggers to list')
-    .option('--status <list>', 'only triggers in these statuses', statuses)
-    .option('--rule <id>', 'only triggers of this rule')
-    .option('--entity <key>', "only triggers of this entity (a keyed rule's trigger.key value, e.g. a job id)", entityKey)
-    .option('--from <date>', 'only triggers due at or after this ISO date')
-    .option('--to <date>', 'only triggers due before this ISO date')
+  /** The flags `triggers list`, `retry` and `cancel` select triggers by, and the selection they make. */
+  type TriggerFilterFlags = { account: string; status?: TriggerStatus[]; rule?: string; entity?: string; from?: string; to?: string };
+  const triggerFilterOptions = (command: Command, statusHelp: string, entityHelp: string) =>
+    command
+      .option('--status <list>', statusHelp, statuses)
+      .option('--rule <id>', 'only triggers of this rule')
+      .option('--entity <key>', entityHelp, entityKey)
+      .option('--from <date>', 'only triggers due at or after this ISO date')
+      .option('--to <date>', 'only triggers due before this ISO date');
+  const triggerFilterOf = (options: TriggerFilterFlags) => ({
+    accountId: options.account,
+    statuses: options.status,
+    ruleId: options.rule,
+    entityKey: options.entity,
+    from: options.from === undefined ? undefined : parseDate(options.from, '--from'),
+    to: options.to === undefined ? undefined : parseDate(options.to, '--to'),
+  });
+  triggerFilterOptions(
+    triggers.command('list').description("list an account's triggers by status, rule and due time").requiredOption('--account <id>', 'the account whose triggers to list'),
+    'only triggers in these statuses',
+    "only triggers of this entity (a keyed rule's trigger.key value, e.g. a job id)",
+  )
     .option('--limit <n>', 'at most this many (default 50)', positiveInt)
     .action(
-      run(async ({ output, connections }, options: { account: string; status?: TriggerStatus[]; rule?: string; entity?: string; from?: string; to?: string; limit?: number }) => {
-        const found = await listTriggers(await connections.engine(), {
-          accountId: options.account,
-          statuses: options.status,
-          ruleId: options.rule,
-          entityKey: options.entity,
-          from: options.from === undefined ? undefined : parseDate(options.from, '--from'),
-          to: options.to === undefined ? undefined : parseDate(options.to, '--to'),
-          limit: options.limit,
-        });
-        printTriggers(output, found);
+      run(async ({ output, connections }, options: TriggerFilterFlags & { limit?: number }) => {
+        printTriggers(output, await listTriggers(await connections.engine(), { ...triggerFilterOf(options), limit: options.limit }));
       }),
     );
   triggers
@@ -251,33 +255,15 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
       }),
     );
   const bulk = (operation: BulkOperation, description: string, defaults: string) =>
-    triggers
-      .command(operation)
-      .description(description)
-      .requiredOption('--account <id>', 'the account whose triggers to change')
-      .option('--status <list>', `only triggers in these statuses (default ${defaults})`, statuses)
-      .option('--rule <id>', 'only triggers of this rule')
-      .option('--entity <key>', "only triggers of this entity (a keyed rule's trigger.key value)", entityKey)
-      .option('--from <date>', 'only triggers due at or after this ISO date')
-      .option('--to <date>', 'only triggers due before this ISO date')
+    triggerFilterOptions(
+      triggers.command(operation).description(description).requiredOption('--account <id>', 'the account whose triggers to change'),
+      `only triggers in these statuses (default ${defaults})`,
+      "only triggers of this entity (a keyed rule's trigger.key value)",
+    )
       .option('--dry-run', 'print the matching trigger ids, change nothing')
       .action(
-        run(async ({ output, connections }, options: { account: string; status?: TriggerStatus[]; rule?: string; entity?: string; from?: string; to?: string; dryRun?: boolean }) => {
-          const result = await bulkTransition(
-            await connections.engine(),
-            operation,
-            {
-              accountId: options.account,
-              statuses: options.status,
-              ruleId: options.rule,
-              entityKey: options.entity,
-              from: options.from === undefined ? undefined : parseDate(options.from, '--from'),
-              to: options.to === undefined ? undefined : parseDate(options.to, '--to'),
-              dryRun: options.dryRun,
-            },
-            output,
-          );
-          printBulkResult(output, result);
+        run(async ({ output, connections }, options: TriggerFilterFlags & { dryRun?: boolean }) => {
+          printBulkResult(output, await bulkTransition(await connections.engine(), operation, { ...triggerFilterOf(options), dryRun: options.dryRun }, output));
         }),
       );
   bulk('retry', 'schedule failed triggers again, now, with a fresh attempt budget (the engine refuses any other state)', 'failed');

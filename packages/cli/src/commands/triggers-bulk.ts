@@ -1,20 +1,13 @@
 import { isAutomationError, type AutomationEngine, type Trigger, type TriggerFilter, type TriggerStatus } from '@crm-automation/core';
 import type { Output } from '../output.js';
+import type { TriggerQuery } from './triggers-list.js';
 
 export type BulkOperation = 'retry' | 'cancel';
 
 /** Which triggers of an account a bulk operation applies to. */
-export interface TriggerSelection {
-  accountId: string;
+export interface TriggerSelection extends TriggerQuery {
   /** Default: the statuses the operation applies to (`failed` for retry, `pending`/`retrying` for cancel). */
   statuses?: readonly TriggerStatus[] | undefined;
-  ruleId?: string | undefined;
-  /** Only the runs of one entity (a keyed rule's `trigger.key` value). */
-  entityKey?: string | undefined;
-  /** `evaluateAt` at or after this time. */
-  from?: Date | undefined;
-  /** `evaluateAt` before this time. */
-  to?: Date | undefined;
 }
 
 /** The states each operation moves a trigger out of, as the engine enforces them. */

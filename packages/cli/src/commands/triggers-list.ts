@@ -2,14 +2,20 @@ import type { AutomationEngine, Trigger, TriggerStatus } from '@crm-automation/c
 import type { Output } from '../output.js';
 import { formatTable } from './dead-letters.js';
 
-export interface TriggerListOptions {
+/** Which triggers of an account a command reads or changes. */
+export interface TriggerQuery {
   accountId: string;
   statuses?: readonly TriggerStatus[] | undefined;
   ruleId?: string | undefined;
   /** Only the runs of one entity (a keyed rule's `trigger.key` value, e.g. a job id). */
   entityKey?: string | undefined;
+  /** `evaluateAt` at or after this time. */
   from?: Date | undefined;
+  /** `evaluateAt` before this time. */
   to?: Date | undefined;
+}
+
+export interface TriggerListOptions extends TriggerQuery {
   /** At most this many (default 50). */
   limit?: number | undefined;
 }
