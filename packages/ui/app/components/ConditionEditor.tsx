@@ -6,6 +6,7 @@ import { formatValue } from '../format.js';
 import { useEditor } from './editor-context.js';
 import { FactInput, JsonPathInput } from './FactInputs.js';
 import { Field, FieldError } from './Field.js';
+import { JsonTextarea } from './FormControls.js';
 
 /** Edits of the conditions tree, addressed by node key (see model/condition-tree). */
 export interface TreeActions {
@@ -40,14 +41,7 @@ export function ConditionNode(props: NodeProps) {
     <div class="raw-node">
       <Field path={props.path} label={`${props.label} (JSON)`} hint="This part uses JSON the form cannot show field by field; edit it here.">
         {(control) => (
-          <textarea
-            {...control}
-            class="code"
-            rows={5}
-            spellcheck={false}
-            value={node.text}
-            onInput={(e) => props.actions.update(node.key, (n) => ({ ...n, text: e.currentTarget.value }) as NodeForm)}
-          />
+          <JsonTextarea {...control} rows={5} value={node.text} onText={(text) => props.actions.update(node.key, (n) => ({ ...n, text }) as NodeForm)} />
         )}
       </Field>
       <button type="button" class="button button--quiet button--small" onClick={() => props.actions.remove(node.key)}>

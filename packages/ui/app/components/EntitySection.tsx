@@ -1,4 +1,4 @@
-import { DELAY_UNITS, type DelayUnit } from '../model/delay-units.js';
+import { DELAY_UNITS } from '../model/delay-units.js';
 import {
   emptyCancelOn,
   emptyEvaluateRow,
@@ -14,6 +14,7 @@ import { childPath, fieldId } from '../model/issue-path.js';
 import { useEditor } from './editor-context.js';
 import { factsListId } from './FactInputs.js';
 import { Field, FieldError } from './Field.js';
+import { ChoiceSelect } from './FormControls.js';
 
 /** What the concurrency choice says to a person; `''` is a rule that leaves it out (the default). */
 export const CONCURRENCY_LABELS: Record<'' | ConcurrencyMode, string> = {
@@ -86,13 +87,13 @@ export function EntitySection({ entity, eventNames, onChange }: EntitySectionPro
       <div class="field-row">
         <Field path="concurrency.mode" label="When a run for the same entity is already waiting" class="field-row__wide">
           {(control) => (
-            <select {...control} value={entity.concurrencyMode} onChange={(e) => set({ concurrencyMode: e.currentTarget.value as '' | ConcurrencyMode })}>
-              {(['', 'supersede', 'skipIfPending', ...(entity.concurrencyMode === 'all' ? ['all' as const] : [])] as const).map((mode) => (
-                <option key={mode} value={mode}>
-                  {CONCURRENCY_LABELS[mode]}
-                </option>
-              ))}
-            </select>
+            <ChoiceSelect
+              {...control}
+              value={entity.concurrencyMode}
+              choices={['', 'supersede', 'skipIfPending', ...(entity.concurrencyMode === 'all' ? ['all' as const] : [])] as const}
+              labelOf={(mode) => CONCURRENCY_LABELS[mode]}
+              onChoose={(concurrencyMode) => set({ concurrencyMode })}
+            />
           )}
         </Field>
       </div>
@@ -102,15 +103,7 @@ export function EntitySection({ entity, eventNames, onChange }: EntitySectionPro
             {(control) => <input {...control} type="text" inputMode="numeric" autocomplete="off" value={entity.maxWaitValue} onInput={(e) => set({ maxWaitValue: e.currentTarget.value })} />}
           </Field>
           <Field path="concurrency.maxWait.unit" label="Unit" class="field-row__narrow">
-            {(control) => (
-              <select {...control} value={entity.maxWaitUnit} onChange={(e) => set({ maxWaitUnit: e.currentTarget.value as DelayUnit })}>
-                {DELAY_UNITS.map((u) => (
-                  <option key={u} value={u}>
-                    {u}
-                  </option>
-                ))}
-              </select>
-            )}
+            {(control) => <ChoiceSelect {...control} value={entity.maxWaitUnit} choices={DELAY_UNITS} onChoose={(maxWaitUnit) => set({ maxWaitUnit })} />}
           </Field>
         </div>
       ) : null}
@@ -188,20 +181,13 @@ export function EntitySection({ entity, eventNames, onChange }: EntitySectionPro
       <h3 class="card__subheading">Facts read when the run fires</h3>
       <Field path="evaluate" label="Conditions and messages see the facts" hint="Current state comes from the engine's facts loaders; an entity that is gone skips the run.">
         {(control) => (
-          <select
+          <ChoiceSelect
             {...control}
             value={entity.evaluateMode}
-            onChange={(e) => {
-              const evaluateMode = e.currentTarget.value as EvaluateMode;
-              set({ evaluateMode, evaluateFacts: evaluateMode === 'perFact' && entity.evaluateFacts.length === 0 ? [emptyEvaluateRow(facts[0] ?? '')] : entity.evaluateFacts });
-            }}
-          >
-            {(['', 'current', 'perFact', ...(entity.evaluateMode === 'event' ? ['event' as const] : [])] as const).map((mode) => (
-              <option key={mode} value={mode}>
-                {EVALUATE_LABELS[mode]}
-              </option>
-            ))}
-          </select>
+            choices={['', 'current', 'perFact', ...(entity.evaluateMode === 'event' ? ['event' as const] : [])] as const}
+            labelOf={(mode) => EVALUATE_LABELS[mode]}
+            onChoose={(evaluateMode) => set({ evaluateMode, evaluateFacts: evaluateMode === 'perFact' && entity.evaluateFacts.length === 0 ? [emptyEvaluateRow(facts[0] ?? '')] : entity.evaluateFacts })}
+          />
         )}
       </Field>
       {entity.evaluateMode === 'perFact' ? (

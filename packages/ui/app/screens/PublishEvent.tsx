@@ -5,6 +5,7 @@ import type { EventAccepted } from '../api/types.js';
 import { formatDateTime, formatRelative } from '../format.js';
 import { isJsonObject, parseJson, prettyJson, type JsonObject } from '../model/json.js';
 import { publishedRunsText } from '../model/published-runs.js';
+import { JsonTextarea } from '../components/FormControls.js';
 
 interface PublishEventProps {
   api: ApiClient;
@@ -65,16 +66,7 @@ export function PublishEvent({ api, ruleId, eventName, sample, onPublished }: Pu
           <label for="publish-payload" class="field__label">
             Payload (JSON)
           </label>
-          <textarea
-            id="publish-payload"
-            class="code"
-            rows={10}
-            spellcheck={false}
-            value={payload}
-            aria-invalid={error ? 'true' : undefined}
-            aria-describedby={error ? 'publish-error' : undefined}
-            onInput={(e) => setPayload(e.currentTarget.value)}
-          />
+          <JsonTextarea id="publish-payload" rows={10} value={payload} aria-invalid={error ? 'true' : undefined} aria-describedby={error ? 'publish-error' : undefined} onText={setPayload} />
           {error ? (
             <p id="publish-error" class="field__error">
               {error}

@@ -19,9 +19,10 @@ import { fieldId } from '../model/issue-path.js';
 import { parseJson, prettyJson, isJsonObject } from '../model/json.js';
 import { documentOf } from '../model/rule-document.js';
 import { factsFrom, placeholdersFrom } from '../model/placeholders.js';
-import { DELAY_UNITS, emptyAction, emptyRuleForm, formToRule, ruleToForm, type ActionEntry, type DelayUnit, type GroupForm, type RuleForm } from '../model/rule-form.js';
+import { DELAY_UNITS, emptyAction, emptyRuleForm, formToRule, ruleToForm, type ActionEntry, type GroupForm, type RuleForm } from '../model/rule-form.js';
 import { Link, navigate, ruleHref, runsHref } from '../router.js';
 import { TestPanel } from './TestPanel.js';
+import { ChoiceSelect, JsonTextarea } from '../components/FormControls.js';
 
 interface RuleEditorProps {
   api: ApiClient;
@@ -412,15 +413,7 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
                         )}
                       </Field>
                       <Field path="delay.unit" label="Unit" class="field-row__narrow">
-                        {(control) => (
-                          <select {...control} value={form.delayUnit} onChange={(e) => patch({ delayUnit: e.currentTarget.value as DelayUnit })}>
-                            {DELAY_UNITS.map((u) => (
-                              <option key={u} value={u}>
-                                {u}
-                              </option>
-                            ))}
-                          </select>
-                        )}
+                        {(control) => <ChoiceSelect {...control} value={form.delayUnit} choices={DELAY_UNITS} onChoose={(delayUnit) => patch({ delayUnit })} />}
                       </Field>
                     </div>
                     <p class="field__hint">0 runs the rule straight away. The conditions are checked when the wait is over, against the rule as it is then.</p>
@@ -439,13 +432,11 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
                     ) : (
                       <Field path="conditions" label="Conditions (JSON)" hint="These conditions are not in a shape the form can show; edit them as JSON.">
                         {(control) => (
-                          <textarea
+                          <JsonTextarea
                             {...control}
-                            class="code"
                             rows={6}
-                            spellcheck={false}
                             value={form.conditions.kind === 'raw' ? form.conditions.text : ''}
-                            onInput={(e) => patch({ conditions: { kind: 'raw', key: form.conditions.key, text: e.currentTarget.value } })}
+                            onText={(text) => patch({ conditions: { kind: 'raw', key: form.conditions.key, text } })}
                           />
                         )}
                       </Field>
@@ -500,15 +491,14 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
                       {jsonError}
                     </p>
                   ) : null}
-                  <textarea
+                  <JsonTextarea
                     id="rule-json"
-                    class="code json-editor"
+                    class="json-editor"
                     rows={24}
-                    spellcheck={false}
                     value={jsonText}
                     aria-invalid={jsonError ? 'true' : undefined}
                     aria-describedby={jsonError ? 'rule-json-error' : undefined}
-                    onInput={(e) => onJsonInput(e.currentTarget.value)}
+                    onText={onJsonInput}
                   />
                 </section>
               ) : null}

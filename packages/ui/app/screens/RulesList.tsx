@@ -7,6 +7,7 @@ import { formatDateTime, formatDelay, formatRelative, pluralize } from '../forma
 import { entitySummary } from '../model/entity-form.js';
 import { documentOf } from '../model/rule-document.js';
 import { Link, ruleHref, runsHref } from '../router.js';
+import { ChoiceSelect } from '../components/FormControls.js';
 
 const SHOWN_COUNTS: TriggerStatus[] = ['completed', 'skipped', 'failed', 'pending', 'retrying', 'processing', 'cancelled'];
 
@@ -113,14 +114,7 @@ export function RulesList({ api, announce }: { api: ApiClient; announce: (messag
           <label for="rule-event-filter" class="field__label">
             Event
           </label>
-          <select id="rule-event-filter" value={eventFilter} onChange={(e) => setEventFilter(e.currentTarget.value)}>
-            <option value="">All events</option>
-            {allEvents.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
+          <ChoiceSelect id="rule-event-filter" value={eventFilter} choices={allEvents} emptyLabel="All events" onChoose={setEventFilter} />
         </div>
         <div class="field">
           <label for="rule-enabled-filter" class="field__label">

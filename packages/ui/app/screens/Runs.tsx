@@ -8,6 +8,7 @@ import { formatDateTime, formatRelative, pluralize } from '../format.js';
 import { RunWhy } from '../components/RunWhy.js';
 import { Link, ruleHref } from '../router.js';
 import { PublishEvent } from './PublishEvent.js';
+import { ChoiceSelect } from '../components/FormControls.js';
 
 const POLL_MS = 2_500;
 
@@ -151,14 +152,7 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
               <label for="run-status-filter" class="field__label">
                 Status
               </label>
-              <select id="run-status-filter" value={status} onChange={(e) => setStatus(e.currentTarget.value as '' | TriggerStatus)}>
-                <option value="">All statuses</option>
-                {TRIGGER_STATUSES.map((s) => (
-                  <option key={s} value={s}>
-                    {s}
-                  </option>
-                ))}
-              </select>
+              <ChoiceSelect id="run-status-filter" value={status} choices={TRIGGER_STATUSES} emptyLabel="All statuses" onChoose={setStatus} />
             </div>
             {rule?.trigger.key || entityKey ? (
               <div class="field">

@@ -8,6 +8,7 @@ import type { FormIssue } from '../model/rule-form.js';
 import type { PathIssue } from '../model/form-fields.js';
 import { readsCurrentState } from '../model/entity-form.js';
 import { isJsonObject, parseJson, prettyJson, type JsonObject } from '../model/json.js';
+import { JsonTextarea } from '../components/FormControls.js';
 
 interface TestPanelProps {
   api: ApiClient;
@@ -164,16 +165,14 @@ export function TestPanel({ api, doc, localIssues, saved, dirty, eventName, even
         <label for="sample-payload" class="field__label">
           Event payload (JSON)
         </label>
-        <textarea
+        <JsonTextarea
           id="sample-payload"
-          class="code"
           rows={10}
-          spellcheck={false}
           value={sampleText}
           aria-invalid={sampleError ? 'true' : undefined}
           aria-describedby={sampleError ? 'sample-payload-error' : undefined}
-          onInput={(e) => {
-            setSampleText(e.currentTarget.value);
+          onText={(text) => {
+            setSampleText(text);
             setTouched(true);
             setChoice('');
           }}
@@ -192,15 +191,13 @@ export function TestPanel({ api, doc, localIssues, saved, dirty, eventName, even
           <p id="sample-current-hint" class="field__hint">
             The rule reads facts as they are when it fires. Give them here, fact by fact (<code>{'{ "job": { ... } }'}</code>), to see what it would do now; facts left out keep the event's value.
           </p>
-          <textarea
+          <JsonTextarea
             id="sample-current"
-            class="code"
             rows={6}
-            spellcheck={false}
             value={currentText}
             aria-invalid={currentError ? 'true' : undefined}
             aria-describedby={currentError ? 'sample-current-hint sample-current-error' : 'sample-current-hint'}
-            onInput={(e) => setCurrentText(e.currentTarget.value)}
+            onText={setCurrentText}
           />
           {currentError ? (
             <p id="sample-current-error" class="field__error">
