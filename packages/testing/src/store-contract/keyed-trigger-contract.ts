@@ -1,4 +1,4 @@
-// One file: the entity-key part of the trigger store contract (issue 16's "Semantics" section) is read
+// One file: the entity-key part of the trigger store contract (keyed rules: entity keys, concurrency modes, cancel by event) is read
 // as one specification, point by point: keys and their listing, supersede, skipIfPending, the pending
 // slot, cancel by event, and the concurrent-intake invariant; its cases share the helpers below.
 import { describe, expect, it } from 'vitest';
