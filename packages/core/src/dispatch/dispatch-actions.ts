@@ -2,7 +2,7 @@
 // outcome, failover) is the exactly-once argument, and it reads top to bottom only when kept together.
 import { BUILT_IN_COMMAND_SCHEMAS, checkCommandParams, isBuiltInActionType } from '../actions/built-in.js';
 import { AutomationError, describeError } from '../errors.js';
-import type { ActionCommand, ChannelGateway, ChannelMap } from '../ports/gateway.js';
+import type { ActionCommand, ChannelGateway, ChannelMap, SendContext } from '../ports/gateway.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import { hasTraceContext, type Span, type Tracer } from '../ports/tracer.js';
@@ -101,12 +101,40 @@ class SendTimeoutError extends AutomationError {
   }
 }
 
-function withTimeout<T>(send: (signal: AbortSignal) => Promise<T>, ms: number, clock: Clock): Promise<T> {
-  const controller = new AbortController();
-  const promise = send(controller.signal);
+/**
+ * The `{ signal }` a gateway's send is given, with the AbortController made on the first read of
+ * `signal` (aborted at once, with the same reason, when the send has timed out by then): making one
+ * costs more than the rest of a send to a fast in-process gateway, which need not read it at all.
+ */
+function lazyAbort(): { options: SendContext; abort(reason: unknown): void } {
+  let controller: AbortController | undefined;
+  let aborted = false;
+  let abortReason: unknown;
+  return {
+    // An own enumerable property, as in `{ signal }`: a gateway may spread the options or pass them on.
+    options: {
+      get signal(): AbortSignal {
+        if (!controller) {
+          controller = new AbortController();
+          if (aborted) controller.abort(abortReason);
+        }
+        return controller.signal;
+      },
+    },
+    abort(reason) {
+      aborted = true;
+      abortReason = reason;
+      controller?.abort(reason);
+    },
+  };
+}
+
+function withTimeout<T>(send: (options: SendContext) => Promise<T>, ms: number, clock: Clock): Promise<T> {
+  const abort = lazyAbort();
+  const promise = send(abort.options);
   return new Promise<T>((resolve, reject) => {
     const cancel = clock.setTimer(ms, () => {
-      controller.abort(new SendTimeoutError(ms));
+      abort.abort(new SendTimeoutError(ms));
       reject(new SendTimeoutError(ms));
     });
     promise.then(
@@ -283,7 +311,7 @@ export async function dispatchActions(
       }
       if (failover) command.metadata.excludeProviders = failover;
       const sending = command;
-      const sent = await withTimeout((signal) => gateway.send(sending, { signal }), ctx.sendTimeoutMs, ctx.clock);
+      const sent = await withTimeout((options) => gateway.send(sending, options), ctx.sendTimeoutMs, ctx.clock);
       const durationMs = Date.now() - started;
       result.sent.push(index);
       result.outcomes.push({ index, type, status: 'sent', ...(sent === undefined ? {} : { result: sent }), durationMs, ...(delivery ? { deliveryId: delivery.id } : {}) });
