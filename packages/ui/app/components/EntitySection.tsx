@@ -14,7 +14,7 @@ import { childPath, fieldId } from '../model/issue-path.js';
 import { useEditor } from './editor-context.js';
 import { factsListId } from './FactInputs.js';
 import { Field, FieldError } from './Field.js';
-import { ChoiceSelect } from './FormControls.js';
+import { ChoiceSelect, Suggestions } from './FormControls.js';
 
 /** What the concurrency choice says to a person; `''` is a rule that leaves it out (the default). */
 export const CONCURRENCY_LABELS: Record<'' | ConcurrencyMode, string> = {
@@ -60,11 +60,7 @@ export function EntitySection({ entity, eventNames, onChange }: EntitySectionPro
       <p class="card__intro">
         Name what the event is about (a job, an appointment) to cancel its runs on a later event, to keep one waiting run per entity, or to check it as it is when the run fires.
       </p>
-      <datalist id={ENTITY_PATHS_LIST}>
-        {payloadPaths.map((p) => (
-          <option key={p} value={p} />
-        ))}
-      </datalist>
+      <Suggestions id={ENTITY_PATHS_LIST} values={payloadPaths} />
       <Field
         path="trigger.key"
         label="Entity key (optional)"
@@ -162,11 +158,7 @@ export function EntitySection({ entity, eventNames, onChange }: EntitySectionPro
           );
         })}
       </ol>
-      <datalist id="entity-event-names">
-        {eventNames.map((name) => (
-          <option key={name} value={name} />
-        ))}
-      </datalist>
+      <Suggestions id="entity-event-names" values={eventNames} />
       <button
         type="button"
         class="button button--secondary"

@@ -44,3 +44,14 @@ interface JsonTextareaProps extends ControlAttributes {
 export function JsonTextarea({ class: extra, onText, ...attributes }: JsonTextareaProps) {
   return <textarea {...attributes} class={extra ? `code ${extra}` : 'code'} spellcheck={false} onInput={(e) => onText(e.currentTarget.value)} />;
 }
+
+/** The values an `<input list={id}>` suggests (typing anything else stays allowed). */
+export function Suggestions({ id, values }: { id: string; values: readonly string[] }) {
+  return (
+    <datalist id={id}>
+      {values.map((value) => (
+        <option key={value} value={value} />
+      ))}
+    </datalist>
+  );
+}

@@ -22,7 +22,7 @@ import { factsFrom, placeholdersFrom } from '../model/placeholders.js';
 import { DELAY_UNITS, emptyAction, emptyRuleForm, formToRule, ruleToForm, type ActionEntry, type GroupForm, type RuleForm } from '../model/rule-form.js';
 import { Link, navigate, ruleHref, runsHref } from '../router.js';
 import { TestPanel } from './TestPanel.js';
-import { ChoiceSelect, JsonTextarea } from '../components/FormControls.js';
+import { ChoiceSelect, JsonTextarea, Suggestions } from '../components/FormControls.js';
 
 interface RuleEditorProps {
   api: ApiClient;
@@ -321,19 +321,9 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
             <div role="tabpanel" id="panel-form" aria-labelledby="tab-form" hidden={view !== 'form'} class="panel">
               {view === 'form' ? (
                 <>
-                  <datalist id={factsListId()}>
-                    {facts.map((f) => (
-                      <option key={f} value={f} />
-                    ))}
-                  </datalist>
+                  <Suggestions id={factsListId()} values={facts} />
                   {facts.map((fact, i) => (
-                    <datalist key={fact} id={pathsListId(i)}>
-                      {placeholders
-                        .filter((p) => p.fact === fact)
-                        .map((p) => (
-                          <option key={p.jsonPath} value={p.jsonPath} />
-                        ))}
-                    </datalist>
+                    <Suggestions key={fact} id={pathsListId(i)} values={placeholders.filter((p) => p.fact === fact).map((p) => p.jsonPath)} />
                   ))}
 
                   <section class="card" aria-labelledby="basics-heading">
