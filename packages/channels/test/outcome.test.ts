@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '@crm-automation/core';
 import { httpFailure, isTransientStatus, parseRetryAfter, smtpFailure, transportFailure, MAX_RETRY_AFTER_MS } from '@crm-automation/channels';
+import { ERROR_STATUS_RETRYABILITY } from './support/error-statuses.js';
 
 describe('parseRetryAfter', () => {
   const now = Date.parse('2030-06-01T12:00:00Z');
@@ -23,23 +24,7 @@ describe('parseRetryAfter', () => {
 });
 
 describe('shared outcome classification', () => {
-  it.each([
-    [200, false],
-    [301, false],
-    [400, false],
-    [401, false],
-    [403, false],
-    [404, false],
-    [409, false],
-    [410, false],
-    [422, false],
-    [408, true],
-    [429, true],
-    [500, true],
-    [502, true],
-    [503, true],
-    [504, true],
-  ])('status %i transient=%s', (status, transient) => {
+  it.each<readonly [number, boolean]>([[200, false], [301, false], [401, false], [403, false], [409, false], ...ERROR_STATUS_RETRYABILITY, [504, true]])('status %i transient=%s', (status, transient) => {
     expect(isTransientStatus(status)).toBe(transient);
   });
 

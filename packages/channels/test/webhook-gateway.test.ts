@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RESERVED_WEBHOOK_HEADERS } from '@crm-automation/core';
 import { createWebhook, type HostResolver } from '@crm-automation/channels';
+import { ERROR_STATUS_RETRYABILITY } from './support/error-statuses.js';
 import { closedPort } from './support/local-http-server.js';
 import { verifyStandardWebhook } from './support/standard-webhooks-verifier.js';
 import { failure, webhookCommand } from './support/webhook-command.js';
@@ -98,17 +99,7 @@ describe('createWebhook delivery', () => {
     expect(receiver.requests).toHaveLength(1);
   });
 
-  it.each([
-    [400, false],
-    [404, false],
-    [410, false],
-    [422, false],
-    [408, true],
-    [429, true],
-    [500, true],
-    [502, true],
-    [503, true],
-  ])('classifies %i as retryable=%s, keeping a truncated response', async (status, retryable) => {
+  it.each(ERROR_STATUS_RETRYABILITY)('classifies %i as retryable=%s, keeping a truncated response', async (status, retryable) => {
     receiver.replyNext({ status, body: { error: 'x'.repeat(2_000) } });
     const error = await failure(gateway().send(webhookCommand({ url: `${base}/h`, payload: {} })));
     expect(error).toMatchObject({ code: 'CRM_ERR_GATEWAY', retryable, status });
