@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { createRecordingChannel, withIdempotency, type ActionCommand, type IdempotencyStore } from '@crm-automation/core';
+import { expectReleaseFreesOnlyItsOwn } from '@crm-automation/testing';
 import { createPostgresIdempotencyStore, type PostgresIdempotencyStore } from '../src/index.js';
 import { dropSchema, postgresUrl, testPool, uniqueSchema } from './postgres-server.js';
 
@@ -87,23 +88,10 @@ describe.skipIf(!url)('postgres idempotency store', () => {
   it('release frees only its own reservation: never a completed key, never another holder’s', async () => {
     const clock = { now: 7_000_000 };
     const [a, b] = stores(2, clock) as [PostgresIdempotencyStore, PostgresIdempotencyStore];
-    const k = key();
-    await a.acquire(k, 30_000);
-    await a.release(k);
-    expect(await b.acquire(k, 30_000)).toEqual({ state: 'acquired' });
-    await a.release(k); // a no longer holds it: b's reservation must survive
-    expect(await a.acquire(k, 30_000)).toEqual({ state: 'in-flight' });
-    await b.complete(k, 'sent', 60_000);
-    await b.release(k);
-    expect(await a.acquire(k, 30_000)).toEqual({ state: 'done', result: 'sent' });
-
-    // A holder that stalls past its lock: another takes the key over, and the stale release is a no-op.
-    const stale = key();
-    await a.acquire(stale, 50);
-    clock.now += 50;
-    expect(await b.acquire(stale, 30_000)).toEqual({ state: 'acquired' });
-    await a.release(stale);
-    expect(await a.acquire(stale, 30_000)).toEqual({ state: 'in-flight' });
+    await expectReleaseFreesOnlyItsOwn(a, b, key(), key(), async (stale) => {
+      clock.now += 50; // a's 50 ms lock lapses by the stores' clock
+      return b.acquire(stale, 30_000);
+    });
   });
 
   it('gives a fresh key, and an expired key, to exactly one of many concurrent senders', async () => {

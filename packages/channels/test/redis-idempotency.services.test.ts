@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisIdempotencyStore, createTwilioSms, withIdempotency } from '@crm-automation/channels';
 import type { ActionCommand } from '@crm-automation/core';
-import { sendUntilDone as sendSettled } from '@crm-automation/testing';
+import { expectReleaseFreesOnlyItsOwn, sendUntilDone as sendSettled } from '@crm-automation/testing';
 import { startFakeTwilio, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, type FakeTwilio } from './support/fake-twilio.js';
 
 const REDIS_URL = process.env['REDIS_URL'];
@@ -61,28 +61,15 @@ describe('createRedisIdempotencyStore against a real Redis', () => {
   it('release frees an in-flight key, but never a completed key or another holder’s reservation', async () => {
     const a = createRedisIdempotencyStore({ client: client(), keyPrefix: prefix });
     const b = createRedisIdempotencyStore({ client: client(), keyPrefix: prefix });
-    const key = `k-${randomUUID()}`;
-
-    await a.acquire(key, 30_000);
-    await a.release(key);
-    expect(await b.acquire(key, 30_000)).toEqual({ state: 'acquired' });
-    await a.release(key); // a no longer holds it: b's reservation must survive
-    expect(await a.acquire(key, 30_000)).toEqual({ state: 'in-flight' });
-    await b.complete(key, 'sent', 60_000);
-    await b.release(key);
-    expect(await a.acquire(key, 30_000)).toEqual({ state: 'done', result: 'sent' });
-
-    // A reservation whose holder died expires; after that, the stale holder's release is a no-op.
-    const stale = `k-${randomUUID()}`;
-    await a.acquire(stale, 50);
-    let taken = await b.acquire(stale, 30_000);
-    for (let i = 0; i < 100 && taken.state !== 'acquired'; i++) {
-      await sleep(20);
-      taken = await b.acquire(stale, 30_000);
-    }
-    expect(taken).toEqual({ state: 'acquired' });
-    await a.release(stale);
-    expect(await a.acquire(stale, 30_000)).toEqual({ state: 'in-flight' });
+    // A reservation whose holder died expires on the server; b polls until it may take the key over.
+    await expectReleaseFreesOnlyItsOwn(a, b, `k-${randomUUID()}`, `k-${randomUUID()}`, async (stale) => {
+      let taken = await b.acquire(stale, 30_000);
+      for (let i = 0; i < 100 && taken.state !== 'acquired'; i++) {
+        await sleep(20);
+        taken = await b.acquire(stale, 30_000);
+      }
+      return taken;
+    });
   });
 
   it('does not close a client it was handed; closes the one it opened from a url', async () => {

@@ -14,3 +14,4 @@ export * from './bus-subjects.js';
 export * from './send-until-done.js';
 export * from './tcp-proxy.js';
 export * from './engine-workers.js';
+export * from './idempotency-checks.js';
