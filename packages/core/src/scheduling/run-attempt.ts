@@ -91,35 +91,39 @@ export const INFRASTRUCTURE_FAILURE = 'internal-error';
 export const LEASE_DEFERRED = 'lease-deferred';
 
 /**
+ * The result of an attempt that ends now with `status`. A function of the module rather than a
+ * closure of each attempt: a closure made per attempt is an allocation (and, under a bundler that
+ * keeps function names, a defineProperty) on every trigger.
+ */
+function finish(trigger: ClaimedTrigger, ctx: AttemptContext, status: AttemptResult['status'], entry: Omit<HistoryEntry, 'at' | 'attempt' | 'outcome'>, extra: Partial<AttemptResult> = {}): AttemptResult {
+  const at = ctx.clock.now();
+  return { status, sentActions: [], now: at, ...extra, history: { at, attempt: trigger.attempt, by: ctx.instanceId, outcome: status, ...entry } };
+}
+
+/**
  * One attempt at a claimed trigger: re-read the rule as it is now, evaluate its conditions against the
  * triggering event, dispatch what is not yet sent, and decide the next status. Never throws for
  * problems of the trigger itself; those become its outcome.
  */
 export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, span?: Span): Promise<AttemptResult> {
-  const now = () => ctx.clock.now();
-  const base = { attempt: trigger.attempt, by: ctx.instanceId };
-  const finish = (status: AttemptResult['status'], entry: Omit<HistoryEntry, 'at' | 'attempt' | 'outcome'>, extra: Partial<AttemptResult> = {}): AttemptResult => {
-    const at = now();
-    return { status, sentActions: [], now: at, ...extra, history: { at, ...base, outcome: status, ...entry } };
-  };
   const budget = attemptsInBudget(trigger);
 
   if (trigger.cancelRequested) {
     // Asked to stop while another attempt held it (a store that kept it retrying): nothing more is sent.
-    return finish('cancelled', { reason: CANCELLED_BY_EVENT, event: trigger.cancelRequested.event });
+    return finish(trigger, ctx, 'cancelled', { reason: CANCELLED_BY_EVENT, event: trigger.cancelRequested.event });
   }
 
   if (budget > ctx.maxAttempts) {
     // Reclaimed after its lease expired with no attempts left: a worker died on it every time. It may
     // have died after its sends: where the ledger says the provider took every action, it is done.
     const settled = await sentPerLedger(trigger, ctx);
-    if (settled) return finish('completed', { reason: 'sent-before-lease-expired', ruleVersion: settled.ruleVersion, actions: settled.actions }, { sentActions: settled.actions.map((a) => a.index) });
-    return finish('failed', { reason: 'max-attempts', error: { code: 'CRM_ERR_MAX_ATTEMPTS', message: `gave up after ${ctx.maxAttempts} attempts; the lease expired on the last one`, retryable: false } });
+    if (settled) return finish(trigger, ctx, 'completed', { reason: 'sent-before-lease-expired', ruleVersion: settled.ruleVersion, actions: settled.actions }, { sentActions: settled.actions.map((a) => a.index) });
+    return finish(trigger, ctx, 'failed', { reason: 'max-attempts', error: { code: 'CRM_ERR_MAX_ATTEMPTS', message: `gave up after ${ctx.maxAttempts} attempts; the lease expired on the last one`, retryable: false } });
   }
 
   const rule = await ctx.ruleSource.getRule(trigger.accountId, trigger.ruleId);
-  if (!rule) return finish('skipped', { reason: 'rule-deleted' });
-  if (!rule.enabled) return finish('skipped', { reason: 'rule-disabled', ruleVersion: rule.version });
+  if (!rule) return finish(trigger, ctx, 'skipped', { reason: 'rule-deleted' });
+  if (!rule.enabled) return finish(trigger, ctx, 'skipped', { reason: 'rule-disabled', ruleVersion: rule.version });
 
   const eventPayload = trigger.triggeringEvent.payload;
   let payload = eventPayload;
@@ -131,7 +135,7 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
     if (unloadable.length > 0) {
       // Saved through another engine (rules are refused here without a loader): a configuration error.
       const error = new AutomationError('CRM_ERR_EVALUATION', `rule ${rule.id} evaluates ${unloadable.map((f) => `"${f}"`).join(', ')} on current state, but this engine has no loader for ${unloadable.length > 1 ? 'them' : 'it'} (facts option)`);
-      return finish('failed', { reason: 'evaluation-error', ruleVersion: rule.version, error: describeError(error) as ErrorSummary });
+      return finish(trigger, ctx, 'failed', { reason: 'evaluation-error', ruleVersion: rule.version, error: describeError(error) as ErrorSummary });
     }
     const toLoad = factsToLoad(rule, eventPayload, hasLoader);
     if (toLoad.length > 0) {
@@ -141,7 +145,7 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
       const current = await loadCurrentFacts(visible, toLoad, loaders, ctx.factTimeoutMs ?? 5_000, ctx.clock);
       if (!current.ok) {
         ctx.logger.info({ triggerId: trigger.id, accountId: trigger.accountId, ruleId: trigger.ruleId, fact: current.missing, entityKey: trigger.entityKey }, 'fact loader found no entity; trigger skipped');
-        return finish('skipped', { reason: ENTITY_MISSING, ruleVersion: rule.version });
+        return finish(trigger, ctx, 'skipped', { reason: ENTITY_MISSING, ruleVersion: rule.version });
       }
       payload = { ...eventPayload, ...current.values };
       loadedFacts = new Set(toLoad);
@@ -154,21 +158,21 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
     compiled = ctx.rules.get(rule);
     evaluation = withEventValues(await compiled.evaluate(payload), loadedFacts, eventPayload);
   } catch (error) {
-    return finish('failed', { reason: 'evaluation-error', ruleVersion: rule.version, error: describeError(error, 'CRM_ERR_EVALUATION') as ErrorSummary });
+    return finish(trigger, ctx, 'failed', { reason: 'evaluation-error', ruleVersion: rule.version, error: describeError(error, 'CRM_ERR_EVALUATION') as ErrorSummary });
   }
   ctx.onEvaluated?.(trigger, evaluation);
   if (!evaluation.matched) {
-    return finish('skipped', { reason: 'conditions-not-met', ruleVersion: rule.version, conditions: evaluation.conditions });
+    return finish(trigger, ctx, 'skipped', { reason: 'conditions-not-met', ruleVersion: rule.version, conditions: evaluation.conditions });
   }
 
   const missingRecipients = recipientsMissing(trigger, compiled, payload);
   if (missingRecipients) {
-    return finish('skipped', { reason: RECIPIENT_MISSING, ruleVersion: rule.version, conditions: evaluation.conditions, actions: missingRecipients });
+    return finish(trigger, ctx, 'skipped', { reason: RECIPIENT_MISSING, ruleVersion: rule.version, conditions: evaluation.conditions, actions: missingRecipients });
   }
 
   const cancellable = (rule.cancelOn?.length ?? 0) > 0;
   const leaseDeadline = trigger.leaseExpiresAt.getTime();
-  const dispatched = await dispatchActions(trigger, compiled, ctx, () => now().getTime() + ctx.sendTimeoutMs < leaseDeadline, span, {
+  const dispatched = await dispatchActions(trigger, compiled, ctx, () => ctx.clock.now().getTime() + ctx.sendTimeoutMs < leaseDeadline, span, {
     payload,
     ...(cancellable ? { cancelledBy: () => cancelRequestedOf(trigger, ctx) } : {}),
   });
@@ -176,40 +180,40 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
   const firstError = dispatched.outcomes.find((o) => o.error)?.error;
 
   if (dispatched.cancelledBy) {
-    return finish('cancelled', { ...entry, reason: CANCELLED_BY_EVENT, event: dispatched.cancelledBy }, { sentActions: dispatched.sent });
+    return finish(trigger, ctx, 'cancelled', { ...entry, reason: CANCELLED_BY_EVENT, event: dispatched.cancelledBy }, { sentActions: dispatched.sent });
   }
   if (dispatched.transient && cancellable) {
     // A retry of a run that a cancelling event stopped in the meantime would only be cancelled later.
     const cancelledBy = await cancelRequestedOf(trigger, ctx);
-    if (cancelledBy) return finish('cancelled', { ...entry, reason: CANCELLED_BY_EVENT, event: cancelledBy }, { sentActions: dispatched.sent });
+    if (cancelledBy) return finish(trigger, ctx, 'cancelled', { ...entry, reason: CANCELLED_BY_EVENT, event: cancelledBy }, { sentActions: dispatched.sent });
   }
 
   if (dispatched.transient && dispatched.onlyWaiting) {
     // Another worker holds the idempotency key of a send right now: wait for it, outside the budget.
-    const nextAttemptAt = new Date(now().getTime() + backoffDelay(consecutiveReasons(trigger, IN_FLIGHT_WAIT) + 1, ctx.backoff, dispatched.retryAfterMs));
-    return finish('retrying', { ...entry, reason: IN_FLIGHT_WAIT, error: firstError, nextAttemptAt }, { sentActions: dispatched.sent, evaluateAt: nextAttemptAt });
+    const nextAttemptAt = new Date(ctx.clock.now().getTime() + backoffDelay(consecutiveReasons(trigger, IN_FLIGHT_WAIT) + 1, ctx.backoff, dispatched.retryAfterMs));
+    return finish(trigger, ctx, 'retrying', { ...entry, reason: IN_FLIGHT_WAIT, error: firstError, nextAttemptAt }, { sentActions: dispatched.sent, evaluateAt: nextAttemptAt });
   }
   if (dispatched.transient && dispatched.onlyDeferred) {
     // Nothing failed: the lease ran short before every action could start. Hand the rest back now,
     // outside the attempt budget.
-    return finish('retrying', { ...entry, reason: LEASE_DEFERRED, nextAttemptAt: now() }, { sentActions: dispatched.sent, evaluateAt: now() });
+    return finish(trigger, ctx, 'retrying', { ...entry, reason: LEASE_DEFERRED, nextAttemptAt: ctx.clock.now() }, { sentActions: dispatched.sent, evaluateAt: ctx.clock.now() });
   }
   if (dispatched.transient) {
     if (budget >= ctx.maxAttempts) {
-      return finish('failed', { ...entry, reason: 'max-attempts', error: firstError }, { sentActions: dispatched.sent });
+      return finish(trigger, ctx, 'failed', { ...entry, reason: 'max-attempts', error: firstError }, { sentActions: dispatched.sent });
     }
-    const nextAttemptAt = new Date(now().getTime() + backoffDelay(budget, ctx.backoff, dispatched.retryAfterMs));
-    return finish('retrying', { ...entry, reason: 'transient-error', error: firstError, nextAttemptAt }, { sentActions: dispatched.sent, evaluateAt: nextAttemptAt });
+    const nextAttemptAt = new Date(ctx.clock.now().getTime() + backoffDelay(budget, ctx.backoff, dispatched.retryAfterMs));
+    return finish(trigger, ctx, 'retrying', { ...entry, reason: 'transient-error', error: firstError, nextAttemptAt }, { sentActions: dispatched.sent, evaluateAt: nextAttemptAt });
   }
   if (dispatched.permanent) {
-    return finish('failed', { ...entry, reason: 'action-failed', error: firstError }, { sentActions: dispatched.sent });
+    return finish(trigger, ctx, 'failed', { ...entry, reason: 'action-failed', error: firstError }, { sentActions: dispatched.sent });
   }
   if (dispatched.held.length > 0) {
     // Everything that could be sent was; what may have reached the provider waits for a receipt or
     // an operator (`engine.deliveries.resolve`), and is counted and alerted on as `unknown`.
-    return finish('completed', { ...entry, reason: DELIVERY_UNKNOWN }, { sentActions: dispatched.sent });
+    return finish(trigger, ctx, 'completed', { ...entry, reason: DELIVERY_UNKNOWN }, { sentActions: dispatched.sent });
   }
-  return finish('completed', entry, { sentActions: dispatched.sent });
+  return finish(trigger, ctx, 'completed', entry, { sentActions: dispatched.sent });
 }
 
 /**
