@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectErrorBody, malformedRequests } from '@crm-automation/testing';
+import { expectErrorBody, malformedRequests, sendRawRequest } from '@crm-automation/testing';
 import { startApp, type AppProcess } from './support/app-process.js';
 
 const KEY = 'crm_dev_single_process_app_test';
@@ -93,24 +92,11 @@ describe('npm run app (in memory, console gateways)', () => {
     }
   });
 
-  // Over real HTTP, with the path sent exactly as written (no client normalisation).
-  const raw = (method: string, path: string, headers: Record<string, string> = {}, payload?: string) =>
-    new Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-      const url = new URL(base);
-      const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers: payload === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(payload)) } }, (res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body }));
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
-
   // The Rules API's body limit (256 KiB) and the app's other routes (/readyz, /metrics).
   it.each(
     malformedRequests({ bodyRoute: '/rules', headers: { authorization: `Bearer ${KEY}` }, bodyLimit: 256 * 1024, knownPaths: ['/rules', '/triggers', '/readyz', '/metrics'], idRoute: '/rules' }).map((r) => [r.name, r] as const),
   )('answers %s with { error: { code, message } }', async (_name, request) => {
-    expectErrorBody(await raw(request.method, request.url, request.headers, request.payload), request);
+    expectErrorBody(await sendRawRequest(base, request.method, request.url, request.headers, request.payload), request);
   });
 
   it('stops gracefully on SIGTERM', async () => {

@@ -14,10 +14,9 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { request as httpRequest } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectErrorBody, malformedRequests } from '@crm-automation/testing';
+import { expectErrorBody, malformedRequests, sendRawRequest } from '@crm-automation/testing';
 import { highValueJobRule, technicianSmsRule } from '../src/design-doc-rules.js';
 import { exampleStack, randomSecrets, runSimulator, type ExampleStack, type StackSecrets } from '../src/launcher/example-stack.js';
 import { received, rulesApi, setStandInBehaviour, triggersOf, triggersOfEntity, type DeliveryView, type TriggerView } from './support/example-clients.js';
@@ -640,24 +639,13 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
   });
 
   scenario('every service answers malformed requests with { error: { code, message } }, over real HTTP', async () => {
-    const raw = (base: string, method: string, path: string, headers: Record<string, string> = {}, payload?: string) =>
-      new Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-        const url = new URL(base);
-        const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers: payload === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(payload)) } }, (res) => {
-          let body = '';
-          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-          res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body }));
-        });
-        req.on('error', reject);
-        req.end(payload);
-      });
     const services = [
       { base: stack.urls.rules, requests: malformedRequests({ bodyRoute: '/rules', headers: { authorization: `Bearer ${secrets.devApiKey}` }, bodyLimit: 256 * 1024, knownPaths: ['/rules', '/internal/v1/rules'], idRoute: '/rules' }) },
       { base: stack.urls.notification, requests: malformedRequests({ bodyRoute: '/api/v1/sms', headers: { authorization: `Bearer ${secrets.notificationToken}` }, bodyLimit: 256 * 1024, knownPaths: ['/api/v1', '/readyz'] }) },
       { base: stack.urls.trigger, requests: malformedRequests({ bodyRoute: '/internal/v1/triggers/list', headers: { authorization: `Bearer ${secrets.triggerServiceToken}` }, bodyLimit: 1024 * 1024, knownPaths: ['/healthz', '/metrics', '/internal/v1/triggers'] }) },
     ];
     for (const { base, requests } of services) {
-      for (const request of requests) expectErrorBody(await raw(base, request.method, request.url, request.headers, request.payload), request);
+      for (const request of requests) expectErrorBody(await sendRawRequest(base, request.method, request.url, request.headers, request.payload), request);
       // A request line Node's parser refuses.
       const answer = await new Promise<string>((resolve, reject) => {
         const url = new URL(base);

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { expect } from 'vitest';
 
 /*
@@ -72,7 +73,7 @@ export function malformedRequests(options: { bodyRoute?: string; headers?: Recor
 }
 
 /** The answer is `{ error: { code, message } }` (plus `issues`), JSON, without a stack or Fastify's fields. */
-export function expectErrorBody(response: { statusCode: number; headers: Record<string, unknown>; body: string }, expected: { status: number; code: string }): void {
+export function expectErrorBody(response: RawResponse, expected: { status: number; code: string }): void {
   expect(response.statusCode, response.body).toBe(expected.status);
   expect(String(response.headers['content-type'])).toMatch(/^application\/json/);
   const body = JSON.parse(response.body) as Record<string, unknown>;
@@ -82,4 +83,28 @@ export function expectErrorBody(response: { statusCode: number; headers: Record<
   expect(typeof error['message']).toBe('string');
   expect(Object.keys(error).filter((k) => !['code', 'message', 'issues'].includes(k))).toEqual([]);
   expect(response.body).not.toMatch(/FST_ERR|statusCode|\n\s+at /);
+}
+
+/** A server's answer as {@link expectErrorBody} reads it. */
+export interface RawResponse {
+  statusCode: number;
+  headers: Record<string, unknown>;
+  body: string;
+}
+
+/**
+ * Sends one request to `base` over real HTTP with `path` exactly as written (no client normalisation
+ * of percent-escapes or dot segments), so a malformed request reaches the server as it is.
+ */
+export function sendRawRequest(base: string, method: string, path: string, headers: Record<string, string> = {}, payload?: string): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(base);
+    const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers: payload === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(payload)) } }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
