@@ -1,5 +1,8 @@
 import type { RuleInput } from '@crm-automation/core';
 
+// Each example is self-contained (copied out of the repository as a starting point), so it keeps its own
+// copy of the design doc's data instead of importing the other example's or @crm-automation/testing's.
+
 /** The design doc's two example rules, as a user saves them. */
 export const technicianSmsRule = {
   name: 'Notify Technician 5 Mins After Job Completion',

@@ -1,5 +1,8 @@
 import type { EventType } from '@crm-automation/http';
 
+// Each example is self-contained (copied out of the repository as a starting point), so it keeps its own
+// copy of the design doc's data instead of importing the other example's or @crm-automation/testing's.
+
 /** The CRM's event types, with sample payloads the Management UI offers when building a rule. */
 export const DESIGN_DOC_EVENT_TYPES: readonly EventType[] = [
   {
