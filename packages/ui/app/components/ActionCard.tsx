@@ -1,6 +1,7 @@
 import { childPath, fieldId } from '../model/issue-path.js';
 import { isBuiltInAction, type ActionEntry, type ActionForm, type RecipientMode } from '../model/rule-form.js';
 import { Field, FieldError } from './Field.js';
+import { JsonTextarea } from './FormControls.js';
 import { FactInput, JsonPathInput } from './FactInputs.js';
 import { KeyValueRows } from './KeyValueRows.js';
 import { PlaceholderPicker } from './PlaceholderPicker.js';
@@ -44,7 +45,7 @@ export function ActionCard({ action, index, count, onChange, onRemove, onMove }:
       <FieldError path={childPath(path, 'type')} />
       {action.kind === 'raw' ? (
         <Field path={`${path}$raw`} label="Action (JSON)" hint="This action is not in a shape the form can show; edit its JSON.">
-          {(control) => <textarea {...control} class="code" rows={6} spellcheck={false} value={action.text} onInput={(e) => onChange({ ...action, text: e.currentTarget.value })} />}
+          {(control) => <JsonTextarea {...control} rows={6} value={action.text} onText={(text) => onChange({ ...action, text })} />}
         </Field>
       ) : (
         <ActionFields action={action} path={path} onChange={onChange} />
@@ -61,7 +62,7 @@ function ActionFields({ action, path, onChange }: { action: ActionForm; path: st
   if (!isBuiltInAction(action.type)) {
     return (
       <Field path={params} label="Parameters (JSON)" hint={`Parameters of the custom "${action.type}" action.`}>
-        {(control) => <textarea {...control} class="code" rows={6} spellcheck={false} value={action.paramsText} onInput={(e) => set({ paramsText: e.currentTarget.value })} />}
+        {(control) => <JsonTextarea {...control} rows={6} value={action.paramsText} onText={(paramsText) => set({ paramsText })} />}
       </Field>
     );
   }

@@ -203,7 +203,7 @@ function ValueInput({ condition, path, set }: { condition: ConditionForm; path: 
     case 'json':
       return (
         <Field path={path} label="Value (JSON)" class="condition__value condition__value--wide">
-          {(control) => <textarea {...control} class="code" rows={3} spellcheck={false} value={condition.valueText} onInput={(e) => set({ valueText: e.currentTarget.value })} />}
+          {(control) => <JsonTextarea {...control} rows={3} value={condition.valueText} onText={(valueText) => set({ valueText })} />}
         </Field>
       );
     case 'number':

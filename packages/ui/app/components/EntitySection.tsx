@@ -14,7 +14,7 @@ import { childPath, fieldId } from '../model/issue-path.js';
 import { useEditor } from './editor-context.js';
 import { factsListId } from './FactInputs.js';
 import { Field, FieldError } from './Field.js';
-import { ChoiceSelect, Suggestions } from './FormControls.js';
+import { ChoiceSelect, CodeInput, JsonTextarea, Suggestions } from './FormControls.js';
 
 /** What the concurrency choice says to a person; `''` is a rule that leaves it out (the default). */
 export const CONCURRENCY_LABELS: Record<'' | ConcurrencyMode, string> = {
@@ -67,16 +67,7 @@ export function EntitySection({ entity, eventNames, onChange }: EntitySectionPro
         hint={keyMissing ? 'Cancel events and replacing or keeping a waiting run need an entity key.' : 'A JSONPath to one value of the event, like $.job.id. Each run remembers it; runs are listed by it.'}
       >
         {(control) => (
-          <input
-            {...control}
-            type="text"
-            autocomplete="off"
-            spellcheck={false}
-            list={ENTITY_PATHS_LIST}
-            placeholder="$.job.id"
-            value={entity.entityKey}
-            onInput={(e) => set({ entityKey: e.currentTarget.value })}
-          />
+          <CodeInput {...control} list={ENTITY_PATHS_LIST} placeholder="$.job.id" value={entity.entityKey} onText={(entityKey) => set({ entityKey })} />
         )}
       </Field>
 
@@ -128,20 +119,11 @@ export function EntitySection({ entity, eventNames, onChange }: EntitySectionPro
                 )}
               </Field>
               <Field path={childPath(path, 'conditions')} label="Only if (conditions JSON, optional)" hint='Over the cancelling event, like { "all": [{ "fact": "appointment", "path": "$.status", "operator": "equal", "value": "Cancelled" }] }.'>
-                {(control) => <textarea {...control} class="code" rows={3} spellcheck={false} value={entry.conditionsText} onInput={(e) => setCancel(i, { conditionsText: e.currentTarget.value })} />}
+                {(control) => <JsonTextarea {...control} rows={3} value={entry.conditionsText} onText={(conditionsText) => setCancel(i, { conditionsText })} />}
               </Field>
               <Field path={childPath(path, 'key')} label="Entity key in this event (optional)" hint="Leave empty when the event carries it where the rule's own entity key says.">
                 {(control) => (
-                  <input
-                    {...control}
-                    type="text"
-                    autocomplete="off"
-                    spellcheck={false}
-                    list={ENTITY_PATHS_LIST}
-                    placeholder={entity.entityKey || '$.job.id'}
-                    value={entry.entityPath}
-                    onInput={(e) => setCancel(i, { entityPath: e.currentTarget.value })}
-                  />
+                  <CodeInput {...control} list={ENTITY_PATHS_LIST} placeholder={entity.entityKey || '$.job.id'} value={entry.entityPath} onText={(entityPath) => setCancel(i, { entityPath })} />
                 )}
               </Field>
               <button

@@ -55,3 +55,16 @@ export function Suggestions({ id, values }: { id: string; values: readonly strin
     </datalist>
   );
 }
+
+interface CodeInputProps extends ControlAttributes {
+  value: string;
+  /** The id of a {@link Suggestions} list to offer. */
+  list?: string | undefined;
+  placeholder?: string | undefined;
+  onText: (text: string) => void;
+}
+
+/** A one-line input for a path, key or name the user types exactly (no autocomplete, no spell checking). */
+export function CodeInput({ onText, ...attributes }: CodeInputProps) {
+  return <input {...attributes} type="text" autocomplete="off" spellcheck={false} onInput={(e) => onText(e.currentTarget.value)} />;
+}
