@@ -3,37 +3,31 @@ import type pg from 'pg';
 import { engineWorker, expectClockSkewTakeover, type EngineWorker, type EngineWorkerOptions } from '@crm-automation/testing';
 import { createPostgresStore, type PostgresStore } from '../src/index.js';
 import { ACCOUNT, dueTrigger, technicianRule, waitFor } from './fixtures.js';
-import { dropSchema, postgresUrl, testPool, uniqueSchema } from './postgres-server.js';
+import { postgresUrl, testPool, testResources } from './postgres-server.js';
 
 const url = postgresUrl();
 /** 5,000 by default (the figure); CRM_POSTGRES_ENGINES_TEST_TRIGGERS changes it. */
 const TOTAL = Number(process.env['CRM_POSTGRES_ENGINES_TEST_TRIGGERS'] ?? 5_000);
 let admin: pg.Pool;
-const schemas: string[] = [];
-const cleanups: (() => Promise<void>)[] = [];
+const resources = testResources();
 
 type Worker = EngineWorker<PostgresStore>;
 
 /** One engine with a pool, store and recording gateways of its own (as a separate process would have) on a shared schema. */
 function worker(schema: string, name: string, extra: EngineWorkerOptions = {}, smsRespond?: () => unknown): Worker {
   const store = createPostgresStore({ connectionString: url as string, schema });
-  cleanups.push(() => store.close());
+  resources.onRelease(() => store.close());
   return engineWorker(store, name, extra, smsRespond);
 }
 
-const fresh = () => {
-  const schema = uniqueSchema('crm_engines');
-  schemas.push(schema);
-  return schema;
-};
+const fresh = () => resources.schema('crm_engines');
 
 describe.skipIf(!url)('postgres store under several engines', () => {
   beforeAll(() => {
     admin = testPool(url as string, 2);
   });
   afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-    for (const schema of schemas) await dropSchema(admin, schema).catch(() => undefined);
+    await resources.release(admin);
     await admin?.end();
   });
 

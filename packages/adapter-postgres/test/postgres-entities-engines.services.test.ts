@@ -3,15 +3,14 @@ import type pg from 'pg';
 import { createAutomationEngine, createManualClock, createRecordingChannel, type AutomationEngine, type ManualClock, type RecordingChannel } from '@crm-automation/core';
 import { createPostgresStore, type PostgresStore } from '../src/index.js';
 import { ACCOUNT, EVENT, technicianRule } from './fixtures.js';
-import { dropSchema, postgresUrl, testPool, uniqueSchema } from './postgres-server.js';
+import { postgresUrl, testPool, testResources } from './postgres-server.js';
 
 // Issue 16 end to end on PostgreSQL: engines of their own (a pool and store each, as separate
 // processes) ingest events for one job; the store's pending slot and cancelTriggers decide what is sent.
 
 const url = postgresUrl();
 let admin: pg.Pool;
-const schemas: string[] = [];
-const cleanups: (() => Promise<void>)[] = [];
+const resources = testResources();
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const MINUTE = 60_000;
 
@@ -26,7 +25,7 @@ function engineOn(schema: string, name: string, clock: ManualClock): Engine {
   const sms = createRecordingChannel({ name: `${name}-sms` });
   const email = createRecordingChannel({ name: `${name}-email` });
   const engine = createAutomationEngine({ store, channels: { sms, email }, instanceId: name, clock });
-  cleanups.push(() => store.close());
+  resources.onRelease(() => store.close());
   return { engine, store, sms };
 }
 
@@ -43,14 +42,12 @@ describe.skipIf(!url)('postgres store: keyed rules under several engines (issue 
     admin = testPool(url as string, 2);
   });
   afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-    for (const schema of schemas) await dropSchema(admin, schema).catch(() => undefined);
+    await resources.release(admin);
     await admin?.end();
   });
 
   it('three quick status changes to Done, ingested on 4 engines at once, send one SMS (supersede); a re-opened job sends none (cancelOn)', async () => {
-    const schema = uniqueSchema('crm_entity_engines');
-    schemas.push(schema);
+    const schema = resources.schema('crm_entity_engines');
     const clock = createManualClock(T0 + 10 * MINUTE);
     const engines = Array.from({ length: 4 }, (_, i) => engineOn(schema, `engine-${i}`, clock));
     const [first] = engines as [Engine];

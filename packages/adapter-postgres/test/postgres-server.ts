@@ -23,3 +23,28 @@ export async function dropSchema(pool: pg.Pool, schema: string): Promise<void> {
 
 /** A pool the test owns (stores handed it never end it). */
 export const testPool = (url: string, max = 10) => new pg.Pool({ connectionString: url, max });
+
+/**
+ * What a services-test file opens on the server: schemas of its own and things to close. `release`
+ * (the file's afterAll) closes the latter last-first, then drops the schemas with `pool`; a failure of
+ * one does not keep the others open.
+ */
+export function testResources() {
+  const schemas: string[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  return {
+    /** A new schema name, dropped by `release`. */
+    schema(prefix: string): string {
+      const schema = uniqueSchema(prefix);
+      schemas.push(schema);
+      return schema;
+    },
+    onRelease(close: () => Promise<void>): void {
+      closers.push(close);
+    },
+    async release(pool: pg.Pool | undefined): Promise<void> {
+      for (const close of closers.reverse()) await close().catch(() => undefined);
+      if (pool) for (const schema of schemas) await dropSchema(pool, schema).catch(() => undefined);
+    },
+  };
+}
