@@ -1,27 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { engineWorker, expectClockSkewTakeover, type EngineWorker, type EngineWorkerOptions } from '@crm-automation/testing';
 import { createMongoStore, type MongoStore } from '../src/index.js';
 import { ACCOUNT, dueTrigger, technicianRule, waitFor } from './fixtures.js';
-import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
+import { uniqueDbName } from './mongo-server.js';
+import { mongoTestFile } from './mongo-test-file.js';
 
-let uri: string;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  uri = (await resolveMongoServer()).uri;
-});
-
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-});
+const mongo = mongoTestFile();
 
 type Worker = EngineWorker<MongoStore>;
 
 /** One engine with its own client, store instance and recording gateways, on a shared database. */
 function worker(dbName: string, name: string, extra: EngineWorkerOptions = {}, smsRespond?: () => unknown): Worker {
-  const store = createMongoStore({ uri, dbName });
-  cleanups.push(() => store.close());
+  const store = createMongoStore({ uri: mongo.uri(), dbName });
+  mongo.onRelease(() => store.close());
   return engineWorker(store, name, extra, smsRespond);
 }
 
@@ -32,7 +24,7 @@ describe('mongo store under several engines', () => {
     // batch: this test is about exclusivity under contention; lease expiry is tested on its own.
     const workers = Array.from({ length: 4 }, (_, i) => worker(dbName, `engine-${i}`, { pollIntervalMs: 200, leaseMs: 60_000, sendTimeoutMs: 10_000 }));
     const [first] = workers as [Worker];
-    cleanups.push(async () => void (await first.store.db.dropDatabase()));
+    mongo.onRelease(async () => void (await first.store.db.dropDatabase()));
     await first.store.ensureIndexes();
     const rule = await first.engine.rules.create(ACCOUNT, technicianRule());
     const now = new Date();
@@ -89,7 +81,7 @@ describe('mongo store under several engines', () => {
     let dropped = false;
     await expectClockSkewTakeover(async (name, extra, smsRespond) => {
       const w = worker(dbName, name, extra, smsRespond);
-      if (!dropped) cleanups.push(async () => void (await w.store.db.dropDatabase()));
+      if (!dropped) mongo.onRelease(async () => void (await w.store.db.dropDatabase()));
       dropped = true;
       return w;
     });

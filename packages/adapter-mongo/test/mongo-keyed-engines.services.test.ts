@@ -1,23 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createAutomationEngine, createManualClock, createRecordingChannel, type AutomationEngine, type ManualClock, type RecordingChannel, type RuleInput } from '@crm-automation/core';
 import { createMongoStore, type MongoStore } from '../src/index.js';
 import { ACCOUNT, EVENT, technicianRule } from './fixtures.js';
-import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
+import { uniqueDbName } from './mongo-server.js';
+import { mongoTestFile } from './mongo-test-file.js';
 
 // Issue 16's acceptance on this store through the engine: concurrent ingests of one entity's events on
 // 4 engines (each with its own MongoClient) leave one pending run, which sends once; a later cancelling
 // event on another engine stops it.
 
-let uri: string;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  uri = (await resolveMongoServer()).uri;
-});
-
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-});
+const mongo = mongoTestFile();
 
 const T0 = new Date('2030-01-01T08:00:00.000Z');
 
@@ -31,12 +23,12 @@ interface Worker {
 function workers(count: number): Worker[] {
   const dbName = uniqueDbName('crm_keyed_engines');
   return Array.from({ length: count }, (_, i) => {
-    const store = createMongoStore({ uri, dbName });
+    const store = createMongoStore({ uri: mongo.uri(), dbName });
     const clock = createManualClock(T0);
     const sms = createRecordingChannel({ name: `sms-${i}` });
     const email = createRecordingChannel({ name: `email-${i}` });
     const engine = createAutomationEngine({ store, clock, channels: { sms, email }, instanceId: `engine-${i}` });
-    cleanups.push(async () => {
+    mongo.onRelease(async () => {
       if (i === 0) await store.db.dropDatabase();
       await store.close();
     });
