@@ -27,7 +27,12 @@ const RECEIPT_PROOF: ReadonlySet<DeliveryState> = new Set(['refused', 'abandoned
 /** An in-memory delivery ledger, for tests, demos and single-process apps. */
 export function createMemoryDeliveryLedger(): DeliveryLedger & { readonly size: number } {
   const deliveries = new Map<string, Delivery>();
-  const byTrigger = new Map<string, string[]>();
+  /**
+   * Account → trigger id → delivery ids. Two levels rather than one joined key: the ids the engine
+   * passes are strings whose hash V8 has computed already, where a joined key is a new string to
+   * flatten and hash on every intent.
+   */
+  const byTrigger = new Map<string, Map<string, string[]>>();
   const byAccount = new Map<string, string[]>();
   const byProviderId = new Map<string, string>();
   const providerKey = (provider: string, providerId: string) => `${provider}\u0000${providerId}`;
@@ -58,8 +63,11 @@ export function createMemoryDeliveryLedger(): DeliveryLedger & { readonly size: 
         d.createdAt = at;
         d.updatedAt = at;
         deliveries.set(d.id, d);
-        const tkey = `${d.accountId}\u0000${d.triggerId}`;
-        (byTrigger.get(tkey) ?? byTrigger.set(tkey, []).get(tkey))?.push(d.id);
+        let ofAccount = byTrigger.get(d.accountId);
+        if (!ofAccount) byTrigger.set(d.accountId, (ofAccount = new Map()));
+        let ofTrigger = ofAccount.get(d.triggerId);
+        if (!ofTrigger) ofAccount.set(d.triggerId, (ofTrigger = []));
+        ofTrigger.push(d.id);
         (byAccount.get(d.accountId) ?? byAccount.set(d.accountId, []).get(d.accountId))?.push(d.id);
         // Handed out as stored (the engine reads the id); queries hand out copies.
         return d;
@@ -127,7 +135,7 @@ export function createMemoryDeliveryLedger(): DeliveryLedger & { readonly size: 
     },
 
     async deliveriesOfTrigger(accountId, triggerId) {
-      return (byTrigger.get(`${accountId}\u0000${triggerId}`) ?? []).map((id) => copy(deliveries.get(id) as Delivery));
+      return (byTrigger.get(accountId)?.get(triggerId) ?? []).map((id) => copy(deliveries.get(id) as Delivery));
     },
 
     async staleIntents(olderThan, limit) {
