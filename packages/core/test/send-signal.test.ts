@@ -48,7 +48,7 @@ describe('the abort signal a gateway is given', () => {
       channels: {
         sms: {
           send: async (_command, given) => {
-            seen.push(given.signal, given.signal);
+            if (given) seen.push(given.signal, given.signal);
             return { id: 'm1' };
           },
         },
