@@ -10,6 +10,7 @@ import type { Trigger } from '../scheduling/trigger.js';
 import { hasTraceContext, type TraceCarrier } from '../ports/tracer.js';
 import { delayToMs } from '../rules/rule.js';
 import { entityKeyOf } from './entity-key.js';
+import { computeDueTime, type ScheduleSkipReason } from '../scheduling/schedule.js';
 
 export interface IntakeContext {
   store: TriggerStore;
@@ -41,8 +42,10 @@ export interface IntakeSummary {
   superseded: number;
   /** Triggers stored cancelled because a pending one held a newer event (`supersede`). */
   stale: number;
-  /** Triggers stored skipped because one was pending (`skipIfPending`). */
+  /** Triggers stored skipped: one was pending (`skipIfPending`), or a scheduled rule's event gives no due time. */
   skipped: number;
+  /** Of `superseded`: scheduled rules' runs whose due time the new event moved (history `rescheduled`). */
+  rescheduled: number;
   /** Triggers that existed already for this event (a redelivery): nothing changed. */
   redelivered: number;
   /** Triggers of other events this event cancelled (`cancelOn`). */
@@ -60,16 +63,19 @@ export interface IntakeResult {
 
 /** What an insert did, for stores that do not say (no keyed concurrency): created or redelivered. */
 export function outcomeOf(inserted: InsertedTrigger): InsertOutcome {
+  // A scheduled run with no due time is stored skipped; stores may call that `created`.
+  if (inserted.created && inserted.trigger.status === 'skipped') return 'skipped';
   return inserted.outcome ?? (inserted.created ? 'created' : 'redelivered');
 }
 
 export function summarize(inserted: readonly InsertedTrigger[], cancels: readonly CancelOutcome[]): IntakeSummary {
-  const summary: IntakeSummary = { created: 0, superseded: 0, stale: 0, skipped: 0, redelivered: 0, cancelled: 0, cancelRequested: 0 };
+  const summary: IntakeSummary = { created: 0, superseded: 0, stale: 0, skipped: 0, redelivered: 0, cancelled: 0, cancelRequested: 0, rescheduled: 0 };
   for (const i of inserted) {
     const outcome = outcomeOf(i);
     if (outcome === 'superseded') {
       summary.superseded += 1;
       summary.created += 1;
+      if (i.trigger.executionHistory.some((h) => h.outcome === 'rescheduled')) summary.rescheduled += 1;
     } else {
       summary[outcome] += 1;
     }
@@ -89,42 +95,83 @@ const cancelledBy = (rule: Rule, name: string) => rule.cancelOn?.some((c) => c.e
 function concurrencyOf(rule: Rule): TriggerConcurrency | undefined {
   const mode = rule.concurrency?.mode;
   if (mode === 'skipIfPending') return { mode };
+  // A keyed scheduled rule's runs follow the entity's latest date: a later event moves the pending run.
+  if (rule.schedule && (mode === undefined || mode === 'supersede')) return { mode: 'supersede', reschedule: true };
   if (mode !== 'supersede') return undefined;
   const maxWait = rule.concurrency?.maxWait;
   return maxWait ? { mode, maxWaitMs: delayToMs(maxWait) } : { mode };
 }
 
-function triggersFor(event: NormalizedEvent, rules: readonly Rule[], trace: TraceCarrier | undefined, logger: Logger): NewTrigger[] {
+/** What one event makes: triggers to store, and (scheduled keyed rules) older runs to cancel first. */
+interface TriggerPlan {
+  triggers: NewTrigger[];
+  cancels: CancelRequest[];
+}
+
+function planTriggers(event: NormalizedEvent, rules: readonly Rule[], trace: TraceCarrier | undefined, ctx: IntakeContext): TriggerPlan {
   const triggeringEvent = { id: event.id, name: event.name, timestamp: event.timestamp, payload: event.payload };
   const base = event.timestamp.getTime();
-  const out: NewTrigger[] = [];
+  const plan: TriggerPlan = { triggers: [], cancels: [] };
+  const now = ctx.clock.now();
   for (const rule of rules) {
     if (!starts(rule, event.name)) continue;
+    const keyPath = rule.trigger.key;
+    const entityKey = keyPath === undefined ? undefined : entityKeyOf(event.payload, keyPath);
+    if (keyPath !== undefined && entityKey === undefined) {
+      // Refusing the event would lose it for every other rule; without a key this run is simply unkeyed.
+      ctx.logger.warn({ accountId: event.accountId, eventId: event.id, ruleId: rule.id, key: keyPath }, 'event has no usable entity key for the rule (a string or finite number, at most 256 characters); its trigger runs unkeyed, as concurrency "all"');
+    }
+    const concurrency = entityKey === undefined ? undefined : concurrencyOf(rule);
+    const common = {
+      accountId: event.accountId,
+      ruleId: rule.id,
+      ruleVersion: rule.version,
+      triggeringEvent,
+      ...(hasTraceContext(trace) ? { trace } : {}),
+      ...(entityKey === undefined ? {} : { entityKey }),
+    };
+    if (rule.schedule) {
+      const due = computeDueTime(rule.schedule, event, now);
+      if (due.ok) {
+        plan.triggers.push({ ...common, evaluateAt: due.evaluateAt, schedule: due.schedule, ...(concurrency ? { concurrency } : {}) });
+        continue;
+      }
+      ctx.logger.info({ accountId: event.accountId, eventId: event.id, ruleId: rule.id, reason: due.reason, detail: due.message }, 'scheduled rule: the event gives no due time; its run is recorded skipped');
+      // Stored skipped (visible, and a redelivery is recognised); never pending, so never in the slot.
+      plan.triggers.push({
+        ...common,
+        evaluateAt: due.evaluateAt && Number.isFinite(due.evaluateAt.getTime()) ? due.evaluateAt : now,
+        skipped: { outcome: 'skipped', reason: due.reason, error: { code: scheduleErrorCode(due.reason), message: due.message, retryable: false }, event: { id: event.id, name: event.name }, schedule: due.schedule, ruleVersion: rule.version, at: now, attempt: 0 },
+      });
+      // The entity's latest event says its run has no time any more: the pending run of an older event goes.
+      if (entityKey !== undefined && concurrency?.mode === 'supersede') {
+        plan.cancels.push({ accountId: event.accountId, ruleId: rule.id, entityKey, eventTimestamp: event.timestamp, event: { id: event.id, name: event.name }, now, by: ctx.instanceId, reason: due.reason });
+      }
+      continue;
+    }
     const evaluateAt = new Date(base + delayToMs(rule.delay));
     // Unreachable for validated rules and events (both are range-checked); a rule from a remote source
     // that is not must fail this intake loudly rather than store a trigger with no due time.
     if (Number.isNaN(evaluateAt.getTime())) {
       throw new AutomationError('CRM_ERR_RULE_INVALID', `rule ${rule.id} has a delay that gives no valid due time`);
     }
-    const keyPath = rule.trigger.key;
-    const entityKey = keyPath === undefined ? undefined : entityKeyOf(event.payload, keyPath);
-    if (keyPath !== undefined && entityKey === undefined) {
-      // Refusing the event would lose it for every other rule; without a key this run is simply unkeyed.
-      logger.warn({ accountId: event.accountId, eventId: event.id, ruleId: rule.id, key: keyPath }, 'event has no usable entity key for the rule (a string or finite number, at most 256 characters); its trigger runs unkeyed, as concurrency "all"');
-    }
-    const concurrency = entityKey === undefined ? undefined : concurrencyOf(rule);
-    out.push({
-      accountId: event.accountId,
-      ruleId: rule.id,
-      ruleVersion: rule.version,
-      evaluateAt,
-      triggeringEvent,
-      ...(hasTraceContext(trace) ? { trace } : {}),
-      ...(entityKey === undefined ? {} : { entityKey }),
-      ...(concurrency ? { concurrency } : {}),
-    });
+    plan.triggers.push({ ...common, evaluateAt, ...(concurrency ? { concurrency } : {}) });
   }
-  return out;
+  return plan;
+}
+
+/** The error code a scheduled run's skip carries in its history. */
+function scheduleErrorCode(reason: ScheduleSkipReason): string {
+  switch (reason) {
+    case 'anchor-missing':
+      return 'CRM_ERR_SCHEDULE_ANCHOR';
+    case 'zone-unknown':
+      return 'CRM_ERR_SCHEDULE_ZONE';
+    case 'past':
+      return 'CRM_ERR_SCHEDULE_PAST';
+    case 'beyond-horizon':
+      return 'CRM_ERR_SCHEDULE_HORIZON';
+  }
 }
 
 /**
@@ -185,6 +232,17 @@ async function runCancels(requests: readonly CancelRequest[], ctx: IntakeContext
   );
 }
 
+/** One request per (rule, entity): a `cancelOn` entry's and a schedule's for the same run are one cancel. */
+function mergeCancels(byCancelOn: readonly CancelRequest[], bySchedule: readonly CancelRequest[]): CancelRequest[] {
+  if (bySchedule.length === 0) return [...byCancelOn];
+  const merged = new Map<string, CancelRequest>();
+  for (const request of [...byCancelOn, ...bySchedule]) {
+    const key = `${request.ruleId}\u0000${request.entityKey}`;
+    if (!merged.has(key)) merged.set(key, request);
+  }
+  return [...merged.values()];
+}
+
 /** The rules of `matched` (looked up by a caller) that this event starts or cancels. */
 function relevant(matched: readonly Rule[], event: NormalizedEvent): Rule[] {
   return matched.filter((r) => r.enabled && r.accountId === event.accountId && (starts(r, event.name) || cancelledBy(r, event.name)));
@@ -204,8 +262,10 @@ export async function ingestEvent(input: unknown, ctx: IntakeContext, matched?: 
   if (rules.length === 0) return { event, inserted: [], cancels: [], summary: summarize([], []) };
   // Cancel before inserting: a rule may start and cancel on the same name, and the run this event
   // starts is newer than any it cancels, so it must not be among them.
-  const cancels = rules.some((r) => r.cancelOn !== undefined) ? await runCancels(await cancelsFor(event, rules, ctx), ctx) : [];
-  const triggers = triggersFor(event, rules, trace, ctx.logger);
+  const plan = planTriggers(event, rules, trace, ctx);
+  const requests = rules.some((r) => r.cancelOn !== undefined) ? await cancelsFor(event, rules, ctx) : [];
+  const cancels = await runCancels(mergeCancels(requests, plan.cancels), ctx);
+  const triggers = plan.triggers;
   const inserted = triggers.length > 0 ? await ctx.store.insertTriggers(triggers, ctx.clock.now()) : [];
   return { event, inserted, cancels, summary: summarize(inserted, cancels) };
 }
@@ -250,11 +310,12 @@ export async function ingestEvents(inputs: readonly unknown[], ctx: IntakeContex
       continue;
     }
     const rules = await rulesOf(event);
-    const requests = await cancelsFor(event, rules, ctx);
+    const plan = planTriggers(event, rules, undefined, ctx);
+    const requests = mergeCancels(await cancelsFor(event, rules, ctx), plan.cancels);
     if (requests.length > 0) await flush();
     const result: Extract<BatchIntakeResult, { ok: true }> = { ok: true, event, inserted: [], cancels: await runCancels(requests, ctx), summary: summarize([], []) };
     results.push(result);
-    pending.push({ result, triggers: triggersFor(event, rules, undefined, ctx.logger) });
+    pending.push({ result, triggers: plan.triggers });
   }
   await flush();
   return results;

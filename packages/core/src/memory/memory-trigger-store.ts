@@ -27,6 +27,7 @@ const copyTrigger = (t: Trigger): Trigger => ({
   executionHistory: [...t.executionHistory],
   sentActions: [...t.sentActions],
   ...(t.cancelRequested ? { cancelRequested: { ...t.cancelRequested, event: { ...t.cancelRequested.event } } } : {}),
+  ...(t.schedule ? { schedule: { ...t.schedule, notes: t.schedule.notes.map((n) => ({ ...n })) } } : {}),
 });
 
 type StoredTrigger = Trigger & { leaseToken?: string | undefined };
@@ -34,7 +35,7 @@ type StoredTrigger = Trigger & { leaseToken?: string | undefined };
 /** What a keyed insert decided, before the trigger is built. */
 type KeyedDecision =
   | { outcome: 'created'; takeSlot: boolean }
-  | { outcome: 'superseded'; replaced: StoredTrigger; firstEventAt: Date; maxWaitMs: number | undefined }
+  | { outcome: 'superseded'; replaced: StoredTrigger; firstEventAt: Date; maxWaitMs: number | undefined; reschedule: boolean }
   | { outcome: 'stale' | 'skipped'; pending: StoredTrigger };
 
 const DUE_STATUSES: ReadonlySet<TriggerStatus> = new Set(['pending', 'retrying']);
@@ -101,13 +102,13 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
   /** Supersede / skipIfPending against the entity's pending slot (only for a keyed trigger with a mode). */
   const decide = (input: NewTrigger): KeyedDecision => {
     const { concurrency, entityKey } = input;
-    if (!concurrency || entityKey === undefined) return { outcome: 'created', takeSlot: false };
+    if (!concurrency || entityKey === undefined || input.skipped) return { outcome: 'created', takeSlot: false };
     const holderId = entities.slotHolder(input.accountId, input.ruleId, entityKey);
     const holder = holderId === undefined ? undefined : triggers.get(holderId);
     if (!holder || holder.status !== 'pending') return { outcome: 'created', takeSlot: true };
     if (concurrency.mode === 'skipIfPending') return { outcome: 'skipped', pending: holder };
     if (holder.triggeringEvent.timestamp.getTime() >= input.triggeringEvent.timestamp.getTime()) return { outcome: 'stale', pending: holder };
-    return { outcome: 'superseded', replaced: holder, firstEventAt: holder.firstEventAt ?? holder.triggeringEvent.timestamp, maxWaitMs: concurrency.maxWaitMs };
+    return { outcome: 'superseded', replaced: holder, firstEventAt: holder.firstEventAt ?? holder.triggeringEvent.timestamp, maxWaitMs: concurrency.maxWaitMs, reschedule: concurrency.reschedule === true };
   };
 
   const store: TriggerStore & { cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>; readonly size: number } = {
@@ -151,7 +152,14 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
           firstEventAt = decision.firstEventAt;
           if (decision.maxWaitMs !== undefined) evaluateAt = new Date(Math.min(evaluateAt.getTime(), firstEventAt.getTime() + decision.maxWaitMs));
           const replaced = decision.replaced;
-          replaced.executionHistory.push({ outcome: 'superseded', reason: 'superseded', triggerId: id, event, at, attempt: replaced.attempt });
+          const moved = decision.reschedule && replaced.evaluateAt.getTime() !== evaluateAt.getTime();
+          if (moved && event) {
+            const change = { from: replaced.evaluateAt, to: evaluateAt, eventId: event.id };
+            replaced.executionHistory.push({ outcome: 'superseded', reason: 'rescheduled', ...change, triggerId: id, event, at, attempt: replaced.attempt });
+            historyEntries.push({ outcome: 'rescheduled', reason: 'rescheduled', ...change, triggerId: replaced.id, event, at, attempt: 0 });
+          } else {
+            replaced.executionHistory.push({ outcome: 'superseded', reason: 'superseded', triggerId: id, event, at, attempt: replaced.attempt });
+          }
           replaced.updatedAt = at;
           setStatus(replaced, 'cancelled');
         } else if (decision.outcome === 'stale') {
@@ -160,6 +168,9 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
         } else if (decision.outcome === 'skipped') {
           status = 'skipped';
           historyEntries.push({ outcome: 'skipped', reason: 'pending-exists', triggerId: decision.pending.id, event, at, attempt: 0 });
+        } else if (input.skipped) {
+          status = 'skipped';
+          historyEntries.push(cloneValue(input.skipped));
         }
         const trigger: StoredTrigger = {
           id,
@@ -177,6 +188,7 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
           updatedAt: at,
           ...(input.entityKey === undefined ? {} : { entityKey: input.entityKey }),
           ...(firstEventAt === undefined ? {} : { firstEventAt }),
+          ...(input.schedule ? { schedule: cloneValue(input.schedule) } : {}),
         };
         triggers.set(trigger.id, trigger);
         seen?.set(input.ruleId, trigger.id);
@@ -327,7 +339,7 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
           result.requested.push(stripLease(trigger));
           continue;
         }
-        trigger.executionHistory.push({ outcome: 'cancelled', reason: 'cancelled-by-event', event: { ...request.event }, at: request.now, attempt: trigger.attempt, by: request.by });
+        trigger.executionHistory.push({ outcome: 'cancelled', reason: request.reason ?? 'cancelled-by-event', event: { ...request.event }, at: request.now, attempt: trigger.attempt, by: request.by });
         trigger.updatedAt = request.now;
         setStatus(trigger, 'cancelled');
         result.cancelled.push(stripLease(trigger));

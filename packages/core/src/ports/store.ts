@@ -8,6 +8,7 @@ import type {
   Trigger,
   TriggerFilter,
   TriggeringEvent,
+  TriggerSchedule,
   TriggerStatus,
 } from '../scheduling/trigger.js';
 
@@ -28,6 +29,14 @@ export interface NewTrigger {
    * concurrent intake on several engines cannot leave two. See {@link InsertOutcome}.
    */
   concurrency?: TriggerConcurrency | undefined;
+  /** Rules with a `schedule`: how `evaluateAt` was computed (stored as the trigger's `schedule`). */
+  schedule?: TriggerSchedule | undefined;
+  /**
+   * Stored finished, never due: the trigger is written with status `skipped` and this as its only
+   * history entry (a scheduled rule whose event gives no time to run: `anchor-missing`, `past`, ...).
+   * It never takes the pending slot, whatever its `concurrency`; a redelivery finds it as usual.
+   */
+  skipped?: HistoryEntry | undefined;
 }
 
 /**
@@ -39,7 +48,18 @@ export interface NewTrigger {
  * is stored `skipped` (reason `pending-exists`). Either way the event is recorded, so a redelivery of
  * it is recognised by the usual (account, event id, rule) key.
  */
-export type TriggerConcurrency = { mode: 'supersede'; maxWaitMs?: number | undefined } | { mode: 'skipIfPending' };
+export type TriggerConcurrency =
+  | {
+      mode: 'supersede';
+      maxWaitMs?: number | undefined;
+      /**
+       * Scheduled rules: when the new trigger's `evaluateAt` differs from the replaced one's, its
+       * history starts with `{ outcome: 'rescheduled', from, to, eventId, event, triggerId }` (the
+       * replaced trigger's due time, its own, this event, the replaced trigger).
+       */
+      reschedule?: boolean | undefined;
+    }
+  | { mode: 'skipIfPending' };
 
 /**
  * What an insert did: `created` pending (or, for a keyed rule, `superseded` the pending one it
@@ -75,6 +95,8 @@ export interface CancelRequest {
   now: Date;
   /** Engine instance id, for history `by`. */
   by: string;
+  /** History `reason`; `cancelled-by-event` when absent (a scheduled rule's event with no anchor: `anchor-missing`). */
+  reason?: string | undefined;
 }
 
 export interface CancelResult {

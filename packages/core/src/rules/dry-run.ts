@@ -1,6 +1,7 @@
 import { describeError, type ValidationIssue } from '../errors.js';
 import type { ActionCommand } from '../ports/gateway.js';
-import type { ConditionTrace, ErrorSummary } from '../scheduling/trigger.js';
+import type { ConditionTrace, ErrorSummary, ScheduleNote, TriggerSchedule } from '../scheduling/trigger.js';
+import { computeDueTime, type ScheduleSkipReason } from '../scheduling/schedule.js';
 import { compileRule } from './compiled-rule.js';
 import type { OperatorFn } from './operators.js';
 import { delayToMs, type Rule } from './rule.js';
@@ -38,8 +39,13 @@ export type DryRunResult =
       /** Whether an event of the sample's name would trigger the rule at all. */
       eventMatches: boolean;
       enabled: boolean;
-      /** When the trigger would be evaluated: event time + delay. */
+      /** When the trigger would be evaluated: event time + delay, or the schedule's due time. */
       evaluateAt: Date;
+      /**
+       * Scheduled rules: the due time in the recipient's zone and in UTC, the zone used and where it
+       * came from, and why it differs from anchor + offset (window, DST gap or repeat, past).
+       */
+      schedule?: DryRunSchedule | undefined;
       matched: boolean;
       conditions: ConditionTrace[];
       /** Rendered commands, when the conditions pass. Nothing is sent. */
@@ -49,21 +55,58 @@ export type DryRunResult =
        * rule evaluates current is `null` in the `current` sample) or `recipient-missing` (a recipient
        * fact reference resolves to nothing).
        */
-      skipped?: 'entity-missing' | 'recipient-missing' | undefined;
+      skipped?: 'entity-missing' | 'recipient-missing' | ScheduleSkipReason | undefined;
       /** The facts whose current value (from `current`) replaced the event's. */
       currentFacts?: string[] | undefined;
       error?: ErrorSummary | undefined;
     };
 
+/** A scheduled rule's due time for the sample, as intake would compute it now. */
+export interface DryRunSchedule {
+  /** `scheduled`: a run would be due at `utc`; `skipped`: intake would record it skipped, for `reason`. */
+  outcome: 'scheduled' | 'skipped';
+  reason?: ScheduleSkipReason | undefined;
+  message?: string | undefined;
+  /** ISO 8601 in the recipient's zone, with its offset. */
+  local?: string | undefined;
+  /** ISO 8601 in UTC. */
+  utc?: string | undefined;
+  timeZone?: string | undefined;
+  zoneSource?: TriggerSchedule['zoneSource'] | undefined;
+  anchor?: string | undefined;
+  notes: ScheduleNote[];
+}
+
+function scheduleOf(rule: Rule, payload: Record<string, unknown>, timestamp: Date, now: Date): { evaluateAt: Date; schedule?: DryRunSchedule; skipped?: ScheduleSkipReason } {
+  if (!rule.schedule) return { evaluateAt: new Date(timestamp.getTime() + delayToMs(rule.delay)) };
+  const due = computeDueTime(rule.schedule, { timestamp, payload }, now);
+  const trace = due.schedule;
+  const schedule: DryRunSchedule = {
+    outcome: due.ok ? 'scheduled' : 'skipped',
+    ...(due.ok ? {} : { reason: due.reason, message: due.message }),
+    ...(trace.local === undefined ? {} : { local: trace.local }),
+    ...(due.evaluateAt === undefined ? {} : { utc: due.evaluateAt.toISOString() }),
+    ...(trace.timeZone === undefined ? {} : { timeZone: trace.timeZone }),
+    ...(trace.zoneSource === undefined ? {} : { zoneSource: trace.zoneSource }),
+    ...(trace.anchor === undefined ? {} : { anchor: trace.anchor }),
+    notes: trace.notes ?? [],
+  };
+  return { evaluateAt: due.evaluateAt ?? now, schedule, ...(due.ok ? {} : { skipped: due.reason }) };
+}
+
 /** Evaluates and renders a rule against a sample event without storing or sending anything. */
 export async function dryRunRule(rule: Rule, sample: DryRunSample, now: Date, operators: ReadonlyMap<string, OperatorFn>): Promise<DryRunResult> {
   const timestamp = sample.timestamp === undefined ? now : new Date(sample.timestamp);
+  const due = scheduleOf(rule, sample.payload, timestamp, now);
   const base = {
     valid: true as const,
     eventMatches: (sample.name ?? rule.trigger.eventName) === rule.trigger.eventName,
     enabled: rule.enabled,
-    evaluateAt: new Date(timestamp.getTime() + delayToMs(rule.delay)),
+    evaluateAt: due.evaluateAt,
+    ...(due.schedule ? { schedule: due.schedule } : {}),
   };
+  // Intake would record the run skipped: the conditions are still shown, for a rule being written.
+  const scheduleSkip = due.skipped === undefined ? {} : { skipped: due.skipped };
   const compiled = compileRule(rule, operators);
   const { payload, replaced, missing } = withCurrentSample(rule, sample);
   if (missing !== undefined) return { ...base, matched: false, conditions: [], commands: [], skipped: 'entity-missing', currentFacts: replaced };
@@ -103,7 +146,7 @@ export async function dryRunRule(rule: Rule, sample: DryRunSample, now: Date, op
       }
     }
   }
-  return { ...base, matched: evaluation.matched, conditions: evaluation.conditions, commands, ...(recipientMissing ? { skipped: 'recipient-missing' as const } : {}), ...current };
+  return { ...base, matched: evaluation.matched, conditions: evaluation.conditions, commands, ...(recipientMissing ? { skipped: 'recipient-missing' as const } : {}), ...scheduleSkip, ...current };
 }
 
 /** The payload the rule would see at fire time, with the `current` sample in place of the facts it evaluates current. */

@@ -25,7 +25,13 @@ export function entityIssues(input: Record<string, unknown>): ValidationIssue[] 
     }
   }
   const maxWait = concurrency?.['maxWait'];
-  if (maxWait !== undefined && mode !== undefined && mode !== 'supersede') {
+  const scheduled = input['schedule'] !== undefined;
+  if (scheduled && input['delay'] !== undefined) {
+    issues.push({ path: 'schedule', code: 'delay_and_schedule', message: 'a rule has either delay (a wait from the event) or schedule (a time relative to a date in the event), not both' });
+  }
+  if (scheduled && maxWait !== undefined) {
+    issues.push({ path: 'concurrency.maxWait', code: 'max_wait_with_schedule', message: 'maxWait applies to delay rules; a scheduled rule\'s run is due at its schedule, moved by later events for the same entity' });
+  } else if (maxWait !== undefined && mode !== undefined && mode !== 'supersede') {
     issues.push({ path: 'concurrency.maxWait', code: 'max_wait_needs_supersede', message: 'maxWait applies to concurrency mode "supersede" only' });
   } else if (isDelay(maxWait)) {
     const ruleDelay = input['delay'] === undefined ? { value: 0, unit: 'minutes' as const } : input['delay'];

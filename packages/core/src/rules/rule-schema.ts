@@ -14,6 +14,8 @@ import { hinted, JSON_SCHEMA_HINTS } from './json-schema-hints.js';
 import { entityIssues, loaderIssues } from './rule-entity-checks.js';
 import type { RuleDraft } from './rule.js';
 import { delayToMs } from './rule.js';
+import { EVENT_TIMESTAMP_ANCHOR, MAX_SCHEDULE_HORIZON_MS, offsetReachDays } from '../scheduling/schedule.js';
+import { isTimeZone, MAX_ZONE_NAME_LENGTH, timeZoneNames } from '../scheduling/time-zones.js';
 
 export interface RuleLimits {
   /** Deepest nesting of all/any/not groups. */
@@ -207,6 +209,71 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
     })
     .refine((d) => delayToMs(d) <= MAX_DELAY_MS, { message: 'delay must be at most 365 days', params: { code: 'delay_too_long' } });
   const factEvaluation = z.enum(['event', 'current']);
+  const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time of day as HH:mm (24-hour), e.g. "09:00"');
+  const zoneName = z
+    .string()
+    .min(1)
+    .max(MAX_ZONE_NAME_LENGTH)
+    .superRefine((name, ctx) => {
+      if (!isTimeZone(name)) ctx.addIssue(issue('unknown_time_zone', `"${name}" is not an IANA time zone${didYouMean(name, timeZoneNames())}`));
+    });
+  const zoneSpec = z
+    .string()
+    .min(1)
+    .max(500)
+    .superRefine((spec, ctx) => {
+      if (spec.startsWith('$')) {
+        const problem = checkSingleValuePath(spec);
+        if (problem) ctx.addIssue(issue(problem.code, problem.message));
+      } else if (!isTimeZone(spec)) {
+        ctx.addIssue(issue('unknown_time_zone', `"${spec}" is not an IANA time zone (or a JSONPath to one, starting with $)${didYouMean(spec, timeZoneNames())}`));
+      }
+    });
+  const schedule = z
+    .strictObject({
+      anchor: z
+        .string()
+        .min(1)
+        .max(500)
+        .superRefine((anchor, ctx) => {
+          if (anchor === EVENT_TIMESTAMP_ANCHOR) return;
+          const problem = checkSingleValuePath(anchor);
+          if (problem) ctx.addIssue(issue(problem.code, `${problem.message} (the anchor is a JSONPath to an ISO date in the payload, or "${EVENT_TIMESTAMP_ANCHOR}")`));
+        }),
+      offset: z
+        .strictObject({ value: z.number().finite(), unit: z.enum(['seconds', 'minutes', 'hours', 'days', 'weeks', 'months']) })
+        .superRefine((offset, ctx) => {
+          if ((offset.unit === 'days' || offset.unit === 'weeks' || offset.unit === 'months') && !Number.isInteger(offset.value)) {
+            ctx.addIssue(issue('not_integer', `an offset in ${offset.unit} (calendar units) must be a whole number`, ['value']));
+          }
+          if (offsetReachDays(offset) > MAX_SCHEDULE_HORIZON_MS / 86_400_000) {
+            ctx.addIssue(issue('offset_too_long', `an offset reaches at most ${MAX_SCHEDULE_HORIZON_MS / 86_400_000} days (the schedule horizon)`, ['value']));
+          }
+        })
+        .optional(),
+      at: clock.optional(),
+      timeZone: zoneSpec.optional(),
+      fallbackTimeZone: zoneName.optional(),
+      window: z
+        .strictObject({
+          days: z
+            .array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']))
+            .min(1, 'a window is open on at least one day')
+            .max(7)
+            .refine((days) => new Set(days).size === days.length, { message: 'each day at most once', params: { code: 'duplicate_day' } })
+            .optional(),
+          from: clock,
+          to: clock,
+        })
+        .refine((w) => w.from !== w.to, { message: 'a window needs different from and to (to before from wraps past midnight)', params: { code: 'empty_window' }, path: ['to'] })
+        .optional(),
+      ifPast: z.enum(['skip', 'now']).optional(),
+    })
+    .refine((s) => s.fallbackTimeZone === undefined || (s.timeZone?.startsWith('$') ?? false), {
+      message: 'fallbackTimeZone is used when the payload has no zone at timeZone, so timeZone must be a JSONPath',
+      params: { code: 'fallback_needs_path' },
+      path: ['fallbackTimeZone'],
+    });
 
   const ruleSchema = z.strictObject({
     name: z.string().trim().min(1).max(200),
@@ -220,6 +287,7 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
       key: entityKeyPath.optional(),
     }),
     delay: delay.default({ value: 0, unit: 'minutes' }),
+    schedule: schedule.optional(),
     conditions: groupNode(1),
     actions: z.array(action).min(1, 'a rule needs at least one action').max(limits.maxActions),
     cancelOn: z

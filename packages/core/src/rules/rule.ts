@@ -81,6 +81,48 @@ export interface RuleConcurrency {
 /** Which value of a fact conditions and templates see: the event's, or the loader's at fire time. */
 export type FactEvaluation = 'event' | 'current';
 
+/** Units a schedule offset may be expressed in: `days`, `weeks` and `months` are calendar units. */
+export type ScheduleUnit = 'seconds' | 'minutes' | 'hours' | 'days' | 'weeks' | 'months';
+
+export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+
+/**
+ * Local hours a scheduled run may start in: from `from` (inclusive) to `to` (exclusive), on `days`
+ * (the day each opening starts; all days when absent). `to` before `from` wraps past midnight
+ * (`22:00`–`06:00`). A due time outside it moves to the next opening (to `at` on the next open day
+ * when the schedule has an `at` inside these hours).
+ */
+export interface ScheduleWindow {
+  days?: Weekday[] | undefined;
+  /** `HH:mm`, 24-hour local time. */
+  from: string;
+  /** `HH:mm`, 24-hour local time. */
+  to: string;
+}
+
+/**
+ * When a run is due, relative to a date in the event, in the recipient's time zone (docs/schedules.md):
+ * the anchor, plus `offset` (calendar units for days, weeks and months: "1 day before" keeps the
+ * wall-clock time across a DST change), at `at` local time, moved into `window`. A local time that
+ * does not exist (spring forward) becomes the next valid instant; one that exists twice (fall back)
+ * the first of them.
+ */
+export interface RuleSchedule {
+  /** JSONPath to an ISO date in the payload (`$.appointment.startsAt`), or `event.timestamp`. */
+  anchor: string;
+  /** Added to the anchor; negative for "before". */
+  offset?: { value: number; unit: ScheduleUnit } | undefined;
+  /** `HH:mm`: the local time of day of the due time (after the offset). */
+  at?: string | undefined;
+  /** An IANA zone (`America/Chicago`) or a JSONPath to one in the payload (`$.client.timeZone`); UTC when absent. */
+  timeZone?: string | undefined;
+  /** An IANA zone used when `timeZone` is a path the payload does not have. */
+  fallbackTimeZone?: string | undefined;
+  window?: ScheduleWindow | undefined;
+  /** A due time already past at intake: `skip` (default: the run is recorded skipped) or run `now`. */
+  ifPast?: 'skip' | 'now' | undefined;
+}
+
 /** A value taken from the triggering event at send time. */
 export interface FactReference {
   source: 'fact';
@@ -143,7 +185,10 @@ export interface RuleInput<CustomActionType extends string = never, CustomOperat
   /** The design doc's documents carry it; when present it must be the account the rule is saved to. */
   accountId?: string | undefined;
   trigger: RuleTrigger;
+  /** A fixed wait from the event's timestamp (the shorthand of a schedule anchored at `event.timestamp`). */
   delay?: RuleDelay | undefined;
+  /** Instead of `delay`: a due time relative to a date in the event, in the recipient's time zone. */
+  schedule?: RuleSchedule | undefined;
   conditions: ConditionGroup<ConditionOperator<CustomOperator>>;
   actions: ActionInput<CustomActionType>[];
   /** Keyed rules only: events that cancel this rule's runs for the same entity. */
@@ -183,7 +228,9 @@ export interface Rule {
   description?: string | undefined;
   enabled: boolean;
   trigger: RuleTrigger;
+  /** Zero when the rule has a `schedule`. */
   delay: RuleDelay;
+  schedule?: RuleSchedule | undefined;
   conditions: ConditionGroup;
   actions: RuleAction[];
   cancelOn?: CancelOn[] | undefined;

@@ -75,7 +75,28 @@ export type HistoryOutcome =
   | 'cancelled'
   | 'retry-requested'
   /** A newer event for the same entity replaced this pending trigger (`supersede`). */
-  | 'superseded';
+  | 'superseded'
+  /** A newer event for the same entity moved the due time of a scheduled rule's run (`from` → `to`). */
+  | 'rescheduled';
+
+/** Why a scheduled due time is not the plain anchor + offset: each adjustment, in the order applied. */
+export interface ScheduleNote {
+  code: 'dst-gap' | 'dst-overlap' | 'window' | 'past-now' | 'month-end';
+  message: string;
+}
+
+/** How a scheduled rule's due time was computed (stored on the trigger, shown by dry run and the UI). */
+export interface TriggerSchedule {
+  /** The IANA zone the schedule was computed in. */
+  timeZone: string;
+  /** Where the zone came from: the rule's literal, the payload's path, the fallback, or UTC by default. */
+  zoneSource: 'rule' | 'payload' | 'fallback' | 'default';
+  /** The anchor as read (the payload's string, or the event timestamp as ISO). */
+  anchor: string;
+  /** The due time in that zone, ISO 8601 with its offset (`2026-03-07T09:00:00.000-06:00`). */
+  local: string;
+  notes: ScheduleNote[];
+}
 
 export interface HistoryEntry {
   at: Date;
@@ -94,6 +115,12 @@ export interface HistoryEntry {
   event?: { id: string; name: string } | undefined;
   /** The other trigger involved: the one that superseded this, or the pending one this was skipped or stale for. */
   triggerId?: string | undefined;
+  /** `rescheduled`: the due time before and after, and the event that moved it. */
+  from?: Date | undefined;
+  to?: Date | undefined;
+  eventId?: string | undefined;
+  /** A scheduled rule's run skipped at intake (`anchor-missing`, `zone-unknown`, `past`, `beyond-horizon`): what was computed. */
+  schedule?: Partial<TriggerSchedule> | undefined;
 }
 
 export interface Trigger {
@@ -121,6 +148,8 @@ export interface Trigger {
   firstEventAt?: Date | undefined;
   /** A cancelling event arrived while it was processing; the worker stops before its next action. */
   cancelRequested?: { event: { id: string; name: string }; at: Date } | undefined;
+  /** Rules with a `schedule`: how `evaluateAt` was computed, and in which zone. */
+  schedule?: TriggerSchedule | undefined;
 }
 
 /** A trigger handed to one worker, with the token that proves it still holds the lease. */

@@ -1,0 +1,264 @@
+import { DateTime } from 'luxon';
+import { resolvePath } from '../rules/json-path.js';
+import type { RuleSchedule, ScheduleUnit, ScheduleWindow, Weekday } from '../rules/rule.js';
+import { TimeZone } from './time-zones.js';
+import type { ScheduleNote, TriggerSchedule } from './trigger.js';
+
+/** The anchor naming the event's own timestamp rather than a date in its payload. */
+export const EVENT_TIMESTAMP_ANCHOR = 'event.timestamp';
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * The furthest ahead of intake a scheduled run may be due. A due time beyond it is refused (the run
+ * is recorded `skipped`, reason `beyond-horizon`), never stored as pending: a date typo in a CRM
+ * (year 2206) must not park a trigger for centuries.
+ */
+export const MAX_SCHEDULE_HORIZON_MS = 400 * DAY_MS;
+
+/** Why a scheduled rule's event gives its run no due time (the skipped trigger's history `reason`). */
+export type ScheduleSkipReason = 'anchor-missing' | 'zone-unknown' | 'past' | 'beyond-horizon';
+
+export type ScheduledTime =
+  | { ok: true; evaluateAt: Date; schedule: TriggerSchedule }
+  | { ok: false; reason: ScheduleSkipReason; message: string; schedule: Partial<TriggerSchedule>; evaluateAt?: Date | undefined };
+
+export interface ScheduleEvent {
+  timestamp: Date;
+  payload: Record<string, unknown>;
+}
+
+const ELAPSED_MS: Partial<Record<ScheduleUnit, number>> = { seconds: 1_000, minutes: MINUTE_MS, hours: 3_600_000 };
+const WEEKDAYS: readonly Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+const CLOCK = /^([01]\d|2[0-3]):([0-5]\d)$/;
+/** Calendar dates and date-times (`T` or a space), with an optional offset; no week or ordinal dates. */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+/** Longest anchor text read; an ISO date is under 40 characters. */
+const MAX_ANCHOR_LENGTH = 64;
+
+/** Minutes after midnight of an `HH:mm` clock time, or undefined when it is not one. */
+export function clockMinutes(text: string): number | undefined {
+  const match = CLOCK.exec(text);
+  return match ? Number(match[1]) * 60 + Number(match[2]) : undefined;
+}
+
+/** How far an offset reaches, in days, for the horizon check at save time (a month counts as 31). */
+export function offsetReachDays(offset: { value: number; unit: ScheduleUnit }): number {
+  const perUnit: Record<ScheduleUnit, number> = { seconds: 1 / 86_400, minutes: 1 / 1_440, hours: 1 / 24, days: 1, weeks: 7, months: 31 };
+  return Math.abs(offset.value) * perUnit[offset.unit];
+}
+
+interface CompiledWindow {
+  days: ReadonlySet<Weekday>;
+  fromMs: number;
+  /** Where an opening ends, from the start of the day it opens (past a day when it wraps midnight). */
+  endMs: number;
+  label: string;
+}
+
+interface CompiledSchedule {
+  atMs: number | undefined;
+  window: CompiledWindow | undefined;
+}
+
+const compiledSchedules = new WeakMap<RuleSchedule, CompiledSchedule>();
+
+function compile(schedule: RuleSchedule): CompiledSchedule {
+  let compiled = compiledSchedules.get(schedule);
+  if (compiled) return compiled;
+  const at = schedule.at === undefined ? undefined : clockMinutes(schedule.at);
+  compiled = { atMs: at === undefined ? undefined : at * MINUTE_MS, window: schedule.window ? compileWindow(schedule.window) : undefined };
+  compiledSchedules.set(schedule, compiled);
+  return compiled;
+}
+
+function compileWindow(window: ScheduleWindow): CompiledWindow | undefined {
+  const from = clockMinutes(window.from);
+  const to = clockMinutes(window.to);
+  // Validated rules never get here without both; a rule from elsewhere runs without its window.
+  if (from === undefined || to === undefined || from === to) return undefined;
+  const days = new Set<Weekday>(window.days && window.days.length > 0 ? window.days : WEEKDAYS);
+  const fromMs = from * MINUTE_MS;
+  const endMs = (to > from ? to : to + 1_440) * MINUTE_MS;
+  const dayList = WEEKDAYS.filter((d) => days.has(d));
+  return { days, fromMs, endMs, label: `${dayList.length === 7 ? 'every day' : dayList.join(',')} ${window.from}–${window.to}` };
+}
+
+const weekdayOf = (dayStartMs: number): Weekday => WEEKDAYS[new Date(dayStartMs).getUTCDay()] ?? 'sun';
+const dayStart = (localMs: number) => Math.floor(localMs / DAY_MS) * DAY_MS;
+/** A local wall-clock time (ms of a UTC clock showing it) as `Sat 2026-03-07 10:00`. */
+const describeLocal = (localMs: number) => {
+  const iso = new Date(localMs).toISOString();
+  const day = weekdayOf(dayStart(localMs));
+  return `${day[0]?.toUpperCase() ?? ''}${day.slice(1)} ${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
+};
+
+function insideWindow(localMs: number, window: CompiledWindow): boolean {
+  const today = dayStart(localMs);
+  // An opening that wraps midnight started the day before.
+  for (const start of [today, today - DAY_MS]) {
+    if (window.days.has(weekdayOf(start)) && localMs >= start + window.fromMs && localMs < start + window.endMs) return true;
+  }
+  return false;
+}
+
+/**
+ * The first local time at or after `localMs` inside the window: `localMs` itself when it is inside;
+ * otherwise `at` on the next day it is open at `at` (when the schedule sets an `at` inside the
+ * window's hours, the user's chosen time of day), else the next opening.
+ */
+function intoWindow(localMs: number, window: CompiledWindow, atMs: number | undefined): number {
+  if (insideWindow(localMs, window)) return localMs;
+  const today = dayStart(localMs);
+  if (atMs !== undefined) {
+    for (let k = 0; k <= 8; k++) {
+      const candidate = today + k * DAY_MS + atMs;
+      if (candidate >= localMs && insideWindow(candidate, window)) return candidate;
+    }
+  }
+  for (let k = 0; k <= 8; k++) {
+    const start = today + k * DAY_MS;
+    if (start + window.fromMs >= localMs && window.days.has(weekdayOf(start))) return start + window.fromMs;
+  }
+  // Unreachable: a window is open at least one day a week.
+  return localMs;
+}
+
+type Anchor = { kind: 'instant'; ms: number; text: string } | { kind: 'local'; ms: number; text: string };
+
+function readAnchor(schedule: RuleSchedule, event: ScheduleEvent): Anchor | { problem: string } {
+  if (schedule.anchor === EVENT_TIMESTAMP_ANCHOR) {
+    const ms = event.timestamp.getTime();
+    return { kind: 'instant', ms, text: event.timestamp.toISOString() };
+  }
+  let value: unknown;
+  try {
+    value = resolvePath(event.payload, schedule.anchor);
+  } catch {
+    return { problem: `the anchor path ${schedule.anchor} could not be read in the payload` };
+  }
+  if (value === undefined || value === null || value === '') return { problem: `the payload has no value at ${schedule.anchor}` };
+  if (typeof value !== 'string') return { problem: `the value at ${schedule.anchor} is not an ISO 8601 date (a ${typeof value})` };
+  const text = value.trim();
+  const match = text.length <= MAX_ANCHOR_LENGTH ? ISO_DATE.exec(text) : null;
+  if (!match) return { problem: `the value at ${schedule.anchor} is not an ISO 8601 date: ${JSON.stringify(value.slice(0, MAX_ANCHOR_LENGTH))}` };
+  // With an offset the text names an instant; without one, a wall-clock time in the schedule's zone.
+  const parsed = DateTime.fromISO(text.replace(' ', 'T').replace(',', '.'), { zone: 'utc' });
+  if (!parsed.isValid) return { problem: `the value at ${schedule.anchor} is not a valid date: ${JSON.stringify(text)} (${parsed.invalidExplanation ?? parsed.invalidReason ?? 'invalid'})` };
+  return { kind: match[1] === undefined ? 'local' : 'instant', ms: parsed.toMillis(), text };
+}
+
+function resolveZone(schedule: RuleSchedule, payload: Record<string, unknown>): { zone: TimeZone; source: TriggerSchedule['zoneSource'] } | { problem: string; name?: string } {
+  const spec = schedule.timeZone;
+  if (spec === undefined) return { zone: TimeZone.of('UTC') as TimeZone, source: 'default' };
+  if (!spec.startsWith('$')) {
+    const zone = TimeZone.of(spec);
+    return zone ? { zone, source: 'rule' } : { problem: `the rule's time zone ${spec} is not an IANA zone`, name: spec };
+  }
+  let value: unknown;
+  try {
+    value = resolvePath(payload, spec);
+  } catch {
+    value = undefined;
+  }
+  if (value === undefined || value === null || value === '') {
+    const fallback = schedule.fallbackTimeZone === undefined ? null : TimeZone.of(schedule.fallbackTimeZone);
+    if (fallback) return { zone: fallback, source: 'fallback' };
+    return { problem: `the payload has no time zone at ${spec} and the schedule has no fallbackTimeZone` };
+  }
+  if (typeof value !== 'string') return { problem: `the value at ${spec} is not a time zone name (a ${typeof value})` };
+  const zone = TimeZone.of(value);
+  return zone ? { zone, source: 'payload' } : { problem: `the payload's time zone ${JSON.stringify(value.slice(0, 80))} (at ${spec}) is not an IANA zone`, name: value.slice(0, 80) };
+}
+
+function addCalendar(localMs: number, value: number, unit: 'days' | 'weeks' | 'months', notes: ScheduleNote[]): number {
+  if (unit !== 'months') return localMs + value * (unit === 'weeks' ? 7 : 1) * DAY_MS;
+  const before = DateTime.fromMillis(localMs, { zone: 'utc' });
+  const after = before.plus({ months: value });
+  if (after.day !== before.day) {
+    notes.push({ code: 'month-end', message: `${before.toISODate() ?? ''} + ${value} months has no day ${before.day}; the last day of the month, ${after.toISODate() ?? ''}, is used` });
+  }
+  return after.toMillis();
+}
+
+/**
+ * The due time of a scheduled rule's run for one event, at intake time `now`: anchor + offset
+ * (elapsed time for seconds to hours, calendar units in the zone for days to months), at `at`, moved
+ * into `window`, resolved to an instant (spring-forward gaps to the transition, fall-back repeats to
+ * the first), then checked against `ifPast` and {@link MAX_SCHEDULE_HORIZON_MS}. Every adjustment is
+ * a note of the returned schedule, for dry run, history and the UI.
+ */
+export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now: Date): ScheduledTime {
+  const zoneFound = resolveZone(schedule, event.payload);
+  if ('problem' in zoneFound) {
+    return { ok: false, reason: 'zone-unknown', message: zoneFound.problem, schedule: zoneFound.name === undefined ? {} : { timeZone: zoneFound.name } };
+  }
+  const { zone, source } = zoneFound;
+  const anchor = readAnchor(schedule, event);
+  if ('problem' in anchor) return { ok: false, reason: 'anchor-missing', message: anchor.problem, schedule: { timeZone: zone.name, zoneSource: source } };
+  const { atMs, window } = compile(schedule);
+  const notes: ScheduleNote[] = [];
+  // `instant` is exact while no wall-clock step has happened: re-reading a repeated local time would
+  // pick its first occurrence even when the anchor named the second.
+  let instant: number | undefined = anchor.kind === 'instant' ? anchor.ms : undefined;
+  let local = anchor.kind === 'instant' ? zone.localOf(anchor.ms) : anchor.ms;
+  const resolve = () => {
+    if (instant !== undefined) return instant;
+    const found = zone.instantOf(local);
+    if (found.adjusted === 'dst-gap') {
+      notes.push({ code: 'dst-gap', message: `${describeLocal(local)} does not exist in ${zone.name} (clocks spring forward); the next valid instant, ${zone.formatLocal(found.instantMs)}, is used` });
+    } else if (found.adjusted === 'dst-overlap') {
+      notes.push({ code: 'dst-overlap', message: `${describeLocal(local)} occurs twice in ${zone.name} (clocks fall back); the first, ${zone.formatLocal(found.instantMs)}, is used` });
+    }
+    instant = found.instantMs;
+    return instant;
+  };
+  const offset = schedule.offset;
+  if (offset && offset.value !== 0) {
+    const elapsed = ELAPSED_MS[offset.unit];
+    if (elapsed !== undefined) {
+      instant = resolve() + offset.value * elapsed;
+      local = zone.localOf(instant);
+    } else {
+      local = addCalendar(local, offset.value, offset.unit as 'days' | 'weeks' | 'months', notes);
+      instant = undefined;
+    }
+  }
+  if (atMs !== undefined) {
+    local = dayStart(local) + atMs;
+    instant = undefined;
+  }
+  if (window) {
+    const moved = intoWindow(local, window, atMs);
+    if (moved !== local) {
+      notes.push({ code: 'window', message: `${describeLocal(local)} is outside the window (${window.label}); moved to ${describeLocal(moved)}` });
+      local = moved;
+      instant = undefined;
+    }
+  }
+  let due = resolve();
+  const nowMs = now.getTime();
+  const base = { timeZone: zone.name, zoneSource: source, anchor: anchor.text };
+  if (due < nowMs) {
+    if (schedule.ifPast !== 'now') {
+      return { ok: false, reason: 'past', message: `the due time ${zone.formatLocal(due)} had passed at intake (ifPast: skip)`, schedule: { ...base, local: zone.formatLocal(due), notes }, evaluateAt: new Date(due) };
+    }
+    notes.push({ code: 'past-now', message: `the due time ${zone.formatLocal(due)} had passed at intake; runs now (ifPast: now)` });
+    due = nowMs;
+    if (window) {
+      const nowLocal = zone.localOf(nowMs);
+      const moved = intoWindow(nowLocal, window, undefined);
+      if (moved !== nowLocal) {
+        notes.push({ code: 'window', message: `now (${describeLocal(nowLocal)}) is outside the window (${window.label}); moved to ${describeLocal(moved)}` });
+        local = moved;
+        instant = undefined;
+        due = resolve();
+      }
+    }
+  }
+  if (due - nowMs > MAX_SCHEDULE_HORIZON_MS) {
+    return { ok: false, reason: 'beyond-horizon', message: `the due time ${zone.formatLocal(due)} is more than ${MAX_SCHEDULE_HORIZON_MS / DAY_MS} days after intake`, schedule: { ...base, local: zone.formatLocal(due), notes }, evaluateAt: new Date(due) };
+  }
+  return { ok: true, evaluateAt: new Date(due), schedule: { ...base, local: zone.formatLocal(due), notes } };
+}
