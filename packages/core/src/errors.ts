@@ -25,6 +25,10 @@ export const ERROR_CODES = defineErrorCodes({
   CRM_ERR_MAX_ATTEMPTS: 'The trigger used every attempt it was allowed.',
   CRM_ERR_CONFIG: 'The engine or adapter was configured with invalid options.',
   CRM_ERR_STORE_TIMEOUT: 'A store or ledger request did not answer within `storeTimeoutMs`; the engine treats it as a store failure and goes on.',
+  CRM_ERR_SCHEDULE_ANCHOR: "A scheduled rule's anchor is missing from the event or is not an ISO 8601 date: the run is recorded skipped (`anchor-missing`).",
+  CRM_ERR_SCHEDULE_ZONE: "A scheduled rule's time zone from the event is not an IANA zone (or is missing, with no fallback): the run is recorded skipped (`zone-unknown`).",
+  CRM_ERR_SCHEDULE_PAST: "A scheduled rule's due time had passed at intake and the schedule says `ifPast: 'skip'`: the run is recorded skipped (`past`).",
+  CRM_ERR_SCHEDULE_HORIZON: "A scheduled rule's due time is beyond the schedule horizon (400 days after intake): the run is recorded skipped (`beyond-horizon`), never stored pending.",
 }).codes;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

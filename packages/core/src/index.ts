@@ -4,7 +4,7 @@
  * in `@crm-automation/core/spi`, and the test doubles in `@crm-automation/testing/doubles`.
  */
 export { createAutomationEngine } from './engine/create-engine.js';
-export type { AutomationEngine, EngineEvents, IngestedTriggers, IngestManyResult, IngestOptions, SavedRule, TriggerCancelledInfo, TriggerSupersededInfo, UpdateRuleOptions } from './engine/create-engine.js';
+export type { AutomationEngine, EngineEvents, IngestedTriggers, IngestManyResult, IngestOptions, SavedRule, TriggerCancelledInfo, TriggerRescheduledInfo, ScheduleSkippedInfo, TriggerSupersededInfo, UpdateRuleOptions } from './engine/create-engine.js';
 export type { IntakeSummary } from './intake/ingest.js';
 export { MAX_ENTITY_KEY_LENGTH } from './intake/entity-key.js';
 export type { FactLoader, FactLoaderContext } from './scheduling/current-facts.js';
@@ -52,7 +52,10 @@ export { DEFAULT_RULE_LIMITS, MAX_CANCEL_ON, MAX_DELAY_MS } from './rules/rule-s
 export type { RuleLimits, RuleValidationResult } from './rules/rule-schema.js';
 export { MAX_PATH_VISITS } from './rules/json-path.js';
 export { TEMPLATE_LIMITS } from './rules/templates.js';
-export type { DryRunCommand, DryRunResult, DryRunSample } from './rules/dry-run.js';
+export type { DryRunCommand, DryRunResult, DryRunSample, DryRunSchedule } from './rules/dry-run.js';
+export { computeDueTime, EVENT_TIMESTAMP_ANCHOR, MAX_SCHEDULE_HORIZON_MS } from './scheduling/schedule.js';
+export type { ScheduledTime, ScheduleEvent, ScheduleSkipReason } from './scheduling/schedule.js';
+export { isTimeZone } from './scheduling/time-zones.js';
 
 export type * from './scheduling/trigger.js';
 export { TRIGGER_STATUSES, FINAL_STATUSES } from './scheduling/trigger.js';

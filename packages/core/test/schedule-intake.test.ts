@@ -201,12 +201,12 @@ describe('schedule validation and dry run', () => {
     const { engine } = setup();
     const rule = await engine.rules.create(ACCOUNT, { ...reminder, schedule: { ...reminder.schedule, at: '02:30' } });
     const result = await engine.rules.dryRun(ACCOUNT, rule.id, { payload: appointment('2026-03-09T15:00:00-04:00') });
-    if (!result.valid) throw new Error('expected a valid dry run');
+    if (!result?.valid) throw new Error('expected a valid dry run');
     expect(result.schedule).toMatchObject({ outcome: 'scheduled', timeZone: 'America/New_York', zoneSource: 'payload', local: '2026-03-08T03:00:00.000-04:00', utc: '2026-03-08T07:00:00.000Z' });
     expect(result.schedule?.notes.map((n) => n.code)).toEqual(['dst-gap']);
     expect(result.evaluateAt.toISOString()).toBe('2026-03-08T07:00:00.000Z');
     const skipped = await engine.rules.dryRun(ACCOUNT, rule.id, { payload: appointment(undefined) });
-    if (!skipped.valid) throw new Error('expected a valid dry run');
+    if (!skipped?.valid) throw new Error('expected a valid dry run');
     expect(skipped.skipped).toBe('anchor-missing');
     expect(skipped.schedule).toMatchObject({ outcome: 'skipped', reason: 'anchor-missing' });
   });

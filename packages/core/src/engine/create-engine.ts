@@ -29,7 +29,7 @@ function ledgerOf(store: object | undefined): DeliveryLedger | undefined {
   return typeof candidate.recordIntents === 'function' && typeof candidate.recordOutcomes === 'function' ? (store as DeliveryLedger) : undefined;
 }
 
-export type { AutomationEngine, EngineEvents, IngestedTriggers, IngestManyResult, IngestOptions, SavedRule, TriggerCancelledInfo, TriggerSupersededInfo, UpdateRuleOptions } from './engine-api.js';
+export type { AutomationEngine, EngineEvents, IngestedTriggers, IngestManyResult, IngestOptions, SavedRule, TriggerCancelledInfo, TriggerRescheduledInfo, ScheduleSkippedInfo, TriggerSupersededInfo, UpdateRuleOptions } from './engine-api.js';
 
 /**
  * Creates an automation engine: rule validation and storage, event intake, the leasing claim loop,

@@ -1,4 +1,5 @@
 import type { ActionObservation } from '../dispatch/dispatch-actions.js';
+import type { ScheduleSkipReason } from '../scheduling/schedule.js';
 import type { AutomationError, ValidationIssue } from '../errors.js';
 import type { AutomationEvent, NormalizedEvent } from '../events/event.js';
 import type { EventBus } from '../ports/bus.js';
@@ -40,9 +41,31 @@ export interface TriggerSupersededInfo {
  */
 export interface TriggerCancelledInfo {
   trigger: Trigger;
-  reason: 'cancelled-by-event';
+  /** `cancelled-by-event` (`cancelOn`), or a scheduled rule's newer event that gives no due time (`anchor-missing`, `past`, ...). */
+  reason: 'cancelled-by-event' | ScheduleSkipReason;
   event: { id: string; name: string };
   stage: 'intake' | 'processing';
+}
+
+/** A newer event for the same entity moved a scheduled rule's pending run (`from` → `to`). */
+export interface TriggerRescheduledInfo {
+  accountId: string;
+  ruleId: string;
+  entityKey?: string | undefined;
+  /** The pending trigger now (the new event's). */
+  triggerId: string;
+  /** The trigger it replaced. */
+  replacedTriggerId: string;
+  from: Date;
+  to: Date;
+  event: { id: string; name: string };
+}
+
+/** A scheduled rule's event that gives its run no due time: the run is stored skipped. */
+export interface ScheduleSkippedInfo {
+  trigger: Trigger;
+  reason: ScheduleSkipReason;
+  message: string;
 }
 
 /** What an engine tells observers (logs, metrics, demos, tests). */
@@ -51,6 +74,8 @@ export interface EngineEvents {
   'event:ingested': [info: { event: NormalizedEvent; triggers: Trigger[]; created: number; summary: IntakeSummary }];
   'trigger:superseded': [info: TriggerSupersededInfo];
   'trigger:cancelled': [info: TriggerCancelledInfo];
+  'trigger:rescheduled': [info: TriggerRescheduledInfo];
+  'schedule:skipped': [info: ScheduleSkippedInfo];
   'trigger:claimed': [trigger: ClaimedTrigger];
   'trigger:evaluated': [info: { trigger: ClaimedTrigger; matched: boolean; conditions: ConditionTrace[] }];
   'trigger:finished': [info: { trigger: ClaimedTrigger; result: AttemptResult; saved: boolean }];

@@ -54,11 +54,23 @@ export function createIntakeUnit(ctx: IntakeUnitContext): IntakeUnit {
     const eventRef = { id: event.id, name: event.name };
     for (const i of inserted) {
       const outcome = outcomeOf(i);
+      if (outcome === 'skipped' && i.pendingTriggerId === undefined) {
+        const entry = i.trigger.executionHistory[0];
+        const reason = entry?.reason;
+        if (reason === 'anchor-missing' || reason === 'zone-unknown' || reason === 'past' || reason === 'beyond-horizon') {
+          observer.emit('schedule:skipped', { trigger: i.trigger, reason, message: entry?.error?.message ?? reason });
+        }
+        continue;
+      }
       if ((outcome !== 'superseded' && outcome !== 'stale') || i.pendingTriggerId === undefined) continue;
+      const moved = outcome === 'superseded' ? i.trigger.executionHistory.find((h) => h.outcome === 'rescheduled') : undefined;
+      if (moved?.from && moved.to) {
+        observer.emit('trigger:rescheduled', { accountId: i.trigger.accountId, ruleId: i.trigger.ruleId, ...(i.trigger.entityKey === undefined ? {} : { entityKey: i.trigger.entityKey }), triggerId: i.trigger.id, replacedTriggerId: i.pendingTriggerId, from: moved.from, to: moved.to, event: eventRef });
+      }
       const [triggerId, pendingTriggerId] = outcome === 'superseded' ? [i.pendingTriggerId, i.trigger.id] : [i.trigger.id, i.pendingTriggerId];
       observer.emit('trigger:superseded', { accountId: i.trigger.accountId, ruleId: i.trigger.ruleId, ...(i.trigger.entityKey === undefined ? {} : { entityKey: i.trigger.entityKey }), reason: outcome, triggerId, pendingTriggerId, event: eventRef });
     }
-    for (const c of cancels) for (const trigger of c.cancelled) observer.emit('trigger:cancelled', { trigger, reason: 'cancelled-by-event', event: eventRef, stage: 'intake' });
+    for (const c of cancels) for (const trigger of c.cancelled) observer.emit('trigger:cancelled', { trigger, reason: c.reason, event: eventRef, stage: 'intake' });
     const triggers = inserted.map((i) => i.trigger);
     const created = inserted.filter((i) => i.created).length;
     logger.debug({ accountId: event.accountId, eventId: event.id, eventName: event.name, matched: triggers.length, ...summary }, 'event ingested');

@@ -32,6 +32,8 @@ export interface CancelOutcome {
   cancelled: Trigger[];
   /** Triggers being processed, asked to stop before their next action. */
   requested: Trigger[];
+  /** `cancelled-by-event` (`cancelOn`), or the schedule skip reason of the newer event. */
+  reason: 'cancelled-by-event' | ScheduleSkipReason;
 }
 
 /** What intake did with one event, by kind (see `InsertOutcome`). */
@@ -227,7 +229,8 @@ async function runCancels(requests: readonly CancelRequest[], ctx: IntakeContext
   return Promise.all(
     requests.map(async (request) => {
       const result = await cancel.call(ctx.store, request);
-      return { ruleId: request.ruleId, entityKey: request.entityKey, cancelled: result.cancelled, requested: result.requested };
+      const reason = (request.reason ?? 'cancelled-by-event') as CancelOutcome['reason'];
+      return { ruleId: request.ruleId, entityKey: request.entityKey, cancelled: result.cancelled, requested: result.requested, reason };
     }),
   );
 }
