@@ -119,7 +119,10 @@ export interface RuleSchedule {
   /** An IANA zone used when `timeZone` is a path the payload does not have. */
   fallbackTimeZone?: string | undefined;
   window?: ScheduleWindow | undefined;
-  /** A due time already past at intake: `skip` (default: the run is recorded skipped) or run `now`. */
+  /**
+   * A due time already past at intake: `skip` (the run is recorded skipped) or run `now`. Default:
+   * `skip` for an anchor in the payload, `now` for `event.timestamp` (a late event still runs).
+   */
   ifPast?: 'skip' | 'now' | undefined;
 }
 

@@ -183,6 +183,15 @@ function addCalendar(localMs: number, value: number, unit: 'days' | 'weeks' | 'm
 }
 
 /**
+ * What a past due time does when the schedule does not say: `skip` for a date in the payload (the
+ * moment is gone: a reminder for yesterday's appointment is noise), `now` for the event's own
+ * timestamp (an event ingested late must still run, as a delay rule's would, rather than be lost).
+ */
+export function ifPastOf(schedule: RuleSchedule): 'skip' | 'now' {
+  return schedule.ifPast ?? (schedule.anchor === EVENT_TIMESTAMP_ANCHOR ? 'now' : 'skip');
+}
+
+/**
  * The due time of a scheduled rule's run for one event, at intake time `now`: anchor + offset
  * (elapsed time for seconds to hours, calendar units in the zone for days to months), at `at`, moved
  * into `window`, resolved to an instant (spring-forward gaps to the transition, fall-back repeats to
@@ -241,7 +250,7 @@ export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now
   const nowMs = now.getTime();
   const base = { timeZone: zone.name, zoneSource: source, anchor: anchor.text };
   if (due < nowMs) {
-    if (schedule.ifPast !== 'now') {
+    if (ifPastOf(schedule) === 'skip') {
       return { ok: false, reason: 'past', message: `the due time ${zone.formatLocal(due)} had passed at intake (ifPast: skip)`, schedule: { ...base, local: zone.formatLocal(due), notes }, evaluateAt: new Date(due) };
     }
     notes.push({ code: 'past-now', message: `the due time ${zone.formatLocal(due)} had passed at intake; runs now (ifPast: now)` });
