@@ -39,6 +39,7 @@ export async function cancelTriggers(triggers: Collection<TriggerDocument>, rete
   const now = requireValidDate(request.now, 'now');
   const eventTimestamp = requireValidDate(request.eventTimestamp, 'eventTimestamp');
   const event = { id: request.event.id, name: request.event.name };
+  const reason = request.reason ?? 'cancelled-by-event';
   const scope: Filter<TriggerDocument> = { accountId: request.accountId, ruleId: request.ruleId, entityKey: request.entityKey };
   const mark = randomBytes(12).toString('hex');
   const cancelledMark = `${mark}:cancelled`;
@@ -70,7 +71,7 @@ export async function cancelTriggers(triggers: Collection<TriggerDocument>, rete
         {
           $set: { status: 'cancelled', updatedAt: now, cancelMark: cancelledMark, ...(expireAt ? { expireAt } : {}) },
           $unset: SLOT_FIELDS,
-          $push: { executionHistory: { outcome: 'cancelled', reason: 'cancelled-by-event', event, at: now, attempt, by: request.by } },
+          $push: { executionHistory: { outcome: 'cancelled', reason, event, at: now, attempt, by: request.by } },
         },
       );
       missed += ids.length - result.modifiedCount;

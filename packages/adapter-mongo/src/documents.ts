@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import type { ClaimedTrigger, Delivery, DeliveryEvent, DeliveryState, ErrorSummary, HistoryEntry, Page, Rule, RuleDraft, RuleTrigger, Trigger, TriggeringEvent, TriggerStatus } from '@crm-automation/core';
+import type { ClaimedTrigger, Delivery, DeliveryEvent, DeliveryState, ErrorSummary, HistoryEntry, Page, Rule, RuleDraft, RuleTrigger, Trigger, TriggeringEvent, TriggerSchedule, TriggerStatus } from '@crm-automation/core';
 
 /** A `rules` document: the design doc's shape, `_id` an ObjectId, dates as BSON dates. */
 export interface RuleDocument {
@@ -10,6 +10,7 @@ export interface RuleDocument {
   enabled: boolean;
   trigger: RuleTrigger;
   delay: Rule['delay'];
+  schedule?: Rule['schedule'];
   conditions: Rule['conditions'];
   actions: Rule['actions'];
   /** Multikey-indexed on `cancelOn.eventName`, so `findRulesForEvent` finds the rules an event cancels. */
@@ -53,6 +54,8 @@ export interface TriggerDocument {
   firstEventAt?: Date | undefined;
   /** A cancelling event arrived while it was processing. */
   cancelRequested?: { event: { id: string; name: string }; at: Date } | undefined;
+  /** Scheduled rules: how `evaluateAt` was computed (a plain subdocument; history `from`/`to` are BSON dates). */
+  schedule?: TriggerSchedule | undefined;
   /**
    * Keyed triggers inserted with a concurrency mode, while they hold their (account, rule, entityKey)'s
    * pending slot ({@link pendingSlotOf}): a trigger that took a free slot has both fields, a successor
@@ -117,6 +120,7 @@ export function ruleDocument(id: ObjectId, accountId: string, draft: RuleDraft, 
     enabled: draft.enabled,
     trigger: draft.trigger.key === undefined ? { eventName: draft.trigger.eventName } : { eventName: draft.trigger.eventName, key: draft.trigger.key },
     delay: draft.delay,
+    ...(draft.schedule === undefined ? {} : { schedule: draft.schedule }),
     conditions: draft.conditions,
     actions: draft.actions,
     ...(draft.cancelOn === undefined ? {} : { cancelOn: draft.cancelOn }),
@@ -137,6 +141,7 @@ export function toRule(doc: RuleDocument): Rule {
     enabled: doc.enabled,
     trigger: typeof doc.trigger.key === 'string' ? { eventName: doc.trigger.eventName, key: doc.trigger.key } : { eventName: doc.trigger.eventName },
     delay: doc.delay,
+    ...(doc.schedule === undefined || doc.schedule === null ? {} : { schedule: doc.schedule }),
     conditions: doc.conditions,
     actions: doc.actions,
     ...(doc.cancelOn === undefined || doc.cancelOn === null ? {} : { cancelOn: doc.cancelOn }),
@@ -168,6 +173,7 @@ export function toTrigger(doc: TriggerDocument): Trigger {
     ...(typeof doc.entityKey === 'string' ? { entityKey: doc.entityKey } : {}),
     ...(doc.firstEventAt instanceof Date ? { firstEventAt: doc.firstEventAt } : {}),
     ...(doc.cancelRequested ? { cancelRequested: doc.cancelRequested } : {}),
+    ...(doc.schedule ? { schedule: doc.schedule } : {}),
   };
 }
 

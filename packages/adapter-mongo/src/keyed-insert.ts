@@ -38,26 +38,31 @@ const slotFields = (slot: string) => ({ pendingSlot: slot, slotLatch: slot });
 /**
  * The document intake stores for one trigger: pending; a keyed trigger carries its entity key and
  * `firstEventAt`, and one inserted with a concurrency mode also its pending slot. A concurrency mode
- * without an entity key is mode `all` (the engine found no key in the event).
+ * without an entity key is mode `all` (the engine found no key in the event). A trigger that comes
+ * `skipped` is stored finished with that entry as its only history and never takes the slot, so the
+ * intake's one `insertMany` decides it like an unkeyed trigger (only the dedupe index can refuse it).
  */
-export function newTriggerDocument(input: NewTrigger, now: Date): TriggerDocument {
+export function newTriggerDocument(input: NewTrigger, now: Date, retention: ResolvedRetention | undefined): TriggerDocument {
   const keyed = typeof input.entityKey === 'string';
+  const expireAt = input.skipped ? expireAtFor(retention, 'skipped', now) : undefined;
   return {
     _id: new ObjectId(),
     accountId: input.accountId,
     ruleId: input.ruleId,
     ruleVersion: input.ruleVersion,
-    status: 'pending',
+    status: input.skipped ? 'skipped' : 'pending',
     evaluateAt: input.evaluateAt,
     attempt: 0,
     triggeringEvent: input.triggeringEvent,
     ...(input.trace ? { trace: input.trace } : {}),
-    executionHistory: [],
+    executionHistory: input.skipped ? [input.skipped] : [],
     sentActions: [],
     createdAt: now,
     updatedAt: now,
+    ...(input.schedule ? { schedule: input.schedule } : {}),
+    ...(expireAt ? { expireAt } : {}),
     ...(keyed ? { entityKey: input.entityKey, firstEventAt: input.triggeringEvent.timestamp } : {}),
-    ...(keyed && takesSlot(input.concurrency) && input.entityKey !== undefined ? slotFields(pendingSlotOf(input.accountId, input.ruleId, input.entityKey)) : {}),
+    ...(keyed && !input.skipped && takesSlot(input.concurrency) && input.entityKey !== undefined ? slotFields(pendingSlotOf(input.accountId, input.ruleId, input.entityKey)) : {}),
   };
 }
 
@@ -173,14 +178,32 @@ export async function settleKeyedTrigger(
     // Step 2's document: pending, holding the field P gives up (pending-slot.ts).
     const { keep, give } = handoverFields(pending);
     const { pendingSlot: _slot, slotLatch: _latch, ...fields } = doc;
-    const successor: TriggerDocument = { ...fields, firstEventAt, evaluateAt, [give]: slot };
+    const successorId = fields._id.toHexString();
+    // A scheduled rule's run whose due time this event moves: both histories say from where to where.
+    // The entries travel in the same writes as a plain supersede (P's compare-and-set, the successor's
+    // document in the hand-over), so a reschedule costs no extra command.
+    const moved = concurrency.reschedule === true && pending.evaluateAt.getTime() !== evaluateAt.getTime();
+    const change = { from: pending.evaluateAt, to: evaluateAt, eventId: event.id };
+    const replacedEntry: HistoryEntry = moved
+      ? { outcome: 'superseded', reason: 'rescheduled', ...change, triggerId: successorId, event, at: now, attempt: pending.attempt }
+      : { outcome: 'superseded', reason: 'superseded', triggerId: successorId, event, at: now, attempt: pending.attempt };
+    const successorHistory: HistoryEntry[] = moved ? [{ outcome: 'rescheduled', reason: 'rescheduled', ...change, triggerId: pendingId, event, at: now, attempt: 0 }] : [];
+    const successor: TriggerDocument = { ...fields, firstEventAt, evaluateAt, executionHistory: successorHistory, [give]: slot };
     const cancelledExpireAt = expireAtFor(retention, 'cancelled', now);
     const from = await triggers.findOneAndUpdate(
-      { _id: pending._id, status: 'pending', handover: { $exists: false }, [keep]: slot, [give]: pending[give] ?? { $exists: false } },
+      {
+        _id: pending._id,
+        status: 'pending',
+        handover: { $exists: false },
+        [keep]: slot,
+        [give]: pending[give] ?? { $exists: false },
+        // `from` is the due time read: the write applies only while it still is.
+        ...(concurrency.reschedule === true ? { evaluateAt: pending.evaluateAt } : {}),
+      },
       {
         $set: { status: 'cancelled', updatedAt: now, handover: successor, ...(cancelledExpireAt ? { expireAt: cancelledExpireAt } : {}) },
         $unset: { [give]: '' },
-        $push: { executionHistory: { outcome: 'superseded', reason: 'superseded', triggerId: successor._id.toHexString(), event, at: now, attempt: pending.attempt } },
+        $push: { executionHistory: replacedEntry },
       },
       { returnDocument: 'after' },
     );

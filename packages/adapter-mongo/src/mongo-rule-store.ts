@@ -23,7 +23,7 @@ export interface MongoRuleStore extends RuleStore {
   close(): Promise<void>;
 }
 
-const OPTIONAL_RULE_FIELDS = ['description', 'cancelOn', 'concurrency', 'evaluate'] as const;
+const OPTIONAL_RULE_FIELDS = ['description', 'schedule', 'cancelOn', 'concurrency', 'evaluate'] as const;
 
 /** The rule store's operations on one collection; `ready` runs before each (index creation). */
 export function ruleOperations(rules: Collection<RuleDocument>, ready: () => Promise<void>): Omit<RuleStore, 'capabilities' | 'close'> {

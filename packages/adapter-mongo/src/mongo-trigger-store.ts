@@ -139,7 +139,7 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
       for (const input of batch) requireValidDate(input.evaluateAt, 'evaluateAt');
       if (batch.length === 0) return [];
       await ready();
-      const docs = batch.map((input) => newTriggerDocument(input, now));
+      const docs = batch.map((input) => newTriggerDocument(input, now, retention));
       if (docs.some((d) => d.pendingSlot !== undefined)) await slotIndexes();
       let duplicates = new Set<number>();
       try {
