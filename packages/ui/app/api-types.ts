@@ -394,6 +394,24 @@ export interface components {
                 /** @enum {string} */
                 unit: "seconds" | "minutes" | "hours" | "days";
             };
+            schedule?: {
+                anchor: string;
+                offset?: {
+                    value: number;
+                    /** @enum {string} */
+                    unit: "seconds" | "minutes" | "hours" | "days" | "weeks" | "months";
+                };
+                at?: string;
+                timeZone?: string;
+                fallbackTimeZone?: string;
+                window?: {
+                    days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+                    from: string;
+                    to: string;
+                };
+                /** @enum {string} */
+                ifPast?: "skip" | "now";
+            };
             conditions: components["schemas"]["ConditionGroup"];
             actions: components["schemas"]["Action"][];
             cancelOn?: {
