@@ -21,6 +21,7 @@ import {
   type RuleRef,
 } from './fixtures.js';
 import { describeKeyedTriggerCases } from './keyed-trigger-contract.js';
+import { describeScheduledTriggerCases } from './scheduled-trigger-contract.js';
 
 export interface TriggerStoreContractOptions {
   /** Parallel `claimDueTriggers` calls in the exclusivity test. Default 12. */
@@ -482,5 +483,6 @@ export function describeTriggerStoreContract<S extends TriggerStore>(name: strin
     });
 
     describeKeyedTriggerCases(() => store, () => handles);
+    describeScheduledTriggerCases(() => store, () => handles);
   });
 }
