@@ -1,10 +1,13 @@
 /**
  * The engine in one process, no servers: the design doc's two rules, a few CRM events, and a clock
- * we move by hand so the five-minute delay takes no time. Every step is printed.
+ * we move by hand so the five-minute delay (and the days an appointment reminder waits) take no time.
+ * Every step is printed.
  *
  * The SMS rule is the entity-aware one (keyed by the job's id, `supersede`, conditions on the job as
  * the CRM has it at fire time), and the "CRM" is a map of jobs in memory: a job re-opened before the
- * delay is over gets no SMS, and three quick status changes to Done get one.
+ * delay is over gets no SMS, and three quick status changes to Done get one. Then an appointment
+ * reminder (09:00 the day before, in the client's zone): the appointment is booked, then moved, and
+ * the one reminder moves with it.
  */
 import {
   createAutomationEngine,
@@ -13,12 +16,20 @@ import {
   createMemoryBus,
   createMemoryStore,
 } from '@crm-automation/core';
-import { highValueJobRule, technicianSmsOnCurrentJobRule } from './rules.js';
+import { appointmentReminderRule, highValueJobRule, technicianSmsOnCurrentJobRule } from './rules.js';
 
 const ACCOUNT = 'acc_12345';
-const clock = createManualClock('2025-07-06T21:42:00Z');
-const at = () => clock.now().toISOString().slice(11, 19);
+const START = '2025-07-06T21:42:00Z';
+const clock = createManualClock(START);
+/** A time as the demo prints it (UTC): the time of day on the first day, with the date on later ones. */
+const utc = (date: Date) => {
+  const iso = date.toISOString();
+  return iso.slice(0, 10) === START.slice(0, 10) ? iso.slice(11, 19) : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+};
+const at = () => utc(clock.now());
 const say = (line: string) => console.log(`[${at()}] ${line}`);
+/** Wall-clock time in `timeZone`, for display only (the engine did the zone arithmetic). */
+const wallClock = (date: Date, timeZone: string) => date.toLocaleString('sv-SE', { timeZone, dateStyle: 'short', timeStyle: 'short' });
 
 interface Job {
   id: string;
@@ -56,12 +67,19 @@ async function crmSetStatus(job: Job, status: string, eventId?: string): Promise
   return saved;
 }
 
+/** What each keyed rule's entity key names, by rule id: the job, or the appointment. */
+const entityOf = new Map<string, string>();
+const entityLabel = (ruleId: string, entityKey: string | undefined) => `${entityOf.get(ruleId) ?? 'entity'} ${entityKey ?? '?'}`;
+
 engine.on('event:ingested', ({ event, triggers, created }) => {
   say(`event in: ${event.name} (${event.id.slice(0, 8)}) -> ${triggers.length} trigger(s) stored${created < triggers.length ? ' (redelivery, nothing new)' : ''}`);
-  for (const t of triggers) say(`  trigger ${t.id} for rule ${t.ruleId}${t.entityKey === undefined ? '' : ` (job ${t.entityKey})`}, due ${t.evaluateAt.toISOString().slice(11, 19)}`);
+  for (const t of triggers) say(`  trigger ${t.id} for rule ${t.ruleId}${t.entityKey === undefined ? '' : ` (${entityLabel(t.ruleId, t.entityKey)})`}, due ${utc(t.evaluateAt)}`);
 });
-engine.on('trigger:superseded', ({ triggerId, pendingTriggerId, entityKey, reason }) => {
-  say(`  trigger ${triggerId} ${reason === 'superseded' ? 'superseded' : 'stale'}: trigger ${pendingTriggerId} is the one that will run for job ${entityKey ?? '?'}`);
+engine.on('trigger:superseded', ({ ruleId, triggerId, pendingTriggerId, entityKey, reason }) => {
+  say(`  trigger ${triggerId} ${reason === 'superseded' ? 'superseded' : 'stale'}: trigger ${pendingTriggerId} is the one that will run for ${entityLabel(ruleId, entityKey)}`);
+});
+engine.on('trigger:rescheduled', ({ triggerId, replacedTriggerId, from, to, entityKey }) => {
+  say(`  appointment ${entityKey ?? '?'} moved: reminder ${replacedTriggerId} due ${utc(from)} UTC is now ${triggerId}, due ${utc(to)} UTC`);
 });
 engine.on('trigger:evaluated', ({ trigger, matched, conditions }) => {
   say(`trigger ${trigger.id} due: checking conditions of rule ${trigger.ruleId}`);
@@ -78,7 +96,9 @@ engine.on('trigger:finished', ({ trigger, result }) => {
 
 const sms = await engine.rules.create(ACCOUNT, technicianSmsOnCurrentJobRule);
 const email = await engine.rules.create(ACCOUNT, highValueJobRule);
-say(`rules saved: "${sms.name}" (${sms.id}), "${email.name}" (${email.id})`);
+const reminder = await engine.rules.create(ACCOUNT, appointmentReminderRule);
+entityOf.set(sms.id, 'job').set(reminder.id, 'appointment');
+say(`rules saved: "${sms.name}" (${sms.id}), "${email.name}" (${email.id}), "${reminder.name}" (${reminder.id})`);
 await engine.start();
 
 const technician = { name: 'Jane Doe', phone: '+15557654321' };
@@ -113,6 +133,50 @@ say(`CRM: job #${flapping.number} reassigned to Sam Rivera`);
 await engine.publish({ name: 'job.technician.assigned', accountId: ACCOUNT, payload: { job: crmJobs.get(crmKey(ACCOUNT, flapping.id)) } });
 say('... waiting five minutes ...');
 await clock.advance(5 * 60_000);
+
+say('--- an appointment booked, then moved a day later: one reminder, at the new time ---');
+interface Appointment {
+  id: string;
+  service: string;
+  /** ISO 8601 with the client's offset, as the CRM stores it. */
+  startsAt: string;
+  /** How the CRM words it in messages. */
+  startsAtText: string;
+}
+const client = { name: 'Maria Garcia', phone: '+15553217654', timeZone: 'America/Chicago' };
+
+/** The CRM saves an appointment (booked or moved) and publishes its state, as it does on every change. */
+async function crmScheduleAppointment(appointment: Appointment): Promise<void> {
+  say(`CRM: appointment ${appointment.id} (${appointment.service}) for ${client.name} at ${appointment.startsAt} (${client.timeZone})`);
+  await engine.publish({ name: 'appointment.scheduled', accountId: ACCOUNT, payload: { appointment, client } });
+}
+
+/** The reminder waiting for the appointment: its due time in the client's zone (as computed) and in UTC. */
+async function showPendingReminder(appointmentId: string): Promise<void> {
+  const { items } = await engine.triggers.list(ACCOUNT, { ruleId: reminder.id, entityKey: appointmentId, status: 'pending' });
+  for (const t of items) {
+    const zone = t.schedule ? `${t.schedule.local} (${t.schedule.timeZone}, from the ${t.schedule.zoneSource})` : 'no schedule';
+    say(`  pending reminder ${t.id}: due ${zone} = ${t.evaluateAt.toISOString()} UTC`);
+    const moved = t.executionHistory.find((h) => h.outcome === 'rescheduled');
+    if (moved?.from && moved.to && t.schedule) {
+      const tz = t.schedule.timeZone;
+      say(`    history: rescheduled from ${wallClock(moved.from, tz)} to ${wallClock(moved.to, tz)} ${tz} (${moved.from.toISOString()} -> ${moved.to.toISOString()} UTC) by event ${moved.eventId?.slice(0, 8) ?? '?'}`);
+    }
+  }
+  say(`  ${items.length} pending reminder(s) for appointment ${appointmentId}`);
+}
+
+const appointment: Appointment = { id: 'appt_301', service: 'AC tune-up', startsAt: '2025-07-09T15:00:00-05:00', startsAtText: 'Wednesday July 9 at 3:00 PM' };
+await crmScheduleAppointment(appointment);
+await showPendingReminder(appointment.id);
+// Monday morning the client calls to move it to Thursday.
+await clock.set('2025-07-07T15:30:00Z');
+await crmScheduleAppointment({ ...appointment, startsAt: '2025-07-10T10:30:00-05:00', startsAtText: 'Thursday July 10 at 10:30 AM' });
+await showPendingReminder(appointment.id);
+say('... waiting past the old reminder time (Tuesday 09:00 in Chicago) ...');
+await clock.set('2025-07-08T18:00:00Z');
+say('... waiting past the new one (Wednesday 09:00 in Chicago) and the appointment itself ...');
+await clock.set('2025-07-10T18:00:00Z');
 await engine.stop();
 
 const { items } = await engine.triggers.list(ACCOUNT);

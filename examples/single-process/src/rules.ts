@@ -67,3 +67,36 @@ export const highValueJobRule = {
     },
   ],
 } satisfies RuleInput;
+
+/**
+ * Not in the design doc: the field-service reminder its users ask for first. 09:00 the day before the
+ * appointment, in the client's time zone (from the event; New York when the client has none), never
+ * on a Sunday or outside 08:00–20:00 there. Keyed by the appointment's id, so when the CRM moves the
+ * appointment its next `appointment.scheduled` event moves the waiting reminder (history
+ * `rescheduled`) instead of adding a second one.
+ */
+export const appointmentReminderRule = {
+  name: 'Remind the Client the Day Before the Appointment',
+  description: "Texts the client at 09:00 their time, the day before the appointment; follows the appointment when it moves.",
+  enabled: true,
+  trigger: { eventName: 'appointment.scheduled', key: '$.appointment.id' },
+  schedule: {
+    anchor: '$.appointment.startsAt',
+    offset: { value: -1, unit: 'days' },
+    at: '09:00',
+    timeZone: '$.client.timeZone',
+    fallbackTimeZone: 'America/New_York',
+    window: { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat'], from: '08:00', to: '20:00' },
+  },
+  concurrency: { mode: 'supersede' },
+  conditions: { all: [{ fact: 'client', path: '$.phone', operator: 'present', value: true }] },
+  actions: [
+    {
+      type: 'sms',
+      params: {
+        recipient: { source: 'fact', fact: 'client', path: '$.phone' },
+        message: 'Hi {{client.name}}, a reminder of your {{appointment.service}} appointment tomorrow, {{appointment.startsAtText}}.',
+      },
+    },
+  ],
+} satisfies RuleInput;

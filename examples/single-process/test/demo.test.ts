@@ -38,7 +38,20 @@ describe('npm run demo', () => {
     expect(flapping.match(/-> SMS/g)).toEqual(['-> SMS']);
     expect(flapping).toMatch(/\[21:59:40\] {3}-> SMS to \+15550102030: Hi Sam Rivera, job #J-5543 for Ann Lee has been completed\./);
 
-    expect(stdout).toContain('done: {"completed":3,"cancelled":3,"skipped":2}');
-    expect(stdout.match(/-> SMS/g)).toHaveLength(2);
+    // Booked, then moved a day later: the reminder moves with it (09:00 the day before, Chicago time),
+    // one stays pending, and it is sent once, at the new time.
+    const appointment = section(stdout, 'an appointment booked, then moved');
+    const pending = [...appointment.matchAll(/pending reminder \w+: due (\S+) \(America\/Chicago, from the payload\) = (\S+) UTC/g)].map((m) => [m[1], m[2]]);
+    expect(pending).toEqual([
+      ['2025-07-08T09:00:00.000-05:00', '2025-07-08T14:00:00.000Z'],
+      ['2025-07-09T09:00:00.000-05:00', '2025-07-09T14:00:00.000Z'],
+    ]);
+    expect(appointment.match(/(\d) pending reminder\(s\) for appointment appt_301/g)).toEqual(['1 pending reminder(s) for appointment appt_301', '1 pending reminder(s) for appointment appt_301']);
+    expect(appointment).toMatch(/history: rescheduled from 2025-07-08 09:00 to 2025-07-09 09:00 America\/Chicago \(2025-07-08T14:00:00.000Z -> 2025-07-09T14:00:00.000Z UTC\) by event \w+/);
+    expect(appointment.match(/-> SMS/g)).toEqual(['-> SMS']);
+    expect(appointment).toMatch(/\[2025-07-09 14:00:00\] {3}-> SMS to \+15553217654: Hi Maria Garcia, a reminder of your AC tune-up appointment tomorrow, Thursday July 10 at 10:30 AM\./);
+
+    expect(stdout).toContain('done: {"completed":4,"cancelled":4,"skipped":2}');
+    expect(stdout.match(/-> SMS/g)).toHaveLength(3);
   }, 60_000);
 });
