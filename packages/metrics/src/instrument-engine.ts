@@ -9,11 +9,14 @@ export interface EngineInstrumentation {
 
 /**
  * Counts what an engine does from its events: events ingested, triggers by outcome, retries, runs
- * cancelled, superseded and skipped by reason, fire lag, claim batch sizes, gateway latency and errors
- * by provider. Costs one listener call per event.
+ * cancelled, superseded and skipped by reason, schedule skips and reschedules by account, fire lag,
+ * claim batch sizes, gateway latency and errors by provider. Costs one listener call per event.
  */
 export function instrumentEngine(engine: AutomationEngine, options: MetricsOptions & { metrics?: AutomationMetrics | undefined } = {}): EngineInstrumentation {
   const m = metricsFor('instrumentEngine', options, []);
+  // Intake reports an event's schedule skips just before its `event:ingested`, in the same tick; the
+  // summary's `skipped` counts them together with `skipIfPending` skips, which have no event of their own.
+  let scheduleSkipsOfEvent = 0;
   const listeners: { [E in keyof EngineEvents]?: (...args: EngineEvents[E]) => void } = {
     'event:ingested': ({ triggers, created, summary }) => {
       // An event that only cancels runs (a rule's cancelOn) starts none, but it did match.
@@ -21,9 +24,17 @@ export function instrumentEngine(engine: AutomationEngine, options: MetricsOptio
       m.eventsIngested.inc({ outcome: triggers.length === 0 ? (cancelling ? 'matched' : 'unmatched') : created === 0 ? 'duplicate' : 'matched' });
       // Pending ones only: a keyed rule's event may be stored finished at once (stale, skipped).
       if (summary.created > 0) m.triggersCreated.inc(summary.created);
-      // A skipIfPending rule's event is recorded as a skipped trigger at intake; it never reaches trigger:finished.
-      if (summary.skipped > 0) m.triggersSkipped.inc({ reason: 'pending-exists' }, summary.skipped);
+      // Triggers recorded skipped at intake never reach trigger:finished.
+      const pendingExists = Math.max(0, summary.skipped - scheduleSkipsOfEvent);
+      scheduleSkipsOfEvent = 0;
+      if (pendingExists > 0) m.triggersSkipped.inc({ reason: 'pending-exists' }, pendingExists);
     },
+    'schedule:skipped': ({ trigger, reason }) => {
+      scheduleSkipsOfEvent += 1;
+      m.triggersSkipped.inc({ reason });
+      m.scheduleSkipped.inc({ account_id: trigger.accountId, reason });
+    },
+    'trigger:rescheduled': ({ accountId }) => m.triggersRescheduled.inc({ account_id: accountId }),
     'trigger:superseded': ({ reason }) => m.triggersSuperseded.inc({ reason }),
     'trigger:cancelled': ({ reason, stage }) => m.triggersCancelled.inc({ reason, stage }),
     'batch:claimed': ({ size, limit }) => {

@@ -17,17 +17,28 @@ export interface AutomationMetrics {
   readonly triggersFinished: Counter<'status' | 'reason'>;
   readonly triggerRetries: Counter;
   /**
-   * Runs a cancelling event stopped, by reason (`cancelled-by-event`: a rule's `cancelOn`) and stage:
-   * `intake` (it was pending or retrying) or `processing` (stopped before an action it had not sent).
+   * Runs a cancelling event stopped, by reason and stage. Reasons: `cancelled-by-event` (a rule's
+   * `cancelOn`), or a scheduled keyed rule's newer event that gives no due time (`anchor-missing`,
+   * `zone-unknown`, `past`, `beyond-horizon`). Stages: `intake` (it was pending or retrying) or
+   * `processing` (stopped before an action it had not sent).
    */
   readonly triggersCancelled: Counter<'reason' | 'stage'>;
   /** Runs of `supersede` rules replaced by a newer event (`superseded`), or stored finished because a newer one was pending (`stale`). */
   readonly triggersSuperseded: Counter<'reason'>;
   /**
    * Runs skipped, by reason: at fire time (`conditions-not-met`, `rule-disabled`, `entity-missing`,
-   * `recipient-missing`, ...) and at intake (`pending-exists`: a `skipIfPending` rule had one pending).
+   * `recipient-missing`, ...) and at intake (`pending-exists`: a `skipIfPending` rule had one pending;
+   * a schedule's `anchor-missing`, `zone-unknown`, `past`, `beyond-horizon`).
    */
   readonly triggersSkipped: Counter<'reason'>;
+  /**
+   * Scheduled rules' runs recorded skipped at intake because the event gives no due time, by account
+   * and reason (`anchor-missing`, `zone-unknown`, `past`, `beyond-horizon`): a tenant whose CRM stopped
+   * sending a date, or sends zones the tz database does not know, shows here before its users notice.
+   */
+  readonly scheduleSkipped: Counter<'account_id' | 'reason'>;
+  /** Scheduled keyed rules' pending runs whose due time a newer event for the entity moved, by account. */
+  readonly triggersRescheduled: Counter<'account_id'>;
   readonly fireLag: Histogram;
   readonly claimBatchSize: Histogram;
   readonly claimBatchLimit: Gauge;
@@ -98,9 +109,11 @@ export function createAutomationMetrics(options: MetricsOptions = {}): Automatio
     triggersCreated: new Counter({ name: 'crm_triggers_created_total', help: 'Pending triggers stored by intake', registers }),
     triggersFinished: new Counter({ name: 'crm_triggers_finished_total', help: 'Trigger attempts by resulting status and reason', labelNames: ['status', 'reason'], registers }),
     triggerRetries: new Counter({ name: 'crm_trigger_retries_total', help: 'Attempts that ended in retrying (transient failure, backoff scheduled)', registers }),
-    triggersCancelled: new Counter({ name: 'crm_triggers_cancelled_total', help: 'Runs a cancelling event stopped, by reason (cancelled-by-event: a cancelOn event of the rule) and stage (intake: pending or retrying; processing: before its next unsent action)', labelNames: ['reason', 'stage'], registers }),
+    triggersCancelled: new Counter({ name: 'crm_triggers_cancelled_total', help: "Runs a cancelling event stopped, by reason (cancelled-by-event: a cancelOn event of the rule; anchor-missing, zone-unknown, past, beyond-horizon: a scheduled rule's newer event with no due time) and stage (intake: pending or retrying; processing: before its next unsent action)", labelNames: ['reason', 'stage'], registers }),
     triggersSuperseded: new Counter({ name: 'crm_triggers_superseded_total', help: 'Runs of supersede rules replaced by a newer event of the same entity (superseded), or stored finished behind a newer pending one (stale)', labelNames: ['reason'], registers }),
-    triggersSkipped: new Counter({ name: 'crm_triggers_skipped_total', help: 'Runs skipped, by reason: at fire time (conditions-not-met, entity-missing, recipient-missing, ...) or at intake (pending-exists)', labelNames: ['reason'], registers }),
+    triggersSkipped: new Counter({ name: 'crm_triggers_skipped_total', help: 'Runs skipped, by reason: at fire time (conditions-not-met, entity-missing, recipient-missing, ...) or at intake (pending-exists; a schedule with no due time: anchor-missing, zone-unknown, past, beyond-horizon)', labelNames: ['reason'], registers }),
+    scheduleSkipped: new Counter({ name: 'crm_schedule_skipped_total', help: "Scheduled rules' runs recorded skipped at intake because the event gives no due time, by account and reason (anchor-missing, zone-unknown, past, beyond-horizon)", labelNames: ['account_id', 'reason'], registers }),
+    triggersRescheduled: new Counter({ name: 'crm_triggers_rescheduled_total', help: "Scheduled keyed rules' pending runs whose due time a newer event for the same entity moved, by account", labelNames: ['account_id'], registers }),
     fireLag: new Histogram({ name: 'crm_trigger_fire_lag_seconds', help: 'Delay between a trigger being due (evaluateAt) and being claimed for dispatch', buckets: LAG_BUCKETS, registers }),
     claimBatchSize: new Histogram({ name: 'crm_claim_batch_size', help: 'Triggers claimed per claim batch', buckets: BATCH_BUCKETS, registers }),
     claimBatchLimit: new Gauge({ name: 'crm_claim_batch_limit', help: 'Triggers the last claim asked for: batchSize, or less while triggers take long enough that more could not start within one lease', registers }),

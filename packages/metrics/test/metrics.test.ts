@@ -165,3 +165,63 @@ describe('entity metrics while a run is processing', () => {
     expect(await value(metrics, 'crm_triggers_finished_total', { status: 'cancelled', reason: 'cancelled-by-event' })).toBe(1);
   });
 });
+
+describe('schedule metrics', () => {
+  it('counts schedule skips by account and reason, reschedules by account, and cancels by the skip reason', async () => {
+    const clock = createManualClock('2026-03-02T12:00:00Z');
+    const engine = createAutomationEngine({ store: createMemoryStore(), clock, channels: { sms: createRecordingChannel() } });
+    const metrics = createAutomationMetrics({ processMetrics: false });
+    instrumentEngine(engine, { metrics });
+    const reminder = {
+      name: 'Appointment reminder',
+      trigger: { eventName: 'appointment.scheduled', key: '$.appointment.id' },
+      schedule: { anchor: '$.appointment.startsAt', offset: { value: -1, unit: 'days' as const }, at: '09:00', timeZone: '$.client.timeZone' },
+      conditions: { all: [] },
+      actions: [{ type: 'sms' as const, params: { recipient: '+15550001111', message: 'See you tomorrow' } }],
+    };
+    // One run per booking: a second booking event while one waits is skipped as pending-exists.
+    const once = { ...reminder, name: 'Booking receipt', trigger: { eventName: 'appointment.booked', key: '$.appointment.id' }, concurrency: { mode: 'skipIfPending' as const } };
+    await engine.rules.create('acc_1', reminder);
+    await engine.rules.create('acc_2', reminder);
+    await engine.rules.create('acc_1', once);
+    const appointment = (accountId: string, id: string, eventId: string, timestamp: string, startsAt: string | undefined, timeZone = 'America/New_York', name = 'appointment.scheduled') =>
+      engine.ingest({ id: eventId, name, accountId, timestamp, payload: { appointment: { id, ...(startsAt === undefined ? {} : { startsAt }) }, client: { timeZone } } });
+
+    await appointment('acc_1', 'apt-1', 'e1', '2026-03-02T11:00:00Z', '2026-03-10T15:00:00-04:00');
+    // Moved later, then earlier: two reschedules of acc_1's run.
+    await appointment('acc_1', 'apt-1', 'e2', '2026-03-02T11:10:00Z', '2026-03-12T15:00:00-04:00');
+    await appointment('acc_1', 'apt-1', 'e3', '2026-03-02T11:20:00Z', '2026-03-05T15:00:00-05:00');
+    // Same anchor again: superseded, not rescheduled.
+    await appointment('acc_1', 'apt-1', 'e4', '2026-03-02T11:30:00Z', '2026-03-05T20:00:00Z');
+    // The appointment is removed: skipped for anchor-missing, and the waiting run is cancelled with that reason.
+    await appointment('acc_1', 'apt-1', 'e5', '2026-03-02T11:40:00Z', undefined);
+    // Moved into the past with nothing waiting: skipped, nothing cancelled.
+    await appointment('acc_1', 'apt-2', 'e6', '2026-03-02T11:40:00Z', '2026-03-02T13:00:00Z');
+    await appointment('acc_2', 'apt-3', 'e7', '2026-03-02T11:40:00Z', '2026-03-10T15:00:00Z', 'Mars/Olympus_Mons');
+    await appointment('acc_2', 'apt-3', 'e8', '2026-03-02T11:50:00Z', '2030-03-10T15:00:00Z');
+    // A redelivered skip is not counted again.
+    await appointment('acc_2', 'apt-3', 'e8', '2026-03-02T11:50:00Z', '2030-03-10T15:00:00Z');
+    // The skipIfPending rule: its second event is the only pending-exists skip.
+    await appointment('acc_1', 'apt-9', 'b1', '2026-03-02T11:00:00Z', '2026-03-10T15:00:00Z', 'America/New_York', 'appointment.booked');
+    await appointment('acc_1', 'apt-9', 'b2', '2026-03-02T11:05:00Z', '2026-03-11T15:00:00Z', 'America/New_York', 'appointment.booked');
+
+    expect(await value(metrics, 'crm_triggers_rescheduled_total', { account_id: 'acc_1' })).toBe(2);
+    expect(await value(metrics, 'crm_triggers_rescheduled_total', { account_id: 'acc_2' })).toBeUndefined();
+    expect(await value(metrics, 'crm_triggers_superseded_total', { reason: 'superseded' })).toBe(3);
+    expect(await value(metrics, 'crm_schedule_skipped_total', { account_id: 'acc_1', reason: 'anchor-missing' })).toBe(1);
+    expect(await value(metrics, 'crm_schedule_skipped_total', { account_id: 'acc_1', reason: 'past' })).toBe(1);
+    expect(await value(metrics, 'crm_schedule_skipped_total', { account_id: 'acc_2', reason: 'zone-unknown' })).toBe(1);
+    expect(await value(metrics, 'crm_schedule_skipped_total', { account_id: 'acc_2', reason: 'beyond-horizon' })).toBe(1);
+    expect(await value(metrics, 'crm_schedule_skipped_total', { account_id: 'acc_2', reason: 'past' })).toBeUndefined();
+    expect(await value(metrics, 'crm_triggers_skipped_total', { reason: 'anchor-missing' })).toBe(1);
+    expect(await value(metrics, 'crm_triggers_skipped_total', { reason: 'past' })).toBe(1);
+    expect(await value(metrics, 'crm_triggers_skipped_total', { reason: 'pending-exists' })).toBe(1);
+    expect(await value(metrics, 'crm_triggers_cancelled_total', { reason: 'anchor-missing', stage: 'intake' })).toBe(1);
+    expect(await value(metrics, 'crm_triggers_cancelled_total', { reason: 'past', stage: 'intake' })).toBeUndefined();
+    // e1 to e4 (each replacing the one before) and b1 waited; no skipped one did.
+    expect(await value(metrics, 'crm_triggers_created_total')).toBe(5);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('crm_schedule_skipped_total{account_id="acc_2",reason="beyond-horizon"} 1');
+    expect(text).toContain('crm_triggers_rescheduled_total{account_id="acc_1"} 2');
+  });
+});
