@@ -489,6 +489,34 @@ export interface operations {
                                 /** @enum {string} */
                                 unit: "seconds" | "minutes" | "hours" | "days";
                             };
+                            /** @description When a run is due, relative to a date in the event, in the recipient’s time zone (instead of delay; delay is then zero) */
+                            schedule?: {
+                                /** @description JSONPath to an ISO date in the payload ($.appointment.startsAt), or event.timestamp */
+                                anchor: string;
+                                /** @description Added to the anchor, negative for before; days, weeks and months are calendar units in the zone (the same wall-clock time across a DST change) */
+                                offset?: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    unit: "seconds" | "minutes" | "hours" | "days" | "weeks" | "months";
+                                };
+                                /** @description Local time of day of the due time (HH:mm, 24-hour), after the offset */
+                                at?: string;
+                                /** @description An IANA zone (America/Chicago) or a JSONPath to one in the payload ($.client.timeZone); UTC when absent */
+                                timeZone?: string;
+                                /** @description The IANA zone used when the payload has no zone at the timeZone path */
+                                fallbackTimeZone?: string;
+                                /** @description Local hours a run may start in (to before from wraps past midnight); a due time outside moves to the next opening */
+                                window?: {
+                                    days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+                                    from: string;
+                                    to: string;
+                                };
+                                /**
+                                 * @description A due time already past at intake: skip (default; the run is recorded skipped) or run now
+                                 * @enum {string}
+                                 */
+                                ifPast?: "skip" | "now";
+                            };
                             conditions: {
                                 [key: string]: unknown;
                             };
@@ -609,6 +637,34 @@ export interface operations {
                             value: number;
                             /** @enum {string} */
                             unit: "seconds" | "minutes" | "hours" | "days";
+                        };
+                        /** @description When a run is due, relative to a date in the event, in the recipient’s time zone (instead of delay; delay is then zero) */
+                        schedule?: {
+                            /** @description JSONPath to an ISO date in the payload ($.appointment.startsAt), or event.timestamp */
+                            anchor: string;
+                            /** @description Added to the anchor, negative for before; days, weeks and months are calendar units in the zone (the same wall-clock time across a DST change) */
+                            offset?: {
+                                value: number;
+                                /** @enum {string} */
+                                unit: "seconds" | "minutes" | "hours" | "days" | "weeks" | "months";
+                            };
+                            /** @description Local time of day of the due time (HH:mm, 24-hour), after the offset */
+                            at?: string;
+                            /** @description An IANA zone (America/Chicago) or a JSONPath to one in the payload ($.client.timeZone); UTC when absent */
+                            timeZone?: string;
+                            /** @description The IANA zone used when the payload has no zone at the timeZone path */
+                            fallbackTimeZone?: string;
+                            /** @description Local hours a run may start in (to before from wraps past midnight); a due time outside moves to the next opening */
+                            window?: {
+                                days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+                                from: string;
+                                to: string;
+                            };
+                            /**
+                             * @description A due time already past at intake: skip (default; the run is recorded skipped) or run now
+                             * @enum {string}
+                             */
+                            ifPast?: "skip" | "now";
                         };
                         conditions: {
                             [key: string]: unknown;
@@ -777,6 +833,36 @@ export interface operations {
                             enabled: boolean;
                             /** Format: date-time */
                             evaluateAt: string;
+                            /** @description A scheduled rule’s due time for the sample as intake would compute it now: scheduled at utc, or skipped for reason */
+                            schedule?: {
+                                /** @enum {string} */
+                                outcome: "scheduled" | "skipped";
+                                /** @enum {string} */
+                                reason?: "anchor-missing" | "zone-unknown" | "past" | "beyond-horizon";
+                                message?: string;
+                                /**
+                                 * Format: date-time
+                                 * @description The due time in the recipient’s zone, with its offset
+                                 */
+                                local?: string;
+                                /**
+                                 * Format: date-time
+                                 * @description The due time in UTC
+                                 */
+                                utc?: string;
+                                timeZone?: string;
+                                /**
+                                 * @description Where the zone came from: the rule, the payload, the rule’s fallback, or UTC by default
+                                 * @enum {string}
+                                 */
+                                zoneSource?: "rule" | "payload" | "fallback" | "default";
+                                anchor?: string;
+                                notes: {
+                                    /** @enum {string} */
+                                    code: "dst-gap" | "dst-overlap" | "window" | "past-now" | "month-end";
+                                    message: string;
+                                }[];
+                            };
                             matched: boolean;
                             conditions: {
                                 path: string;
@@ -817,7 +903,7 @@ export interface operations {
                                 };
                             }[];
                             /** @enum {string} */
-                            skipped?: "entity-missing" | "recipient-missing";
+                            skipped?: "entity-missing" | "recipient-missing" | "anchor-missing" | "zone-unknown" | "past" | "beyond-horizon";
                             currentFacts?: string[];
                             error?: {
                                 code: string;
@@ -936,6 +1022,34 @@ export interface operations {
                             value: number;
                             /** @enum {string} */
                             unit: "seconds" | "minutes" | "hours" | "days";
+                        };
+                        /** @description When a run is due, relative to a date in the event, in the recipient’s time zone (instead of delay; delay is then zero) */
+                        schedule?: {
+                            /** @description JSONPath to an ISO date in the payload ($.appointment.startsAt), or event.timestamp */
+                            anchor: string;
+                            /** @description Added to the anchor, negative for before; days, weeks and months are calendar units in the zone (the same wall-clock time across a DST change) */
+                            offset?: {
+                                value: number;
+                                /** @enum {string} */
+                                unit: "seconds" | "minutes" | "hours" | "days" | "weeks" | "months";
+                            };
+                            /** @description Local time of day of the due time (HH:mm, 24-hour), after the offset */
+                            at?: string;
+                            /** @description An IANA zone (America/Chicago) or a JSONPath to one in the payload ($.client.timeZone); UTC when absent */
+                            timeZone?: string;
+                            /** @description The IANA zone used when the payload has no zone at the timeZone path */
+                            fallbackTimeZone?: string;
+                            /** @description Local hours a run may start in (to before from wraps past midnight); a due time outside moves to the next opening */
+                            window?: {
+                                days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+                                from: string;
+                                to: string;
+                            };
+                            /**
+                             * @description A due time already past at intake: skip (default; the run is recorded skipped) or run now
+                             * @enum {string}
+                             */
+                            ifPast?: "skip" | "now";
                         };
                         conditions: {
                             [key: string]: unknown;
@@ -1076,6 +1190,34 @@ export interface operations {
                             value: number;
                             /** @enum {string} */
                             unit: "seconds" | "minutes" | "hours" | "days";
+                        };
+                        /** @description When a run is due, relative to a date in the event, in the recipient’s time zone (instead of delay; delay is then zero) */
+                        schedule?: {
+                            /** @description JSONPath to an ISO date in the payload ($.appointment.startsAt), or event.timestamp */
+                            anchor: string;
+                            /** @description Added to the anchor, negative for before; days, weeks and months are calendar units in the zone (the same wall-clock time across a DST change) */
+                            offset?: {
+                                value: number;
+                                /** @enum {string} */
+                                unit: "seconds" | "minutes" | "hours" | "days" | "weeks" | "months";
+                            };
+                            /** @description Local time of day of the due time (HH:mm, 24-hour), after the offset */
+                            at?: string;
+                            /** @description An IANA zone (America/Chicago) or a JSONPath to one in the payload ($.client.timeZone); UTC when absent */
+                            timeZone?: string;
+                            /** @description The IANA zone used when the payload has no zone at the timeZone path */
+                            fallbackTimeZone?: string;
+                            /** @description Local hours a run may start in (to before from wraps past midnight); a due time outside moves to the next opening */
+                            window?: {
+                                days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+                                from: string;
+                                to: string;
+                            };
+                            /**
+                             * @description A due time already past at intake: skip (default; the run is recorded skipped) or run now
+                             * @enum {string}
+                             */
+                            ifPast?: "skip" | "now";
                         };
                         conditions: {
                             [key: string]: unknown;
@@ -1354,6 +1496,36 @@ export interface operations {
                         enabled: boolean;
                         /** Format: date-time */
                         evaluateAt: string;
+                        /** @description A scheduled rule’s due time for the sample as intake would compute it now: scheduled at utc, or skipped for reason */
+                        schedule?: {
+                            /** @enum {string} */
+                            outcome: "scheduled" | "skipped";
+                            /** @enum {string} */
+                            reason?: "anchor-missing" | "zone-unknown" | "past" | "beyond-horizon";
+                            message?: string;
+                            /**
+                             * Format: date-time
+                             * @description The due time in the recipient’s zone, with its offset
+                             */
+                            local?: string;
+                            /**
+                             * Format: date-time
+                             * @description The due time in UTC
+                             */
+                            utc?: string;
+                            timeZone?: string;
+                            /**
+                             * @description Where the zone came from: the rule, the payload, the rule’s fallback, or UTC by default
+                             * @enum {string}
+                             */
+                            zoneSource?: "rule" | "payload" | "fallback" | "default";
+                            anchor?: string;
+                            notes: {
+                                /** @enum {string} */
+                                code: "dst-gap" | "dst-overlap" | "window" | "past-now" | "month-end";
+                                message: string;
+                            }[];
+                        };
                         matched: boolean;
                         conditions: {
                             path: string;
@@ -1394,7 +1566,7 @@ export interface operations {
                             };
                         }[];
                         /** @enum {string} */
-                        skipped?: "entity-missing" | "recipient-missing";
+                        skipped?: "entity-missing" | "recipient-missing" | "anchor-missing" | "zone-unknown" | "past" | "beyond-horizon";
                         currentFacts?: string[];
                         error?: {
                             code: string;
@@ -1656,7 +1828,7 @@ export interface operations {
                                 at: string;
                                 attempt: number;
                                 /** @enum {string} */
-                                outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested" | "superseded";
+                                outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested" | "superseded" | "rescheduled";
                                 reason?: string;
                                 ruleVersion?: number;
                                 conditions?: {
@@ -1702,6 +1874,41 @@ export interface operations {
                                     name: string;
                                 };
                                 triggerId?: string;
+                                /**
+                                 * Format: date-time
+                                 * @description rescheduled (and the superseded run it replaced): the due time before
+                                 */
+                                from?: string;
+                                /**
+                                 * Format: date-time
+                                 * @description rescheduled: the due time after
+                                 */
+                                to?: string;
+                                /** @description rescheduled: the event that moved the due time */
+                                eventId?: string;
+                                /** @description A scheduled run skipped at intake: what was computed before it was skipped */
+                                schedule?: {
+                                    /** @description The IANA zone the due time was computed in */
+                                    timeZone?: string;
+                                    /**
+                                     * @description Where the zone came from: the rule, the payload, the rule’s fallback, or UTC by default
+                                     * @enum {string}
+                                     */
+                                    zoneSource?: "rule" | "payload" | "fallback" | "default";
+                                    /** @description The anchor as read from the event */
+                                    anchor?: string;
+                                    /**
+                                     * Format: date-time
+                                     * @description The due time in that zone, with its offset (2026-03-07T09:00:00.000-06:00)
+                                     */
+                                    local?: string;
+                                    /** @description Why the due time is not plain anchor + offset (window, DST gap or repeat, past, month end), in the order applied */
+                                    notes?: {
+                                        /** @enum {string} */
+                                        code: "dst-gap" | "dst-overlap" | "window" | "past-now" | "month-end";
+                                        message: string;
+                                    }[];
+                                };
                             }[];
                             sentActions: number[];
                             /** Format: date-time */
@@ -1720,6 +1927,29 @@ export interface operations {
                                 };
                                 /** Format: date-time */
                                 at: string;
+                            };
+                            /** @description How a scheduled rule’s due time was computed, in the recipient’s zone */
+                            schedule?: {
+                                /** @description The IANA zone the due time was computed in */
+                                timeZone: string;
+                                /**
+                                 * @description Where the zone came from: the rule, the payload, the rule’s fallback, or UTC by default
+                                 * @enum {string}
+                                 */
+                                zoneSource: "rule" | "payload" | "fallback" | "default";
+                                /** @description The anchor as read from the event */
+                                anchor: string;
+                                /**
+                                 * Format: date-time
+                                 * @description The due time in that zone, with its offset (2026-03-07T09:00:00.000-06:00)
+                                 */
+                                local: string;
+                                /** @description Why the due time is not plain anchor + offset (window, DST gap or repeat, past, month end), in the order applied */
+                                notes: {
+                                    /** @enum {string} */
+                                    code: "dst-gap" | "dst-overlap" | "window" | "past-now" | "month-end";
+                                    message: string;
+                                }[];
                             };
                         }[];
                         nextCursor?: string;
@@ -1835,7 +2065,7 @@ export interface operations {
                             at: string;
                             attempt: number;
                             /** @enum {string} */
-                            outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested" | "superseded";
+                            outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested" | "superseded" | "rescheduled";
                             reason?: string;
                             ruleVersion?: number;
                             conditions?: {
@@ -1881,6 +2111,41 @@ export interface operations {
                                 name: string;
                             };
                             triggerId?: string;
+                            /**
+                             * Format: date-time
+                             * @description rescheduled (and the superseded run it replaced): the due time before
+                             */
+                            from?: string;
+                            /**
+                             * Format: date-time
+                             * @description rescheduled: the due time after
+                             */
+                            to?: string;
+                            /** @description rescheduled: the event that moved the due time */
+                            eventId?: string;
+                            /** @description A scheduled run skipped at intake: what was computed before it was skipped */
+                            schedule?: {
+                                /** @description The IANA zone the due time was computed in */
+                                timeZone?: string;
+                                /**
+                                 * @description Where the zone came from: the rule, the payload, the rule’s fallback, or UTC by default
+                                 * @enum {string}
+                                 */
+                                zoneSource?: "rule" | "payload" | "fallback" | "default";
+                                /** @description The anchor as read from the event */
+                                anchor?: string;
+                                /**
+                                 * Format: date-time
+                                 * @description The due time in that zone, with its offset (2026-03-07T09:00:00.000-06:00)
+                                 */
+                                local?: string;
+                                /** @description Why the due time is not plain anchor + offset (window, DST gap or repeat, past, month end), in the order applied */
+                                notes?: {
+                                    /** @enum {string} */
+                                    code: "dst-gap" | "dst-overlap" | "window" | "past-now" | "month-end";
+                                    message: string;
+                                }[];
+                            };
                         }[];
                         sentActions: number[];
                         /** Format: date-time */
@@ -1899,6 +2164,29 @@ export interface operations {
                             };
                             /** Format: date-time */
                             at: string;
+                        };
+                        /** @description How a scheduled rule’s due time was computed, in the recipient’s zone */
+                        schedule?: {
+                            /** @description The IANA zone the due time was computed in */
+                            timeZone: string;
+                            /**
+                             * @description Where the zone came from: the rule, the payload, the rule’s fallback, or UTC by default
+                             * @enum {string}
+                             */
+                            zoneSource: "rule" | "payload" | "fallback" | "default";
+                            /** @description The anchor as read from the event */
+                            anchor: string;
+                            /**
+                             * Format: date-time
+                             * @description The due time in that zone, with its offset (2026-03-07T09:00:00.000-06:00)
+                             */
+                            local: string;
+                            /** @description Why the due time is not plain anchor + offset (window, DST gap or repeat, past, month end), in the order applied */
+                            notes: {
+                                /** @enum {string} */
+                                code: "dst-gap" | "dst-overlap" | "window" | "past-now" | "month-end";
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -2031,7 +2319,7 @@ export interface operations {
                             at: string;
                             attempt: number;
                             /** @enum {string} */
-                            outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested" | "superseded";
+                            outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested" | "superseded" | "rescheduled";
                             reason?: string;
                             ruleVersion?: number;
                             conditions?: {
@@ -2077,6 +2365,41 @@ export interface operations {
                                 name: string;
                             };
                             triggerId?: string;
+                            /**
+                             * Format: date-time
+                             * @description rescheduled (and the superseded run it replaced): the due time before
+                             */
+                            from?: string;
+                            /**
+                             * Format: date-time
+                             * @description rescheduled: the due time after
+                             */
+                            to?: string;
+                            /** @description rescheduled: the event that moved the due time */
+                            eventId?: string;
+                            /** @description A scheduled run skipped at intake: what was computed before it was skipped */
+                            schedule?: {
+                                /** @description The IANA zone the due time was computed in */
+                                timeZone?: string;
+                                /**
+                                 * @description Where the zone came from: the rule, the payload, the rule’s fallback, or UTC by default
+                                 * @enum {string}
+                                 */
+                                zoneSource?: "rule" | "payload" | "fallback" | "default";
+                                /** @description The anchor as read from the event */
+                                anchor?: string;
+                                /**
+                                 * Format: date-time
+                                 * @description The due time in that zone, with its offset (2026-03-07T09:00:00.000-06:00)
+                                 */
+                                local?: string;
+                                /** @description Why the due time is not plain anchor + offset (window, DST gap or repeat, past, month end), in the order applied */
+                                notes?: {
+                                    /** @enum {string} */
+                                    code: "dst-gap" | "dst-overlap" | "window" | "past-now" | "month-end";
+                                    message: string;
+                                }[];
+                            };
                         }[];
                         sentActions: number[];
                         /** Format: date-time */
@@ -2095,6 +2418,29 @@ export interface operations {
                             };
                             /** Format: date-time */
                             at: string;
+                        };
+                        /** @description How a scheduled rule’s due time was computed, in the recipient’s zone */
+                        schedule?: {
+                            /** @description The IANA zone the due time was computed in */
+                            timeZone: string;
+                            /**
+                             * @description Where the zone came from: the rule, the payload, the rule’s fallback, or UTC by default
+                             * @enum {string}
+                             */
+                            zoneSource: "rule" | "payload" | "fallback" | "default";
+                            /** @description The anchor as read from the event */
+                            anchor: string;
+                            /**
+                             * Format: date-time
+                             * @description The due time in that zone, with its offset (2026-03-07T09:00:00.000-06:00)
+                             */
+                            local: string;
+                            /** @description Why the due time is not plain anchor + offset (window, DST gap or repeat, past, month end), in the order applied */
+                            notes: {
+                                /** @enum {string} */
+                                code: "dst-gap" | "dst-overlap" | "window" | "past-now" | "month-end";
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -2246,7 +2592,7 @@ export interface operations {
                             at: string;
                             attempt: number;
                             /** @enum {string} */
-                            outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested" | "superseded";
+                            outcome: "completed" | "skipped" | "failed" | "retrying" | "cancelled" | "retry-requested" | "superseded" | "rescheduled";
                             reason?: string;
                             ruleVersion?: number;
                             conditions?: {
@@ -2292,6 +2638,41 @@ export interface operations {
                                 name: string;
                             };
                             triggerId?: string;
+                            /**
+                             * Format: date-time
+                             * @description rescheduled (and the superseded run it replaced): the due time before
+                             */
+                            from?: string;
+                            /**
+                             * Format: date-time
+                             * @description rescheduled: the due time after
+                             */
+                            to?: string;
+                            /** @description rescheduled: the event that moved the due time */
+                            eventId?: string;
+                            /** @description A scheduled run skipped at intake: what was computed before it was skipped */
+                            schedule?: {
+                                /** @description The IANA zone the due time was computed in */
+                                timeZone?: string;
+                                /**
+                                 * @description Where the zone came from: the rule, the payload, the rule’s fallback, or UTC by default
+                                 * @enum {string}
+                                 */
+                                zoneSource?: "rule" | "payload" | "fallback" | "default";
+                                /** @description The anchor as read from the event */
+                                anchor?: string;
+                                /**
+                                 * Format: date-time
+                                 * @description The due time in that zone, with its offset (2026-03-07T09:00:00.000-06:00)
+                                 */
+                                local?: string;
+                                /** @description Why the due time is not plain anchor + offset (window, DST gap or repeat, past, month end), in the order applied */
+                                notes?: {
+                                    /** @enum {string} */
+                                    code: "dst-gap" | "dst-overlap" | "window" | "past-now" | "month-end";
+                                    message: string;
+                                }[];
+                            };
                         }[];
                         sentActions: number[];
                         /** Format: date-time */
@@ -2310,6 +2691,29 @@ export interface operations {
                             };
                             /** Format: date-time */
                             at: string;
+                        };
+                        /** @description How a scheduled rule’s due time was computed, in the recipient’s zone */
+                        schedule?: {
+                            /** @description The IANA zone the due time was computed in */
+                            timeZone: string;
+                            /**
+                             * @description Where the zone came from: the rule, the payload, the rule’s fallback, or UTC by default
+                             * @enum {string}
+                             */
+                            zoneSource: "rule" | "payload" | "fallback" | "default";
+                            /** @description The anchor as read from the event */
+                            anchor: string;
+                            /**
+                             * Format: date-time
+                             * @description The due time in that zone, with its offset (2026-03-07T09:00:00.000-06:00)
+                             */
+                            local: string;
+                            /** @description Why the due time is not plain anchor + offset (window, DST gap or repeat, past, month end), in the order applied */
+                            notes: {
+                                /** @enum {string} */
+                                code: "dst-gap" | "dst-overlap" | "window" | "past-now" | "month-end";
+                                message: string;
+                            }[];
                         };
                     };
                 };

@@ -1,4 +1,5 @@
 import type { JsonValue } from './model/json.js';
+import { SKIP_REASON_TEXT } from './model/run-schedule.js';
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
@@ -53,6 +54,8 @@ const REASONS: Record<string, string> = {
   'pending-exists': 'A run for the same entity was already waiting',
   'entity-missing': 'The entity no longer exists (its current state came back empty)',
   'recipient-missing': 'The recipient is missing from the event, so nothing was sent',
+  rescheduled: 'A newer event for the same entity moved the scheduled time',
+  ...SKIP_REASON_TEXT,
 };
 
 export function describeReason(reason: string | undefined): string | undefined {

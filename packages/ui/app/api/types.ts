@@ -59,3 +59,9 @@ export type EventAccepted = ResponseBody<'postEvents', 202>;
 export const TRIGGER_STATUSES = ['pending', 'processing', 'retrying', 'completed', 'skipped', 'failed', 'cancelled'] as const satisfies readonly TriggerStatus[];
 /** The delivery states in the order a send goes through them; a test checks it against the engine's list. */
 export const DELIVERY_STATES = ['intent', 'accepted', 'refused', 'unknown', 'delivered', 'undelivered', 'bounced', 'failed', 'abandoned'] as const satisfies readonly DeliveryState[];
+
+/** How a scheduled rule's run got its due time: the recipient's zone, the local time, the notes. */
+export type TriggerSchedule = NonNullable<Trigger['schedule']>;
+export type ScheduleNote = TriggerSchedule['notes'][number];
+/** A scheduled rule's due time for a dry run's sample: scheduled (local, UTC) or skipped (reason). */
+export type DryRunSchedule = NonNullable<DryRunOk['schedule']>;

@@ -6,6 +6,7 @@ import type { PathIssue } from '../model/form-fields.js';
 import { isJsonObject, prettyJson, type JsonValue } from '../model/json.js';
 import { operatorLabel } from '../model/operators.js';
 import { ACTION_LABELS } from './ActionCard.js';
+import { DryRunScheduleView } from './RunSchedule.js';
 
 interface DryRunViewProps {
   result: DryRunOk;
@@ -23,7 +24,7 @@ export function DryRunView({ result, eventName, ruleEvent, warnings = [] }: DryR
       <p class={`verdict verdict--${verdict.tone}`}>
         {verdict.tone === 'warning' ? <span class="visually-hidden">Warning: </span> : null}
         <strong>{verdict.text}</strong>
-        {result.matched && !result.error ? (
+        {result.matched && !result.error && result.schedule?.outcome !== 'skipped' ? (
           <span>
             {' '}
             at <time dateTime={result.evaluateAt}>{formatDateTime(result.evaluateAt)}</time> ({formatRelative(result.evaluateAt)})
@@ -48,6 +49,7 @@ export function DryRunView({ result, eventName, ruleEvent, warnings = [] }: DryR
         </p>
       ) : null}
       {result.error ? <ErrorBlock error={result.error} /> : null}
+      {result.schedule ? <DryRunScheduleView schedule={result.schedule} /> : null}
 
       <h3 class="dry-run__heading">Conditions</h3>
       <ConditionTraceList traces={result.conditions} />

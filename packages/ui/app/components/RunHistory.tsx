@@ -7,6 +7,7 @@ import { cancelRequestedText, otherRunText } from '../model/run-outcome.js';
 import { ACTION_LABELS } from './ActionCard.js';
 import { CommandView, ConditionTraceList, ErrorBlock } from './DryRunView.js';
 import { RunDeliveries } from './RunDeliveries.js';
+import { ScheduleDetails } from './RunSchedule.js';
 import { StatusBadge } from './StatusBadge.js';
 
 const ACTION_STATUS: Record<ActionOutcome['status'], string> = {
@@ -66,13 +67,14 @@ export function RunHistory({
         </p>
       ) : null}
       {cancelRequested ? <p class="notice notice--warning">{cancelRequested}</p> : null}
+      {trigger.schedule ? <ScheduleDetails schedule={trigger.schedule} evaluateAt={trigger.evaluateAt} /> : null}
       {entries.length === 0 ? (
         <p class="muted">No attempts yet: the run is waiting until {formatDateTime(trigger.evaluateAt)}.</p>
       ) : (
         <ol class="history__list">
           {entries.map((entry, i) => (
             <li key={i} class="history__entry">
-              <HistoryEntryView entry={entry} />
+              <HistoryEntryView entry={entry} showsSchedule={trigger.schedule !== undefined} />
             </li>
           ))}
         </ol>
@@ -113,7 +115,7 @@ export function RunHistory({
   );
 }
 
-function HistoryEntryView({ entry }: { entry: HistoryEntry }) {
+function HistoryEntryView({ entry, showsSchedule }: { entry: HistoryEntry; showsSchedule: boolean }) {
   const reason = describeReason(entry.reason);
   const other = otherRunText(entry);
   const failing = entry.conditions?.filter((c) => !c.result && c.evaluated !== false) ?? [];
@@ -164,6 +166,8 @@ function HistoryEntryView({ entry }: { entry: HistoryEntry }) {
         </div>
       ) : null}
       {entry.error && !entry.actions?.some((a) => a.error) ? <ErrorBlock error={entry.error} /> : null}
+      {/* A run skipped at intake carries what its schedule had computed; a run with its own schedule shows it above. */}
+      {entry.schedule && !showsSchedule ? <ScheduleDetails schedule={entry.schedule} /> : null}
       {entry.nextAttemptAt ? (
         <p class="muted">
           Next attempt at <time dateTime={entry.nextAttemptAt}>{formatDateTime(entry.nextAttemptAt)}</time>

@@ -2,6 +2,7 @@ import type { DryRunOk } from '../api/types.js';
 import { pluralize } from '../format.js';
 import type { PathIssue } from './form-fields.js';
 import { parsePath } from './issue-path.js';
+import { isScheduleSkipReason, SKIP_REASON_TEXT } from './run-schedule.js';
 
 export type VerdictTone = 'success' | 'warning' | 'danger' | 'neutral';
 
@@ -23,6 +24,9 @@ export function dryRunVerdict(result: DryRunOk, warnings: readonly PathIssue[] =
   if (result.error) return { tone: 'danger', text: 'The conditions could not be evaluated', failing };
   // A skip is not a fault of the rule: the run would end quietly, sending nothing.
   if (result.skipped === 'entity-missing') return { tone: 'neutral', text: 'The entity is gone (its current state is empty): the run would be skipped, nothing sent', failing };
+  if (result.skipped !== undefined && isScheduleSkipReason(result.skipped)) {
+    return { tone: 'neutral', text: `The schedule skips this event (${SKIP_REASON_TEXT[result.skipped].charAt(0).toLowerCase()}${SKIP_REASON_TEXT[result.skipped].slice(1)}): no run would start`, failing };
+  }
   if (!result.matched) return { tone: 'neutral', text: 'Conditions fail: nothing would be sent', failing };
   for (const command of result.commands) {
     if (!command.command) failing.set(command.index, command.error?.message ?? 'It could not be rendered from this event.');

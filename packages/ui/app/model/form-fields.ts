@@ -1,5 +1,6 @@
 import { entityFieldPaths } from './entity-form.js';
 import { childPath, formatPath, parsePath } from './issue-path.js';
+import { scheduleFieldPaths } from './schedule-form.js';
 import { isBuiltInAction, type NodeForm, type RuleForm } from './rule-form.js';
 
 /** A validation problem with the JSON path it belongs to (the API's `issues[]`). */
@@ -34,6 +35,7 @@ function addNode(node: NodeForm, path: string, out: Set<string>): void {
 export function formFieldPaths(form: RuleForm): Set<string> {
   const out = new Set<string>(['name', 'description', 'enabled', 'trigger.eventName', 'delay.value', 'delay.unit', 'conditions', 'actions']);
   addNode(form.conditions, 'conditions', out);
+  if (form.timing === 'schedule') scheduleFieldPaths(form.schedule, out);
   entityFieldPaths(form.entity, out);
   form.actions.forEach((action, i) => {
     const path = childPath('actions', i);
@@ -142,6 +144,9 @@ export function describeFieldPath(path: string): string {
     i = segments.length;
   } else if (segments[0] === 'evaluate') {
     parts.push('Evaluate');
+    i = 1;
+  } else if (segments[0] === 'schedule') {
+    parts.push('Schedule');
     i = 1;
   } else if (segments[0] === 'delay') {
     parts.push('Delay');

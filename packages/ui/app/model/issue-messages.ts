@@ -14,6 +14,7 @@ const TOP_LEVEL: Record<string, string> = {
   enabled: 'Enabled',
   trigger: 'Event',
   delay: 'Wait',
+  schedule: 'Schedule',
   actions: 'Actions',
   conditions: 'Conditions',
   cancelOn: 'Cancel events',
@@ -21,6 +22,20 @@ const TOP_LEVEL: Record<string, string> = {
   evaluate: 'Facts read at fire time',
 };
 const CANCEL_PARTS: Record<string, string> = { eventName: 'Cancel event', conditions: 'Cancel conditions', key: 'Entity key in the cancel event' };
+const SCHEDULE_PARTS: Record<string, string> = {
+  anchor: 'Date to count from',
+  offset: 'How many',
+  value: 'How many',
+  unit: 'Unit',
+  at: 'At (local time)',
+  timeZone: 'Time zone',
+  fallbackTimeZone: 'Fallback time zone',
+  window: 'Hours the run may start in',
+  days: 'Days',
+  from: 'From',
+  to: 'To',
+  ifPast: 'If the time is already past',
+};
 const CONDITION_PARTS: Record<string, string> = { fact: 'Fact', path: 'JSONPath', operator: 'Operator', value: 'Value' };
 const PARAM_LABELS: Record<string, string> = {
   message: 'Message',
@@ -46,6 +61,11 @@ export function fieldLabel(path: string, actionTypes: readonly string[] = []): s
   if (first === 'delay' && second === 'unit') return 'Unit';
   if (first === 'trigger' && second === 'key') return 'Entity key';
   if (first === 'concurrency' && second === 'maxWait') return 'Longest wait';
+  if (first === 'schedule' && segments.length > 1) {
+    // The deepest named part: `schedule.window.days[2]` is a day, `schedule.offset.unit` the unit.
+    const part = [...segments].reverse().find((s): s is string => typeof s === 'string' && s in SCHEDULE_PARTS);
+    return (part !== undefined && SCHEDULE_PARTS[part]) || 'Schedule';
+  }
   if (first === 'cancelOn' && typeof second === 'number') {
     const part = segments[2];
     return (typeof part === 'string' && CANCEL_PARTS[part]) || 'This cancel event';

@@ -4,6 +4,7 @@ import { DELAY_UNITS, type DelayUnit } from './delay-units.js';
 import { emptyEntityForm, entityToDoc, entityToForm, type EntityForm } from './entity-form.js';
 import { isJsonObject, parseJson, prettyJson, type JsonObject, type JsonValue } from './json.js';
 import { childPath } from './issue-path.js';
+import { emptyScheduleForm, scheduleToDoc, scheduleToForm, type ScheduleForm, type TimingMode } from './schedule-form.js';
 import { valueKindsFor, type ValueKind } from './operators.js';
 
 export { DELAY_UNITS, type DelayUnit };
@@ -101,8 +102,12 @@ export interface RuleForm {
   description: string;
   enabled: boolean;
   eventName: string;
+  /** A fixed wait from the event (`delay`), or a time relative to a date in the event (`schedule`). */
+  timing: TimingMode;
   delayValue: string;
   delayUnit: DelayUnit;
+  /** Kept while `timing` is `delay` too, so switching back and forth loses nothing. */
+  schedule: ScheduleForm;
   conditions: GroupForm | RawNodeForm;
   actions: ActionEntry[];
   /** Entity key, cancel events, concurrency and evaluation (entity-form.ts). */
@@ -181,8 +186,10 @@ export function emptyRuleForm(eventName = ''): RuleForm {
     description: '',
     enabled: true,
     eventName,
+    timing: 'delay',
     delayValue: '0',
     delayUnit: 'minutes',
+    schedule: emptyScheduleForm(),
     conditions: emptyGroup('all', []),
     actions: [],
     entity: emptyEntityForm(),
@@ -326,11 +333,13 @@ export function ruleToForm(doc: JsonValue): RuleForm {
     eventName: text(trigger['eventName']),
     delayValue: delay['value'] === undefined ? '0' : text(delay['value']),
     delayUnit: typeof unit === 'string' && (DELAY_UNITS as readonly string[]).includes(unit) ? (unit as DelayUnit) : 'minutes',
+    timing: rule['schedule'] === undefined ? 'delay' : 'schedule',
+    schedule: rule['schedule'] === undefined ? emptyScheduleForm() : scheduleToForm(rule['schedule']),
     conditions: conditions.kind === 'condition' ? { kind: 'raw', key: newKey('n'), text: prettyJson(rule['conditions'] ?? null) } : conditions,
     actions: actions.map((a) => actionToForm(a)),
     entity: entity.form,
     triggerExtra: entity.triggerExtra,
-    extra: pick(rule, ['name', 'description', 'enabled', 'trigger', 'delay', 'conditions', 'actions', ...entity.read]),
+    extra: pick(rule, ['name', 'description', 'enabled', 'trigger', 'delay', 'schedule', 'conditions', 'actions', ...entity.read]),
   };
 }
 
@@ -458,8 +467,15 @@ export function formToRule(form: RuleForm): { rule: JsonObject; issues: FormIssu
   const entity = entityToDoc(form.entity, sink);
   rule['trigger'] = { eventName: form.eventName, ...(entity.key === undefined ? {} : { key: entity.key }), ...form.triggerExtra };
   const delay = parseNumber(form.delayValue);
-  if (delay === null) sink.add('delay.value', 'invalid_number', 'Wait must be a number, like 5 (0 runs straight away)');
-  rule['delay'] = { value: delay ?? form.delayValue, unit: form.delayUnit };
+  if (form.timing === 'schedule') {
+    // A stored scheduled rule comes back with a zero delay, which the API refuses next to a schedule;
+    // any other delay is kept, for the API to report the two together.
+    if (delay !== 0) rule['delay'] = { value: delay ?? form.delayValue, unit: form.delayUnit };
+    rule['schedule'] = scheduleToDoc(form.schedule, sink);
+  } else {
+    if (delay === null) sink.add('delay.value', 'invalid_number', 'Wait must be a number, like 5 (0 runs straight away)');
+    rule['delay'] = { value: delay ?? form.delayValue, unit: form.delayUnit };
+  }
   rule['conditions'] = nodeToDoc(form.conditions, 'conditions', sink);
   rule['actions'] = form.actions.map((a, i) => actionToDoc(a, childPath('actions', i), sink));
   return { rule: { ...rule, ...entity.fields, ...form.extra }, issues: sink.issues };

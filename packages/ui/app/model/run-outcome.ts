@@ -1,11 +1,15 @@
 import type { HistoryEntry, Trigger } from '../api/types.js';
+import { formatDateTime } from '../format.js';
+import { rescheduleText, scheduleSkipText } from './run-schedule.js';
 
 /**
  * Why another event or run ended this one, in words, from one history entry: the event that
- * cancelled it, the run that superseded it, or the waiting run it was stale or skipped for. Null for
- * entries that name neither.
+ * cancelled it, the run that superseded or rescheduled it, the waiting run it was stale or skipped
+ * for, or why its schedule skipped it. Null for entries that say none of these.
  */
 export function otherRunText(entry: HistoryEntry): string | null {
+  const scheduled = rescheduleText(entry, formatDateTime) ?? scheduleSkipText(entry);
+  if (scheduled) return scheduled;
   const event = entry.event ? `${entry.event.name} (${entry.event.id})` : null;
   const run = entry.triggerId ? `the run ${entry.triggerId}` : 'another run';
   if (entry.outcome === 'cancelled' && event) return `Cancelled by the event ${event}.`;

@@ -23,6 +23,8 @@ import { DELAY_UNITS, emptyAction, emptyRuleForm, formToRule, ruleToForm, type A
 import { Link, navigate, ruleHref, runsHref } from '../router.js';
 import { TestPanel } from './TestPanel.js';
 import { ChoiceSelect, JsonTextarea, Suggestions } from '../components/FormControls.js';
+import { ScheduleFields } from '../components/ScheduleFields.js';
+import type { TimingMode } from '../model/schedule-form.js';
 
 interface RuleEditorProps {
   api: ApiClient;
@@ -32,6 +34,12 @@ interface RuleEditorProps {
 }
 
 const OTHER_EVENT = '\u0000other';
+
+const TIMINGS: readonly TimingMode[] = ['delay', 'schedule'];
+const TIMING_LABELS: Record<TimingMode, string> = {
+  delay: 'Wait a fixed delay',
+  schedule: 'At a time relative to a date in the event',
+};
 
 /** Builds or edits a rule: a form and a JSON view of the same document, a dry run, and saving. */
 export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
@@ -396,17 +404,44 @@ export function RuleEditor({ api, ruleId, announce }: RuleEditorProps) {
                         }
                       </Field>
                     </div>
-                    <div class="field-row">
-                      <Field path="delay.value" label="Wait" class="field-row__narrow">
-                        {(control) => (
-                          <input {...control} type="text" inputMode="numeric" autocomplete="off" value={form.delayValue} onInput={(e) => patch({ delayValue: e.currentTarget.value })} />
-                        )}
-                      </Field>
-                      <Field path="delay.unit" label="Unit" class="field-row__narrow">
-                        {(control) => <ChoiceSelect {...control} value={form.delayUnit} choices={DELAY_UNITS} onChoose={(delayUnit) => patch({ delayUnit })} />}
-                      </Field>
-                    </div>
-                    <p class="field__hint">0 runs the rule straight away. The conditions are checked when the wait is over, against the rule as it is then.</p>
+                    <fieldset class="subsection">
+                      <legend>When the run is due</legend>
+                      <div class="segmented">
+                        {TIMINGS.map((timing) => (
+                          <label key={timing} class="segmented__option">
+                            <input
+                              type="radio"
+                              name="rule-timing"
+                              value={timing}
+                              checked={form.timing === timing}
+                              // A schedule replaces the wait: a wait left in the document would be refused next to it.
+                              onChange={() => patch(timing === 'schedule' ? { timing, delayValue: '0', delayUnit: 'minutes' } : { timing })}
+                            />
+                            <span>{TIMING_LABELS[timing]}</span>
+                          </label>
+                        ))}
+                      </div>
+                    </fieldset>
+                    {form.timing === 'delay' ? (
+                      <>
+                        <div class="field-row">
+                          <Field path="delay.value" label="Wait" class="field-row__narrow">
+                            {(control) => (
+                              <input {...control} type="text" inputMode="numeric" autocomplete="off" value={form.delayValue} onInput={(e) => patch({ delayValue: e.currentTarget.value })} />
+                            )}
+                          </Field>
+                          <Field path="delay.unit" label="Unit" class="field-row__narrow">
+                            {(control) => <ChoiceSelect {...control} value={form.delayUnit} choices={DELAY_UNITS} onChoose={(delayUnit) => patch({ delayUnit })} />}
+                          </Field>
+                        </div>
+                        <p class="field__hint">0 runs the rule straight away. The conditions are checked when the wait is over, against the rule as it is then.</p>
+                      </>
+                    ) : (
+                      <>
+                        <FieldError path="delay.value" />
+                        <ScheduleFields schedule={form.schedule} onChange={(schedule) => patch({ schedule })} />
+                      </>
+                    )}
                   </section>
 
                   <EntitySection entity={form.entity} eventNames={eventNames} onChange={(entity) => patch({ entity })} />

@@ -5,6 +5,7 @@ import type { Rule, RuleStats, TriggerStatus } from '../api/types.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { formatDateTime, formatDelay, formatRelative, pluralize } from '../format.js';
 import { entitySummary } from '../model/entity-form.js';
+import { describeSchedule } from '../model/schedule-words.js';
 import { documentOf } from '../model/rule-document.js';
 import { Link, ruleHref, runsHref } from '../router.js';
 import { ChoiceSelect } from '../components/FormControls.js';
@@ -167,10 +168,17 @@ export function RulesList({ api, announce }: { api: ApiClient; announce: (messag
                         <code>{rule.trigger.eventName}</code>
                       </dd>
                     </div>
-                    <div>
-                      <dt>Delay</dt>
-                      <dd>{formatDelay(rule.delay)}</dd>
-                    </div>
+                    {rule.schedule ? (
+                      <div>
+                        <dt>Schedule</dt>
+                        <dd>{describeSchedule(rule.schedule)}</dd>
+                      </div>
+                    ) : (
+                      <div>
+                        <dt>Delay</dt>
+                        <dd>{formatDelay(rule.delay)}</dd>
+                      </div>
+                    )}
                     {rule.trigger.key ? (
                       <div>
                         <dt>Per</dt>

@@ -6,6 +6,7 @@ import { StatusBadge } from '../components/StatusBadge.js';
 import { RunHistory } from '../components/RunHistory.js';
 import { formatDateTime, formatRelative, pluralize } from '../format.js';
 import { RunWhy } from '../components/RunWhy.js';
+import { RunDueTimes } from '../components/RunSchedule.js';
 import { Link, ruleHref } from '../router.js';
 import { PublishEvent } from './PublishEvent.js';
 import { ChoiceSelect } from '../components/FormControls.js';
@@ -221,6 +222,7 @@ export function Runs({ api, ruleId, announce }: { api: ApiClient; ruleId: string
                           <time dateTime={trigger.evaluateAt}>{formatDateTime(trigger.evaluateAt)}</time>
                         </dd>
                       </div>
+                      <RunDueTimes trigger={trigger} />
                       <div>
                         <dt>Attempts</dt>
                         <dd>{trigger.attempt}</dd>
