@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
-import type { HistoryEntry, NewTrigger, RuleDraft, Trigger, TriggerConcurrency, TriggerSchedule } from '@crm-automation/core';
+import { createAutomationEngine, createManualClock, createRecordingChannel, type HistoryEntry, type NewTrigger, type RuleDraft, type Trigger, type TriggerConcurrency, type TriggerSchedule } from '@crm-automation/core';
 import { createMongoStore, type MongoStore, type MongoStoreOptions } from '../src/index.js';
-import { ACCOUNT, EVENT } from './fixtures.js';
+import { ACCOUNT, EVENT, technicianRule } from './fixtures.js';
 import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
 
 // Issue 17 on this adapter: the trigger's `schedule`, runs stored skipped, the reschedule history a
@@ -353,5 +353,47 @@ describe('mongo schedules: commands per insert', () => {
     expect(reschedule).toEqual(plainSupersede);
     expect(skipped).toEqual(['insert pending_triggers']);
     expect(unkeyed).toEqual(['insert pending_triggers']);
+  });
+});
+
+describe('mongo schedules: through the engine', () => {
+  it('a keyed reminder moves with its appointment, is cancelled when the date is removed, and nothing is sent', async () => {
+    const store = await openStore();
+    const clock = createManualClock(new Date('2030-01-01T12:00:00.000Z'));
+    const sms = createRecordingChannel({ name: 'sms' });
+    const engine = createAutomationEngine({ store, clock, channels: { sms, email: createRecordingChannel({ name: 'email' }) }, instanceId: 'engine-schedule' });
+    const { delay: _delay, ...base } = technicianRule({
+      trigger: { eventName: 'appointment.changed', key: '$.appointment.id' },
+      conditions: { all: [] },
+      actions: [{ type: 'sms', params: { recipient: '+15557654321', message: 'See you tomorrow.' } }],
+    });
+    const rule = await engine.rules.create(ACCOUNT, { ...base, schedule: { anchor: '$.appointment.startsAt', offset: { value: -1, unit: 'days' }, at: '09:00', timeZone: '$.client.timeZone' } });
+    expect((await another(store).getRule(ACCOUNT, rule.id))?.schedule).toMatchObject({ anchor: '$.appointment.startsAt', at: '09:00' });
+    const changed = (id: string, minutes: number, startsAt: string | undefined) => ({
+      id,
+      name: 'appointment.changed',
+      accountId: ACCOUNT,
+      timestamp: new Date(Date.parse('2030-01-01T12:00:00.000Z') + minutes * MINUTE),
+      payload: { appointment: { id: 'appt_9', ...(startsAt ? { startsAt } : {}) }, client: { timeZone: 'America/Chicago' } },
+    });
+
+    const booked = await engine.ingest(changed('a_1', 0, '2030-01-10T15:00:00.000Z'));
+    expect(booked.map((t) => [t.status, t.evaluateAt.toISOString(), t.schedule?.local])).toEqual([['pending', '2030-01-09T15:00:00.000Z', '2030-01-09T09:00:00.000-06:00']]);
+    const moved = await engine.ingest(changed('a_2', 1, '2030-01-12T15:00:00.000Z'));
+    expect(moved.summary).toMatchObject({ superseded: 1, rescheduled: 1 });
+    const [pending] = (await store.listTriggers(ACCOUNT, { ruleId: rule.id, status: 'pending' })).items;
+    expect(pending?.executionHistory).toMatchObject([{ outcome: 'rescheduled', from: new Date('2030-01-09T15:00:00.000Z'), to: new Date('2030-01-11T15:00:00.000Z'), eventId: 'a_2', triggerId: booked[0]?.id }]);
+
+    const removed = await engine.ingest(changed('a_3', 2, undefined));
+    expect(removed.summary).toMatchObject({ skipped: 1, cancelled: 1 });
+    const runs = (await another(store).listTriggers(ACCOUNT, { ruleId: rule.id, limit: 10 })).items;
+    expect(runs.map((t) => [t.triggeringEvent.id, t.status, t.executionHistory.at(-1)?.reason])).toEqual([
+      ['a_3', 'skipped', 'anchor-missing'],
+      ['a_2', 'cancelled', 'anchor-missing'],
+      ['a_1', 'cancelled', 'rescheduled'],
+    ]);
+    await clock.advance(30 * DAY);
+    expect(await engine.runDue()).toMatchObject({ claimed: 0 });
+    expect(sms.sent).toEqual([]);
   });
 });
