@@ -18,6 +18,7 @@ import {
 import { anyOf, apiKeyAuth, generateApiKey, jwtAuth, rulesRoutes, triggerServiceClient, triggerServiceRoutes } from '@crm-automation/http';
 import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 import { describeEntityRoutes } from './rules-api-entities.js';
+import { describeScheduleRoutes } from './rules-api-schedules.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 
@@ -607,6 +608,7 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
     });
 
     describeEntityRoutes({ call, clock, runner: () => runner, currentJobs });
+    describeScheduleRoutes({ call, clock });
 
     describe('OpenAPI', () => {
       it('serves a 3.1 document and every real response so far validates against it', async () => {

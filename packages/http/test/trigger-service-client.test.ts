@@ -166,6 +166,31 @@ describe('trigger routes served from a trigger service', () => {
     expect(replaced?.executionHistory[0]?.at).toBeInstanceOf(Date);
   });
 
+  it('carries a scheduled run across the hop with its schedule, and a rescheduled entry’s due times as dates', async () => {
+    const scheduled = await rulesEngine.rules.create(A, {
+      ...technicianSmsRule,
+      name: 'Scheduled over the hop',
+      delay: undefined,
+      trigger: { eventName: 'hop.scheduled', key: '$.job.id' },
+      schedule: { anchor: '$.job.startsAt', offset: { value: -1, unit: 'days' }, at: '09:00', timeZone: 'Europe/London' },
+    });
+    const client = triggerServiceClient({ baseUrl: triggerUrl, token: TOKEN, rules: ruleStore });
+    const book = (id: string, startsAt: string, timestamp: string) =>
+      client.ingest?.({ name: 'hop.scheduled', id, accountId: A, payload: { job: { ...doneJobPayload.job, startsAt } }, timestamp }) ?? Promise.resolve([]);
+    const [first] = await book('hop-s1', '2026-06-10T10:00:00Z', '2026-06-01T12:00:00.000Z');
+    const [moved] = await book('hop-s2', '2026-06-12T10:00:00Z', '2026-06-01T12:00:01.000Z');
+    if (!first || !moved) throw new Error('each event should start a run');
+    // 09:00 in London in June is 08:00 UTC (BST).
+    expect(first.evaluateAt).toEqual(new Date('2026-06-09T08:00:00.000Z'));
+    expect(moved.evaluateAt).toEqual(new Date('2026-06-11T08:00:00.000Z'));
+    const read = await client.get(A, moved.id);
+    expect(read?.ruleId).toBe(scheduled.id);
+    expect(read?.schedule).toEqual({ timeZone: 'Europe/London', zoneSource: 'rule', anchor: '2026-06-12T10:00:00Z', local: '2026-06-11T09:00:00.000+01:00', notes: [] });
+    expect(read?.executionHistory[0]).toMatchObject({ outcome: 'rescheduled', from: new Date('2026-06-09T08:00:00.000Z'), to: new Date('2026-06-11T08:00:00.000Z'), eventId: 'hop-s2', triggerId: first.id });
+    expect(read?.executionHistory[0]?.from).toBeInstanceOf(Date);
+    expect((await client.get(A, first.id))?.executionHistory[0]?.to).toBeInstanceOf(Date);
+  });
+
   it('the internal API admits only the service token, and the account is required', async () => {
     const post = (path: string, body: unknown, token?: string) =>
       triggerApp.inject({ method: 'POST', url: `/internal/v1${path}`, headers: token ? { authorization: `Bearer ${token}` } : {}, payload: body as Record<string, unknown> });

@@ -125,6 +125,10 @@ const notFound = (what: 'Rule' | 'Trigger', id: string) =>
 /** Fields a client may send back from a GET; they are the server's to set. */
 const READ_ONLY = ['id', 'version', 'createdAt', 'updatedAt'] as const;
 
+function isZeroDelay(delay: unknown): boolean {
+  return typeof delay === 'object' && delay !== null && (delay as Record<string, unknown>)['value'] === 0;
+}
+
 /** A rule document from a request body, validated by the engine when it is used. */
 function ruleBody(body: unknown): { document: UntrustedRuleInput; version?: number | undefined } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -133,6 +137,9 @@ function ruleBody(body: unknown): { document: UntrustedRuleInput; version?: numb
   const document = { ...(body as Record<string, unknown>) };
   const version = document['version'];
   for (const key of READ_ONLY) delete document[key];
+  // A scheduled rule is answered with the zero delay the engine stores for it; sent back as it was
+  // read (GET, edit, PUT), that delay is the server's own and not a second timing next to the schedule.
+  if (document['schedule'] !== undefined && isZeroDelay(document['delay'])) delete document['delay'];
   return { document: asUntrustedRule(document), version: typeof version === 'number' ? version : undefined };
 }
 

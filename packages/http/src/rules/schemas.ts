@@ -1,4 +1,4 @@
-import { DELIVERY_STATES, MAX_ENTITY_KEY_LENGTH, TRIGGER_STATUSES } from '@crm-automation/core';
+import { DELIVERY_STATES, MAX_ENTITY_KEY_LENGTH, TRIGGER_STATUSES, type DryRunSchedule, type HistoryOutcome, type RuleSchedule, type ScheduleNote, type ScheduleSkipReason, type TriggerSchedule } from '@crm-automation/core';
 import { z } from 'zod';
 import { deliveryReferenceFields } from '../triggers/delivery-fields.js';
 
@@ -133,6 +133,69 @@ const command = z.object({
 const ruleDelay = z.object({ value: z.number(), unit: z.enum(['seconds', 'minutes', 'hours', 'days']) });
 const factEvaluation = z.enum(['event', 'current']);
 
+/**
+ * Every member of the string union `T`, listed once: the enums below fail to compile when core's
+ * union gains a member they lack, so the document cannot fall behind the engine.
+ */
+const everyOf =
+  <T extends string>() =>
+  <const A extends readonly [T, ...T[]]>(values: A & ([T] extends [A[number]] ? unknown : { missing: Exclude<T, A[number]> })): A =>
+    values;
+
+const HISTORY_OUTCOMES = everyOf<HistoryOutcome>()(['completed', 'skipped', 'failed', 'retrying', 'cancelled', 'retry-requested', 'superseded', 'rescheduled']);
+const SCHEDULE_SKIP_REASONS = everyOf<ScheduleSkipReason>()(['anchor-missing', 'zone-unknown', 'past', 'beyond-horizon']);
+const SCHEDULE_NOTE_CODES = everyOf<ScheduleNote['code']>()(['dst-gap', 'dst-overlap', 'window', 'past-now', 'month-end']);
+const ZONE_SOURCES = everyOf<TriggerSchedule['zoneSource']>()(['rule', 'payload', 'fallback', 'default']);
+
+const localClock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/);
+
+/** A stored rule's `schedule`, as saved (the request side is the engine's JSON Schema, `RuleDocument`). */
+const ruleSchedule = z
+  .object({
+    anchor: z.string().meta({ description: 'JSONPath to an ISO date in the payload ($.appointment.startsAt), or event.timestamp' }),
+    offset: z
+      .object({ value: z.number(), unit: z.enum(['seconds', 'minutes', 'hours', 'days', 'weeks', 'months']) })
+      .meta({ description: 'Added to the anchor, negative for before; days, weeks and months are calendar units in the zone (the same wall-clock time across a DST change)' })
+      .optional(),
+    at: localClock.meta({ description: 'Local time of day of the due time (HH:mm, 24-hour), after the offset' }).optional(),
+    timeZone: z.string().meta({ description: 'An IANA zone (America/Chicago) or a JSONPath to one in the payload ($.client.timeZone); UTC when absent' }).optional(),
+    fallbackTimeZone: z.string().meta({ description: 'The IANA zone used when the payload has no zone at the timeZone path' }).optional(),
+    window: z
+      .object({ days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).optional(), from: localClock, to: localClock })
+      .meta({ description: 'Local hours a run may start in (to before from wraps past midnight); a due time outside moves to the next opening' })
+      .optional(),
+    ifPast: z.enum(['skip', 'now']).meta({ description: 'A due time already past at intake: skip (default; the run is recorded skipped) or run now' }).optional(),
+  })
+  .meta({ description: 'When a run is due, relative to a date in the event, in the recipient’s time zone (instead of delay; delay is then zero)' }) satisfies z.ZodType<RuleSchedule>;
+
+const scheduleNote = z.object({ code: z.enum(SCHEDULE_NOTE_CODES), message: z.string() });
+const zoneSource = z.enum(ZONE_SOURCES).meta({ description: 'Where the zone came from: the rule, the payload, the rule’s fallback, or UTC by default' });
+
+/** A scheduled rule's run: how its `evaluateAt` was computed. */
+const triggerScheduleFields = {
+  timeZone: z.string().meta({ description: 'The IANA zone the due time was computed in' }),
+  zoneSource,
+  anchor: z.string().meta({ description: 'The anchor as read from the event' }),
+  local: isoDate.meta({ description: 'The due time in that zone, with its offset (2026-03-07T09:00:00.000-06:00)' }),
+  notes: z.array(scheduleNote).meta({ description: 'Why the due time is not plain anchor + offset (window, DST gap or repeat, past, month end), in the order applied' }),
+};
+const triggerSchedule = z.object(triggerScheduleFields).meta({ description: 'How a scheduled rule’s due time was computed, in the recipient’s zone' }) satisfies z.ZodType<TriggerSchedule>;
+const partialTriggerSchedule = z.object(triggerScheduleFields).partial();
+
+const dryRunSchedule = z
+  .object({
+    outcome: z.enum(['scheduled', 'skipped']),
+    reason: z.enum(SCHEDULE_SKIP_REASONS).optional(),
+    message: z.string().optional(),
+    local: isoDate.meta({ description: 'The due time in the recipient’s zone, with its offset' }).optional(),
+    utc: isoDate.meta({ description: 'The due time in UTC' }).optional(),
+    timeZone: z.string().optional(),
+    zoneSource: zoneSource.optional(),
+    anchor: z.string().optional(),
+    notes: z.array(scheduleNote),
+  })
+  .meta({ description: 'A scheduled rule’s due time for the sample as intake would compute it now: scheduled at utc, or skipped for reason' }) satisfies z.ZodType<DryRunSchedule>;
+
 export const ruleResponse = z.object({
   id: z.string(),
   accountId: z.string(),
@@ -142,6 +205,7 @@ export const ruleResponse = z.object({
   /** `key`: the JSONPath naming the entity the rule's runs are about (`$.job.id`). */
   trigger: z.object({ eventName: z.string(), key: z.string().optional() }),
   delay: ruleDelay,
+  schedule: ruleSchedule.optional(),
   conditions: z.record(z.string(), z.unknown()),
   actions: z.array(z.object({ type: z.string(), params: z.record(z.string(), z.unknown()) })),
   /** Events that cancel this rule's runs for the same entity (`key`: where they carry it, default `trigger.key`). */
@@ -163,7 +227,7 @@ export const rulePage = z.object({ items: z.array(ruleResponse), nextCursor: z.s
 const historyEntry = z.object({
   at: isoDate,
   attempt: z.number().int(),
-  outcome: z.enum(['completed', 'skipped', 'failed', 'retrying', 'cancelled', 'retry-requested', 'superseded']),
+  outcome: z.enum(HISTORY_OUTCOMES),
   reason: z.string().optional(),
   ruleVersion: z.number().int().optional(),
   conditions: z.array(conditionTrace).optional(),
@@ -187,6 +251,10 @@ const historyEntry = z.object({
   event: z.object({ id: z.string(), name: z.string() }).optional(),
   /** The other run involved: the one that superseded this one, or the pending one this was skipped or stale for. */
   triggerId: z.string().optional(),
+  from: isoDate.meta({ description: 'rescheduled (and the superseded run it replaced): the due time before' }).optional(),
+  to: isoDate.meta({ description: 'rescheduled: the due time after' }).optional(),
+  eventId: z.string().meta({ description: 'rescheduled: the event that moved the due time' }).optional(),
+  schedule: partialTriggerSchedule.meta({ description: 'A scheduled run skipped at intake: what was computed before it was skipped' }).optional(),
 });
 
 export const triggerResponse = z.object({
@@ -209,6 +277,7 @@ export const triggerResponse = z.object({
   firstEventAt: isoDate.optional(),
   /** A cancelling event arrived while the run was processing; it stops before its next unsent action. */
   cancelRequested: z.object({ event: z.object({ id: z.string(), name: z.string() }), at: isoDate }).optional(),
+  schedule: triggerSchedule.optional(),
 });
 
 export const triggerPage = z.object({ items: z.array(triggerResponse), nextCursor: z.string().optional() });
@@ -249,11 +318,15 @@ export const dryRunResponse = z.union([
     eventMatches: z.boolean(),
     enabled: z.boolean(),
     evaluateAt: isoDate,
+    schedule: dryRunSchedule.optional(),
     matched: z.boolean(),
     conditions: z.array(conditionTrace),
     commands: z.array(z.object({ index: z.number().int(), type: z.string(), command: command.optional(), error: errorSummary.optional() })),
-    /** A run would be skipped with nothing wrong in the rule: the entity is gone (`current` has it null), or the recipient is missing. */
-    skipped: z.enum(['entity-missing', 'recipient-missing']).optional(),
+    /**
+     * A run would be skipped with nothing wrong in the rule: the entity is gone (`current` has it null),
+     * the recipient is missing, or the schedule skips it at intake (its reason, as in `schedule.reason`).
+     */
+    skipped: z.enum(['entity-missing', 'recipient-missing', ...SCHEDULE_SKIP_REASONS]).optional(),
     /** The facts whose value came from the `current` sample instead of the event. */
     currentFacts: z.array(z.string()).optional(),
     error: errorSummary.optional(),

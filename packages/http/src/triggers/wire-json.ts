@@ -16,6 +16,9 @@ const historyEntry = z.looseObject({
   attempt: z.number().int(),
   outcome: z.string(),
   nextAttemptAt: date.optional(),
+  // `rescheduled` entries (and the superseded run's): the due time before and after.
+  from: date.optional(),
+  to: date.optional(),
 });
 
 const triggerJson = z.looseObject({
