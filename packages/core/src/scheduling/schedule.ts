@@ -195,7 +195,7 @@ export function ifPastOf(schedule: RuleSchedule): 'skip' | 'now' {
  * The due time of a scheduled rule's run for one event, at intake time `now`: anchor + offset
  * (elapsed time for seconds to hours, calendar units in the zone for days to months), at `at`, moved
  * into `window`, resolved to an instant (spring-forward gaps to the transition, fall-back repeats to
- * the first), then checked against `ifPast` and {@link MAX_SCHEDULE_HORIZON_MS}. Every adjustment is
+ * the first, or the second when a window moved the time there from after the first), then checked against `ifPast` and {@link MAX_SCHEDULE_HORIZON_MS}. Every adjustment is
  * a note of the returned schedule, for dry run, history and the UI.
  */
 export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now: Date): ScheduledTime {
@@ -212,11 +212,17 @@ export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now
   // pick its first occurrence even when the anchor named the second.
   let instant: number | undefined = anchor.kind === 'instant' ? anchor.ms : undefined;
   let local = anchor.kind === 'instant' ? zone.localOf(anchor.ms) : anchor.ms;
+  // Set when a window moves the due time (or `now`) later: the instant it moved from. Without it,
+  // a move from 01:10 EST (the second 01:10 of a fall-back night) to a 01:20 opening would take the
+  // first 01:20, in EDT, fifty minutes before where it started (before `now`, for ifPast: now).
+  let notBefore: number | undefined;
   const resolve = () => {
     if (instant !== undefined) return instant;
-    const found = zone.instantOf(local);
+    const found = zone.instantOf(local, notBefore);
     if (found.adjusted === 'dst-gap') {
       notes.push({ code: 'dst-gap', message: `${describeLocal(local)} does not exist in ${zone.name} (clocks spring forward); the next valid instant, ${zone.formatLocal(found.instantMs)}, is used` });
+    } else if (found.occurrence === 'second') {
+      notes.push({ code: 'dst-overlap', message: `${describeLocal(local)} occurs twice in ${zone.name} (clocks fall back); the second, ${zone.formatLocal(found.instantMs)}, is used, as the first is before ${zone.formatLocal(notBefore ?? found.instantMs)}, where it was moved from` });
     } else if (found.adjusted === 'dst-overlap') {
       notes.push({ code: 'dst-overlap', message: `${describeLocal(local)} occurs twice in ${zone.name} (clocks fall back); the first, ${zone.formatLocal(found.instantMs)}, is used` });
     }
@@ -242,6 +248,7 @@ export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now
     const moved = intoWindow(local, window, atMs);
     if (moved !== local) {
       notes.push({ code: 'window', message: `${describeLocal(local)} is outside the window (${window.label}); moved to ${describeLocal(moved)}` });
+      notBefore = instant ?? zone.instantOf(local).instantMs;
       local = moved;
       instant = undefined;
     }
@@ -260,6 +267,7 @@ export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now
       const moved = intoWindow(nowLocal, window, undefined);
       if (moved !== nowLocal) {
         notes.push({ code: 'window', message: `now (${describeLocal(nowLocal)}) is outside the window (${window.label}); moved to ${describeLocal(moved)}` });
+        notBefore = nowMs;
         local = moved;
         instant = undefined;
         due = resolve();

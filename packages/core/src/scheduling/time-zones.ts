@@ -19,7 +19,11 @@ export class TimeZone {
   private readonly hours = new Map<number, number>();
 
   private constructor(
-    /** The canonical name (`Asia/Kolkata` for `asia/kolkata`). */
+    /**
+     * The name as the tz database lists it (`Australia/Lord_Howe` for `australia/lord_howe`). A name
+     * Intl lists only under an older alias (`Asia/Kolkata`, listed as `Asia/Calcutta`) keeps the
+     * spelling it was given: Intl has no other spelling of it to offer.
+     */
     readonly name: string,
     private readonly zone: IANAZone,
   ) {}
@@ -61,10 +65,11 @@ export class TimeZone {
 
   /**
    * The instant a local wall-clock time (milliseconds of a UTC clock showing it) names in this zone.
-   * A time that exists twice (fall back) is the first of them; one that does not exist (spring
-   * forward) is the next valid instant, the transition itself.
+   * A time that exists twice (fall back) is the first of them, or the second when the first is
+   * before `notBeforeMs` (a time moved later must not land earlier than where it started); one that
+   * does not exist (spring forward) is the next valid instant, the transition itself.
    */
-  instantOf(localMs: number): { instantMs: number; adjusted?: 'dst-gap' | 'dst-overlap' } {
+  instantOf(localMs: number, notBeforeMs?: number): { instantMs: number; adjusted?: 'dst-gap' | 'dst-overlap'; occurrence?: 'first' | 'second' } {
     // Offsets a day either side: transitions are months apart, so these are the only candidates.
     const before = this.offsetMinutes(localMs - 86_400_000);
     const after = this.offsetMinutes(localMs + 86_400_000);
@@ -74,10 +79,19 @@ export class TimeZone {
       if (this.offsetMinutes(candidate) === offset) valid.push(candidate);
     }
     if (valid.length === 1 && valid[0] !== undefined) return { instantMs: valid[0] };
-    if (valid.length === 2) return { instantMs: Math.min(...valid), adjusted: 'dst-overlap' };
-    // In a gap, local time jumps over `localMs`: find the transition between the two readings.
-    let low = localMs - Math.max(before, after) * 60_000;
-    let high = localMs - Math.min(before, after) * 60_000;
+    if (valid.length === 2) {
+      const first = Math.min(...valid);
+      const second = Math.max(...valid);
+      return notBeforeMs !== undefined && first < notBeforeMs && second >= notBeforeMs
+        ? { instantMs: second, adjusted: 'dst-overlap', occurrence: 'second' }
+        : { instantMs: first, adjusted: 'dst-overlap', occurrence: 'first' };
+    }
+    // In a gap, local time jumps over `localMs`: find the transition between the two readings. The
+    // bounds are whole seconds, as transitions are: from bounds carrying the local time's
+    // milliseconds, the search would end that fraction past the transition (02:30:00.500 in New
+    // York's gap gave 03:00:00.500 EDT, not the next valid instant, 03:00:00.000).
+    let low = Math.floor((localMs - Math.max(before, after) * 60_000) / 1_000) * 1_000;
+    let high = Math.ceil((localMs - Math.min(before, after) * 60_000) / 1_000) * 1_000;
     while (high - low > 1_000) {
       const mid = low + Math.floor((high - low) / 2_000) * 1_000;
       if (this.localOf(mid) >= localMs) high = mid;
