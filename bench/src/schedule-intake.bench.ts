@@ -12,8 +12,8 @@
  * Server: POSTGRES_URL (default the cluster of `scripts/services.sh up postgres`, 127.0.0.1:5433).
  * BENCH_SCHEDULE_STORES=memory,postgres picks the stores, BENCH_SCHEDULE_MODES (default
  * delay,schedule,delay-keyed,schedule-keyed) the modes; BENCH_SCHEDULE_RULES (rules per mode,
- * default 5), BENCH_SCHEDULE_ROUNDS (measured rounds per mode, default 7), BENCH_SCHEDULE_EVENTS_MEMORY
- * / _POSTGRES (events per round, default 4,000 / 1,000) size it.
+ * default 5), BENCH_SCHEDULE_ROUNDS (measured rounds per mode, default 9), BENCH_SCHEDULE_EVENTS_MEMORY
+ * / _POSTGRES (events per round, default 3,000 / 1,000) size it.
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
@@ -35,9 +35,9 @@ import { fmt, machine, median } from './stats.js';
 const POSTGRES_URL = process.env['POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5433/crm_automation';
 const STORES = (process.env['BENCH_SCHEDULE_STORES'] ?? 'memory,postgres').split(',').map((s) => s.trim());
 const RULES = Number(process.env['BENCH_SCHEDULE_RULES'] ?? 5);
-const ROUNDS = Number(process.env['BENCH_SCHEDULE_ROUNDS'] ?? 7);
+const ROUNDS = Number(process.env['BENCH_SCHEDULE_ROUNDS'] ?? 9);
 const EVENTS: Record<string, number> = {
-  memory: Number(process.env['BENCH_SCHEDULE_EVENTS_MEMORY'] ?? 4_000),
+  memory: Number(process.env['BENCH_SCHEDULE_EVENTS_MEMORY'] ?? 3_000),
   postgres: Number(process.env['BENCH_SCHEDULE_EVENTS_POSTGRES'] ?? 1_000),
 };
 /** Ingests in flight, as a bus consumer with prefetch runs them. */
@@ -118,8 +118,12 @@ interface Outcomes {
   skipped: number;
 }
 
-/** Ingests the events `IN_FLIGHT` at a time; resolves with events/s and what intake did. */
-async function ingestAll(engine: AutomationEngine, events: readonly Event[]): Promise<{ perSecond: number; outcomes: Outcomes }> {
+/**
+ * Ingests the events `IN_FLIGHT` at a time; resolves with events/s, the process's CPU time per event
+ * (user + system: on a shared machine it moves less than the wall clock when other work takes the
+ * cores), and what intake did.
+ */
+async function ingestAll(engine: AutomationEngine, events: readonly Event[]): Promise<{ perSecond: number; cpuMicrosPerEvent: number; outcomes: Outcomes }> {
   const outcomes: Outcomes = { created: 0, superseded: 0, rescheduled: 0, skipped: 0 };
   const onIngested = ({ summary }: { summary: IntakeSummary }) => {
     outcomes.created += summary.created;
@@ -129,6 +133,7 @@ async function ingestAll(engine: AutomationEngine, events: readonly Event[]): Pr
   };
   engine.on('event:ingested', onIngested);
   let next = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: IN_FLIGHT }, async () => {
@@ -139,8 +144,9 @@ async function ingestAll(engine: AutomationEngine, events: readonly Event[]): Pr
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   engine.off('event:ingested', onIngested);
-  return { perSecond: events.length / seconds, outcomes };
+  return { perSecond: events.length / seconds, cpuMicrosPerEvent: (cpu.user + cpu.system) / events.length, outcomes };
 }
 
 interface Subject {
@@ -157,7 +163,7 @@ async function withRules(name: string, events: number, store: AutomationStore, d
 }
 
 async function memorySubject(): Promise<Subject> {
-  return withRules('memory', EVENTS['memory'] ?? 4_000, createMemoryStore(), async () => {});
+  return withRules('memory', EVENTS['memory'] ?? 3_000, createMemoryStore(), async () => {});
 }
 
 async function postgresSubject(): Promise<Subject> {
@@ -215,6 +221,7 @@ for (const name of STORES) {
   }
   try {
     const rates: Record<Mode, number[]> = { delay: [], schedule: [], 'delay-keyed': [], 'schedule-keyed': [] };
+    const cpuPerEvent: Record<Mode, number[]> = { delay: [], schedule: [], 'delay-keyed': [], 'schedule-keyed': [] };
     const none = (): Outcomes => ({ created: 0, superseded: 0, rescheduled: 0, skipped: 0 });
     const totals: Record<Mode, Outcomes> = { delay: none(), schedule: none(), 'delay-keyed': none(), 'schedule-keyed': none() };
     // Warm-up: one round of each, not counted.
@@ -223,8 +230,9 @@ for (const name of STORES) {
       // Rotating: no mode always runs first (the store grows; the machine's load drifts).
       const order = [...MODES.slice(round % MODES.length), ...MODES.slice(0, round % MODES.length)];
       for (const mode of order) {
-        const { perSecond, outcomes } = await ingestAll(subject.engine, roundEvents(mode, `r${round}`, subject.events));
+        const { perSecond, cpuMicrosPerEvent, outcomes } = await ingestAll(subject.engine, roundEvents(mode, `r${round}`, subject.events));
         rates[mode].push(perSecond);
+        cpuPerEvent[mode].push(cpuMicrosPerEvent);
         for (const k of Object.keys(outcomes) as Array<keyof Outcomes>) totals[mode][k] += outcomes[k];
       }
     }
@@ -233,6 +241,12 @@ for (const name of STORES) {
       const baseline = mode === 'schedule' ? 'delay' : mode === 'schedule-keyed' ? 'delay-keyed' : undefined;
       const ratio = baseline && rates[baseline].length ? `   ${(median(rates[mode]) / median(rates[baseline])).toFixed(3)} × ${baseline}` : '';
       console.log(`  ${mode.padEnd(15)} median ${fmt(median(rates[mode]))} events/s (${fmt(median(rates[mode]) * RULES)} triggers/s)${ratio}   rounds ${rates[mode].map(fmt).join(', ')}`);
+    }
+    for (const mode of MODES) {
+      const baseline = mode === 'schedule' ? 'delay' : mode === 'schedule-keyed' ? 'delay-keyed' : undefined;
+      // Inverted, so that like the rates' ratio below 1 means the schedule costs more.
+      const ratio = baseline && cpuPerEvent[baseline].length ? `   ${(median(cpuPerEvent[baseline]) / median(cpuPerEvent[mode])).toFixed(3)} × ${baseline} (inverse CPU)` : '';
+      console.log(`  ${mode.padEnd(15)} median ${median(cpuPerEvent[mode]).toFixed(1)} CPU µs per event${ratio}   rounds ${cpuPerEvent[mode].map((c) => c.toFixed(0)).join(', ')}`);
     }
     for (const mode of MODES) {
       const o = totals[mode];
