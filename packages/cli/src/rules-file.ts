@@ -11,7 +11,9 @@ export interface RuleFileEntry {
   description?: string | undefined;
   enabled: boolean;
   trigger: Rule['trigger'];
-  delay: Rule['delay'];
+  /** Absent when the rule has a `schedule` (a rule has one or the other). */
+  delay?: Rule['delay'] | undefined;
+  schedule?: Rule['schedule'];
   conditions: Rule['conditions'];
   actions: Rule['actions'];
   cancelOn?: Rule['cancelOn'];
@@ -29,13 +31,14 @@ export interface RulesFile {
 }
 
 /** The rule fields a user owns: what export writes and what import compares (a field left out of one is not a difference). */
-export function ruleContent(rule: Pick<Rule, 'name' | 'description' | 'enabled' | 'trigger' | 'delay' | 'conditions' | 'actions' | 'cancelOn' | 'concurrency' | 'evaluate'>): Omit<RuleFileEntry, 'id'> {
+export function ruleContent(rule: Pick<Rule, 'name' | 'description' | 'enabled' | 'trigger' | 'delay' | 'schedule' | 'conditions' | 'actions' | 'cancelOn' | 'concurrency' | 'evaluate'>): Omit<RuleFileEntry, 'id'> {
   return {
     name: rule.name,
     ...(rule.description === undefined ? {} : { description: rule.description }),
     enabled: rule.enabled,
     trigger: rule.trigger,
-    delay: rule.delay,
+    // A scheduled rule's stored delay is the engine's zero, not the user's: written, it would be refused on import.
+    ...(rule.schedule === undefined ? { delay: rule.delay } : { schedule: rule.schedule }),
     conditions: rule.conditions,
     actions: rule.actions,
     ...(rule.cancelOn === undefined ? {} : { cancelOn: rule.cancelOn }),

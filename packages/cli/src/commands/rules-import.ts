@@ -28,6 +28,10 @@ export interface ImportResult {
 /** Fields a rules file may carry that belong to where it came from, not to the rule's content. */
 const PROVENANCE = ['id', 'accountId', 'version', 'createdAt', 'updatedAt'] as const;
 
+function isZeroDelay(delay: unknown): boolean {
+  return typeof delay === 'object' && delay !== null && (delay as Record<string, unknown>)['value'] === 0;
+}
+
 /**
  * The rules of a rules file, of the Rules API's list answer (`GET /rules`: `{ "items": [...] }`, saved
  * as it came) or of a bare array, with the file-level problems found.
@@ -87,6 +91,9 @@ export async function importRules(
     const input = { ...(raw as Record<string, unknown>) };
     const fileId = typeof input['id'] === 'string' ? input['id'] : undefined;
     for (const key of PROVENANCE) delete input[key];
+    // The Rules API answers a scheduled rule with the zero delay the engine stores for it; that delay is
+    // the engine's, not a second timing beside the schedule (which validation would refuse).
+    if (input['schedule'] !== undefined && isZeroDelay(input['delay'])) delete input['delay'];
     const checked = engine.rules.validate(input);
     if (!checked.ok) {
       for (const issue of checked.issues) issues.push({ ...issue, path: issue.path ? `${at}.${issue.path}` : at });

@@ -48,10 +48,12 @@ export function printTriggers(output: Output, triggers: readonly Trigger[]): voi
     const h = t.executionHistory.at(-1);
     return h ? `${h.outcome}${h.reason ? ` (${h.reason})` : ''}${h.error ? `: ${h.error.code} ${h.error.message}` : ''}` : '';
   };
-  // The entity column only when a keyed rule's runs are listed, so unkeyed listings read as before.
+  // The entity and local-time columns only when keyed or scheduled runs are listed, so other listings read as before.
   const keyed = triggers.some((t) => t.entityKey !== undefined);
-  const head = keyed ? ['ID', 'STATUS', 'RULE', 'ENTITY', 'DUE', 'ATTEMPTS', 'LAST'] : ['ID', 'STATUS', 'RULE', 'DUE', 'ATTEMPTS', 'LAST'];
-  const row = (t: Trigger) => [t.id, t.status, t.ruleId, ...(keyed ? [t.entityKey ?? '-'] : []), t.evaluateAt.toISOString(), String(t.attempt), last(t)];
+  const scheduled = triggers.some((t) => t.schedule !== undefined);
+  const head = ['ID', 'STATUS', 'RULE', ...(keyed ? ['ENTITY'] : []), 'DUE', ...(scheduled ? ['LOCAL'] : []), 'ATTEMPTS', 'LAST'];
+  const local = (t: Trigger) => (t.schedule ? `${t.schedule.local} ${t.schedule.timeZone}` : '-');
+  const row = (t: Trigger) => [t.id, t.status, t.ruleId, ...(keyed ? [t.entityKey ?? '-'] : []), t.evaluateAt.toISOString(), ...(scheduled ? [local(t)] : []), String(t.attempt), last(t)];
   output.out(formatTable(head, triggers.map(row)));
   output.out(`${triggers.length} trigger${triggers.length === 1 ? '' : 's'}`);
 }
