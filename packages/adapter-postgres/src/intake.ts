@@ -1,6 +1,6 @@
-import { AutomationError, type InsertedTrigger, type NewTrigger, type Trigger, type TriggeringEvent } from '@crm-automation/core';
+import { AutomationError, type HistoryEntry, type InsertedTrigger, type NewTrigger, type Trigger, type TriggeringEvent, type TriggerSchedule } from '@crm-automation/core';
 import { isDataException, wellFormed, type Database } from './connection.js';
-import { reviveEvent, toTrigger, type StoredEvent, type TriggerRow } from './rows.js';
+import { reviveEvent, reviveHistory, toTrigger, type StoredEvent, type StoredHistoryEntry, type TriggerRow } from './rows.js';
 import type { triggerStatements } from './trigger-statements.js';
 
 /** A validated trigger on its way in: its due time and creation time already in statement form. */
@@ -23,10 +23,17 @@ interface InsertInput {
   created_at: string;
   /** Left out for unkeyed triggers (read as null). */
   entity_key?: string;
+  /** Left out for triggers of rules without a schedule. */
+  schedule?: TriggerSchedule;
+  /** A trigger stored skipped: its only history entry. Left out for pending ones. */
+  skipped?: HistoryEntry;
 }
 
 /** Rows one intake statement carries at most; larger merges are split. */
 const MAX_ROWS_PER_STATEMENT = 5_000;
+
+/** What a read returns of a value stored as JSONB: its JSON round trip (dates as strings, undefined keys gone). */
+const roundTrip = <T>(value: unknown): T => JSON.parse(JSON.stringify(value)) as T;
 
 const intakeKey = (accountId: string, eventId: string, ruleId: string) => `${accountId}\u0000${eventId}\u0000${ruleId}`;
 
@@ -66,6 +73,8 @@ export function createIntake(db: Database, sql: ReturnType<typeof triggerStateme
             trace: input.trace ? input.trace : null,
             created_at: createdAtParam,
             ...(input.entityKey === undefined ? {} : { entity_key: wellFormed(input.entityKey) }),
+            ...(input.schedule ? { schedule: input.schedule } : {}),
+            ...(input.skipped ? { skipped: input.skipped } : {}),
           })),
         ),
         `[${events.join(',')}]`,
@@ -112,16 +121,18 @@ export function createIntake(db: Database, sql: ReturnType<typeof triggerStateme
           accountId: input.accountId,
           ruleId: input.ruleId,
           ruleVersion: input.ruleVersion,
-          status: 'pending',
+          status: input.skipped ? 'skipped' : 'pending',
           evaluateAt: new Date(input.evaluateAt.getTime()),
           attempt: 0,
           triggeringEvent,
           ...(input.trace ? { trace: { ...input.trace } } : {}),
-          executionHistory: [],
+          executionHistory: input.skipped ? reviveHistory([roundTrip<StoredHistoryEntry>(input.skipped)]) : [],
           sentActions: [],
           createdAt: new Date(createdAt.getTime()),
           updatedAt: new Date(createdAt.getTime()),
           ...(input.entityKey === undefined ? {} : { entityKey: wellFormed(input.entityKey), firstEventAt: new Date(triggeringEvent.timestamp.getTime()) }),
+          // Strings only: a copy is what a read returns.
+          ...(input.schedule ? { schedule: { ...input.schedule, notes: input.schedule.notes.map((n) => ({ ...n })) } } : {}),
         };
         const inserted: InsertedTrigger = { trigger, created: true, outcome: 'created' };
         firstOfKey.set(key, inserted);

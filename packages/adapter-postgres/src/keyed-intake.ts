@@ -1,4 +1,4 @@
-import { AutomationError, type InsertedTrigger, type InsertOutcome, type TriggeringEvent } from '@crm-automation/core';
+import { AutomationError, type InsertedTrigger, type InsertOutcome, type TriggeringEvent, type TriggerSchedule } from '@crm-automation/core';
 import { isDataException, sqlState, wellFormed, type Database } from './connection.js';
 import { timestampParam } from './dates.js';
 import type { IntakeRow } from './intake.js';
@@ -30,6 +30,10 @@ interface KeyedInput {
   trace: Record<string, string> | null;
   created_at: string;
   created_text: string;
+  /** Left out for triggers of rules without a schedule (read as null). */
+  schedule?: TriggerSchedule;
+  /** Left out unless true: a supersede that records a move of the due time (scheduled rules). */
+  reschedule?: true;
 }
 
 /** What a keyed row needs besides its input: checked mode and cap, and its event as JSON. */
@@ -38,6 +42,7 @@ interface Prepared {
   entityKey: string;
   mode: 'supersede' | 'skipIfPending';
   maxWaitMs: number | null;
+  reschedule: boolean;
   eventJson: string;
   slot: string;
 }
@@ -45,11 +50,13 @@ interface Prepared {
 function prepare(row: IntakeRow): Prepared {
   const { input } = row;
   const concurrency = input.concurrency;
-  if (!concurrency || input.entityKey === undefined) throw new Error('keyed intake: a trigger without concurrency or entity key');
+  // A trigger inserted skipped takes no slot: the plain intake stores it (trigger-store.ts routes it there).
+  if (!concurrency || input.entityKey === undefined || input.skipped !== undefined) throw new Error('keyed intake: a trigger without concurrency or entity key, or inserted skipped');
   if (concurrency.mode !== 'supersede' && concurrency.mode !== 'skipIfPending') {
     throw new AutomationError('CRM_ERR_CONFIG', `concurrency.mode must be supersede or skipIfPending, got ${JSON.stringify((concurrency as { mode: unknown }).mode)}`);
   }
   const maxWaitMs = concurrency.mode === 'supersede' ? (concurrency.maxWaitMs ?? null) : null;
+  const reschedule = concurrency.mode === 'supersede' && concurrency.reschedule === true;
   if (maxWaitMs !== null && (typeof maxWaitMs !== 'number' || !Number.isFinite(maxWaitMs) || maxWaitMs < 0)) {
     throw new AutomationError('CRM_ERR_CONFIG', `concurrency.maxWaitMs must be a non-negative number, got ${String(maxWaitMs)}`);
   }
@@ -61,6 +68,7 @@ function prepare(row: IntakeRow): Prepared {
     entityKey,
     mode: concurrency.mode,
     maxWaitMs,
+    reschedule,
     eventJson: JSON.stringify({ id: event.id, name: event.name, timestamp: event.timestamp, payload: event.payload }),
     slot: `${input.accountId}\u0000${input.ruleId}\u0000${entityKey}`,
   };
@@ -100,6 +108,8 @@ export function createKeyedIntake(db: Database, sql: ReturnType<typeof keyedStat
       createdAtParam,
       channel,
       createdAtParam,
+      input.schedule ? JSON.stringify(input.schedule) : null,
+      p.reschedule,
     ];
     for (let round = 0; round < MAX_DECISIONS; round++) {
       let answer: KeyedAnswer | undefined;
@@ -149,6 +159,8 @@ export function createKeyedIntake(db: Database, sql: ReturnType<typeof keyedStat
         trace: input.trace ? input.trace : null,
         created_at: createdAtParam,
         created_text: createdAtParam,
+        ...(input.schedule ? { schedule: input.schedule } : {}),
+        ...(p.reschedule ? { reschedule: true } : {}),
       };
     });
     let rows: Array<KeyedAnswer & { ord: number }>;

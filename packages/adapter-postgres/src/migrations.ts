@@ -190,6 +190,26 @@ export const MIGRATIONS: readonly Migration[] = [
       ${refuseInvalidIndexes(s, ['triggers_pending_slot', 'triggers_by_entity'])}
     `,
   },
+  {
+    component: 'rules',
+    version: 3,
+    name: 'schedules of rules',
+    sql: (s) => `
+      -- A rule's schedule (a time relative to a date in the event). Nullable, no default: adding it
+      -- rewrites nothing; IF NOT EXISTS for an operator who added it beforehand.
+      ALTER TABLE ${s}.rules ADD COLUMN IF NOT EXISTS schedule jsonb;
+    `,
+  },
+  {
+    component: 'triggers',
+    version: 3,
+    name: 'schedules of triggers',
+    sql: (s) => `
+      -- How a scheduled rule's due time was computed (zone, anchor, local time, notes). Nullable, no
+      -- default: adding it rewrites nothing; IF NOT EXISTS for an operator who added it beforehand.
+      ALTER TABLE ${s}.triggers ADD COLUMN IF NOT EXISTS schedule jsonb;
+    `,
+  },
 ];
 
 /**

@@ -1,4 +1,4 @@
-import type { CancelOn, ConditionGroup, DelayUnit, FactEvaluation, HistoryEntry, Rule, RuleAction, RuleConcurrency, Trigger, TriggeringEvent, TriggerStatus } from '@crm-automation/core';
+import type { CancelOn, ConditionGroup, DelayUnit, FactEvaluation, HistoryEntry, Rule, RuleAction, RuleConcurrency, RuleSchedule, Trigger, TriggeringEvent, TriggerSchedule, TriggerStatus } from '@crm-automation/core';
 
 export interface RuleRow {
   id: string;
@@ -18,10 +18,11 @@ export interface RuleRow {
   cancel_on: CancelOn[] | null;
   concurrency: RuleConcurrency | null;
   evaluate: FactEvaluation | Record<string, FactEvaluation> | null;
+  schedule: RuleSchedule | null;
 }
 
 export const RULE_COLUMNS =
-  'id, account_id, name, description, enabled, event_name, delay_value, delay_unit, conditions, actions, version, created_at, updated_at, trigger_key, cancel_on, concurrency, evaluate';
+  'id, account_id, name, description, enabled, event_name, delay_value, delay_unit, conditions, actions, version, created_at, updated_at, trigger_key, cancel_on, concurrency, evaluate, schedule';
 
 export function toRule(row: RuleRow): Rule {
   return {
@@ -37,6 +38,7 @@ export function toRule(row: RuleRow): Rule {
     ...(row.cancel_on === null ? {} : { cancelOn: row.cancel_on }),
     ...(row.concurrency === null ? {} : { concurrency: row.concurrency }),
     ...(row.evaluate === null ? {} : { evaluate: row.evaluate }),
+    ...(row.schedule === null ? {} : { schedule: row.schedule }),
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -51,7 +53,7 @@ export interface StoredEvent {
   payload: Record<string, unknown>;
 }
 
-type StoredHistoryEntry = Omit<HistoryEntry, 'at' | 'nextAttemptAt'> & { at: string; nextAttemptAt?: string | undefined };
+export type StoredHistoryEntry = Omit<HistoryEntry, 'at' | 'nextAttemptAt' | 'from' | 'to'> & { at: string; nextAttemptAt?: string | undefined; from?: string | undefined; to?: string | undefined };
 
 export interface TriggerRow {
   id: string;
@@ -71,6 +73,8 @@ export interface TriggerRow {
   entity_key: string | null;
   first_event_at: Date | null;
   cancel_requested: StoredCancelRequest | null;
+  /** Rules with a `schedule`: how the due time was computed (no dates inside, so stored as it is). */
+  schedule: TriggerSchedule | null;
 }
 
 /** The JSONB form of `Trigger.cancelRequested`. */
@@ -80,7 +84,7 @@ export interface StoredCancelRequest {
 }
 
 export const TRIGGER_COLUMNS =
-  'id, account_id, rule_id, rule_version, status, evaluate_at, attempt, triggering_event, trace, execution_history, sent_actions, lease_expires_at, created_at, updated_at, entity_key, first_event_at, cancel_requested';
+  'id, account_id, rule_id, rule_version, status, evaluate_at, attempt, triggering_event, trace, execution_history, sent_actions, lease_expires_at, created_at, updated_at, entity_key, first_event_at, cancel_requested, schedule';
 
 /**
  * JSONB keeps JSON: the dates the engine puts in an event and in history entries come back as
@@ -95,6 +99,9 @@ export function reviveHistory(stored: readonly StoredHistoryEntry[]): HistoryEnt
   return stored.map((entry) => {
     const revived: HistoryEntry = { ...entry, at: new Date(entry.at) } as HistoryEntry;
     if (typeof entry.nextAttemptAt === 'string') revived.nextAttemptAt = new Date(entry.nextAttemptAt);
+    // A reschedule's due times before and after.
+    if (typeof entry.from === 'string') revived.from = new Date(entry.from);
+    if (typeof entry.to === 'string') revived.to = new Date(entry.to);
     return revived;
   });
 }
@@ -119,6 +126,7 @@ export function toTrigger(row: TriggerRow): Trigger {
   if (row.entity_key !== null) trigger.entityKey = row.entity_key;
   if (row.first_event_at !== null) trigger.firstEventAt = row.first_event_at;
   if (row.cancel_requested !== null) trigger.cancelRequested = reviveCancelRequest(row.cancel_requested);
+  if (row.schedule !== null) trigger.schedule = row.schedule;
   return trigger;
 }
 

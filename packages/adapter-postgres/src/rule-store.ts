@@ -10,15 +10,16 @@ export function ruleStoreOn(db: Database): RuleStore {
   const s = `"${db.schema}"`;
   const sql = {
     insert: statement(`
-      INSERT INTO ${s}.rules (account_id, name, description, enabled, event_name, delay_value, delay_unit, conditions, actions, trigger_key, cancel_on, concurrency, evaluate, cancel_event_keys, version, created_at, updated_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::jsonb, $13::jsonb, ${cancelEventKeys('$1', '$14')}, 1, $15::timestamptz, $15::timestamptz)
+      INSERT INTO ${s}.rules (account_id, name, description, enabled, event_name, delay_value, delay_unit, conditions, actions, trigger_key, cancel_on, concurrency, evaluate, cancel_event_keys, version, created_at, updated_at, schedule)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::jsonb, $13::jsonb, ${cancelEventKeys('$1', '$14')}, 1, $15::timestamptz, $15::timestamptz, $16::jsonb)
       RETURNING ${RULE_COLUMNS}`),
     getMany: statement(`SELECT ${RULE_COLUMNS} FROM ${s}.rules WHERE id = ANY($1::bigint[])`),
     replace: statement(`
       UPDATE ${s}.rules
       SET name = $3, description = $4, enabled = $5, event_name = $6, delay_value = $7, delay_unit = $8,
           conditions = $9::jsonb, actions = $10::jsonb, trigger_key = $11, cancel_on = $12::jsonb, concurrency = $13::jsonb,
-          evaluate = $14::jsonb, cancel_event_keys = ${cancelEventKeys('$2', '$15')}, version = version + 1, updated_at = $16::timestamptz
+          evaluate = $14::jsonb, cancel_event_keys = ${cancelEventKeys('$2', '$15')}, version = version + 1, updated_at = $16::timestamptz,
+          schedule = $18::jsonb
       WHERE id = $1::bigint AND account_id = $2 AND ($17::integer IS NULL OR version = $17::integer)
       RETURNING ${RULE_COLUMNS}`),
     version: statement(`SELECT version FROM ${s}.rules WHERE id = $1::bigint AND account_id = $2`),
@@ -49,6 +50,9 @@ export function ruleStoreOn(db: Database): RuleStore {
     draft.evaluate === undefined ? null : JSON.stringify(draft.evaluate),
     (draft.cancelOn ?? []).map((entry) => entry.eventName),
   ];
+
+  // Last of both statements' parameters: the column came with a later migration.
+  const scheduleValue = (draft: RuleDraft) => (draft.schedule === undefined ? null : JSON.stringify(draft.schedule));
 
   /** A rule PostgreSQL cannot hold (U+0000 in a string, say) is an invalid rule, not a driver error. */
   const unstorable = (error: unknown): unknown =>
@@ -87,7 +91,7 @@ export function ruleStoreOn(db: Database): RuleStore {
 
     async insertRule(accountId, draft, now) {
       const at = timestampParam(now, 'now');
-      const { rows } = await db.query<RuleRow>(sql.insert, [accountId, ...draftValues(draft), at]).catch((error: unknown) => Promise.reject(unstorable(error)));
+      const { rows } = await db.query<RuleRow>(sql.insert, [accountId, ...draftValues(draft), at, scheduleValue(draft)]).catch((error: unknown) => Promise.reject(unstorable(error)));
       return toRule(rows[0] as RuleRow);
     },
 
@@ -101,7 +105,7 @@ export function ruleStoreOn(db: Database): RuleStore {
       if (!owned(accountId, id)) return { ok: false, reason: 'not-found' };
       const at = timestampParam(now, 'now');
       const { rows } = await db
-        .query<RuleRow>(sql.replace, [id, accountId, ...draftValues(draft), at, expectedVersion ?? null])
+        .query<RuleRow>(sql.replace, [id, accountId, ...draftValues(draft), at, expectedVersion ?? null, scheduleValue(draft)])
         .catch((error: unknown) => Promise.reject(unstorable(error)));
       if (rows[0]) return { ok: true, rule: toRule(rows[0]) };
       // A statement of its own: it sees the version a concurrent writer committed, which the

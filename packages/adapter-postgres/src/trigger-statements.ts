@@ -53,19 +53,23 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
     insert: statement(`
       WITH input AS (
         SELECT * FROM json_to_recordset($1::json)
-          AS i(ord integer, account_id text, rule_id text, rule_version integer, evaluate_at timestamptz, event_index integer, trace jsonb, created_at timestamptz, entity_key text)
+          AS i(ord integer, account_id text, rule_id text, rule_version integer, evaluate_at timestamptz, event_index integer, trace jsonb, created_at timestamptz, entity_key text,
+               schedule jsonb, skipped jsonb)
       ), events AS (
         SELECT * FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(event, index)
       ), inserted AS (
-        INSERT INTO ${s}.triggers (account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, trace, execution_history, sent_actions, created_at, updated_at, entity_key, first_event_at)
-        SELECT i.account_id, i.rule_id, i.rule_version, e.event->>'id', 'pending', i.evaluate_at, 0, e.event, i.trace, '[]'::jsonb, '{}'::integer[], i.created_at, i.created_at,
-               i.entity_key, CASE WHEN i.entity_key IS NOT NULL THEN (e.event->>'timestamp')::timestamptz END
+        -- A trigger inserted skipped (a scheduled run with no due time) is stored finished, its entry
+        -- as its only history: never due, never in a pending slot (this statement takes none).
+        INSERT INTO ${s}.triggers (account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, trace, execution_history, sent_actions, created_at, updated_at, entity_key, first_event_at, schedule)
+        SELECT i.account_id, i.rule_id, i.rule_version, e.event->>'id', CASE WHEN i.skipped IS NULL THEN 'pending' ELSE 'skipped' END, i.evaluate_at, 0, e.event, i.trace,
+               CASE WHEN i.skipped IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(i.skipped) END, '{}'::integer[], i.created_at, i.created_at,
+               i.entity_key, CASE WHEN i.entity_key IS NOT NULL THEN (e.event->>'timestamp')::timestamptz END, i.schedule
         FROM input i JOIN events e ON e.index = i.event_index
         ORDER BY i.ord
         ON CONFLICT ON CONSTRAINT triggers_intake_key DO NOTHING
-        RETURNING id, account_id, event_id, rule_id, evaluate_at
+        RETURNING id, account_id, event_id, rule_id, evaluate_at, status
       ), notified AS (
-        SELECT pg_notify($3, (extract(epoch FROM min(evaluate_at)) * 1000)::bigint::text) FROM inserted HAVING count(*) > 0
+        SELECT pg_notify($3, (extract(epoch FROM min(evaluate_at)) * 1000)::bigint::text) FROM inserted WHERE status = 'pending' HAVING count(*) > 0
       )
       SELECT id, account_id, event_id, rule_id, (SELECT count(*) FROM notified) AS notified FROM inserted`),
 
@@ -115,12 +119,12 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
         -- statistics say; joined on picked alone, a stale estimate can make it a scan of the table.
         WHERE t.id = ANY (ARRAY(SELECT id FROM picked)) AND t.id = picked.id
         RETURNING t.id, t.account_id, t.rule_id, t.rule_version, t.evaluate_at, t.attempt, t.triggering_event, t.trace,
-                  t.execution_history, t.sent_actions, t.created_at, t.lease_token, t.entity_key, t.first_event_at, t.cancel_requested,
+                  t.execution_history, t.sent_actions, t.created_at, t.lease_token, t.entity_key, t.first_event_at, t.cancel_requested, t.schedule,
                   picked.expired, picked.sort_at
       )
       SELECT json_agg(json_build_array(
                id::text, account_id, rule_id, rule_version, ${epochMs('evaluate_at')}, attempt, triggering_event, trace,
-               execution_history, sent_actions, ${epochMs('created_at')}, lease_token, entity_key, ${epochMs('first_event_at')}, cancel_requested)
+               execution_history, sent_actions, ${epochMs('created_at')}, lease_token, entity_key, ${epochMs('first_event_at')}, cancel_requested, schedule)
              ORDER BY expired DESC, sort_at, id)::text AS claimed
       FROM claimed`),
 
@@ -168,6 +172,6 @@ export function triggerStatements(s: string): Record<'insert' | 'existing' | 'ge
  * one row with one column, `claimed`: a JSON array (or null when nothing was due) of
  * `[id, account_id, rule_id, rule_version, evaluate_at (epoch ms), attempt, triggering_event, trace,
  * execution_history, sent_actions, created_at (epoch ms), lease_token, entity_key, first_event_at (epoch ms),
- * cancel_requested]`.
+ * cancel_requested, schedule]`.
  */
 export const claimStatement = (schema: string): string => triggerStatements(`"${schema}"`).claim.text;

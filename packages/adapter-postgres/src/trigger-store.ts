@@ -9,12 +9,14 @@ import {
   type FinishRequest,
   type InsertedTrigger,
   type Logger,
+  type NewTrigger,
   type Page,
   type PurgeRequest,
   type TransitionRequest,
   type TransitionResult,
   type Trigger,
   type TriggerFilter,
+  type TriggerSchedule,
   type TriggerStatus,
   type TriggerStore,
 } from '@crm-automation/core';
@@ -44,13 +46,15 @@ export interface TriggerStoreExtras {
 }
 
 const KNOWN_STATUSES: ReadonlySet<string> = new Set(TRIGGER_STATUSES);
+/** A trigger the pending slot of its entity decides about: keyed, with a mode, and not inserted skipped. */
+const decidedUnderSlot = (input: NewTrigger) => input.concurrency !== undefined && input.entityKey !== undefined && input.skipped === undefined;
 /** Rows one purge statement deletes, so that a large purge never holds many locks for long. */
 const PURGE_CHUNK = 5_000;
 
 /**
  * One claimed trigger as the claim statement returns it (a JSON array, see `claimStatement`): id,
  * account, rule, rule version, due time (epoch ms), attempt, event, trace, history, sent actions,
- * creation time (epoch ms), lease token, entity key, first event time (epoch ms), cancel request.
+ * creation time (epoch ms), lease token, entity key, first event time (epoch ms), cancel request, schedule.
  */
 type ClaimedRow = [
   string,
@@ -68,6 +72,7 @@ type ClaimedRow = [
   string | null,
   number | null,
   StoredCancelRequest | null,
+  TriggerSchedule | null,
 ];
 
 /** Triggers in `<schema>.triggers`: see the README for the claim, the indexes and the wake-ups. */
@@ -96,12 +101,13 @@ export function triggerStoreOn(
       const rows = batch.map((input, i): IntakeRow => ({ input, dueAt: timestampParam(input.evaluateAt, `triggers[${i}].evaluateAt`), createdAt: now, createdAtParam: at }));
       if (rows.length === 0) return [];
       // Triggers inserted with a concurrency mode are decided under the pending slot (keyed-intake.ts);
-      // every other one goes through the one-statement-per-batch intake, as before.
-      const keyed = rows.some(({ input }) => input.concurrency !== undefined && input.entityKey !== undefined);
+      // every other one goes through the one-statement-per-batch intake, as before. So does one
+      // inserted skipped, whatever its mode: it never takes the slot, so there is nothing to decide.
+      const keyed = rows.some(({ input }) => decidedUnderSlot(input));
       if (!keyed) return intake(rows);
       const plain: number[] = [];
       const withSlot: number[] = [];
-      rows.forEach(({ input }, i) => (input.concurrency !== undefined && input.entityKey !== undefined ? withSlot : plain).push(i));
+      rows.forEach(({ input }, i) => (decidedUnderSlot(input) ? withSlot : plain).push(i));
       const [plainDone, keyedDone] = await Promise.all([
         plain.length > 0 ? intake(plain.map((i) => rows[i] as IntakeRow)) : Promise.resolve([]),
         keyedIntake(withSlot.map((i) => rows[i] as IntakeRow)),
@@ -157,7 +163,7 @@ export function triggerStoreOn(
       if (text === null || text === undefined) return [];
       // In claim order already (expired leases first, then by time, then id).
       return (JSON.parse(text) as ClaimedRow[]).map(
-        ([id, accountId, ruleId, ruleVersion, evaluateAt, attempt, event, trace, history, sentActions, createdAt, leaseToken, entityKey, firstEventAt, cancelRequested]): ClaimedTrigger => ({
+        ([id, accountId, ruleId, ruleVersion, evaluateAt, attempt, event, trace, history, sentActions, createdAt, leaseToken, entityKey, firstEventAt, cancelRequested, schedule]): ClaimedTrigger => ({
           id,
           accountId,
           ruleId,
@@ -176,6 +182,7 @@ export function triggerStoreOn(
           ...(entityKey === null ? {} : { entityKey }),
           ...(firstEventAt === null ? {} : { firstEventAt: new Date(firstEventAt) }),
           ...(cancelRequested === null ? {} : { cancelRequested: reviveCancelRequest(cancelRequested) }),
+          ...(schedule === null ? {} : { schedule }),
         }),
       );
     },
@@ -211,7 +218,7 @@ export function triggerStoreOn(
     async cancelTriggers(request: CancelRequest): Promise<CancelResult> {
       const at = timestampParam(request.now, 'now');
       const before = timestampParam(request.eventTimestamp, 'eventTimestamp');
-      const { accountId, ruleId, entityKey, event, by } = request;
+      const { accountId, ruleId, entityKey, event, by, reason } = request;
       if (!storableText(accountId) || !storableText(ruleId) || !storableText(entityKey)) return { cancelled: [], requested: [] };
       const { rows } = await db.query<TriggerRow & { cancelled: boolean }>(keyedSql.cancel, [
         accountId,
@@ -222,6 +229,7 @@ export function triggerStoreOn(
         at,
         String(by),
         at,
+        reason === undefined ? null : String(reason),
       ]).catch((error: unknown) => {
         throw isDataException(error) ? new AutomationError('CRM_ERR_EVENT_INVALID', `PostgreSQL cannot store this cancel: ${(error as Error).message}`, { cause: error }) : error;
       });

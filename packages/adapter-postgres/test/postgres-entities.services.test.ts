@@ -99,7 +99,7 @@ describe.skipIf(!url)('postgres store: entities, concurrency and cancel (issue 1
 
       const store = createPostgresStore({ pool, schema });
       const report = await store.ensureSchema();
-      expect(report.applied.map((m) => `${m.component}:${m.version}`)).toEqual(['deliveries:1', 'rules:2', 'triggers:2']);
+      expect(report.applied.map((m) => `${m.component}:${m.version}`)).toEqual(['deliveries:1', 'rules:2', 'triggers:2', 'rules:3', 'triggers:3']);
       const [rule] = await store.findRulesForEvent('acc_1', 'job.updated');
       expect(rule).toMatchObject({ name: 'old', trigger: { eventName: 'job.updated' } });
       expect(rule).not.toHaveProperty('cancelOn');
@@ -109,6 +109,8 @@ describe.skipIf(!url)('postgres store: entities, concurrency and cancel (issue 1
       expect(trigger).not.toHaveProperty('entityKey');
       expect(trigger).not.toHaveProperty('firstEventAt');
       expect(trigger).not.toHaveProperty('cancelRequested');
+      expect(trigger).not.toHaveProperty('schedule');
+      expect(rule).not.toHaveProperty('schedule');
       const { rows } = await pool.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY 1`, [schema]);
       expect(rows.map((r: { indexname: string }) => r.indexname)).toEqual(expect.arrayContaining(['rules_for_cancel_event', 'triggers_pending_slot', 'triggers_by_entity']));
       expect((await store.ensureSchema()).applied).toEqual([]);
@@ -139,7 +141,7 @@ describe.skipIf(!url)('postgres store: entities, concurrency and cancel (issue 1
       await pool.query(`DROP INDEX ${s}.triggers_pending_slot`);
       await pool.query(`UPDATE ${s}.triggers SET pending_slot = NULL WHERE event_id = 'b'`);
       const report = await v1.ensureSchema();
-      expect(report.applied.map((m) => `${m.component}:${m.version}`)).toEqual(['deliveries:1', 'rules:2', 'triggers:2']);
+      expect(report.applied.map((m) => `${m.component}:${m.version}`)).toEqual(['deliveries:1', 'rules:2', 'triggers:2', 'rules:3', 'triggers:3']);
       const { rows } = await pool.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname IN ('triggers_by_entity', 'triggers_pending_slot') ORDER BY 1`, [schema]);
       expect(rows).toEqual([{ indexname: 'triggers_by_entity' }, { indexname: 'triggers_pending_slot' }]);
     });
@@ -228,7 +230,7 @@ describe.skipIf(!url)('postgres store: entities, concurrency and cancel (issue 1
       const schema = fresh();
       await storeOn(schema);
       const sql = keyedStatements(`"${schema}"`);
-      const cancelPlan = await explain(schema, sql.cancel.text, ['acc_1', 'job-1', 'rule-1', T0.toISOString(), '{"id":"c","name":"n"}', T0.toISOString(), 'w', T0.toISOString()]);
+      const cancelPlan = await explain(schema, sql.cancel.text, ['acc_1', 'job-1', 'rule-1', T0.toISOString(), '{"id":"c","name":"n"}', T0.toISOString(), 'w', T0.toISOString(), null]);
       expect(cancelPlan.match(/triggers_by_entity/g)).toHaveLength(2);
       // An account with many triggers over many entities: the planner's choice on real statistics.
       await pool.query(`
@@ -329,7 +331,7 @@ describe.skipIf(!url)('postgres store: entities, concurrency and cancel (issue 1
       await oldClaim(second.trigger.id);
       const sql = keyedStatements(s);
       const event = JSON.stringify({ id: 'e3', name: 'job.updated', timestamp: at(20), payload: {} });
-      const { rows } = await pool.query(sql.insertKeyed.text, ['acc_1', 'rule-1', 'job-1', 'supersede', event, at(20 + DELAY).toISOString(), null, 1, null, at(21).toISOString(), 'nobody', at(21).toISOString()]);
+      const { rows } = await pool.query(sql.insertKeyed.text, ['acc_1', 'rule-1', 'job-1', 'supersede', event, at(20 + DELAY).toISOString(), null, 1, null, at(21).toISOString(), 'nobody', at(21).toISOString(), null, false]);
       expect(rows[0]).toMatchObject({ outcome: 'created', pending_id: null, status: 'pending' });
       const slots = await pool.query(`SELECT event_id, status FROM ${s}.triggers WHERE pending_slot IS NOT NULL`);
       expect(slots.rows).toEqual([{ event_id: 'e3', status: 'pending' }]);
