@@ -596,6 +596,72 @@ describe('Automation Builder in Chromium', () => {
     expect(service.channels.sms.calls).toHaveLength(smsBefore);
   });
 
+  it('builds a scheduled rule in plain words (a day before the appointment at 09:00 in the client’s zone, weekdays 8–18), saves it unchanged, and shows each run’s due time in the client’s zone and the viewer’s', async () => {
+    await page.goto(`${service.uiUrl}rules/new`);
+    await visible(page.getByRole('heading', { name: 'New rule', level: 1 }));
+    await page.getByLabel('Name', { exact: true }).fill('Appointment reminder');
+    await page.getByLabel('Event', { exact: true }).selectOption('appointment.booked');
+    await page.getByRole('radio', { name: 'At a time relative to a date in the event' }).check();
+    expect(await page.getByLabel('Wait', { exact: true }).count()).toBe(0);
+    await page.getByLabel('Date to count from').fill('$.appointment.startsAt');
+    await page.getByLabel('How many (optional)').fill('1');
+    await page.getByLabel('At (local time, optional)').fill('09:00');
+    await page.getByLabel('Whose time').selectOption('path');
+    await page.getByLabel('Zone in the event (JSONPath)').fill('$.client.timeZone');
+    await page.getByLabel('Else (fallback zone)').selectOption('America/Chicago');
+    await page.getByLabel(/^Only in these hours/).check();
+    await page.getByLabel('Saturday').uncheck();
+    await page.getByLabel('Sunday').uncheck();
+    const words = "1 day before Appointment starts at, at 09:00, in the client's time zone ($.client.timeZone, else America/Chicago), weekdays 08:00–18:00, skipped if already past";
+    expect(await page.locator('.schedule__words').textContent()).toBe(`Schedule: ${words}`);
+    await page.getByRole('button', { name: '+ SMS' }).click();
+    const sms = page.getByRole('region', { name: '1. SMS' });
+    await sms.getByLabel('Phone number').fill('+15557654321');
+    await sms.getByLabel('Message', { exact: true }).fill('Reminder: your appointment is tomorrow');
+    await expectNoSeriousViolations(page, 'editor with a schedule');
+
+    // The dry run on the sample says when, in whose zone.
+    await page.getByRole('button', { name: 'Run test' }).click();
+    const dryRun = await visible(page.locator('.dry-run__schedule'));
+    expect(await dryRun.textContent()).toContain("in America/New_York (the event's zone)");
+
+    await page.getByRole('button', { name: 'Save rule' }).click();
+    await page.waitForURL(/\/ui\/rules\/[^/]+$/);
+    const saved = (await rulesByName()).get('Appointment reminder');
+    if (!saved) throw new Error('the scheduled rule was not saved');
+    expect(saved['schedule']).toEqual({
+      anchor: '$.appointment.startsAt',
+      offset: { value: -1, unit: 'days' },
+      at: '09:00',
+      timeZone: '$.client.timeZone',
+      fallbackTimeZone: 'America/Chicago',
+      window: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' },
+    });
+    // Loaded back as saved: nothing to save (the stored zero delay is not a change).
+    await page.reload();
+    await visible(page.locator('.schedule__words'));
+    expect(await page.locator('.page-head__title .muted').textContent()).toBe(`Version ${saved.version} · saved`);
+    expect(await page.locator('.schedule__words').textContent()).toBe(`Schedule: ${words}`);
+
+    await page.goto(service.uiUrl);
+    const item = await visible(page.locator('.rule-item', { hasText: 'Appointment reminder' }));
+    expect(await item.locator('.rule-item__meta').textContent()).toContain(`Schedule${words}`);
+
+    // Booked for Thursday 15:00 UTC three weeks out: due Wednesday 09:00 in New York, 14:00 for this (UTC) browser.
+    const startsAt = new Date(Date.now() + 21 * 86_400_000);
+    startsAt.setUTCHours(15, 0, 0, 0);
+    startsAt.setUTCDate(startsAt.getUTCDate() + ((4 - startsAt.getUTCDay() + 7) % 7));
+    await service.api('POST', '/events', { name: 'appointment.booked', id: 'ap-e1', payload: { appointment: { id: 'ap_9', startsAt: startsAt.toISOString() }, client: { timeZone: 'America/New_York' } } });
+    await page.goto(`${service.uiUrl}rules/${saved.id}/runs`);
+    const run = await visible(page.locator('.run'));
+    const meta = (await run.locator('.run__meta').textContent()) ?? '';
+    expect(meta).toMatch(/Recipient's time.*9:00.*America\/New_York/);
+    expect(meta).toMatch(/Your time.*1[34]:00.*UTC/);
+    await run.getByRole('button', { name: /^History/ }).click();
+    expect(await visible(run.locator('.schedule-details')).then((d) => d.textContent())).toContain("the event's zone");
+    await expectNoSeriousViolations(page, 'runs of a scheduled rule');
+  });
+
   it('stays usable at 360 px wide, with long names, and without serious accessibility problems', async () => {
     const longName = `Escalate ${'very-long-unbroken-rule-name-'.repeat(5)}to the regional manager`;
     const created = await service.api<ApiRule>('POST', '/rules', {

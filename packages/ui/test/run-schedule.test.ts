@@ -103,7 +103,8 @@ describe("a scheduled run's due time", () => {
     const skip = missing.executionHistory[0];
     expect(skip).toMatchObject({ outcome: 'skipped', reason: 'anchor-missing', error: { code: 'CRM_ERR_SCHEDULE_ANCHOR' } });
     if (!skip?.error) throw new Error('the skip has no error');
-    expect(scheduleSkipText(skip)).toBe(`Skipped: the date the schedule counts from is missing from the event, or is not a date. ${skip.error.message}`);
+    const message = skip.error.message;
+    expect(scheduleSkipText(skip)).toBe(`Skipped: the date the schedule counts from is missing from the event, or is not a date. ${message.charAt(0).toUpperCase()}${message.slice(1)}${message.endsWith('.') ? '' : '.'}`);
     expect(runEndReason(missing)).toBe(scheduleSkipText(skip));
 
     expect(older.status).toBe('cancelled');

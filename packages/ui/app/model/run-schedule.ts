@@ -38,6 +38,13 @@ export const ZONE_SOURCE_TEXT: Record<TriggerSchedule['zoneSource'], string> = {
   default: 'UTC, the default (the rule names no zone)',
 };
 
+/** An engine message as a sentence of its own: "the due time … had passed" → "The due time … had passed." */
+function sentence(message: string | undefined): string {
+  const text = (message ?? '').trim();
+  if (text === '') return '';
+  return ` ${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? '' : '.'}`;
+}
+
 /** The viewer's own IANA zone, as the browser says. */
 export function viewerZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -98,14 +105,14 @@ export function scheduleSkipText(entry: HistoryEntry): string | null {
     const event = entry.event ? `${entry.event.name} (${entry.event.id})` : 'a newer event for the same entity';
     return `Cancelled by the event ${event}: ${CANCELLED_BECAUSE[entry.reason]}.`;
   }
-  return `Skipped: ${SKIP_REASON_TEXT[entry.reason].charAt(0).toLowerCase()}${SKIP_REASON_TEXT[entry.reason].slice(1)}.${entry.error?.message ? ` ${entry.error.message}` : ''}`;
+  return `Skipped: ${SKIP_REASON_TEXT[entry.reason].charAt(0).toLowerCase()}${SKIP_REASON_TEXT[entry.reason].slice(1)}.${sentence(entry.error?.message)}`;
 }
 
 /** A dry run's schedule in one line: "Due Mar 7, 2026, 9:00 AM CST in America/Chicago (the event's zone)", or why it would be skipped. */
 export function dryRunScheduleText(schedule: DryRunSchedule, locale?: string): string {
   if (schedule.outcome === 'skipped') {
     const why = schedule.reason ? SKIP_REASON_TEXT[schedule.reason] : 'The schedule skips this event';
-    return `Would be skipped: ${why.charAt(0).toLowerCase()}${why.slice(1)}.${schedule.message ? ` ${schedule.message}` : ''}`;
+    return `Would be skipped: ${why.charAt(0).toLowerCase()}${why.slice(1)}.${sentence(schedule.message)}`;
   }
   const when = schedule.utc !== undefined && schedule.timeZone !== undefined ? formatInZone(schedule.utc, schedule.timeZone, locale) : (schedule.local ?? 'at a time not given');
   const zone = schedule.timeZone === undefined ? '' : ` in ${schedule.timeZone}${schedule.zoneSource ? ` (${ZONE_SOURCE_TEXT[schedule.zoneSource]})` : ''}`;

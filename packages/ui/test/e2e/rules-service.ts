@@ -18,6 +18,12 @@ export const EVENT_CATALOG = [
     description: 'A job was created in the CRM.',
     samplePayload: { job: { id: 'job_hv_1', number: 'J-9001', total: 2450, client: { name: 'Acme Corp', type: 'Commercial' } } },
   },
+  {
+    name: 'appointment.booked',
+    description: 'An appointment was booked or moved (scheduled reminders count from its start).',
+    // Two weeks from when the service starts: inside the schedule horizon, and not yet past.
+    samplePayload: { appointment: { id: 'ap_1', startsAt: new Date(Date.now() + 14 * 86_400_000).toISOString() }, client: { name: 'John Smith', phone: '+15557654321', timeZone: 'America/New_York' } },
+  },
 ];
 
 export interface RulesService {
