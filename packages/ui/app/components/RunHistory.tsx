@@ -67,7 +67,7 @@ export function RunHistory({
         </p>
       ) : null}
       {cancelRequested ? <p class="notice notice--warning">{cancelRequested}</p> : null}
-      {trigger.schedule ? <ScheduleDetails schedule={trigger.schedule} evaluateAt={trigger.evaluateAt} /> : null}
+      {trigger.schedule ? <ScheduleDetails schedule={trigger.schedule} /> : null}
       {entries.length === 0 ? (
         <p class="muted">No attempts yet: the run is waiting until {formatDateTime(trigger.evaluateAt)}.</p>
       ) : (
@@ -167,7 +167,7 @@ function HistoryEntryView({ entry, showsSchedule }: { entry: HistoryEntry; shows
       ) : null}
       {entry.error && !entry.actions?.some((a) => a.error) ? <ErrorBlock error={entry.error} /> : null}
       {/* A run skipped at intake carries what its schedule had computed; a run with its own schedule shows it above. */}
-      {entry.schedule && !showsSchedule ? <ScheduleDetails schedule={entry.schedule} /> : null}
+      {entry.schedule && !showsSchedule ? <ScheduleDetails schedule={entry.schedule} evaluateAt={entry.schedule.local} /> : null}
       {entry.nextAttemptAt ? (
         <p class="muted">
           Next attempt at <time dateTime={entry.nextAttemptAt}>{formatDateTime(entry.nextAttemptAt)}</time>

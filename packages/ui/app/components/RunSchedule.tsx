@@ -15,14 +15,16 @@ export function RunDueTimes({ trigger }: { trigger: Trigger }) {
       <div>
         <dt>Recipient's time</dt>
         <dd>
-          <time dateTime={times.recipient.iso}>{times.recipient.text}</time> <span class="muted break">{times.recipient.timeZone}</span>
+          <time dateTime={times.recipient.iso}>{times.recipient.text}</time>
+          {times.recipient.text.endsWith(times.recipient.timeZone) ? null : <span class="muted break"> {times.recipient.timeZone}</span>}
         </dd>
       </div>
       {times.same ? null : (
         <div>
           <dt>Your time</dt>
           <dd>
-            <time dateTime={trigger.evaluateAt}>{times.viewer.text}</time> <span class="muted break">{times.viewer.timeZone}</span>
+            <time dateTime={trigger.evaluateAt}>{times.viewer.text}</time>
+            {times.viewer.text.endsWith(times.viewer.timeZone) ? null : <span class="muted break"> {times.viewer.timeZone}</span>}
           </dd>
         </div>
       )}
@@ -44,7 +46,10 @@ export function ScheduleNotes({ notes }: { notes: readonly ScheduleNote[] }) {
   );
 }
 
-/** How a run's due time was computed: the date read, the zone and where it came from, the notes. */
+/**
+ * How a run's due time was computed: the date read, the zone and where it came from, the notes; and
+ * the due time in both zones when `evaluateAt` is given (a run's row shows them otherwise).
+ */
 export function ScheduleDetails({ schedule, evaluateAt }: { schedule: Partial<TriggerSchedule>; evaluateAt?: string | undefined }) {
   const zone = schedule.timeZone;
   return (
@@ -68,7 +73,7 @@ export function ScheduleDetails({ schedule, evaluateAt }: { schedule: Partial<Tr
             </dd>
           </div>
         ) : null}
-        {schedule.local !== undefined && zone !== undefined ? (
+        {evaluateAt !== undefined && schedule.local !== undefined && zone !== undefined ? (
           <div>
             <dt>Recipient's time</dt>
             <dd>

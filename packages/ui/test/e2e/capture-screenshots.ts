@@ -16,6 +16,8 @@ interface Seeded {
   smsId: string;
   /** A keyed rule (debounced by job, cancelled on re-opening) with superseded and cancelled runs. */
   keyedId: string;
+  /** An appointment reminder (a day before, 09:00 in the client's zone) with a rescheduled and a skipped run. */
+  scheduledId: string;
 }
 
 /** Rules and runs of every outcome, so the screens show what a real account looks like. */
@@ -58,7 +60,28 @@ async function seed(service: RulesService): Promise<Seeded> {
   }
   await service.api('POST', '/events', { name: 'job.status.changed', id: 'done-7002', payload: done('job_7002', 'J-7002'), timestamp: new Date(now).toISOString() });
   await service.api('POST', '/events', { name: 'job.reopened', id: 'reopen-7002', payload: done('job_7002', 'J-7002'), timestamp: new Date(now + 60_000).toISOString() });
-  return { highValueId: hv.body.id, smsId: sms.body.id, keyedId: keyed.body.id };
+  const scheduled = await service.api<{ id: string }>('POST', '/rules', {
+    name: 'Remind the client the day before the appointment',
+    description: 'At 09:00 in the client’s time zone, on a business day; moves when the appointment moves.',
+    trigger: { eventName: 'appointment.booked', key: '$.appointment.id' },
+    schedule: {
+      anchor: '$.appointment.startsAt',
+      offset: { value: -1, unit: 'days' },
+      at: '09:00',
+      timeZone: '$.client.timeZone',
+      fallbackTimeZone: 'America/Chicago',
+      window: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' },
+    },
+    conditions: { all: [] },
+    actions: [{ type: 'sms', params: { recipient: { source: 'fact', fact: 'client', path: '$.phone' }, message: 'Reminder: {{client.name}}, your appointment is tomorrow.' } }],
+  });
+  // Booked, then moved a week later (rescheduled); another booked without a date (skipped).
+  const day = (days: number) => new Date(Math.floor(now / 86_400_000) * 86_400_000 + days * 86_400_000 + 15 * 3_600_000).toISOString();
+  const client = { name: 'John Smith', phone: '+15557654321', timeZone: 'America/New_York' };
+  await service.api('POST', '/events', { name: 'appointment.booked', id: 'book-1', payload: { appointment: { id: 'ap_1', startsAt: day(10) }, client }, timestamp: new Date(now).toISOString() });
+  await service.api('POST', '/events', { name: 'appointment.booked', id: 'move-1', payload: { appointment: { id: 'ap_1', startsAt: day(17) }, client }, timestamp: new Date(now + 1_000).toISOString() });
+  await service.api('POST', '/events', { name: 'appointment.booked', id: 'book-2', payload: { appointment: { id: 'ap_2' }, client }, timestamp: new Date(now).toISOString() });
+  return { highValueId: hv.body.id, smsId: sms.body.id, keyedId: keyed.body.id, scheduledId: scheduled.body.id };
 }
 
 async function waitForRuns(service: RulesService, ruleId: string, finished: number): Promise<void> {
@@ -88,7 +111,7 @@ export async function captureScreenshots(outDir: string): Promise<string[]> {
   const service = await startRulesService();
   const written: string[] = [];
   try {
-    const { highValueId, smsId, keyedId } = await seed(service);
+    const { highValueId, smsId, keyedId, scheduledId } = await seed(service);
     for (const [size, viewport] of Object.entries(VIEWPORTS)) {
       const browser = await launchBrowser(viewport);
       try {
@@ -152,6 +175,21 @@ export async function captureScreenshots(outDir: string): Promise<string[]> {
         await replaced.getByRole('button', { name: /^History/ }).click();
         await replaced.locator('.history').waitFor();
         await shot('entity-runs', { maxHeight: size === 'mobile' ? 3000 : 2000 });
+
+        await page.goto(`${service.uiUrl}rules/${scheduledId}`);
+        await page.locator('.schedule__words').waitFor();
+        await page.evaluate(`document.querySelector('.topbar').style.setProperty('position', 'static')`);
+        await page.locator('section[aria-labelledby="when-heading"]').screenshot({ path: join(outDir, `schedule-rule-${size}.png`) });
+        written.push(join(outDir, `schedule-rule-${size}.png`));
+
+        await page.goto(`${service.uiUrl}rules/${scheduledId}/runs`);
+        const pending = page.locator('.run', { has: page.locator('.badge--pending') }).first();
+        await pending.waitFor();
+        await pending.getByRole('button', { name: /^History/ }).click();
+        await pending.locator('.history').waitFor();
+        // The sticky top bar would be drawn over the middle of a full-page screenshot at 360 px.
+        await page.evaluate(`document.querySelector('.topbar').style.setProperty('position', 'static')`);
+        await shot('schedule-runs', { maxHeight: size === 'mobile' ? 3000 : 2000 });
       } finally {
         await browser.close();
       }
