@@ -166,6 +166,45 @@ export function describeCliStore(
       expect([refused.code, refused.stderr]).toEqual([1, expect.stringMatching(/^error CRM_ERR_CLI_USAGE: only finished triggers can be purged/)]);
     });
 
+    // After purge: the run skipped at intake here is finished and old, and purge counts every account's.
+    test('triggers inspect and list show a scheduled run in UTC and the recipient’s zone, moved by a later event, and one skipped at intake', async () => {
+      await engine.rules.create('acc_sched', {
+        name: 'Appointment reminder',
+        trigger: { eventName: 'appointment.booked', key: '$.appointment.id' },
+        schedule: { anchor: '$.appointment.startsAt', offset: { value: -1, unit: 'days' }, at: '09:00', timeZone: '$.client.timeZone' },
+        conditions: { all: [] },
+        actions: [{ type: 'sms', params: { recipient: '+15557654321', message: 'See you tomorrow' } }],
+      });
+      const book = (id: string, startsAt: string | undefined, seconds: number) =>
+        engine.ingest({
+          id,
+          name: 'appointment.booked',
+          accountId: 'acc_sched',
+          timestamp: new Date(Date.parse('2026-01-01T00:00:00Z') + seconds * 1000),
+          payload: { appointment: { id: 'A1', ...(startsAt === undefined ? {} : { startsAt }) }, client: { timeZone: 'America/New_York' } },
+        });
+      const [first] = await book('sch-1', '2026-01-20T15:00:00-05:00', 0);
+      const [moved] = await book('sch-2', '2026-01-22T15:00:00-05:00', 1);
+
+      const shown = await spawnCli(['triggers', 'inspect', moved?.id ?? '', '--account', 'acc_sched'], env());
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout).toContain('due       2026-01-21T14:00:00.000Z (UTC)\n          2026-01-21T09:00:00.000-05:00 (America/New_York)');
+      expect(shown.stdout).toContain("zone      America/New_York: the recipient's zone, from the event");
+      expect(shown.stdout).toContain(`rescheduled 2026-01-19T14:00Z → 2026-01-21T14:00Z by event sch-2 (replaces trigger ${first?.id})`);
+      const replaced = await spawnCli(['triggers', 'inspect', first?.id ?? '', '--account', 'acc_sched'], env());
+      expect(replaced.stdout).toContain(`why       rescheduled 2026-01-19T14:00Z → 2026-01-21T14:00Z by event sch-2: replaced by trigger ${moved?.id}`);
+      const table = await spawnCli(['triggers', 'list', '--account', 'acc_sched', '--entity', 'A1'], env());
+      expect(table.stdout).toMatch(/DUE +LOCAL/);
+      expect(table.stdout).toContain('2026-01-21T09:00:00.000-05:00 America/New_York');
+
+      const [skipped] = await book('sch-3', undefined, 2);
+      const skippedText = await spawnCli(['triggers', 'inspect', skipped?.id ?? '', '--account', 'acc_sched'], env());
+      expect(skippedText.stdout).toMatch(/why {7}skipped at intake \(anchor-missing\): \S/);
+      expect(skippedText.stdout).toContain('error CRM_ERR_SCHEDULE_ANCHOR: ');
+      const cancelled = await spawnCli(['triggers', 'inspect', moved?.id ?? '', '--account', 'acc_sched'], env());
+      expect(cancelled.stdout).toContain('why       cancelled: a newer event (appointment.booked sch-3) gives no due time (anchor-missing)');
+    });
+
     test('deliveries list, show and resolve on the store\'s ledger (or CRM_ERR_CLI_NO_LEDGER where it keeps none)', async () => {
       if (!keepsDeliveryLedger(fixture.store)) {
         // A capability the store declares by its methods: without them, every deliveries command says so.
