@@ -10,7 +10,7 @@ import type { Trigger } from '../scheduling/trigger.js';
 import { hasTraceContext, type TraceCarrier } from '../ports/tracer.js';
 import { delayToMs } from '../rules/rule.js';
 import { entityKeyOf } from './entity-key.js';
-import { computeDueTime, type ScheduleSkipReason } from '../scheduling/schedule.js';
+import { computeDueTime, scheduleReads, type ScheduleReads, type ScheduleSkipReason } from '../scheduling/schedule.js';
 
 export interface IntakeContext {
   store: TriggerStore;
@@ -115,6 +115,7 @@ function planTriggers(event: NormalizedEvent, rules: readonly Rule[], trace: Tra
   const base = event.timestamp.getTime();
   const plan: TriggerPlan = { triggers: [], cancels: [] };
   const now = ctx.clock.now();
+  let reads: ScheduleReads | undefined;
   for (const rule of rules) {
     if (!starts(rule, event.name)) continue;
     const keyPath = rule.trigger.key;
@@ -133,7 +134,7 @@ function planTriggers(event: NormalizedEvent, rules: readonly Rule[], trace: Tra
       ...(entityKey === undefined ? {} : { entityKey }),
     };
     if (rule.schedule) {
-      const due = computeDueTime(rule.schedule, event, now);
+      const due = computeDueTime(rule.schedule, event, now, (reads ??= scheduleReads()));
       if (due.ok) {
         plan.triggers.push({ ...common, evaluateAt: due.evaluateAt, schedule: due.schedule, ...(concurrency ? { concurrency } : {}) });
         continue;

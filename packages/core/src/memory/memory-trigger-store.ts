@@ -377,6 +377,7 @@ function claimedCopy(trigger: StoredTrigger, leaseToken: string, leaseExpiresAt:
   copy.executionHistory = [...trigger.executionHistory];
   copy.sentActions = [...trigger.sentActions];
   if (trigger.cancelRequested) copy.cancelRequested = { ...trigger.cancelRequested, event: { ...trigger.cancelRequested.event } };
+  if (trigger.schedule) copy.schedule = { ...trigger.schedule, notes: trigger.schedule.notes.map((n) => ({ ...n })) };
   copy.leaseToken = leaseToken;
   copy.leaseExpiresAt = leaseExpiresAt;
   return copy;
