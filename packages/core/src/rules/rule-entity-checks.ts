@@ -26,7 +26,9 @@ export function entityIssues(input: Record<string, unknown>): ValidationIssue[] 
   }
   const maxWait = concurrency?.['maxWait'];
   const scheduled = input['schedule'] !== undefined;
-  if (scheduled && input['delay'] !== undefined) {
+  // A zero delay is what a stored scheduled rule reads back with: a document sent back as read is not a conflict.
+  const delayGiven = input['delay'] !== undefined && !(isDelay(input['delay']) && input['delay'].value === 0);
+  if (scheduled && delayGiven) {
     issues.push({ path: 'schedule', code: 'delay_and_schedule', message: 'a rule has either delay (a wait from the event) or schedule (a time relative to a date in the event), not both' });
   }
   if (scheduled && maxWait !== undefined) {

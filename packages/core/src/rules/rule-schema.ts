@@ -239,7 +239,8 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
           if (anchor === EVENT_TIMESTAMP_ANCHOR) return;
           const problem = checkSingleValuePath(anchor);
           if (problem) ctx.addIssue(issue(problem.code, `${problem.message} (the anchor is a JSONPath to an ISO date in the payload, or "${EVENT_TIMESTAMP_ANCHOR}")`));
-        }),
+        })
+        .describe('JSONPath to an ISO 8601 date in the payload ($.appointment.startsAt), or "event.timestamp"'),
       offset: z
         .strictObject({ value: z.number().finite(), unit: z.enum(['seconds', 'minutes', 'hours', 'days', 'weeks', 'months']) })
         .superRefine((offset, ctx) => {
@@ -250,10 +251,11 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
             ctx.addIssue(issue('offset_too_long', `an offset reaches at most ${MAX_SCHEDULE_HORIZON_MS / 86_400_000} days (the schedule horizon)`, ['value']));
           }
         })
+        .describe('Added to the anchor (negative: before). days, weeks and months are calendar units in the zone; seconds to hours are elapsed time')
         .optional(),
-      at: clock.optional(),
-      timeZone: zoneSpec.optional(),
-      fallbackTimeZone: zoneName.optional(),
+      at: clock.describe('Local time of day of the due time, HH:mm').optional(),
+      timeZone: zoneSpec.describe('An IANA zone (America/Chicago) or a JSONPath to one in the payload ($.client.timeZone); UTC when absent').optional(),
+      fallbackTimeZone: zoneName.describe('IANA zone used when the payload has no zone at a timeZone path').optional(),
       window: z
         .strictObject({
           days: z
@@ -266,14 +268,19 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
           to: clock,
         })
         .refine((w) => w.from !== w.to, { message: 'a window needs different from and to (to before from wraps past midnight)', params: { code: 'empty_window' }, path: ['to'] })
+        .describe('Local hours a run may start in; a due time outside moves to the next opening (to `at` on the next open day when `at` is inside the hours). to before from wraps past midnight; days are the days an opening starts')
         .optional(),
-      ifPast: z.enum(['skip', 'now']).optional(),
+      ifPast: z
+        .enum(['skip', 'now'])
+        .describe('A due time already past at intake: skip (recorded skipped) or run now. Default: skip for a payload anchor, now for event.timestamp')
+        .optional(),
     })
     .refine((s) => s.fallbackTimeZone === undefined || (s.timeZone?.startsWith('$') ?? false), {
       message: 'fallbackTimeZone is used when the payload has no zone at timeZone, so timeZone must be a JSONPath',
       params: { code: 'fallback_needs_path' },
       path: ['fallbackTimeZone'],
-    });
+    })
+    .describe("Instead of delay: the run is due relative to a date in the event, in the recipient's time zone (docs/schedules.md)");
 
   const ruleSchema = z.strictObject({
     name: z.string().trim().min(1).max(200),

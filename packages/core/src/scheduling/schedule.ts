@@ -2,6 +2,9 @@ import { DateTime } from 'luxon';
 import { resolvePath } from '../rules/json-path.js';
 import type { RuleSchedule, ScheduleUnit, ScheduleWindow, Weekday } from '../rules/rule.js';
 import { TimeZone } from './time-zones.js';
+import { clockMinutes, compileWindow, dayStart, describeLocal, intoWindow, type CompiledWindow } from './schedule-window.js';
+
+export { clockMinutes } from './schedule-window.js';
 import type { ScheduleNote, TriggerSchedule } from './trigger.js';
 
 /** The anchor naming the event's own timestamp rather than a date in its payload. */
@@ -31,17 +34,10 @@ export interface ScheduleEvent {
 
 const ELAPSED_MS: Partial<Record<ScheduleUnit, number>> = { seconds: 1_000, minutes: MINUTE_MS, hours: 3_600_000 };
 const WEEKDAYS: readonly Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
-const CLOCK = /^([01]\d|2[0-3]):([0-5]\d)$/;
 /** Calendar dates and date-times (`T` or a space), with an optional offset; no week or ordinal dates. */
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|([+-])(\d{2})(?::?(\d{2}))?)?)?$/i;
 /** Longest anchor text read; an ISO date is under 40 characters. */
 const MAX_ANCHOR_LENGTH = 64;
-
-/** Minutes after midnight of an `HH:mm` clock time, or undefined when it is not one. */
-export function clockMinutes(text: string): number | undefined {
-  const match = CLOCK.exec(text);
-  return match ? Number(match[1]) * 60 + Number(match[2]) : undefined;
-}
 
 /** How far an offset reaches, in days, for the horizon check at save time (a month counts as 31). */
 export function offsetReachDays(offset: { value: number; unit: ScheduleUnit }): number {
@@ -49,13 +45,6 @@ export function offsetReachDays(offset: { value: number; unit: ScheduleUnit }): 
   return Math.abs(offset.value) * perUnit[offset.unit];
 }
 
-interface CompiledWindow {
-  days: ReadonlySet<Weekday>;
-  fromMs: number;
-  /** Where an opening ends, from the start of the day it opens (past a day when it wraps midnight). */
-  endMs: number;
-  label: string;
-}
 
 interface CompiledSchedule {
   atMs: number | undefined;
@@ -71,59 +60,6 @@ function compile(schedule: RuleSchedule): CompiledSchedule {
   compiled = { atMs: at === undefined ? undefined : at * MINUTE_MS, window: schedule.window ? compileWindow(schedule.window) : undefined };
   compiledSchedules.set(schedule, compiled);
   return compiled;
-}
-
-function compileWindow(window: ScheduleWindow): CompiledWindow | undefined {
-  const from = clockMinutes(window.from);
-  const to = clockMinutes(window.to);
-  // Validated rules never get here without both; a rule from elsewhere runs without its window.
-  if (from === undefined || to === undefined || from === to) return undefined;
-  const days = new Set<Weekday>(window.days && window.days.length > 0 ? window.days : WEEKDAYS);
-  const fromMs = from * MINUTE_MS;
-  const endMs = (to > from ? to : to + 1_440) * MINUTE_MS;
-  const dayList = WEEKDAYS.filter((d) => days.has(d));
-  return { days, fromMs, endMs, label: `${dayList.length === 7 ? 'every day' : dayList.join(',')} ${window.from}–${window.to}` };
-}
-
-/** Day 0 of the epoch, 1970-01-01, was a Thursday (index 4 of WEEKDAYS). */
-const weekdayOf = (dayStartMs: number): Weekday => WEEKDAYS[(((Math.floor(dayStartMs / DAY_MS) + 4) % 7) + 7) % 7] ?? 'sun';
-const dayStart = (localMs: number) => Math.floor(localMs / DAY_MS) * DAY_MS;
-/** A local wall-clock time (ms of a UTC clock showing it) as `Sat 2026-03-07 10:00`. */
-const describeLocal = (localMs: number) => {
-  const iso = new Date(localMs).toISOString();
-  const day = weekdayOf(dayStart(localMs));
-  return `${day[0]?.toUpperCase() ?? ''}${day.slice(1)} ${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
-};
-
-function insideWindow(localMs: number, window: CompiledWindow): boolean {
-  const today = dayStart(localMs);
-  // An opening that wraps midnight started the day before.
-  for (const start of [today, today - DAY_MS]) {
-    if (window.days.has(weekdayOf(start)) && localMs >= start + window.fromMs && localMs < start + window.endMs) return true;
-  }
-  return false;
-}
-
-/**
- * The first local time at or after `localMs` inside the window: `localMs` itself when it is inside;
- * otherwise `at` on the next day it is open at `at` (when the schedule sets an `at` inside the
- * window's hours, the user's chosen time of day), else the next opening.
- */
-function intoWindow(localMs: number, window: CompiledWindow, atMs: number | undefined): number {
-  if (insideWindow(localMs, window)) return localMs;
-  const today = dayStart(localMs);
-  if (atMs !== undefined) {
-    for (let k = 0; k <= 8; k++) {
-      const candidate = today + k * DAY_MS + atMs;
-      if (candidate >= localMs && insideWindow(candidate, window)) return candidate;
-    }
-  }
-  for (let k = 0; k <= 8; k++) {
-    const start = today + k * DAY_MS;
-    if (start + window.fromMs >= localMs && window.days.has(weekdayOf(start))) return start + window.fromMs;
-  }
-  // Unreachable: a window is open at least one day a week.
-  return localMs;
 }
 
 type Anchor = { kind: 'instant'; ms: number; text: string } | { kind: 'local'; ms: number; text: string };

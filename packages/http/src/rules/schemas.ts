@@ -1,3 +1,5 @@
+// One file: the Rules API's response schemas (rules, runs, history, dry runs, deliveries) make one
+// OpenAPI document, and the shapes they share are defined once, side by side, so they cannot drift.
 import { DELIVERY_STATES, MAX_ENTITY_KEY_LENGTH, TRIGGER_STATUSES, type DryRunSchedule, type HistoryOutcome, type RuleSchedule, type ScheduleNote, type ScheduleSkipReason, type TriggerSchedule } from '@crm-automation/core';
 import { z } from 'zod';
 import { deliveryReferenceFields } from '../triggers/delivery-fields.js';
