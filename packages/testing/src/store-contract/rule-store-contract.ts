@@ -195,6 +195,27 @@ export function describeRuleStoreContract<S extends RuleStore>(name: string, fac
         await store.deleteRule(ACCOUNT, plain.id);
         expect(await store.findRulesForEvent(ACCOUNT, 'job.deleted')).toEqual([]);
       });
+
+      it('keeps a schedule exactly (get, find, list), replaces it, and removes it with a replace without one', async () => {
+        const schedule = {
+          anchor: '$.appointment.startsAt',
+          offset: { value: -1, unit: 'days' as const },
+          at: '09:00',
+          timeZone: '$.client.timeZone',
+          fallbackTimeZone: 'America/Chicago',
+          window: { days: ['mon' as const, 'fri' as const], from: '22:00', to: '06:00' },
+          ifPast: 'now' as const,
+        };
+        const scheduled = await insertRule({ trigger: { eventName: EVENT, key: '$.appointment.id' }, schedule });
+        expect((await store.getRule(ACCOUNT, scheduled.id))?.schedule).toEqual(schedule);
+        expect((await store.findRulesForEvent(ACCOUNT, EVENT)).find((r) => r.id === scheduled.id)?.schedule).toEqual(schedule);
+        expect((await store.listRules(ACCOUNT, {})).items.find((r) => r.id === scheduled.id)?.schedule).toEqual(schedule);
+        const moved = { anchor: 'event.timestamp', offset: { value: 3, unit: 'weeks' as const } };
+        await store.replaceRule(ACCOUNT, scheduled.id, ruleDraft({ schedule: moved }), { now: at(1) });
+        expect((await store.getRule(ACCOUNT, scheduled.id))?.schedule).toEqual(moved);
+        await store.replaceRule(ACCOUNT, scheduled.id, ruleDraft({}), { now: at(2) });
+        expect((await store.getRule(ACCOUNT, scheduled.id))?.schedule).toBeUndefined();
+      });
     });
   });
 }
