@@ -16,7 +16,7 @@ import type {
   TransitionResult,
   TriggerStore,
 } from '../ports/store.js';
-import type { ClaimedTrigger, HistoryEntry, Trigger, TriggerFilter, TriggerStatus } from '../scheduling/trigger.js';
+import type { ClaimedTrigger, HistoryEntry, Trigger, TriggerFilter, TriggerSchedule, TriggerStatus } from '../scheduling/trigger.js';
 import { cloneValue } from './clone-value.js';
 import { EntityIndex } from './memory-entity-index.js';
 import { clampLimit, isMemoryId, newMemoryId, paginate } from './memory-ids.js';
@@ -27,10 +27,15 @@ const copyTrigger = (t: Trigger): Trigger => ({
   executionHistory: [...t.executionHistory],
   sentActions: [...t.sentActions],
   ...(t.cancelRequested ? { cancelRequested: { ...t.cancelRequested, event: { ...t.cancelRequested.event } } } : {}),
-  ...(t.schedule ? { schedule: { ...t.schedule, notes: t.schedule.notes.map((n) => ({ ...n })) } } : {}),
+  ...(t.schedule ? { schedule: copySchedule(t.schedule) } : {}),
 });
 
 type StoredTrigger = Trigger & { leaseToken?: string | undefined };
+
+/** A trigger's schedule, copied key by key (one per trigger at intake: cheaper than a generic clone). */
+function copySchedule(s: TriggerSchedule): TriggerSchedule {
+  return { timeZone: s.timeZone, zoneSource: s.zoneSource, anchor: s.anchor, local: s.local, notes: s.notes.length === 0 ? [] : s.notes.map((n) => ({ code: n.code, message: n.message })) };
+}
 
 /** What a keyed insert decided, before the trigger is built. */
 type KeyedDecision =
@@ -188,7 +193,7 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
           updatedAt: at,
           ...(input.entityKey === undefined ? {} : { entityKey: input.entityKey }),
           ...(firstEventAt === undefined ? {} : { firstEventAt }),
-          ...(input.schedule ? { schedule: cloneValue(input.schedule) } : {}),
+          ...(input.schedule ? { schedule: copySchedule(input.schedule) } : {}),
         };
         triggers.set(trigger.id, trigger);
         seen?.set(input.ruleId, trigger.id);
@@ -377,7 +382,7 @@ function claimedCopy(trigger: StoredTrigger, leaseToken: string, leaseExpiresAt:
   copy.executionHistory = [...trigger.executionHistory];
   copy.sentActions = [...trigger.sentActions];
   if (trigger.cancelRequested) copy.cancelRequested = { ...trigger.cancelRequested, event: { ...trigger.cancelRequested.event } };
-  if (trigger.schedule) copy.schedule = { ...trigger.schedule, notes: trigger.schedule.notes.map((n) => ({ ...n })) };
+  if (trigger.schedule) copy.schedule = copySchedule(trigger.schedule);
   copy.leaseToken = leaseToken;
   copy.leaseExpiresAt = leaseExpiresAt;
   return copy;

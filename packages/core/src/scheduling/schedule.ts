@@ -152,6 +152,28 @@ function addCalendar(localMs: number, value: number, unit: 'days' | 'weeks' | 'm
 }
 
 /**
+ * The instant a local wall-clock time names in `zone` (never before `notBefore`, the instant a window
+ * moved it from), with a note when a DST gap or repeat decided it. A function of the module, not a
+ * closure per call: this runs per trigger at intake.
+ */
+function resolveLocal(zone: TimeZone, local: number, notBefore: number | undefined, notes: ScheduleNote[]): number {
+  const found = zone.instantOf(local, notBefore);
+  if (found.adjusted === 'dst-gap') {
+    notes.push({ code: 'dst-gap', message: `${describeLocal(local)} does not exist in ${zone.name} (clocks spring forward); the next valid instant, ${zone.formatLocal(found.instantMs)}, is used` });
+  } else if (found.occurrence === 'second') {
+    notes.push({ code: 'dst-overlap', message: `${describeLocal(local)} occurs twice in ${zone.name} (clocks fall back); the second, ${zone.formatLocal(found.instantMs)}, is used, as the first is before ${zone.formatLocal(notBefore ?? found.instantMs)}, where it was moved from` });
+  } else if (found.adjusted === 'dst-overlap') {
+    notes.push({ code: 'dst-overlap', message: `${describeLocal(local)} occurs twice in ${zone.name} (clocks fall back); the first, ${zone.formatLocal(found.instantMs)}, is used` });
+  }
+  return found.instantMs;
+}
+
+/** The schedule a trigger stores: a literal object (a spread of a shared base is built key by key). */
+function traceOf(zone: TimeZone, zoneSource: TriggerSchedule['zoneSource'], anchor: string, due: number, notes: ScheduleNote[]): TriggerSchedule {
+  return { timeZone: zone.name, zoneSource, anchor, local: zone.formatLocal(due), notes };
+}
+
+/**
  * What the schedules of one event's rules have read from it (anchors by path, zones by spec), so
  * that rules sharing an anchor and a zone (a reminder the day before and another the hour before)
  * read and parse them once. Only for one event: {@link scheduleReads} makes a fresh one.
@@ -208,24 +230,11 @@ export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now
   // a move from 01:10 EST (the second 01:10 of a fall-back night) to a 01:20 opening would take the
   // first 01:20, in EDT, fifty minutes before where it started (before `now`, for ifPast: now).
   let notBefore: number | undefined;
-  const resolve = () => {
-    if (instant !== undefined) return instant;
-    const found = zone.instantOf(local, notBefore);
-    if (found.adjusted === 'dst-gap') {
-      notes.push({ code: 'dst-gap', message: `${describeLocal(local)} does not exist in ${zone.name} (clocks spring forward); the next valid instant, ${zone.formatLocal(found.instantMs)}, is used` });
-    } else if (found.occurrence === 'second') {
-      notes.push({ code: 'dst-overlap', message: `${describeLocal(local)} occurs twice in ${zone.name} (clocks fall back); the second, ${zone.formatLocal(found.instantMs)}, is used, as the first is before ${zone.formatLocal(notBefore ?? found.instantMs)}, where it was moved from` });
-    } else if (found.adjusted === 'dst-overlap') {
-      notes.push({ code: 'dst-overlap', message: `${describeLocal(local)} occurs twice in ${zone.name} (clocks fall back); the first, ${zone.formatLocal(found.instantMs)}, is used` });
-    }
-    instant = found.instantMs;
-    return instant;
-  };
   const offset = schedule.offset;
   if (offset && offset.value !== 0) {
     const elapsed = ELAPSED_MS[offset.unit];
     if (elapsed !== undefined) {
-      instant = resolve() + offset.value * elapsed;
+      instant = (instant ?? resolveLocal(zone, local, notBefore, notes)) + offset.value * elapsed;
       local = zone.localOf(instant);
     } else {
       local = addCalendar(local, offset.value, offset.unit as 'days' | 'weeks' | 'months', notes);
@@ -245,14 +254,11 @@ export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now
       instant = undefined;
     }
   }
-  let due = resolve();
+  let due = instant ?? resolveLocal(zone, local, notBefore, notes);
   const nowMs = now.getTime();
-  // Literal objects, not spreads of a shared base: this runs per trigger at intake, and V8 builds a
-  // spread object key by key (a fifth of this function's time in a profile).
-  const traced = (): TriggerSchedule => ({ timeZone: zone.name, zoneSource: source, anchor: anchor.text, local: zone.formatLocal(due), notes });
   if (due < nowMs) {
     if (ifPastOf(schedule) === 'skip') {
-      return { ok: false, reason: 'past', message: `the due time ${zone.formatLocal(due)} had passed at intake (ifPast: skip)`, schedule: traced(), evaluateAt: new Date(due) };
+      return { ok: false, reason: 'past', message: `the due time ${zone.formatLocal(due)} had passed at intake (ifPast: skip)`, schedule: traceOf(zone, source, anchor.text, due, notes), evaluateAt: new Date(due) };
     }
     notes.push({ code: 'past-now', message: `the due time ${zone.formatLocal(due)} had passed at intake; runs now (ifPast: now)` });
     due = nowMs;
@@ -264,12 +270,12 @@ export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now
         notBefore = nowMs;
         local = moved;
         instant = undefined;
-        due = resolve();
+        due = resolveLocal(zone, local, notBefore, notes);
       }
     }
   }
   if (due - nowMs > MAX_SCHEDULE_HORIZON_MS) {
-    return { ok: false, reason: 'beyond-horizon', message: `the due time ${zone.formatLocal(due)} is more than ${MAX_SCHEDULE_HORIZON_MS / DAY_MS} days after intake`, schedule: traced(), evaluateAt: new Date(due) };
+    return { ok: false, reason: 'beyond-horizon', message: `the due time ${zone.formatLocal(due)} is more than ${MAX_SCHEDULE_HORIZON_MS / DAY_MS} days after intake`, schedule: traceOf(zone, source, anchor.text, due, notes), evaluateAt: new Date(due) };
   }
-  return { ok: true, evaluateAt: new Date(due), schedule: traced() };
+  return { ok: true, evaluateAt: new Date(due), schedule: traceOf(zone, source, anchor.text, due, notes) };
 }
