@@ -6,7 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 const HTTP_ERRORS = defineErrorCodes({
   CRM_ERR_HTTP_BAD_REQUEST: 'The request is malformed: bad JSON, a bad query or path parameter, a bad header.',
   CRM_ERR_HTTP_UNAUTHENTICATED: 'Missing or invalid credentials.',
-  CRM_ERR_HTTP_FORBIDDEN: 'The credentials lack the scope this route needs.',
+  CRM_ERR_HTTP_FORBIDDEN: 'The credentials lack the scope this route needs, or a provider webhook (inbound SMS) is unsigned or its signature does not match.',
   CRM_ERR_HTTP_NOT_FOUND: 'No such route.',
   CRM_ERR_HTTP_BODY_TOO_LARGE: 'The request body is larger than the limit.',
   CRM_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE: 'The request body is not application/json.',

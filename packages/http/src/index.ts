@@ -47,7 +47,9 @@ export type { ServiceTokenAuthOptions } from './service-auth/service-token-auth.
 
 // Delivery receipts (Twilio status callbacks, SendGrid Event Webhook)
 export { receiptRoutes, DEFAULT_RECEIPT_BODY_LIMIT } from './receipts/receipt-routes.js';
-export type { ReceiptRoutesOptions, ReceiptDeliveries, Suppression, TwilioReceiptOptions, SendgridReceiptOptions } from './receipts/receipt-routes.js';
+export type { ReceiptRoutesOptions, ReceiptDeliveries, Suppression, TwilioReceiptOptions, TwilioInboundOptions, SendgridReceiptOptions } from './receipts/receipt-routes.js';
+export { smsKeywordIntent } from './receipts/suppression-writer.js';
+export type { SuppressionWriter, SuppressionEntryInput, SuppressionRemovalInput, SuppressionLedgerReason, SuppressionLedgerSource } from './receipts/suppression-writer.js';
 export type { SuppressionReason } from './receipts/receipt-mapping.js';
 export { twilioSignature, verifyTwilioSignature } from './receipts/twilio-signature.js';
 export type { TwilioParams } from './receipts/twilio-signature.js';

@@ -10,10 +10,11 @@ import {
   type Logger,
   type ReceiptResult,
 } from '@crm-automation/core';
-import { normalizedRecipient } from '@crm-automation/core/spi';
+import { isE164, normalizedRecipient } from '@crm-automation/core/spi';
 import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
 import { sendgridEventMeaning, sendgridMessageId, twilioReceiptState, type SuppressionReason } from './receipt-mapping.js';
 import { sendgridPublicKey, verifySendgridSignature } from './sendgrid-signature.js';
+import { smsKeywordIntent, type SuppressionWriter } from './suppression-writer.js';
 import { verifyTwilioSignature } from './twilio-signature.js';
 
 /** Where receipts go: `engine.deliveries`, or a client of the service that keeps the ledger. */
@@ -51,6 +52,23 @@ export interface TwilioReceiptOptions {
   publicUrl?: string | undefined;
   /** Provider name of the receipts (the Twilio gateway's `name`). Default `twilio`. */
   provider?: string | undefined;
+  /** Serves `POST /receipts/twilio/inbound` (the number's "A message comes in" webhook) when given. */
+  inbound?: TwilioInboundOptions | undefined;
+}
+
+/**
+ * Inbound texts: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END or QUIT suppresses the sender on `sms`
+ * (reason `stop`, source `inbound-sms`); START, YES or UNSTOP removes that suppression. Signed and
+ * checked like status callbacks (same auth tokens, same `publicUrl`).
+ */
+export interface TwilioInboundOptions {
+  /** Where suppressions are written: `engine.suppressions`, or a client of the service that keeps them. */
+  suppressions: SuppressionWriter;
+  /**
+   * The account a text to `to` (our number, as Twilio posts it) under the Twilio `accountSid` belongs
+   * to; undefined when none does (the text is answered and ignored).
+   */
+  accountFor: (to: string, accountSid: string) => string | undefined | Promise<string | undefined>;
 }
 
 export interface SendgridReceiptOptions {
@@ -81,7 +99,10 @@ export interface ReceiptRoutesOptions {
 }
 
 const OPTION_KEYS = optionKeys<ReceiptRoutesOptions>()('deliveries', 'twilio', 'sendgrid', 'onSuppression', 'logger', 'bodyLimit', 'now');
-const TWILIO_KEYS = optionKeys<TwilioReceiptOptions>()('authToken', 'publicUrl', 'provider');
+const TWILIO_KEYS = optionKeys<TwilioReceiptOptions>()('authToken', 'publicUrl', 'provider', 'inbound');
+const TWILIO_INBOUND_KEYS = optionKeys<TwilioInboundOptions>()('suppressions', 'accountFor');
+/** An empty TwiML document: Twilio sends no reply of ours (its own opt-out confirmation still goes). */
+const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 const SENDGRID_KEYS = optionKeys<SendgridReceiptOptions>()('publicKey', 'provider');
 
 export const DEFAULT_RECEIPT_BODY_LIMIT = 1024 * 1024;
@@ -91,6 +112,8 @@ const MAX_EVENTS_PER_BATCH = 10_000;
 const ID = /^[\x21-\x7e]{1,200}$/;
 
 const unauthenticated = (message: string) => new HttpError(401, 'CRM_ERR_HTTP_UNAUTHENTICATED', message);
+// Twilio's guidance for a webhook whose signature does not validate is 403.
+const forbidden = (message: string) => new HttpError(403, 'CRM_ERR_HTTP_FORBIDDEN', message);
 const badRequest = (message: string) => new HttpError(400, 'CRM_ERR_HTTP_BAD_REQUEST', message);
 
 function header(request: FastifyRequest, name: string): string {
@@ -145,6 +168,12 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
   // Each provider is optional (one of them is required below).
   checkOptions('receiptRoutes: twilio', twilio, TWILIO_KEYS);
   checkOptions('receiptRoutes: sendgrid', sendgrid, SENDGRID_KEYS);
+  checkOptions('receiptRoutes: twilio.inbound', twilio?.inbound, TWILIO_INBOUND_KEYS);
+  const inbound = twilio?.inbound;
+  if (inbound && (typeof inbound.suppressions?.add !== 'function' || typeof inbound.suppressions.remove !== 'function')) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'receiptRoutes: twilio.inbound.suppressions must be engine.suppressions, or a client with add and remove');
+  }
+  if (inbound && typeof inbound.accountFor !== 'function') throw new AutomationError('CRM_ERR_CONFIG', 'receiptRoutes: twilio.inbound.accountFor must be a function (to, accountSid) => accountId | undefined');
   if (typeof deliveries?.applyReceipt !== 'function') throw new AutomationError('CRM_ERR_CONFIG', 'receiptRoutes needs deliveries: engine.deliveries, or a client with applyReceipt');
   if (!twilio && !sendgrid) throw new AutomationError('CRM_ERR_CONFIG', 'receiptRoutes needs twilio or sendgrid (or both)');
   const bodyLimit = positiveIntOption('receiptRoutes: bodyLimit', (options as ReceiptRoutesOptions).bodyLimit, DEFAULT_RECEIPT_BODY_LIMIT);
@@ -189,16 +218,21 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
     }
     const signedUrl = (request: FastifyRequest) => `${publicUrl ?? `${request.protocol}://${request.host}`}${request.originalUrl}`;
     const provider = twilio.provider ?? 'twilio';
-
-    app.post('/receipts/twilio', { bodyLimit }, async (request: FastifyRequest, reply: FastifyReply) => {
-      if (typeof request.body !== 'string') throw new HttpError(415, 'CRM_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE', 'a Twilio status callback is application/x-www-form-urlencoded');
+    /** The request's form parameters when Twilio signed them for the URL it called; `refuse` answers otherwise. */
+    const signedParams = (request: FastifyRequest, what: string, refuse: (message: string) => HttpError): Array<[string, string]> => {
+      if (typeof request.body !== 'string') throw new HttpError(415, 'CRM_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE', `a Twilio ${what} is application/x-www-form-urlencoded`);
       const signature = header(request, 'x-twilio-signature');
-      if (signature === '') throw unauthenticated('X-Twilio-Signature is missing');
+      if (signature === '') throw refuse('X-Twilio-Signature is missing');
       const params = [...new URLSearchParams(request.body)];
       if (!verifyTwilioSignature(tokens, signature, signedUrl(request), params)) {
-        logger.warn({ provider, path: request.url.split('?')[0] }, 'status callback with a bad signature refused');
-        throw unauthenticated('X-Twilio-Signature does not match this request');
+        logger.warn({ provider, path: request.url.split('?')[0] }, `${what} with a bad signature refused`);
+        throw refuse('X-Twilio-Signature does not match this request');
       }
+      return params;
+    };
+
+    app.post('/receipts/twilio', { bodyLimit }, async (request: FastifyRequest, reply: FastifyReply) => {
+      const params = signedParams(request, 'status callback', unauthenticated);
       const get = (name: string) => params.find(([key]) => key === name)?.[1];
       const status = get('MessageStatus') ?? get('SmsStatus') ?? '';
       const state = twilioReceiptState(status);
@@ -215,6 +249,38 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
       }
       return reply.code(200).send(result.applied ? { applied: true } : { applied: false, reason: result.reason });
     });
+
+    if (inbound) {
+      app.post('/receipts/twilio/inbound', { bodyLimit }, async (request: FastifyRequest, reply: FastifyReply) => {
+        const params = signedParams(request, 'inbound message', forbidden);
+        const get = (name: string) => params.find(([key]) => key === name)?.[1];
+        const answer = () => reply.code(200).type('text/xml; charset=utf-8').send(EMPTY_TWIML);
+        const intent = smsKeywordIntent(get('Body') ?? '');
+        const messageSid = idOf(get('MessageSid') ?? get('SmsSid'));
+        if (!intent) return answer();
+        const from = recipientOf('sms', get('From'));
+        // Short codes and alphanumeric senders have no place on a list of E.164 numbers.
+        if (from === undefined || !isE164(from)) {
+          logger.info({ provider, messageSid, intent }, 'opt-out keyword from a sender that is not an E.164 number ignored');
+          return answer();
+        }
+        const to = get('To') ?? '';
+        const accountSid = get('AccountSid') ?? '';
+        const accountId = await inbound.accountFor(to, accountSid);
+        if (typeof accountId !== 'string' || accountId === '') {
+          logger.warn({ provider, messageSid, to, accountSid, intent }, 'keyword sent to a number of no account ignored');
+          return answer();
+        }
+        const detail = messageSid ? `${provider} ${messageSid}` : provider;
+        if (intent === 'opt-out') {
+          await inbound.suppressions.add(accountId, { channel: 'sms', recipient: from, reason: 'stop', source: 'inbound-sms', by: provider, detail });
+        } else {
+          await inbound.suppressions.remove(accountId, 'sms', from, { reason: 'stop', source: 'inbound-sms', by: provider, detail });
+        }
+        logger.info({ provider, accountId, messageSid, intent }, intent === 'opt-out' ? 'sender opted out of texts' : 'sender opted back in to texts');
+        return answer();
+      });
+    }
   }
 
   if (sendgrid) {

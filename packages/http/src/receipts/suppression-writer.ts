@@ -1,0 +1,51 @@
+/**
+ * What the inbound routes need of a suppression list: `engine.suppressions` has these two methods
+ * with these shapes, and so may a client of a service that keeps the list. Declared here, not taken
+ * from core, so a route can write to any of them.
+ */
+
+/** Why a recipient is suppressed, as the contact policy's ledger keeps it. */
+export type SuppressionLedgerReason = 'stop' | 'unsubscribe' | 'bounce' | 'spam-report' | 'provider-opt-out' | 'manual';
+
+/** What made a suppression change, as the contact policy's ledger keeps it. */
+export type SuppressionLedgerSource = 'inbound-sms' | 'provider-error' | 'email-event' | 'api' | 'cli' | 'ui' | 'engine';
+
+export interface SuppressionEntryInput {
+  channel: string;
+  recipient: string;
+  reason: SuppressionLedgerReason;
+  source: SuppressionLedgerSource;
+  by?: string;
+  detail?: string;
+}
+
+export interface SuppressionRemovalInput {
+  reason?: SuppressionLedgerReason;
+  source: SuppressionLedgerSource;
+  by?: string;
+  detail?: string;
+}
+
+export interface SuppressionWriter {
+  add(accountId: string, entry: SuppressionEntryInput): Promise<unknown>;
+  remove(accountId: string, channel: string, recipient: string, change: SuppressionRemovalInput): Promise<unknown>;
+}
+
+/** Replies that opt out of texts (CTIA's standard keywords and Twilio's defaults). */
+const OPT_OUT_KEYWORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']);
+/** Replies that opt back in; START undoes a STOP. */
+const OPT_IN_KEYWORDS = new Set(['START', 'YES', 'UNSTOP']);
+
+/**
+ * What an inbound text asks for: the whole body, trimmed and in any case, must be a keyword; a
+ * sentence that merely contains one ("please don't stop") asks for nothing.
+ */
+export function smsKeywordIntent(body: string): 'opt-out' | 'opt-in' | undefined {
+  const trimmed = body.trim();
+  // ASCII letters only: Unicode case mapping would turn look-alikes ("ſtop") into keywords.
+  if (!/^[A-Za-z]{1,16}$/.test(trimmed)) return undefined;
+  const keyword = trimmed.toUpperCase();
+  if (OPT_OUT_KEYWORDS.has(keyword)) return 'opt-out';
+  if (OPT_IN_KEYWORDS.has(keyword)) return 'opt-in';
+  return undefined;
+}
