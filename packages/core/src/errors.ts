@@ -28,6 +28,7 @@ export const ERROR_CODES = defineErrorCodes({
   CRM_ERR_SCHEDULE_ANCHOR: "A scheduled rule's anchor is missing from the event or is not an ISO 8601 date: the run is recorded skipped (`anchor-missing`).",
   CRM_ERR_SCHEDULE_ZONE: "A scheduled rule's time zone from the event is not an IANA zone (or is missing, with no fallback): the run is recorded skipped (`zone-unknown`).",
   CRM_ERR_SCHEDULE_PAST: "A scheduled rule's due time had passed at intake and the schedule says `ifPast: 'skip'`: the run is recorded skipped (`past`).",
+  CRM_ERR_POLICY_INVALID: 'The contact policy or suppression entry failed validation; see `issues` for every problem with its path.',
   CRM_ERR_SCHEDULE_HORIZON: "A scheduled rule's due time is beyond the schedule horizon (400 days after intake): the run is recorded skipped (`beyond-horizon`), never stored pending.",
 }).codes;
 
@@ -93,6 +94,19 @@ export class EventValidationError extends AutomationError {
   }
 }
 
+/** A contact policy (`engine.contactPolicy.set`) or suppression entry (`engine.suppressions.add`) that failed validation. */
+export class ContactPolicyValidationError extends AutomationError {
+  readonly issues: readonly ValidationIssue[];
+  constructor(issues: readonly ValidationIssue[], subject: 'contact policy' | 'suppression' = 'contact policy') {
+    super('CRM_ERR_POLICY_INVALID', `Invalid ${subject}: ${summarize(issues)}`);
+    this.name = 'ContactPolicyValidationError';
+    this.issues = issues;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), issues: this.issues };
+  }
+}
+
 export class NotFoundError extends AutomationError {
   constructor(code: 'CRM_ERR_RULE_NOT_FOUND' | 'CRM_ERR_TRIGGER_NOT_FOUND', id: string) {
     super(code, `${code === 'CRM_ERR_RULE_NOT_FOUND' ? 'Rule' : 'Trigger'} ${JSON.stringify(id)} not found`);
@@ -102,8 +116,8 @@ export class NotFoundError extends AutomationError {
 
 export class VersionConflictError extends AutomationError {
   readonly currentVersion: number;
-  constructor(id: string, expected: number, current: number) {
-    super('CRM_ERR_VERSION_CONFLICT', `Rule ${JSON.stringify(id)} is at version ${current}, not ${expected}`);
+  constructor(id: string, expected: number, current: number, what = 'Rule') {
+    super('CRM_ERR_VERSION_CONFLICT', `${what} ${JSON.stringify(id)} is at version ${current}, not ${expected}`);
     this.name = 'VersionConflictError';
     this.currentVersion = current;
   }

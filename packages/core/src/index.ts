@@ -9,10 +9,17 @@ export type { IntakeSummary } from './intake/ingest.js';
 export { MAX_ENTITY_KEY_LENGTH } from './intake/entity-key.js';
 export type { FactLoader, FactLoaderContext } from './scheduling/current-facts.js';
 export type { AutomationEngineOptions } from './engine/options.js';
+export type { ContactDeferredInfo, ContactSkippedInfo } from './engine/engine-api.js';
+export type { ContactPolicyAdmin, ContactPolicyValidationResult, SetContactPolicyOptions, SuppressionAdmin, SuppressionInput, SuppressionRemovalInput } from './engine/contact-admin.js';
+export type * from './policy/contact-policy.js';
+export { MESSAGE_CATEGORIES, DEFAULT_MESSAGE_CATEGORY, CAP_PERIODS } from './policy/contact-policy.js';
+export type * from './ports/contact-policy.js';
+export { SUPPRESSION_REASONS, SUPPRESSION_SOURCES } from './ports/contact-policy.js';
 
 export {
   AutomationError,
   RuleValidationError,
+  ContactPolicyValidationError,
   EventValidationError,
   VersionConflictError,
   TriggerStateError,

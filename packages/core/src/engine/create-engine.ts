@@ -1,6 +1,8 @@
 import { dispatchWithIdempotency } from '../dispatch/channels.js';
 import { DeliveryRecorder } from '../dispatch/delivery-recorder.js';
 import type { DeliveryLedger } from '../ports/delivery-ledger.js';
+import type { ContactCounter, ContactPolicyStore, SuppressionStore } from '../ports/contact-policy.js';
+import { createContactPolicyAdmin, createSuppressionAdmin } from './contact-admin.js';
 import type { ChannelGateway, ChannelMap } from '../ports/gateway.js';
 import type { OperatorFn } from '../rules/operators.js';
 import { positiveIntOption } from './options.js';
@@ -27,6 +29,17 @@ function ledgerOf(store: object | undefined): DeliveryLedger | undefined {
   if (!store) return undefined;
   const candidate = store as Partial<DeliveryLedger>;
   return typeof candidate.recordIntents === 'function' && typeof candidate.recordOutcomes === 'function' ? (store as DeliveryLedger) : undefined;
+}
+
+/** The store's contact policy ports, each when it implements it. */
+function contactPortsOf(store: object | undefined): { policies?: ContactPolicyStore; suppressions?: SuppressionStore; counter?: ContactCounter } {
+  if (!store) return {};
+  const s = store as Partial<ContactPolicyStore & SuppressionStore & ContactCounter>;
+  return {
+    ...(typeof s.getContactPolicy === 'function' && typeof s.putContactPolicy === 'function' ? { policies: store as ContactPolicyStore } : {}),
+    ...(typeof s.findSuppression === 'function' && typeof s.addSuppression === 'function' && typeof s.removeSuppression === 'function' ? { suppressions: store as SuppressionStore } : {}),
+    ...(typeof s.reserve === 'function' && typeof s.release === 'function' ? { counter: store as ContactCounter } : {}),
+  };
 }
 
 export type { AutomationEngine, EngineEvents, IngestedTriggers, IngestManyResult, IngestOptions, SavedRule, TriggerCancelledInfo, TriggerRescheduledInfo, ScheduleSkippedInfo, TriggerSupersededInfo, UpdateRuleOptions } from './engine-api.js';
@@ -64,6 +77,11 @@ export function createAutomationEngine<
   const givenLedger = options.ledger === false ? undefined : (options.ledger ?? ledgerOf(stores.givenTriggers));
   const ledger = givenLedger && withStoreDeadlines(givenLedger, tuning.storeTimeoutMs, 'ledger');
   const deliveries = ledger ? new DeliveryRecorder(ledger, logger) : undefined;
+  // A separate rule store (a rules service) may keep the policy; the trigger store is where sends happen.
+  const storePorts = { ...contactPortsOf(stores.givenRules), ...contactPortsOf(stores.givenTriggers) };
+  const contactPolicies = options.contactPolicies ?? storePorts.policies;
+  const suppressions = options.suppressions ?? storePorts.suppressions;
+  const contactCounter = options.contactCounter ?? storePorts.counter;
   const idempotencyLockMs = positiveIntOption('idempotencyLockMs', options.idempotencyLockMs, 60_000);
   const compiled = new CompiledRuleCache(tuning.compiledRuleCacheSize, language.operators, (rule, { evaluator, fallback }) => {
     if (fallback) logger.debug({ accountId: rule.accountId, ruleId: rule.id, version: rule.version, code: fallback.code, reason: fallback.reason }, 'rule conditions evaluated by json-rules-engine');
@@ -140,6 +158,8 @@ export function createAutomationEngine<
     instanceId: tuning.instanceId,
     rules: createRuleAdmin({ store: stores.rules, language, clock, logger, observer, eventTimeWindow: tuning.eventTimeWindow, canCancel: stores.givenTriggers === undefined || typeof stores.givenTriggers.cancelTriggers === 'function' }),
     triggers: createTriggerAdmin({ store: stores.triggers, clock, wake }),
+    contactPolicy: createContactPolicyAdmin({ policies: contactPolicies, suppressions, clock, observer }),
+    suppressions: createSuppressionAdmin({ policies: contactPolicies, suppressions, clock, observer }),
     deliveries: createDeliveryAdmin({ ledger, channels: options.channels ?? {}, triggers: stores.triggers, clock, logger, observer, leaseMs: tuning.leaseMs, wake }),
     ingest: intake.ingest,
     ingestMany: intake.ingestMany,

@@ -5,6 +5,8 @@ import type { AutomationEvent, NormalizedEvent } from '../events/event.js';
 import type { EventBus } from '../ports/bus.js';
 import type { Delivery } from '../ports/delivery-ledger.js';
 import type { DeliveryAdmin } from './delivery-admin.js';
+import type { ContactPolicyAdmin, SuppressionAdmin } from './contact-admin.js';
+import type { SuppressionChange } from '../ports/contact-policy.js';
 import type { Clock } from '../ports/clock.js';
 import type { ActionCommand } from '../ports/gateway.js';
 import type { TraceCarrier } from '../ports/tracer.js';
@@ -68,6 +70,24 @@ export interface ScheduleSkippedInfo {
   message: string;
 }
 
+/**
+ * The contact policy held a marketing send back: the run stops before action `actionIndex` and runs
+ * again at `until` (the end of the quiet window or of the full cap bucket, plus jitter).
+ */
+export interface ContactDeferredInfo {
+  trigger: ClaimedTrigger;
+  actionIndex: number;
+  reason: 'quiet-hours' | 'capped';
+  until: Date;
+}
+
+/** An action not sent and never retried: its recipient is suppressed, or a cap is full (`overCap: 'skip'`). */
+export interface ContactSkippedInfo {
+  trigger: ClaimedTrigger;
+  actionIndex: number;
+  reason: 'suppressed' | 'capped';
+}
+
 /** What an engine tells observers (logs, metrics, demos, tests). */
 export interface EngineEvents {
   /** `summary` counts what intake did: created, superseded, stale, skipped, redelivered, cancelled. */
@@ -93,6 +113,10 @@ export interface EngineEvents {
   'rule:compiled': [info: { accountId: string; ruleId: string; version: number; evaluator: 'compiled' | 'json-rules-engine'; fallback?: { code: string; reason: string } | undefined }];
   /** A rule was created, replaced or deleted through this engine (`rule` is null after a delete). */
   'rule:changed': [info: { accountId: string; ruleId: string; rule: Rule | null }];
+  'contact:deferred': [info: ContactDeferredInfo];
+  'contact:skipped': [info: ContactSkippedInfo];
+  /** A suppression was added or removed (through `engine.suppressions`, or by the engine on a provider's opt-out error). */
+  'suppression:changed': [info: { change: SuppressionChange }];
 }
 
 export interface IngestOptions {
@@ -160,6 +184,10 @@ export interface AutomationEngine<CustomActionType extends string = never, Custo
   };
   /** The delivery ledger: every send from intent to receipt (when the store keeps one). */
   readonly deliveries: DeliveryAdmin;
+  /** Per-account quiet hours and caps (`CRM_ERR_CONFIG` when the engine has no contact policy store). */
+  readonly contactPolicy: ContactPolicyAdmin;
+  /** The suppression list: STOP, unsubscribes, bounces, opt-outs (`CRM_ERR_CONFIG` when the engine has no suppression store). */
+  readonly suppressions: SuppressionAdmin;
   readonly triggers: {
     get(accountId: string, id: string): Promise<Trigger | null>;
     list(accountId: string, filter?: TriggerFilter): Promise<Page<Trigger>>;

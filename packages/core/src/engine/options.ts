@@ -7,6 +7,7 @@ import type { EventBus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { ChannelMap } from '../ports/gateway.js';
 import type { DeliveryLedger } from '../ports/delivery-ledger.js';
+import type { ContactCounter, ContactPolicyStore, SuppressionStore } from '../ports/contact-policy.js';
 import type { IdempotencyStore } from '../ports/idempotency.js';
 import type { WebhookAddressPolicy } from '../net/webhook-address-policy.js';
 import type { Logger } from '../ports/logger.js';
@@ -56,6 +57,18 @@ export interface AutomationEngineOptions {
    * ledger (the memory, PostgreSQL and MongoDB stores do); `false` to keep none.
    */
   ledger?: DeliveryLedger | false | undefined;
+  /**
+   * Each account's contact policy (quiet hours, caps), applied before every send. Default: the store's,
+   * when it keeps them (the memory store does). Without one, nothing is held back by policy.
+   */
+  contactPolicies?: ContactPolicyStore | undefined;
+  /**
+   * The suppression list (STOP, unsubscribes, bounces, provider opt-outs), checked before every send to
+   * a person, whatever its category. Default: the store's, when it keeps one.
+   */
+  suppressions?: SuppressionStore | undefined;
+  /** Where caps are counted, atomically across engines. Default: the store's, when it keeps one. */
+  contactCounter?: ContactCounter | undefined;
   /**
    * Loaders of facts' current values, by fact name, for rules that evaluate on current state
    * (`evaluate: 'current'` or `{ job: 'current' }`): when such a trigger fires, the payload's fact is
@@ -131,7 +144,7 @@ export interface AutomationEngineOptions {
 }
 
 const ENGINE_OPTION_KEYS = optionKeys<AutomationEngineOptions>()(
-  'store', 'ruleStore', 'triggerStore', 'ruleSource', 'bus', 'channels', 'clock', 'logger', 'tracer', 'idempotency', 'idempotencyLockMs', 'ledger', 'operators', 'actionTypes', 'limits',
+  'store', 'ruleStore', 'triggerStore', 'ruleSource', 'bus', 'channels', 'clock', 'logger', 'tracer', 'idempotency', 'idempotencyLockMs', 'ledger', 'contactPolicies', 'suppressions', 'contactCounter', 'operators', 'actionTypes', 'limits',
   'checkWebhookUrl', 'webhookAddressPolicy', 'group', 'pollIntervalMs', 'batchSize', 'concurrency', 'leaseMs', 'maxAttempts',
   'backoff', 'sendTimeoutMs', 'storeTimeoutMs', 'compiledRuleCacheSize', 'instanceId', 'eventTimeWindow', 'facts', 'factTimeoutMs',
 );

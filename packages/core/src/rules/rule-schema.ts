@@ -16,6 +16,7 @@ import type { RuleDraft } from './rule.js';
 import { delayToMs } from './rule.js';
 import { EVENT_TIMESTAMP_ANCHOR, MAX_SCHEDULE_HORIZON_MS, offsetReachDays } from '../scheduling/schedule.js';
 import { isTimeZone, MAX_ZONE_NAME_LENGTH, timeZoneNames } from '../scheduling/time-zones.js';
+import { MESSAGE_CATEGORIES } from '../policy/contact-policy.js';
 
 export interface RuleLimits {
   /** Deepest nesting of all/any/not groups. */
@@ -176,7 +177,7 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
     }), 'conditionGroup');
 
   const action = hinted(z
-    .strictObject({ type: z.string().min(1).max(50), params: z.record(z.string(), z.unknown()) })
+    .strictObject({ type: z.string().min(1).max(50), params: z.record(z.string(), z.unknown()), category: z.enum(MESSAGE_CATEGORIES).optional() })
     .superRefine((a, ctx) => {
       const known = options.actionTypes.has(a.type);
       if (!known) {
@@ -423,6 +424,11 @@ const CONDITION_DEFS = {
  * JSON Schema (draft 2020-12) of a rule document as `validator` accepts it, generated from the same
  * zod schema. Checks that need code (operators, templates, URLs, limits) are described, not encoded.
  */
+const CATEGORY_JSON = {
+  enum: [...MESSAGE_CATEGORIES],
+  description: 'What the message is for, as the contact policy reads it: transactional skips caps and quiet hours (never suppression); marketing (the default) is held to both',
+};
+
 export function ruleJsonSchema(validator: RuleValidator): Record<string, unknown> {
   const schema = z.toJSONSchema(validator.schema, {
     target: 'draft-2020-12',
@@ -444,9 +450,9 @@ export function ruleJsonSchema(validator: RuleValidator): Record<string, unknown
       if (JSON_SCHEMA_HINTS.get(ctx.zodSchema as unknown as z.ZodType) === 'recipient') Object.assign(ctx.jsonSchema, { anyOf: [{ type: 'string' }, FACT_REFERENCE_JSON] });
     } }) as Record<string, unknown>;
     delete json['$schema'];
-    return { type: 'object', properties: { type: { const: type }, params: json }, required: ['type', 'params'], additionalProperties: false };
+    return { type: 'object', properties: { type: { const: type }, params: json, category: CATEGORY_JSON }, required: ['type', 'params'], additionalProperties: false };
   });
-  const custom = { type: 'object', description: 'An action of a custom type, validated by its gateway', properties: { type: { type: 'string' }, params: { type: 'object' } }, required: ['type', 'params'], additionalProperties: false };
+  const custom = { type: 'object', description: 'An action of a custom type, validated by its gateway', properties: { type: { type: 'string' }, params: { type: 'object' }, category: CATEGORY_JSON }, required: ['type', 'params'], additionalProperties: false };
   schema['$defs'] = { ...(schema['$defs'] as Record<string, unknown> | undefined), ...CONDITION_DEFS, Action: { anyOf: [...variants, custom] } };
   return schema;
 }

@@ -1,4 +1,5 @@
 import type { BuiltInActionType } from '../actions/built-in.js';
+import type { MessageCategory } from '../policy/contact-policy.js';
 import type { BuiltInOperator, OperatorDecorator } from './operators.js';
 
 /** Units a rule delay may be expressed in. */
@@ -156,17 +157,25 @@ export interface WebhookParams {
 }
 
 /** An action of a stored rule: any type, since another engine (with other gateways) may have saved it. */
+/**
+ * What an action's message is for, as the contact policy reads it: `transactional` skips caps and quiet
+ * hours (never suppression); absent means `marketing`.
+ */
+interface ActionCategory {
+  category?: MessageCategory | undefined;
+}
+
 export type RuleAction =
-  | { type: 'sms'; params: SmsParams }
-  | { type: 'email'; params: EmailParams }
-  | { type: 'webhook'; params: WebhookParams }
-  | { type: string; params: Record<string, unknown> };
+  | ({ type: 'sms'; params: SmsParams } & ActionCategory)
+  | ({ type: 'email'; params: EmailParams } & ActionCategory)
+  | ({ type: 'webhook'; params: WebhookParams } & ActionCategory)
+  | ({ type: string; params: Record<string, unknown> } & ActionCategory);
 
 /** An action of a built-in type, with the params core's schemas check. */
 export type BuiltInActionInput =
-  | { type: 'sms'; params: SmsParams }
-  | { type: 'email'; params: EmailParams }
-  | { type: 'webhook'; params: WebhookParams };
+  | ({ type: 'sms'; params: SmsParams } & ActionCategory)
+  | ({ type: 'email'; params: EmailParams } & ActionCategory)
+  | ({ type: 'webhook'; params: WebhookParams } & ActionCategory);
 
 /**
  * An action of a rule written for an engine: a built-in type with its params, or `CustomActionType`
@@ -174,7 +183,7 @@ export type BuiltInActionInput =
  */
 export type ActionInput<CustomActionType extends string = never> = [Exclude<CustomActionType, BuiltInActionType>] extends [never]
   ? BuiltInActionInput
-  : BuiltInActionInput | { type: Exclude<CustomActionType, BuiltInActionType>; params: Record<string, unknown> };
+  : BuiltInActionInput | ({ type: Exclude<CustomActionType, BuiltInActionType>; params: Record<string, unknown> } & ActionCategory);
 
 /**
  * What a user writes: the design doc's rule document without id and timestamps. The type parameters

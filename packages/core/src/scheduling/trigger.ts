@@ -50,6 +50,9 @@ export interface ErrorSummary {
   [key: string]: unknown;
 }
 
+/** Why the contact policy skipped an action. */
+export type ActionSkipReason = 'suppressed' | 'capped';
+
 export interface ActionOutcome {
   index: number;
   type: string;
@@ -57,8 +60,11 @@ export interface ActionOutcome {
    * `sent` now, `already-sent` by an earlier attempt, `failed` now, `not-attempted` after an earlier
    * failure, `unknown`: the send may have reached the provider (a timeout, a crash mid-send) and the
    * gateway cannot deduplicate it, so it is held until a receipt or an operator resolves it.
+   * `skipped`: the contact policy kept it from being sent, never retried (`reason` says why).
    */
-  status: 'sent' | 'already-sent' | 'failed' | 'not-attempted' | 'unknown';
+  status: 'sent' | 'already-sent' | 'failed' | 'not-attempted' | 'unknown' | 'skipped';
+  /** `skipped`: `suppressed` (the recipient opted out) or `capped` (a cap was full, `overCap: 'skip'`). */
+  reason?: ActionSkipReason | undefined;
   /** The delivery ledger's record of this send, when the engine keeps a ledger. */
   deliveryId?: string | undefined;
   /** What the gateway returned (provider message id, ...). */

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { didYouMean } from '../config/check-options.js';
+import { formatPath, type ValidationIssue } from '../errors.js';
+import { checkJsonShape } from '../input/json-shape.js';
+import { issue } from '../actions/fields.js';
+import { toValidationIssues } from '../rules/issues.js';
+import { checkSingleValuePath } from '../rules/json-path.js';
+import { isTimeZone, MAX_ZONE_NAME_LENGTH, timeZoneNames } from '../scheduling/time-zones.js';
+import { CAP_PERIODS, IMPERSONAL_ACTION_TYPES, type ContactPolicy } from './contact-policy.js';
+
+/** Channels one policy may name; an account has a handful (sms, email, a custom chat type). */
+export const MAX_POLICY_CHANNELS = 20;
+/** Caps one channel may have (one per period is what makes sense; a few more are tolerated). */
+export const MAX_CHANNEL_CAPS = 6;
+
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time of day as HH:mm (24-hour), e.g. "21:00"');
+
+const zoneName = z
+  .string()
+  .min(1)
+  .max(MAX_ZONE_NAME_LENGTH)
+  .superRefine((name, ctx) => {
+    if (!isTimeZone(name)) ctx.addIssue(issue('unknown_time_zone', `"${name}" is not an IANA time zone${didYouMean(name, timeZoneNames())}`));
+  });
+
+const zoneSpec = z
+  .string()
+  .min(1)
+  .max(500)
+  .superRefine((spec, ctx) => {
+    if (spec.startsWith('$')) {
+      const problem = checkSingleValuePath(spec);
+      if (problem) ctx.addIssue(issue(problem.code, problem.message));
+    } else if (!isTimeZone(spec)) {
+      ctx.addIssue(issue('unknown_time_zone', `"${spec}" is not an IANA time zone (or a JSONPath to one, starting with $)${didYouMean(spec, timeZoneNames())}`));
+    }
+  });
+
+const fallbackNeedsPath = (z: { timeZone?: string | undefined; fallbackTimeZone?: string | undefined }) => z.fallbackTimeZone === undefined || (z.timeZone?.startsWith('$') ?? false);
+const fallbackRefinement = {
+  message: 'fallbackTimeZone is used when the payload has no zone at timeZone, so timeZone must be a JSONPath',
+  params: { code: 'fallback_needs_path' },
+  path: ['fallbackTimeZone'],
+};
+
+const quietHours = z
+  .strictObject({ from: clock, to: clock, timeZone: zoneSpec.optional(), fallbackTimeZone: zoneName.optional() })
+  .refine((q) => q.from !== q.to, { message: 'quiet hours need different from and to (to before from spans midnight)', params: { code: 'empty_window' }, path: ['to'] })
+  .refine(fallbackNeedsPath, fallbackRefinement);
+
+const cap = z.strictObject({
+  max: z.number().int('max must be a whole number').min(1).max(1_000_000),
+  per: z.enum(CAP_PERIODS),
+});
+
+const channelPolicy = z
+  .strictObject({
+    quietHours: quietHours.optional(),
+    caps: z
+      .array(cap)
+      .max(MAX_CHANNEL_CAPS)
+      .superRefine((caps, ctx) => {
+        const seen = new Set<string>();
+        caps.forEach((c, index) => {
+          if (seen.has(c.per)) ctx.addIssue(issue('duplicate_cap', `a second cap per ${c.per}: one per period (the smaller max is the one that holds)`, [index, 'per']));
+          seen.add(c.per);
+        });
+      })
+      .optional(),
+    overCap: z.enum(['skip', 'defer']).optional(),
+    timeZone: zoneSpec.optional(),
+    fallbackTimeZone: zoneName.optional(),
+  })
+  .refine(fallbackNeedsPath, fallbackRefinement);
+
+const policySchema = z
+  .strictObject({
+    channels: z.record(z.string().min(1).max(50), channelPolicy),
+    // What `get` returns, so a read policy can be written back unchanged; the account and version come from the call.
+    accountId: z.string().optional(),
+    version: z.number().optional(),
+    updatedAt: z.unknown().optional(),
+  })
+  .superRefine((policy, ctx) => {
+    const names = Object.keys(policy.channels);
+    if (names.length > MAX_POLICY_CHANNELS) ctx.addIssue(issue('too_many_channels', `a policy names at most ${MAX_POLICY_CHANNELS} channels`, ['channels']));
+    for (const name of names) {
+      if (!IMPERSONAL_ACTION_TYPES.has(name)) continue;
+      const channel = policy.channels[name];
+      for (const field of ['quietHours', 'caps'] as const) {
+        if (channel?.[field] !== undefined) {
+          ctx.addIssue(issue('not_a_person', `${name} has no person behind it: it is never capped or held by quiet hours`, ['channels', name, field]));
+        }
+      }
+    }
+  });
+
+/** Checks a contact policy document; the policy without the fields `get` adds, or every issue with its path. */
+export function validateContactPolicy(input: unknown): { ok: true; policy: ContactPolicy } | { ok: false; issues: ValidationIssue[] } {
+  const shape = checkJsonShape(input);
+  if (shape) return { ok: false, issues: [{ path: formatPath(shape.path), code: shape.code, message: `policy ${shape.message}` }] };
+  const parsed = policySchema.safeParse(input);
+  if (!parsed.success) return { ok: false, issues: toValidationIssues(parsed.error.issues) };
+  const channels: ContactPolicy['channels'] = {};
+  for (const [name, channel] of Object.entries(parsed.data.channels)) {
+    channels[name] = Object.fromEntries(Object.entries(channel).filter(([, v]) => v !== undefined));
+  }
+  return { ok: true, policy: { channels } };
+}
