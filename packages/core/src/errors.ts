@@ -29,6 +29,7 @@ export const ERROR_CODES = defineErrorCodes({
   CRM_ERR_SCHEDULE_ZONE: "A scheduled rule's time zone from the event is not an IANA zone (or is missing, with no fallback): the run is recorded skipped (`zone-unknown`).",
   CRM_ERR_SCHEDULE_PAST: "A scheduled rule's due time had passed at intake and the schedule says `ifPast: 'skip'`: the run is recorded skipped (`past`).",
   CRM_ERR_POLICY_INVALID: 'The contact policy or suppression entry failed validation; see `issues` for every problem with its path.',
+  CRM_ERR_POLICY_UNAVAILABLE: 'The contact policy, suppression list or cap counter could not be read before a send: the action is not sent and is retried.',
   CRM_ERR_SCHEDULE_HORIZON: "A scheduled rule's due time is beyond the schedule horizon (400 days after intake): the run is recorded skipped (`beyond-horizon`), never stored pending.",
 }).codes;
 

@@ -11,6 +11,9 @@ import { normalizedRecipient } from '../actions/contact-points.js';
 import type { DeliveryRecorder } from './delivery-recorder.js';
 import type { CompiledRule } from '../rules/compiled-rule.js';
 import type { ActionOutcome, ClaimedTrigger, ErrorSummary } from '../scheduling/trigger.js';
+import type { MessageCategory } from '../policy/contact-policy.js';
+import { AttemptContactGuard, isProviderOptOut, type ContactPorts } from '../policy/contact-guard.js';
+import type { ReleaseRequest } from '../ports/contact-policy.js';
 
 export interface DispatchContext {
   channels: ChannelMap;
@@ -20,6 +23,11 @@ export interface DispatchContext {
   sendTimeoutMs: number;
   /** The delivery ledger, batched; without one, sends are not recorded beyond the trigger's history. */
   deliveries?: DeliveryRecorder | undefined;
+  /**
+   * The contact policy (suppressions, quiet hours, caps), when the engine has any of its stores;
+   * without it dispatch makes no policy reads at all.
+   */
+  contact?: ContactPorts | undefined;
   /** Hooks for observers (events, metrics). */
   onSent?: ((info: ActionObservation & { command: ActionCommand; result: unknown }) => void) | undefined;
   onFailed?: ((info: ActionObservation & { command: ActionCommand | undefined; error: ErrorSummary }) => void) | undefined;
@@ -55,6 +63,11 @@ export interface DispatchResult {
   held: number[];
   /** A cancelling event stopped the run before an action it had not sent (see {@link DispatchOptions}). */
   cancelledBy?: { id: string; name: string } | undefined;
+  /**
+   * The contact policy held action `index` back (quiet hours, or a full cap with `overCap: 'defer'`):
+   * the run stops there and runs again at `until`; the actions after it are `not-attempted`.
+   */
+  contactDeferred?: { index: number; reason: 'quiet-hours' | 'capped'; until: Date } | undefined;
 }
 
 export interface DispatchOptions {
@@ -65,6 +78,8 @@ export interface DispatchOptions {
    * there. Once it answers, the actions not yet sent are `not-attempted`; those sent stay sent.
    */
   cancelledBy?: (() => Promise<{ id: string; name: string } | undefined>) | undefined;
+  /** Each action's category (the rule's `actions[i].category`), for the contact policy; absent: marketing. */
+  categories?: readonly (MessageCategory | undefined)[] | undefined;
 }
 
 /** Indexes whose send ended `unknown` in an earlier attempt (since the last manual retry). */
@@ -222,6 +237,8 @@ export async function dispatchActions(
   const history = recorder && trigger.attempt > 1 ? await recorder.ledger.deliveriesOfTrigger(trigger.accountId, trigger.id) : [];
   const earlier = latestByAction(history);
   const earliest = byAction(history);
+  const contact = ctx.contact;
+  const guard = contact ? new AttemptContactGuard(contact, trigger.accountId, trigger.id, payload, ctx.logger) : undefined;
 
   for (let index = 0; index < rule.actionCount; index++) {
     const type = rule.actionType(index);
@@ -250,6 +267,10 @@ export async function dispatchActions(
       result.outcomes.push({ index, type, status: 'unknown', deliveryId: last.id, error });
       continue;
     }
+    if (result.contactDeferred) {
+      result.outcomes.push({ index, type, status: 'not-attempted' });
+      continue;
+    }
     if (!result.cancelledBy && options.cancelledBy) result.cancelledBy = await options.cancelledBy();
     if (result.cancelledBy) {
       result.outcomes.push({ index, type, status: 'not-attempted' });
@@ -269,6 +290,8 @@ export async function dispatchActions(
       attributes: { 'crm.action_index': index, 'crm.action_type': type, 'crm.trigger_id': trigger.id, 'crm.rule_id': trigger.ruleId, 'crm.account_id': trigger.accountId },
     });
     let delivery: Delivery | undefined;
+    let recipient: string | undefined;
+    let reservation: ReleaseRequest | undefined;
     try {
       const rendered = rule.render(index, payload);
       command = {
@@ -291,8 +314,26 @@ export async function dispatchActions(
       }
       const schema = gateway.commandSchema ?? (isBuiltInActionType(rendered.type) ? BUILT_IN_COMMAND_SCHEMAS[rendered.type] : undefined);
       if (schema) checkCommandParams(rendered.type, schema, rendered.params);
+      if (recorder || guard) recipient = normalizedRecipient(rendered.type, rendered.params);
+      if (guard && contact) {
+        // Before the intent: a send the policy holds back or skips never reaches the ledger.
+        const decision = await guard.check(rendered.type, recipient, options.categories?.[index], command.metadata.idempotencyKey, ctx.clock.now());
+        if (decision.kind === 'skip') {
+          span.setAttributes({ 'crm.contact_policy': decision.reason });
+          result.outcomes.push({ index, type, status: 'skipped', reason: decision.reason });
+          contact.onSkipped?.({ trigger, actionIndex: index, reason: decision.reason });
+          continue;
+        }
+        if (decision.kind === 'defer') {
+          span.setAttributes({ 'crm.contact_policy': `deferred:${decision.reason}` });
+          result.contactDeferred = { index, reason: decision.reason, until: decision.until };
+          result.outcomes.push({ index, type, status: 'not-attempted' });
+          contact.onDeferred?.({ trigger, actionIndex: index, reason: decision.reason, until: decision.until });
+          continue;
+        }
+        reservation = decision.reservation;
+      }
       if (recorder) {
-        const recipient = normalizedRecipient(rendered.type, rendered.params);
         // Before the gateway is called: if this process dies mid-send, the intent says so.
         delivery = await recorder.intent({
           accountId: trigger.accountId,
@@ -342,7 +383,14 @@ export async function dispatchActions(
       const gateway = ctx.channels[type];
       const ambiguous = error['ambiguous'] === true;
       if (delivery && recorder) recorder.outcome({ id: delivery.id, state: ambiguous ? 'unknown' : 'refused', at: ctx.clock.now(), error });
-      if (ambiguous && !gateway?.dedupes) {
+      // The provider says the recipient opted out (Twilio 21610): suppressed from now on, not a failure.
+      const optedOut = guard !== undefined && recipient !== undefined && !ambiguous && isProviderOptOut(error);
+      if (guard && !ambiguous && (optedOut || !error.retryable)) await guard.release(reservation);
+      if (optedOut && guard && recipient !== undefined) {
+        await guard.providerOptOut(type, recipient, `${String(error['providerCode'])}: ${error.message}`.slice(0, 1_000), ctx.clock.now());
+        result.outcomes.push({ index, type, status: 'skipped', reason: 'suppressed', error, durationMs, ...(delivery ? { deliveryId: delivery.id } : {}) });
+        contact?.onSkipped?.({ trigger, actionIndex: index, reason: 'suppressed' });
+      } else if (ambiguous && !gateway?.dedupes) {
         // It may have reached the provider, which could not tell a second send from the first.
         result.held.push(index);
         result.outcomes.push({ index, type, status: 'unknown', error: { ...error, retryable: false }, durationMs, ...(delivery ? { deliveryId: delivery.id } : {}) });

@@ -79,9 +79,10 @@ export function createAutomationEngine<
   const deliveries = ledger ? new DeliveryRecorder(ledger, logger) : undefined;
   // A separate rule store (a rules service) may keep the policy; the trigger store is where sends happen.
   const storePorts = { ...contactPortsOf(stores.givenRules), ...contactPortsOf(stores.givenTriggers) };
-  const contactPolicies = options.contactPolicies ?? storePorts.policies;
-  const suppressions = options.suppressions ?? storePorts.suppressions;
-  const contactCounter = options.contactCounter ?? storePorts.counter;
+  const bound = <T extends object>(port: T | undefined, name: string) => port && withStoreDeadlines(port, tuning.storeTimeoutMs, name);
+  const contactPolicies = bound(options.contactPolicies ?? storePorts.policies, 'contactPolicies');
+  const suppressions = bound(options.suppressions ?? storePorts.suppressions, 'suppressions');
+  const contactCounter = bound(options.contactCounter ?? storePorts.counter, 'contactCounter');
   const idempotencyLockMs = positiveIntOption('idempotencyLockMs', options.idempotencyLockMs, 60_000);
   const compiled = new CompiledRuleCache(tuning.compiledRuleCacheSize, language.operators, (rule, { evaluator, fallback }) => {
     if (fallback) logger.debug({ accountId: rule.accountId, ruleId: rule.id, version: rule.version, code: fallback.code, reason: fallback.reason }, 'rule conditions evaluated by json-rules-engine');
@@ -105,6 +106,19 @@ export function createAutomationEngine<
       instanceId: tuning.instanceId,
       sendTimeoutMs: tuning.sendTimeoutMs,
       onEvaluated: (trigger, { matched, conditions }) => observer.emit('trigger:evaluated', { trigger, matched, conditions }),
+      ...(contactPolicies || suppressions || contactCounter
+        ? {
+            contact: {
+              policies: contactPolicies,
+              suppressions,
+              counter: contactCounter,
+              by: tuning.instanceId,
+              onSuppressed: (change) => observer.emit('suppression:changed', { change }),
+              onDeferred: (info) => observer.emit('contact:deferred', info),
+              onSkipped: (info) => observer.emit('contact:skipped', info),
+            },
+          }
+        : {}),
       onSent: (info) => observer.emit('action:sent', info),
       onFailed: (info) => observer.emit('action:failed', info),
     },

@@ -1,5 +1,7 @@
 import type { DeliveryLedger } from '../ports/delivery-ledger.js';
+import type { ContactCounter, ContactPolicyStore, SuppressionStore } from '../ports/contact-policy.js';
 import type { AutomationStore } from '../ports/store.js';
+import { createMemoryContactCounter, createMemoryContactPolicyStore, createMemorySuppressionStore } from './memory-contact-policy.js';
 import { createMemoryDeliveryLedger } from './memory-delivery-ledger.js';
 import { createMemoryRuleStore } from './memory-rule-store.js';
 import { createMemoryTriggerStore } from './memory-trigger-store.js';
@@ -8,17 +10,25 @@ export { clampLimit } from './memory-ids.js';
 
 /**
  * An in-memory store of both aggregates, with a delivery ledger (a {@link createMemoryRuleStore} and a
- * {@link createMemoryTriggerStore}): for tests, demos and single-process apps that can afford to lose
- * pending triggers on restart.
+ * {@link createMemoryTriggerStore}) and the contact policy ports (policies, suppressions, cap
+ * counters): for tests, demos and single-process apps that can afford to lose pending triggers on
+ * restart. Engines handed the same object share all of it.
  */
-export function createMemoryStore(): AutomationStore & DeliveryLedger & { readonly size: { rules: number; triggers: number; deliveries: number } } {
+export function createMemoryStore(): AutomationStore &
+  DeliveryLedger &
+  ContactPolicyStore &
+  SuppressionStore &
+  ContactCounter & { readonly size: { rules: number; triggers: number; deliveries: number; suppressions: number } } {
   const rules = createMemoryRuleStore();
   const triggers = createMemoryTriggerStore();
   const ledger = createMemoryDeliveryLedger();
+  const policies = createMemoryContactPolicyStore();
+  const suppressions = createMemorySuppressionStore();
+  const counter = createMemoryContactCounter();
   return {
     capabilities: { name: 'memory', keyedConcurrency: true, cancelByEvent: true },
     get size() {
-      return { rules: rules.size, triggers: triggers.size, deliveries: ledger.size };
+      return { rules: rules.size, triggers: triggers.size, deliveries: ledger.size, suppressions: suppressions.size };
     },
     insertRule: rules.insertRule,
     getRule: rules.getRule,
@@ -46,6 +56,15 @@ export function createMemoryStore(): AutomationStore & DeliveryLedger & { readon
     staleIntents: ledger.staleIntents,
     resolveDelivery: ledger.resolveDelivery,
     countDeliveries: (...args) => ledger.countDeliveries?.(...args) ?? Promise.resolve({}),
+    getContactPolicy: policies.getContactPolicy,
+    putContactPolicy: policies.putContactPolicy,
+    findSuppression: suppressions.findSuppression,
+    addSuppression: suppressions.addSuppression,
+    removeSuppression: suppressions.removeSuppression,
+    listSuppressions: suppressions.listSuppressions,
+    suppressionChanges: suppressions.suppressionChanges,
+    reserve: counter.reserve,
+    release: counter.release,
     async close() {},
   };
 }

@@ -46,7 +46,8 @@ export function attemptsInBudget(trigger: ClaimedTrigger): number {
       base = entry.attempt;
       free = 0;
       deferrals = 0;
-    } else if (entry.reason === INFRASTRUCTURE_FAILURE || entry.reason === IN_FLIGHT_WAIT) {
+    } else if (entry.reason === INFRASTRUCTURE_FAILURE || entry.reason === IN_FLIGHT_WAIT || (entry.outcome === 'retrying' && (entry.reason === QUIET_HOURS || entry.reason === CAPPED))) {
+      // Held back by the contact policy: the policy's doing, not the trigger's failing.
       free += 1;
     } else if (entry.reason === LEASE_DEFERRED) {
       // A few are the engine's doing (a batch ran long); a trigger deferred again and again cannot
@@ -57,6 +58,15 @@ export function attemptsInBudget(trigger: ClaimedTrigger): number {
   }
   return trigger.attempt - base - free;
 }
+
+/** History reason of a run the contact policy deferred to the end of the recipient's quiet hours. */
+export const QUIET_HOURS = 'quiet-hours';
+
+/** History reason of a run deferred (`overCap: 'defer'`) or skipped because a cap was full. */
+export const CAPPED = 'capped';
+
+/** History reason of a run whose every action was skipped because its recipient is suppressed. */
+export const SUPPRESSED = 'suppressed';
 
 /** Lease deferrals of one trigger not counted against `maxAttempts`. */
 export const FREE_LEASE_DEFERRALS = 3;
@@ -175,6 +185,7 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
   const dispatched = await dispatchActions(trigger, compiled, ctx, () => ctx.clock.now().getTime() + ctx.sendTimeoutMs < leaseDeadline, span, {
     payload,
     ...(cancellable ? { cancelledBy: () => cancelRequestedOf(trigger, ctx) } : {}),
+    ...(ctx.contact ? { categories: rule.actions.map((a) => a.category) } : {}),
   });
   const entry = { ruleVersion: rule.version, conditions: evaluation.conditions, actions: dispatched.outcomes };
   const firstError = dispatched.outcomes.find((o) => o.error)?.error;
@@ -188,6 +199,12 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
     if (cancelledBy) return finish(trigger, ctx, 'cancelled', { ...entry, reason: CANCELLED_BY_EVENT, event: cancelledBy }, { sentActions: dispatched.sent });
   }
 
+  if (dispatched.contactDeferred) {
+    // Stopped before a send the policy holds back; what was sent stays sent, and the next claim
+    // re-reads the rule and re-checks its conditions, as any claim does.
+    const { until, reason } = dispatched.contactDeferred;
+    return finish(trigger, ctx, 'retrying', { ...entry, reason: reason === 'quiet-hours' ? QUIET_HOURS : CAPPED, nextAttemptAt: until }, { sentActions: dispatched.sent, evaluateAt: until });
+  }
   if (dispatched.transient && dispatched.onlyWaiting) {
     // Another worker holds the idempotency key of a send right now: wait for it, outside the budget.
     const nextAttemptAt = new Date(ctx.clock.now().getTime() + backoffDelay(consecutiveReasons(trigger, IN_FLIGHT_WAIT) + 1, ctx.backoff, dispatched.retryAfterMs));
@@ -212,6 +229,11 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
     // Everything that could be sent was; what may have reached the provider waits for a receipt or
     // an operator (`engine.deliveries.resolve`), and is counted and alerted on as `unknown`.
     return finish(trigger, ctx, 'completed', { ...entry, reason: DELIVERY_UNKNOWN }, { sentActions: dispatched.sent });
+  }
+  if (dispatched.outcomes.length > 0 && dispatched.outcomes.every((o) => o.status === 'skipped')) {
+    // Nothing of the run was sent, now or before: the policy skipped all of it.
+    const reason = dispatched.outcomes.some((o) => o.reason === 'suppressed') ? SUPPRESSED : CAPPED;
+    return finish(trigger, ctx, 'skipped', { ...entry, reason }, { sentActions: dispatched.sent });
   }
   return finish(trigger, ctx, 'completed', entry, { sentActions: dispatched.sent });
 }

@@ -1,0 +1,152 @@
+import { VersionConflictError } from '../errors.js';
+import type { ContactPolicy } from '../policy/contact-policy.js';
+import type {
+  ContactCounter,
+  ContactPolicyStore,
+  StoredContactPolicy,
+  Suppression,
+  SuppressionChange,
+  SuppressionStore,
+} from '../ports/contact-policy.js';
+import type { Page } from '../rules/rule.js';
+import { cloneValue } from './clone-value.js';
+import { clampLimit } from './memory-ids.js';
+
+/** Account policies in memory; a put replaces the whole policy and bumps its version. */
+export function createMemoryContactPolicyStore(): ContactPolicyStore & { readonly size: number } {
+  const policies = new Map<string, StoredContactPolicy>();
+  return {
+    get size() {
+      return policies.size;
+    },
+    async getContactPolicy(accountId) {
+      const stored = policies.get(accountId);
+      return stored ? cloneValue(stored) : null;
+    },
+    async putContactPolicy(accountId, policy: ContactPolicy, { now, expectedVersion }) {
+      const current = policies.get(accountId);
+      const version = current?.version ?? 0;
+      if (expectedVersion !== undefined && expectedVersion !== version) {
+        throw new VersionConflictError(accountId, expectedVersion, version, 'Contact policy of account');
+      }
+      const stored: StoredContactPolicy = { ...cloneValue(policy), accountId, version: version + 1, updatedAt: new Date(now.getTime()) };
+      policies.set(accountId, stored);
+      return cloneValue(stored);
+    },
+  };
+}
+
+const keyOf = (accountId: string, channel: string, recipient: string) => `${accountId}\u0000${channel}\u0000${recipient}`;
+
+/** A page cursor of the memory stores' sequence numbers: anything that is not one reads from the start. */
+const cursorOf = (cursor: string | undefined): number | undefined => {
+  if (cursor === undefined || !/^\d{1,15}$/.test(cursor)) return undefined;
+  return Number(cursor);
+};
+
+/** The suppression list in memory, with every change kept in order for the audit export. */
+export function createMemorySuppressionStore(): SuppressionStore & { readonly size: number } {
+  const entries = new Map<string, { seq: number; suppression: Suppression }>();
+  const changes = new Map<string, SuppressionChange[]>();
+  let seq = 0;
+  const record = (change: SuppressionChange) => (changes.get(change.accountId) ?? changes.set(change.accountId, []).get(change.accountId))?.push(change);
+  return {
+    get size() {
+      return entries.size;
+    },
+    async findSuppression(accountId, channel, recipient) {
+      const found = entries.get(keyOf(accountId, channel, recipient));
+      return found ? cloneValue(found.suppression) : null;
+    },
+    async addSuppression(entry) {
+      const key = keyOf(entry.accountId, entry.channel, entry.recipient);
+      const existing = entries.get(key);
+      if (existing) return { created: false, suppression: cloneValue(existing.suppression) };
+      const suppression = cloneValue(entry);
+      entries.set(key, { seq: ++seq, suppression });
+      const { createdAt, ...rest } = suppression;
+      record({ ...cloneValue(rest), action: 'added', at: new Date(createdAt.getTime()) });
+      return { created: true, suppression: cloneValue(suppression) };
+    },
+    async removeSuppression(accountId, channel, recipient, change) {
+      const key = keyOf(accountId, channel, recipient);
+      if (!entries.delete(key)) return false;
+      record({ accountId, channel, recipient, action: 'removed', ...cloneValue(change) });
+      return true;
+    },
+    async listSuppressions(accountId, filter): Promise<Page<Suppression>> {
+      const limit = clampLimit(filter.limit);
+      const before = cursorOf(filter.cursor);
+      const matching: Array<{ seq: number; suppression: Suppression }> = [];
+      for (const entry of entries.values()) {
+        if (entry.suppression.accountId !== accountId) continue;
+        if (filter.channel !== undefined && entry.suppression.channel !== filter.channel) continue;
+        if (before !== undefined && entry.seq >= before) continue;
+        matching.push(entry);
+      }
+      matching.sort((a, b) => b.seq - a.seq);
+      const page = matching.slice(0, limit);
+      const last = page[page.length - 1];
+      const items = page.map((e) => cloneValue(e.suppression));
+      return matching.length > limit && last ? { items, nextCursor: String(last.seq) } : { items };
+    },
+    async suppressionChanges(accountId, filter): Promise<Page<SuppressionChange>> {
+      const limit = clampLimit(filter.limit);
+      const all = changes.get(accountId) ?? [];
+      const items: SuppressionChange[] = [];
+      let index = cursorOf(filter.cursor) ?? 0;
+      for (; index < all.length && items.length < limit; index++) {
+        const change = all[index] as SuppressionChange;
+        if (filter.channel !== undefined && change.channel !== filter.channel) continue;
+        if (filter.recipient !== undefined && change.recipient !== filter.recipient) continue;
+        items.push(cloneValue(change));
+      }
+      return index < all.length ? { items, nextCursor: String(index) } : { items };
+    },
+  };
+}
+
+interface Bucket {
+  holders: Set<string>;
+  expiresAt: number;
+}
+
+/**
+ * Cap counters in memory: one process's reserves run one at a time, which is what makes a reserve
+ * all-or-nothing here; engines sharing this object share the counts.
+ */
+export function createMemoryContactCounter(): ContactCounter & { readonly size: number } {
+  const buckets = new Map<string, Bucket>();
+  let reserves = 0;
+  const sweep = (now: number) => {
+    for (const [key, bucket] of buckets) if (bucket.expiresAt <= now) buckets.delete(key);
+  };
+  return {
+    get size() {
+      return buckets.size;
+    },
+    async reserve({ accountId, buckets: wanted, holder, now }) {
+      const at = now.getTime();
+      // Expired buckets are swept now and then rather than on every reserve: a sweep walks them all.
+      if (++reserves % 1_000 === 0) sweep(at);
+      const scoped = wanted.map((want) => ({ want, key: `${accountId}\u0000${want.key}` }));
+      for (const { want, key } of scoped) {
+        const bucket = buckets.get(key);
+        if (!bucket || bucket.expiresAt <= at || bucket.holders.has(holder)) continue;
+        if (bucket.holders.size >= want.max) return { ok: false, full: want.key };
+      }
+      for (const { want, key } of scoped) {
+        let bucket = buckets.get(key);
+        if (!bucket || bucket.expiresAt <= at) {
+          bucket = { holders: new Set(), expiresAt: want.expiresAt.getTime() };
+          buckets.set(key, bucket);
+        }
+        bucket.holders.add(holder);
+      }
+      return { ok: true };
+    },
+    async release({ accountId, bucketKeys, holder }) {
+      for (const key of bucketKeys) buckets.get(`${accountId}\u0000${key}`)?.holders.delete(holder);
+    },
+  };
+}

@@ -1,0 +1,138 @@
+import { AutomationError, describeError } from '../errors.js';
+import type { Logger } from '../ports/logger.js';
+import type { ContactCounter, ContactPolicyStore, ReleaseRequest, StoredContactPolicy, SuppressionChange, SuppressionStore } from '../ports/contact-policy.js';
+import type { ClaimedTrigger } from '../scheduling/trigger.js';
+import { DEFAULT_MESSAGE_CATEGORY, IMPERSONAL_ACTION_TYPES, type MessageCategory } from './contact-policy.js';
+import { capBuckets, deferralJitterMs, quietUntil, recipientZone } from './fire-time.js';
+
+/** The contact policy ports an engine has, and what it tells observers. */
+export interface ContactPorts {
+  policies?: ContactPolicyStore | undefined;
+  suppressions?: SuppressionStore | undefined;
+  counter?: ContactCounter | undefined;
+  /** Who the engine's own suppressions are by (its instance id). */
+  by: string;
+  /** A suppression the engine added itself (a provider's opt-out error). */
+  onSuppressed?: ((change: SuppressionChange) => void) | undefined;
+  onDeferred?: ((info: { trigger: ClaimedTrigger; actionIndex: number; reason: 'quiet-hours' | 'capped'; until: Date }) => void) | undefined;
+  onSkipped?: ((info: { trigger: ClaimedTrigger; actionIndex: number; reason: 'suppressed' | 'capped' }) => void) | undefined;
+}
+
+/** What the policy says about one send, now. */
+export type ContactDecision =
+  | { kind: 'send'; reservation?: ReleaseRequest | undefined }
+  | { kind: 'skip'; reason: 'suppressed' | 'capped' }
+  | { kind: 'defer'; reason: 'quiet-hours' | 'capped'; until: Date };
+
+const SEND: ContactDecision = { kind: 'send' };
+
+/** Twilio's "Attempt to send to unsubscribed recipient": the person replied STOP to that number. */
+export const PROVIDER_OPT_OUT_CODES: ReadonlySet<string> = new Set(['21610']);
+
+/** Whether a send's error says the recipient opted out at the provider. */
+export function isProviderOptOut(error: { [key: string]: unknown }): boolean {
+  const code = error['providerCode'];
+  return (typeof code === 'string' || typeof code === 'number') && PROVIDER_OPT_OUT_CODES.has(String(code));
+}
+
+function unavailable(what: string, error: unknown): AutomationError {
+  return new AutomationError('CRM_ERR_POLICY_UNAVAILABLE', `could not read the ${what} before the send: ${describeError(error).message}`, { retryable: true, cause: error });
+}
+
+/**
+ * The contact policy for one attempt at one trigger: the account's policy is read once, on the first
+ * send to a person, and every send is checked in the order suppression, quiet hours, caps.
+ */
+export class AttemptContactGuard {
+  private policy: Promise<StoredContactPolicy | null> | undefined;
+
+  constructor(
+    private readonly ports: ContactPorts,
+    private readonly accountId: string,
+    private readonly triggerId: string,
+    private readonly payload: Record<string, unknown>,
+    private readonly logger: Logger,
+  ) {}
+
+  private policyOfAccount(): Promise<StoredContactPolicy | null> {
+    const store = this.ports.policies;
+    if (!store) return Promise.resolve(null);
+    this.policy ??= store.getContactPolicy(this.accountId);
+    return this.policy;
+  }
+
+  async check(type: string, recipient: string | undefined, category: MessageCategory | undefined, holder: string, now: Date): Promise<ContactDecision> {
+    if (IMPERSONAL_ACTION_TYPES.has(type)) return SEND;
+    const { suppressions, counter } = this.ports;
+    if (suppressions && recipient !== undefined) {
+      let found;
+      try {
+        found = await suppressions.findSuppression(this.accountId, type, recipient);
+      } catch (error) {
+        throw unavailable('suppression list', error);
+      }
+      if (found) return { kind: 'skip', reason: 'suppressed' };
+    }
+    if ((category ?? DEFAULT_MESSAGE_CATEGORY) === 'transactional') return SEND;
+    let policy;
+    try {
+      policy = await this.policyOfAccount();
+    } catch (error) {
+      // The next action reads it again rather than reusing a failed read.
+      this.policy = undefined;
+      throw unavailable('contact policy', error);
+    }
+    const channel = policy?.channels[type];
+    if (!channel) return SEND;
+    const caps = channel.caps ?? [];
+    if (!channel.quietHours && caps.length === 0) return SEND;
+    const zone = recipientZone(channel, this.payload);
+    if (zone.unknown !== undefined || (zone.source === 'default' && (channel.quietHours?.timeZone ?? channel.timeZone) !== undefined)) {
+      this.logger.warn({ accountId: this.accountId, triggerId: this.triggerId, channel: type, zone: typeof zone.unknown === 'string' ? zone.unknown.slice(0, 64) : typeof zone.unknown }, 'recipient time zone missing or unknown in the payload; contact policy applied in UTC');
+    }
+    if (channel.quietHours) {
+      const until = quietUntil(channel.quietHours, zone.zone, now);
+      if (until) return { kind: 'defer', reason: 'quiet-hours', until: new Date(until.getTime() + deferralJitterMs(this.triggerId)) };
+    }
+    if (caps.length === 0 || recipient === undefined) return SEND;
+    if (!counter) {
+      this.logger.warn({ accountId: this.accountId, triggerId: this.triggerId, channel: type }, 'the contact policy caps this channel but the engine has no contact counter; sent uncounted');
+      return SEND;
+    }
+    const buckets = capBuckets(type, recipient, caps, zone.zone, now);
+    let reserved;
+    try {
+      reserved = await counter.reserve({ accountId: this.accountId, channel: type, recipient, buckets: buckets.map(({ key, max, expiresAt }) => ({ key, max, expiresAt })), holder, now });
+    } catch (error) {
+      throw unavailable('cap counter', error);
+    }
+    if (reserved.ok) return { kind: 'send', reservation: { accountId: this.accountId, channel: type, recipient, bucketKeys: buckets.map((b) => b.key), holder } };
+    if (channel.overCap !== 'defer') return { kind: 'skip', reason: 'capped' };
+    const full = buckets.find((b) => b.key === reserved.full) ?? buckets[0];
+    const endsAt = full ? full.endsAt.getTime() : now.getTime();
+    return { kind: 'defer', reason: 'capped', until: new Date(endsAt + deferralJitterMs(this.triggerId)) };
+  }
+
+  /** Gives a reservation back (the send failed permanently, or the recipient opted out). Never throws. */
+  async release(reservation: ReleaseRequest | undefined): Promise<void> {
+    if (!reservation || !this.ports.counter) return;
+    try {
+      await this.ports.counter.release(reservation);
+    } catch (error) {
+      this.logger.warn({ accountId: this.accountId, triggerId: this.triggerId, error: describeError(error) }, 'could not release a cap reservation; the cap counts a send that was not made');
+    }
+  }
+
+  /** Suppresses a recipient the provider says opted out (Twilio 21610). Never throws. */
+  async providerOptOut(type: string, recipient: string, detail: string, at: Date): Promise<void> {
+    const store = this.ports.suppressions;
+    if (!store) return;
+    const by = this.ports.by;
+    try {
+      const added = await store.addSuppression({ accountId: this.accountId, channel: type, recipient, reason: 'provider-opt-out', source: 'provider-error', detail, by, createdAt: at });
+      if (added.created) this.ports.onSuppressed?.({ accountId: this.accountId, channel: type, recipient, action: 'added', reason: 'provider-opt-out', source: 'provider-error', detail, by, at });
+    } catch (error) {
+      this.logger.error({ accountId: this.accountId, triggerId: this.triggerId, channel: type, error: describeError(error) }, 'could not record a provider opt-out in the suppression list');
+    }
+  }
+}
