@@ -48,6 +48,7 @@ export class HttpError extends CodedError<string> {
 const CORE_STATUS: Record<string, number> = {
   CRM_ERR_RULE_INVALID: 400,
   CRM_ERR_EVENT_INVALID: 400,
+  CRM_ERR_POLICY_INVALID: 400,
   CRM_ERR_CONFIG: 400,
   CRM_ERR_RULE_NOT_FOUND: 404,
   CRM_ERR_TRIGGER_NOT_FOUND: 404,

@@ -19,6 +19,7 @@ import { anyOf, apiKeyAuth, generateApiKey, jwtAuth, rulesRoutes, triggerService
 import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 import { describeEntityRoutes } from './rules-api-entities.js';
 import { describeScheduleRoutes } from './rules-api-schedules.js';
+import { describeContactRoutes } from './rules-api-contact.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 
@@ -609,6 +610,11 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
 
     describeEntityRoutes({ call, clock, runner: () => runner, currentJobs });
     describeScheduleRoutes({ call, clock });
+    describeContactRoutes({
+      call,
+      keys: { otherAccount: keyB.key, readOnly: readOnly.key },
+      storeKeepsContactPolicy: () => typeof (fixture.store as Partial<Record<'findSuppression' | 'getContactPolicy', unknown>>).findSuppression === 'function',
+    });
 
     describe('OpenAPI', () => {
       it('serves a 3.1 document and every real response so far validates against it', async () => {
@@ -632,6 +638,10 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
           const documentedResponse = operation['responses'][String(response.statusCode)];
           expect(documentedResponse, `${method} ${template} ${response.statusCode} is not documented`).toBeDefined();
           documented.add(`${method} ${template}`);
+          if (String(response.headers['content-type']).startsWith('text/csv')) {
+            expect(documentedResponse['content']?.['text/csv'], `${method} ${template} ${response.statusCode} answers CSV undocumented`).toBeDefined();
+            continue;
+          }
           const schema = documentedResponse['content']?.['application/json']?.['schema'];
           if (!schema) continue;
           const pointer = ['paths', template, method.toLowerCase(), 'responses', String(response.statusCode), 'content', 'application/json', 'schema']

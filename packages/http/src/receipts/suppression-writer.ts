@@ -1,14 +1,16 @@
+import type { SuppressionReason, SuppressionSource } from '@crm-automation/core';
+
 /**
  * What the inbound routes need of a suppression list: `engine.suppressions` has these two methods
- * with these shapes, and so may a client of a service that keeps the list. Declared here, not taken
- * from core, so a route can write to any of them.
+ * with these shapes, and so may a client of a service that keeps the list. Declared here (the two
+ * methods, not core's whole `SuppressionAdmin`), so a route can write to any of them.
  */
 
-/** Why a recipient is suppressed, as the contact policy's ledger keeps it. */
-export type SuppressionLedgerReason = 'stop' | 'unsubscribe' | 'bounce' | 'spam-report' | 'provider-opt-out' | 'manual';
+/** Why a recipient is suppressed, as the contact policy's ledger keeps it (core's `SuppressionReason`). */
+export type SuppressionLedgerReason = SuppressionReason;
 
-/** What made a suppression change, as the contact policy's ledger keeps it. */
-export type SuppressionLedgerSource = 'inbound-sms' | 'provider-error' | 'email-event' | 'api' | 'cli' | 'ui' | 'engine';
+/** What made a suppression change (core's `SuppressionSource`). */
+export type SuppressionLedgerSource = SuppressionSource;
 
 export interface SuppressionEntryInput {
   channel: string;
@@ -49,3 +51,4 @@ export function smsKeywordIntent(body: string): 'opt-out' | 'opt-in' | undefined
   if (OPT_IN_KEYWORDS.has(keyword)) return 'opt-in';
   return undefined;
 }
+

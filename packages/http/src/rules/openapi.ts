@@ -61,6 +61,11 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], ruleSch
         ? { description: `${status}`, content: { 'application/json': { schema: hoistDefs(jsonSchemaOf(schema, 'output'), components, '') } } }
         : { description: status === '200' ? 'OK' : 'No content', ...(status === '200' ? { content: { 'application/json': { schema: { type: 'object' } } } } : {}) };
     }
+    const ok = responses['200'] as { description: string; content?: Record<string, unknown> } | undefined;
+    if (route.csv && ok) {
+      ok.content = { ...ok.content, 'text/csv': { schema: { type: 'string', description: route.csv } } };
+      ok.description = `${ok.description} (JSON, or CSV with Accept: text/csv)`;
+    }
     if (route.scope) {
       responses['401'] = { description: 'Missing or invalid credentials', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
       responses['403'] = { description: 'Missing scope', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };

@@ -1,6 +1,6 @@
 // One file: every Rules API route is defined once here as data (method, path, scope, schemas, handler),
 // from which both Fastify and the OpenAPI document are built, so a route and its documentation cannot drift.
-import type { AutomationEngine, Rule, Trigger, TriggerStatus } from '@crm-automation/core';
+import type { AutomationEngine, Rule, SuppressionChange, Trigger, TriggerStatus } from '@crm-automation/core';
 import { AutomationError, asUntrustedRule, checkJsonShape, checkOptions, formatPath, MAX_JSON_DEPTH, optionKeys, positiveIntOption, type DeliveryState, type UntrustedRuleInput } from '@crm-automation/core';
 import { normalizedRecipient } from '@crm-automation/core/spi';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -85,8 +85,10 @@ export interface RouteDefinition {
   query?: z.ZodType | undefined;
   /** `'rule'` = a rule document (the engine's own JSON Schema). */
   body?: z.ZodType | 'rule' | undefined;
-  /** Code of a body nested too deep: the engine's for rules and events, a bad request otherwise. */
-  invalidBodyCode?: 'CRM_ERR_RULE_INVALID' | 'CRM_ERR_EVENT_INVALID' | undefined;
+  /** Code of a body nested too deep: the engine's for rules, events and contact policies, a bad request otherwise. */
+  invalidBodyCode?: 'CRM_ERR_RULE_INVALID' | 'CRM_ERR_EVENT_INVALID' | 'CRM_ERR_POLICY_INVALID' | undefined;
+  /** The route also answers `text/csv` when asked (`Accept: text/csv`): what the CSV holds. */
+  csv?: string | undefined;
   responses: Record<number, z.ZodType | null>;
   handler: (input: RouteInput) => Promise<RouteResult>;
 }
@@ -147,11 +149,51 @@ function ifMatchVersion(request: FastifyRequest): number | undefined {
   const header = request.headers['if-match'];
   if (header === undefined) return undefined;
   const match = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(Array.isArray(header) ? (header[0] ?? '') : header);
-  if (!match) throw new HttpError(400, 'CRM_ERR_HTTP_PRECONDITION', 'If-Match must be a rule version, e.g. "3"');
+  if (!match) throw new HttpError(400, 'CRM_ERR_HTTP_PRECONDITION', 'If-Match must be a version (of the rule or the contact policy), e.g. "3"');
   return Number(match[1]);
 }
 
 const etag = (rule: Rule) => `"${rule.version}"`;
+
+/** Fields of a stored contact policy a client may send back from a GET; they are the server's to set. */
+const POLICY_READ_ONLY = ['accountId', 'version', 'updatedAt'] as const;
+
+/** A contact policy from a request body (validated by the engine), and the version it was read at, if sent back. */
+function policyBody(body: unknown): { document: unknown; version?: number | undefined } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { document: body };
+  const document = { ...(body as Record<string, unknown>) };
+  const version = document['version'];
+  for (const key of POLICY_READ_ONLY) delete document[key];
+  return { document, version: typeof version === 'number' ? version : undefined };
+}
+
+/** Who changed a suppression through this API, as the audit export shows it. */
+const apiActor = (principal: Principal) => (principal.subject ? `api:${principal.subject}` : 'api');
+
+/** Whether the client asked for CSV (`Accept: text/csv`) rather than JSON. */
+function wantsCsv(request: FastifyRequest): boolean {
+  const accept = request.headers.accept;
+  return typeof accept === 'string' && /(^|,)\s*text\/csv\s*(;|,|$)/i.test(accept);
+}
+
+/**
+ * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. A field a spreadsheet
+ * would run as a formula (`=`, `@`, or `+`/`-` not followed by a digit) gets a leading quote mark;
+ * E.164 numbers (`+1555...`) stay as they are.
+ */
+function csvField(value: unknown): string {
+  let text = value instanceof Date ? value.toISOString() : value === undefined || value === null ? '' : String(value);
+  if (/^[=@\t\r]/.test(text) || /^[+-](?!\d)/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+const SUPPRESSION_CHANGE_COLUMNS = ['at', 'action', 'channel', 'recipient', 'reason', 'source', 'by', 'detail'] as const;
+
+function suppressionChangesCsv(items: readonly SuppressionChange[]): string {
+  const lines = [SUPPRESSION_CHANGE_COLUMNS.join(',')];
+  for (const change of items) lines.push(SUPPRESSION_CHANGE_COLUMNS.map((column) => csvField(change[column])).join(','));
+  return `${lines.join('\r\n')}\r\n`;
+}
 
 /** `/triggers/:id` and its actions: the trigger `act` returns, or 404 when it finds none (a change may also answer 409). */
 function triggerByIdRoute(method: 'GET' | 'POST', suffix: string, summary: string, scope: RulesScope, act: (accountId: string, id: string) => Promise<Trigger | null | undefined>): RouteDefinition {
@@ -381,6 +423,107 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
         const after = await deliveries.resolve(principal.accountId, id, { as, by, ...(note === undefined ? {} : { note }) });
         if (!after) throw deliveryNotFound(id);
         return { status: 200, body: after };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/contact-policy',
+      summary: "The account's contact policy: quiet hours, caps and over-cap behaviour per channel (version 0: none set yet)",
+      scope: 'rules:read',
+      responses: { 200: s.contactPolicyResponse, 400: s.errorResponse },
+      async handler({ principal }) {
+        const stored = await engine.contactPolicy.get(principal.accountId);
+        const body = stored ?? { accountId: principal.accountId, channels: {}, version: 0 };
+        return { status: 200, body, headers: { etag: `"${body.version}"` } };
+      },
+    },
+    {
+      method: 'PUT',
+      url: '/contact-policy',
+      summary: "Replace the account's contact policy (validated: every issue with its path; If-Match for optimistic concurrency, \"0\" when none is set yet)",
+      scope: 'rules:write',
+      body: s.contactPolicyBody,
+      invalidBodyCode: 'CRM_ERR_POLICY_INVALID',
+      responses: { 200: s.contactPolicyResponse, 400: s.errorResponse, 409: s.errorResponse },
+      async handler({ principal, body, request }) {
+        const { document, version } = policyBody(body);
+        const expectedVersion = ifMatchVersion(request) ?? version;
+        const stored = await engine.contactPolicy.set(principal.accountId, document, { expectedVersion });
+        return { status: 200, body: stored, headers: { etag: `"${stored.version}"` } };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/suppressions',
+      summary: 'List suppressed recipients, newest first (by channel; cursor pagination)',
+      scope: 'triggers:read',
+      query: s.listSuppressionsQuery,
+      responses: { 200: s.suppressionPage, 400: s.errorResponse },
+      async handler({ principal, query }) {
+        const q = parse(s.listSuppressionsQuery, query, 'query');
+        return { status: 200, body: await engine.suppressions.list(principal.accountId, { channel: q.channel, limit: q.limit, cursor: q.cursor }) };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/suppressions/changes',
+      summary: 'Every suppression added or removed, oldest first, with who or what and why: the audit export (by channel, recipient; cursor pagination; Accept: text/csv for CSV)',
+      scope: 'triggers:read',
+      query: s.suppressionChangesQuery,
+      csv: 'One change per line: at, action, channel, recipient, reason, source, by, detail (a header line first); the next page’s cursor in the X-Next-Cursor header',
+      responses: { 200: s.suppressionChangePage, 400: s.errorResponse },
+      async handler({ principal, query, request }) {
+        const q = parse(s.suppressionChangesQuery, query, 'query');
+        const page = await engine.suppressions.changes(principal.accountId, { channel: q.channel, recipient: q.recipient, limit: q.limit, cursor: q.cursor });
+        if (!wantsCsv(request)) return { status: 200, body: page };
+        const next = page.nextCursor === undefined ? {} : { 'x-next-cursor': page.nextCursor };
+        return { status: 200, body: suppressionChangesCsv(page.items), headers: { 'content-type': 'text/csv; charset=utf-8', ...next } };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/suppressions/:channel/:recipient',
+      summary: 'Look up a recipient: whether it is suppressed on the channel, and why',
+      scope: 'triggers:read',
+      responses: { 200: s.suppressionLookupResponse, 400: s.errorResponse },
+      async handler({ principal, params }) {
+        const { channel, recipient } = parse(s.suppressionParams, params, 'params');
+        const suppression = await engine.suppressions.lookup(principal.accountId, channel, recipient);
+        const key = normalizedRecipient(channel, { recipient }) ?? recipient;
+        return { status: 200, body: { channel, recipient: key, suppressed: suppression !== null, ...(suppression ? { suppression } : {}) } };
+      },
+    },
+    {
+      method: 'PUT',
+      url: '/suppressions/:channel/:recipient',
+      summary: 'Suppress a recipient on a channel (reason default manual; source api, by the caller); 200 when it was suppressed already',
+      scope: 'triggers:write',
+      body: s.addSuppressionBody,
+      responses: { 200: s.addSuppressionResponse, 201: s.addSuppressionResponse, 400: s.errorResponse },
+      async handler({ principal, params, body }) {
+        const { channel, recipient } = parse(s.suppressionParams, params, 'params');
+        const { reason, detail } = parse(s.addSuppressionBody, body ?? {}, 'body');
+        const added = await engine.suppressions.add(principal.accountId, { channel, recipient, reason: reason ?? 'manual', source: 'api', by: apiActor(principal), ...(detail === undefined ? {} : { detail }) });
+        return { status: added.created ? 201 : 200, body: added };
+      },
+    },
+    {
+      method: 'DELETE',
+      url: '/suppressions/:channel/:recipient',
+      summary: 'Lift a suppression (reason default manual; source api, by the caller); removed false when there was none',
+      scope: 'triggers:write',
+      query: s.removeSuppressionQuery,
+      responses: { 200: s.removeSuppressionResponse, 400: s.errorResponse },
+      async handler({ principal, params, query }) {
+        const { channel, recipient } = parse(s.suppressionParams, params, 'params');
+        const { reason, detail } = parse(s.removeSuppressionQuery, query, 'query');
+        const removed = await engine.suppressions.remove(principal.accountId, channel, recipient, {
+          source: 'api',
+          by: apiActor(principal),
+          ...(reason === undefined ? {} : { reason }),
+          ...(detail === undefined ? {} : { detail }),
+        });
+        return { status: 200, body: { removed } };
       },
     },
     {

@@ -1,6 +1,21 @@
 // One file: the Rules API's response schemas (rules, runs, history, dry runs, deliveries) make one
 // OpenAPI document, and the shapes they share are defined once, side by side, so they cannot drift.
-import { DELIVERY_STATES, MAX_ENTITY_KEY_LENGTH, TRIGGER_STATUSES, type DryRunSchedule, type HistoryOutcome, type RuleSchedule, type ScheduleNote, type ScheduleSkipReason, type TriggerSchedule } from '@crm-automation/core';
+import {
+  DELIVERY_STATES,
+  MAX_ENTITY_KEY_LENGTH,
+  TRIGGER_STATUSES,
+  type ActionOutcome,
+  type CapPeriod,
+  type DryRunSchedule,
+  type MessageCategory,
+  type SuppressionReason,
+  type SuppressionSource,
+  type HistoryOutcome,
+  type RuleSchedule,
+  type ScheduleNote,
+  type ScheduleSkipReason,
+  type TriggerSchedule,
+} from '@crm-automation/core';
 import { z } from 'zod';
 import { deliveryReferenceFields } from '../triggers/delivery-fields.js';
 
@@ -145,6 +160,8 @@ const everyOf =
     values;
 
 const HISTORY_OUTCOMES = everyOf<HistoryOutcome>()(['completed', 'skipped', 'failed', 'retrying', 'cancelled', 'retry-requested', 'superseded', 'rescheduled']);
+const ACTION_STATUSES = everyOf<ActionOutcome['status']>()(['sent', 'already-sent', 'failed', 'not-attempted', 'unknown', 'skipped']);
+const ACTION_SKIP_REASONS = everyOf<NonNullable<ActionOutcome['reason']>>()(['suppressed', 'capped']);
 const SCHEDULE_SKIP_REASONS = everyOf<ScheduleSkipReason>()(['anchor-missing', 'zone-unknown', 'past', 'beyond-horizon']);
 const SCHEDULE_NOTE_CODES = everyOf<ScheduleNote['code']>()(['dst-gap', 'dst-overlap', 'window', 'past-now', 'month-end']);
 const ZONE_SOURCES = everyOf<TriggerSchedule['zoneSource']>()(['rule', 'payload', 'fallback', 'default']);
@@ -209,7 +226,7 @@ export const ruleResponse = z.object({
   delay: ruleDelay,
   schedule: ruleSchedule.optional(),
   conditions: z.record(z.string(), z.unknown()),
-  actions: z.array(z.object({ type: z.string(), params: z.record(z.string(), z.unknown()) })),
+  actions: z.array(z.object({ type: z.string(), params: z.record(z.string(), z.unknown()), category: z.enum(everyOf<MessageCategory>()(['transactional', 'marketing'])).optional() })),
   /** Events that cancel this rule's runs for the same entity (`key`: where they carry it, default `trigger.key`). */
   cancelOn: z.array(z.object({ eventName: z.string(), conditions: z.record(z.string(), z.unknown()).optional(), key: z.string().optional() })).optional(),
   /** What a new event for an entity does while a run of it is pending; `maxWait` with `supersede` only. */
@@ -238,7 +255,9 @@ const historyEntry = z.object({
       z.object({
         index: z.number().int(),
         type: z.string(),
-        status: z.enum(['sent', 'already-sent', 'failed', 'not-attempted', 'unknown']),
+        status: z.enum(ACTION_STATUSES),
+        /** `skipped`: the contact policy's reason (the recipient is suppressed, or a cap was full). */
+        reason: z.enum(ACTION_SKIP_REASONS).optional(),
         result: z.unknown().optional(),
         error: errorSummary.optional(),
         durationMs: z.number().optional(),
@@ -359,3 +378,103 @@ export const eventTypesResponse = z.object({
 });
 
 export const healthResponse = z.object({ status: z.literal('ok') });
+
+// Contact policy and suppressions (issue 18). The engine validates policies and entries itself and
+// answers every issue with its path; these schemas describe the documents for the OpenAPI document.
+
+const zoneSpec = z.string().meta({ description: 'An IANA time zone (`America/New_York`) or a JSONPath into the triggering event’s payload (`$.client.timeZone`)' });
+
+const channelPolicy = z.object({
+  quietHours: z
+    .object({
+      from: localClock.meta({ description: 'Local time HH:mm the quiet window opens' }),
+      to: localClock.meta({ description: 'Local time HH:mm it closes (exclusive); before `from` spans midnight' }),
+      timeZone: zoneSpec.optional(),
+      fallbackTimeZone: z.string().meta({ description: 'IANA zone when `timeZone` is a path that finds no zone' }).optional(),
+    })
+    .optional(),
+  caps: z.array(z.object({ max: z.number().int().min(1), per: z.enum(everyOf<CapPeriod>()(['hour', 'day', 'week'])) })).optional(),
+  overCap: z.enum(['skip', 'defer']).meta({ description: 'A marketing send over a cap: skipped (default) or deferred to the end of the full bucket' }).optional(),
+  timeZone: zoneSpec.optional(),
+  fallbackTimeZone: z.string().optional(),
+});
+
+/** `PUT /contact-policy`: the account's policy by channel; `accountId`, `version` and `updatedAt` from a GET are ignored. */
+export const contactPolicyBody = z.looseObject({ channels: z.record(z.string(), channelPolicy) });
+
+export const contactPolicyResponse = z.object({
+  accountId: z.string(),
+  channels: z.record(z.string(), channelPolicy),
+  version: z.number().int().min(0).meta({ description: '0: the account has no policy yet (nothing is deferred or capped)' }),
+  updatedAt: isoDate.optional(),
+});
+
+const suppressionReason = z.enum(everyOf<SuppressionReason>()(['stop', 'unsubscribe', 'bounce', 'spam-report', 'provider-opt-out', 'manual']));
+const suppressionSource = z.enum(everyOf<SuppressionSource>()(['inbound-sms', 'provider-error', 'email-event', 'api', 'cli', 'ui', 'engine']));
+/** An action type: what suppressions are kept by. */
+const channel = z.string().min(1).max(50);
+
+export const suppressionParams = z.strictObject({
+  channel,
+  /** An E.164 number for sms, an email address for email (matched lower-cased). */
+  recipient: z.string().min(1).max(320),
+});
+
+export const listSuppressionsQuery = z.strictObject({ channel: channel.optional(), limit, cursor });
+
+export const suppressionChangesQuery = z.strictObject({
+  channel: channel.optional(),
+  recipient: z.string().min(1).max(320).optional(),
+  limit,
+  cursor,
+});
+
+export const addSuppressionBody = z.strictObject({
+  /** Default `manual`. */
+  reason: suppressionReason.optional(),
+  detail: z.string().max(1000).optional(),
+});
+
+export const removeSuppressionQuery = z.strictObject({
+  /** Why it is lifted; default `manual`. */
+  reason: suppressionReason.optional(),
+  detail: z.string().max(1000).optional(),
+});
+
+export const suppressionResponse = z.object({
+  accountId: z.string(),
+  channel: z.string(),
+  recipient: z.string(),
+  reason: suppressionReason,
+  source: suppressionSource,
+  detail: z.string().optional(),
+  by: z.string().optional(),
+  createdAt: isoDate,
+});
+
+export const suppressionPage = z.object({ items: z.array(suppressionResponse), nextCursor: z.string().optional() });
+
+export const suppressionLookupResponse = z.object({
+  channel: z.string(),
+  recipient: z.string().meta({ description: 'As the list keys it (E.164, lower-cased email)' }),
+  suppressed: z.boolean(),
+  suppression: suppressionResponse.optional(),
+});
+
+export const addSuppressionResponse = z.object({ created: z.boolean().meta({ description: 'false: the recipient was suppressed already (the entry is unchanged)' }), suppression: suppressionResponse });
+
+export const removeSuppressionResponse = z.object({ removed: z.boolean().meta({ description: 'false: the recipient was not suppressed' }) });
+
+export const suppressionChangeResponse = z.object({
+  accountId: z.string(),
+  channel: z.string(),
+  recipient: z.string(),
+  action: z.enum(['added', 'removed']),
+  reason: suppressionReason,
+  source: suppressionSource,
+  by: z.string().optional(),
+  detail: z.string().optional(),
+  at: isoDate,
+});
+
+export const suppressionChangePage = z.object({ items: z.array(suppressionChangeResponse), nextCursor: z.string().optional() });
