@@ -82,25 +82,37 @@ const policySchema = z
     updatedAt: z.unknown().optional(),
   })
   .superRefine((policy, ctx) => {
-    const names = Object.keys(policy.channels);
-    if (names.length > MAX_POLICY_CHANNELS) ctx.addIssue(issue('too_many_channels', `a policy names at most ${MAX_POLICY_CHANNELS} channels`, ['channels']));
-    for (const name of names) {
-      if (!IMPERSONAL_ACTION_TYPES.has(name)) continue;
-      const channel = policy.channels[name];
-      for (const field of ['quietHours', 'caps'] as const) {
-        if (channel?.[field] !== undefined) {
-          ctx.addIssue(issue('not_a_person', `${name} has no person behind it: it is never capped or held by quiet hours`, ['channels', name, field]));
-        }
+    if (Object.keys(policy.channels).length > MAX_POLICY_CHANNELS) ctx.addIssue(issue('too_many_channels', `a policy names at most ${MAX_POLICY_CHANNELS} channels`, ['channels']));
+  });
+
+/**
+ * Caps and quiet hours on a channel without a person behind it, read from the raw input: a refinement
+ * of the schema would not run while other parts of the policy have problems, and this one is worth
+ * reporting with them.
+ */
+function impersonalIssues(input: unknown): ValidationIssue[] {
+  const channels = (input as { channels?: unknown } | null)?.channels;
+  if (typeof channels !== 'object' || channels === null) return [];
+  const issues: ValidationIssue[] = [];
+  for (const name of IMPERSONAL_ACTION_TYPES) {
+    const channel = Object.prototype.hasOwnProperty.call(channels, name) ? (channels as Record<string, unknown>)[name] : undefined;
+    if (typeof channel !== 'object' || channel === null) continue;
+    for (const field of ['quietHours', 'caps']) {
+      if ((channel as Record<string, unknown>)[field] !== undefined) {
+        issues.push({ path: formatPath(['channels', name, field]), code: 'not_a_person', message: `${name} has no person behind it: it is never capped or held by quiet hours` });
       }
     }
-  });
+  }
+  return issues;
+}
 
 /** Checks a contact policy document; the policy without the fields `get` adds, or every issue with its path. */
 export function validateContactPolicy(input: unknown): { ok: true; policy: ContactPolicy } | { ok: false; issues: ValidationIssue[] } {
   const shape = checkJsonShape(input);
   if (shape) return { ok: false, issues: [{ path: formatPath(shape.path), code: shape.code, message: `policy ${shape.message}` }] };
   const parsed = policySchema.safeParse(input);
-  if (!parsed.success) return { ok: false, issues: toValidationIssues(parsed.error.issues) };
+  const issues = [...impersonalIssues(input), ...(parsed.success ? [] : toValidationIssues(parsed.error.issues))];
+  if (!parsed.success || issues.length > 0) return { ok: false, issues };
   const channels: ContactPolicy['channels'] = {};
   for (const [name, channel] of Object.entries(parsed.data.channels)) {
     channels[name] = Object.fromEntries(Object.entries(channel).filter(([, v]) => v !== undefined));
