@@ -230,6 +230,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/contact-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's contact policy: quiet hours, caps and over-cap behaviour per channel (version 0: none set yet) */
+        get: operations["getContactPolicy"];
+        /** Replace the account's contact policy (validated: every issue with its path; If-Match for optimistic concurrency, "0" when none is set yet) */
+        put: operations["putContactPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/suppressions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List suppressed recipients, newest first (by channel; cursor pagination) */
+        get: operations["getSuppressions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/suppressions/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every suppression added or removed, oldest first, with who or what and why: the audit export (by channel, recipient; cursor pagination; Accept: text/csv for CSV) */
+        get: operations["getSuppressionsChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/suppressions/{channel}/{recipient}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Look up a recipient: whether it is suppressed on the channel, and why */
+        get: operations["getSuppressionsChannelRecipient"];
+        /** Suppress a recipient on a channel (reason default manual; source api, by the caller); 200 when it was suppressed already */
+        put: operations["putSuppressionsChannelRecipient"];
+        post?: never;
+        /** Lift a suppression (reason default manual; source api, by the caller); removed false when there was none */
+        delete: operations["deleteSuppressionsChannelRecipient"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/events": {
         parameters: {
             query?: never;
@@ -341,6 +412,11 @@ export interface components {
                 };
                 message: string;
             };
+            /**
+             * @description What the message is for, as the contact policy reads it: transactional skips caps and quiet hours (never suppression); marketing (the default) is held to both
+             * @enum {unknown}
+             */
+            category?: "transactional" | "marketing";
         } | {
             /** @constant */
             type: "email";
@@ -357,6 +433,11 @@ export interface components {
                 html?: string;
                 templateId?: string;
             };
+            /**
+             * @description What the message is for, as the contact policy reads it: transactional skips caps and quiet hours (never suppression); marketing (the default) is held to both
+             * @enum {unknown}
+             */
+            category?: "transactional" | "marketing";
         } | {
             /** @constant */
             type: "webhook";
@@ -369,9 +450,19 @@ export interface components {
                 };
                 payload?: components["schemas"]["__schema0"];
             };
+            /**
+             * @description What the message is for, as the contact policy reads it: transactional skips caps and quiet hours (never suppression); marketing (the default) is held to both
+             * @enum {unknown}
+             */
+            category?: "transactional" | "marketing";
         } | {
             type: string;
             params: Record<string, unknown>;
+            /**
+             * @description What the message is for, as the contact policy reads it: transactional skips caps and quiet hours (never suppression); marketing (the default) is held to both
+             * @enum {unknown}
+             */
+            category?: "transactional" | "marketing";
         };
         RuleDocument: {
             name: string;
@@ -394,22 +485,32 @@ export interface components {
                 /** @enum {string} */
                 unit: "seconds" | "minutes" | "hours" | "days";
             };
+            /** @description Instead of delay: the run is due relative to a date in the event, in the recipient's time zone (docs/schedules.md) */
             schedule?: {
+                /** @description JSONPath to an ISO 8601 date in the payload ($.appointment.startsAt), or "event.timestamp" */
                 anchor: string;
+                /** @description Added to the anchor (negative: before). days, weeks and months are calendar units in the zone; seconds to hours are elapsed time */
                 offset?: {
                     value: number;
                     /** @enum {string} */
                     unit: "seconds" | "minutes" | "hours" | "days" | "weeks" | "months";
                 };
+                /** @description Local time of day of the due time, HH:mm */
                 at?: string;
+                /** @description An IANA zone (America/Chicago) or a JSONPath to one in the payload ($.client.timeZone); UTC when absent */
                 timeZone?: string;
+                /** @description IANA zone used when the payload has no zone at a timeZone path */
                 fallbackTimeZone?: string;
+                /** @description Local hours a run may start in; a due time outside moves to the next opening (to `at` on the next open day when `at` is inside the hours). to before from wraps past midnight; days are the days an opening starts */
                 window?: {
                     days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
                     from: string;
                     to: string;
                 };
-                /** @enum {string} */
+                /**
+                 * @description A due time already past at intake: skip (recorded skipped) or run now. Default: skip for a payload anchor, now for event.timestamp
+                 * @enum {string}
+                 */
                 ifPast?: "skip" | "now";
             };
             conditions: components["schemas"]["ConditionGroup"];
@@ -525,6 +626,8 @@ export interface operations {
                                 params: {
                                     [key: string]: unknown;
                                 };
+                                /** @enum {string} */
+                                category?: "transactional" | "marketing";
                             }[];
                             cancelOn?: {
                                 eventName: string;
@@ -674,6 +777,8 @@ export interface operations {
                             params: {
                                 [key: string]: unknown;
                             };
+                            /** @enum {string} */
+                            category?: "transactional" | "marketing";
                         }[];
                         cancelOn?: {
                             eventName: string;
@@ -1059,6 +1164,8 @@ export interface operations {
                             params: {
                                 [key: string]: unknown;
                             };
+                            /** @enum {string} */
+                            category?: "transactional" | "marketing";
                         }[];
                         cancelOn?: {
                             eventName: string;
@@ -1227,6 +1334,8 @@ export interface operations {
                             params: {
                                 [key: string]: unknown;
                             };
+                            /** @enum {string} */
+                            category?: "transactional" | "marketing";
                         }[];
                         cancelOn?: {
                             eventName: string;
@@ -1847,7 +1956,9 @@ export interface operations {
                                     index: number;
                                     type: string;
                                     /** @enum {string} */
-                                    status: "sent" | "already-sent" | "failed" | "not-attempted" | "unknown";
+                                    status: "sent" | "already-sent" | "failed" | "not-attempted" | "unknown" | "skipped";
+                                    /** @enum {string} */
+                                    reason?: "suppressed" | "capped";
                                     result?: unknown;
                                     error?: {
                                         code: string;
@@ -2084,7 +2195,9 @@ export interface operations {
                                 index: number;
                                 type: string;
                                 /** @enum {string} */
-                                status: "sent" | "already-sent" | "failed" | "not-attempted" | "unknown";
+                                status: "sent" | "already-sent" | "failed" | "not-attempted" | "unknown" | "skipped";
+                                /** @enum {string} */
+                                reason?: "suppressed" | "capped";
                                 result?: unknown;
                                 error?: {
                                     code: string;
@@ -2338,7 +2451,9 @@ export interface operations {
                                 index: number;
                                 type: string;
                                 /** @enum {string} */
-                                status: "sent" | "already-sent" | "failed" | "not-attempted" | "unknown";
+                                status: "sent" | "already-sent" | "failed" | "not-attempted" | "unknown" | "skipped";
+                                /** @enum {string} */
+                                reason?: "suppressed" | "capped";
                                 result?: unknown;
                                 error?: {
                                     code: string;
@@ -2611,7 +2726,9 @@ export interface operations {
                                 index: number;
                                 type: string;
                                 /** @enum {string} */
-                                status: "sent" | "already-sent" | "failed" | "not-attempted" | "unknown";
+                                status: "sent" | "already-sent" | "failed" | "not-attempted" | "unknown" | "skipped";
+                                /** @enum {string} */
+                                reason?: "suppressed" | "capped";
                                 result?: unknown;
                                 error?: {
                                     code: string;
@@ -3425,6 +3542,754 @@ export interface operations {
                             }[];
                         };
                     };
+                };
+            };
+        };
+    };
+    getContactPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        accountId: string;
+                        channels: {
+                            [key: string]: {
+                                quietHours?: {
+                                    /** @description Local time HH:mm the quiet window opens */
+                                    from: string;
+                                    /** @description Local time HH:mm it closes (exclusive); before `from` spans midnight */
+                                    to: string;
+                                    /** @description An IANA time zone (`America/New_York`) or a JSONPath into the triggering event’s payload (`$.client.timeZone`) */
+                                    timeZone?: string;
+                                    /** @description IANA zone when `timeZone` is a path that finds no zone */
+                                    fallbackTimeZone?: string;
+                                };
+                                caps?: {
+                                    max: number;
+                                    /** @enum {string} */
+                                    per: "hour" | "day" | "week";
+                                }[];
+                                /**
+                                 * @description A marketing send over a cap: skipped (default) or deferred to the end of the full bucket
+                                 * @enum {string}
+                                 */
+                                overCap?: "skip" | "defer";
+                                /** @description An IANA time zone (`America/New_York`) or a JSONPath into the triggering event’s payload (`$.client.timeZone`) */
+                                timeZone?: string;
+                                fallbackTimeZone?: string;
+                            };
+                        };
+                        /** @description 0: the account has no policy yet (nothing is deferred or capped) */
+                        version: number;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    };
+                };
+            };
+            /** @description 400 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            issues?: {
+                                path: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putContactPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    channels: {
+                        [key: string]: {
+                            quietHours?: {
+                                /** @description Local time HH:mm the quiet window opens */
+                                from: string;
+                                /** @description Local time HH:mm it closes (exclusive); before `from` spans midnight */
+                                to: string;
+                                /** @description An IANA time zone (`America/New_York`) or a JSONPath into the triggering event’s payload (`$.client.timeZone`) */
+                                timeZone?: string;
+                                /** @description IANA zone when `timeZone` is a path that finds no zone */
+                                fallbackTimeZone?: string;
+                            };
+                            caps?: {
+                                max: number;
+                                /** @enum {string} */
+                                per: "hour" | "day" | "week";
+                            }[];
+                            /**
+                             * @description A marketing send over a cap: skipped (default) or deferred to the end of the full bucket
+                             * @enum {string}
+                             */
+                            overCap?: "skip" | "defer";
+                            /** @description An IANA time zone (`America/New_York`) or a JSONPath into the triggering event’s payload (`$.client.timeZone`) */
+                            timeZone?: string;
+                            fallbackTimeZone?: string;
+                        };
+                    };
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        accountId: string;
+                        channels: {
+                            [key: string]: {
+                                quietHours?: {
+                                    /** @description Local time HH:mm the quiet window opens */
+                                    from: string;
+                                    /** @description Local time HH:mm it closes (exclusive); before `from` spans midnight */
+                                    to: string;
+                                    /** @description An IANA time zone (`America/New_York`) or a JSONPath into the triggering event’s payload (`$.client.timeZone`) */
+                                    timeZone?: string;
+                                    /** @description IANA zone when `timeZone` is a path that finds no zone */
+                                    fallbackTimeZone?: string;
+                                };
+                                caps?: {
+                                    max: number;
+                                    /** @enum {string} */
+                                    per: "hour" | "day" | "week";
+                                }[];
+                                /**
+                                 * @description A marketing send over a cap: skipped (default) or deferred to the end of the full bucket
+                                 * @enum {string}
+                                 */
+                                overCap?: "skip" | "defer";
+                                /** @description An IANA time zone (`America/New_York`) or a JSONPath into the triggering event’s payload (`$.client.timeZone`) */
+                                timeZone?: string;
+                                fallbackTimeZone?: string;
+                            };
+                        };
+                        /** @description 0: the account has no policy yet (nothing is deferred or capped) */
+                        version: number;
+                        /** Format: date-time */
+                        updatedAt?: string;
+                    };
+                };
+            };
+            /** @description 400 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            issues?: {
+                                path: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 409 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            issues?: {
+                                path: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSuppressions: {
+        parameters: {
+            query?: {
+                channel?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            accountId: string;
+                            channel: string;
+                            recipient: string;
+                            /** @enum {string} */
+                            reason: "stop" | "unsubscribe" | "bounce" | "spam-report" | "provider-opt-out" | "manual";
+                            /** @enum {string} */
+                            source: "inbound-sms" | "provider-error" | "email-event" | "api" | "cli" | "ui" | "engine";
+                            detail?: string;
+                            by?: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
+                        nextCursor?: string;
+                    };
+                };
+            };
+            /** @description 400 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            issues?: {
+                                path: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSuppressionsChanges: {
+        parameters: {
+            query?: {
+                channel?: string;
+                recipient?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 200 (JSON, or CSV with Accept: text/csv) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            accountId: string;
+                            channel: string;
+                            recipient: string;
+                            /** @enum {string} */
+                            action: "added" | "removed";
+                            /** @enum {string} */
+                            reason: "stop" | "unsubscribe" | "bounce" | "spam-report" | "provider-opt-out" | "manual";
+                            /** @enum {string} */
+                            source: "inbound-sms" | "provider-error" | "email-event" | "api" | "cli" | "ui" | "engine";
+                            by?: string;
+                            detail?: string;
+                            /** Format: date-time */
+                            at: string;
+                        }[];
+                        nextCursor?: string;
+                    };
+                    "text/csv": string;
+                };
+            };
+            /** @description 400 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            issues?: {
+                                path: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSuppressionsChannelRecipient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel: string;
+                recipient: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        channel: string;
+                        /** @description As the list keys it (E.164, lower-cased email) */
+                        recipient: string;
+                        suppressed: boolean;
+                        suppression?: {
+                            accountId: string;
+                            channel: string;
+                            recipient: string;
+                            /** @enum {string} */
+                            reason: "stop" | "unsubscribe" | "bounce" | "spam-report" | "provider-opt-out" | "manual";
+                            /** @enum {string} */
+                            source: "inbound-sms" | "provider-error" | "email-event" | "api" | "cli" | "ui" | "engine";
+                            detail?: string;
+                            by?: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            /** @description 400 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            issues?: {
+                                path: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putSuppressionsChannelRecipient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel: string;
+                recipient: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    reason?: "stop" | "unsubscribe" | "bounce" | "spam-report" | "provider-opt-out" | "manual";
+                    detail?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description false: the recipient was suppressed already (the entry is unchanged) */
+                        created: boolean;
+                        suppression: {
+                            accountId: string;
+                            channel: string;
+                            recipient: string;
+                            /** @enum {string} */
+                            reason: "stop" | "unsubscribe" | "bounce" | "spam-report" | "provider-opt-out" | "manual";
+                            /** @enum {string} */
+                            source: "inbound-sms" | "provider-error" | "email-event" | "api" | "cli" | "ui" | "engine";
+                            detail?: string;
+                            by?: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            /** @description 201 */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description false: the recipient was suppressed already (the entry is unchanged) */
+                        created: boolean;
+                        suppression: {
+                            accountId: string;
+                            channel: string;
+                            recipient: string;
+                            /** @enum {string} */
+                            reason: "stop" | "unsubscribe" | "bounce" | "spam-report" | "provider-opt-out" | "manual";
+                            /** @enum {string} */
+                            source: "inbound-sms" | "provider-error" | "email-event" | "api" | "cli" | "ui" | "engine";
+                            detail?: string;
+                            by?: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            /** @description 400 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            issues?: {
+                                path: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSuppressionsChannelRecipient: {
+        parameters: {
+            query?: {
+                reason?: "stop" | "unsubscribe" | "bounce" | "spam-report" | "provider-opt-out" | "manual";
+                detail?: string;
+            };
+            header?: never;
+            path: {
+                channel: string;
+                recipient: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description false: the recipient was not suppressed */
+                        removed: boolean;
+                    };
+                };
+            };
+            /** @description 400 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            issues?: {
+                                path: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
