@@ -1,7 +1,7 @@
 import { hasLineBreak, isE164, isEmailAddress, MAX_EMAIL_LENGTH, normalizedRecipient } from '../actions/contact-points.js';
 import { AutomationError, ContactPolicyValidationError, type ValidationIssue } from '../errors.js';
 import { IMPERSONAL_ACTION_TYPES, type ContactPolicy } from '../policy/contact-policy.js';
-import { validateContactPolicy } from '../policy/validate-policy.js';
+import { contactPolicyJsonSchema, validateContactPolicy } from '../policy/validate-policy.js';
 import type { Clock } from '../ports/clock.js';
 import {
   SUPPRESSION_REASONS,
@@ -34,6 +34,8 @@ export interface ContactPolicyAdmin {
   set(accountId: string, policy: ContactPolicy | unknown, options?: SetContactPolicyOptions): Promise<StoredContactPolicy>;
   /** Checks a policy without storing it. */
   validate(input: unknown): ContactPolicyValidationResult;
+  /** JSON Schema (2020-12) of the policy documents `set` accepts. */
+  jsonSchema(): Record<string, unknown>;
 }
 
 /** What `engine.suppressions.add` takes. */
@@ -103,6 +105,7 @@ export function createContactPolicyAdmin(ctx: ContactAdminContext): ContactPolic
       return policies.putContactPolicy(accountId, checked.policy, { now: ctx.clock.now(), ...(expected === undefined ? {} : { expectedVersion: expected }) });
     },
     validate: (input) => validateContactPolicy(input),
+    jsonSchema: () => contactPolicyJsonSchema(),
   };
 }
 

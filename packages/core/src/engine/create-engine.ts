@@ -80,9 +80,9 @@ export function createAutomationEngine<
   // A separate rule store (a rules service) may keep the policy; the trigger store is where sends happen.
   const storePorts = { ...contactPortsOf(stores.givenRules), ...contactPortsOf(stores.givenTriggers) };
   const bound = <T extends object>(port: T | undefined, name: string) => port && withStoreDeadlines(port, tuning.storeTimeoutMs, name);
-  const contactPolicies = bound(options.contactPolicies ?? storePorts.policies, 'contactPolicies');
-  const suppressions = bound(options.suppressions ?? storePorts.suppressions, 'suppressions');
-  const contactCounter = bound(options.contactCounter ?? storePorts.counter, 'contactCounter');
+  const contactPolicies = bound(options.contactPolicies === false ? undefined : (options.contactPolicies ?? storePorts.policies), 'contactPolicies');
+  const suppressions = bound(options.suppressions === false ? undefined : (options.suppressions ?? storePorts.suppressions), 'suppressions');
+  const contactCounter = bound(options.contactCounter === false ? undefined : (options.contactCounter ?? storePorts.counter), 'contactCounter');
   const idempotencyLockMs = positiveIntOption('idempotencyLockMs', options.idempotencyLockMs, 60_000);
   const compiled = new CompiledRuleCache(tuning.compiledRuleCacheSize, language.operators, (rule, { evaluator, fallback }) => {
     if (fallback) logger.debug({ accountId: rule.accountId, ruleId: rule.id, version: rule.version, code: fallback.code, reason: fallback.reason }, 'rule conditions evaluated by json-rules-engine');

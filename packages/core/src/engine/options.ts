@@ -59,16 +59,17 @@ export interface AutomationEngineOptions {
   ledger?: DeliveryLedger | false | undefined;
   /**
    * Each account's contact policy (quiet hours, caps), applied before every send. Default: the store's,
-   * when it keeps them (the memory store does). Without one, nothing is held back by policy.
+   * when it keeps them (the memory store does); `false` to apply none (with all three `false`, or a
+   * store that keeps none, dispatch makes no policy reads at all). Without one, nothing is held back by policy.
    */
-  contactPolicies?: ContactPolicyStore | undefined;
+  contactPolicies?: ContactPolicyStore | false | undefined;
   /**
    * The suppression list (STOP, unsubscribes, bounces, provider opt-outs), checked before every send to
-   * a person, whatever its category. Default: the store's, when it keeps one.
+   * a person, whatever its category. Default: the store's, when it keeps one; `false` for none.
    */
-  suppressions?: SuppressionStore | undefined;
-  /** Where caps are counted, atomically across engines. Default: the store's, when it keeps one. */
-  contactCounter?: ContactCounter | undefined;
+  suppressions?: SuppressionStore | false | undefined;
+  /** Where caps are counted, atomically across engines. Default: the store's, when it keeps one; `false` for none. */
+  contactCounter?: ContactCounter | false | undefined;
   /**
    * Loaders of facts' current values, by fact name, for rules that evaluate on current state
    * (`evaluate: 'current'` or `{ job: 'current' }`): when such a trigger fires, the payload's fact is

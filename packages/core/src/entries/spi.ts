@@ -61,6 +61,6 @@ export { consumeDelivery, runBusHandler } from '../spi/bus-consumer.js';
 export type { BusConsumerPolicy, ConsumedMessage, DeliveryOutcome, DeliverySettlement, HandlerOutcome } from '../spi/bus-consumer.js';
 export { DEFAULT_RETENTION_MS, deliveryRetentionStatus, resolveRetentionAges, retentionControls, startPeriodic } from '../spi/retention.js';
 export type { RetentionAges, RetentionControls, RetentionHandle, ResolvedRetentionAges } from '../spi/retention.js';
-export { validateContactPolicy, MAX_POLICY_CHANNELS, MAX_CHANNEL_CAPS } from '../policy/validate-policy.js';
+export { validateContactPolicy, contactPolicyJsonSchema, MAX_POLICY_CHANNELS, MAX_CHANNEL_CAPS } from '../policy/validate-policy.js';
 export { IMPERSONAL_ACTION_TYPES } from '../policy/contact-policy.js';
 export { suppressionKey } from '../engine/contact-admin.js';

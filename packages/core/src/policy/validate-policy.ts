@@ -119,3 +119,10 @@ export function validateContactPolicy(input: unknown): { ok: true; policy: Conta
   }
   return { ok: true, policy: { channels } };
 }
+
+/** JSON Schema (2020-12) of a contact policy document, from the validator's zod schema (for OpenAPI). */
+export function contactPolicyJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(policySchema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete schema['$schema'];
+  return schema;
+}
