@@ -1,18 +1,7 @@
-import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { receiptRoutes, smsKeywordIntent, type SuppressionEntryInput, type SuppressionRemovalInput, type SuppressionWriter, type TwilioInboundOptions } from '@crm-automation/http';
 import { startLoopbackApp, type LoopbackApp } from './support/delivery-stack.js';
-
-/**
- * Twilio's documented algorithm, written here apart from the package's: base64 HMAC-SHA1 keyed with
- * the auth token over the URL followed by each POST parameter sorted by name, name then value.
- */
-function signAsTwilio(authToken: string, url: string, form: Record<string, string>): string {
-  const data = Object.keys(form)
-    .sort()
-    .reduce((acc, name) => acc + name + form[name], url);
-  return createHmac('sha1', authToken).update(data, 'utf8').digest('base64');
-}
+import { signAsTwilio } from './support/twilio-signing.js';
 
 const AUTH_TOKEN = 'inbound-auth-token-0123456789abcdef';
 const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createSendgridEmail, createTwilioSms, createWebhook } from '@crm-automation/channels';
 import { createAutomationEngine, createMemoryStore, type AutomationEngine, type AutomationEngineOptions, type ChannelGateway, type RuleInput } from '@crm-automation/core';
-import { clientErrorHandler, frameworkErrorHandler, receiptRoutes, useJsonErrors, type ReceiptRoutesOptions } from '@crm-automation/http';
+import { clientErrorHandler, frameworkErrorHandler, receiptRoutes, useJsonErrors, type ReceiptRoutesOptions, type TwilioInboundOptions } from '@crm-automation/http';
 import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 import { SENDGRID_API_KEY, startFakeSendgrid, type FakeSendgrid } from '../../../channels/test/support/fake-sendgrid.js';
 import { startFakeTwilio, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, type FakeTwilio } from '../../../channels/test/support/fake-twilio.js';
@@ -87,13 +87,18 @@ export async function startDeliveryStack(options: {
   twilioTimeoutMs?: number | undefined;
   /** Fastify's `trustProxy` for the receipts app (whether `X-Forwarded-*` say where Twilio called). */
   trustProxy?: boolean | undefined;
+  /**
+   * Serves the inbound SMS webhook with these options; `engine()` is the stack's engine (made after
+   * the routes, since its Twilio gateway needs their URL), to be called when a request arrives.
+   */
+  twilioInbound?: ((engine: () => AutomationEngine) => TwilioInboundOptions) | undefined;
 } = {}): Promise<DeliveryStack> {
   const [twilio, sendgrid] = await Promise.all([startFakeTwilio(), startFakeSendgrid()]);
   let engine: AutomationEngine | undefined;
   const receipts = await startLoopbackApp(async (app, url) => {
     await app.register(receiptRoutes, {
       deliveries: { applyReceipt: (receipt) => (engine as AutomationEngine).deliveries.applyReceipt(receipt) },
-      twilio: { authToken: TWILIO_AUTH_TOKEN, publicUrl: url },
+      twilio: { authToken: TWILIO_AUTH_TOKEN, publicUrl: url, ...(options.twilioInbound ? { inbound: options.twilioInbound(() => engine as AutomationEngine) } : {}) },
       sendgrid: { publicKey: sendgrid.verificationKey },
       ...options.receipts,
     });
