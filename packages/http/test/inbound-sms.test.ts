@@ -52,6 +52,8 @@ describe('smsKeywordIntent', () => {
     ['Cancel', 'opt-out'],
     ['END', 'opt-out'],
     ['quit', 'opt-out'],
+    ['Revoke', 'opt-out'],
+    ['OPTOUT', 'opt-out'],
     ['START', 'opt-in'],
     ['yes', 'opt-in'],
     [' Unstop', 'opt-in'],
@@ -59,7 +61,7 @@ describe('smsKeywordIntent', () => {
     expect(smsKeywordIntent(body)).toBe(intent);
   });
 
-  it.each(['', 'please stop', 'STOP!', 'stop stop', 'STOPP', 'ſtop', 'no', 'STOP\u200b', 'start now'])('%j asks for nothing', (body) => {
+  it.each(['', 'please stop', 'STOP!', 'stop stop', 'STOPP', 'ſtop', 'no', 'STOP\u200b', 'start now', 'OPT OUT', 'HELP', 'info'])('%j asks for nothing', (body) => {
     expect(smsKeywordIntent(body)).toBeUndefined();
   });
 });

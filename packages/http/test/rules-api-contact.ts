@@ -5,6 +5,7 @@
  * policy yet (the Mongo store until its adapter has one) answers every route with CRM_ERR_CONFIG, and
  * that is what is checked for it.
  */
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { describe, expect, it } from 'vitest';
 
@@ -62,6 +63,18 @@ export function describeContactRoutes(ctx: ContactRoutesContext): void {
         expect(answer.statusCode, `${request.method ?? 'GET'} ${request.url}`).toBe(400);
         expect(json(answer)).toMatchObject({ error: { code: 'CRM_ERR_CONFIG' } });
       }
+    });
+
+    it("documents the policy body with the engine's own schema: what PUT takes validates, what it refuses does not", async () => {
+      const doc = json(await call({ url: '/openapi.json', key: null }));
+      const body = doc['paths']['/contact-policy']['put']['requestBody']['content']['application/json']['schema'];
+      expect(body).toEqual({ $ref: '#/components/schemas/ContactPolicyDocument' });
+      const ajv = new Ajv2020({ strict: false, validateSchema: false });
+      ajv.addSchema(doc, 'openapi');
+      const validate = ajv.compile({ $ref: 'openapi#/components/schemas/ContactPolicyDocument' });
+      expect(validate(policy), ajv.errorsText(validate.errors)).toBe(true);
+      expect(validate({ channels: { sms: { caps: [{ max: 0, per: 'day' }] } } })).toBe(false);
+      expect(validate({ channels: { sms: { quietHours: { from: '21:00', to: '08:00' }, colour: 'red' } } })).toBe(false);
     });
 
     describe('with a store that keeps them', () => {

@@ -57,7 +57,7 @@ export interface TwilioReceiptOptions {
 }
 
 /**
- * Inbound texts: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END or QUIT suppresses the sender on `sms`
+ * Inbound texts: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE or OPTOUT suppresses the sender on `sms`
  * (reason `stop`, source `inbound-sms`); START, YES or UNSTOP removes that suppression. Signed and
  * checked like status callbacks (same auth tokens, same `publicUrl`).
  */
@@ -153,7 +153,11 @@ function eventTime(seconds: unknown, now: Date): Date {
  *   `sg_message_id`. processed → accepted, delivered → delivered, bounce → bounced, dropped →
  *   failed, deferred ignored; spam reports and unsubscribes go to `onSuppression`.
  *
- * An unsigned or badly signed request is `401 CRM_ERR_HTTP_UNAUTHENTICATED` and changes nothing; a
+ * - `POST /receipts/twilio/inbound` (with `twilio.inbound`): inbound texts, signed like status
+ *   callbacks; opt-out and opt-in keywords write to `twilio.inbound.suppressions` (see
+ *   {@link TwilioInboundOptions}). Answers empty TwiML; a bad or missing signature is `403`.
+ *
+ * An unsigned or badly signed receipt is `401 CRM_ERR_HTTP_UNAUTHENTICATED` and changes nothing; a
  * receipt for an id the ledger does not know is answered 200 and ignored (providers retry on
  * errors); a ledger that cannot be reached answers 5xx, so the provider retries. Bodies are bounded
  * (`bodyLimit`); every error is `{ error: { code, message } }`.

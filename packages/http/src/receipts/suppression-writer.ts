@@ -33,8 +33,11 @@ export interface SuppressionWriter {
   remove(accountId: string, channel: string, recipient: string, change: SuppressionRemovalInput): Promise<unknown>;
 }
 
-/** Replies that opt out of texts (CTIA's standard keywords and Twilio's defaults). */
-const OPT_OUT_KEYWORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']);
+/**
+ * Replies that opt out of texts: CTIA's standard keywords, plus REVOKE and OPTOUT, which Twilio also
+ * honours by default (it blocks the number itself, so the list must agree with it).
+ */
+const OPT_OUT_KEYWORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT']);
 /** Replies that opt back in; START undoes a STOP. */
 const OPT_IN_KEYWORDS = new Set(['START', 'YES', 'UNSTOP']);
 

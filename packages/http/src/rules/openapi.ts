@@ -40,10 +40,14 @@ function hoistDefs(schema: Record<string, unknown>, components: Record<string, u
 
 const toOpenApiPath = (url: string) => url.replace(/:([A-Za-z_]+)/g, '{$1}');
 
-/** The OpenAPI 3.1 document of a route table, from the same zod schemas the routes parse with. */
-export function buildOpenApiDocument(routes: readonly RouteDefinition[], ruleSchema: Record<string, unknown>, info: Partial<OpenApiInfo> = {}): Record<string, unknown> {
+/**
+ * The OpenAPI 3.1 document of a route table, from the same zod schemas the routes parse with, and
+ * the engine's own schemas of the documents it validates itself (rules, contact policies).
+ */
+export function buildOpenApiDocument(routes: readonly RouteDefinition[], ruleSchema: Record<string, unknown>, info: Partial<OpenApiInfo> = {}, contactPolicySchema?: Record<string, unknown>): Record<string, unknown> {
   const components: Record<string, unknown> = {};
   components['RuleDocument'] = hoistDefs(ruleSchema, components, '');
+  if (contactPolicySchema) components['ContactPolicyDocument'] = hoistDefs(contactPolicySchema, components, 'ContactPolicy');
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const path = toOpenApiPath(route.url);
@@ -75,7 +79,16 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], ruleSch
       responses['413'] = { description: 'Body too large', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
       responses['415'] = { description: 'Body is not JSON', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
-    const body = route.body === 'rule' ? { $ref: '#/components/schemas/RuleDocument' } : route.body ? hoistDefs(jsonSchemaOf(route.body, 'input'), components, '') : undefined;
+    const body =
+      route.body === 'rule'
+        ? { $ref: '#/components/schemas/RuleDocument' }
+        : route.body === 'contact-policy'
+          ? contactPolicySchema
+            ? { $ref: '#/components/schemas/ContactPolicyDocument' }
+            : { type: 'object' }
+          : route.body
+            ? hoistDefs(jsonSchemaOf(route.body, 'input'), components, '')
+            : undefined;
     (paths[path] ??= {})[route.method.toLowerCase()] = {
       summary: route.summary,
       operationId: `${route.method.toLowerCase()}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,

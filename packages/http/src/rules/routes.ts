@@ -83,8 +83,8 @@ export interface RouteDefinition {
   /** Required scope; undefined = no authentication (health, OpenAPI). */
   scope?: RulesScope | undefined;
   query?: z.ZodType | undefined;
-  /** `'rule'` = a rule document (the engine's own JSON Schema). */
-  body?: z.ZodType | 'rule' | undefined;
+  /** `'rule'` = a rule document, `'contact-policy'` = a contact policy (the engine's own JSON Schemas). */
+  body?: z.ZodType | 'rule' | 'contact-policy' | undefined;
   /** Code of a body nested too deep: the engine's for rules, events and contact policies, a bad request otherwise. */
   invalidBodyCode?: 'CRM_ERR_RULE_INVALID' | 'CRM_ERR_EVENT_INVALID' | 'CRM_ERR_POLICY_INVALID' | undefined;
   /** The route also answers `text/csv` when asked (`Accept: text/csv`): what the CSV holds. */
@@ -442,7 +442,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       url: '/contact-policy',
       summary: "Replace the account's contact policy (validated: every issue with its path; If-Match for optimistic concurrency, \"0\" when none is set yet)",
       scope: 'rules:write',
-      body: s.contactPolicyBody,
+      body: 'contact-policy',
       invalidBodyCode: 'CRM_ERR_POLICY_INVALID',
       responses: { 200: s.contactPolicyResponse, 400: s.errorResponse, 409: s.errorResponse },
       async handler({ principal, body, request }) {
@@ -594,7 +594,7 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
       summary: 'This API as an OpenAPI 3.1 document',
       responses: { 200: null },
       handler: async () => {
-        openapi ??= buildOpenApiDocument(routes, engine.rules.jsonSchema(), options.openapi);
+        openapi ??= buildOpenApiDocument(routes, engine.rules.jsonSchema(), options.openapi, engine.contactPolicy.jsonSchema());
         return { status: 200, body: openapi };
       },
     },

@@ -380,7 +380,8 @@ export const eventTypesResponse = z.object({
 export const healthResponse = z.object({ status: z.literal('ok') });
 
 // Contact policy and suppressions (issue 18). The engine validates policies and entries itself and
-// answers every issue with its path; these schemas describe the documents for the OpenAPI document.
+// answers every issue with its path (a policy body is described by the engine's own JSON Schema);
+// these schemas describe what the routes answer.
 
 const zoneSpec = z.string().meta({ description: 'An IANA time zone (`America/New_York`) or a JSONPath into the triggering event’s payload (`$.client.timeZone`)' });
 
@@ -398,9 +399,6 @@ const channelPolicy = z.object({
   timeZone: zoneSpec.optional(),
   fallbackTimeZone: z.string().optional(),
 });
-
-/** `PUT /contact-policy`: the account's policy by channel; `accountId`, `version` and `updatedAt` from a GET are ignored. */
-export const contactPolicyBody = z.looseObject({ channels: z.record(z.string(), channelPolicy) });
 
 export const contactPolicyResponse = z.object({
   accountId: z.string(),
