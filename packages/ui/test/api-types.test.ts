@@ -44,7 +44,7 @@ describe("the app's API types", () => {
     expectTypeOf<Rule['delay']['unit']>().toEqualTypeOf<'seconds' | 'minutes' | 'hours' | 'days'>();
     expectTypeOf<Rule['createdAt']>().toEqualTypeOf<string>();
     expectTypeOf<Trigger['status']>().toEqualTypeOf<TriggerStatus>();
-    expectTypeOf<ActionOutcome['status']>().toEqualTypeOf<'sent' | 'already-sent' | 'failed' | 'not-attempted' | 'unknown'>();
+    expectTypeOf<ActionOutcome['status']>().toEqualTypeOf<'sent' | 'already-sent' | 'failed' | 'not-attempted' | 'unknown' | 'skipped'>();
     expectTypeOf<DryRunOk['valid']>().toEqualTypeOf<true>();
     // What the document leaves open arrived as JSON text.
     expectTypeOf<ConditionTrace['value']>().toEqualTypeOf<JsonValue>();
