@@ -450,3 +450,22 @@ describe('suppressions', () => {
 function asBadInput(input: Record<string, unknown>): Parameters<ReturnType<typeof createAutomationEngine>['suppressions']['add']>[1] {
   return input as unknown as Parameters<ReturnType<typeof createAutomationEngine>['suppressions']['add']>[1];
 }
+
+describe('contact policy in the dry run', () => {
+  it('says which send quiet hours would defer, which a suppression would skip, and which caps would count', async () => {
+    const { engine } = setup('2026-03-07T03:00:00Z');
+    await engine.contactPolicy.set(ACCOUNT, { channels: { sms: { quietHours: { from: '21:00', to: '08:00', timeZone: '$.client.timeZone' }, caps: [{ max: 3, per: 'day' }] } } });
+    const sample = (timeZone: string, phone = PHONE) => ({ payload: { visit: { status: 'done' }, client: { phone, timeZone } } });
+    const night = await engine.rules.dryRun(ACCOUNT, rule(), sample('America/New_York'));
+    const until = night?.valid ? night.commands[0]?.contactPolicy : undefined;
+    expect(until).toMatchObject({ outcome: 'deferred', reason: 'quiet-hours' });
+    expect(until && 'until' in until ? until.until.getTime() - Date.parse('2026-03-07T13:00:00Z') : -1).toBeGreaterThanOrEqual(0);
+    const day = await engine.rules.dryRun(ACCOUNT, rule(), sample('Australia/Sydney'));
+    expect(day?.valid && day.commands[0]?.contactPolicy).toEqual({ outcome: 'counted', caps: [{ max: 3, per: 'day' }] });
+    const transactional = await engine.rules.dryRun(ACCOUNT, rule('transactional'), sample('America/New_York'));
+    expect(transactional?.valid && transactional.commands[0]?.contactPolicy).toBeUndefined();
+    await engine.suppressions.add(ACCOUNT, { channel: 'sms', recipient: PHONE, reason: 'stop', source: 'inbound-sms' });
+    const stopped = await engine.rules.dryRun(ACCOUNT, rule('transactional'), sample('America/New_York'));
+    expect(stopped?.valid && stopped.commands[0]?.contactPolicy).toEqual({ outcome: 'skipped', reason: 'suppressed' });
+  });
+});

@@ -3,6 +3,7 @@ import { DeliveryRecorder } from '../dispatch/delivery-recorder.js';
 import type { DeliveryLedger } from '../ports/delivery-ledger.js';
 import type { ContactCounter, ContactPolicyStore, SuppressionStore } from '../ports/contact-policy.js';
 import { createContactPolicyAdmin, createSuppressionAdmin } from './contact-admin.js';
+import type { ContactPorts } from '../policy/contact-guard.js';
 import type { ChannelGateway, ChannelMap } from '../ports/gateway.js';
 import type { OperatorFn } from '../rules/operators.js';
 import { positiveIntOption } from './options.js';
@@ -83,6 +84,18 @@ export function createAutomationEngine<
   const contactPolicies = bound(options.contactPolicies === false ? undefined : (options.contactPolicies ?? storePorts.policies), 'contactPolicies');
   const suppressions = bound(options.suppressions === false ? undefined : (options.suppressions ?? storePorts.suppressions), 'suppressions');
   const contactCounter = bound(options.contactCounter === false ? undefined : (options.contactCounter ?? storePorts.counter), 'contactCounter');
+  const contactPorts: ContactPorts | undefined =
+    contactPolicies || suppressions || contactCounter
+      ? {
+          policies: contactPolicies,
+          suppressions,
+          counter: contactCounter,
+          by: tuning.instanceId,
+          onSuppressed: (change) => observer.emit('suppression:changed', { change }),
+          onDeferred: (info) => observer.emit('contact:deferred', info),
+          onSkipped: (info) => observer.emit('contact:skipped', info),
+        }
+      : undefined;
   const idempotencyLockMs = positiveIntOption('idempotencyLockMs', options.idempotencyLockMs, 60_000);
   const compiled = new CompiledRuleCache(tuning.compiledRuleCacheSize, language.operators, (rule, { evaluator, fallback }) => {
     if (fallback) logger.debug({ accountId: rule.accountId, ruleId: rule.id, version: rule.version, code: fallback.code, reason: fallback.reason }, 'rule conditions evaluated by json-rules-engine');
@@ -106,19 +119,7 @@ export function createAutomationEngine<
       instanceId: tuning.instanceId,
       sendTimeoutMs: tuning.sendTimeoutMs,
       onEvaluated: (trigger, { matched, conditions }) => observer.emit('trigger:evaluated', { trigger, matched, conditions }),
-      ...(contactPolicies || suppressions || contactCounter
-        ? {
-            contact: {
-              policies: contactPolicies,
-              suppressions,
-              counter: contactCounter,
-              by: tuning.instanceId,
-              onSuppressed: (change) => observer.emit('suppression:changed', { change }),
-              onDeferred: (info) => observer.emit('contact:deferred', info),
-              onSkipped: (info) => observer.emit('contact:skipped', info),
-            },
-          }
-        : {}),
+      ...(contactPorts ? { contact: contactPorts } : {}),
       onSent: (info) => observer.emit('action:sent', info),
       onFailed: (info) => observer.emit('action:failed', info),
     },
@@ -170,7 +171,16 @@ export function createAutomationEngine<
     bus,
     clock,
     instanceId: tuning.instanceId,
-    rules: createRuleAdmin({ store: stores.rules, language, clock, logger, observer, eventTimeWindow: tuning.eventTimeWindow, canCancel: stores.givenTriggers === undefined || typeof stores.givenTriggers.cancelTriggers === 'function' }),
+    rules: createRuleAdmin({
+      store: stores.rules,
+      language,
+      clock,
+      logger,
+      observer,
+      eventTimeWindow: tuning.eventTimeWindow,
+      canCancel: stores.givenTriggers === undefined || typeof stores.givenTriggers.cancelTriggers === 'function',
+      ...(contactPorts ? { contact: contactPorts } : {}),
+    }),
     triggers: createTriggerAdmin({ store: stores.triggers, clock, wake }),
     contactPolicy: createContactPolicyAdmin({ policies: contactPolicies, suppressions, clock, observer }),
     suppressions: createSuppressionAdmin({ policies: contactPolicies, suppressions, clock, observer }),

@@ -3,7 +3,9 @@ import { normalizeEvent, type EventTimeWindow } from '../events/event.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { RuleStore } from '../ports/rule-store.js';
-import { dryRunRule } from '../rules/dry-run.js';
+import { dryRunRule, type DryRunContact, type DryRunResult } from '../rules/dry-run.js';
+import { normalizedRecipient } from '../actions/contact-points.js';
+import { AttemptContactGuard, type ContactPorts } from '../policy/contact-guard.js';
 import type { Rule } from '../rules/rule.js';
 import { ruleJsonSchema } from '../rules/rule-schema.js';
 import { requireAccount } from './account.js';
@@ -20,6 +22,8 @@ export interface RuleAdminContext {
   eventTimeWindow: EventTimeWindow;
   /** The engine's trigger store can cancel triggers (`cancelTriggers`), or it has none to run rules on. */
   canCancel: boolean;
+  /** The contact policy ports, for what a dry run's sends would meet. */
+  contact?: ContactPorts | undefined;
 }
 
 /**
@@ -98,7 +102,8 @@ export function createRuleAdmin(ctx: RuleAdminContext): AutomationEngine<string,
       // The sample is an event like any other: same shape, size and time checks (EventValidationError).
       const event = normalizeEvent({ name: sample?.name ?? rule.trigger.eventName, accountId, payload: sample?.payload, timestamp: sample?.timestamp }, now, ctx.eventTimeWindow);
       const current = sample?.current === undefined ? undefined : checkedCurrentSample(sample.current, accountId, now);
-      return dryRunRule(rule, { name: event.name, payload: event.payload, timestamp: event.timestamp, ...(current ? { current } : {}) }, now, operators);
+      const result = await dryRunRule(rule, { name: event.name, payload: event.payload, timestamp: event.timestamp, ...(current ? { current } : {}) }, now, operators);
+      return ctx.contact ? withContactPolicy(result, rule, event.payload, ctx.contact, logger) : result;
     },
   };
 }
@@ -111,4 +116,26 @@ function checkedCurrentSample(current: unknown, accountId: string, now: Date): R
     if (error instanceof EventValidationError) throw new EventValidationError(error.issues.map((i) => ({ ...i, path: i.path.replace(/^payload/, 'current'), message: i.message.replace(/^payload/, 'current') })));
     throw error;
   }
+}
+
+/** The dry run's commands with what the contact policy would do to each at the run's due time. */
+async function withContactPolicy(result: DryRunResult, rule: Rule, payload: Record<string, unknown>, contact: ContactPorts, logger: Logger): Promise<DryRunResult> {
+  if (!result.valid || result.commands.length === 0) return result;
+  const guard = new AttemptContactGuard(contact, rule.accountId, 'dry-run', payload, logger);
+  const commands = [];
+  for (const command of result.commands) {
+    const sent = command.command;
+    const recipient = sent ? normalizedRecipient(sent.type, sent.params) : undefined;
+    if (!sent) {
+      commands.push(command);
+      continue;
+    }
+    const decision = await guard.check(sent.type, recipient, rule.actions[command.index]?.category, `dry-run:${command.index}`, result.evaluateAt, true);
+    let policy: DryRunContact | undefined;
+    if (decision.kind === 'skip' && decision.reason === 'suppressed') policy = { outcome: 'skipped', reason: 'suppressed' };
+    else if (decision.kind === 'defer' && decision.reason === 'quiet-hours') policy = { outcome: 'deferred', reason: 'quiet-hours', until: decision.until };
+    else if (decision.kind === 'send' && decision.counted) policy = { outcome: 'counted', caps: decision.counted.map((c) => ({ max: c.max, per: c.per })) };
+    commands.push(policy ? { ...command, contactPolicy: policy } : command);
+  }
+  return { ...result, commands };
 }

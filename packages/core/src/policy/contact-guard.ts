@@ -2,7 +2,7 @@ import { AutomationError, describeError } from '../errors.js';
 import type { Logger } from '../ports/logger.js';
 import type { ContactCounter, ContactPolicyStore, ReleaseRequest, StoredContactPolicy, SuppressionChange, SuppressionStore } from '../ports/contact-policy.js';
 import type { ClaimedTrigger } from '../scheduling/trigger.js';
-import { DEFAULT_MESSAGE_CATEGORY, IMPERSONAL_ACTION_TYPES, type MessageCategory } from './contact-policy.js';
+import { DEFAULT_MESSAGE_CATEGORY, IMPERSONAL_ACTION_TYPES, type ContactCap, type MessageCategory } from './contact-policy.js';
 import { capBuckets, deferralJitterMs, quietUntil, recipientZone } from './fire-time.js';
 
 /** The contact policy ports an engine has, and what it tells observers. */
@@ -20,7 +20,7 @@ export interface ContactPorts {
 
 /** What the policy says about one send, now. */
 export type ContactDecision =
-  | { kind: 'send'; reservation?: ReleaseRequest | undefined }
+  | { kind: 'send'; reservation?: ReleaseRequest | undefined; /** A preview: the caps the send would be counted against. */ counted?: ContactCap[] | undefined }
   | { kind: 'skip'; reason: 'suppressed' | 'capped' }
   | { kind: 'defer'; reason: 'quiet-hours' | 'capped'; until: Date };
 
@@ -61,7 +61,11 @@ export class AttemptContactGuard {
     return this.policy;
   }
 
-  async check(type: string, recipient: string | undefined, category: MessageCategory | undefined, holder: string, now: Date): Promise<ContactDecision> {
+  /**
+   * What the policy says about a send now. `preview` (a dry run) takes nothing from the counter: a send
+   * the caps would count is `send` with the caps it would be `counted` against.
+   */
+  async check(type: string, recipient: string | undefined, category: MessageCategory | undefined, holder: string, now: Date, preview = false): Promise<ContactDecision> {
     if (IMPERSONAL_ACTION_TYPES.has(type)) return SEND;
     const { suppressions, counter } = this.ports;
     if (suppressions && recipient !== undefined) {
@@ -95,6 +99,7 @@ export class AttemptContactGuard {
       if (until) return { kind: 'defer', reason: 'quiet-hours', until: new Date(until.getTime() + deferralJitterMs(this.triggerId)) };
     }
     if (caps.length === 0 || recipient === undefined) return SEND;
+    if (preview) return { kind: 'send', counted: caps };
     if (!counter) {
       this.logger.warn({ accountId: this.accountId, triggerId: this.triggerId, channel: type }, 'the contact policy caps this channel but the engine has no contact counter; sent uncounted');
       return SEND;

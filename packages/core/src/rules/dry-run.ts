@@ -30,7 +30,18 @@ export interface DryRunCommand {
   /** The command exactly as the gateway would receive it (ids are placeholders for an unsaved trigger). */
   command?: ActionCommand | undefined;
   error?: ErrorSummary | undefined;
+  /**
+   * What the account's contact policy would do to this send at `evaluateAt` (engines with a contact
+   * policy store): `skipped: suppressed`, `deferred: quiet-hours` until the window ends, or `counted`
+   * against the channel's caps (whether a cap would be full then is not known ahead).
+   */
+  contactPolicy?: DryRunContact | undefined;
 }
+
+export type DryRunContact =
+  | { outcome: 'skipped'; reason: 'suppressed' }
+  | { outcome: 'deferred'; reason: 'quiet-hours'; until: Date }
+  | { outcome: 'counted'; caps: Array<{ max: number; per: 'hour' | 'day' | 'week' }> };
 
 export type DryRunResult =
   | { valid: false; issues: ValidationIssue[] }
