@@ -198,6 +198,24 @@ describe('contact policy: quiet hours', () => {
     expect(sms.sent.map((c) => c.params['recipient'])).toEqual(['+61400000002']);
   });
 
+  it('does not count deferrals against maxAttempts', async () => {
+    const clock = createManualClock('2026-03-07T03:00:00Z');
+    const sms = createRecordingChannel();
+    const engine = createAutomationEngine({ store: createMemoryStore(), clock, channels: { sms }, maxAttempts: 1 });
+    await engine.rules.create(ACCOUNT, rule());
+    await engine.contactPolicy.set(ACCOUNT, { channels: { sms: { quietHours: { from: '21:00', to: '08:00', timeZone: '$.client.timeZone', fallbackTimeZone: 'America/New_York' } } } });
+    const [trigger] = await engine.ingest({ id: 'e1', name: 'visit.completed', accountId: ACCOUNT, timestamp: clock.now().toISOString(), payload: { visit: { status: 'done' }, client: { phone: PHONE } } });
+    await engine.runDue();
+    const deferred = trigger && (await engine.triggers.get(ACCOUNT, trigger.id));
+    if (!deferred) throw new Error('no trigger');
+    // No zone in the payload: the fallback zone's night, to 08:00 EST.
+    const until = expectDeferredTo(deferred, '2026-03-07T13:00:00Z');
+    await clock.set(until);
+    await engine.runDue();
+    expect(await engine.triggers.get(ACCOUNT, deferred.id)).toMatchObject({ status: 'completed', attempt: 2 });
+    expect(sms.sent).toHaveLength(1);
+  });
+
   it('re-checks the rule at the window end: a rule changed in between decides', async () => {
     const { engine, fire, sms, clock } = setup('2026-03-07T03:00:00Z');
     const saved = await engine.rules.create(ACCOUNT, rule());
