@@ -230,6 +230,20 @@ export function describeContactRoutes(ctx: ContactRoutesContext): void {
         expect(json(await call({ url: '/suppressions/changes?limit=1' }))['items']).toHaveLength(1);
       });
 
+      withStore('a dry run says what the policy would do to each send: skipped (suppressed), or counted against the caps', async () => {
+        const rule = { name: 'Text the client', trigger: { eventName: 'job.status.changed' }, delay: { value: 0, unit: 'minutes' }, conditions: { all: [] }, actions: [{ type: 'sms', params: { recipient: '{{job.client.phone}}', message: 'Job {{job.id}} is done' } }] };
+        const dryRun = async (phone: string) => {
+          const answer = await call({ method: 'POST', url: '/rules/validate', payload: { rule, sample: { name: 'job.status.changed', payload: { job: { id: 'j1', client: { phone, timeZone: 'America/New_York' } } } } } });
+          expect(answer.statusCode, answer.body).toBe(200);
+          return json(answer)['dryRun']['commands'][0]['contactPolicy'];
+        };
+        expect((await call({ method: 'PUT', url: '/suppressions/sms/+15550004444', payload: { reason: 'stop' } })).statusCode).toBe(201);
+        expect(await dryRun('+15550004444')).toEqual({ outcome: 'skipped', reason: 'suppressed' });
+        // The policy of the first test caps texts at 2 a day.
+        expect(await dryRun('+15550005555')).toMatchObject({ outcome: 'counted', caps: [{ max: 2, per: 'day' }] });
+        expect(json(await call({ method: 'DELETE', url: '/suppressions/sms/+15550004444' }))).toEqual({ removed: true });
+      });
+
       withStore('refuses what cannot be a recipient, a channel without a person, and bad queries and bodies (400, with paths)', async () => {
         const refusals: Array<[InjectOptions, string, string]> = [
           [{ method: 'PUT', url: '/suppressions/sms/5557654321', payload: {} }, 'CRM_ERR_POLICY_INVALID', 'recipient'],

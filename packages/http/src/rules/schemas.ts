@@ -332,6 +332,15 @@ export const deliveryPage = z.object({ items: z.array(deliveryResponse), nextCur
 /** Every send of one trigger, oldest first (no pages: a trigger has a handful of actions and attempts). */
 export const triggerDeliveries = z.object({ items: z.array(deliveryResponse) });
 
+/** What the account's contact policy would do to a dry run's send at the run's due time (engines with a contact policy). */
+const dryRunContact = z
+  .union([
+    z.object({ outcome: z.literal('skipped'), reason: z.literal('suppressed') }),
+    z.object({ outcome: z.literal('deferred'), reason: z.literal('quiet-hours'), until: isoDate }),
+    z.object({ outcome: z.literal('counted'), caps: z.array(z.object({ max: z.number().int(), per: z.enum(everyOf<CapPeriod>()(['hour', 'day', 'week'])) })) }),
+  ])
+  .meta({ description: 'skipped: the recipient is suppressed; deferred: quiet hours hold it until; counted: the caps it would count against' });
+
 export const dryRunResponse = z.union([
   z.object({ valid: z.literal(false), issues: z.array(z.object({ path: z.string(), code: z.string(), message: z.string() })) }),
   z.object({
@@ -342,7 +351,7 @@ export const dryRunResponse = z.union([
     schedule: dryRunSchedule.optional(),
     matched: z.boolean(),
     conditions: z.array(conditionTrace),
-    commands: z.array(z.object({ index: z.number().int(), type: z.string(), command: command.optional(), error: errorSummary.optional() })),
+    commands: z.array(z.object({ index: z.number().int(), type: z.string(), command: command.optional(), error: errorSummary.optional(), contactPolicy: dryRunContact.optional() })),
     /**
      * A run would be skipped with nothing wrong in the rule: the entity is gone (`current` has it null),
      * the recipient is missing, or the schedule skips it at intake (its reason, as in `schedule.reason`).
