@@ -533,6 +533,30 @@ export interface components {
                 [key: string]: "event" | "current";
             };
         };
+        ContactPolicyDocument: {
+            channels: {
+                [key: string]: {
+                    quietHours?: {
+                        from: string;
+                        to: string;
+                        timeZone?: string;
+                        fallbackTimeZone?: string;
+                    };
+                    caps?: {
+                        max: number;
+                        /** @enum {string} */
+                        per: "hour" | "day" | "week";
+                    }[];
+                    /** @enum {string} */
+                    overCap?: "skip" | "defer";
+                    timeZone?: string;
+                    fallbackTimeZone?: string;
+                };
+            };
+            accountId?: string;
+            version?: number;
+            updatedAt?: unknown;
+        };
         Error: {
             error: {
                 code: string;
@@ -1005,6 +1029,28 @@ export interface operations {
                                     retryable: boolean;
                                 } & {
                                     [key: string]: unknown;
+                                };
+                                /** @description skipped: the recipient is suppressed; deferred: quiet hours hold it until; counted: the caps it would count against */
+                                contactPolicy?: {
+                                    /** @constant */
+                                    outcome: "skipped";
+                                    /** @constant */
+                                    reason: "suppressed";
+                                } | {
+                                    /** @constant */
+                                    outcome: "deferred";
+                                    /** @constant */
+                                    reason: "quiet-hours";
+                                    /** Format: date-time */
+                                    until: string;
+                                } | {
+                                    /** @constant */
+                                    outcome: "counted";
+                                    caps: {
+                                        max: number;
+                                        /** @enum {string} */
+                                        per: "hour" | "day" | "week";
+                                    }[];
                                 };
                             }[];
                             /** @enum {string} */
@@ -1672,6 +1718,28 @@ export interface operations {
                                 retryable: boolean;
                             } & {
                                 [key: string]: unknown;
+                            };
+                            /** @description skipped: the recipient is suppressed; deferred: quiet hours hold it until; counted: the caps it would count against */
+                            contactPolicy?: {
+                                /** @constant */
+                                outcome: "skipped";
+                                /** @constant */
+                                reason: "suppressed";
+                            } | {
+                                /** @constant */
+                                outcome: "deferred";
+                                /** @constant */
+                                reason: "quiet-hours";
+                                /** Format: date-time */
+                                until: string;
+                            } | {
+                                /** @constant */
+                                outcome: "counted";
+                                caps: {
+                                    max: number;
+                                    /** @enum {string} */
+                                    per: "hour" | "day" | "week";
+                                }[];
                             };
                         }[];
                         /** @enum {string} */
@@ -3655,37 +3723,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    channels: {
-                        [key: string]: {
-                            quietHours?: {
-                                /** @description Local time HH:mm the quiet window opens */
-                                from: string;
-                                /** @description Local time HH:mm it closes (exclusive); before `from` spans midnight */
-                                to: string;
-                                /** @description An IANA time zone (`America/New_York`) or a JSONPath into the triggering event’s payload (`$.client.timeZone`) */
-                                timeZone?: string;
-                                /** @description IANA zone when `timeZone` is a path that finds no zone */
-                                fallbackTimeZone?: string;
-                            };
-                            caps?: {
-                                max: number;
-                                /** @enum {string} */
-                                per: "hour" | "day" | "week";
-                            }[];
-                            /**
-                             * @description A marketing send over a cap: skipped (default) or deferred to the end of the full bucket
-                             * @enum {string}
-                             */
-                            overCap?: "skip" | "defer";
-                            /** @description An IANA time zone (`America/New_York`) or a JSONPath into the triggering event’s payload (`$.client.timeZone`) */
-                            timeZone?: string;
-                            fallbackTimeZone?: string;
-                        };
-                    };
-                } & {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["ContactPolicyDocument"];
             };
         };
         responses: {
