@@ -1,11 +1,9 @@
 import { z } from 'zod';
-import { didYouMean } from '../config/check-options.js';
 import { formatPath, type ValidationIssue } from '../errors.js';
 import { checkJsonShape } from '../input/json-shape.js';
 import { issue } from '../actions/fields.js';
 import { toValidationIssues } from '../rules/issues.js';
-import { checkSingleValuePath } from '../rules/json-path.js';
-import { isTimeZone, MAX_ZONE_NAME_LENGTH, timeZoneNames } from '../scheduling/time-zones.js';
+import { clockSchema, fallbackNeedsPath, fallbackRefinement, zoneNameSchema, zoneSpecSchema } from '../scheduling/zone-schemas.js';
 import { CAP_PERIODS, IMPERSONAL_ACTION_TYPES, type ContactPolicy } from './contact-policy.js';
 
 /** Channels one policy may name; an account has a handful (sms, email, a custom chat type). */
@@ -13,35 +11,9 @@ export const MAX_POLICY_CHANNELS = 20;
 /** Caps one channel may have (one per period is what makes sense; a few more are tolerated). */
 export const MAX_CHANNEL_CAPS = 6;
 
-const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time of day as HH:mm (24-hour), e.g. "21:00"');
-
-const zoneName = z
-  .string()
-  .min(1)
-  .max(MAX_ZONE_NAME_LENGTH)
-  .superRefine((name, ctx) => {
-    if (!isTimeZone(name)) ctx.addIssue(issue('unknown_time_zone', `"${name}" is not an IANA time zone${didYouMean(name, timeZoneNames())}`));
-  });
-
-const zoneSpec = z
-  .string()
-  .min(1)
-  .max(500)
-  .superRefine((spec, ctx) => {
-    if (spec.startsWith('$')) {
-      const problem = checkSingleValuePath(spec);
-      if (problem) ctx.addIssue(issue(problem.code, problem.message));
-    } else if (!isTimeZone(spec)) {
-      ctx.addIssue(issue('unknown_time_zone', `"${spec}" is not an IANA time zone (or a JSONPath to one, starting with $)${didYouMean(spec, timeZoneNames())}`));
-    }
-  });
-
-const fallbackNeedsPath = (z: { timeZone?: string | undefined; fallbackTimeZone?: string | undefined }) => z.fallbackTimeZone === undefined || (z.timeZone?.startsWith('$') ?? false);
-const fallbackRefinement = {
-  message: 'fallbackTimeZone is used when the payload has no zone at timeZone, so timeZone must be a JSONPath',
-  params: { code: 'fallback_needs_path' },
-  path: ['fallbackTimeZone'],
-};
+const clock = clockSchema;
+const zoneName = zoneNameSchema;
+const zoneSpec = zoneSpecSchema;
 
 const quietHours = z
   .strictObject({ from: clock, to: clock, timeZone: zoneSpec.optional(), fallbackTimeZone: zoneName.optional() })

@@ -15,7 +15,7 @@ import { entityIssues, loaderIssues } from './rule-entity-checks.js';
 import type { RuleDraft } from './rule.js';
 import { delayToMs } from './rule.js';
 import { EVENT_TIMESTAMP_ANCHOR, MAX_SCHEDULE_HORIZON_MS, offsetReachDays } from '../scheduling/schedule.js';
-import { isTimeZone, MAX_ZONE_NAME_LENGTH, timeZoneNames } from '../scheduling/time-zones.js';
+import { clockSchema, fallbackNeedsPath, fallbackRefinement, zoneNameSchema, zoneSpecSchema } from '../scheduling/zone-schemas.js';
 import { MESSAGE_CATEGORIES } from '../policy/contact-policy.js';
 
 export interface RuleLimits {
@@ -210,26 +210,9 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
     })
     .refine((d) => delayToMs(d) <= MAX_DELAY_MS, { message: 'delay must be at most 365 days', params: { code: 'delay_too_long' } });
   const factEvaluation = z.enum(['event', 'current']);
-  const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time of day as HH:mm (24-hour), e.g. "09:00"');
-  const zoneName = z
-    .string()
-    .min(1)
-    .max(MAX_ZONE_NAME_LENGTH)
-    .superRefine((name, ctx) => {
-      if (!isTimeZone(name)) ctx.addIssue(issue('unknown_time_zone', `"${name}" is not an IANA time zone${didYouMean(name, timeZoneNames())}`));
-    });
-  const zoneSpec = z
-    .string()
-    .min(1)
-    .max(500)
-    .superRefine((spec, ctx) => {
-      if (spec.startsWith('$')) {
-        const problem = checkSingleValuePath(spec);
-        if (problem) ctx.addIssue(issue(problem.code, problem.message));
-      } else if (!isTimeZone(spec)) {
-        ctx.addIssue(issue('unknown_time_zone', `"${spec}" is not an IANA time zone (or a JSONPath to one, starting with $)${didYouMean(spec, timeZoneNames())}`));
-      }
-    });
+  const clock = clockSchema;
+  const zoneName = zoneNameSchema;
+  const zoneSpec = zoneSpecSchema;
   const schedule = z
     .strictObject({
       anchor: z
@@ -276,11 +259,7 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
         .describe('A due time already past at intake: skip (recorded skipped) or run now. Default: skip for a payload anchor, now for event.timestamp')
         .optional(),
     })
-    .refine((s) => s.fallbackTimeZone === undefined || (s.timeZone?.startsWith('$') ?? false), {
-      message: 'fallbackTimeZone is used when the payload has no zone at timeZone, so timeZone must be a JSONPath',
-      params: { code: 'fallback_needs_path' },
-      path: ['fallbackTimeZone'],
-    })
+    .refine(fallbackNeedsPath, fallbackRefinement)
     .describe("Instead of delay: the run is due relative to a date in the event, in the recipient's time zone (docs/schedules.md)");
 
   const ruleSchema = z.strictObject({
