@@ -16,6 +16,7 @@ const ACTION_STATUS: Record<ActionOutcome['status'], string> = {
   failed: 'Failed',
   'not-attempted': 'Not attempted (an earlier action failed)',
   unknown: 'Unknown: may have reached the provider; held for a receipt or an operator',
+  skipped: 'Skipped by the contact policy (the recipient is suppressed, or over a frequency cap)',
 };
 
 /** A run's history: every attempt, why it was skipped, what was sent, the errors; then its sends, from the delivery ledger. */
