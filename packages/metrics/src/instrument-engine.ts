@@ -1,5 +1,20 @@
-import type { AutomationEngine, EngineEvents } from '@crm-automation/core';
+import type { ActionOutcome, AutomationEngine, ClaimedTrigger, EngineEvents } from '@crm-automation/core';
 import { metricsFor, type AutomationMetrics, type MetricsOptions } from './registry.js';
+
+/** Attempts holding contact decisions at once before the oldest is dropped (see `holdDecision`). */
+const MAX_OPEN_ATTEMPTS = 10_000;
+
+const CONTACT_DEFERRALS: ReadonlySet<string> = new Set(['quiet-hours', 'capped']);
+
+interface ContactDecision {
+  counter: AutomationMetrics['contactDeferred'];
+  actionIndex: number;
+  reason: string;
+}
+
+function channelOf(outcomes: readonly ActionOutcome[] | undefined, actionIndex: number): string | undefined {
+  return outcomes?.find((outcome) => outcome.index === actionIndex)?.type;
+}
 
 export interface EngineInstrumentation {
   readonly metrics: AutomationMetrics;
@@ -10,13 +25,32 @@ export interface EngineInstrumentation {
 /**
  * Counts what an engine does from its events: events ingested, triggers by outcome, retries, runs
  * cancelled, superseded and skipped by reason, schedule skips and reschedules by account, fire lag,
- * claim batch sizes, gateway latency and errors by provider. Costs one listener call per event.
+ * claim batch sizes, gateway latency and errors by provider, contact policy deferrals and skips and
+ * suppression list changes by account and channel. Costs one listener call per event.
  */
 export function instrumentEngine(engine: AutomationEngine, options: MetricsOptions & { metrics?: AutomationMetrics | undefined } = {}): EngineInstrumentation {
   const m = metricsFor('instrumentEngine', options, []);
   // Intake reports an event's schedule skips just before its `event:ingested`, in the same tick; the
   // summary's `skipped` counts them together with `skipIfPending` skips, which have no event of their own.
   let scheduleSkipsOfEvent = 0;
+  // `contact:deferred` / `contact:skipped` name the action by index only; its channel (the action type
+  // the dispatch used, from the rule as it was at fire time) is in the attempt's outcomes, which
+  // `trigger:finished` reports when the same attempt ends. Held per attempt until then.
+  const contactDecisions = new Map<string, ContactDecision[]>();
+  const attemptKey = (trigger: ClaimedTrigger) => `${trigger.id}\u0000${trigger.leaseToken}`;
+  const holdDecision = (trigger: ClaimedTrigger, decision: ContactDecision) => {
+    const key = attemptKey(trigger);
+    const held = contactDecisions.get(key);
+    if (held) held.push(decision);
+    else {
+      // An attempt always ends in `trigger:finished`; the bound only guards against one that never does.
+      if (contactDecisions.size >= MAX_OPEN_ATTEMPTS) {
+        const oldest = contactDecisions.keys().next();
+        if (!oldest.done) contactDecisions.delete(oldest.value);
+      }
+      contactDecisions.set(key, [decision]);
+    }
+  };
   const listeners: { [E in keyof EngineEvents]?: (...args: EngineEvents[E]) => void } = {
     'event:ingested': ({ triggers, created, summary }) => {
       // An event that only cancels runs (a rule's cancelOn) starts none, but it did match.
@@ -45,9 +79,25 @@ export function instrumentEngine(engine: AutomationEngine, options: MetricsOptio
       const lagMs = engine.clock.now().getTime() - trigger.evaluateAt.getTime();
       m.fireLag.observe(Math.max(0, lagMs) / 1000);
     },
-    'trigger:finished': ({ result }) => {
+    'contact:deferred': ({ trigger, actionIndex, reason }) => holdDecision(trigger, { counter: m.contactDeferred, actionIndex, reason }),
+    'contact:skipped': ({ trigger, actionIndex, reason }) => holdDecision(trigger, { counter: m.contactSkipped, actionIndex, reason }),
+    'suppression:changed': ({ change }) =>
+      m.suppressionChanges.inc({ account_id: change.accountId, channel: change.channel, action: change.action, reason: change.reason, source: change.source }),
+    'trigger:finished': ({ trigger, result }) => {
+      const key = attemptKey(trigger);
+      const decisions = contactDecisions.get(key);
+      if (decisions) {
+        contactDecisions.delete(key);
+        // An attempt that failed on infrastructure after the decision has no outcomes: nothing was
+        // recorded, and the next attempt decides (and reports) again.
+        for (const { counter, actionIndex, reason } of decisions) {
+          const channel = channelOf(result.history.actions, actionIndex);
+          if (channel !== undefined) counter.inc({ account_id: trigger.accountId, channel, reason });
+        }
+      }
       m.triggersFinished.inc({ status: result.status, reason: result.history.reason ?? 'none' });
-      if (result.status === 'retrying') m.triggerRetries.inc();
+      // A contact policy deferral waits for a window to end; it is not a failure being retried.
+      if (result.status === 'retrying' && !CONTACT_DEFERRALS.has(result.history.reason ?? '')) m.triggerRetries.inc();
       if (result.status === 'skipped') m.triggersSkipped.inc({ reason: result.history.reason ?? 'none' });
     },
     'action:sent': ({ provider, type, durationMs }) => {
@@ -66,6 +116,7 @@ export function instrumentEngine(engine: AutomationEngine, options: MetricsOptio
   return {
     metrics: m,
     detach() {
+      contactDecisions.clear();
       for (const [event, listener] of Object.entries(listeners)) engine.off(event as keyof EngineEvents, listener as never);
     },
   };

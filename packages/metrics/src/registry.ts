@@ -39,6 +39,21 @@ export interface AutomationMetrics {
   readonly scheduleSkipped: Counter<'account_id' | 'reason'>;
   /** Scheduled keyed rules' pending runs whose due time a newer event for the entity moved, by account. */
   readonly triggersRescheduled: Counter<'account_id'>;
+  /**
+   * Marketing sends the contact policy held back, by account, channel (the action type: `sms`,
+   * `email`, ...) and reason (`quiet-hours`, `capped` with `overCap: 'defer'`): the run waits and
+   * re-checks at the end of the window or of the full cap bucket.
+   */
+  readonly contactDeferred: Counter<'account_id' | 'channel' | 'reason'>;
+  /** Sends the contact policy kept from going out, never retried, by account, channel and reason (`suppressed`, `capped`). */
+  readonly contactSkipped: Counter<'account_id' | 'channel' | 'reason'>;
+  /**
+   * Suppression list changes by account, channel, action (`added`, `removed`), reason (`stop`,
+   * `unsubscribe`, `bounce`, `spam-report`, `provider-opt-out`, `manual`) and source (`inbound-sms`,
+   * `provider-error`, `email-event`, `api`, `cli`, `ui`, `engine`): a spike of additions is a message
+   * recipients did not want, or a sender the provider is about to filter.
+   */
+  readonly suppressionChanges: Counter<'account_id' | 'channel' | 'action' | 'reason' | 'source'>;
   readonly fireLag: Histogram;
   readonly claimBatchSize: Histogram;
   readonly claimBatchLimit: Gauge;
@@ -114,6 +129,9 @@ export function createAutomationMetrics(options: MetricsOptions = {}): Automatio
     triggersSkipped: new Counter({ name: 'crm_triggers_skipped_total', help: 'Runs skipped, by reason: at fire time (conditions-not-met, entity-missing, recipient-missing, ...) or at intake (pending-exists; a schedule with no due time: anchor-missing, zone-unknown, past, beyond-horizon)', labelNames: ['reason'], registers }),
     scheduleSkipped: new Counter({ name: 'crm_schedule_skipped_total', help: "Scheduled rules' runs recorded skipped at intake because the event gives no due time, by account and reason (anchor-missing, zone-unknown, past, beyond-horizon)", labelNames: ['account_id', 'reason'], registers }),
     triggersRescheduled: new Counter({ name: 'crm_triggers_rescheduled_total', help: "Scheduled keyed rules' pending runs whose due time a newer event for the same entity moved, by account", labelNames: ['account_id'], registers }),
+    contactDeferred: new Counter({ name: 'crm_contact_deferred_total', help: 'Marketing sends the contact policy deferred, by account, channel (action type) and reason (quiet-hours, capped)', labelNames: ['account_id', 'channel', 'reason'], registers }),
+    contactSkipped: new Counter({ name: 'crm_contact_skipped_total', help: 'Sends the contact policy skipped (never retried), by account, channel (action type) and reason (suppressed, capped)', labelNames: ['account_id', 'channel', 'reason'], registers }),
+    suppressionChanges: new Counter({ name: 'crm_suppression_changes_total', help: 'Suppression list changes by account, channel, action (added, removed), reason and source', labelNames: ['account_id', 'channel', 'action', 'reason', 'source'], registers }),
     fireLag: new Histogram({ name: 'crm_trigger_fire_lag_seconds', help: 'Delay between a trigger being due (evaluateAt) and being claimed for dispatch', buckets: LAG_BUCKETS, registers }),
     claimBatchSize: new Histogram({ name: 'crm_claim_batch_size', help: 'Triggers claimed per claim batch', buckets: BATCH_BUCKETS, registers }),
     claimBatchLimit: new Gauge({ name: 'crm_claim_batch_limit', help: 'Triggers the last claim asked for: batchSize, or less while triggers take long enough that more could not start within one lease', registers }),
