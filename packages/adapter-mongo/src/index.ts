@@ -15,3 +15,12 @@ export type { ExpiryMode, IndexDefinition } from './indexes.js';
 export { DELIVERY_INDEXES, RULE_INDEXES, TRIGGER_INDEXES } from './indexes.js';
 export { dueClaimQuery, expiredLeaseClaimQuery } from './claim-due-triggers.js';
 export type { DeliveryDocument, RuleDocument, TriggerDocument } from './documents.js';
+export { SUPPRESSION_INDEXES, SUPPRESSION_CHANGE_INDEXES } from './mongo-contact-policy.js';
+export type {
+  ContactCollectionNames,
+  ContactPolicyDocument,
+  CounterBucketDocument,
+  CounterDocument,
+  SuppressionChangeDocument,
+  SuppressionDocument,
+} from './mongo-contact-policy.js';

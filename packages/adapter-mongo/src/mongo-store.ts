@@ -1,17 +1,27 @@
 import type { Collection, Db } from 'mongodb';
-import type { AutomationStore, DeliveryLedger, Logger, TriggerStore } from '@crm-automation/core';
+import type { AutomationStore, ContactCounter, ContactPolicyStore, DeliveryLedger, Logger, SuppressionStore, TriggerStore } from '@crm-automation/core';
 import { checkOptions, optionKeys } from '@crm-automation/core/spi';
 import { CONNECTION_OPTION_KEYS, openConnection, type MongoConnectionOptions } from './connection.js';
 import type { DeliveryDocument, RuleDocument, TriggerDocument } from './documents.js';
 import { createIndexes, RULE_INDEXES } from './indexes.js';
+import {
+  CONTACT_COLLECTION_KEYS,
+  contactCollections,
+  contactCounterOperations,
+  contactPolicyOperations,
+  ensureContactIndexes,
+  suppressionOperations,
+  type ContactCollectionNames,
+  type ContactCollections,
+} from './mongo-contact-policy.js';
 import { ledgerContext } from './mongo-delivery-ledger.js';
 import { ruleOperations } from './mongo-rule-store.js';
 import { triggerContext, triggerStoreOperations, type MongoIndexReport } from './mongo-trigger-store.js';
 import { prepareOnce } from './prepare-once.js';
 import { RETENTION_OPTION_KEYS, type MongoRetentionControls, type RetentionPolicy } from './retention.js';
 
-/** Collection names; defaults follow the design doc. */
-export interface MongoCollectionNames {
+/** Collection names; defaults follow the design doc (the contact policy ones: see {@link ContactCollectionNames}). */
+export interface MongoCollectionNames extends ContactCollectionNames {
   /** Default `rules`. */
   rules?: string | undefined;
   /** Default `pending_triggers`. */
@@ -33,8 +43,11 @@ export interface MongoStoreOptions extends MongoConnectionOptions {
   logger?: Logger | undefined;
 }
 
-/** The Mongo store of both aggregates and the delivery ledger: the core ports plus index, retention and lifecycle controls. */
-export interface MongoStore extends AutomationStore, Required<DeliveryLedger>, MongoRetentionControls {
+/**
+ * The Mongo store of both aggregates, the delivery ledger and the contact policy ports (policies,
+ * suppressions, cap counters): the core ports plus index, retention and lifecycle controls.
+ */
+export interface MongoStore extends AutomationStore, Required<DeliveryLedger>, ContactPolicyStore, SuppressionStore, ContactCounter, MongoRetentionControls {
   /** Always present here: the store cancels by event (`capabilities.cancelByEvent`). */
   cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>;
   readonly db: Db;
@@ -42,7 +55,7 @@ export interface MongoStore extends AutomationStore, Required<DeliveryLedger>, M
     readonly rules: Collection<RuleDocument>;
     readonly triggers: Collection<TriggerDocument>;
     readonly deliveries: Collection<DeliveryDocument>;
-  };
+  } & Readonly<ContactCollections>;
   /** Creates every index the store relies on; safe to call any number of times. */
   ensureIndexes(): Promise<MongoIndexReport>;
   /** Stops retention timers and closes the client if the store opened it. */
@@ -54,7 +67,9 @@ const STORE_OPTION_KEYS = optionKeys<MongoStoreOptions>()(...CONNECTION_OPTION_K
 /**
  * Creates the MongoDB store of rules and triggers on one connection: rules in `rules`, triggers in
  * `pending_triggers` (the design doc's documents), the delivery ledger in `deliveries` (the engine
- * uses it because the store has the ledger's methods). A deployment that keeps the two apart uses
+ * uses it because the store has the ledger's methods), and the contact policy ports in
+ * `contact_policies`, `suppressions` (+ `suppression_changes`) and `contact_counters` (the engine
+ * uses them likewise). A deployment that keeps the two apart uses
  * `createMongoRuleStore` and `createMongoTriggerStore` instead. Time is the engine's clock (the `now`
  * it passes), so leases tolerate clock skew between workers that is small compared with the lease.
  *
@@ -64,7 +79,7 @@ const STORE_OPTION_KEYS = optionKeys<MongoStoreOptions>()(...CONNECTION_OPTION_K
  */
 export function createMongoStore(options: MongoStoreOptions): MongoStore {
   checkOptions('createMongoStore', options, STORE_OPTION_KEYS, true);
-  checkOptions('createMongoStore: collections', options.collections, optionKeys<MongoCollectionNames>()('rules', 'triggers', 'deliveries'));
+  checkOptions('createMongoStore: collections', options.collections, optionKeys<MongoCollectionNames>()('rules', 'triggers', 'deliveries', ...CONTACT_COLLECTION_KEYS));
   if (options.retention) checkOptions('createMongoStore: retention', options.retention, RETENTION_OPTION_KEYS);
   const connection = openConnection(options, 'createMongoStore');
   const { db } = connection;
@@ -74,18 +89,25 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
   const ledgerCtx = ledgerContext(db, options.collections?.deliveries ?? 'deliveries', options);
   const trigger = triggerStoreOperations(triggerCtx, ledgerCtx);
   const ruleIndexes = prepareOnce(() => createIndexes(rules, RULE_INDEXES), options.autoIndex ?? true);
+  const contact = contactCollections(db, options.collections);
+  const contactIndexes = prepareOnce(() => ensureContactIndexes(contact), options.autoIndex ?? true);
   const { stopRetention, ensureIndexes: ensureTriggerIndexes, capabilities, ...triggerOps } = trigger;
   return {
     capabilities,
     db,
-    collections: { rules, triggers: triggerCtx.triggers, deliveries: ledgerCtx.deliveries },
+    collections: { rules, triggers: triggerCtx.triggers, deliveries: ledgerCtx.deliveries, ...contact },
     async ensureIndexes() {
       await createIndexes(rules, RULE_INDEXES);
       ruleIndexes.markReady();
+      await ensureContactIndexes(contact);
+      contactIndexes.markReady();
       return ensureTriggerIndexes();
     },
     ...ruleOperations(rules, ruleIndexes.ready),
     ...triggerOps,
+    ...contactPolicyOperations(contact, contactIndexes.ready),
+    ...suppressionOperations(contact, contactIndexes.ready),
+    ...contactCounterOperations(contact, contactIndexes.ready),
     async close() {
       await stopRetention();
       await connection.close();

@@ -1,0 +1,507 @@
+import { ObjectId, type Collection, type Db, type Filter, type UpdateFilter } from 'mongodb';
+import { AutomationError, VersionConflictError } from '@crm-automation/core';
+import type {
+  ChannelPolicy,
+  ContactCounter,
+  ContactPolicy,
+  ContactPolicyStore,
+  CounterBucket,
+  Page,
+  StoredContactPolicy,
+  Suppression,
+  SuppressionChange,
+  SuppressionReason,
+  SuppressionSource,
+  SuppressionStore,
+} from '@crm-automation/core';
+import { clampLimit } from '@crm-automation/core/spi';
+import { parseObjectId } from './documents.js';
+import { createIndexes, type IndexDefinition } from './indexes.js';
+import { requireValidDate } from './valid-date.js';
+import { isDuplicateKey } from './write-errors.js';
+
+/**
+ * A `contact_policies` document: one per account (`_id` is the account id). The channels are an array
+ * of `{ type, policy }` rather than an object keyed by action type, so a type name is never a field
+ * name (a dot or a leading `$` in a custom type would be a path there).
+ */
+export interface ContactPolicyDocument {
+  _id: string;
+  channels: Array<{ type: string; policy: ChannelPolicy }>;
+  version: number;
+  updatedAt: Date;
+}
+
+/**
+ * A `suppressions` document: one per (account, channel, recipient), which the unique index
+ * `suppressions_key` holds. `_id` is an ObjectId made at insert: the list's order (newest first) and cursor.
+ */
+export interface SuppressionDocument {
+  _id: ObjectId;
+  accountId: string;
+  channel: string;
+  recipient: string;
+  reason: SuppressionReason;
+  source: SuppressionSource;
+  detail?: string | undefined;
+  by?: string | undefined;
+  createdAt: Date;
+}
+
+/** A `suppression_changes` document: append-only, `_id` the export's order (oldest first) and cursor. */
+export interface SuppressionChangeDocument extends SuppressionChange {
+  _id: ObjectId;
+}
+
+/** One cap bucket inside a counter document: who holds a unit (its length is the count). */
+export interface CounterBucketDocument {
+  key: string;
+  holders: string[];
+  expiresAt: Date;
+}
+
+/**
+ * A `contact_counters` document: every cap bucket of one (account, channel, recipient), so one reserve
+ * is one single-document conditional update however many caps it counts against. `b` maps an
+ * encoding of each bucket key ({@link bucketField}) to the bucket; `expireAt` is the latest bucket
+ * expiry (the TTL index removes the document once every bucket has expired).
+ */
+export interface CounterDocument {
+  _id: string;
+  accountId: string;
+  channel: string;
+  recipient: string;
+  b: Record<string, CounterBucketDocument>;
+  expireAt: Date;
+}
+
+/**
+ * - `suppressions_key` (unique): one entry per (account, channel, recipient); answers `findSuppression`
+ *   and is what makes `addSuppression` idempotent across processes.
+ * - `suppressions_by_account`, `suppressions_by_channel`: `listSuppressions`, newest first.
+ * - `suppression_changes_by_account`, `suppression_changes_by_recipient`: the audit export, oldest first.
+ * - `contact_counters_expiry` (TTL): drops a recipient's counters a day after their last bucket ends.
+ * Policies and counters are read and written by `_id`.
+ */
+export const SUPPRESSION_INDEXES: readonly IndexDefinition[] = [
+  {
+    name: 'suppressions_key',
+    key: { accountId: 1, channel: 1, recipient: 1 },
+    unique: true,
+  },
+  { name: 'suppressions_by_account', key: { accountId: 1, _id: -1 } },
+  {
+    name: 'suppressions_by_channel',
+    key: { accountId: 1, channel: 1, _id: -1 },
+  },
+];
+
+export const SUPPRESSION_CHANGE_INDEXES: readonly IndexDefinition[] = [
+  { name: 'suppression_changes_by_account', key: { accountId: 1, _id: 1 } },
+  {
+    name: 'suppression_changes_by_recipient',
+    key: { accountId: 1, channel: 1, recipient: 1, _id: 1 },
+  },
+];
+
+export interface ContactCollections {
+  contactPolicies: Collection<ContactPolicyDocument>;
+  suppressions: Collection<SuppressionDocument>;
+  suppressionChanges: Collection<SuppressionChangeDocument>;
+  contactCounters: Collection<CounterDocument>;
+}
+
+export interface ContactCollectionNames {
+  /** Default `contact_policies`. */
+  contactPolicies?: string | undefined;
+  /** Default `suppressions`. */
+  suppressions?: string | undefined;
+  /** Default `suppression_changes`. */
+  suppressionChanges?: string | undefined;
+  /** Default `contact_counters`. */
+  contactCounters?: string | undefined;
+}
+
+export const CONTACT_COLLECTION_KEYS = ['contactPolicies', 'suppressions', 'suppressionChanges', 'contactCounters'] as const;
+
+export function contactCollections(db: Db, names: ContactCollectionNames | undefined): ContactCollections {
+  return {
+    contactPolicies: db.collection<ContactPolicyDocument>(names?.contactPolicies ?? 'contact_policies'),
+    suppressions: db.collection<SuppressionDocument>(names?.suppressions ?? 'suppressions'),
+    suppressionChanges: db.collection<SuppressionChangeDocument>(names?.suppressionChanges ?? 'suppression_changes'),
+    contactCounters: db.collection<CounterDocument>(names?.contactCounters ?? 'contact_counters'),
+  };
+}
+
+/** Creates the indexes of the contact policy collections; the server keeps identical existing ones. */
+export async function ensureContactIndexes(collections: ContactCollections): Promise<void> {
+  await createIndexes(collections.suppressions, SUPPRESSION_INDEXES);
+  await createIndexes(collections.suppressionChanges, SUPPRESSION_CHANGE_INDEXES);
+  // A server that runs no TTL monitor keeps the documents (each holds only live buckets after a reserve prunes it).
+  await collections.contactCounters.createIndex({ expireAt: 1 }, { name: 'contact_counters_expiry', expireAfterSeconds: 0 });
+}
+
+const keyOf = (accountId: string, channel: string, recipient: string) => JSON.stringify([accountId, channel, recipient]);
+
+/**
+ * The field name of a bucket key inside `b`: base64url (letters, digits, `-`, `_`) behind a letter, so
+ * no key, whatever it holds (dots, `$`, a leading digit), is read as a path or an array index.
+ */
+export function bucketField(key: string): string {
+  return `k${Buffer.from(key, 'utf8').toString('base64url')}`;
+}
+
+function toStoredPolicy(doc: ContactPolicyDocument, accountId: string): StoredContactPolicy {
+  const channels: ContactPolicy['channels'] = {};
+  for (const { type, policy } of doc.channels ?? []) channels[type] = policy;
+  return {
+    channels,
+    accountId,
+    version: doc.version,
+    updatedAt: doc.updatedAt,
+  };
+}
+
+function toSuppression(doc: SuppressionDocument): Suppression {
+  return {
+    accountId: doc.accountId,
+    channel: doc.channel,
+    recipient: doc.recipient,
+    reason: doc.reason,
+    source: doc.source,
+    ...(typeof doc.detail === 'string' ? { detail: doc.detail } : {}),
+    ...(typeof doc.by === 'string' ? { by: doc.by } : {}),
+    createdAt: doc.createdAt,
+  };
+}
+
+function toChange(doc: SuppressionChangeDocument): SuppressionChange {
+  return {
+    accountId: doc.accountId,
+    channel: doc.channel,
+    recipient: doc.recipient,
+    action: doc.action,
+    reason: doc.reason,
+    source: doc.source,
+    ...(typeof doc.by === 'string' ? { by: doc.by } : {}),
+    ...(typeof doc.detail === 'string' ? { detail: doc.detail } : {}),
+    at: doc.at,
+  };
+}
+
+/** `limit` items out of `limit + 1` read, the cursor being the last shown document's `_id`. */
+function pageOf<D extends { _id: ObjectId }, T>(docs: D[], limit: number, map: (doc: D) => T): Page<T> {
+  const shown = docs.slice(0, limit);
+  const items = shown.map(map);
+  const last = shown[shown.length - 1];
+  return docs.length > limit && last ? { items, nextCursor: last._id.toHexString() } : { items };
+}
+
+/** The account's policy in one document; a put is one conditional write (the version compare-and-set). */
+export function contactPolicyOperations(collections: ContactCollections, ready: () => Promise<void>): ContactPolicyStore {
+  const { contactPolicies: policies } = collections;
+  const conflict = async (accountId: string, expected: number): Promise<never> => {
+    const current = await policies.findOne({ _id: accountId }, { projection: { version: 1 } });
+    throw new VersionConflictError(accountId, expected, current?.version ?? 0, 'Contact policy of account');
+  };
+  return {
+    async getContactPolicy(accountId) {
+      await ready();
+      const doc = await policies.findOne({ _id: accountId });
+      return doc ? toStoredPolicy(doc, accountId) : null;
+    },
+    async putContactPolicy(accountId, policy, { now, expectedVersion }) {
+      requireValidDate(now, 'now');
+      await ready();
+      const channels = Object.entries(policy.channels).map(([type, channel]) => ({ type, policy: channel }));
+      if (expectedVersion === 0) {
+        // "None stored" is the insert itself: the `_id` refuses a second one.
+        const doc: ContactPolicyDocument = {
+          _id: accountId,
+          channels,
+          version: 1,
+          updatedAt: now,
+        };
+        try {
+          await policies.insertOne(doc);
+        } catch (error) {
+          if (isDuplicateKey(error)) return conflict(accountId, 0);
+          throw error;
+        }
+        return toStoredPolicy(doc, accountId);
+      }
+      const update: UpdateFilter<ContactPolicyDocument> = {
+        $set: { channels, updatedAt: now },
+        $inc: { version: 1 },
+      };
+      if (expectedVersion !== undefined) {
+        // The version is part of the filter: the server compares and writes in one step.
+        const doc = await policies.findOneAndUpdate({ _id: accountId, version: expectedVersion }, update, { returnDocument: 'after' });
+        return doc ? toStoredPolicy(doc, accountId) : conflict(accountId, expectedVersion);
+      }
+      for (;;) {
+        try {
+          const doc = await policies.findOneAndUpdate({ _id: accountId }, update, { upsert: true, returnDocument: 'after' });
+          if (doc) return toStoredPolicy(doc, accountId);
+        } catch (error) {
+          // Two first puts at once: one inserted, the other now finds the document and updates it.
+          if (!isDuplicateKey(error)) throw error;
+        }
+      }
+    },
+  };
+}
+
+/**
+ * The suppression list: one document per (account, channel, recipient) under a unique index, and every
+ * add and remove appended to the changes collection. The change is written after the entry (the
+ * server runs no transaction here): a process that dies between the two writes leaves the entry
+ * without its change record.
+ */
+export function suppressionOperations(collections: ContactCollections, ready: () => Promise<void>): SuppressionStore {
+  const { suppressions, suppressionChanges } = collections;
+  const record = async (change: SuppressionChange) => {
+    await suppressionChanges.insertOne({ _id: new ObjectId(), ...change });
+  };
+  const addSuppression: SuppressionStore['addSuppression'] = async (entry) => {
+    requireValidDate(entry.createdAt, 'createdAt');
+    await ready();
+    const { accountId, channel, recipient } = entry;
+    const doc: SuppressionDocument = {
+      _id: new ObjectId(),
+      accountId,
+      channel,
+      recipient,
+      reason: entry.reason,
+      source: entry.source,
+      ...(entry.detail === undefined ? {} : { detail: entry.detail }),
+      ...(entry.by === undefined ? {} : { by: entry.by }),
+      createdAt: entry.createdAt,
+    };
+    let created = false;
+    try {
+      const { _id, accountId: _a, channel: _c, recipient: _r, ...rest } = doc;
+      const result = await suppressions.updateOne({ accountId, channel, recipient }, { $setOnInsert: { _id, ...rest } }, { upsert: true });
+      created = result.upsertedCount === 1;
+    } catch (error) {
+      // Two first adds at once: the unique index let one insert; this one is the duplicate.
+      if (!isDuplicateKey(error)) throw error;
+    }
+    if (created) {
+      await record({
+        accountId,
+        channel,
+        recipient,
+        action: 'added',
+        reason: doc.reason,
+        source: doc.source,
+        by: doc.by,
+        detail: doc.detail,
+        at: doc.createdAt,
+      });
+      return { created: true, suppression: toSuppression(doc) };
+    }
+    const existing = await suppressions.findOne({
+      accountId,
+      channel,
+      recipient,
+    });
+    // Removed between the two requests: this add's entry was refused by one that no longer exists, so add again.
+    if (!existing) return addSuppression(entry);
+    return { created: false, suppression: toSuppression(existing) };
+  };
+  return {
+    async findSuppression(accountId, channel, recipient) {
+      await ready();
+      const doc = await suppressions.findOne({ accountId, channel, recipient });
+      return doc ? toSuppression(doc) : null;
+    },
+    addSuppression,
+    async removeSuppression(accountId, channel, recipient, change) {
+      requireValidDate(change.at, 'at');
+      await ready();
+      // Only the remover that deleted the document records the change.
+      const removed = await suppressions.findOneAndDelete({ accountId, channel, recipient }, { projection: { _id: 1 } });
+      if (!removed) return false;
+      await record({
+        accountId,
+        channel,
+        recipient,
+        action: 'removed',
+        reason: change.reason,
+        source: change.source,
+        by: change.by,
+        detail: change.detail,
+        at: change.at,
+      });
+      return true;
+    },
+    async listSuppressions(accountId, filter): Promise<Page<Suppression>> {
+      const limit = clampLimit(filter.limit);
+      const query: Filter<SuppressionDocument> = { accountId };
+      if (filter.channel !== undefined) query.channel = filter.channel;
+      // A cursor this store never issued reads from the start, as the memory store does.
+      const before = filter.cursor === undefined ? null : parseObjectId(filter.cursor);
+      if (before) query._id = { $lt: before };
+      await ready();
+      const docs = await suppressions
+        .find(query)
+        .sort({ _id: -1 })
+        .limit(limit + 1)
+        .toArray();
+      return pageOf(docs, limit, toSuppression);
+    },
+    async suppressionChanges(accountId, filter): Promise<Page<SuppressionChange>> {
+      const limit = clampLimit(filter.limit);
+      const query: Filter<SuppressionChangeDocument> = { accountId };
+      if (filter.channel !== undefined) query.channel = filter.channel;
+      if (filter.recipient !== undefined) query.recipient = filter.recipient;
+      const after = filter.cursor === undefined ? null : parseObjectId(filter.cursor);
+      if (after) query._id = { $gt: after };
+      await ready();
+      const docs = await suppressionChanges
+        .find(query)
+        .sort({ _id: 1 })
+        .limit(limit + 1)
+        .toArray();
+      return pageOf(docs, limit, toChange);
+    },
+  };
+}
+
+/** How many times one reserve re-reads and retries before it gives up (each retry follows another writer's success). */
+const RESERVE_ATTEMPTS = 100;
+
+/**
+ * The filter clause that lets one bucket take `holder`'s unit: the bucket is absent, or live (not yet
+ * expired) and either has room (its `max`-th holder slot is empty) or already counts this holder (a
+ * retry of the same send). An expired bucket matches none, so its old holders are never counted.
+ */
+function roomIn(field: string, max: number, holder: string, now: Date): Filter<CounterDocument> {
+  const live = { [`b.${field}.expiresAt`]: { $gt: now } };
+  return {
+    $or: [{ [`b.${field}`]: { $exists: false } }, { ...live, [`b.${field}.holders.${max - 1}`]: { $exists: false } }, { ...live, [`b.${field}.holders`]: holder }],
+  } as Filter<CounterDocument>;
+}
+
+/**
+ * Cap counters: one document per (account, channel, recipient) holding its buckets and their holders.
+ * A reserve is one `findOneAndUpdate` whose filter requires room in every bucket (or the holder already
+ * in it), upserting the document on first use, so it takes a unit in every bucket or in none, across
+ * any number of processes. When the filter does not match, the document is read to say which bucket
+ * is full; an expired bucket found there is removed (guarded by its expiry) and the reserve retried.
+ */
+export function contactCounterOperations(collections: ContactCollections, ready: () => Promise<void>): ContactCounter {
+  const { contactCounters: counters } = collections;
+
+  const prune = async (_id: string, fields: string[], now: Date) => {
+    // Each bucket only if it is still expired: a reserve that recreated it meanwhile keeps it.
+    await Promise.all(
+      fields.map((f) =>
+        counters.updateOne(
+          {
+            _id,
+            [`b.${f}.expiresAt`]: { $lte: now },
+          } as Filter<CounterDocument>,
+          { $unset: { [`b.${f}`]: '' } },
+        ),
+      ),
+    );
+  };
+
+  return {
+    async reserve({ accountId, channel, recipient, buckets, holder, now }) {
+      requireValidDate(now, 'now');
+      if (buckets.length === 0) return { ok: true };
+      for (const bucket of buckets) {
+        if (!Number.isInteger(bucket.max) || bucket.max < 1) throw new AutomationError('CRM_ERR_CONFIG', `bucket ${bucket.key}: max must be an integer >= 1, got ${bucket.max}`);
+        requireValidDate(bucket.expiresAt, `bucket ${bucket.key} expiresAt`);
+      }
+      await ready();
+      const _id = keyOf(accountId, channel, recipient);
+      const wanted = buckets.map((bucket: CounterBucket) => ({
+        bucket,
+        field: bucketField(bucket.key),
+      }));
+      const filter = {
+        _id,
+        $and: wanted.map(({ bucket, field }) => roomIn(field, bucket.max, holder, now)),
+      } as Filter<CounterDocument>;
+      const set: Record<string, string> = {};
+      const addToSet: Record<string, string> = {};
+      const max: Record<string, Date> = {};
+      let latest = wanted[0]?.bucket.expiresAt ?? now;
+      for (const { bucket, field } of wanted) {
+        set[`b.${field}.key`] = bucket.key;
+        addToSet[`b.${field}.holders`] = holder;
+        max[`b.${field}.expiresAt`] = bucket.expiresAt;
+        if (bucket.expiresAt > latest) latest = bucket.expiresAt;
+      }
+      max['expireAt'] = latest;
+      const update = {
+        $set: set,
+        $addToSet: addToSet,
+        $max: max,
+        $setOnInsert: { accountId, channel, recipient },
+      } as UpdateFilter<CounterDocument>;
+
+      for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
+        let after: CounterDocument | null = null;
+        try {
+          after = await counters.findOneAndUpdate(filter, update, {
+            upsert: true,
+            returnDocument: 'after',
+          });
+        } catch (error) {
+          // The document exists and the filter refused it: some bucket is full or expired (read below).
+          if (!isDuplicateKey(error)) throw error;
+        }
+        if (after) {
+          const stale = Object.entries(after.b ?? {})
+            .filter(([, b]) => b.expiresAt <= now && !wanted.some((w) => w.bucket.key === b.key))
+            .map(([f]) => f);
+          if (stale.length > 0) await prune(_id, stale, now);
+          return { ok: true };
+        }
+        const doc = await counters.findOne({ _id });
+        if (!doc) continue;
+        const expired: string[] = [];
+        for (const { bucket, field } of wanted) {
+          const stored = doc.b?.[field];
+          if (!stored) continue;
+          if (stored.expiresAt <= now) expired.push(field);
+          else if (stored.holders.includes(holder)) continue;
+          else if (stored.holders.length >= bucket.max) return { ok: false, full: bucket.key };
+        }
+        // An expired bucket refuses the filter: it goes (its old holders with it), then the reserve starts over.
+        if (expired.length > 0) await prune(_id, expired, now);
+        // Otherwise another reserve or release changed the document between the two requests: try again.
+      }
+      throw Object.assign(new AutomationError('CRM_ERR_POLICY_UNAVAILABLE', `contact counter of ${_id}: no consistent reserve after ${RESERVE_ATTEMPTS} attempts (contention)`), { retryable: true });
+    },
+
+    async release({ accountId, channel, recipient, bucketKeys, holder }) {
+      if (bucketKeys.length === 0) return;
+      await ready();
+      const _id = keyOf(accountId, channel, recipient);
+      // One guarded `$pull` per bucket: a bucket the holder is not in (or that is gone) is left as it is.
+      await counters.bulkWrite(
+        bucketKeys.map((key) => {
+          const field = bucketField(key);
+          return {
+            updateOne: {
+              filter: {
+                _id,
+                [`b.${field}.holders`]: holder,
+              } as Filter<CounterDocument>,
+              update: {
+                $pull: { [`b.${field}.holders`]: holder },
+              } as UpdateFilter<CounterDocument>,
+            },
+          };
+        }),
+        { ordered: false },
+      );
+    },
+  };
+}
