@@ -386,10 +386,12 @@ function roomIn(field: string, max: number, holder: string, now: Date): Filter<C
 
 /**
  * Cap counters: one document per (account, channel, recipient) holding its buckets and their holders.
- * A reserve is one `findOneAndUpdate` whose filter requires room in every bucket (or the holder already
- * in it), upserting the document on first use, so it takes a unit in every bucket or in none, across
- * any number of processes. When the filter does not match, the document is read to say which bucket
- * is full; an expired bucket found there is removed (guarded by its expiry) and the reserve retried.
+ * A reserve is one `findOneAndUpdate` whose filter requires room in every live bucket (or the holder
+ * already in it), so it takes a unit in every bucket or in none, across any number of processes. When
+ * the filter does not match, the document is read: absent, it is inserted (the `_id` admits one first
+ * reserve; a duplicate starts over); present, it says which bucket is full, and an expired bucket found
+ * there is removed (guarded by its expiry) before the reserve starts over. Never a read-then-write:
+ * every write is conditional on what it needs to be true.
  */
 export function contactCounterOperations(collections: ContactCollections, ready: () => Promise<void>): ContactCounter {
   const { contactCounters: counters } = collections;
@@ -442,20 +444,10 @@ export function contactCounterOperations(collections: ContactCollections, ready:
         $set: set,
         $addToSet: addToSet,
         $max: max,
-        $setOnInsert: { accountId, channel, recipient },
       } as UpdateFilter<CounterDocument>;
 
       for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
-        let after: CounterDocument | null = null;
-        try {
-          after = await counters.findOneAndUpdate(filter, update, {
-            upsert: true,
-            returnDocument: 'after',
-          });
-        } catch (error) {
-          // The document exists and the filter refused it: some bucket is full or expired (read below).
-          if (!isDuplicateKey(error)) throw error;
-        }
+        const after = await counters.findOneAndUpdate(filter, update, { returnDocument: 'after' });
         if (after) {
           const stale = Object.entries(after.b ?? {})
             .filter(([, b]) => b.expiresAt <= now && !wanted.some((w) => w.bucket.key === b.key))
@@ -464,7 +456,18 @@ export function contactCounterOperations(collections: ContactCollections, ready:
           return { ok: true };
         }
         const doc = await counters.findOne({ _id });
-        if (!doc) continue;
+        if (!doc) {
+          // First use of this recipient: the `_id` lets one first reserve insert; the others start over on the duplicate.
+          const b: Record<string, CounterBucketDocument> = {};
+          for (const { bucket, field } of wanted) b[field] = { key: bucket.key, holders: [holder], expiresAt: bucket.expiresAt };
+          try {
+            await counters.insertOne({ _id, accountId, channel, recipient, b, expireAt: latest });
+            return { ok: true };
+          } catch (error) {
+            if (!isDuplicateKey(error)) throw error;
+            continue;
+          }
+        }
         const expired: string[] = [];
         for (const { bucket, field } of wanted) {
           const stored = doc.b?.[field];
