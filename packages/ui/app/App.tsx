@@ -2,10 +2,12 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { createApiClient } from './api/client.js';
 import { apiBase } from './config.js';
 import { Link, useRoute, type Route } from './router.js';
+import { ContactPolicy } from './screens/ContactPolicy.js';
 import { RuleEditor } from './screens/RuleEditor.js';
 import { RulesList } from './screens/RulesList.js';
 import { Runs } from './screens/Runs.js';
 import { SignIn } from './screens/SignIn.js';
+import { Suppressions } from './screens/Suppressions.js';
 import { clearApiKey, loadApiKey, saveApiKey } from './session.js';
 
 const TITLES: Record<Route['name'], string> = {
@@ -13,6 +15,8 @@ const TITLES: Record<Route['name'], string> = {
   'new-rule': 'New rule',
   'edit-rule': 'Edit rule',
   runs: 'Runs',
+  'contact-policy': 'Contact policy',
+  suppressions: 'Suppressions',
   'not-found': 'Not found',
 };
 
@@ -82,6 +86,12 @@ export function App() {
           <Link to="rules/new" aria-current={route.name === 'new-rule' ? 'page' : undefined}>
             New rule
           </Link>
+          <Link to="contact-policy" aria-current={route.name === 'contact-policy' ? 'page' : undefined}>
+            Contact policy
+          </Link>
+          <Link to="suppressions" aria-current={route.name === 'suppressions' ? 'page' : undefined}>
+            Suppressions
+          </Link>
         </nav>
         <button type="button" class="button button--quiet button--small topbar__signout" onClick={() => signOut('You are signed out.')}>
           Sign out
@@ -107,6 +117,10 @@ function Screen({ route, api, announce }: { route: Route; api: NonNullable<Retur
       return <RuleEditor key={route.id} api={api} ruleId={route.id} announce={announce} />;
     case 'runs':
       return <Runs key={route.id} api={api} ruleId={route.id} announce={announce} />;
+    case 'contact-policy':
+      return <ContactPolicy api={api} announce={announce} />;
+    case 'suppressions':
+      return <Suppressions api={api} announce={announce} />;
     case 'not-found':
       return (
         <div class="page">

@@ -1,4 +1,5 @@
 import type { JsonValue } from './model/json.js';
+import { CONTACT_REASON_TEXT } from './model/contact-outcome.js';
 import { SKIP_REASON_TEXT } from './model/run-schedule.js';
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
@@ -56,6 +57,7 @@ const REASONS: Record<string, string> = {
   'recipient-missing': 'The recipient is missing from the event, so nothing was sent',
   rescheduled: 'A newer event for the same entity moved the scheduled time',
   ...SKIP_REASON_TEXT,
+  ...CONTACT_REASON_TEXT,
 };
 
 export function describeReason(reason: string | undefined): string | undefined {

@@ -7,6 +7,8 @@ export type Route =
   | { name: 'new-rule' }
   | { name: 'edit-rule'; id: string }
   | { name: 'runs'; id: string }
+  | { name: 'contact-policy' }
+  | { name: 'suppressions' }
   | { name: 'not-found'; path: string };
 
 function basePath(): string {
@@ -24,6 +26,8 @@ export function parseRoute(pathname: string): Route {
   if (parts[0] === 'rules' && parts[1] === 'new' && parts.length === 2) return { name: 'new-rule' };
   if (parts[0] === 'rules' && parts[1] && parts.length === 2) return { name: 'edit-rule', id: parts[1] };
   if (parts[0] === 'rules' && parts[1] && parts[2] === 'runs' && parts.length === 3) return { name: 'runs', id: parts[1] };
+  if (parts[0] === 'contact-policy' && parts.length === 1) return { name: 'contact-policy' };
+  if (parts[0] === 'suppressions' && parts.length === 1) return { name: 'suppressions' };
   return { name: 'not-found', path: rest };
 }
 

@@ -1,6 +1,8 @@
 import type { JsonObject } from '../model/json.js';
 import type { PathIssue } from '../model/form-fields.js';
 import type {
+  ContactPolicy,
+  ContactPolicyDocument,
   Delivery,
   DeliveryPage,
   DeliveryResolution,
@@ -14,6 +16,12 @@ import type {
   RuleStats,
   SampleEvent,
   SavedRule,
+  SuppressionAdded,
+  SuppressionChangePage,
+  SuppressionLookup,
+  SuppressionPage,
+  SuppressionReason,
+  SuppressionRemoved,
   Trigger,
   TriggerDeliveries,
   TriggerPage,
@@ -56,7 +64,7 @@ const enc = encodeURIComponent;
 export function createApiClient(options: ApiClientOptions) {
   const base = options.base.replace(/\/+$/, '');
 
-  async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ data: T; response: Response }> {
+  async function send(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Response> {
     // Built before it is passed: `cache` is in the DOM's RequestInit but not in Node's fetch types,
     // which the tests (calling this client from Node) are checked against.
     const init = {
@@ -71,25 +79,40 @@ export function createApiClient(options: ApiClientOptions) {
       credentials: 'omit' as const,
       cache: 'no-store' as const,
     };
-    let response: Response;
     try {
-      response = await fetch(`${base}${path}`, init);
+      return await fetch(`${base}${path}`, init);
     } catch {
       throw new ApiError(0, 'CRM_ERR_NETWORK', 'The Rules Service could not be reached. Check your connection and try again.');
     }
-    if (response.status === 204) return { data: undefined as T, response };
-    let payload: unknown = null;
+  }
+
+  function failure(response: Response, payload: unknown): ApiError {
+    const error = (payload as { error?: { code?: string; message?: string; issues?: PathIssue[] } } | null)?.error;
+    if (response.status === 401) options.onUnauthorized?.();
+    return new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? `The request failed (${response.status})`, error?.issues ?? []);
+  }
+
+  async function json(response: Response): Promise<unknown> {
     try {
-      payload = await response.json();
+      return await response.json();
     } catch {
-      payload = null;
+      return null;
     }
-    if (!response.ok) {
-      const error = (payload as { error?: { code?: string; message?: string; issues?: PathIssue[] } } | null)?.error;
-      if (response.status === 401) options.onUnauthorized?.();
-      throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? `The request failed (${response.status})`, error?.issues ?? []);
-    }
+  }
+
+  async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ data: T; response: Response }> {
+    const response = await send(method, path, body, headers);
+    if (response.status === 204) return { data: undefined as T, response };
+    const payload = await json(response);
+    if (!response.ok) throw failure(response, payload);
     return { data: payload as T, response };
+  }
+
+  /** A successful answer whose body the caller reads itself (CSV); an error answer is thrown as for JSON. */
+  async function raw(method: string, path: string, headers: Record<string, string>): Promise<Response> {
+    const response = await send(method, path, undefined, headers);
+    if (!response.ok) throw failure(response, await json(response));
+    return response;
   }
 
   const data = async <T>(method: string, path: string, body?: unknown, headers?: Record<string, string>) => (await call<T>(method, path, body, headers)).data;
@@ -120,6 +143,26 @@ export function createApiClient(options: ApiClientOptions) {
     /** An operator's decision on an `unknown` send (needs the triggers:write scope). */
     resolveDelivery: (id: string, resolution: DeliveryResolution) => data<Delivery>('POST', `/deliveries/${enc(id)}/resolve`, resolution),
     publishEvent: (event: PublishedEvent) => data<EventAccepted>('POST', '/events', event),
+    /** The account's contact policy; version 0 and no channels before one is set. */
+    getContactPolicy: () => data<ContactPolicy>('GET', '/contact-policy'),
+    /** Replaces the policy if it is still at `version` (0 before any; 409 otherwise). */
+    putContactPolicy: (policy: ContactPolicyDocument, version: number) => data<ContactPolicy>('PUT', '/contact-policy', policy, { 'if-match': `"${version}"` }),
+    listSuppressions: (filter: { channel?: string | undefined; limit?: number | undefined; cursor?: string | undefined } = {}) => data<SuppressionPage>('GET', `/suppressions${query(filter)}`),
+    lookupSuppression: (channel: string, recipient: string) => data<SuppressionLookup>('GET', `/suppressions/${enc(channel)}/${enc(recipient)}`),
+    /** Adds a recipient to the list (idempotent: `created: false` when it was there already). */
+    addSuppression: (channel: string, recipient: string, entry: { reason?: SuppressionReason; detail?: string } = {}) =>
+      data<SuppressionAdded>('PUT', `/suppressions/${enc(channel)}/${enc(recipient)}`, entry),
+    /** Lifts a suppression (the START of a STOP); `removed: false` when there was none. */
+    removeSuppression: (channel: string, recipient: string, change: { reason?: SuppressionReason | undefined; detail?: string | undefined } = {}) =>
+      data<SuppressionRemoved>('DELETE', `/suppressions/${enc(channel)}/${enc(recipient)}${query(change)}`),
+    /** The audit trail of the list, oldest first. */
+    suppressionChanges: (filter: { channel?: string | undefined; recipient?: string | undefined; limit?: number | undefined; cursor?: string | undefined } = {}) =>
+      data<SuppressionChangePage>('GET', `/suppressions/changes${query(filter)}`),
+    /** One page of the audit trail as CSV (the server's export), with the cursor of the next page. */
+    suppressionChangesCsv: async (filter: { channel?: string | undefined; recipient?: string | undefined; limit?: number | undefined; cursor?: string | undefined } = {}) => {
+      const response = await raw('GET', `/suppressions/changes${query(filter)}`, { accept: 'text/csv' });
+      return { csv: await response.text(), nextCursor: response.headers.get('x-next-cursor') ?? undefined };
+    },
   };
 }
 

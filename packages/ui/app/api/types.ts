@@ -1,4 +1,4 @@
-import type { operations } from '../api-types.js';
+import type { components, operations } from '../api-types.js';
 import type { JsonValue } from '../model/json.js';
 
 /*
@@ -65,3 +65,27 @@ export type TriggerSchedule = NonNullable<Trigger['schedule']>;
 export type ScheduleNote = TriggerSchedule['notes'][number];
 /** A scheduled rule's due time for a dry run's sample: scheduled (local, UTC) or skipped (reason). */
 export type DryRunSchedule = NonNullable<DryRunOk['schedule']>;
+
+/** The account's contact policy as `GET /contact-policy` answers it (version 0 before one is set). */
+export type ContactPolicy = ResponseBody<'getContactPolicy', 200>;
+/** What `PUT /contact-policy` takes: `{ channels }` (the read fields may be sent back). */
+export type ContactPolicyDocument = RequestBody<'putContactPolicy'>;
+export type ChannelPolicy = NonNullable<ContactPolicy['channels'][string]>;
+
+export type SuppressionPage = ResponseBody<'getSuppressions', 200>;
+export type Suppression = SuppressionPage['items'][number];
+export type SuppressionReason = Suppression['reason'];
+export type SuppressionSource = Suppression['source'];
+export type SuppressionLookup = ResponseBody<'getSuppressionsChannelRecipient', 200>;
+export type SuppressionAdded = ResponseBody<'putSuppressionsChannelRecipient', 201>;
+export type SuppressionRemoved = ResponseBody<'deleteSuppressionsChannelRecipient', 200>;
+export type SuppressionChangePage = ResponseBody<'getSuppressionsChanges', 200>;
+export type SuppressionChange = SuppressionChangePage['items'][number];
+
+/** What the contact policy would do to one dry-run command at the run's due time. */
+export type DryRunContactPolicy = NonNullable<DryRunCommand['contactPolicy']>;
+/** An action's category: `marketing` when absent (held to quiet hours and caps). */
+export type MessageCategory = NonNullable<components['schemas']['Action']['category']>;
+
+/** The suppression reasons in the order the screens list them; a test checks it against the engine's list. */
+export const SUPPRESSION_REASONS = ['stop', 'unsubscribe', 'bounce', 'spam-report', 'provider-opt-out', 'manual'] as const satisfies readonly SuppressionReason[];

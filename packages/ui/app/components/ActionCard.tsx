@@ -1,7 +1,8 @@
+import type { MessageCategory } from '../api/types.js';
 import { childPath, fieldId } from '../model/issue-path.js';
 import { isBuiltInAction, type ActionEntry, type ActionForm, type RecipientMode } from '../model/rule-form.js';
 import { Field, FieldError } from './Field.js';
-import { JsonTextarea } from './FormControls.js';
+import { ChoiceSelect, JsonTextarea } from './FormControls.js';
 import { FactInput, JsonPathInput } from './FactInputs.js';
 import { KeyValueRows } from './KeyValueRows.js';
 import { PlaceholderPicker } from './PlaceholderPicker.js';
@@ -61,14 +62,19 @@ function ActionFields({ action, path, onChange }: { action: ActionForm; path: st
 
   if (!isBuiltInAction(action.type)) {
     return (
-      <Field path={params} label="Parameters (JSON)" hint={`Parameters of the custom "${action.type}" action.`}>
-        {(control) => <JsonTextarea {...control} rows={6} value={action.paramsText} onText={(paramsText) => set({ paramsText })} />}
-      </Field>
+      <>
+        <CategoryField action={action} path={path} set={set} />
+        <Field path={params} label="Parameters (JSON)" hint={`Parameters of the custom "${action.type}" action.`}>
+          {(control) => <JsonTextarea {...control} rows={6} value={action.paramsText} onText={(paramsText) => set({ paramsText })} />}
+        </Field>
+      </>
     );
   }
 
   return (
     <div class="action-card__body">
+      {/* A webhook has no person behind it: the contact policy never applies, so there is nothing to choose. */}
+      {action.type !== 'webhook' || action.category !== '' ? <CategoryField action={action} path={path} set={set} /> : null}
       {action.type === 'sms' || action.type === 'email' ? <RecipientFields action={action} path={p('recipient')} set={set} /> : null}
       {action.type === 'sms' ? (
         <TemplateField path={p('message')} label="Message" multiline value={action.message} onChange={(message) => set({ message })} hint={`${action.message.length} characters. Placeholders are filled from the event.`} />
@@ -128,6 +134,25 @@ function ActionFields({ action, path, onChange }: { action: ActionForm; path: st
         </p>
       ) : null}
     </div>
+  );
+}
+
+const CATEGORY_LABELS: Record<'' | MessageCategory, string> = {
+  '': 'Marketing (the default)',
+  marketing: 'Marketing',
+  transactional: 'Transactional',
+};
+
+/** Marketing or transactional, as the contact policy reads it; left unset, the rule says nothing and the engine takes marketing. */
+function CategoryField({ action, path, set }: { action: ActionForm; path: string; set: (patch: Partial<ActionForm>) => void }) {
+  return (
+    <Field
+      path={childPath(path, 'category')}
+      label="Category"
+      hint="Marketing (the default, so an unlabelled promotion never goes out at night by mistake) waits out quiet hours and counts against caps; transactional skips both."
+    >
+      {(control) => <ChoiceSelect {...control} value={action.category} choices={['', 'marketing', 'transactional'] as const} labelOf={(c) => CATEGORY_LABELS[c]} onChoose={(category) => set({ category })} />}
+    </Field>
   );
 }
 

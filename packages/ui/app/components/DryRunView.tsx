@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import type { ActionCommand, ConditionTrace, DryRunCommand, DryRunOk, ErrorSummary } from '../api/types.js';
 import { formatDateTime, formatRelative, formatValue } from '../format.js';
+import { dryRunContactPolicyText } from '../model/contact-outcome.js';
 import { dryRunVerdict } from '../model/dry-run-verdict.js';
 import type { PathIssue } from '../model/form-fields.js';
 import { isJsonObject, prettyJson, type JsonValue } from '../model/json.js';
@@ -139,6 +140,12 @@ export function CommandView({ command }: { command: DryRunCommand }) {
         {command.index + 1}. {label}
       </p>
       <RenderedParams command={command.command} />
+      {command.contactPolicy ? (
+        <p class={`command__policy command__policy--${command.contactPolicy.outcome}`}>
+          <strong>Contact policy: </strong>
+          {dryRunContactPolicyText(command.contactPolicy, formatDateTime)}
+        </p>
+      ) : null}
       <details class="command__exact">
         <summary>Exact command</summary>
         <pre class="code-block">{prettyJson(command.command)}</pre>

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import type { ApiClient } from '../api/client.js';
 import type { ActionOutcome, DryRunOk, HistoryEntry, Rule, Trigger } from '../api/types.js';
 import { describeReason, formatDateTime } from '../format.js';
+import { contactPolicyEntryText, skippedActionText } from '../model/contact-outcome.js';
 import { prettyJson } from '../model/json.js';
 import { cancelRequestedText, otherRunText } from '../model/run-outcome.js';
 import { ACTION_LABELS } from './ActionCard.js';
@@ -14,7 +15,7 @@ const ACTION_STATUS: Record<ActionOutcome['status'], string> = {
   sent: 'Sent',
   'already-sent': 'Already sent by an earlier attempt',
   failed: 'Failed',
-  'not-attempted': 'Not attempted (an earlier action failed)',
+  'not-attempted': 'Not attempted (an earlier action failed, or the run was deferred before it)',
   unknown: 'Unknown: may have reached the provider; held for a receipt or an operator',
   skipped: 'Skipped by the contact policy (the recipient is suppressed, or over a frequency cap)',
 };
@@ -117,7 +118,8 @@ export function RunHistory({
 }
 
 function HistoryEntryView({ entry, showsSchedule }: { entry: HistoryEntry; showsSchedule: boolean }) {
-  const reason = describeReason(entry.reason);
+  const contact = contactPolicyEntryText(entry, formatDateTime);
+  const reason = contact ? null : describeReason(entry.reason);
   const other = otherRunText(entry);
   const failing = entry.conditions?.filter((c) => !c.result && c.evaluated !== false) ?? [];
   return (
@@ -131,6 +133,7 @@ function HistoryEntryView({ entry, showsSchedule }: { entry: HistoryEntry; shows
         </span>
       </p>
       {reason ? <p class="history__reason">{reason}</p> : null}
+      {contact ? <p class="history__reason history__reason--contact">{contact}</p> : null}
       {other ? <p>{other}</p> : null}
       {entry.reason === 'conditions-not-met' && failing.length > 0 ? (
         <div>
@@ -151,7 +154,7 @@ function HistoryEntryView({ entry, showsSchedule }: { entry: HistoryEntry; shows
             {entry.actions.map((a) => (
               <li key={a.index} class={`history__action history__action--${a.status}`}>
                 <span>
-                  {a.index + 1}. {ACTION_LABELS[a.type] ?? a.type}: <strong>{ACTION_STATUS[a.status] ?? a.status}</strong>
+                  {a.index + 1}. {ACTION_LABELS[a.type] ?? a.type}: <strong>{skippedActionText(a) ?? ACTION_STATUS[a.status] ?? a.status}</strong>
                   {a.durationMs !== undefined ? ` in ${a.durationMs} ms` : ''}
                 </span>
                 {a.result !== undefined ? (
@@ -169,7 +172,7 @@ function HistoryEntryView({ entry, showsSchedule }: { entry: HistoryEntry; shows
       {entry.error && !entry.actions?.some((a) => a.error) ? <ErrorBlock error={entry.error} /> : null}
       {/* A run skipped at intake carries what its schedule had computed; a run with its own schedule shows it above. */}
       {entry.schedule && !showsSchedule ? <ScheduleDetails schedule={entry.schedule} evaluateAt={entry.schedule.local} /> : null}
-      {entry.nextAttemptAt ? (
+      {entry.nextAttemptAt && !contact ? (
         <p class="muted">
           Next attempt at <time dateTime={entry.nextAttemptAt}>{formatDateTime(entry.nextAttemptAt)}</time>
         </p>

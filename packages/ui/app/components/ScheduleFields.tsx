@@ -9,7 +9,7 @@ const ANCHOR_PATHS_LIST = 'schedule-anchor-paths';
 const ZONE_PATHS_LIST = 'schedule-zone-paths';
 
 /** The zones the browser knows (IANA names), for the zone selects; the value at hand is always offered. */
-function zoneChoices(current: string): readonly string[] {
+export function zoneChoices(current: string): readonly string[] {
   const known = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
   // Browsers list UTC under Etc or not at all; it is the engine's default zone, so it is always offered.
   const zones = known.includes('UTC') ? known : ['UTC', ...known];
@@ -199,6 +199,6 @@ export function ScheduleFields({ schedule, onChange }: ScheduleFieldsProps) {
 }
 
 /** The viewer's own zone: the likeliest first choice for a fixed zone. */
-function browserZone(): string {
+export function browserZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }

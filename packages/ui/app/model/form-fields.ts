@@ -42,6 +42,7 @@ export function formFieldPaths(form: RuleForm): Set<string> {
     out.add(path);
     if (action.kind === 'raw') return;
     out.add(childPath(path, 'type'));
+    out.add(childPath(path, 'category'));
     const params = childPath(path, 'params');
     if (!isBuiltInAction(action.type)) {
       out.add(params);

@@ -1,5 +1,6 @@
 // The form model stays one file: a document read into the form (ruleToForm) and the form written back
 // (formToRule) mirror each other part by part, so a change to one direction is made next to the other.
+import type { MessageCategory } from '../api/types.js';
 import { DELAY_UNITS, type DelayUnit } from './delay-units.js';
 import { emptyEntityForm, entityToDoc, entityToForm, type EntityForm } from './entity-form.js';
 import { isJsonObject, parseJson, prettyJson, type JsonObject, type JsonValue } from './json.js';
@@ -65,6 +66,8 @@ export interface ActionForm {
   key: string;
   /** sms, email, webhook, or a custom type whose params are edited as JSON. */
   type: string;
+  /** What the message is for, as the contact policy reads it; '' leaves it out (the engine then takes `marketing`). */
+  category: '' | MessageCategory;
   recipientMode: RecipientMode;
   recipientLiteral: string;
   recipientFact: string;
@@ -159,6 +162,7 @@ export function emptyAction(type: string): ActionForm {
     kind: 'action',
     key: newKey('a'),
     type,
+    category: '',
     recipientMode: 'literal',
     recipientLiteral: '',
     recipientFact: 'job',
@@ -278,7 +282,10 @@ function actionToForm(action: JsonValue): ActionEntry {
   const type = action['type'];
   const params = action['params'];
   const form = emptyAction(type);
-  form.extra = pick(action, ['type', 'params']);
+  const category = action['category'];
+  // Any other value stays in `extra`, sent back as it was for the API to refuse by its path.
+  if (category === 'transactional' || category === 'marketing') form.category = category;
+  form.extra = pick(action, form.category === '' ? ['type', 'params'] : ['type', 'category', 'params']);
   if (!isBuiltInAction(type)) {
     form.paramsText = prettyJson(params);
     return form;
@@ -455,7 +462,7 @@ function actionToDoc(action: ActionEntry, path: string, sink: IssueSink): JsonVa
     }
     params = { ...p, ...action.extraParams };
   }
-  return { type: action.type, params, ...action.extra };
+  return { type: action.type, ...(action.category === '' ? {} : { category: action.category }), params, ...action.extra };
 }
 
 /** The rule document the form describes, and the problems found on the way. */

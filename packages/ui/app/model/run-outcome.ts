@@ -1,5 +1,6 @@
 import type { HistoryEntry, Trigger } from '../api/types.js';
 import { formatDateTime } from '../format.js';
+import { contactPolicyEntryText } from './contact-outcome.js';
 import { rescheduleText, scheduleSkipText } from './run-schedule.js';
 
 /**
@@ -23,7 +24,7 @@ export function otherRunText(entry: HistoryEntry): string | null {
 export function runEndReason(trigger: Trigger): string | null {
   if (trigger.status !== 'cancelled' && trigger.status !== 'skipped') return null;
   for (const entry of [...trigger.executionHistory].reverse()) {
-    const text = otherRunText(entry);
+    const text = otherRunText(entry) ?? contactPolicyEntryText(entry, formatDateTime);
     if (text) return text;
   }
   return null;

@@ -62,7 +62,7 @@ export function anchorLabel(anchor: string): string {
 }
 
 /** Whose time zone a payload path holds: `$.client.timeZone` → "the client's", `$.timeZone` → "the event's". */
-function zoneOwner(path: string): string {
+export function zoneOwner(path: string): string {
   const names = pathNames(path);
   const owner = names.length >= 2 ? names[names.length - 2] : undefined;
   return owner === undefined ? "the event's" : `the ${words(owner)}'s`;
