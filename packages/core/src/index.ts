@@ -12,7 +12,7 @@ export type { AutomationEngineOptions } from './engine/options.js';
 export type { ContactDeferredInfo, ContactSkippedInfo } from './engine/engine-api.js';
 export type { ContactPolicyAdmin, ContactPolicyValidationResult, SetContactPolicyOptions, SuppressionAdmin, SuppressionInput, SuppressionRemovalInput } from './engine/contact-admin.js';
 export type * from './policy/contact-policy.js';
-export { MESSAGE_CATEGORIES, DEFAULT_MESSAGE_CATEGORY, CAP_PERIODS } from './policy/contact-policy.js';
+export { MESSAGE_CATEGORIES, DEFAULT_MESSAGE_CATEGORY, CAP_PERIODS, DEFAULT_THROTTLE_BURST } from './policy/contact-policy.js';
 export type * from './ports/contact-policy.js';
 export { SUPPRESSION_REASONS, SUPPRESSION_SOURCES } from './ports/contact-policy.js';
 

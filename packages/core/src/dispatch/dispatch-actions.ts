@@ -12,7 +12,7 @@ import type { DeliveryRecorder } from './delivery-recorder.js';
 import type { CompiledRule } from '../rules/compiled-rule.js';
 import type { ActionOutcome, ClaimedTrigger, ErrorSummary } from '../scheduling/trigger.js';
 import type { MessageCategory } from '../policy/contact-policy.js';
-import { AttemptContactGuard, isProviderOptOut, type ContactPorts } from '../policy/contact-guard.js';
+import { AttemptContactGuard, isProviderOptOut, type ContactDeferralReason, type ContactPorts } from '../policy/contact-guard.js';
 import type { ReleaseRequest } from '../ports/contact-policy.js';
 
 export interface DispatchContext {
@@ -64,10 +64,11 @@ export interface DispatchResult {
   /** A cancelling event stopped the run before an action it had not sent (see {@link DispatchOptions}). */
   cancelledBy?: { id: string; name: string } | undefined;
   /**
-   * The contact policy held action `index` back (quiet hours, or a full cap with `overCap: 'defer'`):
-   * the run stops there and runs again at `until`; the actions after it are `not-attempted`.
+   * The contact policy held action `index` back (quiet hours, a full cap with `overCap: 'defer'`, or
+   * the channel's throttle): the run stops there and runs again at `until`; the actions after it are
+   * `not-attempted`.
    */
-  contactDeferred?: { index: number; reason: 'quiet-hours' | 'capped'; until: Date } | undefined;
+  contactDeferred?: { index: number; reason: ContactDeferralReason; until: Date } | undefined;
 }
 
 export interface DispatchOptions {
@@ -238,7 +239,7 @@ export async function dispatchActions(
   const earlier = latestByAction(history);
   const earliest = byAction(history);
   const contact = ctx.contact;
-  const guard = contact ? new AttemptContactGuard(contact, trigger.accountId, trigger.id, payload, ctx.logger) : undefined;
+  const guard = contact ? new AttemptContactGuard(contact, trigger.accountId, trigger.id, payload, ctx.logger, trigger.attempt) : undefined;
 
   for (let index = 0; index < rule.actionCount; index++) {
     const type = rule.actionType(index);

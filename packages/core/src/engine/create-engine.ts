@@ -1,7 +1,7 @@
 import { dispatchWithIdempotency } from '../dispatch/channels.js';
 import { DeliveryRecorder } from '../dispatch/delivery-recorder.js';
 import type { DeliveryLedger } from '../ports/delivery-ledger.js';
-import type { ContactCounter, ContactPolicyStore, SuppressionStore } from '../ports/contact-policy.js';
+import type { ContactCounter, ContactPolicyStore, SendThrottle, SuppressionStore } from '../ports/contact-policy.js';
 import { createContactPolicyAdmin, createSuppressionAdmin } from './contact-admin.js';
 import type { ContactPorts } from '../policy/contact-guard.js';
 import type { ChannelGateway, ChannelMap } from '../ports/gateway.js';
@@ -33,13 +33,15 @@ function ledgerOf(store: object | undefined): DeliveryLedger | undefined {
 }
 
 /** The store's contact policy ports, each when it implements it. */
-function contactPortsOf(store: object | undefined): { policies?: ContactPolicyStore; suppressions?: SuppressionStore; counter?: ContactCounter } {
+function contactPortsOf(store: object | undefined): { policies?: ContactPolicyStore; suppressions?: SuppressionStore; counter?: ContactCounter; throttle?: SendThrottle } {
   if (!store) return {};
-  const s = store as Partial<ContactPolicyStore & SuppressionStore & ContactCounter>;
+  const s = store as Partial<ContactPolicyStore & SuppressionStore & ContactCounter & SendThrottle>;
   return {
     ...(typeof s.getContactPolicy === 'function' && typeof s.putContactPolicy === 'function' ? { policies: store as ContactPolicyStore } : {}),
     ...(typeof s.findSuppression === 'function' && typeof s.addSuppression === 'function' && typeof s.removeSuppression === 'function' ? { suppressions: store as SuppressionStore } : {}),
     ...(typeof s.reserve === 'function' && typeof s.release === 'function' ? { counter: store as ContactCounter } : {}),
+    // `take` alone is a common name: only a store that also keeps contact policies is taken to throttle.
+    ...(typeof s.take === 'function' && typeof s.getContactPolicy === 'function' ? { throttle: store as SendThrottle } : {}),
   };
 }
 
@@ -84,12 +86,15 @@ export function createAutomationEngine<
   const contactPolicies = bound(options.contactPolicies === false ? undefined : (options.contactPolicies ?? storePorts.policies), 'contactPolicies');
   const suppressions = bound(options.suppressions === false ? undefined : (options.suppressions ?? storePorts.suppressions), 'suppressions');
   const contactCounter = bound(options.contactCounter === false ? undefined : (options.contactCounter ?? storePorts.counter), 'contactCounter');
+  // Without policies there is no throttle to read, so a throttle alone would only cost policy-less reads.
+  const sendThrottle = contactPolicies && bound(options.sendThrottle === false ? undefined : (options.sendThrottle ?? storePorts.throttle), 'sendThrottle');
   const contactPorts: ContactPorts | undefined =
     contactPolicies || suppressions || contactCounter
       ? {
           policies: contactPolicies,
           suppressions,
           counter: contactCounter,
+          ...(sendThrottle ? { throttle: sendThrottle } : {}),
           by: tuning.instanceId,
           onSuppressed: (change) => observer.emit('suppression:changed', { change }),
           onDeferred: (info) => observer.emit('contact:deferred', info),

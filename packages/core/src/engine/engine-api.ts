@@ -71,13 +71,14 @@ export interface ScheduleSkippedInfo {
 }
 
 /**
- * The contact policy held a marketing send back: the run stops before action `actionIndex` and runs
- * again at `until` (the end of the quiet window or of the full cap bucket, plus jitter).
+ * The contact policy held a send back: the run stops before action `actionIndex` and runs again at
+ * `until` (the end of the quiet window or of the full cap bucket, plus up to 120 s of jitter; or, for
+ * `throttled`, any category, when the channel's throttle next has a token, plus up to 1 s).
  */
 export interface ContactDeferredInfo {
   trigger: ClaimedTrigger;
   actionIndex: number;
-  reason: 'quiet-hours' | 'capped';
+  reason: 'quiet-hours' | 'capped' | 'throttled';
   until: Date;
 }
 

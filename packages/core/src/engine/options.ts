@@ -7,7 +7,7 @@ import type { EventBus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { ChannelMap } from '../ports/gateway.js';
 import type { DeliveryLedger } from '../ports/delivery-ledger.js';
-import type { ContactCounter, ContactPolicyStore, SuppressionStore } from '../ports/contact-policy.js';
+import type { ContactCounter, ContactPolicyStore, SendThrottle, SuppressionStore } from '../ports/contact-policy.js';
 import type { IdempotencyStore } from '../ports/idempotency.js';
 import type { WebhookAddressPolicy } from '../net/webhook-address-policy.js';
 import type { Logger } from '../ports/logger.js';
@@ -70,6 +70,12 @@ export interface AutomationEngineOptions {
   suppressions?: SuppressionStore | false | undefined;
   /** Where caps are counted, atomically across engines. Default: the store's, when it keeps one; `false` for none. */
   contactCounter?: ContactCounter | false | undefined;
+  /**
+   * Where each account's per-channel send rate (`throttle` in its policy) is counted, shared by the
+   * engines on it. Default: the store's, when it keeps one (the memory store does); `false` for none
+   * (a policy's `throttle` then holds nothing back, and transactional sends read no policy).
+   */
+  sendThrottle?: SendThrottle | false | undefined;
   /**
    * Loaders of facts' current values, by fact name, for rules that evaluate on current state
    * (`evaluate: 'current'` or `{ job: 'current' }`): when such a trigger fires, the payload's fact is
@@ -145,7 +151,7 @@ export interface AutomationEngineOptions {
 }
 
 const ENGINE_OPTION_KEYS = optionKeys<AutomationEngineOptions>()(
-  'store', 'ruleStore', 'triggerStore', 'ruleSource', 'bus', 'channels', 'clock', 'logger', 'tracer', 'idempotency', 'idempotencyLockMs', 'ledger', 'contactPolicies', 'suppressions', 'contactCounter', 'operators', 'actionTypes', 'limits',
+  'store', 'ruleStore', 'triggerStore', 'ruleSource', 'bus', 'channels', 'clock', 'logger', 'tracer', 'idempotency', 'idempotencyLockMs', 'ledger', 'contactPolicies', 'suppressions', 'contactCounter', 'sendThrottle', 'operators', 'actionTypes', 'limits',
   'checkWebhookUrl', 'webhookAddressPolicy', 'group', 'pollIntervalMs', 'batchSize', 'concurrency', 'leaseMs', 'maxAttempts',
   'backoff', 'sendTimeoutMs', 'storeTimeoutMs', 'compiledRuleCacheSize', 'instanceId', 'eventTimeWindow', 'facts', 'factTimeoutMs',
 );

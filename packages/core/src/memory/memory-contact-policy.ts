@@ -3,6 +3,7 @@ import type { ContactPolicy } from '../policy/contact-policy.js';
 import type {
   ContactCounter,
   ContactPolicyStore,
+  SendThrottle,
   StoredContactPolicy,
   Suppression,
   SuppressionChange,
@@ -147,6 +148,47 @@ export function createMemoryContactCounter(): ContactCounter & { readonly size: 
     },
     async release({ accountId, bucketKeys, holder }) {
       for (const key of bucketKeys) buckets.get(`${accountId}\u0000${key}`)?.holders.delete(holder);
+    },
+  };
+}
+
+/** Below this a bucket's fraction of a token is rounding, not a shortfall (tokens accrue as floats). */
+const TOKEN_EPSILON = 1e-9;
+
+/**
+ * Send throttle buckets in memory: one token bucket per (account, channel), atomic inside one process
+ * (JavaScript runs each take to the end before the next), so engines sharing this object share the
+ * rate. Buckets that are full again are pruned as the map grows.
+ */
+export function createMemorySendThrottle(): SendThrottle & { readonly size: number } {
+  const buckets = new Map<string, { tokens: number; atMs: number; fullAtMs: number }>();
+  let pruneAt = 1_024;
+  return {
+    get size() {
+      return buckets.size;
+    },
+    async take({ accountId, channel, now, perSecond, burst }) {
+      const capacity = Math.max(1, burst ?? 1);
+      const nowMs = now.getTime();
+      const key = `${accountId}\u0000${channel}`;
+      const bucket = buckets.get(key);
+      let tokens = capacity;
+      let atMs = nowMs;
+      if (bucket) {
+        atMs = Math.max(bucket.atMs, nowMs);
+        tokens = Math.min(capacity, bucket.tokens + ((atMs - bucket.atMs) * perSecond) / 1000);
+      }
+      if (tokens + TOKEN_EPSILON >= 1) {
+        const left = Math.max(0, tokens - 1);
+        buckets.set(key, { tokens: left, atMs, fullAtMs: atMs + Math.ceil(((capacity - left) * 1000) / perSecond) });
+        if (buckets.size > pruneAt) {
+          for (const [k, b] of buckets) if (b.fullAtMs <= nowMs) buckets.delete(k);
+          pruneAt = Math.max(1_024, buckets.size * 2);
+        }
+        return { ok: true };
+      }
+      buckets.set(key, { tokens, atMs, fullAtMs: atMs + Math.ceil(((capacity - tokens) * 1000) / perSecond) });
+      return { ok: false, retryAtMs: atMs + Math.max(1, Math.ceil(((1 - tokens) * 1000) / perSecond)) };
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { DeliveryLedger } from '../ports/delivery-ledger.js';
-import type { ContactCounter, ContactPolicyStore, SuppressionStore } from '../ports/contact-policy.js';
+import type { ContactCounter, ContactPolicyStore, SendThrottle, SuppressionStore } from '../ports/contact-policy.js';
 import type { AutomationStore } from '../ports/store.js';
-import { createMemoryContactCounter, createMemoryContactPolicyStore, createMemorySuppressionStore } from './memory-contact-policy.js';
+import { createMemoryContactCounter, createMemoryContactPolicyStore, createMemorySendThrottle, createMemorySuppressionStore } from './memory-contact-policy.js';
 import { createMemoryDeliveryLedger } from './memory-delivery-ledger.js';
 import { createMemoryRuleStore } from './memory-rule-store.js';
 import { createMemoryTriggerStore } from './memory-trigger-store.js';
@@ -11,20 +11,22 @@ export { clampLimit } from './memory-ids.js';
 /**
  * An in-memory store of both aggregates, with a delivery ledger (a {@link createMemoryRuleStore} and a
  * {@link createMemoryTriggerStore}) and the contact policy ports (policies, suppressions, cap
- * counters): for tests, demos and single-process apps that can afford to lose pending triggers on
+ * counters, the send throttle): for tests, demos and single-process apps that can afford to lose pending triggers on
  * restart. Engines handed the same object share all of it.
  */
 export function createMemoryStore(): AutomationStore &
   DeliveryLedger &
   ContactPolicyStore &
   SuppressionStore &
-  ContactCounter & { readonly size: { rules: number; triggers: number; deliveries: number; suppressions: number } } {
+  ContactCounter &
+  SendThrottle & { readonly size: { rules: number; triggers: number; deliveries: number; suppressions: number } } {
   const rules = createMemoryRuleStore();
   const triggers = createMemoryTriggerStore();
   const ledger = createMemoryDeliveryLedger();
   const policies = createMemoryContactPolicyStore();
   const suppressions = createMemorySuppressionStore();
   const counter = createMemoryContactCounter();
+  const throttle = createMemorySendThrottle();
   return {
     capabilities: { name: 'memory', keyedConcurrency: true, cancelByEvent: true },
     get size() {
@@ -65,6 +67,7 @@ export function createMemoryStore(): AutomationStore &
     suppressionChanges: suppressions.suppressionChanges,
     reserve: counter.reserve,
     release: counter.release,
+    take: throttle.take,
     async close() {},
   };
 }

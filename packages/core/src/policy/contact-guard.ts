@@ -1,28 +1,33 @@
 import { AutomationError, describeError } from '../errors.js';
 import type { Logger } from '../ports/logger.js';
-import type { ContactCounter, ContactPolicyStore, ReleaseRequest, StoredContactPolicy, SuppressionChange, SuppressionStore } from '../ports/contact-policy.js';
+import type { ContactCounter, ContactPolicyStore, ReleaseRequest, SendThrottle, StoredContactPolicy, SuppressionChange, SuppressionStore } from '../ports/contact-policy.js';
 import type { ClaimedTrigger } from '../scheduling/trigger.js';
-import { DEFAULT_MESSAGE_CATEGORY, IMPERSONAL_ACTION_TYPES, type ContactCap, type MessageCategory } from './contact-policy.js';
-import { capBuckets, deferralJitterMs, quietUntil, recipientZone } from './fire-time.js';
+import { DEFAULT_MESSAGE_CATEGORY, IMPERSONAL_ACTION_TYPES, type ChannelPolicy, type ContactCap, type MessageCategory } from './contact-policy.js';
+import { capBuckets, deferralJitterMs, quietUntil, recipientZone, throttleJitterMs } from './fire-time.js';
 
 /** The contact policy ports an engine has, and what it tells observers. */
 export interface ContactPorts {
   policies?: ContactPolicyStore | undefined;
   suppressions?: SuppressionStore | undefined;
   counter?: ContactCounter | undefined;
+  /** Paces each account's sends per channel (`throttle` in the policy); without it no throttle holds. */
+  throttle?: SendThrottle | undefined;
   /** Who the engine's own suppressions are by (its instance id). */
   by: string;
   /** A suppression the engine added itself (a provider's opt-out error). */
   onSuppressed?: ((change: SuppressionChange) => void) | undefined;
-  onDeferred?: ((info: { trigger: ClaimedTrigger; actionIndex: number; reason: 'quiet-hours' | 'capped'; until: Date }) => void) | undefined;
+  onDeferred?: ((info: { trigger: ClaimedTrigger; actionIndex: number; reason: ContactDeferralReason; until: Date }) => void) | undefined;
   onSkipped?: ((info: { trigger: ClaimedTrigger; actionIndex: number; reason: 'suppressed' | 'capped' }) => void) | undefined;
 }
+
+/** Why the policy deferred a run: the recipient's quiet hours, a full cap (`overCap: 'defer'`), the channel's rate. */
+export type ContactDeferralReason = 'quiet-hours' | 'capped' | 'throttled';
 
 /** What the policy says about one send, now. */
 export type ContactDecision =
   | { kind: 'send'; reservation?: ReleaseRequest | undefined; /** A preview: the caps the send would be counted against. */ counted?: ContactCap[] | undefined }
   | { kind: 'skip'; reason: 'suppressed' | 'capped' }
-  | { kind: 'defer'; reason: 'quiet-hours' | 'capped'; until: Date };
+  | { kind: 'defer'; reason: ContactDeferralReason; until: Date };
 
 const SEND: ContactDecision = { kind: 'send' };
 
@@ -52,6 +57,8 @@ export class AttemptContactGuard {
     private readonly triggerId: string,
     private readonly payload: Record<string, unknown>,
     private readonly logger: Logger,
+    /** The attempt's number, so that a run the throttle defers again and again lands at a new offset each time. */
+    private readonly attempt = 1,
   ) {}
 
   private policyOfAccount(): Promise<StoredContactPolicy | null> {
@@ -62,12 +69,15 @@ export class AttemptContactGuard {
   }
 
   /**
-   * What the policy says about a send now. `preview` (a dry run) takes nothing from the counter: a send
-   * the caps would count is `send` with the caps it would be `counted` against.
+   * What the policy says about a send now: suppression (any category), then for marketing quiet hours
+   * and caps, then the channel's throttle (any category). `preview` (a dry run) takes nothing from the
+   * counter or the throttle: a send the caps would count is `send` with the caps it would be `counted` against.
    */
   async check(type: string, recipient: string | undefined, category: MessageCategory | undefined, holder: string, now: Date, preview = false): Promise<ContactDecision> {
-    if (IMPERSONAL_ACTION_TYPES.has(type)) return SEND;
-    const { suppressions, counter } = this.ports;
+    // Only an engine with a throttle reads the policy for sends the rest of it never holds back.
+    const throttled = this.ports.throttle !== undefined && !preview;
+    if (IMPERSONAL_ACTION_TYPES.has(type)) return throttled ? this.throttle(type, (await this.readPolicy())?.channels[type], now) : SEND;
+    const { suppressions } = this.ports;
     if (suppressions && recipient !== undefined) {
       let found;
       try {
@@ -77,17 +87,46 @@ export class AttemptContactGuard {
       }
       if (found) return { kind: 'skip', reason: 'suppressed' };
     }
-    if ((category ?? DEFAULT_MESSAGE_CATEGORY) === 'transactional') return SEND;
-    let policy;
+    const transactional = (category ?? DEFAULT_MESSAGE_CATEGORY) === 'transactional';
+    if (transactional && !throttled) return SEND;
+    const channel = (await this.readPolicy())?.channels[type];
+    if (!channel) return SEND;
+    const decision = transactional ? SEND : await this.marketing(type, channel, recipient, holder, now, preview);
+    // A send the caps admitted keeps its unit while the throttle holds it back: the retry reserves
+    // with the same holder, a no-op, rather than competing for the cap again.
+    if (decision.kind !== 'send' || !throttled || !channel.throttle) return decision;
+    const rate = await this.throttle(type, channel, now);
+    return rate.kind === 'send' ? decision : rate;
+  }
+
+  private async readPolicy(): Promise<StoredContactPolicy | null> {
     try {
-      policy = await this.policyOfAccount();
+      return await this.policyOfAccount();
     } catch (error) {
       // The next action reads it again rather than reusing a failed read.
       this.policy = undefined;
       throw unavailable('contact policy', error);
     }
-    const channel = policy?.channels[type];
-    if (!channel) return SEND;
+  }
+
+  /** Takes a token of the channel's throttle, or the deferral to when one is due (plus a jitter of up to a second). */
+  private async throttle(type: string, channel: ChannelPolicy | undefined, now: Date): Promise<ContactDecision> {
+    const rate = channel?.throttle;
+    const throttle = this.ports.throttle;
+    if (!rate || !throttle) return SEND;
+    let taken;
+    try {
+      taken = await throttle.take({ accountId: this.accountId, channel: type, now, perSecond: rate.perSecond, ...(rate.burst === undefined ? {} : { burst: rate.burst }) });
+    } catch (error) {
+      throw unavailable('send throttle', error);
+    }
+    if (taken.ok) return SEND;
+    const due = Math.max(taken.retryAtMs, now.getTime());
+    return { kind: 'defer', reason: 'throttled', until: new Date(due + throttleJitterMs(this.triggerId, this.attempt)) };
+  }
+
+  /** Quiet hours and caps, for a marketing send on a channel the policy names. */
+  private async marketing(type: string, channel: ChannelPolicy, recipient: string | undefined, holder: string, now: Date, preview: boolean): Promise<ContactDecision> {
     const caps = channel.caps ?? [];
     if (!channel.quietHours && caps.length === 0) return SEND;
     const zone = recipientZone(channel, this.payload);
@@ -100,6 +139,7 @@ export class AttemptContactGuard {
     }
     if (caps.length === 0 || recipient === undefined) return SEND;
     if (preview) return { kind: 'send', counted: caps };
+    const counter = this.ports.counter;
     if (!counter) {
       this.logger.warn({ accountId: this.accountId, triggerId: this.triggerId, channel: type }, 'the contact policy caps this channel but the engine has no contact counter; sent uncounted');
       return SEND;

@@ -41,6 +41,26 @@ export interface ContactCap {
 /** What happens to a send over a cap: `skip` (default) it, or `defer` it until the full bucket ends. */
 export type OverCapBehaviour = 'skip' | 'defer';
 
+/**
+ * A rate for one channel of one account, whatever the category and the recipient: it protects the
+ * provider number (or sender) the account shares, not the person. A token bucket of `burst` tokens
+ * refilled at `perSecond`; a send that finds it empty defers its run until a token is due (not a
+ * failure, not counted against `maxAttempts`). Other accounts have their own buckets.
+ */
+export interface SendThrottlePolicy {
+  /** Sends per second, more than 0 and at most 1000 (0.5: one send every two seconds). */
+  perSecond: number;
+  /**
+   * Sends that may go at once after a quiet spell (whole number, 1 to 10 000). Default 1: sends are
+   * spaced `1 / perSecond` apart, so no one-second window sees more than `perSecond` of them; with
+   * `burst` b a one-second window may see up to `b - 1 + perSecond`.
+   */
+  burst?: number | undefined;
+}
+
+/** The bucket size of a throttle without a `burst`. */
+export const DEFAULT_THROTTLE_BURST = 1;
+
 export interface ChannelPolicy {
   quietHours?: QuietHours | undefined;
   caps?: ContactCap[] | undefined;
@@ -51,6 +71,8 @@ export interface ChannelPolicy {
    */
   timeZone?: string | undefined;
   fallbackTimeZone?: string | undefined;
+  /** A rate for the channel's sends of every category (the provider number's limit, not the person's). */
+  throttle?: SendThrottlePolicy | undefined;
 }
 
 /** One account's policy, by action type (`sms`, `email`, custom types with a person behind them). */

@@ -102,12 +102,31 @@ export function capBuckets(channel: string, recipient: string, caps: readonly Co
   });
 }
 
-/** 0 to {@link MAX_DEFERRAL_JITTER_MS}, the same for the same trigger id (FNV-1a). */
-export function deferralJitterMs(triggerId: string): number {
+/** FNV-1a of a string. */
+function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < triggerId.length; i++) {
-    hash ^= triggerId.charCodeAt(i);
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
-  return hash % (MAX_DEFERRAL_JITTER_MS + 1);
+  return hash;
+}
+
+/** 0 to {@link MAX_DEFERRAL_JITTER_MS}, the same for the same trigger id (FNV-1a). */
+export function deferralJitterMs(triggerId: string): number {
+  return fnv1a(triggerId) % (MAX_DEFERRAL_JITTER_MS + 1);
+}
+
+/**
+ * Longest jitter added to a throttle deferral: the runs one bucket held spread over a second rather
+ * than all coming back for the same next token.
+ */
+export const MAX_THROTTLE_JITTER_MS = 1_000;
+
+/**
+ * 0 to {@link MAX_THROTTLE_JITTER_MS}, from the trigger id and the attempt: a run deferred again
+ * lands at another offset, so the same runs do not lose the race for the next token every time.
+ */
+export function throttleJitterMs(triggerId: string, attempt: number): number {
+  return fnv1a(`${triggerId}:${attempt}`) % (MAX_THROTTLE_JITTER_MS + 1);
 }

@@ -25,6 +25,15 @@ const cap = z.strictObject({
   per: z.enum(CAP_PERIODS),
 });
 
+/** Largest throttle rate: past it the engine's own claim loop, not the provider, is the limit. */
+export const MAX_THROTTLE_PER_SECOND = 1_000;
+export const MAX_THROTTLE_BURST = 10_000;
+
+const throttle = z.strictObject({
+  perSecond: z.number().gt(0, 'perSecond must be more than 0').max(MAX_THROTTLE_PER_SECOND),
+  burst: z.number().int('burst must be a whole number').min(1).max(MAX_THROTTLE_BURST).optional(),
+});
+
 const channelPolicy = z
   .strictObject({
     quietHours: quietHours.optional(),
@@ -42,6 +51,7 @@ const channelPolicy = z
     overCap: z.enum(['skip', 'defer']).optional(),
     timeZone: zoneSpec.optional(),
     fallbackTimeZone: zoneName.optional(),
+    throttle: throttle.optional(),
   })
   .refine(fallbackNeedsPath, fallbackRefinement);
 
@@ -87,7 +97,11 @@ export function validateContactPolicy(input: unknown): { ok: true; policy: Conta
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
   const channels: ContactPolicy['channels'] = {};
   for (const [name, channel] of Object.entries(parsed.data.channels)) {
-    channels[name] = Object.fromEntries(Object.entries(channel).filter(([, v]) => v !== undefined));
+    const { throttle: rate, ...rest } = channel;
+    channels[name] = {
+      ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
+      ...(rate ? { throttle: { perSecond: rate.perSecond, ...(rate.burst === undefined ? {} : { burst: rate.burst }) } } : {}),
+    };
   }
   return { ok: true, policy: { channels } };
 }

@@ -2,8 +2,8 @@ import type { ContactPolicy } from '../policy/contact-policy.js';
 import type { Page } from '../rules/rule.js';
 
 /**
- * Ports of the contact policy: the account's policy, the suppression list (consent) and the cap
- * counters. Store adapters implement them next to their trigger store, atomically across processes
+ * Ports of the contact policy: the account's policy, the suppression list (consent), the cap
+ * counters and the send throttle. Store adapters implement them next to their trigger store, atomically across processes
  * (a unique key, a conditional upsert, findOneAndUpdate); every method that takes an `accountId`
  * behaves as if other accounts' data did not exist.
  */
@@ -139,4 +139,46 @@ export interface ContactCounter {
   reserve(request: ReserveRequest): Promise<ReserveResult>;
   /** Gives the holder's unit back in each bucket (the send failed permanently); a no-op when it holds none. */
   release(request: ReleaseRequest): Promise<void>;
+}
+
+export interface ThrottleRequest {
+  accountId: string;
+  /** Action type (`sms`, `email`, ...). */
+  channel: string;
+  /** The engine's clock at the send. */
+  now: Date;
+  /** Refill rate, tokens per second (more than 0, at most 1000). */
+  perSecond: number;
+  /** Bucket size (a whole number, at least 1); absent: 1. */
+  burst?: number | undefined;
+}
+
+export type ThrottleResult = { ok: true } | { ok: false; /** Epoch ms at which the bucket next holds a whole token (after `now`). */ retryAtMs: number };
+
+/**
+ * A token bucket per (accountId, channel), shared by every engine on the store, that paces an
+ * account's sends on a channel (the provider number it shares) whatever their recipient.
+ *
+ * Semantics, which every adapter keeps:
+ * - A bucket holds up to `burst ?? 1` tokens and gains `perSecond` tokens per second of `now`,
+ *   continuously (fractions count). A bucket never seen, or forgotten, is full.
+ * - `take` adds what accrued since the bucket's last update, capped at `burst`, then takes one token
+ *   when at least one is there (`ok: true`). Otherwise it takes nothing and answers `ok: false` with
+ *   `retryAtMs` = the instant the bucket holds one token again: its last update plus
+ *   `ceil((1 - tokens) * 1000 / perSecond)` ms. A refused take leaves no debt and holds no place.
+ * - Read, refill and take are one atomic step across engines: N engines taking at once get at most
+ *   the tokens there are. PostgreSQL: one `INSERT ... ON CONFLICT (account_id, channel) DO UPDATE`
+ *   (or `SELECT ... FOR UPDATE`) computing the new count in SQL; MongoDB: `findOneAndUpdate` with an
+ *   update pipeline and `upsert`; Redis: one Lua script on a hash per bucket.
+ * - Time never runs backwards for a bucket: a `now` before its last update (another engine's clock
+ *   ahead of this one) refills nothing and leaves the last update where it is.
+ * - The rate and burst come with each call (the policy may change between calls); a smaller burst
+ *   caps what the bucket holds from the next call on.
+ * - A bucket may be forgotten once it would be full again (`burst / perSecond` seconds after its last
+ *   update), so a TTL of that much (a few seconds) keeps the store small.
+ * - A take is not given back: a send that then fails has used its place in the rate, as it did at
+ *   the provider.
+ */
+export interface SendThrottle {
+  take(request: ThrottleRequest): Promise<ThrottleResult>;
 }

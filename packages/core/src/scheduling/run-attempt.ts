@@ -1,5 +1,6 @@
 import { AutomationError, describeError } from '../errors.js';
 import { dispatchActions, TAKEN, type DispatchContext } from '../dispatch/dispatch-actions.js';
+import type { ContactDeferralReason } from '../policy/contact-guard.js';
 import type { RuleSource } from '../ports/rule-source.js';
 import type { Span } from '../ports/tracer.js';
 import type { AttemptResult, TriggerStore } from '../ports/store.js';
@@ -46,7 +47,7 @@ export function attemptsInBudget(trigger: ClaimedTrigger): number {
       base = entry.attempt;
       free = 0;
       deferrals = 0;
-    } else if (entry.reason === INFRASTRUCTURE_FAILURE || entry.reason === IN_FLIGHT_WAIT || (entry.outcome === 'retrying' && (entry.reason === QUIET_HOURS || entry.reason === CAPPED))) {
+    } else if (entry.reason === INFRASTRUCTURE_FAILURE || entry.reason === IN_FLIGHT_WAIT || (entry.outcome === 'retrying' && (entry.reason === QUIET_HOURS || entry.reason === CAPPED || entry.reason === THROTTLED))) {
       // Held back by the contact policy: the policy's doing, not the trigger's failing.
       free += 1;
     } else if (entry.reason === LEASE_DEFERRED) {
@@ -65,8 +66,14 @@ export const QUIET_HOURS = 'quiet-hours';
 /** History reason of a run deferred (`overCap: 'defer'`) or skipped because a cap was full. */
 export const CAPPED = 'capped';
 
+/** History reason of a run deferred until the channel's send throttle has a token for the account. */
+export const THROTTLED = 'throttled';
+
 /** History reason of a run whose every action was skipped because its recipient is suppressed. */
 export const SUPPRESSED = 'suppressed';
+
+/** The history reason of each contact policy deferral. */
+const DEFERRAL_REASONS: Readonly<Record<ContactDeferralReason, string>> = { 'quiet-hours': QUIET_HOURS, capped: CAPPED, throttled: THROTTLED };
 
 /** Lease deferrals of one trigger not counted against `maxAttempts`. */
 export const FREE_LEASE_DEFERRALS = 3;
@@ -203,7 +210,7 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
     // Stopped before a send the policy holds back; what was sent stays sent, and the next claim
     // re-reads the rule and re-checks its conditions, as any claim does.
     const { until, reason } = dispatched.contactDeferred;
-    return finish(trigger, ctx, 'retrying', { ...entry, reason: reason === 'quiet-hours' ? QUIET_HOURS : CAPPED, nextAttemptAt: until }, { sentActions: dispatched.sent, evaluateAt: until });
+    return finish(trigger, ctx, 'retrying', { ...entry, reason: DEFERRAL_REASONS[reason], nextAttemptAt: until }, { sentActions: dispatched.sent, evaluateAt: until });
   }
   if (dispatched.transient && dispatched.onlyWaiting) {
     // Another worker holds the idempotency key of a send right now: wait for it, outside the budget.
