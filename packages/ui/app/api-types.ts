@@ -551,6 +551,10 @@ export interface components {
                     overCap?: "skip" | "defer";
                     timeZone?: string;
                     fallbackTimeZone?: string;
+                    throttle?: {
+                        perSecond: number;
+                        burst?: number;
+                    };
                 };
             };
             accountId?: string;

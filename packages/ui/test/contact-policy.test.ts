@@ -245,6 +245,22 @@ describe('the run view and the dry run say what the contact policy did', () => {
     expect(contactPolicyEntryText(entry, format)).toBe(`Deferred: the recipient's frequency cap is full until <${entry.nextAttemptAt}>. This does not count as a failed attempt.`);
   });
 
+  it("the account's send throttle: a run over the rate reads as deferred by it, and the throttle round-trips through the form", async () => {
+    const { client, answers } = await service();
+    const saved = await client.putContactPolicy({ channels: { sms: { throttle: { perSecond: 1, burst: 1 } } } }, 0);
+    expect(formToPolicy(policyToForm(saved)).policy.channels).toEqual(saved.channels);
+    expect(describePolicy(saved)).toEqual(['Texts: sent at most 1 a second for the whole account (bursts of 1)']);
+    const rule = await answers.call<SavedRule>('POST', '/rules', promo);
+    await answers.call('POST', '/events', { name: 'promo.sent', id: 'e1', payload: {} });
+    await answers.call('POST', '/events', { name: 'promo.sent', id: 'e2', payload: {} });
+    await answers.engine.runDue();
+    const runs = (await answers.call<TriggerPage>('GET', `/triggers?ruleId=${rule.id}`)).items;
+    const entry = runs.find((r) => r.status === 'retrying')?.executionHistory.at(-1);
+    expect(entry).toMatchObject({ outcome: 'retrying', reason: 'throttled' });
+    if (!entry?.nextAttemptAt) throw new Error('no throttled run');
+    expect(contactPolicyEntryText(entry, format)).toBe(`Deferred: over the account's sending rate for this channel until <${entry.nextAttemptAt}>. This does not count as a failed attempt.`);
+  });
+
   it('a suppressed recipient: the action is skipped with its reason in words, and the run says why it ended', async () => {
     const run = await runOnce(null, true);
     expect(run.status).toBe('skipped');

@@ -17,6 +17,7 @@ export function skippedActionText(outcome: Pick<ActionOutcome, 'status' | 'reaso
 export const CONTACT_REASON_TEXT: Record<string, string> = {
   'quiet-hours': "Deferred: quiet hours in the recipient's zone",
   capped: "Deferred: the recipient's frequency cap is full for now",
+  throttled: "Deferred: the account's sending rate for this channel was reached",
   suppressed: 'Skipped: the recipient opted out (STOP) or bounced',
 };
 
@@ -25,8 +26,8 @@ export const CONTACT_REASON_TEXT: Record<string, string> = {
  * 2030, 8:01 AM" for a deferral (not an attempt used up), and why a run ended skipped. Null for any other entry.
  */
 export function contactPolicyEntryText(entry: Pick<HistoryEntry, 'outcome' | 'reason' | 'nextAttemptAt'>, format: (iso: string) => string): string | null {
-  if (entry.outcome === 'retrying' && (entry.reason === 'quiet-hours' || entry.reason === 'capped')) {
-    const what = entry.reason === 'quiet-hours' ? "quiet hours in the recipient's zone" : "the recipient's frequency cap is full";
+  if (entry.outcome === 'retrying' && (entry.reason === 'quiet-hours' || entry.reason === 'capped' || entry.reason === 'throttled')) {
+    const what = entry.reason === 'quiet-hours' ? "quiet hours in the recipient's zone" : entry.reason === 'capped' ? "the recipient's frequency cap is full" : "over the account's sending rate for this channel";
     const until = entry.nextAttemptAt ? ` until ${format(entry.nextAttemptAt)}` : '';
     return `Deferred: ${what}${until}. This does not count as a failed attempt.`;
   }

@@ -265,6 +265,8 @@ export function describeChannelPolicy(channel: string, policy: ChannelDoc | unde
     parts.push(`at most ${joinAnd(counted)}${policy.quietHours ? '' : ` ${zone}`}`);
     parts.push(`over the cap: ${policy.overCap === 'defer' ? 'deferred to the next period' : 'skipped'}`);
   }
+  // The throttle has no field here yet (it is kept as stored); it is still said, since it holds sends back.
+  if (policy.throttle) parts.push(`sent at most ${policy.throttle.perSecond} a second for the whole account${policy.throttle.burst === undefined ? '' : ` (bursts of ${policy.throttle.burst})`}`);
   if (parts.length === 0) return null;
   return `${name}: ${parts.join('; ')}`;
 }
