@@ -4,7 +4,7 @@ import { metricsFor, type AutomationMetrics, type MetricsOptions } from './regis
 /** Attempts holding contact decisions at once before the oldest is dropped (see `holdDecision`). */
 const MAX_OPEN_ATTEMPTS = 10_000;
 
-const CONTACT_DEFERRALS: ReadonlySet<string> = new Set(['quiet-hours', 'capped']);
+const CONTACT_DEFERRALS: ReadonlySet<string> = new Set(['quiet-hours', 'capped', 'throttled']);
 
 interface ContactDecision {
   counter: AutomationMetrics['contactDeferred'];
