@@ -662,6 +662,87 @@ describe('Automation Builder in Chromium', () => {
     await expectNoSeriousViolations(page, 'runs of a scheduled rule');
   });
 
+  it('sets the contact policy in the form (quiet hours in the client’s zone, caps), says it in words, reports a concurrent change and an invalid path at its field', async () => {
+    await page.goto(service.uiUrl);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Contact policy' }).click();
+    await visible(page.getByRole('heading', { name: 'Contact policy', level: 1 }));
+    const sms = page.getByRole('region', { name: 'Text messages (SMS)' });
+    await sms.getByLabel('Whose time').selectOption('path');
+    await sms.getByLabel('Field of the event (JSONPath)').fill('$.client.timeZone');
+    await sms.getByLabel('Else (fallback zone)').selectOption('America/Chicago');
+    await sms.getByLabel(/^No marketing texts during these hours/).check();
+    await sms.getByLabel('From', { exact: true }).fill('21:00');
+    await sms.getByLabel('To', { exact: true }).fill('08:00');
+    await sms.getByRole('button', { name: 'Add a cap' }).click();
+    await sms.getByLabel('At most (cap 1)').fill('3');
+    await sms.getByLabel('Period (cap 1)').selectOption('day');
+    await sms.getByRole('button', { name: 'Add a cap' }).click();
+    await sms.getByLabel('At most (cap 2)').fill('10');
+    await sms.getByLabel('Period (cap 2)').selectOption('week');
+    const words = "Texts: not between 21:00 and 08:00 in the client's time zone; at most 3 a day and 10 a week; over the cap: skipped";
+    expect(await page.locator('.policy-summary').textContent()).toBe(words);
+    await expectNoSeriousViolations(page, 'contact policy');
+    await page.getByRole('button', { name: 'Save the contact policy' }).click();
+    await visible(page.getByText(/^Version 1, saved/));
+    const stored = await service.api<{ channels: Record<string, unknown>; version: number }>('GET', '/contact-policy');
+    expect(stored.body).toMatchObject({
+      version: 1,
+      channels: { sms: { quietHours: { from: '21:00', to: '08:00', timeZone: '$.client.timeZone', fallbackTimeZone: 'America/Chicago' }, caps: [{ max: 3, per: 'day' }, { max: 10, per: 'week' }] } },
+    });
+
+    // Someone else saves meanwhile: this form's save is refused, and says so.
+    expect((await service.api('PUT', '/contact-policy', { channels: { email: { caps: [{ max: 2, per: 'day' }] } }, version: 1 })).status).toBe(200);
+    await sms.getByLabel('At most (cap 1)').fill('4');
+    await page.getByRole('button', { name: 'Save the contact policy' }).click();
+    await visible(page.getByText(/^Someone else changed the contact policy/));
+    await page.getByRole('button', { name: 'Reload the policy' }).click();
+    await visible(page.getByText(/^Version 2, saved/));
+    expect(await page.locator('.policy-summary').textContent()).toBe("Emails: at most 2 a day in UTC; over the cap: skipped");
+
+    // A path the engine refuses lands at its field.
+    await sms.getByLabel('Whose time').selectOption('path');
+    await sms.getByLabel('Field of the event (JSONPath)').fill('$..timeZone');
+    await page.getByRole('button', { name: 'Save the contact policy' }).click();
+    const field = await visible(sms.locator('.field--invalid', { has: page.getByLabel('Field of the event (JSONPath)') }));
+    expect(await field.locator('.field__error').textContent()).not.toBe('');
+    expect(await sms.getByLabel('Field of the event (JSONPath)').getAttribute('aria-invalid')).toBe('true');
+    await expectNoSeriousViolations(page, 'contact policy with an error');
+  });
+
+  it('keeps the suppression list: adds by hand with a note, looks up, lifts, and shows the audit trail with a CSV export', async () => {
+    await page.goto(`${service.uiUrl}suppressions`);
+    await visible(page.getByRole('heading', { name: 'Suppressions', level: 1 }));
+    const add = page.getByRole('region', { name: 'Suppress a recipient' });
+    await add.getByLabel('Recipient').fill('not a number');
+    await add.getByRole('button', { name: 'Suppress' }).click();
+    await visible(add.locator('.field__error'));
+    await add.getByLabel('Recipient').fill('+15557654321');
+    await add.getByLabel('Note (optional)').fill('asked on the phone');
+    await add.getByRole('button', { name: 'Suppress' }).click();
+    const row = await visible(page.locator('.data-table tbody tr', { hasText: '+15557654321' }));
+    expect(await row.textContent()).toContain('Added by hand');
+    expect((await service.api<{ suppressed: boolean }>('GET', '/suppressions/sms/+15557654321')).body.suppressed).toBe(true);
+
+    const lookup = page.getByRole('region', { name: 'Look up a recipient' });
+    await lookup.getByLabel('Recipient').fill('+15557654321');
+    await lookup.getByRole('button', { name: 'Look up' }).click();
+    await visible(lookup.getByText(/is suppressed on sms since/));
+    await expectNoSeriousViolations(page, 'suppressions');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await lookup.getByRole('button', { name: 'Lift the suppression' }).click();
+    await visible(lookup.getByText(/is not suppressed on sms/));
+    expect((await service.api<{ suppressed: boolean }>('GET', '/suppressions/sms/+15557654321')).body.suppressed).toBe(false);
+
+    const audit = page.getByRole('region', { name: 'Audit trail' });
+    await waitUntil(page, `document.querySelectorAll('.audit-trail li').length === 2`);
+    expect(await audit.locator('.audit-trail li').allTextContents()).toEqual([expect.stringContaining('Added (added by hand)'), expect.stringContaining('Removed (lifted by hand)')]);
+    await audit.getByRole('button', { name: 'Export as CSV' }).click();
+    const link = await visible(audit.getByRole('link', { name: /^Download suppression-changes-all-/ }));
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    const path = await download.path();
+    expect(readFileSync(path, 'utf8').split(/\r?\n/)[0]).toBe('at,action,channel,recipient,reason,source,by,detail');
+  });
+
   it('stays usable at 360 px wide, with long names, and without serious accessibility problems', async () => {
     const longName = `Escalate ${'very-long-unbroken-rule-name-'.repeat(5)}to the regional manager`;
     const created = await service.api<ApiRule>('POST', '/rules', {
@@ -686,6 +767,8 @@ describe('Automation Builder in Chromium', () => {
       ['editor', `rules/${created.body.id}`, '.action-card'],
       ['new rule', 'rules/new', '.add-actions'],
       ['runs', `rules/${created.body.id}/runs`, '.run'],
+      ['contact policy', 'contact-policy', '.policy-summary, .card'],
+      ['suppressions', 'suppressions', '.audit-trail, .card'],
     ];
     for (const [name, path, ready] of screens) {
       await narrow.goto(`${service.uiUrl}${path}`);

@@ -164,6 +164,7 @@ function LookupForm({ api, onChanged, announce }: { api: ApiClient; onChanged: (
     }
   };
   const lift = async (found: SuppressionLookup) => {
+    if (!window.confirm(`Lift the suppression of ${found.recipient} (${found.channel})? Their marketing and transactional messages go out again.`)) return;
     try {
       await api.removeSuppression(found.channel, found.recipient, { reason: found.suppression?.reason === 'stop' ? 'stop' : 'manual', detail: 'lifted in the Management UI' });
       announce(`${found.recipient} can be contacted again on ${found.channel}.`);
