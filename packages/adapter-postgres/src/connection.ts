@@ -80,7 +80,8 @@ export const sqlState = (error: unknown): string | undefined => {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 };
 
-function explainMissingSchema(error: unknown, schema: string): unknown {
+/** A schema-missing error as the CRM_ERR_CONFIG that says to call `ensureSchema()`; any other error as it is. */
+export function explainMissingSchema(error: unknown, schema: string): unknown {
   const state = sqlState(error);
   // 42P01 undefined_table, 3F000 invalid_schema_name
   if (state !== '42P01' && state !== '3F000') return error;

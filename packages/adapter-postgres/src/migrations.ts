@@ -1,7 +1,7 @@
 import type { Database } from './connection.js';
 
 /** The parts of the schema a store needs; each has its own numbered migrations. */
-export type SchemaComponent = 'rules' | 'triggers' | 'idempotency' | 'deliveries';
+export type SchemaComponent = 'rules' | 'triggers' | 'idempotency' | 'deliveries' | 'contact';
 
 export interface Migration {
   component: SchemaComponent;
@@ -208,6 +208,68 @@ export const MIGRATIONS: readonly Migration[] = [
       -- How a scheduled rule's due time was computed (zone, anchor, local time, notes). Nullable, no
       -- default: adding it rewrites nothing; IF NOT EXISTS for an operator who added it beforehand.
       ALTER TABLE ${s}.triggers ADD COLUMN IF NOT EXISTS schedule jsonb;
+    `,
+  },
+  {
+    component: 'contact',
+    version: 1,
+    name: 'contact policies, suppressions and cap counters',
+    sql: (s) => `
+      -- IF NOT EXISTS throughout: an operator may create them beforehand, and this migration then only records them.
+      CREATE TABLE IF NOT EXISTS ${s}.contact_policies (
+        account_id text PRIMARY KEY,
+        -- the policy as the engine validated it (channels and whatever later versions add)
+        policy jsonb NOT NULL,
+        version integer NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS ${s}.suppressions (
+        account_id text NOT NULL,
+        channel text NOT NULL,
+        recipient text NOT NULL,
+        -- insertion order: listSuppressions pages newest first by it
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        reason text NOT NULL,
+        source text NOT NULL,
+        detail text,
+        by_whom text,
+        created_at timestamptz NOT NULL,
+        -- one entry per recipient and channel: addSuppression is idempotent on it, across processes
+        PRIMARY KEY (account_id, channel, recipient)
+      );
+      -- listSuppressions: an account's entries newest first, with or without a channel
+      CREATE INDEX IF NOT EXISTS suppressions_by_account ON ${s}.suppressions (account_id, seq);
+      CREATE INDEX IF NOT EXISTS suppressions_by_channel ON ${s}.suppressions (account_id, channel, seq);
+      -- every add and remove, never updated or deleted by the store (the audit export)
+      CREATE TABLE IF NOT EXISTS ${s}.suppression_changes (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        account_id text NOT NULL,
+        channel text NOT NULL,
+        recipient text NOT NULL,
+        action text NOT NULL CHECK (action IN ('added', 'removed')),
+        reason text NOT NULL,
+        source text NOT NULL,
+        by_whom text,
+        detail text,
+        at timestamptz NOT NULL
+      );
+      -- suppressionChanges: oldest first, for an account or one recipient of it
+      CREATE INDEX IF NOT EXISTS suppression_changes_by_account ON ${s}.suppression_changes (account_id, id);
+      CREATE INDEX IF NOT EXISTS suppression_changes_by_recipient ON ${s}.suppression_changes (account_id, recipient, id);
+      -- one row per cap bucket (the key names channel, recipient, period and its start); the holders are
+      -- the sends counted in it, so a retry of the same send counts once
+      CREATE TABLE IF NOT EXISTS ${s}.contact_counts (
+        account_id text NOT NULL,
+        bucket_key text NOT NULL,
+        holders text[] NOT NULL,
+        expires_at timestamptz NOT NULL,
+        PRIMARY KEY (account_id, bucket_key)
+      );
+      -- the sweep of buckets past their expiry
+      CREATE INDEX IF NOT EXISTS contact_counts_expiry ON ${s}.contact_counts (expires_at);
+      -- Rewritten on every counted send: vacuum early, as for triggers.
+      ALTER TABLE ${s}.contact_counts SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
+      ${refuseInvalidIndexes(s, ['suppressions_by_account', 'suppressions_by_channel', 'suppression_changes_by_account', 'suppression_changes_by_recipient', 'contact_counts_expiry'])}
     `,
   },
 ];

@@ -1,6 +1,19 @@
 import type { Pool } from 'pg';
-import { checkOptions, optionKeys, silentLogger, type AutomationStore, type DeliveryLedger, type Logger, type RuleStore, type TriggerStore } from '@crm-automation/core';
+import {
+  checkOptions,
+  optionKeys,
+  silentLogger,
+  type AutomationStore,
+  type ContactCounter,
+  type ContactPolicyStore,
+  type DeliveryLedger,
+  type Logger,
+  type RuleStore,
+  type SuppressionStore,
+  type TriggerStore,
+} from '@crm-automation/core';
 import { CONNECTION_OPTION_KEYS, openDatabase, type Database, type PostgresConnectionOptions } from './connection.js';
+import { contactPortsOn } from './contact-policy.js';
 import { deliveryLedgerOn } from './delivery-ledger.js';
 import { createOutcomeWriter, outcomeStatements } from './outcome-writer.js';
 import { checkSchemaName } from './identifiers.js';
@@ -58,8 +71,11 @@ export interface PostgresTriggerStore extends TriggerStore, Required<DeliveryLed
   cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>;
 }
 
-/** Rules, triggers and the delivery ledger on one pool and schema. */
-export interface PostgresStore extends AutomationStore, Required<DeliveryLedger>, PostgresStoreControls, PostgresRetentionControls {
+/**
+ * Rules, triggers, the delivery ledger and the contact policy ports (policies, suppressions, cap
+ * counters) on one pool and schema.
+ */
+export interface PostgresStore extends AutomationStore, Required<DeliveryLedger>, ContactPolicyStore, SuppressionStore, ContactCounter, PostgresStoreControls, PostgresRetentionControls {
   /** Stops wake-ups and retention timers, then ends the pool if the store opened it (never a handed pool). */
   close(): Promise<void>;
   finishAttempts: NonNullable<TriggerStore['finishAttempts']>;
@@ -125,8 +141,10 @@ const CAPABILITIES = { name: 'postgres', ttlRetention: false, keyedConcurrency: 
  * The PostgreSQL store of both aggregates and the delivery ledger: rules in `<schema>.rules`, triggers
  * in `<schema>.triggers`, claimed with `FOR UPDATE SKIP LOCKED` in one statement per batch, outcomes
  * written in batches under their lease tokens, intake waking idle claim loops everywhere through
- * `LISTEN/NOTIFY`, and every send in `<schema>.deliveries` (the engine uses it because the store has
- * the ledger's methods; `ledger: false` on the engine turns it off). Call `ensureSchema()` once before
+ * `LISTEN/NOTIFY`, every send in `<schema>.deliveries` (the engine uses it because the store has
+ * the ledger's methods; `ledger: false` on the engine turns it off), and the contact policy: account
+ * policies, the suppression list with its changes, and cap counters shared by every engine on the
+ * database (`contactPolicies: false` and the like on the engine turn them off). Call `ensureSchema()` once before
  * use (at deploy or start-up).
  *
  * @example
@@ -141,7 +159,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   return {
     ...rules,
     ...triggers,
-    ...controls(db, ['rules', 'triggers', 'deliveries'], shutdown),
+    ...contactPortsOn(db, logger),
+    ...controls(db, ['rules', 'triggers', 'deliveries', 'contact'], shutdown),
     capabilities: { ...CAPABILITIES },
   };
 }

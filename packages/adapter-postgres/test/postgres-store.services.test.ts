@@ -76,13 +76,15 @@ describe.skipIf(!url)('postgres store', () => {
           { component: 'triggers', version: 2, name: 'entity keys, pending slots and cancel requests of triggers' },
           { component: 'rules', version: 3, name: 'schedules of rules' },
           { component: 'triggers', version: 3, name: 'schedules of triggers' },
+          { component: 'contact', version: 1, name: 'contact policies, suppressions and cap counters' },
         ],
-        versions: { rules: 3, triggers: 3, deliveries: 1 },
+        versions: { rules: 3, triggers: 3, deliveries: 1, contact: 1 },
       });
       const second = await store.ensureSchema();
-      expect(second).toEqual({ schema, applied: [], versions: { rules: 3, triggers: 3, deliveries: 1 } });
+      expect(second).toEqual({ schema, applied: [], versions: { rules: 3, triggers: 3, deliveries: 1, contact: 1 } });
       const { rows } = await pool.query(`SELECT component, version FROM "${schema}".schema_migrations ORDER BY component, version`);
       expect(rows).toEqual([
+        { component: 'contact', version: 1 },
         { component: 'deliveries', version: 1 },
         { component: 'rules', version: 1 },
         { component: 'rules', version: 2 },
@@ -99,23 +101,25 @@ describe.skipIf(!url)('postgres store', () => {
       const pools = Array.from({ length: 4 }, () => testPool(url as string, 2));
       try {
         const reports = await Promise.all(pools.map((p) => createPostgresStore({ pool: p, schema }).ensureSchema()));
-        expect(reports.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 7]);
-        expect(reports.every((r) => r.versions.rules === 3 && r.versions.triggers === 3 && r.versions.deliveries === 1)).toBe(true);
+        expect(reports.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 8]);
+        expect(reports.every((r) => r.versions.rules === 3 && r.versions.triggers === 3 && r.versions.deliveries === 1 && r.versions.contact === 1)).toBe(true);
         const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".schema_migrations`);
-        expect(rows[0].n).toBe(7);
+        expect(rows[0].n).toBe(8);
       } finally {
         await Promise.all(pools.map((p) => p.end()));
       }
     });
 
-    it('creates only the tables of the stores that ask: rules, triggers, deliveries and idempotency keys are separate components', async () => {
+    it('creates only the tables of the stores that ask: rules, triggers, deliveries, contact policy and idempotency keys are separate components', async () => {
       const schema = fresh();
       const tables = async () => (await pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])).rows.map((r) => r.table_name);
       expect((await createPostgresRuleStore({ pool, schema }).ensureSchema()).applied.map((m) => m.component)).toEqual(['rules', 'rules', 'rules']);
       expect(await tables()).toEqual(['rules', 'schema_migrations']);
       expect((await createPostgresTriggerStore({ pool, schema }).ensureSchema()).applied.map((m) => m.component)).toEqual(['triggers', 'deliveries', 'triggers', 'triggers']);
       expect(await tables()).toEqual(['deliveries', 'rules', 'schema_migrations', 'triggers']);
-      expect((await createPostgresStore({ pool, schema }).ensureSchema()).applied).toEqual([]);
+      // The whole store adds only what the two did not need: the contact policy tables.
+      expect((await createPostgresStore({ pool, schema }).ensureSchema()).applied.map((m) => m.component)).toEqual(['contact']);
+      expect(await tables()).toEqual(['contact_counts', 'contact_policies', 'deliveries', 'rules', 'schema_migrations', 'suppression_changes', 'suppressions', 'triggers']);
       // A ledger on its own (a receipts service) finds the trigger store's deliveries table in place.
       expect((await createPostgresDeliveryLedger({ pool, schema }).ensureSchema()).applied).toEqual([]);
       const alone = fresh();
@@ -130,7 +134,7 @@ describe.skipIf(!url)('postgres store', () => {
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM information_schema.schemata WHERE schema_name = $1`, [schema]);
       expect(rows[0].n).toBe(0);
       await store.dropSchema();
-      expect((await store.ensureSchema()).applied).toHaveLength(7);
+      expect((await store.ensureSchema()).applied).toHaveLength(8);
     });
 
     it('says to call ensureSchema() when the tables are missing', async () => {
