@@ -183,6 +183,20 @@ describe('send throttle: fire time', () => {
     expect(sms.sent).toHaveLength(2);
   });
 
+  it('paces webhooks too, though nothing else of the policy holds them', async () => {
+    const clock = createManualClock(START);
+    const webhook = createRecordingChannel();
+    const engine = createAutomationEngine({ store: createMemoryStore(), clock, channels: { webhook } });
+    const deferred: ContactDeferredInfo[] = [];
+    engine.on('contact:deferred', (info) => deferred.push(info));
+    await engine.rules.create(A, { ...rule(), actions: [{ type: 'webhook', params: { url: 'https://example.com/visits/{{visit.id}}' } }] });
+    await engine.contactPolicy.set(A, { channels: { webhook: { throttle: { perSecond: 2, burst: 2 } } } });
+    for (let i = 0; i < 5; i++) await engine.ingest({ id: `w${i}`, name: 'visit.completed', accountId: A, timestamp: clock.now().toISOString(), payload: { visit: { status: 'done', id: `v${i}` } } });
+    await engine.runDue();
+    expect(webhook.sent).toHaveLength(2);
+    expect(deferred.map((d) => d.reason)).toEqual(['throttled', 'throttled', 'throttled']);
+  });
+
   it('keeps what a run sent when the throttle holds its next action, and sends only the rest later', async () => {
     const { engine, clock, visits, sms } = setup();
     await engine.rules.create(A, rule(undefined, 3));

@@ -2,7 +2,7 @@ import { AutomationError, describeError } from '../errors.js';
 import type { Logger } from '../ports/logger.js';
 import type { ContactCounter, ContactPolicyStore, ReleaseRequest, SendThrottle, StoredContactPolicy, SuppressionChange, SuppressionStore } from '../ports/contact-policy.js';
 import type { ClaimedTrigger } from '../scheduling/trigger.js';
-import { DEFAULT_MESSAGE_CATEGORY, IMPERSONAL_ACTION_TYPES, type ChannelPolicy, type ContactCap, type MessageCategory } from './contact-policy.js';
+import { DEFAULT_MESSAGE_CATEGORY, IMPERSONAL_ACTION_TYPES, type ChannelPolicy, type ContactCap, type MessageCategory, type SendThrottlePolicy } from './contact-policy.js';
 import { capBuckets, deferralJitterMs, quietUntil, recipientZone, throttleJitterMs } from './fire-time.js';
 
 /** The contact policy ports an engine has, and what it tells observers. */
@@ -76,9 +76,11 @@ export class AttemptContactGuard {
   async check(type: string, recipient: string | undefined, category: MessageCategory | undefined, holder: string, now: Date, preview = false): Promise<ContactDecision> {
     // Only an engine with a throttle reads the policy for sends the rest of it never holds back.
     const throttled = this.ports.throttle !== undefined && !preview;
-    if (IMPERSONAL_ACTION_TYPES.has(type)) return throttled ? this.throttle(type, (await this.readPolicy())?.channels[type], now) : SEND;
+    // No person behind it: no suppression, quiet hours or caps, only the channel's rate.
+    const impersonal = IMPERSONAL_ACTION_TYPES.has(type);
+    if (impersonal && !throttled) return SEND;
     const { suppressions } = this.ports;
-    if (suppressions && recipient !== undefined) {
+    if (!impersonal && suppressions && recipient !== undefined) {
       let found;
       try {
         found = await suppressions.findSuppression(this.accountId, type, recipient);
@@ -87,33 +89,32 @@ export class AttemptContactGuard {
       }
       if (found) return { kind: 'skip', reason: 'suppressed' };
     }
-    const transactional = (category ?? DEFAULT_MESSAGE_CATEGORY) === 'transactional';
-    if (transactional && !throttled) return SEND;
-    const channel = (await this.readPolicy())?.channels[type];
-    if (!channel) return SEND;
-    const decision = transactional ? SEND : await this.marketing(type, channel, recipient, holder, now, preview);
-    // A send the caps admitted keeps its unit while the throttle holds it back: the retry reserves
-    // with the same holder, a no-op, rather than competing for the cap again.
-    if (decision.kind !== 'send' || !throttled || !channel.throttle) return decision;
-    const rate = await this.throttle(type, channel, now);
-    return rate.kind === 'send' ? decision : rate;
-  }
-
-  private async readPolicy(): Promise<StoredContactPolicy | null> {
+    const unheld = impersonal || (category ?? DEFAULT_MESSAGE_CATEGORY) === 'transactional';
+    if (unheld && !throttled) return SEND;
+    let policy;
     try {
-      return await this.policyOfAccount();
+      policy = await this.policyOfAccount();
     } catch (error) {
       // The next action reads it again rather than reusing a failed read.
       this.policy = undefined;
       throw unavailable('contact policy', error);
     }
+    const channel = policy?.channels[type];
+    if (!channel) return SEND;
+    // Without a rate to take, the path (and its awaits) is the one an engine without a throttle has.
+    if (!throttled || !channel.throttle) return unheld ? SEND : this.marketing(type, channel, recipient, holder, now, preview);
+    const decision = unheld ? SEND : await this.marketing(type, channel, recipient, holder, now, preview);
+    // A send the caps admitted keeps its unit while the throttle holds it back: the retry reserves
+    // with the same holder, a no-op, rather than competing for the cap again.
+    if (decision.kind !== 'send') return decision;
+    const rate = await this.throttle(type, channel.throttle, now);
+    return rate.kind === 'send' ? decision : rate;
   }
 
   /** Takes a token of the channel's throttle, or the deferral to when one is due (plus a jitter of up to a second). */
-  private async throttle(type: string, channel: ChannelPolicy | undefined, now: Date): Promise<ContactDecision> {
-    const rate = channel?.throttle;
+  private async throttle(type: string, rate: SendThrottlePolicy, now: Date): Promise<ContactDecision> {
     const throttle = this.ports.throttle;
-    if (!rate || !throttle) return SEND;
+    if (!throttle) return SEND;
     let taken;
     try {
       taken = await throttle.take({ accountId: this.accountId, channel: type, now, perSecond: rate.perSecond, ...(rate.burst === undefined ? {} : { burst: rate.burst }) });
