@@ -11,4 +11,4 @@ export { createMemoryIdempotencyStore } from '../memory/memory-idempotency.js';
 export { createConsoleChannels } from '../memory/console-channels.js';
 export type { ConsoleChannelsOptions } from '../memory/console-channels.js';
 export { createMemoryDeliveryLedger } from '../memory/memory-delivery-ledger.js';
-export { createMemoryContactPolicyStore, createMemorySuppressionStore, createMemoryContactCounter } from '../memory/memory-contact-policy.js';
+export { createMemoryContactPolicyStore, createMemorySuppressionStore, createMemoryContactCounter, createMemorySendThrottle } from '../memory/memory-contact-policy.js';
