@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, type ApiClient } from '../api/client.js';
 import { errorText } from '../api/error-text.js';
 import { EditorContext, type EditorContextValue } from '../components/editor-context.js';
@@ -22,7 +22,7 @@ import {
   type PolicyChannel,
   type PolicyZoneMode,
 } from '../model/contact-policy-form.js';
-import { placeIssues, type PathIssue } from '../model/form-fields.js';
+import { fieldForPath, placeIssues, type PathIssue } from '../model/form-fields.js';
 import { childPath, fieldId } from '../model/issue-path.js';
 
 const ZONE_MODE_LABELS: Record<PolicyZoneMode, string> = {
@@ -41,6 +41,11 @@ export function ContactPolicy({ api, announce }: { api: ApiClient; announce: (me
   const [saveError, setSaveError] = useState<string | null>(null);
   const [conflict, setConflict] = useState(false);
   const [saving, setSaving] = useState(false);
+  const summaryRef = useRef<HTMLDivElement>(null);
+  // A refused save moves focus to the list of problems, as the rule editor does.
+  useEffect(() => {
+    if (issues.length > 0) summaryRef.current?.focus();
+  }, [issues]);
 
   const load = async () => {
     setLoadError(null);
@@ -61,7 +66,8 @@ export function ContactPolicy({ api, announce }: { api: ApiClient; announce: (me
 
   const document = useMemo(() => (form ? formToPolicy(form) : null), [form]);
   const summary = document ? describePolicy(document.policy) : [];
-  const placed = useMemo(() => (form ? placeIssues(issues, policyFieldPaths(form)) : { byField: new Map<string, PathIssue[]>(), unplaced: [] }), [issues, form]);
+  const fieldPaths = useMemo(() => (form ? policyFieldPaths(form) : new Set<string>()), [form]);
+  const placed = useMemo(() => placeIssues(issues, fieldPaths), [issues, fieldPaths]);
   const context: EditorContextValue = useMemo(() => ({ issuesByField: placed.byField, sample: undefined, placeholders: [], facts: [] }), [placed]);
 
   if (loadError) {
@@ -149,22 +155,25 @@ export function ContactPolicy({ api, announce }: { api: ApiClient; announce: (me
           </div>
         ) : null}
         {problems > 0 ? (
-          <div class="error-summary" role="alert" tabIndex={-1}>
+          <div class="error-summary" role="alert" tabIndex={-1} ref={summaryRef}>
             <h2 class="error-summary__title">{problems === 1 ? 'There is a problem to fix' : `There are ${problems} problems to fix`}</h2>
             <ul class="error-summary__list">
-              {issues.map((issue, i) => (
-                <li key={i}>
-                  {placed.unplaced.includes(issue) ? (
-                    <span>
-                      <code>{issue.path || 'policy'}</code>: {issue.message}
-                    </span>
-                  ) : (
-                    <a href={`#${fieldId(issue.path)}`}>
-                      <code>{issue.path}</code>: {issue.message}
-                    </a>
-                  )}
-                </li>
-              ))}
+              {issues.map((issue, i) => {
+                const field = fieldForPath(issue.path, fieldPaths);
+                return (
+                  <li key={i}>
+                    {field === null ? (
+                      <span>
+                        <code>{issue.path || 'policy'}</code>: {issue.message}
+                      </span>
+                    ) : (
+                      <a href={`#${fieldId(field)}`}>
+                        <code>{issue.path}</code>: {issue.message}
+                      </a>
+                    )}
+                  </li>
+                );
+              })}
             </ul>
           </div>
         ) : null}

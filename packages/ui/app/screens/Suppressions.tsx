@@ -46,7 +46,7 @@ export function Suppressions({ api, announce }: { api: ApiClient; announce: (mes
     const key = rowKey(entry);
     if (!window.confirm(`Lift the suppression of ${entry.recipient} (${entry.channel})? Their marketing and transactional messages go out again.`)) return;
     try {
-      const { removed } = await api.removeSuppression(entry.channel, entry.recipient, { reason: entry.reason === 'stop' ? 'stop' : 'manual', detail: 'lifted in the Management UI' });
+      const { removed } = await api.removeSuppression(entry.channel, entry.recipient, { reason: 'manual', detail: 'lifted in the Management UI' });
       announce(removed ? `${entry.recipient} can be contacted again on ${entry.channel}.` : `${entry.recipient} was no longer suppressed.`);
       changed();
     } catch (e) {
@@ -166,7 +166,7 @@ function LookupForm({ api, onChanged, announce }: { api: ApiClient; onChanged: (
   const lift = async (found: SuppressionLookup) => {
     if (!window.confirm(`Lift the suppression of ${found.recipient} (${found.channel})? Their marketing and transactional messages go out again.`)) return;
     try {
-      await api.removeSuppression(found.channel, found.recipient, { reason: found.suppression?.reason === 'stop' ? 'stop' : 'manual', detail: 'lifted in the Management UI' });
+      await api.removeSuppression(found.channel, found.recipient, { reason: 'manual', detail: 'lifted in the Management UI' });
       announce(`${found.recipient} can be contacted again on ${found.channel}.`);
       setAnswer({ channel: found.channel, recipient: found.recipient, suppressed: false });
       onChanged();
