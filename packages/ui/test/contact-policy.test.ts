@@ -5,7 +5,7 @@ import { describeReason } from '../app/format.js';
 import { changesCsvName, contactPolicyEntryText, dryRunContactPolicyText, skippedActionText, suppressionChangeText, suppressionText } from '../app/model/contact-outcome.js';
 import { describePolicy, formToPolicy, newCapRow, nextCapPeriod, policyFieldPaths, policyToForm } from '../app/model/contact-policy-form.js';
 import { placeIssues } from '../app/model/form-fields.js';
-import { runEndReason } from '../app/model/run-outcome.js';
+import { deferredRunText, runEndReason } from '../app/model/run-outcome.js';
 import { formToRule, ruleToForm, type ActionForm } from '../app/model/rule-form.js';
 import { rulesApiAnswers } from './rules-api-answers.js';
 
@@ -228,6 +228,8 @@ describe('the run view and the dry run say what the contact policy did', () => {
     expect(until).toBeLessThanOrEqual(Date.parse('2030-01-01T10:02:00Z'));
     expect(contactPolicyEntryText(entry, format)).toBe(`Deferred: quiet hours in the recipient's zone until <${entry.nextAttemptAt}>. This does not count as a failed attempt.`);
     expect(describeReason('quiet-hours')).toBe("Deferred: quiet hours in the recipient's zone");
+    // The run's row says it too, without opening the history.
+    expect(deferredRunText(run)).toMatch(/^Deferred: quiet hours in the recipient's zone until .+\. This does not count as a failed attempt\.$/);
   });
 
   it('a full cap with overCap defer reads as deferred by the cap', async () => {
@@ -272,6 +274,7 @@ describe('the run view and the dry run say what the contact policy did', () => {
     expect(skippedActionText({ status: 'skipped', reason: 'capped' })).toBe('Skipped: the recipient already got as many messages as the frequency cap allows');
     expect(skippedActionText({ status: 'sent' })).toBeNull();
     expect(runEndReason(run)).toBe('Skipped: every message of the run went to a recipient who opted out (STOP) or bounced.');
+    expect(deferredRunText(run)).toBeNull();
   });
 
   it("the dry run shows each command's contactPolicy: deferred, counted, skipped", async () => {

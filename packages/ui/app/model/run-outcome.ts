@@ -36,3 +36,10 @@ export function cancelRequestedText(trigger: Trigger): string | null {
   if (!requested) return null;
   return `Cancel requested by the event ${requested.event.name} (${requested.event.id}): the run stops before its next action not yet sent.`;
 }
+
+/** A run the contact policy deferred (quiet hours, a full cap, the send rate): why it waits, from its newest entry; null otherwise. */
+export function deferredRunText(trigger: Trigger): string | null {
+  if (trigger.status !== 'retrying') return null;
+  const last = trigger.executionHistory.at(-1);
+  return last ? contactPolicyEntryText(last, formatDateTime) : null;
+}
