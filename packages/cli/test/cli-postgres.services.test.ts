@@ -41,20 +41,20 @@ describeCliStore(
       expect([before.code, before.stderr]).toEqual([1, expect.stringMatching(/^error CRM_ERR_CONFIG: postgres store: schema ".*_fresh" is not set up .*call ensureSchema\(\) first\n$/)]);
       const first = await spawnCliJson<Array<{ name: string; what: string; report: { schema: string; applied: string[]; versions: string[] } }>>(['ensure-schema'], env);
       expect(first.map((r) => [r.name, r.what])).toEqual([
-        [`automation store (schema ${fresh}: rules, triggers, deliveries)`, 'schema'],
+        [`automation store (schema ${fresh}: rules, triggers, deliveries, contact policy)`, 'schema'],
         [`idempotency keys (schema ${fresh}: idempotency_keys)`, 'schema'],
       ]);
       expect(first[0]?.report.applied.some((m) => m.startsWith('rules 1'))).toBe(true);
       expect(first[0]?.report.applied.some((m) => m.startsWith('triggers 1'))).toBe(true);
       expect(first[0]?.report.applied.some((m) => m.startsWith('deliveries 1'))).toBe(true);
       expect(first[1]?.report.applied.some((m) => m.startsWith('idempotency 1'))).toBe(true);
-      expect(await tablesOf(fresh)).toEqual(['deliveries', 'idempotency_keys', 'rules', 'schema_migrations', 'triggers']);
+      expect(await tablesOf(fresh)).toEqual(['contact_counts', 'contact_policies', 'deliveries', 'idempotency_keys', 'rules', 'schema_migrations', 'suppression_changes', 'suppressions', 'triggers']);
       const indexes = (await pool.query<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE schemaname = $1', [fresh])).rows.map((r) => r.indexname);
       for (const index of ['rules_for_event', 'triggers_due', 'triggers_leases', 'triggers_intake_key', 'triggers_finished']) expect(indexes).toContain(index);
 
       const again = await spawnCli(['ensure-indexes'], env);
       expect(again.code).toBe(0);
-      expect(again.stdout).toMatch(new RegExp(`^automation store \\(schema ${fresh}: rules, triggers, deliveries\\): schema ensured \\(schema=${fresh} applied=none versions=rules \\d+, triggers \\d+, deliveries \\d+\\)\n`));
+      expect(again.stdout).toMatch(new RegExp(`^automation store \\(schema ${fresh}: rules, triggers, deliveries, contact policy\\): schema ensured \\(schema=${fresh} applied=none versions=rules \\d+, triggers \\d+, deliveries \\d+, contact \\d+\\)\n`));
       expect(again.stdout).toContain('idempotency keys');
       const without = await spawnCliJson<unknown[]>(['ensure-schema', '--no-idempotency'], env);
       expect(without).toHaveLength(1);

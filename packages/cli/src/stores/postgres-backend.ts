@@ -49,7 +49,7 @@ export async function openPostgresBackend(connectionString: string, schema: stri
       },
     },
     indexTargets(idempotencyCollection) {
-      const targets: IndexedCollection[] = [{ name: `automation store (schema ${store.schema}: rules, triggers, deliveries)`, what: 'schema', ensureIndexes: async () => schemaSummary(await store.ensureSchema()) }];
+      const targets: IndexedCollection[] = [{ name: `automation store (schema ${store.schema}: rules, triggers, deliveries, contact policy)`, what: 'schema', ensureIndexes: async () => schemaSummary(await store.ensureSchema()) }];
       if (idempotencyCollection !== false) {
         const keys = createPostgresIdempotencyStore({ pool: store.pool, schema: store.schema });
         targets.push({ name: `idempotency keys (schema ${store.schema}: idempotency_keys)`, what: 'schema', ensureIndexes: async () => schemaSummary(await keys.ensureSchema()) });
