@@ -1,3 +1,5 @@
+// One file: the three contact-policy ports on PostgreSQL share the tables, the statements and the error
+// mapping, and the counter's all-or-nothing reserve reads as one argument only next to the rows it locks.
 import {
   AutomationError,
   clampLimit,

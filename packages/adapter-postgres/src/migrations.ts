@@ -1,3 +1,5 @@
+// One file: every migration of the adapter, in order: the schema's history is read top to bottom, and
+// each step's SQL has to agree with the steps before it.
 import type { Database } from './connection.js';
 
 /** The parts of the schema a store needs; each has its own numbered migrations. */

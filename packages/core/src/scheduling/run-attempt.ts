@@ -1,3 +1,5 @@
+// One file: an attempt's decisions (cancel, budget, rule, facts, conditions, dispatch, outcome and its
+// deferrals) are the engine's retry argument, and read top to bottom only when kept together.
 import { AutomationError, describeError } from '../errors.js';
 import { dispatchActions, TAKEN, type DispatchContext } from '../dispatch/dispatch-actions.js';
 import type { ContactDeferralReason } from '../policy/contact-guard.js';

@@ -1,3 +1,5 @@
+// One file: the provider webhook routes (Twilio status callbacks and inbound texts, SendGrid events)
+// share the signature checks, the body parsing and the replies, and each reads against the others.
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   AutomationError,
