@@ -1,3 +1,5 @@
+// One file: the contact policy screen (per-channel zone, quiet hours, caps, over-cap choice, the
+// plain-words summary, save with If-Match and the conflict and issue replies) edits one document.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, type ApiClient } from '../api/client.js';
 import { errorText } from '../api/error-text.js';

@@ -1,3 +1,5 @@
+// One file: the suppressions screen (the list, look-up, add, lift, the audit trail and its CSV export)
+// works on one list, and its parts refresh each other.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type ApiClient } from '../api/client.js';
 import { errorText } from '../api/error-text.js';
