@@ -23,4 +23,5 @@ export type {
   CounterDocument,
   SuppressionChangeDocument,
   SuppressionDocument,
+  ThrottleDocument,
 } from './mongo-contact-policy.js';

@@ -13,6 +13,7 @@ import type {
   SuppressionReason,
   SuppressionSource,
   SuppressionStore,
+  SendThrottle,
 } from '@crm-automation/core';
 import { clampLimit } from '@crm-automation/core/spi';
 import { parseObjectId } from './documents.js';
@@ -81,6 +82,7 @@ export interface CounterDocument {
  * - `suppressions_by_account`, `suppressions_by_channel`: `listSuppressions`, newest first.
  * - `suppression_changes_by_account`, `suppression_changes_by_recipient`: the audit export, oldest first.
  * - `contact_counters_expiry` (TTL): drops a recipient's counters a day after their last bucket ends.
+ * - `send_throttles_expiry` (TTL): drops a throttle bucket once it is full again.
  * Policies and counters are read and written by `_id`.
  */
 export const SUPPRESSION_INDEXES: readonly IndexDefinition[] = [
@@ -109,6 +111,7 @@ export interface ContactCollections {
   suppressions: Collection<SuppressionDocument>;
   suppressionChanges: Collection<SuppressionChangeDocument>;
   contactCounters: Collection<CounterDocument>;
+  sendThrottles: Collection<ThrottleDocument>;
 }
 
 export interface ContactCollectionNames {
@@ -120,9 +123,11 @@ export interface ContactCollectionNames {
   suppressionChanges?: string | undefined;
   /** Default `contact_counters`. */
   contactCounters?: string | undefined;
+  /** The send throttle's token buckets. Default `send_throttles`. */
+  sendThrottles?: string | undefined;
 }
 
-export const CONTACT_COLLECTION_KEYS = ['contactPolicies', 'suppressions', 'suppressionChanges', 'contactCounters'] as const;
+export const CONTACT_COLLECTION_KEYS = ['contactPolicies', 'suppressions', 'suppressionChanges', 'contactCounters', 'sendThrottles'] as const;
 
 export function contactCollections(db: Db, names: ContactCollectionNames | undefined): ContactCollections {
   return {
@@ -130,6 +135,7 @@ export function contactCollections(db: Db, names: ContactCollectionNames | undef
     suppressions: db.collection<SuppressionDocument>(names?.suppressions ?? 'suppressions'),
     suppressionChanges: db.collection<SuppressionChangeDocument>(names?.suppressionChanges ?? 'suppression_changes'),
     contactCounters: db.collection<CounterDocument>(names?.contactCounters ?? 'contact_counters'),
+    sendThrottles: db.collection<ThrottleDocument>(names?.sendThrottles ?? 'send_throttles'),
   };
 }
 
@@ -139,6 +145,8 @@ export async function ensureContactIndexes(collections: ContactCollections): Pro
   await createIndexes(collections.suppressionChanges, SUPPRESSION_CHANGE_INDEXES);
   // A server that runs no TTL monitor keeps the documents (each holds only live buckets after a reserve prunes it).
   await collections.contactCounters.createIndex({ expireAt: 1 }, { name: 'contact_counters_expiry', expireAfterSeconds: 0 });
+  // A forgotten throttle bucket is full, so the server may drop one as soon as it is full again.
+  await collections.sendThrottles.createIndex({ expireAt: 1 }, { name: 'send_throttles_expiry', expireAfterSeconds: 0 });
 }
 
 const keyOf = (accountId: string, channel: string, recipient: string) => JSON.stringify([accountId, channel, recipient]);
@@ -505,6 +513,61 @@ export function contactCounterOperations(collections: ContactCollections, ready:
         }),
         { ordered: false },
       );
+    },
+  };
+}
+
+/** A `send_throttles` document: one token bucket per (account, channel); `v` is its compare-and-set version. */
+export interface ThrottleDocument {
+  _id: string;
+  accountId: string;
+  channel: string;
+  tokens: number;
+  /** Epoch ms of the last update: `now` never moves it back. */
+  atMs: number;
+  v: number;
+  /** When the bucket is full again and may be forgotten (a forgotten bucket is full). */
+  expireAt: Date;
+}
+
+/** Below this a bucket's fraction of a token is rounding, not a shortfall (tokens accrue as floats), as in the memory store. */
+const TOKEN_EPSILON = 1e-9;
+
+/**
+ * Send throttle buckets: read the bucket, compute the refill and the take, then write it only if the
+ * bucket is still at the version read (`{ _id, v }`; an absent bucket by an insert the `_id` admits
+ * once), else start over. The update pipeline that would do it in one request is refused by the test
+ * server; this compare-and-set keeps the take atomic on any server. A refused take writes nothing.
+ */
+export function sendThrottleOperations(collection: Collection<ThrottleDocument>, ready: () => Promise<void>): SendThrottle {
+  return {
+    async take({ accountId, channel, now, perSecond, burst }) {
+      requireValidDate(now, 'now');
+      if (!(perSecond > 0) || !Number.isFinite(perSecond)) throw new AutomationError('CRM_ERR_CONFIG', `throttle perSecond must be a number above 0, got ${perSecond}`);
+      await ready();
+      const _id = keyOf(accountId, channel, '');
+      const capacity = Math.max(1, burst ?? 1);
+      const nowMs = now.getTime();
+      for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
+        const doc = await collection.findOne({ _id });
+        const atMs = doc ? Math.max(doc.atMs, nowMs) : nowMs;
+        const tokens = doc ? Math.min(capacity, doc.tokens + ((atMs - doc.atMs) * perSecond) / 1000) : capacity;
+        if (tokens + TOKEN_EPSILON < 1) return { ok: false, retryAtMs: atMs + Math.max(1, Math.ceil(((1 - tokens) * 1000) / perSecond)) };
+        const left = Math.max(0, tokens - 1);
+        const expireAt = new Date(atMs + Math.ceil(((capacity - left) * 1000) / perSecond));
+        if (doc) {
+          const written = await collection.updateOne({ _id, v: doc.v }, { $set: { tokens: left, atMs, expireAt }, $inc: { v: 1 } });
+          if (written.matchedCount === 1) return { ok: true };
+          continue;
+        }
+        try {
+          await collection.insertOne({ _id, accountId, channel, tokens: left, atMs, v: 1, expireAt });
+          return { ok: true };
+        } catch (error) {
+          if (!isDuplicateKey(error)) throw error;
+        }
+      }
+      throw Object.assign(new AutomationError('CRM_ERR_POLICY_UNAVAILABLE', `send throttle of ${_id}: no consistent take after ${RESERVE_ATTEMPTS} attempts (contention)`), { retryable: true });
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb';
-import type { AutomationStore, ContactCounter, ContactPolicyStore, DeliveryLedger, Logger, SuppressionStore, TriggerStore } from '@crm-automation/core';
+import type { AutomationStore, ContactCounter, ContactPolicyStore, DeliveryLedger, Logger, SendThrottle, SuppressionStore, TriggerStore } from '@crm-automation/core';
 import { checkOptions, optionKeys } from '@crm-automation/core/spi';
 import { CONNECTION_OPTION_KEYS, openConnection, type MongoConnectionOptions } from './connection.js';
 import type { DeliveryDocument, RuleDocument, TriggerDocument } from './documents.js';
@@ -10,6 +10,7 @@ import {
   contactCounterOperations,
   contactPolicyOperations,
   ensureContactIndexes,
+  sendThrottleOperations,
   suppressionOperations,
   type ContactCollectionNames,
   type ContactCollections,
@@ -45,9 +46,9 @@ export interface MongoStoreOptions extends MongoConnectionOptions {
 
 /**
  * The Mongo store of both aggregates, the delivery ledger and the contact policy ports (policies,
- * suppressions, cap counters): the core ports plus index, retention and lifecycle controls.
+ * suppressions, cap counters, send throttle): the core ports plus index, retention and lifecycle controls.
  */
-export interface MongoStore extends AutomationStore, Required<DeliveryLedger>, ContactPolicyStore, SuppressionStore, ContactCounter, MongoRetentionControls {
+export interface MongoStore extends AutomationStore, Required<DeliveryLedger>, ContactPolicyStore, SuppressionStore, ContactCounter, SendThrottle, MongoRetentionControls {
   /** Always present here: the store cancels by event (`capabilities.cancelByEvent`). */
   cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>;
   readonly db: Db;
@@ -68,7 +69,7 @@ const STORE_OPTION_KEYS = optionKeys<MongoStoreOptions>()(...CONNECTION_OPTION_K
  * Creates the MongoDB store of rules and triggers on one connection: rules in `rules`, triggers in
  * `pending_triggers` (the design doc's documents), the delivery ledger in `deliveries` (the engine
  * uses it because the store has the ledger's methods), and the contact policy ports in
- * `contact_policies`, `suppressions` (+ `suppression_changes`) and `contact_counters` (the engine
+ * `contact_policies`, `suppressions` (+ `suppression_changes`), `contact_counters` and `send_throttles` (the engine
  * uses them likewise). A deployment that keeps the two apart uses
  * `createMongoRuleStore` and `createMongoTriggerStore` instead. Time is the engine's clock (the `now`
  * it passes), so leases tolerate clock skew between workers that is small compared with the lease.
@@ -108,6 +109,7 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
     ...contactPolicyOperations(contact, contactIndexes.ready),
     ...suppressionOperations(contact, contactIndexes.ready),
     ...contactCounterOperations(contact, contactIndexes.ready),
+    ...sendThrottleOperations(contact.sendThrottles, contactIndexes.ready),
     async close() {
       await stopRetention();
       await connection.close();

@@ -135,3 +135,36 @@ describe('mongo suppressions and policies', () => {
     expect((await store.getContactPolicy(ACCOUNT))?.channels).toEqual(policy.channels);
   });
 });
+
+describe('mongo send throttle', () => {
+  const take = (store: MongoStore, now: Date, perSecond: number, burst?: number, channel = 'sms') =>
+    store.take({ accountId: ACCOUNT, channel, now, perSecond, ...(burst === undefined ? {} : { burst }) });
+
+  it('of 20 takes at one instant from 4 clients with a burst of 5, exactly 5 get a token', async () => {
+    const stores = await storesOn(3);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => take(stores[i % stores.length] ?? stores[0], at(0), 5, 5)));
+    expect(results.filter((r) => r.ok)).toHaveLength(5);
+    // 5 per second from an empty bucket: the next whole token is 200 ms away.
+    expect(results.filter((r) => !r.ok).every((r) => !r.ok && r.retryAtMs === T0 + 200)).toBe(true);
+    expect(await stores[0].collections.sendThrottles.countDocuments()).toBe(1);
+  });
+
+  it('refills continuously, caps at the burst, keeps channels apart, and never refills for a clock behind', async () => {
+    const [store] = await storesOn();
+    expect(await take(store, at(0), 2, 2)).toEqual({ ok: true });
+    expect(await take(store, at(0), 2, 2)).toEqual({ ok: true });
+    expect(await take(store, at(0), 2, 2)).toEqual({ ok: false, retryAtMs: T0 + 500 });
+    expect(await take(store, at(0), 2, 2, 'email')).toEqual({ ok: true });
+    // Half a token after 250 ms: not yet.
+    expect(await take(store, at(250), 2, 2)).toEqual({ ok: false, retryAtMs: T0 + 500 });
+    expect(await take(store, at(500), 2, 2)).toEqual({ ok: true });
+    // Another engine's clock 400 ms behind: nothing accrues, the bucket's time stays at 500.
+    expect(await take(store, at(100), 2, 2)).toEqual({ ok: false, retryAtMs: T0 + 1_000 });
+    // An hour idle: full, but only up to the burst.
+    expect(await take(store, at(3_600_000), 2, 2)).toEqual({ ok: true });
+    expect(await take(store, at(3_600_000), 2, 2)).toEqual({ ok: true });
+    expect(await take(store, at(3_600_000), 2, 2)).toEqual({ ok: false, retryAtMs: T0 + 3_600_500 });
+    const doc = await store.collections.sendThrottles.findOne({ channel: 'sms' });
+    expect(doc).toMatchObject({ accountId: ACCOUNT, tokens: 0, atMs: T0 + 3_600_000, expireAt: at(3_601_000) });
+  });
+});

@@ -86,7 +86,7 @@ describe('mongo keyed triggers: the pending slot', () => {
     // The entity indexes cover keyed triggers only (non-unique, so a server that ignores the filter is still right).
     for (const name of ['triggers_by_entity_status', 'triggers_by_entity']) expect(indexes.find((i) => i.name === name)).toMatchObject({ partialFilterExpression: { entityKey: { $exists: true } } });
     expect(indexes.find((i) => i.name === 'triggers_by_entity_status')?.unique).toBeUndefined();
-    expect((await store.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort()).toEqual(['contact_counters', 'deliveries', 'pending_triggers', 'rules', 'suppression_changes', 'suppressions']);
+    expect((await store.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort()).toEqual(['contact_counters', 'deliveries', 'pending_triggers', 'rules', 'send_throttles', 'suppression_changes', 'suppressions']);
   });
 
   it('refuses keyed concurrency where migrations left out the slot indexes (autoIndex: false), and accepts it once they exist', async () => {

@@ -100,7 +100,7 @@ describe('mongo store: indexes and documents', () => {
     expect(deliveryIndexes.find((i) => i.name === 'deliveries_retention')?.expireAfterSeconds).toBe(ttlMonitor === false ? undefined : 0);
     // Nothing but the two collections of the design doc, the delivery ledger and the contact policy's
     // indexed collections (`contact_policies` has only its `_id` index, so it appears with its first put).
-    expect((await store.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort()).toEqual(['contact_counters', 'deliveries', 'pending_triggers', 'rules', 'suppression_changes', 'suppressions']);
+    expect((await store.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort()).toEqual(['contact_counters', 'deliveries', 'pending_triggers', 'rules', 'send_throttles', 'suppression_changes', 'suppressions']);
   });
 
   it("stores the design doc's document shapes: ObjectIds, the rule id as given, BSON dates, lease fields only while processing", async () => {

@@ -15,7 +15,7 @@ const RETENTION_KEYS = ['completedMs', 'skippedMs', 'failedMs', 'cancelledMs', '
 
 const FACTORIES: Array<[name: string, make: (o: Record<string, unknown>) => unknown, base: Record<string, unknown>, keys: string[]]> = [
   ['createMongoStore', (o) => createMongoStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collections', 'retention', 'autoIndex', 'logger']],
-  ['createMongoStore: collections', (o) => createMongoStore({ uri: URI, collections: o as never }), { rules: 'r' }, ['rules', 'triggers', 'deliveries', 'contactPolicies', 'suppressions', 'suppressionChanges', 'contactCounters']],
+  ['createMongoStore: collections', (o) => createMongoStore({ uri: URI, collections: o as never }), { rules: 'r' }, ['rules', 'triggers', 'deliveries', 'contactPolicies', 'suppressions', 'suppressionChanges', 'contactCounters', 'sendThrottles']],
   ['createMongoStore: retention', (o) => createMongoStore({ uri: URI, retention: o as never }), { completedMs: 1000 }, RETENTION_KEYS],
   ['createMongoRuleStore', (o) => createMongoRuleStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collections', 'autoIndex']],
   ['createMongoTriggerStore', (o) => createMongoTriggerStore(o as never), { uri: URI }, ['client', 'uri', 'clientOptions', 'dbName', 'collections', 'retention', 'autoIndex', 'logger']],
