@@ -19,9 +19,7 @@ export { SUPPRESSION_INDEXES, SUPPRESSION_CHANGE_INDEXES } from './mongo-contact
 export type {
   ContactCollectionNames,
   ContactPolicyDocument,
-  CounterBucketDocument,
-  CounterDocument,
   SuppressionChangeDocument,
   SuppressionDocument,
-  ThrottleDocument,
 } from './mongo-contact-policy.js';
+export type { CounterBucketDocument, CounterDocument, ThrottleDocument } from './mongo-contact-counter.js';

@@ -7,14 +7,13 @@ import { createIndexes, RULE_INDEXES } from './indexes.js';
 import {
   CONTACT_COLLECTION_KEYS,
   contactCollections,
-  contactCounterOperations,
   contactPolicyOperations,
   ensureContactIndexes,
-  sendThrottleOperations,
   suppressionOperations,
   type ContactCollectionNames,
   type ContactCollections,
 } from './mongo-contact-policy.js';
+import { contactCounterOperations, sendThrottleOperations } from './mongo-contact-counter.js';
 import { ledgerContext } from './mongo-delivery-ledger.js';
 import { ruleOperations } from './mongo-rule-store.js';
 import { triggerContext, triggerStoreOperations, type MongoIndexReport } from './mongo-trigger-store.js';
@@ -108,7 +107,7 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
     ...triggerOps,
     ...contactPolicyOperations(contact, contactIndexes.ready),
     ...suppressionOperations(contact, contactIndexes.ready),
-    ...contactCounterOperations(contact, contactIndexes.ready),
+    ...contactCounterOperations(contact.contactCounters, contactIndexes.ready),
     ...sendThrottleOperations(contact.sendThrottles, contactIndexes.ready),
     async close() {
       await stopRetention();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import type { CounterBucket } from '@crm-automation/core';
 import { createMongoStore, type MongoStore } from '../src/index.js';
-import { bucketField } from '../src/mongo-contact-policy.js';
+import { bucketField } from '../src/mongo-contact-counter.js';
 import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
 
 // What the shared contract (mongo-contact-policy.contract.services.test.ts) does not see: the documents
