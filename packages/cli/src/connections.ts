@@ -8,6 +8,7 @@ import type { DeadLetterSource } from './commands/dead-letters.js';
 import { loadAdapter } from './load-adapter.js';
 import { openMongoBackend } from './stores/mongo-backend.js';
 import { openPostgresBackend } from './stores/postgres-backend.js';
+import { requireContactPorts, type ContactPort } from './stores/require-contact-ports.js';
 import { requireDeliveryLedger } from './stores/require-ledger.js';
 import { STORE_KINDS, type StoreBackend, type StoreKind } from './stores/store-backend.js';
 
@@ -53,6 +54,11 @@ export interface CliConnections {
   engine(): AutomationEngine | Promise<AutomationEngine>;
   /** The same engine, once the store is known to keep a delivery ledger (`CRM_ERR_CLI_NO_LEDGER` otherwise). */
   deliveryEngine(): AutomationEngine | Promise<AutomationEngine>;
+  /**
+   * The same engine, once the store is known to keep the suppression list or the contact policy
+   * (`CRM_ERR_CONFIG` otherwise). Optional: without it the commands use `engine()` and the engine's own check.
+   */
+  contactEngine?(port: ContactPort): AutomationEngine | Promise<AutomationEngine>;
   deadLetters(kind: BusKind): DeadLetterSource;
   retention(): RetentionTarget;
   indexTargets(idempotencyCollection: string | false): IndexedCollection[] | Promise<IndexedCollection[]>;
@@ -130,6 +136,11 @@ export class Connections implements CliConnections {
   async deliveryEngine(): Promise<AutomationEngine> {
     const backend = await this.store();
     requireDeliveryLedger(backend.store, backend.kind);
+    return this.engine();
+  }
+
+  async contactEngine(port: ContactPort): Promise<AutomationEngine> {
+    requireContactPorts((await this.store()).store, port);
     return this.engine();
   }
 

@@ -14,11 +14,26 @@ import { printDelivery, showDelivery } from './commands/deliveries-show.js';
 import { ensureIndexes, printIndexReports } from './commands/ensure-indexes.js';
 import { printPurge, purgeTriggers } from './commands/purge.js';
 import { exportRules } from './commands/rules-export.js';
+import { getContactPolicy, printContactPolicy, printSetContactPolicy, setContactPolicy } from './commands/contact-policy.js';
+import {
+  addSuppression,
+  EXPORT_FORMATS,
+  exportSuppressionChanges,
+  listSuppressions,
+  lookupSuppression,
+  printLookup,
+  printSuppressionChange,
+  printSuppressionChanges,
+  printSuppressions,
+  removeSuppression,
+  type ExportFormat,
+} from './commands/suppressions.js';
 import { checkRulesFile, importRules, printImport, printRulesFileCheck } from './commands/rules-import.js';
 import { bulkTransition, printBulkResult, type BulkOperation } from './commands/triggers-bulk.js';
 import { inspectTrigger, printTrigger } from './commands/triggers-inspect.js';
 import { listTriggers, printTriggers } from './commands/triggers-list.js';
 import { Connections, createCliEngine, type BusKind, type CliConnections, type ConnectionSettings } from './connections.js';
+import type { ContactPort } from './stores/require-contact-ports.js';
 import { DEFAULT_DATABASE_NAME, STORE_KINDS, type StoreKind } from './stores/store-backend.js';
 import { parseDate, parseDuration } from './duration.js';
 import { createConsoleOutput, type Output } from './output.js';
@@ -51,6 +66,15 @@ function positiveInt(value: string): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
 }
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer (0: no policy stored yet)');
+  return n;
+}
+
+/** The engine for the suppression or contact policy commands: checked for the store's port when the connections can. */
+const contactEngine = (connections: CliConnections, port: ContactPort) => (connections.contactEngine ? connections.contactEngine(port) : connections.engine());
 
 function list(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
@@ -90,6 +114,13 @@ function defaultOperator(): string {
 function cliVersion(): string {
   const load = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
   return (load('../package.json') as { version: string }).version;
+}
+
+/** What `contact-policy get --json` adds to the document (the store's fields), so its output can be set again. */
+function withoutStoreFields(document: unknown): unknown {
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) return document;
+  const { accountId: _account, version: _version, updatedAt: _updated, ...policy } = document as Record<string, unknown>;
+  return policy;
 }
 
 /** Empty values (`MONGODB_URI=`) mean "not set", as in the services. */
@@ -375,6 +406,99 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
           return printRulesFileCheck(output, await checkRulesFile(createCliEngine(createMemoryStore(), ctx.settings), file, output), options.account);
         }
         printImport(output, await importRules(await ctx.connections.engine(), options.account, file, { dryRun: options.dryRun }, output));
+      }),
+    );
+
+  // suppressions and contact policy ---------------------------------------------------------
+  const suppressions = program.command('suppressions').description("the consent ledger: who must not be contacted on which channel, and every change to it");
+  type SuppressionFlags = { account: string; channel: string; recipient: string; note?: string; by?: string; dryRun?: boolean };
+  const changeOptions = (command: Command, verb: string) =>
+    command
+      .requiredOption('--account <id>', `the account to ${verb} in`)
+      .requiredOption('--channel <type>', 'the action type (sms, email, ...)')
+      .requiredOption('--recipient <address>', 'E.164 number for sms, email address for email (normalised as the engine does)')
+      .option('--note <text>', 'why (kept in the change log)')
+      .option('--by <name>', 'who (default cli:<your user name>)')
+      .option('--dry-run', 'print what would change, change nothing');
+  suppressions
+    .command('list')
+    .description("list an account's suppressed recipients, newest first")
+    .requiredOption('--account <id>', 'the account whose suppressions to list')
+    .option('--channel <type>', 'only this channel (sms, email, ...)')
+    .option('--limit <n>', 'at most this many (default 50)', positiveInt)
+    .action(
+      run(async ({ output, connections }, options: { account: string; channel?: string; limit?: number }) => {
+        printSuppressions(output, await listSuppressions(await contactEngine(connections, 'suppressions'), { accountId: options.account, channel: options.channel, limit: options.limit }));
+      }),
+    );
+  suppressions
+    .command('lookup')
+    .description('say whether a recipient is suppressed on a channel, why, since when and by whom')
+    .requiredOption('--account <id>', 'the account to look in')
+    .requiredOption('--channel <type>', 'the action type (sms, email, ...)')
+    .requiredOption('--recipient <address>', 'E.164 number for sms, email address for email')
+    .action(
+      run(async ({ output, connections }, options: { account: string; channel: string; recipient: string }) => {
+        printLookup(output, await lookupSuppression(await contactEngine(connections, 'suppressions'), options.account, options.channel, options.recipient));
+      }),
+    );
+  changeOptions(suppressions.command('add').description('suppress a recipient on a channel by hand (reason manual, source cli); idempotent'), 'suppress')
+    .addHelpText('after', '\nExample:\n  crm-automation suppressions add --account acc_12345 --channel sms --recipient +15557654321 --note "asked by phone" --dry-run')
+    .action(
+      run(async ({ output, connections }, options: SuppressionFlags) => {
+        const request = { accountId: options.account, channel: options.channel, recipient: options.recipient, by: options.by ?? defaultOperator(), note: options.note, dryRun: options.dryRun };
+        printSuppressionChange(output, request, await addSuppression(await contactEngine(connections, 'suppressions'), request));
+      }),
+    );
+  changeOptions(suppressions.command('remove').description('lift the suppression of a recipient on a channel (source cli); the change is kept'), 'lift it')
+    .action(
+      run(async ({ output, connections }, options: SuppressionFlags) => {
+        const request = { accountId: options.account, channel: options.channel, recipient: options.recipient, by: options.by ?? defaultOperator(), note: options.note, dryRun: options.dryRun };
+        printSuppressionChange(output, request, await removeSuppression(await contactEngine(connections, 'suppressions'), request));
+      }),
+    );
+  suppressions
+    .command('export')
+    .description('write every add and remove of an account (who or what, when, why), oldest first, for audits')
+    .requiredOption('--account <id>', 'the account to export')
+    .option('--channel <type>', 'only this channel (sms, email, ...)')
+    .addOption(new Option('--format <format>', 'csv (default) or json (the default with --json)').choices(EXPORT_FORMATS))
+    .addHelpText('after', `\nCSV columns: at, account, channel, recipient, action (added|removed), reason, source, by, detail.\n\nExample:\n  crm-automation suppressions export --account acc_12345 --format csv > suppressions.csv`)
+    .action(
+      run(async ({ output, connections, global }, options: { account: string; channel?: string; format?: ExportFormat }) => {
+        const changes = await exportSuppressionChanges(await contactEngine(connections, 'suppressions'), { accountId: options.account, channel: options.channel });
+        printSuppressionChanges(output, changes, options.format ?? (global.json ? 'json' : 'csv'));
+      }),
+    );
+
+  const contactPolicy = program.command('contact-policy').description("an account's contact policy: quiet hours, caps and send throttle per channel");
+  contactPolicy
+    .command('get')
+    .description("print an account's contact policy with its version")
+    .requiredOption('--account <id>', 'the account whose policy to print')
+    .action(
+      run(async ({ output, connections }, options: { account: string }) => {
+        printContactPolicy(output, options.account, await getContactPolicy(await contactEngine(connections, 'contact-policy'), options.account));
+      }),
+    );
+  contactPolicy
+    .command('set')
+    .description("replace an account's contact policy with a JSON file, validated by the engine first")
+    .requiredOption('--account <id>', 'the account whose policy to replace')
+    .requiredOption('--file <file>', 'the policy as JSON (as contact-policy get --json prints it, or the document alone)')
+    .option('--expected-version <n>', 'refuse unless the stored policy is at this version (0: none stored yet)', nonNegativeInt)
+    .option('--dry-run', 'validate and print what would be stored, change nothing')
+    .addHelpText('after', '\nExample:\n  crm-automation contact-policy get --account acc_12345 --json > policy.json\n  crm-automation contact-policy set --account acc_12345 --file policy.json --expected-version 3 --dry-run')
+    .action(
+      run(async ({ output, connections }, options: { account: string; file: string; expectedVersion?: number; dryRun?: boolean }) => {
+        let document: unknown;
+        try {
+          document = JSON.parse(await readFile(options.file, 'utf8')) as unknown;
+        } catch (error) {
+          throw new CliError('CRM_ERR_CLI_FILE', `cannot read ${options.file} as JSON: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        const result = await setContactPolicy(await contactEngine(connections, 'contact-policy'), { accountId: options.account, policy: withoutStoreFields(document), expectedVersion: options.expectedVersion, dryRun: options.dryRun });
+        printSetContactPolicy(output, options.account, result);
       }),
     );
 
