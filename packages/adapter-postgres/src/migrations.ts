@@ -274,6 +274,27 @@ export const MIGRATIONS: readonly Migration[] = [
       ${refuseInvalidIndexes(s, ['suppressions_by_account', 'suppressions_by_channel', 'suppression_changes_by_account', 'suppression_changes_by_recipient', 'contact_counts_expiry'])}
     `,
   },
+  {
+    component: 'contact',
+    version: 2,
+    name: 'send throttles',
+    sql: (s) => `
+      -- one token bucket per account and channel; updated_at_ms is epoch ms so the refill is the same
+      -- float arithmetic as in the engine; a bucket past expires_at is full again and may be deleted
+      CREATE TABLE IF NOT EXISTS ${s}.send_throttles (
+        account_id text NOT NULL,
+        channel text NOT NULL,
+        tokens double precision NOT NULL,
+        updated_at_ms bigint NOT NULL,
+        expires_at timestamptz NOT NULL,
+        PRIMARY KEY (account_id, channel)
+      );
+      CREATE INDEX IF NOT EXISTS send_throttles_expiry ON ${s}.send_throttles (expires_at);
+      -- Rewritten on every granted send: vacuum early, as for the counters.
+      ALTER TABLE ${s}.send_throttles SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
+      ${refuseInvalidIndexes(s, ['send_throttles_expiry'])}
+    `,
+  },
 ];
 
 /**

@@ -9,11 +9,13 @@ import {
   type DeliveryLedger,
   type Logger,
   type RuleStore,
+  type SendThrottle,
   type SuppressionStore,
   type TriggerStore,
 } from '@crm-automation/core';
 import { CONNECTION_OPTION_KEYS, openDatabase, type Database, type PostgresConnectionOptions } from './connection.js';
 import { contactPortsOn } from './contact-policy.js';
+import { sendThrottleOn } from './send-throttle.js';
 import { deliveryLedgerOn } from './delivery-ledger.js';
 import { createOutcomeWriter, outcomeStatements } from './outcome-writer.js';
 import { checkSchemaName } from './identifiers.js';
@@ -73,9 +75,9 @@ export interface PostgresTriggerStore extends TriggerStore, Required<DeliveryLed
 
 /**
  * Rules, triggers, the delivery ledger and the contact policy ports (policies, suppressions, cap
- * counters) on one pool and schema.
+ * counters, send throttle) on one pool and schema.
  */
-export interface PostgresStore extends AutomationStore, Required<DeliveryLedger>, ContactPolicyStore, SuppressionStore, ContactCounter, PostgresStoreControls, PostgresRetentionControls {
+export interface PostgresStore extends AutomationStore, Required<DeliveryLedger>, ContactPolicyStore, SuppressionStore, ContactCounter, SendThrottle, PostgresStoreControls, PostgresRetentionControls {
   /** Stops wake-ups and retention timers, then ends the pool if the store opened it (never a handed pool). */
   close(): Promise<void>;
   finishAttempts: NonNullable<TriggerStore['finishAttempts']>;
@@ -160,6 +162,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     ...rules,
     ...triggers,
     ...contactPortsOn(db, logger),
+    ...sendThrottleOn(db, logger),
     ...controls(db, ['rules', 'triggers', 'deliveries', 'contact'], shutdown),
     capabilities: { ...CAPABILITIES },
   };

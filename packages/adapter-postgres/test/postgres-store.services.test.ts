@@ -77,14 +77,16 @@ describe.skipIf(!url)('postgres store', () => {
           { component: 'rules', version: 3, name: 'schedules of rules' },
           { component: 'triggers', version: 3, name: 'schedules of triggers' },
           { component: 'contact', version: 1, name: 'contact policies, suppressions and cap counters' },
+          { component: 'contact', version: 2, name: 'send throttles' },
         ],
-        versions: { rules: 3, triggers: 3, deliveries: 1, contact: 1 },
+        versions: { rules: 3, triggers: 3, deliveries: 1, contact: 2 },
       });
       const second = await store.ensureSchema();
-      expect(second).toEqual({ schema, applied: [], versions: { rules: 3, triggers: 3, deliveries: 1, contact: 1 } });
+      expect(second).toEqual({ schema, applied: [], versions: { rules: 3, triggers: 3, deliveries: 1, contact: 2 } });
       const { rows } = await pool.query(`SELECT component, version FROM "${schema}".schema_migrations ORDER BY component, version`);
       expect(rows).toEqual([
         { component: 'contact', version: 1 },
+        { component: 'contact', version: 2 },
         { component: 'deliveries', version: 1 },
         { component: 'rules', version: 1 },
         { component: 'rules', version: 2 },
@@ -101,10 +103,10 @@ describe.skipIf(!url)('postgres store', () => {
       const pools = Array.from({ length: 4 }, () => testPool(url as string, 2));
       try {
         const reports = await Promise.all(pools.map((p) => createPostgresStore({ pool: p, schema }).ensureSchema()));
-        expect(reports.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 8]);
-        expect(reports.every((r) => r.versions.rules === 3 && r.versions.triggers === 3 && r.versions.deliveries === 1 && r.versions.contact === 1)).toBe(true);
+        expect(reports.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 9]);
+        expect(reports.every((r) => r.versions.rules === 3 && r.versions.triggers === 3 && r.versions.deliveries === 1 && r.versions.contact === 2)).toBe(true);
         const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".schema_migrations`);
-        expect(rows[0].n).toBe(8);
+        expect(rows[0].n).toBe(9);
       } finally {
         await Promise.all(pools.map((p) => p.end()));
       }
@@ -118,8 +120,8 @@ describe.skipIf(!url)('postgres store', () => {
       expect((await createPostgresTriggerStore({ pool, schema }).ensureSchema()).applied.map((m) => m.component)).toEqual(['triggers', 'deliveries', 'triggers', 'triggers']);
       expect(await tables()).toEqual(['deliveries', 'rules', 'schema_migrations', 'triggers']);
       // The whole store adds only what the two did not need: the contact policy tables.
-      expect((await createPostgresStore({ pool, schema }).ensureSchema()).applied.map((m) => m.component)).toEqual(['contact']);
-      expect(await tables()).toEqual(['contact_counts', 'contact_policies', 'deliveries', 'rules', 'schema_migrations', 'suppression_changes', 'suppressions', 'triggers']);
+      expect((await createPostgresStore({ pool, schema }).ensureSchema()).applied.map((m) => m.component)).toEqual(['contact', 'contact']);
+      expect(await tables()).toEqual(['contact_counts', 'contact_policies', 'deliveries', 'rules', 'schema_migrations', 'send_throttles', 'suppression_changes', 'suppressions', 'triggers']);
       // A ledger on its own (a receipts service) finds the trigger store's deliveries table in place.
       expect((await createPostgresDeliveryLedger({ pool, schema }).ensureSchema()).applied).toEqual([]);
       const alone = fresh();
@@ -134,7 +136,7 @@ describe.skipIf(!url)('postgres store', () => {
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM information_schema.schemata WHERE schema_name = $1`, [schema]);
       expect(rows[0].n).toBe(0);
       await store.dropSchema();
-      expect((await store.ensureSchema()).applied).toHaveLength(8);
+      expect((await store.ensureSchema()).applied).toHaveLength(9);
     });
 
     it('says to call ensureSchema() when the tables are missing', async () => {

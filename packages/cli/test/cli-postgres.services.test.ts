@@ -48,7 +48,7 @@ describeCliStore(
       expect(first[0]?.report.applied.some((m) => m.startsWith('triggers 1'))).toBe(true);
       expect(first[0]?.report.applied.some((m) => m.startsWith('deliveries 1'))).toBe(true);
       expect(first[1]?.report.applied.some((m) => m.startsWith('idempotency 1'))).toBe(true);
-      expect(await tablesOf(fresh)).toEqual(['contact_counts', 'contact_policies', 'deliveries', 'idempotency_keys', 'rules', 'schema_migrations', 'suppression_changes', 'suppressions', 'triggers']);
+      expect(await tablesOf(fresh)).toEqual(['contact_counts', 'contact_policies', 'deliveries', 'idempotency_keys', 'rules', 'schema_migrations', 'send_throttles', 'suppression_changes', 'suppressions', 'triggers']);
       const indexes = (await pool.query<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE schemaname = $1', [fresh])).rows.map((r) => r.indexname);
       for (const index of ['rules_for_event', 'triggers_due', 'triggers_leases', 'triggers_intake_key', 'triggers_finished']) expect(indexes).toContain(index);
 
