@@ -99,7 +99,7 @@ describe.skipIf(!url)('postgres store: entities, concurrency and cancel (issue 1
 
       const store = createPostgresStore({ pool, schema });
       const report = await store.ensureSchema();
-      expect(report.applied.map((m) => `${m.component}:${m.version}`)).toEqual(['deliveries:1', 'rules:2', 'triggers:2', 'rules:3', 'triggers:3', 'contact:1']);
+      expect(report.applied.map((m) => `${m.component}:${m.version}`)).toEqual(['deliveries:1', 'rules:2', 'triggers:2', 'rules:3', 'triggers:3', 'contact:1', 'contact:2']);
       const [rule] = await store.findRulesForEvent('acc_1', 'job.updated');
       expect(rule).toMatchObject({ name: 'old', trigger: { eventName: 'job.updated' } });
       expect(rule).not.toHaveProperty('cancelOn');
@@ -141,7 +141,7 @@ describe.skipIf(!url)('postgres store: entities, concurrency and cancel (issue 1
       await pool.query(`DROP INDEX ${s}.triggers_pending_slot`);
       await pool.query(`UPDATE ${s}.triggers SET pending_slot = NULL WHERE event_id = 'b'`);
       const report = await v1.ensureSchema();
-      expect(report.applied.map((m) => `${m.component}:${m.version}`)).toEqual(['deliveries:1', 'rules:2', 'triggers:2', 'rules:3', 'triggers:3', 'contact:1']);
+      expect(report.applied.map((m) => `${m.component}:${m.version}`)).toEqual(['deliveries:1', 'rules:2', 'triggers:2', 'rules:3', 'triggers:3', 'contact:1', 'contact:2']);
       const { rows } = await pool.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname IN ('triggers_by_entity', 'triggers_pending_slot') ORDER BY 1`, [schema]);
       expect(rows).toEqual([{ indexname: 'triggers_by_entity' }, { indexname: 'triggers_pending_slot' }]);
     });
