@@ -150,7 +150,7 @@ export function createCliProgram(io: CliIo = {}): { program: Command; exitCode: 
   let exitCode = 0;
   const program = new Command('crm-automation');
   program
-    .description('Admin CLI of the CRM automation engine: dead letters, triggers, deliveries, rules, indexes and retention, on MongoDB or PostgreSQL.')
+    .description('Admin CLI of the CRM automation engine: dead letters, triggers, deliveries, suppressions, contact policy, rules, indexes and retention, on MongoDB or PostgreSQL.')
     .version(cliVersion(), '-V, --version', 'print the version of @crm-automation/cli')
     .addOption(new Option('--store <kind>', 'the store the services use (default: the one whose address is given)').choices(STORE_KINDS).env('STORE'))
     .addOption(new Option('--mongodb-uri <uri>', 'MongoDB connection string').env('MONGODB_URI'))

@@ -1,9 +1,9 @@
 /**
  * The store commands of the real `crm-automation` binary (triggers list/inspect/retry/cancel, by entity too,
- * deliveries list/show/resolve, rules export/import, purge), against a real server: run by cli-mongo.services.test.ts and
+ * deliveries list/show/resolve, rules export/import, purge, suppressions, contact-policy), against a real server: run by cli-mongo.services.test.ts and
  * cli-postgres.services.test.ts, each with its own `ensure-indexes` checks.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,6 +203,40 @@ export function describeCliStore(
       expect(skippedText.stdout).toContain('error CRM_ERR_SCHEDULE_ANCHOR: ');
       const cancelled = await spawnCli(['triggers', 'inspect', moved?.id ?? '', '--account', 'acc_sched'], env());
       expect(cancelled.stdout).toContain('why       cancelled: a newer event (appointment.booked sch-3) gives no due time (anchor-missing)');
+    });
+
+    test('suppressions add → lookup → list → export (csv) → remove → lookup, contact-policy set → get, and a bad recipient refused', async () => {
+      const args = ['--account', 'acc_sup', '--channel', 'sms'];
+      const added = await spawnCli(['suppressions', 'add', ...args, '--recipient', '+15550002222', '--note', 'asked by phone', '--by', 'oncall'], env());
+      expect([added.code, added.stdout, added.stderr]).toEqual([0, 'suppressed +15550002222 on sms in acc_sup (manual, cli)\n', '']);
+      const found = await spawnCliJson<{ suppressed: boolean; suppression: { reason: string; source: string; by: string; detail: string } }>(['suppressions', 'lookup', ...args, '--recipient', '+15550002222'], env());
+      expect(found).toMatchObject({ suppressed: true, suppression: { reason: 'manual', source: 'cli', by: 'oncall', detail: 'asked by phone' } });
+      const listed = await spawnCliJson<Array<{ recipient: string }>>(['suppressions', 'list', '--account', 'acc_sup'], env());
+      expect(listed.map((s) => s.recipient)).toEqual(['+15550002222']);
+
+      const removed = await spawnCli(['suppressions', 'remove', ...args, '--recipient', '+15550002222', '--note', 'customer called back'], env());
+      expect([removed.code, removed.stdout]).toEqual([0, 'lifted the suppression of +15550002222 on sms in acc_sup\n']);
+      const csv = await spawnCli(['suppressions', 'export', '--account', 'acc_sup', '--format', 'csv'], env());
+      const lines = csv.stdout.replace(/\n$/, '').split('\r\n');
+      expect(lines[0]).toBe('at,account,channel,recipient,action,reason,source,by,detail');
+      expect(lines.slice(1).map((line) => line.split(',').slice(1))).toEqual([
+        ['acc_sup', 'sms', '+15550002222', 'added', 'manual', 'cli', 'oncall', 'asked by phone'],
+        ['acc_sup', 'sms', '+15550002222', 'removed', 'manual', 'cli', expect.stringMatching(/^cli/), 'customer called back'],
+      ]);
+      const after = await spawnCli(['suppressions', 'lookup', ...args, '--recipient', '+15550002222'], env());
+      expect(after.stdout).toBe('+15550002222 is not suppressed on sms in acc_sup\n');
+
+      const bad = await spawnCli(['suppressions', 'add', ...args, '--recipient', '555-CALL-NOW'], env());
+      expect([bad.code, bad.stderr]).toEqual([1, expect.stringMatching(/^error CRM_ERR_POLICY_INVALID: Invalid suppression: [^\n]*\n {2}recipient: SMS recipient must be an E\.164 number/)]);
+
+      const dir = await mkdtemp(join(tmpdir(), 'crm-cli-'));
+      const file = join(dir, 'policy.json');
+      await writeFile(file, JSON.stringify({ channels: { sms: { quietHours: { from: '21:00', to: '08:00', timeZone: '$.client.timeZone' }, caps: [{ max: 3, per: 'day' }] } } }));
+      const set = await spawnCli(['contact-policy', 'set', '--account', 'acc_sup', '--file', file, '--expected-version', '0'], env());
+      expect([set.code, set.stdout, set.stderr]).toEqual([0, 'contact policy of acc_sup: none → version 1\n', '']);
+      const policy = await spawnCliJson<{ accountId: string; version: number; channels: Record<string, unknown> }>(['contact-policy', 'get', '--account', 'acc_sup'], env());
+      expect(policy).toMatchObject({ accountId: 'acc_sup', version: 1, channels: { sms: { quietHours: { from: '21:00', to: '08:00' }, caps: [{ max: 3, per: 'day' }] } } });
+      expect((await engine.contactPolicy.get('acc_sup'))?.version).toBe(1);
     });
 
     test('deliveries list, show and resolve on the store\'s ledger (or CRM_ERR_CLI_NO_LEDGER where it keeps none)', async () => {
