@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { MongoClient } from 'mongodb';
-import { describeContactPolicyContract } from '@crm-automation/testing';
+import { describeContactPolicyContract, describeSendThrottleContract } from '@crm-automation/testing';
 import { createMongoStore } from '../src/index.js';
 import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
 
@@ -30,6 +30,20 @@ const serverUri = (): string => {
 // Every other handle has a MongoClient of its own (from the URI), as another engine process would.
 describeContactPolicyContract('mongodb', async () => {
   const store = createMongoStore({ client: connected(), dbName: uniqueDbName('crm_contract_contact') });
+  await store.ensureIndexes();
+  return {
+    store,
+    openAnother: () => createMongoStore({ uri: serverUri(), dbName: store.db.databaseName, autoIndex: false }),
+    cleanup: async () => {
+      await store.db.dropDatabase();
+      await store.close();
+    },
+  };
+});
+
+// Every other handle has a MongoClient of its own (from the URI), as another engine process would.
+describeSendThrottleContract('mongodb', async () => {
+  const store = createMongoStore({ client: connected(), dbName: uniqueDbName('crm_contract_throttle') });
   await store.ensureIndexes();
   return {
     store,

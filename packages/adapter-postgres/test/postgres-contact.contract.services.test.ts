@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { describeContactPolicyContract } from '@crm-automation/testing';
+import { describeContactPolicyContract, describeSendThrottleContract } from '@crm-automation/testing';
 import { createPostgresStore, type PostgresStore } from '../src/index.js';
 import { dropSchema, postgresUrl, testPool, uniqueSchema } from './postgres-server.js';
 
@@ -63,6 +63,67 @@ describe.skipIf(!url)('postgres contact policy', () => {
       const now = new Date('2030-01-01T00:00:00.000Z');
       await expect(bare.getContactPolicy('acc_1')).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
       await expect(bare.reserve({ accountId: 'acc_1', channel: 'sms', recipient: '+15550001111', buckets: [{ key: 'k', max: 1, expiresAt: now }], holder: 'h', now })).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
+      await bare.close();
+    });
+  });
+});
+
+describe.skipIf(!url)('postgres send throttle', () => {
+  beforeAll(() => {
+    pool = testPool(url as string);
+  });
+  afterAll(async () => {
+    await pool?.end();
+  });
+
+  describeSendThrottleContract('postgres', openStore);
+
+  describe('postgres specifics', () => {
+    let opened: Awaited<ReturnType<typeof openStore>> | undefined;
+    afterAll(async () => {
+      await opened?.cleanup();
+    });
+
+    it('keeps one row per bucket, writes nothing on a refusal, and applies its migration once', async () => {
+      opened = await openStore();
+      const s = opened.store;
+      const t0 = new Date('2030-01-01T00:00:00.000Z');
+      const take = () => s.take({ accountId: 'acc_1', channel: 'sms', now: t0, perSecond: 4, burst: 2 });
+      const rows = async () => (await pool.query(`SELECT account_id, channel, tokens, updated_at_ms, expires_at, xmin::text AS xmin FROM "${s.schema}".send_throttles`)).rows;
+      expect(await take()).toEqual({ ok: true });
+      expect(await take()).toEqual({ ok: true });
+      const [after] = await rows();
+      expect(after).toMatchObject({ account_id: 'acc_1', channel: 'sms', tokens: 0, updated_at_ms: String(t0.getTime()), expires_at: new Date(t0.getTime() + 500) });
+      expect(await take()).toEqual({ ok: false, retryAtMs: t0.getTime() + 250 });
+      expect(await rows()).toEqual([after]);
+      const again = await s.ensureSchema();
+      expect(again.applied).toEqual([]);
+      expect(again.versions).toMatchObject({ contact: 2 });
+    });
+
+    it('grants one token of a bucket of 1 that 3 handles create at once, and dates every refusal from the committed row', async () => {
+      // Takes that meet the first insert of a bucket do not have its row in their snapshot: the
+      // refusal's retryAtMs must still come from it.
+      const subject = await openStore();
+      const others = await Promise.all([subject.openAnother(), subject.openAnother()]);
+      try {
+        const t0 = new Date('2030-01-01T00:00:00.000Z');
+        for (let round = 0; round < 5; round++) {
+          const request = { accountId: `acc_${round}`, channel: 'sms', now: t0, perSecond: 4 };
+          const results = await Promise.all([subject.store, ...others].flatMap((h) => [h.take(request), h.take(request), h.take(request)]));
+          expect(results.filter((r) => r.ok)).toHaveLength(1);
+          expect(results.filter((r) => !r.ok)).toEqual(Array.from({ length: 8 }, () => ({ ok: false, retryAtMs: t0.getTime() + 250 })));
+        }
+      } finally {
+        await Promise.all(others.map((o) => o.close()));
+        await subject.cleanup();
+      }
+    });
+
+    it('refuses a perSecond that is not above 0 with a config error', async () => {
+      const bare = createPostgresStore({ pool, schema: uniqueSchema('crm_throttle_bare') });
+      await expect(bare.take({ accountId: 'acc_1', channel: 'sms', now: new Date(), perSecond: 0 })).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
+      await expect(bare.take({ accountId: 'acc_1', channel: 'sms', now: new Date(), perSecond: 1 })).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
       await bare.close();
     });
   });
