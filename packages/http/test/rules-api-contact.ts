@@ -244,6 +244,32 @@ export function describeContactRoutes(ctx: ContactRoutesContext): void {
         expect(json(await call({ method: 'DELETE', url: '/suppressions/sms/+15550004444' }))).toEqual({ removed: true });
       });
 
+      withStore('records the interface a change came from: ui when the client says so, api by default; by is always the caller', async () => {
+        const UI_CLIENT = '+15550006666';
+        const added = await call({ method: 'PUT', url: `/suppressions/sms/${UI_CLIENT}`, payload: { reason: 'manual', source: 'ui', detail: 'asked on the phone' } });
+        expect(added.statusCode, added.body).toBe(201);
+        expect(json(added)['suppression']).toMatchObject({ recipient: UI_CLIENT, reason: 'manual', source: 'ui', by: expect.stringMatching(/^api:/) });
+        expect(json(await call({ url: `/suppressions/sms/${UI_CLIENT}` }))['suppression']).toMatchObject({ source: 'ui' });
+        const lifted = await call({ method: 'DELETE', url: `/suppressions/sms/${UI_CLIENT}?source=ui&detail=${encodeURIComponent('lifted in the Management UI')}` });
+        expect(json(lifted)).toEqual({ removed: true });
+        // The same recipient again, without a source: the API's.
+        expect((await call({ method: 'PUT', url: `/suppressions/sms/${UI_CLIENT}`, payload: { source: 'api' } })).statusCode).toBe(201);
+        expect(json(await call({ method: 'DELETE', url: `/suppressions/sms/${UI_CLIENT}` }))).toEqual({ removed: true });
+        const changes = json(await call({ url: `/suppressions/changes?channel=sms&recipient=${encodeURIComponent(UI_CLIENT)}` }))['items'] as Json[];
+        expect(changes.map((c) => [c['action'], c['source']])).toEqual([
+          ['added', 'ui'],
+          ['removed', 'ui'],
+          ['added', 'api'],
+          ['removed', 'api'],
+        ]);
+        for (const change of changes) expect(change['by'], JSON.stringify(change)).toMatch(/^api:/);
+        // `by` is the credential's, whatever the body says.
+        const spoofed = await call({ method: 'PUT', url: `/suppressions/sms/${UI_CLIENT}`, payload: { source: 'ui', by: 'someone-else' } });
+        expect(spoofed.statusCode).toBe(400);
+        expect((json(spoofed)['error']['issues'] as Json[]).map((i) => i['path'])).toEqual(['body']);
+        expect(json(await call({ url: `/suppressions/sms/${UI_CLIENT}` }))['suppressed']).toBe(false);
+      });
+
       withStore('refuses what cannot be a recipient, a channel without a person, and bad queries and bodies (400, with paths)', async () => {
         const refusals: Array<[InjectOptions, string, string]> = [
           [{ method: 'PUT', url: '/suppressions/sms/5557654321', payload: {} }, 'CRM_ERR_POLICY_INVALID', 'recipient'],
@@ -251,7 +277,10 @@ export function describeContactRoutes(ctx: ContactRoutesContext): void {
           [{ method: 'PUT', url: '/suppressions/webhook/hooks.example.com', payload: {} }, 'CRM_ERR_POLICY_INVALID', 'channel'],
           [{ url: '/suppressions/sms/not-a-number' }, 'CRM_ERR_POLICY_INVALID', 'recipient'],
           [{ method: 'PUT', url: `/suppressions/sms/${CLIENT}`, payload: { reason: 'annoyed' } }, 'CRM_ERR_HTTP_BAD_REQUEST', 'body.reason'],
-          [{ method: 'PUT', url: `/suppressions/sms/${CLIENT}`, payload: { reason: 'stop', source: 'engine' } }, 'CRM_ERR_HTTP_BAD_REQUEST', 'body'],
+          // A client says which of our interfaces it is, never that a provider, the CLI or the engine made the change.
+          [{ method: 'PUT', url: `/suppressions/sms/${CLIENT}`, payload: { reason: 'stop', source: 'engine' } }, 'CRM_ERR_HTTP_BAD_REQUEST', 'body.source'],
+          [{ method: 'PUT', url: `/suppressions/sms/${CLIENT}`, payload: { source: 'inbound-sms' } }, 'CRM_ERR_HTTP_BAD_REQUEST', 'body.source'],
+          [{ method: 'DELETE', url: `/suppressions/sms/${CLIENT}?source=cli` }, 'CRM_ERR_HTTP_BAD_REQUEST', 'query.source'],
           [{ method: 'DELETE', url: `/suppressions/sms/${CLIENT}?reason=whatever` }, 'CRM_ERR_HTTP_BAD_REQUEST', 'query.reason'],
           [{ url: '/suppressions?limit=0' }, 'CRM_ERR_HTTP_BAD_REQUEST', 'query.limit'],
           [{ url: '/suppressions?colour=red' }, 'CRM_ERR_HTTP_BAD_REQUEST', 'query'],

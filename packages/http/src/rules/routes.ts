@@ -496,29 +496,29 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
     {
       method: 'PUT',
       url: '/suppressions/:channel/:recipient',
-      summary: 'Suppress a recipient on a channel (reason default manual; source api, by the caller); 200 when it was suppressed already',
+      summary: 'Suppress a recipient on a channel (reason default manual; source api or ui, default api; by the caller); 200 when it was suppressed already',
       scope: 'triggers:write',
       body: s.addSuppressionBody,
       responses: { 200: s.addSuppressionResponse, 201: s.addSuppressionResponse, 400: s.errorResponse },
       async handler({ principal, params, body }) {
         const { channel, recipient } = parse(s.suppressionParams, params, 'params');
-        const { reason, detail } = parse(s.addSuppressionBody, body ?? {}, 'body');
-        const added = await engine.suppressions.add(principal.accountId, { channel, recipient, reason: reason ?? 'manual', source: 'api', by: apiActor(principal), ...(detail === undefined ? {} : { detail }) });
+        const { reason, detail, source } = parse(s.addSuppressionBody, body ?? {}, 'body');
+        const added = await engine.suppressions.add(principal.accountId, { channel, recipient, reason: reason ?? 'manual', source: source ?? 'api', by: apiActor(principal), ...(detail === undefined ? {} : { detail }) });
         return { status: added.created ? 201 : 200, body: added };
       },
     },
     {
       method: 'DELETE',
       url: '/suppressions/:channel/:recipient',
-      summary: 'Lift a suppression (reason default manual; source api, by the caller); removed false when there was none',
+      summary: 'Lift a suppression (reason default manual; source api or ui, default api; by the caller); removed false when there was none',
       scope: 'triggers:write',
       query: s.removeSuppressionQuery,
       responses: { 200: s.removeSuppressionResponse, 400: s.errorResponse },
       async handler({ principal, params, query }) {
         const { channel, recipient } = parse(s.suppressionParams, params, 'params');
-        const { reason, detail } = parse(s.removeSuppressionQuery, query, 'query');
+        const { reason, detail, source } = parse(s.removeSuppressionQuery, query, 'query');
         const removed = await engine.suppressions.remove(principal.accountId, channel, recipient, {
-          source: 'api',
+          source: source ?? 'api',
           by: apiActor(principal),
           ...(reason === undefined ? {} : { reason }),
           ...(detail === undefined ? {} : { detail }),

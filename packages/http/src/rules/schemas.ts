@@ -436,16 +436,26 @@ export const suppressionChangesQuery = z.strictObject({
   cursor,
 });
 
+/**
+ * The interface a person used to change the list by hand, as the client says it: a client may tell
+ * the Management UI from other API callers, never pass itself off as a provider, the CLI or the engine.
+ */
+const manualChangeSource = z
+  .enum(['api', 'ui'])
+  .meta({ description: 'The interface the change was made in: `ui` from the Management UI; default `api`. `by` is always the caller of the credential' });
+
 export const addSuppressionBody = z.strictObject({
   /** Default `manual`. */
   reason: suppressionReason.optional(),
   detail: z.string().max(1000).optional(),
+  source: manualChangeSource.optional(),
 });
 
 export const removeSuppressionQuery = z.strictObject({
   /** Why it is lifted; default `manual`. */
   reason: suppressionReason.optional(),
   detail: z.string().max(1000).optional(),
+  source: manualChangeSource.optional(),
 });
 
 export const suppressionResponse = z.object({
