@@ -23,3 +23,5 @@ export type {
   SuppressionDocument,
 } from './mongo-contact-policy.js';
 export type { CounterBucketDocument, CounterDocument, ThrottleDocument } from './mongo-contact-counter.js';
+export { createMongoContactStore } from './mongo-contact-store.js';
+export type { MongoContactStore, MongoContactStoreOptions } from './mongo-contact-store.js';

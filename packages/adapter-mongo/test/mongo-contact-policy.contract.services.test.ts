@@ -1,7 +1,7 @@
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
-import { describeContactPolicyContract, describeSendThrottleContract } from '@crm-automation/testing';
-import { createMongoStore } from '../src/index.js';
+import { describeContactPolicyContract, describeSendThrottleContract, expectEngineFiresByContactStore } from '@crm-automation/testing';
+import { createMongoContactStore, createMongoStore } from '../src/index.js';
 import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
 
 let client: MongoClient | undefined;
@@ -53,4 +53,21 @@ describeSendThrottleContract('mongodb', async () => {
       await store.close();
     },
   };
+});
+
+describe('mongodb contact store for split deployments', () => {
+  it('keeps only the contact collections, and an engine fires by it', async () => {
+    const contact = createMongoContactStore({ uri: serverUri(), dbName: uniqueDbName('crm_contact_split') });
+    try {
+      await contact.ensureIndexes();
+      await expectEngineFiresByContactStore(contact);
+      const names = (await contact.db.listCollections().toArray()).map((c) => c.name).sort();
+      expect(names).not.toContain('pending_triggers');
+      expect(names).not.toContain('rules');
+      expect(names).toEqual(expect.arrayContaining(['suppressions', 'suppression_changes', 'contact_counters']));
+    } finally {
+      await contact.db.dropDatabase();
+      await contact.close();
+    }
+  });
 });

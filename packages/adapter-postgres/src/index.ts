@@ -1,9 +1,10 @@
-export { createPostgresStore, createPostgresRuleStore, createPostgresTriggerStore, createPostgresDeliveryLedger } from './postgres-store.js';
+export { createPostgresStore, createPostgresRuleStore, createPostgresTriggerStore, createPostgresDeliveryLedger, createPostgresContactStore } from './postgres-store.js';
 export type {
   PostgresStore,
   PostgresRuleStore,
   PostgresTriggerStore,
   PostgresDeliveryLedger,
+  PostgresContactStore,
   PostgresStoreOptions,
   PostgresStoreControls,
   PostgresRetentionControls,

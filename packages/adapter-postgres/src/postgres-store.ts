@@ -85,6 +85,15 @@ export interface PostgresStore extends AutomationStore, Required<DeliveryLedger>
   cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>;
 }
 
+/**
+ * The contact policy ports on their own (policies, suppressions with their changes, cap counters, the
+ * send throttle), for a deployment whose trigger and rule stores are split.
+ */
+export interface PostgresContactStore extends ContactPolicyStore, SuppressionStore, ContactCounter, SendThrottle, PostgresStoreControls {
+  /** Ends the pool if the store opened it (never a handed pool). */
+  close(): Promise<void>;
+}
+
 /** The delivery ledger on its own, for a process that needs it without the trigger store (a service applying receipts). */
 export interface PostgresDeliveryLedger extends Required<DeliveryLedger>, PostgresStoreControls, PostgresRetentionControls {
   /** Stops retention timers, then ends the pool if the ledger opened it (never a handed pool). */
@@ -199,4 +208,21 @@ export function createPostgresDeliveryLedger(options: PostgresStoreOptions): Pos
   const { purgeDeliveries, ...ledger } = deliveryLedgerOn(db, { logger, retention });
   const { stopRetention, ...retentionControl } = retentionControls(purgeDeliveries, retention, logger, 'settled deliveries');
   return { ...ledger, ...retentionControl, ...controls(db, ['deliveries'], stopRetention) };
+}
+
+/**
+ * The contact policy ports on their own, in the `contact` tables of the schema: for a deployment with
+ * split stores (`createPostgresTriggerStore` in a trigger service), give it to the engine that fires,
+ * next to its trigger store. `createPostgresStore` already includes the same tables and ports. Same
+ * options as {@link createPostgresStore}; `retention` does not apply (counters expire on their own,
+ * the suppression list and its changes are kept).
+ *
+ * @example
+ * const contact = createPostgresContactStore({ connectionString: process.env.POSTGRES_URL });
+ * await contact.ensureSchema();
+ * const engine = createAutomationEngine({ triggerStore, ruleSource, channels, contactPolicies: contact, suppressions: contact, contactCounter: contact, sendThrottle: contact });
+ */
+export function createPostgresContactStore(options: PostgresStoreOptions): PostgresContactStore {
+  const { db, logger } = open('createPostgresContactStore', options);
+  return { ...contactPortsOn(db, logger), ...sendThrottleOn(db, logger), ...controls(db, ['contact'], async () => undefined) };
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { describeContactPolicyContract, describeSendThrottleContract } from '@crm-automation/testing';
-import { createPostgresStore, type PostgresStore } from '../src/index.js';
+import { describeContactPolicyContract, describeSendThrottleContract, expectEngineFiresByContactStore } from '@crm-automation/testing';
+import { createPostgresContactStore, createPostgresStore, type PostgresStore } from '../src/index.js';
 import { dropSchema, postgresUrl, testPool, uniqueSchema } from './postgres-server.js';
 
 const url = postgresUrl();
@@ -56,6 +56,23 @@ describe.skipIf(!url)('postgres contact policy', () => {
       const renewed = { ...bucket, expiresAt: new Date(t0.getTime() + 5_000) };
       expect(await s.reserve({ accountId: 'acc_1', channel: 'sms', recipient: '+15550001111', buckets: [renewed], holder: 'h9', now: bucket.expiresAt })).toEqual({ ok: true });
       expect(await rows()).toEqual([{ bucket_key: bucket.key, holders: ['h9'], expires_at: renewed.expiresAt }]);
+    });
+
+    it('has a standalone contact store for split deployments: its own tables only, and an engine fires by it', async () => {
+      const schema = uniqueSchema('crm_contact_split');
+      const contact = createPostgresContactStore({ pool, schema });
+      try {
+        const report = await contact.ensureSchema();
+        expect(Object.keys(report.versions)).toEqual(['contact']);
+        const tables = (await pool.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [schema])).rows.map((r) => r.table_name);
+        expect(tables).not.toContain('triggers');
+        expect(tables).not.toContain('rules');
+        expect(tables).toEqual(expect.arrayContaining(['contact_counts', 'send_throttles']));
+        await expectEngineFiresByContactStore(contact);
+      } finally {
+        await contact.close();
+        await dropSchema(pool, schema);
+      }
     });
 
     it('says to call ensureSchema() when the tables are missing, from a reserve too', async () => {
