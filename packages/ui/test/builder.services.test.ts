@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 import { fieldId } from '../app/model/issue-path.js';
 import type { ManagementUiOptions } from '../src/index.js';
+import { reminderSchedule } from './appointment-reminder.js';
 import { describeViolations, distDir, ensureBuiltApp, ensureChromium, launchBrowser, overflowsHorizontally, seriousViolations, type Browser } from './e2e/browser.js';
 import { startRulesService, type RulesService } from './e2e/rules-service.js';
 
@@ -629,14 +630,7 @@ describe('Automation Builder in Chromium', () => {
     await page.waitForURL(/\/ui\/rules\/[^/]+$/);
     const saved = (await rulesByName()).get('Appointment reminder');
     if (!saved) throw new Error('the scheduled rule was not saved');
-    expect(saved['schedule']).toEqual({
-      anchor: '$.appointment.startsAt',
-      offset: { value: -1, unit: 'days' },
-      at: '09:00',
-      timeZone: '$.client.timeZone',
-      fallbackTimeZone: 'America/Chicago',
-      window: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' },
-    });
+    expect(saved['schedule']).toEqual(reminderSchedule);
     // Loaded back as saved: nothing to save (the stored zero delay is not a change).
     await page.reload();
     await visible(page.locator('.schedule__words'));

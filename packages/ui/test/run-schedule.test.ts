@@ -4,20 +4,14 @@ import { describeReason } from '../app/format.js';
 import { dryRunVerdict } from '../app/model/dry-run-verdict.js';
 import { dryRunScheduleText, dueTimes, formatInZone, rescheduleText, scheduleSkipText } from '../app/model/run-schedule.js';
 import { otherRunText, runEndReason } from '../app/model/run-outcome.js';
+import { reminderSchedule, reminderTrigger } from './appointment-reminder.js';
 import { rulesApiAnswers } from './rules-api-answers.js';
 
 /** 1 day before the appointment at 09:00 in the client's zone, weekdays 8–18; keyed by appointment, so a move reschedules. */
 const reminder = {
   name: 'Appointment reminder',
-  trigger: { eventName: 'appointment.booked', key: '$.appointment.id' },
-  schedule: {
-    anchor: '$.appointment.startsAt',
-    offset: { value: -1, unit: 'days' },
-    at: '09:00',
-    timeZone: '$.client.timeZone',
-    fallbackTimeZone: 'America/Chicago',
-    window: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' },
-  },
+  trigger: reminderTrigger,
+  schedule: reminderSchedule,
   conditions: { all: [] },
   actions: [{ type: 'sms', params: { recipient: '+15550001111', message: 'See you tomorrow' } }],
 };

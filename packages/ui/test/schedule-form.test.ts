@@ -8,26 +8,19 @@ import { documentOf } from '../app/model/rule-document.js';
 import { formToRule, ruleToForm, type RuleForm } from '../app/model/rule-form.js';
 import { emptyScheduleForm, scheduleFormWords, toggleWindowDay, typedSchedule } from '../app/model/schedule-form.js';
 import { describeSchedule } from '../app/model/schedule-words.js';
+import { reminderSchedule, reminderTrigger } from './appointment-reminder.js';
 import { rulesApiAnswers } from './rules-api-answers.js';
 
 const roundTrip = (doc: JsonValue) => formToRule(ruleToForm(doc));
 const { delay: _delay, ...withoutDelay } = technicianSmsRule as unknown as JsonObject;
 
 /** The issue's reminder: every schedule field the form has. */
-const reminderSchedule: JsonObject = {
-  anchor: '$.appointment.startsAt',
-  offset: { value: -1, unit: 'days' },
-  at: '09:00',
-  timeZone: '$.client.timeZone',
-  fallbackTimeZone: 'America/Chicago',
-  window: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' },
-  ifPast: 'skip',
-};
+const everyScheduleField: JsonObject = { ...reminderSchedule, ifPast: 'skip' };
 const reminderRule: JsonObject = {
   ...withoutDelay,
   name: 'Appointment reminder',
-  trigger: { eventName: 'appointment.booked', key: '$.appointment.id' },
-  schedule: reminderSchedule,
+  trigger: reminderTrigger,
+  schedule: everyScheduleField,
   conditions: { all: [] },
   actions: [{ type: 'sms', params: { recipient: { source: 'fact', fact: 'client', path: '$.phone' }, message: 'See you tomorrow at {{appointment.startsAt}}' } }],
 };
@@ -137,7 +130,7 @@ describe('schedule: rule document ↔ form', () => {
     const form = ruleToForm(reminderRule);
     const words = "1 day before Appointment starts at, at 09:00, in the client's time zone ($.client.timeZone, else America/Chicago), weekdays 08:00–18:00, skipped if already past";
     expect(scheduleFormWords(form.schedule, describeSchedule)).toBe(words);
-    const typed = typedSchedule(reminderSchedule);
+    const typed = typedSchedule(everyScheduleField);
     expect(typed && describeSchedule(typed)).toBe(words);
     expect(typedSchedule({ anchor: 3 })).toBeNull();
   });
@@ -158,7 +151,7 @@ describe('schedule: what the Rules API answers', () => {
     api = await rulesApiAnswers();
     const created = await api.call<SavedRule>('POST', '/rules', formToRule(ruleToForm(reminderRule)).rule);
     const stored = await api.call<Rule>('GET', `/rules/${created.id}`);
-    expect(stored.schedule).toEqual(reminderSchedule);
+    expect(stored.schedule).toEqual(everyScheduleField);
     const { rule: again, issues } = roundTrip(documentOf(stored) as JsonObject);
     expect(issues).toEqual([]);
     // The stored rule's zero delay is dropped, or the API would refuse it next to the schedule.

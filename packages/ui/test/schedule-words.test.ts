@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { anchorLabel, describeDays, describeSchedule, describeZone, type ScheduleDoc } from '../app/model/schedule-words.js';
+import { reminderSchedule } from './appointment-reminder.js';
 
-const reminder: ScheduleDoc = {
-  anchor: '$.appointment.startsAt',
-  offset: { value: -1, unit: 'days' },
-  at: '09:00',
-  timeZone: '$.client.timeZone',
-  fallbackTimeZone: 'America/Chicago',
-  window: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' },
-  ifPast: 'skip',
-};
+const reminder: ScheduleDoc = { ...reminderSchedule, ifPast: 'skip' };
 
 describe('a schedule in plain words', () => {
   it("says the issue's reminder the way a person would", () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { GatewayError } from '@crm-automation/core';
 import type { Page } from 'playwright-core';
 import { highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
+import { reminderSchedule, reminderTrigger } from '../appointment-reminder.js';
 import { ensureBuiltApp, ensureChromium, launchBrowser } from './browser.js';
 import { startRulesService, type RulesService } from './rules-service.js';
 
@@ -63,15 +64,8 @@ async function seed(service: RulesService): Promise<Seeded> {
   const scheduled = await service.api<{ id: string }>('POST', '/rules', {
     name: 'Remind the client the day before the appointment',
     description: 'At 09:00 in the client’s time zone, on a business day; moves when the appointment moves.',
-    trigger: { eventName: 'appointment.booked', key: '$.appointment.id' },
-    schedule: {
-      anchor: '$.appointment.startsAt',
-      offset: { value: -1, unit: 'days' },
-      at: '09:00',
-      timeZone: '$.client.timeZone',
-      fallbackTimeZone: 'America/Chicago',
-      window: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' },
-    },
+    trigger: reminderTrigger,
+    schedule: reminderSchedule,
     conditions: { all: [] },
     actions: [{ type: 'sms', params: { recipient: { source: 'fact', fact: 'client', path: '$.phone' }, message: 'Reminder: {{client.name}}, your appointment is tomorrow.' } }],
   });
