@@ -5,6 +5,7 @@ export * from './doubles.js';
 export * from './delivery-ledger-contract.js';
 export { describeContactPolicyContract, type ContactPolicyContractStore } from './store-contract/contact-policy-contract.js';
 export { describeSendThrottleContract } from './store-contract/send-throttle-contract.js';
+export { describeContactCounterContract } from './store-contract/contact-counter-contract.js';
 export { expectEngineFiresByContactStore, type ContactPortsStore } from './store-contract/split-contact-store.js';
 export * from './design-doc-rules.js';
 export * from './recording-logger.js';

@@ -1,21 +1,19 @@
 // One file: the contact policy ports (policies, suppressions, cap counters) are read as one
-// specification; their engine-level case (a cap holding across engines) belongs with them.
+// specification; their engine-level case (a cap holding across engines) belongs with them. The cap
+// counter's own cases are in contact-counter-contract.ts (a counter may live apart from the store).
 import { describe, expect, it } from 'vitest';
 import {
-  createAutomationEngine,
   isAutomationError,
   type AutomationStore,
   type ContactCounter,
   type ContactPolicy,
   type ContactPolicyStore,
-  type CounterBucket,
   type NewSuppression,
-  type RuleInput,
   type Suppression,
   type SuppressionChange,
   type SuppressionStore,
 } from '@crm-automation/core';
-import { createManualClock, createRecordingChannel } from '@crm-automation/core/doubles';
+import { describeContactCounterContract, expectCapOfThreeAcrossEngines } from './contact-counter-contract.js';
 import { ACCOUNT, OTHER_ACCOUNT, T0, at, storePerTest, type ContractFactory, type OpenHandles } from './fixtures.js';
 
 /** A store of the three contact policy ports and of both aggregates (the engine-level case runs engines on it). */
@@ -23,12 +21,6 @@ export type ContactPolicyContractStore = AutomationStore & ContactPolicyStore & 
 
 const PHONE = '+15550001111';
 const EMAIL = 'client@example.com';
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-
-const dayKey = (recipient = PHONE, day = '2030-01-01') => `sms|${recipient}|day|${day}`;
-const weekKey = (recipient = PHONE, week = '2029-12-31') => `sms|${recipient}|week|${week}`;
-const bucket = (key: string, max: number, expiresAt = at(2 * DAY)): CounterBucket => ({ key, max, expiresAt });
 
 function suppression(overrides: Partial<NewSuppression> = {}): NewSuppression {
   return { accountId: ACCOUNT, channel: 'sms', recipient: PHONE, reason: 'stop', source: 'inbound-sms', detail: 'SM0001', by: 'twilio-inbound', createdAt: T0, ...overrides };
@@ -65,7 +57,8 @@ const settle = async <T>(promise: Promise<T>): Promise<{ ok: true; value: T } | 
  * The behaviour every store of the contact policy ports must have, as a vitest suite: policies with
  * versions, the suppression list with its audit trail, and cap counters that are all-or-nothing and
  * hold across handles (a store over a server gives `openAnother`, so 4 handles are 4 processes).
- * The last case runs 4 engines on 4 handles: a cap of 3 per day, 50 triggers, exactly 3 sends.
+ * The engine case runs 4 engines on 4 handles: a cap of 3 per day, 50 triggers, exactly 3 sends. The
+ * counter's cases are {@link describeContactCounterContract}'s, run here on the whole store.
  *
  * @example
  * describeContactPolicyContract('memory', () => createMemoryStore());
@@ -281,149 +274,12 @@ export function describeContactPolicyContract<S extends ContactPolicyContractSto
       });
     });
 
-    describe('cap counters', () => {
-      const reserve = (holder: string, buckets: CounterBucket[], now = at(HOUR), on: ContactCounter = store, accountId = ACCOUNT) =>
-        on.reserve({ accountId, channel: 'sms', recipient: PHONE, buckets, holder, now });
-      const release = (holder: string, bucketKeys: string[], on: ContactCounter = store, accountId = ACCOUNT) => on.release({ accountId, channel: 'sms', recipient: PHONE, bucketKeys, holder });
-
-      it('takes a unit in every bucket or in none: a full bucket is named and the others keep their count', async () => {
-        const buckets = () => [bucket(dayKey(), 2), bucket(weekKey(), 3)];
-        expect(await reserve('send-1', buckets())).toEqual({ ok: true });
-        expect(await reserve('send-2', buckets())).toEqual({ ok: true });
-        expect(await reserve('send-3', buckets())).toEqual({ ok: false, full: dayKey() });
-        // The bucket with room listed first: it must not keep the unit of a refused reserve either.
-        expect(await reserve('send-3', [bucket(weekKey(), 3), bucket(dayKey(), 2)])).toEqual({ ok: false, full: dayKey() });
-        // The refused reserves took nothing in the week bucket: one unit is left there.
-        expect(await reserve('send-4', [bucket(weekKey(), 3)])).toEqual({ ok: true });
-        expect(await reserve('send-5', [bucket(weekKey(), 3)])).toEqual({ ok: false, full: weekKey() });
-        // Listed the other way round, the week bucket is the full one now, and the day bucket gains nothing.
-        expect(await reserve('send-6', [bucket(weekKey(), 3), bucket(dayKey(), 3)])).toEqual({ ok: false, full: weekKey() });
-        expect(await reserve('send-7', [bucket(dayKey(), 3)])).toEqual({ ok: true });
-        expect(await reserve('send-8', [bucket(dayKey(), 3)])).toEqual({ ok: false, full: dayKey() });
-      });
-
-      it('counts a holder once: a second reserve by the same holder is ok and takes nothing, even in a full bucket', async () => {
-        const buckets = () => [bucket(dayKey(), 2), bucket(weekKey(), 5)];
-        expect(await reserve('send-1', buckets())).toEqual({ ok: true });
-        expect(await reserve('send-1', buckets())).toEqual({ ok: true });
-        expect(await reserve('send-2', buckets())).toEqual({ ok: true });
-        expect(await reserve('send-1', buckets())).toEqual({ ok: true });
-        expect(await reserve('send-2', buckets())).toEqual({ ok: true });
-        expect(await reserve('send-3', buckets())).toEqual({ ok: false, full: dayKey() });
-        // Week: send-1 and send-2 only.
-        for (const holder of ['send-4', 'send-5', 'send-6']) expect(await reserve(holder, [bucket(weekKey(), 5)])).toEqual({ ok: true });
-        expect(await reserve('send-7', [bucket(weekKey(), 5)])).toEqual({ ok: false, full: weekKey() });
-      });
-
-      it('gives a released unit back in each bucket named; releasing what a holder does not hold changes nothing', async () => {
-        const buckets = () => [bucket(dayKey(), 1), bucket(weekKey(), 1)];
-        expect(await reserve('send-1', buckets())).toEqual({ ok: true });
-        expect(await reserve('send-2', buckets())).toEqual({ ok: false, full: dayKey() });
-        await release('send-2', [dayKey(), weekKey()]);
-        await release('send-9', [dayKey(), weekKey(), 'sms|+15550009999|day|2030-01-01']);
-        await release('send-1', [dayKey()], store, OTHER_ACCOUNT);
-        expect(await reserve('send-2', buckets())).toEqual({ ok: false, full: dayKey() });
-        // Released in the day bucket only: the week bucket still holds send-1.
-        await release('send-1', [dayKey()]);
-        expect(await reserve('send-2', buckets())).toEqual({ ok: false, full: weekKey() });
-        await release('send-1', [weekKey()]);
-        expect(await reserve('send-2', buckets())).toEqual({ ok: true });
-        expect(await reserve('send-1', buckets())).toEqual({ ok: false, full: dayKey() });
-        await release('send-2', [dayKey(), weekKey()]);
-        await release('send-2', [dayKey(), weekKey()]);
-        expect(await reserve('send-1', buckets())).toEqual({ ok: true });
-        expect(await reserve('send-3', buckets())).toEqual({ ok: false, full: dayKey() });
-      });
-
-      it('keeps accounts and bucket keys apart', async () => {
-        expect(await reserve('send-1', [bucket(dayKey(), 1)])).toEqual({ ok: true });
-        expect(await reserve('send-2', [bucket(dayKey(), 1)], at(HOUR), store, OTHER_ACCOUNT)).toEqual({ ok: true });
-        expect(await reserve('send-3', [bucket(dayKey(), 1)], at(HOUR), store, OTHER_ACCOUNT)).toEqual({ ok: false, full: dayKey() });
-        expect(await reserve('send-4', [bucket(dayKey('+15550002222'), 1)])).toEqual({ ok: true });
-        expect(await reserve('send-5', [bucket(dayKey(PHONE, '2030-01-02'), 1)])).toEqual({ ok: true });
-        expect(await reserve('send-6', [bucket(dayKey(), 1)])).toEqual({ ok: false, full: dayKey() });
-        // A holder id is only unique within an account: the same id elsewhere is another send.
-        expect(await reserve('send-1', [bucket(dayKey('+15550003333'), 1)], at(HOUR), store, OTHER_ACCOUNT)).toEqual({ ok: true });
-        expect(await reserve('send-7', [bucket(dayKey('+15550003333'), 1)], at(HOUR), store, OTHER_ACCOUNT)).toEqual({ ok: false, full: dayKey('+15550003333') });
-      });
-
-      it('forgets a bucket at its expiresAt: a reserve then starts the key afresh, with the new request’s expiry', async () => {
-        const firstEnd = at(DAY);
-        const secondEnd = at(3 * DAY);
-        expect(await reserve('send-1', [bucket(dayKey(), 1, firstEnd)], at(HOUR))).toEqual({ ok: true });
-        expect(await reserve('send-2', [bucket(dayKey(), 1, firstEnd)], at(DAY - 1))).toEqual({ ok: false, full: dayKey() });
-        // At expiresAt the old bucket is gone: the key counts from zero, with the expiry this reserve gives.
-        expect(await reserve('send-2', [bucket(dayKey(), 1, secondEnd)], firstEnd)).toEqual({ ok: true });
-        expect(await reserve('send-3', [bucket(dayKey(), 1, secondEnd)], at(2 * DAY))).toEqual({ ok: false, full: dayKey() });
-        expect(await reserve('send-3', [bucket(dayKey(), 1, at(5 * DAY))], at(3 * DAY - 1))).toEqual({ ok: false, full: dayKey() });
-        expect(await reserve('send-3', [bucket(dayKey(), 1, at(5 * DAY))], secondEnd)).toEqual({ ok: true });
-        // An expired bucket does not make its neighbours in the same request fail or skip.
-        expect(await reserve('send-4', [bucket(weekKey(), 2, at(10 * DAY))], at(3 * DAY))).toEqual({ ok: true });
-        expect(await reserve('send-5', [bucket(dayKey(), 1, at(7 * DAY)), bucket(weekKey(), 2, at(10 * DAY))], at(5 * DAY))).toEqual({ ok: true });
-        expect(await reserve('send-6', [bucket(weekKey(), 2, at(10 * DAY))], at(5 * DAY))).toEqual({ ok: false, full: weekKey() });
-      });
-
-      it('holds a max of 3 with 50 holders reserving at once through 4 handles: exactly 3 ok, the others take nothing', async () => {
-        const engines = await handles(4);
-        const buckets = () => [bucket(weekKey(), 10), bucket(dayKey(), 3)];
-        const results = await Promise.all(Array.from({ length: 50 }, (_, i) => reserve(`send-${i}`, buckets(), at(HOUR), engines[i % engines.length] ?? store)));
-        expect(results.filter((r) => r.ok)).toHaveLength(3);
-        expect(results.filter((r) => !r.ok).every((r) => !r.ok && r.full === dayKey())).toBe(true);
-        // The 47 refused reserves took nothing in the week bucket: 7 units are left there.
-        const week = await Promise.all(Array.from({ length: 12 }, (_, i) => reserve(`later-${i}`, [bucket(weekKey(), 10)], at(HOUR), engines[i % engines.length] ?? store)));
-        expect(week.filter((r) => r.ok)).toHaveLength(7);
-      });
-
-      it('counts one holder once when its retries race through 4 handles', async () => {
-        const engines = await handles(4);
-        const results = await Promise.all(Array.from({ length: 8 }, (_, i) => reserve('send-1', [bucket(dayKey(), 2)], at(HOUR), engines[i % engines.length] ?? store)));
-        expect(results.every((r) => r.ok)).toBe(true);
-        expect(await reserve('send-2', [bucket(dayKey(), 2)])).toEqual({ ok: true });
-        expect(await reserve('send-3', [bucket(dayKey(), 2)])).toEqual({ ok: false, full: dayKey() });
-      });
-    });
-
     describe('engines', () => {
-      const rule: RuleInput = {
-        name: 'Visit follow-up',
-        trigger: { eventName: 'visit.completed' },
-        conditions: { all: [{ fact: 'visit', path: '$.status', operator: 'equal', value: 'done' }] },
-        actions: [{ type: 'sms', params: { recipient: { source: 'fact', fact: 'client', path: '$.phone' }, message: 'How was your visit?' } }],
-      };
-
       it('holds a cap of 3 per day with 4 engines on 4 handles: 50 triggers to one recipient, exactly 3 sends', async () => {
-        const clock = createManualClock('2026-01-15T18:00:00Z');
-        const workers = (await handles(4)).map((handle, i) => {
-          const sms = createRecordingChannel({ name: `engine-${i}-sms` });
-          const engine = createAutomationEngine({ store: handle, clock, channels: { sms }, instanceId: `engine-${i}` });
-          return { engine, sms };
-        });
-        try {
-          const [first] = workers;
-          if (!first) throw new Error('no engine');
-          await first.engine.rules.create(ACCOUNT, rule);
-          await first.engine.contactPolicy.set(ACCOUNT, { channels: { sms: { caps: [{ max: 3, per: 'day' }], timeZone: 'America/Los_Angeles' } } });
-          for (let i = 0; i < 50; i++) {
-            const worker = workers[i % workers.length] ?? first;
-            await worker.engine.ingest({ id: `burst-${i}`, name: 'visit.completed', accountId: ACCOUNT, timestamp: clock.now().toISOString(), payload: { visit: { status: 'done' }, client: { phone: PHONE } } });
-          }
-          const counts = await Promise.all(workers.map((w) => w.engine.runDue()));
-          expect(counts.reduce((n, c) => n + c.claimed, 0)).toBe(50);
-          expect(counts.reduce((n, c) => n + c.completed, 0)).toBe(3);
-          expect(workers.reduce((n, w) => n + w.sms.sent.length, 0)).toBe(3);
-          expect(workers.reduce((n, w) => n + w.sms.calls.length, 0)).toBe(3);
-          const all = await first.engine.triggers.list(ACCOUNT, { limit: 100 });
-          expect(all.items).toHaveLength(50);
-          expect(all.items.filter((t) => t.status === 'completed')).toHaveLength(3);
-          expect(all.items.filter((t) => t.status === 'skipped' && t.executionHistory[t.executionHistory.length - 1]?.reason === 'capped')).toHaveLength(47);
-          // The next local day (midnight in Los Angeles is 08:00 UTC) has a fresh cap.
-          await clock.set('2026-01-16T08:00:00Z');
-          await first.engine.ingest({ id: 'next-day', name: 'visit.completed', accountId: ACCOUNT, timestamp: clock.now().toISOString(), payload: { visit: { status: 'done' }, client: { phone: PHONE } } });
-          expect((await first.engine.runDue()).completed).toBe(1);
-        } finally {
-          await Promise.all(workers.map((w) => w.engine.stop()));
-        }
+        await expectCapOfThreeAcrossEngines((await handles(4)).map((handle) => ({ store: handle })));
       });
     });
   });
+  // A sibling suite, not nested: nested, every counter case would open the store twice (once per suite).
+  describeContactCounterContract(name, factory);
 }
