@@ -291,10 +291,10 @@ export interface paths {
         };
         /** Look up a recipient: whether it is suppressed on the channel, and why */
         get: operations["getSuppressionsChannelRecipient"];
-        /** Suppress a recipient on a channel (reason default manual; source api, by the caller); 200 when it was suppressed already */
+        /** Suppress a recipient on a channel (reason default manual; source api or ui, default api; by the caller); 200 when it was suppressed already */
         put: operations["putSuppressionsChannelRecipient"];
         post?: never;
-        /** Lift a suppression (reason default manual; source api, by the caller); removed false when there was none */
+        /** Lift a suppression (reason default manual; source api or ui, default api; by the caller); removed false when there was none */
         delete: operations["deleteSuppressionsChannelRecipient"];
         options?: never;
         head?: never;
@@ -4139,6 +4139,11 @@ export interface operations {
                     /** @enum {string} */
                     reason?: "stop" | "unsubscribe" | "bounce" | "spam-report" | "provider-opt-out" | "manual";
                     detail?: string;
+                    /**
+                     * @description The interface the change was made in: `ui` from the Management UI; default `api`. `by` is always the caller of the credential
+                     * @enum {string}
+                     */
+                    source?: "api" | "ui";
                 };
             };
         };
@@ -4265,6 +4270,7 @@ export interface operations {
             query?: {
                 reason?: "stop" | "unsubscribe" | "bounce" | "spam-report" | "provider-opt-out" | "manual";
                 detail?: string;
+                source?: "api" | "ui";
             };
             header?: never;
             path: {

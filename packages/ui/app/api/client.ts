@@ -10,6 +10,7 @@ import type {
   DryRunResult,
   EventAccepted,
   EventType,
+  ManualChangeSource,
   PublishedEvent,
   Rule,
   RulePage,
@@ -18,6 +19,7 @@ import type {
   SavedRule,
   SuppressionAdded,
   SuppressionChangePage,
+  SuppressionEntry,
   SuppressionLookup,
   SuppressionPage,
   SuppressionReason,
@@ -150,10 +152,10 @@ export function createApiClient(options: ApiClientOptions) {
     listSuppressions: (filter: { channel?: string | undefined; limit?: number | undefined; cursor?: string | undefined } = {}) => data<SuppressionPage>('GET', `/suppressions${query(filter)}`),
     lookupSuppression: (channel: string, recipient: string) => data<SuppressionLookup>('GET', `/suppressions/${enc(channel)}/${enc(recipient)}`),
     /** Adds a recipient to the list (idempotent: `created: false` when it was there already). */
-    addSuppression: (channel: string, recipient: string, entry: { reason?: SuppressionReason; detail?: string } = {}) =>
+    addSuppression: (channel: string, recipient: string, entry: SuppressionEntry = {}) =>
       data<SuppressionAdded>('PUT', `/suppressions/${enc(channel)}/${enc(recipient)}`, entry),
     /** Lifts a suppression (the START of a STOP); `removed: false` when there was none. */
-    removeSuppression: (channel: string, recipient: string, change: { reason?: SuppressionReason | undefined; detail?: string | undefined } = {}) =>
+    removeSuppression: (channel: string, recipient: string, change: { reason?: SuppressionReason | undefined; detail?: string | undefined; source?: ManualChangeSource | undefined } = {}) =>
       data<SuppressionRemoved>('DELETE', `/suppressions/${enc(channel)}/${enc(recipient)}${query(change)}`),
     /** The audit trail of the list, oldest first. */
     suppressionChanges: (filter: { channel?: string | undefined; recipient?: string | undefined; limit?: number | undefined; cursor?: string | undefined } = {}) =>

@@ -81,6 +81,10 @@ export type SuppressionAdded = ResponseBody<'putSuppressionsChannelRecipient', 2
 export type SuppressionRemoved = ResponseBody<'deleteSuppressionsChannelRecipient', 200>;
 export type SuppressionChangePage = ResponseBody<'getSuppressionsChanges', 200>;
 export type SuppressionChange = SuppressionChangePage['items'][number];
+/** What `PUT /suppressions/:channel/:recipient` takes: a reason, a note and the interface it came from. */
+export type SuppressionEntry = RequestBody<'putSuppressionsChannelRecipient'>;
+/** The interfaces a client may name for a change by hand (`api` when it names none). */
+export type ManualChangeSource = NonNullable<SuppressionEntry['source']>;
 
 /** What the contact policy would do to one dry-run command at the run's due time. */
 export type DryRunContactPolicy = NonNullable<DryRunCommand['contactPolicy']>;

@@ -6,6 +6,7 @@ import { errorText } from '../api/error-text.js';
 import { EditorContext, type EditorContextValue } from '../components/editor-context.js';
 import { Field, FieldError } from '../components/Field.js';
 import { ChoiceSelect, CodeInput } from '../components/FormControls.js';
+import { RetryNotice } from '../components/RetryNotice.js';
 import { browserZone, zoneChoices } from '../components/ScheduleFields.js';
 import { formatDateTime } from '../format.js';
 import {
@@ -76,12 +77,7 @@ export function ContactPolicy({ api, announce }: { api: ApiClient; announce: (me
     return (
       <div class="page">
         <h1 tabIndex={-1}>Contact policy</h1>
-        <div class="notice notice--danger" role="alert">
-          <p>{loadError}</p>
-          <button type="button" class="button button--secondary button--small" onClick={() => void load()}>
-            Try again
-          </button>
-        </div>
+        <RetryNotice message={loadError} onRetry={() => void load()} />
       </div>
     );
   }

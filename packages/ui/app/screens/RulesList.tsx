@@ -9,15 +9,13 @@ import { describeSchedule } from '../model/schedule-words.js';
 import { documentOf } from '../model/rule-document.js';
 import { Link, ruleHref, runsHref } from '../router.js';
 import { ChoiceSelect } from '../components/FormControls.js';
+import { LoadMoreButton, usePagedList } from '../components/paged-list.js';
+import { RetryNotice } from '../components/RetryNotice.js';
 
 const SHOWN_COUNTS: TriggerStatus[] = ['completed', 'skipped', 'failed', 'pending', 'retrying', 'processing', 'cancelled'];
 
 /** The account's rules: search, filter, enable or disable in one click, and their recent runs. */
 export function RulesList({ api, announce }: { api: ApiClient; announce: (message: string) => void }) {
-  const [rules, setRules] = useState<Rule[]>([]);
-  const [cursor, setCursor] = useState<string | undefined>(undefined);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | null>(null);
   const [stats, setStats] = useState<Record<string, RuleStats | 'error'>>({});
   const [eventNames, setEventNames] = useState<string[]>([]);
   const [search, setSearch] = useState('');
@@ -37,20 +35,8 @@ export function RulesList({ api, announce }: { api: ApiClient; announce: (messag
     }
   };
 
-  const load = async (more = false) => {
-    setLoading(true);
-    setError(null);
-    try {
-      const page = await api.listRules({ ...filter, ...(more && cursor ? { cursor } : {}) });
-      setRules((prev) => (more ? [...prev, ...page.items] : page.items));
-      setCursor(page.nextCursor);
-      loadStats(page.items);
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setLoading(false);
-    }
-  };
+  const list = usePagedList((cursor) => api.listRules({ ...filter, ...(cursor ? { cursor } : {}) }), loadStats);
+  const { items: rules, setItems: setRules, loading, error, load } = list;
 
   useEffect(() => {
     void load();
@@ -129,14 +115,7 @@ export function RulesList({ api, announce }: { api: ApiClient; announce: (messag
         </div>
       </form>
 
-      {error ? (
-        <div class="notice notice--danger" role="alert">
-          <p>{error}</p>
-          <button type="button" class="button button--secondary button--small" onClick={() => void load()}>
-            Try again
-          </button>
-        </div>
-      ) : null}
+      {error ? <RetryNotice message={error} onRetry={() => void load()} /> : null}
 
       <p class="list-count" role="status">
         {loading && rules.length === 0 ? 'Loading rules…' : search ? `${pluralize(shown.length, 'rule')} match "${search}"` : pluralize(shown.length, 'rule')}
@@ -238,11 +217,7 @@ export function RulesList({ api, announce }: { api: ApiClient; announce: (messag
           })}
         </ul>
       )}
-      {cursor ? (
-        <button type="button" class="button button--secondary" onClick={() => void load(true)} disabled={loading}>
-          {loading ? 'Loading…' : 'Load more rules'}
-        </button>
-      ) : null}
+      <LoadMoreButton list={list} label="Load more rules" />
     </div>
   );
 }

@@ -3,10 +3,13 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type ApiClient } from '../api/client.js';
 import { errorText } from '../api/error-text.js';
-import type { Suppression, SuppressionChange, SuppressionLookup } from '../api/types.js';
+import type { Suppression, SuppressionLookup } from '../api/types.js';
 import { ChoiceSelect } from '../components/FormControls.js';
+import { LoadMoreButton, usePagedList } from '../components/paged-list.js';
+import { RetryNotice } from '../components/RetryNotice.js';
 import { formatDateTime, pluralize } from '../format.js';
 import { changesCsvName, suppressionChangeText, suppressionText } from '../model/contact-outcome.js';
+import { UI_LIFT, uiSuppressionEntry } from '../model/manual-suppression.js';
 
 const CHANNELS = ['sms', 'email'] as const;
 type Channel = (typeof CHANNELS)[number];
@@ -16,26 +19,10 @@ const recipientHint = (channel: Channel) => (channel === 'sms' ? 'A phone number
 /** Who must not be contacted: the list per channel, look up, add or lift an entry, and every change for an audit. */
 export function Suppressions({ api, announce }: { api: ApiClient; announce: (message: string) => void }) {
   const [channel, setChannel] = useState<'' | Channel>('');
-  const [items, setItems] = useState<Suppression[]>([]);
-  const [cursor, setCursor] = useState<string | undefined>(undefined);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | null>(null);
   const [rowError, setRowError] = useState<Record<string, string>>({});
   const [refresh, setRefresh] = useState(0);
-
-  const load = async (more = false) => {
-    setLoading(true);
-    setError(null);
-    try {
-      const page = await api.listSuppressions({ channel: channel || undefined, ...(more && cursor ? { cursor } : {}) });
-      setItems((prev) => (more ? [...prev, ...page.items] : page.items));
-      setCursor(page.nextCursor);
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setLoading(false);
-    }
-  };
+  const list = usePagedList((cursor) => api.listSuppressions({ channel: channel || undefined, ...(cursor ? { cursor } : {}) }));
+  const { items, cursor, loading, error, load } = list;
   useEffect(() => {
     void load();
     // eslint-disable-next-line react-hooks/exhaustive-deps -- reload when the channel filter changes or an entry changed
@@ -48,7 +35,7 @@ export function Suppressions({ api, announce }: { api: ApiClient; announce: (mes
     const key = rowKey(entry);
     if (!window.confirm(`Lift the suppression of ${entry.recipient} (${entry.channel})? Their marketing and transactional messages go out again.`)) return;
     try {
-      const { removed } = await api.removeSuppression(entry.channel, entry.recipient, { reason: 'manual', detail: 'lifted in the Management UI' });
+      const { removed } = await api.removeSuppression(entry.channel, entry.recipient, UI_LIFT);
       announce(removed ? `${entry.recipient} can be contacted again on ${entry.channel}.` : `${entry.recipient} was no longer suppressed.`);
       changed();
     } catch (e) {
@@ -82,14 +69,7 @@ export function Suppressions({ api, announce }: { api: ApiClient; announce: (mes
             <ChoiceSelect id="suppression-channel-filter" value={channel} choices={CHANNELS} labelOf={(c) => (c === '' ? 'All channels' : CHANNEL_LABELS[c])} emptyLabel="All channels" onChoose={setChannel} />
           </div>
         </form>
-        {error ? (
-          <div class="notice notice--danger" role="alert">
-            <p>{error}</p>
-            <button type="button" class="button button--secondary button--small" onClick={() => void load()}>
-              Try again
-            </button>
-          </div>
-        ) : null}
+        {error ? <RetryNotice message={error} onRetry={() => void load()} /> : null}
         <p class="list-count" role="status">
           {loading && items.length === 0 ? 'Loading suppressions…' : `${pluralize(items.length, 'suppressed recipient')}${cursor ? ' shown (more below)' : ''}, newest first`}
         </p>
@@ -137,11 +117,7 @@ export function Suppressions({ api, announce }: { api: ApiClient; announce: (mes
             </table>
           </div>
         ) : null}
-        {cursor ? (
-          <button type="button" class="button button--secondary" onClick={() => void load(true)} disabled={loading}>
-            {loading ? 'Loading…' : 'Load more'}
-          </button>
-        ) : null}
+        <LoadMoreButton list={list} label="Load more" />
       </section>
 
       <ChangesSection api={api} channel={channel} refresh={refresh} />
@@ -168,7 +144,7 @@ function LookupForm({ api, onChanged, announce }: { api: ApiClient; onChanged: (
   const lift = async (found: SuppressionLookup) => {
     if (!window.confirm(`Lift the suppression of ${found.recipient} (${found.channel})? Their marketing and transactional messages go out again.`)) return;
     try {
-      await api.removeSuppression(found.channel, found.recipient, { reason: 'manual', detail: 'lifted in the Management UI' });
+      await api.removeSuppression(found.channel, found.recipient, UI_LIFT);
       announce(`${found.recipient} can be contacted again on ${found.channel}.`);
       setAnswer({ channel: found.channel, recipient: found.recipient, suppressed: false });
       onChanged();
@@ -181,38 +157,7 @@ function LookupForm({ api, onChanged, announce }: { api: ApiClient; onChanged: (
     <section class="card" aria-labelledby="suppression-lookup-title">
       <h2 id="suppression-lookup-title">Look up a recipient</h2>
       <form onSubmit={(e) => void lookUp(e)} noValidate>
-        <div class="field-row">
-          <div class="field field-row__narrow">
-            <label for="lookup-channel" class="field__label">
-              Channel
-            </label>
-            <ChoiceSelect id="lookup-channel" value={channel} choices={CHANNELS} labelOf={(c) => CHANNEL_LABELS[c]} onChoose={setChannel} />
-          </div>
-          <div class={`field field-row__wide${error ? ' field--invalid' : ''}`}>
-            <label for="lookup-recipient" class="field__label">
-              Recipient
-            </label>
-            <input
-              id="lookup-recipient"
-              type="text"
-              inputMode={channel === 'sms' ? 'tel' : 'email'}
-              autocomplete="off"
-              spellcheck={false}
-              value={recipient}
-              aria-describedby={error ? 'lookup-recipient-hint lookup-recipient-error' : 'lookup-recipient-hint'}
-              aria-invalid={error ? 'true' : undefined}
-              onInput={(e) => setRecipient(e.currentTarget.value)}
-            />
-            <p id="lookup-recipient-hint" class="field__hint">
-              {recipientHint(channel)}
-            </p>
-            {error ? (
-              <p id="lookup-recipient-error" class="field__error" role="alert">
-                {error}
-              </p>
-            ) : null}
-          </div>
-        </div>
+        <RecipientFields idPrefix="lookup" channel={channel} onChannel={setChannel} recipient={recipient} onRecipient={setRecipient} error={error} />
         <button type="submit" class="button button--secondary">
           Look up
         </button>
@@ -252,7 +197,7 @@ function AddForm({ api, onChanged, announce }: { api: ApiClient; onChanged: () =
     setError(null);
     setBusy(true);
     try {
-      const { created, suppression } = await api.addSuppression(channel, recipient.trim(), { reason: 'manual', ...(note.trim() === '' ? {} : { detail: note.trim() }) });
+      const { created, suppression } = await api.addSuppression(channel, recipient.trim(), uiSuppressionEntry(note));
       announce(created ? `${suppression.recipient} is suppressed on ${suppression.channel}.` : `${suppression.recipient} was already suppressed on ${suppression.channel} (${suppressionText(suppression)}).`);
       setRecipient('');
       setNote('');
@@ -268,38 +213,7 @@ function AddForm({ api, onChanged, announce }: { api: ApiClient; onChanged: () =
     <section class="card" aria-labelledby="suppression-add-title">
       <h2 id="suppression-add-title">Suppress a recipient</h2>
       <form onSubmit={(e) => void add(e)} noValidate>
-        <div class="field-row">
-          <div class="field field-row__narrow">
-            <label for="add-channel" class="field__label">
-              Channel
-            </label>
-            <ChoiceSelect id="add-channel" value={channel} choices={CHANNELS} labelOf={(c) => CHANNEL_LABELS[c]} onChoose={setChannel} />
-          </div>
-          <div class={`field field-row__wide${error ? ' field--invalid' : ''}`}>
-            <label for="add-recipient" class="field__label">
-              Recipient
-            </label>
-            <input
-              id="add-recipient"
-              type="text"
-              inputMode={channel === 'sms' ? 'tel' : 'email'}
-              autocomplete="off"
-              spellcheck={false}
-              value={recipient}
-              aria-describedby={error ? 'add-recipient-hint add-recipient-error' : 'add-recipient-hint'}
-              aria-invalid={error ? 'true' : undefined}
-              onInput={(e) => setRecipient(e.currentTarget.value)}
-            />
-            <p id="add-recipient-hint" class="field__hint">
-              {recipientHint(channel)}
-            </p>
-            {error ? (
-              <p id="add-recipient-error" class="field__error" role="alert">
-                {error}
-              </p>
-            ) : null}
-          </div>
-        </div>
+        <RecipientFields idPrefix="add" channel={channel} onChannel={setChannel} recipient={recipient} onRecipient={setRecipient} error={error} />
         <div class="field">
           <label for="add-note" class="field__label">
             Note (optional)
@@ -317,22 +231,58 @@ function AddForm({ api, onChanged, announce }: { api: ApiClient; onChanged: () =
   );
 }
 
-function ChangesSection({ api, channel, refresh }: { api: ApiClient; channel: '' | Channel; refresh: number }) {
-  const [items, setItems] = useState<SuppressionChange[]>([]);
-  const [cursor, setCursor] = useState<string | undefined>(undefined);
-  const [error, setError] = useState<string | null>(null);
-  const [download, setDownload] = useState<{ url: string; name: string; more: boolean } | null>(null);
+/** The channel and the recipient, with the hint for the channel and the API's answer on the recipient: the look-up and the add ask the same. */
+function RecipientFields(props: {
+  idPrefix: string;
+  channel: Channel;
+  onChannel: (channel: Channel) => void;
+  recipient: string;
+  onRecipient: (recipient: string) => void;
+  error: string | null;
+}) {
+  const { idPrefix, channel, onChannel, recipient, onRecipient, error } = props;
+  return (
+    <div class="field-row">
+      <div class="field field-row__narrow">
+        <label for={`${idPrefix}-channel`} class="field__label">
+          Channel
+        </label>
+        <ChoiceSelect id={`${idPrefix}-channel`} value={channel} choices={CHANNELS} labelOf={(c) => CHANNEL_LABELS[c]} onChoose={onChannel} />
+      </div>
+      <div class={`field field-row__wide${error ? ' field--invalid' : ''}`}>
+        <label for={`${idPrefix}-recipient`} class="field__label">
+          Recipient
+        </label>
+        <input
+          id={`${idPrefix}-recipient`}
+          type="text"
+          inputMode={channel === 'sms' ? 'tel' : 'email'}
+          autocomplete="off"
+          spellcheck={false}
+          value={recipient}
+          aria-describedby={error ? `${idPrefix}-recipient-hint ${idPrefix}-recipient-error` : `${idPrefix}-recipient-hint`}
+          aria-invalid={error ? 'true' : undefined}
+          onInput={(e) => onRecipient(e.currentTarget.value)}
+        />
+        <p id={`${idPrefix}-recipient-hint`} class="field__hint">
+          {recipientHint(channel)}
+        </p>
+        {error ? (
+          <p id={`${idPrefix}-recipient-error`} class="field__error" role="alert">
+            {error}
+          </p>
+        ) : null}
+      </div>
+    </div>
+  );
+}
 
-  const load = async (more = false) => {
-    setError(null);
-    try {
-      const page = await api.suppressionChanges({ channel: channel || undefined, limit: 100, ...(more && cursor ? { cursor } : {}) });
-      setItems((prev) => (more ? [...prev, ...page.items] : page.items));
-      setCursor(page.nextCursor);
-    } catch (e) {
-      setError(errorText(e));
-    }
-  };
+function ChangesSection({ api, channel, refresh }: { api: ApiClient; channel: '' | Channel; refresh: number }) {
+  const changes = usePagedList((cursor) => api.suppressionChanges({ channel: channel || undefined, limit: 100, ...(cursor ? { cursor } : {}) }));
+  const { items, load } = changes;
+  const [exportError, setExportError] = useState<string | null>(null);
+  const [download, setDownload] = useState<{ url: string; name: string; more: boolean } | null>(null);
+  const error = changes.error ?? exportError;
   useEffect(() => {
     void load();
     // eslint-disable-next-line react-hooks/exhaustive-deps -- reload when the channel filter changes or an entry changed
@@ -341,12 +291,12 @@ function ChangesSection({ api, channel, refresh }: { api: ApiClient; channel: ''
   useEffect(() => () => (download ? URL.revokeObjectURL(download.url) : undefined), [download]);
 
   const prepareCsv = async () => {
-    setError(null);
+    setExportError(null);
     try {
       const { csv, nextCursor } = await api.suppressionChangesCsv({ channel: channel || undefined, limit: 500 });
       setDownload({ url: URL.createObjectURL(new Blob([csv], { type: 'text/csv' })), name: changesCsvName(channel, new Date()), more: nextCursor !== undefined });
     } catch (e) {
-      setError(errorText(e));
+      setExportError(errorText(e));
     }
   };
 
@@ -381,11 +331,7 @@ function ChangesSection({ api, channel, refresh }: { api: ApiClient; channel: ''
           ))}
         </ol>
       )}
-      {cursor ? (
-        <button type="button" class="button button--secondary button--small" onClick={() => void load(true)}>
-          Load more changes
-        </button>
-      ) : null}
+      <LoadMoreButton list={changes} label="Load more changes" small />
     </section>
   );
 }
