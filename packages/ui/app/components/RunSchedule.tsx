@@ -1,5 +1,16 @@
+import type { ComponentChildren } from 'preact';
 import type { DryRunSchedule, ScheduleNote, Trigger, TriggerSchedule } from '../api/types.js';
 import { dryRunScheduleText, dueTimes, formatInZone, NOTE_LABELS, viewerZone, ZONE_SOURCE_TEXT } from '../model/run-schedule.js';
+
+/** One term and its value in a run's `<dl>`; `class` goes on the `<dd>`. */
+function MetaEntry({ term, class: valueClass, children }: { term: string; class?: string | undefined; children: ComponentChildren }) {
+  return (
+    <div>
+      <dt>{term}</dt>
+      <dd class={valueClass}>{children}</dd>
+    </div>
+  );
+}
 
 /**
  * A scheduled run's due time where the recipient is and where the viewer is, as `<dl>` entries of the
@@ -12,21 +23,15 @@ export function RunDueTimes({ trigger }: { trigger: Trigger }) {
   const times = dueTimes(schedule, trigger.evaluateAt, viewerZone());
   return (
     <>
-      <div>
-        <dt>Recipient's time</dt>
-        <dd>
-          <time dateTime={times.recipient.iso}>{times.recipient.text}</time>
-          {times.recipient.text.endsWith(times.recipient.timeZone) ? null : <span class="muted break"> {times.recipient.timeZone}</span>}
-        </dd>
-      </div>
+      <MetaEntry term="Recipient's time">
+        <time dateTime={times.recipient.iso}>{times.recipient.text}</time>
+        {times.recipient.text.endsWith(times.recipient.timeZone) ? null : <span class="muted break"> {times.recipient.timeZone}</span>}
+      </MetaEntry>
       {times.same ? null : (
-        <div>
-          <dt>Your time</dt>
-          <dd>
-            <time dateTime={trigger.evaluateAt}>{times.viewer.text}</time>
-            {times.viewer.text.endsWith(times.viewer.timeZone) ? null : <span class="muted break"> {times.viewer.timeZone}</span>}
-          </dd>
-        </div>
+        <MetaEntry term="Your time">
+          <time dateTime={trigger.evaluateAt}>{times.viewer.text}</time>
+          {times.viewer.text.endsWith(times.viewer.timeZone) ? null : <span class="muted break"> {times.viewer.timeZone}</span>}
+        </MetaEntry>
       )}
     </>
   );
@@ -57,37 +62,25 @@ export function ScheduleDetails({ schedule, evaluateAt }: { schedule: Partial<Tr
       <p class="history__label">Schedule</p>
       <dl class="run__meta">
         {schedule.anchor !== undefined ? (
-          <div>
-            <dt>Counted from</dt>
-            <dd class="break">
-              <code>{schedule.anchor}</code>
-            </dd>
-          </div>
+          <MetaEntry term="Counted from" class="break">
+            <code>{schedule.anchor}</code>
+          </MetaEntry>
         ) : null}
         {zone !== undefined ? (
-          <div>
-            <dt>Time zone</dt>
-            <dd class="break">
-              {zone}
-              {schedule.zoneSource ? <span class="muted"> · {ZONE_SOURCE_TEXT[schedule.zoneSource]}</span> : null}
-            </dd>
-          </div>
+          <MetaEntry term="Time zone" class="break">
+            {zone}
+            {schedule.zoneSource ? <span class="muted"> · {ZONE_SOURCE_TEXT[schedule.zoneSource]}</span> : null}
+          </MetaEntry>
         ) : null}
         {evaluateAt !== undefined && schedule.local !== undefined && zone !== undefined ? (
-          <div>
-            <dt>Recipient's time</dt>
-            <dd>
-              <time dateTime={schedule.local}>{formatInZone(schedule.local, zone)}</time>
-            </dd>
-          </div>
+          <MetaEntry term="Recipient's time">
+            <time dateTime={schedule.local}>{formatInZone(schedule.local, zone)}</time>
+          </MetaEntry>
         ) : null}
         {evaluateAt !== undefined ? (
-          <div>
-            <dt>Your time</dt>
-            <dd>
-              <time dateTime={evaluateAt}>{formatInZone(evaluateAt, viewerZone())}</time>
-            </dd>
-          </div>
+          <MetaEntry term="Your time">
+            <time dateTime={evaluateAt}>{formatInZone(evaluateAt, viewerZone())}</time>
+          </MetaEntry>
         ) : null}
       </dl>
       <ScheduleNotes notes={schedule.notes ?? []} />
@@ -104,36 +97,24 @@ export function DryRunScheduleView({ schedule }: { schedule: DryRunSchedule }) {
       {schedule.outcome === 'scheduled' ? (
         <dl class="run__meta">
           {schedule.local !== undefined ? (
-            <div>
-              <dt>Local</dt>
-              <dd>
-                <code>{schedule.local}</code>
-              </dd>
-            </div>
+            <MetaEntry term="Local">
+              <code>{schedule.local}</code>
+            </MetaEntry>
           ) : null}
           {schedule.utc !== undefined ? (
-            <div>
-              <dt>UTC</dt>
-              <dd>
+            <>
+              <MetaEntry term="UTC">
                 <code>{schedule.utc}</code>
-              </dd>
-            </div>
-          ) : null}
-          {schedule.utc !== undefined ? (
-            <div>
-              <dt>Your time</dt>
-              <dd>
+              </MetaEntry>
+              <MetaEntry term="Your time">
                 <time dateTime={schedule.utc}>{formatInZone(schedule.utc, viewerZone())}</time>
-              </dd>
-            </div>
+              </MetaEntry>
+            </>
           ) : null}
           {schedule.anchor !== undefined ? (
-            <div>
-              <dt>Counted from</dt>
-              <dd class="break">
-                <code>{schedule.anchor}</code>
-              </dd>
-            </div>
+            <MetaEntry term="Counted from" class="break">
+              <code>{schedule.anchor}</code>
+            </MetaEntry>
           ) : null}
         </dl>
       ) : null}
