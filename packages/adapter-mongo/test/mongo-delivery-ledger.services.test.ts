@@ -1,59 +1,35 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MongoClient } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createAutomationEngine, type NewDelivery } from '@crm-automation/core';
 import { createRecordingChannel, describeDeliveryLedgerContract, expectRacingWritersConsistent } from '@crm-automation/testing';
 import { createMongoDeliveryLedger, createMongoStore, createMongoTriggerStore, DELIVERY_INDEXES, type MongoDeliveryLedger, type MongoDeliveryLedgerOptions } from '../src/index.js';
 import { serverRunsTtlMonitor } from '../src/ttl-monitor.js';
 import { ACCOUNT, at, intent, T0, EVENT, technicianRule, waitFor } from './fixtures.js';
-import { MALFORMED_MONGO_IDS, resolveMongoServer, uniqueDbName } from './mongo-server.js';
+import { MALFORMED_MONGO_IDS, uniqueDbName } from './mongo-server.js';
+import { contractSubject, mongoClientTestFile } from './mongo-test-file.js';
 
-let client: MongoClient | undefined;
+const mongo = mongoClientTestFile();
 let ttlMonitor: boolean | undefined;
-const opened: Array<{ db: { dropDatabase(): Promise<unknown> }; close(): Promise<void> }> = [];
 
 beforeAll(async () => {
-  const server = await resolveMongoServer();
-  client = await new MongoClient(server.uri).connect();
-  ttlMonitor = await serverRunsTtlMonitor(client.db('admin'));
-});
-
-afterAll(async () => {
-  for (const store of opened) {
-    await store.db.dropDatabase().catch(() => undefined);
-    await store.close();
-  }
-  await client?.close();
-});
-
-const connected = (): MongoClient => {
-  if (!client) throw new Error('no MongoDB client: the server resolver failed in beforeAll');
-  return client;
-};
-
-const subject = <S extends { db: { dropDatabase(): Promise<unknown> }; close(): Promise<void> }>(store: S) => ({
-  store,
-  cleanup: async () => {
-    await store.db.dropDatabase();
-    await store.close();
-  },
+  ttlMonitor = await serverRunsTtlMonitor(mongo.client().db('admin'));
 });
 
 // The ledger the engine finds on the combined store, and the ledger on its own.
 describeDeliveryLedgerContract('mongodb store', async () => {
-  const store = createMongoStore({ client: connected(), dbName: uniqueDbName('crm_ledger_store') });
+  const store = createMongoStore({ client: mongo.client(), dbName: uniqueDbName('crm_ledger_store') });
   await store.ensureIndexes();
-  return subject(store);
+  return contractSubject(store);
 }, { malformedIds: MALFORMED_MONGO_IDS });
 
 describeDeliveryLedgerContract('mongodb delivery ledger', async () => {
-  const ledger = createMongoDeliveryLedger({ client: connected(), dbName: uniqueDbName('crm_ledger'), collections: { deliveries: 'sends' } });
+  const ledger = createMongoDeliveryLedger({ client: mongo.client(), dbName: uniqueDbName('crm_ledger'), collections: { deliveries: 'sends' } });
   await ledger.ensureIndexes();
-  return subject(ledger);
+  return contractSubject(ledger);
 }, { malformedIds: MALFORMED_MONGO_IDS });
 
 function openLedger(options: Partial<MongoDeliveryLedgerOptions> = {}): MongoDeliveryLedger {
-  const ledger = createMongoDeliveryLedger({ client: connected(), dbName: uniqueDbName('crm_ledger'), ...options });
-  opened.push(ledger);
+  const ledger = createMongoDeliveryLedger({ client: mongo.client(), dbName: uniqueDbName('crm_ledger'), ...options });
+  mongo.drop(ledger);
   return ledger;
 }
 
@@ -146,8 +122,8 @@ describe('mongo delivery ledger: retention', () => {
   });
 
   it('reports ttl only where both collections of a trigger store expire by themselves, and purges both', async () => {
-    const store = createMongoStore({ client: connected(), dbName: uniqueDbName('crm_ledger_ret'), retention: { completedMs: 1_000 } });
-    opened.push(store);
+    const store = createMongoStore({ client: mongo.client(), dbName: uniqueDbName('crm_ledger_ret'), retention: { completedMs: 1_000 } });
+    mongo.drop(store);
     const report = await store.ensureIndexes();
     expect(report.retention).toBe(ttlMonitor === false ? 'periodic' : 'ttl');
     const [d] = await store.recordIntents([intent()]);
@@ -159,10 +135,10 @@ describe('mongo delivery ledger: retention', () => {
 
 describe('mongo delivery ledger: engine', () => {
   it('is the ledger an engine on a trigger store uses: intents before sends, accepted after, per trigger', async () => {
-    const triggerStore = createMongoTriggerStore({ client: connected(), dbName: uniqueDbName('crm_ledger_engine'), collections: { deliveries: 'ledger' } });
-    opened.push(triggerStore);
-    const ruleStore = createMongoStore({ client: connected(), dbName: uniqueDbName('crm_ledger_rules') });
-    opened.push(ruleStore);
+    const triggerStore = createMongoTriggerStore({ client: mongo.client(), dbName: uniqueDbName('crm_ledger_engine'), collections: { deliveries: 'ledger' } });
+    mongo.drop(triggerStore);
+    const ruleStore = createMongoStore({ client: mongo.client(), dbName: uniqueDbName('crm_ledger_rules') });
+    mongo.drop(ruleStore);
     const sms = createRecordingChannel();
     const email = createRecordingChannel();
     const engine = createAutomationEngine({ ruleStore, triggerStore, channels: { sms, email }, instanceId: 'ledger' });

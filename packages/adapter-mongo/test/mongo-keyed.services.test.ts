@@ -1,38 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MongoClient, ObjectId } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { ObjectId } from 'mongodb';
 import type { NewTrigger, RuleDraft, TriggerConcurrency } from '@crm-automation/core';
 import { createMongoStore, TRIGGER_INDEXES, type MongoStore } from '../src/index.js';
 import { ACCOUNT, EVENT } from './fixtures.js';
-import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
+import { uniqueDbName } from './mongo-server.js';
+import { mongoClientTestFile } from './mongo-test-file.js';
 
 // Issue 16 on this adapter: what the shared contract cannot see from outside (the slot fields, the
 // hand-over cut short, several MongoClients under load, interleaved claims and cancels).
 
-let client: MongoClient;
-let uri: string;
-const opened: MongoStore[] = [];
-
-beforeAll(async () => {
-  const server = await resolveMongoServer();
-  uri = server.uri;
-  client = await new MongoClient(uri).connect();
-});
-
-afterAll(async () => {
-  for (const store of opened) {
-    await store.db.dropDatabase().catch(() => undefined);
-    await store.close();
-  }
-  await client?.close();
-});
+const mongo = mongoClientTestFile();
 
 /** A store on a database of its own, and `clients` more handles on it, each with a MongoClient of its own. */
 async function openStores(clients: number): Promise<[MongoStore, ...MongoStore[]]> {
   const dbName = uniqueDbName('crm_keyed');
-  const first = createMongoStore({ client, dbName });
+  const first = createMongoStore({ client: mongo.client(), dbName });
   await first.ensureIndexes();
-  const others = Array.from({ length: clients }, () => createMongoStore({ uri, dbName, autoIndex: false }));
-  opened.push(first, ...others);
+  const others = Array.from({ length: clients }, () => createMongoStore({ uri: mongo.uri(), dbName, autoIndex: false }));
+  for (const store of [first, ...others]) mongo.drop(store);
   return [first, ...others];
 }
 
@@ -91,17 +76,17 @@ describe('mongo keyed triggers: the pending slot', () => {
 
   it('refuses keyed concurrency where migrations left out the slot indexes (autoIndex: false), and accepts it once they exist', async () => {
     const dbName = uniqueDbName('crm_keyed_noindex');
-    const store = createMongoStore({ client, dbName, autoIndex: false });
-    opened.push(store);
+    const store = createMongoStore({ client: mongo.client(), dbName, autoIndex: false });
+    mongo.drop(store);
     await expect(insertOne(store, keyed('n_1', 0, { concurrency: SUPERSEDE }), T0)).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG', message: expect.stringContaining('triggers_pending_slot, triggers_slot_latch') });
     expect(await store.collections.triggers.countDocuments({})).toBe(0);
     // Triggers without a mode do not need them.
     expect(await insertOne(store, keyed('n_2', 0), T0)).toMatchObject({ created: true, outcome: 'created' });
-    const other = createMongoStore({ client, dbName, autoIndex: false });
-    opened.push(other);
+    const other = createMongoStore({ client: mongo.client(), dbName, autoIndex: false });
+    mongo.drop(other);
     await other.ensureIndexes();
-    const fresh = createMongoStore({ client, dbName, autoIndex: false });
-    opened.push(fresh);
+    const fresh = createMongoStore({ client: mongo.client(), dbName, autoIndex: false });
+    mongo.drop(fresh);
     expect(await insertOne(fresh, keyed('n_3', 0, { concurrency: SUPERSEDE }), T0)).toMatchObject({ outcome: 'created' });
   });
 

@@ -1,45 +1,28 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { createAutomationEngine, createManualClock, createRecordingChannel, type HistoryEntry, type NewTrigger, type RuleDraft, type Trigger, type TriggerConcurrency, type TriggerSchedule } from '@crm-automation/core';
 import { createMongoStore, type MongoStore, type MongoStoreOptions } from '../src/index.js';
 import { ACCOUNT, EVENT, technicianRule } from './fixtures.js';
-import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
+import { uniqueDbName } from './mongo-server.js';
+import { mongoClientTestFile } from './mongo-test-file.js';
 
 // Issue 17 on this adapter: the trigger's `schedule`, runs stored skipped, the reschedule history a
 // supersede writes, cancel reasons; and what the shared contract cannot see (raw slot fields, a
 // reschedule cut short, several MongoClients, the commands each insert costs).
 
-let client: MongoClient;
-let uri: string;
-const opened: MongoStore[] = [];
-const clients: MongoClient[] = [];
-
-beforeAll(async () => {
-  const server = await resolveMongoServer();
-  uri = server.uri;
-  client = await new MongoClient(uri).connect();
-});
-
-afterAll(async () => {
-  for (const store of opened) {
-    await store.db.dropDatabase().catch(() => undefined);
-    await store.close();
-  }
-  for (const c of clients) await c.close();
-  await client?.close();
-});
+const mongo = mongoClientTestFile();
 
 async function openStore(options: Partial<MongoStoreOptions> = {}): Promise<MongoStore> {
-  const store = createMongoStore({ client, dbName: uniqueDbName('crm_schedule'), ...options });
+  const store = createMongoStore({ client: mongo.client(), dbName: uniqueDbName('crm_schedule'), ...options });
   await store.ensureIndexes();
-  opened.push(store);
+  mongo.drop(store);
   return store;
 }
 
 /** Another handle on the same database, with a MongoClient of its own (a second engine process). */
 function another(store: MongoStore): MongoStore {
-  const other = createMongoStore({ uri, dbName: store.db.databaseName, autoIndex: false });
-  opened.push(other);
+  const other = createMongoStore({ uri: mongo.uri(), dbName: store.db.databaseName, autoIndex: false });
+  mongo.drop(other);
   return other;
 }
 
@@ -322,10 +305,10 @@ describe('mongo schedules: cancel reasons', () => {
 describe('mongo schedules: commands per insert', () => {
   /** The commands a store on its own monitored client sends while `run` runs, by name and collection. */
   async function countCommands(run: (store: MongoStore) => Promise<void>, setup: (store: MongoStore) => Promise<void>): Promise<string[]> {
-    const monitored = await new MongoClient(uri, { monitorCommands: true }).connect();
-    clients.push(monitored);
+    const monitored = await new MongoClient(mongo.uri(), { monitorCommands: true }).connect();
+    // The store never closes a client it was handed, so its release closes the monitored client after it.
     const store = createMongoStore({ client: monitored, dbName: uniqueDbName('crm_schedule_cmds') });
-    opened.push(store);
+    mongo.drop({ db: store.db, close: async () => { await store.close(); await monitored.close(); } });
     await store.ensureIndexes();
     await setup(store);
     const seen: string[] = [];

@@ -1,35 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MongoClient, ObjectId } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ObjectId } from 'mongodb';
 import { createAutomationEngine, createRecordingChannel, isAutomationError, type ClaimedTrigger, type RuleDraft } from '@crm-automation/core';
 import { createMongoRuleStore, createMongoStore, createMongoTriggerStore, DELIVERY_INDEXES, RULE_INDEXES, TRIGGER_INDEXES, type MongoStore, type MongoStoreOptions } from '../src/index.js';
 import { serverRunsTtlMonitor } from '../src/ttl-monitor.js';
 import { ACCOUNT, dueTrigger, EVENT, technicianRule, waitFor } from './fixtures.js';
-import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
+import { uniqueDbName } from './mongo-server.js';
+import { mongoClientTestFile } from './mongo-test-file.js';
 
-let client: MongoClient;
-let uri: string;
+const mongo = mongoClientTestFile();
 /** What the server says about expiring TTL indexes; decides which retention mode `auto` picks. */
 let ttlMonitor: boolean | undefined;
-const opened: Array<{ db: { dropDatabase(): Promise<unknown> }; close(): Promise<void> }> = [];
 
 beforeAll(async () => {
-  const server = await resolveMongoServer();
-  uri = server.uri;
-  client = await new MongoClient(uri).connect();
-  ttlMonitor = await serverRunsTtlMonitor(client.db('admin'));
-});
-
-afterAll(async () => {
-  for (const store of opened) {
-    await store.db.dropDatabase().catch(() => undefined);
-    await store.close();
-  }
-  await client?.close();
+  ttlMonitor = await serverRunsTtlMonitor(mongo.client().db('admin'));
 });
 
 function open(options: Partial<MongoStoreOptions> = {}): MongoStore {
-  const store = createMongoStore({ client, dbName: uniqueDbName('crm_store'), ...options });
-  opened.push(store);
+  const store = createMongoStore({ client: mongo.client(), dbName: uniqueDbName('crm_store'), ...options });
+  mongo.drop(store);
   return store;
 }
 
@@ -47,21 +35,21 @@ const finished = (status: 'completed' | 'failed' | 'skipped' | 'retrying', time:
 
 describe('mongo store: connection ownership', () => {
   it('never closes a client it was handed, whichever factory was given it', async () => {
-    for (const store of [createMongoStore({ client, dbName: uniqueDbName() }), createMongoRuleStore({ client, dbName: uniqueDbName() })]) {
+    for (const store of [createMongoStore({ client: mongo.client(), dbName: uniqueDbName() }), createMongoRuleStore({ client: mongo.client(), dbName: uniqueDbName() })]) {
       await store.insertRule(ACCOUNT, draft, T0);
       await store.db.dropDatabase();
       await store.close();
-      await expect(client.db('admin').command({ ping: 1 })).resolves.toMatchObject({ ok: 1 });
+      await expect(mongo.client().db('admin').command({ ping: 1 })).resolves.toMatchObject({ ok: 1 });
     }
-    const triggers = createMongoTriggerStore({ client, dbName: uniqueDbName() });
+    const triggers = createMongoTriggerStore({ client: mongo.client(), dbName: uniqueDbName() });
     await triggers.nextDueAt();
     await triggers.db.dropDatabase();
     await triggers.close();
-    await expect(client.db('admin').command({ ping: 1 })).resolves.toMatchObject({ ok: 1 });
+    await expect(mongo.client().db('admin').command({ ping: 1 })).resolves.toMatchObject({ ok: 1 });
   });
 
   it('closes the client it opened from a uri', async () => {
-    const store = createMongoStore({ uri, dbName: uniqueDbName() });
+    const store = createMongoStore({ uri: mongo.uri(), dbName: uniqueDbName() });
     await store.insertRule(ACCOUNT, draft, T0);
     let closed = false;
     store.db.client.on('topologyClosed', () => {
@@ -74,8 +62,8 @@ describe('mongo store: connection ownership', () => {
 
   it('refuses options without a client or uri, or with both', () => {
     expect(() => createMongoStore({})).toThrow(/client or a uri/);
-    expect(() => createMongoStore({ client, uri })).toThrow(/either client or uri/);
-    expect(() => createMongoTriggerStore({ client, uri })).toThrow(/either client or uri/);
+    expect(() => createMongoStore({ client: mongo.client(), uri: mongo.uri() })).toThrow(/either client or uri/);
+    expect(() => createMongoTriggerStore({ client: mongo.client(), uri: mongo.uri() })).toThrow(/either client or uri/);
   });
 });
 
@@ -192,8 +180,8 @@ describe('mongo store: claims', () => {
 
   it('hands each trigger to exactly one of 8 claimers, each with its own client', async () => {
     const dbName = uniqueDbName('crm_claimers');
-    const stores = Array.from({ length: 8 }, () => createMongoStore({ uri, dbName }));
-    opened.push(...stores);
+    const stores = Array.from({ length: 8 }, () => createMongoStore({ uri: mongo.uri(), dbName }));
+    for (const store of stores) mongo.drop(store);
     const [first] = stores as [MongoStore];
     const rule = await first.insertRule(ACCOUNT, draft, T0);
     const total = 1_000;
@@ -216,9 +204,10 @@ describe('mongo store: claims', () => {
 
 describe('mongo store: split rule and trigger stores', () => {
   it('runs an engine with rules in one database and triggers in another, the trigger keeping the rule id as a string', async () => {
-    const ruleStore = createMongoRuleStore({ client, dbName: uniqueDbName('crm_rules_only') });
-    const triggerStore = createMongoTriggerStore({ client, dbName: uniqueDbName('crm_triggers_only') });
-    opened.push(ruleStore, triggerStore);
+    const ruleStore = createMongoRuleStore({ client: mongo.client(), dbName: uniqueDbName('crm_rules_only') });
+    const triggerStore = createMongoTriggerStore({ client: mongo.client(), dbName: uniqueDbName('crm_triggers_only') });
+    mongo.drop(ruleStore);
+    mongo.drop(triggerStore);
     const sms = createRecordingChannel();
     const email = createRecordingChannel();
     const engine = createAutomationEngine({ ruleStore, triggerStore, channels: { sms, email }, instanceId: 'split' });
