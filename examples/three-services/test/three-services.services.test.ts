@@ -18,10 +18,12 @@ import { connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectErrorBody, malformedRequests, sendRawRequest } from '@crm-automation/testing';
 import { highValueJobRule, technicianSmsRule } from '../src/design-doc-rules.js';
-import { exampleStack, randomSecrets, runSimulator, type ExampleStack, type StackSecrets } from '../src/launcher/example-stack.js';
-import { received, rulesApi, setStandInBehaviour, triggersOf, triggersOfEntity, type DeliveryView, type TriggerView } from './support/example-clients.js';
+import { EXAMPLE_TWILIO_NUMBER, exampleStack, randomSecrets, runSimulator, type ExampleStack, type StackSecrets } from '../src/launcher/example-stack.js';
+import { received, replyBySms, rulesApi, setStandInBehaviour, triggersOf, triggersOfEntity, type DeliveryView, type TriggerView } from './support/example-clients.js';
 import { deleteJob, putJob, setJobStatus } from '../src/crm-simulator/crm-client.js';
 import { deleteKafkaNames, deleteRabbitNames, dropDatabases, dropSchemas } from './support/cleanup.js';
+import { createMongoContactStore } from '@crm-automation/adapter-mongo';
+import { createPostgresContactStore } from '@crm-automation/adapter-postgres';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { generateApiKey } from '@crm-automation/http';
@@ -46,10 +48,11 @@ const smsText = (job: string) => `Hi Jane Doe, job #${job} for John Smith has be
  * pattern; on PostgreSQL (rules, triggers, the pub/sub replica and the sent commands) once, on
  * RabbitMQ, with the two patterns whose storage differs (the replica, and none).
  */
-const RUNS: Array<{ transport: Transport; store: Store; lookup: Lookup; outages: Lookup[] }> = [
-  { transport: 'rabbitmq', store: 'mongo', lookup: 'rest', outages: ['rest', 'grpc', 'pubsub'] },
-  { transport: 'kafka', store: 'mongo', lookup: 'pubsub', outages: ['pubsub', 'grpc', 'rest'] },
-  { transport: 'rabbitmq', store: 'postgres', lookup: 'pubsub', outages: ['pubsub', 'rest'] },
+const RUNS: Array<{ transport: Transport; store: Store; lookup: Lookup; outages: Lookup[]; stopReplies: boolean }> = [
+  { transport: 'rabbitmq', store: 'mongo', lookup: 'rest', outages: ['rest', 'grpc', 'pubsub'], stopReplies: true },
+  // The contact data is the store's, not the transport's: its scenario runs once per store.
+  { transport: 'kafka', store: 'mongo', lookup: 'pubsub', outages: ['pubsub', 'grpc', 'rest'], stopReplies: false },
+  { transport: 'rabbitmq', store: 'postgres', lookup: 'pubsub', outages: ['pubsub', 'rest'], stopReplies: true },
 ];
 
 /** Under the services project's hookTimeout (180 s). */
@@ -73,7 +76,7 @@ function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T>
 
 const SERVERS: Record<Store, string[]> = { mongo: ['MONGODB_URI', 'REDIS_URL'], postgres: ['POSTGRES_URL'] };
 
-describe.each(RUNS)('three services on $transport with $store', ({ transport, store, lookup, outages }) => {
+describe.each(RUNS)('three services on $transport with $store', ({ transport, store, lookup, outages, stopReplies }) => {
   const runId = `e2e${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   /** Where each service keeps its data: separate databases (schemas), so a test can see each touches only its own. */
   const names = { rules: `${runId}_rules`, triggers: `${runId}_triggers`, notify: `${runId}_notify` };
@@ -404,6 +407,96 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
     expect((await call('GET', `/deliveries/${sms?.id}`, { key: other.key })).status).toBe(404);
     expect((await call('GET', `/triggers/${smsTrigger?.id}/deliveries`, { key: other.key })).status).toBe(404);
   });
+
+  /** An SMS to the client a second after their job is scheduled (the README's "A client replies STOP"). */
+  const clientReminderRule = () => ({
+    name: 'Remind the client of a scheduled visit',
+    enabled: true,
+    trigger: { eventName: 'job.status.changed', key: '$.job.id' },
+    delay: { value: 1, unit: 'seconds' },
+    conditions: { all: [{ fact: 'job', path: '$.status', operator: 'equal', value: 'Scheduled' }, { fact: 'job', path: '$.client.phone', operator: 'present', value: true }] },
+    actions: [{ type: 'sms', params: { recipient: { source: 'fact', fact: 'job', path: '$.client.phone' }, message: 'Hi {{job.client.name}}, job #{{job.number}} is scheduled. Reply STOP to stop these texts.' } }],
+  });
+
+  if (stopReplies) {
+    scenario('a client’s STOP reply through the Twilio stand-in suppresses the next reminder (a forged one changes nothing), START lets the one after through, and a STOP Twilio kept to itself ends as a skip (21610)', async () => {
+      // No other scenario texts this number: the opt-outs stay out of their way.
+      const client = '+15559870018';
+      const reminder = await api<{ id: string }>('POST', '/rules', clientReminderRule());
+      // The trigger service's contact data, read through the engine's port on its own database.
+      const contact = store === 'postgres' ? createPostgresContactStore({ connectionString: server['POSTGRES_URL'], schema: names.triggers }) : createMongoContactStore({ uri: server['MONGODB_URI'], dbName: names.triggers });
+      const remindersReceived = async () => (await received(stack.urls.standIns)).sms.filter((s) => s.to === client).map((s) => /#(J-STOP-\d+)/.exec(s.body)?.[1]);
+      /** Schedules job `n` in the CRM (which publishes its status change) and waits for the reminder's run to be final. */
+      const remind = async (n: number) => {
+        const job = { id: `job_stop_${n}`, number: `J-STOP-${n}`, status: 'Booked', client: { name: 'John Smith', phone: client } };
+        await putJob(stack.urls.crm, ACCOUNT, job);
+        await setJobStatus(stack.urls.crm, ACCOUNT, job.id, 'Scheduled');
+        return waitFor(`the run of reminder ${n} final`, async () => {
+          const [run] = (await triggersOf(stack.urls.rules, secrets.devApiKey, reminder.id)).filter((t) => t.triggeringEvent.payload.job?.number === job.number);
+          return run && FINAL.has(run.status) ? run : undefined;
+        });
+      };
+      const suppressedAs = async () => {
+        const entry = await contact.findSuppression(ACCOUNT, 'sms', client);
+        return entry ? [entry.reason, entry.source] : null;
+      };
+      const inbound = `${stack.urls.trigger}/receipts/twilio/inbound`;
+      try {
+        const first = await remind(1);
+        expect(first.status).toBe('completed');
+        expect(await remindersReceived()).toEqual(['J-STOP-1']);
+
+        // Forged: signed with another token, or not at all. Twilio's guidance is 403, and nothing changes.
+        const stop = new URLSearchParams({ MessageSid: `SM${'1'.repeat(32)}`, AccountSid: secrets.twilioAccountSid, From: client, To: EXAMPLE_TWILIO_NUMBER, Body: 'STOP' });
+        const badSignature = createHmac('sha1', 'not-the-auth-token-0123456789abcd').update([...stop.keys()].sort().reduce((acc, key) => acc + key + (stop.get(key) ?? ''), inbound)).digest('base64');
+        for (const headers of [{ 'x-twilio-signature': badSignature }, {}]) {
+          const forged = await fetch(inbound, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: stop.toString() });
+          expect([forged.status, ((await forged.json()) as { error: { code: string } }).error.code]).toEqual([403, 'CRM_ERR_HTTP_FORBIDDEN']);
+        }
+        expect(await suppressedAs()).toBeNull();
+
+        // The client replies STOP: Twilio posts it, signed, to the trigger service.
+        const stopped = await replyBySms(stack.urls.standIns, { from: client, body: 'Stop' });
+        expect([stopped.optOutType, stopped.webhook]).toEqual(['STOP', { url: inbound, answer: 200 }]);
+        expect(await suppressedAs()).toEqual(['stop', 'inbound-sms']);
+
+        // The next reminder is skipped at fire time, without asking the provider.
+        const second = await remind(2);
+        expect(second.status).toBe('skipped');
+        expect(second.executionHistory.at(-1)).toMatchObject({ outcome: 'skipped', reason: 'suppressed', actions: [{ index: 0, type: 'sms', status: 'skipped', reason: 'suppressed' }] });
+        const afterStop = await received(stack.urls.standIns);
+        expect(await remindersReceived()).toEqual(['J-STOP-1']);
+        expect(afterStop.refused.filter((r) => r.to === client)).toEqual([]);
+
+        // START lifts it, at Twilio and here; the change log keeps both.
+        const started = await replyBySms(stack.urls.standIns, { from: client, body: 'START' });
+        expect([started.optOutType, started.webhook?.answer]).toEqual(['START', 200]);
+        expect(await suppressedAs()).toBeNull();
+        const changes = await contact.suppressionChanges(ACCOUNT, { channel: 'sms', recipient: client });
+        expect(changes.items.map((c) => [c.action, c.reason, c.source, c.by])).toEqual([['added', 'stop', 'inbound-sms', 'twilio'], ['removed', 'stop', 'inbound-sms', 'twilio']]);
+        const third = await remind(3);
+        expect(third.status).toBe('completed');
+        expect(await remindersReceived()).toEqual(['J-STOP-1', 'J-STOP-3']);
+
+        // A STOP that reached Twilio but not us (its webhook not delivered): the send meets 21610, and
+        // the engine records a skip and the suppression instead of a failure.
+        const unheard = await replyBySms(stack.urls.standIns, { from: client, body: 'STOP', webhook: false });
+        expect([unheard.optOutType, unheard.webhook]).toEqual(['STOP', null]);
+        expect(await suppressedAs()).toBeNull();
+        const fourth = await remind(4);
+        expect(fourth.status).toBe('skipped');
+        expect(fourth.executionHistory.at(-1)).toMatchObject({ outcome: 'skipped', reason: 'suppressed', actions: [{ status: 'skipped', reason: 'suppressed', error: { providerCode: 21610 } }] });
+        expect((await received(stack.urls.standIns)).refused.filter((r) => r.to === client).map((r) => [r.code, /#(J-STOP-\d+)/.exec(r.body)?.[1]])).toEqual([[21610, 'J-STOP-4']]);
+        expect(await remindersReceived()).toEqual(['J-STOP-1', 'J-STOP-3']);
+        expect(await suppressedAs()).toEqual(['provider-opt-out', 'provider-error']);
+      } finally {
+        // Opted back in everywhere, and the rule out of the other scenarios' way.
+        await replyBySms(stack.urls.standIns, { from: client, body: 'START' });
+        await api('DELETE', `/rules/${reminder.id}`);
+        await contact.close();
+      }
+    });
+  }
 
   scenario('serves the Rules API’s trigger routes by asking the trigger service: runs, stats, cancel, retry and HTTP intake, account by account', async () => {
     // A rule whose triggers wait an hour, so there is one to cancel.

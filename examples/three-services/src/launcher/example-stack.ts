@@ -4,6 +4,11 @@ import { EXAMPLE_ROOT, ServiceProcess } from './service-process.js';
 
 export type ServiceName = 'stand-ins' | 'crm' | 'rules' | 'notification' | 'trigger';
 
+/** The example's Twilio number: every SMS goes from it, and replies to it belong to the development account. */
+export const EXAMPLE_TWILIO_NUMBER = '+15550001111';
+/** The account the development key opens, and the one replies to the example's number belong to. */
+export const EXAMPLE_ACCOUNT_ID = 'acc_12345';
+
 /** Everything that differs between one run of the example and another. */
 export interface StackSettings {
   transport: 'rabbitmq' | 'kafka';
@@ -145,6 +150,9 @@ export function exampleStack(settings: StackSettings): ExampleStack {
     ...providers,
     SENDGRID_EVENT_WEBHOOK_URL: `${urls.notification}/receipts/sendgrid`,
     SENDGRID_WEBHOOK_SIGNING_KEY: secrets.sendgridWebhookSigningKey,
+    // The number's "A message comes in" webhook: replies go to the trigger service, which keeps the suppressions.
+    TWILIO_INBOUND_URL: `${urls.trigger}/receipts/twilio/inbound`,
+    TWILIO_NUMBER: EXAMPLE_TWILIO_NUMBER,
   });
   const crm = make('crm', 'src/crm-simulator/crm-server.ts', ports.crm, { ...transportEnv, HTTP_PORT: String(ports.crm) });
   const rules = make('rules', 'src/rules-service/main.ts', ports.rules, {
@@ -164,7 +172,7 @@ export function exampleStack(settings: StackSettings): ExampleStack {
     SERVICE_TOKENS: secrets.notificationToken,
     ...providers,
     TWILIO_BASE_URL: urls.standIns,
-    TWILIO_FROM: '+15550001111',
+    TWILIO_FROM: EXAMPLE_TWILIO_NUMBER,
     SENDGRID_BASE_URL: urls.standIns,
     SENDGRID_FROM: 'automation@example.com',
     WEBHOOK_ALLOW_HOSTS: host,
@@ -187,6 +195,11 @@ export function exampleStack(settings: StackSettings): ExampleStack {
     NOTIFICATION_SERVICE_URL: urls.notification,
     NOTIFICATION_SERVICE_TOKEN: secrets.notificationToken,
     CRM_URL: urls.crm,
+    // Replies to the example's number (STOP / START), signed by the Twilio stand-in for the URL it posts to.
+    TWILIO_AUTH_TOKEN: secrets.twilioAuthToken,
+    TWILIO_ACCOUNT_SID: secrets.twilioAccountSid,
+    TWILIO_NUMBERS: `${EXAMPLE_TWILIO_NUMBER}:${EXAMPLE_ACCOUNT_ID}`,
+    PUBLIC_URL: urls.trigger,
   });
 
   // The rules service serves its trigger routes from the trigger service, but starts without it

@@ -5,11 +5,16 @@
  * - a webhook receiver: `POST /hooks/:name`, verifying the Standard Webhooks signature.
  * Like the real ones, the Twilio and SendGrid stand-ins post signed delivery receipts back (a
  * message's StatusCallback; SENDGRID_EVENT_WEBHOOK_URL).
+ * - a person texting back: `POST /twilio/replies` (`{ "from": "+15557654321", "body": "STOP" }`, to
+ *   TWILIO_NUMBER unless `to` says otherwise) posts Twilio's signed inbound-message webhook to
+ *   TWILIO_INBOUND_URL and, like Twilio's Advanced Opt-Out, refuses later sends from that number to
+ *   that person with error 21610 until they text START.
  * `GET /received` shows everything received and every receipt posted; `POST /behaviour` makes the SMS
  * API slow or failing (`{ "smsDelayMs": 500, "smsFailures": 2 }`) and sets the receipts
  * (`{ "smsReceipts": ["delivered", "sent"], "emailReceipts": ["bounce"] }`); `DELETE /received` clears.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { E164_PATTERN } from '@crm-automation/core';
 import { z } from 'zod';
 import { loadConfig, logLevel, port } from '../runtime/env-config.js';
 import { exitOnStartupFailure, onShutdown } from '../runtime/graceful-shutdown.js';
@@ -17,6 +22,7 @@ import { createHttpServer, listen } from '../runtime/http-server.js';
 import { createServiceLogger } from '../runtime/logger.js';
 import { emptyLog, type ReceivedLog } from './received-log.js';
 import { receiptPoster } from './receipt-poster.js';
+import { twilioReplies } from './twilio-replies.js';
 import { verifyStandardWebhook } from './standard-webhooks-verifier.js';
 
 const env = z.object({
@@ -30,6 +36,10 @@ const env = z.object({
   /** Where SendGrid's Event Webhook posts (the notification service's receipt route), and the P-256 key it signs with (PKCS#8 PEM). */
   SENDGRID_EVENT_WEBHOOK_URL: z.string().url().optional(),
   SENDGRID_WEBHOOK_SIGNING_KEY: z.string().includes('PRIVATE KEY').optional(),
+  /** Where replies to our numbers are posted (their "A message comes in" webhook: the trigger service's inbound route). */
+  TWILIO_INBOUND_URL: z.string().url().optional(),
+  /** The number a reply goes to when it names none (the notification service's TWILIO_FROM). */
+  TWILIO_NUMBER: z.string().regex(E164_PATTERN, 'must be an E.164 number, e.g. +15550001111').optional(),
 });
 
 const logger = createServiceLogger('provider-stand-ins', process.env['LOG_LEVEL'] ?? 'info');
@@ -52,6 +62,7 @@ try {
     logger,
     record: (receipt) => received.receipts.push(receipt),
   });
+  const replies = twilioReplies({ authToken: config.TWILIO_AUTH_TOKEN, accountSid: config.TWILIO_ACCOUNT_SID, inboundUrl: config.TWILIO_INBOUND_URL, logger });
 
   const app = createHttpServer(logger);
   // Keep the raw body: the webhook signature is over the exact bytes sent.
@@ -96,6 +107,12 @@ try {
     }
     const form = request.body as Record<string, string>;
     if (!form['To'] || !form['Body'] || !form['From']) return reply.code(400).send({ code: 21604, message: 'To, From and Body are required', status: 400 });
+    // Advanced Opt-Out: the recipient replied STOP to this number; Twilio refuses until they text START.
+    if (replies.refuses(form['From'], form['To'])) {
+      received.refused.push({ to: form['To'], from: form['From'], body: form['Body'], code: 21610, at: new Date().toISOString() });
+      logger.info({ to: form['To'], code: 21610 }, 'SMS refused: the recipient opted out');
+      return reply.code(400).send({ code: 21610, message: 'Attempt to send to unsubscribed recipient', more_info: 'https://www.twilio.com/docs/errors/21610', status: 400 });
+    }
     const sid = `SM${randomBytes(16).toString('hex')}`;
     const statusCallback = form['StatusCallback'];
     received.sms.push({ to: form['To'], from: form['From'], body: form['Body'], sid, ...(statusCallback ? { statusCallback } : {}), at: new Date().toISOString() });
@@ -103,6 +120,18 @@ try {
     // Like Twilio, the status callbacks come after the answer.
     if (statusCallback) setTimeout(() => void receipts.twilio({ sid, to: form['To'] ?? '', from: form['From'] ?? '', statusCallback }, [...behaviour.smsReceipts]), RECEIPT_DELAY_MS);
     return reply.code(201).send({ sid, status: 'queued', to: form['To'], from: form['From'], body: form['Body'] });
+  });
+
+  // A person texting one of our numbers back; Twilio posts it to the number's webhook.
+  app.post('/twilio/replies', async (request, reply) => {
+    const phone = z.string().regex(E164_PATTERN, 'an E.164 number, e.g. +15557654321');
+    const text = z.object({ from: phone, to: phone.optional(), body: z.string().min(1).max(1_600), webhook: z.boolean().optional() }).strict().safeParse(request.body);
+    if (!text.success) return reply.code(400).send({ error: { code: 'CRM_ERR_HTTP_BAD_REQUEST', message: text.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') } });
+    const to = text.data.to ?? config.TWILIO_NUMBER;
+    if (!to) return reply.code(400).send({ error: { code: 'CRM_ERR_HTTP_BAD_REQUEST', message: 'to: required (no TWILIO_NUMBER is configured)' } });
+    const handled = await replies.reply({ from: text.data.from, to, body: text.data.body, webhook: text.data.webhook });
+    received.replies.push(handled);
+    return handled;
   });
 
   // SendGrid: https://www.twilio.com/docs/sendgrid/api-reference/mail-send/mail-send

@@ -1,5 +1,6 @@
-import { createHmac, createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
+import { twilioSignature } from './twilio-signature.js';
 
 /** A receipt the stand-ins posted, and what the receiver answered (`GET /received`). */
 export interface PostedReceipt {
@@ -11,16 +12,6 @@ export interface PostedReceipt {
   url: string;
   answer: number | 'unreachable';
   at: string;
-}
-
-/**
- * Twilio's request signature, written here on its own (not taken from @crm-automation/http), as
- * Twilio computes it: base64 HMAC-SHA1 of the URL followed by each parameter's name and value, sorted
- * by name.
- */
-function twilioSignature(authToken: string, url: string, params: URLSearchParams): string {
-  const data = [...params.keys()].sort().reduce((acc, key) => acc + key + (params.get(key) ?? ''), url);
-  return createHmac('sha1', authToken).update(data, 'utf8').digest('base64');
 }
 
 /**

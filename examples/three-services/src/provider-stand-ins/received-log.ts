@@ -1,4 +1,5 @@
 import type { PostedReceipt } from './receipt-poster.js';
+import type { ReceivedReply, RefusedSms } from './twilio-replies.js';
 
 /** What the stand-ins received, in order, for people (`GET /received`) and tests. */
 export interface ReceivedSms {
@@ -35,8 +36,12 @@ export interface ReceivedLog {
   webhook: ReceivedWebhook[];
   /** Delivery receipts the stand-ins posted back (Twilio status callbacks, SendGrid events), with the answers. */
   receipts: PostedReceipt[];
+  /** Texts people sent back to our numbers (`POST /twilio/replies`), with the webhook each posted. */
+  replies: ReceivedReply[];
+  /** Sends Twilio refused because the recipient had replied STOP (error 21610). */
+  refused: RefusedSms[];
 }
 
 export function emptyLog(): ReceivedLog {
-  return { sms: [], email: [], webhook: [], receipts: [] };
+  return { sms: [], email: [], webhook: [], receipts: [], replies: [], refused: [] };
 }

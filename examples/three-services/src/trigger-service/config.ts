@@ -1,3 +1,4 @@
+import { E164_PATTERN } from '@crm-automation/core';
 import { z } from 'zod';
 import { busEnv, busRetryEnv, requireTransportAddress } from '../runtime/bus-transport.js';
 import { csv, durationMs, logLevel, port, serviceToken } from '../runtime/env-config.js';
@@ -53,6 +54,35 @@ export const triggerServiceEnv = z
     BACKOFF_BASE_MS: durationMs(5_000),
     BACKOFF_MAX_MS: durationMs(3_600_000),
     INSTANCE_ID: z.string().optional(),
+
+    /**
+     * Replies to the accounts' Twilio numbers (the numbers' "A message comes in" webhook,
+     * `POST /receipts/twilio/inbound`): served when TWILIO_AUTH_TOKEN is set. STOP suppresses the
+     * sender here, where the engine reads suppressions at fire time; START lifts it.
+     */
+    TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+    /** Texts signed for another Twilio account are ignored. */
+    TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
+    /** Which account each number belongs to: `+15550001111:acc_12345,...`. */
+    TWILIO_NUMBERS: csv
+      .transform((entries, ctx) => {
+        const accounts = new Map<string, string>();
+        for (const entry of entries) {
+          const [number = '', accountId = '', ...rest] = entry.split(':');
+          if (!E164_PATTERN.test(number) || !/^[A-Za-z0-9_.-]{1,100}$/.test(accountId) || rest.length > 0) {
+            ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)}: each entry is <E.164 number>:<accountId>, e.g. +15550001111:acc_12345` });
+            return z.NEVER;
+          }
+          accounts.set(number, accountId);
+        }
+        return accounts;
+      })
+      .optional(),
+    /**
+     * The URL Twilio reaches this service at (with the path prefix a proxy strips): the inbound
+     * webhook is `<PUBLIC_URL>/receipts/twilio/inbound`, and its signature covers that URL.
+     */
+    PUBLIC_URL: z.string().url().refine((u) => /^https?:/.test(u) && !u.includes('?') && !u.includes('#'), 'an http(s) URL without query or fragment').optional(),
   })
   .superRefine((env, ctx) => {
     requireTransportAddress(env, ctx);
@@ -69,6 +99,12 @@ export const triggerServiceEnv = z
     }
     if (env.FACT_TIMEOUT_MS <= env.CRM_TIMEOUT_MS) {
       ctx.addIssue({ code: 'custom', path: ['FACT_TIMEOUT_MS'], message: `must be longer than CRM_TIMEOUT_MS (${env.CRM_TIMEOUT_MS}), so a slow CRM ends as the loader's own timeout` });
+    }
+    if (env.TWILIO_AUTH_TOKEN && !env.TWILIO_NUMBERS?.size) {
+      ctx.addIssue({ code: 'custom', path: ['TWILIO_NUMBERS'], message: 'required with TWILIO_AUTH_TOKEN: which account a reply to each number belongs to (+15550001111:acc_12345)' });
+    }
+    if ((env.TWILIO_NUMBERS || env.PUBLIC_URL || env.TWILIO_ACCOUNT_SID) && !env.TWILIO_AUTH_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['TWILIO_AUTH_TOKEN'], message: 'required with TWILIO_NUMBERS, TWILIO_ACCOUNT_SID or PUBLIC_URL: inbound texts are verified with it' });
     }
     if (env.BACKOFF_MAX_MS < env.BACKOFF_BASE_MS) ctx.addIssue({ code: 'custom', path: ['BACKOFF_MAX_MS'], message: 'must be at least BACKOFF_BASE_MS' });
   });

@@ -7,12 +7,16 @@
  * the Rules API's trigger and delivery routes without reading this database, and where the
  * notification service forwards the providers' delivery receipts. Rules that evaluate the job as it
  * is now (`evaluate: 'current'`) read it from the CRM (CRM_URL) when their trigger fires.
+ * It owns the contact data too (policies, suppressions, cap counters, the send throttle, next to the
+ * triggers): its engine reads them at fire time, and with TWILIO_AUTH_TOKEN it takes the replies to
+ * the accounts' Twilio numbers (`POST /receipts/twilio/inbound`, signed by Twilio): STOP suppresses
+ * the sender, START lifts it.
  */
 import { createAutomationEngine, type RuleSource } from '@crm-automation/core';
 import { instrumentBus, instrumentEngine } from '@crm-automation/metrics';
 import { createObservability } from '../runtime/observability.js';
 import { createHttpChannels } from '@crm-automation/channels';
-import { triggerServiceRoutes } from '@crm-automation/http';
+import { receiptRoutes, triggerServiceRoutes } from '@crm-automation/http';
 import { openBus, type OpenedBus } from '../runtime/bus-transport.js';
 import { loadConfig } from '../runtime/env-config.js';
 import { exitOnStartupFailure, onShutdown } from '../runtime/graceful-shutdown.js';
@@ -33,8 +37,9 @@ try {
   const config = loadConfig('trigger-service', triggerServiceEnv);
   logger.level = config.LOG_LEVEL;
 
-  // Its own indexes or migrations are applied here.
+  // Its own indexes or migrations are applied here: triggers, deliveries, contact data.
   const triggers = await openTriggerStore(config, logger);
+  const contact = triggers.contact;
 
   const retries = { maxAttempts: config.BUS_MAX_ATTEMPTS, retryDelaysMs: config.BUS_RETRY_DELAYS_MS };
   const events = openBus(config, { stream: 'events', logger, ...retries });
@@ -103,6 +108,12 @@ try {
     backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS },
     facts: { job: jobs.load },
     factTimeoutMs: config.FACT_TIMEOUT_MS,
+    // Read when each trigger fires: a suppressed recipient's action is skipped (`suppressed`), and a
+    // provider's opt-out error (Twilio 21610) adds the suppression.
+    contactPolicies: contact,
+    suppressions: contact,
+    contactCounter: contact,
+    sendThrottle: contact,
     ...(config.INSTANCE_ID ? { instanceId: config.INSTANCE_ID } : {}),
   });
 
@@ -121,6 +132,9 @@ try {
   engine.on('action:sent', ({ command, durationMs }) => {
     const m = command.metadata;
     logger.info({ accountId: m.accountId, ruleId: m.ruleId, triggerId: m.triggerId, action: command.type, actionIndex: m.actionIndex, durationMs }, 'action sent');
+  });
+  engine.on('suppression:changed', ({ change }) => {
+    logger.info({ accountId: change.accountId, channel: change.channel, action: change.action, reason: change.reason, source: change.source, by: change.by }, change.action === 'added' ? 'recipient suppressed' : 'suppression lifted');
   });
   engine.on('action:failed', ({ command, error, durationMs }) => {
     const m = command?.metadata;
@@ -144,8 +158,26 @@ try {
     : (event, options) => engine.ingest(event, options);
   // The delivery ledger too: receipts from the notification service, deliveries for the Rules API.
   await app.register(triggerServiceRoutes, { engine: { triggers: engine.triggers, ingest, deliveries: engine.deliveries }, auth: { tokens: config.SERVICE_TOKENS } });
+  const twilioNumbers = config.TWILIO_NUMBERS;
+  if (config.TWILIO_AUTH_TOKEN && twilioNumbers) {
+    const accountSid = config.TWILIO_ACCOUNT_SID;
+    // Signed by Twilio, not by a service token. It serves Twilio status callbacks too (applied to the
+    // ledger here); the example points those at the notification service, which forwards them.
+    await app.register(receiptRoutes, {
+      deliveries: engine.deliveries,
+      twilio: {
+        authToken: config.TWILIO_AUTH_TOKEN,
+        publicUrl: config.PUBLIC_URL,
+        inbound: {
+          suppressions: engine.suppressions,
+          accountFor: (to, sid) => (accountSid === undefined || sid === accountSid ? twilioNumbers.get(to) : undefined),
+        },
+      },
+      logger,
+    });
+  }
   const httpPort = await listen(app, config.HOST, config.HTTP_PORT);
-  logger.info({ httpPort, transport: config.TRANSPORT, ruleLookup: config.RULE_LOOKUP, triggersDb: triggers.where, instanceId: engine.instanceId }, 'trigger service ready');
+  logger.info({ httpPort, transport: config.TRANSPORT, ruleLookup: config.RULE_LOOKUP, triggersDb: triggers.where, instanceId: engine.instanceId, inboundSms: twilioNumbers ? [...twilioNumbers.keys()] : [] }, 'trigger service ready');
 
   onShutdown(logger, [
     { name: 'refuse new work', run: async () => void (accepting = false) },

@@ -1,4 +1,5 @@
 import type { ReceivedLog } from '../../src/provider-stand-ins/received-log.js';
+import type { ReceivedReply } from '../../src/provider-stand-ins/twilio-replies.js';
 
 /** What the provider stand-ins received. */
 export async function received(standInsUrl: string): Promise<ReceivedLog> {
@@ -10,6 +11,13 @@ export async function received(standInsUrl: string): Promise<ReceivedLog> {
 export async function setStandInBehaviour(standInsUrl: string, behaviour: { smsDelayMs?: number; smsFailures?: number; smsReceipts?: string[]; emailReceipts?: string[] }): Promise<void> {
   const response = await fetch(`${standInsUrl}/behaviour`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(behaviour) });
   if (!response.ok) throw new Error(`stand-ins answered ${response.status}`);
+}
+
+/** A person texts one of the example's numbers back, through the Twilio stand-in (`POST /twilio/replies`). */
+export async function replyBySms(standInsUrl: string, text: { from: string; body: string; to?: string; webhook?: boolean }): Promise<ReceivedReply> {
+  const response = await fetch(`${standInsUrl}/twilio/replies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(text) });
+  if (!response.ok) throw new Error(`stand-ins answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as ReceivedReply;
 }
 
 /** A Rules API call with the dev key; throws on a non-2xx answer. */
@@ -41,6 +49,7 @@ export interface TriggerView {
     triggerId?: string;
     /** A condition on a fact read at fire time carries the event's value next to the current one. */
     conditions?: Array<{ fact: string; factPath?: string; factResult?: unknown; eventValue?: unknown; result: boolean }>;
+    actions?: Array<{ index: number; type: string; status: string; reason?: string; error?: { code?: string; providerCode?: unknown } }>;
   }>;
 }
 
