@@ -48,7 +48,7 @@ export type { ServiceTokenAuthOptions } from './service-auth/service-token-auth.
 // Delivery receipts (Twilio status callbacks, SendGrid Event Webhook)
 export { receiptRoutes, DEFAULT_RECEIPT_BODY_LIMIT } from './receipts/receipt-routes.js';
 export type { ReceiptRoutesOptions, ReceiptDeliveries, Suppression, TwilioReceiptOptions, TwilioInboundOptions, SendgridReceiptOptions } from './receipts/receipt-routes.js';
-export { smsKeywordIntent } from './receipts/suppression-writer.js';
+export { smsKeywordIntent, twilioInboundIntent } from './receipts/suppression-writer.js';
 export { suppressionsFromReceipts, ledgerReasonOf } from './receipts/receipt-suppressions.js';
 export type { ReceiptSuppressionsOptions } from './receipts/receipt-suppressions.js';
 export type { SuppressionWriter, SuppressionEntryInput, SuppressionRemovalInput, SuppressionLedgerReason, SuppressionLedgerSource } from './receipts/suppression-writer.js';

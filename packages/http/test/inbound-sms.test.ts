@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { receiptRoutes, smsKeywordIntent, type SuppressionEntryInput, type SuppressionRemovalInput, type SuppressionWriter, type TwilioInboundOptions } from '@crm-automation/http';
+import { receiptRoutes, smsKeywordIntent, twilioInboundIntent, type SuppressionEntryInput, type SuppressionRemovalInput, type SuppressionWriter, type TwilioInboundOptions } from '@crm-automation/http';
 import { startLoopbackApp, type LoopbackApp } from './support/delivery-stack.js';
 import { signAsTwilio } from './support/twilio-signing.js';
 
@@ -63,6 +63,24 @@ describe('smsKeywordIntent', () => {
 
   it.each(['', 'please stop', 'STOP!', 'stop stop', 'STOPP', 'ſtop', 'no', 'STOP\u200b', 'start now', 'OPT OUT', 'HELP', 'info'])('%j asks for nothing', (body) => {
     expect(smsKeywordIntent(body)).toBeUndefined();
+  });
+});
+
+describe('twilioInboundIntent (Advanced Opt-Out)', () => {
+  it.each([
+    [{ body: 'ARRET', optOutType: 'STOP' }, 'opt-out'],
+    [{ body: 'START', optOutType: 'STOP' }, 'opt-out'],
+    [{ body: 'COMMENCER', optOutType: 'START' }, 'opt-in'],
+    [{ body: 'STOP', optOutType: 'start' }, 'opt-in'],
+    [{ body: 'STOP', optOutType: 'HELP' }, undefined],
+    [{ body: 'STOP', optOutType: 'SOMETHING-NEW' }, undefined],
+    // No OptOutType (or an empty one): the built-in keywords, as without Advanced Opt-Out.
+    [{ body: 'STOP' }, 'opt-out'],
+    [{ body: ' stop ', optOutType: '  ' }, 'opt-out'],
+    [{ body: 'ARRET' }, undefined],
+    [{ optOutType: undefined }, undefined],
+  ] as const)('%j is %s', (params, intent) => {
+    expect(twilioInboundIntent(params)).toBe(intent);
   });
 });
 
@@ -147,6 +165,49 @@ describe('POST /receipts/twilio/inbound (over loopback)', () => {
     expectEmptyTwiml(await post(url, inboundForm('START', { MessageSid: 'SM2' })));
     expect(list.changes[1]).toEqual({ op: 'remove', accountId: 'acc_1', channel: 'sms', recipient: CLIENT, entry: { reason: 'stop', source: 'inbound-sms', by: 'twilio', detail: 'twilio SM2' } });
     expect(list.suppressed.size).toBe(0);
+  });
+
+  it("with Advanced Opt-Out, follows Twilio's OptOutType whatever the body says: STOP suppresses, START lifts, HELP does nothing", async () => {
+    const url = `${await start()}/receipts/twilio/inbound`;
+    // A custom opt-out keyword in French, which our list does not know.
+    expectEmptyTwiml(await post(url, inboundForm('ARRET', { OptOutType: 'STOP', MessageSid: 'SM1' })));
+    expect(list.changes).toEqual([
+      {
+        op: 'add',
+        accountId: 'acc_1',
+        channel: 'sms',
+        recipient: CLIENT,
+        entry: { channel: 'sms', recipient: CLIENT, reason: 'stop', source: 'inbound-sms', by: 'twilio', detail: 'twilio SM1' },
+      },
+    ]);
+    expect([...list.suppressed.keys()]).toEqual([`acc_1|sms|${CLIENT}`]);
+    // HELP with a body that is our STOP keyword: Twilio did not opt the sender out, so neither do we.
+    expectEmptyTwiml(await post(url, inboundForm('STOP', { OptOutType: 'HELP', MessageSid: 'SM2' })));
+    // A type Twilio may add one day is not guessed at either.
+    expectEmptyTwiml(await post(url, inboundForm('STOP', { OptOutType: 'PAUSE', MessageSid: 'SM3' })));
+    expect(list.changes).toHaveLength(1);
+    expect(lookups).toEqual([[OUR_NUMBER, ACCOUNT_SID]]);
+    // A custom opt-in keyword.
+    expectEmptyTwiml(await post(url, inboundForm('Oui', { OptOutType: 'START', MessageSid: 'SM4' })));
+    expect(list.changes[1]).toEqual({ op: 'remove', accountId: 'acc_1', channel: 'sms', recipient: CLIENT, entry: { reason: 'stop', source: 'inbound-sms', by: 'twilio', detail: 'twilio SM4' } });
+    expect(list.suppressed.size).toBe(0);
+    // START as the body, STOP as Twilio's verdict: the verdict wins.
+    expectEmptyTwiml(await post(url, inboundForm('START', { OptOutType: 'STOP', MessageSid: 'SM5' })));
+    expect(list.changes.map((c) => c.op)).toEqual(['add', 'remove', 'add']);
+  });
+
+  it('refuses an OptOutType added or changed after signing (the signature covers it like every parameter)', async () => {
+    const url = `${await start()}/receipts/twilio/inbound`;
+    const help = inboundForm('STOP', { OptOutType: 'HELP' });
+    const stop = inboundForm('STOP', { OptOutType: 'STOP' });
+    const plain = inboundForm('hello');
+    const refusals = {
+      'HELP signed, STOP delivered': await post(url, stop, { signature: signAsTwilio(AUTH_TOKEN, url, help) }),
+      'signed without it, added after': await post(url, plain, { signature: signAsTwilio(AUTH_TOKEN, url, plain), rawBody: `${new URLSearchParams(plain).toString()}&OptOutType=STOP` }),
+    };
+    for (const [name, answer] of Object.entries(refusals)) expect(answer.status, name).toBe(403);
+    expect(list.changes).toEqual([]);
+    expect(lookups).toEqual([]);
   });
 
   it('accepts the signature of any configured token (a rotation)', async () => {

@@ -16,7 +16,7 @@ import { isE164, normalizedRecipient } from '@crm-automation/core/spi';
 import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
 import { sendgridEventMeaning, sendgridMessageId, twilioReceiptState, type SuppressionReason } from './receipt-mapping.js';
 import { sendgridPublicKey, verifySendgridSignature } from './sendgrid-signature.js';
-import { smsKeywordIntent, type SuppressionWriter } from './suppression-writer.js';
+import { isKnownOptOutType, twilioInboundIntent, type SuppressionWriter } from './suppression-writer.js';
 import { verifyTwilioSignature } from './twilio-signature.js';
 
 /** Where receipts go: `engine.deliveries`, or a client of the service that keeps the ledger. */
@@ -60,8 +60,10 @@ export interface TwilioReceiptOptions {
 
 /**
  * Inbound texts: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE or OPTOUT suppresses the sender on `sms`
- * (reason `stop`, source `inbound-sms`); START, YES or UNSTOP removes that suppression. Signed and
- * checked like status callbacks (same auth tokens, same `publicUrl`).
+ * (reason `stop`, source `inbound-sms`); START, YES or UNSTOP removes that suppression. With Twilio's
+ * Advanced Opt-Out, the `OptOutType` Twilio adds (`STOP`, `START`, `HELP`) decides instead, whatever the
+ * body says (custom keywords in any language). Signed and checked like status callbacks (same auth
+ * tokens, same `publicUrl`).
  */
 export interface TwilioInboundOptions {
   /** Where suppressions are written: `engine.suppressions`, or a client of the service that keeps them. */
@@ -261,20 +263,25 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
         const params = signedParams(request, 'inbound message', forbidden);
         const get = (name: string) => params.find(([key]) => key === name)?.[1];
         const answer = () => reply.code(200).type('text/xml; charset=utf-8').send(EMPTY_TWIML);
-        const intent = smsKeywordIntent(get('Body') ?? '');
+        // With Advanced Opt-Out, Twilio's own verdict (OptOutType) decides, not our keyword list.
+        const optOutType = get('OptOutType')?.trim() || undefined;
+        const intent = twilioInboundIntent({ body: get('Body'), optOutType });
         const messageSid = idOf(get('MessageSid') ?? get('SmsSid'));
-        if (!intent) return answer();
+        if (!intent) {
+          if (optOutType !== undefined && !isKnownOptOutType(optOutType)) logger.warn({ provider, messageSid, optOutType }, 'inbound text with an OptOutType this route does not know ignored');
+          return answer();
+        }
         const from = recipientOf('sms', get('From'));
         // Short codes and alphanumeric senders have no place on a list of E.164 numbers.
         if (from === undefined || !isE164(from)) {
-          logger.info({ provider, messageSid, intent }, 'opt-out keyword from a sender that is not an E.164 number ignored');
+          logger.info({ provider, messageSid, intent, optOutType }, 'opt-out keyword from a sender that is not an E.164 number ignored');
           return answer();
         }
         const to = get('To') ?? '';
         const accountSid = get('AccountSid') ?? '';
         const accountId = await inbound.accountFor(to, accountSid);
         if (typeof accountId !== 'string' || accountId === '') {
-          logger.warn({ provider, messageSid, to, accountSid, intent }, 'keyword sent to a number of no account ignored');
+          logger.warn({ provider, messageSid, to, accountSid, intent, optOutType }, 'keyword sent to a number of no account ignored');
           return answer();
         }
         const detail = messageSid ? `${provider} ${messageSid}` : provider;
@@ -283,7 +290,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
         } else {
           await inbound.suppressions.remove(accountId, 'sms', from, { reason: 'stop', source: 'inbound-sms', by: provider, detail });
         }
-        logger.info({ provider, accountId, messageSid, intent }, intent === 'opt-out' ? 'sender opted out of texts' : 'sender opted back in to texts');
+        logger.info({ provider, accountId, messageSid, intent, optOutType }, intent === 'opt-out' ? 'sender opted out of texts' : 'sender opted back in to texts');
         return answer();
       });
     }

@@ -55,3 +55,27 @@ export function smsKeywordIntent(body: string): 'opt-out' | 'opt-in' | undefined
   return undefined;
 }
 
+
+/**
+ * The `OptOutType` values of Twilio's Advanced Opt-Out and what each asks of the list. Twilio adds the
+ * parameter when the body matched one of the account's opt-out, opt-in or help keywords, which may be
+ * custom and in any language ("ARRET"), and it has acted on it already (blocked or unblocked the
+ * sender), so the list follows it whatever the body says. HELP changes nothing.
+ */
+const OPT_OUT_TYPE_INTENTS: Readonly<Record<string, 'opt-out' | 'opt-in' | 'nothing'>> = { STOP: 'opt-out', START: 'opt-in', HELP: 'nothing' };
+
+/** Whether `optOutType` is one Twilio documents (`STOP`, `START`, `HELP`, any case); another is ignored. */
+export function isKnownOptOutType(optOutType: string): boolean {
+  return Object.hasOwn(OPT_OUT_TYPE_INTENTS, optOutType.trim().toUpperCase());
+}
+
+/**
+ * What an inbound Twilio text asks for: its `OptOutType` when Twilio sent one (not empty), else the
+ * built-in keywords on its `Body` (an account without Advanced Opt-Out).
+ */
+export function twilioInboundIntent(params: { body?: string | undefined; optOutType?: string | undefined }): 'opt-out' | 'opt-in' | undefined {
+  const optOutType = params.optOutType?.trim().toUpperCase() ?? '';
+  if (optOutType === '') return smsKeywordIntent(params.body ?? '');
+  const intent = Object.hasOwn(OPT_OUT_TYPE_INTENTS, optOutType) ? OPT_OUT_TYPE_INTENTS[optOutType] : undefined;
+  return intent === 'nothing' ? undefined : intent;
+}
