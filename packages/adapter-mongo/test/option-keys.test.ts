@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { typosOf } from '@crm-automation/testing';
 import { createMongoDeliveryLedger, createMongoIdempotencyStore, createMongoRuleStore, createMongoStore, createMongoTriggerStore } from '../src/index.js';
-
-/** Misspellings a person makes: a plural, a dropped letter, two letters swapped. */
-function typosOf(key: string): string[] {
-  const typos = new Set([key.endsWith('s') ? key.slice(0, -1) : `${key}s`, key.slice(0, -1)]);
-  if (key.length >= 5) typos.add(key.slice(0, 2) + (key[3] ?? '') + (key[2] ?? '') + key.slice(4));
-  typos.delete(key);
-  return [...typos].filter((t) => t.length >= 2);
-}
 
 // Nothing listens here; every case is refused before a connection is opened.
 const URI = 'mongodb://127.0.0.1:1/options_test';

@@ -1,20 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { isAutomationError } from '@crm-automation/core';
+import { typosOf } from '@crm-automation/testing';
 import { createPostgresDeliveryLedger, createPostgresIdempotencyStore, createPostgresRuleStore, createPostgresStore, createPostgresTriggerStore } from '../src/index.js';
 import { ledgerJson, ledgerText } from '../src/delivery-rows.js';
 import { isTransientFailure, markTransient, serverRefused } from '../src/transient-errors.js';
 import { isStoreId, MALFORMED_IDS } from '../src/ids.js';
 import { timestampParam } from '../src/dates.js';
 import { DEFAULT_RETENTION_MS, deliveryPurgeGroups, purgeGroups, resolveRetention } from '../src/retention.js';
-
-/** Misspellings a person makes: a plural, a dropped letter, two letters swapped. */
-function typosOf(key: string): string[] {
-  const typos = new Set([key.endsWith('s') ? key.slice(0, -1) : `${key}s`, key.slice(0, -1)]);
-  if (key.length >= 5) typos.add(key.slice(0, 2) + (key[3] ?? '') + (key[2] ?? '') + key.slice(4));
-  typos.delete(key);
-  return [...typos].filter((t) => t.length >= 2);
-}
 
 // Nothing listens here; every case is decided before a connection is opened.
 const URL = 'postgres://postgres@127.0.0.1:1/options_test';
