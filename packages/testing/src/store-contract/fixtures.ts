@@ -1,5 +1,5 @@
 import { afterEach, beforeEach } from 'vitest';
-import type { AttemptResult, HistoryEntry, HistoryOutcome, NewTrigger, RuleDraft } from '@crm-automation/core';
+import type { AttemptResult, HistoryEntry, HistoryOutcome, InsertedTrigger, NewTrigger, RuleDraft, Trigger, TriggerStore } from '@crm-automation/core';
 
 export const ACCOUNT = 'acc_contract_a';
 export const OTHER_ACCOUNT = 'acc_contract_b';
@@ -142,4 +142,30 @@ export function storePerTest<S extends object>(factory: ContractFactory<S>, use:
     await subject?.cleanup?.();
     subject = undefined;
   });
+}
+
+/**
+ * The reads and writes the keyed and scheduled cases repeat, on the store of the running test
+ * (`current`): `entityKey` is the cases' default entity, `owner` the name their claims lease under.
+ */
+export function triggerCaseSteps(current: () => TriggerStore, defaults: { entityKey: string; owner: string }) {
+  return {
+    keyedConcurrency: () => current().capabilities.keyedConcurrency !== false,
+    cancelByEvent: () => current().capabilities.cancelByEvent !== false,
+    /** Inserts one trigger (on `store`, another engine's handle, when given) and returns its result. */
+    insertOne: async (input: NewTrigger, now: Date, store: TriggerStore = current()): Promise<InsertedTrigger> => {
+      const [inserted] = await store.insertTriggers([input], now);
+      if (!inserted) throw new Error('insertTriggers returned no result for one trigger');
+      return inserted;
+    },
+    get: async (id: string): Promise<Trigger> => {
+      const trigger = await current().getTrigger(ACCOUNT, id);
+      if (!trigger) throw new Error(`trigger ${id} not found`);
+      return trigger;
+    },
+    claim: (now: Date, limit = 100) => current().claimDueTriggers({ now, limit, leaseMs: LEASE_MS, owner: defaults.owner }),
+    pendingOf: async (rule: RuleRef, entityKey = defaults.entityKey, accountId = ACCOUNT) =>
+      (await current().listTriggers(accountId, { ruleId: rule.id, entityKey, status: 'pending', limit: 500 })).items,
+    allOf: async (rule: RuleRef, entityKey = defaults.entityKey) => (await current().listTriggers(ACCOUNT, { ruleId: rule.id, entityKey, limit: 500 })).items,
+  };
 }

@@ -1,9 +1,9 @@
 // One file: the entity-key part of the trigger store contract (keyed rules: entity keys, concurrency modes, cancel by event) is read
 // as one specification, point by point: keys and their listing, supersede, skipIfPending, the pending
-// slot, cancel by event, and the concurrent-intake invariant; its cases share the helpers below.
+// slot, cancel by event, and the concurrent-intake invariant; its cases share the helpers below and the steps of `triggerCaseSteps` (fixtures.ts).
 import { describe, expect, it } from 'vitest';
-import type { ClaimedTrigger, InsertedTrigger, NewTrigger, TriggerStore } from '@crm-automation/core';
-import { ACCOUNT, at, attemptResult, history, ids, keyedTrigger, LEASE_MS, OTHER_ACCOUNT, ruleRef, T0, type OpenHandles, type RuleRef } from './fixtures.js';
+import type { ClaimedTrigger, NewTrigger, TriggerStore } from '@crm-automation/core';
+import { ACCOUNT, at, attemptResult, history, ids, keyedTrigger, OTHER_ACCOUNT, ruleRef, T0, triggerCaseSteps, type OpenHandles, type RuleRef } from './fixtures.js';
 
 const MINUTE = 60_000;
 const SUPERSEDE = { mode: 'supersede' } as const;
@@ -14,8 +14,7 @@ const SKIP = { mode: 'skipIfPending' } as const;
  * store of the running test, `handles` more handles on its data (several engines).
  */
 export function describeKeyedTriggerCases<S extends TriggerStore>(current: () => S, handles: () => OpenHandles<S>): void {
-  const keyedConcurrency = () => current().capabilities.keyedConcurrency !== false;
-  const cancelByEvent = () => current().capabilities.cancelByEvent !== false;
+  const { keyedConcurrency, cancelByEvent, insertOne, get, claim, pendingOf, allOf } = triggerCaseSteps(current, { entityKey: 'job_1', owner: 'worker-keyed' });
 
   /** One keyed trigger of `rule` for `entityKey`, its event at `ts` ms after T0, due `delayMs` after it. */
   const event = (rule: RuleRef, eventId: string, ts: number, options: { entityKey?: string; delayMs?: number; concurrency?: NewTrigger['concurrency']; accountId?: string } = {}) =>
@@ -26,20 +25,6 @@ export function describeKeyedTriggerCases<S extends TriggerStore>(current: () =>
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.accountId ? { accountId: options.accountId } : {}),
     });
-  const insertOne = async (input: NewTrigger, now: Date, store: TriggerStore = current()): Promise<InsertedTrigger> => {
-    const [inserted] = await store.insertTriggers([input], now);
-    if (!inserted) throw new Error('insertTriggers returned no result for one trigger');
-    return inserted;
-  };
-  const get = async (id: string) => {
-    const trigger = await current().getTrigger(ACCOUNT, id);
-    if (!trigger) throw new Error(`trigger ${id} not found`);
-    return trigger;
-  };
-  const claim = (now: Date, limit = 100) => current().claimDueTriggers({ now, limit, leaseMs: LEASE_MS, owner: 'worker-keyed' });
-  const pendingOf = async (rule: RuleRef, entityKey = 'job_1', accountId = ACCOUNT) =>
-    (await current().listTriggers(accountId, { ruleId: rule.id, entityKey, status: 'pending', limit: 500 })).items;
-  const allOf = async (rule: RuleRef, entityKey = 'job_1') => (await current().listTriggers(ACCOUNT, { ruleId: rule.id, entityKey, limit: 500 })).items;
 
   describe('triggers: entity keys', () => {
     it('stores the entity key a trigger was created with and returns it on insert, read, list and claim', async () => {

@@ -1,10 +1,10 @@
 // One file: the scheduled-rule part of the trigger store contract (issue 17) is read as one
 // specification, point by point: a trigger stored skipped at intake, the schedule a trigger keeps,
 // supersede that reschedules (both history entries, the equal and stale cases, concurrent intake), and
-// the reason a cancel writes; its cases share the helpers below.
+// the reason a cancel writes; its cases share the helpers below and the steps of `triggerCaseSteps` (fixtures.ts).
 import { describe, expect, it } from 'vitest';
 import type { HistoryEntry, InsertedTrigger, NewTrigger, Trigger, TriggerSchedule, TriggerStore } from '@crm-automation/core';
-import { ACCOUNT, at, ids, keyedTrigger, LEASE_MS, newTrigger, ruleRef, T0, type OpenHandles, type RuleRef } from './fixtures.js';
+import { ACCOUNT, at, ids, keyedTrigger, newTrigger, ruleRef, T0, triggerCaseSteps, type OpenHandles, type RuleRef } from './fixtures.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -36,8 +36,7 @@ const skipEntry = (reason: string, time: Date, eventId: string, schedule: Histor
  * the store of the running test, `handles` more handles on its data (several engines).
  */
 export function describeScheduledTriggerCases<S extends TriggerStore>(current: () => S, handles: () => OpenHandles<S>): void {
-  const keyedConcurrency = () => current().capabilities.keyedConcurrency !== false;
-  const cancelByEvent = () => current().capabilities.cancelByEvent !== false;
+  const { keyedConcurrency, cancelByEvent, insertOne, get, claim, pendingOf, allOf } = triggerCaseSteps(current, { entityKey: 'appt_1', owner: 'worker-scheduled' });
 
   /** One keyed trigger of `rule` for `entityKey`, its event at `ts` ms after T0, due at `dueMs` after T0. */
   const event = (rule: RuleRef, eventId: string, ts: number, dueMs: number, options: { entityKey?: string; concurrency?: NewTrigger['concurrency']; schedule?: TriggerSchedule; skipped?: HistoryEntry } = {}): NewTrigger => ({
@@ -50,19 +49,6 @@ export function describeScheduledTriggerCases<S extends TriggerStore>(current: (
     ...(options.schedule ? { schedule: options.schedule } : {}),
     ...(options.skipped ? { skipped: options.skipped } : {}),
   });
-  const insertOne = async (input: NewTrigger, now: Date, store: TriggerStore = current()): Promise<InsertedTrigger> => {
-    const [inserted] = await store.insertTriggers([input], now);
-    if (!inserted) throw new Error('insertTriggers returned no result for one trigger');
-    return inserted;
-  };
-  const get = async (id: string) => {
-    const trigger = await current().getTrigger(ACCOUNT, id);
-    if (!trigger) throw new Error(`trigger ${id} not found`);
-    return trigger;
-  };
-  const claim = (now: Date, limit = 100) => current().claimDueTriggers({ now, limit, leaseMs: LEASE_MS, owner: 'worker-scheduled' });
-  const allOf = async (rule: RuleRef, entityKey = 'appt_1') => (await current().listTriggers(ACCOUNT, { ruleId: rule.id, entityKey, limit: 500 })).items;
-  const pendingOf = async (rule: RuleRef, entityKey = 'appt_1') => (await current().listTriggers(ACCOUNT, { ruleId: rule.id, entityKey, status: 'pending', limit: 500 })).items;
   /** Intake may call a skipped insert `created` or `skipped`, or (no keyed concurrency) leave it out. */
   const expectStoredSkipped = (inserted: InsertedTrigger, entry: HistoryEntry) => {
     expect(inserted.created).toBe(true);
