@@ -96,4 +96,18 @@ describe('service configuration from the environment', () => {
     expect(refused('notification-service', notificationServiceEnv, { ...withoutRedis, STORE: 'postgres' })).toEqual(['POSTGRES_URL']);
     expect(refused('notification-service', notificationServiceEnv, { ...withoutRedis, ...postgres })).toEqual([]);
   });
+
+  it('serves replies to Twilio numbers only with the auth token and a number-to-account map', () => {
+    const replies = { TWILIO_AUTH_TOKEN: 'auth-token', TWILIO_NUMBERS: '+15550001111:acc_12345, +15550002222:acc_other', PUBLIC_URL: 'http://127.0.0.1:4102' };
+    const config = loadConfig('trigger-service', triggerServiceEnv, { ...base, ...replies });
+    expect([...(config.TWILIO_NUMBERS ?? new Map())]).toEqual([['+15550001111', 'acc_12345'], ['+15550002222', 'acc_other']]);
+    expect(loadConfig('trigger-service', triggerServiceEnv, base).TWILIO_NUMBERS).toBeUndefined();
+    expect(refused('trigger-service', triggerServiceEnv, { ...base, TWILIO_AUTH_TOKEN: 'auth-token' })).toEqual(['TWILIO_NUMBERS']);
+    expect(refused('trigger-service', triggerServiceEnv, { ...base, TWILIO_NUMBERS: replies.TWILIO_NUMBERS })).toEqual(['TWILIO_AUTH_TOKEN']);
+    for (const numbers of ['5550001111:acc_12345', '+15550001111', '+15550001111:', '+15550001111:acc:1']) {
+      expect(refused('trigger-service', triggerServiceEnv, { ...base, ...replies, TWILIO_NUMBERS: numbers }), numbers).toEqual(['TWILIO_NUMBERS']);
+    }
+    // The signature covers the URL Twilio called: a query or fragment cannot be part of it.
+    expect(refused('trigger-service', triggerServiceEnv, { ...base, ...replies, PUBLIC_URL: 'http://127.0.0.1:4102/?x=1' })).toEqual(['PUBLIC_URL']);
+  });
 });

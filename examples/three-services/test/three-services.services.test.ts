@@ -681,12 +681,13 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
     const triggers = await storageOf(names.triggers);
     if (store === 'postgres') {
       expect(rules).toEqual(['rules', 'schema_migrations']);
-      // rule_replica: the pub/sub lookup's copy of the rules, the trigger service's own; deliveries: its ledger.
-      expect(triggers).toEqual(['deliveries', 'rule_replica', 'schema_migrations', 'triggers']);
+      // rule_replica: the pub/sub lookup's copy of the rules, the trigger service's own; deliveries: its
+      // ledger; contact_* to suppression_*: the contact data its engine reads at fire time.
+      expect(triggers).toEqual(['contact_counts', 'contact_policies', 'deliveries', 'rule_replica', 'schema_migrations', 'send_throttles', 'suppression_changes', 'suppressions', 'triggers']);
       expect(await storageOf(names.notify)).toEqual(['idempotency_keys', 'schema_migrations']);
     } else {
       expect(rules).toEqual(['rules']);
-      expect(triggers).toEqual(['deliveries', 'pending_triggers', 'rule_replica']);
+      expect(triggers).toEqual(['contact_counters', 'contact_policies', 'deliveries', 'pending_triggers', 'rule_replica', 'send_throttles', 'suppression_changes', 'suppressions']);
     }
   });
 
