@@ -6,19 +6,18 @@
  * that is what is checked for it.
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { InjectOptions } from 'fastify';
 import { describe, expect, it } from 'vitest';
+import { json, type Json, type RulesApiCall } from './support/rules-api-calls.js';
 
 export interface ContactRoutesContext {
-  call: (options: InjectOptions & { key?: string | null }) => Promise<LightMyRequestResponse>;
+  call: RulesApiCall;
   /** Keys of another account, and of this account with read scopes only. */
   keys: { otherAccount: string; readOnly: string };
   /** Whether the suite's store keeps contact policies and suppressions. */
   storeKeepsContactPolicy: () => boolean;
 }
 
-type Json = Record<string, any>;
-const json = (r: LightMyRequestResponse) => r.json() as Json;
 
 const CLIENT = '+15557654321';
 

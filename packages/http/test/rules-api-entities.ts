@@ -4,14 +4,14 @@
  * sample. Runs inside the Rules API suite (both topologies), so every answer here is also checked
  * against the OpenAPI document by the suite's last test.
  */
-import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { AutomationEngine } from '@crm-automation/core';
 import type { ManualClock } from '@crm-automation/testing/doubles';
 import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
+import { eventPoster, isoAfter, json, type Json, type RulesApiCall } from './support/rules-api-calls.js';
 
 export interface EntityRoutesContext {
-  call: (options: InjectOptions & { key?: string | null }) => Promise<LightMyRequestResponse>;
+  call: RulesApiCall;
   clock: ManualClock;
   /** The engine that runs due triggers (the trigger service's in that topology). */
   runner: () => AutomationEngine;
@@ -20,20 +20,14 @@ export interface EntityRoutesContext {
 }
 
 const MINUTE = 60_000;
-type Json = Record<string, any>;
-const json = (r: LightMyRequestResponse) => r.json() as Json;
 
 /** A job-status payload for job `id`, the design doc's job otherwise. */
 const jobPayload = (id: string, extra: Record<string, unknown> = {}) => ({ job: { ...doneJobPayload.job, id, ...extra } });
 
 export function describeEntityRoutes(ctx: EntityRoutesContext): void {
   const { call, clock } = ctx;
-  const at = (base: Date, ms: number) => new Date(base.getTime() + ms).toISOString();
-  const event = async (name: string, id: string, payload: Record<string, unknown>, timestamp: string) => {
-    const response = await call({ method: 'POST', url: '/events', payload: { name, id, payload, timestamp } });
-    expect(response.statusCode, response.body).toBe(202);
-    return json(response);
-  };
+  const at = isoAfter;
+  const event = eventPoster(call);
   const listed = async (query: string) => {
     const response = await call({ url: `/triggers?${query}` });
     expect(response.statusCode, response.body).toBe(200);

@@ -5,17 +5,16 @@
  * the Rules API suite (both topologies), so every answer here is also checked against the OpenAPI
  * document by the suite's last test.
  */
-import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { LightMyRequestResponse } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { ManualClock } from '@crm-automation/testing/doubles';
+import { eventPoster, isoAfter, json, type Json, type RulesApiCall } from './support/rules-api-calls.js';
 
 export interface ScheduleRoutesContext {
-  call: (options: InjectOptions & { key?: string | null }) => Promise<LightMyRequestResponse>;
+  call: RulesApiCall;
   clock: ManualClock;
 }
 
-type Json = Record<string, any>;
-const json = (r: LightMyRequestResponse) => r.json() as Json;
 
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri'];
 
@@ -46,12 +45,8 @@ const appointment = (id: string, startsAt: string | undefined, timeZone: string 
 
 export function describeScheduleRoutes(ctx: ScheduleRoutesContext): void {
   const { call, clock } = ctx;
-  const at = (base: Date, ms: number) => new Date(base.getTime() + ms).toISOString();
-  const event = async (name: string, id: string, payload: Record<string, unknown>, timestamp: string) => {
-    const response = await call({ method: 'POST', url: '/events', payload: { name, id, payload, timestamp } });
-    expect(response.statusCode, response.body).toBe(202);
-    return json(response);
-  };
+  const at = isoAfter;
+  const event = eventPoster(call);
   const trigger = async (id: string) => {
     const response = await call({ url: `/triggers/${id}` });
     expect(response.statusCode, response.body).toBe(200);
