@@ -10,7 +10,9 @@
  *
  * Server: POSTGRES_URL, else the cluster of `scripts/services.sh up postgres` (127.0.0.1:5433).
  * BENCH_FIRE_TRIGGERS (default 10,000) and BENCH_FIRE_ROUNDS (default 5) size the rounds;
- * BENCH_FIRE_PARTS=memory,postgres,store picks what runs; BENCH_FIRE_PROFILE=<dir> writes a CPU profile
+ * BENCH_FIRE_PARTS=memory,postgres,store picks what runs (also `contact`: the same PostgreSQL drain with
+ * the contact policy ports off, and with an SMS to a person, whose send reads the suppression list, on
+ * and off: what the policy's reads cost per trigger); BENCH_FIRE_PROFILE=<dir> writes a CPU profile
  * of each PostgreSQL drain (only the `runDue` call) there.
  */
 import { randomBytes } from 'node:crypto';
@@ -42,6 +44,19 @@ const rule = {
   conditions: { all: [{ fact: 'job', path: '$.id', operator: 'notEqual', value: null }] },
   actions: [{ type: 'job', params: { id: '{{job.id}}' } }],
 } satisfies RuleInput<'job'>;
+/** The same rule sending an SMS to a person: the send reads the suppression list (and the policy) first. */
+const smsRule = {
+  ...rule,
+  actions: [{ type: 'sms', params: { recipient: '+1555{{job.n}}', message: 'Job {{job.id}} done' } }],
+} satisfies RuleInput<'sms'>;
+const CONTACT_OFF = { contactPolicies: false, suppressions: false, contactCounter: false, sendThrottle: false } as const;
+
+interface DrainOptions {
+  /** The action's channel: `job` (nobody behind it) or `sms` (a person: suppression list read before the send). */
+  channel?: 'job' | 'sms' | undefined;
+  /** Whether the engine uses the store's contact policy ports (it does by default). */
+  contact?: boolean | undefined;
+}
 
 setFlagsFromString('--expose-gc');
 /**
@@ -105,21 +120,22 @@ const openPostgres = async (): Promise<PostgresStore> => {
 };
 
 /** One engine drains `TRIGGERS` due triggers with `runDue()`; only the drain is measured. */
-async function drain(store: AutomationStore, profileTo: string | undefined): Promise<Drain> {
+async function drain(store: AutomationStore, profileTo: string | undefined, options: DrainOptions = {}): Promise<Drain> {
   let sent = 0;
-  const job: ChannelGateway = {
+  const gateway: ChannelGateway = {
     name: 'bench',
     send: async () => {
       sent += 1;
       return undefined;
     },
   };
-  const engine = createAutomationEngine({ store, channels: { job }, ...TUNING, eventTimeWindow: { maxFutureMs: 86_400_000 } });
-  await engine.rules.create(ACCOUNT, rule);
+  const sms = options.channel === 'sms';
+  const engine = createAutomationEngine({ store, channels: sms ? { sms: gateway } : { job: gateway }, ...TUNING, eventTimeWindow: { maxFutureMs: 86_400_000 }, ...(options.contact === false ? CONTACT_OFF : {}) });
+  await engine.rules.create(ACCOUNT, sms ? smsRule : rule);
   // Due a second ago, so they are due at once; nothing claims them until runDue (start() is not called).
   const due = new Date(Date.now() - 1_000);
   for (let i = 0; i < TRIGGERS; i += 1_000) {
-    const events = Array.from({ length: Math.min(1_000, TRIGGERS - i) }, (_, k) => ({ id: `j${i + k}`, name: EVENT, accountId: ACCOUNT, payload: { job: { id: `j${i + k}` } }, timestamp: due }));
+    const events = Array.from({ length: Math.min(1_000, TRIGGERS - i) }, (_, k) => ({ id: `j${i + k}`, name: EVENT, accountId: ACCOUNT, payload: { job: { id: `j${i + k}`, n: String(1_000_000 + i + k) } }, timestamp: due }));
     const results = await engine.ingestMany(events);
     const refused = results.find((r) => !r.ok);
     if (refused && !refused.ok) throw refused.error;
@@ -207,6 +223,14 @@ async function main(): Promise<void> {
   console.log(`# ${fmt(TRIGGERS)} triggers a round, ${ROUNDS} rounds after one warm-up of each part, engine batchSize ${TUNING.batchSize} concurrency ${TUNING.concurrency}; CPU is this process's (user + system)`);
   if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
   const results: Record<string, Drain[]> = { memory: [], postgres: [], store: [] };
+  const contactParts: Array<{ label: string; options: DrainOptions }> = PARTS.has('contact')
+    ? [
+        { label: 'postgres, no contact', options: { contact: false } },
+        { label: 'postgres sms', options: { channel: 'sms' } },
+        { label: 'postgres sms, no contact', options: { channel: 'sms', contact: false } },
+      ]
+    : [];
+  for (const part of contactParts) results[part.label] = [];
   for (let round = 0; round <= ROUNDS; round++) {
     const warmUp = round === 0;
     // Alternating, so that a change in the machine's load touches every part alike.
@@ -219,6 +243,16 @@ async function main(): Promise<void> {
       try {
         const run = await drain(store, PROFILE_DIR && !warmUp ? join(PROFILE_DIR, `drain-${round}.cpuprofile`) : undefined);
         if (!warmUp) results['postgres']?.push(run);
+      } finally {
+        await store.dropSchema();
+        await store.close();
+      }
+    }
+    for (const part of contactParts) {
+      const store = await openPostgres();
+      try {
+        const run = await drain(store, undefined, part.options);
+        if (!warmUp) results[part.label]?.push(run);
       } finally {
         await store.dropSchema();
         await store.close();
@@ -237,6 +271,7 @@ async function main(): Promise<void> {
   }
   if (PARTS.has('memory')) report('engine, memory', results['memory'] ?? []);
   if (PARTS.has('postgres')) report('engine, postgres', results['postgres'] ?? []);
+  for (const part of contactParts) report(`engine, ${part.label}`, results[part.label] ?? []);
   if (PARTS.has('store')) report('postgres store only', results['store'] ?? []);
   console.log(`# load at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }

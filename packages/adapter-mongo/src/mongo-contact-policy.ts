@@ -186,6 +186,12 @@ export function contactPolicyOperations(collections: ContactCollections, ready: 
       const doc = await policies.findOne({ _id: accountId });
       return doc ? toStoredPolicy(doc, accountId) : null;
     },
+    async getContactPolicies(accountIds) {
+      if (accountIds.length === 0) return [];
+      await ready();
+      const docs = await policies.find({ _id: { $in: [...accountIds] } }).toArray();
+      return docs.map((doc) => toStoredPolicy(doc, doc._id));
+    },
     async putContactPolicy(accountId, policy, { now, expectedVersion }) {
       requireValidDate(now, 'now');
       await ready();
@@ -291,6 +297,13 @@ export function suppressionOperations(collections: ContactCollections, ready: ()
       await ready();
       const doc = await suppressions.findOne({ accountId, channel, recipient });
       return doc ? toSuppression(doc) : null;
+    },
+    async findSuppressions(keys) {
+      if (keys.length === 0) return [];
+      await ready();
+      // One clause a key, each an equality match on the unique index's fields.
+      const docs = await suppressions.find({ $or: keys.map(({ accountId, channel, recipient }) => ({ accountId, channel, recipient })) }).toArray();
+      return docs.map(toSuppression);
     },
     addSuppression,
     async removeSuppression(accountId, channel, recipient, change) {

@@ -121,6 +121,11 @@ export function contactPortsOn(db: Database, logger: Logger): ContactPolicyStore
       RETURNING account_id, policy, version, updated_at`),
     policyVersion: statement(`SELECT version FROM ${s}.contact_policies WHERE account_id = $1`),
     findSuppression: statement(`SELECT ${SUPPRESSION_COLUMNS} FROM ${s}.suppressions WHERE account_id = $1 AND channel = $2 AND recipient = $3`),
+    // The primary key's index, probed once a key (a nested loop over the arrays).
+    findSuppressions: statement(`
+      SELECT ${SUPPRESSION_COLUMNS} FROM ${s}.suppressions
+      WHERE (account_id, channel, recipient) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`),
+    getPolicies: statement(`SELECT account_id, policy, version, updated_at FROM ${s}.contact_policies WHERE account_id = ANY($1::text[])`),
     // The change is written only when the entry is: a concurrent add of the same recipient waits for
     // this one's commit, then inserts nothing and records nothing.
     addSuppression: statement(`
@@ -227,6 +232,13 @@ export function contactPortsOn(db: Database, logger: Logger): ContactPolicyStore
       return row ? toStoredPolicy(row) : null;
     },
 
+    async getContactPolicies(accountIds) {
+      const ids = accountIds.filter(storableText);
+      if (ids.length === 0) return [];
+      const { rows } = await db.query<PolicyRow>(sql.getPolicies, [ids]);
+      return rows.map(toStoredPolicy);
+    },
+
     async putContactPolicy(accountId, policy, { now, expectedVersion }) {
       const values = [accountId, policyJson(policy), timestampParam(now, 'putContactPolicy: now')];
       if (expectedVersion === undefined) {
@@ -243,6 +255,13 @@ export function contactPortsOn(db: Database, logger: Logger): ContactPolicyStore
       const { rows } = await db.query<SuppressionRow>(sql.findSuppression, [accountId, channel, recipient]);
       const row = rows[0];
       return row ? toSuppression(row) : null;
+    },
+
+    async findSuppressions(keys) {
+      const storable = keys.filter((k) => storableText(k.accountId) && storableText(k.channel) && storableText(k.recipient));
+      if (storable.length === 0) return [];
+      const { rows } = await db.query<SuppressionRow>(sql.findSuppressions, [storable.map((k) => k.accountId), storable.map((k) => k.channel), storable.map((k) => k.recipient)]);
+      return rows.map(toSuppression);
     },
 
     async addSuppression(entry) {

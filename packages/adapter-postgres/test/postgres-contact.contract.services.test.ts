@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { describeContactPolicyContract, describeSendThrottleContract, expectEngineFiresByContactStore } from '@crm-automation/testing';
+import { describeContactPolicyContract, describeSendThrottleContract, expectBatchedContactReads, expectEngineFiresByContactStore } from '@crm-automation/testing';
 import { createPostgresContactStore, createPostgresStore, type PostgresStore } from '../src/index.js';
 import { dropSchema, postgresUrl, testPool, uniqueSchema } from './postgres-server.js';
 
@@ -69,6 +69,7 @@ describe.skipIf(!url)('postgres contact policy', () => {
         expect(tables).not.toContain('rules');
         expect(tables).toEqual(expect.arrayContaining(['contact_counts', 'send_throttles']));
         await expectEngineFiresByContactStore(contact);
+        await expectBatchedContactReads(contact);
       } finally {
         await contact.close();
         await dropSchema(pool, schema);

@@ -6,7 +6,7 @@ export * from './delivery-ledger-contract.js';
 export { describeContactPolicyContract, type ContactPolicyContractStore } from './store-contract/contact-policy-contract.js';
 export { describeSendThrottleContract } from './store-contract/send-throttle-contract.js';
 export { describeContactCounterContract } from './store-contract/contact-counter-contract.js';
-export { expectEngineFiresByContactStore, type ContactPortsStore } from './store-contract/split-contact-store.js';
+export { expectBatchedContactReads, expectEngineFiresByContactStore, type ContactPortsStore } from './store-contract/split-contact-store.js';
 export * from './design-doc-rules.js';
 export * from './recording-logger.js';
 export * from './option-typos.js';

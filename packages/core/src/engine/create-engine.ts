@@ -24,6 +24,7 @@ import { resolveTuning, type AutomationEngineOptions } from './options.js';
 import { createRuleAdmin } from './rule-admin.js';
 import { createTriggerAdmin } from './trigger-admin.js';
 import { boundStores, withStoreDeadlines } from './store-deadlines.js';
+import { coalescedPolicyReads, coalescedSuppressionReads } from '../policy/coalesced-reads.js';
 
 /** The store's own ledger, when it keeps one. */
 function ledgerOf(store: object | undefined): DeliveryLedger | undefined {
@@ -91,8 +92,9 @@ export function createAutomationEngine<
   const contactPorts: ContactPorts | undefined =
     contactPolicies || suppressions || contactCounter
       ? {
-          policies: contactPolicies,
-          suppressions,
+          // Concurrent sends read in batches where the store can; administration reads and writes directly.
+          policies: contactPolicies && coalescedPolicyReads(contactPolicies),
+          suppressions: suppressions && coalescedSuppressionReads(suppressions),
           counter: contactCounter,
           ...(sendThrottle ? { throttle: sendThrottle } : {}),
           by: tuning.instanceId,

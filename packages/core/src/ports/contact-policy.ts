@@ -19,6 +19,11 @@ export interface PutContactPolicyOptions {
 
 export interface ContactPolicyStore {
   getContactPolicy(accountId: string): Promise<StoredContactPolicy | null>;
+  /**
+   * Optional: the policies of several accounts in one read (those that have one, in any order). With
+   * it, the engine reads the policies its concurrent sends need in one query per turn of the event loop.
+   */
+  getContactPolicies?(accountIds: readonly string[]): Promise<StoredContactPolicy[]>;
   /** Replaces the account's policy (already validated by the engine). */
   putContactPolicy(accountId: string, policy: ContactPolicy, options: PutContactPolicyOptions): Promise<StoredContactPolicy>;
 }
@@ -87,8 +92,20 @@ export interface SuppressionChangeFilter {
   cursor?: string | undefined;
 }
 
+/** One recipient on one channel of one account. */
+export interface SuppressionKey {
+  accountId: string;
+  channel: string;
+  recipient: string;
+}
+
 export interface SuppressionStore {
   findSuppression(accountId: string, channel: string, recipient: string): Promise<Suppression | null>;
+  /**
+   * Optional: the suppressions among several keys in one read (those suppressed, in any order). With
+   * it, the engine looks up the recipients of its concurrent sends in one query per turn of the event loop.
+   */
+  findSuppressions?(keys: readonly SuppressionKey[]): Promise<Suppression[]>;
   /**
    * Idempotent on (accountId, channel, recipient): `created: false` with the existing entry when it is
    * already suppressed (no change recorded). A new entry records an `added` change.

@@ -42,3 +42,38 @@ export async function expectEngineFiresByContactStore(contact: ContactPortsStore
   expect((await contact.suppressionChanges(account, {})).items.map((c) => c.action)).toEqual(['added', 'removed']);
   await engine.stop();
 }
+
+/**
+ * Checks a store's batched reads (`getContactPolicies`, `findSuppressions`) against its single reads:
+ * the same answers, nothing across accounts or channels, odd keys not found rather than an error.
+ */
+export async function expectBatchedContactReads(store: ContactPortsStore): Promise<void> {
+  const { getContactPolicies, findSuppressions } = store;
+  if (typeof getContactPolicies !== 'function' || typeof findSuppressions !== 'function') throw new Error('the store has no batched contact reads');
+  const now = new Date('2030-01-01T00:00:00.000Z');
+  await store.putContactPolicy('acc_batch_a', { channels: { sms: { caps: [{ max: 3, per: 'day' }] } } }, { now });
+  await store.putContactPolicy('acc_batch_b', { channels: { email: { quietHours: { from: '21:00', to: '08:00' } } } }, { now });
+  const policies = await getContactPolicies.call(store, ['acc_batch_a', 'acc_batch_missing', 'acc_batch_b', 'acc\u0000x', '']);
+  const byAccount = new Map(policies.map((p) => [p.accountId, p]));
+  expect([...byAccount.keys()].sort()).toEqual(['acc_batch_a', 'acc_batch_b']);
+  expect(byAccount.get('acc_batch_a')).toEqual(await store.getContactPolicy('acc_batch_a'));
+  expect(byAccount.get('acc_batch_b')).toEqual(await store.getContactPolicy('acc_batch_b'));
+  expect(await getContactPolicies.call(store, [])).toEqual([]);
+
+  await store.addSuppression({ accountId: 'acc_batch_a', channel: 'sms', recipient: '+15550001111', reason: 'stop', source: 'inbound-sms', createdAt: now });
+  await store.addSuppression({ accountId: 'acc_batch_a', channel: 'email', recipient: 'a@example.com', reason: 'bounce', source: 'email-event', createdAt: now });
+  await store.addSuppression({ accountId: 'acc_batch_b', channel: 'sms', recipient: '+15550002222', reason: 'manual', source: 'api', createdAt: now });
+  const keys = [
+    { accountId: 'acc_batch_a', channel: 'sms', recipient: '+15550001111' },
+    { accountId: 'acc_batch_a', channel: 'sms', recipient: '+15550002222' },
+    { accountId: 'acc_batch_b', channel: 'sms', recipient: '+15550001111' },
+    { accountId: 'acc_batch_a', channel: 'email', recipient: 'a@example.com' },
+    { accountId: 'acc_batch_b', channel: 'sms', recipient: '+15550002222' },
+    { accountId: 'acc_batch_a', channel: 'sms', recipient: '+1555\u00000001111' },
+  ];
+  const found = await findSuppressions.call(store, keys);
+  const id = (k: { accountId: string; channel: string; recipient: string }) => `${k.accountId}|${k.channel}|${k.recipient}`;
+  expect(found.map(id).sort()).toEqual(['acc_batch_a|email|a@example.com', 'acc_batch_a|sms|+15550001111', 'acc_batch_b|sms|+15550002222']);
+  for (const entry of found) expect(entry).toEqual(await store.findSuppression(entry.accountId, entry.channel, entry.recipient));
+  expect(await findSuppressions.call(store, [])).toEqual([]);
+}
