@@ -109,6 +109,13 @@ export function triggerServiceClient(options: TriggerServiceClientOptions): Trig
       throw error;
     }
   };
+  /** A page the service answered, each item read with `read`; `what` names the list in the error of a page without items. */
+  const pageOf = <T>(answer: unknown, read: (value: unknown) => T, what: string): Page<T> => {
+    const page = answer as { items?: unknown; nextCursor?: unknown } | null;
+    if (!page || !Array.isArray(page.items)) throw unavailable(new Error(`trigger service answered ${what} without items`));
+    const items = page.items.map((item) => revive(read, item));
+    return typeof page.nextCursor === 'string' ? { items, nextCursor: page.nextCursor } : { items };
+  };
   const one = async (operation: 'get' | 'retry' | 'cancel', accountId: string, id: string): Promise<Trigger | null> => {
     const answer = await call(`/triggers/${operation}`, { accountId, id });
     return answer === null ? null : revive(triggerFromJson, answer);
@@ -122,32 +129,16 @@ export function triggerServiceClient(options: TriggerServiceClientOptions): Trig
       const status = filter.status === undefined ? undefined : Array.isArray(filter.status) ? filter.status : [filter.status];
       const answer = (await call('/triggers/list', {
         accountId,
-        filter: {
-          ...(status ? { status } : {}),
-          ...(filter.ruleId === undefined ? {} : { ruleId: filter.ruleId }),
-          ...(filter.entityKey === undefined ? {} : { entityKey: filter.entityKey }),
-          ...(filter.from === undefined ? {} : { from: filter.from.toISOString() }),
-          ...(filter.to === undefined ? {} : { to: filter.to.toISOString() }),
-          ...(filter.limit === undefined ? {} : { limit: filter.limit }),
-          ...(filter.cursor === undefined ? {} : { cursor: filter.cursor }),
-        },
-      })) as { items?: unknown; nextCursor?: unknown } | null;
-      if (!answer || !Array.isArray(answer.items)) throw unavailable(new Error('trigger service answered a list without items'));
-      const items = answer.items.map((item) => revive(triggerFromJson, item));
-      return typeof answer.nextCursor === 'string' ? { items, nextCursor: answer.nextCursor } : { items };
+        // Undefined fields are left out by JSON.stringify, so the filter is passed as it is.
+        filter: { status, ruleId: filter.ruleId, entityKey: filter.entityKey, from: filter.from?.toISOString(), to: filter.to?.toISOString(), limit: filter.limit, cursor: filter.cursor },
+      }));
+      return pageOf(answer, triggerFromJson, 'a list');
     },
     async ruleStats(accountId, ruleId, { since }) {
       return revive(ruleRunStatsFromJson, await call('/triggers/rule-stats', { accountId, ruleId, since: since.toISOString() }));
     },
     async applyReceipt(receipt) {
-      const body = {
-        provider: receipt.provider,
-        state: receipt.state,
-        at: receipt.at.toISOString(),
-        ...(receipt.providerId === undefined ? {} : { providerId: receipt.providerId }),
-        ...(receipt.deliveryId === undefined ? {} : { deliveryId: receipt.deliveryId }),
-        ...(receipt.detail === undefined ? {} : { detail: receipt.detail }),
-      };
+      const body = { provider: receipt.provider, state: receipt.state, at: receipt.at.toISOString(), providerId: receipt.providerId, deliveryId: receipt.deliveryId, detail: receipt.detail };
       return revive(receiptResultFromJson, await call('/deliveries/receipt', { receipt: body }));
     },
     deliveries: {
@@ -155,19 +146,9 @@ export function triggerServiceClient(options: TriggerServiceClientOptions): Trig
         const state = filter.state === undefined ? undefined : Array.isArray(filter.state) ? filter.state : [filter.state];
         const answer = (await call('/deliveries/list', {
           accountId,
-          filter: {
-            ...(filter.triggerId === undefined ? {} : { triggerId: filter.triggerId }),
-            ...(filter.recipient === undefined ? {} : { recipient: filter.recipient }),
-            ...(filter.provider === undefined ? {} : { provider: filter.provider }),
-            ...(filter.providerId === undefined ? {} : { providerId: filter.providerId }),
-            ...(state ? { state } : {}),
-            ...(filter.limit === undefined ? {} : { limit: filter.limit }),
-            ...(filter.cursor === undefined ? {} : { cursor: filter.cursor }),
-          },
-        })) as { items?: unknown; nextCursor?: unknown } | null;
-        if (!answer || !Array.isArray(answer.items)) throw unavailable(new Error('trigger service answered a delivery list without items'));
-        const items = answer.items.map((item) => revive(deliveryFromJson, item));
-        return typeof answer.nextCursor === 'string' ? { items, nextCursor: answer.nextCursor } : { items };
+          filter: { triggerId: filter.triggerId, recipient: filter.recipient, provider: filter.provider, providerId: filter.providerId, state, limit: filter.limit, cursor: filter.cursor },
+        }));
+        return pageOf(answer, deliveryFromJson, 'a delivery list');
       },
       async get(accountId, id) {
         const answer = await call('/deliveries/get', { accountId, id });
