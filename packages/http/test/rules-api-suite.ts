@@ -41,6 +41,21 @@ const A = 'acc_A';
 const B = 'acc_B';
 const JWT_SECRET = 'a-test-secret-of-sufficient-length-123456';
 
+/** Every route that takes a rule id, as a request for a given id. */
+const RULE_ID_ROUTES: Array<(id: string) => InjectOptions> = [
+  (id) => ({ url: `/rules/${id}` }),
+  (id) => ({ method: 'PUT', url: `/rules/${id}`, payload: technicianSmsRule }),
+  (id) => ({ method: 'DELETE', url: `/rules/${id}` }),
+  (id) => ({ method: 'POST', url: `/rules/${id}/test`, payload: { payload: doneJobPayload } }),
+  (id) => ({ url: `/rules/${id}/stats` }),
+];
+/** Every route that takes a trigger id. */
+const TRIGGER_ID_ROUTES: Array<(id: string) => InjectOptions> = [
+  (id) => ({ url: `/triggers/${id}` }),
+  (id) => ({ method: 'POST', url: `/triggers/${id}/retry` }),
+  (id) => ({ method: 'POST', url: `/triggers/${id}/cancel` }),
+];
+
 export function describeRulesApi(name: string, makeStore: () => Promise<StoreFixture>, topology: RulesApiTopology = 'one-engine'): void {
   describe(`Rules Service API over ${name}${topology === 'trigger-service' ? ', triggers in a trigger service' : ''}`, () => {
     const keyA = generateApiKey();
@@ -335,18 +350,6 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
         const event = json(await call({ method: 'POST', url: '/events', payload: { name: 'iso.test', payload: doneJobPayload, id: 'iso-1' } }));
         const triggerId = event['triggers'][0]['id'];
         const missingId = '0123456789abcdef01234567';
-        const ruleRoutes: Array<(id: string) => InjectOptions> = [
-          (id) => ({ url: `/rules/${id}` }),
-          (id) => ({ method: 'PUT', url: `/rules/${id}`, payload: technicianSmsRule }),
-          (id) => ({ method: 'DELETE', url: `/rules/${id}` }),
-          (id) => ({ method: 'POST', url: `/rules/${id}/test`, payload: { payload: doneJobPayload } }),
-          (id) => ({ url: `/rules/${id}/stats` }),
-        ];
-        const triggerRoutes: Array<(id: string) => InjectOptions> = [
-          (id) => ({ url: `/triggers/${id}` }),
-          (id) => ({ method: 'POST', url: `/triggers/${id}/retry` }),
-          (id) => ({ method: 'POST', url: `/triggers/${id}/cancel` }),
-        ];
         const check = async (make: (id: string) => InjectOptions, realId: string) => {
           const onA = await call({ ...make(realId), key: keyB.key });
           const onMissing = await call({ ...make(missingId), key: keyB.key });
@@ -355,8 +358,8 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
           expect(onA.body.replaceAll(realId, 'ID')).toBe(onMissing.body.replaceAll(missingId, 'ID'));
           expect(onA.body).not.toContain('Secret rule of A');
         };
-        for (const make of ruleRoutes) await check(make, rule['id']);
-        for (const make of triggerRoutes) await check(make, triggerId);
+        for (const make of RULE_ID_ROUTES) await check(make, rule['id']);
+        for (const make of TRIGGER_ID_ROUTES) await check(make, triggerId);
         for (const url of ['/rules', `/triggers`, `/triggers?ruleId=${rule['id']}`, '/event-types']) {
           const body = (await call({ url, key: keyB.key })).body;
           expect(body).not.toContain(rule['id']);
@@ -401,16 +404,7 @@ export function describeRulesApi(name: string, makeStore: () => Promise<StoreFix
         expect(json(await call({ method: 'POST', url: '/rules/validate', payload: { rule: technicianSmsRule } }))['warnings']).toBeUndefined();
       });
 
-      const ID_ROUTES: Array<(id: string) => InjectOptions> = [
-        (id) => ({ url: `/rules/${id}` }),
-        (id) => ({ method: 'PUT', url: `/rules/${id}`, payload: technicianSmsRule }),
-        (id) => ({ method: 'DELETE', url: `/rules/${id}` }),
-        (id) => ({ method: 'POST', url: `/rules/${id}/test`, payload: { payload: doneJobPayload } }),
-        (id) => ({ url: `/rules/${id}/stats` }),
-        (id) => ({ url: `/triggers/${id}` }),
-        (id) => ({ method: 'POST', url: `/triggers/${id}/retry` }),
-        (id) => ({ method: 'POST', url: `/triggers/${id}/cancel` }),
-      ];
+      const ID_ROUTES = [...RULE_ID_ROUTES, ...TRIGGER_ID_ROUTES];
       const BAD_IDS = ['x'.repeat(65), 'x'.repeat(100), '%00', '%20', 'a%20b', 'a%0Ab', '%7F', '%C3%A9'];
 
       it.each(ID_ROUTES.flatMap((route, r) => BAD_IDS.map((id) => [r, id, route] as const)))('route #%d refuses the id %s with a 400 naming params.id', async (_r, id, route) => {
