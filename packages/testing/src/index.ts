@@ -19,3 +19,4 @@ export * from './send-until-done.js';
 export * from './tcp-proxy.js';
 export * from './engine-workers.js';
 export * from './idempotency-checks.js';
+export * from './cancellable-reminder.js';
