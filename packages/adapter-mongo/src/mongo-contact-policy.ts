@@ -1,7 +1,7 @@
 // One file: the contact policy's collections, their documents and indexes, and the two ports that keep
 // entries (policies, suppressions with their change log) are one schema, read next to the writes that rely on it.
 import { ObjectId, type Collection, type Db, type Filter, type UpdateFilter } from 'mongodb';
-import { VersionConflictError } from '@crm-automation/core';
+import { AutomationError, VersionConflictError } from '@crm-automation/core';
 import type {
   ChannelPolicy,
   ContactPolicy,
@@ -47,6 +47,8 @@ export interface SuppressionDocument {
   detail?: string | undefined;
   by?: string | undefined;
   createdAt: Date;
+  /** A change written with the entry and not yet copied to `suppression_changes` (see `suppressionOperations`). */
+  pending?: SuppressionChangeDocument | undefined;
 }
 
 /** A `suppression_changes` document: append-only, `_id` the export's order (oldest first) and cursor. */
@@ -236,65 +238,89 @@ export function contactPolicyOperations(collections: ContactCollections, ready: 
 
 /**
  * The suppression list: one document per (account, channel, recipient) under a unique index, and every
- * add and remove appended to the changes collection. The change is written after the entry (the
- * server runs no transaction here): a process that dies between the two writes leaves the entry
- * without its change record.
+ * add and remove appended to the changes collection. The server may run no transaction (a standalone
+ * server), so the two writes go through the entry itself: the write that adds an entry, or marks it
+ * for removal, carries the change to record (`pending`, with the change's `_id`) in the same document;
+ * the change is then inserted under that `_id` (a second insert is a duplicate, ignored) and the mark
+ * cleared, or the entry deleted. A process that dies between the writes leaves the change in the
+ * entry, where the next add or remove of that recipient, and every audit export of the account,
+ * finish it: no effective add or remove goes unrecorded, and none is recorded twice.
  */
 export function suppressionOperations(collections: ContactCollections, ready: () => Promise<void>): SuppressionStore {
   const { suppressions, suppressionChanges } = collections;
-  const record = async (change: SuppressionChange) => {
-    await suppressionChanges.insertOne({ _id: new ObjectId(), ...change });
+  /** Writes an entry's pending change, then clears it (an add) or deletes the entry (a removal). */
+  const finish = async (doc: Pick<SuppressionDocument, '_id' | 'pending'>): Promise<void> => {
+    const pending = doc.pending;
+    if (!pending) return;
+    try {
+      await suppressionChanges.insertOne(pending);
+    } catch (error) {
+      // Already written: by this process before it died, or by another finishing the same change.
+      if (!isDuplicateKey(error)) throw error;
+    }
+    if (pending.action === 'removed') await suppressions.deleteOne({ _id: doc._id, 'pending._id': pending._id });
+    else await suppressions.updateOne({ _id: doc._id, 'pending._id': pending._id }, { $unset: { pending: '' } });
   };
+  const changeOf = (key: { accountId: string; channel: string; recipient: string }, change: Omit<SuppressionChange, 'accountId' | 'channel' | 'recipient'>): SuppressionChangeDocument => ({
+    _id: new ObjectId(),
+    accountId: key.accountId,
+    channel: key.channel,
+    recipient: key.recipient,
+    action: change.action,
+    reason: change.reason,
+    source: change.source,
+    ...(change.by === undefined ? {} : { by: change.by }),
+    ...(change.detail === undefined ? {} : { detail: change.detail }),
+    at: change.at,
+  });
   const addSuppression: SuppressionStore['addSuppression'] = async (entry) => {
     requireValidDate(entry.createdAt, 'createdAt');
     await ready();
     const { accountId, channel, recipient } = entry;
-    const doc: SuppressionDocument = {
-      _id: new ObjectId(),
-      accountId,
-      channel,
-      recipient,
-      reason: entry.reason,
-      source: entry.source,
-      ...(entry.detail === undefined ? {} : { detail: entry.detail }),
-      ...(entry.by === undefined ? {} : { by: entry.by }),
-      createdAt: entry.createdAt,
-    };
-    let created = false;
-    try {
-      const { _id, accountId: _a, channel: _c, recipient: _r, ...rest } = doc;
-      const result = await suppressions.updateOne({ accountId, channel, recipient }, { $setOnInsert: { _id, ...rest } }, { upsert: true });
-      created = result.upsertedCount === 1;
-    } catch (error) {
-      // Two first adds at once: the unique index let one insert; this one is the duplicate.
-      if (!isDuplicateKey(error)) throw error;
-    }
-    if (created) {
-      await record({
+    for (let round = 0; ; round++) {
+      const doc: SuppressionDocument = {
+        _id: new ObjectId(),
         accountId,
         channel,
         recipient,
-        action: 'added',
-        reason: doc.reason,
-        source: doc.source,
-        by: doc.by,
-        detail: doc.detail,
-        at: doc.createdAt,
-      });
-      return { created: true, suppression: toSuppression(doc) };
+        reason: entry.reason,
+        source: entry.source,
+        ...(entry.detail === undefined ? {} : { detail: entry.detail }),
+        ...(entry.by === undefined ? {} : { by: entry.by }),
+        createdAt: entry.createdAt,
+      };
+      doc.pending = changeOf(entry, { action: 'added', reason: doc.reason, source: doc.source, by: doc.by, detail: doc.detail, at: doc.createdAt });
+      let created = false;
+      try {
+        const { _id, accountId: _a, channel: _c, recipient: _r, ...rest } = doc;
+        const result = await suppressions.updateOne({ accountId, channel, recipient }, { $setOnInsert: { _id, ...rest } }, { upsert: true });
+        created = result.upsertedCount === 1;
+      } catch (error) {
+        // Two first adds at once: the unique index let one insert; this one is the duplicate.
+        if (!isDuplicateKey(error)) throw error;
+      }
+      if (created) {
+        await finish(doc);
+        return { created: true, suppression: toSuppression(doc) };
+      }
+      const existing = await suppressions.findOne({ accountId, channel, recipient });
+      // An entry being removed is finished first; then this add adds it again.
+      if (existing?.pending?.action === 'removed' && round < 5) {
+        await finish(existing);
+        continue;
+      }
+      // Removed between the two requests: this add's entry was refused by one that no longer exists, so add again.
+      if (!existing && round < 5) continue;
+      if (!existing) throw new AutomationError('CRM_ERR_POLICY_UNAVAILABLE', `addSuppression: the ${channel} entry kept changing under this add; try again`, { retryable: true });
+      // An earlier add that did not finish recording its change: finish it.
+      if (existing.pending) await finish(existing);
+      return { created: false, suppression: toSuppression(existing) };
     }
-    const existing = await suppressions.findOne({
-      accountId,
-      channel,
-      recipient,
-    });
-    // Removed between the two requests: this add's entry was refused by one that no longer exists, so add again.
-    if (!existing) return addSuppression(entry);
-    return { created: false, suppression: toSuppression(existing) };
   };
   return {
     async findSuppression(accountId, channel, recipient) {
       await ready();
+      // An entry marked for removal still suppresses until its removal is recorded.
       const doc = await suppressions.findOne({ accountId, channel, recipient });
       return doc ? toSuppression(doc) : null;
     },
@@ -309,21 +335,21 @@ export function suppressionOperations(collections: ContactCollections, ready: ()
     async removeSuppression(accountId, channel, recipient, change) {
       requireValidDate(change.at, 'at');
       await ready();
-      // Only the remover that deleted the document records the change.
-      const removed = await suppressions.findOneAndDelete({ accountId, channel, recipient }, { projection: { _id: 1 } });
-      if (!removed) return false;
-      await record({
-        accountId,
-        channel,
-        recipient,
-        action: 'removed',
-        reason: change.reason,
-        source: change.source,
-        by: change.by,
-        detail: change.detail,
-        at: change.at,
-      });
-      return true;
+      const key = { accountId, channel, recipient };
+      for (let round = 0; round < 5; round++) {
+        const pending = changeOf(key, { action: 'removed', reason: change.reason, source: change.source, by: change.by, detail: change.detail, at: change.at });
+        // Only the remover whose mark was written records the change.
+        const marked = await suppressions.findOneAndUpdate({ ...key, pending: { $exists: false } }, { $set: { pending } }, { projection: { _id: 1 } });
+        if (marked) {
+          await finish({ _id: marked._id, pending });
+          return true;
+        }
+        const existing = await suppressions.findOne(key);
+        if (!existing) return false;
+        // Another change of this entry is under way or was left unfinished: finish it, then decide again.
+        await finish(existing);
+      }
+      throw new AutomationError('CRM_ERR_POLICY_UNAVAILABLE', `removeSuppression: the ${channel} entry kept changing under this removal; try again`, { retryable: true });
     },
     async listSuppressions(accountId, filter): Promise<Page<Suppression>> {
       const limit = clampLimit(filter.limit);
@@ -348,6 +374,9 @@ export function suppressionOperations(collections: ContactCollections, ready: ()
       const after = filter.cursor === undefined ? null : parseObjectId(filter.cursor);
       if (after) query._id = { $gt: after };
       await ready();
+      // Changes a process left in their entries (it died between the two writes) are written first.
+      const unfinished = await suppressions.find({ accountId, pending: { $exists: true } }, { projection: { _id: 1, pending: 1 } }).toArray();
+      for (const doc of unfinished) await finish(doc);
       const docs = await suppressionChanges
         .find(query)
         .sort({ _id: 1 })
