@@ -1,23 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createAutomationEngine, type AutomationEngine, type EngineEvents, type RuleInput } from '@crm-automation/core';
+import { createAutomationEngine, type AutomationEngine, type EngineEvents } from '@crm-automation/core';
 import { createManualClock, createRecordingChannel } from '@crm-automation/core/doubles';
 import { createMemoryStore } from '@crm-automation/core/memory';
+import { cancellableReminderRule } from '@crm-automation/testing';
 
 const ACCOUNT = 'acc_1';
 const START = '2026-03-01T10:00:00Z';
-
-/** A reminder by SMS then email, cancelled when the appointment is. */
-const reminder = {
-  name: 'Appointment reminder',
-  trigger: { eventName: 'appointment.booked', key: '$.appointment.id' },
-  delay: { value: 0, unit: 'minutes' },
-  conditions: { all: [] },
-  cancelOn: [{ eventName: 'appointment.cancelled' }],
-  actions: [
-    { type: 'sms', params: { recipient: '+15550001111', message: 'See you tomorrow' } },
-    { type: 'email', params: { recipient: 'client@example.com', subject: 'Reminder', body: 'See you tomorrow' } },
-  ],
-} satisfies RuleInput;
 
 const booked = { id: 'e1', name: 'appointment.booked', accountId: ACCOUNT, payload: { appointment: { id: 'apt-1' } }, timestamp: START };
 const cancelled = (id: string, timestamp: string) => ({ id, name: 'appointment.cancelled', accountId: ACCOUNT, payload: { appointment: { id: 'apt-1' } }, timestamp });
@@ -45,7 +33,7 @@ describe('cancel during processing', () => {
       // The appointment is cancelled while the SMS is being sent.
       summary = (await e.ingest(cancelled('e2', '2026-03-01T10:00:01Z'))).summary;
     });
-    await engine.rules.create(ACCOUNT, reminder);
+    await engine.rules.create(ACCOUNT, cancellableReminderRule);
     const [trigger] = await engine.ingest(booked);
     const counts = await engine.runDue();
     expect(counts).toMatchObject({ claimed: 1, cancelled: 1, completed: 0 });
@@ -69,7 +57,7 @@ describe('cancel during processing', () => {
       await e.ingest(cancelled('e2', '2026-03-01T10:00:01Z'));
       throw Object.assign(new Error('503'), { retryable: true });
     });
-    const { actions: _both, ...rest } = reminder;
+    const { actions: _both, ...rest } = cancellableReminderRule;
     await engine.rules.create(ACCOUNT, { ...rest, actions: [{ type: 'sms', params: { recipient: '+15550001111', message: 'See you tomorrow' } }] });
     const [trigger] = await engine.ingest(booked);
     expect(await engine.runDue()).toMatchObject({ cancelled: 1, retrying: 0 });
@@ -86,7 +74,7 @@ describe('cancel during processing', () => {
     const { sms, email, engine } = setup(async (e) => {
       await e.ingest(cancelled('e0', '2026-03-01T09:59:00Z'));
     });
-    await engine.rules.create(ACCOUNT, reminder);
+    await engine.rules.create(ACCOUNT, cancellableReminderRule);
     await engine.ingest(booked);
     expect(await engine.runDue()).toMatchObject({ completed: 1, cancelled: 0 });
     expect(sms.sent).toHaveLength(1);
@@ -96,7 +84,7 @@ describe('cancel during processing', () => {
   it('rules without cancelOn do not re-read the trigger between actions', async () => {
     const store = createMemoryStore();
     const engine = createAutomationEngine({ store, channels: { sms: createRecordingChannel(), email: createRecordingChannel() } });
-    const { cancelOn: _none, ...plain } = reminder;
+    const { cancelOn: _none, ...plain } = cancellableReminderRule;
     await engine.rules.create(ACCOUNT, { ...plain, trigger: { eventName: 'appointment.booked' } });
     await engine.ingest({ ...booked, timestamp: undefined });
     let reads = 0;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createAutomationEngine, GatewayError } from '@crm-automation/core';
 import { createMemoryBus, createMemoryStore } from '@crm-automation/core/memory';
 import { createAutomationMetrics, httpMetrics, instrumentBus, instrumentEngine } from '@crm-automation/metrics';
-import { doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
+import { cancellableReminderRule, doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
 import { createManualClock, createRecordingChannel } from '@crm-automation/testing/doubles';
 
 async function value(metrics: ReturnType<typeof createAutomationMetrics>, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
@@ -147,17 +147,7 @@ describe('entity metrics while a run is processing', () => {
     engine = createAutomationEngine({ store: createMemoryStore(), clock, channels: { sms, email: createRecordingChannel() } });
     const metrics = createAutomationMetrics({ processMetrics: false });
     instrumentEngine(engine, { metrics });
-    await engine.rules.create('acc_1', {
-      name: 'Reminder',
-      trigger: { eventName: 'appointment.booked', key: '$.appointment.id' },
-      delay: { value: 0, unit: 'minutes' },
-      conditions: { all: [] },
-      cancelOn: [{ eventName: 'appointment.cancelled' }],
-      actions: [
-        { type: 'sms', params: { recipient: '+15550001111', message: 'See you tomorrow' } },
-        { type: 'email', params: { recipient: 'client@example.com', subject: 'Reminder', body: 'See you tomorrow' } },
-      ],
-    });
+    await engine.rules.create('acc_1', cancellableReminderRule);
     await engine.ingest({ id: 'b1', name: 'appointment.booked', accountId: 'acc_1', payload: { appointment: { id: 'apt-1' } }, timestamp: '2026-03-01T10:00:00Z' });
     expect(await engine.runDue()).toMatchObject({ cancelled: 1 });
     expect(await value(metrics, 'crm_triggers_cancelled_total', { reason: 'cancelled-by-event', stage: 'processing' })).toBe(1);
