@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { ApiClient } from '../api/client.js';
 import { errorText } from '../api/error-text.js';
@@ -161,50 +162,32 @@ export function TestPanel({ api, doc, localIssues, saved, dirty, eventName, even
           </select>
         </div>
       ) : null}
-      <div class={`field${sampleError ? ' field--invalid' : ''}`}>
-        <label for="sample-payload" class="field__label">
-          Event payload (JSON)
-        </label>
-        <JsonTextarea
-          id="sample-payload"
-          rows={10}
-          value={sampleText}
-          aria-invalid={sampleError ? 'true' : undefined}
-          aria-describedby={sampleError ? 'sample-payload-error' : undefined}
-          onText={(text) => {
-            setSampleText(text);
-            setTouched(true);
-            setChoice('');
-          }}
-        />
-        {sampleError ? (
-          <p id="sample-payload-error" class="field__error">
-            {sampleError}
-          </p>
-        ) : null}
-      </div>
+      <SampleJsonField
+        id="sample-payload"
+        label="Event payload (JSON)"
+        rows={10}
+        value={sampleText}
+        error={sampleError}
+        onText={(text) => {
+          setSampleText(text);
+          setTouched(true);
+          setChoice('');
+        }}
+      />
       {readsCurrent ? (
-        <div class={`field${currentError ? ' field--invalid' : ''}`}>
-          <label for="sample-current" class="field__label">
-            Current state (JSON, optional)
-          </label>
-          <p id="sample-current-hint" class="field__hint">
-            The rule reads facts as they are when it fires. Give them here, fact by fact (<code>{'{ "job": { ... } }'}</code>), to see what it would do now; facts left out keep the event's value.
-          </p>
-          <JsonTextarea
-            id="sample-current"
-            rows={6}
-            value={currentText}
-            aria-invalid={currentError ? 'true' : undefined}
-            aria-describedby={currentError ? 'sample-current-hint sample-current-error' : 'sample-current-hint'}
-            onText={setCurrentText}
-          />
-          {currentError ? (
-            <p id="sample-current-error" class="field__error">
-              {currentError}
-            </p>
-          ) : null}
-        </div>
+        <SampleJsonField
+          id="sample-current"
+          label="Current state (JSON, optional)"
+          hint={
+            <>
+              The rule reads facts as they are when it fires. Give them here, fact by fact (<code>{'{ "job": { ... } }'}</code>), to see what it would do now; facts left out keep the event's value.
+            </>
+          }
+          rows={6}
+          value={currentText}
+          error={currentError}
+          onText={setCurrentText}
+        />
       ) : null}
       <button type="button" class="button button--primary button--block" onClick={() => void run()} disabled={running}>
         {running ? 'Testing…' : 'Run test'}
@@ -216,5 +199,32 @@ export function TestPanel({ api, doc, localIssues, saved, dirty, eventName, even
         ) : null}
       </div>
     </section>
+  );
+}
+
+/**
+ * A JSON text of the sample (the event's payload, the current state), with its hint above it and the
+ * parse error below: the panel checks these itself, so they carry no rule-document path for `Field`.
+ */
+function SampleJsonField(props: { id: string; label: string; hint?: ComponentChildren; rows: number; value: string; error: string | null | undefined; onText: (text: string) => void }) {
+  const { id, label, hint, rows, value, error, onText } = props;
+  const describedBy = [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ');
+  return (
+    <div class={`field${error ? ' field--invalid' : ''}`}>
+      <label for={id} class="field__label">
+        {label}
+      </label>
+      {hint ? (
+        <p id={`${id}-hint`} class="field__hint">
+          {hint}
+        </p>
+      ) : null}
+      <JsonTextarea id={id} rows={rows} value={value} aria-invalid={error ? 'true' : undefined} aria-describedby={describedBy || undefined} onText={onText} />
+      {error ? (
+        <p id={`${id}-error`} class="field__error">
+          {error}
+        </p>
+      ) : null}
+    </div>
   );
 }
