@@ -1,36 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { parser } from '@prometheus-io/lezer-promql';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { createAutomationMetrics } from '@crm-automation/metrics';
+import { analysePromQL, type AlertRuleFile } from './promql-rules.js';
 
 const rulesFile = new URL('../../../deploy/prometheus/alerts.yml', import.meta.url);
 const operations = readFileSync(new URL('../../../docs/operations.md', import.meta.url), 'utf8');
-
-interface AlertRule {
-  alert: string;
-  expr: string;
-  for?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-
-/** Metric names a PromQL expression selects, from its syntax tree (not a regex over the text). */
-function selectedMetrics(expr: string): { names: string[]; errors: string[] } {
-  const tree = parser.parse(expr);
-  const names: string[] = [];
-  const errors: string[] = [];
-  tree.iterate({
-    enter(node) {
-      if (node.type.isError) errors.push(`syntax error at ${node.from}: ${JSON.stringify(expr.slice(Math.max(0, node.from - 10), node.to + 10))}`);
-      if (node.name === 'VectorSelector') {
-        const id = node.node.getChild('Identifier');
-        if (id) names.push(expr.slice(id.from, id.to));
-      }
-    },
-  });
-  return { names, errors };
-}
 
 /** The series names a metric family exposes (`_bucket`, `_sum`, `_count` for histograms). */
 async function exposedSeries(): Promise<Set<string>> {
@@ -44,7 +19,7 @@ async function exposedSeries(): Promise<Set<string>> {
 }
 
 describe('deploy/prometheus/alerts.yml', () => {
-  const doc = parseYaml(readFileSync(rulesFile, 'utf8')) as { groups: Array<{ name: string; rules: AlertRule[] }> };
+  const doc = parseYaml(readFileSync(rulesFile, 'utf8')) as AlertRuleFile;
   const rules = doc.groups.flatMap((g) => g.rules);
 
   it('has the promtool rule-file shape: named groups of alerts with expr, for, severity and a runbook', () => {
@@ -76,7 +51,7 @@ describe('deploy/prometheus/alerts.yml', () => {
   it('every expression parses as PromQL and every metric it selects is exported', async () => {
     const exposed = await exposedSeries();
     for (const rule of rules) {
-      const { names, errors } = selectedMetrics(rule.expr);
+      const { names, errors } = analysePromQL(rule.expr);
       expect(errors, rule.alert).toEqual([]);
       expect(names.length, rule.alert).toBeGreaterThan(0);
       for (const name of names) expect(exposed.has(name), `${rule.alert} selects ${name}, which no metric exports`).toBe(true);
@@ -84,7 +59,7 @@ describe('deploy/prometheus/alerts.yml', () => {
   });
 
   it('the parser catches a broken expression (so the check above can fail)', () => {
-    expect(selectedMetrics('sum(rate(crm_triggers_finished_total[5m])').errors.length).toBeGreaterThan(0);
+    expect(analysePromQL('sum(rate(crm_triggers_finished_total[5m])').errors.length).toBeGreaterThan(0);
   });
 
   it('every alert has a runbook paragraph in docs/operations.md', () => {

@@ -1,42 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { parser } from '@prometheus-io/lezer-promql';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { createAutomationMetrics } from '@crm-automation/metrics';
+import { analysePromQL, type AlertRuleFile } from './promql-rules.js';
 
 const rulesText = readFileSync(new URL('../alerts/contact-policy.rules.yml', import.meta.url), 'utf8');
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { files: string[] };
 
-interface AlertRule {
-  alert: string;
-  expr: string;
-  for?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-type RuleFile = { groups: Array<{ name: string; rules: AlertRule[] }> };
-
-/** Metric names a PromQL expression selects and the labels it groups by, from its syntax tree. */
-function analyse(expr: string): { names: string[]; grouping: string[]; errors: string[] } {
-  const names: string[] = [];
-  const grouping: string[] = [];
-  const errors: string[] = [];
-  parser.parse(expr).iterate({
-    enter(node) {
-      if (node.type.isError) errors.push(`syntax error at ${node.from}: ${JSON.stringify(expr.slice(Math.max(0, node.from - 10), node.to + 10))}`);
-      if (node.name === 'VectorSelector') {
-        const id = node.node.getChild('Identifier');
-        if (id) names.push(expr.slice(id.from, id.to));
-      }
-      if (node.name === 'GroupingLabels') for (const label of node.node.getChildren('LabelName')) grouping.push(expr.slice(label.from, label.to));
-    },
-  });
-  return { names, grouping, errors };
-}
-
 describe('alerts/contact-policy.rules.yml', () => {
-  const doc = parseYaml(rulesText) as RuleFile;
+  const doc = parseYaml(rulesText) as AlertRuleFile;
   const rules = doc.groups.flatMap((g) => g.rules);
 
   it('has the shape of deploy/prometheus/alerts.yml: expr, for, severity, summary, runbook', () => {
@@ -61,7 +34,7 @@ describe('alerts/contact-policy.rules.yml', () => {
     }
     const exported = new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
     for (const rule of rules) {
-      const { names, grouping, errors } = analyse(rule.expr);
+      const { names, grouping, errors } = analysePromQL(rule.expr);
       expect(errors, rule.alert).toEqual([]);
       expect(names.length, rule.alert).toBeGreaterThan(0);
       for (const name of names) {
@@ -70,7 +43,7 @@ describe('alerts/contact-policy.rules.yml', () => {
       }
     }
     // The checks above can fail: a broken expression has errors, an unknown label is not carried.
-    expect(analyse('sum by (account_id) (rate(crm_suppression_changes_total[15m])').errors.length).toBeGreaterThan(0);
+    expect(analysePromQL('sum by (account_id) (rate(crm_suppression_changes_total[15m])').errors.length).toBeGreaterThan(0);
     expect(labelsOf.get('crm_suppression_changes_total')).not.toContain('recipient');
   });
 
