@@ -1,7 +1,7 @@
 import { AutomationError, type Delivery, type Logger, type NewDelivery } from '@crm-automation/core';
 import type { Database } from './connection.js';
 import { timestampParam } from './dates.js';
-import { ledgerText } from './delivery-rows.js';
+import { ledgerText, type DeliveryRow } from './delivery-rows.js';
 import type { deliveryStatements } from './delivery-statements.js';
 import { markTransient, serverRefused } from './transient-errors.js';
 
@@ -15,21 +15,14 @@ function requireText(value: unknown, field: string): string {
   return ledgerText(value);
 }
 
-/** One intent as the insert statement reads it (`json_to_recordset`): keys are its column names. */
-interface IntentInput {
+/**
+ * One intent as the insert statement reads it (`json_to_recordset`): keys are its column names, the
+ * row's own where they are the row's; `ord` keeps the batch's order, `at` is the instant as ISO text.
+ */
+type IntentInput = Pick<DeliveryRow, 'account_id' | 'trigger_id' | 'rule_id' | 'action_index' | 'attempt' | 'type' | 'provider' | 'idempotency_key' | 'recipient' | 'dedupes'> & {
   ord: number;
-  account_id: string;
-  trigger_id: string;
-  rule_id: string;
-  action_index: number;
-  attempt: number;
-  type: string;
-  provider: string;
-  idempotency_key: string;
-  recipient: string | null;
-  dedupes: boolean;
   at: string;
-}
+};
 
 /** What identifies an intent whose insert may have committed unseen (the remove statement's input). */
 type OrphanKey = Pick<IntentInput, 'account_id' | 'trigger_id' | 'action_index' | 'attempt' | 'idempotency_key' | 'at'>;
