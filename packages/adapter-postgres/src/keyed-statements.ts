@@ -10,6 +10,18 @@ const isoText = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-
  * The README's "Entity keys, concurrency and cancel" explains the decisions and why they are atomic.
  */
 export function keyedStatements(s: string): Record<'insertKeyed' | 'insertKeyedMany' | 'cancel', Statement> {
+  // Each intake statement inserts its planned rows `r` in two steps (rows that take a free slot, then
+  // rows that take one freed in the same statement); both steps write the same columns from the same
+  // row, so they are written once per statement and cannot drift apart.
+  const insertPlanned = `INSERT INTO ${s}.triggers (id, account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, trace, execution_history,
+                                   sent_actions, created_at, updated_at, entity_key, first_event_at, pending_slot, schedule)
+        OVERRIDING SYSTEM VALUE`;
+  const insertPlannedOne = `${insertPlanned}
+        SELECT r.id, $1, $2, $8, $5::jsonb->>'id', r.status, r.evaluate_at, 0, $5::jsonb, $9::jsonb, r.execution_history,
+               '{}'::integer[], $10::timestamptz, $10::timestamptz, $3, r.first_event_at, r.pending_slot, $13::jsonb`;
+  const insertPlannedMany = `${insertPlanned}
+        SELECT r.id, r.account_id, r.rule_id, r.rule_version, r.event_id, r.status, r.evaluate_at, 0, r.event, r.trace, r.execution_history,
+               '{}'::integer[], r.created_at, r.created_at, r.entity_key, r.first_event_at, r.pending_slot, r.schedule`;
   return {
     /**
      * Intake of one trigger inserted with a concurrency mode (`supersede`, `skipIfPending`), decided
@@ -87,20 +99,12 @@ export function keyedStatements(s: string): Record<'insertKeyed' | 'insertKeyedM
                CASE WHEN d.outcome IN ('created', 'superseded') THEN $3 END AS pending_slot
         FROM moved d WHERE d.outcome <> 'redelivered'
       ), inserted_free AS (
-        INSERT INTO ${s}.triggers (id, account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, trace, execution_history,
-                                   sent_actions, created_at, updated_at, entity_key, first_event_at, pending_slot, schedule)
-        OVERRIDING SYSTEM VALUE
-        SELECT r.id, $1, $2, $8, $5::jsonb->>'id', r.status, r.evaluate_at, 0, $5::jsonb, $9::jsonb, r.execution_history,
-               '{}'::integer[], $10::timestamptz, $10::timestamptz, $3, r.first_event_at, r.pending_slot, $13::jsonb
+        ${insertPlannedOne}
         FROM planned r WHERE r.outcome <> 'superseded' AND NOT r.freed
         ON CONFLICT DO NOTHING
         RETURNING ${TRIGGER_COLUMNS}
       ), inserted_after AS (
-        INSERT INTO ${s}.triggers (id, account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, trace, execution_history,
-                                   sent_actions, created_at, updated_at, entity_key, first_event_at, pending_slot, schedule)
-        OVERRIDING SYSTEM VALUE
-        SELECT r.id, $1, $2, $8, $5::jsonb->>'id', r.status, r.evaluate_at, 0, $5::jsonb, $9::jsonb, r.execution_history,
-               '{}'::integer[], $10::timestamptz, $10::timestamptz, $3, r.first_event_at, r.pending_slot, $13::jsonb
+        ${insertPlannedOne}
         -- The count (always true) reads released to its end first: the pending trigger has let go of the
         -- slot (in this transaction) before this row takes it; had it not, the insert would fail, and
         -- the whole statement with it.
@@ -199,21 +203,13 @@ export function keyedStatements(s: string): Record<'insertKeyed' | 'insertKeyedM
                CASE WHEN d.outcome IN ('created', 'superseded') THEN d.entity_key END AS pending_slot
         FROM moved d WHERE d.outcome <> 'redelivered'
       ), inserted_free AS (
-        INSERT INTO ${s}.triggers (id, account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, trace, execution_history,
-                                   sent_actions, created_at, updated_at, entity_key, first_event_at, pending_slot, schedule)
-        OVERRIDING SYSTEM VALUE
-        SELECT r.id, r.account_id, r.rule_id, r.rule_version, r.event_id, r.status, r.evaluate_at, 0, r.event, r.trace, r.execution_history,
-               '{}'::integer[], r.created_at, r.created_at, r.entity_key, r.first_event_at, r.pending_slot, r.schedule
+        ${insertPlannedMany}
         FROM planned r WHERE r.outcome <> 'superseded' AND NOT r.freed
         ORDER BY r.account_id, r.rule_id, r.entity_key
         ON CONFLICT DO NOTHING
         RETURNING ${TRIGGER_COLUMNS}
       ), inserted_after AS (
-        INSERT INTO ${s}.triggers (id, account_id, rule_id, rule_version, event_id, status, evaluate_at, attempt, triggering_event, trace, execution_history,
-                                   sent_actions, created_at, updated_at, entity_key, first_event_at, pending_slot, schedule)
-        OVERRIDING SYSTEM VALUE
-        SELECT r.id, r.account_id, r.rule_id, r.rule_version, r.event_id, r.status, r.evaluate_at, 0, r.event, r.trace, r.execution_history,
-               '{}'::integer[], r.created_at, r.created_at, r.entity_key, r.first_event_at, r.pending_slot, r.schedule
+        ${insertPlannedMany}
         -- The count (always true) reads released to its end first: the pending triggers have let go of
         -- their slots (in this transaction) before these rows take them; one that had not would make
         -- the insert fail, and the whole statement with it.
