@@ -79,6 +79,11 @@ export class AttemptContactGuard {
     // No person behind it: no suppression, quiet hours or caps, only the channel's rate.
     const impersonal = IMPERSONAL_ACTION_TYPES.has(type);
     if (impersonal && !throttled) return SEND;
+    const unheld = impersonal || (category ?? DEFAULT_MESSAGE_CATEGORY) === 'transactional';
+    // The policy read goes out with the suppression look-up rather than after it: one round trip, not two.
+    const reading = unheld && !throttled ? undefined : this.policyOfAccount();
+    // A suppressed send never looks at the policy: its read's failure is nobody's.
+    reading?.catch(() => undefined);
     const { suppressions } = this.ports;
     if (!impersonal && suppressions && recipient !== undefined) {
       let found;
@@ -89,11 +94,10 @@ export class AttemptContactGuard {
       }
       if (found) return { kind: 'skip', reason: 'suppressed' };
     }
-    const unheld = impersonal || (category ?? DEFAULT_MESSAGE_CATEGORY) === 'transactional';
-    if (unheld && !throttled) return SEND;
+    if (!reading) return SEND;
     let policy;
     try {
-      policy = await this.policyOfAccount();
+      policy = await reading;
     } catch (error) {
       // The next action reads it again rather than reusing a failed read.
       this.policy = undefined;
