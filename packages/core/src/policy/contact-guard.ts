@@ -82,8 +82,10 @@ export class AttemptContactGuard {
     const unheld = impersonal || (category ?? DEFAULT_MESSAGE_CATEGORY) === 'transactional';
     // The policy read goes out with the suppression look-up rather than after it: one round trip, not two.
     const reading = unheld && !throttled ? undefined : this.policyOfAccount();
-    // A suppressed send never looks at the policy: its read's failure is nobody's.
-    reading?.catch(() => undefined);
+    // A suppressed send never looks at the policy; a failed read is not kept for the next action.
+    reading?.catch(() => {
+      if (this.policy === reading) this.policy = undefined;
+    });
     const { suppressions } = this.ports;
     if (!impersonal && suppressions && recipient !== undefined) {
       let found;
