@@ -436,8 +436,12 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
           return run && FINAL.has(run.status) ? run : undefined;
         });
       };
+      /** The suppression as the Rules API shows it (the rules service asks the trigger service), checked against the port. */
       const suppressedAs = async () => {
+        const answer = await call('GET', `/suppressions/sms/${encodeURIComponent(client)}`);
+        expect(answer.status, JSON.stringify(answer.body)).toBe(200);
         const entry = await contact.findSuppression(ACCOUNT, 'sms', client);
+        expect([answer.body['suppressed'], answer.body['suppression']?.['reason']]).toEqual([entry !== null, entry?.reason]);
         return entry ? [entry.reason, entry.source] : null;
       };
       const inbound = `${stack.urls.trigger}/receipts/twilio/inbound`;
@@ -472,8 +476,10 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
         const started = await replyBySms(stack.urls.standIns, { from: client, body: 'START' });
         expect([started.optOutType, started.webhook?.answer]).toEqual(['START', 200]);
         expect(await suppressedAs()).toBeNull();
-        const changes = await contact.suppressionChanges(ACCOUNT, { channel: 'sms', recipient: client });
-        expect(changes.items.map((c) => [c.action, c.reason, c.source, c.by])).toEqual([['added', 'stop', 'inbound-sms', 'twilio'], ['removed', 'stop', 'inbound-sms', 'twilio']]);
+        const changes = (await call('GET', `/suppressions/changes?channel=sms&recipient=${encodeURIComponent(client)}`)).body['items'] as Array<Record<string, string>>;
+        expect(changes.map((c) => [c['action'], c['reason'], c['source'], c['by']])).toEqual([['added', 'stop', 'inbound-sms', 'twilio'], ['removed', 'stop', 'inbound-sms', 'twilio']]);
+        // Another account's list does not have it.
+        expect((await call('GET', '/suppressions?channel=sms', { key: other.key })).body['items']).toEqual([]);
         const third = await remind(3);
         expect(third.status).toBe('completed');
         expect(await remindersReceived()).toEqual(['J-STOP-1', 'J-STOP-3']);
@@ -489,6 +495,13 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
         expect((await received(stack.urls.standIns)).refused.filter((r) => r.to === client).map((r) => [r.code, /#(J-STOP-\d+)/.exec(r.body)?.[1]])).toEqual([[21610, 'J-STOP-4']]);
         expect(await remindersReceived()).toEqual(['J-STOP-1', 'J-STOP-3']);
         expect(await suppressedAs()).toEqual(['provider-opt-out', 'provider-error']);
+
+        // An operator lifts it through the Rules API: gone from the trigger service's data, by them.
+        const lifted = await call('DELETE', `/suppressions/sms/${encodeURIComponent(client)}?detail=${encodeURIComponent('confirmed by phone')}`);
+        expect([lifted.status, lifted.body]).toEqual([200, { removed: true }]);
+        expect(await suppressedAs()).toBeNull();
+        expect((await contact.suppressionChanges(ACCOUNT, { channel: 'sms', recipient: client })).items.at(-1)).toMatchObject({ action: 'removed', source: 'api', detail: 'confirmed by phone' });
+        expect((await call('GET', '/contact-policy')).body).toEqual({ accountId: ACCOUNT, channels: {}, version: 0 });
       } finally {
         // Opted back in everywhere, and the rule out of the other scenarios' way.
         await replyBySms(stack.urls.standIns, { from: client, body: 'START' });
@@ -623,7 +636,7 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
   scenario('answers the trigger routes with a typed 503 while the trigger service is away, and goes on serving rules', async () => {
     await stack.trigger.stop();
     try {
-      for (const [method, path] of [['GET', '/triggers'], ['GET', `/rules/${smsRuleId}/stats`], ['POST', '/triggers/1/cancel']] as const) {
+      for (const [method, path] of [['GET', '/triggers'], ['GET', `/rules/${smsRuleId}/stats`], ['POST', '/triggers/1/cancel'], ['GET', '/suppressions'], ['GET', '/contact-policy']] as const) {
         const answer = await call(method, path);
         expect([method, path, answer.status, answer.body]).toEqual([method, path, 503, { error: { code: 'CRM_ERR_HTTP_TRIGGER_SERVICE_UNAVAILABLE', message: 'the trigger service is unavailable; retry later' } }]);
         expect(Number(answer.retryAfter)).toBeGreaterThan(0);

@@ -2,8 +2,9 @@
  * The Rules Service (the design doc's Microservice 1): the Rules REST API over the rules DB, and the
  * rule-lookup side of the three inter-service patterns, all served at once so any trigger service
  * configuration works against it. It has a rule store only (MongoDB or PostgreSQL, by STORE): the
- * Rules API's trigger routes (runs, stats, retry, cancel, HTTP intake) ask the trigger service, which
- * owns the triggers DB. Its lookups:
+ * Rules API's trigger routes (runs, stats, retry, cancel, HTTP intake) and its contact routes
+ * (`/suppressions`, `/contact-policy`) ask the trigger service, which owns the triggers DB and the
+ * contact data. Its lookups:
  * - REST: `GET /internal/v1/rules...` (service token);
  * - gRPC: `proto/rules.proto` on GRPC_PORT;
  * - pub/sub: answers `rule_lookup_requested` with `rules_found`, and publishes `rule_changed`.
@@ -26,6 +27,7 @@ import { rulesServiceEnv } from './config.js';
 import { startGrpcRulesServer } from './grpc-rules-server.js';
 import { internalRuleRoutes } from './internal-rule-routes.js';
 import { startLookupResponder } from './lookup-responder.js';
+import { triggerServiceContact } from './trigger-service-contact.js';
 import { mountManagementUi } from './management-ui-mount.js';
 import { publishRuleChanges } from './rule-change-publisher.js';
 
@@ -39,6 +41,7 @@ try {
   const rules = await openRuleStore(config, logger);
   const rulesStore = rules.store;
   const triggers = triggerServiceClient({ baseUrl: config.TRIGGER_SERVICE_URL, token: config.TRIGGER_SERVICE_TOKEN, timeoutMs: config.TRIGGER_SERVICE_TIMEOUT_MS, rules: rulesStore });
+  const contact = triggerServiceContact({ baseUrl: config.TRIGGER_SERVICE_URL, token: config.TRIGGER_SERVICE_TOKEN, timeoutMs: config.TRIGGER_SERVICE_TIMEOUT_MS });
 
   const observability = createObservability('rules-service');
   const engine = createAutomationEngine({
@@ -49,6 +52,10 @@ try {
     // Sent by the notification service, not here: declared, so saving a rule does not warn that it has no gateway.
     actionTypes: ['sms', 'email', 'webhook'],
     instanceId: `rules-service-${process.pid}`,
+    // The contact data is the trigger service's (its engine checks sends against it): the Rules API's
+    // /suppressions and /contact-policy read and change it there, not in a copy here.
+    contactPolicies: contact,
+    suppressions: contact,
   });
   // This engine validates, stores and dry-runs rules; without a trigger store it can claim nothing.
 

@@ -26,6 +26,7 @@ import { createServiceLogger } from '../runtime/logger.js';
 import { openTriggerStore } from '../runtime/service-stores.js';
 import { triggerServiceEnv } from './config.js';
 import { crmJobLoader } from './crm-job-loader.js';
+import { internalContactRoutes } from './internal-contact-routes.js';
 import { startPubSubIntake, type PubSubIntake } from './pubsub-intake.js';
 import { remoteRuleSource } from './rule-lookup/create-rule-source.js';
 import type { RuleReplica } from './rule-lookup/rule-replica.js';
@@ -158,6 +159,8 @@ try {
     : (event, options) => engine.ingest(event, options);
   // The delivery ledger too: receipts from the notification service, deliveries for the Rules API.
   await app.register(triggerServiceRoutes, { engine: { triggers: engine.triggers, ingest, deliveries: engine.deliveries }, auth: { tokens: config.SERVICE_TOKENS } });
+  // The contact data behind the Rules API's /suppressions and /contact-policy (the rules service has none).
+  await app.register(internalContactRoutes, { engine, tokens: config.SERVICE_TOKENS });
   const twilioNumbers = config.TWILIO_NUMBERS;
   if (config.TWILIO_AUTH_TOKEN && twilioNumbers) {
     const accountSid = config.TWILIO_ACCOUNT_SID;

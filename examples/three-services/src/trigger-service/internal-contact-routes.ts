@@ -1,0 +1,60 @@
+import type { AutomationEngine } from '@crm-automation/core';
+import { HttpError, replyWithError, serviceTokenAuth } from '@crm-automation/http';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { z } from 'zod';
+import { CONTACT_API_PREFIX, contactRequests } from '../wire/contact-json.js';
+
+export interface InternalContactRoutesOptions {
+  engine: Pick<AutomationEngine, 'suppressions' | 'contactPolicy'>;
+  /** Tokens the rules service presents. */
+  tokens: readonly string[];
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => ({ path: `body.${i.path.join('.')}`, code: i.code, message: i.message }));
+  throw new HttpError(400, 'CRM_ERR_HTTP_BAD_REQUEST', `invalid body: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+}
+
+/**
+ * The contact data for the rules service (service token), which has no contact store of its own: its
+ * Rules API's `/suppressions` and `/contact-policy` routes call these through its engine's ports. Each
+ * goes through this service's engine, so the checks, the change log and `suppression:changed` are
+ * the ones a STOP reply goes through. POST with a JSON body naming the account, as every internal route:
+ * `suppressions/{lookup,add,remove,list,changes}` and `policy/{get,set}`.
+ */
+export const internalContactRoutes: FastifyPluginAsync<InternalContactRoutesOptions> = async (app: FastifyInstance, options) => {
+  const { suppressions, contactPolicy } = options.engine;
+  app.addHook('onRequest', serviceTokenAuth({ tokens: options.tokens, realm: 'trigger-service-contact' }));
+  app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply));
+
+  app.post(`${CONTACT_API_PREFIX}/suppressions/lookup`, async (request) => {
+    const { accountId, channel, recipient } = parse(contactRequests.lookup, request.body);
+    return { suppression: await suppressions.lookup(accountId, channel, recipient) };
+  });
+  app.post(`${CONTACT_API_PREFIX}/suppressions/add`, async (request) => {
+    const { accountId, entry } = parse(contactRequests.add, request.body);
+    return suppressions.add(accountId, entry);
+  });
+  app.post(`${CONTACT_API_PREFIX}/suppressions/remove`, async (request) => {
+    const { accountId, channel, recipient, change } = parse(contactRequests.remove, request.body);
+    return { removed: await suppressions.remove(accountId, channel, recipient, change) };
+  });
+  app.post(`${CONTACT_API_PREFIX}/suppressions/list`, async (request) => {
+    const { accountId, filter } = parse(contactRequests.list, request.body);
+    return suppressions.list(accountId, filter);
+  });
+  app.post(`${CONTACT_API_PREFIX}/suppressions/changes`, async (request) => {
+    const { accountId, filter } = parse(contactRequests.changes, request.body);
+    return suppressions.changes(accountId, filter);
+  });
+  app.post(`${CONTACT_API_PREFIX}/policy/get`, async (request) => {
+    const { accountId } = parse(contactRequests.policyGet, request.body);
+    return { policy: await contactPolicy.get(accountId) };
+  });
+  app.post(`${CONTACT_API_PREFIX}/policy/set`, async (request) => {
+    const { accountId, policy, expectedVersion } = parse(contactRequests.policySet, request.body);
+    return contactPolicy.set(accountId, policy, expectedVersion === undefined ? {} : { expectedVersion });
+  });
+};
