@@ -1,6 +1,6 @@
 import { AutomationError, type ContactCounter } from '@crm-automation/core';
 import { capKey, epochMs, keyPrefixOf, type RedisKeyOptions } from './keys.js';
-import { luaScript, runScript, type RedisConnection } from './lua.js';
+import { luaScript, requireConnection, runScript, type RedisConnection } from './lua.js';
 
 export type RedisContactCounterOptions = RedisKeyOptions;
 
@@ -60,6 +60,7 @@ return released
  * The connection is the caller's (the counter never closes it). A Redis error is thrown as it is.
  */
 export function createRedisContactCounter(redis: RedisConnection, options?: RedisContactCounterOptions): ContactCounter {
+  requireConnection('createRedisContactCounter', redis);
   const prefix = keyPrefixOf('createRedisContactCounter', options);
   return {
     async reserve({ accountId, buckets, holder, now }) {

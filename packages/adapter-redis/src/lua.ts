@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { AutomationError } from '@crm-automation/core';
 
 /** A connection the adapters run their scripts on: a standalone (or Sentinel) client or a Cluster. */
 export type RedisConnection = Redis | Cluster;
@@ -10,6 +11,14 @@ export interface LuaScript {
 }
 
 export const luaScript = (source: string): LuaScript => ({ source, sha1: createHash('sha1').update(source).digest('hex') });
+
+/** Refuses a first argument that is not an ioredis client (JavaScript callers, a swapped argument order). */
+export function requireConnection(factory: string, redis: unknown): void {
+  const client = redis as { evalsha?: unknown; eval?: unknown } | null | undefined;
+  if (typeof client?.evalsha !== 'function' || typeof client.eval !== 'function') {
+    throw new AutomationError('CRM_ERR_CONFIG', `${factory} needs an ioredis Redis or Cluster connection as its first argument, got ${client === null ? 'null' : typeof client}`);
+  }
+}
 
 const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith('NOSCRIPT');
 

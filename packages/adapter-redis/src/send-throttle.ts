@@ -1,6 +1,6 @@
 import { AutomationError, type SendThrottle } from '@crm-automation/core';
 import { epochMs, keyPrefixOf, throttleKey, type RedisKeyOptions } from './keys.js';
-import { luaScript, runScript, type RedisConnection } from './lua.js';
+import { luaScript, requireConnection, runScript, type RedisConnection } from './lua.js';
 
 export type RedisSendThrottleOptions = RedisKeyOptions;
 
@@ -44,12 +44,14 @@ return {0, at + math.max(1, math.ceil(((1 - tokens) * 1000) / perSecond))}
  * The connection is the caller's (the throttle never closes it). A Redis error is thrown as it is.
  */
 export function createRedisSendThrottle(redis: RedisConnection, options?: RedisSendThrottleOptions): SendThrottle {
+  requireConnection('createRedisSendThrottle', redis);
   const prefix = keyPrefixOf('createRedisSendThrottle', options);
   return {
     async take({ accountId, channel, now, perSecond, burst }) {
       const nowMs = epochMs(now, 'throttle: now');
       if (typeof perSecond !== 'number' || !(perSecond > 0) || !Number.isFinite(perSecond)) throw new AutomationError('CRM_ERR_CONFIG', `throttle perSecond must be a number above 0, got ${perSecond}`);
       const capacity = Math.max(1, burst ?? 1);
+      if (!Number.isFinite(capacity)) throw new AutomationError('CRM_ERR_CONFIG', `throttle burst must be a whole number of at least 1, got ${burst}`);
       // String(n) is the shortest form that reads back as the same double, in Lua's tonumber too.
       const reply = await runScript(redis, TAKE, [throttleKey(prefix, accountId, channel)], [nowMs, String(perSecond), String(capacity)]);
       if (Array.isArray(reply) && reply[0] === 1) return { ok: true };

@@ -56,12 +56,14 @@ describe('options and arguments', () => {
   };
   const rejectionCode = (promise: Promise<unknown>) => promise.then(() => 'no error', (error: unknown) => (isAutomationError(error) ? error.code : String(error)));
 
-  it('refuses unknown options and a key prefix with braces', () => {
+  it('refuses a missing connection, unknown options and a key prefix with braces', () => {
     expect(codeOf(() => createRedisContactCounter(offline, { keyPrefx: 'x' } as never))).toBe('CRM_ERR_CONFIG');
     expect(codeOf(() => createRedisSendThrottle(offline, { keyPrefix: 'a{b}' }))).toBe('CRM_ERR_CONFIG');
     expect(codeOf(() => createRedisSendThrottle(offline, { keyPrefix: 3 } as never))).toBe('CRM_ERR_CONFIG');
     expect(codeOf(() => createRedisContactCounter(offline, { keyPrefix: '' }))).toBe('no error');
     expect(codeOf(() => createRedisContactCounter(offline))).toBe('no error');
+    expect(codeOf(() => createRedisContactCounter(undefined as never))).toBe('CRM_ERR_CONFIG');
+    expect(codeOf(() => createRedisSendThrottle({ keyPrefix: 'x' } as never))).toBe('CRM_ERR_CONFIG');
   });
 
   it('refuses a bad max, an invalid date or a bad rate before any command', async () => {
@@ -75,6 +77,7 @@ describe('options and arguments', () => {
     expect(await rejectionCode(reserve(1, now, new Date(Number.NaN)))).toBe('CRM_ERR_CONFIG');
     for (const perSecond of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(await rejectionCode(throttle.take({ accountId: 'a', channel: 'sms', now, perSecond }))).toBe('CRM_ERR_CONFIG');
     expect(await rejectionCode(throttle.take({ accountId: 'a', channel: 'sms', now: new Date(Number.NaN), perSecond: 1 }))).toBe('CRM_ERR_CONFIG');
+    expect(await rejectionCode(throttle.take({ accountId: 'a', channel: 'sms', now, perSecond: 1, burst: Number.NaN }))).toBe('CRM_ERR_CONFIG');
     // Nothing to count: no command at all.
     expect(await counter.reserve({ accountId: 'a', channel: 'sms', recipient: '+1', holder: 'h', now, buckets: [] })).toEqual({ ok: true });
     await counter.release({ accountId: 'a', channel: 'sms', recipient: '+1', holder: 'h', bucketKeys: [] });
