@@ -2,29 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { describeContactPolicyContract, describeSendThrottleContract, expectBatchedContactReads, expectEngineFiresByContactStore } from '@crm-automation/testing';
 import { createPostgresContactStore, createPostgresStore, type PostgresStore } from '../src/index.js';
-import { dropSchema, postgresUrl, testPool, uniqueSchema } from './postgres-server.js';
+import { dropSchema, postgresUrl, schemaPerTest, testPool, uniqueSchema } from './postgres-server.js';
 
 const url = postgresUrl();
 let pool: pg.Pool;
 
-/**
- * A fresh schema per test, dropped after it; the store shares the file's pool. Each other handle (an
- * engine in another process) opens a pool of its own from the URL, so the concurrent cases race on
- * separate connections and only the database keeps the counts.
- */
-async function openStore() {
-  const schema = uniqueSchema('crm_contact');
-  const store = createPostgresStore({ pool, schema });
-  await store.ensureSchema();
-  return {
-    store,
-    openAnother: () => createPostgresStore({ connectionString: url as string, poolConfig: { max: 4 }, schema }),
-    cleanup: async () => {
-      await store.close();
-      await dropSchema(pool, schema);
-    },
-  };
-}
+/** A fresh schema per test (see schemaPerTest); other handles have pools of their own. */
+const openStore = schemaPerTest(createPostgresStore, { pool: () => pool, url: url as string, prefix: 'crm_contact', anotherPoolMax: 4 });
 
 describe.skipIf(!url)('postgres contact policy', () => {
   beforeAll(() => {

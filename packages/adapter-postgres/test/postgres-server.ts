@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { PostgresStoreOptions } from '../src/index.js';
 
 /**
  * The server these tests use: POSTGRES_URL (scripts/test-services.sh exports the cluster that
@@ -46,5 +47,31 @@ export function testResources() {
       for (const close of closers.reverse()) await close().catch(() => undefined);
       if (pool) for (const schema of schemas) await dropSchema(pool, schema).catch(() => undefined);
     },
+  };
+}
+
+/**
+ * A contract suite's factory: a fresh schema per test, dropped after it. The store shares the file's
+ * pool (`pool()`, read when a test opens it) and must not end it; each other handle (a second engine
+ * process) opens a pool of its own from `url`, which its close() ends, so the concurrent cases race on
+ * separate connections and only the database keeps the counts.
+ */
+export function schemaPerTest<S extends { ensureSchema(): Promise<unknown>; close(): Promise<void> }>(
+  make: (options: PostgresStoreOptions) => S,
+  where: { pool: () => pg.Pool; url: string; prefix: string; anotherPoolMax: number },
+) {
+  return async () => {
+    const pool = where.pool();
+    const schema = uniqueSchema(where.prefix);
+    const store = make({ pool, schema });
+    await store.ensureSchema();
+    return {
+      store,
+      openAnother: () => make({ connectionString: where.url, poolConfig: { max: where.anotherPoolMax }, schema }),
+      cleanup: async () => {
+        await store.close();
+        await dropSchema(pool, schema);
+      },
+    };
   };
 }
