@@ -1,29 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MongoClient } from 'mongodb';
+import { describe, expect, it } from 'vitest';
 import type { CounterBucket } from '@crm-automation/core';
 import { createMongoStore, type MongoStore } from '../src/index.js';
 import { bucketField } from '../src/mongo-contact-counter.js';
-import { resolveMongoServer, uniqueDbName } from './mongo-server.js';
+import { uniqueDbName } from './mongo-server.js';
+import { mongoClientTestFile } from './mongo-test-file.js';
 
 // What the shared contract (mongo-contact-policy.contract.services.test.ts) does not see: the documents
 // this adapter writes, keys that would be paths, and contention from clients of their own.
 
-let client: MongoClient | undefined;
-let uri: string | undefined;
-const opened: MongoStore[] = [];
-
-beforeAll(async () => {
-  uri = (await resolveMongoServer()).uri;
-  client = await new MongoClient(uri).connect();
-});
-
-afterAll(async () => {
-  for (const store of opened.reverse()) {
-    await store.db.dropDatabase().catch(() => undefined);
-    await store.close().catch(() => undefined);
-  }
-  await client?.close();
-});
+const mongo = mongoClientTestFile();
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
 const at = (ms: number) => new Date(T0 + ms);
@@ -33,16 +18,12 @@ const PHONE = '+15550001111';
 
 /** One store on a fresh database, and `extra` more on it, each with a MongoClient of its own (other processes). */
 async function storesOn(extra = 0, collections?: Parameters<typeof createMongoStore>[0]['collections']): Promise<[MongoStore, ...MongoStore[]]> {
-  if (!client || !uri) throw new Error('no MongoDB server: the resolver failed in beforeAll');
   const dbName = uniqueDbName('crm_contact');
-  const first = createMongoStore({ client, dbName, ...(collections ? { collections } : {}) });
+  const first = mongo.drop(createMongoStore({ client: mongo.client(), dbName, ...(collections ? { collections } : {}) }));
   await first.ensureIndexes();
-  opened.push(first);
   const more: MongoStore[] = [];
   for (let i = 0; i < extra; i++) {
-    const another = createMongoStore({ uri, dbName, autoIndex: false, ...(collections ? { collections } : {}) });
-    opened.push(another);
-    more.push(another);
+    more.push(mongo.drop(createMongoStore({ uri: mongo.uri(), dbName, autoIndex: false, ...(collections ? { collections } : {}) })));
   }
   return [first, ...more];
 }
