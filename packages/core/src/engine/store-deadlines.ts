@@ -6,6 +6,20 @@ import { withDeadline } from '../spi/deadline.js';
 const UNBOUNDED = new Set<PropertyKey>(['watchDue', 'close', 'capabilities', 'then']);
 
 /**
+ * Stores whose every request settles within the process, without I/O (the memory stores): none can be
+ * lost by a driver, so a deadline would only cost each call a timer and two promises (on the in-memory
+ * fire path, about a tenth of its CPU per trigger). Held by identity, so neither a copy
+ * (`{ ...store, getRule }`) nor a proxy in front of one (which may lose requests) passes as one.
+ */
+const inProcessStores = new WeakSet<object>();
+
+/** Declares `store` (this very object) in-process: {@link withStoreDeadlines} hands it back unwrapped. */
+export function declareInProcessStore<T extends object>(store: T): T {
+  inProcessStores.add(store);
+  return store;
+}
+
+/**
  * The same store (or ledger), with every request bounded by `timeoutMs`: a call that has not settled
  * by then rejects with a retryable `CRM_ERR_STORE_TIMEOUT`. A driver can leave a request unanswered
  * forever (a socket closed under a write it never fails), and one such call must not hold a claim-loop
@@ -15,6 +29,7 @@ const UNBOUNDED = new Set<PropertyKey>(['watchDue', 'close', 'capabilities', 'th
  * state guards like any late write.
  */
 export function withStoreDeadlines<T extends object>(target: T, timeoutMs: number, name: string): T {
+  if (inProcessStores.has(target)) return target;
   const bounded = new Map<PropertyKey, unknown>();
   return new Proxy(target, {
     get(object, key, receiver) {

@@ -1,5 +1,6 @@
 import type { Delivery, DeliveryLedger, DeliveryOutcome, DeliveryState, NewDelivery } from '../ports/delivery-ledger.js';
 import { deliveryRank } from '../ports/delivery-ledger.js';
+import { declareInProcessStore } from '../engine/store-deadlines.js';
 import { AutomationError } from '../errors.js';
 import { clampLimit, isMemoryId, newMemoryId, paginate } from './memory-ids.js';
 
@@ -166,5 +167,5 @@ export function createMemoryDeliveryLedger(): DeliveryLedger & { readonly size: 
       return counts;
     },
   };
-  return ledger;
+  return declareInProcessStore(ledger);
 }

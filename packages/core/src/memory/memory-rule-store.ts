@@ -1,5 +1,6 @@
 import type { RuleReplaceResult, RuleStore } from '../ports/rule-store.js';
 import type { Rule, RuleDraft, RuleFilter } from '../rules/rule.js';
+import { declareInProcessStore } from '../engine/store-deadlines.js';
 import { clampLimit, isMemoryId, newMemoryId, paginate } from './memory-ids.js';
 
 /**
@@ -52,7 +53,7 @@ export function createMemoryRuleStore(): RuleStore & { readonly size: number } {
     }
   };
 
-  return {
+  return declareInProcessStore({
     capabilities: { name: 'memory' },
 
     get size() {
@@ -117,5 +118,5 @@ export function createMemoryRuleStore(): RuleStore & { readonly size: number } {
     },
 
     async close() {},
-  };
+  });
 }

@@ -1,3 +1,4 @@
+import { declareInProcessStore } from '../engine/store-deadlines.js';
 import type { DeliveryLedger } from '../ports/delivery-ledger.js';
 import type { ContactCounter, ContactPolicyStore, SendThrottle, SuppressionStore } from '../ports/contact-policy.js';
 import type { AutomationStore } from '../ports/store.js';
@@ -27,7 +28,7 @@ export function createMemoryStore(): AutomationStore &
   const suppressions = createMemorySuppressionStore();
   const counter = createMemoryContactCounter();
   const throttle = createMemorySendThrottle();
-  return {
+  return declareInProcessStore({
     capabilities: { name: 'memory', keyedConcurrency: true, cancelByEvent: true },
     get size() {
       return { rules: rules.size, triggers: triggers.size, deliveries: ledger.size, suppressions: suppressions.size };
@@ -69,5 +70,5 @@ export function createMemoryStore(): AutomationStore &
     release: counter.release,
     take: throttle.take,
     async close() {},
-  };
+  });
 }

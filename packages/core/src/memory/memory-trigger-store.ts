@@ -17,6 +17,7 @@ import type {
   TriggerStore,
 } from '../ports/store.js';
 import type { ClaimedTrigger, HistoryEntry, Trigger, TriggerFilter, TriggerSchedule, TriggerStatus } from '../scheduling/trigger.js';
+import { declareInProcessStore } from '../engine/store-deadlines.js';
 import { cloneValue } from './clone-value.js';
 import { EntityIndex } from './memory-entity-index.js';
 import { clampLimit, isMemoryId, newMemoryId, paginate } from './memory-ids.js';
@@ -367,7 +368,7 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
 
     async close() {},
   };
-  return store;
+  return declareInProcessStore(store);
 }
 
 /**
