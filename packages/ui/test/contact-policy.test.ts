@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ApiError, createApiClient, type ApiClient } from '../app/api/client.js';
 import type { ContactPolicyDocument, Rule, SavedRule, Trigger, TriggerPage, ValidateResult } from '../app/api/types.js';
 import { describeReason } from '../app/format.js';
@@ -7,17 +7,13 @@ import { describePolicy, formToPolicy, newCapRow, nextCapPeriod, policyFieldPath
 import { placeIssues } from '../app/model/form-fields.js';
 import { deferredRunText, runEndReason } from '../app/model/run-outcome.js';
 import { formToRule, ruleToForm, type ActionForm } from '../app/model/rule-form.js';
-import { rulesApiAnswers } from './rules-api-answers.js';
+import { rulesApiPerTest } from './rules-api-answers.js';
 
-let api: Awaited<ReturnType<typeof rulesApiAnswers>> | undefined;
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
+const openRulesApi = rulesApiPerTest();
 
 /** The Rules API over a real engine on the memory store (clock at 2030-01-01T09:00Z), and the app's own client on it. */
-async function service(): Promise<{ client: ApiClient; answers: NonNullable<typeof api> }> {
-  api = await rulesApiAnswers();
+async function service(): Promise<{ client: ApiClient; answers: Awaited<ReturnType<typeof openRulesApi>> }> {
+  const api = await openRulesApi();
   return { client: createApiClient({ base: await api.origin(), apiKey: api.apiKey }), answers: api };
 }
 

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 import type { Rule, Trigger, ValidateResult } from '../app/api/types.js';
 import { describeReason } from '../app/format.js';
@@ -8,7 +8,7 @@ import { issuesForPeople } from '../app/model/issue-messages.js';
 import type { JsonObject, JsonValue } from '../app/model/json.js';
 import { emptyRuleForm, formToRule, ruleToForm, type RuleForm } from '../app/model/rule-form.js';
 import { cancelRequestedText, otherRunText, runEndReason } from '../app/model/run-outcome.js';
-import { rulesApiAnswers } from './rules-api-answers.js';
+import { rulesApiPerTest } from './rules-api-answers.js';
 
 const roundTrip = (doc: JsonValue) => formToRule(ruleToForm(doc));
 
@@ -24,11 +24,7 @@ const entityRule: JsonObject = {
   evaluate: { job: 'current', client: 'event' },
 };
 
-let api: Awaited<ReturnType<typeof rulesApiAnswers>> | undefined;
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
+const openRulesApi = rulesApiPerTest();
 
 describe('entity fields: rule document ↔ form', () => {
   it('keeps every entity field exactly, and reads them into the fields a person sees', () => {
@@ -130,7 +126,7 @@ describe('entity fields: rule document ↔ form', () => {
 
 describe('entity-aware runs as the run view shows them', () => {
   it('names the run that superseded another, the event that cancelled one, and the entity', async () => {
-    api = await rulesApiAnswers();
+    const api = await openRulesApi();
     const rule = await api.call<Rule>('POST', '/rules', {
       ...technicianSmsRule,
       trigger: { eventName: 'job.status.changed', key: '$.job.id' },
@@ -170,7 +166,7 @@ describe('entity-aware runs as the run view shows them', () => {
   });
 
   it('dry-runs a rule on current state from the editor’s document with a current sample', async () => {
-    api = await rulesApiAnswers();
+    const api = await openRulesApi();
     const doc = formToRule(ruleToForm({ ...(technicianSmsRule as unknown as JsonObject), trigger: { eventName: 'job.status.changed', key: '$.job.id' }, evaluate: 'current' })).rule;
     const result = await api.call<ValidateResult>('POST', '/rules/validate', { rule: doc, sample: { payload: doneJobPayload, current: { job: { ...doneJobPayload.job, status: 'Scheduled' } } } });
     if (!result.valid || !result.dryRun?.valid) throw new Error(`expected a dry run: ${JSON.stringify(result)}`);

@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { createAutomationEngine, type AutomationEngineOptions } from '@crm-automation/core';
 import { createMemoryStore } from '@crm-automation/core/memory';
 import { createManualClock, createRecordingChannel } from '@crm-automation/testing';
@@ -38,4 +39,21 @@ export async function rulesApiAnswers(options: { channels?: AutomationEngineOpti
   let listening: Promise<string> | undefined;
   const origin = () => (listening ??= app.listen({ host: '127.0.0.1', port: 0 }));
   return { call, clock, engine, currentJobs, origin, apiKey: key.key, readOnlyKey: readOnly.key, close: () => app.close() };
+}
+
+/**
+ * The Rules API for the tests of one file, one at a time: the function returned starts one (closing
+ * the one before) and the file's afterEach closes the last, so a failed test leaves no server open.
+ */
+export function rulesApiPerTest() {
+  let api: Awaited<ReturnType<typeof rulesApiAnswers>> | undefined;
+  afterEach(async () => {
+    await api?.close();
+    api = undefined;
+  });
+  return async (options?: Parameters<typeof rulesApiAnswers>[0]) => {
+    await api?.close();
+    api = await rulesApiAnswers(options);
+    return api;
+  };
 }

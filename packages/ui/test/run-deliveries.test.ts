@@ -1,24 +1,20 @@
 import { DELIVERY_STATES as ENGINE_DELIVERY_STATES, GatewayError } from '@crm-automation/core';
 import { createRecordingChannel, doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
-import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ApiError, createApiClient, type ApiClient } from '../app/api/client.js';
 import { DELIVERY_STATES, type Delivery, type DeliveryState, type Rule, type Trigger } from '../app/api/types.js';
 import { canResolve, DELIVERY_STATE_LABELS, deliveryEventText, deliveryMeaning, deliveryTone, resendConfirmation, resolvedText, resolveFailureText } from '../app/model/deliveries.js';
-import { rulesApiAnswers } from './rules-api-answers.js';
+import { rulesApiPerTest } from './rules-api-answers.js';
 
-let api: Awaited<ReturnType<typeof rulesApiAnswers>> | undefined;
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
+const openRulesApi = rulesApiPerTest();
 
 /**
  * A rules service whose SMS gateway timed out on the run's first send (the send is `unknown`), and the
  * app's own API client on it, as the run view uses them.
  */
-async function runWithUnknownSend(): Promise<{ client: ApiClient; viewer: ApiClient; trigger: Trigger; sms: ReturnType<typeof createRecordingChannel> }> {
+async function runWithUnknownSend(): Promise<{ client: ApiClient; viewer: ApiClient; trigger: Trigger; sms: ReturnType<typeof createRecordingChannel>; engine: Awaited<ReturnType<typeof openRulesApi>>['engine'] }> {
   const sms = createRecordingChannel({ name: 'twilio' });
-  api = await rulesApiAnswers({ channels: { sms } });
+  const api = await openRulesApi({ channels: { sms } });
   const rule = await api.call<Rule>('POST', '/rules', { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } });
   sms.failNext(new GatewayError('twilio did not answer within 10 s', { retryable: true, ambiguous: true, provider: 'twilio' }));
   await api.call('POST', '/events', { name: 'job.status.changed', payload: doneJobPayload });
@@ -28,7 +24,7 @@ async function runWithUnknownSend(): Promise<{ client: ApiClient; viewer: ApiCli
   const viewer = createApiClient({ base, apiKey: api.readOnlyKey });
   const [trigger] = (await client.listTriggers({ ruleId: rule.id })).items;
   if (!trigger) throw new Error('the event started no run');
-  return { client, viewer, trigger, sms };
+  return { client, viewer, trigger, sms, engine: api.engine };
 }
 
 describe("a run's sends", () => {
@@ -65,13 +61,13 @@ describe("a run's sends", () => {
   });
 
   it('"Send again" abandons it and runs the trigger again, which sends the action once more', async () => {
-    const { client, trigger, sms } = await runWithUnknownSend();
+    const { client, trigger, sms, engine } = await runWithUnknownSend();
     const [send] = (await client.triggerDeliveries(trigger.id)).items;
     const resolved = await client.resolveDelivery(send?.id ?? '', { as: 'resend' });
     expect([resolved.state, DELIVERY_STATE_LABELS[resolved.state], deliveryTone(resolved.state)]).toEqual(['abandoned', 'Abandoned', 'neutral']);
     expect((await client.getTrigger(trigger.id)).status).toBe('pending');
-    await api?.engine.runDue();
-    await api?.engine.runDue();
+    await engine.runDue();
+    await engine.runDue();
     expect(sms.sent.map((c) => c.metadata.triggerId)).toEqual([trigger.id]);
     const after = (await client.triggerDeliveries(trigger.id)).items;
     expect(after.map((d) => [d.attempt, d.state, DELIVERY_STATE_LABELS[d.state]])).toEqual([

@@ -1,11 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DryRunOk, EventAccepted, SavedRule, Trigger, TriggerPage, ValidateResult } from '../app/api/types.js';
 import { describeReason } from '../app/format.js';
 import { dryRunVerdict } from '../app/model/dry-run-verdict.js';
 import { dryRunScheduleText, dueTimes, formatInZone, rescheduleText, scheduleSkipText } from '../app/model/run-schedule.js';
 import { otherRunText, runEndReason } from '../app/model/run-outcome.js';
 import { reminderSchedule, reminderTrigger } from './appointment-reminder.js';
-import { rulesApiAnswers } from './rules-api-answers.js';
+import { rulesApiPerTest } from './rules-api-answers.js';
 
 /** 1 day before the appointment at 09:00 in the client's zone, weekdays 8–18; keyed by appointment, so a move reschedules. */
 const reminder = {
@@ -18,18 +18,14 @@ const reminder = {
 const booked = (id: string, appointment: Record<string, unknown>, timeZone = 'America/New_York') => ({ appointment: { id, ...appointment }, client: { timeZone } });
 const iso = (text: string) => new Date(text).toISOString();
 
-let api: Awaited<ReturnType<typeof rulesApiAnswers>> | undefined;
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
+const openRulesApi = rulesApiPerTest();
 
 /** The rules API over a real engine (its manual clock at 2030-01-01T09:00Z, a Tuesday), with the reminder saved. */
 async function withReminder() {
-  api = await rulesApiAnswers();
+  const api = await openRulesApi();
   const rule = await api.call<SavedRule>('POST', '/rules', reminder);
-  const publish = (id: string, payload: unknown, timestamp: string) => (api as NonNullable<typeof api>).call<EventAccepted>('POST', '/events', { name: 'appointment.booked', id, payload, timestamp });
-  const runs = async () => (await (api as NonNullable<typeof api>).call<TriggerPage>('GET', `/triggers?ruleId=${rule.id}`)).items;
+  const publish = (id: string, payload: unknown, timestamp: string) => api.call<EventAccepted>('POST', '/events', { name: 'appointment.booked', id, payload, timestamp });
+  const runs = async () => (await api.call<TriggerPage>('GET', `/triggers?ruleId=${rule.id}`)).items;
   return { rule, publish, runs };
 }
 
@@ -111,7 +107,7 @@ describe("a scheduled run's due time", () => {
 
 describe("a dry run's schedule", () => {
   const validate = async (payload: unknown) => {
-    api = await rulesApiAnswers();
+    const api = await openRulesApi();
     const answer = await api.call<ValidateResult>('POST', '/rules/validate', { rule: reminder, sample: { payload } });
     if (!answer.valid || !answer.dryRun?.valid) throw new Error(`the rule did not dry-run: ${JSON.stringify(answer)}`);
     return answer.dryRun as DryRunOk;

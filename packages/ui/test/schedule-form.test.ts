@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { technicianSmsRule } from '@crm-automation/testing';
 import type { Rule, SavedRule, ValidateResult } from '../app/api/types.js';
 import { describeFieldPath, formFieldPaths } from '../app/model/form-fields.js';
@@ -9,7 +9,7 @@ import { formToRule, ruleToForm, type RuleForm } from '../app/model/rule-form.js
 import { emptyScheduleForm, scheduleFormWords, toggleWindowDay, typedSchedule } from '../app/model/schedule-form.js';
 import { describeSchedule } from '../app/model/schedule-words.js';
 import { reminderSchedule, reminderTrigger } from './appointment-reminder.js';
-import { rulesApiAnswers } from './rules-api-answers.js';
+import { rulesApiPerTest } from './rules-api-answers.js';
 
 const roundTrip = (doc: JsonValue) => formToRule(ruleToForm(doc));
 const { delay: _delay, ...withoutDelay } = technicianSmsRule as unknown as JsonObject;
@@ -26,11 +26,7 @@ const reminderRule: JsonObject = {
 };
 const withSchedule = (schedule: JsonValue): JsonObject => ({ ...reminderRule, schedule });
 
-let api: Awaited<ReturnType<typeof rulesApiAnswers>> | undefined;
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
+const openRulesApi = rulesApiPerTest();
 
 describe('schedule: rule document ↔ form', () => {
   it('keeps a scheduled rule exactly, with no delay added', () => {
@@ -148,7 +144,7 @@ describe('schedule: rule document ↔ form', () => {
 
 describe('schedule: what the Rules API answers', () => {
   it('saves the form’s scheduled rule, and a stored one loaded into the form saves back unchanged', async () => {
-    api = await rulesApiAnswers();
+    const api = await openRulesApi();
     const created = await api.call<SavedRule>('POST', '/rules', formToRule(ruleToForm(reminderRule)).rule);
     const stored = await api.call<Rule>('GET', `/rules/${created.id}`);
     expect(stored.schedule).toEqual(everyScheduleField);
@@ -161,7 +157,7 @@ describe('schedule: what the Rules API answers', () => {
   });
 
   it("places the API's schedule issues at the schedule's fields, in words that name them", async () => {
-    api = await rulesApiAnswers();
+    const api = await openRulesApi();
     const doc = withSchedule({ anchor: '$.appointment.startsAt', at: '9am', timeZone: 'Mars/Olympus', window: { days: ['mon', 'mon'], from: '08:00', to: '08:00' } });
     const answer = await api.call<ValidateResult>('POST', '/rules/validate', { rule: doc });
     if (answer.valid) throw new Error('the API took a schedule with a bad time, zone and window');
@@ -175,7 +171,7 @@ describe('schedule: what the Rules API answers', () => {
   });
 
   it('refuses a delay next to a schedule, at the schedule', async () => {
-    api = await rulesApiAnswers();
+    const api = await openRulesApi();
     const doc = formToRule(ruleToForm({ ...reminderRule, delay: { value: 5, unit: 'minutes' } })).rule;
     const answer = await api.call<ValidateResult>('POST', '/rules/validate', { rule: doc });
     expect(answer.valid).toBe(false);

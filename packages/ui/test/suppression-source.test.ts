@@ -1,19 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ApiError, createApiClient } from '../app/api/client.js';
 import type { SuppressionEntry } from '../app/api/types.js';
 import { suppressionChangeText, suppressionText } from '../app/model/contact-outcome.js';
 import { UI_LIFT, uiSuppressionEntry } from '../app/model/manual-suppression.js';
-import { rulesApiAnswers } from './rules-api-answers.js';
+import { rulesApiPerTest } from './rules-api-answers.js';
 
-let api: Awaited<ReturnType<typeof rulesApiAnswers>> | undefined;
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
+const openRulesApi = rulesApiPerTest();
 
 describe('a suppression changed on the Suppressions screen', () => {
   it('is recorded as made in the Management UI, on add and on lift, by the signed-in key', async () => {
-    api = await rulesApiAnswers();
+    const api = await openRulesApi();
     const client = createApiClient({ base: await api.origin(), apiKey: api.apiKey });
 
     expect(uiSuppressionEntry('  asked on the phone ')).toEqual({ reason: 'manual', source: 'ui', detail: 'asked on the phone' });
@@ -35,7 +31,7 @@ describe('a suppression changed on the Suppressions screen', () => {
   });
 
   it('stays the API’s when the client names no source, and a source the API does not take is refused at its path', async () => {
-    api = await rulesApiAnswers();
+    const api = await openRulesApi();
     const client = createApiClient({ base: await api.origin(), apiKey: api.apiKey });
     expect((await client.addSuppression('email', 'ann@example.com', { reason: 'manual' })).suppression.source).toBe('api');
     const refused = await client.addSuppression('email', 'bob@example.com', { reason: 'manual', source: 'engine' } as unknown as SuppressionEntry).catch((e: unknown) => e);

@@ -1,20 +1,16 @@
 import type { AutomationEngineOptions } from '@crm-automation/core';
 import { createRecordingChannel, doneJobPayload, highValueJobPayload, highValueJobRule, technicianSmsRule } from '@crm-automation/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DryRunOk, EventAccepted, Rule, ValidateResult } from '../app/api/types.js';
 import { dryRunVerdict } from '../app/model/dry-run-verdict.js';
 import { publishedRunsText } from '../app/model/published-runs.js';
-import { rulesApiAnswers } from './rules-api-answers.js';
+import { rulesApiPerTest } from './rules-api-answers.js';
 
-let api: Awaited<ReturnType<typeof rulesApiAnswers>> | undefined;
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
+const openRulesApi = rulesApiPerTest();
 
 /** `POST /rules/validate` with a sample, as the test panel sends it for a rule being edited. */
 async function tryRule(rule: unknown, payload: unknown, channels?: AutomationEngineOptions['channels']) {
-  api = await rulesApiAnswers(channels ? { channels } : {});
+  const api = await openRulesApi(channels ? { channels } : {});
   const answer = await api.call<ValidateResult>('POST', '/rules/validate', { rule, sample: { payload } });
   if (!answer.valid || !answer.dryRun?.valid) throw new Error(`the rule did not dry-run: ${JSON.stringify(answer)}`);
   return { dryRun: answer.dryRun as DryRunOk, warnings: answer.warnings ?? [] };
@@ -52,16 +48,13 @@ describe("the test panel's banner", () => {
     const { job } = doneJobPayload;
     const badNumber = await tryRule({ ...onlySms, actions: [{ type: 'sms', params: { recipient: '{{job.manager.phone}}', message: 'Hi' } }] }, doneJobPayload);
     expect(dryRunVerdict(badNumber.dryRun)).toMatchObject({ tone: 'warning', text: 'Conditions pass, but the action would fail: 0 actions would be sent' });
-    await api?.close();
     const withoutPhone = await tryRule(onlySms, { job: { ...job, assignedTechnician: { name: 'Jane Doe' } } });
     expect(withoutPhone.dryRun.skipped).toBe('recipient-missing');
     expect(dryRunVerdict(withoutPhone.dryRun)).toMatchObject({ tone: 'warning', text: 'Conditions pass, but a recipient is missing from this event: the run would be skipped, nothing sent' });
-    await api?.close();
-    api = await rulesApiAnswers();
+    const api = await openRulesApi();
     const deleted = await api.call<ValidateResult>('POST', '/rules/validate', { rule: { ...technicianSmsRule, evaluate: 'current' }, sample: { payload: doneJobPayload, current: { job: null } } });
     if (!deleted.valid || !deleted.dryRun?.valid) throw new Error(JSON.stringify(deleted));
     expect(dryRunVerdict(deleted.dryRun)).toMatchObject({ tone: 'neutral', text: 'The entity is gone (its current state is empty): the run would be skipped, nothing sent' });
-    await api?.close();
     const notDone = await tryRule(technicianSmsRule, { job: { ...job, status: 'Open' } });
     expect(dryRunVerdict(notDone.dryRun)).toMatchObject({ tone: 'neutral', text: 'Conditions fail: nothing would be sent' });
   });
@@ -71,7 +64,7 @@ describe('"runs started" after publishing an event', () => {
   const due = (iso: string) => `<${iso}>`;
 
   it("names the earliest due time of this rule's runs, among runs of other rules", async () => {
-    api = await rulesApiAnswers();
+    const api = await openRulesApi();
     const later = await api.call<Rule>('POST', '/rules', { ...technicianSmsRule, name: 'later', delay: { value: 30, unit: 'minutes' } });
     const other = await api.call<Rule>('POST', '/rules', { ...technicianSmsRule, name: 'other rule', delay: { value: 1, unit: 'minutes' } });
     const sooner = await api.call<Rule>('POST', '/rules', { ...technicianSmsRule, name: 'sooner', delay: { value: 5, unit: 'minutes' } });
@@ -84,7 +77,7 @@ describe('"runs started" after publishing an event', () => {
   });
 
   it('says when the runs are all this rule\'s, and when none is', async () => {
-    api = await rulesApiAnswers();
+    const api = await openRulesApi();
     const sms = await api.call<Rule>('POST', '/rules', technicianSmsRule);
     const highValue = await api.call<Rule>('POST', '/rules', highValueJobRule);
     const accepted = await api.call<EventAccepted>('POST', '/events', { name: 'job.status.changed', payload: doneJobPayload, timestamp: '2030-01-01T09:00:00.000Z' });
