@@ -715,7 +715,8 @@ describe('Automation Builder in Chromium', () => {
     await add.getByRole('button', { name: 'Suppress' }).click();
     const row = await visible(page.locator('.data-table tbody tr', { hasText: '+15557654321' }));
     expect(await row.textContent()).toContain('Added by hand');
-    expect((await service.api<{ suppressed: boolean }>('GET', '/suppressions/sms/+15557654321')).body.suppressed).toBe(true);
+    const added = await service.api<{ suppressed: boolean; suppression?: { source: string; by?: string } }>('GET', '/suppressions/sms/+15557654321');
+    expect(added.body).toMatchObject({ suppressed: true, suppression: { source: 'ui', by: expect.stringMatching(/^api:/) } });
 
     const lookup = page.getByRole('region', { name: 'Look up a recipient' });
     await lookup.getByLabel('Recipient').fill('+15557654321');
@@ -734,7 +735,10 @@ describe('Automation Builder in Chromium', () => {
     const link = await visible(audit.getByRole('link', { name: /^Download suppression-changes-all-/ }));
     const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
     const path = await download.path();
-    expect(readFileSync(path, 'utf8').split(/\r?\n/)[0]).toBe('at,action,channel,recipient,reason,source,by,detail');
+    const csv = readFileSync(path, 'utf8').split(/\r?\n/);
+    expect(csv[0]).toBe('at,action,channel,recipient,reason,source,by,detail');
+    // Both changes were made on this screen: the export says so.
+    expect(csv.slice(1).filter((line) => line.length > 0).map((line) => line.split(',')[5])).toEqual(['ui', 'ui']);
   });
 
   it('stays usable at 360 px wide, with long names, and without serious accessibility problems', async () => {
