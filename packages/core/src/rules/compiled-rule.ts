@@ -5,7 +5,7 @@ import type { ConditionTrace } from '../scheduling/trigger.js';
 import { resolvePath } from './json-path.js';
 import { CORE_OPERATOR_FNS, type OperatorFn } from './operators.js';
 import type { FactReference, Rule } from './rule.js';
-import { compileTemplate, RenderBudget, withRenderBudget } from './templates.js';
+import { compileTemplateRenderer, RenderBudget, withRenderBudget } from './templates.js';
 import { compileUrlTemplate } from './webhook-url.js';
 
 export interface Evaluation {
@@ -54,19 +54,28 @@ function readFact(payload: Record<string, unknown>, ref: FactReference): unknown
   return resolvePath(fact, ref.path);
 }
 
-/** Compiles any params value: strings become templates, fact references become lookups. */
-function compileValue(value: unknown): Renderer {
+/** What compiling an action's params found: a template that renders through Handlebars (which may loop). */
+interface CompiledParamsInfo {
+  handlebars: boolean;
+}
+
+/**
+ * Compiles any params value: strings become templates, fact references become lookups. `info` learns
+ * whether a template renders through Handlebars: only then does rendering need a budget of its own.
+ */
+function compileValue(value: unknown, info: CompiledParamsInfo): Renderer {
   if (typeof value === 'string') {
-    const template = compileTemplate(value);
-    return (payload) => template(payload);
+    const template = compileTemplateRenderer(value);
+    if (template.handlebars) info.handlebars = true;
+    return template.render;
   }
   if (isFactReference(value)) return (payload) => readFact(payload, value);
   if (Array.isArray(value)) {
-    const items = value.map(compileValue);
+    const items = value.map((item) => compileValue(item, info));
     return (payload) => items.map((render) => render(payload));
   }
   if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value).map(([key, v]) => [key, compileValue(v)] as const);
+    const entries = Object.entries(value).map(([key, v]) => [key, compileValue(v, info)] as const);
     return (payload) => {
       const out: Record<string, unknown> = {};
       for (const [key, render] of entries) {
@@ -79,18 +88,27 @@ function compileValue(value: unknown): Renderer {
   return () => value;
 }
 
-function compileActionParams(type: string, params: Record<string, unknown>): Renderer {
-  if (type !== 'webhook') return compileValue(params);
+/** An action's params renderer, and whether it renders within a budget of its own. */
+function compileActionParams(type: string, params: Record<string, unknown>): { render: Renderer; budgeted: boolean } {
+  const info: CompiledParamsInfo = { handlebars: false };
+  if (type !== 'webhook') {
+    const render = compileValue(params, info);
+    return { render, budgeted: info.handlebars };
+  }
   const { url, method, headers, ...rest } = params as { url: string; method?: string; headers?: Record<string, string> };
   const renderUrl = compileUrlTemplate(url);
-  const renderHeaders = compileValue(headers ?? {});
-  const renderRest = compileValue(rest);
-  return (payload) => ({
-    url: renderUrl(payload),
-    method: method ?? 'POST',
-    headers: renderHeaders(payload),
-    ...(renderRest(payload) as Record<string, unknown>),
-  });
+  const renderHeaders = compileValue(headers ?? {}, info);
+  const renderRest = compileValue(rest, info);
+  // A webhook's URL renders through its own template parts: always within a budget, as before.
+  return {
+    budgeted: true,
+    render: (payload) => ({
+      url: renderUrl(payload),
+      method: method ?? 'POST',
+      headers: renderHeaders(payload),
+      ...(renderRest(payload) as Record<string, unknown>),
+    }),
+  };
 }
 
 function renderError(rule: Rule, index: number, error: unknown): AutomationError {
@@ -240,11 +258,12 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
     },
     render(index, payload) {
       const action = rule.actions[index];
-      const render = renderers[index];
-      if (!action || !render) throw renderError(rule, index, new Error('no such action'));
+      const renderer = renderers[index];
+      if (!action || !renderer) throw renderError(rule, index, new Error('no such action'));
       try {
-        // One budget for every template of the action: loops and output are bounded per send.
-        const params = withRenderBudget(new RenderBudget(), () => render(payload)) as Record<string, unknown>;
+        // One budget for every template of the action: loops and output are bounded per send. An
+        // action of plain templates cannot loop; each checks its output against the same limit.
+        const params = (renderer.budgeted ? withRenderBudget(new RenderBudget(), () => renderer.render(payload)) : renderer.render(payload)) as Record<string, unknown>;
         if (action.type === 'sms' || action.type === 'email') params['recipient'] = requireString(params['recipient'], 'recipient');
         if (action.type === 'email' && typeof params['templateId'] === 'string') params['templateData'] = payload;
         if (action.type === 'webhook') requireString(params['url'], 'url');

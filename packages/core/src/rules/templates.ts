@@ -347,12 +347,137 @@ export function checkTemplate(source: string): string | null {
 }
 
 /**
+ * A template of text and plain references (`{{job.client.name}}`) only, as what Handlebars
+ * concatenates: text, or the segments of a path looked up from the context.
+ */
+type PlainPart = string | readonly string[];
+
+/** Path segments rendered without Handlebars: identifiers only (no `this`, `..`, `@data`, `[literal]`, numbers). */
+const PLAIN_SEGMENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+/** Single-segment names Handlebars may take for a helper rather than a lookup. */
+const HELPER_NAMES: ReadonlySet<string> = new Set(['if', 'unless', 'each', 'with', 'lookup', 'log', 'helperMissing', 'blockHelperMissing']);
+
+/**
+ * The parts of `source` when it is text, comments and plain references only, else undefined (it then
+ * renders through Handlebars). The AST is Handlebars' own parse, whitespace control applied, which is
+ * what its compiler turns into code.
+ */
+export function plainTemplateParts(source: string): PlainPart[] | undefined {
+  let ast: AstNode;
+  try {
+    ast = parseTemplate(source);
+  } catch {
+    // Handlebars reports it when the template is rendered, as it always has.
+    return undefined;
+  }
+  const body = ast['body'];
+  if (ast.type !== 'Program' || !Array.isArray(body)) return undefined;
+  const parts: PlainPart[] = [];
+  for (const node of body as unknown[]) {
+    if (!isNode(node)) return undefined;
+    if (node.type === 'CommentStatement') continue;
+    if (node.type === 'ContentStatement') {
+      const text = node['value'];
+      if (typeof text !== 'string') return undefined;
+      // Handlebars appends no empty text: `{{a}}{{b}}` adds the two values themselves.
+      if (text === '') continue;
+      const last = parts[parts.length - 1];
+      if (typeof last === 'string') parts[parts.length - 1] = last + text;
+      else parts.push(text);
+      continue;
+    }
+    if (node.type !== 'MustacheStatement') return undefined;
+    const params = node['params'];
+    const path = node['path'];
+    if ((Array.isArray(params) && params.length > 0) || !Array.isArray(params) || node['hash'] != null || !isNode(path) || path.type !== 'PathExpression') return undefined;
+    const segments = path['parts'];
+    if (path['data'] !== false || path['depth'] !== 0 || !Array.isArray(segments) || segments.length === 0) return undefined;
+    if (!segments.every((segment): segment is string => typeof segment === 'string' && PLAIN_SEGMENT.test(segment))) return undefined;
+    if (path['original'] !== segments.join('.') || (segments.length === 1 && HELPER_NAMES.has(segments[0] as string))) return undefined;
+    parts.push(segments);
+  }
+  return parts;
+}
+
+const hasOwn = (object: unknown, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
+
+/**
+ * Handlebars' `lookupProperty` under {@link RUNTIME_OPTIONS} (no prototype property or method is
+ * allowed): an own property, except a prototype's own `constructor`; nothing inherited.
+ */
+function lookupOwn(parent: unknown, name: string): unknown {
+  const result = (parent as Record<string, unknown>)[name];
+  if (result == null) return result;
+  if (hasOwn(parent, name) && !(name === 'constructor' && typeof result === 'function' && parent === (result as { prototype?: unknown }).prototype)) return result;
+  return undefined;
+}
+
+/**
+ * What Handlebars' generated code computes for plain parts: each path looked up segment by segment
+ * while the value is not null or undefined, a function value called on the context (its `lambda`),
+ * null and undefined as `''`, all joined with `+` from the first part on and made a string at the
+ * end. With `+`, not a template literal: Handlebars adds two adjacent numbers (`{{a}}{{b}}`).
+ */
+function renderPlain(parts: readonly PlainPart[], context: unknown): string {
+  let out: unknown = '';
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as PlainPart;
+    let value: unknown;
+    if (typeof part === 'string') value = part;
+    else {
+      let current: unknown = context;
+      for (let s = 0; s < part.length && current != null; s++) current = lookupOwn(current, part[s] as string);
+      if (typeof current === 'function') current = (current as (this: unknown) => unknown).call(context);
+      value = current != null ? current : '';
+    }
+    // The casts only let TypeScript accept `+` on unknown values; the operator is the point.
+    out = i === 0 ? value : (out as string) + (value as string);
+  }
+  return '' + (out as string);
+}
+
+/** The budget a template rendered on its own checks its output against (it has no loops to charge). */
+const STANDALONE_BUDGET = new RenderBudget();
+
+/** A template's render-time failure as the typed error; a budget's own error passes as it is. */
+function renderFailure(error: unknown): AutomationError {
+  // Handlebars' own runtime errors, and V8's "Invalid string length", become typed failures.
+  if (error instanceof AutomationError) return error;
+  return new AutomationError('CRM_ERR_RENDER', `template failed to render: ${firstLine(error instanceof Error ? error.message : String(error))}`, { cause: error });
+}
+
+/**
  * Compiles once; the returned function renders many times, within the budget of the action being
  * rendered ({@link withRenderBudget}) or, called on its own, within a fresh budget. Plain strings cost
- * nothing.
+ * nothing; text with plain references (`{{job.number}}`) renders without Handlebars' per-render
+ * setup (helpers merged, access control built), with the same output, errors and output limit
+ * (`test/plain-templates.differential.test.ts` holds the two to it).
  */
 export function compileTemplate(source: string): RenderTemplate {
-  if (!hasTemplateSyntax(source)) return () => source;
+  return compileTemplateRenderer(source).render;
+}
+
+/** {@link compileTemplate}, saying whether the template renders through Handlebars (and so may loop). */
+export function compileTemplateRenderer(source: string): { render: RenderTemplate; handlebars: boolean } {
+  if (!hasTemplateSyntax(source)) return { render: () => source, handlebars: false };
+  const plain = plainTemplateParts(source);
+  if (!plain) return { render: compileWithHandlebars(source), handlebars: true };
+  return {
+    handlebars: false,
+    render: (context) => {
+      let output: string;
+      try {
+        output = renderPlain(plain, context);
+      } catch (error) {
+        throw renderFailure(error);
+      }
+      return (activeBudget ?? STANDALONE_BUDGET).checkOutput(output);
+    },
+  };
+}
+
+/** {@link compileTemplate} through Handlebars, whatever the template: the reference of the plain path. */
+export function compileWithHandlebars(source: string): RenderTemplate {
   const template = env.compile(source, COMPILE_OPTIONS);
   return (context) => {
     const budget = activeBudget ?? new RenderBudget();
@@ -360,9 +485,7 @@ export function compileTemplate(source: string): RenderTemplate {
       try {
         return budget.checkOutput(template(context, RUNTIME_OPTIONS));
       } catch (error) {
-        // Handlebars' own runtime errors, and V8's "Invalid string length", become typed failures.
-        if (error instanceof AutomationError) throw error;
-        throw new AutomationError('CRM_ERR_RENDER', `template failed to render: ${firstLine(error instanceof Error ? error.message : String(error))}`, { cause: error });
+        throw renderFailure(error);
       }
     };
     return activeBudget ? run() : withRenderBudget(budget, run);
