@@ -10,8 +10,6 @@ import type {
   StoredContactPolicy,
   Suppression,
   SuppressionChange,
-  SuppressionReason,
-  SuppressionSource,
   SuppressionStore,
 } from '@crm-automation/core';
 import { clampLimit } from '@crm-automation/core/spi';
@@ -37,16 +35,9 @@ export interface ContactPolicyDocument {
  * A `suppressions` document: one per (account, channel, recipient), which the unique index
  * `suppressions_key` holds. `_id` is an ObjectId made at insert: the list's order (newest first) and cursor.
  */
-export interface SuppressionDocument {
+/** A `suppressions` document: the entry as the port has it, under an ObjectId (the list's order and cursor). */
+export interface SuppressionDocument extends Suppression {
   _id: ObjectId;
-  accountId: string;
-  channel: string;
-  recipient: string;
-  reason: SuppressionReason;
-  source: SuppressionSource;
-  detail?: string | undefined;
-  by?: string | undefined;
-  createdAt: Date;
   /** A change written with the entry and not yet copied to `suppression_changes` (see `suppressionOperations`). */
   pending?: SuppressionChangeDocument | undefined;
 }
