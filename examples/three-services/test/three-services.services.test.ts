@@ -700,7 +700,8 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
       expect(await storageOf(names.notify)).toEqual(['idempotency_keys', 'schema_migrations']);
     } else {
       expect(rules).toEqual(['rules']);
-      expect(triggers).toEqual(['contact_counters', 'contact_policies', 'deliveries', 'pending_triggers', 'rule_replica', 'send_throttles', 'suppression_changes', 'suppressions']);
+      // contact_policies has no index beside _id, so MongoDB creates it with the first policy (none here).
+      expect(triggers).toEqual(['contact_counters', 'deliveries', 'pending_triggers', 'rule_replica', 'send_throttles', 'suppression_changes', 'suppressions']);
     }
   });
 
