@@ -1,5 +1,6 @@
 import type { RuleSource } from '@crm-automation/core';
 import { HttpError, replyWithError, serviceTokenAuth } from '@crm-automation/http';
+import { parseRequestPart } from '../runtime/request-input.js';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 
@@ -12,13 +13,6 @@ export interface InternalRuleRoutesOptions {
 const findQuery = z.object({ accountId: z.string().min(1).max(200), eventName: z.string().min(1).max(200) });
 const getQuery = z.object({ accountId: z.string().min(1).max(200) });
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => ({ path: `query.${i.path.join('.')}`, code: i.code, message: i.message }));
-  throw new HttpError(400, 'CRM_ERR_HTTP_BAD_REQUEST', `invalid query: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
-}
-
 /**
  * The rule lookups of the REST pattern (the design doc's Option 1), for the trigger service only:
  * service-token auth, and the account passed explicitly because the caller acts for every account.
@@ -30,12 +24,12 @@ export const internalRuleRoutes: FastifyPluginAsync<InternalRuleRoutesOptions> =
   app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply));
 
   app.get('/internal/v1/rules', async (request) => {
-    const { accountId, eventName } = parse(findQuery, request.query);
+    const { accountId, eventName } = parseRequestPart(findQuery, request.query, 'query');
     return { items: await options.rules.findRulesForEvent(accountId, eventName) };
   });
 
   app.get('/internal/v1/rules/:id', async (request) => {
-    const { accountId } = parse(getQuery, request.query);
+    const { accountId } = parseRequestPart(getQuery, request.query, 'query');
     const id = (request.params as { id: string }).id;
     const rule = await options.rules.getRule(accountId, id);
     if (!rule) throw new HttpError(404, 'CRM_ERR_RULE_NOT_FOUND', `Rule ${JSON.stringify(id)} not found`);

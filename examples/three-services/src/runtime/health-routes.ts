@@ -11,6 +11,16 @@ export interface ReadinessCheck {
   critical?: boolean | undefined;
 }
 
+/** Reported, not required: a dependency behind a circuit breaker counts as down while its circuit is open. */
+export function breakerCheck(breaker: { readonly state: string }): ReadinessCheck {
+  return {
+    critical: false,
+    check: async () => {
+      if (breaker.state === 'open') throw new Error('circuit open');
+    },
+  };
+}
+
 export interface HealthRoutesOptions {
   checks: Readonly<Record<string, ReadinessCheck>>;
   /** Serve `/healthz` too; off where another plugin already does (the Rules API has one). */

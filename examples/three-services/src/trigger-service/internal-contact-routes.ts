@@ -1,20 +1,13 @@
 import type { AutomationEngine } from '@crm-automation/core';
-import { HttpError, replyWithError, serviceTokenAuth } from '@crm-automation/http';
+import { replyWithError, serviceTokenAuth } from '@crm-automation/http';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import type { z } from 'zod';
+import { parseRequestPart } from '../runtime/request-input.js';
 import { CONTACT_API_PREFIX, contactRequests } from '../wire/contact-json.js';
 
 export interface InternalContactRoutesOptions {
   engine: Pick<AutomationEngine, 'suppressions' | 'contactPolicy'>;
   /** Tokens the rules service presents. */
   tokens: readonly string[];
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => ({ path: `body.${i.path.join('.')}`, code: i.code, message: i.message }));
-  throw new HttpError(400, 'CRM_ERR_HTTP_BAD_REQUEST', `invalid body: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
 }
 
 /**
@@ -30,31 +23,31 @@ export const internalContactRoutes: FastifyPluginAsync<InternalContactRoutesOpti
   app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply));
 
   app.post(`${CONTACT_API_PREFIX}/suppressions/lookup`, async (request) => {
-    const { accountId, channel, recipient } = parse(contactRequests.lookup, request.body);
+    const { accountId, channel, recipient } = parseRequestPart(contactRequests.lookup, request.body, 'body');
     return { suppression: await suppressions.lookup(accountId, channel, recipient) };
   });
   app.post(`${CONTACT_API_PREFIX}/suppressions/add`, async (request) => {
-    const { accountId, entry } = parse(contactRequests.add, request.body);
+    const { accountId, entry } = parseRequestPart(contactRequests.add, request.body, 'body');
     return suppressions.add(accountId, entry);
   });
   app.post(`${CONTACT_API_PREFIX}/suppressions/remove`, async (request) => {
-    const { accountId, channel, recipient, change } = parse(contactRequests.remove, request.body);
+    const { accountId, channel, recipient, change } = parseRequestPart(contactRequests.remove, request.body, 'body');
     return { removed: await suppressions.remove(accountId, channel, recipient, change) };
   });
   app.post(`${CONTACT_API_PREFIX}/suppressions/list`, async (request) => {
-    const { accountId, filter } = parse(contactRequests.list, request.body);
+    const { accountId, filter } = parseRequestPart(contactRequests.list, request.body, 'body');
     return suppressions.list(accountId, filter);
   });
   app.post(`${CONTACT_API_PREFIX}/suppressions/changes`, async (request) => {
-    const { accountId, filter } = parse(contactRequests.changes, request.body);
+    const { accountId, filter } = parseRequestPart(contactRequests.changes, request.body, 'body');
     return suppressions.changes(accountId, filter);
   });
   app.post(`${CONTACT_API_PREFIX}/policy/get`, async (request) => {
-    const { accountId } = parse(contactRequests.policyGet, request.body);
+    const { accountId } = parseRequestPart(contactRequests.policyGet, request.body, 'body');
     return { policy: await contactPolicy.get(accountId) };
   });
   app.post(`${CONTACT_API_PREFIX}/policy/set`, async (request) => {
-    const { accountId, policy, expectedVersion } = parse(contactRequests.policySet, request.body);
+    const { accountId, policy, expectedVersion } = parseRequestPart(contactRequests.policySet, request.body, 'body');
     return contactPolicy.set(accountId, policy, expectedVersion === undefined ? {} : { expectedVersion });
   });
 };

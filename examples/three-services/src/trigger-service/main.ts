@@ -20,7 +20,7 @@ import { receiptRoutes, triggerServiceRoutes } from '@crm-automation/http';
 import { openBus, type OpenedBus } from '../runtime/bus-transport.js';
 import { loadConfig } from '../runtime/env-config.js';
 import { exitOnStartupFailure, onShutdown } from '../runtime/graceful-shutdown.js';
-import { registerHealthRoutes, type ReadinessCheck } from '../runtime/health-routes.js';
+import { breakerCheck, registerHealthRoutes, type ReadinessCheck } from '../runtime/health-routes.js';
 import { createHttpServer, listen } from '../runtime/http-server.js';
 import { createServiceLogger } from '../runtime/logger.js';
 import { openTriggerStore } from '../runtime/service-stores.js';
@@ -68,12 +68,7 @@ try {
     ruleSource = remote.source;
     closeRuleSource = remote.close;
     // Reported, not required: the service is built to ride out a rules service outage.
-    checks['rules-service'] = {
-      critical: false,
-      check: async () => {
-        if (remote.breaker.state === 'open') throw new Error('circuit open');
-      },
-    };
+    checks['rules-service'] = breakerCheck(remote.breaker);
   }
 
   // Rules with `evaluate: 'current'` see the job as the CRM has it when their trigger fires.
@@ -85,12 +80,7 @@ try {
     logger,
   });
   // Reported, not required: due triggers wait (retried, outside their budget) while the CRM is away.
-  checks['crm'] = {
-    critical: false,
-    check: async () => {
-      if (jobs.breaker.state === 'open') throw new Error('circuit open');
-    },
-  };
+  checks['crm'] = breakerCheck(jobs.breaker);
 
   const engine = createAutomationEngine({
     triggerStore: triggers.store,
