@@ -117,6 +117,30 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
     return { outcome: 'superseded', replaced: holder, firstEventAt: holder.firstEventAt ?? holder.triggeringEvent.timestamp, maxWaitMs: concurrency.maxWaitMs, reschedule: concurrency.reschedule === true };
   };
 
+  /** One outcome, written at once (finishAttempts writes its batch without a promise per outcome). */
+  const finishOne = (id: string, leaseToken: string, result: AttemptResult): boolean => {
+    const trigger = triggers.get(id);
+    if (!trigger || trigger.status !== 'processing' || trigger.leaseToken !== leaseToken) return false;
+    if (result.status === 'retrying') requireValidDate(result.evaluateAt ?? result.now, 'evaluateAt');
+    // A cancel requested while it ran wins over a retry, in this same write (the engine checks too).
+    const cancelInstead = result.status === 'retrying' && trigger.cancelRequested !== undefined;
+    trigger.updatedAt = result.now;
+    trigger.executionHistory.push(result.history);
+    if (cancelInstead && trigger.cancelRequested) {
+      trigger.executionHistory.push({ outcome: 'cancelled', reason: 'cancelled-by-event', event: { ...trigger.cancelRequested.event }, at: result.now, attempt: trigger.attempt });
+    }
+    const status = cancelInstead ? 'cancelled' : result.status;
+    setStatus(trigger, status);
+    for (const index of result.sentActions) if (!trigger.sentActions.includes(index)) trigger.sentActions.push(index);
+    trigger.leaseToken = undefined;
+    trigger.leaseExpiresAt = undefined;
+    if (status === 'retrying') {
+      trigger.evaluateAt = result.evaluateAt ?? result.now;
+      due.push(trigger.evaluateAt.getTime(), id);
+    }
+    return true;
+  };
+
   const store: TriggerStore & { cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>; readonly size: number } = {
     capabilities: { name: 'memory', keyedConcurrency: true, cancelByEvent: true },
 
@@ -270,26 +294,7 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
     },
 
     async finishAttempt(id, leaseToken, result: AttemptResult) {
-      const trigger = triggers.get(id);
-      if (!trigger || trigger.status !== 'processing' || trigger.leaseToken !== leaseToken) return false;
-      if (result.status === 'retrying') requireValidDate(result.evaluateAt ?? result.now, 'evaluateAt');
-      // A cancel requested while it ran wins over a retry, in this same write (the engine checks too).
-      const cancelInstead = result.status === 'retrying' && trigger.cancelRequested !== undefined;
-      trigger.updatedAt = result.now;
-      trigger.executionHistory.push(result.history);
-      if (cancelInstead && trigger.cancelRequested) {
-        trigger.executionHistory.push({ outcome: 'cancelled', reason: 'cancelled-by-event', event: { ...trigger.cancelRequested.event }, at: result.now, attempt: trigger.attempt });
-      }
-      const status = cancelInstead ? 'cancelled' : result.status;
-      setStatus(trigger, status);
-      for (const index of result.sentActions) if (!trigger.sentActions.includes(index)) trigger.sentActions.push(index);
-      trigger.leaseToken = undefined;
-      trigger.leaseExpiresAt = undefined;
-      if (status === 'retrying') {
-        trigger.evaluateAt = result.evaluateAt ?? result.now;
-        due.push(trigger.evaluateAt.getTime(), id);
-      }
-      return true;
+      return finishOne(id, leaseToken, result);
     },
 
     async transitionTrigger(accountId, id, request: TransitionRequest): Promise<TransitionResult> {
@@ -355,7 +360,7 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
 
     async finishAttempts(requests) {
       const out: boolean[] = [];
-      for (const r of requests) out.push(await store.finishAttempt(r.id, r.leaseToken, r.result));
+      for (const r of requests) out.push(finishOne(r.id, r.leaseToken, r.result));
       return out;
     },
 

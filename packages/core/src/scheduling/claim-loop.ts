@@ -69,28 +69,41 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** A rule source that answers each (account, rule) once; a failed read is not remembered. */
 function readOncePerBatch(source: RuleSource): RuleSource {
-  const reads = new Map<string, Promise<Rule | null>>();
+  // By account, then rule: the ids are strings whose hashes V8 already has, where a joined key would
+  // be a new string to build and hash on every trigger.
+  const reads = new Map<string, Map<string, Promise<Rule | null>>>();
   return {
     findRulesForEvent: (accountId, eventName) => source.findRulesForEvent(accountId, eventName),
     getRule(accountId, id) {
-      const key = `${accountId}\u0000${id}`;
-      let read = reads.get(key);
+      let ofAccount = reads.get(accountId);
+      if (!ofAccount) reads.set(accountId, (ofAccount = new Map()));
+      let read = ofAccount.get(id);
       if (!read) {
-        read = source.getRule(accountId, id);
-        reads.set(key, read);
-        read.catch(() => reads.delete(key));
+        const fresh = source.getRule(accountId, id);
+        const account = ofAccount;
+        account.set(id, fresh);
+        fresh.catch(() => account.delete(id));
+        read = fresh;
       }
       return read;
     },
   };
 }
 
+/** Told how the write of one outcome went: saved (true), refused for a lost lease (false), or failed. */
+interface OutcomeReceiver {
+  saved(saved: boolean): void;
+  failed(error: unknown): void;
+}
+
 /**
  * Collects the outcomes that concurrent triggers finish within one turn of the event loop and writes
- * them with one `finishAttempts` call (when the store has it), instead of one round trip each.
+ * them with one `finishAttempts` call (when the store has it), instead of one round trip each. Each
+ * write reports to its receiver rather than through a promise of its own: on the in-memory fire
+ * path, the promises and async frames per trigger were most of what its garbage collection copied.
  */
 class OutcomeWriter {
-  private queue: Array<{ request: FinishRequest; resolve: (saved: boolean) => void; reject: (error: unknown) => void }> = [];
+  private queue: Array<{ request: FinishRequest; receiver: OutcomeReceiver }> = [];
   private scheduled = false;
 
   constructor(
@@ -98,28 +111,146 @@ class OutcomeWriter {
     private readonly maxBatch: () => number,
   ) {}
 
-  write(request: FinishRequest): Promise<boolean> {
-    if (!this.store.finishAttempts) return this.store.finishAttempt(request.id, request.leaseToken, request.result);
-    return new Promise<boolean>((resolve, reject) => {
-      this.queue.push({ request, resolve, reject });
-      if (this.queue.length >= this.maxBatch()) this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
+  write(request: FinishRequest, receiver: OutcomeReceiver): void {
+    if (!this.store.finishAttempts) {
+      let write: Promise<boolean>;
+      try {
+        write = this.store.finishAttempt(request.id, request.leaseToken, request.result);
+      } catch (error) {
+        write = Promise.reject(error);
       }
-    });
+      write.then(
+        (saved) => receiver.saved(saved),
+        (error: unknown) => receiver.failed(error),
+      );
+      return;
+    }
+    this.queue.push({ request, receiver });
+    if (this.queue.length >= this.maxBatch()) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   private flush(): void {
     this.scheduled = false;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch());
-      const write = this.store.finishAttempts?.(batch.map((b) => b.request)) ?? Promise.reject(new Error('finishAttempts is gone'));
+      let write: Promise<boolean[]>;
+      try {
+        write = this.store.finishAttempts?.(batch.map((b) => b.request)) ?? Promise.reject(new Error('finishAttempts is gone'));
+      } catch (error) {
+        // A store that throws instead of rejecting fails this batch alone, not the turn it runs in.
+        write = Promise.reject(error);
+      }
       write.then(
-        (saved) => batch.forEach((b, i) => b.resolve(saved[i] === true)),
-        (error: unknown) => batch.forEach((b) => b.reject(error)),
+        (saved) => {
+          for (let i = 0; i < batch.length; i++) (batch[i] as (typeof batch)[number]).receiver.saved(saved[i] === true);
+        },
+        (error: unknown) => {
+          for (const b of batch) b.receiver.failed(error);
+        },
       );
     }
+  }
+}
+
+/**
+ * The outcomes of one pass still being written: the pass ends when every one is recorded, or at the
+ * first that failed to record (a listener of `trigger:finished` threw), as `Promise.all` of them would.
+ */
+class PassRecording {
+  private pending = 0;
+  private failure: { error: unknown } | undefined;
+  private waiter: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+
+  started(): void {
+    this.pending += 1;
+  }
+
+  finished(): void {
+    this.pending -= 1;
+    if (this.pending === 0 && this.waiter) this.waiter.resolve();
+  }
+
+  failed(error: unknown): void {
+    this.pending -= 1;
+    this.failure ??= { error };
+    this.waiter?.reject(this.failure.error);
+  }
+
+  settled(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure.error);
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+}
+
+/**
+ * The write of one attempt's outcome, retried while the lease still holds: once it has expired another
+ * worker may have taken the trigger and the lease token would refuse the write anyway. An outcome that
+ * could not be written returns the trigger to the queue when its lease expires (and its sent actions
+ * are then known only to the idempotency store), so giving up early is what costs a duplicate.
+ */
+/** What every outcome record of a loop shares. */
+interface RecordingContext {
+  readonly writer: OutcomeWriter;
+  readonly hooks: ClaimLoopHooks;
+  readonly ctx: AttemptContext;
+  readonly leaseMs: number;
+}
+
+class OutcomeRecord implements OutcomeReceiver {
+  private readonly startedAt = Date.now();
+  private delay = SAVE_RETRY_FIRST_MS;
+
+  constructor(
+    private readonly shared: RecordingContext,
+    private readonly trigger: ClaimedTrigger,
+    private readonly result: AttemptResult,
+    private readonly counts: RunCounts,
+    private readonly log: Logger,
+    private readonly pass: PassRecording,
+  ) {}
+
+  saved(saved: boolean): void {
+    this.done(saved ? 'saved' : 'lease-lost');
+  }
+
+  /** Writes the outcome (again, after a failed write). */
+  write(): void {
+    this.shared.writer.write({ id: this.trigger.id, leaseToken: this.trigger.leaseToken, result: this.result }, this);
+  }
+
+  failed(error: unknown): void {
+    const { ctx, leaseMs } = this.shared;
+    // Engine time bounds it in production; real time bounds it under a manual clock that stands still.
+    const leaseLeft = this.trigger.leaseExpiresAt.getTime() - ctx.clock.now().getTime();
+    if (leaseLeft <= this.delay || Date.now() - this.startedAt + this.delay >= leaseMs) {
+      const { trigger } = this;
+      ctx.logger.error({ triggerId: trigger.id, accountId: trigger.accountId, ruleId: trigger.ruleId, error: describeError(error) }, 'could not save attempt outcome before the lease ran out');
+      this.done('unsaved');
+      return;
+    }
+    const delay = this.delay;
+    this.delay = Math.min(SAVE_RETRY_MAX_MS, delay * 2);
+    void sleep(delay).then(() => this.write());
+  }
+
+  private done(saved: 'saved' | 'lease-lost' | 'unsaved'): void {
+    const { trigger, result, counts } = this;
+    try {
+      if (saved === 'saved') counts[result.status] += 1;
+      else if (saved === 'lease-lost') counts.leaseLost += 1;
+      else counts.unsaved += 1;
+      this.log.info({ status: result.status, reason: result.history.reason, attempt: trigger.attempt, saved }, `trigger ${result.status}`);
+      this.shared.hooks.onFinished?.(trigger, result, saved === 'saved');
+    } catch (error) {
+      this.pass.failed(error);
+      return;
+    }
+    this.pass.finished();
   }
 }
 
@@ -137,7 +268,7 @@ export class ClaimLoop {
   private storeFailures = 0;
   /** Engine-clock time one trigger takes, start to saved outcome (moving average); unknown at first. */
   private perTriggerMs: number | undefined;
-  private readonly outcomes: OutcomeWriter;
+  private readonly recordingContext: RecordingContext;
   private watching: Promise<(() => Promise<void>) | undefined> | undefined;
   /** The store's wake-ups are on: idle, the loop need not poll often. */
   private watched = false;
@@ -147,7 +278,7 @@ export class ClaimLoop {
     private readonly options: ClaimLoopOptions,
     private readonly hooks: ClaimLoopHooks = {},
   ) {
-    this.outcomes = new OutcomeWriter(ctx.store, () => Math.max(1, options.concurrency));
+    this.recordingContext = { writer: new OutcomeWriter(ctx.store, () => Math.max(1, options.concurrency)), hooks, ctx, leaseMs: options.leaseMs };
   }
 
   /**
@@ -176,7 +307,7 @@ export class ClaimLoop {
       return claiming;
     };
     let next: Promise<{ claimed: ClaimedTrigger[]; limit: number }> | undefined = claim(this.batchLimit);
-    const recording: Array<Promise<void>> = [];
+    const recording = new PassRecording();
     try {
       for (let batch = 0; next && batch < MAX_BATCHES_PER_PASS; batch++) {
         const { claimed, limit } = await next;
@@ -196,7 +327,7 @@ export class ClaimLoop {
       }
     } finally {
       // Outcomes are written while later triggers run; the pass ends when all of them are recorded.
-      await Promise.all(recording);
+      await recording.settled();
       if (next) {
         // A claim issued for a batch this pass will not run (stopped, or the loop broke on an error):
         // its triggers are released by their lease; nothing is lost.
@@ -225,7 +356,7 @@ export class ClaimLoop {
    * Runs one trigger and queues the write of its outcome on `recording`, without waiting for it: the
    * next trigger starts while the outcome is written, and outcomes finishing together go in one write.
    */
-  private async process(trigger: ClaimedTrigger, counts: RunCounts, ctx: AttemptContext, recording: Array<Promise<void>>): Promise<void> {
+  private async process(trigger: ClaimedTrigger, counts: RunCounts, ctx: AttemptContext, recording: PassRecording): Promise<void> {
     const log = this.ctx.logger.child({ accountId: trigger.accountId, ruleId: trigger.ruleId, triggerId: trigger.id });
     const startedAt = this.ctx.clock.now().getTime();
     if (startedAt + this.ctx.sendTimeoutMs >= trigger.leaseExpiresAt.getTime()) {
@@ -233,7 +364,7 @@ export class ClaimLoop {
       const at = this.ctx.clock.now();
       const result: AttemptResult = { status: 'retrying', evaluateAt: at, sentActions: [], now: at, history: { at, attempt: trigger.attempt, outcome: 'retrying', reason: LEASE_DEFERRED, nextAttemptAt: at, by: this.ctx.instanceId } };
       log.warn({ attempt: trigger.attempt, leaseExpiresAt: trigger.leaseExpiresAt }, 'lease ran short before the trigger could start; handed back');
-      recording.push(this.recorded(trigger, result, counts, log));
+      this.record(trigger, result, counts, log, recording);
       return;
     }
     let result: AttemptResult;
@@ -262,48 +393,13 @@ export class ClaimLoop {
     span.setAttributes({ 'crm.status': result.status, 'crm.reason': result.history.reason });
     span.end();
     this.measure(startedAt);
-    recording.push(this.recorded(trigger, result, counts, log));
+    this.record(trigger, result, counts, log, recording);
   }
 
-  /** {@link record}, marked handled at once: it is awaited only when the batch ends. */
-  private recorded(trigger: ClaimedTrigger, result: AttemptResult, counts: RunCounts, log: Logger): Promise<void> {
-    const recording = this.record(trigger, result, counts, log);
-    recording.catch(() => undefined);
-    return recording;
-  }
-
-  private async record(trigger: ClaimedTrigger, result: AttemptResult, counts: RunCounts, log: Logger): Promise<void> {
-    const saved = await this.save(trigger, result);
-    if (saved === 'saved') counts[result.status] += 1;
-    else if (saved === 'lease-lost') counts.leaseLost += 1;
-    else counts.unsaved += 1;
-    log.info({ status: result.status, reason: result.history.reason, attempt: trigger.attempt, saved }, `trigger ${result.status}`);
-    this.hooks.onFinished?.(trigger, result, saved === 'saved');
-  }
-
-  /**
-   * Writes an outcome, retrying while the lease still holds: once it has expired another worker may
-   * have taken the trigger and the lease token would refuse the write anyway. An outcome that could
-   * not be written returns the trigger to the queue when its lease expires (and its sent actions are
-   * then known only to the idempotency store), so giving up early is what costs a duplicate.
-   */
-  private async save(trigger: ClaimedTrigger, result: AttemptResult): Promise<'saved' | 'lease-lost' | 'unsaved'> {
-    const startedAt = Date.now();
-    let delay = SAVE_RETRY_FIRST_MS;
-    for (;;) {
-      try {
-        return (await this.outcomes.write({ id: trigger.id, leaseToken: trigger.leaseToken, result })) ? 'saved' : 'lease-lost';
-      } catch (error) {
-        // Engine time bounds it in production; real time bounds it under a manual clock that stands still.
-        const leaseLeft = trigger.leaseExpiresAt.getTime() - this.ctx.clock.now().getTime();
-        if (leaseLeft <= delay || Date.now() - startedAt + delay >= this.options.leaseMs) {
-          this.ctx.logger.error({ triggerId: trigger.id, accountId: trigger.accountId, ruleId: trigger.ruleId, error: describeError(error) }, 'could not save attempt outcome before the lease ran out');
-          return 'unsaved';
-        }
-        await sleep(delay);
-        delay = Math.min(SAVE_RETRY_MAX_MS, delay * 2);
-      }
-    }
+  /** Queues the write of an outcome; `recording` learns when it is recorded (see {@link OutcomeRecord}). */
+  private record(trigger: ClaimedTrigger, result: AttemptResult, counts: RunCounts, log: Logger, recording: PassRecording): void {
+    recording.started();
+    new OutcomeRecord(this.recordingContext, trigger, result, counts, log, recording).write();
   }
 
   start(): void {
