@@ -124,6 +124,7 @@ try {
     const m = command.metadata;
     logger.info({ accountId: m.accountId, ruleId: m.ruleId, triggerId: m.triggerId, action: command.type, actionIndex: m.actionIndex, durationMs }, 'action sent');
   });
+  // Without the recipient: a phone number or address is personal data, and the change log keeps it.
   engine.on('suppression:changed', ({ change }) => {
     logger.info({ accountId: change.accountId, channel: change.channel, action: change.action, reason: change.reason, source: change.source, by: change.by }, change.action === 'added' ? 'recipient suppressed' : 'suppression lifted');
   });
