@@ -6,7 +6,7 @@ import type { ActionCommand, ChannelGateway, ChannelMap, SendContext } from '../
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import { hasTraceContext, type Span, type Tracer } from '../ports/tracer.js';
-import type { Delivery } from '../ports/delivery-ledger.js';
+import type { Delivery, DeliveryOutcome, NewDelivery } from '../ports/delivery-ledger.js';
 import { normalizedRecipient } from '../actions/contact-points.js';
 import type { DeliveryRecorder } from './delivery-recorder.js';
 import type { CompiledRule } from '../rules/compiled-rule.js';
@@ -170,6 +170,11 @@ function withTimeout<T>(send: (options: SendContext) => Promise<T>, ms: number, 
 /** States of a delivery the provider took. */
 export const TAKEN: ReadonlySet<Delivery['state']> = new Set(['accepted', 'delivered', 'undelivered', 'bounced', 'failed']);
 
+const NO_INDEXES: ReadonlySet<number> = new Set();
+const NO_DELIVERIES: readonly Delivery[] = [];
+const NO_LATEST: ReadonlyMap<number, Delivery> = new Map();
+const NO_SENDS: ReadonlyMap<number, Delivery[]> = new Map();
+
 /** The latest delivery of each action of a trigger, from its earlier attempts. */
 function latestByAction(deliveries: readonly Delivery[]): Map<number, Delivery> {
   const latest = new Map<number, Delivery>();
@@ -204,9 +209,36 @@ export function failoverAfter(gateway: ChannelGateway | undefined, sends: readon
 
 /** The provider's message id and name in what a gateway returned (`{ provider, id }` receipts). */
 export function receiptOf(result: unknown): { providerId?: string; provider?: string } {
-  if (typeof result !== 'object' || result === null) return {};
+  if (typeof result !== 'object' || result === null) return NO_RECEIPT;
   const { id, provider } = result as { id?: unknown; provider?: unknown };
-  return { ...(typeof id === 'string' && id !== '' ? { providerId: id } : {}), ...(typeof provider === 'string' && provider !== '' ? { provider } : {}) };
+  // Built field by field rather than from spreads: this runs on every send.
+  const receipt: { providerId?: string; provider?: string } = {};
+  if (typeof id === 'string' && id !== '') receipt.providerId = id;
+  if (typeof provider === 'string' && provider !== '') receipt.provider = provider;
+  return receipt;
+}
+
+/** What a gateway that returned no object (a no-op, `undefined`) tells about the provider: nothing. */
+const NO_RECEIPT: { providerId?: string; provider?: string } = Object.freeze({});
+
+/**
+ * The ledger intent of a send, fields in the order they always had; two literals rather than a
+ * spread of the optional recipient, which V8 would define through the runtime on every send.
+ */
+function intentOf(trigger: ClaimedTrigger, actionIndex: number, type: string, provider: string, idempotencyKey: string, recipient: string | undefined, dedupes: boolean, at: Date): NewDelivery {
+  const { accountId, id: triggerId, ruleId, attempt } = trigger;
+  return recipient === undefined
+    ? { accountId, triggerId, ruleId, actionIndex, attempt, type, provider, idempotencyKey, dedupes, at }
+    : { accountId, triggerId, ruleId, actionIndex, attempt, type, provider, idempotencyKey, recipient, dedupes, at };
+}
+
+/** A sent action's outcome: `result` only when the gateway returned one, `deliveryId` only with a ledger. */
+function sentOutcome(index: number, type: string, sent: unknown, durationMs: number, delivery: Delivery | undefined): ActionOutcome {
+  const outcome: ActionOutcome = { index, type, status: 'sent' };
+  if (sent !== undefined) outcome.result = sent;
+  outcome.durationMs = durationMs;
+  if (delivery) outcome.deliveryId = delivery.id;
+  return outcome;
 }
 
 /**
@@ -224,8 +256,9 @@ export async function dispatchActions(
   parentSpan?: Span,
   options: DispatchOptions = {},
 ): Promise<DispatchResult> {
-  const alreadySent = new Set(trigger.sentActions);
-  const failedBefore = permanentlyFailedActions(trigger);
+  // Shared empty sets and maps for a trigger with no history (a first attempt): nothing to look up.
+  const alreadySent = trigger.sentActions;
+  const failedBefore = trigger.executionHistory.length === 0 ? NO_INDEXES : permanentlyFailedActions(trigger);
   const result: DispatchResult = { outcomes: [], sent: [], transient: false, permanent: failedBefore.size > 0, onlyDeferred: false, onlyWaiting: false, held: [] };
   let deferred = 0;
   let failedTransiently = 0;
@@ -234,10 +267,10 @@ export async function dispatchActions(
   const recorder = ctx.deliveries;
   // A first attempt has no earlier sends; a later one (a retry, or a takeover after a crash) reads them.
   // Without a ledger, the history is what remembers a send that may have reached the provider.
-  const heldBefore = recorder ? new Set<number>() : heldActions(trigger);
-  const history = recorder && trigger.attempt > 1 ? await recorder.ledger.deliveriesOfTrigger(trigger.accountId, trigger.id) : [];
-  const earlier = latestByAction(history);
-  const earliest = byAction(history);
+  const heldBefore = recorder || trigger.executionHistory.length === 0 ? NO_INDEXES : heldActions(trigger);
+  const history = recorder && trigger.attempt > 1 ? await recorder.ledger.deliveriesOfTrigger(trigger.accountId, trigger.id) : NO_DELIVERIES;
+  const earlier = history.length === 0 ? NO_LATEST : latestByAction(history);
+  const earliest = history.length === 0 ? NO_SENDS : byAction(history);
   const contact = ctx.contact;
   const guard = contact ? new AttemptContactGuard(contact, trigger.accountId, trigger.id, payload, ctx.logger, trigger.attempt) : undefined;
 
@@ -246,8 +279,8 @@ export async function dispatchActions(
     const last = earlier.get(index);
     // A receipt said undelivered soon after acceptance and the gateway has another provider to try.
     const failover = last ? failoverAfter(ctx.channels[type], earliest.get(index) ?? [], last) : undefined;
-    if ((alreadySent.has(index) && !failover) || failedBefore.has(index)) {
-      result.outcomes.push({ index, type, status: alreadySent.has(index) ? 'already-sent' : 'not-attempted' });
+    if ((alreadySent.includes(index) && !failover) || failedBefore.has(index)) {
+      result.outcomes.push({ index, type, status: alreadySent.includes(index) ? 'already-sent' : 'not-attempted' });
       continue;
     }
     if (!recorder && heldBefore.has(index)) {
@@ -336,19 +369,7 @@ export async function dispatchActions(
       }
       if (recorder) {
         // Before the gateway is called: if this process dies mid-send, the intent says so.
-        delivery = await recorder.intent({
-          accountId: trigger.accountId,
-          triggerId: trigger.id,
-          ruleId: trigger.ruleId,
-          actionIndex: index,
-          attempt: trigger.attempt,
-          type: rendered.type,
-          provider: gateway.name ?? rendered.type,
-          idempotencyKey: command.metadata.idempotencyKey,
-          ...(recipient === undefined ? {} : { recipient }),
-          dedupes: gateway.dedupes === true,
-          at: ctx.clock.now(),
-        });
+        delivery = await recorder.intent(intentOf(trigger, index, rendered.type, gateway.name ?? rendered.type, command.metadata.idempotencyKey, recipient, gateway.dedupes === true, ctx.clock.now()));
         command.metadata.deliveryId = delivery.id;
       }
       if (failover) command.metadata.excludeProviders = failover;
@@ -356,16 +377,13 @@ export async function dispatchActions(
       const sent = await withTimeout((options) => gateway.send(sending, options), ctx.sendTimeoutMs, ctx.clock);
       const durationMs = Date.now() - started;
       result.sent.push(index);
-      result.outcomes.push({ index, type, status: 'sent', ...(sent === undefined ? {} : { result: sent }), durationMs, ...(delivery ? { deliveryId: delivery.id } : {}) });
+      result.outcomes.push(sentOutcome(index, type, sent, durationMs, delivery));
       const receipt = receiptOf(sent);
       if (delivery && recorder) {
-        recorder.outcome({
-          id: delivery.id,
-          state: 'accepted',
-          at: ctx.clock.now(),
-          ...(receipt.providerId ? { providerId: receipt.providerId } : {}),
-          ...(receipt.provider && receipt.provider !== delivery.provider ? { provider: receipt.provider } : {}),
-        });
+        const accepted: DeliveryOutcome = { id: delivery.id, state: 'accepted', at: ctx.clock.now() };
+        if (receipt.providerId) accepted.providerId = receipt.providerId;
+        if (receipt.provider && receipt.provider !== delivery.provider) accepted.provider = receipt.provider;
+        recorder.outcome(accepted);
         // Earlier sends of this action left `intent` or `unknown` carried the same idempotency key to a
         // provider that deduplicates by it: they and this one are one message, now known accepted.
         if (gateway.dedupes) {

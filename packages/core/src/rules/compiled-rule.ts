@@ -1,6 +1,7 @@
 import { Engine } from 'json-rules-engine';
 import { compileConditions, type CompiledConditions, type FallbackCode } from './condition-compiler.js';
 import { AutomationError } from '../errors.js';
+import type { MessageCategory } from '../policy/contact-policy.js';
 import type { ConditionTrace } from '../scheduling/trigger.js';
 import { resolvePath } from './json-path.js';
 import { CORE_OPERATOR_FNS, type OperatorFn } from './operators.js';
@@ -25,6 +26,13 @@ export interface CompiledRule {
   readonly actionCount: number;
   actionType(index: number): string;
   evaluate(payload: Record<string, unknown>): Promise<Evaluation>;
+  /**
+   * {@link evaluate}, answered at once when the compiled conditions answer (most rules, most
+   * payloads), else the promise of json-rules-engine's answer: the fire path awaits only then.
+   */
+  evaluateNowOrLater(payload: Record<string, unknown>): Evaluation | Promise<Evaluation>;
+  /** Each action's `category` (for the contact policy), in action order. */
+  readonly actionCategories: readonly (MessageCategory | undefined)[];
   /** Renders action `index` for `payload`; throws a CRM_ERR_RENDER error when it cannot. */
   render(index: number, payload: Record<string, unknown>): RenderedAction;
   /**
@@ -191,22 +199,32 @@ export function jsonRulesEngineEvaluator(name: string, conditions: unknown, oper
  * json-rules-engine is built only when needed, on a copy: it writes parsed priorities back into the
  * conditions it is given, and stored rules are frozen.
  */
-function conditionsEvaluator(name: string, conditions: unknown, operators: ReadonlyMap<string, OperatorFn>): { compiled: CompiledConditions; run(payload: Record<string, unknown>): Promise<Evaluation> } {
+function conditionsEvaluator(
+  name: string,
+  conditions: unknown,
+  operators: ReadonlyMap<string, OperatorFn>,
+): { compiled: CompiledConditions; run(payload: Record<string, unknown>): Promise<Evaluation>; runNowOrLater(payload: Record<string, unknown>): Evaluation | Promise<Evaluation> } {
   const compiled = compileConditions(conditions, { operators });
   const reference = jsonRulesEngineEvaluator(name, conditions, operators);
+  const runNowOrLater = (payload: Record<string, unknown>): Evaluation | Promise<Evaluation> => {
+    if (compiled.evaluate) {
+      try {
+        return compiled.evaluate(payload);
+      } catch {
+        // Decided by json-rules-engine below, error included.
+      }
+    }
+    return reference(payload);
+  };
   return {
     compiled,
-    run(payload) {
-      if (compiled.evaluate) {
-        try {
-          return Promise.resolve(compiled.evaluate(payload));
-        } catch {
-          // Decided by json-rules-engine below, error included.
-        }
-      }
-      return reference(payload);
-    },
+    run: (payload) => Promise.resolve(runNowOrLater(payload)),
+    runNowOrLater,
   };
+}
+
+function evaluationError(rule: Rule, error: unknown): AutomationError {
+  return new AutomationError('CRM_ERR_EVALUATION', `conditions of rule ${rule.id} could not be evaluated: ${(error as Error).message}`, { cause: error });
 }
 
 export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorFn>): CompiledRule {
@@ -227,9 +245,17 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
       try {
         return await conditions.run(payload);
       } catch (error) {
-        throw new AutomationError('CRM_ERR_EVALUATION', `conditions of rule ${rule.id} could not be evaluated: ${(error as Error).message}`, { cause: error });
+        throw evaluationError(rule, error);
       }
     },
+    evaluateNowOrLater(payload) {
+      const evaluation = conditions.runNowOrLater(payload);
+      if (!(evaluation instanceof Promise)) return evaluation;
+      return evaluation.then(undefined, (error: unknown) => {
+        throw evaluationError(rule, error);
+      });
+    },
+    actionCategories: rule.actions.map((action) => action.category),
     missingRecipient(index, payload) {
       const action = rule.actions[index];
       if (!action || (action.type !== 'sms' && action.type !== 'email')) return undefined;

@@ -1,13 +1,14 @@
 // One file: an attempt's decisions (cancel, budget, rule, facts, conditions, dispatch, outcome and its
 // deferrals) are the engine's retry argument, and read top to bottom only when kept together.
 import { AutomationError, describeError } from '../errors.js';
-import { dispatchActions, TAKEN, type DispatchContext } from '../dispatch/dispatch-actions.js';
+import { dispatchActions, TAKEN, type DispatchContext, type DispatchOptions } from '../dispatch/dispatch-actions.js';
 import type { ContactDeferralReason } from '../policy/contact-guard.js';
 import type { RuleSource } from '../ports/rule-source.js';
 import type { Span } from '../ports/tracer.js';
 import type { AttemptResult, TriggerStore } from '../ports/store.js';
 import type { CompiledRule, CompiledRuleCache, Evaluation } from '../rules/compiled-rule.js';
 import { currentFactsOf, factsToLoad } from '../rules/rule-facts.js';
+import type { FactReference } from '../rules/rule.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { loadCurrentFacts, withEventValues, type FactLoader } from './current-facts.js';
 import type { ActionOutcome, ClaimedTrigger, ErrorSummary, HistoryEntry } from './trigger.js';
@@ -25,6 +26,9 @@ export interface AttemptContext extends DispatchContext {
   /** How long a loader may take; default 5 s. */
   factTimeoutMs?: number | undefined;
 }
+
+/** The facts an attempt on the stored event alone has loaded: none (shared, never written). */
+const NO_LOADED_FACTS: ReadonlySet<string> = new Set();
 
 /** History reason of a run stopped by a cancelling event (`cancelOn`) while it was processing. */
 export const CANCELLED_BY_EVENT = 'cancelled-by-event';
@@ -146,7 +150,7 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
 
   const eventPayload = trigger.triggeringEvent.payload;
   let payload = eventPayload;
-  let loadedFacts: ReadonlySet<string> = new Set();
+  let loadedFacts: ReadonlySet<string> = NO_LOADED_FACTS;
   if (rule.evaluate !== undefined && rule.evaluate !== 'event') {
     const loaders = ctx.facts ?? {};
     const hasLoader = (fact: string) => Object.prototype.hasOwnProperty.call(loaders, fact);
@@ -175,7 +179,9 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
   let evaluation;
   try {
     compiled = ctx.rules.get(rule);
-    evaluation = withEventValues(await compiled.evaluate(payload), loadedFacts, eventPayload);
+    // Awaited only when json-rules-engine decides: the compiled conditions answer at once.
+    const answer = compiled.evaluateNowOrLater(payload);
+    evaluation = withEventValues(answer instanceof Promise ? await answer : answer, loadedFacts, eventPayload);
   } catch (error) {
     return finish(trigger, ctx, 'failed', { reason: 'evaluation-error', ruleVersion: rule.version, error: describeError(error, 'CRM_ERR_EVALUATION') as ErrorSummary });
   }
@@ -191,13 +197,12 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
 
   const cancellable = (rule.cancelOn?.length ?? 0) > 0;
   const leaseDeadline = trigger.leaseExpiresAt.getTime();
-  const dispatched = await dispatchActions(trigger, compiled, ctx, () => ctx.clock.now().getTime() + ctx.sendTimeoutMs < leaseDeadline, span, {
-    payload,
-    ...(cancellable ? { cancelledBy: () => cancelRequestedOf(trigger, ctx) } : {}),
-    ...(ctx.contact ? { categories: rule.actions.map((a) => a.category) } : {}),
-  });
+  const options: DispatchOptions = { payload };
+  if (cancellable) options.cancelledBy = () => cancelRequestedOf(trigger, ctx);
+  if (ctx.contact) options.categories = compiled.actionCategories;
+  const dispatched = await dispatchActions(trigger, compiled, ctx, () => ctx.clock.now().getTime() + ctx.sendTimeoutMs < leaseDeadline, span, options);
   const entry = { ruleVersion: rule.version, conditions: evaluation.conditions, actions: dispatched.outcomes };
-  const firstError = dispatched.outcomes.find((o) => o.error)?.error;
+  const firstError = firstErrorOf(dispatched.outcomes);
 
   if (dispatched.cancelledBy) {
     return finish(trigger, ctx, 'cancelled', { ...entry, reason: CANCELLED_BY_EVENT, event: dispatched.cancelledBy }, { sentActions: dispatched.sent });
@@ -247,6 +252,12 @@ export async function runAttempt(trigger: ClaimedTrigger, ctx: AttemptContext, s
   return finish(trigger, ctx, 'completed', entry, { sentActions: dispatched.sent });
 }
 
+/** The error of the first action outcome that has one. */
+function firstErrorOf(outcomes: readonly ActionOutcome[]): ErrorSummary | undefined {
+  for (const outcome of outcomes) if (outcome.error) return outcome.error;
+  return undefined;
+}
+
 /**
  * The cancelling event of a trigger being processed, re-read from the store. A failed read is not a
  * cancel (the run goes on, as it would have had the cancel come a moment later): failing the attempt
@@ -267,17 +278,22 @@ async function cancelRequestedOf(trigger: ClaimedTrigger, ctx: AttemptContext): 
  * as the outcomes of a skipped run (nothing is sent), or undefined when every recipient is there.
  */
 function recipientsMissing(trigger: ClaimedTrigger, compiled: CompiledRule, payload: Record<string, unknown>): ActionOutcome[] | undefined {
-  const sent = new Set(trigger.sentActions);
-  let missing = false;
+  // Each recipient is read once; the outcomes are built only for a run that is skipped.
+  let missing: Map<number, FactReference> | undefined;
+  for (let index = 0; index < compiled.actionCount; index++) {
+    if (trigger.sentActions.includes(index)) continue;
+    const ref = compiled.missingRecipient(index, payload);
+    if (ref) (missing ??= new Map()).set(index, ref);
+  }
+  if (!missing) return undefined;
   const outcomes: ActionOutcome[] = [];
   for (let index = 0; index < compiled.actionCount; index++) {
     const type = compiled.actionType(index);
-    if (sent.has(index)) {
+    if (trigger.sentActions.includes(index)) {
       outcomes.push({ index, type, status: 'already-sent' });
       continue;
     }
-    const ref = compiled.missingRecipient(index, payload);
-    if (ref) missing = true;
+    const ref = missing.get(index);
     outcomes.push({
       index,
       type,
@@ -285,7 +301,7 @@ function recipientsMissing(trigger: ClaimedTrigger, compiled: CompiledRule, payl
       ...(ref ? { error: { code: 'CRM_ERR_RENDER', message: `recipient ${ref.fact}${ref.path === undefined ? '' : ` at ${ref.path}`} resolved to nothing`, retryable: false } } : {}),
     });
   }
-  return missing ? outcomes : undefined;
+  return outcomes;
 }
 
 /**
