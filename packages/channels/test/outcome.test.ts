@@ -38,6 +38,14 @@ describe('shared outcome classification', () => {
     expect(permanent).toMatchObject({ retryable: false, retryAfterMs: undefined, response: undefined });
   });
 
+  it('httpFailure names the provider code once, also when relaying an answer that already names it', () => {
+    const direct = httpFailure('twilio', { status: 400, headers: {}, body: '' }, { providerCode: 21610, detail: 'Attempt to send to unsubscribed recipient' });
+    expect(direct.message).toBe('twilio answered 400: Attempt to send to unsubscribed recipient (code 21610)');
+    const relayed = httpFailure('twilio', { status: 422, headers: {}, body: '' }, { providerCode: 21610, detail: direct.message });
+    expect(relayed.message).toBe('twilio answered 422: twilio answered 400: Attempt to send to unsubscribed recipient (code 21610)');
+    expect(relayed.message.match(/code 21610/g)).toHaveLength(1);
+  });
+
   it('transportFailure is transient and keeps the system code', () => {
     expect(transportFailure('sendgrid', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toMatchObject({ retryable: true, providerCode: 'ECONNREFUSED' });
   });

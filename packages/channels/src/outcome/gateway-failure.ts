@@ -53,7 +53,8 @@ export function httpFailure(
     const location = response.headers['location'];
     reason = `redirect to ${JSON.stringify(Array.isArray(location) ? location[0] : location ?? '(no location)')} not followed; point the action at the final URL`;
   }
-  const code = details.providerCode === undefined ? '' : ` (code ${details.providerCode})`;
+  // A relayed answer (a Notification Service passing on Twilio's) already names the code once.
+  const code = details.providerCode === undefined || reason.includes(`(code ${details.providerCode})`) ? '' : ` (code ${details.providerCode})`;
   return new GatewayError(`${provider} answered ${status}${reason ? `: ${truncate(reason, 300)}` : ''}${code}`, {
     provider,
     status,
