@@ -13,6 +13,7 @@ import {
 } from '@crm-automation/core';
 import { clampLimit, deliveryRank } from '@crm-automation/core/spi';
 import type { Database } from './connection.js';
+import { purgeInChunks } from './purge-chunks.js';
 import { timestampParam } from './dates.js';
 import { ledgerJson, ledgerText, toDelivery, DELIVERY_COLUMNS, type DeliveryRow, type StoredDeliveryEvent } from './delivery-rows.js';
 import { deliveryStatements } from './delivery-statements.js';
@@ -47,9 +48,6 @@ const eventOf = (at: string, state: DeliveryState, source: DeliveryEvent['source
 });
 
 const optionalString = (value: unknown): value is string | undefined => value === undefined || typeof value === 'string';
-
-/** Rows one purge statement deletes, as the trigger store's purge does. */
-const PURGE_CHUNK = 5_000;
 
 /** A limit the server takes as a bigint; beyond what a double holds exactly, there is no limit. */
 const rowLimit = (limit: number): number | null => (Number.isFinite(limit) && limit < Number.MAX_SAFE_INTEGER ? Math.ceil(limit) : null);
@@ -246,20 +244,7 @@ export function deliveryLedgerOn(
         const cutoff = new Date(now.getTime() - ageMs);
         // A cutoff before the year 1 keeps everything.
         if (cutoff.getUTCFullYear() < 1 || !Number.isFinite(cutoff.getTime())) continue;
-        const before = timestampParam(cutoff, 'now');
-        // Literal states (from the fixed list in retention.ts), so that the planner matches the partial index of settled deliveries.
-        const inList = states.map((x) => `'${x}'`).join(', ');
-        const text = `
-          WITH doomed AS (
-            SELECT id FROM ${s}.deliveries WHERE state IN (${inList}) AND updated_at < $1::timestamptz LIMIT ${PURGE_CHUNK}
-          )
-          DELETE FROM ${s}.deliveries d
-          WHERE d.id = ANY (ARRAY(SELECT id FROM doomed)) AND d.state IN (${inList}) AND d.updated_at < $1::timestamptz`;
-        for (;;) {
-          const deleted = (await db.query(text, [before])).rowCount ?? 0;
-          removed += deleted;
-          if (deleted < PURGE_CHUNK) break;
-        }
+        removed += await purgeInChunks(db, 'deliveries', 'state', states, timestampParam(cutoff, 'now'));
       }
       return removed;
     },

@@ -21,6 +21,7 @@ import {
   type TriggerStore,
 } from '@crm-automation/core';
 import { isDataException, storableText, wellFormed, type Database } from './connection.js';
+import { purgeInChunks } from './purge-chunks.js';
 import { timestampParam } from './dates.js';
 import { createDueWatcher, type DueWatcher } from './due-watcher.js';
 import { dueChannelOf } from './identifiers.js';
@@ -48,8 +49,6 @@ export interface TriggerStoreExtras {
 const KNOWN_STATUSES: ReadonlySet<string> = new Set(TRIGGER_STATUSES);
 /** A trigger the pending slot of its entity decides about: keyed, with a mode, and not inserted skipped. */
 const decidedUnderSlot = (input: NewTrigger) => input.concurrency !== undefined && input.entityKey !== undefined && input.skipped === undefined;
-/** Rows one purge statement deletes, so that a large purge never holds many locks for long. */
-const PURGE_CHUNK = 5_000;
 
 /**
  * One claimed trigger as the claim statement returns it (a JSON array, see `claimStatement`): id,
@@ -246,21 +245,7 @@ export function triggerStoreOn(
     async purgeTriggers({ statuses, olderThan }: PurgeRequest) {
       const before = timestampParam(olderThan, 'olderThan');
       const wanted = [...new Set(statuses)].filter((x) => KNOWN_STATUSES.has(x));
-      if (wanted.length === 0) return 0;
-      // Literal statuses (from the fixed list above), so that the planner matches the partial index of finished triggers.
-      const inList = wanted.map((x) => `'${x}'`).join(', ');
-      const text = `
-        WITH doomed AS (
-          SELECT id FROM ${s}.triggers WHERE status IN (${inList}) AND updated_at < $1::timestamptz LIMIT ${PURGE_CHUNK}
-        )
-        DELETE FROM ${s}.triggers t
-        WHERE t.id = ANY (ARRAY(SELECT id FROM doomed)) AND t.status IN (${inList}) AND t.updated_at < $1::timestamptz`;
-      let removed = 0;
-      for (;;) {
-        const deleted = (await db.query(text, [before])).rowCount ?? 0;
-        removed += deleted;
-        if (deleted < PURGE_CHUNK) return removed;
-      }
+      return purgeInChunks(db, 'triggers', 'status', wanted, before);
     },
 
     async watchDue(onDue) {
