@@ -3,7 +3,7 @@ import { AutomationError, type ValidationIssue } from '../errors.js';
 import { toValidationIssues } from '../rules/issues.js';
 import type { ParamsSchema } from '../ports/gateway.js';
 import { emailCommandSchema, emailRuleParamsSchema } from './email.js';
-import { smsCommandSchema, smsRuleParamsSchema } from './sms.js';
+import { isPlainValidSmsCommand, smsCommandSchema, smsRuleParamsSchema } from './sms.js';
 import { webhookCommandSchema, webhookRuleParamsSchema, type WebhookRuleParamsOptions } from './webhook.js';
 
 /** The action types every engine knows, with or without a gateway for them. */
@@ -50,6 +50,7 @@ export class InvalidCommandError extends AutomationError {
  * (`CRM_ERR_RENDER`, not retryable) with every problem and its path.
  */
 export function checkCommandParams(type: string, schema: ParamsSchema, params: unknown): void {
+  if (schema === smsCommandSchema && isPlainValidSmsCommand(params)) return;
   const result = schema.safeParse(params);
   if (!result.success) throw new InvalidCommandError(type, paramsIssues(result, ['params']));
 }
