@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Rule } from '@crm-automation/core';
-import { CompiledRuleCache } from '../src/rules/compiled-rule.js';
+import { CompiledRuleCache } from '../src/rules/compiled-rule-cache.js';
 import { technicianSmsRule } from '@crm-automation/testing';
 
 const rule = (version: number, id = '64a5b8e8f1b2c3d4e5f6a7b1'): Rule =>

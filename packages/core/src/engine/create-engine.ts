@@ -13,7 +13,7 @@ import { systemClock } from '../ports/clock.js';
 import { silentLogger } from '../ports/logger.js';
 import { noopTracer } from '../ports/tracer.js';
 import { describeError } from '../errors.js';
-import { CompiledRuleCache } from '../rules/compiled-rule.js';
+import { CompiledRuleCache } from '../rules/compiled-rule-cache.js';
 import { ClaimLoop } from '../scheduling/claim-loop.js';
 import type { AutomationEngine } from './engine-api.js';
 import { resolveStores } from './engine-stores.js';

@@ -4,7 +4,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { RuleSource } from '../ports/rule-source.js';
 import type { CancelRequest, InsertedTrigger, InsertOutcome, NewTrigger, TriggerStore } from '../ports/store.js';
-import type { CompiledRuleCache } from '../rules/compiled-rule.js';
+import type { CompiledRuleCache } from '../rules/compiled-rule-cache.js';
 import type { Rule } from '../rules/rule.js';
 import type { Trigger } from '../scheduling/trigger.js';
 import type { TraceCarrier } from '../ports/tracer.js';
