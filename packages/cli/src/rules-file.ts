@@ -4,22 +4,13 @@ import type { Rule } from '@crm-automation/core';
 export const RULES_FILE_FORMAT = 'crm-automation/rules';
 
 /** One rule in a rules file: the rule document plus the id it had where it was exported. */
-export interface RuleFileEntry {
-  /** Id in the exporting account; an import into the same account matches on it first. */
-  id?: string | undefined;
-  name: string;
-  description?: string | undefined;
-  enabled: boolean;
-  trigger: Rule['trigger'];
-  /** Absent when the rule has a `schedule` (a rule has one or the other). */
-  delay?: Rule['delay'] | undefined;
-  schedule?: Rule['schedule'];
-  conditions: Rule['conditions'];
-  actions: Rule['actions'];
-  cancelOn?: Rule['cancelOn'];
-  concurrency?: Rule['concurrency'];
-  evaluate?: Rule['evaluate'];
-}
+export type RuleFileEntry = Pick<Rule, 'name' | 'enabled' | 'trigger' | 'conditions' | 'actions'> &
+  Partial<Pick<Rule, 'description' | 'schedule' | 'cancelOn' | 'concurrency' | 'evaluate'>> & {
+    /** Id in the exporting account; an import into the same account matches on it first. */
+    id?: string | undefined;
+    /** Absent when the rule has a `schedule` (a rule has one or the other). */
+    delay?: Rule['delay'] | undefined;
+  };
 
 /** What `rules export` writes and `rules import` reads (a bare array of rules is accepted too). */
 export interface RulesFile {

@@ -20,3 +20,4 @@ export * from './tcp-proxy.js';
 export * from './engine-workers.js';
 export * from './idempotency-checks.js';
 export * from './cancellable-reminder.js';
+export * from './retention-checks.js';
