@@ -633,6 +633,8 @@ describe('Automation Builder in Chromium', () => {
     expect(saved['schedule']).toEqual(reminderSchedule);
     // Loaded back as saved: nothing to save (the stored zero delay is not a change).
     await page.reload();
+    // The editor reads the rule again after the reload: the words come once it has.
+    await page.waitForLoadState('networkidle');
     await visible(page.locator('.schedule__words'));
     expect(await page.locator('.page-head__title .muted').textContent()).toBe(`Version ${saved.version} · saved`);
     expect(await page.locator('.schedule__words').textContent()).toBe(`Schedule: ${words}`);
