@@ -1,7 +1,11 @@
+import { types } from 'node:util';
+
 /**
  * Bounds on the shape of tenant JSON (events, rule documents, webhook payloads, custom action params),
  * checked iteratively before any recursive work (zod, structuredClone, JSON.stringify, template
  * rendering), so a 15 KB document 2,500 levels deep is a typed refusal rather than a `RangeError`.
+ * In-process callers can pass what JSON cannot hold (a function, a cycle, a getter that throws); that
+ * is refused here too, with its path, rather than escaping later from structuredClone or a store.
  */
 
 /** Deepest nesting of objects and arrays accepted in tenant JSON. `{}` is depth 1. */
@@ -15,20 +19,64 @@ export const MAX_JSON_NODES = 500_000;
 
 export type JsonShapeProblem =
   | { code: 'too_deep'; path: PropertyKey[]; message: string }
-  | { code: 'too_large'; path: PropertyKey[]; message: string };
+  | { code: 'too_large'; path: PropertyKey[]; message: string }
+  | { code: 'not_json'; path: PropertyKey[]; message: string };
+
+const { isDate, isProxy } = types;
+
+/**
+ * What keeps `value` (not nested further) from being part of a JSON document, or null. Accepted:
+ * null, booleans, numbers, strings, undefined (JSON drops it, as an optional field left unset),
+ * arrays, plain objects (of any realm, or without a prototype) and Dates (they are written as ISO
+ * text); everything else has no JSON form that means the same, or cannot be copied by a store.
+ */
+function notJson(value: unknown): string | null {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return null;
+    case 'bigint':
+      return 'holds a bigint, which JSON cannot represent';
+    case 'symbol':
+      return 'holds a symbol, which JSON cannot represent';
+    case 'function':
+      return 'holds a function, which JSON cannot represent';
+  }
+  if (value === null) return null;
+  // A proxy's traps run on every read (and structuredClone refuses it); it is not data.
+  if (isProxy(value)) return 'holds a Proxy, which is not a JSON value';
+  if (Array.isArray(value)) return null;
+  if (isDate(value)) return Object.keys(value).length === 0 ? null : 'holds a Date with properties of its own, which is not a JSON value';
+  const proto: unknown = Object.getPrototypeOf(value);
+  // A plain object's prototype is its realm's Object.prototype, whose own prototype is null.
+  if (proto === null || Object.getPrototypeOf(proto) === null) return null;
+  let name: unknown;
+  try {
+    name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  } catch {
+    name = undefined;
+  }
+  return `holds ${typeof name === 'string' && name !== '' ? `a ${name}` : 'an object that is not a plain object'}, which is not a JSON value (use plain objects, arrays, strings, numbers, booleans and null)`;
+}
 
 /**
  * Walks `value` without recursion and reports the first place it is nested deeper than `maxDepth`,
- * or that it holds more than `maxNodes` nodes; null when it is within both.
+ * holds more than `maxNodes` nodes, or holds something that is not JSON (a function, a symbol, a
+ * bigint, a Map, a class instance, a Proxy, a property whose getter throws); null when it is none of these.
+ * A cycle is reported as too deep, at the path that goes round it.
  */
 export function checkJsonShape(value: unknown, maxDepth: number = MAX_JSON_DEPTH, maxNodes: number = MAX_JSON_NODES): JsonShapeProblem | null {
-  if (typeof value !== 'object' || value === null) return null;
+  const rootProblem = notJson(value);
+  if (rootProblem) return { code: 'not_json', path: [], message: rootProblem };
+  if (typeof value !== 'object' || value === null || isDate(value)) return null;
   // Parallel stacks: the node, its depth, and the key that led to it (for the path of a refusal).
   const nodes: object[] = [value];
   const depths: number[] = [1];
   const parents: number[] = [-1];
   const keys: PropertyKey[] = [''];
-  const trail: Array<{ parent: number; key: PropertyKey }> = [];
+  const trail: Trail = [];
   let visited = 0;
   while (nodes.length > 0) {
     const node = nodes.pop() as object;
@@ -36,25 +84,38 @@ export function checkJsonShape(value: unknown, maxDepth: number = MAX_JSON_DEPTH
     const parent = parents.pop() as number;
     const key = keys.pop() as PropertyKey;
     const here = trail.length;
-    trail.push({ parent, key });
+    trail.push({ parent, key, node });
     visited += 1;
     if (visited > maxNodes) {
       return { code: 'too_large', path: pathOf(trail, here), message: `holds more than ${maxNodes} values` };
     }
     if (depth > maxDepth) {
+      // Only a branch this deep can hold a cycle, so only here is it worth looking for one.
+      const cycle = cycleOn(trail, here);
+      if (cycle) return { code: 'not_json', path: cycle, message: 'refers back to a value that contains it (a cycle), which JSON cannot represent' };
       return { code: 'too_deep', path: pathOf(trail, here), message: `nests more than ${maxDepth} levels of objects and arrays` };
     }
-    if (Array.isArray(node)) {
-      for (let i = node.length - 1; i >= 0; i--) {
-        const child: unknown = node[i];
-        if (typeof child === 'object' && child !== null) push(child, depth + 1, here, i);
-        else visited += 1;
+    const isArray = Array.isArray(node);
+    let names: string[];
+    try {
+      names = isArray ? [] : Object.keys(node);
+    } catch (error) {
+      return { code: 'not_json', path: pathOf(trail, here), message: `could not be read (${describeThrown(error)})` };
+    }
+    const count = isArray ? (node as unknown[]).length : names.length;
+    for (let i = count - 1; i >= 0; i--) {
+      const childKey: PropertyKey = isArray ? i : (names[i] as string);
+      let child: unknown;
+      try {
+        // A getter runs here, as it would in JSON.stringify or structuredClone later.
+        child = (node as Record<PropertyKey, unknown>)[childKey];
+      } catch (error) {
+        return { code: 'not_json', path: [...pathOf(trail, here), childKey], message: `could not be read (${describeThrown(error)})` };
       }
-    } else {
-      for (const [k, child] of Object.entries(node)) {
-        if (typeof child === 'object' && child !== null) push(child, depth + 1, here, k);
-        else visited += 1;
-      }
+      const problem = notJson(child);
+      if (problem) return { code: 'not_json', path: [...pathOf(trail, here), childKey], message: problem };
+      if (typeof child === 'object' && child !== null && !isDate(child)) push(child, depth + 1, here, childKey);
+      else visited += 1;
     }
   }
   return null;
@@ -67,7 +128,39 @@ export function checkJsonShape(value: unknown, maxDepth: number = MAX_JSON_DEPTH
   }
 }
 
-function pathOf(trail: ReadonlyArray<{ parent: number; key: PropertyKey }>, index: number): PropertyKey[] {
+function describeThrown(error: unknown): string {
+  let message: string;
+  try {
+    message = error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    // What was thrown cannot even be turned into text (a throwing toString).
+    message = 'a value that cannot be shown';
+  }
+  return `reading it threw: ${message.slice(0, 120)}`;
+}
+
+type Trail = Array<{ parent: number; key: PropertyKey; node: object }>;
+
+/** The path to the first value on the branch ending at `index` that is one of its own ancestors. */
+function cycleOn(trail: Trail, index: number): PropertyKey[] | null {
+  const branch: number[] = [];
+  for (let i = index; i >= 0; ) {
+    const step = trail[i];
+    if (!step) break;
+    branch.push(i);
+    i = step.parent;
+  }
+  branch.reverse();
+  const seen = new Set<object>();
+  for (const i of branch) {
+    const node = (trail[i] as Trail[number]).node;
+    if (seen.has(node)) return pathOf(trail, i);
+    seen.add(node);
+  }
+  return null;
+}
+
+function pathOf(trail: Trail, index: number): PropertyKey[] {
   const path: PropertyKey[] = [];
   for (let i = index; i > 0; ) {
     const step = trail[i];

@@ -87,3 +87,80 @@ describe('tenant JSON depth', () => {
     );
   });
 });
+
+class Appointment {
+  at = '2026-01-02';
+}
+/** What an in-process caller can pass that JSON cannot hold, each refused as `not_json` at its key. */
+const nonJson: Array<[string, () => unknown]> = [
+  ['a function', () => () => 1],
+  ['a symbol', () => Symbol('s')],
+  ['a bigint', () => 10n],
+  ['a Map', () => new Map([[1, 2]])],
+  ['a Set', () => new Set([1])],
+  ['a class instance', () => new Appointment()],
+  ['a RegExp', () => /x/],
+  ['an Error', () => new Error('x')],
+  ['a typed array', () => new Uint8Array(3)],
+  ['a Promise', () => Promise.resolve(1)],
+  ['a WeakMap', () => new WeakMap()],
+  ['a boxed number', () => new Number(1)],
+  ['an object with a toJSON hook', () => ({ toJSON: () => ({}) })],
+  ['a getter that throws', () => Object.defineProperty({}, 'boom', { enumerable: true, get: () => { throw new Error('boom'); } })],
+  ['a Proxy that throws', () => new Proxy({}, { ownKeys: () => { throw new Error('boom'); } })],
+  ['a cycle', () => { const o: Record<string, unknown> = {}; o.self = o; return o; }],
+  ['a cycle through an array', () => { const a: unknown[] = []; a.push({ back: a }); return a; }],
+];
+
+describe('in-process values JSON cannot hold', () => {
+  const sms = { recipient: '+15557654321', message: 'hi {{job.id}}' };
+  const good = { name: 'good', trigger: { eventName: 'job.created' }, conditions: { all: [{ fact: 'job', operator: 'notEqual' as const, value: null }] }, actions: [{ type: 'sms' as const, params: sms }] };
+
+  it('checkJsonShape reports each with not_json and the path to it, and accepts JSON, undefined and Dates', () => {
+    for (const [label, make] of nonJson) {
+      const problem = checkJsonShape({ payload: { list: [0, { v: make() }] } });
+      expect(problem, label).toMatchObject({ code: 'not_json' });
+      expect(problem?.path.slice(0, 4), label).toEqual(['payload', 'list', 1, 'v']);
+    }
+    expect(checkJsonShape({ a: [1, 'x', null, true, { b: undefined }], d: new Date(0), n: Number.NaN, o: Object.assign(Object.create(null) as object, { k: 1 }), shared: [[1], [1]] })).toBeNull();
+    const shared = { x: 1 };
+    expect(checkJsonShape({ a: shared, b: [shared, shared] })).toBeNull();
+  });
+
+  it.each(nonJson)('refuses %s in events, rules and dry runs with a typed error and path; other accounts still fire', async (_label, make) => {
+    const e = engine();
+    await e.rules.create('acc', good);
+    await e.rules.create('other', good);
+    const eventError = await e.ingest({ name: 'job.created', accountId: 'acc', payload: { job: { id: 1, v: make() } } }).catch((x: unknown) => x);
+    expect(eventError).toBeInstanceOf(EventValidationError);
+    expect((eventError as EventValidationError).issues[0]).toMatchObject({ code: 'not_json', path: expect.stringMatching(/^payload\.job\.v/) });
+    const many = await e.ingestMany([{ name: 'job.created', accountId: 'acc', payload: { job: { v: make() } } }]);
+    expect(many[0]?.ok === false && many[0].error).toBeInstanceOf(EventValidationError);
+    await expect(e.publish({ name: 'job.created', accountId: 'acc', payload: { job: { v: make() } } })).rejects.toBeInstanceOf(EventValidationError);
+    const places = [
+      { ...good, conditions: { all: [{ fact: 'job', operator: 'equal', value: { v: make() } }] } },
+      { ...good, actions: [{ type: 'webhook', params: { url: 'https://example.com/x', payload: { v: make() } } }] },
+      { ...good, actions: [{ type: 'push', params: { token: 't', data: { v: make() } } }] },
+    ];
+    for (const rule of places) {
+      const result = e.rules.validate(rule);
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.issues[0]).toMatchObject({ code: 'not_json', path: expect.stringMatching(/\.v/) });
+      await expect(e.rules.create('acc', rule as never)).rejects.toMatchObject({ code: 'CRM_ERR_RULE_INVALID' });
+    }
+    await expect(e.rules.dryRun('acc', good, { payload: { job: { v: make() } } })).rejects.toMatchObject({ code: 'CRM_ERR_EVENT_INVALID' });
+    await expect(e.rules.dryRun('acc', good, { payload: { job: {} }, current: { job: { v: make() } } })).rejects.toMatchObject({ code: 'CRM_ERR_EVENT_INVALID' });
+    expect(await e.ingest({ name: 'job.created', accountId: 'other', payload: { job: { id: 2 } } })).toHaveLength(1);
+    expect(await e.runDue()).toMatchObject({ claimed: 1, completed: 1 });
+  });
+
+  it('never lets __proto__, constructor or prototype keys pollute, and stores them as data', async () => {
+    const e = engine();
+    await e.rules.create('acc', good);
+    const payload = JSON.parse('{"job":{"id":1,"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}}}}') as Record<string, unknown>;
+    const [trigger] = await e.ingest({ name: 'job.created', accountId: 'acc', payload });
+    expect(Object.keys(trigger?.triggeringEvent.payload.job as object)).toEqual(['id', '__proto__', 'constructor']);
+    expect(await e.runDue()).toMatchObject({ completed: 1 });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
