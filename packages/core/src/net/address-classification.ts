@@ -59,9 +59,13 @@ function range(text: string, kind: AddressKind): Range {
  * networks would otherwise reach them. Sources: each provider's instance-metadata documentation.
  */
 const METADATA_ENDPOINTS: readonly Range[] = [
-  range('fd00:ec2::254/128', 'metadata'), // AWS EC2 instance metadata (IMDS) over IPv6
-  range('fd00:ec2::23/128', 'metadata'), // AWS EKS Pod Identity agent over IPv6
+  // AWS Nitro instance services over IPv6: IMDS (::254), the Route 53 Resolver (::253), Time Sync
+  // (::123) and the EKS Pod Identity agent (::23) all sit in this one prefix.
+  range('fd00:ec2::/64', 'metadata'),
   range('fd20:ce::254/128', 'metadata'), // Google Cloud metadata server over IPv6
+  range('fd00:c1::a9fe:a9fe/128', 'metadata'), // Oracle Cloud (OCI) instance metadata over IPv6
+  range('fd00:a9fe:a9fe::1/128', 'metadata'), // Akamai (Linode) metadata service over IPv6
+  range('fd00:42::42/128', 'metadata'), // Scaleway instance metadata over IPv6
   range('100.100.100.200/32', 'metadata'), // Alibaba Cloud ECS metadata (inside 100.64.0.0/10)
   range('168.63.129.16/32', 'metadata'), // Azure WireServer / platform endpoint
   range('192.0.0.192/32', 'metadata'), // Oracle Cloud legacy metadata

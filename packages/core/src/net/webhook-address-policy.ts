@@ -1,6 +1,7 @@
 import { checkOptions, optionKeys } from '../config/check-options.js';
 import { classifyIpAddress, describeClassification, type AddressClassification, type AddressKind } from './address-classification.js';
 import { formatIpAddress, parseIpLiteral } from './ip-literal.js';
+import { isMetadataHostName } from './metadata-hosts.js';
 
 /**
  * Which webhook destinations are allowed besides public unicast addresses. The default (`{}`)
@@ -12,8 +13,9 @@ export interface WebhookAddressPolicy {
    * receivers inside your own network. Link-local (169.254.169.254 and the other metadata services
    * there), the cloud metadata endpoints outside it (`fd00:ec2::254`, `fd20:ce::254`,
    * `100.100.100.200`, `168.63.129.16`, ..., also in their IPv4-mapped, NAT64 and 6to4 forms),
-   * multicast, broadcast, unspecified, documentation and reserved ranges stay blocked; name such a
-   * host in `allowHosts`.
+   * multicast, broadcast, unspecified, documentation and reserved ranges stay blocked, and so do
+   * metadata host names (`metadata.google.internal`, `metadata`, `instance-data`,
+   * `metadata.tencentyun.com`, ...) whatever they resolve to; name such a host in `allowHosts`.
    */
   allowPrivateNetworks?: boolean | undefined;
   /**
@@ -53,8 +55,9 @@ export interface WebhookAddressCheck {
   /** A refusal message for a resolved or literal address, or null when it may be reached. */
   checkAddress(address: string, host?: string | undefined): string | null;
   /**
-   * Save-time check of a URL: scheme, credentials, literal blocked addresses and `localhost`.
-   * Hostnames are resolved only at send time, where the address check is the authority.
+   * Check of a URL, at save time and before every send: scheme, credentials, literal blocked
+   * addresses, `localhost` and cloud metadata host names (`metadata.google.internal`, ...). Other
+   * hostnames are resolved only at send time, where the address check is the authority.
    */
   checkUrl(url: URL): string | null;
 }
@@ -91,6 +94,9 @@ export function createWebhookAddressCheck(policy: WebhookAddressPolicy = {}): We
       if (allowed.has(host)) return null;
       const literal = parseIpLiteral(host);
       if (literal) return refusal(classifyIpAddress(literal));
+      if (isMetadataHostName(host)) {
+        return `${host} is a cloud metadata service; webhooks may never reach one (allow it with allowHosts)`;
+      }
       // RFC 6761: these names always resolve to loopback.
       if (host === 'localhost' || host.endsWith('.localhost')) {
         return allowPrivate ? null : `${host} is a loopback name; webhooks may reach public addresses only (allow it with allowHosts or allowPrivateNetworks)`;
