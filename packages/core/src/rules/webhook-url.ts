@@ -104,6 +104,15 @@ const HOST_PATTERN = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?$|^\[[0-9a-f:.]+\]$/;
 
 const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
 
+/** A value percent-encoded for any part of a URL; text that is not well-formed Unicode is a render failure. */
+function encodeUrlValue(value: string): string {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    throw new AutomationError('CRM_ERR_RENDER', 'a value inserted into the webhook URL is not well-formed Unicode (a lone surrogate); it cannot be percent-encoded');
+  }
+}
+
 /** Start of the path in a rendered absolute URL (after `scheme://authority`), or -1. */
 function pathStart(url: string): number {
   const scheme = /^[a-z][a-z0-9+.-]*:[\\/]*/i.exec(url);
@@ -116,9 +125,33 @@ function pathStart(url: string): number {
 }
 
 /**
+ * The path segment that inserted values made a problem of, or null. A segment the URL parser would
+ * resolve (`.`, `..`, `%2e`, ...) climbs out of the saved path; an empty one (`/jobs//cancel`, a
+ * trailing `/jobs/`) names another endpoint, as many servers merge `//`. Either is refused when an
+ * inserted value touches the segment, empty values included; text of the template alone never is.
+ */
+function touchedBadSegment(url: string, inserted: ReadonlyArray<readonly [number, number]>): string | null {
+  const start = pathStart(url);
+  if (start < 0 || start >= url.length) return null;
+  const queryAt = url.slice(start).search(/[?#]/);
+  const pathEnd = queryAt < 0 ? url.length : start + queryAt;
+  if (pathEnd === start) return null;
+  let segmentStart = start + 1;
+  for (let i = segmentStart; i <= pathEnd; i++) {
+    const ch = url[i];
+    if (i < pathEnd && ch !== '/' && ch !== '\\') continue;
+    const segment = url.slice(segmentStart, i);
+    // Inclusive bounds: an empty value at either edge of the segment still made it what it is.
+    if ((segment === '' || DOT_SEGMENT.test(segment)) && inserted.some(([a, b]) => a <= i && b >= segmentStart)) return segment;
+    segmentStart = i + 1;
+  }
+  return null;
+}
+
+/**
  * Compiles a webhook URL template. Every inserted value is percent-encoded, so event data cannot add a
- * query, a fragment or path separators; and a value that would make a whole path segment `.` or `..`
- * (which the URL parser resolves, climbing out of the saved path) fails the render instead.
+ * query, a fragment or path separators; and a value that would make a whole path segment `.`, `..`
+ * (which the URL parser resolves, climbing out of the saved path) or empty fails the render instead.
  */
 export function compileUrlTemplate(raw: string): RenderTemplate {
   const parts = splitUrlTemplate(raw);
@@ -136,24 +169,18 @@ export function compileUrlTemplate(raw: string): RenderTemplate {
         out += part;
         continue;
       }
-      const value = encodeURIComponent(part(payload));
+      const value = encodeUrlValue(part(payload));
       inserted.push([out.length, out.length + value.length]);
       out += value;
     }
-    const start = pathStart(out);
-    if (start >= 0) {
-      const end = out.slice(start).search(/[?#]/);
-      const pathEnd = end < 0 ? out.length : start + end;
-      let segmentStart = start;
-      for (let i = start; i <= pathEnd; i++) {
-        const ch = out[i];
-        if (i < pathEnd && ch !== '/' && ch !== '\\') continue;
-        const segment = out.slice(segmentStart, i);
-        if (DOT_SEGMENT.test(segment) && inserted.some(([a, b]) => a < i && b > segmentStart)) {
-          throw new AutomationError('CRM_ERR_RENDER', `a value inserted into the webhook URL makes the path segment ${JSON.stringify(segment)}, which would leave the saved path`);
-        }
-        segmentStart = i + 1;
-      }
+    const segment = touchedBadSegment(out, inserted);
+    if (segment !== null) {
+      throw new AutomationError(
+        'CRM_ERR_RENDER',
+        segment === ''
+          ? 'a value inserted into the webhook URL is empty and leaves an empty path segment, which would name another endpoint'
+          : `a value inserted into the webhook URL makes the path segment ${JSON.stringify(segment)}, which would leave the saved path`,
+      );
     }
     return out;
   };

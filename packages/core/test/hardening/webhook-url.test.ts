@@ -144,6 +144,91 @@ describe('webhook URL templates at render time', () => {
     );
   });
 
+  const renderOutcome = (template: string, value: string): string => {
+    try {
+      return compileUrlTemplate(template)({ job: { v: value } });
+    } catch (error) {
+      return isAutomationError(error) ? error.code : `untyped ${String(error)}`;
+    }
+  };
+
+  // A value completes a dot segment or leaves a segment empty: with text of the template around it,
+  // at the start, in the middle or at the end of the path, and empty values included.
+  it.each([
+    ['https://example.com/a/.{{job.v}}/b', ''],
+    ['https://example.com/a/{{job.v}}./b', ''],
+    ['https://example.com/a/.{{job.v}}/b', '.'],
+    ['https://example.com/a/{{job.v}}./b', '.'],
+    ['https://example.com/a/{{job.v}}{{job.v}}/b', '.'],
+    ['https://example.com/a/%2{{job.v}}/b', 'e'],
+    ['https://example.com/a/%2{{job.v}}/b', 'E'],
+    ['https://example.com/a/.%2{{job.v}}', 'e'],
+    ['https://example.com/a/{{job.v}}/b', ''],
+    ['https://example.com/{{job.v}}/b', ''],
+    ['https://example.com/a/{{job.v}}', ''],
+    ['https://example.com/{{job.v}}', ''],
+    ['https://example.com/a/{{job.v}}?q=1', ''],
+    ['https://example.com/a/{{job.v}}#f', ''],
+    ['https://example.com/a/{{job.v}}{{job.v}}/b', ''],
+    // (`\\{{` would be Handlebars' escape, so the value follows a slash)
+    ['https://example.com\\a/{{job.v}}\\b', ''],
+    ['https://example.com/a/{{job.v}}/b', '..'],
+    ['https://example.com/{{job.v}}', '.'],
+  ])('%s with %j fails the render (CRM_ERR_RENDER) rather than change the saved path', (template, value) => {
+    expect(check(template)).toBeNull();
+    expect(renderOutcome(template, value)).toBe('CRM_ERR_RENDER');
+  });
+
+  it.each([
+    ['https://example.com/a/.{{job.v}}/b', 'x', '/a/.x/b'],
+    ['https://example.com/a/v{{job.v}}/b', '', '/a/v/b'],
+    ['https://example.com/a/{{job.v}}/b', '...', '/a/.../b'],
+    ['https://example.com/a/b?q={{job.v}}', '', '/a/b'],
+    ['https://example.com/a/b#{{job.v}}', '..', '/a/b'],
+    ['https://example.com/a/{{job.v}}/b', '%2e%2e', '/a/%252e%252e/b'],
+    ['https://example.com/a/{{job.v}}/b', '\uFF0E\uFF0E', '/a/%EF%BC%8E%EF%BC%8E/b'],
+    ['https://example.com/a/{{job.v}}/b', '\uFF0F', '/a/%EF%BC%8F/b'],
+  ])('%s with %j keeps its segments: %s', (template, value, pathname) => {
+    expect(new URL(renderOutcome(template, value)).pathname).toBe(pathname);
+  });
+
+  it('fails a value that is not well-formed Unicode with a typed render error naming the URL', () => {
+    for (const value of ['\ud800', 'x\udc00', '\udfff\ud800']) {
+      let caught: unknown;
+      try {
+        compileUrlTemplate('https://example.com/a/{{job.v}}?q={{job.v}}')({ job: { v: value } });
+      } catch (error) {
+        caught = error;
+      }
+      expect(isAutomationError(caught) && caught.code).toBe('CRM_ERR_RENDER');
+      expect((caught as Error).message).toMatch(/webhook URL .*Unicode/);
+    }
+  });
+
+  it('never lets a value remove, add or empty a path segment, wherever it sits in the segment', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('', '.', '%2', '%2e', 'v'),
+        fc.constantFrom('', '.', 'e', '%2e', 'x'),
+        fc.oneof(fc.constantFrom('', '.', '..', 'e', '%2e', '.%2e', '/', '\\', '?', '#', '\uFF0E', '\u3002'), fc.string({ maxLength: 4 })),
+        fc.constantFrom('', '?q=1', '#f', '/end'),
+        (before, after, value, rest) => {
+          const template = `https://example.com/api/${before}{{job.v}}${after}${rest}`;
+          const rendered = renderOutcome(template, value);
+          if (rendered === 'CRM_ERR_RENDER') return;
+          const parsed = new URL(rendered);
+          const segments = parsed.pathname.split('/');
+          expect(parsed.host).toBe('example.com');
+          expect(segments.slice(0, 2)).toEqual(['', 'api']);
+          expect(segments).toHaveLength(rest === '/end' ? 4 : 3);
+          expect(segments[2]).not.toBe('');
+          expect(segments[2]).not.toMatch(/^(?:\.|%2e){1,2}$/i);
+        },
+      ),
+      { numRuns: 3_000 },
+    );
+  });
+
   it('allows dots inside a segment and anywhere in the query', () => {
     const render = compileUrlTemplate('https://example.com/files/v{{job.a}}/x?q={{job.b}}');
     expect(render({ job: { a: '..', b: '..' } })).toBe('https://example.com/files/v../x?q=..');
