@@ -75,15 +75,34 @@ export async function httpExchange(provider: string, req: HttpExchangeRequest): 
   const timer = setTimeout(() => timeout.abort(new Error(`no answer within ${req.timeoutMs} ms`)), req.timeoutMs);
   const signal = req.signal ? AbortSignal.any([timeout.signal, req.signal]) : timeout.signal;
   let written = false;
+  let stopWaiting = () => {};
   try {
     if (req.signal?.aborted) throw req.signal.reason;
-    const response = await request(req.url, {
+    const sending = request(req.url, {
       method: req.method as Dispatcher.HttpMethod,
       headers: req.headers,
       body: req.body ?? null,
       signal,
       dispatcher: noteWhenWritten(req.dispatcher ?? defaultDispatcher(), () => (written = true)),
     });
+    // undici acts on an abort only once the socket is connected (it then writes nothing): a connect or
+    // TLS handshake that hangs would keep the send waiting for its connect timeout, long after the
+    // engine or the deadline gave up. Until the request is being written, the abort ends the wait here.
+    const notWrittenYet = new Promise<never>((_resolve, reject) => {
+      const onAbort = () => {
+        if (!written) reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      stopWaiting = () => signal.removeEventListener('abort', onAbort);
+    });
+    sending.then(
+      (late) => {
+        // Answered after this wait ended: nothing reads the body, so it is released.
+        if (signal.aborted && !written) late.body.destroy();
+      },
+      () => undefined,
+    );
+    const response = await Promise.race([sending, notWrittenYet]);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of response.body) {
@@ -105,6 +124,7 @@ export async function httpExchange(provider: string, req: HttpExchangeRequest): 
     if (req.signal?.aborted) throw transportFailure(provider, req.signal.reason, 'request aborted', { ambiguous: written });
     throw transportFailure(provider, error, 'request', { ambiguous: written });
   } finally {
+    stopWaiting();
     clearTimeout(timer);
   }
 }
