@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { EventValidationError, formatPath } from '../errors.js';
 import { checkJsonShape } from '../input/json-shape.js';
 import { toValidationIssues } from '../rules/issues.js';
+import { MAX_SCHEDULE_HORIZON_MS } from '../scheduling/schedule.js';
+import { MAX_DATE_MS, readTimestamp } from './event-timestamp.js';
 
 /** An event from the CRM, e.g. `{ name: 'job.status.changed', accountId: 'acc_1', payload: { job } }`. */
 export interface AutomationEvent {
@@ -35,10 +37,8 @@ const eventSchema = z.object({
   name: z.string().min(1).max(200).regex(EVENT_NAME_PATTERN, 'event name may use letters, digits and _ . : - /'),
   accountId: z.string().min(1).max(200),
   payload: plainObject,
-  timestamp: z
-    .union([z.date(), z.string().max(100), z.number()])
-    .optional()
-    .refine((v) => v === undefined || !Number.isNaN(new Date(v).getTime()), { message: 'timestamp must be a valid date', params: { code: 'invalid_timestamp' } }),
+  // Read by readTimestamp, after the schema: every problem with it is one `invalid_timestamp` issue.
+  timestamp: z.unknown().optional(),
   id: z.string().min(1).max(200).optional(),
 });
 
@@ -62,7 +62,17 @@ export interface EventTimeWindow {
 
 export const DEFAULT_EVENT_TIME_WINDOW: EventTimeWindow = { maxFutureMs: 86_400_000, maxAgeMs: 7 * 86_400_000 };
 
-/** Refusal of a timestamp outside `window` around `now`, or null when it is inside. */
+/**
+ * How far from an event's timestamp a due time can be computed: a rule's delay (at most 365 days) or
+ * a schedule anchored at `event.timestamp` (at most the 400-day horizon), with a day to spare.
+ */
+const DUE_TIME_REACH_MS = MAX_SCHEDULE_HORIZON_MS + 86_400_000;
+
+/**
+ * Refusal of a timestamp outside `window` around `now`, or null when it is inside. Whatever the
+ * window (an operator may widen it), a timestamp so near the end of JavaScript's date range that a
+ * delay or schedule from it would leave the range is refused: every accepted event has valid due times.
+ */
 export function checkEventTime(timestamp: Date, now: Date, window: EventTimeWindow = DEFAULT_EVENT_TIME_WINDOW): string | null {
   const t = timestamp.getTime();
   if (Number.isNaN(t)) return 'timestamp must be a valid date';
@@ -71,6 +81,9 @@ export function checkEventTime(timestamp: Date, now: Date, window: EventTimeWind
   }
   if (t < now.getTime() - window.maxAgeMs) {
     return `timestamp ${timestamp.toISOString()} is more than ${formatDuration(window.maxAgeMs)} old; events older than that are refused`;
+  }
+  if (Math.abs(t) > MAX_DATE_MS - DUE_TIME_REACH_MS) {
+    return `timestamp ${timestamp.toISOString()} is too near the end of the date range for a due time to be computed from it`;
   }
   return null;
 }
@@ -88,11 +101,23 @@ function formatDuration(ms: number): string {
 export function normalizeEvent(input: unknown, now: Date, window: EventTimeWindow = DEFAULT_EVENT_TIME_WINDOW): NormalizedEvent {
   // Shape first: everything after it (zod, JSON.stringify, structuredClone in stores) recurses.
   const shape = checkJsonShape(input);
-  if (shape) throw new EventValidationError([{ path: formatPath(shape.path), code: shape.code, message: `event ${shape.message}` }]);
+  if (shape) {
+    // A timestamp of the wrong kind (a bigint, a Luxon DateTime) is a bad timestamp like any other.
+    if (shape.path[0] === 'timestamp') {
+      throw new EventValidationError([{ path: 'timestamp', code: 'invalid_timestamp', message: `timestamp must be a Date, epoch milliseconds or an ISO 8601 date-time; ${formatPath(shape.path)} ${shape.message}` }]);
+    }
+    throw new EventValidationError([{ path: formatPath(shape.path), code: shape.code, message: `event ${shape.message}` }]);
+  }
   const parsed = eventSchema.safeParse(input);
-  if (!parsed.success) throw new EventValidationError(toValidationIssues(parsed.error.issues));
+  const given = (input as { timestamp?: unknown } | null)?.timestamp;
+  const reading = given === undefined ? null : readTimestamp(given);
+  const timestampIssue = reading && !reading.ok ? [{ path: 'timestamp', code: 'invalid_timestamp', message: reading.message }] : [];
+  if (!parsed.success || timestampIssue.length > 0) {
+    const issues = parsed.success ? [] : toValidationIssues(parsed.error.issues).filter((i) => i.path !== 'timestamp');
+    throw new EventValidationError([...issues, ...timestampIssue]);
+  }
   const event = parsed.data;
-  const timestamp = event.timestamp === undefined ? now : new Date(event.timestamp);
+  const timestamp = reading?.ok ? reading.date : now;
   const refused = checkEventTime(timestamp, now, window);
   if (refused) throw new EventValidationError([{ path: 'timestamp', code: 'timestamp_out_of_range', message: refused }]);
   let size: number;
