@@ -48,7 +48,7 @@ function notJson(value: unknown): string | null {
   // A proxy's traps run on every read (and structuredClone refuses it); it is not data.
   if (isProxy(value)) return 'holds a Proxy, which is not a JSON value';
   if (Array.isArray(value)) return null;
-  if (isDate(value)) return Object.keys(value).length === 0 ? null : 'holds a Date with properties of its own, which is not a JSON value';
+  if (isDate(value)) return null;
   const proto: unknown = Object.getPrototypeOf(value);
   // A plain object's prototype is its realm's Object.prototype, whose own prototype is null.
   if (proto === null || Object.getPrototypeOf(proto) === null) return null;
