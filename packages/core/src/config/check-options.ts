@@ -51,20 +51,30 @@ export function didYouMean(name: string, candidates: Iterable<string>): string {
  * @param required when true, a missing argument is refused too.
  */
 export function checkOptions(factory: string, options: unknown, known: readonly string[], required = false): void {
-  if (options === undefined || options === null) {
+  if (options === undefined) {
     if (required) throw new AutomationError('CRM_ERR_CONFIG', `${factory} needs an options object`);
     return;
   }
-  if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new AutomationError('CRM_ERR_CONFIG', `${factory}: options must be an object, got ${Array.isArray(options) ? 'an array' : typeof options}`);
+  // `null` is not "no options": a factory reading `options.x` behind a `= {}` default would throw a TypeError.
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${factory}: options must be an object, got ${describeValueKind(options)}`);
   }
   const unknown = Object.keys(options).filter((key) => !known.includes(key));
   if (unknown.length === 0) return;
   const described = unknown.map((key) => `"${key}"${didYouMean(key, known)}`).join(', ');
   throw new AutomationError(
     'CRM_ERR_CONFIG',
-    `${factory}: unknown option${unknown.length > 1 ? 's' : ''} ${described}; valid options: ${known.join(', ')}`,
+    `${factory}: unknown option${unknown.length > 1 ? 's' : ''} ${described}; ${known.length === 0 ? 'it takes no options' : `valid options: ${known.join(', ')}`}`,
   );
+}
+
+/** `null`, `an array`, `a string`, ...: what a configuration value is, for messages. */
+export function describeValueKind(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
+  const kind = typeof value;
+  return kind === 'undefined' ? kind : `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }
 
 type KeysOf<T> = Extract<keyof T, string>;

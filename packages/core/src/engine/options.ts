@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { AutomationError } from '../errors.js';
 import { checkOptions, optionKeys } from '../config/check-options.js';
+import { checkOptionShapes, type OptionShape } from '../config/option-shapes.js';
 import { DEFAULT_EVENT_TIME_WINDOW, type EventTimeWindow } from '../events/event.js';
 import type { EventBus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
@@ -9,7 +10,7 @@ import type { ChannelMap } from '../ports/gateway.js';
 import type { DeliveryLedger } from '../ports/delivery-ledger.js';
 import type { ContactCounter, ContactPolicyStore, SendThrottle, SuppressionStore } from '../ports/contact-policy.js';
 import type { IdempotencyStore } from '../ports/idempotency.js';
-import type { WebhookAddressPolicy } from '../net/webhook-address-policy.js';
+import { WEBHOOK_ADDRESS_POLICY_SHAPES, type WebhookAddressPolicy } from '../net/webhook-address-policy.js';
 import type { Logger } from '../ports/logger.js';
 import type { RuleSource } from '../ports/rule-source.js';
 import type { Tracer } from '../ports/tracer.js';
@@ -156,6 +157,35 @@ const ENGINE_OPTION_KEYS = optionKeys<AutomationEngineOptions>()(
   'backoff', 'sendTimeoutMs', 'storeTimeoutMs', 'compiledRuleCacheSize', 'instanceId', 'eventTimeWindow', 'facts', 'factTimeoutMs',
 );
 
+// The methods the engine calls first on each port: enough to tell a port from a wrong value (a factory
+// passed uncalled, a connection string, an options object) without requiring every optional one.
+const RULE_STORE_METHODS = ['insertRule', 'getRule', 'findRulesForEvent'];
+const TRIGGER_STORE_METHODS = ['insertTriggers', 'claimDueTriggers', 'finishAttempt'];
+
+/** What each known engine option must hold; numbers and nested objects are checked where they are read. */
+const ENGINE_OPTION_SHAPES: Readonly<Partial<Record<keyof AutomationEngineOptions, OptionShape>>> = {
+  store: { kind: 'port', what: 'a store (rules and triggers, e.g. createMemoryStore())', methods: [...RULE_STORE_METHODS, ...TRIGGER_STORE_METHODS] },
+  ruleStore: { kind: 'port', what: 'a rule store', methods: RULE_STORE_METHODS },
+  triggerStore: { kind: 'port', what: 'a trigger store', methods: TRIGGER_STORE_METHODS },
+  ruleSource: { kind: 'port', what: 'a rule source', methods: ['findRulesForEvent', 'getRule'] },
+  bus: { kind: 'port', what: 'an event bus (e.g. createMemoryBus())', methods: ['publish', 'subscribe'] },
+  channels: { kind: 'record', what: 'an object of gateways by action type ({ sms, email, webhook, ... })', of: { kind: 'port', what: 'a gateway (e.g. createTwilioSms({...}))', methods: ['send'] } },
+  clock: { kind: 'port', what: 'a clock', methods: ['now', 'setTimer'] },
+  logger: { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] },
+  tracer: { kind: 'port', what: 'a tracer (e.g. createOtelTracer())', methods: ['startSpan'] },
+  idempotency: { kind: 'port', what: 'an idempotency store', methods: ['acquire', 'complete', 'release'] },
+  ledger: { kind: 'port', what: 'a delivery ledger', methods: ['recordIntents', 'recordOutcomes'], orFalse: true },
+  contactPolicies: { kind: 'port', what: 'a contact policy store', methods: ['getContactPolicy'], orFalse: true },
+  suppressions: { kind: 'port', what: 'a suppression store', methods: ['findSuppression'], orFalse: true },
+  contactCounter: { kind: 'port', what: 'a contact counter', methods: ['reserve', 'release'], orFalse: true },
+  sendThrottle: { kind: 'port', what: 'a send throttle', methods: ['take'], orFalse: true },
+  operators: { kind: 'record', what: 'an object of operator functions by name', of: { kind: 'function', what: 'an operator function ((factValue, ruleValue) => boolean)' } },
+  actionTypes: { kind: 'strings', what: 'an array of action type names' },
+  checkWebhookUrl: { kind: 'function', what: 'a function of a URL returning a refusal message or null' },
+  group: { kind: 'string', what: 'a consumer group name' },
+  instanceId: { kind: 'string', what: 'a name of this engine instance' },
+};
+
 /** The backstop poll of an engine whose trigger store wakes it (`watchDue`). */
 export const DEFAULT_IDLE_POLL_MS = 30_000;
 
@@ -198,6 +228,7 @@ function nonNegativeMs(name: string, value: number | undefined, fallback: number
 
 export function resolveTuning(options: AutomationEngineOptions | undefined): ResolvedTuning {
   checkOptions('createAutomationEngine', options, ENGINE_OPTION_KEYS, true);
+  checkOptionShapes('createAutomationEngine', options as object, ENGINE_OPTION_SHAPES);
   if (!options?.store && !options?.ruleStore && !options?.triggerStore) {
     throw new AutomationError('CRM_ERR_CONFIG', 'createAutomationEngine needs a store (e.g. createMemoryStore()), or a ruleStore and/or a triggerStore');
   }
@@ -205,6 +236,7 @@ export function resolveTuning(options: AutomationEngineOptions | undefined): Res
   checkOptions('createAutomationEngine: limits', options.limits, Object.keys(DEFAULT_RULE_LIMITS));
   checkOptions('createAutomationEngine: eventTimeWindow', options.eventTimeWindow, Object.keys(DEFAULT_EVENT_TIME_WINDOW));
   checkOptions('createAutomationEngine: webhookAddressPolicy', options.webhookAddressPolicy, ['allowPrivateNetworks', 'allowHosts']);
+  if (options.webhookAddressPolicy) checkOptionShapes('createAutomationEngine: webhookAddressPolicy', options.webhookAddressPolicy, WEBHOOK_ADDRESS_POLICY_SHAPES);
   const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
   if (!(backoff.jitter >= 0 && backoff.jitter <= 1) || !(backoff.factor >= 1) || !(backoff.baseMs >= 0) || !(backoff.maxMs >= backoff.baseMs)) {
     throw new AutomationError('CRM_ERR_CONFIG', 'backoff needs 0 <= jitter <= 1, factor >= 1 and 0 <= baseMs <= maxMs');

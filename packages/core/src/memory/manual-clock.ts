@@ -1,3 +1,4 @@
+import { AutomationError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
 
 export interface ManualClock extends Clock {
@@ -25,7 +26,7 @@ const flush = async (rounds = 20) => {
 /** A clock that only moves when told to: for tests and demos of delayed rules without waiting. */
 export function createManualClock(start: Date | number | string = 0): ManualClock {
   let now = new Date(start).getTime();
-  if (Number.isNaN(now)) throw new TypeError(`invalid start time: ${String(start)}`);
+  if (Number.isNaN(now)) throw new AutomationError('CRM_ERR_CONFIG', `createManualClock: invalid start time: ${String(start)} (a Date, epoch milliseconds or an ISO 8601 string)`);
   let seq = 0;
   const timers: Timer[] = [];
 

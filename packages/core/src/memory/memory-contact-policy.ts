@@ -1,3 +1,4 @@
+import { checkOptions } from '../config/check-options.js';
 import { VersionConflictError } from '../errors.js';
 import type { ContactPolicy } from '../policy/contact-policy.js';
 import type {
@@ -15,6 +16,8 @@ import { clampLimit } from './memory-ids.js';
 
 /** Account policies in memory; a put replaces the whole policy and bumps its version. */
 export function createMemoryContactPolicyStore(): ContactPolicyStore & { readonly size: number } {
+  // It takes no options: a JavaScript caller passing some (a clock, a retention) would otherwise be ignored.
+  checkOptions('createMemoryContactPolicyStore', arguments[0], []);
   const policies = new Map<string, StoredContactPolicy>();
   return {
     get size() {
@@ -47,6 +50,8 @@ const cursorOf = (cursor: string | undefined): number | undefined => {
 
 /** The suppression list in memory, with every change kept in order for the audit export. */
 export function createMemorySuppressionStore(): SuppressionStore & { readonly size: number } {
+  // It takes no options: a JavaScript caller passing some (a clock, a retention) would otherwise be ignored.
+  checkOptions('createMemorySuppressionStore', arguments[0], []);
   const entries = new Map<string, { seq: number; suppression: Suppression }>();
   const changes = new Map<string, SuppressionChange[]>();
   let seq = 0;
@@ -117,6 +122,8 @@ interface Bucket {
  * all-or-nothing here; engines sharing this object share the counts.
  */
 export function createMemoryContactCounter(): ContactCounter & { readonly size: number } {
+  // It takes no options: a JavaScript caller passing some (a clock, a retention) would otherwise be ignored.
+  checkOptions('createMemoryContactCounter', arguments[0], []);
   const buckets = new Map<string, Bucket>();
   let reserves = 0;
   const sweep = (now: number) => {
@@ -161,6 +168,8 @@ const TOKEN_EPSILON = 1e-9;
  * rate. Buckets that are full again are pruned as the map grows.
  */
 export function createMemorySendThrottle(): SendThrottle & { readonly size: number } {
+  // It takes no options: a JavaScript caller passing some (a clock, a retention) would otherwise be ignored.
+  checkOptions('createMemorySendThrottle', arguments[0], []);
   const buckets = new Map<string, { tokens: number; atMs: number; fullAtMs: number }>();
   let pruneAt = 1_024;
   return {

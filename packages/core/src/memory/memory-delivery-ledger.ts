@@ -1,3 +1,4 @@
+import { checkOptions } from '../config/check-options.js';
 import type { Delivery, DeliveryLedger, DeliveryOutcome, DeliveryState, NewDelivery } from '../ports/delivery-ledger.js';
 import { deliveryRank } from '../ports/delivery-ledger.js';
 import { declareInProcessStore } from '../engine/store-deadlines.js';
@@ -27,6 +28,8 @@ const RECEIPT_PROOF: ReadonlySet<DeliveryState> = new Set(['refused', 'abandoned
 
 /** An in-memory delivery ledger, for tests, demos and single-process apps. */
 export function createMemoryDeliveryLedger(): DeliveryLedger & { readonly size: number } {
+  // It takes no options: a JavaScript caller passing some (a clock, a retention) would otherwise be ignored.
+  checkOptions('createMemoryDeliveryLedger', arguments[0], []);
   const deliveries = new Map<string, Delivery>();
   /**
    * Account → trigger id → delivery ids. Two levels rather than one joined key: the ids the engine

@@ -1,3 +1,4 @@
+import { checkOptions } from '../config/check-options.js';
 import type { RuleReplaceResult, RuleStore } from '../ports/rule-store.js';
 import type { Rule, RuleDraft, RuleFilter } from '../rules/rule.js';
 import { declareInProcessStore } from '../engine/store-deadlines.js';
@@ -25,6 +26,8 @@ const snapshot = (rule: Rule): Rule => frozen(structuredClone(rule));
  * every `cancelOn` event name, for tests, demos and one process.
  */
 export function createMemoryRuleStore(): RuleStore & { readonly size: number } {
+  // It takes no options: a JavaScript caller passing some (a clock, a retention) would otherwise be ignored.
+  checkOptions('createMemoryRuleStore', arguments[0], []);
   const rules = new Map<string, Rule>();
   const rulesByEvent = new Map<string, Set<string>>();
 

@@ -1,3 +1,4 @@
+import { checkOptions } from '../config/check-options.js';
 import { declareInProcessStore } from '../engine/store-deadlines.js';
 import type { DeliveryLedger } from '../ports/delivery-ledger.js';
 import type { ContactCounter, ContactPolicyStore, SendThrottle, SuppressionStore } from '../ports/contact-policy.js';
@@ -21,6 +22,8 @@ export function createMemoryStore(): AutomationStore &
   SuppressionStore &
   ContactCounter &
   SendThrottle & { readonly size: { rules: number; triggers: number; deliveries: number; suppressions: number } } {
+  // It takes no options: a JavaScript caller passing some (a clock, a retention) would otherwise be ignored.
+  checkOptions('createMemoryStore', arguments[0], []);
   const rules = createMemoryRuleStore();
   const triggers = createMemoryTriggerStore();
   const ledger = createMemoryDeliveryLedger();

@@ -1,3 +1,4 @@
+import { checkOptions } from '../config/check-options.js';
 // One file: every method of the memory trigger store reads and writes the same closure state (the
 // triggers, the due and lease heaps, the intake keys, the entity index) without yielding, which is what
 // makes each operation atomic; split across files, that state would have to become shared mutable
@@ -61,6 +62,8 @@ function requireValidDate(value: unknown, field: string): Date {
  * keep the one-pending-per-entity invariant. Pending triggers are lost on restart.
  */
 export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: NonNullable<TriggerStore['cancelTriggers']>; readonly size: number } {
+  // It takes no options: a JavaScript caller passing some (a clock, a retention) would otherwise be ignored.
+  checkOptions('createMemoryTriggerStore', arguments[0], []);
   const triggers = new Map<string, StoredTrigger>();
   const entities = new EntityIndex();
   const triggersByAccount = new Map<string, string[]>();

@@ -1,4 +1,5 @@
 import { checkOptions, optionKeys } from '../config/check-options.js';
+import { checkOptionShapes, type OptionShape } from '../config/option-shapes.js';
 import { classifyIpAddress, describeClassification, type AddressClassification, type AddressKind } from './address-classification.js';
 import { formatIpAddress, parseIpLiteral } from './ip-literal.js';
 import { isMetadataHostName } from './metadata-hosts.js';
@@ -62,9 +63,20 @@ export interface WebhookAddressCheck {
   checkUrl(url: URL): string | null;
 }
 
+/** What the policy's keys hold (a host list given as one string would otherwise fail inside `map`). */
+export const WEBHOOK_ADDRESS_POLICY_SHAPES: Readonly<Record<keyof WebhookAddressPolicy, OptionShape>> = {
+  allowPrivateNetworks: { kind: 'boolean', what: 'true or false' },
+  allowHosts: { kind: 'strings', what: 'an array of host names' },
+};
+
 /** Builds the address check of a webhook policy (see {@link WebhookAddressPolicy}). */
 export function createWebhookAddressCheck(policy: WebhookAddressPolicy = {}): WebhookAddressCheck {
-  checkOptions('createWebhookAddressCheck', policy, optionKeys<WebhookAddressPolicy>()('allowPrivateNetworks', 'allowHosts'));
+  return addressCheck('createWebhookAddressCheck', policy);
+}
+
+function addressCheck(factory: string, policy: WebhookAddressPolicy): WebhookAddressCheck {
+  checkOptions(factory, policy, optionKeys<WebhookAddressPolicy>()('allowPrivateNetworks', 'allowHosts'));
+  checkOptionShapes(factory, policy, WEBHOOK_ADDRESS_POLICY_SHAPES);
   const allowed = new Set((policy.allowHosts ?? []).map(normalizeHost));
   const allowPrivate = policy.allowPrivateNetworks === true;
 
@@ -112,5 +124,5 @@ export function createWebhookAddressCheck(policy: WebhookAddressPolicy = {}): We
  * `checkWebhookUrl`; it returns a refusal message or null.
  */
 export function createWebhookUrlCheck(policy: WebhookAddressPolicy = {}): (url: URL) => string | null {
-  return createWebhookAddressCheck(policy).checkUrl;
+  return addressCheck('createWebhookUrlCheck', policy).checkUrl;
 }

@@ -1,17 +1,23 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   closestName,
   createAutomationEngine,
   createConsoleChannels,
+  createManualClock,
   createMemoryBus,
   createMemoryIdempotencyStore,
+  createMemoryRuleStore,
   createMemoryStore,
+  createMemoryTriggerStore,
   createRecordingChannel,
   createWebhookAddressCheck,
+  createWebhookUrlCheck,
   optionKeys,
   type AutomationEngineOptions,
   type RuleInput,
 } from '@crm-automation/core';
+import { createMemoryContactCounter, createMemoryContactPolicyStore, createMemoryDeliveryLedger, createMemorySendThrottle, createMemorySuppressionStore } from '@crm-automation/core/memory';
 import { createRecordingLogger } from '@crm-automation/testing';
 
 describe('engine configuration is loud', () => {
@@ -128,3 +134,128 @@ describe('in-memory factories are loud too', () => {
     if (suggestion) expect((error as Error).message).toContain(`did you mean "${suggestion}"`);
   });
 });
+
+describe('every core factory refuses options that are not an object, with CRM_ERR_CONFIG', () => {
+  const optional: Array<[string, (options: unknown) => unknown]> = [
+    ['createMemoryBus', (o) => createMemoryBus(o as never)],
+    ['createRecordingChannel', (o) => createRecordingChannel(o as never)],
+    ['createConsoleChannels', (o) => createConsoleChannels(o as never)],
+    ['createMemoryIdempotencyStore', (o) => createMemoryIdempotencyStore(o as never)],
+    ['createWebhookAddressCheck', (o) => createWebhookAddressCheck(o as never)],
+    ['createWebhookUrlCheck', (o) => createWebhookUrlCheck(o as never)],
+  ];
+  const none: Array<[string, (...args: unknown[]) => unknown]> = [
+    ['createMemoryStore', createMemoryStore as (...args: unknown[]) => unknown],
+    ['createMemoryRuleStore', createMemoryRuleStore as (...args: unknown[]) => unknown],
+    ['createMemoryTriggerStore', createMemoryTriggerStore as (...args: unknown[]) => unknown],
+    ['createMemoryDeliveryLedger', createMemoryDeliveryLedger as (...args: unknown[]) => unknown],
+    ['createMemoryContactPolicyStore', createMemoryContactPolicyStore as (...args: unknown[]) => unknown],
+    ['createMemorySuppressionStore', createMemorySuppressionStore as (...args: unknown[]) => unknown],
+    ['createMemoryContactCounter', createMemoryContactCounter as (...args: unknown[]) => unknown],
+    ['createMemorySendThrottle', createMemorySendThrottle as (...args: unknown[]) => unknown],
+  ];
+  const notObjects: Array<[string, unknown]> = [['null', null], ['a number', 42], ['a string', 'x'], ['an array', []], ['true', true], ['NaN', Number.NaN]];
+
+  it.each(optional.flatMap(([name, make]) => notObjects.map(([label, value]) => [name, label, make, value] as const)))('%s(%s) is a CRM_ERR_CONFIG', (name, _label, make, value) => {
+    const error = thrownBy(() => make(value));
+    expect(error).toMatchObject({ code: 'CRM_ERR_CONFIG', message: expect.stringContaining(`${name}: options must be an object`) as string });
+  });
+
+  it.each(optional)('%s() and (undefined) still take the defaults', (_name, make) => {
+    expect(() => make(undefined)).not.toThrow();
+  });
+
+  it('refuses any non-object options value (property)', () => {
+    const notAnObject = fc.oneof(fc.constant(null), fc.integer(), fc.double(), fc.string(), fc.boolean(), fc.array(fc.anything({ maxDepth: 1 })), fc.bigInt());
+    fc.assert(
+      fc.property(fc.constantFrom(...optional), notAnObject, ([, make], value) => {
+        expect(thrownBy(() => make(value))).toMatchObject({ code: 'CRM_ERR_CONFIG' });
+      }),
+    );
+  });
+
+  it.each(none)('%s takes no options: any key is refused, naming it; none and {} are accepted', (name, make) => {
+    for (const key of ['clock', 'retention', 'logger', 'ttlMs']) {
+      expect(thrownBy(() => make({ [key]: 1 }))).toMatchObject({ code: 'CRM_ERR_CONFIG', message: expect.stringMatching(new RegExp(`^${name}: unknown option "${key}"; it takes no options$`)) as string });
+    }
+    for (const [, value] of notObjects) expect(thrownBy(() => make(value))).toMatchObject({ code: 'CRM_ERR_CONFIG' });
+    expect(() => make()).not.toThrow();
+    expect(() => make(undefined)).not.toThrow();
+    expect(() => make({})).not.toThrow();
+  });
+
+  it.each([['x'], ['not a date'], [{}], [Number.NaN], ['2026-13-45']])('createManualClock(%j) is a CRM_ERR_CONFIG', (start) => {
+    expect(thrownBy(() => createManualClock(start as never))).toMatchObject({ code: 'CRM_ERR_CONFIG', message: expect.stringContaining('createManualClock') as string });
+  });
+});
+
+describe('createAutomationEngine refuses a known key holding the wrong kind of value', () => {
+  const store = createMemoryStore();
+  const gateway = createRecordingChannel();
+  // Each key with values a JavaScript caller may pass by mistake: a string, a number, a factory not
+  // called, an empty object (a port without its methods), null.
+  const wrong: Array<[key: string, values: unknown[]]> = [
+    ['store', ['x', 42, true, [], {}, null, () => store, { insertRule: () => undefined }]],
+    ['ruleStore', ['x', {}, [], null, createMemoryStore]],
+    ['triggerStore', ['x', {}, [], null, createMemoryStore]],
+    ['ruleSource', ['http://rules', {}, null, 1]],
+    ['bus', ['amqp://localhost', 42, {}, [], null, createMemoryBus]],
+    ['channels', ['x', 42, true, [], null, () => gateway, { sms: 'x' }, { sms: {} }, { sms: null }, { sms: createRecordingChannel }, { sms: gateway, email: 1 }]],
+    ['clock', ['x', 42, {}, null, () => new Date()]],
+    ['logger', ['x', 42, {}, null, console.log, { info: () => undefined }]],
+    ['tracer', ['x', {}, null]],
+    ['idempotency', ['x', 42, {}, [], null, createMemoryIdempotencyStore]],
+    ['ledger', ['x', 42, true, {}, [], null]],
+    ['contactPolicies', ['x', 42, true, {}, null]],
+    ['suppressions', ['x', true, {}, null]],
+    ['contactCounter', ['x', true, {}, null]],
+    ['sendThrottle', ['x', true, {}, null]],
+    ['operators', ['x', 42, [], null, { startsWith: 'x' }, { startsWith: null }]],
+    ['actionTypes', ['sms', 42, {}, null, [1], [''], ['sms', null]]],
+    ['checkWebhookUrl', ['x', 42, {}, null]],
+    ['group', [42, '', '  ', {}, null]],
+    ['instanceId', [42, '', {}, null]],
+    ['limits', ['x', 42, null, []]],
+    ['backoff', ['x', null, []]],
+    ['eventTimeWindow', ['x', null]],
+    ['webhookAddressPolicy', ['x', null, { allowHosts: 'example.com' }, { allowHosts: [1] }, { allowPrivateNetworks: 'yes' }]],
+    ['facts', ['x', null, [], { job: 'x' }]],
+  ];
+
+  it.each(wrong.flatMap(([key, values]) => values.map((value, index) => [key, index, value] as const)))('%s (value %d) is a CRM_ERR_CONFIG naming the key', (key, _index, value) => {
+    const error = thrownBy(() => createAutomationEngine({ store, [key]: value } as unknown as AutomationEngineOptions));
+    expect(error).toMatchObject({ code: 'CRM_ERR_CONFIG' });
+    expect(error).not.toBeInstanceOf(TypeError);
+    expect((error as Error).message).toContain(key);
+  });
+
+  it('accepts the right kinds, and false for the optional ports', () => {
+    expect(() =>
+      createAutomationEngine({
+        store,
+        channels: { sms: gateway },
+        bus: createMemoryBus(),
+        clock: createManualClock(0),
+        idempotency: createMemoryIdempotencyStore(),
+        ledger: false,
+        contactPolicies: false,
+        suppressions: false,
+        contactCounter: false,
+        sendThrottle: false,
+        operators: { startsWith: () => true },
+        actionTypes: ['push'],
+        group: 'g',
+        instanceId: 'i',
+      }),
+    ).not.toThrow();
+  });
+});
+
+function thrownBy(make: () => unknown): unknown {
+  try {
+    make();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
