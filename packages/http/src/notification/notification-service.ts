@@ -22,6 +22,7 @@ import {
   type ValidationIssue,
 } from '@crm-automation/core';
 import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
+import { useStrictJsonBodies } from '../json-body.js';
 import { serviceTokenAuth } from '../service-auth/service-token-auth.js';
 import { schemaIssues } from './command-issues.js';
 import { commandMetadataSchema, idempotencyKeyHeaderSchema, type CommandMetadataInput } from './command-schemas.js';
@@ -157,9 +158,8 @@ export function createNotificationService(options: NotificationServiceOptions): 
   if (types.length === 0) throw new AutomationError('CRM_ERR_CONFIG', 'createNotificationService needs at least one channel');
 
   return async function notificationService(app: FastifyInstance) {
-    // JSON only, parsed with prototype-poisoning protection; anything else is a 415.
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, app.getDefaultJsonParser('error', 'error'));
+    // JSON only (UTF-8, each key once, no prototype keys); anything else is a 415.
+    useStrictJsonBodies(app, bodyLimit);
     app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply));
     setNotFoundHandlerUnlessSet(app);
     app.addHook('onRequest', authenticate);

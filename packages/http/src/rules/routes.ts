@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import type { z } from 'zod';
 import type { Authenticate, Principal, RulesScope } from '../account-auth/principal.js';
 import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
+import { useStrictJsonBodies } from '../json-body.js';
 import { buildOpenApiDocument, type OpenApiInfo } from './openapi.js';
 import { createAccountRateLimiter, type RateLimitOptions } from './rate-limit.js';
 import * as s from './schemas.js';
@@ -617,8 +618,8 @@ export const rulesRoutes: FastifyPluginAsync<RulesRoutesOptions> = async (app: F
   const limited = options.rateLimit === false ? undefined : createAccountRateLimiter(options.rateLimit ?? {});
   const bodyLimit = positiveIntOption('rulesRoutes: bodyLimit', options.bodyLimit, 256 * 1024);
 
-  // Bodies are JSON only: without this, Fastify's built-in text/plain parser would accept text.
-  app.removeContentTypeParser(['text/plain']);
+  // Bodies are JSON only (UTF-8, each key once): without this, Fastify's text/plain parser would accept text.
+  useStrictJsonBodies(app);
   app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply));
   setNotFoundHandlerUnlessSet(app);
 

@@ -2,6 +2,7 @@ import { checkJsonShape, checkOptions, DELIVERY_STATES, formatPath, MAX_ENTITY_K
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
+import { useStrictJsonBodies } from '../json-body.js';
 import { serviceTokenAuth } from '../service-auth/service-token-auth.js';
 import { ruleRunStats } from './trigger-administration.js';
 import { ruleFromJson, WireShapeError } from './wire-json.js';
@@ -124,7 +125,7 @@ export const triggerServiceRoutes: FastifyPluginAsync<TriggerServiceRoutesOption
   const bodyLimit = positiveIntOption('triggerServiceRoutes: bodyLimit', (options as TriggerServiceRoutesOptions).bodyLimit, 1024 * 1024);
   const authenticate = serviceTokenAuth({ tokens: (options as TriggerServiceRoutesOptions).auth.tokens, realm: 'triggers-internal' });
 
-  app.removeContentTypeParser(['text/plain']);
+  useStrictJsonBodies(app);
   app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply));
   setNotFoundHandlerUnlessSet(app);
 
