@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAutomationEngine, createManualClock, createMemoryStore, createRecordingChannel, type AutomationEngine } from '@crm-automation/core';
 import { apiKeyAuth, frameworkErrorHandler, generateApiKey, rulesRoutes } from '@crm-automation/http';
 import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
-import { event, hostileString, ruleDocument, validRule } from '../../core/test/hardening/fuzz-arbitraries.js';
+import { event, FUZZ_RUNS_FACTOR, fuzzParameters, hostileString, ruleDocument, validRule } from '../../core/test/hardening/fuzz-arbitraries.js';
 
 const ACCOUNT = 'acc_fuzz';
 const key = generateApiKey();
@@ -58,7 +58,7 @@ describe('fuzzing the Rules Service routes', () => {
         if (created.statusCode === 201) ruleIds.push((created.json() as { id: string }).id);
         await send('POST', '/rules/validate', { rule: doc, sample: { payload: { job: { status: 'Done', items: [1, 2, 3] } } } });
       }),
-      { numRuns: 1_000 },
+      fuzzParameters(1_000),
     );
 
     await fc.assert(
@@ -66,7 +66,7 @@ describe('fuzzing the Rules Service routes', () => {
         const { accountId: _ignored, ...body } = e as Record<string, unknown>;
         await send('POST', '/events', body);
       }),
-      { numRuns: 1_000 },
+      fuzzParameters(1_000),
     );
 
     await fc.assert(
@@ -86,7 +86,7 @@ describe('fuzzing the Rules Service routes', () => {
           await send('POST', '/events', undefined, raw);
         },
       ),
-      { numRuns: 400 },
+      fuzzParameters(400),
     );
 
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeKeys);
@@ -104,5 +104,5 @@ describe('fuzzing the Rules Service routes', () => {
     expect(accepted.statusCode).toBe(202);
     expect(await engine.runDue()).toMatchObject({ completed: 1 });
     expect(sms.sent).toHaveLength(1);
-  }, 180_000);
+  }, 180_000 * FUZZ_RUNS_FACTOR);
 });

@@ -1,6 +1,20 @@
 import fc from 'fast-check';
 
 /**
+ * Run counts and seed of the fuzz tests, from the environment, so that a longer hunt runs the same tests:
+ * `FUZZ_RUNS_FACTOR=10 FUZZ_SEED=42 npx vitest run --project unit packages/core/test/hardening/fuzz.test.ts`.
+ * A failure prints its seed and path; passing that seed back replays it.
+ */
+export function fuzzParameters(numRuns: number): { numRuns: number; seed?: number } {
+  const seed = process.env['FUZZ_SEED'];
+  return { numRuns: Math.max(1, Math.round(numRuns * FUZZ_RUNS_FACTOR)), ...(seed !== undefined && seed !== '' ? { seed: Number(seed) } : {}) };
+}
+
+const requestedFactor = Number(process.env['FUZZ_RUNS_FACTOR'] ?? '1');
+/** How many times the usual runs a fuzz test makes (its timeout grows with it). */
+export const FUZZ_RUNS_FACTOR = Number.isFinite(requestedFactor) && requestedFactor > 0 ? requestedFactor : 1;
+
+/**
  * Generators of hostile and careless tenant input for the fuzz tests (core's engine API and the HTTP
  * routes): rule documents (mostly malformed, some valid but costly), events and their payloads.
  */

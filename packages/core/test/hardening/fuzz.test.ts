@@ -10,7 +10,7 @@ import {
   isAutomationError,
 } from '@crm-automation/core';
 import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
-import { event, ruleDocument, validRule } from './fuzz-arbitraries.js';
+import { event, FUZZ_RUNS_FACTOR, fuzzParameters, ruleDocument, validRule } from './fuzz-arbitraries.js';
 
 const KNOWN_CODES = new Set(Object.keys(ERROR_CODES));
 
@@ -54,7 +54,7 @@ describe('fuzzing the engine with generated rules and events', () => {
           expectTyped(error, ['CRM_ERR_RULE_INVALID']);
         }
       }),
-      { numRuns: 2_000 },
+      fuzzParameters(2_000),
     );
 
     await fc.assert(
@@ -65,7 +65,7 @@ describe('fuzzing the engine with generated rules and events', () => {
           expectTyped(error, ['CRM_ERR_EVENT_INVALID', 'CRM_ERR_CONFIG']);
         }
       }),
-      { numRuns: 2_000 },
+      fuzzParameters(2_000),
     );
 
     // Every accepted rule runs to an outcome: nothing throws out of the loop or stalls it.
@@ -89,5 +89,5 @@ describe('fuzzing the engine with generated rules and events', () => {
     // The generators must reach both sides, or the test proves nothing.
     expect(accepted).toBeGreaterThan(20);
     expect(refused).toBeGreaterThan(200);
-  }, 120_000);
+  }, 120_000 * FUZZ_RUNS_FACTOR);
 });
