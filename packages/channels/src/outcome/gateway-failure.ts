@@ -75,13 +75,23 @@ export interface TransportFailureDetails {
 }
 
 /**
+ * undici's refusal of the request it was given (a header value it cannot send, a bad method): raised
+ * before anything is written, and the same request would be refused on every retry.
+ */
+const REFUSED_BY_CLIENT_CODES: ReadonlySet<string> = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+
+/**
  * The error for a request that never got an answer: timeout, refused, reset, DNS trouble. Transient;
  * `ambiguous` when the caller knows the request may have been received (see {@link TransportFailureDetails}).
+ * A request the HTTP client itself refuses to send is permanent and never ambiguous.
  */
 export function transportFailure(provider: string, error: unknown, what = 'request', details: TransportFailureDetails = {}): GatewayError {
   const e = error as { code?: unknown; message?: unknown; name?: unknown };
   const code = typeof e.code === 'string' ? e.code : typeof e.name === 'string' ? e.name : undefined;
   const message = typeof e.message === 'string' ? e.message : String(error);
+  if (code !== undefined && REFUSED_BY_CLIENT_CODES.has(code)) {
+    return new GatewayError(`${provider} ${what} could not be sent: ${truncate(message, 300)}`, { provider, retryable: false, providerCode: code, cause: error });
+  }
   const ambiguous = details.ambiguous === true;
   return new GatewayError(`${provider} ${what} failed${ambiguous ? ' after the request was sent' : ''}: ${truncate(message, 300)}`, {
     provider,

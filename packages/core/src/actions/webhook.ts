@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { checkWebhookUrl } from '../rules/webhook-url.js';
+import { hasLineBreak } from './contact-points.js';
 import { boundedJson, issue, singleLine, singleLineTemplate, templateString } from './fields.js';
-import { HEADER_NAME_PATTERN, isReservedWebhookHeader } from './webhook-headers.js';
+import { HEADER_NAME_PATTERN, isHeaderValue, isReservedWebhookHeader } from './webhook-headers.js';
 
 export const WEBHOOK_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'GET'] as const;
 export const MAX_WEBHOOK_URL_LENGTH = 2_048;
@@ -11,6 +12,33 @@ const headerName = z
   .string()
   .regex(HEADER_NAME_PATTERN, 'invalid header name')
   .refine((h) => !isReservedWebhookHeader(h), { message: 'this header is set by the gateway', params: { code: 'reserved_header' } });
+
+const HEADER_VALUE_MESSAGE = 'header values may hold tab, printable ASCII and Latin-1 characters only (no control characters, DEL or characters past U+00FF)';
+
+// A line break is reported once, as header_injection, by the single-line check.
+const headerValueProblem = (text: string, ctx: z.RefinementCtx) => {
+  if (!hasLineBreak(text) && !isHeaderValue(text)) ctx.addIssue(issue('invalid_header_value', HEADER_VALUE_MESSAGE));
+};
+
+/** The text of a template outside its `{{...}}` expressions, found in one pass. */
+function literalText(source: string): string {
+  let out = '';
+  let at = 0;
+  while (at < source.length) {
+    const open = source.indexOf('{{', at);
+    if (open < 0) return out + source.slice(at);
+    out += source.slice(at, open);
+    const close = source.indexOf('}}', open + 2);
+    if (close < 0) return out;
+    at = close + 2;
+  }
+  return out;
+}
+
+/** A rule's header value: its literal text (outside `{{...}}`) is what every send carries. */
+const headerValueTemplate = singleLineTemplate(MAX_HEADER_VALUE_LENGTH).superRefine((value, ctx) => headerValueProblem(literalText(value), ctx));
+/** A rendered header value, values from the event included. */
+const renderedHeaderValue = singleLine(MAX_HEADER_VALUE_LENGTH).superRefine(headerValueProblem);
 
 const jsonTemplateValue: z.ZodType<unknown> = z.lazy(() =>
   z.union([templateString(), z.number(), z.boolean(), z.null(), z.array(jsonTemplateValue).max(1_000), z.record(z.string(), jsonTemplateValue)]),
@@ -32,7 +60,7 @@ export function webhookRuleParamsSchema(options: WebhookRuleParamsOptions = {}) 
       if (problem) ctx.addIssue(issue(problem.code, problem.message));
     }),
     method: z.enum(WEBHOOK_METHODS).optional(),
-    headers: z.record(headerName, singleLineTemplate(MAX_HEADER_VALUE_LENGTH)).optional(),
+    headers: z.record(headerName, headerValueTemplate).optional(),
     payload: jsonTemplateValue.optional(),
   });
 }
@@ -49,6 +77,6 @@ export const webhookCommandSchema = z.strictObject({
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) ctx.addIssue(issue('invalid_url', 'must be an absolute http(s) URL'));
   }),
   method: z.enum(WEBHOOK_METHODS).optional(),
-  headers: z.record(headerName, singleLine(MAX_HEADER_VALUE_LENGTH)).optional(),
+  headers: z.record(headerName, renderedHeaderValue).optional(),
   payload: boundedJson().optional(),
 });
