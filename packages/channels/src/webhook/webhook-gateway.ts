@@ -10,7 +10,7 @@ import {
   type ChannelGateway,
   type WebhookCommandParams,
 } from '@crm-automation/core';
-import { canonicalWebhookAddressPolicy } from '@crm-automation/core/spi';
+import { canonicalWebhookAddressPolicy, checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
 import { DEFAULT_TIMEOUT_MS, httpExchange } from '../http/http-exchange.js';
 import { httpFailure, permanentFailure } from '../outcome/gateway-failure.js';
 import type { SendReceipt } from '../receipt.js';
@@ -51,6 +51,38 @@ export interface WebhookOptions {
 const WEBHOOK_OPTION_KEYS = optionKeys<WebhookOptions>()(
   'timeoutMs', 'signingSecret', 'unsigned', 'allowPrivateNetworks', 'allowHosts', 'lookup', 'connect', 'userAgent', 'now', 'name',
 );
+
+const WEBHOOK_OPTION_SHAPES: Readonly<Partial<Record<keyof WebhookOptions, OptionShape>>> = {
+  unsigned: { kind: 'boolean', what: 'true or false' },
+  allowPrivateNetworks: { kind: 'boolean', what: 'true or false' },
+  allowHosts: { kind: 'strings', what: 'an array of host names' },
+  lookup: { kind: 'function', what: 'a host resolver function' },
+  connect: { kind: 'function', what: 'a connector function' },
+  userAgent: { kind: 'string', what: 'a User-Agent string' },
+  now: { kind: 'function', what: 'a function returning epoch milliseconds' },
+};
+
+/**
+ * The secrets given, trimmed. An empty or blank one (an unset environment variable read as `''`) and
+ * `null` count as none, so they need `unsigned: true` like a missing one rather than failing to decode.
+ */
+function signingSecrets(given: unknown): string[] {
+  if (given === undefined || given === null) return [];
+  const list: unknown[] = typeof given === 'string' ? [given] : Array.isArray(given) ? given : [given];
+  return list.flatMap((secret, index) => {
+    if (secret === undefined || secret === null) return [];
+    if (typeof secret !== 'string') {
+      const where = Array.isArray(given) ? `signingSecret[${index}]` : 'signingSecret';
+      throw new AutomationError('CRM_ERR_CONFIG', `createWebhook: ${where} must be a string (whsec_...), or an array of them; got ${describeKind(secret)}`);
+    }
+    const trimmed = secret.trim();
+    return trimmed === '' ? [] : [trimmed];
+  });
+}
+
+function describeKind(value: unknown): string {
+  return Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
 
 function invalid(message: string, code: string): never {
   throw permanentFailure('webhook', message, code);
@@ -98,8 +130,8 @@ function checkedDestination(raw: unknown, checkUrl: (url: URL) => string | null)
 export function createWebhook(options: WebhookOptions): ChannelGateway {
   checkOptions('createWebhook', options, WEBHOOK_OPTION_KEYS, true);
   const timeoutMs = positiveIntOption('createWebhook: timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
-  const secrets = options.signingSecret === undefined ? [] : typeof options.signingSecret === 'string' ? [options.signingSecret] : options.signingSecret;
-  if (!Array.isArray(secrets)) throw new AutomationError('CRM_ERR_CONFIG', 'createWebhook: signingSecret must be a string or an array of strings');
+  checkOptionShapes('createWebhook', options, WEBHOOK_OPTION_SHAPES);
+  const secrets = signingSecrets(options.signingSecret);
   if (secrets.length === 0 && options.unsigned !== true) {
     throw new AutomationError(
       'CRM_ERR_CONFIG',
@@ -109,7 +141,14 @@ export function createWebhook(options: WebhookOptions): ChannelGateway {
   if (secrets.length > 0 && options.unsigned === true) {
     throw new AutomationError('CRM_ERR_CONFIG', 'createWebhook: unsigned: true contradicts the signingSecret given; pass one of them');
   }
-  const keys = secrets.map(decodeSigningSecret);
+  const keys = secrets.map((secret, index) => {
+    try {
+      return decodeSigningSecret(secret);
+    } catch (error) {
+      const where = secrets.length > 1 ? `signingSecret[${index}]` : 'signingSecret';
+      throw new AutomationError('CRM_ERR_CONFIG', `createWebhook: ${where}: ${(error as Error).message}`, { cause: error });
+    }
+  });
   const check = createWebhookAddressCheck({ allowPrivateNetworks: options.allowPrivateNetworks, allowHosts: options.allowHosts });
   const resolve = options.lookup ?? systemResolver;
   const connector = options.connect ?? createDefaultConnector(timeoutMs);
