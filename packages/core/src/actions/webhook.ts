@@ -75,6 +75,7 @@ export const webhookCommandSchema = z.strictObject({
       url = undefined;
     }
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) ctx.addIssue(issue('invalid_url', 'must be an absolute http(s) URL'));
+    else if (url.port === '0') ctx.addIssue(issue('invalid_url', 'port 0 cannot be connected to'));
   }),
   method: z.enum(WEBHOOK_METHODS).optional(),
   headers: z.record(headerName, renderedHeaderValue).optional(),

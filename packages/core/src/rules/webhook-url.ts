@@ -95,6 +95,8 @@ export function checkWebhookUrl(raw: string, extra?: ((url: URL) => string | nul
   if (url.username || url.password) {
     return { code: 'invalid_url', message: 'credentials in the URL are not allowed; use headers' };
   }
+  // The URL parser accepts port 0, which no connection can reach: every send would fail.
+  if (url.port === '0') return { code: 'invalid_url', message: 'port 0 cannot be connected to; name the port the receiver listens on' };
   const refused = extra?.(url);
   return refused ? { code: 'blocked_address', message: refused } : null;
 }

@@ -63,6 +63,11 @@ describe('webhook URL templates at save time', () => {
     expect(check(url)).toBeNull();
   });
 
+  it.each(['https://hooks.example.com:0/x', 'http://hooks.example.com:00/{{job.id}}', 'http://hooks.example.com:000/', 'https:\\\\hooks.example.com:0\\x'])('refuses %j: port 0 cannot be connected to, at save time and in a rendered command', (url) => {
+    expect(check(url)?.code).toBe('invalid_url');
+    expect(paramsIssues(webhookCommandSchema.safeParse({ url: url.replace('{{job.id}}', '1') })).map((i) => i.code)).toEqual(['invalid_url']);
+  });
+
   it('refuses blocks in URLs and templates that would not render', () => {
     expect(check('https://example.com/{{#if job.a}}a{{/if}}')?.code).toBe('template_syntax');
     expect(check('https://example.com/{{#each job.a}}a{{/each}}')?.code).toBe('template_syntax');
