@@ -56,6 +56,30 @@ function requireValidDate(value: unknown, field: string): Date {
 }
 
 /**
+ * Every date and duration of a batch the store orders or compares by, checked before anything is
+ * written: a bad one found halfway would leave the batch half stored (a pending run superseded, its
+ * successor never in the due heap). Event timestamps decide supersede, stale and cancel: a NaN
+ * compares false both ways and would let an older event win.
+ */
+function requireValidBatch(batch: readonly NewTrigger[], at: unknown): void {
+  requireValidDate(at, 'at');
+  for (const input of batch) {
+    requireValidDate(input.evaluateAt, 'evaluateAt');
+    requireValidDate(input.triggeringEvent?.timestamp, 'triggeringEvent.timestamp');
+    const maxWaitMs: unknown = input.concurrency?.maxWaitMs;
+    if (maxWaitMs !== undefined && (typeof maxWaitMs !== 'number' || Number.isNaN(maxWaitMs) || maxWaitMs < 0)) {
+      throw new AutomationError('CRM_ERR_CONFIG', `concurrency.maxWaitMs must be a non-negative number, got ${String(maxWaitMs)}`);
+    }
+  }
+}
+
+/** An attempt's outcome with dates the store can keep (`now` is its updatedAt, and purge compares it). */
+function requireValidResult(result: AttemptResult): void {
+  requireValidDate(result.now, 'now');
+  if (result.status === 'retrying') requireValidDate(result.evaluateAt ?? result.now, 'evaluateAt');
+}
+
+/**
  * An in-memory trigger store: due and lease heaps for claims, an intake-key map for redelivery, an
  * {@link EntityIndex} for keyed rules (the pending slot per entity, cancel by entity, listing by
  * entity). Every operation is atomic because none yields, so several engines sharing one store object
@@ -124,7 +148,6 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
   const finishOne = (id: string, leaseToken: string, result: AttemptResult): boolean => {
     const trigger = triggers.get(id);
     if (!trigger || trigger.status !== 'processing' || trigger.leaseToken !== leaseToken) return false;
-    if (result.status === 'retrying') requireValidDate(result.evaluateAt ?? result.now, 'evaluateAt');
     // A cancel requested while it ran wins over a retry, in this same write (the engine checks too).
     const cancelInstead = result.status === 'retrying' && trigger.cancelRequested !== undefined;
     trigger.updatedAt = result.now;
@@ -152,8 +175,8 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
     },
 
     async insertTriggers(batch: readonly NewTrigger[], at: Date) {
-      // All or nothing: a bad due time refuses the batch before any trigger is stored.
-      for (const input of batch) requireValidDate(input.evaluateAt, 'evaluateAt');
+      // All or nothing: a bad date refuses the batch before any trigger is stored.
+      requireValidBatch(batch, at);
       const out: InsertedTrigger[] = [];
       // Intake batches share one event: clone it once, look its dedupe entry up once.
       let lastEvent: NewTrigger['triggeringEvent'] | undefined;
@@ -276,6 +299,8 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
     async claimDueTriggers({ now, limit, leaseMs }: ClaimRequest) {
       const at = requireValidDate(now, 'now').getTime();
       if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw new AutomationError('CRM_ERR_CONFIG', `leaseMs must be a positive number, got ${leaseMs}`);
+      // A lease that would end past the date range has no time to expire at (and no place in the heap).
+      if (!Number.isFinite(new Date(at + leaseMs).getTime())) throw new AutomationError('CRM_ERR_CONFIG', `leaseMs ${leaseMs} from ${now.toISOString()} ends outside the date range`);
       const claimed: ClaimedTrigger[] = [];
       // One random part per claim, made unique per trigger by a counter: as unguessable as a token
       // per trigger for what it guards (a stale worker's write), at a fraction of the cost.
@@ -297,6 +322,7 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
     },
 
     async finishAttempt(id, leaseToken, result: AttemptResult) {
+      requireValidResult(result);
       return finishOne(id, leaseToken, result);
     },
 
@@ -305,6 +331,7 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
       if (!trigger) return { ok: false, reason: 'not-found' };
       if (!request.from.includes(trigger.status)) return { ok: false, reason: 'conflict', current: trigger.status };
       if (request.evaluateAt !== undefined) requireValidDate(request.evaluateAt, 'evaluateAt');
+      requireValidDate(request.now, 'now');
       setStatus(trigger, request.to);
       trigger.updatedAt = request.now;
       trigger.executionHistory.push(request.history);
@@ -321,6 +348,8 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
     },
 
     async purgeTriggers({ statuses, olderThan }: PurgeRequest) {
+      // An invalid cutoff compares false with every date: each finished trigger would look old enough.
+      requireValidDate(olderThan, 'olderThan');
       let removed = 0;
       const wanted = new Set(statuses);
       const gone: Trigger[] = [];
@@ -344,6 +373,7 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
     async cancelTriggers(request: CancelRequest): Promise<CancelResult> {
       const result: CancelResult = { cancelled: [], requested: [] };
       const before = requireValidDate(request.eventTimestamp, 'eventTimestamp').getTime();
+      requireValidDate(request.now, 'now');
       for (const id of entities.cancellableIds(request.accountId, request.ruleId, request.entityKey)) {
         const trigger = triggers.get(id);
         // A late, older cancel must not cancel a newer run: only strictly older events are affected.
@@ -362,6 +392,8 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
     },
 
     async finishAttempts(requests) {
+      // The whole batch or none of it, as for one outcome.
+      for (const r of requests) requireValidResult(r.result);
       const out: boolean[] = [];
       for (const r of requests) out.push(finishOne(r.id, r.leaseToken, r.result));
       return out;

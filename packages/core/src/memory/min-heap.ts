@@ -1,3 +1,5 @@
+import { AutomationError } from '../errors.js';
+
 /** A binary min-heap of (time, id) pairs; stale entries are skipped by the caller (lazy deletion). */
 export class TimeHeap {
   private times: number[] = [];
@@ -9,7 +11,8 @@ export class TimeHeap {
 
   push(time: number, id: string): void {
     // A NaN would compare false both ways and silently break the heap order for every other entry.
-    if (!Number.isFinite(time)) throw new RangeError(`TimeHeap: time must be a finite number, got ${time}`);
+    // Callers check their dates first; this is the last guard, typed like theirs.
+    if (!Number.isFinite(time)) throw new AutomationError('CRM_ERR_CONFIG', `a due time must be a valid date, got ${time}`);
     this.times.push(time);
     this.ids.push(id);
     let i = this.times.length - 1;
