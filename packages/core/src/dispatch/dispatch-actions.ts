@@ -145,22 +145,64 @@ function lazyAbort(): { options: SendContext; abort(reason: unknown): void } {
   };
 }
 
-function withTimeout<T>(send: (options: SendContext) => Promise<T>, ms: number, clock: Clock): Promise<T> {
+/**
+ * How long, after aborting a send at its timeout, the engine waits for the gateway's own answer in
+ * real time (not the engine's clock): a gateway still resolving the host or connecting knows nothing
+ * left this process and says so (`ambiguous: false`), which makes the send an ordinary transient
+ * failure rather than an `unknown` held for an operator; a gateway that ignores the signal costs this
+ * much once.
+ */
+export const ABORT_GRACE_MS = 250;
+
+/**
+ * The gateway's error after an abort tells how the send ended: nothing left this process (a
+ * `GatewayError` that is not `ambiguous`), or the provider answered with a refusal. A plain error, or
+ * the abort reason passed on, tells nothing.
+ */
+function saysHowItEnded(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || error instanceof SendTimeoutError) return false;
+  const { ambiguous, retryable } = error as { ambiguous?: unknown; retryable?: unknown };
+  return ambiguous === false || (retryable === false && ambiguous !== true);
+}
+
+/**
+ * The send under the engine's timeout. At the timeout the signal is aborted; the send then fails with
+ * the gateway's own answer if it comes within {@link ABORT_GRACE_MS} and says more than "may have
+ * reached the provider" (an acceptance, a refusal, nothing written), else as a `SendTimeoutError`
+ * (ambiguous). An acceptance after that is handed to `onLate`: the provider did take the message.
+ */
+function withTimeout<T>(send: (options: SendContext) => Promise<T>, ms: number, clock: Clock, onLate?: (value: T) => void): Promise<T> {
   const abort = lazyAbort();
   const promise = send(abort.options);
   return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    let timedOut: SendTimeoutError | undefined;
+    let grace: ReturnType<typeof setTimeout> | undefined;
     const cancel = clock.setTimer(ms, () => {
-      abort.abort(new SendTimeoutError(ms));
-      reject(new SendTimeoutError(ms));
+      timedOut = new SendTimeoutError(ms);
+      abort.abort(timedOut);
+      const reason = timedOut;
+      grace = setTimeout(() => {
+        settled = true;
+        reject(reason);
+      }, ABORT_GRACE_MS);
     });
+    const finish = () => {
+      settled = true;
+      cancel();
+      if (grace !== undefined) clearTimeout(grace);
+    };
     promise.then(
       (value) => {
-        cancel();
+        if (settled) return onLate?.(value);
+        finish();
         resolve(value);
       },
       (error: unknown) => {
-        cancel();
-        reject(error);
+        if (settled) return;
+        finish();
+        // Past the timeout, only an answer that says how the send ended replaces "it may have reached the provider".
+        reject(timedOut === undefined || saysHowItEnded(error) ? error : timedOut);
       },
     );
   });
@@ -374,7 +416,14 @@ export async function dispatchActions(
       }
       if (failover) command.metadata.excludeProviders = failover;
       const sending = command;
-      const sent = await withTimeout((options) => gateway.send(sending, options), ctx.sendTimeoutMs, ctx.clock);
+      const recorded = delivery;
+      const sent = await withTimeout((options) => gateway.send(sending, options), ctx.sendTimeoutMs, ctx.clock, (late) => {
+        // The provider took it after the engine stopped waiting: the `unknown` it recorded becomes what happened.
+        if (!recorded || !recorder) return;
+        const receipt = receiptOf(late);
+        recorder.outcome({ id: recorded.id, state: 'accepted', at: ctx.clock.now(), source: 'reconcile', ...(receipt.providerId ? { providerId: receipt.providerId } : {}), ...(receipt.provider && receipt.provider !== recorded.provider ? { provider: receipt.provider } : {}) });
+        ctx.logger.info({ ruleId: trigger.ruleId, triggerId: trigger.id, accountId: trigger.accountId, actionIndex: index, deliveryId: recorded.id, providerId: receipt.providerId }, 'a send that timed out was accepted by the provider after all');
+      });
       const durationMs = Date.now() - started;
       result.sent.push(index);
       result.outcomes.push(sentOutcome(index, type, sent, durationMs, delivery));
