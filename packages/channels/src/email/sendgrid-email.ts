@@ -1,4 +1,5 @@
 import { AutomationError, checkOptions, optionKeys, positiveIntOption, type ChannelGateway } from '@crm-automation/core';
+import { checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
 import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-exchange.js';
 import { httpFailure } from '../outcome/gateway-failure.js';
 import { MAX_RETRY_AFTER_MS } from '../outcome/retry-after.js';
@@ -26,6 +27,14 @@ const DEFAULT_BASE_URL = 'https://api.sendgrid.com';
 
 const SENDGRID_OPTION_KEYS = optionKeys<SendgridEmailOptions>()('apiKey', 'from', 'replyTo', 'baseUrl', 'timeoutMs', 'now', 'name');
 
+// The kinds of value the known keys hold: a wrong one is a CRM_ERR_CONFIG naming it, not a TypeError later.
+const SENDGRID_OPTION_SHAPES: Readonly<Partial<Record<keyof SendgridEmailOptions, OptionShape>>> = {
+  apiKey: { kind: 'string', what: 'an API key (SG....)' },
+  replyTo: { kind: 'string', what: 'an email address' },
+  baseUrl: { kind: 'string', what: 'an absolute URL' },
+  now: { kind: 'function', what: 'a function returning epoch milliseconds' },
+};
+
 /**
  * Email through SendGrid's v3 Mail Send API (`POST /v3/mail/send`, bearer API key, JSON). With a
  * `templateId` the message uses that dynamic template with the event payload as
@@ -40,6 +49,7 @@ const SENDGRID_OPTION_KEYS = optionKeys<SendgridEmailOptions>()('apiKey', 'from'
  */
 export function createSendgridEmail(options: SendgridEmailOptions): ChannelGateway {
   checkOptions('createSendgridEmail', options, SENDGRID_OPTION_KEYS, true);
+  checkOptionShapes('createSendgridEmail', options, SENDGRID_OPTION_SHAPES);
   if (!options.apiKey) throw new AutomationError('CRM_ERR_CONFIG', 'createSendgridEmail needs an apiKey');
   const from = senderOf('sendgrid', options.from, 'createSendgridEmail');
   if (options.replyTo !== undefined) requireSenderAddress('sendgrid', 'replyTo', options.replyTo);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { createTransport as nodemailerCreateTransport } from 'nodemailer';
 import { AutomationError, checkOptions, hasLineBreak, optionKeys, positiveIntOption, type ChannelGateway } from '@crm-automation/core';
+import { checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
 import { DEFAULT_TIMEOUT_MS } from '../http/http-exchange.js';
 import { permanentFailure, smtpFailure } from '../outcome/gateway-failure.js';
 import type { SendReceipt } from '../receipt.js';
@@ -55,9 +56,19 @@ export interface ClosableChannelGateway extends ChannelGateway {
   close(): Promise<void>;
 }
 
+// The kinds of value the known keys hold: a wrong one is a CRM_ERR_CONFIG naming it, not a TypeError later.
+const SMTP_OPTION_SHAPES: Readonly<Partial<Record<keyof SmtpEmailOptions, OptionShape>>> = {
+  host: { kind: 'string', what: 'a host name or address' },
+  secure: { kind: 'boolean', what: 'true or false' },
+  requireTLS: { kind: 'boolean', what: 'true or false' },
+  messageIdDomain: { kind: 'string', what: 'a domain name' },
+  renderTemplate: { kind: 'function', what: 'a function rendering a templateId' },
+};
+
 /** The SMTP gateway on the `createTransport` it is handed; `createSmtpEmail` (entries/smtp.ts) documents it. */
 export function smtpEmailGateway(createTransport: SmtpTransportFactory, options: SmtpEmailOptions): ClosableChannelGateway {
   checkOptions('createSmtpEmail', options, SMTP_OPTION_KEYS, true);
+  checkOptionShapes('createSmtpEmail', options, SMTP_OPTION_SHAPES);
   checkOptions('createSmtpEmail: auth', options.auth, AUTH_KEYS);
   checkOptions('createSmtpEmail: tls', options.tls, TLS_KEYS);
   if (!options.host) throw new AutomationError('CRM_ERR_CONFIG', 'createSmtpEmail needs a host');
@@ -65,9 +76,11 @@ export function smtpEmailGateway(createTransport: SmtpTransportFactory, options:
   const domain = options.messageIdDomain ?? from.email.slice(from.email.lastIndexOf('@') + 1);
   const timeoutMs = positiveIntOption('createSmtpEmail: timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
   const name = providerName('createSmtpEmail', options.name, 'smtp');
+  const port = options.port ?? (options.secure === true ? 465 : 587);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new AutomationError('CRM_ERR_CONFIG', `createSmtpEmail: port must be an integer from 1 to 65535, got ${JSON.stringify(port) ?? String(port)}`);
   const transporter = createTransport({
     host: options.host,
-    port: options.port ?? (options.secure ? 465 : 587),
+    port,
     secure: options.secure ?? false,
     requireTLS: options.requireTLS ?? false,
     ...(options.auth ? { auth: { user: options.auth.user, pass: options.auth.pass } } : {}),

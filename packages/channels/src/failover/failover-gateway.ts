@@ -1,4 +1,5 @@
 import { AutomationError, checkOptions, GatewayError, optionKeys, positiveIntOption, type ActionCommand, type ChannelGateway, type SendContext } from '@crm-automation/core';
+import { providerName } from '../validation/command-params.js';
 
 /** When the next provider is tried. */
 export type FailoverTrigger = 'refused' | 'undelivered';
@@ -68,7 +69,8 @@ export function createFailoverGateway(gateways: readonly ChannelGateway[], optio
   if (onUndelivered && options.within === undefined) throw new AutomationError('CRM_ERR_CONFIG', "createFailoverGateway: on: 'undelivered' needs within (ms after acceptance an undelivered receipt still fails over)");
   if (!onUndelivered && options.within !== undefined) throw new AutomationError('CRM_ERR_CONFIG', "createFailoverGateway: within applies to on: 'undelivered' only");
   const within = onUndelivered ? positiveIntOption('createFailoverGateway: within', options.within, 0) : undefined;
-  const name = options.name ?? `failover(${names.join(',')})`;
+  // Checked like every provider name: it names the deliveries, logs and metrics of the composite.
+  const name = options.name === undefined ? `failover(${names.join(',')})` : providerName('createFailoverGateway', options.name, 'failover');
   const [first] = gateways;
 
   return {

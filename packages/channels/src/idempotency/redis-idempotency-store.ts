@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AutomationError, checkOptions, optionKeys, positiveIntOption, type IdempotencyReservation, type IdempotencyStore } from '@crm-automation/core';
+import { checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
 
 /**
  * The commands the store sends, which an ioredis `Redis` (or `Cluster`) client has. Declared here
@@ -47,9 +48,17 @@ local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+// The kinds of value the known keys hold: a wrong one is a CRM_ERR_CONFIG naming it, not a TypeError later.
+const REDIS_IDEMPOTENCY_OPTION_SHAPES: Readonly<Partial<Record<keyof RedisIdempotencyStoreOptions, OptionShape>>> = {
+  client: { kind: 'port', what: 'an ioredis client', methods: ['set', 'get', 'eval'] },
+  url: { kind: 'string', what: 'a redis:// URL' },
+  keyPrefix: { kind: 'string', what: 'a key prefix' },
+};
+
 /** The Redis idempotency store on the `Redis` class it is handed; `createRedisIdempotencyStore` (entries/redis.ts) documents it. */
 export function redisIdempotencyStore(RedisClient: RedisClientConstructor, options: RedisIdempotencyStoreOptions): IdempotencyStore {
   checkOptions('createRedisIdempotencyStore', options, REDIS_IDEMPOTENCY_OPTION_KEYS, true);
+  checkOptionShapes('createRedisIdempotencyStore', options, REDIS_IDEMPOTENCY_OPTION_SHAPES);
   if (!options.client && !options.url) throw new AutomationError('CRM_ERR_CONFIG', 'createRedisIdempotencyStore needs a client or a url');
   const ttlOverride = options.ttlMs === undefined ? undefined : positiveIntOption('createRedisIdempotencyStore: ttlMs', options.ttlMs, 1);
   const owned = !options.client;

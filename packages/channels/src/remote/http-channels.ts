@@ -7,6 +7,7 @@ import {
   positiveIntOption,
   type ChannelGateway,
 } from '@crm-automation/core';
+import { checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
 import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-exchange.js';
 import { httpFailure } from '../outcome/gateway-failure.js';
 import { parseRetryAfter } from '../outcome/retry-after.js';
@@ -69,6 +70,14 @@ class RemoteInFlightError extends AutomationError {
   }
 }
 
+// The kinds of value the known keys hold: a wrong one is a CRM_ERR_CONFIG naming it, not a TypeError later.
+const HTTP_CHANNELS_OPTION_SHAPES: Readonly<Partial<Record<keyof HttpChannelsOptions, OptionShape>>> = {
+  baseUrl: { kind: 'string', what: 'the Notification Service URL' },
+  token: { kind: 'string', what: 'a service token' },
+  types: { kind: 'strings', what: 'an array of action type names' },
+  capabilities: { kind: 'record', what: 'an object of capabilities by action type', of: { kind: 'port', what: 'an object like { dedupes: true }', methods: [] } },
+};
+
 /**
  * Gateways that hand commands to a remote Notification Service (`POST /api/v1/<type>` with
  * `{ ...params, metadata }` and a bearer token): what a Trigger Service uses in the three-service
@@ -96,6 +105,7 @@ class RemoteInFlightError extends AutomationError {
  */
 export function createHttpChannels(options: HttpChannelsOptions): Record<string, ChannelGateway> {
   checkOptions('createHttpChannels', options, HTTP_CHANNELS_OPTION_KEYS, true);
+  checkOptionShapes('createHttpChannels', options, HTTP_CHANNELS_OPTION_SHAPES);
   if (!options.token) throw new AutomationError('CRM_ERR_CONFIG', 'createHttpChannels needs a token');
   let base: URL;
   try {

@@ -1,4 +1,5 @@
 import { AutomationError, checkOptions, optionKeys, positiveIntOption, smsCommandSchema, smsRuleParamsSchema, type ChannelGateway, type SmsCommandParams } from '@crm-automation/core';
+import { checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
 import { DEFAULT_TIMEOUT_MS, httpExchange, parseJsonBody } from '../http/http-exchange.js';
 import { httpFailure, truncate } from '../outcome/gateway-failure.js';
 import type { SendReceipt } from '../receipt.js';
@@ -35,6 +36,17 @@ const DEFAULT_BASE_URL = 'https://api.twilio.com';
 
 const TWILIO_OPTION_KEYS = optionKeys<TwilioSmsOptions>()('accountSid', 'authToken', 'from', 'messagingServiceSid', 'apiKeySid', 'baseUrl', 'timeoutMs', 'statusCallback', 'name');
 
+// The kinds of value the known keys hold: a wrong one is a CRM_ERR_CONFIG naming it, not a TypeError later.
+const TWILIO_OPTION_SHAPES: Readonly<Partial<Record<keyof TwilioSmsOptions, OptionShape>>> = {
+  accountSid: { kind: 'string', what: 'an account SID (AC...)' },
+  authToken: { kind: 'string', what: 'an auth token (or API key secret)' },
+  from: { kind: 'string', what: 'a sender number or ID', allowEmpty: true },
+  messagingServiceSid: { kind: 'string', what: 'a messaging service SID (MG...)', allowEmpty: true },
+  apiKeySid: { kind: 'string', what: 'an API key SID (SK...)', allowEmpty: true },
+  baseUrl: { kind: 'string', what: 'an absolute URL' },
+  statusCallback: { kind: 'string', what: 'an absolute URL for delivery receipts', allowEmpty: true },
+};
+
 /**
  * SMS through Twilio's Programmable Messaging REST API: a form-encoded
  * `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` with HTTP basic auth. Returns the message
@@ -48,6 +60,7 @@ const TWILIO_OPTION_KEYS = optionKeys<TwilioSmsOptions>()('accountSid', 'authTok
  */
 export function createTwilioSms(options: TwilioSmsOptions): ChannelGateway {
   checkOptions('createTwilioSms', options, TWILIO_OPTION_KEYS, true);
+  checkOptionShapes('createTwilioSms', options, TWILIO_OPTION_SHAPES);
   if (!options.accountSid || !options.authToken) throw new AutomationError('CRM_ERR_CONFIG', 'createTwilioSms needs accountSid and authToken');
   if (Boolean(options.from) === Boolean(options.messagingServiceSid)) {
     throw new AutomationError('CRM_ERR_CONFIG', 'createTwilioSms needs exactly one of from or messagingServiceSid');

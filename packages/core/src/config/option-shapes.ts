@@ -12,8 +12,8 @@ export type OptionShape =
   /** An object whose every value has this shape (`channels`, `operators`, `facts`). */
   | { readonly kind: 'record'; readonly what: string; readonly of: OptionShape }
   | { readonly kind: 'function'; readonly what: string }
-  /** A non-empty string. */
-  | { readonly kind: 'string'; readonly what: string }
+  /** A non-empty string; with `allowEmpty`, `''` too (a key where an empty string has always meant "none"). */
+  | { readonly kind: 'string'; readonly what: string; readonly allowEmpty?: boolean }
   /** An array of non-empty strings. */
   | { readonly kind: 'strings'; readonly what: string }
   | { readonly kind: 'boolean'; readonly what: string };
@@ -31,7 +31,8 @@ function mismatch(shape: OptionShape, value: unknown): string | undefined {
     case 'function':
       return typeof value === 'function' ? undefined : `got ${describeValueKind(value)}`;
     case 'string':
-      return typeof value === 'string' && value.trim() !== '' ? undefined : typeof value === 'string' ? 'got an empty string' : `got ${describeValueKind(value)}`;
+      if (typeof value !== 'string') return `got ${describeValueKind(value)}`;
+      return value.trim() !== '' || (shape.allowEmpty === true && value === '') ? undefined : 'got an empty string';
     case 'strings':
       if (!Array.isArray(value)) return `got ${describeValueKind(value)}`;
       return value.every((item) => typeof item === 'string' && item.trim() !== '') ? undefined : 'it holds a value that is not a non-empty string';
