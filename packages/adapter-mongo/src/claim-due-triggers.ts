@@ -79,7 +79,8 @@ export async function claimDueTriggers(triggers: Collection<TriggerDocument>, re
   if (!Number.isFinite(request.leaseMs) || request.leaseMs <= 0) throw new AutomationError('CRM_ERR_CONFIG', `leaseMs must be a positive number, got ${request.leaseMs}`);
   const limit = Math.floor(request.limit);
   if (!(limit > 0)) return [];
-  const leaseExpiresAt = new Date(now.getTime() + request.leaseMs);
+  // Past the date range, the expiry would be stored as 1970: the lease would look expired at once.
+  const leaseExpiresAt = requireValidDate(new Date(now.getTime() + request.leaseMs), 'lease expiry');
 
   /** Takes what it can of one wave of candidates: one conditional updateMany, one read by `_id`. */
   const takeWave = async (wave: readonly Candidate[]): Promise<ClaimedTrigger[]> => {

@@ -136,7 +136,15 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
     async insertTriggers(batch: readonly NewTrigger[], now): Promise<InsertedTrigger[]> {
       // All or nothing: a bad due time refuses the batch before any trigger is written.
       requireValidDate(now, 'now');
-      for (const input of batch) requireValidDate(input.evaluateAt, 'evaluateAt');
+      for (const input of batch) {
+        requireValidDate(input.evaluateAt, 'evaluateAt');
+        // The event's time orders supersede, stale and cancel: a NaN compares false both ways.
+        requireValidDate(input.triggeringEvent?.timestamp, 'triggeringEvent.timestamp');
+        const maxWaitMs: unknown = input.concurrency?.maxWaitMs;
+        if (maxWaitMs !== undefined && (typeof maxWaitMs !== 'number' || Number.isNaN(maxWaitMs) || maxWaitMs < 0)) {
+          throw new AutomationError('CRM_ERR_CONFIG', `concurrency.maxWaitMs must be a non-negative number, got ${String(maxWaitMs)}`);
+        }
+      }
       if (batch.length === 0) return [];
       await ready();
       const docs = batch.map((input) => newTriggerDocument(input, now, retention));

@@ -97,7 +97,11 @@ export function triggerStoreOn(
     async insertTriggers(batch, now): Promise<InsertedTrigger[]> {
       const at = timestampParam(now, 'now');
       // All or nothing: a bad due time refuses the batch before anything is sent.
-      const rows = batch.map((input, i): IntakeRow => ({ input, dueAt: timestampParam(input.evaluateAt, `triggers[${i}].evaluateAt`), createdAt: now, createdAtParam: at }));
+      const rows = batch.map((input, i): IntakeRow => {
+        // The event's time orders supersede and cancel; an invalid one would be stored as null.
+        timestampParam(input.triggeringEvent?.timestamp, `triggers[${i}].triggeringEvent.timestamp`);
+        return { input, dueAt: timestampParam(input.evaluateAt, `triggers[${i}].evaluateAt`), createdAt: now, createdAtParam: at };
+      });
       if (rows.length === 0) return [];
       // Triggers inserted with a concurrency mode are decided under the pending slot (keyed-intake.ts);
       // every other one goes through the one-statement-per-batch intake, as before. So does one
