@@ -31,9 +31,15 @@ export interface RuleLimits {
    * costly part of validation; this keeps a rule within the size limit fast to check and to render.
    */
   maxTemplateExpressions: number;
+  /**
+   * Most characters inside template expressions (between `{{` and `}}`, comments not counted) in one
+   * rule, all fields together. Handlebars' parser spends its time per token: a rule of long paths
+   * (`{{a.a.a.a...}}`) takes longer to check than any count of expressions says.
+   */
+  maxTemplateExpressionChars: number;
 }
 
-export const DEFAULT_RULE_LIMITS: RuleLimits = { maxDepth: 8, maxConditions: 100, maxActions: 20, maxBytes: 64 * 1024, maxTemplateExpressions: 1_000 };
+export const DEFAULT_RULE_LIMITS: RuleLimits = { maxDepth: 8, maxConditions: 100, maxActions: 20, maxBytes: 64 * 1024, maxTemplateExpressions: 1_000, maxTemplateExpressionChars: 16_384 };
 
 export const MAX_DELAY_MS = 365 * 86_400_000;
 
@@ -308,6 +314,10 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
     if (expressions > limits.maxTemplateExpressions) {
       return { ok: false, issues: [{ path: '', code: 'too_many_expressions', message: `rule has ${expressions} template expressions ({{...}}); the limit is ${limits.maxTemplateExpressions}` }] };
     }
+    const expressionChars = expressions === 0 ? 0 : templateExpressionChars(json);
+    if (expressionChars > limits.maxTemplateExpressionChars) {
+      return { ok: false, issues: [{ path: '', code: 'templates_too_large', message: `rule has ${expressionChars} characters inside template expressions ({{...}}); the limit is ${limits.maxTemplateExpressionChars}` }] };
+    }
     const pre: ValidationIssue[] = [];
     if (typeof input === 'object' && input !== null) {
       const stats = measureConditions((input as Record<string, unknown>)['conditions'], limits.maxDepth);
@@ -358,6 +368,37 @@ function countOccurrences(text: string, needle: string): number {
   let n = 0;
   for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) n += 1;
   return n;
+}
+
+const COMMENT_END = /--~?}}/g;
+
+/**
+ * Characters between `{{` and `}}` of every template expression in a rule's JSON text, comments
+ * (`{{! ...}}`, `{{!-- ... --}}`) not counted: an upper bound of what Handlebars' lexer tokenizes.
+ */
+function templateExpressionChars(json: string): number {
+  let total = 0;
+  let i = json.indexOf('{{');
+  while (i >= 0) {
+    const open = json[i + 2] === '~' ? i + 3 : i + 2;
+    let end: number;
+    if (json[open] === '!') {
+      if (json.startsWith('--', open + 1)) {
+        COMMENT_END.lastIndex = open + 3;
+        const close = COMMENT_END.exec(json);
+        end = close ? close.index + close[0].length : json.length;
+      } else {
+        const close = json.indexOf('}}', open);
+        end = close < 0 ? json.length : close + 2;
+      }
+    } else {
+      const close = json.indexOf('}}', i + 2);
+      total += (close < 0 ? json.length : close) - (i + 2);
+      end = close < 0 ? json.length : close + 2;
+    }
+    i = json.indexOf('{{', end);
+  }
+  return total;
 }
 
 function isGroupShape(value: unknown): boolean {

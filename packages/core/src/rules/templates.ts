@@ -9,12 +9,15 @@ import { AutomationError } from '../errors.js';
  * prototype properties or methods, has no helper with side effects (`log` is removed), and renders
  * under a budget, so a template of a few hundred bytes cannot block the event loop:
  *
- * - at save time: block nesting ({@link TEMPLATE_LIMITS}`.maxBlockDepth`), only the block helpers
- *   `if`, `unless`, `each` and `with` with exactly one argument, `lookup` with two, no partials,
- *   decorators, sections over plain values (`{{#items}}`), or `log`/`helperMissing`/`blockHelperMissing`;
- * - at render time, always: at most `maxIterations` loop iterations per rendered action (every
- *   template of the action together) and at most `maxOutputChars` characters produced by loops and by
- *   each template. Past a limit rendering stops at once with a `CRM_ERR_RENDER` error.
+ * - at save time: block nesting ({@link TEMPLATE_LIMITS}`.maxBlockDepth`), `{{else if}}` chains
+ *   (`maxElseChain`), only the block helpers `if`, `unless`, `each` and `with` with exactly one
+ *   argument, `lookup` with two, no partials, decorators, sections over plain values (`{{#items}}`),
+ *   or `log`/`helperMissing`/`blockHelperMissing`;
+ * - at render time, always, per rendered action (every template of the action together): at most
+ *   `maxIterations` loop iterations, `maxLoopSteps` steps of work inside loops (an iteration costs
+ *   one step plus the expressions of the loop's body, {@link BLOCK_STEPS} for a block), and
+ *   `maxOutputChars` characters of output. Past a limit rendering stops at once with a
+ *   `CRM_ERR_RENDER` error.
  */
 export const TEMPLATE_LIMITS = {
   /** Longest template source, in characters. */
@@ -23,11 +26,29 @@ export const TEMPLATE_LIMITS = {
   maxBlockDepth: 6,
   /** Deepest nesting of `(lookup ...)` subexpressions. */
   maxSubexpressionDepth: 4,
+  /**
+   * Most `{{else if x}}` (any `{{else helper ...}}`) links in one block's chain. Handlebars nests
+   * each link inside the one before, and its parser slows down with the square of a chain's length.
+   */
+  maxElseChain: 32,
   /** Loop iterations (`{{#each}}`) in one rendered action, all its templates together. */
   maxIterations: 10_000,
-  /** Characters produced by the loops of one rendered action, and by any one of its templates. */
+  /**
+   * Work done inside loops in one rendered action, all its templates together: each iteration costs
+   * one step plus one per expression of the loop's body and {@link BLOCK_STEPS} per block in it
+   * (nested loops charge their own iterations). Iterations alone do not bound the work: a body of a
+   * few hundred expressions repeated 10,000 times blocks the event loop for seconds.
+   */
+  maxLoopSteps: 50_000,
+  /** Characters one rendered action produces, all its templates together (loops are charged as they run). */
   maxOutputChars: 256 * 1024,
 } as const;
+
+/**
+ * Steps one block (`{{#if}}`, `{{#unless}}`, `{{#with}}`, `{{#each}}`) costs in a loop body: a block
+ * helper call costs Handlebars several times what a plain `{{value}}` costs (an `{{#each}}` call about ten).
+ */
+export const BLOCK_STEPS = 8;
 
 /** @deprecated use `TEMPLATE_LIMITS.maxLength`. */
 export const MAX_TEMPLATE_LENGTH = TEMPLATE_LIMITS.maxLength;
@@ -67,23 +88,71 @@ const RUNTIME_OPTIONS = {
 /** What one rendered action may still spend; shared by all templates of the action. */
 export class RenderBudget {
   iterations = 0;
-  loopOutput = 0;
-  constructor(private readonly limits: { maxIterations: number; maxOutputChars: number } = TEMPLATE_LIMITS) {}
+  steps = 0;
+  /** Characters charged so far: each loop body as it returns, each template as it returns. */
+  output = 0;
+  /**
+   * One entry per loop body or template being rendered: the characters already charged by the loop
+   * bodies inside it, which its own output contains (charged once, not at every level).
+   */
+  private readonly open: number[] = [];
+  constructor(private readonly limits: { maxIterations: number; maxLoopSteps: number; maxOutputChars: number } = TEMPLATE_LIMITS) {}
 
-  iteration(): void {
+  /** Charges one loop iteration whose body costs `steps` (one for the iteration itself included). */
+  iteration(steps = 1): void {
     this.iterations += 1;
+    this.steps += steps;
     if (this.iterations > this.limits.maxIterations) {
       throw new AutomationError('CRM_ERR_RENDER', `template loops ran more than ${this.limits.maxIterations} iterations; rendering was stopped`);
     }
-  }
-
-  produced(chars: number): void {
-    this.loopOutput += chars;
-    if (this.loopOutput > this.limits.maxOutputChars) {
-      throw new AutomationError('CRM_ERR_RENDER', `template loops produced more than ${this.limits.maxOutputChars} characters; rendering was stopped`);
+    if (this.steps > this.limits.maxLoopSteps) {
+      throw new AutomationError('CRM_ERR_RENDER', `template loops did more than ${this.limits.maxLoopSteps} steps of work (iterations times the expressions of their bodies); rendering was stopped`);
     }
   }
 
+  /** Runs one iteration's body and charges what it produced. */
+  loopBody(body: (context: unknown, options?: unknown) => string, context: unknown, options: unknown): string {
+    this.open.push(0);
+    let output: string;
+    let inner = 0;
+    try {
+      output = body(context, options);
+    } finally {
+      inner = this.open.pop() ?? 0;
+    }
+    this.charge(output.length, inner);
+    if (this.output > this.limits.maxOutputChars) {
+      throw new AutomationError('CRM_ERR_RENDER', `template loops produced more than ${this.limits.maxOutputChars} characters; rendering was stopped`);
+    }
+    return output;
+  }
+
+  /** Renders one template of the action and charges its output. */
+  template(render: () => string): string {
+    this.open.push(0);
+    let output: string;
+    let inner = 0;
+    try {
+      output = render();
+    } finally {
+      inner = this.open.pop() ?? 0;
+    }
+    this.checkOutput(output);
+    this.charge(output.length, inner);
+    if (this.output > this.limits.maxOutputChars) {
+      throw new AutomationError('CRM_ERR_RENDER', `the templates of this action rendered more than ${this.limits.maxOutputChars} characters together; the limit is ${this.limits.maxOutputChars}`);
+    }
+    return output;
+  }
+
+  /** Charges `length` characters, less the `inner` ones loop bodies inside already charged. */
+  private charge(length: number, inner: number): void {
+    const top = this.open.length - 1;
+    if (top >= 0) this.open[top] = (this.open[top] ?? 0) + length;
+    this.output += Math.max(0, length - inner);
+  }
+
+  /** Checks the output of a template rendered on its own, outside any action's budget. */
   checkOutput(output: string): string {
     if (output.length > this.limits.maxOutputChars) {
       throw new AutomationError('CRM_ERR_RENDER', `a template rendered ${output.length} characters; the limit is ${this.limits.maxOutputChars}`);
@@ -106,25 +175,109 @@ export function withRenderBudget<T>(budget: RenderBudget, render: () => T): T {
   }
 }
 
-type HelperOptions = { fn: (context: unknown, options?: unknown) => string; inverse: (context: unknown, options?: unknown) => string } & Record<string, unknown>;
+type HelperOptions = { fn: (context: unknown, options?: unknown) => string; inverse: (context: unknown, options?: unknown) => string; loc?: unknown } & Record<string, unknown>;
 type Helper = (this: unknown, ...args: unknown[]) => unknown;
 
-/** Wraps a looping helper so each iteration and its output are charged to the active budget. */
+/** Steps of one iteration of each loop body of a template, by the loop's position in the source. */
+interface LoopSteps {
+  byLocation: Map<number, number>;
+  /** The costliest body: charged for a loop whose position is not known. */
+  most: number;
+}
+
+// The loop bodies of the template being rendered (rendering is synchronous).
+let activeLoopSteps: LoopSteps | undefined;
+
+interface SourcePosition {
+  line: number;
+  column: number;
+}
+/** A block's start in its template (line and column below 2^20 in any template within the length limit). */
+function locationKey(loc: unknown): number | undefined {
+  const start = typeof loc === 'object' && loc !== null ? (loc as { start?: Partial<SourcePosition> }).start : undefined;
+  return start && typeof start.line === 'number' && typeof start.column === 'number' ? start.line * 1_048_576 + start.column : undefined;
+}
+
+/** Steps one iteration of the loop whose helper got `options` costs: one, plus its body's expressions. */
+function iterationSteps(options: HelperOptions): number {
+  const steps = activeLoopSteps;
+  if (!steps) return 1;
+  const key = locationKey(options.loc);
+  return 1 + ((key === undefined ? undefined : steps.byLocation.get(key)) ?? steps.most);
+}
+
+/** Wraps a looping helper so each iteration, its work and its output are charged to the active budget. */
 function budgeted(original: Helper): Helper {
   return function (this: unknown, ...args: unknown[]) {
     const options = args[args.length - 1] as HelperOptions;
     const budget = activeBudget;
     if (budget && typeof options?.fn === 'function') {
       const fn = options.fn;
+      const steps = iterationSteps(options);
       options.fn = (context, opts) => {
-        budget.iteration();
-        const out = fn(context, opts);
-        budget.produced(out.length);
-        return out;
+        budget.iteration(steps);
+        return budget.loopBody(fn, context, opts);
       };
     }
     return original.apply(this, args);
   };
+}
+
+/** Blocks whose body runs at most once per run of the block. */
+const ONCE_BLOCKS = new Set(['if', 'unless', 'with']);
+
+/**
+ * The steps of every loop body of a parsed template (see {@link TEMPLATE_LIMITS}`.maxLoopSteps`):
+ * one per expression and subexpression, {@link BLOCK_STEPS} per block, with the bodies of `if`,
+ * `unless` and `with` counted in full (they run at most once per run of what holds them) and the body
+ * of a loop (`each`, or a section over a value) counted once per iteration, by the loop itself.
+ */
+function loopSteps(ast: AstNode): LoopSteps {
+  const result: LoopSteps = { byLocation: new Map(), most: 0 };
+  const argumentSteps = (node: AstNode): number => {
+    let steps = 0;
+    const params = Array.isArray(node['params']) ? (node['params'] as unknown[]) : [];
+    const hash = node['hash'];
+    const values = isNode(hash) && Array.isArray(hash['pairs']) ? (hash['pairs'] as Array<{ value?: unknown }>).map((pair) => pair.value) : [];
+    for (const value of [...params, ...values]) if (isNode(value) && value.type === 'SubExpression') steps += 1 + argumentSteps(value);
+    return steps;
+  };
+  const programSteps = (program: unknown): number => {
+    if (!isNode(program) || !Array.isArray(program['body'])) return 0;
+    let steps = 0;
+    for (const statement of program['body'] as unknown[]) {
+      if (!isNode(statement)) continue;
+      switch (statement.type) {
+        case 'MustacheStatement':
+          steps += 1 + argumentSteps(statement);
+          break;
+        case 'BlockStatement': {
+          steps += BLOCK_STEPS + argumentSteps(statement) + programSteps(statement['inverse']);
+          const body = programSteps(statement['program']);
+          const name = pathName(statement['path']);
+          if (name !== undefined && ONCE_BLOCKS.has(name)) {
+            steps += body;
+          } else {
+            const key = locationKey(statement['loc']);
+            if (key !== undefined) result.byLocation.set(key, body);
+            result.most = Math.max(result.most, body);
+          }
+          break;
+        }
+        case 'PartialStatement':
+        case 'PartialBlockStatement':
+        case 'Decorator':
+        case 'DecoratorBlock':
+          steps += BLOCK_STEPS + programSteps(statement['program']);
+          break;
+        default:
+          break;
+      }
+    }
+    return steps;
+  };
+  programSteps(ast);
+  return result;
 }
 
 const builtIn = env.helpers as Record<string, Helper>;
@@ -133,10 +286,21 @@ env.registerHelper('each', budgeted(builtIn['each'] as Helper));
 env.registerHelper('blockHelperMissing', budgeted(builtIn['blockHelperMissing'] as Helper));
 env.unregisterHelper('log');
 
-/** An upper bound of block nesting, found without parsing (the parser is what deep nesting slows). */
-function scanBlockDepth(source: string): number {
-  let depth = 0;
+/** What a template's source costs to parse, found without parsing (the parser is what it slows). */
+interface SourceShape {
+  /** An upper bound of block nesting. */
+  depth: number;
+  /** The longest `{{else helper ...}}` chain of one block. */
+  chain: number;
+}
+
+const isBlank = (ch: string | undefined): boolean => ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r';
+
+function scanSource(source: string): SourceShape {
+  // One chain counter per open block; the bottom one stands for text outside any block.
+  const chains: number[] = [0];
   let max = 0;
+  let chain = 0;
   let i = source.indexOf('{{');
   while (i >= 0) {
     if (source.startsWith('{{!--', i)) {
@@ -146,17 +310,21 @@ function scanBlockDepth(source: string): number {
       continue;
     }
     let j = i + 2;
-    while (source[j] === '{' || source[j] === '~' || source[j] === ' ') j++;
+    while (source[j] === '{' || source[j] === '~' || isBlank(source[j])) j++;
     const ch = source[j];
     if (ch === '#' || (ch === '^' && !/^\^\s*~?}}/.test(source.slice(j, j + 8)))) {
-      depth += 1;
-      max = Math.max(max, depth);
+      chains.push(0);
+      max = Math.max(max, chains.length - 1);
     } else if (ch === '/') {
-      depth = Math.max(0, depth - 1);
+      if (chains.length > 1) chains.pop();
+    } else if (source.startsWith('else', j) && !/^else\s*~?}}/.test(source.slice(j, j + 8))) {
+      const links = (chains[chains.length - 1] ?? 0) + 1;
+      chains[chains.length - 1] = links;
+      chain = Math.max(chain, links);
     }
     i = source.indexOf('{{', j);
   }
-  return max;
+  return { depth: max, chain };
 }
 
 interface AstNode {
@@ -284,14 +452,18 @@ export function parseTemplate(source: string): AstNode {
 
 /**
  * Save-time check of a template: null when it compiles, stays within the save-time limits and uses
- * only what renders, else the first problem. Cheap for any accepted size: block depth is bounded
- * before the template is parsed.
+ * only what renders, else the first problem. Cheap for any accepted size: block depth and `{{else}}`
+ * chains are bounded before the template is parsed.
  */
 export function checkTemplateSource(source: string, maxLength: number = TEMPLATE_LIMITS.maxLength): TemplateProblem | null {
   if (source.length > maxLength) return { code: 'too_large', message: `template is longer than ${maxLength} characters` };
   if (!hasTemplateSyntax(source)) return null;
-  if (scanBlockDepth(source) > TEMPLATE_LIMITS.maxBlockDepth) {
+  const shape = scanSource(source);
+  if (shape.depth > TEMPLATE_LIMITS.maxBlockDepth) {
     return { code: 'template_too_deep', message: `blocks nest more than ${TEMPLATE_LIMITS.maxBlockDepth} levels` };
+  }
+  if (shape.chain > TEMPLATE_LIMITS.maxElseChain) {
+    return { code: 'template_too_deep', message: `an {{else if ...}} chain has more than ${TEMPLATE_LIMITS.maxElseChain} links; Handlebars nests each link in the one before` };
   }
   let ast: AstNode;
   try {
@@ -471,21 +643,34 @@ export function compileTemplateRenderer(source: string): { render: RenderTemplat
       } catch (error) {
         throw renderFailure(error);
       }
-      return (activeBudget ?? STANDALONE_BUDGET).checkOutput(output);
+      return activeBudget ? activeBudget.template(() => output) : STANDALONE_BUDGET.checkOutput(output);
     },
   };
 }
 
 /** {@link compileTemplate} through Handlebars, whatever the template: the reference of the plain path. */
 export function compileWithHandlebars(source: string): RenderTemplate {
-  const template = env.compile(source, COMPILE_OPTIONS);
+  // Parsed and compiled on first render, as Handlebars compiles: a template that does not parse
+  // fails its renders (CRM_ERR_RENDER), not the compilation of the rule holding it.
+  let compiled: { template: (context: unknown, options: unknown) => string; steps: LoopSteps } | undefined;
+  const prepare = () => {
+    const ast = env.parseWithoutProcessing(source) as unknown as AstNode;
+    const steps = loopSteps(ast);
+    return { template: env.compile(ast as unknown as string, COMPILE_OPTIONS) as (context: unknown, options: unknown) => string, steps };
+  };
   return (context) => {
     const budget = activeBudget ?? new RenderBudget();
     const run = () => {
+      const outerSteps = activeLoopSteps;
       try {
-        return budget.checkOutput(template(context, RUNTIME_OPTIONS));
+        compiled ??= prepare();
+        const { template, steps } = compiled;
+        activeLoopSteps = steps;
+        return budget.template(() => template(context, RUNTIME_OPTIONS));
       } catch (error) {
         throw renderFailure(error);
+      } finally {
+        activeLoopSteps = outerSteps;
       }
     };
     return activeBudget ? run() : withRenderBudget(budget, run);

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BLOCK_STEPS, RenderBudget, withRenderBudget } from '../../src/rules/templates.js';
 import {
   checkTemplateSource,
   compileTemplate,
@@ -73,6 +74,92 @@ describe('render budget', () => {
         else expect(outcome).toEqual({ ok: false, code: 'CRM_ERR_RENDER' });
       }),
       { numRuns: 100 },
+    );
+  });
+
+  // Loop bodies of `count` copies of one expression, and the steps each copy costs (TEMPLATE_LIMITS.maxLoopSteps).
+  const bodies: Array<[string, number]> = [
+    ['{{zz}}', 1],
+    ['{{@root.job.zz}}', 1],
+    ['{{lookup @root.job "zz"}}', 1],
+    ['{{lookup (lookup @root "job") "zz"}}', 2],
+    ['{{#if zz}}{{/if}}', BLOCK_STEPS],
+    ['{{#unless @root.job.name}}{{/unless}}', BLOCK_STEPS],
+    ['{{#with @root.job}}{{zz}}{{/with}}', BLOCK_STEPS + 1],
+    ['{{#each @root.job.none}}{{zz}}{{/each}}', BLOCK_STEPS],
+    ['{{#each @root.job.none}}{{else}}{{zz}}{{/each}}', BLOCK_STEPS + 1],
+    ['{{~#if zz~}} {{~else~}} {{~/if~}}', BLOCK_STEPS],
+    ['text', 0],
+  ];
+
+  it('bounds the work inside loops, not only their iterations: a large body stops after as many iterations as the step budget pays for', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...bodies), fc.integer({ min: 1, max: 150 }), fc.integer({ min: 0, max: 3_000 }), ([expression, cost], count, size) => {
+        const source = `{{#each job.items}}${expression.repeat(count)}{{/each}}`;
+        fc.pre(source.length <= TEMPLATE_LIMITS.maxLength);
+        expect(checkTemplateSource(source)).toBeNull();
+        const perIteration = 1 + cost * count;
+        const budget = new RenderBudget();
+        const outcome = withRenderBudget(budget, () => renderOutcome(source, { job: { items: Array.from({ length: size }, (_, i) => i), none: [], name: 'J' } }));
+        const output = expression === 'text' ? size * count * expression.length : 0;
+        const fits = size <= TEMPLATE_LIMITS.maxIterations && size * perIteration <= TEMPLATE_LIMITS.maxLoopSteps && output <= TEMPLATE_LIMITS.maxOutputChars;
+        expect(outcome.ok).toBe(fits);
+        if (!outcome.ok) {
+          expect(outcome.code).toBe('CRM_ERR_RENDER');
+          // Stopped at the first iteration past a limit, not after running the rest.
+          if (output <= TEMPLATE_LIMITS.maxOutputChars) expect(budget.iterations).toBeLessThanOrEqual(Math.min(TEMPLATE_LIMITS.maxIterations, Math.floor(TEMPLATE_LIMITS.maxLoopSteps / perIteration)) + 1);
+        }
+      }),
+      { numRuns: 80 },
+    );
+  }, 30_000);
+
+  it('stops a loop whose body is a few hundred cheap expressions over a few hundred items (seconds of work before the step budget)', () => {
+    for (const body of ['{{#if job.zz}}{{/if}}'.repeat(470), '{{zz}}'.repeat(990), '{{#with @root.job}}{{/with}}'.repeat(300)]) {
+      const source = `{{#each job.items}}{{#each @root.job.items}}${body}{{/each}}{{/each}}`;
+      expect(checkTemplateSource(source)).toBeNull();
+      expect(renderOutcome(source, { job: { items: Array.from({ length: 100 }, (_, i) => i) } })).toEqual({ ok: false, code: 'CRM_ERR_RENDER' });
+    }
+  });
+
+  it('charges nested loops by where each body is: a light loop beside a heavy one is not charged the heavy body', () => {
+    const heavy = `{{#each job.none}}${'{{zz}}'.repeat(200)}{{/each}}`;
+    const light = '{{#each job.items}}{{this}}{{/each}}';
+    const items = Array.from({ length: 5_000 }, (_, i) => i % 10);
+    // 5,000 iterations of 2 steps fit; charged 201 steps each they would not.
+    expect(renderOutcome(heavy + light, { job: { items, none: [] } })).toEqual({ ok: true, output: items.join('') });
+  });
+
+  it('charges the output of nested loops once: what the inner loops produced is part of what the outer one returns', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 600 }), (outer, inner, chars) => {
+        const source = '{{#each job.outer}}{{#each @root.job.inner}}{{@root.job.text}}{{/each}}{{/each}}';
+        const text = 't'.repeat(chars);
+        const outcome = renderOutcome(source, { job: { outer: Array.from({ length: outer }, () => 1), inner: Array.from({ length: inner }, () => 1), text } });
+        if (outer * inner * chars <= TEMPLATE_LIMITS.maxOutputChars) expect(outcome).toEqual({ ok: true, output: text.repeat(outer * inner) });
+        else expect(outcome).toEqual({ ok: false, code: 'CRM_ERR_RENDER' });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('bounds the output of all templates of one action together, plain references included', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 60_000 }), fc.boolean(), (templates, chars, loops) => {
+        const source = loops ? '{{#each job.one}}{{@root.job.big}}{{/each}}' : '{{job.big}}';
+        const renders = Array.from({ length: templates }, () => compileTemplate(source));
+        const context = { job: { big: 'b'.repeat(chars), one: [1] } };
+        let outcome: { ok: true } | { ok: false; code: string };
+        try {
+          withRenderBudget(new RenderBudget(), () => renders.map((render) => render(context)));
+          outcome = { ok: true };
+        } catch (error) {
+          if (!isAutomationError(error)) throw error;
+          outcome = { ok: false, code: error.code };
+        }
+        expect(outcome).toEqual(templates * chars <= TEMPLATE_LIMITS.maxOutputChars ? { ok: true } : { ok: false, code: 'CRM_ERR_RENDER' });
+      }),
+      { numRuns: 200 },
     );
   });
 
@@ -184,6 +271,24 @@ describe('save-time template checks', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('refuses {{else if}} chains past the limit in every spelling, and accepts them up to it', () => {
+    const link = fc.constantFrom('{{else if b}}', '{{~else if b~}}', '{{ else if b }}', '{{else unless c}}', '{{else with d}}', '{{else each e}}', '{{~ else if (lookup a "b")}}');
+    const around = fc.constantFrom(['', ''], ['{{#with x}}', '{{/with}}'], ['{{#each y}}{{else}}', '{{/each}}'], ['{{! {{#if}} }}', '']);
+    fc.assert(
+      fc.property(fc.array(link, { minLength: 1, maxLength: TEMPLATE_LIMITS.maxElseChain + 8 }), around, fc.nat({ max: 3 }), (links, [before, after], siblings) => {
+        // Sibling chains each have their own count.
+        const chain = `{{#if a}}A${links.join('L')}Z{{/if}}`;
+        const source = before + Array.from({ length: siblings + 1 }, () => chain).join(' ') + after;
+        const problem = checkTemplateSource(source);
+        if (links.length > TEMPLATE_LIMITS.maxElseChain) expect(problem).toMatchObject({ code: 'template_too_deep' });
+        else expect(problem).toBeNull();
+      }),
+      { numRuns: 300 },
+    );
+    // A plain {{else}} ends a chain; it is not a link.
+    expect(checkTemplateSource(`{{#if a}}${'{{#if b}}x{{else}}y{{/if}}'.repeat(60)}{{/if}}`)).toBeNull();
   });
 
   it('refuses hundreds of nested blocks before parsing them', () => {
