@@ -74,6 +74,10 @@ describe('webhook headers: save verdict = send verdict', () => {
     async (name) => expectSameVerdict('webhook', hook({ [name]: 'v' })),
   );
 
+  it.each(['{"__proto__":"x"}', '{"__proto__":{"a":1}}', '{"__proto__":"a\\r\\nb"}'])('headers parsed from the JSON %s', async (json) => {
+    await expectSameVerdict('webhook', hook(JSON.parse(json) as Record<string, string>));
+  });
+
   it.each(['v', '', ' lead', 'a\tb', 'café', 'a\u0001b', 'a\u007fb', 'a\u001fb', '€', '日本', '😀', 'a\u000bb', 'a\r\nb', 'a\u0000b', 'a\u2028b', 'x'.repeat(4_096), 'x'.repeat(4_097)])('header value %j', async (value) =>
     expectSameVerdict('webhook', hook({ 'x-v': value })),
   );

@@ -40,6 +40,29 @@ const headerValueTemplate = singleLineTemplate(MAX_HEADER_VALUE_LENGTH).superRef
 /** A rendered header value, values from the event included. */
 const renderedHeaderValue = singleLine(MAX_HEADER_VALUE_LENGTH).superRefine(headerValueProblem);
 
+/**
+ * Headers as a record. zod's record skips an own `__proto__` key (JSON.parse makes one) without a
+ * word, so it is refused here first: the rule would otherwise be saved with a header no send carries,
+ * and a Notification Service request would hand it to the HTTP client, which refuses it. The JSON
+ * Schema stays the record's.
+ */
+const headerRecord = (value: z.ZodType<string>) => {
+  const record = z.record(headerName, value);
+  const json = { ...(z.toJSONSchema(record, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>) };
+  delete json['$schema'];
+  return z
+    .unknown()
+    .superRefine((headers, ctx) => {
+      if (typeof headers === 'object' && headers !== null && Object.prototype.hasOwnProperty.call(headers, '__proto__')) {
+        ctx.addIssue(issue('invalid_format', '"__proto__" cannot be a header name', ['__proto__']));
+      }
+    })
+    .pipe(record)
+    .meta(json);
+};
+
+const ruleHeaders = headerRecord(headerValueTemplate);
+
 const jsonTemplateValue: z.ZodType<unknown> = z.lazy(() =>
   z.union([templateString(), z.number(), z.boolean(), z.null(), z.array(jsonTemplateValue).max(1_000), z.record(z.string(), jsonTemplateValue)]),
 );
@@ -60,7 +83,7 @@ export function webhookRuleParamsSchema(options: WebhookRuleParamsOptions = {}) 
       if (problem) ctx.addIssue(issue(problem.code, problem.message));
     }),
     method: z.enum(WEBHOOK_METHODS).optional(),
-    headers: z.record(headerName, headerValueTemplate).optional(),
+    headers: ruleHeaders.optional(),
     payload: jsonTemplateValue.optional(),
   });
 }
@@ -78,6 +101,6 @@ export const webhookCommandSchema = z.strictObject({
     else if (url.port === '0') ctx.addIssue(issue('invalid_url', 'port 0 cannot be connected to'));
   }),
   method: z.enum(WEBHOOK_METHODS).optional(),
-  headers: z.record(headerName, renderedHeaderValue).optional(),
+  headers: headerRecord(renderedHeaderValue).optional(),
   payload: boundedJson().optional(),
 });

@@ -83,6 +83,12 @@ describe('webhook header names', () => {
     expect(commandCodes(webhookCommandSchema, hook({ [name]: 'v' }))).toEqual(['reserved_header']);
   });
 
+  it.each(['{"__proto__":"x"}', '{"__proto__":{"a":1}}', '{"__proto__":"a\\r\\nb"}', '{"x-ok":"1","__proto__":1}'])('refuses the JSON header object %s (a key zod would skip) in a rule and a command', (json) => {
+    const headers = JSON.parse(json) as Record<string, string>;
+    expect(saveCodes({ type: 'webhook', params: hook(headers) })).toEqual(['invalid_format']);
+    expect(paramsIssues(webhookCommandSchema.safeParse(hook(headers)))).toEqual([expect.objectContaining({ path: 'headers.__proto__', code: 'invalid_format' })]);
+  });
+
   it.each(['x-proxy-id', 'proxied', 'authorization', 'content-type', 'x-webhook-id', 'webhook-idx'])('allows %s', (name) => {
     expect(saveCodes({ type: 'webhook', params: hook({ [name]: 'v' }) })).toEqual([]);
     expect(commandCodes(webhookCommandSchema, hook({ [name]: 'v' }))).toEqual([]);
