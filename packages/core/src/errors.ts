@@ -20,6 +20,7 @@ export const ERROR_CODES = defineErrorCodes({
   CRM_ERR_GATEWAY: 'A gateway failed to deliver the command; `retryable` says whether a retry may succeed.',
   CRM_ERR_IDEMPOTENCY_IN_FLIGHT: 'Another worker is sending the same command right now.',
   CRM_ERR_DELIVERY_UNKNOWN: 'A send may have reached the provider, which cannot deduplicate it: held until a receipt or an operator resolves it.',
+  CRM_ERR_DELIVERY_STATE: 'The delivery is not in a state that allows this operation: only an `unknown` send can be resolved (as sent or resend).',
   CRM_ERR_EVALUATION: 'The rule conditions could not be evaluated against the event.',
   CRM_ERR_RENDER: 'An action could not be rendered from the event (template or fact reference).',
   CRM_ERR_MAX_ATTEMPTS: 'The trigger used every attempt it was allowed.',
@@ -155,6 +156,19 @@ export interface GatewayErrorOptions extends AutomationErrorOptions {
  * What a gateway throws. Core decides retry or fail from `retryable` alone: any thrown error whose
  * `retryable` property is `true` is transient, any other error is permanent.
  */
+/** `engine.deliveries.resolve` on a delivery that is not `unknown` (in flight, accepted, settled): nothing changed. */
+export class DeliveryStateError extends AutomationError {
+  readonly state: string;
+  constructor(id: string, state: string) {
+    super('CRM_ERR_DELIVERY_STATE', `Delivery ${JSON.stringify(id)} is ${state}: only an unknown delivery can be resolved; nothing changed`);
+    this.name = 'DeliveryStateError';
+    this.state = state;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), state: this.state };
+  }
+}
+
 export class GatewayError extends AutomationError {
   readonly provider: string | undefined;
   readonly status: number | undefined;

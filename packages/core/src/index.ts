@@ -23,6 +23,7 @@ export {
   EventValidationError,
   VersionConflictError,
   TriggerStateError,
+  DeliveryStateError,
   GatewayError,
   ERROR_CODES,
   isAutomationError,

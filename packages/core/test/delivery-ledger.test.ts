@@ -115,8 +115,8 @@ describe('the delivery ledger in the engine', () => {
     expect(await engine.runDue()).toMatchObject({ claimed: 1, completed: 1 });
     const ofTrigger = await engine.deliveries.ofTrigger(ACCOUNT, held?.triggerId ?? '');
     expect(ofTrigger.map((d) => [d.attempt, d.state])).toEqual([[1, 'abandoned'], [2, 'accepted']]);
-    // Resolving it again changes nothing.
-    expect(await engine.deliveries.resolve(ACCOUNT, held?.id ?? '', { as: 'resend' })).toMatchObject({ state: 'abandoned' });
+    // Resolving it again is refused, and changes nothing.
+    await expect(engine.deliveries.resolve(ACCOUNT, held?.id ?? '', { as: 'resend' })).rejects.toMatchObject({ code: 'CRM_ERR_DELIVERY_STATE', state: 'abandoned' });
     expect(await engine.runDue()).toMatchObject({ claimed: 0 });
     expect(await engine.deliveries.resolve('acc_other', held?.id ?? '', { as: 'sent' })).toBeNull();
   });
@@ -309,5 +309,83 @@ describe('the delivery ledger in the engine', () => {
   it('keeps no ledger when told so, and says so when asked for one', async () => {
     const engine = createAutomationEngine({ store: createMemoryStore(), ledger: false });
     await expect(engine.deliveries.list(ACCOUNT)).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
+  });
+});
+
+describe('engine.deliveries: what an operator or a caller may ask', () => {
+  /** One delivery in each state the ledger can hold, recorded through the store's own ledger. */
+  async function oneOfEach() {
+    const store = createMemoryStore();
+    const engine = createAutomationEngine({ store, channels: { sms: provider().gateway } });
+    const at = new Date('2026-01-01T00:00:00Z');
+    const intent = (n: number) => ({ accountId: ACCOUNT, triggerId: `trg_${n}`, ruleId: 'rule_1', actionIndex: 0, attempt: 1, type: 'sms', provider: 'stand-in', idempotencyKey: `trg_${n}:0`, recipient: '+15557654321', dedupes: false, at });
+    const ids = (await store.recordIntents([0, 1, 2, 3, 4, 5, 6, 7, 8].map(intent))).map((d) => d.id);
+    const [inIntent, accepted, refused, unknown, delivered, undelivered, bounced, failed, abandoned] = ids as [string, string, string, string, string, string, string, string, string];
+    await store.recordOutcomes([
+      { id: accepted, state: 'accepted', providerId: 'SM-a', at },
+      { id: refused, state: 'refused', at },
+      { id: unknown, state: 'unknown', at },
+      ...[delivered, undelivered, bounced, failed].map((id, n) => ({ id, state: 'accepted' as const, providerId: `SM-${n}`, at })),
+      { id: abandoned, state: 'unknown', at },
+    ]);
+    for (const [id, state] of [[delivered, 'delivered'], [undelivered, 'undelivered'], [bounced, 'bounced'], [failed, 'failed']] as const) await store.applyReceipt({ provider: 'stand-in', deliveryId: id, state, at });
+    await store.resolveDelivery(ACCOUNT, abandoned, { as: 'resend', at, by: 'ops' });
+    return { engine, store, byState: { intent: inIntent, accepted, refused, unknown, delivered, undelivered, bounced, failed, abandoned } };
+  }
+
+  it('refuses to resolve a delivery that is not unknown, either way, with CRM_ERR_DELIVERY_STATE, and changes nothing', async () => {
+    const { engine, byState } = await oneOfEach();
+    for (const [state, id] of Object.entries(byState)) {
+      if (state === 'unknown') continue;
+      for (const as of ['sent', 'resend'] as const) {
+        const before = await engine.deliveries.get(ACCOUNT, id);
+        await expect(engine.deliveries.resolve(ACCOUNT, id, { as }), `${as} of a delivery ${state}`).rejects.toMatchObject({ name: 'DeliveryStateError', code: 'CRM_ERR_DELIVERY_STATE', state });
+        expect(await engine.deliveries.get(ACCOUNT, id)).toEqual(before);
+      }
+    }
+    // The unknown one resolves; a second decision on it is refused.
+    expect(await engine.deliveries.resolve(ACCOUNT, byState.unknown, { as: 'sent', by: 'ops' })).toMatchObject({ state: 'accepted' });
+    await expect(engine.deliveries.resolve(ACCOUNT, byState.unknown, { as: 'sent' })).rejects.toMatchObject({ code: 'CRM_ERR_DELIVERY_STATE', state: 'accepted' });
+    // Another account's delivery, and no delivery at all, are null.
+    expect(await engine.deliveries.resolve('acc_other', byState.unknown, { as: 'sent' })).toBeNull();
+    expect(await engine.deliveries.resolve(ACCOUNT, 'no-such-delivery', { as: 'sent' })).toBeNull();
+  });
+
+  it.each([['SENT'], ['Resend'], ['delivered'], [''], [undefined], [null], [1], [{}]])('refuses a resolution as %j with CRM_ERR_CONFIG before reading anything', async (as) => {
+    const { engine, byState } = await oneOfEach();
+    await expect(engine.deliveries.resolve(ACCOUNT, byState.unknown, { as } as never)).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
+    expect((await engine.deliveries.get(ACCOUNT, byState.unknown))?.state).toBe('unknown');
+  });
+
+  it('finds deliveries by recipient as they are kept: an email address in any case, with spaces around it', async () => {
+    const store = createMemoryStore();
+    const engine = createAutomationEngine({ store, channels: { email: provider().gateway } });
+    await engine.rules.create(ACCOUNT, { ...immediate, actions: [{ type: 'email', params: { recipient: 'Jane.Doe@Example.COM', subject: 'Done', body: 'Job done.' } }] });
+    await engine.ingest(event());
+    await engine.runDue();
+    await engine.stop();
+    for (const recipient of ['jane.doe@example.com', 'Jane.Doe@Example.COM', 'JANE.DOE@EXAMPLE.COM', '  jane.doe@example.com ']) {
+      expect((await engine.deliveries.list(ACCOUNT, { recipient })).items.map((d) => d.recipient), recipient).toEqual(['jane.doe@example.com']);
+    }
+    expect((await engine.deliveries.list(ACCOUNT, { recipient: 'john@example.com' })).items).toEqual([]);
+  });
+
+  it.each([[{ state: 'sent' }], [{ state: ['accepted', 'bogus'] }], [{ triggerId: 42 }], [{ recipient: ['a'] }], [{ providerId: {} }]])('refuses the filter %j with CRM_ERR_CONFIG instead of answering an empty page', async (filter) => {
+    const { engine } = await oneOfEach();
+    await expect(engine.deliveries.list(ACCOUNT, filter as never)).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
+  });
+
+  it('combines every filter and pages through the result without repeats or gaps', async () => {
+    const { engine, byState } = await oneOfEach();
+    const pages: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await engine.deliveries.list(ACCOUNT, { recipient: '+15557654321', provider: 'stand-in', state: ['accepted', 'delivered', 'undelivered'], limit: 1, ...(cursor ? { cursor } : {}) });
+      pages.push(...page.items.map((d) => d.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(pages.sort()).toEqual([byState.accepted, byState.delivered, byState.undelivered].sort());
+    expect((await engine.deliveries.list(ACCOUNT, { providerId: 'SM-a', triggerId: 'trg_1' })).items.map((d) => d.id)).toEqual([byState.accepted]);
+    expect((await engine.deliveries.list(ACCOUNT, { providerId: 'SM-a', triggerId: 'trg_2' })).items).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import type { AutomationEngine, Delivery, DeliveryState, TriggerStatus } from '@crm-automation/core';
+import { isAutomationError, type AutomationEngine, type Delivery, type DeliveryState, type TriggerStatus } from '@crm-automation/core';
 import { CliError } from '../cli-error.js';
 import type { Output } from '../output.js';
 import { showDelivery } from './deliveries-show.js';
@@ -56,7 +56,11 @@ export async function resolveDelivery(engine: Pick<AutomationEngine, 'deliveries
   const state = STATE_AFTER[options.as];
   if (options.dryRun) return { dryRun: true, as: options.as, delivery: before, state, ...(trigger ? { trigger } : {}) };
 
-  const after = await engine.deliveries.resolve(accountId, id, { as: options.as, by: options.by, note: options.note });
+  const after = await engine.deliveries.resolve(accountId, id, { as: options.as, by: options.by, note: options.note }).catch((error: unknown) => {
+    // Another operator or a receipt got there between the read and the write: the engine refused it.
+    if (isAutomationError(error) && error.code === 'CRM_ERR_DELIVERY_STATE') throw new CliError('CRM_ERR_CLI_NOT_RESOLVABLE', `delivery ${id}: ${error.message}`);
+    throw error;
+  });
   if (!after) throw new CliError('CRM_ERR_CLI_NOT_FOUND', `delivery ${id} does not exist in account ${accountId}`);
   // Another operator or a receipt got there between the read and the write: the ledger left it alone.
   if (after.state !== state) throw new CliError('CRM_ERR_CLI_NOT_RESOLVABLE', `delivery ${id} became ${after.state} meanwhile; nothing changed`);

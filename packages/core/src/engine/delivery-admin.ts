@@ -1,6 +1,8 @@
-import { AutomationError, TriggerStateError } from '../errors.js';
+import { AutomationError, DeliveryStateError, TriggerStateError } from '../errors.js';
+import { normalizedRecipient } from '../actions/contact-points.js';
+import { DELIVERY_STATES } from '../ports/delivery-ledger.js';
 import type { Clock } from '../ports/clock.js';
-import type { Delivery, DeliveryLedger, DeliveryReceipt, ReceiptResult } from '../ports/delivery-ledger.js';
+import type { Delivery, DeliveryFilter, DeliveryLedger, DeliveryReceipt, ReceiptResult } from '../ports/delivery-ledger.js';
 import type { ChannelMap } from '../ports/gateway.js';
 import type { Logger } from '../ports/logger.js';
 import type { TriggerStore } from '../ports/store.js';
@@ -13,7 +15,10 @@ import type { EngineObserver } from './observer.js';
 
 /** `engine.deliveries`: the delivery ledger as users and operators see it. */
 export interface DeliveryAdmin {
-  /** An account's deliveries, newest first (filter by trigger, recipient, provider, provider id, state). */
+  /**
+   * An account's deliveries, newest first (filter by trigger, recipient, provider, provider id, state;
+   * all combined). The recipient is compared as deliveries keep it (email lower-cased).
+   */
   list(accountId: string, filter?: Parameters<DeliveryLedger['listDeliveries']>[1]): Promise<Page<Delivery>>;
   get(accountId: string, id: string): Promise<Delivery | null>;
   /** Every send of one trigger, oldest first. */
@@ -21,7 +26,9 @@ export interface DeliveryAdmin {
   /**
    * An operator's decision on an `unknown` send: `sent` (it did reach the provider) or `resend` (send
    * the action again: the delivery is `abandoned` and the trigger runs again now). Null when the
-   * delivery does not exist in this account.
+   * delivery does not exist in this account; `DeliveryStateError` (`CRM_ERR_DELIVERY_STATE`) when it
+   * is not `unknown`, and `TriggerStateError` for a resend while its trigger has not finished (nothing
+   * changed in either case).
    */
   resolve(accountId: string, id: string, resolution: { as: 'sent' | 'resend'; by?: string | undefined; note?: string | undefined }): Promise<Delivery | null>;
   /** Applies a provider receipt (the receipt routes call it), forward only. */
@@ -46,21 +53,44 @@ export interface DeliveryAdminContext {
   wake: (at: Date) => void;
 }
 
+/**
+ * A list filter as the ledgers compare it: the recipient normalised as deliveries keep it (an email
+ * address lower-cased and trimmed, as `GET /deliveries` reads it), and a state that does not exist
+ * refused rather than answered with an empty page.
+ */
+function checkedFilter(filter: DeliveryFilter): DeliveryFilter {
+  if (typeof filter !== 'object' || filter === null) throw new AutomationError('CRM_ERR_CONFIG', 'deliveries.list: the filter must be an object');
+  const states = filter.state === undefined ? [] : Array.isArray(filter.state) ? filter.state : [filter.state];
+  const wrong = states.find((state) => !DELIVERY_STATES.includes(state));
+  if (wrong !== undefined) throw new AutomationError('CRM_ERR_CONFIG', `deliveries.list: state ${JSON.stringify(wrong)} is not a delivery state (${DELIVERY_STATES.join(', ')})`);
+  for (const key of ['triggerId', 'recipient', 'provider', 'providerId', 'cursor'] as const) {
+    const value = filter[key];
+    if (value !== undefined && typeof value !== 'string') throw new AutomationError('CRM_ERR_CONFIG', `deliveries.list: ${key} must be a string`);
+  }
+  if (filter.recipient === undefined) return filter;
+  return { ...filter, recipient: normalizedRecipient('query', { recipient: filter.recipient }) ?? filter.recipient };
+}
+
 export function createDeliveryAdmin(ctx: DeliveryAdminContext): DeliveryAdmin {
   const ledger = (): DeliveryLedger => {
     if (!ctx.ledger) throw new AutomationError('CRM_ERR_CONFIG', 'this engine keeps no delivery ledger: give it a store that has one (memory, PostgreSQL, MongoDB) or `ledger`');
     return ctx.ledger;
   };
   return {
-    list: async (accountId, filter = {}) => ledger().listDeliveries(requireAccount(accountId), filter),
+    list: async (accountId, filter = {}) => ledger().listDeliveries(requireAccount(accountId), checkedFilter(filter)),
     get: async (accountId, id) => ledger().getDelivery(requireAccount(accountId), id),
     ofTrigger: async (accountId, triggerId) => ledger().deliveriesOfTrigger(requireAccount(accountId), triggerId),
     async resolve(accountId, id, resolution) {
       requireAccount(accountId);
+      const as = (resolution as { as?: unknown } | null | undefined)?.as;
+      if (as !== 'sent' && as !== 'resend') throw new AutomationError('CRM_ERR_CONFIG', `deliveries.resolve: resolution.as must be 'sent' or 'resend', got ${JSON.stringify(as) ?? String(as)}`);
       const at = ctx.clock.now();
       const by = resolution.by ?? 'user';
       const before = await ledger().getDelivery(accountId, id);
       if (!before) return null;
+      // Only an unknown send has a decision to make; anything else (in flight, accepted, settled,
+      // resolved already) is refused rather than answered as if the resolution had been applied.
+      if (before.state !== 'unknown') throw new DeliveryStateError(id, before.state);
       // A resend runs the trigger again, which it can only do once it has finished: refuse before the
       // delivery is touched, so a refusal leaves nothing half done.
       const finished = ['completed', 'failed', 'skipped', 'cancelled'] as const;
@@ -70,6 +100,8 @@ export function createDeliveryAdmin(ctx: DeliveryAdminContext): DeliveryAdmin {
       }
       const after = await ledger().resolveDelivery(accountId, id, { as: resolution.as, at, by, note: resolution.note });
       if (!after) return null;
+      // A receipt or another operator moved it between the read and the write: the ledger left it alone.
+      if (after.state !== (resolution.as === 'sent' ? 'accepted' : 'abandoned') || after.events.at(-1)?.source !== 'operator') throw new DeliveryStateError(id, after.state);
       ctx.logger.info({ accountId, triggerId: after.triggerId, ruleId: after.ruleId, deliveryId: id, resolution: resolution.as, by }, 'delivery resolved by an operator');
       if (resolution.as === 'resend' && before.state === 'unknown') {
         const trigger = await ctx.triggers.getTrigger(accountId, after.triggerId);

@@ -1,8 +1,8 @@
 // One file: every Rules API route is defined once here as data (method, path, scope, schemas, handler),
 // from which both Fastify and the OpenAPI document are built, so a route and its documentation cannot drift.
 import type { AutomationEngine, Rule, SuppressionChange, Trigger, TriggerStatus } from '@crm-automation/core';
-import { AutomationError, asUntrustedRule, checkJsonShape, checkOptions, formatPath, MAX_JSON_DEPTH, optionKeys, positiveIntOption, type DeliveryState, type UntrustedRuleInput } from '@crm-automation/core';
-import { normalizedRecipient } from '@crm-automation/core/spi';
+import { AutomationError, asUntrustedRule, isAutomationError, checkJsonShape, checkOptions, formatPath, MAX_JSON_DEPTH, optionKeys, positiveIntOption, type DeliveryState, type UntrustedRuleInput } from '@crm-automation/core';
+import { checkOptionShapes, normalizedRecipient, type OptionShape } from '@crm-automation/core/spi';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Authenticate, Principal, RulesScope } from '../account-auth/principal.js';
@@ -214,10 +214,21 @@ function triggerByIdRoute(method: 'GET' | 'POST', suffix: string, summary: strin
   };
 }
 
+// What the known keys hold: a wrong one is a CRM_ERR_CONFIG at registration, not a TypeError (or a 500 per request).
+const RULES_ROUTES_OPTION_SHAPES: Readonly<Partial<Record<keyof RulesRoutesOptions, OptionShape>>> = {
+  engine: { kind: 'port', what: 'an automation engine (createAutomationEngine(...))', methods: ['ingest'] },
+  authenticate: { kind: 'function', what: 'an authenticate function (apiKeyAuth(...), jwtAuth(...), anyOf(...))' },
+};
+
 /** The route table, shared by registration and the OpenAPI document. */
 export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinition[] {
   checkOptions('rulesRoutes', options, RULES_ROUTES_OPTION_KEYS, true);
   checkOptions('rulesRoutes: openapi', options.openapi, OPENAPI_INFO_KEYS);
+  checkOptionShapes('rulesRoutes', options, RULES_ROUTES_OPTION_SHAPES);
+  if (typeof options.engine?.rules !== 'object' || options.engine.rules === null) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'rulesRoutes: engine must be an automation engine (createAutomationEngine(...)); it has no rules');
+  }
+  if (options.eventCatalog !== undefined && !Array.isArray(options.eventCatalog)) throw new AutomationError('CRM_ERR_CONFIG', 'rulesRoutes: eventCatalog must be an array of event types ({ name, description?, example? })');
   const { engine } = options;
   const triggers = checkedAdministration<TriggerAdministration>('triggers', options.triggers, TRIGGER_ADMINISTRATION_METHODS, engine.triggers);
   const deliveries = checkedAdministration<DeliveryAdministration>('deliveries', options.deliveries ?? triggers.deliveries, DELIVERY_ADMINISTRATION_METHODS, engine.deliveries);
@@ -421,7 +432,11 @@ export function rulesRouteDefinitions(options: RulesRoutesOptions): RouteDefinit
         if (!before) throw deliveryNotFound(id);
         if (before.state !== 'unknown') throw new HttpError(409, 'CRM_ERR_HTTP_DELIVERY_STATE', `Delivery ${JSON.stringify(id)} is ${before.state}: only an unknown delivery can be resolved`);
         const by = principal.subject ? `api:${principal.subject}` : 'api';
-        const after = await deliveries.resolve(principal.accountId, id, { as, by, ...(note === undefined ? {} : { note }) });
+        const after = await deliveries.resolve(principal.accountId, id, { as, by, ...(note === undefined ? {} : { note }) }).catch((error: unknown) => {
+          // A receipt or another operator settled it since the read above.
+          if (isAutomationError(error) && error.code === 'CRM_ERR_DELIVERY_STATE') throw new HttpError(409, 'CRM_ERR_HTTP_DELIVERY_STATE', error.message);
+          throw error;
+        });
         if (!after) throw deliveryNotFound(id);
         return { status: 200, body: after };
       },

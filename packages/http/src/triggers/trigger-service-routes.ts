@@ -1,4 +1,4 @@
-import { checkJsonShape, checkOptions, DELIVERY_STATES, formatPath, MAX_ENTITY_KEY_LENGTH, MAX_JSON_DEPTH, optionKeys, positiveIntOption, TRIGGER_STATUSES, type AutomationEngine, type DeliveryAdmin, type DeliveryState, type TriggerStatus } from '@crm-automation/core';
+import { AutomationError, checkJsonShape, checkOptions, DELIVERY_STATES, formatPath, isAutomationError, MAX_ENTITY_KEY_LENGTH, MAX_JSON_DEPTH, optionKeys, positiveIntOption, TRIGGER_STATUSES, type AutomationEngine, type DeliveryAdmin, type DeliveryState, type TriggerStatus } from '@crm-automation/core';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
@@ -121,6 +121,10 @@ export const triggerServiceRoutes: FastifyPluginAsync<TriggerServiceRoutesOption
   const { prefix: _prefix, logLevel: _logLevel, logSerializers: _logSerializers, ...options } = registered as TriggerServiceRoutesOptions & Record<string, unknown>;
   checkOptions('triggerServiceRoutes', options, OPTION_KEYS, true);
   checkOptions('triggerServiceRoutes: auth', options.auth, ['tokens'], true);
+  const given = (options as { engine?: unknown }).engine as { triggers?: unknown; ingest?: unknown } | null | undefined;
+  if (typeof given !== 'object' || given === null || typeof given.triggers !== 'object' || given.triggers === null || typeof given.ingest !== 'function') {
+    throw new AutomationError('CRM_ERR_CONFIG', 'triggerServiceRoutes: engine must be the trigger service\'s engine (its triggers API and ingest)');
+  }
   const { engine } = options as TriggerServiceRoutesOptions;
   const bodyLimit = positiveIntOption('triggerServiceRoutes: bodyLimit', (options as TriggerServiceRoutesOptions).bodyLimit, 1024 * 1024);
   const authenticate = serviceTokenAuth({ tokens: (options as TriggerServiceRoutesOptions).auth.tokens, realm: 'triggers-internal' });
@@ -182,7 +186,11 @@ export const triggerServiceRoutes: FastifyPluginAsync<TriggerServiceRoutesOption
     });
     route('/deliveries/resolve', async (body) => {
       const { accountId: account, id: deliveryId, resolution } = parse(resolveBody, body);
-      const delivery = await deliveries.resolve(account, deliveryId, resolution);
+      const delivery = await deliveries.resolve(account, deliveryId, resolution).catch((error: unknown) => {
+        // Not unknown (in flight, settled, resolved already): the same answer as the Rules API's.
+        if (isAutomationError(error) && error.code === 'CRM_ERR_DELIVERY_STATE') throw new HttpError(409, 'CRM_ERR_HTTP_DELIVERY_STATE', error.message);
+        throw error;
+      });
       if (!delivery) throw deliveryNotFound(deliveryId);
       return delivery;
     });
