@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { EventValidationError, formatPath } from '../errors.js';
 import { checkJsonShape } from '../input/json-shape.js';
 import { toValidationIssues } from '../rules/issues.js';
-import { MAX_SCHEDULE_HORIZON_MS } from '../scheduling/schedule.js';
+import { MAX_SCHEDULE_HORIZON_MS, SCHEDULE_RANGE_MS } from '../scheduling/schedule.js';
 import { MAX_DATE_MS, readTimestamp } from './event-timestamp.js';
 
 /** An event from the CRM, e.g. `{ name: 'job.status.changed', accountId: 'acc_1', payload: { job } }`. */
@@ -64,9 +64,10 @@ export const DEFAULT_EVENT_TIME_WINDOW: EventTimeWindow = { maxFutureMs: 86_400_
 
 /**
  * How far from an event's timestamp a due time can be computed: a rule's delay (at most 365 days) or
- * a schedule anchored at `event.timestamp` (at most the 400-day horizon), with a day to spare.
+ * a schedule anchored at `event.timestamp` (at most the 400-day horizon), inside the range schedules
+ * compute in (ten days short of the date range's ends), with a day to spare.
  */
-const DUE_TIME_REACH_MS = MAX_SCHEDULE_HORIZON_MS + 86_400_000;
+const DUE_TIME_REACH_MS = MAX_SCHEDULE_HORIZON_MS + (MAX_DATE_MS - SCHEDULE_RANGE_MS) + 86_400_000;
 
 /**
  * Refusal of a timestamp outside `window` around `now`, or null when it is inside. Whatever the

@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { AutomationError } from '../errors.js';
 import { resolvePath } from '../rules/json-path.js';
 import type { RuleSchedule, ScheduleUnit, ScheduleWindow, Weekday } from '../rules/rule.js';
 import { TimeZone } from './time-zones.js';
@@ -19,6 +20,22 @@ const DAY_MS = 86_400_000;
  * (year 2206) must not park a trigger for centuries.
  */
 export const MAX_SCHEDULE_HORIZON_MS = 400 * DAY_MS;
+
+/**
+ * The instants a due time is computed within: JavaScript's date range (±8.64e15 ms) less ten days,
+ * room for a zone's offset and a window's move to its next opening, so that no step (nor the text of
+ * a note) meets a date that does not exist. Intake keeps event timestamps far inside it.
+ */
+export const SCHEDULE_RANGE_MS = 8.64e15 - 10 * DAY_MS;
+const inRange = (ms: number) => Math.abs(ms) <= SCHEDULE_RANGE_MS;
+
+function requireInstant(value: unknown, field: string): number {
+  const ms = value instanceof Date ? value.getTime() : Number.NaN;
+  if (!inRange(ms)) {
+    throw new AutomationError('CRM_ERR_CONFIG', `computeDueTime: ${field} must be a valid Date within ±${SCHEDULE_RANGE_MS} ms, got ${value instanceof Date ? (Number.isNaN(ms) ? 'an invalid Date' : String(ms)) : typeof value}`);
+  }
+  return ms;
+}
 
 /** Why a scheduled rule's event gives its run no due time (the skipped trigger's history `reason`). */
 export type ScheduleSkipReason = 'anchor-missing' | 'zone-unknown' | 'past' | 'beyond-horizon';
@@ -204,6 +221,9 @@ export function ifPastOf(schedule: RuleSchedule): 'skip' | 'now' {
  * a note of the returned schedule, for dry run, history and the UI.
  */
 export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now: Date, reads?: ScheduleReads): ScheduledTime {
+  // Exported for other tools: a bad argument is a typed refusal, not a RangeError from a note's text.
+  requireInstant(event?.timestamp, 'event.timestamp');
+  const nowMs = requireInstant(now, 'now');
   const zoneKey = `${schedule.timeZone ?? ''}\u0000${schedule.fallbackTimeZone ?? ''}`;
   let zoneFound = reads?.zones.get(zoneKey);
   if (!zoneFound) {
@@ -220,6 +240,8 @@ export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now
     reads?.anchors.set(schedule.anchor, anchor);
   }
   if ('problem' in anchor) return { ok: false, reason: 'anchor-missing', message: anchor.problem, schedule: { timeZone: zone.name, zoneSource: source } };
+  const outOfRange = (): ScheduledTime => ({ ok: false, reason: 'beyond-horizon', message: `the due time from ${anchor.text} is outside the range of dates`, schedule: { timeZone: zone.name, zoneSource: source } });
+  if (!inRange(anchor.ms)) return outOfRange();
   const { atMs, window } = compile(schedule);
   const notes: ScheduleNote[] = [];
   // `instant` is exact while no wall-clock step has happened: re-reading a repeated local time would
@@ -240,6 +262,8 @@ export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now
       local = addCalendar(local, offset.value, offset.unit as 'days' | 'weeks' | 'months', notes);
       instant = undefined;
     }
+    // An offset no rule validation would pass (a rule from elsewhere) may leave the range, or give NaN.
+    if (!inRange(instant ?? local)) return outOfRange();
   }
   if (atMs !== undefined) {
     local = dayStart(local) + atMs;
@@ -255,7 +279,6 @@ export function computeDueTime(schedule: RuleSchedule, event: ScheduleEvent, now
     }
   }
   let due = instant ?? resolveLocal(zone, local, notBefore, notes);
-  const nowMs = now.getTime();
   if (due < nowMs) {
     if (ifPastOf(schedule) === 'skip') {
       return { ok: false, reason: 'past', message: `the due time ${zone.formatLocal(due)} had passed at intake (ifPast: skip)`, schedule: traceOf(zone, source, anchor.text, due, notes), evaluateAt: new Date(due) };
