@@ -1,5 +1,6 @@
+import { BUILT_IN_COMMAND_SCHEMAS, checkCommandParams, isBuiltInActionType } from '../actions/built-in.js';
 import { describeError, type ValidationIssue } from '../errors.js';
-import type { ActionCommand } from '../ports/gateway.js';
+import type { ActionCommand, ParamsSchema } from '../ports/gateway.js';
 import type { ConditionTrace, ErrorSummary, ScheduleNote, TriggerSchedule } from '../scheduling/trigger.js';
 import { computeDueTime, type ScheduleSkipReason } from '../scheduling/schedule.js';
 import { compileRule } from './compiled-rule.js';
@@ -105,8 +106,18 @@ function scheduleOf(rule: Rule, payload: Record<string, unknown>, timestamp: Dat
   return { evaluateAt: due.evaluateAt ?? now, schedule, ...(due.ok ? {} : { skipped: due.reason }) };
 }
 
-/** Evaluates and renders a rule against a sample event without storing or sending anything. */
-export async function dryRunRule(rule: Rule, sample: DryRunSample, now: Date, operators: ReadonlyMap<string, OperatorFn>): Promise<DryRunResult> {
+/** The command schema a send of `type` is checked against: the gateway's, else the built-in type's. */
+export type CommandSchemaOf = (type: string) => ParamsSchema | undefined;
+
+const builtInCommandSchema: CommandSchemaOf = (type) => (isBuiltInActionType(type) ? BUILT_IN_COMMAND_SCHEMAS[type] : undefined);
+
+/**
+ * Evaluates and renders a rule against a sample event without storing or sending anything. Each
+ * rendered command goes through what a run checks before the gateway is called: the render budget
+ * and the command schema (`commandSchemaOf`; the built-in types' schemas by default), so a command a
+ * run would fail with `CRM_ERR_RENDER` is an error here too, not a command that looks sendable.
+ */
+export async function dryRunRule(rule: Rule, sample: DryRunSample, now: Date, operators: ReadonlyMap<string, OperatorFn>, commandSchemaOf: CommandSchemaOf = builtInCommandSchema): Promise<DryRunResult> {
   const timestamp = sample.timestamp === undefined ? now : new Date(sample.timestamp);
   const due = scheduleOf(rule, sample.payload, timestamp, now);
   const base = {
@@ -136,6 +147,8 @@ export async function dryRunRule(rule: Rule, sample: DryRunSample, now: Date, op
       if (compiled.missingRecipient(index, payload)) recipientMissing = true;
       try {
         const rendered = compiled.render(index, payload);
+        const schema = commandSchemaOf(type);
+        if (schema) checkCommandParams(type, schema, rendered.params);
         commands.push({
           index,
           type,
