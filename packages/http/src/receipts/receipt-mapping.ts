@@ -34,15 +34,19 @@ export type SuppressionReason = 'bounce' | 'undelivered' | 'spamreport' | 'unsub
 
 /**
  * A SendGrid Event Webhook event as a delivery state or a suppression: `processed` → accepted,
- * `delivered` → delivered, `bounce` → bounced, `dropped` → failed; `spamreport`, `unsubscribe` and
- * `group_unsubscribe` are suppressions (the message itself arrived); `deferred`, opens, clicks and
- * anything unknown are ignored.
+ * `delivered` → delivered, `open` and `click` → delivered too (the recipient has the message, as with
+ * Twilio's `read`; the ledger moves forward only, so they never undo a bounce), `bounce` → bounced,
+ * `dropped` → failed; `spamreport`, `unsubscribe` and `group_unsubscribe` are suppressions (the
+ * message itself arrived); `deferred` (SendGrid still trying), `group_resubscribe` and anything
+ * unknown are ignored.
  */
 export function sendgridEventMeaning(event: string): { state: ReceiptState } | { suppression: SuppressionReason } | undefined {
   switch (event) {
     case 'processed':
       return { state: 'accepted' };
     case 'delivered':
+    case 'open':
+    case 'click':
       return { state: 'delivered' };
     case 'bounce':
       return { state: 'bounced' };
@@ -57,8 +61,24 @@ export function sendgridEventMeaning(event: string): { state: ReceiptState } | {
   }
 }
 
-/** SendGrid's `sg_message_id` is the `X-Message-Id` of the send followed by `.filter...`. */
+/** Where SendGrid's own suffix starts in an `sg_message_id` (`.filterdrecv-...`, `.filter0001...`, `.recvd-...`). */
+const SENDGRID_SUFFIX = /\.(?:filter|recvd)/i;
+
+/**
+ * The `X-Message-Id` of the send an `sg_message_id` is about: SendGrid's value is that id followed by
+ * `.filter...` (or `.recvd...`). The id itself may hold dots (older ids look like
+ * `14c5d75ce93.dfd.64b469`), so the cut is at SendGrid's suffix; without one, the whole value.
+ */
 export function sendgridMessageId(sgMessageId: string): string {
+  const suffix = SENDGRID_SUFFIX.exec(sgMessageId);
+  return suffix ? sgMessageId.slice(0, suffix.index) : sgMessageId;
+}
+
+/**
+ * Every `X-Message-Id` an `sg_message_id` may stand for, the likeliest first: cut at SendGrid's
+ * suffix, then at the first dot (a suffix of a form not seen yet), then the whole value.
+ */
+export function sendgridMessageIdCandidates(sgMessageId: string): string[] {
   const dot = sgMessageId.indexOf('.');
-  return dot === -1 ? sgMessageId : sgMessageId.slice(0, dot);
+  return [...new Set([sendgridMessageId(sgMessageId), dot === -1 ? sgMessageId : sgMessageId.slice(0, dot), sgMessageId])].filter((id) => id !== '');
 }

@@ -14,7 +14,7 @@ import {
 } from '@crm-automation/core';
 import { isE164, normalizedRecipient } from '@crm-automation/core/spi';
 import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
-import { sendgridEventMeaning, sendgridMessageId, twilioReceiptState, type SuppressionReason } from './receipt-mapping.js';
+import { sendgridEventMeaning, sendgridMessageIdCandidates, twilioReceiptState, type SuppressionReason } from './receipt-mapping.js';
 import { sendgridPublicKey, verifySendgridSignature } from './sendgrid-signature.js';
 import { isKnownOptOutType, twilioInboundIntent, type SuppressionWriter } from './suppression-writer.js';
 import { verifyTwilioSignature } from './twilio-signature.js';
@@ -154,8 +154,9 @@ function eventTime(seconds: unknown, now: Date): Date {
  * - `POST /receipts/sendgrid`: the Event Webhook (a JSON array), verified with its ECDSA signature
  *   (`X-Twilio-Email-Event-Webhook-Signature` over `X-Twilio-Email-Event-Webhook-Timestamp` + the raw
  *   body). The send is found by the `deliveryId` custom arg the SendGrid gateway sets, else by
- *   `sg_message_id`. processed → accepted, delivered → delivered, bounce → bounced, dropped →
- *   failed, deferred ignored; spam reports and unsubscribes go to `onSuppression`.
+ *   `sg_message_id` (the `X-Message-Id` before SendGrid's `.filter...` suffix). processed → accepted,
+ *   delivered, open and click → delivered, bounce → bounced, dropped → failed, deferred ignored;
+ *   spam reports and unsubscribes go to `onSuppression`.
  *
  * - `POST /receipts/twilio/inbound` (with `twilio.inbound`): inbound texts, signed like status
  *   callbacks; opt-out and opt-in keywords write to `twilio.inbound.suppressions` (see
@@ -326,7 +327,8 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
         const e = event as Record<string, unknown>;
         const meaning = typeof e['event'] === 'string' ? sendgridEventMeaning(e['event']) : undefined;
         const deliveryId = idOf(e['deliveryId']);
-        const providerId = typeof e['sg_message_id'] === 'string' ? idOf(sendgridMessageId(e['sg_message_id'])) : undefined;
+        const providerIds = typeof e['sg_message_id'] === 'string' ? sendgridMessageIdCandidates(e['sg_message_id']).flatMap((id) => idOf(id) ?? []) : [];
+        const providerId = providerIds[0];
         const at = eventTime(e['timestamp'], now());
         const recipient = recipientOf('email', e['email']);
         const detail = [e['event'], e['type'], e['reason']].filter((part): part is string => typeof part === 'string' && part !== '').join(': ').slice(0, 300);
@@ -339,7 +341,12 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
           counts.ignored += 1;
           continue;
         }
-        const result = await apply({ provider, state: meaning.state, at, detail, ...(providerId ? { providerId } : {}), ...(deliveryId ? { deliveryId } : {}) });
+        // The first candidate id the ledger knows is the send's; an id none matches is ignored like any unknown id.
+        let result = await apply({ provider, state: meaning.state, at, detail, ...(providerId ? { providerId } : {}), ...(deliveryId ? { deliveryId } : {}) });
+        for (const other of providerIds.slice(1)) {
+          if (result.applied || result.reason !== 'unknown-id') break;
+          result = await apply({ provider, state: meaning.state, at, detail, providerId: other, ...(deliveryId ? { deliveryId } : {}) });
+        }
         if (!result.applied) {
           counts.ignored += 1;
           continue;
@@ -347,7 +354,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptRoutesOptions> = async (ap
         counts.applied += 1;
         // A hard bounce says the address does not exist; a `blocked` bounce is the receiving server's policy.
         if (meaning.state === 'bounced' && e['type'] !== 'blocked') {
-          await suppress({ reason: 'bounce', provider, channel: 'email', recipient, accountId: result.delivery.accountId, deliveryId: result.delivery.id, providerId, detail, at });
+          await suppress({ reason: 'bounce', provider, channel: 'email', recipient, accountId: result.delivery.accountId, deliveryId: result.delivery.id, providerId: result.delivery.providerId ?? providerId, detail, at });
         }
       }
       return reply.code(200).send(counts);
