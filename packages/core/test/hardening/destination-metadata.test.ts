@@ -108,6 +108,12 @@ describe.each(POLICIES)('metadata endpoints under %s', (_label, policy) => {
     refusedAtSave(`http://${host}/computeMetadata/v1/`);
   });
 
+  // Teredo (2001::/32) carries a server and an obfuscated client IPv4 address; the prefix is never a
+  // webhook receiver, whatever it embeds.
+  it.each(['[2001:0:a9fe:a9fe::5601:5601]', '[2001::6464:64c8:0:9b9b:9b37]', '[2001:0000:a83f:8110:0000:0000:5601:5601]'])('refuses the Teredo address %s', (host) => {
+    refusedAtSave(`http://${host}/x`);
+  });
+
   it.each(IPV6_ENDPOINTS.flatMap(ipv6Spellings))('refuses the IPv6 endpoint spelled %s', (host) => {
     refusedAtSave(`http://${host}/latest/meta-data/`);
     refusedAtSave(`https://${host}:8080/{{job.id}}`);
