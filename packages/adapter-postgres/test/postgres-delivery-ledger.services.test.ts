@@ -181,6 +181,63 @@ describe.skipIf(!url)('postgres delivery ledger', () => {
     });
   });
 
+  describe('intent calls made together (group commit)', () => {
+    it('share statements, and each call gets its own deliveries in its own order', async () => {
+      const counted = testPool(url as string);
+      let inserts = 0;
+      const query = counted.query.bind(counted) as (...args: unknown[]) => unknown;
+      (counted as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const config = args[0] as { text?: unknown } | string;
+        if (/INSERT INTO \S+\.deliveries/.test(typeof config === 'string' ? config : String(config.text))) inserts += 1;
+        return query(...args);
+      };
+      const ledger = createPostgresDeliveryLedger({ pool: counted, schema: fresh() });
+      try {
+        await ledger.ensureSchema();
+        // 16 calls of 32 at once, as core flushes a wave of 512 sends: a few statements, not 16.
+        const calls = Array.from({ length: 16 }, (_, c) => Array.from({ length: 32 }, (_, i) => intent({ triggerId: `t-${c}`, actionIndex: i, idempotencyKey: `t-${c}:${i}` })));
+        const answers = await Promise.all(calls.map((batch) => ledger.recordIntents(batch)));
+        expect(inserts).toBeGreaterThan(0);
+        expect(inserts).toBeLessThanOrEqual(3);
+        answers.forEach((deliveries, c) => {
+          expect(deliveries.map((d) => [d.triggerId, d.actionIndex])).toEqual(calls[c]?.map((i) => [i.triggerId, i.actionIndex]));
+        });
+        // What each call answers is what a read returns.
+        for (const [c, deliveries] of answers.entries()) expect(await ledger.deliveriesOfTrigger(ACCOUNT, `t-${c}`)).toEqual(deliveries);
+        const ids = answers.flat().map((d) => BigInt(d.id));
+        expect(new Set(ids).size).toBe(16 * 32);
+      } finally {
+        await ledger.close();
+        await counted.end();
+      }
+    });
+
+    it('a value the server refuses fails the call that carried it, not the calls sharing its statement', async () => {
+      const ledger = await openLedger();
+      await pool.query(`CREATE UNIQUE INDEX test_only_unique_key ON "${ledger.schema}".deliveries (idempotency_key)`);
+      // Held back behind two inserts in flight, the next three calls share one statement.
+      const first = [ledger.recordIntents([intent({ triggerId: 'a', idempotencyKey: 'a' })]), ledger.recordIntents([intent({ triggerId: 'b', idempotencyKey: 'b' })])];
+      const good = ledger.recordIntents([intent({ triggerId: 'c', idempotencyKey: 'c1' }), intent({ triggerId: 'c', actionIndex: 1, idempotencyKey: 'c2' })]);
+      const refused = errorOf(ledger.recordIntents([intent({ triggerId: 'd', idempotencyKey: 'd' }), intent({ triggerId: 'd', actionIndex: 1, idempotencyKey: 'd' })]));
+      const alsoGood = ledger.recordIntents([intent({ triggerId: 'e', idempotencyKey: 'e' })]);
+      await Promise.all(first);
+      expect((await good).map((d) => d.idempotencyKey)).toEqual(['c1', 'c2']);
+      expect((await alsoGood).map((d) => d.triggerId)).toEqual(['e']);
+      const error = await refused;
+      expect(error.code).toBe('23505');
+      expect(error.retryable).toBeUndefined();
+      expect((await pool.query<{ trigger_id: string }>(`SELECT trigger_id FROM "${ledger.schema}".deliveries ORDER BY id`)).rows.map((r) => r.trigger_id).sort()).toEqual(['a', 'b', 'c', 'c', 'e']);
+    });
+
+    it('a bad value in one call refuses that call at once, before anything is sent', async () => {
+      const ledger = await openLedger();
+      const [bad, ok] = await Promise.allSettled([ledger.recordIntents([intent(), intent({ at: new Date(Number.NaN) })]), ledger.recordIntents([intent({ triggerId: 'ok' })])]);
+      expect(bad.status === 'rejected' && isAutomationError(bad.reason) && bad.reason.code).toBe('CRM_ERR_CONFIG');
+      expect(ok.status === 'fulfilled' && ok.value.map((d) => d.triggerId)).toEqual(['ok']);
+      expect((await rowsOf(ledger.schema)).length).toBe(1);
+    });
+  });
+
   describe('intent batches that fail', () => {
     it('writes nothing of a batch the server refuses, and does not call it retryable', async () => {
       const ledger = await openLedger();
