@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { AutomationError, checkOptions, optionKeys } from '@crm-automation/core';
 import { bearerToken, RULES_SCOPES, type Authenticate } from './principal.js';
 
 /** A stored API key: only its SHA-256 hash is kept. */
@@ -30,11 +31,30 @@ export interface ApiKeyAuthOptions {
   keys: readonly ApiKeyRecord[] | ((hash: string) => Promise<ApiKeyRecord | null>);
 }
 
+// A misspelt `scopes` would otherwise give a read-only key every scope.
+const RECORD_KEYS = optionKeys<ApiKeyRecord>()('hash', 'accountId', 'scopes', 'id');
+
+/** A stored key without its hash or account would never match, or would authenticate no account. */
+function checkKeyRecord(record: unknown, index: number): void {
+  const where = `apiKeyAuth: keys[${index}]`;
+  checkOptions(where, record, RECORD_KEYS, true);
+  const { hash, accountId, scopes, id } = record as Partial<Record<keyof ApiKeyRecord, unknown>>;
+  if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/i.test(hash)) throw new AutomationError('CRM_ERR_CONFIG', `${where}.hash must be the key's SHA-256 in hex (hashApiKey(key))`);
+  if (typeof accountId !== 'string' || accountId.trim() === '') throw new AutomationError('CRM_ERR_CONFIG', `${where}.accountId must be a non-empty string`);
+  if (scopes !== undefined && (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string'))) throw new AutomationError('CRM_ERR_CONFIG', `${where}.scopes must be an array of scope names`);
+  if (id !== undefined && typeof id !== 'string') throw new AutomationError('CRM_ERR_CONFIG', `${where}.id must be a string`);
+}
+
 /**
  * Authenticates `Authorization: Bearer <api key>`. Keys are stored hashed; the presented key is hashed
  * and compared with `timingSafeEqual`, so neither the comparison nor the stored data reveal keys.
  */
 export function apiKeyAuth(options: ApiKeyAuthOptions): Authenticate {
+  checkOptions('apiKeyAuth', options, optionKeys<ApiKeyAuthOptions>()('keys'), true);
+  if (!Array.isArray(options.keys) && typeof options.keys !== 'function') {
+    throw new AutomationError('CRM_ERR_CONFIG', 'apiKeyAuth needs keys: an array of { hash, accountId, scopes?, id? } or a lookup function by hash');
+  }
+  if (Array.isArray(options.keys)) options.keys.forEach(checkKeyRecord);
   const byHash = Array.isArray(options.keys) ? new Map(options.keys.map((k) => [k.hash, k])) : undefined;
   const lookup = typeof options.keys === 'function' ? options.keys : async (hash: string) => byHash?.get(hash) ?? null;
   return async (request) => {

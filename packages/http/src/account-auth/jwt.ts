@@ -1,4 +1,5 @@
-import { createSecretKey, type KeyObject } from 'node:crypto';
+import { createSecretKey, KeyObject } from 'node:crypto';
+import { AutomationError, checkOptions, optionKeys } from '@crm-automation/core';
 import { importSPKI, jwtVerify, type JWTPayload } from 'jose';
 import { bearerToken, type Authenticate } from './principal.js';
 
@@ -23,12 +24,24 @@ function readScopes(value: unknown): string[] {
   return [];
 }
 
+const JWT_OPTION_KEYS = optionKeys<JwtAuthOptions>()('secret', 'publicKey', 'accountClaim', 'scopesClaim', 'issuer', 'audience', 'clockToleranceSec');
+
 /**
  * Authenticates `Authorization: Bearer <JWT>` signed with HS256 (secret) or RS256 (public key). The
  * account comes from a configurable claim; `exp`/`nbf` are enforced; other algorithms are refused.
  */
 export function jwtAuth(options: JwtAuthOptions): Authenticate {
-  if (!options.secret === !options.publicKey) throw new TypeError('jwtAuth needs exactly one of secret (HS256) or publicKey (RS256)');
+  checkOptions('jwtAuth', options, JWT_OPTION_KEYS, true);
+  if (!options.secret === !options.publicKey) throw new AutomationError('CRM_ERR_CONFIG', 'jwtAuth needs exactly one of secret (HS256) or publicKey (RS256)');
+  if (options.secret !== undefined && typeof options.secret !== 'string' && !(options.secret instanceof Uint8Array)) throw new AutomationError('CRM_ERR_CONFIG', 'jwtAuth: secret must be a string or a Uint8Array');
+  if (options.publicKey !== undefined && typeof options.publicKey !== 'string' && !(options.publicKey instanceof KeyObject)) throw new AutomationError('CRM_ERR_CONFIG', 'jwtAuth: publicKey must be a PEM (SPKI) string or a KeyObject');
+  for (const claim of ['accountClaim', 'scopesClaim', 'issuer', 'audience'] as const) {
+    const value = options[claim];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) throw new AutomationError('CRM_ERR_CONFIG', `jwtAuth: ${claim} must be a non-empty string`);
+  }
+  if (options.clockToleranceSec !== undefined && !(typeof options.clockToleranceSec === 'number' && Number.isFinite(options.clockToleranceSec) && options.clockToleranceSec >= 0)) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'jwtAuth: clockToleranceSec must be a non-negative number of seconds');
+  }
   const accountClaim = options.accountClaim ?? 'accountId';
   const scopesClaim = options.scopesClaim ?? 'scope';
   const algorithms = options.secret ? ['HS256'] : ['RS256'];

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { checkOptions, optionKeys } from '@crm-automation/core';
+import { AutomationError, checkOptions, optionKeys } from '@crm-automation/core';
 import { clientErrorHandler, frameworkErrorHandler, useJsonErrors } from '../http-errors.js';
 import { receiptRoutes, type ReceiptRoutesOptions } from '../receipts/receipt-routes.js';
 import { createNotificationService, type NotificationServiceOptions } from './notification-service.js';
@@ -33,6 +33,12 @@ const APP_OPTION_KEYS = optionKeys<NotificationAppOptions>()(
 export async function buildNotificationApp(options: NotificationAppOptions): Promise<FastifyInstance> {
   // Checked here too, so the message lists `fastify` among the valid options.
   checkOptions('buildNotificationApp', options, APP_OPTION_KEYS, true);
+  if (options.fastify !== undefined && (typeof options.fastify !== 'object' || options.fastify === null || Array.isArray(options.fastify))) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'buildNotificationApp: fastify must be an object of Fastify server options');
+  }
+  if (options.receipts !== undefined && (typeof options.receipts !== 'object' || options.receipts === null || Array.isArray(options.receipts))) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'buildNotificationApp: receipts must be the receipt routes\' options ({ deliveries, twilio?, sendgrid? })');
+  }
   const { fastify, receipts, ...service } = options;
   const plugin = createNotificationService(service);
   const app = Fastify({ logger: false, frameworkErrors: frameworkErrorHandler, clientErrorHandler, ...fastify });

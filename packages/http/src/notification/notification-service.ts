@@ -21,6 +21,7 @@ import {
   type ParamsSchema,
   type ValidationIssue,
 } from '@crm-automation/core';
+import { checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
 import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
 import { useStrictJsonBodies } from '../json-body.js';
 import { serviceTokenAuth } from '../service-auth/service-token-auth.js';
@@ -62,6 +63,13 @@ export const DEFAULT_BODY_LIMIT = 256 * 1024;
 const NOTIFICATION_OPTION_KEYS = optionKeys<NotificationServiceOptions>()(
   'channels', 'idempotency', 'idempotencyOptions', 'auth', 'logger', 'bodyLimit', 'defaultRetryAfterSeconds',
 );
+
+// What the known keys hold: a wrong one is a CRM_ERR_CONFIG at start, not a TypeError (or a 500 per request).
+const NOTIFICATION_OPTION_SHAPES: Readonly<Partial<Record<keyof NotificationServiceOptions, OptionShape>>> = {
+  channels: { kind: 'record', what: 'an object of gateways by action type ({ sms, email, webhook, ... })', of: { kind: 'port', what: 'a gateway (e.g. createTwilioSms({...}))', methods: ['send'] } },
+  idempotency: { kind: 'port', what: 'an idempotency store', methods: ['acquire', 'complete', 'release'] },
+  logger: { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] },
+};
 
 function badRequest(type: string, issues: ValidationIssue[]): HttpError {
   const described = issues.slice(0, 5).map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ');
@@ -143,6 +151,7 @@ export function createNotificationService(options: NotificationServiceOptions): 
   checkOptions('createNotificationService', options, NOTIFICATION_OPTION_KEYS, true);
   checkOptions('createNotificationService: auth', options.auth, ['tokens']);
   checkOptions('createNotificationService: idempotencyOptions', options.idempotencyOptions, ['lockMs', 'ttlMs']);
+  checkOptionShapes('createNotificationService', options, NOTIFICATION_OPTION_SHAPES);
   const authenticate = serviceTokenAuth({ tokens: options.auth?.tokens ?? [], realm: 'notifications' });
   const store = options.idempotency ?? createMemoryIdempotencyStore();
   const logger = (options.logger ?? silentLogger).child({ component: 'notification-service' });

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AutomationError } from '@crm-automation/core';
+import { AutomationError, checkOptions, optionKeys } from '@crm-automation/core';
 import { bearerToken } from '../account-auth/principal.js';
 import { HttpError } from '../http-errors.js';
 
@@ -20,9 +20,15 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
  * token's content nor its length.
  */
 export function serviceTokenAuth(options: ServiceTokenAuthOptions) {
+  checkOptions('serviceTokenAuth', options, optionKeys<ServiceTokenAuthOptions>()('tokens', 'realm'), true);
+  if (options.tokens !== undefined && !Array.isArray(options.tokens)) throw new AutomationError('CRM_ERR_CONFIG', 'serviceTokenAuth: tokens must be an array of tokens (at least 16 characters each)');
+  if (options.realm !== undefined && (typeof options.realm !== 'string' || !/^[\x21\x23-\x5b\x5d-\x7e ]+$/.test(options.realm))) {
+    // Written into the WWW-Authenticate challenge: a quote or a line break there would break the header.
+    throw new AutomationError('CRM_ERR_CONFIG', 'serviceTokenAuth: realm must be a non-empty printable string without quotes or backslashes');
+  }
   const tokens = (options.tokens ?? []).filter((t) => typeof t === 'string' && t.length > 0);
-  if (tokens.length === 0) throw new AutomationError('CRM_ERR_CONFIG', 'service token auth needs at least one token');
-  if (tokens.some((t) => t.length < 16)) throw new AutomationError('CRM_ERR_CONFIG', 'service tokens must be at least 16 characters');
+  if (tokens.length === 0) throw new AutomationError('CRM_ERR_CONFIG', 'serviceTokenAuth: tokens needs at least one token');
+  if (tokens.some((t) => t.length < 16)) throw new AutomationError('CRM_ERR_CONFIG', 'serviceTokenAuth: tokens must be at least 16 characters each');
   const digests = tokens.map(digest);
   const realm = options.realm ?? 'crm-automation';
 

@@ -55,6 +55,11 @@ interface ErrorAnswer {
  */
 export function triggerServiceClient(options: TriggerServiceClientOptions): TriggerServiceClient {
   checkOptions('triggerServiceClient', options, OPTION_KEYS, true);
+  if (typeof options.token !== 'string' || options.token === '') throw new AutomationError('CRM_ERR_CONFIG', 'triggerServiceClient needs a token (one of the trigger service\'s SERVICE_TOKENS)');
+  const givenRules = options.rules as { findRulesForEvent?: unknown; getRule?: unknown } | undefined;
+  if (givenRules !== undefined && (typeof givenRules !== 'object' || givenRules === null || typeof givenRules.findRulesForEvent !== 'function' || typeof givenRules.getRule !== 'function')) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'triggerServiceClient: rules must be a rule source (findRulesForEvent and getRule)');
+  }
   let origin: string;
   try {
     origin = new URL(options.baseUrl).origin;
