@@ -1,4 +1,4 @@
-import { checkOptions, optionKeys } from '@crm-automation/core';
+import { AutomationError, checkOptions, optionKeys } from '@crm-automation/core';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Seconds buckets from 5 ms to 10 minutes: sends take milliseconds, fire lag can take minutes. */
@@ -84,6 +84,18 @@ export interface MetricsOptions {
 
 export const METRICS_OPTION_KEYS = optionKeys<MetricsOptions>()('registry', 'defaultLabels', 'processMetrics');
 
+/** A registry that is not one, labels that are not strings: a CRM_ERR_CONFIG naming the key, not prom-client's TypeError. */
+function checkMetricsOptionKinds(factory: string, options: MetricsOptions): void {
+  const { registry, defaultLabels, processMetrics } = options as Record<string, unknown>;
+  if (registry !== undefined && (typeof registry !== 'object' || registry === null || typeof (registry as Partial<Registry>).registerMetric !== 'function')) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${factory}: registry must be a prom-client Registry`);
+  }
+  if (defaultLabels !== undefined && (typeof defaultLabels !== 'object' || defaultLabels === null || Array.isArray(defaultLabels) || !Object.values(defaultLabels).every((v) => typeof v === 'string'))) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${factory}: defaultLabels must be an object of label values (strings) by name`);
+  }
+  if (processMetrics !== undefined && typeof processMetrics !== 'boolean') throw new AutomationError('CRM_ERR_CONFIG', `${factory}: processMetrics must be true or false`);
+}
+
 /**
  * Checks the options of one of this package's functions (its own keys plus {@link MetricsOptions})
  * and returns the metrics to record on: the ones given, or those of the options' registry.
@@ -94,6 +106,7 @@ export function metricsFor(
   ownKeys: readonly string[],
 ): AutomationMetrics {
   checkOptions(factory, options, [...ownKeys, 'metrics', ...METRICS_OPTION_KEYS]);
+  if (options) checkMetricsOptionKinds(factory, options);
   const { registry, defaultLabels, processMetrics } = options ?? {};
   return options?.metrics ?? createAutomationMetrics({ registry, defaultLabels, processMetrics });
 }
@@ -103,6 +116,7 @@ const cache = new WeakMap<Registry, AutomationMetrics>();
 /** The metrics of one registry, created once (calling it again with the same registry returns them). */
 export function createAutomationMetrics(options: MetricsOptions = {}): AutomationMetrics {
   checkOptions('createAutomationMetrics', options, METRICS_OPTION_KEYS);
+  checkMetricsOptionKinds('createAutomationMetrics', options);
   const registry = options.registry ?? new Registry();
   const existing = cache.get(registry);
   if (existing) return existing;

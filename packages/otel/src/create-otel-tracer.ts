@@ -13,7 +13,7 @@ import {
   type Tracer as OtelTracer,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { checkOptions, optionKeys, type Span, type SpanAttributes, type StartSpanOptions, type TraceCarrier, type Tracer } from '@crm-automation/core';
+import { AutomationError, checkOptions, optionKeys, type Span, type SpanAttributes, type StartSpanOptions, type TraceCarrier, type Tracer } from '@crm-automation/core';
 
 /** Options of {@link createOtelTracer}. */
 export interface OtelTracerOptions {
@@ -103,6 +103,13 @@ class OtelSpanAdapter implements Span {
  */
 export function createOtelTracer(options: OtelTracerOptions = {}): Tracer {
   checkOptions('createOtelTracer', options, OTEL_TRACER_OPTION_KEYS);
+  if (options.tracer !== undefined && typeof (options.tracer as Partial<OtelTracer> | null)?.startSpan !== 'function') {
+    throw new AutomationError('CRM_ERR_CONFIG', 'createOtelTracer: tracer must be an OpenTelemetry tracer (trace.getTracer(...))');
+  }
+  const given = options.propagator as Partial<TextMapPropagator> | null | undefined;
+  if (given !== undefined && (typeof given?.inject !== 'function' || typeof given.extract !== 'function')) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'createOtelTracer: propagator must have inject and extract (e.g. propagation from @opentelemetry/api)');
+  }
   const tracer = options.tracer ?? trace.getTracer('@crm-automation/core');
   const propagator = options.propagator ?? new W3CTraceContextPropagator();
 
