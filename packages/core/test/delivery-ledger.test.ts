@@ -389,3 +389,27 @@ describe('engine.deliveries: what an operator or a caller may ask', () => {
     expect((await engine.deliveries.list(ACCOUNT, { providerId: 'SM-a', triggerId: 'trg_2' })).items).toEqual([]);
   });
 });
+
+describe('reconciliation on engine start', () => {
+  const intentOf = (n: number, at: Date) => ({ accountId: ACCOUNT, triggerId: `trg_${n}`, ruleId: 'rule_1', actionIndex: 0, attempt: 1, type: 'sms', provider: 'stand-in', idempotencyKey: `trg_${n}:0`, dedupes: false, at });
+
+  it.each([[1], [999], [1_000], [1_001], [2_500]])('settles every one of %i intents older than the lease, not only a first batch; younger ones stay', async (stale) => {
+    const clock = createManualClock('2026-01-01T00:10:00Z');
+    const store = createMemoryStore();
+    const old = new Date('2026-01-01T00:00:00Z');
+    await store.recordIntents(Array.from({ length: stale }, (_, n) => intentOf(n, old)));
+    const [young] = await store.recordIntents([intentOf(-1, new Date('2026-01-01T00:09:30Z'))]);
+    const engine = createAutomationEngine({ store, channels: { sms: provider().gateway }, clock, leaseMs: 60_000 });
+    await engine.start();
+    await engine.stop();
+    expect(await store.staleIntents(clock.now(), 10_000)).toEqual([young]);
+    const unknown: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.listDeliveries(ACCOUNT, { state: 'unknown', limit: 500, ...(cursor ? { cursor } : {}) });
+      unknown.push(...page.items.map((d) => d.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(new Set(unknown).size).toBe(stale);
+  });
+});

@@ -144,44 +144,59 @@ export function createDeliveryAdmin(ctx: DeliveryAdminContext): DeliveryAdmin {
       return result;
     },
     async reconcile() {
-      const at = ctx.clock.now();
-      const stale = await ledger().staleIntents(new Date(at.getTime() - ctx.leaseMs), 1_000);
-      if (stale.length === 0) return 0;
-      const error = { code: 'CRM_ERR_DELIVERY_UNKNOWN', message: 'the engine stopped during this send; it may have reached the provider', retryable: false };
-      // The trigger's outcome and the ledger's are two writes; when only the trigger's landed, its
-      // history says how the send ended, and that is what the ledger records (never a needless hold).
-      const triggers = new Map<string, Promise<Trigger | null>>();
-      const triggerOf = (d: Delivery) => {
-        const key = `${d.accountId}\u0000${d.triggerId}`;
-        let found = triggers.get(key);
-        if (!found) {
-          found = ctx.triggers.getTrigger(d.accountId, d.triggerId).catch(() => null);
-          triggers.set(key, found);
-        }
-        return found;
-      };
-      const outcomes: DeliveryOutcome[] = await Promise.all(
-        stale.map(async (d): Promise<DeliveryOutcome> => {
-          const trigger = await triggerOf(d);
-          const seen = trigger?.executionHistory.flatMap((h) => h.actions ?? []).find((a) => a.deliveryId === d.id && (a.status === 'sent' || a.status === 'failed'));
-          if (seen?.status === 'sent') {
-            const receipt = receiptOf(seen.result);
-            return { id: d.id, state: 'accepted', at, source: 'reconcile', ...(receipt.providerId ? { providerId: receipt.providerId } : {}), ...(receipt.provider ? { provider: receipt.provider } : {}) };
-          }
-          if (seen?.status === 'failed' && seen.error?.['ambiguous'] !== true) return { id: d.id, state: 'refused', at, source: 'reconcile', ...(seen.error ? { error: seen.error } : {}) };
-          return { id: d.id, state: 'unknown', at, source: 'reconcile', error };
-        }),
-      );
-      const applied = await ledger().recordOutcomes(outcomes);
-      const count = applied.filter(Boolean).length;
-      const held = outcomes.filter((o, n) => applied[n] && o.state === 'unknown').length;
-      stale.forEach((d, n) => {
-        const outcome = outcomes[n];
-        if (applied[n] && outcome) ctx.observer.emit('delivery:changed', { delivery: { ...d, state: outcome.state, ...(outcome.providerId ? { providerId: outcome.providerId } : {}) }, source: 'reconcile' });
-      });
-      if (count > held) ctx.logger.info({ deliveries: count - held }, 'sends whose outcome the ledger missed settled from their triggers\' history');
-      if (held > 0) ctx.logger.warn({ deliveries: held }, 'sends interrupted by a stopped engine marked unknown');
-      return count;
+      // In batches until none is left: a crash under load leaves more intents than one batch holds, and
+      // an intent of a trigger that is never claimed again is settled by nothing else. A batch that
+      // settles nothing (another engine got there, a ledger that cannot write) ends it.
+      let total = 0;
+      for (;;) {
+        const { found, settled } = await reconcileBatch();
+        total += settled;
+        if (found < RECONCILE_BATCH || settled === 0) return total;
+      }
     },
   };
+
+  async function reconcileBatch(): Promise<{ found: number; settled: number }> {
+    const at = ctx.clock.now();
+    const stale = await ledger().staleIntents(new Date(at.getTime() - ctx.leaseMs), RECONCILE_BATCH);
+    if (stale.length === 0) return { found: 0, settled: 0 };
+    const error = { code: 'CRM_ERR_DELIVERY_UNKNOWN', message: 'the engine stopped during this send; it may have reached the provider', retryable: false };
+    // The trigger's outcome and the ledger's are two writes; when only the trigger's landed, its
+    // history says how the send ended, and that is what the ledger records (never a needless hold).
+    const triggers = new Map<string, Promise<Trigger | null>>();
+    const triggerOf = (d: Delivery) => {
+      const key = `${d.accountId}\u0000${d.triggerId}`;
+      let found = triggers.get(key);
+      if (!found) {
+        found = ctx.triggers.getTrigger(d.accountId, d.triggerId).catch(() => null);
+        triggers.set(key, found);
+      }
+      return found;
+    };
+    const outcomes: DeliveryOutcome[] = await Promise.all(
+      stale.map(async (d): Promise<DeliveryOutcome> => {
+        const trigger = await triggerOf(d);
+        const seen = trigger?.executionHistory.flatMap((h) => h.actions ?? []).find((a) => a.deliveryId === d.id && (a.status === 'sent' || a.status === 'failed'));
+        if (seen?.status === 'sent') {
+          const receipt = receiptOf(seen.result);
+          return { id: d.id, state: 'accepted', at, source: 'reconcile', ...(receipt.providerId ? { providerId: receipt.providerId } : {}), ...(receipt.provider ? { provider: receipt.provider } : {}) };
+        }
+        if (seen?.status === 'failed' && seen.error?.['ambiguous'] !== true) return { id: d.id, state: 'refused', at, source: 'reconcile', ...(seen.error ? { error: seen.error } : {}) };
+        return { id: d.id, state: 'unknown', at, source: 'reconcile', error };
+      }),
+    );
+    const applied = await ledger().recordOutcomes(outcomes);
+    const count = applied.filter(Boolean).length;
+    const held = outcomes.filter((o, n) => applied[n] && o.state === 'unknown').length;
+    stale.forEach((d, n) => {
+      const outcome = outcomes[n];
+      if (applied[n] && outcome) ctx.observer.emit('delivery:changed', { delivery: { ...d, state: outcome.state, ...(outcome.providerId ? { providerId: outcome.providerId } : {}) }, source: 'reconcile' });
+    });
+    if (count > held) ctx.logger.info({ deliveries: count - held }, 'sends whose outcome the ledger missed settled from their triggers\' history');
+    if (held > 0) ctx.logger.warn({ deliveries: held }, 'sends interrupted by a stopped engine marked unknown');
+    return { found: stale.length, settled: count };
+  }
 }
+
+/** Stale intents read and settled at a time by {@link DeliveryAdmin.reconcile}. */
+const RECONCILE_BATCH = 1_000;
