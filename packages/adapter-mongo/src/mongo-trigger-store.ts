@@ -140,7 +140,7 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
         requireValidDate(input.evaluateAt, 'evaluateAt');
         // The event's time orders supersede, stale and cancel: a NaN compares false both ways.
         requireValidDate(input.triggeringEvent?.timestamp, 'triggeringEvent.timestamp');
-        const maxWaitMs: unknown = input.concurrency?.maxWaitMs;
+        const maxWaitMs: unknown = input.concurrency?.mode === 'supersede' ? input.concurrency.maxWaitMs : undefined;
         if (maxWaitMs !== undefined && (typeof maxWaitMs !== 'number' || Number.isNaN(maxWaitMs) || maxWaitMs < 0)) {
           throw new AutomationError('CRM_ERR_CONFIG', `concurrency.maxWaitMs must be a non-negative number, got ${String(maxWaitMs)}`);
         }

@@ -49,8 +49,8 @@ describe('MongoDB store: bad dates', () => {
   it('refuses a lease that would end past the date range, claiming nothing', async () => {
     const store = await openStore();
     await store.insertTriggers([trigger('due', 0)], at(0));
-    await expect(store.claimDueTriggers({ now: at(120_000), limit: 10, leaseMs: 8.64e15 })).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
-    const [claimed] = await store.claimDueTriggers({ now: at(120_000), limit: 10, leaseMs: 30_000 });
+    await expect(store.claimDueTriggers({ now: at(120_000), limit: 10, leaseMs: 8.64e15, owner: 'test' })).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
+    const [claimed] = await store.claimDueTriggers({ now: at(120_000), limit: 10, leaseMs: 30_000, owner: 'test' });
     expect(claimed?.leaseExpiresAt).toEqual(at(150_000));
   });
 });

@@ -66,7 +66,7 @@ function requireValidBatch(batch: readonly NewTrigger[], at: unknown): void {
   for (const input of batch) {
     requireValidDate(input.evaluateAt, 'evaluateAt');
     requireValidDate(input.triggeringEvent?.timestamp, 'triggeringEvent.timestamp');
-    const maxWaitMs: unknown = input.concurrency?.maxWaitMs;
+    const maxWaitMs: unknown = input.concurrency?.mode === 'supersede' ? input.concurrency.maxWaitMs : undefined;
     if (maxWaitMs !== undefined && (typeof maxWaitMs !== 'number' || Number.isNaN(maxWaitMs) || maxWaitMs < 0)) {
       throw new AutomationError('CRM_ERR_CONFIG', `concurrency.maxWaitMs must be a non-negative number, got ${String(maxWaitMs)}`);
     }

@@ -76,7 +76,8 @@ describe('any in-process value in tenant input', () => {
     await fc.assert(
       fc.asyncProperty(hostile, fc.oneof(fc.constant(undefined), hostile), async (value, timestamp) => {
         const event = { name: 'job.created', accountId: 'acc', payload: { job: { v: value } }, ...(timestamp === undefined ? {} : { timestamp }) };
-        for (const attempt of [() => engine.ingest(event as never), () => engine.publish(event as never), () => engine.rules.dryRun('acc', good, { payload: { job: { v: value } }, current: { job: value } } as never)]) {
+        const attempts: Array<() => Promise<unknown>> = [() => engine.ingest(event as never), () => engine.publish(event as never), () => engine.rules.dryRun('acc', good, { payload: { job: { v: value } }, current: { job: value } } as never)];
+        for (const attempt of attempts) {
           const outcome = await settle(attempt);
           if (!outcome.ok) expectTyped(outcome.error);
         }
