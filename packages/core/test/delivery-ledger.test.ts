@@ -184,6 +184,22 @@ describe('the delivery ledger in the engine', () => {
     expect(taken).toHaveLength(1);
   });
 
+  it('reconciles from the history with the provider that took the send (behind a failover gateway), in the ledger and in the event metrics count', async () => {
+    const store = createMemoryStore();
+    const front: ChannelGateway = { name: 'failover(main,backup)', send: async () => ({ provider: 'backup', id: 'SM-b1' }) };
+    const lost: typeof store = { ...store, recordOutcomes: () => new Promise<boolean[]>(() => {}) };
+    const first = createAutomationEngine({ store, ledger: lost, channels: { sms: front }, leaseMs: 2_000, sendTimeoutMs: 1_000 });
+    await first.rules.create(ACCOUNT, immediate);
+    await first.ingest(event());
+    await first.runDue();
+    const second = createAutomationEngine({ store, channels: { sms: front }, clock: createManualClock(new Date(Date.now() + 5_000)), leaseMs: 2_000, sendTimeoutMs: 1_000 });
+    const changed: Array<{ provider: string; state: string }> = [];
+    second.on('delivery:changed', ({ delivery }) => changed.push({ provider: delivery.provider, state: delivery.state }));
+    expect(await second.deliveries.reconcile()).toBe(1);
+    expect((await second.deliveries.list(ACCOUNT)).items[0]).toMatchObject({ state: 'accepted', provider: 'backup', providerId: 'SM-b1' });
+    expect(changed).toEqual([{ provider: 'backup', state: 'accepted' }]);
+  });
+
   it('reconciles an intent whose trigger recorded nothing about the send as unknown', async () => {
     const store = createMemoryStore();
     const engine = createAutomationEngine({ store, channels: { sms: provider().gateway } });

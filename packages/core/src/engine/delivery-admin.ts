@@ -190,7 +190,7 @@ export function createDeliveryAdmin(ctx: DeliveryAdminContext): DeliveryAdmin {
     const held = outcomes.filter((o, n) => applied[n] && o.state === 'unknown').length;
     stale.forEach((d, n) => {
       const outcome = outcomes[n];
-      if (applied[n] && outcome) ctx.observer.emit('delivery:changed', { delivery: { ...d, state: outcome.state, ...(outcome.providerId ? { providerId: outcome.providerId } : {}) }, source: 'reconcile' });
+      if (applied[n] && outcome) ctx.observer.emit('delivery:changed', { delivery: { ...d, state: outcome.state, ...(outcome.providerId ? { providerId: outcome.providerId } : {}), ...(outcome.provider ? { provider: outcome.provider } : {}) }, source: 'reconcile' });
     });
     if (count > held) ctx.logger.info({ deliveries: count - held }, 'sends whose outcome the ledger missed settled from their triggers\' history');
     if (held > 0) ctx.logger.warn({ deliveries: held }, 'sends interrupted by a stopped engine marked unknown');
