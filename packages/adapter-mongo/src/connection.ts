@@ -1,5 +1,6 @@
 import { MongoClient, type Db, type MongoClientOptions } from 'mongodb';
 import { AutomationError } from '@crm-automation/core';
+import { checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
 
 /** How an adapter reaches the server: a client you own, or a URI it connects to itself. */
 export interface MongoConnectionOptions {
@@ -24,15 +25,42 @@ export interface Connection {
 
 export const DEFAULT_DB_NAME = 'crm_automation';
 
+// Keys several factories share; each is checked only where the factory takes it (absent keys are skipped).
+const ADAPTER_OPTION_SHAPES: Readonly<Record<string, OptionShape>> = {
+  uri: { kind: 'string', what: 'a mongodb:// or mongodb+srv:// connection string' },
+  autoIndex: { kind: 'boolean', what: 'true or false' },
+  logger: { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] },
+  now: { kind: 'function', what: 'a function returning epoch milliseconds' },
+  collection: { kind: 'string', what: 'a collection name' },
+};
+
+/** The driver parses the URI and options at once: what it refuses is a CRM_ERR_CONFIG, not a MongoParseError. */
+function newClient(adapter: string, uri: string, clientOptions: MongoClientOptions | undefined): MongoClient {
+  try {
+    return new MongoClient(uri, clientOptions);
+  } catch (error) {
+    // The driver's messages name the problem (a scheme, an unknown option), not the URI itself.
+    throw new AutomationError('CRM_ERR_CONFIG', `${adapter}: uri or clientOptions refused by the driver: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** Opens nothing yet: the driver connects on the first operation. */
 export function openConnection(options: MongoConnectionOptions, adapter: string): Connection {
+  checkOptionShapes(adapter, options, ADAPTER_OPTION_SHAPES);
   if (options.client && options.uri) {
     throw new AutomationError('CRM_ERR_CONFIG', `${adapter}: pass either client or uri, not both`);
   }
+  if (options.client !== undefined && (typeof options.client !== 'object' || options.client === null || typeof (options.client as Partial<MongoClient>).db !== 'function')) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${adapter}: client must be a MongoClient`);
+  }
+  if (options.clientOptions !== undefined && (typeof options.clientOptions !== 'object' || options.clientOptions === null || Array.isArray(options.clientOptions))) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${adapter}: clientOptions must be an object of MongoClient options`);
+  }
+  if (options.dbName !== undefined && (typeof options.dbName !== 'string' || options.dbName.trim() === '')) throw new AutomationError('CRM_ERR_CONFIG', `${adapter}: dbName must be a non-empty string`);
   const owned = !options.client;
   let client: MongoClient;
   if (options.client) client = options.client;
-  else if (typeof options.uri === 'string' && options.uri.length > 0) client = new MongoClient(options.uri, options.clientOptions);
+  else if (typeof options.uri === 'string' && options.uri.length > 0) client = newClient(adapter, options.uri, options.clientOptions);
   else throw new AutomationError('CRM_ERR_CONFIG', `${adapter}: needs a client or a uri`);
   const uriDb = owned ? client.options.dbName : undefined;
   const dbName = options.dbName ?? (uriDb && uriDb !== 'test' ? uriDb : DEFAULT_DB_NAME);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg, { type Pool, type PoolConfig, type QueryResult, type QueryResultRow } from 'pg';
 import { AutomationError, type Logger } from '@crm-automation/core';
+import { checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
 
 /** How a store reaches PostgreSQL: a pool you own, or a connection string it opens a pool for. */
 export interface PostgresConnectionOptions {
@@ -39,11 +40,25 @@ export interface Database {
   close(): Promise<void>;
 }
 
+// Keys several factories share; each is checked only where the factory takes it (absent keys are skipped).
+const STORE_OPTION_SHAPES: Readonly<Record<string, OptionShape>> = {
+  connectionString: { kind: 'string', what: 'a postgres:// connection string' },
+  logger: { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] },
+  now: { kind: 'function', what: 'a function returning epoch milliseconds' },
+};
+
 export function openDatabase(factory: string, options: PostgresConnectionOptions, schema: string, logger: Logger): Database {
+  checkOptionShapes(factory, options, STORE_OPTION_SHAPES);
   if (options.pool && options.connectionString !== undefined) {
     throw new AutomationError('CRM_ERR_CONFIG', `${factory}: pass either pool or connectionString, not both`);
   }
   if (options.pool && options.poolConfig) throw new AutomationError('CRM_ERR_CONFIG', `${factory}: poolConfig applies only to the pool opened from connectionString`);
+  if (options.pool !== undefined && (typeof options.pool !== 'object' || options.pool === null || typeof (options.pool as Partial<Pool>).query !== 'function')) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${factory}: pool must be a pg.Pool`);
+  }
+  if (options.poolConfig !== undefined && (typeof options.poolConfig !== 'object' || options.poolConfig === null || Array.isArray(options.poolConfig))) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${factory}: poolConfig must be an object of pg.Pool settings`);
+  }
   let pool: Pool;
   const owned = !options.pool;
   if (options.pool) pool = options.pool;
