@@ -13,6 +13,7 @@ import {
   isAutomationError,
   resolvePath,
   TEMPLATE_LIMITS,
+  BLOCK_STEPS,
   type ChannelGateway,
 } from '@crm-automation/core';
 import { fmt, machine, median } from './stats.js';
@@ -84,6 +85,23 @@ function worstAcceptedRule(seed = 0) {
   return { rule, bytes };
 }
 
+/**
+ * The costliest rule for the parser within `maxTemplateExpressionChars`: the allowed characters as
+ * one-character path segments (`{{a.a.a...}}`, a token per character), spread over four emails.
+ */
+function longestPathsRule(seed = 0) {
+  const per = Math.floor(DEFAULT_RULE_LIMITS.maxTemplateExpressionChars / 4) - 8;
+  const body = (i: number) => `{{s${seed}x${i}.${'a.'.repeat(Math.floor((per - 8) / 2))}b}}`;
+  return { ...designDocRule, actions: [0, 1, 2, 3].map((i) => ({ type: 'email', params: { recipient: 'a@example.com', subject: 's', body: body(i) } })) };
+}
+
+/** As many `{{else if}}` chains at the link limit as the expression limit allows. */
+function chainsRule(seed = 0) {
+  const chain = (i: number) => `{{#if s${seed}x${i}}}` + '{{else if b}}'.repeat(TEMPLATE_LIMITS.maxElseChain) + 'z{{/if}}';
+  const chains = Math.floor(DEFAULT_RULE_LIMITS.maxTemplateExpressions / (TEMPLATE_LIMITS.maxElseChain + 2)) - 1;
+  return { ...designDocRule, actions: [{ type: 'email', params: { recipient: 'a@example.com', subject: 's', body: Array.from({ length: chains }, (_, i) => chain(i)).join('') } }] };
+}
+
 function nestedEach(depth: number): string {
   let s = '';
   for (let i = 0; i < depth; i++) s += `{{#each ${i ? '@root.' : ''}job.items}}`;
@@ -113,6 +131,14 @@ async function main() {
   rows.push([`validate: ${label}, again (templates cached)`, time(() => engine.rules.validate(worst.rule)), 'accepted']);
   const deepBlocks = { ...designDocRule, actions: [{ type: 'sms', params: { recipient: '+15557654321', message: '{{#if a}}'.repeat(600) + 'x' + '{{/if}}'.repeat(600) } }] };
   rows.push(['validate: 600 nested {{#if}} blocks (9.6 KB)', time(() => engine.rules.validate(deepBlocks)), 'refused: template_too_deep']);
+  const paths = Array.from({ length: REPEAT + 1 }, (_, i) => longestPathsRule(i));
+  if (!engine.rules.validate(paths[REPEAT]).ok) throw new Error('longest-paths rule refused');
+  rows.push([`validate: ${fmt(DEFAULT_RULE_LIMITS.maxTemplateExpressionChars)} characters of one-character path segments, first time`, time(() => engine.rules.validate(paths[next++ % REPEAT])), 'accepted']);
+  const chains = Array.from({ length: REPEAT + 1 }, (_, i) => chainsRule(i));
+  if (!engine.rules.validate(chains[REPEAT]).ok) throw new Error('chains rule refused');
+  rows.push([`validate: {{else if}} chains of ${TEMPLATE_LIMITS.maxElseChain} links up to the expression limit, first time`, time(() => engine.rules.validate(chains[next++ % REPEAT])), 'accepted']);
+  const longChain = { ...designDocRule, actions: [{ type: 'email', params: { recipient: 'a@example.com', subject: 's', body: '{{#if a}}' + '{{else if b}}'.repeat(700) + 'z{{/if}}' } }] };
+  rows.push(['validate: one {{else if}} chain of 700 links (9 KB; was 0.3 s)', time(() => engine.rules.validate(longChain)), 'refused: template_too_deep']);
   const deepValue = { ...designDocRule, conditions: { all: [{ fact: 'job', operator: 'equal', value: JSON.parse('['.repeat(2_500) + ']'.repeat(2_500)) as unknown }] } };
   rows.push(['validate: condition value 2,500 levels deep', time(() => engine.rules.validate(deepValue)), 'refused: too_deep']);
 
@@ -125,6 +151,16 @@ async function main() {
   rows.push(['render: 4 nested {{#each}} over 1,000 items', time(() => nested(items1000)), 'CRM_ERR_RENDER']);
   const amplify = compileTemplate('{{#each job.items}}{{@root.job.big}}{{/each}}');
   rows.push(['render: {{#each}} of a 200 KB value over 1,000 items', time(() => amplify({ job: { ...items1000.job, big: 'x'.repeat(200_000) } })), 'CRM_ERR_RENDER']);
+
+  const items100 = { job: { items: Array.from({ length: 100 }, (_, i) => i) } };
+  const heavyBody = compileTemplate(`{{#each job.items}}{{#each @root.job.items}}${'{{#if job.zz}}{{/if}}'.repeat(470)}{{/each}}{{/each}}`);
+  rows.push(['render: 470 {{#if}} per iteration of 2 nested {{#each}} over 100 items (was 12 s)', time(() => heavyBody(items100)), 'CRM_ERR_RENDER (step budget)']);
+  const fitsSteps = Math.floor(TEMPLATE_LIMITS.maxLoopSteps / (1 + 100 * BLOCK_STEPS));
+  const eachBody = compileTemplate(`{{#each job.items}}${'{{#each @root.job.none}}{{/each}}'.repeat(100)}{{/each}}`);
+  rows.push([`render: 100 empty {{#each}} per iteration over ${fitsSteps} items (the most the step budget accepts)`, time(() => eachBody({ job: { items: Array.from({ length: fitsSteps }, (_, i) => i), none: [] } })), 'rendered']);
+  const manyStrings = { ...designDocRule, actions: [{ type: 'webhook', params: { url: 'https://example.com/x', payload: Array.from({ length: 990 }, () => '{{job.big}}') } }] };
+  const bigEvent = { payload: { job: { big: 'y'.repeat(200_000) } } };
+  rows.push(['dry run: 990 webhook payload strings of a 200 KB value (was a 198 MB command)', await timeAsync(() => engine.rules.dryRun('acc', manyStrings, bigEvent)), 'CRM_ERR_RENDER (output budget)']);
 
   const event120 = deep(120);
   rows.push(['path: $.n.n.v (baseline)', time(() => resolvePath(event120, '$.n.n.v')), 'value']);

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BLOCK_STEPS, RenderBudget, withRenderBudget } from '../../src/rules/templates.js';
+import { RenderBudget, withRenderBudget } from '../../src/rules/templates.js';
 import {
+  BLOCK_STEPS,
   checkTemplateSource,
   compileTemplate,
   createAutomationEngine,
