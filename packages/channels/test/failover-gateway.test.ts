@@ -28,7 +28,8 @@ describe('createFailoverGateway in front of two Twilio accounts', () => {
   it('is named after its providers and sends through the first while it takes messages', async () => {
     const gateway = failover();
     expect(gateway.name).toBe('failover(twilio,twilio-backup)');
-    expect(gateway.failover).toBeUndefined();
+    // Its providers, for receipts; no window, so an undelivered receipt resends nothing.
+    expect(gateway.failover).toEqual({ providers: ['twilio', 'twilio-backup'] });
     expect(gateway.dedupes).not.toBe(true);
     expect(await gateway.send(sms())).toMatchObject({ provider: 'twilio', id: main.messages[0]?.sid });
     expect(backup.messages).toHaveLength(0);

@@ -429,3 +429,21 @@ describe('reconciliation on engine start', () => {
     expect(new Set(unknown).size).toBe(stale);
   });
 });
+
+describe('receipts for a send a failover gateway sent through its second provider', () => {
+  it('are found by the message id when the receipt names a sibling provider (one receipt route for both), and by no one else', async () => {
+    const front: ChannelGateway = { name: 'failover(main,backup)', failover: { providers: ['main', 'backup'] }, send: async () => ({ provider: 'backup', id: 'SM-b1' }) };
+    const engine = createAutomationEngine({ store: createMemoryStore(), channels: { sms: front } });
+    await engine.rules.create(ACCOUNT, immediate);
+    await engine.ingest(event());
+    await engine.runDue();
+    const [sent] = (await engine.deliveries.list(ACCOUNT)).items;
+    expect(sent).toMatchObject({ provider: 'backup', providerId: 'SM-b1', state: 'accepted' });
+    expect(await engine.deliveries.applyReceipt({ provider: 'elsewhere', providerId: 'SM-b1', state: 'delivered', at: new Date() })).toEqual({ applied: false, reason: 'unknown-id' });
+    expect(await engine.deliveries.applyReceipt({ provider: 'main', providerId: 'SM-unknown', state: 'delivered', at: new Date() })).toEqual({ applied: false, reason: 'unknown-id' });
+    expect(await engine.deliveries.applyReceipt({ provider: 'main', providerId: 'SM-b1', state: 'delivered', at: new Date() })).toMatchObject({ applied: true, delivery: { provider: 'backup', state: 'delivered' } });
+    // Forward only, whichever name finds it.
+    expect(await engine.deliveries.applyReceipt({ provider: 'backup', providerId: 'SM-b1', state: 'undelivered', at: new Date() })).toMatchObject({ applied: false, reason: 'stale' });
+    await engine.stop();
+  });
+});

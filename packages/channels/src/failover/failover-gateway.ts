@@ -79,7 +79,9 @@ export function createFailoverGateway(gateways: readonly ChannelGateway[], optio
     ...(gateways.every((g) => g.dedupes === true) ? { dedupes: true } : {}),
     ...(first?.paramsSchema ? { paramsSchema: first.paramsSchema } : {}),
     ...(first?.commandSchema ? { commandSchema: first.commandSchema } : {}),
-    ...(within === undefined ? {} : { failover: { providers: names, undeliveredWithinMs: within } }),
+    // The providers are declared even without `within`: a receipt names the provider that took the
+    // message, and the engine finds a send taken by any of them through this gateway.
+    failover: within === undefined ? { providers: names } : { providers: names, undeliveredWithinMs: within },
     async send(command: ActionCommand, context?: SendContext): Promise<unknown> {
       const excluded = onUndelivered ? new Set(command.metadata.excludeProviders ?? []) : new Set<string>();
       const candidates = gateways.filter((g) => !excluded.has(g.name ?? ''));

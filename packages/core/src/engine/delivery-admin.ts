@@ -76,6 +76,15 @@ export function createDeliveryAdmin(ctx: DeliveryAdminContext): DeliveryAdmin {
     if (!ctx.ledger) throw new AutomationError('CRM_ERR_CONFIG', 'this engine keeps no delivery ledger: give it a store that has one (memory, PostgreSQL, MongoDB) or `ledger`');
     return ctx.ledger;
   };
+  /** The other providers behind the failover gateways that have `provider` among theirs. */
+  const siblingsOf = (provider: string): string[] => {
+    const siblings = new Set<string>();
+    for (const gateway of Object.values(ctx.channels)) {
+      const providers = gateway.failover?.providers;
+      if (providers?.includes(provider)) for (const other of providers) if (other !== provider) siblings.add(other);
+    }
+    return [...siblings];
+  };
   return {
     list: async (accountId, filter = {}) => ledger().listDeliveries(requireAccount(accountId), checkedFilter(filter)),
     get: async (accountId, id) => ledger().getDelivery(requireAccount(accountId), id),
@@ -119,7 +128,16 @@ export function createDeliveryAdmin(ctx: DeliveryAdminContext): DeliveryAdmin {
       return after;
     },
     async applyReceipt(receipt) {
-      const result = await ledger().applyReceipt(receipt);
+      let result = await ledger().applyReceipt(receipt);
+      // One receipt route serves every provider of a kind (one Twilio status callback URL, its auth
+      // tokens listing both accounts), but a failover gateway's providers each have their own name: a
+      // message id the route's provider does not know may be one its siblings took.
+      if (!result.applied && result.reason === 'unknown-id' && receipt.providerId !== undefined) {
+        for (const provider of siblingsOf(receipt.provider)) {
+          result = await ledger().applyReceipt({ ...receipt, provider });
+          if (result.applied || result.reason !== 'unknown-id') break;
+        }
+      }
       if (!result.applied) return result;
       const delivery = result.delivery;
       ctx.observer.emit('delivery:changed', { delivery, source: 'receipt' });
