@@ -447,3 +447,15 @@ describe('receipts for a send a failover gateway sent through its second provide
     await engine.stop();
   });
 });
+
+describe('a resend whose trigger is gone', () => {
+  it('is refused with CRM_ERR_TRIGGER_NOT_FOUND and leaves the send unknown (nothing would send it again); as sent still settles it', async () => {
+    const store = createMemoryStore();
+    const engine = createAutomationEngine({ store, channels: { sms: provider().gateway } });
+    const [held] = await store.recordIntents([{ accountId: ACCOUNT, triggerId: 'trg_purged', ruleId: 'rule_1', actionIndex: 0, attempt: 1, type: 'sms', provider: 'stand-in', idempotencyKey: 'trg_purged:0', dedupes: false, at: new Date() }]);
+    await store.recordOutcomes([{ id: held?.id ?? '', state: 'unknown', at: new Date() }]);
+    await expect(engine.deliveries.resolve(ACCOUNT, held?.id ?? '', { as: 'resend' })).rejects.toMatchObject({ code: 'CRM_ERR_TRIGGER_NOT_FOUND' });
+    expect((await engine.deliveries.get(ACCOUNT, held?.id ?? ''))?.state).toBe('unknown');
+    expect(await engine.deliveries.resolve(ACCOUNT, held?.id ?? '', { as: 'sent' })).toMatchObject({ state: 'accepted' });
+  });
+});

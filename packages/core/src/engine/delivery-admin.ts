@@ -1,4 +1,4 @@
-import { AutomationError, DeliveryStateError, TriggerStateError } from '../errors.js';
+import { AutomationError, DeliveryStateError, NotFoundError, TriggerStateError } from '../errors.js';
 import { normalizedRecipient } from '../actions/contact-points.js';
 import { DELIVERY_STATES } from '../ports/delivery-ledger.js';
 import type { Clock } from '../ports/clock.js';
@@ -105,7 +105,9 @@ export function createDeliveryAdmin(ctx: DeliveryAdminContext): DeliveryAdmin {
       const finished = ['completed', 'failed', 'skipped', 'cancelled'] as const;
       if (resolution.as === 'resend' && before.state === 'unknown') {
         const trigger = await ctx.triggers.getTrigger(accountId, before.triggerId);
-        if (trigger && !(finished as readonly string[]).includes(trigger.status)) throw new TriggerStateError(before.triggerId, trigger.status, 'resend an action of');
+        // Purged: nothing would run the action again, so the send must not be marked as given up.
+        if (!trigger) throw new NotFoundError('CRM_ERR_TRIGGER_NOT_FOUND', before.triggerId);
+        if (!(finished as readonly string[]).includes(trigger.status)) throw new TriggerStateError(before.triggerId, trigger.status, 'resend an action of');
       }
       const after = await ledger().resolveDelivery(accountId, id, { as: resolution.as, at, by, note: resolution.note });
       if (!after) return null;
