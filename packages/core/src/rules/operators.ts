@@ -1,3 +1,4 @@
+import { closestName } from '../config/check-options.js';
 /** json-rules-engine's built-in operators. */
 export const BUILT_IN_OPERATORS = [
   'equal',
@@ -49,4 +50,59 @@ export function createOperatorCheck(custom: Iterable<string>): (name: string) =>
     const op = parts.pop();
     return op !== undefined && operators.has(op) && parts.every((d) => decorators.has(d));
   };
+}
+
+// What people write for an operator coming from SQL, JavaScript or other rule engines, by the spelling
+// below (lower case, without `_`, `-` and spaces), and the operator of ours they mean: edit distance
+// alone would answer `==` with "in" and `greaterThanOrEqual` with `greaterThan`.
+const OPERATOR_ALIASES: Readonly<Record<string, string>> = {
+  '=': 'equal', '==': 'equal', '===': 'equal', eq: 'equal', eql: 'equal', equals: 'equal', is: 'equal', isequal: 'equal', equalto: 'equal',
+  '!=': 'notEqual', '!==': 'notEqual', '<>': 'notEqual', ne: 'notEqual', neq: 'notEqual', notequals: 'notEqual', isnot: 'notEqual', notequalto: 'notEqual', different: 'notEqual',
+  '>': 'greaterThan', gt: 'greaterThan', greater: 'greaterThan', above: 'greaterThan', morethan: 'greaterThan',
+  '>=': 'greaterThanInclusive', gte: 'greaterThanInclusive', ge: 'greaterThanInclusive', greaterthanorequal: 'greaterThanInclusive', greaterthanorequalto: 'greaterThanInclusive', greaterorequal: 'greaterThanInclusive', atleast: 'greaterThanInclusive',
+  '<': 'lessThan', lt: 'lessThan', less: 'lessThan', below: 'lessThan', fewerthan: 'lessThan',
+  '<=': 'lessThanInclusive', lte: 'lessThanInclusive', le: 'lessThanInclusive', lessthanorequal: 'lessThanInclusive', lessthanorequalto: 'lessThanInclusive', lessorequal: 'lessThanInclusive', atmost: 'lessThanInclusive',
+  includes: 'contains', include: 'contains', has: 'contains', contain: 'contains', hasitem: 'contains',
+  notcontains: 'doesNotContain', notcontain: 'doesNotContain', doesnotcontains: 'doesNotContain', excludes: 'doesNotContain', notincludes: 'doesNotContain', notinclude: 'doesNotContain', hasnot: 'doesNotContain',
+  nin: 'notIn', notoneof: 'notIn', notanyof: 'notIn', isnotin: 'notIn', notinlist: 'notIn',
+  oneof: 'in', anyof: 'in', isin: 'in', inlist: 'in', within: 'in',
+  exists: 'present', exist: 'present', isset: 'present', defined: 'present', isdefined: 'present', notnull: 'present', isnotnull: 'present', nonnull: 'present',
+};
+
+const aliasKey = (name: string) => name.toLowerCase().replace(/[\s_-]+/g, '');
+
+/** The operator (no decorator) a user most likely meant by `name`, among `names`. */
+function nearestBaseOperator(name: string, names: readonly string[]): string | undefined {
+  const key = aliasKey(name);
+  const exact = names.find((candidate) => aliasKey(candidate) === key);
+  if (exact !== undefined) return exact;
+  const alias = OPERATOR_ALIASES[key];
+  if (alias !== undefined && names.includes(alias)) return alias;
+  const near = closestName(name.trim(), names);
+  // Two letters are within two edits of most short names ("x" of "in"): only a prefix counts there.
+  if (near !== undefined && key.length <= 2 && !near.toLowerCase().startsWith(key)) return undefined;
+  return near;
+}
+
+/**
+ * What to suggest for an operator name no engine knows: its decorators (`everyFact:`, `not:` ...) kept
+ * or corrected, the operator itself by spelling, by alias (`==` → `equal`, `>=` →
+ * `greaterThanInclusive`, `notContains` → `doesNotContain`) or by edit distance; undefined when
+ * nothing is close.
+ */
+export function suggestOperator(name: string, names: readonly string[]): string | undefined {
+  const parts = name.split(':');
+  const op = parts.pop() ?? name;
+  const base = nearestBaseOperator(op, names);
+  if (base === undefined) return undefined;
+  const decorators = parts.map((decorator) => (BUILT_IN_DECORATORS as readonly string[]).find((known) => aliasKey(known) === aliasKey(decorator)) ?? closestName(decorator.trim(), BUILT_IN_DECORATORS));
+  if (decorators.some((decorator) => decorator === undefined)) return base;
+  const suggestion = [...decorators, base].join(':');
+  return suggestion === name ? undefined : suggestion;
+}
+
+/** The message of an unknown operator: the nearest one, when there is one, and every valid name. */
+export function unknownOperatorMessage(name: string, names: readonly string[]): string {
+  const suggestion = suggestOperator(name, names);
+  return `unknown operator ${JSON.stringify(name)}${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}; valid operators: ${names.join(', ')} (optionally decorated, e.g. "everyFact:equal")`;
 }

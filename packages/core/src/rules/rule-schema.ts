@@ -9,6 +9,7 @@ import { didYouMean } from '../config/check-options.js';
 import { EVENT_NAME_PATTERN } from '../events/event.js';
 import { checkJsonShape, MAX_JSON_DEPTH } from '../input/json-shape.js';
 import { toValidationIssues } from './issues.js';
+import { unknownOperatorMessage } from './operators.js';
 import { checkJsonPath, checkSingleValuePath } from './json-path.js';
 import { hinted, JSON_SCHEMA_HINTS } from './json-schema-hints.js';
 import { entityIssues, loaderIssues } from './rule-entity-checks.js';
@@ -122,9 +123,7 @@ export function createRuleValidator(options: RuleValidatorOptions): RuleValidato
     })
     .superRefine((c, ctx) => {
       if (!isOperator(c.operator)) {
-        const names = options.operatorNames?.() ?? [];
-        const op = c.operator.split(':').pop() ?? c.operator;
-        ctx.addIssue(issue('unknown_operator', `unknown operator "${c.operator}"${didYouMean(op, names)}; valid operators: ${names.join(', ')} (optionally decorated, e.g. "everyFact:equal")`, ['operator']));
+        ctx.addIssue(issue('unknown_operator', unknownOperatorMessage(c.operator, options.operatorNames?.() ?? []), ['operator']));
       }
       if (!('value' in c)) ctx.addIssue(issue('missing_value', 'condition needs a value (null is allowed)', ['value']));
       else if (c.operator.split(':').pop() === 'present' && typeof c.value !== 'boolean') {

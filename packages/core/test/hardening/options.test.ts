@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  BUILT_IN_OPERATORS,
   closestName,
+  CORE_OPERATORS,
   createAutomationEngine,
   createConsoleChannels,
   createManualClock,
@@ -111,7 +113,7 @@ describe('rules the engine cannot send', () => {
     const messages = result.issues.map((i) => i.message);
     expect(messages[0]).toMatch(/unknown operator "equals" \(did you mean "equal"\?\); valid operators: equal, notEqual, in, notIn, contains/);
     expect(messages[1]).toMatch(/did you mean "greaterThanInclusive"/);
-    expect(messages[2]).toMatch(/did you mean "startsWith"/);
+    expect(messages[2]).toMatch(/did you mean "someFact:startsWith"/);
     expect(result.issues.every((i) => i.code === 'unknown_operator')).toBe(true);
   });
 });
@@ -259,3 +261,61 @@ function thrownBy(make: () => unknown): unknown {
   }
   return undefined;
 }
+
+describe('an unknown operator names the one meant and lists every valid one', () => {
+  const engine = createAutomationEngine({ store: createMemoryStore(), actionTypes: ['sms'] });
+  const messageFor = (operator: string): string => {
+    const result = engine.rules.validate({
+      name: 'r',
+      trigger: { eventName: 'e' },
+      conditions: { all: [{ fact: 'a', operator, value: 1 }] },
+      actions: [{ type: 'sms', params: { recipient: '+15557654321', message: 'x' } }],
+    });
+    if (result.ok) throw new Error(`${operator} was accepted`);
+    const found = result.issues.find((i) => i.code === 'unknown_operator');
+    if (!found) throw new Error(`no unknown_operator issue for ${operator}: ${JSON.stringify(result.issues)}`);
+    expect(found.path).toBe('conditions.all[0].operator');
+    return found.message;
+  };
+  const VALID = [...BUILT_IN_OPERATORS, ...CORE_OPERATORS];
+
+  it.each([
+    ['Equal', 'equal'], ['EQUAL', 'equal'], ['equals', 'equal'], ['eq', 'equal'], ['==', 'equal'], ['===', 'equal'], ['=', 'equal'], [' equal', 'equal'],
+    ['!=', 'notEqual'], ['!==', 'notEqual'], ['<>', 'notEqual'], ['ne', 'notEqual'], ['neq', 'notEqual'], ['not_equal', 'notEqual'], ['not equal', 'notEqual'], ['NotEqual', 'notEqual'],
+    ['>', 'greaterThan'], ['gt', 'greaterThan'], ['greater_than', 'greaterThan'], ['greaterThen', 'greaterThan'],
+    ['>=', 'greaterThanInclusive'], ['gte', 'greaterThanInclusive'], ['greaterThanOrEqual', 'greaterThanInclusive'], ['greater-than-or-equal-to', 'greaterThanInclusive'],
+    ['<', 'lessThan'], ['lt', 'lessThan'], ['<=', 'lessThanInclusive'], ['lte', 'lessThanInclusive'], ['lessThanOrEqual', 'lessThanInclusive'], ['lessthaninclusive', 'lessThanInclusive'],
+    ['contain', 'contains'], ['includes', 'contains'], ['has', 'contains'], ['notContains', 'doesNotContain'], ['excludes', 'doesNotContain'],
+    ['IN', 'in'], ['in ', 'in'], ['oneOf', 'in'], ['not_in', 'notIn'], ['nin', 'notIn'], ['exists', 'present'], ['isNotNull', 'present'],
+    ['everyFact:equals', 'everyFact:equal'], ['swap:In', 'swap:in'], ['not:==', 'not:equal'], ['someValue:gte', 'someValue:greaterThanInclusive'], ['evryFact:equal', 'everyFact:equal'], ['NOT:equal', 'not:equal'],
+  ])('%j suggests %j', (operator, suggestion) => {
+    const message = messageFor(operator);
+    expect(message).toContain(`unknown operator ${JSON.stringify(operator)} (did you mean "${suggestion}"?)`);
+    expect(message).toContain(`valid operators: ${VALID.join(', ')}`);
+  });
+
+  it.each(['qqqqqqq', 'x', 'regex', 'startsWith', '%%'])('%j suggests nothing, and still lists the valid ones', (operator) => {
+    const message = messageFor(operator);
+    expect(message).not.toContain('did you mean');
+    expect(message).toContain(`valid operators: ${VALID.join(', ')}`);
+  });
+
+  it('any spelling of a valid operator by case, underscores, dashes or spaces suggests it (property)', () => {
+    const respelt = fc.tuple(fc.constantFrom(...VALID), fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }), fc.constantFrom('', '_', '-', ' ')).map(([name, flips, separator]) => {
+      const cased = [...name].map((ch, i) => (flips[i] ? ch.toUpperCase() : ch.toLowerCase())).join('');
+      return [name, separator === '' ? cased : cased.replace(/([a-z])([A-Z])/g, `$1${separator}$2`)] as const;
+    });
+    fc.assert(
+      fc.property(respelt, fc.constantFrom('', 'everyFact:', 'not:', 'swap:not:'), ([name, spelling], decorators) => {
+        fc.pre(spelling !== name);
+        expect(messageFor(`${decorators}${spelling}`)).toContain(`(did you mean "${decorators}${name}"?)`);
+      }),
+    );
+  });
+
+  it('custom operators are suggested too', () => {
+    const custom = createAutomationEngine({ store: createMemoryStore(), actionTypes: ['sms'], operators: { startsWith: () => true } });
+    const result = custom.rules.validate({ name: 'r', trigger: { eventName: 'e' }, conditions: { all: [{ fact: 'a', operator: 'startWith', value: 1 }] }, actions: [{ type: 'sms', params: { recipient: '+15557654321', message: 'x' } }] });
+    expect(result.ok ? [] : result.issues.map((i) => i.message)).toEqual([expect.stringMatching(/did you mean "startsWith".*valid operators: .*startsWith/)]);
+  });
+});
