@@ -66,6 +66,17 @@ describe('rule validation', () => {
     expect(issues.every((i) => i.message.length > 0)).toBe(true);
   });
 
+  it.each([
+    [{ subject: '' }, ['actions[0].params.subject']],
+    [{ subject: ' \t ' }, ['actions[0].params.subject']],
+    [{ subject: '', templateId: 'd-1', body: undefined }, []],
+    [{ subject: 'Hello {{job.id}}' }, []],
+  ])('refuses a blank email subject unless a templateId carries one: %j', (params, paths) => {
+    const result = engine.rules.validate(withAction({ type: 'email', params: { recipient: 'manager@crm.com', subject: 'Hello', body: 'Hi', ...params } }));
+    const issues = result.ok ? [] : result.issues;
+    expect(issues.filter((i) => i.code === 'missing_subject').map((i) => i.path)).toEqual(paths);
+  });
+
   it('throws a RuleValidationError with a stable code from rules.create', async () => {
     const error = await engine.rules.create('acc_1', asUntrustedRule(withAction({ type: 'sms', params: { message: 'x' } }))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RuleValidationError);

@@ -5,9 +5,14 @@ import { issue, recipientField, renderedRecipient, singleLine, singleLineTemplat
 export const MAX_SUBJECT_LENGTH = 998;
 export const MAX_EMAIL_BODY_LENGTH = 100_000;
 
-const needsContent = (p: { body?: unknown; html?: unknown; templateId?: unknown }, ctx: z.RefinementCtx) => {
+// A provider template carries its own subject; without one, a blank subject is refused by providers
+// (SendGrid answers 400 to every such send), so it is refused here, at save and for a rendered command.
+const needsContent = (p: { subject?: unknown; body?: unknown; html?: unknown; templateId?: unknown }, ctx: z.RefinementCtx) => {
   if (p.body === undefined && p.html === undefined && p.templateId === undefined) {
     ctx.addIssue(issue('missing_body', 'email needs a body, html or a templateId', ['body']));
+  }
+  if (p.templateId === undefined && typeof p.subject === 'string' && p.subject.trim() === '') {
+    ctx.addIssue(issue('missing_subject', 'email needs a subject unless it names a templateId', ['subject']));
   }
 };
 
