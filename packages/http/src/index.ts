@@ -30,6 +30,7 @@ export {
   useJsonErrors,
 } from './http-errors.js';
 export type { HttpErrorCode, ErrorBody } from './http-errors.js';
+export { useStrictJsonBodies } from './json-body.js';
 
 // Notification Service API
 export { createNotificationService, notificationRoutes, DEFAULT_BODY_LIMIT } from './notification/notification-service.js';

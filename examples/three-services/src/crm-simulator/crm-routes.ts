@@ -1,5 +1,5 @@
 import type { AutomationEvent } from '@crm-automation/core';
-import { HttpError } from '@crm-automation/http';
+import { HttpError, useStrictJsonBodies } from '@crm-automation/http';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -25,8 +25,8 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
 
 /** The CRM simulator's job API (see `crm-server.ts`). */
 export async function crmRoutes(app: FastifyInstance, options: CrmRoutesOptions): Promise<void> {
-  // JSON only: a text body would reach the routes as a string (encapsulated: this plugin's routes only).
-  app.removeContentTypeParser(['text/plain']);
+  // UTF-8 JSON only, each key once: a text body would reach the routes as a string (encapsulated: this plugin's routes only).
+  useStrictJsonBodies(app);
   const noJob = (accountId: string, jobId: string) => ({ error: { code: 'CRM_ERR_HTTP_NOT_FOUND', message: `no job ${jobId} in account ${accountId}` }, resource: 'job' });
 
   app.get('/accounts/:accountId/jobs/:jobId', async (request, reply) => {

@@ -1,5 +1,5 @@
 import type { AutomationEngine } from '@crm-automation/core';
-import { replyWithError, serviceTokenAuth } from '@crm-automation/http';
+import { replyWithError, serviceTokenAuth, useStrictJsonBodies } from '@crm-automation/http';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { parseRequestPart } from '../runtime/request-input.js';
 import { CONTACT_API_PREFIX, contactRequests } from '../wire/contact-json.js';
@@ -21,6 +21,8 @@ export const internalContactRoutes: FastifyPluginAsync<InternalContactRoutesOpti
   const { suppressions, contactPolicy } = options.engine;
   app.addHook('onRequest', serviceTokenAuth({ tokens: options.tokens, realm: 'trigger-service-contact' }));
   app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply));
+  // UTF-8 JSON with each key once, as on every route of the SDK (encapsulated: these routes only).
+  useStrictJsonBodies(app);
 
   app.post(`${CONTACT_API_PREFIX}/suppressions/lookup`, async (request) => {
     const { accountId, channel, recipient } = parseRequestPart(contactRequests.lookup, request.body, 'body');
