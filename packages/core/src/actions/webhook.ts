@@ -7,6 +7,14 @@ import { HEADER_NAME_PATTERN, isHeaderValue, isReservedWebhookHeader } from './w
 export const WEBHOOK_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'GET'] as const;
 export const MAX_WEBHOOK_URL_LENGTH = 2_048;
 export const MAX_HEADER_VALUE_LENGTH = 4_096;
+/** Most headers a webhook action may set. */
+export const MAX_WEBHOOK_HEADERS = 50;
+/**
+ * Most characters of a webhook action's headers together (names and values). Receivers refuse
+ * larger header blocks (Node's HTTP server at 16 KiB, proxies often at 8 KiB per buffer) with a 431
+ * on every send; this leaves room for the gateway's own headers.
+ */
+export const MAX_WEBHOOK_HEADER_BYTES = 8_192;
 
 const headerName = z
   .string()
@@ -46,22 +54,34 @@ const renderedHeaderValue = singleLine(MAX_HEADER_VALUE_LENGTH).superRefine(head
  * and a Notification Service request would hand it to the HTTP client, which refuses it. The JSON
  * Schema stays the record's.
  */
-const headerRecord = (value: z.ZodType<string>) => {
+const headerRecord = (value: z.ZodType<string>, literalSize: (value: string) => number) => {
   const record = z.record(headerName, value);
   const json = { ...(z.toJSONSchema(record, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>) };
   delete json['$schema'];
   return z
     .unknown()
     .superRefine((headers, ctx) => {
-      if (typeof headers === 'object' && headers !== null && Object.prototype.hasOwnProperty.call(headers, '__proto__')) {
+      if (typeof headers !== 'object' || headers === null) return;
+      if (Object.prototype.hasOwnProperty.call(headers, '__proto__')) {
         ctx.addIssue(issue('invalid_format', '"__proto__" cannot be a header name', ['__proto__']));
+      }
+      const entries = Object.entries(headers);
+      if (entries.length > MAX_WEBHOOK_HEADERS) {
+        ctx.addIssue(issue('too_many_headers', `at most ${MAX_WEBHOOK_HEADERS} headers`));
+        return;
+      }
+      let size = 0;
+      for (const [name, value] of entries) size += name.length + (typeof value === 'string' ? literalSize(value) : 0);
+      if (size > MAX_WEBHOOK_HEADER_BYTES) {
+        ctx.addIssue(issue('too_many_headers', `headers together must be at most ${MAX_WEBHOOK_HEADER_BYTES} characters (names and values)`));
       }
     })
     .pipe(record)
     .meta(json);
 };
 
-const ruleHeaders = headerRecord(headerValueTemplate);
+// In a rule only the literal text is known; a rendered command is measured whole.
+const ruleHeaders = headerRecord(headerValueTemplate, (value) => literalText(value).length);
 
 const jsonTemplateValue: z.ZodType<unknown> = z.lazy(() =>
   z.union([templateString(), z.number(), z.boolean(), z.null(), z.array(jsonTemplateValue).max(1_000), z.record(z.string(), jsonTemplateValue)]),
@@ -101,6 +121,6 @@ export const webhookCommandSchema = z.strictObject({
     else if (url.port === '0') ctx.addIssue(issue('invalid_url', 'port 0 cannot be connected to'));
   }),
   method: z.enum(WEBHOOK_METHODS).optional(),
-  headers: headerRecord(renderedHeaderValue).optional(),
+  headers: headerRecord(renderedHeaderValue, (value) => value.length).optional(),
   payload: boundedJson().optional(),
 });

@@ -89,6 +89,22 @@ describe('webhook header names', () => {
     expect(paramsIssues(webhookCommandSchema.safeParse(hook(headers)))).toEqual([expect.objectContaining({ path: 'headers.__proto__', code: 'invalid_format' })]);
   });
 
+  it.each([
+    ['51 headers', Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`x-h${i}`, 'v']))],
+    ['3 values of 4,000 characters', { 'x-a': 'a'.repeat(4_000), 'x-b': 'b'.repeat(4_000), 'x-c': 'c'.repeat(4_000) }],
+    ['2 values of 4,096 characters', { 'x-a': 'a'.repeat(4_096), 'x-b': 'b'.repeat(4_096) }],
+  ])('refuses a header block receivers would refuse on every send (%s) in a rule and a command', (_, headers) => {
+    expect(saveCodes({ type: 'webhook', params: hook(headers) })).toEqual(['too_many_headers']);
+    expect(commandCodes(webhookCommandSchema, hook(headers))).toEqual(['too_many_headers']);
+  });
+
+  it('measures a rule\'s headers by their literal text and a command\'s whole, so a value the event fills is checked at send', () => {
+    const headers = { 'x-a': `${'a'.repeat(4_000)}{{job.note}}`, 'x-b': 'b'.repeat(4_000) };
+    expect(saveCodes({ type: 'webhook', params: hook(headers) })).toEqual([]);
+    expect(commandCodes(webhookCommandSchema, hook({ 'x-a': 'a'.repeat(4_096), 'x-b': 'b'.repeat(4_096) }))).toEqual(['too_many_headers']);
+    expect(commandCodes(webhookCommandSchema, hook(Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`x-h${i}`, 'v'.repeat(100)]))))).toEqual([]);
+  });
+
   it.each(['x-proxy-id', 'proxied', 'authorization', 'content-type', 'x-webhook-id', 'webhook-idx'])('allows %s', (name) => {
     expect(saveCodes({ type: 'webhook', params: hook({ [name]: 'v' }) })).toEqual([]);
     expect(commandCodes(webhookCommandSchema, hook({ [name]: 'v' }))).toEqual([]);
