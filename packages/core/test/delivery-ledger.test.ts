@@ -459,3 +459,41 @@ describe('a resend whose trigger is gone', () => {
     expect(await engine.deliveries.resolve(ACCOUNT, held?.id ?? '', { as: 'sent' })).toMatchObject({ state: 'accepted' });
   });
 });
+
+describe('delivery:changed for sends dispatch settles outside a send', () => {
+  it('an intent a dead engine left, found when its trigger is claimed again (no reconcile pass), is announced unknown once', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    const store = createMemoryStore();
+    const { gateway, taken } = provider();
+    const first = createAutomationEngine({ store: dyingAfterSend(store as never), channels: { sms: gateway }, clock, leaseMs: 300, sendTimeoutMs: 100 });
+    await first.rules.create(ACCOUNT, immediate);
+    await first.ingest(event());
+    await first.runDue().catch(() => undefined);
+    await clock.advance(301);
+    const second = createAutomationEngine({ store, channels: { sms: gateway }, clock, leaseMs: 300, sendTimeoutMs: 100 });
+    const changed: Array<{ state: string; provider: string; source: string }> = [];
+    second.on('delivery:changed', ({ delivery, source }) => changed.push({ state: delivery.state, provider: delivery.provider, source }));
+    await second.runDue();
+    await second.runDue();
+    await second.stop();
+    expect(taken).toHaveLength(1);
+    expect(changed).toEqual([{ state: 'unknown', provider: 'stand-in', source: 'reconcile' }]);
+  });
+
+  it('a timed-out send the provider accepted late is announced accepted', async () => {
+    const clock = createManualClock(0);
+    let accept: (value: unknown) => void = () => undefined;
+    const engine = createAutomationEngine({ store: createMemoryStore(), clock, sendTimeoutMs: 1_000, channels: { sms: { name: 'slow', send: () => new Promise((resolve) => (accept = resolve)) } } });
+    const changed: string[] = [];
+    engine.on('delivery:changed', ({ delivery }) => changed.push(`${delivery.state}:${delivery.providerId ?? ''}`));
+    await engine.rules.create(ACCOUNT, immediate);
+    await engine.ingest(event());
+    const pass = engine.runDue();
+    while (clock.pendingTimers === 0) await new Promise((resolve) => setImmediate(resolve));
+    await clock.advance(1_000);
+    await pass;
+    accept({ id: 'SM-late' });
+    await engine.stop();
+    expect(changed).toEqual(['accepted:SM-late']);
+  });
+});

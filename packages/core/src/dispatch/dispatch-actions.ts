@@ -31,6 +31,11 @@ export interface DispatchContext {
   /** Hooks for observers (events, metrics). */
   onSent?: ((info: ActionObservation & { command: ActionCommand; result: unknown }) => void) | undefined;
   onFailed?: ((info: ActionObservation & { command: ActionCommand | undefined; error: ErrorSummary }) => void) | undefined;
+  /**
+   * A delivery dispatch moved outside a send of its own: an earlier attempt's `intent` found held
+   * (`unknown`), or a timed-out send the provider accepted late. The engine's `delivery:changed`.
+   */
+  onDeliveryChanged?: ((delivery: Delivery) => void) | undefined;
 }
 
 /** What observers (metrics, logs) learn about each send. */
@@ -338,7 +343,12 @@ export async function dispatchActions(
     }
     if (last && (last.state === 'intent' || last.state === 'unknown') && !ctx.channels[type]?.dedupes) {
       const error: ErrorSummary = { code: 'CRM_ERR_DELIVERY_UNKNOWN', message: `an earlier send (attempt ${last.attempt}) may have reached the provider, which cannot deduplicate it; waiting for a receipt or an operator`, retryable: false };
-      if (last.state === 'intent') recorder?.outcome({ id: last.id, state: 'unknown', at: ctx.clock.now(), source: 'reconcile', error });
+      if (last.state === 'intent' && recorder) {
+        const at = ctx.clock.now();
+        recorder.outcome({ id: last.id, state: 'unknown', at, source: 'reconcile', error });
+        // Counted like any unknown send (metrics, the CrmDeliveriesUnknown alert): an engine that died mid-send.
+        ctx.onDeliveryChanged?.({ ...last, state: 'unknown', error, updatedAt: at });
+      }
       result.held.push(index);
       result.outcomes.push({ index, type, status: 'unknown', deliveryId: last.id, error });
       continue;
@@ -421,7 +431,9 @@ export async function dispatchActions(
         // The provider took it after the engine stopped waiting: the `unknown` it recorded becomes what happened.
         if (!recorded || !recorder) return;
         const receipt = receiptOf(late);
-        recorder.outcome({ id: recorded.id, state: 'accepted', at: ctx.clock.now(), source: 'reconcile', ...(receipt.providerId ? { providerId: receipt.providerId } : {}), ...(receipt.provider && receipt.provider !== recorded.provider ? { provider: receipt.provider } : {}) });
+        const at = ctx.clock.now();
+        recorder.outcome({ id: recorded.id, state: 'accepted', at, source: 'reconcile', ...(receipt.providerId ? { providerId: receipt.providerId } : {}), ...(receipt.provider && receipt.provider !== recorded.provider ? { provider: receipt.provider } : {}) });
+        ctx.onDeliveryChanged?.({ ...recorded, state: 'accepted', updatedAt: at, ...(receipt.providerId ? { providerId: receipt.providerId } : {}), ...(receipt.provider ? { provider: receipt.provider } : {}) });
         ctx.logger.info({ ruleId: trigger.ruleId, triggerId: trigger.id, accountId: trigger.accountId, actionIndex: index, deliveryId: recorded.id, providerId: receipt.providerId }, 'a send that timed out was accepted by the provider after all');
       });
       const durationMs = Date.now() - started;

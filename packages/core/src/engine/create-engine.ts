@@ -129,6 +129,7 @@ export function createAutomationEngine<
       ...(contactPorts ? { contact: contactPorts } : {}),
       onSent: (info) => observer.emit('action:sent', info),
       onFailed: (info) => observer.emit('action:failed', info),
+      onDeliveryChanged: (delivery) => observer.emit('delivery:changed', { delivery, source: 'reconcile' }),
     },
     {
       pollIntervalMs: tuning.pollIntervalMs,
