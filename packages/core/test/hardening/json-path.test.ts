@@ -89,6 +89,49 @@ describe('JSONPath dialect', () => {
     );
   });
 
+  describe('every place a rule takes a path applies the same dialect', () => {
+    const engine = createAutomationEngine({ store: createMemoryStore(), actionTypes: ['sms', 'email', 'webhook'] });
+    const sms = { type: 'sms', params: { recipient: '+15557654321', message: 'x' } };
+    const base = { name: 'r', trigger: { eventName: 'e' }, conditions: { all: [{ fact: 'a', operator: 'equal', value: 1 }] }, actions: [sms] };
+    const keyed = { ...base, trigger: { eventName: 'e', key: '$.id' } };
+    // Where the path goes, the issue path it is reported at, and whether it must name one value.
+    const places: Array<[string, (path: string) => unknown, string, boolean]> = [
+      ['a condition', (path) => ({ ...base, conditions: { all: [{ fact: 'a', path, operator: 'equal', value: 1 }] } }), 'conditions.all[0].path', false],
+      ['a cancelOn condition', (path) => ({ ...keyed, cancelOn: [{ eventName: 'c', conditions: { any: [{ fact: 'a', path, operator: 'equal', value: 1 }] } }] }), 'cancelOn[0].conditions.any[0].path', false],
+      ['a recipient fact reference', (path) => ({ ...base, actions: [{ type: 'sms', params: { recipient: { source: 'fact', fact: 'job', path }, message: 'x' } }] }), 'actions[0].params.recipient.path', false],
+      ['the entity key', (path) => ({ ...base, trigger: { eventName: 'e', key: path } }), 'trigger.key', true],
+      ['a cancelOn key', (path) => ({ ...keyed, cancelOn: [{ eventName: 'c', key: path }] }), 'cancelOn[0].key', true],
+      ['a schedule anchor', (path) => ({ ...base, schedule: { anchor: path } }), 'schedule.anchor', true],
+      ['a schedule time zone path', (path) => ({ ...base, schedule: { anchor: '$.at', timeZone: path, fallbackTimeZone: 'UTC' } }), 'schedule.timeZone', true],
+    ];
+    const segment = fc.oneof(
+      fc.constantFrom('.a', '.job', '.é', '.x-y', '.*', '[*]', '[ * ]', '[0]', '[ 2 ]', "['a']", "[ 'a b' ]", '["c"]', "['a','b']", '[0,1]', '[1:3]', '[-1:]', '[::2]'),
+      fc.constantFrom('..a', '..*', '..[0]', "..['a']", '..[*]'),
+      fc.constantFrom('[-1]', '[?(@.x)]', '[(@.length)]', '.@', '^', '~', "['\\u0061']", '[0,0]', "['a','a']", '.', '[', '[0:1:0]', '. a', ' '),
+    );
+    const path = fc.array(segment, { maxLength: 5 }).map((parts) => '$' + parts.join(''));
+
+    it('refuses a path with the same code at every place, at that place\'s issue path', () => {
+      fc.assert(
+        fc.property(path, fc.constantFrom(...places), (candidate, [, build, issuePath, single]) => {
+          const dialect = checkJsonPath(candidate);
+          const result = engine.rules.validate(build(candidate));
+          const issues = result.ok ? [] : result.issues.filter((i) => i.path === issuePath);
+          if (dialect) {
+            expect(issues).toEqual([expect.objectContaining({ code: dialect.code })]);
+          } else if (single) {
+            const multi = /\*|\.\.|,|:/.test(candidate.replace(/'[^']*'|"[^"]*"/g, '')) || candidate === '$';
+            if (multi) expect(issues).toEqual([expect.objectContaining({ code: 'invalid_path' })]);
+            else expect(issues).toEqual([]);
+          } else {
+            expect(issues).toEqual([]);
+          }
+        }),
+        { numRuns: 1_500 },
+      );
+    });
+  });
+
   it('evaluates a recursive descent over a 120-level event quickly, and stops a path past the visit budget', () => {
     const event = deepEvent(120);
     const all = resolvePath(event, '$..*') as unknown[];
