@@ -275,6 +275,9 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
     },
 
     async listTriggers(accountId, filter: TriggerFilter) {
+      // An invalid bound compares false with every date: it would filter nothing, silently.
+      if (filter.from !== undefined) requireValidDate(filter.from, 'from');
+      if (filter.to !== undefined) requireValidDate(filter.to, 'to');
       const limit = clampLimit(filter.limit);
       const statuses = filter.status === undefined ? undefined : new Set(Array.isArray(filter.status) ? filter.status : [filter.status]);
       // An entity's own id list when filtering by entity: the filter never walks the account's triggers.

@@ -87,6 +87,15 @@ describe('memory store and bad dates', () => {
     expect(await claimAll(store, NOW + 120_000)).toEqual(['acc/k1@2026-06-01T12:01:00.000Z', 'good/g2@2026-06-01T12:02:00.000Z']);
   });
 
+  it('refuses a list filter bound that is not a date, rather than filtering nothing', async () => {
+    const store = await seeded();
+    for (const bad of invalidDates.filter((d) => d !== undefined)) {
+      await expectConfig(store.listTriggers('good', { from: bad as Date }));
+      await expectConfig(store.listTriggers('good', { to: bad as Date }));
+    }
+    expect((await store.listTriggers('good', { from: new Date(NOW + 90_000) })).items.map((t) => t.triggeringEvent.id)).toEqual(['g2']);
+  });
+
   it('keeps due order across any mix of good and refused batches', async () => {
     await fc.assert(
       fc.asyncProperty(
