@@ -654,6 +654,12 @@ export function compileWithHandlebars(source: string): RenderTemplate {
   // fails its renders (CRM_ERR_RENDER), not the compilation of the rule holding it.
   let compiled: { template: (context: unknown, options: unknown) => string; steps: LoopSteps } | undefined;
   const prepare = () => {
+    // A template stored without the save-time check (an older rule, a rule source) still cannot
+    // spend the parser's quadratic time on nesting and chains: refused before it is parsed.
+    const shape = scanSource(source);
+    if (shape.depth > TEMPLATE_LIMITS.maxBlockDepth || shape.chain > TEMPLATE_LIMITS.maxElseChain) {
+      throw new AutomationError('CRM_ERR_RENDER', `template nests blocks ${shape.depth} levels or chains {{else if}} ${shape.chain} links; the limits are ${TEMPLATE_LIMITS.maxBlockDepth} and ${TEMPLATE_LIMITS.maxElseChain}`);
+    }
     const ast = env.parseWithoutProcessing(source) as unknown as AstNode;
     const steps = loopSteps(ast);
     return { template: env.compile(ast as unknown as string, COMPILE_OPTIONS) as (context: unknown, options: unknown) => string, steps };

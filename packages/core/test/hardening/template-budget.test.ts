@@ -179,6 +179,20 @@ describe('render budget', () => {
     expect(renderOutcome(source, { job: { items } })).toEqual({ ok: false, code: 'CRM_ERR_RENDER' });
   });
 
+  it('refuses at render time, before parsing, a template nested or chained past the save-time limits (stored without the check)', () => {
+    const chain = (links: number) => '{{#if a}}' + '{{else if b}}'.repeat(links) + 'z{{/if}}';
+    const nest = (depth: number) => '{{#with a}}'.repeat(depth) + 'z' + '{{/with}}'.repeat(depth);
+    for (const [source, over] of [
+      [chain(TEMPLATE_LIMITS.maxElseChain), false],
+      [chain(TEMPLATE_LIMITS.maxElseChain + 1), true],
+      [chain(700), true],
+      [nest(TEMPLATE_LIMITS.maxBlockDepth), false],
+      [nest(TEMPLATE_LIMITS.maxBlockDepth + 1), true],
+    ] as const) {
+      expect(renderOutcome(source, { a: { a: 1 }, b: false })).toEqual(over ? { ok: false, code: 'CRM_ERR_RENDER' } : { ok: true, output: expect.any(String) });
+    }
+  });
+
   it('never writes tenant text to the console: the log helper does not exist', () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
