@@ -1,4 +1,4 @@
-import { describeError } from '../errors.js';
+import { describeError, EventValidationError } from '../errors.js';
 import { normalizeEvent, type EventTimeWindow, type NormalizedEvent } from '../events/event.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
@@ -192,6 +192,15 @@ export async function ingestEvent(input: unknown, ctx: IntakeContext, matched?: 
 /** One event of a batch: stored (with its triggers) or refused (with why). */
 export type BatchIntakeResult = { ok: true; event: NormalizedEvent; inserted: InsertedTrigger[]; cancels: CancelOutcome[]; summary: IntakeSummary } | { ok: false; index: number; error: unknown };
 
+/** One event of a batch; an element whose getter throws is refused like any other unreadable event. */
+function readItem(inputs: readonly unknown[], index: number): unknown {
+  try {
+    return inputs[index];
+  } catch (error) {
+    throw new EventValidationError([{ path: '', code: 'not_json', message: `event ${index} of the batch could not be read (${error instanceof Error ? error.message.slice(0, 120) : 'it threw'})` }]);
+  }
+}
+
 /**
  * Intake of many events at once (a CRM's bulk import, a batch off the bus): each is validated on its
  * own (an invalid one is refused, the others go on), rules are looked up once per (account, event
@@ -223,7 +232,7 @@ export async function ingestEvents(inputs: readonly unknown[], ctx: IntakeContex
   for (let index = 0; index < inputs.length; index++) {
     let event: NormalizedEvent;
     try {
-      event = normalizeEvent(inputs[index], now, ctx.eventTimeWindow);
+      event = normalizeEvent(readItem(inputs, index), now, ctx.eventTimeWindow);
     } catch (error) {
       results.push({ ok: false, index, error });
       continue;

@@ -95,6 +95,17 @@ describe('any in-process value in tenant input', () => {
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 
+  it('refuses a batch element whose getter throws as that event only, typed', async () => {
+    const { engine } = setup();
+    await engine.rules.create('acc', good);
+    const batch: unknown[] = [{ name: 'job.created', accountId: 'acc', payload: { job: { id: 1 } } }];
+    Object.defineProperty(batch, 1, { enumerable: true, get: () => { throw new Error('boom'); } });
+    batch.push({ name: 'job.created', accountId: 'acc', payload: { job: { id: 2 } } });
+    const results = await engine.ingestMany(batch);
+    expect(results.map((r) => r.ok)).toEqual([true, false, true]);
+    expect(results[1]?.ok === false && results[1].error).toMatchObject({ code: 'CRM_ERR_EVENT_INVALID', issues: [expect.objectContaining({ code: 'not_json' })] });
+  });
+
   it('is accepted, or refused with a typed issue and path, in rule values; validate and create agree', async () => {
     const { engine } = setup();
     await fc.assert(
