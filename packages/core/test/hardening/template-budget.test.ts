@@ -318,20 +318,27 @@ describe('save-time template checks', () => {
 });
 
 describe('a template over budget in a running engine', () => {
-  it('fails only its own trigger with CRM_ERR_RENDER; other accounts\' triggers still send', async () => {
+  type Action = RuleInput['actions'][number];
+  const hostile: Array<[string, Action, Record<string, unknown>]> = [
+    ['iterations', { type: 'sms', params: { recipient: '+15557654321', message: nestedEach(4, '{{this}}') } }, { items: Array.from({ length: 1_000 }, (_, i) => i) }],
+    ['loop steps', { type: 'email', params: { recipient: 'a@example.com', subject: 's', body: `{{#each job.items}}${'{{#if job.zz}}{{/if}}'.repeat(300)}{{/each}}` } }, { items: Array.from({ length: 1_000 }, (_, i) => i) }],
+    ['output of all templates', { type: 'webhook', params: { url: 'https://example.com/hook', payload: Array.from({ length: 50 }, () => '{{job.big}}') } } as Action, { big: 'b'.repeat(20_000) }],
+    ['output of payload strings at any depth together', { type: 'webhook', params: { url: 'https://example.com/{{job.id}}', headers: { 'x-a': '{{job.id}}' }, payload: { a: '{{job.big}}', b: ['{{job.big}}', { c: '{{job.big}}' }] } } } as Action, { id: 1, big: 'b'.repeat(90_000) }],
+  ];
+
+  it.each(hostile)('fails only its own trigger with CRM_ERR_RENDER (%s); other accounts\' triggers still send', async (_label, action, job) => {
     const clock = createManualClock('2026-01-01T00:00:00Z');
     const sms = createRecordingChannel();
-    const engine = createAutomationEngine({ store: createMemoryStore(), clock, channels: { sms } });
-    const rule = (message: string): RuleInput => ({
+    const engine = createAutomationEngine({ store: createMemoryStore(), clock, channels: { sms, email: createRecordingChannel(), webhook: createRecordingChannel() } });
+    const rule = (first: Action): RuleInput => ({
       name: 'r',
       trigger: { eventName: 'job.created' },
       conditions: { all: [{ fact: 'job', operator: 'notEqual', value: null }] },
-      actions: [{ type: 'sms', params: { recipient: '+15557654321', message } }],
+      actions: [first],
     });
-    await engine.rules.create('hostile', rule(nestedEach(4, '{{this}}')));
-    await engine.rules.create('victim', rule('Job {{job.number}} created'));
-    const items = Array.from({ length: 1_000 }, (_, i) => i);
-    await engine.ingest({ name: 'job.created', accountId: 'hostile', payload: { job: { items } } });
+    await engine.rules.create('hostile', rule(action));
+    await engine.rules.create('victim', rule({ type: 'sms', params: { recipient: '+15557654321', message: 'Job {{job.number}} created' } }));
+    await engine.ingest({ name: 'job.created', accountId: 'hostile', payload: { job } });
     await engine.ingest({ name: 'job.created', accountId: 'victim', payload: { job: { number: 'J-1' } } });
     const counts = await engine.runDue();
     expect(counts).toMatchObject({ claimed: 2, completed: 1, failed: 1 });
