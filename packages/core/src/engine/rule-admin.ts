@@ -38,7 +38,7 @@ export function createRuleAdmin(ctx: RuleAdminContext): AutomationEngine<string,
   const validated = (accountId: string, input: unknown) => {
     const result = validate(input);
     const issues: ValidationIssue[] = result.ok ? [] : [...result.issues];
-    const claimed = typeof input === 'object' && input !== null ? (input as { accountId?: unknown }).accountId : undefined;
+    const claimed = claimedAccount(input);
     if (claimed !== undefined && claimed !== accountId) {
       issues.push({ path: 'accountId', code: 'account_mismatch', message: 'accountId in the rule does not match the account it is saved to' });
     }
@@ -138,4 +138,17 @@ async function withContactPolicy(result: DryRunResult, rule: Rule, payload: Reco
     commands.push(policy ? { ...command, contactPolicy: policy } : command);
   }
   return { ...result, commands };
+}
+
+/**
+ * The document's own accountId, read after validation: a document the validator refused as not JSON
+ * (a revoked Proxy, a throwing getter) must not throw an untyped error from this one read.
+ */
+function claimedAccount(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null) return undefined;
+  try {
+    return (input as { accountId?: unknown }).accountId;
+  } catch {
+    return undefined;
+  }
 }

@@ -125,3 +125,111 @@ export const event = fc.record(
   { requiredKeys: ['name', 'accountId', 'payload'] },
 );
 
+
+/** Kinds of in-process values that are not JSON, as a JavaScript caller may pass them by mistake or on purpose. */
+export const NON_JSON_KINDS = ['function', 'bigint', 'symbol', 'map', 'set', 'cycle', 'throwing getter', 'throwing ownKeys', 'revoked proxy', 'invalid date', 'regexp', 'typed array', 'throwing toJSON', 'class instance', 'promise', 'error', 'boxed string', 'NaN', 'Infinity'] as const;
+export type NonJsonKind = (typeof NON_JSON_KINDS)[number];
+
+/**
+ * A fresh value of that kind. Made inside the property, never by an arbitrary: fast-check inspects
+ * generated values (a revoked Proxy throws on `in`), and a cycle or a throwing getter cannot be shared
+ * between runs.
+ */
+export function makeNonJson(kind: NonJsonKind): unknown {
+  switch (kind) {
+    case 'function':
+      return () => 1;
+    case 'bigint':
+      return 10n;
+    case 'symbol':
+      return Symbol('s');
+    case 'map':
+      return new Map([[1, 2]]);
+    case 'set':
+      return new Set([1]);
+    case 'cycle': {
+      const cycle: Record<string, unknown> = { a: 1 };
+      cycle['self'] = cycle;
+      return cycle;
+    }
+    case 'throwing getter':
+      return Object.defineProperty({}, 'x', { enumerable: true, get: () => { throw new Error('getter'); } });
+    case 'throwing ownKeys':
+      return new Proxy({}, { ownKeys: () => { throw new Error('ownKeys'); } });
+    case 'revoked proxy': {
+      const revocable = Proxy.revocable({}, {});
+      revocable.revoke();
+      return revocable.proxy;
+    }
+    case 'invalid date':
+      return new Date(Number.NaN);
+    case 'regexp':
+      return /x/g;
+    case 'typed array':
+      return new Uint8Array(3);
+    case 'throwing toJSON':
+      return { toJSON: () => { throw new Error('toJSON'); } };
+    case 'class instance':
+      return new (class Job { id = 1; })();
+    case 'promise':
+      return Promise.resolve(1);
+    case 'error':
+      return new Error('e');
+    case 'boxed string':
+      // A String object is not a string: JSON has no boxed values.
+      return new String('x');
+    case 'NaN':
+      return Number.NaN;
+    case 'Infinity':
+      return Number.POSITIVE_INFINITY;
+  }
+}
+
+/** A copy of the plain-JSON skeleton of `value` (generated values are shared with shrinking: never mutated). */
+function plainCopy(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plainCopy);
+  if (typeof value === 'object' && value !== null) {
+    const prototype: unknown = Object.getPrototypeOf(value);
+    // fast-check also makes objects without a prototype: copied too, as objects of the same kind.
+    if (prototype === Object.prototype || prototype === null) {
+      const copy: Record<string, unknown> = prototype === null ? Object.create(null) : {};
+      for (const [k, v] of Object.entries(value)) copy[k] = plainCopy(v);
+      return copy;
+    }
+  }
+  return value;
+}
+
+/** A document with one non-JSON value at a generated place (the root itself, or inside any object or array), built on demand. */
+export interface NonJsonDocument {
+  kind: NonJsonKind;
+  steps: number[];
+  build(): unknown;
+}
+
+export function withNonJson<T>(base: fc.Arbitrary<T>): fc.Arbitrary<NonJsonDocument> {
+  return fc.tuple(base, fc.array(fc.nat(), { maxLength: 6 }), fc.constantFrom(...NON_JSON_KINDS)).map(([doc, steps, kind]) => ({
+    kind,
+    steps,
+    build: () => {
+      const bad = makeNonJson(kind);
+      if (steps.length === 0) return bad;
+      const copy = plainCopy(doc);
+      let at: unknown = copy;
+      for (const [i, step] of steps.entries()) {
+        if (typeof at !== 'object' || at === null) break;
+        const keys = Object.keys(at);
+        // An empty array gets the value as its element 0, where JSON could hold a value too.
+        const key = keys.length === 0 ? (Array.isArray(at) ? '0' : 'injected') : (keys[step % keys.length] ?? 'injected');
+        const holder = at as Record<string, unknown>;
+        const next = holder[key];
+        if (i === steps.length - 1 || keys.length === 0 || typeof next !== 'object' || next === null) {
+          holder[key] = bad;
+          break;
+        }
+        at = next;
+      }
+      return copy;
+    },
+  }));
+}

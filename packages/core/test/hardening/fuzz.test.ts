@@ -10,7 +10,7 @@ import {
   isAutomationError,
 } from '@crm-automation/core';
 import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
-import { event, FUZZ_RUNS_FACTOR, fuzzParameters, ruleDocument, validRule } from './fuzz-arbitraries.js';
+import { event, FUZZ_RUNS_FACTOR, fuzzParameters, jobPayload, ruleDocument, validRule, withNonJson } from './fuzz-arbitraries.js';
 
 const KNOWN_CODES = new Set(Object.keys(ERROR_CODES));
 
@@ -89,5 +89,51 @@ describe('fuzzing the engine with generated rules and events', () => {
     // The generators must reach both sides, or the test proves nothing.
     expect(accepted).toBeGreaterThan(20);
     expect(refused).toBeGreaterThan(200);
+  }, 120_000 * FUZZ_RUNS_FACTOR);
+
+  it('refuses in-process values that are not JSON, anywhere in a rule, a dry run sample or an event, with a typed error; the loop still fires', async () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    const sms = createRecordingChannel();
+    const engine = createAutomationEngine({ store: createMemoryStore(), clock, channels: { sms, email: createRecordingChannel(), webhook: createRecordingChannel() } });
+    const loopErrors: unknown[] = [];
+    engine.on('loop:error', (e) => loopErrors.push(e));
+    const prototypeKeys = Object.getOwnPropertyNames(Object.prototype).sort();
+
+    await fc.assert(
+      fc.asyncProperty(withNonJson(fc.oneof(validRule, ruleDocument)), async (generated) => {
+        const doc = generated.build();
+        // validate answers; it never throws, whatever the document holds.
+        const result = engine.rules.validate(doc as never);
+        if (!result.ok) for (const issue of result.issues) expect(typeof issue.path).toBe('string');
+        for (const call of [() => engine.rules.create('acc_1', asUntrustedRule(doc)), () => engine.rules.dryRun('acc_1', asUntrustedRule(doc), { payload: { job: { status: 'Done' } } })]) {
+          try {
+            await call();
+          } catch (error) {
+            expectTyped(error, ['CRM_ERR_RULE_INVALID', 'CRM_ERR_EVENT_INVALID', 'CRM_ERR_CONFIG']);
+          }
+        }
+      }),
+      fuzzParameters(1_000),
+    );
+
+    await fc.assert(
+      fc.asyncProperty(withNonJson(fc.record({ name: fc.constant('job.created'), accountId: fc.constant('acc_1'), payload: fc.record({ job: jobPayload }) })), async (generated) => {
+        try {
+          await engine.ingest(generated.build() as Parameters<typeof engine.ingest>[0]);
+        } catch (error) {
+          expectTyped(error, ['CRM_ERR_EVENT_INVALID', 'CRM_ERR_CONFIG']);
+        }
+      }),
+      fuzzParameters(1_000),
+    );
+
+    await clock.advance(366 * 86_400_000);
+    expect(await engine.runDue()).toMatchObject({ leaseLost: 0, unsaved: 0 });
+    expect(loopErrors).toEqual([]);
+    await engine.rules.create('acc_good', { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } });
+    await engine.ingest({ name: 'job.status.changed', accountId: 'acc_good', payload: doneJobPayload });
+    expect(await engine.runDue()).toMatchObject({ completed: 1 });
+    expect(sms.sent).toHaveLength(1);
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeKeys);
   }, 120_000 * FUZZ_RUNS_FACTOR);
 });
