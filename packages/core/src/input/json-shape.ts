@@ -77,7 +77,7 @@ export function checkJsonShape(value: unknown, maxDepth: number = MAX_JSON_DEPTH
   if (typeof rootKind === 'string') return { code: 'not_json', path: [], message: rootKind };
   if (rootKind === LEAF) return null;
   // Parallel stacks: the node, its depth, and the key that led to it (for the path of a refusal).
-  const nodes: object[] = [value];
+  const nodes: object[] = [value as object];
   const depths: number[] = [1];
   const parents: number[] = [-1];
   const keys: PropertyKey[] = [''];
