@@ -145,6 +145,24 @@ export class RenderBudget {
     return output;
   }
 
+  /**
+   * Charges a value placed into the action as it is (a fact reference's value): about the characters
+   * its JSON takes. A value referenced many times is measured once and charged each time.
+   */
+  value(value: unknown): void {
+    if (typeof value !== 'object' || value === null) {
+      this.output += typeof value === 'string' ? value.length + 2 : 8;
+    } else {
+      let size = this.sizes.get(value);
+      if (size === undefined) this.sizes.set(value, (size = jsonSizeOf(value)));
+      this.output += size;
+    }
+    if (this.output > this.limits.maxOutputChars) {
+      throw new AutomationError('CRM_ERR_RENDER', `the values of this action (templates and fact references) take more than ${this.limits.maxOutputChars} characters together`);
+    }
+  }
+  private readonly sizes = new WeakMap<object, number>();
+
   /** Charges `length` characters, less the `inner` ones loop bodies inside already charged. */
   private charge(length: number, inner: number): void {
     const top = this.open.length - 1;
@@ -159,6 +177,38 @@ export class RenderBudget {
     }
     return output;
   }
+}
+
+/** About the characters of `value`'s JSON, walked without recursion. */
+function jsonSizeOf(root: object): number {
+  let size = 0;
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node === 'string') size += node.length + 2;
+    else if (typeof node !== 'object' || node === null) size += 8;
+    else if (Array.isArray(node)) {
+      size += 2 + node.length;
+      for (const item of node) stack.push(item);
+    } else {
+      size += 2;
+      for (const [key, item] of Object.entries(node)) {
+        size += key.length + 4;
+        stack.push(item);
+      }
+    }
+  }
+  return size;
+}
+
+/**
+ * Charges a value an action's params take as it is (a fact reference's value) to the budget of the
+ * action being rendered, if any, and returns it: fact references repeated in a webhook payload would
+ * otherwise multiply an event's size without any template to count them.
+ */
+export function chargeRenderedValue<T>(value: T): T {
+  activeBudget?.value(value);
+  return value;
 }
 
 // Rendering is synchronous, so the budget of the render in progress can live here.

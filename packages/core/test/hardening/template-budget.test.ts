@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RenderBudget, withRenderBudget } from '../../src/rules/templates.js';
+import { chargeRenderedValue, RenderBudget, withRenderBudget } from '../../src/rules/templates.js';
 import {
   BLOCK_STEPS,
   checkTemplateSource,
@@ -162,6 +162,28 @@ describe('render budget', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('charges values placed as they are (fact references) to the same output budget, each time they appear', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 50_000 }), (references, chars) => {
+        const fact = { big: 'f'.repeat(chars), list: [1, 2, 3] };
+        const size = JSON.stringify(fact).length;
+        let outcome: 'ok' | string = 'ok';
+        try {
+          withRenderBudget(new RenderBudget(), () => Array.from({ length: references }, () => chargeRenderedValue(fact)));
+        } catch (error) {
+          if (!isAutomationError(error)) throw error;
+          outcome = error.code;
+        }
+        // The charge is an estimate of the JSON (within a few characters a value): decided away from the edge.
+        if (references * (size + 32) <= TEMPLATE_LIMITS.maxOutputChars) expect(outcome).toBe('ok');
+        if (references * (size - 32) > TEMPLATE_LIMITS.maxOutputChars) expect(outcome).toBe('CRM_ERR_RENDER');
+      }),
+      { numRuns: 200 },
+    );
+    // Outside an action's render nothing is charged.
+    expect(chargeRenderedValue('x'.repeat(TEMPLATE_LIMITS.maxOutputChars * 2))).toHaveLength(TEMPLATE_LIMITS.maxOutputChars * 2);
   });
 
   it('bounds the output of one template without loops', () => {
