@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { EventValidationError, formatPath } from '../errors.js';
-import { checkJsonShape } from '../input/json-shape.js';
+import { checkJsonShape, MAX_JSON_DEPTH } from '../input/json-shape.js';
 import { toValidationIssues } from '../rules/issues.js';
 import { MAX_SCHEDULE_HORIZON_MS, SCHEDULE_RANGE_MS } from '../scheduling/schedule.js';
 import { MAX_DATE_MS, readTimestamp } from './event-timestamp.js';
@@ -44,6 +44,14 @@ const eventSchema = z.object({
 
 /** Largest accepted event, as JSON. Larger events are refused rather than stored. */
 export const MAX_EVENT_BYTES = 256 * 1024;
+
+/**
+ * Most values walked in one event. Every value takes at least two bytes of JSON (`0,`), so an event
+ * within {@link MAX_EVENT_BYTES} holds at most half as many; twice that leaves room for values JSON
+ * drops (`undefined`) while a graph of shared references (a DAG) is refused after half the walk the
+ * general bound would take.
+ */
+const MAX_EVENT_NODES = MAX_EVENT_BYTES;
 
 /**
  * Which event timestamps intake accepts, relative to the engine's clock. Delays count from the event's
@@ -101,7 +109,7 @@ function formatDuration(ms: number): string {
  */
 export function normalizeEvent(input: unknown, now: Date, window: EventTimeWindow = DEFAULT_EVENT_TIME_WINDOW): NormalizedEvent {
   // Shape first: everything after it (zod, JSON.stringify, structuredClone in stores) recurses.
-  const shape = checkJsonShape(input);
+  const shape = checkJsonShape(input, MAX_JSON_DEPTH, MAX_EVENT_NODES);
   if (shape) {
     // A timestamp of the wrong kind (a bigint, a Luxon DateTime) is a bad timestamp like any other.
     if (shape.path[0] === 'timestamp') {

@@ -39,6 +39,19 @@ describe('tenant JSON depth', () => {
     );
   });
 
+  it('accepts an event holding as many values as its byte limit allows, and refuses a DAG past it', async () => {
+    const e = engine();
+    await e.rules.create('acc', { name: 'r', trigger: { eventName: 'job.created' }, conditions: { all: [{ fact: 'job', operator: 'notEqual', value: null }] }, actions: [{ type: 'sms', params: { recipient: '+15557654321', message: 'hi' } }] });
+    // `0,` per value: the most values a payload within MAX_EVENT_BYTES can hold.
+    const zeros = new Array<number>(131_000).fill(0);
+    expect(await e.ingest({ name: 'job.created', accountId: 'acc', payload: { job: zeros } })).toHaveLength(1);
+    let node: unknown = 0;
+    for (let i = 0; i < 40; i++) node = [node, node];
+    const error = await e.ingest({ name: 'job.created', accountId: 'acc', payload: { job: node } }).catch((x: unknown) => x);
+    expect(error).toBeInstanceOf(EventValidationError);
+    expect((error as EventValidationError).issues[0]?.code).toBe('too_large');
+  });
+
   it('refuses a DAG that would expand without end, in bounded time', () => {
     let node: unknown = 1;
     for (let i = 0; i < 60; i++) node = [node, node];
