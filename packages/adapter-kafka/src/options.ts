@@ -1,5 +1,5 @@
 import { AutomationError, silentLogger, type Logger } from '@crm-automation/core';
-import { checkOptions, optionKeys, positiveIntOption, retryDelaysOption } from '@crm-automation/core/spi';
+import { checkOptions, checkOptionShapes, optionKeys, positiveIntOption, retryDelaysOption, type OptionShape } from '@crm-automation/core/spi';
 import type { Kafka } from 'kafkajs';
 
 /** Options of {@link createKafkaBus}. Give `brokers` or `kafka`. */
@@ -73,8 +73,24 @@ export interface ResolvedKafkaOptions {
   logger: Logger;
 }
 
+// The kinds of value the known keys hold: a wrong one is a CRM_ERR_CONFIG naming it, not a TypeError inside kafkajs.
+const KAFKA_OPTION_SHAPES: Readonly<Partial<Record<keyof KafkaBusOptions, OptionShape>>> = {
+  kafka: { kind: 'port', what: 'a kafkajs Kafka client', methods: ['producer', 'consumer', 'admin'] },
+  clientId: { kind: 'string', what: 'a client id' },
+  topic: { kind: 'string', what: 'a topic name' },
+  retryTopic: { kind: 'string', what: 'a topic name' },
+  deadLetterTopic: { kind: 'string', what: 'a topic name' },
+  groupId: { kind: 'string', what: 'a consumer group id' },
+  replayGroupId: { kind: 'string', what: 'a consumer group id' },
+  logger: { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] },
+};
+
 export function resolveKafkaOptions(options: KafkaBusOptions): ResolvedKafkaOptions {
   checkOptions('createKafkaBus', options, KAFKA_OPTION_KEYS, true);
+  checkOptionShapes('createKafkaBus', options, KAFKA_OPTION_SHAPES);
+  if (options.brokers !== undefined && typeof options.brokers !== 'string' && !(Array.isArray(options.brokers) && options.brokers.length > 0 && options.brokers.every((b) => typeof b === 'string' && b.trim() !== ''))) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'createKafkaBus: brokers must be host:port strings (an array, or one comma-separated string)');
+  }
   if (options.brokers === undefined && options.kafka === undefined) {
     throw new AutomationError('CRM_ERR_CONFIG', 'createKafkaBus needs brokers or a kafka client');
   }

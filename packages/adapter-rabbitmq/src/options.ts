@@ -1,5 +1,5 @@
 import { AutomationError, silentLogger, type Logger } from '@crm-automation/core';
-import { checkOptions, optionKeys, positiveIntOption, retryDelaysOption } from '@crm-automation/core/spi';
+import { checkOptions, checkOptionShapes, optionKeys, positiveIntOption, retryDelaysOption, type OptionShape } from '@crm-automation/core/spi';
 import type { ChannelModel } from 'amqplib';
 
 /** Options of {@link createRabbitBus}. Give `url` or `connection`. */
@@ -65,8 +65,24 @@ export interface ResolvedRabbitOptions {
   logger: Logger;
 }
 
+// The kinds of value the known keys hold: a wrong one is a CRM_ERR_CONFIG naming it, not a TypeError inside amqplib.
+const RABBIT_OPTION_SHAPES: Readonly<Partial<Record<keyof RabbitBusOptions, OptionShape>>> = {
+  url: { kind: 'string', what: 'an amqp:// URL' },
+  exchange: { kind: 'string', what: 'an exchange name' },
+  queuePrefix: { kind: 'string', what: 'a queue name prefix' },
+  bindingKeys: { kind: 'strings', what: 'an array of routing key patterns' },
+  groups: { kind: 'strings', what: 'an array of consumer group names' },
+  mandatory: { kind: 'boolean', what: 'true or false' },
+  logger: { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] },
+};
+
 export function resolveRabbitOptions(options: RabbitBusOptions): ResolvedRabbitOptions {
   checkOptions('createRabbitBus', options, RABBIT_OPTION_KEYS, true);
+  checkOptionShapes('createRabbitBus', options, RABBIT_OPTION_SHAPES);
+  const connection = options.connection as unknown;
+  if (connection !== undefined && typeof connection !== 'function' && (typeof connection !== 'object' || connection === null || typeof (connection as { createConfirmChannel?: unknown }).createConfirmChannel !== 'function')) {
+    throw new AutomationError('CRM_ERR_CONFIG', 'createRabbitBus: connection must be an amqplib connection, or a function returning one');
+  }
   if (options.url === undefined && options.connection === undefined) {
     throw new AutomationError('CRM_ERR_CONFIG', 'createRabbitBus needs a url or a connection');
   }
