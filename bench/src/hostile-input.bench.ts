@@ -14,6 +14,7 @@ import {
   resolvePath,
   TEMPLATE_LIMITS,
   BLOCK_STEPS,
+  asUntrustedRule,
   type ChannelGateway,
 } from '@crm-automation/core';
 import { fmt, machine, median } from './stats.js';
@@ -160,7 +161,7 @@ async function main() {
   rows.push([`render: 100 empty {{#each}} per iteration over ${fitsSteps} items (the most the step budget accepts)`, time(() => eachBody({ job: { items: Array.from({ length: fitsSteps }, (_, i) => i), none: [] } })), 'rendered']);
   const manyStrings = { ...designDocRule, actions: [{ type: 'webhook', params: { url: 'https://example.com/x', payload: Array.from({ length: 990 }, () => '{{job.big}}') } }] };
   const bigEvent = { payload: { job: { big: 'y'.repeat(200_000) } } };
-  rows.push(['dry run: 990 webhook payload strings of a 200 KB value (was a 198 MB command)', await timeAsync(() => engine.rules.dryRun('acc', manyStrings, bigEvent)), 'CRM_ERR_RENDER (output budget)']);
+  rows.push(['dry run: 990 webhook payload strings of a 200 KB value (was a 198 MB command)', await timeAsync(() => engine.rules.dryRun('acc', asUntrustedRule(manyStrings), bigEvent)), 'CRM_ERR_RENDER (output budget)']);
 
   const event120 = deep(120);
   rows.push(['path: $.n.n.v (baseline)', time(() => resolvePath(event120, '$.n.n.v')), 'value']);
