@@ -10,7 +10,13 @@ import { compileRule, type CompiledRule } from './compiled-rule.js';
  * last use, against `capacity` distinct other versions in a strict LRU.
  */
 export class CompiledRuleCache {
-  private readonly entries = new Map<string, { compiled: CompiledRule; movedAt: number }>();
+  private readonly entries = new Map<string, CacheEntry>();
+  /**
+   * The entry each rule object was last found under: a store that hands out the same object for a
+   * rule version (the memory store's frozen rules) is answered without building and hashing the
+   * `id@version` key on every trigger. At most one object per entry, dropped when the entry is.
+   */
+  private readonly byObject = new WeakMap<Rule, CacheEntry>();
   private lookups = 0;
   constructor(
     private readonly capacity: number,
@@ -21,23 +27,49 @@ export class CompiledRuleCache {
 
   get(rule: Rule): CompiledRule {
     const now = ++this.lookups;
-    const key = `${rule.id}@${rule.version}`;
-    const hit = this.entries.get(key);
+    const known = this.byObject.get(rule);
+    // The object's id or version may have been changed since (a caller's own rule object): then by key.
+    const current = known && known.compiled.id === rule.id && known.compiled.version === rule.version;
+    if (known && !current) {
+      known.holder = undefined;
+      this.byObject.delete(rule);
+    }
+    const hit = current ? known : this.entries.get(`${rule.id}@${rule.version}`);
     if (hit) {
+      if (hit.holder !== rule) {
+        if (hit.holder) this.byObject.delete(hit.holder);
+        hit.holder = rule;
+        this.byObject.set(rule, hit);
+      }
       if (now - hit.movedAt > this.capacity / 2) {
-        this.entries.delete(key);
+        this.entries.delete(hit.key);
         hit.movedAt = now;
-        this.entries.set(key, hit);
+        this.entries.set(hit.key, hit);
       }
       return hit.compiled;
     }
     const compiled = compileRule(rule, this.operators);
     this.onCompiled?.(rule, compiled);
-    this.entries.set(key, { compiled, movedAt: now });
+    const key = `${rule.id}@${rule.version}`;
+    const entry: CacheEntry = { key, compiled, movedAt: now, holder: rule };
+    this.entries.set(key, entry);
+    this.byObject.set(rule, entry);
     if (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+      const oldest = this.entries.values().next().value;
+      if (oldest !== undefined) {
+        this.entries.delete(oldest.key);
+        if (oldest.holder) this.byObject.delete(oldest.holder);
+        oldest.holder = undefined;
+      }
     }
     return compiled;
   }
+}
+
+interface CacheEntry {
+  readonly key: string;
+  readonly compiled: CompiledRule;
+  movedAt: number;
+  /** The rule object {@link CompiledRuleCache.byObject} answers this entry for. */
+  holder: Rule | undefined;
 }
