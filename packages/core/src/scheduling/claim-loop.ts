@@ -103,7 +103,10 @@ interface OutcomeReceiver {
  * path, the promises and async frames per trigger were most of what its garbage collection copied.
  */
 class OutcomeWriter {
-  private queue: Array<{ request: FinishRequest; receiver: OutcomeReceiver }> = [];
+  // Two arrays side by side rather than one of pairs: no pair object per outcome, and a batch's
+  // requests are handed to the store as the array they were queued in.
+  private requests: FinishRequest[] = [];
+  private receivers: OutcomeReceiver[] = [];
   private scheduled = false;
 
   constructor(
@@ -125,8 +128,9 @@ class OutcomeWriter {
       );
       return;
     }
-    this.queue.push({ request, receiver });
-    if (this.queue.length >= this.maxBatch()) this.flush();
+    this.requests.push(request);
+    this.receivers.push(receiver);
+    if (this.requests.length >= this.maxBatch()) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -135,21 +139,32 @@ class OutcomeWriter {
 
   private flush(): void {
     this.scheduled = false;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch());
+    while (this.requests.length > 0) {
+      const max = this.maxBatch();
+      let requests: FinishRequest[];
+      let receivers: OutcomeReceiver[];
+      if (this.requests.length <= max) {
+        requests = this.requests;
+        receivers = this.receivers;
+        this.requests = [];
+        this.receivers = [];
+      } else {
+        requests = this.requests.splice(0, max);
+        receivers = this.receivers.splice(0, max);
+      }
       let write: Promise<boolean[]>;
       try {
-        write = this.store.finishAttempts?.(batch.map((b) => b.request)) ?? Promise.reject(new Error('finishAttempts is gone'));
+        write = this.store.finishAttempts?.(requests) ?? Promise.reject(new Error('finishAttempts is gone'));
       } catch (error) {
         // A store that throws instead of rejecting fails this batch alone, not the turn it runs in.
         write = Promise.reject(error);
       }
       write.then(
         (saved) => {
-          for (let i = 0; i < batch.length; i++) (batch[i] as (typeof batch)[number]).receiver.saved(saved[i] === true);
+          for (let i = 0; i < receivers.length; i++) (receivers[i] as OutcomeReceiver).saved(saved[i] === true);
         },
         (error: unknown) => {
-          for (const b of batch) b.receiver.failed(error);
+          for (const receiver of receivers) receiver.failed(error);
         },
       );
     }
