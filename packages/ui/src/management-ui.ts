@@ -1,4 +1,4 @@
-import { checkOptions, optionKeys } from '@crm-automation/core';
+import { AutomationError, checkOptions, optionKeys } from '@crm-automation/core';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { assetFor, BUILD_COMMAND, defaultAppRoot, hasBuiltApp, loadAppAssets, type AppAsset } from './app-assets.js';
 
@@ -166,6 +166,11 @@ export function createManagementUi(defaultRoot: () => string): FastifyPluginAsyn
     // Fastify reads logLevel and logSerializers from the registration options itself.
     const { logLevel: _logLevel, logSerializers: _logSerializers, ...options } = registered as ManagementUiOptions & Record<string, unknown>;
     checkOptions('managementUi', options, MANAGEMENT_UI_OPTION_KEYS);
+    for (const key of ['prefix', 'apiBase', 'root'] as const) {
+      const value: unknown = options[key];
+      // A path that is not a string would fail inside `.replace` (a TypeError) or mount nowhere.
+      if (value !== undefined && typeof value !== 'string') throw new AutomationError('CRM_ERR_CONFIG', `managementUi: ${key} must be a string`);
+    }
     const root = options.root ?? defaultRoot();
     let serve: FastifyPluginAsync<ManagementUiOptions> = serveApp(root);
     if (options.root === undefined && !hasBuiltApp(root)) {

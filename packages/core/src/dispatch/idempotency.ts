@@ -1,4 +1,5 @@
 import { checkOptions, optionKeys } from '../config/check-options.js';
+import { checkOptionShapes, type OptionShape } from '../config/option-shapes.js';
 import { AutomationError } from '../errors.js';
 import type { ActionCommand, ChannelGateway } from '../ports/gateway.js';
 import type { IdempotencyStore } from '../ports/idempotency.js';
@@ -28,10 +29,26 @@ export function idempotencyKeyOf(command: ActionCommand): string {
  * `complete` leaves the key reserved until `lockMs` passes; the retry then sends again. Gateways that
  * accept a provider-side idempotency key (webhook-id, SendGrid custom args) narrow that window further.
  */
+// Wrapping a value that is not a gateway, or a store that is not one, would fail on every send instead.
+const WRAPPED_PORTS: Readonly<Record<string, OptionShape>> = {
+  gateway: { kind: 'port', what: 'a gateway (with send)', methods: ['send'] },
+  store: { kind: 'port', what: 'an idempotency store (createMemoryIdempotencyStore(), ...)', methods: ['acquire', 'complete', 'release'] },
+};
+
+function durationOption(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new AutomationError('CRM_ERR_CONFIG', `withIdempotency: ${name} must be a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
 export function withIdempotency<G extends ChannelGateway>(gateway: G, store: IdempotencyStore, options: IdempotencyOptions = {}): G {
   checkOptions('withIdempotency', options, optionKeys<IdempotencyOptions>()('lockMs', 'ttlMs'));
-  const lockMs = options.lockMs ?? DEFAULT_IDEMPOTENCY_LOCK_MS;
-  const ttlMs = options.ttlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
+  if (gateway === undefined || store === undefined) throw new AutomationError('CRM_ERR_CONFIG', 'withIdempotency(gateway, store, options?) needs a gateway and an idempotency store');
+  checkOptionShapes('withIdempotency', { gateway, store }, WRAPPED_PORTS);
+  const lockMs = durationOption('lockMs', options.lockMs, DEFAULT_IDEMPOTENCY_LOCK_MS);
+  const ttlMs = durationOption('ttlMs', options.ttlMs, DEFAULT_IDEMPOTENCY_TTL_MS);
   const wrapped: ChannelGateway = {
     ...gateway,
     async send(command, context) {

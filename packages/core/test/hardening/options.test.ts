@@ -16,6 +16,7 @@ import {
   createWebhookAddressCheck,
   createWebhookUrlCheck,
   optionKeys,
+  withIdempotency,
   type AutomationEngineOptions,
   type RuleInput,
 } from '@crm-automation/core';
@@ -317,5 +318,28 @@ describe('an unknown operator names the one meant and lists every valid one', ()
     const custom = createAutomationEngine({ store: createMemoryStore(), actionTypes: ['sms'], operators: { startsWith: () => true } });
     const result = custom.rules.validate({ name: 'r', trigger: { eventName: 'e' }, conditions: { all: [{ fact: 'a', operator: 'startWith', value: 1 }] }, actions: [{ type: 'sms', params: { recipient: '+15557654321', message: 'x' } }] });
     expect(result.ok ? [] : result.issues.map((i) => i.message)).toEqual([expect.stringMatching(/did you mean "startsWith".*valid operators: .*startsWith/)]);
+  });
+});
+
+describe('withIdempotency refuses what is not a gateway, a store or a duration', () => {
+  const gateway = createRecordingChannel();
+  const store = createMemoryIdempotencyStore();
+  it.each([
+    ['no gateway', () => withIdempotency(undefined as never, store)],
+    ['a string gateway', () => withIdempotency('sms' as never, store)],
+    ['a gateway without send', () => withIdempotency({} as never, store)],
+    ['no store', () => withIdempotency(gateway, undefined as never)],
+    ['a null store', () => withIdempotency(gateway, null as never)],
+    ['a store without its methods', () => withIdempotency(gateway, {} as never)],
+    ['a URL as the store', () => withIdempotency(gateway, 'redis://x' as never)],
+    ['lockMs as a string', () => withIdempotency(gateway, store, { lockMs: '60000' } as never)],
+    ['a negative ttlMs', () => withIdempotency(gateway, store, { ttlMs: -1 })],
+    ['a misspelt option', () => withIdempotency(gateway, store, { lockMS: 1 } as never)],
+  ])('%s is a CRM_ERR_CONFIG', (_name, make) => {
+    expect(thrownBy(make)).toMatchObject({ code: 'CRM_ERR_CONFIG' });
+  });
+
+  it('wraps a gateway and a store', () => {
+    expect(typeof withIdempotency(gateway, store, { lockMs: 1_000, ttlMs: 60_000 }).send).toBe('function');
   });
 });
