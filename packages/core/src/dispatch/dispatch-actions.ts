@@ -289,6 +289,26 @@ function sentOutcome(index: number, type: string, sent: unknown, durationMs: num
 }
 
 /**
+ * The closures a send hands to {@link withTimeout}, made here rather than in {@link dispatchActions}:
+ * a closure there would put the trigger, the context and the loop's index in context objects made on
+ * every attempt and every action.
+ */
+function sendThrough(gateway: ChannelGateway, command: ActionCommand): (options: SendContext) => Promise<unknown> {
+  return (options) => gateway.send(command, options);
+}
+
+/** The provider took a send after the engine stopped waiting: the `unknown` it recorded becomes what happened. */
+function lateAcceptance(ctx: DispatchContext, recorder: DeliveryRecorder, trigger: ClaimedTrigger, index: number, recorded: Delivery): (late: unknown) => void {
+  return (late) => {
+    const receipt = receiptOf(late);
+    const at = ctx.clock.now();
+    recorder.outcome({ id: recorded.id, state: 'accepted', at, source: 'reconcile', ...(receipt.providerId ? { providerId: receipt.providerId } : {}), ...(receipt.provider && receipt.provider !== recorded.provider ? { provider: receipt.provider } : {}) });
+    ctx.onDeliveryChanged?.({ ...recorded, state: 'accepted', updatedAt: at, ...(receipt.providerId ? { providerId: receipt.providerId } : {}), ...(receipt.provider ? { provider: receipt.provider } : {}) });
+    ctx.logger.info({ ruleId: trigger.ruleId, triggerId: trigger.id, accountId: trigger.accountId, actionIndex: index, deliveryId: recorded.id, providerId: receipt.providerId }, 'a send that timed out was accepted by the provider after all');
+  };
+}
+
+/**
  * Sends every action of a matched trigger that is not yet done, in order. Actions are independent:
  * one failing does not stop the others. Actions sent in an earlier attempt are never sent again, and
  * with a ledger neither are actions whose earlier send may have reached the provider (`intent` or
@@ -425,17 +445,7 @@ export async function dispatchActions(
         command.metadata.deliveryId = delivery.id;
       }
       if (failover) command.metadata.excludeProviders = failover;
-      const sending = command;
-      const recorded = delivery;
-      const sent = await withTimeout((options) => gateway.send(sending, options), ctx.sendTimeoutMs, ctx.clock, (late) => {
-        // The provider took it after the engine stopped waiting: the `unknown` it recorded becomes what happened.
-        if (!recorded || !recorder) return;
-        const receipt = receiptOf(late);
-        const at = ctx.clock.now();
-        recorder.outcome({ id: recorded.id, state: 'accepted', at, source: 'reconcile', ...(receipt.providerId ? { providerId: receipt.providerId } : {}), ...(receipt.provider && receipt.provider !== recorded.provider ? { provider: receipt.provider } : {}) });
-        ctx.onDeliveryChanged?.({ ...recorded, state: 'accepted', updatedAt: at, ...(receipt.providerId ? { providerId: receipt.providerId } : {}), ...(receipt.provider ? { provider: receipt.provider } : {}) });
-        ctx.logger.info({ ruleId: trigger.ruleId, triggerId: trigger.id, accountId: trigger.accountId, actionIndex: index, deliveryId: recorded.id, providerId: receipt.providerId }, 'a send that timed out was accepted by the provider after all');
-      });
+      const sent = await withTimeout(sendThrough(gateway, command), ctx.sendTimeoutMs, ctx.clock, delivery && recorder ? lateAcceptance(ctx, recorder, trigger, index, delivery) : undefined);
       const durationMs = Date.now() - started;
       result.sent.push(index);
       result.outcomes.push(sentOutcome(index, type, sent, durationMs, delivery));
