@@ -610,6 +610,38 @@ describe.each(RUNS)('three services on $transport with $store', ({ transport, st
     }
   });
 
+  scenario('the issue-15 fault: kill -9 of the notification service while an SMS is at the provider ends unknown and held, sent once, no in-flight retries', async () => {
+    const tag = 'notify-kill';
+    // The provider holds the request long enough to kill the service that made it.
+    await setStandInBehaviour(stack.urls.standIns, { smsDelayMs: 2_000 });
+    try {
+      await simulate('job-done', '--tag', tag);
+      const deliveriesOf = async (id: string) => (await call('GET', `/triggers/${id}/deliveries`)).body['items'] as DeliveryView[];
+      const trigger = await waitFor('the send recorded as intent', async () => {
+        const [t] = await smsTriggersWithTag(tag);
+        return t && (await deliveriesOf(t.id)).some((d) => d.state === 'intent') ? t : undefined;
+      }, 60_000);
+      // The request has reached the provider stand-in (it answers after 2 s): the service dies holding it.
+      await sleep(500);
+      await stack.notification.kill();
+      await waitFor('the provider took the message', async () => ((await smsWithTag(tag)).length === 1 ? true : undefined), 10_000);
+      await stack.notification.start();
+      // Longer than the trigger's first retries would take: nothing may send it again.
+      await sleep(8_000);
+      expect((await smsWithTag(tag)).map((s) => s.body)).toEqual([smsText(`J-5541-${tag}`)]);
+      const sends = await deliveriesOf(trigger.id);
+      expect(sends.map((d) => d.state)).toEqual(['unknown']);
+      const [after] = await smsTriggersWithTag(tag);
+      expect(after?.executionHistory.at(-1)).toMatchObject({ reason: 'delivery-unknown' });
+      // Not one attempt was spent on "in flight" answers.
+      expect(after?.executionHistory.flatMap((h) => h.actions ?? []).filter((a) => a.error?.code === 'CRM_ERR_IDEMPOTENCY_IN_FLIGHT')).toEqual([]);
+      const resolved = await call('POST', `/deliveries/${sends[0]?.id}/resolve`, { body: { as: 'sent', note: 'in the provider console' } });
+      expect([resolved.status, resolved.body['state']]).toEqual([200, 'accepted']);
+    } finally {
+      await setStandInBehaviour(stack.urls.standIns, { smsDelayMs: 0 });
+    }
+  });
+
   scenario('retries with backoff while the notification service is down, and completes once it is back', async () => {
     const tag = 'notify-down';
     await stack.notification.stop();
