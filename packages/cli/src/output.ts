@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import { checkOptions, optionKeys } from '@crm-automation/core';
+import { checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
 
 /** Progress of one long operation: `tick()` after each item, `done()` at the end. */
 export interface Progress {
@@ -30,12 +31,20 @@ export interface ConsoleOutputOptions {
   stderr?: (NodeJS.WritableStream & { isTTY?: boolean | undefined }) | undefined;
 }
 
+// A stream without write, or `json: 'yes'`, would fail at the first line (or print the wrong format).
+const OUTPUT_OPTION_SHAPES: Readonly<Partial<Record<keyof ConsoleOutputOptions, OptionShape>>> = {
+  json: { kind: 'boolean', what: 'true or false' },
+  stdout: { kind: 'port', what: 'a writable stream', methods: ['write'] },
+  stderr: { kind: 'port', what: 'a writable stream', methods: ['write'] },
+};
+
 /**
  * The terminal output of the CLI. Progress bars go to stderr and only when it is a terminal and the
  * output is not JSON, so piped and scripted runs get clean output.
  */
 export function createConsoleOutput(options: ConsoleOutputOptions = {}): Output {
   checkOptions('createConsoleOutput', options, CONSOLE_OUTPUT_OPTION_KEYS);
+  checkOptionShapes('createConsoleOutput', options, OUTPUT_OPTION_SHAPES);
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   const json = options.json ?? false;
@@ -67,6 +76,7 @@ export interface RecordingOutput extends Output {
 
 export function createRecordingOutput(options: { json?: boolean | undefined } = {}): RecordingOutput {
   checkOptions('createRecordingOutput', options, ['json']);
+  checkOptionShapes('createRecordingOutput', options, OUTPUT_OPTION_SHAPES);
   const stdout: string[] = [];
   const stderr: string[] = [];
   const progressLog: RecordingOutput['progressLog'] = [];
