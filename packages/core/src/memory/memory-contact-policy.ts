@@ -14,6 +14,15 @@ import type { Page } from '../rules/rule.js';
 import { cloneValue } from './clone-value.js';
 import { clampLimit } from './memory-ids.js';
 
+/**
+ * The answer of a read that finds nothing, settled once for every such read: the fire path reads the
+ * account policy and the recipient's suppression on every send, and most find none.
+ */
+const NOTHING: Promise<null> = Promise.resolve(null);
+
+/** A copy of what a read found, as the promise the port returns (a clone that throws rejects). */
+const copied = async <T>(value: T): Promise<T> => cloneValue(value);
+
 /** Account policies in memory; a put replaces the whole policy and bumps its version. */
 export function createMemoryContactPolicyStore(): ContactPolicyStore & { readonly size: number } {
   // It takes no options: a JavaScript caller passing some (a clock, a retention) would otherwise be ignored.
@@ -23,9 +32,9 @@ export function createMemoryContactPolicyStore(): ContactPolicyStore & { readonl
     get size() {
       return policies.size;
     },
-    async getContactPolicy(accountId) {
+    getContactPolicy(accountId) {
       const stored = policies.get(accountId);
-      return stored ? cloneValue(stored) : null;
+      return stored ? copied(stored) : NOTHING;
     },
     async putContactPolicy(accountId, policy: ContactPolicy, { now, expectedVersion }) {
       const current = policies.get(accountId);
@@ -60,9 +69,15 @@ export function createMemorySuppressionStore(): SuppressionStore & { readonly si
     get size() {
       return entries.size;
     },
-    async findSuppression(accountId, channel, recipient) {
-      const found = entries.get(keyOf(accountId, channel, recipient));
-      return found ? cloneValue(found.suppression) : null;
+    findSuppression(accountId, channel, recipient) {
+      let found;
+      try {
+        found = entries.get(keyOf(accountId, channel, recipient));
+      } catch (error) {
+        // As the async function it replaces: a key that cannot be built (a symbol) rejects, never throws.
+        return Promise.reject(error);
+      }
+      return found ? copied(found.suppression) : NOTHING;
     },
     async addSuppression(entry) {
       const key = keyOf(entry.accountId, entry.channel, entry.recipient);
