@@ -64,3 +64,34 @@ describe('a send aborted before its request was written', () => {
     });
   }
 });
+
+describe('a webhook whose host name never resolves', () => {
+  const hanging = () => createWebhook({ unsigned: true, timeoutMs: 60_000, lookup: () => new Promise(() => undefined) });
+
+  it("ends at the engine's abort, transient and not ambiguous (nothing was sent)", async () => {
+    const controller = new AbortController();
+    const sending = failure(hanging().send(webhookCommand({ url: 'https://hooks.example.com/x' }), { signal: controller.signal }));
+    setTimeout(() => controller.abort(new Error('the engine stopped waiting')), 50);
+    const error = await sending;
+    expect(error).toMatchObject({ code: 'CRM_ERR_GATEWAY', retryable: true, providerCode: 'aborted' });
+    expect(error['ambiguous']).not.toBe(true);
+  });
+
+  it('ends at its own timeoutMs without a signal', async () => {
+    const gateway = createWebhook({ unsigned: true, timeoutMs: 100, lookup: () => new Promise(() => undefined) });
+    const error = await failure(gateway.send(webhookCommand({ url: 'https://hooks.example.com/x' })));
+    expect(error).toMatchObject({ code: 'CRM_ERR_GATEWAY', retryable: true });
+    expect(error['ambiguous']).not.toBe(true);
+  });
+
+  it('an already aborted signal sends nothing', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('gone'));
+    let lookups = 0;
+    const gateway = createWebhook({ unsigned: true, lookup: async () => { lookups += 1; return [{ address: '93.184.216.34', family: 4 }]; } });
+    const error = await failure(gateway.send(webhookCommand({ url: 'https://hooks.example.com/x' }), { signal: controller.signal }));
+    expect(error).toMatchObject({ retryable: true });
+    expect(error['ambiguous']).not.toBe(true);
+    expect(lookups).toBeLessThanOrEqual(1);
+  });
+});

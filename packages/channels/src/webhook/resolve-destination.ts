@@ -26,7 +26,7 @@ const PERMANENT_DNS_CODES = new Set(['ENOTFOUND', 'ENODATA', 'EBADNAME']);
  * attacker's DNS could mix a public and a private answer). Returns the address to pin the
  * connection to.
  */
-export async function resolveDestination(url: URL, check: WebhookAddressCheck, resolve: HostResolver): Promise<ResolvedAddress> {
+export async function resolveDestination(url: URL, check: WebhookAddressCheck, resolve: HostResolver, signal?: AbortSignal): Promise<ResolvedAddress> {
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const literal = parseIpLiteral(host);
   if (literal) {
@@ -37,8 +37,12 @@ export async function resolveDestination(url: URL, check: WebhookAddressCheck, r
 
   let answers: readonly ResolvedAddress[];
   try {
-    answers = await resolve(host);
+    answers = await untilAborted(resolve(host), signal);
   } catch (error) {
+    if (signal?.aborted && error === signal.reason) {
+      // Nothing has left this process: the send stops here, transient and not ambiguous.
+      throw new GatewayError(`webhook: resolving ${host} was aborted: ${(error as Error | undefined)?.message ?? 'aborted'}`, { provider: 'webhook', retryable: true, providerCode: 'aborted', cause: error });
+    }
     const code = (error as { code?: unknown }).code;
     const permanent = typeof code === 'string' && PERMANENT_DNS_CODES.has(code);
     throw new GatewayError(`webhook: could not resolve ${host}: ${(error as Error).message}`, {
@@ -61,4 +65,24 @@ export async function resolveDestination(url: URL, check: WebhookAddressCheck, r
     if (parsed) checked.push({ address: formatIpAddress(parsed), family: parsed.family });
   }
   return checked[0] as ResolvedAddress;
+}
+
+/** `work`, or the abort reason as soon as `signal` aborts (a resolver need not take a signal of its own). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

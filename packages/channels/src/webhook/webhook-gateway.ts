@@ -179,7 +179,9 @@ export function createWebhook(options: WebhookOptions): ChannelGateway {
       const timestamp = Math.floor(now() / 1000);
 
       // Resolve and check before anything touches the network; connect to that address only.
-      const destination = await resolveDestination(url, check, resolve);
+      // Bounded like the request: a resolver that hangs must not outlive the engine's wait or the timeout.
+      const lookupSignal = context?.signal ? AbortSignal.any([context.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+      const destination = await resolveDestination(url, check, resolve, lookupSignal);
       const dispatcher = createPinnedDispatcher(url, destination, connector);
       try {
         const response = await httpExchange(name, {
