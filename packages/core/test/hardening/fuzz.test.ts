@@ -130,6 +130,7 @@ describe('fuzzing the engine with generated rules and events', () => {
     await clock.advance(366 * 86_400_000);
     expect(await engine.runDue()).toMatchObject({ leaseLost: 0, unsaved: 0 });
     expect(loopErrors).toEqual([]);
+    sms.sent.length = 0;
     await engine.rules.create('acc_good', { ...technicianSmsRule, delay: { value: 0, unit: 'minutes' } });
     await engine.ingest({ name: 'job.status.changed', accountId: 'acc_good', payload: doneJobPayload });
     expect(await engine.runDue()).toMatchObject({ completed: 1 });
