@@ -67,6 +67,38 @@ export function describeDeliveryLedgerContract<S extends DeliveryLedger>(name: s
       expect(events).toEqual([['intent', 'engine'], ['accepted', 'engine'], ['delivered', 'receipt']]);
     });
 
+    it('moves forward only for every pair of receipts, from intent, unknown and accepted, found by provider id or by delivery id', async () => {
+      const receipts = ['accepted', 'delivered', 'undelivered', 'bounced', 'failed'] as const;
+      const rank = (state: string) => (state === 'intent' ? 0 : state === 'unknown' ? 1 : state === 'accepted' ? 2 : 4);
+      let n = 0;
+      for (const start of ['intent', 'unknown', 'accepted'] as const) {
+        for (const first of receipts) {
+          for (const second of receipts) {
+            n += 1;
+            const providerId = `SM-pair-${n}`;
+            const [d] = await ledger.recordIntents([intent({ triggerId: `trigger-pair-${n}`, idempotencyKey: `trigger-pair-${n}:0` })]);
+            const id = d?.id as string;
+            if (start !== 'intent') await ledger.recordOutcomes([{ id, state: start, at: at(1), ...(start === 'accepted' ? { providerId } : {}) }]);
+            // Before the provider id is known to the ledger, only our delivery id finds the send.
+            const by = (k: number) => (start === 'accepted' && k % 2 === 0 ? { providerId } : { deliveryId: id, providerId });
+            let expected: string = start;
+            const applied: boolean[] = [];
+            for (const [k, state] of [first, second].entries()) {
+              const result = await ledger.applyReceipt({ provider: 'twilio', ...by(k), state, at: at(10 + k) });
+              const moves = rank(state) > rank(expected);
+              applied.push(result.applied);
+              if (moves) expected = state;
+              expect(result.applied, `${start} → ${first} → ${second}: receipt ${k + 1} (${state})`).toBe(moves);
+            }
+            const stored = await ledger.getDelivery(ACCOUNT, id);
+            expect(stored?.state, `${start} → ${first} → ${second}`).toBe(expected);
+            expect(stored?.providerId).toBe(providerId);
+            expect(stored?.events.filter((e) => e.source === 'receipt')).toHaveLength(applied.filter(Boolean).length);
+          }
+        }
+      }
+    });
+
     it('resolves an unknown send by a receipt found through our delivery id, recording the provider id it brings', async () => {
       const [a] = await ledger.recordIntents([intent()]);
       await ledger.recordOutcomes([{ id: a?.id as string, state: 'unknown', at: at(1) }]);
