@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AutomationError, createAutomationEngine, type AutomationStore, type ChannelGateway, type RuleInput } from '@crm-automation/core';
+import { AutomationError, createAutomationEngine, GatewayError, type AutomationStore, type ChannelGateway, type RuleInput } from '@crm-automation/core';
 import { createMemoryStore } from '@crm-automation/core/memory';
 import { createManualClock } from '@crm-automation/core/doubles';
 import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
@@ -495,5 +495,20 @@ describe('delivery:changed for sends dispatch settles outside a send', () => {
     accept({ id: 'SM-late' });
     await engine.stop();
     expect(changed).toEqual(['accepted:SM-late']);
+  });
+});
+
+describe('a refused or unknown send behind a gateway in front of providers', () => {
+  it.each([
+    ['refused', new GatewayError('twilio answered 400: invalid number (code 21211)', { provider: 'twilio', retryable: false, providerCode: 21211 })],
+    ['unknown', new GatewayError('twilio request failed after the request was sent', { provider: 'twilio', retryable: true, ambiguous: true })],
+  ] as const)('is recorded %s under the provider the error names, so GET /deliveries?provider= finds it', async (state, error) => {
+    const front: ChannelGateway = { name: 'notification-service', send: async () => Promise.reject(error) };
+    const engine = createAutomationEngine({ store: createMemoryStore(), channels: { sms: front } });
+    await engine.rules.create(ACCOUNT, immediate);
+    await engine.ingest(event());
+    await engine.runDue();
+    await engine.stop();
+    expect((await engine.deliveries.list(ACCOUNT, { provider: 'twilio' })).items.map((d) => d.state)).toEqual([state]);
   });
 });

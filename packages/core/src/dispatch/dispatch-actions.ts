@@ -472,7 +472,13 @@ export async function dispatchActions(
       const error = describeError(thrown) as ErrorSummary;
       const gateway = ctx.channels[type];
       const ambiguous = error['ambiguous'] === true;
-      if (delivery && recorder) recorder.outcome({ id: delivery.id, state: ambiguous ? 'unknown' : 'refused', at: ctx.clock.now(), error });
+      // The provider the error names (a Notification Service's answer, a failover gateway's last refusal), as for a send.
+      const named = typeof error['provider'] === 'string' && error['provider'] !== '' ? error['provider'] : undefined;
+      if (delivery && recorder) {
+        const outcome: DeliveryOutcome = { id: delivery.id, state: ambiguous ? 'unknown' : 'refused', at: ctx.clock.now(), error };
+        if (named !== undefined && named !== delivery.provider) outcome.provider = named;
+        recorder.outcome(outcome);
+      }
       // The provider says the recipient opted out (Twilio 21610): suppressed from now on, not a failure.
       const optedOut = guard !== undefined && recipient !== undefined && !ambiguous && isProviderOptOut(error);
       if (guard && !ambiguous && (optedOut || !error.retryable)) await guard.release(reservation);
@@ -497,8 +503,6 @@ export async function dispatchActions(
         result.outcomes.push({ index, type, status: 'failed', error, durationMs, ...(delivery ? { deliveryId: delivery.id } : {}) });
       }
       span.recordError(thrown);
-      // As for a send, the provider the error names (a Notification Service's answer says which one).
-      const named = typeof error['provider'] === 'string' && error['provider'] !== '' ? error['provider'] : undefined;
       ctx.onFailed?.({ command, error, durationMs, type, provider: named ?? gateway?.name ?? type, accountId: trigger.accountId });
       ctx.logger.warn(
         { ruleId: trigger.ruleId, triggerId: trigger.id, accountId: trigger.accountId, actionIndex: index, error, ...(delivery ? { deliveryId: delivery.id } : {}) },
