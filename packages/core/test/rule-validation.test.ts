@@ -72,7 +72,8 @@ describe('rule validation', () => {
     [{ subject: '', templateId: 'd-1', body: undefined }, []],
     [{ subject: 'Hello {{job.id}}' }, []],
   ])('refuses a blank email subject unless a templateId carries one: %j', (params, paths) => {
-    const result = engine.rules.validate(withAction({ type: 'email', params: { recipient: 'manager@crm.com', subject: 'Hello', body: 'Hi', ...params } }));
+    const base: Record<string, unknown> = { recipient: 'manager@crm.com', subject: 'Hello', body: 'Hi' };
+    const result = engine.rules.validate(withAction({ type: 'email', params: { ...base, ...params } }));
     const issues = result.ok ? [] : result.issues;
     expect(issues.filter((i) => i.code === 'missing_subject').map((i) => i.path)).toEqual(paths);
   });
