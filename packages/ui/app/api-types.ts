@@ -925,6 +925,7 @@ export interface operations {
                             [key: string]: unknown;
                         };
                         name?: string;
+                        /** @description ISO 8601 date-time (UTC when it has no offset), RFC 2822, or epoch milliseconds */
                         timestamp?: string | number;
                         current?: {
                             [key: string]: unknown;
@@ -1626,6 +1627,7 @@ export interface operations {
                         [key: string]: unknown;
                     };
                     name?: string;
+                    /** @description ISO 8601 date-time (UTC when it has no offset), RFC 2822, or epoch milliseconds */
                     timestamp?: string | number;
                     current?: {
                         [key: string]: unknown;
@@ -4355,6 +4357,7 @@ export interface operations {
                     name: string;
                     payload: unknown;
                     id?: string;
+                    /** @description ISO 8601 date-time (UTC when it has no offset), RFC 2822, or epoch milliseconds */
                     timestamp?: string | number;
                     accountId?: string;
                 };

@@ -82,7 +82,13 @@ export const resolveDeliveryBody = z.strictObject({
   note: z.string().max(500).optional(),
 });
 
-const eventTimestamp = z.union([isoDate, z.number()]);
+// Any value: core reads the timestamp (ISO 8601 with real calendar days, RFC 2822, epoch
+// milliseconds) and answers invalid_timestamp or timestamp_out_of_range on `timestamp`, in-process
+// and over HTTP alike; a stricter schema here answered other codes for the same mistakes.
+const eventTimestamp = z.unknown().meta({
+  type: ['string', 'number'],
+  description: 'ISO 8601 date-time (UTC when it has no offset), RFC 2822, or epoch milliseconds',
+});
 
 export const sampleEvent = z.strictObject({
   payload: z.record(z.string(), z.unknown()),
