@@ -2,6 +2,7 @@ import { accountOfMessage, decideFailedDelivery, failureReason, type FailedDeliv
 import type { BusDelivery, BusHandler } from '../ports/bus.js';
 import type { Logger } from '../ports/logger.js';
 import { BUS_HEADER, deadLetterHeaders, numberHeader, publisherHeaders, stringHeader, type DeadLetterHeaders } from './message-headers.js';
+import { jsonTextNestsDeeperThan, MAX_BUS_MESSAGE_CHARS } from './json-text.js';
 import { retryDelayFor } from './redelivery-delays.js';
 
 /** What a transport does with a delivery once the handler returned or threw. */
@@ -76,6 +77,10 @@ export async function consumeDelivery(
     return 'dead-lettered';
   };
 
+  // Bounded before parsing: a tenant's oversized or deeply nested bytes cost one pass, not a parse
+  // and then a RangeError in whatever recurses over the result.
+  if (message.text.length > MAX_BUS_MESSAGE_CHARS) return deadLetter(undefined, `message is longer than ${MAX_BUS_MESSAGE_CHARS} characters`);
+  if (jsonTextNestsDeeperThan(message.text)) return deadLetter(undefined, 'message nests JSON deeper than 64 levels');
   let body: unknown;
   try {
     body = JSON.parse(message.text) as unknown;
