@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { type FastifyPluginAsync } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { createAutomationEngine, createMemoryStore, createRecordingChannel } from '@crm-automation/core';
 import {
@@ -26,10 +26,10 @@ const key = generateApiKey();
 const engine = createAutomationEngine({ store: createMemoryStore() });
 
 type Make = (options: unknown) => unknown;
-const register = (plugin: Parameters<ReturnType<typeof Fastify>['register']>[0]) => async (options: unknown) => {
+const register = <T,>(plugin: FastifyPluginAsync<T & Record<never, never>>) => async (options: unknown) => {
   const app = Fastify();
   try {
-    await app.register(plugin, options as never);
+    await app.register(plugin as FastifyPluginAsync, options as Record<string, never>);
     await app.ready();
   } finally {
     await app.close();
