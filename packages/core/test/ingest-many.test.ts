@@ -42,3 +42,19 @@ describe('ingestMany', () => {
     expect(await engine.ingestMany([])).toEqual([]);
   });
 });
+
+describe('ingestMany, lists it cannot take', () => {
+  const engine = createAutomationEngine({ store: createMemoryStore(), clock: createManualClock('2026-01-01T00:00:00Z') });
+  const revoked = Proxy.revocable([] as unknown[], {});
+  revoked.revoke();
+  const throwingLength = new Proxy([] as unknown[], { get: (target, key) => (key === 'length' ? (() => { throw new Error('no length'); })() : Reflect.get(target, key)) });
+
+  it.each([
+    ['a revoked proxy of an array', revoked.proxy],
+    ['a proxy whose length throws', throwingLength],
+    ['a sparse array of a billion slots', new Array(1_000_000_000)],
+    ['100,001 events', new Array(100_001).fill({ name: 'e', accountId: 'a', payload: {} })],
+  ])('refuses %s with CRM_ERR_CONFIG, at once', async (_, list) => {
+    await expect(engine.ingestMany(list as unknown[])).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
+  });
+});

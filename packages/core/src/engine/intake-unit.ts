@@ -7,6 +7,9 @@ import type { InsertedTrigger } from '../ports/store.js';
 import type { Trigger } from '../scheduling/trigger.js';
 import type { AutomationEngine, IngestedTriggers, IngestManyResult, IngestOptions } from './engine-api.js';
 import type { NormalizedEvent } from '../events/event.js';
+
+/** Most events one `ingestMany` call takes (a bus batch is far smaller; larger lists are split by the caller). */
+export const MAX_INGEST_BATCH = 100_000;
 import type { EngineObserver } from './observer.js';
 
 export interface IntakeUnitContext extends IntakeContext {
@@ -100,8 +103,17 @@ export function createIntakeUnit(ctx: IntakeUnitContext): IntakeUnit {
 
   const ingestMany = async (inputs: readonly unknown[]): Promise<IngestManyResult[]> => {
     ctx.requireTriggers();
-    if (!Array.isArray(inputs)) throw new AutomationError('CRM_ERR_CONFIG', 'ingestMany takes an array of events');
-    const span = tracer.startSpan('crm.intake.batch', { kind: 'consumer', attributes: { 'crm.events': inputs.length } });
+    // Read once, guarded: a (revoked) proxy's checks may throw, and a sparse array's length costs a step per slot.
+    let length: number;
+    try {
+      if (!Array.isArray(inputs)) throw new AutomationError('CRM_ERR_CONFIG', 'ingestMany takes an array of events');
+      length = inputs.length;
+    } catch (error) {
+      if (error instanceof AutomationError) throw error;
+      throw new AutomationError('CRM_ERR_CONFIG', `ingestMany could not read its array of events: ${describeError(error)}`);
+    }
+    if (length > MAX_INGEST_BATCH) throw new AutomationError('CRM_ERR_CONFIG', `ingestMany takes at most ${MAX_INGEST_BATCH} events per call (got ${length})`);
+    const span = tracer.startSpan('crm.intake.batch', { kind: 'consumer', attributes: { 'crm.events': length } });
     let results;
     try {
       results = await ingestEvents(inputs, ctx);
@@ -119,7 +131,7 @@ export function createIntakeUnit(ctx: IntakeUnitContext): IntakeUnit {
       return { ok: true, eventId: r.event.id, triggers, summary: r.summary };
     });
     if (Number.isFinite(earliest)) ctx.wake(new Date(earliest));
-    logger.debug({ events: inputs.length, refused: out.filter((r) => !r.ok).length }, 'events ingested');
+    logger.debug({ events: length, refused: out.filter((r) => !r.ok).length }, 'events ingested');
     return out;
   };
 
