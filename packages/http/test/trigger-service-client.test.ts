@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAutomationEngine, createManualClock, createMemoryRuleStore, createMemoryTriggerStore, createRecordingChannel, type AutomationEngine } from '@crm-automation/core';
+import { createMemoryStore } from '@crm-automation/core/memory';
 import { apiKeyAuth, generateApiKey, rulesRoutes, triggerServiceClient, triggerServiceRoutes } from '@crm-automation/http';
 import { doneJobPayload, technicianSmsRule } from '@crm-automation/testing';
 
@@ -256,5 +257,26 @@ describe('trigger routes served from a trigger service', () => {
     const app = Fastify();
     apps.push(app);
     await expect(app.register(rulesRoutes, { engine: rulesEngine, authenticate: async () => null, triggers: { get: async () => null } as never }).ready()).rejects.toThrow(/missing: list, cancel, retry/);
+  });
+});
+
+describe('resolving a delivery through the trigger service', () => {
+  it('answers a delivery that is not unknown with 409 CRM_ERR_HTTP_DELIVERY_STATE over the hop, not a 5xx', async () => {
+    const store = createMemoryStore();
+    const engine = createAutomationEngine({ store, channels: { sms: createRecordingChannel() } });
+    const app = Fastify();
+    await app.register(triggerServiceRoutes, { engine: { triggers: engine.triggers, ingest: engine.ingest, deliveries: engine.deliveries }, auth: { tokens: [TOKEN] } });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const [sent] = await store.recordIntents([{ accountId: A, triggerId: 'trg_1', ruleId: 'rule_1', actionIndex: 0, attempt: 1, type: 'sms', provider: 'twilio', idempotencyKey: 'trg_1:0', dedupes: false, at: new Date() }]);
+      await store.recordOutcomes([{ id: sent?.id ?? '', state: 'accepted', providerId: 'SM1', at: new Date() }]);
+      const client = triggerServiceClient({ baseUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, token: TOKEN });
+      for (const as of ['sent', 'resend'] as const) {
+        await expect(client.deliveries.resolve(A, sent?.id ?? '', { as, by: 'ops' })).rejects.toMatchObject({ statusCode: 409, code: 'CRM_ERR_HTTP_DELIVERY_STATE' });
+      }
+      expect((await client.deliveries.get(A, sent?.id ?? ''))?.state).toBe('accepted');
+    } finally {
+      await app.close();
+    }
   });
 });
