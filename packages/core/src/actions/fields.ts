@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkJsonShape, MAX_JSON_DEPTH } from '../input/json-shape.js';
-import { checkJsonPath } from '../rules/json-path.js';
+import { checkJsonPath, checkSingleValuePath } from '../rules/json-path.js';
 import { expandIssues } from '../rules/issues.js';
 import { hinted } from '../rules/json-schema-hints.js';
 import { checkTemplateCached, TEMPLATE_LIMITS } from '../rules/templates.js';
@@ -68,6 +68,12 @@ export const recipientField = (kind: RecipientKind) => {
       if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
         const ref = factReference.safeParse(value);
         if (!ref.success) for (const i of toCustomAll(ref.error.issues)) ctx.addIssue(i);
+        else if (ref.data.path !== undefined && ref.data.path !== '' && ref.data.path !== '$') {
+          // A path that can match many values (`$..phone`, `[*]`, unions, slices) resolves to an
+          // array, never to the one address a send needs: every run would fail.
+          const problem = checkSingleValuePath(ref.data.path);
+          if (problem) ctx.addIssue(issue(problem.code, `a recipient path must name one value: ${problem.message}`, ['path']));
+        }
         return;
       }
       if (typeof value !== 'string') {

@@ -83,8 +83,42 @@ const headerRecord = (value: z.ZodType<string>, literalSize: (value: string) => 
 // In a rule only the literal text is known; a rendered command is measured whole.
 const ruleHeaders = headerRecord(headerValueTemplate, (value) => literalText(value).length);
 
+/** Most items of one array in a webhook payload (each is a template to check and render). */
+export const MAX_WEBHOOK_PAYLOAD_ITEMS = 1_000;
+
+/** What a payload value is, for a message about one that JSON cannot hold. */
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'object' && value !== null) return `an object of class ${Object.getPrototypeOf(value)?.constructor?.name ?? 'null'}`;
+  return `a ${typeof value}`;
+}
+
+const isPayloadShape = (value: unknown): boolean =>
+  typeof value === 'string' || typeof value === 'boolean' || value === null || (typeof value === 'number' && Number.isFinite(value)) || Array.isArray(value) || (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype);
+
+/**
+ * The union's last member: names a value no other member takes (`NaN`, `undefined` in process) at its
+ * own path. zod reports a union whose members all fail their type check as `invalid_union`
+ * ("Invalid input") at the outermost union, so without it one bad item hides where it is. For a value
+ * another member takes, it fails silently (an aborted issue zod's union ignores). Matches nothing in
+ * the JSON Schema.
+ */
+const notJsonValue = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    if (isPayloadShape(value)) ctx.addIssue({ code: 'custom', message: 'not this member', continue: false });
+    else ctx.addIssue(issue('invalid_type', `payload values are JSON: a string, a finite number, true, false, null, an array or an object; got ${describeValue(value)}`));
+  })
+  .meta({ not: {} });
+
+// zod's own `.max` on an array aborts the union, which then answers `invalid_union` without the limit.
+const payloadArray = z.array(z.lazy(() => jsonTemplateValue)).superRefine((items, ctx) => {
+  if (items.length > MAX_WEBHOOK_PAYLOAD_ITEMS) ctx.addIssue(issue('too_big', `a payload array may hold at most ${MAX_WEBHOOK_PAYLOAD_ITEMS} items; this one has ${items.length}`));
+});
+
 const jsonTemplateValue: z.ZodType<unknown> = z.lazy(() =>
-  z.union([templateString(), z.number(), z.boolean(), z.null(), z.array(jsonTemplateValue).max(1_000), z.record(z.string(), jsonTemplateValue)]),
+  z.union([templateString(), z.number(), z.boolean(), z.null(), payloadArray.meta({ maxItems: MAX_WEBHOOK_PAYLOAD_ITEMS }), z.record(z.string(), jsonTemplateValue), notJsonValue]),
 );
 
 export interface WebhookRuleParamsOptions {

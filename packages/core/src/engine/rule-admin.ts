@@ -3,7 +3,8 @@ import { normalizeEvent, type EventTimeWindow } from '../events/event.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { RuleStore } from '../ports/rule-store.js';
-import { dryRunRule, type DryRunContact, type DryRunResult } from '../rules/dry-run.js';
+import { builtInCommandSchema, dryRunRule, gatewayCommandSchemas, type DryRunContact, type DryRunResult } from '../rules/dry-run.js';
+import type { ParamsSchema } from '../ports/gateway.js';
 import { normalizedRecipient } from '../actions/contact-points.js';
 import { AttemptContactGuard, type ContactPorts } from '../policy/contact-guard.js';
 import type { Rule } from '../rules/rule.js';
@@ -24,6 +25,12 @@ export interface RuleAdminContext {
   canCancel: boolean;
   /** The contact policy ports, for what a dry run's sends would meet. */
   contact?: ContactPorts | undefined;
+  /**
+   * The engine's gateways: a dry run checks each rendered command against its gateway's
+   * `commandSchema` (else the built-in type's), as a send does, so what every send would refuse is
+   * an error of the dry run too. Without it, the built-in schemas only.
+   */
+  channels?: Readonly<Record<string, { readonly commandSchema?: ParamsSchema | undefined } | undefined>> | undefined;
 }
 
 /**
@@ -34,6 +41,7 @@ export function createRuleAdmin(ctx: RuleAdminContext): AutomationEngine<string,
   const { store, clock, logger, observer } = ctx;
   const { validate, operators } = ctx.language;
   let jsonSchema: Record<string, unknown> | undefined;
+  const commandSchemaOf = ctx.channels ? gatewayCommandSchemas(ctx.channels) : builtInCommandSchema;
 
   const validated = (accountId: string, input: unknown) => {
     const result = validate(input);
@@ -102,7 +110,7 @@ export function createRuleAdmin(ctx: RuleAdminContext): AutomationEngine<string,
       // The sample is an event like any other: same shape, size and time checks (EventValidationError).
       const event = normalizeEvent({ name: sample?.name ?? rule.trigger.eventName, accountId, payload: sample?.payload, timestamp: sample?.timestamp }, now, ctx.eventTimeWindow);
       const current = sample?.current === undefined ? undefined : checkedCurrentSample(sample.current, accountId, now);
-      const result = await dryRunRule(rule, { name: event.name, payload: event.payload, timestamp: event.timestamp, ...(current ? { current } : {}) }, now, operators);
+      const result = await dryRunRule(rule, { name: event.name, payload: event.payload, timestamp: event.timestamp, ...(current ? { current } : {}) }, now, operators, commandSchemaOf);
       return ctx.contact ? withContactPolicy(result, rule, event.payload, ctx.contact, logger) : result;
     },
   };

@@ -5,10 +5,10 @@ import { compileConditions, type CompiledConditions, type FallbackCode } from '.
 import { AutomationError } from '../errors.js';
 import type { MessageCategory } from '../policy/contact-policy.js';
 import type { ConditionTrace } from '../scheduling/trigger.js';
-import { resolvePath } from './json-path.js';
+import { PathBudgetError, resolvePath, withPathBudget, type PathBudget } from './json-path.js';
 import { CORE_OPERATOR_FNS, type OperatorFn } from './operators.js';
 import type { FactReference, Rule } from './rule.js';
-import { compileTemplateRenderer, RenderBudget, withRenderBudget } from './templates.js';
+import { chargeRenderedValue, compileTemplateRenderer, RenderBudget, withRenderBudget } from './templates.js';
 import { compileUrlTemplate } from './webhook-url.js';
 
 export interface Evaluation {
@@ -64,22 +64,27 @@ function readFact(payload: Record<string, unknown>, ref: FactReference): unknown
   return resolvePath(fact, ref.path);
 }
 
-/** What compiling an action's params found: a template that renders through Handlebars (which may loop). */
+/** What compiling an action's params found: templates and fact references, which produce output from the event. */
 interface CompiledParamsInfo {
-  handlebars: boolean;
+  /** Templates (with `{{`) and fact references: each can place event data in the command. */
+  dynamic: number;
 }
 
 /**
- * Compiles any params value: strings become templates, fact references become lookups. `info` learns
- * whether a template renders through Handlebars: only then does rendering need a budget of its own.
+ * Compiles any params value: strings become templates, fact references become lookups charged to the
+ * render budget (a payload repeating a reference would otherwise multiply an event's size). `info`
+ * counts what produces output from the event: only an action without any renders outside a budget.
  */
 function compileValue(value: unknown, info: CompiledParamsInfo): Renderer {
   if (typeof value === 'string') {
     const template = compileTemplateRenderer(value);
-    if (template.handlebars) info.handlebars = true;
+    if (value.includes('{{')) info.dynamic += 1;
     return template.render;
   }
-  if (isFactReference(value)) return (payload) => readFact(payload, value);
+  if (isFactReference(value)) {
+    info.dynamic += 1;
+    return (payload) => chargeRenderedValue(readFact(payload, value));
+  }
   if (Array.isArray(value)) {
     const items = value.map((item) => compileValue(item, info));
     return (payload) => items.map((render) => render(payload));
@@ -98,12 +103,14 @@ function compileValue(value: unknown, info: CompiledParamsInfo): Renderer {
   return () => value;
 }
 
-/** An action's params renderer, and whether it renders within a budget of its own. */
+/** An action's params renderer, and whether it renders within the trigger's budget (anything but constants). */
 function compileActionParams(type: string, params: Record<string, unknown>): { render: Renderer; budgeted: boolean } {
-  const info: CompiledParamsInfo = { handlebars: false };
+  const info: CompiledParamsInfo = { dynamic: 0 };
   if (type !== 'webhook') {
     const render = compileValue(params, info);
-    return { render, budgeted: info.handlebars };
+    // Plain templates cannot loop, but many of them (or fact references) repeating one large value
+    // multiply it: every action that places event data is charged, against the trigger's budget.
+    return { render, budgeted: info.dynamic > 0 };
   }
   const { url, method, headers, ...rest } = params as { url: string; method?: string; headers?: Record<string, string> };
   const renderUrl = compileUrlTemplate(url);
@@ -205,24 +212,46 @@ function conditionsEvaluator(
   name: string,
   conditions: unknown,
   operators: ReadonlyMap<string, OperatorFn>,
-): { compiled: CompiledConditions; run(payload: Record<string, unknown>): Promise<Evaluation>; runNowOrLater(payload: Record<string, unknown>): Evaluation | Promise<Evaluation> } {
+): {
+  compiled: CompiledConditions;
+  run(payload: Record<string, unknown>, budget?: PathBudget): Promise<Evaluation>;
+  runNowOrLater(payload: Record<string, unknown>, budget?: PathBudget): Evaluation | Promise<Evaluation>;
+} {
   const compiled = compileConditions(conditions, { operators });
   const reference = jsonRulesEngineEvaluator(name, conditions, operators);
-  const runNowOrLater = (payload: Record<string, unknown>): Evaluation | Promise<Evaluation> => {
-    if (compiled.evaluate) {
+  const runNowOrLater = (payload: Record<string, unknown>, budget: PathBudget = { pathVisits: 0 }): Evaluation | Promise<Evaluation> => {
+    const evaluate = compiled.evaluate;
+    if (evaluate) {
       try {
-        return compiled.evaluate(payload);
-      } catch {
-        // Decided by json-rules-engine below, error included.
+        // Every condition path of the evaluation draws on one visit budget (the trigger's).
+        return withPathBudget(budget, () => evaluate(payload));
+      } catch (error) {
+        // A path over its visit budget is final: json-rules-engine would only spend it again.
+        if (error instanceof PathBudgetError) throw error;
+        // Anything else is decided by json-rules-engine below, error included.
       }
     }
     return reference(payload);
   };
   return {
     compiled,
-    run: (payload) => Promise.resolve(runNowOrLater(payload)),
+    run: (payload, budget) => {
+      try {
+        return Promise.resolve(runNowOrLater(payload, budget));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
     runNowOrLater,
   };
+}
+
+/**
+ * What one trigger attempt may spend: the visits of all its paths (conditions, recipients, fact
+ * references) and, once an action renders, the render budget all its actions share.
+ */
+interface AttemptBudget extends PathBudget {
+  render: RenderBudget | undefined;
 }
 
 function evaluationError(rule: Rule, error: unknown): AutomationError {
@@ -235,6 +264,16 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
   const cancelEvaluators = new Map<number, ReturnType<typeof conditionsEvaluator>>();
 
   const renderers = rule.actions.map((action) => compileActionParams(action.type, action.params as Record<string, unknown>));
+  // One budget per trigger attempt, found by the payload object: an attempt (a run, a dry run)
+  // evaluates the conditions on a payload first, then reads recipients and renders its actions on
+  // that same object, with sends awaited in between. Each evaluation starts a fresh budget, so a
+  // retry of the trigger has its own; a render without an evaluation before it has one per action.
+  const attempts = new WeakMap<object, AttemptBudget>();
+  const startAttempt = (payload: Record<string, unknown>): AttemptBudget => {
+    const budget: AttemptBudget = { pathVisits: 0, render: undefined };
+    attempts.set(payload, budget);
+    return budget;
+  };
 
   return {
     id: rule.id,
@@ -245,13 +284,18 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
     ...(conditions.compiled.fallback === undefined ? {} : { fallback: { code: conditions.compiled.code, reason: conditions.compiled.fallback } }),
     async evaluate(payload) {
       try {
-        return await conditions.run(payload);
+        return await conditions.run(payload, startAttempt(payload));
       } catch (error) {
         throw evaluationError(rule, error);
       }
     },
     evaluateNowOrLater(payload) {
-      const evaluation = conditions.runNowOrLater(payload);
+      let evaluation: Evaluation | Promise<Evaluation>;
+      try {
+        evaluation = conditions.runNowOrLater(payload, startAttempt(payload));
+      } catch (error) {
+        throw evaluationError(rule, error);
+      }
       if (!(evaluation instanceof Promise)) return evaluation;
       return evaluation.then(undefined, (error: unknown) => {
         throw evaluationError(rule, error);
@@ -265,7 +309,8 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
       if (!isFactReference(recipient)) return undefined;
       let value: unknown;
       try {
-        value = readFact(payload, recipient);
+        const budget = attempts.get(payload);
+        value = budget ? withPathBudget(budget, () => readFact(payload, recipient)) : readFact(payload, recipient);
       } catch {
         // A path too costly to resolve is a render error, reported when the action is rendered.
         return undefined;
@@ -289,9 +334,18 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
       const renderer = renderers[index];
       if (!action || !renderer) throw renderError(rule, index, new Error('no such action'));
       try {
-        // One budget for every template of the action: loops and output are bounded per send. An
-        // action of plain templates cannot loop; each checks its output against the same limit.
-        const params = (renderer.budgeted ? withRenderBudget(new RenderBudget(), () => renderer.render(payload)) : renderer.render(payload)) as Record<string, unknown>;
+        // One budget for every template and fact reference of the trigger's actions: loops, output
+        // and path visits are bounded per trigger attempt, not per action (see TEMPLATE_LIMITS).
+        let params: Record<string, unknown>;
+        if (renderer.budgeted) {
+          const attempt = attempts.get(payload);
+          const budget = attempt ? (attempt.render ??= new RenderBudget()) : new RenderBudget();
+          budget.startAction();
+          const renderWithin = () => withRenderBudget(budget, () => renderer.render(payload)) as Record<string, unknown>;
+          params = attempt ? withPathBudget(attempt, renderWithin) : renderWithin();
+        } else {
+          params = renderer.render(payload) as Record<string, unknown>;
+        }
         if (action.type === 'sms' || action.type === 'email') params['recipient'] = requireString(params['recipient'], 'recipient');
         if (action.type === 'email' && typeof params['templateId'] === 'string') params['templateData'] = payload;
         if (action.type === 'webhook') requireString(params['url'], 'url');

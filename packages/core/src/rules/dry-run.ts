@@ -109,7 +109,12 @@ function scheduleOf(rule: Rule, payload: Record<string, unknown>, timestamp: Dat
 /** The command schema a send of `type` is checked against: the gateway's, else the built-in type's. */
 export type CommandSchemaOf = (type: string) => ParamsSchema | undefined;
 
-const builtInCommandSchema: CommandSchemaOf = (type) => (isBuiltInActionType(type) ? BUILT_IN_COMMAND_SCHEMAS[type] : undefined);
+export const builtInCommandSchema: CommandSchemaOf = (type) => (isBuiltInActionType(type) ? BUILT_IN_COMMAND_SCHEMAS[type] : undefined);
+
+/** The command schemas a run checks sends of `channels` against (a gateway's own first), for a dry run. */
+export function gatewayCommandSchemas(channels: Readonly<Record<string, { readonly commandSchema?: ParamsSchema | undefined } | undefined>>): CommandSchemaOf {
+  return (type) => (Object.prototype.hasOwnProperty.call(channels, type) ? channels[type]?.commandSchema : undefined) ?? builtInCommandSchema(type);
+}
 
 /**
  * Evaluates and renders a rule against a sample event without storing or sending anything. Each

@@ -12,12 +12,45 @@ import { AutomationError } from '../errors.js';
  * - Refused when a rule is saved: filters and scripts (`?()`, `()`), `@`, `^`, `~`, escapes, negative
  *   indexes (write `[-1:]`), more than one recursive descent, and unions that repeat a member, because
  *   those are the forms whose cost multiplies (`$..*..*` over a deep event is quadratic or worse).
- * - Evaluation visits at most {@link MAX_PATH_VISITS} values per resolution; past that it throws, which
- *   fails that one trigger (`CRM_ERR_EVALUATION`, or `CRM_ERR_RENDER` for a fact reference).
+ * - Evaluation visits at most {@link MAX_PATH_VISITS} values per resolution, and at most
+ *   {@link MAX_TRIGGER_PATH_VISITS} for all the paths of one trigger attempt together (its conditions
+ *   and fact references: {@link withPathBudget}); past either it throws a {@link PathBudgetError},
+ *   which fails that one trigger (`CRM_ERR_EVALUATION`, or `CRM_ERR_RENDER` for a fact reference).
  */
 
 /** Most values one path resolution may visit. */
 export const MAX_PATH_VISITS = 10_000;
+/**
+ * Most values all the path resolutions of one trigger attempt may visit together: a rule of many
+ * conditions over `$..*` cannot multiply {@link MAX_PATH_VISITS} by its number of conditions.
+ */
+export const MAX_TRIGGER_PATH_VISITS = 50_000;
+
+/** What a trigger attempt's paths have visited so far (shared by all of them, see {@link withPathBudget}). */
+export interface PathBudget {
+  pathVisits: number;
+}
+
+/** A path resolution went over a visit budget: final, the same resolution again would only spend more. */
+export class PathBudgetError extends AutomationError {
+  constructor(message: string) {
+    super('CRM_ERR_EVALUATION', message);
+  }
+}
+
+// Path resolution is synchronous, so the budget of the evaluation in progress can live here.
+let activePathBudget: PathBudget | undefined;
+
+/** Runs `resolve` (synchronous) with every path resolved inside it charged to `budget` as well. */
+export function withPathBudget<T>(budget: PathBudget, resolve: () => T): T {
+  const outer = activePathBudget;
+  activePathBudget = budget;
+  try {
+    return resolve();
+  } finally {
+    activePathBudget = outer;
+  }
+}
 
 type Step =
   | { kind: 'name'; name: string }
@@ -188,7 +221,11 @@ class Visits {
   tick(n = 1): void {
     this.count += n;
     if (this.count > MAX_PATH_VISITS) {
-      throw new AutomationError('CRM_ERR_EVALUATION', `JSONPath ${this.path.slice(0, 100)} visited more than ${MAX_PATH_VISITS} values`);
+      throw new PathBudgetError(`JSONPath ${this.path.slice(0, 100)} visited more than ${MAX_PATH_VISITS} values`);
+    }
+    const shared = activePathBudget;
+    if (shared && (shared.pathVisits += n) > MAX_TRIGGER_PATH_VISITS) {
+      throw new PathBudgetError(`the JSONPaths of this trigger visited more than ${MAX_TRIGGER_PATH_VISITS} values together (JSONPath ${this.path.slice(0, 100)} was the last)`);
     }
   }
 }

@@ -13,11 +13,12 @@ import { AutomationError } from '../errors.js';
  *   (`maxElseChain`), only the block helpers `if`, `unless`, `each` and `with` with exactly one
  *   argument, `lookup` with two, no partials, decorators, sections over plain values (`{{#items}}`),
  *   or `log`/`helperMissing`/`blockHelperMissing`;
- * - at render time, always, per rendered action (every template of the action together): at most
- *   `maxIterations` loop iterations, `maxLoopSteps` steps of work inside loops (an iteration costs
- *   one step plus the expressions of the loop's body, {@link BLOCK_STEPS} for a block), and
- *   `maxOutputChars` characters of output. Past a limit rendering stops at once with a
- *   `CRM_ERR_RENDER` error.
+ * - at render time, always, per trigger attempt (every template and fact reference of all its actions
+ *   together): at most `maxIterations` loop iterations, `maxLoopSteps` steps of work inside loops (an
+ *   iteration costs one step plus the expressions of the loop's body, {@link BLOCK_STEPS} for a
+ *   block), `maxOutputChars` characters of output per action and `maxTriggerOutputChars` for all
+ *   actions. Past a limit rendering stops at once with a `CRM_ERR_RENDER` error. The budget is the
+ *   trigger's, not each action's: a rule of many actions cannot multiply it.
  */
 export const TEMPLATE_LIMITS = {
   /** Longest template source, in characters. */
@@ -31,17 +32,22 @@ export const TEMPLATE_LIMITS = {
    * each link inside the one before, and its parser slows down with the square of a chain's length.
    */
   maxElseChain: 32,
-  /** Loop iterations (`{{#each}}`) in one rendered action, all its templates together. */
+  /** Loop iterations (`{{#each}}`) in one trigger attempt, all its actions' templates together. */
   maxIterations: 10_000,
   /**
-   * Work done inside loops in one rendered action, all its templates together: each iteration costs
+   * Work done inside loops in one trigger attempt, all its actions' templates together: each iteration costs
    * one step plus one per expression of the loop's body and {@link BLOCK_STEPS} per block in it
    * (nested loops charge their own iterations). Iterations alone do not bound the work: a body of a
    * few hundred expressions repeated 10,000 times blocks the event loop for seconds.
    */
   maxLoopSteps: 50_000,
-  /** Characters one rendered action produces, all its templates together (loops are charged as they run). */
+  /**
+   * Characters one rendered action produces, all its templates and fact references together (loops
+   * are charged as they run, a fact reference's value at about the size of its JSON).
+   */
   maxOutputChars: 256 * 1024,
+  /** Characters all the actions of one trigger attempt produce together (as `maxOutputChars` counts them). */
+  maxTriggerOutputChars: 1024 * 1024,
 } as const;
 
 /**
@@ -85,18 +91,50 @@ const RUNTIME_OPTIONS = {
   allowedProtoMethods: {},
 } as const;
 
-/** What one rendered action may still spend; shared by all templates of the action. */
+/** The limits a {@link RenderBudget} enforces (a test may pass smaller ones). */
+export interface RenderLimits {
+  maxIterations: number;
+  maxLoopSteps: number;
+  maxOutputChars: number;
+  /** Defaults to `maxOutputChars` times four, as in {@link TEMPLATE_LIMITS}. */
+  maxTriggerOutputChars?: number;
+}
+
+/**
+ * What one trigger attempt may still spend rendering; shared by all templates and fact references of
+ * all its actions ({@link startAction} between actions: output is bounded per action and in total).
+ */
 export class RenderBudget {
   iterations = 0;
   steps = 0;
   /** Characters charged so far: each loop body as it returns, each template as it returns. */
   output = 0;
+  /** `output` when the action being rendered started. */
+  private actionStart = 0;
+  private readonly maxTriggerOutput: number;
   /**
    * One entry per loop body or template being rendered: the characters already charged by the loop
    * bodies inside it, which its own output contains (charged once, not at every level).
    */
   private readonly open: number[] = [];
-  constructor(private readonly limits: { maxIterations: number; maxLoopSteps: number; maxOutputChars: number } = TEMPLATE_LIMITS) {}
+  constructor(private readonly limits: RenderLimits = TEMPLATE_LIMITS) {
+    this.maxTriggerOutput = limits.maxTriggerOutputChars ?? limits.maxOutputChars * 4;
+  }
+
+  /** Starts the next action: its output is bounded on its own, the loops and the total stay shared. */
+  startAction(): void {
+    this.actionStart = this.output;
+  }
+
+  /** Throws when the action's output or the trigger's passed its limit; `what` names what produced it. */
+  private checkSpent(what: string): void {
+    if (this.output - this.actionStart > this.limits.maxOutputChars) {
+      throw new AutomationError('CRM_ERR_RENDER', `${what} of this action took more than ${this.limits.maxOutputChars} characters together; rendering was stopped`);
+    }
+    if (this.output > this.maxTriggerOutput) {
+      throw new AutomationError('CRM_ERR_RENDER', `${what} of this trigger's actions took more than ${this.maxTriggerOutput} characters together; rendering was stopped`);
+    }
+  }
 
   /** Charges one loop iteration whose body costs `steps` (one for the iteration itself included). */
   iteration(steps = 1): void {
@@ -121,9 +159,7 @@ export class RenderBudget {
       inner = this.open.pop() ?? 0;
     }
     this.charge(output.length, inner);
-    if (this.output > this.limits.maxOutputChars) {
-      throw new AutomationError('CRM_ERR_RENDER', `template loops produced more than ${this.limits.maxOutputChars} characters; rendering was stopped`);
-    }
+    this.checkSpent('the template loops');
     return output;
   }
 
@@ -139,9 +175,7 @@ export class RenderBudget {
     }
     this.checkOutput(output);
     this.charge(output.length, inner);
-    if (this.output > this.limits.maxOutputChars) {
-      throw new AutomationError('CRM_ERR_RENDER', `the templates of this action rendered more than ${this.limits.maxOutputChars} characters together; the limit is ${this.limits.maxOutputChars}`);
-    }
+    this.checkSpent('the templates');
     return output;
   }
 
@@ -157,9 +191,7 @@ export class RenderBudget {
       if (size === undefined) this.sizes.set(value, (size = jsonSizeOf(value)));
       this.output += size;
     }
-    if (this.output > this.limits.maxOutputChars) {
-      throw new AutomationError('CRM_ERR_RENDER', `the values of this action (templates and fact references) take more than ${this.limits.maxOutputChars} characters together`);
-    }
+    this.checkSpent('the values (templates and fact references)');
   }
   private readonly sizes = new WeakMap<object, number>();
 

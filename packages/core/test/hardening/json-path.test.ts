@@ -94,11 +94,12 @@ describe('JSONPath dialect', () => {
     const sms = { type: 'sms', params: { recipient: '+15557654321', message: 'x' } };
     const base = { name: 'r', trigger: { eventName: 'e' }, conditions: { all: [{ fact: 'a', operator: 'equal', value: 1 }] }, actions: [sms] };
     const keyed = { ...base, trigger: { eventName: 'e', key: '$.id' } };
-    // Where the path goes, the issue path it is reported at, and whether it must name one value.
-    const places: Array<[string, (path: string) => unknown, string, boolean]> = [
+    // Where the path goes, the issue path it is reported at, and whether it must name one value
+    // (`'or-root'`: one value, or the whole fact: a recipient fact may be the address itself).
+    const places: Array<[string, (path: string) => unknown, string, boolean | 'or-root']> = [
       ['a condition', (path) => ({ ...base, conditions: { all: [{ fact: 'a', path, operator: 'equal', value: 1 }] } }), 'conditions.all[0].path', false],
       ['a cancelOn condition', (path) => ({ ...keyed, cancelOn: [{ eventName: 'c', conditions: { any: [{ fact: 'a', path, operator: 'equal', value: 1 }] } }] }), 'cancelOn[0].conditions.any[0].path', false],
-      ['a recipient fact reference', (path) => ({ ...base, actions: [{ type: 'sms', params: { recipient: { source: 'fact', fact: 'job', path }, message: 'x' } }] }), 'actions[0].params.recipient.path', false],
+      ['a recipient fact reference', (path) => ({ ...base, actions: [{ type: 'sms', params: { recipient: { source: 'fact', fact: 'job', path }, message: 'x' } }] }), 'actions[0].params.recipient.path', 'or-root'],
       ['the entity key', (path) => ({ ...base, trigger: { eventName: 'e', key: path } }), 'trigger.key', true],
       ['a cancelOn key', (path) => ({ ...keyed, cancelOn: [{ eventName: 'c', key: path }] }), 'cancelOn[0].key', true],
       ['a schedule anchor', (path) => ({ ...base, schedule: { anchor: path } }), 'schedule.anchor', true],
@@ -120,7 +121,7 @@ describe('JSONPath dialect', () => {
           if (dialect) {
             expect(issues).toEqual([expect.objectContaining({ code: dialect.code })]);
           } else if (single) {
-            const multi = /\*|\.\.|,|:/.test(candidate.replace(/'[^']*'|"[^"]*"/g, '')) || candidate === '$';
+            const multi = /\*|\.\.|,|:/.test(candidate.replace(/'[^']*'|"[^"]*"/g, '')) || (candidate === '$' && single !== 'or-root');
             if (multi) expect(issues).toEqual([expect.objectContaining({ code: 'invalid_path' })]);
             else expect(issues).toEqual([]);
           } else {
