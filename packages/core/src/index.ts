@@ -59,6 +59,7 @@ export type { BuiltInOperator, CoreOperator, OperatorDecorator, OperatorFn } fro
 export { DEFAULT_RULE_LIMITS, MAX_CANCEL_ON, MAX_DELAY_MS } from './rules/rule-schema.js';
 export type { RuleLimits, RuleValidationResult } from './rules/rule-schema.js';
 export { MAX_PATH_VISITS, MAX_TRIGGER_PATH_VISITS } from './rules/json-path.js';
+export { MAX_WEBHOOK_PAYLOAD_ITEMS } from './actions/webhook.js';
 export { TEMPLATE_LIMITS, BLOCK_STEPS } from './rules/templates.js';
 export type { DryRunCommand, DryRunContact, DryRunResult, DryRunSample, DryRunSchedule } from './rules/dry-run.js';
 export { computeDueTime, EVENT_TIMESTAMP_ANCHOR, MAX_SCHEDULE_HORIZON_MS } from './scheduling/schedule.js';
