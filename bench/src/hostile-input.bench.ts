@@ -163,6 +163,33 @@ async function main() {
   const bigEvent = { payload: { job: { big: 'y'.repeat(200_000) } } };
   rows.push(['dry run: 990 webhook payload strings of a 200 KB value (was a 198 MB command)', await timeAsync(() => engine.rules.dryRun('acc', asUntrustedRule(manyStrings), bigEvent)), 'CRM_ERR_RENDER (output budget)']);
 
+  // Whole trigger attempts (ingest, claim, evaluate, render every action, send): the render and path
+  // budgets are the trigger's, so neither many actions nor many conditions multiply them.
+  const runner = createAutomationEngine({ store: createMemoryStore(), clock: createManualClock('2026-01-01T00:00:00Z'), channels: { sms: noop, email: noop, webhook: noop, custom: noop } });
+  let account = 0;
+  const runTrigger = async (rule: Record<string, unknown>, payload: Record<string, unknown>) => {
+    const accountId = `run${account++}`;
+    await runner.rules.create(accountId, asUntrustedRule(rule));
+    return timeAsync(async () => {
+      await runner.ingest({ name: 'job.status.changed', accountId, payload });
+      await runner.runDue();
+    });
+  };
+  const { delay: _delay, ...undelayed } = designDocRule;
+  rows.push(['trigger: design-doc rule, ingest and run (baseline)', await runTrigger(undelayed, { job: { status: 'Done', number: 'J-1', assignedTechnician: { name: 'Jane', phone: '+15557654321' } } }), 'sent']);
+  const perStep = 23;
+  const atStepBudget = Math.floor(TEMPLATE_LIMITS.maxLoopSteps / (1 + perStep * BLOCK_STEPS));
+  const stepBody = `{{#each job.items}}${'{{#each @root.job.none}}{{/each}}'.repeat(perStep)}{{/each}}x`;
+  const twentyAtBudget = { ...undelayed, conditions: { all: [{ fact: 'job', operator: 'notEqual', value: null }] }, actions: Array.from({ length: 20 }, () => ({ type: 'email', params: { recipient: 'a@example.com', subject: 's', body: stepBody } })) };
+  rows.push(['trigger: 20 emails, each a loop at the whole step budget (was 69-119 ms)', await runTrigger(twentyAtBudget, { job: { items: Array.from({ length: atStepBudget }, (_, i) => i), none: [] } }), 'CRM_ERR_RENDER at the 2nd (trigger budget)']);
+  const descents = { ...undelayed, conditions: { all: Array.from({ length: DEFAULT_RULE_LIMITS.maxConditions }, (_, i) => ({ fact: 'job', path: '$..*', operator: 'notEqual', value: i })) } };
+  const wideJob = Object.fromEntries(Array.from({ length: 3_000 }, (_, i) => [`k${i}`, { a: i }]));
+  rows.push([`trigger: ${DEFAULT_RULE_LIMITS.maxConditions} $..* conditions over a 3,000-key event (was 85-180 ms)`, await runTrigger(descents, { job: wideJob }), 'CRM_ERR_EVALUATION (trigger visit budget)']);
+  const customCopies = { ...undelayed, conditions: { all: [{ fact: 'job', operator: 'notEqual', value: null }] }, actions: [{ type: 'custom', params: Object.fromEntries(Array.from({ length: 900 }, (_, i) => [`p${i}`, '{{job.big}}'])) }] };
+  rows.push(['trigger: custom action of 900 plain {{job.big}} params over a 200 KB value (was a 180 MB command)', await runTrigger(customCopies, { job: { big: 'y'.repeat(200_000) } }), 'CRM_ERR_RENDER (output budget)']);
+  const references = { ...designDocRule, actions: [{ type: 'webhook', params: { url: 'https://example.com/x', payload: Array.from({ length: 1_000 }, () => ({ source: 'fact', fact: 'job' })) } }] };
+  rows.push(['dry run: 1,000 fact references to a 200 KB fact in a webhook payload (was a 425 MB command)', await timeAsync(() => engine.rules.dryRun('acc', asUntrustedRule(references), bigEvent)), 'CRM_ERR_RENDER (output budget)']);
+
   const event120 = deep(120);
   rows.push(['path: $.n.n.v (baseline)', time(() => resolvePath(event120, '$.n.n.v')), 'value']);
   rows.push(['path: $..* over a 120-level event', time(() => resolvePath(event120, '$..*')), 'array']);
