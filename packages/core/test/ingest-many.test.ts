@@ -55,6 +55,6 @@ describe('ingestMany, lists it cannot take', () => {
     ['a sparse array of a billion slots', new Array(1_000_000_000)],
     ['100,001 events', new Array(100_001).fill({ name: 'e', accountId: 'a', payload: {} })],
   ])('refuses %s with CRM_ERR_CONFIG, at once', async (_, list) => {
-    await expect(engine.ingestMany(list as unknown[])).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
+    await expect(engine.ingestMany(list as never)).rejects.toMatchObject({ code: 'CRM_ERR_CONFIG' });
   });
 });

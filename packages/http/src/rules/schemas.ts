@@ -85,7 +85,8 @@ export const resolveDeliveryBody = z.strictObject({
 // Any value: core reads the timestamp (ISO 8601 with real calendar days, RFC 2822, epoch
 // milliseconds) and answers invalid_timestamp or timestamp_out_of_range on `timestamp`, in-process
 // and over HTTP alike; a stricter schema here answered other codes for the same mistakes.
-const eventTimestamp = z.unknown().meta({
+// Typed as what a valid timestamp is; any value passes here and core refuses the bad ones.
+const eventTimestamp = (z.unknown() as unknown as z.ZodType<string | number>).meta({
   type: ['string', 'number'],
   description: 'ISO 8601 date-time (UTC when it has no offset), RFC 2822, or epoch milliseconds',
 });
