@@ -107,6 +107,12 @@ export function checkJsonShape(value: unknown, maxDepth: number = MAX_JSON_DEPTH
     } catch (error) {
       return { code: 'not_json', path: pathOf(trail, here), message: `could not be read (${describeThrown(error)})` };
     }
+    if (isArray) {
+      const named = namedArrayProperty(node as unknown[]);
+      if (named !== undefined) {
+        return { code: 'not_json', path: [...pathOf(trail, here), named], message: `is an array with a named property ("${named.slice(0, 60)}"), which JSON cannot represent` };
+      }
+    }
     const count = isArray ? (node as unknown[]).length : names.length;
     for (let i = count - 1; i >= 0; i--) {
       const childKey: PropertyKey = isArray ? i : (names[i] as string);
@@ -131,6 +137,24 @@ export function checkJsonShape(value: unknown, maxDepth: number = MAX_JSON_DEPTH
     parents.push(parent);
     keys.push(key);
   }
+}
+
+/**
+ * The first own enumerable property of an array that is not an index, if any. JSON.stringify drops
+ * such a property while a store's structured clone copies it (and throws on a function in it), so an
+ * array carrying one is not JSON data. `Object.keys` lists indices first, so the last key decides.
+ */
+function namedArrayProperty(array: unknown[]): string | undefined {
+  const own = Object.keys(array);
+  let i = own.length - 1;
+  if (i < 0 || isArrayIndex(own[i] as string, array.length)) return undefined;
+  while (i > 0 && !isArrayIndex(own[i - 1] as string, array.length)) i--;
+  return own[i];
+}
+
+function isArrayIndex(key: string, length: number): boolean {
+  const n = Number(key);
+  return Number.isInteger(n) && n >= 0 && n < length && String(n) === key;
 }
 
 function describeThrown(error: unknown): string {

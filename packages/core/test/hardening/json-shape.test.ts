@@ -123,6 +123,9 @@ const nonJson: Array<[string, () => unknown]> = [
   ['a Proxy that throws', () => new Proxy({}, { ownKeys: () => { throw new Error('boom'); } })],
   ['a cycle', () => { const o: Record<string, unknown> = {}; o.self = o; return o; }],
   ['a cycle through an array', () => { const a: unknown[] = []; a.push({ back: a }); return a; }],
+  ['an array with a named property', () => Object.assign([1, 2], { note: 'x' })],
+  ['an array with a function property', () => Object.assign([1], { f: () => 1 })],
+  ['an array with a throwing getter property', () => Object.defineProperty([1], 'g', { enumerable: true, get: () => { throw new Error('g'); } })],
 ];
 
 describe('in-process values JSON cannot hold', () => {
@@ -138,6 +141,8 @@ describe('in-process values JSON cannot hold', () => {
     expect(checkJsonShape({ a: [1, 'x', null, true, { b: undefined }], d: new Date(0), n: Number.NaN, o: Object.assign(Object.create(null) as object, { k: 1 }), shared: [[1], [1]] })).toBeNull();
     const shared = { x: 1 };
     expect(checkJsonShape({ a: shared, b: [shared, shared] })).toBeNull();
+    // Holes and non-enumerable extras are not data JSON or a structured clone would carry.
+    expect(checkJsonShape({ sparse: [1, , 3], long: new Array(5), hidden: Object.defineProperty([1], 'x', { value: 1, enumerable: false }) })).toBeNull();
   });
 
   it.each(nonJson)('refuses %s in events, rules and dry runs with a typed error and path; other accounts still fire', async (_label, make) => {
