@@ -6,7 +6,7 @@ import { createContactPolicyAdmin, createSuppressionAdmin } from './contact-admi
 import type { ContactPorts } from '../policy/contact-guard.js';
 import type { ChannelGateway, ChannelMap } from '../ports/gateway.js';
 import type { OperatorFn } from '../rules/operators.js';
-import { positiveIntOption } from './options.js';
+import { durationOption } from './options.js';
 import { createDeliveryAdmin } from './delivery-admin.js';
 import { createMemoryBus } from '../memory/memory-bus.js';
 import { systemClock } from '../ports/clock.js';
@@ -103,7 +103,7 @@ export function createAutomationEngine<
           onSkipped: (info) => observer.emit('contact:skipped', info),
         }
       : undefined;
-  const idempotencyLockMs = positiveIntOption('idempotencyLockMs', options.idempotencyLockMs, 60_000);
+  const idempotencyLockMs = durationOption('idempotencyLockMs', options.idempotencyLockMs, 60_000);
   const compiled = new CompiledRuleCache(tuning.compiledRuleCacheSize, language.operators, (rule, { evaluator, fallback }) => {
     if (fallback) logger.debug({ accountId: rule.accountId, ruleId: rule.id, version: rule.version, code: fallback.code, reason: fallback.reason }, 'rule conditions evaluated by json-rules-engine');
     observer.emit('rule:compiled', { accountId: rule.accountId, ruleId: rule.id, version: rule.version, evaluator, ...(fallback ? { fallback } : {}) });

@@ -218,6 +218,22 @@ export function positiveIntOption(name: string, value: number | undefined, fallb
   return value;
 }
 
+/**
+ * Longest duration an engine option may give: Node runs a timer set longer than 2^31 - 1 ms at once
+ * (and the stores' due and lease times must stay dates), so a longer lease, timeout or poll interval
+ * would not mean what it says.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/** A positive whole number of milliseconds that timers and due times can hold. */
+export function durationOption(name: string, value: number | undefined, fallback: number): number {
+  const ms = positiveIntOption(name, value, fallback);
+  if (ms > MAX_DURATION_MS) {
+    throw new AutomationError('CRM_ERR_CONFIG', `${name} must be at most ${MAX_DURATION_MS} ms (about 24.8 days), got ${String(value)}`);
+  }
+  return ms;
+}
+
 function nonNegativeMs(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
@@ -238,27 +254,27 @@ export function resolveTuning(options: AutomationEngineOptions | undefined): Res
   checkOptions('createAutomationEngine: webhookAddressPolicy', options.webhookAddressPolicy, ['allowPrivateNetworks', 'allowHosts']);
   if (options.webhookAddressPolicy) checkOptionShapes('createAutomationEngine: webhookAddressPolicy', options.webhookAddressPolicy, WEBHOOK_ADDRESS_POLICY_SHAPES);
   const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
-  if (!(backoff.jitter >= 0 && backoff.jitter <= 1) || !(backoff.factor >= 1) || !(backoff.baseMs >= 0) || !(backoff.maxMs >= backoff.baseMs)) {
-    throw new AutomationError('CRM_ERR_CONFIG', 'backoff needs 0 <= jitter <= 1, factor >= 1 and 0 <= baseMs <= maxMs');
+  if (!(backoff.jitter >= 0 && backoff.jitter <= 1) || !(backoff.factor >= 1) || !(backoff.baseMs >= 0) || !(backoff.maxMs >= backoff.baseMs) || !(backoff.maxMs <= MAX_DURATION_MS)) {
+    throw new AutomationError('CRM_ERR_CONFIG', `backoff needs 0 <= jitter <= 1, factor >= 1 and 0 <= baseMs <= maxMs <= ${MAX_DURATION_MS}`);
   }
-  const sendTimeoutMs = positiveIntOption('sendTimeoutMs', options.sendTimeoutMs, 10_000);
-  const leaseMs = positiveIntOption('leaseMs', options.leaseMs, 60_000);
+  const sendTimeoutMs = durationOption('sendTimeoutMs', options.sendTimeoutMs, 10_000);
+  const leaseMs = durationOption('leaseMs', options.leaseMs, 60_000);
   checkFactLoaders(options.facts);
   if (leaseMs <= sendTimeoutMs) {
     throw new AutomationError('CRM_ERR_CONFIG', `leaseMs (${leaseMs}) must be longer than sendTimeoutMs (${sendTimeoutMs})`);
   }
   return {
     group: options.group ?? 'automation-intake',
-    pollIntervalMs: positiveIntOption('pollIntervalMs', options.pollIntervalMs, 500),
-    idlePollMs: options.pollIntervalMs === undefined ? DEFAULT_IDLE_POLL_MS : positiveIntOption('pollIntervalMs', options.pollIntervalMs, 500),
+    pollIntervalMs: durationOption('pollIntervalMs', options.pollIntervalMs, 500),
+    idlePollMs: options.pollIntervalMs === undefined ? DEFAULT_IDLE_POLL_MS : durationOption('pollIntervalMs', options.pollIntervalMs, 500),
     batchSize: positiveIntOption('batchSize', options.batchSize, 100),
     concurrency: positiveIntOption('concurrency', options.concurrency, 16),
     leaseMs,
     maxAttempts: positiveIntOption('maxAttempts', options.maxAttempts, 5),
     backoff,
     sendTimeoutMs,
-    storeTimeoutMs: positiveIntOption('storeTimeoutMs', options.storeTimeoutMs, Math.min(30_000, leaseMs)),
-    factTimeoutMs: positiveIntOption('factTimeoutMs', options.factTimeoutMs, 5_000),
+    storeTimeoutMs: durationOption('storeTimeoutMs', options.storeTimeoutMs, Math.min(30_000, leaseMs)),
+    factTimeoutMs: durationOption('factTimeoutMs', options.factTimeoutMs, 5_000),
     compiledRuleCacheSize: positiveIntOption('compiledRuleCacheSize', options.compiledRuleCacheSize, 10_000),
     instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     limits: Object.fromEntries(

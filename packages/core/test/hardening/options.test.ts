@@ -76,6 +76,22 @@ describe('engine configuration is loud', () => {
   });
 });
 
+describe('durations a timer or a due time cannot hold', () => {
+  const MAX = 2 ** 31 - 1;
+  it.each(['leaseMs', 'sendTimeoutMs', 'pollIntervalMs', 'storeTimeoutMs', 'factTimeoutMs', 'idempotencyLockMs'])('refuses %s past 2^31 - 1 ms with CRM_ERR_CONFIG naming it', (key) => {
+    for (const value of [MAX + 1, 8.64e15, 1e300]) {
+      // leaseMs must stay longer than sendTimeoutMs, so the lease is given room whenever it is not the key.
+      const options = { store: createMemoryStore(), ...(key === 'leaseMs' ? {} : { leaseMs: MAX }), [key]: value } as AutomationEngineOptions;
+      expect(() => createAutomationEngine(options), `${key}=${value}`).toThrow(expect.objectContaining({ code: 'CRM_ERR_CONFIG', message: expect.stringContaining(key) as unknown }));
+    }
+    expect(() => createAutomationEngine({ store: createMemoryStore(), leaseMs: MAX, [key]: key === 'leaseMs' ? MAX : MAX - 1 } as AutomationEngineOptions)).not.toThrow();
+  });
+
+  it('refuses a backoff whose longest delay leaves the range', () => {
+    expect(() => createAutomationEngine({ store: createMemoryStore(), backoff: { maxMs: 8.64e15 } } as AutomationEngineOptions)).toThrow(expect.objectContaining({ code: 'CRM_ERR_CONFIG' }));
+  });
+});
+
 describe('rules the engine cannot send', () => {
   it('warns (result and log) when an action type has no gateway on this engine, and not when it was declared', async () => {
     const logger = createRecordingLogger();
