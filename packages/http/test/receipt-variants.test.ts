@@ -81,6 +81,17 @@ describe('SendGrid events, each type', () => {
     expect(suppressions.map((s) => s.reason)).toEqual(suppression === undefined ? [] : [suppression]);
   });
 
+  it.each([1e20, 1e300, -5, 0, 'soon', null])('a delivered event with the timestamp %j is read at the time it arrives, never an invalid date', async (timestamp) => {
+    const { now } = await sentMail('time-1');
+    const answer = await post([{ email: 'manager@crm.example', event: 'delivered', sg_message_id: 'time-1.filter0001', timestamp }]);
+    expect(answer.statusCode, answer.body).toBe(200);
+    const delivery = await now();
+    expect(delivery.state).toBe('delivered');
+    const dates = Object.values(delivery).filter((v): v is Date => v instanceof Date);
+    expect(dates.length).toBeGreaterThan(0);
+    for (const date of dates) expect(Number.isFinite(date.getTime())).toBe(true);
+  });
+
   it('an open after a bounce changes nothing: the ledger moves forward only', async () => {
     const { now } = await sentMail('mid-1');
     await post([{ event: 'bounce', type: 'bounce', sg_message_id: 'mid-1.filter0001' }, { event: 'open', sg_message_id: 'mid-1.filter0001' }, { event: 'click', sg_message_id: 'mid-1.filter0001' }]);

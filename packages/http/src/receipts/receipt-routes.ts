@@ -138,7 +138,8 @@ function idOf(value: unknown): string | undefined {
 function eventTime(seconds: unknown, now: Date): Date {
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) return now;
   const at = new Date(Math.floor(seconds) * 1000);
-  return at.getTime() > now.getTime() ? now : at;
+  // Past the date range (1e20 s) the Date is invalid, and no comparison with it is true.
+  return !Number.isFinite(at.getTime()) || at.getTime() > now.getTime() ? now : at;
 }
 
 /**
