@@ -1,6 +1,6 @@
 // One file: a rule version's conditions (compiled, with json-rules-engine as reference and fallback)
 // and its actions' renderers are built together from one rule into the one object the fire path holds.
-import { Engine } from 'json-rules-engine';
+import { Almanac, Engine } from 'json-rules-engine';
 import { compileConditions, type CompiledConditions, type FallbackCode } from './condition-compiler.js';
 import { AutomationError } from '../errors.js';
 import type { MessageCategory } from '../policy/contact-policy.js';
@@ -189,11 +189,14 @@ function isNothing(value: unknown): boolean {
  * trace: the reference the condition compiler is proven against, and what evaluates a rule it does not
  * support. The engine is built on first use, on a copy.
  */
-export function jsonRulesEngineEvaluator(name: string, conditions: unknown, operators: ReadonlyMap<string, OperatorFn>): (payload: Record<string, unknown>) => Promise<Evaluation> {
+export function jsonRulesEngineEvaluator(name: string, conditions: unknown, operators: ReadonlyMap<string, OperatorFn>): (payload: Record<string, unknown>, budget?: PathBudget) => Promise<Evaluation> {
   let engine: Engine | undefined;
-  return async (payload) => {
+  return async (payload, budget) => {
     engine ??= conditionEngine(name, structuredClone(conditions), operators);
-    const result = await engine.run(payload);
+    // The run's own almanac resolves every path of this run against the run's visit budget: runs of
+    // other triggers interleave with this one at each await, so the budget cannot be the module's.
+    const almanac = budget ? new Almanac({ allowUndefinedFacts: true, pathResolver: (value, path) => withPathBudget(budget, () => resolvePath(value, path)) }) : undefined;
+    const result = await engine.run(payload, almanac ? { almanac } : {});
     const ruleResult = result.results[0] ?? result.failureResults[0];
     const traces: ConditionTrace[] = [];
     if (ruleResult) collectTraces(ruleResult.conditions, 'conditions', traces);
@@ -221,6 +224,7 @@ function conditionsEvaluator(
   const reference = jsonRulesEngineEvaluator(name, conditions, operators);
   const runNowOrLater = (payload: Record<string, unknown>, budget: PathBudget = { pathVisits: 0 }): Evaluation | Promise<Evaluation> => {
     const evaluate = compiled.evaluate;
+    const spentBefore = budget.pathVisits;
     if (evaluate) {
       try {
         // Every condition path of the evaluation draws on one visit budget (the trigger's).
@@ -228,10 +232,12 @@ function conditionsEvaluator(
       } catch (error) {
         // A path over its visit budget is final: json-rules-engine would only spend it again.
         if (error instanceof PathBudgetError) throw error;
-        // Anything else is decided by json-rules-engine below, error included.
+        // Anything else is decided by json-rules-engine below, error included; the paths it
+        // resolves again are charged once.
+        budget.pathVisits = spentBefore;
       }
     }
-    return reference(payload);
+    return reference(payload, budget);
   };
   return {
     compiled,

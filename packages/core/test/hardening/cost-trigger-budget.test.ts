@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createAutomationEngine, createManualClock, createMemoryStore, createRecordingChannel, MAX_PATH_VISITS, MAX_TRIGGER_PATH_VISITS, TEMPLATE_LIMITS, type RuleInput } from '@crm-automation/core';
 import { dryRunRule, gatewayCommandSchemas } from '../../src/rules/dry-run.js';
+import { compileRule } from '../../src/rules/compiled-rule.js';
 import type { Rule } from '../../src/rules/rule.js';
 
 /*
@@ -127,6 +128,23 @@ describe('the JSONPath visit budget is the trigger attempt\'s, shared by all its
         }
       }),
       { numRuns: 40 },
+    );
+  });
+
+  it('a rule json-rules-engine evaluates (one the compiler does not support) has the same trigger budget', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 10, max: MAX_PATH_VISITS / 2 }), async (k, m) => {
+        // A priority that is not a positive integer: json-rules-engine decides (a rule stored without the check).
+        const conditions = { all: conditionsOf(k).all.map((c) => ({ ...c, priority: 0.5 })) };
+        const compiled = compileRule({ id: 'r', accountId: 'acc', version: 1, name: 'r', enabled: true, trigger: { eventName: 'e' }, conditions, actions: [] } as unknown as Rule, new Map());
+        expect(compiled.evaluator).toBe('json-rules-engine');
+        const outcome = await compiled.evaluate({ job: flat(m) }).then(
+          (e) => e.matched,
+          (error: { code?: string }) => error.code,
+        );
+        expect(outcome).toBe(k * 2 * m <= MAX_TRIGGER_PATH_VISITS ? true : 'CRM_ERR_EVALUATION');
+      }),
+      { numRuns: 30 },
     );
   });
 
