@@ -1,3 +1,5 @@
+// One file: each engine option's type, documentation, default and check sit side by side, and
+// `optionKeys` is checked against the type here, so an option cannot be added without its check.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { AutomationError } from '../errors.js';

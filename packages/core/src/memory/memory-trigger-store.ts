@@ -1,9 +1,9 @@
-import { checkOptions } from '../config/check-options.js';
 // One file: every method of the memory trigger store reads and writes the same closure state (the
 // triggers, the due and lease heaps, the intake keys, the entity index) without yielding, which is what
 // makes each operation atomic; split across files, that state would have to become shared mutable
 // exports. The keyed-rule indexes live in memory-entity-index.ts.
 import { randomBytes } from 'node:crypto';
+import { checkOptions } from '../config/check-options.js';
 import { AutomationError } from '../errors.js';
 import type {
   AttemptResult,

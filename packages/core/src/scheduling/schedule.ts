@@ -1,3 +1,5 @@
+// One file: every schedule kind (delay, anchor with offset, local time, window) turns into a due time
+// through one luxon path and one range check; split, two kinds could disagree on the same instant.
 import { DateTime } from 'luxon';
 import { AutomationError } from '../errors.js';
 import { resolvePath } from '../rules/json-path.js';
