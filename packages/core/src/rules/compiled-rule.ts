@@ -6,6 +6,7 @@ import { AutomationError } from '../errors.js';
 import type { MessageCategory } from '../policy/contact-policy.js';
 import type { ConditionTrace } from '../scheduling/trigger.js';
 import { PathBudgetError, resolvePath, withPathBudget, type PathBudget } from './json-path.js';
+import { pathKeys } from './path-accessor.js';
 import { CORE_OPERATOR_FNS, type OperatorFn } from './operators.js';
 import type { FactReference, Rule } from './rule.js';
 import { chargeRenderedValue, compileTemplateRenderer, RenderBudget, withRenderBudget } from './templates.js';
@@ -68,6 +69,8 @@ function readFact(payload: Record<string, unknown>, ref: FactReference): unknown
 interface CompiledParamsInfo {
   /** Templates (with `{{`) and fact references: each can place event data in the command. */
   dynamic: number;
+  /** Fact references whose path visits values (wildcards, descent, unions, slices): they draw on the attempt's visit budget. */
+  visiting: number;
 }
 
 /**
@@ -83,6 +86,8 @@ function compileValue(value: unknown, info: CompiledParamsInfo): Renderer {
   }
   if (isFactReference(value)) {
     info.dynamic += 1;
+    // Only a path that is not a plain walk of names and indexes visits anything.
+    if (value.path !== undefined && pathKeys(value.path) === null) info.visiting += 1;
     return (payload) => chargeRenderedValue(readFact(payload, value));
   }
   if (Array.isArray(value)) {
@@ -104,13 +109,13 @@ function compileValue(value: unknown, info: CompiledParamsInfo): Renderer {
 }
 
 /** An action's params renderer, and whether it renders within the trigger's budget (anything but constants). */
-function compileActionParams(type: string, params: Record<string, unknown>): { render: Renderer; budgeted: boolean } {
-  const info: CompiledParamsInfo = { dynamic: 0 };
+function compileActionParams(type: string, params: Record<string, unknown>): { render: Renderer; budgeted: boolean; visiting: boolean } {
+  const info: CompiledParamsInfo = { dynamic: 0, visiting: 0 };
   if (type !== 'webhook') {
     const render = compileValue(params, info);
     // Plain templates cannot loop, but many of them (or fact references) repeating one large value
     // multiply it: every action that places event data is charged, against the trigger's budget.
-    return { render, budgeted: info.dynamic > 0 };
+    return { render, budgeted: info.dynamic > 0, visiting: info.visiting > 0 };
   }
   const { url, method, headers, ...rest } = params as { url: string; method?: string; headers?: Record<string, string> };
   const renderUrl = compileUrlTemplate(url);
@@ -119,6 +124,7 @@ function compileActionParams(type: string, params: Record<string, unknown>): { r
   // A webhook's URL renders through its own template parts: always within a budget, as before.
   return {
     budgeted: true,
+    visiting: info.visiting > 0,
     render: (payload) => ({
       url: renderUrl(payload),
       method: method ?? 'POST',
@@ -260,6 +266,41 @@ interface AttemptBudget extends PathBudget {
   render: RenderBudget | undefined;
 }
 
+/*
+ * The budgets of recent trigger attempts, by compiled rule and payload object: an attempt (a run, a
+ * dry run) evaluates the conditions on a payload first, then reads recipients and renders its actions
+ * on that same object, with sends awaited in between. A ring, not a WeakMap: a WeakMap entry per
+ * attempt costs the garbage collector more than the whole fire path of a simple rule, and the ring
+ * holds at most ATTEMPT_SLOTS payloads. An attempt pushed out by that many later ones (a claim batch
+ * larger than the ring, interleaved) renders each action within a budget of its own, as before.
+ */
+const ATTEMPT_SLOTS = 128;
+const attemptOwners: Array<object | undefined> = new Array<object | undefined>(ATTEMPT_SLOTS).fill(undefined);
+const attemptPayloads: Array<object | undefined> = new Array<object | undefined>(ATTEMPT_SLOTS).fill(undefined);
+const attemptBudgets: Array<AttemptBudget | undefined> = new Array<AttemptBudget | undefined>(ATTEMPT_SLOTS).fill(undefined);
+let attemptNext = 0;
+
+/** A fresh budget for an attempt of `owner` (a compiled rule) on `payload`; each evaluation starts one. */
+function startAttempt(owner: object, payload: object): AttemptBudget {
+  const budget: AttemptBudget = { pathVisits: 0, render: undefined };
+  const slot = attemptNext;
+  attemptNext = slot + 1 === ATTEMPT_SLOTS ? 0 : slot + 1;
+  attemptOwners[slot] = owner;
+  attemptPayloads[slot] = payload;
+  attemptBudgets[slot] = budget;
+  return budget;
+}
+
+/** The budget of the latest attempt of `owner` on `payload`, if still in the ring. */
+function attemptOf(owner: object, payload: object): AttemptBudget | undefined {
+  let slot = attemptNext;
+  for (let n = 0; n < ATTEMPT_SLOTS; n++) {
+    slot = slot === 0 ? ATTEMPT_SLOTS - 1 : slot - 1;
+    if (attemptPayloads[slot] === payload && attemptOwners[slot] === owner) return attemptBudgets[slot];
+  }
+  return undefined;
+}
+
 function evaluationError(rule: Rule, error: unknown): AutomationError {
   return new AutomationError('CRM_ERR_EVALUATION', `conditions of rule ${rule.id} could not be evaluated: ${(error as Error).message}`, { cause: error });
 }
@@ -270,16 +311,9 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
   const cancelEvaluators = new Map<number, ReturnType<typeof conditionsEvaluator>>();
 
   const renderers = rule.actions.map((action) => compileActionParams(action.type, action.params as Record<string, unknown>));
-  // One budget per trigger attempt, found by the payload object: an attempt (a run, a dry run)
-  // evaluates the conditions on a payload first, then reads recipients and renders its actions on
-  // that same object, with sends awaited in between. Each evaluation starts a fresh budget, so a
-  // retry of the trigger has its own; a render without an evaluation before it has one per action.
-  const attempts = new WeakMap<object, AttemptBudget>();
-  const startAttempt = (payload: Record<string, unknown>): AttemptBudget => {
-    const budget: AttemptBudget = { pathVisits: 0, render: undefined };
-    attempts.set(payload, budget);
-    return budget;
-  };
+  // One budget per trigger attempt (see startAttempt): each evaluation starts a fresh one, so a retry
+  // of the trigger has its own; a render without an evaluation before it has one per action.
+  const owner = renderers;
 
   return {
     id: rule.id,
@@ -290,7 +324,7 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
     ...(conditions.compiled.fallback === undefined ? {} : { fallback: { code: conditions.compiled.code, reason: conditions.compiled.fallback } }),
     async evaluate(payload) {
       try {
-        return await conditions.run(payload, startAttempt(payload));
+        return await conditions.run(payload, startAttempt(owner, payload));
       } catch (error) {
         throw evaluationError(rule, error);
       }
@@ -298,7 +332,7 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
     evaluateNowOrLater(payload) {
       let evaluation: Evaluation | Promise<Evaluation>;
       try {
-        evaluation = conditions.runNowOrLater(payload, startAttempt(payload));
+        evaluation = conditions.runNowOrLater(payload, startAttempt(owner, payload));
       } catch (error) {
         throw evaluationError(rule, error);
       }
@@ -315,7 +349,8 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
       if (!isFactReference(recipient)) return undefined;
       let value: unknown;
       try {
-        const budget = attempts.get(payload);
+        // A walk of names and indexes visits nothing: only another path needs the attempt's budget.
+        const budget = recipient.path !== undefined && pathKeys(recipient.path) === null ? attemptOf(owner, payload) : undefined;
         value = budget ? withPathBudget(budget, () => readFact(payload, recipient)) : readFact(payload, recipient);
       } catch {
         // A path too costly to resolve is a render error, reported when the action is rendered.
@@ -344,11 +379,11 @@ export function compileRule(rule: Rule, operators: ReadonlyMap<string, OperatorF
         // and path visits are bounded per trigger attempt, not per action (see TEMPLATE_LIMITS).
         let params: Record<string, unknown>;
         if (renderer.budgeted) {
-          const attempt = attempts.get(payload);
+          const attempt = attemptOf(owner, payload);
           const budget = attempt ? (attempt.render ??= new RenderBudget()) : new RenderBudget();
           budget.startAction();
           const renderWithin = () => withRenderBudget(budget, () => renderer.render(payload)) as Record<string, unknown>;
-          params = attempt ? withPathBudget(attempt, renderWithin) : renderWithin();
+          params = attempt && renderer.visiting ? withPathBudget(attempt, renderWithin) : renderWithin();
         } else {
           params = renderer.render(payload) as Record<string, unknown>;
         }

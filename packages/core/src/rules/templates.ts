@@ -179,6 +179,14 @@ export class RenderBudget {
     return output;
   }
 
+  /** Charges the output of a template without loops (rendered already): {@link template} without a closure. */
+  plain(output: string): string {
+    this.checkOutput(output);
+    this.charge(output.length, 0);
+    this.checkSpent('the templates');
+    return output;
+  }
+
   /**
    * Charges a value placed into the action as it is (a fact reference's value): about the characters
    * its JSON takes. A value referenced many times is measured once and charged each time.
@@ -187,13 +195,15 @@ export class RenderBudget {
     if (typeof value !== 'object' || value === null) {
       this.output += typeof value === 'string' ? value.length + 2 : 8;
     } else {
-      let size = this.sizes.get(value);
-      if (size === undefined) this.sizes.set(value, (size = jsonSizeOf(value)));
+      const sizes = (this.sizes ??= new WeakMap());
+      let size = sizes.get(value);
+      if (size === undefined) sizes.set(value, (size = jsonSizeOf(value)));
       this.output += size;
     }
     this.checkSpent('the values (templates and fact references)');
   }
-  private readonly sizes = new WeakMap<object, number>();
+  // Made on the first object charged: most actions place strings only.
+  private sizes: WeakMap<object, number> | undefined;
 
   /** Charges `length` characters, less the `inner` ones loop bodies inside already charged. */
   private charge(length: number, inner: number): void {
@@ -725,7 +735,7 @@ export function compileTemplateRenderer(source: string): { render: RenderTemplat
       } catch (error) {
         throw renderFailure(error);
       }
-      return activeBudget ? activeBudget.template(() => output) : STANDALONE_BUDGET.checkOutput(output);
+      return activeBudget ? activeBudget.plain(output) : STANDALONE_BUDGET.checkOutput(output);
     },
   };
 }
