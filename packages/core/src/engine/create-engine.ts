@@ -188,6 +188,8 @@ export function createAutomationEngine<
       eventTimeWindow: tuning.eventTimeWindow,
       canCancel: stores.givenTriggers === undefined || typeof stores.givenTriggers.cancelTriggers === 'function',
       ...(contactPorts ? { contact: contactPorts } : {}),
+      // A dry run checks each rendered command with the schema of the gateway that would send it.
+      channels: options.channels ?? {},
     }),
     triggers: createTriggerAdmin({ store: stores.triggers, clock, wake }),
     contactPolicy: createContactPolicyAdmin({ policies: contactPolicies, suppressions, clock, observer }),

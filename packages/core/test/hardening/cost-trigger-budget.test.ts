@@ -250,3 +250,18 @@ describe('a dry run checks commands against the gateway\'s own command schema', 
     }
   });
 });
+
+describe('engine.rules.dryRun uses the command schema of the gateway the engine was given', () => {
+  it('refuses in the dry run what that gateway refuses at every send, for a saved rule and a draft', async () => {
+    const custom = { ...createRecordingChannel(), commandSchema: z.object({ code: z.string().max(3) }) };
+    const engine = createAutomationEngine({ store: createMemoryStore(), clock: createManualClock('2026-01-01T00:00:00Z'), channels: { custom }, actionTypes: ['custom'] });
+    const draft = ruleOf([{ type: 'custom', params: { code: '{{job.code}}' } } as unknown as Action]);
+    const saved = await engine.rules.create('acc', draft);
+    for (const rule of [draft, saved.id]) {
+      for (const [code, expected] of [['abcd', 'CRM_ERR_RENDER'], ['abc', 'ok']] as const) {
+        const result = await engine.rules.dryRun('acc', rule, { payload: { job: { code } } });
+        expect(result?.valid && result.commands.map((c) => c.error?.code ?? 'ok'), `${String(rule === draft ? 'draft' : 'saved')} ${code}`).toEqual([expected]);
+      }
+    }
+  });
+});
