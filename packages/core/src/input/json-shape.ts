@@ -107,13 +107,18 @@ export function checkJsonShape(value: unknown, maxDepth: number = MAX_JSON_DEPTH
     } catch (error) {
       return { code: 'not_json', path: pathOf(trail, here), message: `could not be read (${describeThrown(error)})` };
     }
+    const count = isArray ? (node as unknown[]).length : names.length;
+    // Every slot is a value to visit (a hole too): a sparse array's length alone can exceed the budget,
+    // so it is checked before any work per slot.
+    if (visited + count > maxNodes) {
+      return { code: 'too_large', path: pathOf(trail, here), message: `holds more than ${maxNodes} values` };
+    }
     if (isArray) {
       const named = namedArrayProperty(node as unknown[]);
       if (named !== undefined) {
         return { code: 'not_json', path: [...pathOf(trail, here), named], message: `is an array with a named property ("${named.slice(0, 60)}"), which JSON cannot represent` };
       }
     }
-    const count = isArray ? (node as unknown[]).length : names.length;
     for (let i = count - 1; i >= 0; i--) {
       const childKey: PropertyKey = isArray ? i : (names[i] as string);
       let child: unknown;

@@ -52,6 +52,14 @@ describe('tenant JSON depth', () => {
     expect((error as EventValidationError).issues[0]?.code).toBe('too_large');
   });
 
+  it.each([5e7, 1e9, 2 ** 32 - 1])('refuses a sparse array of %d slots as too_large before visiting them (events, rules, dry runs)', async (length) => {
+    expect(checkJsonShape({ a: new Array(length) })).toMatchObject({ code: 'too_large', path: ['a'] });
+    const engine = createAutomationEngine({ store: createMemoryStore() });
+    await expect(engine.ingest({ name: 'e', accountId: 'acc', payload: { job: { list: new Array(length) } } })).rejects.toMatchObject({ code: 'CRM_ERR_EVENT_INVALID' });
+    const result = engine.rules.validate({ name: 'r', trigger: { eventName: 'e' }, conditions: { all: [{ fact: 'job', operator: 'in', value: new Array(length) }] }, actions: [] });
+    expect(result.ok ? [] : result.issues.map((i) => i.code)).toContain('too_large');
+  });
+
   it('refuses a DAG that would expand without end, in bounded time', () => {
     let node: unknown = 1;
     for (let i = 0; i < 60; i++) node = [node, node];
