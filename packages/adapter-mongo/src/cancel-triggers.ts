@@ -4,7 +4,7 @@ import type { AttemptResult, CancelRequest, CancelResult, TriggerStatus } from '
 import { pendingSlotOf, toTrigger, type TriggerDocument } from './documents.js';
 import { settleSlot, SLOT_FIELDS } from './pending-slot.js';
 import { expireAtFor, type ResolvedRetention } from './retention.js';
-import { requireValidDate } from './valid-date.js';
+import { requireValidDate } from '@crm-automation/core/spi';
 
 /*
  * Cancel by event on single-document guarantees (no pipeline updates, which some MongoDB-wire servers

@@ -3,7 +3,7 @@ import type { Collection, Filter, ObjectId } from 'mongodb';
 import { AutomationError, type ClaimedTrigger, type ClaimRequest, type TriggerStatus } from '@crm-automation/core';
 import { toClaimedTrigger, type TriggerDocument } from './documents.js';
 import { SLOT_FIELDS } from './pending-slot.js';
-import { requireValidDate } from './valid-date.js';
+import { requireValidDate } from '@crm-automation/core/spi';
 
 /*
  * A claim relies only on what MongoDB guarantees for single documents:

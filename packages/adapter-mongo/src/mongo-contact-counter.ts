@@ -2,7 +2,7 @@
 // under a condition on what was read or required (a filter, a version, a unique `_id`).
 import type { Collection, Filter, UpdateFilter } from 'mongodb';
 import { AutomationError, type ContactCounter, type CounterBucket, type SendThrottle } from '@crm-automation/core';
-import { requireValidDate } from './valid-date.js';
+import { requireValidDate } from '@crm-automation/core/spi';
 import { isDuplicateKey } from './write-errors.js';
 
 

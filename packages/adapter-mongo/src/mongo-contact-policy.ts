@@ -12,11 +12,10 @@ import type {
   SuppressionChange,
   SuppressionStore,
 } from '@crm-automation/core';
-import { clampLimit } from '@crm-automation/core/spi';
+import { clampLimit, requireValidDate } from '@crm-automation/core/spi';
 import { parseObjectId } from './documents.js';
 import { createIndexes, type IndexDefinition } from './indexes.js';
 import type { CounterDocument, ThrottleDocument } from './mongo-contact-counter.js';
-import { requireValidDate } from './valid-date.js';
 import { isDuplicateKey } from './write-errors.js';
 
 /**

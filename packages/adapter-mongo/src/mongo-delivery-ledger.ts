@@ -2,14 +2,13 @@
 // clean-up after a lost reply interacts with the reads below it; kept together so the guards are read as one.
 import { ObjectId, type Collection, type Db, type Filter, type UpdateFilter } from 'mongodb';
 import { AutomationError, DELIVERY_STATES, silentLogger, type Delivery, type DeliveryEvent, type DeliveryLedger, type DeliveryOutcome, type DeliveryReceipt, type DeliveryState, type Logger, type NewDelivery, type Page, type ReceiptResult } from '@crm-automation/core';
-import { checkOptions, clampLimit, deliveryRank, optionKeys } from '@crm-automation/core/spi';
+import { checkOptions, clampLimit, deliveryRank, optionKeys, requireValidDate } from '@crm-automation/core/spi';
 import { CONNECTION_OPTION_KEYS, openConnection, type MongoConnectionOptions } from './connection.js';
 import { page, parseObjectId, toDelivery, type DeliveryDocument } from './documents.js';
 import { createIndexes, DELIVERY_INDEXES, ensureExpiryIndex, type ExpiryMode } from './indexes.js';
 import { prepareOnce } from './prepare-once.js';
 import { deliveryExpireAt, resolveRetention, retentionControls, RETENTION_OPTION_KEYS, type MongoRetentionControls, type ResolvedRetention, type RetentionPolicy } from './retention.js';
 import { serverRunsTtlMonitor } from './ttl-monitor.js';
-import { requireValidDate } from './valid-date.js';
 import { isTransientDriverError, markTransient } from './write-errors.js';
 
 export interface MongoDeliveryLedgerOptions extends MongoConnectionOptions {

@@ -4,7 +4,7 @@ import { CONNECTION_OPTION_KEYS, openConnection, type MongoConnectionOptions } f
 import { page, parseObjectId, ruleDocument, toRule, type RuleDocument } from './documents.js';
 import { createIndexes, RULE_INDEXES } from './indexes.js';
 import { prepareOnce } from './prepare-once.js';
-import { requireValidDate } from './valid-date.js';
+import { requireValidDate } from '@crm-automation/core/spi';
 
 export interface MongoRuleStoreOptions extends MongoConnectionOptions {
   /** Default `{ rules: 'rules' }`. */

@@ -19,7 +19,7 @@ import {
   type TriggerStatus,
   type TriggerStore,
 } from '@crm-automation/core';
-import { checkOptions, clampLimit, optionKeys } from '@crm-automation/core/spi';
+import { checkOptions, clampLimit, optionKeys, requireValidDate, requireValidNewTriggers } from '@crm-automation/core/spi';
 import { cancelledInstead, cancelTriggers } from './cancel-triggers.js';
 import { claimDueTriggers } from './claim-due-triggers.js';
 import { CONNECTION_OPTION_KEYS, openConnection, type MongoConnectionOptions } from './connection.js';
@@ -30,7 +30,6 @@ import { requireSlotIndexes, SLOT_FIELDS } from './pending-slot.js';
 import { prepareOnce } from './prepare-once.js';
 import { expireAtFor, resolveRetention, retentionControls, RETENTION_OPTION_KEYS, type MongoRetentionControls, type ResolvedRetention, type RetentionPolicy } from './retention.js';
 import { serverRunsTtlMonitor } from './ttl-monitor.js';
-import { requireValidDate } from './valid-date.js';
 import { duplicateKeyIndexes } from './write-errors.js';
 import { newTriggerDocument, readHolders, redelivered, settleKeyedTriggers } from './keyed-insert.js';
 
@@ -135,16 +134,7 @@ export function triggerOperations(ctx: TriggerContext): TriggerOperations {
 
     async insertTriggers(batch: readonly NewTrigger[], now): Promise<InsertedTrigger[]> {
       // All or nothing: a bad due time refuses the batch before any trigger is written.
-      requireValidDate(now, 'now');
-      for (const input of batch) {
-        requireValidDate(input.evaluateAt, 'evaluateAt');
-        // The event's time orders supersede, stale and cancel: a NaN compares false both ways.
-        requireValidDate(input.triggeringEvent?.timestamp, 'triggeringEvent.timestamp');
-        const maxWaitMs: unknown = input.concurrency?.mode === 'supersede' ? input.concurrency.maxWaitMs : undefined;
-        if (maxWaitMs !== undefined && (typeof maxWaitMs !== 'number' || Number.isNaN(maxWaitMs) || maxWaitMs < 0)) {
-          throw new AutomationError('CRM_ERR_CONFIG', `concurrency.maxWaitMs must be a non-negative number, got ${String(maxWaitMs)}`);
-        }
-      }
+      requireValidNewTriggers(batch, now);
       if (batch.length === 0) return [];
       await ready();
       const docs = batch.map((input) => newTriggerDocument(input, now, retention));

@@ -61,6 +61,7 @@ export { DEFAULT_RETRY_DELAYS_MS, retryDelaysOption, retryDelayFor } from '../sp
 export { DEFAULT_DEAD_LETTER_LIST_LIMIT, readDeadLetter } from '../spi/dead-letter-records.js';
 export { consumeDelivery, runBusHandler } from '../spi/bus-consumer.js';
 export { jsonTextNestsDeeperThan, MAX_BUS_MESSAGE_CHARS } from '../spi/json-text.js';
+export { requireValidDate, requireValidNewTriggers } from '../spi/valid-dates.js';
 export type { BusConsumerPolicy, ConsumedMessage, DeliveryOutcome, DeliverySettlement, HandlerOutcome } from '../spi/bus-consumer.js';
 export { DEFAULT_RETENTION_MS, deliveryRetentionStatus, resolveRetentionAges, retentionControls, startPeriodic } from '../spi/retention.js';
 export type { RetentionAges, RetentionControls, RetentionHandle, ResolvedRetentionAges } from '../spi/retention.js';

@@ -3,14 +3,12 @@ import type { Delivery, DeliveryLedger, DeliveryOutcome, DeliveryState, NewDeliv
 import { deliveryRank } from '../ports/delivery-ledger.js';
 import { declareInProcessStore } from '../engine/store-deadlines.js';
 import { AutomationError } from '../errors.js';
+import { requireValidDate } from '../spi/valid-dates.js';
 import { clampLimit, isMemoryId, newMemoryId, paginate } from './memory-ids.js';
 
 const copy = (d: Delivery): Delivery => ({ ...d, events: [...d.events] });
 
-function requireDate(value: unknown, field: string): Date {
-  if (!(value instanceof Date) || !Number.isFinite(value.getTime())) throw new AutomationError('CRM_ERR_CONFIG', `${field} must be a valid Date`);
-  return value;
-}
+const requireDate = requireValidDate;
 
 /**
  * The intent's fields but `at`, in their order, as the delivery to complete. Not `{ ...rest, id, ... }`:

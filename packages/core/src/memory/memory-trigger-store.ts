@@ -4,6 +4,7 @@
 // exports. The keyed-rule indexes live in memory-entity-index.ts.
 import { randomBytes } from 'node:crypto';
 import { checkOptions } from '../config/check-options.js';
+import { requireValidDate, requireValidNewTriggers } from '../spi/valid-dates.js';
 import { AutomationError } from '../errors.js';
 import type {
   AttemptResult,
@@ -46,32 +47,6 @@ type KeyedDecision =
   | { outcome: 'stale' | 'skipped'; pending: StoredTrigger };
 
 const DUE_STATUSES: ReadonlySet<TriggerStatus> = new Set(['pending', 'retrying']);
-
-/** A due time the store can order; anything else is refused before it reaches the heap. */
-function requireValidDate(value: unknown, field: string): Date {
-  if (!(value instanceof Date) || !Number.isFinite(value.getTime())) {
-    throw new AutomationError('CRM_ERR_CONFIG', `${field} must be a valid Date, got ${value instanceof Date ? 'an invalid Date' : typeof value}`);
-  }
-  return value;
-}
-
-/**
- * Every date and duration of a batch the store orders or compares by, checked before anything is
- * written: a bad one found halfway would leave the batch half stored (a pending run superseded, its
- * successor never in the due heap). Event timestamps decide supersede, stale and cancel: a NaN
- * compares false both ways and would let an older event win.
- */
-function requireValidBatch(batch: readonly NewTrigger[], at: unknown): void {
-  requireValidDate(at, 'at');
-  for (const input of batch) {
-    requireValidDate(input.evaluateAt, 'evaluateAt');
-    requireValidDate(input.triggeringEvent?.timestamp, 'triggeringEvent.timestamp');
-    const maxWaitMs: unknown = input.concurrency?.mode === 'supersede' ? input.concurrency.maxWaitMs : undefined;
-    if (maxWaitMs !== undefined && (typeof maxWaitMs !== 'number' || Number.isNaN(maxWaitMs) || maxWaitMs < 0)) {
-      throw new AutomationError('CRM_ERR_CONFIG', `concurrency.maxWaitMs must be a non-negative number, got ${String(maxWaitMs)}`);
-    }
-  }
-}
 
 /** An attempt's outcome with dates the store can keep (`now` is its updatedAt, and purge compares it). */
 function requireValidResult(result: AttemptResult): void {
@@ -176,7 +151,7 @@ export function createMemoryTriggerStore(): TriggerStore & { cancelTriggers: Non
 
     async insertTriggers(batch: readonly NewTrigger[], at: Date) {
       // All or nothing: a bad date refuses the batch before any trigger is stored.
-      requireValidBatch(batch, at);
+      requireValidNewTriggers(batch, at, 'at');
       const out: InsertedTrigger[] = [];
       // Intake batches share one event: clone it once, look its dedupe entry up once.
       let lastEvent: NewTrigger['triggeringEvent'] | undefined;
