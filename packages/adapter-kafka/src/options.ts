@@ -1,5 +1,5 @@
 import { AutomationError, silentLogger, type Logger } from '@crm-automation/core';
-import { checkOptions, checkOptionShapes, optionKeys, positiveIntOption, retryDelaysOption, type OptionShape } from '@crm-automation/core/spi';
+import { checkOptions, checkOptionShapes, LOGGER_OPTION_SHAPE, optionKeys, positiveIntOption, retryDelaysOption, type OptionShape } from '@crm-automation/core/spi';
 import type { Kafka } from 'kafkajs';
 
 /** Options of {@link createKafkaBus}. Give `brokers` or `kafka`. */
@@ -82,7 +82,7 @@ const KAFKA_OPTION_SHAPES: Readonly<Partial<Record<keyof KafkaBusOptions, Option
   deadLetterTopic: { kind: 'string', what: 'a topic name' },
   groupId: { kind: 'string', what: 'a consumer group id' },
   replayGroupId: { kind: 'string', what: 'a consumer group id' },
-  logger: { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] },
+  logger: LOGGER_OPTION_SHAPE,
 };
 
 export function resolveKafkaOptions(options: KafkaBusOptions): ResolvedKafkaOptions {

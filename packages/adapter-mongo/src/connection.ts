@@ -1,6 +1,6 @@
 import { MongoClient, type Db, type MongoClientOptions } from 'mongodb';
 import { AutomationError } from '@crm-automation/core';
-import { checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
+import { checkOptionShapes, LOGGER_OPTION_SHAPE, type OptionShape } from '@crm-automation/core/spi';
 
 /** How an adapter reaches the server: a client you own, or a URI it connects to itself. */
 export interface MongoConnectionOptions {
@@ -29,7 +29,7 @@ export const DEFAULT_DB_NAME = 'crm_automation';
 const ADAPTER_OPTION_SHAPES: Readonly<Record<string, OptionShape>> = {
   uri: { kind: 'string', what: 'a mongodb:// or mongodb+srv:// connection string' },
   autoIndex: { kind: 'boolean', what: 'true or false' },
-  logger: { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] },
+  logger: LOGGER_OPTION_SHAPE,
   now: { kind: 'function', what: 'a function returning epoch milliseconds' },
   collection: { kind: 'string', what: 'a collection name' },
 };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg, { type Pool, type PoolConfig, type QueryResult, type QueryResultRow } from 'pg';
 import { AutomationError, type Logger } from '@crm-automation/core';
-import { checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
+import { checkOptionShapes, LOGGER_OPTION_SHAPE, type OptionShape } from '@crm-automation/core/spi';
 
 /** How a store reaches PostgreSQL: a pool you own, or a connection string it opens a pool for. */
 export interface PostgresConnectionOptions {
@@ -43,7 +43,7 @@ export interface Database {
 // Keys several factories share; each is checked only where the factory takes it (absent keys are skipped).
 const STORE_OPTION_SHAPES: Readonly<Record<string, OptionShape>> = {
   connectionString: { kind: 'string', what: 'a postgres:// connection string' },
-  logger: { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] },
+  logger: LOGGER_OPTION_SHAPE,
   now: { kind: 'function', what: 'a function returning epoch milliseconds' },
 };
 

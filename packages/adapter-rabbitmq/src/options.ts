@@ -1,5 +1,5 @@
 import { AutomationError, silentLogger, type Logger } from '@crm-automation/core';
-import { checkOptions, checkOptionShapes, optionKeys, positiveIntOption, retryDelaysOption, type OptionShape } from '@crm-automation/core/spi';
+import { checkOptions, checkOptionShapes, LOGGER_OPTION_SHAPE, optionKeys, positiveIntOption, retryDelaysOption, type OptionShape } from '@crm-automation/core/spi';
 import type { ChannelModel } from 'amqplib';
 
 /** Options of {@link createRabbitBus}. Give `url` or `connection`. */
@@ -73,7 +73,7 @@ const RABBIT_OPTION_SHAPES: Readonly<Partial<Record<keyof RabbitBusOptions, Opti
   bindingKeys: { kind: 'strings', what: 'an array of routing key patterns' },
   groups: { kind: 'strings', what: 'an array of consumer group names' },
   mandatory: { kind: 'boolean', what: 'true or false' },
-  logger: { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] },
+  logger: LOGGER_OPTION_SHAPE,
 };
 
 export function resolveRabbitOptions(options: RabbitBusOptions): ResolvedRabbitOptions {

@@ -41,6 +41,9 @@ function mismatch(shape: OptionShape, value: unknown): string | undefined {
   }
 }
 
+/** The shape of a `logger` option: pino, or anything with its level methods and `child`. */
+export const LOGGER_OPTION_SHAPE: OptionShape = { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] };
+
 /**
  * Checks the keys of `options` that `shapes` describes (absent keys and `undefined` are skipped; the
  * unknown keys are {@link checkOptions}' concern). Throws `CRM_ERR_CONFIG` naming the factory, the key

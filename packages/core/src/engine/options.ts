@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { AutomationError } from '../errors.js';
 import { checkOptions, optionKeys } from '../config/check-options.js';
-import { checkOptionShapes, type OptionShape } from '../config/option-shapes.js';
+import { checkOptionShapes, LOGGER_OPTION_SHAPE, type OptionShape } from '../config/option-shapes.js';
 import { DEFAULT_EVENT_TIME_WINDOW, type EventTimeWindow } from '../events/event.js';
 import type { EventBus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
@@ -173,7 +173,7 @@ const ENGINE_OPTION_SHAPES: Readonly<Partial<Record<keyof AutomationEngineOption
   bus: { kind: 'port', what: 'an event bus (e.g. createMemoryBus())', methods: ['publish', 'subscribe'] },
   channels: { kind: 'record', what: 'an object of gateways by action type ({ sms, email, webhook, ... })', of: { kind: 'port', what: 'a gateway (e.g. createTwilioSms({...}))', methods: ['send'] } },
   clock: { kind: 'port', what: 'a clock', methods: ['now', 'setTimer'] },
-  logger: { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] },
+  logger: LOGGER_OPTION_SHAPE,
   tracer: { kind: 'port', what: 'a tracer (e.g. createOtelTracer())', methods: ['startSpan'] },
   idempotency: { kind: 'port', what: 'an idempotency store', methods: ['acquire', 'complete', 'release'] },
   ledger: { kind: 'port', what: 'a delivery ledger', methods: ['recordIntents', 'recordOutcomes'], orFalse: true },

@@ -4,7 +4,7 @@
  * JSONPath dialects, retry and idempotency helpers. Users of the engine need none of it.
  */
 export { checkOptions, optionKeys, closestName, didYouMean } from '../config/check-options.js';
-export { checkOptionShapes } from '../config/option-shapes.js';
+export { checkOptionShapes, LOGGER_OPTION_SHAPE } from '../config/option-shapes.js';
 export type { OptionShape } from '../config/option-shapes.js';
 export { positiveIntOption } from '../engine/options.js';
 export { checkJsonShape, MAX_JSON_NODES } from '../input/json-shape.js';

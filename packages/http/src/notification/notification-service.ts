@@ -21,7 +21,7 @@ import {
   type ParamsSchema,
   type ValidationIssue,
 } from '@crm-automation/core';
-import { checkOptionShapes, type OptionShape } from '@crm-automation/core/spi';
+import { checkOptionShapes, LOGGER_OPTION_SHAPE, type OptionShape } from '@crm-automation/core/spi';
 import { HttpError, replyWithError, setNotFoundHandlerUnlessSet } from '../http-errors.js';
 import { useStrictJsonBodies } from '../json-body.js';
 import { serviceTokenAuth } from '../service-auth/service-token-auth.js';
@@ -68,7 +68,7 @@ const NOTIFICATION_OPTION_KEYS = optionKeys<NotificationServiceOptions>()(
 const NOTIFICATION_OPTION_SHAPES: Readonly<Partial<Record<keyof NotificationServiceOptions, OptionShape>>> = {
   channels: { kind: 'record', what: 'an object of gateways by action type ({ sms, email, webhook, ... })', of: { kind: 'port', what: 'a gateway (e.g. createTwilioSms({...}))', methods: ['send'] } },
   idempotency: { kind: 'port', what: 'an idempotency store', methods: ['acquire', 'complete', 'release'] },
-  logger: { kind: 'port', what: 'a logger (pino, or anything with debug/info/warn/error/child)', methods: ['debug', 'info', 'warn', 'error', 'child'] },
+  logger: LOGGER_OPTION_SHAPE,
 };
 
 function badRequest(type: string, issues: ValidationIssue[]): HttpError {
